@@ -1,0 +1,51 @@
+GO        ?= go
+BIN       := bin/casefile
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+PKGS      := ./...
+BENCHTIME ?= 1x
+FUZZTIME  ?= 30s
+SCENARIOS ?= 3000
+
+.PHONY: run build test bench lint fuzz soak clean
+
+## run: start the demo (embedded server, two users, seeded data) and open the UI
+run: build
+	./$(BIN) demo
+
+## build: compile bin/casefile
+build:
+	$(GO) build -o $(BIN) .
+
+## test: vet and run every test with the race detector
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout 20m $(PKGS)
+
+## bench: run the benchmarks and write bench.json
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m $(PKGS) | $(GO) run ./internal/benchjson > bench.json
+	@echo "wrote bench.json"
+
+## lint: gofmt, go vet, staticcheck and gosec
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) vet $(PKGS)
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	PATH="$$PATH:$(GOBIN)" staticcheck $(PKGS)
+	@command -v gosec >/dev/null || $(GO) install github.com/securego/gosec/v2/cmd/gosec@latest
+	PATH="$$PATH:$(GOBIN)" gosec -quiet -exclude-generated $(PKGS)
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## soak: the convergence simulation with SCENARIOS scenarios
+soak:
+	CASEFILE_SIM_SCENARIOS=$(SCENARIOS) $(GO) test -run 'TestConvergence' -timeout 0 -v ./sim
+
+clean:
+	rm -rf bin bench.json

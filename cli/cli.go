@@ -1,0 +1,192 @@
+// Package cli is the casefile command line: global flags and a registry of
+// subcommands, each in its own file.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"text/tabwriter"
+)
+
+// Version is the casefile version, set at build time with -ldflags.
+var Version = "dev"
+
+// Env is what a command runs with.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	DataDir        string // --data, $CASEFILE_DATA, the config file, or the default
+	ConfigPath     string // --config, $CASEFILE_CONFIG, or the default
+}
+
+// Command is one subcommand.
+type Command struct {
+	Name    string
+	Usage   string // arguments after the name, e.g. "COLLECTION field=value..."
+	Summary string // one line for casefile --help
+	// Run executes the command. fs is the command's own flag set, already
+	// named; Run defines its flags, then parses args with it.
+	Run func(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
+}
+
+var commands = map[string]*Command{}
+
+// Register adds a subcommand; files of this package call it from init.
+func Register(c *Command) {
+	if _, dup := commands[c.Name]; dup {
+		panic("cli: command registered twice: " + c.Name)
+	}
+	commands[c.Name] = c
+}
+
+// ExitError carries an exit code other than 1 with its message.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// errUsage marks an error already explained by printed usage.
+var errUsage = errors.New("usage")
+
+// Main runs casefile with the given arguments (without the program name)
+// and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	global := flag.NewFlagSet("casefile", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	global.StringVar(&env.DataDir, "data", "", "data directory (env CASEFILE_DATA)")
+	global.StringVar(&env.ConfigPath, "config", "", "config file (env CASEFILE_CONFIG)")
+	version := global.Bool("version", false, "print the version and exit")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, global)
+			return 0
+		}
+		fmt.Fprintf(stderr, "casefile: %v\n", err)
+		usage(stderr, global)
+		return 2
+	}
+	if *version {
+		fmt.Fprintf(stdout, "casefile %s\n", Version)
+		return 0
+	}
+	rest := global.Args()
+	name := "tui"
+	if len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if name == "help" {
+		if len(rest) == 0 {
+			usage(stdout, global)
+			return 0
+		}
+		name, rest = rest[0], []string{"--help"}
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "casefile: unknown command %q (run 'casefile --help' for the list)\n", name)
+		return 2
+	}
+	fs := flag.NewFlagSet("casefile "+cmd.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := cmd.Run(ctx, env, fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		commandUsage(stdout, cmd, fs)
+		return 0
+	}
+	if err != nil {
+		var ee *ExitError
+		code := 1
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+		if isFlagError(err) {
+			fmt.Fprintf(stderr, "casefile %s: %v\n", cmd.Name, err)
+			commandUsage(stderr, cmd, fs)
+			return 2
+		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintf(stderr, "casefile %s: %v\n", cmd.Name, err)
+		}
+		return code
+	}
+	return 0
+}
+
+// flagError marks errors from parsing a command's flags.
+type flagError struct{ err error }
+
+func (e flagError) Error() string { return e.err.Error() }
+
+func isFlagError(err error) bool {
+	var fe flagError
+	return errors.As(err, &fe)
+}
+
+// Parse parses a command's flags, allowing flags after positional
+// arguments ("add note title=x --json"). A lone "--" ends flags.
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, flagError{err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func usage(w io.Writer, global *flag.FlagSet) {
+	fmt.Fprintf(w, "Casefile: offline-first case work for lawyers and field teams.\n\n")
+	fmt.Fprintf(w, "Usage: casefile [--data DIR] [--config FILE] COMMAND [ARGS]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s\t%s\n", n, commands[n].Summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nGlobal flags:\n")
+	global.SetOutput(w)
+	global.PrintDefaults()
+	global.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\nRun 'casefile COMMAND --help' for a command's arguments. With no command, casefile opens the terminal UI.\n")
+}
+
+func commandUsage(w io.Writer, cmd *Command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: casefile %s %s\n\n%s\n", cmd.Name, cmd.Usage, cmd.Summary)
+	has := false
+	fs.VisitAll(func(*flag.Flag) { has = true })
+	if has {
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+}
+
+// Getenv is os.Getenv, replaceable in tests.
+var Getenv = os.Getenv
+

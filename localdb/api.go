@@ -1,0 +1,102 @@
+package localdb
+
+// This file is the contract the syncer, the CLI and the UI program against.
+// Signatures change only with everyone who calls them.
+
+import (
+	"errors"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// Sentinel errors; callers test them with errors.Is.
+var (
+	ErrNotFound = errors.New("no such record")
+	ErrExists   = errors.New("a record with this id already exists")
+	ErrDeleted  = errors.New("the record is deleted")
+	ErrNoOp     = errors.New("no such queued op")
+	ErrConflict = errors.New("no such conflict")
+)
+
+// OpState is where a queued op stands.
+type OpState string
+
+// The op states. An op leaves the outbox when the server applies or merges it.
+const (
+	OpPending  OpState = "pending"  // never sent; later edits coalesce into it
+	OpSyncing  OpState = "syncing"  // handed to the syncer, answer not yet applied
+	OpRetrying OpState = "retrying" // sent at least once; retried at NextAttempt
+	OpFailed   OpState = "failed"   // the server rejected it; waits for the user
+	OpConflict OpState = "conflict" // the server answered conflict; waits for a resolution
+)
+
+// OutboxOp is one queued op with its delivery bookkeeping.
+type OutboxOp struct {
+	Seq         int64     `json:"seq"` // queue order
+	model.Op              // op_id, record_id, collection, kind, fields, base_version
+	State       OpState   `json:"state"`
+	Attempts    int       `json:"attempts"`
+	LastError   string    `json:"last_error"`
+	ErrorCode   string    `json:"error_code,omitempty"`
+	NextAttempt time.Time `json:"next_attempt"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// JournalEntry is one line of the append-only journal.
+type JournalEntry struct {
+	Seq        int64        `json:"seq"`
+	At         time.Time    `json:"at"`
+	Actor      string       `json:"actor"` // "local", "sync", a user name
+	Kind       string       `json:"kind"`  // create, update, delete, import, push, applied, merged, conflict, rejected, pull, removed, dropped_matter, resolve, retry, discard, reset
+	RecordID   string       `json:"record_id,omitempty"`
+	Collection string       `json:"collection,omitempty"`
+	OpID       string       `json:"op_id,omitempty"`
+	Summary    string       `json:"summary"` // a sentence for people
+	Before     model.Fields `json:"before,omitempty"`
+	After      model.Fields `json:"after,omitempty"`
+}
+
+// ListQuery selects records for a list; zero values mean "any".
+type ListQuery struct {
+	Collection     string
+	MatterID       string
+	State          model.SyncState
+	Text           string // full-text filter
+	IncludeDeleted bool   // tombstones not yet acknowledged by the server
+	Offset, Limit  int    // window; Limit 0 means no limit
+}
+
+// JournalQuery selects journal entries, newest first.
+type JournalQuery struct {
+	RecordID string
+	AfterSeq int64 // only entries after this seq
+	Limit    int
+}
+
+// Status sums up the local side of sync for the header and `casefile status`.
+type Status struct {
+	Counts        map[model.SyncState]int `json:"counts"` // records per state
+	Conflicts     int                     `json:"conflicts"`
+	OutboxOps     int                     `json:"outbox_ops"`
+	OldestPending time.Time               `json:"oldest_pending"` // zero when nothing waits
+	Cursor        int64                   `json:"cursor"`
+	LastSync      time.Time               `json:"last_sync"`
+}
+
+// ImportItem is one record to import: Fields already parsed, ID optional.
+type ImportItem struct {
+	ID     string
+	Fields model.Fields
+}
+
+// PushOutcome is one op's answer as the syncer hands it to ApplyPushResults.
+type PushOutcome = protocol.OpResult
+
+// Report is what Doctor found.
+type Report struct {
+	Problems []string `json:"problems"`
+	Repaired []string `json:"repaired"`
+}

@@ -1,0 +1,205 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Merge is what the server does with an update's fields.
+type Merge struct {
+	Apply     Fields   // fields to write (their values differ from the server's)
+	Dropped   []string // fields whose edit lost to the server (server-wins)
+	Conflicts []string // fields that overlap a newer server change (review); non-empty means apply nothing
+	Merged    bool     // the update lands on a newer version than its base
+}
+
+// ThreeWay decides how an update, made on baseVersion, applies to a record
+// now at version with the given current values, whose fields last changed at
+// fieldVersions. A field the server has not changed since the base is simply
+// applied; one it has changed overlaps, and the field's policy decides. Edits
+// that set the value the server already has never conflict.
+func ThreeWay(c *Collection, version int64, current Fields, fieldVersions map[string]int64, baseVersion int64, changes Fields) Merge {
+	m := Merge{Apply: Fields{}, Merged: version > baseVersion}
+	for _, name := range sortedKeys(changes) {
+		v := changes[name]
+		if Equal(current[name], v) {
+			continue
+		}
+		if fieldVersions[name] <= baseVersion {
+			m.Apply[name] = v
+			continue
+		}
+		switch c.Policy(name) {
+		case PolicyLastWriter:
+			m.Apply[name] = v
+		case PolicyServerWins:
+			m.Dropped = append(m.Dropped, name)
+		default:
+			m.Conflicts = append(m.Conflicts, name)
+		}
+	}
+	if len(m.Conflicts) > 0 {
+		m.Apply = nil
+	}
+	return m
+}
+
+// ConflictKind says which two changes met.
+type ConflictKind string
+
+// The conflict kinds.
+const (
+	ConflictEdit        ConflictKind = "edit"         // both sides changed the same fields differently
+	ConflictEditDeleted ConflictKind = "edit_deleted" // this device edited a record the server has deleted
+	ConflictDeleteEdit  ConflictKind = "delete_edit"  // this device deleted a record the server has changed since
+)
+
+// FieldConflict is one overlapping field: its value at the base version,
+// on this device, and on the server now.
+type FieldConflict struct {
+	Field  string `json:"field"`
+	Base   any    `json:"base"`
+	Mine   any    `json:"mine"`
+	Theirs any    `json:"theirs"`
+}
+
+// Conflict is an op the server would not apply because it overlaps a newer
+// server change. It is kept until a person resolves it.
+type Conflict struct {
+	RecordID      string          `json:"record_id"`
+	Collection    string          `json:"collection"`
+	OpID          string          `json:"op_id"` // the op that met the conflict
+	Kind          ConflictKind    `json:"kind"`
+	BaseVersion   int64           `json:"base_version"`   // the version the op was made on
+	TheirsVersion int64           `json:"theirs_version"` // the server version it was reviewed against
+	Fields        []FieldConflict `json:"fields"`         // overlapping fields
+	Mine          Fields          `json:"mine"`           // every field the op changed
+	Theirs        Fields          `json:"theirs"`         // the server's record now (nil when deleted)
+	CreatedAt     time.Time       `json:"created_at"`
+}
+
+// Take names a side of a conflict.
+type Take string
+
+// The sides a resolution can take.
+const (
+	TakeMine   Take = "mine"
+	TakeTheirs Take = "theirs"
+	TakeValue  Take = "value" // a value the person typed
+)
+
+// Choice is the resolution of one field.
+type Choice struct {
+	Take  Take `json:"take"`
+	Value any  `json:"value,omitempty"` // with TakeValue
+}
+
+// Resolution is a person's decision on a conflict: a side for every field
+// not chosen one by one. For delete conflicts, TakeMine means "delete" for a
+// delete_edit and "restore with my edits" for an edit_deleted.
+type Resolution struct {
+	All    Take              `json:"all,omitempty"`
+	Fields map[string]Choice `json:"fields,omitempty"`
+}
+
+// Resolve turns a resolution into the op that carries it out, based on the
+// server version the conflict was reviewed against. It returns nil when the
+// resolution keeps the server's state (nothing to send).
+func (c Conflict) Resolve(col *Collection, r Resolution, opID string) (*Op, error) {
+	op := &Op{OpID: opID, RecordID: c.RecordID, Collection: c.Collection, BaseVersion: c.TheirsVersion}
+	switch c.Kind {
+	case ConflictDeleteEdit:
+		switch r.All {
+		case TakeMine:
+			op.Kind = OpDelete
+			return op, nil
+		case TakeTheirs:
+			return nil, nil
+		}
+		return nil, fmt.Errorf("a deleted-but-changed conflict is resolved with mine (delete) or theirs (keep)")
+	case ConflictEditDeleted:
+		switch r.All {
+		case TakeMine:
+			// Restore: recreate the record from the last known values with the edits on top.
+			fields := c.Theirs.Clone()
+			if fields == nil {
+				fields = Fields{}
+			}
+			for _, fc := range c.Fields {
+				if fc.Base != nil {
+					fields[fc.Field] = fc.Base
+				}
+			}
+			for k, v := range c.Mine {
+				fields[k] = v
+			}
+			for k, v := range fields {
+				if v == nil {
+					delete(fields, k)
+				}
+			}
+			op.Kind, op.Fields = OpCreate, fields
+			return op, nil
+		case TakeTheirs:
+			return nil, nil
+		}
+		return nil, fmt.Errorf("an edited-but-deleted conflict is resolved with mine (restore) or theirs (stay deleted)")
+	}
+	op.Kind = OpUpdate
+	op.Fields = Fields{}
+	conflicting := make([]string, len(c.Fields))
+	for i, fc := range c.Fields {
+		conflicting[i] = fc.Field
+	}
+	for name := range r.Fields {
+		if !slices.Contains(conflicting, name) {
+			return nil, fmt.Errorf("%s.%s: not a conflicting field", c.Collection, name)
+		}
+	}
+	// Fields that did not overlap are kept as this device made them.
+	for k, v := range c.Mine {
+		if !slices.Contains(conflicting, k) {
+			op.Fields[k] = v
+		}
+	}
+	for _, fc := range c.Fields {
+		ch, ok := r.Fields[fc.Field]
+		if !ok {
+			if r.All == "" {
+				return nil, fmt.Errorf("%s.%s: choose mine, theirs or a value", c.Collection, fc.Field)
+			}
+			ch = Choice{Take: r.All}
+		}
+		switch ch.Take {
+		case TakeMine:
+			op.Fields[fc.Field] = fc.Mine
+		case TakeTheirs:
+			// The server already has it.
+		case TakeValue:
+			f, ok := col.Field(fc.Field)
+			if !ok {
+				return nil, fmt.Errorf("%s.%s: no such field", c.Collection, fc.Field)
+			}
+			v, err := f.Normalize(ch.Value)
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %v", c.Collection, fc.Field, err)
+			}
+			if v == nil && f.Required {
+				return nil, fmt.Errorf("%s.%s: is required and cannot be empty", c.Collection, fc.Field)
+			}
+			op.Fields[fc.Field] = v
+		default:
+			return nil, fmt.Errorf("%s.%s: unknown choice %q", c.Collection, fc.Field, ch.Take)
+		}
+	}
+	for k, v := range op.Fields {
+		if Equal(v, c.Theirs[k]) {
+			delete(op.Fields, k)
+		}
+	}
+	if len(op.Fields) == 0 {
+		return nil, nil
+	}
+	return op, nil
+}

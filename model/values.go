@@ -1,0 +1,369 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Fields maps field names to values. A value is a string (text, longtext,
+// date, datetime, enum, ref), a float64 (number), a bool or a []string
+// (tags); nil means the field is empty.
+type Fields map[string]any
+
+// Clone returns a copy that shares no slices with f.
+func (f Fields) Clone() Fields {
+	if f == nil {
+		return nil
+	}
+	out := make(Fields, len(f))
+	for k, v := range f {
+		if tags, ok := v.([]string); ok {
+			v = slices.Clone(tags)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Problem is one thing wrong with a record, named by its field.
+type Problem struct {
+	Collection string `json:"collection"`
+	Field      string `json:"field,omitempty"`
+	Message    string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Field == "" {
+		return p.Collection + ": " + p.Message
+	}
+	return p.Collection + "." + p.Field + ": " + p.Message
+}
+
+// Problems is every problem found in one record. It is an error when non-empty.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "; ")
+}
+
+// Err returns ps as an error, or nil when there are no problems.
+func (ps Problems) Err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
+}
+
+// ValidID reports whether s is a UUID in canonical lower-case form.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
+
+// NewID returns a new time-ordered record or op id (UUIDv7).
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Validate checks fields against the collection and returns them normalised
+// (JSON numbers as float64, tag lists as []string, times in RFC 3339) with
+// every problem found. With full set, fields is a whole record and required
+// fields must be present; otherwise it is a change and only the fields it
+// names are checked.
+func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
+	var probs Problems
+	out := make(Fields, len(fields))
+	for _, name := range sortedKeys(fields) {
+		f, ok := c.Field(name)
+		if !ok {
+			probs = append(probs, Problem{c.Name, name, "no such field (fields: " + strings.Join(c.FieldNames(), ", ") + ")"})
+			continue
+		}
+		v, err := f.Normalize(fields[name])
+		if err != nil {
+			probs = append(probs, Problem{c.Name, name, err.Error()})
+			continue
+		}
+		if v == nil && f.Required {
+			probs = append(probs, Problem{c.Name, name, "is required and cannot be empty"})
+			continue
+		}
+		out[name] = v
+	}
+	if full {
+		for _, f := range c.Fields {
+			if f.Required && fields[f.Name] == nil {
+				if _, reported := out[f.Name]; !reported && !hasProblem(probs, f.Name) {
+					probs = append(probs, Problem{c.Name, f.Name, "is required"})
+				}
+			}
+		}
+		for k, v := range out {
+			if v == nil {
+				delete(out, k)
+			}
+		}
+	}
+	return out, probs
+}
+
+func hasProblem(ps Problems, field string) bool {
+	return slices.ContainsFunc(ps, func(p Problem) bool { return p.Field == field })
+}
+
+// Normalize checks one value (as decoded from JSON, or already normalised)
+// and returns its canonical form. An empty string or empty list is nil.
+func (f *Field) Normalize(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch f.Type {
+	case TypeText, TypeLongText, TypeEnum, TypeRef, TypeDate, TypeDateTime:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("must be a string, not %s", jsonKind(v))
+		}
+		if s == "" {
+			return nil, nil
+		}
+		return f.normalizeString(s)
+	case TypeNumber:
+		var n float64
+		switch x := v.(type) {
+		case float64:
+			n = x
+		case int:
+			n = float64(x)
+		case int64:
+			n = float64(x)
+		case json.Number:
+			var err error
+			if n, err = x.Float64(); err != nil {
+				return nil, fmt.Errorf("not a valid number: %q", x.String())
+			}
+		default:
+			return nil, fmt.Errorf("must be a number, not %s", jsonKind(v))
+		}
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return nil, fmt.Errorf("must be a finite number")
+		}
+		if f.Min != nil && n < *f.Min {
+			return nil, fmt.Errorf("must be at least %s", formatNumber(*f.Min))
+		}
+		if f.Max != nil && n > *f.Max {
+			return nil, fmt.Errorf("must be at most %s", formatNumber(*f.Max))
+		}
+		return n, nil
+	case TypeBool:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("must be true or false, not %s", jsonKind(v))
+		}
+		return b, nil
+	case TypeTags:
+		var in []string
+		switch x := v.(type) {
+		case []string:
+			in = x
+		case []any:
+			for _, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("must be a list of strings, found %s", jsonKind(e))
+				}
+				in = append(in, s)
+			}
+		default:
+			return nil, fmt.Errorf("must be a list of strings, not %s", jsonKind(v))
+		}
+		var out []string
+		for _, t := range in {
+			t = strings.TrimSpace(t)
+			if t == "" || slices.Contains(out, t) {
+				continue
+			}
+			if !utf8.ValidString(t) {
+				return nil, fmt.Errorf("a tag is not valid UTF-8")
+			}
+			if utf8.RuneCountInString(t) > MaxTagLen {
+				return nil, fmt.Errorf("a tag is longer than %d characters", MaxTagLen)
+			}
+			if strings.ContainsAny(t, "\n\r\t") {
+				return nil, fmt.Errorf("a tag cannot contain line breaks or tabs")
+			}
+			out = append(out, t)
+		}
+		if len(out) > MaxTags {
+			return nil, fmt.Errorf("has more than %d tags", MaxTags)
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("has unknown type %q", f.Type)
+}
+
+func (f *Field) normalizeString(s string) (any, error) {
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("is not valid UTF-8")
+	}
+	limit := MaxTextLen
+	if f.Type == TypeLongText {
+		limit = MaxLongTextLen
+	}
+	if utf8.RuneCountInString(s) > limit {
+		return nil, fmt.Errorf("is longer than %d characters", limit)
+	}
+	switch f.Type {
+	case TypeText:
+		if strings.ContainsAny(s, "\n\r") {
+			return nil, fmt.Errorf("is one line and cannot contain line breaks")
+		}
+	case TypeEnum:
+		if !slices.Contains(f.Values, s) {
+			return nil, fmt.Errorf("%q is not one of: %s", s, strings.Join(f.Values, ", "))
+		}
+	case TypeRef:
+		if !ValidID(s) {
+			return nil, fmt.Errorf("not a valid %s id: %q", f.Ref, s)
+		}
+	case TypeDate:
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return nil, fmt.Errorf("not a valid date (YYYY-MM-DD): %q", s)
+		}
+		return t.Format(time.DateOnly), nil
+	case TypeDateTime:
+		t, err := ParseDateTime(s)
+		if err != nil {
+			return nil, err
+		}
+		return t.Format(time.RFC3339), nil
+	}
+	return s, nil
+}
+
+// ParseDateTime reads an instant in RFC 3339, or as "YYYY-MM-DD HH:MM" in
+// the local time zone.
+func ParseDateTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a valid date/time: %q", s)
+}
+
+// ParseInput reads a value typed by a person (the CLI's field=value) into
+// the field's JSON form, ready for Normalize. An empty string clears.
+func (f *Field) ParseInput(s string) (any, error) {
+	if s == "" {
+		return nil, nil
+	}
+	switch f.Type {
+	case TypeNumber:
+		n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return nil, fmt.Errorf("not a number: %q", s)
+		}
+		return n, nil
+	case TypeBool:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true", "yes", "y", "1", "on":
+			return true, nil
+		case "false", "no", "n", "0", "off":
+			return false, nil
+		}
+		return nil, fmt.Errorf("not true or false: %q", s)
+	case TypeTags:
+		return strings.Split(s, ","), nil
+	}
+	return s, nil
+}
+
+// Format renders a value for people: tags joined by ", ", numbers without
+// a needless decimal part, booleans as yes/no, empty as "".
+func Format(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return formatNumber(x)
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	case []string:
+		return strings.Join(x, ", ")
+	case []any:
+		s := make([]string, len(x))
+		for i, e := range x {
+			s[i] = Format(e)
+		}
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprint(v)
+}
+
+func formatNumber(n float64) string {
+	return strconv.FormatFloat(n, 'f', -1, 64)
+}
+
+// Equal reports whether two normalised values are the same.
+func Equal(a, b any) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case float64, int, int64, json.Number:
+		return "a number"
+	case bool:
+		return "true/false"
+	case []any, []string:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

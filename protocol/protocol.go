@@ -1,0 +1,142 @@
+// Package protocol holds the wire format of Casefile's sync API (/v1): the
+// requests and responses the server answers and the syncer sends, and the
+// stable error codes. docs/protocol.md describes it for people.
+package protocol
+
+import (
+	"time"
+
+	"casefile/model"
+)
+
+// Routes of the /v1 API.
+const (
+	PathLogin  = "/v1/login"
+	PathPush   = "/v1/push"
+	PathPull   = "/v1/pull"
+	PathEvents = "/v1/events"
+	PathHealth = "/healthz"
+)
+
+// Limits the server enforces and clients respect.
+const (
+	MaxOpsPerPush   = 500      // ops in one push
+	MaxBodyBytes    = 16 << 20 // bytes in one request body
+	DefaultPullPage = 500      // records in one pull page when the client names no limit
+	MaxPullPage     = 5000     // records in one pull page at most
+)
+
+// LoginRequest asks for a token for one device.
+type LoginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Device   string `json:"device"` // a name the user knows the device by
+}
+
+// LoginResponse carries the bearer token; only its hash is kept by the server.
+type LoginResponse struct {
+	Token     string    `json:"token"`
+	User      string    `json:"user"`
+	Role      string    `json:"role"`
+	Device    string    `json:"device"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// PushRequest is a batch of ops from one device, applied in order.
+type PushRequest struct {
+	Ops []model.Op `json:"ops"`
+}
+
+// PushResponse has one result per op, in the order of the request.
+type PushResponse struct {
+	Results []OpResult `json:"results"`
+	Head    int64      `json:"head"` // the server's change sequence after the batch
+}
+
+// OpResult is what the server did with one op.
+type OpResult struct {
+	OpID   string         `json:"op_id"`
+	Result model.OpResult `json:"result"`
+	// Record is the server's record after the op (applied, merged) or as it
+	// stands (conflict; nil for a record the user may not see).
+	Record         *Record  `json:"record,omitempty"`
+	ConflictFields []string `json:"conflict_fields,omitempty"` // conflict: the overlapping fields
+	Dropped        []string `json:"dropped,omitempty"`         // merged: edits that lost to server-wins
+	Code           string   `json:"code,omitempty"`            // rejected: a stable error code
+	Message        string   `json:"message,omitempty"`         // rejected or conflict: a sentence for people
+}
+
+// Record is a record as the server holds it.
+type Record struct {
+	ID         string       `json:"id"`
+	Collection string       `json:"collection"`
+	MatterID   string       `json:"matter_id"`
+	Version    int64        `json:"version"` // counts the record's changes, from 1
+	Seq        int64        `json:"seq"`     // the change sequence of its last change
+	Deleted    bool         `json:"deleted,omitempty"`
+	Fields     model.Fields `json:"fields"`
+	CreatedBy  string       `json:"created_by"`
+	CreatedAt  time.Time    `json:"created_at"`
+	UpdatedBy  string       `json:"updated_by"`
+	UpdatedAt  time.Time    `json:"updated_at"`
+}
+
+// PullResponse is one page of changes after the request's cursor, in change
+// sequence order, limited to what the user may see.
+type PullResponse struct {
+	Records []Record `json:"records"` // changed records, tombstones included
+	// Removed are records the user may no longer see because they moved to a
+	// matter the user has no access to: drop them locally.
+	Removed []Removal `json:"removed,omitempty"`
+	// DroppedMatters lost the user's access: drop all their records locally.
+	DroppedMatters []string `json:"dropped_matters,omitempty"`
+	Cursor         int64    `json:"cursor"` // pass it to the next pull
+	More           bool     `json:"more"`   // another page is ready now
+	Head           int64    `json:"head"`   // the server's change sequence now
+	// Total estimates how many records remain from the request's cursor to
+	// Head, for progress bars.
+	Total int64 `json:"total"`
+}
+
+// Removal names a record to drop locally.
+type Removal struct {
+	ID       string `json:"id"`
+	MatterID string `json:"matter_id"`
+}
+
+// Poke is the data of a server-sent "poke" event: news up to Seq. It
+// carries no record data; the client pulls.
+type Poke struct {
+	Seq int64 `json:"seq"`
+}
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Error Error `json:"error"`
+}
+
+// Error is a stable code and a sentence for people.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Stable error codes, in HTTP errors and in rejected op results.
+const (
+	CodeUnauthorized = "unauthorized"   // 401: no, bad, expired or revoked token; bad login
+	CodeForbidden    = "forbidden"      // 403: the role may not do this (a viewer writing)
+	CodeNotFound     = "not_found"      // 404 or rejected op: no such thing, or one the user may not see
+	CodeBadRequest   = "bad_request"    // 400: malformed JSON, parameters or ids
+	CodeValidation   = "validation"     // rejected op: fields break the schema
+	CodeIDConflict   = "id_conflict"    // rejected op: create with an id that is taken
+	CodeTooLarge     = "too_large"      // 413: body over MaxBodyBytes
+	CodeTooManyOps   = "too_many_ops"   // 400: more than MaxOpsPerPush ops
+	CodeRateLimited  = "rate_limited"   // 429, with Retry-After
+	CodeCursorTooOld = "cursor_too_old" // 410: compacted past the cursor; resync from 0
+	CodeReadOnly     = "read_only"      // rejected op: a viewer cannot write
+	CodeInternal     = "internal"       // 500
+	CodeUnavailable  = "unavailable"    // 503: shutting down or overloaded
+	CodeMethod       = "method_not_allowed"
+)
