@@ -1,0 +1,450 @@
+// Package config reads the user's casefile settings: a TOML file in the
+// user's config directory, overridden by environment variables, which the
+// command line in turn overrides with its flags.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"casefile/protocol"
+)
+
+// File names inside the data directory.
+const (
+	DBFile  = "casefile.db"  // the client's local database
+	LogFile = "casefile.log" // the client's log; the terminal UI never logs to the terminal
+)
+
+// Environment variables that override the file.
+const (
+	EnvServer       = "CASEFILE_SERVER"
+	EnvData         = "CASEFILE_DATA"
+	EnvTheme        = "CASEFILE_THEME"
+	EnvSyncInterval = "CASEFILE_SYNC_INTERVAL"
+	EnvConfig       = "CASEFILE_CONFIG" // the config file itself; read by the CLI
+)
+
+// Themes the terminal UI knows.
+const (
+	ThemeAuto  = "auto" // follow the terminal's background
+	ThemeDark  = "dark"
+	ThemeLight = "light"
+)
+
+// Defaults of the settings that have one.
+const (
+	DefaultTheme        = ThemeAuto
+	DefaultSyncInterval = 30 * time.Second
+	DefaultBatchSize    = 100
+	DefaultLogLevel     = "info"
+)
+
+// Bounds of the numeric settings.
+const (
+	MinSyncInterval = time.Second
+	MaxSyncInterval = 24 * time.Hour
+	MaxBatchSize    = protocol.MaxOpsPerPush
+)
+
+// Config is the user's settings after the file and the environment.
+type Config struct {
+	// Path is the file the settings were read from (it may not exist).
+	Path string
+	// Server is the sync server's base URL; "" until one is set.
+	Server string
+	// DataDir is the directory of the local database and log; "" means
+	// DefaultDataDir().
+	DataDir string
+	// Theme is auto, dark or light.
+	Theme string
+	// SyncInterval is how often the syncer polls when it has no live event
+	// stream.
+	SyncInterval time.Duration
+	// BatchSize is how many ops one push carries at most.
+	BatchSize int
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// Keys overrides the terminal UI's key map: action name → keys.
+	Keys map[string][]string
+}
+
+// Default returns the settings used when nothing is configured.
+func Default() Config {
+	return Config{
+		Theme:        DefaultTheme,
+		SyncInterval: DefaultSyncInterval,
+		BatchSize:    DefaultBatchSize,
+		LogLevel:     DefaultLogLevel,
+		Keys:         map[string][]string{},
+	}
+}
+
+// DefaultPath returns the config file's usual place:
+// os.UserConfigDir()/casefile/config.toml.
+func DefaultPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		if home, herr := os.UserHomeDir(); herr == nil {
+			dir = filepath.Join(home, ".config")
+		} else {
+			return filepath.Join("casefile", "config.toml")
+		}
+	}
+	return filepath.Join(dir, "casefile", "config.toml")
+}
+
+// DefaultDataDir returns $XDG_DATA_HOME/casefile, or
+// ~/.local/share/casefile when XDG_DATA_HOME is unset.
+func DefaultDataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "casefile")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(".casefile")
+	}
+	return filepath.Join(home, ".local", "share", "casefile")
+}
+
+// DBPath returns the local database file of a data directory.
+func DBPath(dataDir string) string { return filepath.Join(dataDir, DBFile) }
+
+// LogPath returns the log file of a data directory.
+func LogPath(dataDir string) string { return filepath.Join(dataDir, LogFile) }
+
+// ResolvedDataDir returns DataDir, or DefaultDataDir() when it is unset.
+func (c Config) ResolvedDataDir() string {
+	if c.DataDir != "" {
+		return c.DataDir
+	}
+	return DefaultDataDir()
+}
+
+// SlogLevel returns LogLevel as a log/slog level.
+func (c Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Load reads the config file at path (DefaultPath() when "") and applies
+// the environment overrides. A missing file means the defaults. Unknown
+// keys are not errors: each yields a warning naming it. A bad value is an
+// error naming its key.
+func Load(path string) (Config, []string, error) {
+	return LoadEnv(path, os.Getenv)
+}
+
+// LoadEnv is Load with the environment read through getenv.
+func LoadEnv(path string, getenv func(string) string) (Config, []string, error) {
+	if path == "" {
+		path = DefaultPath()
+	}
+	cfg := Default()
+	cfg.Path = path
+	data, err := os.ReadFile(path)
+	var warnings []string
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return Config{}, nil, fmt.Errorf("read config %s: %w", path, unwrapPath(err))
+	default:
+		warnings, err = cfg.parse(path, data)
+		if err != nil {
+			return Config{}, warnings, err
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return Config{}, warnings, err
+	}
+	return cfg, warnings, nil
+}
+
+// unwrapPath drops the *fs.PathError wrapper whose path we already name.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// knownKeys are the top-level keys, in the order docs/config.md lists them.
+var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "batch_size", "log_level", "keys"}
+
+func (c *Config) parse(path string, data []byte) ([]string, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: line %d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var warnings []string
+	for _, key := range sortedKeys(raw) {
+		v := raw[key]
+		var err error
+		switch key {
+		case "server":
+			c.Server, err = str(v)
+			if err == nil {
+				c.Server, err = checkServer(c.Server)
+			}
+		case "data_dir":
+			c.DataDir, err = str(v)
+			if err == nil {
+				c.DataDir, err = checkDataDir(c.DataDir)
+			}
+		case "theme":
+			c.Theme, err = str(v)
+			if err == nil {
+				c.Theme, err = checkTheme(c.Theme)
+			}
+		case "sync_interval":
+			var s string
+			if s, err = str(v); err == nil {
+				c.SyncInterval, err = parseInterval(s)
+			}
+		case "batch_size":
+			c.BatchSize, err = batchSize(v)
+		case "log_level":
+			c.LogLevel, err = str(v)
+			if err == nil {
+				c.LogLevel, err = checkLogLevel(c.LogLevel)
+			}
+		case "keys":
+			c.Keys, err = keyMap(v)
+		default:
+			warnings = append(warnings, unknownKey(path, key, knownKeys))
+			continue
+		}
+		if err != nil {
+			return warnings, fmt.Errorf("%s: %s: %w", path, key, err)
+		}
+	}
+	return warnings, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	var err error
+	if v := getenv(EnvServer); v != "" {
+		if c.Server, err = checkServer(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvServer, err)
+		}
+	}
+	if v := getenv(EnvData); v != "" {
+		if c.DataDir, err = checkDataDir(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvData, err)
+		}
+	}
+	if v := getenv(EnvTheme); v != "" {
+		if c.Theme, err = checkTheme(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvTheme, err)
+		}
+	}
+	if v := getenv(EnvSyncInterval); v != "" {
+		if c.SyncInterval, err = parseInterval(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvSyncInterval, err)
+		}
+	}
+	return nil
+}
+
+func unknownKey(path, key string, known []string) string {
+	w := fmt.Sprintf("%s: unknown key %q (ignored)", path, key)
+	if s := closest(key, known); s != "" {
+		w += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return w
+}
+
+func str(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("must be a string, not %s", tomlKind(v))
+	}
+	return s, nil
+}
+
+func checkServer(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("not an http or https URL: %q", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("the server URL cannot carry a query or fragment: %q", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// ExpandHome replaces a leading "~/" with the user's home directory.
+func ExpandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("expand %q: %w", p, err)
+	}
+	return filepath.Join(home, strings.TrimPrefix(p, "~")), nil
+}
+
+func checkDataDir(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", nil
+	}
+	return ExpandHome(s)
+}
+
+func checkTheme(s string) (string, error) {
+	switch s {
+	case ThemeAuto, ThemeDark, ThemeLight:
+		return s, nil
+	}
+	return "", fmt.Errorf("%q is not one of: auto, dark, light", s)
+}
+
+func checkLogLevel(s string) (string, error) {
+	s = strings.ToLower(s)
+	switch s {
+	case "debug", "info", "warn", "error":
+		return s, nil
+	}
+	return "", fmt.Errorf("%q is not one of: debug, info, warn, error", s)
+}
+
+func parseInterval(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("not a duration (like 30s, 5m or 1h): %q", s)
+	}
+	if d < MinSyncInterval || d > MaxSyncInterval {
+		return 0, fmt.Errorf("must be between %s and %s, not %s", MinSyncInterval, MaxSyncInterval, d)
+	}
+	return d, nil
+}
+
+func batchSize(v any) (int, error) {
+	n, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("must be a whole number, not %s", tomlKind(v))
+	}
+	if n < 1 || n > MaxBatchSize {
+		return 0, fmt.Errorf("must be between 1 and %d, not %d", MaxBatchSize, n)
+	}
+	return int(n), nil
+}
+
+// keyMap reads the [keys] table: action = ["key", ...] or action = "key".
+func keyMap(v any) (map[string][]string, error) {
+	table, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("must be a table of action = [\"key\", ...], not %s", tomlKind(v))
+	}
+	out := make(map[string][]string, len(table))
+	for _, action := range sortedKeys(table) {
+		var keys []string
+		switch x := table[action].(type) {
+		case string:
+			keys = []string{x}
+		case []any:
+			for _, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s: keys must be strings, found %s", action, tomlKind(e))
+				}
+				keys = append(keys, s)
+			}
+		default:
+			return nil, fmt.Errorf("%s: must be a key or a list of keys, not %s", action, tomlKind(x))
+		}
+		for _, k := range keys {
+			if strings.TrimSpace(k) == "" {
+				return nil, fmt.Errorf("%s: a key cannot be empty", action)
+			}
+		}
+		out[action] = keys
+	}
+	return out, nil
+}
+
+func tomlKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64, float64:
+		return "a number"
+	case bool:
+		return "true/false"
+	case []any, []map[string]any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	case time.Time:
+		return "a date"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// closest returns the known key within two edits of key, or "".
+func closest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := distance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

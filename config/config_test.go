@@ -1,0 +1,219 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func noEnv(string) string { return "" }
+
+func TestLoadMissingFileGivesDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope", "config.toml")
+	cfg, warnings, err := LoadEnv(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Fatalf("warnings = %q", warnings)
+	}
+	want := Default()
+	want.Path = path
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("cfg = %+v, want %+v", cfg, want)
+	}
+	if cfg.SyncInterval != 30*time.Second || cfg.BatchSize != 100 || cfg.Theme != "auto" || cfg.LogLevel != "info" {
+		t.Fatalf("defaults changed: %+v", cfg)
+	}
+}
+
+func TestLoadEveryKey(t *testing.T) {
+	path := writeFile(t, `
+server = "https://cases.example.org/"
+data_dir = "/srv/casefile"
+theme = "light"
+sync_interval = "2m"
+batch_size = 250
+log_level = "DEBUG"
+
+[keys]
+quit = ["q", "ctrl+c"]
+search = "/"
+`)
+	cfg, warnings, err := LoadEnv(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Fatalf("warnings = %q", warnings)
+	}
+	want := Config{
+		Path:         path,
+		Server:       "https://cases.example.org",
+		DataDir:      "/srv/casefile",
+		Theme:        "light",
+		SyncInterval: 2 * time.Minute,
+		BatchSize:    250,
+		LogLevel:     "debug",
+		Keys:         map[string][]string{"quit": {"q", "ctrl+c"}, "search": {"/"}},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("cfg = %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestUnknownKeyWarns(t *testing.T) {
+	path := writeFile(t, "sevrer = \"http://x\"\ncolour = 3\ntheme = \"dark\"\n")
+	cfg, warnings, err := LoadEnv(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Theme != "dark" {
+		t.Fatalf("known key lost next to unknown ones: theme = %q", cfg.Theme)
+	}
+	if len(warnings) != 2 {
+		t.Fatalf("warnings = %q, want 2", warnings)
+	}
+	if !strings.Contains(warnings[1], `unknown key "sevrer" (ignored)`) || !strings.Contains(warnings[1], `did you mean "server"?`) {
+		t.Fatalf("warning = %q", warnings[1])
+	}
+	if !strings.Contains(warnings[0], `unknown key "colour" (ignored)`) || strings.Contains(warnings[0], "did you mean") {
+		t.Fatalf("warning = %q", warnings[0])
+	}
+	if !strings.HasPrefix(warnings[0], path+": ") {
+		t.Fatalf("warning does not name the file: %q", warnings[0])
+	}
+}
+
+func TestBadValuesNameTheKey(t *testing.T) {
+	cases := []struct {
+		body, want string
+	}{
+		{`sync_interval = "soon"`, `sync_interval: not a duration (like 30s, 5m or 1h): "soon"`},
+		{`sync_interval = "1ms"`, `sync_interval: must be between 1s and 24h0m0s`},
+		{`sync_interval = 30`, `sync_interval: must be a string, not a number`},
+		{`batch_size = "many"`, `batch_size: must be a whole number, not a string`},
+		{`batch_size = 0`, `batch_size: must be between 1 and 500, not 0`},
+		{`batch_size = 501`, `batch_size: must be between 1 and 500, not 501`},
+		{`theme = "neon"`, `theme: "neon" is not one of: auto, dark, light`},
+		{`log_level = "loud"`, `log_level: "loud" is not one of: debug, info, warn, error`},
+		{`server = "cases.example.org"`, `server: not an http or https URL: "cases.example.org"`},
+		{`server = "ftp://cases.example.org"`, `server: not an http or https URL`},
+		{"[keys]\nquit = 3", `keys: quit: must be a key or a list of keys, not a number`},
+		{"[keys]\nquit = [\"q\", 1]", `keys: quit: keys must be strings, found a number`},
+		{"[keys]\nquit = [\"\"]", `keys: quit: a key cannot be empty`},
+		{`keys = "q"`, `keys: must be a table`},
+		{"theme = \"dark\"\ntheme = \"light\"", `line 2`},
+		{"server = ", `line 1`},
+	}
+	for _, tc := range cases {
+		path := writeFile(t, tc.body)
+		_, _, err := LoadEnv(path, noEnv)
+		if err == nil {
+			t.Errorf("%q: no error", tc.body)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), path+": ") {
+			t.Errorf("%q: error %q, want it to name the file and contain %q", tc.body, err, tc.want)
+		}
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	path := writeFile(t, `
+server = "http://file.example"
+data_dir = "/from/file"
+theme = "dark"
+sync_interval = "1m"
+`)
+	env := map[string]string{
+		EnvServer:       "http://127.0.0.1:9000",
+		EnvData:         "/from/env",
+		EnvTheme:        "light",
+		EnvSyncInterval: "5s",
+	}
+	cfg, _, err := LoadEnv(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server != "http://127.0.0.1:9000" || cfg.DataDir != "/from/env" || cfg.Theme != "light" || cfg.SyncInterval != 5*time.Second {
+		t.Fatalf("env did not override: %+v", cfg)
+	}
+}
+
+func TestBadEnvNamesTheVariable(t *testing.T) {
+	for name, value := range map[string]string{
+		EnvServer:       "nowhere",
+		EnvTheme:        "pink",
+		EnvSyncInterval: "often",
+	} {
+		_, _, err := LoadEnv(filepath.Join(t.TempDir(), "none.toml"), func(k string) string {
+			if k == name {
+				return value
+			}
+			return ""
+		})
+		if err == nil || !strings.HasPrefix(err.Error(), name+": ") {
+			t.Errorf("%s=%q: error %v, want one naming %s", name, value, err, name)
+		}
+	}
+}
+
+func TestUnreadableFileIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := LoadEnv(dir, noEnv) // a directory, not a file
+	if err == nil || !strings.Contains(err.Error(), "read config "+dir) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDataDirTildeExpands(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory")
+	}
+	cfg, _, err := LoadEnv(writeFile(t, `data_dir = "~/cases"`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != filepath.Join(home, "cases") {
+		t.Fatalf("data_dir = %q", cfg.DataDir)
+	}
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", "/xdg/data")
+	if got := DefaultDataDir(); got != "/xdg/data/casefile" {
+		t.Fatalf("with XDG_DATA_HOME: %q", got)
+	}
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "/home/someone")
+	if got := DefaultDataDir(); got != "/home/someone/.local/share/casefile" {
+		t.Fatalf("without XDG_DATA_HOME: %q", got)
+	}
+	if got := DBPath("/d"); got != "/d/casefile.db" {
+		t.Fatalf("DBPath = %q", got)
+	}
+	if got := LogPath("/d"); got != "/d/casefile.log" {
+		t.Fatalf("LogPath = %q", got)
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", "/xdg/config")
+	if got := DefaultPath(); got != "/xdg/config/casefile/config.toml" {
+		t.Fatalf("DefaultPath = %q", got)
+	}
+}
