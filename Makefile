@@ -30,9 +30,9 @@ bench:
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet $(PKGS)
-	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	PATH="$$PATH:$(GOBIN)" staticcheck $(PKGS)
-	@command -v gosec >/dev/null || $(GO) install github.com/securego/gosec/v2/cmd/gosec@latest
+	@command -v gosec >/dev/null || $(GO) install github.com/securego/gosec/v2/cmd/gosec@v2.22.0
 	PATH="$$PATH:$(GOBIN)" gosec -quiet -exclude-generated $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each
