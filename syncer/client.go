@@ -1,0 +1,236 @@
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// Timeouts of one exchange; the event stream has none but an idle limit.
+const (
+	DefaultRequestTimeout = 60 * time.Second
+	HealthTimeout         = 5 * time.Second
+	dialTimeout           = 10 * time.Second
+)
+
+// maxAnswerBytes bounds a decoded answer: a full pull page of long texts
+// fits, a runaway stream does not.
+const maxAnswerBytes = 512 << 20
+
+// Client speaks the /v1 sync API to one server with one bearer token. It is
+// safe for concurrent use.
+type Client struct {
+	base    *url.URL
+	token   string
+	hc      *http.Client
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// NewClient returns a client for the server at base (http://host:port or
+// https://…), authenticating with token. A nil hc gets a client with dial
+// and header timeouts.
+func NewClient(server, token string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(server, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("server address %q: use http://host:port or https://host:port", server)
+	}
+	if hc == nil {
+		hc = DefaultHTTPClient()
+	}
+	return &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now}, nil
+}
+
+// DefaultHTTPClient returns an HTTP client with dial, TLS and header
+// timeouts and no overall timeout (the event stream is long-lived; each
+// exchange gets its own deadline).
+func DefaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = dialTimeout
+	t.ResponseHeaderTimeout = DefaultRequestTimeout
+	t.MaxIdleConnsPerHost = 4
+	return &http.Client{Transport: t}
+}
+
+// Server returns the server's base URL.
+func (c *Client) Server() string { return c.base.String() }
+
+// Login asks for a token for one device. It needs no token.
+func (c *Client) Login(ctx context.Context, req protocol.LoginRequest) (protocol.LoginResponse, error) {
+	var out protocol.LoginResponse
+	if err := c.do(ctx, http.MethodPost, protocol.PathLogin, nil, req, &out, c.timeout); err != nil {
+		return out, fmt.Errorf("login: %w", err)
+	}
+	if out.Token == "" {
+		return out, fmt.Errorf("login: %w", protocolError("login answer has no token"))
+	}
+	return out, nil
+}
+
+// Push sends a batch of ops and returns one result per op, checked to
+// match the batch op for op.
+func (c *Client) Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error) {
+	var out protocol.PushResponse
+	body, err := encodePush(ops)
+	if err != nil {
+		return out, err
+	}
+	if err := c.doRaw(ctx, http.MethodPost, protocol.PathPush, nil, body, &out, c.timeout); err != nil {
+		return out, fmt.Errorf("push: %w", err)
+	}
+	if err := checkPush(ops, out); err != nil {
+		return out, fmt.Errorf("push: %w", err)
+	}
+	return out, nil
+}
+
+func encodePush(ops []model.Op) ([]byte, error) {
+	body, err := json.Marshal(protocol.PushRequest{Ops: ops})
+	if err != nil {
+		return nil, fmt.Errorf("encode push: %w", err)
+	}
+	return body, nil
+}
+
+// checkPush makes sure every op got exactly its own answer with a known result.
+func checkPush(ops []model.Op, resp protocol.PushResponse) error {
+	if len(resp.Results) != len(ops) {
+		return protocolError("push answer has %d results for %d ops", len(resp.Results), len(ops))
+	}
+	for i, r := range resp.Results {
+		if r.OpID != ops[i].OpID {
+			return protocolError("push result %d is for op %q, not %q", i, r.OpID, ops[i].OpID)
+		}
+		switch r.Result {
+		case model.ResultApplied, model.ResultMerged, model.ResultConflict, model.ResultRejected:
+		default:
+			return protocolError("push result %d: unknown result %q", i, r.Result)
+		}
+		if r.Record != nil && r.Record.ID != ops[i].RecordID {
+			return protocolError("push result %d carries record %q for op on %q", i, r.Record.ID, ops[i].RecordID)
+		}
+	}
+	return nil
+}
+
+// Pull fetches one page of changes after cursor; limit 0 lets the server choose.
+func (c *Client) Pull(ctx context.Context, cursor int64, limit int) (protocol.PullResponse, error) {
+	var out protocol.PullResponse
+	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if err := c.do(ctx, http.MethodGet, protocol.PathPull, q, nil, &out, c.timeout); err != nil {
+		return out, fmt.Errorf("pull: %w", err)
+	}
+	if out.Cursor < cursor {
+		return out, fmt.Errorf("pull: %w", protocolError("pull cursor went back from %d to %d", cursor, out.Cursor))
+	}
+	if out.More && out.Cursor == cursor {
+		return out, fmt.Errorf("pull: %w", protocolError("pull says more remains but the cursor did not move from %d", cursor))
+	}
+	return out, nil
+}
+
+// Health probes GET /healthz with a short timeout; nil means the server answers.
+func (c *Client) Health(ctx context.Context) error {
+	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, nil, HealthTimeout); err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	return nil
+}
+
+// do sends in as JSON (when not nil) and decodes a 2xx answer into out.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, timeout time.Duration) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+	}
+	return c.doRaw(ctx, method, path, q, body, out, timeout)
+}
+
+func (c *Client) doRaw(parent context.Context, method, path string, q url.Values, body []byte, out any, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	req, err := c.newRequest(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return transportError(parent, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeError(resp, c.now())
+	}
+	if out == nil {
+		_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		if err != nil {
+			return transportError(parent, err)
+		}
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if err != nil {
+		return transportError(parent, err)
+	}
+	if len(data) > maxAnswerBytes {
+		return protocolError("answer larger than %d bytes", maxAnswerBytes)
+	}
+	if err := strictUnmarshal(data, out); err != nil {
+		return protocolError("decode answer: %v", err)
+	}
+	return nil
+}
+
+func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Request, error) {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawQuery = q.Encode()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return nil, fmt.Errorf("new request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" && path != protocol.PathLogin {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// strictUnmarshal decodes exactly one JSON value and nothing after it.
+// Unknown fields are allowed so that a newer server stays compatible.
+func strictUnmarshal(data []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(out); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}

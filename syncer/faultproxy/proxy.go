@@ -1,0 +1,425 @@
+// Package faultproxy is an HTTP-aware reverse proxy on 127.0.0.1 that
+// injects the faults a sync client meets in the field: connections reset
+// before the server sees a request, answers lost after the server
+// committed, latency, 503s, duplicated requests, event streams cut, and a
+// server that disappears and comes back on the same address. Tests put it
+// between clients and a real server.
+package faultproxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is what the proxy does to one request.
+type Fault string
+
+// The faults.
+const (
+	Pass        Fault = "pass"        // forward untouched
+	Reset       Fault = "reset"       // reset the client's connection before forwarding
+	Drop        Fault = "drop"        // forward, read the server's whole answer, then reset the client's connection
+	Unavailable Fault = "unavailable" // answer 503 without forwarding
+	Duplicate   Fault = "duplicate"   // forward the request twice; the client gets the second answer
+	CloseStream Fault = "close"       // event stream: cut it after the first event (or at once when random)
+)
+
+// Random sets the odds of each fault for requests that have no queued
+// fault. Probabilities are checked in the order of the fields; the rest passes.
+type Random struct {
+	Reset, Drop, Unavailable, Duplicate float64
+	// CloseStream is the chance that an event stream is cut after a random
+	// time up to StreamLife.
+	CloseStream float64
+	StreamLife  time.Duration
+	// MaxLatency adds a uniform delay in [0, MaxLatency) before forwarding.
+	MaxLatency time.Duration
+}
+
+type queued struct {
+	prefix string
+	fault  Fault
+}
+
+// Proxy forwards HTTP requests to a target server, injecting faults.
+type Proxy struct {
+	// URL is where clients connect: http://127.0.0.1:PORT.
+	URL  string
+	addr string
+	rt   *http.Transport
+
+	mu      sync.Mutex
+	target  *url.URL
+	srv     *http.Server
+	ln      net.Listener
+	queue   []queued
+	random  Random
+	rnd     *rand.Rand
+	latency time.Duration
+	counts  map[string]int
+	faults  map[Fault]int
+	streams map[*stream]struct{}
+	closed  bool
+}
+
+// New starts a proxy on a free port of 127.0.0.1 forwarding to target
+// (http://host:port).
+func New(target string) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("faultproxy: bad target %q", target)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("faultproxy: listen: %w", err)
+	}
+	rt := http.DefaultTransport.(*http.Transport).Clone()
+	rt.DisableCompression = true
+	p := &Proxy{
+		URL:     "http://" + ln.Addr().String(),
+		addr:    ln.Addr().String(),
+		rt:      rt,
+		target:  u,
+		rnd:     rand.New(rand.NewPCG(1, 2)),
+		counts:  map[string]int{},
+		faults:  map[Fault]int{},
+		streams: map[*stream]struct{}{},
+	}
+	p.serve(ln)
+	return p, nil
+}
+
+func (p *Proxy) serve(ln net.Listener) {
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	p.srv, p.ln = srv, ln
+	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
+}
+
+// SetTarget points the proxy at another server address.
+func (p *Proxy) SetTarget(target string) error {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("faultproxy: bad target %q", target)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = u
+	return nil
+}
+
+// Inject queues faults for the next requests whose path starts with
+// prefix ("" matches every request), one fault per request, in order.
+func (p *Proxy) Inject(prefix string, faults ...Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range faults {
+		p.queue = append(p.queue, queued{prefix, f})
+	}
+}
+
+// SetRandom draws faults for unqueued requests with the given odds from a
+// source seeded with seed, so a run can be replayed.
+func (p *Proxy) SetRandom(seed uint64, r Random) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.random = r
+	p.rnd = rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+}
+
+// SetLatency delays every request by d before forwarding.
+func (p *Proxy) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = d
+}
+
+// Stop closes the listening socket and every connection: clients see
+// "connection refused", as when the server is down.
+func (p *Proxy) Stop() {
+	p.mu.Lock()
+	srv, ln := p.srv, p.ln
+	p.srv, p.ln = nil, nil
+	p.mu.Unlock()
+	if srv != nil {
+		// Close the socket ourselves: Serve may not have taken it yet.
+		ln.Close()
+		srv.Close()
+	}
+	p.CloseStreams()
+}
+
+// Start listens again on the same address after Stop.
+func (p *Proxy) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrStopped
+	}
+	if p.srv != nil {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	// The port was just released; on a busy machine it may linger briefly.
+	for range 50 {
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("faultproxy: listen again on %s: %w", p.addr, err)
+	}
+	p.serve(ln)
+	return nil
+}
+
+// CloseStreams cuts every open event stream and returns how many.
+func (p *Proxy) CloseStreams() int {
+	p.mu.Lock()
+	ss := make([]*stream, 0, len(p.streams))
+	for s := range p.streams {
+		ss = append(ss, s)
+	}
+	p.mu.Unlock()
+	for _, s := range ss {
+		s.cut()
+	}
+	return len(ss)
+}
+
+// Requests counts the requests received whose path starts with prefix
+// ("" counts all), faulted or not.
+func (p *Proxy) Requests(prefix string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for path, c := range p.counts {
+		if strings.HasPrefix(path, prefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+// Faults counts the faults injected so far, by kind.
+func (p *Proxy) Faults() map[Fault]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[Fault]int, len(p.faults))
+	for k, v := range p.faults {
+		out[k] = v
+	}
+	return out
+}
+
+// Close stops the proxy for good.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.Stop()
+	p.rt.CloseIdleConnections()
+	return nil
+}
+
+// decide picks the fault and latency of one request.
+func (p *Proxy) decide(r *http.Request) (Fault, time.Duration, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.counts[r.URL.Path]++
+	latency := p.latency
+	fault := Pass
+	for i, q := range p.queue {
+		if strings.HasPrefix(r.URL.Path, q.prefix) {
+			fault = q.fault
+			p.queue = append(p.queue[:i:i], p.queue[i+1:]...)
+			p.faults[fault]++
+			return fault, latency, 0
+		}
+	}
+	rd := p.random
+	if rd.MaxLatency > 0 {
+		latency += time.Duration(p.rnd.Int64N(int64(rd.MaxLatency)))
+	}
+	var life time.Duration
+	x := p.rnd.Float64()
+	switch {
+	case x < rd.Reset:
+		fault = Reset
+	case x < rd.Reset+rd.Drop:
+		fault = Drop
+	case x < rd.Reset+rd.Drop+rd.Unavailable:
+		fault = Unavailable
+	case x < rd.Reset+rd.Drop+rd.Unavailable+rd.Duplicate:
+		fault = Duplicate
+	default:
+		if isStream(r) && p.rnd.Float64() < rd.CloseStream {
+			fault = CloseStream
+			if rd.StreamLife > 0 {
+				life = time.Duration(p.rnd.Int64N(int64(rd.StreamLife)))
+			}
+		}
+	}
+	if fault != Pass {
+		p.faults[fault]++
+	}
+	return fault, latency, life
+}
+
+func isStream(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// ServeHTTP forwards one request, applying its fault.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	fault, latency, life := p.decide(r)
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	switch fault {
+	case Reset:
+		reset(w)
+		return
+	case Unavailable:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "The server is unavailable; try again shortly.")
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		reset(w)
+		return
+	}
+	if fault == Duplicate {
+		if resp, err := p.forward(r, body); err == nil {
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck // the first answer is thrown away on purpose
+			resp.Body.Close()
+		}
+	}
+	resp, err := p.forward(r, body)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return
+		}
+		writeError(w, http.StatusBadGateway, "unavailable", "The server cannot be reached.")
+		return
+	}
+	defer resp.Body.Close()
+	if fault == Drop {
+		// Let the server finish (it has committed once it answers), then
+		// lose the answer on the way back.
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // the answer is lost on purpose
+		reset(w)
+		return
+	}
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		p.pipeStream(w, r, resp, fault, life)
+		return
+	}
+	io.Copy(w, resp.Body) //nolint:errcheck // a client gone mid-answer is its own fault
+}
+
+func (p *Proxy) forward(r *http.Request, body []byte) (*http.Response, error) {
+	p.mu.Lock()
+	target := *p.target
+	p.mu.Unlock()
+	u := *r.URL
+	u.Scheme, u.Host = target.Scheme, target.Host
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	out.Header = r.Header.Clone()
+	out.Header.Del("Connection")
+	return p.rt.RoundTrip(out)
+}
+
+// stream is one event stream being piped to a client.
+type stream struct {
+	once   sync.Once
+	cancel context.CancelFunc
+	conn   func()
+}
+
+func (s *stream) cut() { s.once.Do(func() { s.cancel(); s.conn() }) }
+
+func (p *Proxy) pipeStream(w http.ResponseWriter, r *http.Request, resp *http.Response, fault Fault, life time.Duration) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	s := &stream{cancel: cancel, conn: func() { resp.Body.Close() }}
+	p.mu.Lock()
+	p.streams[s] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.streams, s)
+		p.mu.Unlock()
+	}()
+	rc := http.NewResponseController(w)
+	rc.Flush() //nolint:errcheck // a client gone is noticed on the next write
+	if fault == CloseStream && life > 0 {
+		t := time.AfterFunc(life, s.cut)
+		defer t.Stop()
+	}
+	buf := make([]byte, 4096)
+	for ctx.Err() == nil {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			rc.Flush() //nolint:errcheck // see above
+			if fault == CloseStream && life == 0 && bytes.Contains(buf[:n], []byte("\n\n")) {
+				s.cut()
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// reset closes the client's connection abruptly (TCP RST), as a network
+// failure does.
+func reset(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0) //nolint:errcheck // best effort: a FIN is a failure too
+	}
+	conn.Close()
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
+}
+
+// ErrStopped is returned by Start after Close.
+var ErrStopped = errors.New("faultproxy: closed")
