@@ -1,0 +1,189 @@
+package localdb
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"casefile/model"
+)
+
+// encodeFields writes fields as a JSON object; nil is "{}".
+func encodeFields(f model.Fields) (string, error) {
+	if f == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return "", fmt.Errorf("encode fields: %w", err)
+	}
+	return string(b), nil
+}
+
+// encodeNullable writes fields as JSON, or SQL NULL for nil.
+func encodeNullable(f model.Fields) (any, error) {
+	if f == nil {
+		return nil, nil
+	}
+	return encodeFields(f)
+}
+
+// decodeFields reads a JSON object of field values in their normalised Go
+// form: numbers as float64, tag lists as []string. NULL or "" is nil.
+func decodeFields(s sql.NullString) (model.Fields, error) {
+	if !s.Valid || s.String == "" || s.String == "null" {
+		return nil, nil
+	}
+	var f model.Fields
+	if err := json.Unmarshal([]byte(s.String), &f); err != nil {
+		return nil, fmt.Errorf("decode fields: %w", err)
+	}
+	if f == nil {
+		f = model.Fields{}
+	}
+	for k, v := range f {
+		if list, ok := v.([]any); ok {
+			tags := make([]string, 0, len(list))
+			for _, e := range list {
+				if s, ok := e.(string); ok {
+					tags = append(tags, s)
+				}
+			}
+			f[k] = tags
+		}
+	}
+	return f, nil
+}
+
+// normalizeWire brings a server record's fields to their normalised form;
+// fields this client's schema does not know are kept as they came.
+func normalizeWire(col *model.Collection, in model.Fields) model.Fields {
+	out := make(model.Fields, len(in))
+	for k, v := range in {
+		if col != nil {
+			if f, ok := col.Field(k); ok {
+				if nv, err := f.Normalize(v); err == nil {
+					v = nv
+				}
+			}
+		}
+		if v != nil {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// overlay applies changes on top of fields: nil clears a field.
+func overlay(fields, changes model.Fields) model.Fields {
+	if fields == nil {
+		fields = model.Fields{}
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(fields, k)
+		} else {
+			fields[k] = v
+		}
+	}
+	return fields
+}
+
+// searchText is the text FTS indexes for a record: its searchable fields.
+func searchText(col *model.Collection, fields model.Fields) string {
+	if col == nil {
+		return ""
+	}
+	var b strings.Builder
+	for i := range col.Fields {
+		f := &col.Fields[i]
+		if !f.Searchable() {
+			continue
+		}
+		if s := model.Format(fields[f.Name]); s != "" {
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(s)
+		}
+	}
+	return b.String()
+}
+
+// ftsQuery turns text a person typed into an FTS5 query that matches every
+// word as a prefix ("filter as you type"). Words are quoted, so quotes,
+// operators and column filters in the input are only ever text. It returns
+// "" when the text holds no word.
+func ftsQuery(text string) string {
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Mn, r)
+	})
+	if len(words) > 16 {
+		words = words[:16]
+	}
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"*`
+	}
+	return strings.Join(q, " ")
+}
+
+// recordRow is one row of records as stored.
+type recordRow struct {
+	rid         int64
+	id          string
+	collection  string
+	matterID    string
+	fields      model.Fields
+	base        model.Fields // nil until the server has the record
+	version     int64
+	baseDeleted bool
+	deleted     bool
+	state       model.SyncState
+	updatedAt   int64
+	fieldsJSON  string
+}
+
+const recordCols = "rid, id, collection, matter_id, fields, base_fields, version, base_deleted, deleted, state, updated_at"
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanRecord(s rowScanner) (recordRow, error) {
+	var r recordRow
+	var fields, base sql.NullString
+	if err := s.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
+		&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt); err != nil {
+		return r, err
+	}
+	var err error
+	if r.fields, err = decodeFields(fields); err != nil {
+		return r, err
+	}
+	if r.fields == nil {
+		r.fields = model.Fields{}
+	}
+	if r.base, err = decodeFields(base); err != nil {
+		return r, err
+	}
+	if base.Valid && r.base == nil {
+		r.base = model.Fields{}
+	}
+	r.fieldsJSON = fields.String
+	return r, nil
+}
+
+// record is the row as callers see it.
+func (r recordRow) record() model.Record {
+	return model.Record{
+		ID:         r.id,
+		Collection: r.collection,
+		Version:    r.version,
+		State:      r.state,
+		Deleted:    r.deleted,
+		Fields:     r.fields,
+		UpdatedAt:  fromNanos(r.updatedAt),
+	}
+}

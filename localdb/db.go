@@ -1,0 +1,247 @@
+// Package localdb is a client's local database: records as the user sees
+// them, the outbox of ops waiting for the server, open conflicts and the
+// append-only journal, in one SQLite file.
+//
+// Every user write (create, update, delete, import) changes the record,
+// queues its op and appends a journal entry in one transaction; nothing else
+// writes records except the sync side, which applies the server's answers.
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"casefile/model"
+)
+
+// Errors of the storage itself; callers test them with errors.Is. The
+// driver's own error stays reachable with errors.Unwrap for logs.
+var (
+	ErrBusy    = errors.New("the local database is busy (another casefile may be writing); try again")
+	ErrFull    = errors.New("the disk is full; free some space and try again")
+	ErrCorrupt = errors.New("the local database file is damaged; run casefile doctor")
+	ErrStorage = errors.New("the local database failed")
+	// ErrInConflict refuses edits to a record whose conflict waits for review.
+	ErrInConflict = errors.New("the record has a conflict; resolve it first")
+	// ErrNewerSchema refuses a database written by a newer casefile.
+	ErrNewerSchema = errors.New("the local database was written by a newer casefile; update casefile")
+)
+
+// readers bounds the read pool: the UI, a search and a list at once.
+const readers = 4
+
+// DB is a client's local database.
+type DB struct {
+	schema *model.Schema
+	path   string
+	w      *sql.DB // the one writer connection
+	r      *sql.DB // the bounded read pool
+
+	watchMu sync.Mutex
+	watch   *sql.Conn // held open for PRAGMA data_version
+	watchDB *sql.DB
+	commits atomic.Int64 // local commits, for DataVersion
+
+	now func() time.Time
+}
+
+// options are the parts of Open that tests replace.
+type options struct {
+	migrations []migration
+	now        func() time.Time
+}
+
+// Open opens (creating and migrating) the database file at path.
+func Open(ctx context.Context, path string, schema *model.Schema) (*DB, error) {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, path, schema, options{migrations: migs})
+}
+
+func open(ctx context.Context, path string, schema *model.Schema, o options) (_ *DB, err error) {
+	if schema == nil {
+		return nil, errors.New("open local database: no schema")
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	db := &DB{schema: schema, path: path, now: o.now}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	// busy_timeout comes first so that every later pragma already waits for
+	// another process instead of failing. synchronous=FULL because a user's
+	// write here is, until it is synced, their only copy.
+	if db.w, err = sql.Open("sqlite", dsn(path, "_txlock=immediate")); err != nil {
+		return nil, fmt.Errorf("open local database: %w", mapErr(err))
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+	if err := db.w.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("open local database %s: %w", path, mapErr(err))
+	}
+	if err := migrate(ctx, db.w, o.migrations, o.now()); err != nil {
+		return nil, fmt.Errorf("migrate local database: %w", err)
+	}
+	if db.r, err = sql.Open("sqlite", dsn(path, "_pragma=query_only(1)")); err != nil {
+		return nil, fmt.Errorf("open local database: %w", mapErr(err))
+	}
+	db.r.SetMaxOpenConns(readers)
+	db.r.SetMaxIdleConns(readers)
+	if db.watchDB, err = sql.Open("sqlite", dsn(path, "_pragma=query_only(1)")); err != nil {
+		return nil, fmt.Errorf("open local database: %w", mapErr(err))
+	}
+	db.watchDB.SetMaxOpenConns(1)
+	if db.watch, err = db.watchDB.Conn(ctx); err != nil {
+		return nil, fmt.Errorf("open local database: %w", mapErr(err))
+	}
+	if err := db.recoverSyncing(ctx); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// dsn builds the connection string: busy_timeout first, then WAL, foreign
+// keys and FULL sync, then extra parameters.
+func dsn(path string, extra ...string) string {
+	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	for _, e := range extra {
+		q += "&" + e
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	var errs []error
+	if db.watch != nil {
+		errs = append(errs, db.watch.Close())
+	}
+	for _, d := range []*sql.DB{db.watchDB, db.r, db.w} {
+		if d != nil {
+			errs = append(errs, d.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close local database: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Schema returns the schema the database was opened with.
+func (db *DB) Schema() *model.Schema { return db.schema }
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// DataVersion changes whenever any connection, in any process, commits.
+// PRAGMA data_version on a connection held open sees commits of every other
+// connection; the local counter covers this DB's own writes at once.
+func (db *DB) DataVersion(ctx context.Context) (int64, error) {
+	db.watchMu.Lock()
+	defer db.watchMu.Unlock()
+	var v int64
+	if err := db.watch.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("data version: %w", mapErr(err))
+	}
+	return v + db.commits.Load(), nil
+}
+
+// tx runs fn in one write transaction (BEGIN IMMEDIATE) and commits; any
+// error, or a panic, rolls it back.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return mapErr(err)
+	}
+	if err = tx.Commit(); err != nil {
+		return mapErr(err)
+	}
+	db.commits.Add(1)
+	return nil
+}
+
+// storageError is a driver error behind one of our sentinels: its message
+// is the sentinel's, its cause stays reachable for logs.
+type storageError struct {
+	kind  error
+	cause error
+}
+
+func (e *storageError) Error() string        { return e.kind.Error() }
+func (e *storageError) Is(target error) bool { return target == e.kind }
+func (e *storageError) Unwrap() error        { return e.cause }
+
+// mapErr turns a driver error into one of our sentinels; other errors pass
+// through unchanged.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *storageError
+	if errors.As(err, &se) {
+		return err
+	}
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	kind := ErrStorage
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT:
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			kind = ErrExists
+		}
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		kind = ErrBusy
+	case sqlite3.SQLITE_FULL:
+		kind = ErrFull
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		kind = ErrCorrupt
+	}
+	return &storageError{kind: kind, cause: err}
+}
+
+// nanos stores a time as unix nanoseconds; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos reads a time stored by nanos.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

@@ -1,0 +1,376 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"casefile/model"
+)
+
+// Get returns one record, tombstones included.
+func (db *DB) Get(ctx context.Context, id string) (model.Record, error) {
+	r, err := getRow(ctx, db.r, id)
+	if err != nil {
+		return model.Record{}, mapErr(err)
+	}
+	return r.record(), nil
+}
+
+// listWhere builds the filter of a list query; ok is false when the query
+// can match nothing (text without a word).
+func (db *DB) listWhere(q ListQuery) (where string, args []any, ok bool, err error) {
+	var conds []string
+	if q.Collection != "" {
+		if _, err := db.collection(q.Collection); err != nil {
+			return "", nil, false, err
+		}
+		conds = append(conds, "collection = ?")
+		args = append(args, q.Collection)
+	}
+	if !q.IncludeDeleted {
+		conds = append(conds, "deleted = 0")
+	}
+	if q.MatterID != "" {
+		conds = append(conds, "matter_id = ?")
+		args = append(args, q.MatterID)
+	}
+	if q.State != "" {
+		if _, err := model.ParseState(string(q.State)); err != nil {
+			return "", nil, false, err
+		}
+		conds = append(conds, "state = ?")
+		args = append(args, q.State)
+	}
+	if strings.TrimSpace(q.Text) != "" {
+		match := ftsQuery(q.Text)
+		if match == "" {
+			return "", nil, false, nil
+		}
+		conds = append(conds, "rid IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+		args = append(args, match)
+	}
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return where, args, true, nil
+}
+
+// List returns a window of records, most recently changed first.
+func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
+	where, args, ok, err := db.listWhere(q)
+	if err != nil || !ok {
+		return []model.Record{}, err
+	}
+	query := "SELECT " + recordCols + " FROM records" + where + " ORDER BY updated_at DESC, id"
+	if q.Limit > 0 || q.Offset > 0 {
+		limit := q.Limit
+		if limit <= 0 {
+			limit = -1
+		}
+		query += " LIMIT ? OFFSET ?"
+		args = append(args, limit, max(q.Offset, 0))
+	}
+	return db.queryRecords(ctx, query, args...)
+}
+
+func (db *DB) queryRecords(ctx context.Context, query string, args ...any) ([]model.Record, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list records: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []model.Record{}
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list records: %w", mapErr(err))
+		}
+		out = append(out, r.record())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list records: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// Count counts the records List would return without a window.
+func (db *DB) Count(ctx context.Context, q ListQuery) (int, error) {
+	where, args, ok, err := db.listWhere(q)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM records"+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count records: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// CollectionCounts counts live records per collection; every collection of
+// the schema is present.
+func (db *DB) CollectionCounts(ctx context.Context) (map[string]int, error) {
+	out := make(map[string]int)
+	for _, name := range db.schema.Names() {
+		var n int
+		// One indexed count per collection: the index (collection, deleted, …) covers it.
+		if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM records WHERE collection = ? AND deleted = 0", name).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count collections: %w", mapErr(err))
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+// Search finds live records by full text, best match first. Every word of
+// text matches as a prefix; its punctuation is never query syntax.
+func (db *DB) Search(ctx context.Context, text string, limit int) ([]model.Record, error) {
+	match := ftsQuery(text)
+	if match == "" {
+		return []model.Record{}, nil
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	return db.queryRecords(ctx, `SELECT `+prefixCols("r.", recordCols)+` FROM records_fts f
+		JOIN records r ON r.rid = f.rowid
+		WHERE records_fts MATCH ? AND r.deleted = 0
+		ORDER BY f.rank, r.updated_at DESC LIMIT ?`, match, limit)
+}
+
+func prefixCols(prefix, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = prefix + p
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Journal returns journal entries, newest first.
+func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, error) {
+	var conds []string
+	var args []any
+	if q.RecordID != "" {
+		conds = append(conds, "record_id = ?")
+		args = append(args, q.RecordID)
+	}
+	if q.AfterSeq > 0 {
+		conds = append(conds, "seq > ?")
+		args = append(args, q.AfterSeq)
+	}
+	query := "SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after FROM journal"
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	query += " ORDER BY seq DESC"
+	if q.Limit > 0 {
+		query += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []JournalEntry{}
+	for rows.Next() {
+		var e JournalEntry
+		var at int64
+		var before, after sql.NullString
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after); err != nil {
+			return nil, fmt.Errorf("read journal: %w", mapErr(err))
+		}
+		e.At = fromNanos(at)
+		if e.Before, err = decodeFields(before); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		if e.After, err = decodeFields(after); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// Outbox returns every queued op in queue order.
+func (db *DB) Outbox(ctx context.Context) ([]OutboxOp, error) {
+	ops, err := queryOps(ctx, db.r, "ORDER BY seq")
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", mapErr(err))
+	}
+	out := make([]OutboxOp, len(ops))
+	for i, o := range ops {
+		out[i] = o.outboxOp()
+	}
+	return out, nil
+}
+
+const conflictCols = "record_id, collection, op_id, kind, base_version, theirs_version, fields, mine, theirs, created_at"
+
+func scanConflict(s rowScanner) (model.Conflict, error) {
+	var c model.Conflict
+	var fields string
+	var mine, theirs sql.NullString
+	var created int64
+	if err := s.Scan(&c.RecordID, &c.Collection, &c.OpID, &c.Kind, &c.BaseVersion, &c.TheirsVersion,
+		&fields, &mine, &theirs, &created); err != nil {
+		return c, err
+	}
+	c.CreatedAt = fromNanos(created)
+	if err := json.Unmarshal([]byte(fields), &c.Fields); err != nil {
+		return c, fmt.Errorf("decode conflict fields: %w", err)
+	}
+	for i := range c.Fields {
+		fc := &c.Fields[i]
+		fc.Base, fc.Mine, fc.Theirs = normalizeAny(fc.Base), normalizeAny(fc.Mine), normalizeAny(fc.Theirs)
+	}
+	var err error
+	if c.Mine, err = decodeFields(mine); err != nil {
+		return c, err
+	}
+	c.Theirs, err = decodeFields(theirs)
+	return c, err
+}
+
+// normalizeAny turns a decoded JSON list of strings into []string.
+func normalizeAny(v any) any {
+	if list, ok := v.([]any); ok {
+		tags := make([]string, 0, len(list))
+		for _, e := range list {
+			if s, ok := e.(string); ok {
+				tags = append(tags, s)
+			}
+		}
+		return tags
+	}
+	return v
+}
+
+// Conflicts returns every open conflict, oldest first.
+func (db *DB) Conflicts(ctx context.Context) ([]model.Conflict, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+conflictCols+" FROM conflicts ORDER BY created_at, record_id")
+	if err != nil {
+		return nil, fmt.Errorf("read conflicts: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []model.Conflict{}
+	for rows.Next() {
+		c, err := scanConflict(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read conflicts: %w", mapErr(err))
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read conflicts: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// Conflict returns the open conflict of one record.
+func (db *DB) Conflict(ctx context.Context, recordID string) (model.Conflict, error) {
+	return getConflict(ctx, db.r, recordID)
+}
+
+func getConflict(ctx context.Context, q querier, recordID string) (model.Conflict, error) {
+	c, err := scanConflict(q.QueryRowContext(ctx, "SELECT "+conflictCols+" FROM conflicts WHERE record_id = ?", recordID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("record %s: %w", recordID, ErrConflict)
+	}
+	if err != nil {
+		return c, fmt.Errorf("read conflict: %w", mapErr(err))
+	}
+	return c, nil
+}
+
+// Status sums up the local sync state.
+func (db *DB) Status(ctx context.Context) (Status, error) {
+	st := Status{Counts: make(map[model.SyncState]int)}
+	for _, s := range model.States {
+		st.Counts[s] = 0
+	}
+	rows, err := db.r.QueryContext(ctx, "SELECT state, count(*) FROM records GROUP BY state")
+	if err != nil {
+		return st, fmt.Errorf("status: %w", mapErr(err))
+	}
+	for rows.Next() {
+		var s model.SyncState
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("status: %w", mapErr(err))
+		}
+		st.Counts[s] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("status: %w", mapErr(err))
+	}
+	var oldest sql.NullInt64
+	err = db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM conflicts), (SELECT count(*) FROM outbox),
+		(SELECT min(created_at) FROM outbox WHERE state IN ('pending', 'syncing', 'retrying'))`).
+		Scan(&st.Conflicts, &st.OutboxOps, &oldest)
+	if err != nil {
+		return st, fmt.Errorf("status: %w", mapErr(err))
+	}
+	st.OldestPending = fromNanos(oldest.Int64)
+	cursor, err := db.Meta(ctx, metaCursor)
+	if err != nil {
+		return st, err
+	}
+	st.Cursor, _ = strconv.ParseInt(cursor, 10, 64)
+	last, err := db.Meta(ctx, metaLastSync)
+	if err != nil {
+		return st, err
+	}
+	st.LastSync, _ = time.Parse(time.RFC3339Nano, last)
+	return st, nil
+}
+
+// Meta keys the sync side keeps.
+const (
+	metaCursor   = "cursor"    // the server's pull cursor, as a decimal
+	metaLastSync = "last_sync" // RFC 3339 time of the last applied pull
+	metaResync   = "resync"    // "1" while a full resync runs
+)
+
+// Meta reads a sync setting ("" when unset).
+func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	return getMeta(ctx, db.r, key)
+}
+
+func getMeta(ctx context.Context, q querier, key string) (string, error) {
+	var v string
+	err := q.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, mapErr(err))
+	}
+	return v, nil
+}
+
+// SetMeta writes a sync setting.
+func (db *DB) SetMeta(ctx context.Context, key, value string) error {
+	if key == "" {
+		return errors.New("set setting: the key is empty")
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error { return setMeta(ctx, tx, key, value) })
+	if err != nil {
+		return fmt.Errorf("set setting %s: %w", key, err)
+	}
+	return nil
+}
+
+func setMeta(ctx context.Context, q querier, key, value string) error {
+	_, err := q.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	return err
+}

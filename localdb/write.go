@@ -1,0 +1,304 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"casefile/model"
+)
+
+// actorLocal is the journal's actor for writes made on this device.
+const actorLocal = "local"
+
+// collection returns the named collection or a problem naming the known ones.
+func (db *DB) collection(name string) (*model.Collection, error) {
+	col, ok := db.schema.Collection(name)
+	if !ok {
+		return nil, model.Problems{{Collection: name,
+			Message: "no such collection (collections: " + strings.Join(db.schema.Names(), ", ") + ")"}}
+	}
+	return col, nil
+}
+
+// refProblems checks that every ref field set in fields points to a live
+// local record of the collection it names. known caches matters already
+// checked in a batch.
+func refProblems(ctx context.Context, q querier, col *model.Collection, fields model.Fields, known map[string]bool) (model.Problems, error) {
+	var probs model.Problems
+	for i := range col.Fields {
+		f := &col.Fields[i]
+		id, ok := fields[f.Name].(string)
+		if f.Type != model.TypeRef || !ok || id == "" {
+			continue
+		}
+		key := f.Ref + "/" + id
+		if known != nil && known[key] {
+			continue
+		}
+		var coll string
+		var deleted bool
+		err := q.QueryRowContext(ctx, "SELECT collection, deleted FROM records WHERE id = ?", id).Scan(&coll, &deleted)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || (err == nil && (coll != f.Ref || deleted)):
+			probs = append(probs, model.Problem{Collection: col.Name, Field: f.Name,
+				Message: fmt.Sprintf("no %s with id %q on this device", f.Ref, id)})
+		case err != nil:
+			return nil, err
+		case known != nil:
+			known[key] = true
+		}
+	}
+	return probs, nil
+}
+
+// Create writes a new record (id "" → a new UUIDv7) with its outbox op and journal entry.
+func (db *DB) Create(ctx context.Context, collection, id string, fields model.Fields) (model.Record, error) {
+	col, err := db.collection(collection)
+	if err != nil {
+		return model.Record{}, err
+	}
+	norm, probs := col.Validate(fields, true)
+	if id == "" {
+		id = model.NewID()
+	} else if !model.ValidID(id) {
+		probs = append(model.Problems{{Collection: collection, Field: "id", Message: fmt.Sprintf("not a valid id: %q", id)}}, probs...)
+	}
+	var rec model.Record
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		refs, err := refProblems(ctx, tx, col, norm, nil)
+		if err != nil {
+			return err
+		}
+		if probs = append(probs, refs...); len(probs) > 0 {
+			return probs
+		}
+		w, err := newImportWriter(ctx, tx, db)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		rec, err = w.write(ctx, col, id, norm, "create", "created")
+		return err
+	})
+	if err != nil {
+		return model.Record{}, wrapWrite("create "+collection, err)
+	}
+	return rec, nil
+}
+
+// wrapWrite adds context to storage errors; a bad input's problems come back
+// as they are, one clear sentence each.
+func wrapWrite(what string, err error) error {
+	var probs model.Problems
+	if errors.As(err, &probs) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Update changes fields of a record; nil values clear fields. Only fields
+// whose value actually changes are queued.
+func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (model.Record, error) {
+	var out model.Record
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rec, err := getRow(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		col, err := db.collection(rec.collection)
+		if err != nil {
+			return err
+		}
+		if rec.state == model.StateConflict {
+			return ErrInConflict
+		}
+		if rec.deleted && !hiddenFailedCreate(ctx, tx, rec) {
+			return ErrDeleted
+		}
+		norm, probs := col.Validate(changes, false)
+		refs, err := refProblems(ctx, tx, col, norm, nil)
+		if err != nil {
+			return err
+		}
+		if probs = append(probs, refs...); len(probs) > 0 {
+			return probs
+		}
+		changed, before := model.Fields{}, model.Fields{}
+		for k, v := range norm {
+			if !model.Equal(rec.fields[k], v) || (rec.deleted && v != nil) {
+				changed[k], before[k] = v, rec.fields[k]
+			}
+		}
+		if len(changed) == 0 {
+			out = rec.record()
+			return nil
+		}
+		now := nanos(db.now())
+		op, how, err := enqueue(ctx, tx, rec, model.OpUpdate, changed, before, now)
+		if err != nil {
+			return err
+		}
+		after, _, err := db.recompute(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
+		out = after.record()
+		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "update", RecordID: id,
+			Collection: rec.collection, OpID: op.OpID, Summary: "changed " + fieldList(changed) + queueNote(how),
+			Before: before, After: changed})
+	})
+	if err != nil {
+		return model.Record{}, wrapWrite("update "+id, err)
+	}
+	return out, nil
+}
+
+// hiddenFailedCreate reports a record hidden because the server refused its
+// create: it may still be edited (the edit folds into the failed op) or deleted.
+func hiddenFailedCreate(ctx context.Context, q querier, rec recordRow) bool {
+	if rec.base != nil {
+		return false
+	}
+	ops, err := recordOps(ctx, q, rec.id)
+	if err != nil || len(ops) == 0 {
+		return false
+	}
+	last := ops[len(ops)-1]
+	return last.state == OpFailed && last.Kind == model.OpCreate
+}
+
+// Delete tombstones a record until the server acknowledges the delete. A
+// record the server never had vanishes at once, with its unsent op.
+func (db *DB) Delete(ctx context.Context, id string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rec, err := getRow(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if rec.state == model.StateConflict {
+			return ErrInConflict
+		}
+		if rec.deleted && !hiddenFailedCreate(ctx, tx, rec) {
+			return ErrDeleted
+		}
+		now := nanos(db.now())
+		op, how, err := enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
+		if err != nil {
+			return err
+		}
+		_, exists, err := db.recompute(ctx, tx, id, now)
+		if err != nil {
+			return err
+		}
+		summary := "deleted" + queueNote(how)
+		if !exists {
+			summary = "deleted; the server never had it, so it is gone with its unsent changes"
+		}
+		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "delete", RecordID: id,
+			Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
+	})
+	if err != nil {
+		return wrapWrite("delete "+id, err)
+	}
+	return nil
+}
+
+// queueNote tells the journal's reader how a change joined the queue.
+func queueNote(how coalesced) string {
+	switch how {
+	case foldedIn:
+		return " (joined the unsent change)"
+	case refolded:
+		return " (joined the refused change, which will be sent again)"
+	}
+	return ""
+}
+
+// fieldList names fields for a journal summary.
+func fieldList(f model.Fields) string {
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// ItemError is a bad item of an Import batch: its 0-based index in the
+// batch and what is wrong (model.Problems or ErrExists).
+type ItemError struct {
+	Index int
+	Err   error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index+1, e.Err) }
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// Import writes a batch of new records in one durable transaction, each with
+// its create op and its own journal entry. A bad item fails the whole batch
+// and changes nothing.
+func (db *DB) Import(ctx context.Context, collection string, items []ImportItem) error {
+	col, err := db.collection(collection)
+	if err != nil {
+		return err
+	}
+	type valid struct {
+		id     string
+		fields model.Fields
+	}
+	batch := make([]valid, len(items))
+	seen := make(map[string]int, len(items))
+	for i, it := range items {
+		norm, probs := col.Validate(it.Fields, true)
+		id := it.ID
+		if id == "" {
+			id = model.NewID()
+		} else if !model.ValidID(id) {
+			probs = append(model.Problems{{Collection: collection, Field: "id", Message: fmt.Sprintf("not a valid id: %q", id)}}, probs...)
+		}
+		if len(probs) > 0 {
+			return &ItemError{Index: i, Err: probs}
+		}
+		if j, dup := seen[id]; dup {
+			return &ItemError{Index: i, Err: fmt.Errorf("id %s is also item %d: %w", id, j+1, ErrExists)}
+		}
+		seen[id] = i
+		batch[i] = valid{id, norm}
+	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		w, err := newImportWriter(ctx, tx, db)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		known := map[string]bool{}
+		for i, it := range batch {
+			probs, err := refProblems(ctx, w.refs, col, it.fields, known)
+			if err != nil {
+				return err
+			}
+			if len(probs) > 0 {
+				return &ItemError{Index: i, Err: probs}
+			}
+			if _, err := w.write(ctx, col, it.id, it.fields, "import", "imported"); err != nil {
+				if errors.Is(mapErr(err), ErrExists) {
+					return &ItemError{Index: i, Err: fmt.Errorf("record %s: %w", it.id, ErrExists)}
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var ie *ItemError
+		if errors.As(err, &ie) {
+			return err
+		}
+		return fmt.Errorf("import %s: %w", collection, err)
+	}
+	return nil
+}
