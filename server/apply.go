@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server/store"
+)
+
+// Sentences of rejected ops. A record or matter the user may not see gets
+// exactly the answer of one that does not exist.
+const (
+	msgNoRecord   = "No such record."
+	msgNoMatter   = "No such matter."
+	msgIDTaken    = "A record with this id already exists."
+	msgOpIDTaken  = "This op id was already used."
+	msgReadOnly   = "Viewers cannot change records."
+	msgConflict   = "The record changed on the server since your version; review the overlapping fields."
+	msgDeleted    = "The record was deleted on the server."
+	msgDeleteEdit = "The record changed on the server since your version; review before deleting it."
+)
+
+// applyOp runs one op in its own transaction together with its ledger row
+// and audit row. A replayed op id returns the stored result and changes
+// nothing.
+func (s *Server) applyOp(ctx context.Context, p *principal, op model.Op) (protocol.OpResult, error) {
+	var res protocol.OpResult
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		e, err := tx.Ledger(ctx, op.OpID)
+		switch {
+		case err == nil:
+			if e.User != p.user {
+				res = rejected(op, protocol.CodeIDConflict, msgOpIDTaken)
+				return nil
+			}
+			if err := json.Unmarshal(e.Result, &res); err != nil {
+				return fmt.Errorf("decode ledger result: %w", err)
+			}
+			// The stored answer may hold a record of a matter the user has
+			// since lost; never show it again.
+			if res.Record != nil {
+				ok, err := s.visible(ctx, tx, p, res.Record.MatterID)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					res.Record = nil
+				}
+			}
+			return nil
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		a := &applier{s: s, tx: tx, p: p, op: op}
+		if res, err = a.run(ctx); err != nil {
+			return err
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return fmt.Errorf("encode result: %w", err)
+		}
+		return tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
+	})
+	if err != nil {
+		return protocol.OpResult{}, fmt.Errorf("apply op %s: %w", op.OpID, err)
+	}
+	return res, nil
+}
+
+func rejected(op model.Op, code, msg string) protocol.OpResult {
+	return protocol.OpResult{OpID: op.OpID, Result: model.ResultRejected, Code: code, Message: msg}
+}
+
+// applier decides and writes one op inside its transaction.
+type applier struct {
+	s  *Server
+	tx store.Tx
+	p  *principal
+	op model.Op
+}
+
+func (a *applier) run(ctx context.Context) (protocol.OpResult, error) {
+	op := a.op
+	if a.p.role == RoleViewer {
+		return rejected(op, protocol.CodeReadOnly, msgReadOnly), nil
+	}
+	col, ok := a.s.schema.Collection(op.Collection)
+	if !ok {
+		return rejected(op, protocol.CodeValidation, fmt.Sprintf("No such collection %q (collections: %s).",
+			truncate(op.Collection, 64), joinNames(a.s.schema.Names()))), nil
+	}
+	switch op.Kind {
+	case model.OpCreate:
+		return a.create(ctx, col)
+	case model.OpUpdate:
+		return a.update(ctx, col)
+	default:
+		return a.delete(ctx)
+	}
+}
+
+// current returns the op's record when the user may see it; ok false means
+// "no such record" for this user.
+func (a *applier) current(ctx context.Context) (store.Record, bool, error) {
+	cur, err := a.tx.Record(ctx, a.op.RecordID)
+	if errors.Is(err, store.ErrNotFound) {
+		return cur, false, nil
+	}
+	if err != nil {
+		return cur, false, err
+	}
+	ok, err := a.s.visible(ctx, a.tx, a.p, cur.MatterID)
+	if err != nil || !ok || cur.Collection != a.op.Collection {
+		return cur, false, err
+	}
+	return cur, true, nil
+}
+
+func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.OpResult, error) {
+	op := a.op
+	fields, probs := col.Validate(op.Fields, true)
+	if len(probs) > 0 {
+		return rejected(op, protocol.CodeValidation, probs.Error()), nil
+	}
+	matter := model.MatterOf(col.Name, op.RecordID, fields)
+	old, err := a.tx.Record(ctx, op.RecordID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return protocol.OpResult{}, err
+	}
+	if exists {
+		// A create based on a tombstone's version restores it; any other
+		// create of a taken id is refused, visible or not (ids are random
+		// UUIDs, so this tells nothing a guess could not).
+		seen, err := a.s.visible(ctx, a.tx, a.p, old.MatterID)
+		if err != nil {
+			return protocol.OpResult{}, err
+		}
+		if !old.Deleted || !seen || old.Collection != col.Name || op.BaseVersion != old.Version {
+			return rejected(op, protocol.CodeIDConflict, msgIDTaken), nil
+		}
+	}
+	if col.Name != model.MatterCollection {
+		ok, err := a.s.usableMatter(ctx, a.tx, a.p, matter)
+		if err != nil {
+			return protocol.OpResult{}, err
+		}
+		if !ok {
+			return rejected(op, protocol.CodeNotFound, msgNoMatter), nil
+		}
+	}
+	seq, err := a.tx.NextSeq(ctx)
+	if err != nil {
+		return protocol.OpResult{}, err
+	}
+	now := a.s.now()
+	rec := store.Record{ID: op.RecordID, Collection: col.Name, MatterID: matter, Version: 1, Seq: seq,
+		Fields: fields, FieldVersions: map[string]int64{}, CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
+	action, before := "create", ""
+	if exists {
+		action, before = "restore", recordDigest(old)
+		rec.Version, rec.CreatedBy, rec.CreatedAt = old.Version+1, old.CreatedBy, old.CreatedAt
+		for name := range old.Fields {
+			rec.FieldVersions[name] = rec.Version
+		}
+	}
+	for name := range fields {
+		rec.FieldVersions[name] = rec.Version
+	}
+	if err := a.tx.PutRecord(ctx, rec); err != nil {
+		return protocol.OpResult{}, err
+	}
+	if col.Name == model.MatterCollection {
+		if _, err := a.tx.AddMember(ctx, a.p.user, rec.ID); err != nil {
+			return protocol.OpResult{}, err
+		}
+	}
+	if exists && old.MatterID != matter {
+		if err := a.moved(ctx, seq, old.MatterID, matter); err != nil {
+			return protocol.OpResult{}, err
+		}
+	}
+	if err := a.written(ctx, action, before, rec); err != nil {
+		return protocol.OpResult{}, err
+	}
+	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
+}
+
+func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.OpResult, error) {
+	op := a.op
+	cur, ok, err := a.current(ctx)
+	if err != nil || !ok {
+		return rejected(op, protocol.CodeNotFound, msgNoRecord), err
+	}
+	if cur.Deleted {
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
+			ConflictFields: knownNames(col, op.Fields), Message: msgDeleted}, nil
+	}
+	if op.BaseVersion > cur.Version {
+		return rejected(op, protocol.CodeValidation, fmt.Sprintf("The op is based on version %d but the record is at version %d.", op.BaseVersion, cur.Version)), nil
+	}
+	changes, probs := col.Validate(op.Fields, false)
+	if len(probs) > 0 {
+		return rejected(op, protocol.CodeValidation, probs.Error()), nil
+	}
+	m := model.ThreeWay(col, cur.Version, cur.Fields, cur.FieldVersions, op.BaseVersion, changes)
+	if len(m.Conflicts) > 0 {
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
+			ConflictFields: m.Conflicts, Message: msgConflict}, nil
+	}
+	result := model.ResultApplied
+	if m.Merged {
+		result = model.ResultMerged
+	}
+	newMatter := cur.MatterID
+	if v, ok := m.Apply[model.MatterField]; ok && col.Name != model.MatterCollection {
+		newMatter, _ = v.(string)
+		ok, err := a.s.usableMatter(ctx, a.tx, a.p, newMatter)
+		if err != nil {
+			return protocol.OpResult{}, err
+		}
+		if !ok {
+			return rejected(op, protocol.CodeNotFound, msgNoMatter), nil
+		}
+	}
+	if len(m.Apply) == 0 {
+		// Nothing to write: every value is already the server's.
+		return protocol.OpResult{OpID: op.OpID, Result: result, Record: toProtocol(cur), Dropped: m.Dropped}, nil
+	}
+	seq, err := a.tx.NextSeq(ctx)
+	if err != nil {
+		return protocol.OpResult{}, err
+	}
+	before := recordDigest(cur)
+	rec := cur
+	rec.Fields, rec.FieldVersions = maps.Clone(cur.Fields), maps.Clone(cur.FieldVersions)
+	if rec.FieldVersions == nil {
+		rec.FieldVersions = map[string]int64{}
+	}
+	rec.Version, rec.Seq, rec.MatterID = cur.Version+1, seq, newMatter
+	rec.UpdatedBy, rec.UpdatedAt = a.p.user, a.s.now()
+	for name, v := range m.Apply {
+		if v == nil {
+			delete(rec.Fields, name)
+		} else {
+			rec.Fields[name] = v
+		}
+		rec.FieldVersions[name] = rec.Version
+	}
+	if err := a.tx.PutRecord(ctx, rec); err != nil {
+		return protocol.OpResult{}, err
+	}
+	if newMatter != cur.MatterID {
+		if err := a.moved(ctx, seq, cur.MatterID, newMatter); err != nil {
+			return protocol.OpResult{}, err
+		}
+	}
+	if err := a.written(ctx, "update", before, rec); err != nil {
+		return protocol.OpResult{}, err
+	}
+	return protocol.OpResult{OpID: op.OpID, Result: result, Record: toProtocol(rec), Dropped: m.Dropped}, nil
+}
+
+func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
+	op := a.op
+	cur, ok, err := a.current(ctx)
+	if err != nil || !ok {
+		return rejected(op, protocol.CodeNotFound, msgNoRecord), err
+	}
+	if cur.Deleted {
+		// Deleting what is already deleted changes nothing and takes no seq.
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(cur)}, nil
+	}
+	if op.BaseVersion > cur.Version {
+		return rejected(op, protocol.CodeValidation, fmt.Sprintf("The op is based on version %d but the record is at version %d.", op.BaseVersion, cur.Version)), nil
+	}
+	var changed []string
+	for name, v := range cur.FieldVersions {
+		if v > op.BaseVersion {
+			changed = append(changed, name)
+		}
+	}
+	if len(changed) > 0 {
+		slices.Sort(changed)
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
+			ConflictFields: changed, Message: msgDeleteEdit}, nil
+	}
+	seq, err := a.tx.NextSeq(ctx)
+	if err != nil {
+		return protocol.OpResult{}, err
+	}
+	before := recordDigest(cur)
+	rec := cur
+	rec.Deleted, rec.Version, rec.Seq = true, cur.Version+1, seq
+	rec.UpdatedBy, rec.UpdatedAt = a.p.user, a.s.now()
+	if err := a.tx.PutRecord(ctx, rec); err != nil {
+		return protocol.OpResult{}, err
+	}
+	if err := a.written(ctx, "delete", before, rec); err != nil {
+		return protocol.OpResult{}, err
+	}
+	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
+}
+
+// moved notes a record leaving a matter, so its members who cannot see
+// the new one drop it, and pokes them.
+func (a *applier) moved(ctx context.Context, seq int64, from, to string) error {
+	if err := a.tx.AddMove(ctx, store.Move{Seq: seq, RecordID: a.op.RecordID, FromMatter: from, ToMatter: to, At: a.s.now()}); err != nil {
+		return err
+	}
+	a.tx.Notify(store.Hint{Seq: seq, MatterID: from})
+	return nil
+}
+
+// written audits a record change and hints its matter.
+func (a *applier) written(ctx context.Context, action, before string, rec store.Record) error {
+	a.tx.Notify(store.Hint{Seq: rec.Seq, MatterID: rec.MatterID})
+	return a.s.audit(ctx, a.tx, &store.AuditEntry{Seq: rec.Seq, At: rec.UpdatedAt, Actor: a.p.user, Device: a.p.device,
+		Action: action, Target: rec.Collection + "/" + rec.ID, Before: before, After: recordDigest(rec)})
+}
+
+// visible reports whether the user may see a matter's records.
+func (s *Server) visible(ctx context.Context, r store.Reader, p *principal, matterID string) (bool, error) {
+	if p.admin() {
+		return true, nil
+	}
+	return r.IsMember(ctx, p.user, matterID)
+}
+
+// usableMatter reports whether records may be put in a matter: it exists,
+// is not deleted and the user sees it.
+func (s *Server) usableMatter(ctx context.Context, r store.Reader, p *principal, matterID string) (bool, error) {
+	if !model.ValidID(matterID) {
+		return false, nil
+	}
+	ok, err := s.visible(ctx, r, p, matterID)
+	if err != nil || !ok {
+		return false, err
+	}
+	m, err := r.Record(ctx, matterID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.Collection == model.MatterCollection && !m.Deleted, nil
+}
+
+func toProtocol(r store.Record) *protocol.Record {
+	fields := r.Fields
+	if fields == nil {
+		fields = model.Fields{}
+	}
+	return &protocol.Record{ID: r.ID, Collection: r.Collection, MatterID: r.MatterID, Version: r.Version, Seq: r.Seq,
+		Deleted: r.Deleted, Fields: fields, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(),
+		UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// knownNames returns the names in f that are fields of the collection,
+// sorted.
+func knownNames(col *model.Collection, f model.Fields) []string {
+	var names []string
+	for name := range f {
+		if _, ok := col.Field(name); ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,295 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+
+	"casefile/protocol"
+	"casefile/server/store"
+)
+
+// User roles.
+const (
+	RoleAdmin  = "admin"  // sees and writes every matter
+	RoleMember = "member" // sees and writes the matters granted to them
+	RoleViewer = "viewer" // sees the matters granted to them; writes nothing
+)
+
+// Errors of the admin operations; test them with errors.Is.
+var (
+	ErrNoUser     = errors.New("no such user")
+	ErrUserExists = errors.New("a user with this name already exists")
+	ErrNoMatter   = errors.New("no such matter")
+	ErrInvalid    = errors.New("invalid input")
+)
+
+// HashParams is the argon2id cost of new password hashes; zero fields take
+// the defaults (OWASP's: 19 MiB, 2 passes, 1 thread). Hashes carry their
+// parameters, so changing them never locks anyone out.
+type HashParams struct {
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+func (p HashParams) withDefaults() HashParams {
+	if p.Time == 0 {
+		p.Time = 2
+	}
+	if p.MemoryKiB == 0 {
+		p.MemoryKiB = 19 * 1024
+	}
+	if p.Threads == 0 {
+		p.Threads = 1
+	}
+	return p
+}
+
+// hashPassword encodes an argon2id hash in the PHC string format.
+func hashPassword(password string, p HashParams) string {
+	p = p.withDefaults()
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, 32)
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
+		enc.EncodeToString(salt), enc.EncodeToString(key))
+}
+
+// checkPassword reports whether password matches an encoded hash.
+func checkPassword(encoded, password string) bool {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return false
+	}
+	var p HashParams
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
+		return false
+	}
+	enc := base64.RawStdEncoding
+	salt, err1 := enc.DecodeString(parts[4])
+	want, err2 := enc.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// checkName validates a user or device name: 1 to 64 printable characters
+// (user names: letters, digits and . _ - @).
+func checkName(what, s string, strict bool) error {
+	if s == "" || utf8.RuneCountInString(s) > 64 || !utf8.ValidString(s) {
+		return fmt.Errorf("%w: a %s name has 1 to 64 characters", ErrInvalid, what)
+	}
+	for _, r := range s {
+		ok := unicode.IsPrint(r)
+		if strict {
+			ok = unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-@", r)
+		}
+		if !ok {
+			if strict {
+				return fmt.Errorf("%w: a %s name uses letters, digits and . _ - @ only", ErrInvalid, what)
+			}
+			return fmt.Errorf("%w: a %s name cannot hold control characters", ErrInvalid, what)
+		}
+	}
+	return nil
+}
+
+// AddUser creates a user with a role (admin, member or viewer).
+func (s *Server) AddUser(ctx context.Context, name, password, role string) error {
+	if err := checkName("user", name, true); err != nil {
+		return err
+	}
+	switch role {
+	case RoleAdmin, RoleMember, RoleViewer:
+	default:
+		return fmt.Errorf("%w: unknown role %q (roles: admin, member, viewer)", ErrInvalid, role)
+	}
+	if password == "" {
+		return fmt.Errorf("%w: the password is empty", ErrInvalid)
+	}
+	if len(password) > 1024 {
+		return fmt.Errorf("%w: the password is longer than 1024 bytes", ErrInvalid)
+	}
+	hash := hashPassword(password, s.opts.Password)
+	now := s.now()
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.AddUser(ctx, store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: now}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: operator, Action: "user_add", Target: name, After: digest(role)})
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return fmt.Errorf("%w: %s", ErrUserExists, name)
+	}
+	if err != nil {
+		return fmt.Errorf("add user: %w", err)
+	}
+	return nil
+}
+
+// RevokeTokens revokes a user's tokens: those of one device, or all of them
+// when device is "". It returns how many it revoked.
+func (s *Server) RevokeTokens(ctx context.Context, user, device string) (int, error) {
+	var n int64
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.User(ctx, user); err != nil {
+			return err
+		}
+		var err error
+		if n, err = tx.DeleteTokens(ctx, user, device); err != nil {
+			return err
+		}
+		target := user
+		if device != "" {
+			target += "/" + device
+		}
+		return s.audit(ctx, tx, &store.AuditEntry{At: s.now(), Actor: operator, Action: "token_revoke", Target: target,
+			After: fmt.Sprintf("%d revoked", n)})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("%w: %s", ErrNoUser, user)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens: %w", err)
+	}
+	return int(n), nil
+}
+
+// principal is who makes an authenticated request.
+type principal struct {
+	user, role, device, tokenHash string
+}
+
+func (p *principal) admin() bool { return p.role == RoleAdmin }
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req protocol.LoginRequest
+	if ae := decodeBody(w, r, &req); ae != nil {
+		s.writeError(w, r, ae)
+		return
+	}
+	if req.Device == "" {
+		req.Device = "unnamed device"
+	}
+	if err := checkName("device", req.Device, false); err != nil {
+		s.writeError(w, r, errBadRequest("The device name must have 1 to 64 printable characters."))
+		return
+	}
+	bad := &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized, msg: "The user name or password is wrong."}
+	if req.User == "" || len(req.User) > 256 || len(req.Password) > 1024 {
+		checkPassword(s.dummy, req.Password)
+		s.writeError(w, r, bad)
+		return
+	}
+	if ae := s.limits.allow("login:" + req.User); ae != nil {
+		s.writeError(w, r, ae)
+		return
+	}
+	var u store.User
+	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
+		u, err = rd.User(r.Context(), req.User)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Spend the same effort as for a real user, so timing tells nothing.
+		checkPassword(s.dummy, req.Password)
+		s.writeError(w, r, bad)
+		return
+	case err != nil:
+		s.writeError(w, r, errInternal(err))
+		return
+	}
+	if !checkPassword(u.PasswordHash, req.Password) {
+		s.log.Info("login refused", "user", u.Name, "device", req.Device)
+		s.writeError(w, r, bad)
+		return
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	t := store.Token{Hash: hashToken(token), User: u.Name, Device: req.Device, CreatedAt: now, ExpiresAt: now.Add(s.opts.TokenTTL)}
+	err = s.st.Write(r.Context(), func(tx store.Tx) error {
+		if err := tx.PutToken(r.Context(), t); err != nil {
+			return err
+		}
+		return s.audit(r.Context(), tx, &store.AuditEntry{At: now, Actor: u.Name, Device: req.Device, Action: "login", Target: u.Name})
+	})
+	if err != nil {
+		s.writeError(w, r, errInternal(err))
+		return
+	}
+	s.log.Info("login", "user", u.Name, "device", req.Device)
+	writeJSON(w, http.StatusOK, protocol.LoginResponse{Token: token, User: u.Name, Role: u.Role, Device: req.Device, ExpiresAt: t.ExpiresAt.UTC()})
+}
+
+// authed wraps a handler with bearer authentication and the per-token rate
+// limit.
+func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ae := s.authenticate(r)
+		if ae != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
+			s.writeError(w, r, ae)
+			return
+		}
+		if ae := s.limits.allow(p.tokenHash); ae != nil {
+			s.writeError(w, r, ae)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 256 {
+		return nil, errUnauthorized
+	}
+	hash := hashToken(strings.TrimSpace(token))
+	var p *principal
+	err := s.st.Read(r.Context(), func(rd store.Reader) error {
+		t, err := rd.Token(r.Context(), hash)
+		if err != nil {
+			return err
+		}
+		if !s.now().Before(t.ExpiresAt) {
+			return store.ErrNotFound
+		}
+		u, err := rd.User(r.Context(), t.User)
+		if err != nil {
+			return err
+		}
+		p = &principal{user: u.Name, role: u.Role, device: t.Device, tokenHash: hash}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, errInternal(err)
+	}
+	return p, nil
+}

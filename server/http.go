@@ -1,0 +1,220 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"casefile/protocol"
+)
+
+// apiError is an error answer: a status, a stable code and a public
+// sentence, with the private cause kept for the log.
+type apiError struct {
+	status     int
+	code       string
+	msg        string
+	cause      error
+	retryAfter time.Duration
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.msg }
+
+func errBadRequest(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: protocol.CodeBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+var errUnauthorized = &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized,
+	msg: "Sign in again: the token is missing, expired or revoked."}
+
+func errInternal(cause error) *apiError {
+	return &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal,
+		msg: "The server could not complete the request; try again later.", cause: cause}
+}
+
+// routes builds the API. Every path is exact: anything else is a JSON 404,
+// a known path with another method a JSON 405.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	type route struct {
+		method, path string
+		h            http.HandlerFunc
+	}
+	table := []route{
+		{http.MethodPost, protocol.PathLogin, s.handleLogin},
+		{http.MethodPost, protocol.PathPush, s.authed(s.handlePush)},
+		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
+		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
+		{http.MethodGet, protocol.PathHealth, s.handleHealth},
+		{http.MethodGet, "/metrics", s.metrics.handler().ServeHTTP},
+	}
+	methods := map[string][]string{}
+	for _, r := range table {
+		mux.HandleFunc(r.method+" "+r.path, r.h)
+		methods[r.path] = append(methods[r.path], r.method)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		route := "unmatched"
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, not a wrapped error
+					panic(v)
+				}
+				s.log.Error("handler panicked", "route", route, "panic", v, "stack", string(debug.Stack()))
+				if !rec.wrote {
+					s.writeError(rec, r, errInternal(fmt.Errorf("panic: %v", v)))
+				}
+			}
+			s.metrics.request(route, rec.status, time.Since(start))
+		}()
+		path := r.URL.EscapedPath()
+		allowed, ok := methods[path]
+		switch {
+		case !ok:
+			s.writeError(rec, r, &apiError{status: http.StatusNotFound, code: protocol.CodeNotFound, msg: "No such API route."})
+		case !slices.Contains(allowed, r.Method):
+			rec.Header().Set("Allow", strings.Join(allowed, ", "))
+			s.writeError(rec, r, &apiError{status: http.StatusMethodNotAllowed, code: protocol.CodeMethod,
+				msg: "This route answers " + strings.Join(allowed, ", ") + " only."})
+		default:
+			route = path
+			mux.ServeHTTP(rec, r)
+		}
+	})
+}
+
+// statusRecorder notes the status a handler wrote, for metrics and logs.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush,
+// deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":{"code":"internal","message":"The server could not encode its answer."}}`)
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError answers with err's public side and logs its private cause.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = errInternal(err)
+	}
+	if ae.status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", ae.code, "err", ae.cause)
+	} else if ae.cause != nil {
+		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", ae.code, "err", ae.cause)
+	}
+	if ae.retryAfter > 0 {
+		secs := int(ae.retryAfter.Round(time.Second) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+	writeJSON(w, ae.status, protocol.ErrorResponse{Error: protocol.Error{Code: ae.code, Message: ae.msg}})
+}
+
+// decodeBody reads a JSON request body strictly: at most
+// protocol.MaxBodyBytes, valid UTF-8, one object, no unknown keys.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, code: protocol.CodeTooLarge,
+		msg: fmt.Sprintf("The request body is larger than %d bytes; send fewer ops per request.", protocol.MaxBodyBytes)}
+	if r.ContentLength > protocol.MaxBodyBytes {
+		return tooLarge
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return errBadRequest("The request body must be JSON (Content-Type: application/json).")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge
+		}
+		return &apiError{status: http.StatusBadRequest, code: protocol.CodeBadRequest, msg: "The request body could not be read.", cause: err}
+	}
+	if !utf8.Valid(body) {
+		return errBadRequest("The request body is not valid UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &apiError{status: http.StatusBadRequest, code: protocol.CodeBadRequest, msg: jsonProblem(err), cause: err}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errBadRequest("The request body must hold one JSON object and nothing after it.")
+	}
+	return nil
+}
+
+// jsonProblem turns a decoding error into a sentence that names the place
+// but echoes nothing of the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "The request body is empty or cut short."
+	case errors.As(err, &syn):
+		return fmt.Sprintf("The request body is not valid JSON (at byte %d).", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("The request body has the wrong type for %q (want %s).", typ.Field, typ.Type)
+		}
+		return fmt.Sprintf("The request body has the wrong JSON type (want %s).", typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "The request body has an unknown key " + strings.TrimPrefix(err.Error(), "json: unknown field ") +
+			"; server-owned fields (version, seq, created_by…) cannot be sent."
+	}
+	return "The request body is not valid JSON."
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	head, err := s.Head(r.Context())
+	if err != nil {
+		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
+			msg: "The server cannot reach its database.", cause: err})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "head": head})
+}
+
+// logAttrs are the constant keys of request logs.
+func logAttrs(p *principal) []any {
+	return []any{slog.String("user", p.user), slog.String("device", p.device)}
+}

@@ -1,0 +1,245 @@
+// Package server is Casefile's sync server: the /v1 API (login, push, pull,
+// events), the rules that decide what each op does (field merge, defined
+// conflict cases, matter-scoped access) and the admin operations, over a
+// store.Store (SQLite by default, PostgreSQL for several replicas).
+//
+// Embed it with Open, then serve Handler or call Serve:
+//
+//	srv, err := server.Open(ctx, server.Options{DataDir: dir})
+//	...
+//	go srv.Serve(ln)
+//	defer srv.Close()
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"casefile/assets"
+	"casefile/model"
+	"casefile/server/store"
+	"casefile/server/store/pgstore"
+	"casefile/server/store/sqlitestore"
+)
+
+// Defaults of Options.
+const (
+	DefaultTokenTTL   = 30 * 24 * time.Hour
+	DefaultRetention  = 90 * 24 * time.Hour
+	DefaultHeartbeat  = 15 * time.Second
+	DefaultRateLimit  = rate.Limit(100) // requests per second per token
+	DefaultRateBurst  = 200
+	DefaultCompaction = time.Hour
+)
+
+// Options configure a server. Exactly one of Store, DatabaseURL and DataDir
+// names the store.
+type Options struct {
+	DataDir     string      // SQLite store at DataDir/server.db
+	DatabaseURL string      // PostgreSQL store (postgres://…)
+	Store       store.Store // an open store; the server closes it
+	Schema      *model.Schema
+	Logger      *slog.Logger
+	TokenTTL    time.Duration // lifetime of a login token
+	Retention   time.Duration // how long tombstones and ledger entries are kept
+	Heartbeat   time.Duration // interval of event-stream heartbeats
+	RateLimit   rate.Limit    // requests per second per token; negative turns limiting off
+	RateBurst   int
+	// CompactEvery is the interval of background compaction; negative
+	// turns it off (call Compact yourself).
+	CompactEvery time.Duration
+	// Password sets the argon2id cost of new password hashes.
+	Password HashParams
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is a running sync server.
+type Server struct {
+	opts    Options
+	st      store.Store
+	schema  *model.Schema
+	log     *slog.Logger
+	now     func() time.Time
+	hub     *hub
+	metrics *metrics
+	limits  *limiters
+	handler http.Handler
+	dummy   string // a password hash to check unknown users against
+
+	ctx    context.Context // ends at Close; stops streams and background work
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	http *http.Server
+}
+
+// Open opens the store (creating and migrating it) and prepares the server.
+func Open(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Schema == nil {
+		s, err := model.ParseSchema(assets.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		opts.Schema = s
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = DefaultRateLimit
+	}
+	if opts.RateBurst <= 0 {
+		opts.RateBurst = DefaultRateBurst
+	}
+	if opts.CompactEvery == 0 {
+		opts.CompactEvery = DefaultCompaction
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st := opts.Store
+	if st == nil {
+		var err error
+		switch {
+		case opts.DatabaseURL != "":
+			st, err = pgstore.Open(ctx, opts.DatabaseURL)
+		case opts.DataDir != "":
+			st, err = sqlitestore.Open(ctx, filepath.Join(opts.DataDir, sqlitestore.FileName))
+		default:
+			return nil, errors.New("open server: name a data directory or a database URL")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{
+		opts:   opts,
+		st:     st,
+		schema: opts.Schema,
+		log:    opts.Logger.With("component", "server"),
+		now:    opts.Now,
+		dummy:  hashPassword("not a password", opts.Password),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.hub = newHub()
+	s.metrics = newMetrics(s)
+	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
+	s.handler = s.routes()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := st.Listen(s.ctx, s.hub.publish); err != nil && s.ctx.Err() == nil {
+			s.log.Error("change listener stopped", "err", err)
+		}
+	}()
+	if opts.CompactEvery > 0 {
+		s.wg.Add(1)
+		go s.compactLoop(opts.CompactEvery)
+	}
+	return s, nil
+}
+
+// Describe names the store the server runs on, e.g. "sqlite DIR/server.db".
+func (s *Server) Describe() string { return s.st.Describe() }
+
+// Handler returns the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln until Shutdown or Close; like
+// http.Server.Serve it returns http.ErrServerClosed after a shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second, // lifted for event streams
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+	}
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.http = hs
+	s.mu.Unlock()
+	return hs.Serve(ln)
+}
+
+// Shutdown stops accepting requests, ends event streams and waits for
+// requests in flight (a push finishes its batch) until ctx ends. The store
+// stays open until Close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.hub.closeStreams()
+	s.mu.Lock()
+	hs := s.http
+	s.mu.Unlock()
+	if hs == nil {
+		return nil
+	}
+	return hs.Shutdown(ctx)
+}
+
+// Close shuts down at once: it ends streams and background work and
+// closes the store.
+func (s *Server) Close() error {
+	s.hub.closeStreams()
+	s.mu.Lock()
+	hs := s.http
+	s.mu.Unlock()
+	var err error
+	if hs != nil {
+		err = hs.Close()
+	}
+	s.cancel()
+	s.wg.Wait()
+	return errors.Join(err, s.st.Close())
+}
+
+// Head returns the server's change sequence.
+func (s *Server) Head(ctx context.Context) (int64, error) {
+	var h store.Head
+	err := s.st.Read(ctx, func(r store.Reader) (err error) {
+		h, err = r.Head(ctx)
+		return err
+	})
+	return h.Seq, err
+}
+
+func (s *Server) compactLoop(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Compact(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
+				s.log.Error("compaction failed", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,184 @@
+// Package pgstore is the server's PostgreSQL store, for a firm-sized
+// database shared by several server replicas. Writers serialise on the head
+// row's lock, so change sequences commit in order; every commit sends a
+// NOTIFY hint that each replica's listener turns into pokes.
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"casefile/server/store"
+	"casefile/server/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Channel is the NOTIFY channel of the public schema; stores in another
+// schema use Channel + "_" + schema, so separate schemas never mix hints.
+const Channel = "casefile_changes"
+
+// migrationLock is the advisory lock key replicas take to migrate once.
+const migrationLock = 0x63617365 // "case"
+
+// Store is a PostgreSQL store with its change listener.
+type Store struct {
+	*sqlstore.DB
+	cfg     *pgx.ConnConfig
+	channel string
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// Open connects to url (a postgres:// URL; search_path may be set in it),
+// migrates the schema and starts listening for other replicas' changes.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
+	}
+	db := sql.OpenDB(connector{cfg})
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	if err := sqlstore.Migrate(ctx, db, sub, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLock)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read schema: %w", err)
+	}
+	channel := Channel
+	if schema != "public" {
+		channel += "_" + schema
+	}
+	s := &Store{cfg: cfg, channel: channel, log: slog.With("component", "pgstore")}
+	d := sqlstore.Dialect{
+		Name:        "postgres",
+		LockHead:    `SELECT seq FROM head WHERE id = 1 FOR UPDATE`,
+		ReadTx:      &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		IsDuplicate: isDuplicate,
+		NotifyTx:    s.notify,
+	}
+	s.DB = sqlstore.New(db, db, d, fmt.Sprintf("postgres %s@%s/%s (schema %s)", cfg.User, cfg.Host, cfg.Database, schema))
+	// Listen before returning, so no change committed after Open is missed.
+	conn, err := s.listen(ctx)
+	if err != nil {
+		s.DB.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.listenLoop(lctx, conn)
+	return s, nil
+}
+
+// Close stops the listener and closes the pool.
+func (s *Store) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return s.DB.Close()
+}
+
+func (s *Store) notify(ctx context.Context, tx *sql.Tx, hints []store.Hint) error {
+	for _, h := range hints {
+		b, err := json.Marshal(h)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, s.channel, string(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect listener: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return conn, nil
+}
+
+// listenLoop turns notifications into hints until ctx ends, reconnecting
+// with backoff. After a reconnect it publishes the head as a hint for
+// everyone, since hints sent meanwhile were lost.
+func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
+	defer s.wg.Done()
+	backoff := 100 * time.Millisecond
+	for {
+		for conn != nil {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				conn.Close(context.Background())
+				conn = nil
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Warn("change listener lost its connection", "err", err)
+				break
+			}
+			var h store.Hint
+			if err := json.Unmarshal([]byte(n.Payload), &h); err != nil {
+				s.log.Warn("ignored a malformed change hint", "err", err)
+				continue
+			}
+			s.Publish(h)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+		c, err := s.listen(ctx)
+		if err != nil {
+			continue
+		}
+		conn, backoff = c, 100*time.Millisecond
+		var head int64
+		if err := s.Read(ctx, func(r store.Reader) error {
+			h, err := r.Head(ctx)
+			head = h.Seq
+			return err
+		}); err == nil {
+			s.Publish(store.Hint{Seq: head})
+		}
+	}
+}
+
+func isDuplicate(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

@@ -1,0 +1,73 @@
+// Package sqlitestore is the server's embedded store: one SQLite file in
+// WAL mode with a single writer connection and a small pool of readers.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"casefile/server/store"
+	"casefile/server/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// FileName is the database file inside a server data directory.
+const FileName = "server.db"
+
+// Open opens (creating and migrating) the database file at path.
+func Open(ctx context.Context, path string) (store.Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	// busy_timeout first, so the other pragmas wait for a lock instead of
+	// failing; synchronous FULL because an acknowledged op must survive a
+	// power cut.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1) // SQLite has one writer; queue here rather than on SQLITE_BUSY
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	if err := sqlstore.Migrate(ctx, w, sub, ""); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	d := sqlstore.Dialect{
+		Name:        "sqlite",
+		ReadTx:      &sql.TxOptions{ReadOnly: true},
+		IsDuplicate: isDuplicate,
+	}
+	return sqlstore.New(w, r, d, "sqlite "+path), nil
+}
+
+func isDuplicate(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}

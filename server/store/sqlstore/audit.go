@@ -1,0 +1,107 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"casefile/server/store"
+)
+
+func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
+	// The chain's tail lives in the head row, which every writer has locked,
+	// so rows are numbered and chained in commit order.
+	err := t.q.QueryRowContext(ctx, `UPDATE head SET audit_n = audit_n + 1 WHERE id = 1 RETURNING audit_n, audit_hash`).
+		Scan(&e.ID, &e.PrevHash)
+	if err != nil {
+		return fmt.Errorf("audit tail: %w", t.mapErr(err))
+	}
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	e.Hash = e.ComputeHash()
+	if _, err := t.q.ExecContext(ctx, `UPDATE head SET audit_hash = $1 WHERE id = 1`, e.Hash); err != nil {
+		return fmt.Errorf("audit tail: %w", t.mapErr(err))
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO audit (id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		e.ID, e.Seq, e.At.UnixMicro(), e.Actor, e.Device, e.Action, e.Target, e.Before, e.After, e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("write audit: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash
+		FROM audit WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Seq, &at, &e.Actor, &e.Device, &e.Action, &e.Target, &e.Before, &e.After, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		e.At = fromMicro(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read audit: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
+func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats, error) {
+	var st store.CompactStats
+	cut := before.UnixMicro()
+	mark := func(what string, n *int64, count, del string) error {
+		var top int64
+		if err := t.q.QueryRowContext(ctx, count, cut).Scan(n, &top); err != nil {
+			return fmt.Errorf("compact %s: %w", what, t.mapErr(err))
+		}
+		if *n == 0 {
+			return nil
+		}
+		if _, err := t.q.ExecContext(ctx, del, cut); err != nil {
+			return fmt.Errorf("compact %s: %w", what, t.mapErr(err))
+		}
+		st.CompactedThrough = max(st.CompactedThrough, top)
+		return nil
+	}
+	if err := mark("tombstones", &st.Tombstones,
+		`SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM records WHERE deleted AND updated_at < $1`,
+		`DELETE FROM records WHERE deleted AND updated_at < $1`); err != nil {
+		return st, err
+	}
+	if err := mark("moves", &st.Moves,
+		`SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM moves WHERE at < $1`,
+		`DELETE FROM moves WHERE at < $1`); err != nil {
+		return st, err
+	}
+	if err := mark("access events", &st.AccessEvents,
+		`SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM access_events WHERE at < $1`,
+		`DELETE FROM access_events WHERE at < $1`); err != nil {
+		return st, err
+	}
+	res, err := t.q.ExecContext(ctx, `DELETE FROM ledger WHERE at < $1`, cut)
+	if err != nil {
+		return st, fmt.Errorf("compact ledger: %w", t.mapErr(err))
+	}
+	if st.LedgerEntries, err = res.RowsAffected(); err != nil {
+		return st, fmt.Errorf("compact ledger: %w", err)
+	}
+	h, err := t.Head(ctx)
+	if err != nil {
+		return st, err
+	}
+	if st.CompactedThrough <= h.CompactedThrough {
+		st.CompactedThrough = h.CompactedThrough
+		return st, nil
+	}
+	if _, err := t.q.ExecContext(ctx, `UPDATE head SET compacted_through = $1 WHERE id = 1`, st.CompactedThrough); err != nil {
+		return st, fmt.Errorf("compact mark: %w", t.mapErr(err))
+	}
+	return st, nil
+}

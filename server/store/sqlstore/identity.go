@@ -1,0 +1,176 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"casefile/server/store"
+)
+
+func (t *txn) User(ctx context.Context, name string) (store.User, error) {
+	u := store.User{Name: name}
+	var created int64
+	err := t.q.QueryRowContext(ctx, `SELECT role, password_hash, created_at FROM users WHERE name = $1`, name).
+		Scan(&u.Role, &u.PasswordHash, &created)
+	if err != nil {
+		return u, fmt.Errorf("read user: %w", t.mapErr(err))
+	}
+	u.CreatedAt = fromMicro(created)
+	return u, nil
+}
+
+func (t *txn) Users(ctx context.Context) ([]store.User, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT name, role, password_hash, created_at FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		var u store.User
+		var created int64
+		if err := rows.Scan(&u.Name, &u.Role, &u.PasswordHash, &created); err != nil {
+			return nil, fmt.Errorf("read users: %w", err)
+		}
+		u.CreatedAt = fromMicro(created)
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read users: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
+func (t *txn) AddUser(ctx context.Context, u store.User) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		u.Name, u.Role, u.PasswordHash, u.CreatedAt.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("add user: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) Token(ctx context.Context, hash string) (store.Token, error) {
+	tok := store.Token{Hash: hash}
+	var created, expires int64
+	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, created_at, expires_at FROM tokens WHERE hash = $1`, hash).
+		Scan(&tok.User, &tok.Device, &created, &expires)
+	if err != nil {
+		return tok, fmt.Errorf("read token: %w", t.mapErr(err))
+	}
+	tok.CreatedAt, tok.ExpiresAt = fromMicro(created), fromMicro(expires)
+	return tok, nil
+}
+
+func (t *txn) PutToken(ctx context.Context, tok store.Token) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO tokens (hash, user_name, device, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		tok.Hash, tok.User, tok.Device, tok.CreatedAt.UnixMicro(), tok.ExpiresAt.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("write token: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) DeleteTokens(ctx context.Context, user, device string) (int64, error) {
+	q, args := `DELETE FROM tokens WHERE user_name = $1`, []any{user}
+	if device != "" {
+		q, args = q+` AND device = $2`, append(args, device)
+	}
+	res, err := t.q.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("delete tokens: %w", t.mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete tokens: %w", err)
+	}
+	return n, nil
+}
+
+func (t *txn) IsMember(ctx context.Context, user, matterID string) (bool, error) {
+	var n int
+	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read membership: %w", t.mapErr(err))
+	}
+	return n > 0, nil
+}
+
+func (t *txn) Members(ctx context.Context, matterID string) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT user_name FROM members WHERE matter_id = $1 ORDER BY user_name`, matterID)
+	if err != nil {
+		return nil, fmt.Errorf("read members: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("read members: %w", err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read members: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
+func (t *txn) AddMember(ctx context.Context, user, matterID string) (bool, error) {
+	res, err := t.q.ExecContext(ctx, `INSERT INTO members (user_name, matter_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, user, matterID)
+	if err != nil {
+		return false, fmt.Errorf("add member: %w", t.mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("add member: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t *txn) RemoveMember(ctx context.Context, user, matterID string) (bool, error) {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID)
+	if err != nil {
+		return false, fmt.Errorf("remove member: %w", t.mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("remove member: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (t *txn) AddAccessEvent(ctx context.Context, e store.AccessEvent) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO access_events (seq, user_name, matter_id, kind, at) VALUES ($1, $2, $3, $4, $5)`,
+		e.Seq, e.User, e.MatterID, e.Kind, e.At.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("write access event: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) DroppedMatters(ctx context.Context, q store.ChangeQuery) ([]string, error) {
+	if q.All {
+		return nil, nil
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT DISTINCT matter_id FROM access_events
+		WHERE user_name = $1 AND kind = $2 AND seq > $3 AND seq <= $4
+		AND matter_id NOT IN (SELECT matter_id FROM members WHERE user_name = $1)
+		ORDER BY matter_id`, q.User, store.AccessRevoke, q.After, q.UpTo)
+	if err != nil {
+		return nil, fmt.Errorf("read dropped matters: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read dropped matters: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read dropped matters: %w", t.mapErr(err))
+	}
+	return out, nil
+}

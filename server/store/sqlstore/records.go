@@ -1,0 +1,269 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"casefile/model"
+	"casefile/server/store"
+)
+
+// txn is a read snapshot or a write transaction.
+type txn struct {
+	q     *sql.Tx
+	d     *Dialect
+	hints []store.Hint
+}
+
+func (t *txn) Notify(h store.Hint) { t.hints = append(t.hints, h) }
+
+func (t *txn) mapErr(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if t.d.IsDuplicate != nil && t.d.IsDuplicate(err) {
+		return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
+	}
+	return err
+}
+
+func (t *txn) Head(ctx context.Context) (store.Head, error) {
+	var h store.Head
+	err := t.q.QueryRowContext(ctx, `SELECT seq, compacted_through FROM head WHERE id = 1`).Scan(&h.Seq, &h.CompactedThrough)
+	if err != nil {
+		return h, fmt.Errorf("read head: %w", t.mapErr(err))
+	}
+	return h, nil
+}
+
+func (t *txn) NextSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := t.q.QueryRowContext(ctx, `UPDATE head SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("next seq: %w", t.mapErr(err))
+	}
+	return seq, nil
+}
+
+const recordCols = `id, collection, matter_id, version, seq, deleted, fields, field_versions, created_by, created_at, updated_by, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRecord(s scanner) (store.Record, error) {
+	var r store.Record
+	var fields, versions string
+	var created, updated int64
+	err := s.Scan(&r.ID, &r.Collection, &r.MatterID, &r.Version, &r.Seq, &r.Deleted,
+		&fields, &versions, &r.CreatedBy, &created, &r.UpdatedBy, &updated)
+	if err != nil {
+		return r, err
+	}
+	if r.Fields, err = decodeFields(fields); err != nil {
+		return r, fmt.Errorf("record %s fields: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(versions), &r.FieldVersions); err != nil {
+		return r, fmt.Errorf("record %s field versions: %w", r.ID, err)
+	}
+	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
+	return r, nil
+}
+
+// decodeFields reads stored JSON back into normalised values: JSON arrays
+// (tags) become []string.
+func decodeFields(s string) (model.Fields, error) {
+	var f model.Fields
+	if err := json.Unmarshal([]byte(s), &f); err != nil {
+		return nil, err
+	}
+	if f == nil {
+		f = model.Fields{}
+	}
+	for k, v := range f {
+		if list, ok := v.([]any); ok {
+			tags := make([]string, 0, len(list))
+			for _, e := range list {
+				s, _ := e.(string)
+				tags = append(tags, s)
+			}
+			f[k] = tags
+		}
+	}
+	return f, nil
+}
+
+func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
+	r, err := scanRecord(t.q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM records WHERE id = $1`, id))
+	if err != nil {
+		return r, fmt.Errorf("read record: %w", t.mapErr(err))
+	}
+	return r, nil
+}
+
+func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
+	fields := r.Fields
+	if fields == nil {
+		fields = model.Fields{}
+	}
+	fj, err := json.Marshal(fields)
+	if err != nil {
+		return fmt.Errorf("encode fields: %w", err)
+	}
+	versions := r.FieldVersions
+	if versions == nil {
+		versions = map[string]int64{}
+	}
+	vj, err := json.Marshal(versions)
+	if err != nil {
+		return fmt.Errorf("encode field versions: %w", err)
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
+			version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, fields = excluded.fields,
+			field_versions = excluded.field_versions, created_by = excluded.created_by, created_at = excluded.created_at,
+			updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+		r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, string(fj), string(vj),
+		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("write record: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, error) {
+	var n int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE matter_id = $1`, matterID).Scan(&n); err != nil {
+		return 0, 0, fmt.Errorf("count matter records: %w", t.mapErr(err))
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	var last int64
+	if err := t.q.QueryRowContext(ctx, `UPDATE head SET seq = seq + $1 WHERE id = 1 RETURNING seq`, n).Scan(&last); err != nil {
+		return 0, 0, fmt.Errorf("take seqs: %w", t.mapErr(err))
+	}
+	// Every new seq is above the old head, so no row collides with another
+	// while the update runs.
+	_, err := t.q.ExecContext(ctx, `UPDATE records SET seq = $1 + s.rn
+		FROM (SELECT id, row_number() OVER (ORDER BY seq) AS rn FROM records WHERE matter_id = $2) AS s
+		WHERE records.id = s.id`, last-n, matterID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("bump matter records: %w", t.mapErr(err))
+	}
+	return n, last, nil
+}
+
+func (t *txn) changesWhere(q store.ChangeQuery) (string, []any) {
+	where := `seq > $1 AND seq <= $2`
+	args := []any{q.After, q.UpTo}
+	if !q.All {
+		where += ` AND matter_id IN (SELECT matter_id FROM members WHERE user_name = $3)`
+		args = append(args, q.User)
+	}
+	return where, args
+}
+
+func (t *txn) Changes(ctx context.Context, q store.ChangeQuery) ([]store.Record, error) {
+	where, args := t.changesWhere(q)
+	limit := int64(math.MaxInt32)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	args = append(args, limit)
+	rows, err := t.q.QueryContext(ctx, `SELECT `+recordCols+` FROM records WHERE `+where+
+		fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read changes: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read changes: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
+func (t *txn) CountChanges(ctx context.Context, q store.ChangeQuery) (int64, error) {
+	where, args := t.changesWhere(q)
+	var n int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE `+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count changes: %w", t.mapErr(err))
+	}
+	return n, nil
+}
+
+func (t *txn) AddMove(ctx context.Context, m store.Move) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO moves (seq, record_id, from_matter, to_matter, at) VALUES ($1, $2, $3, $4, $5)`,
+		m.Seq, m.RecordID, m.FromMatter, m.ToMatter, m.At.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("write move: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Removal, error) {
+	if q.All {
+		return nil, nil
+	}
+	rows, err := t.q.QueryContext(ctx, `SELECT m.record_id, m.from_matter FROM moves m JOIN records r ON r.id = m.record_id
+		WHERE m.seq > $1 AND m.seq <= $2
+		AND m.from_matter IN (SELECT matter_id FROM members WHERE user_name = $3)
+		AND r.matter_id NOT IN (SELECT matter_id FROM members WHERE user_name = $3)
+		ORDER BY m.seq`, q.After, q.UpTo, q.User)
+	if err != nil {
+		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.Removal
+	seen := map[string]bool{}
+	for rows.Next() {
+		var r store.Removal
+		if err := rows.Scan(&r.ID, &r.MatterID); err != nil {
+			return nil, fmt.Errorf("read removals: %w", err)
+		}
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			out = append(out, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
+func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error) {
+	e := store.LedgerEntry{OpID: opID}
+	var at int64
+	var result string
+	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, at, result FROM ledger WHERE op_id = $1`, opID).
+		Scan(&e.User, &e.Device, &at, &result)
+	if err != nil {
+		return e, fmt.Errorf("read ledger: %w", t.mapErr(err))
+	}
+	e.At, e.Result = fromMicro(at), []byte(result)
+	return e, nil
+}
+
+func (t *txn) PutLedger(ctx context.Context, e store.LedgerEntry) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result) VALUES ($1, $2, $3, $4, $5)`,
+		e.OpID, e.User, e.Device, e.At.UnixMicro(), string(e.Result))
+	if err != nil {
+		return fmt.Errorf("write ledger: %w", t.mapErr(err))
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+// Package sqlstore is the SQL both server stores share: the queries behind
+// store.Store, written once with $N parameters that SQLite and PostgreSQL
+// both accept, plus the few places where the engines differ, passed in as a
+// Dialect. sqlitestore and pgstore open the databases and supply the
+// dialect and the migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"casefile/server/store"
+)
+
+// Dialect is what differs between the engines.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// LockHead is run first in every write transaction to take the
+	// change-sequence lock; "" when the engine already serialises writers.
+	LockHead string
+	// ReadTx are the options of read snapshots.
+	ReadTx *sql.TxOptions
+	// IsDuplicate reports a unique-constraint violation.
+	IsDuplicate func(error) bool
+	// NotifyTx publishes hints inside the transaction, delivered to every
+	// process at commit (PostgreSQL NOTIFY); nil delivers them in-process.
+	NotifyTx func(ctx context.Context, tx *sql.Tx, hints []store.Hint) error
+}
+
+// DB implements store.Store over a writer and a reader connection pool
+// (the same pool for engines with concurrent writers).
+type DB struct {
+	w, r     *sql.DB
+	d        Dialect
+	describe string
+
+	mu        sync.Mutex
+	listeners map[int]func(store.Hint)
+	nextID    int
+}
+
+// New returns a store over open pools; it owns and closes them.
+func New(writer, reader *sql.DB, d Dialect, describe string) *DB {
+	return &DB{w: writer, r: reader, d: d, describe: describe, listeners: map[int]func(store.Hint){}}
+}
+
+// Describe names the store for people.
+func (db *DB) Describe() string { return db.describe }
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Read runs fn in a read-only snapshot.
+func (db *DB) Read(ctx context.Context, fn func(store.Reader) error) error {
+	tx, err := db.r.BeginTx(ctx, db.d.ReadTx)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a read has nothing to keep
+	return fn(&txn{q: tx, d: &db.d})
+}
+
+// Write runs fn in a write transaction holding the change-sequence lock,
+// commits if fn succeeds and then delivers its hints.
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if db.d.LockHead != "" {
+		if _, err := tx.ExecContext(ctx, db.d.LockHead); err != nil {
+			return fmt.Errorf("lock head: %w", err)
+		}
+	}
+	t := &txn{q: tx, d: &db.d}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if db.d.NotifyTx != nil && len(t.hints) > 0 {
+		if err := db.d.NotifyTx(ctx, tx, t.hints); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", db.mapErr(err))
+	}
+	if db.d.NotifyTx == nil {
+		for _, h := range t.hints {
+			db.Publish(h)
+		}
+	}
+	return nil
+}
+
+func (db *DB) mapErr(err error) error {
+	if db.d.IsDuplicate != nil && db.d.IsDuplicate(err) {
+		return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
+	}
+	return err
+}
+
+// Listen calls fn with every hint published until ctx ends.
+func (db *DB) Listen(ctx context.Context, fn func(store.Hint)) error {
+	db.mu.Lock()
+	id := db.nextID
+	db.nextID++
+	db.listeners[id] = fn
+	db.mu.Unlock()
+	<-ctx.Done()
+	db.mu.Lock()
+	delete(db.listeners, id)
+	db.mu.Unlock()
+	return nil
+}
+
+// Publish hands a hint to every listener of this process.
+func (db *DB) Publish(h store.Hint) {
+	db.mu.Lock()
+	fns := make([]func(store.Hint), 0, len(db.listeners))
+	for _, fn := range db.listeners {
+		fns = append(fns, fn)
+	}
+	db.mu.Unlock()
+	for _, fn := range fns {
+		fn(h)
+	}
+}
+
+// Migrate runs the numbered *.sql files of fsys not yet applied, in one
+// transaction. lock, when set, is run first (PostgreSQL: an advisory lock
+// so replicas starting together migrate once).
+func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(names)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	var have int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	for _, name := range names {
+		num, _, _ := strings.Cut(name, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with its number", name)
+		}
+		if v <= have {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, v, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record migration %s: %w", name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migrations: %w", err)
+	}
+	return nil
+}

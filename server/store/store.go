@@ -1,0 +1,249 @@
+// Package store is the sync server's storage contract: the rows the server
+// keeps (records, ledger, users, tokens, memberships, audit) and the small
+// set of reads and writes the server's rules are built on. sqlitestore and
+// pgstore implement it; storetest checks both against the same suite.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"casefile/model"
+)
+
+// Sentinel errors; implementations map driver errors to them.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrDuplicate = errors.New("already exists")
+)
+
+// Store is a server database.
+type Store interface {
+	// Read runs fn in a read-only snapshot.
+	Read(ctx context.Context, fn func(Reader) error) error
+	// Write runs fn in a write transaction that holds the change-sequence
+	// lock, so writers are serialised and their sequences commit in order.
+	// An error from fn rolls everything back.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Listen calls fn with the hint of every committed change, from this
+	// process and (for stores shared by several servers) from the others,
+	// until ctx ends.
+	Listen(ctx context.Context, fn func(Hint)) error
+	// Describe names the store for people, e.g. "sqlite /srv/server.db".
+	Describe() string
+	// Close releases the database.
+	Close() error
+}
+
+// Reader reads the database inside a snapshot or a write transaction.
+type Reader interface {
+	// Head returns the change sequence and compaction mark.
+	Head(ctx context.Context) (Head, error)
+	// Record returns a record, tombstones included, or ErrNotFound.
+	Record(ctx context.Context, id string) (Record, error)
+	// User returns a user or ErrNotFound.
+	User(ctx context.Context, name string) (User, error)
+	// Users returns every user, by name.
+	Users(ctx context.Context) ([]User, error)
+	// Token returns the token with this hash or ErrNotFound.
+	Token(ctx context.Context, hash string) (Token, error)
+	// IsMember reports whether the user is a member of the matter.
+	IsMember(ctx context.Context, user, matterID string) (bool, error)
+	// Members returns the members of a matter, by name.
+	Members(ctx context.Context, matterID string) ([]string, error)
+	// Changes returns records with After < seq <= UpTo visible to the
+	// query's user, in seq order, at most Limit of them.
+	Changes(ctx context.Context, q ChangeQuery) ([]Record, error)
+	// CountChanges counts what Changes would return without a limit.
+	CountChanges(ctx context.Context, q ChangeQuery) (int64, error)
+	// Removals returns records that moved, within the query's range, out of
+	// a matter the user sees into one the user does not see now.
+	Removals(ctx context.Context, q ChangeQuery) ([]Removal, error)
+	// DroppedMatters returns matters whose access the user lost within the
+	// query's range and has not regained.
+	DroppedMatters(ctx context.Context, q ChangeQuery) ([]string, error)
+	// Ledger returns the entry of an op id or ErrNotFound.
+	Ledger(ctx context.Context, opID string) (LedgerEntry, error)
+	// Audit returns audit rows with ID > afterID in order, at most limit.
+	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
+}
+
+// Tx is a write transaction.
+type Tx interface {
+	Reader
+	// NextSeq takes the next change sequence.
+	NextSeq(ctx context.Context) (int64, error)
+	// PutRecord inserts or replaces a record by id.
+	PutRecord(ctx context.Context, r Record) error
+	// PutLedger stores an op's result; ErrDuplicate if the op id is taken.
+	PutLedger(ctx context.Context, e LedgerEntry) error
+	// AddMove notes that a record changed matter at a sequence.
+	AddMove(ctx context.Context, m Move) error
+	// AddUser creates a user; ErrDuplicate if the name is taken.
+	AddUser(ctx context.Context, u User) error
+	// PutToken stores a token.
+	PutToken(ctx context.Context, t Token) error
+	// DeleteTokens deletes a user's tokens (of one device, or all when
+	// device is "") and returns how many.
+	DeleteTokens(ctx context.Context, user, device string) (int64, error)
+	// AddMember makes a user a member of a matter; false if already one.
+	AddMember(ctx context.Context, user, matterID string) (bool, error)
+	// RemoveMember ends a membership; false if there was none.
+	RemoveMember(ctx context.Context, user, matterID string) (bool, error)
+	// AddAccessEvent notes a grant or revoke at a sequence.
+	AddAccessEvent(ctx context.Context, e AccessEvent) error
+	// BumpMatter gives every record of a matter (tombstones included) a new
+	// sequence, in their old order, and returns how many it moved and the
+	// last sequence taken.
+	BumpMatter(ctx context.Context, matterID string) (n, last int64, err error)
+	// AppendAudit chains and appends an audit row, filling ID, PrevHash
+	// and Hash.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// Compact deletes tombstones, moves, access events and ledger entries
+	// older than before and raises the compaction mark past them.
+	Compact(ctx context.Context, before time.Time) (CompactStats, error)
+	// Notify queues a hint, delivered to listeners after commit.
+	Notify(h Hint)
+}
+
+// Head is the change sequence and the compaction mark.
+type Head struct {
+	Seq              int64 // the last change sequence taken
+	CompactedThrough int64 // changes up to here may be gone; older cursors must resync
+}
+
+// Record is a record as the server stores it.
+type Record struct {
+	ID            string
+	Collection    string
+	MatterID      string
+	Version       int64
+	Seq           int64
+	Deleted       bool
+	Fields        model.Fields
+	FieldVersions map[string]int64 // per field, the version at which it last changed
+	CreatedBy     string
+	CreatedAt     time.Time
+	UpdatedBy     string
+	UpdatedAt     time.Time
+}
+
+// User is an account.
+type User struct {
+	Name         string
+	Role         string // admin, member or viewer
+	PasswordHash string // argon2id, encoded with its salt and parameters
+	CreatedAt    time.Time
+}
+
+// Token is a bearer token, kept only as its hash.
+type Token struct {
+	Hash      string // hex SHA-256 of the token
+	User      string
+	Device    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// LedgerEntry is the stored result of one op id.
+type LedgerEntry struct {
+	OpID   string
+	User   string
+	Device string
+	At     time.Time
+	Result []byte // the protocol.OpResult as JSON
+}
+
+// Move notes that a record left a matter.
+type Move struct {
+	Seq        int64
+	RecordID   string
+	FromMatter string
+	ToMatter   string
+	At         time.Time
+}
+
+// Access event kinds.
+const (
+	AccessGrant  = "grant"
+	AccessRevoke = "revoke"
+)
+
+// AccessEvent is a grant or revoke of a matter to a user.
+type AccessEvent struct {
+	Seq      int64
+	User     string
+	MatterID string
+	Kind     string
+	At       time.Time
+}
+
+// ChangeQuery selects a range of changes for one user.
+type ChangeQuery struct {
+	User  string
+	All   bool  // the user sees every matter (an admin)
+	After int64 // exclusive
+	UpTo  int64 // inclusive
+	Limit int   // Changes only; 0 means no limit
+}
+
+// Removal is a record to drop because it moved out of the user's sight.
+type Removal struct {
+	ID       string
+	MatterID string // the matter it left
+}
+
+// Hint says a change committed: its sequence, its matter, and for access
+// changes the user concerned. It carries no record data.
+type Hint struct {
+	Seq      int64  `json:"seq"`
+	MatterID string `json:"matter,omitempty"`
+	User     string `json:"user,omitempty"`
+}
+
+// CompactStats counts what Compact removed.
+type CompactStats struct {
+	Tombstones       int64
+	Moves            int64
+	AccessEvents     int64
+	LedgerEntries    int64
+	CompactedThrough int64
+}
+
+// AuditEntry is one row of the hash-chained audit log.
+type AuditEntry struct {
+	ID       int64
+	Seq      int64 // the change sequence the action produced, or the head then
+	At       time.Time
+	Actor    string
+	Device   string
+	Action   string // create, update, delete, login, grant, revoke, user_add, token_revoke
+	Target   string // a record id, a user, "user/matter"
+	Before   string // digest of the state before, or ""
+	After    string // digest of the state after, or ""
+	PrevHash string
+	Hash     string
+}
+
+// ComputeHash returns the hash that chains e to its predecessor: SHA-256 of
+// the previous hash and the row's canonical text.
+func (e *AuditEntry) ComputeHash() string {
+	var b strings.Builder
+	b.WriteString(e.PrevHash)
+	for _, s := range []string{
+		strconv.FormatInt(e.ID, 10),
+		strconv.FormatInt(e.Seq, 10),
+		strconv.FormatInt(e.At.UnixMicro(), 10),
+		e.Actor, e.Device, e.Action, e.Target, e.Before, e.After,
+	} {
+		b.WriteByte('\n')
+		b.WriteString(strconv.Quote(s))
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
