@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"casefile/model"
+)
+
+func mustCollection(t testing.TB, name string) *model.Collection {
+	t.Helper()
+	c, err := collection(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestParseAssignments(t *testing.T) {
+	task := mustCollection(t, "task")
+	got, err := parseAssignments(task, []string{
+		"title=Call the clerk = today", "done=yes", "due_on=2026-12-01", "assignee=", " priority =high",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Fields{
+		"title": "Call the clerk = today", "done": true, "due_on": "2026-12-01", "assignee": nil, "priority": "high",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %#v\nwant %#v", got, want)
+	}
+	note := mustCollection(t, "note")
+	got, err = parseAssignments(note, []string{"tags=a, b,,a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm, probs := note.Validate(got, false)
+	if len(probs) > 0 || !reflect.DeepEqual(norm["tags"], []string{"a", "b"}) {
+		t.Fatalf("tags = %#v, %v", norm["tags"], probs)
+	}
+}
+
+func TestParseAssignmentsErrors(t *testing.T) {
+	entry := mustCollection(t, "time_entry")
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"minutes"}, []string{`"minutes" is not field=value (missing "=";`, "fields of time_entry: matter_id, description"}},
+		{[]string{"=5"}, []string{`"=5" has no field name`}},
+		{[]string{"minuts=5"}, []string{`time_entry.minuts: no such field (fields: matter_id, description, worked_on, minutes, billable)`}},
+		{[]string{"minutes=5", "minutes=6"}, []string{`time_entry.minutes: is given more than once`}},
+		{[]string{"minutes=lots"}, []string{`time_entry.minutes: not a number: "lots"`}},
+		{[]string{"billable=perhaps", "minutes=x"}, []string{`time_entry.billable: not true or false: "perhaps"`, `time_entry.minutes: not a number: "x"`}},
+		{[]string{"minutes=x", "minutes=y"}, []string{`time_entry.minutes: not a number: "x"`, `time_entry.minutes: is given more than once`}},
+	}
+	for _, tc := range cases {
+		_, err := parseAssignments(entry, tc.args)
+		if err == nil {
+			t.Errorf("%q: no error", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not contain %q", tc.args, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error spans lines: %q", tc.args, err)
+		}
+	}
+}
+
+// FuzzParseAssignments checks that any argument list either parses into
+// fields of the collection, each given once, or fails with a one-line error.
+func FuzzParseAssignments(f *testing.F) {
+	for _, seed := range []string{
+		"title=x", "title=", "=", "title", "tags=a,b", "done=yes", "minutes=12.5",
+		"title=a=b", "nosuch=1", "title=x\x00title=y", "due_on=2026-02-30", "status=draft",
+		"title=\xff", "matter_id=0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41",
+	} {
+		f.Add("note", seed)
+		f.Add("time_entry", seed)
+	}
+	f.Fuzz(func(t *testing.T, name, joined string) {
+		col, err := collection(name)
+		if err != nil {
+			return
+		}
+		args := strings.Split(joined, "\x00")
+		fields, err := parseAssignments(col, args)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if len(fields) != len(args) {
+			t.Fatalf("%d fields from %d arguments", len(fields), len(args))
+		}
+		for name, v := range fields {
+			fd, ok := col.Field(name)
+			if !ok {
+				t.Fatalf("unknown field %q accepted", name)
+			}
+			// Whatever parsed has the Go type Normalize expects; its value
+			// may still break a rule (a bad date, invalid UTF-8).
+			if _, err := fd.Normalize(v); err != nil {
+				for _, typeErr := range []string{"must be a string", "must be a number", "must be true or false", "must be a list"} {
+					if strings.HasPrefix(err.Error(), typeErr) {
+						t.Fatalf("%s: ParseInput gave %#v of the wrong type: %v", name, v, err)
+					}
+				}
+			}
+		}
+	})
+}

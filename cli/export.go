@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "export",
+		Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
+		Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
+		Run:     runExport,
+	})
+}
+
+// exportPage is how many records export reads at a time.
+const exportPage = 1000
+
+func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	format := fs.String("format", "jsonl", "jsonl or csv")
+	out := fs.String("out", "", "write to this file instead of stdout (replaced whole, only when the export succeeds)")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError("name at most one collection")
+	}
+	s, err := schema()
+	if err != nil {
+		return err
+	}
+	cols := s.Collections
+	if len(pos) == 1 {
+		c, err := collection(pos[0])
+		if err != nil {
+			return err
+		}
+		cols = []*model.Collection{c}
+	}
+	switch *format {
+	case "jsonl":
+	case "csv":
+		if len(pos) == 0 {
+			return fmt.Errorf("a CSV export needs a collection: casefile export COLLECTION --format csv")
+		}
+	default:
+		return fmt.Errorf("unknown format %q (formats: jsonl, csv)", *format)
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *out == "" {
+		w := bufio.NewWriter(env.Stdout)
+		if err := export(ctx, db, cols, *format, w); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	return writeFileAtomic(*out, func(w io.Writer) error {
+		return export(ctx, db, cols, *format, w)
+	})
+}
+
+// writeFileAtomic writes a file through a temporary file in the same
+// directory, so a failed export never leaves half a file behind.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, pathCause(err))
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	w := bufio.NewWriter(tmp)
+	if err := write(w); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, pathCause(err))
+	}
+	return nil
+}
+
+func export(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, w io.Writer) error {
+	if format == "csv" {
+		return exportCSV(ctx, db, cols[0], w)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, c := range cols {
+		err := eachRecord(ctx, db, c.Name, func(r model.Record) error {
+			return enc.Encode(r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachRecord calls fn for every live record of a collection, a page at a
+// time so a large collection is never held in memory at once.
+func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(model.Record) error) error {
+	for offset := 0; ; offset += exportPage {
+		recs, err := db.List(ctx, localdb.ListQuery{Collection: collection, Offset: offset, Limit: exportPage})
+		if err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(recs) < exportPage {
+			return nil
+		}
+	}
+}
+
+func exportCSV(ctx context.Context, db *localdb.DB, col *model.Collection, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	head := append([]string{"id", "state", "version"}, col.FieldNames()...)
+	if err := cw.Write(head); err != nil {
+		return err
+	}
+	row := make([]string, len(head))
+	err := eachRecord(ctx, db, col.Name, func(r model.Record) error {
+		row[0], row[1], row[2] = r.ID, string(r.State), strconv.FormatInt(r.Version, 10)
+		for i, f := range col.Fields {
+			row[3+i] = csvCell(&f, r.Fields[f.Name])
+		}
+		return cw.Write(row)
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvCell renders a value for a spreadsheet: tags joined by "; ", booleans
+// as true/false, and text that a spreadsheet would run as a formula made
+// inert with a leading quote.
+func csvCell(f *model.Field, v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		// A number field's value is a plain number, never a formula.
+		return model.Format(x)
+	case []string:
+		return defuse(strings.Join(x, "; "))
+	}
+	return defuse(model.Format(v))
+}
+
+// defuse prefixes cells a spreadsheet would read as a formula
+// (=, +, -, @, and tab or carriage return before them) with a quote.
+func defuse(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+func init() {
+	Register(&Command{
+		Name:  "import",
+		Usage: "[COLLECTION] --file F.jsonl [--batch N]",
+		Summary: "Import records from JSON Lines (one object per line; - reads stdin); " +
+			"a bad line stops the import, keeping earlier batches",
+		Run: runImport,
+	})
+}
+
+// Import limits.
+const (
+	defaultImportBatch = 500
+	maxImportBatch     = 10000
+	maxImportLine      = protocol.MaxBodyBytes // bytes in one line
+)
+
+// importer validates lines into batches and writes each batch in one
+// transaction.
+type importer struct {
+	db       *localdb.DB
+	schema   *model.Schema
+	only     *model.Collection // the COLLECTION argument; nil when lines name theirs
+	batch    int
+	seen     map[string]int // id → line it first appeared on
+	pending  []localdb.ImportItem
+	col      *model.Collection // collection of the pending batch
+	first    int               // line of the pending batch's first item
+	imported map[string]int    // records written per collection
+	total    int
+	progress io.Writer
+	lastNote time.Time
+}
+
+func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	file := fs.String("file", "", "the JSON Lines file to read (- for stdin)")
+	batch := fs.Int("batch", defaultImportBatch, "records per transaction")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError("name at most one collection")
+	}
+	if *file == "" {
+		return usageError("name the file to import with --file (- for stdin)")
+	}
+	if *batch < 1 || *batch > maxImportBatch {
+		return fmt.Errorf("--batch must be between 1 and %d, not %d", maxImportBatch, *batch)
+	}
+	s, err := schema()
+	if err != nil {
+		return err
+	}
+	im := &importer{schema: s, batch: *batch, seen: map[string]int{}, imported: map[string]int{}, progress: env.Stderr}
+	if len(pos) == 1 {
+		if im.only, err = collection(pos[0]); err != nil {
+			return err
+		}
+	}
+	in, name := env.Stdin, "stdin"
+	if *file != "-" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("cannot read %s: %w", *file, pathCause(err))
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return fmt.Errorf("cannot read %s: it is a directory", *file)
+		}
+		in, name = f, *file
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	im.db = db
+	err = im.run(ctx, in)
+	im.summary(name, err != nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// pathCause drops the *os.PathError wrapper whose path the message names.
+func pathCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (im *importer) run(ctx context.Context, in io.Reader) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), maxImportLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		col, item, err := im.parse(raw)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := im.checkID(ctx, item.ID, line); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if im.col != nil && (col != im.col || len(im.pending) >= im.batch) {
+			if err := im.flush(ctx); err != nil {
+				return err
+			}
+		}
+		if len(im.pending) == 0 {
+			im.col, im.first = col, line
+		}
+		im.pending = append(im.pending, item)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("line %d: longer than %d bytes", line+1, maxImportLine)
+		}
+		return fmt.Errorf("after line %d: %w", line, err)
+	}
+	return im.flush(ctx)
+}
+
+// parse reads one line: a flat object {"id": ..., "field": value, ...} or
+// a record as export writes it {"id", "collection", "fields": {...}, ...}.
+func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, error) {
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, localdb.ImportItem{}, errors.New("not a JSON object")
+	}
+	if dec.More() {
+		return nil, localdb.ImportItem{}, errors.New("more than one JSON value on the line")
+	}
+	var item localdb.ImportItem
+	if v, ok := obj["id"]; ok {
+		id, ok := v.(string)
+		if !ok || checkID(id) != nil {
+			return nil, item, fmt.Errorf("\"id\" must be a record id (a UUID), not %s", jsonText(v))
+		}
+		item.ID = id
+	}
+	delete(obj, "id")
+	col := im.only
+	if v, ok := obj["collection"]; ok {
+		name, _ := v.(string)
+		c, found := im.schema.Collection(name)
+		switch {
+		case !found:
+			return nil, item, fmt.Errorf("unknown collection %s", jsonText(v))
+		case col != nil && c != col:
+			return nil, item, fmt.Errorf("the record is a %s, not a %s", c.Name, col.Name)
+		}
+		col = c
+		delete(obj, "collection")
+	}
+	if col == nil {
+		return nil, item, errors.New("the line names no collection; name one: casefile import COLLECTION --file F")
+	}
+	fields := model.Fields(obj)
+	if nested, ok := obj["fields"]; ok {
+		m, ok := nested.(map[string]any)
+		if !ok {
+			return nil, item, errors.New("\"fields\" must be an object")
+		}
+		for k, v := range obj {
+			switch k {
+			case "fields", "version", "state", "updated_at":
+				// What export writes besides the fields; the import starts afresh.
+			case "deleted":
+				if v == true {
+					return nil, item, errors.New("the record is deleted; leave it out")
+				}
+			default:
+				return nil, item, fmt.Errorf("unexpected key %q next to \"fields\"", k)
+			}
+		}
+		fields = model.Fields(m)
+	}
+	norm, probs := col.Validate(fields, true)
+	if len(probs) > 0 {
+		return nil, item, probs
+	}
+	item.Fields = norm
+	return col, item, nil
+}
+
+// checkID refuses an id seen earlier in the input or already on this device.
+func (im *importer) checkID(ctx context.Context, id string, line int) error {
+	if id == "" {
+		return nil
+	}
+	if prev, dup := im.seen[id]; dup {
+		return fmt.Errorf("duplicate id %s (also on line %d)", id, prev)
+	}
+	im.seen[id] = line
+	_, err := im.db.Get(ctx, id)
+	switch {
+	case err == nil:
+		return fmt.Errorf("a record with id %s already exists", id)
+	case errors.Is(err, localdb.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+// flush writes the pending batch in one transaction.
+func (im *importer) flush(ctx context.Context) error {
+	if len(im.pending) == 0 {
+		return nil
+	}
+	if err := im.db.Import(ctx, im.col.Name, im.pending); err != nil {
+		return fmt.Errorf("lines %d and after: %w", im.first, err)
+	}
+	im.imported[im.col.Name] += len(im.pending)
+	im.total += len(im.pending)
+	im.pending = im.pending[:0]
+	if now := time.Now(); now.Sub(im.lastNote) >= time.Second {
+		im.lastNote = now
+		fmt.Fprintf(im.progress, "imported %d records…\n", im.total)
+	}
+	return nil
+}
+
+// summary tells what was written, per collection, on stderr.
+func (im *importer) summary(name string, failed bool) {
+	names := make([]string, 0, len(im.imported))
+	for n := range im.imported {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	msg := fmt.Sprintf("Imported %d records from %s", im.total, name)
+	for i, n := range names {
+		sep := ", "
+		if i == 0 {
+			sep = " ("
+		}
+		msg += fmt.Sprintf("%s%d %s", sep, im.imported[n], n)
+	}
+	if len(names) > 0 {
+		msg += ")"
+	}
+	if failed {
+		msg += "; the import stopped at the error below and nothing after it was written"
+	}
+	fmt.Fprintln(im.progress, msg+".")
+}
+
+// jsonText shows a decoded JSON value as it was written.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return oneLine(string(b), 60)
+}

@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"casefile/assets"
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// loadConfig reads the config file (--config, $CASEFILE_CONFIG or the
+// default), applies the environment and then the global flags, prints the
+// file's warnings to env.Stderr, and records the resolved data directory and
+// config path in env.
+func loadConfig(env *Env) (config.Config, error) {
+	path := env.ConfigPath
+	if path == "" {
+		path = Getenv(config.EnvConfig)
+	}
+	cfg, warnings, err := config.LoadEnv(path, Getenv)
+	for _, w := range warnings {
+		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", w)
+	}
+	if err != nil {
+		return config.Config{}, err
+	}
+	// The --data flag wins over $CASEFILE_DATA and the file.
+	if env.DataDir != "" {
+		dir, err := config.ExpandHome(env.DataDir)
+		if err != nil {
+			return config.Config{}, err
+		}
+		cfg.DataDir = dir
+	}
+	cfg.DataDir = cfg.ResolvedDataDir()
+	env.DataDir = cfg.DataDir
+	env.ConfigPath = cfg.Path
+	return cfg, nil
+}
+
+// schema returns the embedded collection schema, parsed once.
+var schema = sync.OnceValues(func() (*model.Schema, error) {
+	return model.ParseSchema(assets.Schema)
+})
+
+// openLocal loads the config and opens the local database in the data
+// directory (--data, $CASEFILE_DATA, the config's data_dir, or the default),
+// creating the directory readable by the user only.
+func openLocal(ctx context.Context, env *Env) (*localdb.DB, config.Config, error) {
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return nil, config.Config{}, err
+	}
+	s, err := schema()
+	if err != nil {
+		return nil, config.Config{}, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, config.Config{}, fmt.Errorf("create the data directory: %w", err)
+	}
+	db, err := localdb.Open(ctx, config.DBPath(cfg.DataDir), s)
+	if err != nil {
+		return nil, config.Config{}, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
+	}
+	return db, cfg, nil
+}
+
+// printJSON writes v as indented JSON followed by a newline.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// collection returns the named collection of the embedded schema, or an
+// error that lists the collections there are.
+func collection(name string) (*model.Collection, error) {
+	s, err := schema()
+	if err != nil {
+		return nil, err
+	}
+	c, ok := s.Collection(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown collection %q (collections: %s)", name, strings.Join(s.Names(), ", "))
+	}
+	return c, nil
+}
+
+// checkID returns an error unless s is a well-formed record id.
+func checkID(s string) error {
+	if !model.ValidID(s) {
+		return fmt.Errorf("%q is not a record id (an id looks like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41)", s)
+	}
+	return nil
+}
+
+// recordError turns the local database's sentinel errors about one record
+// into sentences that name it.
+func recordError(id string, err error) error {
+	switch {
+	case errors.Is(err, localdb.ErrNotFound):
+		return fmt.Errorf("no record with id %s on this device", id)
+	case errors.Is(err, localdb.ErrDeleted):
+		return fmt.Errorf("record %s is deleted", id)
+	case errors.Is(err, localdb.ErrExists):
+		return fmt.Errorf("a record with id %s already exists", id)
+	}
+	return err
+}
+
+// usageError marks a mistake in a command's arguments: it is printed with
+// the command's usage and exits 2.
+func usageError(format string, a ...any) error {
+	return flagError{fmt.Errorf(format, a...)}
+}
+
+// parseAssignments reads field=value arguments for a record of col into
+// the fields' JSON form (not yet validated by the schema). "field=" clears
+// the field. A malformed argument is an error on its own; unknown fields,
+// fields given twice and unreadable values are reported together.
+func parseAssignments(col *model.Collection, args []string) (model.Fields, error) {
+	fields := make(model.Fields, len(args))
+	var probs model.Problems
+	for _, arg := range args {
+		name, value, ok := strings.Cut(arg, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not field=value (missing \"=\"; fields of %s: %s)", arg, col.Name, strings.Join(col.FieldNames(), ", "))
+		}
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, fmt.Errorf("%q has no field name before \"=\"", arg)
+		}
+		f, ok := col.Field(name)
+		if !ok {
+			probs = append(probs, model.Problem{Collection: col.Name, Field: name, Message: "no such field (fields: " + strings.Join(col.FieldNames(), ", ") + ")"})
+			continue
+		}
+		if _, dup := fields[name]; dup {
+			probs = append(probs, model.Problem{Collection: col.Name, Field: name, Message: "is given more than once"})
+			continue
+		}
+		v, err := f.ParseInput(value)
+		if err != nil {
+			probs = append(probs, model.Problem{Collection: col.Name, Field: name, Message: err.Error()})
+			// Mark the field as seen so a repeat is still reported once.
+			fields[name] = nil
+			continue
+		}
+		fields[name] = v
+	}
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return fields, nil
+}

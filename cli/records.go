@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "add",
+		Usage:   "COLLECTION field=value... [--json] [--id UUID]",
+		Summary: "Add a record; prints its id (saved on this device, synced later)",
+		Run:     runAdd,
+	})
+	Register(&Command{
+		Name:    "edit",
+		Usage:   "ID field=value... [--json]",
+		Summary: "Change fields of a record (field= clears a field)",
+		Run:     runEdit,
+	})
+	Register(&Command{
+		Name:    "rm",
+		Usage:   "ID",
+		Summary: "Delete a record",
+		Run:     runRm,
+	})
+	Register(&Command{
+		Name:    "show",
+		Usage:   "ID [--json]",
+		Summary: "Show a record: every field, its sync state and recent history",
+		Run:     runShow,
+	})
+}
+
+func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print the new record as JSON")
+	id := fs.String("id", "", "the new record's id (a UUID; default: a new one)")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError("name a collection")
+	}
+	col, err := collection(pos[0])
+	if err != nil {
+		return err
+	}
+	if *id != "" {
+		if err := checkID(*id); err != nil {
+			return err
+		}
+	}
+	fields, err := parseAssignments(col, pos[1:])
+	if err != nil {
+		return err
+	}
+	if _, probs := col.Validate(fields, true); len(probs) > 0 {
+		return probs
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rec, err := db.Create(ctx, col.Name, *id, fields)
+	if err != nil {
+		return recordError(*id, err)
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, rec)
+	}
+	_, err = fmt.Fprintln(env.Stdout, rec.ID)
+	return err
+}
+
+func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print the changed record as JSON")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError("name the record to edit by its id")
+	}
+	id := pos[0]
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		return usageError("say what to change as field=value")
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rec, err := liveRecord(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	col, err := collection(rec.Collection)
+	if err != nil {
+		return err
+	}
+	changes, err := parseAssignments(col, pos[1:])
+	if err != nil {
+		return err
+	}
+	if _, probs := col.Validate(changes, false); len(probs) > 0 {
+		return probs
+	}
+	rec, err = db.Update(ctx, id, changes)
+	if err != nil {
+		return recordError(id, err)
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, rec)
+	}
+	_, err = fmt.Fprintln(env.Stdout, rec.ID)
+	return err
+}
+
+func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("name exactly one record to delete by its id")
+	}
+	id := pos[0]
+	if err := checkID(id); err != nil {
+		return err
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rec, err := liveRecord(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	if err := db.Delete(ctx, id); err != nil {
+		return recordError(id, err)
+	}
+	title := rec.ID
+	if col, err := collection(rec.Collection); err == nil {
+		title = rec.Title(col)
+	}
+	_, err = fmt.Fprintf(env.Stdout, "Deleted %s %q (saved offline until the server confirms).\n", rec.Collection, title)
+	return err
+}
+
+// liveRecord returns a record that exists and is not deleted.
+func liveRecord(ctx context.Context, db *localdb.DB, id string) (model.Record, error) {
+	rec, err := db.Get(ctx, id)
+	if err != nil {
+		return model.Record{}, recordError(id, err)
+	}
+	if rec.Deleted {
+		return model.Record{}, recordError(id, localdb.ErrDeleted)
+	}
+	return rec, nil
+}
+
+// showLimit is how many journal entries show prints.
+const showLimit = 5
+
+// shownRecord is show's JSON: the record, its queued ops and recent history.
+type shownRecord struct {
+	model.Record
+	Queue   []localdb.OutboxOp     `json:"queue"`
+	Journal []localdb.JournalEntry `json:"journal"`
+}
+
+func runShow(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print the record as JSON")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("name exactly one record by its id")
+	}
+	id := pos[0]
+	if err := checkID(id); err != nil {
+		return err
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rec, err := db.Get(ctx, id)
+	if err != nil {
+		return recordError(id, err)
+	}
+	col, err := collection(rec.Collection)
+	if err != nil {
+		return err
+	}
+	out := shownRecord{Record: rec, Queue: []localdb.OutboxOp{}}
+	ops, err := db.Outbox(ctx)
+	if err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if op.RecordID == id {
+			out.Queue = append(out.Queue, op)
+		}
+	}
+	if out.Journal, err = db.Journal(ctx, localdb.JournalQuery{RecordID: id, Limit: showLimit}); err != nil {
+		return err
+	}
+	if out.Journal == nil {
+		out.Journal = []localdb.JournalEntry{}
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, out)
+	}
+	return writeRecord(env.Stdout, col, out)
+}
+
+// writeRecord prints a record for people: fields in schema order with
+// their labels, then its sync state, queued ops and history.
+func writeRecord(w io.Writer, col *model.Collection, r shownRecord) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\t%s\n", singular(col), r.Title(col))
+	fmt.Fprintf(tw, "id\t%s\n", r.ID)
+	for _, f := range col.Fields {
+		lines := strings.Split(model.Format(r.Fields[f.Name]), "\n")
+		fmt.Fprintf(tw, "%s\t%s\n", f.Label, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(tw, "\t%s\n", l)
+		}
+	}
+	state := r.State.Label()
+	if r.Deleted {
+		state = "deleted, " + state
+	}
+	fmt.Fprintf(tw, "state\t%s\n", state)
+	if r.Version == 0 {
+		fmt.Fprintf(tw, "version\t0 (not on the server yet)\n")
+	} else {
+		fmt.Fprintf(tw, "version\t%d\n", r.Version)
+	}
+	if !r.UpdatedAt.IsZero() {
+		fmt.Fprintf(tw, "updated\t%s\n", r.UpdatedAt.Local().Format(time.DateTime))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Queue) > 0 {
+		fmt.Fprintf(w, "\nWaiting to sync:\n")
+		for _, op := range r.Queue {
+			fmt.Fprintf(w, "  %s %s, %s, %s\n", op.Kind, shortID(op.OpID), opStateLabel(op.State), attempts(op.Attempts))
+			if op.LastError != "" {
+				fmt.Fprintf(w, "    last error: %s\n", op.LastError)
+			}
+		}
+	}
+	if len(r.Journal) > 0 {
+		fmt.Fprintf(w, "\nRecent history:\n")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, e := range r.Journal {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04"), e.Actor, e.Kind, oneLine(e.Summary, 100))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// singular names one record of the collection for a heading: "note".
+func singular(col *model.Collection) string {
+	return strings.ReplaceAll(col.Name, "_", " ")
+}
