@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -186,4 +187,23 @@ func (r recordRow) record() model.Record {
 		Fields:     r.fields,
 		UpdatedAt:  fromNanos(r.updatedAt),
 	}
+}
+
+// encodeJSON writes any value as JSON text.
+func encodeJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode: %w", err)
+	}
+	return string(b), nil
+}
+
+// sortedNames returns a set's members in order.
+func sortedNames(set map[string]bool) []string {
+	names := make([]string, 0, len(set))
+	for k := range set {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -2,12 +2,18 @@ package localdb
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"casefile/assets"
 	"casefile/model"
+	"casefile/protocol"
 )
+
+var bg = context.Background()
 
 func testSchema(t testing.TB) *model.Schema {
 	t.Helper()
@@ -21,7 +27,12 @@ func testSchema(t testing.TB) *model.Schema {
 // openTest opens a fresh database file in a temporary directory.
 func openTest(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "casefile.db"), testSchema(t))
+	return openAt(t, filepath.Join(t.TempDir(), "casefile.db"))
+}
+
+func openAt(t testing.TB, path string) *DB {
+	t.Helper()
+	db, err := Open(bg, path, testSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,9 +43,140 @@ func openTest(t testing.TB) *DB {
 // mustMatter creates a matter and returns its id.
 func mustMatter(t testing.TB, db *DB, title string) string {
 	t.Helper()
-	r, err := db.Create(context.Background(), "matter", "", model.Fields{"title": title})
+	r, err := db.Create(bg, "matter", "", model.Fields{"title": title})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r.ID
+}
+
+func mustCreate(t testing.TB, db *DB, collection string, fields model.Fields) model.Record {
+	t.Helper()
+	r, err := db.Create(bg, collection, "", fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustUpdate(t testing.TB, db *DB, id string, changes model.Fields) model.Record {
+	t.Helper()
+	r, err := db.Update(bg, id, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func mustGet(t testing.TB, db *DB, id string) model.Record {
+	t.Helper()
+	r, err := db.Get(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// serverRecord is a record as the server would send it.
+func serverRecord(id, collection, matter string, version int64, fields model.Fields) protocol.Record {
+	return protocol.Record{ID: id, Collection: collection, MatterID: matter, Version: version, Seq: version,
+		Fields: fields, UpdatedAt: time.Date(2025, 1, 1, 0, 0, int(version), 0, time.UTC)}
+}
+
+// pull applies one final page holding recs.
+func pull(t testing.TB, db *DB, cursor int64, recs ...protocol.Record) {
+	t.Helper()
+	if err := db.ApplyPull(bg, protocol.PullResponse{Records: recs, Cursor: cursor}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncedMatter puts a matter the server has (version 1) into db.
+func syncedMatter(t testing.TB, db *DB) string {
+	t.Helper()
+	id := model.NewID()
+	pull(t, db, 1, serverRecord(id, "matter", id, 1, model.Fields{"title": "Smith v Jones"}))
+	return id
+}
+
+// syncedNote puts a note the server has at version into db.
+func syncedNote(t testing.TB, db *DB, matter string, version int64, fields model.Fields) string {
+	t.Helper()
+	id := model.NewID()
+	f := model.Fields{"matter_id": matter}
+	for k, v := range fields {
+		f[k] = v
+	}
+	pull(t, db, version, serverRecord(id, "note", matter, version, f))
+	return id
+}
+
+func outbox(t testing.TB, db *DB) []OutboxOp {
+	t.Helper()
+	ops, err := db.Outbox(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
+func opsOf(t testing.TB, db *DB, recordID string) []OutboxOp {
+	t.Helper()
+	var out []OutboxOp
+	for _, o := range outbox(t, db) {
+		if o.RecordID == recordID {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func journalOf(t testing.TB, db *DB, recordID string) []JournalEntry {
+	t.Helper()
+	j, err := db.Journal(bg, JournalQuery{RecordID: recordID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// dump renders every table, so a test can tell that nothing changed.
+func dump(t testing.TB, db *DB) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		"SELECT " + recordCols + ", resync_mark FROM records ORDER BY rid",
+		"SELECT rowid FROM records_fts ORDER BY rowid",
+		"SELECT " + opCols + " FROM outbox ORDER BY seq",
+		"SELECT " + conflictCols + " FROM conflicts ORDER BY record_id",
+		"SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after FROM journal ORDER BY seq",
+		"SELECT key, value FROM meta ORDER BY key",
+	} {
+		rows, err := db.w.QueryContext(bg, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, vals...)
+		}
+		rows.Close()
+		b.WriteString("--\n")
+	}
+	return b.String()
+}
+
+func wantState(t testing.TB, db *DB, id string, want model.SyncState) {
+	t.Helper()
+	if got := mustGet(t, db, id).State; got != want {
+		t.Fatalf("record state = %s, want %s", got, want)
+	}
 }

@@ -150,10 +150,10 @@ func resetFailed(o *opRow, now int64) {
 type coalesced int
 
 const (
-	queuedNew  coalesced = iota // a new op behind the others
-	foldedIn                    // merged into the last, never-sent op
-	refolded                    // merged into a failed op, which got a new id
-	cancelled                   // a delete cancelled a create the server never applied
+	queuedNew coalesced = iota // a new op behind the others
+	foldedIn                   // merged into the last, never-sent op
+	refolded                   // merged into a failed op, which got a new id
+	cancelled                  // a delete cancelled a create the server never applied
 )
 
 // enqueue queues a user's change of rec. Edits coalesce into the record's

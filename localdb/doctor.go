@@ -1,0 +1,203 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// stuckAfter is how long an op may stay syncing before Doctor calls it
+// stuck: a live syncer answers or gives up well within it.
+const stuckAfter = 10 * time.Minute
+
+// Doctor checks integrity and queue sanity; with repair it fixes what it can.
+// Repair also restarts a full resync from the server (ResetCursor), which
+// keeps every queued op and conflict.
+func (db *DB) Doctor(ctx context.Context, repair bool) (Report, error) {
+	rep := Report{Problems: []string{}, Repaired: []string{}}
+	if err := db.checkIntegrity(ctx, &rep); err != nil {
+		return rep, fmt.Errorf("doctor: %w", err)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		checks := []func(context.Context, *sql.Tx, *Report, bool) error{
+			db.checkOrphans, db.checkStuck, db.checkConflicts, db.checkStates, db.checkCursor,
+		}
+		for _, check := range checks {
+			if err := check(ctx, tx, &rep, repair); err != nil {
+				return err
+			}
+		}
+		if repair {
+			if err := db.resetCursor(ctx, tx); err != nil {
+				return err
+			}
+			rep.Repaired = append(rep.Repaired, "the next sync pulls everything again from the server (queued changes are kept)")
+		}
+		if !repair {
+			// Read-only: nothing to commit; roll back to leave no trace.
+			return errDryRun
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return rep, fmt.Errorf("doctor: %w", err)
+	}
+	return rep, nil
+}
+
+var errDryRun = errors.New("dry run")
+
+func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
+	rows, err := db.r.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return mapErr(err)
+		}
+		if line != "ok" {
+			rep.Problems = append(rep.Problems, "integrity: "+line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	fk, err := db.r.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return mapErr(err)
+	}
+	defer fk.Close()
+	for fk.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var idx int
+		if err := fk.Scan(&table, &rowid, &parent, &idx); err != nil {
+			return mapErr(err)
+		}
+		rep.Problems = append(rep.Problems, fmt.Sprintf("foreign key: a row of %s points to a missing %s", table, parent))
+	}
+	return mapErr(fk.Err())
+}
+
+// checkOrphans finds ops whose record is missing, other than those kept
+// after access to their matter was revoked.
+func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
+	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, 'orphaned')
+		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked)
+	if err != nil {
+		return err
+	}
+	for _, o := range ops {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("op %s (%s of %s): its record is missing", o.OpID, o.Kind, o.RecordID))
+		if !repair {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = 'orphaned',
+			last_error = 'its record is missing on this device; export or discard it' WHERE seq = ?`, o.seq); err != nil {
+			return err
+		}
+		rep.Repaired = append(rep.Repaired, fmt.Sprintf("op %s kept as failed for you to export or discard", o.OpID))
+	}
+	return nil
+}
+
+// checkStuck finds ops left syncing for longer than a sync can take.
+func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
+	ops, err := queryOps(ctx, tx, "WHERE state = 'syncing' AND updated_at < ? ORDER BY seq", nanos(db.now().Add(-stuckAfter)))
+	if err != nil {
+		return err
+	}
+	for _, o := range ops {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("op %s has been sending since %s", o.OpID, fromNanos(o.updatedAt).Local().Format(time.DateTime)))
+		if !repair {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'retrying', next_attempt = 0 WHERE seq = ?", o.seq); err != nil {
+			return err
+		}
+		if err := refreshState(ctx, tx, o.RecordID); err != nil {
+			return err
+		}
+		rep.Repaired = append(rep.Repaired, fmt.Sprintf("op %s will be sent again", o.OpID))
+	}
+	return nil
+}
+
+// checkConflicts finds conflict ops without a conflict to review, and
+// conflicts whose op is gone.
+func (db *DB) checkConflicts(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
+	ops, err := queryOps(ctx, tx, `WHERE state = 'conflict'
+		AND NOT EXISTS (SELECT 1 FROM conflicts c WHERE c.op_id = outbox.op_id) ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	for _, o := range ops {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("op %s is marked conflict but has no conflict to review", o.OpID))
+		if !repair {
+			continue
+		}
+		// Sending it again brings the server's answer, and the conflict, back.
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'retrying', next_attempt = 0 WHERE seq = ?", o.seq); err != nil {
+			return err
+		}
+		rep.Repaired = append(rep.Repaired, fmt.Sprintf("op %s will be sent again", o.OpID))
+	}
+	ids, err := distinctRecords(ctx, tx, `SELECT record_id FROM conflicts c
+		WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.op_id = c.op_id AND o.state = 'conflict')`)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the conflict of record %s has no change behind it", id))
+		if !repair {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM conflicts WHERE record_id = ?", id); err != nil {
+			return err
+		}
+		rep.Repaired = append(rep.Repaired, fmt.Sprintf("the empty conflict of record %s was removed", id))
+	}
+	return nil
+}
+
+// checkStates finds records whose shown state or fields disagree with their ops.
+func (db *DB) checkStates(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
+	ids, err := distinctRecords(ctx, tx, `SELECT r.id FROM records r WHERE r.state != coalesce(
+		CASE WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.record_id = r.id) THEN 'conflict' END,
+		(SELECT CASE max(CASE o.state WHEN 'pending' THEN 1 WHEN 'syncing' THEN 2 WHEN 'retrying' THEN 3
+			WHEN 'failed' THEN 4 WHEN 'conflict' THEN 5 END)
+			WHEN 1 THEN 'pending' WHEN 2 THEN 'syncing' WHEN 3 THEN 'retrying' WHEN 4 THEN 'failed' WHEN 5 THEN 'conflict' END
+			FROM outbox o WHERE o.record_id = r.id),
+		'synced')`)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("record %s shows a state its queued changes do not have", id))
+		if !repair {
+			continue
+		}
+		if _, _, err := db.recompute(ctx, tx, id, 0); err != nil {
+			return err
+		}
+		rep.Repaired = append(rep.Repaired, fmt.Sprintf("record %s: state recomputed", id))
+	}
+	return nil
+}
+
+func (db *DB) checkCursor(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
+	cur, err := getMeta(ctx, tx, metaCursor)
+	if err != nil || cur == "" {
+		return err
+	}
+	if n, perr := strconv.ParseInt(cur, 10, 64); perr != nil || n < 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the sync cursor %q is not a valid position", cur))
+	}
+	return nil
+}

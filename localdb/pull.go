@@ -1,0 +1,271 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// CodeAccessRevoked is the error code of ops kept as failed because the
+// user lost access to their matter.
+const CodeAccessRevoked = "access_revoked"
+
+const revokedMessage = "you no longer have access to this matter; the change is kept on this device (export or discard it)"
+
+// ApplyPull applies one pull page and its cursor in one transaction.
+// Server changes become each record's base; queued local ops stay on top, so
+// a pull never clobbers an unsent edit and never brings back a record
+// deleted here. The cursor moves with the data, never ahead, never back.
+func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		changed := 0
+		for i := range page.Records {
+			n, err := db.pullRecord(ctx, tx, &page.Records[i])
+			if err != nil {
+				return fmt.Errorf("record %s: %w", page.Records[i].ID, err)
+			}
+			changed += n
+		}
+		for _, rm := range page.Removed {
+			if err := db.dropRecords(ctx, tx, "removed", "id = ?", rm.ID); err != nil {
+				return err
+			}
+		}
+		for _, m := range page.DroppedMatters {
+			if err := db.dropRecords(ctx, tx, "dropped_matter", "matter_id = ?", m); err != nil {
+				return err
+			}
+		}
+		if err := db.advanceCursor(ctx, tx, page.Cursor); err != nil {
+			return err
+		}
+		if !page.More {
+			if err := db.finishResync(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := setMeta(ctx, tx, metaLastSync, db.now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+		if len(page.Records) == 0 {
+			return nil
+		}
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "pull",
+			Summary: fmt.Sprintf("received %d record(s) from the server, %d changed here (cursor %d)", len(page.Records), changed, page.Cursor)})
+	})
+	if err != nil {
+		return fmt.Errorf("apply pull: %w", err)
+	}
+	return nil
+}
+
+// pullRecord makes one server record the base of the local one and reports
+// whether anything changed.
+func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, error) {
+	local, err := getRow(ctx, tx, r.ID)
+	exists := err == nil
+	if err != nil && !isNotFound(err) {
+		return 0, err
+	}
+	if exists && r.Version < local.version {
+		_, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE rid = ?", local.rid)
+		return 0, err
+	}
+	var queued int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE record_id = ?", r.ID).Scan(&queued); err != nil {
+		return 0, err
+	}
+	touch := nanos(r.UpdatedAt)
+	if touch == 0 {
+		touch = nanos(db.now())
+	}
+	if exists && queued > 0 && local.updatedAt > touch {
+		touch = local.updatedAt
+	}
+	if r.Deleted {
+		switch {
+		case !exists:
+			return 0, nil
+		case queued == 0:
+			return 1, purge(ctx, tx, local)
+		}
+		// Keep the last known fields as the base: the queued ops will
+		// meet an edit_deleted conflict, whose review needs them.
+		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?", r.Version, local.rid); err != nil {
+			return 0, err
+		}
+		_, _, err := db.recompute(ctx, tx, r.ID, touch)
+		return 1, err
+	}
+	col, _ := db.schema.Collection(r.Collection)
+	fj, err := encodeFields(normalizeWire(col, r.Fields))
+	if err != nil {
+		return 0, err
+	}
+	if !exists {
+		matter := r.MatterID
+		if matter == "" {
+			matter = model.MatterOf(r.Collection, r.ID, r.Fields)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 'synced', ?)`, r.ID, r.Collection, matter, fj, fj, r.Version, touch)
+		if err != nil {
+			return 0, err
+		}
+		rid, err := res.LastInsertId()
+		if err != nil {
+			return 0, err
+		}
+		fields, err := decodeFields(sql.NullString{String: fj, Valid: true})
+		if err != nil {
+			return 0, err
+		}
+		if err := db.index(ctx, tx, rid, r.Collection, fields, false); err != nil {
+			return 0, err
+		}
+		if queued > 0 {
+			_, _, err = db.recompute(ctx, tx, r.ID, touch)
+		}
+		return 1, err
+	}
+	if local.version == r.Version && !local.baseDeleted && local.base != nil {
+		if old, _ := encodeFields(local.base); old == fj {
+			_, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE rid = ?", local.rid)
+			return 0, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0 WHERE rid = ?",
+		fj, r.Version, local.rid); err != nil {
+		return 0, err
+	}
+	_, _, err = db.recompute(ctx, tx, r.ID, touch)
+	return 1, err
+}
+
+// dropRecords removes records the user may no longer see. Their queued ops
+// stay in the outbox as failed with CodeAccessRevoked, so no unsent work is
+// lost: the user can export or discard it.
+func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, arg string) error {
+	rows, err := tx.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE "+where, arg)
+	if err != nil {
+		return err
+	}
+	var recs []recordRow
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	now := nanos(db.now())
+	kept := int64(0)
+	for _, r := range recs {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
+			WHERE record_id = ?`, CodeAccessRevoked, revokedMessage, now, r.id)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		kept += n
+		if err := purge(ctx, tx, r); err != nil {
+			return err
+		}
+		if kind == "removed" {
+			summary := "removed from this device: you no longer have access to its matter"
+			if n > 0 {
+				summary += fmt.Sprintf("; %d unsent change(s) kept as failed", n)
+			}
+			if err := db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: kind, RecordID: r.id,
+				Collection: r.collection, Summary: summary, Before: r.fields}); err != nil {
+				return err
+			}
+		}
+	}
+	if kind != "dropped_matter" {
+		return nil
+	}
+	summary := fmt.Sprintf("you no longer have access to matter %s: %d record(s) removed from this device", arg, len(recs))
+	if kept > 0 {
+		summary += fmt.Sprintf("; %d unsent change(s) kept as failed", kept)
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: kind, RecordID: arg,
+		Collection: model.MatterCollection, Summary: summary})
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// advanceCursor stores the page's cursor unless it would move back.
+func (db *DB) advanceCursor(ctx context.Context, tx *sql.Tx, cursor int64) error {
+	cur, err := getMeta(ctx, tx, metaCursor)
+	if err != nil {
+		return err
+	}
+	if old, _ := strconv.ParseInt(cur, 10, 64); cur != "" && cursor < old {
+		return nil
+	}
+	return setMeta(ctx, tx, metaCursor, strconv.FormatInt(cursor, 10))
+}
+
+// ResetCursor starts a full resync, keeping pending ops and conflicts: the
+// cursor goes back to 0 and every record is marked unconfirmed until a pull
+// shows it again; the last page removes what the server no longer has.
+func (db *DB) ResetCursor(ctx context.Context) error {
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return db.resetCursor(ctx, tx) }); err != nil {
+		return fmt.Errorf("reset cursor: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
+	if err := setMeta(ctx, tx, metaCursor, "0"); err != nil {
+		return err
+	}
+	if err := setMeta(ctx, tx, metaResync, "1"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 1 WHERE resync_mark = 0"); err != nil {
+		return err
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "reset",
+		Summary: "full resync from the server started; unsent changes and conflicts are kept"})
+}
+
+// finishResync ends a full resync: records the server did not show again
+// are gone there, and go here too unless they hold queued ops.
+func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
+	flag, err := getMeta(ctx, tx, metaResync)
+	if err != nil || flag != "1" {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM records_fts WHERE rowid IN (SELECT rid FROM records r WHERE resync_mark = 1
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))`)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE resync_mark = 1
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = records.id)`)
+	if err != nil {
+		return err
+	}
+	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE resync_mark = 1"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM meta WHERE key = ?", metaResync); err != nil {
+		return err
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "reset",
+		Summary: fmt.Sprintf("full resync finished; %d record(s) the server no longer has were removed", n)})
+}

@@ -1,0 +1,216 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"casefile/model"
+)
+
+// ErrSending refuses to discard an op while it is being sent.
+var ErrSending = errors.New("the change is being sent right now; try again when this sync ends")
+
+// Resolve turns a conflict resolution into a new op and clears the conflict.
+// The new op takes the conflicting op's place in the queue and is based on
+// the server version the conflict was reviewed against; a resolution that
+// keeps the server's state queues nothing and the record shows the server's copy.
+func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) (model.Record, error) {
+	var out model.Record
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		c, err := getConflict(ctx, tx, recordID)
+		if err != nil {
+			return err
+		}
+		col, err := db.collection(c.Collection)
+		if err != nil {
+			return err
+		}
+		op, err := c.Resolve(col, r, model.NewID())
+		if err != nil {
+			return err
+		}
+		old, err := getOp(ctx, tx, c.OpID)
+		if err != nil && !errors.Is(err, ErrNoOp) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM conflicts WHERE record_id = ?", recordID); err != nil {
+			return err
+		}
+		if old.seq != 0 {
+			if err := deleteOp(ctx, tx, old.seq); err != nil {
+				return err
+			}
+		}
+		now := nanos(db.now())
+		summary := "resolved the conflict: kept the server's version"
+		if op != nil {
+			o := opRow{seq: old.seq, Op: *op, state: OpPending, createdAt: now, updatedAt: now}
+			if op.Kind == model.OpUpdate {
+				// Each field's base is now the server's value it was reviewed against.
+				o.baseValues = model.Fields{}
+				for k := range op.Fields {
+					o.baseValues[k] = c.Theirs[k]
+				}
+			}
+			if err := insertOp(ctx, tx, o); err != nil {
+				return err
+			}
+			summary = fmt.Sprintf("resolved the conflict: will send a %s", op.Kind)
+			if op.Kind == model.OpUpdate {
+				summary += " of " + fieldList(op.Fields)
+			}
+		}
+		// Ops queued behind the conflicting one were made on top of it;
+		// they now stand on the version the resolution is based on.
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET base_version = ? WHERE record_id = ? AND base_version = ? AND state != 'failed'",
+			c.TheirsVersion, recordID, c.BaseVersion); err != nil {
+			return err
+		}
+		rec, _, err := db.recompute(ctx, tx, recordID, now)
+		if err != nil {
+			return err
+		}
+		out = rec.record()
+		e := JournalEntry{Actor: actorLocal, Kind: "resolve", RecordID: recordID, Collection: c.Collection,
+			OpID: c.OpID, Summary: summary, Before: c.Mine}
+		if op != nil {
+			e.OpID, e.After = op.OpID, op.Fields
+		}
+		return db.journal(ctx, tx, e)
+	})
+	if err != nil {
+		return model.Record{}, wrapWrite("resolve "+recordID, err)
+	}
+	return out, nil
+}
+
+// RetryOp makes a failed or retrying op due now. A failed op goes back to
+// the queue under a new op id: the server keeps its answer to the old id.
+func (db *DB) RetryOp(ctx context.Context, opID string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		op, err := getOp(ctx, tx, opID)
+		if err != nil {
+			return err
+		}
+		_, err = db.retry(ctx, tx, op)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("retry %s: %w", opID, err)
+	}
+	return nil
+}
+
+// RetryAll makes every failed or retrying op due now and returns how many.
+func (db *DB) RetryAll(ctx context.Context) (int, error) {
+	n := 0
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ops, err := queryOps(ctx, tx, "WHERE state IN ('failed', 'retrying') ORDER BY seq")
+		if err != nil {
+			return err
+		}
+		for _, op := range ops {
+			ok, err := db.retry(ctx, tx, op)
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry all: %w", err)
+	}
+	return n, nil
+}
+
+// retry puts one op back in the queue, due now, and reports whether it did.
+func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
+	now := nanos(db.now())
+	switch op.state {
+	case OpRetrying:
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET next_attempt = 0, updated_at = ? WHERE seq = ?", now, op.seq); err != nil {
+			return false, err
+		}
+		return true, nil
+	case OpFailed:
+		oldID := op.OpID
+		resetFailed(&op, now)
+		if err := saveOp(ctx, tx, op); err != nil {
+			return false, err
+		}
+		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+			return false, err
+		}
+		return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "retry", RecordID: op.RecordID,
+			Collection: op.Collection, OpID: op.OpID,
+			Summary: fmt.Sprintf("the refused %s will be sent again as a new change (it was %s)", op.Kind, oldID), After: op.Fields})
+	case OpConflict:
+		return false, ErrInConflict
+	}
+	return false, nil // pending or syncing: already on its way
+}
+
+// DiscardOp drops a queued op (the journal keeps it); its record falls back to the server's copy.
+// Discarding the create of a record the server never had drops the record
+// and every later op of it.
+func (db *DB) DiscardOp(ctx context.Context, opID string) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		op, err := getOp(ctx, tx, opID)
+		if err != nil {
+			return err
+		}
+		if op.state == OpSyncing {
+			return ErrSending
+		}
+		drop := []opRow{op}
+		rec, err := getRow(ctx, tx, op.RecordID)
+		missing := isNotFound(err)
+		if err != nil && !missing {
+			return err
+		}
+		if op.Kind == model.OpCreate && (missing || rec.base == nil) {
+			later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? ORDER BY seq", op.RecordID, op.seq)
+			if err != nil {
+				return err
+			}
+			for _, l := range later {
+				if l.state == OpSyncing {
+					return ErrSending
+				}
+			}
+			drop = append(drop, later...)
+		}
+		for _, d := range drop {
+			if err := deleteOp(ctx, tx, d.seq); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM conflicts WHERE op_id = ?", d.OpID); err != nil {
+				return err
+			}
+			summary := fmt.Sprintf("discarded the unsent %s", d.Kind)
+			if len(d.Fields) > 0 && d.Kind == model.OpUpdate {
+				summary += " of " + fieldList(d.Fields)
+			}
+			if d.lastError != "" {
+				summary += " (it had failed: " + d.lastError + ")"
+			}
+			if err := db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "discard", RecordID: d.RecordID,
+				Collection: d.Collection, OpID: d.OpID, Summary: summary, Before: d.baseValues, After: d.Fields}); err != nil {
+				return err
+			}
+		}
+		if !missing {
+			_, _, err = db.recompute(ctx, tx, op.RecordID, 0)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("discard %s: %w", opID, err)
+	}
+	return nil
+}

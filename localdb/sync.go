@@ -1,0 +1,355 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// actorSync is the journal's actor for what the syncer applies.
+const actorSync = "sync"
+
+// recoverSyncing puts ops a crash left in syncing back in the queue, due
+// now. Sending one again is safe: the server answers a known op id with its
+// first answer.
+func (db *DB) recoverSyncing(ctx context.Context) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = 'syncing'")
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'retrying', next_attempt = 0, updated_at = ? WHERE state = 'syncing'", nanos(db.now()))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		for _, id := range ids {
+			if err := refreshState(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "retry",
+			Summary: fmt.Sprintf("%d change(s) were being sent when casefile stopped; they will be sent again", n)})
+	})
+	if err != nil {
+		return fmt.Errorf("recover interrupted sends: %w", err)
+	}
+	return nil
+}
+
+func distinctRecords(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// NextBatch returns due ops, oldest first, at most one per record, and marks them syncing.
+// A record's ops go one at a time in queue order, so an op waits while an
+// earlier op of its record is in flight, failed or in conflict; other
+// records are never held back by it.
+func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
+	if limit <= 0 || limit > protocol.MaxOpsPerPush {
+		limit = protocol.MaxOpsPerPush
+	}
+	var out []OutboxOp
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// "+state" keeps the planner on the seq order instead of sorting
+		// every pending op through the state index.
+		ops, err := queryOps(ctx, tx, `WHERE (+state = 'pending' OR (+state = 'retrying' AND next_attempt <= ?))
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.record_id = outbox.record_id AND p.seq < outbox.seq)
+			ORDER BY seq LIMIT ?`, nanos(now), limit)
+		if err != nil {
+			return err
+		}
+		at := nanos(db.now())
+		for _, o := range ops {
+			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'syncing', attempts = attempts + 1, updated_at = ? WHERE seq = ?", at, o.seq); err != nil {
+				return err
+			}
+			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
+			if err := refreshState(ctx, tx, o.RecordID); err != nil {
+				return err
+			}
+			out = append(out, o.outboxOp())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("next batch: %w", err)
+	}
+	return out, nil
+}
+
+// MarkRetry returns ops to the queue after a transient failure, due at next.
+func (db *DB) MarkRetry(ctx context.Context, opIDs []string, errMsg string, next time.Time) error {
+	if len(opIDs) == 0 {
+		return nil
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		at := nanos(db.now())
+		n := 0
+		for _, id := range opIDs {
+			var recordID string
+			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 'retrying', last_error = ?, next_attempt = ?, updated_at = ?
+				WHERE op_id = ? AND state = 'syncing' RETURNING record_id`, errMsg, nanos(next), at, id).Scan(&recordID)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			n++
+			if err := refreshState(ctx, tx, recordID); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "retry",
+			Summary: fmt.Sprintf("%d change(s) not delivered (%s); next try at %s", n, errMsg, next.Local().Format(time.DateTime))})
+	})
+	if err != nil {
+		return fmt.Errorf("mark for retry: %w", err)
+	}
+	return nil
+}
+
+// ApplyPushResults applies the server's answers to a batch in one transaction.
+// Answers for ops no longer queued (discarded meanwhile) are ignored.
+func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult) error {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, res := range results {
+			op, err := getOp(ctx, tx, res.OpID)
+			if errors.Is(err, ErrNoOp) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			switch res.Result {
+			case model.ResultApplied, model.ResultMerged:
+				err = db.applyAck(ctx, tx, op, res)
+			case model.ResultConflict:
+				err = db.applyConflict(ctx, tx, op, res)
+			case model.ResultRejected:
+				err = db.applyRejected(ctx, tx, op, res.Code, res.Message)
+			default:
+				err = fmt.Errorf("op %s: unknown result %q", op.OpID, res.Result)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("apply push results: %w", err)
+	}
+	return nil
+}
+
+// setBase stores the server's copy of a record unless the row already holds
+// a newer one (a pull may have overtaken the push answer).
+func (db *DB) setBase(ctx context.Context, tx *sql.Tx, rec recordRow, r *protocol.Record) error {
+	if r == nil || r.Version < rec.version {
+		return nil
+	}
+	base := rec.base
+	if !r.Deleted || r.Fields != nil {
+		col, _ := db.schema.Collection(rec.collection)
+		base = normalizeWire(col, r.Fields)
+	}
+	bj, err := encodeNullable(base)
+	if err != nil {
+		return err
+	}
+	if bj == nil {
+		bj = "{}"
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = ?, resync_mark = 0 WHERE rid = ?",
+		bj, r.Version, r.Deleted, rec.rid)
+	return err
+}
+
+// applyAck handles applied and merged: the op leaves the queue, the record
+// takes the server's copy, and later ops made on the same base now stand
+// on the new version.
+func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.OpResult) error {
+	if err := deleteOp(ctx, tx, op.seq); err != nil {
+		return err
+	}
+	rec, err := getRow(ctx, tx, op.RecordID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	version := int64(0)
+	if err == nil {
+		if err := db.setBase(ctx, tx, rec, res.Record); err != nil {
+			return err
+		}
+		if res.Record != nil {
+			version = res.Record.Version
+			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET base_version = ? WHERE record_id = ? AND base_version = ?",
+				version, op.RecordID, op.BaseVersion); err != nil {
+				return err
+			}
+		}
+		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+			return err
+		}
+	}
+	summary := fmt.Sprintf("the server %s the %s", res.Result, op.Kind)
+	if version > 0 {
+		summary += fmt.Sprintf(" (version %d)", version)
+	}
+	if len(res.Dropped) > 0 {
+		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: string(res.Result), RecordID: op.RecordID,
+		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
+}
+
+// applyConflict keeps the op, marked conflict, and records base, mine and
+// theirs of every overlapping field for a person to review.
+func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res protocol.OpResult) error {
+	now := nanos(db.now())
+	rec, err := getRow(ctx, tx, op.RecordID)
+	if errors.Is(err, ErrNotFound) {
+		// Nothing left here to review against: keep the change as refused.
+		return db.applyRejected(ctx, tx, op, "conflict", "the server has a newer change of a record no longer on this device")
+	}
+	if err != nil {
+		return err
+	}
+	op.state, op.updatedAt = OpConflict, now
+	if err := saveOp(ctx, tx, op); err != nil {
+		return err
+	}
+	c := model.Conflict{RecordID: op.RecordID, Collection: op.Collection, OpID: op.OpID,
+		BaseVersion: op.BaseVersion, TheirsVersion: rec.version, Mine: op.Fields}
+	col, _ := db.schema.Collection(op.Collection)
+	serverDeleted := res.Record == nil || res.Record.Deleted
+	if res.Record != nil {
+		c.TheirsVersion = res.Record.Version
+		if !res.Record.Deleted {
+			c.Theirs = normalizeWire(col, res.Record.Fields)
+		}
+	}
+	base := func(f string) any {
+		if v, ok := op.baseValues[f]; ok {
+			return v
+		}
+		return rec.base[f]
+	}
+	switch {
+	case op.Kind == model.OpDelete:
+		c.Kind = model.ConflictDeleteEdit
+		for _, f := range res.ConflictFields {
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Theirs: c.Theirs[f]})
+		}
+	case serverDeleted:
+		// Every last known field goes in, so "restore with my edits"
+		// recreates the whole record.
+		c.Kind = model.ConflictEditDeleted
+		names := map[string]bool{}
+		for _, f := range res.ConflictFields {
+			names[f] = true
+		}
+		for f := range op.Fields {
+			names[f] = true
+		}
+		for f := range rec.base {
+			names[f] = true
+		}
+		for _, f := range sortedNames(names) {
+			mine, ok := op.Fields[f]
+			if !ok && op.Kind != model.OpCreate {
+				mine = base(f)
+			}
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: mine})
+		}
+	default:
+		c.Kind = model.ConflictEdit
+		for _, f := range res.ConflictFields {
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: op.Fields[f], Theirs: c.Theirs[f]})
+		}
+	}
+	if err := db.setBase(ctx, tx, rec, res.Record); err != nil {
+		return err
+	}
+	if res.Record == nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_deleted = 1 WHERE rid = ?", rec.rid); err != nil {
+			return err
+		}
+	}
+	if err := insertConflict(ctx, tx, c, now); err != nil {
+		return err
+	}
+	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+		return err
+	}
+	summary := "the server has newer changes of " + strings.Join(res.ConflictFields, ", ") + "; review the conflict"
+	switch c.Kind {
+	case model.ConflictDeleteEdit:
+		summary = "the server changed this record after you deleted it; review the conflict"
+	case model.ConflictEditDeleted:
+		summary = "the server deleted this record after you edited it; review the conflict"
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "conflict", RecordID: op.RecordID,
+		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
+}
+
+func insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
+	fields, err := encodeJSON(c.Fields)
+	if err != nil {
+		return err
+	}
+	mine, err := encodeNullable(c.Mine)
+	if err != nil {
+		return err
+	}
+	theirs, err := encodeNullable(c.Theirs)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, fields, mine, theirs, now)
+	return err
+}
+
+// applyRejected marks the op failed with the server's reason. Its data stays
+// in the outbox; the record shows the server's copy, or is hidden if the
+// server never had it.
+func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg string) error {
+	if msg == "" {
+		msg = "the server refused the change (" + code + ")"
+	}
+	op.state, op.errorCode, op.lastError, op.updatedAt = OpFailed, code, msg, nanos(db.now())
+	if err := saveOp(ctx, tx, op); err != nil {
+		return err
+	}
+	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+		return err
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "rejected", RecordID: op.RecordID,
+		Collection: op.Collection, OpID: op.OpID, Summary: "the server refused the " + string(op.Kind) + ": " + msg,
+		After: op.Fields})
+}
