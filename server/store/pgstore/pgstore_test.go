@@ -1,0 +1,73 @@
+package pgstore_test
+
+import (
+	"context"
+	"testing"
+
+	"casefile/server/store"
+	"casefile/server/store/pgstore"
+	"casefile/server/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := pgstore.Open(context.Background(), storetest.PostgresURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
+
+// TestTwoStoresShareHints opens two stores on one schema, as two replicas
+// do, and checks that a commit through one reaches the other's listener.
+func TestTwoStoresShareHints(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	a, err := pgstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := pgstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got := make(chan store.Hint, 1)
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Listen(lctx, func(h store.Hint) {
+			select {
+			case got <- h:
+			default:
+			}
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	// a listens on PostgreSQL since Open; its in-process Listen may start
+	// a little later, so keep committing until a hint arrives.
+	for seq := int64(1); ; seq++ {
+		if err := b.Write(ctx, func(tx store.Tx) error {
+			n, err := tx.NextSeq(ctx)
+			tx.Notify(store.Hint{Seq: n, MatterID: "m"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case h := <-got:
+			if h.MatterID != "m" || h.Seq < 1 {
+				t.Fatalf("hint = %+v", h)
+			}
+			return
+		default:
+		}
+		if seq > 10000 {
+			t.Fatal("no hint crossed from one store to the other")
+		}
+		waitABit(got)
+	}
+}

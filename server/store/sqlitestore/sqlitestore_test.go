@@ -1,0 +1,48 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"casefile/server/store"
+	"casefile/server/store/sqlitestore"
+	"casefile/server/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), sqlitestore.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", sqlitestore.FileName)
+	st, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, func(tx store.Tx) error { _, err := tx.NextSeq(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlitestore.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen (migrations must run once): %v", err)
+	}
+	defer st.Close()
+	var h store.Head
+	if err := st.Read(ctx, func(r store.Reader) (err error) { h, err = r.Head(ctx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if h.Seq != 1 {
+		t.Fatalf("head after reopen = %d, want 1", h.Seq)
+	}
+}

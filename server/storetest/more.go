@@ -1,0 +1,363 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/server/store"
+)
+
+func testMembers(t *testing.T, st store.Store) {
+	m := model.NewID()
+	var first, again bool
+	write(t, st, func(tx store.Tx) (err error) {
+		for _, u := range []string{"bob", "alice"} {
+			if err := addUser(t, tx, u); err != nil {
+				return err
+			}
+		}
+		if first, err = tx.AddMember(ctx, "bob", m); err != nil {
+			return err
+		}
+		if again, err = tx.AddMember(ctx, "bob", m); err != nil {
+			return err
+		}
+		_, err = tx.AddMember(ctx, "alice", m)
+		return err
+	})
+	if !first || again {
+		t.Fatalf("AddMember = %v then %v, want true then false", first, again)
+	}
+	var members []string
+	var isBob, isCarol bool
+	if err := st.Read(ctx, func(r store.Reader) (err error) {
+		if members, err = r.Members(ctx, m); err != nil {
+			return err
+		}
+		if isBob, err = r.IsMember(ctx, "bob", m); err != nil {
+			return err
+		}
+		isCarol, err = r.IsMember(ctx, "carol", m)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(members, []string{"alice", "bob"}) || !isBob || isCarol {
+		t.Fatalf("members %v, bob %v, carol %v", members, isBob, isCarol)
+	}
+	var removed, removedAgain bool
+	write(t, st, func(tx store.Tx) (err error) {
+		if removed, err = tx.RemoveMember(ctx, "bob", m); err != nil {
+			return err
+		}
+		removedAgain, err = tx.RemoveMember(ctx, "bob", m)
+		return err
+	})
+	if !removed || removedAgain {
+		t.Fatalf("RemoveMember = %v then %v, want true then false", removed, removedAgain)
+	}
+}
+
+// access grants or revokes at the next seq, as the server does.
+func access(t *testing.T, st store.Store, user, matter, kind string) int64 {
+	t.Helper()
+	var seq int64
+	write(t, st, func(tx store.Tx) (err error) {
+		if kind == store.AccessGrant {
+			_, err = tx.AddMember(ctx, user, matter)
+		} else {
+			_, err = tx.RemoveMember(ctx, user, matter)
+		}
+		if err != nil {
+			return err
+		}
+		if seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		return tx.AddAccessEvent(ctx, store.AccessEvent{Seq: seq, User: user, MatterID: matter, Kind: kind, At: t0})
+	})
+	return seq
+}
+
+func dropped(t *testing.T, st store.Store, q store.ChangeQuery) []string {
+	t.Helper()
+	var out []string
+	if err := st.Read(ctx, func(r store.Reader) (err error) { out, err = r.DroppedMatters(ctx, q); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testDroppedMatters(t *testing.T, st store.Store) {
+	a, b := model.NewID(), model.NewID()
+	write(t, st, func(tx store.Tx) error { return addUser(t, tx, "bob") })
+	access(t, st, "bob", a, store.AccessGrant)             // 1
+	access(t, st, "bob", b, store.AccessGrant)             // 2
+	revokeA := access(t, st, "bob", a, store.AccessRevoke) // 3
+	access(t, st, "bob", b, store.AccessRevoke)            // 4
+	regrantB := access(t, st, "bob", b, store.AccessGrant) // 5
+	if got := dropped(t, st, store.ChangeQuery{User: "bob", After: 2, UpTo: regrantB}); !slices.Equal(got, []string{a}) {
+		t.Fatalf("dropped after 2 = %v, want only %s (b was granted again)", got, a)
+	}
+	if got := dropped(t, st, store.ChangeQuery{User: "bob", After: revokeA, UpTo: regrantB}); len(got) != 0 {
+		t.Fatalf("dropped after the revoke = %v, want none", got)
+	}
+	if got := dropped(t, st, store.ChangeQuery{User: "bob", After: 0, UpTo: revokeA - 1}); len(got) != 0 {
+		t.Fatalf("dropped before the revoke = %v, want none", got)
+	}
+	if got := dropped(t, st, store.ChangeQuery{User: "bob", All: true, UpTo: regrantB}); len(got) != 0 {
+		t.Fatalf("an admin's dropped matters = %v, want none", got)
+	}
+}
+
+func testRemovals(t *testing.T, st store.Store) {
+	a, b := model.NewID(), model.NewID()
+	write(t, st, func(tx store.Tx) error {
+		for _, u := range []string{"alice", "bob"} {
+			if err := addUser(t, tx, u); err != nil {
+				return err
+			}
+			if _, err := tx.AddMember(ctx, u, a); err != nil {
+				return err
+			}
+		}
+		_, err := tx.AddMember(ctx, "alice", b)
+		return err
+	})
+	rec := putRecord(t, st, "note", a, model.Fields{"title": "x"})
+	write(t, st, func(tx store.Tx) (err error) {
+		rec.MatterID, rec.Version = b, 2
+		if rec.Seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		if err := tx.PutRecord(ctx, rec); err != nil {
+			return err
+		}
+		return tx.AddMove(ctx, store.Move{Seq: rec.Seq, RecordID: rec.ID, FromMatter: a, ToMatter: b, At: t0})
+	})
+	removals := func(user string, after int64) []store.Removal {
+		var out []store.Removal
+		if err := st.Read(ctx, func(r store.Reader) (err error) {
+			out, err = r.Removals(ctx, store.ChangeQuery{User: user, After: after, UpTo: rec.Seq})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := removals("bob", 0); len(got) != 1 || got[0] != (store.Removal{ID: rec.ID, MatterID: a}) {
+		t.Fatalf("bob's removals = %+v, want %s from %s", got, rec.ID, a)
+	}
+	if got := removals("alice", 0); len(got) != 0 {
+		t.Fatalf("alice sees both matters, yet removals = %+v", got)
+	}
+	if got := removals("bob", rec.Seq); len(got) != 0 {
+		t.Fatalf("removals after the move = %+v", got)
+	}
+}
+
+func testAuditChain(t *testing.T, st store.Store) {
+	var rows []*store.AuditEntry
+	for i, action := range []string{"login", "create", "grant"} {
+		e := &store.AuditEntry{Seq: int64(i), At: t0.Add(time.Duration(i) * time.Second), Actor: "alice", Device: "laptop",
+			Action: action, Target: "x", Before: "b", After: "a"}
+		write(t, st, func(tx store.Tx) error { return tx.AppendAudit(ctx, e) })
+		rows = append(rows, e)
+	}
+	var got []store.AuditEntry
+	if err := st.Read(ctx, func(r store.Reader) (err error) { got, err = r.Audit(ctx, 0, 10); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("audit has %d rows, want 3", len(got))
+	}
+	prev := ""
+	for i, e := range got {
+		if e != *rows[i] || e.ID != int64(i+1) || e.PrevHash != prev || e.ComputeHash() != e.Hash {
+			t.Fatalf("row %d = %+v, appended %+v, prev hash %q", i+1, e, *rows[i], prev)
+		}
+		prev = e.Hash
+	}
+	rolled := errors.New("roll back")
+	_ = st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.AppendAudit(ctx, &store.AuditEntry{At: t0, Action: "lost"}); err != nil {
+			return err
+		}
+		return rolled
+	})
+	e := &store.AuditEntry{At: t0, Action: "after"}
+	write(t, st, func(tx store.Tx) error { return tx.AppendAudit(ctx, e) })
+	if e.ID != 4 || e.PrevHash != prev {
+		t.Fatalf("row after a rolled-back append: id %d prev %q, want 4 and %q", e.ID, e.PrevHash, prev)
+	}
+}
+
+func testCompact(t *testing.T, st store.Store) {
+	m := model.NewID()
+	old := putRecord(t, st, "note", m, model.Fields{"title": "old"})
+	write(t, st, func(tx store.Tx) (err error) {
+		old.Deleted, old.Version = true, 2
+		if old.Seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		return tx.PutRecord(ctx, old)
+	})
+	recent := putRecord(t, st, "note", m, model.Fields{"title": "recent"})
+	write(t, st, func(tx store.Tx) (err error) {
+		recent.Deleted, recent.Version, recent.UpdatedAt = true, 2, t0.Add(48*time.Hour)
+		if recent.Seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		return tx.PutRecord(ctx, recent)
+	})
+	live := putRecord(t, st, "note", m, model.Fields{"title": "live"})
+	oldOp, newOp := model.NewID(), model.NewID()
+	write(t, st, func(tx store.Tx) error {
+		if err := tx.PutLedger(ctx, store.LedgerEntry{OpID: oldOp, User: "a", At: t0, Result: []byte("{}")}); err != nil {
+			return err
+		}
+		return tx.PutLedger(ctx, store.LedgerEntry{OpID: newOp, User: "a", At: t0.Add(48 * time.Hour), Result: []byte("{}")})
+	})
+	var stats store.CompactStats
+	write(t, st, func(tx store.Tx) (err error) { stats, err = tx.Compact(ctx, t0.Add(24*time.Hour)); return err })
+	if stats.Tombstones != 1 || stats.LedgerEntries != 1 || stats.CompactedThrough != old.Seq {
+		t.Fatalf("compact = %+v, want 1 tombstone, 1 ledger entry, through %d", stats, old.Seq)
+	}
+	if h := head(t, st); h.CompactedThrough != old.Seq {
+		t.Fatalf("head after compaction = %+v", h)
+	}
+	err := st.Read(ctx, func(r store.Reader) error {
+		if _, err := r.Record(ctx, old.ID); !errors.Is(err, store.ErrNotFound) {
+			return errors.New("the old tombstone survived")
+		}
+		for _, id := range []string{recent.ID, live.ID} {
+			if _, err := r.Record(ctx, id); err != nil {
+				return err
+			}
+		}
+		if _, err := r.Ledger(ctx, oldOp); !errors.Is(err, store.ErrNotFound) {
+			return errors.New("the old ledger entry survived")
+		}
+		_, err := r.Ledger(ctx, newOp)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, st, func(tx store.Tx) (err error) { stats, err = tx.Compact(ctx, t0.Add(24*time.Hour)); return err })
+	if stats.CompactedThrough != old.Seq || stats.Tombstones != 0 {
+		t.Fatalf("second compaction = %+v; the mark must never go back", stats)
+	}
+}
+
+func testHints(t *testing.T, st store.Store) {
+	lctx, cancel := context.WithCancel(ctx)
+	got := make(chan store.Hint, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = st.Listen(lctx, func(h store.Hint) { got <- h })
+	}()
+	defer func() { cancel(); <-done }()
+	// Listening starts asynchronously: publish until the first hint arrives.
+	ready := false
+	for i := 0; !ready && i < 200; i++ {
+		write(t, st, func(tx store.Tx) error { tx.Notify(store.Hint{Seq: -1}); return nil })
+		select {
+		case <-got:
+			ready = true
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !ready {
+		t.Fatal("no hint reached the listener")
+	}
+	for len(got) > 0 {
+		<-got
+	}
+	_ = st.Write(ctx, func(tx store.Tx) error {
+		tx.Notify(store.Hint{Seq: 100, MatterID: "rolled back"})
+		return errors.New("roll back")
+	})
+	want := store.Hint{Seq: 101, MatterID: model.NewID(), User: "bob"}
+	write(t, st, func(tx store.Tx) error { tx.Notify(want); return nil })
+	for {
+		select {
+		case h := <-got:
+			if h.Seq == -1 {
+				continue // a late copy of a readiness probe
+			}
+			if h != want {
+				t.Fatalf("first hint after a rollback = %+v, want %+v", h, want)
+			}
+			return
+		case <-time.After(30 * time.Second):
+			t.Fatal("the committed hint never arrived")
+		}
+	}
+}
+
+func testConcurrentWriters(t *testing.T, st store.Store) {
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	m := model.NewID()
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := st.Write(ctx, func(tx store.Tx) error {
+					seq, err := tx.NextSeq(ctx)
+					if err != nil {
+						return err
+					}
+					rec := store.Record{ID: model.NewID(), Collection: "note", MatterID: m, Version: 1, Seq: seq,
+						Fields: model.Fields{"title": "x"}, CreatedAt: t0, UpdatedAt: t0}
+					if err := tx.PutRecord(ctx, rec); err != nil {
+						return err
+					}
+					return tx.AppendAudit(ctx, &store.AuditEntry{Seq: seq, At: t0, Actor: "w", Action: "create", Target: rec.ID})
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent write: %v", err)
+	}
+	if h := head(t, st); h.Seq != writers*each {
+		t.Fatalf("head = %d, want %d", h.Seq, writers*each)
+	}
+	var recs []store.Record
+	var audit []store.AuditEntry
+	if err := st.Read(ctx, func(r store.Reader) (err error) {
+		if recs, err = r.Changes(ctx, store.ChangeQuery{All: true, UpTo: writers * each}); err != nil {
+			return err
+		}
+		audit, err = r.Audit(ctx, 0, 1000)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != writers*each || len(audit) != writers*each {
+		t.Fatalf("%d records and %d audit rows, want %d each", len(recs), len(audit), writers*each)
+	}
+	prev := ""
+	for i, e := range audit {
+		if e.PrevHash != prev || e.ComputeHash() != e.Hash {
+			t.Fatalf("audit chain broken at row %d under concurrent writers", i+1)
+		}
+		prev = e.Hash
+	}
+}
