@@ -1,0 +1,190 @@
+package ui
+
+import (
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb"
+)
+
+// Sparkline shape: 40 buckets of 15 seconds, the last ten minutes.
+const (
+	sparkBucket = 15 * time.Second
+	sparkLen    = 40
+	feedLimit   = 300 // journal entries the feed reads
+)
+
+// series is a value per time bucket over the last minutes, oldest first.
+type series struct {
+	vals   [sparkLen]int
+	newest time.Time // start of the newest bucket
+}
+
+// roll moves the series forward to now, emptying buckets that passed.
+func (s *series) roll(now time.Time) {
+	b := now.Truncate(sparkBucket)
+	if s.newest.IsZero() {
+		s.newest = b
+		return
+	}
+	steps := int(b.Sub(s.newest) / sparkBucket)
+	if steps <= 0 {
+		return
+	}
+	if steps >= sparkLen {
+		s.vals = [sparkLen]int{}
+	} else {
+		copy(s.vals[:], s.vals[steps:])
+		clear(s.vals[sparkLen-steps:])
+	}
+	s.newest = b
+}
+
+// add counts n into the current bucket.
+func (s *series) add(now time.Time, n int) {
+	s.roll(now)
+	s.vals[sparkLen-1] += n
+}
+
+// peak keeps the largest value seen in the current bucket.
+func (s *series) peak(now time.Time, n int) {
+	s.roll(now)
+	s.vals[sparkLen-1] = max(s.vals[sparkLen-1], n)
+}
+
+var sparkRunes = []rune("▁▂▃▄▅▆▇█")
+
+// sparkline draws values as bars; zero is a blank so quiet time shows.
+func sparkline(vals []int) string {
+	top := 0
+	for _, v := range vals {
+		top = max(top, v)
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		switch {
+		case v <= 0 || top == 0:
+			b.WriteRune(' ')
+		default:
+			b.WriteRune(sparkRunes[min(len(sparkRunes)-1, (v*len(sparkRunes)-1)/top)])
+		}
+	}
+	return b.String()
+}
+
+// activityPane is the journal as a live feed, newest first, under two
+// sparklines: sync activity and backlog over the last ten minutes.
+type activityPane struct {
+	Common
+	entries  []localdb.JournalEntry
+	activity series // records pushed and pulled
+	backlog  series // ops waiting, sampled
+	scroll   int
+	loaded   bool
+	err      error
+	reqID    int
+}
+
+func newActivityPane(sh *Shared) *activityPane {
+	return &activityPane{Common: Common{Shared: sh}}
+}
+
+// Init reads the journal.
+func (p *activityPane) Init() tea.Cmd { return p.reload() }
+
+func (p *activityPane) reload() tea.Cmd {
+	p.reqID = p.newID()
+	return loadJournal(p.DB, feedLimit, p.reqID)
+}
+
+// Update handles the journal answer and scrolling.
+func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
+	k := p.Keys
+	switch msg := msg.(type) {
+	case journalMsg:
+		if msg.id != p.reqID {
+			return nil
+		}
+		p.err = msg.err
+		if msg.err == nil {
+			p.entries, p.loaded = msg.entries, true
+		}
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			p.scroll = max(0, p.scroll-3)
+		case tea.MouseWheelDown:
+			p.scroll += 3
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, k.Up):
+			p.scroll = max(0, p.scroll-1)
+		case key.Matches(msg, k.Down):
+			p.scroll++
+		case key.Matches(msg, k.PageUp):
+			p.scroll = max(0, p.scroll-p.Height/2)
+		case key.Matches(msg, k.PageDown):
+			p.scroll += p.Height / 2
+		case key.Matches(msg, k.Top):
+			p.scroll = 0
+		case key.Matches(msg, k.Open):
+			i := p.scroll
+			if i < len(p.entries) && p.entries[i].RecordID != "" {
+				id := p.entries[i].RecordID
+				return func() tea.Msg { return openRecordMsg{id: id} }
+			}
+		}
+	}
+	return nil
+}
+
+// View draws the sparklines and the feed.
+func (p *activityPane) View() string {
+	s := p.Styles
+	w := p.Width
+	now := p.Now()
+	p.activity.roll(now)
+	p.backlog.roll(now)
+	sw := min(sparkLen, max(8, w-26))
+	label := func(t string) string { return s.Muted.Render(pad(" "+t, 16)) }
+	lines := []string{
+		label("sync activity") + s.Spark.Render("▕"+sparkline(p.activity.vals[sparkLen-sw:])+"▏") + s.Muted.Render(" last 10 min"),
+		label("backlog") + s.Spark.Render("▕"+sparkline(p.backlog.vals[sparkLen-sw:])+"▏") + s.Muted.Render(" waiting ops"),
+		s.Rule.Render(strings.Repeat("─", w)),
+	}
+	switch {
+	case p.err != nil:
+		lines = append(lines, s.Error.Render(" The journal could not be read: "+p.err.Error()))
+	case !p.loaded:
+		lines = append(lines, s.Muted.Render(" Loading…"))
+	case len(p.entries) == 0:
+		lines = append(lines, s.Muted.Render(" Nothing has happened yet. Saves, pushes, merges and pulls appear here as they happen."))
+	}
+	h := max(1, p.Height-len(lines))
+	p.scroll = clamp(p.scroll, 0, max(0, len(p.entries)-1))
+	for i := p.scroll; i < len(p.entries) && i < p.scroll+h; i++ {
+		e := p.entries[i]
+		line := journalLine(s, e, now, w)
+		if i == p.scroll && p.scroll > 0 {
+			line = s.RowSelected.Render(pad(line, w))
+		}
+		lines = append(lines, line)
+	}
+	return fitLines(strings.Join(lines, "\n"), p.Height)
+}
+
+// ShortHelp lists the feed's keys.
+func (p *activityPane) ShortHelp() []key.Binding {
+	k := p.Keys
+	return []key.Binding{k.Up, k.Down, k.Top}
+}
+
+// FullHelp lists every key of the feed.
+func (p *activityPane) FullHelp() [][]key.Binding {
+	k := p.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Open}}
+}

@@ -1,0 +1,274 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// backlogOrder is the order of the backlog's groups: what needs the person
+// first.
+var backlogOrder = []localdb.OpState{localdb.OpConflict, localdb.OpFailed, localdb.OpRetrying, localdb.OpSyncing, localdb.OpPending}
+
+// opStateLabel names an op state as people read it, with its symbol.
+func opStateLabel(st localdb.OpState) string {
+	switch st {
+	case localdb.OpPending:
+		return stateSymbol[model.StatePending] + " Saved offline"
+	case localdb.OpSyncing:
+		return stateSymbol[model.StateSyncing] + " Syncing"
+	case localdb.OpRetrying:
+		return stateSymbol[model.StateRetrying] + " Retrying"
+	case localdb.OpFailed:
+		return stateSymbol[model.StateFailed] + " Failed"
+	case localdb.OpConflict:
+		return stateSymbol[model.StateConflict] + " Conflict"
+	}
+	return string(st)
+}
+
+// opRecordState is the record state an op state shows as.
+func opRecordState(st localdb.OpState) model.SyncState {
+	if st == localdb.OpPending {
+		return model.StatePending
+	}
+	return model.SyncState(st)
+}
+
+// backlogPane shows the outbox grouped by state, with attempts, the last
+// error in plain words and a countdown to the next retry; ops can be
+// retried now or discarded.
+type backlogPane struct {
+	Common
+	ops    []localdb.OutboxOp // grouped, in backlogOrder
+	titles map[string]string
+	cursor int
+	top    int
+	loaded bool
+	err    error
+	reqID  int
+}
+
+func newBacklogPane(sh *Shared) *backlogPane {
+	return &backlogPane{Common: Common{Shared: sh}}
+}
+
+// Init reads the outbox.
+func (p *backlogPane) Init() tea.Cmd { return p.reload() }
+
+func (p *backlogPane) reload() tea.Cmd {
+	p.reqID = p.newID()
+	return loadOutbox(p.DB, p.Schema, p.reqID)
+}
+
+// Update handles the outbox answer and the retry and discard keys.
+func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
+	k := p.Keys
+	switch msg := msg.(type) {
+	case outboxMsg:
+		if msg.id != p.reqID {
+			return nil
+		}
+		p.err = msg.err
+		if msg.err != nil {
+			return nil
+		}
+		var sel string
+		if op, ok := p.selected(); ok {
+			sel = op.OpID
+		}
+		p.ops = p.ops[:0]
+		for _, st := range backlogOrder {
+			for _, op := range msg.ops {
+				if op.State == st {
+					p.ops = append(p.ops, op)
+				}
+			}
+		}
+		p.titles, p.loaded = msg.titles, true
+		for i, op := range p.ops {
+			if op.OpID == sel {
+				p.cursor = i
+			}
+		}
+		p.cursor = clamp(p.cursor, 0, len(p.ops)-1)
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			p.cursor = max(0, p.cursor-3)
+		case tea.MouseWheelDown:
+			p.cursor = clamp(p.cursor+3, 0, len(p.ops)-1)
+		}
+	case tea.KeyPressMsg:
+		op, ok := p.selected()
+		switch {
+		case key.Matches(msg, k.Up):
+			p.cursor = max(0, p.cursor-1)
+		case key.Matches(msg, k.Down):
+			p.cursor = clamp(p.cursor+1, 0, len(p.ops)-1)
+		case key.Matches(msg, k.PageUp):
+			p.cursor = max(0, p.cursor-p.Height/2)
+		case key.Matches(msg, k.PageDown):
+			p.cursor = clamp(p.cursor+p.Height/2, 0, len(p.ops)-1)
+		case key.Matches(msg, k.RetryAll):
+			return retryAll(p.DB)
+		case !ok:
+			return nil
+		case key.Matches(msg, k.RetryOne):
+			if op.State != localdb.OpFailed && op.State != localdb.OpRetrying {
+				return notice("Only failed or retrying changes can be retried; this one is " + opRecordState(op.State).Label() + ".")
+			}
+			return retryOp(p.DB, op.OpID)
+		case key.Matches(msg, k.Discard):
+			q := fmt.Sprintf("Discard your %s of “%s”? The record goes back to the server's copy; the journal keeps what you did.",
+				opKindNoun(op.Kind), p.title(op))
+			yes := discardOp(p.DB, op.OpID)
+			return func() tea.Msg { return askMsg{question: q, yes: yes} }
+		case key.Matches(msg, k.Open):
+			id := op.RecordID
+			if op.State == localdb.OpConflict {
+				return func() tea.Msg { return reviewMsg{recordID: id} }
+			}
+			return func() tea.Msg { return openRecordMsg{id: id} }
+		}
+	}
+	return nil
+}
+
+func (p *backlogPane) selected() (localdb.OutboxOp, bool) {
+	if p.cursor < 0 || p.cursor >= len(p.ops) {
+		return localdb.OutboxOp{}, false
+	}
+	return p.ops[p.cursor], true
+}
+
+func (p *backlogPane) title(op localdb.OutboxOp) string {
+	if t, ok := p.titles[op.RecordID]; ok {
+		return t
+	}
+	return op.RecordID
+}
+
+func opKindNoun(k model.OpKind) string {
+	switch k {
+	case model.OpCreate:
+		return "new record"
+	case model.OpDelete:
+		return "deletion"
+	}
+	return "change"
+}
+
+// plainError turns an op's last error into words for people.
+func plainError(op localdb.OutboxOp) string {
+	switch op.ErrorCode {
+	case protocol.CodeValidation:
+		return "The server found a problem with the values: " + orDefault(op.LastError, "check the fields.")
+	case protocol.CodeForbidden, protocol.CodeReadOnly:
+		return "You may not change this matter (read-only access)."
+	case protocol.CodeNotFound:
+		return "The server no longer has this record, or you lost access to its matter."
+	case protocol.CodeIDConflict:
+		return "A record with this id already exists on the server."
+	case protocol.CodeUnauthorized:
+		return "The server did not accept your login. Log in again."
+	case protocol.CodeRateLimited:
+		return "The server asked to slow down; this will be sent a little later."
+	}
+	return op.LastError
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// View draws the groups; each op takes one line, plus one for its error.
+func (p *backlogPane) View() string {
+	s := p.Styles
+	w := p.Width
+	switch {
+	case p.err != nil:
+		return s.Error.Render(" The backlog could not be read: " + p.err.Error())
+	case !p.loaded:
+		return s.Muted.Render(" Loading…")
+	case len(p.ops) == 0:
+		return s.OK.Render(" ✓ Nothing waiting.") + s.Muted.Render(" Every change made here is on the server.")
+	}
+	var lines []string
+	cursorLine := 0
+	var group localdb.OpState
+	now := p.Now()
+	for i, op := range p.ops {
+		if op.State != group {
+			group = op.State
+			n := 0
+			for _, o := range p.ops {
+				if o.State == group {
+					n++
+				}
+			}
+			if len(lines) > 0 {
+				lines = append(lines, "")
+			}
+			lines = append(lines, s.State[opRecordState(group)].Render(fmt.Sprintf(" %s (%d)", opStateLabel(group), n)))
+		}
+		col, _ := p.Schema.Collection(op.Collection)
+		name := op.Collection
+		if col != nil {
+			name = singular(col)
+		}
+		what := fmt.Sprintf("%s %s “%s”", op.Kind, name, p.title(op))
+		var facts []string
+		if op.Attempts > 0 {
+			facts = append(facts, plural(op.Attempts, "attempt", "attempts"))
+		}
+		if op.State == localdb.OpRetrying && !op.NextAttempt.IsZero() {
+			facts = append(facts, "next try "+in(now, op.NextAttempt))
+		}
+		if op.State == localdb.OpPending {
+			facts = append(facts, "saved "+ago(now, op.CreatedAt))
+		}
+		right := strings.Join(facts, " · ")
+		mark := "   "
+		if i == p.cursor {
+			mark = " ▸ "
+			cursorLine = len(lines)
+		}
+		line := joinRight(mark+what, s.Muted.Render(right)+" ", w)
+		if i == p.cursor {
+			line = s.RowSelected.Render(pad(joinRight(mark+what, right+" ", w), w))
+		}
+		lines = append(lines, line)
+		if e := plainError(op); e != "" && op.State != localdb.OpPending {
+			lines = append(lines, s.Muted.Render(truncate("     "+e, w)))
+		}
+	}
+	h := p.Height
+	p.top = scrollInto(min(p.top, cursorLine), cursorLine, h)
+	if cursorLine > 0 && p.top == cursorLine {
+		p.top-- // keep the group heading of the first op in sight
+	}
+	p.top = clamp(p.top, 0, max(0, len(lines)-h))
+	return fitLines(strings.Join(lines[p.top:], "\n"), h)
+}
+
+// ShortHelp lists the backlog's keys.
+func (p *backlogPane) ShortHelp() []key.Binding {
+	k := p.Keys
+	return []key.Binding{k.RetryOne, k.RetryAll, k.Discard, k.Open}
+}
+
+// FullHelp lists every key of the backlog.
+func (p *backlogPane) FullHelp() [][]key.Binding {
+	k := p.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown}, {k.RetryOne, k.RetryAll, k.Discard, k.Open}}
+}

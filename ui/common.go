@@ -1,0 +1,236 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/syncer"
+)
+
+// Shared is what every pane reads: the database, the schema, the styles,
+// the keys and the clock. The app owns it; a theme or key reload changes it
+// in place, so every pane sees the change at its next View.
+type Shared struct {
+	DB     *localdb.DB
+	Schema *model.Schema
+	Styles *Styles
+	Keys   *KeyMap
+	Now    func() time.Time
+	// Tick is tea.Tick; tests replace it to drive time by hand.
+	Tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
+
+	// Matters is every matter, kept fresh by the app, for the matter filter,
+	// ref pickers and matter titles.
+	Matters []model.Record
+	reqSeq  int
+}
+
+// newID returns a new request id; results tagged with an older id are stale.
+func (s *Shared) newID() int {
+	s.reqSeq++
+	return s.reqSeq
+}
+
+// matterTitle is the title of a matter, or its id when it is not known here.
+func (s *Shared) matterTitle(id string) string {
+	c, _ := s.Schema.Collection(model.MatterCollection)
+	for _, m := range s.Matters {
+		if m.ID == id {
+			return m.Title(c)
+		}
+	}
+	return id
+}
+
+// Common is embedded by every pane: its size and the shared pieces.
+type Common struct {
+	*Shared
+	Width, Height int
+}
+
+// SetSize sets the pane's size in cells.
+func (c *Common) SetSize(w, h int) { c.Width, c.Height = w, h }
+
+// pane is the shape of every screen and form of the UI.
+type pane interface {
+	help.KeyMap
+	Init() tea.Cmd
+	Update(tea.Msg) tea.Cmd
+	View() string
+	SetSize(w, h int)
+}
+
+// stateSymbol is the symbol that goes with each record state, so a state
+// is never told by colour alone.
+var stateSymbol = map[model.SyncState]string{
+	model.StatePending:  "↑",
+	model.StateSyncing:  "↻",
+	model.StateRetrying: "◷",
+	model.StateFailed:   "✗",
+	model.StateConflict: "≠",
+	model.StateSynced:   "✓",
+}
+
+// badge renders a record state as symbol and word ("↑ saved offline").
+func (s *Styles) badge(st model.SyncState) string {
+	sym, ok := stateSymbol[st]
+	if !ok {
+		sym = "?"
+	}
+	return s.State[st].Render(sym + " " + st.Label())
+}
+
+// badgeWidth is the widest badge, in cells.
+const badgeWidth = 15
+
+// connLabel is the header's words for each connectivity state.
+var connLabel = map[syncer.Connectivity]string{
+	syncer.Online:      "● online",
+	syncer.Syncing:     "↻ syncing",
+	syncer.Offline:     "○ offline",
+	syncer.Degraded:    "◐ degraded",
+	syncer.WorkOffline: "◌ working offline",
+	syncer.LoggedOut:   "✗ logged out",
+}
+
+// connBadge renders a connectivity state as symbol and word.
+func (s *Styles) connBadge(c syncer.Connectivity) string {
+	l, ok := connLabel[c]
+	if !ok {
+		l = "? " + string(c)
+	}
+	return s.Conn[c].Render(l)
+}
+
+// truncate cuts s to w cells with an ellipsis.
+func truncate(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// pad truncates or pads s with spaces to exactly w cells.
+func pad(s string, w int) string {
+	s = truncate(s, w)
+	if n := lipgloss.Width(s); n < w {
+		s += strings.Repeat(" ", w-n)
+	}
+	return s
+}
+
+// oneLine turns a value into a single line for a table cell.
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", " ⏎ ")
+	return strings.ReplaceAll(s, "\n", " ⏎ ")
+}
+
+// joinRight places right at the end of a line of width w that starts with left.
+func joinRight(left, right string, w int) string {
+	lw, rw := lipgloss.Width(left), lipgloss.Width(right)
+	if lw+rw+1 > w {
+		left = truncate(left, max(0, w-rw-1))
+		lw = lipgloss.Width(left)
+	}
+	gap := max(1, w-lw-rw)
+	return left + strings.Repeat(" ", gap) + right
+}
+
+// fitLines makes text exactly h lines (cut or padded with empty lines).
+func fitLines(text string, h int) string {
+	if h <= 0 {
+		return ""
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ago says how long ago t was, for people: "just now", "2 min ago".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 10*time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return t.Local().Format("2 Jan 15:04")
+}
+
+// in says how long until t, for people: "now", "in 12 s", "in 3 min".
+func in(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("in %d s", int(d.Seconds()+0.999))
+	case d < time.Hour:
+		return fmt.Sprintf("in %d min", int(d.Minutes()+0.999))
+	}
+	return fmt.Sprintf("in %d h", int(d.Hours()+0.999))
+}
+
+// plural says "1 note", "3 notes".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// scrollInto returns the first visible row so that cursor stays within a
+// window of h rows starting at top.
+func scrollInto(top, cursor, h int) int {
+	if h <= 0 {
+		return cursor
+	}
+	if cursor < top {
+		return cursor
+	}
+	if cursor >= top+h {
+		return cursor - h + 1
+	}
+	return top
+}
+
+// clamp keeps v within [lo, hi]; hi below lo gives lo.
+func clamp(v, lo, hi int) int {
+	if v > hi {
+		v = hi
+	}
+	if v < lo {
+		v = lo
+	}
+	return v
+}
+
+// fieldLabel is a field's label as the UI shows it: a ref field is named
+// after what it points to ("matter", not "matter id").
+func fieldLabel(f *model.Field) string {
+	if f.Type == model.TypeRef {
+		return strings.TrimSuffix(f.Label, " id")
+	}
+	return f.Label
+}

@@ -1,0 +1,208 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+
+	"casefile/model"
+)
+
+// conflictListRows is how many conflicts the list at the top shows.
+const conflictListRows = 4
+
+// View draws the list of conflicts and the selected one field by field.
+func (p *conflictsPane) View() string {
+	s := p.Styles
+	w := p.Width
+	switch {
+	case p.err != nil:
+		return s.Error.Render(" The conflicts could not be read: " + p.err.Error())
+	case !p.loaded:
+		return s.Muted.Render(" Loading…")
+	case len(p.list) == 0:
+		return s.OK.Render(" ✓ No conflicts.") + s.Muted.Render(" When you and someone else change the same field, it waits here for you.")
+	}
+	lines := []string{joinRight(s.Title.Render(" Conflicts")+s.Muted.Render(" · "+plural(len(p.list), "to review", "to review")),
+		s.Muted.Render("[ ] previous/next "), w)}
+	top := clamp(p.sel-conflictListRows+1, 0, max(0, len(p.list)-conflictListRows))
+	for i := top; i < len(p.list) && i < top+conflictListRows; i++ {
+		c := p.list[i]
+		col, ok := p.Schema.Collection(c.Collection)
+		if !ok {
+			continue
+		}
+		what := fmt.Sprintf("%s “%s”", singular(col), conflictTitle(col, c))
+		detail := plural(len(c.Fields), "field", "fields")
+		if isDelete(c) {
+			detail = "deleted on one side"
+		}
+		line := pad(" ≠ "+what, w-24) + " " + pad(detail, 22)
+		if i == p.sel {
+			lines = append(lines, s.RowSelected.Render(pad("▸"+line[1:], w)))
+		} else {
+			lines = append(lines, s.Row.Render(line))
+		}
+	}
+	lines = append(lines, s.Rule.Render(strings.Repeat("─", w)))
+	c, col, ok := p.current()
+	if !ok {
+		return strings.Join(lines, "\n")
+	}
+	lines = append(lines, s.Bold.Render(" "+singular(col)+" “"+conflictTitle(col, c)+"”")+s.Muted.Render(" · "+kindSentence(c.Kind)))
+	if isDelete(c) {
+		lines = append(lines, p.deleteView(c, col)...)
+	} else {
+		lines = append(lines, p.fieldsView(c, col)...)
+	}
+	if p.editing {
+		p.input.SetWidth(w - 3)
+		lines = append(lines, "", " "+p.input.View(s), s.Hint.Render(" enter keeps this value · esc cancels"))
+	}
+	if p.notice != "" {
+		lines = append(lines, "", s.Warn.Render(" "+p.notice))
+	}
+	return fitLines(strings.Join(lines, "\n"), p.Height)
+}
+
+// choiceLabel says what was chosen for a field, in words and arrows.
+func choiceLabel(ch model.Choice, ok bool) string {
+	if !ok {
+		return "? choose"
+	}
+	switch ch.Take {
+	case model.TakeMine:
+		return "← mine"
+	case model.TakeTheirs:
+		return "theirs →"
+	}
+	return "✎ " + model.Format(ch.Value)
+}
+
+func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []string {
+	s := p.Styles
+	w := p.Width
+	cw := max(8, (w-14-12-5)/3)
+	lines := []string{s.ColHeader.Render(" " + pad("FIELD", 12) + " " + pad("BASE", cw) + " " + pad("MINE", cw) + " " + pad("THEIRS", cw) + " CHOICE")}
+	for i, fc := range c.Fields {
+		f, _ := col.Field(fc.Field)
+		label := fc.Field
+		if f != nil {
+			label = fieldLabel(f)
+		}
+		ch, chosen := p.choices[c.RecordID][fc.Field]
+		cell := func(v any, changed, picked bool) string {
+			t := oneLine(model.Format(v))
+			if t == "" {
+				t = "—"
+			}
+			mark := "  "
+			st := s.DiffSame
+			if changed {
+				mark, st = "• ", s.DiffChanged
+			}
+			if picked {
+				st = s.Chosen
+			}
+			return st.Render(pad(mark+t, cw))
+		}
+		mark := "  "
+		if i == p.field {
+			mark = "▸ "
+		}
+		pickedMine := chosen && ch.Take == model.TakeMine
+		pickedTheirs := chosen && ch.Take == model.TakeTheirs
+		row := mark + pad(label, 11) + " " +
+			s.DiffSame.Render(pad("  "+orDash(oneLine(model.Format(fc.Base))), cw)) + " " +
+			cell(fc.Mine, !model.Equal(fc.Mine, fc.Base), pickedMine) + " " +
+			cell(fc.Theirs, !model.Equal(fc.Theirs, fc.Base), pickedTheirs) + " "
+		cs := s.Warn
+		if chosen {
+			cs = s.Chosen
+		}
+		row += cs.Render(truncate(choiceLabel(ch, chosen), max(1, w-lipgloss.Width(row))))
+		if i == p.field {
+			row = s.Bold.Render(row)
+		}
+		lines = append(lines, row)
+	}
+	var kept []string
+	for name := range c.Mine {
+		if !slices.ContainsFunc(c.Fields, func(fc model.FieldConflict) bool { return fc.Field == name }) {
+			kept = append(kept, name)
+		}
+	}
+	slices.Sort(kept)
+	lines = append(lines, s.Hint.Render(" • marks a value that changed since the version both sides started from."))
+	if len(kept) > 0 {
+		lines = append(lines, s.Muted.Render(" Your other changes are kept as they are: "+strings.Join(kept, ", ")+"."))
+	}
+	if ch, ok := p.choices[c.RecordID]; ok && len(ch) == len(c.Fields) {
+		lines = append(lines, s.OK.Render(" Every field has a side. Press a to apply."))
+	}
+	return lines
+}
+
+func (p *conflictsPane) deleteView(c model.Conflict, col *model.Collection) []string {
+	s := p.Styles
+	var mine, theirs string
+	if c.Kind == model.ConflictDeleteEdit {
+		mine, theirs = "delete it anyway", "keep their changed version"
+	} else {
+		mine, theirs = "restore it with your changes", "leave it deleted"
+	}
+	t := p.whole[c.RecordID]
+	opt := func(k key.Binding, label string, on bool) string {
+		box := "( )"
+		st := s.Row
+		if on {
+			box, st = "(•)", s.Chosen
+		}
+		return st.Render(fmt.Sprintf("   %s %s  %s", box, k.Help().Key, label))
+	}
+	lines := []string{
+		opt(p.Keys.TakeMine, mine+" (mine)", t == model.TakeMine),
+		opt(p.Keys.TakeTheirs, theirs+" (theirs)", t == model.TakeTheirs),
+	}
+	if len(c.Mine) > 0 {
+		var names []string
+		for n := range c.Mine {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		lines = append(lines, s.Muted.Render(" Your changes: "+strings.Join(names, ", ")+"."))
+	}
+	if t != "" {
+		lines = append(lines, s.OK.Render(" Press a to apply."))
+	}
+	return lines
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// ShortHelp lists the review keys.
+func (p *conflictsPane) ShortHelp() []key.Binding {
+	k := p.Keys
+	if p.editing {
+		return []key.Binding{k.Open, k.Back}
+	}
+	return []key.Binding{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs, k.EditValue, k.Apply, k.NextConflict}
+}
+
+// FullHelp lists every review key.
+func (p *conflictsPane) FullHelp() [][]key.Binding {
+	k := p.Keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.NextConflict, k.PrevConflict},
+		{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs},
+		{k.EditValue, k.Apply},
+	}
+}

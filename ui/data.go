@@ -1,0 +1,282 @@
+package ui
+
+// Every database call of the UI is a tea.Cmd built here. Each builder takes
+// what the query needs as arguments, so a Cmd never reads a model field
+// while it runs on its own goroutine, and each result carries the request
+// id it answers so the receiver can drop stale ones.
+
+import (
+	"context"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// queryTimeout bounds one read; the local database answers in milliseconds
+// unless something is badly wrong, and a stuck query must not pile up.
+const queryTimeout = 10 * time.Second
+
+type (
+	statusMsg struct {
+		id     int
+		status localdb.Status
+		err    error
+	}
+	countsMsg struct {
+		id     int
+		counts map[string]int
+		err    error
+	}
+	windowMsg struct {
+		id       int
+		offset   int
+		recs     []model.Record
+		total    int
+		hasTotal bool
+		err      error
+	}
+	mattersMsg struct {
+		id      int
+		matters []model.Record
+		err     error
+	}
+	detailMsg struct {
+		id       int
+		rec      model.Record
+		journal  []localdb.JournalEntry
+		conflict *model.Conflict
+		err      error
+	}
+	conflictsMsg struct {
+		id        int
+		conflicts []model.Conflict
+		err       error
+	}
+	outboxMsg struct {
+		id     int
+		ops    []localdb.OutboxOp
+		titles map[string]string // record id → title
+		err    error
+	}
+	journalMsg struct {
+		id      int
+		entries []localdb.JournalEntry
+		err     error
+	}
+	dataVersionMsg struct {
+		v   int64
+		err error
+	}
+)
+
+func loadStatus(db *localdb.DB, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		st, err := db.Status(ctx)
+		return statusMsg{id: id, status: st, err: err}
+	}
+}
+
+func loadCounts(db *localdb.DB, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		c, err := db.CollectionCounts(ctx)
+		return countsMsg{id: id, counts: c, err: err}
+	}
+}
+
+// loadWindow reads one window of a list; with withTotal it also counts the
+// whole list (needed when the filter or the data changed, not to scroll).
+func loadWindow(db *localdb.DB, q localdb.ListQuery, withTotal bool, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		msg := windowMsg{id: id, offset: q.Offset, hasTotal: withTotal}
+		msg.recs, msg.err = db.List(ctx, q)
+		if msg.err == nil && withTotal {
+			cq := q
+			cq.Offset, cq.Limit = 0, 0
+			msg.total, msg.err = db.Count(ctx, cq)
+		}
+		return msg
+	}
+}
+
+// maxMatters bounds the matters offered by the filter and the ref picker.
+const maxMatters = 2000
+
+func loadMatters(db *localdb.DB, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		recs, err := db.List(ctx, localdb.ListQuery{Collection: model.MatterCollection, Limit: maxMatters})
+		return mattersMsg{id: id, matters: recs, err: err}
+	}
+}
+
+// historyLimit bounds the journal lines shown in a record's detail.
+const historyLimit = 50
+
+func loadDetail(db *localdb.DB, recordID string, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		msg := detailMsg{id: id}
+		msg.rec, msg.err = db.Get(ctx, recordID)
+		if msg.err != nil {
+			return msg
+		}
+		msg.journal, msg.err = db.Journal(ctx, localdb.JournalQuery{RecordID: recordID, Limit: historyLimit})
+		if msg.err == nil && msg.rec.State == model.StateConflict {
+			if c, err := db.Conflict(ctx, recordID); err == nil {
+				msg.conflict = &c
+			}
+		}
+		return msg
+	}
+}
+
+func loadConflicts(db *localdb.DB, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		cs, err := db.Conflicts(ctx)
+		return conflictsMsg{id: id, conflicts: cs, err: err}
+	}
+}
+
+// maxTitleLookups bounds the records read to title the backlog's ops.
+const maxTitleLookups = 200
+
+func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		ops, err := db.Outbox(ctx)
+		if err != nil {
+			return outboxMsg{id: id, err: err}
+		}
+		titles := map[string]string{}
+		lookups := 0
+		for _, op := range ops {
+			if _, done := titles[op.RecordID]; done {
+				continue
+			}
+			col, ok := schema.Collection(op.Collection)
+			if !ok {
+				continue
+			}
+			if t := titleOf(col, op.RecordID, op.Fields); t != op.RecordID {
+				titles[op.RecordID] = t
+				continue
+			}
+			if lookups >= maxTitleLookups {
+				continue
+			}
+			lookups++
+			if rec, err := db.Get(ctx, op.RecordID); err == nil {
+				titles[op.RecordID] = rec.Title(col)
+			}
+		}
+		return outboxMsg{id: id, ops: ops, titles: titles}
+	}
+}
+
+func loadJournal(db *localdb.DB, limit, id int) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		es, err := db.Journal(ctx, localdb.JournalQuery{Limit: limit})
+		return journalMsg{id: id, entries: es, err: err}
+	}
+}
+
+func readDataVersion(db *localdb.DB) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		v, err := db.DataVersion(ctx)
+		return dataVersionMsg{v: v, err: err}
+	}
+}
+
+// titleOf is a record's title from its fields, or its id.
+func titleOf(col *model.Collection, id string, f model.Fields) string {
+	return model.Record{ID: id, Collection: col.Name, Fields: f}.Title(col)
+}
+
+// Writes. Each answers with a doneMsg naming what it did.
+
+// doneMsg reports a finished write.
+type doneMsg struct {
+	what string // saved, deleted, resolved, retried, discarded
+	rec  model.Record
+	n    int
+	err  error
+}
+
+func createRecord(db *localdb.DB, collection string, fields model.Fields) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		rec, err := db.Create(ctx, collection, "", fields)
+		return doneMsg{what: "saved", rec: rec, err: err}
+	}
+}
+
+func updateRecord(db *localdb.DB, id string, changes model.Fields) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		rec, err := db.Update(ctx, id, changes)
+		return doneMsg{what: "saved", rec: rec, err: err}
+	}
+}
+
+func deleteRecord(db *localdb.DB, rec model.Record) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		err := db.Delete(ctx, rec.ID)
+		return doneMsg{what: "deleted", rec: rec, err: err}
+	}
+}
+
+func resolveConflict(db *localdb.DB, recordID string, r model.Resolution) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		rec, err := db.Resolve(ctx, recordID, r)
+		return doneMsg{what: "resolved", rec: rec, err: err}
+	}
+}
+
+func retryOp(db *localdb.DB, opID string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		return doneMsg{what: "retried", n: 1, err: db.RetryOp(ctx, opID)}
+	}
+}
+
+func retryAll(db *localdb.DB) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		n, err := db.RetryAll(ctx)
+		return doneMsg{what: "retried", n: n, err: err}
+	}
+}
+
+func discardOp(db *localdb.DB, opID string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		return doneMsg{what: "discarded", n: 1, err: db.DiscardOp(ctx, opID)}
+	}
+}

@@ -1,0 +1,229 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// reviewMsg asks the app for the conflict review of one record.
+type reviewMsg struct{ recordID string }
+
+// detailPane shows one record: every field, its sync state, and its
+// history from the journal.
+type detailPane struct {
+	Common
+	id       string
+	rec      model.Record
+	journal  []localdb.JournalEntry
+	conflict *model.Conflict
+	loaded   bool
+	gone     bool
+	err      error
+	reqID    int
+	scroll   int
+}
+
+func newDetailPane(sh *Shared, id string) *detailPane {
+	return &detailPane{Common: Common{Shared: sh}, id: id}
+}
+
+// Init reads the record.
+func (p *detailPane) Init() tea.Cmd { return p.reload() }
+
+func (p *detailPane) reload() tea.Cmd {
+	p.reqID = p.newID()
+	return loadDetail(p.DB, p.id, p.reqID)
+}
+
+// Update scrolls and turns keys into edit, delete and review requests.
+func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
+	k := p.Keys
+	switch msg := msg.(type) {
+	case detailMsg:
+		if msg.id != p.reqID {
+			return nil
+		}
+		p.err = msg.err
+		p.gone = errors.Is(msg.err, localdb.ErrNotFound)
+		if msg.err == nil {
+			p.rec, p.journal, p.conflict, p.loaded = msg.rec, msg.journal, msg.conflict, true
+		}
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			p.scroll = max(0, p.scroll-3)
+		case tea.MouseWheelDown:
+			p.scroll += 3
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, k.Up):
+			p.scroll = max(0, p.scroll-1)
+		case key.Matches(msg, k.Down):
+			p.scroll++
+		case key.Matches(msg, k.PageUp):
+			p.scroll = max(0, p.scroll-p.Height+2)
+		case key.Matches(msg, k.PageDown):
+			p.scroll += p.Height - 2
+		case key.Matches(msg, k.Top):
+			p.scroll = 0
+		case !p.loaded || p.rec.Deleted:
+			return nil
+		case key.Matches(msg, k.Edit):
+			rec := p.rec
+			return func() tea.Msg { return editMsg{collection: rec.Collection, rec: &rec} }
+		case key.Matches(msg, k.Delete):
+			return askDelete(p.Shared, p.rec)
+		case key.Matches(msg, k.ReviewRecord) && p.rec.State == model.StateConflict:
+			id := p.rec.ID
+			return func() tea.Msg { return reviewMsg{recordID: id} }
+		}
+	}
+	return nil
+}
+
+// View draws the record, scrolled.
+func (p *detailPane) View() string {
+	s := p.Styles
+	switch {
+	case p.gone:
+		return s.Muted.Render(" This record is no longer here: it was deleted or moved out of your matters. Press esc to go back.")
+	case p.err != nil:
+		return s.Error.Render(" The record could not be read: " + p.err.Error())
+	case !p.loaded:
+		return s.Muted.Render(" Loading…")
+	}
+	col, ok := p.Schema.Collection(p.rec.Collection)
+	if !ok {
+		return s.Error.Render(" This record's collection is not in the schema.")
+	}
+	w := p.Width
+	head := s.Title.Render(" "+col.Label+" · ") + s.Bold.Render(p.rec.Title(col))
+	badge := s.badge(p.rec.State)
+	if p.rec.Deleted {
+		badge = s.Faint.Render("− deleted, waiting for the server")
+	}
+	lines := []string{joinRight(head, badge+" ", w), ""}
+	lines = append(lines, p.fieldLines(col, w)...)
+	lines = append(lines, "")
+	meta := fmt.Sprintf(" Version %d on the server · changed %s", p.rec.Version, ago(p.Now(), p.rec.UpdatedAt))
+	if p.rec.Version == 0 {
+		meta = " Not on the server yet · changed " + ago(p.Now(), p.rec.UpdatedAt)
+	}
+	lines = append(lines, s.Muted.Render(meta))
+	if note := stateSentence(p.rec.State); note != "" {
+		lines = append(lines, s.State[p.rec.State].Render(" "+note))
+	}
+	if p.conflict != nil {
+		names := make([]string, len(p.conflict.Fields))
+		for i, fc := range p.conflict.Fields {
+			names[i] = fc.Field
+		}
+		if len(names) > 0 {
+			lines = append(lines, s.Muted.Render(" Both sides changed: "+strings.Join(names, ", ")+"."))
+		}
+	}
+	lines = append(lines, "", s.Group.Render(" History"))
+	if len(p.journal) == 0 {
+		lines = append(lines, s.Muted.Render(" Nothing recorded yet."))
+	}
+	for _, e := range p.journal {
+		lines = append(lines, journalLine(s, e, p.Now(), w))
+	}
+	p.scroll = clamp(p.scroll, 0, max(0, len(lines)-p.Height))
+	end := min(len(lines), p.scroll+p.Height)
+	return strings.Join(lines[p.scroll:end], "\n")
+}
+
+func (p *detailPane) fieldLines(col *model.Collection, w int) []string {
+	s := p.Styles
+	lw := 0
+	for i := range col.Fields {
+		lw = max(lw, len(fieldLabel(&col.Fields[i])))
+	}
+	lw = min(lw, 16)
+	vw := max(10, w-lw-4)
+	var lines []string
+	for i := range col.Fields {
+		f := &col.Fields[i]
+		v := p.rec.Fields[f.Name]
+		text := model.Format(v)
+		if f.Type == model.TypeRef && text != "" {
+			text = p.matterTitle(text)
+		}
+		if text == "" {
+			text = s.Faint.Render("—")
+		}
+		wrapped := strings.Split(ansi.Wrap(text, vw, " "), "\n")
+		if f.Type != model.TypeLongText && len(wrapped) > 1 {
+			wrapped = []string{truncate(oneLine(text), vw)}
+		}
+		for i, l := range wrapped {
+			label := ""
+			if i == 0 {
+				label = fieldLabel(f)
+			}
+			lines = append(lines, " "+s.Label.Render(pad(label, lw))+"  "+s.Value.Render(l))
+		}
+	}
+	return lines
+}
+
+// stateSentence tells people what a record's state means for them.
+func stateSentence(st model.SyncState) string {
+	switch st {
+	case model.StatePending:
+		return "Saved on this computer; it goes to the server at the next sync."
+	case model.StateSyncing:
+		return "Being sent to the server now."
+	case model.StateRetrying:
+		return "Saved on this computer; sending it failed for a passing reason and will be tried again."
+	case model.StateFailed:
+		return "The server refused this change. Open the backlog (3) to retry or discard it."
+	case model.StateConflict:
+		return "Someone else changed this record too. Press c to review the conflict."
+	}
+	return ""
+}
+
+// journalLine is one history line: time, who, what.
+func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int) string {
+	at, now := e.At.Local(), now.Local()
+	var when string
+	switch {
+	case now.Sub(at) < time.Hour:
+		when = ago(now, at)
+	case at.Year() == now.Year() && at.YearDay() == now.YearDay():
+		when = at.Format("15:04")
+	default:
+		when = at.Format("02 Jan")
+	}
+	who := e.Actor
+	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(who, 6)) + " " + pad(e.Kind, 9) + " " + e.Summary
+	return truncate(line, w)
+}
+
+// ShortHelp lists the detail's keys.
+func (p *detailPane) ShortHelp() []key.Binding {
+	k := p.Keys
+	b := []key.Binding{k.Back, k.Edit, k.Delete}
+	if p.rec.State == model.StateConflict {
+		b = append(b, k.ReviewRecord)
+	}
+	return b
+}
+
+// FullHelp lists every key of the detail.
+func (p *detailPane) FullHelp() [][]key.Binding {
+	k := p.Keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top}, {k.Back, k.Edit, k.Delete, k.ReviewRecord}}
+}

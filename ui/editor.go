@@ -1,0 +1,500 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/model"
+)
+
+// closeEditorMsg closes the editor without saving.
+type closeEditorMsg struct{}
+
+// labelWidth is the editor's label column, in cells.
+const labelWidth = 14
+
+// formField is one field of the editor, with the widget its type needs.
+type formField struct {
+	f       *model.Field
+	input   textInput // text, longtext, number, date, datetime, tags
+	options []string  // enum: the choices ("" first when optional)
+	choice  int
+	on      bool   // bool
+	refID   string // ref
+	err     string // the validation problem shown under the field
+}
+
+// editorPane is a form generated from a collection's schema. Saving checks
+// every field with the schema's validation, shows each problem under its
+// field, and writes to the local database at once, online or not.
+type editorPane struct {
+	Common
+	col    *model.Collection
+	rec    *model.Record // nil for a new record
+	fields []*formField
+	focus  int
+	top    int
+	picker *picker
+	saving bool
+	notice string // a problem that belongs to no field
+}
+
+func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterID string) *editorPane {
+	p := &editorPane{Common: Common{Shared: sh}, col: col, rec: rec}
+	var vals model.Fields
+	if rec != nil {
+		vals = rec.Fields
+	} else if matterID != "" {
+		vals = model.Fields{model.MatterField: matterID}
+	}
+	for i := range col.Fields {
+		f := &col.Fields[i]
+		ff := &formField{f: f}
+		v := vals[f.Name]
+		switch f.Type {
+		case model.TypeEnum:
+			if !f.Required {
+				ff.options = append(ff.options, "")
+			}
+			ff.options = append(ff.options, f.Values...)
+			if s, ok := v.(string); ok {
+				ff.choice = max(0, slices.Index(ff.options, s))
+			}
+		case model.TypeBool:
+			ff.on, _ = v.(bool)
+		case model.TypeRef:
+			ff.refID, _ = v.(string)
+		default:
+			ff.input = newTextInput(inputText(f, v), f.Type == model.TypeLongText)
+			ff.input.Placeholder = placeholder(f)
+		}
+		p.fields = append(p.fields, ff)
+	}
+	// Start on the first field a person types into, past a preset matter.
+	for i, ff := range p.fields {
+		if ff.f.Type != model.TypeRef || ff.refID == "" {
+			p.focus = i
+			break
+		}
+	}
+	p.focusField(p.focus)
+	return p
+}
+
+// inputText is a value as the person edits it.
+func inputText(f *model.Field, v any) string {
+	if f.Type == model.TypeDateTime {
+		if s, ok := v.(string); ok {
+			if t, err := model.ParseDateTime(s); err == nil {
+				return t.Local().Format("2006-01-02 15:04")
+			}
+		}
+	}
+	return model.Format(v)
+}
+
+func placeholder(f *model.Field) string {
+	switch f.Type {
+	case model.TypeDate:
+		return "YYYY-MM-DD"
+	case model.TypeDateTime:
+		return "YYYY-MM-DD HH:MM"
+	case model.TypeNumber:
+		return "a number"
+	case model.TypeTags:
+		return "tags, separated by commas"
+	}
+	return ""
+}
+
+// Init does nothing: the form has what it needs.
+func (p *editorPane) Init() tea.Cmd { return nil }
+
+// Capturing is always true: the form takes typed letters.
+func (p *editorPane) Capturing() bool { return true }
+
+func (p *editorPane) focusField(i int) {
+	p.fields[p.focus].input.Blur()
+	p.focus = clamp(i, 0, len(p.fields)-1)
+	p.fields[p.focus].input.Focus()
+}
+
+// Update edits the focused field, moves between fields, saves or cancels.
+func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
+	ff := p.fields[p.focus]
+	k := p.Keys
+	switch msg := msg.(type) {
+	case pickedMsg:
+		if msg.owner != "ref" {
+			return nil
+		}
+		p.picker = nil
+		if msg.ok {
+			ff.refID, ff.err = msg.item.ID, ""
+		}
+		return nil
+	case doneMsg:
+		p.saving = false
+		if msg.err != nil {
+			p.showError(msg.err)
+		}
+		return nil
+	case tea.PasteMsg:
+		if p.picker != nil {
+			return p.picker.Update(msg)
+		}
+		ff.input.Update(msg)
+		return nil
+	case tea.MouseWheelMsg:
+		if p.picker != nil {
+			return p.picker.Update(msg)
+		}
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			p.focusField(p.focus - 1)
+		case tea.MouseWheelDown:
+			p.focusField(p.focus + 1)
+		}
+		return nil
+	case tea.KeyPressMsg:
+		if p.picker != nil {
+			return p.picker.Update(msg)
+		}
+		switch {
+		case key.Matches(msg, k.Save):
+			return p.save()
+		case key.Matches(msg, k.Back):
+			if !p.dirty() {
+				return func() tea.Msg { return closeEditorMsg{} }
+			}
+			return func() tea.Msg {
+				return askMsg{
+					question: "Leave without saving? What you typed in this form is lost.",
+					yes:      func() tea.Msg { return closeEditorMsg{} },
+				}
+			}
+		}
+		if p.fieldKey(ff, msg) {
+			ff.err = ""
+			return nil
+		}
+		switch {
+		case key.Matches(msg, k.NextField), key.Matches(msg, k.Open):
+			p.focusField(p.focus + 1)
+		case key.Matches(msg, k.PrevField):
+			p.focusField(p.focus - 1)
+		}
+	}
+	return nil
+}
+
+// fieldKey gives a key to the focused field's widget; it reports whether
+// the widget used it.
+func (p *editorPane) fieldKey(ff *formField, msg tea.KeyPressMsg) bool {
+	k := p.Keys
+	switch ff.f.Type {
+	case model.TypeEnum:
+		n := len(ff.options)
+		switch {
+		case key.Matches(msg, k.ChoiceLeft):
+			ff.choice = (ff.choice - 1 + n) % n
+		case key.Matches(msg, k.ChoiceRight), key.Matches(msg, k.Toggle):
+			ff.choice = (ff.choice + 1) % n
+		default:
+			return false
+		}
+		return true
+	case model.TypeBool:
+		if key.Matches(msg, k.Toggle) {
+			ff.on = !ff.on
+			return true
+		}
+		return false
+	case model.TypeRef:
+		if key.Matches(msg, k.Choose) || key.Matches(msg, k.Toggle) {
+			var items []pickItem
+			for _, m := range p.Matters {
+				items = append(items, pickItem{ID: m.ID, Title: p.matterTitle(m.ID)})
+			}
+			p.picker = newPicker(p.Shared, "ref", "Choose the "+fieldLabel(ff.f), items)
+			p.picker.SetSize(p.Width, p.Height)
+			return true
+		}
+		return false
+	}
+	if ff.f.Type != model.TypeLongText && key.Matches(msg, k.Open) {
+		return false
+	}
+	_, used := ff.input.Update(msg)
+	return used
+}
+
+// value is a field's value as typed, parsed for the schema.
+func (ff *formField) value() (any, error) {
+	switch ff.f.Type {
+	case model.TypeEnum:
+		if ff.options[ff.choice] == "" {
+			return nil, nil
+		}
+		return ff.options[ff.choice], nil
+	case model.TypeBool:
+		return ff.on, nil
+	case model.TypeRef:
+		if ff.refID == "" {
+			return nil, nil
+		}
+		return ff.refID, nil
+	}
+	s := ff.input.Value()
+	if ff.f.Type != model.TypeLongText {
+		s = strings.TrimSpace(s)
+	}
+	return ff.f.ParseInput(s)
+}
+
+// changes collects the form: every set field for a new record, the fields
+// that differ from the record for an edit. Parse errors land on fields.
+func (p *editorPane) changes() (model.Fields, bool) {
+	out := model.Fields{}
+	ok := true
+	for _, ff := range p.fields {
+		v, err := ff.value()
+		if err != nil {
+			ff.err, ok = err.Error(), false
+			continue
+		}
+		var orig any
+		if p.rec != nil {
+			orig = p.rec.Fields[ff.f.Name]
+		}
+		if ff.f.Type == model.TypeBool && orig == nil && v == false {
+			v = nil // an untouched yes/no stays unset
+		}
+		if p.rec == nil {
+			if v != nil {
+				out[ff.f.Name] = v
+			}
+			continue
+		}
+		if nv, err := ff.f.Normalize(v); err == nil && model.Equal(nv, orig) {
+			continue
+		}
+		out[ff.f.Name] = v
+	}
+	return out, ok
+}
+
+func (p *editorPane) dirty() bool {
+	ch, ok := p.changes()
+	for _, ff := range p.fields {
+		ff.err = ""
+	}
+	if p.rec == nil {
+		delete(ch, model.MatterField)
+	}
+	return !ok || len(ch) > 0
+}
+
+// save validates the form and, when it is clean, writes it.
+func (p *editorPane) save() tea.Cmd {
+	if p.saving {
+		return nil
+	}
+	p.notice = ""
+	for _, ff := range p.fields {
+		ff.err = ""
+	}
+	ch, ok := p.changes()
+	var fields model.Fields
+	var probs model.Problems
+	if ok {
+		fields, probs = p.col.Validate(ch, p.rec == nil)
+		p.showError(probs.Err())
+	}
+	if !ok || len(probs) > 0 {
+		p.focusFirstError()
+		p.notice = "Nothing was saved: fix the fields marked ✗."
+		return nil
+	}
+	if p.rec != nil && len(fields) == 0 {
+		return func() tea.Msg { return closeEditorMsg{} }
+	}
+	p.saving = true
+	if p.rec == nil {
+		return createRecord(p.DB, p.col.Name, fields)
+	}
+	return updateRecord(p.DB, p.rec.ID, fields)
+}
+
+// showError puts validation problems under their fields; anything else
+// becomes the form's notice.
+func (p *editorPane) showError(err error) {
+	if err == nil {
+		return
+	}
+	var probs model.Problems
+	if !errors.As(err, &probs) {
+		p.notice = "Nothing was saved: " + err.Error()
+		return
+	}
+	for _, pr := range probs {
+		placed := false
+		for _, ff := range p.fields {
+			if ff.f.Name == pr.Field {
+				ff.err, placed = pr.Message, true
+			}
+		}
+		if !placed {
+			p.notice = "Nothing was saved: " + pr.String()
+		}
+	}
+	p.focusFirstError()
+	if p.notice == "" {
+		p.notice = "Nothing was saved: fix the fields marked ✗."
+	}
+}
+
+func (p *editorPane) focusFirstError() {
+	for i, ff := range p.fields {
+		if ff.err != "" {
+			p.focusField(i)
+			return
+		}
+	}
+}
+
+// View draws the form, scrolled to keep the focused field in sight.
+func (p *editorPane) View() string {
+	if p.picker != nil {
+		return p.picker.View()
+	}
+	s := p.Styles
+	title := "New " + singular(p.col)
+	if p.rec != nil {
+		title = "Edit " + singular(p.col) + " · " + p.rec.Title(p.col)
+	}
+	head := []string{s.Title.Render(" " + truncate(title, p.Width-2))}
+	if p.notice != "" {
+		head = append(head, s.Error.Render(" "+truncate(p.notice, p.Width-2)))
+	} else {
+		head = append(head, s.Muted.Render(" Fields marked * are required. ctrl+s saves on this computer at once."))
+	}
+	head = append(head, "")
+	var body []string
+	start, end := 0, 0
+	for i, ff := range p.fields {
+		if i == p.focus {
+			start = len(body)
+		}
+		body = append(body, p.fieldView(ff, i == p.focus)...)
+		if i == p.focus {
+			end = len(body)
+		}
+	}
+	h := max(1, p.Height-len(head))
+	if end-start > h {
+		end = start + h
+	}
+	if start < p.top {
+		p.top = start
+	}
+	if end > p.top+h {
+		p.top = end - h
+	}
+	p.top = clamp(p.top, 0, max(0, len(body)-h))
+	body = body[p.top:min(len(body), p.top+h)]
+	return strings.Join(append(head, body...), "\n")
+}
+
+func (p *editorPane) fieldView(ff *formField, focused bool) []string {
+	s := p.Styles
+	label := fieldLabel(ff.f)
+	if ff.f.Required {
+		label += " *"
+	}
+	mark := "  "
+	ls := s.Label
+	if focused {
+		mark, ls = "▸ ", s.LabelFocused
+	}
+	iw := max(10, p.Width-labelWidth-4)
+	var val []string
+	hint := ""
+	switch ff.f.Type {
+	case model.TypeEnum:
+		o := ff.options[ff.choice]
+		if o == "" {
+			o = "—"
+		}
+		val = []string{"‹ " + o + " ›"}
+		hint = fmt.Sprintf("←/→ choose (%d choices)", len(ff.f.Values))
+	case model.TypeBool:
+		val = []string{"[ ] no"}
+		if ff.on {
+			val = []string{"[x] yes"}
+		}
+		hint = "space toggles"
+	case model.TypeRef:
+		t := s.Faint.Render("none chosen")
+		if ff.refID != "" {
+			t = p.matterTitle(ff.refID)
+		}
+		val = []string{t}
+		hint = "enter chooses"
+	default:
+		ff.input.SetWidth(iw)
+		if focused && ff.f.Type == model.TypeLongText {
+			ff.input.SetHeight(5)
+		} else {
+			ff.input.SetHeight(min(3, max(1, len(ff.input.lines))))
+		}
+		val = strings.Split(ff.input.View(s), "\n")
+		if ff.f.Type == model.TypeLongText {
+			hint = "enter adds a line · tab next field"
+		}
+	}
+	vs := s.Value
+	if focused {
+		vs = s.ValueFocused
+	}
+	var out []string
+	for i, v := range val {
+		l := ""
+		if i == 0 {
+			l = label
+		}
+		line := mark + ls.Render(pad(l, labelWidth)) + " " + vs.Render(v)
+		if i == 0 && focused && hint != "" && ff.f.Type != model.TypeLongText {
+			line = joinRight(line, s.Hint.Render(hint), p.Width)
+		}
+		out = append(out, line)
+		mark = "  "
+	}
+	if focused && ff.f.Type == model.TypeLongText {
+		out = append(out, strings.Repeat(" ", labelWidth+3)+s.Hint.Render(hint))
+	}
+	if ff.err != "" {
+		out = append(out, strings.Repeat(" ", labelWidth+3)+s.FieldError.Render(truncate("✗ "+ff.err, iw)))
+	}
+	return out
+}
+
+// ShortHelp lists the form's main keys.
+func (p *editorPane) ShortHelp() []key.Binding {
+	if p.picker != nil {
+		return p.picker.ShortHelp()
+	}
+	k := p.Keys
+	return []key.Binding{k.Save, k.Back, k.NextField, k.PrevField}
+}
+
+// FullHelp lists every key of the form.
+func (p *editorPane) FullHelp() [][]key.Binding {
+	k := p.Keys
+	return [][]key.Binding{{k.Save, k.Back}, {k.NextField, k.PrevField}, {k.ChoiceLeft, k.ChoiceRight, k.Toggle, k.Choose}}
+}

@@ -1,0 +1,196 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"casefile/assets"
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// fixedNow is the clock of every test, so goldens never move.
+var fixedNow = time.Date(2025, 3, 14, 15, 30, 0, 0, time.UTC)
+
+func TestMain(m *testing.M) {
+	time.Local = time.UTC // journal times render the same everywhere
+	os.Exit(m.Run())
+}
+
+func testSchema(t testing.TB) *model.Schema {
+	t.Helper()
+	s, err := model.ParseSchema(assets.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openDB opens a real local database in a temporary directory.
+func openDB(t testing.TB) *localdb.DB {
+	t.Helper()
+	db, err := localdb.Open(context.Background(), filepath.Join(t.TempDir(), "casefile.db"), testSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustCreate(t testing.TB, db *localdb.DB, collection string, f model.Fields) model.Record {
+	t.Helper()
+	r, err := db.Create(context.Background(), collection, "", f)
+	if err != nil {
+		t.Fatalf("create %s: %v", collection, err)
+	}
+	return r
+}
+
+// noTick replaces the clocks: tests deliver tick messages themselves.
+func noTick(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
+
+// newTestModel builds the app at 100×30 with a fixed clock, no colour
+// from the environment, and its first reads done.
+func newTestModel(t testing.TB, opts Options) *Model {
+	t.Helper()
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return fixedNow }
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	m := New(opts)
+	m.sh.Tick = noTick
+	m.update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	drain(t, m, m.Init())
+	return m
+}
+
+// drain runs cmd and every command its messages lead to, synchronously,
+// feeding each message to the app. Ticks are off (noTick), so it ends.
+func drain(t testing.TB, m *Model, cmd tea.Cmd) {
+	t.Helper()
+	queue := []tea.Cmd{cmd}
+	for steps := 0; len(queue) > 0; steps++ {
+		if steps > 10000 {
+			t.Fatal("drain: commands never settle")
+		}
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		switch msg := c().(type) {
+		case nil, tea.QuitMsg:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		default:
+			if isInternal(msg) {
+				continue
+			}
+			queue = append(queue, m.update(msg))
+		}
+	}
+}
+
+// isInternal reports Bubble Tea's own request messages (background colour
+// queries and the like), which only a real program answers.
+func isInternal(msg tea.Msg) bool {
+	switch msg.(type) {
+	case tea.KeyPressMsg, tea.WindowSizeMsg, tea.MouseWheelMsg, tea.PasteMsg, tea.BackgroundColorMsg:
+		return false
+	}
+	return strings.HasPrefix(typeName(msg), "tea.")
+}
+
+func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// keyPress builds the message Bubble Tea sends for a key as key.Matches
+// names it ("enter", "ctrl+s", "M", "?").
+func keyPress(s string) tea.KeyPressMsg {
+	special := map[string]rune{
+		"enter": tea.KeyEnter, "esc": tea.KeyEscape, "tab": tea.KeyTab, "backspace": tea.KeyBackspace,
+		"up": tea.KeyUp, "down": tea.KeyDown, "left": tea.KeyLeft, "right": tea.KeyRight,
+		"pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown, "home": tea.KeyHome, "end": tea.KeyEnd,
+		"delete": tea.KeyDelete, "space": tea.KeySpace,
+	}
+	var mod tea.KeyMod
+	name := s
+	for {
+		switch {
+		case strings.HasPrefix(name, "ctrl+"):
+			mod |= tea.ModCtrl
+			name = name[5:]
+			continue
+		case strings.HasPrefix(name, "shift+"):
+			mod |= tea.ModShift
+			name = name[6:]
+			continue
+		case strings.HasPrefix(name, "alt+"):
+			mod |= tea.ModAlt
+			name = name[4:]
+			continue
+		}
+		break
+	}
+	if r, ok := special[name]; ok {
+		k := tea.KeyPressMsg{Code: r, Mod: mod}
+		if r == tea.KeySpace && mod == 0 {
+			k.Text = " "
+		}
+		return k
+	}
+	r, _ := utf8.DecodeRuneInString(name)
+	if mod != 0 {
+		return tea.KeyPressMsg{Code: r, Mod: mod}
+	}
+	return tea.KeyPressMsg{Code: r, Text: name}
+}
+
+// press sends keys one by one, running what they start.
+func press(t testing.TB, m *Model, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		drain(t, m, m.update(keyPress(k)))
+	}
+}
+
+// typeText types text character by character.
+func typeText(t testing.TB, m *Model, text string) {
+	t.Helper()
+	for _, r := range text {
+		drain(t, m, m.update(tea.KeyPressMsg{Code: r, Text: string(r)}))
+	}
+}
+
+// screen is the app's frame as plain text.
+func screenText(m *Model) string {
+	return ansi.Strip(m.render())
+}
+
+func mustContain(t testing.TB, s string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			t.Fatalf("want %q on screen, got:\n%s", w, s)
+		}
+	}
+}
+
+func mustNotContain(t testing.TB, s string, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if strings.Contains(s, b) {
+			t.Fatalf("did not want %q on screen, got:\n%s", b, s)
+		}
+	}
+}

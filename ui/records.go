@@ -1,0 +1,504 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/dustin/go-humanize"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// searchDelay is how long typing must pause before a search runs.
+const searchDelay = 150 * time.Millisecond
+
+// sidebarWidth is the collections column, in cells.
+const sidebarWidth = 20
+
+// Messages the records pane sends to the app.
+type (
+	// openRecordMsg asks for a record's detail.
+	openRecordMsg struct{ id string }
+	// editMsg asks for the editor: rec nil means a new record of collection.
+	editMsg struct {
+		collection string
+		matterID   string
+		rec        *model.Record
+	}
+	// askMsg asks the person to confirm before yes runs.
+	askMsg struct {
+		question string
+		yes      tea.Cmd
+	}
+	// searchTickMsg fires when typing paused; seq names the keystroke.
+	searchTickMsg struct{ seq int }
+)
+
+// recordsPane is the main screen: collections with counts on the left, the
+// selected collection's records on the right, windowed so that only the
+// rows on screen (and a page either side) are ever read.
+type recordsPane struct {
+	Common
+	cols   []*model.Collection
+	counts map[string]int
+	sel    int
+
+	matterID    string
+	matterTitle string
+	picker      *picker
+
+	search    textInput
+	searching bool
+	text      string
+	searchSeq int
+
+	total  int
+	cursor int
+	top    int
+	win    []model.Record
+	winOff int
+	// The window being read, so scrolling does not ask twice.
+	wantOff, wantLen int
+	reqID            int
+	loaded           bool
+	err              error
+}
+
+func newRecordsPane(sh *Shared) *recordsPane {
+	p := &recordsPane{Common: Common{Shared: sh}, cols: sh.Schema.Collections, counts: map[string]int{}}
+	p.search = newTextInput("", false)
+	p.search.Prompt = "/ "
+	p.search.Placeholder = "search all text fields"
+	return p
+}
+
+// Init reads the first window.
+func (p *recordsPane) Init() tea.Cmd { return p.reload(true) }
+
+func (p *recordsPane) collection() *model.Collection { return p.cols[p.sel] }
+
+// Capturing reports whether typed letters belong to the pane (search or
+// picker), so the app must not treat them as commands.
+func (p *recordsPane) Capturing() bool { return p.searching || p.picker != nil }
+
+// listRows is how many record rows fit.
+func (p *recordsPane) listRows() int {
+	h := p.Height - 2 // title line, column header
+	if p.searching || p.text != "" {
+		h--
+	}
+	return max(1, h)
+}
+
+func (p *recordsPane) query() localdb.ListQuery {
+	return localdb.ListQuery{Collection: p.collection().Name, MatterID: p.matterID, Text: p.text}
+}
+
+// reload reads the window around the visible rows again; withTotal also
+// recounts (filters or data changed).
+func (p *recordsPane) reload(withTotal bool) tea.Cmd {
+	page := max(20, p.listRows())
+	q := p.query()
+	q.Offset = max(0, p.top-page)
+	q.Limit = page * 3
+	p.reqID = p.newID()
+	p.wantOff, p.wantLen = q.Offset, q.Limit
+	return loadWindow(p.DB, q, withTotal, p.reqID)
+}
+
+// covers reports whether rows [from, from+n) are in the loaded window or
+// the one being read.
+func (p *recordsPane) covers(from, n int) bool {
+	end := min(from+n, p.total)
+	in := func(off, l int) bool { return from >= off && end <= off+l }
+	return in(p.winOff, len(p.win)) || (p.wantLen > 0 && in(p.wantOff, p.wantLen))
+}
+
+// selected returns the record under the cursor, if loaded.
+func (p *recordsPane) selected() (model.Record, bool) {
+	i := p.cursor - p.winOff
+	if i < 0 || i >= len(p.win) || p.total == 0 {
+		return model.Record{}, false
+	}
+	return p.win[i], true
+}
+
+func (p *recordsPane) move(d int) tea.Cmd {
+	if p.total == 0 {
+		return nil
+	}
+	p.cursor = clamp(p.cursor+d, 0, p.total-1)
+	p.top = scrollInto(p.top, p.cursor, p.listRows())
+	if !p.covers(p.top, p.listRows()) {
+		return p.reload(false)
+	}
+	return nil
+}
+
+func (p *recordsPane) switchCollection(d int) tea.Cmd {
+	p.sel = (p.sel + d + len(p.cols)) % len(p.cols)
+	return p.resetList()
+}
+
+// resetList starts the list from its first row after a filter changed.
+func (p *recordsPane) resetList() tea.Cmd {
+	p.cursor, p.top, p.win, p.winOff, p.loaded = 0, 0, nil, 0, false
+	return p.reload(true)
+}
+
+// Update handles keys, the window answers and the search debounce.
+func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case windowMsg:
+		if msg.id != p.reqID {
+			return nil // an older query; a newer one is on its way
+		}
+		p.wantLen = 0
+		p.err = msg.err
+		if msg.err != nil {
+			return nil
+		}
+		p.win, p.winOff, p.loaded = msg.recs, msg.offset, true
+		if msg.hasTotal {
+			p.total = msg.total
+		}
+		if p.total > 0 {
+			p.cursor = clamp(p.cursor, 0, p.total-1)
+		} else {
+			p.cursor = 0
+		}
+		p.top = scrollInto(min(p.top, p.cursor), p.cursor, p.listRows())
+		if !p.covers(p.top, p.listRows()) {
+			return p.reload(false)
+		}
+		return nil
+	case countsMsg:
+		if msg.err == nil {
+			p.counts = msg.counts
+		}
+		return nil
+	case searchTickMsg:
+		if msg.seq != p.searchSeq {
+			return nil // more typing came after this tick
+		}
+		p.text = strings.TrimSpace(p.search.Value())
+		return p.resetList()
+	case pickedMsg:
+		if msg.owner != "filter" {
+			return nil
+		}
+		p.picker = nil
+		if !msg.ok {
+			return nil
+		}
+		p.matterID, p.matterTitle = msg.item.ID, msg.item.Title
+		return p.resetList()
+	case tea.MouseWheelMsg:
+		if p.picker != nil {
+			return p.picker.Update(msg)
+		}
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			return p.move(-3)
+		case tea.MouseWheelDown:
+			return p.move(3)
+		}
+		return nil
+	case tea.PasteMsg:
+		if p.picker != nil {
+			return p.picker.Update(msg)
+		}
+		if p.searching {
+			p.search.Update(msg)
+			return p.searchChanged()
+		}
+	case tea.KeyPressMsg:
+		if p.picker != nil {
+			return p.picker.Update(msg)
+		}
+		if p.searching {
+			return p.searchKey(msg)
+		}
+		return p.key(msg)
+	}
+	return nil
+}
+
+func (p *recordsPane) searchChanged() tea.Cmd {
+	p.searchSeq++
+	seq := p.searchSeq
+	return p.Tick(searchDelay, func(time.Time) tea.Msg { return searchTickMsg{seq: seq} })
+}
+
+func (p *recordsPane) searchKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := p.Keys
+	switch {
+	case key.Matches(msg, k.Back):
+		p.searching = false
+		p.search.Blur()
+		p.search.SetValue("")
+		p.searchSeq++
+		if p.text == "" {
+			return nil
+		}
+		p.text = ""
+		return p.resetList()
+	case key.Matches(msg, k.Open):
+		p.searching = false
+		p.search.Blur()
+		p.searchSeq++
+		if t := strings.TrimSpace(p.search.Value()); t != p.text {
+			p.text = t
+			return p.resetList()
+		}
+		return nil
+	case key.Matches(msg, k.ListUp):
+		return p.move(-1)
+	case key.Matches(msg, k.ListDown):
+		return p.move(1)
+	}
+	if changed, _ := p.search.Update(msg); changed {
+		return p.searchChanged()
+	}
+	return nil
+}
+
+func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := p.Keys
+	switch {
+	case key.Matches(msg, k.Up):
+		return p.move(-1)
+	case key.Matches(msg, k.Down):
+		return p.move(1)
+	case key.Matches(msg, k.PageUp):
+		return p.move(-p.listRows())
+	case key.Matches(msg, k.PageDown):
+		return p.move(p.listRows())
+	case key.Matches(msg, k.Top):
+		return p.move(-p.total)
+	case key.Matches(msg, k.Bottom):
+		return p.move(p.total)
+	case key.Matches(msg, k.PrevColl):
+		return p.switchCollection(-1)
+	case key.Matches(msg, k.NextColl):
+		return p.switchCollection(1)
+	case key.Matches(msg, k.Search):
+		p.searching = true
+		p.search.SetValue(p.text)
+		p.search.Focus()
+		return nil
+	case key.Matches(msg, k.Matter):
+		items := []pickItem{{ID: "", Title: "All matters"}}
+		for _, m := range p.Matters {
+			items = append(items, pickItem{ID: m.ID, Title: m.Title(p.matterCollection())})
+		}
+		p.picker = newPicker(p.Shared, "filter", "Show the records of one matter", items)
+		p.picker.SetSize(p.Width, p.Height)
+		return nil
+	case key.Matches(msg, k.ClearFilter):
+		if p.text == "" && p.matterID == "" {
+			return nil
+		}
+		p.text, p.matterID, p.matterTitle = "", "", ""
+		p.search.SetValue("")
+		return p.resetList()
+	case key.Matches(msg, k.Open):
+		if rec, ok := p.selected(); ok {
+			return func() tea.Msg { return openRecordMsg{id: rec.ID} }
+		}
+	case key.Matches(msg, k.New):
+		col, matter := p.collection().Name, p.matterID
+		return func() tea.Msg { return editMsg{collection: col, matterID: matter} }
+	case key.Matches(msg, k.Edit):
+		if rec, ok := p.selected(); ok {
+			return func() tea.Msg { return editMsg{collection: rec.Collection, rec: &rec} }
+		}
+	case key.Matches(msg, k.Delete):
+		if rec, ok := p.selected(); ok {
+			return askDelete(p.Shared, rec)
+		}
+	}
+	return nil
+}
+
+func (p *recordsPane) matterCollection() *model.Collection {
+	c, _ := p.Schema.Collection(model.MatterCollection)
+	return c
+}
+
+// askDelete asks to confirm deleting rec.
+func askDelete(sh *Shared, rec model.Record) tea.Cmd {
+	col, _ := sh.Schema.Collection(rec.Collection)
+	q := fmt.Sprintf("Delete the %s “%s”? It disappears here at once and from the server at the next sync.",
+		singular(col), rec.Title(col))
+	yes := deleteRecord(sh.DB, rec)
+	return func() tea.Msg { return askMsg{question: q, yes: yes} }
+}
+
+// singular is a collection's label for one record ("Time entries" → "time entry").
+func singular(c *model.Collection) string {
+	return strings.ReplaceAll(c.Name, "_", " ")
+}
+
+// View draws the sidebar and the list.
+func (p *recordsPane) View() string {
+	if p.picker != nil {
+		return p.picker.View()
+	}
+	side := p.sidebarView()
+	list := p.listView(max(10, p.Width-sidebarWidth-1))
+	sl, ll := strings.Split(side, "\n"), strings.Split(list, "\n")
+	var b strings.Builder
+	for i := range p.Height {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		l, r := "", ""
+		if i < len(sl) {
+			l = sl[i]
+		}
+		if i < len(ll) {
+			r = ll[i]
+		}
+		b.WriteString(pad(l, sidebarWidth) + p.Styles.Rule.Render("│") + r)
+	}
+	return b.String()
+}
+
+func (p *recordsPane) sidebarView() string {
+	s := p.Styles
+	lines := []string{s.ColHeader.Render(" Collections")}
+	for i, c := range p.cols {
+		n := humanize.Comma(int64(p.counts[c.Name]))
+		label := truncate(c.Label, sidebarWidth-3-len(n)-1)
+		line := joinRight(" "+label, n+" ", sidebarWidth)
+		if i == p.sel {
+			line = s.SideActive.Render(joinRight("▸"+label, n+" ", sidebarWidth))
+		} else {
+			line = s.SideItem.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *recordsPane) listView(w int) string {
+	s := p.Styles
+	c := p.collection()
+	scope := "all matters"
+	if p.matterID != "" {
+		scope = "matter: " + p.matterTitle
+	}
+	title := s.Title.Render(" "+c.Label) + s.Muted.Render(" · "+scope)
+	if p.text != "" && !p.searching {
+		title += s.Muted.Render(" · matching “" + p.text + "”")
+	}
+	pos := ""
+	if p.loaded && p.total > 0 {
+		pos = fmt.Sprintf("%s of %s ", humanize.Comma(int64(p.cursor+1)), humanize.Comma(int64(p.total)))
+	}
+	lines := []string{joinRight(title, s.Muted.Render(pos), w)}
+	if p.searching || p.text != "" {
+		p.search.SetWidth(w - 1)
+		lines = append(lines, " "+p.search.View(s))
+	}
+	widths := columnWidths(len(c.Columns), w-badgeWidth-3)
+	head := " "
+	for i, col := range c.Columns {
+		f, _ := c.Field(col)
+		head += pad(strings.ToUpper(f.Label), widths[i]) + " "
+	}
+	lines = append(lines, s.ColHeader.Render(head+"SYNC"))
+	rows := p.listRows()
+	switch {
+	case p.err != nil:
+		lines = append(lines, s.Error.Render(" The list could not be read: "+p.err.Error()))
+	case !p.loaded:
+		lines = append(lines, s.Muted.Render(" Loading…"))
+	case p.total == 0:
+		lines = append(lines, p.emptyView())
+	}
+	for i := p.top; p.loaded && i < p.top+rows && i < p.total; i++ {
+		lines = append(lines, p.rowView(c, i, widths, w))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *recordsPane) emptyView() string {
+	s := p.Styles
+	if p.text != "" || p.matterID != "" {
+		return s.Muted.Render(" Nothing matches. Press backspace to clear the filters.")
+	}
+	return s.Muted.Render(fmt.Sprintf(" No %s yet. Press n to add one.", strings.ToLower(p.collection().Label)))
+}
+
+func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) string {
+	s := p.Styles
+	j := i - p.winOff
+	if j < 0 || j >= len(p.win) {
+		return s.Placeholder.Render(pad(" …", w))
+	}
+	r := p.win[j]
+	line := " "
+	for k, col := range c.Columns {
+		line += pad(oneLine(model.Format(r.Fields[col])), widths[k]) + " "
+	}
+	st := r.State
+	if r.Deleted {
+		line = pad(line, w-badgeWidth-1) + " " + pad("− deleting", badgeWidth)
+		if i == p.cursor {
+			return s.RowSelected.Render(pad(line, w))
+		}
+		return s.Faint.Render(line)
+	}
+	if i == p.cursor {
+		return s.RowSelected.Render(pad(pad(line, w-badgeWidth-1)+" "+stateSymbol[st]+" "+st.Label(), w))
+	}
+	return s.Row.Render(pad(line, w-badgeWidth-1)) + " " + s.badge(st)
+}
+
+// columnWidths shares w cells between n columns, the first twice as wide.
+func columnWidths(n, w int) []int {
+	if n == 0 {
+		return nil
+	}
+	w -= n // gaps
+	unit := max(4, w/(n+1))
+	out := make([]int, n)
+	used := 0
+	for i := range out {
+		out[i] = unit
+		if i == 0 {
+			out[i] = 2 * unit
+		}
+		used += out[i]
+	}
+	out[0] += max(0, w-used)
+	return out
+}
+
+// ShortHelp lists the most useful keys of the list.
+func (p *recordsPane) ShortHelp() []key.Binding {
+	k := p.Keys
+	if p.picker != nil {
+		return p.picker.ShortHelp()
+	}
+	if p.searching {
+		return []key.Binding{k.Open, k.Back, k.ListUp, k.ListDown}
+	}
+	return []key.Binding{k.Open, k.New, k.Search, k.Matter, k.NextColl}
+}
+
+// FullHelp lists every key of the list.
+func (p *recordsPane) FullHelp() [][]key.Binding {
+	k := p.Keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.PrevColl, k.NextColl, k.Search, k.Matter, k.ClearFilter},
+		{k.Open, k.New, k.Edit, k.Delete},
+	}
+}

@@ -1,0 +1,141 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// seedMatter creates a matter and n notes in it.
+func seedMatter(t testing.TB, db *localdb.DB, title string, notes int) model.Record {
+	t.Helper()
+	m := mustCreate(t, db, "matter", model.Fields{"title": title, "client": "Ada Lovelace", "status": "open"})
+	for i := range notes {
+		mustCreate(t, db, "note", model.Fields{"matter_id": m.ID, "title": fmt.Sprintf("Note %03d", i), "status": "open"})
+	}
+	return m
+}
+
+func TestListShowsCollectionsAndRecords(t *testing.T) {
+	db := openDB(t)
+	seedMatter(t, db, "Smith v. Jones", 3)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right") // matter → contact → note
+	s := screenText(m)
+	mustContain(t, s, "Notes · all matters", "Note 000", "Note 002", "↑ saved offline", "1 of 3", "local only")
+	if got := m.records.total; got != 3 {
+		t.Fatalf("total = %d, want 3", got)
+	}
+}
+
+func TestListScrollsByWindow(t *testing.T) {
+	db := openDB(t)
+	seedMatter(t, db, "Big matter", 300)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right")
+	if m.records.total != 300 {
+		t.Fatalf("total = %d", m.records.total)
+	}
+	if n := len(m.records.win); n >= 300 || n == 0 {
+		t.Fatalf("window holds %d records; want a window, not the whole list", n)
+	}
+	press(t, m, "G") // to the last row
+	if m.records.cursor != 299 {
+		t.Fatalf("cursor = %d, want 299", m.records.cursor)
+	}
+	rec, ok := m.records.selected()
+	if !ok {
+		t.Fatal("the last row is not loaded after jumping to it")
+	}
+	if rec.Fields["title"] != "Note 000" { // newest first: the first note is last
+		t.Fatalf("last row = %v", rec.Fields["title"])
+	}
+	mustContain(t, screenText(m), "300 of 300", "Note 000")
+	press(t, m, "g")
+	mustContain(t, screenText(m), "1 of 300", "Note 299")
+}
+
+func TestSearchDebounceDropsStaleResults(t *testing.T) {
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Harbour lease"})
+	mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Caretaker statement"})
+	mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Lease renewal"})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "/")
+	if !m.records.searching {
+		t.Fatal("/ did not open the search")
+	}
+	// Typing schedules a debounce tick per keystroke; only the last counts.
+	typeText(t, m, "care")
+	seq := m.records.searchSeq
+	drain(t, m, m.update(searchTickMsg{seq: seq - 1}))
+	if m.records.text != "" {
+		t.Fatalf("a stale tick applied the search %q", m.records.text)
+	}
+	// A window answer from before the search is dropped.
+	staleID := m.records.reqID
+	drain(t, m, m.update(searchTickMsg{seq: seq}))
+	if m.records.text != "care" {
+		t.Fatalf("search text = %q", m.records.text)
+	}
+	if m.records.total != 1 {
+		t.Fatalf("total after search = %d, want 1", m.records.total)
+	}
+	m.update(windowMsg{id: staleID, recs: []model.Record{{ID: "x"}}, total: 99, hasTotal: true})
+	if m.records.total != 1 {
+		t.Fatal("a stale window answer replaced the search results")
+	}
+	s := screenText(m)
+	mustContain(t, s, "Caretaker statement")
+	mustNotContain(t, s, "Lease renewal")
+	// Typing q in the search types it instead of quitting.
+	press(t, m, "q")
+	if m.records.search.Value() != "careq" {
+		t.Fatalf("search value = %q", m.records.search.Value())
+	}
+	press(t, m, "esc")
+	if m.records.searching || m.records.text != "" || m.records.total != 2 {
+		t.Fatalf("esc did not clear the search: searching=%v text=%q total=%d", m.records.searching, m.records.text, m.records.total)
+	}
+}
+
+func TestMatterFilter(t *testing.T) {
+	db := openDB(t)
+	seedMatter(t, db, "Alpha matter", 2)
+	seedMatter(t, db, "Beta matter", 3)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "m")
+	if m.records.picker == nil {
+		t.Fatal("m did not open the matter picker")
+	}
+	typeText(t, m, "beta")
+	press(t, m, "enter")
+	if m.records.matterTitle != "Beta matter" || m.records.total != 3 {
+		t.Fatalf("filter = %q, total %d", m.records.matterTitle, m.records.total)
+	}
+	mustContain(t, screenText(m), "matter: Beta matter")
+	press(t, m, "backspace")
+	if m.records.matterID != "" || m.records.total != 5 {
+		t.Fatalf("backspace did not clear the filter: total %d", m.records.total)
+	}
+}
+
+func TestOtherProcessWritesAppear(t *testing.T) {
+	db := openDB(t)
+	mt := seedMatter(t, db, "Shared", 1)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right")
+	drain(t, m, m.update(pollMsg{})) // learns the current version
+	// A second connection to the same file, like the CLI in another process.
+	other, err := localdb.Open(context.Background(), db.Path(), db.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	mustCreate(t, other, "note", model.Fields{"matter_id": mt.ID, "title": "Written by the CLI"})
+	drain(t, m, m.update(pollMsg{}))
+	mustContain(t, screenText(m), "Written by the CLI", "1 of 2")
+}

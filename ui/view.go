@@ -1,0 +1,247 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/dustin/go-humanize"
+
+	"casefile/model"
+)
+
+// Rows the frame takes around the body.
+const (
+	headerRows = 2
+	tabRows    = 1
+	footerRows = 2
+)
+
+// layout gives every pane its size.
+func (m *Model) layout() {
+	h := m.bodyHeight()
+	for _, p := range []pane{m.records, m.conflicts, m.backlog, m.activity} {
+		p.SetSize(m.width, h)
+	}
+	if m.detail != nil {
+		m.detail.SetSize(m.width, h)
+	}
+	if m.editor != nil {
+		m.editor.SetSize(m.width, h)
+	}
+	m.help.SetWidth(m.width)
+}
+
+func (m *Model) bodyHeight() int {
+	h := m.height - headerRows - tabRows - footerRows
+	if m.progress.active {
+		h--
+	}
+	return max(3, h)
+}
+
+// View draws the frame: header, tabs, the active screen, status and help.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "Casefile"
+	return v
+}
+
+func (m *Model) render() string {
+	m.layout()
+	parts := []string{m.headerView()}
+	if m.progress.active {
+		parts = append(parts, m.progressView())
+	}
+	parts = append(parts, m.tabsView())
+	body := m.active().View()
+	if m.showHelp {
+		body = m.fullHelpView()
+	}
+	if m.ask != nil {
+		body = m.askView()
+	}
+	parts = append(parts, fitLines(body, m.bodyHeight()), m.noticeView(), m.shortHelpView())
+	return strings.Join(parts, "\n")
+}
+
+// headerView is two lines: who and where with the connectivity, then the
+// backlog and the last sync.
+func (m *Model) headerView() string {
+	s := m.sh.Styles
+	w := m.width
+	now := m.sh.Now()
+	who := "this computer"
+	if m.opts.User != "" || m.opts.Server != "" {
+		who = m.opts.User + "@" + m.opts.Server
+	}
+	left := s.Title.Render(" Casefile") + s.Muted.Render("  "+who)
+	conn := s.Local.Render("◇ local only")
+	if m.opts.Syncer != nil {
+		conn = s.connBadge(m.conn)
+	}
+	line1 := joinRight(left, conn+" ", w)
+
+	var parts []string
+	add := func(n int, st model.SyncState, one, many string) {
+		if n > 0 {
+			parts = append(parts, s.State[st].Render(stateSymbol[st]+" "+plural(n, one, many)))
+		}
+	}
+	add(m.stateCount(model.StatePending), model.StatePending, "saved offline", "saved offline")
+	add(m.stateCount(model.StateSyncing), model.StateSyncing, "syncing", "syncing")
+	add(m.stateCount(model.StateRetrying), model.StateRetrying, "retrying", "retrying")
+	add(m.stateCount(model.StateFailed), model.StateFailed, "failed", "failed")
+	add(m.status.Conflicts, model.StateConflict, "conflict", "conflicts")
+	backlog := strings.Join(parts, s.Muted.Render(" · "))
+	var right string
+	switch {
+	case m.statusErr != nil:
+		backlog = s.Error.Render("The sync state could not be read: " + m.statusErr.Error())
+	case m.opts.Syncer == nil:
+		if backlog == "" {
+			backlog = s.Muted.Render("No server is set up: everything stays on this computer.")
+		}
+	case backlog == "":
+		backlog = s.OK.Render(stateSymbol[model.StateSynced] + " everything synced")
+	}
+	if m.opts.Syncer != nil {
+		right = s.Muted.Render("last synced " + ago(now, m.status.LastSync))
+		if m.status.LastSync.IsZero() {
+			right = s.Muted.Render("not synced yet")
+		}
+	}
+	line2 := joinRight(" "+backlog, right+" ", w)
+	return line1 + "\n" + line2
+}
+
+// progressView is the initial sync's bar with counts and time left.
+func (m *Model) progressView() string {
+	s := m.sh.Styles
+	p := m.progress
+	text := fmt.Sprintf(" %s of %s records", humanize.Comma(p.done), humanize.Comma(p.total))
+	if eta, ok := p.eta(m.sh.Now()); ok {
+		text += " · about " + roundETA(eta) + " left"
+	}
+	label := " First sync "
+	bw := max(10, m.width-lipgloss.Width(label)-lipgloss.Width(text)-2)
+	frac := 0.0
+	if p.total > 0 {
+		frac = min(1, float64(p.done)/float64(p.total))
+	}
+	full := int(frac * float64(bw))
+	bar := s.ProgressFull.Render(strings.Repeat("█", full)) + s.ProgressEmpty.Render(strings.Repeat("░", bw-full))
+	return s.Muted.Render(label) + bar + s.Muted.Render(text)
+}
+
+func roundETA(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds())+1)
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes())+1)
+	}
+	return fmt.Sprintf("%d h", int(d.Hours())+1)
+}
+
+func (m *Model) tabsView() string {
+	s := m.sh.Styles
+	k := m.sh.Keys
+	tab := func(sc screen, b key.Binding, name string, count int) string {
+		label := b.Help().Key + " " + name
+		if count > 0 {
+			label += " (" + humanize.Comma(int64(count)) + ")"
+		}
+		if m.screen == sc {
+			return s.TabActive.Render(label)
+		}
+		return s.Tab.Render(label)
+	}
+	tabs := tab(screenRecords, k.Records, "Records", 0) +
+		tab(screenConflicts, k.Conflicts, "Conflicts", m.status.Conflicts) +
+		tab(screenBacklog, k.Backlog, "Backlog", m.status.OutboxOps) +
+		tab(screenActivity, k.Activity, "Activity", 0)
+	rule := max(0, m.width-lipgloss.Width(tabs))
+	return tabs + s.Rule.Render(strings.Repeat("─", rule))
+}
+
+func (m *Model) noticeView() string {
+	s := m.sh.Styles
+	if m.notice == "" {
+		return ""
+	}
+	st := s.Info
+	switch m.noticeLevel {
+	case levelOK:
+		st = s.OK
+	case levelWarn:
+		st = s.Warn
+	case levelError:
+		st = s.Error
+	}
+	return st.Render(truncate(" "+m.notice, m.width))
+}
+
+// globalHelp is the help of the keys that work on every screen.
+type globalHelp struct{ k *KeyMap }
+
+func (g globalHelp) ShortHelp() []key.Binding {
+	return []key.Binding{g.k.Help, g.k.NextScreen, g.k.WorkOffline, g.k.SyncNow, g.k.Quit}
+}
+
+func (g globalHelp) FullHelp() [][]key.Binding {
+	k := g.k
+	return [][]key.Binding{
+		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.NextScreen, k.PrevScreen},
+		{k.WorkOffline, k.SyncNow, k.Help, k.Back, k.Quit},
+	}
+}
+
+func (m *Model) shortHelpView() string {
+	var b []key.Binding
+	if m.ask != nil {
+		b = []key.Binding{m.sh.Keys.Confirm, m.sh.Keys.Cancel}
+	} else if m.showHelp {
+		b = []key.Binding{m.sh.Keys.Help, m.sh.Keys.Back}
+	} else {
+		b = m.active().ShortHelp()
+		if !m.capturing() {
+			b = append(b, globalHelp{m.sh.Keys}.ShortHelp()...)
+		}
+	}
+	// Cut here too: help's own cut lets a line run over when even the
+	// ellipsis does not fit.
+	return truncate(" "+m.help.ShortHelpView(b), m.width)
+}
+
+func (m *Model) fullHelpView() string {
+	s := m.sh.Styles
+	lines := []string{s.Title.Render(" Keys") + s.Muted.Render(" · press ? or esc to close"), ""}
+	lines = append(lines, indent(m.help.FullHelpView(globalHelp{m.sh.Keys}.FullHelp())), "")
+	lines = append(lines, indent(m.help.FullHelpView(m.active().FullHelp())), "")
+	lines = append(lines,
+		s.Muted.Render(" Record states: ")+s.badge(model.StatePending)+"  "+s.badge(model.StateSyncing)+"  "+
+			s.badge(model.StateRetrying)+"  "+s.badge(model.StateFailed)+"  "+s.badge(model.StateConflict)+"  "+s.badge(model.StateSynced))
+	if m.opts.Hint != "" {
+		lines = append(lines, "", s.Info.Render(" "+m.opts.Hint))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indent(s string) string {
+	return " " + strings.ReplaceAll(s, "\n", "\n ")
+}
+
+func (m *Model) askView() string {
+	s := m.sh.Styles
+	w := min(m.width-4, 70)
+	q := s.Bold.Render(m.ask.question)
+	keys := s.Muted.Render(m.sh.Keys.Confirm.Help().Key + " yes · " + m.sh.Keys.Cancel.Help().Key + " no")
+	box := s.Dialog.Width(w).Render(q + "\n\n" + keys)
+	return lipgloss.Place(m.width, m.bodyHeight(), lipgloss.Center, lipgloss.Center, box)
+}
