@@ -56,6 +56,15 @@ func (c Class) String() string {
 // SessionExpired is the sentence people read when the server refuses the token.
 const SessionExpired = "Your session has expired. Run 'casefile login' to sign in again; your changes are kept on this computer."
 
+// ErrSessionExpired matches every refused token (errors.Is); its text is
+// SessionExpired.
+var ErrSessionExpired error = sentenceError(SessionExpired)
+
+// sentenceError is an error whose text is a sentence for people.
+type sentenceError string
+
+func (e sentenceError) Error() string { return string(e) }
+
 // ErrWorkOffline is returned by RunOnce while work-offline mode is on.
 var ErrWorkOffline = errors.New("work offline is on: no network traffic until it is turned off")
 
@@ -80,6 +89,11 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes every refused token match ErrSessionExpired.
+func (e *Error) Is(target error) bool {
+	return target == ErrSessionExpired && e.Class == ClassUnauthorized
+}
 
 // Transient reports whether the same request may work later.
 func (e *Error) Transient() bool { return e.Class == ClassUnreachable || e.Class == ClassFailing }

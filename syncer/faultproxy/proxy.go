@@ -32,7 +32,13 @@ const (
 	Unavailable Fault = "unavailable" // answer 503 without forwarding
 	Duplicate   Fault = "duplicate"   // forward the request twice; the client gets the second answer
 	CloseStream Fault = "close"       // event stream: cut it after the first event (or at once when random)
+	BadRequest  Fault = "bad-request" // answer 400 without forwarding, as to a malformed request
+	ServerError Fault = "error"       // answer 500 without forwarding, as a server bug does
 )
+
+// Rule picks the fault of a request from its path and body; ok false
+// leaves the request to the queued faults and the odds.
+type Rule func(path string, body []byte) (f Fault, ok bool)
 
 // Random sets the odds of each fault for requests that have no queued
 // fault. Probabilities are checked in the order of the fields; the rest passes.
@@ -66,6 +72,7 @@ type Proxy struct {
 	random  Random
 	rnd     *rand.Rand
 	latency time.Duration
+	rule    Rule
 	counts  map[string]int
 	faults  map[Fault]int
 	streams map[*stream]struct{}
@@ -134,6 +141,13 @@ func (p *Proxy) SetRandom(seed uint64, r Random) {
 	defer p.mu.Unlock()
 	p.random = r
 	p.rnd = rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+}
+
+// SetRule installs a rule consulted before the queue and the odds (nil removes it).
+func (p *Proxy) SetRule(r Rule) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rule = r
 }
 
 // SetLatency delays every request by d before forwarding.
@@ -234,12 +248,20 @@ func (p *Proxy) Close() error {
 }
 
 // decide picks the fault and latency of one request.
-func (p *Proxy) decide(r *http.Request) (Fault, time.Duration, time.Duration) {
+func (p *Proxy) decide(r *http.Request, body []byte) (Fault, time.Duration, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts[r.URL.Path]++
 	latency := p.latency
 	fault := Pass
+	if p.rule != nil {
+		if f, ok := p.rule(r.URL.Path, body); ok {
+			if f != Pass {
+				p.faults[f]++
+			}
+			return f, latency, 0
+		}
+	}
 	for i, q := range p.queue {
 		if strings.HasPrefix(r.URL.Path, q.prefix) {
 			fault = q.fault
@@ -283,7 +305,12 @@ func isStream(r *http.Request) bool {
 
 // ServeHTTP forwards one request, applying its fault.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	fault, latency, life := p.decide(r)
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		reset(w)
+		return
+	}
+	fault, latency, life := p.decide(r, body)
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
@@ -300,10 +327,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case Unavailable:
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "The server is unavailable; try again shortly.")
 		return
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		reset(w)
+	case BadRequest:
+		writeError(w, http.StatusBadRequest, "bad_request", "The request is malformed.")
+		return
+	case ServerError:
+		writeError(w, http.StatusInternalServerError, "internal", "Something went wrong on the server.")
 		return
 	}
 	if fault == Duplicate {
@@ -420,6 +448,10 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
 }
+
+// maxBody bounds a forwarded request body: above the protocol's limit, so
+// that the server, not the proxy, refuses oversize bodies.
+const maxBody = 64 << 20
 
 // ErrStopped is returned by Start after Close.
 var ErrStopped = errors.New("faultproxy: closed")

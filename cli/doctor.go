@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"casefile/config"
+	"casefile/syncer"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "doctor",
+		Usage:   "[--repair] [--json]",
+		Summary: "Check the local database and the sync cursor; --repair fixes what it can and pulls everything again",
+		Run:     runDoctor,
+	})
+}
+
+// doctorTimeout bounds the server checks of doctor (not the repair's pull).
+const doctorTimeout = 5 * time.Second
+
+// doctorReport is casefile doctor --json.
+type doctorReport struct {
+	OK       bool     `json:"ok"` // no problem left
+	Problems []string `json:"problems"`
+	Repaired []string `json:"repaired"`
+	// Remaining is what a repair left unfixed (with --repair only).
+	Remaining []string `json:"remaining,omitempty"`
+	Notes     []string `json:"notes"`
+	Cursor    int64    `json:"cursor"`
+	// ServerHead is the server's change sequence; -1 when it was not asked.
+	ServerHead int64 `json:"server_head"`
+}
+
+func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	repair := fs.Bool("repair", false, "fix what can be fixed and pull everything again from the server (queued changes are kept)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("doctor takes no arguments")
+	}
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read sync status: %w", err)
+	}
+	rep := doctorReport{Cursor: st.Cursor, ServerHead: -1, Notes: []string{}}
+	creds, cerr := loadCredentials(cfg)
+	var client *syncer.Client
+	if cerr == nil {
+		client, err = syncer.NewClient(creds.Server, creds.Token, nil)
+	}
+	// Cursor sanity first, before a repair moves the cursor.
+	var cursorProblem string
+	switch {
+	case errors.Is(cerr, config.ErrNoCredentials):
+		rep.Notes = append(rep.Notes, "not logged in: the cursor was not checked against the server")
+	case cerr != nil:
+		return cerr
+	case err != nil:
+		rep.Notes = append(rep.Notes, "the saved server address is unusable: "+err.Error())
+		client = nil
+	default:
+		cctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+		page, perr := client.Pull(cctx, st.Cursor, 1)
+		cancel()
+		switch {
+		case perr == nil:
+			rep.ServerHead = page.Head
+			if st.Cursor > page.Head {
+				cursorProblem = fmt.Sprintf("the sync cursor (%d) is ahead of the server's last change (%d): the server was reset or restored; run 'casefile doctor --repair'", st.Cursor, page.Head)
+			}
+		case syncer.ClassOf(perr) == syncer.ClassCursorTooOld:
+			rep.Notes = append(rep.Notes, "the server no longer keeps changes that old: the next sync reads everything again")
+		case syncer.ClassOf(perr) == syncer.ClassUnauthorized:
+			rep.Notes = append(rep.Notes, syncer.SessionExpired)
+			client = nil
+		default:
+			rep.Notes = append(rep.Notes, "the server could not be asked: "+syncer.ClassOf(perr).String())
+			client = nil
+		}
+	}
+	dr, err := db.Doctor(ctx, *repair)
+	if err != nil {
+		return err
+	}
+	rep.Problems, rep.Repaired = dr.Problems, dr.Repaired
+	if cursorProblem != "" {
+		rep.Problems = append(rep.Problems, cursorProblem)
+		if *repair {
+			rep.Repaired = append(rep.Repaired, "the sync cursor starts over from the server")
+		}
+	}
+	if *repair {
+		if client == nil {
+			rep.Notes = append(rep.Notes, "the full pull from the server runs at the next sync")
+		} else {
+			s := syncer.New(db, syncOptions(cfg, creds))
+			sum, perr := s.Pull(ctx)
+			s.Close()
+			if perr != nil {
+				rep.Notes = append(rep.Notes, "the full pull from the server stopped: "+perr.Error()+"; it continues at the next sync")
+			} else {
+				rep.Repaired = append(rep.Repaired, fmt.Sprintf("pulled %d record(s) again from the server", sum.Pulled))
+				rep.ServerHead = s.Head()
+				if st, err := db.Status(ctx); err == nil {
+					rep.Cursor = st.Cursor
+				}
+			}
+		}
+	}
+	remaining := rep.Problems
+	if *repair {
+		// What a repair could not fix is still there: check again.
+		after, err := db.Doctor(ctx, false)
+		if err != nil {
+			return err
+		}
+		remaining = after.Problems
+		rep.Remaining = remaining
+	}
+	rep.OK = len(remaining) == 0
+	if *asJSON {
+		if err := printJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printDoctor(env, rep, *repair)
+	}
+	if !rep.OK {
+		if *repair {
+			return &ExitError{Code: 1, Err: fmt.Errorf("%d problem(s) remain after the repair", len(remaining))}
+		}
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d problem(s) found; 'casefile doctor --repair' fixes what it can", len(remaining))}
+	}
+	return nil
+}
+
+func printDoctor(env *Env, rep doctorReport, repair bool) {
+	w := env.Stdout
+	if len(rep.Problems) == 0 {
+		fmt.Fprintln(w, "No problems found.")
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "problem:  %s\n", p)
+	}
+	for _, r := range rep.Repaired {
+		fmt.Fprintf(w, "repaired: %s\n", r)
+	}
+	for _, p := range rep.Remaining {
+		fmt.Fprintf(w, "remains:  %s\n", p)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note:     %s\n", n)
+	}
+	head := "not asked"
+	if rep.ServerHead >= 0 {
+		head = fmt.Sprint(rep.ServerHead)
+	}
+	fmt.Fprintf(w, "cursor:   %d (server's last change: %s)\n", rep.Cursor, head)
+	if !repair && len(rep.Problems) > 0 {
+		fmt.Fprintln(w, "Run 'casefile doctor --repair' to fix what can be fixed.")
+	}
+}

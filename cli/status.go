@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/syncer"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "status",
+		Usage:   "[--json]",
+		Summary: "Show the link to the server, the last sync and what waits to be sent",
+		Run:     runStatus,
+	})
+}
+
+// statusProbeTimeout bounds the health probe of casefile status.
+const statusProbeTimeout = 2 * time.Second
+
+// statusReport is casefile status --json.
+type statusReport struct {
+	Online       bool       `json:"online"`
+	Connectivity string     `json:"connectivity"` // online, offline, degraded, logged-out
+	Server       string     `json:"server"`
+	User         string     `json:"user"`
+	Device       string     `json:"device"`
+	Pending      int        `json:"pending"` // shown to people as "saved offline"
+	Syncing      int        `json:"syncing"`
+	Retrying     int        `json:"retrying"`
+	Failed       int        `json:"failed"`
+	Conflicts    int        `json:"conflicts"`
+	Synced       int        `json:"synced"`
+	LastSync     *time.Time `json:"last_sync"` // null before the first sync
+	// OldestPendingAgeSeconds is how long the oldest queued change has
+	// waited; null when nothing waits.
+	OldestPendingAgeSeconds *float64 `json:"oldest_pending_age_seconds"`
+	Outbox                  int      `json:"outbox"` // queued ops, whatever their state
+	Cursor                  int64    `json:"cursor"`
+	ServerHead              int64    `json:"server_head"`
+}
+
+func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("status takes no arguments")
+	}
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read sync status: %w", err)
+	}
+	rep := statusReport{
+		Pending:   st.Counts[model.StatePending],
+		Syncing:   st.Counts[model.StateSyncing],
+		Retrying:  st.Counts[model.StateRetrying],
+		Failed:    st.Counts[model.StateFailed],
+		Conflicts: st.Conflicts,
+		Synced:    st.Counts[model.StateSynced],
+		Outbox:    st.OutboxOps,
+		Cursor:    st.Cursor,
+	}
+	if !st.LastSync.IsZero() {
+		t := st.LastSync
+		rep.LastSync = &t
+	}
+	if !st.OldestPending.IsZero() {
+		age := time.Since(st.OldestPending).Seconds()
+		rep.OldestPendingAgeSeconds = &age
+	}
+	if head, err := db.Meta(ctx, syncer.MetaServerHead); err == nil && head != "" {
+		rep.ServerHead, _ = strconv.ParseInt(head, 10, 64)
+	}
+	creds, err := loadCredentials(cfg)
+	switch {
+	case errors.Is(err, config.ErrNoCredentials):
+		rep.Connectivity = string(syncer.LoggedOut)
+		rep.Server = cfg.Server
+	case err != nil:
+		return err
+	default:
+		rep.Server, rep.User, rep.Device = creds.Server, creds.User, creds.Device
+		rep.Connectivity = probe(ctx, creds)
+		rep.Online = rep.Connectivity == string(syncer.Online)
+	}
+	if *asJSON {
+		return printJSON(env.Stdout, rep)
+	}
+	return printStatus(env, rep)
+}
+
+// probe asks the server's /healthz with a short timeout.
+func probe(ctx context.Context, creds credentials) string {
+	c, err := syncer.NewClient(creds.Server, creds.Token, nil)
+	if err != nil {
+		return string(syncer.Offline)
+	}
+	ctx, cancel := context.WithTimeout(ctx, statusProbeTimeout)
+	defer cancel()
+	switch err := c.Health(ctx); {
+	case err == nil:
+		return string(syncer.Online)
+	case syncer.ClassOf(err) == syncer.ClassFailing:
+		return string(syncer.Degraded)
+	}
+	return string(syncer.Offline)
+}
+
+func printStatus(env *Env, rep statusReport) error {
+	w := env.Stdout
+	server := rep.Server
+	if server == "" {
+		server = "(none)"
+	}
+	switch rep.Connectivity {
+	case string(syncer.LoggedOut):
+		fmt.Fprintf(w, "Server:     %s — not logged in (run 'casefile login --server URL --user NAME')\n", server)
+	default:
+		fmt.Fprintf(w, "Server:     %s — %s\n", server, rep.Connectivity)
+		fmt.Fprintf(w, "User:       %s (device %s)\n", rep.User, rep.Device)
+	}
+	if rep.LastSync == nil {
+		fmt.Fprintf(w, "Last sync:  never\n")
+	} else {
+		fmt.Fprintf(w, "Last sync:  %s (%s ago)\n", when(*rep.LastSync), ago(time.Since(*rep.LastSync)))
+	}
+	var parts []string
+	for _, s := range []struct {
+		n     int
+		state model.SyncState
+	}{
+		{rep.Synced, model.StateSynced}, {rep.Pending, model.StatePending}, {rep.Syncing, model.StateSyncing},
+		{rep.Retrying, model.StateRetrying}, {rep.Failed, model.StateFailed}, {rep.Conflicts, model.StateConflict},
+	} {
+		parts = append(parts, fmt.Sprintf("%d %s", s.n, s.state.Label()))
+	}
+	fmt.Fprintf(w, "Records:    %s\n", strings.Join(parts, ", "))
+	switch {
+	case rep.Outbox == 0:
+		fmt.Fprintf(w, "Outbox:     empty\n")
+	case rep.OldestPendingAgeSeconds != nil:
+		fmt.Fprintf(w, "Outbox:     %d change(s) waiting; the oldest for %s (run 'casefile queue')\n", rep.Outbox,
+			ago(time.Duration(*rep.OldestPendingAgeSeconds*float64(time.Second))))
+	default:
+		fmt.Fprintf(w, "Outbox:     %d change(s) waiting (run 'casefile queue')\n", rep.Outbox)
+	}
+	if rep.Conflicts > 0 {
+		fmt.Fprintf(w, "Conflicts:  %d to review (run 'casefile conflicts')\n", rep.Conflicts)
+	}
+	if rep.Failed > 0 {
+		fmt.Fprintf(w, "Failed:     %d refused by the server (run 'casefile queue', then retry or discard)\n", rep.Failed)
+	}
+	return nil
+}
+
+// ago renders a duration for people: "12 seconds", "3 minutes", "2 hours", "4 days".
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0 seconds"
+	case d < time.Minute:
+		return plural(int(d/time.Second), "second")
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// outboxOp finds a queued op by id.
+func outboxOp(ctx context.Context, db *localdb.DB, opID string) (localdb.OutboxOp, error) {
+	ops, err := db.Outbox(ctx)
+	if err != nil {
+		return localdb.OutboxOp{}, err
+	}
+	for _, o := range ops {
+		if o.OpID == opID {
+			return o, nil
+		}
+	}
+	return localdb.OutboxOp{}, fmt.Errorf("no queued change with id %s (run 'casefile queue' to list them): %w", opID, localdb.ErrNoOp)
+}

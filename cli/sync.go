@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"casefile/config"
+	"casefile/syncer"
+)
+
+// Exit codes of the sync commands, beyond 1 (an error) and 2 (bad usage).
+const (
+	exitUnreachable = 3 // the server could not be reached, or kept failing
+	exitLoggedOut   = 4 // not logged in, or the server refused the token
+	exitRetrying    = 5 // the cycle ran but changes are still waiting to be sent
+)
+
+func init() {
+	Register(&Command{
+		Name:    "sync",
+		Usage:   "[--timeout D] [--watch]",
+		Summary: "Send saved changes to the server and fetch the server's changes",
+		Run:     runSync,
+	})
+}
+
+func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	timeout := fs.Duration("timeout", 0, "give up after this long (e.g. 30s, 2m); 0 waits as long as it takes")
+	watch := fs.Bool("watch", false, "keep syncing in the background until interrupted, one line per cycle")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("sync takes no arguments")
+	}
+	if *timeout < 0 {
+		return usageError("--timeout must be positive, not %s", *timeout)
+	}
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	creds, err := loadCredentials(cfg)
+	if errors.Is(err, config.ErrNoCredentials) {
+		return &ExitError{Code: exitLoggedOut, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	s := syncer.New(db, syncOptions(cfg, creds))
+	if *watch {
+		return watchSync(ctx, env.Stdout, s)
+	}
+	sum, err := s.RunOnce(ctx)
+	defer s.Close()
+	fmt.Fprintln(env.Stdout, summaryLine(sum))
+	if err != nil {
+		return syncError(err, *timeout)
+	}
+	if sum.Retrying > 0 {
+		return &ExitError{Code: exitRetrying, Err: fmt.Errorf("%d change(s) are still waiting to be sent; run 'casefile queue' to see why", sum.Retrying)}
+	}
+	return nil
+}
+
+// syncOptions builds the syncer's options from the settings and credentials.
+func syncOptions(cfg config.Config, creds credentials) syncer.Options {
+	return syncer.Options{
+		Server:       creds.Server,
+		Token:        creds.Token,
+		Device:       creds.Device,
+		BatchSize:    cfg.BatchSize,
+		PollInterval: cfg.SyncInterval,
+	}
+}
+
+// summaryLine is the one line a cycle prints.
+func summaryLine(sum syncer.Summary) string {
+	line := fmt.Sprintf("pushed %d, pulled %d, conflicts %d, failed %d", sum.Pushed, sum.Pulled, sum.Conflicts, sum.Failed)
+	if sum.Retrying > 0 {
+		line += fmt.Sprintf(", retrying %d", sum.Retrying)
+	}
+	return line
+}
+
+// syncError turns a failed cycle into a sentence and an exit code.
+func syncError(err error, timeout time.Duration) error {
+	switch {
+	case errors.Is(err, syncer.ErrNotLoggedIn), errors.Is(err, config.ErrNoCredentials):
+		return &ExitError{Code: exitLoggedOut, Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("the sync did not finish within %s; your changes are kept and the next sync continues", timeout)}
+	case errors.Is(err, context.Canceled):
+		return &ExitError{Code: exitUnreachable, Err: errors.New("the sync was interrupted; your changes are kept and the next sync continues")}
+	case errors.Is(err, syncer.ErrWorkOffline):
+		return &ExitError{Code: exitUnreachable, Err: err}
+	}
+	var e *syncer.Error
+	if errors.As(err, &e) {
+		switch e.Class {
+		case syncer.ClassUnauthorized:
+			return &ExitError{Code: exitLoggedOut, Err: syncer.ErrSessionExpired}
+		case syncer.ClassUnreachable:
+			return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("%s Your changes are kept on this computer; sync again when the network is back", e.Message)}
+		default:
+			return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("%s Your changes are kept on this computer; sync again later", e.Message)}
+		}
+	}
+	return err
+}
+
+// watchSync runs the background syncer until ctx ends, printing a line per
+// cycle and every error. It returns when the token is refused.
+func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
+	if s.Connectivity() == syncer.LoggedOut {
+		return &ExitError{Code: exitLoggedOut, Err: syncer.ErrNotLoggedIn}
+	}
+	s.Start(ctx)
+	defer s.Close()
+	fmt.Fprintf(w, "%s watching for changes (Ctrl-C stops)\n", clock(time.Now()))
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-s.Events():
+			if !ok {
+				return nil
+			}
+			switch ev.Kind {
+			case syncer.EventCycle:
+				line := summaryLine(ev.Counts)
+				if ev.Err != "" {
+					line += " — " + ev.Err
+				}
+				fmt.Fprintf(w, "%s %s\n", clock(ev.At), line)
+			case syncer.EventConnectivity:
+				if ev.Connectivity == syncer.Syncing {
+					continue
+				}
+				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Connectivity)
+				if ev.Connectivity == syncer.LoggedOut {
+					return &ExitError{Code: exitLoggedOut, Err: syncer.ErrSessionExpired}
+				}
+			case syncer.EventError:
+				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Err)
+			}
+		}
+	}
+}
+
+func clock(t time.Time) string { return t.Local().Format("15:04:05") }
+
+// credentials are the saved login of the data directory.
+type credentials = config.Credentials
+
+// loadCredentials reads the saved login; config.ErrNoCredentials when
+// nobody has logged in from this data directory.
+func loadCredentials(cfg config.Config) (credentials, error) {
+	c, err := config.LoadCredentials(cfg.DataDir)
+	if err != nil && !errors.Is(err, config.ErrNoCredentials) {
+		return c, err
+	}
+	return c, err
+}

@@ -1,0 +1,498 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// maxBatch is the most ops one push may carry.
+const maxBatch = protocol.MaxOpsPerPush
+
+// huntAfter is how many times a batch must have failed with a server error
+// before it is split to find the one op that makes the server fail, so
+// that one poisoned op cannot hold back the records queued with it.
+const huntAfter = 2
+
+// forcedHorizon makes every retrying op due in a cycle a person asked for.
+const forcedHorizon = 100 * 365 * 24 * time.Hour
+
+// RunOnce runs one full cycle now, whether or not the syncer was started:
+// push everything pushable (retrying ops included: a person asked), then
+// pull until caught up. The error says why the cycle fell short: not
+// logged in, work offline, the server unreachable or refusing the token.
+func (s *Syncer) RunOnce(ctx context.Context) (Summary, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return Summary{}, errClosed
+	}
+	sum, err := s.cycle(ctx, wants{push: true, pull: true, forced: true})
+	s.afterCycle(err)
+	if err == nil || IsTransient(err) {
+		if n, cerr := s.retryableOps(ctx); cerr == nil {
+			sum.Retrying = n
+		} else if err == nil {
+			err = cerr
+		}
+	}
+	return sum, err
+}
+
+// retryableOps counts queued ops that still wait for the server (not
+// failed, not in conflict).
+func (s *Syncer) retryableOps(ctx context.Context) (int, error) {
+	ops, err := s.db.Outbox(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	n := 0
+	for _, o := range ops {
+		switch o.State {
+		case localdb.OpPending, localdb.OpSyncing, localdb.OpRetrying:
+			n++
+		}
+	}
+	return n, nil
+}
+
+// run is the state of one cycle.
+type run struct {
+	s     *Syncer
+	c     *Client
+	ctx   context.Context // for the local database: outlives network cancellation
+	nctx  context.Context // for the network
+	w     wants
+	sum   Summary
+	begun bool
+}
+
+// begin marks the cycle as talking to the server (lazily: a cycle with
+// nothing to push and no pull wanted never touches the network).
+func (r *run) begin() {
+	if !r.begun {
+		r.begun = true
+		r.s.setConn(r.s.link.begin())
+	}
+}
+
+func (s *Syncer) cycle(ctx context.Context, w wants) (Summary, error) {
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	nctx, cancel, c, ok := s.netContext(ctx)
+	if !ok {
+		return Summary{}, s.whyNoTraffic()
+	}
+	defer cancel()
+	r := &run{s: s, c: c, ctx: ctx, nctx: nctx, w: w}
+	var err error
+	if w.push {
+		err = r.push()
+	}
+	if w.pull && pullDespite(err) {
+		err = errors.Join(err, r.pull())
+		err = firstError(err)
+	}
+	if !r.begun {
+		return r.sum, err
+	}
+	s.setConn(s.link.end(err))
+	if err == nil {
+		if merr := s.db.SetMeta(context.WithoutCancel(ctx), MetaLastSync, s.opts.Now().UTC().Format(time.RFC3339Nano)); merr != nil {
+			err = fmt.Errorf("record last sync: %w", merr)
+		}
+	} else if ClassOf(err) != 0 {
+		s.log.Info("sync cycle fell short", "class", ClassOf(err), "err", err)
+	}
+	if st, serr := s.db.Status(ctx); serr == nil {
+		r.sum.Retrying = st.Counts[model.StatePending] + st.Counts[model.StateSyncing] + st.Counts[model.StateRetrying]
+	}
+	s.emit(Event{Kind: EventCycle, Counts: r.sum, Err: sentence(err)})
+	return r.sum, err
+}
+
+// whyNoTraffic explains why a cycle cannot talk to the server.
+func (s *Syncer) whyNoTraffic() error {
+	switch s.link.state() {
+	case WorkOffline:
+		return ErrWorkOffline
+	}
+	s.mu.Lock()
+	c := s.client
+	s.mu.Unlock()
+	if c == nil {
+		return ErrNotLoggedIn
+	}
+	return &Error{Class: ClassUnauthorized, Status: http.StatusUnauthorized, Code: protocol.CodeUnauthorized, Message: SessionExpired}
+}
+
+// pullDespite says whether the pull still runs after the push ended with
+// err: pulls are never blocked by uploads the server refuses or fails on,
+// only by a link that is down, a refused token, a rate limit or stopping.
+func pullDespite(err error) bool {
+	if err == nil {
+		return true
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		return false // the local database or cancellation
+	}
+	switch e.Class {
+	case ClassPermanent:
+		return true
+	case ClassFailing:
+		return e.Status != http.StatusTooManyRequests && e.Status != 0
+	}
+	return false
+}
+
+// firstError keeps the first of joined errors: the one that stopped the cycle.
+func firstError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := j.Unwrap(); len(errs) > 0 {
+			return errs[0]
+		}
+	}
+	return err
+}
+
+// push drains the due outbox in batches.
+func (r *run) push() error {
+	horizon := r.s.opts.Now()
+	if r.w.forced {
+		horizon = horizon.Add(forcedHorizon)
+	}
+	for {
+		if err := r.nctx.Err(); err != nil {
+			return err
+		}
+		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.opts.BatchSize)
+		if err != nil {
+			return fmt.Errorf("next batch: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		// A transient failure ends the push: the server or the link is
+		// unwell, and the ops wait for their retry time.
+		if err := r.send(batch); err != nil {
+			return err
+		}
+	}
+}
+
+// send pushes ops; it returns nil once every op has an answer applied
+// locally, or the error that sent the unanswered ones back to the queue.
+func (r *run) send(ops []localdb.OutboxOp) error {
+	err := r.attempt(ops)
+	if err == nil {
+		return nil
+	}
+	return r.handle(ops, err)
+}
+
+// handle decides what to do with ops after their push failed with err.
+func (r *run) handle(ops []localdb.OutboxOp, err error) error {
+	switch {
+	case len(ops) > 1 && opSpecific(err):
+		return r.halves(ops)
+	case len(ops) > 1 && serverError(err) && minAttempts(ops) >= huntAfter:
+		return r.hunt(ops)
+	}
+	r.retry(ops, err)
+	return err
+}
+
+// halves sends each half on its own, to isolate an op the server refuses
+// as a whole request (malformed, too large).
+func (r *run) halves(ops []localdb.OutboxOp) error {
+	a, b := ops[:len(ops)/2], ops[len(ops)/2:]
+	if err := r.send(a); err != nil {
+		r.retry(b, err)
+		return err
+	}
+	return r.send(b)
+}
+
+// hunt looks for the one op that makes the server fail every batch it is
+// in: the half that goes through is applied, the other is searched. If
+// both halves fail, the server is failing, not one op.
+func (r *run) hunt(ops []localdb.OutboxOp) error {
+	a, b := ops[:len(ops)/2], ops[len(ops)/2:]
+	errA := r.attempt(a)
+	if errA == nil {
+		return r.send(b)
+	}
+	if !serverError(errA) {
+		if err := r.handle(a, errA); err != nil {
+			r.retry(b, err)
+			return err
+		}
+		return r.send(b)
+	}
+	errB := r.attempt(b)
+	if errB == nil {
+		return r.send(a)
+	}
+	r.retry(a, errA)
+	if serverError(errB) {
+		r.retry(b, errB)
+		return errB
+	}
+	return r.handle(b, errB)
+}
+
+// attempt sends ops in one request and applies the answers. A request the
+// server refuses for good that carries one op becomes that op's rejection.
+func (r *run) attempt(ops []localdb.OutboxOp) error {
+	wire := make([]model.Op, len(ops))
+	for i, o := range ops {
+		wire[i] = o.Op
+	}
+	if len(ops) > 1 {
+		if body, err := json.Marshal(protocol.PushRequest{Ops: wire}); err == nil && len(body) > protocol.MaxBodyBytes {
+			return &Error{Class: ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
+				Message: "The batch is too large for one request."}
+		}
+	}
+	r.begin()
+	resp, err := r.c.Push(r.nctx, wire)
+	if err != nil {
+		if len(ops) == 1 && opSpecific(err) {
+			return r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0)
+		}
+		return err
+	}
+	return r.apply(ops, resp.Results, resp.Head)
+}
+
+// rejection turns a refused one-op request into that op's rejected result.
+func rejection(o localdb.OutboxOp, err error) protocol.OpResult {
+	res := protocol.OpResult{OpID: o.OpID, Result: model.ResultRejected, Code: protocol.CodeBadRequest, Message: sentence(err)}
+	var e *Error
+	if errors.As(err, &e) {
+		res.Code = e.Code
+	}
+	return res
+}
+
+// opSpecific reports whether a whole push refused with err may be the
+// fault of an op in it: a malformed or oversized request, a forbidden
+// write. A 404 or 405 means the address is wrong, not the ops.
+func opSpecific(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Class != ClassPermanent {
+		return false
+	}
+	switch e.Status {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// serverError reports an internal server error, which one op may cause.
+func serverError(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusInternalServerError
+}
+
+func minAttempts(ops []localdb.OutboxOp) int {
+	m := ops[0].Attempts
+	for _, o := range ops[1:] {
+		m = min(m, o.Attempts)
+	}
+	return m
+}
+
+// apply records the server's answers locally in one transaction. The
+// server has committed them: a cancellation does not stop this.
+func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head int64) error {
+	ctx := context.WithoutCancel(r.ctx)
+	if err := r.s.db.ApplyPushResults(ctx, results); err != nil {
+		// The ops go back to the queue; replaying their ids returns these
+		// same answers.
+		r.retry(ops, err)
+		return fmt.Errorf("apply push results: %w", err)
+	}
+	var step Summary
+	for _, res := range results {
+		state := model.StateSynced
+		switch res.Result {
+		case model.ResultApplied, model.ResultMerged:
+			step.Pushed++
+		case model.ResultConflict:
+			step.Conflicts++
+			state = model.StateConflict
+		case model.ResultRejected:
+			step.Failed++
+			state = model.StateFailed
+		}
+		recordID := ""
+		for _, o := range ops {
+			if o.OpID == res.OpID {
+				recordID = o.RecordID
+				break
+			}
+		}
+		r.s.emit(Event{Kind: EventRecord, RecordID: recordID, State: state, Result: res.Result, Err: res.Message})
+	}
+	r.sum.Pushed += step.Pushed
+	r.sum.Conflicts += step.Conflicts
+	r.sum.Failed += step.Failed
+	r.s.noteHead(head)
+	r.s.emit(Event{Kind: EventPushed, Counts: step})
+	return nil
+}
+
+// retry sends ops back to the queue after a transient failure, due after
+// a backoff that grows with each op's attempts (or at once when the cycle
+// was merely interrupted or the token refused: the loop waits anyway).
+func (r *run) retry(ops []localdb.OutboxOp, cause error) {
+	if len(ops) == 0 {
+		return
+	}
+	now := r.s.opts.Now()
+	msg := sentence(cause)
+	var e *Error
+	errors.As(cause, &e)
+	groups := map[int][]string{}
+	for _, o := range ops {
+		groups[o.Attempts] = append(groups[o.Attempts], o.OpID)
+	}
+	ctx := context.WithoutCancel(r.ctx)
+	for attempts, ids := range groups {
+		next := now
+		if e != nil && e.Transient() {
+			// attempts counts this send: the first failure waits Delay(0).
+			d := r.s.opts.OpBackoff.Delay(attempts - 1)
+			if e.RetryAfter > d {
+				d = e.RetryAfter
+			}
+			next = now.Add(d)
+		}
+		if err := r.s.db.MarkRetry(ctx, ids, msg, next); err != nil {
+			r.s.log.Error("return ops to the queue", "ops", len(ids), "err", err)
+			continue
+		}
+		r.s.scheduleRetry(next)
+		for _, o := range ops {
+			if o.Attempts == attempts {
+				r.s.emit(Event{Kind: EventRecord, RecordID: o.RecordID, State: model.StateRetrying, Err: msg})
+			}
+		}
+	}
+}
+
+// pull fetches pages after the local cursor until the server has no more,
+// applying each with its cursor in one transaction.
+func (r *run) pull() error {
+	st, err := r.s.db.Status(r.ctx)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	cursor := st.Cursor
+	progress := cursor == 0 // an initial sync shows progress from the first page
+	resynced := false
+	var done, total int64
+	for {
+		r.begin()
+		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize)
+		if ClassOf(err) == ClassCursorTooOld && !resynced {
+			// The server compacted past our cursor: read everything again.
+			// ResetCursor keeps pending ops and conflicts.
+			resynced = true
+			r.s.log.Info("cursor too old: full resync", "cursor", cursor)
+			if err := r.s.db.ResetCursor(r.ctx); err != nil {
+				return fmt.Errorf("reset cursor: %w", err)
+			}
+			cursor, progress, done, total = 0, true, 0, 0
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
+			return fmt.Errorf("apply pull: %w", err)
+		}
+		n := int64(len(page.Records))
+		total = max(total, done+page.Total, done+n)
+		done += n
+		r.sum.Pulled += int(n)
+		cursor = page.Cursor
+		r.s.notePulled(cursor, page.Head)
+		if page.More {
+			progress = true
+		}
+		if progress {
+			r.s.emit(Event{Kind: EventProgress, Done: done, Total: total})
+		}
+		r.s.emit(Event{Kind: EventPulled, Counts: Summary{Pulled: int(n)}})
+		if !page.More {
+			break
+		}
+	}
+	if err := r.s.db.SetMeta(r.ctx, MetaServerHead, strconv.FormatInt(r.s.serverHead(), 10)); err != nil {
+		return fmt.Errorf("record server head: %w", err)
+	}
+	return nil
+}
+
+func (s *Syncer) noteHead(head int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.head = max(s.head, head)
+}
+
+func (s *Syncer) notePulled(cursor, head int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pulled = cursor
+	s.head = max(s.head, head)
+}
+
+func (s *Syncer) serverHead() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head
+}
+
+// sentence is the part of an error people read.
+func sentence(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Message
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "The sync was interrupted before the server answered."
+	}
+	return err.Error()
+}
+
+// Pull runs a pull-only cycle now: the server's changes until caught up,
+// nothing sent. Doctor's repair uses it after resetting the cursor.
+func (s *Syncer) Pull(ctx context.Context) (Summary, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return Summary{}, errClosed
+	}
+	sum, err := s.cycle(ctx, wants{pull: true, forced: true})
+	s.afterCycle(err)
+	return sum, err
+}
+
+// Head returns the highest server change sequence this syncer has heard of.
+func (s *Syncer) Head() int64 { return s.serverHead() }

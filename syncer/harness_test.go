@@ -1,0 +1,287 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"casefile/assets"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/syncer"
+	"casefile/syncer/faultproxy"
+)
+
+// world is a real server behind a fault proxy, and the clients of a test.
+type world struct {
+	t     testing.TB
+	srv   *servertest.Server
+	proxy *faultproxy.Proxy
+}
+
+func newWorld(t testing.TB, opts ...servertest.Option) *world {
+	t.Helper()
+	srv := servertest.Start(t, append([]servertest.Option{func(o *server.Options) {
+		o.RateLimit = -1 // tests push and pull fast
+	}}, opts...)...)
+	p, err := faultproxy.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return &world{t: t, srv: srv, proxy: p}
+}
+
+func testSchema(t testing.TB) *model.Schema {
+	t.Helper()
+	s, err := model.ParseSchema(assets.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// device is one client: its own local database and syncer, talking to
+// the server through the proxy.
+type device struct {
+	t    testing.TB
+	name string
+	user *servertest.Client
+	path string
+	db   *localdb.DB
+	s    *syncer.Syncer
+
+	mu     sync.Mutex
+	events []syncer.Event
+	done   chan struct{}
+}
+
+// fastOptions keep retries and watches short so that tests run quickly.
+func fastOptions(server, token string) syncer.Options {
+	fast := syncer.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond}
+	return syncer.Options{
+		Server:        server,
+		Token:         token,
+		Device:        "test",
+		PollInterval:  time.Hour, // nothing here relies on polling unless it says so
+		WatchInterval: 20 * time.Millisecond,
+		OpBackoff:     fast,
+		StreamBackoff: fast,
+		ProbeBackoff:  fast,
+		Rand:          syncer.LockedRand(1),
+	}
+}
+
+// newDevice opens a fresh local database for user and a syncer on it.
+func (w *world) newDevice(name string, user *servertest.Client, tweak ...func(*syncer.Options)) *device {
+	w.t.Helper()
+	d := &device{t: w.t, name: name, user: user, path: filepath.Join(w.t.TempDir(), name+".db")}
+	d.open(w.proxy.URL, tweak...)
+	return d
+}
+
+func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
+	d.t.Helper()
+	db, err := localdb.Open(context.Background(), d.path, testSchema(d.t))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	opts := fastOptions(serverURL, d.user.Token)
+	for _, fn := range tweak {
+		fn(&opts)
+	}
+	d.db = db
+	d.s = syncer.New(db, opts)
+	d.done = make(chan struct{})
+	go d.collect(d.s, d.done)
+	d.t.Cleanup(d.close)
+}
+
+// collect keeps every event for assertions.
+func (d *device) collect(s *syncer.Syncer, done chan struct{}) {
+	defer close(done)
+	for ev := range s.Events() {
+		d.mu.Lock()
+		d.events = append(d.events, ev)
+		d.mu.Unlock()
+	}
+}
+
+func (d *device) close() {
+	if d.s == nil {
+		return
+	}
+	d.s.Close()
+	<-d.done
+	d.db.Close()
+	d.s, d.db = nil, nil
+}
+
+// sawEvent reports whether an event matching fn was seen.
+func (d *device) sawEvent(fn func(syncer.Event) bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ev := range d.events {
+		if fn(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *device) start() { d.s.Start(context.Background()) }
+
+// sync runs one full cycle and fails the test on error.
+func (d *device) sync() syncer.Summary {
+	d.t.Helper()
+	sum, err := d.s.RunOnce(context.Background())
+	if err != nil {
+		d.t.Fatalf("%s: sync: %v", d.name, err)
+	}
+	return sum
+}
+
+func (d *device) create(collection string, fields model.Fields) model.Record {
+	d.t.Helper()
+	r, err := d.db.Create(context.Background(), collection, "", fields)
+	if err != nil {
+		d.t.Fatalf("%s: create %s: %v", d.name, collection, err)
+	}
+	return r
+}
+
+func (d *device) update(id string, fields model.Fields) model.Record {
+	d.t.Helper()
+	r, err := d.db.Update(context.Background(), id, fields)
+	if err != nil {
+		d.t.Fatalf("%s: update %s: %v", d.name, id, err)
+	}
+	return r
+}
+
+func (d *device) get(id string) model.Record {
+	d.t.Helper()
+	r, err := d.db.Get(context.Background(), id)
+	if err != nil {
+		d.t.Fatalf("%s: get %s: %v", d.name, id, err)
+	}
+	return r
+}
+
+func (d *device) outbox() []localdb.OutboxOp {
+	d.t.Helper()
+	ops, err := d.db.Outbox(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return ops
+}
+
+// serverRecords pulls everything the user may see, straight from the
+// server, by id.
+func serverRecords(t testing.TB, c *servertest.Client) map[string]protocol.Record {
+	t.Helper()
+	pages, err := c.PullAll(context.Background(), 0)
+	if err != nil {
+		t.Fatalf("pull from server: %v", err)
+	}
+	out := map[string]protocol.Record{}
+	for _, p := range pages {
+		for _, r := range p.Records {
+			out[r.ID] = r
+		}
+		for _, m := range p.DroppedMatters {
+			for id, r := range out {
+				if r.MatterID == m {
+					delete(out, id)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// liveRecords drops tombstones.
+func liveRecords(m map[string]protocol.Record) map[string]protocol.Record {
+	out := map[string]protocol.Record{}
+	for id, r := range m {
+		if !r.Deleted {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds. The deadline only keeps a broken
+// build from hanging; nothing here measures speed.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sameFields compares two field sets as normalised values.
+func sameFields(a, b model.Fields) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !model.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// assertMirrors checks that the device holds exactly the server's live
+// records, field for field, with nothing waiting.
+func assertMirrors(t testing.TB, d *device) {
+	t.Helper()
+	want := liveRecords(serverRecords(t, d.user))
+	got, err := d.db.List(context.Background(), localdb.ListQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s holds %d records, the server %d", d.name, len(got), len(want))
+	}
+	for _, r := range got {
+		sr, ok := want[r.ID]
+		if !ok {
+			t.Errorf("%s holds %s %s the server does not have", d.name, r.Collection, r.ID)
+			continue
+		}
+		if !sameFields(r.Fields, sr.Fields) || r.Version != sr.Version {
+			t.Errorf("%s: %s differs: local v%d %v, server v%d %v", d.name, r.ID, r.Version, r.Fields, sr.Version, sr.Fields)
+		}
+		if r.State != model.StateSynced {
+			t.Errorf("%s: %s is %s, not synced", d.name, r.ID, r.State)
+		}
+	}
+}
+
+// freePort returns an address on 127.0.0.1 nobody listens on.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func title(i int) string { return fmt.Sprintf("note %03d", i) }

@@ -1,0 +1,610 @@
+package syncer
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"casefile/localdb"
+)
+
+// Defaults of Options.
+const (
+	DefaultBatchSize     = 100
+	DefaultPollInterval  = 30 * time.Second
+	DefaultWatchInterval = 300 * time.Millisecond
+	eventBuffer          = 256
+)
+
+// Meta keys the syncer writes in the local database.
+const (
+	MetaLastSync   = "last_sync"   // RFC 3339 time of the last cycle that completed without a failed exchange
+	MetaServerHead = "server_head" // the server's change sequence last seen
+)
+
+// Options configure a Syncer. Server and Token come from credentials.json.
+type Options struct {
+	Server, Token string
+	Device        string // the device name the token is bound to, for logs
+	BatchSize     int    // ops per push; default DefaultBatchSize
+	PageSize      int    // records per pull page; 0 lets the server choose
+	// PollInterval is how often the syncer pulls without a poke: the
+	// fallback when the event stream is down. Default DefaultPollInterval.
+	PollInterval time.Duration
+	// WatchInterval is how often the database's data version is checked
+	// for writes from this or another process. Default DefaultWatchInterval.
+	WatchInterval time.Duration
+	HTTPClient    *http.Client
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// Rand draws the jitter of every backoff, in [0, 1); tests seed it.
+	Rand func() float64
+	// OpBackoff, StreamBackoff and ProbeBackoff override the retry
+	// schedules (their Rand is replaced by Rand when set).
+	OpBackoff, StreamBackoff, ProbeBackoff Backoff
+	// WorkOffline starts the syncer with all network traffic off.
+	WorkOffline bool
+}
+
+// Syncer moves the outbox to the server and the server's changes into the
+// local database, in the background once started.
+type Syncer struct {
+	db   *localdb.DB
+	opts Options
+	log  *slog.Logger
+	link *link
+
+	events chan Event
+	wake   chan struct{} // a cycle is wanted; buffered, so wakes coalesce
+	resume chan struct{} // network traffic became allowed again
+
+	cycleMu sync.Mutex // one cycle at a time
+
+	mu          sync.Mutex
+	client      *Client
+	want        wants
+	retries     timeHeap // op retry times this syncer scheduled
+	retrySet    map[time.Time]bool
+	holdUntil   time.Time // after failures, no unforced cycle before this
+	failures    int       // consecutive failed cycles
+	head        int64     // the highest server sequence heard of
+	pulled      int64     // the cursor after the last pull
+	seenData    int64     // the data version last handled
+	seenJournal int64     // the newest journal entry seen by the watch
+	netCtx      context.Context
+	netCancel   context.CancelFunc // cancelled when work offline goes on or credentials change
+	closed      bool
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+// wants says what the next cycle should do.
+type wants struct {
+	push, pull bool
+	forced     bool // asked for by a person: ignore backoff holds and retry times
+}
+
+// New returns a syncer for db. Without Server or Token it stays logged-out.
+func New(db *localdb.DB, opts Options) *Syncer {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	opts.BatchSize = min(opts.BatchSize, maxBatch)
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.WatchInterval <= 0 {
+		opts.WatchInterval = DefaultWatchInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = DefaultHTTPClient()
+	}
+	for _, b := range []struct {
+		dst *Backoff
+		def Backoff
+	}{{&opts.OpBackoff, OpBackoff}, {&opts.StreamBackoff, StreamBackoff}, {&opts.ProbeBackoff, ProbeBackoff}} {
+		if b.dst.Base <= 0 || b.dst.Cap <= 0 {
+			*b.dst = b.def
+		}
+		if opts.Rand != nil {
+			b.dst.Rand = opts.Rand
+		}
+	}
+	s := &Syncer{
+		db:     db,
+		opts:   opts,
+		log:    opts.Logger.With("component", "syncer"),
+		link:   newLink(),
+		events: make(chan Event, eventBuffer),
+		wake:   make(chan struct{}, 1),
+		resume: make(chan struct{}, 1),
+
+		retrySet: map[time.Time]bool{},
+	}
+	s.netCtx, s.netCancel = context.WithCancel(context.Background())
+	s.link.setWorkOffline(opts.WorkOffline)
+	if err := s.setClient(opts.Server, opts.Token); err != nil {
+		s.log.Warn("no usable credentials", "err", err)
+	}
+	return s
+}
+
+// setClient builds the HTTP client for new credentials.
+func (s *Syncer) setClient(server, token string) error {
+	var c *Client
+	var err error
+	if server != "" && token != "" {
+		c, err = NewClient(server, token, s.opts.HTTPClient)
+		if c != nil {
+			c.now = s.opts.Now
+		}
+	}
+	s.mu.Lock()
+	s.client = c
+	s.mu.Unlock()
+	s.setConn(s.link.setLoggedOut(c == nil))
+	return err
+}
+
+// SetCredentials switches to a new server and token (after `casefile
+// login`), ending a logged-out state; "" for either logs out.
+func (s *Syncer) SetCredentials(server, token string) error {
+	err := s.setClient(server, token)
+	s.restartNetwork()
+	s.SyncNow()
+	return err
+}
+
+// Events returns the channel of events for the UI. It is closed by Close.
+func (s *Syncer) Events() <-chan Event { return s.events }
+
+// Connectivity returns the current link state.
+func (s *Syncer) Connectivity() Connectivity { return s.link.state() }
+
+// SyncNow asks for a full cycle right away, ignoring backoff: a person asked.
+func (s *Syncer) SyncNow() {
+	s.trigger(wants{push: true, pull: true, forced: true})
+}
+
+// SetWorkOffline turns work-offline mode on (no network traffic at all;
+// requests under way are cancelled) or off (a full cycle follows).
+func (s *Syncer) SetWorkOffline(on bool) {
+	st, changed := s.link.setWorkOffline(on)
+	if changed {
+		s.emit(Event{Kind: EventConnectivity, Connectivity: st})
+	}
+	s.restartNetwork()
+	if !on {
+		s.SyncNow()
+	}
+}
+
+// restartNetwork cancels every request under way and lets the network
+// goroutines start over with the current settings.
+func (s *Syncer) restartNetwork() {
+	s.mu.Lock()
+	s.netCancel()
+	s.netCtx, s.netCancel = context.WithCancel(context.Background())
+	s.mu.Unlock()
+	select {
+	case s.resume <- struct{}{}:
+	default:
+	}
+}
+
+// netContext returns a context for network traffic that ends with parent
+// or when the network settings change; ok is false when no traffic is allowed.
+func (s *Syncer) netContext(parent context.Context) (ctx context.Context, cancel context.CancelFunc, c *Client, ok bool) {
+	s.mu.Lock()
+	gen, c := s.netCtx, s.client
+	s.mu.Unlock()
+	if c == nil || !s.link.allowed() {
+		return nil, nil, nil, false
+	}
+	ctx, cancelCtx := context.WithCancel(parent)
+	stop := context.AfterFunc(gen, cancelCtx)
+	return ctx, func() { stop(); cancelCtx() }, c, true
+}
+
+func (s *Syncer) trigger(w wants) {
+	s.mu.Lock()
+	s.want.push = s.want.push || w.push
+	s.want.pull = s.want.pull || w.pull
+	s.want.forced = s.want.forced || w.forced
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Syncer) takeWants() wants {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.want
+	s.want = wants{}
+	return w
+}
+
+// emit hands an event to the UI without ever blocking: a full channel drops it.
+func (s *Syncer) emit(ev Event) {
+	if ev.At.IsZero() {
+		ev.At = s.opts.Now()
+	}
+	if ev.Connectivity == "" {
+		ev.Connectivity = s.link.state()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.events <- ev:
+	default:
+	}
+}
+
+// setConn reports a connectivity change.
+func (s *Syncer) setConn(st Connectivity, changed bool) {
+	if changed {
+		s.log.Info("connectivity", "state", st)
+		s.emit(Event{Kind: EventConnectivity, Connectivity: st})
+	}
+}
+
+// Start runs the syncer in the background until Close: the cycle loop,
+// the event stream and the watch on local writes.
+func (s *Syncer) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
+	s.loadRetries(ctx)
+	s.markWatched(ctx)
+	s.trigger(wants{push: true, pull: true})
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.loop(ctx) }()
+	go func() { defer s.wg.Done(); s.streamLoop(ctx) }()
+	go func() { defer s.wg.Done(); s.watchLoop(ctx) }()
+}
+
+// Close stops the background work, waits for it and closes Events.
+func (s *Syncer) Close() error {
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.netCancel()
+		close(s.events)
+	}
+	return nil
+}
+
+// loadRetries schedules the retry times of ops queued before this start.
+func (s *Syncer) loadRetries(ctx context.Context) {
+	ops, err := s.db.Outbox(ctx)
+	if err != nil {
+		s.log.Warn("read outbox", "err", err)
+		return
+	}
+	for _, o := range ops {
+		if o.State == localdb.OpRetrying && !o.NextAttempt.IsZero() {
+			s.scheduleRetry(o.NextAttempt)
+		}
+	}
+}
+
+// scheduleRetry remembers that ops become due at t, so the loop wakes then
+// without any new write.
+func (s *Syncer) scheduleRetry(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Rounded up to a tenth of a second: many ops due together wake once.
+	t = t.Truncate(100 * time.Millisecond).Add(100 * time.Millisecond)
+	if s.retrySet[t] {
+		return
+	}
+	s.retrySet[t] = true
+	heap.Push(&s.retries, t)
+}
+
+// loop runs cycles when woken, when a retry falls due and every PollInterval.
+func (s *Syncer) loop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+			s.keep(wants{push: true, pull: true})
+		}
+		w := s.takeWants()
+		if w.push || w.pull {
+			s.step(ctx, w)
+		}
+		timer.Reset(s.nextWake())
+	}
+}
+
+// step runs one wanted cycle unless the link forbids it or a backoff
+// holds it back (then the wish is kept for later).
+func (s *Syncer) step(ctx context.Context, w wants) {
+	if !s.link.allowed() {
+		return
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	hold := s.holdUntil
+	s.mu.Unlock()
+	if !w.forced && now.Before(hold) {
+		s.keep(w)
+		return
+	}
+	if !w.forced && !s.link.reachable() && s.failing() {
+		// Offline: a light probe first, not a full cycle.
+		if err := s.probe(ctx); err != nil {
+			s.keep(w)
+			return
+		}
+		w = wants{push: true, pull: true}
+	}
+	_, err := s.cycle(ctx, w)
+	s.afterCycle(err)
+}
+
+// keep puts back a wish that could not run yet.
+func (s *Syncer) keep(w wants) {
+	s.mu.Lock()
+	s.want.push = s.want.push || w.push
+	s.want.pull = s.want.pull || w.pull
+	s.mu.Unlock()
+}
+
+func (s *Syncer) failing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failures > 0
+}
+
+// probe checks /healthz while offline, backing off on failure.
+func (s *Syncer) probe(ctx context.Context) error {
+	nctx, cancel, c, ok := s.netContext(ctx)
+	if !ok {
+		return ErrWorkOffline
+	}
+	defer cancel()
+	err := c.Health(nctx)
+	if ctx.Err() != nil || nctx.Err() != nil {
+		return errors.Join(err, ctx.Err())
+	}
+	s.setConn(s.link.observe(err))
+	if err != nil {
+		s.backoff(s.opts.ProbeBackoff, err)
+	}
+	return err
+}
+
+// afterCycle sets the backoff hold after a failed cycle, or clears it.
+func (s *Syncer) afterCycle(err error) {
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		s.failures, s.holdUntil = 0, time.Time{}
+		s.mu.Unlock()
+	case ClassOf(err) == ClassUnauthorized:
+		s.emit(Event{Kind: EventError, Err: SessionExpired})
+	case IsTransient(err):
+		s.backoff(s.opts.OpBackoff, err)
+	case errors.Is(err, context.Canceled):
+	default:
+		// A local database failure: try again later, not in a tight loop.
+		s.backoff(s.opts.OpBackoff, err)
+	}
+}
+
+func (s *Syncer) backoff(b Backoff, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := b.Delay(s.failures)
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > d {
+		d = e.RetryAfter
+	}
+	s.failures++
+	s.holdUntil = s.opts.Now().Add(d)
+}
+
+// nextWake is how long the loop sleeps: until the next op retry, the end
+// of a backoff hold or the next poll, whichever comes first.
+func (s *Syncer) nextWake() time.Duration {
+	now := s.opts.Now()
+	next := now.Add(s.opts.PollInterval)
+	s.mu.Lock()
+	for len(s.retries) > 0 && !s.retries[0].After(now) {
+		delete(s.retrySet, heap.Pop(&s.retries).(time.Time))
+		s.want.push = true
+		next = now
+	}
+	if len(s.retries) > 0 && s.retries[0].Before(next) {
+		next = s.retries[0]
+	}
+	if !s.holdUntil.IsZero() && s.holdUntil.After(now) && s.holdUntil.Before(next) && (s.want.push || s.want.pull) {
+		next = s.holdUntil
+	}
+	s.mu.Unlock()
+	d := next.Sub(now)
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// watchLoop notices commits to the local database, from this process or
+// another (the CLI), and asks for a push when one of them is a person's
+// write. The data version is cheap to poll; the journal then tells a
+// person's write (actor "local" or a user) from the syncer's own
+// bookkeeping (actor "sync"), so that the syncer's commits do not wake it
+// again and again.
+func (s *Syncer) watchLoop(ctx context.Context) {
+	t := time.NewTicker(s.opts.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.checkWrites(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("watch local writes", "err", err)
+		}
+	}
+}
+
+// watchJournalPage bounds the journal entries read per check; a longer
+// run of new entries counts as a write.
+const watchJournalPage = 64
+
+func (s *Syncer) checkWrites(ctx context.Context) error {
+	v, err := s.db.DataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	changed, after := v != s.seenData, s.seenJournal
+	s.seenData = v
+	s.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	entries, err := s.db.Journal(ctx, localdb.JournalQuery{AfterSeq: after, Limit: watchJournalPage})
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	s.seenJournal = max(s.seenJournal, entries[0].Seq)
+	s.mu.Unlock()
+	wrote := len(entries) == watchJournalPage
+	for _, e := range entries {
+		if e.Actor != journalActorSync {
+			wrote = true
+			break
+		}
+	}
+	if wrote {
+		s.trigger(wants{push: true})
+	}
+	return nil
+}
+
+// journalActorSync is the journal actor of what the sync side applies.
+const journalActorSync = "sync"
+
+// markWatched starts the watch from the database as it is now.
+func (s *Syncer) markWatched(ctx context.Context) {
+	v, err := s.db.DataVersion(ctx)
+	if err != nil {
+		s.log.Warn("data version", "err", err)
+	}
+	entries, err := s.db.Journal(ctx, localdb.JournalQuery{Limit: 1})
+	if err != nil {
+		s.log.Warn("read journal", "err", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seenData = v
+	if len(entries) > 0 {
+		s.seenJournal = entries[0].Seq
+	}
+}
+
+// streamLoop keeps the event stream open while traffic is allowed; pokes
+// ask for a pull.
+func (s *Syncer) streamLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		nctx, cancel, c, ok := s.netContext(ctx)
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.resume:
+			}
+			continue
+		}
+		err := c.subscribe(nctx, s.opts.StreamBackoff,
+			func() {
+				s.setConn(s.link.observe(nil))
+				s.trigger(wants{pull: true}) // pokes may have been missed while closed
+			},
+			func(seq int64) {
+				s.mu.Lock()
+				news := seq > s.pulled
+				s.head = max(s.head, seq)
+				s.mu.Unlock()
+				if news {
+					s.trigger(wants{pull: true})
+				}
+			},
+			func(err error) {
+				if ClassOf(err) == ClassUnreachable || ClassOf(err) == ClassUnauthorized {
+					s.setConn(s.link.observe(err))
+				}
+				s.log.Debug("event stream", "err", err)
+			})
+		cancel()
+		if ClassOf(err) == ClassUnauthorized {
+			s.emit(Event{Kind: EventError, Err: SessionExpired})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if nctx.Err() == nil {
+			// Stopped for a reason other than a settings change: wait for one.
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.resume:
+			}
+		}
+	}
+}
+
+// timeHeap is a min-heap of times.
+type timeHeap []time.Time
+
+func (h timeHeap) Len() int           { return len(h) }
+func (h timeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// errClosed is returned by RunOnce after Close.
+var errClosed = fmt.Errorf("the syncer is closed")
