@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -194,14 +195,34 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("The request body is not valid JSON (at byte %d).", syn.Offset)
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Sprintf("The request body has the wrong type for %q (want %s).", typ.Field, typ.Type)
+			return fmt.Sprintf("The request body has the wrong type for %q (want %s).", truncate(typ.Field, 64), jsonKind(typ.Type))
 		}
-		return fmt.Sprintf("The request body has the wrong JSON type (want %s).", typ.Type)
+		return fmt.Sprintf("The request body has the wrong JSON type (want %s).", jsonKind(typ.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "The request body has an unknown key " + strings.TrimPrefix(err.Error(), "json: unknown field ") +
+		return "The request body has an unknown key " + truncate(strings.TrimPrefix(err.Error(), "json: unknown field "), 64) +
 			"; server-owned fields (version, seq, created_by…) cannot be sent."
 	}
 	return "The request body is not valid JSON."
+}
+
+// jsonKind names a Go type as the JSON it decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another type"
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
