@@ -45,7 +45,7 @@ type importer struct {
 	seen     map[string]int // id → line it first appeared on
 	pending  []localdb.ImportItem
 	col      *model.Collection // collection of the pending batch
-	first    int               // line of the pending batch's first item
+	lines    []int             // line of each pending item
 	imported map[string]int    // records written per collection
 	total    int
 	progress io.Writer
@@ -127,7 +127,7 @@ func (im *importer) run(ctx context.Context, in io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if err := im.checkID(ctx, item.ID, line); err != nil {
+		if err := im.checkID(item.ID, line); err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
 		if im.col != nil && (col != im.col || len(im.pending) >= im.batch) {
@@ -135,10 +135,9 @@ func (im *importer) run(ctx context.Context, in io.Reader) error {
 				return err
 			}
 		}
-		if len(im.pending) == 0 {
-			im.col, im.first = col, line
-		}
+		im.col = col
 		im.pending = append(im.pending, item)
+		im.lines = append(im.lines, line)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -214,8 +213,9 @@ func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, er
 	return col, item, nil
 }
 
-// checkID refuses an id seen earlier in the input or already on this device.
-func (im *importer) checkID(ctx context.Context, id string, line int) error {
+// checkID refuses an id seen earlier in the input; ids already on this
+// device are refused by the database, item by item.
+func (im *importer) checkID(id string, line int) error {
 	if id == "" {
 		return nil
 	}
@@ -223,14 +223,7 @@ func (im *importer) checkID(ctx context.Context, id string, line int) error {
 		return fmt.Errorf("duplicate id %s (also on line %d)", id, prev)
 	}
 	im.seen[id] = line
-	_, err := im.db.Get(ctx, id)
-	switch {
-	case err == nil:
-		return fmt.Errorf("a record with id %s already exists", id)
-	case errors.Is(err, localdb.ErrNotFound):
-		return nil
-	}
-	return err
+	return nil
 }
 
 // flush writes the pending batch in one transaction.
@@ -239,11 +232,19 @@ func (im *importer) flush(ctx context.Context) error {
 		return nil
 	}
 	if err := im.db.Import(ctx, im.col.Name, im.pending); err != nil {
-		return fmt.Errorf("lines %d and after: %w", im.first, err)
+		var ie *localdb.ItemError
+		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(im.lines) {
+			line := im.lines[ie.Index]
+			if errors.Is(ie.Err, localdb.ErrExists) {
+				return fmt.Errorf("line %d: a record with id %s already exists", line, im.pending[ie.Index].ID)
+			}
+			return fmt.Errorf("line %d: %w", line, ie.Err)
+		}
+		return fmt.Errorf("lines %d to %d: %w", im.lines[0], im.lines[len(im.lines)-1], err)
 	}
 	im.imported[im.col.Name] += len(im.pending)
 	im.total += len(im.pending)
-	im.pending = im.pending[:0]
+	im.pending, im.lines = im.pending[:0], im.lines[:0]
 	if now := time.Now(); now.Sub(im.lastNote) >= time.Second {
 		im.lastNote = now
 		fmt.Fprintf(im.progress, "imported %d records…\n", im.total)

@@ -70,11 +70,15 @@ func opStateLabel(s localdb.OpState) string {
 	return model.SyncState(s).Label()
 }
 
+// attempts says how often an op was sent.
 func attempts(n int) string {
-	if n == 1 {
-		return "1 attempt"
+	switch n {
+	case 0:
+		return "not sent yet"
+	case 1:
+		return "sent once"
 	}
-	return fmt.Sprintf("%d attempts", n)
+	return fmt.Sprintf("sent %d times", n)
 }
 
 // when formats a time for a table: "" for zero, local time otherwise.

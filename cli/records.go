@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -153,11 +154,18 @@ func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 	if err := db.Delete(ctx, id); err != nil {
 		return recordError(id, err)
 	}
-	title := rec.ID
-	if col, err := collection(rec.Collection); err == nil {
-		title = rec.Title(col)
+	col, err := collection(rec.Collection)
+	if err != nil {
+		return err
 	}
-	_, err = fmt.Fprintf(env.Stdout, "Deleted %s %q (saved offline until the server confirms).\n", rec.Collection, title)
+	title := rec.Title(col)
+	// A record the server never had is gone at once with its unsent changes;
+	// otherwise a tombstone waits for the server to confirm.
+	if _, err := db.Get(ctx, id); errors.Is(err, localdb.ErrNotFound) {
+		_, err = fmt.Fprintf(env.Stdout, "Deleted %s %q; the server never had it, so nothing is left to sync.\n", singular(col), title)
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "Deleted %s %q (saved offline until the server confirms).\n", singular(col), title)
 	return err
 }
 
@@ -263,7 +271,7 @@ func writeRecord(w io.Writer, col *model.Collection, r shownRecord) error {
 	if len(r.Queue) > 0 {
 		fmt.Fprintf(w, "\nWaiting to sync:\n")
 		for _, op := range r.Queue {
-			fmt.Fprintf(w, "  %s %s, %s, %s\n", op.Kind, shortID(op.OpID), opStateLabel(op.State), attempts(op.Attempts))
+			fmt.Fprintf(w, "  %s (op %s): %s, %s\n", op.Kind, shortID(op.OpID), opStateLabel(op.State), attempts(op.Attempts))
 			if op.LastError != "" {
 				fmt.Fprintf(w, "    last error: %s\n", op.LastError)
 			}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// harness runs casefile in-process against its own data directory and a
+// config path that does not exist (so the user's own config never leaks in).
+type harness struct {
+	t      *testing.T
+	data   string
+	config string
+	stdin  string
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	for _, k := range []string{"CASEFILE_SERVER", "CASEFILE_DATA", "CASEFILE_THEME", "CASEFILE_SYNC_INTERVAL", "CASEFILE_CONFIG"} {
+		t.Setenv(k, "")
+	}
+	return &harness{t: t, data: t.TempDir(), config: filepath.Join(t.TempDir(), "config.toml")}
+}
+
+func (h *harness) run(args ...string) result {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"--data", h.data, "--config", h.config}, args...)
+	code := Main(context.Background(), full, strings.NewReader(h.stdin), &out, &errb)
+	return result{out.String(), errb.String(), code}
+}
+
+// ok runs a command that must succeed and returns its stdout.
+func (h *harness) ok(args ...string) string {
+	h.t.Helper()
+	r := h.run(args...)
+	if r.code != 0 {
+		h.t.Fatalf("casefile %s: exit %d\nstderr: %s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// okJSON runs a command that must succeed and decodes its stdout into v.
+func (h *harness) okJSON(v any, args ...string) {
+	h.t.Helper()
+	out := h.ok(args...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		h.t.Fatalf("casefile %s: stdout is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// add creates a record and returns its id.
+func (h *harness) add(collection string, assignments ...string) string {
+	h.t.Helper()
+	id := strings.TrimSpace(h.ok(append([]string{"add", collection}, assignments...)...))
+	if !model.ValidID(id) {
+		h.t.Fatalf("add printed %q, not an id", id)
+	}
+	return id
+}
+
+// db opens the harness's database directly (the CLI must have closed it).
+func (h *harness) db() *localdb.DB {
+	h.t.Helper()
+	s, err := schema()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), filepath.Join(h.data, "casefile.db"), s)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// snapshot is everything a command could change: records (tombstones
+// included), the outbox and the journal, as JSON.
+func (h *harness) snapshot() string {
+	h.t.Helper()
+	ctx := context.Background()
+	db := h.db()
+	defer db.Close()
+	var all struct {
+		Records []model.Record
+		Outbox  []localdb.OutboxOp
+		Journal []localdb.JournalEntry
+	}
+	s, _ := schema()
+	for _, name := range s.Names() {
+		recs, err := db.List(ctx, localdb.ListQuery{Collection: name, IncludeDeleted: true})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		all.Records = append(all.Records, recs...)
+	}
+	slices.SortFunc(all.Records, func(a, b model.Record) int { return strings.Compare(a.ID, b.ID) })
+	var err error
+	if all.Outbox, err = db.Outbox(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	if all.Journal, err = db.Journal(ctx, localdb.JournalQuery{}); err != nil {
+		h.t.Fatal(err)
+	}
+	b, err := json.Marshal(all)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// count returns how many live records a collection has.
+func (h *harness) count(collection string) int {
+	h.t.Helper()
+	db := h.db()
+	defer db.Close()
+	n, err := db.Count(context.Background(), localdb.ListQuery{Collection: collection})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// seed creates a matter with a note and returns their ids.
+func (h *harness) seed() (matter, note string) {
+	h.t.Helper()
+	matter = h.add("matter", "title=Smith v Jones", "client=Ana Smith", "status=open")
+	note = h.add("note", "matter_id="+matter, "title=First meeting", "tags=intake,urgent", "status=draft")
+	return matter, note
+}
+
+// unknownID is a well-formed id that no test creates.
+const unknownID = "0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41"
