@@ -69,38 +69,47 @@ func (s *Server) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	return VerifyAudit(ctx, s.st)
 }
 
-// VerifyAudit checks the audit chain of a store.
+// VerifyAudit checks the audit chain of a store, up to the tail recorded
+// in the head row when it starts (so rows deleted from the end show too).
 func VerifyAudit(ctx context.Context, st store.Store) (AuditReport, error) {
 	var rep AuditReport
+	var h store.Head
+	if err := st.Read(ctx, func(r store.Reader) (err error) { h, err = r.Head(ctx); return err }); err != nil {
+		return rep, fmt.Errorf("read audit tail: %w", err)
+	}
 	prev, after := "", int64(0)
-	for {
+	for after < h.AuditRows {
 		var rows []store.AuditEntry
 		err := st.Read(ctx, func(r store.Reader) (err error) {
-			rows, err = r.Audit(ctx, after, 1000)
+			rows, err = r.Audit(ctx, after, int(min(1000, h.AuditRows-after)))
 			return err
 		})
 		if err != nil {
 			return rep, fmt.Errorf("read audit: %w", err)
 		}
+		if len(rows) == 0 {
+			rep.BrokenAt, rep.Problem = after+1, fmt.Sprintf("rows %d to %d are missing", after+1, h.AuditRows)
+			return rep, nil
+		}
 		for _, e := range rows {
 			rep.Rows++
 			switch {
 			case e.ID != after+1:
-				rep.BrokenAt, rep.Problem = e.ID, fmt.Sprintf("row %d is missing", after+1)
+				rep.BrokenAt, rep.Problem = e.ID, fmt.Sprintf("row %d before it is missing", after+1)
 			case e.PrevHash != prev:
 				rep.BrokenAt, rep.Problem = e.ID, "its link to the previous row does not match"
 			case e.ComputeHash() != e.Hash:
 				rep.BrokenAt, rep.Problem = e.ID, "its content does not match its hash"
+			case e.ID == h.AuditRows && e.Hash != h.AuditHash:
+				rep.BrokenAt, rep.Problem = e.ID, "it is not the tail the log recorded"
 			}
 			if rep.BrokenAt != 0 {
 				return rep, nil
 			}
 			prev, after = e.Hash, e.ID
 		}
-		if len(rows) < 1000 {
-			return rep, nil
-		}
 	}
+	return rep, nil
 }
 
 // Compact deletes tombstones, moves, access events and ledger entries older

@@ -115,6 +115,8 @@ type Tx interface {
 type Head struct {
 	Seq              int64 // the last change sequence taken
 	CompactedThrough int64 // changes up to here may be gone; older cursors must resync
+	AuditRows        int64 // rows in the audit log
+	AuditHash        string
 }
 
 // Record is a record as the server stores it.

@@ -34,7 +34,8 @@ func (t *txn) mapErr(err error) error {
 
 func (t *txn) Head(ctx context.Context) (store.Head, error) {
 	var h store.Head
-	err := t.q.QueryRowContext(ctx, `SELECT seq, compacted_through FROM head WHERE id = 1`).Scan(&h.Seq, &h.CompactedThrough)
+	err := t.q.QueryRowContext(ctx, `SELECT seq, compacted_through, audit_n, audit_hash FROM head WHERE id = 1`).
+		Scan(&h.Seq, &h.CompactedThrough, &h.AuditRows, &h.AuditHash)
 	if err != nil {
 		return h, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
