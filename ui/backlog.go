@@ -155,6 +155,17 @@ func (p *backlogPane) title(op localdb.OutboxOp) string {
 	return op.RecordID
 }
 
+// opKindPhrase says what an op does, before the record's name.
+func opKindPhrase(k model.OpKind) string {
+	switch k {
+	case model.OpCreate:
+		return "New"
+	case model.OpDelete:
+		return "Deletion of"
+	}
+	return "Changes to"
+}
+
 func opKindNoun(k model.OpKind) string {
 	switch k {
 	case model.OpCreate:
@@ -226,13 +237,13 @@ func (p *backlogPane) View() string {
 		if col != nil {
 			name = singular(col)
 		}
-		what := fmt.Sprintf("%s %s “%s”", op.Kind, name, p.title(op))
+		what := fmt.Sprintf("%s %s “%s”", opKindPhrase(op.Kind), name, p.title(op))
 		var facts []string
 		if op.Attempts > 0 {
 			facts = append(facts, plural(op.Attempts, "attempt", "attempts"))
 		}
-		if op.State == localdb.OpRetrying && !op.NextAttempt.IsZero() {
-			facts = append(facts, "next try "+in(now, op.NextAttempt))
+		if op.State == localdb.OpRetrying {
+			facts = append(facts, "next try "+in(now, op.NextAttempt)) // zero time: due now
 		}
 		if op.State == localdb.OpPending {
 			facts = append(facts, "saved "+ago(now, op.CreatedAt))

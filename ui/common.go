@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
@@ -233,4 +235,13 @@ func fieldLabel(f *model.Field) string {
 		return strings.TrimSuffix(f.Label, " id")
 	}
 	return f.Label
+}
+
+// sentence starts s with a capital letter: the journal's summaries are
+// phrases, the screen shows them as sentences.
+func sentence(s string) string {
+	for i, r := range s {
+		return string(unicode.ToUpper(r)) + s[i+utf8.RuneLen(r):]
+	}
+	return s
 }

@@ -254,7 +254,7 @@ func (p *conflictsPane) apply(c model.Conflict) tea.Cmd {
 	if isDelete(c) {
 		t, ok := p.whole[c.RecordID]
 		if !ok {
-			p.notice = "Choose first: m for your side, t for theirs."
+			p.notice = "Choose first: " + p.Keys.TakeMine.Help().Key + " for your side, " + p.Keys.TakeTheirs.Help().Key + " for theirs."
 			return nil
 		}
 		r.All = t

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"casefile/model"
 )
@@ -35,7 +36,7 @@ func (p *conflictsPane) View() string {
 		if !ok {
 			continue
 		}
-		what := fmt.Sprintf("%s “%s”", singular(col), conflictTitle(col, c))
+		what := fmt.Sprintf("%s “%s”", sentence(singular(col)), conflictTitle(col, c))
 		detail := plural(len(c.Fields), "field", "fields")
 		if isDelete(c) {
 			detail = "deleted on one side"
@@ -52,7 +53,7 @@ func (p *conflictsPane) View() string {
 	if !ok {
 		return strings.Join(lines, "\n")
 	}
-	lines = append(lines, s.Bold.Render(" "+singular(col)+" “"+conflictTitle(col, c)+"”")+s.Muted.Render(" · "+kindSentence(c.Kind)))
+	lines = append(lines, s.Bold.Render(" "+sentence(singular(col))+" “"+conflictTitle(col, c)+"”")+s.Muted.Render(" · "+kindSentence(c.Kind)))
 	if isDelete(c) {
 		lines = append(lines, p.deleteView(c, col)...)
 	} else {
@@ -141,9 +142,64 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 		lines = append(lines, s.Muted.Render(" Your other changes are kept as they are: "+strings.Join(kept, ", ")+"."))
 	}
 	if ch, ok := p.choices[c.RecordID]; ok && len(ch) == len(c.Fields) {
-		lines = append(lines, s.OK.Render(" Every field has a side. Press a to apply."))
+		lines = append(lines, s.OK.Render(" Every field has a side. Press "+p.Keys.Apply.Help().Key+" to apply."))
 	}
+	lines = append(lines, "")
+	return append(lines, p.valuesView(c.Fields[p.field], col)...)
+}
+
+// valuesView shows the selected field's three values in full, with the part
+// each side changed set off.
+func (p *conflictsPane) valuesView(fc model.FieldConflict, col *model.Collection) []string {
+	s := p.Styles
+	label := fc.Field
+	if f, ok := col.Field(fc.Field); ok {
+		label = fieldLabel(f)
+	}
+	vw := max(10, p.Width-12)
+	lines := []string{s.Group.Render(" " + sentence(label))}
+	base := model.Format(fc.Base)
+	row := func(name, v string, changed bool) {
+		text := orDash(v)
+		if changed {
+			text = highlightChange(s, base, v)
+		}
+		for i, l := range strings.Split(ansi.Wrap(text, vw, " "), "\n") {
+			if i >= 3 {
+				break
+			}
+			if i > 0 {
+				name = ""
+			}
+			lines = append(lines, "   "+s.Label.Render(pad(name, 8))+l)
+		}
+	}
+	row("base", base, false)
+	row("mine", model.Format(fc.Mine), !model.Equal(fc.Mine, fc.Base))
+	row("theirs", model.Format(fc.Theirs), !model.Equal(fc.Theirs, fc.Base))
 	return lines
+}
+
+// highlightChange sets off the part of v that differs from base: what is
+// left between their common beginning and end.
+func highlightChange(s *Styles, base, v string) string {
+	if v == "" {
+		return s.DiffChanged.Render("— (emptied)")
+	}
+	a, b := []rune(base), []rune(v)
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		suf++
+	}
+	mid := string(b[pre : len(b)-suf])
+	if mid == "" {
+		return v
+	}
+	return string(b[:pre]) + s.DiffChanged.Render(mid) + string(b[len(b)-suf:])
 }
 
 func (p *conflictsPane) deleteView(c model.Conflict, col *model.Collection) []string {
@@ -176,7 +232,7 @@ func (p *conflictsPane) deleteView(c model.Conflict, col *model.Collection) []st
 		lines = append(lines, s.Muted.Render(" Your changes: "+strings.Join(names, ", ")+"."))
 	}
 	if t != "" {
-		lines = append(lines, s.OK.Render(" Press a to apply."))
+		lines = append(lines, s.OK.Render(" Press "+p.Keys.Apply.Help().Key+" to apply."))
 	}
 	return lines
 }
@@ -193,6 +249,9 @@ func (p *conflictsPane) ShortHelp() []key.Binding {
 	k := p.Keys
 	if p.editing {
 		return []key.Binding{k.Open, k.Back}
+	}
+	if c, _, ok := p.current(); ok && isDelete(c) {
+		return []key.Binding{k.TakeMine, k.TakeTheirs, k.Apply, k.NextConflict}
 	}
 	return []key.Binding{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs, k.EditValue, k.Apply, k.NextConflict}
 }

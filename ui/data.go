@@ -171,8 +171,8 @@ func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 			if !ok {
 				continue
 			}
-			if t := titleOf(col, op.RecordID, op.Fields); t != op.RecordID {
-				titles[op.RecordID] = t
+			if op.Kind == model.OpCreate {
+				titles[op.RecordID] = titleOf(col, op.RecordID, op.Fields)
 				continue
 			}
 			if lookups >= maxTitleLookups {

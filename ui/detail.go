@@ -76,16 +76,18 @@ func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 			p.scroll += p.Height - 2
 		case key.Matches(msg, k.Top):
 			p.scroll = 0
-		case !p.loaded || p.rec.Deleted:
+		case !p.loaded:
+			return nil
+		case key.Matches(msg, k.ReviewRecord) && p.rec.State == model.StateConflict:
+			id := p.rec.ID
+			return func() tea.Msg { return reviewMsg{recordID: id} }
+		case p.rec.Deleted:
 			return nil
 		case key.Matches(msg, k.Edit):
 			rec := p.rec
 			return func() tea.Msg { return editMsg{collection: rec.Collection, rec: &rec} }
 		case key.Matches(msg, k.Delete):
 			return askDelete(p.Shared, p.rec)
-		case key.Matches(msg, k.ReviewRecord) && p.rec.State == model.StateConflict:
-			id := p.rec.ID
-			return func() tea.Msg { return reviewMsg{recordID: id} }
 		}
 	}
 	return nil
@@ -208,7 +210,7 @@ func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int) string
 		when = at.Format("02 Jan")
 	}
 	who := e.Actor
-	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(who, 6)) + " " + pad(e.Kind, 9) + " " + e.Summary
+	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(who, 6)) + " " + pad(e.Kind, 9) + " " + sentence(e.Summary)
 	return truncate(line, w)
 }
 

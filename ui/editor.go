@@ -216,13 +216,17 @@ func (p *editorPane) fieldKey(ff *formField, msg tea.KeyPressMsg) bool {
 		}
 		return false
 	case model.TypeRef:
-		if key.Matches(msg, k.Choose) || key.Matches(msg, k.Toggle) {
+		typed := msg.Text != "" && msg.Mod&(tea.ModCtrl|tea.ModAlt) == 0 && !key.Matches(msg, k.Toggle)
+		if key.Matches(msg, k.Choose) || key.Matches(msg, k.Toggle) || typed {
 			var items []pickItem
 			for _, m := range p.Matters {
 				items = append(items, pickItem{ID: m.ID, Title: p.matterTitle(m.ID)})
 			}
 			p.picker = newPicker(p.Shared, "ref", "Choose the "+fieldLabel(ff.f), items)
 			p.picker.SetSize(p.Width, p.Height)
+			if typed {
+				p.picker.Update(msg) // the letter starts the filter
+			}
 			return true
 		}
 		return false

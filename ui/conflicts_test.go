@@ -1,0 +1,121 @@
+package ui
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+func openConflicts(t *testing.T) (*localdb.DB, states, *Model) {
+	t.Helper()
+	db := openDB(t)
+	st := seedStates(t, db, time.Now().Add(time.Minute))
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "2")
+	if len(m.conflicts.list) != 2 {
+		t.Fatalf("%d conflicts listed, want 2", len(m.conflicts.list))
+	}
+	return db, st, m
+}
+
+func TestConflictChoicesPerFieldAndAll(t *testing.T) {
+	_, st, m := openConflicts(t)
+	c := m.conflicts
+	if c.list[c.sel].RecordID != st.conflict.ID {
+		t.Fatal("the edit conflict is not selected first")
+	}
+	press(t, m, "a") // nothing chosen yet
+	mustContain(t, screenText(m), "Choose mine, theirs or a value for every field first (1 field left).")
+	press(t, m, "t")
+	if ch := c.choices[st.conflict.ID]["body"]; ch.Take != model.TakeTheirs {
+		t.Fatalf("t chose %v", ch)
+	}
+	press(t, m, "M")
+	if ch := c.choices[st.conflict.ID]["body"]; ch.Take != model.TakeMine {
+		t.Fatalf("M chose %v", ch)
+	}
+	mustContain(t, screenText(m), "← mine", "Every field has a side.")
+	// Keys of the review never leak into the app: m is "mine", not the
+	// matter filter; the records screen is untouched.
+	if m.records.picker != nil {
+		t.Fatal("m opened the matter filter from the conflict review")
+	}
+}
+
+func TestConflictEditMergedValueAndApply(t *testing.T) {
+	db, st, m := openConflicts(t)
+	press(t, m, "e")
+	if !m.conflicts.editing {
+		t.Fatal("e did not start editing the merged value")
+	}
+	press(t, m, "ctrl+u")
+	typeText(t, m, "Met the caretaker at the gate; he saw the van at 9 but was not helpful.")
+	press(t, m, "enter")
+	ch := m.conflicts.choices[st.conflict.ID]["body"]
+	if ch.Take != model.TakeValue || ch.Value != "Met the caretaker at the gate; he saw the van at 9 but was not helpful." {
+		t.Fatalf("choice = %+v", ch)
+	}
+	press(t, m, "a")
+	if n := len(m.conflicts.list); n != 1 {
+		t.Fatalf("%d conflicts left after applying, want 1", n)
+	}
+	rec, err := db.Get(context.Background(), st.conflict.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != model.StatePending || rec.Fields["body"] != ch.Value || rec.Fields["status"] != "review" {
+		t.Fatalf("after resolve: state %s, fields %v", rec.State, rec.Fields)
+	}
+	s := screenText(m)
+	mustContain(t, s, "Conflict resolved.", "Conflicts (1)")
+	mustNotContain(t, s, "Caretaker statement")
+}
+
+func TestConflictMergedValueIsValidated(t *testing.T) {
+	_, st, m := openConflicts(t)
+	press(t, m, "]", "[") // around and back to the edit conflict
+	press(t, m, "e", "ctrl+u", "enter")
+	// An empty body is allowed (body is optional): it is chosen.
+	if ch := m.conflicts.choices[st.conflict.ID]["body"]; ch.Take != model.TakeValue || ch.Value != nil {
+		t.Fatalf("empty value choice = %+v", ch)
+	}
+}
+
+func TestConflictDeleteVersusEditKeepOrDelete(t *testing.T) {
+	db, st, m := openConflicts(t)
+	press(t, m, "]")
+	c := m.conflicts.list[m.conflicts.sel]
+	if c.RecordID != st.deleteEdit.ID || c.Kind != model.ConflictDeleteEdit {
+		t.Fatalf("selected %s (%s)", c.RecordID, c.Kind)
+	}
+	s := screenText(m)
+	mustContain(t, s, "You deleted it here; someone changed it on the server.", "delete it anyway (mine)", "keep their changed version (theirs)")
+	press(t, m, "a")
+	mustContain(t, screenText(m), "Choose first")
+	press(t, m, "t", "a") // keep their version: nothing to send
+	rec, err := db.Get(context.Background(), st.deleteEdit.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Deleted || rec.State != model.StateSynced || rec.Fields["title"] != "Old draft (kept by Bob)" {
+		t.Fatalf("after keeping theirs: deleted %v, state %s, %v", rec.Deleted, rec.State, rec.Fields)
+	}
+	if len(m.conflicts.list) != 1 {
+		t.Fatalf("%d conflicts left", len(m.conflicts.list))
+	}
+}
+
+func TestConflictReviewFromDetail(t *testing.T) {
+	_, st, m := openConflicts(t)
+	press(t, m, "1")
+	m.update(openRecordMsg{id: st.deleteEdit.ID})
+	drain(t, m, m.detail.Init())
+	mustContain(t, screenText(m), "Someone else changed this record too. Press c to review the conflict.")
+	press(t, m, "c")
+	if m.screen != screenConflicts || m.conflicts.list[m.conflicts.sel].RecordID != st.deleteEdit.ID {
+		t.Fatal("c did not open the review of this record")
+	}
+}

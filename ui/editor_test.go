@@ -1,0 +1,199 @@
+package ui
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// openNoteForm opens the new-note form from the notes list.
+func openNoteForm(t *testing.T, m *Model) {
+	t.Helper()
+	press(t, m, "right", "right", "n")
+	if m.editor == nil {
+		t.Fatal("n did not open the editor")
+	}
+}
+
+func focusField(t *testing.T, m *Model, name string) {
+	t.Helper()
+	for i, ff := range m.editor.fields {
+		if ff.f.Name == name {
+			m.editor.focusField(i)
+			return
+		}
+	}
+	t.Fatalf("no field %s", name)
+}
+
+func TestEditorShowsValidationErrorsNextToFields(t *testing.T) {
+	db := openDB(t)
+	m := newTestModel(t, Options{DB: db})
+	openNoteForm(t, m)
+	// Nothing typed: matter and title are required.
+	press(t, m, "ctrl+s")
+	if m.editor == nil {
+		t.Fatal("an invalid form was closed")
+	}
+	errs := map[string]string{}
+	for _, ff := range m.editor.fields {
+		if ff.err != "" {
+			errs[ff.f.Name] = ff.err
+		}
+	}
+	if errs["matter_id"] == "" || errs["title"] == "" || len(errs) != 2 {
+		t.Fatalf("field errors = %v", errs)
+	}
+	s := screenText(m)
+	mustContain(t, s, "Nothing was saved: fix the fields marked ✗.", "✗ is required")
+	if n, _ := db.Count(context.Background(), localdb.ListQuery{Collection: "note"}); n != 0 {
+		t.Fatalf("an invalid form wrote %d notes", n)
+	}
+}
+
+func TestEditorRejectsBadNumberAndDate(t *testing.T) {
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "right", "right", "right") // time entries
+	press(t, m, "m")
+	press(t, m, "down", "enter") // past "All matters" to M
+	if m.records.matterID != mt.ID {
+		t.Fatalf("matter filter = %q", m.records.matterID)
+	}
+	press(t, m, "n")
+	if got := m.editor.fields[0].refID; got != mt.ID {
+		t.Fatalf("the new record did not take the filtered matter: %q", got)
+	}
+	focusField(t, m, "description")
+	typeText(t, m, "Drafting the reply")
+	focusField(t, m, "worked_on")
+	typeText(t, m, "31/02/2025")
+	focusField(t, m, "minutes")
+	typeText(t, m, "2000")
+	press(t, m, "ctrl+s")
+	var dateErr, minErr string
+	for _, ff := range m.editor.fields {
+		switch ff.f.Name {
+		case "worked_on":
+			dateErr = ff.err
+		case "minutes":
+			minErr = ff.err
+		}
+	}
+	if dateErr != `not a valid date (YYYY-MM-DD): "31/02/2025"` || minErr != "must be at most 1440" {
+		t.Fatalf("date error %q, minutes error %q", dateErr, minErr)
+	}
+	// Fix both and save: it is written at once and the detail opens.
+	focusField(t, m, "worked_on")
+	press(t, m, "ctrl+u")
+	typeText(t, m, "2025-03-12")
+	focusField(t, m, "minutes")
+	press(t, m, "backspace", "backspace", "backspace", "backspace")
+	typeText(t, m, "90")
+	press(t, m, "ctrl+s")
+	if m.editor != nil {
+		t.Fatalf("a valid form stayed open: %q", m.editor.notice)
+	}
+	if m.detail == nil || !m.detail.loaded {
+		t.Fatal("the saved record's detail did not open")
+	}
+	rec := m.detail.rec
+	if rec.State != model.StatePending || rec.Fields["minutes"] != 90.0 || rec.Fields["worked_on"] != "2025-03-12" {
+		t.Fatalf("saved %v in state %s", rec.Fields, rec.State)
+	}
+	mustContain(t, screenText(m), "↑ saved offline", "Saved on this computer.")
+}
+
+func TestEditorEditsOnlyChangedFields(t *testing.T) {
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Before", "status": "open", "tags": []string{"a"}})
+	pushOne(t, db, func(op localdb.OutboxOp) protocol.OpResult {
+		rec, _ := db.Get(context.Background(), op.RecordID)
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: serverRecord(op, 1, rec.Fields)}
+	})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "e")
+	focusField(t, m, "title")
+	press(t, m, "ctrl+u")
+	typeText(t, m, "After")
+	focusField(t, m, "status")
+	press(t, m, "right") // open → review
+	focusField(t, m, "body")
+	typeText(t, m, "line one")
+	press(t, m, "enter")
+	typeText(t, m, "line two")
+	press(t, m, "ctrl+s")
+	got, err := db.Get(context.Background(), n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model.Fields{"matter_id": mt.ID, "title": "After", "status": "review", "tags": []string{"a"}, "body": "line one\nline two"}
+	for k, v := range want {
+		if !model.Equal(got.Fields[k], v) {
+			t.Errorf("%s = %v, want %v", k, got.Fields[k], v)
+		}
+	}
+	ops, _ := db.Outbox(context.Background())
+	if len(ops) != 1 || ops[0].Kind != model.OpUpdate {
+		t.Fatalf("outbox = %+v", ops)
+	}
+	var names []string
+	for k := range ops[0].Fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"body", "status", "title"}) {
+		t.Fatalf("the update carries %v, want only the changed fields", names)
+	}
+}
+
+func TestEditorEscAsksBeforeDroppingTyping(t *testing.T) {
+	db := openDB(t)
+	m := newTestModel(t, Options{DB: db})
+	openNoteForm(t, m)
+	press(t, m, "esc")
+	if m.editor != nil {
+		t.Fatal("esc on an untouched form did not close it")
+	}
+	press(t, m, "n")
+	focusField(t, m, "title")
+	typeText(t, m, "Draft")
+	press(t, m, "esc")
+	if m.ask == nil || m.editor == nil {
+		t.Fatal("esc with typing did not ask first")
+	}
+	press(t, m, "n") // keep editing
+	if m.ask != nil || m.editor == nil {
+		t.Fatal("answering no did not return to the form")
+	}
+	press(t, m, "esc", "y")
+	if m.editor != nil {
+		t.Fatal("answering yes did not close the form")
+	}
+}
+
+func TestDeleteAsksForConfirmation(t *testing.T) {
+	db := openDB(t)
+	seedMatter(t, db, "M", 2)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "d")
+	if m.ask == nil {
+		t.Fatal("d did not ask")
+	}
+	mustContain(t, screenText(m), "Delete the note “Note 001”?", "y yes")
+	press(t, m, "esc")
+	if n, _ := db.Count(context.Background(), localdb.ListQuery{Collection: "note"}); n != 2 || m.ask != nil {
+		t.Fatalf("cancelled delete: %d notes, ask %v", n, m.ask)
+	}
+	press(t, m, "d", "y")
+	if n, _ := db.Count(context.Background(), localdb.ListQuery{Collection: "note"}); n != 1 {
+		t.Fatalf("confirmed delete left %d notes", n)
+	}
+	mustContain(t, screenText(m), "Deleted “Note 001”.", "1 of 1")
+}
