@@ -1,0 +1,103 @@
+package server_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/server/store"
+	"casefile/server/store/sqlitestore"
+)
+
+// pausingStore holds the first write after it is armed until released, so
+// a test can act while a push is in flight.
+type pausingStore struct {
+	store.Store
+	armed   atomic.Bool
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *pausingStore) Write(ctx context.Context, fn func(store.Tx) error) error {
+	if p.armed.Load() {
+		p.once.Do(func() {
+			close(p.entered)
+			<-p.release
+		})
+	}
+	return p.Store.Write(ctx, fn)
+}
+
+func TestShutdownFinishesInFlightPush(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := &pausingStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = ps })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "In flight")
+	ps.armed.Store(true)
+	ops := []model.Op{
+		servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "1"}),
+		servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "2"}),
+		servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "3"}),
+	}
+	type answer struct {
+		resp protocol.PushResponse
+		err  error
+	}
+	pushed := make(chan answer, 1)
+	go func() {
+		resp, err := alice.Push(ctx, ops...)
+		pushed <- answer{resp, err}
+	}()
+	<-ps.entered
+	shut := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(sctx)
+	}()
+	// Wait until the server refuses new connections: shutdown has begun
+	// while the push is held inside its first op.
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(ps.release)
+	a := <-pushed
+	if a.err != nil {
+		t.Fatalf("the in-flight push failed: %v", a.err)
+	}
+	if len(a.resp.Results) != 3 {
+		t.Fatalf("push answered %d results, want 3", len(a.resp.Results))
+	}
+	for _, r := range a.resp.Results {
+		if r.Result != model.ResultApplied {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if head, err := srv.Head(ctx); err != nil || head != 4 {
+		t.Fatalf("head after shutdown = %d, %v; want 4", head, err)
+	}
+}
