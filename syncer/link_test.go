@@ -1,0 +1,225 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/syncer"
+)
+
+// quiet is how long the negative checks below watch for traffic that
+// must not happen: many watch intervals and retry delays of fastOptions.
+const quiet = 300 * time.Millisecond
+
+// TestTokenRefused: a revoked token stops the syncer with a sentence that
+// says to log in again; nothing is dropped and nothing is retried in a loop.
+func TestTokenRefused(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	m := a.create("matter", model.Fields{"title": "Before"})
+	a.sync()
+	a.start()
+	if _, err := w.srv.RevokeTokens(context.Background(), "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written after the revocation"})
+	waitFor(t, "logged-out", func() bool { return a.s.Connectivity() == syncer.LoggedOut })
+	if !a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == syncer.SessionExpired }) {
+		t.Errorf("no event told the user to log in again")
+	}
+	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, syncer.ErrSessionExpired) {
+		t.Errorf("RunOnce while logged out: %v", err)
+	}
+	before := w.proxy.Requests("")
+	a.create("note", model.Fields{model.MatterField: m.ID, "title": "another"})
+	a.s.SyncNow()
+	time.Sleep(quiet)
+	if got := w.proxy.Requests(""); got != before {
+		t.Errorf("%d requests while logged out", got-before)
+	}
+	if ops := a.outbox(); len(ops) != 2 {
+		t.Errorf("outbox holds %d ops, want both notes kept", len(ops))
+	}
+	if r := a.get(n.ID); r.Fields["title"] != "written after the revocation" {
+		t.Errorf("note = %+v", r)
+	}
+
+	// Logging in again resumes where it stopped.
+	again, err := servertest.Login(context.Background(), w.srv.URL, "alice", servertest.Password, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.user = again
+	if err := a.s.SetCredentials(w.proxy.URL, again.Token); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the notes to be synced", func() bool { return len(a.outbox()) == 0 })
+	if a.s.Connectivity() == syncer.LoggedOut {
+		t.Errorf("still logged out after new credentials")
+	}
+	assertMirrors(t, a)
+}
+
+// TestWorkOfflineMakesNoRequests: work offline means no traffic at all.
+func TestWorkOfflineMakesNoRequests(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice, func(o *syncer.Options) { o.WorkOffline = true })
+	a.start()
+	m := a.create("matter", model.Fields{"title": "Offline"})
+	a.s.SyncNow()
+	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, syncer.ErrWorkOffline) {
+		t.Errorf("RunOnce while working offline: %v", err)
+	}
+	time.Sleep(quiet)
+	if got := w.proxy.Requests(""); got != 0 {
+		t.Fatalf("%d requests while working offline", got)
+	}
+	if c := a.s.Connectivity(); c != syncer.WorkOffline {
+		t.Errorf("connectivity %s", c)
+	}
+	if st := a.get(m.ID).State; st != model.StatePending {
+		t.Errorf("matter is %s, want pending (saved offline)", st)
+	}
+
+	a.s.SetWorkOffline(false)
+	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
+
+	a.s.SetWorkOffline(true)
+	before := w.proxy.Requests("")
+	a.create("note", model.Fields{model.MatterField: m.ID, "title": "offline again"})
+	a.s.SyncNow()
+	time.Sleep(quiet)
+	if got := w.proxy.Requests(""); got != before {
+		t.Errorf("%d requests after turning work offline back on", got-before)
+	}
+}
+
+// TestOfflineThenBack: an unreachable server makes the link offline; a
+// light probe notices its return and the queue drains without a new write.
+func TestOfflineThenBack(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	w.proxy.Stop()
+	a.start()
+	m := a.create("matter", model.Fields{"title": "Field trip"})
+	waitFor(t, "offline", func() bool { return a.s.Connectivity() == syncer.Offline })
+	// While offline the syncer only probes; the change stays saved offline.
+	time.Sleep(quiet)
+	if st := a.get(m.ID).State; st != model.StatePending && st != model.StateRetrying {
+		t.Errorf("matter is %s while offline, want pending or retrying", st)
+	}
+	if err := w.proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
+	if !a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventConnectivity && ev.Connectivity == syncer.Online }) {
+		t.Errorf("no event said the link is back")
+	}
+}
+
+// restartable is a real server whose process-equivalent can be stopped
+// and started again on the same address with the same data.
+type restartable struct {
+	t    testing.TB
+	dir  string
+	addr string
+	srv  *server.Server
+	done chan struct{}
+}
+
+func (r *restartable) start() {
+	r.t.Helper()
+	srv, err := server.Open(context.Background(), server.Options{
+		DataDir:      r.dir,
+		Logger:       slog.New(slog.DiscardHandler),
+		Password:     server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1},
+		CompactEvery: -1,
+		RateLimit:    -1,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var ln net.Listener
+	for range 100 { // the port was just released
+		if ln, err = net.Listen("tcp", r.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		srv.Close()
+		r.t.Fatal(err)
+	}
+	r.srv, r.done = srv, make(chan struct{})
+	go func() { defer close(r.done); srv.Serve(ln) }()
+}
+
+func (r *restartable) stop() {
+	if r.srv == nil {
+		return
+	}
+	r.srv.Close()
+	<-r.done
+	r.srv = nil
+}
+
+// TestServerRestart: the server stops and starts again on the same
+// address while a device keeps writing; every record lands exactly once.
+func TestServerRestart(t *testing.T) {
+	r := &restartable{t: t, dir: t.TempDir(), addr: freePort(t)}
+	r.start()
+	t.Cleanup(r.stop)
+	url := "http://" + r.addr
+	if err := r.srv.AddUser(context.Background(), "alice", servertest.Password, server.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := servertest.Login(context.Background(), url, "alice", servertest.Password, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &device{t: t, name: "a", user: alice, path: t.TempDir() + "/a.db"}
+	d.open(url)
+	d.start()
+	m := d.create("matter", model.Fields{"title": "Restarts"})
+	for i := range 30 {
+		d.create("note", model.Fields{model.MatterField: m.ID, "title": title(i)})
+		if i%10 == 5 {
+			r.stop()
+			time.Sleep(20 * time.Millisecond)
+			r.start()
+		}
+	}
+	waitFor(t, "the outbox to drain", func() bool { return len(d.outbox()) == 0 })
+	recs := liveRecords(serverRecords(t, alice))
+	if len(recs) != 31 {
+		t.Errorf("server holds %d records, want 31", len(recs))
+	}
+	titles := map[any]int{}
+	for _, rec := range recs {
+		titles[rec.Fields["title"]]++
+		if rec.Version != 1 {
+			t.Errorf("%v has version %d: applied more than once", rec.Fields["title"], rec.Version)
+		}
+	}
+	for title, n := range titles {
+		if n != 1 {
+			t.Errorf("%v is on the server %d times", title, n)
+		}
+	}
+	waitFor(t, "the device to catch up", func() bool {
+		n, _ := d.db.Count(context.Background(), localdb.ListQuery{State: model.StateSynced})
+		return n == 31
+	})
+	assertMirrors(t, d)
+}
