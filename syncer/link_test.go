@@ -123,7 +123,9 @@ func TestOfflineThenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
-	if !a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventConnectivity && ev.Connectivity == syncer.Online }) {
+	if !a.sawEvent(func(ev syncer.Event) bool {
+		return ev.Kind == syncer.EventConnectivity && ev.Connectivity == syncer.Online
+	}) {
 		t.Errorf("no event said the link is back")
 	}
 }
