@@ -456,6 +456,8 @@ func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) s
 		return s.Faint.Render(line)
 	}
 	if i == p.cursor {
+		// A marker as well as the highlight, for terminals without colour.
+		line = "▸" + line[1:]
 		return s.RowSelected.Render(pad(pad(line, w-badgeWidth-1)+" "+stateSymbol[st]+" "+st.Label(), w))
 	}
 	return s.Row.Render(pad(line, w-badgeWidth-1)) + " " + s.badge(st)

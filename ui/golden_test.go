@@ -1,0 +1,156 @@
+package ui
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+)
+
+// watched wraps the app so a test can see each frame the program would
+// draw, safely, while the program runs on its own goroutine.
+type watched struct {
+	*Model
+	mu    *sync.Mutex
+	frame *string
+}
+
+func (w watched) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := w.Model.Update(msg)
+	f := ansi.Strip(w.Model.render())
+	w.mu.Lock()
+	*w.frame = f
+	w.mu.Unlock()
+	return w, cmd
+}
+
+// goldenRun runs the real program at 100×30 with the NoTTY colour profile
+// over a database seeded with every sync state; steps drive it, each
+// waiting (with a deadline) until the frame shows what it names.
+type goldenRun struct {
+	t     *testing.T
+	tm    *teatest.TestModel
+	mu    sync.Mutex
+	frame string
+}
+
+func startGolden(t *testing.T) *goldenRun {
+	t.Helper()
+	db := openDB(t)
+	now := time.Now()
+	seedStates(t, db, now.Add(42*time.Second))
+	m := New(Options{DB: db, Now: func() time.Time { return now }, Getenv: func(string) string { return "" }})
+	g := &goldenRun{t: t}
+	w := watched{Model: m, mu: &g.mu, frame: &g.frame}
+	g.tm = teatest.NewTestModel(t, w,
+		teatest.WithInitialTermSize(100, 30),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.NoTTY), tea.WithEnvironment([]string{"TERM=xterm-256color"})))
+	t.Cleanup(func() { g.tm.Quit() })
+	return g
+}
+
+// waitFor waits until the frame contains want.
+func (g *goldenRun) waitFor(want string) {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g.mu.Lock()
+		f := g.frame
+		g.mu.Unlock()
+		if strings.Contains(f, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("%q never appeared; last frame:\n%s", want, f)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// keys sends keys and waits for the frame to show want.
+func (g *goldenRun) keys(want string, keys ...string) {
+	g.t.Helper()
+	for _, k := range keys {
+		g.tm.Send(keyPress(k))
+	}
+	g.waitFor(want)
+}
+
+// finish quits and compares the last frame, in the pinned profile, with
+// testdata/<test name>.golden (go test -update rewrites it).
+func (g *goldenRun) finish() {
+	g.t.Helper()
+	if err := g.tm.Quit(); err != nil {
+		g.t.Fatal(err)
+	}
+	fm := g.tm.FinalModel(g.t, teatest.WithFinalTimeout(10*time.Second))
+	var out bytes.Buffer
+	w := &colorprofile.Writer{Forward: &out, Profile: colorprofile.NoTTY}
+	if _, err := w.WriteString(fm.(watched).View().Content); err != nil {
+		g.t.Fatal(err)
+	}
+	golden.RequireEqual(g.t, trimRight(out.String()))
+}
+
+// trimRight drops trailing spaces so goldens diff cleanly.
+func trimRight(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func TestGoldenList(t *testing.T) {
+	g := startGolden(t)
+	g.waitFor("Harbour Trust v. Pell")
+	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("2 of 4", "down")
+	g.finish()
+}
+
+func TestGoldenDetail(t *testing.T) {
+	g := startGolden(t)
+	g.waitFor("Harbour Trust v. Pell")
+	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("3 of 4", "down", "down")
+	g.keys("Both sides changed: body.", "enter")
+	g.finish()
+}
+
+func TestGoldenEditor(t *testing.T) {
+	g := startGolden(t)
+	g.waitFor("Harbour Trust v. Pell")
+	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("New note", "n")
+	g.keys("New note", "tab")
+	for _, r := range "Hearing prep" {
+		g.tm.Send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+	g.keys("Hearing prep", "tab", "tab", "right", "right")
+	g.keys("fix the fields marked ✗", "ctrl+s")
+	g.finish()
+}
+
+func TestGoldenConflictReview(t *testing.T) {
+	g := startGolden(t)
+	g.waitFor("Harbour Trust v. Pell")
+	g.keys("Conflicts · 2 to review", "2")
+	g.keys("← mine", "m")
+	g.finish()
+}
+
+func TestGoldenBacklog(t *testing.T) {
+	g := startGolden(t)
+	g.waitFor("Harbour Trust v. Pell")
+	g.keys("Retrying (1)", "3")
+	g.keys("▸ New task", "down", "down")
+	g.finish()
+}
