@@ -30,7 +30,7 @@ func init() {
 
 // Import limits.
 const (
-	defaultImportBatch = 500
+	defaultImportBatch = 1000
 	maxImportBatch     = 10000
 	maxImportLine      = protocol.MaxBodyBytes // bytes in one line
 )

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// serverAccepts answers every due op as the server would when it applies
+// them, through the same local calls the syncer makes.
+func (h *harness) serverAccepts() {
+	h.t.Helper()
+	ctx := context.Background()
+	db := h.db()
+	defer db.Close()
+	ops, err := db.NextBatch(ctx, time.Now(), 100)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var results []protocol.OpResult
+	for _, op := range ops {
+		rec, err := db.Get(ctx, op.RecordID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		srv := &protocol.Record{ID: rec.ID, Collection: rec.Collection, MatterID: rec.MatterID(),
+			Version: op.BaseVersion + 1, Seq: 1, Deleted: op.Kind == model.OpDelete, Fields: rec.Fields}
+		results = append(results, protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: srv})
+	}
+	if err := db.ApplyPushResults(ctx, results); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// sendFails sends every due op and has it fail for a passing reason.
+func (h *harness) sendFails(msg string) {
+	h.t.Helper()
+	ctx := context.Background()
+	db := h.db()
+	defer db.Close()
+	ops, err := db.NextBatch(ctx, time.Now(), 100)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var ids []string
+	for _, op := range ops {
+		ids = append(ids, op.OpID)
+	}
+	if err := db.MarkRetry(ctx, ids, msg, time.Now().Add(time.Hour)); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestStatesInShowListAndQueue(t *testing.T) {
+	h := newHarness(t)
+	matter, note := h.seed()
+	h.serverAccepts()
+
+	var recs []model.Record
+	h.okJSON(&recs, "list", "note", "--state", "synced", "--json")
+	if len(recs) != 1 || recs[0].ID != note || recs[0].Version != 1 {
+		t.Fatalf("synced notes = %+v", recs)
+	}
+	if out := h.ok("show", note); !strings.Contains(out, "state      synced") || !strings.Contains(out, "version    1\n") || strings.Contains(out, "Waiting to sync") {
+		t.Fatalf("show of a synced record:\n%s", out)
+	}
+
+	// An edit that fails to send: retrying, with the error in plain words.
+	h.ok("edit", note, "status=review")
+	h.sendFails("The server could not be reached.")
+	out := h.ok("show", note)
+	for _, want := range []string{"state      retrying", "update (op ", "retrying, sent once", "last error: The server could not be reached."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if out := h.ok("list", "note"); !strings.Contains(out, "retrying") {
+		t.Errorf("list lacks the state:\n%s", out)
+	}
+	var ops []localdb.OutboxOp
+	h.okJSON(&ops, "queue", "--json")
+	if len(ops) != 1 || ops[0].State != localdb.OpRetrying || ops[0].Attempts != 1 || ops[0].LastError == "" || ops[0].NextAttempt.IsZero() {
+		t.Fatalf("queue = %+v", ops)
+	}
+	if out := h.ok("queue"); !strings.Contains(out, "The server could not be reached.") || !strings.Contains(out, "retrying") {
+		t.Errorf("queue table:\n%s", out)
+	}
+
+	// Deleting a record the server has leaves a tombstone until it confirms.
+	out = h.ok("rm", matter)
+	if !strings.Contains(out, `Deleted matter "Smith v Jones" (saved offline until the server confirms).`) {
+		t.Fatalf("rm printed %q", out)
+	}
+	if out := h.ok("show", matter); !strings.Contains(out, "deleted, saved offline") {
+		t.Fatalf("show of a tombstone:\n%s", out)
+	}
+	r := h.run("rm", matter)
+	if r.code != 1 || r.stderr != "casefile rm: record "+matter+" is deleted\n" {
+		t.Fatalf("second rm: %+v", r)
+	}
+}
