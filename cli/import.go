@@ -72,7 +72,9 @@ func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if err != nil {
 		return err
 	}
-	im := &importer{schema: s, batch: *batch, seen: map[string]int{}, imported: map[string]int{}, progress: env.Stderr}
+	// Progress lines start after a second; a small import prints only its summary.
+	im := &importer{schema: s, batch: *batch, seen: map[string]int{}, imported: map[string]int{},
+		progress: env.Stderr, lastNote: time.Now()}
 	if len(pos) == 1 {
 		if im.only, err = collection(pos[0]); err != nil {
 			return err
