@@ -177,6 +177,13 @@ func (s *Syncer) SyncNow() {
 	s.trigger(wants{push: true, pull: true, forced: true})
 }
 
+// Nudge tells the syncer that this process just saved something: push it
+// now rather than at the next check of the database (which notices writes
+// of other processes too, a little later).
+func (s *Syncer) Nudge() {
+	s.trigger(wants{push: true})
+}
+
 // SetWorkOffline turns work-offline mode on (no network traffic at all;
 // requests under way are cancelled) or off (a full cycle follows).
 func (s *Syncer) SetWorkOffline(on bool) {

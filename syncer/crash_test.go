@@ -1,0 +1,230 @@
+package syncer_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite" // the driver, for PRAGMA integrity_check on the client's file
+
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/server"
+	"casefile/syncer/faultproxy"
+)
+
+// Crash test sizes; CASEFILE_CRASH_ITERATIONS and CASEFILE_CRASH_SEED
+// change them.
+const (
+	crashIterations = 20
+	crashNotes      = 120 // notes per import file
+	crashBatch      = 30  // notes per import transaction
+)
+
+// TestCrashSafety builds the real binary and kills `casefile import` and
+// `casefile sync` with SIGKILL at random moments, against a real server.
+// After each kill the next command goes on from where the last stopped;
+// at the end one sync leaves every imported note exactly once on the
+// server, the client's file passes PRAGMA integrity_check and doctor is clean.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it many times")
+	}
+	iterations := envInt(t, "CASEFILE_CRASH_ITERATIONS", crashIterations)
+	seed := uint64(envInt(t, "CASEFILE_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)))
+	t.Logf("seed %d, %d iterations (replay: CASEFILE_CRASH_SEED=%d go test -run TestCrashSafety ./syncer)", seed, iterations, seed)
+	rnd := rand.New(rand.NewPCG(seed, seed))
+
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "casefile")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".." // the module root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	w := newWorld(t)
+	// A little latency widens the windows between a request, the server's
+	// commit, its answer and the local apply, where kills must be harmless.
+	w.proxy.SetRandom(seed, faultproxy.Random{MaxLatency: 15 * time.Millisecond})
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	other := w.srv.NewUser(t, "other", server.RoleMember)
+	data := filepath.Join(tmp, "data")
+	if err := config.SaveCredentials(data, config.Credentials{Server: w.proxy.URL, User: "alice", Device: "crash", Token: alice.Token}); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(tmp, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte("batch_size = 25\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"--data", data, "--config", cfgPath}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+tmp, "XDG_CONFIG_HOME="+tmp)
+		return cmd
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		cmd := run(args...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("casefile %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	// killAfter starts a command and kills it with SIGKILL after d (or lets
+	// it finish first); it reports whether the kill landed.
+	killAfter := func(d time.Duration, args ...string) bool {
+		t.Helper()
+		cmd := run(args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+			return false
+		case <-time.After(d):
+			cmd.Process.Kill() // SIGKILL: no deferred cleanup runs
+			err := <-done
+			var ee *exec.ExitError
+			return errors.As(err, &ee) && !ee.Exited()
+		}
+	}
+
+	matterID := strings.TrimSpace(mustRun("add", "matter", "title=Crash site"))
+	mustRun("sync")
+	if err := w.srv.Grant(context.Background(), "other", matterID); err != nil {
+		t.Fatal(err)
+	}
+
+	var files [][]string // ids per import file
+	kills := 0
+	for i := range iterations {
+		ids := make([]string, crashNotes)
+		var lines strings.Builder
+		for j := range ids {
+			ids[j] = model.NewID()
+			line, _ := json.Marshal(map[string]any{"id": ids[j], "matter_id": matterID, "title": fmt.Sprintf("file %d note %d", i, j)})
+			lines.Write(append(line, '\n'))
+		}
+		files = append(files, ids)
+		file := filepath.Join(tmp, fmt.Sprintf("notes-%d.jsonl", i))
+		if err := os.WriteFile(file, []byte(lines.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// Someone else writes too, so that pulls have work to be killed in.
+		other.CreateNote(t, matterID, fmt.Sprintf("from the other side %d", i))
+
+		if killAfter(time.Duration(rnd.IntN(300))*time.Millisecond, "import", "note", "--file", file, "--batch", strconv.Itoa(crashBatch)) {
+			kills++
+		}
+		if killAfter(time.Duration(rnd.IntN(300))*time.Millisecond, "sync") {
+			kills++
+		}
+	}
+	t.Logf("%d of %d runs killed mid-way", kills, 2*iterations)
+
+	// Finish the job: one sync from wherever the kills left things.
+	w.proxy.SetRandom(seed, faultproxy.Random{})
+	mustRun("sync")
+	if out := mustRun("doctor"); !strings.Contains(out, "No problems found.") {
+		t.Errorf("doctor after the crashes:\n%s", out)
+	}
+	checkIntegrity(t, config.DBPath(data))
+
+	db, err := localdb.Open(context.Background(), config.DBPath(data), testSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ops, err := db.Outbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 0 {
+		t.Errorf("%d ops left in the outbox after the final sync: %+v", len(ops), ops[0])
+	}
+	srv := liveRecords(serverRecords(t, alice))
+	local, err := db.List(context.Background(), localdb.ListQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	localIDs := map[string]bool{}
+	for _, r := range local {
+		localIDs[r.ID] = true
+		if _, ok := srv[r.ID]; !ok {
+			t.Errorf("%s is here but not on the server", r.ID)
+		}
+		if r.State != model.StateSynced {
+			t.Errorf("%s is %s after the final sync", r.ID, r.State)
+		}
+	}
+	imported := 0
+	for i, ids := range files {
+		n := 0
+		for _, id := range ids {
+			if localIDs[id] {
+				n++
+				rec := srv[id]
+				if rec.Version != 1 {
+					t.Errorf("note %s has version %d on the server: applied more than once", id, rec.Version)
+				}
+			}
+		}
+		// An import writes whole batches or nothing of a batch.
+		if n%crashBatch != 0 {
+			t.Errorf("file %d: %d notes imported, not whole batches of %d", i, n, crashBatch)
+		}
+		imported += n
+	}
+	if len(srv) != len(local) {
+		t.Errorf("server holds %d records, the client %d", len(srv), len(local))
+	}
+	titles := map[any]bool{}
+	for _, r := range srv {
+		if titles[r.Fields["title"]] {
+			t.Errorf("%v is on the server twice", r.Fields["title"])
+		}
+		titles[r.Fields["title"]] = true
+	}
+	t.Logf("%d notes imported across the kills, all on the server exactly once", imported)
+}
+
+func checkIntegrity(t testing.TB, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var res string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil || res != "ok" {
+		t.Errorf("PRAGMA integrity_check: %q %v", res, err)
+	}
+}
+
+func envInt(t testing.TB, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a number", name, v)
+	}
+	return n
+}
