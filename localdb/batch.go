@@ -8,45 +8,69 @@ import (
 	"casefile/model"
 )
 
-// importWriter writes new records with prepared statements, for single
-// creates and for import batches alike: record, full-text entry, create op
-// and journal entry, all in the caller's transaction.
-type importWriter struct {
-	db                             *DB
-	refs                           *sql.Tx
-	record, fts, outbox, journalSt *sql.Stmt
+// stmts are the writer connection's statements for new records, prepared
+// once at Open; a transaction binds them with Tx.StmtContext, which reuses
+// the prepared statement on the one writer connection.
+type stmts struct {
+	record, fts, outbox, journal, ref *sql.Stmt
 }
 
-func newImportWriter(ctx context.Context, tx *sql.Tx, db *DB) (*importWriter, error) {
-	w := &importWriter{db: db, refs: tx}
+func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
+	var s stmts
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
 			return nil
 		}
 		var st *sql.Stmt
-		st, err = tx.PrepareContext(ctx, q)
+		st, err = w.PrepareContext(ctx, q)
 		return st
 	}
-	w.record = prep(`INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at)
+	s.record = prep(`INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at)
 		VALUES (?, ?, ?, ?, 0, 0, 'pending', ?)`)
-	w.fts = prep("INSERT INTO records_fts (rowid, body) VALUES (?, ?)")
-	w.outbox = prep(`INSERT INTO outbox (op_id, record_id, collection, kind, fields, base_version, state, created_at, updated_at)
+	s.fts = prep("INSERT INTO records_fts (rowid, body) VALUES (?, ?)")
+	s.outbox = prep(`INSERT INTO outbox (op_id, record_id, collection, kind, fields, base_version, state, created_at, updated_at)
 		VALUES (?, ?, ?, 'create', ?, 0, 'pending', ?, ?)`)
-	w.journalSt = prep(`INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after)
+	s.journal = prep(`INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	s.ref = prep("SELECT collection, deleted FROM records WHERE id = ?")
 	if err != nil {
-		w.close()
-		return nil, err
+		s.close()
 	}
-	return w, nil
+	return s, err
 }
 
-func (w *importWriter) close() {
-	for _, st := range []*sql.Stmt{w.record, w.fts, w.outbox, w.journalSt} {
+func (s stmts) close() {
+	for _, st := range []*sql.Stmt{s.record, s.fts, s.outbox, s.journal, s.ref} {
 		if st != nil {
 			st.Close()
 		}
+	}
+}
+
+// importWriter writes new records, for single creates and import batches
+// alike: record, full-text entry, create op and journal entry, all in the
+// caller's transaction.
+type importWriter struct {
+	db                           *DB
+	refs                         *refLookup
+	record, fts, outbox, journal *sql.Stmt
+}
+
+func newImportWriter(ctx context.Context, tx *sql.Tx, db *DB) (*importWriter, error) {
+	return &importWriter{
+		db:      db,
+		refs:    &refLookup{tx.StmtContext(ctx, db.stmts.ref)},
+		record:  tx.StmtContext(ctx, db.stmts.record),
+		fts:     tx.StmtContext(ctx, db.stmts.fts),
+		outbox:  tx.StmtContext(ctx, db.stmts.outbox),
+		journal: tx.StmtContext(ctx, db.stmts.journal),
+	}, nil
+}
+
+func (w *importWriter) close() {
+	for _, st := range []*sql.Stmt{w.refs.st, w.record, w.fts, w.outbox, w.journal} {
+		st.Close()
 	}
 }
 
@@ -78,7 +102,7 @@ func (w *importWriter) write(ctx context.Context, col *model.Collection, id stri
 	if _, err := w.outbox.ExecContext(ctx, opID, id, col.Name, fj, at, at); err != nil {
 		return model.Record{}, err
 	}
-	if _, err := w.journalSt.ExecContext(ctx, at, actorLocal, kind, id, col.Name, opID, summary, fj); err != nil {
+	if _, err := w.journal.ExecContext(ctx, at, actorLocal, kind, id, col.Name, opID, summary, fj); err != nil {
 		return model.Record{}, err
 	}
 	return model.Record{ID: id, Collection: col.Name, State: model.StatePending, Fields: fields, UpdatedAt: fromNanos(at)}, nil

@@ -204,9 +204,10 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 				return err
 			}
 		}
-		if !missing {
-			_, _, err = db.recompute(ctx, tx, op.RecordID, 0)
+		if missing {
+			return nil // its record went with a revoked matter: nothing to show
 		}
+		_, _, err = db.recompute(ctx, tx, op.RecordID, 0)
 		return err
 	})
 	if err != nil {

@@ -24,10 +24,22 @@ func (db *DB) collection(name string) (*model.Collection, error) {
 	return col, nil
 }
 
+// refLookup finds the collection and deletion of a record by id.
+type refLookup struct{ st *sql.Stmt }
+
+func (l *refLookup) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return l.st.QueryRowContext(ctx, args...)
+}
+
+// rowQuerier runs the ref lookup: a transaction, or a prepared refLookup.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // refProblems checks that every ref field set in fields points to a live
 // local record of the collection it names. known caches matters already
 // checked in a batch.
-func refProblems(ctx context.Context, q querier, col *model.Collection, fields model.Fields, known map[string]bool) (model.Problems, error) {
+func refProblems(ctx context.Context, q rowQuerier, col *model.Collection, fields model.Fields, known map[string]bool) (model.Problems, error) {
 	var probs model.Problems
 	for i := range col.Fields {
 		f := &col.Fields[i]
@@ -69,18 +81,18 @@ func (db *DB) Create(ctx context.Context, collection, id string, fields model.Fi
 	}
 	var rec model.Record
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		refs, err := refProblems(ctx, tx, col, norm, nil)
+		w, err := newImportWriter(ctx, tx, db)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		refs, err := refProblems(ctx, w.refs, col, norm, nil)
 		if err != nil {
 			return err
 		}
 		if probs = append(probs, refs...); len(probs) > 0 {
 			return probs
 		}
-		w, err := newImportWriter(ctx, tx, db)
-		if err != nil {
-			return err
-		}
-		defer w.close()
 		rec, err = w.write(ctx, col, id, norm, "create", "created")
 		return err
 	})

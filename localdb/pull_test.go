@@ -1,0 +1,236 @@
+package localdb
+
+import (
+	"errors"
+	"testing"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+func TestPullInsertsAndUpdatesSyncedRecords(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	id := syncedNote(t, db, m, 1, model.Fields{"title": "A", "tags": []any{"x", "y"}, "minutes": nil})
+	r := mustGet(t, db, id)
+	if r.State != model.StateSynced || r.Version != 1 || !model.Equal(r.Fields["tags"], []string{"x", "y"}) {
+		t.Fatalf("pulled %+v", r)
+	}
+	pull(t, db, 2, serverRecord(id, "note", m, 2, model.Fields{"matter_id": m, "title": "B"}))
+	if r := mustGet(t, db, id); r.Version != 2 || r.Fields["title"] != "B" || r.Fields["tags"] != nil {
+		t.Fatalf("updated %+v", r)
+	}
+	// An older version than the one held is ignored.
+	pull(t, db, 3, serverRecord(id, "note", m, 1, model.Fields{"matter_id": m, "title": "Old"}))
+	if r := mustGet(t, db, id); r.Version != 2 || r.Fields["title"] != "B" {
+		t.Fatalf("an older version overwrote a newer one: %+v", r)
+	}
+	if n, _ := db.Count(bg, ListQuery{Text: "B", Collection: "note"}); n != 1 {
+		t.Fatal("pulled record not searchable")
+	}
+}
+
+// Remote changes never clobber unsent local edits: the edits stay on top.
+func TestPullNeverClobbersPendingEdits(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	id := syncedNote(t, db, m, 1, model.Fields{"title": "A", "body": "old"})
+	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
+	pull(t, db, 2, serverRecord(id, "note", m, 2, model.Fields{"matter_id": m, "title": "Theirs", "body": "new"}))
+	r := mustGet(t, db, id)
+	if r.Fields["title"] != "Mine" || r.Fields["body"] != "new" || r.Version != 2 || r.State != model.StatePending {
+		t.Fatalf("record %+v", r)
+	}
+	ops := opsOf(t, db, id)
+	if len(ops) != 1 || ops[0].BaseVersion != 1 || ops[0].Fields["title"] != "Mine" {
+		t.Fatalf("the op must keep its own base: %+v", ops)
+	}
+}
+
+// A pull never brings back a record deleted here, and a server tombstone
+// deletes here unless unsent ops need it.
+func TestPullNeverResurrects(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	mine := syncedNote(t, db, m, 1, model.Fields{"title": "deleted here"})
+	if err := db.Delete(bg, mine); err != nil {
+		t.Fatal(err)
+	}
+	pull(t, db, 2, serverRecord(mine, "note", m, 2, model.Fields{"matter_id": m, "title": "edited there"}))
+	if r := mustGet(t, db, mine); !r.Deleted || r.State != model.StatePending {
+		t.Fatalf("a pull brought back a record deleted here: %+v", r)
+	}
+
+	theirs := syncedNote(t, db, m, 1, model.Fields{"title": "deleted there"})
+	tomb := serverRecord(theirs, "note", m, 2, nil)
+	tomb.Deleted = true
+	pull(t, db, 3, tomb)
+	if _, err := db.Get(bg, theirs); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("server tombstone did not delete: %v", err)
+	}
+	pull(t, db, 4, tomb) // repeated tombstone for a record not here: nothing happens
+	if _, err := db.Get(bg, theirs); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a tombstone created a record: %v", err)
+	}
+
+	edited := syncedNote(t, db, m, 1, model.Fields{"title": "edited here", "body": "b"})
+	mustUpdate(t, db, edited, model.Fields{"status": "open"})
+	tomb = serverRecord(edited, "note", m, 2, nil)
+	tomb.Deleted = true
+	pull(t, db, 5, tomb)
+	r := mustGet(t, db, edited)
+	if !r.Deleted || r.Version != 2 || r.State != model.StatePending {
+		t.Fatalf("tombstone over unsent edits: %+v", r)
+	}
+	if ops := opsOf(t, db, edited); len(ops) != 1 {
+		t.Fatalf("unsent edit lost: %+v", ops)
+	}
+	// The edit then meets the deletion as a conflict, with what it needs to restore.
+	op := nextBatch(t, db, 10)
+	var sent OutboxOp
+	for _, o := range op {
+		if o.RecordID == edited {
+			sent = o
+		}
+	}
+	conflictOn(t, db, sent, &protocol.Record{ID: edited, Collection: "note", Version: 2, Deleted: true})
+	restored, err := db.Resolve(bg, edited, model.Resolution{All: model.TakeMine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if restored.Deleted || restored.Fields["body"] != "b" || restored.Fields["status"] != "open" {
+		t.Fatalf("restore %+v", restored)
+	}
+}
+
+func TestDroppedMatterKeepsUnsentWorkAsFailed(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	other := syncedMatter(t, db)
+	synced := syncedNote(t, db, m, 1, model.Fields{"title": "synced"})
+	edited := syncedNote(t, db, m, 1, model.Fields{"title": "edited"})
+	mustUpdate(t, db, edited, model.Fields{"body": "unsent words"})
+	created := mustCreate(t, db, "task", model.Fields{"matter_id": m, "title": "unsent task"})
+	keep := syncedNote(t, db, other, 1, model.Fields{"title": "other matter"})
+
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{m, synced, edited, created.ID} {
+		if _, err := db.Get(bg, id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("record %s of a dropped matter still here: %v", id, err)
+		}
+	}
+	wantState(t, db, keep, model.StateSynced)
+	ops := outbox(t, db)
+	if len(ops) != 2 {
+		t.Fatalf("unsent ops lost: %+v", ops)
+	}
+	for _, o := range ops {
+		if o.State != OpFailed || o.ErrorCode != CodeAccessRevoked || o.LastError == "" {
+			t.Fatalf("op of a dropped matter %+v", o)
+		}
+	}
+	if got := nextBatch(t, db, 10); len(got) != 0 {
+		t.Fatalf("ops of a dropped matter went out: %+v", got)
+	}
+	rep, err := db.Doctor(bg, false)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("doctor calls revoked ops a problem: %+v %v", rep, err)
+	}
+	if st, _ := db.Status(bg); st.Cursor != 10 {
+		t.Fatalf("cursor %d", st.Cursor)
+	}
+	// Removed records follow the same rule.
+	mustUpdate(t, db, keep, model.Fields{"status": "open"})
+	if err := db.ApplyPull(bg, protocol.PullResponse{Removed: []protocol.Removal{{ID: keep, MatterID: other}}, Cursor: 11}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, keep); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("removed record still here: %v", err)
+	}
+	if ops := outbox(t, db); len(ops) != 3 || ops[2].ErrorCode != CodeAccessRevoked {
+		t.Fatalf("ops %+v", ops)
+	}
+}
+
+func TestCursorNeverMovesBack(t *testing.T) {
+	db := openTest(t)
+	pull(t, db, 50)
+	pull(t, db, 40)
+	st, err := db.Status(bg)
+	if err != nil || st.Cursor != 50 || st.LastSync.IsZero() {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	if v, _ := db.Meta(bg, "cursor"); v != "50" {
+		t.Fatalf("cursor %q", v)
+	}
+}
+
+// A full resync keeps every queued op and conflict and removes only what the
+// server no longer has.
+func TestResetCursorKeepsOps(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	seen := syncedNote(t, db, m, 1, model.Fields{"title": "seen again"})
+	gone := syncedNote(t, db, m, 1, model.Fields{"title": "gone from the server"})
+	edited := syncedNote(t, db, m, 1, model.Fields{"title": "edited"})
+	mustUpdate(t, db, edited, model.Fields{"body": "unsent"})
+	created := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "unsent"})
+	conflicted := syncedNote(t, db, m, 1, model.Fields{"title": "c"})
+	mustUpdate(t, db, conflicted, model.Fields{"title": "mine"})
+	for _, o := range nextBatch(t, db, 10) {
+		if o.RecordID == conflicted {
+			conflictOn(t, db, o, &protocol.Record{ID: conflicted, Collection: "note", Version: 2,
+				Fields: model.Fields{"matter_id": m, "title": "theirs"}}, "title")
+		} else {
+			if err := db.MarkRetry(bg, []string{o.OpID}, "offline", o.CreatedAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	opsBefore := outbox(t, db)
+	pull(t, db, 100)
+	if err := db.ResetCursor(bg); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := db.Status(bg); st.Cursor != 0 {
+		t.Fatalf("cursor after reset %d", st.Cursor)
+	}
+	page1 := protocol.PullResponse{Records: []protocol.Record{serverRecord(m, "matter", m, 1, model.Fields{"title": "M"})}, Cursor: 60, More: true}
+	if err := db.ApplyPull(bg, page1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, gone); err != nil {
+		t.Fatalf("a record went before the resync ended: %v", err)
+	}
+	page2 := protocol.PullResponse{Records: []protocol.Record{serverRecord(seen, "note", m, 1, model.Fields{"matter_id": m, "title": "seen again"})}, Cursor: 120}
+	if err := db.ApplyPull(bg, page2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, gone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a record the server no longer has survived the resync: %v", err)
+	}
+	for _, id := range []string{m, seen, edited, created.ID, conflicted} {
+		if _, err := db.Get(bg, id); err != nil {
+			t.Fatalf("record %s lost in the resync: %v", id, err)
+		}
+	}
+	opsAfter := outbox(t, db)
+	if len(opsAfter) != len(opsBefore) {
+		t.Fatalf("ops lost: before %d after %d", len(opsBefore), len(opsAfter))
+	}
+	for i := range opsBefore {
+		if opsAfter[i].OpID != opsBefore[i].OpID || opsAfter[i].State != opsBefore[i].State {
+			t.Fatalf("op changed in the resync: %+v -> %+v", opsBefore[i], opsAfter[i])
+		}
+	}
+	if _, err := db.Conflict(bg, conflicted); err != nil {
+		t.Fatalf("conflict lost: %v", err)
+	}
+	// After the resync, a later pull does not delete anything.
+	pull(t, db, 130)
+	if _, err := db.Get(bg, seen); err != nil {
+		t.Fatal(err)
+	}
+}
