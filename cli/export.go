@@ -26,8 +26,12 @@ func init() {
 	})
 }
 
-// exportPage is how many records export reads at a time.
-const exportPage = 1000
+// exportPage is how many records export reads at a time; a variable so
+// tests can make pages small.
+var exportPage = 1000
+
+// afterExportPage, when set by a test, runs after each page export reads.
+var afterExportPage func()
 
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	format := fs.String("format", "jsonl", "jsonl or csv")
@@ -65,34 +69,78 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return err
 	}
 	defer db.Close()
-	if *out == "" {
-		w := bufio.NewWriter(env.Stdout)
-		if err := export(ctx, db, cols, *format, w); err != nil {
+	if *out != "" {
+		return writeFileAtomic(*out, func(f *os.File) error {
+			return exportStable(ctx, db, cols, *format, f)
+		})
+	}
+	// Even to stdout, the export is first written whole to a private file
+	// in the data directory, so that a start-over never repeats output.
+	f, err := os.CreateTemp(env.DataDir, ".export-*")
+	if err != nil {
+		return fmt.Errorf("create a temporary file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := exportStable(ctx, db, cols, *format, f); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read the export back: %w", err)
+	}
+	_, err = io.Copy(env.Stdout, f)
+	return err
+}
+
+// maxExportTries bounds how often export starts over because the database
+// changed under it.
+const maxExportTries = 5
+
+// exportStable writes the export to f, starting over when another process
+// (a syncing terminal UI) commits meanwhile: pages are read by offset in
+// "most recently changed first" order, so a record changed mid-export
+// could otherwise be skipped or written twice.
+func exportStable(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, f *os.File) error {
+	for range maxExportTries {
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("write the export: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("write the export: %w", err)
+		}
+		before, err := db.DataVersion(ctx)
+		if err != nil {
 			return err
 		}
-		return w.Flush()
+		w := bufio.NewWriter(f)
+		if err := export(ctx, db, cols, format, w); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("write the export: %w", err)
+		}
+		after, err := db.DataVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if after == before {
+			return nil
+		}
 	}
-	return writeFileAtomic(*out, func(w io.Writer) error {
-		return export(ctx, db, cols, *format, w)
-	})
+	return fmt.Errorf("the records kept changing during the export (%d tries); try again when syncing is quieter", maxExportTries)
 }
 
 // writeFileAtomic writes a file through a temporary file in the same
 // directory, so a failed export never leaves half a file behind.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
+func writeFileAtomic(path string, write func(*os.File) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, pathCause(err))
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	w := bufio.NewWriter(tmp)
-	if err := write(w); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -131,6 +179,9 @@ func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(
 		recs, err := db.List(ctx, localdb.ListQuery{Collection: collection, Offset: offset, Limit: exportPage})
 		if err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		if afterExportPage != nil {
+			afterExportPage()
 		}
 		for _, r := range recs {
 			if err := fn(r); err != nil {

@@ -221,3 +221,50 @@ func TestExportCSV(t *testing.T) {
 		t.Fatalf("csv time entries:\n%s", out)
 	}
 }
+
+// TestExportStartsOverWhenRecordsChange edits a record from another
+// connection while export is between pages: the edited record moves to the
+// front of the "most recently changed" order, which would make an
+// offset-paged export skip one record and repeat another.
+func TestExportStartsOverWhenRecordsChange(t *testing.T) {
+	h := newHarness(t)
+	matter := h.add("matter", "title=Smith v Jones")
+	var ids []string
+	for i := range 7 {
+		ids = append(ids, h.add("note", "matter_id="+matter, fmt.Sprintf("title=Note %d", i)))
+	}
+	other := h.db()
+	pages, edits := 0, 0
+	exportPage, afterExportPage = 2, func() {
+		pages++
+		if pages == 2 { // within the first try only
+			edits++
+			// The oldest note, not yet exported, becomes the newest.
+			if _, err := other.Update(t.Context(), ids[0], model.Fields{"status": "open"}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { exportPage, afterExportPage = 1000, nil })
+
+	out := h.ok("export", "note")
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r model.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		seen[r.ID]++
+	}
+	if edits != 1 || pages <= 4 {
+		t.Fatalf("the export did not start over: %d pages, %d edits", pages, edits)
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("note %s exported %d times", id, seen[id])
+		}
+	}
+	if len(seen) != len(ids) {
+		t.Errorf("%d notes exported, want %d", len(seen), len(ids))
+	}
+}
