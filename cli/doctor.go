@@ -73,16 +73,16 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		client = nil
 	default:
 		cctx, cancel := context.WithTimeout(ctx, doctorTimeout)
-		page, perr := client.Pull(cctx, st.Cursor, 1)
+		head, tooOld, perr := serverHead(cctx, client, st.Cursor)
 		cancel()
 		switch {
 		case perr == nil:
-			rep.ServerHead = page.Head
-			if st.Cursor > page.Head {
-				cursorProblem = fmt.Sprintf("the sync cursor (%d) is ahead of the server's last change (%d): the server was reset or restored; run 'casefile doctor --repair'", st.Cursor, page.Head)
+			rep.ServerHead = head
+			if st.Cursor > head {
+				cursorProblem = fmt.Sprintf("the sync cursor (%d) is ahead of the server's last change (%d): the server was reset or restored; run 'casefile doctor --repair'", st.Cursor, head)
+			} else if tooOld {
+				rep.Notes = append(rep.Notes, "the server no longer keeps changes that old: the next sync reads everything again")
 			}
-		case syncer.ClassOf(perr) == syncer.ClassCursorTooOld:
-			rep.Notes = append(rep.Notes, "the server no longer keeps changes that old: the next sync reads everything again")
 		case syncer.ClassOf(perr) == syncer.ClassUnauthorized:
 			rep.Notes = append(rep.Notes, syncer.SessionExpired)
 			client = nil
@@ -172,4 +172,19 @@ func printDoctor(env *Env, rep doctorReport, repair bool) {
 	if !repair && len(rep.Problems) > 0 {
 		fmt.Fprintln(w, "Run 'casefile doctor --repair' to fix what can be fixed.")
 	}
+}
+
+// serverHead asks the server for its last change with a one-record pull
+// from cursor; a cursor the server refuses as too old (or impossible) is
+// asked again from 0.
+func serverHead(ctx context.Context, c *syncer.Client, cursor int64) (head int64, tooOld bool, err error) {
+	page, err := c.Pull(ctx, cursor, 1)
+	if syncer.ClassOf(err) == syncer.ClassCursorTooOld {
+		tooOld = true
+		page, err = c.Pull(ctx, 0, 1)
+	}
+	if err != nil {
+		return 0, tooOld, err
+	}
+	return page.Head, tooOld, nil
 }

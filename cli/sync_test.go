@@ -1,0 +1,339 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/syncer"
+)
+
+// login writes the credentials a `casefile login` would, for user on srv.
+func (h *harness) login(serverURL string, user *servertest.Client) {
+	h.t.Helper()
+	if err := config.SaveCredentials(h.data, config.Credentials{Server: serverURL, User: user.User, Device: "test", Token: user.Token}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func startServer(t *testing.T) *servertest.Server {
+	return servertest.Start(t, func(o *server.Options) { o.RateLimit = -1 })
+}
+
+func TestSyncAndStatus(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+
+	r := h.run("sync")
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, "not logged in") {
+		t.Errorf("sync before login: exit %d, stderr %q", r.code, r.stderr)
+	}
+	var st statusReport
+	h.okJSON(&st, "status", "--json")
+	if st.Online || st.Connectivity != "logged-out" {
+		t.Errorf("status before login = %+v", st)
+	}
+
+	h.login(srv.URL, alice)
+	h.seed()
+	h.okJSON(&st, "status", "--json")
+	if !st.Online || st.Pending != 2 || st.Outbox != 2 || st.OldestPendingAgeSeconds == nil || st.LastSync != nil || st.User != "alice" {
+		t.Errorf("status before the first sync = %+v", st)
+	}
+	if out := h.ok("sync"); out != "pushed 2, pulled 2, conflicts 0, failed 0\n" {
+		t.Errorf("sync printed %q", out)
+	}
+	h.okJSON(&st, "status", "--json")
+	if st.Synced != 2 || st.Pending != 0 || st.Outbox != 0 || st.LastSync == nil || st.OldestPendingAgeSeconds != nil || st.ServerHead < st.Cursor {
+		t.Errorf("status after sync = %+v", st)
+	}
+	if out := h.ok("status"); !strings.Contains(out, "— online") || !strings.Contains(out, "2 synced") || !strings.Contains(out, "0 saved offline") {
+		t.Errorf("status:\n%s", out)
+	}
+
+	// A server that cannot be reached: a sentence, exit 3, nothing lost.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	h.login(dead, alice)
+	h.add("note", "matter_id="+h.firstMatter(), "title=Written in the field")
+	r = h.run("sync")
+	if r.code != exitUnreachable || !strings.Contains(r.stderr, "cannot be reached") || !strings.Contains(r.stderr, "kept") {
+		t.Errorf("sync to a dead server: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r.stdout != "pushed 0, pulled 0, conflicts 0, failed 0, retrying 1\n" {
+		t.Errorf("sync to a dead server printed %q", r.stdout)
+	}
+	h.okJSON(&st, "status", "--json")
+	if st.Online || st.Connectivity != "offline" || st.Outbox != 1 {
+		t.Errorf("status with a dead server = %+v", st)
+	}
+
+	// A revoked token: the sentence says to log in again; nothing is dropped.
+	h.login(srv.URL, alice)
+	if _, err := srv.RevokeTokens(context.Background(), "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run("sync")
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, syncer.SessionExpired) {
+		t.Errorf("sync with a revoked token: exit %d, stderr %q", r.code, r.stderr)
+	}
+	h.okJSON(&st, "status", "--json")
+	if st.Outbox != 1 {
+		t.Errorf("the unsent note was dropped: %+v", st)
+	}
+
+	for _, bad := range [][]string{{"sync", "extra"}, {"sync", "--timeout", "-1s"}, {"status", "x"}} {
+		if r := h.run(bad...); r.code != 2 {
+			t.Errorf("casefile %v: exit %d, want 2", bad, r.code)
+		}
+	}
+}
+
+// firstMatter returns the id of some matter of the harness's database.
+func (h *harness) firstMatter() string {
+	h.t.Helper()
+	db := h.db()
+	defer db.Close()
+	ms, err := db.List(context.Background(), localdb.ListQuery{Collection: "matter", Limit: 1})
+	if err != nil || len(ms) == 0 {
+		h.t.Fatalf("no matter: %v", err)
+	}
+	return ms[0].ID
+}
+
+func TestConflictsAndResolve(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	a, b := newHarness(t), newHarness(t)
+	a.login(srv.URL, alice)
+	b.login(srv.URL, alice)
+	_, note := a.seed()
+	a.ok("sync")
+	b.ok("sync")
+	a.ok("edit", note, "title=From A")
+	b.ok("edit", note, "title=From B", "status=open")
+	a.ok("sync")
+	if out := b.ok("sync"); out != "pushed 0, pulled 1, conflicts 1, failed 0\n" {
+		t.Errorf("conflicting sync printed %q", out)
+	}
+	if out := a.ok("conflicts"); out != "No conflicts to review.\n" {
+		t.Errorf("a's conflicts: %q", out)
+	}
+	var cs []conflictOut
+	b.okJSON(&cs, "conflicts", "--json")
+	if len(cs) != 1 || cs[0].Record != note || cs[0].Kind != model.ConflictEdit || len(cs[0].Fields) != 1 {
+		t.Fatalf("conflicts = %+v", cs)
+	}
+	if f := cs[0].Fields[0]; f.Field != "title" || f.Base != "First meeting" || f.Mine != "From B" || f.Theirs != "From A" {
+		t.Errorf("conflict field = %+v", f)
+	}
+	if out := b.ok("conflicts"); !strings.Contains(out, "From A") || !strings.Contains(out, "casefile resolve "+note) {
+		t.Errorf("conflicts:\n%s", out)
+	}
+
+	before := b.snapshot()
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"resolve", note}, 2, "choose --mine, --theirs or --field"},
+		{[]string{"resolve", note, "--mine", "--theirs"}, 2, "not both"},
+		{[]string{"resolve", "not-an-id", "--mine"}, 2, "not a record id"},
+		{[]string{"resolve", unknownID, "--mine"}, 1, "has no conflict"},
+		{[]string{"resolve", note, "--field", "status=mine"}, 1, "not a conflicting field"},
+		{[]string{"resolve", note, "--field", "title="}, 1, "required"},
+		{[]string{"resolve", note, "--field", "title"}, 2, "NAME=mine"},
+		{[]string{"resolve", note, "--field", "title=mine", "--field", "title=theirs"}, 1, "more than once"},
+	} {
+		r := b.run(tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("casefile %v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.says)
+		}
+	}
+	if b.snapshot() != before {
+		t.Errorf("a refused resolve changed the database")
+	}
+
+	if out := b.ok("resolve", note, "--field", "title=value:mine"); !strings.Contains(out, "next sync") {
+		t.Errorf("resolve printed %q", out)
+	}
+	b.ok("sync")
+	a.ok("sync")
+	var rec model.Record
+	a.okJSON(&rec, "show", note, "--json")
+	if rec.Fields["title"] != "mine" || rec.Fields["status"] != "open" {
+		t.Errorf("after the resolution a sees %v", rec.Fields)
+	}
+}
+
+func TestRetryAndDiscard(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	matter, _ := h.seed()
+	h.ok("sync")
+	// The server already has this id (from another device): the import's
+	// create is refused for good.
+	taken := alice.CreateNote(t, matter, "first with this id")
+	file := filepath.Join(t.TempDir(), "late.jsonl")
+	line, _ := json.Marshal(map[string]any{"id": taken.ID, "matter_id": matter, "title": "late", "body": "keep me"})
+	if err := os.WriteFile(file, append(line, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("import", "note", "--file", file)
+	if out := h.ok("sync"); !strings.HasPrefix(out, "pushed 0, pulled 1, conflicts 0, failed 1") {
+		t.Errorf("sync printed %q", out)
+	}
+	var ops []localdb.OutboxOp
+	h.okJSON(&ops, "queue", "--json")
+	if len(ops) != 1 || ops[0].State != localdb.OpFailed || ops[0].LastError == "" {
+		t.Fatalf("queue = %+v", ops)
+	}
+	op := ops[0].OpID
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"retry"}, 2, "--all"},
+		{[]string{"retry", op, "--all"}, 2, "not both"},
+		{[]string{"retry", "nope"}, 2, "not an op id"},
+		{[]string{"retry", unknownID}, 1, "no queued change"},
+		{[]string{"discard", op}, 2, "--yes"},
+		{[]string{"discard", unknownID, "--yes"}, 1, "no queued change"},
+	} {
+		r := h.run(tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("casefile %v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.says)
+		}
+	}
+
+	if out := h.ok("retry", "--all"); out != "1 change will be sent at the next sync.\n" {
+		t.Errorf("retry --all printed %q", out)
+	}
+	h.okJSON(&ops, "queue", "--json")
+	if len(ops) != 1 || ops[0].State != localdb.OpPending {
+		t.Fatalf("after retry the queue = %+v", ops)
+	}
+	h.ok("sync") // refused again
+	h.okJSON(&ops, "queue", "--json")
+	op = ops[0].OpID
+	if out := h.ok("retry", op); !strings.Contains(out, "next sync") {
+		t.Errorf("retry printed %q", out)
+	}
+	h.ok("sync")
+	h.okJSON(&ops, "queue", "--json")
+	op = ops[0].OpID
+	if out := h.ok("discard", op, "--yes"); !strings.Contains(out, "Discarded") {
+		t.Errorf("discard printed %q", out)
+	}
+	h.okJSON(&ops, "queue", "--json")
+	if len(ops) != 0 {
+		t.Errorf("queue after discard = %+v", ops)
+	}
+	if out := h.ok("journal", "--record", taken.ID); !strings.Contains(out, "discard") {
+		t.Errorf("the journal lost the discarded change:\n%s", out)
+	}
+	if out := h.ok("retry", "--all"); !strings.HasPrefix(out, "Nothing to retry") {
+		t.Errorf("retry --all with nothing printed %q", out)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	h.seed()
+	h.ok("sync")
+	if out := h.ok("doctor"); !strings.Contains(out, "No problems found.") {
+		t.Errorf("doctor:\n%s", out)
+	}
+	var rep doctorReport
+	h.okJSON(&rep, "doctor", "--json")
+	if !rep.OK || rep.ServerHead < rep.Cursor || rep.ServerHead <= 0 {
+		t.Errorf("doctor --json = %+v", rep)
+	}
+
+	// A cursor past the server's head (a server restored from a backup).
+	db := h.db()
+	if err := db.SetMeta(context.Background(), "cursor", "999999"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	r := h.run("doctor")
+	if r.code != 1 || !strings.Contains(r.stdout, "ahead of the server") {
+		t.Errorf("doctor with a cursor ahead: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	h.add("note", "matter_id="+h.firstMatter(), "title=unsent")
+	h.okJSON(&rep, "doctor", "--repair", "--json")
+	if !rep.OK || rep.Cursor != rep.ServerHead || !strings.Contains(strings.Join(rep.Repaired, "\n"), "pulled 2 record(s)") {
+		t.Errorf("doctor --repair = %+v", rep)
+	}
+	var st statusReport
+	h.okJSON(&st, "status", "--json")
+	if st.Pending != 1 || st.Synced != 2 {
+		t.Errorf("after the repair: %+v, want the unsent note kept", st)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a command writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestSyncWatch(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	h.seed()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb lockedBuffer
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, []string{"--data", h.data, "--config", h.config, "sync", "--watch"}, strings.NewReader(""), &out, &errb)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "pushed 2") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no cycle line; stdout %q stderr %q", out.String(), errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("sync --watch ended with %d: %s", code, errb.String())
+	}
+}
