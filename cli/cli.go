@@ -189,4 +189,3 @@ func commandUsage(w io.Writer, cmd *Command, fs *flag.FlagSet) {
 
 // Getenv is os.Getenv, replaceable in tests.
 var Getenv = os.Getenv
-
