@@ -28,7 +28,7 @@ func init() {
 
 // exportPage is how many records export reads at a time; a variable so
 // tests can make pages small.
-var exportPage = 1000
+var exportPage = 5000
 
 // afterExportPage, when set by a test, runs after each page export reads.
 var afterExportPage func()

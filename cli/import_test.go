@@ -235,6 +235,8 @@ func TestExportStartsOverWhenRecordsChange(t *testing.T) {
 	}
 	other := h.db()
 	pages, edits := 0, 0
+	page := exportPage
+	t.Cleanup(func() { exportPage, afterExportPage = page, nil })
 	exportPage, afterExportPage = 2, func() {
 		pages++
 		if pages == 2 { // within the first try only
@@ -245,7 +247,6 @@ func TestExportStartsOverWhenRecordsChange(t *testing.T) {
 			}
 		}
 	}
-	t.Cleanup(func() { exportPage, afterExportPage = 1000, nil })
 
 	out := h.ok("export", "note")
 	seen := map[string]int{}
