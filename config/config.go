@@ -380,6 +380,9 @@ func keyMap(v any) (map[string][]string, error) {
 		default:
 			return nil, fmt.Errorf("%s: must be a key or a list of keys, not %s", action, tomlKind(x))
 		}
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("%s: name at least one key", action)
+		}
 		for _, k := range keys {
 			if strings.TrimSpace(k) == "" {
 				return nil, fmt.Errorf("%s: a key cannot be empty", action)

@@ -114,6 +114,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"[keys]\nquit = 3", `keys: quit: must be a key or a list of keys, not a number`},
 		{"[keys]\nquit = [\"q\", 1]", `keys: quit: keys must be strings, found a number`},
 		{"[keys]\nquit = [\"\"]", `keys: quit: a key cannot be empty`},
+		{"[keys]\nquit = []", `keys: quit: name at least one key`},
 		{`keys = "q"`, `keys: must be a table`},
 		{"theme = \"dark\"\ntheme = \"light\"", `line 2`},
 		{"server = ", `line 1`},
