@@ -113,6 +113,8 @@ func recordError(id string, err error) error {
 		return fmt.Errorf("record %s is deleted", id)
 	case errors.Is(err, localdb.ErrExists):
 		return fmt.Errorf("a record with id %s already exists", id)
+	case errors.Is(err, localdb.ErrInConflict):
+		return fmt.Errorf("record %s has a conflict waiting for review; resolve it first (casefile conflicts)", id)
 	}
 	return err
 }

@@ -104,3 +104,61 @@ func TestStatesInShowListAndQueue(t *testing.T) {
 		t.Fatalf("second rm: %+v", r)
 	}
 }
+
+// TestConflictRefusesEdits: a record in conflict waits for review and
+// refuses edits and deletes, changing nothing.
+func TestConflictRefusesEdits(t *testing.T) {
+	h := newHarness(t)
+	_, note := h.seed()
+	h.serverAccepts()
+	h.ok("edit", note, "title=Mine")
+	h.serverConflicts("title", "Theirs")
+	var recs []model.Record
+	h.okJSON(&recs, "list", "note", "--state", "conflict", "--json")
+	if len(recs) != 1 || recs[0].ID != note {
+		t.Fatalf("notes in conflict = %+v", recs)
+	}
+	before := h.snapshot()
+	for _, args := range [][]string{{"edit", note, "title=Again"}, {"rm", note}} {
+		r := h.run(args...)
+		want := "casefile " + args[0] + ": record " + note + " has a conflict waiting for review; resolve it first (casefile conflicts)\n"
+		if r.code != 1 || r.stderr != want {
+			t.Errorf("%s of a record in conflict: exit %d, stderr %q", args[0], r.code, r.stderr)
+		}
+	}
+	if h.snapshot() != before {
+		t.Fatal("a refused edit changed the database")
+	}
+	if out := h.ok("show", note); !strings.Contains(out, "state      conflict") {
+		t.Fatalf("show of a record in conflict:\n%s", out)
+	}
+}
+
+// serverConflicts answers every due update as a conflict over one field
+// the server changed to theirs.
+func (h *harness) serverConflicts(field, theirs string) {
+	h.t.Helper()
+	ctx := context.Background()
+	db := h.db()
+	defer db.Close()
+	ops, err := db.NextBatch(ctx, time.Now(), 100)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var results []protocol.OpResult
+	for _, op := range ops {
+		rec, err := db.Get(ctx, op.RecordID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		fields := rec.Fields.Clone()
+		fields[field] = theirs
+		srv := &protocol.Record{ID: rec.ID, Collection: rec.Collection, MatterID: rec.MatterID(),
+			Version: op.BaseVersion + 1, Seq: 2, Fields: fields}
+		results = append(results, protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: srv,
+			ConflictFields: []string{field}, Message: "The record changed on the server since your version."})
+	}
+	if err := db.ApplyPushResults(ctx, results); err != nil {
+		h.t.Fatal(err)
+	}
+}
