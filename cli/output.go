@@ -17,7 +17,9 @@ const maxCell = 40
 
 // table writes aligned columns for people; cells are made one line and cut.
 type table struct {
-	tw *tabwriter.Writer
+	tw      *tabwriter.Writer
+	lastMax int // width of the last column; 0 means maxCell
+	err     error
 }
 
 func newTable(w io.Writer, header ...string) *table {
@@ -27,16 +29,26 @@ func newTable(w io.Writer, header ...string) *table {
 }
 
 func (t *table) row(cells ...string) {
+	line := make([]string, len(cells))
 	for i, c := range cells {
-		if i > 0 {
-			io.WriteString(t.tw, "\t")
+		limit := maxCell
+		if i == len(cells)-1 && t.lastMax > 0 {
+			limit = t.lastMax
 		}
-		io.WriteString(t.tw, oneLine(c, maxCell))
+		line[i] = oneLine(c, limit)
 	}
-	io.WriteString(t.tw, "\n")
+	if t.err == nil {
+		_, t.err = fmt.Fprintln(t.tw, strings.Join(line, "\t"))
+	}
 }
 
-func (t *table) flush() error { return t.tw.Flush() }
+// flush writes the table out and returns the first error met.
+func (t *table) flush() error {
+	if err := t.tw.Flush(); t.err == nil {
+		t.err = err
+	}
+	return t.err
+}
 
 // oneLine folds line breaks and tabs into spaces and cuts s to max runes.
 func oneLine(s string, max int) string {

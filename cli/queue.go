@@ -102,9 +102,9 @@ func runJournal(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	t := newTable(env.Stdout, "TIME", "ACTOR", "KIND", "RECORD", "SUMMARY")
+	t.lastMax = 120
 	for _, e := range entries {
-		t.tw.Write([]byte(when(e.At) + "\t" + oneLine(e.Actor, maxCell) + "\t" + e.Kind + "\t" +
-			e.RecordID + "\t" + oneLine(e.Summary, 120) + "\n"))
+		t.row(when(e.At), e.Actor, e.Kind, e.RecordID, e.Summary)
 	}
 	return t.flush()
 }

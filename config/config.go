@@ -159,7 +159,7 @@ func LoadEnv(path string, getenv func(string) string) (Config, []string, error) 
 	}
 	cfg := Default()
 	cfg.Path = path
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) // #nosec G304 -- the user's own config file, named by them
 	var warnings []string
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
