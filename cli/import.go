@@ -234,6 +234,9 @@ func (im *importer) flush(ctx context.Context) error {
 		return nil
 	}
 	if err := im.db.Import(ctx, im.col.Name, im.pending); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; line %d and after were not imported", im.lines[0])
+		}
 		var ie *localdb.ItemError
 		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(im.lines) {
 			line := im.lines[ie.Index]
@@ -249,7 +252,7 @@ func (im *importer) flush(ctx context.Context) error {
 	im.pending, im.lines = im.pending[:0], im.lines[:0]
 	if now := time.Now(); now.Sub(im.lastNote) >= time.Second {
 		im.lastNote = now
-		fmt.Fprintf(im.progress, "imported %d records…\n", im.total)
+		fmt.Fprintf(im.progress, "imported %s…\n", plural(im.total, "record"))
 	}
 	return nil
 }
@@ -261,7 +264,7 @@ func (im *importer) summary(name string, failed bool) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	msg := fmt.Sprintf("Imported %d records from %s", im.total, name)
+	msg := fmt.Sprintf("Imported %s from %s", plural(im.total, "record"), name)
 	for i, n := range names {
 		sep := ", "
 		if i == 0 {

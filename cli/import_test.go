@@ -139,7 +139,7 @@ func TestImportExistingIDAndStdin(t *testing.T) {
 	matter, note := h.seed()
 	h.stdin = fmt.Sprintf(`{"matter_id":%q,"title":"From stdin"}`+"\n", matter)
 	r := h.run("import", "note", "--file", "-")
-	if r.code != 0 || !strings.Contains(r.stderr, "Imported 1 records from stdin") {
+	if r.code != 0 || !strings.Contains(r.stderr, "Imported 1 record from stdin") {
 		t.Fatalf("import from stdin: %+v", r)
 	}
 	before := h.snapshot()
