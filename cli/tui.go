@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/syncer"
+	"casefile/ui"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "tui",
+		Usage:   "",
+		Summary: "Open the terminal UI (what casefile does with no command)",
+		Run:     runTUI,
+	})
+}
+
+func runTUI(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("tui takes no arguments (got %q)", strings.Join(pos, " "))
+	}
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	creds, err := config.LoadCredentials(cfg.DataDir)
+	switch {
+	case errors.Is(err, config.ErrNoCredentials):
+		return runUI(ctx, env, db, cfg, nil, "")
+	case err != nil:
+		return err
+	}
+	return runUI(ctx, env, db, cfg, &creds, "")
+}
+
+// runUI runs the terminal UI over db until the person quits: with a
+// syncer when creds is set, in local mode otherwise. Logs go to the data
+// directory's casefile.log, never to the terminal; the config file is
+// watched so theme and key changes apply at once.
+func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, creds *config.Credentials, hint string) error {
+	logFile, err := os.OpenFile(config.LogPath(cfg.DataDir), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the log: %w", err)
+	}
+	defer logFile.Close()
+	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	// Anything that logs through the defaults while the UI owns the
+	// terminal goes to the file too.
+	prevSlog, prevLog := slog.Default(), log.Writer()
+	slog.SetDefault(logger)
+	log.SetOutput(logFile)
+	defer func() {
+		slog.SetDefault(prevSlog)
+		log.SetOutput(prevLog)
+	}()
+	logger = logger.With("component", "ui")
+
+	opts := ui.Options{
+		DB:       db,
+		Settings: ui.Settings{Theme: cfg.Theme, Keys: cfg.Keys},
+		Hint:     hint,
+	}
+	if creds != nil {
+		s := syncer.New(db, syncer.Options{
+			Server:       creds.Server,
+			Token:        creds.Token,
+			Device:       creds.Device,
+			BatchSize:    cfg.BatchSize,
+			PollInterval: cfg.SyncInterval,
+			Logger:       slog.Default(),
+		})
+		s.Start(ctx)
+		defer s.Close()
+		opts.Syncer, opts.User, opts.Server = s, creds.User, hostOf(creds.Server)
+	}
+	if cfg.Path != "" {
+		if fw, err := ui.WatchFile(cfg.Path, logger); err == nil {
+			defer fw.Close()
+			path := cfg.Path
+			opts.ConfigChanged = fw.C
+			opts.Reload = func() (ui.Settings, error) {
+				c, _, err := config.LoadEnv(path, Getenv)
+				return ui.Settings{Theme: c.Theme, Keys: c.Keys}, err
+			}
+		} else {
+			logger.Info("the config file is not watched", "err", err)
+		}
+	}
+	logger.Info("start", "data", cfg.DataDir, "server", opts.Server, "user", opts.User)
+	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx), tea.WithInput(inputOf(env)), tea.WithOutput(outputOf(env)))
+	_, err = p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return nil // interrupted by a signal: a normal way out
+	}
+	if err != nil {
+		return fmt.Errorf("terminal UI: %w", err)
+	}
+	return nil
+}
+
+// inputOf is the terminal to read keys from: env.Stdin when it is the
+// process's own (Bubble Tea opens the TTY itself), else what the test gave.
+func inputOf(env *Env) io.Reader {
+	if env.Stdin == nil {
+		return os.Stdin
+	}
+	return env.Stdin
+}
+
+func outputOf(env *Env) io.Writer {
+	if env.Stdout == nil {
+		return os.Stdout
+	}
+	return env.Stdout
+}
+
+// hostOf shortens a server URL for the header: "https://a.b:8750/x" → "a.b:8750".
+func hostOf(server string) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
