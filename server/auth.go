@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -145,6 +146,29 @@ func (s *Server) AddUser(ctx context.Context, name, password, role string) error
 		return fmt.Errorf("add user: %w", err)
 	}
 	return nil
+}
+
+// User is an account as admins see it.
+type User struct {
+	Name      string
+	Role      string
+	CreatedAt time.Time
+}
+
+// Users returns every user, by name.
+func (s *Server) Users(ctx context.Context) ([]User, error) {
+	var out []User
+	err := s.st.Read(ctx, func(r store.Reader) error {
+		users, err := r.Users(ctx)
+		for _, u := range users {
+			out = append(out, User{Name: u.Name, Role: u.Role, CreatedAt: u.CreatedAt})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
 }
 
 // RevokeTokens revokes a user's tokens: those of one device, or all of them

@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"casefile/server"
+	"casefile/server/store/sqlitestore"
+)
+
+func init() {
+	Register(&Command{
+		Name: "admin",
+		Usage: "[--data DIR | --database URL] SUBCOMMAND\n\n" +
+			"  user add NAME [--role admin|member|viewer]   password read from stdin (one line)\n" +
+			"  user list\n" +
+			"  grant NAME MATTER_ID\n" +
+			"  revoke NAME MATTER_ID\n" +
+			"  tokens revoke NAME [--device D]\n" +
+			"  audit verify",
+		Summary: "manage the server's users, access, tokens and audit log",
+		Run:     runAdmin,
+	})
+}
+
+func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	var sf storeFlags
+	sf.define(fs)
+	role := fs.String("role", server.RoleMember, "user add: the role (admin, member or viewer)")
+	device := fs.String("device", "", "tokens revoke: only this device's tokens")
+	rest, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return usageError("name a subcommand: user add, user list, grant, revoke, tokens revoke or audit verify")
+	}
+	sub := strings.Join(rest[:min(2, len(rest))], " ")
+	want := func(n int, usage string) error {
+		if len(rest) != n {
+			return usageError("usage: casefile admin %s", usage)
+		}
+		return nil
+	}
+	var run func(*server.Server) error
+	switch {
+	case sub == "user add":
+		if err := want(3, "user add NAME [--role ROLE]"); err != nil {
+			return err
+		}
+		password, err := readPassword(env, "Password for "+rest[2])
+		if err != nil {
+			return err
+		}
+		run = func(s *server.Server) error {
+			if err := s.AddUser(ctx, rest[2], password, *role); err != nil {
+				return adminError(err)
+			}
+			fmt.Fprintf(env.Stdout, "added %s (%s)\n", rest[2], *role)
+			return nil
+		}
+	case sub == "user list":
+		if err := want(2, "user list"); err != nil {
+			return err
+		}
+		run = func(s *server.Server) error {
+			users, err := s.Users(ctx)
+			if err != nil {
+				return err
+			}
+			t := newTable(env.Stdout, "NAME", "ROLE", "ADDED")
+			for _, u := range users {
+				t.row(u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
+			}
+			return t.flush()
+		}
+	case rest[0] == "grant" || rest[0] == "revoke":
+		verb := rest[0]
+		if err := want(3, verb+" NAME MATTER_ID"); err != nil {
+			return err
+		}
+		run = func(s *server.Server) error {
+			f := s.Grant
+			if verb == "revoke" {
+				f = s.Revoke
+			}
+			if err := f(ctx, rest[1], rest[2]); err != nil {
+				return adminError(err)
+			}
+			if verb == "grant" {
+				fmt.Fprintf(env.Stdout, "%s now has access to matter %s\n", rest[1], rest[2])
+			} else {
+				fmt.Fprintf(env.Stdout, "%s no longer has access to matter %s\n", rest[1], rest[2])
+			}
+			return nil
+		}
+	case sub == "tokens revoke":
+		if err := want(3, "tokens revoke NAME [--device D]"); err != nil {
+			return err
+		}
+		run = func(s *server.Server) error {
+			n, err := s.RevokeTokens(ctx, rest[2], *device)
+			if err != nil {
+				return adminError(err)
+			}
+			fmt.Fprintf(env.Stdout, "revoked %d token(s) of %s\n", n, rest[2])
+			return nil
+		}
+	case sub == "audit verify":
+		if err := want(2, "audit verify"); err != nil {
+			return err
+		}
+		run = func(s *server.Server) error {
+			rep, err := s.VerifyAudit(ctx)
+			if err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return fmt.Errorf("audit log BROKEN at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Problem, rep.Rows)
+			}
+			fmt.Fprintf(env.Stdout, "audit log OK (%d rows)\n", rep.Rows)
+			return nil
+		}
+	default:
+		return usageError("unknown admin subcommand %q (subcommands: user add, user list, grant, revoke, tokens revoke, audit verify)", sub)
+	}
+	opts, err := sf.options(env)
+	if err != nil {
+		return err
+	}
+	// Only "user add" may create a server database; anything else on a
+	// directory without one is a mistake in --data.
+	if opts.DataDir != "" && sub != "user add" {
+		if _, err := os.Stat(filepath.Join(opts.DataDir, sqlitestore.FileName)); err != nil {
+			return fmt.Errorf("no server database in %s (give --data, or start with 'casefile admin user add')", opts.DataDir)
+		}
+	}
+	opts.Logger = slog.New(slog.DiscardHandler)
+	opts.CompactEvery = -1
+	s, err := server.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return run(s)
+}
+
+// adminError turns the server's sentinel errors into one sentence.
+func adminError(err error) error {
+	for _, sentinel := range []error{server.ErrInvalid, server.ErrNoUser, server.ErrUserExists, server.ErrNoMatter} {
+		if errors.Is(err, sentinel) {
+			msg := err.Error()
+			if i := strings.LastIndex(msg, ": "+sentinel.Error()); i >= 0 {
+				msg = msg[i+2:]
+			}
+			return errors.New(strings.TrimPrefix(msg, server.ErrInvalid.Error()+": "))
+		}
+	}
+	return err
+}
+
+// readPassword reads one line from stdin: without echo on a terminal where
+// the platform allows it, and refuses an empty password.
+func readPassword(env *Env, prompt string) (string, error) {
+	f, isFile := env.Stdin.(*os.File)
+	if isFile && isTerminal(f) {
+		line, echoed, err := readHidden(f, env.Stderr, prompt)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		if echoed {
+			fmt.Fprintln(env.Stderr, "(the password was shown as you typed: this terminal cannot hide it)")
+		}
+		return checkPasswordLine(line)
+	}
+	line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	return checkPasswordLine(line)
+}
+
+func checkPasswordLine(line string) (string, error) {
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("the password is empty: write it on stdin, one line")
+	}
+	return pw, nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

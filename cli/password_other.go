@@ -1,0 +1,18 @@
+//go:build !linux
+
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+)
+
+// readHidden prompts and reads a line; on this platform it cannot turn
+// echo off, and says so in the prompt.
+func readHidden(f *os.File, w io.Writer, prompt string) (string, bool, error) {
+	fmt.Fprintf(w, "%s (shown as you type): ", prompt)
+	line, err := bufio.NewReader(f).ReadString('\n')
+	return line, true, err
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"casefile/server"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "serve",
+		Usage:   "[--addr HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D]",
+		Summary: "run the sync server",
+		Run:     runServe,
+	})
+}
+
+// EnvServerDatabase names a PostgreSQL database for serve and admin when
+// --database is not given.
+const EnvServerDatabase = "CASEFILE_DATABASE_URL"
+
+// DefaultServerDataDir returns $XDG_DATA_HOME/casefile-server, or
+// ~/.local/share/casefile-server.
+func DefaultServerDataDir() string {
+	if x := Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "casefile-server")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "casefile-server"
+	}
+	return filepath.Join(home, ".local", "share", "casefile-server")
+}
+
+// storeFlags are the flags that name the server's store.
+type storeFlags struct {
+	data, database string
+}
+
+func (sf *storeFlags) define(fs *flag.FlagSet) {
+	fs.StringVar(&sf.data, "data", "", "server data directory, holding server.db (default $XDG_DATA_HOME/casefile-server)")
+	fs.StringVar(&sf.database, "database", "", "PostgreSQL URL, postgres://… (env "+EnvServerDatabase+"); instead of --data")
+}
+
+// options resolves the flags (the global --data too, when the command has
+// none) into server options.
+func (sf *storeFlags) options(env *Env) (server.Options, error) {
+	if sf.data != "" && sf.database != "" {
+		return server.Options{}, usageError("give --data or --database, not both")
+	}
+	if sf.database == "" && sf.data == "" {
+		sf.database = Getenv(EnvServerDatabase)
+	}
+	if sf.database != "" {
+		if !strings.HasPrefix(sf.database, "postgres://") && !strings.HasPrefix(sf.database, "postgresql://") {
+			return server.Options{}, usageError("--database must be a postgres:// URL")
+		}
+		return server.Options{DatabaseURL: sf.database}, nil
+	}
+	dir := sf.data
+	if dir == "" {
+		dir = env.DataDir
+	}
+	if dir == "" {
+		dir = DefaultServerDataDir()
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return server.Options{}, fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	return server.Options{DataDir: abs}, nil
+}
+
+func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	var sf storeFlags
+	sf.define(fs)
+	addr := fs.String("addr", "127.0.0.1:8750", "address to listen on")
+	retention := fs.Duration("retention", server.DefaultRetention, "how long tombstones and the op ledger are kept")
+	tokenTTL := fs.Duration("token-ttl", server.DefaultTokenTTL, "lifetime of a login token")
+	rateLimit := fs.Float64("rate-limit", float64(server.DefaultRateLimit), "requests per second per token (0: no limit)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	rest, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError("serve takes no arguments (got %q)", strings.Join(rest, " "))
+	}
+	if *retention <= 0 || *tokenTTL <= 0 {
+		return usageError("--retention and --token-ttl must be positive durations such as 720h")
+	}
+	if *rateLimit < 0 {
+		return usageError("--rate-limit cannot be negative")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageError("--log-level must be debug, info, warn or error")
+	}
+	opts, err := sf.options(env)
+	if err != nil {
+		return err
+	}
+	opts.Retention, opts.TokenTTL = *retention, *tokenTTL
+	opts.RateLimit = rate.Limit(*rateLimit)
+	if *rateLimit == 0 {
+		opts.RateLimit = -1
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
+	}
+	srv, err := server.Open(ctx, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(env.Stderr, "casefile server listening on http://%s (store: %s)\n", ln.Addr(), srv.Describe())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Finish requests in flight (a push completes its batch), then stop.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fmt.Fprintln(env.Stderr, "casefile server stopped")
+	return nil
+}
