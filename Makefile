@@ -8,9 +8,9 @@ SCENARIOS ?= 3000
 
 .PHONY: run build test bench lint fuzz soak clean
 
-## run: start the demo (embedded server, two users, seeded data) and open the UI
+## run: start the demo (embedded server, two users, seeded data) and open the UI; AS=bob joins it
 run: build
-	./$(BIN) demo
+	./$(BIN) demo $(if $(AS),--as $(AS))
 
 ## build: compile bin/casefile
 build:

@@ -135,7 +135,7 @@ func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
 			i := p.scroll
 			if i < len(p.entries) && p.entries[i].RecordID != "" {
 				id := p.entries[i].RecordID
-				return func() tea.Msg { return openRecordMsg{id: id} }
+				p.send(openRecordMsg{id: id})
 			}
 		}
 	}
@@ -168,7 +168,7 @@ func (p *activityPane) View() string {
 	p.scroll = clamp(p.scroll, 0, max(0, len(p.entries)-1))
 	for i := p.scroll; i < len(p.entries) && i < p.scroll+h; i++ {
 		e := p.entries[i]
-		line := journalLine(s, e, now, w)
+		line := journalLine(s, e, now, w, true)
 		if i == p.scroll && p.scroll > 0 {
 			line = s.RowSelected.Render(pad(line, w))
 		}

@@ -81,16 +81,12 @@ type (
 type noticeLevel int
 
 const (
-	levelInfo noticeLevel = iota
-	levelOK
+	levelInfo noticeLevel = iota // fades after a few seconds
+	levelOK                      // fades after a few seconds
+	levelHint                    // stays until replaced
 	levelWarn
 	levelError
 )
-
-// notice shows a sentence in the status line.
-func notice(text string) tea.Cmd {
-	return func() tea.Msg { return noticeMsg{text: text} }
-}
 
 // Model is the root of the terminal UI.
 type Model struct {
@@ -120,6 +116,7 @@ type Model struct {
 	mattersID   int
 	conn        syncer.Connectivity
 	workOffline bool
+	everOnline  bool // "back online" only after having been online
 	progress    progressState
 	dataVersion int64
 
@@ -148,6 +145,9 @@ func New(opts Options) *Model {
 	m.backlog = newBacklogPane(m.sh)
 	m.activity = newActivityPane(m.sh)
 	m.help = help.New()
+	if opts.Hint != "" {
+		m.setNotice(opts.Hint, levelHint)
+	}
 	m.help.Styles = m.sh.Styles.Help
 	m.conn = syncer.LoggedOut
 	if opts.Syncer != nil {

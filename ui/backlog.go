@@ -122,20 +122,22 @@ func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 			return nil
 		case key.Matches(msg, k.RetryOne):
 			if op.State != localdb.OpFailed && op.State != localdb.OpRetrying {
-				return notice("Only failed or retrying changes can be retried; this one is " + opRecordState(op.State).Label() + ".")
+				p.notify("Only failed or retrying changes can be retried; this one is " + opRecordState(op.State).Label() + ".")
+				return nil
 			}
 			return retryOp(p.DB, op.OpID)
 		case key.Matches(msg, k.Discard):
 			q := fmt.Sprintf("Discard your %s of “%s”? The record goes back to the server's copy; the journal keeps what you did.",
 				opKindNoun(op.Kind), p.title(op))
 			yes := discardOp(p.DB, op.OpID)
-			return func() tea.Msg { return askMsg{question: q, yes: yes} }
+			p.send(askMsg{question: q, yes: yes})
 		case key.Matches(msg, k.Open):
 			id := op.RecordID
 			if op.State == localdb.OpConflict {
-				return func() tea.Msg { return reviewMsg{recordID: id} }
+				p.send(reviewMsg{recordID: id})
+			} else {
+				p.send(openRecordMsg{id: id})
 			}
-			return func() tea.Msg { return openRecordMsg{id: id} }
 		}
 	}
 	return nil

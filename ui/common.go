@@ -33,7 +33,16 @@ type Shared struct {
 	// ref pickers and matter titles.
 	Matters []model.Record
 	reqSeq  int
+	queue   []tea.Msg
 }
+
+// send hands a message to the app, which handles it before the next input:
+// moving between screens must not race with the keys typed after it, as it
+// would through a command, whose answer comes back later on its own.
+func (s *Shared) send(msg tea.Msg) { s.queue = append(s.queue, msg) }
+
+// notify shows a sentence in the status line.
+func (s *Shared) notify(text string) { s.send(noticeMsg{text: text}) }
 
 // newID returns a new request id; results tagged with an older id are stale.
 func (s *Shared) newID() int {

@@ -111,7 +111,7 @@ func TestConflictDeleteVersusEditKeepOrDelete(t *testing.T) {
 func TestConflictReviewFromDetail(t *testing.T) {
 	_, st, m := openConflicts(t)
 	press(t, m, "1")
-	m.update(openRecordMsg{id: st.deleteEdit.ID})
+	m.step(openRecordMsg{id: st.deleteEdit.ID})
 	drain(t, m, m.detail.Init())
 	mustContain(t, screenText(m), "Someone else changed this record too. Press c to review the conflict.")
 	press(t, m, "c")

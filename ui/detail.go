@@ -79,15 +79,14 @@ func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 		case !p.loaded:
 			return nil
 		case key.Matches(msg, k.ReviewRecord) && p.rec.State == model.StateConflict:
-			id := p.rec.ID
-			return func() tea.Msg { return reviewMsg{recordID: id} }
+			p.send(reviewMsg{recordID: p.rec.ID})
 		case p.rec.Deleted:
 			return nil
 		case key.Matches(msg, k.Edit):
 			rec := p.rec
-			return func() tea.Msg { return editMsg{collection: rec.Collection, rec: &rec} }
+			p.send(editMsg{collection: rec.Collection, rec: &rec})
 		case key.Matches(msg, k.Delete):
-			return askDelete(p.Shared, p.rec)
+			askDelete(p.Shared, p.rec)
 		}
 	}
 	return nil
@@ -139,7 +138,7 @@ func (p *detailPane) View() string {
 		lines = append(lines, s.Muted.Render(" Nothing recorded yet."))
 	}
 	for _, e := range p.journal {
-		lines = append(lines, journalLine(s, e, p.Now(), w))
+		lines = append(lines, journalLine(s, e, p.Now(), w, false))
 	}
 	p.scroll = clamp(p.scroll, 0, max(0, len(lines)-p.Height))
 	end := min(len(lines), p.scroll+p.Height)
@@ -198,7 +197,7 @@ func stateSentence(st model.SyncState) string {
 }
 
 // journalLine is one history line: time, who, what.
-func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int) string {
+func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, withCollection bool) string {
 	at, now := e.At.Local(), now.Local()
 	var when string
 	switch {
@@ -209,8 +208,11 @@ func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int) string
 	default:
 		when = at.Format("02 Jan")
 	}
-	who := e.Actor
-	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(who, 6)) + " " + pad(e.Kind, 9) + " " + sentence(e.Summary)
+	what := ""
+	if col, ok := collectionOf(e.Collection); ok && withCollection {
+		what = s.Muted.Render(pad(col, 11)) + " "
+	}
+	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(e.Actor, 6)) + " " + pad(e.Kind, 9) + " " + what + sentence(e.Summary)
 	return truncate(line, w)
 }
 
@@ -228,4 +230,12 @@ func (p *detailPane) ShortHelp() []key.Binding {
 func (p *detailPane) FullHelp() [][]key.Binding {
 	k := p.Keys
 	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top}, {k.Back, k.Edit, k.Delete, k.ReviewRecord}}
+}
+
+// collectionOf names a journal entry's collection for the feed.
+func collectionOf(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	return strings.ReplaceAll(name, "_", " "), true
 }

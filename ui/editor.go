@@ -170,14 +170,11 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 			return p.save()
 		case key.Matches(msg, k.Back):
 			if !p.dirty() {
-				return func() tea.Msg { return closeEditorMsg{} }
+				p.send(closeEditorMsg{})
+				return nil
 			}
-			return func() tea.Msg {
-				return askMsg{
-					question: "Leave without saving? What you typed in this form is lost.",
-					yes:      func() tea.Msg { return closeEditorMsg{} },
-				}
-			}
+			p.send(askMsg{question: "Leave without saving? What you typed in this form is lost.", then: closeEditorMsg{}})
+			return nil
 		}
 		if p.fieldKey(ff, msg) {
 			ff.err = ""
@@ -326,7 +323,8 @@ func (p *editorPane) save() tea.Cmd {
 		return nil
 	}
 	if p.rec != nil && len(fields) == 0 {
-		return func() tea.Msg { return closeEditorMsg{} }
+		p.send(closeEditorMsg{}) // nothing changed: nothing to write
+		return nil
 	}
 	p.saving = true
 	if p.rec == nil {

@@ -70,7 +70,7 @@ func newTestModel(t testing.TB, opts Options) *Model {
 	}
 	m := New(opts)
 	m.sh.Tick = noTick
-	m.update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	m.step(tea.WindowSizeMsg{Width: 100, Height: 30})
 	drain(t, m, m.Init())
 	return m
 }
@@ -97,7 +97,7 @@ func drain(t testing.TB, m *Model, cmd tea.Cmd) {
 			if isInternal(msg) {
 				continue
 			}
-			queue = append(queue, m.update(msg))
+			queue = append(queue, m.step(msg))
 		}
 	}
 }
@@ -160,7 +160,7 @@ func keyPress(s string) tea.KeyPressMsg {
 func press(t testing.TB, m *Model, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
-		drain(t, m, m.update(keyPress(k)))
+		drain(t, m, m.step(keyPress(k)))
 	}
 }
 
@@ -168,7 +168,7 @@ func press(t testing.TB, m *Model, keys ...string) {
 func typeText(t testing.TB, m *Model, text string) {
 	t.Helper()
 	for _, r := range text {
-		drain(t, m, m.update(tea.KeyPressMsg{Code: r, Text: string(r)}))
+		drain(t, m, m.step(tea.KeyPressMsg{Code: r, Text: string(r)}))
 	}
 }
 

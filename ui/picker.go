@@ -101,8 +101,8 @@ func (p *picker) move(d int) {
 }
 
 func (p *picker) answer(it pickItem, ok bool) tea.Cmd {
-	owner := p.owner
-	return func() tea.Msg { return pickedMsg{owner: owner, item: it, ok: ok} }
+	p.send(pickedMsg{owner: p.owner, item: it, ok: ok})
+	return nil
 }
 
 // View draws the picker as a titled box.

@@ -29,10 +29,12 @@ type (
 		matterID   string
 		rec        *model.Record
 	}
-	// askMsg asks the person to confirm before yes runs.
+	// askMsg asks the person to confirm; yes, the command then runs and
+	// then is handled at once.
 	askMsg struct {
 		question string
 		yes      tea.Cmd
+		then     tea.Msg
 	}
 	// searchTickMsg fires when typing paused; seq names the keystroke.
 	searchTickMsg struct{ seq int }
@@ -308,18 +310,17 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		return p.resetList()
 	case key.Matches(msg, k.Open):
 		if rec, ok := p.selected(); ok {
-			return func() tea.Msg { return openRecordMsg{id: rec.ID} }
+			p.send(openRecordMsg{id: rec.ID})
 		}
 	case key.Matches(msg, k.New):
-		col, matter := p.collection().Name, p.matterID
-		return func() tea.Msg { return editMsg{collection: col, matterID: matter} }
+		p.send(editMsg{collection: p.collection().Name, matterID: p.matterID})
 	case key.Matches(msg, k.Edit):
 		if rec, ok := p.selected(); ok {
-			return func() tea.Msg { return editMsg{collection: rec.Collection, rec: &rec} }
+			p.send(editMsg{collection: rec.Collection, rec: &rec})
 		}
 	case key.Matches(msg, k.Delete):
 		if rec, ok := p.selected(); ok {
-			return askDelete(p.Shared, rec)
+			askDelete(p.Shared, rec)
 		}
 	}
 	return nil
@@ -331,12 +332,11 @@ func (p *recordsPane) matterCollection() *model.Collection {
 }
 
 // askDelete asks to confirm deleting rec.
-func askDelete(sh *Shared, rec model.Record) tea.Cmd {
+func askDelete(sh *Shared, rec model.Record) {
 	col, _ := sh.Schema.Collection(rec.Collection)
 	q := fmt.Sprintf("Delete the %s “%s”? It disappears here at once and from the server at the next sync.",
 		singular(col), rec.Title(col))
-	yes := deleteRecord(sh.DB, rec)
-	return func() tea.Msg { return askMsg{question: q, yes: yes} }
+	sh.send(askMsg{question: q, yes: deleteRecord(sh.DB, rec)})
 }
 
 // singular is a collection's label for one record ("Time entries" → "time entry").

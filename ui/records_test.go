@@ -71,20 +71,20 @@ func TestSearchDebounceDropsStaleResults(t *testing.T) {
 	// Typing schedules a debounce tick per keystroke; only the last counts.
 	typeText(t, m, "care")
 	seq := m.records.searchSeq
-	drain(t, m, m.update(searchTickMsg{seq: seq - 1}))
+	drain(t, m, m.step(searchTickMsg{seq: seq - 1}))
 	if m.records.text != "" {
 		t.Fatalf("a stale tick applied the search %q", m.records.text)
 	}
 	// A window answer from before the search is dropped.
 	staleID := m.records.reqID
-	drain(t, m, m.update(searchTickMsg{seq: seq}))
+	drain(t, m, m.step(searchTickMsg{seq: seq}))
 	if m.records.text != "care" {
 		t.Fatalf("search text = %q", m.records.text)
 	}
 	if m.records.total != 1 {
 		t.Fatalf("total after search = %d, want 1", m.records.total)
 	}
-	m.update(windowMsg{id: staleID, recs: []model.Record{{ID: "x"}}, total: 99, hasTotal: true})
+	m.step(windowMsg{id: staleID, recs: []model.Record{{ID: "x"}}, total: 99, hasTotal: true})
 	if m.records.total != 1 {
 		t.Fatal("a stale window answer replaced the search results")
 	}
@@ -128,7 +128,7 @@ func TestOtherProcessWritesAppear(t *testing.T) {
 	mt := seedMatter(t, db, "Shared", 1)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right")
-	drain(t, m, m.update(pollMsg{})) // learns the current version
+	drain(t, m, m.step(pollMsg{})) // learns the current version
 	// A second connection to the same file, like the CLI in another process.
 	other, err := localdb.Open(context.Background(), db.Path(), db.Schema())
 	if err != nil {
@@ -136,6 +136,6 @@ func TestOtherProcessWritesAppear(t *testing.T) {
 	}
 	defer other.Close()
 	mustCreate(t, other, "note", model.Fields{"matter_id": mt.ID, "title": "Written by the CLI"})
-	drain(t, m, m.update(pollMsg{}))
+	drain(t, m, m.step(pollMsg{}))
 	mustContain(t, screenText(m), "Written by the CLI", "1 of 2")
 }

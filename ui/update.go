@@ -30,7 +30,19 @@ func (p progressState) eta(now time.Time) (time.Duration, bool) {
 
 // Update is the app's single entry for every message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	return m, m.update(msg)
+	return m, m.step(msg)
+}
+
+// step handles a message and then every message the panes sent the app
+// while handling it, in order, before any further input.
+func (m *Model) step(msg tea.Msg) tea.Cmd {
+	cmds := []tea.Cmd{m.update(msg)}
+	for len(m.sh.queue) > 0 {
+		next := m.sh.queue[0]
+		m.sh.queue = m.sh.queue[1:]
+		cmds = append(cmds, m.update(next))
+	}
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
@@ -66,7 +78,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return tea.Batch(next, m.refreshAll())
 	case clockMsg:
 		now := m.sh.Now()
-		if m.notice != "" && m.noticeLevel < levelWarn && now.Sub(m.noticeAt) > 8*time.Second {
+		if m.notice != "" && m.noticeLevel < levelHint && now.Sub(m.noticeAt) > 8*time.Second {
 			m.notice = ""
 		}
 		return m.clockTick()
@@ -233,10 +245,13 @@ func (m *Model) syncEvent(e syncer.Event) tea.Cmd {
 		case syncer.LoggedOut:
 			m.setNotice("The server did not accept your login. Your changes are safe here; run casefile login to sign in again.", levelError)
 		case syncer.Online:
-			if prev == syncer.Offline || prev == syncer.Degraded {
+			if m.everOnline && (prev == syncer.Offline || prev == syncer.Degraded) {
 				m.setNotice("Back online.", levelOK)
 			}
 		}
+	}
+	if m.conn == syncer.Online {
+		m.everOnline = true
 	}
 	switch e.Kind {
 	case syncer.EventProgress:
@@ -274,9 +289,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	if m.ask != nil {
 		switch {
 		case key.Matches(msg, k.Confirm):
-			yes := m.ask.yes
+			ask := *m.ask
 			m.ask = nil
-			return yes
+			if ask.then != nil {
+				m.sh.send(ask.then)
+			}
+			return ask.yes
 		case key.Matches(msg, k.Cancel):
 			m.ask = nil
 		}

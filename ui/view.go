@@ -179,6 +179,8 @@ func (m *Model) noticeView() string {
 	switch m.noticeLevel {
 	case levelOK:
 		st = s.OK
+	case levelHint:
+		st = s.Accent
 	case levelWarn:
 		st = s.Warn
 	case levelError:

@@ -76,7 +76,7 @@ func TestConfigReloadAppliesThemeAndKeys(t *testing.T) {
 
 	// A bad override keeps the keys and says why.
 	next = Settings{Keys: map[string][]string{"fly": {"f"}}}
-	m.update(configMsg{})
+	m.step(configMsg{})
 	drain(t, m, func() tea.Msg { s, err := m.opts.Reload(); return settingsMsg{s: s, err: err} })
 	if got := m.sh.Keys.Quit.Keys(); got[0] != "Q" {
 		t.Fatalf("a bad override changed the keys: %v", got)
