@@ -1,0 +1,157 @@
+package ui_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession drives the real binary in a detached tmux session on its own
+// tmux server, so nothing touches a tmux the developer is running.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+	name   string
+}
+
+func (s *tmuxSession) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// send types keys as tmux names them ("Enter", "C-s", "right") or, with
+// literal, as text.
+func (s *tmuxSession) send(literal bool, keys ...string) {
+	s.t.Helper()
+	args := []string{"send-keys", "-t", s.name}
+	if literal {
+		args = append(args, "-l")
+	}
+	if out, err := s.tmux(append(args, keys...)...); err != nil {
+		s.t.Fatalf("send-keys %q: %v: %s", keys, err, out)
+	}
+}
+
+func (s *tmuxSession) capture() string {
+	s.t.Helper()
+	out, err := s.tmux("capture-pane", "-p", "-t", s.name)
+	if err != nil {
+		s.t.Fatalf("capture-pane: %v: %s", err, out)
+	}
+	return out
+}
+
+// waitFor polls the screen until ok says yes, up to a deadline.
+func (s *tmuxSession) waitFor(what string, ok func(screen string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		screen := s.capture()
+		if ok(screen) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waiting for %s; the screen is:\n%s", what, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *tmuxSession) waitText(want ...string) string {
+	s.t.Helper()
+	return s.waitFor(strings.Join(want, " and "), func(screen string) bool {
+		for _, w := range want {
+			if !strings.Contains(screen, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestEndToEndDemo builds casefile, starts the demo (an embedded server,
+// alice and bob, seeded matters and one conflict) in tmux at 100×30, and
+// works through it as a person would: a note saved while working offline
+// shows "saved offline", going online makes it "synced", and resolving the
+// waiting conflict takes the conflict count down.
+func TestEndToEndDemo(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed; the end-to-end UI test needs it (.ci/run installs it)")
+	}
+	if testing.Short() {
+		t.Skip("the end-to-end UI test builds and runs the real binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "casefile")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("casefile-e2e-%d", os.Getpid()), name: "demo"}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d",
+		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t))
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	// Keep the pane after the program ends, to read what it printed.
+	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
+		t.Fatalf("tmux set-option: %v: %s", err, out)
+	}
+
+	// The demo seeds, opens alice's UI, and her first sync meets bob's change.
+	s.waitText("alice@127.0.0.1", "● online", "≠ 1 conflict", "2 Conflicts (1)")
+
+	// Work offline, then write a note: it is saved here at once.
+	s.send(false, "o")
+	s.waitText("◌ working offline")
+	s.send(false, "right", "right")
+	s.waitText("Notes · all matters")
+	s.send(false, "n")
+	s.waitText("New note")
+	s.send(true, "harbour t")
+	s.waitText("Harbour Trust v. Pell Constructions")
+	s.send(false, "Enter", "Tab")
+	s.send(true, "Written offline in the courtroom")
+	s.send(false, "C-s")
+	screen := s.waitText("Notes · Written offline in the courtroom", "↑ saved offline")
+	if !strings.Contains(screen, "You are working offline") {
+		t.Fatalf("the save did not say where it went:\n%s", screen)
+	}
+
+	// Back online: the note goes to the server.
+	s.send(false, "o")
+	s.waitText("Notes · Written offline in the courtroom", "✓ synced", "● online")
+
+	// Review the conflict: take my side and apply.
+	s.send(false, "2")
+	s.waitText("Note “Caretaker statement”", "? choose")
+	s.send(false, "m")
+	s.waitText("← mine", "Every field has a side.")
+	s.send(false, "a")
+	s.waitFor("the conflict count to drop", func(screen string) bool {
+		return strings.Contains(screen, "No conflicts.") && !strings.Contains(screen, "Conflicts (1)") &&
+			!strings.Contains(screen, "≠ 1 conflict")
+	})
+	s.waitText("✓ everything synced")
+
+	// Quitting stops the demo: the session's program ends.
+	s.send(false, "q")
+	s.waitText("Quitting stops the demo server")
+}
