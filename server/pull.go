@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -17,7 +18,13 @@ var errCursorGone = &apiError{status: http.StatusGone, code: protocol.CodeCursor
 
 func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal) {
 	start := time.Now()
-	q := r.URL.Query()
+	// A query the parser cannot read (e.g. "cursor=1;DROP TABLE x") is
+	// refused, not read as no parameters, which would restart from cursor 0.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, errBadRequest("The query string is malformed."))
+		return
+	}
 	cursor, err := queryInt(q.Get("cursor"), 0)
 	if err != nil || cursor < 0 {
 		s.writeError(w, r, errBadRequest("The cursor must be a whole number, 0 or more."))
