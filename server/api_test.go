@@ -105,6 +105,7 @@ func TestAPIScenarios(t *testing.T) {
 		{name: "negative cursor", method: "GET", path: "/v1/pull?cursor=-1", token: tok, status: 400, code: "bad_request"},
 		{name: "text cursor", method: "GET", path: "/v1/pull?cursor=abc", token: tok, status: 400, code: "bad_request"},
 		{name: "sql cursor", method: "GET", path: "/v1/pull?cursor=1%3B%20DROP%20TABLE%20records", token: tok, status: 400, code: "bad_request"},
+		{name: "raw semicolon in query", method: "GET", path: "/v1/pull?cursor=5;DROP%20TABLE%20records", token: tok, status: 400, code: "bad_request"},
 		{name: "huge cursor", method: "GET", path: "/v1/pull?cursor=99999999999999999999", token: tok, status: 400, code: "bad_request"},
 		{name: "future cursor", method: "GET", path: "/v1/pull?cursor=999", token: tok, status: 410, code: "cursor_too_old"},
 		{name: "zero limit", method: "GET", path: "/v1/pull?limit=0", token: tok, status: 400, code: "bad_request"},
