@@ -153,6 +153,7 @@ func New(opts Options) *Model {
 	if opts.Syncer != nil {
 		m.conn = opts.Syncer.Connectivity()
 		m.workOffline = m.conn == syncer.WorkOffline
+		m.everOnline = m.conn == syncer.Online
 	}
 	m.layout()
 	return m

@@ -13,8 +13,14 @@ import (
 func seedMatter(t testing.TB, db *localdb.DB, title string, notes int) model.Record {
 	t.Helper()
 	m := mustCreate(t, db, "matter", model.Fields{"title": title, "client": "Ada Lovelace", "status": "open"})
-	for i := range notes {
-		mustCreate(t, db, "note", model.Fields{"matter_id": m.ID, "title": fmt.Sprintf("Note %03d", i), "status": "open"})
+	items := make([]localdb.ImportItem, notes)
+	for i := range items {
+		items[i].Fields = model.Fields{"matter_id": m.ID, "title": fmt.Sprintf("Note %03d", i), "status": "open"}
+	}
+	if notes > 0 {
+		if err := db.Import(context.Background(), "note", items); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return m
 }

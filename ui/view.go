@@ -224,15 +224,77 @@ func (m *Model) shortHelpView() string {
 func (m *Model) fullHelpView() string {
 	s := m.sh.Styles
 	lines := []string{s.Title.Render(" Keys") + s.Muted.Render(" · press ? or esc to close"), ""}
-	lines = append(lines, indent(m.help.FullHelpView(globalHelp{m.sh.Keys}.FullHelp())), "")
-	lines = append(lines, indent(m.help.FullHelpView(m.active().FullHelp())), "")
-	lines = append(lines,
-		s.Muted.Render(" Record states: ")+s.badge(model.StatePending)+"  "+s.badge(model.StateSyncing)+"  "+
-			s.badge(model.StateRetrying)+"  "+s.badge(model.StateFailed)+"  "+s.badge(model.StateConflict)+"  "+s.badge(model.StateSynced))
+	cols := append(globalHelp{m.sh.Keys}.FullHelp(), m.active().FullHelp()...)
+	lines = append(lines, packColumns(s, cols, m.width-1)...)
+	lines = append(lines, "", s.Muted.Render(" Record states:"),
+		"   "+s.badge(model.StatePending)+"  "+s.badge(model.StateSyncing)+"  "+s.badge(model.StateRetrying)+"  "+
+			s.badge(model.StateFailed)+"  "+s.badge(model.StateConflict)+"  "+s.badge(model.StateSynced))
 	if m.opts.Hint != "" {
 		lines = append(lines, "", s.Info.Render(" "+m.opts.Hint))
 	}
+	for i, l := range lines {
+		lines[i] = truncate(l, m.width)
+	}
 	return strings.Join(lines, "\n")
+}
+
+// packColumns lays out columns of key bindings side by side, starting a
+// new row of columns when the next one would not fit in w cells.
+func packColumns(s *Styles, cols [][]key.Binding, w int) []string {
+	const gap = "   "
+	var out, row []string
+	rowW := 0
+	flush := func() {
+		out = append(out, row...)
+		if len(row) > 0 {
+			out = append(out, "")
+		}
+		row, rowW = nil, 0
+	}
+	for _, col := range cols {
+		kw, dw := 0, 0
+		for _, b := range col {
+			if b.Enabled() {
+				kw = max(kw, lipgloss.Width(b.Help().Key))
+				dw = max(dw, lipgloss.Width(b.Help().Desc))
+			}
+		}
+		if kw == 0 {
+			continue
+		}
+		cw := kw + 2 + dw
+		if rowW > 0 && rowW+len(gap)+cw > w {
+			flush()
+		}
+		var block []string
+		for _, b := range col {
+			if b.Enabled() {
+				block = append(block, s.Help.FullKey.Render(pad(b.Help().Key, kw))+"  "+s.Help.FullDesc.Render(pad(b.Help().Desc, dw)))
+			}
+		}
+		for len(row) < len(block) {
+			row = append(row, " "+strings.Repeat(" ", rowW))
+		}
+		for i := range row {
+			cell := strings.Repeat(" ", cw)
+			if i < len(block) {
+				cell = block[i]
+			}
+			if rowW > 0 {
+				cell = gap + cell
+			}
+			row[i] += cell
+		}
+		rowW += cw
+		if rowW > cw {
+			rowW += len(gap)
+		}
+	}
+	flush()
+	if len(out) > 0 {
+		out = out[:len(out)-1]
+	}
+	return out
 }
 
 func indent(s string) string {

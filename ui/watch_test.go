@@ -3,6 +3,7 @@ package ui
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -71,7 +72,12 @@ func TestConfigReloadAppliesThemeAndKeys(t *testing.T) {
 		t.Fatalf("theme = %q", m.settings.Theme)
 	}
 	press(t, m, "?")
-	mustContain(t, screenText(m), "O   work offline", "Q   quit")
+	help := screenText(m)
+	for _, re := range []string{`O\s+work offline`, `Q\s+quit`} {
+		if !regexp.MustCompile(re).MatchString(help) {
+			t.Fatalf("the help does not show %s:\n%s", re, help)
+		}
+	}
 	press(t, m, "esc")
 
 	// A bad override keeps the keys and says why.

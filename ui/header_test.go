@@ -1,0 +1,226 @@
+package ui
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"casefile/syncer"
+)
+
+// standInSyncer is the UI's view of a syncer, at the package boundary:
+// it records what the UI asks and lets the test play events.
+type standInSyncer struct {
+	mu      sync.Mutex
+	events  chan syncer.Event
+	conn    syncer.Connectivity
+	syncs   int
+	offline []bool
+}
+
+func newStandIn(c syncer.Connectivity) *standInSyncer {
+	return &standInSyncer{events: make(chan syncer.Event, 16), conn: c}
+}
+
+func (s *standInSyncer) Events() <-chan syncer.Event { return s.events }
+func (s *standInSyncer) SyncNow()                    { s.mu.Lock(); s.syncs++; s.mu.Unlock() }
+func (s *standInSyncer) SetWorkOffline(on bool) {
+	s.mu.Lock()
+	s.offline = append(s.offline, on)
+	s.mu.Unlock()
+}
+func (s *standInSyncer) Connectivity() syncer.Connectivity { return s.conn }
+
+// newSyncModel builds the app with a stand-in syncer; the syncer's event
+// wait is not run (it would block): tests feed events with event().
+func newSyncModel(t *testing.T, c syncer.Connectivity) (*Model, *standInSyncer) {
+	t.Helper()
+	db := openDB(t)
+	seedMatter(t, db, "Harbour", 2)
+	s := newStandIn(c)
+	m := New(Options{DB: db, Syncer: s, User: "alice", Server: "127.0.0.1:8750",
+		Now: func() time.Time { return fixedNow }, Getenv: func(string) string { return "" }})
+	m.sh.Tick = noTick
+	m.step(tea.WindowSizeMsg{Width: 100, Height: 30})
+	drain(t, m, m.refreshAll())
+	return m, s
+}
+
+func event(t *testing.T, m *Model, e syncer.Event) {
+	t.Helper()
+	drain(t, m, m.syncEvent(e))
+}
+
+func headerLines(m *Model) string {
+	return ansi.Strip(m.headerView())
+}
+
+func TestHeaderShowsConnectivityBySymbolAndWord(t *testing.T) {
+	m, _ := newSyncModel(t, syncer.Online)
+	mustContain(t, headerLines(m), "alice@127.0.0.1:8750", "● online", "↑ 3 saved offline", "not synced yet")
+	cases := map[syncer.Connectivity]string{
+		syncer.Syncing:     "↻ syncing",
+		syncer.Offline:     "○ offline",
+		syncer.Degraded:    "◐ degraded",
+		syncer.WorkOffline: "◌ working offline",
+		syncer.LoggedOut:   "✗ logged out",
+	}
+	for c, want := range cases {
+		event(t, m, syncer.Event{Kind: syncer.EventConnectivity, Connectivity: c})
+		mustContain(t, headerLines(m), want)
+	}
+}
+
+func TestOfflineIsToldInASentence(t *testing.T) {
+	m, _ := newSyncModel(t, syncer.Online)
+	event(t, m, syncer.Event{Kind: syncer.EventConnectivity, Connectivity: syncer.Offline})
+	mustContain(t, screenText(m), "You are offline. Your changes are saved on this computer and will sync when you are back online.")
+	event(t, m, syncer.Event{Kind: syncer.EventConnectivity, Connectivity: syncer.Online})
+	mustContain(t, screenText(m), "Back online.")
+}
+
+func TestWorkOfflineAndSyncNowKeys(t *testing.T) {
+	m, s := newSyncModel(t, syncer.Online)
+	press(t, m, "o")
+	mustContain(t, screenText(m), "◌ working offline", "Working offline: nothing is sent or received")
+	press(t, m, "s")
+	mustContain(t, screenText(m), "You are working offline. Press o to go back online first.")
+	press(t, m, "o")
+	press(t, m, "s")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.offline) != 2 || !s.offline[0] || s.offline[1] {
+		t.Fatalf("work offline calls = %v, want [true false]", s.offline)
+	}
+	if s.syncs != 2 { // one when going back online, one for s
+		t.Fatalf("sync now calls = %d, want 2", s.syncs)
+	}
+}
+
+func TestInitialSyncProgressBar(t *testing.T) {
+	m, _ := newSyncModel(t, syncer.Syncing)
+	now := fixedNow
+	m.sh.Now = func() time.Time { return now }
+	event(t, m, syncer.Event{Kind: syncer.EventProgress, Done: 500, Total: 20000})
+	now = now.Add(2 * time.Second)
+	event(t, m, syncer.Event{Kind: syncer.EventProgress, Done: 2500, Total: 20000})
+	s := screenText(m)
+	// 2,000 records in 2 s after the first page: 17,500 left at 1,250/s.
+	mustContain(t, s, "First sync", "2,500 of 20,000 records", "about 15 s left", "█", "░")
+	if lines := strings.Count(s, "\n") + 1; lines != 30 {
+		t.Fatalf("the frame is %d lines with the progress bar, want 30", lines)
+	}
+	event(t, m, syncer.Event{Kind: syncer.EventCycle})
+	mustNotContain(t, screenText(m), "First sync")
+}
+
+func TestSparklineCountsSyncActivity(t *testing.T) {
+	m, _ := newSyncModel(t, syncer.Online)
+	event(t, m, syncer.Event{Kind: syncer.EventPulled, Counts: syncer.Summary{Pulled: 40}})
+	event(t, m, syncer.Event{Kind: syncer.EventPushed, Counts: syncer.Summary{Pushed: 2}})
+	if got := m.activity.activity.vals[sparkLen-1]; got != 42 {
+		t.Fatalf("current bucket = %d, want 42", got)
+	}
+	press(t, m, "4")
+	mustContain(t, screenText(m), "sync activity", "█▏ last 10 min")
+	// Ten minutes later the activity has scrolled out.
+	later := fixedNow.Add(11 * time.Minute)
+	m.sh.Now = func() time.Time { return later }
+	if strings.Contains(ansi.Strip(m.activity.View()), "█▏ last") {
+		t.Fatal("old activity is still drawn after ten minutes")
+	}
+}
+
+func TestLocalOnlyHeader(t *testing.T) {
+	db := openDB(t)
+	m := newTestModel(t, Options{DB: db})
+	h := headerLines(m)
+	mustContain(t, h, "◇ local only", "No server is set up: everything stays on this computer.")
+	mustNotContain(t, h, "last synced")
+	press(t, m, "o")
+	mustContain(t, screenText(m), "No server is set up")
+}
+
+func TestFitsIn80x24AndFullHelp(t *testing.T) {
+	db := openDB(t)
+	seedStates(t, db, time.Now().Add(time.Minute))
+	m := newTestModel(t, Options{DB: db, Hint: "Demo: run casefile demo --as bob"})
+	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
+	for _, keys := range [][]string{{"right", "right"}, {"enter"}, {"2"}, {"3"}, {"4"}, {"1", "esc", "n"}, {"esc", "?"}} {
+		press(t, m, keys...)
+		frame := screenText(m)
+		lines := strings.Split(frame, "\n")
+		if len(lines) != 24 {
+			t.Fatalf("after %v the frame has %d lines, want 24:\n%s", keys, len(lines), frame)
+		}
+		for i, l := range lines {
+			if w := ansi.StringWidth(l); w > 80 {
+				t.Fatalf("after %v line %d is %d cells wide:\n%s", keys, i, w, l)
+			}
+		}
+	}
+	mustContain(t, screenText(m), "Keys", "work offline", "matter filter", "Record states:", "↑ saved offline", "≠ conflict",
+		"Demo: run casefile demo --as bob")
+}
+
+func TestNoColorKeepsStatesReadable(t *testing.T) {
+	db := openDB(t)
+	seedMatter(t, db, "M", 1)
+	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
+		if k == "NO_COLOR" {
+			return "1"
+		}
+		return ""
+	}})
+	if !m.sh.Styles.Plain {
+		t.Fatal("NO_COLOR did not turn colours off")
+	}
+	press(t, m, "right", "right")
+	raw := m.render()
+	if strings.Contains(raw, "38;2;") || strings.Contains(raw, "48;2;") {
+		t.Fatal("colours drawn with NO_COLOR set")
+	}
+	mustContain(t, ansi.Strip(raw), "↑ saved offline", "▸")
+}
+
+func TestThemeFollowsTheTerminalBackground(t *testing.T) {
+	db := openDB(t)
+	m := newTestModel(t, Options{DB: db})
+	dark := m.sh.Styles.State
+	m.step(tea.BackgroundColorMsg{Color: lightBackground{}})
+	if m.dark {
+		t.Fatal("a light background was taken for dark")
+	}
+	if m.sh.Styles.State["synced"].GetForeground() == dark["synced"].GetForeground() {
+		t.Fatal("the styles did not change for a light background")
+	}
+	// A theme named in the config wins over the terminal.
+	m.applySettings(Settings{Theme: ThemeDark})
+	if m.sh.Styles.State["synced"].GetForeground() != dark["synced"].GetForeground() {
+		t.Fatal("the dark theme did not win over a light terminal")
+	}
+}
+
+type lightBackground struct{}
+
+func (lightBackground) RGBA() (r, g, b, a uint32) { return 0xffff, 0xffff, 0xffff, 0xffff }
+
+func TestMouseWheelScrollsTheList(t *testing.T) {
+	db := openDB(t)
+	seedMatter(t, db, "M", 40)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right")
+	drain(t, m, m.step(tea.MouseWheelMsg{Button: tea.MouseWheelDown}))
+	drain(t, m, m.step(tea.MouseWheelMsg{Button: tea.MouseWheelDown}))
+	if m.records.cursor != 6 {
+		t.Fatalf("cursor after two wheel steps = %d, want 6", m.records.cursor)
+	}
+	drain(t, m, m.step(tea.MouseWheelMsg{Button: tea.MouseWheelUp}))
+	if m.records.cursor != 3 {
+		t.Fatalf("cursor = %d, want 3", m.records.cursor)
+	}
+}
