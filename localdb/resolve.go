@@ -62,10 +62,7 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 				summary += " of " + fieldList(op.Fields)
 			}
 		}
-		// Ops queued behind the conflicting one were made on top of it;
-		// they now stand on the version the resolution is based on.
-		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET base_version = ? WHERE record_id = ? AND base_version = ? AND state != 'failed'",
-			c.TheirsVersion, recordID, c.BaseVersion); err != nil {
+		if err := rebaseBehindResolution(ctx, tx, c, op); err != nil {
 			return err
 		}
 		rec, _, err := db.recompute(ctx, tx, recordID, now)
@@ -84,6 +81,39 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 		return model.Record{}, wrapWrite("resolve "+recordID, err)
 	}
 	return out, nil
+}
+
+// rebaseBehindResolution moves the updates queued behind a resolved conflict
+// onto the version the resolution was reviewed against, but only those whose
+// every field still has, after the resolution, the value their author saw;
+// the others keep their base and meet the server's changes as a conflict
+// instead of overwriting them unseen.
+func rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, op *model.Op) error {
+	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND kind = 'update' AND state != 'conflict' AND base_version < ? ORDER BY seq",
+		c.RecordID, c.TheirsVersion)
+	if err != nil {
+		return err
+	}
+	expected := overlay(c.Theirs.Clone(), nil)
+	if op != nil {
+		expected = overlay(expected, op.Fields)
+	}
+	for _, o := range later {
+		move := true
+		for f := range o.Fields {
+			if seen, ok := o.baseValues[f]; !ok || !model.Equal(seen, expected[f]) {
+				move = false
+				break
+			}
+		}
+		if !move {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET base_version = ? WHERE seq = ?", c.TheirsVersion, o.seq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RetryOp makes a failed or retrying op due now. A failed op goes back to
@@ -185,6 +215,9 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 			}
 			drop = append(drop, later...)
 		}
+		if err := forgetDiscarded(ctx, tx, op); err != nil {
+			return err
+		}
 		for _, d := range drop {
 			if err := deleteOp(ctx, tx, d.seq); err != nil {
 				return err
@@ -212,6 +245,34 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("discard %s: %w", opID, err)
+	}
+	return nil
+}
+
+// forgetDiscarded fixes the base values of the ops queued behind a discarded
+// update: where one replaced the discarded op's value of a field, it now
+// replaces what the discarded op had replaced, since that value is back.
+func forgetDiscarded(ctx context.Context, tx *sql.Tx, gone opRow) error {
+	if gone.Kind != model.OpUpdate {
+		return nil
+	}
+	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? ORDER BY seq", gone.RecordID, gone.seq)
+	if err != nil {
+		return err
+	}
+	for _, o := range later {
+		changed := false
+		for f, v := range gone.Fields {
+			if seen, ok := o.baseValues[f]; ok && model.Equal(seen, v) {
+				o.baseValues[f] = gone.baseValues[f]
+				changed = true
+			}
+		}
+		if changed {
+			if err := saveOp(ctx, tx, o); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

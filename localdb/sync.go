@@ -207,8 +207,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 		}
 		if res.Record != nil {
 			version = res.Record.Version
-			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET base_version = ? WHERE record_id = ? AND base_version = ?",
-				version, op.RecordID, op.BaseVersion); err != nil {
+			if err := db.rebase(ctx, tx, op, res); err != nil {
 				return err
 			}
 		}
@@ -225,6 +224,43 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: string(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
+}
+
+// rebase moves the record's later ops onto the version the server gave the
+// acknowledged op: they were made on top of it. An update moves only when
+// every field it changes still has, at that version, the value its author
+// saw; after a merged answer the new version may hold another device's
+// change of such a field, which the update must meet as a conflict rather
+// than silently overwrite. Deletes and creates move when nothing but the
+// acknowledged op happened in between (applied on the same base).
+func (db *DB) rebase(ctx context.Context, tx *sql.Tx, acked opRow, res protocol.OpResult) error {
+	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != 'conflict' AND base_version < ? ORDER BY seq",
+		acked.RecordID, acked.seq, res.Record.Version)
+	if err != nil {
+		return err
+	}
+	col, _ := db.schema.Collection(acked.Collection)
+	server := normalizeWire(col, res.Record.Fields)
+	for _, o := range later {
+		move := o.BaseVersion == acked.BaseVersion && res.Result == model.ResultApplied
+		if o.Kind == model.OpUpdate && !res.Record.Deleted {
+			move = true
+			for f := range o.Fields {
+				seen, ok := o.baseValues[f]
+				if !ok || !model.Equal(seen, server[f]) {
+					move = false
+					break
+				}
+			}
+		}
+		if !move {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET base_version = ? WHERE seq = ?", res.Record.Version, o.seq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyConflict keeps the op, marked conflict, and records base, mine and

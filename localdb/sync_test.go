@@ -420,3 +420,61 @@ func TestDiscardOfUnsentCreateRemovesRecord(t *testing.T) {
 		t.Fatalf("ops left %+v", ops)
 	}
 }
+
+// After a merged answer, a later op moves onto the new version only if the
+// fields it changes are still as its author saw them; otherwise it would
+// silently overwrite another device's change.
+func TestRebaseAfterMergeKeepsOtherDevicesChanges(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	id := syncedNote(t, db, m, 1, model.Fields{"title": "T1", "body": "B1", "status": "draft"})
+	mustUpdate(t, db, id, model.Fields{"title": "T-mine"})
+	sent := nextBatch(t, db, 10)[0]
+	mustUpdate(t, db, id, model.Fields{"body": "B-mine"}) // op 2: body, seen as B1
+	later := opsOf(t, db, id)[1]
+	// The server merged op 1 over another device's body change (v2): v3.
+	answer(t, db, protocol.OpResult{OpID: sent.OpID, Result: model.ResultMerged,
+		Record: &protocol.Record{ID: id, Collection: "note", Version: 3,
+			Fields: model.Fields{"matter_id": m, "title": "T-mine", "body": "B-theirs", "status": "draft"}}})
+	ops := opsOf(t, db, id)
+	if len(ops) != 1 || ops[0].OpID != later.OpID || ops[0].BaseVersion != 1 {
+		t.Fatalf("an op that never saw body B-theirs was moved past it: %+v", ops)
+	}
+	// An op whose fields are as the server has them does move.
+	if err := db.DiscardOp(bg, later.OpID); err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, db, id, model.Fields{"title": "T2"})
+	sent = nextBatch(t, db, 10)[0]
+	mustUpdate(t, db, id, model.Fields{"status": "open"})
+	answer(t, db, protocol.OpResult{OpID: sent.OpID, Result: model.ResultMerged,
+		Record: &protocol.Record{ID: id, Collection: "note", Version: 5,
+			Fields: model.Fields{"matter_id": m, "title": "T2", "body": "B-other", "status": "draft"}}})
+	if ops := opsOf(t, db, id); len(ops) != 1 || ops[0].BaseVersion != 5 {
+		t.Fatalf("an op untouched by the other change was not moved: %+v", ops)
+	}
+	if r := mustGet(t, db, id); r.Fields["body"] != "B-other" || r.Fields["status"] != "open" || r.Fields["title"] != "T2" {
+		t.Fatalf("record %+v", r)
+	}
+}
+
+// Updates queued behind a conflict move onto the reviewed version only if
+// the resolution leaves their fields as their author saw them.
+func TestResolveRebasesOnlyWhatItsAuthorSaw(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	id := syncedNote(t, db, m, 1, model.Fields{"title": "Base", "body": "b1", "status": "draft"})
+	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
+	op := nextBatch(t, db, 10)[0]
+	mustUpdate(t, db, id, model.Fields{"body": "b-mine"}) // saw b1; the server has b2
+	mustUpdate(t, db, id, model.Fields{"status": "open"}) // coalesces: saw draft, as the server has
+	conflictOn(t, db, op, &protocol.Record{ID: id, Collection: "note", Version: 2,
+		Fields: model.Fields{"matter_id": m, "title": "Theirs", "body": "b2", "status": "draft"}}, "title")
+	if _, err := db.Resolve(bg, id, model.Resolution{All: model.TakeTheirs}); err != nil {
+		t.Fatal(err)
+	}
+	ops := opsOf(t, db, id)
+	if len(ops) != 1 || ops[0].BaseVersion != 1 {
+		t.Fatalf("an update that never saw body b2 was moved past it: %+v", ops)
+	}
+}
