@@ -68,7 +68,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"import", "note", "--file", badFile, "--batch", "5"}, badFile + `: line 2: not a JSON object`},
 		{[]string{"export", "note", "--out", filepath.Join(dir, "no", "such", "dir.jsonl")}, `cannot write ` + filepath.Join(dir, "no", "such", "dir.jsonl") + `: no such file or directory`},
 	}
-	before := h.snapshot()
+	db := h.db() // one handle for every snapshot; it sees the commands' commits
+	before := h.snapshotOf(db)
 	for _, tc := range cases {
 		r := h.run(tc.args...)
 		name := strings.Join(tc.args, " ")
@@ -87,9 +88,14 @@ func TestBadInputChangesNothing(t *testing.T) {
 		if len(lines) > 1 && tc.args[0] != "import" {
 			t.Errorf("%s: %d lines on stderr: %q", name, len(lines), r.stderr)
 		}
-		if after := h.snapshot(); after != before {
+		if after := h.snapshotOf(db); after != before {
 			t.Fatalf("%s changed the database", name)
 		}
+	}
+	// The comparison can fail: a good command shows through the same handle.
+	h.ok("edit", note, "status=open")
+	if h.snapshotOf(db) == before {
+		t.Fatal("a snapshot does not see a command's write")
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("a failed command left files in %s: %v", dir, entries)

@@ -91,9 +91,15 @@ func (h *harness) db() *localdb.DB {
 // included), the outbox and the journal, as JSON.
 func (h *harness) snapshot() string {
 	h.t.Helper()
-	ctx := context.Background()
 	db := h.db()
 	defer db.Close()
+	return h.snapshotOf(db)
+}
+
+// snapshotOf is snapshot through a database handle the caller keeps open.
+func (h *harness) snapshotOf(db *localdb.DB) string {
+	h.t.Helper()
+	ctx := context.Background()
 	var all struct {
 		Records []model.Record
 		Outbox  []localdb.OutboxOp
