@@ -108,7 +108,8 @@ func BenchmarkImport100k(b *testing.B) {
 func listPage(b *testing.B, db *DB) {
 	ctx := context.Background()
 	const rounds = 50
-	var page, deep, count, search time.Duration
+	m := mustGet(b, db, mustFirstMatter(b, db)).ID
+	var page, deep, count, search, text, matter time.Duration
 	for r := 0; r < rounds; r++ {
 		t0 := time.Now()
 		if rs, err := db.List(ctx, ListQuery{Collection: "note", Limit: 50}); err != nil || len(rs) != 50 {
@@ -126,10 +127,30 @@ func listPage(b *testing.B, db *DB) {
 		if rs, err := db.Search(ctx, "Note 9999", 20); err != nil || len(rs) == 0 {
 			b.Fatalf("search: %d %v", len(rs), err)
 		}
-		page, deep, count, search = page+t1.Sub(t0), deep+t2.Sub(t1), count+t3.Sub(t2), search+time.Since(t3)
+		t4 := time.Now()
+		if rs, err := db.List(ctx, ListQuery{Collection: "note", Text: "hearing", Limit: 50}); err != nil || len(rs) != 50 {
+			b.Fatalf("text list: %d %v", len(rs), err)
+		}
+		t5 := time.Now()
+		if rs, err := db.List(ctx, ListQuery{Collection: "note", MatterID: m, Limit: 50}); err != nil || len(rs) != 50 {
+			b.Fatalf("matter list: %d %v", len(rs), err)
+		}
+		page, deep, count, search = page+t1.Sub(t0), deep+t2.Sub(t1), count+t3.Sub(t2), search+t4.Sub(t3)
+		text, matter = text+t5.Sub(t4), matter+time.Since(t5)
 	}
+	b.ReportMetric(float64(text.Microseconds())/rounds, "list_text_us")
+	b.ReportMetric(float64(matter.Microseconds())/rounds, "list_matter_us")
 	b.ReportMetric(float64(page.Microseconds())/rounds, "list_page_us")
 	b.ReportMetric(float64(deep.Microseconds())/rounds, "list_offset50k_us")
 	b.ReportMetric(float64(count.Microseconds())/rounds, "count_us")
 	b.ReportMetric(float64(search.Microseconds())/rounds, "search_us")
+}
+
+func mustFirstMatter(b *testing.B, db *DB) string {
+	b.Helper()
+	rs, err := db.List(context.Background(), ListQuery{Collection: "matter", Limit: 1})
+	if err != nil || len(rs) != 1 {
+		b.Fatalf("matter: %v %v", rs, err)
+	}
+	return rs[0].ID
 }
