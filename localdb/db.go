@@ -30,6 +30,9 @@ var (
 	ErrFull    = errors.New("the disk is full; free some space and try again")
 	ErrCorrupt = errors.New("the local database file is damaged; run casefile doctor")
 	ErrStorage = errors.New("the local database failed")
+	// ErrCannotOpen says the file cannot be opened or written: a missing
+	// directory, missing permissions, a read-only disk.
+	ErrCannotOpen = errors.New("cannot open the local database file for writing; check that its directory exists and is writable")
 	// ErrInConflict refuses edits to a record whose conflict waits for review.
 	ErrInConflict = errors.New("the record has a conflict; resolve it first")
 	// ErrNewerSchema refuses a database written by a newer casefile.
@@ -288,6 +291,8 @@ func mapErr(err error) error {
 		kind = ErrFull
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 		kind = ErrCorrupt
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_AUTH:
+		kind = ErrCannotOpen
 	}
 	return &storageError{kind: kind, cause: err}
 }

@@ -2,6 +2,7 @@ package localdb
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,5 +212,20 @@ func TestDoctorFindsAndRepairs(t *testing.T) {
 	}
 	if ops := outbox(t, db); len(ops) != 3 {
 		t.Fatalf("repair lost ops: %+v", ops)
+	}
+}
+
+func TestOpenErrorsAreClear(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(bg, filepath.Join(dir, "missing", "casefile.db"), testSchema(t))
+	if !errors.Is(err, ErrCannotOpen) || strings.Contains(err.Error(), "SQLITE") {
+		t.Fatalf("open in a missing directory: %v", err)
+	}
+	junk := filepath.Join(dir, "junk.db")
+	if err := os.WriteFile(junk, []byte(strings.Repeat("not a database ", 512)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(bg, junk, testSchema(t)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open a file that is not a database: %v", err)
 	}
 }
