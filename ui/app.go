@@ -119,6 +119,9 @@ type Model struct {
 	everOnline  bool // "back online" only after having been online
 	progress    progressState
 	dataVersion int64
+	// pollAfterStatus holds the next data version look until the refresh
+	// it started has read the status.
+	pollAfterStatus bool
 
 	notice      string
 	noticeLevel noticeLevel
@@ -181,10 +184,11 @@ func (m *Model) applySettings(s Settings) {
 
 // Init starts the first reads, the clocks and the listeners.
 func (m *Model) Init() tea.Cmd {
+	// The first reads wait for the data version they start from, so a
+	// write landing between the reads and the first look is not missed.
 	cmds := []tea.Cmd{
 		tea.RequestBackgroundColor,
-		m.refreshAll(),
-		m.pollTick(),
+		readDataVersion(m.sh.DB),
 		m.clockTick(),
 	}
 	if m.opts.Syncer != nil {

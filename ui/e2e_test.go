@@ -105,8 +105,17 @@ func TestEndToEndDemo(t *testing.T) {
 	}
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("casefile-e2e-%d", os.Getpid()), name: "demo"}
 	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d",
-		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t))
+	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>%s",
+		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
+	t.Cleanup(func() {
+		if t.Failed() { // what the program logged helps to see why
+			for _, f := range []string{"stderr.txt", filepath.Join("demo", "alice", "casefile.log")} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					t.Logf("%s:\n%s", f, b)
+				}
+			}
+		}
+	})
 	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}

@@ -23,7 +23,11 @@ var fixedNow = time.Date(2025, 3, 14, 15, 30, 0, 0, time.UTC)
 
 func TestMain(m *testing.M) {
 	time.Local = time.UTC // journal times render the same everywhere
-	os.Exit(m.Run())
+	code := m.Run()
+	if bigDir != "" {
+		os.RemoveAll(bigDir)
+	}
+	os.Exit(code)
 }
 
 func testSchema(t testing.TB) *model.Schema {

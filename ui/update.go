@@ -66,16 +66,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case pollMsg:
 		return readDataVersion(m.sh.DB)
 	case dataVersionMsg:
-		next := m.pollTick()
 		if msg.err != nil || msg.v == m.dataVersion {
-			return next
+			return m.pollTick()
 		}
-		first := m.dataVersion == 0
 		m.dataVersion = msg.v
-		if first {
-			return next // Init already read everything
-		}
-		return tea.Batch(next, m.refreshAll())
+		// The next look waits for this refresh, so reads never pile up
+		// while another process (or the syncer) writes continuously.
+		m.pollAfterStatus = true
+		return m.refreshAll()
 	case clockMsg:
 		now := m.sh.Now()
 		if m.notice != "" && m.noticeLevel < levelHint && now.Sub(m.noticeAt) > 8*time.Second {
@@ -104,12 +102,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 
 	case statusMsg:
-		if msg.id == m.statusID {
-			m.statusErr = msg.err
-			if msg.err == nil {
-				m.status = msg.status
-				m.activity.backlog.peak(m.sh.Now(), msg.status.OutboxOps)
-			}
+		if msg.id != m.statusID {
+			return nil
+		}
+		m.statusErr = msg.err
+		if msg.err == nil {
+			m.status = msg.status
+			m.activity.backlog.peak(m.sh.Now(), msg.status.OutboxOps)
+		}
+		if m.pollAfterStatus {
+			m.pollAfterStatus = false
+			return m.pollTick()
 		}
 		return nil
 	case countsMsg:
@@ -263,14 +266,16 @@ func (m *Model) syncEvent(e syncer.Event) tea.Cmd {
 			m.progress.active = false
 		}
 		return nil
+	// What the syncer wrote reaches the screen through the data version
+	// poll, which coalesces a burst of pages into one refresh.
 	case syncer.EventPushed, syncer.EventPulled:
 		m.activity.activity.add(now, e.Counts.Pushed+e.Counts.Pulled)
-		return m.refreshAll()
 	case syncer.EventCycle:
 		m.progress.active = false
-		return m.refreshAll()
-	case syncer.EventRecord:
-		return m.refreshAll()
+		m.layout()
+		if e.Err != "" && m.conn != syncer.Offline && m.conn != syncer.WorkOffline && e.Err != m.notice {
+			m.setNotice(e.Err, levelWarn)
+		}
 	case syncer.EventError:
 		if e.Err != "" {
 			m.setNotice(e.Err, levelWarn)

@@ -297,10 +297,6 @@ func packColumns(s *Styles, cols [][]key.Binding, w int) []string {
 	return out
 }
 
-func indent(s string) string {
-	return " " + strings.ReplaceAll(s, "\n", "\n ")
-}
-
 func (m *Model) askView() string {
 	s := m.sh.Styles
 	w := min(m.width-4, 70)
