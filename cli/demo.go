@@ -66,6 +66,15 @@ func runDemo(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 
 // hostDemo is alice's side: the server, the seed, then alice's UI.
 func hostDemo(ctx context.Context, env *Env, dirs demoDirs, base string, port int, reset bool) error {
+	// The port first: a demo already running keeps its directory untouched.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("port %d is taken: a demo may already be running. Join it with 'casefile demo --as bob', or pick another port with --port", port)
+	}
+	if err != nil {
+		return fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
+	}
+	defer ln.Close() // after Serve took it, closing again is harmless
 	if !reset && !dirs.seeded() {
 		if _, err := os.Stat(dirs.server()); err == nil {
 			fmt.Fprintln(env.Stderr, "casefile demo: the last demo setup did not finish; starting it again.")
@@ -80,28 +89,18 @@ func hostDemo(ctx context.Context, env *Env, dirs demoDirs, base string, port in
 	if err := os.MkdirAll(dirs.server(), 0o700); err != nil {
 		return fmt.Errorf("create the demo directory: %w", err)
 	}
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("port %d is taken: a demo may already be running. Join it with 'casefile demo --as bob', or pick another port with --port", port)
-	}
-	if err != nil {
-		return fmt.Errorf("listen on 127.0.0.1:%d: %w", port, err)
-	}
 	logFile, err := os.OpenFile(filepath.Join(dirs.server(), "server.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("open the demo server's log: %w", err)
 	}
 	defer logFile.Close()
 	s, err := schema()
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	srv, err := server.Open(ctx, server.Options{DataDir: dirs.server(), Schema: s,
 		Logger: slog.New(slog.NewTextHandler(logFile, nil))})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	served := make(chan error, 1)
