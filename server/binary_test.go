@@ -150,3 +150,39 @@ func TestTwoReplicaProcesses(t *testing.T) {
 		t.Fatal("the stream outlived its replica")
 	}
 }
+
+// BenchmarkServeStartup measures how long `casefile serve` takes on an
+// empty data directory until it says where it listens.
+func BenchmarkServeStartup(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "casefile")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	var total time.Duration
+	for range b.N {
+		dir := b.TempDir()
+		start := time.Now()
+		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", dir)
+		pipe, err := cmd.StderrPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
+		}
+		total += time.Since(start)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		for sc.Scan() {
+		}
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("serve exit: %v", err)
+		}
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/start")
+	b.ReportMetric(0, "ns/op")
+}

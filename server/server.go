@@ -80,8 +80,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu   sync.Mutex
-	http *http.Server
+	mu       sync.Mutex
+	http     *http.Server
+	stopping bool // Shutdown or Close was called; Serve refuses to start
 }
 
 // Open opens the store (creating and migrating it) and prepares the server.
@@ -179,8 +180,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}
 	s.mu.Lock()
-	if s.ctx.Err() != nil {
+	if s.stopping {
 		s.mu.Unlock()
+		ln.Close()
 		return http.ErrServerClosed
 	}
 	s.http = hs
@@ -195,6 +197,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.hub.closeStreams()
 	s.mu.Lock()
 	hs := s.http
+	s.stopping = true
 	s.mu.Unlock()
 	if hs == nil {
 		return nil
@@ -208,6 +211,7 @@ func (s *Server) Close() error {
 	s.hub.closeStreams()
 	s.mu.Lock()
 	hs := s.http
+	s.stopping = true
 	s.mu.Unlock()
 	var err error
 	if hs != nil {

@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -99,5 +102,26 @@ func TestShutdownFinishesInFlightPush(t *testing.T) {
 	}
 	if head, err := srv.Head(ctx); err != nil || head != 4 {
 		t.Fatalf("head after shutdown = %d, %v; want 4", head, err)
+	}
+}
+
+// TestShutdownBeforeServe covers a signal that arrives between Open and
+// Serve: Serve must not start serving afterwards.
+func TestShutdownBeforeServe(t *testing.T) {
+	ctx := context.Background()
+	srv, err := server.Open(ctx, server.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), CompactEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve after Shutdown = %v, want http.ErrServerClosed", err)
 	}
 }
