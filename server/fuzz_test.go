@@ -79,4 +79,3 @@ func FuzzPush(f *testing.F) {
 		}
 	})
 }
-
