@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -47,6 +48,7 @@ func opRecordState(st localdb.OpState) model.SyncState {
 type backlogPane struct {
 	Common
 	ops    []localdb.OutboxOp // grouped, in backlogOrder
+	lay    backlogLayout
 	titles map[string]string
 	cursor int
 	top    int
@@ -83,14 +85,7 @@ func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 		if op, ok := p.selected(); ok {
 			sel = op.OpID
 		}
-		p.ops = p.ops[:0]
-		for _, st := range backlogOrder {
-			for _, op := range msg.ops {
-				if op.State == st {
-					p.ops = append(p.ops, op)
-				}
-			}
-		}
+		p.ops, p.lay = msg.ops, msg.layout
 		p.titles, p.loaded = msg.titles, true
 		for i, op := range p.ops {
 			if op.OpID == sel {
@@ -204,7 +199,8 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// View draws the groups; each op takes one line, plus one for its error.
+// View draws the lines of the backlog in sight, and no others: the outbox
+// may hold a hundred thousand imported records.
 func (p *backlogPane) View() string {
 	s := p.Styles
 	w := p.Width
@@ -216,62 +212,108 @@ func (p *backlogPane) View() string {
 	case len(p.ops) == 0:
 		return s.OK.Render(" ✓ Nothing waiting.") + s.Muted.Render(" Every change made here is on the server.")
 	}
-	var lines []string
-	cursorLine := 0
-	var group localdb.OpState
-	now := p.Now()
-	for i, op := range p.ops {
-		if op.State != group {
-			group = op.State
-			n := 0
-			for _, o := range p.ops {
-				if o.State == group {
-					n++
-				}
-			}
-			if len(lines) > 0 {
-				lines = append(lines, "")
-			}
-			lines = append(lines, s.State[opRecordState(group)].Render(fmt.Sprintf(" %s (%d)", opStateLabel(group), n)))
-		}
-		col, _ := p.Schema.Collection(op.Collection)
-		name := op.Collection
-		if col != nil {
-			name = singular(col)
-		}
-		what := fmt.Sprintf("%s %s “%s”", opKindPhrase(op.Kind), name, p.title(op))
-		var facts []string
-		if op.Attempts > 0 {
-			facts = append(facts, plural(op.Attempts, "attempt", "attempts"))
-		}
-		if op.State == localdb.OpRetrying {
-			facts = append(facts, "next try "+in(now, op.NextAttempt)) // zero time: due now
-		}
-		if op.State == localdb.OpPending {
-			facts = append(facts, "saved "+ago(now, op.CreatedAt))
-		}
-		right := strings.Join(facts, " · ")
-		mark := "   "
-		if i == p.cursor {
-			mark = " ▸ "
-			cursorLine = len(lines)
-		}
-		line := joinRight(mark+what, s.Muted.Render(right)+" ", w)
-		if i == p.cursor {
-			line = s.RowSelected.Render(pad(joinRight(mark+what, right+" ", w), w))
-		}
-		lines = append(lines, line)
-		if e := plainError(op); e != "" && op.State != localdb.OpPending {
-			lines = append(lines, s.Muted.Render(truncate("     "+e, w)))
-		}
-	}
 	h := p.Height
+	cursorLine := p.lay.opLine[p.cursor]
 	p.top = scrollInto(min(p.top, cursorLine), cursorLine, h)
 	if cursorLine > 0 && p.top == cursorLine {
 		p.top-- // keep the group heading of the first op in sight
 	}
-	p.top = clamp(p.top, 0, max(0, len(lines)-h))
-	return fitLines(strings.Join(lines[p.top:], "\n"), h)
+	p.top = clamp(p.top, 0, max(0, len(p.lay.items)-h))
+	now := p.Now()
+	var lines []string
+	for _, it := range p.lay.items[p.top:min(len(p.lay.items), p.top+h)] {
+		switch it.kind {
+		case itemBlank:
+			lines = append(lines, "")
+		case itemHeader:
+			st := localdb.OpState(it.state)
+			lines = append(lines, s.State[opRecordState(st)].Render(fmt.Sprintf(" %s (%d)", opStateLabel(st), p.lay.counts[st])))
+		case itemError:
+			lines = append(lines, s.Muted.Render(truncate("     "+plainError(p.ops[it.op]), w)))
+		case itemOp:
+			lines = append(lines, p.opLineView(int(it.op), now, w))
+		}
+	}
+	return fitLines(strings.Join(lines, "\n"), h)
+}
+
+func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
+	s := p.Styles
+	op := p.ops[i]
+	name := op.Collection
+	if col, ok := p.Schema.Collection(op.Collection); ok {
+		name = singular(col)
+	}
+	what := fmt.Sprintf("%s %s “%s”", opKindPhrase(op.Kind), name, p.title(op))
+	var facts []string
+	if op.Attempts > 0 {
+		facts = append(facts, plural(op.Attempts, "attempt", "attempts"))
+	}
+	if op.State == localdb.OpRetrying {
+		facts = append(facts, "next try "+in(now, op.NextAttempt)) // zero time: due now
+	}
+	if op.State == localdb.OpPending {
+		facts = append(facts, "saved "+ago(now, op.CreatedAt))
+	}
+	right := strings.Join(facts, " · ")
+	if i == p.cursor {
+		return s.RowSelected.Render(pad(joinRight(" ▸ "+what, right+" ", w), w))
+	}
+	return joinRight("   "+what, s.Muted.Render(right)+" ", w)
+}
+
+// Kinds of backlog lines.
+const (
+	itemBlank = iota
+	itemHeader
+	itemOp
+	itemError
+)
+
+// backlogItem is one line of the backlog: a group heading, a blank, an op
+// or an op's error.
+type backlogItem struct {
+	kind  uint8
+	state string // itemHeader: the group
+	op    int32  // itemOp, itemError: index in the grouped ops
+}
+
+// backlogLayout is the backlog's lines, worked out once per read.
+type backlogLayout struct {
+	items  []backlogItem
+	opLine []int // line of each op
+	counts map[localdb.OpState]int
+}
+
+// groupOps orders ops by group (backlogOrder) and lays out their lines.
+func groupOps(ops []localdb.OutboxOp) ([]localdb.OutboxOp, backlogLayout) {
+	lay := backlogLayout{counts: map[localdb.OpState]int{}}
+	byState := map[localdb.OpState][]localdb.OutboxOp{}
+	for _, op := range ops {
+		byState[op.State] = append(byState[op.State], op)
+		lay.counts[op.State]++
+	}
+	grouped := make([]localdb.OutboxOp, 0, len(ops))
+	for _, st := range backlogOrder {
+		group := byState[st]
+		if len(group) == 0 {
+			continue
+		}
+		if len(lay.items) > 0 {
+			lay.items = append(lay.items, backlogItem{kind: itemBlank})
+		}
+		lay.items = append(lay.items, backlogItem{kind: itemHeader, state: string(st)})
+		for _, op := range group {
+			i := int32(len(grouped))
+			grouped = append(grouped, op)
+			lay.opLine = append(lay.opLine, len(lay.items))
+			lay.items = append(lay.items, backlogItem{kind: itemOp, op: i})
+			if op.State != localdb.OpPending && plainError(op) != "" {
+				lay.items = append(lay.items, backlogItem{kind: itemError, op: i})
+			}
+		}
+	}
+	return grouped, lay
 }
 
 // ShortHelp lists the backlog's keys.

@@ -255,3 +255,34 @@ func rssMB() float64 {
 	}
 	return 0
 }
+
+// BenchmarkBacklogKeys opens the backlog with 100,000 saved-offline
+// creates (an import waiting for the server) and scrolls it.
+func BenchmarkBacklogKeys(b *testing.B) {
+	db := openBig(b)
+	m := benchModel(db)
+	settle(b, m, m.Init(), nil)
+	var frames, loads []time.Duration
+	for range max(b.N, 1) {
+		d, cmd := frame(m, keyPress("3"))
+		frames = append(frames, d)
+		start := time.Now()
+		settle(b, m, cmd, nil)
+		loads = append(loads, time.Since(start))
+		if len(m.backlog.ops) < benchRecords {
+			b.Fatalf("the backlog holds %d ops", len(m.backlog.ops))
+		}
+		for _, k := range []string{"down", "down", "pgdown", "pgdown", "down", "up", "pgup"} {
+			for range 20 {
+				d, cmd := frame(m, keyPress(k))
+				frames = append(frames, d)
+				settle(b, m, cmd, nil)
+			}
+		}
+		settle(b, m, m.step(keyPress("1")), nil)
+	}
+	b.ReportMetric(percentile(loads, 0.5), "open_backlog_ms")
+	b.ReportMetric(rssMB(), "rss_MB")
+	b.ReportMetric(percentile(frames, 0.5), "key_p50_ms")
+	b.ReportMetric(percentile(frames, 0.99), "key_p99_ms")
+}

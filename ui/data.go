@@ -57,7 +57,8 @@ type (
 	}
 	outboxMsg struct {
 		id     int
-		ops    []localdb.OutboxOp
+		ops    []localdb.OutboxOp // grouped by state
+		layout backlogLayout
 		titles map[string]string // record id → title
 		err    error
 	}
@@ -183,7 +184,8 @@ func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 				titles[op.RecordID] = rec.Title(col)
 			}
 		}
-		return outboxMsg{id: id, ops: ops, titles: titles}
+		grouped, layout := groupOps(ops)
+		return outboxMsg{id: id, ops: grouped, layout: layout, titles: titles}
 	}
 }
 

@@ -53,6 +53,9 @@ type recordsPane struct {
 	matterTitle string
 	picker      *picker
 
+	rows      map[rowKey]string // drawn rows, for the current styles
+	rowStyles *Styles
+
 	search    textInput
 	searching bool
 	text      string
@@ -443,6 +446,36 @@ func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) s
 		return s.Placeholder.Render(pad(" …", w))
 	}
 	r := p.win[j]
+	// Rows are drawn once and kept: scrolling redraws only the rows that
+	// changed, which keeps a keypress well inside a frame.
+	ck := rowKey{id: r.ID, version: r.Version, at: r.UpdatedAt.UnixNano(), state: r.State, deleted: r.Deleted, sel: i == p.cursor, w: w}
+	if p.rowStyles != p.Styles || len(p.rows) > maxCachedRows {
+		p.rows, p.rowStyles = map[rowKey]string{}, p.Styles
+	}
+	if row, ok := p.rows[ck]; ok {
+		return row
+	}
+	row := p.drawRow(c, r, i, widths, w)
+	p.rows[ck] = row
+	return row
+}
+
+// rowKey names a drawn row: the record as it was, and how it was shown.
+type rowKey struct {
+	id      string
+	version int64
+	at      int64
+	state   model.SyncState
+	deleted bool
+	sel     bool
+	w       int
+}
+
+// maxCachedRows bounds the drawn-row cache.
+const maxCachedRows = 1000
+
+func (p *recordsPane) drawRow(c *model.Collection, r model.Record, i int, widths []int, w int) string {
+	s := p.Styles
 	line := " "
 	for k, col := range c.Columns {
 		line += pad(oneLine(model.Format(r.Fields[col])), widths[k]) + " "
