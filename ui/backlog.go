@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/dustin/go-humanize"
 
 	"casefile/localdb"
 	"casefile/model"
@@ -232,6 +233,9 @@ func (p *backlogPane) View() string {
 			lines = append(lines, s.Muted.Render(truncate("     "+plainError(p.ops[it.op]), w)))
 		case itemOp:
 			lines = append(lines, p.opLineView(int(it.op), now, w))
+		case itemMore:
+			more := p.lay.counts[localdb.OpState(it.state)] - maxPerGroup
+			lines = append(lines, s.Muted.Render(fmt.Sprintf("   … and %s more; they are sent in order with the next syncs.", humanize.Comma(int64(more)))))
 		}
 	}
 	return fitLines(strings.Join(lines, "\n"), h)
@@ -268,7 +272,12 @@ const (
 	itemHeader
 	itemOp
 	itemError
+	itemMore
 )
+
+// maxPerGroup bounds the ops listed per group: an import of a hundred
+// thousand records waits as one long group nobody reads op by op.
+const maxPerGroup = 500
 
 // backlogItem is one line of the backlog: a group heading, a blank, an op
 // or an op's error.
@@ -303,7 +312,11 @@ func groupOps(ops []localdb.OutboxOp) ([]localdb.OutboxOp, backlogLayout) {
 			lay.items = append(lay.items, backlogItem{kind: itemBlank})
 		}
 		lay.items = append(lay.items, backlogItem{kind: itemHeader, state: string(st)})
-		for _, op := range group {
+		for n, op := range group {
+			if n == maxPerGroup {
+				lay.items = append(lay.items, backlogItem{kind: itemMore, state: string(st)})
+				break
+			}
 			i := int32(len(grouped))
 			grouped = append(grouped, op)
 			lay.opLine = append(lay.opLine, len(lay.items))

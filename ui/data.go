@@ -184,6 +184,9 @@ func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 				titles[op.RecordID] = rec.Title(col)
 			}
 		}
+		for i := range ops {
+			ops[i].Fields = nil // titled: the values are not shown
+		}
 		grouped, layout := groupOps(ops)
 		return outboxMsg{id: id, ops: grouped, layout: layout, titles: titles}
 	}
