@@ -169,7 +169,7 @@ func (p *activityPane) View() string {
 	for i := p.scroll; i < len(p.entries) && i < p.scroll+h; i++ {
 		e := p.entries[i]
 		line := journalLine(s, e, now, w, true)
-		if i == p.scroll && p.scroll > 0 {
+		if i == p.scroll { // the line enter opens
 			line = s.RowSelected.Render(pad(line, w))
 		}
 		lines = append(lines, line)

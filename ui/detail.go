@@ -97,7 +97,7 @@ func (p *detailPane) View() string {
 	s := p.Styles
 	switch {
 	case p.gone:
-		return s.Muted.Render(" This record is no longer here: it was deleted or moved out of your matters. Press esc to go back.")
+		return s.Muted.Render(" This record is no longer here: it was deleted or moved out of your matters. Press " + p.Keys.Back.Help().Key + " to go back.")
 	case p.err != nil:
 		return s.Error.Render(" The record could not be read: " + p.err.Error())
 	case !p.loaded:
@@ -121,7 +121,7 @@ func (p *detailPane) View() string {
 		meta = " Not on the server yet · changed " + ago(p.Now(), p.rec.UpdatedAt)
 	}
 	lines = append(lines, s.Muted.Render(meta))
-	if note := stateSentence(p.rec.State); note != "" {
+	if note := stateSentence(p.rec.State, p.Keys); note != "" {
 		lines = append(lines, s.State[p.rec.State].Render(" "+note))
 	}
 	if p.conflict != nil {
@@ -180,7 +180,7 @@ func (p *detailPane) fieldLines(col *model.Collection, w int) []string {
 }
 
 // stateSentence tells people what a record's state means for them.
-func stateSentence(st model.SyncState) string {
+func stateSentence(st model.SyncState, k *KeyMap) string {
 	switch st {
 	case model.StatePending:
 		return "Saved on this computer; it goes to the server at the next sync."
@@ -189,9 +189,9 @@ func stateSentence(st model.SyncState) string {
 	case model.StateRetrying:
 		return "Saved on this computer; sending it failed for a passing reason and will be tried again."
 	case model.StateFailed:
-		return "The server refused this change. Open the backlog (3) to retry or discard it."
+		return "The server refused this change. Open the backlog (" + k.Backlog.Help().Key + ") to retry or discard it."
 	case model.StateConflict:
-		return "Someone else changed this record too. Press c to review the conflict."
+		return "Someone else changed this record too. Press " + k.ReviewRecord.Help().Key + " to review the conflict."
 	}
 	return ""
 }

@@ -384,7 +384,7 @@ func (p *editorPane) View() string {
 	if p.notice != "" {
 		head = append(head, s.Error.Render(" "+truncate(p.notice, p.Width-2)))
 	} else {
-		head = append(head, s.Muted.Render(" Fields marked * are required. ctrl+s saves on this computer at once."))
+		head = append(head, s.Muted.Render(" Fields marked * are required. "+p.Keys.Save.Help().Key+" saves on this computer at once."))
 	}
 	head = append(head, "")
 	var body []string

@@ -434,9 +434,9 @@ func (p *recordsPane) listView(w int) string {
 func (p *recordsPane) emptyView() string {
 	s := p.Styles
 	if p.text != "" || p.matterID != "" {
-		return s.Muted.Render(" Nothing matches. Press backspace to clear the filters.")
+		return s.Muted.Render(" Nothing matches. Press " + p.Keys.ClearFilter.Help().Key + " to clear the filters.")
 	}
-	return s.Muted.Render(fmt.Sprintf(" No %s yet. Press n to add one.", strings.ToLower(p.collection().Label)))
+	return s.Muted.Render(fmt.Sprintf(" No %s yet. Press %s to add one.", strings.ToLower(p.collection().Label), p.Keys.New.Help().Key))
 }
 
 func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) string {

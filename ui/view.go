@@ -223,7 +223,8 @@ func (m *Model) shortHelpView() string {
 
 func (m *Model) fullHelpView() string {
 	s := m.sh.Styles
-	lines := []string{s.Title.Render(" Keys") + s.Muted.Render(" · press ? or esc to close"), ""}
+	k := m.sh.Keys
+	lines := []string{s.Title.Render(" Keys") + s.Muted.Render(" · press "+k.Help.Help().Key+" or "+k.Back.Help().Key+" to close"), ""}
 	cols := append(globalHelp{m.sh.Keys}.FullHelp(), m.active().FullHelp()...)
 	lines = append(lines, packColumns(s, cols, m.width-1)...)
 	lines = append(lines, "", s.Muted.Render(" Record states:"),
