@@ -29,8 +29,8 @@ import (
 // change them.
 const (
 	crashIterations = 20
-	crashNotes      = 120 // notes per import file
-	crashBatch      = 30  // notes per import transaction
+	crashNotes      = 80 // notes per import file
+	crashBatch      = 20 // notes per import transaction
 )
 
 // TestCrashSafety builds the real binary and kills `casefile import` and
@@ -129,10 +129,10 @@ func TestCrashSafety(t *testing.T) {
 		// Someone else writes too, so that pulls have work to be killed in.
 		other.CreateNote(t, matterID, fmt.Sprintf("from the other side %d", i))
 
-		if killAfter(time.Duration(rnd.IntN(300))*time.Millisecond, "import", "note", "--file", file, "--batch", strconv.Itoa(crashBatch)) {
+		if killAfter(time.Duration(rnd.IntN(250))*time.Millisecond, "import", "note", "--file", file, "--batch", strconv.Itoa(crashBatch)) {
 			kills++
 		}
-		if killAfter(time.Duration(rnd.IntN(300))*time.Millisecond, "sync") {
+		if killAfter(time.Duration(rnd.IntN(250))*time.Millisecond, "sync") {
 			kills++
 		}
 	}

@@ -3,7 +3,6 @@ package syncer_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -270,18 +269,6 @@ func assertMirrors(t testing.TB, d *device) {
 			t.Errorf("%s: %s is %s, not synced", d.name, r.ID, r.State)
 		}
 	}
-}
-
-// freePort returns an address on 127.0.0.1 nobody listens on.
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func title(i int) string { return fmt.Sprintf("note %03d", i) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/syncer"
+	"casefile/syncer/faultproxy"
 )
 
 // quiet is how long the negative checks below watch for traffic that
@@ -33,9 +33,9 @@ func TestTokenRefused(t *testing.T) {
 	}
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written after the revocation"})
 	waitFor(t, "logged-out", func() bool { return a.s.Connectivity() == syncer.LoggedOut })
-	if !a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == syncer.SessionExpired }) {
-		t.Errorf("no event told the user to log in again")
-	}
+	waitFor(t, "an event telling the user to log in again", func() bool {
+		return a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == syncer.SessionExpired })
+	})
 	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, syncer.ErrSessionExpired) {
 		t.Errorf("RunOnce while logged out: %v", err)
 	}
@@ -130,60 +130,25 @@ func TestOfflineThenBack(t *testing.T) {
 	}
 }
 
-// restartable is a real server whose process-equivalent can be stopped
-// and started again on the same address with the same data.
-type restartable struct {
-	t    testing.TB
-	dir  string
-	addr string
-	srv  *server.Server
-	done chan struct{}
-}
-
-func (r *restartable) start() {
-	r.t.Helper()
-	srv, err := server.Open(context.Background(), server.Options{
-		DataDir:      r.dir,
-		Logger:       slog.New(slog.DiscardHandler),
-		Password:     server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1},
-		CompactEvery: -1,
-		RateLimit:    -1,
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var ln net.Listener
-	for range 100 { // the port was just released
-		if ln, err = net.Listen("tcp", r.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		srv.Close()
-		r.t.Fatal(err)
-	}
-	r.srv, r.done = srv, make(chan struct{})
-	go func() { defer close(r.done); srv.Serve(ln) }()
-}
-
-func (r *restartable) stop() {
-	if r.srv == nil {
-		return
-	}
-	r.srv.Close()
-	<-r.done
-	r.srv = nil
-}
-
 // TestServerRestart: the server stops and starts again on the same
 // address while a device keeps writing; every record lands exactly once.
 func TestServerRestart(t *testing.T) {
-	r := &restartable{t: t, dir: t.TempDir(), addr: freePort(t)}
-	r.start()
-	t.Cleanup(r.stop)
-	url := "http://" + r.addr
-	if err := r.srv.AddUser(context.Background(), "alice", servertest.Password, server.RoleMember); err != nil {
+	dir := t.TempDir()
+	r, err := faultproxy.NewRestarter(func() (faultproxy.Service, error) {
+		return server.Open(context.Background(), server.Options{
+			DataDir:      dir,
+			Logger:       slog.New(slog.DiscardHandler),
+			Password:     server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1},
+			CompactEvery: -1,
+			RateLimit:    -1,
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop() })
+	url := r.URL
+	if err := r.Service().(*server.Server).AddUser(context.Background(), "alice", servertest.Password, server.RoleMember); err != nil {
 		t.Fatal(err)
 	}
 	alice, err := servertest.Login(context.Background(), url, "alice", servertest.Password, "test")
@@ -197,9 +162,13 @@ func TestServerRestart(t *testing.T) {
 	for i := range 30 {
 		d.create("note", model.Fields{model.MatterField: m.ID, "title": title(i)})
 		if i%10 == 5 {
-			r.stop()
+			if err := r.Stop(); err != nil {
+				t.Fatal(err)
+			}
 			time.Sleep(20 * time.Millisecond)
-			r.start()
+			if err := r.Start(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	waitFor(t, "the outbox to drain", func() bool { return len(d.outbox()) == 0 })
@@ -224,4 +193,48 @@ func TestServerRestart(t *testing.T) {
 		return n == 31
 	})
 	assertMirrors(t, d)
+}
+
+// TestDegradedOnServerErrors: a server that answers but fails makes the
+// link degraded, not offline.
+func TestDegradedOnServerErrors(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	a.create("matter", model.Fields{"title": "Wobbly"})
+	w.proxy.SetRule(func(string, []byte) (faultproxy.Fault, bool) { return faultproxy.Unavailable, true })
+	if _, err := a.s.RunOnce(context.Background()); !syncer.IsTransient(err) {
+		t.Errorf("err = %v", err)
+	}
+	if c := a.s.Connectivity(); c != syncer.Degraded {
+		t.Errorf("connectivity %s, want degraded", c)
+	}
+	w.proxy.SetRule(nil)
+	a.sync()
+	if c := a.s.Connectivity(); c != syncer.Online {
+		t.Errorf("connectivity %s after a good cycle, want online", c)
+	}
+}
+
+// TestWriteFromAnotherProcessIsPushed: a save through another connection
+// to the same file (as the CLI makes while the UI runs) is noticed and
+// pushed without any call to the syncer.
+func TestWriteFromAnotherProcessIsPushed(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	a.start()
+	other, err := localdb.Open(context.Background(), a.path, testSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	m, err := other.Create(context.Background(), "matter", "", model.Fields{"title": "From the CLI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the matter on the server", func() bool {
+		_, ok := serverRecords(t, alice)[m.ID]
+		return ok
+	})
 }

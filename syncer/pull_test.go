@@ -246,3 +246,33 @@ func journalHas(t testing.TB, d *device, kind string) bool {
 	}
 	return false
 }
+
+// TestInitialSyncProgress: a fresh device reports records so far against
+// the server's estimate, page by page.
+func TestInitialSyncProgress(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Many pages")
+	for i := range 9 {
+		alice.CreateNote(t, m.ID, title(i))
+	}
+	fresh := w.newDevice("fresh", alice, func(o *syncer.Options) { o.PageSize = 3 })
+	if sum := fresh.sync(); sum.Pulled != 10 {
+		t.Fatalf("pulled %d, want 10", sum.Pulled)
+	}
+	var done []int64
+	fresh.mu.Lock()
+	for _, ev := range fresh.events {
+		if ev.Kind == syncer.EventProgress {
+			done = append(done, ev.Done)
+			if ev.Total < ev.Done || ev.Total > 10 {
+				t.Errorf("progress %d of %d", ev.Done, ev.Total)
+			}
+		}
+	}
+	fresh.mu.Unlock()
+	if len(done) != 4 || done[len(done)-1] != 10 {
+		t.Errorf("progress went %v, want 4 pages ending at 10", done)
+	}
+	assertMirrors(t, fresh)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"casefile/localdb"
 	"casefile/model"
@@ -189,5 +190,31 @@ func TestRejectedOpKeepsData(t *testing.T) {
 		return ev.Kind == syncer.EventRecord && ev.RecordID == bad.ID && ev.Result == model.ResultRejected && ev.Err != ""
 	}) {
 		t.Errorf("no rejected event with the server's sentence")
+	}
+}
+
+// TestRateLimitHonoursRetryAfter: a 429 puts the ops off for at least the
+// server's Retry-After, and the cycle stops there (no pull either).
+func TestRateLimitHonoursRetryAfter(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	a.create("matter", model.Fields{"title": "Busy server"})
+	w.proxy.Inject("/v1/push", faultproxy.RateLimited)
+	pulls := w.proxy.Requests("/v1/pull")
+	before := time.Now()
+	_, err := a.s.RunOnce(context.Background())
+	if syncer.ClassOf(err) != syncer.ClassFailing {
+		t.Fatalf("err = %v, want a failing exchange", err)
+	}
+	ops := a.outbox()
+	if len(ops) != 1 || ops[0].State != localdb.OpRetrying || ops[0].NextAttempt.Before(before.Add(time.Second)) {
+		t.Errorf("after a 429 with Retry-After: 1 the op is %+v, want retrying no sooner than a second later", ops)
+	}
+	if w.proxy.Requests("/v1/pull") != pulls {
+		t.Errorf("pulled despite the rate limit")
+	}
+	if c := a.s.Connectivity(); c != syncer.Degraded {
+		t.Errorf("connectivity %s, want degraded", c)
 	}
 }

@@ -274,8 +274,12 @@ func (s *Syncer) setConn(st Connectivity, changed bool) {
 // Start runs the syncer in the background until Close: the cycle loop,
 // the event stream and the watch on local writes.
 func (s *Syncer) Start(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
+	if s.cancel != nil || s.closed {
+		s.mu.Unlock()
+		return // started once already
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	s.mu.Unlock()
 	s.loadRetries(ctx)
@@ -378,6 +382,11 @@ func (s *Syncer) step(ctx context.Context, w wants) {
 	}
 	_, err := s.cycle(ctx, w)
 	s.afterCycle(err)
+	if err != nil && ClassOf(err) != ClassUnauthorized && !errors.Is(err, context.Canceled) {
+		// Try again when the backoff hold ends (the probe first if the
+		// link is down), not only at the next poll or poke.
+		s.keep(wants{push: w.push, pull: w.pull})
+	}
 }
 
 // keep puts back a wish that could not run yet.
@@ -423,7 +432,8 @@ func (s *Syncer) afterCycle(err error) {
 		s.emit(Event{Kind: EventError, Err: SessionExpired})
 	case IsTransient(err):
 		s.backoff(s.opts.OpBackoff, err)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrWorkOffline), errors.Is(err, ErrNotLoggedIn):
+		// Nothing failed: nothing was tried.
 	default:
 		// A local database failure: try again later, not in a tight loop.
 		s.backoff(s.opts.OpBackoff, err)

@@ -34,6 +34,7 @@ const (
 	CloseStream Fault = "close"       // event stream: cut it after the first event (or at once when random)
 	BadRequest  Fault = "bad-request" // answer 400 without forwarding, as to a malformed request
 	ServerError Fault = "error"       // answer 500 without forwarding, as a server bug does
+	RateLimited Fault = "rate-limit"  // answer 429 with Retry-After: 1 without forwarding
 )
 
 // Rule picks the fault of a request from its path and body; ok false
@@ -286,12 +287,17 @@ func (p *Proxy) decide(r *http.Request, body []byte) (Fault, time.Duration, time
 	case x < rd.Reset+rd.Drop+rd.Unavailable+rd.Duplicate:
 		fault = Duplicate
 	default:
-		if isStream(r) && p.rnd.Float64() < rd.CloseStream {
+		if isStream(r) && rd.CloseStream > 0 && p.rnd.Float64() < rd.CloseStream {
 			fault = CloseStream
 			if rd.StreamLife > 0 {
 				life = time.Duration(p.rnd.Int64N(int64(rd.StreamLife)))
 			}
 		}
+	}
+	if isStream(r) && (fault == Drop || fault == Duplicate) {
+		// A stream never ends, so its answer cannot be read to the end
+		// first: cut it at once instead.
+		fault = Reset
 	}
 	if fault != Pass {
 		p.faults[fault]++
@@ -332,6 +338,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case ServerError:
 		writeError(w, http.StatusInternalServerError, "internal", "Something went wrong on the server.")
+		return
+	case RateLimited:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "Too many requests; slow down.")
 		return
 	}
 	if fault == Duplicate {
