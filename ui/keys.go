@@ -132,7 +132,7 @@ func DefaultKeyMap() KeyMap {
 		RetryOne:     b([]string{"r"}, "r", "retry now"),
 		RetryAll:     b([]string{"R"}, "R", "retry all now"),
 		Discard:      b([]string{"x"}, "x", "discard"),
-		ClearFilter:  b([]string{"backspace"}, "bksp", "clear filters"),
+		ClearFilter:  b([]string{"backspace"}, "backspace", "clear filters"),
 		ChoiceLeft:   b([]string{"left"}, "←", "previous choice"),
 		ChoiceRight:  b([]string{"right"}, "→", "next choice"),
 		ForceQuit:    b([]string{"ctrl+c"}, "ctrl+c", "quit"),
