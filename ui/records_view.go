@@ -1,0 +1,179 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+
+	"casefile/model"
+)
+
+// View draws the sidebar and the list.
+func (p *recordsPane) View() string {
+	if p.picker != nil {
+		return p.picker.View()
+	}
+	side := p.sidebarView()
+	list := p.listView(max(10, p.Width-sidebarWidth-1))
+	sl, ll := strings.Split(side, "\n"), strings.Split(list, "\n")
+	var b strings.Builder
+	for i := range p.Height {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		l, r := "", ""
+		if i < len(sl) {
+			l = sl[i]
+		}
+		if i < len(ll) {
+			r = ll[i]
+		}
+		b.WriteString(pad(l, sidebarWidth) + p.Styles.Rule.Render("│") + r)
+	}
+	return b.String()
+}
+
+func (p *recordsPane) sidebarView() string {
+	s := p.Styles
+	lines := []string{s.ColHeader.Render(" Collections")}
+	for i, c := range p.cols {
+		n := humanize.Comma(int64(p.counts[c.Name]))
+		label := truncate(c.Label, sidebarWidth-3-len(n)-1)
+		line := joinRight(" "+label, n+" ", sidebarWidth)
+		if i == p.sel {
+			line = s.SideActive.Render(joinRight("▸"+label, n+" ", sidebarWidth))
+		} else {
+			line = s.SideItem.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *recordsPane) listView(w int) string {
+	s := p.Styles
+	c := p.collection()
+	scope := "all matters"
+	if p.matterID != "" {
+		scope = "matter: " + p.matterTitle
+	}
+	title := s.Title.Render(" "+c.Label) + s.Muted.Render(" · "+scope)
+	if p.text != "" && !p.searching {
+		title += s.Muted.Render(" · matching “" + p.text + "”")
+	}
+	pos := ""
+	if p.loaded && p.total > 0 {
+		pos = fmt.Sprintf("%s of %s ", humanize.Comma(int64(p.cursor+1)), humanize.Comma(int64(p.total)))
+	}
+	lines := []string{joinRight(title, s.Muted.Render(pos), w)}
+	if p.searching || p.text != "" {
+		p.search.SetWidth(w - 1)
+		lines = append(lines, " "+p.search.View(s))
+	}
+	widths := columnWidths(len(c.Columns), w-badgeWidth-3)
+	head := " "
+	for i, col := range c.Columns {
+		f, _ := c.Field(col)
+		head += pad(strings.ToUpper(f.Label), widths[i]) + " "
+	}
+	lines = append(lines, s.ColHeader.Render(head+"SYNC"))
+	rows := p.listRows()
+	switch {
+	case p.err != nil:
+		lines = append(lines, s.Error.Render(" The list could not be read: "+p.err.Error()))
+	case !p.loaded:
+		lines = append(lines, s.Muted.Render(" Loading…"))
+	case p.total == 0:
+		lines = append(lines, p.emptyView())
+	}
+	for i := p.top; p.loaded && i < p.top+rows && i < p.total; i++ {
+		lines = append(lines, p.rowView(c, i, widths, w))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *recordsPane) emptyView() string {
+	s := p.Styles
+	if p.text != "" || p.matterID != "" {
+		return s.Muted.Render(" Nothing matches. Press " + p.Keys.ClearFilter.Help().Key + " to clear the filters.")
+	}
+	return s.Muted.Render(fmt.Sprintf(" No %s yet. Press %s to add one.", strings.ToLower(p.collection().Label), p.Keys.New.Help().Key))
+}
+
+func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) string {
+	s := p.Styles
+	j := i - p.winOff
+	if j < 0 || j >= len(p.win) {
+		return s.Placeholder.Render(pad(" …", w))
+	}
+	r := p.win[j]
+	// Rows are drawn once and kept: scrolling redraws only the rows that
+	// changed, which keeps a keypress well inside a frame.
+	ck := rowKey{id: r.ID, version: r.Version, at: r.UpdatedAt.UnixNano(), state: r.State, deleted: r.Deleted, sel: i == p.cursor, w: w}
+	if p.rowStyles != p.Styles || len(p.rows) > maxCachedRows {
+		p.rows, p.rowStyles = map[rowKey]string{}, p.Styles
+	}
+	if row, ok := p.rows[ck]; ok {
+		return row
+	}
+	row := p.drawRow(c, r, i, widths, w)
+	p.rows[ck] = row
+	return row
+}
+
+// rowKey names a drawn row: the record as it was, and how it was shown.
+type rowKey struct {
+	id      string
+	version int64
+	at      int64
+	state   model.SyncState
+	deleted bool
+	sel     bool
+	w       int
+}
+
+// maxCachedRows bounds the drawn-row cache.
+const maxCachedRows = 1000
+
+func (p *recordsPane) drawRow(c *model.Collection, r model.Record, i int, widths []int, w int) string {
+	s := p.Styles
+	line := " "
+	for k, col := range c.Columns {
+		line += pad(oneLine(model.Format(r.Fields[col])), widths[k]) + " "
+	}
+	st := r.State
+	if r.Deleted {
+		line = pad(line, w-badgeWidth-1) + " " + pad("− deleting", badgeWidth)
+		if i == p.cursor {
+			return s.RowSelected.Render(pad(line, w))
+		}
+		return s.Faint.Render(line)
+	}
+	if i == p.cursor {
+		// A marker as well as the highlight, for terminals without colour.
+		line = "▸" + line[1:]
+		return s.RowSelected.Render(pad(pad(line, w-badgeWidth-1)+" "+stateSymbol[st]+" "+st.Label(), w))
+	}
+	return s.Row.Render(pad(line, w-badgeWidth-1)) + " " + s.badge(st)
+}
+
+// columnWidths shares w cells between n columns, the first twice as wide.
+func columnWidths(n, w int) []int {
+	if n == 0 {
+		return nil
+	}
+	w -= n // gaps
+	unit := max(4, w/(n+1))
+	out := make([]int, n)
+	used := 0
+	for i := range out {
+		out[i] = unit
+		if i == 0 {
+			out[i] = 2 * unit
+		}
+		used += out[i]
+	}
+	out[0] += max(0, w-used)
+	return out
+}
