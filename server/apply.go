@@ -177,8 +177,16 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		return protocol.OpResult{}, err
 	}
 	if col.Name == model.MatterCollection {
-		if _, err := a.tx.AddMember(ctx, a.p.user, rec.ID); err != nil {
+		added, err := a.tx.AddMember(ctx, a.p.user, rec.ID)
+		if err != nil {
 			return protocol.OpResult{}, err
+		}
+		// The creator's membership starts here; the event keeps its history
+		// (see store.Reader.Removals).
+		if added {
+			if err := a.tx.AddAccessEvent(ctx, store.AccessEvent{Seq: seq, User: a.p.user, MatterID: rec.ID, Kind: store.AccessGrant, At: now}); err != nil {
+				return protocol.OpResult{}, err
+			}
 		}
 	}
 	if exists && old.MatterID != matter {

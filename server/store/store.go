@@ -61,8 +61,12 @@ type Reader interface {
 	Changes(ctx context.Context, q ChangeQuery) ([]Record, error)
 	// CountChanges counts what Changes would return without a limit.
 	CountChanges(ctx context.Context, q ChangeQuery) (int64, error)
-	// Removals returns records that moved, within the query's range, out of
-	// a matter the user sees into one the user does not see now.
+	// Removals returns the records a client at cursor After may hold and
+	// must drop: records in a matter the user was a member of at the
+	// cursor that moved out of it within the query's range and are now in
+	// a matter the user does not see. Membership history comes from the
+	// access events, so every membership (a matter's creator's too) must
+	// have one. None after cursor 0.
 	Removals(ctx context.Context, q ChangeQuery) ([]Removal, error)
 	// DroppedMatters returns matters whose access the user lost within the
 	// query's range and has not regained.

@@ -115,13 +115,47 @@ func testDroppedMatters(t *testing.T, st store.Store) {
 	}
 }
 
+// move puts a record in another matter at the next seq, as the server does.
+func move(t *testing.T, st store.Store, rec *store.Record, to string) {
+	t.Helper()
+	from := rec.MatterID
+	write(t, st, func(tx store.Tx) (err error) {
+		rec.MatterID, rec.Version = to, rec.Version+1
+		if rec.Seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		if err := tx.PutRecord(ctx, *rec); err != nil {
+			return err
+		}
+		return tx.AddMove(ctx, store.Move{Seq: rec.Seq, RecordID: rec.ID, FromMatter: from, ToMatter: to, At: t0})
+	})
+}
+
+func removals(t *testing.T, st store.Store, user string, after int64) []store.Removal {
+	t.Helper()
+	var out []store.Removal
+	if err := st.Read(ctx, func(r store.Reader) error {
+		h, err := r.Head(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = r.Removals(ctx, store.ChangeQuery{User: user, After: after, UpTo: h.Seq})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func testRemovals(t *testing.T, st store.Store) {
 	a, b := model.NewID(), model.NewID()
 	write(t, st, func(tx store.Tx) error {
-		for _, u := range []string{"alice", "bob"} {
+		for _, u := range []string{"alice", "bob", "carol"} {
 			if err := addUser(t, tx, u); err != nil {
 				return err
 			}
+		}
+		for _, u := range []string{"alice", "bob"} {
 			if _, err := tx.AddMember(ctx, u, a); err != nil {
 				return err
 			}
@@ -130,34 +164,52 @@ func testRemovals(t *testing.T, st store.Store) {
 		return err
 	})
 	rec := putRecord(t, st, "note", a, model.Fields{"title": "x"})
-	write(t, st, func(tx store.Tx) (err error) {
-		rec.MatterID, rec.Version = b, 2
-		if rec.Seq, err = tx.NextSeq(ctx); err != nil {
-			return err
-		}
-		if err := tx.PutRecord(ctx, rec); err != nil {
-			return err
-		}
-		return tx.AddMove(ctx, store.Move{Seq: rec.Seq, RecordID: rec.ID, FromMatter: a, ToMatter: b, At: t0})
-	})
-	removals := func(user string, after int64) []store.Removal {
-		var out []store.Removal
-		if err := st.Read(ctx, func(r store.Reader) (err error) {
-			out, err = r.Removals(ctx, store.ChangeQuery{User: user, After: after, UpTo: rec.Seq})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	if got := removals("bob", 0); len(got) != 1 || got[0] != (store.Removal{ID: rec.ID, MatterID: a}) {
+	held := rec.Seq
+	move(t, st, &rec, b)
+	if got := removals(t, st, "bob", held); len(got) != 1 || got[0] != (store.Removal{ID: rec.ID, MatterID: a}) {
 		t.Fatalf("bob's removals = %+v, want %s from %s", got, rec.ID, a)
 	}
-	if got := removals("alice", 0); len(got) != 0 {
+	if got := removals(t, st, "alice", held); len(got) != 0 {
 		t.Fatalf("alice sees both matters, yet removals = %+v", got)
 	}
-	if got := removals("bob", rec.Seq); len(got) != 0 {
+	if got := removals(t, st, "bob", rec.Seq); len(got) != 0 {
 		t.Fatalf("removals after the move = %+v", got)
+	}
+	if got := removals(t, st, "bob", 0); len(got) != 0 {
+		t.Fatalf("removals from cursor 0 = %+v; a new client holds nothing", got)
+	}
+	// carol is granted the matter only after the record left it: she never
+	// saw it, so its id must not reach her.
+	access(t, st, "carol", a, store.AccessGrant)
+	if got := removals(t, st, "carol", held); len(got) != 0 {
+		t.Fatalf("carol, granted after the move, gets removals %+v", got)
+	}
+	// Moved on again, out of a and b: bob's answer names a, where he held it.
+	c := model.NewID()
+	move(t, st, &rec, c)
+	if got := removals(t, st, "bob", held); len(got) != 1 || got[0].MatterID != a {
+		t.Fatalf("after a second move bob's removals = %+v", got)
+	}
+}
+
+func testRemovalHistory(t *testing.T, st store.Store) {
+	a, b := model.NewID(), model.NewID()
+	write(t, st, func(tx store.Tx) error { return addUser(t, tx, "dave") })
+	access(t, st, "dave", a, store.AccessGrant)
+	rec := putRecord(t, st, "note", a, model.Fields{"title": "x"})
+	held := rec.Seq
+	// dave loses a, the record leaves a, dave gets a back: his client,
+	// which held the record, must be told to drop it (the re-grant cancels
+	// the dropped matter).
+	revoked := access(t, st, "dave", a, store.AccessRevoke)
+	move(t, st, &rec, b)
+	access(t, st, "dave", a, store.AccessGrant)
+	if got := removals(t, st, "dave", held); len(got) != 1 || got[0].ID != rec.ID {
+		t.Fatalf("dave, who held the record, gets removals %+v", got)
+	}
+	// A client that pulled the revoke already dropped the matter.
+	if got := removals(t, st, "dave", revoked); len(got) != 0 {
+		t.Fatalf("dave, past the revoke, gets removals %+v", got)
 	}
 }
 

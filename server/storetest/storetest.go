@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"Members", testMembers},
 		{"DroppedMatters", testDroppedMatters},
 		{"Removals", testRemovals},
+		{"RemovalHistory", testRemovalHistory},
 		{"AuditChain", testAuditChain},
 		{"Compact", testCompact},
 		{"Hints", testHints},

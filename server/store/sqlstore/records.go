@@ -217,34 +217,74 @@ func (t *txn) AddMove(ctx context.Context, m store.Move) error {
 }
 
 func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Removal, error) {
-	if q.All {
+	// A client at cursor 0 holds nothing; an admin sees everything.
+	if q.All || q.After == 0 {
 		return nil, nil
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT m.record_id, m.from_matter FROM moves m JOIN records r ON r.id = m.record_id
+	// For each record now out of the user's sight that moved after the
+	// cursor, its first such move says where it was at the cursor.
+	rows, err := t.q.QueryContext(ctx, `SELECT m.seq, m.record_id, m.from_matter FROM moves m JOIN records r ON r.id = m.record_id
 		WHERE m.seq > $1 AND m.seq <= $2
-		AND m.from_matter IN (SELECT matter_id FROM members WHERE user_name = $3)
+		AND m.seq = (SELECT MIN(m2.seq) FROM moves m2 WHERE m2.record_id = m.record_id AND m2.seq > $1)
+		AND (m.from_matter IN (SELECT matter_id FROM members WHERE user_name = $3)
+			OR m.from_matter IN (SELECT matter_id FROM access_events WHERE user_name = $3))
 		AND r.matter_id NOT IN (SELECT matter_id FROM members WHERE user_name = $3)
 		ORDER BY m.seq`, q.After, q.UpTo, q.User)
 	if err != nil {
 		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
 	}
-	defer rows.Close()
-	var out []store.Removal
-	seen := map[string]bool{}
+	var cands []store.Removal
 	for rows.Next() {
+		var seq int64
 		var r store.Removal
-		if err := rows.Scan(&r.ID, &r.MatterID); err != nil {
+		if err := rows.Scan(&seq, &r.ID, &r.MatterID); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("read removals: %w", err)
 		}
-		if !seen[r.ID] {
-			seen[r.ID] = true
-			out = append(out, r)
-		}
+		cands = append(cands, r)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
 	}
+	// The client holds the record only if the user was a member of that
+	// matter at the cursor; naming it to anyone else would reveal it.
+	var out []store.Removal
+	for _, r := range cands {
+		ok, err := t.memberAt(ctx, q.User, r.MatterID, q.After+1)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
 	return out, nil
+}
+
+// memberAt reports whether the user was a member of the matter after every
+// access event before seq, from the events around it; with none left
+// (compacted, or never any) the membership never changed and today's
+// answer holds.
+func (t *txn) memberAt(ctx context.Context, user, matterID string, seq int64) (bool, error) {
+	var kind string
+	err := t.q.QueryRowContext(ctx, `SELECT kind FROM access_events WHERE user_name = $1 AND matter_id = $2 AND seq < $3
+		ORDER BY seq DESC LIMIT 1`, user, matterID, seq).Scan(&kind)
+	if err == nil {
+		return kind == store.AccessGrant, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("read access history: %w", t.mapErr(err))
+	}
+	err = t.q.QueryRowContext(ctx, `SELECT kind FROM access_events WHERE user_name = $1 AND matter_id = $2 AND seq >= $3
+		ORDER BY seq LIMIT 1`, user, matterID, seq).Scan(&kind)
+	if err == nil {
+		return kind == store.AccessRevoke, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("read access history: %w", t.mapErr(err))
+	}
+	return t.IsMember(ctx, user, matterID)
 }
 
 func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error) {
