@@ -48,17 +48,21 @@ func (s *Syncer) RunOnce(ctx context.Context) (Summary, error) {
 	return sum, err
 }
 
-// retryableOps counts queued ops that still wait for the server (not
-// failed, not in conflict).
+// retryableOps counts queued ops that a later sync can still deliver: not
+// failed, not in conflict, and not queued behind such an op of their
+// record (those wait for a person, not for the network).
 func (s *Syncer) retryableOps(ctx context.Context) (int, error) {
 	ops, err := s.db.Outbox(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read outbox: %w", err)
 	}
+	held := map[string]bool{}
 	n := 0
-	for _, o := range ops {
-		switch o.State {
-		case localdb.OpPending, localdb.OpSyncing, localdb.OpRetrying:
+	for _, o := range ops { // queue order
+		switch {
+		case o.State == localdb.OpFailed || o.State == localdb.OpConflict:
+			held[o.RecordID] = true
+		case !held[o.RecordID]:
 			n++
 		}
 	}

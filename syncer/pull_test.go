@@ -276,3 +276,32 @@ func TestInitialSyncProgress(t *testing.T) {
 	}
 	assertMirrors(t, fresh)
 }
+
+// TestOpBehindConflictWaitsForReview: an edit queued behind an op that
+// met a conflict waits for the review and is not counted as retryable.
+func TestOpBehindConflictWaitsForReview(t *testing.T) {
+	w := newWorld(t)
+	a, b, _, n := shared(t, w)
+	ctx := context.Background()
+	b.update(n, model.Fields{"title": "b's title"})
+	sent, err := b.db.NextBatch(ctx, time.Now(), 10) // as if sent, answer lost
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("next batch: %v %v", sent, err)
+	}
+	b.update(n, model.Fields{"body": "queued behind"})
+	if err := b.db.MarkRetry(ctx, []string{sent[0].OpID}, "lost", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a.update(n, model.Fields{"title": "a's title"})
+	a.sync()
+	sum, err := b.s.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Conflicts != 1 || sum.Retrying != 0 {
+		t.Errorf("summary = %+v, want one conflict and nothing retryable", sum)
+	}
+	if ops := b.outbox(); len(ops) != 2 || ops[0].State != localdb.OpConflict || ops[1].State != localdb.OpPending {
+		t.Errorf("outbox = %+v, want the conflict and the edit behind it", ops)
+	}
+}
