@@ -21,11 +21,11 @@ const (
 
 func init() {
 	Register(&Command{
-		Name:    "sync",
-		Usage:   "[--timeout D] [--watch]",
+		Name:  "sync",
+		Usage: "[--timeout D] [--watch]",
 		Summary: "Send saved changes to the server and fetch the server's changes " +
 			"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent)",
-		Run:     runSync,
+		Run: runSync,
 	})
 }
 
