@@ -96,6 +96,31 @@ func TestSyncAndStatus(t *testing.T) {
 		t.Errorf("the unsent note was dropped: %+v", st)
 	}
 
+	// A server that accepts connections and never answers: --timeout ends it.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	h.login("http://"+hang.Addr().String(), alice)
+	r = h.run("sync", "--timeout", "300ms")
+	if r.code != exitUnreachable || !strings.Contains(r.stderr, "did not finish within 300ms") {
+		t.Errorf("sync --timeout against a silent server: exit %d, stderr %q", r.code, r.stderr)
+	}
+	h.okJSON(&st, "status", "--json")
+	if st.Outbox != 1 || st.Syncing != 0 {
+		t.Errorf("after the timeout: %+v, want the note kept and not stuck sending", st)
+	}
+
 	for _, bad := range [][]string{{"sync", "extra"}, {"sync", "--timeout", "-1s"}, {"status", "x"}} {
 		if r := h.run(bad...); r.code != 2 {
 			t.Errorf("casefile %v: exit %d, want 2", bad, r.code)

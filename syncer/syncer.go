@@ -53,6 +53,18 @@ type Options struct {
 
 // Syncer moves the outbox to the server and the server's changes into the
 // local database, in the background once started.
+//
+// A cycle pushes every due op in batches (one transaction per batch for the
+// answers), then pulls pages until the server has no more (one transaction
+// per page with its cursor). Failures are sorted by Class: transient ones
+// (unreachable, failing) send the ops back to the queue with a backoff that
+// grows with their attempts, and the loop's own timer retries them; a
+// request refused for good is split until the one op at fault is marked
+// failed with the server's sentence; a refused token stops all traffic
+// until SetCredentials. Pulls run even when pushes fail on the server's
+// side, never when the link is down. Cycles start on a person's request
+// (SyncNow), a local write (Nudge, or the watch on the database), a poke on
+// the event stream, a retry falling due, or every PollInterval.
 type Syncer struct {
 	db   *localdb.DB
 	opts Options
