@@ -238,3 +238,22 @@ func TestWriteFromAnotherProcessIsPushed(t *testing.T) {
 		return ok
 	})
 }
+
+// TestIdleSyncerIsQuiet: with nothing to send and no news, a started
+// syncer makes no requests beyond its open event stream (its own commits
+// do not wake it).
+func TestIdleSyncerIsQuiet(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	m := a.create("matter", model.Fields{"title": "Quiet"})
+	a.start()
+	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
+	waitFor(t, "the event stream", func() bool { return w.proxy.Requests("/v1/events") > 0 })
+	time.Sleep(quiet) // let the pull that follows our own poke finish
+	before := w.proxy.Requests("")
+	time.Sleep(quiet)
+	if got := w.proxy.Requests(""); got != before {
+		t.Errorf("%d requests while idle", got-before)
+	}
+}
