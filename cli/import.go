@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"casefile/localdb"
 	"casefile/model"
@@ -153,6 +154,9 @@ func (im *importer) run(ctx context.Context, in io.Reader) error {
 // parse reads one line: a flat object {"id": ..., "field": value, ...} or
 // a record as export writes it {"id", "collection", "fields": {...}, ...}.
 func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, error) {
+	if !utf8.Valid(raw) { // encoding/json would silently turn the bad bytes into U+FFFD
+		return nil, localdb.ImportItem{}, errors.New("not valid UTF-8 text")
+	}
 	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
