@@ -74,6 +74,10 @@ var internals = []string{"sql", "panic", "goroutine", "/tmp/", ".go:", "runtime.
 
 // leaked returns the first internal detail or forbidden text in body.
 func leaked(body string, forbid []string) string {
+	return leakedOf(internals, body, forbid)
+}
+
+func leakedOf(internals []string, body string, forbid []string) string {
 	low := strings.ToLower(body)
 	for _, s := range internals {
 		if strings.Contains(low, s) {
