@@ -16,10 +16,11 @@ run: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet and run every test with the race detector
+## test: vet and run every test with the race detector, then the convergence CI set and the crash tests without it
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 20m $(PKGS)
+	CASEFILE_SIM_SET=ci $(GO) test -timeout 20m -run 'TestConvergence|TestCrash' ./sim
 
 ## bench: run the benchmarks and write bench.json
 bench:

@@ -1,0 +1,382 @@
+package sim
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server/store"
+
+	_ "modernc.org/sqlite" // the fresh connection of integrityCheck
+)
+
+// truth is the server's state, read straight from its store.
+type truth struct {
+	records map[string]store.Record
+	members map[string]map[string]bool // matter → member names
+	audited map[string]int64           // record id → audited changes
+	// hist holds, per record, the record after each version, as the
+	// ledger's stored answers show it.
+	hist     map[string]map[int64]protocol.Record
+	journals map[int][]localdb.JournalEntry // client → its whole journal
+	outboxes map[int][]localdb.OutboxOp
+}
+
+// readTruth reads the server's records, memberships, audit log and the
+// ledger answers of every op id any client's journal names.
+func (w *world) readTruth() *truth {
+	tr := &truth{
+		records:  map[string]store.Record{},
+		members:  map[string]map[string]bool{},
+		audited:  map[string]int64{},
+		hist:     map[string]map[int64]protocol.Record{},
+		journals: map[int][]localdb.JournalEntry{},
+		outboxes: map[int][]localdb.OutboxOp{},
+	}
+	var opIDs []string
+	seen := map[string]bool{}
+	for _, c := range w.clients {
+		j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
+		w.must(c.name+": journal", err)
+		tr.journals[c.i] = j
+		for _, e := range j {
+			if e.OpID != "" && !seen[e.OpID] {
+				seen[e.OpID] = true
+				opIDs = append(opIDs, e.OpID)
+			}
+		}
+		ops, err := c.db.Outbox(w.ctx)
+		w.must(c.name+": outbox", err)
+		tr.outboxes[c.i] = ops
+	}
+	err := w.reader.Read(w.ctx, func(r store.Reader) error {
+		head, err := r.Head(w.ctx)
+		if err != nil {
+			return err
+		}
+		recs, err := r.Changes(w.ctx, store.ChangeQuery{All: true, UpTo: head.Seq})
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			tr.records[rec.ID] = rec
+			if rec.Collection != model.MatterCollection {
+				continue
+			}
+			names, err := r.Members(w.ctx, rec.ID)
+			if err != nil {
+				return err
+			}
+			tr.members[rec.ID] = map[string]bool{}
+			for _, n := range names {
+				tr.members[rec.ID][n] = true
+			}
+		}
+		for after := int64(0); ; {
+			rows, err := r.Audit(w.ctx, after, 1000)
+			if err != nil {
+				return err
+			}
+			for _, a := range rows {
+				after = a.ID
+				switch a.Action {
+				case "create", "restore", "update", "delete":
+					if _, id, ok := strings.Cut(a.Target, "/"); ok {
+						tr.audited[id]++
+					}
+				}
+			}
+			if len(rows) < 1000 {
+				break
+			}
+		}
+		for _, id := range opIDs {
+			e, err := r.Ledger(w.ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // never sent: coalesced, cancelled or discarded first
+			}
+			if err != nil {
+				return err
+			}
+			var res protocol.OpResult
+			if err := json.Unmarshal(e.Result, &res); err != nil {
+				return err
+			}
+			if res.OpID != id {
+				w.violate("the ledger entry of op %s holds the answer of op %s", id, res.OpID)
+			}
+			if res.Record == nil || res.Result == model.ResultRejected {
+				continue
+			}
+			if tr.hist[res.Record.ID] == nil {
+				tr.hist[res.Record.ID] = map[int64]protocol.Record{}
+			}
+			tr.hist[res.Record.ID][res.Record.Version] = *res.Record
+		}
+		return nil
+	})
+	w.must("read the server", err)
+	return tr
+}
+
+// checkAll checks the invariants. Before settling (final false) the
+// outboxes may hold failed ops and conflicts; after it, nothing at all.
+func (w *world) checkAll(final bool) {
+	tr := w.readTruth()
+	w.checkOnce(tr)
+	for _, c := range w.clients {
+		w.checkClient(c, tr, final)
+	}
+	if !final {
+		w.checkWrites(tr)
+	}
+	rep, err := w.srv.VerifyAudit(w.ctx)
+	w.must("verify audit", err)
+	if !rep.OK() {
+		w.violate("the audit chain breaks at row %d: %s", rep.BrokenAt, rep.Problem)
+	}
+}
+
+// checkOnce checks that no op took effect twice: each record's version
+// counts its audited changes, every version came from an op a client sent
+// (the ledger holds one answer per op id), and no unique value was set
+// twice by an update.
+func (w *world) checkOnce(tr *truth) {
+	for _, id := range sortedKeys(tr.records) {
+		rec := tr.records[id]
+		if n := tr.audited[id]; n != rec.Version {
+			w.violate("record #%d is at version %d but the audit log has %d change(s) of it", w.index[id], rec.Version, n)
+		}
+		h := tr.hist[id]
+		var prev *protocol.Record
+		set := map[string]int{}
+		for v := int64(1); v <= rec.Version; v++ {
+			cur, ok := h[v]
+			if !ok {
+				w.violate("version %d of record #%d came from no op a client sent", v, w.index[id])
+				prev = nil
+				continue
+			}
+			restore := prev != nil && prev.Deleted && !cur.Deleted
+			for _, f := range tracked[rec.Collection] {
+				s, _ := cur.Fields[f].(string)
+				if s == "" || restore || (prev != nil && prev.Fields[f] == s) {
+					continue
+				}
+				set[f+"\x00"+s]++
+				if set[f+"\x00"+s] == 2 {
+					w.violate("record #%d: %s was set to %q twice (version %d): an op took effect twice", w.index[id], f, s, v)
+				}
+			}
+			prev = &cur
+		}
+		if last, ok := h[rec.Version]; ok && (last.Deleted != rec.Deleted || len(diffFields(w.schema, rec.Collection, last.Fields, rec.Fields)) > 0) {
+			w.violate("record #%d: the server's copy differs from the answer that made its version %d", w.index[id], rec.Version)
+		}
+	}
+}
+
+// visible reports whether u may see a matter's records now.
+func (tr *truth) visible(u *user, matter string) bool {
+	return u.admin || tr.members[matter][u.name]
+}
+
+// expectedCodes are the reasons a server may rightly refuse an op here.
+var expectedCodes = []string{protocol.CodeNotFound, protocol.CodeIDConflict, localdb.CodeAccessRevoked, "conflict"}
+
+// checkClient checks that c mirrors the server for the matters its user
+// may see, holds nothing of others, and keeps only explained ops.
+func (w *world) checkClient(c *client, tr *truth, final bool) {
+	rows, err := c.db.List(w.ctx, localdb.ListQuery{IncludeDeleted: true})
+	w.must(c.name+": list", err)
+	queued := map[string]int{}
+	for _, o := range tr.outboxes[c.i] {
+		queued[o.RecordID]++
+	}
+	held := map[string]bool{}
+	for _, r := range rows {
+		held[r.ID] = true
+		m := r.MatterID()
+		if _, known := tr.records[m]; (known || queued[r.ID] == 0 || final) && !tr.visible(c.user, m) {
+			// A matter the server never had holds only this device's unsent work.
+			w.violate("%s holds %s #%d of matter #%d, which %s may not see", c.name, r.Collection, w.index[r.ID], w.index[m], c.user.name)
+		}
+		if queued[r.ID] > 0 && !final {
+			continue
+		}
+		sr, ok := tr.records[r.ID]
+		switch {
+		case !ok || sr.Deleted || !tr.visible(c.user, sr.MatterID):
+			w.violate("%s holds %s #%d (%s, deleted %v) that the server does not show it", c.name, r.Collection, w.index[r.ID], r.State, r.Deleted)
+		case r.Deleted || r.Version != sr.Version || r.State != model.StateSynced:
+			w.violate("%s: #%d is version %d %s (deleted %v), the server's version %d", c.name, w.index[r.ID], r.Version, r.State, r.Deleted, sr.Version)
+		default:
+			if d := diffFields(w.schema, r.Collection, r.Fields, sr.Fields); len(d) > 0 {
+				w.violate("%s: #%d differs from the server in %s", c.name, w.index[r.ID], strings.Join(d, ", "))
+			}
+		}
+	}
+	for _, id := range sortedKeys(tr.records) {
+		sr := tr.records[id]
+		if !sr.Deleted && tr.visible(c.user, sr.MatterID) && !held[id] && (final || queued[id] == 0) {
+			w.violate("%s lacks %s #%d of matter #%d", c.name, sr.Collection, w.index[id], w.index[sr.MatterID])
+		}
+	}
+	w.checkOutbox(c, tr, final)
+	for _, p := range w.doctor(c) {
+		w.violate("%s: doctor: %s", c.name, p)
+	}
+}
+
+// doctor returns the problems the client's Doctor finds. A long-lived
+// reader connection may hold a stale FTS5 structure, which PRAGMA
+// integrity_check then reports as corruption (TestDoctorStaleFTS); such a
+// report counts only when a fresh connection confirms it.
+func (w *world) doctor(c *client) []string {
+	rep, err := c.db.Doctor(w.ctx, false)
+	w.must(c.name+": doctor", err)
+	var out []string
+	fts := false
+	for _, p := range rep.Problems {
+		if strings.HasPrefix(p, "integrity: fts5") {
+			fts = true
+			continue
+		}
+		out = append(out, p)
+	}
+	if fts {
+		res, err := integrityCheck(c.path)
+		w.must(c.name+": integrity check", err)
+		if len(res) == 0 {
+			w.stats.inc("false fts5 corruption reports", 1)
+		}
+		out = append(out, res...)
+	}
+	return out
+}
+
+// integrityCheck runs PRAGMA integrity_check on a fresh connection and
+// returns what is not "ok".
+func integrityCheck(path string) ([]string, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.Query("PRAGMA integrity_check")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		if line != "ok" {
+			bad = append(bad, "integrity: "+line)
+		}
+	}
+	return bad, rows.Err()
+}
+
+// checkOutbox checks that only failed ops and conflicts wait, each
+// explained in the journal, and after settling nothing waits at all.
+func (w *world) checkOutbox(c *client, tr *truth, final bool) {
+	explained := map[string]map[string]bool{} // op id or record id → journal kinds
+	for _, e := range tr.journals[c.i] {
+		for _, key := range []string{e.OpID, e.RecordID} {
+			if key == "" {
+				continue
+			}
+			if explained[key] == nil {
+				explained[key] = map[string]bool{}
+			}
+			explained[key][e.Kind] = true
+		}
+	}
+	dropped := false
+	for _, e := range tr.journals[c.i] {
+		dropped = dropped || e.Kind == "dropped_matter"
+	}
+	confs, err := c.db.Conflicts(w.ctx)
+	w.must(c.name+": conflicts", err)
+	inConflict := map[string]bool{}
+	blocked := map[string]bool{} // records with an op in conflict or failed
+	for _, o := range tr.outboxes[c.i] {
+		if final {
+			w.violate("%s: after settling, op %s of #%d is still %s", c.name, o.Kind, w.index[o.RecordID], o.State)
+			continue
+		}
+		switch o.State {
+		case localdb.OpConflict:
+			inConflict[o.OpID] = true
+			blocked[o.RecordID] = true
+			if !explained[o.OpID]["conflict"] {
+				w.violate("%s: op %s of #%d is in conflict with no conflict in the journal", c.name, o.Kind, w.index[o.RecordID])
+			}
+		case localdb.OpFailed:
+			blocked[o.RecordID] = true
+			w.stats.inc("left failed: "+o.ErrorCode, 1)
+			if !slices.Contains(expectedCodes, o.ErrorCode) {
+				w.violate("%s: op %s of #%d was refused with code %q: %s", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, o.LastError)
+			}
+			ok := explained[o.OpID]["rejected"]
+			if o.ErrorCode == localdb.CodeAccessRevoked {
+				ok = explained[o.RecordID]["removed"] || dropped
+			}
+			if !ok {
+				w.violate("%s: failed op %s of #%d is not explained in the journal", c.name, o.Kind, w.index[o.RecordID])
+			}
+		case localdb.OpPending:
+			// An op made while an earlier one of its record was out waits
+			// behind it; when that one met a conflict or failed, it waits
+			// for the person, explained by that op.
+			if !blocked[o.RecordID] {
+				w.violate("%s: op %s of #%d is still pending after quiescing, behind no conflict or failed op", c.name, o.Kind, w.index[o.RecordID])
+			}
+		default:
+			w.violate("%s: op %s of #%d is still %s after quiescing (attempts %d, base version %d, last error %q)",
+				c.name, o.Kind, w.index[o.RecordID], o.State, o.Attempts, o.BaseVersion, o.LastError)
+		}
+	}
+	for _, cf := range confs {
+		if !inConflict[cf.OpID] {
+			w.violate("%s: the conflict of #%d has no op in conflict in the outbox", c.name, w.index[cf.RecordID])
+		}
+	}
+}
+
+// diffFields names the fields whose values differ between a and b.
+func diffFields(s *model.Schema, collection string, a, b model.Fields) []string {
+	col, _ := s.Collection(collection)
+	var out []string
+	for _, f := range col.Fields {
+		x, _ := f.Normalize(a[f.Name])
+		y, _ := f.Normalize(b[f.Name])
+		if !model.Equal(x, y) {
+			out = append(out, f.Name)
+		}
+	}
+	for k := range a {
+		if _, ok := col.Field(k); !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

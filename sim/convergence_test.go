@@ -1,0 +1,223 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"casefile/server/storetest"
+)
+
+// ciScenarios is the size of the CI set (CASEFILE_SIM_SET=ci).
+const ciScenarios = 300
+
+// baseConfig is the size of one scenario: 4 devices of 3 users, 150 local
+// writes each, 12% of requests faulty on top of crashes, restarts,
+// offline periods and access changes.
+var baseConfig = scenario{clients: 4, users: 3, writes: 150, faultRate: 0.12}
+
+// raceWrites is the writes per client under -race, where everything runs
+// ten times slower: the race set checks the harness's own concurrency and
+// the packages', not the sheer number of histories.
+const raceWrites = 60
+
+// sized returns the scenario size of this run.
+func sized() scenario {
+	cfg := baseConfig
+	if raceEnabled {
+		cfg.writes = raceWrites
+	}
+	return cfg
+}
+
+// minFaults is the fewest faults a scenario must have met to count.
+const minFaults = 10
+
+// seeds returns the seeds to run: one to replay, N for a soak, the CI
+// set, or a small default set (smaller still under -race).
+func seeds(t *testing.T, small, race int) []uint64 {
+	t.Helper()
+	if s := os.Getenv("CASEFILE_SIM_SEED"); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CASEFILE_SIM_SEED=%q: not a seed", s)
+		}
+		return []uint64{seed}
+	}
+	n := small
+	switch {
+	case os.Getenv("CASEFILE_SIM_SCENARIOS") != "":
+		v, err := strconv.Atoi(os.Getenv("CASEFILE_SIM_SCENARIOS"))
+		if err != nil || v < 1 {
+			t.Fatalf("CASEFILE_SIM_SCENARIOS=%q: not a count", os.Getenv("CASEFILE_SIM_SCENARIOS"))
+		}
+		n = v
+	case os.Getenv("CASEFILE_SIM_SET") == "ci":
+		n = ciScenarios
+	case raceEnabled:
+		n = race
+	}
+	first := uint64(1)
+	if s := os.Getenv("CASEFILE_SIM_FIRST"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CASEFILE_SIM_FIRST=%q: not a seed", s)
+		}
+		first = v
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = first + uint64(i)
+	}
+	return out
+}
+
+// TestConvergence runs seeded scenarios of clients and a SQLite-backed
+// server under faults and checks, once everything quiesces, that nothing
+// was lost, duplicated or shown to the wrong user, and that every client
+// mirrors the server.
+func TestConvergence(t *testing.T) {
+	runSet(t, "TestConvergence", seeds(t, 12, 8), func(t *testing.T) scenario { return sized() })
+}
+
+// TestConvergencePostgres runs a smaller set against PostgreSQL, each
+// scenario in a fresh schema. It skips without CASEFILE_TEST_POSTGRES and
+// fails when that server is unreachable.
+func TestConvergencePostgres(t *testing.T) {
+	if os.Getenv(storetest.EnvPostgres) == "" {
+		t.Skip(storetest.EnvPostgres + " is not set; skipping the PostgreSQL scenarios")
+	}
+	n := 10
+	if os.Getenv("CASEFILE_SIM_SET") != "ci" {
+		n = 3
+	}
+	runSet(t, "TestConvergencePostgres", seeds(t, n, 2), func(t *testing.T) scenario {
+		cfg := sized()
+		cfg.pgURL = storetest.PostgresURL(t)
+		return cfg
+	})
+}
+
+// runSet runs scenarios in parallel subtests or, for a larger set, in one
+// child process per CPU: modernc's SQLite allocates under one
+// process-wide lock, so scenarios in one process mostly wait for each
+// other.
+func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scenario) {
+	total := newStats()
+	shard, child := os.LookupEnv(shardEnv)
+	t.Cleanup(func() {
+		if child {
+			b, _ := json.Marshal(total)
+			fmt.Printf("%s%s\n", statsLine, b)
+			return
+		}
+		line := total.summary()
+		t.Logf("%s: %s", name, line)
+		fmt.Printf("sim summary (%s): %s\n", name, line)
+	})
+	if n := runtime.NumCPU(); !child && n > 1 && len(seeds) >= 4*n {
+		runShards(t, name, n, total)
+		return
+	}
+	var i, n int
+	if child {
+		if _, err := fmt.Sscanf(shard, "%d/%d", &i, &n); err != nil || n < 1 {
+			t.Fatalf("%s=%q: want i/n", shardEnv, shard)
+		}
+	}
+	for k, seed := range seeds {
+		if child && k%n != i {
+			continue
+		}
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			if !child {
+				t.Parallel()
+			}
+			st := newStats()
+			defer total.merge(st)
+			w := newWorld(t, seed, cfg(t), st)
+			w.run()
+			if n := st.faultTotal(); n < minFaults {
+				w.violate("only %d faults were injected; a scenario needs at least %d", n, minFaults)
+			}
+			if len(w.bad) > 0 {
+				st.inc("failed scenarios", 1)
+			}
+			w.report(name)
+		})
+	}
+}
+
+// shardEnv tells a child process its share of the seeds: "i/n".
+const shardEnv = "CASEFILE_SIM_SHARD"
+
+// statsLine starts the line on which a child reports its counts.
+const statsLine = "sim stats: "
+
+// runShards runs the set in n child processes of this test binary and
+// merges their counts; a failing child fails the test with its output.
+func runShards(t *testing.T, name string, n int, total *stats) {
+	var wg sync.WaitGroup
+	outs := make([]bytes.Buffer, n)
+	errs := make([]error, n)
+	for i := range n {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.timeout=0", "-test.v")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d/%d", shardEnv, i, n))
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = cmd.Run()
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		var failed []string
+		for _, line := range strings.Split(outs[i].String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, statsLine); ok {
+				st := newStats()
+				if err := json.Unmarshal([]byte(rest), st); err != nil {
+					t.Errorf("shard %d/%d: bad stats line: %v", i, n, err)
+				}
+				total.merge(st)
+				continue
+			}
+			if !strings.HasPrefix(line, "=== RUN") && !strings.HasPrefix(line, "--- PASS") && !strings.HasPrefix(line, "    --- PASS") {
+				failed = append(failed, line)
+			}
+		}
+		if errs[i] != nil {
+			t.Errorf("shard %d/%d of %s failed (%v):\n%s", i, n, name, errs[i], strings.Join(failed, "\n"))
+		}
+	}
+}
+
+// TestConvergenceReplay runs one seed twice and checks that both runs took
+// the same steps and met the same faults with the same outcomes: a seed
+// printed by a failure replays exactly that scenario.
+func TestConvergenceReplay(t *testing.T) {
+	if os.Getenv("CASEFILE_SIM_SEED") != "" {
+		t.Skip("replaying one seed")
+	}
+	cfg := sized()
+	cfg.writes = min(cfg.writes, 40)
+	const seed = 4242
+	var sums [2]uint64
+	for i := range sums {
+		w := newWorld(t, seed, cfg, newStats())
+		w.run()
+		w.report("TestConvergence")
+		sums[i] = w.trace.Sum64()
+		w.close()
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("seed %d ran differently twice (trace %x, then %x)", seed, sums[0], sums[1])
+	}
+}

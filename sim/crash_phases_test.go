@@ -1,0 +1,227 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// Import sizes: a file is imported in batches, each one transaction.
+const (
+	importNotes = 400
+	importBatch = 20
+)
+
+// writeImport writes notes with given ids (so that a resumed import can
+// tell what is already here) to a JSON Lines file.
+func (r *crashRig) writeImport(name string, ids []string, first int) string {
+	var b strings.Builder
+	for i, id := range ids {
+		line, err := json.Marshal(map[string]any{"id": id, model.MatterField: r.matter, "title": fmt.Sprintf("note %d", first+i)})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		b.Write(append(line, '\n'))
+	}
+	path := filepath.Join(r.dir, name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+// importPhase kills `casefile import` until target kills landed. After
+// each kill the notes here are exactly a prefix of the file in whole
+// batches; the import resumes with the rest of the file. Now and then the
+// whole file is imported again after a kill: it must stop at its first
+// line ("already exists") and change nothing.
+func (r *crashRig) importPhase(target int) {
+	for file := 0; r.kills["import"] < target; file++ {
+		if file > 50 {
+			r.t.Fatalf("only %d import kills landed in %d files", r.kills["import"], file)
+		}
+		ids := make([]string, importNotes)
+		for i := range ids {
+			ids[i] = model.NewID()
+		}
+		whole := r.writeImport(fmt.Sprintf("notes-%d.jsonl", file), ids, len(r.ids))
+		done := 0
+		for done < len(ids) {
+			rest := r.writeImport(fmt.Sprintf("notes-%d-from-%d.jsonl", file, done), ids[done:], len(r.ids)+done)
+			args := []string{"import", "note", "--file", rest, "--batch", strconv.Itoa(importBatch)}
+			var killed bool
+			var code int
+			var out string
+			if r.kills["import"] < target {
+				killed, code, out = r.run("import", r.data, args...)
+			} else {
+				out = r.mustRun(r.data, args...)
+			}
+			held := r.heldIDs(r.data)
+			k := 0
+			for k < len(ids) && held[ids[k]] {
+				k++
+			}
+			for j := k; j < len(ids); j++ {
+				if held[ids[j]] {
+					r.t.Fatalf("file %d: note %d is here but note %d is not: the import is not a prefix", file, j, k)
+				}
+			}
+			if (k-done)%importBatch != 0 && k != len(ids) {
+				r.t.Errorf("file %d: the run imported %d notes, not whole batches of %d", file, k-done, importBatch)
+			}
+			if !killed && (code != 0 || k != len(ids)) {
+				r.t.Fatalf("file %d: import exited %d with %d of %d notes here:\n%s", file, code, k, len(ids), out)
+			}
+			if killed && k > 0 && r.rnd.IntN(4) == 0 {
+				r.reimport(whole, ids[0], len(held))
+			}
+			done = k
+		}
+		r.ids = append(r.ids, ids...)
+	}
+}
+
+// reimport runs the whole file again: its first note is here, so it must
+// stop there and write nothing.
+func (r *crashRig) reimport(path, first string, before int) {
+	r.t.Helper()
+	var out strings.Builder
+	cmd := r.command(r.data, "import", "note", "--file", path, "--batch", strconv.Itoa(importBatch))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err == nil || !strings.Contains(out.String(), "line 1: a record with id "+first+" already exists") {
+		r.t.Errorf("importing a file again after a kill: %v\n%s", err, out.String())
+	}
+	if after := len(r.heldIDs(r.data)); after != before {
+		r.t.Errorf("the refused import changed the records here from %d to %d", before, after)
+	}
+}
+
+// editSome edits the titles of n random imported notes here, between runs.
+func (r *crashRig) editSome(n int) {
+	r.local(r.data, func(db *localdb.DB) {
+		for range n {
+			id := r.ids[r.rnd.IntN(len(r.ids))]
+			title := fmt.Sprintf("edit %d of %s", len(r.edits)+r.nedits[id], id[len(id)-6:])
+			title = fmt.Sprintf("%s #%d", title, r.rnd.Uint32())
+			if _, err := db.Update(context.Background(), id, model.Fields{"title": title}); err != nil {
+				r.t.Fatal(err)
+			}
+			r.edits[id], r.nedits[id] = title, r.nedits[id]+1
+		}
+	})
+}
+
+// syncPhase kills `casefile sync` pushing thousands of ops until target
+// kills landed, with local edits between the runs. After each kill no op
+// has taken effect twice on the server.
+func (r *crashRig) syncPhase(target int) {
+	for round := 0; r.kills["sync"] < target; round++ {
+		if round > 400 {
+			r.t.Fatalf("only %d sync kills landed in %d runs", r.kills["sync"], round)
+		}
+		r.editSome(5)
+		killed, code, out := r.run("sync", r.data, "sync")
+		r.checkOnce(fmt.Sprintf("sync kill %d", r.kills["sync"]))
+		if killed {
+			continue
+		}
+		if code != 0 {
+			r.t.Fatalf("sync exited %d:\n%s", code, out)
+		}
+		r.checkMirror(r.data, true)
+		// Everything went: give the next runs more to push.
+		r.editSome(300)
+	}
+	r.mustRun(r.data, "sync")
+	r.checkOnce("after the sync kills")
+	r.checkMirror(r.data, true)
+}
+
+// checkMirror checks that a client holds exactly the server's records,
+// field for field, with nothing left to send; with edits, that every
+// note's last local title is the server's.
+func (r *crashRig) checkMirror(data string, edits bool) {
+	r.t.Helper()
+	recs, _ := r.serverState()
+	r.local(data, func(db *localdb.DB) {
+		ctx := context.Background()
+		ops, err := db.Outbox(ctx)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(ops) > 0 {
+			r.t.Errorf("%d op(s) left after a complete sync, the first %s %s", len(ops), ops[0].State, ops[0].Kind)
+		}
+		local, err := db.List(ctx, localdb.ListQuery{IncludeDeleted: true})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(local) != len(recs) {
+			r.t.Errorf("the client holds %d records, the server %d", len(local), len(recs))
+		}
+		for _, rec := range local {
+			sr, ok := recs[rec.ID]
+			switch {
+			case !ok:
+				r.t.Errorf("%s %s is here, not on the server", rec.Collection, rec.ID)
+			case rec.Version != sr.Version || len(diffFields(r.schema, rec.Collection, rec.Fields, sr.Fields)) > 0:
+				r.t.Errorf("%s differs: here version %d %v, server version %d %v", rec.ID, rec.Version, rec.Fields, sr.Version, sr.Fields)
+			case edits && r.edits[rec.ID] != "" && sr.Fields["title"] != r.edits[rec.ID]:
+				r.t.Errorf("note %s: the server's title is %q, the last edit here %q", rec.ID, sr.Fields["title"], r.edits[rec.ID])
+			}
+		}
+	})
+}
+
+// pullPhase kills fresh clients' first sync, which pulls every record,
+// until target kills landed. After each kill the client holds exactly the
+// server's records up to its cursor: each page went in whole with it.
+func (r *crashRig) pullPhase(target int) {
+	recs, _ := r.serverState()
+	for n := 0; r.kills["pull"] < target; n++ {
+		if n > 60 {
+			r.t.Fatalf("only %d pull kills landed for %d fresh clients", r.kills["pull"], n)
+		}
+		data := filepath.Join(r.dir, fmt.Sprintf("fresh-%d", n))
+		r.login(data, fmt.Sprintf("fresh-%d", n))
+		for runs := 0; ; runs++ {
+			if runs > 100 {
+				r.t.Fatalf("fresh client %d never finished its pull", n)
+			}
+			killed, code, out := r.run("pull", data, "sync")
+			if !killed && code != 0 {
+				r.t.Fatalf("fresh client %d: sync exited %d:\n%s", n, code, out)
+			}
+			var cursor int64
+			r.local(data, func(db *localdb.DB) {
+				st, err := db.Status(context.Background())
+				if err != nil {
+					r.t.Fatal(err)
+				}
+				cursor = st.Cursor
+			})
+			held := r.heldIDs(data)
+			for id, rec := range recs {
+				if want := rec.Seq <= cursor && !rec.Deleted; held[id] != want {
+					r.t.Errorf("fresh client %d at cursor %d: holds %s (seq %d): %v, want %v", n, cursor, id, rec.Seq, held[id], want)
+				}
+			}
+			if len(held) > len(recs) {
+				r.t.Errorf("fresh client %d holds %d records, the server has %d", n, len(held), len(recs))
+			}
+			if !killed {
+				break
+			}
+		}
+		r.checkMirror(data, false)
+	}
+}

@@ -1,0 +1,200 @@
+package sim
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"casefile/syncer/faultproxy"
+)
+
+// fault is what the network does to one request of a client.
+type fault string
+
+// The faults a request can meet. Those the shared faultproxy knows are
+// handed to it; the link does the others itself.
+const (
+	fPass        fault = "pass"
+	fReset       fault = "reset"      // connection reset before the server sees the request
+	fResetMid    fault = "reset-mid"  // the answer is cut halfway through
+	fDrop        fault = "drop"       // the server commits, the answer is lost
+	fDuplicate   fault = "duplicate"  // the request reaches the server twice
+	fDelay       fault = "delay"      // the request waits before it is forwarded
+	fUnavailable fault = "503"        // the proxy answers 503
+	fServerError fault = "500"        // the proxy answers 500, as a server bug does
+	fStreamCut   fault = "stream-cut" // an event stream is cut after its first event
+	fOffline     fault = "offline"    // the client has no network: every request is reset
+)
+
+// proxyFault maps the faults the faultproxy injects.
+var proxyFault = map[fault]faultproxy.Fault{
+	fReset:       faultproxy.Reset,
+	fDrop:        faultproxy.Drop,
+	fDuplicate:   faultproxy.Duplicate,
+	fUnavailable: faultproxy.Unavailable,
+	fServerError: faultproxy.ServerError,
+	fStreamCut:   faultproxy.CloseStream,
+}
+
+// link is one client's network: a small HTTP front on 127.0.0.1 in front
+// of the scenario's shared faultproxy. Each request asks the scenario's
+// seeded stream for its fault, so a run replays exactly from its seed.
+type link struct {
+	w    *world
+	name string
+	fp   *faultproxy.Proxy
+	rt   *http.Transport
+	srv  *http.Server
+	URL  string
+	// client is the HTTP client of the link's device. Keep-alive is on,
+	// as in the field: a GET the transport retries on a reused connection
+	// draws its fault again, in the same order every run.
+	client *http.Client
+
+	mu       sync.Mutex
+	offline  bool
+	requests int
+}
+
+func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	l := &link{
+		w:    w,
+		name: name,
+		fp:   fp,
+		// The fault is drawn before this hop, so a connection the transport
+		// retries on its own draws nothing: keep-alive is safe here (the
+		// clients' side of the link has none).
+		rt:  &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
+		URL: "http://" + ln.Addr().String(),
+	}
+	l.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
+	go l.srv.Serve(ln) //nolint:errcheck // ErrServerClosed at close
+	return l, nil
+}
+
+func (l *link) close() {
+	l.srv.Close()
+	l.rt.CloseIdleConnections()
+	l.client.CloseIdleConnections()
+}
+
+func (l *link) setOffline(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.offline = on
+}
+
+// count returns how many requests reached the link.
+func (l *link) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.requests
+}
+
+func isStream(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// ServeHTTP applies the drawn fault to one request.
+func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		abort(w)
+		return
+	}
+	l.mu.Lock()
+	l.requests++
+	offline := l.offline
+	l.mu.Unlock()
+	f, delay := l.w.decide(l.name, r.URL.Path, isStream(r), offline)
+	switch f {
+	case fOffline:
+		abort(w)
+		return
+	case fDelay:
+		time.Sleep(delay)
+	default:
+		if pf, ok := proxyFault[f]; ok {
+			l.fp.Inject("", pf)
+		}
+	}
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, l.fp.URL+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		abort(w)
+		return
+	}
+	out.Header = r.Header.Clone()
+	resp, err := l.rt.RoundTrip(out)
+	if err != nil {
+		// The faultproxy reset the connection (reset, drop) or the server
+		// is down: the client sees its connection reset.
+		abort(w)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		w.WriteHeader(resp.StatusCode)
+		pipe(w, resp.Body)
+		return
+	}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		abort(w)
+		return
+	}
+	if f == fResetMid {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(resp.StatusCode)
+		w.Write(data[:len(data)/2]) //nolint:errcheck // cut on purpose
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.Write(data) //nolint:errcheck // a client gone is its own fault
+}
+
+// pipe copies an event stream, flushing each chunk.
+func pipe(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	rc.Flush() //nolint:errcheck // noticed on the next write
+	buf := make([]byte, 4096)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			rc.Flush() //nolint:errcheck // see above
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// abort resets the client's connection, as a network failure does.
+func abort(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0) //nolint:errcheck // a FIN is a failure too
+	}
+	conn.Close()
+}

@@ -1,0 +1,171 @@
+package sim
+
+import (
+	"slices"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// resolveOne resolves one of c's open conflicts, as a person reviewing it
+// would (final: keep the server's side); false when there is none.
+func (w *world) resolveOne(c *client, final bool) bool {
+	confs, err := c.db.Conflicts(w.ctx)
+	w.must(c.name+": conflicts", err)
+	if len(confs) == 0 {
+		return false
+	}
+	// The database orders conflicts by time; the harness by its own order.
+	slices.SortFunc(confs, func(a, b model.Conflict) int { return w.index[a.RecordID] - w.index[b.RecordID] })
+	conf := confs[0]
+	if !final {
+		conf = confs[w.intn(len(confs))]
+	}
+	w.resolve(c, conf, w.resolution(c, conf, final))
+	return true
+}
+
+// resolution draws a person's choice for a conflict.
+func (w *world) resolution(c *client, conf model.Conflict, final bool) model.Resolution {
+	if final {
+		return model.Resolution{All: model.TakeTheirs}
+	}
+	if conf.Kind != model.ConflictEdit {
+		if w.chance(0.5) {
+			return model.Resolution{All: model.TakeMine}
+		}
+		return model.Resolution{All: model.TakeTheirs}
+	}
+	switch x := w.float(); {
+	case x < 0.4:
+		return model.Resolution{All: model.TakeMine}
+	case x < 0.7:
+		return model.Resolution{All: model.TakeTheirs}
+	}
+	r := model.Resolution{Fields: map[string]model.Choice{}}
+	for _, fc := range conf.Fields {
+		switch w.intn(3) {
+		case 0:
+			r.Fields[fc.Field] = model.Choice{Take: model.TakeMine}
+		case 1:
+			r.Fields[fc.Field] = model.Choice{Take: model.TakeTheirs}
+		default:
+			if slices.Contains(tracked[conf.Collection], fc.Field) {
+				r.Fields[fc.Field] = model.Choice{Take: model.TakeValue, Value: w.value(c, fc.Field)}
+			} else {
+				r.Fields[fc.Field] = model.Choice{Take: model.TakeMine}
+			}
+		}
+	}
+	return r
+}
+
+// resolve applies a resolution and notes what the person took back: every
+// value of theirs the resolution does not send.
+func (w *world) resolve(c *client, conf model.Conflict, r model.Resolution) {
+	col, _ := w.schema.Collection(conf.Collection)
+	op, err := conf.Resolve(col, r, "preview")
+	if err != nil {
+		w.violate("%s: a valid resolution of %s was refused by the model: %v", c.name, conf.RecordID, err)
+		return
+	}
+	w.action()
+	if _, err := c.db.Resolve(w.ctx, conf.RecordID, r); err != nil {
+		w.violate("%s: resolve %s: %v", c.name, conf.RecordID, err)
+		return
+	}
+	w.stats.inc("resolutions", 1)
+	w.tracef("%s resolve %s #%d all=%q fields=%d", c.name, conf.Kind, w.index[conf.RecordID], r.All, len(r.Fields))
+	switch {
+	case conf.Kind == model.ConflictDeleteEdit:
+		if op == nil {
+			w.withdraw(c, conf.RecordID, "delete", "", "")
+		}
+	default:
+		for _, f := range sortedFields(conf.Mine) {
+			s, ok := conf.Mine[f].(string)
+			if ok && (op == nil || !model.Equal(op.Fields[f], s)) {
+				w.withdraw(c, conf.RecordID, "field", f, s)
+			}
+		}
+	}
+	for _, f := range sortedFields(model.Fields(choiceValues(r))) {
+		w.ack(c, entry{rec: conf.RecordID, kind: "field", field: f, value: r.Fields[f].Value.(string), unique: true})
+	}
+}
+
+// choiceValues returns the typed values of a resolution.
+func choiceValues(r model.Resolution) map[string]any {
+	out := map[string]any{}
+	for f, ch := range r.Fields {
+		if ch.Take == model.TakeValue {
+			out[f] = ch.Value
+		}
+	}
+	return out
+}
+
+// settleFailed retries or discards one of c's failed ops (final: discard);
+// false when there is none.
+func (w *world) settleFailed(c *client, final bool) bool {
+	ops, err := c.db.Outbox(w.ctx)
+	w.must(c.name+": outbox", err)
+	var failed []localdb.OutboxOp
+	for _, o := range ops {
+		if o.State == localdb.OpFailed {
+			failed = append(failed, o)
+		}
+	}
+	if len(failed) == 0 {
+		return false
+	}
+	o := failed[0]
+	if !final {
+		o = failed[w.intn(len(failed))]
+	}
+	w.action()
+	// An op kept after access was revoked is only discarded: retried, it
+	// would go out for a record this device no longer holds.
+	if !final && o.ErrorCode != localdb.CodeAccessRevoked && w.chance(0.5) {
+		if err := c.db.RetryOp(w.ctx, o.OpID); err != nil {
+			w.violate("%s: retry %s: %v", c.name, o.OpID, err)
+		}
+		w.stats.inc("retries", 1)
+		w.tracef("%s retry failed %s #%d (%s)", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode)
+		return true
+	}
+	if err := c.db.DiscardOp(w.ctx, o.OpID); err != nil {
+		w.violate("%s: discard %s: %v", c.name, o.OpID, err)
+		return true
+	}
+	w.stats.inc("discards", 1)
+	w.tracef("%s discard failed %s #%d (%s)", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode)
+	switch o.Kind {
+	case model.OpCreate:
+		// Discarding a create the server never had drops the record and
+		// every later change of it.
+		w.withdraw(c, o.RecordID, "*", "", "")
+	case model.OpDelete:
+		w.withdraw(c, o.RecordID, "delete", "", "")
+	default:
+		for _, f := range sortedFields(o.Fields) {
+			if s, ok := o.Fields[f].(string); ok {
+				w.withdraw(c, o.RecordID, "field", f, s)
+			}
+		}
+	}
+	return true
+}
+
+// settleClient resolves all of c's conflicts and settles all its failed
+// ops, and returns how many there were.
+func (w *world) settleClient(c *client, final bool) int {
+	n := 0
+	for n < 1000 && w.resolveOne(c, final) {
+		n++
+	}
+	for n < 2000 && w.settleFailed(c, final) {
+		n++
+	}
+	return n
+}

@@ -1,0 +1,97 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// stats counts what a run executed, by name: "writes", "syncs",
+// "fault: drop", "left failed: not_found"…
+type stats struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func newStats() *stats { return &stats{n: map[string]int{}} }
+
+func (s *stats) inc(key string, d int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[key] += d
+}
+
+// merge adds another run's counts.
+func (s *stats) merge(o *stats) {
+	o.mu.Lock()
+	counts := maps.Clone(o.n)
+	o.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range counts {
+		s.n[k] += v
+	}
+}
+
+func (s *stats) MarshalJSON() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return json.Marshal(s.n)
+}
+
+func (s *stats) UnmarshalJSON(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return json.Unmarshal(b, &s.n)
+}
+
+// componentFaults are the faults made by stopping or changing components
+// rather than by the proxy.
+var componentFaults = []string{"crashes", "restarts", "revokes", "offline", "workOffline"}
+
+// faultTotal counts every fault injected: per request, and by stopping
+// components.
+func (s *stats) faultTotal() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, v := range s.n {
+		if strings.HasPrefix(k, "fault: ") || slices.Contains(componentFaults, k) {
+			n += v
+		}
+	}
+	return n
+}
+
+// prefixed lists the counts whose names start with prefix.
+func (s *stats) prefixed(prefix string) string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(s.n)) {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, fmt.Sprintf("%s %d", strings.TrimPrefix(k, prefix), s.n[k]))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+// summary is the line a run ends with.
+func (s *stats) summary() string {
+	total := s.faultTotal()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.n
+	return fmt.Sprintf("%d scenarios (%d failed), %d clients, %d local writes (%d refused locally), %d sync cycles; "+
+		"%d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d; "+
+		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, discarded %d; left failed after quiescing: %s); "+
+		"false fts5 corruption reports by Doctor %d",
+		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
+		total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"],
+		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["discards"],
+		s.prefixed("left failed: "), n["false fts5 corruption reports"])
+}

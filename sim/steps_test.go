@@ -1,0 +1,377 @@
+package sim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server/servertest"
+	"casefile/server/store"
+	"casefile/syncer"
+)
+
+// run plays the scenario: random steps until every client has made its
+// writes, then the faults heal, everything quiesces and the invariants are
+// checked; then every conflict is resolved and every failed op settled,
+// and the clients must mirror the server exactly.
+func (w *world) run() {
+	for _, c := range w.clients {
+		w.createMatter(c) // every device starts with a matter of its own
+	}
+	for w.busy() {
+		w.step++
+		w.randomStep()
+	}
+	w.heal()
+	w.quiesce("after the faults healed")
+	w.checkAll(false)
+	w.settle()
+	w.checkAll(true)
+}
+
+func (w *world) busy() bool {
+	for _, c := range w.clients {
+		if c.writes < w.cfg.writes {
+			return true
+		}
+	}
+	return false
+}
+
+// randomStep draws one step: mostly local writes and sync cycles, with
+// offline periods, crashes, server restarts, access changes and event
+// streams between them.
+func (w *world) randomStep() {
+	c := w.clients[w.intn(len(w.clients))]
+	x := w.float()
+	switch {
+	case x < 0.70:
+		if c.writes >= w.cfg.writes {
+			w.sync(c)
+			return
+		}
+		w.write(c)
+	case x < 0.86:
+		w.sync(c) // about 40 cycles per client: pushes carry several writes each
+	case x < 0.89:
+		w.toggleOffline(c)
+	case x < 0.91:
+		w.toggleWorkOffline(c)
+	case x < 0.94:
+		w.crash(c)
+	case x < 0.95:
+		w.tracef("restart server")
+		w.stats.inc("restarts", 1)
+		w.restartServer()
+	case x < 0.98:
+		w.changeAccess()
+	default:
+		w.stream(c)
+	}
+	w.checkCursor(c)
+	if w.verbose {
+		w.doctorAll()
+	}
+}
+
+// doctorAll runs every client's Doctor after a step (CASEFILE_SIM_TRACE):
+// slow, but it stops at the step where a database first goes wrong.
+func (w *world) doctorAll() {
+	for _, c := range w.clients {
+		for _, p := range w.doctor(c) {
+			for id, i := range w.index {
+				p = strings.ReplaceAll(p, id, fmt.Sprintf("#%d", i))
+			}
+			w.t.Fatalf("seed=%d step %d: %s: doctor: %s", w.seed, w.step, c.name, p)
+		}
+	}
+}
+
+// sync runs one cycle of c through its link. While work offline is on,
+// the link must see no request at all.
+func (w *world) sync(c *client) {
+	before := c.link.count()
+	if c.offlineLeft > 0 {
+		c.offlineLeft--
+		if c.offlineLeft == 0 {
+			c.link.setOffline(false)
+		}
+	}
+	sum, err := c.s.RunOnce(w.ctx)
+	w.stats.inc("syncs", 1)
+	w.stats.inc("conflicts", sum.Conflicts)
+	w.stats.inc("rejected", sum.Failed)
+	w.tracef("%s sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",
+		c.name, sum.Pushed, sum.Pulled, sum.Conflicts, sum.Failed, sum.Retrying, errClass(err))
+	if c.workOffline {
+		if !errors.Is(err, syncer.ErrWorkOffline) {
+			w.violate("%s: a cycle in work-offline mode returned %v, not ErrWorkOffline", c.name, err)
+		}
+		if n := c.link.count() - before; n > 0 {
+			w.violate("%s: %d request(s) went out while work offline was on", c.name, n)
+		}
+	}
+	if err != nil && !errors.Is(err, syncer.ErrWorkOffline) && !syncer.IsTransient(err) && syncer.ClassOf(err) != syncer.ClassPermanent {
+		w.violate("%s: sync failed with a non-network error: %v", c.name, err)
+	}
+}
+
+// errClass names an error by its class, for the trace: the sentences
+// may carry ids that differ between runs.
+func errClass(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, syncer.ErrWorkOffline):
+		return "work-offline"
+	}
+	if c := syncer.ClassOf(err); c != 0 {
+		return c.String()
+	}
+	return "error"
+}
+
+// toggleOffline cuts c's network for its next few cycles, or restores it.
+func (w *world) toggleOffline(c *client) {
+	if c.offlineLeft > 0 {
+		c.offlineLeft = 0
+		c.link.setOffline(false)
+		w.tracef("%s back online", c.name)
+		return
+	}
+	c.offlineLeft = 2 + w.intn(10)
+	c.link.setOffline(true)
+	w.stats.inc("offline", 1)
+	w.tracef("%s offline for %d cycles", c.name, c.offlineLeft)
+}
+
+func (w *world) toggleWorkOffline(c *client) {
+	c.workOffline = !c.workOffline
+	c.s.SetWorkOffline(c.workOffline)
+	if c.workOffline {
+		w.stats.inc("workOffline", 1)
+	}
+	w.tracef("%s work offline %v", c.name, c.workOffline)
+}
+
+// crash abandons c's database and syncer without closing them — as a
+// killed process leaves them — and opens the file again. Sometimes the
+// crash comes mid-push: ops taken for sending and never answered, or sent
+// and applied by the server with the answer never applied here.
+func (w *world) crash(c *client) {
+	how := w.intn(3)
+	var taken []localdb.OutboxOp
+	if how > 0 {
+		var err error
+		taken, err = c.db.NextBatch(w.ctx, time.Now().Add(100*365*24*time.Hour), 1+w.intn(c.batch))
+		w.must("next batch before the crash", err)
+	}
+	if how == 2 && len(taken) > 0 {
+		ops := make([]model.Op, len(taken))
+		for i, o := range taken {
+			ops[i] = o.Op
+		}
+		direct := &servertest.Client{URL: w.srvURL, Token: c.token, HTTP: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+		if _, err := direct.Push(w.ctx, ops...); err != nil {
+			w.violate("%s: push before the crash: %v", c.name, err)
+		}
+	}
+	w.tracef("%s crash (%d) with %d op(s) in flight", c.name, how, len(taken))
+	w.stats.inc("crashes", 1)
+	c.dead = append(c.dead, c.db)
+	c.db, c.s = nil, nil
+	w.openClient(c)
+	ops, err := c.db.Outbox(w.ctx)
+	w.must("outbox after the crash", err)
+	for _, o := range ops {
+		if o.State == localdb.OpSyncing {
+			w.violate("%s: op %s is still syncing after a restart", c.name, o.OpID)
+		}
+	}
+	for _, p := range w.doctor(c) {
+		w.violate("%s: doctor after a crash: %s", c.name, p)
+	}
+	w.checkCursor(c)
+}
+
+// checkCursor checks that c's pull cursor never moved back.
+func (w *world) checkCursor(c *client) {
+	v, err := c.db.Meta(w.ctx, "cursor")
+	w.must("read cursor", err)
+	cur, _ := strconv.ParseInt(v, 10, 64)
+	if cur < c.cursor {
+		w.violate("%s: cursor went back from %d to %d", c.name, c.cursor, cur)
+	}
+	c.cursor = max(c.cursor, cur)
+}
+
+// changeAccess grants a user a matter the server has, or revokes it.
+func (w *world) changeAccess() {
+	var matters []string
+	for _, id := range w.ids {
+		if w.kinds[id] == model.MatterCollection {
+			matters = append(matters, id)
+		}
+	}
+	m := matters[w.intn(len(matters))]
+	u := w.users[w.intn(len(w.users))]
+	exists, member := false, false
+	err := w.reader.Read(w.ctx, func(r store.Reader) error {
+		if _, err := r.Record(w.ctx, m); errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		exists = true
+		var err error
+		member, err = r.IsMember(w.ctx, u.name, m)
+		return err
+	})
+	w.must("read membership", err)
+	switch {
+	case !exists:
+		w.tracef("access: matter#%d is not on the server yet", w.index[m])
+	case member:
+		w.tracef("revoke %s matter#%d", u.name, w.index[m])
+		w.stats.inc("revokes", 1)
+		w.must("revoke", w.srv.Revoke(w.ctx, u.name, m))
+	default:
+		w.tracef("grant %s matter#%d", u.name, w.index[m])
+		w.stats.inc("grants", 1)
+		w.must("grant", w.srv.Grant(w.ctx, u.name, m))
+	}
+}
+
+// stream opens c's event stream through its link, resuming from its
+// cursor. Passed through, it must poke at once when the server is ahead;
+// cut, it must end, and the next cycle must not care.
+func (w *world) stream(c *client) {
+	if c.offlineLeft > 0 || c.workOffline {
+		w.sync(c)
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.link.URL+protocol.PathEvents, nil)
+	w.must("stream request", err)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", strconv.FormatInt(c.cursor, 10))
+	head, err := w.srv.Head(w.ctx)
+	w.must("server head", err)
+	w.stats.inc("streams", 1)
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		w.violate("%s: event stream: %v", c.name, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		w.violate("%s: event stream answered %s", c.name, resp.Status)
+		return
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "event: poke") || (line == ": connected" && head <= c.cursor) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		w.violate("%s: the event stream neither poked nor ended (cursor %d, head %d)", c.name, c.cursor, head)
+	}
+	w.tracef("%s stream", c.name)
+}
+
+// heal ends every fault: links up, work offline off, no more faults.
+func (w *world) heal() {
+	w.rmu.Lock()
+	w.healed = true
+	w.rmu.Unlock()
+	for _, c := range w.clients {
+		c.offlineLeft = 0
+		c.link.setOffline(false)
+		if c.workOffline {
+			c.workOffline = false
+			c.s.SetWorkOffline(false)
+		}
+	}
+	w.tracef("healed")
+}
+
+// quiesce syncs every client round after round until a whole round moves
+// nothing. On a healed network a cycle must not fail, and a bounded number
+// of rounds must do: a queue that never drains is a wedged queue.
+func (w *world) quiesce(when string) {
+	const rounds = 12
+	for round := range rounds {
+		quiet := true
+		for _, c := range w.clients {
+			sum, err := c.s.RunOnce(w.ctx)
+			w.stats.inc("syncs", 1)
+			w.stats.inc("conflicts", sum.Conflicts)
+			w.stats.inc("rejected", sum.Failed)
+			w.tracef("%s settle sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",
+				c.name, sum.Pushed, sum.Pulled, sum.Conflicts, sum.Failed, sum.Retrying, errClass(err))
+			if err != nil {
+				w.violate("%s: sync %s failed on a healed network: %v", c.name, when, err)
+				quiet = false
+			}
+			if sum.Pushed+sum.Pulled+sum.Conflicts+sum.Failed > 0 || w.sendable(c) > 0 {
+				quiet = false
+			}
+			w.checkCursor(c)
+		}
+		if quiet {
+			return
+		}
+		if round == rounds-1 {
+			w.violate("the clients did not quiesce %s within %d rounds", when, rounds)
+		}
+	}
+}
+
+// sendable counts c's ops that could go now: pending or retrying, with
+// no earlier op of their record in conflict or failed. (The syncer's own
+// count, Summary.Retrying, includes ops held behind those.)
+func (w *world) sendable(c *client) int {
+	ops, err := c.db.Outbox(w.ctx)
+	w.must(c.name+": outbox", err)
+	held := map[string]bool{}
+	n := 0
+	for _, o := range ops {
+		switch o.State {
+		case localdb.OpConflict, localdb.OpFailed:
+			held[o.RecordID] = true
+		default:
+			if !held[o.RecordID] {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// settle resolves every conflict and settles every failed op — at random
+// at first, then by keeping the server's side and discarding — until the
+// outboxes are empty.
+func (w *world) settle() {
+	for round := range 4 {
+		open := 0
+		for _, c := range w.clients {
+			open += w.settleClient(c, round >= 2)
+		}
+		if open == 0 {
+			return
+		}
+		w.quiesce(fmt.Sprintf("after settling round %d", round+1))
+	}
+}

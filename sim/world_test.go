@@ -1,0 +1,409 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"casefile/assets"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/server/store"
+	"casefile/server/store/pgstore"
+	"casefile/server/store/sqlitestore"
+	"casefile/syncer"
+	"casefile/syncer/faultproxy"
+)
+
+// scenario sizes one scenario.
+type scenario struct {
+	clients   int     // devices, each with its own local database and syncer
+	users     int     // users the devices log in as (clients > users: one user on two devices)
+	writes    int     // local writes each client makes
+	faultRate float64 // share of requests that meet a fault
+	pgURL     string  // "" for the SQLite store
+}
+
+// world is one scenario: a real server (SQLite or PostgreSQL) behind a
+// faultproxy, and clients, each with its own link, database and syncer.
+// Every decision comes from one seeded stream and steps run one at a time,
+// so a seed replays the scenario.
+type world struct {
+	t      testing.TB
+	seed   uint64
+	cfg    scenario
+	ctx    context.Context
+	schema *model.Schema
+	dir    string
+
+	rmu    sync.Mutex // the handlers of the links draw from rnd too
+	rnd    *rand.Rand
+	healed bool
+
+	srv     *server.Server
+	srvURL  string
+	srvDone chan struct{}
+	reader  store.Store // a second handle on the server's store, for the checks
+	fp      *faultproxy.Proxy
+
+	users   []*user
+	clients []*client
+
+	ids   []string          // every record id in the order the harness met it
+	index map[string]int    // record id → position in ids
+	kinds map[string]string // record id → collection
+	hot   []hotField        // recent edits, for overlapping ones
+
+	entries   []entry
+	withdrawn map[wkey]int // what a person took back (discard, resolve), at which write
+	nwrite    int
+
+	step  int
+	trace hash.Hash64
+	tail  []string // the last steps, printed on failure
+	stats *stats
+	bad   []string // invariant violations
+
+	closed  bool
+	verbose bool // CASEFILE_SIM_TRACE: print every step, run Doctor after each
+}
+
+type user struct {
+	name  string
+	admin bool
+}
+
+// client is one device.
+type client struct {
+	i           int
+	name        string
+	user        *user
+	token       string
+	path        string
+	batch, page int
+	link        *link
+	db          *localdb.DB
+	s           *syncer.Syncer
+	dead        []*localdb.DB // handles abandoned by crashes, closed at the end only
+	workOffline bool
+	offlineLeft int   // syncs to go without network
+	cursor      int64 // the highest cursor seen: it must never go back
+	writes      int
+}
+
+// password is every simulated user's password.
+const password = "correct horse battery staple"
+
+// simDir is where scenarios keep their databases: tmpfs when there is one
+// (real files and real SQLite, without the cost of fsync).
+func simDir() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
+	t.Helper()
+	dir, err := os.MkdirTemp(simDir(), "casefile-sim-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := model.ParseSchema(assets.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{
+		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
+		rnd:       rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
+		index:     map[string]int{},
+		kinds:     map[string]string{},
+		withdrawn: map[wkey]int{},
+		trace:     fnv.New64a(),
+		stats:     st,
+		verbose:   os.Getenv("CASEFILE_SIM_TRACE") != "",
+	}
+	t.Cleanup(w.close)
+	w.startServer()
+	if w.fp, err = faultproxy.New(w.srvURL); err != nil {
+		t.Fatal(err)
+	}
+	if w.reader, err = w.openReader(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg.users {
+		u := &user{name: fmt.Sprintf("u%d", i)}
+		role := server.RoleMember
+		if i == cfg.users-1 && w.intn(5) == 0 {
+			u.admin, role = true, server.RoleAdmin
+		}
+		if err := w.srv.AddUser(w.ctx, u.name, password, role); err != nil {
+			t.Fatal(err)
+		}
+		w.users = append(w.users, u)
+	}
+	for i := range cfg.clients {
+		c := &client{i: i, name: fmt.Sprintf("c%d", i), user: w.users[i%len(w.users)],
+			path: filepath.Join(dir, fmt.Sprintf("c%d.db", i)), batch: 1 + w.intn(20), page: 5 + w.intn(40)}
+		login, err := servertest.Login(w.ctx, w.srvURL, c.user.name, password, c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.token = login.Token
+		if c.link, err = newLink(w, c.name, w.fp); err != nil {
+			t.Fatal(err)
+		}
+		w.openClient(c)
+		w.clients = append(w.clients, c)
+	}
+	st.inc("scenarios", 1)
+	st.inc("clients", cfg.clients)
+	return w
+}
+
+// serverOptions are the options of every start of the scenario's server.
+func (w *world) serverOptions() server.Options {
+	o := server.Options{
+		Logger:       slog.New(slog.DiscardHandler),
+		Password:     server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1},
+		CompactEvery: -1,
+		RateLimit:    -1,
+		Heartbeat:    50 * time.Millisecond,
+	}
+	if w.cfg.pgURL != "" {
+		o.DatabaseURL = w.cfg.pgURL
+	} else {
+		o.DataDir = filepath.Join(w.dir, "server")
+	}
+	return o
+}
+
+func (w *world) openReader() (store.Store, error) {
+	if w.cfg.pgURL != "" {
+		return pgstore.Open(w.ctx, w.cfg.pgURL)
+	}
+	return sqlitestore.Open(w.ctx, filepath.Join(w.dir, "server", sqlitestore.FileName))
+}
+
+func (w *world) startServer() {
+	srv, err := server.Open(w.ctx, w.serverOptions())
+	if err != nil {
+		w.t.Fatalf("open server: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		w.t.Fatalf("listen: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	w.srv, w.srvURL, w.srvDone = srv, "http://"+ln.Addr().String(), done
+	if w.fp != nil {
+		if err := w.fp.SetTarget(w.srvURL); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+// restartServer shuts the server down gracefully and opens it again on the
+// same store, on a new port the proxy then points at.
+func (w *world) restartServer() {
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	if err := w.srv.Shutdown(ctx); err != nil {
+		w.violate("server shutdown: %v", err)
+	}
+	if err := w.srv.Close(); err != nil {
+		w.violate("server close: %v", err)
+	}
+	<-w.srvDone
+	w.startServer()
+}
+
+// openClient opens the client's database and a syncer on it.
+func (w *world) openClient(c *client) {
+	db, err := localdb.Open(w.ctx, c.path, w.schema)
+	if err != nil {
+		w.t.Fatalf("%s: open local database: %v", c.name, err)
+	}
+	c.db = db
+	c.s = syncer.New(db, syncer.Options{
+		Server:       c.link.URL,
+		Token:        c.token,
+		Device:       c.name,
+		BatchSize:    c.batch,
+		PageSize:     c.page,
+		PollInterval: time.Hour,
+		HTTPClient:   c.link.client,
+		Rand:         syncer.LockedRand(w.seed + uint64(c.i)),
+		WorkOffline:  c.workOffline,
+	})
+}
+
+func (w *world) close() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	for _, c := range w.clients {
+		if c.s != nil {
+			c.s.Close()
+		}
+		if c.db != nil {
+			c.db.Close()
+		}
+		for _, d := range c.dead {
+			d.Close()
+		}
+		c.link.close()
+	}
+	if w.fp != nil {
+		w.fp.Close()
+	}
+	if w.srv != nil {
+		w.srv.Close()
+		<-w.srvDone
+	}
+	if w.reader != nil {
+		w.reader.Close()
+	}
+	os.RemoveAll(w.dir)
+}
+
+// intn, float and chance draw from the scenario's stream.
+func (w *world) intn(n int) int {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return w.rnd.IntN(n)
+}
+
+func (w *world) float() float64 {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return w.rnd.Float64()
+}
+
+func (w *world) chance(p float64) bool { return w.float() < p }
+
+// faultMix is the share of each fault among faulty requests.
+var faultMix = []struct {
+	f     fault
+	share float64
+}{
+	{fReset, 0.18}, {fResetMid, 0.14}, {fDrop, 0.22}, {fDuplicate, 0.16},
+	{fDelay, 0.10}, {fUnavailable, 0.12}, {fServerError, 0.08},
+}
+
+// decide draws the fault of one request of a client.
+func (w *world) decide(name, path string, stream, offline bool) (fault, time.Duration) {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	f, delay := fPass, time.Duration(0)
+	switch {
+	case offline:
+		f = fOffline
+	case w.healed:
+	case stream:
+		if w.rnd.Float64() < 0.5 {
+			f = fStreamCut
+		}
+	case w.rnd.Float64() < w.cfg.faultRate:
+		x := w.rnd.Float64()
+		for _, m := range faultMix {
+			if f = m.f; x < m.share {
+				break
+			}
+			x -= m.share
+		}
+		if f == fDelay {
+			delay = time.Duration(1+w.rnd.IntN(5)) * time.Millisecond
+		}
+	}
+	if f != fPass {
+		w.stats.inc("fault: "+string(f), 1)
+	}
+	w.traceLocked("%s %s %s", name, path, f)
+	return f, delay
+}
+
+// tracef notes a step for the replay fingerprint and the failure report.
+func (w *world) tracef(format string, args ...any) {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	w.traceLocked(format, args...)
+}
+
+func (w *world) traceLocked(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintln(w.trace, line)
+	w.tail = append(w.tail, strconv.Itoa(w.step)+": "+line)
+	if w.verbose {
+		fmt.Fprintln(os.Stderr, "sim:", w.step, line)
+	}
+	if len(w.tail) > 60 {
+		w.tail = w.tail[len(w.tail)-40:]
+	}
+}
+
+// violate records a broken invariant; the scenario fails at its end with
+// every violation, its seed and the command that replays it.
+func (w *world) violate(format string, args ...any) {
+	msg := fmt.Sprintf("step %d: ", w.step) + fmt.Sprintf(format, args...)
+	w.bad = append(w.bad, msg)
+}
+
+// report fails the test if any invariant broke.
+func (w *world) report(name string) {
+	if len(w.bad) == 0 {
+		return
+	}
+	bad := w.bad
+	if len(bad) > 25 {
+		bad = append(bad[:25:25], fmt.Sprintf("… and %d more", len(w.bad)-25))
+	}
+	w.t.Errorf("scenario seed=%d broke %d invariant(s):\n  %s\nlast steps:\n  %s\nreplay: %s",
+		w.seed, len(w.bad), strings.Join(bad, "\n  "), strings.Join(w.tail, "\n  "), replayCommand(name, w.seed))
+}
+
+// replayCommand is the one line that runs exactly one scenario again.
+func replayCommand(test string, seed uint64) string {
+	env := ""
+	if strings.Contains(test, "Postgres") {
+		env = "CASEFILE_TEST_POSTGRES=" + os.Getenv("CASEFILE_TEST_POSTGRES") + " "
+	}
+	return fmt.Sprintf("%sCASEFILE_SIM_SEED=%d go test -count=1 -run '%s/seed=%d$' ./sim", env, seed, test, seed)
+}
+
+// meet registers a record id the harness has just learnt of.
+func (w *world) meet(id, collection string) {
+	if _, ok := w.index[id]; ok {
+		return
+	}
+	w.index[id] = len(w.ids)
+	w.ids = append(w.ids, id)
+	w.kinds[id] = collection
+}
+
+// must fails the scenario at once on an error of the harness's own making.
+func (w *world) must(what string, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		w.t.Fatalf("seed=%d step %d: %s: %v", w.seed, w.step, what, err)
+	}
+}
