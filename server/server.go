@@ -74,7 +74,7 @@ type Server struct {
 	metrics *metrics
 	limits  *limiters
 	handler http.Handler
-	dummy   string // a password hash to check unknown users against
+	dummy   func() string // a password hash to check unknown users against, made on first use
 
 	ctx    context.Context // ends at Close; stops streams and background work
 	cancel context.CancelFunc
@@ -139,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		schema: opts.Schema,
 		log:    opts.Logger.With("component", "server"),
 		now:    opts.Now,
-		dummy:  hashPassword("not a password", opts.Password),
+		dummy:  sync.OnceValue(func() string { return hashPassword("not a password", opts.Password) }),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub()
