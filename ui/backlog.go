@@ -228,7 +228,7 @@ func (p *backlogPane) View() string {
 			lines = append(lines, "")
 		case itemHeader:
 			st := localdb.OpState(it.state)
-			lines = append(lines, s.State[opRecordState(st)].Render(fmt.Sprintf(" %s (%d)", opStateLabel(st), p.lay.counts[st])))
+			lines = append(lines, s.State[opRecordState(st)].Render(fmt.Sprintf(" %s (%s)", opStateLabel(st), humanize.Comma(int64(p.lay.counts[st])))))
 		case itemError:
 			lines = append(lines, s.Muted.Render(truncate("     "+plainError(p.ops[it.op]), w)))
 		case itemOp:

@@ -7,6 +7,7 @@ package ui
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -151,6 +152,9 @@ func loadConflicts(db *localdb.DB, id int) tea.Cmd {
 	}
 }
 
+// bigOutbox is the outbox size past which its read's memory is returned at once.
+const bigOutbox = 10_000
+
 // maxTitleLookups bounds the records read to title the backlog's ops.
 const maxTitleLookups = 200
 
@@ -188,6 +192,11 @@ func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 			ops[i].Fields = nil // titled: the values are not shown
 		}
 		grouped, layout := groupOps(ops)
+		if len(ops) > bigOutbox {
+			// Reading a huge outbox allocates far more than the backlog
+			// keeps; hand that memory back now rather than minutes later.
+			debug.FreeOSMemory()
+		}
 		return outboxMsg{id: id, ops: grouped, layout: layout, titles: titles}
 	}
 }
