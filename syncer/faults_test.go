@@ -21,6 +21,9 @@ import (
 // every save is on the server exactly once or waits for review, and both
 // devices mirror the server. CASEFILE_FAULT_SCENARIOS runs more seeds.
 func TestRandomFaultsConverge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak of random faults")
+	}
 	scenarios := envInt(t, "CASEFILE_FAULT_SCENARIOS", 3)
 	for seed := 1; seed <= scenarios; seed++ {
 		t.Run(strconv.Itoa(seed), func(t *testing.T) {
