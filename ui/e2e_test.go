@@ -1,4 +1,4 @@
-package ui_test
+package ui
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -74,6 +75,37 @@ func (s *tmuxSession) waitText(want ...string) string {
 	})
 }
 
+var (
+	buildOnce sync.Once
+	binDir    string // removed by TestMain
+	buildErr  error
+)
+
+// buildCasefile builds the real binary, once per test run.
+func buildCasefile(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed; the end-to-end UI tests need it (.ci/run installs it)")
+	}
+	if testing.Short() {
+		t.Skip("the end-to-end UI tests build and run the real binary")
+	}
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "casefile-e2e-"); buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(binDir, "casefile"), ".")
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "casefile")
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,19 +122,8 @@ func freePort(t *testing.T) int {
 // shows "saved offline", going online makes it "synced", and resolving the
 // waiting conflict takes the conflict count down.
 func TestEndToEndDemo(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed; the end-to-end UI test needs it (.ci/run installs it)")
-	}
-	if testing.Short() {
-		t.Skip("the end-to-end UI test builds and runs the real binary")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "casefile")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildCasefile(t)
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("casefile-e2e-%d", os.Getpid()), name: "demo"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>%s",
@@ -163,4 +184,62 @@ func TestEndToEndDemo(t *testing.T) {
 	// Quitting stops the demo: the session's program ends.
 	s.send(false, "q")
 	s.waitText("Quitting stops the demo server")
+}
+
+// TestEndToEndLocalTUI runs `casefile tui` with no server: it says so,
+// shows a note the CLI adds from another process without a restart, and
+// takes new keys from the config file while it runs.
+func TestEndToEndLocalTUI(t *testing.T) {
+	bin := buildCasefile(t)
+	dir := t.TempDir()
+	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
+	cli := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	matter := cli("add", "matter", "title=Lindqvist v. Northgate Homes")
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("casefile-e2e-local-%d", os.Getpid()), name: "tui"}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	cmd := fmt.Sprintf("env NO_COLOR= %s --data %s --config %s", bin, data, cfg)
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
+		t.Fatalf("tmux set-option: %v: %s", err, out)
+	}
+	s.waitText("◇ local only", "↑ 1 saved offline", "Lindqvist v. Northgate")
+	s.send(false, "right", "right")
+	s.waitText("No notes yet.")
+
+	// Another process writes: the list and the header follow.
+	cli("add", "note", "matter_id="+matter, "title=Mould in the bedroom", "status=open")
+	s.waitText("Mould in the bedroom", "↑ 2 saved offline", "1 of 1")
+
+	// New keys from the config file, read again while the UI runs: F
+	// searches, and Q quits instead of q.
+	if err := os.WriteFile(cfg, []byte("[keys]\nquit = \"Q\"\nsearch = \"F\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("F to open the search", func(screen string) bool {
+		if strings.Contains(screen, "search all text fields") {
+			return true
+		}
+		s.send(false, "F") // does nothing until the new keys arrive
+		return false
+	})
+	s.send(false, "Escape")
+	s.waitFor("the search to close", func(screen string) bool { return !strings.Contains(screen, "search all text fields") })
+	s.send(false, "q", "F") // q no longer quits: the search opens after it
+	s.waitText("search all text fields")
+	s.send(false, "Escape")
+	s.waitFor("the search to close", func(screen string) bool { return !strings.Contains(screen, "search all text fields") })
+	s.send(false, "Q")
+	s.waitFor("the program to end", func(string) bool {
+		out, _ := s.tmux("list-panes", "-t", s.name, "-F", "#{pane_dead}")
+		return strings.TrimSpace(out) != "0"
+	})
 }

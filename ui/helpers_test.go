@@ -24,8 +24,10 @@ var fixedNow = time.Date(2025, 3, 14, 15, 30, 0, 0, time.UTC)
 func TestMain(m *testing.M) {
 	time.Local = time.UTC // journal times render the same everywhere
 	code := m.Run()
-	if bigDir != "" {
-		os.RemoveAll(bigDir)
+	for _, dir := range []string{bigDir, binDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
