@@ -65,7 +65,6 @@ func (s *Server) routes() http.Handler {
 		methods[r.path] = append(methods[r.path], r.method)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		route := "unmatched"
 		defer func() {
@@ -78,7 +77,7 @@ func (s *Server) routes() http.Handler {
 					s.writeError(rec, r, errInternal(fmt.Errorf("panic: %v", v)))
 				}
 			}
-			s.metrics.request(route, rec.status, time.Since(start))
+			s.metrics.request(route, rec.status)
 		}()
 		path := r.URL.EscapedPath()
 		allowed, ok := methods[path]

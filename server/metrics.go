@@ -2,161 +2,169 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"math"
+	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"casefile/model"
 )
 
-// metrics are the server's Prometheus metrics, written in the text
-// exposition format. (The prometheus client module's dependencies are not
-// part of this build, and the handful of series here need little code.)
+// backlogBuckets bound the device backlog histogram, in changes.
+var backlogBuckets = []float64{0, 10, 100, 1_000, 10_000, 100_000, 1_000_000}
+
+// metrics are the server's Prometheus metrics, in a registry of the
+// server's own (several servers in one process never collide) served by
+// promhttp. No label carries a user or device name: label values come
+// from fixed sets (routes, status codes, op results), and the per-device
+// backlog is summed up across devices instead of labelled by device.
 type metrics struct {
 	s        *Server
-	mu       sync.Mutex
-	requests map[[2]string]uint64 // route, code → count
-	ops      map[model.OpResult]uint64
-	push     *histogram
-	pull     *histogram
-	streams  gauge
-	cursors  map[[2]string]int64 // user, device → last cursor handed out
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	ops      *prometheus.CounterVec
+	push     prometheus.Histogram
+	pull     prometheus.Histogram
+	streams  prometheus.Gauge
+
+	mu      sync.Mutex
+	cursors map[device]pulledTo
 }
 
-// gauge is an integer gauge safe for concurrent use.
-type gauge struct{ v atomic.Int64 }
+// device is a user's device as its token names it.
+type device struct{ user, name string }
 
-func (g *gauge) Inc() { g.v.Add(1) }
-func (g *gauge) Dec() { g.v.Add(-1) }
-
-// histogram counts observations in cumulative buckets.
-type histogram struct {
-	bounds []float64
-	counts []uint64 // per bucket, not cumulative
-	count  uint64
-	sum    float64
-}
-
-func newHistogram(start, factor float64, n int) *histogram {
-	h := &histogram{bounds: make([]float64, n), counts: make([]uint64, n+1)}
-	for i := range h.bounds {
-		h.bounds[i] = start * math.Pow(factor, float64(i))
-	}
-	return h
-}
-
-func (h *histogram) observe(v float64) {
-	i, _ := slices.BinarySearch(h.bounds, v)
-	h.counts[i]++
-	h.count++
-	h.sum += v
+// pulledTo is the last cursor a device was handed and when.
+type pulledTo struct {
+	cursor int64
+	at     time.Time
 }
 
 func newMetrics(s *Server) *metrics {
-	return &metrics{
-		s:        s,
-		requests: map[[2]string]uint64{},
-		ops:      map[model.OpResult]uint64{},
-		push:     newHistogram(0.001, 2, 16),
-		pull:     newHistogram(0.0005, 2, 16),
-		cursors:  map[[2]string]int64{},
+	m := &metrics{
+		s:   s,
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casefile_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casefile_ops_total", Help: "Pushed ops by result.",
+		}, []string{"result"}),
+		push: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "casefile_push_seconds", Help: "Time to apply a push batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		pull: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "casefile_pull_seconds", Help: "Time to answer a pull page.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "casefile_event_streams", Help: "Connected event streams.",
+		}),
+		cursors: map[device]pulledTo{},
 	}
+	// Every result shows from the start, at zero.
+	for _, r := range []model.OpResult{model.ResultApplied, model.ResultMerged, model.ResultConflict, model.ResultRejected} {
+		m.ops.WithLabelValues(string(r))
+	}
+	// Only the server's own series: the Go runtime's and the process's
+	// would describe the machine on an endpoint that needs no token.
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, headCollector{m})
+	return m
 }
 
-func (m *metrics) request(route string, code int, _ time.Duration) {
-	m.mu.Lock()
-	m.requests[[2]string{route, strconv.Itoa(code)}]++
-	m.mu.Unlock()
+func (m *metrics) request(route string, code int) {
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 }
 
-func (m *metrics) pushed(d time.Duration) {
-	m.mu.Lock()
-	m.push.observe(d.Seconds())
-	m.mu.Unlock()
-}
+func (m *metrics) pushed(d time.Duration) { m.push.Observe(d.Seconds()) }
 
-func (m *metrics) opResult(r model.OpResult) {
-	m.mu.Lock()
-	m.ops[r]++
-	m.mu.Unlock()
-}
+func (m *metrics) opResult(r model.OpResult) { m.ops.WithLabelValues(string(r)).Inc() }
 
 func (m *metrics) pulled(p *principal, cursor int64, d time.Duration) {
+	m.pull.Observe(d.Seconds())
 	m.mu.Lock()
-	m.pull.observe(d.Seconds())
-	m.cursors[[2]string{p.user, p.device}] = cursor
+	m.cursors[device{p.user, p.device}] = pulledTo{cursor: cursor, at: m.s.now()}
 	m.mu.Unlock()
+}
+
+// backlogs returns each device's backlog behind head, forgetting devices
+// that have not pulled within the retention (their cursors are compacted
+// past, so they resync from 0 anyway).
+func (m *metrics) backlogs(head int64) []int64 {
+	cut := m.s.now().Add(-m.s.opts.Retention)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]int64, 0, len(m.cursors))
+	for d, p := range m.cursors {
+		if p.at.Before(cut) {
+			delete(m.cursors, d)
+			continue
+		}
+		out = append(out, max(head-p.cursor, 0))
+	}
+	return out
 }
 
 func (m *metrics) handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		head, err := m.s.Head(ctx)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		m.write(w, head, err == nil)
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(m.s.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      m.reg,
 	})
 }
 
-func (m *metrics) write(w io.Writer, head int64, headOK bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	family := func(name, typ, help string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	family("casefile_http_requests_total", "counter", "HTTP requests by route and status code.")
-	keys := make([][2]string, 0, len(m.requests))
-	for k := range m.requests {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
-	for _, k := range keys {
-		fmt.Fprintf(w, "casefile_http_requests_total{route=%s,code=%s} %d\n", label(k[0]), label(k[1]), m.requests[k])
-	}
-	family("casefile_ops_total", "counter", "Pushed ops by result.")
-	for _, r := range []model.OpResult{model.ResultApplied, model.ResultMerged, model.ResultConflict, model.ResultRejected} {
-		fmt.Fprintf(w, "casefile_ops_total{result=%s} %d\n", label(string(r)), m.ops[r])
-	}
-	writeHistogram(w, "casefile_push_seconds", "Time to apply a push batch.", m.push)
-	writeHistogram(w, "casefile_pull_seconds", "Time to answer a pull page.", m.pull)
-	family("casefile_event_streams", "gauge", "Connected event streams.")
-	fmt.Fprintf(w, "casefile_event_streams %d\n", m.streams.v.Load())
-	if !headOK {
+var (
+	headDesc = prometheus.NewDesc("casefile_head", "The server's change sequence.", nil, nil)
+	// A histogram across devices, not a series per device: a firm has
+	// thousands of devices, and a device label would name people.
+	backlogDesc = prometheus.NewDesc("casefile_device_backlog",
+		"Changes between the head and the last cursor each device pulled from this server, across devices.", nil, nil)
+	backlogMaxDesc = prometheus.NewDesc("casefile_device_backlog_max",
+		"The largest backlog of a device that pulled from this server.", nil, nil)
+)
+
+// headCollector reads the head at scrape time and sets the devices'
+// backlogs against it.
+type headCollector struct{ m *metrics }
+
+func (c headCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- headDesc
+	ch <- backlogDesc
+	ch <- backlogMaxDesc
+}
+
+func (c headCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(c.m.s.ctx, 5*time.Second)
+	defer cancel()
+	head, err := c.m.s.Head(ctx)
+	if err != nil {
+		// The rest of the scrape still answers; the log says why these
+		// series are missing.
+		ch <- prometheus.NewInvalidMetric(headDesc, err)
 		return
 	}
-	family("casefile_head", "gauge", "The server's change sequence.")
-	fmt.Fprintf(w, "casefile_head %d\n", head)
-	family("casefile_device_backlog", "gauge", "Changes between the head and the last cursor a device pulled.")
-	devs := make([][2]string, 0, len(m.cursors))
-	for k := range m.cursors {
-		devs = append(devs, k)
+	ch <- prometheus.MustNewConstMetric(headDesc, prometheus.GaugeValue, float64(head))
+	backlogs := c.m.backlogs(head)
+	buckets := make(map[float64]uint64, len(backlogBuckets))
+	for _, le := range backlogBuckets {
+		buckets[le] = 0
 	}
-	slices.SortFunc(devs, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
-	for _, k := range devs {
-		fmt.Fprintf(w, "casefile_device_backlog{user=%s,device=%s} %d\n", label(k[0]), label(k[1]), max(head-m.cursors[k], 0))
+	var sum float64
+	var top int64
+	for _, b := range backlogs {
+		sum += float64(b)
+		top = max(top, b)
+		for _, le := range backlogBuckets {
+			if float64(b) <= le {
+				buckets[le]++
+			}
+		}
 	}
-}
-
-func writeHistogram(w io.Writer, name, help string, h *histogram) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
-	var cum uint64
-	for i, b := range h.bounds {
-		cum += h.counts[i]
-		fmt.Fprintf(w, "%s_bucket{le=\"%s\"} %d\n", name, strconv.FormatFloat(b, 'g', -1, 64), cum)
-	}
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %s\n%s_count %d\n", name, h.count,
-		name, strconv.FormatFloat(h.sum, 'g', -1, 64), name, h.count)
-}
-
-// label quotes a label value for the exposition format.
-func label(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
+	ch <- prometheus.MustNewConstHistogram(backlogDesc, uint64(len(backlogs)), sum, buckets)
+	ch <- prometheus.MustNewConstMetric(backlogMaxDesc, prometheus.GaugeValue, float64(top))
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"casefile/server/store"
 	"casefile/server/store/sqlstore"
@@ -51,7 +52,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
 	}
-	db := sql.OpenDB(connector{cfg})
+	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;
+	// the change listener keeps a pgx connection of its own (see listen).
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
