@@ -48,9 +48,9 @@ func newPalette(dark bool) palette {
 type Styles struct {
 	Plain bool // no colours: NO_COLOR is set
 
-	App, Title, Muted, Faint, Bold, Accent   lipgloss.Style
+	Title, Muted, Faint, Bold, Accent        lipgloss.Style
 	OK, Warn, Error, Info                    lipgloss.Style
-	Tab, TabActive, TabCount                 lipgloss.Style
+	Tab, TabActive                           lipgloss.Style
 	Rule                                     lipgloss.Style
 	SideItem, SideActive                     lipgloss.Style
 	ColHeader, Row, RowSelected, Placeholder lipgloss.Style
@@ -89,7 +89,6 @@ func NewStyles(theme string, dark, noColor bool) *Styles {
 		return ns().Foreground(c)
 	}
 	s := &Styles{Plain: plain}
-	s.App = fg(p.text)
 	s.Title = fg(p.accent).Bold(true)
 	s.Muted = fg(p.muted)
 	s.Faint = fg(p.faint)
@@ -104,7 +103,6 @@ func NewStyles(theme string, dark, noColor bool) *Styles {
 	s.Info = fg(p.info)
 	s.Tab = fg(p.muted).Padding(0, 1)
 	s.TabActive = fg(p.accent).Bold(true).Underline(true).Padding(0, 1)
-	s.TabCount = fg(p.conflict).Bold(true)
 	s.Rule = fg(p.border)
 	s.SideItem = fg(p.text)
 	s.SideActive = fg(p.accent).Bold(true)
