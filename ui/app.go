@@ -116,7 +116,8 @@ type Model struct {
 	mattersID   int
 	conn        syncer.Connectivity
 	workOffline bool
-	everOnline  bool // "back online" only after having been online
+	everOnline  bool      // "back online" only after having been online
+	toggledAt   time.Time // when work offline was last switched
 	progress    progressState
 	dataVersion int64
 	// pollAfterStatus holds the next data version look until the refresh

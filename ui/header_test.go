@@ -224,3 +224,11 @@ func TestMouseWheelScrollsTheList(t *testing.T) {
 		t.Fatalf("cursor = %d, want 3", m.records.cursor)
 	}
 }
+
+func TestConnectivityCatchesUpWhenAnEventWasDropped(t *testing.T) {
+	m, s := newSyncModel(t, syncer.Online)
+	s.conn = syncer.Offline // the syncer changed, its event never arrived
+	drain(t, m, m.step(clockMsg{}))
+	mustContain(t, headerLines(m), "○ offline")
+	mustContain(t, screenText(m), "You are offline.")
+}

@@ -79,6 +79,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if m.notice != "" && m.noticeLevel < levelHint && now.Sub(m.noticeAt) > 8*time.Second {
 			m.notice = ""
 		}
+		// The syncer drops events rather than wait for a slow reader: check
+		// the connectivity it holds now and then, unless the person has
+		// just switched work offline and the syncer may not know yet.
+		if s := m.opts.Syncer; s != nil && now.Sub(m.toggledAt) > 2*time.Second {
+			if c := s.Connectivity(); c != m.conn {
+				return tea.Batch(m.syncEvent(syncer.Event{Kind: syncer.EventConnectivity, Connectivity: c}), m.clockTick())
+			}
+		}
 		return m.clockTick()
 	case syncMsg:
 		return tea.Batch(m.syncEvent(syncer.Event(msg)), waitSync(m.opts.Syncer.Events()))
@@ -351,6 +359,7 @@ func (m *Model) toggleOffline() tea.Cmd {
 		return nil
 	}
 	m.workOffline = !m.workOffline
+	m.toggledAt = m.sh.Now()
 	on := m.workOffline
 	if on {
 		m.conn = syncer.WorkOffline
