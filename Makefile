@@ -10,7 +10,7 @@ SCENARIOS ?= 3000
 
 ## run: start the demo (embedded server, two users, seeded data) and open the UI; AS=bob joins it
 run: build
-	./$(BIN) demo $(if $(AS),--as $(AS))
+	./$(BIN) demo $(if $(filter-out default,$(origin AS)),--as $(AS))
 
 ## build: compile bin/casefile
 build:
