@@ -112,7 +112,10 @@ func (p *picker) View() string {
 	p.filter.SetWidth(w)
 	lines := []string{s.DialogTitle.Render(p.title), p.filter.View(s)}
 	rows := p.rows()
-	if len(p.shown) == 0 {
+	switch {
+	case len(p.all) == 0:
+		lines = append(lines, s.Muted.Render("There is nothing to choose from yet."))
+	case len(p.shown) == 0:
 		lines = append(lines, s.Muted.Render("Nothing matches."))
 	}
 	for i := p.top; i < len(p.shown) && i < p.top+rows; i++ {
