@@ -1,0 +1,520 @@
+package proof
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+)
+
+// TestAccessProperty runs random histories of users, roles, matters,
+// grants, revocations, pushes (creates, edits, moves, deletes), pulls and
+// event streams against one real server, and checks every answer against
+// the oracle: no pull, push answer, stream event or error reveals a record
+// of a matter the user cannot see at that moment; every user's pulled copy
+// equals what they may see; a pull after a revocation names the matter.
+//
+// CASEFILE_ACCESS_HISTORIES sets how many histories run (default 1000);
+// CASEFILE_ACCESS_SEED replays from a seed.
+func TestAccessProperty(t *testing.T) {
+	n := envInt(t, "CASEFILE_ACCESS_HISTORIES", 1000)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CASEFILE_ACCESS_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("CASEFILE_ACCESS_SEED: %v", err)
+		}
+	}
+	srv := servertest.Start(t, noRateLimit, fastDir(t))
+	var (
+		mu                                   sync.Mutex
+		steps, pulls, pushes, refused, drops int
+		failed                               *history
+		owners                               sync.Map // record id → the history that made it
+	)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	// Histories are independent (fresh names each), so two run at once.
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				h := &history{srv: srv, id: i, seed: seed + uint64(i), o: newOracle(), owners: &owners, cursor: map[string]int64{},
+					mirror: map[string]map[string]string{}, dropDue: map[string]map[string]bool{}}
+				h.rng = rand.New(rand.NewPCG(h.seed, 0x5eed))
+				err := h.run()
+				mu.Lock()
+				if err != nil && failed == nil {
+					h.err, failed = err, h
+				}
+				steps, pulls, pushes, refused, drops = steps+h.steps, pulls+h.pulls, pushes+h.pushes, refused+h.refused, drops+h.drops
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range n {
+		mu.Lock()
+		stop := failed != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if h := failed; h != nil {
+		t.Fatalf("history %d: %v\n%s\nreplay: CASEFILE_ACCESS_SEED=%d CASEFILE_ACCESS_HISTORIES=1 go test ./proof -run TestAccessProperty",
+			h.id, h.err, h.trace.String(), h.seed)
+	}
+	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused), %d pulls, %d revocations reported as dropped",
+		n, seed, seed+uint64(n)-1, steps, pushes, refused, pulls, drops)
+}
+
+func envInt(t *testing.T, key string, def int) int {
+	s := os.Getenv(key)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", key, s)
+	}
+	return n
+}
+
+// fastDir puts the server's files in memory when the machine has /dev/shm:
+// the property is about answers, not disks.
+func fastDir(t *testing.T) servertest.Option {
+	dir := ""
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "casefile-access-"); err == nil {
+			dir = d
+			t.Cleanup(func() { os.RemoveAll(d) })
+		}
+	}
+	return func(o *server.Options) {
+		if dir != "" {
+			o.DataDir = dir
+		}
+	}
+}
+
+// history is one random history, its users' clients and what they pulled.
+type history struct {
+	srv     *servertest.Server
+	id      int
+	seed    uint64
+	rng     *rand.Rand
+	o       *oracle
+	clients map[string]*servertest.Client
+	users   []string
+	cursor  map[string]int64
+	mirror  map[string]map[string]string // user → record id → matter, as pulled
+	dropDue map[string]map[string]bool   // user → matters revoked since their last pull
+	streams []*stream
+	owners  *sync.Map // record id → history id, shared by all histories
+	err     error
+	// start is the head when the history began: admins see every earlier
+	// history's records too, so their pulls start there.
+	start int64
+	ops     []pushed // every op pushed, for replays
+
+	steps, pulls, pushes, refused, drops int
+	trace                                strings.Builder // what happened, printed when the history fails
+}
+
+func (h *history) logf(format string, args ...any) {
+	fmt.Fprintf(&h.trace, format+"\n", args...)
+}
+
+// pushed is an op, who pushed it and the first answer.
+type pushed struct {
+	user string
+	op   model.Op
+	res  protocol.OpResult
+}
+
+func (h *history) name(s string) string { return fmt.Sprintf("h%d%s", h.id, s) }
+
+// text returns a title no other record of the run shares.
+func (h *history) text() string { return fmt.Sprintf("t%016x", h.rng.Uint64()) }
+
+func (h *history) run() error {
+	h.clients = map[string]*servertest.Client{}
+	var err error
+	if h.start, err = h.srv.Head(bg); err != nil {
+		return err
+	}
+	roles := []string{server.RoleAdmin, server.RoleMember, server.RoleMember, server.RoleViewer}
+	if h.rng.IntN(2) == 0 {
+		roles[3] = server.RoleMember
+	}
+	for i, role := range roles[:3+h.rng.IntN(2)] {
+		u := h.name(fmt.Sprintf("u%d%s", i, role[:1]))
+		if err := h.srv.AddUser(bg, u, servertest.Password, role); err != nil {
+			return err
+		}
+		c, err := servertest.Login(bg, h.srv.URL, u, servertest.Password, "laptop")
+		if err != nil {
+			return err
+		}
+		h.clients[u], h.users = c, append(h.users, u)
+		h.o.addUser(u, role)
+		h.mirror[u], h.dropDue[u] = map[string]string{}, map[string]bool{}
+		h.cursor[u] = h.origin(u)
+	}
+	if h.id%8 == 0 {
+		ctx, cancel := context.WithCancel(bg)
+		defer cancel()
+		for _, u := range h.users[1:3] {
+			h.streams = append(h.streams, openStream(ctx, h.clients[u]))
+		}
+	}
+	for range 10 + h.rng.IntN(10) {
+		h.steps++
+		if err := h.step(); err != nil {
+			return err
+		}
+	}
+	for _, u := range h.users {
+		if err := h.pull(u); err != nil {
+			return err
+		}
+	}
+	for _, s := range h.streams {
+		if err := s.check(h.o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// own claims a record id for this history before it is pushed, so that
+// another history's admin, pulling meanwhile, knows it is not theirs.
+func (h *history) own(id string) { h.owners.Store(id, h.id) }
+
+// mine reports whether this history made the record.
+func (h *history) mine(id string) bool {
+	v, ok := h.owners.Load(id)
+	return ok && v.(int) == h.id
+}
+
+// origin is where a new device of user starts pulling.
+func (h *history) origin(user string) int64 {
+	if h.o.role[user] == server.RoleAdmin {
+		return h.start
+	}
+	return 0
+}
+
+func (h *history) pick(list []string) string { return list[h.rng.IntN(len(list))] }
+
+func (h *history) matters() []string {
+	var out []string
+	for _, id := range h.o.order {
+		if h.o.recs[id].coll == model.MatterCollection {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (h *history) step() error {
+	ms := h.matters()
+	switch k := h.rng.IntN(20); {
+	case k < 3 && len(ms) > 0: // grant
+		u, m := h.pick(h.users[1:]), h.pick(ms)
+		if err := h.srv.Grant(bg, u, m); err != nil {
+			return fmt.Errorf("grant %s %s: %w", u, m, err)
+		}
+		h.o.grant(u, m)
+		h.logf("grant %s %s", u, m)
+		delete(h.dropDue[u], m)
+	case k < 5: // revoke
+		var pairs [][2]string
+		for _, u := range h.users[1:] {
+			for _, m := range ms { // creation order: ids do not sort the same in every run
+				if h.o.member[u][m] {
+					pairs = append(pairs, [2]string{u, m})
+				}
+			}
+		}
+		if len(pairs) == 0 {
+			return nil
+		}
+		p := pairs[h.rng.IntN(len(pairs))]
+		if err := h.srv.Revoke(bg, p[0], p[1]); err != nil {
+			return fmt.Errorf("revoke %s %s: %w", p[0], p[1], err)
+		}
+		h.o.revoke(p[0], p[1])
+		h.logf("revoke %s %s", p[0], p[1])
+		h.dropDue[p[0]][p[1]] = true
+	case k < 7 && len(h.ops) > 0: // a used op id again: its first answer for its user, refused for others
+		p := h.ops[h.rng.IntN(len(h.ops))]
+		op := p.op
+		op.RecordID, op.Kind, op.Collection, op.Fields = model.NewID(), model.OpCreate, model.MatterCollection, model.Fields{"title": h.text()}
+		u := h.pick(h.users)
+		resp, err := h.clients[u].Push(bg, op)
+		if err != nil {
+			return err
+		}
+		r := resp.Results[0]
+		switch {
+		case u != p.user && (r.Result != model.ResultRejected || r.Code != protocol.CodeIDConflict || r.Record != nil):
+			return fmt.Errorf("%s sent %s's op id %s: %+v, want it refused", u, p.user, op.OpID, r)
+		case u == p.user && r.Result != p.res.Result:
+			return fmt.Errorf("%s sent op %s again: %s, first answered %s", u, op.OpID, r.Result, p.res.Result)
+		}
+		if err := h.o.checkReveal(u, op, r); err != nil {
+			return err
+		}
+	case k < 14:
+		return h.push(h.pick(h.users), ms)
+	default:
+		u := h.pick(h.users)
+		if h.rng.IntN(8) == 0 {
+			h.cursor[u], h.mirror[u] = h.origin(u), map[string]string{} // a new device
+		}
+		return h.pull(u)
+	}
+	return nil
+}
+
+// push sends one random op as user and checks the answer.
+func (h *history) push(user string, ms []string) error {
+	var op model.Op
+	recs := h.o.order
+	switch k := h.rng.IntN(10); {
+	case k < 2 || len(ms) == 0:
+		op = servertest.Create(model.MatterCollection, model.Fields{"title": h.text()})
+	case k < 5:
+		op = servertest.Create("note", model.Fields{model.MatterField: h.pick(ms), "title": h.text()})
+	case k < 9:
+		r := h.o.recs[h.pick(recs)]
+		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: r.coll, Kind: model.OpUpdate,
+			Fields: model.Fields{"title": h.text()}, BaseVersion: r.version}
+		if r.coll == "note" && h.rng.IntN(2) == 0 {
+			op.Fields[model.MatterField] = h.pick(ms)
+		}
+	default:
+		r := h.o.recs[h.pick(recs)]
+		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: r.coll, Kind: model.OpDelete, BaseVersion: r.version}
+	}
+	h.pushes++
+	if op.Kind == model.OpCreate {
+		h.own(op.RecordID)
+	}
+	resp, err := h.clients[user].Push(bg, op)
+	if err != nil {
+		return fmt.Errorf("%s push: %w", user, err)
+	}
+	if len(resp.Results) != 1 {
+		return fmt.Errorf("%s push: %d results for one op", user, len(resp.Results))
+	}
+	res := resp.Results[0]
+	h.logf("%s %s %s %s %v: %s %s", user, op.Kind, op.Collection, op.RecordID, op.Fields, res.Result, res.Code)
+	if err := h.o.checkResult(user, op, res); err != nil {
+		return err
+	}
+	h.ops = append(h.ops, pushed{user, op, res})
+	if res.Result == model.ResultRejected {
+		h.refused++
+	}
+	if res.Result == model.ResultApplied && res.Record != nil {
+		h.o.applied(user, op, res.Record.Version)
+	}
+	return h.o.checkReveal(user, op, res)
+}
+
+// pull brings user's copy up to date page by page and checks each page.
+func (h *history) pull(user string) error {
+	h.pulls++
+	c := h.clients[user]
+	dropped := map[string]bool{}
+	for {
+		limit := 100
+		if h.rng.IntN(3) == 0 {
+			limit = 1 + h.rng.IntN(4) // small pages, to cross page boundaries
+		}
+		page, err := c.Pull(bg, h.cursor[user], limit)
+		if err != nil {
+			return fmt.Errorf("%s pull from %d: %w", user, h.cursor[user], err)
+		}
+		h.logf("%s pulls from %d: %d records, removed %v, dropped %v, cursor %d", user, h.cursor[user], len(page.Records), page.Removed, page.DroppedMatters, page.Cursor)
+		if err := h.checkPage(user, page); err != nil {
+			return err
+		}
+		mirror := h.mirror[user]
+		for _, r := range page.Records {
+			if !h.mine(r.ID) {
+				continue // an admin sees the other histories' records too
+			}
+			if r.Deleted {
+				delete(mirror, r.ID)
+			} else {
+				mirror[r.ID] = r.MatterID
+			}
+		}
+		for _, rm := range page.Removed {
+			delete(mirror, rm.ID)
+		}
+		for _, m := range page.DroppedMatters {
+			dropped[m] = true
+			for id, in := range mirror {
+				if in == m {
+					delete(mirror, id)
+				}
+			}
+		}
+		if page.Cursor < h.cursor[user] {
+			return fmt.Errorf("%s's cursor went back from %d to %d", user, h.cursor[user], page.Cursor)
+		}
+		h.cursor[user] = page.Cursor
+		if !page.More {
+			break
+		}
+	}
+	for m := range h.dropDue[user] {
+		if !dropped[m] {
+			return fmt.Errorf("%s lost matter %s, but the next pull did not say so", user, m)
+		}
+		h.drops++
+	}
+	h.dropDue[user] = map[string]bool{}
+	// The pulled copy is exactly what the user may see.
+	want := map[string]string{}
+	for _, r := range h.o.recs {
+		if !r.deleted && h.o.sees(user, r.matter) {
+			want[r.id] = r.matter
+		}
+	}
+	for id, m := range h.mirror[user] {
+		if want[id] != m {
+			return fmt.Errorf("%s holds record %s of matter %s after a pull; the oracle says it is %q", user, id, m, want[id])
+		}
+	}
+	for id := range want {
+		if _, ok := h.mirror[user][id]; !ok {
+			return fmt.Errorf("%s's pulled copy lacks record %s of matter %s, which they may see", user, id, want[id])
+		}
+	}
+	return nil
+}
+
+// checkPage: every record shown is of a matter the user sees now; every
+// removal and dropped matter names something the user once saw.
+func (h *history) checkPage(user string, page protocol.PullResponse) error {
+	for _, r := range page.Records {
+		if !h.mine(r.ID) {
+			if h.o.role[user] != server.RoleAdmin {
+				return fmt.Errorf("%s's pull shows record %s of matter %s, made in another history", user, r.ID, r.MatterID)
+			}
+			continue
+		}
+		if !h.o.sees(user, r.MatterID) {
+			return fmt.Errorf("%s's pull shows record %s of matter %s, which they cannot see", user, r.ID, r.MatterID)
+		}
+		if want := h.o.recs[r.ID]; want == nil || want.matter != r.MatterID {
+			return fmt.Errorf("%s's pull shows record %s in matter %s; the oracle has %+v", user, r.ID, r.MatterID, want)
+		}
+	}
+	for _, rm := range page.Removed {
+		if !h.o.everSeen[user][rm.ID] {
+			return fmt.Errorf("%s's pull names removed record %s, which they never could see", user, rm.ID)
+		}
+	}
+	for _, m := range page.DroppedMatters {
+		if !h.o.everMember[user][m] || h.o.sees(user, m) {
+			return fmt.Errorf("%s's pull drops matter %s (member ever: %v, sees now: %v)", user, m, h.o.everMember[user][m], h.o.sees(user, m))
+		}
+	}
+	b, _ := json.Marshal(page)
+	if s := h.o.leak(user, string(b)); s != "" {
+		return fmt.Errorf("%s's pull reveals %q of a record they cannot see", user, s)
+	}
+	return nil
+}
+
+// stream is an open event stream and everything it received.
+type stream struct {
+	user string
+	mu   sync.Mutex
+	text strings.Builder
+	err  error
+}
+
+func openStream(ctx context.Context, c *servertest.Client) *stream {
+	s := &stream{user: c.User}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+protocol.PathEvents, nil)
+	if err != nil {
+		s.err = err
+		return s
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.err = err
+		return s
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		s.err = fmt.Errorf("events: HTTP %d", resp.StatusCode)
+		return s
+	}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.text.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+// check: a stream carries pokes and comments only, and a poke only a
+// sequence — never anything of a record.
+func (s *stream) check(o *oracle) error {
+	if s.err != nil {
+		return fmt.Errorf("%s's stream: %w", s.user, s.err)
+	}
+	s.mu.Lock()
+	text := s.text.String()
+	s.mu.Unlock()
+	for _, line := range strings.Split(text, "\n") {
+		field, value, _ := strings.Cut(line, ":")
+		switch field {
+		case "", "retry", "id", "event":
+			if field == "event" && strings.TrimSpace(value) != "poke" {
+				return fmt.Errorf("%s's stream sent event %q", s.user, value)
+			}
+		case "data":
+			var poke map[string]any
+			if err := json.Unmarshal([]byte(value), &poke); err != nil || len(poke) != 1 || poke["seq"] == nil {
+				return fmt.Errorf("%s's stream sent data %q, not a poke", s.user, value)
+			}
+		default:
+			return fmt.Errorf("%s's stream sent line %q", s.user, line)
+		}
+	}
+	if leak := o.leak(s.user, text); leak != "" {
+		return fmt.Errorf("%s's stream reveals %q", s.user, leak)
+	}
+	return nil
+}
