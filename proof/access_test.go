@@ -132,7 +132,7 @@ type history struct {
 	// start is the head when the history began: admins see every earlier
 	// history's records too, so their pulls start there.
 	start int64
-	ops     []pushed // every op pushed, for replays
+	ops   []pushed // every op pushed, for replays
 
 	steps, pulls, pushes, refused, drops int
 	trace                                strings.Builder // what happened, printed when the history fails
