@@ -158,9 +158,9 @@ func openDemoUI(ctx context.Context, env *Env, dirs demoDirs, base, user string)
 // demoHint is the line the UI's help shows during the demo.
 func demoHint(user string) string {
 	if user == "bob" {
-		return "Demo: you are bob. alice's window runs the server; edits in one window appear in the other."
+		return "Demo: you are bob. alice's window runs the server; edits in one appear in the other."
 	}
-	return "Demo: open a second terminal and run 'casefile demo --as bob' (or 'make run AS=bob') to work as bob."
+	return "Demo: in a second terminal, 'casefile demo --as bob' (or make run AS=bob) opens bob's window."
 }
 
 func printDemoIntro(env *Env, dirs demoDirs, base, user string) {
