@@ -71,8 +71,8 @@ func heldOf(t *testing.T, db *localdb.DB, matter string) []model.Record {
 	return recs
 }
 
-// Found by seeds 160, 203, 284, 290 of the CI set (and 5, 11 of an earlier
-// mix): a note whose move to another matter is still unsent escapes the
+// Found by seeds 35, 70, 97, 238 and 297 of the CI set (as of the commit
+// that brought this test; seeds shift as the packages change): a note whose move to another matter is still unsent escapes the
 // drop of its own matter — localdb's dropRecords selects rows by the
 // matter shown, which is the pending move's target — and when the move is
 // then refused, the note falls back into the dropped matter and stays on
@@ -111,8 +111,8 @@ func TestBugDroppedMatterKeepsRecordWithUnsentMove(t *testing.T) {
 	}
 }
 
-// Found by seeds 208 and 247 of the CI set: the other side of the same
-// selection. A note of a matter the user still sees, with an unsent move
+// Found by seeds 105, 108, 208 and 258 of the CI set (same caveat): the
+// other side of the same selection. A note of a matter the user still sees, with an unsent move
 // into a matter whose access is then revoked, is dropped from the device;
 // once the refused move is discarded, the note — which the server still
 // has, in a matter the user sees — is gone from the device, and no pull
@@ -184,7 +184,8 @@ func TestBugDoctorReportsStaleFTSAsCorruption(t *testing.T) {
 	}
 }
 
-// Found by seed 1 of an earlier mix: retrying an op kept as failed after
+// Found by an early version of the simulation (which since retries only
+// ops refused by the server): retrying an op kept as failed after
 // access to its matter was revoked clears its access_revoked code while its
 // record stays gone, so Doctor reports "its record is missing" for an op
 // the person merely retried (and the retry can only fail again).

@@ -312,7 +312,6 @@ func (w *world) checkOutbox(c *client, tr *truth, final bool) {
 	for _, o := range tr.outboxes[c.i] {
 		if final {
 			w.violate("%s: after settling, op %s of #%d is still %s", c.name, o.Kind, w.index[o.RecordID], o.State)
-			continue
 		}
 		switch o.State {
 		case localdb.OpConflict:

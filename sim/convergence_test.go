@@ -94,9 +94,9 @@ func TestConvergencePostgres(t *testing.T) {
 	if os.Getenv(storetest.EnvPostgres) == "" {
 		t.Skip(storetest.EnvPostgres + " is not set; skipping the PostgreSQL scenarios")
 	}
-	n := 10
+	n := 6
 	if os.Getenv("CASEFILE_SIM_SET") != "ci" {
-		n = 3
+		n = 2
 	}
 	runSet(t, "TestConvergencePostgres", seeds(t, n, 2), func(t *testing.T) scenario {
 		cfg := sized()

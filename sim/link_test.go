@@ -27,6 +27,7 @@ const (
 	fDelay       fault = "delay"      // the request waits before it is forwarded
 	fUnavailable fault = "503"        // the proxy answers 503
 	fServerError fault = "500"        // the proxy answers 500, as a server bug does
+	fRateLimited fault = "429"        // the proxy answers 429 with Retry-After
 	fStreamCut   fault = "stream-cut" // an event stream is cut after its first event
 	fOffline     fault = "offline"    // the client has no network: every request is reset
 )
@@ -38,6 +39,7 @@ var proxyFault = map[fault]faultproxy.Fault{
 	fDuplicate:   faultproxy.Duplicate,
 	fUnavailable: faultproxy.Unavailable,
 	fServerError: faultproxy.ServerError,
+	fRateLimited: faultproxy.RateLimited,
 	fStreamCut:   faultproxy.CloseStream,
 }
 

@@ -362,9 +362,11 @@ func (w *world) sendable(c *client) int {
 
 // settle resolves every conflict and settles every failed op — at random
 // at first, then by keeping the server's side and discarding — until the
-// outboxes are empty.
+// outboxes are empty. Ops queued behind a conflict go out once it is
+// resolved and may meet a conflict of their own: a round per queued op.
 func (w *world) settle() {
-	for round := range 4 {
+	const rounds = 20
+	for round := range rounds {
 		open := 0
 		for _, c := range w.clients {
 			open += w.settleClient(c, round >= 2)
@@ -374,4 +376,5 @@ func (w *world) settle() {
 		}
 		w.quiesce(fmt.Sprintf("after settling round %d", round+1))
 	}
+	w.violate("conflicts or failed ops still came back after %d rounds of settling", rounds)
 }

@@ -307,8 +307,8 @@ var faultMix = []struct {
 	f     fault
 	share float64
 }{
-	{fReset, 0.18}, {fResetMid, 0.14}, {fDrop, 0.22}, {fDuplicate, 0.16},
-	{fDelay, 0.10}, {fUnavailable, 0.12}, {fServerError, 0.08},
+	{fReset, 0.17}, {fResetMid, 0.13}, {fDrop, 0.22}, {fDuplicate, 0.15},
+	{fDelay, 0.09}, {fUnavailable, 0.10}, {fServerError, 0.07}, {fRateLimited, 0.07},
 }
 
 // decide draws the fault of one request of a client.
