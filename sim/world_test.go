@@ -83,8 +83,9 @@ type world struct {
 }
 
 type user struct {
-	name  string
-	admin bool
+	name   string
+	admin  bool
+	viewer bool
 }
 
 // client is one device.
@@ -150,6 +151,11 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		role := server.RoleMember
 		if i == cfg.users-1 && w.intn(5) == 0 {
 			u.admin, role = true, server.RoleAdmin
+		}
+		// One scenario in ten has a viewer, who may read and not write.
+		// (Drawn from the seed, not the stream: other seeds run as before.)
+		if i == cfg.users-1 && !u.admin && seed%10 == 3 {
+			u.viewer, role = true, server.RoleViewer
 		}
 		if err := w.srv.AddUser(w.ctx, u.name, password, role); err != nil {
 			t.Fatal(err)
