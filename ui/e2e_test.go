@@ -13,7 +13,8 @@ import (
 )
 
 // tmuxSession drives the real binary in a detached tmux session on its own
-// tmux server, so nothing touches a tmux the developer is running.
+// tmux server, whose socket lives in the test's directory: nothing touches
+// a tmux the developer is running, and nothing is left behind.
 type tmuxSession struct {
 	t      *testing.T
 	socket string
@@ -21,7 +22,7 @@ type tmuxSession struct {
 }
 
 func (s *tmuxSession) tmux(args ...string) (string, error) {
-	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", s.socket}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
@@ -124,7 +125,7 @@ func freePort(t *testing.T) int {
 func TestEndToEndDemo(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildCasefile(t)
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("casefile-e2e-%d", os.Getpid()), name: "demo"}
+	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "demo"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>%s",
 		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
@@ -202,7 +203,7 @@ func TestEndToEndLocalTUI(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	matter := cli("add", "matter", "title=Lindqvist v. Northgate Homes")
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("casefile-e2e-local-%d", os.Getpid()), name: "tui"}
+	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "tui"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	cmd := fmt.Sprintf("env NO_COLOR= %s --data %s --config %s", bin, data, cfg)
 	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
