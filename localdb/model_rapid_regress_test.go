@@ -1,0 +1,102 @@
+package localdb_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"casefile/assets"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// Histories TestStoreModel found wrong, kept as plain tests.
+
+func openRegress(t *testing.T) *localdb.DB {
+	t.Helper()
+	s, err := model.ParseSchema(assets.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(ctx, filepath.Join(t.TempDir(), "casefile.db"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustNil(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The journal tells a user whose matter was revoked to export or discard
+// the changes kept as failed; discarding one failed with "no such record"
+// because its record had gone with the matter.
+func TestRegressDiscardAfterRevokedMatter(t *testing.T) {
+	db := openRegress(t)
+	m, n := model.NewID(), model.NewID()
+	mustNil(t, db.ApplyPull(ctx, protocol.PullResponse{Cursor: 2, Records: []protocol.Record{
+		{ID: m, Collection: "matter", MatterID: m, Version: 1, Seq: 1, Fields: model.Fields{"title": "Smith"}},
+		{ID: n, Collection: "note", MatterID: m, Version: 1, Seq: 2, Fields: model.Fields{model.MatterField: m, "title": "A"}},
+	}}))
+	_, err := db.Update(ctx, n, model.Fields{"title": "B"})
+	mustNil(t, err)
+	mustNil(t, db.ApplyPull(ctx, protocol.PullResponse{Cursor: 3, DroppedMatters: []string{m}}))
+	ops, err := db.Outbox(ctx)
+	mustNil(t, err)
+	if len(ops) != 1 || ops[0].State != localdb.OpFailed || ops[0].ErrorCode != localdb.CodeAccessRevoked {
+		t.Fatalf("outbox %+v, want the edit kept as failed", ops)
+	}
+	if err := db.DiscardOp(ctx, ops[0].OpID); err != nil {
+		t.Fatalf("discard the kept change: %v", err)
+	}
+	if ops, _ := db.Outbox(ctx); len(ops) != 0 {
+		t.Fatalf("outbox %+v after the discard", ops)
+	}
+}
+
+// An edit queued behind an op in flight was moved onto the version the
+// server gave that op after a merged answer, which also held another
+// device's change of the same field: sent on that version, the edit would
+// overwrite a value its author never saw. The fake server's blind-overwrite
+// check catches it; the edit must meet the change as a conflict instead.
+func TestRegressNoBlindOverwriteAfterMerge(t *testing.T) {
+	db := openRegress(t)
+	s, _ := model.ParseSchema(assets.Schema)
+	srv := newFakeServer(s)
+	m, n := model.NewID(), model.NewID()
+	srv.remoteCreate(m, "matter", model.Fields{"title": "Smith"})
+	srv.remoteCreate(n, "note", model.Fields{model.MatterField: m, "title": "A"})
+	mustNil(t, db.ApplyPull(ctx, srv.pull(0, 10)))
+	_, err := db.Update(ctx, n, model.Fields{"title": "Mine"})
+	mustNil(t, err)
+	inFlight, err := db.NextBatch(ctx, time.Now(), 10)
+	mustNil(t, err)
+	_, err = db.Update(ctx, n, model.Fields{"status": "open"}) // seen as empty, queued behind
+	mustNil(t, err)
+	srv.change(srv.recs[n], model.Fields{"status": "review"}) // another device, v2
+	res := srv.push(inFlight[0].Op)                           // merged: v3
+	if res.Result != model.ResultMerged {
+		t.Fatalf("first op: %+v", res)
+	}
+	mustNil(t, db.ApplyPushResults(ctx, []protocol.OpResult{res}))
+	next, err := db.NextBatch(ctx, time.Now(), 10)
+	mustNil(t, err)
+	if len(next) != 1 {
+		t.Fatalf("batch %+v, want the queued edit", next)
+	}
+	srv.seen[next[0].OpID] = [2]model.Fields{{"status": nil}, {"status": nil}} // its author saw no status
+	mustNil(t, db.ApplyPushResults(ctx, []protocol.OpResult{srv.push(next[0].Op)}))
+	if len(srv.blind) > 0 {
+		t.Fatalf("lost update: %s", srv.blind[0])
+	}
+	c, err := db.Conflict(ctx, n)
+	if err != nil || c.Kind != model.ConflictEdit || len(c.Fields) != 1 || c.Fields[0].Field != "status" {
+		t.Fatalf("conflict %+v, %v; want one on status", c, err)
+	}
+}
