@@ -26,51 +26,44 @@ const (
 	msgDeleteEdit = "The record changed on the server since your version; review before deleting it."
 )
 
-// applyOp runs one op in its own transaction together with its ledger row
-// and audit row. A replayed op id returns the stored result and changes
-// nothing.
-func (s *Server) applyOp(ctx context.Context, p *principal, op model.Op) (protocol.OpResult, error) {
+// applyOp decides and writes one op together with its ledger row and
+// audit row, inside tx (a savepoint of its push's transaction). A replayed
+// op id returns the stored result and changes nothing.
+func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op model.Op) (protocol.OpResult, error) {
 	var res protocol.OpResult
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		e, err := tx.Ledger(ctx, op.OpID)
-		switch {
-		case err == nil:
-			if e.User != p.user {
-				res = rejected(op, protocol.CodeIDConflict, msgOpIDTaken)
-				return nil
-			}
-			if err := json.Unmarshal(e.Result, &res); err != nil {
-				return fmt.Errorf("decode ledger result: %w", err)
-			}
-			// The stored answer may hold a record of a matter the user has
-			// since lost; never show it again.
-			if res.Record != nil {
-				ok, err := s.visible(ctx, tx, p, res.Record.MatterID)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					res.Record = nil
-				}
-			}
-			return nil
-		case !errors.Is(err, store.ErrNotFound):
-			return err
+	e, err := tx.Ledger(ctx, op.OpID)
+	switch {
+	case err == nil:
+		if e.User != p.user {
+			return rejected(op, protocol.CodeIDConflict, msgOpIDTaken), nil
 		}
-		a := &applier{s: s, tx: tx, p: p, op: op}
-		if res, err = a.run(ctx); err != nil {
-			return err
+		if err := json.Unmarshal(e.Result, &res); err != nil {
+			return res, fmt.Errorf("decode ledger result: %w", err)
 		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			return fmt.Errorf("encode result: %w", err)
+		// The stored answer may hold a record of a matter the user has
+		// since lost; never show it again.
+		if res.Record != nil {
+			ok, err := s.visible(ctx, tx, p, res.Record.MatterID)
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				res.Record = nil
+			}
 		}
-		return tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
-	})
-	if err != nil {
-		return protocol.OpResult{}, fmt.Errorf("apply op %s: %w", op.OpID, err)
+		return res, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return res, err
 	}
-	return res, nil
+	a := &applier{s: s, tx: tx, p: p, op: op}
+	if res, err = a.run(ctx); err != nil {
+		return res, err
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return res, fmt.Errorf("encode result: %w", err)
+	}
+	return res, tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
 }
 
 func rejected(op model.Op, code, msg string) protocol.OpResult {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/server/store"
 )
 
 func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -30,28 +32,77 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		}
 	}
 	// A batch that started finishes even if the client goes away or the
-	// server shuts down: each op is its own transaction and a replay
-	// returns its result, so finishing is always safe.
+	// server shuts down: its result is committed with the ledger, and a
+	// replay returns it, so finishing is always safe.
 	ctx := context.WithoutCancel(r.Context())
-	resp := protocol.PushResponse{Results: make([]protocol.OpResult, 0, len(req.Ops))}
-	for _, op := range req.Ops {
-		res, err := s.applyOp(ctx, p, op)
-		if err != nil {
-			s.writeError(w, r, errInternal(err))
-			return
-		}
-		s.metrics.opResult(res.Result)
-		resp.Results = append(resp.Results, res)
-	}
-	head, err := s.Head(ctx)
+	outcomes, head, err := s.applyBatch(ctx, p, req.Ops)
 	if err != nil {
 		s.writeError(w, r, errInternal(err))
+		return
+	}
+	resp := protocol.PushResponse{Results: make([]protocol.OpResult, 0, len(req.Ops))}
+	var failed []error
+	for _, o := range outcomes {
+		if o.err != nil {
+			failed = append(failed, o.err)
+			continue
+		}
+		s.metrics.opResult(o.res.Result)
+		resp.Results = append(resp.Results, o.res)
+	}
+	if len(failed) > 0 {
+		// The other ops are committed. v1 has no per-op "try again"
+		// (rejected is for good), so the batch answers 500: the client
+		// sends it again, the committed ops replay their results from the
+		// ledger and the failed ones run again.
+		s.writeError(w, r, errInternal(errors.Join(failed...)))
 		return
 	}
 	resp.Head = head
 	s.metrics.pushed(time.Since(start))
 	s.log.Debug("push", append(logAttrs(p), "ops", len(req.Ops), "head", head)...)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// outcome is what became of one op of a batch: its result, or the error
+// that undid it.
+type outcome struct {
+	res protocol.OpResult
+	err error
+}
+
+// applyBatch applies a push's ops in order in one write transaction,
+// committed once, so a batch costs one disk sync rather than one per op.
+// Each op runs in a savepoint of its own with its ledger and audit rows:
+// an op that fails is undone alone, with its error in its outcome, and
+// the others go on. It returns the head after the batch; an error means
+// nothing of the batch was committed.
+func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) ([]outcome, int64, error) {
+	var outcomes []outcome
+	var head store.Head
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		outcomes = make([]outcome, len(ops))
+		for i, op := range ops {
+			o := &outcomes[i]
+			o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
+				o.res, err = s.applyOp(ctx, tx, p, op)
+				return err
+			})
+			if errors.Is(o.err, store.ErrTxLost) {
+				return o.err
+			}
+			if o.err != nil {
+				o.err = fmt.Errorf("apply op %s: %w", op.OpID, o.err)
+			}
+		}
+		var err error
+		head, err = tx.Head(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("push of %d ops: %w", len(ops), err)
+	}
+	return outcomes, head.Seq, nil
 }
 
 // checkOp returns what is malformed in an op, or "". These are faults of

@@ -20,6 +20,10 @@ import (
 var (
 	ErrNotFound  = errors.New("not found")
 	ErrDuplicate = errors.New("already exists")
+	// ErrTxLost says a write transaction can no longer commit (a savepoint
+	// could not be rolled back to, the connection dropped): the caller
+	// must give up and let Write roll everything back.
+	ErrTxLost = errors.New("write transaction lost")
 )
 
 // Store is a server database.
@@ -28,7 +32,8 @@ type Store interface {
 	Read(ctx context.Context, fn func(Reader) error) error
 	// Write runs fn in a write transaction that holds the change-sequence
 	// lock, so writers are serialised and their sequences commit in order.
-	// An error from fn rolls everything back.
+	// An error from fn rolls everything back. The lock is held until
+	// commit, so keep a transaction's work bounded.
 	Write(ctx context.Context, fn func(Tx) error) error
 	// Listen calls fn with the hint of every committed change, from this
 	// process and (for stores shared by several servers) from the others,
@@ -80,6 +85,12 @@ type Reader interface {
 // Tx is a write transaction.
 type Tx interface {
 	Reader
+	// Savepoint runs fn inside a savepoint of the transaction. If fn
+	// fails, everything it wrote, the sequences it took and the hints it
+	// queued are undone, fn's error is returned and the transaction goes
+	// on as it was before fn; an error wrapping ErrTxLost means it cannot
+	// go on at all.
+	Savepoint(ctx context.Context, fn func(Tx) error) error
 	// NextSeq takes the next change sequence.
 	NextSeq(ctx context.Context) (int64, error)
 	// PutRecord inserts or replaces a record by id.
@@ -111,7 +122,10 @@ type Tx interface {
 	// Compact deletes tombstones, moves, access events and ledger entries
 	// older than before and raises the compaction mark past them.
 	Compact(ctx context.Context, before time.Time) (CompactStats, error)
-	// Notify queues a hint, delivered to listeners after commit.
+	// Notify queues a hint, delivered to listeners after commit. Hints of
+	// one transaction for the same matter and user are delivered once,
+	// with the highest sequence, in sequence order: a hint only says there
+	// is news up to its sequence.
 	Notify(h Hint)
 }
 

@@ -39,6 +39,9 @@ func Run(t *testing.T, open Opener) {
 		{"Compact", testCompact},
 		{"Hints", testHints},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"Savepoint", testSavepoint},
+		{"SavepointNested", testSavepointNested},
+		{"HintsCoalesce", testHintsCoalesce},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

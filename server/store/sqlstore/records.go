@@ -18,6 +18,8 @@ type txn struct {
 	q     *sql.Tx
 	d     *Dialect
 	hints []store.Hint
+	depth int   // savepoints open
+	lost  error // set when the transaction cannot commit any more
 }
 
 func (t *txn) Notify(h store.Hint) { t.hints = append(t.hints, h) }

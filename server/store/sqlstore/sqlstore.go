@@ -6,6 +6,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -96,8 +97,12 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err := fn(t); err != nil {
 		return err
 	}
-	if db.d.NotifyTx != nil && len(t.hints) > 0 {
-		if err := db.d.NotifyTx(ctx, tx, t.hints); err != nil {
+	if t.lost != nil {
+		return t.lost // fn went on after the transaction was lost
+	}
+	hints := coalesce(t.hints)
+	if db.d.NotifyTx != nil && len(hints) > 0 {
+		if err := db.d.NotifyTx(ctx, tx, hints); err != nil {
 			return fmt.Errorf("notify: %w", err)
 		}
 	}
@@ -105,11 +110,74 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
 	if db.d.NotifyTx == nil {
-		for _, h := range t.hints {
+		for _, h := range hints {
 			db.Publish(h)
 		}
 	}
 	return nil
+}
+
+// Savepoint runs fn inside a savepoint of the write transaction; see
+// store.Tx.
+func (t *txn) Savepoint(ctx context.Context, fn func(store.Tx) error) error {
+	if t.lost != nil {
+		return t.lost
+	}
+	t.depth++
+	defer func() { t.depth-- }()
+	name := "sp" + strconv.Itoa(t.depth)
+	if _, err := t.q.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return t.lose(fmt.Errorf("savepoint: %w", err))
+	}
+	queued := len(t.hints)
+	if err := fn(t); err != nil {
+		t.hints = t.hints[:queued]
+		// Rolling back to a savepoint keeps it; release it so a batch's
+		// savepoints do not pile up.
+		if _, rerr := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return t.lose(fmt.Errorf("roll back to savepoint: %w (after: %w)", rerr, err))
+		}
+		if _, rerr := t.q.ExecContext(ctx, "RELEASE SAVEPOINT "+name); rerr != nil {
+			return t.lose(fmt.Errorf("release savepoint: %w (after: %w)", rerr, err))
+		}
+		return err
+	}
+	if t.lost != nil {
+		return t.lost
+	}
+	if _, err := t.q.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return t.lose(fmt.Errorf("release savepoint: %w", err))
+	}
+	return nil
+}
+
+// lose marks the transaction as unable to commit and returns why.
+func (t *txn) lose(err error) error {
+	t.lost = fmt.Errorf("%w: %w", store.ErrTxLost, err)
+	return t.lost
+}
+
+// coalesce keeps one hint per matter and user, the one with the highest
+// sequence, and orders them by sequence: a poke says "news up to N", so
+// the earlier ones of a transaction add nothing.
+func coalesce(hints []store.Hint) []store.Hint {
+	if len(hints) < 2 {
+		return hints
+	}
+	type key struct{ matter, user string }
+	at := make(map[key]int, len(hints))
+	out := make([]store.Hint, 0, len(hints))
+	for _, h := range hints {
+		k := key{h.MatterID, h.User}
+		if i, ok := at[k]; ok {
+			out[i].Seq = max(out[i].Seq, h.Seq)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, h)
+	}
+	slices.SortStableFunc(out, func(a, b store.Hint) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }
 
 func (db *DB) mapErr(err error) error {
