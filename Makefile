@@ -47,9 +47,11 @@ lint:
 	PATH="$$PATH:$(GOBIN)" gosec -quiet -exclude-generated -exclude=$(GOSEC_EXCLUDE) $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each
+# A package that does not build fails the run rather than skipping its targets.
 fuzz:
 	@for pkg in $$($(GO) list $(PKGS)); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	  targets=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$targets"; exit 1; }; \
+	  for t in $$(echo "$$targets" | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
