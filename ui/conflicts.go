@@ -22,7 +22,7 @@ type conflictsPane struct {
 	choices map[string]map[string]model.Choice // record id → field → choice
 	whole   map[string]model.Take              // record id → side, for delete conflicts
 	editing bool
-	input   textInput
+	input   lineInput
 	loaded  bool
 	err     error
 	reqID   int
@@ -207,8 +207,7 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		if ch, ok := p.choices[c.RecordID][fc.Field]; ok && ch.Take == model.TakeValue {
 			start = ch.Value
 		}
-		p.input = newTextInput(inputText(f, start), false)
-		p.input.Prompt = fieldLabel(f) + ": "
+		p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", inputText(f, start))
 		p.input.Focus()
 		p.editing = true
 		p.notice = ""

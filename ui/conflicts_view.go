@@ -60,8 +60,7 @@ func (p *conflictsPane) View() string {
 		lines = append(lines, p.fieldsView(c, col)...)
 	}
 	if p.editing {
-		p.input.SetWidth(w - 3)
-		lines = append(lines, "", " "+p.input.View(s), s.Hint.Render(" enter keeps this value · esc cancels"))
+		lines = append(lines, "", " "+p.input.View(s, w-3), s.Hint.Render(" enter keeps this value · esc cancels"))
 	}
 	if p.notice != "" {
 		lines = append(lines, "", s.Warn.Render(" "+p.notice))

@@ -18,10 +18,15 @@ type closeEditorMsg struct{}
 // labelWidth is the editor's label column, in cells.
 const labelWidth = 14
 
+// areaRows is the height of the long text field being edited.
+const areaRows = 5
+
 // formField is one field of the editor, with the widget its type needs.
 type formField struct {
 	f       *model.Field
-	input   textInput // text, longtext, number, date, datetime, tags
+	line    lineInput // text, number, date, datetime, tags
+	area    areaInput // longtext
+	initial string    // the text the field started with
 	options []string  // enum: the choices ("" first when optional)
 	choice  int
 	on      bool   // bool
@@ -69,9 +74,12 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 			ff.on, _ = v.(bool)
 		case model.TypeRef:
 			ff.refID, _ = v.(string)
+		case model.TypeLongText:
+			ff.area = newAreaInput(sh.Styles, placeholder(f), inputText(f, v))
+			ff.initial = ff.area.Value()
 		default:
-			ff.input = newTextInput(inputText(f, v), f.Type == model.TypeLongText)
-			ff.input.Placeholder = placeholder(f)
+			ff.line = newLineInput(sh.Styles, "", placeholder(f), inputText(f, v))
+			ff.initial = ff.line.Value()
 		}
 		p.fields = append(p.fields, ff)
 	}
@@ -119,9 +127,56 @@ func (p *editorPane) Init() tea.Cmd { return nil }
 func (p *editorPane) Capturing() bool { return true }
 
 func (p *editorPane) focusField(i int) {
-	p.fields[p.focus].input.Blur()
+	p.fields[p.focus].blur()
 	p.focus = clamp(i, 0, len(p.fields)-1)
-	p.fields[p.focus].input.Focus()
+	p.fields[p.focus].focus()
+}
+
+// isText reports whether the field is typed into (a text input or area).
+func (ff *formField) isText() bool {
+	switch ff.f.Type {
+	case model.TypeEnum, model.TypeBool, model.TypeRef:
+		return false
+	}
+	return true
+}
+
+func (ff *formField) focus() {
+	switch {
+	case ff.f.Type == model.TypeLongText:
+		ff.area.Focus(areaRows)
+	case ff.isText():
+		ff.line.Focus()
+	}
+}
+
+func (ff *formField) blur() {
+	switch {
+	case ff.f.Type == model.TypeLongText:
+		ff.area.Blur()
+	case ff.isText():
+		ff.line.Blur()
+	}
+}
+
+// text is what is typed in a text field.
+func (ff *formField) text() string {
+	if ff.f.Type == model.TypeLongText {
+		return ff.area.Value()
+	}
+	return ff.line.Value()
+}
+
+// edit gives a key or a paste to the field's text input; it reports
+// whether the text changed.
+func (ff *formField) edit(msg tea.Msg) bool {
+	switch {
+	case ff.f.Type == model.TypeLongText:
+		return ff.area.Update(msg)
+	case ff.isText():
+		return ff.line.Update(msg)
+	}
+	return false
 }
 
 // Update edits the focused field, moves between fields, saves or cancels.
@@ -148,7 +203,9 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 		if p.picker != nil {
 			return p.picker.Update(msg)
 		}
-		ff.input.Update(msg)
+		if ff.edit(msg) {
+			ff.err = ""
+		}
 		return nil
 	case tea.MouseWheelMsg:
 		if p.picker != nil {
@@ -228,11 +285,18 @@ func (p *editorPane) fieldKey(ff *formField, msg tea.KeyPressMsg) bool {
 		}
 		return false
 	}
-	if ff.f.Type != model.TypeLongText && key.Matches(msg, k.Open) {
+	// The form's own keys first: tab and shift+tab always move between
+	// fields, and so do the arrows, except inside a long text where they
+	// move between its lines; enter moves on from a one-line field.
+	switch {
+	case ff.f.Type == model.TypeLongText && ff.area.Moves(msg):
+	case key.Matches(msg, k.NextField), key.Matches(msg, k.PrevField):
+		return false
+	case ff.f.Type != model.TypeLongText && key.Matches(msg, k.Open):
 		return false
 	}
-	_, used := ff.input.Update(msg)
-	return used
+	ff.edit(msg)
+	return true
 }
 
 // value is a field's value as typed, parsed for the schema.
@@ -251,7 +315,7 @@ func (ff *formField) value() (any, error) {
 		}
 		return ff.refID, nil
 	}
-	s := ff.input.Value()
+	s := ff.text()
 	if ff.f.Type != model.TypeLongText {
 		s = strings.TrimSpace(s)
 	}
@@ -272,6 +336,11 @@ func (p *editorPane) changes() (model.Fields, bool) {
 		var orig any
 		if p.rec != nil {
 			orig = p.rec.Fields[ff.f.Name]
+			if ff.isText() && ff.text() == ff.initial {
+				// Untouched: the input may have shown the value a little
+				// differently (a tab as spaces), which is no change.
+				continue
+			}
 		}
 		if ff.f.Type == model.TypeBool && orig == nil && v == false {
 			v = nil // an untouched yes/no stays unset
@@ -448,17 +517,15 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 		}
 		val = []string{t}
 		hint = "enter chooses"
+	case model.TypeLongText:
+		h := ff.area.Rows(iw, 3)
+		if focused {
+			h = areaRows
+		}
+		val = strings.Split(ff.area.View(s, iw, h), "\n")
+		hint = "enter adds a line · tab next field"
 	default:
-		ff.input.SetWidth(iw)
-		if focused && ff.f.Type == model.TypeLongText {
-			ff.input.SetHeight(5)
-		} else {
-			ff.input.SetHeight(min(3, max(1, len(ff.input.lines))))
-		}
-		val = strings.Split(ff.input.View(s), "\n")
-		if ff.f.Type == model.TypeLongText {
-			hint = "enter adds a line · tab next field"
-		}
+		val = []string{ff.line.View(s, iw)}
 	}
 	vs := s.Value
 	if focused {
@@ -470,7 +537,10 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 		if i == 0 {
 			l = label
 		}
-		line := mark + ls.Render(pad(l, labelWidth)) + " " + vs.Render(v)
+		if !ff.isText() { // the text inputs draw in these styles themselves
+			v = vs.Render(v)
+		}
+		line := mark + ls.Render(pad(l, labelWidth)) + " " + v
 		if i == 0 && focused && hint != "" && ff.f.Type != model.TypeLongText {
 			line = joinRight(line, s.Hint.Render(hint), p.Width)
 		}

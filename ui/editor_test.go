@@ -3,7 +3,10 @@ package ui
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"casefile/localdb"
 	"casefile/model"
@@ -196,4 +199,122 @@ func TestDeleteAsksForConfirmation(t *testing.T) {
 		t.Fatalf("confirmed delete left %d notes", n)
 	}
 	mustContain(t, screenText(m), "Deleted “Note 001”.", "1 of 1")
+}
+
+// focusedName is the name of the field the editor's cursor is in.
+func focusedName(m *Model) string { return m.editor.fields[m.editor.focus].f.Name }
+
+func TestEditorLongTextWrapsAndMovesByLine(t *testing.T) {
+	db := openDB(t)
+	m := newTestModel(t, Options{DB: db})
+	openNoteForm(t, m)
+	focusField(t, m, "body")
+	long := "The caretaker saw water come over the sea wall at the north corner twice in March, both times at high tide"
+	typeText(t, m, long)
+	press(t, m, "enter")
+	typeText(t, m, "Photos follow.")
+	s := screenText(m)
+	// Soft wrap: the first line runs on to a second row of the field.
+	mustContain(t, s, "The caretaker saw water come over the sea wall", "both times at high tide", "Photos follow.")
+	for _, l := range strings.Split(s, "\n") {
+		if w := ansi.StringWidth(l); w > 100 {
+			t.Fatalf("a line of the form is %d cells wide:\n%s", w, s)
+		}
+	}
+	// Up moves through the text, and only past its first row to the field above.
+	press(t, m, "up")
+	if focusedName(m) != "body" {
+		t.Fatalf("up from the last line left the long text for %s", focusedName(m))
+	}
+	press(t, m, "up", "up")
+	if focusedName(m) != "title" {
+		t.Fatalf("up from the first row went to %s, want title", focusedName(m))
+	}
+	press(t, m, "down")
+	if focusedName(m) != "body" {
+		t.Fatalf("down from title went to %s, want body", focusedName(m))
+	}
+	// Tab always leaves the long text.
+	press(t, m, "tab")
+	if focusedName(m) != "status" {
+		t.Fatalf("tab from body went to %s, want status", focusedName(m))
+	}
+	if got := m.editor.fields[2].text(); got != long+"\nPhotos follow." {
+		t.Fatalf("body = %q", got)
+	}
+}
+
+func TestEditorKeepsUntouchedTextAsItWas(t *testing.T) {
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	// A tab and a line break show as spaces in a one-line input; a field
+	// nobody edited is still not rewritten.
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Call\tback", "status": "open",
+		"body": "first\tcolumn\nsecond line"})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "e")
+	focusField(t, m, "status")
+	press(t, m, "right")
+	press(t, m, "ctrl+s")
+	if m.editor != nil {
+		t.Fatalf("the form did not save: %q", m.editor.notice)
+	}
+	got, err := db.Get(context.Background(), n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Fields["title"] != "Call\tback" || got.Fields["body"] != "first\tcolumn\nsecond line" || got.Fields["status"] != "review" {
+		t.Fatalf("saved %q", got.Fields)
+	}
+}
+
+func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
+	db := openDB(t)
+	noColor := ""
+	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
+		if k == "NO_COLOR" {
+			return noColor
+		}
+		return ""
+	}})
+	openNoteForm(t, m)
+	focusField(t, m, "title")
+	typeText(t, m, "Site visit")
+	focusField(t, m, "body")
+	typeText(t, m, "Bring the moisture meter")
+	raw := m.render()
+	if !strings.Contains(raw, "38;2;") {
+		t.Fatal("the form is drawn without colours")
+	}
+	// A light theme from the config file reaches the inputs at once.
+	dark := m.editor.fields[1].line.styled
+	m.applySettings(Settings{Theme: ThemeLight})
+	m.render()
+	if m.editor.fields[1].line.styled == dark || m.editor.fields[1].line.styled != m.sh.Styles {
+		t.Fatal("the text input kept the old theme")
+	}
+	if m.editor.fields[2].area.styled != m.sh.Styles {
+		t.Fatal("the text area kept the old theme")
+	}
+
+	noColor = "1"
+	m = newTestModel(t, Options{DB: db, Getenv: func(k string) string {
+		if k == "NO_COLOR" {
+			return noColor
+		}
+		return ""
+	}})
+	openNoteForm(t, m)
+	focusField(t, m, "title")
+	typeText(t, m, "Site visit")
+	focusField(t, m, "body")
+	typeText(t, m, "Bring the moisture meter")
+	raw = m.render()
+	if strings.Contains(raw, "38;") || strings.Contains(raw, "48;") {
+		t.Fatalf("colours drawn with NO_COLOR set: %q", raw)
+	}
+	if !strings.Contains(raw, "\x1b[7m") {
+		t.Fatal("no cursor (reverse video) in the focused field with NO_COLOR set")
+	}
+	mustContain(t, ansi.Strip(raw), "Site visit", "Bring the moisture meter")
 }

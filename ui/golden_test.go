@@ -83,6 +83,13 @@ func (g *goldenRun) keys(want string, keys ...string) {
 	g.waitFor(want)
 }
 
+// typeText types text one character at a time.
+func (g *goldenRun) typeText(text string) {
+	for _, r := range text {
+		g.tm.Send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
 // finish quits and compares the last frame, in the pinned profile, with
 // testdata/<test name>.golden (go test -update rewrites it).
 func (g *goldenRun) finish() {
@@ -131,9 +138,7 @@ func TestGoldenEditor(t *testing.T) {
 	g.keys("Questions for the surveyor", "right", "right")
 	g.keys("New note", "n")
 	g.keys("New note", "tab")
-	for _, r := range "Hearing prep" {
-		g.tm.Send(tea.KeyPressMsg{Code: r, Text: string(r)})
-	}
+	g.typeText("Hearing prep")
 	g.keys("Hearing prep", "tab", "tab", "right", "right")
 	g.keys("fix the fields marked ✗", "ctrl+s")
 	g.finish()
@@ -152,5 +157,20 @@ func TestGoldenBacklog(t *testing.T) {
 	g.waitFor("Harbour Trust v. Pell")
 	g.keys("Retrying (1)", "3")
 	g.keys("▸ New task", "down", "down")
+	g.finish()
+}
+
+func TestGoldenEditorLongText(t *testing.T) {
+	g := startGolden(t)
+	g.waitFor("Harbour Trust v. Pell")
+	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("New note", "n")
+	g.keys("▸ title", "tab")
+	g.typeText("Hearing prep")
+	g.keys("▸ body", "tab")
+	g.typeText("Ask the surveyor when the sea wall was last inspected, and by whom; bring the 2019 report.")
+	g.keys("~", "enter")
+	g.typeText("Second line.")
+	g.waitFor("Second line.")
 	g.finish()
 }

@@ -118,6 +118,28 @@ func TestInitialSyncProgressBar(t *testing.T) {
 	mustNotContain(t, screenText(m), "First sync")
 }
 
+func TestProgressBarFillsAndHonoursNoColor(t *testing.T) {
+	for _, noColor := range []bool{false, true} {
+		m, _ := newSyncModel(t, syncer.Syncing)
+		if noColor {
+			m.noColor = true
+			m.applySettings(m.settings)
+		}
+		event(t, m, syncer.Event{Kind: syncer.EventProgress, Done: 5000, Total: 20000})
+		raw := strings.Split(m.render(), "\n")[2]
+		bar := ansi.Strip(raw)
+		full, empty := strings.Count(bar, "█"), strings.Count(bar, "░")
+		// A quarter done: a quarter of the bar, and the line fits the screen.
+		if frac := float64(full) / float64(full+empty); frac < 0.23 || frac > 0.27 || ansi.StringWidth(bar) > 100 {
+			t.Fatalf("bar %q: %d full, %d empty, %d cells", bar, full, empty, ansi.StringWidth(bar))
+		}
+		hasColour := strings.Contains(raw, "38;")
+		if hasColour == noColor {
+			t.Fatalf("NO_COLOR %v, colours drawn %v: %q", noColor, hasColour, raw)
+		}
+	}
+}
+
 func TestSparklineCountsSyncActivity(t *testing.T) {
 	m, _ := newSyncModel(t, syncer.Online)
 	event(t, m, syncer.Event{Kind: syncer.EventPulled, Counts: syncer.Summary{Pulled: 40}})

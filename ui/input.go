@@ -2,287 +2,173 @@ package ui
 
 import (
 	"strings"
-	"unicode"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textarea"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
-// editKeys are the editing keys inside a text input; like the bubbles
-// inputs' own key maps they are not app actions and are not rebindable.
-var editKeys = struct {
-	Left, Right, WordLeft, WordRight, Home, End key.Binding
-	Backspace, Delete, DeleteWord, KillLine     key.Binding
-	KillStart, Up, Down, NewLine                key.Binding
-}{
-	Left:       key.NewBinding(key.WithKeys("left", "ctrl+b")),
-	Right:      key.NewBinding(key.WithKeys("right", "ctrl+f")),
-	WordLeft:   key.NewBinding(key.WithKeys("alt+left", "alt+b", "ctrl+left")),
-	WordRight:  key.NewBinding(key.WithKeys("alt+right", "alt+f", "ctrl+right")),
-	Home:       key.NewBinding(key.WithKeys("home", "ctrl+a")),
-	End:        key.NewBinding(key.WithKeys("end", "ctrl+e")),
-	Backspace:  key.NewBinding(key.WithKeys("backspace", "ctrl+h")),
-	Delete:     key.NewBinding(key.WithKeys("delete", "ctrl+d")),
-	DeleteWord: key.NewBinding(key.WithKeys("ctrl+w", "alt+backspace")),
-	KillLine:   key.NewBinding(key.WithKeys("ctrl+k")),
-	KillStart:  key.NewBinding(key.WithKeys("ctrl+u")),
-	Up:         key.NewBinding(key.WithKeys("up")),
-	Down:       key.NewBinding(key.WithKeys("down")),
-	NewLine:    key.NewBinding(key.WithKeys("enter")),
+// The text fields of the UI are the Bubbles text input (one line) and text
+// area (long text), wrapped so that every pane uses them the same way:
+// drawn in the theme's styles (re-applied when the theme changes), with a
+// cursor that does not blink (a blink is a timer of its own, and a frame
+// that changes by itself twice a second makes screens and tests unsteady),
+// and without the clipboard keys, which would run a clipboard program: a
+// terminal's own paste arrives as a paste message and is handled.
+
+// lineInput is a one-line text field: search, filters, and every one-line
+// field of the editor (text, number, date, date and time, tags).
+type lineInput struct {
+	m      textinput.Model
+	styled *Styles // the styles last applied
 }
 
-// textInput is a small text editor: one line, or several with multiline.
-// (The bubbles inputs need modules this build does not carry.)
-type textInput struct {
-	lines       [][]rune
-	row, col    int
-	top         int // first line shown (multiline)
-	multiline   bool
-	Prompt      string
-	Placeholder string
-	width       int
-	height      int // lines shown when multiline
-	focused     bool
+func newLineInput(s *Styles, prompt, placeholder, value string) lineInput {
+	m := textinput.New()
+	m.Prompt, m.Placeholder = prompt, placeholder
+	m.KeyMap.Paste.SetEnabled(false)
+	// No suggestions are offered: tab and the arrows belong to the form.
+	m.KeyMap.AcceptSuggestion.SetEnabled(false)
+	m.KeyMap.NextSuggestion.SetEnabled(false)
+	m.KeyMap.PrevSuggestion.SetEnabled(false)
+	l := lineInput{m: m}
+	l.restyle(s)
+	l.SetValue(value)
+	return l
 }
 
-func newTextInput(value string, multiline bool) textInput {
-	t := textInput{multiline: multiline, height: 1}
-	if multiline {
-		t.height = 3
-	}
-	t.SetValue(value)
-	return t
-}
-
-// SetValue replaces the text and puts the cursor at its end.
-func (t *textInput) SetValue(s string) {
-	if !t.multiline {
-		s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-	}
-	t.lines = nil
-	for _, l := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
-		t.lines = append(t.lines, []rune(l))
-	}
-	t.row = len(t.lines) - 1
-	t.col = len(t.lines[t.row])
-	t.top = max(0, t.row-t.height+1)
+// SetValue replaces the text (newlines become spaces) and puts the cursor
+// at its end.
+func (l *lineInput) SetValue(s string) {
+	l.m.SetValue(s)
+	l.m.CursorEnd()
 }
 
 // Value is the text.
-func (t *textInput) Value() string {
-	s := make([]string, len(t.lines))
-	for i, l := range t.lines {
-		s[i] = string(l)
-	}
-	return strings.Join(s, "\n")
+func (l *lineInput) Value() string { return l.m.Value() }
+
+// Focus shows the cursor and takes keys.
+func (l *lineInput) Focus() { l.m.Focus() }
+
+// Blur hides the cursor and stops taking keys.
+func (l *lineInput) Blur() { l.m.Blur() }
+
+// Update edits the text with a key or a paste; it reports whether the text
+// changed.
+func (l *lineInput) Update(msg tea.Msg) bool {
+	before := l.m.Value()
+	l.m, _ = l.m.Update(msg) // a static cursor asks for no commands
+	return l.m.Value() != before
 }
 
-func (t *textInput) Focus()            { t.focused = true }
-func (t *textInput) Blur()             { t.focused = false }
-func (t *textInput) Focused() bool     { return t.focused }
-func (t *textInput) SetWidth(w int)    { t.width = max(1, w) }
-func (t *textInput) SetHeight(h int)   { t.height = max(1, h) }
-func (t *textInput) AtFirstLine() bool { return t.row == 0 }
-func (t *textInput) AtLastLine() bool  { return t.row == len(t.lines)-1 }
-func (t *textInput) cur() []rune       { return t.lines[t.row] }
-func (t *textInput) setCur(l []rune)   { t.lines[t.row] = l }
-func (t *textInput) insert(rs ...rune) { t.setCur(insertRunes(t.cur(), t.col, rs)); t.col += len(rs) }
-func isWordRune(r rune) bool           { return unicode.IsLetter(r) || unicode.IsDigit(r) }
-func insertRunes(l []rune, at int, rs []rune) []rune {
-	out := make([]rune, 0, len(l)+len(rs))
-	out = append(out, l[:at]...)
-	out = append(out, rs...)
-	return append(out, l[at:]...)
+// View draws the field in exactly w cells, prompt included.
+func (l *lineInput) View(s *Styles, w int) string {
+	l.restyle(s)
+	// The input draws its width plus one cell for the cursor.
+	l.m.SetWidth(max(1, w-ansi.StringWidth(l.m.Prompt)-1))
+	return pad(l.m.View(), w)
 }
 
-// Update edits the text; it reports whether the text changed. Keys it
-// does not use (tab, esc, ctrl+s…) are left to the caller.
-func (t *textInput) Update(msg tea.Msg) (changed, used bool) {
-	if !t.focused {
-		return false, false
-	}
-	switch msg := msg.(type) {
-	case tea.PasteMsg:
-		t.paste(msg.Content)
-		return true, true
-	case tea.KeyPressMsg:
-		return t.key(msg)
-	}
-	return false, false
-}
-
-func (t *textInput) paste(s string) {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	for i, part := range strings.Split(s, "\n") {
-		if i > 0 {
-			if !t.multiline {
-				t.insert(' ')
-			} else {
-				t.newline()
-			}
-		}
-		t.insert([]rune(strings.Map(printable, part))...)
+// restyle applies the theme's styles when they changed.
+func (l *lineInput) restyle(s *Styles) {
+	if l.styled != s {
+		l.m.SetStyles(s.Input)
+		l.styled = s
 	}
 }
 
-func printable(r rune) rune {
-	if r == '\t' {
-		return ' '
-	}
-	if unicode.IsControl(r) {
-		return -1
-	}
-	return r
+// areaInput is a multi-line text field with soft wrap: the editor's long
+// text fields.
+type areaInput struct {
+	m      textarea.Model
+	styled *Styles
 }
 
-func (t *textInput) newline() {
-	l := t.cur()
-	rest := append([]rune(nil), l[t.col:]...)
-	t.setCur(l[:t.col:t.col])
-	t.lines = append(t.lines[:t.row+1], append([][]rune{rest}, t.lines[t.row+1:]...)...)
-	t.row++
-	t.col = 0
+func newAreaInput(s *Styles, placeholder, value string) areaInput {
+	m := textarea.New()
+	m.Prompt, m.Placeholder = "", placeholder
+	m.ShowLineNumbers = false
+	m.EndOfBufferCharacter = '~'
+	// No height limit: MaxHeight would also cap the number of lines typed.
+	m.MaxHeight = 0
+	m.KeyMap.Paste.SetEnabled(false)
+	m.KeyMap.CopySelection.SetEnabled(false)
+	a := areaInput{m: m}
+	a.restyle(s)
+	a.m.SetValue(strings.ReplaceAll(value, "\r\n", "\n"))
+	a.m.MoveToBegin() // a long text is read from its start
+	return a
 }
 
-func (t *textInput) key(msg tea.KeyPressMsg) (changed, used bool) {
-	k := editKeys
-	l := t.cur()
-	switch {
-	case key.Matches(msg, k.Left):
-		if t.col > 0 {
-			t.col--
-		} else if t.row > 0 {
-			t.row--
-			t.col = len(t.cur())
-		}
-	case key.Matches(msg, k.Right):
-		if t.col < len(l) {
-			t.col++
-		} else if t.row < len(t.lines)-1 {
-			t.row++
-			t.col = 0
-		}
-	case key.Matches(msg, k.WordLeft):
-		t.col = wordStart(l, t.col)
-	case key.Matches(msg, k.WordRight):
-		for t.col < len(l) && !isWordRune(l[t.col]) {
-			t.col++
-		}
-		for t.col < len(l) && isWordRune(l[t.col]) {
-			t.col++
-		}
-	case key.Matches(msg, k.Home):
-		t.col = 0
-	case key.Matches(msg, k.End):
-		t.col = len(l)
-	case key.Matches(msg, k.Backspace):
-		switch {
-		case t.col > 0:
-			t.setCur(append(l[:t.col-1:t.col-1], l[t.col:]...))
-			t.col--
-		case t.row > 0:
-			prev := t.lines[t.row-1]
-			t.col = len(prev)
-			t.lines[t.row-1] = append(prev[:len(prev):len(prev)], l...)
-			t.lines = append(t.lines[:t.row], t.lines[t.row+1:]...)
-			t.row--
-		default:
-			return false, true
-		}
-		return true, true
-	case key.Matches(msg, k.Delete):
-		switch {
-		case t.col < len(l):
-			t.setCur(append(l[:t.col:t.col], l[t.col+1:]...))
-		case t.row < len(t.lines)-1:
-			t.setCur(append(l[:len(l):len(l)], t.lines[t.row+1]...))
-			t.lines = append(t.lines[:t.row+1], t.lines[t.row+2:]...)
-		default:
-			return false, true
-		}
-		return true, true
-	case key.Matches(msg, k.DeleteWord):
-		start := wordStart(l, t.col)
-		t.setCur(append(l[:start:start], l[t.col:]...))
-		t.col = start
-		return true, true
-	case key.Matches(msg, k.KillLine):
-		t.setCur(l[:t.col:t.col])
-		return true, true
-	case key.Matches(msg, k.KillStart):
-		t.setCur(append([]rune(nil), l[t.col:]...))
-		t.col = 0
-		return true, true
-	case t.multiline && key.Matches(msg, k.Up) && t.row > 0:
-		t.row--
-		t.col = min(t.col, len(t.cur()))
-	case t.multiline && key.Matches(msg, k.Down) && t.row < len(t.lines)-1:
-		t.row++
-		t.col = min(t.col, len(t.cur()))
-	case t.multiline && key.Matches(msg, k.NewLine):
-		t.newline()
-		return true, true
-	case msg.Text != "" && msg.Mod&(tea.ModCtrl|tea.ModAlt) == 0:
-		t.insert([]rune(strings.Map(printable, msg.Text))...)
-		return true, true
-	default:
-		return false, false
-	}
-	return false, true
+// Value is the text, lines joined with "\n".
+func (a *areaInput) Value() string { return a.m.Value() }
+
+// Focus shows the cursor and takes keys, the area showing rows rows: its
+// scrolling follows the cursor within that height from the first key on.
+func (a *areaInput) Focus(rows int) {
+	a.m.Focus()
+	a.m.SetHeight(rows)
 }
 
-func wordStart(l []rune, col int) int {
-	for col > 0 && !isWordRune(l[col-1]) {
-		col--
-	}
-	for col > 0 && isWordRune(l[col-1]) {
-		col--
-	}
-	return col
+// Blur hides the cursor and stops taking keys.
+func (a *areaInput) Blur() { a.m.Blur() }
+
+// Update edits the text with a key or a paste; it reports whether the text
+// changed.
+func (a *areaInput) Update(msg tea.Msg) bool {
+	before := a.m.Value()
+	a.m, _ = a.m.Update(msg)
+	return a.m.Value() != before
 }
 
-// View draws the text with a block cursor when focused.
-func (t *textInput) View(s *Styles) string {
-	w := max(1, t.width-lipgloss.Width(t.Prompt))
-	if !t.multiline {
-		return t.Prompt + t.lineView(s, 0, w)
-	}
-	t.top = scrollInto(t.top, t.row, t.height)
-	var out []string
-	for i := t.top; i < t.top+t.height; i++ {
-		if i >= len(t.lines) {
-			out = append(out, s.Faint.Render("~"))
-			continue
-		}
-		out = append(out, t.lineView(s, i, w))
-	}
-	return strings.Join(out, "\n")
+// AtTop reports whether the cursor is on the first row on screen of the
+// text, so that moving up leaves the field.
+func (a *areaInput) AtTop() bool { return a.m.Line() == 0 && a.m.LineInfo().RowOffset == 0 }
+
+// AtBottom reports whether the cursor is on the last row of the text.
+func (a *areaInput) AtBottom() bool {
+	li := a.m.LineInfo()
+	return a.m.Line() == a.m.LineCount()-1 && li.RowOffset >= li.Height-1
 }
 
-func (t *textInput) lineView(s *Styles, i, w int) string {
-	l := t.lines[i]
-	if len(t.lines) == 1 && len(l) == 0 && t.Placeholder != "" {
-		if t.focused {
-			return s.Cursor.Render(" ") + s.Placeholder.Render(truncate(t.Placeholder, w-1))
+// Moves reports whether a key moves the cursor up or down inside the text
+// rather than out of the field.
+func (a *areaInput) Moves(msg tea.KeyPressMsg) bool {
+	return (key.Matches(msg, a.m.KeyMap.LinePrevious) && !a.AtTop()) ||
+		(key.Matches(msg, a.m.KeyMap.LineNext) && !a.AtBottom())
+}
+
+// View draws the field w cells wide and h rows high.
+func (a *areaInput) View(s *Styles, w, h int) string {
+	a.restyle(s)
+	a.m.SetWidth(max(1, w-1)) // a spare cell for the cursor past a full row
+	a.m.SetHeight(max(1, h))
+	lines := strings.Split(strings.TrimSuffix(a.m.View(), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = pad(l, w)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// restyle applies the theme's styles when they changed.
+func (a *areaInput) restyle(s *Styles) {
+	if a.styled != s {
+		a.m.SetStyles(s.Area)
+		a.styled = s
+	}
+}
+
+// Rows is how many rows the text takes at width w, wrapped as the area
+// wraps it (at most limit: only the count up to it matters).
+func (a *areaInput) Rows(w, limit int) int {
+	n := 0
+	for _, l := range strings.Split(a.m.Value(), "\n") {
+		n += max(1, len(strings.Split(ansi.Wordwrap(l, max(1, w-1), ""), "\n")))
+		if n >= limit {
+			return limit
 		}
-		return s.Placeholder.Render(truncate(t.Placeholder, w))
 	}
-	if !t.focused || i != t.row {
-		return truncate(string(l), w)
-	}
-	// Scroll horizontally so the cursor stays in view.
-	start := 0
-	if t.col >= w {
-		start = t.col - w + 1
-	}
-	vis := l[start:]
-	c := t.col - start
-	before := string(vis[:min(c, len(vis))])
-	at, after := " ", ""
-	if c < len(vis) {
-		at = string(vis[c])
-		after = string(vis[c+1:])
-	}
-	return truncate(before+s.Cursor.Render(at)+after, w)
+	return n
 }

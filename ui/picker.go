@@ -27,16 +27,14 @@ type picker struct {
 	title  string
 	all    []pickItem
 	shown  []pickItem
-	filter textInput
+	filter lineInput
 	cursor int
 	top    int
 }
 
 func newPicker(sh *Shared, owner, title string, items []pickItem) *picker {
 	p := &picker{Common: Common{Shared: sh}, owner: owner, title: title, all: items}
-	p.filter = newTextInput("", false)
-	p.filter.Prompt = "filter: "
-	p.filter.Placeholder = "type to narrow the list"
+	p.filter = newLineInput(sh.Styles, "filter: ", "type to narrow the list", "")
 	p.filter.Focus()
 	p.apply()
 	return p
@@ -78,7 +76,7 @@ func (p *picker) Update(msg tea.Msg) tea.Cmd {
 			p.move(1)
 			return nil
 		}
-		if changed, _ := p.filter.Update(msg); changed {
+		if p.filter.Update(msg) {
 			p.apply()
 		}
 		return nil
@@ -109,8 +107,7 @@ func (p *picker) answer(it pickItem, ok bool) tea.Cmd {
 func (p *picker) View() string {
 	s := p.Styles
 	w := max(10, p.Width-4)
-	p.filter.SetWidth(w)
-	lines := []string{s.DialogTitle.Render(p.title), p.filter.View(s)}
+	lines := []string{s.DialogTitle.Render(p.title), p.filter.View(s, w)}
 	rows := p.rows()
 	switch {
 	case len(p.all) == 0:

@@ -55,7 +55,7 @@ type recordsPane struct {
 	rows      map[rowKey]string // drawn rows, for the current styles
 	rowStyles *Styles
 
-	search    textInput
+	search    lineInput
 	searching bool
 	text      string
 	searchSeq int
@@ -74,9 +74,7 @@ type recordsPane struct {
 
 func newRecordsPane(sh *Shared) *recordsPane {
 	p := &recordsPane{Common: Common{Shared: sh}, cols: sh.Schema.Collections, counts: map[string]int{}}
-	p.search = newTextInput("", false)
-	p.search.Prompt = "/ "
-	p.search.Placeholder = "search all text fields"
+	p.search = newLineInput(sh.Styles, "/ ", "search all text fields", "")
 	return p
 }
 
@@ -265,7 +263,7 @@ func (p *recordsPane) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.ListDown):
 		return p.move(1)
 	}
-	if changed, _ := p.search.Update(msg); changed {
+	if p.search.Update(msg) {
 		return p.searchChanged()
 	}
 	return nil

@@ -68,8 +68,7 @@ func (p *recordsPane) listView(w int) string {
 	}
 	lines := []string{joinRight(title, s.Muted.Render(pos), w)}
 	if p.searching || p.text != "" {
-		p.search.SetWidth(w - 1)
-		lines = append(lines, " "+p.search.View(s))
+		lines = append(lines, " "+p.search.View(s, w-1))
 	}
 	widths := columnWidths(len(c.Columns), w-badgeWidth-3)
 	head := " "

@@ -5,6 +5,10 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/progress"
+	"charm.land/bubbles/v2/textarea"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"casefile/model"
@@ -55,7 +59,6 @@ type Styles struct {
 	SideItem, SideActive                     lipgloss.Style
 	ColHeader, Row, RowSelected, Placeholder lipgloss.Style
 	Label, LabelFocused, FieldError, Hint    lipgloss.Style
-	Cursor                                   lipgloss.Style
 	Value, ValueFocused                      lipgloss.Style
 	DiffChanged, DiffSame, Chosen            lipgloss.Style
 	Dialog, DialogTitle                      lipgloss.Style
@@ -67,6 +70,12 @@ type Styles struct {
 	Local lipgloss.Style // the header's "local only" badge
 
 	Help help.Styles
+
+	// The Bubbles text fields and progress bar, in the same colours; a view
+	// copies Progress and sets its width.
+	Input    textinput.Styles
+	Area     textarea.Styles
+	Progress progress.Model
 }
 
 // NewStyles builds the styles of a theme for a dark or light background.
@@ -110,7 +119,6 @@ func NewStyles(theme string, dark, noColor bool) *Styles {
 	s.Row = fg(p.text)
 	s.RowSelected = s.selected(p, plain)
 	s.Placeholder = fg(p.faint)
-	s.Cursor = ns().Reverse(true)
 	s.Label = fg(p.muted)
 	s.LabelFocused = fg(p.accent).Bold(true)
 	s.FieldError = fg(p.bad)
@@ -148,6 +156,14 @@ func NewStyles(theme string, dark, noColor bool) *Styles {
 	}
 	s.Local = fg(p.info).Bold(true)
 
+	s.Input, s.Area = s.inputStyles(), s.areaStyles()
+	s.Progress = progress.New(
+		progress.WithColors(s.ProgressFull.GetForeground()),
+		progress.WithFillCharacters('█', '░'),
+		progress.WithoutPercentage(),
+	)
+	s.Progress.EmptyColor = s.ProgressEmpty.GetForeground()
+
 	s.Help = help.DefaultStyles(dark)
 	if plain {
 		s.Help = help.Styles{ShortKey: ns().Bold(true), FullKey: ns().Bold(true)}
@@ -158,6 +174,36 @@ func NewStyles(theme string, dark, noColor bool) *Styles {
 		s.Help.FullDesc = fg(p.muted)
 	}
 	return s
+}
+
+// inputStyles are the one-line text fields' styles: the editor's value
+// styles, a faint placeholder, and a cursor in reverse video with no colour
+// of its own (so it shows under NO_COLOR too) that does not blink.
+func (s *Styles) inputStyles() textinput.Styles {
+	state := func(text lipgloss.Style) textinput.StyleState {
+		return textinput.StyleState{Text: text, Placeholder: s.Placeholder, Suggestion: s.Placeholder, Prompt: s.Muted}
+	}
+	return textinput.Styles{
+		Focused: state(s.ValueFocused),
+		Blurred: state(s.Value),
+		Cursor:  textinput.CursorStyle{Shape: tea.CursorBlock},
+	}
+}
+
+// areaStyles are the long text fields' styles, like the one-line fields'
+// (no highlighted cursor line), with "~" in faint marking rows past the end.
+func (s *Styles) areaStyles() textarea.Styles {
+	state := func(text lipgloss.Style) textarea.StyleState {
+		return textarea.StyleState{
+			Text: text, CursorLine: text, Placeholder: s.Placeholder,
+			EndOfBuffer: s.Faint, Selection: s.RowSelected,
+		}
+	}
+	return textarea.Styles{
+		Focused: state(s.ValueFocused),
+		Blurred: state(s.Value),
+		Cursor:  textarea.CursorStyle{Shape: tea.CursorBlock},
+	}
 }
 
 func (s *Styles) selected(p palette, plain bool) lipgloss.Style {

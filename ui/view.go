@@ -134,9 +134,11 @@ func (m *Model) progressView() string {
 	if p.total > 0 {
 		frac = min(1, float64(p.done)/float64(p.total))
 	}
-	full := int(frac * float64(bw))
-	bar := s.ProgressFull.Render(strings.Repeat("█", full)) + s.ProgressEmpty.Render(strings.Repeat("░", bw-full))
-	return s.Muted.Render(label) + bar + s.Muted.Render(text)
+	bar := s.Progress
+	bar.SetWidth(bw)
+	// Drawn at the fraction done, without the bar's own animation: the
+	// syncer's pages already move it in steps.
+	return s.Muted.Render(label) + bar.ViewAs(frac) + s.Muted.Render(text)
 }
 
 func roundETA(d time.Duration) string {
