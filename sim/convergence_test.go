@@ -15,8 +15,11 @@ import (
 	"casefile/server/storetest"
 )
 
-// ciScenarios is the size of the CI set (CASEFILE_SIM_SET=ci).
-const ciScenarios = 300
+// Sizes of the CI sets (CASEFILE_SIM_SET=ci) on SQLite and PostgreSQL.
+const (
+	ciScenarios = 300
+	ciPostgres  = 6
+)
 
 // baseConfig is the size of one scenario: 4 devices of 3 users, 150 local
 // writes each, 12% of requests faulty on top of crashes, restarts,
@@ -41,8 +44,8 @@ func sized() scenario {
 const minFaults = 10
 
 // seeds returns the seeds to run: one to replay, N for a soak, the CI
-// set, or a small default set (smaller still under -race).
-func seeds(t *testing.T, small, race int) []uint64 {
+// set of ci, or a small default set (smaller still under -race).
+func seeds(t *testing.T, ci, small, race int) []uint64 {
 	t.Helper()
 	if s := os.Getenv("CASEFILE_SIM_SEED"); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
@@ -60,7 +63,7 @@ func seeds(t *testing.T, small, race int) []uint64 {
 		}
 		n = v
 	case os.Getenv("CASEFILE_SIM_SET") == "ci":
-		n = ciScenarios
+		n = ci
 	case raceEnabled:
 		n = race
 	}
@@ -84,7 +87,7 @@ func seeds(t *testing.T, small, race int) []uint64 {
 // was lost, duplicated or shown to the wrong user, and that every client
 // mirrors the server.
 func TestConvergence(t *testing.T) {
-	runSet(t, "TestConvergence", seeds(t, 12, 8), func(t *testing.T) scenario { return sized() })
+	runSet(t, "TestConvergence", seeds(t, ciScenarios, 12, 8), func(t *testing.T) scenario { return sized() })
 }
 
 // TestConvergencePostgres runs a smaller set against PostgreSQL, each
@@ -94,11 +97,7 @@ func TestConvergencePostgres(t *testing.T) {
 	if os.Getenv(storetest.EnvPostgres) == "" {
 		t.Skip(storetest.EnvPostgres + " is not set; skipping the PostgreSQL scenarios")
 	}
-	n := 6
-	if os.Getenv("CASEFILE_SIM_SET") != "ci" {
-		n = 2
-	}
-	runSet(t, "TestConvergencePostgres", seeds(t, n, 2), func(t *testing.T) scenario {
+	runSet(t, "TestConvergencePostgres", seeds(t, ciPostgres, 2, 2), func(t *testing.T) scenario {
 		cfg := sized()
 		cfg.pgURL = storetest.PostgresURL(t)
 		return cfg
