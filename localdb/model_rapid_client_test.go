@@ -50,6 +50,15 @@ type mRecord struct {
 	mark             bool // not yet seen by a running full resync
 }
 
+// serverMatter is the matter the server holds the record in; one it never
+// had goes by the matter shown.
+func (r *mRecord) serverMatter() string {
+	if m := model.MatterOf(r.coll, r.id, r.base); r.base != nil && m != "" {
+		return m
+	}
+	return r.matter
+}
+
 // clientModel is the whole expected state of one local database.
 type clientModel struct {
 	schema    *model.Schema
@@ -664,7 +673,7 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true)
 	}
 	for _, mid := range p.DroppedMatters {
-		m.dropRecords(func(r *mRecord) bool { return r.matter == mid }, false)
+		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false)
 		m.journal++
 	}
 	if p.Cursor >= m.cursor {

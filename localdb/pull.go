@@ -38,7 +38,11 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			}
 		}
 		for _, m := range page.DroppedMatters {
-			if err := db.dropRecords(ctx, tx, "dropped_matter", "matter_id = ?", m); err != nil {
+			// A record's shown matter may be a pending move's target; the
+			// server drops by the matter it holds the record in. The
+			// records whose two matters differ all have queued ops.
+			if err := db.dropRecords(ctx, tx, "dropped_matter",
+				"matter_id = ? OR id IN (SELECT record_id FROM outbox)", m); err != nil {
 				return err
 			}
 		}
@@ -163,6 +167,9 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, a
 			rows.Close()
 			return err
 		}
+		if kind == "dropped_matter" && serverMatter(r) != arg {
+			continue
+		}
 		recs = append(recs, r)
 	}
 	rows.Close()
@@ -202,6 +209,19 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, a
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: kind, RecordID: arg,
 		Collection: model.MatterCollection, Summary: summary})
+}
+
+// serverMatter is the matter the server holds a record in: that of its
+// server copy, whatever a queued move shows here; a record the server has
+// never had goes by the matter shown.
+func serverMatter(r recordRow) string {
+	if r.base == nil {
+		return r.matterID
+	}
+	if m := model.MatterOf(r.collection, r.id, r.base); m != "" {
+		return m
+	}
+	return r.matterID
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -154,6 +154,46 @@ func TestDroppedMatterKeepsUnsentWorkAsFailed(t *testing.T) {
 	}
 }
 
+// A matter is dropped by the matter the server holds its records in, not
+// by the one an unsent move shows here: a note moved out of the dropped
+// matter goes (its move kept as failed), a note moved into it stays.
+func TestDroppedMatterGoesByServerMatterNotUnsentMove(t *testing.T) {
+	db := openTest(t)
+	lost, kept := syncedMatter(t, db), syncedMatter(t, db)
+	outOfLost := syncedNote(t, db, lost, 1, model.Fields{"title": "moved out"})
+	intoLost := syncedNote(t, db, kept, 1, model.Fields{"title": "moved in"})
+	mustUpdate(t, db, outOfLost, model.Fields{"matter_id": kept})
+	mustUpdate(t, db, intoLost, model.Fields{"matter_id": lost})
+
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{lost}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, outOfLost); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a note the server holds in the dropped matter is still here: %v", err)
+	}
+	if ops := opsOf(t, db, outOfLost); len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != CodeAccessRevoked {
+		t.Fatalf("the unsent move out of the dropped matter: %+v", ops)
+	}
+	r := mustGet(t, db, intoLost)
+	if r.Fields["matter_id"] != lost || r.State != model.StatePending {
+		t.Fatalf("the note moved into the dropped matter shows %v in state %s", r.Fields["matter_id"], r.State)
+	}
+	ops := opsOf(t, db, intoLost)
+	if len(ops) != 1 || ops[0].State != OpPending {
+		t.Fatalf("the unsent move into the dropped matter: %+v", ops)
+	}
+	if err := db.DiscardOp(bg, ops[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, db, intoLost); r.Fields["matter_id"] != kept || r.State != model.StateSynced {
+		t.Fatalf("after the discard the note shows %v in state %s, want the server's copy", r.Fields["matter_id"], r.State)
+	}
+	rep, err := db.Doctor(bg, false)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("doctor: %+v %v", rep, err)
+	}
+}
+
 func TestCursorNeverMovesBack(t *testing.T) {
 	db := openTest(t)
 	pull(t, db, 50)
