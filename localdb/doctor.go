@@ -50,8 +50,25 @@ func (db *DB) Doctor(ctx context.Context, repair bool) (Report, error) {
 
 var errDryRun = errors.New("dry run")
 
+// checkIntegrity runs SQLite's integrity and foreign key checks on a
+// connection of its own, opened for them and closed after. A pooled reader
+// will not do: FTS5 keeps a per-connection copy of its index's structure,
+// which integrity_check (unlike a search) does not refresh after another
+// connection writes, so a reader that checked once before reports
+// "fts5: corruption found" for a sound database.
 func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
-	rows, err := db.r.QueryContext(ctx, "PRAGMA integrity_check")
+	fresh, err := sql.Open("sqlite", dsn(db.path, "_pragma=query_only(1)"))
+	if err != nil {
+		return mapErr(err)
+	}
+	defer fresh.Close()
+	fresh.SetMaxOpenConns(1)
+	conn, err := fresh.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
 		return mapErr(err)
 	}
@@ -68,7 +85,8 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 	if err := rows.Err(); err != nil {
 		return mapErr(err)
 	}
-	fk, err := db.r.QueryContext(ctx, "PRAGMA foreign_key_check")
+	rows.Close()
+	fk, err := conn.QueryContext(ctx, "PRAGMA foreign_key_check")
 	if err != nil {
 		return mapErr(err)
 	}
