@@ -215,6 +215,13 @@ func (p *backlogPane) View() string {
 	}
 	h := p.Height
 	cursorLine := p.lay.opLine[p.cursor]
+	// The op's own lines below it (its error, the count of ops not
+	// listed after the last one) come into sight with it.
+	end := cursorLine
+	for end+1 < len(p.lay.items) && (p.lay.items[end+1].kind == itemError || p.lay.items[end+1].kind == itemMore) {
+		end++
+	}
+	p.top = scrollInto(p.top, end, h)
 	p.top = scrollInto(min(p.top, cursorLine), cursorLine, h)
 	if cursorLine > 0 && p.top == cursorLine {
 		p.top-- // keep the group heading of the first op in sight
@@ -234,7 +241,7 @@ func (p *backlogPane) View() string {
 		case itemOp:
 			lines = append(lines, p.opLineView(int(it.op), now, w))
 		case itemMore:
-			more := p.lay.counts[localdb.OpState(it.state)] - maxPerGroup
+			more := p.lay.more[localdb.OpState(it.state)]
 			lines = append(lines, s.Muted.Render(fmt.Sprintf("   … and %s more; they are sent in order with the next syncs.", humanize.Comma(int64(more)))))
 		}
 	}
@@ -292,31 +299,31 @@ type backlogLayout struct {
 	items  []backlogItem
 	opLine []int // line of each op
 	counts map[localdb.OpState]int
+	more   map[localdb.OpState]int // ops of a state not listed
 }
 
-// groupOps orders ops by group (backlogOrder) and lays out their lines.
-func groupOps(ops []localdb.OutboxOp) ([]localdb.OutboxOp, backlogLayout) {
-	lay := backlogLayout{counts: map[localdb.OpState]int{}}
-	byState := map[localdb.OpState][]localdb.OutboxOp{}
-	for _, op := range ops {
-		byState[op.State] = append(byState[op.State], op)
-		lay.counts[op.State]++
+// groupOps orders the first ops of each state by group (backlogOrder) and
+// lays out their lines; counts are the ops in each state, listed or not.
+func groupOps(byState map[localdb.OpState][]localdb.OutboxOp, counts map[localdb.OpState]int) ([]localdb.OutboxOp, backlogLayout) {
+	lay := backlogLayout{counts: map[localdb.OpState]int{}, more: map[localdb.OpState]int{}}
+	n := 0
+	for _, group := range byState {
+		n += len(group)
 	}
-	grouped := make([]localdb.OutboxOp, 0, len(ops))
+	grouped := make([]localdb.OutboxOp, 0, n)
 	for _, st := range backlogOrder {
 		group := byState[st]
 		if len(group) == 0 {
-			continue
+			continue // none left by the time its page was read
 		}
+		// The counts and the pages are separate reads: an op may have
+		// moved between them; the next refresh sets it right.
+		lay.counts[st] = max(counts[st], len(group))
 		if len(lay.items) > 0 {
 			lay.items = append(lay.items, backlogItem{kind: itemBlank})
 		}
 		lay.items = append(lay.items, backlogItem{kind: itemHeader, state: string(st)})
-		for n, op := range group {
-			if n == maxPerGroup {
-				lay.items = append(lay.items, backlogItem{kind: itemMore, state: string(st)})
-				break
-			}
+		for _, op := range group {
 			i := int32(len(grouped))
 			grouped = append(grouped, op)
 			lay.opLine = append(lay.opLine, len(lay.items))
@@ -324,6 +331,10 @@ func groupOps(ops []localdb.OutboxOp) ([]localdb.OutboxOp, backlogLayout) {
 			if op.State != localdb.OpPending && plainError(op) != "" {
 				lay.items = append(lay.items, backlogItem{kind: itemError, op: i})
 			}
+		}
+		if lay.counts[st] > len(group) {
+			lay.more[st] = lay.counts[st] - len(group)
+			lay.items = append(lay.items, backlogItem{kind: itemMore, state: string(st)})
 		}
 	}
 	return grouped, lay

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -150,5 +151,47 @@ func TestBacklogOpenConflictGoesToReview(t *testing.T) {
 	press(t, m, "enter")
 	if m.screen != screenRecords || m.detail == nil || m.detail.rec.State != model.StatePending {
 		t.Fatal("enter on a saved op did not open its record")
+	}
+}
+
+func TestBacklogListsAWindowOfEachGroupAndCountsTheRest(t *testing.T) {
+	db := openDB(t)
+	now := time.Now()
+	seedStates(t, db, now.Add(42*time.Second))
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Import"})
+	items := make([]localdb.ImportItem, maxPerGroup+20)
+	for i := range items {
+		items[i].Fields = model.Fields{"matter_id": mt.ID, "title": fmt.Sprintf("Imported %03d", i)}
+	}
+	if err := db.Import(context.Background(), "note", items); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestModel(t, Options{DB: db, Now: func() time.Time { return now }})
+	press(t, m, "3")
+	pending := maxPerGroup + 20 + 2 // the import, the seed's saved note and the new matter
+	if got := m.backlog.lay.counts[localdb.OpPending]; got != pending {
+		t.Fatalf("saved-offline count %d, want %d", got, pending)
+	}
+	listed := 0
+	for _, op := range m.backlog.ops {
+		if op.State == localdb.OpPending {
+			listed++
+		}
+	}
+	if listed != maxPerGroup {
+		t.Fatalf("%d saved-offline ops listed, want the first %d", listed, maxPerGroup)
+	}
+	// The small groups are whole, and above the long one, which says how
+	// many it holds and, after its last listed op, how many more wait.
+	mustContain(t, screenText(m), "≠ Conflict (2)", "✗ Failed (1)", "◷ Retrying (1)", "↑ Saved offline (522)")
+	mustNotContain(t, screenText(m), "more; they are sent")
+	for range maxPerGroup / 10 {
+		press(t, m, "pgdown")
+	}
+	mustContain(t, screenText(m), "▸ New note “Imported 497”", "… and 22 more; they are sent in order with the next syncs.")
+	// Queue order: the matter created first, then the seed's note, then the import.
+	last := m.backlog.ops[len(m.backlog.ops)-1]
+	if last.State != localdb.OpPending || m.backlog.title(last) != fmt.Sprintf("Imported %03d", maxPerGroup-3) {
+		t.Fatalf("the last listed op is %q (%s)", m.backlog.title(last), last.State)
 	}
 }

@@ -7,7 +7,6 @@ package ui
 
 import (
 	"context"
-	"runtime/debug"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -152,19 +151,32 @@ func loadConflicts(db *localdb.DB, id int) tea.Cmd {
 	}
 }
 
-// bigOutbox is the outbox size past which its read's memory is returned at once.
-const bigOutbox = 10_000
-
 // maxTitleLookups bounds the records read to title the backlog's ops.
 const maxTitleLookups = 200
 
+// loadOutbox reads how many ops wait in each state and the first
+// maxPerGroup of each state in queue order, never the whole outbox: it may
+// hold a hundred thousand imported records.
 func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
-		ops, err := db.Outbox(ctx)
+		counts, err := db.OutboxCounts(ctx)
 		if err != nil {
 			return outboxMsg{id: id, err: err}
+		}
+		groups := map[localdb.OpState][]localdb.OutboxOp{}
+		var ops []localdb.OutboxOp
+		for _, st := range backlogOrder {
+			if counts[st] == 0 {
+				continue
+			}
+			page, err := db.OutboxPage(ctx, st, 0, maxPerGroup)
+			if err != nil {
+				return outboxMsg{id: id, err: err}
+			}
+			groups[st] = page
+			ops = append(ops, page...)
 		}
 		titles := map[string]string{}
 		lookups := 0
@@ -191,12 +203,7 @@ func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 		for i := range ops {
 			ops[i].Fields = nil // titled: the values are not shown
 		}
-		grouped, layout := groupOps(ops)
-		if len(ops) > bigOutbox {
-			// Reading a huge outbox allocates far more than the backlog
-			// keeps; hand that memory back now rather than minutes later.
-			debug.FreeOSMemory()
-		}
+		grouped, layout := groupOps(groups, counts)
 		return outboxMsg{id: id, ops: grouped, layout: layout, titles: titles}
 	}
 }

@@ -1,0 +1,63 @@
+package localdb
+
+import (
+	"context"
+	"fmt"
+)
+
+// maxOutboxPage bounds one OutboxPage read.
+const maxOutboxPage = 10_000
+
+// The backlog's queries. The page names its index, so that no table
+// statistics can lead the planner to walk the whole queue for a state that
+// holds a handful of ops.
+const (
+	outboxCountsQuery = "SELECT state, count(*) FROM outbox GROUP BY state"
+	outboxPageWhere   = "INDEXED BY outbox_state WHERE state = ? ORDER BY seq LIMIT ? OFFSET ?"
+)
+
+// OutboxCounts returns how many queued ops are in each state; states with
+// none are absent.
+func (db *DB) OutboxCounts(ctx context.Context) (map[OpState]int, error) {
+	rows, err := db.r.QueryContext(ctx, outboxCountsQuery)
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := map[OpState]int{}
+	for rows.Next() {
+		var st OpState
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", mapErr(err))
+		}
+		out[st] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count outbox: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// OutboxPage returns a window of the ops in one state, in queue order: at
+// most limit ops (1 to 10,000) after skipping offset of them. Together
+// with OutboxCounts it lets a reader show a huge outbox without holding it.
+func (db *DB) OutboxPage(ctx context.Context, state OpState, offset, limit int) ([]OutboxOp, error) {
+	switch state {
+	case OpPending, OpSyncing, OpRetrying, OpFailed, OpConflict:
+	default:
+		return nil, fmt.Errorf("read outbox page: %q is not an op state (pending, syncing, retrying, failed, conflict)", state)
+	}
+	if offset < 0 || limit <= 0 || limit > maxOutboxPage {
+		return nil, fmt.Errorf("read outbox page: offset %d and limit %d must be 0 or more and 1 to %d", offset, limit, maxOutboxPage)
+	}
+	ops, err := queryOps(ctx, db.r, outboxPageWhere, state, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox page: %w", mapErr(err))
+	}
+	out := make([]OutboxOp, len(ops))
+	for i, o := range ops {
+		out[i] = o.outboxOp()
+	}
+	return out, nil
+}
