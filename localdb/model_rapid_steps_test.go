@@ -1,0 +1,157 @@
+package localdb_test
+
+// The steps of TestStoreModel a person takes: writes, resolutions, retries
+// and discards.
+
+import (
+	"pgregory.net/rapid"
+
+	"casefile/model"
+)
+
+// --- user writes ---
+
+func (sm *storeMachine) CreateMatter(t *rapid.T) {
+	fields := model.Fields{"title": rapid.SampledFrom(titles).Draw(t, "title"),
+		"status": rapid.SampledFrom(matterState).Draw(t, "status")}
+	sm.create(t, model.MatterCollection, fields)
+}
+
+func (sm *storeMachine) CreateNote(t *rapid.T) {
+	ms := sm.matters()
+	if len(ms) == 0 {
+		t.Skip("no matter")
+	}
+	fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
+		"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+	sm.create(t, "note", fields)
+}
+
+// CreateBad tries creates the schema or the refs refuse: nothing may change.
+func (sm *storeMachine) CreateBad(t *rapid.T) {
+	bad := rapid.SampledFrom([]model.Fields{
+		{"title": nil},
+		{"title": "x", "colour": "red"},
+		{model.MatterField: "m-1", "title": "x"},
+		{model.MatterField: model.NewID(), "title": "x"},
+	}).Draw(t, "fields")
+	coll := "note"
+	if _, ok := bad[model.MatterField]; !ok {
+		coll = rapid.SampledFrom([]string{"note", model.MatterCollection, "memo"}).Draw(t, "coll")
+	}
+	sm.create(t, coll, bad)
+}
+
+func (sm *storeMachine) create(t *rapid.T, coll string, fields model.Fields) {
+	norm, want := sm.m.create(coll, fields)
+	rec, err := sm.db.Create(ctx, coll, "", fields.Clone())
+	t.Logf("> create %s %s %v: %v", coll, short(rec.ID), canon(fields), err)
+	expect(t, "create "+coll, want, err)
+	if err == nil {
+		sm.m.created(rec.ID, coll, norm)
+		sm.seen(rec.ID)
+	}
+}
+
+func (sm *storeMachine) Edit(t *rapid.T) {
+	id := sm.pickRecord(t)
+	sm.edit(t, id, rapid.Bool().Draw(t, "bad"))
+}
+
+// Coalesce makes several edits of one record in a row.
+func (sm *storeMachine) Coalesce(t *rapid.T) {
+	id := sm.pickRecord(t)
+	for range rapid.IntRange(2, 4).Draw(t, "edits") {
+		sm.edit(t, id, false)
+	}
+}
+
+func (sm *storeMachine) edit(t *rapid.T, id string, bad bool) {
+	coll := "note"
+	if r := sm.m.recs[id]; r != nil {
+		coll = r.coll
+	}
+	changes := sm.fieldChanges(t, coll, bad)
+	want := sm.m.update(id, changes.Clone())
+	_, err := sm.db.Update(ctx, id, changes)
+	t.Logf("> update %s %s: %v", short(id), canon(changes), err)
+	expect(t, "update "+id, want, err)
+}
+
+func (sm *storeMachine) Delete(t *rapid.T) {
+	sm.deleteRecord(t, sm.pickRecord(t))
+}
+
+func (sm *storeMachine) deleteRecord(t *rapid.T, id string) {
+	want := sm.m.delete(id)
+	err := sm.db.Delete(ctx, id)
+	t.Logf("> delete %s: %v", short(id), err)
+	expect(t, "delete "+id, want, err)
+}
+
+// --- people deciding ---
+
+func (sm *storeMachine) Resolve(t *rapid.T) {
+	ids := sortedKeys(sm.m.conflicts)
+	if len(ids) == 0 {
+		t.Skip("no conflict")
+	}
+	id := rapid.SampledFrom(ids).Draw(t, "conflict")
+	c := sm.m.conflicts[id]
+	res := model.Resolution{All: rapid.SampledFrom([]model.Take{model.TakeMine, model.TakeTheirs, ""}).Draw(t, "all")}
+	if c.Kind == model.ConflictEdit && rapid.Bool().Draw(t, "per field") {
+		res.Fields = map[string]model.Choice{}
+		for _, fc := range c.Fields {
+			switch rapid.SampledFrom([]string{"mine", "theirs", "value", "skip"}).Draw(t, "take") {
+			case "mine":
+				res.Fields[fc.Field] = model.Choice{Take: model.TakeMine}
+			case "theirs":
+				res.Fields[fc.Field] = model.Choice{Take: model.TakeTheirs}
+			case "value":
+				res.Fields[fc.Field] = model.Choice{Take: model.TakeValue, Value: rapid.SampledFrom([]any{"Delta", nil}).Draw(t, "value")}
+			}
+		}
+	}
+	op, want := sm.m.resolve(id, res)
+	_, err := sm.db.Resolve(ctx, id, res)
+	t.Logf("> resolve %s %s %+v: %v; queues %+v", short(id), c.Kind, res, err, op)
+	expect(t, "resolve "+id, want, err)
+	if err == nil {
+		stats.resolved.Add(1)
+	}
+}
+
+// pickOp draws a queued op, or an id the outbox never had.
+func (sm *storeMachine) pickOp(t *rapid.T) (*mOp, string) {
+	if len(sm.m.ops) == 0 || rapid.IntRange(0, 9).Draw(t, "unknown") == 0 {
+		return nil, model.NewID()
+	}
+	o := rapid.SampledFrom(sm.m.ops).Draw(t, "op")
+	return o, o.id
+}
+
+func (sm *storeMachine) RetryOp(t *rapid.T) {
+	o, id := sm.pickOp(t)
+	want := errNoOp
+	if o != nil {
+		_, want = sm.m.retry(o)
+	}
+	expect(t, "retry "+id, want, sm.db.RetryOp(ctx, id))
+}
+
+func (sm *storeMachine) RetryAll(t *rapid.T) {
+	want := sm.m.retryAll()
+	n, err := sm.db.RetryAll(ctx)
+	if err != nil || n != want {
+		t.Fatalf("retry all: %d, %v; want %d", n, err, want)
+	}
+}
+
+func (sm *storeMachine) Discard(t *rapid.T) {
+	o, id := sm.pickOp(t)
+	want := errNoOp
+	if o != nil {
+		want = sm.m.discard(o)
+	}
+	expect(t, "discard "+id, want, sm.db.DiscardOp(ctx, id))
+}

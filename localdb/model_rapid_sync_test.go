@@ -1,0 +1,372 @@
+package localdb_test
+
+// The steps of TestStoreModel on the sync side: batches, answers, retries,
+// other devices' changes, pulls, revocations, compaction, resets, crashes.
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// --- the sync side ---
+
+func (sm *storeMachine) Batch(t *rapid.T) {
+	limit := rapid.IntRange(1, 6).Draw(t, "limit")
+	want := sm.m.nextBatch(limit)
+	got, err := sm.db.NextBatch(ctx, time.Now(), limit)
+	if err != nil {
+		t.Fatalf("next batch: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("next batch gave %d ops, want %d", len(got), len(want))
+	}
+	for i, o := range got {
+		if want[i].id == "" && model.ValidID(o.OpID) && !sm.burnt[o.OpID] {
+			want[i].id = o.OpID // an op made in this same step, not yet named
+			sm.burnt[o.OpID] = true
+		}
+		if o.OpID != want[i].id || o.State != localdb.OpSyncing || o.Attempts != want[i].attempts {
+			t.Fatalf("batch op %d: got %s %s attempts %d, want %s attempts %d", i, o.OpID, o.State, o.Attempts, want[i].id, want[i].attempts)
+		}
+		sm.sent[o.OpID] = o.Op
+		t.Logf("> send %s %s %s base %d %s", short(o.OpID), o.Kind, short(o.RecordID), o.BaseVersion, canon(o.Fields))
+		if o.Kind == model.OpUpdate {
+			sm.srv.seen[o.OpID] = [2]model.Fields{want[i].baseVals.Clone(), want[i].baseView.Clone()}
+		}
+	}
+}
+
+// Sync sends a batch and gets every answer from the server.
+func (sm *storeMachine) Sync(t *rapid.T) {
+	sm.Batch(t)
+	var results []protocol.OpResult
+	for _, o := range sm.m.ops {
+		if o.state == localdb.OpSyncing {
+			results = append(results, sm.srv.push(sm.sent[o.id]))
+		}
+	}
+	sm.apply(t, results)
+}
+
+// Answer answers the ops in flight as the server would: each is decided by
+// the server, refused, left unanswered, or applied with its answer lost.
+func (sm *storeMachine) Answer(t *rapid.T) {
+	var inflight []*mOp
+	for _, o := range sm.m.ops {
+		if o.state == localdb.OpSyncing {
+			inflight = append(inflight, o)
+		}
+	}
+	if len(inflight) == 0 {
+		t.Skip("nothing in flight")
+	}
+	var results []protocol.OpResult
+	for _, o := range inflight {
+		op, ok := sm.sent[o.id]
+		if !ok {
+			t.Fatalf("op %s is syncing but was never handed out", o.id)
+		}
+		switch rapid.SampledFrom([]string{"server", "server", "server", "refuse", "none", "lost"}).Draw(t, "answer") {
+		case "server":
+			results = append(results, sm.srv.push(op))
+		case "refuse":
+			res := rejectedResult(op, protocol.CodeForbidden, "refused for this test")
+			if old, ok := sm.srv.ledger[op.OpID]; ok {
+				res = old
+			}
+			sm.srv.ledger[op.OpID] = res
+			results = append(results, res)
+		case "lost":
+			sm.srv.push(op)
+		}
+	}
+	sm.apply(t, results)
+}
+
+func (sm *storeMachine) apply(t *rapid.T, results []protocol.OpResult) {
+	for _, r := range results {
+		line := fmt.Sprintf("> answer %s: %s %s %s %v", short(r.OpID), r.Result, r.Code, r.Message, r.ConflictFields)
+		if r.Record != nil {
+			line += fmt.Sprintf(" record %s v%d deleted=%v %s", short(r.Record.ID), r.Record.Version, r.Record.Deleted, canon(r.Record.Fields))
+		}
+		t.Log(line)
+	}
+	before := maps.Clone(sm.m.conflicts)
+	sm.m.applyResults(results)
+	if err := sm.db.ApplyPushResults(ctx, results); err != nil {
+		t.Fatalf("apply push results: %v", err)
+	}
+	stats.answers.Add(int64(len(results)))
+	for id, c := range sm.m.conflicts {
+		if before[id] != c {
+			stats.conflicts[slices.Index([]model.ConflictKind{model.ConflictEdit, model.ConflictEditDeleted, model.ConflictDeleteEdit}, c.Kind)].Add(1)
+		}
+	}
+}
+
+// Retry returns some ops in flight to the queue after a failed send.
+func (sm *storeMachine) Retry(t *rapid.T) {
+	var ids []string
+	for _, o := range sm.m.ops {
+		if o.state == localdb.OpSyncing && rapid.Bool().Draw(t, "pick") {
+			ids = append(ids, o.id)
+		}
+	}
+	if rapid.Bool().Draw(t, "stale") && len(sm.m.ops) > 0 {
+		ids = append(ids, rapid.SampledFrom(sm.m.ops).Draw(t, "op").id) // not syncing: ignored
+	}
+	due := rapid.Bool().Draw(t, "due")
+	next := time.Now().Add(time.Hour)
+	if due {
+		next = time.Now().Add(-time.Hour)
+	}
+	sm.m.markRetry(ids, due)
+	t.Logf("> retry later %v due=%v", ids, due)
+	if err := sm.db.MarkRetry(ctx, ids, "connection reset", next); err != nil {
+		t.Fatalf("mark retry: %v", err)
+	}
+}
+
+// Race makes a change here and another device's change of the same record
+// on the server, then syncs: the usual way to a conflict.
+func (sm *storeMachine) Race(t *rapid.T) {
+	var ids []string
+	for _, id := range sortedKeys(sm.m.recs) {
+		r, s := sm.m.recs[id], sm.srv.recs[id]
+		if s != nil && !s.deleted && r.base != nil && !r.deleted && r.state != model.StateConflict {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Skip("no record both sides have")
+	}
+	id := rapid.SampledFrom(ids).Draw(t, "record")
+	r, s := sm.m.recs[id], sm.srv.recs[id]
+	switch rapid.SampledFrom([]string{"edit/edit", "edit/edit", "delete/edit", "edit/delete"}).Draw(t, "race") {
+	case "edit/edit", "delete/edit":
+		changes := sm.fieldChanges(t, r.coll, false)
+		delete(changes, model.MatterField)
+		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
+		if len(probs) > 0 || len(norm) == 0 {
+			t.Skip("no valid change")
+		}
+		sm.srv.change(s, norm)
+		t.Logf("> remote edit %s v%d %s", short(id), s.version, canon(norm))
+		if rapid.Bool().Draw(t, "delete") {
+			sm.deleteRecord(t, id)
+		} else {
+			sm.edit(t, id, false)
+		}
+	default:
+		sm.srv.remoteDelete(s)
+		t.Logf("> remote delete %s v%d", short(id), s.version)
+		sm.edit(t, id, false)
+	}
+	sm.Sync(t)
+}
+
+// Remote changes the server as another user would.
+func (sm *storeMachine) Remote(t *rapid.T) {
+	var live, matters []*sRecord
+	for _, id := range sortedKeys(sm.srv.recs) {
+		r := sm.srv.recs[id]
+		if !r.deleted {
+			live = append(live, r)
+			if r.coll == model.MatterCollection {
+				matters = append(matters, r)
+			}
+		}
+	}
+	switch rapid.SampledFrom([]string{"create matter", "create note", "edit", "edit", "delete", "move"}).Draw(t, "remote") {
+	case "create matter":
+		id := model.NewID()
+		sm.srv.remoteCreate(id, model.MatterCollection, model.Fields{"title": rapid.SampledFrom(titles).Draw(t, "title")})
+		sm.seen(id)
+	case "create note":
+		if len(matters) == 0 {
+			t.Skip("no matter on the server")
+		}
+		id, m := model.NewID(), rapid.SampledFrom(matters).Draw(t, "matter")
+		sm.srv.remoteCreate(id, "note", model.Fields{model.MatterField: m.id, "title": rapid.SampledFrom(titles).Draw(t, "title")})
+		sm.seen(id)
+	case "edit":
+		if len(live) == 0 {
+			t.Skip("nothing on the server")
+		}
+		r := rapid.SampledFrom(live).Draw(t, "rec")
+		if busy := sm.busy(live); len(busy) > 0 && rapid.Bool().Draw(t, "busy") {
+			r = rapid.SampledFrom(busy).Draw(t, "busy rec") // one with changes queued here: a likely conflict
+		}
+		changes := sm.fieldChanges(t, r.coll, false)
+		delete(changes, model.MatterField)
+		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
+		if len(probs) > 0 || len(norm) == 0 {
+			t.Skip("no valid change")
+		}
+		sm.srv.change(r, norm)
+		t.Logf("> remote edit %s v%d %s", short(r.id), r.version, canon(norm))
+	case "delete":
+		if len(live) == 0 {
+			t.Skip("nothing on the server")
+		}
+		r := rapid.SampledFrom(live).Draw(t, "rec")
+		sm.srv.remoteDelete(r)
+		t.Logf("> remote delete %s v%d", short(r.id), r.version)
+	case "move":
+		var notes []*sRecord
+		for _, r := range live {
+			if r.coll == "note" {
+				notes = append(notes, r)
+			}
+		}
+		if len(notes) == 0 || len(matters) < 2 {
+			t.Skip("nothing to move")
+		}
+		r, m := rapid.SampledFrom(notes).Draw(t, "note"), rapid.SampledFrom(matters).Draw(t, "to")
+		if m.id == r.matter {
+			t.Skip("same matter")
+		}
+		sm.srv.change(r, model.Fields{model.MatterField: m.id})
+		t.Logf("> remote move %s v%d to %s", short(r.id), r.version, short(m.id))
+	}
+}
+
+// busy returns the server records that have ops queued on this device.
+func (sm *storeMachine) busy(live []*sRecord) []*sRecord {
+	var out []*sRecord
+	for _, r := range live {
+		if len(sm.m.recordOps(r.id)) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (sm *storeMachine) schemaCol(name string) *model.Collection {
+	c, _ := sm.schema.Collection(name)
+	return c
+}
+
+// Pull applies one to three pages of the server's changes.
+func (sm *storeMachine) Pull(t *rapid.T) {
+	pages := rapid.IntRange(1, 3).Draw(t, "pages")
+	for range pages {
+		if sm.srv.tooOld(sm.m.cursor) {
+			// The syncer's answer to cursor_too_old: a full resync.
+			stats.resyncs.Add(1)
+			sm.Reset(t)
+		}
+		page := sm.srv.pull(sm.m.cursor, rapid.IntRange(1, 4).Draw(t, "limit"))
+		for _, r := range page.Records {
+			sm.seen(r.ID)
+		}
+		for _, r := range page.Records {
+			t.Logf("> pulled %s v%d deleted=%v %s", short(r.ID), r.Version, r.Deleted, canon(r.Fields))
+		}
+		t.Logf("> pull page removed %v dropped %v cursor %d more %v", page.Removed, page.DroppedMatters, page.Cursor, page.More)
+		n := len(sm.m.recs)
+		sm.m.applyPull(page)
+		stats.pages.Add(1)
+		if len(page.Removed)+len(page.DroppedMatters) > 0 {
+			stats.dropped.Add(int64(max(0, n+len(page.Records)-len(sm.m.recs))))
+		}
+		if err := sm.db.ApplyPull(ctx, page); err != nil {
+			t.Fatalf("apply pull: %v", err)
+		}
+		if !page.More {
+			break
+		}
+	}
+	sm.checkStatus(t)
+}
+
+// Compact makes the server forget its tombstones.
+func (sm *storeMachine) Compact(t *rapid.T) {
+	sm.srv.compact()
+	t.Log("> server compacts")
+}
+
+// Revoke takes a matter away from the user; Grant gives one back.
+func (sm *storeMachine) Revoke(t *rapid.T) {
+	var ms []string
+	for _, id := range sortedKeys(sm.srv.recs) {
+		if r := sm.srv.recs[id]; r.coll == model.MatterCollection && !sm.srv.hidden[id] {
+			ms = append(ms, id)
+		}
+	}
+	if len(ms) == 0 {
+		t.Skip("no matter to revoke")
+	}
+	m := rapid.SampledFrom(ms).Draw(t, "matter")
+	sm.srv.revoke(m)
+	t.Logf("> revoke %s", short(m))
+}
+
+func (sm *storeMachine) Grant(t *rapid.T) {
+	hidden := sortedKeys(sm.srv.hidden)
+	if len(hidden) == 0 {
+		t.Skip("nothing revoked")
+	}
+	m := rapid.SampledFrom(hidden).Draw(t, "matter")
+	sm.srv.grant(m)
+	t.Logf("> grant %s", short(m))
+}
+
+func (sm *storeMachine) Reset(t *rapid.T) {
+	t.Log("> reset cursor")
+	sm.m.resetCursor()
+	if err := sm.db.ResetCursor(ctx); err != nil {
+		t.Fatalf("reset cursor: %v", err)
+	}
+	sm.checkStatus(t)
+}
+
+// Crash abandons the open handle and opens what is on disk: a copy of the
+// database file and its WAL taken with no transaction running, which is
+// what a killed process leaves behind.
+func (sm *storeMachine) Crash(t *rapid.T) {
+	from := sm.path()
+	sm.gen++
+	if err := os.MkdirAll(filepath.Dir(sm.path()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		if err := copyFile(from+suffix, sm.path()+suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	old := sm.db
+	sm.open(t)
+	old.Close() // only after the copy is open: a clean close would checkpoint first
+	sm.m.reopen()
+	stats.crashes.Add(1)
+	t.Log("> crash and reopen")
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
