@@ -287,10 +287,11 @@ const (
 	errSending
 	errNoConflict
 	errResolution // a resolution model.Conflict.Resolve refuses
+	errRecordGone
 )
 
 func (k errKind) String() string {
-	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution"}[k]
+	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone"}[k]
 }
 
 // matches reports whether err is the kind the model expects.
@@ -315,6 +316,8 @@ func (k errKind) matches(err error) bool {
 		return errors.Is(err, localdb.ErrConflict)
 	case errResolution:
 		return err != nil
+	case errRecordGone:
+		return errors.Is(err, localdb.ErrRecordGone)
 	}
 	return false
 }
@@ -771,6 +774,9 @@ func (m *clientModel) retry(o *mOp) (bool, errKind) {
 		o.due = true
 		return true, errNone
 	case localdb.OpFailed:
+		if m.recs[o.record] == nil {
+			return false, errRecordGone
+		}
 		o.id, o.state, o.attempts, o.code, o.due = "", localdb.OpPending, 0, "", false
 		m.recompute(o.record)
 		m.journal++

@@ -194,6 +194,43 @@ func TestDroppedMatterGoesByServerMatterNotUnsentMove(t *testing.T) {
 	}
 }
 
+// A change kept after its matter was revoked cannot be retried while its
+// record is away: the retry would clear the code that explains the missing
+// record and could only be refused again. Once access comes back and a pull
+// brings the record, it can.
+func TestRetryOfRevokedChangeWaitsForItsRecord(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	op := outbox(t, db)[0]
+	if err := db.RetryOp(bg, op.OpID); !errors.Is(err, ErrRecordGone) {
+		t.Fatalf("retry of a change whose record went with its matter: %v", err)
+	}
+	if got, err := db.RetryAll(bg); err != nil || got != 0 {
+		t.Fatalf("retry all: %d, %v", got, err)
+	}
+	if ops := outbox(t, db); len(ops) != 1 || ops[0].OpID != op.OpID || ops[0].State != OpFailed || ops[0].ErrorCode != CodeAccessRevoked {
+		t.Fatalf("a refused retry changed the op: %+v, was %+v", ops, op)
+	}
+	rep, err := db.Doctor(bg, false)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("doctor: %+v %v", rep, err)
+	}
+	// Access comes back.
+	pull(t, db, 11, serverRecord(m, "matter", m, 1, model.Fields{"title": "Smith v Jones"}),
+		serverRecord(n, "note", m, 1, model.Fields{"matter_id": m, "title": "A"}))
+	if err := db.RetryOp(bg, op.OpID); err != nil {
+		t.Fatalf("retry once the record is back: %v", err)
+	}
+	if r := mustGet(t, db, n); r.Fields["title"] != "B" || r.State != model.StatePending {
+		t.Fatalf("after the retry the note shows %v in state %s", r.Fields["title"], r.State)
+	}
+}
+
 func TestCursorNeverMovesBack(t *testing.T) {
 	db := openTest(t)
 	pull(t, db, 50)

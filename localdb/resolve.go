@@ -12,6 +12,12 @@ import (
 // ErrSending refuses to discard an op while it is being sent.
 var ErrSending = errors.New("the change is being sent right now; try again when this sync ends")
 
+// ErrRecordGone refuses to retry a failed op whose record is no longer on
+// this device (it went with a matter whose access was revoked): sent again,
+// it could only be refused again. Exporting or discarding it still works,
+// and it can be retried once a pull brings the record back.
+var ErrRecordGone = errors.New("its record is no longer on this device (access to its matter was revoked); export or discard the change")
+
 // Resolve turns a conflict resolution into a new op and clears the conflict.
 // The new op takes the conflicting op's place in the queue and is based on
 // the server version the conflict was reviewed against; a resolution that
@@ -118,6 +124,7 @@ func rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, o
 
 // RetryOp makes a failed or retrying op due now. A failed op goes back to
 // the queue under a new op id: the server keeps its answer to the old id.
+// A failed op whose record is gone is refused with ErrRecordGone.
 func (db *DB) RetryOp(ctx context.Context, opID string) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		op, err := getOp(ctx, tx, opID)
@@ -133,7 +140,8 @@ func (db *DB) RetryOp(ctx context.Context, opID string) error {
 	return nil
 }
 
-// RetryAll makes every failed or retrying op due now and returns how many.
+// RetryAll makes every failed or retrying op due now and returns how many;
+// failed ops whose record is gone stay as they are.
 func (db *DB) RetryAll(ctx context.Context) (int, error) {
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -143,6 +151,9 @@ func (db *DB) RetryAll(ctx context.Context) (int, error) {
 		}
 		for _, op := range ops {
 			ok, err := db.retry(ctx, tx, op)
+			if errors.Is(err, ErrRecordGone) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -168,6 +179,13 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		}
 		return true, nil
 	case OpFailed:
+		// Its error code (access_revoked) is what tells Doctor why the
+		// record is missing; keep it until the record is back.
+		if _, err := getRow(ctx, tx, op.RecordID); isNotFound(err) {
+			return false, ErrRecordGone
+		} else if err != nil {
+			return false, err
+		}
 		oldID := op.OpID
 		resetFailed(&op, now)
 		if err := saveOp(ctx, tx, op); err != nil {
