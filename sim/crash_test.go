@@ -69,9 +69,14 @@ func TestCrash(t *testing.T) {
 	}
 	t.Logf("seed %d (the kill moments are seeded, the process's speed is not: CASEFILE_SIM_KILL_SEED=%d go test -run TestCrash ./sim)", seed, seed)
 	r := newCrashRig(t, seed)
-	r.importPhase(kills["import"])
-	r.syncPhase(kills["sync"])
-	r.pullPhase(kills["pull"])
+	for _, phase := range []struct {
+		name string
+		run  func(int)
+	}{{"import", r.importPhase}, {"sync", r.syncPhase}, {"pull", r.pullPhase}} {
+		began := time.Now()
+		phase.run(kills[phase.name])
+		t.Logf("%s: %d kills in %s", phase.name, r.kills[phase.name], time.Since(began).Round(time.Millisecond))
+	}
 	t.Logf("crash tests: %d kills landed in %d runs (import %d, sync %d, pull %d); %d notes; %d local edits",
 		r.total(), r.runs, r.kills["import"], r.kills["sync"], r.kills["pull"], len(r.ids), len(r.edits))
 	fmt.Printf("sim crash summary: %d SIGKILLs (import %d, sync %d, pull %d) in %d runs, %d notes, %d edits\n",
