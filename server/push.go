@@ -78,6 +78,11 @@ type outcome struct {
 // the others go on. It returns the head after the batch; an error means
 // nothing of the batch was committed.
 func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) ([]outcome, int64, error) {
+	if len(ops) == 0 {
+		// Nothing to write: no need to wait for the write lock.
+		head, err := s.Head(ctx)
+		return nil, head, err
+	}
 	var outcomes []outcome
 	var head store.Head
 	err := s.st.Write(ctx, func(tx store.Tx) error {
