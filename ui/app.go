@@ -20,7 +20,11 @@ import (
 // Syncer is what the UI needs of the background syncer.
 type Syncer interface {
 	Events() <-chan syncer.Event
+	// SyncNow runs a full cycle at once, past any backoff: a person asked.
 	SyncNow()
+	// Nudge asks for a push soon after a write of this process, without
+	// waiting for the syncer's own look at the database.
+	Nudge()
 	SetWorkOffline(bool)
 	Connectivity() syncer.Connectivity
 }

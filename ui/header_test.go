@@ -19,6 +19,7 @@ type standInSyncer struct {
 	events  chan syncer.Event
 	conn    syncer.Connectivity
 	syncs   int
+	nudges  int
 	offline []bool
 }
 
@@ -28,6 +29,7 @@ func newStandIn(c syncer.Connectivity) *standInSyncer {
 
 func (s *standInSyncer) Events() <-chan syncer.Event { return s.events }
 func (s *standInSyncer) SyncNow()                    { s.mu.Lock(); s.syncs++; s.mu.Unlock() }
+func (s *standInSyncer) Nudge()                      { s.mu.Lock(); s.nudges++; s.mu.Unlock() }
 func (s *standInSyncer) SetWorkOffline(on bool) {
 	s.mu.Lock()
 	s.offline = append(s.offline, on)

@@ -196,7 +196,7 @@ func (m *Model) done(msg doneMsg) tea.Cmd {
 		m.screen = screenRecords
 		m.detail = newDetailPane(m.sh, msg.rec.ID)
 		m.layout()
-		cmds = append(cmds, m.detail.Init(), m.syncSoon())
+		cmds = append(cmds, m.detail.Init(), m.nudge())
 	case "deleted":
 		if msg.err != nil {
 			m.setNotice(errMessage("deleted", msg.err), levelError)
@@ -207,14 +207,14 @@ func (m *Model) done(msg doneMsg) tea.Cmd {
 		}
 		col, _ := m.sh.Schema.Collection(msg.rec.Collection)
 		m.setNotice(fmt.Sprintf("Deleted “%s”. ", msg.rec.Title(col))+m.savedSentence(), levelOK)
-		cmds = append(cmds, m.syncSoon())
+		cmds = append(cmds, m.nudge())
 	case "resolved":
 		cmds = append(cmds, m.conflicts.Update(msg))
 		if msg.err != nil {
 			return tea.Batch(cmds...)
 		}
 		m.setNotice("Conflict resolved. "+m.savedSentence(), levelOK)
-		cmds = append(cmds, m.syncSoon())
+		cmds = append(cmds, m.nudge())
 	case "retried", "discarded":
 		if msg.err != nil {
 			m.setNotice(errMessage(msg.what, msg.err), levelError)
@@ -222,16 +222,31 @@ func (m *Model) done(msg doneMsg) tea.Cmd {
 		}
 		if msg.what == "retried" {
 			m.setNotice(fmt.Sprintf("%s again now.", plural(msg.n, "change will be sent", "changes will be sent")), levelOK)
-			cmds = append(cmds, m.syncSoon())
+			// The person asked for now: a full cycle past any backoff the
+			// syncer holds after failures, which a nudge would wait out.
+			cmds = append(cmds, m.syncNow())
 		} else {
 			m.setNotice("Discarded. The record shows the server's copy again; the journal keeps what you did.", levelOK)
+			cmds = append(cmds, m.nudge())
 		}
 	}
 	return tea.Batch(append(cmds, m.refreshAll())...)
 }
 
-// syncSoon asks the syncer to push now, when there is one and it may.
-func (m *Model) syncSoon() tea.Cmd {
+// nudge tells the syncer that this process just wrote, so that the change
+// goes out at once instead of at the syncer's next look at the database;
+// unlike SyncNow it keeps to any backoff after failures and does not pull.
+func (m *Model) nudge() tea.Cmd {
+	s := m.opts.Syncer
+	if s == nil || m.workOffline {
+		return nil
+	}
+	return func() tea.Msg { s.Nudge(); return nil }
+}
+
+// syncNow asks the syncer for a full cycle at once, when there is one and
+// it may.
+func (m *Model) syncNow() tea.Cmd {
 	s := m.opts.Syncer
 	if s == nil || m.workOffline {
 		return nil

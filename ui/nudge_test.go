@@ -1,0 +1,90 @@
+package ui
+
+import (
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/syncer"
+)
+
+// calls returns what the UI asked of the stand-in syncer so far.
+func (s *standInSyncer) calls() (nudges, syncs int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nudges, s.syncs
+}
+
+// Every write of the UI tells the syncer at once, so the change goes out
+// without waiting for the syncer's next look at the database; a write that
+// fails does not, nor does anything while working offline.
+func TestWritesNudgeTheSyncer(t *testing.T) {
+	db := openDB(t)
+	st := seedStates(t, db, time.Now().Add(time.Hour))
+	s := newStandIn(syncer.Online)
+	m := New(Options{DB: db, Syncer: s, User: "alice", Server: "127.0.0.1:8750",
+		Now: func() time.Time { return fixedNow }, Getenv: func(string) string { return "" }})
+	m.sh.Tick = noTick
+	m.step(tea.WindowSizeMsg{Width: 100, Height: 30})
+	drain(t, m, m.refreshAll())
+	want := func(step string, nudges, syncs int) {
+		t.Helper()
+		if n, y := s.calls(); n != nudges || y != syncs {
+			t.Fatalf("after %s: %d nudges and %d full syncs, want %d and %d", step, n, y, nudges, syncs)
+		}
+	}
+
+	// A save.
+	drain(t, m, m.step(editMsg{collection: "note", rec: &st.saved}))
+	focusField(t, m, "title")
+	typeText(t, m, " again")
+	press(t, m, "ctrl+s")
+	if m.editor != nil {
+		t.Fatalf("the edit was not saved: %q", m.editor.notice)
+	}
+	want("a save", 1, 0)
+
+	// A save refused by validation writes nothing and tells nobody.
+	drain(t, m, m.step(editMsg{collection: "note", rec: &st.saved}))
+	focusField(t, m, "title")
+	press(t, m, "ctrl+u", "ctrl+s")
+	if m.editor == nil {
+		t.Fatal("an empty required title was saved")
+	}
+	want("a refused save", 1, 0)
+	press(t, m, "esc", "y")
+
+	// A delete.
+	askDelete(m.sh, st.synced)
+	drain(t, m, m.step(nil)) // the app takes the question
+	press(t, m, "y")
+	want("a delete", 2, 0)
+
+	// A resolution.
+	press(t, m, "2")
+	m.conflicts.show(st.conflict.ID)
+	press(t, m, "M", "a")
+	want("a resolution", 3, 0)
+
+	// Retry now is a person asking for now: a full cycle, past any backoff.
+	press(t, m, "3")
+	selectOp(t, m, st.retry.ID)
+	press(t, m, "r")
+	want("a retry", 3, 1)
+
+	// A discard.
+	selectOp(t, m, st.failed.ID)
+	press(t, m, "x", "y")
+	want("a discard", 4, 1)
+
+	// Working offline: saved here, nothing asked of the syncer.
+	press(t, m, "o")
+	drain(t, m, m.step(editMsg{collection: "note", rec: &st.saved}))
+	focusField(t, m, "status")
+	press(t, m, "right", "ctrl+s")
+	if m.editor != nil {
+		t.Fatalf("the edit was not saved: %q", m.editor.notice)
+	}
+	want("a save while working offline", 4, 1)
+}
