@@ -35,7 +35,6 @@ type mOp struct {
 	attempts int
 	code     string // error code of a failed op
 	due      bool   // a retrying op whose next attempt has come
-	revoked  bool   // kept after its record went with a revoked matter
 }
 
 // mRecord is one record row as the model expects it.
@@ -549,6 +548,9 @@ func (m *clientModel) rebase(acked *mOp, later []*mOp, res protocol.OpResult) {
 }
 
 func (m *clientModel) applyRejected(o *mOp, code string) {
+	if o.code == localdb.CodeAccessRevoked && m.recs[o.record] == nil {
+		code = o.code // answered after the revocation took its record
+	}
 	o.state, o.code = localdb.OpFailed, code
 	m.recompute(o.record)
 }
@@ -658,7 +660,7 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 			continue
 		}
 		for _, o := range m.recordOps(id) {
-			o.state, o.code, o.revoked = localdb.OpFailed, localdb.CodeAccessRevoked, true
+			o.state, o.code = localdb.OpFailed, localdb.CodeAccessRevoked
 		}
 		m.purge(id)
 		if perRecordJournal {

@@ -231,6 +231,40 @@ func TestRetryOfRevokedChangeWaitsForItsRecord(t *testing.T) {
 	}
 }
 
+// An answer to a change sent just before its matter was revoked leaves it
+// kept as revoked: a refusal or a conflict with no record left to review
+// against would otherwise replace the code that tells Doctor why the
+// record is missing.
+func TestAnswerAfterRevocationKeepsChangeRevoked(t *testing.T) {
+	for _, res := range []protocol.OpResult{
+		{Result: model.ResultRejected, Code: protocol.CodeNotFound, Message: "No such record."},
+		{Result: model.ResultConflict, ConflictFields: []string{"title"}},
+	} {
+		t.Run(string(res.Result), func(t *testing.T) {
+			db := openTest(t)
+			m := syncedMatter(t, db)
+			n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
+			mustUpdate(t, db, n, model.Fields{"title": "B"})
+			sent := nextBatch(t, db, 10)
+			if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+				t.Fatal(err)
+			}
+			res.OpID = sent[0].OpID
+			if err := db.ApplyPushResults(bg, []protocol.OpResult{res}); err != nil {
+				t.Fatal(err)
+			}
+			ops := outbox(t, db)
+			if len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != CodeAccessRevoked {
+				t.Fatalf("after the answer: %+v", ops)
+			}
+			rep, err := db.Doctor(bg, false)
+			if err != nil || len(rep.Problems) != 0 {
+				t.Fatalf("doctor: %+v %v", rep, err)
+			}
+		})
+	}
+}
+
 func TestCursorNeverMovesBack(t *testing.T) {
 	db := openTest(t)
 	pull(t, db, 50)

@@ -378,7 +378,21 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg
 	if msg == "" {
 		msg = "the server refused the change (" + code + ")"
 	}
-	op.state, op.errorCode, op.lastError, op.updatedAt = OpFailed, code, msg, nanos(db.now())
+	// An answer to an op sent just before its matter was revoked: while its
+	// record is gone the revocation, not this answer, says why it waits
+	// (and tells Doctor why the record is missing).
+	keepRevoked := false
+	if op.errorCode == CodeAccessRevoked {
+		_, err := getRow(ctx, tx, op.RecordID)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		keepRevoked = err != nil
+	}
+	op.state, op.updatedAt = OpFailed, nanos(db.now())
+	if !keepRevoked {
+		op.errorCode, op.lastError = code, msg
+	}
 	if err := saveOp(ctx, tx, op); err != nil {
 		return err
 	}
