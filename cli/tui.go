@@ -79,14 +79,11 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		Hint:     hint,
 	}
 	if creds != nil {
-		s := syncer.New(db, syncer.Options{
-			Server:       creds.Server,
-			Token:        creds.Token,
-			Device:       creds.Device,
-			BatchSize:    cfg.BatchSize,
-			PollInterval: cfg.SyncInterval,
-			Logger:       slog.Default(),
-		})
+		so, err := uiSyncOptions(ctx, db, cfg, *creds)
+		if err != nil {
+			return err
+		}
+		s := syncer.New(db, so)
 		s.Start(ctx)
 		defer s.Close()
 		opts.Syncer, opts.User, opts.Server = s, creds.User, hostOf(creds.Server)
@@ -114,6 +111,25 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		return fmt.Errorf("terminal UI: %w", err)
 	}
 	return nil
+}
+
+// uiSyncOptions are the UI's syncer's options. Work offline, when the
+// person left it on, holds from the start: the syncer makes no request
+// until they switch it off.
+func uiSyncOptions(ctx context.Context, db *localdb.DB, cfg config.Config, creds config.Credentials) (syncer.Options, error) {
+	offline, err := db.WorkOffline(ctx)
+	if err != nil {
+		return syncer.Options{}, err
+	}
+	return syncer.Options{
+		Server:       creds.Server,
+		Token:        creds.Token,
+		Device:       creds.Device,
+		BatchSize:    cfg.BatchSize,
+		PollInterval: cfg.SyncInterval,
+		Logger:       slog.Default(),
+		WorkOffline:  offline,
+	}, nil
 }
 
 // inputOf is the terminal to read keys from: env.Stdin when it is the

@@ -122,6 +122,8 @@ type Model struct {
 	workOffline bool
 	everOnline  bool      // "back online" only after having been online
 	toggledAt   time.Time // when work offline was last switched
+	offlineSeq  int       // work offline switches made
+	offline     *offlineSwitch
 	progress    progressState
 	dataVersion int64
 	// pollAfterStatus holds the next data version look until the refresh
@@ -145,7 +147,7 @@ func New(opts Options) *Model {
 		opts.Getenv = os.Getenv
 	}
 	keys := DefaultKeyMap()
-	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv)}
+	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), offline: &offlineSwitch{}}
 	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
@@ -162,6 +164,10 @@ func New(opts Options) *Model {
 		m.conn = opts.Syncer.Connectivity()
 		m.workOffline = m.conn == syncer.WorkOffline
 		m.everOnline = m.conn == syncer.Online
+		if m.workOffline && opts.Hint == "" {
+			m.setNotice("You are still working offline, as you chose: nothing is sent or received until you press "+
+				m.sh.Keys.WorkOffline.Help().Key+".", levelInfo)
+		}
 	}
 	m.layout()
 	return m

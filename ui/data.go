@@ -7,6 +7,7 @@ package ui
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -291,6 +292,38 @@ func retryAll(db *localdb.DB) tea.Cmd {
 		defer cancel()
 		n, err := db.RetryAll(ctx)
 		return doneMsg{what: "retried", n: n, err: err}
+	}
+}
+
+// offlineSwitch applies the work offline switches in the order they were
+// made: each runs in a command of its own, and two quick presses must not
+// land the wrong way round, in the syncer or in the database.
+type offlineSwitch struct {
+	mu      sync.Mutex
+	applied int // the last switch applied
+}
+
+// setWorkOffline applies switch seq: the syncer first (no traffic from
+// now on, or a cycle at once), then the database, which remembers it for
+// the next start.
+func setWorkOffline(db *localdb.DB, s Syncer, sw *offlineSwitch, seq int, on bool) tea.Cmd {
+	return func() tea.Msg {
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		if seq < sw.applied {
+			return nil // a later switch is already in place
+		}
+		sw.applied = seq
+		s.SetWorkOffline(on)
+		if !on {
+			s.SyncNow()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		if err := db.SetWorkOffline(ctx, on); err != nil {
+			return noticeMsg{text: "This computer could not remember the switch for its next start: " + err.Error() + ".", level: levelWarn}
+		}
+		return nil
 	}
 }
 

@@ -244,3 +244,63 @@ func TestEndToEndLocalTUI(t *testing.T) {
 		return strings.TrimSpace(out) != "0"
 	})
 }
+
+// TestEndToEndWorkOfflineSurvivesRestart quits the demo while working
+// offline with a note saved offline, starts it again, and finds it still
+// working offline, the note still waiting; switching back sends it.
+func TestEndToEndWorkOfflineSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildCasefile(t)
+	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "demo"}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>>%s",
+		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
+		t.Fatalf("tmux set-option: %v: %s", err, out)
+	}
+	ended := func(string) bool {
+		out, _ := s.tmux("list-panes", "-t", s.name, "-F", "#{pane_dead}")
+		return strings.TrimSpace(out) == "1"
+	}
+
+	s.waitText("alice@127.0.0.1", "● online")
+	s.send(false, "o")
+	s.waitText("◌ working offline")
+	s.send(false, "right", "right")
+	s.waitText("Notes · all matters")
+	s.send(false, "n")
+	s.waitText("New note")
+	s.send(true, "harbour t")
+	s.waitText("Harbour Trust v. Pell Constructions")
+	s.send(false, "Enter", "Tab")
+	s.send(true, "Kept offline over a restart")
+	s.send(false, "C-s")
+	s.waitText("Notes · Kept offline over a restart", "↑ saved offline")
+	s.send(false, "q")
+	s.waitFor("the demo to end", ended)
+
+	// The same demo again: still working offline, from its first frame on.
+	if out, err := s.tmux("respawn-pane", "-k", "-t", s.name, cmd); err != nil {
+		t.Fatalf("tmux respawn-pane: %v: %s", err, out)
+	}
+	s.waitText("alice@127.0.0.1", "◌ working offline")
+	s.send(false, "right", "right")
+	screen := s.waitText("Kept offline over a restart")
+	if strings.Contains(screen, "● online") || !strings.Contains(screen, "↑ saved offline") {
+		t.Fatalf("after the restart:\n%s", screen)
+	}
+	s.send(false, "o")
+	s.waitFor("the note to reach the server", func(screen string) bool {
+		for _, l := range strings.Split(screen, "\n") {
+			if strings.Contains(l, "Kept offline over a restart") && strings.Contains(l, "✓ synced") {
+				return true
+			}
+		}
+		return false
+	})
+	s.send(false, "q")
+	s.waitFor("the demo to end", ended)
+}

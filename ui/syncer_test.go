@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,4 +89,49 @@ func TestWritesNudgeTheSyncer(t *testing.T) {
 		t.Fatalf("the edit was not saved: %q", m.editor.notice)
 	}
 	want("a save while working offline", 4, 1)
+}
+
+func workOffline(t *testing.T, m *Model) bool {
+	t.Helper()
+	on, err := m.sh.DB.WorkOffline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return on
+}
+
+func TestWorkOfflineIsRememberedForTheNextStart(t *testing.T) {
+	m, s := newSyncModel(t, syncer.Online)
+	press(t, m, "o")
+	if !workOffline(t, m) {
+		t.Fatal("working offline was not remembered")
+	}
+	press(t, m, "o")
+	if workOffline(t, m) {
+		t.Fatal("going back online was not remembered")
+	}
+
+	// Two quick switches whose commands run the wrong way round: the last
+	// one made wins, in the syncer and in the database.
+	first, second := m.step(keyPress("o")), m.step(keyPress("o"))
+	drain(t, m, second)
+	drain(t, m, first)
+	if workOffline(t, m) {
+		t.Fatal("an earlier switch, applied late, undid the later one")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if want := []bool{true, false, false}; fmt.Sprint(s.offline) != fmt.Sprint(want) {
+		t.Fatalf("the syncer was switched %v, want %v", s.offline, want)
+	}
+}
+
+func TestStartingWhileWorkingOfflineSaysSo(t *testing.T) {
+	m, _ := newSyncModel(t, syncer.WorkOffline)
+	mustContain(t, screenText(m), "◌ working offline", "You are still working offline, as you chose: nothing is sent or received until you press o.")
+	press(t, m, "right", "right", "e")
+	focusField(t, m, "title")
+	typeText(t, m, " (edited)")
+	press(t, m, "ctrl+s")
+	mustContain(t, screenText(m), "↑ saved offline", "You are working offline: it syncs when you press o again.")
 }

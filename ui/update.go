@@ -383,13 +383,8 @@ func (m *Model) toggleOffline() tea.Cmd {
 		m.conn = syncer.Syncing
 		m.setNotice("Back online: syncing your changes now.", levelInfo)
 	}
-	return func() tea.Msg {
-		s.SetWorkOffline(on)
-		if !on {
-			s.SyncNow()
-		}
-		return nil
-	}
+	m.offlineSeq++
+	return setWorkOffline(m.sh.DB, s, m.offline, m.offlineSeq, on)
 }
 
 func (m *Model) syncNowKey() tea.Cmd {
