@@ -2,7 +2,9 @@ package sim
 
 // Regression tests for bugs the convergence simulation found, each reduced
 // to the few steps that show it, with the seeds that found it. They use
-// the packages' public APIs only.
+// the packages' public APIs only. All four were fixed in localdb (bb54e19
+// for the two dropped-matter cases, ef9befc for Doctor, e8c32b6 for the
+// retry).
 
 import (
 	"context"
@@ -16,6 +18,8 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
 )
 
 func openLocal(t *testing.T) *localdb.DB {
@@ -211,5 +215,59 @@ func TestBugRetriedRevokedOpBecomesOrphan(t *testing.T) {
 	}
 	if err == nil && len(rep.Problems) > 0 {
 		t.Errorf("RetryOp accepted the retry of a revoked op, and Doctor now reports %q", rep.Problems)
+	}
+}
+
+// Found by seeds 45 and 74 of the CI set: a client that
+// pushed a record and has not pulled past the record's creation yet (its
+// pull after the push failed, or it crashed between the two) holds that
+// record. When someone moves the record to a matter the client's user
+// does not see, the server must name it in removed[] — but since 630d6d8
+// it names a record only to a user who was a member of its matter at the
+// client's cursor (and at cursor 0 nothing at all), so this client is
+// never told, and keeps a copy of a record the server no longer shows it,
+// for good. The record's own creator learns nothing new from its id.
+func TestBugRemovalSkipsRecordsThePusherHolds(t *testing.T) {
+	ctx := context.Background()
+	srv := servertest.Start(t, func(o *server.Options) { o.RateLimit = -1 })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	bob := srv.NewUser(t, "bob", server.RoleAdmin)
+	for _, cursor := range []string{"at cursor 0", "at a cursor before the create"} {
+		var from int64
+		if cursor != "at cursor 0" {
+			alice.CreateMatter(t, "earlier")
+			pages, err := alice.PullAll(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from = pages[len(pages)-1].Cursor
+		}
+		// Alice's device pushes a matter and a note; its pull does not
+		// follow (the link dropped, or the device stopped).
+		m := alice.CreateMatter(t, "hers")
+		note := alice.CreateNote(t, m.ID, "hers too")
+		// An admin moves the note to a matter Alice does not see.
+		elsewhere := bob.CreateMatter(t, "elsewhere")
+		if res := bob.PushOne(t, servertest.Update(note, model.Fields{model.MatterField: elsewhere.ID})); res.Result != model.ResultApplied {
+			t.Fatalf("move: %s %s", res.Result, res.Message)
+		}
+		pages, err := alice.PullAll(ctx, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := false
+		for _, p := range pages {
+			for _, r := range p.Records {
+				if r.ID == note.ID {
+					t.Errorf("%s: the pull shows the note in a matter Alice does not see", cursor)
+				}
+			}
+			for _, rm := range p.Removed {
+				named = named || rm.ID == note.ID
+			}
+		}
+		if !named {
+			t.Errorf("%s: the pull does not name the note Alice's device created and holds in removed[]; the device keeps it for good", cursor)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"slices"
 
 	"casefile/localdb"
@@ -124,14 +125,25 @@ func (w *world) settleFailed(c *client, final bool) bool {
 		o = failed[w.intn(len(failed))]
 	}
 	w.action()
-	// An op kept after access was revoked is only discarded: retried, it
-	// would go out for a record this device no longer holds.
-	if !final && o.ErrorCode != localdb.CodeAccessRevoked && w.chance(0.5) {
-		if err := c.db.RetryOp(w.ctx, o.OpID); err != nil {
+	if !final && w.chance(0.5) {
+		err := c.db.RetryOp(w.ctx, o.OpID)
+		w.tracef("%s retry failed %s #%d (%s): %s", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, refusal(err))
+		switch {
+		case errors.Is(err, localdb.ErrRecordGone):
+			// Kept after its matter was revoked, with the record gone: a
+			// retry is refused and changes nothing.
+			if _, gerr := c.db.Get(w.ctx, o.RecordID); o.ErrorCode != localdb.CodeAccessRevoked || !errors.Is(gerr, localdb.ErrNotFound) {
+				w.violate("%s: retry of %s op of #%d refused as gone (code %s, record: %v)", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, gerr)
+			}
+			if after, err := c.db.Outbox(w.ctx); err != nil || len(after) != len(ops) {
+				w.violate("%s: a refused retry changed the outbox (%d ops, then %d; %v)", c.name, len(ops), len(after), err)
+			}
+			w.stats.inc("refused retries", 1)
+		case err != nil:
 			w.violate("%s: retry %s: %v", c.name, o.OpID, err)
+		default:
+			w.stats.inc("retries", 1)
 		}
-		w.stats.inc("retries", 1)
-		w.tracef("%s retry failed %s #%d (%s)", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode)
 		return true
 	}
 	if err := c.db.DiscardOp(w.ctx, o.OpID); err != nil {

@@ -88,10 +88,10 @@ func (s *stats) summary() string {
 	n := s.n
 	return fmt.Sprintf("%d scenarios (%d failed), %d clients, %d local writes (%d refused locally), %d sync cycles; "+
 		"%d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d; "+
-		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, discarded %d; left failed after quiescing: %s); "+
-		"false fts5 corruption reports by Doctor %d",
+		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
+		"left failed after quiescing: %s)",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
 		total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"],
-		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["discards"],
-		s.prefixed("left failed: "), n["false fts5 corruption reports"])
+		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
+		s.prefixed("left failed: "))
 }

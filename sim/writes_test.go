@@ -244,6 +244,10 @@ func (w *world) refused(c *client, what, id string, err error) {
 
 func refusal(err error) string {
 	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, localdb.ErrRecordGone):
+		return "record gone"
 	case errors.Is(err, localdb.ErrInConflict):
 		return "in conflict"
 	case errors.Is(err, localdb.ErrDeleted):
