@@ -1,0 +1,434 @@
+package localdb_test
+
+// The in-memory client model, continued: what the store does with the
+// server's answers and pages, resolutions, retries and discards.
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// normalizeWire is a server record's fields in their local form.
+func (m *clientModel) normalizeWire(coll string, in model.Fields) model.Fields {
+	col := m.col(coll)
+	out := model.Fields{}
+	for k, v := range in {
+		if col != nil {
+			if f, ok := col.Field(k); ok {
+				if nv, err := f.Normalize(v); err == nil {
+					v = nv
+				}
+			}
+		}
+		if v != nil {
+			out[k] = cloneValue(v)
+		}
+	}
+	return out
+}
+
+// setBase takes a server copy unless the row holds a newer one.
+func (m *clientModel) setBase(r *mRecord, sr *protocol.Record) {
+	if sr == nil || sr.Version < r.version {
+		return
+	}
+	if !sr.Deleted || sr.Fields != nil {
+		r.base = m.normalizeWire(r.coll, sr.Fields)
+	}
+	if r.base == nil {
+		r.base = model.Fields{}
+	}
+	r.version, r.baseDeleted, r.mark = sr.Version, sr.Deleted, false
+}
+
+// applyResults models ApplyPushResults.
+func (m *clientModel) applyResults(results []protocol.OpResult) {
+	for _, res := range results {
+		o := m.opByID(res.OpID)
+		if o == nil {
+			continue
+		}
+		switch res.Result {
+		case model.ResultApplied, model.ResultMerged:
+			m.applyAck(o, res)
+		case model.ResultConflict:
+			m.applyConflict(o, res)
+		case model.ResultRejected:
+			m.applyRejected(o, res.Code)
+		}
+		m.journal++
+	}
+}
+
+func (m *clientModel) applyAck(o *mOp, res protocol.OpResult) {
+	ops := m.recordOps(o.record)
+	later := ops[slices.Index(ops, o)+1:]
+	m.removeOp(o)
+	r := m.recs[o.record]
+	if r == nil {
+		return
+	}
+	m.setBase(r, res.Record)
+	if res.Record != nil {
+		m.rebase(o, later, res)
+	}
+	m.recompute(o.record)
+}
+
+// rebase moves the ops queued behind an acknowledged op onto the version the
+// server gave it. An update moves only if every field it changes has, at
+// that version, the value its author saw: otherwise it would overwrite a
+// change of another device its author never saw. Other ops move when the
+// acknowledged op applied on the base they share.
+func (m *clientModel) rebase(acked *mOp, later []*mOp, res protocol.OpResult) {
+	server := m.normalizeWire(acked.coll, res.Record.Fields)
+	for _, o := range later {
+		if o.state == localdb.OpConflict || o.baseVer >= res.Record.Version {
+			continue
+		}
+		move := o.baseVer == acked.baseVer && res.Result == model.ResultApplied
+		if o.kind == model.OpUpdate && !res.Record.Deleted {
+			move = true
+			for f := range o.fields {
+				seen, ok := o.baseVals[f]
+				if !ok || !model.Equal(seen, server[f]) {
+					move = false
+				}
+			}
+		}
+		if move {
+			o.baseVer = res.Record.Version
+		}
+	}
+}
+
+func (m *clientModel) applyRejected(o *mOp, code string) {
+	if o.code == localdb.CodeAccessRevoked && m.recs[o.record] == nil {
+		code = o.code // answered after the revocation took its record
+	}
+	o.state, o.code = localdb.OpFailed, code
+	m.recompute(o.record)
+}
+
+func (m *clientModel) applyConflict(o *mOp, res protocol.OpResult) {
+	r := m.recs[o.record]
+	if r == nil {
+		m.applyRejected(o, "conflict")
+		return
+	}
+	o.state = localdb.OpConflict
+	c := &model.Conflict{RecordID: o.record, Collection: o.coll, OpID: o.id, BaseVersion: o.baseVer,
+		TheirsVersion: r.version, Mine: o.fields.Clone()}
+	serverDeleted := res.Record == nil || res.Record.Deleted
+	if res.Record != nil {
+		c.TheirsVersion = res.Record.Version
+		if !res.Record.Deleted {
+			c.Theirs = m.normalizeWire(o.coll, res.Record.Fields)
+		}
+	}
+	base := func(f string) any {
+		if v, ok := o.baseVals[f]; ok {
+			return cloneValue(v)
+		}
+		return cloneValue(r.base[f])
+	}
+	switch {
+	case o.kind == model.OpDelete:
+		c.Kind = model.ConflictDeleteEdit
+		for _, f := range res.ConflictFields {
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Theirs: c.Theirs[f]})
+		}
+	case serverDeleted:
+		c.Kind = model.ConflictEditDeleted
+		names := map[string]bool{}
+		for _, f := range res.ConflictFields {
+			names[f] = true
+		}
+		for f := range o.fields {
+			names[f] = true
+		}
+		for f := range r.base {
+			names[f] = true
+		}
+		for _, f := range sortedKeys(names) {
+			mine, ok := o.fields[f]
+			if !ok && o.kind != model.OpCreate {
+				mine = base(f)
+			}
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: cloneValue(mine)})
+		}
+	default:
+		c.Kind = model.ConflictEdit
+		for _, f := range res.ConflictFields {
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: cloneValue(o.fields[f]), Theirs: c.Theirs[f]})
+		}
+	}
+	m.setBase(r, res.Record)
+	if res.Record == nil {
+		r.baseDeleted = true
+	}
+	m.conflicts[o.record] = c
+	m.recompute(o.record)
+}
+
+// pullRecord models one server record of a pull page.
+func (m *clientModel) pullRecord(sr protocol.Record) {
+	r := m.recs[sr.ID]
+	if r != nil && sr.Version < r.version {
+		r.mark = false
+		return
+	}
+	queued := len(m.recordOps(sr.ID))
+	if sr.Deleted {
+		switch {
+		case r == nil:
+		case queued == 0:
+			m.purge(sr.ID)
+		default:
+			r.baseDeleted, r.version, r.mark = true, sr.Version, false
+			m.recompute(sr.ID)
+		}
+		return
+	}
+	fields := m.normalizeWire(sr.Collection, sr.Fields)
+	if r == nil {
+		matter := sr.MatterID
+		if matter == "" {
+			matter = model.MatterOf(sr.Collection, sr.ID, sr.Fields)
+		}
+		m.recs[sr.ID] = &mRecord{id: sr.ID, coll: sr.Collection, matter: matter, base: fields,
+			version: sr.Version, fields: fields.Clone(), state: model.StateSynced}
+		if queued > 0 {
+			m.recompute(sr.ID)
+		}
+		return
+	}
+	r.base, r.version, r.baseDeleted, r.mark = fields, sr.Version, false, false
+	m.recompute(sr.ID)
+}
+
+// dropRecords models records removed for lost access: their ops stay, failed.
+func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bool) {
+	for _, id := range sortedKeys(m.recs) {
+		r := m.recs[id]
+		if !match(r) {
+			continue
+		}
+		for _, o := range m.recordOps(id) {
+			o.state, o.code = localdb.OpFailed, localdb.CodeAccessRevoked
+		}
+		m.purge(id)
+		if perRecordJournal {
+			m.journal++
+		}
+	}
+}
+
+// applyPull models ApplyPull of one page.
+func (m *clientModel) applyPull(p protocol.PullResponse) {
+	for _, sr := range p.Records {
+		m.pullRecord(sr)
+	}
+	for _, rm := range p.Removed {
+		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true)
+	}
+	for _, mid := range p.DroppedMatters {
+		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false)
+		m.journal++
+	}
+	if p.Cursor >= m.cursor {
+		m.cursor = p.Cursor
+	}
+	if !p.More && m.resync {
+		for id, r := range m.recs {
+			if r.mark && len(m.recordOps(id)) == 0 {
+				m.purge(id)
+			}
+		}
+		for _, r := range m.recs {
+			r.mark = false
+		}
+		m.resync = false
+		m.journal++
+	}
+	if len(p.Records) > 0 {
+		m.journal++
+	}
+}
+
+// resetCursor models ResetCursor.
+func (m *clientModel) resetCursor() {
+	m.cursor, m.resync = 0, true
+	for _, r := range m.recs {
+		r.mark = true
+	}
+	m.journal++
+}
+
+// resolve models Resolve; newOp is the op the resolution queues (nil: none).
+func (m *clientModel) resolve(id string, res model.Resolution) (*model.Op, errKind) {
+	c := m.conflicts[id]
+	if c == nil {
+		return nil, errNoConflict
+	}
+	op, err := c.Resolve(m.col(c.Collection), res, "new")
+	if err != nil {
+		return nil, errResolution
+	}
+	at := -1
+	for i, o := range m.ops {
+		if o.id == c.OpID {
+			at = i
+		}
+	}
+	delete(m.conflicts, id)
+	if op != nil {
+		n := &mOp{record: id, coll: c.Collection, kind: op.Kind, fields: op.Fields.Clone(), baseVer: op.BaseVersion, state: localdb.OpPending}
+		if op.Kind == model.OpUpdate {
+			n.baseVals, n.baseView = model.Fields{}, model.Fields{}
+			for k := range op.Fields {
+				n.baseVals[k] = cloneValue(c.Theirs[k])
+				n.baseView[k] = cloneValue(c.Theirs[k])
+			}
+		}
+		if at >= 0 {
+			m.ops[at] = n
+		} else {
+			m.ops = append(m.ops, n)
+		}
+	} else if at >= 0 {
+		m.ops = slices.Delete(m.ops, at, at+1)
+	}
+	// Updates move onto the version the resolution was reviewed against
+	// only if every field they change is, after it, as their author saw it.
+	expected := overlay(c.Theirs.Clone(), nil)
+	if op != nil {
+		expected = overlay(expected, op.Fields)
+	}
+	for _, o := range m.recordOps(id) {
+		if o.kind != model.OpUpdate || o.state == localdb.OpConflict || o.baseVer >= c.TheirsVersion {
+			continue
+		}
+		move := true
+		for f := range o.fields {
+			if seen, ok := o.baseVals[f]; !ok || !model.Equal(seen, expected[f]) {
+				move = false
+			}
+		}
+		if move {
+			o.baseVer = c.TheirsVersion
+		}
+	}
+	m.recompute(id)
+	m.journal++
+	return op, errNone
+}
+
+// retry models RetryOp of one op and reports whether it counted.
+func (m *clientModel) retry(o *mOp) (bool, errKind) {
+	switch o.state {
+	case localdb.OpRetrying:
+		o.due = true
+		return true, errNone
+	case localdb.OpFailed:
+		if m.recs[o.record] == nil {
+			return false, errRecordGone
+		}
+		o.id, o.state, o.attempts, o.code, o.due = "", localdb.OpPending, 0, "", false
+		m.recompute(o.record)
+		m.journal++
+		return true, errNone
+	case localdb.OpConflict:
+		return false, errInConflict
+	}
+	return false, errNone
+}
+
+// retryAll models RetryAll.
+func (m *clientModel) retryAll() int {
+	n := 0
+	for _, o := range slices.Clone(m.ops) {
+		if o.state == localdb.OpFailed || o.state == localdb.OpRetrying {
+			if ok, _ := m.retry(o); ok {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// discard models DiscardOp.
+func (m *clientModel) discard(o *mOp) errKind {
+	if o.state == localdb.OpSyncing {
+		return errSending
+	}
+	drop := []*mOp{o}
+	r := m.recs[o.record]
+	if o.kind == model.OpCreate && (r == nil || r.base == nil) {
+		ops := m.recordOps(o.record)
+		later := ops[slices.Index(ops, o)+1:]
+		for _, l := range later {
+			if l.state == localdb.OpSyncing {
+				return errSending
+			}
+		}
+		drop = append(drop, later...)
+	}
+	if o.kind == model.OpUpdate {
+		// What the ops behind saw of the discarded op's values is now what
+		// it had replaced.
+		ops := m.recordOps(o.record)
+		for _, l := range ops[slices.Index(ops, o)+1:] {
+			for f, v := range o.fields {
+				if seen, ok := l.baseVals[f]; ok && model.Equal(seen, v) {
+					l.baseVals[f] = cloneValue(o.baseVals[f])
+				}
+			}
+		}
+	}
+	for _, d := range drop {
+		m.removeOp(d)
+		if c := m.conflicts[d.record]; c != nil && c.OpID == d.id {
+			delete(m.conflicts, d.record)
+		}
+		m.journal++
+	}
+	if r != nil {
+		m.recompute(o.record)
+	}
+	return errNone
+}
+
+func sortedKeys[V any](set map[string]V) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// canon renders fields as JSON in one form: nil and empty are both {}.
+func canon(f model.Fields) string {
+	if len(f) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Sprintf("unencodable %v", err)
+	}
+	return string(b)
+}
+
+func canonAny(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("unencodable %v", err)
+	}
+	return string(b)
+}
