@@ -322,16 +322,24 @@ func (s *Syncer) Close() error {
 	return nil
 }
 
-// loadRetries schedules the retry times of ops queued before this start.
+// loadRetries schedules the retry times of ops queued before this start,
+// reading the retrying ops a page at a time so a long queue costs little
+// memory.
 func (s *Syncer) loadRetries(ctx context.Context) {
-	ops, err := s.db.Outbox(ctx)
-	if err != nil {
-		s.log.Warn("read outbox", "err", err)
-		return
-	}
-	for _, o := range ops {
-		if o.State == localdb.OpRetrying && !o.NextAttempt.IsZero() {
-			s.scheduleRetry(o.NextAttempt)
+	const page = 5000
+	for offset := 0; ; offset += page {
+		ops, err := s.db.OutboxPage(ctx, localdb.OpRetrying, offset, page)
+		if err != nil {
+			s.log.Warn("read outbox", "err", err)
+			return
+		}
+		for _, o := range ops {
+			if !o.NextAttempt.IsZero() {
+				s.scheduleRetry(o.NextAttempt)
+			}
+		}
+		if len(ops) < page {
+			return
 		}
 	}
 }
