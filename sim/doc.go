@@ -1,8 +1,9 @@
 // Package sim holds Casefile's proof under faults: a seeded, deterministic
 // simulation of several clients and a real server converging through a
-// fault-injecting proxy (TestConvergence), and crash tests that kill the
-// real casefile binary with SIGKILL mid-job (TestCrash*). The package has
-// no code of its own outside its tests.
+// fault-injecting proxy (TestConvergence, TestConvergencePostgres), a
+// crash test that kills the real casefile binary with SIGKILL mid-job
+// (TestCrash), and the reduced regression tests of the bugs they found
+// (TestBug*). The package has no code of its own outside its tests.
 //
 // A failing scenario prints its seed and the command that replays it:
 //
@@ -15,6 +16,7 @@
 //	CASEFILE_SIM_FIRST=S        first seed of a multi-scenario run (default 1)
 //	CASEFILE_SIM_SEED=S         replay one scenario
 //	CASEFILE_SIM_TRACE=1        print every step, run Doctor after each (slow)
-//	CASEFILE_SIM_KILLS=N        SIGKILLs per crash test (default: the CI count)
+//	CASEFILE_SIM_KILLS=N        SIGKILLs of TestCrash (default 110)
+//	CASEFILE_SIM_KILL_SEED=S    seed of the kill moments (default 1)
 //	CASEFILE_TEST_POSTGRES=URL  also run scenarios against PostgreSQL
 package sim
