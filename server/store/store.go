@@ -67,11 +67,13 @@ type Reader interface {
 	// CountChanges counts what Changes would return without a limit.
 	CountChanges(ctx context.Context, q ChangeQuery) (int64, error)
 	// Removals returns the records a client at cursor After may hold and
-	// must drop: records in a matter the user was a member of at the
-	// cursor that moved out of it within the query's range and are now in
-	// a matter the user does not see. Membership history comes from the
-	// access events, so every membership (a matter's creator's too) must
-	// have one. None after cursor 0.
+	// must drop: records now in a matter the user does not see that moved
+	// within the query's range and that the user could see at the cursor
+	// (they existed then, in a matter the user was a member of) or just
+	// before one of those moves (a device keeps its push answers). Never a
+	// record the user could not see at any such moment. Membership history
+	// comes from the access events, so every membership (a matter's
+	// creator's too) must have one.
 	Removals(ctx context.Context, q ChangeQuery) ([]Removal, error)
 	// DroppedMatters returns matters whose access the user lost within the
 	// query's range and has not regained.

@@ -175,8 +175,10 @@ func testRemovals(t *testing.T, st store.Store) {
 	if got := removals(t, st, "bob", rec.Seq); len(got) != 0 {
 		t.Fatalf("removals after the move = %+v", got)
 	}
-	if got := removals(t, st, "bob", 0); len(got) != 0 {
-		t.Fatalf("removals from cursor 0 = %+v; a new client holds nothing", got)
+	// A new client holds what its own pushes' answers showed: bob saw
+	// the record before it moved, so it is named from cursor 0 too.
+	if got := removals(t, st, "bob", 0); len(got) != 1 || got[0].ID != rec.ID {
+		t.Fatalf("removals from cursor 0 = %+v, want %s", got, rec.ID)
 	}
 	// carol is granted the matter only after the record left it: she never
 	// saw it, so its id must not reach her.
@@ -210,6 +212,50 @@ func testRemovalHistory(t *testing.T, st store.Store) {
 	// A client that pulled the revoke already dropped the matter.
 	if got := removals(t, st, "dave", revoked); len(got) != 0 {
 		t.Fatalf("dave, past the revoke, gets removals %+v", got)
+	}
+}
+
+// testRemovalsOnlyHeld checks that removals name only records the client
+// may hold: ones the user could see at the cursor or at some moment after
+// it (a device keeps what its own push's answer shows), never a record
+// created in a matter after the user lost it, which would reveal it.
+func testRemovalsOnlyHeld(t *testing.T, st store.Store) {
+	a, b := model.NewID(), model.NewID()
+	write(t, st, func(tx store.Tx) error { return addUser(t, tx, "erin") })
+	access(t, st, "erin", a, store.AccessGrant)
+	held := putRecord(t, st, "note", a, model.Fields{"title": "held"})
+	cursor := held.Seq
+	// Created after the cursor while erin still sees a, then moved away.
+	late := putRecord(t, st, "note", a, model.Fields{"title": "late"})
+	move(t, st, &late, b)
+	access(t, st, "erin", a, store.AccessRevoke)
+	// Created in a after erin lost it, then moved away: she never could
+	// see it, so its id must not reach her.
+	secret := putRecord(t, st, "note", a, model.Fields{"title": "secret"})
+	move(t, st, &secret, b)
+	move(t, st, &held, b)
+	want := []store.Removal{{ID: late.ID, MatterID: a}, {ID: held.ID, MatterID: a}}
+	for _, c := range []struct {
+		after, upTo int64
+		want        []store.Removal
+	}{
+		{cursor, held.Seq, want},
+		{0, held.Seq, want[:1]}, // held moved after erin lost a: dropped_matters covers it
+		{cursor, late.Seq, want[:1]},
+		{cursor, secret.Seq, want[:1]},
+		{late.Seq, held.Seq, want[1:]},
+		{secret.Seq - 1, held.Seq, nil},
+	} {
+		var got []store.Removal
+		if err := st.Read(ctx, func(r store.Reader) (err error) {
+			got, err = r.Removals(ctx, store.ChangeQuery{User: "erin", After: c.after, UpTo: c.upTo})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("erin's removals in (%d, %d] = %+v, want %+v (secret is %s)", c.after, c.upTo, got, c.want, secret.ID)
+		}
 	}
 }
 

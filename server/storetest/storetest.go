@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"DroppedMatters", testDroppedMatters},
 		{"Removals", testRemovals},
 		{"RemovalHistory", testRemovalHistory},
+		{"RemovalsOnlyHeld", testRemovalsOnlyHeld},
 		{"AuditChain", testAuditChain},
 		{"Compact", testCompact},
 		{"Hints", testHints},

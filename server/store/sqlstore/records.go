@@ -126,8 +126,10 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	if err != nil {
 		return fmt.Errorf("encode field versions: %w", err)
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	// created_seq is set by the insert only: an update or a restore keeps
+	// the seq at which the row first existed (see Removals).
+	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $5)
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
 			version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, fields = excluded.fields,
 			field_versions = excluded.field_versions, created_by = excluded.created_by, created_at = excluded.created_at,
@@ -221,15 +223,17 @@ func (t *txn) AddMove(ctx context.Context, m store.Move) error {
 }
 
 func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Removal, error) {
-	// A client at cursor 0 holds nothing; an admin sees everything.
-	if q.All || q.After == 0 {
+	// An admin sees everything.
+	if q.All {
 		return nil, nil
 	}
-	// For each record now out of the user's sight that moved after the
-	// cursor, its first such move says where it was at the cursor.
-	rows, err := t.q.QueryContext(ctx, `SELECT m.seq, m.record_id, m.from_matter FROM moves m JOIN records r ON r.id = m.record_id
+	// Every move in range of a record now out of the user's sight, out of
+	// a matter the user was ever a member of, with whether it is the
+	// record's first move after the cursor and when its row was inserted.
+	rows, err := t.q.QueryContext(ctx, `SELECT m.seq, m.record_id, m.from_matter, r.created_seq,
+			m.seq = (SELECT MIN(m2.seq) FROM moves m2 WHERE m2.record_id = m.record_id AND m2.seq > $1)
+		FROM moves m JOIN records r ON r.id = m.record_id
 		WHERE m.seq > $1 AND m.seq <= $2
-		AND m.seq = (SELECT MIN(m2.seq) FROM moves m2 WHERE m2.record_id = m.record_id AND m2.seq > $1)
 		AND (m.from_matter IN (SELECT matter_id FROM members WHERE user_name = $3)
 			OR m.from_matter IN (SELECT matter_id FROM access_events WHERE user_name = $3))
 		AND r.matter_id NOT IN (SELECT matter_id FROM members WHERE user_name = $3)
@@ -237,30 +241,50 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 	if err != nil {
 		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
 	}
-	var cands []store.Removal
+	type move struct {
+		seq, created int64
+		first        bool
+		r            store.Removal
+	}
+	var cands []move
 	for rows.Next() {
-		var seq int64
-		var r store.Removal
-		if err := rows.Scan(&seq, &r.ID, &r.MatterID); err != nil {
+		var m move
+		if err := rows.Scan(&m.seq, &m.r.ID, &m.r.MatterID, &m.created, &m.first); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read removals: %w", err)
 		}
-		cands = append(cands, r)
+		cands = append(cands, m)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
 	}
-	// The client holds the record only if the user was a member of that
-	// matter at the cursor; naming it to anyone else would reveal it.
+	// A record is named only if the user could see it at some moment in
+	// range, so the client may hold it: at the cursor (it existed then, and
+	// its first move after the cursor left a matter the user was a member
+	// of at the cursor), or just before one of its moves (the client may
+	// have it from its own push's answer). Anything else, such as a record
+	// created in a matter after the user lost it, would be revealed.
 	var out []store.Removal
-	for _, r := range cands {
-		ok, err := t.memberAt(ctx, q.User, r.MatterID, q.After+1)
-		if err != nil {
-			return nil, err
+	named := map[string]bool{}
+	for _, m := range cands {
+		if named[m.r.ID] {
+			continue
 		}
-		if ok {
-			out = append(out, r)
+		held := false
+		if m.first && m.created <= q.After && q.After > 0 {
+			if held, err = t.memberAt(ctx, q.User, m.r.MatterID, q.After+1); err != nil {
+				return nil, err
+			}
+		}
+		if !held {
+			if held, err = t.memberAt(ctx, q.User, m.r.MatterID, m.seq); err != nil {
+				return nil, err
+			}
+		}
+		if held {
+			named[m.r.ID] = true
+			out = append(out, m.r)
 		}
 	}
 	return out, nil
