@@ -2,11 +2,15 @@ package pgstore_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"testing"
 
 	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/storetest"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 func TestConformance(t *testing.T) {
@@ -70,4 +74,22 @@ func TestTwoStoresShareHints(t *testing.T) {
 		}
 		waitABit(got)
 	}
+}
+
+func TestCreatedSeqBackfill(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CheckCreatedSeqBackfill(t, db, os.DirFS("migrations"), "", func(t *testing.T) {
+		st, err := pgstore.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("open a database of schema 002: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -2,6 +2,8 @@ package sqlitestore_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -45,4 +47,22 @@ func TestReopenKeepsData(t *testing.T) {
 	if h.Seq != 1 {
 		t.Fatalf("head after reopen = %d, want 1", h.Seq)
 	}
+}
+
+func TestCreatedSeqBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlitestore.FileName)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CheckCreatedSeqBackfill(t, db, os.DirFS("migrations"), "", func(t *testing.T) {
+		st, err := sqlitestore.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("open a database of schema 002: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
