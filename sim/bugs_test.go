@@ -2,9 +2,9 @@ package sim
 
 // Regression tests for bugs the convergence simulation found, each reduced
 // to the few steps that show it, with the seeds that found it. They use
-// the packages' public APIs only. All four were fixed in localdb (bb54e19
-// for the two dropped-matter cases, ef9befc for Doctor, e8c32b6 for the
-// retry).
+// the packages' public APIs only. All were fixed by their owners: in
+// localdb bb54e19 (the two dropped-matter cases), ef9befc (Doctor) and
+// e8c32b6 (the retry); in the server 4e445c0 (removals).
 
 import (
 	"context"
