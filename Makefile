@@ -16,11 +16,12 @@ run: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet and run every test with the race detector, then the convergence CI set and the crash tests without it
+## test: vet and every test with the race detector; then, without it, the convergence CI set, the crash tests and 1,000 access histories
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -timeout 20m $(PKGS)
+	CASEFILE_ACCESS_HISTORIES=200 $(GO) test -race -timeout 20m $(PKGS)
 	CASEFILE_SIM_SET=ci $(GO) test -timeout 20m -run 'TestConvergence|TestCrash' ./sim
+	CASEFILE_ACCESS_HISTORIES=1000 $(GO) test -timeout 20m -run 'TestAccessProperty' ./proof
 
 ## bench: run the benchmarks and write bench.json
 bench:
