@@ -324,7 +324,7 @@ func groupOps(byState map[localdb.OpState][]localdb.OutboxOp, counts map[localdb
 		}
 		lay.items = append(lay.items, backlogItem{kind: itemHeader, state: string(st)})
 		for _, op := range group {
-			i := int32(len(grouped))
+			i := int32(len(grouped)) // #nosec G115 -- at most maxPerGroup ops per state, far below 2^31
 			grouped = append(grouped, op)
 			lay.opLine = append(lay.opLine, len(lay.items))
 			lay.items = append(lay.items, backlogItem{kind: itemOp, op: i})
