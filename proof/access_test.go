@@ -342,6 +342,15 @@ func (h *history) push(user string, ms []string) error {
 	if res.Result == model.ResultApplied && res.Record != nil {
 		h.o.applied(user, op, res.Record.Version)
 	}
+	if r := res.Record; r != nil && h.mine(r.ID) {
+		// The device keeps what its own push answers show, as a client
+		// does: later pulls must take it away if the user loses it.
+		if r.Deleted {
+			delete(h.mirror[user], r.ID)
+		} else {
+			h.mirror[user][r.ID] = r.MatterID
+		}
+	}
 	return h.o.checkReveal(user, op, res)
 }
 

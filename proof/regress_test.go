@@ -39,3 +39,49 @@ func TestRegressRemovalOfARecordNeverSeen(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessProperty found a device keeping a record it made after its
+// last pull once the record moved to a matter the user cannot see: its
+// user had lost the record's matter before the move and regained it after,
+// so neither removed[] nor dropped_matters told the device.
+func TestRegressOwnRecordMovedAwayWhileRevoked(t *testing.T) {
+	srv := servertest.Start(t, noRateLimit)
+	root := srv.NewUser(t, "root", server.RoleAdmin)
+	u := srv.NewUser(t, "ulla", server.RoleMember)
+	v := srv.NewUser(t, "vic", server.RoleMember)
+	m, x := v.CreateMatter(t, "M"), v.CreateMatter(t, "X")
+	if err := srv.Grant(bg, "ulla", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := u.Pull(bg, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := u.CreateNote(t, m.ID, "ulla's own note") // her device holds it from the push answer
+	if err := srv.Revoke(bg, "ulla", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := root.PushOne(t, servertest.Update(n, model.Fields{model.MatterField: x.ID})); res.Result != model.ResultApplied {
+		t.Fatalf("move: %+v", res)
+	}
+	if err := srv.Grant(bg, "ulla", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := u.PullAll(bg, p.Cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pg := range pages {
+		for _, rm := range pg.Removed {
+			if rm.ID == n.ID {
+				return
+			}
+		}
+		for _, d := range pg.DroppedMatters {
+			if d == m.ID {
+				return
+			}
+		}
+	}
+	t.Fatalf("ulla's device holds note %s, now in matter X she cannot see, and her pull did not say to drop it", n.ID)
+}

@@ -228,10 +228,9 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 		return nil, nil
 	}
 	// Every move in range of a record now out of the user's sight, out of
-	// a matter the user was ever a member of, with whether it is the
-	// record's first move after the cursor and when its row was inserted.
-	rows, err := t.q.QueryContext(ctx, `SELECT m.seq, m.record_id, m.from_matter, r.created_seq,
-			m.seq = (SELECT MIN(m2.seq) FROM moves m2 WHERE m2.record_id = m.record_id AND m2.seq > $1)
+	// a matter the user was ever a member of, with when its row was
+	// inserted.
+	rows, err := t.q.QueryContext(ctx, `SELECT m.seq, m.record_id, m.from_matter, r.created_seq
 		FROM moves m JOIN records r ON r.id = m.record_id
 		WHERE m.seq > $1 AND m.seq <= $2
 		AND (m.from_matter IN (SELECT matter_id FROM members WHERE user_name = $3)
@@ -243,13 +242,12 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 	}
 	type move struct {
 		seq, created int64
-		first        bool
 		r            store.Removal
 	}
 	var cands []move
 	for rows.Next() {
 		var m move
-		if err := rows.Scan(&m.seq, &m.r.ID, &m.r.MatterID, &m.created, &m.first); err != nil {
+		if err := rows.Scan(&m.seq, &m.r.ID, &m.r.MatterID, &m.created); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read removals: %w", err)
 		}
@@ -260,26 +258,37 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 		return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
 	}
 	// A record is named only if the user could see it at some moment in
-	// range, so the client may hold it: at the cursor (it existed then, and
-	// its first move after the cursor left a matter the user was a member
-	// of at the cursor), or just before one of its moves (the client may
-	// have it from its own push's answer). Anything else, such as a record
-	// created in a matter after the user lost it, would be revealed.
+	// range, so the client may hold it (from a pull, or from its own
+	// push's answer): while it sat in the matter this move takes it out
+	// of, between the cursor (or its arrival there, if later) and the
+	// move, the user was a member of that matter. Anything else, such as
+	// a record created in a matter after the user lost it, would be
+	// revealed.
 	var out []store.Removal
 	named := map[string]bool{}
 	for _, m := range cands {
 		if named[m.r.ID] {
 			continue
 		}
-		held := false
-		if m.first && m.created <= q.After && q.After > 0 {
-			if held, err = t.memberAt(ctx, q.User, m.r.MatterID, q.After+1); err != nil {
-				return nil, err
-			}
+		var prev int64
+		if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM moves WHERE record_id = $1 AND seq < $2`,
+			m.r.ID, m.seq).Scan(&prev); err != nil {
+			return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
+		}
+		from := max(q.After, m.created, prev)
+		held, err := t.memberAt(ctx, q.User, m.r.MatterID, from+1)
+		if err != nil {
+			return nil, err
 		}
 		if !held {
-			if held, err = t.memberAt(ctx, q.User, m.r.MatterID, m.seq); err != nil {
-				return nil, err
+			var one int
+			err := t.q.QueryRowContext(ctx, `SELECT 1 FROM access_events WHERE user_name = $1 AND matter_id = $2
+				AND kind = $3 AND seq > $4 AND seq < $5 LIMIT 1`, q.User, m.r.MatterID, store.AccessGrant, from, m.seq).Scan(&one)
+			switch {
+			case err == nil:
+				held = true
+			case !errors.Is(err, sql.ErrNoRows):
+				return nil, fmt.Errorf("read access history: %w", t.mapErr(err))
 			}
 		}
 		if held {
