@@ -26,7 +26,7 @@ func init() {
 			"  revoke NAME MATTER_ID\n" +
 			"  tokens revoke NAME [--device D]\n" +
 			"  audit verify",
-		Summary: "manage the server's users, access, tokens and audit log",
+		Summary: "Manage the server's users, access, tokens and audit log",
 		Run:     runAdmin,
 	})
 }

@@ -22,7 +22,7 @@ func init() {
 	Register(&Command{
 		Name:    "login",
 		Usage:   "--server URL --user NAME [--device NAME]",
-		Summary: "log in to a sync server (password from stdin) and keep the token in the data directory",
+		Summary: "Log in to a sync server (password from stdin) and keep the token in the data directory",
 		Run:     runLogin,
 	})
 }

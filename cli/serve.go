@@ -22,7 +22,7 @@ func init() {
 	Register(&Command{
 		Name:    "serve",
 		Usage:   "[--addr HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D]",
-		Summary: "run the sync server",
+		Summary: "Run the sync server",
 		Run:     runServe,
 	})
 }
