@@ -131,18 +131,7 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 }
 
 func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	pos, err := Parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("name exactly one record to delete by its id")
-	}
-	id := pos[0]
-	if err := checkID(id); err != nil {
-		return err
-	}
-	db, _, err := openLocal(ctx, env)
+	id, db, err := openForRecord(ctx, env, fs, args, "name exactly one record to delete by its id")
 	if err != nil {
 		return err
 	}
@@ -169,6 +158,27 @@ func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 	return err
 }
 
+// openForRecord parses a command that takes exactly one record id (usage
+// says so otherwise), checks the id and opens the local database.
+func openForRecord(ctx context.Context, env *Env, fs *flag.FlagSet, args []string, usage string) (string, *localdb.DB, error) {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(pos) != 1 {
+		return "", nil, usageError("%s", usage)
+	}
+	id := pos[0]
+	if err := checkID(id); err != nil {
+		return "", nil, err
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, db, nil
+}
+
 // liveRecord returns a record that exists and is not deleted.
 func liveRecord(ctx context.Context, db *localdb.DB, id string) (model.Record, error) {
 	rec, err := db.Get(ctx, id)
@@ -193,18 +203,7 @@ type shownRecord struct {
 
 func runShow(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print the record as JSON")
-	pos, err := Parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("name exactly one record by its id")
-	}
-	id := pos[0]
-	if err := checkID(id); err != nil {
-		return err
-	}
-	db, _, err := openLocal(ctx, env)
+	id, db, err := openForRecord(ctx, env, fs, args, "name exactly one record by its id")
 	if err != nil {
 		return err
 	}
