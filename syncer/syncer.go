@@ -49,6 +49,10 @@ type Options struct {
 	OpBackoff, StreamBackoff, ProbeBackoff Backoff
 	// WorkOffline starts the syncer with all network traffic off.
 	WorkOffline bool
+	// RequestTimeout bounds one push, pull or login exchange, answer
+	// included; a slower exchange counts as a failed one and is retried.
+	// Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 // Syncer moves the outbox to the server and the server's changes into the
@@ -110,6 +114,9 @@ func New(db *localdb.DB, opts Options) *Syncer {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
 	if opts.WatchInterval <= 0 {
 		opts.WatchInterval = DefaultWatchInterval
 	}
@@ -160,6 +167,7 @@ func (s *Syncer) setClient(server, token string) error {
 		c, err = NewClient(server, token, s.opts.HTTPClient)
 		if c != nil {
 			c.now = s.opts.Now
+			c.timeout = s.opts.RequestTimeout
 		}
 	}
 	s.mu.Lock()

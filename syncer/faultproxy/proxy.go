@@ -1,7 +1,7 @@
 // Package faultproxy is an HTTP-aware reverse proxy on 127.0.0.1 that
 // injects the faults a sync client meets in the field: connections reset
 // before the server sees a request, answers lost after the server
-// committed, latency, 503s, duplicated requests, event streams cut, and a
+// committed, latency, a slow link (bandwidth limit), 503s, duplicated requests, event streams cut, and a
 // server that disappears and comes back on the same address. Tests put it
 // between clients and a real server.
 package faultproxy
@@ -73,6 +73,7 @@ type Proxy struct {
 	random  Random
 	rnd     *rand.Rand
 	latency time.Duration
+	bw      int // bytes a second each way; 0 for no limit
 	rule    Rule
 	counts  map[string]int
 	faults  map[Fault]int
@@ -156,6 +157,16 @@ func (p *Proxy) SetLatency(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.latency = d
+}
+
+// SetBandwidth limits every request body and answer (event streams
+// included) to bytesPerSec each way, as a slow link does; 0 lifts it.
+// A request body is held for as long as it takes to come up before it is
+// forwarded, so a client that gives up first is never heard.
+func (p *Proxy) SetBandwidth(bytesPerSec int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bw = max(bytesPerSec, 0)
 }
 
 // Stop closes the listening socket and every connection: clients see
@@ -317,14 +328,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fault, latency, life := p.decide(r, body)
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	p.mu.Lock()
+	bw := p.bw
+	p.mu.Unlock()
+	if sleep(r.Context(), latency) != nil || Wait(r.Context(), len(body), bw) != nil {
+		return
 	}
 	switch fault {
 	case Reset:
@@ -373,10 +381,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		p.pipeStream(w, r, resp, fault, life)
+		p.pipeStream(w, r, resp, fault, life, bw)
 		return
 	}
-	io.Copy(w, resp.Body) //nolint:errcheck // a client gone mid-answer is its own fault
+	rc := http.NewResponseController(w)
+	io.Copy(Throttle(r.Context(), w, bw, rc.Flush), resp.Body) //nolint:errcheck // a client gone mid-answer is its own fault
 }
 
 func (p *Proxy) forward(r *http.Request, body []byte) (*http.Response, error) {
@@ -403,7 +412,7 @@ type stream struct {
 
 func (s *stream) cut() { s.once.Do(func() { s.cancel(); s.conn() }) }
 
-func (p *Proxy) pipeStream(w http.ResponseWriter, r *http.Request, resp *http.Response, fault Fault, life time.Duration) {
+func (p *Proxy) pipeStream(w http.ResponseWriter, r *http.Request, resp *http.Response, fault Fault, life time.Duration, bw int) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	s := &stream{cancel: cancel, conn: func() { resp.Body.Close() }}
@@ -417,6 +426,7 @@ func (p *Proxy) pipeStream(w http.ResponseWriter, r *http.Request, resp *http.Re
 	}()
 	rc := http.NewResponseController(w)
 	rc.Flush() //nolint:errcheck // a client gone is noticed on the next write
+	out := Throttle(ctx, w, bw, rc.Flush)
 	if fault == CloseStream && life > 0 {
 		t := time.AfterFunc(life, s.cut)
 		defer t.Stop()
@@ -425,7 +435,7 @@ func (p *Proxy) pipeStream(w http.ResponseWriter, r *http.Request, resp *http.Re
 	for ctx.Err() == nil {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			if _, werr := out.Write(buf[:n]); werr != nil {
 				return
 			}
 			rc.Flush() //nolint:errcheck // see above
