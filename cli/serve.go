@@ -15,13 +15,14 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"casefile/config"
 	"casefile/server"
 )
 
 func init() {
 	Register(&Command{
 		Name:    "serve",
-		Usage:   "[--addr HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D]",
+		Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D]",
 		Summary: "Run the sync server",
 		Run:     runServe,
 	})
@@ -83,10 +84,27 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 	return server.Options{DataDir: abs}, nil
 }
 
+// serveConfig reads the config file and the environment for the server's
+// keys (metrics_listen, metrics_token). Unlike loadConfig it leaves
+// env.DataDir alone: the client's data directory is not the server's.
+func serveConfig(env *Env) (config.Config, error) {
+	path := env.ConfigPath
+	if path == "" {
+		path = Getenv(config.EnvConfig)
+	}
+	cfg, warnings, err := config.LoadEnv(path, Getenv)
+	for _, w := range warnings {
+		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", w)
+	}
+	return cfg, err
+}
+
 func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	var sf storeFlags
 	sf.define(fs)
 	addr := fs.String("addr", "127.0.0.1:8750", "address to listen on")
+	metricsListen := fs.String("metrics-listen", "", "serve /metrics here only, not on --addr; \"\" puts it back on --addr (config metrics_listen, env "+config.EnvMetricsListen+
+		"; its bearer token: config metrics_token, env "+config.EnvMetricsToken+")")
 	retention := fs.Duration("retention", server.DefaultRetention, "how long tombstones and the op ledger are kept")
 	tokenTTL := fs.Duration("token-ttl", server.DefaultTokenTTL, "lifetime of a login token")
 	rateLimit := fs.Float64("rate-limit", float64(server.DefaultRateLimit), "requests per second per token (0: no limit)")
@@ -108,9 +126,20 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageError("--log-level must be debug, info, warn or error")
 	}
+	if *metricsListen, err = config.CheckListenAddr(*metricsListen); err != nil {
+		return usageError("--metrics-listen: %v", err)
+	}
 	opts, err := sf.options(env)
 	if err != nil {
 		return err
+	}
+	cfg, err := serveConfig(env)
+	if err != nil {
+		return err
+	}
+	opts.MetricsListen, opts.MetricsToken = cfg.MetricsListen, cfg.MetricsToken
+	if flagGiven(fs, "metrics-listen") {
+		opts.MetricsListen = *metricsListen
 	}
 	opts.Retention, opts.TokenTTL = *retention, *tokenTTL
 	opts.RateLimit = rate.Limit(*rateLimit)
@@ -132,6 +161,9 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	defer srv.Close()
 	fmt.Fprintf(env.Stderr, "casefile server listening on http://%s (store: %s)\n", ln.Addr(), srv.Describe())
+	if a := srv.MetricsAddr(); a != nil {
+		fmt.Fprintf(env.Stderr, "casefile server metrics on http://%s/metrics\n", a)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -150,4 +182,11 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	fmt.Fprintln(env.Stderr, "casefile server stopped")
 	return nil
+}
+
+// flagGiven reports whether the command line set the flag, even to "".
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

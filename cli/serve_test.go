@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -129,7 +131,8 @@ func TestServeCommand(t *testing.T) {
 	var stderr serveLog
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		done <- Main(ctx, []string{"--config", filepath.Join(dir, "none.toml"), "serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
+			strings.NewReader(""), &bytes.Buffer{}, &stderr)
 	}()
 	re := regexp.MustCompile(`casefile server listening on (http://127\.0\.0\.1:\d+) \(store: sqlite (.*)\)\n`)
 	var m []string
@@ -165,5 +168,154 @@ func TestServeCommand(t *testing.T) {
 	}
 	if code, _, errs := runMain(t, "", "serve", "--addr", "256.0.0.1:1", "--data", dir); code != 1 || !strings.Contains(errs, "cannot listen on 256.0.0.1:1") {
 		t.Errorf("bad address: exit %d, %q", code, errs)
+	}
+}
+
+// startServe runs casefile with args until ctx ends and waits for its
+// stderr to match re; it returns the match, the exit code's channel and
+// stderr.
+func startServe(t *testing.T, ctx context.Context, re *regexp.Regexp, args ...string) ([]string, <-chan int, *serveLog) {
+	t.Helper()
+	stderr := &serveLog{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, args, strings.NewReader(""), &bytes.Buffer{}, stderr)
+	}()
+	for {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+			if m := re.FindStringSubmatch(stderr.String()); m != nil {
+				return m, done, stderr
+			}
+		}
+	}
+}
+
+// getStatus GETs url with a bearer token ("" for none) and returns the
+// status and body.
+func getStatus(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestServeMetricsListen: --metrics-listen beats metrics_listen in the
+// config file, the token comes from the file, and stopping the server
+// closes the metrics port.
+func TestServeMetricsListen(t *testing.T) {
+	const token = "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("metrics_listen = \"256.0.0.1:1\"\nmetrics_token = \""+token+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) .*\n` + `casefile server metrics on (http://(127\.0\.0\.1:\d+))/metrics\n`)
+	m, done, stderr := startServe(t, ctx, re, "--config", cfg, "serve", "--addr", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+		"--data", t.TempDir(), "--log-level", "debug")
+	api, metrics, metricsAddr := m[1], m[2], m[3]
+
+	if code, body := getStatus(t, api+"/metrics", token); code != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
+		t.Errorf("API listener /metrics: %d %s, want 404 not_found", code, body)
+	}
+	if code, body := getStatus(t, metrics+"/healthz", ""); code != http.StatusNotFound {
+		t.Errorf("metrics listener /healthz: %d %s, want 404", code, body)
+	}
+	if code, body := getStatus(t, metrics+"/metrics", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"code":"unauthorized"`) {
+		t.Errorf("/metrics without the token: %d %s, want 401 unauthorized", code, body)
+	}
+	if code, body := getStatus(t, metrics+"/metrics", token); code != http.StatusOK || !strings.Contains(body, "casefile_head ") {
+		t.Errorf("/metrics with the token: %d %s", code, body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve after cancel: exit %d, %s", code, stderr.String())
+	}
+	if c, err := net.Dial("tcp", metricsAddr); err == nil {
+		c.Close()
+		t.Error("the metrics port is open after serve stopped")
+	}
+	if strings.Contains(stderr.String(), token) {
+		t.Errorf("serve logged the metrics token: %s", stderr.String())
+	}
+}
+
+// TestServeMetricsOnAPIListener: --metrics-listen "" puts /metrics back
+// on --addr, behind a token from the environment.
+func TestServeMetricsOnAPIListener(t *testing.T) {
+	const token = "from-the-env-0123456789"
+	t.Setenv("CASEFILE_METRICS_TOKEN", token)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("metrics_listen = \"256.0.0.1:1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) .*\n`)
+	m, done, stderr := startServe(t, ctx, re, "--config", cfg, "serve", "--addr", "127.0.0.1:0", "--metrics-listen=",
+		"--data", t.TempDir(), "--log-level", "warn")
+	if code, body := getStatus(t, m[1]+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d %s, want 401", code, body)
+	}
+	if code, body := getStatus(t, m[1]+"/metrics", token); code != http.StatusOK {
+		t.Errorf("/metrics with the token: %d %s", code, body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve after cancel: exit %d, %s", code, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "metrics on") || strings.Contains(stderr.String(), token) {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+func TestServeMetricsMistakes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(body string) string {
+		path := filepath.Join(t.TempDir(), "config.toml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, c := range []struct {
+		env  string // NAME=value, or ""
+		args []string
+		code int
+		err  string
+	}{
+		{"", []string{"serve", "--metrics-listen", "nowhere"}, 2, `--metrics-listen: not a HOST:PORT address (like 127.0.0.1:9750): "nowhere"`},
+		{"", []string{"serve", "--metrics-listen", "127.0.0.1:99999"}, 2, "--metrics-listen: the port must be a number from 0 to 65535"},
+		{"", []string{"serve", "--addr", "127.0.0.1:0", "--metrics-listen", "256.0.0.1:1", "--data", dir}, 1, "cannot listen for metrics on 256.0.0.1:1: "},
+		{"CASEFILE_METRICS_LISTEN=nowhere", []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, 1, "CASEFILE_METRICS_LISTEN: not a HOST:PORT address"},
+		{"", []string{"--config", cfg(`metrics_listen = "nowhere"`), "serve", "--addr", "127.0.0.1:0", "--data", dir}, 1, `metrics_listen: not a HOST:PORT address`},
+		{"", []string{"--config", cfg(`metrics_token = "hunter2"`), "serve", "--addr", "127.0.0.1:0", "--data", dir}, 1, "metrics_token: must be 16 to 256 characters long"},
+	} {
+		t.Run(c.err, func(t *testing.T) {
+			if name, value, ok := strings.Cut(c.env, "="); ok {
+				t.Setenv(name, value)
+			}
+			code, _, errs := runMain(t, "", c.args...)
+			if code != c.code || !strings.Contains(errs, c.err) || strings.Contains(errs, "hunter2") {
+				t.Errorf("%s %v: exit %d, %q; want exit %d, %q", c.env, c.args, code, errs, c.code, c.err)
+			}
+		})
 	}
 }

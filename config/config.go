@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,12 @@ const (
 	EnvConfig       = "CASEFILE_CONFIG" // the config file itself; read by the CLI
 )
 
+// Environment variables of the sync server's settings (casefile serve).
+const (
+	EnvMetricsListen = "CASEFILE_METRICS_LISTEN"
+	EnvMetricsToken  = "CASEFILE_METRICS_TOKEN" // a secret: an env var keeps it off the command line
+)
+
 // Themes the terminal UI knows.
 const (
 	ThemeAuto  = "auto" // follow the terminal's background
@@ -55,9 +63,14 @@ const (
 	MinSyncInterval = time.Second
 	MaxSyncInterval = 24 * time.Hour
 	MaxBatchSize    = protocol.MaxOpsPerPush
+	// MinMetricsToken is the shortest metrics token: /metrics has no rate
+	// limit, so a token must be too long to guess.
+	MinMetricsToken = 16
+	MaxMetricsToken = 256
 )
 
-// Config is the user's settings after the file and the environment.
+// Config is the user's settings after the file and the environment. The
+// Metrics fields are the sync server's; the client ignores them.
 type Config struct {
 	// Path is the file the settings were read from (it may not exist).
 	Path string
@@ -77,6 +90,12 @@ type Config struct {
 	LogLevel string
 	// Keys overrides the terminal UI's key map: action name → keys.
 	Keys map[string][]string
+	// MetricsListen is the sync server's address (host:port) of its own
+	// for GET /metrics; "" serves /metrics with the API.
+	MetricsListen string
+	// MetricsToken is the bearer token the sync server's /metrics
+	// requires; "" requires none. It is a secret: never log it.
+	MetricsToken string
 }
 
 // Default returns the settings used when nothing is configured.
@@ -187,7 +206,8 @@ func unwrapPath(err error) error {
 }
 
 // knownKeys are the top-level keys, in the order docs/config.md lists them.
-var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "batch_size", "log_level", "keys"}
+var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "batch_size", "log_level", "keys",
+	"metrics_listen", "metrics_token"}
 
 func (c *Config) parse(path string, data []byte) ([]string, error) {
 	var raw map[string]any
@@ -232,6 +252,16 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 			}
 		case "keys":
 			c.Keys, err = keyMap(v)
+		case "metrics_listen":
+			c.MetricsListen, err = str(v)
+			if err == nil {
+				c.MetricsListen, err = CheckListenAddr(c.MetricsListen)
+			}
+		case "metrics_token":
+			c.MetricsToken, err = str(v)
+			if err == nil {
+				c.MetricsToken, err = checkMetricsToken(c.MetricsToken)
+			}
 		default:
 			warnings = append(warnings, unknownKey(path, key, knownKeys))
 			continue
@@ -263,6 +293,16 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv(EnvSyncInterval); v != "" {
 		if c.SyncInterval, err = parseInterval(v); err != nil {
 			return fmt.Errorf("%s: %w", EnvSyncInterval, err)
+		}
+	}
+	if v := getenv(EnvMetricsListen); v != "" {
+		if c.MetricsListen, err = CheckListenAddr(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvMetricsListen, err)
+		}
+	}
+	if v := getenv(EnvMetricsToken); v != "" {
+		if c.MetricsToken, err = checkMetricsToken(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvMetricsToken, err)
 		}
 	}
 	return nil
@@ -316,6 +356,42 @@ func checkDataDir(s string) (string, error) {
 		return "", nil
 	}
 	return ExpandHome(s)
+}
+
+// CheckListenAddr checks an address to listen on, host:port with a
+// numeric port ("" stays ""); whether the host can be bound is known only
+// when the server starts.
+func CheckListenAddr(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("not a HOST:PORT address (like 127.0.0.1:9750): %q", s)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return "", fmt.Errorf("the port must be a number from 0 to 65535: %q", s)
+	}
+	return s, nil
+}
+
+// checkMetricsToken checks a metrics token; the error never quotes it.
+func checkMetricsToken(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if len(s) < MinMetricsToken || len(s) > MaxMetricsToken {
+		return "", fmt.Errorf("must be %d to %d characters long (e.g. the output of: openssl rand -hex 32)",
+			MinMetricsToken, MaxMetricsToken)
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' {
+			return "", errors.New("must be printable ASCII without spaces, to fit an Authorization header")
+		}
+	}
+	return s, nil
 }
 
 func checkTheme(s string) (string, error) {

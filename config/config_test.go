@@ -47,6 +47,8 @@ theme = "light"
 sync_interval = "2m"
 batch_size = 250
 log_level = "DEBUG"
+metrics_listen = "127.0.0.1:9750"
+metrics_token = "  7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e  "
 
 [keys]
 quit = ["q", "ctrl+c"]
@@ -60,14 +62,16 @@ search = "/"
 		t.Fatalf("warnings = %q", warnings)
 	}
 	want := Config{
-		Path:         path,
-		Server:       "https://cases.example.org",
-		DataDir:      "/srv/casefile",
-		Theme:        "light",
-		SyncInterval: 2 * time.Minute,
-		BatchSize:    250,
-		LogLevel:     "debug",
-		Keys:         map[string][]string{"quit": {"q", "ctrl+c"}, "search": {"/"}},
+		Path:          path,
+		Server:        "https://cases.example.org",
+		DataDir:       "/srv/casefile",
+		Theme:         "light",
+		SyncInterval:  2 * time.Minute,
+		BatchSize:     250,
+		LogLevel:      "debug",
+		Keys:          map[string][]string{"quit": {"q", "ctrl+c"}, "search": {"/"}},
+		MetricsListen: "127.0.0.1:9750",
+		MetricsToken:  "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("cfg = %+v\nwant %+v", cfg, want)
@@ -118,6 +122,15 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{`keys = "q"`, `keys: must be a table`},
 		{"theme = \"dark\"\ntheme = \"light\"", `line 2`},
 		{"server = ", `line 1`},
+		{`metrics_listen = "9750"`, `metrics_listen: not a HOST:PORT address (like 127.0.0.1:9750): "9750"`},
+		{`metrics_listen = "http://127.0.0.1:9750"`, `metrics_listen: not a HOST:PORT address`},
+		{`metrics_listen = "127.0.0.1:metrics"`, `metrics_listen: the port must be a number from 0 to 65535: "127.0.0.1:metrics"`},
+		{`metrics_listen = "127.0.0.1:65536"`, `metrics_listen: the port must be a number from 0 to 65535`},
+		{`metrics_listen = 9750`, `metrics_listen: must be a string, not a number`},
+		{`metrics_token = "hunter2"`, `metrics_token: must be 16 to 256 characters long (e.g.`},
+		{`metrics_token = "` + strings.Repeat("x", 257) + `"`, `metrics_token: must be 16 to 256 characters long`},
+		{`metrics_token = "correct horse battery staple"`, `metrics_token: must be printable ASCII without spaces`},
+		{`metrics_token = "7f3c9a1e5b2d4f6a8c0é"`, `metrics_token: must be printable ASCII without spaces`},
 	}
 	for _, tc := range cases {
 		path := writeFile(t, tc.body)
@@ -129,6 +142,9 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), path+": ") {
 			t.Errorf("%q: error %q, want it to name the file and contain %q", tc.body, err, tc.want)
 		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "horse") {
+			t.Errorf("%q: error %q quotes the metrics token", tc.body, err)
+		}
 	}
 }
 
@@ -138,12 +154,16 @@ server = "http://file.example"
 data_dir = "/from/file"
 theme = "dark"
 sync_interval = "1m"
+metrics_listen = "127.0.0.1:9750"
+metrics_token = "from-the-file-0123456789"
 `)
 	env := map[string]string{
-		EnvServer:       "http://127.0.0.1:9000",
-		EnvData:         "/from/env",
-		EnvTheme:        "light",
-		EnvSyncInterval: "5s",
+		EnvServer:        "http://127.0.0.1:9000",
+		EnvData:          "/from/env",
+		EnvTheme:         "light",
+		EnvSyncInterval:  "5s",
+		EnvMetricsListen: "[::1]:9751",
+		EnvMetricsToken:  "from-the-env-0123456789",
 	}
 	cfg, _, err := LoadEnv(path, func(k string) string { return env[k] })
 	if err != nil {
@@ -152,13 +172,35 @@ sync_interval = "1m"
 	if cfg.Server != "http://127.0.0.1:9000" || cfg.DataDir != "/from/env" || cfg.Theme != "light" || cfg.SyncInterval != 5*time.Second {
 		t.Fatalf("env did not override: %+v", cfg)
 	}
+	if cfg.MetricsListen != "[::1]:9751" || cfg.MetricsToken != "from-the-env-0123456789" {
+		t.Fatalf("env did not override the metrics keys: listen %q, token %q", cfg.MetricsListen, cfg.MetricsToken)
+	}
+}
+
+// TestMetricsKeysDefaultOff: without the keys the server serves /metrics
+// with the API, open, as before they existed.
+func TestMetricsKeysDefaultOff(t *testing.T) {
+	cfg, _, err := LoadEnv(writeFile(t, `theme = "dark"`), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsListen != "" || cfg.MetricsToken != "" {
+		t.Fatalf("metrics keys set by default: listen %q, token %q", cfg.MetricsListen, cfg.MetricsToken)
+	}
+	for _, addr := range []string{"127.0.0.1:0", ":9750", "localhost:9750", "[::1]:9750", " 10.0.0.5:9750 "} {
+		if _, err := CheckListenAddr(addr); err != nil {
+			t.Errorf("%q: %v", addr, err)
+		}
+	}
 }
 
 func TestBadEnvNamesTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		EnvServer:       "nowhere",
-		EnvTheme:        "pink",
-		EnvSyncInterval: "often",
+		EnvServer:        "nowhere",
+		EnvTheme:         "pink",
+		EnvSyncInterval:  "often",
+		EnvMetricsListen: "localhost",
+		EnvMetricsToken:  "short",
 	} {
 		_, _, err := LoadEnv(filepath.Join(t.TempDir(), "none.toml"), func(k string) string {
 			if k == name {

@@ -43,22 +43,31 @@ func errInternal(cause error) *apiError {
 		msg: "The server could not complete the request; try again later.", cause: cause}
 }
 
-// routes builds the API. Every path is exact: anything else is a JSON 404,
-// a known path with another method a JSON 405.
+// route is one method and exact path of a handler.
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+// routes builds the API, with /metrics unless it has a listener of its own.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	type route struct {
-		method, path string
-		h            http.HandlerFunc
-	}
 	table := []route{
 		{http.MethodPost, protocol.PathLogin, s.handleLogin},
 		{http.MethodPost, protocol.PathPush, s.authed(s.handlePush)},
 		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
 		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
-		{http.MethodGet, "/metrics", s.metrics.handler().ServeHTTP},
 	}
+	if s.opts.MetricsListen == "" {
+		table = append(table, s.metricsRoute())
+	}
+	return s.router(table)
+}
+
+// router serves a table of routes. Every path is exact: anything else is
+// a JSON 404, a known path with another method a JSON 405.
+func (s *Server) router(table []route) http.Handler {
+	mux := http.NewServeMux()
 	methods := map[string][]string{}
 	for _, r := range table {
 		mux.HandleFunc(r.method+" "+r.path, r.h)

@@ -61,6 +61,13 @@ type Options struct {
 	Password HashParams
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// MetricsListen, when set, is an address (host:port) of its own for
+	// GET /metrics, which the API's listener then answers with a 404.
+	// Open listens on it; Shutdown and Close stop it.
+	MetricsListen string
+	// MetricsToken, when set, is the bearer token GET /metrics requires,
+	// wherever it is served.
+	MetricsToken string
 }
 
 // Server is a running sync server.
@@ -79,6 +86,11 @@ type Server struct {
 	ctx    context.Context // ends at Close; stops streams and background work
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// metricsHTTP serves /metrics on metricsLn when Options.MetricsListen
+	// is set; nil otherwise.
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
 
 	mu       sync.Mutex
 	http     *http.Server
@@ -118,18 +130,26 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Listen before opening the store: a bad address is found at once
+	// and leaves nothing to undo.
+	metricsLn, err := listenMetrics(opts.MetricsListen)
+	if err != nil {
+		return nil, err
+	}
 	st := opts.Store
 	if st == nil {
-		var err error
 		switch {
 		case opts.DatabaseURL != "":
 			st, err = pgstore.Open(ctx, opts.DatabaseURL)
 		case opts.DataDir != "":
 			st, err = sqlitestore.Open(ctx, filepath.Join(opts.DataDir, sqlitestore.FileName))
 		default:
-			return nil, errors.New("open server: name a data directory or a database URL")
+			err = errors.New("open server: name a data directory or a database URL")
 		}
 		if err != nil {
+			if metricsLn != nil {
+				metricsLn.Close()
+			}
 			return nil, err
 		}
 	}
@@ -146,6 +166,12 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.metrics = newMetrics(s)
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
 	s.handler = s.routes()
+	if metricsLn != nil {
+		s.metricsLn = metricsLn
+		s.metricsHTTP = s.newHTTPServer(s.router([]route{s.metricsRoute()}))
+		s.wg.Add(1)
+		go s.serveMetrics(metricsLn)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -166,19 +192,19 @@ func (s *Server) Describe() string { return s.st.Describe() }
 // Handler returns the HTTP handler of the whole API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// MetricsAddr returns the address of the metrics listener, or nil when
+// /metrics is served with the API.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
+}
+
 // Serve answers requests on ln until Shutdown or Close; like
 // http.Server.Serve it returns http.ErrServerClosed after a shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second, // lifted for event streams
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.Background() },
-	}
+	hs := s.newHTTPServer(s.handler)
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -190,6 +216,21 @@ func (s *Server) Serve(ln net.Listener) error {
 	return hs.Serve(ln)
 }
 
+// newHTTPServer returns an http.Server for h with the server's limits,
+// timeouts and error log.
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second, // lifted for event streams
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.Background() },
+	}
+}
+
 // Shutdown stops accepting requests, ends event streams and waits for
 // requests in flight (a push finishes its batch) until ctx ends. The store
 // stays open until Close.
@@ -199,10 +240,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	hs := s.http
 	s.stopping = true
 	s.mu.Unlock()
-	if hs == nil {
-		return nil
+	// Both listeners stop accepting at once; a slow scrape does not keep
+	// the API's listener open, nor a long push the metrics listener.
+	var merr error
+	mdone := make(chan struct{})
+	if s.metricsHTTP != nil {
+		go func() {
+			defer close(mdone)
+			merr = s.metricsHTTP.Shutdown(ctx)
+			s.closeMetricsListener()
+		}()
+	} else {
+		close(mdone)
 	}
-	return hs.Shutdown(ctx)
+	var err error
+	if hs != nil {
+		err = hs.Shutdown(ctx)
+	}
+	<-mdone
+	return errors.Join(err, merr)
+}
+
+// closeMetricsListener closes the metrics listener itself: a Shutdown that
+// comes before its goroutine reaches Serve finds no listener to close, and
+// the port must not stay open until that goroutine runs.
+func (s *Server) closeMetricsListener() {
+	_ = s.metricsLn.Close() // "use of closed network connection" once Serve closed it
 }
 
 // Close shuts down at once: it ends streams and background work and
@@ -214,8 +277,12 @@ func (s *Server) Close() error {
 	s.stopping = true
 	s.mu.Unlock()
 	var err error
+	if s.metricsHTTP != nil {
+		err = s.metricsHTTP.Close()
+		s.closeMetricsListener()
+	}
 	if hs != nil {
-		err = hs.Close()
+		err = errors.Join(err, hs.Close())
 	}
 	s.cancel()
 	s.wg.Wait()
