@@ -131,6 +131,9 @@ func (w *world) checkAll(final bool) {
 	w.checkOnce(tr)
 	for _, c := range w.clients {
 		w.checkClient(c, tr, final)
+		if n := c.link.stalledForever(); n > 0 {
+			w.violate("%s: %d stalled request(s) were still waited for after %v: the request timeout did not fire", c.name, n, stallGuard)
+		}
 	}
 	if !final {
 		w.checkWrites(tr)

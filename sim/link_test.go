@@ -30,7 +30,38 @@ const (
 	fRateLimited fault = "429"        // the proxy answers 429 with Retry-After
 	fStreamCut   fault = "stream-cut" // an event stream is cut after its first event
 	fOffline     fault = "offline"    // the client has no network: every request is reset
+	fSlow        fault = "slow"       // the link crawls both ways at a drawn bandwidth
+	fStallUp     fault = "stall-up"   // the link crawls so on the way up that the device gives up before the server hears it
+	fStallDown   fault = "stall-down" // the server commits; the answer crawls until the device gives up waiting
 )
+
+// Bandwidth of the slow faults. A slow link carries a request at the
+// drawn rate, but never for longer than slowCap, so that it ends well
+// inside the device's request timeout (the stalls cover the other side).
+// A stall trickles at stallRate and never finishes: the device's
+// request timeout ends it.
+const (
+	minSlowRate = 32 << 10  // bytes a second
+	maxSlowRate = 512 << 10 // bytes a second
+	slowCap     = 150 * time.Millisecond
+	stallRate   = 2 << 10
+	// stallGuard ends a stall whose device somehow never gives up, so a
+	// broken timeout fails the scenario instead of hanging it.
+	stallGuard = 20 * time.Second
+)
+
+// draw is the fate of one request: its fault and the fault's measure.
+type draw struct {
+	f     fault
+	delay time.Duration // fDelay
+	rate  int           // fSlow: bytes a second
+}
+
+// slowRate is the rate at which n bytes cross a slow link of rate r:
+// r, or faster when r would take longer than slowCap.
+func slowRate(r, n int) int {
+	return max(r, int(int64(n)*int64(time.Second)/int64(slowCap)))
+}
 
 // proxyFault maps the faults the faultproxy injects.
 var proxyFault = map[fault]faultproxy.Fault{
@@ -61,6 +92,7 @@ type link struct {
 	mu       sync.Mutex
 	offline  bool
 	requests int
+	stuck    int // stalls the device never gave up on
 }
 
 func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
@@ -96,6 +128,14 @@ func (l *link) setOffline(on bool) {
 	l.offline = on
 }
 
+// stalledForever returns how many stalls outlasted stallGuard: each is a
+// request timeout that did not fire.
+func (l *link) stalledForever() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stuck
+}
+
 // count returns how many requests reached the link.
 func (l *link) count() int {
 	l.mu.Lock()
@@ -118,13 +158,25 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.requests++
 	offline := l.offline
 	l.mu.Unlock()
-	f, delay := l.w.decide(l.name, r.URL.Path, isStream(r), offline)
+	d := l.w.decide(l.name, r.URL.Path, isStream(r), offline)
+	f := d.f
+	start := time.Now()
 	switch f {
 	case fOffline:
 		abort(w)
 		return
 	case fDelay:
-		time.Sleep(delay)
+		time.Sleep(d.delay)
+	case fSlow:
+		if faultproxy.Wait(r.Context(), len(body), slowRate(d.rate, len(body))) != nil {
+			abort(w)
+			return
+		}
+	case fStallUp:
+		// The body crawls up and never arrives: the server hears nothing.
+		l.stall(r)
+		abort(w)
+		return
 	default:
 		if pf, ok := proxyFault[f]; ok {
 			l.fp.Inject("", pf)
@@ -159,15 +211,44 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		abort(w)
 		return
 	}
-	if f == fResetMid {
+	rc := http.NewResponseController(w)
+	switch f {
+	case fResetMid:
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(resp.StatusCode)
 		w.Write(data[:len(data)/2]) //nolint:errcheck // cut on purpose
-		http.NewResponseController(w).Flush()
+		rc.Flush()                  //nolint:errcheck // cut on purpose
 		panic(http.ErrAbortHandler)
+	case fStallDown:
+		// All but the last byte crawl down, then nothing: the device's
+		// request timeout gives up on an answer the server committed.
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(resp.StatusCode)
+		faultproxy.Throttle(r.Context(), w, stallRate, rc.Flush).Write(data[:max(len(data)-1, 0)]) //nolint:errcheck // cut on purpose
+		l.stall(r)
+		panic(http.ErrAbortHandler)
+	case fSlow:
+		w.WriteHeader(resp.StatusCode)
+		faultproxy.Throttle(r.Context(), w, slowRate(d.rate, len(data)), rc.Flush).Write(data) //nolint:errcheck // a client gone is its own fault
+		return
+	case fPass:
+		l.w.stats.max("slowest clean exchange (ms)", int(time.Since(start).Milliseconds()))
 	}
 	w.WriteHeader(resp.StatusCode)
 	w.Write(data) //nolint:errcheck // a client gone is its own fault
+}
+
+// stall holds a request until its device gives up on it.
+func (l *link) stall(r *http.Request) {
+	t := time.NewTimer(stallGuard)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+	case <-t.C:
+		l.mu.Lock()
+		l.stuck++
+		l.mu.Unlock()
+	}
 }
 
 // pipe copies an event stream, flushing each chunk.

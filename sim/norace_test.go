@@ -2,5 +2,12 @@
 
 package sim
 
+import "time"
+
 // raceEnabled is true under -race: the sets shrink to fit the time budget.
 const raceEnabled = false
+
+// requestTimeout is every simulated device's limit on one exchange. A
+// stall costs this much wall time, so it is short; no unfaulted exchange
+// comes near it (each run reports the slowest).
+const requestTimeout = 300 * time.Millisecond

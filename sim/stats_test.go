@@ -24,6 +24,14 @@ func (s *stats) inc(key string, d int) {
 	s.n[key] += d
 }
 
+// max keeps the largest value seen under key; names starting with
+// "slowest" are maxima, not counts, when runs are merged.
+func (s *stats) max(key string, v int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n[key] = max(s.n[key], v)
+}
+
 // merge adds another run's counts.
 func (s *stats) merge(o *stats) {
 	o.mu.Lock()
@@ -32,6 +40,10 @@ func (s *stats) merge(o *stats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range counts {
+		if strings.HasPrefix(k, "slowest") {
+			s.n[k] = max(s.n[k], v)
+			continue
+		}
 		s.n[k] += v
 	}
 }
@@ -89,9 +101,9 @@ func (s *stats) summary() string {
 	return fmt.Sprintf("%d scenarios (%d failed), %d clients, %d local writes (%d refused locally), %d sync cycles; "+
 		"%d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d; "+
 		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
-		"left failed after quiescing: %s)",
+		"left failed after quiescing: %s); slowest clean exchange %d ms (request timeout %v)",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
 		total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"],
 		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
-		s.prefixed("left failed: "))
+		s.prefixed("left failed: "), n["slowest clean exchange (ms)"], requestTimeout)
 }

@@ -258,8 +258,11 @@ func (w *world) openClient(c *client) {
 		PageSize:     c.page,
 		PollInterval: time.Hour,
 		HTTPClient:   c.link.client,
-		Rand:         syncer.LockedRand(w.seed + uint64(c.i)),
-		WorkOffline:  c.workOffline,
+		// A stall costs this long: short enough for hundreds of scenarios,
+		// long enough that no unfaulted exchange comes near it.
+		RequestTimeout: requestTimeout,
+		Rand:           syncer.LockedRand(w.seed + uint64(c.i)),
+		WorkOffline:    c.workOffline,
 	})
 }
 
@@ -313,15 +316,17 @@ var faultMix = []struct {
 	f     fault
 	share float64
 }{
-	{fReset, 0.17}, {fResetMid, 0.13}, {fDrop, 0.22}, {fDuplicate, 0.15},
-	{fDelay, 0.09}, {fUnavailable, 0.10}, {fServerError, 0.07}, {fRateLimited, 0.07},
+	{fReset, 0.17}, {fResetMid, 0.12}, {fDrop, 0.20}, {fDuplicate, 0.14},
+	{fDelay, 0.08}, {fUnavailable, 0.09}, {fServerError, 0.06}, {fRateLimited, 0.06},
+	{fSlow, 0.07}, {fStallUp, 0.005}, {fStallDown, 0.005},
 }
 
 // decide draws the fault of one request of a client.
-func (w *world) decide(name, path string, stream, offline bool) (fault, time.Duration) {
+func (w *world) decide(name, path string, stream, offline bool) draw {
 	w.rmu.Lock()
 	defer w.rmu.Unlock()
-	f, delay := fPass, time.Duration(0)
+	d := draw{f: fPass}
+	f := fPass
 	switch {
 	case offline:
 		f = fOffline
@@ -338,15 +343,19 @@ func (w *world) decide(name, path string, stream, offline bool) (fault, time.Dur
 			}
 			x -= m.share
 		}
-		if f == fDelay {
-			delay = time.Duration(1+w.rnd.IntN(5)) * time.Millisecond
+		switch f {
+		case fDelay:
+			d.delay = time.Duration(1+w.rnd.IntN(5)) * time.Millisecond
+		case fSlow:
+			d.rate = minSlowRate + w.rnd.IntN(maxSlowRate-minSlowRate)
 		}
 	}
 	if f != fPass {
 		w.stats.inc("fault: "+string(f), 1)
 	}
 	w.traceLocked("%s %s %s", name, path, f)
-	return f, delay
+	d.f = f
+	return d
 }
 
 // tracef notes a step for the replay fingerprint and the failure report.
