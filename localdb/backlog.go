@@ -19,6 +19,10 @@ const (
 // OutboxCounts returns how many queued ops are in each state; states with
 // none are absent.
 func (db *DB) OutboxCounts(ctx context.Context) (map[OpState]int, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer db.leave()
 	rows, err := db.r.QueryContext(ctx, outboxCountsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", mapErr(err))
@@ -43,6 +47,10 @@ func (db *DB) OutboxCounts(ctx context.Context) (map[OpState]int, error) {
 // most limit ops (1 to 10,000) after skipping offset of them. Together
 // with OutboxCounts it lets a reader show a huge outbox without holding it.
 func (db *DB) OutboxPage(ctx context.Context, state OpState, offset, limit int) ([]OutboxOp, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("read outbox page: %w", err)
+	}
+	defer db.leave()
 	switch state {
 	case OpPending, OpSyncing, OpRetrying, OpFailed, OpConflict:
 	default:

@@ -37,6 +37,8 @@ var (
 	ErrInConflict = errors.New("the record has a conflict; resolve it first")
 	// ErrNewerSchema refuses a database written by a newer casefile.
 	ErrNewerSchema = errors.New("the local database was written by a newer casefile; update casefile")
+	// ErrClosed refuses a call made after Close.
+	ErrClosed = errors.New("the local database is closed")
 )
 
 // readers bounds the read pool: the UI, a search and a list at once.
@@ -45,7 +47,8 @@ const readers = 4
 // checkpointEvery is how many commits pass between background checkpoints.
 const checkpointEvery = 32
 
-// DB is a client's local database.
+// DB is a client's local database. Its methods are safe for concurrent
+// use; after Close they return ErrClosed.
 type DB struct {
 	schema *model.Schema
 	path   string
@@ -67,6 +70,16 @@ type DB struct {
 	stopped sync.WaitGroup
 
 	now func() time.Time
+
+	// life guards the handles above against Close: every exported method
+	// counts itself in with enter and out with leave, and Close waits
+	// until none is in flight. A count rather than a read lock, so that a
+	// call made inside another one fails with ErrClosed instead of waiting
+	// forever behind a Close that waits for the outer call.
+	life     sync.Mutex
+	idle     sync.Cond // signalled when inFlight drops to 0
+	inFlight int
+	closed   bool
 }
 
 // options are the parts of Open that tests replace.
@@ -92,6 +105,7 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 		o.now = time.Now
 	}
 	db := &DB{schema: schema, path: path, now: o.now}
+	db.idle.L = &db.life
 	defer func() {
 		if err != nil {
 			db.Close()
@@ -173,8 +187,42 @@ func dsn(path string, extra ...string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q
 }
 
-// Close stops the checkpointer, checkpoints once more and closes the database.
+// enter counts a call in, or refuses it with ErrClosed once Close has
+// begun; a call that entered must leave.
+func (db *DB) enter() error {
+	db.life.Lock()
+	defer db.life.Unlock()
+	if db.closed {
+		return ErrClosed
+	}
+	db.inFlight++
+	return nil
+}
+
+// leave counts a call out and wakes a Close waiting for it.
+func (db *DB) leave() {
+	db.life.Lock()
+	defer db.life.Unlock()
+	if db.inFlight--; db.inFlight == 0 {
+		db.idle.Broadcast()
+	}
+}
+
+// Close waits for the calls in flight, stops the checkpointer, checkpoints
+// once more and closes the database. Calls made from then on return
+// ErrClosed (Schema and Path still answer); closing again does nothing.
+// A call in flight is never cut short: its statements wait at most the
+// busy timeout for another process, or until the caller's context ends.
 func (db *DB) Close() error {
+	db.life.Lock()
+	defer db.life.Unlock()
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	for db.inFlight > 0 {
+		db.idle.Wait()
+	}
 	var errs []error
 	if db.stop != nil {
 		db.stop()
@@ -184,6 +232,7 @@ func (db *DB) Close() error {
 		db.stop = nil
 	}
 	db.stmts.close()
+	db.stmts = stmts{}
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 		db.ckpt = nil
@@ -213,6 +262,10 @@ func (db *DB) Path() string { return db.path }
 // PRAGMA data_version on a connection held open sees commits of every other
 // connection; the local counter covers this DB's own writes at once.
 func (db *DB) DataVersion(ctx context.Context) (int64, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("data version: %w", err)
+	}
+	defer db.leave()
 	db.watchMu.Lock()
 	defer db.watchMu.Unlock()
 	var v int64

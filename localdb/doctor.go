@@ -17,6 +17,10 @@ const stuckAfter = 10 * time.Minute
 // Repair also restarts a full resync from the server (ResetCursor), which
 // keeps every queued op and conflict.
 func (db *DB) Doctor(ctx context.Context, repair bool) (Report, error) {
+	if err := db.enter(); err != nil {
+		return Report{}, fmt.Errorf("doctor: %w", err)
+	}
+	defer db.leave()
 	rep := Report{Problems: []string{}, Repaired: []string{}}
 	if err := db.checkIntegrity(ctx, &rep); err != nil {
 		return rep, fmt.Errorf("doctor: %w", err)

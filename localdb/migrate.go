@@ -96,6 +96,10 @@ func migrate(ctx context.Context, w *sql.DB, migs []migration, now time.Time) (e
 
 // SchemaVersion returns the number of the last migration applied.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	defer db.leave()
 	var v int
 	if err := db.r.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&v); err != nil {
 		return 0, fmt.Errorf("schema version: %w", mapErr(err))

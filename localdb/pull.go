@@ -23,6 +23,10 @@ const revokedMessage = "you no longer have access to this matter; the change is 
 // a pull never clobbers an unsent edit and never brings back a record
 // deleted here. The cursor moves with the data, never ahead, never back.
 func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("apply pull: %w", err)
+	}
+	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		changed := 0
 		for i := range page.Records {
@@ -243,6 +247,10 @@ func (db *DB) advanceCursor(ctx context.Context, tx *sql.Tx, cursor int64) error
 // cursor goes back to 0 and every record is marked unconfirmed until a pull
 // shows it again; the last page removes what the server no longer has.
 func (db *DB) ResetCursor(ctx context.Context) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("reset cursor: %w", err)
+	}
+	defer db.leave()
 	if err := db.tx(ctx, func(tx *sql.Tx) error { return db.resetCursor(ctx, tx) }); err != nil {
 		return fmt.Errorf("reset cursor: %w", err)
 	}

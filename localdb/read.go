@@ -15,6 +15,10 @@ import (
 
 // Get returns one record, tombstones included.
 func (db *DB) Get(ctx context.Context, id string) (model.Record, error) {
+	if err := db.enter(); err != nil {
+		return model.Record{}, fmt.Errorf("read record %s: %w", id, err)
+	}
+	defer db.leave()
 	r, err := getRow(ctx, db.r, id)
 	if err != nil {
 		return model.Record{}, mapErr(err)
@@ -63,6 +67,10 @@ func (db *DB) listWhere(q ListQuery) (where string, args []any, ok bool, err err
 
 // List returns a window of records, most recently changed first.
 func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("list records: %w", err)
+	}
+	defer db.leave()
 	where, args, ok, err := db.listWhere(q)
 	if err != nil || !ok {
 		return []model.Record{}, err
@@ -101,6 +109,10 @@ func (db *DB) queryRecords(ctx context.Context, query string, args ...any) ([]mo
 
 // Count counts the records List would return without a window.
 func (db *DB) Count(ctx context.Context, q ListQuery) (int, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("count records: %w", err)
+	}
+	defer db.leave()
 	where, args, ok, err := db.listWhere(q)
 	if err != nil || !ok {
 		return 0, err
@@ -115,6 +127,10 @@ func (db *DB) Count(ctx context.Context, q ListQuery) (int, error) {
 // CollectionCounts counts live records per collection; every collection of
 // the schema is present.
 func (db *DB) CollectionCounts(ctx context.Context) (map[string]int, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("count collections: %w", err)
+	}
+	defer db.leave()
 	out := make(map[string]int)
 	for _, name := range db.schema.Names() {
 		var n int
@@ -130,6 +146,10 @@ func (db *DB) CollectionCounts(ctx context.Context) (map[string]int, error) {
 // Search finds live records by full text, best match first. Every word of
 // text matches as a prefix; its punctuation is never query syntax.
 func (db *DB) Search(ctx context.Context, text string, limit int) ([]model.Record, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	defer db.leave()
 	match := ftsQuery(text)
 	if match == "" {
 		return []model.Record{}, nil
@@ -153,6 +173,10 @@ func prefixCols(prefix, cols string) string {
 
 // Journal returns journal entries, newest first.
 func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	defer db.leave()
 	var conds []string
 	var args []any
 	if q.RecordID != "" {
@@ -201,6 +225,10 @@ func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, erro
 
 // Outbox returns every queued op in queue order.
 func (db *DB) Outbox(ctx context.Context) ([]OutboxOp, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	defer db.leave()
 	ops, err := queryOps(ctx, db.r, "ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", mapErr(err))
@@ -255,6 +283,10 @@ func normalizeAny(v any) any {
 
 // Conflicts returns every open conflict, oldest first.
 func (db *DB) Conflicts(ctx context.Context) ([]model.Conflict, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("read conflicts: %w", err)
+	}
+	defer db.leave()
 	rows, err := db.r.QueryContext(ctx, "SELECT "+conflictCols+" FROM conflicts ORDER BY created_at, record_id")
 	if err != nil {
 		return nil, fmt.Errorf("read conflicts: %w", mapErr(err))
@@ -276,6 +308,10 @@ func (db *DB) Conflicts(ctx context.Context) ([]model.Conflict, error) {
 
 // Conflict returns the open conflict of one record.
 func (db *DB) Conflict(ctx context.Context, recordID string) (model.Conflict, error) {
+	if err := db.enter(); err != nil {
+		return model.Conflict{}, fmt.Errorf("read conflict: %w", err)
+	}
+	defer db.leave()
 	return getConflict(ctx, db.r, recordID)
 }
 
@@ -292,6 +328,10 @@ func getConflict(ctx context.Context, q querier, recordID string) (model.Conflic
 
 // Status sums up the local sync state.
 func (db *DB) Status(ctx context.Context) (Status, error) {
+	if err := db.enter(); err != nil {
+		return Status{}, fmt.Errorf("status: %w", err)
+	}
+	defer db.leave()
 	st := Status{Counts: make(map[model.SyncState]int)}
 	for _, s := range model.States {
 		st.Counts[s] = 0
@@ -321,12 +361,12 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 		return st, fmt.Errorf("status: %w", mapErr(err))
 	}
 	st.OldestPending = fromNanos(oldest.Int64)
-	cursor, err := db.Meta(ctx, metaCursor)
+	cursor, err := getMeta(ctx, db.r, metaCursor)
 	if err != nil {
 		return st, err
 	}
 	st.Cursor, _ = strconv.ParseInt(cursor, 10, 64)
-	last, err := db.Meta(ctx, metaLastSync)
+	last, err := getMeta(ctx, db.r, metaLastSync)
 	if err != nil {
 		return st, err
 	}
@@ -343,6 +383,10 @@ const (
 
 // Meta reads a sync setting ("" when unset).
 func (db *DB) Meta(ctx context.Context, key string) (string, error) {
+	if err := db.enter(); err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	defer db.leave()
 	return getMeta(ctx, db.r, key)
 }
 
@@ -360,6 +404,10 @@ func getMeta(ctx context.Context, q querier, key string) (string, error) {
 
 // SetMeta writes a sync setting.
 func (db *DB) SetMeta(ctx context.Context, key, value string) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("set setting %s: %w", key, err)
+	}
+	defer db.leave()
 	if key == "" {
 		return errors.New("set setting: the key is empty")
 	}

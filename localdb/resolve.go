@@ -23,6 +23,10 @@ var ErrRecordGone = errors.New("its record is no longer on this device (access t
 // the server version the conflict was reviewed against; a resolution that
 // keeps the server's state queues nothing and the record shows the server's copy.
 func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) (model.Record, error) {
+	if err := db.enter(); err != nil {
+		return model.Record{}, fmt.Errorf("resolve %s: %w", recordID, err)
+	}
+	defer db.leave()
 	var out model.Record
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		c, err := getConflict(ctx, tx, recordID)
@@ -126,6 +130,10 @@ func rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, o
 // the queue under a new op id: the server keeps its answer to the old id.
 // A failed op whose record is gone is refused with ErrRecordGone.
 func (db *DB) RetryOp(ctx context.Context, opID string) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("retry %s: %w", opID, err)
+	}
+	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		op, err := getOp(ctx, tx, opID)
 		if err != nil {
@@ -143,6 +151,10 @@ func (db *DB) RetryOp(ctx context.Context, opID string) error {
 // RetryAll makes every failed or retrying op due now and returns how many;
 // failed ops whose record is gone stay as they are.
 func (db *DB) RetryAll(ctx context.Context) (int, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("retry all: %w", err)
+	}
+	defer db.leave()
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		ops, err := queryOps(ctx, tx, "WHERE state IN ('failed', 'retrying') ORDER BY seq")
@@ -207,6 +219,10 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 // Discarding the create of a record the server never had drops the record
 // and every later op of it.
 func (db *DB) DiscardOp(ctx context.Context, opID string) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("discard %s: %w", opID, err)
+	}
+	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		op, err := getOp(ctx, tx, opID)
 		if err != nil {

@@ -65,6 +65,10 @@ func distinctRecords(ctx context.Context, q querier, query string, args ...any) 
 // earlier op of its record is in flight, failed or in conflict; other
 // records are never held back by it.
 func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("next batch: %w", err)
+	}
+	defer db.leave()
 	if limit <= 0 || limit > protocol.MaxOpsPerPush {
 		limit = protocol.MaxOpsPerPush
 	}
@@ -99,6 +103,10 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 
 // MarkRetry returns ops to the queue after a transient failure, due at next.
 func (db *DB) MarkRetry(ctx context.Context, opIDs []string, errMsg string, next time.Time) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("mark for retry: %w", err)
+	}
+	defer db.leave()
 	if len(opIDs) == 0 {
 		return nil
 	}
@@ -135,6 +143,10 @@ func (db *DB) MarkRetry(ctx context.Context, opIDs []string, errMsg string, next
 // ApplyPushResults applies the server's answers to a batch in one transaction.
 // Answers for ops no longer queued (discarded meanwhile) are ignored.
 func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("apply push results: %w", err)
+	}
+	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, res := range results {
 			op, err := getOp(ctx, tx, res.OpID)

@@ -69,6 +69,10 @@ func refProblems(ctx context.Context, q rowQuerier, col *model.Collection, field
 
 // Create writes a new record (id "" → a new UUIDv7) with its outbox op and journal entry.
 func (db *DB) Create(ctx context.Context, collection, id string, fields model.Fields) (model.Record, error) {
+	if err := db.enter(); err != nil {
+		return model.Record{}, fmt.Errorf("create %s: %w", collection, err)
+	}
+	defer db.leave()
 	col, err := db.collection(collection)
 	if err != nil {
 		return model.Record{}, err
@@ -115,6 +119,10 @@ func wrapWrite(what string, err error) error {
 // Update changes fields of a record; nil values clear fields. Only fields
 // whose value actually changes are queued.
 func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (model.Record, error) {
+	if err := db.enter(); err != nil {
+		return model.Record{}, fmt.Errorf("update %s: %w", id, err)
+	}
+	defer db.leave()
 	var out model.Record
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		rec, err := getRow(ctx, tx, id)
@@ -186,6 +194,10 @@ func hiddenFailedCreate(ctx context.Context, q querier, rec recordRow) bool {
 // Delete tombstones a record until the server acknowledges the delete. A
 // record the server never had vanishes at once, with its unsent op.
 func (db *DB) Delete(ctx context.Context, id string) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		rec, err := getRow(ctx, tx, id)
 		if err != nil {
@@ -254,6 +266,10 @@ func (e *ItemError) Unwrap() error { return e.Err }
 // its create op and its own journal entry. A bad item fails the whole batch
 // and changes nothing.
 func (db *DB) Import(ctx context.Context, collection string, items []ImportItem) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("import %s: %w", collection, err)
+	}
+	defer db.leave()
 	col, err := db.collection(collection)
 	if err != nil {
 		return err
