@@ -97,9 +97,10 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 const maxExportTries = 5
 
 // exportStable writes the export to f, starting over when another process
-// (a syncing terminal UI) commits meanwhile: pages are read by offset in
-// "most recently changed first" order, so a record changed mid-export
-// could otherwise be skipped or written twice.
+// (a syncing terminal UI) commits meanwhile: pages are read in "most
+// recently changed first" order, so a record changed mid-export moves to
+// the front and, if not yet written, would be left out; and the export
+// would show the records as they were at different moments.
 func exportStable(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, f *os.File) error {
 	for range maxExportTries {
 		if err := f.Truncate(0); err != nil {
@@ -173,10 +174,14 @@ func export(ctx context.Context, db *localdb.DB, cols []*model.Collection, forma
 }
 
 // eachRecord calls fn for every live record of a collection, a page at a
-// time so a large collection is never held in memory at once.
+// time so a large collection is never held in memory at once. Each page
+// starts after the last record of the one before: unlike an offset, that
+// costs the same on every page and never skips or repeats a record that
+// is not changed meanwhile.
 func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(model.Record) error) error {
-	for offset := 0; ; offset += exportPage {
-		recs, err := db.List(ctx, localdb.ListQuery{Collection: collection, Offset: offset, Limit: exportPage})
+	q := localdb.ListQuery{Collection: collection, Limit: exportPage}
+	for {
+		recs, err := db.List(ctx, q)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)
 		}
@@ -191,6 +196,8 @@ func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(
 		if len(recs) < exportPage {
 			return nil
 		}
+		last := localdb.KeyOf(recs[len(recs)-1])
+		q.After = &last
 	}
 }
 

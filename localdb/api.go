@@ -67,7 +67,22 @@ type ListQuery struct {
 	Text           string // full-text filter
 	IncludeDeleted bool   // tombstones not yet acknowledged by the server
 	Offset, Limit  int    // window; Limit 0 means no limit
+	// After, when set, starts the window just after this place in the
+	// order. Paging with the key of each page's last record never skips
+	// or repeats a record that stays unchanged between pages, whatever
+	// else changes; an Offset moves with every record that does.
+	After *ListKey
 }
+
+// ListKey is a record's place in List's order, most recently changed
+// first: its change time, then its id.
+type ListKey struct {
+	UpdatedAt time.Time
+	ID        string
+}
+
+// KeyOf returns a listed record's place in List's order.
+func KeyOf(r model.Record) ListKey { return ListKey{UpdatedAt: r.UpdatedAt, ID: r.ID} }
 
 // JournalQuery selects journal entries, newest first.
 type JournalQuery struct {

@@ -65,17 +65,40 @@ func (db *DB) listWhere(q ListQuery) (where string, args []any, ok bool, err err
 	return where, args, true, nil
 }
 
-// List returns a window of records, most recently changed first.
+// List returns a window of records, most recently changed first (ties by
+// id).
 func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
 	if err := db.enter(); err != nil {
 		return nil, fmt.Errorf("list records: %w", err)
 	}
 	defer db.leave()
-	where, args, ok, err := db.listWhere(q)
+	query, args, ok, err := db.listQuery(q)
 	if err != nil || !ok {
 		return []model.Record{}, err
 	}
-	query := "SELECT " + recordCols + " FROM records" + where + " ORDER BY updated_at DESC, id"
+	return db.queryRecords(ctx, query, args...)
+}
+
+// listQuery builds List's query; ok is false when it can match nothing.
+func (db *DB) listQuery(q ListQuery) (query string, args []any, ok bool, err error) {
+	where, args, ok, err := db.listWhere(q)
+	if err != nil || !ok {
+		return "", nil, ok, err
+	}
+	if q.After != nil {
+		// The first bound lets the (…, updated_at DESC, id) indexes start
+		// at the key; the second leaves out the key itself and the records
+		// of its time that come before it.
+		at := nanos(q.After.UpdatedAt)
+		if where == "" {
+			where = " WHERE "
+		} else {
+			where += " AND "
+		}
+		where += "updated_at <= ? AND (updated_at < ? OR id > ?)"
+		args = append(args, at, at, q.After.ID)
+	}
+	query = "SELECT " + recordCols + " FROM records" + where + " ORDER BY updated_at DESC, id"
 	if q.Limit > 0 || q.Offset > 0 {
 		limit := q.Limit
 		if limit <= 0 {
@@ -84,7 +107,7 @@ func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
 		query += " LIMIT ? OFFSET ?"
 		args = append(args, limit, max(q.Offset, 0))
 	}
-	return db.queryRecords(ctx, query, args...)
+	return query, args, true, nil
 }
 
 func (db *DB) queryRecords(ctx context.Context, query string, args ...any) ([]model.Record, error) {
@@ -107,7 +130,8 @@ func (db *DB) queryRecords(ctx context.Context, query string, args ...any) ([]mo
 	return out, nil
 }
 
-// Count counts the records List would return without a window.
+// Count counts the records List would return without a window (Offset,
+// Limit and After are ignored).
 func (db *DB) Count(ctx context.Context, q ListQuery) (int, error) {
 	if err := db.enter(); err != nil {
 		return 0, fmt.Errorf("count records: %w", err)
