@@ -97,6 +97,13 @@ type Op struct {
 	Kind        OpKind `json:"kind"`
 	Fields      Fields `json:"fields,omitempty"` // the changed fields only (all fields for a create)
 	BaseVersion int64  `json:"base_version"`     // the server version the change was made on
+	// Resent marks an op sent before whose answer never arrived;
+	// SentSince is then the sender's pull cursor before it first sent the
+	// op. The server answers from its ledger; when the ledger no longer
+	// reaches back to SentSince, it cannot tell whether the op was applied
+	// and refuses it rather than apply it twice.
+	Resent    bool  `json:"resent,omitempty"`
+	SentSince int64 `json:"sent_since,omitempty"`
 }
 
 // OpResult is what the server did with an op.

@@ -136,6 +136,9 @@ const (
 	CodeRateLimited  = "rate_limited"   // 429, with Retry-After
 	CodeCursorTooOld = "cursor_too_old" // 410: compacted past the cursor; resync from 0
 	CodeReadOnly     = "read_only"      // rejected op: a viewer cannot write
+	// CodeOutcomeUnknown: rejected op, resent after the server compacted
+	// the answers it might have been given; it may have been applied.
+	CodeOutcomeUnknown = "outcome_unknown"
 	CodeInternal     = "internal"       // 500
 	CodeUnavailable  = "unavailable"    // 503: shutting down or overloaded
 	CodeMethod       = "method_not_allowed"

@@ -24,6 +24,7 @@ const (
 	msgConflict   = "The record changed on the server since your version; review the overlapping fields."
 	msgDeleted    = "The record was deleted on the server."
 	msgDeleteEdit = "The record changed on the server since your version; review before deleting it."
+	msgUnknown    = "This change was first sent long ago and the server has since cleared its record of old answers, so it cannot tell whether the change arrived; compare the record, then send it again or discard it."
 )
 
 // applyOp decides and writes one op together with its ledger row and
@@ -54,6 +55,20 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op mode
 		return res, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return res, err
+	case op.Resent:
+		// Every answer stored at a sequence from LedgerThrough on is still
+		// here, and an op is answered at a head no lower than the cursor
+		// its sender held before sending it: from such a cursor, no answer
+		// means never applied. From an earlier one it may have been
+		// applied and its answer compacted; applying it again could make
+		// it take effect twice.
+		h, err := tx.Head(ctx)
+		if err != nil {
+			return res, err
+		}
+		if op.SentSince < h.LedgerThrough {
+			return rejected(op, protocol.CodeOutcomeUnknown, msgUnknown), nil
+		}
 	}
 	a := &applier{s: s, tx: tx, p: p, op: op}
 	if res, err = a.run(ctx); err != nil {

@@ -122,7 +122,9 @@ type Tx interface {
 	// and Hash.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	// Compact deletes tombstones, moves, access events and ledger entries
-	// older than before and raises the compaction mark past them.
+	// older than before and raises the compaction marks past them (the
+	// ledger's by sequence: every answer stored at or below the highest
+	// sequence of an old one goes).
 	Compact(ctx context.Context, before time.Time) (CompactStats, error)
 	// Notify queues a hint, delivered to listeners after commit. Hints of
 	// one transaction for the same matter and user are delivered once,
@@ -135,7 +137,11 @@ type Tx interface {
 type Head struct {
 	Seq              int64 // the last change sequence taken
 	CompactedThrough int64 // changes up to here may be gone; older cursors must resync
-	AuditRows        int64 // rows in the audit log
+	// LedgerThrough: ledger answers stored at a sequence below this may be
+	// gone, so an unknown op id first sent from a cursor below it may
+	// have been applied already (0: no answer was ever compacted).
+	LedgerThrough int64
+	AuditRows     int64 // rows in the audit log
 	AuditHash        string
 }
 
@@ -179,6 +185,10 @@ type LedgerEntry struct {
 	Device string
 	At     time.Time
 	Result []byte // the protocol.OpResult as JSON
+	// Seq is the change sequence when the answer was stored (the store
+	// fills it from the head): an op is answered at a head at least as
+	// high as any cursor its sender held before sending it.
+	Seq int64
 }
 
 // Move notes that a record left a matter.
@@ -235,6 +245,7 @@ type CompactStats struct {
 	AccessEvents     int64
 	LedgerEntries    int64
 	CompactedThrough int64
+	LedgerThrough    int64
 }
 
 // AuditEntry is one row of the hash-chained audit log.

@@ -69,3 +69,39 @@ func CheckCreatedSeqBackfill(t *testing.T, db *sql.DB, migrations fs.FS, lock st
 		}
 	}
 }
+
+// CheckLedgerSeqBackfill checks migration 004 on a database of schema 003
+// that has taken changes: its stored answers take the head's sequence and
+// the ledger mark goes past it, as if every answer so far had been
+// compacted — no resend from before the upgrade can be applied twice.
+func CheckLedgerSeqBackfill(t *testing.T, db *sql.DB, migrations fs.FS, lock string, open func(t *testing.T)) {
+	t.Helper()
+	old := fstest.MapFS{}
+	for _, name := range []string{"001_init.sql", "002_moves_by_record.sql", "003_created_seq.sql"} {
+		b, err := fs.ReadFile(migrations, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: b}
+	}
+	if err := sqlstore.Migrate(ctx, db, old, lock); err != nil {
+		t.Fatalf("migrate to 003: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE head SET seq = 9 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result) VALUES ('op-1', 'u', 'd', 0, '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	open(t)
+	var seq, mark int64
+	if err := db.QueryRowContext(ctx, `SELECT seq FROM ledger WHERE op_id = 'op-1'`).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT ledger_through FROM head WHERE id = 1`).Scan(&mark); err != nil {
+		t.Fatal(err)
+	}
+	if seq != 9 || mark != 10 {
+		t.Errorf("after migration 004 the old answer is at seq %d and the ledger mark is %d; want 9 and 10", seq, mark)
+	}
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -307,6 +308,12 @@ func testCompact(t *testing.T, st store.Store) {
 		}
 		return tx.PutRecord(ctx, old)
 	})
+	// An answer stored then, at the tombstone's sequence, and one two days
+	// later, after more changes.
+	oldOp, newOp := model.NewID(), model.NewID()
+	write(t, st, func(tx store.Tx) error {
+		return tx.PutLedger(ctx, store.LedgerEntry{OpID: oldOp, User: "a", At: t0, Result: []byte("{}")})
+	})
 	recent := putRecord(t, st, "note", m, model.Fields{"title": "recent"})
 	write(t, st, func(tx store.Tx) (err error) {
 		recent.Deleted, recent.Version, recent.UpdatedAt = true, 2, t0.Add(48*time.Hour)
@@ -316,19 +323,18 @@ func testCompact(t *testing.T, st store.Store) {
 		return tx.PutRecord(ctx, recent)
 	})
 	live := putRecord(t, st, "note", m, model.Fields{"title": "live"})
-	oldOp, newOp := model.NewID(), model.NewID()
 	write(t, st, func(tx store.Tx) error {
-		if err := tx.PutLedger(ctx, store.LedgerEntry{OpID: oldOp, User: "a", At: t0, Result: []byte("{}")}); err != nil {
-			return err
-		}
 		return tx.PutLedger(ctx, store.LedgerEntry{OpID: newOp, User: "a", At: t0.Add(48 * time.Hour), Result: []byte("{}")})
 	})
+	if h := head(t, st); h.LedgerThrough != 0 {
+		t.Fatalf("a store that never compacted has ledger mark %d, want 0", h.LedgerThrough)
+	}
 	var stats store.CompactStats
 	write(t, st, func(tx store.Tx) (err error) { stats, err = tx.Compact(ctx, t0.Add(24*time.Hour)); return err })
-	if stats.Tombstones != 1 || stats.LedgerEntries != 1 || stats.CompactedThrough != old.Seq {
-		t.Fatalf("compact = %+v, want 1 tombstone, 1 ledger entry, through %d", stats, old.Seq)
+	if stats.Tombstones != 1 || stats.LedgerEntries != 1 || stats.CompactedThrough != old.Seq || stats.LedgerThrough != old.Seq+1 {
+		t.Fatalf("compact = %+v, want 1 tombstone, 1 ledger entry, through %d, ledger through %d", stats, old.Seq, old.Seq+1)
 	}
-	if h := head(t, st); h.CompactedThrough != old.Seq {
+	if h := head(t, st); h.CompactedThrough != old.Seq || h.LedgerThrough != old.Seq+1 {
 		t.Fatalf("head after compaction = %+v", h)
 	}
 	err := st.Read(ctx, func(r store.Reader) error {
@@ -343,15 +349,18 @@ func testCompact(t *testing.T, st store.Store) {
 		if _, err := r.Ledger(ctx, oldOp); !errors.Is(err, store.ErrNotFound) {
 			return errors.New("the old ledger entry survived")
 		}
-		_, err := r.Ledger(ctx, newOp)
+		e, err := r.Ledger(ctx, newOp)
+		if err == nil && e.Seq != live.Seq {
+			return fmt.Errorf("the ledger stored the answer at seq %d, want the head then (%d)", e.Seq, live.Seq)
+		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(t, st, func(tx store.Tx) (err error) { stats, err = tx.Compact(ctx, t0.Add(24*time.Hour)); return err })
-	if stats.CompactedThrough != old.Seq || stats.Tombstones != 0 {
-		t.Fatalf("second compaction = %+v; the mark must never go back", stats)
+	if stats.CompactedThrough != old.Seq || stats.Tombstones != 0 || stats.LedgerThrough != old.Seq+1 {
+		t.Fatalf("second compaction = %+v; the marks must never go back", stats)
 	}
 }
 

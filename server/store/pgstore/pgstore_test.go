@@ -93,3 +93,23 @@ func TestCreatedSeqBackfill(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerSeqBackfill: an upgraded store treats every answer it held
+// before as possibly compacted.
+func TestLedgerSeqBackfill(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CheckLedgerSeqBackfill(t, db, os.DirFS("migrations"), "", func(t *testing.T) {
+		st, err := pgstore.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("open a database of schema 003: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -66,3 +66,23 @@ func TestCreatedSeqBackfill(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerSeqBackfill: an upgraded store treats every answer it held
+// before as possibly compacted.
+func TestLedgerSeqBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlitestore.FileName)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	storetest.CheckLedgerSeqBackfill(t, db, os.DirFS("migrations"), "", func(t *testing.T) {
+		st, err := sqlitestore.Open(context.Background(), path)
+		if err != nil {
+			t.Fatalf("open a database of schema 003: %v", err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -85,22 +85,34 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 		`DELETE FROM access_events WHERE at < $1`); err != nil {
 		return st, err
 	}
-	res, err := t.q.ExecContext(ctx, `DELETE FROM ledger WHERE at < $1`, cut)
-	if err != nil {
+	// The ledger goes by sequence, not time: what the push handler needs
+	// is a sequence below which an answer may be missing, and answers are
+	// not stored in strict time order across transactions.
+	var old, top int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM ledger WHERE at < $1`, cut).Scan(&old, &top); err != nil {
 		return st, fmt.Errorf("compact ledger: %w", t.mapErr(err))
-	}
-	if st.LedgerEntries, err = res.RowsAffected(); err != nil {
-		return st, fmt.Errorf("compact ledger: %w", err)
 	}
 	h, err := t.Head(ctx)
 	if err != nil {
 		return st, err
 	}
-	if st.CompactedThrough <= h.CompactedThrough {
-		st.CompactedThrough = h.CompactedThrough
+	st.LedgerThrough = h.LedgerThrough
+	if old > 0 {
+		st.LedgerThrough = max(top+1, h.LedgerThrough)
+		res, err := t.q.ExecContext(ctx, `DELETE FROM ledger WHERE seq <= $1`, top)
+		if err != nil {
+			return st, fmt.Errorf("compact ledger: %w", t.mapErr(err))
+		}
+		if st.LedgerEntries, err = res.RowsAffected(); err != nil {
+			return st, fmt.Errorf("compact ledger: %w", err)
+		}
+	}
+	st.CompactedThrough = max(st.CompactedThrough, h.CompactedThrough)
+	if st.CompactedThrough == h.CompactedThrough && st.LedgerThrough == h.LedgerThrough {
 		return st, nil
 	}
-	if _, err := t.q.ExecContext(ctx, `UPDATE head SET compacted_through = $1 WHERE id = 1`, st.CompactedThrough); err != nil {
+	if _, err := t.q.ExecContext(ctx, `UPDATE head SET compacted_through = $1, ledger_through = $2 WHERE id = 1`,
+		st.CompactedThrough, st.LedgerThrough); err != nil {
 		return st, fmt.Errorf("compact mark: %w", t.mapErr(err))
 	}
 	return st, nil

@@ -36,8 +36,8 @@ func (t *txn) mapErr(err error) error {
 
 func (t *txn) Head(ctx context.Context) (store.Head, error) {
 	var h store.Head
-	err := t.q.QueryRowContext(ctx, `SELECT seq, compacted_through, audit_n, audit_hash FROM head WHERE id = 1`).
-		Scan(&h.Seq, &h.CompactedThrough, &h.AuditRows, &h.AuditHash)
+	err := t.q.QueryRowContext(ctx, `SELECT seq, compacted_through, ledger_through, audit_n, audit_hash FROM head WHERE id = 1`).
+		Scan(&h.Seq, &h.CompactedThrough, &h.LedgerThrough, &h.AuditRows, &h.AuditHash)
 	if err != nil {
 		return h, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
@@ -328,8 +328,8 @@ func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error
 	e := store.LedgerEntry{OpID: opID}
 	var at int64
 	var result string
-	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, at, result FROM ledger WHERE op_id = $1`, opID).
-		Scan(&e.User, &e.Device, &at, &result)
+	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, at, result, seq FROM ledger WHERE op_id = $1`, opID).
+		Scan(&e.User, &e.Device, &at, &result, &e.Seq)
 	if err != nil {
 		return e, fmt.Errorf("read ledger: %w", t.mapErr(err))
 	}
@@ -338,7 +338,8 @@ func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error
 }
 
 func (t *txn) PutLedger(ctx context.Context, e store.LedgerEntry) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result, seq)
+		VALUES ($1, $2, $3, $4, $5, (SELECT seq FROM head WHERE id = 1))`,
 		e.OpID, e.User, e.Device, e.At.UnixMicro(), string(e.Result))
 	if err != nil {
 		return fmt.Errorf("write ledger: %w", t.mapErr(err))
