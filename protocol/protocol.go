@@ -139,7 +139,7 @@ const (
 	// CodeOutcomeUnknown: rejected op, resent after the server compacted
 	// the answers it might have been given; it may have been applied.
 	CodeOutcomeUnknown = "outcome_unknown"
-	CodeInternal     = "internal"       // 500
-	CodeUnavailable  = "unavailable"    // 503: shutting down or overloaded
-	CodeMethod       = "method_not_allowed"
+	CodeInternal       = "internal"    // 500
+	CodeUnavailable    = "unavailable" // 503: shutting down or overloaded
+	CodeMethod         = "method_not_allowed"
 )

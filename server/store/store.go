@@ -142,7 +142,7 @@ type Head struct {
 	// have been applied already (0: no answer was ever compacted).
 	LedgerThrough int64
 	AuditRows     int64 // rows in the audit log
-	AuditHash        string
+	AuditHash     string
 }
 
 // Record is a record as the server stores it.
