@@ -108,10 +108,11 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 }
 
 // checkOrphans finds ops whose record is missing, other than those kept
-// after access to their matter was revoked.
+// after access to their matter was revoked or a full resync no longer
+// showed their record.
 func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, 'orphaned')
-		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked)
+	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, 'orphaned')
+		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked, CodeGone)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func (m *clientModel) rebase(acked *mOp, later []*mOp, res protocol.OpResult) {
 }
 
 func (m *clientModel) applyRejected(o *mOp, code string) {
-	if o.code == localdb.CodeAccessRevoked && m.recs[o.record] == nil {
+	if (o.code == localdb.CodeAccessRevoked || o.code == localdb.CodeGone) && m.recs[o.record] == nil {
 		code = o.code // answered after the revocation took its record
 	}
 	o.state, o.code = localdb.OpFailed, code
@@ -212,15 +212,17 @@ func (m *clientModel) pullRecord(sr protocol.Record) {
 	m.recompute(sr.ID)
 }
 
-// dropRecords models records removed for lost access: their ops stay, failed.
-func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bool) {
+// dropRecords models records removed for lost access (code
+// access_revoked) or not shown by a full resync (gone): their ops stay,
+// failed.
+func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bool, code string) {
 	for _, id := range sortedKeys(m.recs) {
 		r := m.recs[id]
 		if !match(r) {
 			continue
 		}
 		for _, o := range m.recordOps(id) {
-			o.state, o.code = localdb.OpFailed, localdb.CodeAccessRevoked
+			o.state, o.code = localdb.OpFailed, code
 		}
 		m.purge(id)
 		if perRecordJournal {
@@ -235,10 +237,10 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		m.pullRecord(sr)
 	}
 	for _, rm := range p.Removed {
-		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true)
+		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true, localdb.CodeAccessRevoked)
 	}
 	for _, mid := range p.DroppedMatters {
-		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false)
+		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false, localdb.CodeAccessRevoked)
 		m.journal++
 	}
 	if p.Cursor >= m.cursor {
@@ -250,6 +252,10 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 				m.purge(id)
 			}
 		}
+		// Unshown with queued ops: the server's copy is gone or out of
+		// sight; the record goes, its ops stay as failed. One the server
+		// never had stays.
+		m.dropRecords(func(r *mRecord) bool { return r.mark && r.base != nil }, true, localdb.CodeGone)
 		for _, r := range m.recs {
 			r.mark = false
 		}

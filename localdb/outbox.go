@@ -30,15 +30,19 @@ type opRow struct {
 	updatedAt   int64
 }
 
-const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at"
+const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at, sent_since"
 
 func scanOp(s rowScanner) (opRow, error) {
 	var o opRow
 	var fields, base sql.NullString
+	var since sql.NullInt64
 	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &fields, &base, &o.BaseVersion,
-		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt); err != nil {
+		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt, &since); err != nil {
 		return o, err
 	}
+	// Sent before: every send after the first is a resend (see NextBatch).
+	o.SentSince = since.Int64
+	o.Resent = since.Valid && o.attempts > 1
 	var err error
 	if o.Fields, err = decodeFields(fields); err != nil {
 		return o, err
@@ -107,9 +111,9 @@ func insertOp(ctx context.Context, q querier, o opRow) error {
 	if o.seq != 0 {
 		seq = o.seq
 	}
-	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		seq, o.OpID, o.RecordID, o.Collection, o.Kind, fields, base, o.BaseVersion,
-		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt)
+		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince())
 	return err
 }
 
@@ -124,10 +128,18 @@ func saveOp(ctx context.Context, q querier, o opRow) error {
 		return err
 	}
 	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, base_values = ?, base_version = ?,
-		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ? WHERE seq = ?`,
+		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ? WHERE seq = ?`,
 		o.OpID, o.Kind, fields, base, o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode,
-		o.nextAttempt, o.updatedAt, o.seq)
+		o.nextAttempt, o.updatedAt, o.sentSince(), o.seq)
 	return err
+}
+
+// sentSince is the sent_since column: NULL for an op never sent.
+func (o opRow) sentSince() any {
+	if o.attempts == 0 {
+		return nil
+	}
+	return o.SentSince
 }
 
 func deleteOp(ctx context.Context, q querier, seq int64) error {
@@ -141,6 +153,7 @@ func resetFailed(o *opRow, now int64) {
 	o.OpID = model.NewID()
 	o.state = OpPending
 	o.attempts = 0
+	o.Resent, o.SentSince = false, 0
 	o.lastError, o.errorCode = "", ""
 	o.nextAttempt = 0
 	o.updatedAt = now

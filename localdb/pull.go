@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"casefile/model"
@@ -17,6 +18,14 @@ import (
 const CodeAccessRevoked = "access_revoked"
 
 const revokedMessage = "you no longer have access to this matter; the change is kept on this device (export or discard it)"
+
+// CodeGone is the error code of ops kept as failed because a full resync
+// no longer showed their record: deleted on the server, or out of the
+// user's sight, while the device was away longer than the server keeps
+// history.
+const CodeGone = "gone"
+
+const goneMessage = "the server no longer shows this record (deleted there, or you lost access to its matter); the change is kept on this device (export or discard it)"
 
 // ApplyPull applies one pull page and its cursor in one transaction.
 // Server changes become each record's base; queued local ops stay on top, so
@@ -181,11 +190,17 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, a
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	// Outside a full resync the server said why: access ended. At the end
+	// of one, only that the record is no longer shown.
+	code, msg, why := CodeAccessRevoked, revokedMessage, "you no longer have access to its matter"
+	if strings.HasPrefix(where, "resync_mark") {
+		code, msg, why = CodeGone, goneMessage, "the server no longer shows it (deleted there, or its matter is out of your sight)"
+	}
 	now := nanos(db.now())
 	kept := int64(0)
 	for _, r := range recs {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
-			WHERE record_id = ?`, CodeAccessRevoked, revokedMessage, now, r.id)
+			WHERE record_id = ?`, code, msg, now, r.id)
 		if err != nil {
 			return err
 		}
@@ -195,7 +210,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, a
 			return err
 		}
 		if kind == "removed" {
-			summary := "removed from this device: you no longer have access to its matter"
+			summary := "removed from this device: " + why
 			if n > 0 {
 				summary += fmt.Sprintf("; %d unsent change(s) kept as failed", n)
 			}
@@ -289,6 +304,16 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	n, _ := res.RowsAffected()
+	// What is left unshown holds queued ops. Of a record the server once
+	// had, the server no longer shows its copy: it was deleted there, or
+	// its matter is out of this user's sight, and which the compacted
+	// history no longer tells. Remove it as a lost matter's records are —
+	// keeping a copy could show what the user may no longer see, and no
+	// pull would ever correct it — with its unsent changes kept as failed
+	// ops. A record the server never had is this device's own work: keep it.
+	if err := db.dropRecords(ctx, tx, "removed", "resync_mark = ? AND base_fields IS NOT NULL", "1"); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE resync_mark = 1"); err != nil {
 		return err
 	}

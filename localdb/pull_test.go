@@ -322,9 +322,21 @@ func TestResetCursorKeepsOps(t *testing.T) {
 	if _, err := db.Get(bg, gone); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a record the server no longer has survived the resync: %v", err)
 	}
-	for _, id := range []string{m, seen, edited, created.ID, conflicted} {
+	for _, id := range []string{m, seen, created.ID} {
 		if _, err := db.Get(bg, id); err != nil {
 			t.Fatalf("record %s lost in the resync: %v", id, err)
+		}
+	}
+	// Records the server once had and no longer shows go, though they
+	// hold unsent changes: their copies may be of a matter the user lost.
+	// The changes stay, failed, explained in the journal.
+	for _, id := range []string{edited, conflicted} {
+		if _, err := db.Get(bg, id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("record %s, no longer shown by the server, survived the resync: %v", id, err)
+		}
+		j, err := db.Journal(bg, JournalQuery{RecordID: id})
+		if err != nil || len(j) == 0 || j[0].Kind != "removed" {
+			t.Fatalf("the journal does not explain why %s went: %+v %v", id, j, err)
 		}
 	}
 	opsAfter := outbox(t, db)
@@ -332,12 +344,19 @@ func TestResetCursorKeepsOps(t *testing.T) {
 		t.Fatalf("ops lost: before %d after %d", len(opsBefore), len(opsAfter))
 	}
 	for i := range opsBefore {
-		if opsAfter[i].OpID != opsBefore[i].OpID || opsAfter[i].State != opsBefore[i].State {
+		want := opsBefore[i].State
+		if r := opsBefore[i].RecordID; r == edited || r == conflicted {
+			if opsAfter[i].ErrorCode != CodeGone {
+				t.Errorf("op of %s kept with code %q, want %q", r, opsAfter[i].ErrorCode, CodeGone)
+			}
+			want = OpFailed
+		}
+		if opsAfter[i].OpID != opsBefore[i].OpID || opsAfter[i].State != want || !model.Equal(opsAfter[i].Fields, opsBefore[i].Fields) {
 			t.Fatalf("op changed in the resync: %+v -> %+v", opsBefore[i], opsAfter[i])
 		}
 	}
-	if _, err := db.Conflict(bg, conflicted); err != nil {
-		t.Fatalf("conflict lost: %v", err)
+	if _, err := db.Conflict(bg, conflicted); err == nil {
+		t.Fatalf("the conflict of a record the server no longer shows is still open")
 	}
 	// After the resync, a later pull does not delete anything.
 	pull(t, db, 130)

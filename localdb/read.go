@@ -402,8 +402,12 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 const (
 	metaCursor   = "cursor"    // the server's pull cursor, as a decimal
 	metaLastSync = "last_sync" // RFC 3339 time of the last applied pull
-	metaResync   = "resync"    // "1" while a full resync runs
+	metaResync   = MetaResync
 )
+
+// MetaResync is the setting that reads "1" while a full resync runs: the
+// syncer's pulls then read everything, whatever the compaction mark.
+const MetaResync = "resync"
 
 // Meta reads a sync setting ("" when unset).
 func (db *DB) Meta(ctx context.Context, key string) (string, error) {

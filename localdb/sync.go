@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -83,11 +84,24 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 			return err
 		}
 		at := nanos(db.now())
+		// The cursor before an op's first send goes with every resend of
+		// it: the server answers a resend whose answer it may have
+		// compacted with outcome_unknown instead of applying it twice.
+		cur, err := getMeta(ctx, tx, metaCursor)
+		if err != nil {
+			return err
+		}
+		cursor, _ := strconv.ParseInt(cur, 10, 64)
 		for _, o := range ops {
-			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'syncing', attempts = attempts + 1, updated_at = ? WHERE seq = ?", at, o.seq); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'syncing', attempts = attempts + 1, updated_at = ?,
+				sent_since = COALESCE(sent_since, ?) WHERE seq = ?`, at, cursor, o.seq); err != nil {
 				return err
 			}
+			if o.attempts == 0 {
+				o.SentSince = cursor
+			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
+			o.Resent = o.attempts > 1
 			if err := refreshState(ctx, tx, o.RecordID); err != nil {
 				return err
 			}
@@ -394,7 +408,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg
 	// record is gone the revocation, not this answer, says why it waits
 	// (and tells Doctor why the record is missing).
 	keepRevoked := false
-	if op.errorCode == CodeAccessRevoked {
+	if op.errorCode == CodeAccessRevoked || op.errorCode == CodeGone {
 		_, err := getRow(ctx, tx, op.RecordID)
 		if err != nil && !isNotFound(err) {
 			return err

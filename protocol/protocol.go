@@ -81,6 +81,13 @@ type Record struct {
 	UpdatedAt  time.Time    `json:"updated_at"`
 }
 
+// PullFull is the pull parameter ("full=1") of a full pull: one that began
+// at cursor 0 and reads every record the user may see, page by page, to
+// replace what the client holds. Its later pages may pass cursors below
+// the compaction mark: what was compacted is what such a pull need not
+// know, since the client drops whatever the whole pull did not show.
+const PullFull = "full"
+
 // PullResponse is one page of changes after the request's cursor, in change
 // sequence order, limited to what the user may see.
 type PullResponse struct {

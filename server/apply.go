@@ -171,12 +171,19 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	rec := store.Record{ID: op.RecordID, Collection: col.Name, MatterID: matter, Version: 1, Seq: seq,
 		Fields: fields, FieldVersions: map[string]int64{}, CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
 	action, before := "create", ""
-	if exists {
+	switch {
+	case exists:
 		action, before = "restore", recordDigest(old)
 		rec.Version, rec.CreatedBy, rec.CreatedAt = old.Version+1, old.CreatedBy, old.CreatedAt
 		for name := range old.Fields {
 			rec.FieldVersions[name] = rec.Version
 		}
+	case op.BaseVersion > 0:
+		// The restore of a tombstone that compaction has removed since the
+		// client saw it: the record comes back after the version it was
+		// deleted at, so that no device that saw the tombstone takes the
+		// restored record for older news and ignores it.
+		action, rec.Version = "restore", op.BaseVersion+1
 	}
 	for name := range fields {
 		rec.FieldVersions[name] = rec.Version

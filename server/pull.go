@@ -36,6 +36,15 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	limit = min(limit, protocol.MaxPullPage)
+	var full bool
+	switch q.Get(protocol.PullFull) {
+	case "", "0":
+	case "1":
+		full = true
+	default:
+		s.writeError(w, r, errBadRequest("full must be 0 or 1."))
+		return
+	}
 	ctx := r.Context()
 	var resp protocol.PullResponse
 	err = s.st.Read(ctx, func(rd store.Reader) error {
@@ -43,8 +52,10 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		if err != nil {
 			return err
 		}
-		// A cursor past the head was never given out by this server.
-		if (cursor > 0 && cursor < head.CompactedThrough) || cursor > head.Seq {
+		// A cursor past the head was never given out by this server. One
+		// below the compaction mark missed deletions and moves that are
+		// gone — unless it is a page of a full pull, which needs none.
+		if (cursor > 0 && cursor < head.CompactedThrough && !full) || cursor > head.Seq {
 			return errCursorGone
 		}
 		cq := store.ChangeQuery{User: p.user, All: p.admin(), After: cursor, UpTo: head.Seq, Limit: int(limit) + 1}

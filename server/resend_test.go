@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,4 +83,96 @@ func TestResendAfterLedgerCompaction(t *testing.T) {
 	// An op sent for the first time is never refused for its age.
 	fresh := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "New"})
 	expect(t, alice.PushOne(t, fresh), model.ResultApplied, "")
+}
+
+// TestRestoreAfterTombstoneCompacted: a device that saw a record deleted
+// at version v restores it (the "mine" side of an edit-of-deleted
+// conflict) after compaction removed the tombstone. The record comes back
+// at v+1, not as a new record at version 1, which every device that saw
+// the tombstone would take for older news.
+func TestRestoreAfterTombstoneCompacted(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Restored")
+	note := alice.CreateNote(t, m.ID, "Deleted, then wanted back")
+	edited := alice.PushOne(t, servertest.Update(note, model.Fields{"body": "kept"}))
+	gone := alice.PushOne(t, servertest.Delete(edited.Record))
+	expect(t, gone, model.ResultApplied, "")
+	clk.Add(48 * time.Hour)
+	if st, err := srv.Compact(ctx, clk.Now()); err != nil || st.Tombstones != 1 {
+		t.Fatalf("compaction = %+v, %v; want the tombstone gone", st, err)
+	}
+	restore := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Deleted, then wanted back", "body": "kept"})
+	restore.RecordID, restore.BaseVersion = note.ID, gone.Record.Version
+	got := alice.PushOne(t, restore)
+	expect(t, got, model.ResultApplied, "")
+	if got.Record.Version != gone.Record.Version+1 || got.Record.Deleted {
+		t.Fatalf("restored at version %d (deleted %v), want %d", got.Record.Version, got.Record.Deleted, gone.Record.Version+1)
+	}
+	// An edit based on the restored version goes on as usual.
+	expect(t, alice.PushOne(t, servertest.Update(got.Record, model.Fields{"title": "Back"})), model.ResultApplied, "")
+}
+
+// TestFullPullPassesTheMark: a full pull (from cursor 0, page by page)
+// reads on below the compaction mark, where an ordinary pull must resync.
+func TestFullPullPassesTheMark(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Paged")
+	var live []string
+	for i := range 6 {
+		n := alice.CreateNote(t, m.ID, fmt.Sprintf("note %d", i))
+		live = append(live, n.ID)
+	}
+	doomed := alice.CreateNote(t, m.ID, "deleted late")
+	expect(t, alice.PushOne(t, servertest.Delete(doomed)), model.ResultApplied, "")
+	clk.Add(48 * time.Hour)
+	st, err := srv.Compact(ctx, clk.Now())
+	if err != nil || st.CompactedThrough == 0 {
+		t.Fatalf("compaction = %+v, %v", st, err)
+	}
+	got := map[string]bool{}
+	var cursor int64
+	pages := 0
+	for {
+		p, err := alice.PullFull(ctx, cursor, 2)
+		if err != nil {
+			t.Fatalf("full pull page %d from cursor %d (mark %d): %v", pages+1, cursor, st.CompactedThrough, err)
+		}
+		pages++
+		for _, r := range p.Records {
+			got[r.ID] = true
+		}
+		if !p.More {
+			break
+		}
+		if p.Cursor < st.CompactedThrough {
+			// The same cursor outside a full pull is too old.
+			var se *servertest.StatusError
+			if _, err := alice.Pull(ctx, p.Cursor, 2); !errors.As(err, &se) || se.Code != protocol.CodeCursorTooOld {
+				t.Errorf("an ordinary pull from cursor %d below the mark %d: %v, want cursor_too_old", p.Cursor, st.CompactedThrough, err)
+			}
+		}
+		cursor = p.Cursor
+	}
+	if pages < 3 {
+		t.Fatalf("the full pull took %d page(s); the test needs pages below the mark", pages)
+	}
+	for _, id := range live {
+		if !got[id] {
+			t.Errorf("the full pull missed note %s", id)
+		}
+	}
+	if got[doomed.ID] {
+		t.Errorf("the full pull showed the compacted tombstone")
+	}
+	var se *servertest.StatusError
+	err = alice.Call(ctx, "GET", protocol.PathPull+"?cursor=0&full=yes", nil, nil)
+	if !errors.As(err, &se) || se.Status != 400 || se.Code != protocol.CodeBadRequest {
+		t.Errorf("full=yes: %v, want 400 bad_request", err)
+	}
 }

@@ -19,10 +19,15 @@ import (
 type truth struct {
 	records map[string]store.Record
 	members map[string]map[string]bool // matter → member names
-	audited map[string]int64           // record id → audited changes
-	// hist holds, per record, the record after each version, as the
-	// ledger's stored answers show it.
+	// audited counts each record's audited changes since its last create:
+	// an id whose tombstone was compacted can be created again.
+	audited map[string]int64
+	created map[string]int64 // record id → the seq of its last create
+	// hist holds, per record, the record after each version of its
+	// current life, as the ledger's stored answers show it; all holds
+	// every answered copy of every life.
 	hist     map[string]map[int64]protocol.Record
+	all      map[string][]protocol.Record
 	journals map[int][]localdb.JournalEntry // client → its whole journal
 	outboxes map[int][]localdb.OutboxOp
 }
@@ -34,7 +39,9 @@ func (w *world) readTruth() *truth {
 		records:  map[string]store.Record{},
 		members:  map[string]map[string]bool{},
 		audited:  map[string]int64{},
+		created:  map[string]int64{},
 		hist:     map[string]map[int64]protocol.Record{},
+		all:      map[string][]protocol.Record{},
 		journals: map[int][]localdb.JournalEntry{},
 		outboxes: map[int][]localdb.OutboxOp{},
 	}
@@ -63,18 +70,24 @@ func (w *world) readTruth() *truth {
 		if err != nil {
 			return err
 		}
+		// Memberships outlive a matter's compacted tombstone: read them for
+		// every matter a record names, not only the matters still stored.
+		matters := map[string]bool{}
 		for _, rec := range recs {
 			tr.records[rec.ID] = rec
-			if rec.Collection != model.MatterCollection {
-				continue
+			matters[rec.MatterID] = true
+			if rec.Collection == model.MatterCollection {
+				matters[rec.ID] = true
 			}
-			names, err := r.Members(w.ctx, rec.ID)
+		}
+		for _, m := range sortedKeys(matters) {
+			names, err := r.Members(w.ctx, m)
 			if err != nil {
 				return err
 			}
-			tr.members[rec.ID] = map[string]bool{}
+			tr.members[m] = map[string]bool{}
 			for _, n := range names {
-				tr.members[rec.ID][n] = true
+				tr.members[m][n] = true
 			}
 		}
 		for after := int64(0); ; {
@@ -84,44 +97,87 @@ func (w *world) readTruth() *truth {
 			}
 			for _, a := range rows {
 				after = a.ID
-				switch a.Action {
-				case "create", "restore", "update", "delete":
-					if _, id, ok := strings.Cut(a.Target, "/"); ok {
-						tr.audited[id]++
-					}
+				_, id, ok := strings.Cut(a.Target, "/")
+				switch {
+				case !ok:
+				case a.Action == "create":
+					tr.audited[id], tr.created[id] = 1, a.Seq
+				case a.Action == "restore", a.Action == "update", a.Action == "delete":
+					tr.audited[id]++
 				}
 			}
 			if len(rows) < 1000 {
 				break
 			}
 		}
+		answers, err := w.answers(r, opIDs)
+		if err != nil {
+			return err
+		}
 		for _, id := range opIDs {
-			e, err := r.Ledger(w.ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // never sent: coalesced, cancelled or discarded first
+			res, ok := answers[id]
+			if !ok || res.Record == nil || res.Result == model.ResultRejected {
+				continue // never sent (coalesced, cancelled or discarded first), or no record
 			}
-			if err != nil {
-				return err
+			rid := res.Record.ID
+			tr.all[rid] = append(tr.all[rid], *res.Record)
+			if res.Record.Seq < tr.created[rid] {
+				continue // a copy from before the record was created again
 			}
-			var res protocol.OpResult
-			if err := json.Unmarshal(e.Result, &res); err != nil {
-				return err
+			if tr.hist[rid] == nil {
+				tr.hist[rid] = map[int64]protocol.Record{}
 			}
-			if res.OpID != id {
-				w.violate("the ledger entry of op %s holds the answer of op %s", id, res.OpID)
-			}
-			if res.Record == nil || res.Result == model.ResultRejected {
-				continue
-			}
-			if tr.hist[res.Record.ID] == nil {
-				tr.hist[res.Record.ID] = map[int64]protocol.Record{}
-			}
-			tr.hist[res.Record.ID][res.Record.Version] = *res.Record
+			tr.hist[rid][res.Record.Version] = *res.Record
 		}
 		return nil
 	})
 	w.must("read the server", err)
 	return tr
+}
+
+// answers returns the server's answer to each op id that has one: from
+// the ledger, or from the harness's copy of the ledger made before each
+// compaction (compaction erases answers; the exactly-once check needs
+// them all). Answers are kept as they are found.
+func (w *world) answers(r store.Reader, opIDs []string) (map[string]protocol.OpResult, error) {
+	for _, id := range opIDs {
+		if _, ok := w.ledger[id]; ok {
+			continue
+		}
+		e, err := r.Ledger(w.ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // not sent yet, never sent, or refused without an answer kept
+		}
+		if err != nil {
+			return nil, err
+		}
+		var res protocol.OpResult
+		if err := json.Unmarshal(e.Result, &res); err != nil {
+			return nil, err
+		}
+		if res.OpID != id {
+			w.violate("the ledger entry of op %s holds the answer of op %s", id, res.OpID)
+		}
+		w.ledger[id] = res
+	}
+	return w.ledger, nil
+}
+
+// opIDs lists every op id any client's journal names, in journal order.
+func (w *world) opIDs() []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range w.clients {
+		j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
+		w.must(c.name+": journal", err)
+		for _, e := range j {
+			if e.OpID != "" && !seen[e.OpID] {
+				seen[e.OpID] = true
+				ids = append(ids, e.OpID)
+			}
+		}
+	}
+	return ids
 }
 
 // checkAll checks the invariants. Before settling (final false) the
@@ -190,7 +246,8 @@ func (tr *truth) visible(u *user, matter string) bool {
 }
 
 // expectedCodes are the reasons a server may rightly refuse an op here.
-var expectedCodes = []string{protocol.CodeNotFound, protocol.CodeIDConflict, localdb.CodeAccessRevoked, "conflict"}
+var expectedCodes = []string{protocol.CodeNotFound, protocol.CodeIDConflict, localdb.CodeAccessRevoked, localdb.CodeGone,
+	protocol.CodeOutcomeUnknown, "conflict"}
 
 // checkClient checks that c mirrors the server for the matters its user
 // may see, holds nothing of others, and keeps only explained ops.
@@ -322,8 +379,11 @@ func (w *world) checkOutbox(c *client, tr *truth, final bool) {
 				w.violate("%s: op %s of #%d was refused with code %q: %s", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, o.LastError)
 			}
 			ok := explained[o.OpID]["rejected"]
-			if o.ErrorCode == localdb.CodeAccessRevoked {
+			switch o.ErrorCode {
+			case localdb.CodeAccessRevoked:
 				ok = explained[o.RecordID]["removed"] || dropped
+			case localdb.CodeGone:
+				ok = explained[o.RecordID]["removed"]
 			}
 			if !ok {
 				w.violate("%s: failed op %s of #%d is not explained in the journal", c.name, o.Kind, w.index[o.RecordID])

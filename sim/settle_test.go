@@ -6,6 +6,7 @@ import (
 
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
 )
 
 // resolveOne resolves one of c's open conflicts, as a person reviewing it
@@ -125,14 +126,19 @@ func (w *world) settleFailed(c *client, final bool) bool {
 		o = failed[w.intn(len(failed))]
 	}
 	w.action()
-	if !final && w.chance(0.5) {
+	// An op whose outcome the server cannot tell may have been applied: a
+	// person checks the record and, finding their change there or not
+	// wanting it any more, discards it. Sending it again could apply it
+	// twice, which the exactly-once check would (rightly) report.
+	if !final && o.ErrorCode != protocol.CodeOutcomeUnknown && w.chance(0.5) {
 		err := c.db.RetryOp(w.ctx, o.OpID)
 		w.tracef("%s retry failed %s #%d (%s): %s", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, refusal(err))
 		switch {
 		case errors.Is(err, localdb.ErrRecordGone):
 			// Kept after its matter was revoked, with the record gone: a
 			// retry is refused and changes nothing.
-			if _, gerr := c.db.Get(w.ctx, o.RecordID); o.ErrorCode != localdb.CodeAccessRevoked || !errors.Is(gerr, localdb.ErrNotFound) {
+			gone := o.ErrorCode == localdb.CodeAccessRevoked || o.ErrorCode == localdb.CodeGone
+			if _, gerr := c.db.Get(w.ctx, o.RecordID); !gone || !errors.Is(gerr, localdb.ErrNotFound) {
 				w.violate("%s: retry of %s op of #%d refused as gone (code %s, record: %v)", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, gerr)
 			}
 			if after, err := c.db.Outbox(w.ctx); err != nil || len(after) != len(ops) {

@@ -71,8 +71,10 @@ func (w *world) randomStep() {
 		w.tracef("restart server")
 		w.stats.inc("restarts", 1)
 		w.restartServer()
-	case x < 0.98:
+	case x < 0.975:
 		w.changeAccess()
+	case x < 0.98:
+		w.compact()
 	default:
 		w.stream(c)
 	}
@@ -202,15 +204,54 @@ func (w *world) crash(c *client) {
 	w.checkCursor(c)
 }
 
-// checkCursor checks that c's pull cursor never moved back.
+// checkCursor checks that c's pull cursor never moved back, except in a
+// full resync the server asked for (cursor_too_old after a compaction),
+// which the journal must show.
 func (w *world) checkCursor(c *client) {
 	v, err := c.db.Meta(w.ctx, "cursor")
 	w.must("read cursor", err)
 	cur, _ := strconv.ParseInt(v, 10, 64)
 	if cur < c.cursor {
-		w.violate("%s: cursor went back from %d to %d", c.name, c.cursor, cur)
+		j, err := c.db.Journal(w.ctx, localdb.JournalQuery{AfterSeq: c.resyncSeen})
+		w.must(c.name+": journal", err)
+		resynced := false
+		for _, e := range j {
+			if e.Kind == "reset" && strings.HasPrefix(e.Summary, "full resync from the server started") {
+				resynced = true
+				c.resyncSeen = max(c.resyncSeen, e.Seq)
+			}
+		}
+		if !resynced {
+			w.violate("%s: cursor went back from %d to %d with no full resync in the journal", c.name, c.cursor, cur)
+		}
+		w.stats.inc("full resyncs", 1)
+		w.tracef("%s cursor %d → %d: full resync", c.name, c.cursor, cur)
+		c.cursor = cur
 	}
 	c.cursor = max(c.cursor, cur)
+}
+
+// compact runs the server's compaction with nothing kept: tombstones,
+// moves, access events and every stored answer go, so devices behind it
+// must resync in full, and an op resent after its answer went must be
+// refused as outcome_unknown rather than applied twice. The harness keeps
+// its own copy of the answers first, for the exactly-once check.
+func (w *world) compact() {
+	w.action()
+	err := w.reader.Read(w.ctx, func(r store.Reader) error {
+		_, err := w.answers(r, w.opIDs())
+		return err
+	})
+	w.must("copy the ledger", err)
+	// A millisecond ahead, so that an answer stored in this very
+	// microsecond goes too and a replay compacts exactly the same.
+	st, err := w.srv.Compact(w.ctx, time.Now().Add(time.Millisecond))
+	w.must("compact", err)
+	w.stats.inc("compactions", 1)
+	w.stats.inc("compacted answers", int(st.LedgerEntries))
+	w.stats.inc("compacted tombstones", int(st.Tombstones))
+	w.tracef("compact: %d tombstones, %d moves, %d access events, %d answers; through %d, answers through %d",
+		st.Tombstones, st.Moves, st.AccessEvents, st.LedgerEntries, st.CompactedThrough, st.LedgerThrough)
 }
 
 // changeAccess grants a user a matter the server has, or revokes it.

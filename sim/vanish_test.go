@@ -45,7 +45,7 @@ func (w *world) checkWrites(tr *truth) {
 			continue
 		}
 		sr, onServer := tr.records[e.rec]
-		h := tr.hist[e.rec]
+		h := tr.all[e.rec]
 		name := w.clients[e.client].name
 		switch e.kind {
 		case "create":

@@ -20,6 +20,7 @@ import (
 	"casefile/assets"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/server/store"
@@ -68,6 +69,10 @@ type world struct {
 	kinds map[string]string // record id → collection
 	hot   []hotField        // recent edits, for overlapping ones
 
+	// ledger is the harness's copy of every answer the server stored,
+	// taken before each compaction erases them.
+	ledger map[string]protocol.OpResult
+
 	entries   []entry
 	withdrawn map[wkey]int // what a person took back (discard, resolve), at which write
 	nwrite    int
@@ -102,7 +107,8 @@ type client struct {
 	dead        []*localdb.DB // handles abandoned by crashes, closed at the end only
 	workOffline bool
 	offlineLeft int   // syncs to go without network
-	cursor      int64 // the highest cursor seen: it must never go back
+	cursor      int64 // the highest cursor seen: it must never go back, but in a full resync
+	resyncSeen  int64 // the journal seq up to which full resyncs were counted
 	writes      int
 }
 
@@ -134,6 +140,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		index:     map[string]int{},
 		kinds:     map[string]string{},
 		withdrawn: map[wkey]int{},
+		ledger:    map[string]protocol.OpResult{},
 		trace:     fnv.New64a(),
 		stats:     st,
 		verbose:   os.Getenv("CASEFILE_SIM_TRACE") != "",
@@ -186,9 +193,12 @@ func (w *world) serverOptions() server.Options {
 	o := server.Options{
 		Logger:       slog.New(slog.DiscardHandler),
 		Password:     server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1},
-		CompactEvery: -1,
-		RateLimit:    -1,
-		Heartbeat:    50 * time.Millisecond,
+		CompactEvery: -1, // the scenario compacts as one of its steps
+		// Compaction keeps nothing: every answer, tombstone, move and
+		// access event older than the step that compacts goes.
+		Retention: time.Nanosecond,
+		RateLimit: -1,
+		Heartbeat: 50 * time.Millisecond,
 	}
 	if w.cfg.pgURL != "" {
 		o.DatabaseURL = w.cfg.pgURL

@@ -127,11 +127,14 @@ func checkPush(ops []model.Op, resp protocol.PushResponse) error {
 }
 
 // Pull fetches one page of changes after cursor; limit 0 lets the server choose.
-func (c *Client) Pull(ctx context.Context, cursor int64, limit int) (protocol.PullResponse, error) {
+func (c *Client) Pull(ctx context.Context, cursor int64, limit int, full bool) (protocol.PullResponse, error) {
 	var out protocol.PullResponse
 	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
+	}
+	if full {
+		q.Set(protocol.PullFull, "1")
 	}
 	if err := c.do(ctx, http.MethodGet, protocol.PathPull, q, nil, &out, c.timeout); err != nil {
 		return out, fmt.Errorf("pull: %w", err)

@@ -406,11 +406,18 @@ func (r *run) pull() error {
 	}
 	cursor := st.Cursor
 	progress := cursor == 0 // an initial sync shows progress from the first page
+	// A pull from 0, or the rest of a full resync an earlier cycle began,
+	// reads everything: its pages may pass below the compaction mark.
+	flag, err := r.s.db.Meta(r.ctx, localdb.MetaResync)
+	if err != nil {
+		return fmt.Errorf("read resync flag: %w", err)
+	}
+	full := cursor == 0 || flag == "1"
 	resynced := false
 	var done, total int64
 	for {
 		r.begin()
-		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize)
+		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize, full)
 		if ClassOf(err) == ClassCursorTooOld && !resynced {
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
@@ -419,7 +426,7 @@ func (r *run) pull() error {
 			if err := r.s.db.ResetCursor(r.ctx); err != nil {
 				return fmt.Errorf("reset cursor: %w", err)
 			}
-			cursor, progress, done, total = 0, true, 0, 0
+			cursor, progress, done, total, full = 0, true, 0, 0, true
 			continue
 		}
 		if err != nil {

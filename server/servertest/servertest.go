@@ -187,12 +187,28 @@ func (c *Client) Pull(ctx context.Context, cursor int64, limit int) (protocol.Pu
 	return resp, err
 }
 
+// PullFull asks for one page of a full pull (one that began at cursor 0).
+func (c *Client) PullFull(ctx context.Context, cursor int64, limit int) (protocol.PullResponse, error) {
+	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}, protocol.PullFull: {"1"}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var resp protocol.PullResponse
+	err := c.Call(ctx, http.MethodGet, protocol.PathPull+"?"+q.Encode(), nil, &resp)
+	return resp, err
+}
+
 // PullAll pulls pages from cursor until nothing more remains and returns
-// every page.
+// every page; from cursor 0 it is a full pull.
 func (c *Client) PullAll(ctx context.Context, cursor int64) ([]protocol.PullResponse, error) {
 	var pages []protocol.PullResponse
+	full := cursor == 0
 	for {
-		p, err := c.Pull(ctx, cursor, 0)
+		pull := c.Pull
+		if full {
+			pull = c.PullFull
+		}
+		p, err := pull(ctx, cursor, 0)
 		if err != nil {
 			return pages, err
 		}

@@ -1,0 +1,93 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/server"
+	"casefile/syncer"
+)
+
+// TestResyncAfterCompaction: a device away while the server compacted a
+// deletion it never pulled resyncs in full, page by page, through pages
+// below the compaction mark. The record deleted meanwhile goes; the one it
+// edited offline, which the other device deleted, goes too, and its edit
+// stays as a failed op that says why; every other record is still there.
+// An edit resent after its answer was compacted is refused as
+// outcome_unknown, not applied a second time.
+func TestResyncAfterCompaction(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice, func(o *syncer.Options) { o.PageSize = 2 })
+	b := w.newDevice("b", alice, func(o *syncer.Options) { o.PageSize = 2 })
+	m := a.create("matter", model.Fields{"title": "Away"})
+	var notes []model.Record
+	for i := range 7 {
+		notes = append(notes, a.create("note", model.Fields{model.MatterField: m.ID, "title": title(i)}))
+	}
+	a.sync()
+	b.sync()
+	deleted, edited, lost := notes[1], notes[2], notes[3]
+	// a edits two notes; one edit's answer is lost after the server applied it.
+	a.update(lost.ID, model.Fields{"body": "applied, answer lost"})
+	w.proxy.Inject("/v1/push", "drop")
+	if _, err := a.s.RunOnce(ctx); !syncer.IsTransient(err) {
+		t.Fatalf("push with a lost answer: %v", err)
+	}
+	a.update(edited.ID, model.Fields{"body": "offline edit"})
+	// Meanwhile b deletes two notes, and the server compacts everything.
+	if err := b.db.Delete(ctx, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.Delete(ctx, edited.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.sync()
+	st, err := w.srv.Compact(ctx, time.Now().Add(2*time.Hour))
+	if err != nil || st.Tombstones != 2 || st.LedgerEntries == 0 {
+		t.Fatalf("compaction = %+v, %v", st, err)
+	}
+
+	sum, err := a.s.RunOnce(ctx)
+	if err != nil {
+		t.Fatalf("sync after the compaction: %v", err)
+	}
+	if sum.Pulled < 4 {
+		t.Errorf("the full resync pulled %d records, want every live one again", sum.Pulled)
+	}
+	for _, n := range []model.Record{deleted, edited} {
+		if _, err := a.db.Get(ctx, n.ID); !errors.Is(err, localdb.ErrNotFound) {
+			t.Errorf("%s, deleted on the server, is still on the device: %v", n.Fields["title"], err)
+		}
+	}
+	codes := map[string]string{}
+	for _, o := range a.outbox() {
+		codes[o.RecordID] = o.ErrorCode
+		if o.State != localdb.OpFailed {
+			t.Errorf("op of %s is %s after the resync, want failed", o.RecordID, o.State)
+		}
+	}
+	if codes[edited.ID] != localdb.CodeGone {
+		t.Errorf("the offline edit of a note deleted elsewhere: code %q, want %q", codes[edited.ID], localdb.CodeGone)
+	}
+	if codes[lost.ID] != "outcome_unknown" {
+		t.Errorf("the edit resent after its answer was compacted: code %q, want outcome_unknown", codes[lost.ID])
+	}
+	recs := serverRecords(t, alice)
+	if got := recs[lost.ID]; got.Version != 2 || got.Fields["body"] != "applied, answer lost" {
+		t.Errorf("the note whose answer was lost is at version %d with body %q; want it applied once", got.Version, got.Fields["body"])
+	}
+	for i, n := range notes {
+		if n.ID == deleted.ID || n.ID == edited.ID {
+			continue
+		}
+		if _, err := a.db.Get(ctx, n.ID); err != nil {
+			t.Errorf("%s lost in the resync: %v", title(i), err)
+		}
+	}
+}
