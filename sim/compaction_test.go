@@ -1,0 +1,47 @@
+package sim
+
+import (
+	"fmt"
+	"testing"
+)
+
+// compactionSeeds are the seeds on which the first scenarios with
+// compaction found bugs, all fixed in the commit that brought compaction
+// into the simulation (each also has a small test of its own):
+//
+//   - 1, 5: a full resync failed with cursor_too_old on its second page,
+//     whose cursor lay below the compaction mark, and never finished
+//     (server TestFullPullPassesTheMark, syncer TestResyncAfterCompaction).
+//   - 8: a record deleted on the server while a device held unsent edits
+//     of it outlived the resync; discarding the refused edits fell back to
+//     a copy the server had forgotten, kept on the device for good
+//     (localdb TestResetCursorKeepsOps).
+//   - 3, 5, 7: the same for records of a matter the user lost: after the
+//     revocation was compacted, the resync kept them for their unsent
+//     changes, showing what the user may no longer see.
+//   - 3: restoring a record (the "mine" side of an edit-of-deleted
+//     conflict) whose tombstone was compacted created it again at version
+//     1, which devices that saw the tombstone ignored as older news
+//     (server TestRestoreAfterTombstoneCompacted).
+//
+// Without the ledger mark, resends after compaction would have applied
+// ops twice (server TestResendAfterLedgerCompaction).
+var compactionSeeds = []uint64{1, 3, 5, 7, 8}
+
+// TestConvergenceCompactionSeeds replays those seeds at full size.
+func TestConvergenceCompactionSeeds(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the seeds replay at full size, without -race (make test runs them)")
+	}
+	for _, seed := range compactionSeeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			st := newStats()
+			w := newWorld(t, seed, baseConfig, st)
+			w.run()
+			if st.n["compactions"] == 0 {
+				t.Errorf("seed %d no longer compacts; the scenario has changed and the seed shows nothing", seed)
+			}
+			w.report("TestConvergenceCompactionSeeds")
+		})
+	}
+}
