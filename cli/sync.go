@@ -78,11 +78,12 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 // syncOptions builds the syncer's options from the settings and credentials.
 func syncOptions(cfg config.Config, creds credentials) syncer.Options {
 	return syncer.Options{
-		Server:       creds.Server,
-		Token:        creds.Token,
-		Device:       creds.Device,
-		BatchSize:    cfg.BatchSize,
-		PollInterval: cfg.SyncInterval,
+		Server:         creds.Server,
+		Token:          creds.Token,
+		Device:         creds.Device,
+		BatchSize:      cfg.BatchSize,
+		PollInterval:   cfg.SyncInterval,
+		RequestTimeout: cfg.RequestTimeout,
 	}
 }
 

@@ -362,3 +362,32 @@ func TestSyncWatch(t *testing.T) {
 		t.Errorf("sync --watch ended with %d: %s", code, errb.String())
 	}
 }
+
+// TestSyncOptionsFollowSettings: the sync command and the terminal UI run
+// their syncers with the settings' poll interval, batch size and request
+// timeout.
+func TestSyncOptionsFollowSettings(t *testing.T) {
+	cfg := config.Default()
+	cfg.SyncInterval, cfg.BatchSize, cfg.RequestTimeout = 2*time.Minute, 40, 5*time.Minute
+	creds := config.Credentials{Server: "http://127.0.0.1:1", Token: "t", Device: "d"}
+	o := syncOptions(cfg, creds)
+	if o.PollInterval != 2*time.Minute || o.BatchSize != 40 || o.RequestTimeout != 5*time.Minute {
+		t.Errorf("sync options = %+v", o)
+	}
+	s, err := schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), filepath.Join(t.TempDir(), "casefile.db"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := uiSyncOptions(context.Background(), db, cfg, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PollInterval != 2*time.Minute || u.BatchSize != 40 || u.RequestTimeout != 5*time.Minute {
+		t.Errorf("terminal UI sync options = %+v", u)
+	}
+}

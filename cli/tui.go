@@ -122,13 +122,14 @@ func uiSyncOptions(ctx context.Context, db *localdb.DB, cfg config.Config, creds
 		return syncer.Options{}, err
 	}
 	return syncer.Options{
-		Server:       creds.Server,
-		Token:        creds.Token,
-		Device:       creds.Device,
-		BatchSize:    cfg.BatchSize,
-		PollInterval: cfg.SyncInterval,
-		Logger:       slog.Default(),
-		WorkOffline:  offline,
+		Server:         creds.Server,
+		Token:          creds.Token,
+		Device:         creds.Device,
+		BatchSize:      cfg.BatchSize,
+		PollInterval:   cfg.SyncInterval,
+		RequestTimeout: cfg.RequestTimeout,
+		Logger:         slog.Default(),
+		WorkOffline:    offline,
 	}, nil
 }
 

@@ -30,11 +30,12 @@ const (
 
 // Environment variables that override the file.
 const (
-	EnvServer       = "CASEFILE_SERVER"
-	EnvData         = "CASEFILE_DATA"
-	EnvTheme        = "CASEFILE_THEME"
-	EnvSyncInterval = "CASEFILE_SYNC_INTERVAL"
-	EnvConfig       = "CASEFILE_CONFIG" // the config file itself; read by the CLI
+	EnvServer         = "CASEFILE_SERVER"
+	EnvData           = "CASEFILE_DATA"
+	EnvTheme          = "CASEFILE_THEME"
+	EnvSyncInterval   = "CASEFILE_SYNC_INTERVAL"
+	EnvRequestTimeout = "CASEFILE_REQUEST_TIMEOUT"
+	EnvConfig         = "CASEFILE_CONFIG" // the config file itself; read by the CLI
 )
 
 // Environment variables of the sync server's settings (casefile serve).
@@ -52,17 +53,20 @@ const (
 
 // Defaults of the settings that have one.
 const (
-	DefaultTheme        = ThemeAuto
-	DefaultSyncInterval = 30 * time.Second
-	DefaultBatchSize    = 100
-	DefaultLogLevel     = "info"
+	DefaultTheme          = ThemeAuto
+	DefaultSyncInterval   = 30 * time.Second
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultBatchSize      = 100
+	DefaultLogLevel       = "info"
 )
 
 // Bounds of the numeric settings.
 const (
-	MinSyncInterval = time.Second
-	MaxSyncInterval = 24 * time.Hour
-	MaxBatchSize    = protocol.MaxOpsPerPush
+	MinSyncInterval   = time.Second
+	MaxSyncInterval   = 24 * time.Hour
+	MinRequestTimeout = 5 * time.Second
+	MaxRequestTimeout = 30 * time.Minute
+	MaxBatchSize      = protocol.MaxOpsPerPush
 	// MinMetricsToken is the shortest metrics token: /metrics has no rate
 	// limit, so a token must be too long to guess.
 	MinMetricsToken = 16
@@ -84,6 +88,10 @@ type Config struct {
 	// SyncInterval is how often the syncer polls when it has no live event
 	// stream.
 	SyncInterval time.Duration
+	// RequestTimeout bounds one push, pull or login exchange, answer
+	// included: raise it on a link slow enough to need more than a minute
+	// for a batch.
+	RequestTimeout time.Duration
 	// BatchSize is how many ops one push carries at most.
 	BatchSize int
 	// LogLevel is debug, info, warn or error.
@@ -101,11 +109,12 @@ type Config struct {
 // Default returns the settings used when nothing is configured.
 func Default() Config {
 	return Config{
-		Theme:        DefaultTheme,
-		SyncInterval: DefaultSyncInterval,
-		BatchSize:    DefaultBatchSize,
-		LogLevel:     DefaultLogLevel,
-		Keys:         map[string][]string{},
+		Theme:          DefaultTheme,
+		SyncInterval:   DefaultSyncInterval,
+		RequestTimeout: DefaultRequestTimeout,
+		BatchSize:      DefaultBatchSize,
+		LogLevel:       DefaultLogLevel,
+		Keys:           map[string][]string{},
 	}
 }
 
@@ -206,7 +215,7 @@ func unwrapPath(err error) error {
 }
 
 // knownKeys are the top-level keys, in the order docs/config.md lists them.
-var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "batch_size", "log_level", "keys",
+var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "request_timeout", "batch_size", "log_level", "keys",
 	"metrics_listen", "metrics_token"}
 
 func (c *Config) parse(path string, data []byte) ([]string, error) {
@@ -242,6 +251,11 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 			var s string
 			if s, err = str(v); err == nil {
 				c.SyncInterval, err = parseInterval(s)
+			}
+		case "request_timeout":
+			var s string
+			if s, err = str(v); err == nil {
+				c.RequestTimeout, err = parseDuration(s, MinRequestTimeout, MaxRequestTimeout)
 			}
 		case "batch_size":
 			c.BatchSize, err = batchSize(v)
@@ -293,6 +307,11 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv(EnvSyncInterval); v != "" {
 		if c.SyncInterval, err = parseInterval(v); err != nil {
 			return fmt.Errorf("%s: %w", EnvSyncInterval, err)
+		}
+	}
+	if v := getenv(EnvRequestTimeout); v != "" {
+		if c.RequestTimeout, err = parseDuration(v, MinRequestTimeout, MaxRequestTimeout); err != nil {
+			return fmt.Errorf("%s: %w", EnvRequestTimeout, err)
 		}
 	}
 	if v := getenv(EnvMetricsListen); v != "" {
@@ -412,12 +431,17 @@ func checkLogLevel(s string) (string, error) {
 }
 
 func parseInterval(s string) (time.Duration, error) {
+	return parseDuration(s, MinSyncInterval, MaxSyncInterval)
+}
+
+// parseDuration reads a duration setting within [lo, hi].
+func parseDuration(s string, lo, hi time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
 		return 0, fmt.Errorf("not a duration (like 30s, 5m or 1h): %q", s)
 	}
-	if d < MinSyncInterval || d > MaxSyncInterval {
-		return 0, fmt.Errorf("must be between %s and %s, not %s", MinSyncInterval, MaxSyncInterval, d)
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("must be between %s and %s, not %s", lo, hi, d)
 	}
 	return d, nil
 }

@@ -34,7 +34,7 @@ func TestLoadMissingFileGivesDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("cfg = %+v, want %+v", cfg, want)
 	}
-	if cfg.SyncInterval != 30*time.Second || cfg.BatchSize != 100 || cfg.Theme != "auto" || cfg.LogLevel != "info" {
+	if cfg.SyncInterval != 30*time.Second || cfg.RequestTimeout != time.Minute || cfg.BatchSize != 100 || cfg.Theme != "auto" || cfg.LogLevel != "info" {
 		t.Fatalf("defaults changed: %+v", cfg)
 	}
 }
@@ -45,6 +45,7 @@ server = "https://cases.example.org/"
 data_dir = "/srv/casefile"
 theme = "light"
 sync_interval = "2m"
+request_timeout = "5m"
 batch_size = 250
 log_level = "DEBUG"
 metrics_listen = "127.0.0.1:9750"
@@ -62,16 +63,17 @@ search = "/"
 		t.Fatalf("warnings = %q", warnings)
 	}
 	want := Config{
-		Path:          path,
-		Server:        "https://cases.example.org",
-		DataDir:       "/srv/casefile",
-		Theme:         "light",
-		SyncInterval:  2 * time.Minute,
-		BatchSize:     250,
-		LogLevel:      "debug",
-		Keys:          map[string][]string{"quit": {"q", "ctrl+c"}, "search": {"/"}},
-		MetricsListen: "127.0.0.1:9750",
-		MetricsToken:  "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e",
+		Path:           path,
+		Server:         "https://cases.example.org",
+		DataDir:        "/srv/casefile",
+		Theme:          "light",
+		SyncInterval:   2 * time.Minute,
+		RequestTimeout: 5 * time.Minute,
+		BatchSize:      250,
+		LogLevel:       "debug",
+		Keys:           map[string][]string{"quit": {"q", "ctrl+c"}, "search": {"/"}},
+		MetricsListen:  "127.0.0.1:9750",
+		MetricsToken:   "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("cfg = %+v\nwant %+v", cfg, want)
@@ -108,6 +110,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{`sync_interval = "soon"`, `sync_interval: not a duration (like 30s, 5m or 1h): "soon"`},
 		{`sync_interval = "1ms"`, `sync_interval: must be between 1s and 24h0m0s`},
 		{`sync_interval = 30`, `sync_interval: must be a string, not a number`},
+		{`request_timeout = "1s"`, `request_timeout: must be between 5s and 30m0s, not 1s`},
+		{`request_timeout = "forever"`, `request_timeout: not a duration (like 30s, 5m or 1h): "forever"`},
 		{`batch_size = "many"`, `batch_size: must be a whole number, not a string`},
 		{`batch_size = 0`, `batch_size: must be between 1 and 500, not 0`},
 		{`batch_size = 501`, `batch_size: must be between 1 and 500, not 501`},
@@ -158,18 +162,20 @@ metrics_listen = "127.0.0.1:9750"
 metrics_token = "from-the-file-0123456789"
 `)
 	env := map[string]string{
-		EnvServer:        "http://127.0.0.1:9000",
-		EnvData:          "/from/env",
-		EnvTheme:         "light",
-		EnvSyncInterval:  "5s",
-		EnvMetricsListen: "[::1]:9751",
-		EnvMetricsToken:  "from-the-env-0123456789",
+		EnvServer:         "http://127.0.0.1:9000",
+		EnvData:           "/from/env",
+		EnvTheme:          "light",
+		EnvSyncInterval:   "5s",
+		EnvRequestTimeout: "90s",
+		EnvMetricsListen:  "[::1]:9751",
+		EnvMetricsToken:   "from-the-env-0123456789",
 	}
 	cfg, _, err := LoadEnv(path, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server != "http://127.0.0.1:9000" || cfg.DataDir != "/from/env" || cfg.Theme != "light" || cfg.SyncInterval != 5*time.Second {
+	if cfg.Server != "http://127.0.0.1:9000" || cfg.DataDir != "/from/env" || cfg.Theme != "light" || cfg.SyncInterval != 5*time.Second ||
+		cfg.RequestTimeout != 90*time.Second {
 		t.Fatalf("env did not override: %+v", cfg)
 	}
 	if cfg.MetricsListen != "[::1]:9751" || cfg.MetricsToken != "from-the-env-0123456789" {
