@@ -178,10 +178,10 @@ func printDoctor(env *Env, rep doctorReport, repair bool) {
 // from cursor; a cursor the server refuses as too old (or impossible) is
 // asked again from 0.
 func serverHead(ctx context.Context, c *syncer.Client, cursor int64) (head int64, tooOld bool, err error) {
-	page, err := c.Pull(ctx, cursor, 1, false)
+	page, err := c.Pull(ctx, cursor, 1, syncer.NoMark)
 	if syncer.ClassOf(err) == syncer.ClassCursorTooOld {
 		tooOld = true
-		page, err = c.Pull(ctx, 0, 1, true)
+		page, err = c.Pull(ctx, 0, 1, syncer.NoMark)
 	}
 	if err != nil {
 		return 0, tooOld, err

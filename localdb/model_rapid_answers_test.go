@@ -269,10 +269,18 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 
 // resetCursor models ResetCursor.
 func (m *clientModel) resetCursor() {
-	m.cursor, m.resync = 0, true
+	m.cursor = 0
+	marked := 0
 	for _, r := range m.recs {
-		r.mark = true
+		if !r.mark {
+			r.mark = true
+			marked++
+		}
 	}
+	if marked == 0 {
+		return // nothing held, or a resync's marks already stand
+	}
+	m.resync = true
 	m.journal++
 }
 

@@ -260,7 +260,8 @@ func (db *DB) advanceCursor(ctx context.Context, tx *sql.Tx, cursor int64) error
 
 // ResetCursor starts a full resync, keeping pending ops and conflicts: the
 // cursor goes back to 0 and every record is marked unconfirmed until a pull
-// shows it again; the last page removes what the server no longer has.
+// shows it again; the last page removes what the server no longer has. On
+// a database that holds no record it only sets the cursor to 0.
 func (db *DB) ResetCursor(ctx context.Context) error {
 	if err := db.enter(); err != nil {
 		return fmt.Errorf("reset cursor: %w", err)
@@ -276,10 +277,20 @@ func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
 	if err := setMeta(ctx, tx, metaCursor, "0"); err != nil {
 		return err
 	}
-	if err := setMeta(ctx, tx, metaResync, "1"); err != nil {
+	res, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 1 WHERE resync_mark = 0")
+	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 1 WHERE resync_mark = 0"); err != nil {
+	if n, _ := res.RowsAffected(); n == 0 {
+		// Nothing held, or a resync already running (its marks stand):
+		// the pull from 0 starts as it would on a new device.
+		flag, err := getMeta(ctx, tx, metaResync)
+		if err != nil || flag == "1" {
+			return err
+		}
+		return nil
+	}
+	if err := setMeta(ctx, tx, metaResync, "1"); err != nil {
 		return err
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "reset",

@@ -81,12 +81,14 @@ type Record struct {
 	UpdatedAt  time.Time    `json:"updated_at"`
 }
 
-// PullFull is the pull parameter ("full=1") of a full pull: one that began
-// at cursor 0 and reads every record the user may see, page by page, to
-// replace what the client holds. Its later pages may pass cursors below
-// the compaction mark: what was compacted is what such a pull need not
-// know, since the client drops whatever the whole pull did not show.
-const PullFull = "full"
+// PullMark is the pull parameter of the later pages of a full pull (one
+// that began at cursor 0 and reads everything the user may see, to replace
+// what the client holds): the compaction mark its first page reported.
+// While the mark has not moved, such a page may pass a cursor below it —
+// nothing changed since the pull began was compacted, and the client drops
+// whatever the whole pull did not show. Once it has moved, a change the
+// pull has not reached yet may be gone, and the page answers 410.
+const PullMark = "mark"
 
 // PullResponse is one page of changes after the request's cursor, in change
 // sequence order, limited to what the user may see.
@@ -100,6 +102,9 @@ type PullResponse struct {
 	Cursor         int64    `json:"cursor"` // pass it to the next pull
 	More           bool     `json:"more"`   // another page is ready now
 	Head           int64    `json:"head"`   // the server's change sequence now
+	// CompactedThrough is the compaction mark now: a pull from a cursor
+	// below it must be a full pull that began under this very mark.
+	CompactedThrough int64 `json:"compacted_through"`
 	// Total estimates how many records remain from the request's cursor to
 	// Head, for progress bars.
 	Total int64 `json:"total"`

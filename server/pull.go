@@ -36,14 +36,12 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	limit = min(limit, protocol.MaxPullPage)
-	var full bool
-	switch q.Get(protocol.PullFull) {
-	case "", "0":
-	case "1":
-		full = true
-	default:
-		s.writeError(w, r, errBadRequest("full must be 0 or 1."))
-		return
+	mark := int64(-1) // none: not a later page of a full pull
+	if v := q.Get(protocol.PullMark); v != "" {
+		if mark, err = queryInt(v, 0); err != nil || mark < 0 {
+			s.writeError(w, r, errBadRequest("The mark must be a whole number, 0 or more."))
+			return
+		}
 	}
 	ctx := r.Context()
 	var resp protocol.PullResponse
@@ -54,8 +52,10 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		// A cursor past the head was never given out by this server. One
 		// below the compaction mark missed deletions and moves that are
-		// gone — unless it is a page of a full pull, which needs none.
-		if (cursor > 0 && cursor < head.CompactedThrough && !full) || cursor > head.Seq {
+		// gone — unless it is a later page of a full pull that began under
+		// this same mark: everything changed since it began is newer than
+		// the mark, so none of it was compacted.
+		if (cursor > 0 && cursor < head.CompactedThrough && mark != head.CompactedThrough) || cursor > head.Seq {
 			return errCursorGone
 		}
 		cq := store.ChangeQuery{User: p.user, All: p.admin(), After: cursor, UpTo: head.Seq, Limit: int(limit) + 1}
@@ -63,7 +63,8 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		if err != nil {
 			return err
 		}
-		resp = protocol.PullResponse{Records: make([]protocol.Record, 0, len(recs)), Cursor: head.Seq, Head: head.Seq}
+		resp = protocol.PullResponse{Records: make([]protocol.Record, 0, len(recs)), Cursor: head.Seq, Head: head.Seq,
+			CompactedThrough: head.CompactedThrough}
 		if len(recs) > int(limit) {
 			recs = recs[:limit]
 			resp.More = true

@@ -115,8 +115,12 @@ func TestRestoreAfterTombstoneCompacted(t *testing.T) {
 	expect(t, alice.PushOne(t, servertest.Update(got.Record, model.Fields{"title": "Back"})), model.ResultApplied, "")
 }
 
-// TestFullPullPassesTheMark: a full pull (from cursor 0, page by page)
-// reads on below the compaction mark, where an ordinary pull must resync.
+// TestFullPullPassesTheMark: the later pages of a full pull (from cursor
+// 0) read on below the compaction mark while the mark has not moved since
+// the pull began, where an ordinary pull must resync. Once a compaction
+// raises the mark mid-pull — here it removes the tombstone of a note the
+// pull had already shown alive — the next page answers cursor_too_old, so
+// the client starts over instead of keeping a note the server deleted.
 func TestFullPullPassesTheMark(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -135,11 +139,17 @@ func TestFullPullPassesTheMark(t *testing.T) {
 	if err != nil || st.CompactedThrough == 0 {
 		t.Fatalf("compaction = %+v, %v", st, err)
 	}
+	first, err := alice.Pull(ctx, 0, 2)
+	if err != nil || first.CompactedThrough != st.CompactedThrough {
+		t.Fatalf("first page of a full pull = %+v, %v; want the mark %d", first, err, st.CompactedThrough)
+	}
 	got := map[string]bool{}
-	var cursor int64
-	pages := 0
+	for _, r := range first.Records {
+		got[r.ID] = true
+	}
+	cursor, pages := first.Cursor, 1
 	for {
-		p, err := alice.PullFull(ctx, cursor, 2)
+		p, err := alice.PullFull(ctx, cursor, first.CompactedThrough, 2)
 		if err != nil {
 			t.Fatalf("full pull page %d from cursor %d (mark %d): %v", pages+1, cursor, st.CompactedThrough, err)
 		}
@@ -170,9 +180,28 @@ func TestFullPullPassesTheMark(t *testing.T) {
 	if got[doomed.ID] {
 		t.Errorf("the full pull showed the compacted tombstone")
 	}
+
+	// A second full pull shows a note on its first page; the note is then
+	// deleted and the deletion compacted before the pull gets there.
+	again, err := alice.Pull(ctx, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := again.Records[len(again.Records)-1]
+	if shown.Collection != "note" {
+		t.Fatalf("the first page ends with a %s; the test needs a note", shown.Collection)
+	}
+	expect(t, alice.PushOne(t, servertest.Delete(&shown)), model.ResultApplied, "")
+	clk.Add(48 * time.Hour)
+	if st2, err := srv.Compact(ctx, clk.Now()); err != nil || st2.CompactedThrough <= again.CompactedThrough {
+		t.Fatalf("second compaction = %+v, %v; want the mark raised", st2, err)
+	}
 	var se *servertest.StatusError
-	err = alice.Call(ctx, "GET", protocol.PathPull+"?cursor=0&full=yes", nil, nil)
+	if _, err := alice.PullFull(ctx, again.Cursor, again.CompactedThrough, 2); !errors.As(err, &se) || se.Code != protocol.CodeCursorTooOld {
+		t.Errorf("a full pull whose mark moved: %v, want cursor_too_old", err)
+	}
+	err = alice.Call(ctx, "GET", protocol.PathPull+"?cursor=0&mark=soon", nil, nil)
 	if !errors.As(err, &se) || se.Status != 400 || se.Code != protocol.CodeBadRequest {
-		t.Errorf("full=yes: %v, want 400 bad_request", err)
+		t.Errorf("mark=soon: %v, want 400 bad_request", err)
 	}
 }

@@ -286,7 +286,9 @@ func (w *world) editDeleted(c *client) {
 			continue
 		}
 		rec, err := c.db.Get(w.ctx, e.rec)
-		if err != nil || rec.State == model.StateConflict {
+		// A record hidden because the server refused its create shows as
+		// deleted and failed, and may still be edited: not this case.
+		if err != nil || rec.State == model.StateConflict || (rec.Deleted && rec.State == model.StateFailed) {
 			continue
 		}
 		fs := tracked[rec.Collection]

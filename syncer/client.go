@@ -126,15 +126,20 @@ func checkPush(ops []model.Op, resp protocol.PushResponse) error {
 	return nil
 }
 
-// Pull fetches one page of changes after cursor; limit 0 lets the server choose.
-func (c *Client) Pull(ctx context.Context, cursor int64, limit int, full bool) (protocol.PullResponse, error) {
+// NoMark is the mark of a pull that is not a later page of a full pull.
+const NoMark = -1
+
+// Pull fetches one page of changes after cursor; limit 0 lets the server
+// choose. mark is the compaction mark a full pull began under, for its
+// later pages, or NoMark.
+func (c *Client) Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error) {
 	var out protocol.PullResponse
 	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	if full {
-		q.Set(protocol.PullFull, "1")
+	if mark != NoMark {
+		q.Set(protocol.PullMark, strconv.FormatInt(mark, 10))
 	}
 	if err := c.do(ctx, http.MethodGet, protocol.PathPull, q, nil, &out, c.timeout); err != nil {
 		return out, fmt.Errorf("pull: %w", err)

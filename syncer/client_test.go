@@ -118,7 +118,7 @@ func TestClientPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.Pull(context.Background(), 5, 100, false)
+	resp, err := c.Pull(context.Background(), 5, 100, NoMark)
 	if err != nil || resp.Cursor != 12 {
 		t.Fatalf("Pull = %+v, %v", resp, err)
 	}
@@ -127,19 +127,19 @@ func TestClientPull(t *testing.T) {
 	}
 
 	body = `{"records":[],"cursor":3,"more":false,"head":12}`
-	if _, err := c.Pull(context.Background(), 5, 0, false); ClassOf(err) != ClassFailing {
+	if _, err := c.Pull(context.Background(), 5, 0, NoMark); ClassOf(err) != ClassFailing {
 		t.Errorf("cursor going back: err = %v, want a failing exchange", err)
 	}
 	body = `{"records":[],"cursor":5,"more":true,"head":12}`
-	if _, err := c.Pull(context.Background(), 5, 0, false); ClassOf(err) != ClassFailing {
+	if _, err := c.Pull(context.Background(), 5, 0, NoMark); ClassOf(err) != ClassFailing {
 		t.Errorf("more without progress: err = %v, want a failing exchange", err)
 	}
 	status, body = 410, `{"error":{"code":"cursor_too_old","message":"Resync."}}`
-	if _, err := c.Pull(context.Background(), 5, 0, false); ClassOf(err) != ClassCursorTooOld {
+	if _, err := c.Pull(context.Background(), 5, 0, NoMark); ClassOf(err) != ClassCursorTooOld {
 		t.Errorf("410: err = %v, want cursor too old", err)
 	}
 	status, body = 410, `{"error":{"code":"gone","message":"Gone."}}`
-	if _, err := c.Pull(context.Background(), 5, 0, false); ClassOf(err) != ClassPermanent {
+	if _, err := c.Pull(context.Background(), 5, 0, NoMark); ClassOf(err) != ClassPermanent {
 		t.Errorf("410 of another kind: err = %v, want permanent", err)
 	}
 }
@@ -202,7 +202,7 @@ func TestClientNetworkFailures(t *testing.T) {
 	defer close(block)
 	c, _ = NewClient(slow.URL, "tok", nil)
 	c.timeout = 50 * time.Millisecond
-	_, err = c.Pull(context.Background(), 0, 0, false)
+	_, err = c.Pull(context.Background(), 0, 0, NoMark)
 	var e *Error
 	if !errors.As(err, &e) || e.Class != ClassFailing || !strings.Contains(e.Message, "in time") {
 		t.Errorf("timeout: err = %v, want a failing exchange that says it timed out", err)
@@ -211,7 +211,7 @@ func TestClientNetworkFailures(t *testing.T) {
 	// The caller stopping is not a network failure.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Pull(ctx, 0, 0, false); !errors.Is(err, context.Canceled) || ClassOf(err) != 0 {
+	if _, err := c.Pull(ctx, 0, 0, NoMark); !errors.Is(err, context.Canceled) || ClassOf(err) != 0 {
 		t.Errorf("cancelled: err = %v, want context.Canceled unclassified", err)
 	}
 }

@@ -406,18 +406,27 @@ func (r *run) pull() error {
 	}
 	cursor := st.Cursor
 	progress := cursor == 0 // an initial sync shows progress from the first page
-	// A pull from 0, or the rest of a full resync an earlier cycle began,
-	// reads everything: its pages may pass below the compaction mark.
-	flag, err := r.s.db.Meta(r.ctx, localdb.MetaResync)
-	if err != nil {
-		return fmt.Errorf("read resync flag: %w", err)
+	if cursor == 0 {
+		// A pull from 0 replaces what the device holds: a record it does
+		// not show is gone on the server or out of this user's sight, and
+		// the history that would say so may have been compacted. (On a
+		// device that holds nothing this only sets the cursor.)
+		if err := r.s.db.ResetCursor(r.ctx); err != nil {
+			return fmt.Errorf("reset cursor: %w", err)
+		}
 	}
-	full := cursor == 0 || flag == "1"
+	// The later pages of a full pull (from 0, or the rest of a resync an
+	// earlier cycle began) name the compaction mark it began under: they
+	// may pass below it while it has not moved.
+	mark, err := r.fullPullMark(cursor)
+	if err != nil {
+		return err
+	}
 	resynced := false
 	var done, total int64
 	for {
 		r.begin()
-		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize, full)
+		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize, mark)
 		if ClassOf(err) == ClassCursorTooOld && !resynced {
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
@@ -426,7 +435,7 @@ func (r *run) pull() error {
 			if err := r.s.db.ResetCursor(r.ctx); err != nil {
 				return fmt.Errorf("reset cursor: %w", err)
 			}
-			cursor, progress, done, total, full = 0, true, 0, 0, true
+			cursor, progress, done, total, mark = 0, true, 0, 0, NoMark
 			continue
 		}
 		if err != nil {
@@ -434,6 +443,12 @@ func (r *run) pull() error {
 		}
 		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
 			return fmt.Errorf("apply pull: %w", err)
+		}
+		if cursor == 0 {
+			mark = page.CompactedThrough
+			if err := r.s.db.SetMeta(r.ctx, MetaFullPullMark, strconv.FormatInt(mark, 10)); err != nil {
+				return fmt.Errorf("record the compaction mark: %w", err)
+			}
 		}
 		n := int64(len(page.Records))
 		total = max(total, done+page.Total, done+n)
@@ -507,3 +522,29 @@ func (s *Syncer) Pull(ctx context.Context) (Summary, error) {
 
 // Head returns the highest server change sequence this syncer has heard of.
 func (s *Syncer) Head() int64 { return s.serverHead() }
+
+// fullPullMark is the compaction mark the full pull resuming at cursor
+// began under, or NoMark when it is not one (or the mark was never
+// recorded: the server then answers cursor_too_old and the pull starts
+// over).
+func (r *run) fullPullMark(cursor int64) (int64, error) {
+	if cursor == 0 {
+		return NoMark, nil
+	}
+	flag, err := r.s.db.Meta(r.ctx, localdb.MetaResync)
+	if err != nil {
+		return NoMark, fmt.Errorf("read resync flag: %w", err)
+	}
+	if flag != "1" {
+		return NoMark, nil
+	}
+	v, err := r.s.db.Meta(r.ctx, MetaFullPullMark)
+	if err != nil {
+		return NoMark, fmt.Errorf("read the compaction mark: %w", err)
+	}
+	mark, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || mark < 0 {
+		return NoMark, nil
+	}
+	return mark, nil
+}

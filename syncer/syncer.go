@@ -25,6 +25,9 @@ const (
 const (
 	MetaLastSync   = "last_sync"   // RFC 3339 time of the last cycle that completed without a failed exchange
 	MetaServerHead = "server_head" // the server's change sequence last seen
+	// MetaFullPullMark is the compaction mark the running full pull began
+	// under: its later pages name it (see protocol.PullMark).
+	MetaFullPullMark = "full_pull_mark"
 )
 
 // Options configure a Syncer. Server and Token come from credentials.json.

@@ -187,9 +187,10 @@ func (c *Client) Pull(ctx context.Context, cursor int64, limit int) (protocol.Pu
 	return resp, err
 }
 
-// PullFull asks for one page of a full pull (one that began at cursor 0).
-func (c *Client) PullFull(ctx context.Context, cursor int64, limit int) (protocol.PullResponse, error) {
-	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}, protocol.PullFull: {"1"}}
+// PullFull asks for a later page of a full pull that began under the
+// compaction mark mark.
+func (c *Client) PullFull(ctx context.Context, cursor, mark int64, limit int) (protocol.PullResponse, error) {
+	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}, protocol.PullMark: {strconv.FormatInt(mark, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
@@ -202,13 +203,16 @@ func (c *Client) PullFull(ctx context.Context, cursor int64, limit int) (protoco
 // every page; from cursor 0 it is a full pull.
 func (c *Client) PullAll(ctx context.Context, cursor int64) ([]protocol.PullResponse, error) {
 	var pages []protocol.PullResponse
-	full := cursor == 0
+	full, mark := cursor == 0, int64(-1)
 	for {
-		pull := c.Pull
-		if full {
-			pull = c.PullFull
+		var p protocol.PullResponse
+		var err error
+		if full && mark >= 0 {
+			p, err = c.PullFull(ctx, cursor, mark, 0)
+		} else {
+			p, err = c.Pull(ctx, cursor, 0)
+			mark = p.CompactedThrough
 		}
-		p, err := pull(ctx, cursor, 0)
 		if err != nil {
 			return pages, err
 		}
