@@ -91,3 +91,40 @@ func TestResyncAfterCompaction(t *testing.T) {
 		}
 	}
 }
+
+// TestPullFromZeroDropsWhatItDoesNotShow: a device whose pulls never got
+// through (its cursor is still 0) pushed a matter and a note, then lost
+// the matter; the revocation was compacted before its first pull. That
+// pull, from 0, cannot name the lost matter any more, so it counts as a
+// resync: whatever it does not show goes from the device.
+func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	w.srv.NewUser(t, "bob", server.RoleMember)
+	a := w.newDevice("a", alice)
+	m := a.create("matter", model.Fields{"title": "Taken away"})
+	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "held"})
+	w.proxy.Inject("/v1/pull", "unavailable")
+	if _, err := a.s.RunOnce(ctx); !syncer.IsTransient(err) {
+		t.Fatalf("sync with the pull cut: %v", err)
+	}
+	if st, _ := a.db.Status(ctx); st.Cursor != 0 || len(a.outbox()) != 0 {
+		t.Fatalf("after pushing with no pull: cursor %d, %d op(s) queued; want 0 and 0", st.Cursor, len(a.outbox()))
+	}
+	if err := w.srv.Grant(ctx, "bob", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.srv.Revoke(ctx, "alice", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.srv.Compact(ctx, time.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	a.sync()
+	for _, id := range []string{m.ID, n.ID} {
+		if _, err := a.db.Get(ctx, id); !errors.Is(err, localdb.ErrNotFound) {
+			t.Errorf("record %s of the lost matter is still on the device: %v", id, err)
+		}
+	}
+}
