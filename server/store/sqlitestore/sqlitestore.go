@@ -15,6 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"casefile/internal/stmtcache"
 	"casefile/server/store"
 	"casefile/server/store/sqlstore"
 )
@@ -34,16 +35,10 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 	// failing; synchronous FULL because an acknowledged op must survive a
 	// power cut.
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	// Both pools keep their prepared statements (stmtcache).
+	w := stmtcache.Open("file:" + path + "?" + pragmas + "&_txlock=immediate")
 	w.SetMaxOpenConns(1) // SQLite has one writer; queue here rather than on SQLITE_BUSY
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	r := stmtcache.Open("file:" + path + "?" + pragmas + "&_pragma=query_only(1)")
 	r.SetMaxOpenConns(8)
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {

@@ -1,0 +1,176 @@
+// Package stmtcache opens SQLite databases (modernc.org/sqlite) whose
+// connections keep their prepared statements for reuse, by query text.
+//
+// database/sql prepares, runs and finalizes a statement on every
+// ExecContext and QueryContext that is not a prepared *sql.Stmt; for the
+// short statements of a sync client and server, parsing and planning the
+// SQL is a third of the work. Here each connection keeps the statements
+// it prepared and hands one back when the same text comes again and the
+// statement is idle; SQLite re-prepares a kept statement by itself when
+// the schema changes. Only single statements are kept (a script runs as
+// before), at most maxStmts per connection.
+package stmtcache
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+)
+
+// maxStmts bounds the statements one connection keeps: this program's SQL
+// is a fixed set of texts, well under it; texts built at run time (IN
+// lists of varying length) beyond it are prepared and finalized as usual.
+const maxStmts = 512
+
+// Open opens dsn (as modernc.org/sqlite takes it) with statement reuse.
+// The returned DB is used like any other.
+func Open(dsn string) *sql.DB {
+	return sql.OpenDB(connector{dsn: dsn})
+}
+
+type connector struct{ dsn string }
+
+func (c connector) Connect(context.Context) (driver.Conn, error) {
+	base, err := (&sqlite.Driver{}).Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{base: base, stmts: map[string]*stmt{}}, nil
+}
+
+func (c connector) Driver() driver.Driver { return drv{} }
+
+// drv lets sql.DB.Driver answer; connections come from the connector.
+type drv struct{}
+
+func (drv) Open(dsn string) (driver.Conn, error) {
+	return connector{dsn: dsn}.Connect(context.Background())
+}
+
+// conn is one SQLite connection and the statements it keeps. database/sql
+// uses a connection from one goroutine at a time; the mutex is for Close.
+//
+// It deliberately does not implement driver.ExecerContext or
+// driver.QueryerContext, so that database/sql prepares through
+// PrepareContext, which is where statements are reused.
+type conn struct {
+	base driver.Conn
+
+	mu    sync.Mutex
+	stmts map[string]*stmt
+}
+
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.mu.Lock()
+	if s, ok := c.stmts[query]; ok && !s.busy {
+		s.busy = true
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
+	ds, err := c.base.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, taken := c.stmts[query]; taken || len(c.stmts) >= maxStmts || !single(query) {
+		// In use by an open query of the same text, or not to be kept:
+		// this one is finalized when closed.
+		return ds, nil
+	}
+	s := &stmt{base: ds, busy: true, conn: c}
+	c.stmts[query] = s
+	return s, nil
+}
+
+// single reports whether query holds one statement: a script's later
+// statements are prepared as it runs, so there is nothing to keep.
+func single(query string) bool {
+	q := strings.TrimRight(strings.TrimSpace(query), ";")
+	return !strings.Contains(q, ";")
+}
+
+// Close finalizes every kept statement, then closes the connection.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	stmts := c.stmts
+	c.stmts = map[string]*stmt{}
+	c.mu.Unlock()
+	var errs []error
+	for _, s := range stmts {
+		errs = append(errs, s.base.Close())
+	}
+	errs = append(errs, c.base.Close())
+	return errors.Join(errs...)
+}
+
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.base.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *conn) ResetSession(ctx context.Context) error {
+	if r, ok := c.base.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *conn) IsValid() bool {
+	if v, ok := c.base.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (c *conn) Ping(ctx context.Context) error {
+	if p, ok := c.base.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// stmt is a kept statement; Close returns it to its connection.
+type stmt struct {
+	base driver.Stmt
+	busy bool // guarded by the connection's mutex
+	conn *conn
+}
+
+func (s *stmt) Close() error {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	s.busy = false
+	return nil
+}
+
+func (s *stmt) NumInput() int { return s.base.NumInput() }
+
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.base.Exec(args) //nolint:staticcheck // the deprecated form, forwarded for completeness
+}
+
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.base.Query(args) //nolint:staticcheck // see Exec
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.base.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.base.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
