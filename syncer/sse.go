@@ -181,7 +181,8 @@ func (c *Client) subscribe(ctx context.Context, b Backoff, onOpen func(), onPoke
 			if ClassOf(err) == ClassUnauthorized {
 				return err
 			}
-			if !sleep(ctx, b.Delay(attempt)) {
+			// A busy server's Retry-After holds for its stream too.
+			if !sleep(ctx, waitAfter(b.Delay(attempt), err)) {
 				return ctx.Err()
 			}
 			attempt++

@@ -124,3 +124,40 @@ func TestEventsRejectsNonStream(t *testing.T) {
 		t.Errorf("err = %v, want a failing exchange", err)
 	}
 }
+
+// TestSubscribeHonoursRetryAfter: a server that answers the event stream
+// with 503 and Retry-After is not asked again before that time, however
+// short the stream's own backoff.
+func TestSubscribeHonoursRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":{"code":"unavailable","message":"Shutting down."}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "id: 1\nevent: poke\ndata: {\"seq\":1}\n\n")
+	}))
+	defer srv.Close()
+	c, _ := NewClient(srv.URL, "tok", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fast := Backoff{Base: time.Millisecond, Cap: time.Millisecond}
+	c.subscribe(ctx, fast, func() {}, func(int64) { cancel() }, func(error) {})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) < 2 {
+		t.Fatalf("the stream was asked for %d time(s)", len(at))
+	}
+	if gap := at[1].Sub(at[0]); gap < 900*time.Millisecond {
+		t.Errorf("asked again after %v; the server said Retry-After: 1", gap)
+	}
+}

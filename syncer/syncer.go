@@ -471,14 +471,21 @@ func (s *Syncer) afterCycle(err error) {
 	}
 }
 
+// waitAfter is the wait before trying again after err: d from the
+// backoff, or longer when the server asked for it (Retry-After on a 429
+// or 503).
+func waitAfter(d time.Duration, err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > d {
+		return e.RetryAfter
+	}
+	return d
+}
+
 func (s *Syncer) backoff(b Backoff, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := b.Delay(s.failures)
-	var e *Error
-	if errors.As(err, &e) && e.RetryAfter > d {
-		d = e.RetryAfter
-	}
+	d := waitAfter(b.Delay(s.failures), err)
 	s.failures++
 	s.holdUntil = s.opts.Now().Add(d)
 }
