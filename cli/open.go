@@ -16,11 +16,9 @@ import (
 	"casefile/model"
 )
 
-// loadConfig reads the config file (--config, $CASEFILE_CONFIG or the
-// default), applies the environment and then the global flags, prints the
-// file's warnings to env.Stderr, and records the resolved data directory and
-// config path in env.
-func loadConfig(env *Env) (config.Config, error) {
+// readConfig reads the config file (--config, $CASEFILE_CONFIG or the
+// default) and the environment, printing the file's warnings to env.Stderr.
+func readConfig(env *Env) (config.Config, error) {
 	path := env.ConfigPath
 	if path == "" {
 		path = Getenv(config.EnvConfig)
@@ -29,6 +27,15 @@ func loadConfig(env *Env) (config.Config, error) {
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", w)
 	}
+	return cfg, err
+}
+
+// loadConfig reads the config file (--config, $CASEFILE_CONFIG or the
+// default), applies the environment and then the global flags, prints the
+// file's warnings to env.Stderr, and records the resolved data directory and
+// config path in env.
+func loadConfig(env *Env) (config.Config, error) {
+	cfg, err := readConfig(env)
 	if err != nil {
 		return config.Config{}, err
 	}

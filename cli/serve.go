@@ -88,15 +88,7 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 // keys (metrics_listen, metrics_token). Unlike loadConfig it leaves
 // env.DataDir alone: the client's data directory is not the server's.
 func serveConfig(env *Env) (config.Config, error) {
-	path := env.ConfigPath
-	if path == "" {
-		path = Getenv(config.EnvConfig)
-	}
-	cfg, warnings, err := config.LoadEnv(path, Getenv)
-	for _, w := range warnings {
-		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", w)
-	}
-	return cfg, err
+	return readConfig(env)
 }
 
 func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

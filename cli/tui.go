@@ -121,16 +121,9 @@ func uiSyncOptions(ctx context.Context, db *localdb.DB, cfg config.Config, creds
 	if err != nil {
 		return syncer.Options{}, err
 	}
-	return syncer.Options{
-		Server:         creds.Server,
-		Token:          creds.Token,
-		Device:         creds.Device,
-		BatchSize:      cfg.BatchSize,
-		PollInterval:   cfg.SyncInterval,
-		RequestTimeout: cfg.RequestTimeout,
-		Logger:         slog.Default(),
-		WorkOffline:    offline,
-	}, nil
+	o := syncOptions(cfg, creds)
+	o.Logger, o.WorkOffline = slog.Default(), offline
+	return o, nil
 }
 
 // inputOf is the terminal to read keys from: env.Stdin when it is the

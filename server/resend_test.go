@@ -21,9 +21,7 @@ import (
 // while one first sent after the mark, or never sent before, is applied.
 func TestResendAfterLedgerCompaction(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
+	srv, clk, alice := compacting(t)
 	m := alice.CreateMatter(t, "Resent")
 	note := alice.CreateNote(t, m.ID, "First")
 
@@ -92,9 +90,7 @@ func TestResendAfterLedgerCompaction(t *testing.T) {
 // the tombstone would take for older news.
 func TestRestoreAfterTombstoneCompacted(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
+	srv, clk, alice := compacting(t)
 	m := alice.CreateMatter(t, "Restored")
 	note := alice.CreateNote(t, m.ID, "Deleted, then wanted back")
 	edited := alice.PushOne(t, servertest.Update(note, model.Fields{"body": "kept"}))
@@ -123,9 +119,7 @@ func TestRestoreAfterTombstoneCompacted(t *testing.T) {
 // the client starts over instead of keeping a note the server deleted.
 func TestFullPullPassesTheMark(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
+	srv, clk, alice := compacting(t)
 	m := alice.CreateMatter(t, "Paged")
 	var live []string
 	for i := range 6 {
@@ -204,4 +198,13 @@ func TestFullPullPassesTheMark(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != 400 || se.Code != protocol.CodeBadRequest {
 		t.Errorf("mark=soon: %v, want 400 bad_request", err)
 	}
+}
+
+// compacting starts a server on a clock the test moves, keeping one day of
+// history, with alice as a member.
+func compacting(t *testing.T) (*servertest.Server, *clock, *servertest.Client) {
+	t.Helper()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
+	return srv, clk, srv.NewUser(t, "alice", server.RoleMember)
 }
