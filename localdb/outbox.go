@@ -28,21 +28,24 @@ type opRow struct {
 	nextAttempt int64
 	createdAt   int64
 	updatedAt   int64
+	// sentSince is the pull cursor before the first attempt that may have
+	// reached the server (NULL: none may have); attemptSince the cursor
+	// before the attempt in flight. model.Op's Resent and SentSince, as
+	// sent, come from sentSince.
+	sentSince, attemptSince sql.NullInt64
 }
 
-const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at, sent_since"
+const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at, sent_since, attempt_since"
 
 func scanOp(s rowScanner) (opRow, error) {
 	var o opRow
 	var fields, base sql.NullString
-	var since sql.NullInt64
 	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &fields, &base, &o.BaseVersion,
-		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt, &since); err != nil {
+		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
+		&o.sentSince, &o.attemptSince); err != nil {
 		return o, err
 	}
-	// Sent before: every send after the first is a resend (see NextBatch).
-	o.SentSince = since.Int64
-	o.Resent = since.Valid && o.attempts > 1
+	o.Resent, o.SentSince = o.sentSince.Valid, o.sentSince.Int64
 	var err error
 	if o.Fields, err = decodeFields(fields); err != nil {
 		return o, err
@@ -111,9 +114,9 @@ func insertOp(ctx context.Context, q querier, o opRow) error {
 	if o.seq != 0 {
 		seq = o.seq
 	}
-	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		seq, o.OpID, o.RecordID, o.Collection, o.Kind, fields, base, o.BaseVersion,
-		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince())
+		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince, o.attemptSince)
 	return err
 }
 
@@ -128,18 +131,11 @@ func saveOp(ctx context.Context, q querier, o opRow) error {
 		return err
 	}
 	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, base_values = ?, base_version = ?,
-		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ? WHERE seq = ?`,
+		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ?, attempt_since = ?
+		WHERE seq = ?`,
 		o.OpID, o.Kind, fields, base, o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode,
-		o.nextAttempt, o.updatedAt, o.sentSince(), o.seq)
+		o.nextAttempt, o.updatedAt, o.sentSince, o.attemptSince, o.seq)
 	return err
-}
-
-// sentSince is the sent_since column: NULL for an op never sent.
-func (o opRow) sentSince() any {
-	if o.attempts == 0 {
-		return nil
-	}
-	return o.SentSince
 }
 
 func deleteOp(ctx context.Context, q querier, seq int64) error {
@@ -154,6 +150,7 @@ func resetFailed(o *opRow, now int64) {
 	o.state = OpPending
 	o.attempts = 0
 	o.Resent, o.SentSince = false, 0
+	o.sentSince, o.attemptSince = sql.NullInt64{}, sql.NullInt64{}
 	o.lastError, o.errorCode = "", ""
 	o.nextAttempt = 0
 	o.updatedAt = now

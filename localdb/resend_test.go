@@ -9,11 +9,12 @@ import (
 	"casefile/protocol"
 )
 
-// TestResendCarriesFirstCursor: the first send of an op goes out plain and
-// notes the pull cursor of that moment; every later send of the same op is
-// marked resent with that first cursor, however far the cursor has moved,
-// across a reopen too. An op retried after a refusal is a new op: its
-// first send is plain again.
+// TestResendCarriesFirstCursor: an op goes out plain until an attempt
+// that may have reached the server ends (an answer lost, a timeout, a
+// crash mid-send); every later send is marked resent with the cursor from
+// before that attempt, however far the cursor has moved, across a reopen
+// too. Attempts that surely never reached the server do not count. An op
+// retried after a refusal is a new op: its first send is plain again.
 func TestResendCarriesFirstCursor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casefile.db")
 	db, err := Open(bg, path, testSchema(t))
@@ -23,41 +24,68 @@ func TestResendCarriesFirstCursor(t *testing.T) {
 	m := syncedMatter(t, db)
 	n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, n, model.Fields{"title": "A1"})
-	if err := setMeta(bg, db.w, metaCursor, "42"); err != nil {
+	setCursor := func(c string) {
+		t.Helper()
+		if err := setMeta(bg, db.w, metaCursor, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func() OutboxOp {
+		t.Helper()
+		b := nextBatch(t, db, 10)
+		if len(b) != 1 {
+			t.Fatalf("batch %+v", b)
+		}
+		return b[0]
+	}
+	setCursor("30")
+	op := send()
+	if op.Resent {
+		t.Fatalf("first send = %+v, want plain", op.Op)
+	}
+	// No connection could be made: as if never sent.
+	if err := db.MarkUndelivered(bg, []string{op.OpID}, "unreachable", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	first := nextBatch(t, db, 10)
-	if len(first) != 1 || first[0].Resent || first[0].SentSince != 42 {
-		t.Fatalf("first send = %+v, want plain, noting cursor 42", first)
+	setCursor("42")
+	if op = send(); op.Resent {
+		t.Fatalf("send after an undelivered attempt = %+v, want plain", op.Op)
 	}
-	if err := db.MarkRetry(bg, []string{first[0].OpID}, "lost", time.Now()); err != nil {
+	// This attempt's answer is lost: it may have been applied.
+	if err := db.MarkRetry(bg, []string{op.OpID}, "lost", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := setMeta(bg, db.w, metaCursor, "99"); err != nil {
-		t.Fatal(err)
+	setCursor("99")
+	again := send()
+	if again.OpID != op.OpID || !again.Resent || again.SentSince != 42 {
+		t.Fatalf("send after a lost answer = %+v, want the same op resent since cursor 42", again.Op)
 	}
-	again := nextBatch(t, db, 10)
-	if len(again) != 1 || again[0].OpID != first[0].OpID || !again[0].Resent || again[0].SentSince != 42 {
-		t.Fatalf("second send = %+v, want the same op resent since cursor 42", again)
-	}
-	// A crash mid-send: the op is resent on the next start, still since 42.
+	// A crash mid-send: resent on the next start, still since 42.
 	db.Close()
 	if db, err = Open(bg, path, testSchema(t)); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	after := nextBatch(t, db, 10)
-	if len(after) != 1 || !after[0].Resent || after[0].SentSince != 42 {
-		t.Fatalf("send after a reopen = %+v, want resent since cursor 42", after)
+	t.Cleanup(func() { db.Close() }) // whichever handle is open last
+	after := send()
+	if !after.Resent || after.SentSince != 42 {
+		t.Fatalf("send after a reopen = %+v, want resent since cursor 42", after.Op)
 	}
 	// Refused for good, then retried by the person: a new op, sent plain.
-	answer(t, db, protocol.OpResult{OpID: after[0].OpID, Result: model.ResultRejected, Code: protocol.CodeValidation, Message: "Refused."})
-	if err := db.RetryOp(bg, after[0].OpID); err != nil {
+	answer(t, db, protocol.OpResult{OpID: after.OpID, Result: model.ResultRejected, Code: protocol.CodeValidation, Message: "Refused."})
+	if err := db.RetryOp(bg, after.OpID); err != nil {
 		t.Fatal(err)
 	}
-	retried := nextBatch(t, db, 10)
-	if len(retried) != 1 || retried[0].OpID == after[0].OpID || retried[0].Resent || retried[0].SentSince != 99 {
-		t.Fatalf("retried op = %+v, want a new op id sent plain from cursor 99", retried)
+	retried := send()
+	if retried.OpID == after.OpID || retried.Resent {
+		t.Fatalf("retried op = %+v, want a new op id sent plain", retried.Op)
+	}
+	// A crash during the first attempt counts as sent.
+	db.Close()
+	if db, err = Open(bg, path, testSchema(t)); err != nil {
+		t.Fatal(err)
+	}
+	if r := send(); !r.Resent || r.SentSince != 99 {
+		t.Fatalf("send after a crash during the first attempt = %+v, want resent since cursor 99", r.Op)
 	}
 }
 

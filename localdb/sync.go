@@ -25,7 +25,10 @@ func (db *DB) recoverSyncing(ctx context.Context) error {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'retrying', next_attempt = 0, updated_at = ? WHERE state = 'syncing'", nanos(db.now()))
+		// Whether an interrupted attempt reached the server is unknown:
+		// count it as sent.
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'retrying', next_attempt = 0, updated_at = ?,
+			sent_since = COALESCE(sent_since, attempt_since) WHERE state = 'syncing'`, nanos(db.now()))
 		if err != nil {
 			return err
 		}
@@ -84,9 +87,11 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 			return err
 		}
 		at := nanos(db.now())
-		// The cursor before an op's first send goes with every resend of
-		// it: the server answers a resend whose answer it may have
-		// compacted with outcome_unknown instead of applying it twice.
+		// The cursor before the first attempt that may have reached the
+		// server goes with every later send of the op: the server answers
+		// a resend whose answer it may have compacted with
+		// outcome_unknown instead of applying it twice. Each attempt notes
+		// its own cursor; how it ends decides whether that counts.
 		cur, err := getMeta(ctx, tx, metaCursor)
 		if err != nil {
 			return err
@@ -94,14 +99,11 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 		cursor, _ := strconv.ParseInt(cur, 10, 64)
 		for _, o := range ops {
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'syncing', attempts = attempts + 1, updated_at = ?,
-				sent_since = COALESCE(sent_since, ?) WHERE seq = ?`, at, cursor, o.seq); err != nil {
+				attempt_since = ? WHERE seq = ?`, at, cursor, o.seq); err != nil {
 				return err
 			}
-			if o.attempts == 0 {
-				o.SentSince = cursor
-			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
-			o.Resent = o.attempts > 1
+			o.attemptSince = sql.NullInt64{Int64: cursor, Valid: true}
 			if err := refreshState(ctx, tx, o.RecordID); err != nil {
 				return err
 			}
@@ -115,8 +117,22 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 	return out, nil
 }
 
-// MarkRetry returns ops to the queue after a transient failure, due at next.
+// MarkRetry returns ops to the queue after a transient failure that may
+// have come after the server read them (a lost answer, a timeout), due at
+// next: their later sends are resends.
 func (db *DB) MarkRetry(ctx context.Context, opIDs []string, errMsg string, next time.Time) error {
+	return db.markRetry(ctx, opIDs, errMsg, next, true)
+}
+
+// MarkUndelivered returns ops to the queue after a failure that surely
+// came before the server read them (no connection could be made, or the
+// server refused the request unread as busy), due at next: the attempt
+// does not count as a send.
+func (db *DB) MarkUndelivered(ctx context.Context, opIDs []string, errMsg string, next time.Time) error {
+	return db.markRetry(ctx, opIDs, errMsg, next, false)
+}
+
+func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next time.Time, maybeDelivered bool) error {
 	if err := db.enter(); err != nil {
 		return fmt.Errorf("mark for retry: %w", err)
 	}
@@ -129,8 +145,9 @@ func (db *DB) MarkRetry(ctx context.Context, opIDs []string, errMsg string, next
 		n := 0
 		for _, id := range opIDs {
 			var recordID string
-			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 'retrying', last_error = ?, next_attempt = ?, updated_at = ?
-				WHERE op_id = ? AND state = 'syncing' RETURNING record_id`, errMsg, nanos(next), at, id).Scan(&recordID)
+			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 'retrying', last_error = ?, next_attempt = ?, updated_at = ?,
+				sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
+				WHERE op_id = ? AND state = 'syncing' RETURNING record_id`, errMsg, nanos(next), at, maybeDelivered, id).Scan(&recordID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}

@@ -128,3 +128,48 @@ func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
 		}
 	}
 }
+
+// TestUndeliveredSendsDoNotCount: a device that could not connect for a
+// long time kept trying to push; meanwhile the server compacted its
+// answers. Attempts that never reached the server do not make the op a
+// resend, so once connected it is applied — not refused outcome_unknown —
+// while an op whose attempt may have reached the server is still resent.
+func TestUndeliveredSendsDoNotCount(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	m := a.create("matter", model.Fields{"title": "Far away"})
+	a.sync()
+	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written offline"})
+	w.proxy.Stop() // no connection can be made
+	for range 3 {
+		if _, err := a.s.RunOnce(ctx); syncer.ClassOf(err) != syncer.ClassUnreachable {
+			t.Fatalf("sync with no connection: %v", err)
+		}
+		if _, err := a.db.RetryAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range a.outbox() {
+		if o.Attempts < 3 || o.Resent {
+			t.Fatalf("after three failed connections the op is %+v (attempts %d), want unsent", o.Op, o.Attempts)
+		}
+	}
+	// Other work moves the server on, and its answers are compacted.
+	mm := serverRecords(t, alice)[m.ID]
+	alice.CreateNote(t, mm.ID, "elsewhere")
+	if _, err := w.srv.Compact(ctx, time.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a.sync()
+	if left := a.outbox(); len(left) != 0 {
+		t.Fatalf("after reconnecting %d op(s) are left: %+v", len(left), left[0])
+	}
+	if got := serverRecords(t, alice)[n.ID]; got.Version != 1 {
+		t.Errorf("the note written offline is at version %d on the server, want 1", got.Version)
+	}
+}

@@ -384,7 +384,11 @@ func (r *run) retry(ops []localdb.OutboxOp, cause error) {
 			}
 			next = now.Add(d)
 		}
-		if err := r.s.db.MarkRetry(ctx, ids, msg, next); err != nil {
+		mark := r.s.db.MarkRetry
+		if undelivered(cause) {
+			mark = r.s.db.MarkUndelivered
+		}
+		if err := mark(ctx, ids, msg, next); err != nil {
 			r.s.log.Error("return ops to the queue", "ops", len(ids), "err", err)
 			continue
 		}

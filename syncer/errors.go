@@ -212,6 +212,27 @@ func transportError(parent context.Context, err error) error {
 	return e
 }
 
+// undelivered reports whether a failed push surely never reached the
+// server: no connection was made (the name did not resolve, the dial
+// failed), or the server answered without reading it (401, 429, 503).
+// Anything else — a reset, a timeout, a lost or broken answer — may have
+// come after the server applied the ops.
+func undelivered(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	case 0:
+		var op *net.OpError
+		var dns *net.DNSError
+		return errors.As(e.Err, &dns) || (errors.As(e.Err, &op) && op.Op == "dial")
+	}
+	return false
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
