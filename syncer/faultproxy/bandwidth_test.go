@@ -68,10 +68,12 @@ func TestBandwidth(t *testing.T) {
 		t.Errorf("the answer arrived in %d read(s); a slow link delivers it piecemeal", reads)
 	}
 
-	// Down, with a deadline shorter than the transfer: the server answered,
-	// the client gives up mid-answer.
+	// Down, with a deadline far shorter than the transfer (6 s at 2 KB/s)
+	// yet long enough to reach the server on a busy machine: the server
+	// answered, the client gives up mid-answer.
+	p.SetBandwidth(2_000)
 	before := reached.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/big", nil)
 	if resp, err := c.Do(req); err == nil {
@@ -89,6 +91,7 @@ func TestBandwidth(t *testing.T) {
 
 	// Up: a 12,000-byte body needs 0.6 s; a client that gives up after
 	// 150 ms is never heard.
+	p.SetBandwidth(rate)
 	before = reached.Load()
 	ctx, cancel = context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
