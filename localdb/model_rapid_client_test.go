@@ -13,6 +13,7 @@ import (
 
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
 )
 
 // mOp is one queued op as the model expects it.
@@ -212,7 +213,8 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 	ops := m.recordOps(r.id)
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
-		failed := last.state == localdb.OpFailed
+		// An op whose outcome the server could not tell is not folded into.
+		failed := last.state == localdb.OpFailed && last.code != protocol.CodeOutcomeUnknown
 		if failed || (last.state == localdb.OpPending && last.attempts == 0) {
 			switch {
 			case kind == model.OpDelete && last.kind == model.OpCreate:

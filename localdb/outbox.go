@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"casefile/model"
+	"casefile/protocol"
 )
 
 // querier is what a *sql.Tx and a *sql.DB share.
@@ -170,7 +171,10 @@ const (
 // last op only while it has never been sent (pending, no attempt), or when
 // the server refused it (failed): an op that was sent has a burnt id, since
 // the server answers a replayed id with its first answer, so later edits
-// queue behind it. The first base value of each field is kept.
+// queue behind it. So do edits after an op whose outcome the server could
+// not tell (outcome_unknown): it may have taken effect, and folding into it
+// would send it again, or let a delete cancel a create the server has.
+// The first base value of each field is kept.
 func enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, changes, baseValues model.Fields, now int64) (opRow, coalesced, error) {
 	ops, err := recordOps(ctx, tx, rec.id)
 	if err != nil {
@@ -178,7 +182,7 @@ func enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, 
 	}
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
-		failed := last.state == OpFailed
+		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown
 		if failed || (last.state == OpPending && last.attempts == 0) {
 			how := foldedIn
 			if failed {

@@ -138,3 +138,46 @@ func TestSentSinceBackfill(t *testing.T) {
 		t.Errorf("the op sent before the upgrade: attempts %d, since %d", o.attempts, o.SentSince)
 	}
 }
+
+// TestNoFoldingIntoUnknownOutcome: an op the server could not tell the
+// outcome of may have taken effect. Later changes of its record queue
+// behind it instead of folding into it; in particular deleting the record
+// of such a create queues a delete rather than cancelling a create the
+// server may have.
+func TestNoFoldingIntoUnknownOutcome(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	unknown := func(id string) OutboxOp {
+		t.Helper()
+		var op OutboxOp
+		for _, o := range nextBatch(t, db, 10) {
+			if o.RecordID == id {
+				op = o
+			}
+		}
+		answer(t, db, protocol.OpResult{OpID: op.OpID, Result: model.ResultRejected, Code: protocol.CodeOutcomeUnknown, Message: "Unknown."})
+		return op
+	}
+	created := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "maybe on the server"})
+	c := unknown(created.ID)
+	if err := db.Delete(bg, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	ops := outbox(t, db)
+	if len(ops) != 2 || ops[0].OpID != c.OpID || ops[0].State != OpFailed || ops[1].Kind != model.OpDelete {
+		t.Fatalf("after deleting the record of a create of unknown outcome the queue is %+v; want the create, failed, and a delete behind it", ops)
+	}
+	n := syncedNote(t, db, m, 1, model.Fields{"title": "B"})
+	mustUpdate(t, db, n, model.Fields{"title": "B1"})
+	u := unknown(n)
+	mustUpdate(t, db, n, model.Fields{"body": "more"})
+	var mine []OutboxOp
+	for _, o := range outbox(t, db) {
+		if o.RecordID == n {
+			mine = append(mine, o)
+		}
+	}
+	if len(mine) != 2 || mine[0].OpID != u.OpID || mine[1].Fields["body"] != "more" || mine[1].Fields["title"] != nil {
+		t.Fatalf("an edit after an update of unknown outcome: queue %+v; want the update kept and the edit behind it", mine)
+	}
+}

@@ -31,12 +31,17 @@ import (
 //     records of a matter it lost, the revocation compacted before its
 //     first pull; a pull from 0 is now a resync
 //     (syncer TestPullFromZeroDropsWhatItDoesNotShow).
+//   - 27, 41, 101: deleting a record whose create the server had
+//     answered outcome_unknown cancelled the create locally, as for a
+//     refused create — but it may have been applied, and the delete
+//     vanished; changes now queue behind such an op
+//     (localdb TestNoFoldingIntoUnknownOutcome).
 //   - 139: a harness error (a record hidden by a refused create taken for
 //     a deleted one), kept because it is a compaction-heavy history.
 //
 // Without the ledger mark, resends after compaction would have applied
 // ops twice (server TestResendAfterLedgerCompaction).
-var compactionSeeds = []uint64{1, 3, 5, 7, 8, 139, 177, 204, 298}
+var compactionSeeds = []uint64{1, 3, 5, 7, 8, 27, 41, 101, 139, 177, 204, 298}
 
 // TestConvergenceCompactionSeeds replays those seeds at full size.
 func TestConvergenceCompactionSeeds(t *testing.T) {
