@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"casefile/model"
@@ -46,7 +45,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			changed += n
 		}
 		for _, rm := range page.Removed {
-			if err := db.dropRecords(ctx, tx, "removed", "id = ?", rm.ID); err != nil {
+			if err := db.dropRecords(ctx, tx, "removed", lostAccess, "id = ?", rm.ID); err != nil {
 				return err
 			}
 		}
@@ -54,7 +53,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			// A record's shown matter may be a pending move's target; the
 			// server drops by the matter it holds the record in. The
 			// records whose two matters differ all have queued ops.
-			if err := db.dropRecords(ctx, tx, "dropped_matter",
+			if err := db.dropRecords(ctx, tx, "dropped_matter", lostAccess,
 				"matter_id = ? OR id IN (SELECT record_id FROM outbox)", m); err != nil {
 				return err
 			}
@@ -165,10 +164,22 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 	return 1, err
 }
 
+// dropReason is why records leave the device with their unsent ops kept
+// as failed: the op's code and sentence, and the journal's words.
+type dropReason struct{ code, message, summary string }
+
+var (
+	// lostAccess: the server said the user lost the matter.
+	lostAccess = dropReason{CodeAccessRevoked, revokedMessage, "you no longer have access to its matter"}
+	// notShown: a full resync did not show the record; the history that
+	// would say whether it was deleted or its matter lost was compacted.
+	notShown = dropReason{CodeGone, goneMessage, "the server no longer shows it (deleted there, or its matter is out of your sight)"}
+)
+
 // dropRecords removes records the user may no longer see. Their queued ops
-// stay in the outbox as failed with CodeAccessRevoked, so no unsent work is
+// stay in the outbox as failed with why.code, so no unsent work is
 // lost: the user can export or discard it.
-func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, arg string) error {
+func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why dropReason, where string, arg string) error {
 	// #nosec G202 -- where is one of this file's constant clauses; the value is bound.
 	rows, err := tx.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE "+where, arg)
 	if err != nil {
@@ -190,17 +201,11 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, a
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// Outside a full resync the server said why: access ended. At the end
-	// of one, only that the record is no longer shown.
-	code, msg, why := CodeAccessRevoked, revokedMessage, "you no longer have access to its matter"
-	if strings.HasPrefix(where, "resync_mark") {
-		code, msg, why = CodeGone, goneMessage, "the server no longer shows it (deleted there, or its matter is out of your sight)"
-	}
 	now := nanos(db.now())
 	kept := int64(0)
 	for _, r := range recs {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
-			WHERE record_id = ?`, code, msg, now, r.id)
+			WHERE record_id = ?`, why.code, why.message, now, r.id)
 		if err != nil {
 			return err
 		}
@@ -210,7 +215,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind, where string, a
 			return err
 		}
 		if kind == "removed" {
-			summary := "removed from this device: " + why
+			summary := "removed from this device: " + why.summary
 			if n > 0 {
 				summary += fmt.Sprintf("; %d unsent change(s) kept as failed", n)
 			}
@@ -322,7 +327,7 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	// keeping a copy could show what the user may no longer see, and no
 	// pull would ever correct it — with its unsent changes kept as failed
 	// ops. A record the server never had is this device's own work: keep it.
-	if err := db.dropRecords(ctx, tx, "removed", "resync_mark = ? AND base_fields IS NOT NULL", "1"); err != nil {
+	if err := db.dropRecords(ctx, tx, "removed", notShown, "resync_mark = ? AND base_fields IS NOT NULL", "1"); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE resync_mark = 1"); err != nil {
