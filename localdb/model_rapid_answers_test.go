@@ -272,13 +272,13 @@ func (m *clientModel) resetCursor() {
 	m.cursor = 0
 	marked := 0
 	for _, r := range m.recs {
-		if !r.mark {
+		if !r.mark && r.base != nil {
 			r.mark = true
 			marked++
 		}
 	}
 	if marked == 0 {
-		return // nothing held, or a resync's marks already stand
+		return // nothing from the server held, or a resync's marks already stand
 	}
 	m.resync = true
 	m.journal++

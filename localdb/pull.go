@@ -264,7 +264,7 @@ func (db *DB) advanceCursor(ctx context.Context, tx *sql.Tx, cursor int64) error
 }
 
 // ResetCursor starts a full resync, keeping pending ops and conflicts: the
-// cursor goes back to 0 and every record is marked unconfirmed until a pull
+// cursor goes back to 0 and every record the server gave is marked unconfirmed until a pull
 // shows it again; the last page removes what the server no longer has. On
 // a database that holds no record it only sets the cursor to 0.
 func (db *DB) ResetCursor(ctx context.Context) error {
@@ -282,13 +282,15 @@ func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
 	if err := setMeta(ctx, tx, metaCursor, "0"); err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 1 WHERE resync_mark = 0")
+	// Only copies the server gave can turn out gone; a record it never had
+	// holds its own unsent create.
+	res, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 1 WHERE resync_mark = 0 AND base_fields IS NOT NULL")
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		// Nothing held, or a resync already running (its marks stand):
-		// the pull from 0 starts as it would on a new device.
+		// Nothing from the server held, or a resync already running (its
+		// marks stand): the pull from 0 starts as on a new device.
 		flag, err := getMeta(ctx, tx, metaResync)
 		if err != nil || flag == "1" {
 			return err
