@@ -264,9 +264,10 @@ func (db *DB) advanceCursor(ctx context.Context, tx *sql.Tx, cursor int64) error
 }
 
 // ResetCursor starts a full resync, keeping pending ops and conflicts: the
-// cursor goes back to 0 and every record the server gave is marked unconfirmed until a pull
-// shows it again; the last page removes what the server no longer has. On
-// a database that holds no record it only sets the cursor to 0.
+// cursor goes back to 0 and every record the server gave is marked
+// unconfirmed until a pull shows it again; the last page removes what the
+// server no longer has. On a database that holds no copy from the server
+// it only sets the cursor to 0.
 func (db *DB) ResetCursor(ctx context.Context) error {
 	if err := db.enter(); err != nil {
 		return fmt.Errorf("reset cursor: %w", err)
