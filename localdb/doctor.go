@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"casefile/protocol"
 )
 
 // stuckAfter is how long an op may stay syncing before Doctor calls it
@@ -111,8 +113,8 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 // after access to their matter was revoked or a full resync no longer
 // showed their record.
 func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, 'orphaned')
-		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked, CodeGone)
+	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, 'orphaned')
+		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked, CodeGone, protocol.CodeOutcomeUnknown)
 	if err != nil {
 		return err
 	}

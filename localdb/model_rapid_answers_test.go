@@ -108,7 +108,7 @@ func (m *clientModel) rebase(acked *mOp, later []*mOp, res protocol.OpResult) {
 }
 
 func (m *clientModel) applyRejected(o *mOp, code string) {
-	if (o.code == localdb.CodeAccessRevoked || o.code == localdb.CodeGone) && m.recs[o.record] == nil {
+	if (o.code == localdb.CodeAccessRevoked || o.code == localdb.CodeGone) && code != protocol.CodeOutcomeUnknown && m.recs[o.record] == nil {
 		code = o.code // answered after the revocation took its record
 	}
 	o.state, o.code = localdb.OpFailed, code
@@ -222,6 +222,9 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 			continue
 		}
 		for _, o := range m.recordOps(id) {
+			if o.state == localdb.OpFailed && o.code == protocol.CodeOutcomeUnknown {
+				continue // keeps saying it may have taken effect
+			}
 			o.state, o.code = localdb.OpFailed, code
 		}
 		m.purge(id)

@@ -204,12 +204,16 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	now := nanos(db.now())
 	kept := int64(0)
 	for _, r := range recs {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
-			WHERE record_id = ?`, why.code, why.message, now, r.id)
-		if err != nil {
+		// An op the server could not tell the outcome of keeps saying so:
+		// it may have taken effect, which sending it again must not miss.
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
+			WHERE record_id = ? AND NOT (state = 'failed' AND error_code = ?)`, why.code, why.message, now, r.id, protocol.CodeOutcomeUnknown); err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
+		var n int64
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE record_id = ?", r.id).Scan(&n); err != nil {
+			return err
+		}
 		kept += n
 		if err := purge(ctx, tx, r); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -179,5 +180,37 @@ func TestNoFoldingIntoUnknownOutcome(t *testing.T) {
 	}
 	if len(mine) != 2 || mine[0].OpID != u.OpID || mine[1].Fields["body"] != "more" || mine[1].Fields["title"] != nil {
 		t.Fatalf("an edit after an update of unknown outcome: queue %+v; want the update kept and the edit behind it", mine)
+	}
+}
+
+// TestUnknownOutcomeOutlivesADrop: when the record of an op answered
+// outcome_unknown leaves the device (its matter lost, or a resync no
+// longer showing it), the op keeps its code — it may have taken effect,
+// and a person who sends it again once the record is back must know —
+// and Doctor does not call it an orphan.
+func TestUnknownOutcomeOutlivesADrop(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "A1"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultRejected, Code: protocol.CodeOutcomeUnknown, Message: "Unknown."})
+	pulled := protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 50, Head: 50}
+	if err := db.ApplyPull(bg, pulled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, n); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the note of the lost matter is still here: %v", err)
+	}
+	ops := outbox(t, db)
+	if len(ops) != 1 || ops[0].ErrorCode != protocol.CodeOutcomeUnknown {
+		t.Fatalf("after the drop the queue is %+v; want the op, still outcome_unknown", ops)
+	}
+	rep, err := db.Doctor(bg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("doctor: %v", rep.Problems)
 	}
 }

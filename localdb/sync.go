@@ -425,7 +425,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg
 	// record is gone the revocation, not this answer, says why it waits
 	// (and tells Doctor why the record is missing).
 	keepRevoked := false
-	if op.errorCode == CodeAccessRevoked || op.errorCode == CodeGone {
+	if (op.errorCode == CodeAccessRevoked || op.errorCode == CodeGone) && code != protocol.CodeOutcomeUnknown {
 		_, err := getRow(ctx, tx, op.RecordID)
 		if err != nil && !isNotFound(err) {
 			return err
