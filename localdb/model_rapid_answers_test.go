@@ -356,7 +356,13 @@ func (m *clientModel) retry(o *mOp) (bool, errKind) {
 		if m.recs[o.record] == nil {
 			return false, errRecordGone
 		}
-		o.id, o.state, o.attempts, o.code, o.due = "", localdb.OpPending, 0, "", false
+		if o.heldBack() {
+			o.state, o.code, o.due = localdb.OpRetrying, "", true
+			m.recompute(o.record)
+			m.journal++
+			return true, errNone
+		}
+		o.id, o.state, o.attempts, o.code, o.due, o.maybeSent = "", localdb.OpPending, 0, "", false, false
 		m.recompute(o.record)
 		m.journal++
 		return true, errNone

@@ -33,6 +33,15 @@ type mOp struct {
 	attempts int
 	code     string // error code of a failed op
 	due      bool   // a retrying op whose next attempt has come
+	// maybeSent: an attempt may have reached the server (a lost answer,
+	// a crash mid-send).
+	maybeSent bool
+}
+
+// heldBack models opRow.heldBack: failed here, after it may have reached
+// the server.
+func (o *mOp) heldBack() bool {
+	return o.state == localdb.OpFailed && (o.code == localdb.CodeAccessRevoked || o.code == localdb.CodeGone) && o.maybeSent
 }
 
 // mRecord is one record row as the model expects it.
@@ -214,7 +223,7 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
 		// An op whose outcome the server could not tell is not folded into.
-		failed := last.state == localdb.OpFailed && last.code != protocol.CodeOutcomeUnknown
+		failed := last.state == localdb.OpFailed && last.code != protocol.CodeOutcomeUnknown && !last.heldBack()
 		if failed || (last.state == localdb.OpPending && last.attempts == 0) {
 			switch {
 			case kind == model.OpDelete && last.kind == model.OpCreate:
@@ -248,7 +257,7 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 				}
 			}
 			if failed {
-				last.id, last.state, last.attempts, last.code, last.due = "", localdb.OpPending, 0, "", false
+				last.id, last.state, last.attempts, last.code, last.due, last.maybeSent = "", localdb.OpPending, 0, "", false, false
 			}
 			return
 		}
@@ -428,7 +437,7 @@ func (m *clientModel) markRetry(ids []string, due bool) {
 		if o == nil || o.state != localdb.OpSyncing {
 			continue
 		}
-		o.state, o.due = localdb.OpRetrying, due
+		o.state, o.due, o.maybeSent = localdb.OpRetrying, due, true
 		m.refreshState(o.record)
 		n++
 	}
@@ -442,7 +451,7 @@ func (m *clientModel) reopen() {
 	n := 0
 	for _, o := range m.ops {
 		if o.state == localdb.OpSyncing {
-			o.state, o.due = localdb.OpRetrying, true
+			o.state, o.due, o.maybeSent = localdb.OpRetrying, true, true
 			m.refreshState(o.record)
 			n++
 		}

@@ -144,6 +144,15 @@ func deleteOp(ctx context.Context, q querier, seq int64) error {
 	return err
 }
 
+// heldBack reports an op failed here rather than by the server — its
+// record left the device (access_revoked, gone) — after an attempt that
+// may have reached the server: its id may have taken effect, so it is
+// sent again under that id (the server answers from its ledger), never
+// folded into or renewed.
+func (o opRow) heldBack() bool {
+	return o.state == OpFailed && (o.errorCode == CodeAccessRevoked || o.errorCode == CodeGone) && o.sentSince.Valid
+}
+
 // resetFailed gives a failed op a new id and puts it back in the queue: the
 // server remembers its answer to the old id and would only replay it.
 func resetFailed(o *opRow, now int64) {
@@ -182,7 +191,7 @@ func enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, 
 	}
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
-		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown
+		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown && !last.heldBack()
 		if failed || (last.state == OpPending && last.attempts == 0) {
 			how := foldedIn
 			if failed {

@@ -214,3 +214,44 @@ func TestUnknownOutcomeOutlivesADrop(t *testing.T) {
 		t.Errorf("doctor: %v", rep.Problems)
 	}
 }
+
+// TestHeldBackOpKeepsItsID: an op whose answer was lost, held back when
+// its matter was lost, is sent again under its own id once the record is
+// back — the server may have applied it, and only its ledger can say —
+// and a later edit queues behind it rather than folding into it.
+func TestHeldBackOpKeepsItsID(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 1, model.Fields{"matter_id": m, "title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "A1"})
+	sent := nextBatch(t, db, 10)[0]
+	if err := db.MarkRetry(bg, []string{sent.OpID}, "answer lost", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 60, Head: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if ops := outbox(t, db); len(ops) != 1 || ops[0].ErrorCode != CodeAccessRevoked {
+		t.Fatalf("after losing the matter: %+v", ops)
+	}
+	// Access comes back: the pull shows the matter and the note again.
+	back := protocol.PullResponse{Cursor: 70, Head: 70, Records: []protocol.Record{
+		serverRecord(m, "matter", m, 1, model.Fields{"title": "M"}),
+		serverRecord(n, "note", m, 1, model.Fields{"matter_id": m, "title": "A"}),
+	}}
+	if err := db.ApplyPull(bg, back); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RetryOp(bg, sent.OpID); err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, db, n, model.Fields{"body": "later"})
+	ops := outbox(t, db)
+	if len(ops) != 2 || ops[0].OpID != sent.OpID || ops[0].State != OpRetrying || ops[1].Fields["body"] != "later" {
+		t.Fatalf("after the retry and an edit the queue is %+v; want the same op, retrying, and the edit behind it", ops)
+	}
+	again := nextBatch(t, db, 10)
+	if len(again) != 1 || again[0].OpID != sent.OpID || !again[0].Resent {
+		t.Fatalf("the held-back op went out as %+v; want its own id, resent", again)
+	}
+}

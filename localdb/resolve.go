@@ -198,6 +198,19 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		} else if err != nil {
 			return false, err
 		}
+		if op.heldBack() {
+			op.state, op.nextAttempt, op.updatedAt = OpRetrying, 0, now
+			op.lastError, op.errorCode = "", ""
+			if err := saveOp(ctx, tx, op); err != nil {
+				return false, err
+			}
+			if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+				return false, err
+			}
+			return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "retry", RecordID: op.RecordID,
+				Collection: op.Collection, OpID: op.OpID,
+				Summary: fmt.Sprintf("the %s will be sent again as it was: it may have reached the server before the record left this device", op.Kind), After: op.Fields})
+		}
 		oldID := op.OpID
 		resetFailed(&op, now)
 		if err := saveOp(ctx, tx, op); err != nil {
