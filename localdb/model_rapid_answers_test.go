@@ -272,6 +272,7 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 
 // resetCursor models ResetCursor.
 func (m *clientModel) resetCursor() {
+	was := m.cursor
 	m.cursor = 0
 	marked := 0
 	for _, r := range m.recs {
@@ -280,8 +281,8 @@ func (m *clientModel) resetCursor() {
 			marked++
 		}
 	}
-	if marked == 0 {
-		return // nothing from the server held, or a resync's marks already stand
+	if marked == 0 && was == 0 {
+		return // a pull from 0 with nothing from the server held, or a resync's marks already stand
 	}
 	m.resync = true
 	m.journal++

@@ -284,6 +284,10 @@ func (db *DB) ResetCursor(ctx context.Context) error {
 }
 
 func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
+	old, err := getMeta(ctx, tx, metaCursor)
+	if err != nil {
+		return err
+	}
 	if err := setMeta(ctx, tx, metaCursor, "0"); err != nil {
 		return err
 	}
@@ -293,13 +297,9 @@ func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		// Nothing from the server held, or a resync already running (its
-		// marks stand): the pull from 0 starts as on a new device.
-		flag, err := getMeta(ctx, tx, metaResync)
-		if err != nil || flag == "1" {
-			return err
-		}
+	if n, _ := res.RowsAffected(); n == 0 && (old == "" || old == "0") {
+		// A pull from 0 with nothing from the server held, or a resync
+		// already running (its marks stand): it starts as on a new device.
 		return nil
 	}
 	if err := setMeta(ctx, tx, metaResync, "1"); err != nil {

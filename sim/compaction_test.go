@@ -40,12 +40,15 @@ import (
 //     "gone" when a resync dropped its record; once the record was back,
 //     sending it again applied it a second time. It now keeps saying
 //     outcome_unknown (localdb TestUnknownOutcomeOutlivesADrop).
+//   - 903, 983 (a second soak): a device holding no copy from the server
+//     that had to resync set its cursor back to 0 without a word in the
+//     journal; a cursor that goes back is now always a journaled resync.
 //   - 139: a harness error (a record hidden by a refused create taken for
 //     a deleted one), kept because it is a compaction-heavy history.
 //
 // Without the ledger mark, resends after compaction would have applied
 // ops twice (server TestResendAfterLedgerCompaction).
-var compactionSeeds = []uint64{1, 3, 5, 7, 8, 27, 41, 101, 139, 177, 204, 298, 772}
+var compactionSeeds = []uint64{1, 3, 5, 7, 8, 27, 41, 101, 139, 177, 204, 298, 772, 903, 983}
 
 // TestConvergenceCompactionSeeds replays those seeds at full size.
 func TestConvergenceCompactionSeeds(t *testing.T) {
