@@ -5,6 +5,7 @@ PKGS      := ./...
 BENCHTIME ?= 1x
 FUZZTIME  ?= 30s
 SCENARIOS ?= 3000
+FIRST ?= 1
 
 .PHONY: run build test bench lint fuzz soak clean
 
@@ -57,9 +58,9 @@ fuzz:
 	  done; \
 	done
 
-## soak: the convergence simulation with SCENARIOS scenarios
+## soak: the convergence simulation with SCENARIOS scenarios from seed FIRST
 soak:
-	CASEFILE_SIM_SCENARIOS=$(SCENARIOS) $(GO) test -run 'TestConvergence' -timeout 0 -v ./sim
+	CASEFILE_SIM_FIRST=$(FIRST) CASEFILE_SIM_SCENARIOS=$(SCENARIOS) $(GO) test -run 'TestConvergence' -timeout 0 -v ./sim
 
 clean:
 	rm -rf bin bench.json
