@@ -57,6 +57,7 @@ func TestConvergenceCompactionSeeds(t *testing.T) {
 	}
 	for _, seed := range compactionSeeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
 			st := newStats()
 			w := newWorld(t, seed, baseConfig, st)
 			w.run()
