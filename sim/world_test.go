@@ -27,7 +27,7 @@ import (
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // scenario sizes one scenario.

@@ -22,7 +22,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // Crash test sizes; CASEFILE_CRASH_ITERATIONS and CASEFILE_CRASH_SEED

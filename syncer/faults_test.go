@@ -11,7 +11,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // TestRandomFaultsConverge: two people work on one matter through a proxy

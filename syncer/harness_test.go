@@ -15,7 +15,7 @@ import (
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // world is a real server behind a fault proxy, and the clients of a test.

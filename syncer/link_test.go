@@ -12,7 +12,7 @@ import (
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // quiet is how long the negative checks below watch for traffic that

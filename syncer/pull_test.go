@@ -10,7 +10,7 @@ import (
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // shared sets up alice with a matter and a note on two synced devices.

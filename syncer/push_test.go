@@ -10,7 +10,7 @@ import (
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 func TestSyncRoundTrip(t *testing.T) {
