@@ -113,7 +113,7 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 // after access to their matter was revoked or a full resync no longer
 // showed their record.
 func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, 'orphaned')
+	ops, err := db.queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, 'orphaned')
 		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked, CodeGone, protocol.CodeOutcomeUnknown)
 	if err != nil {
 		return err
@@ -134,7 +134,7 @@ func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair 
 
 // checkStuck finds ops left syncing for longer than a sync can take.
 func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, "WHERE state = 'syncing' AND updated_at < ? ORDER BY seq", nanos(db.now().Add(-stuckAfter)))
+	ops, err := db.queryOps(ctx, tx, "WHERE state = 'syncing' AND updated_at < ? ORDER BY seq", nanos(db.now().Add(-stuckAfter)))
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bo
 // checkConflicts finds conflict ops without a conflict to review, and
 // conflicts whose op is gone.
 func (db *DB) checkConflicts(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE state = 'conflict'
+	ops, err := db.queryOps(ctx, tx, `WHERE state = 'conflict'
 		AND NOT EXISTS (SELECT 1 FROM conflicts c WHERE c.op_id = outbox.op_id) ORDER BY seq`)
 	if err != nil {
 		return err
