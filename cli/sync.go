@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/syncer"
 )
 
@@ -143,7 +144,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 			case syncer.EventCycle:
 				line := summaryLine(ev.Counts)
 				if ev.Err != "" {
-					line += " — " + ev.Err
+					line += " — " + safetext.Line(ev.Err)
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), line)
 			case syncer.EventConnectivity:
@@ -155,7 +156,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 					return &ExitError{Code: exitLoggedOut, Err: syncer.ErrSessionExpired}
 				}
 			case syncer.EventError:
-				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Err)
+				fmt.Fprintf(w, "%s %s\n", clock(ev.At), safetext.Line(ev.Err))
 			}
 		}
 	}
