@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/config"
 	"casefile/localdb"
 	"casefile/model"
@@ -108,7 +109,7 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 
 // probe asks the server's /healthz with a short timeout.
 func probe(ctx context.Context, creds credentials) string {
-	c, err := syncer.NewClient(creds.Server, creds.Token, nil)
+	c, err := apiclient.NewClient(creds.Server, creds.Token, nil)
 	if err != nil {
 		return string(syncer.Offline)
 	}
@@ -117,7 +118,7 @@ func probe(ctx context.Context, creds credentials) string {
 	switch err := c.Health(ctx); {
 	case err == nil:
 		return string(syncer.Online)
-	case syncer.ClassOf(err) == syncer.ClassFailing:
+	case apiclient.ClassOf(err) == apiclient.ClassFailing:
 		return string(syncer.Degraded)
 	}
 	return string(syncer.Offline)
