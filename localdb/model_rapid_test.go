@@ -50,17 +50,21 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved, %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load())
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
 // interesting cases.
 var stats struct {
 	histories, steps, answers, resolved, pages, dropped, crashes, resyncs atomic.Int64
-	conflicts                                                             [3]atomic.Int64 // edit, edit_deleted, delete_edit
+	// editedTombstones: records another user edited, then deleted, while
+	// this device edited its older copy; restores: edits of deleted
+	// records resolved by restoring.
+	editedTombstones, restores atomic.Int64
+	conflicts                  [3]atomic.Int64 // edit, edit_deleted, delete_edit
 }
 
 var ctx = context.Background()

@@ -111,12 +111,25 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 		case queued == 0:
 			return 1, purge(ctx, tx, local)
 		}
-		// Keep the last known fields as the base: the queued ops will
-		// meet an edit_deleted conflict, whose review needs them.
-		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?", r.Version, local.rid); err != nil {
+		// The tombstone's fields, the last the server held, become the
+		// base: the queued ops will meet an edit_deleted conflict, whose
+		// review and restore start from them (another user may have
+		// changed the record before deleting it). A tombstone without
+		// fields leaves the last copy this device knows.
+		base := local.base
+		if len(r.Fields) > 0 {
+			col, _ := db.schema.Collection(local.collection)
+			base = normalizeWire(col, r.Fields)
+		}
+		bj, err := encodeNullable(base)
+		if err != nil {
 			return 0, err
 		}
-		_, _, err := db.recompute(ctx, tx, r.ID, touch)
+		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?",
+			bj, r.Version, local.rid); err != nil {
+			return 0, err
+		}
+		_, _, err = db.recompute(ctx, tx, r.ID, touch)
 		return 1, err
 	}
 	col, _ := db.schema.Collection(r.Collection)

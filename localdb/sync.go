@@ -328,7 +328,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	serverDeleted := res.Record == nil || res.Record.Deleted
 	if res.Record != nil {
 		c.TheirsVersion = res.Record.Version
-		if !res.Record.Deleted {
+		if !res.Record.Deleted || len(res.Record.Fields) > 0 {
 			c.Theirs = normalizeWire(col, res.Record.Fields)
 		}
 	}
@@ -345,26 +345,13 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Theirs: c.Theirs[f]})
 		}
 	case serverDeleted:
-		// Every last known field goes in, so "restore with my edits"
-		// recreates the whole record.
 		c.Kind = model.ConflictEditDeleted
-		names := map[string]bool{}
-		for _, f := range res.ConflictFields {
-			names[f] = true
+		if c.Theirs == nil {
+			// No fields came with the tombstone: the last copy this
+			// device knows (a pulled tombstone's, if one came) stands in.
+			c.Theirs = rec.base.Clone()
 		}
-		for f := range op.Fields {
-			names[f] = true
-		}
-		for f := range rec.base {
-			names[f] = true
-		}
-		for _, f := range sortedNames(names) {
-			mine, ok := op.Fields[f]
-			if !ok && op.Kind != model.OpCreate {
-				mine = base(f)
-			}
-			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: mine})
-		}
+		c.Fields = editDeletedFields(c.Theirs, rec.base, op, base)
 	default:
 		c.Kind = model.ConflictEdit
 		for _, f := range res.ConflictFields {
@@ -394,6 +381,29 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "conflict", RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
+}
+
+// editDeletedFields lists every field of an edit of a deleted record: the
+// server's last value (theirs), the value the edit was made on (base) and
+// this device's (mine: the edit's value, or for a field it did not
+// change, the base), for every field either side knows. "Restore with my edits" starts from theirs and lays
+// the edit's own changes on top (model.Conflict.Resolve).
+func editDeletedFields(theirs, known model.Fields, op opRow, base func(string) any) []model.FieldConflict {
+	names := map[string]bool{}
+	for _, set := range []model.Fields{theirs, op.Fields, known, op.baseValues} {
+		for f := range set {
+			names[f] = true
+		}
+	}
+	var out []model.FieldConflict
+	for _, f := range sortedNames(names) {
+		mine, ok := op.Fields[f]
+		if !ok && op.Kind != model.OpCreate {
+			mine = base(f)
+		}
+		out = append(out, model.FieldConflict{Field: f, Base: base(f), Mine: mine, Theirs: theirs[f]})
+	}
+	return out
 }
 
 func insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
