@@ -143,8 +143,8 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 			matter = model.MatterOf(r.Collection, r.ID, r.Fields)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'synced', ?)`, r.ID, r.Collection, matter,
-			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)), r.Version, touch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Collection, matter,
+			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)), r.Version, model.StateSynced, touch)
 		if err != nil {
 			return 0, err
 		}
@@ -220,8 +220,8 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	for _, r := range recs {
 		// An op the server could not tell the outcome of keeps saying so:
 		// it may have taken effect, which sending it again must not miss.
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
-			WHERE record_id = ? AND NOT (state = 'failed' AND error_code = ?)`, why.code, why.message, now, r.id, protocol.CodeOutcomeUnknown); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, error_code = ?, last_error = ?, updated_at = ?
+			WHERE record_id = ? AND NOT (state = ? AND error_code = ?)`, OpFailed, why.code, why.message, now, r.id, OpFailed, protocol.CodeOutcomeUnknown); err != nil {
 			return err
 		}
 		var n int64

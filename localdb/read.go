@@ -397,7 +397,7 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	}
 	var oldest sql.NullInt64
 	err = db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM conflicts), (SELECT count(*) FROM outbox),
-		(SELECT min(created_at) FROM outbox WHERE state IN ('pending', 'syncing', 'retrying'))`).
+		(SELECT min(created_at) FROM outbox WHERE state IN (?, ?, ?))`, OpPending, OpSyncing, OpRetrying).
 		Scan(&st.Conflicts, &st.OutboxOps, &oldest)
 	if err != nil {
 		return st, fmt.Errorf("status: %w", mapErr(err))

@@ -8,8 +8,18 @@ import (
 	"fmt"
 )
 
-// stateRank orders record states: the worst one an op has is the record's.
-var stateRank = map[OpState]int{OpPending: 1, OpSyncing: 2, OpRetrying: 3, OpFailed: 4, OpConflict: 5}
+// opStatesByRank lists the op states from least to most urgent: the worst
+// one a record's ops have is the record's state.
+var opStatesByRank = []OpState{OpPending, OpSyncing, OpRetrying, OpFailed, OpConflict}
+
+// stateRank is each op state's place in opStatesByRank, from 1.
+var stateRank = func() map[OpState]int {
+	m := make(map[OpState]int, len(opStatesByRank))
+	for i, s := range opStatesByRank {
+		m[s] = i + 1
+	}
+	return m
+}()
 
 // deriveState is a record's state from its ops and its open conflict:
 // conflict > failed > retrying > syncing > pending > synced.

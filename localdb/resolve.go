@@ -99,8 +99,8 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 // the others keep their base and meet the server's changes as a conflict
 // instead of overwriting them unseen.
 func (db *DB) rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, op *model.Op) error {
-	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND kind = 'update' AND state != 'conflict' AND base_version < ? ORDER BY seq",
-		c.RecordID, c.TheirsVersion)
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND kind = ? AND state != ? AND base_version < ? ORDER BY seq",
+		c.RecordID, model.OpUpdate, OpConflict, c.TheirsVersion)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (db *DB) RetryAll(ctx context.Context) (int, error) {
 	defer db.leave()
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ops, err := db.queryOps(ctx, tx, "WHERE state IN ('failed', 'retrying') ORDER BY seq")
+		ops, err := db.queryOps(ctx, tx, "WHERE state IN (?, ?) ORDER BY seq", OpFailed, OpRetrying)
 		if err != nil {
 			return err
 		}

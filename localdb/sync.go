@@ -21,14 +21,14 @@ const actorSync = "sync"
 // first answer.
 func (db *DB) recoverSyncing(ctx context.Context) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = 'syncing'")
+		ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = ?", OpSyncing)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
 		// Whether an interrupted attempt reached the server is unknown:
 		// count it as sent.
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'retrying', next_attempt = 0, updated_at = ?,
-			sent_since = COALESCE(sent_since, attempt_since) WHERE state = 'syncing'`, nanos(db.now()))
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = 0, updated_at = ?,
+			sent_since = COALESCE(sent_since, attempt_since) WHERE state = ?`, OpRetrying, nanos(db.now()), OpSyncing)
 		if err != nil {
 			return err
 		}
@@ -80,9 +80,9 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// "+state" keeps the planner on the seq order instead of sorting
 		// every pending op through the state index.
-		ops, err := db.queryOps(ctx, tx, `WHERE (+state = 'pending' OR (+state = 'retrying' AND next_attempt <= ?))
+		ops, err := db.queryOps(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.record_id = outbox.record_id AND p.seq < outbox.seq)
-			ORDER BY seq LIMIT ?`, nanos(now), limit)
+			ORDER BY seq LIMIT ?`, OpPending, OpRetrying, nanos(now), limit)
 		if err != nil {
 			return err
 		}
@@ -98,8 +98,8 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 		}
 		cursor, _ := strconv.ParseInt(cur, 10, 64)
 		for _, o := range ops {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'syncing', attempts = attempts + 1, updated_at = ?,
-				attempt_since = ? WHERE seq = ?`, at, cursor, o.seq); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
+				attempt_since = ? WHERE seq = ?`, OpSyncing, at, cursor, o.seq); err != nil {
 				return err
 			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
@@ -145,9 +145,9 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 		n := 0
 		for _, id := range opIDs {
 			var recordID string
-			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 'retrying', last_error = ?, next_attempt = ?, updated_at = ?,
+			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, updated_at = ?,
 				sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
-				WHERE op_id = ? AND state = 'syncing' RETURNING record_id`, errMsg, nanos(next), at, maybeDelivered, id).Scan(&recordID)
+				WHERE op_id = ? AND state = ? RETURNING record_id`, OpRetrying, errMsg, nanos(next), at, maybeDelivered, id, OpSyncing).Scan(&recordID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -277,8 +277,8 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 // than silently overwrite. Deletes and creates move when nothing but the
 // acknowledged op happened in between (applied on the same base).
 func (db *DB) rebase(ctx context.Context, tx *sql.Tx, acked opRow, res protocol.OpResult) error {
-	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != 'conflict' AND base_version < ? ORDER BY seq",
-		acked.RecordID, acked.seq, res.Record.Version)
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != ? AND base_version < ? ORDER BY seq",
+		acked.RecordID, acked.seq, OpConflict, res.Record.Version)
 	if err != nil {
 		return err
 	}

@@ -143,6 +143,12 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LoginConcurrency <= 0 {
 		opts.LoginConcurrency = DefaultLoginConcurrency
 	}
+	if opts.StreamsPerToken <= 0 {
+		opts.StreamsPerToken = DefaultStreamsPerToken
+	}
+	if opts.StreamsPerUser <= 0 {
+		opts.StreamsPerUser = DefaultStreamsPerUser
+	}
 	if opts.LoginWait <= 0 {
 		opts.LoginWait = DefaultLoginWait
 	}
