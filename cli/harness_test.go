@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"casefile/config"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/vault"
 )
 
 // harness runs casefile in-process against its own data directory and a
@@ -32,7 +34,42 @@ func newHarness(t *testing.T) *harness {
 	for _, k := range []string{"CASEFILE_SERVER", "CASEFILE_DATA", "CASEFILE_THEME", "CASEFILE_SYNC_INTERVAL", "CASEFILE_CONFIG"} {
 		t.Setenv(k, "")
 	}
-	return &harness{t: t, data: t.TempDir(), config: filepath.Join(t.TempDir(), "config.toml")}
+	h := &harness{t: t, data: t.TempDir(), config: filepath.Join(t.TempDir(), "config.toml")}
+	withTestPassphrase(t, h.data)
+	return h
+}
+
+// testPassphrase encrypts the data directories of the CLI's tests.
+const testPassphrase = "test passphrase"
+
+// withTestPassphrase gives dir a key wrapped by testPassphrase at the
+// cheap test cost, and casefile the passphrase in $CASEFILE_PASSPHRASE, as
+// a script would.
+func withTestPassphrase(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := vault.CreateWithCost(dir, []byte(testPassphrase), vault.TestCost); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvPassphrase, testPassphrase)
+}
+
+// openTestDB opens the database of a data directory made by the CLI.
+func openTestDB(t *testing.T, dir string) *localdb.DB {
+	t.Helper()
+	s, err := schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := vault.Unlock(dir, []byte(Getenv(EnvPassphrase)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(dir), s, localdb.WithSealer(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func (h *harness) run(args ...string) result {
@@ -75,16 +112,7 @@ func (h *harness) add(collection string, assignments ...string) string {
 // db opens the harness's database directly (the CLI must have closed it).
 func (h *harness) db() *localdb.DB {
 	h.t.Helper()
-	s, err := schema()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	db, err := localdb.Open(context.Background(), filepath.Join(h.data, "casefile.db"), s)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { db.Close() })
-	return db
+	return openTestDB(h.t, h.data)
 }
 
 // snapshot is everything a command could change: records (tombstones

@@ -74,7 +74,7 @@ func openLocal(ctx context.Context, env *Env) (*localdb.DB, config.Config, error
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, config.Config{}, fmt.Errorf("create the data directory: %w", err)
 	}
-	db, err := localdb.Open(ctx, config.DBPath(cfg.DataDir), s)
+	db, err := openSealed(ctx, env, cfg.DataDir, s)
 	if err != nil {
 		return nil, config.Config{}, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
 	}
