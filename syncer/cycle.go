@@ -269,15 +269,37 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 				Message: "The batch is too large for one request."}
 		}
 	}
+	// The cursor goes with the push: when the batch is all that changed
+	// after it, the answer says so and the pull need not fetch this
+	// device's own writes back.
+	cursor, named, err := r.s.db.PushCursor(r.ctx)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	if !named {
+		cursor = -1
+	}
 	r.begin()
-	resp, err := r.c.Push(r.nctx, wire)
+	resp, err := r.c.PushFrom(r.nctx, wire, cursor)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
 			return r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0)
 		}
 		return err
 	}
-	return r.apply(ops, resp.Results, resp.Head)
+	if err := r.apply(ops, resp.Results, resp.Head); err != nil {
+		return err
+	}
+	if named && resp.Cursor > cursor {
+		moved, err := r.s.db.AdvanceCursorAfterPush(context.WithoutCancel(r.ctx), cursor, resp.Cursor, resp.Results)
+		if err != nil {
+			return err
+		}
+		if moved {
+			r.s.notePulled(resp.Cursor, resp.Head)
+		}
+	}
+	return nil
 }
 
 // rejection turns a refused one-op request into that op's rejected result.
