@@ -9,6 +9,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/syncer"
 )
 
@@ -154,16 +155,16 @@ func printDoctor(env *Env, rep doctorReport, repair bool) {
 		fmt.Fprintln(w, "No problems found.")
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintf(w, "problem:  %s\n", p)
+		fmt.Fprintf(w, "problem:  %s\n", safetext.Line(p))
 	}
 	for _, r := range rep.Repaired {
-		fmt.Fprintf(w, "repaired: %s\n", r)
+		fmt.Fprintf(w, "repaired: %s\n", safetext.Line(r))
 	}
 	for _, p := range rep.Remaining {
-		fmt.Fprintf(w, "remains:  %s\n", p)
+		fmt.Fprintf(w, "remains:  %s\n", safetext.Line(p))
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(w, "note:     %s\n", n)
+		fmt.Fprintf(w, "note:     %s\n", safetext.Line(n))
 	}
 	head := "not asked"
 	if rep.ServerHead >= 0 {

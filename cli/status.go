@@ -11,6 +11,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/syncer"
@@ -126,7 +127,7 @@ func probe(ctx context.Context, creds credentials) string {
 
 func printStatus(env *Env, rep statusReport) error {
 	w := env.Stdout
-	server := rep.Server
+	server := safetext.Line(rep.Server)
 	if server == "" {
 		server = "(none)"
 	}
@@ -135,7 +136,7 @@ func printStatus(env *Env, rep statusReport) error {
 		fmt.Fprintf(w, "Server:     %s — not logged in (run 'casefile login --server URL --user NAME')\n", server)
 	default:
 		fmt.Fprintf(w, "Server:     %s — %s\n", server, rep.Connectivity)
-		fmt.Fprintf(w, "User:       %s (device %s)\n", rep.User, rep.Device)
+		fmt.Fprintf(w, "User:       %s (device %s)\n", safetext.Line(rep.User), safetext.Line(rep.Device))
 	}
 	if rep.LastSync == nil {
 		fmt.Fprintf(w, "Last sync:  never\n")

@@ -10,6 +10,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/syncer"
 )
 
@@ -144,7 +145,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 			case syncer.EventCycle:
 				line := summaryLine(ev.Counts)
 				if ev.Err != "" {
-					line += " — " + ev.Err
+					line += " — " + safetext.Line(ev.Err)
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), line)
 			case syncer.EventConnectivity:
@@ -156,7 +157,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 					return &ExitError{Code: exitLoggedOut, Err: apiclient.ErrSessionExpired}
 				}
 			case syncer.EventError:
-				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Err)
+				fmt.Fprintf(w, "%s %s\n", clock(ev.At), safetext.Line(ev.Err))
 			}
 		}
 	}

@@ -31,6 +31,9 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
+// maxHeaderBytes bounds a request's headers (431 past it).
+const maxHeaderBytes = 64 << 10
+
 // Defaults of Options.
 const (
 	DefaultTokenTTL   = 30 * 24 * time.Hour
@@ -59,6 +62,18 @@ type Options struct {
 	CompactEvery time.Duration
 	// Password sets the argon2id cost of new password hashes.
 	Password HashParams
+	// LoginConcurrency bounds the password checks that run at once
+	// (DefaultLoginConcurrency when 0); more logins wait briefly, then
+	// get 429.
+	LoginConcurrency int
+	// StreamsPerToken and StreamsPerUser cap the event streams open at
+	// once on this server (DefaultStreamsPerToken, DefaultStreamsPerUser
+	// when 0); a new stream over a cap closes the oldest.
+	StreamsPerToken int
+	StreamsPerUser  int
+	// LoginWait is how long a login waits for a free password check
+	// before it is answered 429 (DefaultLoginWait when 0).
+	LoginWait time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// MetricsListen, when set, is an address (host:port) of its own for
@@ -80,6 +95,7 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 	limits  *limiters
+	logins  *loginGate
 	handler http.Handler
 	dummy   func() string // a password hash to check unknown users against, made on first use
 
@@ -127,6 +143,18 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.CompactEvery == 0 {
 		opts.CompactEvery = DefaultCompaction
 	}
+	if opts.LoginConcurrency <= 0 {
+		opts.LoginConcurrency = DefaultLoginConcurrency
+	}
+	if opts.StreamsPerToken <= 0 {
+		opts.StreamsPerToken = DefaultStreamsPerToken
+	}
+	if opts.StreamsPerUser <= 0 {
+		opts.StreamsPerUser = DefaultStreamsPerUser
+	}
+	if opts.LoginWait <= 0 {
+		opts.LoginWait = DefaultLoginWait
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -165,6 +193,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.hub = newHub()
 	s.metrics = newMetrics(s)
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
+	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait)
 	s.handler = s.routes()
 	if metricsLn != nil {
 		s.metricsLn = metricsLn
@@ -179,6 +208,8 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 			s.log.Error("change listener stopped", "err", err)
 		}
 	}()
+	s.wg.Add(1)
+	go s.freeMemoryLoop()
 	if opts.CompactEvery > 0 {
 		s.wg.Add(1)
 		go s.compactLoop(opts.CompactEvery)
@@ -213,7 +244,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.http = hs
 	s.mu.Unlock()
-	return hs.Serve(ln)
+	return hs.Serve(jsonErrorListener{ln})
 }
 
 // newHTTPServer returns an http.Server for h with the server's limits,
@@ -225,7 +256,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second, // lifted for event streams
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}
@@ -310,6 +341,9 @@ func (s *Server) compactLoop(every time.Duration) {
 		case <-t.C:
 			if _, err := s.Compact(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
 				s.log.Error("compaction failed", "err", err)
+			}
+			if _, err := s.PruneLoginFailures(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
+				s.log.Error("pruning login failures failed", "err", err)
 			}
 		}
 	}
