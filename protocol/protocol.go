@@ -155,3 +155,9 @@ const (
 	CodeUnavailable    = "unavailable" // 503: shutting down or overloaded
 	CodeMethod         = "method_not_allowed"
 )
+
+// HealthResponse is the answer of GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"` // "ok"
+	Head   int64  `json:"head"`   // the server's change sequence now
+}

@@ -240,7 +240,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			msg: "The server cannot reach its database.", cause: err})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "head": head})
+	writeJSON(w, http.StatusOK, protocol.HealthResponse{Status: "ok", Head: head})
 }
 
 // logAttrs are the constant keys of request logs.
