@@ -87,7 +87,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 // pullRecord makes one server record the base of the local one and reports
 // whether anything changed.
 func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, error) {
-	local, err := getRow(ctx, tx, r.ID)
+	local, err := db.getRow(ctx, tx, r.ID)
 	exists := err == nil
 	if err != nil && !isNotFound(err) {
 		return 0, err
@@ -129,7 +129,7 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 			return 0, err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?",
-			bj, r.Version, local.rid); err != nil {
+			db.sealNullable(bj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 			return 0, err
 		}
 		_, _, err = db.recompute(ctx, tx, r.ID, touch)
@@ -146,7 +146,8 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 			matter = model.MatterOf(r.Collection, r.ID, r.Fields)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'synced', ?)`, r.ID, r.Collection, matter, fj, fj, r.Version, touch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Collection, matter,
+			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)), r.Version, model.StateSynced, touch)
 		if err != nil {
 			return 0, err
 		}
@@ -173,7 +174,7 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0 WHERE rid = ?",
-		fj, r.Version, local.rid); err != nil {
+		db.sealText(fj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 		return 0, err
 	}
 	_, _, err = db.recompute(ctx, tx, r.ID, touch)
@@ -203,7 +204,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	}
 	var recs []recordRow
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := db.scanRecord(rows)
 		if err != nil {
 			rows.Close()
 			return err
@@ -222,8 +223,8 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	for _, r := range recs {
 		// An op the server could not tell the outcome of keeps saying so:
 		// it may have taken effect, which sending it again must not miss.
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
-			WHERE record_id = ? AND NOT (state = 'failed' AND error_code = ?)`, why.code, why.message, now, r.id, protocol.CodeOutcomeUnknown); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, error_code = ?, last_error = ?, updated_at = ?
+			WHERE record_id = ? AND NOT (state = ? AND error_code = ?)`, OpFailed, why.code, why.message, now, r.id, OpFailed, protocol.CodeOutcomeUnknown); err != nil {
 			return err
 		}
 		var n int64

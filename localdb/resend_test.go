@@ -18,7 +18,7 @@ import (
 // retried after a refusal is a new op: its first send is plain again.
 func TestResendCarriesFirstCursor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casefile.db")
-	db, err := Open(bg, path, testSchema(t))
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestResendCarriesFirstCursor(t *testing.T) {
 	}
 	// A crash mid-send: resent on the next start, still since 42.
 	db.Close()
-	if db, err = Open(bg, path, testSchema(t)); err != nil {
+	if db, err = Open(bg, path, testSchema(t), testSealing(t)...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() }) // whichever handle is open last
@@ -82,7 +82,7 @@ func TestResendCarriesFirstCursor(t *testing.T) {
 	}
 	// A crash during the first attempt counts as sent.
 	db.Close()
-	if db, err = Open(bg, path, testSchema(t)); err != nil {
+	if db, err = Open(bg, path, testSchema(t), testSealing(t)...); err != nil {
 		t.Fatal(err)
 	}
 	if r := send(); !r.Resent || r.SentSince != 99 {
@@ -131,7 +131,7 @@ func TestSentSinceBackfill(t *testing.T) {
 		}
 	}
 	// Its next send is its second: resent, since cursor 0.
-	o, err := getOp(bg, db.r, "sent-once")
+	o, err := db.getOp(bg, db.r, "sent-once")
 	if err != nil {
 		t.Fatal(err)
 	}

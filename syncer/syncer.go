@@ -24,7 +24,7 @@ const (
 
 // Meta keys the syncer writes in the local database.
 const (
-	MetaLastSync   = "last_sync"   // RFC 3339 time of the last cycle that completed without a failed exchange
+	MetaLastSync   = "last_sync"            // RFC 3339 time of the last cycle that completed without a failed exchange
 	MetaServerHead = localdb.MetaServerHead // the highest server change sequence heard of
 	// MetaFullPullMark is the compaction mark the running full pull began
 	// under: its later pages name it (see protocol.PullMark).
