@@ -56,6 +56,7 @@ func (s *Server) routes() http.Handler {
 		{http.MethodPost, protocol.PathPush, s.authed(s.handlePush)},
 		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
 		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
+		{http.MethodGet, protocol.PathWhoami, s.authed(s.handleWhoami)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
 		{http.MethodHead, protocol.PathHealth, s.handleHealth}, // load balancers probe with HEAD
 	}

@@ -125,6 +125,36 @@ func (w *world) sync(c *client) {
 	if err != nil && !errors.Is(err, syncer.ErrWorkOffline) && !apiclient.IsTransient(err) && apiclient.ClassOf(err) != apiclient.ClassPermanent {
 		w.violate("%s: sync failed with a non-network error: %v", c.name, err)
 	}
+	w.checkCrawl(c)
+}
+
+// checkCrawl checks what c's link saw of crawling answers in the cycle
+// just run: none given up while its bytes were still moving (the request
+// timeout is on silence, not on duration), and the cursor at or past every
+// pull page that crawled down whole (unless a full resync started over).
+func (w *world) checkCrawl(c *client) {
+	abandoned, crawled := c.link.takeCrawl()
+	if abandoned > 0 {
+		w.violate("%s: %d crawling answer(s) given up while their bytes were still moving", c.name, abandoned)
+	}
+	if crawled == 0 {
+		return
+	}
+	v, err := c.db.Meta(w.ctx, "cursor")
+	w.must("read cursor", err)
+	cur, _ := strconv.ParseInt(v, 10, 64)
+	if cur >= crawled {
+		w.stats.inc("crawled pull pages the cursor passed", 1)
+		return
+	}
+	j, err := c.db.Journal(w.ctx, localdb.JournalQuery{AfterSeq: c.resyncSeen})
+	w.must(c.name+": journal", err)
+	for _, e := range j {
+		if e.Kind == "reset" && strings.HasPrefix(e.Summary, "full resync from the server started") {
+			return // checkCursor counts it
+		}
+	}
+	w.violate("%s: a pull page with cursor %d crawled down whole, yet the cursor is %d", c.name, crawled, cur)
 }
 
 // errClass names an error by its class, for the trace: the sentences

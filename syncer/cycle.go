@@ -183,7 +183,7 @@ func (r *run) push() error {
 		if err := r.nctx.Err(); err != nil {
 			return err
 		}
-		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.opts.BatchSize)
+		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.batchSize.size())
 		if err != nil {
 			return fmt.Errorf("next batch: %w", err)
 		}
@@ -274,6 +274,7 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 	}
 	r.begin()
 	resp, err := r.c.Push(r.nctx, wire)
+	r.adapt(r.s.batchSize, "push batch", len(ops), err)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
 			return r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0)
@@ -281,6 +282,18 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 		return err
 	}
 	return r.apply(ops, resp.Results, resp.Head)
+}
+
+// adapt sizes the next exchange of its kind after one of n things ended
+// with err: smaller after a timeout, larger again after successes.
+func (r *run) adapt(a *adaptiveSize, what string, n int, err error) {
+	switch {
+	case err == nil:
+		a.succeeded()
+	case apiclient.TimedOut(err):
+		a.timedOut(n)
+		r.s.log.Info("exchange timed out: asking for less", "what", what, "size", n, "next", a.size())
+	}
 }
 
 // rejection turns a refused one-op request into that op's rejected result.
@@ -434,7 +447,13 @@ func (r *run) pull() error {
 	var done, total int64
 	for {
 		r.begin()
-		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize, mark)
+		limit := r.s.pageSize.size()
+		ask := limit
+		if r.s.opts.PageSize == 0 && r.s.pageSize.full() {
+			ask = 0 // the server's own page size
+		}
+		page, err := r.c.Pull(r.nctx, cursor, ask, mark)
+		r.adapt(r.s.pageSize, "pull page", limit, err)
 		if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld && !resynced {
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
