@@ -188,12 +188,14 @@ func (c *Client) Pull(ctx context.Context, cursor int64, limit int, mark int64) 
 	return out, nil
 }
 
-// Health probes GET /healthz with a short timeout; nil means the server answers.
-func (c *Client) Health(ctx context.Context) error {
-	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, nil, HealthTimeout); err != nil {
-		return fmt.Errorf("health: %w", err)
+// Health probes GET /healthz with a short timeout and returns the
+// server's head; a nil error means the server answers.
+func (c *Client) Health(ctx context.Context) (int64, error) {
+	var out protocol.HealthResponse
+	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, &out, HealthTimeout); err != nil {
+		return 0, fmt.Errorf("health: %w", err)
 	}
-	return nil
+	return out.Head, nil
 }
 
 // do sends in as JSON (when not nil) and decodes a 2xx answer into out.

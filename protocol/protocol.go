@@ -187,3 +187,9 @@ const (
 	// request's HeaderUser names.
 	CodeWrongUser = "wrong_user"
 )
+
+// HealthResponse is the answer of GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"`         // "ok"
+	Head   int64  `json:"head,omitempty"` // the server's change sequence now, for a request with a valid token
+}

@@ -248,10 +248,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			msg: "The server cannot reach its database.", cause: err})
 		return
 	}
-	answer := map[string]any{"status": "ok"}
+	answer := protocol.HealthResponse{Status: "ok"}
 	if r.Header.Get("Authorization") != "" {
 		if _, ae := s.authenticate(r); ae == nil {
-			answer["head"] = head
+			answer.Head = head
 		}
 	}
 	writeJSON(w, http.StatusOK, answer)
