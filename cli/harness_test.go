@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,7 +35,13 @@ func newHarness(t *testing.T) *harness {
 	for _, k := range []string{"CASEFILE_SERVER", "CASEFILE_DATA", "CASEFILE_THEME", "CASEFILE_SYNC_INTERVAL", "CASEFILE_CONFIG"} {
 		t.Setenv(k, "")
 	}
-	h := &harness{t: t, data: t.TempDir(), config: filepath.Join(t.TempDir(), "config.toml")}
+	// An empty config file: a named file must exist, and the tests that
+	// need settings write theirs over it.
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfgPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, data: t.TempDir(), config: cfgPath}
 	withTestPassphrase(t, h.data)
 	return h
 }
