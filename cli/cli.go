@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"casefile/internal/safetext"
+	"casefile/vault"
 )
 
 // Version is the casefile version, set at build time with -ldflags.
@@ -24,6 +25,8 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	DataDir        string // --data, $CASEFILE_DATA, the config file, or the default
 	ConfigPath     string // --config, $CASEFILE_CONFIG, or the default
+
+	keys *vault.Keys // the data directory's keys, once unlocked
 }
 
 // Command is one subcommand.

@@ -138,6 +138,7 @@ func openSealed(ctx context.Context, env *Env, dir string, schema *model.Schema)
 	if err != nil {
 		return nil, err
 	}
+	env.keys = keys
 	return openWithKeys(ctx, env, dir, schema, keys)
 }
 

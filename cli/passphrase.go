@@ -73,6 +73,7 @@ func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
+	env.keys = keys
 	db, err := openWithKeys(ctx, env, cfg.DataDir, s, keys)
 	if err != nil {
 		return err

@@ -196,6 +196,10 @@ const (
 	// CodeWrongUser: 401, the token belongs to another user than the
 	// request's HeaderUser names.
 	CodeWrongUser = "wrong_user"
+	// CodeDeviceRevoked: 401, an admin revoked this device (lost or
+	// stolen). Its token never works again; the device must delete its
+	// copy of the server's data, keeping its unsent changes sealed.
+	CodeDeviceRevoked = "device_revoked"
 )
 
 // HealthResponse is the answer of GET /healthz.
