@@ -117,7 +117,7 @@ const orphanedMessage = "its record is missing on this device; export or discard
 // after access to their matter was revoked or a full resync no longer
 // showed their record.
 func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, ?)
+	ops, err := db.queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, ?)
 		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`,
 		protocol.CodeAccessRevoked, protocol.CodeGone, protocol.CodeOutcomeUnknown, protocol.CodeOrphaned)
 	if err != nil {
@@ -139,7 +139,7 @@ func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair 
 
 // checkStuck finds ops left syncing for longer than a sync can take.
 func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, "WHERE state = ? AND updated_at < ? ORDER BY seq", OpSyncing, nanos(db.now().Add(-stuckAfter)))
+	ops, err := db.queryOps(ctx, tx, "WHERE state = ? AND updated_at < ? ORDER BY seq", OpSyncing, nanos(db.now().Add(-stuckAfter)))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bo
 // checkConflicts finds conflict ops without a conflict to review, and
 // conflicts whose op is gone.
 func (db *DB) checkConflicts(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE state = ?
+	ops, err := db.queryOps(ctx, tx, `WHERE state = ?
 		AND NOT EXISTS (SELECT 1 FROM conflicts c WHERE c.op_id = outbox.op_id) ORDER BY seq`, OpConflict)
 	if err != nil {
 		return err

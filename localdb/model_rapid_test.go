@@ -14,6 +14,7 @@ import (
 	"casefile/assets"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/vault"
 )
 
 // TestStoreModel runs random histories of user writes, sync answers, pulls,
@@ -35,6 +36,13 @@ func TestStoreModel(t *testing.T) {
 		}
 		sm := &storeMachine{schema: schema, dir: dir, m: newClientModel(schema), srv: newFakeServer(schema),
 			burnt: map[string]bool{}, sent: map[string]model.Op{}}
+		// Half the histories run on an encrypted database: every path that
+		// writes a value must seal it, or reading it back fails.
+		if rapid.Bool().Draw(rt, "sealed") {
+			if sm.keys, err = vault.NewRandom(); err != nil {
+				rt.Fatal(err)
+			}
+		}
 		sm.open(rt)
 		rt.Cleanup(func() {
 			if sm.db != nil {
@@ -120,6 +128,7 @@ type storeMachine struct {
 	burnt   map[string]bool        // every op id the store ever used
 	sent    map[string]model.Op    // ops as last handed to the server, by op id
 	ids     []string               // every record id ever seen, for edits of missing records
+	keys    *vault.Keys            // nil: a plaintext database
 }
 
 func (sm *storeMachine) path() string {
@@ -130,7 +139,11 @@ func (sm *storeMachine) open(t *rapid.T) {
 	if err := os.MkdirAll(filepath.Dir(sm.path()), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	db, err := localdb.Open(ctx, sm.path(), sm.schema)
+	var opts []localdb.Option
+	if sm.keys != nil {
+		opts = append(opts, localdb.WithSealer(sm.keys))
+	}
+	db, err := localdb.Open(ctx, sm.path(), sm.schema, opts...)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -51,6 +51,9 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if err := db.advanceCursor(ctx, tx, page.Cursor); err != nil {
 			return err
 		}
+		if err := raiseHead(ctx, tx, page.Head); err != nil {
+			return err
+		}
 		if !page.More {
 			if err := db.finishResync(ctx, tx); err != nil {
 				return err
@@ -74,7 +77,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 // pullRecord makes one server record the base of the local one and reports
 // whether anything changed.
 func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, error) {
-	local, err := getRow(ctx, tx, r.ID)
+	local, err := db.getRow(ctx, tx, r.ID)
 	exists := err == nil
 	if err != nil && !isNotFound(err) {
 		return 0, err
@@ -116,7 +119,7 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 			return 0, err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?",
-			bj, r.Version, local.rid); err != nil {
+			db.sealNullable(bj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 			return 0, err
 		}
 		_, _, err = db.recompute(ctx, tx, r.ID, touch)
@@ -133,7 +136,8 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 			matter = model.MatterOf(r.Collection, r.ID, r.Fields)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Collection, matter, fj, fj, r.Version, model.StateSynced, touch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Collection, matter,
+			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)), r.Version, model.StateSynced, touch)
 		if err != nil {
 			return 0, err
 		}
@@ -160,7 +164,7 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0 WHERE rid = ?",
-		fj, r.Version, local.rid); err != nil {
+		db.sealText(fj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 		return 0, err
 	}
 	_, _, err = db.recompute(ctx, tx, r.ID, touch)
@@ -193,7 +197,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	}
 	var recs []recordRow
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := db.scanRecord(rows)
 		if err != nil {
 			rows.Close()
 			return err

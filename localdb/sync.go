@@ -80,30 +80,39 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// "+state" keeps the planner on the seq order instead of sorting
 		// every pending op through the state index.
-		ops, err := queryOps(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
+		ops, err := db.queryOps(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.record_id = outbox.record_id AND p.seq < outbox.seq)
 			ORDER BY seq LIMIT ?`, OpPending, OpRetrying, nanos(now), limit)
 		if err != nil {
 			return err
 		}
 		at := nanos(db.now())
-		// The cursor before the first attempt that may have reached the
-		// server goes with every later send of the op: the server answers
-		// a resend whose answer it may have compacted with
-		// outcome_unknown instead of applying it twice. Each attempt notes
-		// its own cursor; how it ends decides whether that counts.
+		// The highest head the server had told this device before the
+		// first attempt that may have reached the server goes with every
+		// later send of the op: the server answers a resend whose answer
+		// it may have compacted with outcome_unknown instead of applying
+		// it twice, and an op sent after the device heard of a head is
+		// answered no lower. The pull cursor is such a head too; a device
+		// that never pulled (new, or resyncing from 0) still knows the
+		// heads of its pushes and health probes. Each attempt notes its
+		// own; how it ends decides whether that counts.
 		cur, err := getMeta(ctx, tx, metaCursor)
 		if err != nil {
 			return err
 		}
+		head, err := knownHead(ctx, tx)
+		if err != nil {
+			return err
+		}
 		cursor, _ := strconv.ParseInt(cur, 10, 64)
+		since := max(cursor, head)
 		for _, o := range ops {
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
-				attempt_since = ? WHERE seq = ?`, OpSyncing, at, cursor, o.seq); err != nil {
+				attempt_since = ? WHERE seq = ?`, OpSyncing, at, since, o.seq); err != nil {
 				return err
 			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
-			o.attemptSince = sql.NullInt64{Int64: cursor, Valid: true}
+			o.attemptSince = sql.NullInt64{Int64: since, Valid: true}
 			if err := refreshState(ctx, tx, o.RecordID); err != nil {
 				return err
 			}
@@ -180,7 +189,7 @@ func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult)
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, res := range results {
-			op, err := getOp(ctx, tx, res.OpID)
+			op, err := db.getOp(ctx, tx, res.OpID)
 			if errors.Is(err, ErrNoOp) {
 				continue
 			}
@@ -228,7 +237,7 @@ func (db *DB) setBase(ctx context.Context, tx *sql.Tx, rec recordRow, r *protoco
 		bj = "{}"
 	}
 	_, err = tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = ?, resync_mark = 0 WHERE rid = ?",
-		bj, r.Version, r.Deleted, rec.rid)
+		db.sealNullable(bj, recordPlace("base_fields", rec.collection, rec.id)), r.Version, r.Deleted, rec.rid)
 	return err
 }
 
@@ -239,7 +248,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if err := deleteOp(ctx, tx, op.seq); err != nil {
 		return err
 	}
-	rec, err := getRow(ctx, tx, op.RecordID)
+	rec, err := db.getRow(ctx, tx, op.RecordID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -277,7 +286,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 // than silently overwrite. Deletes and creates move when nothing but the
 // acknowledged op happened in between (applied on the same base).
 func (db *DB) rebase(ctx context.Context, tx *sql.Tx, acked opRow, res protocol.OpResult) error {
-	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != ? AND base_version < ? ORDER BY seq",
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != ? AND base_version < ? ORDER BY seq",
 		acked.RecordID, acked.seq, OpConflict, res.Record.Version)
 	if err != nil {
 		return err
@@ -310,7 +319,7 @@ func (db *DB) rebase(ctx context.Context, tx *sql.Tx, acked opRow, res protocol.
 // theirs of every overlapping field for a person to review.
 func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res protocol.OpResult) error {
 	now := nanos(db.now())
-	rec, err := getRow(ctx, tx, op.RecordID)
+	rec, err := db.getRow(ctx, tx, op.RecordID)
 	if errors.Is(err, ErrNotFound) {
 		// Nothing left here to review against: keep the change as refused.
 		return db.applyRejected(ctx, tx, op, "conflict", "the server has a newer change of a record no longer on this device")
@@ -319,7 +328,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 		return err
 	}
 	op.state, op.updatedAt = OpConflict, now
-	if err := saveOp(ctx, tx, op); err != nil {
+	if err := db.saveOp(ctx, tx, op); err != nil {
 		return err
 	}
 	c := model.Conflict{RecordID: op.RecordID, Collection: op.Collection, OpID: op.OpID,
@@ -366,7 +375,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 			return err
 		}
 	}
-	if err := insertConflict(ctx, tx, c, now); err != nil {
+	if err := db.insertConflict(ctx, tx, c, now); err != nil {
 		return err
 	}
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
@@ -406,7 +415,7 @@ func editDeletedFields(theirs, known model.Fields, op opRow, base func(string) a
 	return out
 }
 
-func insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
+func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
 	fields, err := encodeJSON(c.Fields)
 	if err != nil {
 		return err
@@ -420,7 +429,8 @@ func insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, fields, mine, theirs, now)
+		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, db.sealText(fields, conflictPlace("fields", &c)),
+		db.sealNullable(mine, conflictPlace("mine", &c)), db.sealNullable(theirs, conflictPlace("theirs", &c)), now)
 	return err
 }
 
@@ -436,7 +446,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code prot
 	// (and tells Doctor why the record is missing).
 	keepRevoked := false
 	if (op.errorCode == protocol.CodeAccessRevoked || op.errorCode == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown {
-		_, err := getRow(ctx, tx, op.RecordID)
+		_, err := db.getRow(ctx, tx, op.RecordID)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
@@ -446,7 +456,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code prot
 	if !keepRevoked {
 		op.errorCode, op.lastError = code, msg
 	}
-	if err := saveOp(ctx, tx, op); err != nil {
+	if err := db.saveOp(ctx, tx, op); err != nil {
 		return err
 	}
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {

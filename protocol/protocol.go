@@ -16,7 +16,22 @@ const (
 	PathPull   = "/v1/pull"
 	PathEvents = "/v1/events"
 	PathHealth = "/healthz"
+	PathWhoami = "/v1/whoami"
 )
+
+// HeaderUser names the user a client believes its token belongs to (the
+// user of its credentials). When sent, the server refuses a token of any
+// other user with 401 wrong_user: a token copied into another user's data
+// directory must not act as its owner while the client shows someone else.
+const HeaderUser = "Casefile-User"
+
+// WhoamiResponse says whose a token is.
+type WhoamiResponse struct {
+	User      string    `json:"user"`
+	Role      Role      `json:"role"`
+	Device    string    `json:"device"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // Limits the server enforces and clients respect.
 const (
@@ -195,6 +210,9 @@ const (
 	// CodeTooManyStreams closes an event stream when the same token or
 	// user opens more than the server allows; the oldest goes first.
 	CodeTooManyStreams Code = "too_many_streams"
+	// CodeWrongUser: 401, the token belongs to another user than the
+	// request's HeaderUser names.
+	CodeWrongUser Code = "wrong_user"
 )
 
 // Codes the client gives ops it keeps as failed; the server never sends
@@ -209,3 +227,9 @@ const (
 	// CodeOrphaned: doctor found the op's record missing on this device.
 	CodeOrphaned Code = "orphaned"
 )
+
+// HealthResponse is the answer of GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"`         // "ok"
+	Head   int64  `json:"head,omitempty"` // the server's change sequence now, for a request with a valid token
+}

@@ -31,6 +31,9 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
+// maxHeaderBytes bounds a request's headers (431 past it).
+const maxHeaderBytes = 64 << 10
+
 // Defaults of Options.
 const (
 	DefaultTokenTTL   = 30 * 24 * time.Hour
@@ -241,7 +244,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.http = hs
 	s.mu.Unlock()
-	return hs.Serve(ln)
+	return hs.Serve(jsonErrorListener{ln})
 }
 
 // newHTTPServer returns an http.Server for h with the server's limits,
@@ -253,7 +256,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second, // lifted for event streams
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}
