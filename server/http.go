@@ -57,6 +57,10 @@ func (s *Server) routes() http.Handler {
 		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
 		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
+		{http.MethodGet, protocol.PathFile, s.authed(s.handleFile)},
+		{http.MethodGet, protocol.PathFileChunk, s.authed(s.handleGetChunk)},
+		{http.MethodPut, protocol.PathFileChunk, s.authed(s.handlePutChunk)},
+		{http.MethodGet, protocol.PathFileUpload, s.authed(s.handleUploadStatus)},
 	}
 	if s.opts.MetricsListen == "" {
 		table = append(table, s.metricsRoute())

@@ -30,6 +30,7 @@ type metrics struct {
 	push     prometheus.Histogram
 	pull     prometheus.Histogram
 	streams  prometheus.Gauge
+	files    *prometheus.CounterVec
 
 	mu      sync.Mutex
 	cursors map[device]pulledTo
@@ -43,6 +44,9 @@ type pulledTo struct {
 	cursor int64
 	at     time.Time
 }
+
+// fileBytes counts bytes of a file chunk moved in a direction (up, down).
+func (m *metrics) fileBytes(direction string, n int) { m.files.WithLabelValues(direction).Add(float64(n)) }
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{
@@ -65,6 +69,9 @@ func newMetrics(s *Server) *metrics {
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "casefile_event_streams", Help: "Connected event streams.",
 		}),
+		files: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casefile_file_bytes_total", Help: "Bytes of attached files received (up) and sent (down), by chunk.",
+		}, []string{"direction"}),
 		cursors: map[device]pulledTo{},
 	}
 	// Every result shows from the start, at zero.
@@ -73,7 +80,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, headCollector{m})
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, m.files, headCollector{m})
 	return m
 }
 
