@@ -3,6 +3,8 @@ BIN       := bin/casefile
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 PKGS      := ./...
 BENCHTIME ?= 1x
+RUNS      ?= 3
+BENCHFLAGS ?=
 FUZZTIME  ?= 30s
 SCENARIOS ?= 3000
 FIRST ?= 1
@@ -24,10 +26,12 @@ test:
 	CASEFILE_SIM_SET=ci $(GO) test -timeout 20m -run 'TestConvergence|TestCrash' ./sim
 	CASEFILE_ACCESS_HISTORIES=1000 $(GO) test -timeout 20m -run 'TestAccessProperty' ./proof
 
-## bench: run the benchmarks and write bench.json
-bench:
+## bench: the sync scenarios S1–S7 (casefile bench, RUNS runs each, S6 with CASEFILE_TEST_POSTGRES) into bench-sync.json, then the Go benchmarks into bench.json
+bench: build
+	./$(BIN) bench --runs $(RUNS) $(BENCHFLAGS) > bench-sync.json
+	@cat bench-sync.json
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m $(PKGS) | $(GO) run ./internal/benchjson > bench.json
-	@echo "wrote bench.json"
+	@echo "wrote bench-sync.json and bench.json"
 
 # gosec rules left out, and why:
 #   G104 (unhandled errors): every finding is a Close, Flush or Shutdown on a
@@ -63,4 +67,4 @@ soak:
 	CASEFILE_SIM_FIRST=$(FIRST) CASEFILE_SIM_SCENARIOS=$(SCENARIOS) $(GO) test -run 'TestConvergence' -timeout 0 -v ./sim
 
 clean:
-	rm -rf bin bench.json
+	rm -rf bin bench.json bench-sync.json

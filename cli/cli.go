@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"text/tabwriter"
+
+	"casefile/internal/safetext"
 )
 
 // Version is the casefile version, set at build time with -ldflags.
@@ -70,7 +72,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			usage(stdout, global)
 			return 0
 		}
-		fmt.Fprintf(stderr, "casefile: %v\n", err)
+		fmt.Fprintf(stderr, "casefile: %s\n", safetext.Line(err.Error()))
 		usage(stderr, global)
 		return 2
 	}
@@ -109,13 +111,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if errors.As(err, &ee) {
 			code = ee.Code
 		}
+		// An error may quote the server or stored text: print it as data.
+		msg := safetext.Text(err.Error())
 		if isFlagError(err) {
-			fmt.Fprintf(stderr, "casefile %s: %v\n", cmd.Name, err)
+			fmt.Fprintf(stderr, "casefile %s: %s\n", cmd.Name, msg)
 			commandUsage(stderr, cmd, fs)
 			return 2
 		}
 		if !errors.Is(err, errUsage) {
-			fmt.Fprintf(stderr, "casefile %s: %v\n", cmd.Name, err)
+			fmt.Fprintf(stderr, "casefile %s: %s\n", cmd.Name, msg)
 		}
 		return code
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 )
@@ -69,7 +70,7 @@ func runConflicts(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s %s %q — %s\n", c.Collection, c.RecordID, c.Title, conflictKindText(c.Kind, c.TheirsVersion))
+		fmt.Fprintf(w, "%s %s %q — %s\n", safetext.Line(c.Collection), safetext.Line(c.RecordID), c.Title, conflictKindText(c.Kind, c.TheirsVersion))
 		t := newTable(w, "  FIELD", "BASE", "MINE", "THEIRS")
 		for _, f := range c.Fields {
 			t.row("  "+f.Field, model.Format(f.Base), model.Format(f.Mine), model.Format(f.Theirs))
@@ -77,11 +78,11 @@ func runConflicts(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 		t.flush()
 		switch c.Kind {
 		case model.ConflictEdit:
-			fmt.Fprintf(w, "  resolve: casefile resolve %s --mine | --theirs | --field NAME=mine|theirs|VALUE\n", c.RecordID)
+			fmt.Fprintf(w, "  resolve: casefile resolve %s --mine | --theirs | --field NAME=mine|theirs|VALUE\n", safetext.Line(c.RecordID))
 		case model.ConflictEditDeleted:
-			fmt.Fprintf(w, "  resolve: casefile resolve %s --mine (restore with your edits) | --theirs (leave it deleted)\n", c.RecordID)
+			fmt.Fprintf(w, "  resolve: casefile resolve %s --mine (restore with your edits) | --theirs (leave it deleted)\n", safetext.Line(c.RecordID))
 		case model.ConflictDeleteEdit:
-			fmt.Fprintf(w, "  resolve: casefile resolve %s --mine (delete it) | --theirs (keep the server's version)\n", c.RecordID)
+			fmt.Fprintf(w, "  resolve: casefile resolve %s --mine (delete it) | --theirs (keep the server's version)\n", safetext.Line(c.RecordID))
 		}
 	}
 	return nil

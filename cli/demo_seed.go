@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/assets/demo"
 	"casefile/config"
 	"casefile/localdb"
@@ -104,7 +105,7 @@ func expandDates(f model.Fields, today time.Time) (model.Fields, error) {
 // demoLogin logs user in to the demo server and saves the credentials in
 // the user's data directory, as `casefile login` would.
 func demoLogin(ctx context.Context, base, user, dataDir string) (config.Credentials, error) {
-	c, err := syncer.NewClient(base, "", nil)
+	c, err := apiclient.NewClient(base, "", nil)
 	if err != nil {
 		return config.Credentials{}, err
 	}

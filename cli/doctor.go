@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/syncer"
 )
 
@@ -57,9 +59,9 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	rep := doctorReport{Cursor: st.Cursor, ServerHead: -1, Notes: []string{}}
 	creds, cerr := loadCredentials(cfg)
-	var client *syncer.Client
+	var client *apiclient.Client
 	if cerr == nil {
-		client, err = syncer.NewClient(creds.Server, creds.Token, nil)
+		client, err = apiclient.NewClient(creds.Server, creds.Token, nil)
 	}
 	// Cursor sanity first, before a repair moves the cursor.
 	var cursorProblem string
@@ -83,11 +85,11 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 			} else if tooOld {
 				rep.Notes = append(rep.Notes, "the server no longer keeps changes that old: the next sync reads everything again")
 			}
-		case syncer.ClassOf(perr) == syncer.ClassUnauthorized:
-			rep.Notes = append(rep.Notes, syncer.SessionExpired)
+		case apiclient.ClassOf(perr) == apiclient.ClassUnauthorized:
+			rep.Notes = append(rep.Notes, apiclient.SessionExpired)
 			client = nil
 		default:
-			rep.Notes = append(rep.Notes, "the server could not be asked: "+syncer.ClassOf(perr).String())
+			rep.Notes = append(rep.Notes, "the server could not be asked: "+apiclient.ClassOf(perr).String())
 			client = nil
 		}
 	}
@@ -153,16 +155,16 @@ func printDoctor(env *Env, rep doctorReport, repair bool) {
 		fmt.Fprintln(w, "No problems found.")
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintf(w, "problem:  %s\n", p)
+		fmt.Fprintf(w, "problem:  %s\n", safetext.Line(p))
 	}
 	for _, r := range rep.Repaired {
-		fmt.Fprintf(w, "repaired: %s\n", r)
+		fmt.Fprintf(w, "repaired: %s\n", safetext.Line(r))
 	}
 	for _, p := range rep.Remaining {
-		fmt.Fprintf(w, "remains:  %s\n", p)
+		fmt.Fprintf(w, "remains:  %s\n", safetext.Line(p))
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(w, "note:     %s\n", n)
+		fmt.Fprintf(w, "note:     %s\n", safetext.Line(n))
 	}
 	head := "not asked"
 	if rep.ServerHead >= 0 {
@@ -177,11 +179,11 @@ func printDoctor(env *Env, rep doctorReport, repair bool) {
 // serverHead asks the server for its last change with a one-record pull
 // from cursor; a cursor the server refuses as too old (or impossible) is
 // asked again from 0.
-func serverHead(ctx context.Context, c *syncer.Client, cursor int64) (head int64, tooOld bool, err error) {
-	page, err := c.Pull(ctx, cursor, 1, syncer.NoMark)
-	if syncer.ClassOf(err) == syncer.ClassCursorTooOld {
+func serverHead(ctx context.Context, c *apiclient.Client, cursor int64) (head int64, tooOld bool, err error) {
+	page, err := c.Pull(ctx, cursor, 1, apiclient.NoMark)
+	if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld {
 		tooOld = true
-		page, err = c.Pull(ctx, 0, 1, syncer.NoMark)
+		page, err = c.Pull(ctx, 0, 1, apiclient.NoMark)
 	}
 	if err != nil {
 		return 0, tooOld, err

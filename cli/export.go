@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 )
@@ -223,8 +224,10 @@ func exportCSV(ctx context.Context, db *localdb.DB, col *model.Collection, w io.
 }
 
 // csvCell renders a value for a spreadsheet: tags joined by "; ", booleans
-// as true/false, and text that a spreadsheet would run as a formula made
-// inert with a leading quote.
+// as true/false, control and format characters (NUL, ESC, bidi overrides)
+// as visible escapes (see safetext; line breaks and tabs stay), and text
+// that a spreadsheet would run as a formula made inert with a leading
+// quote. The JSON Lines export is the exact one.
 func csvCell(f *model.Field, v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -235,9 +238,9 @@ func csvCell(f *model.Field, v any) string {
 		// A number field's value is a plain number, never a formula.
 		return model.Format(x)
 	case []string:
-		return defuse(strings.Join(x, "; "))
+		return defuse(safetext.Text(strings.Join(x, "; ")))
 	}
-	return defuse(model.Format(v))
+	return defuse(safetext.Text(model.Format(v)))
 }
 
 // defuse prefixes cells a spreadsheet would read as a formula

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/protocol"
 )
 
@@ -72,7 +73,7 @@ func runLogin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "logged in to %s as %s (%s) from %q; the login lasts until %s\n",
-		base, resp.User, resp.Role, resp.Device, resp.ExpiresAt.Local().Format("2006-01-02 15:04"))
+		safetext.Line(base), safetext.Line(resp.User), safetext.Line(string(resp.Role)), resp.Device, resp.ExpiresAt.Local().Format("2006-01-02 15:04"))
 	return nil
 }
 

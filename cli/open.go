@@ -12,6 +12,7 @@ import (
 
 	"casefile/assets"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 )
@@ -25,7 +26,7 @@ func readConfig(env *Env) (config.Config, error) {
 	}
 	cfg, warnings, err := config.LoadEnv(path, Getenv)
 	for _, w := range warnings {
-		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", w)
+		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", safetext.Line(w))
 	}
 	return cfg, err
 }

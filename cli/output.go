@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 )
@@ -50,15 +51,11 @@ func (t *table) flush() error {
 	return t.err
 }
 
-// oneLine folds line breaks and tabs into spaces and cuts s to max runes.
+// oneLine makes s safe to print on one line (line breaks and tabs become
+// spaces, control and format characters visible escapes: see safetext) and
+// cuts it to max runes.
 func oneLine(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case '\n', '\r', '\t':
-			return ' '
-		}
-		return r
-	}, s)
+	s = safetext.Line(s)
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 )
@@ -242,10 +243,10 @@ func runShow(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 // their labels, then its sync state, queued ops and history.
 func writeRecord(w io.Writer, col *model.Collection, r shownRecord) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%s\n", singular(col), r.Title(col))
-	fmt.Fprintf(tw, "id\t%s\n", r.ID)
+	fmt.Fprintf(tw, "%s\t%s\n", singular(col), safetext.Line(r.Title(col)))
+	fmt.Fprintf(tw, "id\t%s\n", safetext.Line(r.ID))
 	for _, f := range col.Fields {
-		lines := strings.Split(model.Format(r.Fields[f.Name]), "\n")
+		lines := safetext.Lines(model.Format(r.Fields[f.Name]))
 		fmt.Fprintf(tw, "%s\t%s\n", f.Label, lines[0])
 		for _, l := range lines[1:] {
 			fmt.Fprintf(tw, "\t%s\n", l)
@@ -272,7 +273,7 @@ func writeRecord(w io.Writer, col *model.Collection, r shownRecord) error {
 		for _, op := range r.Queue {
 			fmt.Fprintf(w, "  %s (op %s): %s, %s\n", op.Kind, shortID(op.OpID), opStateLabel(op.State), attempts(op.Attempts))
 			if op.LastError != "" {
-				fmt.Fprintf(w, "    last error: %s\n", op.LastError)
+				fmt.Fprintf(w, "    last error: %s\n", safetext.Line(op.LastError))
 			}
 		}
 	}
@@ -280,7 +281,7 @@ func writeRecord(w io.Writer, col *model.Collection, r shownRecord) error {
 		fmt.Fprintf(w, "\nRecent history:\n")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, e := range r.Journal {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04"), e.Actor, e.Kind, oneLine(e.Summary, 100))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04"), safetext.Line(e.Actor), safetext.Line(string(e.Kind)), oneLine(e.Summary, 100))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

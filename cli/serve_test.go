@@ -57,11 +57,13 @@ func TestAdminCommands(t *testing.T) {
 		out, err string // substrings
 	}{
 		{"", []string{"admin", "--data", dir, "audit", "verify"}, 1, "", "no server database in"},
-		{"s3cret\n", []string{"admin", "--data", dir, "user", "add", "alice", "--role", "admin"}, 0, "added alice (admin)", ""},
-		{"s3cret\n", []string{"admin", "--data", dir, "user", "add", "bob"}, 0, "added bob (member)", ""},
+		{"s3cret-enough\n", []string{"admin", "--data", dir, "user", "add", "alice", "--role", "admin"}, 0, "added alice (admin)", ""},
+		{"s3cret-enough\n", []string{"admin", "--data", dir, "user", "add", "bob"}, 0, "added bob (member)", ""},
 		{"", []string{"admin", "--data", dir, "user", "add", "carol"}, 1, "", "the password is empty"},
-		{"x\n", []string{"admin", "--data", dir, "user", "add", "alice"}, 1, "", "already exists: alice"},
-		{"x\n", []string{"admin", "--data", dir, "user", "add", "dave", "--role", "boss"}, 1, "", `unknown role "boss"`},
+		{"another-secret\n", []string{"admin", "--data", dir, "user", "add", "alice"}, 1, "", "already exists: alice"},
+		{"another-secret\n", []string{"admin", "--data", dir, "user", "add", "dave", "--role", "boss"}, 1, "", `unknown role "boss"`},
+		{"x\n", []string{"admin", "--data", dir, "user", "add", "erin"}, 1, "", "the password has fewer than 8 characters"},
+		{"password1\n", []string{"admin", "--data", dir, "user", "add", "erin"}, 1, "", "one of the most common passwords"},
 		{"", []string{"admin", "--data", dir, "user", "list"}, 0, "alice  admin", ""},
 		{"", []string{"admin", "--data", dir, "grant", "bob", matter}, 1, "", "no such matter: " + matter},
 		{"", []string{"admin", "--data", dir, "grant", "nobody", matter}, 1, "", "no such user: nobody"},
@@ -87,7 +89,7 @@ func TestAdminCommands(t *testing.T) {
 
 func TestLoginCommand(t *testing.T) {
 	srv := servertest.Start(t)
-	if err := srv.AddUser(context.Background(), "alice", "s3cret", server.RoleMember); err != nil {
+	if err := srv.AddUser(context.Background(), "alice", "s3cret-enough", server.RoleMember); err != nil {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
@@ -98,7 +100,7 @@ func TestLoginCommand(t *testing.T) {
 	if _, err := config.LoadCredentials(data); err != config.ErrNoCredentials {
 		t.Fatalf("a refused login saved credentials: %v", err)
 	}
-	code, out, errs := runMain(t, "s3cret\n", "--data", data, "login", "--server", srv.URL+"/", "--user", "alice", "--device", "laptop")
+	code, out, errs := runMain(t, "s3cret-enough\n", "--data", data, "login", "--server", srv.URL+"/", "--user", "alice", "--device", "laptop")
 	if code != 0 || !strings.Contains(out, "logged in to "+srv.URL+" as alice") {
 		t.Fatalf("login: exit %d, %q, %q", code, out, errs)
 	}

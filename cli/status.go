@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/syncer"
@@ -108,7 +110,7 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 
 // probe asks the server's /healthz with a short timeout.
 func probe(ctx context.Context, creds credentials) string {
-	c, err := syncer.NewClient(creds.Server, creds.Token, nil)
+	c, err := apiclient.NewClient(creds.Server, creds.Token, nil)
 	if err != nil {
 		return string(syncer.Offline)
 	}
@@ -117,7 +119,7 @@ func probe(ctx context.Context, creds credentials) string {
 	switch err := c.Health(ctx); {
 	case err == nil:
 		return string(syncer.Online)
-	case syncer.ClassOf(err) == syncer.ClassFailing:
+	case apiclient.ClassOf(err) == apiclient.ClassFailing:
 		return string(syncer.Degraded)
 	}
 	return string(syncer.Offline)
@@ -125,7 +127,7 @@ func probe(ctx context.Context, creds credentials) string {
 
 func printStatus(env *Env, rep statusReport) error {
 	w := env.Stdout
-	server := rep.Server
+	server := safetext.Line(rep.Server)
 	if server == "" {
 		server = "(none)"
 	}
@@ -134,7 +136,7 @@ func printStatus(env *Env, rep statusReport) error {
 		fmt.Fprintf(w, "Server:     %s — not logged in (run 'casefile login --server URL --user NAME')\n", server)
 	default:
 		fmt.Fprintf(w, "Server:     %s — %s\n", server, rep.Connectivity)
-		fmt.Fprintf(w, "User:       %s (device %s)\n", rep.User, rep.Device)
+		fmt.Fprintf(w, "User:       %s (device %s)\n", safetext.Line(rep.User), safetext.Line(rep.Device))
 	}
 	if rep.LastSync == nil {
 		fmt.Fprintf(w, "Last sync:  never\n")

@@ -8,7 +8,9 @@ import (
 	"io"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/syncer"
 )
 
@@ -108,12 +110,12 @@ func syncError(err error, timeout time.Duration) error {
 	case errors.Is(err, syncer.ErrWorkOffline):
 		return &ExitError{Code: exitUnreachable, Err: err}
 	}
-	var e *syncer.Error
+	var e *apiclient.Error
 	if errors.As(err, &e) {
 		switch e.Class {
-		case syncer.ClassUnauthorized:
-			return &ExitError{Code: exitLoggedOut, Err: syncer.ErrSessionExpired}
-		case syncer.ClassUnreachable:
+		case apiclient.ClassUnauthorized:
+			return &ExitError{Code: exitLoggedOut, Err: apiclient.ErrSessionExpired}
+		case apiclient.ClassUnreachable:
 			return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("%s Your changes are kept on this computer; sync again when the network is back", e.Message)}
 		default:
 			return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("%s Your changes are kept on this computer; sync again later", e.Message)}
@@ -143,7 +145,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 			case syncer.EventCycle:
 				line := summaryLine(ev.Counts)
 				if ev.Err != "" {
-					line += " — " + ev.Err
+					line += " — " + safetext.Line(ev.Err)
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), line)
 			case syncer.EventConnectivity:
@@ -152,10 +154,10 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Connectivity)
 				if ev.Connectivity == syncer.LoggedOut {
-					return &ExitError{Code: exitLoggedOut, Err: syncer.ErrSessionExpired}
+					return &ExitError{Code: exitLoggedOut, Err: apiclient.ErrSessionExpired}
 				}
 			case syncer.EventError:
-				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Err)
+				fmt.Fprintf(w, "%s %s\n", clock(ev.At), safetext.Line(ev.Err))
 			}
 		}
 	}

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/config"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
 	"casefile/server/servertest"
-	"casefile/syncer"
 )
 
 // login writes the credentials a `casefile login` would, for user on srv.
@@ -88,7 +88,7 @@ func TestSyncAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = h.run("sync")
-	if r.code != exitLoggedOut || !strings.Contains(r.stderr, syncer.SessionExpired) {
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, apiclient.SessionExpired) {
 		t.Errorf("sync with a revoked token: exit %d, stderr %q", r.code, r.stderr)
 	}
 	h.okJSON(&st, "status", "--json")

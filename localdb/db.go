@@ -174,6 +174,10 @@ func (db *DB) checkpointer(ctx context.Context) {
 	}
 }
 
+// DSN is the data source name of a SQLite file opened with the pragmas of
+// the local database, for comparisons against the same disk settings.
+func DSN(path string) string { return dsn(path) }
+
 // dsn builds the connection string: busy_timeout first, then WAL, foreign
 // keys and FULL sync, then extra parameters.
 func dsn(path string, extra ...string) string {

@@ -33,10 +33,10 @@ func newFuzzWorld(f *testing.F) *fuzzWorld {
 	f.Cleanup(func() { srv.Close() })
 	w := &fuzzWorld{srv: srv, h: srv.Handler(), text: "bob-secret-7f3a9c"}
 	login := func(user, role string) string {
-		if err := srv.AddUser(bg, user, "pw", role); err != nil {
+		if err := srv.AddUser(bg, user, "pw-for-tests", role); err != nil {
 			f.Fatal(err)
 		}
-		rec := w.call("POST", protocol.PathLogin, "", `{"user":"`+user+`","password":"pw","device":"fuzz"}`, "")
+		rec := w.call("POST", protocol.PathLogin, "", `{"user":"`+user+`","password":"pw-for-tests","device":"fuzz"}`, "")
 		var resp protocol.LoginResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.Token == "" {
 			f.Fatalf("login %s: %s", user, rec.Body)

@@ -125,11 +125,8 @@ func (s *Server) AddUser(ctx context.Context, name, password, role string) error
 	default:
 		return fmt.Errorf("%w: unknown role %q (roles: admin, member, viewer)", ErrInvalid, role)
 	}
-	if password == "" {
-		return fmt.Errorf("%w: the password is empty", ErrInvalid)
-	}
-	if len(password) > 1024 {
-		return fmt.Errorf("%w: the password is longer than 1024 bytes", ErrInvalid)
+	if err := checkNewPassword(name, password); err != nil {
+		return err
 	}
 	hash := hashPassword(password, s.opts.Password)
 	now := s.now()
@@ -219,34 +216,39 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errBadRequest("The device name must have 1 to 64 printable characters."))
 		return
 	}
-	bad := &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized, msg: "The user name or password is wrong."}
-	if req.User == "" || len(req.User) > 256 || len(req.Password) > 1024 {
-		checkPassword(s.dummy(), req.Password)
-		s.writeError(w, r, bad)
+	// A name no account can have is refused before any hashing: the
+	// naming rules are public, so answering faster tells nothing.
+	if checkName("user", req.User, true) != nil || len(req.Password) > maxPasswordBytes {
+		s.refuseLogin(w, r, refusedMalformed, errBadLogin)
 		return
 	}
-	if ae := s.limits.allow("login:" + req.User); ae != nil {
-		s.writeError(w, r, ae)
-		return
-	}
-	var u store.User
-	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
-		u, err = rd.User(r.Context(), req.User)
-		return err
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// Spend the same effort as for a real user, so timing tells nothing.
-		checkPassword(s.dummy(), req.Password)
-		s.writeError(w, r, bad)
-		return
-	case err != nil:
+	addr := clientAddr(r)
+	counts, err := s.readLoginCounts(r.Context(), req.User, addr)
+	if err != nil {
 		s.writeError(w, r, errInternal(err))
 		return
 	}
-	if !checkPassword(u.PasswordHash, req.Password) {
-		s.log.Info("login refused", "user", u.Name, "device", req.Device)
-		s.writeError(w, r, bad)
+	if wait := counts.lockedFor(s.now()); wait > 0 {
+		s.refuseLogin(w, r, refusedLocked, errLoginLocked(wait))
+		return
+	}
+	if !s.logins.acquire(r.Context()) {
+		s.refuseLogin(w, r, refusedBusy, errLoginBusy)
+		return
+	}
+	u, ok, err := s.checkLogin(r.Context(), req.User, req.Password)
+	s.logins.release()
+	if err != nil {
+		s.writeError(w, r, errInternal(err))
+		return
+	}
+	if !ok {
+		s.log.Info("login refused", "user", req.User, "device", req.Device, "addr", addr)
+		if err := s.countFailure(r.Context(), req.User, addr, req.Device); err != nil {
+			s.writeError(w, r, errInternal(err))
+			return
+		}
+		s.refuseLogin(w, r, refusedCredentials, errBadLogin)
 		return
 	}
 	raw := make([]byte, 32)
@@ -258,6 +260,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if err := tx.PutToken(r.Context(), t); err != nil {
 			return err
 		}
+		// A success clears the name's count and the address's: the
+		// real user, once in, does not carry an attacker's failures.
+		if !clean(counts.name) || !clean(counts.addr) {
+			if err := tx.DeleteLoginFailures(r.Context(), userKey(u.Name), addr); err != nil {
+				return err
+			}
+		}
 		return s.audit(r.Context(), tx, &store.AuditEntry{At: now, Actor: u.Name, Device: req.Device, Action: "login", Target: u.Name})
 	})
 	if err != nil {
@@ -266,6 +275,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("login", "user", u.Name, "device", req.Device)
 	writeJSON(w, http.StatusOK, protocol.LoginResponse{Token: token, User: u.Name, Role: u.Role, Device: req.Device, ExpiresAt: t.ExpiresAt.UTC()})
+}
+
+// checkLogin checks a password against the user's hash, or against a
+// dummy hash for an unknown user so that timing tells nothing; ok is
+// false for both wrong passwords and unknown users.
+func (s *Server) checkLogin(ctx context.Context, name, password string) (u store.User, ok bool, err error) {
+	err = s.st.Read(ctx, func(rd store.Reader) (err error) {
+		u, err = rd.User(ctx, name)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		checkPassword(s.dummy(), password)
+		return u, false, nil
+	case err != nil:
+		return u, false, err
+	}
+	return u, checkPassword(u.PasswordHash, password), nil
 }
 
 // authed wraps a handler with bearer authentication and the per-token rate

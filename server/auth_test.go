@@ -31,7 +31,7 @@ func status(err error) int {
 func TestLoginAnswer(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.TokenTTL = time.Hour })
-	if err := srv.AddUser(context.Background(), "alice", "pw", server.RoleViewer); err != nil {
+	if err := srv.AddUser(context.Background(), "alice", "pw-for-tests", server.RoleViewer); err != nil {
 		t.Fatal(err)
 	}
 	c := &servertest.Client{URL: srv.URL, HTTP: http.DefaultClient}
@@ -39,7 +39,7 @@ func TestLoginAnswer(t *testing.T) {
 		Token, User, Role, Device string
 		ExpiresAt                 time.Time `json:"expires_at"`
 	}
-	if err := c.Call(context.Background(), "POST", "/v1/login", map[string]string{"user": "alice", "password": "pw", "device": "laptop"}, &resp); err != nil {
+	if err := c.Call(context.Background(), "POST", "/v1/login", map[string]string{"user": "alice", "password": "pw-for-tests", "device": "laptop"}, &resp); err != nil {
 		t.Fatal(err)
 	}
 	if len(resp.Token) != 43 || resp.Role != server.RoleViewer || resp.Device != "laptop" || !resp.ExpiresAt.Equal(clk.Now().Add(time.Hour)) {
@@ -119,24 +119,29 @@ func TestRateLimit(t *testing.T) {
 func TestAddUserRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	srv := servertest.Start(t)
-	if err := srv.AddUser(ctx, "alice", "pw", server.RoleMember); err != nil {
+	if err := srv.AddUser(ctx, "alice", "pw-for-tests", server.RoleMember); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ name, pw, role string }{
 		{"bob", "", server.RoleMember},
-		{"bob", "pw", "owner"},
-		{"", "pw", server.RoleMember},
-		{"bob smith", "pw", server.RoleMember},
-		{"bob\x00", "pw", server.RoleMember},
+		{"bob", "pw-for-tests", "owner"},
+		{"", "pw-for-tests", server.RoleMember},
+		{"bob smith", "pw-for-tests", server.RoleMember},
+		{"bob\x00", "pw-for-tests", server.RoleMember},
+		{"bob", "seven!!", server.RoleMember},               // under the minimum length
+		{"bob", "x", server.RoleMember},                     // one character
+		{"bob", "Password1", server.RoleMember},             // a common password, whatever its case
+		{"bob", "qwertyuiop", server.RoleMember},            // a common password
+		{"bobby-tables", "Bobby-Tables", server.RoleMember}, // the user name
 	} {
 		if err := srv.AddUser(ctx, c.name, c.pw, c.role); !errors.Is(err, server.ErrInvalid) {
 			t.Errorf("AddUser(%q, %q, %q) = %v, want ErrInvalid", c.name, c.pw, c.role, err)
 		}
 	}
-	if err := srv.AddUser(ctx, "alice", "other", server.RoleAdmin); !errors.Is(err, server.ErrUserExists) {
+	if err := srv.AddUser(ctx, "alice", "another password", server.RoleAdmin); !errors.Is(err, server.ErrUserExists) {
 		t.Fatalf("second alice: %v, want ErrUserExists", err)
 	}
-	if _, err := servertest.Login(ctx, srv.URL, "alice", "other", "x"); status(err) != 401 {
+	if _, err := servertest.Login(ctx, srv.URL, "alice", "another password", "x"); status(err) != 401 {
 		t.Fatalf("the refused second alice changed the password: %v", err)
 	}
 }

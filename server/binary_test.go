@@ -107,17 +107,17 @@ func TestTwoReplicaProcesses(t *testing.T) {
 	dbURL := storetest.PostgresURL(t)
 	bin := buildBinary(t)
 	ctx := context.Background()
-	admin(t, bin, dbURL, "pw-alice\n", "user", "add", "alice")
-	admin(t, bin, dbURL, "pw-bob\n", "user", "add", "bob")
+	admin(t, bin, dbURL, "pw-of-alice\n", "user", "add", "alice")
+	admin(t, bin, dbURL, "pw-of-bob\n", "user", "add", "bob")
 	a := startReplica(t, bin, dbURL)
 	b := startReplica(t, bin, dbURL)
-	alice, err := servertest.Login(ctx, b.url, "alice", "pw-alice", "laptop")
+	alice, err := servertest.Login(ctx, b.url, "alice", "pw-of-alice", "laptop")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := alice.CreateMatter(t, "Across replicas")
 	admin(t, bin, dbURL, "", "grant", "bob", m.ID)
-	bob, err := servertest.Login(ctx, a.url, "bob", "pw-bob", "phone")
+	bob, err := servertest.Login(ctx, a.url, "bob", "pw-of-bob", "phone")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,12 +23,12 @@ func FuzzPush(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { srv.Close() })
-	if err := srv.AddUser(ctx, "alice", "pw", server.RoleMember); err != nil {
+	if err := srv.AddUser(ctx, "alice", "pw-for-tests", server.RoleMember); err != nil {
 		f.Fatal(err)
 	}
 	h := srv.Handler()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/login", strings.NewReader(`{"user":"alice","password":"pw","device":"fuzz"}`)))
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/login", strings.NewReader(`{"user":"alice","password":"pw-for-tests","device":"fuzz"}`)))
 	var login protocol.LoginResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &login); err != nil || login.Token == "" {
 		f.Fatalf("login: %s", rec.Body)
@@ -40,7 +40,7 @@ func FuzzPush(f *testing.F) {
 		`{"ops":[{"op_id":"` + model.NewID() + `","record_id":"` + model.NewID() + `","collection":"note","kind":"create","fields":{"matter_id":"` + matter + `","title":"y","tags":["a",1]}}]}`,
 		`{"ops":[{"op_id":"` + model.NewID() + `","record_id":"` + matter + `","collection":"matter","kind":"update","fields":{"title":null},"base_version":1}]}`,
 		`{"ops":[{"op_id":"` + model.NewID() + `","record_id":"` + matter + `","collection":"matter","kind":"delete","base_version":99}]}`,
-		`{"ops":[{"version":1}]}`, `{"ops":`, `[]`, `null`, "\xff", `{"user":"alice","password":"pw"}`,
+		`{"ops":[{"version":1}]}`, `{"ops":`, `[]`, `null`, "\xff", `{"user":"alice","password":"pw-for-tests"}`,
 		`{"ops":[{"op_id":"` + op + `","record_id":"` + model.NewID() + `","collection":"task","kind":"create","fields":{"minutes":1e999}}]}`,
 	} {
 		f.Add(seed)

@@ -31,6 +31,10 @@ type metrics struct {
 	pull     prometheus.Histogram
 	streams  prometheus.Gauge
 	files    *prometheus.CounterVec
+	// loginRefused counts refused logins by reason; loginLockouts the
+	// user names and addresses locked for failing too often.
+	loginRefused  *prometheus.CounterVec
+	loginLockouts prometheus.Counter
 
 	mu      sync.Mutex
 	cursors map[device]pulledTo
@@ -72,7 +76,16 @@ func newMetrics(s *Server) *metrics {
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "casefile_file_bytes_total", Help: "Bytes of attached files received (up) and sent (down), by chunk.",
 		}, []string{"direction"}),
+		loginRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casefile_login_refused_total", Help: "Refused logins by reason (bad_credentials, malformed, locked, busy).",
+		}, []string{"reason"}),
+		loginLockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casefile_login_lockouts_total", Help: "User names and client addresses locked after too many failed logins.",
+		}),
 		cursors: map[device]pulledTo{},
+	}
+	for _, r := range []string{refusedCredentials, refusedMalformed, refusedLocked, refusedBusy} {
+		m.loginRefused.WithLabelValues(r)
 	}
 	// Every result shows from the start, at zero.
 	for _, r := range []model.OpResult{model.ResultApplied, model.ResultMerged, model.ResultConflict, model.ResultRejected} {
@@ -80,7 +93,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, m.files, headCollector{m})
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, m.files, m.loginRefused, m.loginLockouts, headCollector{m})
 	return m
 }
 

@@ -60,6 +60,18 @@ type Options struct {
 	CompactEvery time.Duration
 	// Password sets the argon2id cost of new password hashes.
 	Password HashParams
+	// LoginConcurrency bounds the password checks that run at once
+	// (DefaultLoginConcurrency when 0); more logins wait briefly, then
+	// get 429.
+	LoginConcurrency int
+	// StreamsPerToken and StreamsPerUser cap the event streams open at
+	// once on this server (DefaultStreamsPerToken, DefaultStreamsPerUser
+	// when 0); a new stream over a cap closes the oldest.
+	StreamsPerToken int
+	StreamsPerUser  int
+	// LoginWait is how long a login waits for a free password check
+	// before it is answered 429 (DefaultLoginWait when 0).
+	LoginWait time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// MetricsListen, when set, is an address (host:port) of its own for
@@ -91,6 +103,7 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 	limits  *limiters
+	logins  *loginGate
 	handler http.Handler
 	dummy   func() string // a password hash to check unknown users against, made on first use
 
@@ -137,6 +150,12 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.CompactEvery == 0 {
 		opts.CompactEvery = DefaultCompaction
+	}
+	if opts.LoginConcurrency <= 0 {
+		opts.LoginConcurrency = DefaultLoginConcurrency
+	}
+	if opts.LoginWait <= 0 {
+		opts.LoginWait = DefaultLoginWait
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -191,6 +210,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.hub = newHub()
 	s.metrics = newMetrics(s)
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
+	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait)
 	s.handler = s.routes()
 	if metricsLn != nil {
 		s.metricsLn = metricsLn
@@ -205,6 +225,8 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 			s.log.Error("change listener stopped", "err", err)
 		}
 	}()
+	s.wg.Add(1)
+	go s.freeMemoryLoop()
 	if opts.CompactEvery > 0 {
 		s.wg.Add(1)
 		go s.compactLoop(opts.CompactEvery)
@@ -336,6 +358,9 @@ func (s *Server) compactLoop(every time.Duration) {
 		case <-t.C:
 			if _, err := s.Compact(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
 				s.log.Error("compaction failed", "err", err)
+			}
+			if _, err := s.PruneLoginFailures(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
+				s.log.Error("pruning login failures failed", "err", err)
 			}
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"casefile/syncer/faultproxy"
+	"casefile/internal/faultproxy"
 )
 
 // fault is what the network does to one request of a client.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
@@ -121,7 +122,7 @@ func (w *world) sync(c *client) {
 			w.violate("%s: %d request(s) went out while work offline was on", c.name, n)
 		}
 	}
-	if err != nil && !errors.Is(err, syncer.ErrWorkOffline) && !syncer.IsTransient(err) && syncer.ClassOf(err) != syncer.ClassPermanent {
+	if err != nil && !errors.Is(err, syncer.ErrWorkOffline) && !apiclient.IsTransient(err) && apiclient.ClassOf(err) != apiclient.ClassPermanent {
 		w.violate("%s: sync failed with a non-network error: %v", c.name, err)
 	}
 }
@@ -135,7 +136,7 @@ func errClass(err error) string {
 	case errors.Is(err, syncer.ErrWorkOffline):
 		return "work-offline"
 	}
-	if c := syncer.ClassOf(err); c != 0 {
+	if c := apiclient.ClassOf(err); c != 0 {
 		return c.String()
 	}
 	return "error"

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"casefile/assets"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
@@ -27,7 +28,6 @@ import (
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
 )
 
 // scenario sizes one scenario.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
@@ -36,7 +37,7 @@ func TestResyncAfterCompaction(t *testing.T) {
 	// a edits two notes; one edit's answer is lost after the server applied it.
 	a.update(lost.ID, model.Fields{"body": "applied, answer lost"})
 	w.proxy.Inject("/v1/push", "drop")
-	if _, err := a.s.RunOnce(ctx); !syncer.IsTransient(err) {
+	if _, err := a.s.RunOnce(ctx); !apiclient.IsTransient(err) {
 		t.Fatalf("push with a lost answer: %v", err)
 	}
 	a.update(edited.ID, model.Fields{"body": "offline edit"})
@@ -106,7 +107,7 @@ func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
 	m := a.create("matter", model.Fields{"title": "Taken away"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "held"})
 	w.proxy.Inject("/v1/pull", "unavailable")
-	if _, err := a.s.RunOnce(ctx); !syncer.IsTransient(err) {
+	if _, err := a.s.RunOnce(ctx); !apiclient.IsTransient(err) {
 		t.Fatalf("sync with the pull cut: %v", err)
 	}
 	if st, _ := a.db.Status(ctx); st.Cursor != 0 || len(a.outbox()) != 0 {
@@ -144,7 +145,7 @@ func TestUndeliveredSendsDoNotCount(t *testing.T) {
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written offline"})
 	w.proxy.Stop() // no connection can be made
 	for range 3 {
-		if _, err := a.s.RunOnce(ctx); syncer.ClassOf(err) != syncer.ClassUnreachable {
+		if _, err := a.s.RunOnce(ctx); apiclient.ClassOf(err) != apiclient.ClassUnreachable {
 			t.Fatalf("sync with no connection: %v", err)
 		}
 		if _, err := a.db.RetryAll(ctx); err != nil {

@@ -1,6 +1,9 @@
 package syncer
 
-import "sync"
+import (
+	"casefile/apiclient"
+	"sync"
+)
 
 // link derives Connectivity from what actually happened: the outcome of
 // the last exchange, whether one is under way, the person's work-offline
@@ -75,14 +78,14 @@ func (l *link) observeLocked(err error) {
 		l.outcome = Online
 		return
 	}
-	switch ClassOf(err) {
-	case ClassUnreachable:
+	switch apiclient.ClassOf(err) {
+	case apiclient.ClassUnreachable:
 		l.outcome = Offline
-	case ClassFailing:
+	case apiclient.ClassFailing:
 		l.outcome = Degraded
-	case ClassUnauthorized:
+	case apiclient.ClassUnauthorized:
 		l.loggedOut = true
-	case ClassPermanent, ClassCursorTooOld:
+	case apiclient.ClassPermanent, apiclient.ClassCursorTooOld:
 		// The server answered sensibly: the link itself works.
 		l.outcome = Online
 	}

@@ -1,16 +1,17 @@
 package syncer
 
 import (
+	"casefile/apiclient"
 	"context"
 	"errors"
 	"testing"
 )
 
 func TestLinkStates(t *testing.T) {
-	unreachable := &Error{Class: ClassUnreachable}
-	failing := &Error{Class: ClassFailing}
-	permanent := &Error{Class: ClassPermanent}
-	unauthorized := &Error{Class: ClassUnauthorized}
+	unreachable := &apiclient.Error{Class: apiclient.ClassUnreachable}
+	failing := &apiclient.Error{Class: apiclient.ClassFailing}
+	permanent := &apiclient.Error{Class: apiclient.ClassPermanent}
+	unauthorized := &apiclient.Error{Class: apiclient.ClassUnauthorized}
 	type step struct {
 		name string
 		do   func(l *link) (Connectivity, bool)

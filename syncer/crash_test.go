@@ -19,10 +19,10 @@ import (
 	_ "modernc.org/sqlite" // the driver, for PRAGMA integrity_check on the client's file
 
 	"casefile/config"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
-	"casefile/syncer/faultproxy"
 )
 
 // Crash test sizes; CASEFILE_CRASH_ITERATIONS and CASEFILE_CRASH_SEED

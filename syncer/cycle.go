@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
@@ -38,7 +39,7 @@ func (s *Syncer) RunOnce(ctx context.Context) (Summary, error) {
 	}
 	sum, err := s.cycle(ctx, wants{push: true, pull: true, forced: true})
 	s.afterCycle(err)
-	if err == nil || IsTransient(err) {
+	if err == nil || apiclient.IsTransient(err) {
 		if n, cerr := s.retryableOps(ctx); cerr == nil {
 			sum.Retrying = n
 		} else if err == nil {
@@ -72,7 +73,7 @@ func (s *Syncer) retryableOps(ctx context.Context) (int, error) {
 // run is the state of one cycle.
 type run struct {
 	s     *Syncer
-	c     *Client
+	c     Remote
 	ctx   context.Context // for the local database: outlives network cancellation
 	nctx  context.Context // for the network
 	w     wants
@@ -114,8 +115,8 @@ func (s *Syncer) cycle(ctx context.Context, w wants) (Summary, error) {
 		if merr := s.db.SetMeta(context.WithoutCancel(ctx), MetaLastSync, s.opts.Now().UTC().Format(time.RFC3339Nano)); merr != nil {
 			err = fmt.Errorf("record last sync: %w", merr)
 		}
-	} else if ClassOf(err) != 0 {
-		s.log.Info("sync cycle fell short", "class", ClassOf(err), "err", err)
+	} else if apiclient.ClassOf(err) != 0 {
+		s.log.Info("sync cycle fell short", "class", apiclient.ClassOf(err), "err", err)
 	}
 	if st, serr := s.db.Status(ctx); serr == nil {
 		r.sum.Retrying = st.Counts[model.StatePending] + st.Counts[model.StateSyncing] + st.Counts[model.StateRetrying]
@@ -136,7 +137,7 @@ func (s *Syncer) whyNoTraffic() error {
 	if c == nil {
 		return ErrNotLoggedIn
 	}
-	return &Error{Class: ClassUnauthorized, Status: http.StatusUnauthorized, Code: protocol.CodeUnauthorized, Message: SessionExpired}
+	return &apiclient.Error{Class: apiclient.ClassUnauthorized, Status: http.StatusUnauthorized, Code: protocol.CodeUnauthorized, Message: apiclient.SessionExpired}
 }
 
 // pullDespite says whether the pull still runs after the push ended with
@@ -146,14 +147,14 @@ func pullDespite(err error) bool {
 	if err == nil {
 		return true
 	}
-	var e *Error
+	var e *apiclient.Error
 	if !errors.As(err, &e) {
 		return false // the local database or cancellation
 	}
 	switch e.Class {
-	case ClassPermanent:
+	case apiclient.ClassPermanent:
 		return true
-	case ClassFailing:
+	case apiclient.ClassFailing:
 		return e.Status != http.StatusTooManyRequests && e.Status != 0
 	}
 	return false
@@ -264,7 +265,7 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 	}
 	if len(ops) > 1 {
 		if body, err := json.Marshal(protocol.PushRequest{Ops: wire}); err == nil && len(body) > protocol.MaxBodyBytes {
-			return &Error{Class: ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
+			return &apiclient.Error{Class: apiclient.ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
 				Message: "The batch is too large for one request."}
 		}
 	}
@@ -282,7 +283,7 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 // rejection turns a refused one-op request into that op's rejected result.
 func rejection(o localdb.OutboxOp, err error) protocol.OpResult {
 	res := protocol.OpResult{OpID: o.OpID, Result: model.ResultRejected, Code: protocol.CodeBadRequest, Message: sentence(err)}
-	var e *Error
+	var e *apiclient.Error
 	if errors.As(err, &e) {
 		res.Code = e.Code
 	}
@@ -293,8 +294,8 @@ func rejection(o localdb.OutboxOp, err error) protocol.OpResult {
 // fault of an op in it: a malformed or oversized request, a forbidden
 // write. A 404 or 405 means the address is wrong, not the ops.
 func opSpecific(err error) bool {
-	var e *Error
-	if !errors.As(err, &e) || e.Class != ClassPermanent {
+	var e *apiclient.Error
+	if !errors.As(err, &e) || e.Class != apiclient.ClassPermanent {
 		return false
 	}
 	switch e.Status {
@@ -306,7 +307,7 @@ func opSpecific(err error) bool {
 
 // serverError reports an internal server error, which one op may cause.
 func serverError(err error) bool {
-	var e *Error
+	var e *apiclient.Error
 	return errors.As(err, &e) && e.Status == http.StatusInternalServerError
 }
 
@@ -367,7 +368,7 @@ func (r *run) retry(ops []localdb.OutboxOp, cause error) {
 	}
 	now := r.s.opts.Now()
 	msg := sentence(cause)
-	var e *Error
+	var e *apiclient.Error
 	errors.As(cause, &e)
 	groups := map[int][]string{}
 	for _, o := range ops {
@@ -385,7 +386,7 @@ func (r *run) retry(ops []localdb.OutboxOp, cause error) {
 			next = now.Add(d)
 		}
 		mark := r.s.db.MarkRetry
-		if undelivered(cause) {
+		if apiclient.Undelivered(cause) {
 			mark = r.s.db.MarkUndelivered
 		}
 		if err := mark(ctx, ids, msg, next); err != nil {
@@ -431,7 +432,7 @@ func (r *run) pull() error {
 	for {
 		r.begin()
 		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize, mark)
-		if ClassOf(err) == ClassCursorTooOld && !resynced {
+		if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld && !resynced {
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
 			resynced = true
@@ -439,7 +440,7 @@ func (r *run) pull() error {
 			if err := r.s.db.ResetCursor(r.ctx); err != nil {
 				return fmt.Errorf("reset cursor: %w", err)
 			}
-			cursor, progress, done, total, mark = 0, true, 0, 0, NoMark
+			cursor, progress, done, total, mark = 0, true, 0, 0, apiclient.NoMark
 			continue
 		}
 		if err != nil {
@@ -498,7 +499,7 @@ func (s *Syncer) serverHead() int64 {
 
 // sentence is the part of an error people read.
 func sentence(err error) string {
-	var e *Error
+	var e *apiclient.Error
 	switch {
 	case err == nil:
 		return ""
@@ -528,27 +529,27 @@ func (s *Syncer) Pull(ctx context.Context) (Summary, error) {
 func (s *Syncer) Head() int64 { return s.serverHead() }
 
 // fullPullMark is the compaction mark the full pull resuming at cursor
-// began under, or NoMark when it is not one (or the mark was never
+// began under, or apiclient.NoMark when it is not one (or the mark was never
 // recorded: the server then answers cursor_too_old and the pull starts
 // over).
 func (r *run) fullPullMark(cursor int64) (int64, error) {
 	if cursor == 0 {
-		return NoMark, nil
+		return apiclient.NoMark, nil
 	}
 	flag, err := r.s.db.Meta(r.ctx, localdb.MetaResync)
 	if err != nil {
-		return NoMark, fmt.Errorf("read resync flag: %w", err)
+		return apiclient.NoMark, fmt.Errorf("read resync flag: %w", err)
 	}
 	if flag != "1" {
-		return NoMark, nil
+		return apiclient.NoMark, nil
 	}
 	v, err := r.s.db.Meta(r.ctx, MetaFullPullMark)
 	if err != nil {
-		return NoMark, fmt.Errorf("read the compaction mark: %w", err)
+		return apiclient.NoMark, fmt.Errorf("read the compaction mark: %w", err)
 	}
 	mark, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || mark < 0 {
-		return NoMark, nil
+		return apiclient.NoMark, nil
 	}
 	return mark, nil
 }

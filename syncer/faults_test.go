@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
-	"casefile/syncer/faultproxy"
 )
 
 // TestRandomFaultsConverge: two people work on one matter through a proxy

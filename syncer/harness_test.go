@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"casefile/assets"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
 )
 
 // world is a real server behind a fault proxy, and the clients of a test.

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"casefile/apiclient"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
 )
 
 // quiet is how long the negative checks below watch for traffic that
@@ -34,9 +35,9 @@ func TestTokenRefused(t *testing.T) {
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written after the revocation"})
 	waitFor(t, "logged-out", func() bool { return a.s.Connectivity() == syncer.LoggedOut })
 	waitFor(t, "an event telling the user to log in again", func() bool {
-		return a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == syncer.SessionExpired })
+		return a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == apiclient.SessionExpired })
 	})
-	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, syncer.ErrSessionExpired) {
+	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, apiclient.ErrSessionExpired) {
 		t.Errorf("RunOnce while logged out: %v", err)
 	}
 	settle(w)
@@ -205,7 +206,7 @@ func TestDegradedOnServerErrors(t *testing.T) {
 	a := w.newDevice("a", alice)
 	a.create("matter", model.Fields{"title": "Wobbly"})
 	w.proxy.SetRule(func(string, []byte) (faultproxy.Fault, bool) { return faultproxy.Unavailable, true })
-	if _, err := a.s.RunOnce(context.Background()); !syncer.IsTransient(err) {
+	if _, err := a.s.RunOnce(context.Background()); !apiclient.IsTransient(err) {
 		t.Errorf("err = %v", err)
 	}
 	if c := a.s.Connectivity(); c != syncer.Degraded {

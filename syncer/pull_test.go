@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"casefile/apiclient"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
 )
 
 // shared sets up alice with a matter and a note on two synced devices.
@@ -195,7 +196,7 @@ func TestPullNotBlockedByFailingPush(t *testing.T) {
 		return faultproxy.ServerError, path == "/v1/push"
 	})
 	_, err := b.s.RunOnce(context.Background())
-	if syncer.ClassOf(err) != syncer.ClassFailing {
+	if apiclient.ClassOf(err) != apiclient.ClassFailing {
 		t.Errorf("sync with failing pushes: err = %v", err)
 	}
 	if got := b.get(news.ID); got.Fields["title"] != "news" {

@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"casefile/apiclient"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
-	"casefile/syncer/faultproxy"
 )
 
 func TestSyncRoundTrip(t *testing.T) {
@@ -85,7 +86,7 @@ func TestLostResponseNoDuplicate(t *testing.T) {
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "once"})
 	w.proxy.Inject("/v1/push", faultproxy.Drop)
 	_, err := a.s.RunOnce(context.Background())
-	if !syncer.IsTransient(err) {
+	if !apiclient.IsTransient(err) {
 		t.Fatalf("first sync: err = %v, want a transient failure", err)
 	}
 	if st := a.get(n.ID).State; st != model.StateRetrying {
@@ -204,7 +205,7 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 	pulls := w.proxy.Requests("/v1/pull")
 	before := time.Now()
 	_, err := a.s.RunOnce(context.Background())
-	if syncer.ClassOf(err) != syncer.ClassFailing {
+	if apiclient.ClassOf(err) != apiclient.ClassFailing {
 		t.Fatalf("err = %v, want a failing exchange", err)
 	}
 	ops := a.outbox()

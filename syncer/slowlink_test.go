@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
@@ -27,8 +28,8 @@ func TestSlowLinkTimesOut(t *testing.T) {
 	// About 3.6 KB up and as much down at 4 KB/s: over a second each way.
 	w.proxy.SetBandwidth(4_000)
 	_, err := a.s.RunOnce(context.Background())
-	var se *syncer.Error
-	if !syncer.IsTransient(err) {
+	var se *apiclient.Error
+	if !apiclient.IsTransient(err) {
 		t.Fatalf("sync on a crawling link: err = %v, want a transient failure", err)
 	}
 	if !errors.As(err, &se) || se.Message != "The server did not answer in time." {

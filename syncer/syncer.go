@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/localdb"
 )
 
@@ -54,7 +55,7 @@ type Options struct {
 	WorkOffline bool
 	// RequestTimeout bounds one push, pull or login exchange, answer
 	// included; a slower exchange counts as a failed one and is retried.
-	// Default DefaultRequestTimeout.
+	// Default apiclient.DefaultRequestTimeout.
 	RequestTimeout time.Duration
 }
 
@@ -85,7 +86,7 @@ type Syncer struct {
 	cycleMu sync.Mutex // one cycle at a time
 
 	mu          sync.Mutex
-	client      *Client
+	client      Remote
 	want        wants
 	retries     timeHeap // op retry times this syncer scheduled
 	retrySet    map[time.Time]bool
@@ -118,7 +119,7 @@ func New(db *localdb.DB, opts Options) *Syncer {
 		opts.PollInterval = DefaultPollInterval
 	}
 	if opts.RequestTimeout <= 0 {
-		opts.RequestTimeout = DefaultRequestTimeout
+		opts.RequestTimeout = apiclient.DefaultRequestTimeout
 	}
 	if opts.WatchInterval <= 0 {
 		opts.WatchInterval = DefaultWatchInterval
@@ -130,7 +131,7 @@ func New(db *localdb.DB, opts Options) *Syncer {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = DefaultHTTPClient()
+		opts.HTTPClient = apiclient.DefaultHTTPClient()
 	}
 	for _, b := range []struct {
 		dst *Backoff
@@ -164,13 +165,14 @@ func New(db *localdb.DB, opts Options) *Syncer {
 
 // setClient builds the HTTP client for new credentials.
 func (s *Syncer) setClient(server, token string) error {
-	var c *Client
+	var c Remote
 	var err error
 	if server != "" && token != "" {
-		c, err = NewClient(server, token, s.opts.HTTPClient)
-		if c != nil {
-			c.now = s.opts.Now
-			c.timeout = s.opts.RequestTimeout
+		var ac *apiclient.Client
+		ac, err = apiclient.NewClient(server, token, s.opts.HTTPClient,
+			apiclient.WithClock(s.opts.Now), apiclient.WithRequestTimeout(s.opts.RequestTimeout))
+		if ac != nil {
+			c = ac
 		}
 	}
 	s.mu.Lock()
@@ -235,7 +237,7 @@ func (s *Syncer) restartNetwork() {
 
 // netContext returns a context for network traffic that ends with parent
 // or when the network settings change; ok is false when no traffic is allowed.
-func (s *Syncer) netContext(parent context.Context) (ctx context.Context, cancel context.CancelFunc, c *Client, ok bool) {
+func (s *Syncer) netContext(parent context.Context) (ctx context.Context, cancel context.CancelFunc, c Remote, ok bool) {
 	s.mu.Lock()
 	gen, c := s.netCtx, s.client
 	s.mu.Unlock()
@@ -413,7 +415,7 @@ func (s *Syncer) step(ctx context.Context, w wants) {
 	}
 	_, err := s.cycle(ctx, w)
 	s.afterCycle(err)
-	if err != nil && ClassOf(err) != ClassUnauthorized && !errors.Is(err, context.Canceled) {
+	if err != nil && apiclient.ClassOf(err) != apiclient.ClassUnauthorized && !errors.Is(err, context.Canceled) {
 		// Try again when the backoff hold ends (the probe first if the
 		// link is down), not only at the next poll or poke.
 		s.keep(wants{push: w.push, pull: w.pull})
@@ -459,9 +461,9 @@ func (s *Syncer) afterCycle(err error) {
 		s.mu.Lock()
 		s.failures, s.holdUntil = 0, time.Time{}
 		s.mu.Unlock()
-	case ClassOf(err) == ClassUnauthorized:
-		s.emit(Event{Kind: EventError, Err: SessionExpired})
-	case IsTransient(err):
+	case apiclient.ClassOf(err) == apiclient.ClassUnauthorized:
+		s.emit(Event{Kind: EventError, Err: apiclient.SessionExpired})
+	case apiclient.IsTransient(err):
 		s.backoff(s.opts.OpBackoff, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, ErrWorkOffline), errors.Is(err, ErrNotLoggedIn):
 		// Nothing failed: nothing was tried.
@@ -475,7 +477,7 @@ func (s *Syncer) afterCycle(err error) {
 // backoff, or longer when the server asked for it (Retry-After on a 429
 // or 503).
 func waitAfter(d time.Duration, err error) time.Duration {
-	var e *Error
+	var e *apiclient.Error
 	if errors.As(err, &e) && e.RetryAfter > d {
 		return e.RetryAfter
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"casefile/apiclient"
 	"casefile/localdb"
 )
 
@@ -101,7 +102,7 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 			}
 			continue
 		}
-		err := c.subscribe(nctx, s.opts.StreamBackoff,
+		err := subscribe(nctx, c, s.opts.StreamBackoff,
 			func() {
 				s.setConn(s.link.observe(nil))
 				s.trigger(wants{pull: true}) // pokes may have been missed while closed
@@ -116,14 +117,14 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 				}
 			},
 			func(err error) {
-				if ClassOf(err) == ClassUnreachable || ClassOf(err) == ClassUnauthorized {
+				if apiclient.ClassOf(err) == apiclient.ClassUnreachable || apiclient.ClassOf(err) == apiclient.ClassUnauthorized {
 					s.setConn(s.link.observe(err))
 				}
 				s.log.Debug("event stream", "err", err)
 			})
 		cancel()
-		if ClassOf(err) == ClassUnauthorized {
-			s.emit(Event{Kind: EventError, Err: SessionExpired})
+		if apiclient.ClassOf(err) == apiclient.ClassUnauthorized {
+			s.emit(Event{Kind: EventError, Err: apiclient.SessionExpired})
 		}
 		if ctx.Err() != nil {
 			return

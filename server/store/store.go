@@ -82,6 +82,9 @@ type Reader interface {
 	Ledger(ctx context.Context, opID string) (LedgerEntry, error)
 	// Audit returns audit rows with ID > afterID in order, at most limit.
 	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
+	// LoginFailures returns the failed-login count of a key, or a zero
+	// count (with the key) when it has none.
+	LoginFailures(ctx context.Context, key string) (LoginFailures, error)
 }
 
 // Tx is a write transaction.
@@ -126,6 +129,14 @@ type Tx interface {
 	// ledger's by sequence: every answer stored at or below the highest
 	// sequence of an old one goes).
 	Compact(ctx context.Context, before time.Time) (CompactStats, error)
+	// PutLoginFailures stores a key's failed-login count, replacing the
+	// one it had.
+	PutLoginFailures(ctx context.Context, f LoginFailures) error
+	// DeleteLoginFailures forgets the failed-login counts of keys.
+	DeleteLoginFailures(ctx context.Context, keys ...string) error
+	// PruneLoginFailures forgets counts whose last failure came before
+	// before and whose lock (if any) has ended by then; it returns how many.
+	PruneLoginFailures(ctx context.Context, before time.Time) (int64, error)
 	// Notify queues a hint, delivered to listeners after commit. Hints of
 	// one transaction for the same matter and user are delivered once,
 	// with the highest sequence, in sequence order: a hint only says there
@@ -167,6 +178,18 @@ type User struct {
 	Role         string // admin, member or viewer
 	PasswordHash string // argon2id, encoded with its salt and parameters
 	CreatedAt    time.Time
+}
+
+// LoginFailures counts the failed logins of one key: a user name or a
+// client address. The server decides what the counts mean; the store keeps
+// them where every replica sees them.
+type LoginFailures struct {
+	Key         string
+	Failures    int       // failures since WindowStart
+	WindowStart time.Time // start of the current counting window
+	LastFailure time.Time
+	LockedUntil time.Time // zero when not locked
+	Lockouts    int       // lockouts in a row, for a growing backoff
 }
 
 // Token is a bearer token, kept only as its hash.

@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"Savepoint", testSavepoint},
 		{"SavepointNested", testSavepointNested},
 		{"HintsCoalesce", testHintsCoalesce},
+		{"LoginFailures", testLoginFailures},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 
 	"casefile/server/store"
 	"casefile/server/store/sqlitestore"
+	"casefile/server/store/sqlstore"
 	"casefile/server/storetest"
 )
 
@@ -85,4 +87,33 @@ func TestLedgerSeqBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// Migration numbers are reserved ahead of time, so a lower one can land
+// after a database already took a higher one; it must still run.
+func TestMigrationLandingLateStillRuns(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	first := fstest.MapFS{
+		"001_a.sql": {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
+		"003_c.sql": {Data: []byte(`CREATE TABLE c (x INTEGER);`)},
+	}
+	if err := sqlstore.Migrate(ctx, db, first, ""); err != nil {
+		t.Fatal(err)
+	}
+	later := fstest.MapFS{
+		"001_a.sql": first["001_a.sql"],
+		"002_b.sql": {Data: []byte(`CREATE TABLE b (x INTEGER);`)},
+		"003_c.sql": first["003_c.sql"],
+	}
+	if err := sqlstore.Migrate(ctx, db, later, ""); err != nil {
+		t.Fatalf("second migration (001 and 003 must not run again): %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO b (x) VALUES (1)`); err != nil {
+		t.Fatalf("002 landed after 003 and did not run: %v", err)
+	}
 }

@@ -214,6 +214,27 @@ func (db *DB) Publish(h store.Hint) {
 	}
 }
 
+// appliedMigrations returns the versions schema_migrations records.
+func appliedMigrations(ctx context.Context, tx *sql.Tx) (map[int64]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema versions: %w", err)
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema versions: %w", err)
+		}
+		have[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema versions: %w", err)
+	}
+	return have, nil
+}
+
 // Migrate runs the numbered *.sql files of fsys not yet applied, in one
 // transaction. lock, when set, is run first (PostgreSQL: an advisory lock
 // so replicas starting together migrate once).
@@ -240,9 +261,9 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err erro
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
-	var have int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	have, err := appliedMigrations(ctx, tx)
+	if err != nil {
+		return err
 	}
 	for _, name := range names {
 		num, _, _ := strings.Cut(name, "_")
@@ -250,7 +271,10 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err erro
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with its number", name)
 		}
-		if v <= have {
+		// Every migration not yet applied runs, not only those above the
+		// highest: numbers are reserved ahead, so 005 may arrive after a
+		// database already has 006.
+		if have[v] {
 			continue
 		}
 		body, err := fs.ReadFile(fsys, name)

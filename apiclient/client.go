@@ -1,4 +1,9 @@
-package syncer
+// Package apiclient speaks the /v1 sync API over HTTP: login, push, pull,
+// health and the event stream, and sorts every failed exchange into a
+// Class that says what a caller should do about it. The sync engine
+// (syncer) drives it; commands that only need to ask the server use it
+// directly.
+package apiclient
 
 import (
 	"bytes"
@@ -41,8 +46,8 @@ type Client struct {
 
 // NewClient returns a client for the server at base (http://host:port or
 // https://…), authenticating with token. A nil hc gets a client with dial
-// and header timeouts.
-func NewClient(server, token string, hc *http.Client) (*Client, error) {
+// and header timeouts; opts adjust it.
+func NewClient(server, token string, hc *http.Client, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(server, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("server address %q: use http://host:port or https://host:port", server)
@@ -50,7 +55,33 @@ func NewClient(server, token string, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = DefaultHTTPClient()
 	}
-	return &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now}, nil
+	c := &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Option adjusts a Client built by NewClient.
+type Option func(*Client)
+
+// WithRequestTimeout bounds one push, pull or login exchange (default
+// DefaultRequestTimeout); d <= 0 keeps the default.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
+
+// WithClock sets the clock that dates Retry-After answers (tests).
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) {
+		if now != nil {
+			c.now = now
+		}
+	}
 }
 
 // DefaultHTTPClient returns an HTTP client with dial, TLS and header

@@ -1,4 +1,4 @@
-package syncer
+package apiclient
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"casefile/protocol"
 )
@@ -147,104 +146,15 @@ func (c *Client) Events(ctx context.Context, lastEventID string) (*Stream, error
 	return &Stream{body: resp.Body, reader: NewSSEReader(resp.Body), cancel: cancel}, nil
 }
 
-// ParsePoke reads the data of a "poke" event.
+// ParsePoke reads the data of a "poke" event; a malformed one is a
+// ClassFailing error (the server is not following the protocol).
 func ParsePoke(ev SSEEvent) (protocol.Poke, error) {
 	var p protocol.Poke
 	if err := strictUnmarshal([]byte(ev.Data), &p); err != nil {
-		return p, fmt.Errorf("poke: %w", err)
+		return p, protocolError("poke: %v", err)
 	}
 	if p.Seq < 0 {
-		return p, fmt.Errorf("poke: negative sequence %d", p.Seq)
+		return p, protocolError("poke: negative sequence %d", p.Seq)
 	}
 	return p, nil
-}
-
-// streamIdle is how long a stream may stay silent (no event, no
-// heartbeat) before it is presumed dead and reopened. Servers send
-// heartbeats well within it.
-const streamIdle = 75 * time.Second
-
-// subscribe keeps an event stream open until ctx is done, calling onPoke
-// for every poke and onOpen when a stream opens (the caller pulls then:
-// pokes may have been missed while it was closed). It reconnects with
-// backoff and returns early only for ClassUnauthorized, with the error.
-func (c *Client) subscribe(ctx context.Context, b Backoff, onOpen func(), onPoke func(seq int64), onFail func(error)) error {
-	lastID := ""
-	attempt := 0
-	for {
-		st, err := c.Events(ctx, lastID)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			onFail(err)
-			if ClassOf(err) == ClassUnauthorized {
-				return err
-			}
-			// A busy server's Retry-After holds for its stream too.
-			if !sleep(ctx, waitAfter(b.Delay(attempt), err)) {
-				return ctx.Err()
-			}
-			attempt++
-			continue
-		}
-		onOpen()
-		got := readStream(ctx, st, func(ev SSEEvent) {
-			if ev.ID != "" {
-				lastID = ev.ID
-			}
-			if ev.Event != "poke" {
-				return
-			}
-			p, err := ParsePoke(ev)
-			if err != nil {
-				onFail(protocolError("%v", err))
-				return
-			}
-			onPoke(p.Seq)
-		})
-		st.Close()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if got {
-			attempt = 0 // the stream worked for a while: reconnect promptly
-		}
-		if !sleep(ctx, b.Delay(attempt)) {
-			return ctx.Err()
-		}
-		attempt++
-	}
-}
-
-// readStream hands events to fn until the stream ends, fails or stays
-// idle past streamIdle. It reports whether any event or heartbeat came.
-func readStream(ctx context.Context, st *Stream, fn func(SSEEvent)) bool {
-	idle := time.AfterFunc(streamIdle, func() { st.Close() })
-	defer idle.Stop()
-	got := false
-	for ctx.Err() == nil {
-		ev, err := st.Next()
-		if err != nil {
-			return got
-		}
-		got = true
-		idle.Reset(streamIdle)
-		if !ev.Comment {
-			fn(ev)
-		}
-	}
-	return got
-}
-
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"casefile/model"
+	"casefile/server"
+	"casefile/server/servertest"
+)
+
+// hostile is text a collaborator could store to drive a reader's
+// terminal: a window title, a screen clear, colour, a C1 CSI, NUL, DEL,
+// and bidi overrides and isolates that reorder what is shown.
+const hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m nul\x00del\x7f c1\u009b2J evil\u202egpj.exe \u2066iso\u2069 zw\u200bsp"
+
+// escapedHostile is how hostile must show on one line (see safetext).
+const escapedHostile = `\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m nul\x00del\x7f c1\u009b2J evil\u202egpj.exe \u2066iso\u2069 zw\u200bsp`
+
+// noTerminalControl fails t when out holds anything a terminal would act
+// on or that hides text: control characters other than newline and tab,
+// format characters (bidi, zero-width) and invalid UTF-8.
+func noTerminalControl(t *testing.T, what, out string) {
+	t.Helper()
+	if !utf8.ValidString(out) {
+		t.Errorf("%s: output is not valid UTF-8: %q", what, out)
+	}
+	for i, r := range out {
+		if r == '\n' || r == '\t' {
+			continue
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			t.Errorf("%s: raw %U at byte %d of\n%q", what, r, i, out)
+			return
+		}
+	}
+}
+
+// TestStoredTextCannotDriveTheTerminal has another member of a shared
+// matter store escape sequences through a real server, and checks that
+// every command printing stored text shows them as escapes, while JSON
+// output keeps them exact.
+func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
+	srv := startServer(t)
+	mallory := srv.NewUser(t, "mallory", server.RoleMember)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	ctx := context.Background()
+	m := mallory.CreateMatter(t, "Shared "+hostile)
+	if err := srv.Grant(ctx, "alice", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	res := mallory.PushOne(t, servertest.Create("note", model.Fields{
+		model.MatterField: m.ID, "title": hostile, "body": hostile + "\nsecond line\r\n" + hostile, "tags": []any{hostile},
+	}))
+	if res.Result != model.ResultApplied || res.Record == nil {
+		t.Fatalf("store hostile note: %s %s %s", res.Result, res.Code, res.Message)
+	}
+	note := res.Record
+
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	h.ok("sync")
+	// A conflict whose server side is hostile text.
+	h.ok("edit", note.ID, "status=open")
+	h.ok("edit", note.ID, "title=Alice's title")
+	if r := mallory.PushOne(t, servertest.Update(note, model.Fields{"title": hostile + " again"})); r.Result != model.ResultApplied {
+		t.Fatalf("hostile update: %s %s %s", r.Result, r.Code, r.Message)
+	}
+	h.ok("sync")
+
+	for _, args := range [][]string{
+		{"list", "note"},
+		{"list", "matter"},
+		{"search", "pwned"},
+		{"show", note.ID},
+		{"journal"},
+		{"journal", "--record", note.ID},
+		{"queue"},
+		{"conflicts"},
+		{"status"},
+		{"export", "note", "--format", "csv"},
+	} {
+		r := h.run(args...)
+		if r.code != 0 {
+			t.Errorf("casefile %v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		what := "casefile " + strings.Join(args, " ")
+		noTerminalControl(t, what, r.stdout)
+		noTerminalControl(t, what+" (stderr)", r.stderr)
+	}
+	for _, args := range [][]string{{"list", "matter"}, {"search", "pwned"}} {
+		if out := h.ok(args...); !strings.Contains(out, `Shared \x1b]0;pwned`) {
+			t.Errorf("casefile %v does not show the matter's title as escapes:\n%s", args, out)
+		}
+	}
+	if out := h.ok("show", note.ID); !strings.Contains(out, escapedHostile) {
+		t.Errorf("show does not show the text as escapes:\n%s", out)
+	}
+	if out := h.ok("conflicts"); !strings.Contains(out, `\x1b]0;pwned`) {
+		t.Errorf("conflicts does not show the server's side as escapes:\n%s", out)
+	}
+	if out := h.ok("export", "note", "--format", "csv"); strings.IndexByte(out, 0) >= 0 || !strings.Contains(out, `nul\x00del`) {
+		t.Errorf("CSV export holds a raw NUL or lost the text:\n%q", out)
+	}
+
+	// JSON stays exact: the same bytes the collaborator stored.
+	var rec model.Record
+	h.okJSON(&rec, "show", note.ID, "--json")
+	if rec.Fields["body"] != hostile+"\nsecond line\r\n"+hostile {
+		t.Errorf("show --json changed the body: %q", rec.Fields["body"])
+	}
+	var cs []conflictOut
+	h.okJSON(&cs, "conflicts", "--json")
+	if len(cs) != 1 || cs[0].Theirs["title"] != hostile+" again" {
+		t.Errorf("conflicts --json = %+v", cs)
+	}
+	var jsonl bytes.Buffer
+	jsonl.WriteString(h.ok("export", "note"))
+	if !strings.Contains(jsonl.String(), `\u001b]0;pwned`) {
+		t.Errorf("the JSON Lines export is not exact:\n%s", jsonl.String())
+	}
+}
+
+// TestServerErrorTextIsShownAsData checks that an error quoting the
+// server's words cannot drive the terminal either.
+func TestServerErrorTextIsShownAsData(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":{"code":"unauthorized","message":"\u001b]0;pwned\u0007\u001b[2Jno \u202eentry"}}`))
+	}))
+	defer hs.Close()
+	h := newHarness(t)
+	h.stdin = "secret password\n"
+	r := h.run("login", "--server", hs.URL, "--user", "alice")
+	if r.code == 0 {
+		t.Fatalf("login against a refusing server succeeded: %q", r.stdout)
+	}
+	noTerminalControl(t, "login error", r.stderr)
+	if !strings.Contains(r.stderr, `login refused: \x1b]0;pwned\x07\x1b[2Jno \u202eentry`) {
+		t.Errorf("login error = %q", r.stderr)
+	}
+}

@@ -1,0 +1,64 @@
+package benchrun_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchSmall runs `casefile bench` at a tiny size: every scenario it
+// was asked for prints its figures in the one JSON object on stdout, the
+// counts it checks hold (every note pushed and pulled), and progress goes
+// to stderr only.
+func TestBenchSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts servers")
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "casefile")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "bench", "--only", "S1,S2,S4,S5,S7", "--notes", "60", "--big-notes", "0",
+		"--streams", "20", "--pushers", "4", "--users", "2", "--push-for", "1s", "--singles", "3", "--dir", tmp)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errb.String())
+	}
+	var res struct {
+		Scenarios map[string]map[string]float64
+		Errors    map[string]string
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out.String())
+	}
+	if len(res.Errors) > 0 {
+		t.Fatalf("scenarios failed: %v", res.Errors)
+	}
+	for id, keys := range map[string][]string{
+		"S1": {"write_p99_us", "floor_p99_us", "p99_ratio"},
+		"S2": {"notes_per_s", "redownloaded_pct", "up_bytes_per_note", "server_cpu_us_per_op"},
+		"S3": {"notes_per_s", "down_bytes_per_note", "plain_down_bytes_per_note"},
+		"S4": {"single_p50_ms", "burst_p99_ms"},
+		"S5": {"push_p99_ms", "poke_p99_ms", "server_rss_peak_mib"},
+		"S7": {"seconds", "notes_per_s"},
+	} {
+		for _, k := range keys {
+			if v, ok := res.Scenarios[id][k]; !ok || v < 0 {
+				t.Errorf("%s.%s = %v, %v; want a figure", id, k, v, ok)
+			}
+		}
+	}
+	if n := res.Scenarios["S5"]["pushes"]; n < 1 || res.Scenarios["S5"]["push_errors"] != 0 || res.Scenarios["S5"]["streams_failed"] != 0 {
+		t.Errorf("S5: %v", res.Scenarios["S5"])
+	}
+	if !strings.Contains(errb.String(), "bench: S2 run 1/1") {
+		t.Errorf("no progress on stderr: %q", errb.String())
+	}
+}

@@ -1,0 +1,328 @@
+package benchrun
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// Timings of S5.
+const (
+	pushEvery      = time.Second      // each pusher's pace
+	streamsTimeout = 2 * time.Minute  // to open every stream
+	pokeGrace      = 10 * time.Second // after the last push, for its pokes to arrive
+)
+
+// streams measures S5: one server, many clients holding /v1/events, some
+// of them pushing one op a second. The load runs in a worker process that
+// talks to the server directly (its bytes are not the question here).
+func (b *bench) streams(ctx context.Context, dir string, store []string, replicas ...[]string) (map[string]float64, error) {
+	raiseFileLimit()
+	b.progress("S5: %d users", b.opts.Users)
+	for i := range b.opts.Users {
+		if err := b.addUser(ctx, store, fmt.Sprintf("user%03d", i)); err != nil {
+			return nil, err
+		}
+	}
+	var srvs []*server
+	defer func() {
+		for _, s := range srvs {
+			s.stop()
+		}
+	}()
+	for range max(1, len(replicas)) {
+		srv, err := b.startServer(ctx, store...)
+		if err != nil {
+			return nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	var urls []string
+	var cpu0 time.Duration
+	for _, s := range srvs {
+		urls = append(urls, s.DirectURL())
+		cpu0 += s.cpu()
+	}
+	b.progress("S5: %d streams, %d pushing for %s", b.opts.Streams, b.opts.Pushers, b.opts.PushFor)
+	m, err := b.worker(ctx, "S5", "--urls", strings.Join(urls, ","), "--users", fmt.Sprint(b.opts.Users),
+		"--streams", fmt.Sprint(b.opts.Streams), "--pushers", fmt.Sprint(b.opts.Pushers), "--push-for", b.opts.PushFor.String())
+	if err != nil {
+		return nil, err
+	}
+	var cpu time.Duration
+	var peak int64
+	for _, s := range srvs {
+		cpu += s.cpu()
+		_, p := s.rss()
+		peak = max(peak, p)
+	}
+	m["server_cpu_s"] = (cpu - cpu0).Seconds()
+	m["server_rss_peak_mib"] = float64(peak) / (1 << 20)
+	return m, nil
+}
+
+// raiseFileLimit lifts the soft limit of open files to the hard one, for
+// this process and the servers and workers it starts (10,000 streams need
+// 10,000 descriptors on each side).
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
+
+// account is one user's token and matter in the load.
+type account struct {
+	url, token, matter string
+	listener           *pokeLog // the first stream of this user: when each seq was poked
+}
+
+// pokeLog records when a stream first heard of each sequence.
+type pokeLog struct {
+	mu   sync.Mutex
+	seqs []int64
+	at   []time.Time
+}
+
+func (p *pokeLog) add(seq int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.seqs); n == 0 || seq > p.seqs[n-1] {
+		p.seqs = append(p.seqs, seq)
+		p.at = append(p.at, time.Now())
+	}
+}
+
+// heard returns when the stream first heard of seq or later.
+func (p *pokeLog) heard(seq int64) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, s := range p.seqs {
+		if s >= seq {
+			return p.at[i], true
+		}
+	}
+	return time.Time{}, false
+}
+
+// workerStreams is S5's load.
+func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, error) {
+	raiseFileLimit()
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: args.Pushers + 16,
+		IdleConnTimeout:     time.Minute,
+	}}
+	accts := make([]*account, args.Users)
+	for i := range accts {
+		url := args.URLs[i%len(args.URLs)]
+		var lr protocol.LoginResponse
+		err := call(ctx, hc, url, "", "/v1/login", protocol.LoginRequest{User: fmt.Sprintf("user%03d", i),
+			Password: benchPassword, Device: "load"}, &lr)
+		if err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+		a := &account{url: url, token: lr.Token, listener: &pokeLog{}}
+		m := model.Op{OpID: uuid.Must(uuid.NewV7()).String(), RecordID: uuid.Must(uuid.NewV7()).String(),
+			Collection: "matter", Kind: model.OpCreate, Fields: model.Fields{"title": fmt.Sprintf("Load %d", i)}}
+		var pr protocol.PushResponse
+		if err := call(ctx, hc, url, a.token, "/v1/push", protocol.PushRequest{Ops: []model.Op{m}}, &pr); err != nil {
+			return nil, fmt.Errorf("create a matter: %w", err)
+		}
+		a.matter = m.RecordID
+		accts[i] = a
+	}
+	// Streams: each its own connection, round-robin over users and servers.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var open, failed atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	ready := make(chan struct{}, args.Streams)
+	for i := range args.Streams {
+		a := accts[i%len(accts)]
+		url := args.URLs[i%len(args.URLs)]
+		var log *pokeLog
+		if i < len(accts) {
+			log, url = a.listener, a.url
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			readied, err := holdStream(sctx, url, a.token, log, ready)
+			if err != nil && sctx.Err() == nil {
+				failed.Add(1)
+				if !readied {
+					ready <- struct{}{}
+				}
+			}
+		}()
+	}
+	deadline := time.After(streamsTimeout)
+	for range args.Streams {
+		select {
+		case <-ready:
+			open.Add(1)
+		case <-deadline:
+			return nil, fmt.Errorf("only %d of %d streams opened", open.Load(), args.Streams)
+		}
+	}
+	opened := time.Since(t0)
+	// Pushers: one note a second each, at random phases.
+	type push struct {
+		acct     *account
+		latency  time.Duration
+		answered time.Time
+		head     int64
+		err      bool
+	}
+	var mu sync.Mutex
+	var pushes []push
+	pctx, pstop := context.WithTimeout(ctx, args.PushFor)
+	defer pstop()
+	var pw sync.WaitGroup
+	for i := range args.Pushers {
+		a := accts[i%len(accts)]
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			select {
+			case <-time.After(time.Duration(rand.Int64N(int64(pushEvery)))):
+			case <-pctx.Done():
+				return
+			}
+			tick := time.NewTicker(pushEvery)
+			defer tick.Stop()
+			for n := 0; ; n++ {
+				op := model.Op{OpID: uuid.Must(uuid.NewV7()).String(), RecordID: uuid.Must(uuid.NewV7()).String(),
+					Collection: "note", Kind: model.OpCreate, Fields: model.Fields{"matter_id": a.matter,
+						"title": fmt.Sprintf("Load note %d", n), "body": noteBody}}
+				var pr protocol.PushResponse
+				start := time.Now()
+				err := call(ctx, hc, a.url, a.token, "/v1/push", protocol.PushRequest{Ops: []model.Op{op}}, &pr)
+				p := push{acct: a, latency: time.Since(start), answered: time.Now(), head: pr.Head,
+					err: err != nil || len(pr.Results) != 1 || pr.Results[0].Result != model.ResultApplied}
+				mu.Lock()
+				pushes = append(pushes, p)
+				mu.Unlock()
+				select {
+				case <-tick.C:
+				case <-pctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	pw.Wait()
+	time.Sleep(min(pokeGrace, args.PushFor))
+	stop()
+	wg.Wait()
+	var lat, poke []time.Duration
+	errs, unpoked := 0, 0
+	for _, p := range pushes {
+		if p.err {
+			errs++
+			continue
+		}
+		lat = append(lat, p.latency)
+		if at, ok := p.acct.listener.heard(p.head); ok {
+			poke = append(poke, max(0, at.Sub(p.answered)))
+		} else {
+			unpoked++
+		}
+	}
+	ms := func(v float64) float64 { return v / 1000 }
+	return map[string]float64{
+		"streams":          float64(args.Streams),
+		"streams_failed":   float64(failed.Load()),
+		"streams_open_s":   opened.Seconds(),
+		"pushers":          float64(args.Pushers),
+		"pushes":           float64(len(pushes)),
+		"pushes_per_s":     float64(len(pushes)) / args.PushFor.Seconds(),
+		"push_errors":      float64(errs),
+		"push_p50_ms":      ms(percentile(lat, 0.5)),
+		"push_p99_ms":      ms(percentile(lat, 0.99)),
+		"poke_p50_ms":      ms(percentile(poke, 0.5)),
+		"poke_p99_ms":      ms(percentile(poke, 0.99)),
+		"pokes_never_seen": float64(unpoked),
+	}, nil
+}
+
+// holdStream opens /v1/events and reads it until ctx ends, logging the
+// sequence of each poke in log (when not nil). It signals ready once the
+// server has answered.
+func holdStream(ctx context.Context, url, token string, log *pokeLog, ready chan<- struct{}) (readied bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/events", nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	// A transport of its own per stream: a shared one would queue streams
+	// behind its connection limits.
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("events: %s", resp.Status)
+	}
+	ready <- struct{}{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "id: "); ok && log != nil {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				log.add(n)
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return true, nil
+	}
+	return true, errors.New("the stream ended")
+}
+
+// call posts in as JSON to path and decodes a 200 answer into out.
+func call(ctx context.Context, hc *http.Client, url, token, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

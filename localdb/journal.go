@@ -1,0 +1,22 @@
+package localdb
+
+import "context"
+
+// journal appends one entry; At defaults to now.
+func (db *DB) journal(ctx context.Context, q querier, e JournalEntry) error {
+	if e.At.IsZero() {
+		e.At = db.now()
+	}
+	before, err := encodeNullable(e.Before)
+	if err != nil {
+		return err
+	}
+	after, err := encodeNullable(e.After)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, before, after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nanos(e.At), e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID, e.Summary, before, after)
+	return err
+}

@@ -1,0 +1,165 @@
+package localdb
+
+import (
+	"casefile/model"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// stateRank orders record states: the worst one an op has is the record's.
+var stateRank = map[OpState]int{OpPending: 1, OpSyncing: 2, OpRetrying: 3, OpFailed: 4, OpConflict: 5}
+
+// deriveState is a record's state from its ops and its open conflict:
+// conflict > failed > retrying > syncing > pending > synced.
+func deriveState(ops []opRow, hasConflict bool) model.SyncState {
+	if hasConflict {
+		return model.StateConflict
+	}
+	worst := OpState("")
+	for _, o := range ops {
+		if stateRank[o.state] > stateRank[worst] {
+			worst = o.state
+		}
+	}
+	if worst == "" {
+		return model.StateSynced
+	}
+	return model.SyncState(worst)
+}
+
+func hasConflict(ctx context.Context, q querier, recordID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, "SELECT count(*) FROM conflicts WHERE record_id = ?", recordID).Scan(&n)
+	return n > 0, err
+}
+
+// getRow returns one record row, or ErrNotFound.
+func getRow(ctx context.Context, q querier, id string) (recordRow, error) {
+	r, err := scanRecord(q.QueryRowContext(ctx, "SELECT "+recordCols+" FROM records WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("record %s: %w", id, ErrNotFound)
+	}
+	return r, err
+}
+
+// recompute rebuilds what the user sees of a record from the server's copy
+// and its queued ops — fields = base overlaid by the ops in queue order,
+// failed ones left out unless the server never had the record — and its
+// state. A record left with no op and no live server copy is purged. touch,
+// when non-zero, is the new updated_at. It reports whether the row remains.
+func (db *DB) recompute(ctx context.Context, tx *sql.Tx, id string, touch int64) (recordRow, bool, error) {
+	rec, err := getRow(ctx, tx, id)
+	if errors.Is(err, ErrNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	ops, err := recordOps(ctx, tx, id)
+	if err != nil {
+		return rec, false, err
+	}
+	conflict, err := hasConflict(ctx, tx, id)
+	if err != nil {
+		return rec, false, err
+	}
+	if len(ops) == 0 && (rec.base == nil || rec.baseDeleted) {
+		rec.deleted = true
+		return rec, false, purge(ctx, tx, rec)
+	}
+	fields, deleted := model.Fields{}, true
+	if rec.base != nil {
+		fields, deleted = rec.base.Clone(), rec.baseDeleted
+	}
+	for _, o := range ops {
+		shown := o.state != OpFailed
+		if !shown && rec.base != nil {
+			continue
+		}
+		switch o.Kind {
+		case model.OpCreate:
+			fields = overlay(model.Fields{}, o.Fields.Clone())
+			if shown {
+				deleted = false
+			}
+		case model.OpUpdate:
+			fields = overlay(fields, o.Fields.Clone())
+		case model.OpDelete:
+			if shown {
+				deleted = true
+			}
+		}
+	}
+	rec, err = db.writeRow(ctx, tx, rec, fields, deleted, deriveState(ops, conflict), touch)
+	return rec, err == nil, err
+}
+
+// writeRow stores a record's new visible fields, deletion and state, keeps
+// its full-text entry in step and returns the row as it now is.
+func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields model.Fields, deleted bool, state model.SyncState, touch int64) (recordRow, error) {
+	fj, err := encodeFields(fields)
+	if err != nil {
+		return rec, err
+	}
+	matter := model.MatterOf(rec.collection, rec.id, fields)
+	if matter == "" {
+		matter = rec.matterID
+	}
+	updated := rec.updatedAt
+	if touch != 0 {
+		updated = touch
+	}
+	old := rec
+	rec.fields, rec.fieldsJSON, rec.deleted, rec.state, rec.matterID, rec.updatedAt = fields, fj, deleted, state, matter, updated
+	if fj == old.fieldsJSON && deleted == old.deleted && state == old.state && matter == old.matterID && updated == old.updatedAt {
+		return rec, nil
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE records SET fields = ?, deleted = ?, state = ?, matter_id = ?, updated_at = ? WHERE rid = ?",
+		fj, deleted, state, matter, updated, rec.rid); err != nil {
+		return rec, err
+	}
+	if fj != old.fieldsJSON || deleted != old.deleted {
+		return rec, db.index(ctx, tx, rec.rid, rec.collection, fields, deleted)
+	}
+	return rec, nil
+}
+
+// purge removes a record row, its full-text entry and (by cascade) its conflict.
+func purge(ctx context.Context, tx *sql.Tx, rec recordRow) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM records_fts WHERE rowid = ?", rec.rid); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM records WHERE rid = ?", rec.rid)
+	return err
+}
+
+// refreshState recomputes only a record's state, for changes that leave
+// its fields alone (an op handed to the syncer, a retry scheduled).
+func refreshState(ctx context.Context, tx *sql.Tx, recordID string) error {
+	rows, err := tx.QueryContext(ctx, "SELECT state FROM outbox WHERE record_id = ?", recordID)
+	if err != nil {
+		return err
+	}
+	var ops []opRow
+	for rows.Next() {
+		var o opRow
+		if err := rows.Scan(&o.state); err != nil {
+			rows.Close()
+			return err
+		}
+		ops = append(ops, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	conflict, err := hasConflict(ctx, tx, recordID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE records SET state = ? WHERE id = ? AND state != ?",
+		deriveState(ops, conflict), recordID, deriveState(ops, conflict))
+	return err
+}

@@ -1,0 +1,31 @@
+package server
+
+import (
+	"context"
+
+	"casefile/server/store"
+)
+
+// HoldPasswordChecks takes every password-check slot, as a burst of slow
+// logins would, until the returned function is called.
+func (s *Server) HoldPasswordChecks() (release func()) {
+	n := cap(s.logins.slots)
+	for range n {
+		s.logins.slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			<-s.logins.slots
+		}
+	}
+}
+
+// Audit returns audit rows after afterID, at most limit.
+func (s *Server) Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error) {
+	var out []store.AuditEntry
+	err := s.st.Read(ctx, func(r store.Reader) (err error) {
+		out, err = r.Audit(ctx, afterID, limit)
+		return err
+	})
+	return out, err
+}

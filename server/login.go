@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"casefile/protocol"
+	"casefile/server/store"
+)
+
+// Login limits. A password check is argon2id with ~19 MiB of memory, so
+// how many run at once bounds what unauthenticated callers can make the
+// server allocate; failures are counted per user name and per client
+// address at rates no person reaches.
+const (
+	// DefaultLoginConcurrency is how many password checks run at once.
+	DefaultLoginConcurrency = 4
+	// DefaultLoginWait is how long a login waits for a free password
+	// check before it is answered 429.
+	DefaultLoginWait = 2 * time.Second
+	// loginBusyRetry is the Retry-After of a login refused for lack of a
+	// free password check.
+	loginBusyRetry = time.Second
+	// LoginMaxFailures failures within LoginFailureWindow lock a user name
+	// or a client address.
+	LoginMaxFailures   = 5
+	LoginFailureWindow = time.Minute
+	// LoginLockBase is the first lock; each lockout in a row doubles it,
+	// up to LoginLockMax.
+	LoginLockBase = time.Minute
+	LoginLockMax  = 15 * time.Minute
+	// loginForgetAfter: a count with no failure for this long starts
+	// again from nothing (lockouts in a row included).
+	loginForgetAfter = time.Hour
+	// freeMemoryEvery is the least time between two returns of the
+	// password checks' memory to the operating system.
+	freeMemoryEvery = 5 * time.Second
+)
+
+// Reasons a login is refused, as the metrics label them.
+const (
+	refusedCredentials = "bad_credentials" // wrong password or unknown user (401)
+	refusedMalformed   = "malformed"       // a user name no account can have (401, not hashed)
+	refusedLocked      = "locked"          // too many failures for the name or the address (429)
+	refusedBusy        = "busy"            // no free password check in time (429)
+)
+
+// loginGate bounds the password checks running at once and hands their
+// memory back to the operating system when a burst ends: argon2id's
+// blocks are garbage once checked, but Go keeps freed heap for reuse, so
+// a burst of 100 logins would otherwise leave the process at its peak.
+type loginGate struct {
+	slots chan struct{}
+	wait  time.Duration
+	idle  chan struct{} // signalled when the last running check ends
+
+	mu      sync.Mutex
+	running int
+}
+
+func newLoginGate(n int, wait time.Duration) *loginGate {
+	return &loginGate{slots: make(chan struct{}, n), wait: wait, idle: make(chan struct{}, 1)}
+}
+
+// acquire waits up to the gate's wait for a free check; false means busy.
+func (g *loginGate) acquire(ctx context.Context) bool {
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	g.mu.Lock()
+	g.running++
+	g.mu.Unlock()
+	return true
+}
+
+func (g *loginGate) release() {
+	g.mu.Lock()
+	g.running--
+	last := g.running == 0
+	g.mu.Unlock()
+	<-g.slots
+	if last {
+		select {
+		case g.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// freeMemoryLoop returns freed memory to the operating system after each
+// burst of password checks, at most once per freeMemoryEvery.
+func (s *Server) freeMemoryLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.logins.idle:
+		}
+		debug.FreeOSMemory()
+		t := time.NewTimer(freeMemoryEvery)
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// clientAddr is the key of the client's address: the IP, and for IPv6 its
+// /64, which one subscriber usually holds whole.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return "addr:" + host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return "addr:" + p.String()
+		}
+	}
+	return "addr:" + ip.String()
+}
+
+func userKey(name string) string { return "user:" + name }
+
+// fresh returns f as it counts at now: forgotten after loginForgetAfter
+// without a failure, its window restarted once LoginFailureWindow passed.
+func fresh(f store.LoginFailures, now time.Time) store.LoginFailures {
+	if f.LastFailure.IsZero() || now.Sub(f.LastFailure) > loginForgetAfter {
+		if now.Before(f.LockedUntil) {
+			return f
+		}
+		return store.LoginFailures{Key: f.Key}
+	}
+	if now.Sub(f.WindowStart) > LoginFailureWindow {
+		f.Failures, f.WindowStart = 0, now
+	}
+	return f
+}
+
+// clean reports whether a count holds no failure and no lock.
+func clean(f store.LoginFailures) bool {
+	return f.Failures == 0 && f.Lockouts == 0 && f.LockedUntil.IsZero()
+}
+
+// loginCounts are the failure counts of one login attempt's name and
+// address.
+type loginCounts struct {
+	name, addr store.LoginFailures
+}
+
+// lockedFor reports how long a login must wait: the address is locked, or
+// the name is locked and the address has failed too. An address with no
+// failures may still try a locked name, so an attacker cannot keep the
+// real user out by failing on purpose.
+func (c loginCounts) lockedFor(now time.Time) time.Duration {
+	if now.Before(c.addr.LockedUntil) {
+		return c.addr.LockedUntil.Sub(now)
+	}
+	if now.Before(c.name.LockedUntil) && !clean(c.addr) {
+		return c.name.LockedUntil.Sub(now)
+	}
+	return 0
+}
+
+// readLoginCounts reads the counts of a name and an address.
+func (s *Server) readLoginCounts(ctx context.Context, name, addr string) (loginCounts, error) {
+	var c loginCounts
+	now := s.now()
+	err := s.st.Read(ctx, func(rd store.Reader) error {
+		var err error
+		if c.name, err = rd.LoginFailures(ctx, userKey(name)); err != nil {
+			return err
+		}
+		c.addr, err = rd.LoginFailures(ctx, addr)
+		return err
+	})
+	c.name, c.addr = fresh(c.name, now), fresh(c.addr, now)
+	return c, err
+}
+
+// countFailure adds a failed login to the name's and the address's counts,
+// locking each that reaches LoginMaxFailures in its window; each lock is
+// written to the audit log.
+func (s *Server) countFailure(ctx context.Context, name, addr, device string) error {
+	now := s.now()
+	return s.st.Write(ctx, func(tx store.Tx) error {
+		for _, key := range []string{userKey(name), addr} {
+			f, err := tx.LoginFailures(ctx, key)
+			if err != nil {
+				return err
+			}
+			f = fresh(f, now)
+			if f.WindowStart.IsZero() {
+				f.WindowStart = now
+			}
+			f.Failures++
+			f.LastFailure = now
+			if f.Failures >= LoginMaxFailures {
+				lock := min(LoginLockBase<<min(f.Lockouts, 16), LoginLockMax)
+				f.LockedUntil = now.Add(lock)
+				f.Lockouts++
+				f.Failures, f.WindowStart = 0, now
+				s.metrics.loginLockouts.Inc()
+				s.log.Warn("login locked", "key", key, "for", lock)
+				if err := s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: name, Device: device, Action: "login_locked",
+					Target: key, After: fmt.Sprintf("locked for %s after %d failures", lock, LoginMaxFailures)}); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutLoginFailures(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// refuseLogin answers a refused login and counts it.
+func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, reason string, ae *apiError) {
+	s.metrics.loginRefused.WithLabelValues(reason).Inc()
+	s.writeError(w, r, ae)
+}
+
+var errBadLogin = &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized, msg: "The user name or password is wrong."}
+
+func errLoginLocked(wait time.Duration) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: protocol.CodeRateLimited,
+		msg: "Too many failed sign-ins for this user or from this address; wait and try again.", retryAfter: wait}
+}
+
+var errLoginBusy = &apiError{status: http.StatusTooManyRequests, code: protocol.CodeRateLimited,
+	msg: "The server is busy checking other sign-ins; try again in a moment.", retryAfter: loginBusyRetry}
+
+// PruneLoginFailures forgets failure counts with no failure and no lock
+// for loginForgetAfter; compaction calls it.
+func (s *Server) PruneLoginFailures(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.st.Write(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.PruneLoginFailures(ctx, now.Add(-loginForgetAfter))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune login failures: %w", err)
+	}
+	return n, nil
+}

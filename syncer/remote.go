@@ -1,0 +1,24 @@
+package syncer
+
+import (
+	"context"
+
+	"casefile/apiclient"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// Remote is the /v1 API as the engine uses it. *apiclient.Client is the
+// real one; the engine needs nothing else of HTTP.
+type Remote interface {
+	// Push sends a batch of ops and returns one result per op.
+	Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error)
+	// Pull fetches one page of changes after cursor (see apiclient.Client.Pull).
+	Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error)
+	// Health probes the server; nil means it answers.
+	Health(ctx context.Context) error
+	// Events opens the event stream, resuming after lastEventID.
+	Events(ctx context.Context, lastEventID string) (*apiclient.Stream, error)
+}
+
+var _ Remote = (*apiclient.Client)(nil)
