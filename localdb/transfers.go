@@ -139,6 +139,19 @@ func (db *DB) TransferDone(ctx context.Context, t Transfer) error {
 	})
 }
 
+// DropTransfer forgets a transfer that has nothing left to move (its
+// attachment is gone from this device).
+func (db *DB) DropTransfer(ctx context.Context, id string, dir Direction) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE attachment_id = ? AND direction = ?`, id, dir); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM transfer_chunks WHERE attachment_id = ? AND NOT EXISTS
+			(SELECT 1 FROM transfers t WHERE t.attachment_id = ?)`, id, id)
+		return err
+	})
+}
+
 // ChunksHeld returns the chunks of a download already written here.
 func (db *DB) ChunksHeld(ctx context.Context, id string) (map[int]bool, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT n FROM transfer_chunks WHERE attachment_id = ?`, id)
