@@ -163,6 +163,10 @@ const fileJoins = ` FROM records r
 // Files lists the files attached to a record (every file when recordID is
 // ""), oldest first. Deleted attachments are not listed.
 func (db *DB) Files(ctx context.Context, recordID string) ([]FileInfo, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("files: %w", err)
+	}
+	defer db.leave()
 	q := `SELECT ` + fileColumns + fileJoins + ` WHERE r.collection = ? AND r.deleted = 0`
 	args := []any{model.AttachmentCollection}
 	if recordID != "" {
@@ -187,6 +191,10 @@ func (db *DB) Files(ctx context.Context, recordID string) ([]FileInfo, error) {
 
 // File returns one attached file by its attachment id.
 func (db *DB) File(ctx context.Context, id string) (FileInfo, error) {
+	if err := db.enter(); err != nil {
+		return FileInfo{}, fmt.Errorf("file: %w", err)
+	}
+	defer db.leave()
 	row := db.r.QueryRowContext(ctx, `SELECT `+fileColumns+fileJoins+` WHERE r.id = ? AND r.collection = ? AND r.deleted = 0`, id, model.AttachmentCollection)
 	f, err := scanFile(row)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -13,6 +13,10 @@ import (
 // QueueDownload queues the download of an attached file unless it is on
 // this device or already queued; it reports whether it queued one.
 func (db *DB) QueueDownload(ctx context.Context, id string) (bool, error) {
+	if err := db.enter(); err != nil {
+		return false, fmt.Errorf("queue download: %w", err)
+	}
+	defer db.leave()
 	f, err := db.File(ctx, id)
 	if err != nil {
 		return false, err
@@ -39,14 +43,39 @@ func (db *DB) QueueDownload(ctx context.Context, id string) (bool, error) {
 	return queued, err
 }
 
+// TransferOf returns one queued transfer, or ErrNotFound.
+func (db *DB) TransferOf(ctx context.Context, id string, dir Direction) (Transfer, error) {
+	if err := db.enter(); err != nil {
+		return Transfer{}, fmt.Errorf("transfer of: %w", err)
+	}
+	defer db.leave()
+	ts, err := db.transfers(ctx, `SELECT attachment_id, direction, hash, size, state, done_bytes, attempts, last_error FROM transfers
+		WHERE attachment_id = ? AND direction = ?`, id, dir)
+	if err != nil {
+		return Transfer{}, err
+	}
+	if len(ts) == 0 {
+		return Transfer{}, ErrNotFound
+	}
+	return ts[0], nil
+}
+
 // Transfers returns the transfer queue, oldest first.
 func (db *DB) Transfers(ctx context.Context) ([]Transfer, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("transfers: %w", err)
+	}
+	defer db.leave()
 	return db.transfers(ctx, `SELECT attachment_id, direction, hash, size, state, done_bytes, attempts, last_error FROM transfers ORDER BY created_at, attachment_id, direction`)
 }
 
 // DueTransfers returns queued transfers due at now, uploads first (a file
 // only this device holds matters more than one the server holds).
 func (db *DB) DueTransfers(ctx context.Context, now time.Time) ([]Transfer, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("due transfers: %w", err)
+	}
+	defer db.leave()
 	return db.transfers(ctx, `SELECT attachment_id, direction, hash, size, state, done_bytes, attempts, last_error FROM transfers
 		WHERE state IN ('queued', 'active') AND next_attempt <= ? ORDER BY direction DESC, created_at, attachment_id`, nanos(now))
 }
@@ -70,6 +99,10 @@ func (db *DB) transfers(ctx context.Context, q string, args ...any) ([]Transfer,
 
 // TransferProgress marks a transfer active with done bytes moved.
 func (db *DB) TransferProgress(ctx context.Context, id string, dir Direction, done int64) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("transfer progress: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE transfers SET state = ?, done_bytes = ? WHERE attachment_id = ? AND direction = ?`,
 			TransferActive, done, id, dir)
@@ -80,6 +113,10 @@ func (db *DB) TransferProgress(ctx context.Context, id string, dir Direction, do
 // TransferRetry puts a transfer back in the queue, due at next, with the
 // reason it stopped.
 func (db *DB) TransferRetry(ctx context.Context, id string, dir Direction, reason string, next time.Time) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("transfer retry: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE transfers SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt = ?
 			WHERE attachment_id = ? AND direction = ?`, TransferQueued, reason, nanos(next), id, dir)
@@ -90,6 +127,10 @@ func (db *DB) TransferRetry(ctx context.Context, id string, dir Direction, reaso
 // TransferFailed stops a transfer for good, with a sentence saying why,
 // and journals it; QueueDownload or RetryTransfer starts it again.
 func (db *DB) TransferFailed(ctx context.Context, id string, dir Direction, reason string) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("transfer failed: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE transfers SET state = ?, attempts = attempts + 1, last_error = ? WHERE attachment_id = ? AND direction = ?`,
 			TransferFailed, reason, id, dir); err != nil {
@@ -102,6 +143,10 @@ func (db *DB) TransferFailed(ctx context.Context, id string, dir Direction, reas
 
 // RetryTransfer queues a failed transfer again.
 func (db *DB) RetryTransfer(ctx context.Context, id string, dir Direction) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("retry transfer: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE transfers SET state = ?, next_attempt = 0, last_error = '' WHERE attachment_id = ? AND direction = ? AND state = ?`,
 			TransferQueued, id, dir, TransferFailed)
@@ -119,6 +164,10 @@ func dirWord(d Direction) string {
 // TransferDone ends a transfer: the file is on the server (upload) or
 // verified on this device (download); journaled.
 func (db *DB) TransferDone(ctx context.Context, t Transfer) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("transfer done: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE attachment_id = ? AND direction = ?`, t.AttachmentID, t.Direction); err != nil {
 			return err
@@ -142,6 +191,10 @@ func (db *DB) TransferDone(ctx context.Context, t Transfer) error {
 // DropTransfer forgets a transfer that has nothing left to move (its
 // attachment is gone from this device).
 func (db *DB) DropTransfer(ctx context.Context, id string, dir Direction) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("drop transfer: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE attachment_id = ? AND direction = ?`, id, dir); err != nil {
 			return err
@@ -154,6 +207,10 @@ func (db *DB) DropTransfer(ctx context.Context, id string, dir Direction) error 
 
 // ChunksHeld returns the chunks of a download already written here.
 func (db *DB) ChunksHeld(ctx context.Context, id string) (map[int]bool, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("chunks held: %w", err)
+	}
+	defer db.leave()
 	rows, err := db.r.QueryContext(ctx, `SELECT n FROM transfer_chunks WHERE attachment_id = ?`, id)
 	if err != nil {
 		return nil, mapErr(err)
@@ -173,6 +230,10 @@ func (db *DB) ChunksHeld(ctx context.Context, id string) (map[int]bool, error) {
 // ChunkWritten notes a download chunk written and synced to disk, and
 // the bytes done so far.
 func (db *DB) ChunkWritten(ctx context.Context, id string, n int, done int64) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("chunk written: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO transfer_chunks (attachment_id, n) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, n); err != nil {
 			return err
@@ -185,6 +246,10 @@ func (db *DB) ChunkWritten(ctx context.Context, id string, n int, done int64) er
 
 // ForgetChunks forgets a download's chunks, to fetch them all again.
 func (db *DB) ForgetChunks(ctx context.Context, id string) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("forget chunks: %w", err)
+	}
+	defer db.leave()
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM transfer_chunks WHERE attachment_id = ?`, id)
 		return err
@@ -193,6 +258,10 @@ func (db *DB) ForgetChunks(ctx context.Context, id string) error {
 
 // SetKeepOffline sets a matter's choice of files kept on this device.
 func (db *DB) SetKeepOffline(ctx context.Context, matterID string, mode KeepOffline) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("set keep offline: %w", err)
+	}
+	defer db.leave()
 	switch mode {
 	case KeepAll, KeepSmall, KeepNone:
 	default:
@@ -207,6 +276,10 @@ func (db *DB) SetKeepOffline(ctx context.Context, matterID string, mode KeepOffl
 
 // KeepOfflineOf returns a matter's choice (KeepSmall when none was made).
 func (db *DB) KeepOfflineOf(ctx context.Context, matterID string) (KeepOffline, error) {
+	if err := db.enter(); err != nil {
+		return "", fmt.Errorf("keep offline of: %w", err)
+	}
+	defer db.leave()
 	var m KeepOffline
 	err := db.r.QueryRowContext(ctx, `SELECT mode FROM keep_offline WHERE matter_id = ?`, matterID).Scan(&m)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -219,6 +292,10 @@ func (db *DB) KeepOfflineOf(ctx context.Context, matterID string) (KeepOffline, 
 // by its matter's choice — all, or those up to small bytes — that is not
 // here and not moving; it returns how many it queued.
 func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("queue offline: %w", err)
+	}
+	defer db.leave()
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO transfers (attachment_id, direction, hash, size, state, created_at)
@@ -247,6 +324,10 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 // no transfer moves them. remove deletes a file's bytes; it runs inside
 // the write transaction, so an attach of the same bytes waits for it.
 func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) (int, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("collect files: %w", err)
+	}
+	defer db.leave()
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		n = 0
