@@ -24,6 +24,9 @@ import (
 )
 
 // Timeouts of one exchange; the event stream has none but an idle limit.
+// DefaultRequestTimeout is how long an exchange may go without a byte
+// moving either way (the server thinking, or a dead link), not how long
+// it may take: a slow link that keeps moving finishes.
 const (
 	DefaultRequestTimeout = 60 * time.Second
 	HealthTimeout         = 5 * time.Second
@@ -65,8 +68,9 @@ func NewClient(server, token string, hc *http.Client, opts ...Option) (*Client, 
 // Option adjusts a Client built by NewClient.
 type Option func(*Client)
 
-// WithRequestTimeout bounds one push, pull or login exchange (default
-// DefaultRequestTimeout); d <= 0 keeps the default.
+// WithRequestTimeout sets how long one push, pull or login exchange may go
+// without a byte moving (default DefaultRequestTimeout); d <= 0 keeps the
+// default.
 func WithRequestTimeout(d time.Duration) Option {
 	return func(c *Client) {
 		if d > 0 {
@@ -184,12 +188,14 @@ func (c *Client) Pull(ctx context.Context, cursor int64, limit int, mark int64) 
 	return out, nil
 }
 
-// Health probes GET /healthz with a short timeout; nil means the server answers.
-func (c *Client) Health(ctx context.Context) error {
-	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, nil, HealthTimeout); err != nil {
-		return fmt.Errorf("health: %w", err)
+// Health probes GET /healthz with a short timeout and returns the
+// server's head; a nil error means the server answers.
+func (c *Client) Health(ctx context.Context) (int64, error) {
+	var out protocol.HealthResponse
+	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, &out, HealthTimeout); err != nil {
+		return 0, fmt.Errorf("health: %w", err)
 	}
-	return nil
+	return out.Head, nil
 }
 
 // do sends in as JSON (when not nil) and decodes a 2xx answer into out.
@@ -205,30 +211,38 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 }
 
 func (c *Client) doRaw(parent context.Context, method, path string, q url.Values, body []byte, out any, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(parent, timeout)
-	defer cancel()
-	req, err := c.newRequest(ctx, method, path, q, body)
+	wd := newWatchdog(parent, timeout)
+	defer wd.stop()
+	req, err := c.newRequest(wd.ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
+	if body != nil {
+		// The transport reads the body as it sends it: each chunk read is
+		// progress up the link.
+		req.Body = io.NopCloser(wd.reader(bytes.NewReader(body)))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(wd.reader(bytes.NewReader(body))), nil }
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return transportError(parent, err)
+		return transportError(parent, wd.explain(err))
 	}
 	defer resp.Body.Close()
+	wd.progress()
+	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp, c.now())
 	}
 	if out == nil {
 		_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		if err != nil {
-			return transportError(parent, err)
+			return transportError(parent, wd.explain(err))
 		}
 		return nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
 	if err != nil {
-		return transportError(parent, err)
+		return transportError(parent, wd.explain(err))
 	}
 	if len(data) > maxAnswerBytes {
 		return protocolError("answer larger than %d bytes", maxAnswerBytes)
@@ -238,6 +252,14 @@ func (c *Client) doRaw(parent context.Context, method, path string, q url.Values
 	}
 	return nil
 }
+
+// readCloser reads through r and closes c.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r readCloser) Close() error { return r.c.Close() }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Request, error) {
 	u := *c.base

@@ -173,7 +173,7 @@ func TestClientNetworkFailures(t *testing.T) {
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	c, _ := NewClient(dead, "tok", nil)
-	if err := c.Health(context.Background()); ClassOf(err) != ClassUnreachable {
+	if _, err := c.Health(context.Background()); ClassOf(err) != ClassUnreachable {
 		t.Errorf("refused: err = %v (class %v), want unreachable", err, ClassOf(err))
 	}
 
@@ -239,5 +239,57 @@ func TestParseRetryAfter(t *testing.T) {
 		if got := parseRetryAfter(in, now); got != want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestSlowAnswerIsNotATimeout: an answer that keeps arriving, a little at
+// a time, is read to the end however long it takes in total; the request
+// timeout is on silence, not on duration. An answer that stops arriving
+// halfway is given up once the silence reaches the timeout.
+func TestSlowAnswerIsNotATimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	page := `{"records":[],"cursor":7,"head":7,"more":false,"total":0}`
+	crawl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		rc := http.NewResponseController(w)
+		// Padding first (JSON allows leading whitespace), a byte every
+		// 10 ms: 1.2 s in all, four times the timeout.
+		for range 120 {
+			w.Write([]byte(" "))
+			rc.Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+		w.Write([]byte(page))
+	}))
+	defer crawl.Close()
+	c, _ := NewClient(crawl.URL, "tok", nil, WithRequestTimeout(timeout))
+	start := time.Now()
+	got, err := c.Pull(context.Background(), 0, 0, NoMark)
+	if err != nil || got.Cursor != 7 {
+		t.Fatalf("a crawling answer: cursor %d, err %v; want it read to the end", got.Cursor, err)
+	}
+	if d := time.Since(start); d < timeout {
+		t.Fatalf("the answer took %v, less than the timeout: the test proves nothing", d)
+	}
+
+	stop := make(chan struct{})
+	defer close(stop)
+	half := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(page[:len(page)/2]))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	defer half.Close()
+	c, _ = NewClient(half.URL, "tok", nil, WithRequestTimeout(timeout))
+	_, err = c.Pull(context.Background(), 0, 0, NoMark)
+	if !TimedOut(err) || !IsTransient(err) {
+		t.Errorf("an answer that stops halfway: err = %v, want a transient timeout", err)
+	}
+	if TimedOut(&Error{Class: ClassFailing, Message: "reset"}) || TimedOut(errors.New("x")) {
+		t.Error("TimedOut says yes to errors that are not timeouts")
 	}
 }

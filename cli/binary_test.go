@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,7 @@ func TestBinary(t *testing.T) {
 	data := filepath.Join(tmp, "data")
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", data, "--config", filepath.Join(tmp, "none.toml")}, args...)...)
+		cmd := exec.Command(bin, append([]string{"--data", data, "--config", os.DevNull}, args...)...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()

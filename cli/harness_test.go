@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,7 +33,13 @@ func newHarness(t *testing.T) *harness {
 	for _, k := range []string{"CASEFILE_SERVER", "CASEFILE_DATA", "CASEFILE_THEME", "CASEFILE_SYNC_INTERVAL", "CASEFILE_CONFIG"} {
 		t.Setenv(k, "")
 	}
-	return &harness{t: t, data: t.TempDir(), config: filepath.Join(t.TempDir(), "config.toml")}
+	// An empty config file: a named file must exist, and the tests that
+	// need settings write theirs over it.
+	config := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(config, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, data: t.TempDir(), config: config}
 }
 
 func (h *harness) run(args ...string) result {

@@ -24,7 +24,14 @@ func readConfig(env *Env) (config.Config, error) {
 	if path == "" {
 		path = Getenv(config.EnvConfig)
 	}
-	cfg, warnings, err := config.LoadEnv(path, Getenv)
+	load := config.LoadEnv
+	// A file named by --config or the environment must be there; only
+	// the default path may be missing (loadConfig records the default in
+	// env.ConfigPath, so a second read finds it named).
+	if path != "" && path != config.DefaultPath() {
+		load = config.LoadNamed
+	}
+	cfg, warnings, err := load(path, Getenv)
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", safetext.Line(w))
 	}

@@ -42,7 +42,7 @@ func (l *serveLog) String() string {
 func runMain(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	args = append([]string{"--config", filepath.Join(t.TempDir(), "none.toml")}, args...)
+	args = append([]string{"--config", os.DevNull}, args...)
 	code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
@@ -133,7 +133,7 @@ func TestServeCommand(t *testing.T) {
 	var stderr serveLog
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"--config", filepath.Join(dir, "none.toml"), "serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
+		done <- Main(ctx, []string{"--config", os.DevNull, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"},
 			strings.NewReader(""), &bytes.Buffer{}, &stderr)
 	}()
 	re := regexp.MustCompile(`casefile server listening on (http://127\.0\.0\.1:\d+) \(store: sqlite (.*)\)\n`)
@@ -319,5 +319,29 @@ func TestServeMetricsMistakes(t *testing.T) {
 				t.Errorf("%s %v: exit %d, %q; want exit %d, %q", c.env, c.args, code, errs, c.code, c.err)
 			}
 		})
+	}
+}
+
+// TestNamedConfigMustExist: a config file named by --config or
+// $CASEFILE_CONFIG that cannot be read stops the server (and any other
+// command) instead of starting it with none of its settings.
+func TestNamedConfigMustExist(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo.toml")
+	want := "read config " + missing + ": the file does not exist"
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+		return code, errb.String()
+	}
+	if code, errs := run("--config", missing, "serve", "--addr", "127.0.0.1:0", "--data", dir); code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("serve --config typo: exit %d, stderr %q; want 1 and %q", code, errs, want)
+	}
+	if code, errs := run("--config", missing, "--data", dir, "status"); code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("status --config typo: exit %d, stderr %q", code, errs)
+	}
+	t.Setenv(config.EnvConfig, missing)
+	if code, errs := run("serve", "--addr", "127.0.0.1:0", "--data", dir); code != 1 || !strings.Contains(errs, want) {
+		t.Fatalf("serve with %s typo: exit %d, stderr %q", config.EnvConfig, code, errs)
 	}
 }

@@ -182,6 +182,18 @@ func Load(path string) (Config, []string, error) {
 
 // LoadEnv is Load with the environment read through getenv.
 func LoadEnv(path string, getenv func(string) string) (Config, []string, error) {
+	return load(path, false, getenv)
+}
+
+// LoadNamed is LoadEnv for a file the user named (--config,
+// $CASEFILE_CONFIG): a file that is missing or cannot be read is an
+// error, not the defaults — a typo in its path must not start a server
+// with none of its settings (such as a private metrics listener).
+func LoadNamed(path string, getenv func(string) string) (Config, []string, error) {
+	return load(path, true, getenv)
+}
+
+func load(path string, named bool, getenv func(string) string) (Config, []string, error) {
 	if path == "" {
 		path = DefaultPath()
 	}
@@ -190,6 +202,8 @@ func LoadEnv(path string, getenv func(string) string) (Config, []string, error) 
 	data, err := os.ReadFile(path) // #nosec G304 -- the user's own config file, named by them
 	var warnings []string
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && named:
+		return Config{}, nil, fmt.Errorf("read config %s: the file does not exist (named by --config or %s)", path, EnvConfig)
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return Config{}, nil, fmt.Errorf("read config %s: %w", path, unwrapPath(err))

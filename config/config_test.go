@@ -266,3 +266,22 @@ func TestDefaultPath(t *testing.T) {
 		t.Fatalf("DefaultPath = %q", got)
 	}
 }
+
+// A file the user named must exist: a typo in --config must not start a
+// server without its settings.
+func TestNamedFileMustExist(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo.toml")
+	if _, _, err := LoadNamed(missing, noEnv); err == nil || !strings.Contains(err.Error(), "read config "+missing+": the file does not exist") {
+		t.Fatalf("named missing file: %v", err)
+	}
+	if _, _, err := LoadNamed(t.TempDir(), noEnv); err == nil || !strings.Contains(err.Error(), "read config ") {
+		t.Fatalf("named directory: %v", err)
+	}
+	cfg, _, err := LoadNamed(writeFile(t, `theme = "dark"`), noEnv)
+	if err != nil || cfg.Theme != "dark" {
+		t.Fatalf("named file: %+v, %v", cfg, err)
+	}
+	if _, _, err := LoadEnv(missing, noEnv); err != nil {
+		t.Fatalf("a missing default file means the defaults: %v", err)
+	}
+}

@@ -59,7 +59,7 @@ func (db *DB) OutboxPage(ctx context.Context, state OpState, offset, limit int) 
 	if offset < 0 || limit <= 0 || limit > maxOutboxPage {
 		return nil, fmt.Errorf("read outbox page: offset %d and limit %d must be 0 or more and 1 to %d", offset, limit, maxOutboxPage)
 	}
-	ops, err := queryOps(ctx, db.r, outboxPageWhere, state, limit, offset)
+	ops, err := db.queryOps(ctx, db.r, outboxPageWhere, state, limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("read outbox page: %w", mapErr(err))
 	}

@@ -27,10 +27,10 @@ func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
 		return st
 	}
 	s.record = prep(`INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at)
-		VALUES (?, ?, ?, ?, 0, 0, 'pending', ?)`)
+		VALUES (?, ?, ?, ?, 0, 0, ?, ?)`)
 	s.fts = prep("INSERT INTO records_fts (rowid, body) VALUES (?, ?)")
 	s.outbox = prep(`INSERT INTO outbox (op_id, record_id, collection, kind, fields, base_version, state, created_at, updated_at)
-		VALUES (?, ?, ?, 'create', ?, 0, 'pending', ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`)
 	s.journal = prep(`INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.ref = prep("SELECT collection, deleted FROM records WHERE id = ?")
@@ -82,7 +82,8 @@ func (w *importWriter) write(ctx context.Context, col *model.Collection, id stri
 	if err != nil {
 		return model.Record{}, err
 	}
-	res, err := w.record.ExecContext(ctx, id, col.Name, model.MatterOf(col.Name, id, fields), fj, at)
+	db := w.db
+	res, err := w.record.ExecContext(ctx, id, col.Name, model.MatterOf(col.Name, id, fields), db.sealText(fj, recordPlace("fields", col.Name, id)), model.StatePending, at)
 	if err != nil {
 		if errors.Is(mapErr(err), ErrExists) {
 			return model.Record{}, ErrExists
@@ -93,16 +94,19 @@ func (w *importWriter) write(ctx context.Context, col *model.Collection, id stri
 	if err != nil {
 		return model.Record{}, err
 	}
-	if text := searchText(col, fields); text != "" {
+	if text := db.searchBody(searchText(col, fields)); text != "" {
 		if _, err := w.fts.ExecContext(ctx, rid, text); err != nil {
 			return model.Record{}, err
 		}
 	}
 	opID := model.NewID()
-	if _, err := w.outbox.ExecContext(ctx, opID, id, col.Name, fj, at, at); err != nil {
+	op := opRow{Op: model.Op{OpID: opID, RecordID: id, Collection: col.Name}}
+	if _, err := w.outbox.ExecContext(ctx, opID, id, col.Name, model.OpCreate, db.sealText(fj, opPlace("fields", &op)), OpPending, at, at); err != nil {
 		return model.Record{}, err
 	}
-	if _, err := w.journal.ExecContext(ctx, at, actorLocal, kind, id, col.Name, opID, summary, fj); err != nil {
+	e := JournalEntry{Kind: kind, RecordID: id, Collection: col.Name, OpID: opID}
+	if _, err := w.journal.ExecContext(ctx, at, actorLocal, kind, id, col.Name, opID,
+		db.sealText(summary, journalPlace("summary", &e, at)), db.sealText(fj, journalPlace("after", &e, at))); err != nil {
 		return model.Record{}, err
 	}
 	return model.Record{ID: id, Collection: col.Name, State: model.StatePending, Fields: fields, UpdatedAt: fromNanos(at)}, nil

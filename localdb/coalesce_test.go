@@ -36,7 +36,7 @@ func TestCoalescingKeepsEveryFieldAndTheFirstBase(t *testing.T) {
 	if op.BaseVersion != 3 {
 		t.Fatalf("base version %d, want the first (3)", op.BaseVersion)
 	}
-	row, err := getOp(bg, db.r, op.OpID)
+	row, err := db.getOp(bg, db.r, op.OpID)
 	if err != nil {
 		t.Fatal(err)
 	}

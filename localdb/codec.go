@@ -152,7 +152,7 @@ const recordCols = "rid, id, collection, matter_id, fields, base_fields, version
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanRecord(s rowScanner) (recordRow, error) {
+func (db *DB) scanRecord(s rowScanner) (recordRow, error) {
 	var r recordRow
 	var fields, base sql.NullString
 	if err := s.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
@@ -160,6 +160,12 @@ func scanRecord(s rowScanner) (recordRow, error) {
 		return r, err
 	}
 	var err error
+	if fields, err = db.openText(fields, recordPlace("fields", r.collection, r.id)); err != nil {
+		return r, err
+	}
+	if base, err = db.openText(base, recordPlace("base_fields", r.collection, r.id)); err != nil {
+		return r, err
+	}
 	if r.fields, err = decodeFields(fields); err != nil {
 		return r, err
 	}

@@ -72,6 +72,9 @@ type DB struct {
 
 	now func() time.Time
 
+	// sealer encrypts values at rest; nil in a plaintext database.
+	sealer Sealer
+
 	// life guards the handles above against Close: every exported method
 	// counts itself in with enter and out with leave, and Close waits
 	// until none is in flight. A count rather than a read lock, so that a
@@ -87,15 +90,21 @@ type DB struct {
 type options struct {
 	migrations []migration
 	now        func() time.Time
+	sealer     Sealer
 }
 
-// Open opens (creating and migrating) the database file at path.
-func Open(ctx context.Context, path string, schema *model.Schema) (*DB, error) {
+// Open opens (creating and migrating) the database file at path; an
+// encrypted one needs WithSealer.
+func Open(ctx context.Context, path string, schema *model.Schema, opts ...Option) (*DB, error) {
 	migs, err := embeddedMigrations()
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, path, schema, options{migrations: migs})
+	o := options{migrations: migs}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return open(ctx, path, schema, o)
 }
 
 func open(ctx context.Context, path string, schema *model.Schema, o options) (_ *DB, err error) {
@@ -129,6 +138,9 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 	}
 	if err := migrate(ctx, db.w, o.migrations, o.now()); err != nil {
 		return nil, fmt.Errorf("migrate local database: %w", err)
+	}
+	if err := db.checkSealing(ctx, o.sealer); err != nil {
+		return nil, fmt.Errorf("open local database %s: %w", path, err)
 	}
 	db.r = stmtcache.Open(dsn(path, "_pragma=query_only(1)"))
 	db.r.SetMaxOpenConns(readers)
@@ -179,9 +191,11 @@ func (db *DB) checkpointer(ctx context.Context) {
 func DSN(path string) string { return dsn(path) }
 
 // dsn builds the connection string: busy_timeout first, then WAL, foreign
-// keys and FULL sync, then extra parameters.
+// keys and FULL sync, then secure_delete (a deleted or overwritten row is
+// zeroed in the file, so an old plaintext value does not linger in free
+// pages), then extra parameters.
 func dsn(path string, extra ...string) string {
-	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	q := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)"
 	for _, e := range extra {
 		q += "&" + e
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"casefile/model"
 	"casefile/protocol"
 )
 
@@ -109,12 +111,19 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 	return mapErr(fk.Err())
 }
 
+// CodeOrphaned is the error code of ops doctor kept as failed because
+// their record is missing on this device.
+const CodeOrphaned = "orphaned"
+
+const orphanedMessage = "its record is missing on this device; export or discard it"
+
 // checkOrphans finds ops whose record is missing, other than those kept
 // after access to their matter was revoked or a full resync no longer
 // showed their record.
 func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, 'orphaned')
-		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`, CodeAccessRevoked, CodeGone, protocol.CodeOutcomeUnknown)
+	ops, err := db.queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, ?)
+		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`,
+		CodeAccessRevoked, CodeGone, protocol.CodeOutcomeUnknown, CodeOrphaned)
 	if err != nil {
 		return err
 	}
@@ -123,8 +132,8 @@ func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair 
 		if !repair {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = 'orphaned',
-			last_error = 'its record is missing on this device; export or discard it' WHERE seq = ?`, o.seq); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, error_code = ?, last_error = ? WHERE seq = ?`,
+			OpFailed, CodeOrphaned, orphanedMessage, o.seq); err != nil {
 			return err
 		}
 		rep.Repaired = append(rep.Repaired, fmt.Sprintf("op %s kept as failed for you to export or discard", o.OpID))
@@ -134,7 +143,7 @@ func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair 
 
 // checkStuck finds ops left syncing for longer than a sync can take.
 func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, "WHERE state = 'syncing' AND updated_at < ? ORDER BY seq", nanos(db.now().Add(-stuckAfter)))
+	ops, err := db.queryOps(ctx, tx, "WHERE state = ? AND updated_at < ? ORDER BY seq", OpSyncing, nanos(db.now().Add(-stuckAfter)))
 	if err != nil {
 		return err
 	}
@@ -143,7 +152,7 @@ func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bo
 		if !repair {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'retrying', next_attempt = 0 WHERE seq = ?", o.seq); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = ?, next_attempt = 0 WHERE seq = ?", OpRetrying, o.seq); err != nil {
 			return err
 		}
 		if err := refreshState(ctx, tx, o.RecordID); err != nil {
@@ -157,8 +166,8 @@ func (db *DB) checkStuck(ctx context.Context, tx *sql.Tx, rep *Report, repair bo
 // checkConflicts finds conflict ops without a conflict to review, and
 // conflicts whose op is gone.
 func (db *DB) checkConflicts(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ops, err := queryOps(ctx, tx, `WHERE state = 'conflict'
-		AND NOT EXISTS (SELECT 1 FROM conflicts c WHERE c.op_id = outbox.op_id) ORDER BY seq`)
+	ops, err := db.queryOps(ctx, tx, `WHERE state = ?
+		AND NOT EXISTS (SELECT 1 FROM conflicts c WHERE c.op_id = outbox.op_id) ORDER BY seq`, OpConflict)
 	if err != nil {
 		return err
 	}
@@ -168,13 +177,13 @@ func (db *DB) checkConflicts(ctx context.Context, tx *sql.Tx, rep *Report, repai
 			continue
 		}
 		// Sending it again brings the server's answer, and the conflict, back.
-		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'retrying', next_attempt = 0 WHERE seq = ?", o.seq); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = ?, next_attempt = 0 WHERE seq = ?", OpRetrying, o.seq); err != nil {
 			return err
 		}
 		rep.Repaired = append(rep.Repaired, fmt.Sprintf("op %s will be sent again", o.OpID))
 	}
 	ids, err := distinctRecords(ctx, tx, `SELECT record_id FROM conflicts c
-		WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.op_id = c.op_id AND o.state = 'conflict')`)
+		WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.op_id = c.op_id AND o.state = ?)`, OpConflict)
 	if err != nil {
 		return err
 	}
@@ -193,13 +202,22 @@ func (db *DB) checkConflicts(ctx context.Context, tx *sql.Tx, rep *Report, repai
 
 // checkStates finds records whose shown state or fields disagree with their ops.
 func (db *DB) checkStates(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
-	ids, err := distinctRecords(ctx, tx, `SELECT r.id FROM records r WHERE r.state != coalesce(
-		CASE WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.record_id = r.id) THEN 'conflict' END,
-		(SELECT CASE max(CASE o.state WHEN 'pending' THEN 1 WHEN 'syncing' THEN 2 WHEN 'retrying' THEN 3
-			WHEN 'failed' THEN 4 WHEN 'conflict' THEN 5 END)
-			WHEN 1 THEN 'pending' WHEN 2 THEN 'syncing' WHEN 3 THEN 'retrying' WHEN 4 THEN 'failed' WHEN 5 THEN 'conflict' END
-			FROM outbox o WHERE o.record_id = r.id),
-		'synced')`)
+	// The state a record should show, as stateOf computes it: conflict
+	// when a conflict waits, else its worst queued op's, else synced. The
+	// ranks table holds the op states worst last, as opStatesByRank.
+	args := make([]any, 0, len(opStatesByRank)+2)
+	values := make([]string, len(opStatesByRank))
+	for i, s := range opStatesByRank {
+		values[i] = fmt.Sprintf("(?, %d)", i)
+		args = append(args, s)
+	}
+	args = append(args, model.StateConflict, model.StateSynced)
+	ids, err := distinctRecords(ctx, tx, `WITH ranks(state, rank) AS (VALUES `+strings.Join(values, ", ")+`)
+		SELECT r.id FROM records r WHERE r.state != coalesce(
+		CASE WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.record_id = r.id) THEN ? END,
+		(SELECT k.state FROM outbox o JOIN ranks k ON k.state = o.state
+			WHERE o.record_id = r.id ORDER BY k.rank DESC LIMIT 1),
+		?)`, args...)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func (db *DB) index(ctx context.Context, tx *sql.Tx, rid int64, collection strin
 		return nil
 	}
 	col, _ := db.schema.Collection(collection)
-	if text := searchText(col, fields); text != "" {
+	if text := db.searchBody(searchText(col, fields)); text != "" {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO records_fts (rowid, body) VALUES (?, ?)", rid, text); err != nil {
 			return err
 		}

@@ -3,17 +3,54 @@ package localdb
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"casefile/assets"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/vault"
 )
 
 var bg = context.Background()
+
+// testKeys maps each test's database path to the keys it was sealed with,
+// so that reopening a file finds its key.
+var testKeys sync.Map
+
+// testSealing decides whether a test's database is encrypted: half the
+// tests, chosen by name, so that every run covers both kinds of file.
+// CASEFILE_TEST_SEALED=all or none forces one kind.
+func testSealing(t testing.TB) []Option {
+	t.Helper()
+	switch os.Getenv("CASEFILE_TEST_SEALED") {
+	case "none":
+		return nil
+	case "all":
+	default:
+		h := fnv.New32a()
+		h.Write([]byte(t.Name()))
+		if h.Sum32()%2 == 0 {
+			return nil
+		}
+	}
+	k, _ := testKeys.LoadOrStore(t.Name(), mustKeys(t))
+	return []Option{WithSealer(k.(*vault.Keys))}
+}
+
+func mustKeys(t testing.TB) *vault.Keys {
+	t.Helper()
+	k, err := vault.NewRandom()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 func testSchema(t testing.TB) *model.Schema {
 	t.Helper()
@@ -32,7 +69,7 @@ func openTest(t testing.TB) *DB {
 
 func openAt(t testing.TB, path string) *DB {
 	t.Helper()
-	db, err := Open(bg, path, testSchema(t))
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,14 @@ func (m *clientModel) applyRejected(o *mOp, code string) {
 	m.recompute(o.record)
 }
 
+// applyConflict models a conflict answer from what the model knows: the
+// server's side (the record it answered with — for a tombstone, the
+// fields it kept — or, with no record, this device's copy), the copy
+// this device's change was made on, and the change. A person reviews, per
+// field, the value the change was made on, this device's value and the
+// server's: the fields the server named for an edit or a delete, and
+// every field either side has for an edit of a deleted record, since
+// restoring it recreates the whole record.
 func (m *clientModel) applyConflict(o *mOp, res protocol.OpResult) {
 	r := m.recs[o.record]
 	if r == nil {
@@ -122,51 +130,51 @@ func (m *clientModel) applyConflict(o *mOp, res protocol.OpResult) {
 		return
 	}
 	o.state = localdb.OpConflict
-	c := &model.Conflict{RecordID: o.record, Collection: o.coll, OpID: o.id, BaseVersion: o.baseVer,
-		TheirsVersion: r.version, Mine: o.fields.Clone()}
-	serverDeleted := res.Record == nil || res.Record.Deleted
+	var theirs model.Fields
+	theirsVer := r.version
 	if res.Record != nil {
-		c.TheirsVersion = res.Record.Version
-		if !res.Record.Deleted {
-			c.Theirs = m.normalizeWire(o.coll, res.Record.Fields)
+		theirsVer = res.Record.Version
+		if !res.Record.Deleted || len(res.Record.Fields) > 0 {
+			theirs = m.normalizeWire(o.coll, res.Record.Fields)
 		}
 	}
-	base := func(f string) any {
+	c := &model.Conflict{RecordID: o.record, Collection: o.coll, OpID: o.id, BaseVersion: o.baseVer,
+		TheirsVersion: theirsVer, Mine: o.fields.Clone(), Theirs: theirs}
+	// seen is the value the change was made on; mine this device's value.
+	seen := func(f string) any {
 		if v, ok := o.baseVals[f]; ok {
 			return cloneValue(v)
 		}
 		return cloneValue(r.base[f])
 	}
+	mine := func(f string) any {
+		if v, ok := o.fields[f]; ok || o.kind != model.OpUpdate {
+			return cloneValue(v)
+		}
+		return seen(f)
+	}
+	names := res.ConflictFields
 	switch {
 	case o.kind == model.OpDelete:
 		c.Kind = model.ConflictDeleteEdit
-		for _, f := range res.ConflictFields {
-			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Theirs: c.Theirs[f]})
-		}
-	case serverDeleted:
+	case res.Record == nil || res.Record.Deleted:
 		c.Kind = model.ConflictEditDeleted
-		names := map[string]bool{}
-		for _, f := range res.ConflictFields {
-			names[f] = true
+		if theirs == nil {
+			theirs = r.base.Clone() // no fields came: the last copy this device knows
+			c.Theirs = theirs
 		}
-		for f := range o.fields {
-			names[f] = true
-		}
-		for f := range r.base {
-			names[f] = true
-		}
-		for _, f := range sortedKeys(names) {
-			mine, ok := o.fields[f]
-			if !ok && o.kind != model.OpCreate {
-				mine = base(f)
+		all := map[string]bool{}
+		for _, set := range []model.Fields{theirs, r.base, o.fields, o.baseVals} {
+			for f := range set {
+				all[f] = true
 			}
-			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: cloneValue(mine)})
 		}
+		names = sortedKeys(all)
 	default:
 		c.Kind = model.ConflictEdit
-		for _, f := range res.ConflictFields {
-			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: cloneValue(o.fields[f]), Theirs: c.Theirs[f]})
-		}
+	}
+	for _, f := range names {
+		c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: seen(f), Mine: mine(f), Theirs: cloneValue(theirs[f])})
 	}
 	m.setBase(r, res.Record)
 	if res.Record == nil {
@@ -174,6 +182,34 @@ func (m *clientModel) applyConflict(o *mOp, res protocol.OpResult) {
 	}
 	m.conflicts[o.record] = c
 	m.recompute(o.record)
+}
+
+// restored is what "restore with my edits" must send for an edit of a
+// deleted record: the server's last fields, with each field this device
+// changed laid on top where the server left it as the change saw it, or
+// where it changed it too and the field does not keep the server's value
+// (server-wins). A field this device did not change keeps the server's
+// value: a restore never undoes another user's change.
+func (m *clientModel) restored(c *model.Conflict, o *mOp) model.Fields {
+	out := c.Theirs.Clone()
+	if out == nil {
+		out = model.Fields{}
+	}
+	col := m.col(c.Collection)
+	for f, v := range o.fields {
+		seen := o.baseVals[f]
+		switch {
+		case model.Equal(v, out[f]):
+		case model.Equal(seen, out[f]) || col.Policy(f) != model.PolicyServerWins:
+			out[f] = cloneValue(v)
+		}
+	}
+	for f, v := range out {
+		if v == nil {
+			delete(out, f)
+		}
+	}
+	return out
 }
 
 // pullRecord models one server record of a pull page.
@@ -190,6 +226,10 @@ func (m *clientModel) pullRecord(sr protocol.Record) {
 		case queued == 0:
 			m.purge(sr.ID)
 		default:
+			// The server's last fields become the copy a restore starts from.
+			if len(sr.Fields) > 0 {
+				r.base = m.normalizeWire(sr.Collection, sr.Fields)
+			}
 			r.baseDeleted, r.version, r.mark = true, sr.Version, false
 			m.recompute(sr.ID)
 		}
@@ -307,6 +347,14 @@ func (m *clientModel) resolve(id string, res model.Resolution) (*model.Op, errKi
 	delete(m.conflicts, id)
 	if op != nil {
 		n := &mOp{record: id, coll: c.Collection, kind: op.Kind, fields: op.Fields.Clone(), baseVer: op.BaseVersion, state: localdb.OpPending}
+		if c.Kind == model.ConflictEditDeleted && at >= 0 {
+			// The restore, as the model derives it, not as Resolve does.
+			n.fields, n.restoreMine = m.restored(c, m.ops[at]), map[string]bool{}
+			for f := range m.ops[at].fields {
+				n.restoreMine[f] = true
+			}
+			stats.restores.Add(1)
+		}
 		if op.Kind == model.OpUpdate {
 			n.baseVals, n.baseView = model.Fields{}, model.Fields{}
 			for k := range op.Fields {

@@ -36,6 +36,10 @@ type mOp struct {
 	// maybeSent: an attempt may have reached the server (a lost answer,
 	// a crash mid-send).
 	maybeSent bool
+	// restoreMine, for the restore of a deleted record, holds the fields
+	// this device changed itself: every other field must come back as
+	// the server last held it.
+	restoreMine map[string]bool
 }
 
 // heldBack models opRow.heldBack: failed here, after it may have reached
@@ -233,6 +237,11 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 				last.kind, last.fields = model.OpDelete, nil
 			case last.kind == model.OpCreate:
 				last.fields = overlay(last.fields.Clone(), changes)
+				for k := range changes {
+					if last.restoreMine != nil {
+						last.restoreMine[k] = true
+					}
+				}
 			case last.kind == model.OpDelete:
 				last.kind, last.fields, last.baseVals = model.OpUpdate, changes.Clone(), before.Clone()
 				last.baseView = m.view(r, changes)

@@ -44,6 +44,9 @@ type fakeServer struct {
 	// lists updates that overwrote a value their author never saw.
 	seen  map[string][2]model.Fields
 	blind []string
+	// restores holds, per restore op id, the fields its author changed:
+	// every other field must come back as the tombstone kept it.
+	restores map[string]map[string]bool
 	// compacted is the sequence through which tombstones and events are
 	// forgotten; a pull from an older cursor must start again from 0.
 	compacted int64
@@ -51,7 +54,7 @@ type fakeServer struct {
 
 func newFakeServer(s *model.Schema) *fakeServer {
 	return &fakeServer{schema: s, recs: map[string]*sRecord{}, hidden: map[string]bool{},
-		ledger: map[string]protocol.OpResult{}, seen: map[string][2]model.Fields{}}
+		ledger: map[string]protocol.OpResult{}, seen: map[string][2]model.Fields{}, restores: map[string]map[string]bool{}}
 }
 
 func (s *fakeServer) wire(r *sRecord) *protocol.Record {
@@ -103,6 +106,9 @@ func (s *fakeServer) apply(op model.Op) protocol.OpResult {
 			return rejectedResult(op, protocol.CodeNotFound, "No such matter.")
 		}
 		r := &sRecord{id: op.RecordID, coll: col.Name, matter: matter, version: 1, fields: fields, fver: map[string]int64{}}
+		if mine, ok := s.restores[op.OpID]; ok && cur != nil {
+			s.revertedBy(op, cur, fields, mine)
+		}
 		if cur != nil {
 			r.version = cur.version + 1
 			for k := range cur.fields {
@@ -186,6 +192,24 @@ func (s *fakeServer) apply(op model.Op) protocol.OpResult {
 		s.seq++
 		cur.deleted, cur.version, cur.seq = true, cur.version+1, s.seq
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: s.wire(cur)}
+	}
+}
+
+// revertedBy notes, as a lost update, every field a restore sets to
+// other than the tombstone's value without its author having changed it:
+// a value of another user's the restore would undo.
+func (s *fakeServer) revertedBy(op model.Op, tomb *sRecord, fields model.Fields, mine map[string]bool) {
+	names := map[string]bool{}
+	for _, set := range []model.Fields{tomb.fields, fields} {
+		for f := range set {
+			names[f] = true
+		}
+	}
+	for _, f := range sortedKeys(names) {
+		if !mine[f] && !model.Equal(fields[f], tomb.fields[f]) {
+			s.blind = append(s.blind, fmt.Sprintf("restore %s set %s.%s to %v over the server's %v, a change its author never made",
+				op.OpID, op.RecordID, f, fields[f], tomb.fields[f]))
+		}
 	}
 }
 

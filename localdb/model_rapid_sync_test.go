@@ -44,6 +44,9 @@ func (sm *storeMachine) Batch(t *rapid.T) {
 		if o.Kind == model.OpUpdate {
 			sm.srv.seen[o.OpID] = [2]model.Fields{want[i].baseVals.Clone(), want[i].baseView.Clone()}
 		}
+		if want[i].restoreMine != nil {
+			sm.srv.restores[o.OpID] = want[i].restoreMine
+		}
 	}
 }
 
@@ -153,7 +156,22 @@ func (sm *storeMachine) Race(t *rapid.T) {
 	}
 	id := rapid.SampledFrom(ids).Draw(t, "record")
 	r, s := sm.m.recs[id], sm.srv.recs[id]
-	switch rapid.SampledFrom([]string{"edit/edit", "edit/edit", "delete/edit", "edit/delete"}).Draw(t, "race") {
+	switch race := rapid.SampledFrom([]string{"edit/edit", "edit/edit", "delete/edit", "edit/delete", "edit+delete/edit"}).Draw(t, "race"); race {
+	case "edit+delete/edit":
+		// Another user changes the record, then deletes it; this device,
+		// on its older copy, edits it: the tombstone keeps the other
+		// user's change, which a restore must not undo.
+		changes := sm.fieldChanges(t, r.coll, false)
+		delete(changes, model.MatterField)
+		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
+		if len(probs) > 0 || len(norm) == 0 {
+			t.Skip("no valid change")
+		}
+		sm.srv.change(s, norm)
+		sm.srv.remoteDelete(s)
+		stats.editedTombstones.Add(1)
+		t.Logf("> remote edit %s %s and delete v%d", short(id), canon(norm), s.version)
+		sm.edit(t, id, false)
 	case "edit/edit", "delete/edit":
 		changes := sm.fieldChanges(t, r.coll, false)
 		delete(changes, model.MatterField)

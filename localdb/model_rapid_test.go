@@ -14,6 +14,7 @@ import (
 	"casefile/assets"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/vault"
 )
 
 // TestStoreModel runs random histories of user writes, sync answers, pulls,
@@ -35,6 +36,13 @@ func TestStoreModel(t *testing.T) {
 		}
 		sm := &storeMachine{schema: schema, dir: dir, m: newClientModel(schema), srv: newFakeServer(schema),
 			burnt: map[string]bool{}, sent: map[string]model.Op{}}
+		// Half the histories run on an encrypted database: every path that
+		// writes a value must seal it, or reading it back fails.
+		if rapid.Bool().Draw(rt, "sealed") {
+			if sm.keys, err = vault.NewRandom(); err != nil {
+				rt.Fatal(err)
+			}
+		}
 		sm.open(rt)
 		rt.Cleanup(func() {
 			if sm.db != nil {
@@ -50,17 +58,21 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved, %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load())
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
 // interesting cases.
 var stats struct {
 	histories, steps, answers, resolved, pages, dropped, crashes, resyncs atomic.Int64
-	conflicts                                                             [3]atomic.Int64 // edit, edit_deleted, delete_edit
+	// editedTombstones: records another user edited, then deleted, while
+	// this device edited its older copy; restores: edits of deleted
+	// records resolved by restoring.
+	editedTombstones, restores atomic.Int64
+	conflicts                  [3]atomic.Int64 // edit, edit_deleted, delete_edit
 }
 
 var ctx = context.Background()
@@ -116,6 +128,7 @@ type storeMachine struct {
 	burnt   map[string]bool        // every op id the store ever used
 	sent    map[string]model.Op    // ops as last handed to the server, by op id
 	ids     []string               // every record id ever seen, for edits of missing records
+	keys    *vault.Keys            // nil: a plaintext database
 }
 
 func (sm *storeMachine) path() string {
@@ -126,7 +139,11 @@ func (sm *storeMachine) open(t *rapid.T) {
 	if err := os.MkdirAll(filepath.Dir(sm.path()), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	db, err := localdb.Open(ctx, sm.path(), sm.schema)
+	var opts []localdb.Option
+	if sm.keys != nil {
+		opts = append(opts, localdb.WithSealer(sm.keys))
+	}
+	db, err := localdb.Open(ctx, sm.path(), sm.schema, opts...)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

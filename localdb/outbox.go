@@ -38,7 +38,7 @@ type opRow struct {
 
 const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at, sent_since, attempt_since"
 
-func scanOp(s rowScanner) (opRow, error) {
+func (db *DB) scanOp(s rowScanner) (opRow, error) {
 	var o opRow
 	var fields, base sql.NullString
 	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &fields, &base, &o.BaseVersion,
@@ -48,6 +48,12 @@ func scanOp(s rowScanner) (opRow, error) {
 	}
 	o.Resent, o.SentSince = o.sentSince.Valid, o.sentSince.Int64
 	var err error
+	if fields, err = db.openText(fields, opPlace("fields", &o)); err != nil {
+		return o, err
+	}
+	if base, err = db.openText(base, opPlace("base_values", &o)); err != nil {
+		return o, err
+	}
 	if o.Fields, err = decodeFields(fields); err != nil {
 		return o, err
 	}
@@ -70,7 +76,7 @@ func (o opRow) outboxOp() OutboxOp {
 	}
 }
 
-func queryOps(ctx context.Context, q querier, where string, args ...any) ([]opRow, error) {
+func (db *DB) queryOps(ctx context.Context, q querier, where string, args ...any) ([]opRow, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+opCols+" FROM outbox "+where, args...)
 	if err != nil {
 		return nil, err
@@ -78,7 +84,7 @@ func queryOps(ctx context.Context, q querier, where string, args ...any) ([]opRo
 	defer rows.Close()
 	var ops []opRow
 	for rows.Next() {
-		o, err := scanOp(rows)
+		o, err := db.scanOp(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -88,13 +94,13 @@ func queryOps(ctx context.Context, q querier, where string, args ...any) ([]opRo
 }
 
 // recordOps returns a record's ops in queue order.
-func recordOps(ctx context.Context, q querier, recordID string) ([]opRow, error) {
-	return queryOps(ctx, q, "WHERE record_id = ? ORDER BY seq", recordID)
+func (db *DB) recordOps(ctx context.Context, q querier, recordID string) ([]opRow, error) {
+	return db.queryOps(ctx, q, "WHERE record_id = ? ORDER BY seq", recordID)
 }
 
 // getOp returns one op by id, or ErrNoOp.
-func getOp(ctx context.Context, q querier, opID string) (opRow, error) {
-	o, err := scanOp(q.QueryRowContext(ctx, "SELECT "+opCols+" FROM outbox WHERE op_id = ?", opID))
+func (db *DB) getOp(ctx context.Context, q querier, opID string) (opRow, error) {
+	o, err := db.scanOp(q.QueryRowContext(ctx, "SELECT "+opCols+" FROM outbox WHERE op_id = ?", opID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("op %s: %w", opID, ErrNoOp)
 	}
@@ -102,7 +108,7 @@ func getOp(ctx context.Context, q querier, opID string) (opRow, error) {
 }
 
 // insertOp queues an op; a non-zero seq puts it back at that place in the queue.
-func insertOp(ctx context.Context, q querier, o opRow) error {
+func (db *DB) insertOp(ctx context.Context, q querier, o opRow) error {
 	fields, err := encodeNullable(o.Fields)
 	if err != nil {
 		return err
@@ -116,13 +122,14 @@ func insertOp(ctx context.Context, q querier, o opRow) error {
 		seq = o.seq
 	}
 	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		seq, o.OpID, o.RecordID, o.Collection, o.Kind, fields, base, o.BaseVersion,
+		seq, o.OpID, o.RecordID, o.Collection, o.Kind, db.sealNullable(fields, opPlace("fields", &o)),
+		db.sealNullable(base, opPlace("base_values", &o)), o.BaseVersion,
 		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince, o.attemptSince)
 	return err
 }
 
 // saveOp writes back every mutable column of an op, by seq.
-func saveOp(ctx context.Context, q querier, o opRow) error {
+func (db *DB) saveOp(ctx context.Context, q querier, o opRow) error {
 	fields, err := encodeNullable(o.Fields)
 	if err != nil {
 		return err
@@ -134,7 +141,8 @@ func saveOp(ctx context.Context, q querier, o opRow) error {
 	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, base_values = ?, base_version = ?,
 		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ?, attempt_since = ?
 		WHERE seq = ?`,
-		o.OpID, o.Kind, fields, base, o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode,
+		o.OpID, o.Kind, db.sealNullable(fields, opPlace("fields", &o)), db.sealNullable(base, opPlace("base_values", &o)),
+		o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode,
 		o.nextAttempt, o.updatedAt, o.sentSince, o.attemptSince, o.seq)
 	return err
 }
@@ -184,8 +192,8 @@ const (
 // not tell (outcome_unknown): it may have taken effect, and folding into it
 // would send it again, or let a delete cancel a create the server has.
 // The first base value of each field is kept.
-func enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, changes, baseValues model.Fields, now int64) (opRow, coalesced, error) {
-	ops, err := recordOps(ctx, tx, rec.id)
+func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, changes, baseValues model.Fields, now int64) (opRow, coalesced, error) {
+	ops, err := db.recordOps(ctx, tx, rec.id)
 	if err != nil {
 		return opRow{}, 0, err
 	}
@@ -226,7 +234,7 @@ func enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, 
 				resetFailed(&last, now)
 			}
 			last.updatedAt = now
-			return last, how, saveOp(ctx, tx, last)
+			return last, how, db.saveOp(ctx, tx, last)
 		}
 	}
 	o := opRow{
@@ -237,5 +245,5 @@ func enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, 
 		createdAt:  now,
 		updatedAt:  now,
 	}
-	return o, queuedNew, insertOp(ctx, tx, o)
+	return o, queuedNew, db.insertOp(ctx, tx, o)
 }

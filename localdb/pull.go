@@ -61,6 +61,9 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if err := db.advanceCursor(ctx, tx, page.Cursor); err != nil {
 			return err
 		}
+		if err := raiseHead(ctx, tx, page.Head); err != nil {
+			return err
+		}
 		if !page.More {
 			if err := db.finishResync(ctx, tx); err != nil {
 				return err
@@ -84,7 +87,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 // pullRecord makes one server record the base of the local one and reports
 // whether anything changed.
 func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, error) {
-	local, err := getRow(ctx, tx, r.ID)
+	local, err := db.getRow(ctx, tx, r.ID)
 	exists := err == nil
 	if err != nil && !isNotFound(err) {
 		return 0, err
@@ -111,12 +114,25 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 		case queued == 0:
 			return 1, purge(ctx, tx, local)
 		}
-		// Keep the last known fields as the base: the queued ops will
-		// meet an edit_deleted conflict, whose review needs them.
-		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?", r.Version, local.rid); err != nil {
+		// The tombstone's fields, the last the server held, become the
+		// base: the queued ops will meet an edit_deleted conflict, whose
+		// review and restore start from them (another user may have
+		// changed the record before deleting it). A tombstone without
+		// fields leaves the last copy this device knows.
+		base := local.base
+		if len(r.Fields) > 0 {
+			col, _ := db.schema.Collection(local.collection)
+			base = normalizeWire(col, r.Fields)
+		}
+		bj, err := encodeNullable(base)
+		if err != nil {
 			return 0, err
 		}
-		_, _, err := db.recompute(ctx, tx, r.ID, touch)
+		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, base_deleted = 1, version = ?, resync_mark = 0 WHERE rid = ?",
+			db.sealNullable(bj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
+			return 0, err
+		}
+		_, _, err = db.recompute(ctx, tx, r.ID, touch)
 		return 1, err
 	}
 	col, _ := db.schema.Collection(r.Collection)
@@ -130,7 +146,8 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 			matter = model.MatterOf(r.Collection, r.ID, r.Fields)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'synced', ?)`, r.ID, r.Collection, matter, fj, fj, r.Version, touch)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Collection, matter,
+			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)), r.Version, model.StateSynced, touch)
 		if err != nil {
 			return 0, err
 		}
@@ -157,7 +174,7 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0 WHERE rid = ?",
-		fj, r.Version, local.rid); err != nil {
+		db.sealText(fj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 		return 0, err
 	}
 	_, _, err = db.recompute(ctx, tx, r.ID, touch)
@@ -187,7 +204,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	}
 	var recs []recordRow
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := db.scanRecord(rows)
 		if err != nil {
 			rows.Close()
 			return err
@@ -206,8 +223,8 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 	for _, r := range recs {
 		// An op the server could not tell the outcome of keeps saying so:
 		// it may have taken effect, which sending it again must not miss.
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', error_code = ?, last_error = ?, updated_at = ?
-			WHERE record_id = ? AND NOT (state = 'failed' AND error_code = ?)`, why.code, why.message, now, r.id, protocol.CodeOutcomeUnknown); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, error_code = ?, last_error = ?, updated_at = ?
+			WHERE record_id = ? AND NOT (state = ? AND error_code = ?)`, OpFailed, why.code, why.message, now, r.id, OpFailed, protocol.CodeOutcomeUnknown); err != nil {
 			return err
 		}
 		var n int64

@@ -19,7 +19,7 @@ func (db *DB) Get(ctx context.Context, id string) (model.Record, error) {
 		return model.Record{}, fmt.Errorf("read record %s: %w", id, err)
 	}
 	defer db.leave()
-	r, err := getRow(ctx, db.r, id)
+	r, err := db.getRow(ctx, db.r, id)
 	if err != nil {
 		return model.Record{}, mapErr(err)
 	}
@@ -52,7 +52,7 @@ func (db *DB) listWhere(q ListQuery) (where string, args []any, ok bool, err err
 		args = append(args, q.State)
 	}
 	if strings.TrimSpace(q.Text) != "" {
-		match := ftsQuery(q.Text)
+		match := db.searchMatch(q.Text)
 		if match == "" {
 			return "", nil, false, nil
 		}
@@ -118,7 +118,7 @@ func (db *DB) queryRecords(ctx context.Context, query string, args ...any) ([]mo
 	defer rows.Close()
 	out := []model.Record{}
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := db.scanRecord(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list records: %w", mapErr(err))
 		}
@@ -174,7 +174,7 @@ func (db *DB) Search(ctx context.Context, text string, limit int) ([]model.Recor
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	defer db.leave()
-	match := ftsQuery(text)
+	match := db.searchMatch(text)
 	if match == "" {
 		return []model.Record{}, nil
 	}
@@ -233,6 +233,15 @@ func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, erro
 			return nil, fmt.Errorf("read journal: %w", mapErr(err))
 		}
 		e.At = fromNanos(at)
+		if e.Summary, err = db.openString(e.Summary, journalPlace("summary", &e, at)); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		if before, err = db.openText(before, journalPlace("before", &e, at)); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		if after, err = db.openText(after, journalPlace("after", &e, at)); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
 		if e.Before, err = decodeFields(before); err != nil {
 			return nil, fmt.Errorf("read journal: %w", err)
 		}
@@ -253,7 +262,7 @@ func (db *DB) Outbox(ctx context.Context) ([]OutboxOp, error) {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
 	defer db.leave()
-	ops, err := queryOps(ctx, db.r, "ORDER BY seq")
+	ops, err := db.queryOps(ctx, db.r, "ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", mapErr(err))
 	}
@@ -266,7 +275,7 @@ func (db *DB) Outbox(ctx context.Context) ([]OutboxOp, error) {
 
 const conflictCols = "record_id, collection, op_id, kind, base_version, theirs_version, fields, mine, theirs, created_at"
 
-func scanConflict(s rowScanner) (model.Conflict, error) {
+func (db *DB) scanConflict(s rowScanner) (model.Conflict, error) {
 	var c model.Conflict
 	var fields string
 	var mine, theirs sql.NullString
@@ -276,6 +285,16 @@ func scanConflict(s rowScanner) (model.Conflict, error) {
 		return c, err
 	}
 	c.CreatedAt = fromNanos(created)
+	var err error
+	if fields, err = db.openString(fields, conflictPlace("fields", &c)); err != nil {
+		return c, err
+	}
+	if mine, err = db.openText(mine, conflictPlace("mine", &c)); err != nil {
+		return c, err
+	}
+	if theirs, err = db.openText(theirs, conflictPlace("theirs", &c)); err != nil {
+		return c, err
+	}
 	if err := json.Unmarshal([]byte(fields), &c.Fields); err != nil {
 		return c, fmt.Errorf("decode conflict fields: %w", err)
 	}
@@ -283,7 +302,6 @@ func scanConflict(s rowScanner) (model.Conflict, error) {
 		fc := &c.Fields[i]
 		fc.Base, fc.Mine, fc.Theirs = normalizeAny(fc.Base), normalizeAny(fc.Mine), normalizeAny(fc.Theirs)
 	}
-	var err error
 	if c.Mine, err = decodeFields(mine); err != nil {
 		return c, err
 	}
@@ -318,7 +336,7 @@ func (db *DB) Conflicts(ctx context.Context) ([]model.Conflict, error) {
 	defer rows.Close()
 	out := []model.Conflict{}
 	for rows.Next() {
-		c, err := scanConflict(rows)
+		c, err := db.scanConflict(rows)
 		if err != nil {
 			return nil, fmt.Errorf("read conflicts: %w", mapErr(err))
 		}
@@ -336,11 +354,11 @@ func (db *DB) Conflict(ctx context.Context, recordID string) (model.Conflict, er
 		return model.Conflict{}, fmt.Errorf("read conflict: %w", err)
 	}
 	defer db.leave()
-	return getConflict(ctx, db.r, recordID)
+	return db.getConflict(ctx, db.r, recordID)
 }
 
-func getConflict(ctx context.Context, q querier, recordID string) (model.Conflict, error) {
-	c, err := scanConflict(q.QueryRowContext(ctx, "SELECT "+conflictCols+" FROM conflicts WHERE record_id = ?", recordID))
+func (db *DB) getConflict(ctx context.Context, q querier, recordID string) (model.Conflict, error) {
+	c, err := db.scanConflict(q.QueryRowContext(ctx, "SELECT "+conflictCols+" FROM conflicts WHERE record_id = ?", recordID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("record %s: %w", recordID, ErrConflict)
 	}
@@ -379,7 +397,7 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	}
 	var oldest sql.NullInt64
 	err = db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM conflicts), (SELECT count(*) FROM outbox),
-		(SELECT min(created_at) FROM outbox WHERE state IN ('pending', 'syncing', 'retrying'))`).
+		(SELECT min(created_at) FROM outbox WHERE state IN (?, ?, ?))`, OpPending, OpSyncing, OpRetrying).
 		Scan(&st.Conflicts, &st.OutboxOps, &oldest)
 	if err != nil {
 		return st, fmt.Errorf("status: %w", mapErr(err))
@@ -405,6 +423,11 @@ const (
 	metaResync   = MetaResync
 )
 
+// MetaServerHead is the setting that holds the highest change sequence
+// the server has told this device (in push, pull and health answers), as
+// a decimal. It only grows.
+const MetaServerHead = "server_head"
+
 // MetaResync is the setting that reads "1" while a full resync runs: the
 // syncer's pulls then read everything, whatever the compaction mark.
 const MetaResync = "resync"
@@ -428,6 +451,37 @@ func getMeta(ctx context.Context, q querier, key string) (string, error) {
 		return "", fmt.Errorf("read setting %s: %w", key, mapErr(err))
 	}
 	return v, nil
+}
+
+// NoteHead records a change sequence the server said it had reached, if
+// it is the highest yet: an op sent from now on is answered no lower.
+func (db *DB) NoteHead(ctx context.Context, head int64) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("note server head: %w", err)
+	}
+	defer db.leave()
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return raiseHead(ctx, tx, head) }); err != nil {
+		return fmt.Errorf("note server head: %w", err)
+	}
+	return nil
+}
+
+// knownHead is the highest change sequence the server has told this device.
+func knownHead(ctx context.Context, q querier) (int64, error) {
+	v, err := getMeta(ctx, q, MetaServerHead)
+	if err != nil {
+		return 0, err
+	}
+	head, _ := strconv.ParseInt(v, 10, 64)
+	return head, nil
+}
+
+func raiseHead(ctx context.Context, q querier, head int64) error {
+	old, err := knownHead(ctx, q)
+	if err != nil || head <= old {
+		return err
+	}
+	return setMeta(ctx, q, MetaServerHead, strconv.FormatInt(head, 10))
 }
 
 // SetMeta writes a sync setting.

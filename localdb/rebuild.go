@@ -8,8 +8,18 @@ import (
 	"fmt"
 )
 
-// stateRank orders record states: the worst one an op has is the record's.
-var stateRank = map[OpState]int{OpPending: 1, OpSyncing: 2, OpRetrying: 3, OpFailed: 4, OpConflict: 5}
+// opStatesByRank lists the op states from least to most urgent: the worst
+// one a record's ops have is the record's state.
+var opStatesByRank = []OpState{OpPending, OpSyncing, OpRetrying, OpFailed, OpConflict}
+
+// stateRank is each op state's place in opStatesByRank, from 1.
+var stateRank = func() map[OpState]int {
+	m := make(map[OpState]int, len(opStatesByRank))
+	for i, s := range opStatesByRank {
+		m[s] = i + 1
+	}
+	return m
+}()
 
 // deriveState is a record's state from its ops and its open conflict:
 // conflict > failed > retrying > syncing > pending > synced.
@@ -36,8 +46,8 @@ func hasConflict(ctx context.Context, q querier, recordID string) (bool, error) 
 }
 
 // getRow returns one record row, or ErrNotFound.
-func getRow(ctx context.Context, q querier, id string) (recordRow, error) {
-	r, err := scanRecord(q.QueryRowContext(ctx, "SELECT "+recordCols+" FROM records WHERE id = ?", id))
+func (db *DB) getRow(ctx context.Context, q querier, id string) (recordRow, error) {
+	r, err := db.scanRecord(q.QueryRowContext(ctx, "SELECT "+recordCols+" FROM records WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("record %s: %w", id, ErrNotFound)
 	}
@@ -50,14 +60,14 @@ func getRow(ctx context.Context, q querier, id string) (recordRow, error) {
 // state. A record left with no op and no live server copy is purged. touch,
 // when non-zero, is the new updated_at. It reports whether the row remains.
 func (db *DB) recompute(ctx context.Context, tx *sql.Tx, id string, touch int64) (recordRow, bool, error) {
-	rec, err := getRow(ctx, tx, id)
+	rec, err := db.getRow(ctx, tx, id)
 	if errors.Is(err, ErrNotFound) {
 		return rec, false, nil
 	}
 	if err != nil {
 		return rec, false, err
 	}
-	ops, err := recordOps(ctx, tx, id)
+	ops, err := db.recordOps(ctx, tx, id)
 	if err != nil {
 		return rec, false, err
 	}
@@ -117,7 +127,7 @@ func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields mo
 		return rec, nil
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET fields = ?, deleted = ?, state = ?, matter_id = ?, updated_at = ? WHERE rid = ?",
-		fj, deleted, state, matter, updated, rec.rid); err != nil {
+		db.sealText(fj, recordPlace("fields", rec.collection, rec.id)), deleted, state, matter, updated, rec.rid); err != nil {
 		return rec, err
 	}
 	if fj != old.fieldsJSON || deleted != old.deleted {

@@ -15,7 +15,7 @@ import (
 // Ops a crash left in syncing go back to the queue, due now, with their ids.
 func TestCrashRecoveryOfSyncingOps(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casefile.db")
-	db, err := Open(bg, path, testSchema(t))
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // retried after a refusal is a new op: its first send is plain again.
 func TestResendCarriesFirstCursor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casefile.db")
-	db, err := Open(bg, path, testSchema(t))
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestResendCarriesFirstCursor(t *testing.T) {
 	}
 	// A crash mid-send: resent on the next start, still since 42.
 	db.Close()
-	if db, err = Open(bg, path, testSchema(t)); err != nil {
+	if db, err = Open(bg, path, testSchema(t), testSealing(t)...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() }) // whichever handle is open last
@@ -82,7 +82,7 @@ func TestResendCarriesFirstCursor(t *testing.T) {
 	}
 	// A crash during the first attempt counts as sent.
 	db.Close()
-	if db, err = Open(bg, path, testSchema(t)); err != nil {
+	if db, err = Open(bg, path, testSchema(t), testSealing(t)...); err != nil {
 		t.Fatal(err)
 	}
 	if r := send(); !r.Resent || r.SentSince != 99 {
@@ -131,7 +131,7 @@ func TestSentSinceBackfill(t *testing.T) {
 		}
 	}
 	// Its next send is its second: resent, since cursor 0.
-	o, err := getOp(bg, db.r, "sent-once")
+	o, err := db.getOp(bg, db.r, "sent-once")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,5 +253,38 @@ func TestHeldBackOpKeepsItsID(t *testing.T) {
 	again := nextBatch(t, db, 10)
 	if len(again) != 1 || again[0].OpID != sent.OpID || !again[0].Resent {
 		t.Fatalf("the held-back op went out as %+v; want its own id, resent", again)
+	}
+}
+
+// TestResendCarriesHighestHeadKnown: a device that never pulled (cursor
+// 0) but was told a head — by a push answer, a health probe, a pull page
+// of another resync — sends that head as the op's sent_since, so a lost
+// first request is not taken for one sent from cursor 0. The head only
+// grows: a lower one told later changes nothing.
+func TestResendCarriesHighestHeadKnown(t *testing.T) {
+	db := openTest(t)
+	mustMatter(t, db, "New device")
+	for _, h := range []int64{40, 57, 12} {
+		if err := db.NoteHead(bg, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := nextBatch(t, db, 10)
+	if err := db.MarkRetry(bg, []string{b[0].OpID}, "connection reset", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b = nextBatch(t, db, 10)
+	if len(b) != 1 || !b[0].Resent || b[0].SentSince != 57 {
+		t.Fatalf("resend = %+v; want resent from head 57", b)
+	}
+	if v, _ := db.Meta(bg, MetaServerHead); v != "57" {
+		t.Errorf("server head %q, want 57", v)
+	}
+	// A pull page's head counts too.
+	if err := db.ApplyPull(bg, protocol.PullResponse{Records: []protocol.Record{}, Cursor: 60, Head: 61}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := db.Meta(bg, MetaServerHead); v != "61" {
+		t.Errorf("server head after a pull %q, want 61", v)
 	}
 }

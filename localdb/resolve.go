@@ -29,7 +29,7 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 	defer db.leave()
 	var out model.Record
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		c, err := getConflict(ctx, tx, recordID)
+		c, err := db.getConflict(ctx, tx, recordID)
 		if err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 		if err != nil {
 			return err
 		}
-		old, err := getOp(ctx, tx, c.OpID)
+		old, err := db.getOp(ctx, tx, c.OpID)
 		if err != nil && !errors.Is(err, ErrNoOp) {
 			return err
 		}
@@ -64,7 +64,7 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 					o.baseValues[k] = c.Theirs[k]
 				}
 			}
-			if err := insertOp(ctx, tx, o); err != nil {
+			if err := db.insertOp(ctx, tx, o); err != nil {
 				return err
 			}
 			summary = fmt.Sprintf("resolved the conflict: will send a %s", op.Kind)
@@ -72,7 +72,7 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 				summary += " of " + fieldList(op.Fields)
 			}
 		}
-		if err := rebaseBehindResolution(ctx, tx, c, op); err != nil {
+		if err := db.rebaseBehindResolution(ctx, tx, c, op); err != nil {
 			return err
 		}
 		rec, _, err := db.recompute(ctx, tx, recordID, now)
@@ -98,9 +98,9 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 // every field still has, after the resolution, the value their author saw;
 // the others keep their base and meet the server's changes as a conflict
 // instead of overwriting them unseen.
-func rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, op *model.Op) error {
-	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND kind = 'update' AND state != 'conflict' AND base_version < ? ORDER BY seq",
-		c.RecordID, c.TheirsVersion)
+func (db *DB) rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, op *model.Op) error {
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND kind = ? AND state != ? AND base_version < ? ORDER BY seq",
+		c.RecordID, model.OpUpdate, OpConflict, c.TheirsVersion)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (db *DB) RetryOp(ctx context.Context, opID string) error {
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		op, err := getOp(ctx, tx, opID)
+		op, err := db.getOp(ctx, tx, opID)
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (db *DB) RetryAll(ctx context.Context) (int, error) {
 	defer db.leave()
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ops, err := queryOps(ctx, tx, "WHERE state IN ('failed', 'retrying') ORDER BY seq")
+		ops, err := db.queryOps(ctx, tx, "WHERE state IN (?, ?) ORDER BY seq", OpFailed, OpRetrying)
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 	case OpFailed:
 		// Its error code (access_revoked) is what tells Doctor why the
 		// record is missing; keep it until the record is back.
-		if _, err := getRow(ctx, tx, op.RecordID); isNotFound(err) {
+		if _, err := db.getRow(ctx, tx, op.RecordID); isNotFound(err) {
 			return false, ErrRecordGone
 		} else if err != nil {
 			return false, err
@@ -201,7 +201,7 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		if op.heldBack() {
 			op.state, op.nextAttempt, op.updatedAt = OpRetrying, 0, now
 			op.lastError, op.errorCode = "", ""
-			if err := saveOp(ctx, tx, op); err != nil {
+			if err := db.saveOp(ctx, tx, op); err != nil {
 				return false, err
 			}
 			if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
@@ -213,7 +213,7 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		}
 		oldID := op.OpID
 		resetFailed(&op, now)
-		if err := saveOp(ctx, tx, op); err != nil {
+		if err := db.saveOp(ctx, tx, op); err != nil {
 			return false, err
 		}
 		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
@@ -237,7 +237,7 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		op, err := getOp(ctx, tx, opID)
+		op, err := db.getOp(ctx, tx, opID)
 		if err != nil {
 			return err
 		}
@@ -245,13 +245,13 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 			return ErrSending
 		}
 		drop := []opRow{op}
-		rec, err := getRow(ctx, tx, op.RecordID)
+		rec, err := db.getRow(ctx, tx, op.RecordID)
 		missing := isNotFound(err)
 		if err != nil && !missing {
 			return err
 		}
 		if op.Kind == model.OpCreate && (missing || rec.base == nil) {
-			later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? ORDER BY seq", op.RecordID, op.seq)
+			later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? ORDER BY seq", op.RecordID, op.seq)
 			if err != nil {
 				return err
 			}
@@ -262,7 +262,7 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 			}
 			drop = append(drop, later...)
 		}
-		if err := forgetDiscarded(ctx, tx, op); err != nil {
+		if err := db.forgetDiscarded(ctx, tx, op); err != nil {
 			return err
 		}
 		for _, d := range drop {
@@ -299,11 +299,11 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 // forgetDiscarded fixes the base values of the ops queued behind a discarded
 // update: where one replaced the discarded op's value of a field, it now
 // replaces what the discarded op had replaced, since that value is back.
-func forgetDiscarded(ctx context.Context, tx *sql.Tx, gone opRow) error {
+func (db *DB) forgetDiscarded(ctx context.Context, tx *sql.Tx, gone opRow) error {
 	if gone.Kind != model.OpUpdate {
 		return nil
 	}
-	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? ORDER BY seq", gone.RecordID, gone.seq)
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? ORDER BY seq", gone.RecordID, gone.seq)
 	if err != nil {
 		return err
 	}
@@ -316,7 +316,7 @@ func forgetDiscarded(ctx context.Context, tx *sql.Tx, gone opRow) error {
 			}
 		}
 		if changed {
-			if err := saveOp(ctx, tx, o); err != nil {
+			if err := db.saveOp(ctx, tx, o); err != nil {
 				return err
 			}
 		}

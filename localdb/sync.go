@@ -21,14 +21,14 @@ const actorSync = "sync"
 // first answer.
 func (db *DB) recoverSyncing(ctx context.Context) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = 'syncing'")
+		ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = ?", OpSyncing)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
 		// Whether an interrupted attempt reached the server is unknown:
 		// count it as sent.
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'retrying', next_attempt = 0, updated_at = ?,
-			sent_since = COALESCE(sent_since, attempt_since) WHERE state = 'syncing'`, nanos(db.now()))
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = 0, updated_at = ?,
+			sent_since = COALESCE(sent_since, attempt_since) WHERE state = ?`, OpRetrying, nanos(db.now()), OpSyncing)
 		if err != nil {
 			return err
 		}
@@ -80,30 +80,39 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		// "+state" keeps the planner on the seq order instead of sorting
 		// every pending op through the state index.
-		ops, err := queryOps(ctx, tx, `WHERE (+state = 'pending' OR (+state = 'retrying' AND next_attempt <= ?))
+		ops, err := db.queryOps(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.record_id = outbox.record_id AND p.seq < outbox.seq)
-			ORDER BY seq LIMIT ?`, nanos(now), limit)
+			ORDER BY seq LIMIT ?`, OpPending, OpRetrying, nanos(now), limit)
 		if err != nil {
 			return err
 		}
 		at := nanos(db.now())
-		// The cursor before the first attempt that may have reached the
-		// server goes with every later send of the op: the server answers
-		// a resend whose answer it may have compacted with
-		// outcome_unknown instead of applying it twice. Each attempt notes
-		// its own cursor; how it ends decides whether that counts.
+		// The highest head the server had told this device before the
+		// first attempt that may have reached the server goes with every
+		// later send of the op: the server answers a resend whose answer
+		// it may have compacted with outcome_unknown instead of applying
+		// it twice, and an op sent after the device heard of a head is
+		// answered no lower. The pull cursor is such a head too; a device
+		// that never pulled (new, or resyncing from 0) still knows the
+		// heads of its pushes and health probes. Each attempt notes its
+		// own; how it ends decides whether that counts.
 		cur, err := getMeta(ctx, tx, metaCursor)
 		if err != nil {
 			return err
 		}
+		head, err := knownHead(ctx, tx)
+		if err != nil {
+			return err
+		}
 		cursor, _ := strconv.ParseInt(cur, 10, 64)
+		since := max(cursor, head)
 		for _, o := range ops {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'syncing', attempts = attempts + 1, updated_at = ?,
-				attempt_since = ? WHERE seq = ?`, at, cursor, o.seq); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
+				attempt_since = ? WHERE seq = ?`, OpSyncing, at, since, o.seq); err != nil {
 				return err
 			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
-			o.attemptSince = sql.NullInt64{Int64: cursor, Valid: true}
+			o.attemptSince = sql.NullInt64{Int64: since, Valid: true}
 			if err := refreshState(ctx, tx, o.RecordID); err != nil {
 				return err
 			}
@@ -145,9 +154,9 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 		n := 0
 		for _, id := range opIDs {
 			var recordID string
-			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 'retrying', last_error = ?, next_attempt = ?, updated_at = ?,
+			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, updated_at = ?,
 				sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
-				WHERE op_id = ? AND state = 'syncing' RETURNING record_id`, errMsg, nanos(next), at, maybeDelivered, id).Scan(&recordID)
+				WHERE op_id = ? AND state = ? RETURNING record_id`, OpRetrying, errMsg, nanos(next), at, maybeDelivered, id, OpSyncing).Scan(&recordID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -180,7 +189,7 @@ func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult)
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		for _, res := range results {
-			op, err := getOp(ctx, tx, res.OpID)
+			op, err := db.getOp(ctx, tx, res.OpID)
 			if errors.Is(err, ErrNoOp) {
 				continue
 			}
@@ -228,7 +237,7 @@ func (db *DB) setBase(ctx context.Context, tx *sql.Tx, rec recordRow, r *protoco
 		bj = "{}"
 	}
 	_, err = tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = ?, resync_mark = 0 WHERE rid = ?",
-		bj, r.Version, r.Deleted, rec.rid)
+		db.sealNullable(bj, recordPlace("base_fields", rec.collection, rec.id)), r.Version, r.Deleted, rec.rid)
 	return err
 }
 
@@ -239,7 +248,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if err := deleteOp(ctx, tx, op.seq); err != nil {
 		return err
 	}
-	rec, err := getRow(ctx, tx, op.RecordID)
+	rec, err := db.getRow(ctx, tx, op.RecordID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -277,8 +286,8 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 // than silently overwrite. Deletes and creates move when nothing but the
 // acknowledged op happened in between (applied on the same base).
 func (db *DB) rebase(ctx context.Context, tx *sql.Tx, acked opRow, res protocol.OpResult) error {
-	later, err := queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != 'conflict' AND base_version < ? ORDER BY seq",
-		acked.RecordID, acked.seq, res.Record.Version)
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND seq > ? AND state != ? AND base_version < ? ORDER BY seq",
+		acked.RecordID, acked.seq, OpConflict, res.Record.Version)
 	if err != nil {
 		return err
 	}
@@ -310,7 +319,7 @@ func (db *DB) rebase(ctx context.Context, tx *sql.Tx, acked opRow, res protocol.
 // theirs of every overlapping field for a person to review.
 func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res protocol.OpResult) error {
 	now := nanos(db.now())
-	rec, err := getRow(ctx, tx, op.RecordID)
+	rec, err := db.getRow(ctx, tx, op.RecordID)
 	if errors.Is(err, ErrNotFound) {
 		// Nothing left here to review against: keep the change as refused.
 		return db.applyRejected(ctx, tx, op, "conflict", "the server has a newer change of a record no longer on this device")
@@ -319,7 +328,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 		return err
 	}
 	op.state, op.updatedAt = OpConflict, now
-	if err := saveOp(ctx, tx, op); err != nil {
+	if err := db.saveOp(ctx, tx, op); err != nil {
 		return err
 	}
 	c := model.Conflict{RecordID: op.RecordID, Collection: op.Collection, OpID: op.OpID,
@@ -328,7 +337,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	serverDeleted := res.Record == nil || res.Record.Deleted
 	if res.Record != nil {
 		c.TheirsVersion = res.Record.Version
-		if !res.Record.Deleted {
+		if !res.Record.Deleted || len(res.Record.Fields) > 0 {
 			c.Theirs = normalizeWire(col, res.Record.Fields)
 		}
 	}
@@ -345,26 +354,13 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Theirs: c.Theirs[f]})
 		}
 	case serverDeleted:
-		// Every last known field goes in, so "restore with my edits"
-		// recreates the whole record.
 		c.Kind = model.ConflictEditDeleted
-		names := map[string]bool{}
-		for _, f := range res.ConflictFields {
-			names[f] = true
+		if c.Theirs == nil {
+			// No fields came with the tombstone: the last copy this
+			// device knows (a pulled tombstone's, if one came) stands in.
+			c.Theirs = rec.base.Clone()
 		}
-		for f := range op.Fields {
-			names[f] = true
-		}
-		for f := range rec.base {
-			names[f] = true
-		}
-		for _, f := range sortedNames(names) {
-			mine, ok := op.Fields[f]
-			if !ok && op.Kind != model.OpCreate {
-				mine = base(f)
-			}
-			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: mine})
-		}
+		c.Fields = editDeletedFields(c.Theirs, rec.base, op, base)
 	default:
 		c.Kind = model.ConflictEdit
 		for _, f := range res.ConflictFields {
@@ -379,7 +375,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 			return err
 		}
 	}
-	if err := insertConflict(ctx, tx, c, now); err != nil {
+	if err := db.insertConflict(ctx, tx, c, now); err != nil {
 		return err
 	}
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
@@ -396,7 +392,30 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
 }
 
-func insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
+// editDeletedFields lists every field of an edit of a deleted record: the
+// server's last value (theirs), the value the edit was made on (base) and
+// this device's (mine: the edit's value, or for a field it did not
+// change, the base), for every field either side knows. "Restore with my edits" starts from theirs and lays
+// the edit's own changes on top (model.Conflict.Resolve).
+func editDeletedFields(theirs, known model.Fields, op opRow, base func(string) any) []model.FieldConflict {
+	names := map[string]bool{}
+	for _, set := range []model.Fields{theirs, op.Fields, known, op.baseValues} {
+		for f := range set {
+			names[f] = true
+		}
+	}
+	var out []model.FieldConflict
+	for _, f := range sortedNames(names) {
+		mine, ok := op.Fields[f]
+		if !ok && op.Kind != model.OpCreate {
+			mine = base(f)
+		}
+		out = append(out, model.FieldConflict{Field: f, Base: base(f), Mine: mine, Theirs: theirs[f]})
+	}
+	return out
+}
+
+func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
 	fields, err := encodeJSON(c.Fields)
 	if err != nil {
 		return err
@@ -410,7 +429,8 @@ func insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, fields, mine, theirs, now)
+		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, db.sealText(fields, conflictPlace("fields", &c)),
+		db.sealNullable(mine, conflictPlace("mine", &c)), db.sealNullable(theirs, conflictPlace("theirs", &c)), now)
 	return err
 }
 
@@ -426,7 +446,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg
 	// (and tells Doctor why the record is missing).
 	keepRevoked := false
 	if (op.errorCode == CodeAccessRevoked || op.errorCode == CodeGone) && code != protocol.CodeOutcomeUnknown {
-		_, err := getRow(ctx, tx, op.RecordID)
+		_, err := db.getRow(ctx, tx, op.RecordID)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
@@ -436,7 +456,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg
 	if !keepRevoked {
 		op.errorCode, op.lastError = code, msg
 	}
-	if err := saveOp(ctx, tx, op); err != nil {
+	if err := db.saveOp(ctx, tx, op); err != nil {
 		return err
 	}
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {

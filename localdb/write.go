@@ -125,7 +125,7 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 	defer db.leave()
 	var out model.Record
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rec, err := getRow(ctx, tx, id)
+		rec, err := db.getRow(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 		if rec.state == model.StateConflict {
 			return ErrInConflict
 		}
-		if rec.deleted && !hiddenFailedCreate(ctx, tx, rec) {
+		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
 			return ErrDeleted
 		}
 		norm, probs := col.Validate(changes, false)
@@ -158,7 +158,7 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 			return nil
 		}
 		now := nanos(db.now())
-		op, how, err := enqueue(ctx, tx, rec, model.OpUpdate, changed, before, now)
+		op, how, err := db.enqueue(ctx, tx, rec, model.OpUpdate, changed, before, now)
 		if err != nil {
 			return err
 		}
@@ -179,11 +179,11 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 
 // hiddenFailedCreate reports a record hidden because the server refused its
 // create: it may still be edited (the edit folds into the failed op) or deleted.
-func hiddenFailedCreate(ctx context.Context, q querier, rec recordRow) bool {
+func (db *DB) hiddenFailedCreate(ctx context.Context, q querier, rec recordRow) bool {
 	if rec.base != nil {
 		return false
 	}
-	ops, err := recordOps(ctx, q, rec.id)
+	ops, err := db.recordOps(ctx, q, rec.id)
 	if err != nil || len(ops) == 0 {
 		return false
 	}
@@ -199,18 +199,18 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rec, err := getRow(ctx, tx, id)
+		rec, err := db.getRow(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		if rec.state == model.StateConflict {
 			return ErrInConflict
 		}
-		if rec.deleted && !hiddenFailedCreate(ctx, tx, rec) {
+		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
 			return ErrDeleted
 		}
 		now := nanos(db.now())
-		op, how, err := enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
+		op, how, err := db.enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
 		if err != nil {
 			return err
 		}

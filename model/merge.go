@@ -75,7 +75,7 @@ type Conflict struct {
 	TheirsVersion int64           `json:"theirs_version"` // the server version it was reviewed against
 	Fields        []FieldConflict `json:"fields"`         // overlapping fields
 	Mine          Fields          `json:"mine"`           // every field the op changed
-	Theirs        Fields          `json:"theirs"`         // the server's record now (nil when deleted)
+	Theirs        Fields          `json:"theirs"`         // the server's record now; for edit_deleted, the fields its tombstone kept
 	CreatedAt     time.Time       `json:"created_at"`
 }
 
@@ -121,25 +121,7 @@ func (c Conflict) Resolve(col *Collection, r Resolution, opID string) (*Op, erro
 	case ConflictEditDeleted:
 		switch r.All {
 		case TakeMine:
-			// Restore: recreate the record from the last known values with the edits on top.
-			fields := c.Theirs.Clone()
-			if fields == nil {
-				fields = Fields{}
-			}
-			for _, fc := range c.Fields {
-				if fc.Base != nil {
-					fields[fc.Field] = fc.Base
-				}
-			}
-			for k, v := range c.Mine {
-				fields[k] = v
-			}
-			for k, v := range fields {
-				if v == nil {
-					delete(fields, k)
-				}
-			}
-			op.Kind, op.Fields = OpCreate, fields
+			op.Kind, op.Fields = OpCreate, c.restored(col)
 			return op, nil
 		case TakeTheirs:
 			return nil, nil
@@ -202,4 +184,47 @@ func (c Conflict) Resolve(col *Collection, r Resolution, opID string) (*Op, erro
 		return nil, nil
 	}
 	return op, nil
+}
+
+// restored is the record "restore with my edits" brings back from an
+// edit_deleted conflict: the fields the server last held (theirs), with
+// this device's own changes (mine) laid on top by the field rules of an
+// update — a change of a field the server had not changed since the base
+// applies; one the server changed too follows the field's policy, the
+// person's "mine" standing for review. A field this device did not
+// change keeps the server's value, so a restore never reverts another
+// user's edit. A conflict stored without theirs falls back on the last
+// copy this device knew (the base of each field).
+func (c Conflict) restored(col *Collection) Fields {
+	fields := Fields{}
+	base := map[string]any{}
+	for _, fc := range c.Fields {
+		base[fc.Field] = fc.Base
+	}
+	if c.Theirs != nil {
+		fields = c.Theirs.Clone()
+	} else {
+		for f, v := range base {
+			if v != nil {
+				fields[f] = v
+			}
+		}
+	}
+	for f, mine := range c.Mine {
+		theirs := fields[f]
+		switch {
+		case Equal(mine, theirs):
+		case Equal(base[f], theirs):
+			fields[f] = mine
+		case col != nil && col.Policy(f) == PolicyServerWins:
+		default:
+			fields[f] = mine
+		}
+	}
+	for f, v := range fields {
+		if v == nil {
+			delete(fields, f)
+		}
+	}
+	return fields
 }

@@ -130,14 +130,43 @@ func TestResolveDeletes(t *testing.T) {
 	if _, err := de.Resolve(c, Resolution{}, "op"); err == nil {
 		t.Error("a delete conflict needs mine or theirs")
 	}
+	// A conflict stored without the server's fields restores the last
+	// copy this device knew, with its edits on top.
 	ed := Conflict{RecordID: "r", Collection: "matter", Kind: ConflictEditDeleted, TheirsVersion: 9,
-		Fields: []FieldConflict{{Field: "court", Base: "High"}}, Mine: Fields{"title": "New"}, Theirs: Fields{"title": "Old", "status": "open"}}
+		Fields: []FieldConflict{{Field: "court", Base: "High"}, {Field: "title", Base: "Old"}}, Mine: Fields{"title": "New"}}
 	op, err := ed.Resolve(c, Resolution{All: TakeMine}, "op")
-	if err != nil || op.Kind != OpCreate || op.BaseVersion != 9 || !fieldsEqual(op.Fields, Fields{"title": "New", "status": "open", "court": "High"}) {
+	if err != nil || op.Kind != OpCreate || op.BaseVersion != 9 || !fieldsEqual(op.Fields, Fields{"title": "New", "court": "High"}) {
 		t.Errorf("restore = %+v, %v", op, err)
 	}
 	if op, err := ed.Resolve(c, Resolution{All: TakeTheirs}, "op"); err != nil || op != nil {
 		t.Errorf("stay deleted = %+v, %v", op, err)
+	}
+}
+
+// TestRestoreStartsFromTheirs: "restore with my edits" starts from the
+// fields the server last held and lays this device's changes on top by
+// the field rules; a field this device did not change keeps the server's
+// value, even where this device's copy was older.
+func TestRestoreStartsFromTheirs(t *testing.T) {
+	c := policySchema(t)
+	ed := Conflict{RecordID: "r", Collection: "matter", Kind: ConflictEditDeleted, TheirsVersion: 4,
+		Fields: []FieldConflict{
+			{Field: "court", Base: "High", Mine: "Crown", Theirs: "County"},        // both changed; server-wins
+			{Field: "status", Base: "draft", Mine: "open", Theirs: "closed"},       // both changed; last-writer-wins
+			{Field: "tags", Base: []string{"a"}, Mine: []string{"a"}, Theirs: nil}, // cleared there, untouched here
+			{Field: "title", Base: "T", Mine: "T", Theirs: "T2"},                   // changed there only
+		},
+		Mine:   Fields{"court": "Crown", "status": "open"},
+		Theirs: Fields{"court": "County", "status": "closed", "title": "T2"}}
+	op, err := ed.Resolve(c, Resolution{All: TakeMine}, "op")
+	want := Fields{"court": "County", "status": "open", "title": "T2"}
+	if err != nil || op.Kind != OpCreate || op.BaseVersion != 4 || !fieldsEqual(op.Fields, want) {
+		t.Fatalf("restore = %+v, %v; want a create of %v", op, err, want)
+	}
+	// A change of a field the server left alone applies under any policy.
+	ed.Fields[0].Theirs, ed.Theirs["court"] = "High", "High"
+	if op, _ := ed.Resolve(c, Resolution{All: TakeMine}, "op"); op.Fields["court"] != "Crown" {
+		t.Errorf("court = %v, want Crown: the server had not changed it", op.Fields["court"])
 	}
 }
 

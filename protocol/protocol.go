@@ -16,7 +16,22 @@ const (
 	PathPull   = "/v1/pull"
 	PathEvents = "/v1/events"
 	PathHealth = "/healthz"
+	PathWhoami = "/v1/whoami"
 )
+
+// HeaderUser names the user a client believes its token belongs to (the
+// user of its credentials). When sent, the server refuses a token of any
+// other user with 401 wrong_user: a token copied into another user's data
+// directory must not act as its owner while the client shows someone else.
+const HeaderUser = "Casefile-User"
+
+// WhoamiResponse says whose a token is.
+type WhoamiResponse struct {
+	User      string    `json:"user"`
+	Role      string    `json:"role"`
+	Device    string    `json:"device"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // Limits the server enforces and clients respect.
 const (
@@ -120,7 +135,18 @@ type Removal struct {
 // carries no record data; the client pulls.
 type Poke struct {
 	Seq int64 `json:"seq"`
+	// Resync says the Last-Event-ID the client sent is beyond this
+	// server's head (a server restored from a backup, or another
+	// server): the client's cursor may be too, and its next pull then
+	// answers 410 cursor_too_old and it pulls again from 0.
+	Resync bool `json:"resync,omitempty"`
 }
+
+// Event names of the realtime stream.
+const (
+	EventPoke   = "poke"
+	EventClosed = "closed" // the server ends the stream; its data is an Error saying why
+)
 
 // ErrorResponse is the body of every error answer.
 type ErrorResponse struct {
@@ -154,4 +180,16 @@ const (
 	CodeInternal       = "internal"    // 500
 	CodeUnavailable    = "unavailable" // 503: shutting down or overloaded
 	CodeMethod         = "method_not_allowed"
+	// CodeTooManyStreams closes an event stream when the same token or
+	// user opens more than the server allows; the oldest goes first.
+	CodeTooManyStreams = "too_many_streams"
+	// CodeWrongUser: 401, the token belongs to another user than the
+	// request's HeaderUser names.
+	CodeWrongUser = "wrong_user"
 )
+
+// HealthResponse is the answer of GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"`         // "ok"
+	Head   int64  `json:"head,omitempty"` // the server's change sequence now, for a request with a valid token
+}

@@ -86,7 +86,8 @@ func TestAPIScenarios(t *testing.T) {
 		want, forbid  []string
 		changesServer bool
 	}{
-		{name: "health", method: "GET", path: "/healthz", status: 200, want: []string{`"status":"ok"`, `"head":1`}},
+		{name: "health", method: "GET", path: "/healthz", status: 200, want: []string{`"status":"ok"`}, forbid: []string{`"head"`}},
+		{name: "health with a token", method: "GET", path: "/healthz", token: tok, status: 200, want: []string{`"status":"ok"`, `"head":1`}},
 		{name: "metrics", method: "GET", path: "/metrics", status: 200, want: []string{"casefile_http_requests_total", "casefile_ops_total"}},
 		{name: "empty push", method: "POST", path: "/v1/push", body: `{"ops":[]}`, token: tok, status: 200, want: []string{`"results":[]`, `"head":1`}},
 		{name: "unknown route", method: "GET", path: "/v1/nothing", status: 404, code: "not_found"},

@@ -305,12 +305,35 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *principal)) 
 			s.writeError(w, r, ae)
 			return
 		}
+		if u := r.Header.Get(protocol.HeaderUser); u != "" && u != p.user {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
+			s.writeError(w, r, errWrongUser)
+			return
+		}
 		if ae := s.limits.allow(p.tokenHash); ae != nil {
 			s.writeError(w, r, ae)
 			return
 		}
 		h(w, r, p)
 	}
+}
+
+var errWrongUser = &apiError{status: http.StatusUnauthorized, code: protocol.CodeWrongUser,
+	msg: "This token belongs to another user than the one this device is signed in as; sign in again."}
+
+// handleWhoami says whose the request's token is, so a client can check
+// that its credentials are what they say.
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *principal) {
+	var t store.Token
+	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
+		t, err = rd.Token(r.Context(), p.tokenHash)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, errInternal(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, protocol.WhoamiResponse{User: p.user, Role: p.role, Device: p.device, ExpiresAt: t.ExpiresAt.UTC()})
 }
 
 func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
@@ -321,20 +344,9 @@ func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
 	}
 	hash := hashToken(strings.TrimSpace(token))
 	var p *principal
-	err := s.st.Read(r.Context(), func(rd store.Reader) error {
-		t, err := rd.Token(r.Context(), hash)
-		if err != nil {
-			return err
-		}
-		if !s.now().Before(t.ExpiresAt) {
-			return store.ErrNotFound
-		}
-		u, err := rd.User(r.Context(), t.User)
-		if err != nil {
-			return err
-		}
-		p = &principal{user: u.Name, role: u.Role, device: t.Device, tokenHash: hash}
-		return nil
+	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
+		p, err = s.principalOf(r.Context(), rd, hash)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthorized
@@ -343,4 +355,23 @@ func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
 		return nil, errInternal(err)
 	}
 	return p, nil
+}
+
+// principalOf returns who holds the token with this hash now, or
+// ErrNotFound when it is unknown, revoked or expired. Every request asks,
+// and open event streams ask again on each heartbeat and poke, so a
+// revocation or a role change reaches them too.
+func (s *Server) principalOf(ctx context.Context, rd store.Reader, hash string) (*principal, error) {
+	t, err := rd.Token(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(t.ExpiresAt) {
+		return nil, store.ErrNotFound
+	}
+	u, err := rd.User(ctx, t.User)
+	if err != nil {
+		return nil, err
+	}
+	return &principal{user: u.Name, role: u.Role, device: t.Device, tokenHash: hash}, nil
 }

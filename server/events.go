@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,37 +14,123 @@ import (
 	"casefile/server/store"
 )
 
+// Event-stream limits and timings.
+const (
+	// DefaultStreamsPerToken and DefaultStreamsPerUser cap the streams
+	// open at once on one server: a client needs one, a user a few
+	// devices. A new stream over a cap closes the oldest.
+	DefaultStreamsPerToken = 4
+	DefaultStreamsPerUser  = 16
+	// streamWriteTimeout drops a client that stops reading.
+	streamWriteTimeout = 30 * time.Second
+	// streamRetry is the reconnection delay a stream asks for; a stream
+	// closed for a newer one asks for streamCapRetry, so two clients on
+	// one token over the cap do not take turns every few seconds.
+	streamRetry    = 3 * time.Second
+	streamCapRetry = time.Minute
+	// streamHintBuffer is how many hints wait for a slow stream before
+	// it falls back to one poke with the head: enough for a burst of
+	// pushes, small enough that 10,000 streams stay cheap.
+	streamHintBuffer = 16
+)
+
+// streamEnd is why the server closes a stream: a "closed" event with an
+// error code and a sentence the client can show.
+type streamEnd struct {
+	code, msg string
+	retry     time.Duration
+}
+
+var (
+	endTooMany = &streamEnd{code: protocol.CodeTooManyStreams, retry: streamCapRetry,
+		msg: "Closed because newer event streams were opened with the same sign-in; reconnect later."}
+	endUnauthorized = &streamEnd{code: protocol.CodeUnauthorized, retry: streamRetry,
+		msg: errUnauthorized.msg}
+)
+
 // hub fans change hints out to the event streams of this process.
 type hub struct {
-	mu     sync.Mutex
-	subs   map[*subscriber]struct{}
-	done   chan struct{} // closed when streams must end (shutdown)
-	closed bool
+	mu      sync.Mutex
+	subs    map[*subscriber]struct{}
+	byToken map[string][]*subscriber // oldest first
+	byUser  map[string][]*subscriber // oldest first
+	done    chan struct{}            // closed when streams must end (shutdown)
+	closed  bool
 }
 
 type subscriber struct {
-	hints chan store.Hint
-	lost  chan struct{} // signalled when hints overflowed; the stream pokes with the head
+	user, token string
+	hints       chan store.Hint
+	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
+	end         chan *streamEnd // the hub closes the stream (over a cap)
 }
 
 func newHub() *hub {
-	return &hub{subs: map[*subscriber]struct{}{}, done: make(chan struct{})}
+	return &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, byUser: map[string][]*subscriber{},
+		done: make(chan struct{})}
 }
 
-func (h *hub) subscribe() (*subscriber, bool) {
+// subscribe adds a stream for a user's token, first closing the oldest
+// of the token's streams and of the user's that the caps leave no room
+// for.
+func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, false
 	}
-	sub := &subscriber{hints: make(chan store.Hint, 256), lost: make(chan struct{}, 1)}
+	for len(h.byToken[token]) >= perToken {
+		h.kick(h.byToken[token][0], endTooMany)
+	}
+	for len(h.byUser[user]) >= perUser {
+		h.kick(h.byUser[user][0], endTooMany)
+	}
+	sub := &subscriber{user: user, token: token, hints: make(chan store.Hint, streamHintBuffer), lost: make(chan struct{}, 1),
+		end: make(chan *streamEnd, 1)}
 	h.subs[sub] = struct{}{}
+	h.byToken[token] = append(h.byToken[token], sub)
+	h.byUser[user] = append(h.byUser[user], sub)
 	return sub, true
+}
+
+// kick tells a stream to end and stops counting it; h.mu is held.
+func (h *hub) kick(sub *subscriber, why *streamEnd) {
+	h.remove(sub)
+	select {
+	case sub.end <- why:
+	default:
+	}
+}
+
+// remove forgets a stream; h.mu is held. Removing one already gone does
+// nothing.
+func (h *hub) remove(sub *subscriber) {
+	if _, ok := h.subs[sub]; !ok {
+		return
+	}
+	delete(h.subs, sub)
+	h.byToken[sub.token] = without(h.byToken[sub.token], sub)
+	if len(h.byToken[sub.token]) == 0 {
+		delete(h.byToken, sub.token)
+	}
+	h.byUser[sub.user] = without(h.byUser[sub.user], sub)
+	if len(h.byUser[sub.user]) == 0 {
+		delete(h.byUser, sub.user)
+	}
+}
+
+func without(list []*subscriber, sub *subscriber) []*subscriber {
+	for i, s := range list {
+		if s == sub {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
 }
 
 func (h *hub) unsubscribe(sub *subscriber) {
 	h.mu.Lock()
-	delete(h.subs, sub)
+	h.remove(sub)
 	h.mu.Unlock()
 }
 
@@ -73,18 +162,21 @@ func (h *hub) closeStreams() {
 
 // handleEvents is the realtime stream: a "poke" event with the change
 // sequence whenever something the user may see changes, and a heartbeat
-// comment between them.
+// comment between them. The token and the user's role are checked again
+// on every heartbeat and before every poke: a revoked or expired token's
+// stream ends with a "closed" event, and a role change applies at once.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *principal) {
 	var last int64
-	if v := r.Header.Get("Last-Event-ID"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
+	resume := r.Header.Get("Last-Event-ID") != ""
+	if resume {
+		n, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64)
 		if err != nil || n < 0 {
 			s.writeError(w, r, errBadRequest("Last-Event-ID must be a change sequence (a whole number)."))
 			return
 		}
 		last = n
 	}
-	sub, ok := s.hub.subscribe()
+	sub, ok := s.hub.subscribe(p.user, p.tokenHash, s.opts.StreamsPerToken, s.opts.StreamsPerUser)
 	if !ok {
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server is shutting down; reconnect shortly."})
@@ -102,15 +194,20 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	// gets its own deadline instead, so a dead client is dropped.
 	_ = rc.SetReadDeadline(time.Time{})
 	write := func(format string, args ...any) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := fmt.Fprintf(w, format, args...); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
 	}
-	poke := func(seq int64) bool {
+	poke := func(seq int64, resync bool) bool {
 		last = seq
-		return write("id: %d\nevent: poke\ndata: {\"seq\":%d}\n\n", seq, seq)
+		data, _ := json.Marshal(protocol.Poke{Seq: seq, Resync: resync})
+		return write("id: %d\nevent: %s\ndata: %s\n\n", seq, protocol.EventPoke, data)
+	}
+	closeWith := func(why *streamEnd) {
+		data, _ := json.Marshal(protocol.Error{Code: why.code, Message: why.msg})
+		write("retry: %d\nevent: %s\ndata: %s\n\n", why.retry.Milliseconds(), protocol.EventClosed, data)
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -118,57 +215,84 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	w.WriteHeader(http.StatusOK)
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
-	if !write("retry: 3000\n: connected\n\n") {
+	if !write("retry: %d\n: connected\n\n", streamRetry.Milliseconds()) {
 		return
 	}
-	if r.Header.Get("Last-Event-ID") != "" && head > last && !poke(head) {
-		return
+	switch {
+	case resume && last > head:
+		// An id this server never gave, as a cursor beyond the head is:
+		// poke with the head so the client pulls (and learns from the
+		// pull's 410 that it must start over) and counts from here.
+		if !poke(head, true) {
+			return
+		}
+	case resume && head > last:
+		if !poke(head, false) {
+			return
+		}
 	}
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
 	for {
+		var news bool
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.hub.done:
 			return
+		case why := <-sub.end:
+			closeWith(why)
+			return
 		case <-tick.C:
-			if !write(": heartbeat\n\n") {
+			if p, _, err = s.streamCheck(ctx, p, nil); err == nil && !write(": heartbeat\n\n") {
 				return
 			}
 		case <-sub.lost:
-			if h, err := s.Head(ctx); err == nil && h > last && !poke(h) {
-				return
+			if p, _, err = s.streamCheck(ctx, p, nil); err == nil {
+				if h, herr := s.Head(ctx); herr == nil && h > last && !poke(h, false) {
+					return
+				}
 			}
 		case h := <-sub.hints:
 			if h.Seq <= last {
 				continue
 			}
-			ok, err := s.concerns(r, p, h)
-			if err != nil {
-				s.log.Warn("event stream check failed", "user", p.user, "err", err)
-				continue
-			}
-			if ok && !poke(h.Seq) {
+			if p, news, err = s.streamCheck(ctx, p, &h); err == nil && news && !poke(h.Seq, false) {
 				return
 			}
+		}
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			closeWith(endUnauthorized)
+			return
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("event stream check failed", "user", p.user, "err", err)
 		}
 	}
 }
 
-// concerns reports whether a hint is news for the user: a change in a
-// matter they see, an access change of theirs, or a hint for everyone.
-func (s *Server) concerns(r *http.Request, p *principal, h store.Hint) (bool, error) {
-	switch {
-	case h.User == p.user, h.User == "" && h.MatterID == "":
-		return true, nil
-	case h.MatterID == "":
-		return false, nil
-	}
-	var ok bool
-	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
-		ok, err = s.visible(r.Context(), rd, p, h.MatterID)
+// streamCheck asks again who holds the stream's token (ErrNotFound once it
+// is revoked or expired, or its user is gone) and, for a hint, whether it
+// is news for them now: a change in a matter they see, an access change of
+// theirs, or a hint for everyone.
+func (s *Server) streamCheck(ctx context.Context, p *principal, h *store.Hint) (*principal, bool, error) {
+	var now *principal
+	var news bool
+	err := s.st.Read(ctx, func(rd store.Reader) (err error) {
+		if now, err = s.principalOf(ctx, rd, p.tokenHash); err != nil {
+			return err
+		}
+		switch {
+		case h == nil:
+		case h.User == now.user, h.User == "" && h.MatterID == "":
+			news = true
+		case h.MatterID != "":
+			news, err = s.visible(ctx, rd, now, h.MatterID)
+		}
 		return err
 	})
-	return ok, err
+	if err != nil {
+		return p, false, err
+	}
+	return now, news, nil
 }

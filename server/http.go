@@ -56,7 +56,9 @@ func (s *Server) routes() http.Handler {
 		{http.MethodPost, protocol.PathPush, s.authed(s.handlePush)},
 		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
 		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
+		{http.MethodGet, protocol.PathWhoami, s.authed(s.handleWhoami)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
+		{http.MethodHead, protocol.PathHealth, s.handleHealth}, // load balancers probe with HEAD
 		{http.MethodGet, protocol.PathFile, s.authed(s.handleFile)},
 		{http.MethodGet, protocol.PathFileChunk, s.authed(s.handleGetChunk)},
 		{http.MethodPut, protocol.PathFileChunk, s.authed(s.handlePutChunk)},
@@ -192,6 +194,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errBadRequest("The request body must hold one JSON object and nothing after it.")
 	}
+	if k := duplicateKey(body); k != "" {
+		return errBadRequest("The request body has the key %q twice in one object.", truncate(k, 64))
+	}
 	return nil
 }
 
@@ -237,6 +242,9 @@ func jsonKind(t reflect.Type) string {
 	return "another type"
 }
 
+// handleHealth answers whether the server reaches its database. The head
+// (the firm-wide change sequence: how busy the firm is) is told only to a
+// caller with a valid token.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	head, err := s.Head(r.Context())
 	if err != nil {
@@ -244,7 +252,13 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			msg: "The server cannot reach its database.", cause: err})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "head": head})
+	answer := protocol.HealthResponse{Status: "ok"}
+	if r.Header.Get("Authorization") != "" {
+		if _, ae := s.authenticate(r); ae == nil {
+			answer.Head = head
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // logAttrs are the constant keys of request logs.

@@ -50,7 +50,9 @@ type pulledTo struct {
 }
 
 // fileBytes counts bytes of a file chunk moved in a direction (up, down).
-func (m *metrics) fileBytes(direction string, n int) { m.files.WithLabelValues(direction).Add(float64(n)) }
+func (m *metrics) fileBytes(direction string, n int) {
+	m.files.WithLabelValues(direction).Add(float64(n))
+}
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{

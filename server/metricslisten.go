@@ -58,7 +58,7 @@ func listenMetrics(addr string) (net.Listener, error) {
 // or Close.
 func (s *Server) serveMetrics(ln net.Listener) {
 	defer s.wg.Done()
-	err := s.metricsHTTP.Serve(ln)
+	err := s.metricsHTTP.Serve(jsonErrorListener{ln})
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.log.Error("metrics listener stopped", "addr", ln.Addr().String(), "err", err)
 	}

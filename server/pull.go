@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"casefile/protocol"
 	"casefile/server/store"
 )
+
+// pullParams are the query parameters a pull takes; anything else is 400.
+var pullParams = []string{"cursor", "limit", protocol.PullMark}
 
 var errCursorGone = &apiError{status: http.StatusGone, code: protocol.CodeCursorTooOld,
 	msg: "The server no longer has the changes after this cursor; sync again from cursor 0."}
@@ -24,6 +28,16 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		s.writeError(w, r, errBadRequest("The query string is malformed."))
 		return
+	}
+	for k, v := range q {
+		switch {
+		case !slices.Contains(pullParams, k):
+			s.writeError(w, r, errBadRequest("Unknown pull parameter %q; a pull takes cursor, limit and mark.", truncate(k, 32)))
+			return
+		case len(v) > 1:
+			s.writeError(w, r, errBadRequest("The pull parameter %q is given more than once.", k))
+			return
+		}
 	}
 	cursor, err := queryInt(q.Get("cursor"), 0)
 	if err != nil || cursor < 0 {

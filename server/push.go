@@ -125,6 +125,8 @@ func checkOp(op model.Op) string {
 		return "collection is required."
 	case op.BaseVersion < 0:
 		return "base_version cannot be negative."
+	case op.SentSince < 0:
+		return "sent_since cannot be negative."
 	case op.Kind == model.OpDelete && len(op.Fields) > 0:
 		return "a delete carries no fields."
 	}

@@ -32,6 +32,9 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
+// maxHeaderBytes bounds a request's headers (431 past it).
+const maxHeaderBytes = 64 << 10
+
 // Defaults of Options.
 const (
 	DefaultTokenTTL   = 30 * 24 * time.Hour
@@ -154,6 +157,12 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LoginConcurrency <= 0 {
 		opts.LoginConcurrency = DefaultLoginConcurrency
 	}
+	if opts.StreamsPerToken <= 0 {
+		opts.StreamsPerToken = DefaultStreamsPerToken
+	}
+	if opts.StreamsPerUser <= 0 {
+		opts.StreamsPerUser = DefaultStreamsPerUser
+	}
 	if opts.LoginWait <= 0 {
 		opts.LoginWait = DefaultLoginWait
 	}
@@ -261,7 +270,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.http = hs
 	s.mu.Unlock()
-	return hs.Serve(ln)
+	return hs.Serve(jsonErrorListener{ln})
 }
 
 // newHTTPServer returns an http.Server for h with the server's limits,
@@ -273,7 +282,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second, // lifted for event streams
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.Background() },
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"casefile/internal/faultproxy"
+	"casefile/protocol"
 )
 
 // fault is what the network does to one request of a client.
@@ -32,7 +34,8 @@ const (
 	fOffline     fault = "offline"    // the client has no network: every request is reset
 	fSlow        fault = "slow"       // the link crawls both ways at a drawn bandwidth
 	fStallUp     fault = "stall-up"   // the link crawls so on the way up that the device gives up before the server hears it
-	fStallDown   fault = "stall-down" // the server commits; the answer crawls until the device gives up waiting
+	fStallDown   fault = "stall-down" // the server commits; a little of the answer crawls down, then nothing, until the device gives up waiting
+	fCrawl       fault = "crawl"      // the answer crawls down, bytes always moving, for longer than the request timeout: a default page does not fit in it
 )
 
 // Bandwidth of the slow faults. A slow link carries a request at the
@@ -45,6 +48,13 @@ const (
 	maxSlowRate = 512 << 10 // bytes a second
 	slowCap     = 150 * time.Millisecond
 	stallRate   = 2 << 10
+	// stallTrickle is the most a stalled answer carries before it stops:
+	// the device's timeout is on silence, so it starts after the trickle.
+	stallTrickle = 512
+	// crawlFactor is how many request timeouts a crawling answer takes
+	// to come down, whatever its size: more than one, so that on a link
+	// like this no page fits in the timeout if the timeout is on duration.
+	crawlFactor = 1.5
 	// stallGuard ends a stall whose device somehow never gives up, so a
 	// broken timeout fails the scenario instead of hanging it.
 	stallGuard = 20 * time.Second
@@ -93,6 +103,11 @@ type link struct {
 	offline  bool
 	requests int
 	stuck    int // stalls the device never gave up on
+	// abandoned counts crawling answers the device gave up on while their
+	// bytes were still moving; crawled is the highest cursor of a pull
+	// page that crawled down to the end, for the next check.
+	abandoned int
+	crawled   int64
 }
 
 func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
@@ -134,6 +149,46 @@ func (l *link) stalledForever() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.stuck
+}
+
+// takeCrawl returns and clears what crawling answers left to check: how
+// many the device gave up on, and the highest cursor of a pull page that
+// came down whole.
+func (l *link) takeCrawl() (abandoned int, cursor int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	abandoned, cursor = l.abandoned, l.crawled
+	l.abandoned, l.crawled = 0, 0
+	return abandoned, cursor
+}
+
+// crawl writes data at a rate that takes crawlFactor request timeouts,
+// a chunk every few milliseconds, and notes whether the device read it
+// to the end.
+func (l *link) crawl(w http.ResponseWriter, r *http.Request, status int, data []byte) {
+	rate := max(1, int(float64(len(data))/(crawlFactor*requestTimeout.Seconds())))
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	_, err := faultproxy.Throttle(r.Context(), w, rate, rc.Flush).Write(data)
+	if err == nil {
+		err = rc.Flush()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || r.Context().Err() != nil {
+		l.abandoned++
+		return
+	}
+	l.w.stats.inc("crawled answers read whole", 1)
+	if r.URL.Path == protocol.PathPull && status == http.StatusOK {
+		var page struct {
+			Cursor int64 `json:"cursor"`
+		}
+		if json.Unmarshal(data, &page) == nil {
+			l.crawled = max(l.crawled, page.Cursor)
+		}
+	}
 }
 
 // count returns how many requests reached the link.
@@ -224,9 +279,12 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// request timeout gives up on an answer the server committed.
 		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(resp.StatusCode)
-		faultproxy.Throttle(r.Context(), w, stallRate, rc.Flush).Write(data[:max(len(data)-1, 0)]) //nolint:errcheck // cut on purpose
+		faultproxy.Throttle(r.Context(), w, stallRate, rc.Flush).Write(data[:min(max(len(data)-1, 0), stallTrickle)]) //nolint:errcheck // cut on purpose
 		l.stall(r)
 		panic(http.ErrAbortHandler)
+	case fCrawl:
+		l.crawl(w, r, resp.StatusCode, data)
+		return
 	case fSlow:
 		w.WriteHeader(resp.StatusCode)
 		faultproxy.Throttle(r.Context(), w, slowRate(d.rate, len(data)), rc.Flush).Write(data) //nolint:errcheck // a client gone is its own fault

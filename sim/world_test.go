@@ -260,7 +260,12 @@ func (w *world) openClient(c *client) {
 		w.t.Fatalf("%s: open local database: %v", c.name, err)
 	}
 	c.db = db
-	c.s = syncer.New(db, syncer.Options{
+	w.newSyncer(c)
+}
+
+// newSyncer gives c a syncer over its open database with its token.
+func (w *world) newSyncer(c *client) {
+	c.s = syncer.New(c.db, syncer.Options{
 		Server:       c.link.URL,
 		Token:        c.token,
 		Device:       c.name,
@@ -326,9 +331,9 @@ var faultMix = []struct {
 	f     fault
 	share float64
 }{
-	{fReset, 0.17}, {fResetMid, 0.12}, {fDrop, 0.20}, {fDuplicate, 0.14},
+	{fReset, 0.16}, {fResetMid, 0.12}, {fDrop, 0.20}, {fDuplicate, 0.14},
 	{fDelay, 0.08}, {fUnavailable, 0.09}, {fServerError, 0.06}, {fRateLimited, 0.06},
-	{fSlow, 0.07}, {fStallUp, 0.005}, {fStallDown, 0.005},
+	{fSlow, 0.07}, {fStallUp, 0.005}, {fStallDown, 0.005}, {fCrawl, 0.01},
 }
 
 // decide draws the fault of one request of a client.

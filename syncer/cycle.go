@@ -176,11 +176,14 @@ func (r *run) push() error {
 	if r.w.forced {
 		horizon = horizon.Add(forcedHorizon)
 	}
+	if err := r.learnHead(); err != nil {
+		return err
+	}
 	for {
 		if err := r.nctx.Err(); err != nil {
 			return err
 		}
-		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.opts.BatchSize)
+		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.batchSize.size())
 		if err != nil {
 			return fmt.Errorf("next batch: %w", err)
 		}
@@ -271,6 +274,7 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 	}
 	r.begin()
 	resp, err := r.c.Push(r.nctx, wire)
+	r.adapt(r.s.batchSize, "push batch", len(ops), err)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
 			return r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0)
@@ -278,6 +282,18 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 		return err
 	}
 	return r.apply(ops, resp.Results, resp.Head)
+}
+
+// adapt sizes the next exchange of its kind after one of n things ended
+// with err: smaller after a timeout, larger again after successes.
+func (r *run) adapt(a *adaptiveSize, what string, n int, err error) {
+	switch {
+	case err == nil:
+		a.succeeded()
+	case apiclient.TimedOut(err):
+		a.timedOut(n)
+		r.s.log.Info("exchange timed out: asking for less", "what", what, "size", n, "next", a.size())
+	}
 }
 
 // rejection turns a refused one-op request into that op's rejected result.
@@ -431,7 +447,13 @@ func (r *run) pull() error {
 	var done, total int64
 	for {
 		r.begin()
-		page, err := r.c.Pull(r.nctx, cursor, r.s.opts.PageSize, mark)
+		limit := r.s.pageSize.size()
+		ask := limit
+		if r.s.opts.PageSize == 0 && r.s.pageSize.full() {
+			ask = 0 // the server's own page size
+		}
+		page, err := r.c.Pull(r.nctx, cursor, ask, mark)
+		r.adapt(r.s.pageSize, "pull page", limit, err)
 		if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld && !resynced {
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
@@ -472,7 +494,38 @@ func (r *run) pull() error {
 			break
 		}
 	}
-	if err := r.s.db.SetMeta(r.ctx, MetaServerHead, strconv.FormatInt(r.s.serverHead(), 10)); err != nil {
+	if err := r.s.db.NoteHead(r.ctx, r.s.serverHead()); err != nil {
+		return fmt.Errorf("record server head: %w", err)
+	}
+	return nil
+}
+
+// learnHead stores the highest head heard of before ops are taken for
+// sending: each op's first attempt carries it (sent_since), so that a
+// resend after a lost request is not refused as outcome_unknown for
+// being sent from cursor 0. A device that has never heard of a head —
+// a new one about to push before its first pull — asks /healthz first.
+func (r *run) learnHead() error {
+	head := r.s.serverHead()
+	if head == 0 {
+		st, err := r.s.db.Status(r.ctx)
+		if err != nil {
+			return fmt.Errorf("read status: %w", err)
+		}
+		v, err := r.s.db.Meta(r.ctx, MetaServerHead)
+		if err != nil {
+			return err
+		}
+		if v != "" || st.OutboxOps == 0 {
+			return nil
+		}
+		r.begin()
+		if head, err = r.c.Health(r.nctx); err != nil {
+			return err
+		}
+		r.s.noteHead(head)
+	}
+	if err := r.s.db.NoteHead(r.ctx, head); err != nil {
 		return fmt.Errorf("record server head: %w", err)
 	}
 	return nil

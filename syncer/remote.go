@@ -15,8 +15,8 @@ type Remote interface {
 	Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error)
 	// Pull fetches one page of changes after cursor (see apiclient.Client.Pull).
 	Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error)
-	// Health probes the server; nil means it answers.
-	Health(ctx context.Context) error
+	// Health probes the server and returns its head; nil means it answers.
+	Health(ctx context.Context) (int64, error)
 	// Events opens the event stream, resuming after lastEventID.
 	Events(ctx context.Context, lastEventID string) (*apiclient.Stream, error)
 }

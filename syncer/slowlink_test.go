@@ -60,3 +60,132 @@ func TestSlowLinkTimesOut(t *testing.T) {
 	}
 	assertMirrors(t, a)
 }
+
+// slowLinkNotes queues a matter and n notes of about size bytes each on d.
+func slowLinkNotes(d *device, n, size int) {
+	d.t.Helper()
+	m := d.create("matter", model.Fields{"title": "Hearing"})
+	for i := range n {
+		d.create("note", model.Fields{model.MatterField: m.ID, "title": title(i), "body": strings.Repeat("exhibit ", size/8)})
+	}
+}
+
+func cursorOf(t testing.TB, d *device) int64 {
+	t.Helper()
+	st, err := d.db.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Cursor
+}
+
+// TestSlowLinkPullAdvances (issue 10, defect 2): on a link so slow that
+// one default pull page takes several request timeouts to come down, the
+// page still arrives — bytes keep moving, so the request timeout, which is
+// on silence, never fires — and the cursor reaches the server's head. It
+// used to give the page up at the timeout on every cycle, forever, with
+// the cursor at 0.
+func TestSlowLinkPullAdvances(t *testing.T) {
+	const timeout = time.Second
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	slowLinkNotes(a, 20, 1000)
+	a.sync()
+	head := cursorOf(t, a)
+
+	// About 25 KB down at 12 KB/s: three timeouts' worth.
+	w.proxy.SetBandwidth(12_000)
+	b := w.newDevice("b", alice, func(o *syncer.Options) { o.RequestTimeout = timeout })
+	start := time.Now()
+	if _, err := b.s.RunOnce(context.Background()); err != nil {
+		t.Fatalf("pull over a slow link: %v", err)
+	}
+	if took := time.Since(start); took < timeout {
+		t.Fatalf("the pull took %v, less than the request timeout: the link was not slow enough to test anything", took)
+	}
+	if got := cursorOf(t, b); got != head {
+		t.Errorf("cursor after a pull over a slow link = %d, want the head %d", got, head)
+	}
+	w.proxy.SetBandwidth(0)
+	assertMirrors(t, b)
+}
+
+// TestStallingLinkShrinksPages: on a link that stalls on any answer
+// larger than a few records (a hotspot that drops long transfers), a
+// timed-out page is asked for again smaller, down to what the link
+// carries, and the cursor reaches the head. With a fixed page size the
+// same page stalled on every cycle and the cursor stayed at 0.
+func TestStallingLinkShrinksPages(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	slowLinkNotes(a, 12, 3000)
+	a.sync()
+	head := cursorOf(t, a)
+
+	w.proxy.SetStallAbove(0, 14_000) // four notes fit, eight do not
+	b := w.newDevice("b", alice, func(o *syncer.Options) {
+		o.RequestTimeout = 500 * time.Millisecond
+		o.PageSize = 16
+	})
+	timeouts := 0
+	for range 20 {
+		_, err := b.s.RunOnce(context.Background())
+		if err == nil {
+			break
+		}
+		if !apiclient.TimedOut(err) {
+			t.Fatalf("pull over a stalling link: %v, want only timeouts", err)
+		}
+		timeouts++
+	}
+	if got := cursorOf(t, b); got != head {
+		t.Fatalf("cursor after %d timed-out pulls = %d, want the head %d", timeouts, got, head)
+	}
+	if timeouts == 0 {
+		t.Fatal("no pull timed out: the link did not stall on a full page")
+	}
+	w.proxy.SetStallAbove(0, 0)
+	assertMirrors(t, b)
+}
+
+// TestStallingLinkShrinksBatches: on a link that stalls on any request
+// body larger than a few ops, a timed-out push batch is sent again
+// smaller, down to one op, and every op reaches the server once. With a
+// fixed batch size the same batch stalled on every cycle.
+func TestStallingLinkShrinksBatches(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice, func(o *syncer.Options) { o.RequestTimeout = 500 * time.Millisecond })
+	slowLinkNotes(a, 12, 3000)
+	w.proxy.SetStallAbove(10_000, 0) // three notes fit, six do not
+	timeouts := 0
+	for range 30 {
+		_, err := a.s.RunOnce(context.Background())
+		if err == nil {
+			break
+		}
+		if !apiclient.TimedOut(err) {
+			t.Fatalf("push over a stalling link: %v, want only timeouts", err)
+		}
+		timeouts++
+	}
+	if left := a.outbox(); len(left) != 0 {
+		t.Fatalf("%d op(s) still queued after %d timed-out pushes", len(left), timeouts)
+	}
+	if timeouts == 0 {
+		t.Fatal("no push timed out: the link did not stall on a full batch")
+	}
+	w.proxy.SetStallAbove(0, 0)
+	recs := serverRecords(t, alice)
+	if len(recs) != 13 {
+		t.Errorf("the server holds %d records, want 13", len(recs))
+	}
+	for id, r := range recs {
+		if r.Version != 1 {
+			t.Errorf("record %s at version %d, want 1: an op applied twice", id, r.Version)
+		}
+	}
+	assertMirrors(t, a)
+}

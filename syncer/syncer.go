@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/localdb"
+	"casefile/protocol"
 )
 
 // Defaults of Options.
@@ -24,8 +26,8 @@ const (
 
 // Meta keys the syncer writes in the local database.
 const (
-	MetaLastSync   = "last_sync"   // RFC 3339 time of the last cycle that completed without a failed exchange
-	MetaServerHead = "server_head" // the server's change sequence last seen
+	MetaLastSync   = "last_sync"            // RFC 3339 time of the last cycle that completed without a failed exchange
+	MetaServerHead = localdb.MetaServerHead // the highest server change sequence heard of
 	// MetaFullPullMark is the compaction mark the running full pull began
 	// under: its later pages name it (see protocol.PullMark).
 	MetaFullPullMark = "full_pull_mark"
@@ -35,8 +37,12 @@ const (
 type Options struct {
 	Server, Token string
 	Device        string // the device name the token is bound to, for logs
-	BatchSize     int    // ops per push; default DefaultBatchSize
-	PageSize      int    // records per pull page; 0 lets the server choose
+	// BatchSize is the most ops one push carries; default DefaultBatchSize.
+	// PageSize is the most records one pull page asks for; 0 lets the
+	// server choose. Both are maxima: after an exchange times out the
+	// syncer asks for less, and for more again once the link carries it.
+	BatchSize int
+	PageSize  int
 	// PollInterval is how often the syncer pulls without a poke: the
 	// fallback when the event stream is down. Default DefaultPollInterval.
 	PollInterval time.Duration
@@ -78,6 +84,10 @@ type Syncer struct {
 	opts Options
 	log  *slog.Logger
 	link *link
+
+	// pageSize and batchSize adapt to the link: they shrink after a
+	// timed-out exchange and grow back after successes.
+	pageSize, batchSize *adaptiveSize
 
 	events chan Event
 	wake   chan struct{} // a cycle is wanted; buffered, so wakes coalesce
@@ -154,6 +164,9 @@ func New(db *localdb.DB, opts Options) *Syncer {
 		resume: make(chan struct{}, 1),
 
 		retrySet: map[time.Time]bool{},
+
+		pageSize:  newAdaptiveSize(cmp.Or(opts.PageSize, protocol.DefaultPullPage)),
+		batchSize: newAdaptiveSize(opts.BatchSize),
 	}
 	s.netCtx, s.netCancel = context.WithCancel(context.Background())
 	s.link.setWorkOffline(opts.WorkOffline)
@@ -443,9 +456,12 @@ func (s *Syncer) probe(ctx context.Context) error {
 		return ErrWorkOffline
 	}
 	defer cancel()
-	err := c.Health(nctx)
+	head, err := c.Health(nctx)
 	if ctx.Err() != nil || nctx.Err() != nil {
 		return errors.Join(err, ctx.Err())
+	}
+	if err == nil {
+		s.noteHead(head)
 	}
 	s.setConn(s.link.observe(err))
 	if err != nil {

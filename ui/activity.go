@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
+	"casefile/syncer"
 )
 
 // Sparkline shape: 40 buckets of 15 seconds, the last ten minutes.
@@ -82,25 +83,37 @@ type activityPane struct {
 	entries  []localdb.JournalEntry
 	activity series // records pushed and pulled
 	backlog  series // ops waiting, sampled
-	scroll   int
-	loaded   bool
-	err      error
-	reqID    int
+	// list is the feed scrolled line by line; the first line in sight is
+	// the one enter opens.
+	list   scroller
+	loaded bool
+	err    error
+	reqID  int
 }
 
 func newActivityPane(sh *Shared) *activityPane {
-	return &activityPane{Common: Common{Shared: sh}}
+	l := newScroller(sh.Keys)
+	l.follow = true
+	return &activityPane{Common: Common{Shared: sh}, list: l}
+}
+
+// SetSize sizes the pane; paging moves half a screen.
+func (p *activityPane) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	p.list.SetRows(h)
+	p.list.page = max(1, h/2)
 }
 
 // Init reads the journal.
-func (p *activityPane) Init() tea.Cmd { return p.reload() }
+func (p *activityPane) Init() tea.Cmd { return p.refresh() }
 
-func (p *activityPane) reload() tea.Cmd {
+func (p *activityPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
 	return loadJournal(p.DB, feedLimit, p.reqID)
 }
 
-// Update handles the journal answer and scrolling.
+// Update handles the journal answer, the syncer's activity, the backlog
+// samples of the status and scrolling.
 func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
 	k := p.Keys
 	switch msg := msg.(type) {
@@ -111,28 +124,25 @@ func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
 		p.err = msg.err
 		if msg.err == nil {
 			p.entries, p.loaded = msg.entries, true
+			p.list.SetLen(len(p.entries))
+		}
+	case statusMsg:
+		// The app passes on only the answer to its latest status read.
+		if msg.err == nil {
+			p.backlog.peak(p.Now(), msg.status.OutboxOps)
+		}
+	case syncMsg:
+		if e := syncer.Event(msg); e.Kind == syncer.EventPushed || e.Kind == syncer.EventPulled {
+			p.activity.add(p.Now(), e.Counts.Pushed+e.Counts.Pulled)
 		}
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			p.scroll = max(0, p.scroll-3)
-		case tea.MouseWheelDown:
-			p.scroll += 3
-		}
+		p.list.Update(msg)
 	case tea.KeyPressMsg:
-		switch {
-		case key.Matches(msg, k.Up):
-			p.scroll = max(0, p.scroll-1)
-		case key.Matches(msg, k.Down):
-			p.scroll++
-		case key.Matches(msg, k.PageUp):
-			p.scroll = max(0, p.scroll-p.Height/2)
-		case key.Matches(msg, k.PageDown):
-			p.scroll += p.Height / 2
-		case key.Matches(msg, k.Top):
-			p.scroll = 0
-		case key.Matches(msg, k.Open):
-			i := p.scroll
+		if p.list.Update(msg) {
+			return nil
+		}
+		if key.Matches(msg, k.Open) {
+			i := p.list.Cursor()
 			if i < len(p.entries) && p.entries[i].RecordID != "" {
 				id := p.entries[i].RecordID
 				p.send(openRecordMsg{id: id})
@@ -165,11 +175,11 @@ func (p *activityPane) View() string {
 		lines = append(lines, s.Muted.Render(" Nothing has happened yet. Saves, pushes, merges and pulls appear here as they happen."))
 	}
 	h := max(1, p.Height-len(lines))
-	p.scroll = clamp(p.scroll, 0, max(0, len(p.entries)-1))
-	for i := p.scroll; i < len(p.entries) && i < p.scroll+h; i++ {
+	top := p.list.Top()
+	for i := top; i < len(p.entries) && i < top+h; i++ {
 		e := p.entries[i]
 		line := journalLine(s, e, now, w, true)
-		if i == p.scroll { // the line enter opens
+		if i == top { // the line enter opens
 			line = s.RowSelected.Render(pad(line, w))
 		}
 		lines = append(lines, line)
@@ -186,5 +196,5 @@ func (p *activityPane) ShortHelp() []key.Binding {
 // FullHelp lists every key of the feed.
 func (p *activityPane) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Open}}
+	return [][]key.Binding{append(p.list.Bindings(), k.Open)}
 }

@@ -92,7 +92,10 @@ const (
 	levelError
 )
 
-// Model is the root of the terminal UI.
+// Model is the root of the terminal UI. It routes and lays out: input goes
+// to the active pane, every other message to the panes, each of which
+// claims what it asked for; the root itself keeps only the frame (header,
+// tabs, status line, help, the confirmation) and the link to the syncer.
 type Model struct {
 	sh   *Shared
 	opts Options
@@ -102,37 +105,86 @@ type Model struct {
 	noColor       bool
 	settings      Settings
 
-	screen    screen
+	screen screen
+	panes
+	help     help.Model
+	showHelp bool
+	ask      *askMsg
+
+	head   headerState
+	link   linkState
+	poll   pollState
+	notice statusLine
+}
+
+// panes are the screens and forms of the UI; detail and editor exist only
+// while open.
+type panes struct {
 	records   *recordsPane
 	detail    *detailPane
 	editor    *editorPane
 	conflicts *conflictsPane
 	backlog   *backlogPane
 	activity  *activityPane
-	help      help.Model
-	showHelp  bool
-	ask       *askMsg
+}
 
-	status      localdb.Status
-	statusID    int
-	statusErr   error
-	countsID    int
-	mattersID   int
+// open lists the panes that exist.
+func (ps *panes) open() []pane {
+	out := []pane{ps.records, ps.conflicts, ps.backlog, ps.activity}
+	if ps.detail != nil {
+		out = append(out, ps.detail)
+	}
+	if ps.editor != nil {
+		out = append(out, ps.editor)
+	}
+	return out
+}
+
+// broadcast offers a message to every pane; each claims the messages it
+// knows (and the answers to its own requests) and ignores the rest.
+func (ps *panes) broadcast(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for _, p := range ps.open() {
+		cmds = append(cmds, p.Update(msg))
+	}
+	return tea.Batch(cmds...)
+}
+
+// headerState is what the header shows: the local database's sync state
+// and the initial sync's progress.
+type headerState struct {
+	status    localdb.Status
+	statusID  int
+	statusErr error
+	mattersID int
+	progress  progressState
+}
+
+// linkState is the app's view of the syncer: connectivity and the work
+// offline switch.
+type linkState struct {
 	conn        syncer.Connectivity
 	workOffline bool
 	everOnline  bool      // "back online" only after having been online
 	toggledAt   time.Time // when work offline was last switched
 	offlineSeq  int       // work offline switches made
 	offline     *offlineSwitch
-	progress    progressState
-	dataVersion int64
-	// pollAfterStatus holds the next data version look until the refresh
-	// it started has read the status.
-	pollAfterStatus bool
+}
 
-	notice      string
-	noticeLevel noticeLevel
-	noticeAt    time.Time
+// pollState follows the database's data version, to notice writes of
+// other processes and of the syncer.
+type pollState struct {
+	dataVersion int64
+	// afterStatus holds the next data version look until the refresh it
+	// started has read the status.
+	afterStatus bool
+}
+
+// statusLine is the sentence above the key hints.
+type statusLine struct {
+	text  string
+	level noticeLevel
+	at    time.Time
 }
 
 // New builds the UI over an open database.
@@ -147,7 +199,7 @@ func New(opts Options) *Model {
 		opts.Getenv = os.Getenv
 	}
 	keys := DefaultKeyMap()
-	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), offline: &offlineSwitch{}}
+	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
 	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
@@ -159,12 +211,12 @@ func New(opts Options) *Model {
 		m.setNotice(opts.Hint, levelHint)
 	}
 	m.help.Styles = m.sh.Styles.Help
-	m.conn = syncer.LoggedOut
+	m.link.conn = syncer.LoggedOut
 	if opts.Syncer != nil {
-		m.conn = opts.Syncer.Connectivity()
-		m.workOffline = m.conn == syncer.WorkOffline
-		m.everOnline = m.conn == syncer.Online
-		if m.workOffline && opts.Hint == "" {
+		m.link.conn = opts.Syncer.Connectivity()
+		m.link.workOffline = m.link.conn == syncer.WorkOffline
+		m.link.everOnline = m.link.conn == syncer.Online
+		if m.link.workOffline && opts.Hint == "" {
 			m.setNotice("You are still working offline, as you chose: nothing is sent or received until you press "+
 				m.sh.Keys.WorkOffline.Help().Key+".", levelInfo)
 		}
@@ -241,37 +293,26 @@ func waitConfig(ch <-chan struct{}) tea.Cmd {
 	}
 }
 
-// refreshAll re-reads the header and the visible screen.
+// refreshAll re-reads the header, the records list and the screen shown.
 func (m *Model) refreshAll() tea.Cmd {
-	m.statusID, m.countsID, m.mattersID = m.sh.newID(), m.sh.newID(), m.sh.newID()
+	m.head.statusID, m.head.mattersID = m.sh.newID(), m.sh.newID()
 	cmds := []tea.Cmd{
-		loadStatus(m.sh.DB, m.statusID),
-		loadCounts(m.sh.DB, m.countsID),
-		loadMatters(m.sh.DB, m.mattersID),
+		loadStatus(m.sh.DB, m.head.statusID),
+		loadMatters(m.sh.DB, m.head.mattersID),
+		m.records.refresh(),
 	}
-	cmds = append(cmds, m.records.reload(true))
-	switch {
-	case m.screen == screenRecords && m.detail != nil:
-		cmds = append(cmds, m.detail.reload())
-	case m.screen == screenConflicts:
-		cmds = append(cmds, m.conflicts.reload())
-	case m.screen == screenBacklog:
-		cmds = append(cmds, m.backlog.reload())
-	case m.screen == screenActivity:
-		cmds = append(cmds, m.activity.reload())
+	if p := m.shown(); p != pane(m.records) {
+		cmds = append(cmds, p.refresh())
 	}
 	return tea.Batch(cmds...)
 }
 
 func (m *Model) setNotice(text string, level noticeLevel) {
-	m.notice, m.noticeLevel, m.noticeAt = text, level, m.sh.Now()
+	m.notice = statusLine{text: text, level: level, at: m.sh.Now()}
 }
 
-// active is the pane that gets keys.
-func (m *Model) active() pane {
-	if m.editor != nil {
-		return m.editor
-	}
+// shown is the pane of the current screen, under the editor if it is open.
+func (m *Model) shown() pane {
 	switch m.screen {
 	case screenConflicts:
 		return m.conflicts
@@ -286,6 +327,14 @@ func (m *Model) active() pane {
 	return m.records
 }
 
+// active is the pane that gets keys.
+func (m *Model) active() pane {
+	if m.editor != nil {
+		return m.editor
+	}
+	return m.shown()
+}
+
 // capturing reports whether the active pane takes typed letters.
 func (m *Model) capturing() bool {
 	c, ok := m.active().(interface{ Capturing() bool })
@@ -294,15 +343,10 @@ func (m *Model) capturing() bool {
 
 func (m *Model) switchTo(s screen) tea.Cmd {
 	m.screen = (s + screenCount) % screenCount
-	switch m.screen {
-	case screenConflicts:
-		return m.conflicts.reload()
-	case screenBacklog:
-		return m.backlog.reload()
-	case screenActivity:
-		return m.activity.reload()
+	if m.screen == screenRecords {
+		return m.records.reload(true)
 	}
-	return m.records.reload(true)
+	return m.shown().refresh()
 }
 
 // savedSentence tells people where a save went, given the connection.
@@ -310,11 +354,11 @@ func (m *Model) savedSentence() string {
 	switch {
 	case m.opts.Syncer == nil:
 		return "Saved on this computer."
-	case m.conn == syncer.WorkOffline:
+	case m.link.conn == syncer.WorkOffline:
 		return "Saved on this computer. You are working offline: it syncs when you press " + m.sh.Keys.WorkOffline.Help().Key + " again."
-	case m.conn == syncer.Offline:
+	case m.link.conn == syncer.Offline:
 		return offlineSentence
-	case m.conn == syncer.LoggedOut:
+	case m.link.conn == syncer.LoggedOut:
 		return "Saved on this computer. It syncs once you log in again."
 	}
 	return "Saved on this computer; sending it to the server now."

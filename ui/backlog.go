@@ -51,21 +51,30 @@ type backlogPane struct {
 	ops    []localdb.OutboxOp // grouped, in backlogOrder
 	lay    backlogLayout
 	titles map[string]string
-	cursor int
-	top    int
+	list   scroller // over the ops
+	top    int      // first line in sight
 	loaded bool
 	err    error
 	reqID  int
 }
 
 func newBacklogPane(sh *Shared) *backlogPane {
-	return &backlogPane{Common: Common{Shared: sh}}
+	l := newScroller(sh.Keys)
+	return &backlogPane{Common: Common{Shared: sh}, list: l}
+}
+
+// SetSize sizes the pane; paging moves half a screen of ops.
+func (p *backlogPane) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	p.list.SetRows(h)
+	p.list.page = max(1, h/2)
+	p.scrollLines()
 }
 
 // Init reads the outbox.
-func (p *backlogPane) Init() tea.Cmd { return p.reload() }
+func (p *backlogPane) Init() tea.Cmd { return p.refresh() }
 
-func (p *backlogPane) reload() tea.Cmd {
+func (p *backlogPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
 	return loadOutbox(p.DB, p.Schema, p.reqID)
 }
@@ -88,30 +97,24 @@ func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.ops, p.lay = msg.ops, msg.layout
 		p.titles, p.loaded = msg.titles, true
+		p.list.SetLen(len(p.ops))
 		for i, op := range p.ops {
 			if op.OpID == sel {
-				p.cursor = i
+				p.list.Select(i)
 			}
 		}
-		p.cursor = clamp(p.cursor, 0, len(p.ops)-1)
+		p.scrollLines()
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			p.cursor = max(0, p.cursor-3)
-		case tea.MouseWheelDown:
-			p.cursor = clamp(p.cursor+3, 0, len(p.ops)-1)
+		if p.list.Update(msg) {
+			p.scrollLines()
 		}
 	case tea.KeyPressMsg:
+		if p.list.Update(msg) {
+			p.scrollLines()
+			return nil
+		}
 		op, ok := p.selected()
 		switch {
-		case key.Matches(msg, k.Up):
-			p.cursor = max(0, p.cursor-1)
-		case key.Matches(msg, k.Down):
-			p.cursor = clamp(p.cursor+1, 0, len(p.ops)-1)
-		case key.Matches(msg, k.PageUp):
-			p.cursor = max(0, p.cursor-p.Height/2)
-		case key.Matches(msg, k.PageDown):
-			p.cursor = clamp(p.cursor+p.Height/2, 0, len(p.ops)-1)
 		case key.Matches(msg, k.RetryAll):
 			return retryAll(p.DB)
 		case !ok:
@@ -140,10 +143,11 @@ func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (p *backlogPane) selected() (localdb.OutboxOp, bool) {
-	if p.cursor < 0 || p.cursor >= len(p.ops) {
+	i := p.list.Cursor()
+	if i < 0 || i >= len(p.ops) {
 		return localdb.OutboxOp{}, false
 	}
-	return p.ops[p.cursor], true
+	return p.ops[i], true
 }
 
 func (p *backlogPane) title(op localdb.OutboxOp) string {
@@ -214,19 +218,6 @@ func (p *backlogPane) View() string {
 		return s.OK.Render(" ✓ Nothing waiting.") + s.Muted.Render(" Every change made here is on the server.")
 	}
 	h := p.Height
-	cursorLine := p.lay.opLine[p.cursor]
-	// The op's own lines below it (its error, the count of ops not
-	// listed after the last one) come into sight with it.
-	end := cursorLine
-	for end+1 < len(p.lay.items) && (p.lay.items[end+1].kind == itemError || p.lay.items[end+1].kind == itemMore) {
-		end++
-	}
-	p.top = scrollInto(p.top, end, h)
-	p.top = scrollInto(min(p.top, cursorLine), cursorLine, h)
-	if cursorLine > 0 && p.top == cursorLine {
-		p.top-- // keep the group heading of the first op in sight
-	}
-	p.top = clamp(p.top, 0, max(0, len(p.lay.items)-h))
 	now := p.Now()
 	var lines []string
 	for _, it := range p.lay.items[p.top:min(len(p.lay.items), p.top+h)] {
@@ -248,6 +239,27 @@ func (p *backlogPane) View() string {
 	return fitLines(strings.Join(lines, "\n"), h)
 }
 
+// scrollLines keeps the cursor's op in sight, in lines: an op's lines
+// below it (its error, the count of ops not listed after the last one)
+// come into sight with it, and the group heading above the first op.
+func (p *backlogPane) scrollLines() {
+	if len(p.ops) == 0 {
+		return
+	}
+	h := p.Height
+	cursorLine := p.lay.opLine[p.list.Cursor()]
+	end := cursorLine
+	for end+1 < len(p.lay.items) && (p.lay.items[end+1].kind == itemError || p.lay.items[end+1].kind == itemMore) {
+		end++
+	}
+	p.top = scrollInto(p.top, end, h)
+	p.top = scrollInto(min(p.top, cursorLine), cursorLine, h)
+	if cursorLine > 0 && p.top == cursorLine {
+		p.top-- // keep the group heading of the first op in sight
+	}
+	p.top = clamp(p.top, 0, max(0, len(p.lay.items)-h))
+}
+
 func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
 	s := p.Styles
 	op := p.ops[i]
@@ -267,7 +279,7 @@ func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
 		facts = append(facts, "saved "+ago(now, op.CreatedAt))
 	}
 	right := strings.Join(facts, " · ")
-	if i == p.cursor {
+	if i == p.list.Cursor() {
 		return s.RowSelected.Render(pad(joinRight(" ▸ "+what, right+" ", w), w))
 	}
 	return joinRight("   "+what, s.Muted.Render(right)+" ", w)
@@ -349,5 +361,5 @@ func (p *backlogPane) ShortHelp() []key.Binding {
 // FullHelp lists every key of the backlog.
 func (p *backlogPane) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown}, {k.RetryOne, k.RetryAll, k.Discard, k.Open}}
+	return [][]key.Binding{p.list.Bindings(), {k.RetryOne, k.RetryAll, k.Discard, k.Open}}
 }

@@ -44,7 +44,7 @@ func selectOp(t *testing.T, m *Model, recordID string) {
 	t.Helper()
 	for i, op := range m.backlog.ops {
 		if op.RecordID == recordID {
-			m.backlog.cursor = i
+			m.backlog.list.cursor = i
 			return
 		}
 	}

@@ -197,8 +197,8 @@ func BenchmarkScrollKeys(b *testing.B) {
 			settle(b, m, cmd, &reads)
 		}
 	}
-	if m.records.cursor != 0 || m.records.total != benchRecords {
-		b.Fatalf("cursor %d of %d after the run", m.records.cursor, m.records.total)
+	if m.records.list.cursor != 0 || m.records.list.Len() != benchRecords {
+		b.Fatalf("cursor %d of %d after the run", m.records.list.cursor, m.records.list.Len())
 	}
 	b.ReportMetric(percentile(frames, 0.5), "key_p50_ms")
 	b.ReportMetric(percentile(frames, 0.99), "key_p99_ms")
@@ -226,7 +226,7 @@ func BenchmarkFilterKeys(b *testing.B) {
 			d, cmd := frame(m, searchTickMsg{seq: m.records.searchSeq})
 			frames = append(frames, d)
 			settle(b, m, cmd, &reads)
-			if m.records.total == 0 {
+			if m.records.list.Len() == 0 {
 				b.Fatalf("no match for %q", word)
 			}
 			d, cmd = frame(m, keyPress("esc"))

@@ -71,13 +71,18 @@ type Common struct {
 // SetSize sets the pane's size in cells.
 func (c *Common) SetSize(w, h int) { c.Width, c.Height = w, h }
 
-// pane is the shape of every screen and form of the UI.
+// pane is the shape of every screen and form of the UI. Update gets the
+// input while the pane is active and every other message always: a pane
+// claims the answers to its own requests (by request id) and the outcome
+// messages it cares about, and ignores the rest. refresh reads again what
+// the pane shows, after the data changed.
 type pane interface {
 	help.KeyMap
 	Init() tea.Cmd
 	Update(tea.Msg) tea.Cmd
 	View() string
 	SetSize(w, h int)
+	refresh() tea.Cmd
 }
 
 // stateSymbol is the symbol that goes with each record state, so a state

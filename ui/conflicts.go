@@ -18,7 +18,7 @@ type conflictsPane struct {
 	Common
 	list    []model.Conflict
 	sel     int
-	field   int
+	fields  scroller                           // the selected conflict's fields
 	choices map[string]map[string]model.Choice // record id → field → choice
 	whole   map[string]model.Take              // record id → side, for delete conflicts
 	editing bool
@@ -32,17 +32,35 @@ type conflictsPane struct {
 }
 
 func newConflictsPane(sh *Shared) *conflictsPane {
+	f := newScroller(sh.Keys)
+	f.wheel = 1 // fields are few and each is a line of its own
+	f.rows = maxConflictFields
 	return &conflictsPane{
 		Common:  Common{Shared: sh},
+		fields:  f,
 		choices: map[string]map[string]model.Choice{},
 		whole:   map[string]model.Take{},
 	}
 }
 
-// Init reads the conflicts.
-func (p *conflictsPane) Init() tea.Cmd { return p.reload() }
+// maxConflictFields is more fields than any collection has: the fields of
+// a conflict are all in sight, never scrolled.
+const maxConflictFields = 1000
 
-func (p *conflictsPane) reload() tea.Cmd {
+// selectConflict shows conflict i from its first field.
+func (p *conflictsPane) selectConflict(i int) {
+	p.sel = i
+	p.fields.Reset()
+	p.fields.SetLen(p.fieldCount())
+}
+
+// field is the index of the field under the cursor.
+func (p *conflictsPane) field() int { return p.fields.Cursor() }
+
+// Init reads the conflicts.
+func (p *conflictsPane) Init() tea.Cmd { return p.refresh() }
+
+func (p *conflictsPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
 	return loadConflicts(p.DB, p.reqID)
 }
@@ -59,7 +77,8 @@ func (p *conflictsPane) show(recordID string) {
 func (p *conflictsPane) pickWanted() {
 	for i, c := range p.list {
 		if c.RecordID == p.want {
-			p.sel, p.field, p.want = i, 0, ""
+			p.selectConflict(i)
+			p.want = ""
 			return
 		}
 	}
@@ -100,9 +119,9 @@ func (p *conflictsPane) Update(msg tea.Msg) tea.Cmd {
 			}
 		}
 		p.pickWanted()
-		p.field = clamp(p.field, 0, p.fieldCount()-1)
+		p.fields.SetLen(p.fieldCount())
 		return nil
-	case doneMsg:
+	case resolvedMsg:
 		p.busy = false
 		if msg.err != nil {
 			p.notice = "The resolution was not saved: " + msg.err.Error()
@@ -111,18 +130,13 @@ func (p *conflictsPane) Update(msg tea.Msg) tea.Cmd {
 		delete(p.choices, msg.rec.ID)
 		delete(p.whole, msg.rec.ID)
 		p.notice = ""
-		return p.reload()
+		return p.refresh()
 	case tea.PasteMsg:
 		if p.editing {
 			p.input.Update(msg)
 		}
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			p.field = max(0, p.field-1)
-		case tea.MouseWheelDown:
-			p.field = clamp(p.field+1, 0, p.fieldCount()-1)
-		}
+		p.fields.Update(msg)
 	case tea.KeyPressMsg:
 		if p.editing {
 			return p.editKey(msg)
@@ -155,19 +169,17 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.NextConflict):
 		if len(p.list) > 0 {
-			p.sel, p.field, p.notice = (p.sel+1)%len(p.list), 0, ""
+			p.selectConflict((p.sel + 1) % len(p.list))
+			p.notice = ""
 		}
 		return nil
 	case key.Matches(msg, k.PrevConflict):
 		if len(p.list) > 0 {
-			p.sel, p.field, p.notice = (p.sel-1+len(p.list))%len(p.list), 0, ""
+			p.selectConflict((p.sel - 1 + len(p.list)) % len(p.list))
+			p.notice = ""
 		}
 		return nil
-	case key.Matches(msg, k.Up):
-		p.field = max(0, p.field-1)
-		return nil
-	case key.Matches(msg, k.Down):
-		p.field = clamp(p.field+1, 0, p.fieldCount()-1)
+	case p.fields.Update(msg):
 		return nil
 	}
 	if !ok || p.busy {
@@ -187,7 +199,7 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	if len(c.Fields) == 0 {
 		return nil
 	}
-	fc := c.Fields[p.field]
+	fc := c.Fields[p.field()]
 	switch {
 	case key.Matches(msg, k.TakeMine):
 		p.choose(fc.Field, model.Choice{Take: model.TakeMine})
@@ -226,7 +238,7 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Open):
 		c, col, _ := p.current()
-		fc := c.Fields[p.field]
+		fc := c.Fields[p.field()]
 		f, _ := col.Field(fc.Field)
 		v, err := f.ParseInput(strings.TrimSpace(p.input.Value()))
 		if err == nil {

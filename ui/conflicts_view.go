@@ -110,7 +110,7 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 			return st.Render(pad(mark+t, cw))
 		}
 		mark := "  "
-		if i == p.field {
+		if i == p.field() {
 			mark = "▸ "
 		}
 		pickedMine := chosen && ch.Take == model.TakeMine
@@ -124,7 +124,7 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 			cs = s.Chosen
 		}
 		row += cs.Render(truncate(choiceLabel(ch, chosen), max(1, w-lipgloss.Width(row))))
-		if i == p.field {
+		if i == p.field() {
 			row = s.Bold.Render(row)
 		}
 		lines = append(lines, row)
@@ -144,7 +144,7 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 		lines = append(lines, s.OK.Render(" Every field has a side. Press "+p.Keys.Apply.Help().Key+" to apply."))
 	}
 	lines = append(lines, "")
-	return append(lines, p.valuesView(c.Fields[p.field], col)...)
+	return append(lines, p.valuesView(c.Fields[p.field()], col)...)
 }
 
 // valuesView shows the selected field's three values in full, with the part
@@ -259,7 +259,7 @@ func (p *conflictsPane) ShortHelp() []key.Binding {
 func (p *conflictsPane) FullHelp() [][]key.Binding {
 	k := p.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.NextConflict, k.PrevConflict},
+		append(p.fields.Bindings()[:2], k.NextConflict, k.PrevConflict),
 		{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs},
 		{k.EditValue, k.Apply},
 	}

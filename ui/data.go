@@ -232,22 +232,42 @@ func titleOf(col *model.Collection, id string, f model.Fields) string {
 	return model.Record{ID: id, Collection: col.Name, Fields: f}.Title(col)
 }
 
-// Writes. Each answers with a doneMsg naming what it did.
-
-// doneMsg reports a finished write.
-type doneMsg struct {
-	what string // saved, deleted, resolved, retried, discarded
-	rec  model.Record
-	n    int
-	err  error
-}
+// Writes. Each answers with the message of its outcome: one type per
+// outcome, so the app and the panes match on types, not on words.
+type (
+	// savedMsg reports a record created or changed by the editor.
+	savedMsg struct {
+		rec model.Record
+		err error
+	}
+	// deletedMsg reports a record deleted.
+	deletedMsg struct {
+		rec model.Record
+		err error
+	}
+	// resolvedMsg reports a conflict resolved.
+	resolvedMsg struct {
+		rec model.Record
+		err error
+	}
+	// retriedMsg reports n failed or retrying ops sent back to the queue.
+	retriedMsg struct {
+		n   int
+		err error
+	}
+	// discardedMsg reports a local change discarded.
+	discardedMsg struct {
+		n   int
+		err error
+	}
+)
 
 func createRecord(db *localdb.DB, collection string, fields model.Fields) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
 		rec, err := db.Create(ctx, collection, "", fields)
-		return doneMsg{what: "saved", rec: rec, err: err}
+		return savedMsg{rec: rec, err: err}
 	}
 }
 
@@ -256,7 +276,7 @@ func updateRecord(db *localdb.DB, id string, changes model.Fields) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
 		rec, err := db.Update(ctx, id, changes)
-		return doneMsg{what: "saved", rec: rec, err: err}
+		return savedMsg{rec: rec, err: err}
 	}
 }
 
@@ -265,7 +285,7 @@ func deleteRecord(db *localdb.DB, rec model.Record) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
 		err := db.Delete(ctx, rec.ID)
-		return doneMsg{what: "deleted", rec: rec, err: err}
+		return deletedMsg{rec: rec, err: err}
 	}
 }
 
@@ -274,7 +294,7 @@ func resolveConflict(db *localdb.DB, recordID string, r model.Resolution) tea.Cm
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
 		rec, err := db.Resolve(ctx, recordID, r)
-		return doneMsg{what: "resolved", rec: rec, err: err}
+		return resolvedMsg{rec: rec, err: err}
 	}
 }
 
@@ -282,7 +302,7 @@ func retryOp(db *localdb.DB, opID string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
-		return doneMsg{what: "retried", n: 1, err: db.RetryOp(ctx, opID)}
+		return retriedMsg{n: 1, err: db.RetryOp(ctx, opID)}
 	}
 }
 
@@ -291,7 +311,7 @@ func retryAll(db *localdb.DB) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
 		n, err := db.RetryAll(ctx)
-		return doneMsg{what: "retried", n: n, err: err}
+		return retriedMsg{n: n, err: err}
 	}
 }
 
@@ -331,6 +351,6 @@ func discardOp(db *localdb.DB, opID string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
-		return doneMsg{what: "discarded", n: 1, err: db.DiscardOp(ctx, opID)}
+		return discardedMsg{n: 1, err: db.DiscardOp(ctx, opID)}
 	}
 }

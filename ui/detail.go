@@ -29,17 +29,34 @@ type detailPane struct {
 	gone     bool
 	err      error
 	reqID    int
-	scroll   int
+	// list scrolls the record's lines: one position per first line in
+	// sight, so the last page ends on the last line.
+	list scroller
 }
 
 func newDetailPane(sh *Shared, id string) *detailPane {
-	return &detailPane{Common: Common{Shared: sh}, id: id}
+	l := newScroller(sh.Keys)
+	l.follow = true
+	return &detailPane{Common: Common{Shared: sh}, id: id, list: l}
+}
+
+// SetSize sizes the pane; paging keeps two lines of the last page.
+func (p *detailPane) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	p.list.page = max(1, h-2)
+	p.relen()
+}
+
+// relen counts the positions to scroll through after the record or the
+// size changed.
+func (p *detailPane) relen() {
+	p.list.SetLen(max(1, len(p.lines())-p.Height+1))
 }
 
 // Init reads the record.
-func (p *detailPane) Init() tea.Cmd { return p.reload() }
+func (p *detailPane) Init() tea.Cmd { return p.refresh() }
 
-func (p *detailPane) reload() tea.Cmd {
+func (p *detailPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
 	return loadDetail(p.DB, p.id, p.reqID)
 }
@@ -57,25 +74,14 @@ func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 		if msg.err == nil {
 			p.rec, p.journal, p.conflict, p.loaded = msg.rec, msg.journal, msg.conflict, true
 		}
+		p.relen()
 	case tea.MouseWheelMsg:
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			p.scroll = max(0, p.scroll-3)
-		case tea.MouseWheelDown:
-			p.scroll += 3
-		}
+		p.list.Update(msg)
 	case tea.KeyPressMsg:
+		if p.list.Update(msg) {
+			return nil
+		}
 		switch {
-		case key.Matches(msg, k.Up):
-			p.scroll = max(0, p.scroll-1)
-		case key.Matches(msg, k.Down):
-			p.scroll++
-		case key.Matches(msg, k.PageUp):
-			p.scroll = max(0, p.scroll-p.Height+2)
-		case key.Matches(msg, k.PageDown):
-			p.scroll += p.Height - 2
-		case key.Matches(msg, k.Top):
-			p.scroll = 0
 		case !p.loaded:
 			return nil
 		case key.Matches(msg, k.ReviewRecord) && p.rec.State == model.StateConflict:
@@ -94,18 +100,25 @@ func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 
 // View draws the record, scrolled.
 func (p *detailPane) View() string {
+	lines := p.lines()
+	from := clamp(p.list.Top(), 0, max(0, len(lines)-p.Height))
+	return strings.Join(lines[from:min(len(lines), from+p.Height)], "\n")
+}
+
+// lines are the record's lines: its fields, state and history.
+func (p *detailPane) lines() []string {
 	s := p.Styles
 	switch {
 	case p.gone:
-		return s.Muted.Render(" This record is no longer here: it was deleted or moved out of your matters. Press " + p.Keys.Back.Help().Key + " to go back.")
+		return []string{s.Muted.Render(" This record is no longer here: it was deleted or moved out of your matters. Press " + p.Keys.Back.Help().Key + " to go back.")}
 	case p.err != nil:
-		return s.Error.Render(" The record could not be read: " + p.err.Error())
+		return []string{s.Error.Render(" The record could not be read: " + p.err.Error())}
 	case !p.loaded:
-		return s.Muted.Render(" Loading…")
+		return []string{s.Muted.Render(" Loading…")}
 	}
 	col, ok := p.Schema.Collection(p.rec.Collection)
 	if !ok {
-		return s.Error.Render(" This record's collection is not in the schema.")
+		return []string{s.Error.Render(" This record's collection is not in the schema.")}
 	}
 	w := p.Width
 	head := s.Title.Render(" "+col.Label+" · ") + s.Bold.Render(p.rec.Title(col))
@@ -140,9 +153,7 @@ func (p *detailPane) View() string {
 	for _, e := range p.journal {
 		lines = append(lines, journalLine(s, e, p.Now(), w, false))
 	}
-	p.scroll = clamp(p.scroll, 0, max(0, len(lines)-p.Height))
-	end := min(len(lines), p.scroll+p.Height)
-	return strings.Join(lines[p.scroll:end], "\n")
+	return lines
 }
 
 func (p *detailPane) fieldLines(col *model.Collection, w int) []string {
@@ -229,7 +240,7 @@ func (p *detailPane) ShortHelp() []key.Binding {
 // FullHelp lists every key of the detail.
 func (p *detailPane) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top}, {k.Back, k.Edit, k.Delete, k.ReviewRecord}}
+	return [][]key.Binding{p.list.Bindings(), {k.Back, k.Edit, k.Delete, k.ReviewRecord}}
 }
 
 // collectionOf names a journal entry's collection for the feed.

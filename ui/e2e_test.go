@@ -128,7 +128,7 @@ func TestEndToEndDemo(t *testing.T) {
 	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "demo"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>%s",
-		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
+		os.DevNull, bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
 	t.Cleanup(func() {
 		if t.Failed() { // what the program logged helps to see why
 			for _, f := range []string{"stderr.txt", filepath.Join("demo", "alice", "casefile.log")} {
@@ -254,7 +254,7 @@ func TestEndToEndWorkOfflineSurvivesRestart(t *testing.T) {
 	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "demo"}
 	t.Cleanup(func() { s.tmux("kill-server") })
 	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>>%s",
-		filepath.Join(dir, "no-config.toml"), bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
+		os.DevNull, bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
 	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -20,19 +19,6 @@ const labelWidth = 14
 
 // areaRows is the height of the long text field being edited.
 const areaRows = 5
-
-// formField is one field of the editor, with the widget its type needs.
-type formField struct {
-	f       *model.Field
-	line    lineInput // text, number, date, datetime, tags
-	area    areaInput // longtext
-	initial string    // the text the field started with
-	options []string  // enum: the choices ("" first when optional)
-	choice  int
-	on      bool   // bool
-	refID   string // ref
-	err     string // the validation problem shown under the field
-}
 
 // editorPane is a form generated from a collection's schema. Saving checks
 // every field with the schema's validation, shows each problem under its
@@ -94,34 +80,19 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 	return p
 }
 
-// inputText is a value as the person edits it.
-func inputText(f *model.Field, v any) string {
-	if f.Type == model.TypeDateTime {
-		if s, ok := v.(string); ok {
-			if t, err := model.ParseDateTime(s); err == nil {
-				return t.Local().Format("2006-01-02 15:04")
-			}
-		}
-	}
-	return model.Format(v)
-}
-
-func placeholder(f *model.Field) string {
-	switch f.Type {
-	case model.TypeDate:
-		return "YYYY-MM-DD"
-	case model.TypeDateTime:
-		return "YYYY-MM-DD HH:MM"
-	case model.TypeNumber:
-		return "a number"
-	case model.TypeTags:
-		return "tags, separated by commas"
-	}
-	return ""
-}
-
 // Init does nothing: the form has what it needs.
 func (p *editorPane) Init() tea.Cmd { return nil }
+
+// refresh reads nothing: what is typed is not replaced under the person.
+func (p *editorPane) refresh() tea.Cmd { return nil }
+
+// SetSize sizes the form and its picker.
+func (p *editorPane) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	if p.picker != nil {
+		p.picker.SetSize(w, h)
+	}
+}
 
 // Capturing is always true: the form takes typed letters.
 func (p *editorPane) Capturing() bool { return true }
@@ -132,68 +103,18 @@ func (p *editorPane) focusField(i int) {
 	p.fields[p.focus].focus()
 }
 
-// isText reports whether the field is typed into (a text input or area).
-func (ff *formField) isText() bool {
-	switch ff.f.Type {
-	case model.TypeEnum, model.TypeBool, model.TypeRef:
-		return false
-	}
-	return true
-}
-
-func (ff *formField) focus() {
-	switch {
-	case ff.f.Type == model.TypeLongText:
-		ff.area.Focus(areaRows)
-	case ff.isText():
-		ff.line.Focus()
-	}
-}
-
-func (ff *formField) blur() {
-	switch {
-	case ff.f.Type == model.TypeLongText:
-		ff.area.Blur()
-	case ff.isText():
-		ff.line.Blur()
-	}
-}
-
-// text is what is typed in a text field.
-func (ff *formField) text() string {
-	if ff.f.Type == model.TypeLongText {
-		return ff.area.Value()
-	}
-	return ff.line.Value()
-}
-
-// edit gives a key or a paste to the field's text input; it reports
-// whether the text changed.
-func (ff *formField) edit(msg tea.Msg) bool {
-	switch {
-	case ff.f.Type == model.TypeLongText:
-		return ff.area.Update(msg)
-	case ff.isText():
-		return ff.line.Update(msg)
-	}
-	return false
-}
-
 // Update edits the focused field, moves between fields, saves or cancels.
 func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 	ff := p.fields[p.focus]
 	k := p.Keys
 	switch msg := msg.(type) {
-	case pickedMsg:
-		if msg.owner != "ref" {
-			return nil
-		}
+	case refPickedMsg:
 		p.picker = nil
 		if msg.ok {
 			ff.refID, ff.err = msg.item.ID, ""
 		}
 		return nil
-	case doneMsg:
+	case savedMsg:
 		p.saving = false
 		if msg.err != nil {
 			p.showError(msg.err)
@@ -276,7 +197,9 @@ func (p *editorPane) fieldKey(ff *formField, msg tea.KeyPressMsg) bool {
 			for _, m := range p.Matters {
 				items = append(items, pickItem{ID: m.ID, Title: p.matterTitle(m.ID)})
 			}
-			p.picker = newPicker(p.Shared, "ref", "Choose the "+fieldLabel(ff.f), items)
+			p.picker = newPicker(p.Shared, "Choose the "+fieldLabel(ff.f), items, func(it pickItem, ok bool) tea.Msg {
+				return refPickedMsg{item: it, ok: ok}
+			})
 			p.picker.SetSize(p.Width, p.Height)
 			if typed {
 				p.picker.Update(msg) // the letter starts the filter
@@ -297,29 +220,6 @@ func (p *editorPane) fieldKey(ff *formField, msg tea.KeyPressMsg) bool {
 	}
 	ff.edit(msg)
 	return true
-}
-
-// value is a field's value as typed, parsed for the schema.
-func (ff *formField) value() (any, error) {
-	switch ff.f.Type {
-	case model.TypeEnum:
-		if ff.options[ff.choice] == "" {
-			return nil, nil
-		}
-		return ff.options[ff.choice], nil
-	case model.TypeBool:
-		return ff.on, nil
-	case model.TypeRef:
-		if ff.refID == "" {
-			return nil, nil
-		}
-		return ff.refID, nil
-	}
-	s := ff.text()
-	if ff.f.Type != model.TypeLongText {
-		s = strings.TrimSpace(s)
-	}
-	return ff.f.ParseInput(s)
 }
 
 // changes collects the form: every set field for a new record, the fields
@@ -480,80 +380,6 @@ func (p *editorPane) View() string {
 	p.top = clamp(p.top, 0, max(0, len(body)-h))
 	body = body[p.top:min(len(body), p.top+h)]
 	return strings.Join(append(head, body...), "\n")
-}
-
-func (p *editorPane) fieldView(ff *formField, focused bool) []string {
-	s := p.Styles
-	label := fieldLabel(ff.f)
-	if ff.f.Required {
-		label += " *"
-	}
-	mark := "  "
-	ls := s.Label
-	if focused {
-		mark, ls = "▸ ", s.LabelFocused
-	}
-	iw := max(10, p.Width-labelWidth-4)
-	var val []string
-	hint := ""
-	switch ff.f.Type {
-	case model.TypeEnum:
-		o := ff.options[ff.choice]
-		if o == "" {
-			o = "—"
-		}
-		val = []string{"‹ " + o + " ›"}
-		hint = fmt.Sprintf("←/→ choose (%d choices)", len(ff.f.Values))
-	case model.TypeBool:
-		val = []string{"[ ] no"}
-		if ff.on {
-			val = []string{"[x] yes"}
-		}
-		hint = "space toggles"
-	case model.TypeRef:
-		t := s.Faint.Render("none chosen")
-		if ff.refID != "" {
-			t = p.matterTitle(ff.refID)
-		}
-		val = []string{t}
-		hint = "enter chooses"
-	case model.TypeLongText:
-		h := ff.area.Rows(iw, 3)
-		if focused {
-			h = areaRows
-		}
-		val = strings.Split(ff.area.View(s, iw, h), "\n")
-		hint = "enter adds a line · tab next field"
-	default:
-		val = []string{ff.line.View(s, iw)}
-	}
-	vs := s.Value
-	if focused {
-		vs = s.ValueFocused
-	}
-	var out []string
-	for i, v := range val {
-		l := ""
-		if i == 0 {
-			l = label
-		}
-		if !ff.isText() { // the text inputs draw in these styles themselves
-			v = vs.Render(v)
-		}
-		line := mark + ls.Render(pad(l, labelWidth)) + " " + v
-		if i == 0 && focused && hint != "" && ff.f.Type != model.TypeLongText {
-			line = joinRight(line, s.Hint.Render(hint), p.Width)
-		}
-		out = append(out, line)
-		mark = "  "
-	}
-	if focused && ff.f.Type == model.TypeLongText {
-		out = append(out, strings.Repeat(" ", labelWidth+3)+s.Hint.Render(hint))
-	}
-	if ff.err != "" {
-		out = append(out, strings.Repeat(" ", labelWidth+3)+s.FieldError.Render(truncate("✗ "+ff.err, iw)))
-	}
-	return out
 }
 
 // ShortHelp lists the form's main keys.

@@ -54,7 +54,7 @@ func newSyncModel(t *testing.T, c syncer.Connectivity) (*Model, *standInSyncer) 
 
 func event(t *testing.T, m *Model, e syncer.Event) {
 	t.Helper()
-	drain(t, m, m.syncEvent(e))
+	drain(t, m, m.onSync(e))
 }
 
 func headerLines(m *Model) string {
@@ -240,12 +240,12 @@ func TestMouseWheelScrollsTheList(t *testing.T) {
 	press(t, m, "right", "right")
 	drain(t, m, m.step(tea.MouseWheelMsg{Button: tea.MouseWheelDown}))
 	drain(t, m, m.step(tea.MouseWheelMsg{Button: tea.MouseWheelDown}))
-	if m.records.cursor != 6 {
-		t.Fatalf("cursor after two wheel steps = %d, want 6", m.records.cursor)
+	if m.records.list.cursor != 6 {
+		t.Fatalf("cursor after two wheel steps = %d, want 6", m.records.list.cursor)
 	}
 	drain(t, m, m.step(tea.MouseWheelMsg{Button: tea.MouseWheelUp}))
-	if m.records.cursor != 3 {
-		t.Fatalf("cursor = %d, want 3", m.records.cursor)
+	if m.records.list.cursor != 3 {
+		t.Fatalf("cursor = %d, want 3", m.records.list.cursor)
 	}
 }
 

@@ -12,28 +12,36 @@ type pickItem struct {
 	ID, Title string
 }
 
-// pickedMsg is a picker's answer; ok is false when the person cancelled.
-type pickedMsg struct {
-	owner string
-	item  pickItem
-	ok    bool
-}
+// The pickers' answers, one type per owner.
+type (
+	// matterPickedMsg is the records pane's matter filter.
+	matterPickedMsg struct {
+		item pickItem
+		ok   bool
+	}
+	// refPickedMsg is the editor's ref field.
+	refPickedMsg struct {
+		item pickItem
+		ok   bool
+	}
+)
 
 // picker chooses one item from a list filtered as the person types: the
-// matter filter and ref fields use it.
+// matter filter and ref fields use it. It answers with the message its
+// owner's answer function makes (ok is false when the person cancelled),
+// so each owner receives a message type of its own.
 type picker struct {
 	Common
-	owner  string // who asked, echoed in pickedMsg
-	title  string
-	all    []pickItem
-	shown  []pickItem
-	filter lineInput
-	cursor int
-	top    int
+	answerMsg func(it pickItem, ok bool) tea.Msg
+	title     string
+	all       []pickItem
+	shown     []pickItem
+	filter    lineInput
+	list      scroller
 }
 
-func newPicker(sh *Shared, owner, title string, items []pickItem) *picker {
-	p := &picker{Common: Common{Shared: sh}, owner: owner, title: title, all: items}
+func newPicker(sh *Shared, title string, items []pickItem, answer func(pickItem, bool) tea.Msg) *picker {
+	p := &picker{Common: Common{Shared: sh}, answerMsg: answer, title: title, all: items, list: newScroller(sh.Keys)}
 	p.filter = newLineInput(sh.Styles, "filter: ", "type to narrow the list", "")
 	p.filter.Focus()
 	p.apply()
@@ -50,11 +58,16 @@ func (p *picker) apply() {
 			p.shown = append(p.shown, it)
 		}
 	}
-	p.cursor = clamp(p.cursor, 0, len(p.shown)-1)
-	p.top = scrollInto(min(p.top, p.cursor), p.cursor, p.rows())
+	p.list.SetLen(len(p.shown))
 }
 
 func (p *picker) rows() int { return max(1, p.Height-4) }
+
+// SetSize sizes the picker and its list.
+func (p *picker) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	p.list.SetRows(p.rows())
+}
 
 // Update moves the cursor, narrows the list, chooses or cancels.
 func (p *picker) Update(msg tea.Msg) tea.Cmd {
@@ -68,12 +81,12 @@ func (p *picker) Update(msg tea.Msg) tea.Cmd {
 			if len(p.shown) == 0 {
 				return nil
 			}
-			return p.answer(p.shown[p.cursor], true)
+			return p.answer(p.shown[p.list.Cursor()], true)
 		case key.Matches(msg, k.ListUp):
-			p.move(-1)
+			p.list.Move(-1)
 			return nil
 		case key.Matches(msg, k.ListDown):
-			p.move(1)
+			p.list.Move(1)
 			return nil
 		}
 		if p.filter.Update(msg) {
@@ -84,22 +97,14 @@ func (p *picker) Update(msg tea.Msg) tea.Cmd {
 		p.filter.Update(msg)
 		p.apply()
 	case tea.MouseWheelMsg:
-		if msg.Button == tea.MouseWheelUp {
-			p.move(-3)
-		} else if msg.Button == tea.MouseWheelDown {
-			p.move(3)
-		}
+		// The wheel only: the letters of the list keys type the filter.
+		p.list.Update(msg)
 	}
 	return nil
 }
 
-func (p *picker) move(d int) {
-	p.cursor = clamp(p.cursor+d, 0, len(p.shown)-1)
-	p.top = scrollInto(p.top, p.cursor, p.rows())
-}
-
 func (p *picker) answer(it pickItem, ok bool) tea.Cmd {
-	p.send(pickedMsg{owner: p.owner, item: it, ok: ok})
+	p.send(p.answerMsg(it, ok))
 	return nil
 }
 
@@ -108,21 +113,21 @@ func (p *picker) View() string {
 	s := p.Styles
 	w := max(10, p.Width-4)
 	lines := []string{s.DialogTitle.Render(p.title), p.filter.View(s, w)}
-	rows := p.rows()
 	switch {
 	case len(p.all) == 0:
 		lines = append(lines, s.Muted.Render("There is nothing to choose from yet."))
 	case len(p.shown) == 0:
 		lines = append(lines, s.Muted.Render("Nothing matches."))
 	}
-	for i := p.top; i < len(p.shown) && i < p.top+rows; i++ {
+	from, to := p.list.Visible()
+	for i := from; i < to; i++ {
 		line := pad("  "+p.shown[i].Title, w)
-		if i == p.cursor {
+		if i == p.list.Cursor() {
 			line = s.RowSelected.Render(pad("▸ "+p.shown[i].Title, w))
 		}
 		lines = append(lines, line)
 	}
-	return s.Dialog.Width(w + 4).Render(fitLines(strings.Join(lines, "\n"), rows+2))
+	return s.Dialog.Width(w + 4).Render(fitLines(strings.Join(lines, "\n"), p.rows()+2))
 }
 
 // ShortHelp lists the picker's keys.

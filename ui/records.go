@@ -60,20 +60,21 @@ type recordsPane struct {
 	text      string
 	searchSeq int
 
-	total  int
-	cursor int
-	top    int
+	// list holds the cursor over every record of the query (total), not
+	// only the window read.
+	list   scroller
 	win    []model.Record
 	winOff int
 	// The window being read, so scrolling does not ask twice.
 	wantOff, wantLen int
 	reqID            int
+	countsID         int
 	loaded           bool
 	err              error
 }
 
 func newRecordsPane(sh *Shared) *recordsPane {
-	p := &recordsPane{Common: Common{Shared: sh}, cols: sh.Schema.Listed(), counts: map[string]int{}}
+	p := &recordsPane{Common: Common{Shared: sh}, cols: sh.Schema.Listed(), counts: map[string]int{}, list: newScroller(sh.Keys)}
 	p.search = newLineInput(sh.Styles, "/ ", "search all text fields", "")
 	return p
 }
@@ -96,8 +97,35 @@ func (p *recordsPane) listRows() int {
 	return max(1, h)
 }
 
+// SetSize sizes the pane, its list and its picker.
+func (p *recordsPane) SetSize(w, h int) {
+	p.Common.SetSize(w, h)
+	p.list.SetRows(p.listRows())
+	if p.picker != nil {
+		p.picker.SetSize(w, h)
+	}
+}
+
+// setSearching opens or closes the search line, which takes a row.
+func (p *recordsPane) setSearching(on bool) {
+	p.searching = on
+	p.list.SetRows(p.listRows())
+}
+
+// setText sets the search text, which keeps its line while set.
+func (p *recordsPane) setText(t string) {
+	p.text = t
+	p.list.SetRows(p.listRows())
+}
+
 func (p *recordsPane) query() localdb.ListQuery {
 	return localdb.ListQuery{Collection: p.collection().Name, MatterID: p.matterID, Text: p.text}
+}
+
+// refresh reads the collection counts and the list again: the data changed.
+func (p *recordsPane) refresh() tea.Cmd {
+	p.countsID = p.newID()
+	return tea.Batch(loadCounts(p.DB, p.countsID), p.reload(true))
 }
 
 // reload reads the window around the visible rows again; withTotal also
@@ -105,7 +133,7 @@ func (p *recordsPane) query() localdb.ListQuery {
 func (p *recordsPane) reload(withTotal bool) tea.Cmd {
 	page := max(20, p.listRows())
 	q := p.query()
-	q.Offset = max(0, p.top-page)
+	q.Offset = max(0, p.list.Top()-page)
 	q.Limit = page * 3
 	p.reqID = p.newID()
 	p.wantOff, p.wantLen = q.Offset, q.Limit
@@ -115,27 +143,23 @@ func (p *recordsPane) reload(withTotal bool) tea.Cmd {
 // covers reports whether rows [from, from+n) are in the loaded window or
 // the one being read.
 func (p *recordsPane) covers(from, n int) bool {
-	end := min(from+n, p.total)
+	end := min(from+n, p.list.Len())
 	in := func(off, l int) bool { return from >= off && end <= off+l }
 	return in(p.winOff, len(p.win)) || (p.wantLen > 0 && in(p.wantOff, p.wantLen))
 }
 
 // selected returns the record under the cursor, if loaded.
 func (p *recordsPane) selected() (model.Record, bool) {
-	i := p.cursor - p.winOff
-	if i < 0 || i >= len(p.win) || p.total == 0 {
+	i := p.list.Cursor() - p.winOff
+	if i < 0 || i >= len(p.win) || p.list.Len() == 0 {
 		return model.Record{}, false
 	}
 	return p.win[i], true
 }
 
-func (p *recordsPane) move(d int) tea.Cmd {
-	if p.total == 0 {
-		return nil
-	}
-	p.cursor = clamp(p.cursor+d, 0, p.total-1)
-	p.top = scrollInto(p.top, p.cursor, p.listRows())
-	if !p.covers(p.top, p.listRows()) {
+// fill reads the window again when the rows in sight are not loaded.
+func (p *recordsPane) fill() tea.Cmd {
+	if !p.covers(p.list.Top(), p.listRows()) {
 		return p.reload(false)
 	}
 	return nil
@@ -148,7 +172,8 @@ func (p *recordsPane) switchCollection(d int) tea.Cmd {
 
 // resetList starts the list from its first row after a filter changed.
 func (p *recordsPane) resetList() tea.Cmd {
-	p.cursor, p.top, p.win, p.winOff, p.loaded = 0, 0, nil, 0, false
+	p.list.Reset()
+	p.win, p.winOff, p.loaded = nil, 0, false
 	return p.reload(true)
 }
 
@@ -166,19 +191,13 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.win, p.winOff, p.loaded = msg.recs, msg.offset, true
 		if msg.hasTotal {
-			p.total = msg.total
+			p.list.SetLen(msg.total)
 		}
-		if p.total > 0 {
-			p.cursor = clamp(p.cursor, 0, p.total-1)
-		} else {
-			p.cursor = 0
-		}
-		p.top = scrollInto(min(p.top, p.cursor), p.cursor, p.listRows())
-		if !p.covers(p.top, p.listRows()) {
-			return p.reload(false)
-		}
-		return nil
+		return p.fill()
 	case countsMsg:
+		if msg.id != p.countsID {
+			return nil
+		}
 		if msg.err == nil {
 			p.counts = msg.counts
 		}
@@ -187,12 +206,9 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 		if msg.seq != p.searchSeq {
 			return nil // more typing came after this tick
 		}
-		p.text = strings.TrimSpace(p.search.Value())
+		p.setText(strings.TrimSpace(p.search.Value()))
 		return p.resetList()
-	case pickedMsg:
-		if msg.owner != "filter" {
-			return nil
-		}
+	case matterPickedMsg:
 		p.picker = nil
 		if !msg.ok {
 			return nil
@@ -203,11 +219,8 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 		if p.picker != nil {
 			return p.picker.Update(msg)
 		}
-		switch msg.Button {
-		case tea.MouseWheelUp:
-			return p.move(-3)
-		case tea.MouseWheelDown:
-			return p.move(3)
+		if p.list.Update(msg) {
+			return p.fill()
 		}
 		return nil
 	case tea.PasteMsg:
@@ -240,28 +253,30 @@ func (p *recordsPane) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := p.Keys
 	switch {
 	case key.Matches(msg, k.Back):
-		p.searching = false
+		p.setSearching(false)
 		p.search.Blur()
 		p.search.SetValue("")
 		p.searchSeq++
 		if p.text == "" {
 			return nil
 		}
-		p.text = ""
+		p.setText("")
 		return p.resetList()
 	case key.Matches(msg, k.Open):
-		p.searching = false
+		p.setSearching(false)
 		p.search.Blur()
 		p.searchSeq++
 		if t := strings.TrimSpace(p.search.Value()); t != p.text {
-			p.text = t
+			p.setText(t)
 			return p.resetList()
 		}
 		return nil
 	case key.Matches(msg, k.ListUp):
-		return p.move(-1)
+		p.list.Move(-1)
+		return p.fill()
 	case key.Matches(msg, k.ListDown):
-		return p.move(1)
+		p.list.Move(1)
+		return p.fill()
 	}
 	if p.search.Update(msg) {
 		return p.searchChanged()
@@ -271,25 +286,16 @@ func (p *recordsPane) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 
 func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := p.Keys
+	if p.list.Update(msg) {
+		return p.fill()
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		return p.move(-1)
-	case key.Matches(msg, k.Down):
-		return p.move(1)
-	case key.Matches(msg, k.PageUp):
-		return p.move(-p.listRows())
-	case key.Matches(msg, k.PageDown):
-		return p.move(p.listRows())
-	case key.Matches(msg, k.Top):
-		return p.move(-p.total)
-	case key.Matches(msg, k.Bottom):
-		return p.move(p.total)
 	case key.Matches(msg, k.PrevColl):
 		return p.switchCollection(-1)
 	case key.Matches(msg, k.NextColl):
 		return p.switchCollection(1)
 	case key.Matches(msg, k.Search):
-		p.searching = true
+		p.setSearching(true)
 		p.search.SetValue(p.text)
 		p.search.Focus()
 		return nil
@@ -298,14 +304,17 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		for _, m := range p.Matters {
 			items = append(items, pickItem{ID: m.ID, Title: m.Title(p.matterCollection())})
 		}
-		p.picker = newPicker(p.Shared, "filter", "Show the records of one matter", items)
+		p.picker = newPicker(p.Shared, "Show the records of one matter", items, func(it pickItem, ok bool) tea.Msg {
+			return matterPickedMsg{item: it, ok: ok}
+		})
 		p.picker.SetSize(p.Width, p.Height)
 		return nil
 	case key.Matches(msg, k.ClearFilter):
 		if p.text == "" && p.matterID == "" {
 			return nil
 		}
-		p.text, p.matterID, p.matterTitle = "", "", ""
+		p.matterID, p.matterTitle = "", ""
+		p.setText("")
 		p.search.SetValue("")
 		return p.resetList()
 	case key.Matches(msg, k.Open):
@@ -360,7 +369,7 @@ func (p *recordsPane) ShortHelp() []key.Binding {
 func (p *recordsPane) FullHelp() [][]key.Binding {
 	k := p.Keys
 	return [][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		p.list.Bindings(),
 		{k.PrevColl, k.NextColl, k.Search, k.Matter, k.ClearFilter},
 		{k.Open, k.New, k.Edit, k.Delete},
 	}

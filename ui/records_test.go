@@ -32,7 +32,7 @@ func TestListShowsCollectionsAndRecords(t *testing.T) {
 	press(t, m, "right", "right") // matter → contact → note
 	s := screenText(m)
 	mustContain(t, s, "Notes · all matters", "Note 000", "Note 002", "↑ saved offline", "1 of 3", "local only")
-	if got := m.records.total; got != 3 {
+	if got := m.records.list.Len(); got != 3 {
 		t.Fatalf("total = %d, want 3", got)
 	}
 }
@@ -42,15 +42,15 @@ func TestListScrollsByWindow(t *testing.T) {
 	seedMatter(t, db, "Big matter", 300)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right")
-	if m.records.total != 300 {
-		t.Fatalf("total = %d", m.records.total)
+	if m.records.list.Len() != 300 {
+		t.Fatalf("total = %d", m.records.list.Len())
 	}
 	if n := len(m.records.win); n >= 300 || n == 0 {
 		t.Fatalf("window holds %d records; want a window, not the whole list", n)
 	}
 	press(t, m, "G") // to the last row
-	if m.records.cursor != 299 {
-		t.Fatalf("cursor = %d, want 299", m.records.cursor)
+	if m.records.list.cursor != 299 {
+		t.Fatalf("cursor = %d, want 299", m.records.list.cursor)
 	}
 	rec, ok := m.records.selected()
 	if !ok {
@@ -87,11 +87,11 @@ func TestSearchDebounceDropsStaleResults(t *testing.T) {
 	if m.records.text != "care" {
 		t.Fatalf("search text = %q", m.records.text)
 	}
-	if m.records.total != 1 {
-		t.Fatalf("total after search = %d, want 1", m.records.total)
+	if m.records.list.Len() != 1 {
+		t.Fatalf("total after search = %d, want 1", m.records.list.Len())
 	}
 	m.step(windowMsg{id: staleID, recs: []model.Record{{ID: "x"}}, total: 99, hasTotal: true})
-	if m.records.total != 1 {
+	if m.records.list.Len() != 1 {
 		t.Fatal("a stale window answer replaced the search results")
 	}
 	s := screenText(m)
@@ -103,8 +103,8 @@ func TestSearchDebounceDropsStaleResults(t *testing.T) {
 		t.Fatalf("search value = %q", m.records.search.Value())
 	}
 	press(t, m, "esc")
-	if m.records.searching || m.records.text != "" || m.records.total != 2 {
-		t.Fatalf("esc did not clear the search: searching=%v text=%q total=%d", m.records.searching, m.records.text, m.records.total)
+	if m.records.searching || m.records.text != "" || m.records.list.Len() != 2 {
+		t.Fatalf("esc did not clear the search: searching=%v text=%q total=%d", m.records.searching, m.records.text, m.records.list.Len())
 	}
 }
 
@@ -119,13 +119,13 @@ func TestMatterFilter(t *testing.T) {
 	}
 	typeText(t, m, "beta")
 	press(t, m, "enter")
-	if m.records.matterTitle != "Beta matter" || m.records.total != 3 {
-		t.Fatalf("filter = %q, total %d", m.records.matterTitle, m.records.total)
+	if m.records.matterTitle != "Beta matter" || m.records.list.Len() != 3 {
+		t.Fatalf("filter = %q, total %d", m.records.matterTitle, m.records.list.Len())
 	}
 	mustContain(t, screenText(m), "matter: Beta matter")
 	press(t, m, "backspace")
-	if m.records.matterID != "" || m.records.total != 5 {
-		t.Fatalf("backspace did not clear the filter: total %d", m.records.total)
+	if m.records.matterID != "" || m.records.list.Len() != 5 {
+		t.Fatalf("backspace did not clear the filter: total %d", m.records.list.Len())
 	}
 }
 

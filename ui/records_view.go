@@ -63,8 +63,8 @@ func (p *recordsPane) listView(w int) string {
 		title += s.Muted.Render(" · matching “" + p.text + "”")
 	}
 	pos := ""
-	if p.loaded && p.total > 0 {
-		pos = fmt.Sprintf("%s of %s ", humanize.Comma(int64(p.cursor+1)), humanize.Comma(int64(p.total)))
+	if p.loaded && p.list.Len() > 0 {
+		pos = fmt.Sprintf("%s of %s ", humanize.Comma(int64(p.list.Cursor()+1)), humanize.Comma(int64(p.list.Len())))
 	}
 	lines := []string{joinRight(title, s.Muted.Render(pos), w)}
 	if p.searching || p.text != "" {
@@ -77,16 +77,16 @@ func (p *recordsPane) listView(w int) string {
 		head += pad(strings.ToUpper(f.Label), widths[i]) + " "
 	}
 	lines = append(lines, s.ColHeader.Render(head+"SYNC"))
-	rows := p.listRows()
 	switch {
 	case p.err != nil:
 		lines = append(lines, s.Error.Render(" The list could not be read: "+p.err.Error()))
 	case !p.loaded:
 		lines = append(lines, s.Muted.Render(" Loading…"))
-	case p.total == 0:
+	case p.list.Len() == 0:
 		lines = append(lines, p.emptyView())
 	}
-	for i := p.top; p.loaded && i < p.top+rows && i < p.total; i++ {
+	from, to := p.list.Visible()
+	for i := from; p.loaded && i < to; i++ {
 		lines = append(lines, p.rowView(c, i, widths, w))
 	}
 	return strings.Join(lines, "\n")
@@ -109,7 +109,7 @@ func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) s
 	r := p.win[j]
 	// Rows are drawn once and kept: scrolling redraws only the rows that
 	// changed, which keeps a keypress well inside a frame.
-	ck := rowKey{id: r.ID, version: r.Version, at: r.UpdatedAt.UnixNano(), state: r.State, deleted: r.Deleted, sel: i == p.cursor, w: w}
+	ck := rowKey{id: r.ID, version: r.Version, at: r.UpdatedAt.UnixNano(), state: r.State, deleted: r.Deleted, sel: i == p.list.Cursor(), w: w}
 	if p.rowStyles != p.Styles || len(p.rows) > maxCachedRows {
 		p.rows, p.rowStyles = map[rowKey]string{}, p.Styles
 	}
@@ -144,12 +144,12 @@ func (p *recordsPane) drawRow(c *model.Collection, r model.Record, i int, widths
 	st := r.State
 	if r.Deleted {
 		line = pad(line, w-badgeWidth-1) + " " + pad("− deleting", badgeWidth)
-		if i == p.cursor {
+		if i == p.list.Cursor() {
 			return s.RowSelected.Render(pad(line, w))
 		}
 		return s.Faint.Render(line)
 	}
-	if i == p.cursor {
+	if i == p.list.Cursor() {
 		// A marker as well as the highlight, for terminals without colour.
 		line = "▸" + line[1:]
 		return s.RowSelected.Render(pad(pad(line, w-badgeWidth-1)+" "+stateSymbol[st]+" "+st.Label(), w))

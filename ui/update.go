@@ -4,29 +4,20 @@ import (
 	"fmt"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/model"
 	"casefile/syncer"
 )
 
-// progressState follows the initial sync for its progress bar.
-type progressState struct {
-	active      bool
-	done, total int64
-	start       time.Time
-}
-
-// eta estimates the time left from the pace so far.
-func (p progressState) eta(now time.Time) (time.Duration, bool) {
-	el := now.Sub(p.start)
-	if p.done <= 0 || el <= 0 || p.total <= p.done {
-		return 0, false
-	}
-	rate := float64(p.done) / el.Seconds()
-	return time.Duration(float64(p.total-p.done) / rate * float64(time.Second)), true
-}
+// Timings of the status line and the connectivity check.
+const (
+	// noticeFade is how long an info or OK sentence stays.
+	noticeFade = 8 * time.Second
+	// toggleSettle is how long after a work offline switch the app trusts
+	// its own view over the syncer's, which may not have heard yet.
+	toggleSettle = 2 * time.Second
+)
 
 // Update is the app's single entry for every message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -45,6 +36,10 @@ func (m *Model) step(msg tea.Msg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// update routes a message: input to the active pane (through the app's
+// own keys first), the frame's messages to the app, requests between
+// panes to navigate, and everything else to every pane, which claims its
+// own; outcomes of writes reach the panes first and then the app.
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -62,134 +57,142 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		return m.active().Update(msg)
+	}
+	if cmd, ok := m.frameMsg(msg); ok {
+		return cmd
+	}
+	if cmd, ok := m.navigate(msg); ok {
+		return cmd
+	}
+	return tea.Batch(m.panes.broadcast(msg), m.outcome(msg))
+}
 
+// frameMsg handles the messages of the app itself: clocks, the data
+// version poll, the syncer, the config file, the header's reads.
+func (m *Model) frameMsg(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
 	case pollMsg:
-		return readDataVersion(m.sh.DB)
+		return readDataVersion(m.sh.DB), true
 	case dataVersionMsg:
-		if msg.err != nil || msg.v == m.dataVersion {
-			return m.pollTick()
+		if msg.err != nil || msg.v == m.poll.dataVersion {
+			return m.pollTick(), true
 		}
-		m.dataVersion = msg.v
+		m.poll.dataVersion = msg.v
 		// The next look waits for this refresh, so reads never pile up
 		// while another process (or the syncer) writes continuously.
-		m.pollAfterStatus = true
-		return m.refreshAll()
+		m.poll.afterStatus = true
+		return m.refreshAll(), true
 	case clockMsg:
-		now := m.sh.Now()
-		if m.notice != "" && m.noticeLevel < levelHint && now.Sub(m.noticeAt) > 8*time.Second {
-			m.notice = ""
-		}
-		// The syncer drops events rather than wait for a slow reader: check
-		// the connectivity it holds now and then, unless the person has
-		// just switched work offline and the syncer may not know yet.
-		if s := m.opts.Syncer; s != nil && now.Sub(m.toggledAt) > 2*time.Second {
-			if c := s.Connectivity(); c != m.conn {
-				return tea.Batch(m.syncEvent(syncer.Event{Kind: syncer.EventConnectivity, Connectivity: c}), m.clockTick())
-			}
-		}
-		return m.clockTick()
+		return m.clock(), true
 	case syncMsg:
-		return tea.Batch(m.syncEvent(syncer.Event(msg)), waitSync(m.opts.Syncer.Events()))
+		return tea.Batch(m.onSync(syncer.Event(msg)), waitSync(m.opts.Syncer.Events())), true
 	case syncEndMsg:
-		return nil
+		return nil, true
 	case configMsg:
 		reload, ch := m.opts.Reload, m.opts.ConfigChanged
 		return tea.Batch(func() tea.Msg {
 			s, err := reload()
 			return settingsMsg{s: s, err: err}
-		}, waitConfig(ch))
+		}, waitConfig(ch)), true
 	case settingsMsg:
 		if msg.err != nil {
 			m.setNotice("The config file could not be read again: "+msg.err.Error()+". Nothing changed.", levelWarn)
-			return nil
+			return nil, true
 		}
 		m.applySettings(msg.s)
-		return nil
+		return nil, true
 	case noticeMsg:
 		m.setNotice(msg.text, msg.level)
-		return nil
-
+		return nil, true
 	case statusMsg:
-		if msg.id != m.statusID {
-			return nil
-		}
-		m.statusErr = msg.err
-		if msg.err == nil {
-			m.status = msg.status
-			m.activity.backlog.peak(m.sh.Now(), msg.status.OutboxOps)
-		}
-		if m.pollAfterStatus {
-			m.pollAfterStatus = false
-			return m.pollTick()
-		}
-		return nil
-	case countsMsg:
-		if msg.id == m.countsID {
-			return m.records.Update(msg)
-		}
-		return nil
+		return m.statusRead(msg), true
 	case mattersMsg:
-		if msg.id == m.mattersID && msg.err == nil {
+		if msg.id == m.head.mattersID && msg.err == nil {
 			m.sh.Matters = msg.matters
 		}
-		return nil
-	case windowMsg, searchTickMsg:
-		return m.records.Update(msg)
-	case detailMsg:
-		if m.detail != nil {
-			return m.detail.Update(msg)
-		}
-		return nil
-	case conflictsMsg:
-		return m.conflicts.Update(msg)
-	case outboxMsg:
-		return m.backlog.Update(msg)
-	case journalMsg:
-		return m.activity.Update(msg)
-	case pickedMsg:
-		if msg.owner == "ref" && m.editor != nil {
-			return m.editor.Update(msg)
-		}
-		return m.records.Update(msg)
+		return nil, true
+	}
+	return nil, false
+}
 
+// onSync follows a syncer event: the app's connectivity and progress, and
+// whatever the panes take from it (the activity feed counts records moved).
+func (m *Model) onSync(e syncer.Event) tea.Cmd {
+	return tea.Batch(m.syncEvent(e), m.panes.broadcast(syncMsg(e)))
+}
+
+// clock fades the status line and checks the syncer's connectivity.
+func (m *Model) clock() tea.Cmd {
+	now := m.sh.Now()
+	if m.notice.text != "" && m.notice.level < levelHint && now.Sub(m.notice.at) > noticeFade {
+		m.notice.text = ""
+	}
+	// The syncer drops events rather than wait for a slow reader: check
+	// the connectivity it holds now and then, unless the person has just
+	// switched work offline and the syncer may not know yet.
+	if s := m.opts.Syncer; s != nil && now.Sub(m.link.toggledAt) > toggleSettle {
+		if c := s.Connectivity(); c != m.link.conn {
+			return tea.Batch(m.syncEvent(syncer.Event{Kind: syncer.EventConnectivity, Connectivity: c}), m.clockTick())
+		}
+	}
+	return m.clockTick()
+}
+
+// statusRead takes the header's status; the panes see the latest one.
+func (m *Model) statusRead(msg statusMsg) tea.Cmd {
+	if msg.id != m.head.statusID {
+		return nil
+	}
+	m.head.statusErr = msg.err
+	var cmds []tea.Cmd
+	if msg.err == nil {
+		m.head.status = msg.status
+		cmds = append(cmds, m.panes.broadcast(msg))
+	}
+	if m.poll.afterStatus {
+		m.poll.afterStatus = false
+		cmds = append(cmds, m.pollTick())
+	}
+	return tea.Batch(cmds...)
+}
+
+// navigate handles the panes' requests to open, close and ask.
+func (m *Model) navigate(msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
 	case openRecordMsg:
 		m.screen = screenRecords
 		m.detail = newDetailPane(m.sh, msg.id)
 		m.layout()
-		return m.detail.Init()
+		return m.detail.Init(), true
 	case editMsg:
 		col, ok := m.sh.Schema.Collection(msg.collection)
 		if !ok {
-			return nil
+			return nil, true
 		}
 		m.editor = newEditorPane(m.sh, col, msg.rec, msg.matterID)
 		m.layout()
-		return nil
+		return nil, true
 	case closeEditorMsg:
 		m.editor = nil
-		return nil
+		return nil, true
 	case askMsg:
 		m.ask = &msg
-		return nil
+		return nil, true
 	case reviewMsg:
 		m.conflicts.show(msg.recordID)
-		return m.switchTo(screenConflicts)
-	case doneMsg:
-		return m.done(msg)
+		return m.switchTo(screenConflicts), true
 	}
-	return nil
+	return nil, false
 }
 
-// done reacts to a finished write.
-func (m *Model) done(msg doneMsg) tea.Cmd {
+// outcome is the app's part in a finished write, after the panes had
+// theirs: the status line, the next screen, the syncer and a refresh.
+func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 	var cmds []tea.Cmd
-	switch msg.what {
-	case "saved":
-		if m.editor != nil {
-			cmds = append(cmds, m.editor.Update(msg))
-		}
+	switch msg := msg.(type) {
+	case savedMsg:
 		if msg.err != nil {
-			return tea.Batch(cmds...)
+			return nil // the editor shows why
 		}
 		m.editor = nil
 		m.setNotice(m.savedSentence(), levelOK)
@@ -197,7 +200,7 @@ func (m *Model) done(msg doneMsg) tea.Cmd {
 		m.detail = newDetailPane(m.sh, msg.rec.ID)
 		m.layout()
 		cmds = append(cmds, m.detail.Init(), m.nudge())
-	case "deleted":
+	case deletedMsg:
 		if msg.err != nil {
 			m.setNotice(errMessage("deleted", msg.err), levelError)
 			return nil
@@ -208,198 +211,33 @@ func (m *Model) done(msg doneMsg) tea.Cmd {
 		col, _ := m.sh.Schema.Collection(msg.rec.Collection)
 		m.setNotice(fmt.Sprintf("Deleted “%s”. ", msg.rec.Title(col))+m.savedSentence(), levelOK)
 		cmds = append(cmds, m.nudge())
-	case "resolved":
-		cmds = append(cmds, m.conflicts.Update(msg))
+	case resolvedMsg:
 		if msg.err != nil {
-			return tea.Batch(cmds...)
+			return nil // the conflict review shows why
 		}
 		m.setNotice("Conflict resolved. "+m.savedSentence(), levelOK)
 		cmds = append(cmds, m.nudge())
-	case "retried", "discarded":
+	case retriedMsg:
 		if msg.err != nil {
-			m.setNotice(errMessage(msg.what, msg.err), levelError)
+			m.setNotice(errMessage("retried", msg.err), levelError)
 			return nil
 		}
-		if msg.what == "retried" {
-			m.setNotice(fmt.Sprintf("%s again now.", plural(msg.n, "change will be sent", "changes will be sent")), levelOK)
-			// The person asked for now: a full cycle past any backoff the
-			// syncer holds after failures, which a nudge would wait out.
-			cmds = append(cmds, m.syncNow())
-		} else {
-			m.setNotice("Discarded. The record shows the server's copy again; the journal keeps what you did.", levelOK)
-			cmds = append(cmds, m.nudge())
+		m.setNotice(fmt.Sprintf("%s again now.", plural(msg.n, "change will be sent", "changes will be sent")), levelOK)
+		// The person asked for now: a full cycle past any backoff the
+		// syncer holds after failures, which a nudge would wait out.
+		cmds = append(cmds, m.syncNow())
+	case discardedMsg:
+		if msg.err != nil {
+			m.setNotice(errMessage("discarded", msg.err), levelError)
+			return nil
 		}
+		m.setNotice("Discarded. The record shows the server's copy again; the journal keeps what you did.", levelOK)
+		cmds = append(cmds, m.nudge())
+	default:
+		return nil
 	}
 	return tea.Batch(append(cmds, m.refreshAll())...)
 }
 
-// nudge tells the syncer that this process just wrote, so that the change
-// goes out at once instead of at the syncer's next look at the database;
-// unlike SyncNow it keeps to any backoff after failures and does not pull.
-func (m *Model) nudge() tea.Cmd {
-	s := m.opts.Syncer
-	if s == nil || m.workOffline {
-		return nil
-	}
-	return func() tea.Msg { s.Nudge(); return nil }
-}
-
-// syncNow asks the syncer for a full cycle at once, when there is one and
-// it may.
-func (m *Model) syncNow() tea.Cmd {
-	s := m.opts.Syncer
-	if s == nil || m.workOffline {
-		return nil
-	}
-	return func() tea.Msg { s.SyncNow(); return nil }
-}
-
-// syncEvent follows the syncer: connectivity, progress, activity.
-func (m *Model) syncEvent(e syncer.Event) tea.Cmd {
-	now := m.sh.Now()
-	prev := m.conn
-	if e.Connectivity != "" {
-		m.conn = e.Connectivity
-		m.workOffline = e.Connectivity == syncer.WorkOffline
-	}
-	if m.conn != prev {
-		switch m.conn {
-		case syncer.Offline:
-			m.setNotice(offlineSentence, levelWarn)
-		case syncer.Degraded:
-			m.setNotice("The server is reachable but failing. Your changes are saved on this computer and will be retried.", levelWarn)
-		case syncer.LoggedOut:
-			m.setNotice("The server did not accept your login. Your changes are safe here; run casefile login to sign in again.", levelError)
-		case syncer.Online:
-			if m.everOnline && (prev == syncer.Offline || prev == syncer.Degraded) {
-				m.setNotice("Back online.", levelOK)
-			}
-		}
-	}
-	if m.conn == syncer.Online {
-		m.everOnline = true
-	}
-	switch e.Kind {
-	case syncer.EventProgress:
-		if !m.progress.active {
-			m.progress = progressState{active: true, start: now}
-		}
-		m.progress.done, m.progress.total = e.Done, e.Total
-		if e.Total > 0 && e.Done >= e.Total {
-			m.progress.active = false
-		}
-		return nil
-	// What the syncer wrote reaches the screen through the data version
-	// poll, which coalesces a burst of pages into one refresh.
-	case syncer.EventPushed, syncer.EventPulled:
-		m.activity.activity.add(now, e.Counts.Pushed+e.Counts.Pulled)
-	case syncer.EventCycle:
-		m.progress.active = false
-		m.layout()
-		if e.Err != "" && m.conn != syncer.Offline && m.conn != syncer.WorkOffline && e.Err != m.notice {
-			m.setNotice(e.Err, levelWarn)
-		}
-	case syncer.EventError:
-		if e.Err != "" {
-			m.setNotice(e.Err, levelWarn)
-		}
-	}
-	return nil
-}
-
-// key routes a key: the confirmation first, then help, then global keys
-// (unless the active pane is taking text), then the active pane.
-func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
-	k := m.sh.Keys
-	if key.Matches(msg, k.ForceQuit) {
-		return tea.Quit
-	}
-	if m.ask != nil {
-		switch {
-		case key.Matches(msg, k.Confirm):
-			ask := *m.ask
-			m.ask = nil
-			if ask.then != nil {
-				m.sh.send(ask.then)
-			}
-			return ask.yes
-		case key.Matches(msg, k.Cancel):
-			m.ask = nil
-		}
-		return nil
-	}
-	if m.showHelp {
-		if key.Matches(msg, k.Help, k.Back, k.Quit) {
-			m.showHelp = false
-		}
-		return nil
-	}
-	if !m.capturing() {
-		switch {
-		case key.Matches(msg, k.Quit):
-			return tea.Quit
-		case key.Matches(msg, k.Help):
-			m.showHelp = true
-			return nil
-		case key.Matches(msg, k.WorkOffline):
-			return m.toggleOffline()
-		case key.Matches(msg, k.SyncNow):
-			return m.syncNowKey()
-		case key.Matches(msg, k.NextScreen):
-			return m.switchTo(m.screen + 1)
-		case key.Matches(msg, k.PrevScreen):
-			return m.switchTo(m.screen - 1)
-		case key.Matches(msg, k.Records):
-			return m.switchTo(screenRecords)
-		case key.Matches(msg, k.Conflicts):
-			return m.switchTo(screenConflicts)
-		case key.Matches(msg, k.Backlog):
-			return m.switchTo(screenBacklog)
-		case key.Matches(msg, k.Activity):
-			return m.switchTo(screenActivity)
-		case key.Matches(msg, k.Back) && m.screen == screenRecords && m.detail != nil:
-			m.detail = nil
-			return m.records.reload(true)
-		case key.Matches(msg, k.Back) && m.screen != screenRecords:
-			return m.switchTo(screenRecords)
-		}
-	}
-	return m.active().Update(msg)
-}
-
-func (m *Model) toggleOffline() tea.Cmd {
-	s := m.opts.Syncer
-	if s == nil {
-		m.setNotice("No server is set up, so there is nothing to go offline from: everything stays on this computer.", levelInfo)
-		return nil
-	}
-	m.workOffline = !m.workOffline
-	m.toggledAt = m.sh.Now()
-	on := m.workOffline
-	if on {
-		m.conn = syncer.WorkOffline
-		m.setNotice("Working offline: nothing is sent or received until you press "+m.sh.Keys.WorkOffline.Help().Key+" again. Your changes are saved on this computer.", levelInfo)
-	} else {
-		m.conn = syncer.Syncing
-		m.setNotice("Back online: syncing your changes now.", levelInfo)
-	}
-	m.offlineSeq++
-	return setWorkOffline(m.sh.DB, s, m.offline, m.offlineSeq, on)
-}
-
-func (m *Model) syncNowKey() tea.Cmd {
-	s := m.opts.Syncer
-	switch {
-	case s == nil:
-		m.setNotice("No server is set up: everything stays on this computer. Run casefile login to sync.", levelInfo)
-		return nil
-	case m.workOffline:
-		m.setNotice("You are working offline. Press "+m.sh.Keys.WorkOffline.Help().Key+" to go back online first.", levelInfo)
-		return nil
-	}
-	m.setNotice("Syncing now…", levelInfo)
-	return func() tea.Msg { s.SyncNow(); return nil }
-}
-
 // stateCount is the number of records in one state.
-func (m *Model) stateCount(st model.SyncState) int { return m.status.Counts[st] }
+func (m *Model) stateCount(st model.SyncState) int { return m.head.status.Counts[st] }

@@ -20,24 +20,19 @@ const (
 	footerRows = 2
 )
 
-// layout gives every pane its size.
+// layout gives every pane its size: when the terminal is resized, a pane
+// opens or the progress bar comes or goes, never while drawing.
 func (m *Model) layout() {
 	h := m.bodyHeight()
-	for _, p := range []pane{m.records, m.conflicts, m.backlog, m.activity} {
+	for _, p := range m.panes.open() {
 		p.SetSize(m.width, h)
-	}
-	if m.detail != nil {
-		m.detail.SetSize(m.width, h)
-	}
-	if m.editor != nil {
-		m.editor.SetSize(m.width, h)
 	}
 	m.help.SetWidth(m.width)
 }
 
 func (m *Model) bodyHeight() int {
 	h := m.height - headerRows - tabRows - footerRows
-	if m.progress.active {
+	if m.head.progress.active {
 		h--
 	}
 	return max(3, h)
@@ -53,9 +48,8 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
-	m.layout()
 	parts := []string{m.headerView()}
-	if m.progress.active {
+	if m.head.progress.active {
 		parts = append(parts, m.progressView())
 	}
 	parts = append(parts, m.tabsView())
@@ -83,7 +77,7 @@ func (m *Model) headerView() string {
 	left := s.Title.Render(" Casefile") + s.Muted.Render("  "+who)
 	conn := s.Local.Render("◇ local only")
 	if m.opts.Syncer != nil {
-		conn = s.connBadge(m.conn)
+		conn = s.connBadge(m.link.conn)
 	}
 	line1 := joinRight(left, conn+" ", w)
 
@@ -97,12 +91,12 @@ func (m *Model) headerView() string {
 	add(m.stateCount(model.StateSyncing), model.StateSyncing, "syncing", "syncing")
 	add(m.stateCount(model.StateRetrying), model.StateRetrying, "retrying", "retrying")
 	add(m.stateCount(model.StateFailed), model.StateFailed, "failed", "failed")
-	add(m.status.Conflicts, model.StateConflict, "conflict", "conflicts")
+	add(m.head.status.Conflicts, model.StateConflict, "conflict", "conflicts")
 	backlog := strings.Join(parts, s.Muted.Render(" · "))
 	var right string
 	switch {
-	case m.statusErr != nil:
-		backlog = s.Error.Render("The sync state could not be read: " + m.statusErr.Error())
+	case m.head.statusErr != nil:
+		backlog = s.Error.Render("The sync state could not be read: " + m.head.statusErr.Error())
 	case m.opts.Syncer == nil:
 		if backlog == "" {
 			backlog = s.Muted.Render("No server is set up: everything stays on this computer.")
@@ -111,8 +105,8 @@ func (m *Model) headerView() string {
 		backlog = s.OK.Render(stateSymbol[model.StateSynced] + " everything synced")
 	}
 	if m.opts.Syncer != nil {
-		right = s.Muted.Render("last synced " + ago(now, m.status.LastSync))
-		if m.status.LastSync.IsZero() {
+		right = s.Muted.Render("last synced " + ago(now, m.head.status.LastSync))
+		if m.head.status.LastSync.IsZero() {
 			right = s.Muted.Render("not synced yet")
 		}
 	}
@@ -123,7 +117,7 @@ func (m *Model) headerView() string {
 // progressView is the initial sync's bar with counts and time left.
 func (m *Model) progressView() string {
 	s := m.sh.Styles
-	p := m.progress
+	p := m.head.progress
 	text := fmt.Sprintf(" %s of %s records", humanize.Comma(p.done), humanize.Comma(p.total))
 	if eta, ok := p.eta(m.sh.Now()); ok {
 		text += " · about " + roundETA(eta) + " left"
@@ -165,8 +159,8 @@ func (m *Model) tabsView() string {
 		return s.Tab.Render(label)
 	}
 	tabs := tab(screenRecords, k.Records, "Records", 0) +
-		tab(screenConflicts, k.Conflicts, "Conflicts", m.status.Conflicts) +
-		tab(screenBacklog, k.Backlog, "Backlog", m.status.OutboxOps) +
+		tab(screenConflicts, k.Conflicts, "Conflicts", m.head.status.Conflicts) +
+		tab(screenBacklog, k.Backlog, "Backlog", m.head.status.OutboxOps) +
 		tab(screenActivity, k.Activity, "Activity", 0)
 	rule := max(0, m.width-lipgloss.Width(tabs))
 	return tabs + s.Rule.Render(strings.Repeat("─", rule))
@@ -174,11 +168,11 @@ func (m *Model) tabsView() string {
 
 func (m *Model) noticeView() string {
 	s := m.sh.Styles
-	if m.notice == "" {
+	if m.notice.text == "" {
 		return ""
 	}
 	st := s.Info
-	switch m.noticeLevel {
+	switch m.notice.level {
 	case levelOK:
 		st = s.OK
 	case levelHint:
@@ -188,7 +182,7 @@ func (m *Model) noticeView() string {
 	case levelError:
 		st = s.Error
 	}
-	return st.Render(truncate(" "+m.notice, m.width))
+	return st.Render(truncate(" "+m.notice.text, m.width))
 }
 
 // globalHelp is the help of the keys that work on every screen.

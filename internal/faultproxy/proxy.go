@@ -74,6 +74,8 @@ type Proxy struct {
 	rnd     *rand.Rand
 	latency time.Duration
 	bw      int // bytes a second each way; 0 for no limit
+	maxUp   int // a request body larger than this stalls; 0 for no limit
+	maxDown int // an answer larger than this stalls after this many bytes; 0 for no limit
 	rule    Rule
 	counts  map[string]int
 	faults  map[Fault]int
@@ -167,6 +169,18 @@ func (p *Proxy) SetBandwidth(bytesPerSec int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.bw = max(bytesPerSec, 0)
+}
+
+// SetStallAbove makes the link stall on anything larger than it carries
+// before it drops, as a hotspot that loses every long transfer: a request
+// body over up bytes is held and never forwarded (the server hears
+// nothing), and an answer over down bytes stops after down bytes; either
+// waits until the client gives up. 0 lifts a limit. Event streams are
+// not affected.
+func (p *Proxy) SetStallAbove(up, down int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.maxUp, p.maxDown = max(up, 0), max(down, 0)
 }
 
 // Stop closes the listening socket and every connection: clients see
@@ -329,9 +343,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fault, latency, life := p.decide(r, body)
 	p.mu.Lock()
-	bw := p.bw
+	bw, maxUp, maxDown := p.bw, p.maxUp, p.maxDown
 	p.mu.Unlock()
 	if sleep(r.Context(), latency) != nil || Wait(r.Context(), len(body), bw) != nil {
+		return
+	}
+	if maxUp > 0 && len(body) > maxUp && !isStream(r) {
+		<-r.Context().Done() // the body never makes it up
 		return
 	}
 	switch fault {
@@ -385,6 +403,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
+	if maxDown > 0 {
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if len(data) > maxDown {
+			// Past maxDown bytes the answer stops coming, until the
+			// client gives up on it.
+			Throttle(r.Context(), w, bw, rc.Flush).Write(data[:maxDown]) //nolint:errcheck // cut on purpose
+			rc.Flush()                                                   //nolint:errcheck // cut on purpose
+			<-r.Context().Done()
+			panic(http.ErrAbortHandler)
+		}
+		Throttle(r.Context(), w, bw, rc.Flush).Write(data) //nolint:errcheck // a client gone mid-answer is its own fault
+		return
+	}
 	io.Copy(Throttle(r.Context(), w, bw, rc.Flush), resp.Body) //nolint:errcheck // a client gone mid-answer is its own fault
 }
 

@@ -115,4 +115,3 @@ func (d dirBytes) drop(_ context.Context, tx *txn, hash string) error {
 	tx.after = append(tx.after, func() { _ = os.RemoveAll(d.fileDir(hash)) })
 	return nil
 }
-

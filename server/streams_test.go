@@ -1,0 +1,180 @@
+package server_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/server/store/sqlitestore"
+)
+
+// noHeartbeat keeps heartbeats out of a test that counts events.
+func noHeartbeat(o *server.Options) { o.Heartbeat = time.Hour }
+
+// nextEvent returns the next named event (not a comment).
+func nextEvent(t *testing.T, ch <-chan sseEvent) sseEvent {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatal("the stream ended without an event")
+			}
+			if ev.event != "" {
+				return ev
+			}
+		case <-timeout:
+			t.Fatal("no event arrived")
+		}
+	}
+}
+
+// closedWith reads the next event, which must close the stream with code,
+// and then the stream's end.
+func closedWith(t *testing.T, ch <-chan sseEvent, code string) protocol.Error {
+	t.Helper()
+	ev := nextEvent(t, ch)
+	var e protocol.Error
+	if ev.event != protocol.EventClosed || json.Unmarshal([]byte(ev.data), &e) != nil || e.Code != code || e.Message == "" {
+		t.Fatalf("event %+v, want %q closing the stream with code %s", ev, protocol.EventClosed, code)
+	}
+	for ev := range ch {
+		if ev.event != "" {
+			t.Fatalf("event %+v after the stream was closed", ev)
+		}
+	}
+	return e
+}
+
+// TestEventsCapPerToken: a token's third stream over a cap of two closes
+// the oldest with a reason; the others still get pokes.
+func TestEventsCapPerToken(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat, func(o *server.Options) { o.StreamsPerToken = 2 })
+	first := stream(t, w.srv.URL, w.alice.Token, "")
+	greeting(t, first)
+	second := stream(t, w.srv.URL, w.alice.Token, "")
+	greeting(t, second)
+	third := stream(t, w.srv.URL, w.alice.Token, "")
+	greeting(t, third)
+	closedWith(t, first, protocol.CodeTooManyStreams)
+	note := w.bob.CreateNote(t, w.m.ID, "News")
+	for _, ch := range []<-chan sseEvent{second, third} {
+		if seq := nextPoke(t, ch); seq != note.Seq {
+			t.Fatalf("poke = %d, want %d", seq, note.Seq)
+		}
+	}
+}
+
+// TestEventsCapPerUser: streams of several tokens of one user count
+// together.
+func TestEventsCapPerUser(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat, func(o *server.Options) { o.StreamsPerUser = 2 })
+	ctx := context.Background()
+	var chans []<-chan sseEvent
+	for _, device := range []string{"laptop", "phone", "tablet"} {
+		c, err := servertest.Login(ctx, w.srv.URL, "alice", servertest.Password, device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := stream(t, w.srv.URL, c.Token, "")
+		greeting(t, ch)
+		chans = append(chans, ch)
+	}
+	closedWith(t, chans[0], protocol.CodeTooManyStreams)
+	// Bob's streams are not alice's.
+	bob := stream(t, w.srv.URL, w.bob.Token, "")
+	greeting(t, bob)
+	note := w.alice.CreateNote(t, w.m.ID, "News")
+	for _, ch := range []<-chan sseEvent{chans[1], chans[2], bob} {
+		if seq := nextPoke(t, ch); seq != note.Seq {
+			t.Fatalf("poke = %d, want %d", seq, note.Seq)
+		}
+	}
+}
+
+// TestEventsEndWhenTokenRevoked: a revoked token's open stream gets no
+// more pokes; the next change closes it with "unauthorized" (issue 10
+// item 4: it kept delivering pokes indefinitely).
+func TestEventsEndWhenTokenRevoked(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat)
+	events := stream(t, w.srv.URL, w.bob.Token, "")
+	greeting(t, events)
+	if _, err := w.srv.RevokeTokens(context.Background(), "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	w.alice.CreateNote(t, w.m.ID, "Not for a revoked token")
+	closedWith(t, events, protocol.CodeUnauthorized)
+}
+
+// TestEventsEndWhenTokenExpires: with nothing changing, the heartbeat
+// finds the token expired and closes the stream.
+func TestEventsEndWhenTokenExpires(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv := servertest.Start(t, withClock(clk), func(o *server.Options) {
+		o.TokenTTL, o.Heartbeat = time.Hour, 10*time.Millisecond
+	})
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	events := stream(t, srv.URL, alice.Token, "")
+	greeting(t, events)
+	if ev := <-events; ev.comment != "heartbeat" {
+		t.Fatalf("event %+v, want a heartbeat while the token is good", ev)
+	}
+	clk.Add(time.Hour)
+	closedWith(t, events, protocol.CodeUnauthorized)
+}
+
+// TestEventsRoleCheckedOnEachPoke: an admin demoted while streaming stops
+// being poked for matters a member does not see (the role was cached at
+// connect time).
+func TestEventsRoleCheckedOnEachPoke(t *testing.T) {
+	srv := servertest.Start(t, noHeartbeat)
+	alice := srv.NewUser(t, "alice", server.RoleAdmin)
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	own := alice.CreateMatter(t, "Alice's own")
+	bobs := bob.CreateMatter(t, "Bob's")
+	events := stream(t, srv.URL, alice.Token, "")
+	greeting(t, events)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE users SET role = 'member' WHERE name = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	bob.CreateNote(t, bobs.ID, "Not alice's business any more")
+	mine := alice.CreateNote(t, own.ID, "Alice's")
+	if seq := nextPoke(t, events); seq != mine.Seq {
+		t.Fatalf("first poke after the demotion = %d, want %d (alice's own note, not bob's)", seq, mine.Seq)
+	}
+}
+
+// TestEventsLastEventIDBeyondHead: an id beyond the head (a server
+// restored from a backup) is answered with a poke at the head marked
+// resync, and the stream pokes again from there (it stayed silent).
+func TestEventsLastEventIDBeyondHead(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat)
+	head := w.head(t)
+	events := stream(t, w.srv.URL, w.alice.Token, strconv.FormatInt(head+100, 10))
+	greeting(t, events)
+	ev := nextEvent(t, events)
+	var p protocol.Poke
+	if ev.event != protocol.EventPoke || json.Unmarshal([]byte(ev.data), &p) != nil || p.Seq != head || !p.Resync || ev.id != strconv.FormatInt(head, 10) {
+		t.Fatalf("first event = %+v, want a resync poke at the head %d", ev, head)
+	}
+	if _, err := w.alice.Pull(context.Background(), head+100, 0); status(err) != 410 {
+		t.Fatalf("pull from the same cursor: %v, want 410 (the client then starts over)", err)
+	}
+	note := w.bob.CreateNote(t, w.m.ID, "News after the restore")
+	if seq := nextPoke(t, events); seq != note.Seq {
+		t.Fatalf("poke = %d, want %d", seq, note.Seq)
+	}
+}

@@ -1,0 +1,73 @@
+package ui
+
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// keyAction is a key the app declares: its binding, when it applies, and
+// what it does.
+type keyAction struct {
+	binding key.Binding
+	when    func() bool // nil: always
+	run     func() tea.Cmd
+}
+
+// globalKeys are the keys that work on every screen while the active pane
+// is not taking text.
+func (m *Model) globalKeys() []keyAction {
+	k := m.sh.Keys
+	to := func(s screen) func() tea.Cmd { return func() tea.Cmd { return m.switchTo(s) } }
+	return []keyAction{
+		{binding: k.Quit, run: func() tea.Cmd { return tea.Quit }},
+		{binding: k.Help, run: func() tea.Cmd { m.showHelp = true; return nil }},
+		{binding: k.WorkOffline, run: m.toggleOffline},
+		{binding: k.SyncNow, run: m.syncNowKey},
+		{binding: k.NextScreen, run: func() tea.Cmd { return m.switchTo(m.screen + 1) }},
+		{binding: k.PrevScreen, run: func() tea.Cmd { return m.switchTo(m.screen - 1) }},
+		{binding: k.Records, run: to(screenRecords)},
+		{binding: k.Conflicts, run: to(screenConflicts)},
+		{binding: k.Backlog, run: to(screenBacklog)},
+		{binding: k.Activity, run: to(screenActivity)},
+		{binding: k.Back, when: func() bool { return m.screen == screenRecords && m.detail != nil },
+			run: func() tea.Cmd { m.detail = nil; return m.records.reload(true) }},
+		{binding: k.Back, when: func() bool { return m.screen != screenRecords }, run: to(screenRecords)},
+	}
+}
+
+// key routes a key: the confirmation first, then help, then the global
+// keys (unless the active pane is taking text), then the active pane.
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.sh.Keys
+	if key.Matches(msg, k.ForceQuit) {
+		return tea.Quit
+	}
+	if m.ask != nil {
+		switch {
+		case key.Matches(msg, k.Confirm):
+			ask := *m.ask
+			m.ask = nil
+			if ask.then != nil {
+				m.sh.send(ask.then)
+			}
+			return ask.yes
+		case key.Matches(msg, k.Cancel):
+			m.ask = nil
+		}
+		return nil
+	}
+	if m.showHelp {
+		if key.Matches(msg, k.Help, k.Back, k.Quit) {
+			m.showHelp = false
+		}
+		return nil
+	}
+	if !m.capturing() {
+		for _, a := range m.globalKeys() {
+			if key.Matches(msg, a.binding) && (a.when == nil || a.when()) {
+				return a.run()
+			}
+		}
+	}
+	return m.active().Update(msg)
+}
