@@ -44,3 +44,13 @@ CREATE TABLE keep_offline (
     matter_id TEXT PRIMARY KEY,
     mode      TEXT NOT NULL CHECK (mode IN ('all', 'small', 'none'))
 );
+
+-- drop_imports: files imported from the drop folder, by path and content,
+-- so a file is never imported twice, also across restarts.
+CREATE TABLE drop_imports (
+    path        TEXT    NOT NULL,
+    hash        TEXT    NOT NULL,
+    record_id   TEXT    NOT NULL,
+    imported_at INTEGER NOT NULL,
+    PRIMARY KEY (path, hash)
+);
