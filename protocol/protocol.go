@@ -66,7 +66,17 @@ type PushRequest struct {
 type PushResponse struct {
 	Results []OpResult `json:"results"`
 	Head    int64      `json:"head"` // the server's change sequence after the batch
+	// Cursor answers a push that sent HeaderCursor: when nothing but this
+	// batch changed after that cursor, it is the head, and the results
+	// carry every change up to it, so the client may take it as its pull
+	// cursor with them instead of pulling its own writes back. Zero (left
+	// out) otherwise, and always for a push without the header.
+	Cursor int64 `json:"cursor,omitempty"`
 }
+
+// HeaderCursor, on a push, carries the client's pull cursor (a decimal);
+// see PushResponse.Cursor. Servers that do not know it ignore it.
+const HeaderCursor = "Casefile-Cursor"
 
 // OpResult is what the server did with one op.
 type OpResult struct {
