@@ -9,6 +9,7 @@ import (
 	"casefile/apiclient"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/syncer"
 )
@@ -66,15 +67,15 @@ func TestResyncAfterCompaction(t *testing.T) {
 			t.Errorf("%s, deleted on the server, is still on the device: %v", n.Fields["title"], err)
 		}
 	}
-	codes := map[string]string{}
+	codes := map[string]protocol.Code{}
 	for _, o := range a.outbox() {
 		codes[o.RecordID] = o.ErrorCode
 		if o.State != localdb.OpFailed {
 			t.Errorf("op of %s is %s after the resync, want failed", o.RecordID, o.State)
 		}
 	}
-	if codes[edited.ID] != localdb.CodeGone {
-		t.Errorf("the offline edit of a note deleted elsewhere: code %q, want %q", codes[edited.ID], localdb.CodeGone)
+	if codes[edited.ID] != protocol.CodeGone {
+		t.Errorf("the offline edit of a note deleted elsewhere: code %q, want %q", codes[edited.ID], protocol.CodeGone)
 	}
 	if codes[lost.ID] != "outcome_unknown" {
 		t.Errorf("the edit resent after its answer was compacted: code %q, want outcome_unknown", codes[lost.ID])
@@ -102,7 +103,10 @@ func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	w.srv.NewUser(t, "bob", server.RoleMember)
+	bob := w.srv.NewUser(t, "bob", server.RoleMember)
+	// A change before alice's push that her device never pulls, so the
+	// push answers cannot stand for a pull and her cursor stays 0.
+	bob.CreateMatter(t, "Elsewhere")
 	a := w.newDevice("a", alice)
 	m := a.create("matter", model.Fields{"title": "Taken away"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "held"})

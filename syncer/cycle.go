@@ -272,8 +272,18 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 				Message: "The batch is too large for one request."}
 		}
 	}
+	// The cursor goes with the push: when the batch is all that changed
+	// after it, the answer says so and the pull need not fetch this
+	// device's own writes back.
+	cursor, named, err := r.s.db.PushCursor(r.ctx)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	if !named {
+		cursor = -1
+	}
 	r.begin()
-	resp, err := r.c.Push(r.nctx, wire)
+	resp, err := r.c.PushFrom(r.nctx, wire, cursor)
 	r.adapt(r.s.batchSize, "push batch", len(ops), err)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
@@ -281,7 +291,19 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 		}
 		return err
 	}
-	return r.apply(ops, resp.Results, resp.Head)
+	if err := r.apply(ops, resp.Results, resp.Head); err != nil {
+		return err
+	}
+	if named && resp.Cursor > cursor {
+		moved, err := r.s.db.AdvanceCursorAfterPush(context.WithoutCancel(r.ctx), cursor, resp.Cursor, resp.Results)
+		if err != nil {
+			return err
+		}
+		if moved {
+			r.s.notePulled(resp.Cursor, resp.Head)
+		}
+	}
+	return nil
 }
 
 // adapt sizes the next exchange of its kind after one of n things ended
