@@ -69,6 +69,7 @@ func (db *DB) checkSealing(ctx context.Context, s Sealer) error {
 		return ErrWrongKey
 	case id != "":
 		db.sealer = s
+		openSealers.Store(s.ID(), s)
 		return nil
 	}
 	var n int
@@ -80,6 +81,7 @@ func (db *DB) checkSealing(ctx context.Context, s Sealer) error {
 		return ErrPlaintext
 	}
 	db.sealer = s
+	openSealers.Store(s.ID(), s)
 	return db.tx(ctx, func(tx *sql.Tx) error { return setMeta(ctx, tx, metaKeyID, s.ID()) })
 }
 
