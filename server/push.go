@@ -59,6 +59,12 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	resp.Head = head
+	if theirs := r.Header.Get(protocol.HeaderSchema); theirs != "" && theirs != s.schemaPrint {
+		for i := range resp.Results {
+			explainDrift(&resp.Results[i])
+		}
+	}
+	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
 	s.metrics.pushed(time.Since(start))
 	s.log.Debug("push", append(logAttrs(p), "ops", len(req.Ops), "head", head)...)
 	writeJSON(w, http.StatusOK, resp)
