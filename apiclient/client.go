@@ -126,12 +126,23 @@ func (c *Client) Login(ctx context.Context, req protocol.LoginRequest) (protocol
 // Push sends a batch of ops and returns one result per op, checked to
 // match the batch op for op.
 func (c *Client) Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error) {
+	return c.PushFrom(ctx, ops, -1)
+}
+
+// PushFrom is Push from a client whose pull cursor is cursor (-1: none to
+// name): when nothing but this batch changed on the server after it, the
+// answer's Cursor is the head (see protocol.PushResponse.Cursor).
+func (c *Client) PushFrom(ctx context.Context, ops []model.Op, cursor int64) (protocol.PushResponse, error) {
 	var out protocol.PushResponse
 	body, err := encodePush(ops)
 	if err != nil {
 		return out, err
 	}
-	if err := c.doRaw(ctx, http.MethodPost, protocol.PathPush, nil, body, &out, c.timeout); err != nil {
+	var hdr http.Header
+	if cursor >= 0 {
+		hdr = http.Header{protocol.HeaderCursor: {strconv.FormatInt(cursor, 10)}}
+	}
+	if err := c.doHeader(ctx, http.MethodPost, protocol.PathPush, nil, hdr, body, &out, c.timeout); err != nil {
 		return out, fmt.Errorf("push: %w", err)
 	}
 	if err := checkPush(ops, out); err != nil {
@@ -196,12 +207,14 @@ func (c *Client) Pull(ctx context.Context, cursor int64, limit int, mark int64) 
 	return out, nil
 }
 
-// Health probes GET /healthz with a short timeout; nil means the server answers.
-func (c *Client) Health(ctx context.Context) error {
-	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, nil, HealthTimeout); err != nil {
-		return fmt.Errorf("health: %w", err)
+// Health probes GET /healthz with a short timeout and returns the
+// server's head; a nil error means the server answers.
+func (c *Client) Health(ctx context.Context) (int64, error) {
+	var out protocol.HealthResponse
+	if err := c.do(ctx, http.MethodGet, protocol.PathHealth, nil, nil, &out, HealthTimeout); err != nil {
+		return 0, fmt.Errorf("health: %w", err)
 	}
-	return nil
+	return out.Head, nil
 }
 
 // do sends in as JSON (when not nil) and decodes a 2xx answer into out.
@@ -217,11 +230,19 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 }
 
 func (c *Client) doRaw(parent context.Context, method, path string, q url.Values, body []byte, out any, timeout time.Duration) error {
+	return c.doHeader(parent, method, path, q, nil, body, out, timeout)
+}
+
+// doHeader is doRaw with extra request headers.
+func (c *Client) doHeader(parent context.Context, method, path string, q url.Values, hdr http.Header, body []byte, out any, timeout time.Duration) error {
 	wd := newWatchdog(parent, timeout)
 	defer wd.stop()
 	req, err := c.newRequest(wd.ctx, method, path, q, body)
 	if err != nil {
 		return err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		// The transport reads the body as it sends it: each chunk read is

@@ -173,7 +173,7 @@ func TestClientNetworkFailures(t *testing.T) {
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
 	c, _ := NewClient(dead, "tok", nil)
-	if err := c.Health(context.Background()); ClassOf(err) != ClassUnreachable {
+	if _, err := c.Health(context.Background()); ClassOf(err) != ClassUnreachable {
 		t.Errorf("refused: err = %v (class %v), want unreachable", err, ClassOf(err))
 	}
 

@@ -31,7 +31,6 @@ func runBench(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	fs.StringVar(&o.Postgres, "postgres", "", "PostgreSQL URL for S6 (env CASEFILE_TEST_POSTGRES); without it S6 is skipped")
 	fs.IntVar(&o.Streams, "streams", 10_000, "S5: event streams held")
 	fs.IntVar(&o.Pushers, "pushers", 1_000, "S5: streams that push one note a second")
-	fs.IntVar(&o.Users, "users", 100, "S5: users whose tokens the streams share")
 	fs.DurationVar(&o.PushFor, "push-for", 10*time.Second, "S5: how long the pushers push")
 	fs.StringVar(&o.Dir, "dir", "", "where the scenarios' files go (default the temporary directory)")
 	worker := fs.String("worker", "", "")
@@ -49,7 +48,7 @@ func runBench(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	if *worker != "" {
 		wa.URLs = strings.Split(*urls, ",")
-		wa.Users, wa.Streams, wa.Pushers, wa.PushFor, wa.Singles = o.Users, o.Streams, o.Pushers, o.PushFor, o.Singles
+		wa.Streams, wa.Pushers, wa.PushFor, wa.Singles = o.Streams, o.Pushers, o.PushFor, o.Singles
 		if wa.Dir == "" {
 			wa.Dir = o.Dir
 		}

@@ -116,7 +116,7 @@ func probe(ctx context.Context, creds credentials) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusProbeTimeout)
 	defer cancel()
-	switch err := c.Health(ctx); {
+	switch _, err := c.Health(ctx); {
 	case err == nil:
 		return string(syncer.Online)
 	case apiclient.ClassOf(err) == apiclient.ClassFailing:

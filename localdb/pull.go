@@ -61,6 +61,9 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if err := db.advanceCursor(ctx, tx, page.Cursor); err != nil {
 			return err
 		}
+		if err := raiseHead(ctx, tx, page.Head); err != nil {
+			return err
+		}
 		if !page.More {
 			if err := db.finishResync(ctx, tx); err != nil {
 				return err

@@ -423,6 +423,11 @@ const (
 	metaResync   = MetaResync
 )
 
+// MetaServerHead is the setting that holds the highest change sequence
+// the server has told this device (in push, pull and health answers), as
+// a decimal. It only grows.
+const MetaServerHead = "server_head"
+
 // MetaResync is the setting that reads "1" while a full resync runs: the
 // syncer's pulls then read everything, whatever the compaction mark.
 const MetaResync = "resync"
@@ -446,6 +451,37 @@ func getMeta(ctx context.Context, q querier, key string) (string, error) {
 		return "", fmt.Errorf("read setting %s: %w", key, mapErr(err))
 	}
 	return v, nil
+}
+
+// NoteHead records a change sequence the server said it had reached, if
+// it is the highest yet: an op sent from now on is answered no lower.
+func (db *DB) NoteHead(ctx context.Context, head int64) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("note server head: %w", err)
+	}
+	defer db.leave()
+	if err := db.tx(ctx, func(tx *sql.Tx) error { return raiseHead(ctx, tx, head) }); err != nil {
+		return fmt.Errorf("note server head: %w", err)
+	}
+	return nil
+}
+
+// knownHead is the highest change sequence the server has told this device.
+func knownHead(ctx context.Context, q querier) (int64, error) {
+	v, err := getMeta(ctx, q, MetaServerHead)
+	if err != nil {
+		return 0, err
+	}
+	head, _ := strconv.ParseInt(v, 10, 64)
+	return head, nil
+}
+
+func raiseHead(ctx context.Context, q querier, head int64) error {
+	old, err := knownHead(ctx, q)
+	if err != nil || head <= old {
+		return err
+	}
+	return setMeta(ctx, q, MetaServerHead, strconv.FormatInt(head, 10))
 }
 
 // SetMeta writes a sync setting.

@@ -255,3 +255,36 @@ func TestHeldBackOpKeepsItsID(t *testing.T) {
 		t.Fatalf("the held-back op went out as %+v; want its own id, resent", again)
 	}
 }
+
+// TestResendCarriesHighestHeadKnown: a device that never pulled (cursor
+// 0) but was told a head — by a push answer, a health probe, a pull page
+// of another resync — sends that head as the op's sent_since, so a lost
+// first request is not taken for one sent from cursor 0. The head only
+// grows: a lower one told later changes nothing.
+func TestResendCarriesHighestHeadKnown(t *testing.T) {
+	db := openTest(t)
+	mustMatter(t, db, "New device")
+	for _, h := range []int64{40, 57, 12} {
+		if err := db.NoteHead(bg, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := nextBatch(t, db, 10)
+	if err := db.MarkRetry(bg, []string{b[0].OpID}, "connection reset", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b = nextBatch(t, db, 10)
+	if len(b) != 1 || !b[0].Resent || b[0].SentSince != 57 {
+		t.Fatalf("resend = %+v; want resent from head 57", b)
+	}
+	if v, _ := db.Meta(bg, MetaServerHead); v != "57" {
+		t.Errorf("server head %q, want 57", v)
+	}
+	// A pull page's head counts too.
+	if err := db.ApplyPull(bg, protocol.PullResponse{Records: []protocol.Record{}, Cursor: 60, Head: 61}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := db.Meta(bg, MetaServerHead); v != "61" {
+		t.Errorf("server head after a pull %q, want 61", v)
+	}
+}

@@ -87,23 +87,32 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 			return err
 		}
 		at := nanos(db.now())
-		// The cursor before the first attempt that may have reached the
-		// server goes with every later send of the op: the server answers
-		// a resend whose answer it may have compacted with
-		// outcome_unknown instead of applying it twice. Each attempt notes
-		// its own cursor; how it ends decides whether that counts.
+		// The highest head the server had told this device before the
+		// first attempt that may have reached the server goes with every
+		// later send of the op: the server answers a resend whose answer
+		// it may have compacted with outcome_unknown instead of applying
+		// it twice, and an op sent after the device heard of a head is
+		// answered no lower. The pull cursor is such a head too; a device
+		// that never pulled (new, or resyncing from 0) still knows the
+		// heads of its pushes and health probes. Each attempt notes its
+		// own; how it ends decides whether that counts.
 		cur, err := getMeta(ctx, tx, metaCursor)
 		if err != nil {
 			return err
 		}
+		head, err := knownHead(ctx, tx)
+		if err != nil {
+			return err
+		}
 		cursor, _ := strconv.ParseInt(cur, 10, 64)
+		since := max(cursor, head)
 		for _, o := range ops {
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
-				attempt_since = ? WHERE seq = ?`, OpSyncing, at, cursor, o.seq); err != nil {
+				attempt_since = ? WHERE seq = ?`, OpSyncing, at, since, o.seq); err != nil {
 				return err
 			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
-			o.attemptSince = sql.NullInt64{Int64: cursor, Valid: true}
+			o.attemptSince = sql.NullInt64{Int64: since, Valid: true}
 			if err := refreshState(ctx, tx, o.RecordID); err != nil {
 				return err
 			}

@@ -16,7 +16,22 @@ const (
 	PathPull   = "/v1/pull"
 	PathEvents = "/v1/events"
 	PathHealth = "/healthz"
+	PathWhoami = "/v1/whoami"
 )
+
+// HeaderUser names the user a client believes its token belongs to (the
+// user of its credentials). When sent, the server refuses a token of any
+// other user with 401 wrong_user: a token copied into another user's data
+// directory must not act as its owner while the client shows someone else.
+const HeaderUser = "Casefile-User"
+
+// WhoamiResponse says whose a token is.
+type WhoamiResponse struct {
+	User      string    `json:"user"`
+	Role      string    `json:"role"`
+	Device    string    `json:"device"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // Limits the server enforces and clients respect.
 const (
@@ -51,7 +66,17 @@ type PushRequest struct {
 type PushResponse struct {
 	Results []OpResult `json:"results"`
 	Head    int64      `json:"head"` // the server's change sequence after the batch
+	// Cursor answers a push that sent HeaderCursor: when nothing but this
+	// batch changed after that cursor, it is the head, and the results
+	// carry every change up to it, so the client may take it as its pull
+	// cursor with them instead of pulling its own writes back. Zero (left
+	// out) otherwise, and always for a push without the header.
+	Cursor int64 `json:"cursor,omitempty"`
 }
+
+// HeaderCursor, on a push, carries the client's pull cursor (a decimal);
+// see PushResponse.Cursor. Servers that do not know it ignore it.
+const HeaderCursor = "Casefile-Cursor"
 
 // OpResult is what the server did with one op.
 type OpResult struct {
@@ -182,4 +207,13 @@ const (
 	// schema, sent by a client whose schema fingerprint differs: the
 	// message says what differs, Problems names the fields.
 	CodeSchemaMismatch = "schema_mismatch"
+	// CodeWrongUser: 401, the token belongs to another user than the
+	// request's HeaderUser names.
+	CodeWrongUser = "wrong_user"
 )
+
+// HealthResponse is the answer of GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"`         // "ok"
+	Head   int64  `json:"head,omitempty"` // the server's change sequence now, for a request with a valid token
+}

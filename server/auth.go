@@ -305,12 +305,35 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *principal)) 
 			s.writeError(w, r, ae)
 			return
 		}
+		if u := r.Header.Get(protocol.HeaderUser); u != "" && u != p.user {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
+			s.writeError(w, r, errWrongUser)
+			return
+		}
 		if ae := s.limits.allow(p.tokenHash); ae != nil {
 			s.writeError(w, r, ae)
 			return
 		}
 		h(w, r, p)
 	}
+}
+
+var errWrongUser = &apiError{status: http.StatusUnauthorized, code: protocol.CodeWrongUser,
+	msg: "This token belongs to another user than the one this device is signed in as; sign in again."}
+
+// handleWhoami says whose the request's token is, so a client can check
+// that its credentials are what they say.
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *principal) {
+	var t store.Token
+	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
+		t, err = rd.Token(r.Context(), p.tokenHash)
+		return err
+	})
+	if err != nil {
+		s.writeError(w, r, errInternal(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, protocol.WhoamiResponse{User: p.user, Role: p.role, Device: p.device, ExpiresAt: t.ExpiresAt.UTC()})
 }
 
 func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {

@@ -116,3 +116,31 @@ func TestGoOwnErrorsAreJSON(t *testing.T) {
 		t.Fatalf("healthz over a raw connection: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestTokensSayWhoseTheyAre: /v1/whoami names a token's user, and a
+// request naming another user in Casefile-User is refused (a token copied
+// into another user's data directory pushed as its owner).
+func TestTokensSayWhoseTheyAre(t *testing.T) {
+	srv := servertest.Start(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	srv.NewUser(t, "bob", server.RoleViewer)
+	matter := alice.CreateMatter(t, "Smith v Jones")
+	push := fmt.Sprintf(`{"ops":[{"op_id":%q,"record_id":%q,"collection":"note","kind":"create","base_version":0,"fields":{"matter_id":%q,"title":"x"}}]}`,
+		model.NewID(), model.NewID(), matter.ID)
+	asBob := map[string]string{protocol.HeaderUser: "bob"}
+	wrong := []string{`"code":"wrong_user"`}
+	servertest.Run(t, srv.URL, []servertest.Scenario{
+		{Name: "whoami", URL: protocol.PathWhoami, Token: alice.Token, Status: 200,
+			Contains: []string{`"user":"alice"`, `"role":"member"`, `"device":"test"`, `"expires_at"`}},
+		{Name: "whoami without a token", URL: protocol.PathWhoami, Status: 401},
+		{Name: "alice's token under bob's name: push", Method: "POST", URL: protocol.PathPush, Token: alice.Token, Headers: asBob, Body: push,
+			Status: 401, Contains: wrong, NotContains: []string{`"applied"`}},
+		{Name: "alice's token under bob's name: pull", URL: protocol.PathPull, Token: alice.Token, Headers: asBob, Status: 401, Contains: wrong},
+		{Name: "alice's token under bob's name: events", URL: protocol.PathEvents, Token: alice.Token, Headers: asBob, Status: 401, Contains: wrong},
+		{Name: "alice's token under her name", URL: protocol.PathPull, Token: alice.Token,
+			Headers: map[string]string{protocol.HeaderUser: "alice"}, Status: 200, Contains: []string{matter.ID}},
+	})
+	if h, _ := srv.Head(t.Context()); h != matter.Seq {
+		t.Fatalf("head moved to %d: the refused push was applied", h)
+	}
+}

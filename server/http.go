@@ -56,6 +56,7 @@ func (s *Server) routes() http.Handler {
 		{http.MethodPost, protocol.PathPush, s.authed(s.handlePush)},
 		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
 		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
+		{http.MethodGet, protocol.PathWhoami, s.authed(s.handleWhoami)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
 		{http.MethodHead, protocol.PathHealth, s.handleHealth}, // load balancers probe with HEAD
 	}
@@ -247,10 +248,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 			msg: "The server cannot reach its database.", cause: err})
 		return
 	}
-	answer := map[string]any{"status": "ok"}
+	answer := protocol.HealthResponse{Status: "ok"}
 	if r.Header.Get("Authorization") != "" {
 		if _, ae := s.authenticate(r); ae == nil {
-			answer["head"] = head
+			answer.Head = head
 		}
 	}
 	writeJSON(w, http.StatusOK, answer)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	// server shuts down: its result is committed with the ledger, and a
 	// replay returns it, so finishing is always safe.
 	ctx := context.WithoutCancel(r.Context())
-	outcomes, head, err := s.applyBatch(ctx, p, req.Ops)
+	outcomes, prior, head, err := s.applyBatch(ctx, p, req.Ops)
 	if err != nil {
 		s.writeError(w, r, errInternal(err))
 		return
@@ -65,6 +66,11 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		}
 	}
 	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
+	if c, ok := clientCursor(r); ok && c == prior {
+		// Every change after the client's cursor is this batch's, and the
+		// results carry each one: the client need not pull them back.
+		resp.Cursor = head
+	}
 	s.metrics.pushed(time.Since(start))
 	s.log.Debug("push", append(logAttrs(p), "ops", len(req.Ops), "head", head)...)
 	writeJSON(w, http.StatusOK, resp)
@@ -77,21 +83,37 @@ type outcome struct {
 	err error
 }
 
+// clientCursor reads the pull cursor a push names in HeaderCursor.
+func clientCursor(r *http.Request) (int64, bool) {
+	v := r.Header.Get(protocol.HeaderCursor)
+	if v == "" {
+		return 0, false
+	}
+	c, err := strconv.ParseInt(v, 10, 64)
+	return c, err == nil && c >= 0
+}
+
 // applyBatch applies a push's ops in order in one write transaction,
 // committed once, so a batch costs one disk sync rather than one per op.
 // Each op runs in a savepoint of its own with its ledger and audit rows:
 // an op that fails is undone alone, with its error in its outcome, and
-// the others go on. It returns the head after the batch; an error means
-// nothing of the batch was committed.
-func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) ([]outcome, int64, error) {
+// the others go on. It returns the head before and after the batch; every
+// sequence between them is the batch's, since a write transaction holds
+// the sequence lock from its start to its commit. An error means nothing
+// of the batch was committed.
+func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) ([]outcome, int64, int64, error) {
 	if len(ops) == 0 {
 		// Nothing to write: no need to wait for the write lock.
 		head, err := s.Head(ctx)
-		return nil, head, err
+		return nil, head, head, err
 	}
 	var outcomes []outcome
-	var head store.Head
+	var prior, head store.Head
 	err := s.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if prior, err = tx.Head(ctx); err != nil {
+			return err
+		}
 		outcomes = make([]outcome, len(ops))
 		for i, op := range ops {
 			o := &outcomes[i]
@@ -106,14 +128,13 @@ func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) (
 				o.err = fmt.Errorf("apply op %s: %w", op.OpID, o.err)
 			}
 		}
-		var err error
 		head, err = tx.Head(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("push of %d ops: %w", len(ops), err)
+		return nil, 0, 0, fmt.Errorf("push of %d ops: %w", len(ops), err)
 	}
-	return outcomes, head.Seq, nil
+	return outcomes, prior.Seq, head.Seq, nil
 }
 
 // checkOp returns what is malformed in an op, or "". These are faults of

@@ -76,8 +76,10 @@ func (w *world) randomStep() {
 		w.changeAccess()
 	case x < 0.98:
 		w.compact()
-	default:
+	case x < 0.996:
 		w.stream(c)
+	default:
+		w.revokeWhileStreaming(c)
 	}
 	w.checkCursor(c)
 	if w.verbose {
@@ -361,6 +363,50 @@ func (w *world) stream(c *client) {
 		w.violate("%s: the event stream neither poked nor ended (cursor %d, head %d)", c.name, c.cursor, head)
 	}
 	w.tracef("%s stream", c.name)
+}
+
+// revokeWhileStreaming revokes c's token while it holds an event stream
+// (a stolen laptop's token revoked by an admin): the open stream must end
+// with a "closed" event saying unauthorized, at the next heartbeat or
+// change, never go on poking. c then signs in again. The stream goes to
+// the server directly, not through c's link, so no fault is drawn for it.
+func (w *world) revokeWhileStreaming(c *client) {
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.srvURL+protocol.PathEvents, nil)
+	w.must("stream request", err)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	w.must("open the stream to revoke", err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		w.violate("%s: event stream answered %s", c.name, resp.Status)
+		return
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && sc.Text() != ": connected" {
+	}
+	n, err := w.srv.RevokeTokens(w.ctx, c.user.name, c.name)
+	w.must("revoke the token", err)
+	w.stats.inc("token revokes", 1)
+	w.tracef("%s token revoked while streaming (%d)", c.name, n)
+	closed := ""
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "event: "+protocol.EventClosed) {
+			if sc.Scan() {
+				closed = sc.Text()
+			}
+			break
+		}
+	}
+	if !strings.Contains(closed, `"code":"`+protocol.CodeUnauthorized+`"`) {
+		w.violate("%s: the stream of a revoked token did not close saying unauthorized (read %q, %v)", c.name, closed, ctx.Err())
+	}
+	login, err := servertest.Login(w.ctx, w.srvURL, c.user.name, password, c.name)
+	w.must("sign in again", err)
+	c.token = login.Token
+	c.s.Close()
+	w.newSyncer(c)
 }
 
 // heal ends every fault: links up, work offline off, no more faults.

@@ -260,7 +260,12 @@ func (w *world) openClient(c *client) {
 		w.t.Fatalf("%s: open local database: %v", c.name, err)
 	}
 	c.db = db
-	c.s = syncer.New(db, syncer.Options{
+	w.newSyncer(c)
+}
+
+// newSyncer gives c a syncer over its open database with its token.
+func (w *world) newSyncer(c *client) {
+	c.s = syncer.New(c.db, syncer.Options{
 		Server:       c.link.URL,
 		Token:        c.token,
 		Device:       c.name,

@@ -102,7 +102,10 @@ func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	w.srv.NewUser(t, "bob", server.RoleMember)
+	bob := w.srv.NewUser(t, "bob", server.RoleMember)
+	// A change before alice's push that her device never pulls, so the
+	// push answers cannot stand for a pull and her cursor stays 0.
+	bob.CreateMatter(t, "Elsewhere")
 	a := w.newDevice("a", alice)
 	m := a.create("matter", model.Fields{"title": "Taken away"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "held"})

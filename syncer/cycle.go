@@ -176,6 +176,9 @@ func (r *run) push() error {
 	if r.w.forced {
 		horizon = horizon.Add(forcedHorizon)
 	}
+	if err := r.learnHead(); err != nil {
+		return err
+	}
 	for {
 		if err := r.nctx.Err(); err != nil {
 			return err
@@ -269,8 +272,18 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 				Message: "The batch is too large for one request."}
 		}
 	}
+	// The cursor goes with the push: when the batch is all that changed
+	// after it, the answer says so and the pull need not fetch this
+	// device's own writes back.
+	cursor, named, err := r.s.db.PushCursor(r.ctx)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	if !named {
+		cursor = -1
+	}
 	r.begin()
-	resp, err := r.c.Push(r.nctx, wire)
+	resp, err := r.c.PushFrom(r.nctx, wire, cursor)
 	r.adapt(r.s.batchSize, "push batch", len(ops), err)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
@@ -278,7 +291,19 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 		}
 		return err
 	}
-	return r.apply(ops, resp.Results, resp.Head)
+	if err := r.apply(ops, resp.Results, resp.Head); err != nil {
+		return err
+	}
+	if named && resp.Cursor > cursor {
+		moved, err := r.s.db.AdvanceCursorAfterPush(context.WithoutCancel(r.ctx), cursor, resp.Cursor, resp.Results)
+		if err != nil {
+			return err
+		}
+		if moved {
+			r.s.notePulled(resp.Cursor, resp.Head)
+		}
+	}
+	return nil
 }
 
 // adapt sizes the next exchange of its kind after one of n things ended
@@ -491,7 +516,38 @@ func (r *run) pull() error {
 			break
 		}
 	}
-	if err := r.s.db.SetMeta(r.ctx, MetaServerHead, strconv.FormatInt(r.s.serverHead(), 10)); err != nil {
+	if err := r.s.db.NoteHead(r.ctx, r.s.serverHead()); err != nil {
+		return fmt.Errorf("record server head: %w", err)
+	}
+	return nil
+}
+
+// learnHead stores the highest head heard of before ops are taken for
+// sending: each op's first attempt carries it (sent_since), so that a
+// resend after a lost request is not refused as outcome_unknown for
+// being sent from cursor 0. A device that has never heard of a head —
+// a new one about to push before its first pull — asks /healthz first.
+func (r *run) learnHead() error {
+	head := r.s.serverHead()
+	if head == 0 {
+		st, err := r.s.db.Status(r.ctx)
+		if err != nil {
+			return fmt.Errorf("read status: %w", err)
+		}
+		v, err := r.s.db.Meta(r.ctx, MetaServerHead)
+		if err != nil {
+			return err
+		}
+		if v != "" || st.OutboxOps == 0 {
+			return nil
+		}
+		r.begin()
+		if head, err = r.c.Health(r.nctx); err != nil {
+			return err
+		}
+		r.s.noteHead(head)
+	}
+	if err := r.s.db.NoteHead(r.ctx, head); err != nil {
 		return fmt.Errorf("record server head: %w", err)
 	}
 	return nil

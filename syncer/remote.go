@@ -13,10 +13,13 @@ import (
 type Remote interface {
 	// Push sends a batch of ops and returns one result per op.
 	Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error)
+	// PushFrom is Push naming the client's pull cursor (see
+	// apiclient.Client.PushFrom).
+	PushFrom(ctx context.Context, ops []model.Op, cursor int64) (protocol.PushResponse, error)
 	// Pull fetches one page of changes after cursor (see apiclient.Client.Pull).
 	Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error)
-	// Health probes the server; nil means it answers.
-	Health(ctx context.Context) error
+	// Health probes the server and returns its head; nil means it answers.
+	Health(ctx context.Context) (int64, error)
 	// Events opens the event stream, resuming after lastEventID.
 	Events(ctx context.Context, lastEventID string) (*apiclient.Stream, error)
 }

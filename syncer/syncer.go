@@ -26,8 +26,8 @@ const (
 
 // Meta keys the syncer writes in the local database.
 const (
-	MetaLastSync   = "last_sync"   // RFC 3339 time of the last cycle that completed without a failed exchange
-	MetaServerHead = "server_head" // the server's change sequence last seen
+	MetaLastSync   = "last_sync"            // RFC 3339 time of the last cycle that completed without a failed exchange
+	MetaServerHead = localdb.MetaServerHead // the highest server change sequence heard of
 	// MetaFullPullMark is the compaction mark the running full pull began
 	// under: its later pages name it (see protocol.PullMark).
 	MetaFullPullMark = "full_pull_mark"
@@ -457,9 +457,12 @@ func (s *Syncer) probe(ctx context.Context) error {
 		return ErrWorkOffline
 	}
 	defer cancel()
-	err := c.Health(nctx)
+	head, err := c.Health(nctx)
 	if ctx.Err() != nil || nctx.Err() != nil {
 		return errors.Join(err, ctx.Err())
+	}
+	if err == nil {
+		s.noteHead(head)
 	}
 	s.setConn(s.link.observe(err))
 	if err != nil {

@@ -28,7 +28,6 @@ type Options struct {
 	// S5: event streams held, pushers among them, and how long they push.
 	Streams, Pushers int
 	PushFor          time.Duration
-	Users            int // users whose tokens the S5 clients share
 	Singles          int // S4's single edits, 200 ms apart; default 50
 	Dir              string
 	Progress         io.Writer
@@ -74,9 +73,6 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 	}
 	if opts.Pushers <= 0 {
 		opts.Pushers = 1_000
-	}
-	if opts.Users <= 0 {
-		opts.Users = 100
 	}
 	if opts.Singles <= 0 {
 		opts.Singles = 50

@@ -25,7 +25,7 @@ func TestBenchSmall(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "bench", "--only", "S1,S2,S4,S5,S7", "--notes", "60", "--big-notes", "0",
-		"--streams", "20", "--pushers", "4", "--users", "2", "--push-for", "1s", "--singles", "3", "--dir", tmp)
+		"--streams", "40", "--pushers", "4", "--push-for", "1s", "--singles", "3", "--dir", tmp)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -50,7 +50,7 @@ func (b *bench) env() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "CASEFILE_CONFIG="+b.root+"/no-config.toml")
+	return append(env, "CASEFILE_CONFIG="+os.DevNull)
 }
 
 func cpuOf(ps *os.ProcessState) time.Duration {
@@ -60,8 +60,8 @@ func cpuOf(ps *os.ProcessState) time.Duration {
 	return ps.UserTime() + ps.SystemTime()
 }
 
-// server is a running `casefile serve` with a byte-counting proxy in front.
-type server struct {
+// serveProc is a running `casefile serve` with a byte-counting proxy in front.
+type serveProc struct {
 	cmd    *exec.Cmd
 	addr   string // where the server itself listens
 	proxy  *proxy
@@ -70,14 +70,14 @@ type server struct {
 }
 
 // URL is the address clients use: the proxy's.
-func (s *server) URL() string { return "http://" + s.proxy.addr() }
+func (s *serveProc) URL() string { return "http://" + s.proxy.addr() }
 
 // DirectURL bypasses the proxy (for loads whose bytes are not counted).
-func (s *server) DirectURL() string { return "http://" + s.addr }
+func (s *serveProc) DirectURL() string { return "http://" + s.addr }
 
 // startServer runs `casefile serve` on a free loopback port with the
 // store args (--data DIR or --database URL).
-func (b *bench) startServer(ctx context.Context, store ...string) (*server, error) {
+func (b *bench) startServer(ctx context.Context, store ...string) (*serveProc, error) {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--log-level", "error"}, store...)
 	cmd := exec.Command(b.bin, args...)
 	cmd.Env = b.env()
@@ -87,7 +87,7 @@ func (b *bench) startServer(ctx context.Context, store ...string) (*server, erro
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, stderr: &errb, done: make(chan error, 1)}
+	s := &serveProc{cmd: cmd, stderr: &errb, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait(); pw.Close() }()
 	found := make(chan string, 1)
 	go func() {
@@ -121,7 +121,7 @@ func (b *bench) startServer(ctx context.Context, store ...string) (*server, erro
 }
 
 // stop ends the server with SIGTERM and waits for it.
-func (s *server) stop() {
+func (s *serveProc) stop() {
 	if s.proxy != nil {
 		s.proxy.close()
 	}
@@ -135,10 +135,10 @@ func (s *server) stop() {
 }
 
 // cpu is the CPU time the server has used so far.
-func (s *server) cpu() time.Duration { return procCPU(s.cmd.Process.Pid) }
+func (s *serveProc) cpu() time.Duration { return procCPU(s.cmd.Process.Pid) }
 
 // rss is the server's resident memory now and at its peak, in bytes.
-func (s *server) rss() (now, peak int64) { return procRSS(s.cmd.Process.Pid) }
+func (s *serveProc) rss() (now, peak int64) { return procRSS(s.cmd.Process.Pid) }
 
 // procCPU reads utime+stime of pid from /proc.
 func procCPU(pid int) time.Duration {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/server"
 )
 
 // Timings of S5.
@@ -35,13 +37,16 @@ const (
 // talks to the server directly (its bytes are not the question here).
 func (b *bench) streams(ctx context.Context, dir string, store []string, replicas ...[]string) (map[string]float64, error) {
 	raiseFileLimit()
-	b.progress("S5: %d users", b.opts.Users)
-	for i := range b.opts.Users {
-		if err := b.addUser(ctx, store, fmt.Sprintf("user%03d", i)); err != nil {
-			return nil, err
-		}
+	users := s5Users(b.opts.Streams)
+	b.progress("S5: %d users", users)
+	names := make([]string, users)
+	for i := range names {
+		names[i] = fmt.Sprintf("user%04d", i)
 	}
-	var srvs []*server
+	if err := addUsers(ctx, store, names); err != nil {
+		return nil, err
+	}
+	var srvs []*serveProc
 	defer func() {
 		for _, s := range srvs {
 			s.stop()
@@ -61,7 +66,7 @@ func (b *bench) streams(ctx context.Context, dir string, store []string, replica
 		cpu0 += s.cpu()
 	}
 	b.progress("S5: %d streams, %d pushing for %s", b.opts.Streams, b.opts.Pushers, b.opts.PushFor)
-	m, err := b.worker(ctx, "S5", "--urls", strings.Join(urls, ","), "--users", fmt.Sprint(b.opts.Users),
+	m, err := b.worker(ctx, "S5", "--urls", strings.Join(urls, ","),
 		"--streams", fmt.Sprint(b.opts.Streams), "--pushers", fmt.Sprint(b.opts.Pushers), "--push-for", b.opts.PushFor.String())
 	if err != nil {
 		return nil, err
@@ -76,6 +81,43 @@ func (b *bench) streams(ctx context.Context, dir string, store []string, replica
 	m["server_cpu_s"] = (cpu - cpu0).Seconds()
 	m["server_rss_peak_mib"] = float64(peak) / (1 << 20)
 	return m, nil
+}
+
+// S5's clients are devices as a server admits them: each login (a token)
+// holds at most server.DefaultStreamsPerToken streams, each user at most
+// server.DefaultStreamsPerUser.
+const (
+	streamsPerToken = server.DefaultStreamsPerToken
+	tokensPerUser   = server.DefaultStreamsPerUser / server.DefaultStreamsPerToken
+)
+
+func s5Users(streams int) int {
+	return (streams + streamsPerToken*tokensPerUser - 1) / (streamsPerToken * tokensPerUser)
+}
+
+// addUsers creates members in the store with the bench password, hashed
+// at the lowest cost: S5 logs in thousands of devices, and the password
+// check is not what it measures.
+func addUsers(ctx context.Context, store []string, names []string) error {
+	o := server.Options{Logger: slog.New(slog.DiscardHandler), CompactEvery: -1,
+		Password: server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}}
+	switch store[0] {
+	case "--data":
+		o.DataDir = store[1]
+	default:
+		o.DatabaseURL = store[1]
+	}
+	srv, err := server.Open(ctx, o)
+	if err != nil {
+		return fmt.Errorf("open the store to add users: %w", err)
+	}
+	defer srv.Close()
+	for _, n := range names {
+		if err := srv.AddUser(ctx, n, benchPassword, server.RoleMember); err != nil {
+			return fmt.Errorf("add user %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // raiseFileLimit lifts the soft limit of open files to the hard one, for
@@ -131,24 +173,30 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 		MaxIdleConnsPerHost: args.Pushers + 16,
 		IdleConnTimeout:     time.Minute,
 	}}
-	accts := make([]*account, args.Users)
+	users := s5Users(args.Streams)
+	tokens := (args.Streams + streamsPerToken - 1) / streamsPerToken
+	accts := make([]*account, tokens)
+	matters := make([]string, users)
+	listeners := make([]*pokeLog, users)
 	for i := range accts {
-		url := args.URLs[i%len(args.URLs)]
+		u := i / tokensPerUser
+		url := args.URLs[u%len(args.URLs)]
 		var lr protocol.LoginResponse
-		err := call(ctx, hc, url, "", "/v1/login", protocol.LoginRequest{User: fmt.Sprintf("user%03d", i),
-			Password: benchPassword, Device: "load"}, &lr)
+		err := call(ctx, hc, url, "", "/v1/login", protocol.LoginRequest{User: fmt.Sprintf("user%04d", u),
+			Password: benchPassword, Device: fmt.Sprintf("load %d", i)}, &lr)
 		if err != nil {
 			return nil, fmt.Errorf("login: %w", err)
 		}
-		a := &account{url: url, token: lr.Token, listener: &pokeLog{}}
-		m := model.Op{OpID: uuid.Must(uuid.NewV7()).String(), RecordID: uuid.Must(uuid.NewV7()).String(),
-			Collection: "matter", Kind: model.OpCreate, Fields: model.Fields{"title": fmt.Sprintf("Load %d", i)}}
-		var pr protocol.PushResponse
-		if err := call(ctx, hc, url, a.token, "/v1/push", protocol.PushRequest{Ops: []model.Op{m}}, &pr); err != nil {
-			return nil, fmt.Errorf("create a matter: %w", err)
+		if matters[u] == "" {
+			m := model.Op{OpID: uuid.Must(uuid.NewV7()).String(), RecordID: uuid.Must(uuid.NewV7()).String(),
+				Collection: "matter", Kind: model.OpCreate, Fields: model.Fields{"title": fmt.Sprintf("Load %d", u)}}
+			var pr protocol.PushResponse
+			if err := call(ctx, hc, url, lr.Token, "/v1/push", protocol.PushRequest{Ops: []model.Op{m}}, &pr); err != nil {
+				return nil, fmt.Errorf("create a matter: %w", err)
+			}
+			matters[u], listeners[u] = m.RecordID, &pokeLog{}
 		}
-		a.matter = m.RecordID
-		accts[i] = a
+		accts[i] = &account{url: url, token: lr.Token, matter: matters[u], listener: listeners[u]}
 	}
 	// Streams: each its own connection, round-robin over users and servers.
 	sctx, stop := context.WithCancel(ctx)
@@ -158,12 +206,12 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 	t0 := time.Now()
 	ready := make(chan struct{}, args.Streams)
 	for i := range args.Streams {
-		a := accts[i%len(accts)]
-		url := args.URLs[i%len(args.URLs)]
+		a := accts[i/streamsPerToken]
 		var log *pokeLog
-		if i < len(accts) {
-			log, url = a.listener, a.url
+		if i%(streamsPerToken*tokensPerUser) == 0 {
+			log = a.listener // the first stream of each user
 		}
+		url := a.url
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -200,7 +248,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 	defer pstop()
 	var pw sync.WaitGroup
 	for i := range args.Pushers {
-		a := accts[i%len(accts)]
+		a := accts[(i*tokensPerUser)%len(accts)]
 		pw.Add(1)
 		go func() {
 			defer pw.Done()

@@ -30,7 +30,7 @@ type syncRun struct {
 
 // timedSync runs `casefile sync` in dir against srv and measures it: wall
 // time from process start to exit, CPU on both sides, bytes each way.
-func (b *bench) timedSync(ctx context.Context, srv *server, dir string, env ...string) (syncRun, error) {
+func (b *bench) timedSync(ctx context.Context, srv *serveProc, dir string, env ...string) (syncRun, error) {
 	up0, down0 := srv.proxy.counts()
 	cpu0 := srv.cpu()
 	t0 := time.Now()

@@ -69,7 +69,6 @@ func Worker(ctx context.Context, name string, args WorkerArgs) (map[string]float
 type WorkerArgs struct {
 	Dir              string
 	URLs             []string
-	Users            int
 	Streams, Pushers int
 	PushFor          time.Duration
 	Burst, Singles   int

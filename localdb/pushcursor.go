@@ -1,0 +1,104 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"casefile/protocol"
+)
+
+// PushCursor returns the pull cursor a push may name (see
+// protocol.HeaderCursor); ok is false while a full resync runs, whose
+// pages alone may confirm the records it marked.
+func (db *DB) PushCursor(ctx context.Context) (cursor int64, ok bool, err error) {
+	if err := db.enter(); err != nil {
+		return 0, false, err
+	}
+	defer db.leave()
+	var cur, resync sql.NullString
+	err = db.r.QueryRowContext(ctx, "SELECT (SELECT value FROM meta WHERE key = ?), (SELECT value FROM meta WHERE key = ?)",
+		metaCursor, metaResync).Scan(&cur, &resync)
+	if err != nil {
+		return 0, false, fmt.Errorf("read cursor: %w", mapErr(err))
+	}
+	if resync.String == "1" {
+		return 0, false, nil
+	}
+	cursor, _ = strconv.ParseInt(cur.String, 10, 64)
+	return cursor, true, nil
+}
+
+// AdvanceCursorAfterPush moves the pull cursor from from to to after the
+// answers of a push that named from were applied, when the server said
+// they were every change in between (protocol.PushResponse.Cursor). It
+// reports whether it moved: not when the cursor is no longer from (a pull
+// or a reset came between), a resync has begun, or a record the results
+// changed after from is not held here at least at their version (an
+// answer for an op discarded meanwhile is not applied); the next pull then
+// fetches the changes as usual.
+func (db *DB) AdvanceCursorAfterPush(ctx context.Context, from, to int64, results []protocol.OpResult) (bool, error) {
+	if err := db.enter(); err != nil {
+		return false, err
+	}
+	defer db.leave()
+	if to <= from {
+		return false, nil
+	}
+	moved := false
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		cur, err := getMeta(ctx, tx, metaCursor)
+		if err != nil {
+			return err
+		}
+		resync, err := getMeta(ctx, tx, metaResync)
+		if err != nil {
+			return err
+		}
+		if c, _ := strconv.ParseInt(cur, 10, 64); c != from || resync == "1" {
+			return nil
+		}
+		held, err := holdsResults(ctx, tx, from, results)
+		if err != nil || !held {
+			return err
+		}
+		moved = true
+		return setMeta(ctx, tx, metaCursor, strconv.FormatInt(to, 10))
+	})
+	if err != nil {
+		return false, fmt.Errorf("advance cursor: %w", err)
+	}
+	return moved, nil
+}
+
+// holdsResults reports whether every record the results changed after
+// cursor is here at its latest answered version (a tombstone may be gone).
+func holdsResults(ctx context.Context, tx *sql.Tx, cursor int64, results []protocol.OpResult) (bool, error) {
+	latest := map[string]*protocol.Record{}
+	for _, res := range results {
+		r := res.Record
+		if r == nil || r.Seq <= cursor {
+			continue
+		}
+		if l, ok := latest[r.ID]; !ok || r.Seq > l.Seq {
+			latest[r.ID] = r
+		}
+	}
+	for id, r := range latest {
+		var version int64
+		err := tx.QueryRowContext(ctx, "SELECT version FROM records WHERE id = ?", id).Scan(&version)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if !r.Deleted {
+				return false, nil
+			}
+		case err != nil:
+			return false, err
+		case version < r.Version:
+			return false, nil
+		}
+	}
+	return true, nil
+}
