@@ -34,15 +34,15 @@ const (
 
 // OutboxOp is one queued op with its delivery bookkeeping.
 type OutboxOp struct {
-	Seq         int64     `json:"seq"` // queue order
-	model.Op              // op_id, record_id, collection, kind, fields, base_version
-	State       OpState   `json:"state"`
-	Attempts    int       `json:"attempts"`
-	LastError   string    `json:"last_error"`
-	ErrorCode   string    `json:"error_code,omitempty"`
-	NextAttempt time.Time `json:"next_attempt"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Seq         int64         `json:"seq"` // queue order
+	model.Op                  // op_id, record_id, collection, kind, fields, base_version
+	State       OpState       `json:"state"`
+	Attempts    int           `json:"attempts"`
+	LastError   string        `json:"last_error"`
+	ErrorCode   protocol.Code `json:"error_code,omitempty"`
+	NextAttempt time.Time     `json:"next_attempt"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
 }
 
 // JournalEntry is one line of the append-only journal.

@@ -12,17 +12,7 @@ import (
 	"casefile/protocol"
 )
 
-// CodeAccessRevoked is the error code of ops kept as failed because the
-// user lost access to their matter.
-const CodeAccessRevoked = "access_revoked"
-
 const revokedMessage = "you no longer have access to this matter; the change is kept on this device (export or discard it)"
-
-// CodeGone is the error code of ops kept as failed because a full resync
-// no longer showed their record: deleted on the server, or out of the
-// user's sight, while the device was away longer than the server keeps
-// history.
-const CodeGone = "gone"
 
 const goneMessage = "the server no longer shows this record (deleted there, or you lost access to its matter); the change is kept on this device (export or discard it)"
 
@@ -183,14 +173,17 @@ func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (i
 
 // dropReason is why records leave the device with their unsent ops kept
 // as failed: the op's code and sentence, and the journal's words.
-type dropReason struct{ code, message, summary string }
+type dropReason struct {
+	code             protocol.Code
+	message, summary string
+}
 
 var (
 	// lostAccess: the server said the user lost the matter.
-	lostAccess = dropReason{CodeAccessRevoked, revokedMessage, "you no longer have access to its matter"}
+	lostAccess = dropReason{protocol.CodeAccessRevoked, revokedMessage, "you no longer have access to its matter"}
 	// notShown: a full resync did not show the record; the history that
 	// would say whether it was deleted or its matter lost was compacted.
-	notShown = dropReason{CodeGone, goneMessage, "the server no longer shows it (deleted there, or its matter is out of your sight)"}
+	notShown = dropReason{protocol.CodeGone, goneMessage, "the server no longer shows it (deleted there, or its matter is out of your sight)"}
 )
 
 // dropRecords removes records the user may no longer see. Their queued ops

@@ -437,15 +437,15 @@ func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, 
 // applyRejected marks the op failed with the server's reason. Its data stays
 // in the outbox; the record shows the server's copy, or is hidden if the
 // server never had it.
-func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg string, probs model.Problems) error {
+func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code protocol.Code, msg string, probs model.Problems) error {
 	if msg == "" {
-		msg = "the server refused the change (" + code + ")"
+		msg = "the server refused the change (" + string(code) + ")"
 	}
 	// An answer to an op sent just before its matter was revoked: while its
 	// record is gone the revocation, not this answer, says why it waits
 	// (and tells Doctor why the record is missing).
 	keepRevoked := false
-	if (op.errorCode == CodeAccessRevoked || op.errorCode == CodeGone) && code != protocol.CodeOutcomeUnknown {
+	if (op.errorCode == protocol.CodeAccessRevoked || op.errorCode == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown {
 		_, err := db.getRow(ctx, tx, op.RecordID)
 		if err != nil && !isNotFound(err) {
 			return err

@@ -82,7 +82,7 @@ func TestAPIScenarios(t *testing.T) {
 		body, token   string
 		header        map[string]string
 		status        int
-		code          string // the JSON error code, for errors
+		code          protocol.Code // the JSON error code, for errors
 		want, forbid  []string
 		changesServer bool
 	}{

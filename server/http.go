@@ -23,13 +23,13 @@ import (
 // sentence, with the private cause kept for the log.
 type apiError struct {
 	status     int
-	code       string
+	code       protocol.Code
 	msg        string
 	cause      error
 	retryAfter time.Duration
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.msg }
+func (e *apiError) Error() string { return string(e.code) + ": " + e.msg }
 
 func errBadRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: protocol.CodeBadRequest, msg: fmt.Sprintf(format, args...)}

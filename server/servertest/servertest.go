@@ -82,7 +82,7 @@ const Password = "correct horse battery staple"
 
 // NewUser adds a user with Password and returns a client logged in as them
 // from device "test".
-func (s *Server) NewUser(t testing.TB, name, role string) *Client {
+func (s *Server) NewUser(t testing.TB, name string, role protocol.Role) *Client {
 	t.Helper()
 	if err := s.AddUser(context.Background(), name, Password, role); err != nil {
 		t.Fatalf("add user %s: %v", name, err)
@@ -105,7 +105,7 @@ type Client struct {
 // StatusError is an error answer from the server.
 type StatusError struct {
 	Status     int
-	Code       string
+	Code       protocol.Code
 	Message    string
 	RetryAfter string
 }
