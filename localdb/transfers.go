@@ -183,7 +183,7 @@ func (db *DB) TransferDone(ctx context.Context, t Transfer) error {
 				return err
 			}
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "file_" + string(t.Direction), RecordID: t.AttachmentID,
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind("file_" + string(t.Direction)), RecordID: t.AttachmentID,
 			Collection: model.AttachmentCollection, Summary: summary})
 	})
 }
