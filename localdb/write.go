@@ -97,7 +97,7 @@ func (db *DB) Create(ctx context.Context, collection, id string, fields model.Fi
 		if probs = append(probs, refs...); len(probs) > 0 {
 			return probs
 		}
-		rec, err = w.write(ctx, col, id, norm, "create", "created")
+		rec, err = w.write(ctx, col, id, norm, JournalCreate, "created")
 		return err
 	})
 	if err != nil {
@@ -167,7 +167,7 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 			return err
 		}
 		out = after.record()
-		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "update", RecordID: id,
+		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalUpdate, RecordID: id,
 			Collection: rec.collection, OpID: op.OpID, Summary: "changed " + fieldList(changed) + queueNote(how),
 			Before: before, After: changed})
 	})
@@ -203,30 +203,57 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if rec.state == model.StateConflict {
-			return ErrInConflict
-		}
-		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
-			return ErrDeleted
-		}
-		now := nanos(db.now())
-		op, how, err := db.enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
-		if err != nil {
+		if err := db.deletable(ctx, tx, rec); err != nil {
 			return err
 		}
-		_, exists, err := db.recompute(ctx, tx, id, now)
-		if err != nil {
-			return err
+		if rec.collection == model.MatterCollection {
+			holds, err := matterHolds(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if len(holds) > 0 {
+				return &MatterHoldsError{Counts: holds}
+			}
 		}
-		summary := "deleted" + queueNote(how)
-		if !exists {
-			summary = "deleted; the server never had it, so it is gone with its unsent changes"
-		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "delete", RecordID: id,
-			Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
+		return db.deleteRow(ctx, tx, rec, "deleted")
 	})
 	if err != nil {
 		return wrapWrite("delete "+id, err)
+	}
+	return nil
+}
+
+// deleteRow queues the delete of a record in tx and journals it with what
+// as its summary ("deleted", "deleted with its matter").
+func (db *DB) deleteRow(ctx context.Context, tx *sql.Tx, rec recordRow, what string) error {
+	if err := db.deletable(ctx, tx, rec); err != nil {
+		return err
+	}
+	id := rec.id
+	now := nanos(db.now())
+	op, how, err := db.enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
+	if err != nil {
+		return err
+	}
+	_, exists, err := db.recompute(ctx, tx, id, now)
+	if err != nil {
+		return err
+	}
+	summary := what + queueNote(how)
+	if !exists {
+		summary = what + "; the server never had it, so it is gone with its unsent changes"
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDelete, RecordID: id,
+		Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
+}
+
+// deletable refuses the delete of a record in conflict or already deleted.
+func (db *DB) deletable(ctx context.Context, tx *sql.Tx, rec recordRow) error {
+	if rec.state == model.StateConflict {
+		return ErrInConflict
+	}
+	if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
+		return ErrDeleted
 	}
 	return nil
 }
@@ -312,7 +339,7 @@ func (db *DB) Import(ctx context.Context, collection string, items []ImportItem)
 			if len(probs) > 0 {
 				return &ItemError{Index: i, Err: probs}
 			}
-			if _, err := w.write(ctx, col, it.id, it.fields, "import", "imported"); err != nil {
+			if _, err := w.write(ctx, col, it.id, it.fields, JournalImport, "imported"); err != nil {
 				if errors.Is(mapErr(err), ErrExists) {
 					return &ItemError{Index: i, Err: fmt.Errorf("record %s: %w", it.id, ErrExists)}
 				}

@@ -211,6 +211,9 @@ const (
 	CodeRateLimited  Code = "rate_limited"   // 429, with Retry-After
 	CodeCursorTooOld Code = "cursor_too_old" // 410: compacted past the cursor; resync from 0
 	CodeReadOnly     Code = "read_only"      // rejected op: a viewer cannot write
+	// CodeMatterNotEmpty: rejected op, the delete of a matter that still
+	// holds records (a client deletes them first, in the same push).
+	CodeMatterNotEmpty Code = "matter_not_empty"
 	// CodeOutcomeUnknown: rejected op, resent after the server compacted
 	// the answers it might have been given; it may have been applied.
 	CodeOutcomeUnknown Code = "outcome_unknown"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -314,6 +315,17 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
 			ConflictFields: changed, Message: msgDeleteEdit}, nil
 	}
+	if cur.Collection == model.MatterCollection {
+		// A matter is never deleted out from under its records, whoever
+		// added them since this device looked.
+		holds, err := a.tx.MatterHolds(ctx, cur.ID)
+		if err != nil {
+			return protocol.OpResult{}, err
+		}
+		if len(holds) > 0 {
+			return rejected(op, protocol.CodeMatterNotEmpty, matterHoldsMessage(holds)), nil
+		}
+	}
 	seq, err := a.tx.NextSeq(ctx)
 	if err != nil {
 		return protocol.OpResult{}, err
@@ -329,6 +341,21 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 		return protocol.OpResult{}, err
 	}
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
+}
+
+// matterHoldsMessage says what a matter still holds, for the refusal of
+// its delete.
+func matterHoldsMessage(holds map[string]int64) string {
+	names := make([]string, 0, len(holds))
+	for c := range holds {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, c := range names {
+		parts[i] = fmt.Sprintf("%s: %d", strings.ReplaceAll(c, "_", " "), holds[c])
+	}
+	return "The matter still holds records (" + strings.Join(parts, ", ") + "); delete them first or with it."
 }
 
 // moved notes a record leaving a matter, so its members who cannot see
