@@ -186,7 +186,8 @@ func (s *Syncer) setClient(server, user, token string) error {
 	if server != "" && token != "" {
 		var ac *apiclient.Client
 		ac, err = apiclient.NewClient(server, token, s.opts.HTTPClient,
-			apiclient.WithClock(s.opts.Now), apiclient.WithRequestTimeout(s.opts.RequestTimeout), apiclient.WithUser(user))
+			apiclient.WithClock(s.opts.Now), apiclient.WithRequestTimeout(s.opts.RequestTimeout),
+			apiclient.WithSchema(s.db.Schema().Fingerprint()), apiclient.WithUser(user))
 		if ac != nil {
 			c = ac
 		}
