@@ -122,6 +122,9 @@ type Server struct {
 	mu       sync.Mutex
 	http     *http.Server
 	stopping bool // Shutdown or Close was called; Serve refuses to start
+
+	// schemaPrint is the schema's fingerprint, on every push and pull answer.
+	schemaPrint string
 }
 
 // Open opens the store (creating and migrating it) and prepares the server.
@@ -214,6 +217,8 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		log:    opts.Logger.With("component", "server"),
 		now:    opts.Now,
 		dummy:  sync.OnceValue(func() string { return hashPassword("not a password", opts.Password) }),
+
+		schemaPrint: opts.Schema.Fingerprint(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub()
