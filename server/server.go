@@ -224,7 +224,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.hub = newHub()
 	s.metrics = newMetrics(s)
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
-	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait)
+	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait, opts.Password.withDefaults().MemoryKiB)
 	s.handler = s.routes()
 	if metricsLn != nil {
 		s.metricsLn = metricsLn
