@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"casefile/model"
@@ -45,6 +46,7 @@ type Client struct {
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
+	gzipUp  atomic.Bool // the server reads gzip request bodies
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -229,12 +231,16 @@ func (c *Client) doRaw(parent context.Context, method, path string, q url.Values
 func (c *Client) doHeader(parent context.Context, method, path string, q url.Values, hdr http.Header, body []byte, out any, timeout time.Duration) error {
 	wd := newWatchdog(parent, timeout)
 	defer wd.stop()
+	body, encoding := c.maybeGzip(body)
 	req, err := c.newRequest(wd.ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
+	}
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	if body != nil {
 		// The transport reads the body as it sends it: each chunk read is
@@ -247,6 +253,7 @@ func (c *Client) doHeader(parent context.Context, method, path string, q url.Val
 		return transportError(parent, wd.explain(err))
 	}
 	defer resp.Body.Close()
+	c.noteEncodings(resp)
 	wd.progress()
 	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
