@@ -27,7 +27,7 @@ func TestClientPushClassifiesAnswers(t *testing.T) {
 		header     map[string]string
 		body       string
 		class      Class // 0: success
-		code       string
+		code       protocol.Code
 		message    string
 		retryAfter time.Duration
 	}{

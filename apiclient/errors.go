@@ -69,7 +69,7 @@ func (e sentenceError) Error() string { return string(e) }
 type Error struct {
 	Class      Class
 	Status     int           // HTTP status; 0 when no answer came
-	Code       string        // the server's stable error code, or one derived from Status
+	Code       protocol.Code // the server's stable error code, or one derived from Status
 	Message    string        // a sentence for people
 	RetryAfter time.Duration // 429 and 503: how long the server asked us to wait
 	Err        error         // the underlying cause, for logs
@@ -141,7 +141,7 @@ func decodeError(resp *http.Response, now time.Time) *Error {
 	return e
 }
 
-func codeForStatus(status int) string {
+func codeForStatus(status int) protocol.Code {
 	switch {
 	case status == http.StatusUnauthorized:
 		return protocol.CodeUnauthorized

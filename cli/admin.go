@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/store/sqlitestore"
 )
@@ -34,7 +35,7 @@ func init() {
 func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	var sf storeFlags
 	sf.define(fs)
-	role := fs.String("role", server.RoleMember, "user add: the role (admin, member or viewer)")
+	role := fs.String("role", string(server.RoleMember), "user add: the role (admin, member or viewer)")
 	device := fs.String("device", "", "tokens revoke: only this device's tokens")
 	rest, err := Parse(fs, args)
 	if err != nil {
@@ -61,7 +62,7 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			return err
 		}
 		run = func(s *server.Server) error {
-			if err := s.AddUser(ctx, rest[2], password, *role); err != nil {
+			if err := s.AddUser(ctx, rest[2], password, protocol.Role(*role)); err != nil {
 				return adminError(err)
 			}
 			fmt.Fprintf(env.Stdout, "added %s (%s)\n", rest[2], *role)
@@ -78,7 +79,7 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			}
 			t := newTable(env.Stdout, "NAME", "ROLE", "ADDED")
 			for _, u := range users {
-				t.row(u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"))
+				t.row(u.Name, string(u.Role), u.CreatedAt.Local().Format("2006-01-02 15:04"))
 			}
 			return t.flush()
 		}

@@ -167,7 +167,7 @@ func TestEditFoldsIntoFailedOpWithNewID(t *testing.T) {
 	}
 }
 
-func reject(t testing.TB, db *DB, opID, code, msg string) {
+func reject(t testing.TB, db *DB, opID string, code protocol.Code, msg string) {
 	t.Helper()
 	if err := db.ApplyPushResults(bg, []protocol.OpResult{{OpID: opID, Result: model.ResultRejected, Code: code, Message: msg}}); err != nil {
 		t.Fatal(err)

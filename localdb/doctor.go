@@ -111,10 +111,6 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 	return mapErr(fk.Err())
 }
 
-// CodeOrphaned is the error code of ops doctor kept as failed because
-// their record is missing on this device.
-const CodeOrphaned = "orphaned"
-
 const orphanedMessage = "its record is missing on this device; export or discard it"
 
 // checkOrphans finds ops whose record is missing, other than those kept
@@ -123,7 +119,7 @@ const orphanedMessage = "its record is missing on this device; export or discard
 func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair bool) error {
 	ops, err := db.queryOps(ctx, tx, `WHERE error_code NOT IN (?, ?, ?, ?)
 		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = outbox.record_id) ORDER BY seq`,
-		CodeAccessRevoked, CodeGone, protocol.CodeOutcomeUnknown, CodeOrphaned)
+		protocol.CodeAccessRevoked, protocol.CodeGone, protocol.CodeOutcomeUnknown, protocol.CodeOrphaned)
 	if err != nil {
 		return err
 	}
@@ -133,7 +129,7 @@ func (db *DB) checkOrphans(ctx context.Context, tx *sql.Tx, rep *Report, repair 
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, error_code = ?, last_error = ? WHERE seq = ?`,
-			OpFailed, CodeOrphaned, orphanedMessage, o.seq); err != nil {
+			OpFailed, protocol.CodeOrphaned, orphanedMessage, o.seq); err != nil {
 			return err
 		}
 		rep.Repaired = append(rep.Repaired, fmt.Sprintf("op %s kept as failed for you to export or discard", o.OpID))

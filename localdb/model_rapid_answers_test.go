@@ -107,8 +107,8 @@ func (m *clientModel) rebase(acked *mOp, later []*mOp, res protocol.OpResult) {
 	}
 }
 
-func (m *clientModel) applyRejected(o *mOp, code string) {
-	if (o.code == localdb.CodeAccessRevoked || o.code == localdb.CodeGone) && code != protocol.CodeOutcomeUnknown && m.recs[o.record] == nil {
+func (m *clientModel) applyRejected(o *mOp, code protocol.Code) {
+	if (o.code == protocol.CodeAccessRevoked || o.code == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown && m.recs[o.record] == nil {
 		code = o.code // answered after the revocation took its record
 	}
 	o.state, o.code = localdb.OpFailed, code
@@ -255,7 +255,7 @@ func (m *clientModel) pullRecord(sr protocol.Record) {
 // dropRecords models records removed for lost access (code
 // access_revoked) or not shown by a full resync (gone): their ops stay,
 // failed.
-func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bool, code string) {
+func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bool, code protocol.Code) {
 	for _, id := range sortedKeys(m.recs) {
 		r := m.recs[id]
 		if !match(r) {
@@ -280,10 +280,10 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		m.pullRecord(sr)
 	}
 	for _, rm := range p.Removed {
-		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true, localdb.CodeAccessRevoked)
+		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true, protocol.CodeAccessRevoked)
 	}
 	for _, mid := range p.DroppedMatters {
-		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false, localdb.CodeAccessRevoked)
+		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false, protocol.CodeAccessRevoked)
 		m.journal++
 	}
 	if p.Cursor >= m.cursor {
@@ -298,7 +298,7 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		// Unshown with queued ops: the server's copy is gone or out of
 		// sight; the record goes, its ops stay as failed. One the server
 		// never had stays.
-		m.dropRecords(func(r *mRecord) bool { return r.mark && r.base != nil }, true, localdb.CodeGone)
+		m.dropRecords(func(r *mRecord) bool { return r.mark && r.base != nil }, true, protocol.CodeGone)
 		for _, r := range m.recs {
 			r.mark = false
 		}

@@ -31,8 +31,8 @@ type mOp struct {
 	baseVer  int64
 	state    localdb.OpState
 	attempts int
-	code     string // error code of a failed op
-	due      bool   // a retrying op whose next attempt has come
+	code     protocol.Code // error code of a failed op
+	due      bool          // a retrying op whose next attempt has come
 	// maybeSent: an attempt may have reached the server (a lost answer,
 	// a crash mid-send).
 	maybeSent bool
@@ -45,7 +45,7 @@ type mOp struct {
 // heldBack models opRow.heldBack: failed here, after it may have reached
 // the server.
 func (o *mOp) heldBack() bool {
-	return o.state == localdb.OpFailed && (o.code == localdb.CodeAccessRevoked || o.code == localdb.CodeGone) && o.maybeSent
+	return o.state == localdb.OpFailed && (o.code == protocol.CodeAccessRevoked || o.code == protocol.CodeGone) && o.maybeSent
 }
 
 // mRecord is one record row as the model expects it.

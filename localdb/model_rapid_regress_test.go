@@ -49,7 +49,7 @@ func TestRegressDiscardAfterRevokedMatter(t *testing.T) {
 	mustNil(t, db.ApplyPull(ctx, protocol.PullResponse{Cursor: 3, DroppedMatters: []string{m}}))
 	ops, err := db.Outbox(ctx)
 	mustNil(t, err)
-	if len(ops) != 1 || ops[0].State != localdb.OpFailed || ops[0].ErrorCode != localdb.CodeAccessRevoked {
+	if len(ops) != 1 || ops[0].State != localdb.OpFailed || ops[0].ErrorCode != protocol.CodeAccessRevoked {
 		t.Fatalf("outbox %+v, want the edit kept as failed", ops)
 	}
 	if err := db.DiscardOp(ctx, ops[0].OpID); err != nil {

@@ -71,7 +71,7 @@ func (s *fakeServer) usableMatter(id string) bool {
 	return m != nil && m.coll == model.MatterCollection && !m.deleted && !s.hidden[id]
 }
 
-func rejectedResult(op model.Op, code, msg string) protocol.OpResult {
+func rejectedResult(op model.Op, code protocol.Code, msg string) protocol.OpResult {
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultRejected, Code: code, Message: msg}
 }
 

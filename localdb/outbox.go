@@ -25,7 +25,7 @@ type opRow struct {
 	state       OpState
 	attempts    int
 	lastError   string
-	errorCode   string
+	errorCode   protocol.Code
 	nextAttempt int64
 	createdAt   int64
 	updatedAt   int64
@@ -158,7 +158,7 @@ func deleteOp(ctx context.Context, q querier, seq int64) error {
 // sent again under that id (the server answers from its ledger), never
 // folded into or renewed.
 func (o opRow) heldBack() bool {
-	return o.state == OpFailed && (o.errorCode == CodeAccessRevoked || o.errorCode == CodeGone) && o.sentSince.Valid
+	return o.state == OpFailed && (o.errorCode == protocol.CodeAccessRevoked || o.errorCode == protocol.CodeGone) && o.sentSince.Valid
 }
 
 // resetFailed gives a failed op a new id and puts it back in the queue: the

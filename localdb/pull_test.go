@@ -127,7 +127,7 @@ func TestDroppedMatterKeepsUnsentWorkAsFailed(t *testing.T) {
 		t.Fatalf("unsent ops lost: %+v", ops)
 	}
 	for _, o := range ops {
-		if o.State != OpFailed || o.ErrorCode != CodeAccessRevoked || o.LastError == "" {
+		if o.State != OpFailed || o.ErrorCode != protocol.CodeAccessRevoked || o.LastError == "" {
 			t.Fatalf("op of a dropped matter %+v", o)
 		}
 	}
@@ -149,7 +149,7 @@ func TestDroppedMatterKeepsUnsentWorkAsFailed(t *testing.T) {
 	if _, err := db.Get(bg, keep); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("removed record still here: %v", err)
 	}
-	if ops := outbox(t, db); len(ops) != 3 || ops[2].ErrorCode != CodeAccessRevoked {
+	if ops := outbox(t, db); len(ops) != 3 || ops[2].ErrorCode != protocol.CodeAccessRevoked {
 		t.Fatalf("ops %+v", ops)
 	}
 }
@@ -171,7 +171,7 @@ func TestDroppedMatterGoesByServerMatterNotUnsentMove(t *testing.T) {
 	if _, err := db.Get(bg, outOfLost); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a note the server holds in the dropped matter is still here: %v", err)
 	}
-	if ops := opsOf(t, db, outOfLost); len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != CodeAccessRevoked {
+	if ops := opsOf(t, db, outOfLost); len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != protocol.CodeAccessRevoked {
 		t.Fatalf("the unsent move out of the dropped matter: %+v", ops)
 	}
 	r := mustGet(t, db, intoLost)
@@ -213,7 +213,7 @@ func TestRetryOfRevokedChangeWaitsForItsRecord(t *testing.T) {
 	if got, err := db.RetryAll(bg); err != nil || got != 0 {
 		t.Fatalf("retry all: %d, %v", got, err)
 	}
-	if ops := outbox(t, db); len(ops) != 1 || ops[0].OpID != op.OpID || ops[0].State != OpFailed || ops[0].ErrorCode != CodeAccessRevoked {
+	if ops := outbox(t, db); len(ops) != 1 || ops[0].OpID != op.OpID || ops[0].State != OpFailed || ops[0].ErrorCode != protocol.CodeAccessRevoked {
 		t.Fatalf("a refused retry changed the op: %+v, was %+v", ops, op)
 	}
 	rep, err := db.Doctor(bg, false)
@@ -254,7 +254,7 @@ func TestAnswerAfterRevocationKeepsChangeRevoked(t *testing.T) {
 				t.Fatal(err)
 			}
 			ops := outbox(t, db)
-			if len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != CodeAccessRevoked {
+			if len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != protocol.CodeAccessRevoked {
 				t.Fatalf("after the answer: %+v", ops)
 			}
 			rep, err := db.Doctor(bg, false)
@@ -346,8 +346,8 @@ func TestResetCursorKeepsOps(t *testing.T) {
 	for i := range opsBefore {
 		want := opsBefore[i].State
 		if r := opsBefore[i].RecordID; r == edited || r == conflicted {
-			if opsAfter[i].ErrorCode != CodeGone {
-				t.Errorf("op of %s kept with code %q, want %q", r, opsAfter[i].ErrorCode, CodeGone)
+			if opsAfter[i].ErrorCode != protocol.CodeGone {
+				t.Errorf("op of %s kept with code %q, want %q", r, opsAfter[i].ErrorCode, protocol.CodeGone)
 			}
 			want = OpFailed
 		}

@@ -231,7 +231,7 @@ func TestHeldBackOpKeepsItsID(t *testing.T) {
 	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 60, Head: 60}); err != nil {
 		t.Fatal(err)
 	}
-	if ops := outbox(t, db); len(ops) != 1 || ops[0].ErrorCode != CodeAccessRevoked {
+	if ops := outbox(t, db); len(ops) != 1 || ops[0].ErrorCode != protocol.CodeAccessRevoked {
 		t.Fatalf("after losing the matter: %+v", ops)
 	}
 	// Access comes back: the pull shows the matter and the note again.

@@ -38,7 +38,7 @@ func (db *DB) recoverSyncing(ctx context.Context) error {
 				return err
 			}
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "retry",
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
 			Summary: fmt.Sprintf("%d change(s) were being sent when casefile stopped; they will be sent again", n)})
 	})
 	if err != nil {
@@ -171,7 +171,7 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 		if n == 0 {
 			return nil
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "retry",
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
 			Summary: fmt.Sprintf("%d change(s) not delivered (%s); next try at %s", n, errMsg, next.Local().Format(time.DateTime))})
 	})
 	if err != nil {
@@ -274,7 +274,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if len(res.Dropped) > 0 {
 		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: string(res.Result), RecordID: op.RecordID,
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
 }
 
@@ -388,7 +388,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	case model.ConflictEditDeleted:
 		summary = "the server deleted this record after you edited it; review the conflict"
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "conflict", RecordID: op.RecordID,
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalConflict, RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
 }
 
@@ -437,15 +437,15 @@ func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, 
 // applyRejected marks the op failed with the server's reason. Its data stays
 // in the outbox; the record shows the server's copy, or is hidden if the
 // server never had it.
-func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg string) error {
+func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code protocol.Code, msg string) error {
 	if msg == "" {
-		msg = "the server refused the change (" + code + ")"
+		msg = "the server refused the change (" + string(code) + ")"
 	}
 	// An answer to an op sent just before its matter was revoked: while its
 	// record is gone the revocation, not this answer, says why it waits
 	// (and tells Doctor why the record is missing).
 	keepRevoked := false
-	if (op.errorCode == CodeAccessRevoked || op.errorCode == CodeGone) && code != protocol.CodeOutcomeUnknown {
+	if (op.errorCode == protocol.CodeAccessRevoked || op.errorCode == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown {
 		_, err := db.getRow(ctx, tx, op.RecordID)
 		if err != nil && !isNotFound(err) {
 			return err
@@ -462,7 +462,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code, msg
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
 		return err
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "rejected", RecordID: op.RecordID,
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRejected, RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: "the server refused the " + string(op.Kind) + ": " + msg,
 		After: op.Fields})
 }

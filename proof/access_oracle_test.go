@@ -14,7 +14,7 @@ import (
 // who is a member of which matter, and where every record is, at each
 // moment of a history. It never asks the server.
 type oracle struct {
-	role       map[string]string
+	role       map[string]protocol.Role
 	member     map[string]map[string]bool // user → matters now
 	everMember map[string]map[string]bool // user → matters at any moment
 	everSeen   map[string]map[string]bool // user → records visible at any moment
@@ -31,11 +31,11 @@ type oRecord struct {
 }
 
 func newOracle() *oracle {
-	return &oracle{role: map[string]string{}, member: map[string]map[string]bool{},
+	return &oracle{role: map[string]protocol.Role{}, member: map[string]map[string]bool{},
 		everMember: map[string]map[string]bool{}, everSeen: map[string]map[string]bool{}, recs: map[string]*oRecord{}}
 }
 
-func (o *oracle) addUser(name, role string) {
+func (o *oracle) addUser(name string, role protocol.Role) {
 	o.role[name] = role
 	o.member[name], o.everMember[name], o.everSeen[name] = map[string]bool{}, map[string]bool{}, map[string]bool{}
 }
@@ -72,7 +72,7 @@ func (o *oracle) noteSeen() {
 // expect is what the server must answer an op.
 type expect struct {
 	result model.OpResult
-	code   string
+	code   protocol.Code
 }
 
 // predict says what the server must do with an op from user, with every

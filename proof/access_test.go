@@ -164,7 +164,7 @@ func (h *history) run() error {
 	if h.start, err = h.srv.Head(bg); err != nil {
 		return err
 	}
-	roles := []string{server.RoleAdmin, server.RoleMember, server.RoleMember, server.RoleViewer}
+	roles := []protocol.Role{server.RoleAdmin, server.RoleMember, server.RoleMember, server.RoleViewer}
 	if h.rng.IntN(2) == 0 {
 		roles[3] = server.RoleMember
 	}

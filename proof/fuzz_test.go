@@ -32,7 +32,7 @@ func newFuzzWorld(f *testing.F) *fuzzWorld {
 	}
 	f.Cleanup(func() { srv.Close() })
 	w := &fuzzWorld{srv: srv, h: srv.Handler(), text: "bob-secret-7f3a9c"}
-	login := func(user, role string) string {
+	login := func(user string, role protocol.Role) string {
 		if err := srv.AddUser(bg, user, "pw-for-tests", role); err != nil {
 			f.Fatal(err)
 		}

@@ -23,7 +23,7 @@ type hostile struct {
 	status       int
 	// code is the stable error code; for a 200 push, every op's
 	// rejection code.
-	code string
+	code protocol.Code
 	// same, for a 200 push, is the rejection message every op must carry:
 	// the one for a record that does not exist.
 	same string

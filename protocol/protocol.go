@@ -28,7 +28,7 @@ const HeaderUser = "Casefile-User"
 // WhoamiResponse says whose a token is.
 type WhoamiResponse struct {
 	User      string    `json:"user"`
-	Role      string    `json:"role"`
+	Role      Role      `json:"role"`
 	Device    string    `json:"device"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -52,7 +52,7 @@ type LoginRequest struct {
 type LoginResponse struct {
 	Token     string    `json:"token"`
 	User      string    `json:"user"`
-	Role      string    `json:"role"`
+	Role      Role      `json:"role"`
 	Device    string    `json:"device"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -87,7 +87,7 @@ type OpResult struct {
 	Record         *Record  `json:"record,omitempty"`
 	ConflictFields []string `json:"conflict_fields,omitempty"` // conflict: the overlapping fields
 	Dropped        []string `json:"dropped,omitempty"`         // merged: edits that lost to server-wins
-	Code           string   `json:"code,omitempty"`            // rejected: a stable error code
+	Code           Code     `json:"code,omitempty"`            // rejected: a stable error code
 	Message        string   `json:"message,omitempty"`         // rejected or conflict: a sentence for people
 }
 
@@ -165,37 +165,77 @@ type ErrorResponse struct {
 
 // Error is a stable code and a sentence for people.
 type Error struct {
-	Code    string `json:"code"`
+	Code    Code   `json:"code"`
 	Message string `json:"message"`
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Role is what a user may do: see and write every matter, or only the
+// matters granted to them, or only see those.
+type Role string
+
+// The roles.
+const (
+	RoleAdmin  Role = "admin"  // sees and writes every matter
+	RoleMember Role = "member" // sees and writes the matters granted to them
+	RoleViewer Role = "viewer" // sees the matters granted to them; writes nothing
+)
+
+// Roles lists every role, for validation and help texts.
+var Roles = []Role{RoleAdmin, RoleMember, RoleViewer}
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleMember, RoleViewer:
+		return true
+	}
+	return false
+}
+
+// Code is a stable error code: the server's, in HTTP errors and rejected
+// op results, and the client's own for ops it keeps as failed.
+type Code string
 
 // Stable error codes, in HTTP errors and in rejected op results.
 const (
-	CodeUnauthorized = "unauthorized"   // 401: no, bad, expired or revoked token; bad login
-	CodeForbidden    = "forbidden"      // 403: the role may not do this (a viewer writing)
-	CodeNotFound     = "not_found"      // 404 or rejected op: no such thing, or one the user may not see
-	CodeBadRequest   = "bad_request"    // 400: malformed JSON, parameters or ids
-	CodeValidation   = "validation"     // rejected op: fields break the schema
-	CodeIDConflict   = "id_conflict"    // rejected op: create with an id that is taken
-	CodeTooLarge     = "too_large"      // 413: body over MaxBodyBytes
-	CodeTooManyOps   = "too_many_ops"   // 400: more than MaxOpsPerPush ops
-	CodeRateLimited  = "rate_limited"   // 429, with Retry-After
-	CodeCursorTooOld = "cursor_too_old" // 410: compacted past the cursor; resync from 0
-	CodeReadOnly     = "read_only"      // rejected op: a viewer cannot write
+	CodeUnauthorized Code = "unauthorized"   // 401: no, bad, expired or revoked token; bad login
+	CodeForbidden    Code = "forbidden"      // 403: the role may not do this (a viewer writing)
+	CodeNotFound     Code = "not_found"      // 404 or rejected op: no such thing, or one the user may not see
+	CodeBadRequest   Code = "bad_request"    // 400: malformed JSON, parameters or ids
+	CodeValidation   Code = "validation"     // rejected op: fields break the schema
+	CodeIDConflict   Code = "id_conflict"    // rejected op: create with an id that is taken
+	CodeTooLarge     Code = "too_large"      // 413: body over MaxBodyBytes
+	CodeTooManyOps   Code = "too_many_ops"   // 400: more than MaxOpsPerPush ops
+	CodeRateLimited  Code = "rate_limited"   // 429, with Retry-After
+	CodeCursorTooOld Code = "cursor_too_old" // 410: compacted past the cursor; resync from 0
+	CodeReadOnly     Code = "read_only"      // rejected op: a viewer cannot write
 	// CodeOutcomeUnknown: rejected op, resent after the server compacted
 	// the answers it might have been given; it may have been applied.
-	CodeOutcomeUnknown = "outcome_unknown"
-	CodeInternal       = "internal"    // 500
-	CodeUnavailable    = "unavailable" // 503: shutting down or overloaded
-	CodeMethod         = "method_not_allowed"
+	CodeOutcomeUnknown Code = "outcome_unknown"
+	CodeInternal       Code = "internal"    // 500
+	CodeUnavailable    Code = "unavailable" // 503: shutting down or overloaded
+	CodeMethod         Code = "method_not_allowed"
 	// CodeTooManyStreams closes an event stream when the same token or
 	// user opens more than the server allows; the oldest goes first.
-	CodeTooManyStreams = "too_many_streams"
+	CodeTooManyStreams Code = "too_many_streams"
 	// CodeWrongUser: 401, the token belongs to another user than the
 	// request's HeaderUser names.
-	CodeWrongUser = "wrong_user"
+	CodeWrongUser Code = "wrong_user"
+)
+
+// Codes the client gives ops it keeps as failed; the server never sends
+// them. Their messages say what the user can do with the op.
+const (
+	// CodeAccessRevoked: the user lost access to the op's matter.
+	CodeAccessRevoked Code = "access_revoked"
+	// CodeGone: a full resync no longer showed the op's record (deleted
+	// on the server, or out of the user's sight, while the device was
+	// away longer than the server keeps history).
+	CodeGone Code = "gone"
+	// CodeOrphaned: doctor found the op's record missing on this device.
+	CodeOrphaned Code = "orphaned"
 )
 
 // HealthResponse is the answer of GET /healthz.

@@ -81,7 +81,7 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op mode
 	return res, tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
 }
 
-func rejected(op model.Op, code, msg string) protocol.OpResult {
+func rejected(op model.Op, code protocol.Code, msg string) protocol.OpResult {
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultRejected, Code: code, Message: msg}
 }
 

@@ -21,11 +21,11 @@ import (
 	"casefile/server/store"
 )
 
-// User roles.
+// User roles, as protocol.Role names them.
 const (
-	RoleAdmin  = "admin"  // sees and writes every matter
-	RoleMember = "member" // sees and writes the matters granted to them
-	RoleViewer = "viewer" // sees the matters granted to them; writes nothing
+	RoleAdmin  = protocol.RoleAdmin  // sees and writes every matter
+	RoleMember = protocol.RoleMember // sees and writes the matters granted to them
+	RoleViewer = protocol.RoleViewer // sees the matters granted to them; writes nothing
 )
 
 // Errors of the admin operations; test them with errors.Is.
@@ -116,13 +116,11 @@ func checkName(what, s string, strict bool) error {
 }
 
 // AddUser creates a user with a role (admin, member or viewer).
-func (s *Server) AddUser(ctx context.Context, name, password, role string) error {
+func (s *Server) AddUser(ctx context.Context, name, password string, role protocol.Role) error {
 	if err := checkName("user", name, true); err != nil {
 		return err
 	}
-	switch role {
-	case RoleAdmin, RoleMember, RoleViewer:
-	default:
+	if !role.Valid() {
 		return fmt.Errorf("%w: unknown role %q (roles: admin, member, viewer)", ErrInvalid, role)
 	}
 	if err := checkNewPassword(name, password); err != nil {
@@ -148,7 +146,7 @@ func (s *Server) AddUser(ctx context.Context, name, password, role string) error
 // User is an account as admins see it.
 type User struct {
 	Name      string
-	Role      string
+	Role      protocol.Role
 	CreatedAt time.Time
 }
 
@@ -198,7 +196,8 @@ func (s *Server) RevokeTokens(ctx context.Context, user, device string) (int, er
 
 // principal is who makes an authenticated request.
 type principal struct {
-	user, role, device, tokenHash string
+	user, device, tokenHash string
+	role                    protocol.Role
 }
 
 func (p *principal) admin() bool { return p.role == RoleAdmin }

@@ -12,6 +12,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/server/store/sqlitestore"
@@ -42,7 +43,7 @@ func TestLoginAnswer(t *testing.T) {
 	if err := c.Call(context.Background(), "POST", "/v1/login", map[string]string{"user": "alice", "password": "pw-for-tests", "device": "laptop"}, &resp); err != nil {
 		t.Fatal(err)
 	}
-	if len(resp.Token) != 43 || resp.Role != server.RoleViewer || resp.Device != "laptop" || !resp.ExpiresAt.Equal(clk.Now().Add(time.Hour)) {
+	if len(resp.Token) != 43 || resp.Role != string(server.RoleViewer) || resp.Device != "laptop" || !resp.ExpiresAt.Equal(clk.Now().Add(time.Hour)) {
 		t.Fatalf("login answer = %+v", resp)
 	}
 }
@@ -122,7 +123,10 @@ func TestAddUserRefusesBadInput(t *testing.T) {
 	if err := srv.AddUser(ctx, "alice", "pw-for-tests", server.RoleMember); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ name, pw, role string }{
+	for _, c := range []struct {
+		name, pw string
+		role     protocol.Role
+	}{
 		{"bob", "", server.RoleMember},
 		{"bob", "pw-for-tests", "owner"},
 		{"", "pw-for-tests", server.RoleMember},

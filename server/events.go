@@ -37,8 +37,9 @@ const (
 // streamEnd is why the server closes a stream: a "closed" event with an
 // error code and a sentence the client can show.
 type streamEnd struct {
-	code, msg string
-	retry     time.Duration
+	code  protocol.Code
+	msg   string
+	retry time.Duration
 }
 
 var (

@@ -93,7 +93,7 @@ func TestGoOwnErrorsAreJSON(t *testing.T) {
 	for _, c := range []struct {
 		name, request string
 		status        int
-		code          string
+		code          protocol.Code
 	}{
 		{"headers too large", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 100<<10) + "\r\n\r\n", 431, protocol.CodeTooLarge},
 		{"malformed header", "GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, protocol.CodeBadRequest},

@@ -24,13 +24,13 @@ import (
 // sentence, with the private cause kept for the log.
 type apiError struct {
 	status     int
-	code       string
+	code       protocol.Code
 	msg        string
 	cause      error
 	retryAfter time.Duration
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.msg }
+func (e *apiError) Error() string { return string(e.code) + ": " + e.msg }
 
 func errBadRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: protocol.CodeBadRequest, msg: fmt.Sprintf(format, args...)}
@@ -60,6 +60,10 @@ func (s *Server) routes() http.Handler {
 		{http.MethodGet, protocol.PathWhoami, s.authed(s.handleWhoami)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
 		{http.MethodHead, protocol.PathHealth, s.handleHealth}, // load balancers probe with HEAD
+		{http.MethodGet, protocol.PathFile, s.authed(s.handleFile)},
+		{http.MethodGet, protocol.PathFileChunk, s.authed(s.handleGetChunk)},
+		{http.MethodPut, protocol.PathFileChunk, s.authed(s.handlePutChunk)},
+		{http.MethodGet, protocol.PathFileUpload, s.authed(s.handleUploadStatus)},
 	}
 	if s.opts.MetricsListen == "" {
 		table = append(table, s.metricsRoute())

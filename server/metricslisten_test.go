@@ -39,7 +39,7 @@ func metricsURL(t *testing.T, srv *servertest.Server) string {
 }
 
 // errorCode checks that r is the API's JSON error and returns its code.
-func errorCode(t *testing.T, r rawResponse) string {
+func errorCode(t *testing.T, r rawResponse) protocol.Code {
 	t.Helper()
 	var e protocol.ErrorResponse
 	if ct := r.header.Get("Content-Type"); ct != "application/json" {

@@ -87,7 +87,7 @@ func (w *world) head(t *testing.T) int64 {
 	return h
 }
 
-func expect(t *testing.T, res protocol.OpResult, result model.OpResult, code string) {
+func expect(t *testing.T, res protocol.OpResult, result model.OpResult, code protocol.Code) {
 	t.Helper()
 	if res.Result != result || res.Code != code {
 		t.Fatalf("result %s/%s (%s), want %s/%s", res.Result, res.Code, res.Message, result, code)

@@ -39,7 +39,7 @@ func nextEvent(t *testing.T, ch <-chan sseEvent) sseEvent {
 
 // closedWith reads the next event, which must close the stream with code,
 // and then the stream's end.
-func closedWith(t *testing.T, ch <-chan sseEvent, code string) protocol.Error {
+func closedWith(t *testing.T, ch <-chan sseEvent, code protocol.Code) protocol.Error {
 	t.Helper()
 	ev := nextEvent(t, ch)
 	var e protocol.Error

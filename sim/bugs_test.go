@@ -205,7 +205,7 @@ func TestBugRetriedRevokedOpBecomesOrphan(t *testing.T) {
 	}
 	pulled(t, db, 3, []string{m1})
 	ops, err := db.Outbox(ctx)
-	if err != nil || len(ops) != 1 || ops[0].ErrorCode != localdb.CodeAccessRevoked {
+	if err != nil || len(ops) != 1 || ops[0].ErrorCode != protocol.CodeAccessRevoked {
 		t.Fatalf("want one op kept as revoked, got %+v (%v)", ops, err)
 	}
 	err = db.RetryOp(ctx, ops[0].OpID)

@@ -246,7 +246,7 @@ func (tr *truth) visible(u *user, matter string) bool {
 }
 
 // expectedCodes are the reasons a server may rightly refuse an op here.
-var expectedCodes = []string{protocol.CodeNotFound, protocol.CodeIDConflict, localdb.CodeAccessRevoked, localdb.CodeGone,
+var expectedCodes = []protocol.Code{protocol.CodeNotFound, protocol.CodeIDConflict, protocol.CodeAccessRevoked, protocol.CodeGone,
 	protocol.CodeOutcomeUnknown, "conflict"}
 
 // checkClient checks that c mirrors the server for the matters its user
@@ -350,7 +350,7 @@ func (w *world) checkOutbox(c *client, tr *truth, final bool) {
 			if explained[key] == nil {
 				explained[key] = map[string]bool{}
 			}
-			explained[key][e.Kind] = true
+			explained[key][string(e.Kind)] = true
 		}
 	}
 	dropped := false
@@ -374,15 +374,15 @@ func (w *world) checkOutbox(c *client, tr *truth, final bool) {
 			}
 		case localdb.OpFailed:
 			blocked[o.RecordID] = true
-			w.stats.inc("left failed: "+o.ErrorCode, 1)
+			w.stats.inc("left failed: "+string(o.ErrorCode), 1)
 			if !slices.Contains(expectedCodes, o.ErrorCode) && !(c.user.viewer && o.ErrorCode == protocol.CodeReadOnly) {
 				w.violate("%s: op %s of #%d was refused with code %q: %s", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, o.LastError)
 			}
 			ok := explained[o.OpID]["rejected"]
 			switch o.ErrorCode {
-			case localdb.CodeAccessRevoked:
+			case protocol.CodeAccessRevoked:
 				ok = explained[o.RecordID]["removed"] || dropped
-			case localdb.CodeGone:
+			case protocol.CodeGone:
 				ok = explained[o.RecordID]["removed"]
 			}
 			if !ok {

@@ -137,7 +137,7 @@ func (w *world) settleFailed(c *client, final bool) bool {
 		case errors.Is(err, localdb.ErrRecordGone):
 			// Kept after its matter was revoked, with the record gone: a
 			// retry is refused and changes nothing.
-			gone := o.ErrorCode == localdb.CodeAccessRevoked || o.ErrorCode == localdb.CodeGone
+			gone := o.ErrorCode == protocol.CodeAccessRevoked || o.ErrorCode == protocol.CodeGone
 			if _, gerr := c.db.Get(w.ctx, o.RecordID); !gone || !errors.Is(gerr, localdb.ErrNotFound) {
 				w.violate("%s: retry of %s op of #%d refused as gone (code %s, record: %v)", c.name, o.Kind, w.index[o.RecordID], o.ErrorCode, gerr)
 			}

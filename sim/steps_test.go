@@ -399,7 +399,7 @@ func (w *world) revokeWhileStreaming(c *client) {
 			break
 		}
 	}
-	if !strings.Contains(closed, `"code":"`+protocol.CodeUnauthorized+`"`) {
+	if !strings.Contains(closed, `"code":"`+string(protocol.CodeUnauthorized)+`"`) {
 		w.violate("%s: the stream of a revoked token did not close saying unauthorized (read %q, %v)", c.name, closed, ctx.Err())
 	}
 	login, err := servertest.Login(w.ctx, w.srvURL, c.user.name, password, c.name)

@@ -9,6 +9,7 @@ import (
 	"casefile/apiclient"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/syncer"
 )
@@ -66,15 +67,15 @@ func TestResyncAfterCompaction(t *testing.T) {
 			t.Errorf("%s, deleted on the server, is still on the device: %v", n.Fields["title"], err)
 		}
 	}
-	codes := map[string]string{}
+	codes := map[string]protocol.Code{}
 	for _, o := range a.outbox() {
 		codes[o.RecordID] = o.ErrorCode
 		if o.State != localdb.OpFailed {
 			t.Errorf("op of %s is %s after the resync, want failed", o.RecordID, o.State)
 		}
 	}
-	if codes[edited.ID] != localdb.CodeGone {
-		t.Errorf("the offline edit of a note deleted elsewhere: code %q, want %q", codes[edited.ID], localdb.CodeGone)
+	if codes[edited.ID] != protocol.CodeGone {
+		t.Errorf("the offline edit of a note deleted elsewhere: code %q, want %q", codes[edited.ID], protocol.CodeGone)
 	}
 	if codes[lost.ID] != "outcome_unknown" {
 		t.Errorf("the edit resent after its answer was compacted: code %q, want outcome_unknown", codes[lost.ID])

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/blobstore"
 )
 
 // Server is a running test server.
@@ -50,6 +52,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	for _, fn := range opts {
 		fn(&o)
+	}
+	if o.Store != nil && o.Blobs == nil && o.DatabaseURL == "" {
+		// A store passed in has no directory of its own: files go to one
+		// of the test's.
+		bs, err := blobstore.OpenDir(context.Background(), filepath.Join(o.DataDir, blobstore.DirName))
+		if err != nil {
+			t.Fatalf("open file store: %v", err)
+		}
+		o.Blobs = bs
 	}
 	if o.DatabaseURL != "" || o.Store != nil {
 		o.DataDir = ""
@@ -82,7 +93,7 @@ const Password = "correct horse battery staple"
 
 // NewUser adds a user with Password and returns a client logged in as them
 // from device "test".
-func (s *Server) NewUser(t testing.TB, name, role string) *Client {
+func (s *Server) NewUser(t testing.TB, name string, role protocol.Role) *Client {
 	t.Helper()
 	if err := s.AddUser(context.Background(), name, Password, role); err != nil {
 		t.Fatalf("add user %s: %v", name, err)
@@ -105,7 +116,7 @@ type Client struct {
 // StatusError is an error answer from the server.
 type StatusError struct {
 	Status     int
-	Code       string
+	Code       protocol.Code
 	Message    string
 	RetryAfter string
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"casefile/model"
+	"casefile/protocol"
 )
 
 // Sentinel errors; implementations map driver errors to them.
@@ -175,8 +176,8 @@ type Record struct {
 // User is an account.
 type User struct {
 	Name         string
-	Role         string // admin, member or viewer
-	PasswordHash string // argon2id, encoded with its salt and parameters
+	Role         protocol.Role // admin, member or viewer
+	PasswordHash string        // argon2id, encoded with its salt and parameters
 	CreatedAt    time.Time
 }
 

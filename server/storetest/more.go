@@ -470,3 +470,29 @@ func testConcurrentWriters(t *testing.T, st store.Store) {
 		prev = e.Hash
 	}
 }
+
+// testCompactBumpedTombstone: a grant gives an old tombstone a new seq
+// (BumpMatter); compacting it raises the mark only to the seq of its
+// deletion, so a cursor from after the deletion is still good.
+func testCompactBumpedTombstone(t *testing.T, st store.Store) {
+	m := model.NewID()
+	tomb := putRecord(t, st, "note", m, model.Fields{"title": "deleted long ago"})
+	write(t, st, func(tx store.Tx) (err error) {
+		tomb.Deleted, tomb.Version = true, 2
+		if tomb.Seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		return tx.PutRecord(ctx, tomb)
+	})
+	putRecord(t, st, "note", m, model.Fields{"title": "live"})
+	pulled := head(t, st).Seq // a device pulls here
+	write(t, st, func(tx store.Tx) error { _, _, err := tx.BumpMatter(ctx, m); return err })
+	var stats store.CompactStats
+	write(t, st, func(tx store.Tx) (err error) { stats, err = tx.Compact(ctx, t0.Add(time.Hour)); return err })
+	if stats.Tombstones != 1 || stats.CompactedThrough != tomb.Seq {
+		t.Fatalf("compact = %+v; want the tombstone gone and the mark at its deletion (%d)", stats, tomb.Seq)
+	}
+	if h := head(t, st); h.CompactedThrough > pulled {
+		t.Fatalf("the mark %d passed the cursor %d of a device that pulled after the deletion", h.CompactedThrough, pulled)
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"RemovalsOnlyHeld", testRemovalsOnlyHeld},
 		{"AuditChain", testAuditChain},
 		{"Compact", testCompact},
+		{"CompactBumpedTombstone", testCompactBumpedTombstone},
 		{"Hints", testHints},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Savepoint", testSavepoint},

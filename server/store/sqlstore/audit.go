@@ -70,8 +70,13 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 		st.CompactedThrough = max(st.CompactedThrough, top)
 		return nil
 	}
+	// A tombstone marks by the seq of its deletion (changed_seq), not by a
+	// seq a grant gave it since to send it again: every device whose
+	// cursor is younger than the retention has pulled the deletion, and
+	// must not be sent back to a full resync for a tombstone a grant made
+	// look new.
 	if err := mark("tombstones", &st.Tombstones,
-		`SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM records WHERE deleted AND updated_at < $1`,
+		`SELECT COUNT(*), COALESCE(MAX(changed_seq), 0) FROM records WHERE deleted AND updated_at < $1`,
 		`DELETE FROM records WHERE deleted AND updated_at < $1`); err != nil {
 		return st, err
 	}

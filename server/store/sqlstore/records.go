@@ -127,11 +127,13 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 		return fmt.Errorf("encode field versions: %w", err)
 	}
 	// created_seq is set by the insert only: an update or a restore keeps
-	// the seq at which the row first existed (see Removals).
-	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $5)
+	// the seq at which the row first existed (see Removals). changed_seq
+	// is the seq of this change, which a grant's renumbering (BumpMatter)
+	// keeps: compaction goes by it (see Compact).
+	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq, changed_seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $5, $5)
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
-			version = excluded.version, seq = excluded.seq, deleted = excluded.deleted, fields = excluded.fields,
+			version = excluded.version, seq = excluded.seq, changed_seq = excluded.changed_seq, deleted = excluded.deleted, fields = excluded.fields,
 			field_versions = excluded.field_versions, created_by = excluded.created_by, created_at = excluded.created_at,
 			updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
 		r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, string(fj), string(vj),
