@@ -242,6 +242,13 @@ func (c *Client) doHeader(parent context.Context, method, path string, q url.Val
 	if encoding != "" {
 		req.Header.Set("Content-Encoding", encoding)
 	}
+	if c.compression() {
+		// Asked for here rather than by the transport, which would decode
+		// before the watchdog sees the bytes: a compressed block yields
+		// nothing until it is whole, and on a slow link that silence is
+		// not the link's.
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
 	if body != nil {
 		// The transport reads the body as it sends it: each chunk read is
 		// progress up the link.
@@ -256,6 +263,9 @@ func (c *Client) doHeader(parent context.Context, method, path string, q url.Val
 	c.noteEncodings(resp)
 	wd.progress()
 	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
+	if err := gunzipBody(resp); err != nil {
+		return transportError(parent, wd.explain(err))
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp, c.now())
 	}

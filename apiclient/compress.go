@@ -46,3 +46,18 @@ func (c *Client) maybeGzip(body []byte) ([]byte, string) {
 	}
 	return buf.Bytes(), "gzip"
 }
+
+// gunzipBody decodes a gzip answer in place, reading through the body it
+// had (the watchdog's, counting bytes as they arrive).
+func gunzipBody(resp *http.Response) error {
+	if !strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip") {
+		return nil
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		return protocolError("the answer is not valid gzip: %v", err)
+	}
+	resp.Body = readCloser{zr, resp.Body}
+	resp.Header.Del("Content-Encoding")
+	return nil
+}
