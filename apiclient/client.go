@@ -46,6 +46,7 @@ type Client struct {
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
+	schema  string      // this device's schema fingerprint, sent with every request
 	gzipUp  atomic.Bool // the server reads gzip request bodies
 }
 
@@ -79,6 +80,13 @@ func WithRequestTimeout(d time.Duration) Option {
 			c.timeout = d
 		}
 	}
+}
+
+// WithSchema sends the device's schema fingerprint with every request
+// (protocol.HeaderSchema), so that the server explains an op refused
+// because the two schemas differ.
+func WithSchema(fingerprint string) Option {
+	return func(c *Client) { c.schema = fingerprint }
 }
 
 // WithClock sets the clock that dates Retry-After answers (tests).
@@ -313,6 +321,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.schema != "" {
+		req.Header.Set(protocol.HeaderSchema, c.schema)
+	}
 	if c.token != "" && path != protocol.PathLogin {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
