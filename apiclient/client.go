@@ -45,6 +45,7 @@ type Client struct {
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
+	schema  string // this device's schema fingerprint, sent with every request
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -77,6 +78,13 @@ func WithRequestTimeout(d time.Duration) Option {
 			c.timeout = d
 		}
 	}
+}
+
+// WithSchema sends the device's schema fingerprint with every request
+// (protocol.HeaderSchema), so that the server explains an op refused
+// because the two schemas differ.
+func WithSchema(fingerprint string) Option {
+	return func(c *Client) { c.schema = fingerprint }
 }
 
 // WithClock sets the clock that dates Retry-After answers (tests).
@@ -296,6 +304,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.schema != "" {
+		req.Header.Set(protocol.HeaderSchema, c.schema)
+	}
 	if c.token != "" && path != protocol.PathLogin {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

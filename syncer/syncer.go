@@ -183,7 +183,8 @@ func (s *Syncer) setClient(server, token string) error {
 	if server != "" && token != "" {
 		var ac *apiclient.Client
 		ac, err = apiclient.NewClient(server, token, s.opts.HTTPClient,
-			apiclient.WithClock(s.opts.Now), apiclient.WithRequestTimeout(s.opts.RequestTimeout))
+			apiclient.WithClock(s.opts.Now), apiclient.WithRequestTimeout(s.opts.RequestTimeout),
+			apiclient.WithSchema(s.db.Schema().Fingerprint()))
 		if ac != nil {
 			c = ac
 		}
