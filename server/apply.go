@@ -86,6 +86,13 @@ func rejected(op model.Op, code protocol.Code, msg string) protocol.OpResult {
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultRejected, Code: code, Message: msg}
 }
 
+// invalid rejects an op whose fields break the schema, naming each field.
+func invalid(op model.Op, probs model.Problems) protocol.OpResult {
+	res := rejected(op, protocol.CodeValidation, probs.Error())
+	res.Problems = probs
+	return res
+}
+
 // applier decides and writes one op inside its transaction.
 type applier struct {
 	s  *Server
@@ -135,7 +142,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	op := a.op
 	fields, probs := col.Validate(op.Fields, true)
 	if len(probs) > 0 {
-		return rejected(op, protocol.CodeValidation, probs.Error()), nil
+		return invalid(op, probs), nil
 	}
 	matter := model.MatterOf(col.Name, op.RecordID, fields)
 	old, err := a.tx.Record(ctx, op.RecordID)
@@ -231,7 +238,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	changes, probs := col.Validate(op.Fields, false)
 	if len(probs) > 0 {
-		return rejected(op, protocol.CodeValidation, probs.Error()), nil
+		return invalid(op, probs), nil
 	}
 	m := model.ThreeWay(col, cur.Version, cur.Fields, cur.FieldVersions, op.BaseVersion, changes)
 	if len(m.Conflicts) > 0 {
