@@ -12,6 +12,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/syncer"
 )
 
 // backlogOrder is the order of the backlog's groups: what needs the person
@@ -291,7 +292,7 @@ func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
 		facts = append(facts, plural(op.Attempts, "attempt", "attempts"))
 	}
 	if op.State == localdb.OpRetrying {
-		facts = append(facts, "next try "+in(now, op.NextAttempt)) // zero time: due now
+		facts = append(facts, p.nextTry(now, op.NextAttempt))
 	}
 	if op.State == localdb.OpPending {
 		facts = append(facts, "saved "+ago(now, op.CreatedAt))
@@ -301,6 +302,25 @@ func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
 		return s.RowSelected.Render(pad(joinRight(" ▸ "+what, right+" ", w), w))
 	}
 	return joinRight("   "+what, s.Muted.Render(right)+" ", w)
+}
+
+// nextTry says when a retrying op goes again: at its time if the server
+// answers, else when it does — "now" only while it can be true.
+func (p *backlogPane) nextTry(now, at time.Time) string {
+	if at.After(now) {
+		return "next try " + in(now, at)
+	}
+	switch p.Conn {
+	case syncer.Offline:
+		return "next try when the server can be reached"
+	case syncer.Degraded:
+		return "next try when the server answers again"
+	case syncer.WorkOffline:
+		return "waits: you are working offline"
+	case syncer.LoggedOut:
+		return "waits: log in again"
+	}
+	return "next try now" // zero time: due now
 }
 
 // Kinds of backlog lines.

@@ -156,7 +156,7 @@ func (p *detailPane) lines() []string {
 		lines = append(lines, s.Muted.Render(" Nothing recorded yet."))
 	}
 	for _, e := range p.journal {
-		lines = append(lines, journalLine(s, e, p.Now(), w, false))
+		lines = append(lines, journalLine(s, e, p.Now(), w, "", false))
 	}
 	return lines
 }
@@ -212,8 +212,9 @@ func stateSentence(st model.SyncState, k *KeyMap) string {
 	return ""
 }
 
-// journalLine is one history line: time, who, what.
-func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, withCollection bool) string {
+// journalLine is one history line: time, who, what, and in the feed
+// (withCollection) which record: its collection and title.
+func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, title string, withCollection bool) string {
 	at, now := e.At.Local(), now.Local()
 	var when string
 	switch {
@@ -227,8 +228,11 @@ func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, withCo
 	what := ""
 	if col, ok := collectionOf(e.Collection); ok && withCollection {
 		what = s.Muted.Render(pad(col, 11)) + " "
+		if title != "" {
+			what += "“" + safeLine(title) + "” "
+		}
 	}
-	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(e.Actor, 6)) + " " + pad(string(e.Kind), 9) + " " + what + sentence(e.Summary)
+	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(safeLine(e.Actor), 6)) + " " + pad(string(e.Kind), 9) + " " + what + safeLine(sentence(e.Summary))
 	return truncate(line, w)
 }
 
