@@ -169,7 +169,7 @@ func TestConvertSurvivesSIGKILL(t *testing.T) {
 	}
 	prepare := func() (string, *vault.Keys) {
 		dir := t.TempDir()
-		copyFile(t, pristine, filepath.Join(dir, "casefile.db"))
+		copyTestFile(t, pristine, filepath.Join(dir, "casefile.db"))
 		k, err := vault.CreateGenerated(dir)
 		if err != nil {
 			t.Fatal(err)
@@ -245,7 +245,7 @@ func checkConverted(t *testing.T, path string, k *vault.Keys, want snapshot, lab
 	}
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyTestFile(t *testing.T, from, to string) {
 	t.Helper()
 	in, err := os.Open(from)
 	if err != nil {
