@@ -52,6 +52,9 @@ type Options struct {
 	Now          func() time.Time // the clock; time.Now when nil
 	PollInterval time.Duration    // how often to look for other processes' writes; 300 ms when zero
 	Getenv       func(string) string
+	// Files: the device's file store and transfer queue, for attaching,
+	// downloading and opening files.
+	Files Files
 }
 
 // screen is one of the top-level tabs.
@@ -200,7 +203,7 @@ func New(opts Options) *Model {
 	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)

@@ -57,6 +57,9 @@ type backlogPane struct {
 	loaded bool
 	err    error
 	reqID  int
+	// transfers are the files moving beside the ops (ui/attachments.go).
+	transfers []localdb.Transfer
+	tReqID    int
 }
 
 func newBacklogPane(sh *Shared) *backlogPane {
@@ -77,13 +80,19 @@ func (p *backlogPane) Init() tea.Cmd { return p.refresh() }
 
 func (p *backlogPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
-	return loadOutbox(p.DB, p.Schema, p.reqID)
+	p.tReqID = p.newID()
+	return tea.Batch(loadOutbox(p.DB, p.Schema, p.reqID), loadTransfers(p.DB, p.tReqID))
 }
 
 // Update handles the outbox answer and the retry and discard keys.
 func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 	k := p.Keys
 	switch msg := msg.(type) {
+	case transfersMsg:
+		if msg.id == p.tReqID && msg.err == nil {
+			p.transfers = msg.transfers
+		}
+		return nil
 	case outboxMsg:
 		if msg.id != p.reqID {
 			return nil
@@ -215,10 +224,16 @@ func (p *backlogPane) View() string {
 		return s.Error.Render(" The backlog could not be read: " + p.err.Error())
 	case !p.loaded:
 		return s.Muted.Render(" Loading…")
-	case len(p.ops) == 0:
+	case len(p.ops) == 0 && len(p.transfers) == 0:
 		return s.OK.Render(" ✓ Nothing waiting.") + s.Muted.Render(" Every change made here is on the server.")
+	case len(p.ops) == 0:
+		return s.OK.Render(" ✓ No changes waiting.") + "\n" + transferLine(s, p.transfers, w)
 	}
 	h := p.Height
+	files := transferLine(s, p.transfers, w)
+	if files != "" {
+		h-- // the last line tells of files
+	}
 	now := p.Now()
 	var lines []string
 	for _, it := range p.lay.items[p.top:min(len(p.lay.items), p.top+h)] {
@@ -236,6 +251,9 @@ func (p *backlogPane) View() string {
 			more := p.lay.more[localdb.OpState(it.state)]
 			lines = append(lines, s.Muted.Render(fmt.Sprintf("   … and %s more; they are sent in order with the next syncs.", humanize.Comma(int64(more)))))
 		}
+	}
+	if files != "" {
+		return fitLines(strings.Join(lines, "\n"), h) + "\n" + files
 	}
 	return fitLines(strings.Join(lines, "\n"), h)
 }

@@ -31,6 +31,11 @@ type Shared struct {
 	// Tick is tea.Tick; tests replace it to drive time by hand.
 	Tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
 
+	// Files attaches, fetches and opens attached files (ui/attachments.go).
+	Files Files
+	// Getenv reads the environment ($OPENER).
+	Getenv func(string) string
+
 	// Matters is every matter, kept fresh by the app, for the matter filter,
 	// ref pickers and matter titles.
 	Matters []model.Record
