@@ -24,7 +24,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		want string
 	}{
 		// unknown collection or field
-		{[]string{"add", "memo", "title=x"}, `unknown collection "memo" (collections: matter, contact, note, task, hearing, time_entry, document, visit)`},
+		{[]string{"add", "memo", "title=x"}, `unknown collection "memo" (collections: matter, contact, note, task, hearing, time_entry, document, visit, attachment)`},
 		{[]string{"add", "note", m, "titel=x"}, `note.titel: no such field (fields: matter_id, title, body, status, tags)`},
 		{[]string{"edit", note, "colour=red"}, `note.colour: no such field`},
 		{[]string{"list", "memo"}, `unknown collection "memo"`},

@@ -16,10 +16,12 @@ import (
 	"casefile/assets/demo"
 	"casefile/config"
 	"casefile/localdb"
+	"casefile/localfiles"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/syncer"
+	"casefile/transfer"
 )
 
 // The demo's people. Both are members; each sees the matters granted to them.
@@ -162,6 +164,7 @@ func seedDemo(ctx context.Context, srv *server.Server, base string, dirs demoDir
 	today := time.Now()
 	keys := map[string]string{} // seed key → record id
 	var shared []string
+	firstShared := "" // the first document of a shared matter gets a file
 	for _, m := range seed.Matters {
 		f, err := expandDates(m.Fields, today)
 		if err != nil {
@@ -187,9 +190,20 @@ func seedDemo(ctx context.Context, srv *server.Server, base string, dirs demoDir
 			if r.Key != "" {
 				keys[r.Key] = child.ID
 			}
+			if m.Shared && firstShared == "" && r.Collection == "document" {
+				firstShared = child.ID
+			}
+		}
+	}
+	if len(firstShared) > 0 {
+		if err := demoAttach(ctx, adb, dirs.client("alice"), firstShared); err != nil {
+			return err
 		}
 	}
 	if _, err := syncOnce(ctx, adb, alice); err != nil {
+		return err
+	}
+	if err := demoUpload(ctx, adb, dirs.client("alice"), alice); err != nil {
 		return err
 	}
 	for _, id := range shared {
@@ -224,6 +238,53 @@ func seedDemo(ctx context.Context, srv *server.Server, base string, dirs demoDir
 		return fmt.Errorf("alice's demo edit: %w", err)
 	}
 	return os.WriteFile(dirs.marker(), []byte(today.Format(time.RFC3339)+"\n"), 0o600)
+}
+
+// demoLetter is the demo's attached file.
+const demoLetter = `Dear Ms Smith,
+
+Please find enclosed the statement of claim as filed this morning.
+The hearing is listed for the first available date after 28 days.
+
+Yours sincerely,
+Alice
+`
+
+// demoAttach attaches the demo letter to a record in alice's client.
+func demoAttach(ctx context.Context, db *localdb.DB, dataDir, recordID string) error {
+	files, err := localfiles.OpenDir(filepath.Join(dataDir, localfiles.DirName))
+	if err != nil {
+		return err
+	}
+	hash, size, err := files.Import(strings.NewReader(demoLetter))
+	if err != nil {
+		return err
+	}
+	_, err = db.Attach(ctx, recordID, model.Attachment{Name: "letter-to-client.txt", Size: size, SHA256: hash, MediaType: "text/plain; charset=utf-8"})
+	if err != nil {
+		return fmt.Errorf("demo attachment: %w", err)
+	}
+	return nil
+}
+
+// demoUpload sends the bytes of alice's attached files.
+func demoUpload(ctx context.Context, db *localdb.DB, dataDir string, creds config.Credentials) error {
+	files, err := localfiles.OpenDir(filepath.Join(dataDir, localfiles.DirName))
+	if err != nil {
+		return err
+	}
+	api, err := apiclient.NewClient(creds.Server, creds.Token, nil)
+	if err != nil {
+		return err
+	}
+	sum, err := transfer.New(db, files, api, transfer.Options{}).RunOnce(ctx)
+	if err == nil && sum.Uploaded == 0 {
+		err = fmt.Errorf("%+v", sum)
+	}
+	if err != nil {
+		return fmt.Errorf("demo upload: %w", err)
+	}
+	return nil
 }
 
 // demoDirs lays out the demo directory.

@@ -104,7 +104,7 @@ func runJournal(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	t := newTable(env.Stdout, "TIME", "ACTOR", "KIND", "RECORD", "SUMMARY")
 	t.lastMax = 120
 	for _, e := range entries {
-		t.row(when(e.At), e.Actor, e.Kind, e.RecordID, e.Summary)
+		t.row(when(e.At), e.Actor, string(e.Kind), e.RecordID, e.Summary)
 	}
 	return t.flush()
 }

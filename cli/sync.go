@@ -11,7 +11,9 @@ import (
 	"casefile/apiclient"
 	"casefile/config"
 	"casefile/internal/safetext"
+	"casefile/localdb"
 	"casefile/syncer"
+	"casefile/transfer"
 )
 
 // Exit codes of the sync commands, beyond 1 (an error) and 2 (bad usage).
@@ -24,7 +26,7 @@ const (
 func init() {
 	Register(&Command{
 		Name:  "sync",
-		Usage: "[--timeout D] [--watch]",
+		Usage: "[--timeout D] [--watch] [--records-only]",
 		Summary: "Send saved changes to the server and fetch the server's changes " +
 			"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent)",
 		Run: runSync,
@@ -34,6 +36,7 @@ func init() {
 func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	timeout := fs.Duration("timeout", 0, "give up after this long (e.g. 30s, 2m); 0 waits as long as it takes")
 	watch := fs.Bool("watch", false, "keep syncing in the background until interrupted, one line per cycle")
+	recordsOnly := fs.Bool("records-only", false, "sync records only; attached files stay queued")
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -67,7 +70,13 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	}
 	sum, err := s.RunOnce(ctx)
 	defer s.Close()
-	fmt.Fprintln(env.Stdout, summaryLine(sum))
+	line := summaryLine(sum)
+	if err == nil && !*recordsOnly {
+		var fsum transfer.Summary
+		fsum, err = syncFiles(ctx, env, db, cfg)
+		line += filesLine(fsum)
+	}
+	fmt.Fprintln(env.Stdout, line)
 	if err != nil {
 		return syncError(err, *timeout)
 	}
@@ -75,6 +84,36 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return &ExitError{Code: exitRetrying, Err: fmt.Errorf("%d change(s) are still waiting to be sent; run 'casefile queue' to see why", sum.Retrying)}
 	}
 	return nil
+}
+
+// syncFiles moves attached files' bytes after the records, with progress
+// on stderr.
+func syncFiles(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config) (transfer.Summary, error) {
+	files, err := openFiles(cfg)
+	if err != nil {
+		return transfer.Summary{}, err
+	}
+	eng, err := transferEngine(db, files, cfg, progressPrinter(env.Stderr))
+	if err != nil {
+		return transfer.Summary{}, err
+	}
+	return eng.RunOnce(ctx)
+}
+
+// filesLine is what a cycle adds to its line about files, when it moved
+// or left any.
+func filesLine(s transfer.Summary) string {
+	if s.Uploaded+s.Downloaded+s.Waiting+s.Failed == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("; files: uploaded %d, downloaded %d", s.Uploaded, s.Downloaded)
+	if s.Waiting > 0 {
+		line += fmt.Sprintf(", waiting %d", s.Waiting)
+	}
+	if s.Failed > 0 {
+		line += fmt.Sprintf(", failed %d", s.Failed)
+	}
+	return line
 }
 
 // syncOptions builds the syncer's options from the settings and credentials.

@@ -45,12 +45,36 @@ type OutboxOp struct {
 	UpdatedAt   time.Time     `json:"updated_at"`
 }
 
+// JournalKind says what a journal entry records.
+type JournalKind string
+
+// The journal kinds: local writes, then what sync did.
+const (
+	JournalCreate  JournalKind = "create"  // a record added here
+	JournalUpdate  JournalKind = "update"  // fields changed here
+	JournalDelete  JournalKind = "delete"  // a record deleted here
+	JournalImport  JournalKind = "import"  // a record added by casefile import
+	JournalResolve JournalKind = "resolve" // a conflict resolved here
+	JournalRetry   JournalKind = "retry"   // an op queued to be sent again
+	JournalDiscard JournalKind = "discard" // an op given up, its record back to the server's copy
+	// The server's answers to an op, named as model.OpResult names them.
+	JournalApplied  JournalKind = JournalKind(model.ResultApplied)
+	JournalMerged   JournalKind = JournalKind(model.ResultMerged)
+	JournalConflict JournalKind = JournalKind(model.ResultConflict)
+	JournalRejected JournalKind = JournalKind(model.ResultRejected)
+	JournalPull     JournalKind = "pull"    // a page of server changes received
+	JournalRemoved  JournalKind = "removed" // a record left the device: deleted on the server or out of sight
+	// JournalDroppedMatter: access to a matter was lost and its records left the device.
+	JournalDroppedMatter JournalKind = "dropped_matter"
+	JournalReset         JournalKind = "reset" // the sync cursor started over
+)
+
 // JournalEntry is one line of the append-only journal.
 type JournalEntry struct {
 	Seq        int64        `json:"seq"`
 	At         time.Time    `json:"at"`
 	Actor      string       `json:"actor"` // "local", "sync", a user name
-	Kind       string       `json:"kind"`  // create, update, delete, import, push, applied, merged, conflict, rejected, pull, removed, dropped_matter, resolve, retry, discard, reset
+	Kind       JournalKind  `json:"kind"`
 	RecordID   string       `json:"record_id,omitempty"`
 	Collection string       `json:"collection,omitempty"`
 	OpID       string       `json:"op_id,omitempty"`

@@ -75,7 +75,7 @@ func (w *importWriter) close() {
 }
 
 // write stores one new, already validated record with its create op.
-func (w *importWriter) write(ctx context.Context, col *model.Collection, id string, fields model.Fields, kind, summary string) (model.Record, error) {
+func (w *importWriter) write(ctx context.Context, col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (model.Record, error) {
 	now := w.db.now()
 	at := nanos(now)
 	fj, err := encodeFields(fields)

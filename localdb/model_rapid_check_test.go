@@ -188,7 +188,7 @@ func (sm *storeMachine) checkNewJournal(t *rapid.T) {
 	if len(sm.journal)+len(added) != sm.m.journal {
 		var kinds []string
 		for _, e := range added {
-			kinds = append(kinds, e.Kind+": "+e.Summary)
+			kinds = append(kinds, string(e.Kind)+": "+e.Summary)
 		}
 		t.Fatalf("the journal has %d entries, want %d; this step added %q", len(sm.journal)+len(added), sm.m.journal, kinds)
 	}
@@ -226,7 +226,7 @@ func (sm *storeMachine) checkJournal(t *rapid.T) {
 	if len(got) != sm.m.journal {
 		var kinds []string
 		for _, e := range got[len(sm.journal):] {
-			kinds = append(kinds, e.Kind+": "+e.Summary)
+			kinds = append(kinds, string(e.Kind)+": "+e.Summary)
 		}
 		t.Fatalf("the journal has %d entries, want %d; this step added %q", len(got), sm.m.journal, kinds)
 	}

@@ -35,7 +35,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			changed += n
 		}
 		for _, rm := range page.Removed {
-			if err := db.dropRecords(ctx, tx, "removed", lostAccess, "id = ?", rm.ID); err != nil {
+			if err := db.dropRecords(ctx, tx, JournalRemoved, lostAccess, "id = ?", rm.ID); err != nil {
 				return err
 			}
 		}
@@ -43,7 +43,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			// A record's shown matter may be a pending move's target; the
 			// server drops by the matter it holds the record in. The
 			// records whose two matters differ all have queued ops.
-			if err := db.dropRecords(ctx, tx, "dropped_matter", lostAccess,
+			if err := db.dropRecords(ctx, tx, JournalDroppedMatter, lostAccess,
 				"matter_id = ? OR id IN (SELECT record_id FROM outbox)", m); err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if len(page.Records) == 0 {
 			return nil
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "pull",
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalPull,
 			Summary: fmt.Sprintf("received %d record(s) from the server, %d changed here (cursor %d)", len(page.Records), changed, page.Cursor)})
 	})
 	if err != nil {
@@ -189,7 +189,7 @@ var (
 // dropRecords removes records the user may no longer see. Their queued ops
 // stay in the outbox as failed with why.code, so no unsent work is
 // lost: the user can export or discard it.
-func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why dropReason, where string, arg string) error {
+func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why dropReason, where string, arg string) error {
 	// #nosec G202 -- where is one of this file's constant clauses; the value is bound.
 	rows, err := tx.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE "+where, arg)
 	if err != nil {
@@ -202,7 +202,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 			rows.Close()
 			return err
 		}
-		if kind == "dropped_matter" && serverMatter(r) != arg {
+		if kind == JournalDroppedMatter && serverMatter(r) != arg {
 			continue
 		}
 		recs = append(recs, r)
@@ -228,7 +228,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 		if err := purge(ctx, tx, r); err != nil {
 			return err
 		}
-		if kind == "removed" {
+		if kind == JournalRemoved {
 			summary := "removed from this device: " + why.summary
 			if n > 0 {
 				summary += fmt.Sprintf("; %d unsent change(s) kept as failed", n)
@@ -239,7 +239,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind string, why drop
 			}
 		}
 	}
-	if kind != "dropped_matter" {
+	if kind != JournalDroppedMatter {
 		return nil
 	}
 	summary := fmt.Sprintf("you no longer have access to matter %s: %d record(s) removed from this device", arg, len(recs))
@@ -315,7 +315,7 @@ func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
 	if err := setMeta(ctx, tx, metaResync, "1"); err != nil {
 		return err
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "reset",
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalReset,
 		Summary: "full resync from the server started; unsent changes and conflicts are kept"})
 }
 
@@ -344,7 +344,7 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	// keeping a copy could show what the user may no longer see, and no
 	// pull would ever correct it — with its unsent changes kept as failed
 	// ops. A record the server never had is this device's own work: keep it.
-	if err := db.dropRecords(ctx, tx, "removed", notShown, "resync_mark = ? AND base_fields IS NOT NULL", "1"); err != nil {
+	if err := db.dropRecords(ctx, tx, JournalRemoved, notShown, "resync_mark = ? AND base_fields IS NOT NULL", "1"); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE resync_mark = 1"); err != nil {
@@ -353,6 +353,6 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM meta WHERE key = ?", metaResync); err != nil {
 		return err
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "reset",
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalReset,
 		Summary: fmt.Sprintf("full resync finished; %d record(s) the server no longer has were removed", n)})
 }

@@ -80,7 +80,7 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 			return err
 		}
 		out = rec.record()
-		e := JournalEntry{Actor: actorLocal, Kind: "resolve", RecordID: recordID, Collection: c.Collection,
+		e := JournalEntry{Actor: actorLocal, Kind: JournalResolve, RecordID: recordID, Collection: c.Collection,
 			OpID: c.OpID, Summary: summary, Before: c.Mine}
 		if op != nil {
 			e.OpID, e.After = op.OpID, op.Fields
@@ -207,7 +207,7 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 			if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
 				return false, err
 			}
-			return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "retry", RecordID: op.RecordID,
+			return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
 				Collection: op.Collection, OpID: op.OpID,
 				Summary: fmt.Sprintf("the %s will be sent again as it was: it may have reached the server before the record left this device", op.Kind), After: op.Fields})
 		}
@@ -219,7 +219,7 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
 			return false, err
 		}
-		return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "retry", RecordID: op.RecordID,
+		return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
 			Collection: op.Collection, OpID: op.OpID,
 			Summary: fmt.Sprintf("the refused %s will be sent again as a new change (it was %s)", op.Kind, oldID), After: op.Fields})
 	case OpConflict:
@@ -279,7 +279,7 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 			if d.lastError != "" {
 				summary += " (it had failed: " + d.lastError + ")"
 			}
-			if err := db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "discard", RecordID: d.RecordID,
+			if err := db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDiscard, RecordID: d.RecordID,
 				Collection: d.Collection, OpID: d.OpID, Summary: summary, Before: d.baseValues, After: d.Fields}); err != nil {
 				return err
 			}

@@ -148,7 +148,7 @@ func conflictPlace(column string, c *model.Conflict) []byte {
 }
 
 func journalPlace(column string, e *JournalEntry, at int64) []byte {
-	return place("journal", column, e.Collection, e.RecordID, e.OpID, e.Kind, fmt.Sprint(at))
+	return place("journal", column, e.Collection, e.RecordID, e.OpID, string(e.Kind), fmt.Sprint(at))
 }
 
 // searchBody is what the full-text index holds for text: the text itself

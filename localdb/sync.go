@@ -38,7 +38,7 @@ func (db *DB) recoverSyncing(ctx context.Context) error {
 				return err
 			}
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "retry",
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
 			Summary: fmt.Sprintf("%d change(s) were being sent when casefile stopped; they will be sent again", n)})
 	})
 	if err != nil {
@@ -185,7 +185,7 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 		if n == 0 {
 			return nil
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "retry",
+		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
 			Summary: fmt.Sprintf("%d change(s) not delivered (%s); next try at %s", n, errMsg, next.Local().Format(time.DateTime))})
 	})
 	if err != nil {
@@ -288,7 +288,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if len(res.Dropped) > 0 {
 		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: string(res.Result), RecordID: op.RecordID,
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
 }
 
@@ -402,7 +402,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	case model.ConflictEditDeleted:
 		summary = "the server deleted this record after you edited it; review the conflict"
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "conflict", RecordID: op.RecordID,
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalConflict, RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
 }
 
@@ -476,7 +476,7 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code prot
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
 		return err
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: "rejected", RecordID: op.RecordID,
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRejected, RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: "the server refused the " + string(op.Kind) + ": " + msg,
 		After: op.Fields})
 }

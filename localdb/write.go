@@ -97,7 +97,7 @@ func (db *DB) Create(ctx context.Context, collection, id string, fields model.Fi
 		if probs = append(probs, refs...); len(probs) > 0 {
 			return probs
 		}
-		rec, err = w.write(ctx, col, id, norm, "create", "created")
+		rec, err = w.write(ctx, col, id, norm, JournalCreate, "created")
 		return err
 	})
 	if err != nil {
@@ -167,7 +167,7 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 			return err
 		}
 		out = after.record()
-		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "update", RecordID: id,
+		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalUpdate, RecordID: id,
 			Collection: rec.collection, OpID: op.OpID, Summary: "changed " + fieldList(changed) + queueNote(how),
 			Before: before, After: changed})
 	})
@@ -222,7 +222,7 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 		if !exists {
 			summary = "deleted; the server never had it, so it is gone with its unsent changes"
 		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: "delete", RecordID: id,
+		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDelete, RecordID: id,
 			Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
 	})
 	if err != nil {
@@ -312,7 +312,7 @@ func (db *DB) Import(ctx context.Context, collection string, items []ImportItem)
 			if len(probs) > 0 {
 				return &ItemError{Index: i, Err: probs}
 			}
-			if _, err := w.write(ctx, col, it.id, it.fields, "import", "imported"); err != nil {
+			if _, err := w.write(ctx, col, it.id, it.fields, JournalImport, "imported"); err != nil {
 				if errors.Is(mapErr(err), ErrExists) {
 					return &ItemError{Index: i, Err: fmt.Errorf("record %s: %w", it.id, ErrExists)}
 				}

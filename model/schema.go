@@ -75,6 +75,9 @@ type Collection struct {
 	Columns []string    `toml:"columns"` // fields shown as list columns
 	Merge   MergePolicy `toml:"merge"`
 	Fields  []Field     `toml:"field"`
+	// Hidden collections are not listed on their own by the UI: their
+	// records are shown with the record they belong to (attachments).
+	Hidden bool `toml:"hidden"`
 
 	byName map[string]int
 }
@@ -191,6 +194,18 @@ func (s *Schema) Names() []string {
 		names[i] = c.Name
 	}
 	return names
+}
+
+// Listed returns the collections a person browses on their own, in
+// declaration order: every collection that is not hidden.
+func (s *Schema) Listed() []*Collection {
+	var out []*Collection
+	for _, c := range s.Collections {
+		if !c.Hidden {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Field returns the named field.

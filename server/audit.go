@@ -140,5 +140,12 @@ func (s *Server) Compact(ctx context.Context, now time.Time) (store.CompactStats
 		s.log.Info("compacted", "tombstones", st.Tombstones, "moves", st.Moves, "access_events", st.AccessEvents,
 			"ledger", st.LedgerEntries, "compacted_through", st.CompactedThrough)
 	}
+	fs, err := s.sweepFiles(ctx, now)
+	if err != nil {
+		return st, fmt.Errorf("compact files: %w", err)
+	}
+	if fs.Files+fs.Uploads > 0 {
+		s.log.Info("swept files", "files", fs.Files, "bytes", fs.Bytes, "uploads", fs.Uploads)
+	}
 	return st, nil
 }

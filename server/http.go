@@ -59,6 +59,10 @@ func (s *Server) routes() http.Handler {
 		{http.MethodGet, protocol.PathWhoami, s.authed(s.handleWhoami)},
 		{http.MethodGet, protocol.PathHealth, s.handleHealth},
 		{http.MethodHead, protocol.PathHealth, s.handleHealth}, // load balancers probe with HEAD
+		{http.MethodGet, protocol.PathFile, s.authed(s.handleFile)},
+		{http.MethodGet, protocol.PathFileChunk, s.authed(s.handleGetChunk)},
+		{http.MethodPut, protocol.PathFileChunk, s.authed(s.handlePutChunk)},
+		{http.MethodGet, protocol.PathFileUpload, s.authed(s.handleUploadStatus)},
 	}
 	if s.opts.MetricsListen == "" {
 		table = append(table, s.metricsRoute())

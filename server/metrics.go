@@ -30,6 +30,7 @@ type metrics struct {
 	push     prometheus.Histogram
 	pull     prometheus.Histogram
 	streams  prometheus.Gauge
+	files    *prometheus.CounterVec
 	// loginRefused counts refused logins by reason; loginLockouts the
 	// user names and addresses locked for failing too often.
 	loginRefused  *prometheus.CounterVec
@@ -46,6 +47,11 @@ type device struct{ user, name string }
 type pulledTo struct {
 	cursor int64
 	at     time.Time
+}
+
+// fileBytes counts bytes of a file chunk moved in a direction (up, down).
+func (m *metrics) fileBytes(direction string, n int) {
+	m.files.WithLabelValues(direction).Add(float64(n))
 }
 
 func newMetrics(s *Server) *metrics {
@@ -69,6 +75,9 @@ func newMetrics(s *Server) *metrics {
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "casefile_event_streams", Help: "Connected event streams.",
 		}),
+		files: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "casefile_file_bytes_total", Help: "Bytes of attached files received (up) and sent (down), by chunk.",
+		}, []string{"direction"}),
 		loginRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "casefile_login_refused_total", Help: "Refused logins by reason (bad_credentials, malformed, locked, busy).",
 		}, []string{"reason"}),
@@ -86,7 +95,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, m.loginRefused, m.loginLockouts, headCollector{m})
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, m.files, m.loginRefused, m.loginLockouts, headCollector{m})
 	return m
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"casefile/assets"
 	"casefile/model"
+	"casefile/server/blobstore"
 	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
@@ -83,12 +84,22 @@ type Options struct {
 	// MetricsToken, when set, is the bearer token GET /metrics requires,
 	// wherever it is served.
 	MetricsToken string
+	// Blobs is an open file store (the server closes it); when nil the
+	// server opens DataDir/files, or tables in the PostgreSQL database.
+	Blobs blobstore.Store
+	// MaxFileBytes limits one attached file (DefaultMaxFileBytes when 0;
+	// negative: no limit).
+	MaxFileBytes int64
+	// UserQuotaBytes limits the bytes of files a user has uploaded
+	// (DefaultUserQuotaBytes when 0; negative: no limit).
+	UserQuotaBytes int64
 }
 
 // Server is a running sync server.
 type Server struct {
 	opts    Options
 	st      store.Store
+	blobs   blobstore.Store
 	schema  *model.Schema
 	log     *slog.Logger
 	now     func() time.Time
@@ -158,6 +169,12 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxFileBytes == 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if opts.UserQuotaBytes == 0 {
+		opts.UserQuotaBytes = DefaultUserQuotaBytes
+	}
 	// Listen before opening the store: a bad address is found at once
 	// and leaves nothing to undo.
 	metricsLn, err := listenMetrics(opts.MetricsListen)
@@ -181,9 +198,18 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	blobs, err := openBlobs(ctx, opts)
+	if err != nil {
+		st.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+		return nil, fmt.Errorf("open file store: %w", err)
+	}
 	s := &Server{
 		opts:   opts,
 		st:     st,
+		blobs:  blobs,
 		schema: opts.Schema,
 		log:    opts.Logger.With("component", "server"),
 		now:    opts.Now,
@@ -317,7 +343,7 @@ func (s *Server) Close() error {
 	}
 	s.cancel()
 	s.wg.Wait()
-	return errors.Join(err, s.st.Close())
+	return errors.Join(err, s.blobs.Close(), s.st.Close())
 }
 
 // Head returns the server's change sequence.

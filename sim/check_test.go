@@ -350,7 +350,7 @@ func (w *world) checkOutbox(c *client, tr *truth, final bool) {
 			if explained[key] == nil {
 				explained[key] = map[string]bool{}
 			}
-			explained[key][e.Kind] = true
+			explained[key][string(e.Kind)] = true
 		}
 	}
 	dropped := false

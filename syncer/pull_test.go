@@ -234,7 +234,7 @@ func TestPokeTriggersPull(t *testing.T) {
 }
 
 // journalHas reports whether the device's journal has an entry of kind.
-func journalHas(t testing.TB, d *device, kind string) bool {
+func journalHas(t testing.TB, d *device, kind localdb.JournalKind) bool {
 	t.Helper()
 	entries, err := d.db.Journal(context.Background(), localdb.JournalQuery{})
 	if err != nil {

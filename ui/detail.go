@@ -223,7 +223,7 @@ func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, withCo
 	if col, ok := collectionOf(e.Collection); ok && withCollection {
 		what = s.Muted.Render(pad(col, 11)) + " "
 	}
-	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(e.Actor, 6)) + " " + pad(e.Kind, 9) + " " + what + sentence(e.Summary)
+	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(e.Actor, 6)) + " " + pad(string(e.Kind), 9) + " " + what + sentence(e.Summary)
 	return truncate(line, w)
 }
 

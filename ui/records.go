@@ -74,7 +74,7 @@ type recordsPane struct {
 }
 
 func newRecordsPane(sh *Shared) *recordsPane {
-	p := &recordsPane{Common: Common{Shared: sh}, cols: sh.Schema.Collections, counts: map[string]int{}, list: newScroller(sh.Keys)}
+	p := &recordsPane{Common: Common{Shared: sh}, cols: sh.Schema.Listed(), counts: map[string]int{}, list: newScroller(sh.Keys)}
 	p.search = newLineInput(sh.Styles, "/ ", "search all text fields", "")
 	return p
 }

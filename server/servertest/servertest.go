@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/blobstore"
 )
 
 // Server is a running test server.
@@ -50,6 +52,15 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	for _, fn := range opts {
 		fn(&o)
+	}
+	if o.Store != nil && o.Blobs == nil && o.DatabaseURL == "" {
+		// A store passed in has no directory of its own: files go to one
+		// of the test's.
+		bs, err := blobstore.OpenDir(context.Background(), filepath.Join(o.DataDir, blobstore.DirName))
+		if err != nil {
+			t.Fatalf("open file store: %v", err)
+		}
+		o.Blobs = bs
 	}
 	if o.DatabaseURL != "" || o.Store != nil {
 		o.DataDir = ""

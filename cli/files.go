@@ -1,0 +1,339 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"casefile/apiclient"
+	"casefile/config"
+	"casefile/internal/safetext"
+	"casefile/localdb"
+	"casefile/localfiles"
+	"casefile/transfer"
+)
+
+func init() {
+	Register(&Command{
+		Name:    "attach",
+		Usage:   "RECORD_ID FILE...",
+		Summary: "Attach files to a record (kept on this device, uploaded by the next sync)",
+		Run:     runAttach,
+	})
+	Register(&Command{
+		Name:    "files",
+		Usage:   "[RECORD_ID] [--json]",
+		Summary: "List attached files (of one record, or all) with their state",
+		Run:     runFiles,
+	})
+	Register(&Command{
+		Name:    "fetch",
+		Usage:   "FILE_ID [--to DIR]",
+		Summary: "Download an attached file if needed and copy it to a directory",
+		Run:     runFetch,
+	})
+	Register(&Command{
+		Name:    "detach",
+		Usage:   "FILE_ID...",
+		Summary: "Remove attached files from their records",
+		Run:     runDetach,
+	})
+	Register(&Command{
+		Name:    "keep-offline",
+		Usage:   "MATTER_ID all|small|none",
+		Summary: "Choose which of a matter's files this device downloads without being asked (default: small)",
+		Run:     runKeepOffline,
+	})
+}
+
+// openFiles opens the device's file store in the data directory.
+func openFiles(cfg config.Config) (*localfiles.Dir, error) {
+	return localfiles.OpenDir(filepath.Join(cfg.DataDir, localfiles.DirName))
+}
+
+func runAttach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		return usageError("name a record and at least one file")
+	}
+	if err := checkID(pos[0]); err != nil {
+		return err
+	}
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	files, err := openFiles(cfg)
+	if err != nil {
+		return err
+	}
+	for _, path := range pos[1:] {
+		rec, err := transfer.AttachPath(ctx, db, files, pos[0], path)
+		if err != nil {
+			return recordError(pos[0], err)
+		}
+		fmt.Fprintln(env.Stdout, rec.ID)
+	}
+	return nil
+}
+
+func runFiles(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	asJSON := fs.Bool("json", false, "print the files as JSON")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError("name at most one record")
+	}
+	record := ""
+	if len(pos) == 1 {
+		if err := checkID(pos[0]); err != nil {
+			return err
+		}
+		record = pos[0]
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	list, err := db.Files(ctx, record)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]shownFile, len(list))
+		for i, f := range list {
+			out[i] = shownFile{ID: f.ID, Record: f.RecordID, Matter: f.MatterID, Name: f.Name, Size: f.Size, MediaType: f.MediaType,
+				SHA256: f.SHA256, State: string(f.State), StateText: f.StateText(), Done: f.Done, Error: f.Error, Local: f.Local}
+		}
+		return printJSON(env.Stdout, out)
+	}
+	t := newTable(env.Stdout, "ID", "NAME", "SIZE", "STATE", "RECORD")
+	for _, f := range list {
+		t.row(f.ID, f.Name, byteSize(f.Size), f.StateText(), shortID(f.RecordID))
+	}
+	return t.flush()
+}
+
+// shownFile is a file as files --json prints it.
+type shownFile struct {
+	ID        string `json:"id"`
+	Record    string `json:"record_id"`
+	Matter    string `json:"matter_id"`
+	Name      string `json:"name"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"media_type,omitempty"`
+	SHA256    string `json:"sha256"`
+	State     string `json:"state"`
+	StateText string `json:"state_text"`
+	Done      int64  `json:"done_bytes,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Local     bool   `json:"local"`
+}
+
+// byteSize writes a size for people.
+func byteSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// transferEngine builds the transfer engine of the device from the saved
+// login; progress, when not nil, hears every chunk.
+func transferEngine(db *localdb.DB, files localfiles.Store, cfg config.Config, progress func(transfer.Progress)) (*transfer.Engine, error) {
+	creds, err := loadCredentials(cfg)
+	if errors.Is(err, config.ErrNoCredentials) {
+		return nil, &ExitError{Code: exitLoggedOut, Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout))
+	if err != nil {
+		return nil, err
+	}
+	return transfer.New(db, files, api, transfer.Options{Progress: progress}), nil
+}
+
+// progressPrinter writes transfer progress to w, one line per change of
+// whole percent, so a log stays short and a terminal shows movement.
+func progressPrinter(w io.Writer) func(transfer.Progress) {
+	last := map[string]int64{}
+	return func(p transfer.Progress) {
+		pct := int64(100)
+		if p.Total > 0 {
+			pct = p.Done * 100 / p.Total
+		}
+		key := p.AttachmentID + string(p.Direction)
+		if prev, ok := last[key]; ok && prev == pct {
+			return
+		}
+		last[key] = pct
+		verb := "uploading"
+		if p.Direction == localdb.Download {
+			verb = "downloading"
+		}
+		line := fmt.Sprintf("%s %s: %d %% of %s", verb, safetext.Line(p.Name), pct, byteSize(p.Total))
+		if p.Rate > 0 {
+			line += fmt.Sprintf(", %s/s", byteSize(int64(p.Rate)))
+			if p.ETA > 0 {
+				line += ", " + p.ETA.Round(time.Second).String() + " left"
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	to := fs.String("to", ".", "the directory to copy the file to")
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("name exactly one file by its id")
+	}
+	if err := checkID(pos[0]); err != nil {
+		return err
+	}
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	files, err := openFiles(cfg)
+	if err != nil {
+		return err
+	}
+	f, err := db.File(ctx, pos[0])
+	if err != nil {
+		return fileError(pos[0], err)
+	}
+	if !f.Local {
+		eng, err := transferEngine(db, files, cfg, progressPrinter(env.Stderr))
+		if err != nil {
+			return err
+		}
+		if err := eng.Fetch(ctx, f.ID); err != nil {
+			return fmt.Errorf("download %s: %w", safetext.Line(f.Name), err)
+		}
+	}
+	dst, err := copyOut(files, f, *to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, dst)
+	return nil
+}
+
+// copyOut copies a local file to dir under its name, never over an
+// existing file.
+func copyOut(files localfiles.Store, f localdb.FileInfo, dir string) (string, error) {
+	name := filepath.Base(f.Name)
+	if name == "." || name == ".." || name == string(filepath.Separator) || !safetext.Safe(name) {
+		name = f.ID
+	}
+	dst := filepath.Join(dir, name)
+	r, err := files.Open(f.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", safetext.Line(f.Name), err)
+	}
+	defer r.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) // #nosec G304 -- the person's chosen directory
+	if errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("%s already exists; choose another directory with --to", dst)
+	}
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", dst, err)
+	}
+	_, err = io.Copy(out, r)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return "", fmt.Errorf("write %s: %w", dst, err)
+	}
+	return dst, nil
+}
+
+func fileError(id string, err error) error {
+	if errors.Is(err, localdb.ErrNotAttachment) {
+		return fmt.Errorf("no file with id %s on this device (see casefile files)", id)
+	}
+	return err
+}
+
+func runDetach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError("name at least one file by its id")
+	}
+	for _, id := range pos {
+		if err := checkID(id); err != nil {
+			return err
+		}
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, id := range pos {
+		if _, err := db.File(ctx, id); err != nil {
+			return fileError(id, err)
+		}
+		if err := db.Delete(ctx, id); err != nil {
+			return recordError(id, err)
+		}
+	}
+	return nil
+}
+
+func runKeepOffline(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError("name a matter and one of all, small, none")
+	}
+	if err := checkID(pos[0]); err != nil {
+		return err
+	}
+	mode := localdb.KeepOffline(pos[1])
+	if mode != localdb.KeepAll && mode != localdb.KeepSmall && mode != localdb.KeepNone {
+		return usageError("keep-offline takes all, small or none, not %q", pos[1])
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Get(ctx, pos[0]); err != nil {
+		return recordError(pos[0], err)
+	}
+	return db.SetKeepOffline(ctx, pos[0], mode)
+}

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"casefile/model"
+	"casefile/server"
+)
+
+// Two devices through the CLI: alice attaches, sync moves the bytes, bob's
+// sync keeps the small file offline, fetch copies it out, detach removes it.
+func TestAttachSyncFetchDetach(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	ha, hb := newHarness(t), newHarness(t)
+	ha.login(srv.URL, alice)
+	hb.login(srv.URL, bob)
+	matter, note := ha.seed()
+	ha.ok("sync")
+	if err := srv.Grant(context.Background(), "bob", matter); err != nil {
+		t.Fatal(err)
+	}
+
+	data := make([]byte, model.ChunkSize+500)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "exhibit A.pdf")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(ha.ok("attach", note, src))
+	if err := checkID(id); err != nil {
+		t.Fatalf("attach printed %q", id)
+	}
+	var files []shownFile
+	ha.okJSON(&files, "files", note, "--json")
+	if len(files) != 1 || files[0].Name != "exhibit A.pdf" || files[0].State != "queued" || files[0].MediaType != "application/pdf" || files[0].Size != int64(len(data)) {
+		t.Fatalf("files after attach: %+v", files)
+	}
+	if out := ha.ok("sync", "--records-only"); strings.Contains(out, "files") {
+		t.Errorf("sync --records-only moved files: %q", out)
+	}
+	r := ha.run("sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "files: uploaded 1") || !strings.Contains(r.stderr, "uploading exhibit A.pdf: 100 %") {
+		t.Fatalf("sync: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	ha.okJSON(&files, "files", "--json")
+	if len(files) != 1 || files[0].State != "uploaded" {
+		t.Fatalf("alice's files after sync: %+v", files)
+	}
+
+	if r := hb.run("sync"); r.code != 0 || !strings.Contains(r.stdout, "downloaded 1") {
+		t.Fatalf("bob's sync: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	hb.okJSON(&files, "files", note, "--json")
+	if len(files) != 1 || files[0].State != "available offline" {
+		t.Fatalf("bob's files: %+v", files)
+	}
+	out := t.TempDir()
+	dst := strings.TrimSpace(hb.ok("fetch", id, "--to", out))
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched %s: %v, equal %v", dst, err, bytes.Equal(got, data))
+	}
+	if r := hb.run("fetch", id, "--to", out); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("fetch over an existing file: exit %d, %q", r.code, r.stderr)
+	}
+	if r := hb.run("fetch", model.NewID()); r.code == 0 || !strings.Contains(r.stderr, "no file with id") {
+		t.Errorf("fetch of an unknown file: exit %d, %q", r.code, r.stderr)
+	}
+
+	// Detach: the file leaves both devices' lists.
+	ha.ok("detach", id)
+	ha.ok("sync")
+	hb.ok("sync")
+	hb.okJSON(&files, "files", "--json")
+	if len(files) != 0 {
+		t.Fatalf("bob still lists a detached file: %+v", files)
+	}
+	if r := ha.run("attach", note, filepath.Join(t.TempDir(), "missing.pdf")); r.code == 0 || !strings.Contains(r.stderr, "missing.pdf") {
+		t.Errorf("attach of a missing file: exit %d, %q", r.code, r.stderr)
+	}
+}

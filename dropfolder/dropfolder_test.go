@@ -1,0 +1,265 @@
+package dropfolder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"casefile/assets"
+	"casefile/localdb"
+	"casefile/localfiles"
+	"casefile/model"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	t      *testing.T
+	db     *localdb.DB
+	files  *localfiles.Dir
+	root   string
+	matter string
+	clock  *clock
+}
+
+func newFixture(t *testing.T) *fixture {
+	dir := t.TempDir()
+	schema, err := model.ParseSchema(assets.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), filepath.Join(dir, "casefile.db"), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	files, err := localfiles.OpenDir(filepath.Join(dir, "files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := db.Create(context.Background(), model.MatterCollection, "", model.Fields{"title": "Smith v Jones / Appeal: 2026"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, db: db, files: files, root: filepath.Join(dir, "Inbox"), matter: m.ID, clock: &clock{t: time.Unix(1_800_000_000, 0)}}
+}
+
+func (f *fixture) watcher(keep bool) *Watcher {
+	return New(f.db, f.files, Options{Root: f.root, KeepOriginals: keep, Now: f.clock.now})
+}
+
+func (f *fixture) folder(w *Watcher) string {
+	f.t.Helper()
+	folders, err := w.Folders(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for dir, id := range folders {
+		if id == f.matter {
+			return dir
+		}
+	}
+	f.t.Fatal("no folder for the matter")
+	return ""
+}
+
+func (f *fixture) scan(w *Watcher) int {
+	f.t.Helper()
+	n, err := w.Scan(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// documents returns the imported documents' filenames, sorted.
+func (f *fixture) documents() []string {
+	f.t.Helper()
+	recs, err := f.db.List(context.Background(), localdb.ListQuery{Collection: "document"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Fields["filename"].(string))
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestFolderNames(t *testing.T) {
+	id := "0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41"
+	for title, want := range map[string]string{
+		"Smith v Jones":            "Smith v Jones (1d5e8b41)",
+		"A/B: C*?\"<>|\x1b[31mred": "A B C 31mred (1d5e8b41)",
+		"...":                      "Matter (1d5e8b41)",
+	} {
+		if got := FolderName(title, id); got != want {
+			t.Errorf("FolderName(%q) = %q, want %q", title, got, want)
+		}
+	}
+}
+
+// A burst of 200 files, a slow writer, a rename-save and a file that
+// vanishes, with a restart in the middle: each file is imported exactly
+// once, as a document with its file attached and queued for upload.
+func TestBurstSlowWriterRenameSaveAcrossRestart(t *testing.T) {
+	f := newFixture(t)
+	w := f.watcher(false)
+	dir := f.folder(w)
+	for i := range 100 {
+		write(t, filepath.Join(dir, fmt.Sprintf("scan-%03d.pdf", i)), fmt.Sprintf("page %d", i))
+	}
+	slow := filepath.Join(dir, "slow.txt")
+	write(t, slow, "first half")
+	write(t, filepath.Join(dir, ".~report.docx.tmp"), "draft")
+	write(t, filepath.Join(dir, "gone.txt"), "here for a moment")
+	if n := f.scan(w); n != 0 {
+		t.Fatalf("the first look imported %d files; nothing has settled yet", n)
+	}
+	// The editor renames its temporary file over the real name; the other
+	// file vanishes; the slow writer writes on.
+	if err := os.Rename(filepath.Join(dir, ".~report.docx.tmp"), filepath.Join(dir, "report.docx")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "gone.txt")); err != nil {
+		t.Fatal(err)
+	}
+	fo, _ := os.OpenFile(slow, os.O_APPEND|os.O_WRONLY, 0o600)
+	fo.WriteString(", second half")
+	fo.Close()
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 100 {
+		t.Fatalf("imported %d, want the 100 settled scans", n)
+	}
+
+	// Restart: a new watcher, 100 more files.
+	w = f.watcher(false)
+	for i := 100; i < 200; i++ {
+		write(t, filepath.Join(dir, fmt.Sprintf("scan-%03d.pdf", i)), fmt.Sprintf("page %d", i))
+	}
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 102 {
+		t.Fatalf("after the restart imported %d, want 100 scans, report.docx and slow.txt", n)
+	}
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 0 {
+		t.Fatalf("a quiet folder imported %d more", n)
+	}
+	docs := f.documents()
+	if len(docs) != 202 {
+		t.Fatalf("%d documents, want 202", len(docs))
+	}
+	for i := 1; i < len(docs); i++ {
+		if docs[i] == docs[i-1] {
+			t.Fatalf("%s imported twice", docs[i])
+		}
+	}
+	files, err := f.db.Files(context.Background(), "")
+	if err != nil || len(files) != 202 {
+		t.Fatalf("%d attachments, %v", len(files), err)
+	}
+	ts, _ := f.db.Transfers(context.Background())
+	if len(ts) != 202 {
+		t.Fatalf("%d uploads queued, want 202", len(ts))
+	}
+	// Every original moved to imported/, nothing left to import.
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		if !e.IsDir() {
+			t.Errorf("%s was left in the matter's folder", e.Name())
+		}
+	}
+	moved, _ := os.ReadDir(filepath.Join(dir, ImportedDir))
+	if len(moved) != 202 {
+		t.Errorf("%d files in imported/, want 202", len(moved))
+	}
+	j, _ := f.db.Journal(context.Background(), localdb.JournalQuery{Limit: 1000})
+	imports := 0
+	for _, e := range j {
+		if e.Kind == "import" {
+			imports++
+		}
+	}
+	if imports != 202 {
+		t.Errorf("the journal has %d imports, want 202", imports)
+	}
+}
+
+// Originals kept in place are not imported again by later passes or a
+// restart; a file whose content changes is a new import.
+func TestKeptOriginalsImportOnce(t *testing.T) {
+	f := newFixture(t)
+	w := f.watcher(true)
+	dir := f.folder(w)
+	write(t, filepath.Join(dir, "letter.txt"), "v1")
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("imported %d, want 1", n)
+	}
+	for range 2 {
+		w = f.watcher(true)
+		f.scan(w)
+		f.clock.add(DefaultQuiet)
+		if n := f.scan(w); n != 0 {
+			t.Fatalf("a kept original was imported again (%d)", n)
+		}
+	}
+	write(t, filepath.Join(dir, "letter.txt"), "v2, signed")
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("a changed file: imported %d, want 1", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "letter.txt")); err != nil {
+		t.Fatalf("the original was not kept: %v", err)
+	}
+}
+
+// The background watcher imports a burst through fsnotify and returns
+// from Close.
+func TestWatcherImportsInBackgroundAndCloses(t *testing.T) {
+	f := newFixture(t)
+	w := New(f.db, f.files, Options{Root: f.root, Quiet: 50 * time.Millisecond})
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := f.folder(w)
+	for i := range 30 {
+		write(t, filepath.Join(dir, fmt.Sprintf("photo-%02d.jpg", i)), fmt.Sprintf("jpeg %d", i))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.documents()) < 30 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling for the outcome, not timing it
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.documents()); n != 30 {
+		t.Fatalf("%d documents, want 30", n)
+	}
+}

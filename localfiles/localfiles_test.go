@@ -1,0 +1,94 @@
+package localfiles
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	"casefile/model"
+)
+
+func TestImportChunksSealRemove(t *testing.T) {
+	d, err := OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2*model.ChunkSize+7)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	hash, size, err := d.Import(bytes.NewReader(data))
+	if err != nil || hash != want || size != int64(len(data)) {
+		t.Fatalf("import = %s, %d, %v", hash, size, err)
+	}
+	// The same bytes again are one file.
+	if h2, _, err := d.Import(bytes.NewReader(data)); err != nil || h2 != hash {
+		t.Fatalf("second import = %s, %v", h2, err)
+	}
+	var back []byte
+	for n := range model.ChunkCount(size) {
+		c, err := d.ReadChunk(hash, size, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back = append(back, c...)
+	}
+	if !bytes.Equal(back, data) {
+		t.Fatal("chunks read back differ")
+	}
+
+	// A download written out of order seals; a damaged one does not.
+	other := t.TempDir()
+	d2, _ := OpenDir(other)
+	for _, n := range []int{2, 0, 1} {
+		off := n * model.ChunkSize
+		if err := d2.WriteChunk(hash, n, data[off:off+model.ChunkLen(size, n)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := d2.Partials(); len(p) != 1 || p[0] != hash {
+		t.Fatalf("partials = %v", p)
+	}
+	if err := d2.Seal(hash, size); err != nil {
+		t.Fatalf("seal: %v", err)
+	}
+	r, err := d2.Open(hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("sealed bytes differ")
+	}
+	if err := d2.Remove(hash); err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte{}, data[:model.ChunkSize]...)
+	bad[9] ^= 1
+	_ = d2.WriteChunk(hash, 0, bad)
+	_ = d2.WriteChunk(hash, 1, data[model.ChunkSize:2*model.ChunkSize])
+	_ = d2.WriteChunk(hash, 2, data[2*model.ChunkSize:])
+	if err := d2.Seal(hash, size); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("seal of damaged bytes: %v", err)
+	}
+	if ok, _ := d2.Has(hash); ok {
+		t.Fatal("damaged bytes became a file")
+	}
+	if p, _ := d2.Partials(); len(p) != 0 {
+		t.Fatalf("a refused download left %v", p)
+	}
+	if _, err := d2.Open(hash); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("open of a removed file: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal(err)
+	}
+}

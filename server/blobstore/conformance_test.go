@@ -1,0 +1,292 @@
+package blobstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/server/storetest"
+)
+
+// opened is a store under test, with a way to damage one stored chunk as
+// a disk or an operator might.
+type opened struct {
+	st      Store
+	corrupt func(t *testing.T, hash string, n int)
+	reopen  func(t *testing.T) Store
+}
+
+func TestDirStore(t *testing.T) {
+	runConformance(t, func(t *testing.T) opened {
+		dir := t.TempDir()
+		open := func(t *testing.T) Store {
+			st, err := OpenDir(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+		return opened{st: open(t), reopen: open, corrupt: func(t *testing.T, hash string, n int) {
+			p := filepath.Join(dir, "sha256", hash[:2], hash, strconv.Itoa(n))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 0xff
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}}
+	})
+}
+
+func TestPostgresStore(t *testing.T) {
+	runConformance(t, func(t *testing.T) opened {
+		url := storetest.PostgresURL(t)
+		open := func(t *testing.T) Store {
+			st, err := OpenPostgres(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+		st := open(t)
+		return opened{st: st, reopen: open, corrupt: func(t *testing.T, hash string, n int) {
+			db := st.(*sqlStore).db
+			if _, err := db.Exec(`UPDATE blob_data SET data = $1 WHERE hash = $2 AND n = $3`, []byte("rot"), hash, n); err != nil {
+				t.Fatal(err)
+			}
+		}}
+	})
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func hashOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// upload stages every chunk of data except those in skip.
+func upload(t *testing.T, st Store, u Upload, data []byte, skip ...int) {
+	t.Helper()
+	size := int64(len(data))
+	for n := range model.ChunkCount(size) {
+		if containsInt(skip, n) {
+			continue
+		}
+		off := int64(n) * model.ChunkSize
+		c := data[off : off+int64(model.ChunkLen(size, n))]
+		if err := st.PutChunk(context.Background(), u, n, hashOf(c), c); err != nil {
+			t.Fatalf("put chunk %d: %v", n, err)
+		}
+	}
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func readAll(t *testing.T, st Store, hash string, size int64) []byte {
+	t.Helper()
+	var out []byte
+	for n := range model.ChunkCount(size) {
+		b, sum, err := st.Chunk(context.Background(), hash, n)
+		if err != nil {
+			t.Fatalf("chunk %d: %v", n, err)
+		}
+		if sum != hashOf(b) {
+			t.Fatalf("chunk %d: sum %s does not match its bytes", n, sum)
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+func runConformance(t *testing.T, open func(t *testing.T) opened) {
+	ctx := context.Background()
+	matter := model.NewID()
+
+	t.Run("resumable upload, commit, read back, persist", func(t *testing.T) {
+		o := open(t)
+		data := randomBytes(t, 2*model.ChunkSize+123)
+		u := Upload{ID: model.NewID(), User: "alice"}
+		upload(t, o.st, u, data, 1)
+		got, err := o.st.Staged(ctx, u.ID)
+		if err != nil || len(got) != 2 || got[0] != 0 || got[1] != 2 {
+			t.Fatalf("staged = %v, %v; want [0 2]", got, err)
+		}
+		p := Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(data), Size: int64(len(data)), User: "alice"}
+		if err := o.st.Commit(ctx, u.ID, p); !errors.Is(err, ErrIncomplete) {
+			t.Fatalf("commit with a chunk missing: %v, want ErrIncomplete", err)
+		}
+		if use, _ := o.st.Usage(ctx, "alice"); use != int64(len(data))-model.ChunkSize {
+			t.Errorf("usage while staged = %d, want the staged %d", use, len(data)-model.ChunkSize)
+		}
+		// Reopened (a server restart), the upload still holds its chunks.
+		st := o.reopen(t)
+		upload(t, st, u, data, 0, 2)
+		if err := st.Commit(ctx, u.ID, p); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		if got, _ := st.Staged(ctx, u.ID); len(got) != 0 {
+			t.Errorf("a committed upload still holds %v", got)
+		}
+		if !bytes.Equal(readAll(t, st, p.Hash, p.Size), data) {
+			t.Fatal("the bytes read back differ")
+		}
+		sums, err := st.Sums(ctx, p.Hash)
+		if err != nil || len(sums) != 3 {
+			t.Fatalf("sums = %v, %v", sums, err)
+		}
+		got2, err := st.Proof(ctx, u.ID)
+		if err != nil || got2.Hash != p.Hash || got2.Size != p.Size || got2.User != "alice" || got2.MatterID != matter {
+			t.Fatalf("proof = %+v, %v", got2, err)
+		}
+		if use, _ := st.Usage(ctx, "alice"); use != p.Size {
+			t.Errorf("usage = %d, want %d", use, p.Size)
+		}
+		if ok, _ := st.MatterHas(ctx, matter, p.Hash); !ok {
+			t.Error("MatterHas: the matter's proven file is not found")
+		}
+		if ok, _ := st.MatterHas(ctx, model.NewID(), p.Hash); ok {
+			t.Error("MatterHas: another matter has the file")
+		}
+	})
+
+	t.Run("wrong bytes are refused and the upload emptied", func(t *testing.T) {
+		o := open(t)
+		data := randomBytes(t, 1000)
+		u := Upload{ID: model.NewID(), User: "bob"}
+		upload(t, o.st, u, data)
+		err := o.st.Commit(ctx, u.ID, Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf([]byte("other")), Size: 1000, User: "bob"})
+		if !errors.Is(err, ErrHashMismatch) {
+			t.Fatalf("commit of the wrong bytes: %v, want ErrHashMismatch", err)
+		}
+		if got, _ := o.st.Staged(ctx, u.ID); len(got) != 0 {
+			t.Errorf("a refused upload still holds %v", got)
+		}
+		if _, err := o.st.Proof(ctx, u.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a refused upload left a proof: %v", err)
+		}
+		// A chunk of the wrong length is not a whole upload.
+		upload(t, o.st, u, data[:999])
+		err = o.st.Commit(ctx, u.ID, Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(data), Size: 1000, User: "bob"})
+		if !errors.Is(err, ErrIncomplete) {
+			t.Fatalf("commit of a truncated chunk: %v, want ErrIncomplete", err)
+		}
+	})
+
+	t.Run("identical files are stored once", func(t *testing.T) {
+		o := open(t)
+		data := randomBytes(t, model.ChunkSize+5)
+		for _, user := range []string{"alice", "bob"} {
+			u := Upload{ID: model.NewID(), User: user}
+			upload(t, o.st, u, data)
+			if err := o.st.Commit(ctx, u.ID, Proof{RecordID: u.ID, MatterID: model.NewID(), Hash: hashOf(data), Size: int64(len(data)), User: user}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := o.st.Stats(ctx)
+		if err != nil || st.Files != 1 || st.Bytes != int64(len(data)) {
+			t.Fatalf("stats = %+v, %v; want one file", st, err)
+		}
+		if err := o.st.AddProof(ctx, Proof{RecordID: model.NewID(), MatterID: matter, Hash: hashOf([]byte("absent")), Size: 6, User: "carol"}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("AddProof of bytes the store lacks: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("a damaged chunk is reported, never served", func(t *testing.T) {
+		o := open(t)
+		data := randomBytes(t, model.ChunkSize+77)
+		u := Upload{ID: model.NewID(), User: "alice"}
+		upload(t, o.st, u, data)
+		if err := o.st.Commit(ctx, u.ID, Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(data), Size: int64(len(data)), User: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		o.corrupt(t, hashOf(data), 1)
+		if _, _, err := o.st.Chunk(ctx, hashOf(data), 1); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("reading a damaged chunk: %v, want ErrCorrupt", err)
+		}
+		if _, _, err := o.st.Chunk(ctx, hashOf(data), 0); err != nil {
+			t.Fatalf("an intact chunk of the same file: %v", err)
+		}
+		if _, _, err := o.st.Chunk(ctx, hashOf(data), 2); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a chunk past the end: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("sweep keeps what records use and drops the rest", func(t *testing.T) {
+		o := open(t)
+		kept, gone := randomBytes(t, 300), randomBytes(t, 400)
+		keepID, goneID, shareID := model.NewID(), model.NewID(), model.NewID()
+		for _, c := range []struct {
+			id   string
+			data []byte
+		}{{keepID, kept}, {goneID, gone}, {shareID, kept}} {
+			u := Upload{ID: c.id, User: "alice"}
+			upload(t, o.st, u, c.data)
+			if err := o.st.Commit(ctx, c.id, Proof{RecordID: c.id, MatterID: matter, Hash: hashOf(c.data), Size: int64(len(c.data)), User: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stale := Upload{ID: model.NewID(), User: "bob"}
+		upload(t, o.st, stale, randomBytes(t, 10))
+		live := map[string]bool{keepID: true}
+		st, err := o.st.Sweep(ctx, func(_ context.Context, id string) (bool, error) { return live[id], nil }, time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Proofs != 2 || st.Files != 1 || st.Bytes != 400 || st.Uploads != 1 {
+			t.Fatalf("sweep = %+v; want 2 proofs, the 400-byte file and the stale upload", st)
+		}
+		if !bytes.Equal(readAll(t, o.st, hashOf(kept), 300), kept) {
+			t.Fatal("a file still used was damaged by the sweep")
+		}
+		if _, _, err := o.st.Chunk(ctx, hashOf(gone), 0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a swept file is still served: %v", err)
+		}
+		if got, _ := o.st.Staged(ctx, stale.ID); len(got) != 0 {
+			t.Errorf("a stale upload survived the sweep: %v", got)
+		}
+		if use, _ := o.st.Usage(ctx, "bob"); use != 0 {
+			t.Errorf("bob's usage after the sweep = %d", use)
+		}
+	})
+
+	t.Run("an empty file", func(t *testing.T) {
+		o := open(t)
+		u := Upload{ID: model.NewID(), User: "alice"}
+		if err := o.st.PutChunk(ctx, u, 0, hashOf(nil), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.st.Commit(ctx, u.ID, Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(nil), Size: 0, User: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if b := readAll(t, o.st, hashOf(nil), 0); len(b) != 0 {
+			t.Fatalf("read %d bytes of an empty file", len(b))
+		}
+	})
+}

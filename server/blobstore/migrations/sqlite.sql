@@ -1,0 +1,33 @@
+-- The index of a directory blob store (blobs.db beside the chunk files).
+CREATE TABLE IF NOT EXISTS blob_files (
+    hash       TEXT PRIMARY KEY,
+    size       BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blob_chunks (
+    hash TEXT NOT NULL,
+    n    INTEGER NOT NULL,
+    sum  TEXT NOT NULL,
+    PRIMARY KEY (hash, n)
+);
+CREATE TABLE IF NOT EXISTS blob_staged (
+    upload    TEXT NOT NULL,
+    n         INTEGER NOT NULL,
+    sum       TEXT NOT NULL,
+    size      BIGINT NOT NULL,
+    user_name TEXT NOT NULL,
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (upload, n)
+);
+CREATE TABLE IF NOT EXISTS blob_proofs (
+    record_id TEXT PRIMARY KEY,
+    matter_id TEXT NOT NULL,
+    hash      TEXT NOT NULL,
+    size      BIGINT NOT NULL,
+    user_name TEXT NOT NULL,
+    at        BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blob_proofs_matter ON blob_proofs (matter_id, hash);
+CREATE INDEX IF NOT EXISTS blob_proofs_hash ON blob_proofs (hash);
+CREATE INDEX IF NOT EXISTS blob_proofs_user ON blob_proofs (user_name);
+CREATE INDEX IF NOT EXISTS blob_staged_user ON blob_staged (user_name);

@@ -1,0 +1,100 @@
+package blobstore
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed migrations/postgres.sql
+var postgresSchema string
+
+// schemaLock is the advisory lock replicas take to create the tables once.
+const schemaLock = 0x626c6f62 // "blob"
+
+// OpenPostgres opens a store whose chunks are rows of the database at url
+// (the server's own; search_path may name the schema), so that every
+// replica on the database serves every file.
+func OpenPostgres(ctx context.Context, url string) (Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := createPostgres(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &sqlStore{db: db, bytes: pgBytes{}, now: time.Now, close: db.Close}, nil
+}
+
+func createPostgres(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // committed below when all went well
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", schemaLock)); err != nil {
+		return fmt.Errorf("lock blob tables: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, postgresSchema); err != nil {
+		return fmt.Errorf("create blob tables: %w", err)
+	}
+	return tx.Commit()
+}
+
+// pgBytes keeps chunks in tables, in the index's transactions.
+type pgBytes struct{}
+
+func (pgBytes) putStaged(ctx context.Context, tx *txn, upload string, n int, data []byte) error {
+	if data == nil {
+		data = []byte{} // an empty file's one chunk is empty, not NULL
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO blob_staged_data (upload, n, data) VALUES ($1, $2, $3)
+		ON CONFLICT (upload, n) DO UPDATE SET data = excluded.data`, upload, n, data)
+	return err
+}
+
+func pgRead(ctx context.Context, q querier, query string, args ...any) ([]byte, error) {
+	var b []byte
+	err := q.QueryRowContext(ctx, query, args...).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return b, err
+}
+
+func (pgBytes) staged(ctx context.Context, q querier, upload string, n int) ([]byte, error) {
+	return pgRead(ctx, q, `SELECT data FROM blob_staged_data WHERE upload = $1 AND n = $2`, upload, n)
+}
+
+func (pgBytes) promote(ctx context.Context, tx *txn, upload, hash string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blob_data (hash, n, data) SELECT $1, n, data FROM blob_staged_data WHERE upload = $2
+		ON CONFLICT (hash, n) DO NOTHING`, hash, upload); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM blob_staged_data WHERE upload = $1`, upload)
+	return err
+}
+
+func (pgBytes) dropStaged(ctx context.Context, tx *txn, upload string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM blob_staged_data WHERE upload = $1`, upload)
+	return err
+}
+
+func (pgBytes) chunk(ctx context.Context, q querier, hash string, n int) ([]byte, error) {
+	return pgRead(ctx, q, `SELECT data FROM blob_data WHERE hash = $1 AND n = $2`, hash, n)
+}
+
+func (pgBytes) drop(ctx context.Context, tx *txn, hash string) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM blob_data WHERE hash = $1`, hash)
+	return err
+}

@@ -1,0 +1,423 @@
+package blobstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"casefile/model"
+)
+
+// chunkBytes is where an implementation keeps chunk bytes; the index
+// (sums, proofs, quotas) is the same SQL for both.
+type chunkBytes interface {
+	// putStaged keeps chunk n of an upload (inside tx when the bytes live
+	// in the database).
+	putStaged(ctx context.Context, tx *txn, upload string, n int, data []byte) error
+	// staged reads a staged chunk; ErrNotFound if it is missing.
+	staged(ctx context.Context, q querier, upload string, n int) ([]byte, error)
+	// promote makes an upload's chunks the file hash's (or drops them
+	// when the file is already held).
+	promote(ctx context.Context, tx *txn, upload, hash string) error
+	// dropStaged forgets an upload's chunks.
+	dropStaged(ctx context.Context, tx *txn, upload string) error
+	// chunk reads chunk n of a file; ErrNotFound if it is missing.
+	chunk(ctx context.Context, q querier, hash string, n int) ([]byte, error)
+	// drop forgets a file's chunks.
+	drop(ctx context.Context, tx *txn, hash string) error
+}
+
+// txn is an index transaction and the file removals that must wait for
+// its commit (bytes go only once the index no longer names them).
+type txn struct {
+	*sql.Tx
+	after []func()
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// sqlStore is the index both implementations share, written with $N
+// parameters that SQLite and PostgreSQL both take.
+type sqlStore struct {
+	db    *sql.DB
+	bytes chunkBytes
+	now   func() time.Time
+	close func() error
+}
+
+func (s *sqlStore) tx(ctx context.Context, fn func(*txn) error) (err error) {
+	sqltx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &txn{Tx: sqltx}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, fn := range tx.after {
+		fn()
+	}
+	return nil
+}
+
+func sum256(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (s *sqlStore) PutChunk(ctx context.Context, u Upload, n int, sum string, data []byte) error {
+	return s.tx(ctx, func(tx *txn) error {
+		if err := s.bytes.putStaged(ctx, tx, u.ID, n, data); err != nil {
+			return fmt.Errorf("stage chunk: %w", err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO blob_staged (upload, n, sum, size, user_name, at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (upload, n) DO UPDATE SET sum = excluded.sum, size = excluded.size, user_name = excluded.user_name, at = excluded.at`,
+			u.ID, n, sum, len(data), u.User, s.now().UnixMicro())
+		return err
+	})
+}
+
+func (s *sqlStore) Staged(ctx context.Context, upload string) ([]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT n FROM blob_staged WHERE upload = $1 ORDER BY n`, upload)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+type stagedChunk struct {
+	sum  string
+	size int64
+}
+
+func (s *sqlStore) stagedSums(ctx context.Context, q querier, upload string) (map[int]stagedChunk, error) {
+	rows, err := q.QueryContext(ctx, `SELECT n, sum, size FROM blob_staged WHERE upload = $1`, upload)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]stagedChunk{}
+	for rows.Next() {
+		var n int
+		var c stagedChunk
+		if err := rows.Scan(&n, &c.sum, &c.size); err != nil {
+			return nil, err
+		}
+		out[n] = c
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) Commit(ctx context.Context, upload string, p Proof) error {
+	var missing []int
+	err := s.tx(ctx, func(tx *txn) error {
+		missing = nil
+		staged, err := s.stagedSums(ctx, tx, upload)
+		if err != nil {
+			return err
+		}
+		count := model.ChunkCount(p.Size)
+		for n := range count {
+			c, ok := staged[n]
+			if !ok || c.size != int64(model.ChunkLen(p.Size, n)) {
+				return ErrIncomplete
+			}
+		}
+		held, err := s.held(ctx, tx, p.Hash)
+		if err != nil {
+			return err
+		}
+		// Even a file the store holds is read whole: the proof is that
+		// this uploader had these bytes.
+		whole := sha256.New()
+		sums := make([]string, count)
+		for n := range count {
+			b, err := s.bytes.staged(ctx, tx, upload, n)
+			if errors.Is(err, ErrNotFound) || (err == nil && sum256(b) != staged[n].sum) {
+				missing = append(missing, n)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			whole.Write(b)
+			sums[n] = staged[n].sum
+		}
+		if len(missing) > 0 {
+			return ErrIncomplete
+		}
+		if hex.EncodeToString(whole.Sum(nil)) != p.Hash {
+			return ErrHashMismatch
+		}
+		if !held {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_files (hash, size, created_at) VALUES ($1, $2, $3)`, p.Hash, p.Size, s.now().UnixMicro()); err != nil {
+				return err
+			}
+			for n, sum := range sums {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO blob_chunks (hash, n, sum) VALUES ($1, $2, $3)`, p.Hash, n, sum); err != nil {
+					return err
+				}
+			}
+		}
+		if err := s.bytes.promote(ctx, tx, upload, p.Hash); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM blob_staged WHERE upload = $1`, upload); err != nil {
+			return err
+		}
+		return s.putProof(ctx, tx, p)
+	})
+	switch {
+	case errors.Is(err, ErrIncomplete) && len(missing) > 0:
+		// Chunks the index lists but the bytes lost (a crash between a
+		// file move and its index): forget them so they are sent again.
+		return errors.Join(ErrIncomplete, s.tx(ctx, func(tx *txn) error {
+			for _, n := range missing {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM blob_staged WHERE upload = $1 AND n = $2`, upload, n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	case errors.Is(err, ErrHashMismatch):
+		return errors.Join(ErrHashMismatch, s.DropUpload(ctx, upload))
+	}
+	return err
+}
+
+func (s *sqlStore) held(ctx context.Context, q querier, hash string) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM blob_files WHERE hash = $1`, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *sqlStore) putProof(ctx context.Context, q querier, p Proof) error {
+	if p.At.IsZero() {
+		p.At = s.now()
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO blob_proofs (record_id, matter_id, hash, size, user_name, at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (record_id) DO UPDATE SET matter_id = excluded.matter_id, hash = excluded.hash, size = excluded.size, user_name = excluded.user_name, at = excluded.at`,
+		p.RecordID, p.MatterID, p.Hash, p.Size, p.User, p.At.UnixMicro())
+	return err
+}
+
+func (s *sqlStore) AddProof(ctx context.Context, p Proof) error {
+	return s.tx(ctx, func(tx *txn) error {
+		held, err := s.held(ctx, tx, p.Hash)
+		if err != nil {
+			return err
+		}
+		if !held {
+			return ErrNotFound
+		}
+		return s.putProof(ctx, tx, p)
+	})
+}
+
+func (s *sqlStore) Proof(ctx context.Context, recordID string) (Proof, error) {
+	p := Proof{RecordID: recordID}
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT matter_id, hash, size, user_name, at FROM blob_proofs WHERE record_id = $1`, recordID).
+		Scan(&p.MatterID, &p.Hash, &p.Size, &p.User, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	p.At = time.UnixMicro(at).UTC()
+	return p, err
+}
+
+func (s *sqlStore) MatterHas(ctx context.Context, matterID, hash string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM blob_proofs WHERE matter_id = $1 AND hash = $2 LIMIT 1`, matterID, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *sqlStore) Chunk(ctx context.Context, hash string, n int) ([]byte, string, error) {
+	var sum string
+	err := s.db.QueryRowContext(ctx, `SELECT sum FROM blob_chunks WHERE hash = $1 AND n = $2`, hash, n).Scan(&sum)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := s.bytes.chunk(ctx, s.db, hash, n)
+	if errors.Is(err, ErrNotFound) {
+		return nil, "", fmt.Errorf("%w: chunk %d of %s is missing", ErrCorrupt, n, hash)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if sum256(b) != sum {
+		return nil, "", fmt.Errorf("%w: chunk %d of %s", ErrCorrupt, n, hash)
+	}
+	return b, sum, nil
+}
+
+func (s *sqlStore) Sums(ctx context.Context, hash string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT sum FROM blob_chunks WHERE hash = $1 ORDER BY n`, hash)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sum string
+		if err := rows.Scan(&sum); err != nil {
+			return nil, err
+		}
+		out = append(out, sum)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Usage(ctx context.Context, user string) (int64, error) {
+	var proofs, staged int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_proofs WHERE user_name = $1`, user).Scan(&proofs); err != nil {
+		return 0, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE user_name = $1`, user).Scan(&staged); err != nil {
+		return 0, err
+	}
+	return proofs + staged, nil
+}
+
+func (s *sqlStore) DropUpload(ctx context.Context, upload string) error {
+	return s.tx(ctx, func(tx *txn) error {
+		if err := s.bytes.dropStaged(ctx, tx, upload); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM blob_staged WHERE upload = $1`, upload)
+		return err
+	})
+}
+
+func (s *sqlStore) Sweep(ctx context.Context, keep func(context.Context, string) (bool, error), staleBefore time.Time) (SweepStats, error) {
+	var st SweepStats
+	ids, err := s.column(ctx, `SELECT record_id FROM blob_proofs ORDER BY record_id`)
+	if err != nil {
+		return st, err
+	}
+	for _, id := range ids {
+		ok, err := keep(ctx, id)
+		if err != nil {
+			return st, fmt.Errorf("sweep: %w", err)
+		}
+		if ok {
+			continue
+		}
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM blob_proofs WHERE record_id = $1`, id); err != nil {
+			return st, err
+		}
+		st.Proofs++
+	}
+	stale, err := s.column(ctx, `SELECT DISTINCT upload FROM blob_staged GROUP BY upload HAVING MAX(at) < $1`, staleBefore.UnixMicro())
+	if err != nil {
+		return st, err
+	}
+	for _, u := range stale {
+		if err := s.DropUpload(ctx, u); err != nil {
+			return st, err
+		}
+		st.Uploads++
+	}
+	orphans, err := s.column(ctx, `SELECT hash FROM blob_files f WHERE NOT EXISTS (SELECT 1 FROM blob_proofs p WHERE p.hash = f.hash)`)
+	if err != nil {
+		return st, err
+	}
+	for _, h := range orphans {
+		err := s.tx(ctx, func(tx *txn) error {
+			// A proof added since the query keeps the file.
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM blob_proofs WHERE hash = $1 LIMIT 1`, h).Scan(&one)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			var size int64
+			if err := tx.QueryRowContext(ctx, `SELECT size FROM blob_files WHERE hash = $1`, h).Scan(&size); err != nil {
+				return err
+			}
+			if err := s.bytes.drop(ctx, tx, h); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_chunks WHERE hash = $1`, h); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM blob_files WHERE hash = $1`, h); err != nil {
+				return err
+			}
+			st.Files++
+			st.Bytes += size
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func (s *sqlStore) column(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blob_files`).Scan(&st.Files, &st.Bytes)
+	return st, err
+}
+
+func (s *sqlStore) Close() error { return s.close() }

@@ -1,0 +1,262 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+)
+
+// fileCall sends one request to a file route and returns status, body and
+// the chunk-sum header.
+func fileCall(t *testing.T, c *servertest.Client, method, path, id string, n int, body []byte, sum string) (int, []byte, string) {
+	t.Helper()
+	q := url.Values{"id": {id}}
+	if n >= 0 {
+		q.Set("n", strconv.Itoa(n))
+	}
+	req, err := http.NewRequest(method, c.URL+path+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if sum != "" {
+		req.Header.Set(protocol.HeaderChunkSHA256, sum)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header.Get(protocol.HeaderChunkSHA256)
+}
+
+func sumOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func chunkOf(data []byte, n int) []byte {
+	off := n * model.ChunkSize
+	return data[off : off+model.ChunkLen(int64(len(data)), n)]
+}
+
+// attach pushes an attachment record for data to matter and returns its id.
+func attach(t *testing.T, c *servertest.Client, matterID string, data []byte) string {
+	t.Helper()
+	a := model.Attachment{MatterID: matterID, RecordID: matterID, Name: "exhibit.bin", Size: int64(len(data)), SHA256: sumOf(data)}
+	res := c.PushOne(t, servertest.Create(model.AttachmentCollection, a.Fields()))
+	if res.Result != model.ResultApplied {
+		t.Fatalf("push attachment: %+v", res)
+	}
+	return res.Record.ID
+}
+
+func upload(t *testing.T, c *servertest.Client, id string, data []byte, chunks ...int) protocol.UploadStatus {
+	t.Helper()
+	var st protocol.UploadStatus
+	for _, n := range chunks {
+		b := chunkOf(data, n)
+		code, body, _ := fileCall(t, c, http.MethodPut, protocol.PathFileChunk, id, n, b, sumOf(b))
+		if code != http.StatusOK {
+			t.Fatalf("put chunk %d: %d %s", n, code, body)
+		}
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func randomData(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestFilesSQLite(t *testing.T)   { testFiles(t, startSQLite) }
+func TestFilesPostgres(t *testing.T) { testFiles(t, startPostgres) }
+
+func testFiles(t *testing.T, start starter) {
+	w := newWorld(t, start, func(o *server.Options) { o.UserQuotaBytes = 5 * model.ChunkSize; o.MaxFileBytes = 4 * model.ChunkSize })
+	data := randomData(t, 2*model.ChunkSize+10)
+	id := attach(t, w.alice, w.m.ID, data)
+
+	// Before any chunk: the upload holds nothing, the file cannot be read.
+	code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, id, -1, nil, "")
+	var st protocol.UploadStatus
+	if code != http.StatusOK || json.Unmarshal(body, &st) != nil || len(st.Have) != 0 || st.Complete || st.Size != int64(len(data)) {
+		t.Fatalf("upload status: %d %s", code, body)
+	}
+	if code, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFile, id, -1, nil, ""); code != http.StatusConflict || !bytes.Contains(body, []byte(protocol.CodeNotUploaded)) {
+		t.Fatalf("manifest before upload: %d %s", code, body)
+	}
+
+	// A chunk with the wrong sum, a truncated one and one of another
+	// length are refused and nothing is held.
+	c0 := chunkOf(data, 0)
+	bad := append([]byte{}, c0...)
+	bad[7] ^= 1
+	for name, req := range map[string]struct {
+		body []byte
+		sum  string
+	}{"corrupted": {bad, sumOf(c0)}, "truncated": {c0[:1000], sumOf(c0)}, "truncated, own sum": {c0[:1000], sumOf(c0[:1000])}} {
+		code, body, _ := fileCall(t, w.alice, http.MethodPut, protocol.PathFileChunk, id, 0, req.body, req.sum)
+		if code != http.StatusUnprocessableEntity || !bytes.Contains(body, []byte(protocol.CodeChunkMismatch)) {
+			t.Fatalf("%s chunk: %d %s", name, code, body)
+		}
+	}
+	// Upload chunk 2 and 0, then resume: the server names what it holds.
+	upload(t, w.alice, id, data, 2, 0)
+	_, body, _ = fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, id, -1, nil, "")
+	if err := json.Unmarshal(body, &st); err != nil || len(st.Have) != 2 || st.Have[0] != 0 || st.Have[1] != 2 {
+		t.Fatalf("resumed status: %s", body)
+	}
+	if st = upload(t, w.alice, id, data, 1); !st.Complete {
+		t.Fatalf("after the last chunk: %+v", st)
+	}
+
+	// Bob (a member) downloads the same bytes, every chunk verified.
+	code, body, _ = fileCall(t, w.bob, http.MethodGet, protocol.PathFile, id, -1, nil, "")
+	var man protocol.FileManifest
+	if code != http.StatusOK || json.Unmarshal(body, &man) != nil || man.SHA256 != sumOf(data) || len(man.Chunks) != 3 {
+		t.Fatalf("manifest: %d %s", code, body)
+	}
+	var got []byte
+	for n := range man.Chunks {
+		code, b, sum := fileCall(t, w.bob, http.MethodGet, protocol.PathFileChunk, id, n, nil, "")
+		if code != http.StatusOK || sum != man.Chunks[n] || sumOf(b) != sum {
+			t.Fatalf("chunk %d: %d, sum %s", n, code, sum)
+		}
+		got = append(got, b...)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("downloaded bytes differ")
+	}
+
+	// Dave (no access) learns nothing: every route answers exactly as for
+	// an id that does not exist. So does a deleted attachment.
+	unknown := model.NewID()
+	for _, route := range []struct {
+		method, path string
+		n            int
+	}{{http.MethodGet, protocol.PathFile, -1}, {http.MethodGet, protocol.PathFileChunk, 0},
+		{http.MethodGet, protocol.PathFileUpload, -1}, {http.MethodPut, protocol.PathFileChunk, 0}} {
+		c1, b1, h1 := fileCall(t, w.dave, route.method, route.path, id, route.n, c0, sumOf(c0))
+		c2, b2, h2 := fileCall(t, w.dave, route.method, route.path, unknown, route.n, c0, sumOf(c0))
+		if c1 != http.StatusNotFound || c1 != c2 || !bytes.Equal(b1, b2) || h1 != h2 {
+			t.Fatalf("%s %s: no access %d %s, unknown %d %s", route.method, route.path, c1, b1, c2, b2)
+		}
+	}
+	// Carol (a viewer) may download but not upload.
+	if code, _, _ := fileCall(t, w.carol, http.MethodGet, protocol.PathFileChunk, id, 1, nil, ""); code != http.StatusOK {
+		t.Fatalf("viewer download: %d", code)
+	}
+	id2 := attach(t, w.alice, w.m.ID, randomData(t, 10))
+	if code, body, _ := fileCall(t, w.carol, http.MethodGet, protocol.PathFileUpload, id2, -1, nil, ""); code != http.StatusForbidden {
+		t.Fatalf("viewer upload: %d %s", code, body)
+	}
+
+	// A second attachment of the same bytes in the same matter is
+	// complete at once; in another matter it must be uploaded again.
+	same := attach(t, w.bob, w.m.ID, data)
+	_, body, _ = fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, same, -1, nil, "")
+	if json.Unmarshal(body, &st) != nil || !st.Complete {
+		t.Fatalf("same bytes, same matter: %s", body)
+	}
+	other := attach(t, w.alice, w.p.ID, data)
+	_, body, _ = fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, other, -1, nil, "")
+	if json.Unmarshal(body, &st) != nil || st.Complete || len(st.Have) != 0 {
+		t.Fatalf("same bytes, other matter: %s", body)
+	}
+
+	// Limits: a file over the per-file limit, and one past the quota
+	// (alice holds 2 MiB + 10 bytes of her 5 MiB).
+	big := model.Attachment{MatterID: w.m.ID, RecordID: w.m.ID, Name: "big", Size: 5 * model.ChunkSize, SHA256: sumOf(nil)}
+	bigID := w.alice.PushOne(t, servertest.Create(model.AttachmentCollection, big.Fields())).Record.ID
+	if code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, bigID, -1, nil, ""); code != http.StatusRequestEntityTooLarge ||
+		!bytes.Contains(body, []byte(protocol.CodeFileTooLarge)) {
+		t.Fatalf("file over the limit: %d %s", code, body)
+	}
+	big.Size = 4 * model.ChunkSize
+	bigID = w.alice.PushOne(t, servertest.Create(model.AttachmentCollection, big.Fields())).Record.ID
+	if code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, bigID, -1, nil, ""); code != http.StatusInsufficientStorage ||
+		!bytes.Contains(body, []byte(protocol.CodeQuotaExceeded)) {
+		t.Fatalf("file past the quota: %d %s", code, body)
+	}
+
+	// Bytes that are not the file the record names are refused whole.
+	liar := attach(t, w.alice, w.m.ID, randomData(t, 100))
+	other100 := randomData(t, 100)
+	code, body, _ = fileCall(t, w.alice, http.MethodPut, protocol.PathFileChunk, liar, 0, other100, sumOf(other100))
+	if code != http.StatusUnprocessableEntity || !bytes.Contains(body, []byte(protocol.CodeHashMismatch)) {
+		t.Fatalf("wrong file: %d %s", code, body)
+	}
+
+	// Deleting the record hides the file at once; its bytes stay until the
+	// tombstone is compacted.
+	rec := w.alice.PushOne(t, servertest.Create(model.AttachmentCollection, model.Attachment{MatterID: w.m.ID, RecordID: w.m.ID, Name: "x", Size: int64(len(data)), SHA256: sumOf(data)}.Fields())).Record
+	w.alice.PushOne(t, servertest.Delete(rec))
+	c1, b1, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFile, rec.ID, -1, nil, "")
+	c2, b2, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFile, unknown, -1, nil, "")
+	if c1 != http.StatusNotFound || c1 != c2 || !bytes.Equal(b1, b2) {
+		t.Fatalf("deleted attachment: %d %s", c1, b1)
+	}
+	_ = context.Background()
+}
+
+func TestFilesKeptUntilTombstoneCompactedSQLite(t *testing.T) {
+	testFilesKeptUntilCompacted(t, startSQLite)
+}
+func TestFilesKeptUntilTombstoneCompactedPostgres(t *testing.T) {
+	testFilesKeptUntilCompacted(t, startPostgres)
+}
+
+func testFilesKeptUntilCompacted(t *testing.T, start starter) {
+	w := newWorld(t, start)
+	ctx := context.Background()
+	data := randomData(t, 1000)
+	id := attach(t, w.alice, w.m.ID, data)
+	upload(t, w.alice, id, data, 0)
+	rec := w.alice.PushOne(t, servertest.Update(&protocol.Record{ID: id, Collection: model.AttachmentCollection, Version: 1}, model.Fields{"name": "renamed"})).Record
+	w.alice.PushOne(t, servertest.Delete(rec))
+
+	complete := func() bool {
+		again := attach(t, w.bob, w.m.ID, data)
+		_, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, again, -1, nil, "")
+		var st protocol.UploadStatus
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatalf("upload status: %s", body)
+		}
+		w.bob.PushOne(t, servertest.Delete(&protocol.Record{ID: again, Collection: model.AttachmentCollection, Version: 1}))
+		return st.Complete
+	}
+	if _, err := w.srv.Compact(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !complete() {
+		t.Fatal("a deleted record's file was dropped before its tombstone was compacted")
+	}
+	if _, err := w.srv.Compact(ctx, time.Now().Add(server.DefaultRetention+time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if complete() {
+		t.Fatal("the file of a compacted tombstone is still held")
+	}
+}
