@@ -42,9 +42,11 @@ const maxAnswerBytes = 512 << 20
 type Client struct {
 	base    *url.URL
 	token   string
+	user    string // whose token it is, sent as protocol.HeaderUser
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
+	schema  string // this device's schema fingerprint, sent with every request
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -77,6 +79,21 @@ func WithRequestTimeout(d time.Duration) Option {
 			c.timeout = d
 		}
 	}
+}
+
+// WithUser names the user the token belongs to, as the credentials say.
+// Every authenticated request carries it (protocol.HeaderUser), so the
+// server refuses a token of anyone else with wrong_user instead of acting
+// as its owner while this device shows another user.
+func WithUser(name string) Option {
+	return func(c *Client) { c.user = name }
+}
+
+// WithSchema sends the device's schema fingerprint with every request
+// (protocol.HeaderSchema), so that the server explains an op refused
+// because the two schemas differ.
+func WithSchema(fingerprint string) Option {
+	return func(c *Client) { c.schema = fingerprint }
 }
 
 // WithClock sets the clock that dates Retry-After answers (tests).
@@ -209,6 +226,15 @@ func (c *Client) Health(ctx context.Context) (int64, error) {
 	return out.Head, nil
 }
 
+// Whoami asks whose the token is.
+func (c *Client) Whoami(ctx context.Context) (protocol.WhoamiResponse, error) {
+	var out protocol.WhoamiResponse
+	if err := c.do(ctx, http.MethodGet, protocol.PathWhoami, nil, nil, &out, HealthTimeout); err != nil {
+		return out, fmt.Errorf("whoami: %w", err)
+	}
+	return out, nil
+}
+
 // do sends in as JSON (when not nil) and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, timeout time.Duration) error {
 	var body []byte
@@ -296,8 +322,14 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.schema != "" {
+		req.Header.Set(protocol.HeaderSchema, c.schema)
+	}
 	if c.token != "" && path != protocol.PathLogin {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+		if c.user != "" {
+			req.Header.Set(protocol.HeaderUser, c.user)
+		}
 	}
 	return req, nil
 }

@@ -30,8 +30,8 @@ func init() {
 	})
 	Register(&Command{
 		Name:    "rm",
-		Usage:   "ID",
-		Summary: "Delete a record",
+		Usage:   "ID [--cascade]",
+		Summary: "Delete a record (a matter that holds records only with --cascade, which deletes them with it)",
 		Run:     runRm,
 	})
 	Register(&Command{
@@ -132,6 +132,7 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 }
 
 func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
+	cascade := fs.Bool("cascade", false, "for a matter: delete every record it holds with it")
 	id, db, err := openForRecord(ctx, env, fs, args, "name exactly one record to delete by its id")
 	if err != nil {
 		return err
@@ -141,14 +142,33 @@ func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 	if err != nil {
 		return err
 	}
-	if err := db.Delete(ctx, id); err != nil {
-		return recordError(id, err)
-	}
 	col, err := collection(rec.Collection)
 	if err != nil {
 		return err
 	}
 	title := rec.Title(col)
+	if *cascade && rec.Collection != model.MatterCollection {
+		return usageError("--cascade is for matters; %s is a %s", id, singular(col))
+	}
+	held := 0
+	if *cascade {
+		held, err = db.DeleteCascade(ctx, id)
+	} else {
+		err = db.Delete(ctx, id)
+	}
+	var holds *localdb.MatterHoldsError
+	switch {
+	case errors.As(err, &holds):
+		return fmt.Errorf("the matter %q still holds %s; nothing was deleted. Run casefile rm %s --cascade to delete them with it",
+			safetext.Line(title), localdb.HoldsPhrase(holds.Counts), id)
+	case err != nil:
+		return recordError(id, err)
+	}
+	if held > 0 {
+		if _, err := fmt.Fprintf(env.Stdout, "Deleted %s with the matter.\n", plural(held, "record")); err != nil {
+			return err
+		}
+	}
 	// A record the server never had is gone at once with its unsent changes;
 	// otherwise a tombstone waits for the server to confirm.
 	if _, err := db.Get(ctx, id); errors.Is(err, localdb.ErrNotFound) {

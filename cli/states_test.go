@@ -91,8 +91,9 @@ func TestStatesInShowListAndQueue(t *testing.T) {
 		t.Errorf("queue table:\n%s", out)
 	}
 
-	// Deleting a record the server has leaves a tombstone until it confirms.
-	out = h.ok("rm", matter)
+	// Deleting a record the server has leaves a tombstone until it confirms
+	// (the matter's note goes with it).
+	out = h.ok("rm", matter, "--cascade")
 	if !strings.Contains(out, `Deleted matter "Smith v Jones" (saved offline until the server confirms).`) {
 		t.Fatalf("rm printed %q", out)
 	}

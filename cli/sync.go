@@ -120,6 +120,7 @@ func filesLine(s transfer.Summary) string {
 func syncOptions(cfg config.Config, creds credentials) syncer.Options {
 	return syncer.Options{
 		Server:         creds.Server,
+		User:           creds.User,
 		Token:          creds.Token,
 		Device:         creds.Device,
 		BatchSize:      cfg.BatchSize,
@@ -153,7 +154,7 @@ func syncError(err error, timeout time.Duration) error {
 	if errors.As(err, &e) {
 		switch e.Class {
 		case apiclient.ClassUnauthorized:
-			return &ExitError{Code: exitLoggedOut, Err: apiclient.ErrSessionExpired}
+			return &ExitError{Code: exitLoggedOut, Err: apiclient.Refused(err)}
 		case apiclient.ClassUnreachable:
 			return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("%s Your changes are kept on this computer; sync again when the network is back", e.Message)}
 		default:

@@ -104,6 +104,36 @@ type Config struct {
 	// MetricsToken is the bearer token the sync server's /metrics
 	// requires; "" requires none. It is a secret: never log it.
 	MetricsToken string
+	// DropFolder is the folder whose per-matter sub-folders import
+	// dropped files; "" means DefaultDropFolder(), "off" turns it off.
+	DropFolder string
+	// DropKeepOriginals leaves imported files in place instead of moving
+	// them to the matter folder's imported/ sub-folder.
+	DropKeepOriginals bool
+}
+
+// DropFolderOff is the drop_folder value that turns the drop folder off.
+const DropFolderOff = "off"
+
+// DefaultDropFolder is ~/Casefile/Inbox: beside a person's documents,
+// where they look, not hidden in the data directory.
+func DefaultDropFolder() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, "Casefile", "Inbox")
+}
+
+// ResolvedDropFolder returns the drop folder, "" when it is off.
+func (c Config) ResolvedDropFolder() string {
+	switch c.DropFolder {
+	case DropFolderOff:
+		return ""
+	case "":
+		return DefaultDropFolder()
+	}
+	return c.DropFolder
 }
 
 // Default returns the settings used when nothing is configured.
@@ -230,7 +260,7 @@ func unwrapPath(err error) error {
 
 // knownKeys are the top-level keys, in the order docs/config.md lists them.
 var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "request_timeout", "batch_size", "log_level", "keys",
-	"metrics_listen", "metrics_token"}
+	"metrics_listen", "metrics_token", "drop_folder", "drop_keep_originals"}
 
 func (c *Config) parse(path string, data []byte) ([]string, error) {
 	var raw map[string]any
@@ -289,6 +319,16 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 			c.MetricsToken, err = str(v)
 			if err == nil {
 				c.MetricsToken, err = checkMetricsToken(c.MetricsToken)
+			}
+		case "drop_folder":
+			c.DropFolder, err = str(v)
+			if err == nil && c.DropFolder != DropFolderOff {
+				c.DropFolder, err = checkDataDir(c.DropFolder)
+			}
+		case "drop_keep_originals":
+			var ok bool
+			if c.DropKeepOriginals, ok = v.(bool); !ok {
+				err = fmt.Errorf("must be true or false, not %s", tomlKind(v))
 			}
 		default:
 			warnings = append(warnings, unknownKey(path, key, knownKeys))

@@ -304,10 +304,11 @@ const (
 	errNoConflict
 	errResolution // a resolution model.Conflict.Resolve refuses
 	errRecordGone
+	errMatterNotEmpty
 )
 
 func (k errKind) String() string {
-	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone"}[k]
+	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone", "matter not empty"}[k]
 }
 
 // matches reports whether err is the kind the model expects.
@@ -334,6 +335,8 @@ func (k errKind) matches(err error) bool {
 		return err != nil
 	case errRecordGone:
 		return errors.Is(err, localdb.ErrRecordGone)
+	case errMatterNotEmpty:
+		return errors.Is(err, localdb.ErrMatterNotEmpty)
 	}
 	return false
 }
@@ -411,10 +414,56 @@ func (m *clientModel) delete(id string) errKind {
 	if ek != errNone {
 		return ek
 	}
+	if len(m.held(r)) > 0 {
+		return errMatterNotEmpty
+	}
 	m.enqueue(r, model.OpDelete, nil, nil)
 	m.recompute(id)
 	m.journal++
 	return errNone
+}
+
+// held lists the live records a matter shows as its own, by id as
+// DeleteCascade takes them, or nothing for another record.
+func (m *clientModel) held(r *mRecord) []string {
+	if r.coll != model.MatterCollection {
+		return nil
+	}
+	var out []string
+	for _, id := range sortedKeys(m.recs) {
+		r2 := m.recs[id]
+		if id != r.id && !r2.deleted && r2.matter == r.id {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// deleteCascade models DeleteCascade: the matter's records first, then
+// the matter; a record in conflict stops it with nothing written.
+func (m *clientModel) deleteCascade(id string) (int, errKind) {
+	r, ek := m.writable(id)
+	if ek != errNone {
+		return 0, ek
+	}
+	if r.coll != model.MatterCollection {
+		return 0, errResolution // any error: not a matter
+	}
+	held := m.held(r)
+	for _, h := range held {
+		if _, ek := m.writable(h); ek != errNone {
+			return 0, ek
+		}
+	}
+	for _, h := range held {
+		m.enqueue(m.recs[h], model.OpDelete, nil, nil)
+		m.recompute(h)
+		m.journal++
+	}
+	m.enqueue(r, model.OpDelete, nil, nil)
+	m.recompute(id)
+	m.journal++
+	return len(held), errNone
 }
 
 // nextBatch models NextBatch: due ops, oldest first, one per record.

@@ -82,6 +82,21 @@ func (sm *storeMachine) Delete(t *rapid.T) {
 	sm.deleteRecord(t, sm.pickRecord(t))
 }
 
+// DeleteCascade deletes a matter with the records it holds.
+func (sm *storeMachine) DeleteCascade(t *rapid.T) {
+	id := sm.pickRecord(t)
+	n, want := sm.m.deleteCascade(id)
+	got, err := sm.db.DeleteCascade(ctx, id)
+	t.Logf("> delete cascade %s: %d, %v", short(id), got, err)
+	expect(t, "delete cascade "+id, want, err)
+	if err == nil && got != n {
+		t.Fatalf("delete cascade %s took %d records with it, want %d", id, got, n)
+	}
+	if err == nil && got > 0 {
+		stats.cascades.Add(1)
+	}
+}
+
 func (sm *storeMachine) deleteRecord(t *rapid.T, id string) {
 	want := sm.m.delete(id)
 	err := sm.db.Delete(ctx, id)

@@ -190,7 +190,9 @@ const (
 // the server answers a replayed id with its first answer, so later edits
 // queue behind it. So do edits after an op whose outcome the server could
 // not tell (outcome_unknown): it may have taken effect, and folding into it
-// would send it again, or let a delete cancel a create the server has.
+// would send it again, or let a delete cancel a create the server has. And
+// so do edits after an op refused because the server's schema differs
+// (schema_mismatch): sent again it would only be refused again.
 // The first base value of each field is kept.
 func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model.OpKind, changes, baseValues model.Fields, now int64) (opRow, coalesced, error) {
 	ops, err := db.recordOps(ctx, tx, rec.id)
@@ -199,7 +201,7 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 	}
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
-		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown && !last.heldBack()
+		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown && !last.heldBack() && !last.schemaRefused()
 		if failed || (last.state == OpPending && last.attempts == 0) {
 			how := foldedIn
 			if failed {

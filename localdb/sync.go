@@ -216,7 +216,7 @@ func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult)
 			case model.ResultConflict:
 				err = db.applyConflict(ctx, tx, op, res)
 			case model.ResultRejected:
-				err = db.applyRejected(ctx, tx, op, res.Code, res.Message)
+				err = db.applyRejected(ctx, tx, op, res.Code, res.Message, res.Problems)
 			default:
 				err = fmt.Errorf("op %s: unknown result %q", op.OpID, res.Result)
 			}
@@ -336,7 +336,7 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	rec, err := db.getRow(ctx, tx, op.RecordID)
 	if errors.Is(err, ErrNotFound) {
 		// Nothing left here to review against: keep the change as refused.
-		return db.applyRejected(ctx, tx, op, "conflict", "the server has a newer change of a record no longer on this device")
+		return db.applyRejected(ctx, tx, op, "conflict", "the server has a newer change of a record no longer on this device", nil)
 	}
 	if err != nil {
 		return err
@@ -451,7 +451,7 @@ func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, 
 // applyRejected marks the op failed with the server's reason. Its data stays
 // in the outbox; the record shows the server's copy, or is hidden if the
 // server never had it.
-func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code protocol.Code, msg string) error {
+func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code protocol.Code, msg string, probs model.Problems) error {
 	if msg == "" {
 		msg = "the server refused the change (" + string(code) + ")"
 	}
@@ -471,6 +471,9 @@ func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code prot
 		op.errorCode, op.lastError = code, msg
 	}
 	if err := db.saveOp(ctx, tx, op); err != nil {
+		return err
+	}
+	if err := saveProblems(ctx, tx, op.seq, probs); err != nil {
 		return err
 	}
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {

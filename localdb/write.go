@@ -203,30 +203,57 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if rec.state == model.StateConflict {
-			return ErrInConflict
-		}
-		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
-			return ErrDeleted
-		}
-		now := nanos(db.now())
-		op, how, err := db.enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
-		if err != nil {
+		if err := db.deletable(ctx, tx, rec); err != nil {
 			return err
 		}
-		_, exists, err := db.recompute(ctx, tx, id, now)
-		if err != nil {
-			return err
+		if rec.collection == model.MatterCollection {
+			holds, err := matterHolds(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if len(holds) > 0 {
+				return &MatterHoldsError{Counts: holds}
+			}
 		}
-		summary := "deleted" + queueNote(how)
-		if !exists {
-			summary = "deleted; the server never had it, so it is gone with its unsent changes"
-		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDelete, RecordID: id,
-			Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
+		return db.deleteRow(ctx, tx, rec, "deleted")
 	})
 	if err != nil {
 		return wrapWrite("delete "+id, err)
+	}
+	return nil
+}
+
+// deleteRow queues the delete of a record in tx and journals it with what
+// as its summary ("deleted", "deleted with its matter").
+func (db *DB) deleteRow(ctx context.Context, tx *sql.Tx, rec recordRow, what string) error {
+	if err := db.deletable(ctx, tx, rec); err != nil {
+		return err
+	}
+	id := rec.id
+	now := nanos(db.now())
+	op, how, err := db.enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
+	if err != nil {
+		return err
+	}
+	_, exists, err := db.recompute(ctx, tx, id, now)
+	if err != nil {
+		return err
+	}
+	summary := what + queueNote(how)
+	if !exists {
+		summary = what + "; the server never had it, so it is gone with its unsent changes"
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDelete, RecordID: id,
+		Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
+}
+
+// deletable refuses the delete of a record in conflict or already deleted.
+func (db *DB) deletable(ctx context.Context, tx *sql.Tx, rec recordRow) error {
+	if rec.state == model.StateConflict {
+		return ErrInConflict
+	}
+	if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
+		return ErrDeleted
 	}
 	return nil
 }

@@ -176,7 +176,7 @@ func TestValidID(t *testing.T) {
 }
 
 func TestProblemsError(t *testing.T) {
-	var err error = Problems{{"note", "title", "is required"}}
+	var err error = Problems{{Collection: "note", Field: "title", Message: "is required"}}
 	var ps Problems
 	if !errors.As(err, &ps) || len(ps) != 1 || err.Error() != "note.title: is required" {
 		t.Errorf("got %v", err)

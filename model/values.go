@@ -35,10 +35,23 @@ func (f Fields) Clone() Fields {
 
 // Problem is one thing wrong with a record, named by its field.
 type Problem struct {
-	Collection string `json:"collection"`
-	Field      string `json:"field,omitempty"`
-	Message    string `json:"message"`
+	Collection string      `json:"collection"`
+	Field      string      `json:"field,omitempty"`
+	Message    string      `json:"message"`
+	Kind       ProblemKind `json:"kind,omitempty"`
 }
+
+// ProblemKind sorts problems by what the schema says of the field, so that
+// a client whose schema differs can tell a field it does not know from a
+// value it got wrong.
+type ProblemKind string
+
+// The kinds of problem.
+const (
+	ProblemUnknownField ProblemKind = "unknown_field" // the collection has no such field
+	ProblemRequired     ProblemKind = "required"      // a required field is missing or emptied
+	ProblemInvalid      ProblemKind = "invalid"       // the value breaks the field's type or bounds
+)
 
 func (p Problem) String() string {
 	if p.Field == "" {
@@ -91,16 +104,17 @@ func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
 	for _, name := range sortedKeys(fields) {
 		f, ok := c.Field(name)
 		if !ok {
-			probs = append(probs, Problem{c.Name, name, "no such field (fields: " + strings.Join(c.FieldNames(), ", ") + ")"})
+			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemUnknownField,
+				Message: "no such field (fields: " + strings.Join(c.FieldNames(), ", ") + ")"})
 			continue
 		}
 		v, err := f.Normalize(fields[name])
 		if err != nil {
-			probs = append(probs, Problem{c.Name, name, err.Error()})
+			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemInvalid, Message: err.Error()})
 			continue
 		}
 		if v == nil && f.Required {
-			probs = append(probs, Problem{c.Name, name, "is required and cannot be empty"})
+			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemRequired, Message: "is required and cannot be empty"})
 			continue
 		}
 		out[name] = v
@@ -109,7 +123,7 @@ func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
 		for _, f := range c.Fields {
 			if f.Required && fields[f.Name] == nil {
 				if _, reported := out[f.Name]; !reported && !hasProblem(probs, f.Name) {
-					probs = append(probs, Problem{c.Name, f.Name, "is required"})
+					probs = append(probs, Problem{Collection: c.Name, Field: f.Name, Kind: ProblemRequired, Message: "is required"})
 				}
 			}
 		}

@@ -89,7 +89,17 @@ type OpResult struct {
 	Dropped        []string `json:"dropped,omitempty"`         // merged: edits that lost to server-wins
 	Code           Code     `json:"code,omitempty"`            // rejected: a stable error code
 	Message        string   `json:"message,omitempty"`         // rejected or conflict: a sentence for people
+	// Problems: rejected for its fields (validation, schema_mismatch):
+	// each field at fault, with what is wrong, for an editor to mark.
+	Problems []model.Problem `json:"problems,omitempty"`
 }
+
+// HeaderSchema carries a schema fingerprint (model.Schema.Fingerprint):
+// the client's on its requests, the server's on its answers. A header, not
+// a body key or a parameter, so that servers older than it ignore it
+// rather than refuse the request; a client that sends none is answered as
+// before.
+const HeaderSchema = "Casefile-Schema"
 
 // Record is a record as the server holds it.
 type Record struct {
@@ -211,6 +221,9 @@ const (
 	CodeRateLimited  Code = "rate_limited"   // 429, with Retry-After
 	CodeCursorTooOld Code = "cursor_too_old" // 410: compacted past the cursor; resync from 0
 	CodeReadOnly     Code = "read_only"      // rejected op: a viewer cannot write
+	// CodeMatterNotEmpty: rejected op, the delete of a matter that still
+	// holds records (a client deletes them first, in the same push).
+	CodeMatterNotEmpty Code = "matter_not_empty"
 	// CodeOutcomeUnknown: rejected op, resent after the server compacted
 	// the answers it might have been given; it may have been applied.
 	CodeOutcomeUnknown Code = "outcome_unknown"
@@ -220,6 +233,10 @@ const (
 	// CodeTooManyStreams closes an event stream when the same token or
 	// user opens more than the server allows; the oldest goes first.
 	CodeTooManyStreams Code = "too_many_streams"
+	// CodeSchemaMismatch: rejected op whose fields break the server's
+	// schema, sent by a client whose schema fingerprint differs: the
+	// message says what differs, Problems names the fields.
+	CodeSchemaMismatch Code = "schema_mismatch"
 	// CodeWrongUser: 401, the token belongs to another user than the
 	// request's HeaderUser names.
 	CodeWrongUser Code = "wrong_user"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -85,6 +86,13 @@ func rejected(op model.Op, code protocol.Code, msg string) protocol.OpResult {
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultRejected, Code: code, Message: msg}
 }
 
+// invalid rejects an op whose fields break the schema, naming each field.
+func invalid(op model.Op, probs model.Problems) protocol.OpResult {
+	res := rejected(op, protocol.CodeValidation, probs.Error())
+	res.Problems = probs
+	return res
+}
+
 // applier decides and writes one op inside its transaction.
 type applier struct {
 	s  *Server
@@ -134,7 +142,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	op := a.op
 	fields, probs := col.Validate(op.Fields, true)
 	if len(probs) > 0 {
-		return rejected(op, protocol.CodeValidation, probs.Error()), nil
+		return invalid(op, probs), nil
 	}
 	matter := model.MatterOf(col.Name, op.RecordID, fields)
 	old, err := a.tx.Record(ctx, op.RecordID)
@@ -230,7 +238,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	changes, probs := col.Validate(op.Fields, false)
 	if len(probs) > 0 {
-		return rejected(op, protocol.CodeValidation, probs.Error()), nil
+		return invalid(op, probs), nil
 	}
 	m := model.ThreeWay(col, cur.Version, cur.Fields, cur.FieldVersions, op.BaseVersion, changes)
 	if len(m.Conflicts) > 0 {
@@ -314,6 +322,17 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
 			ConflictFields: changed, Message: msgDeleteEdit}, nil
 	}
+	if cur.Collection == model.MatterCollection {
+		// A matter is never deleted out from under its records, whoever
+		// added them since this device looked.
+		holds, err := a.tx.MatterHolds(ctx, cur.ID)
+		if err != nil {
+			return protocol.OpResult{}, err
+		}
+		if len(holds) > 0 {
+			return rejected(op, protocol.CodeMatterNotEmpty, matterHoldsMessage(holds)), nil
+		}
+	}
 	seq, err := a.tx.NextSeq(ctx)
 	if err != nil {
 		return protocol.OpResult{}, err
@@ -329,6 +348,21 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 		return protocol.OpResult{}, err
 	}
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
+}
+
+// matterHoldsMessage says what a matter still holds, for the refusal of
+// its delete.
+func matterHoldsMessage(holds map[string]int64) string {
+	names := make([]string, 0, len(holds))
+	for c := range holds {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, c := range names {
+		parts[i] = fmt.Sprintf("%s: %d", strings.ReplaceAll(c, "_", " "), holds[c])
+	}
+	return "The matter still holds records (" + strings.Join(parts, ", ") + "); delete them first or with it."
 }
 
 // moved notes a record leaving a matter, so its members who cannot see

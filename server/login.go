@@ -41,6 +41,10 @@ const (
 	// freeMemoryEvery is the least time between two returns of the
 	// password checks' memory to the operating system.
 	freeMemoryEvery = 5 * time.Second
+	// freeMemoryAfterKiB: memory is handed back only after checks that
+	// used at least this much since the last time (a burst, not one
+	// login: returning it costs a full garbage collection).
+	freeMemoryAfterKiB = 64 << 10
 )
 
 // Reasons a login is refused, as the metrics label them.
@@ -56,16 +60,18 @@ const (
 // blocks are garbage once checked, but Go keeps freed heap for reuse, so
 // a burst of 100 logins would otherwise leave the process at its peak.
 type loginGate struct {
-	slots chan struct{}
-	wait  time.Duration
-	idle  chan struct{} // signalled when the last running check ends
+	slots    chan struct{}
+	wait     time.Duration
+	checkKiB uint32        // memory of one check (the server's hash cost)
+	idle     chan struct{} // signalled when a burst of checks has ended
 
-	mu      sync.Mutex
-	running int
+	mu        sync.Mutex
+	running   int
+	usedSince uint64 // KiB used by checks since memory was last handed back
 }
 
-func newLoginGate(n int, wait time.Duration) *loginGate {
-	return &loginGate{slots: make(chan struct{}, n), wait: wait, idle: make(chan struct{}, 1)}
+func newLoginGate(n int, wait time.Duration, checkKiB uint32) *loginGate {
+	return &loginGate{slots: make(chan struct{}, n), wait: wait, checkKiB: checkKiB, idle: make(chan struct{}, 1)}
 }
 
 // acquire waits up to the gate's wait for a free check; false means busy.
@@ -88,10 +94,11 @@ func (g *loginGate) acquire(ctx context.Context) bool {
 func (g *loginGate) release() {
 	g.mu.Lock()
 	g.running--
-	last := g.running == 0
+	g.usedSince += uint64(g.checkKiB)
+	burstEnded := g.running == 0 && g.usedSince >= freeMemoryAfterKiB
 	g.mu.Unlock()
 	<-g.slots
-	if last {
+	if burstEnded {
 		select {
 		case g.idle <- struct{}{}:
 		default:
@@ -109,6 +116,9 @@ func (s *Server) freeMemoryLoop() {
 			return
 		case <-s.logins.idle:
 		}
+		s.logins.mu.Lock()
+		s.logins.usedSince = 0
+		s.logins.mu.Unlock()
 		debug.FreeOSMemory()
 		t := time.NewTimer(freeMemoryEvery)
 		select {

@@ -108,6 +108,7 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	s.metrics.pulled(p, resp.Cursor, time.Since(start))
+	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
 	writeJSON(w, http.StatusOK, resp)
 }
 

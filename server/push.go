@@ -60,6 +60,12 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	resp.Head = head
+	if theirs := r.Header.Get(protocol.HeaderSchema); theirs != "" && theirs != s.schemaPrint {
+		for i := range resp.Results {
+			explainDrift(&resp.Results[i])
+		}
+	}
+	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
 	if c, ok := clientCursor(r); ok && c == prior {
 		// Every change after the client's cursor is this batch's, and the
 		// results carry each one: the client need not pull them back.

@@ -122,6 +122,9 @@ type Server struct {
 	mu       sync.Mutex
 	http     *http.Server
 	stopping bool // Shutdown or Close was called; Serve refuses to start
+
+	// schemaPrint is the schema's fingerprint, on every push and pull answer.
+	schemaPrint string
 }
 
 // Open opens the store (creating and migrating it) and prepares the server.
@@ -214,12 +217,14 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		log:    opts.Logger.With("component", "server"),
 		now:    opts.Now,
 		dummy:  sync.OnceValue(func() string { return hashPassword("not a password", opts.Password) }),
+
+		schemaPrint: opts.Schema.Fingerprint(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub()
 	s.metrics = newMetrics(s)
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
-	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait)
+	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait, opts.Password.withDefaults().MemoryKiB)
 	s.handler = s.routes()
 	if metricsLn != nil {
 		s.metricsLn = metricsLn

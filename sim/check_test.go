@@ -220,6 +220,11 @@ func (w *world) checkAll(final bool) {
 func (w *world) checkOnce(tr *truth) {
 	for _, id := range sortedKeys(tr.records) {
 		rec := tr.records[id]
+		// No record outlives its matter: the server refuses to delete a
+		// matter that holds records, whoever added them.
+		if m, ok := tr.records[rec.MatterID]; !rec.Deleted && rec.Collection != model.MatterCollection && (!ok || m.Deleted) {
+			w.violate("record #%d lives on in matter #%d, which is deleted", w.index[id], w.index[rec.MatterID])
+		}
 		if n := tr.audited[id]; n != rec.Version {
 			w.violate("record #%d is at version %d but the audit log has %d change(s) of it", w.index[id], rec.Version, n)
 		}
@@ -259,7 +264,7 @@ func (tr *truth) visible(u *user, matter string) bool {
 
 // expectedCodes are the reasons a server may rightly refuse an op here.
 var expectedCodes = []protocol.Code{protocol.CodeNotFound, protocol.CodeIDConflict, protocol.CodeAccessRevoked, protocol.CodeGone,
-	protocol.CodeOutcomeUnknown, "conflict"}
+	protocol.CodeOutcomeUnknown, protocol.CodeMatterNotEmpty, "conflict"}
 
 // checkClient checks that c mirrors the server for the matters its user
 // may see, holds nothing of others, and keeps only explained ops.

@@ -120,6 +120,36 @@ func (r *crashRig) editSome(n int) {
 	})
 }
 
+// cascadeSome makes a matter holding a few notes here, and once the
+// server has it, deletes it with its notes: the kills then land in pushes
+// that carry a matter's delete behind its records'.
+func (r *crashRig) cascadeSome() {
+	r.local(r.data, func(db *localdb.DB) {
+		ctx := context.Background()
+		if r.doomed == "" {
+			m, err := db.Create(ctx, model.MatterCollection, "", model.Fields{"title": fmt.Sprintf("doomed %d", r.cascades)})
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			for i := range 3 {
+				if _, err := db.Create(ctx, "note", "", model.Fields{model.MatterField: m.ID, "title": fmt.Sprintf("held %d", i)}); err != nil {
+					r.t.Fatal(err)
+				}
+			}
+			r.doomed = m.ID
+			return
+		}
+		if m, err := db.Get(ctx, r.doomed); err != nil || m.State != model.StateSynced {
+			return // not on the server yet: a later round deletes it
+		}
+		if n, err := db.DeleteCascade(ctx, r.doomed); err != nil || n != 3 {
+			r.t.Fatalf("delete the doomed matter with its notes: %d, %v", n, err)
+		}
+		r.doomed = ""
+		r.cascades++
+	})
+}
+
 // syncPhase kills `casefile sync` pushing thousands of ops until target
 // kills landed, with local edits between the runs. After each kill no op
 // has taken effect twice on the server.
@@ -129,6 +159,7 @@ func (r *crashRig) syncPhase(target int) {
 			r.t.Fatalf("only %d sync kills landed in %d runs", r.kills["sync"], round)
 		}
 		r.editSome(5)
+		r.cascadeSome()
 		killed, code, out := r.run("sync", r.data, "sync")
 		r.checkOnce(fmt.Sprintf("sync kill %d", r.kills["sync"]))
 		if killed {
@@ -165,8 +196,14 @@ func (r *crashRig) checkMirror(data string, edits bool) {
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if len(local) != len(recs) {
-			r.t.Errorf("the client holds %d records, the server %d", len(local), len(recs))
+		live := 0
+		for _, sr := range recs {
+			if !sr.Deleted {
+				live++
+			}
+		}
+		if len(local) != live {
+			r.t.Errorf("the client holds %d records, the server %d live ones", len(local), live)
 		}
 		for _, rec := range local {
 			sr, ok := recs[rec.ID]

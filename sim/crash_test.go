@@ -77,8 +77,8 @@ func TestCrash(t *testing.T) {
 		phase.run(kills[phase.name])
 		t.Logf("%s: %d kills in %s", phase.name, r.kills[phase.name], time.Since(began).Round(time.Millisecond))
 	}
-	t.Logf("crash tests: %d kills landed in %d runs (import %d, sync %d, pull %d); %d notes; %d local edits",
-		r.total(), r.runs, r.kills["import"], r.kills["sync"], r.kills["pull"], len(r.ids), len(r.edits))
+	t.Logf("crash tests: %d kills landed in %d runs (import %d, sync %d, pull %d); %d notes; %d local edits; %d matters deleted with their records",
+		r.total(), r.runs, r.kills["import"], r.kills["sync"], r.kills["pull"], len(r.ids), len(r.edits), r.cascades)
 	fmt.Printf("sim crash summary: %d SIGKILLs (import %d, sync %d, pull %d) in %d runs, %d notes, %d edits\n",
 		r.total(), r.kills["import"], r.kills["sync"], r.kills["pull"], r.runs, len(r.ids), len(r.edits))
 }
@@ -103,7 +103,11 @@ type crashRig struct {
 	nedits map[string]int    // note → acknowledged local edits
 	kills  map[string]int
 	runs   int
-	est    map[string]time.Duration // how long a run of a job takes unkilled
+	// cascades counts matters deleted with their records between sync
+	// runs; doomed is the matter made for the next one.
+	cascades int
+	doomed   string
+	est      map[string]time.Duration // how long a run of a job takes unkilled
 }
 
 func newCrashRig(t *testing.T, seed uint64) *crashRig {
@@ -311,6 +315,13 @@ func (r *crashRig) serverState() (map[string]store.Record, map[string]int64) {
 // checkOnce checks that no op took effect twice on the server: each
 // record's version counts its audited changes, and a note never edited
 // here was created once and never changed.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func (r *crashRig) checkOnce(when string) map[string]store.Record {
 	r.t.Helper()
 	recs, audited := r.serverState()
@@ -318,10 +329,11 @@ func (r *crashRig) checkOnce(when string) map[string]store.Record {
 		if audited[id] != rec.Version {
 			r.t.Errorf("%s: record %s is at version %d with %d audited changes", when, id, rec.Version, audited[id])
 		}
-		if rec.Collection == "note" && r.nedits[id] == 0 && rec.Version != 1 {
+		// A note deleted with its matter took one more version.
+		if once := int64(1) + b2i(rec.Deleted); rec.Collection == "note" && r.nedits[id] == 0 && rec.Version != once {
 			r.t.Errorf("%s: note %s, never edited, is at version %d: an op took effect twice", when, id, rec.Version)
 		}
-		if n := r.nedits[id]; n > 0 && rec.Version > int64(1+n) {
+		if n := r.nedits[id]; n > 0 && rec.Version > int64(1+n)+b2i(rec.Deleted) {
 			r.t.Errorf("%s: note %s, edited %d time(s), is at version %d", when, id, n, rec.Version)
 		}
 	}

@@ -36,6 +36,7 @@ func (w *world) run() {
 	w.checkAll(false)
 	w.settle()
 	w.checkAll(true)
+	w.checkFiles()
 }
 
 func (w *world) busy() bool {
@@ -115,7 +116,11 @@ func (w *world) sync(c *client) {
 			c.link.setOffline(false)
 		}
 	}
+	w.maybeAttach(c)
 	sum, err := c.s.RunOnce(w.ctx)
+	if err == nil {
+		w.moveFiles(c, time.Now)
+	}
 	w.stats.inc("syncs", 1)
 	w.stats.inc("conflicts", sum.Conflicts)
 	w.stats.inc("rejected", sum.Failed)

@@ -53,6 +53,7 @@ type world struct {
 
 	rmu    sync.Mutex // the handlers of the links draw from rnd too
 	rnd    *rand.Rand
+	frnd   *rand.Rand // files' own stream (files_test.go)
 	healed bool
 
 	srv     *server.Server
@@ -140,6 +141,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 	w := &world{
 		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
 		rnd:       rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
+		frnd:      newFileRand(seed),
 		index:     map[string]int{},
 		kinds:     map[string]string{},
 		withdrawn: map[wkey]int{},
@@ -270,6 +272,7 @@ func (w *world) openClient(c *client) {
 func (w *world) newSyncer(c *client) {
 	c.s = syncer.New(c.db, syncer.Options{
 		Server:       c.link.URL,
+		User:         c.user.name,
 		Token:        c.token,
 		Device:       c.name,
 		BatchSize:    c.batch,
@@ -345,16 +348,20 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 	defer w.rmu.Unlock()
 	d := draw{f: fPass}
 	f := fPass
+	rnd := w.rnd
+	if strings.HasPrefix(path, "/v1/file") {
+		rnd = w.frnd // file bytes draw their faults from their own stream
+	}
 	switch {
 	case offline:
 		f = fOffline
 	case w.healed:
 	case stream:
-		if w.rnd.Float64() < 0.5 {
+		if rnd.Float64() < 0.5 {
 			f = fStreamCut
 		}
-	case w.rnd.Float64() < w.cfg.faultRate:
-		x := w.rnd.Float64()
+	case rnd.Float64() < w.cfg.faultRate:
+		x := rnd.Float64()
 		for _, m := range faultMix {
 			if f = m.f; x < m.share {
 				break
@@ -363,9 +370,9 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 		}
 		switch f {
 		case fDelay:
-			d.delay = time.Duration(1+w.rnd.IntN(5)) * time.Millisecond
+			d.delay = time.Duration(1+rnd.IntN(5)) * time.Millisecond
 		case fSlow:
-			d.rate = minSlowRate + w.rnd.IntN(maxSlowRate-minSlowRate)
+			d.rate = minSlowRate + rnd.IntN(maxSlowRate-minSlowRate)
 		}
 	}
 	if f != fPass {

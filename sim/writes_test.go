@@ -237,7 +237,7 @@ func (w *world) update(c *client, rec model.Record, field, what string) {
 func (w *world) refused(c *client, what, id string, err error) {
 	w.stats.inc("refused", 1)
 	w.tracef("%s %s #%d refused: %s", c.name, what, w.index[id], refusal(err))
-	if !errors.Is(err, localdb.ErrInConflict) && !errors.Is(err, localdb.ErrDeleted) {
+	if !errors.Is(err, localdb.ErrInConflict) && !errors.Is(err, localdb.ErrDeleted) && !errors.Is(err, localdb.ErrMatterNotEmpty) {
 		w.violate("%s: %s of %s refused: %v", c.name, what, id, err)
 	}
 }
@@ -252,6 +252,8 @@ func refusal(err error) string {
 		return "in conflict"
 	case errors.Is(err, localdb.ErrDeleted):
 		return "deleted"
+	case errors.Is(err, localdb.ErrMatterNotEmpty):
+		return "matter not empty"
 	}
 	return "error"
 }
@@ -259,7 +261,7 @@ func refusal(err error) string {
 // remove deletes a record, mostly a note or task.
 func (w *world) remove(c *client) {
 	want := isChild
-	if w.chance(0.1) {
+	if w.chance(0.15) {
 		want = isMatter
 	}
 	rec, ok := w.pick(c, want)
@@ -281,7 +283,12 @@ func (w *world) remove(c *client) {
 		}
 	}
 	w.action()
-	if err := c.db.Delete(w.ctx, rec.ID); err != nil {
+	err := c.db.Delete(w.ctx, rec.ID)
+	if errors.Is(err, localdb.ErrMatterNotEmpty) && w.chance(0.5) {
+		w.cascade(c, rec.ID)
+		return
+	}
+	if err != nil {
 		w.refused(c, "delete", rec.ID, err)
 		return
 	}
@@ -308,6 +315,31 @@ func (w *world) editStale(c *client, rec model.Record) {
 	fs := tracked[r.Collection]
 	w.update(d, r, fs[w.intn(len(fs))], "edit-stale")
 	w.stats.inc("contract: stale edits of a record edited then deleted", 1)
+}
+
+// cascade deletes a matter with the records c holds of it, as a person
+// told that the matter holds records does.
+func (w *world) cascade(c *client, matter string) {
+	recs, err := c.db.List(w.ctx, localdb.ListQuery{MatterID: matter})
+	w.must(c.name+": list a matter's records", err)
+	n, err := c.db.DeleteCascade(w.ctx, matter)
+	if err != nil {
+		w.refused(c, "delete with its records", matter, err)
+		return
+	}
+	w.stats.inc("matters deleted with their records", 1)
+	w.tracef("%s delete matter#%d with %d records", c.name, w.index[matter], n)
+	held := 0
+	for _, r := range recs {
+		if r.ID != matter {
+			held++
+			w.ack(c, entry{rec: r.ID, kind: "delete"})
+		}
+	}
+	if held != n {
+		w.violate("%s: the matter #%d held %d records, its cascade deleted %d", c.name, w.index[matter], held, n)
+	}
+	w.ack(c, entry{rec: matter, kind: "delete"})
 }
 
 // editDeleted edits a record another client deleted (it may not know yet),

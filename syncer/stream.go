@@ -2,15 +2,41 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"casefile/apiclient"
+	"casefile/internal/safetext"
+	"casefile/protocol"
 )
 
 // streamIdle is how long a stream may stay silent (no event, no
 // heartbeat) before it is presumed dead and reopened. Servers send
 // heartbeats well within it.
 const streamIdle = 75 * time.Second
+
+// streamCapWait is how long to wait before reopening a stream the server
+// closed because newer streams of the same sign-in took its place (it
+// asks for a minute too): reconnecting at once would close one of them.
+const streamCapWait = time.Minute
+
+// closedError turns the server's "closed" event into the error it reports:
+// unauthorized ends the subscription as a refused token does; any other
+// reason is a failure to wait out.
+func closedError(ev apiclient.SSEEvent) *apiclient.Error {
+	var e protocol.Error
+	if err := json.Unmarshal([]byte(ev.Data), &e); err != nil || e.Message == "" {
+		e = protocol.Error{Code: protocol.CodeInternal, Message: "The server closed the event stream."}
+	}
+	ce := &apiclient.Error{Class: apiclient.ClassFailing, Code: e.Code, Message: safetext.Line(e.Message)}
+	switch e.Code {
+	case protocol.CodeUnauthorized, protocol.CodeWrongUser:
+		ce.Class = apiclient.ClassUnauthorized
+	case protocol.CodeTooManyStreams:
+		ce.RetryAfter = streamCapWait
+	}
+	return ce
+}
 
 // subscribe keeps an event stream open until ctx is done, calling onPoke
 // for every poke and onOpen when a stream opens (the caller pulls then:
@@ -37,11 +63,16 @@ func subscribe(ctx context.Context, c Remote, b Backoff, onOpen func(), onPoke f
 			continue
 		}
 		onOpen()
+		var closed *apiclient.Error
 		got := readStream(ctx, st, func(ev apiclient.SSEEvent) {
 			if ev.ID != "" {
 				lastID = ev.ID
 			}
-			if ev.Event != "poke" {
+			if ev.Event == protocol.EventClosed {
+				closed = closedError(ev)
+				return
+			}
+			if ev.Event != protocol.EventPoke {
 				return
 			}
 			p, err := apiclient.ParsePoke(ev)
@@ -58,7 +89,16 @@ func subscribe(ctx context.Context, c Remote, b Backoff, onOpen func(), onPoke f
 		if got {
 			attempt = 0 // the stream worked for a while: reconnect promptly
 		}
-		if !sleep(ctx, b.Delay(attempt)) {
+		wait := b.Delay(attempt)
+		if closed != nil {
+			// The server said why it ended the stream.
+			onFail(closed)
+			if closed.Class == apiclient.ClassUnauthorized {
+				return closed
+			}
+			wait = waitAfter(wait, closed)
+		}
+		if !sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		attempt++

@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"casefile/apiclient"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"casefile/apiclient"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
 )
 
 // TestSubscribeResumesWithLastEventID runs the subscription loop against a
@@ -102,5 +106,42 @@ func TestSubscribeHonoursRetryAfter(t *testing.T) {
 	}
 	if gap := at[1].Sub(at[0]); gap < 900*time.Millisecond {
 		t.Errorf("asked again after %v; the server said Retry-After: 1", gap)
+	}
+}
+
+// TestSubscribeSaysWhyTheServerClosed: a stream the server closes because
+// newer streams of the same token took its place reports the server's
+// reason and waits a minute before reopening (reopening at once would
+// close the other stream, and the two would take turns for ever).
+func TestSubscribeSaysWhyTheServerClosed(t *testing.T) {
+	srv := servertest.Start(t, func(o *server.Options) { o.StreamsPerToken = 1 })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	c, _ := apiclient.NewClient(srv.URL, alice.Token, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opened := make(chan struct{}, 10)
+	failed := make(chan error, 10)
+	done := make(chan error, 1)
+	fast := Backoff{Base: time.Millisecond, Cap: time.Millisecond}
+	go func() {
+		done <- subscribe(ctx, c, fast, func() { opened <- struct{}{} }, func(int64) {}, func(err error) { failed <- err })
+	}()
+	<-opened
+	// The same token opens another stream elsewhere.
+	other, err := c.Events(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var e *apiclient.Error
+	if err := <-failed; !errors.As(err, &e) || e.Code != protocol.CodeTooManyStreams || e.Message == "" || e.RetryAfter != streamCapWait {
+		t.Fatalf("failure reported = %#v, want too_many_streams with the server's sentence and a wait of %v", err, streamCapWait)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("subscribe returned %v", err)
+	}
+	if len(opened) != 0 {
+		t.Fatalf("the stream was reopened at once")
 	}
 }

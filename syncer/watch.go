@@ -2,10 +2,12 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"casefile/apiclient"
 	"casefile/localdb"
+	"casefile/protocol"
 )
 
 // watchLoop notices commits to the local database, from this process or
@@ -121,10 +123,16 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 					s.setConn(s.link.observe(err))
 				}
 				s.log.Debug("event stream", "err", err)
+				// Closed for newer streams of the same sign-in: say so, since
+				// news then waits for the poll until the stream reopens.
+				var e *apiclient.Error
+				if errors.As(err, &e) && e.Code == protocol.CodeTooManyStreams {
+					s.emit(Event{Kind: EventError, Err: e.Message})
+				}
 			})
 		cancel()
 		if apiclient.ClassOf(err) == apiclient.ClassUnauthorized {
-			s.emit(Event{Kind: EventError, Err: apiclient.SessionExpired})
+			s.emit(Event{Kind: EventError, Err: apiclient.Refused(err).Error()})
 		}
 		if ctx.Err() != nil {
 			return

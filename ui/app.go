@@ -370,6 +370,7 @@ const offlineSentence = "You are offline. Your changes are saved on this compute
 // errMessage words a write error for the status line.
 func errMessage(what string, err error) string {
 	var probs model.Problems
+	var holds *localdb.MatterHoldsError
 	switch {
 	case errors.As(err, &probs):
 		return "Nothing was " + what + ": " + probs.Error() + "."
@@ -379,6 +380,8 @@ func errMessage(what string, err error) string {
 		return "Nothing was " + what + ": that conflict was already resolved."
 	case errors.Is(err, localdb.ErrNoOp):
 		return "Nothing was " + what + ": that change is no longer waiting."
+	case errors.As(err, &holds):
+		return "Nothing was " + what + ": the matter holds " + localdb.HoldsPhrase(holds.Counts) + " now; delete it again to delete them with it."
 	}
 	return "Nothing was " + what + ": " + err.Error()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/dustin/go-humanize"
 
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/syncer"
@@ -143,6 +144,10 @@ func pad(s string, w int) string {
 	}
 	return s
 }
+
+// safeLine is stored text made safe for one line of the terminal: text
+// from the server or another user is data, never terminal control.
+func safeLine(s string) string { return safetext.Line(s) }
 
 // oneLine turns a value into a single line for a table cell.
 func oneLine(s string) string {

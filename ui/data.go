@@ -240,10 +240,12 @@ type (
 		rec model.Record
 		err error
 	}
-	// deletedMsg reports a record deleted.
+	// deletedMsg reports a record deleted, held records with it (a
+	// matter's).
 	deletedMsg struct {
-		rec model.Record
-		err error
+		rec  model.Record
+		held int
+		err  error
 	}
 	// resolvedMsg reports a conflict resolved.
 	resolvedMsg struct {
@@ -286,6 +288,16 @@ func deleteRecord(db *localdb.DB, rec model.Record) tea.Cmd {
 		defer cancel()
 		err := db.Delete(ctx, rec.ID)
 		return deletedMsg{rec: rec, err: err}
+	}
+}
+
+// deleteMatterCascade deletes a matter with every record it holds.
+func deleteMatterCascade(db *localdb.DB, rec model.Record) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		n, err := db.DeleteCascade(ctx, rec.ID)
+		return deletedMsg{rec: rec, held: n, err: err}
 	}
 }
 

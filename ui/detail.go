@@ -92,7 +92,7 @@ func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 			rec := p.rec
 			p.send(editMsg{collection: rec.Collection, rec: &rec})
 		case key.Matches(msg, k.Delete):
-			askDelete(p.Shared, p.rec)
+			return askDelete(p.Shared, p.rec)
 		}
 	}
 	return nil

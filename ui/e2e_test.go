@@ -194,6 +194,10 @@ func TestEndToEndLocalTUI(t *testing.T) {
 	bin := buildCasefile(t)
 	dir := t.TempDir()
 	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
+	// A config named explicitly must exist: an empty one.
+	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cli := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...).CombinedOutput()

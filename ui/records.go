@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -329,7 +330,7 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Delete):
 		if rec, ok := p.selected(); ok {
-			askDelete(p.Shared, rec)
+			return askDelete(p.Shared, rec)
 		}
 	}
 	return nil
@@ -340,12 +341,33 @@ func (p *recordsPane) matterCollection() *model.Collection {
 	return c
 }
 
-// askDelete asks to confirm deleting rec.
-func askDelete(sh *Shared, rec model.Record) {
+// askDelete asks to confirm deleting rec. A matter that holds records is
+// counted first: deleting it deletes them too, after a second question.
+func askDelete(sh *Shared, rec model.Record) tea.Cmd {
 	col, _ := sh.Schema.Collection(rec.Collection)
-	q := fmt.Sprintf("Delete the %s “%s”? It disappears here at once and from the server at the next sync.",
-		singular(col), rec.Title(col))
-	sh.send(askMsg{question: q, yes: deleteRecord(sh.DB, rec)})
+	title := safeLine(rec.Title(col))
+	q := fmt.Sprintf("Delete the %s “%s”? It disappears here at once and from the server at the next sync.", singular(col), title)
+	if rec.Collection != model.MatterCollection {
+		sh.send(askMsg{question: q, yes: deleteRecord(sh.DB, rec)})
+		return nil
+	}
+	db := sh.DB
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		holds, err := db.MatterHolds(ctx, rec.ID)
+		if err != nil {
+			return noticeMsg{text: "Nothing was deleted: what the matter holds could not be read: " + err.Error(), level: levelError}
+		}
+		if len(holds) == 0 {
+			return askMsg{question: q, yes: deleteRecord(db, rec)}
+		}
+		n := (&localdb.MatterHoldsError{Counts: holds}).Total()
+		what := plural(n, "record", "records") + " (" + localdb.HoldsList(holds) + ")"
+		second := askMsg{question: fmt.Sprintf("Really delete “%s” and all %s? They disappear here at once and from the server at the next sync.", title, what),
+			yes: deleteMatterCascade(db, rec)}
+		return askMsg{question: fmt.Sprintf("The matter “%s” holds %s. Delete them with it? You are asked once more.", title, what), then: second}
+	}
 }
 
 // singular is a collection's label for one record ("Time entries" → "time entry").

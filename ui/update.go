@@ -209,7 +209,11 @@ func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 			m.detail = nil
 		}
 		col, _ := m.sh.Schema.Collection(msg.rec.Collection)
-		m.setNotice(fmt.Sprintf("Deleted “%s”. ", msg.rec.Title(col))+m.savedSentence(), levelOK)
+		what := fmt.Sprintf("Deleted “%s”. ", safeLine(msg.rec.Title(col)))
+		if msg.held > 0 {
+			what = fmt.Sprintf("Deleted “%s” and the %s it held. ", safeLine(msg.rec.Title(col)), plural(msg.held, "record", "records"))
+		}
+		m.setNotice(what+m.savedSentence(), levelOK)
 		cmds = append(cmds, m.nudge())
 	case resolvedMsg:
 		if msg.err != nil {

@@ -62,6 +62,9 @@ type Reader interface {
 	IsMember(ctx context.Context, user, matterID string) (bool, error)
 	// Members returns the members of a matter, by name.
 	Members(ctx context.Context, matterID string) ([]string, error)
+	// MatterHolds counts the live records (tombstones not) a matter holds,
+	// the matter itself not, by collection.
+	MatterHolds(ctx context.Context, matterID string) (map[string]int64, error)
 	// Changes returns records with After < seq <= UpTo visible to the
 	// query's user, in seq order, at most Limit of them.
 	Changes(ctx context.Context, q ChangeQuery) ([]Record, error)

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"RecordRoundTrip", testRecordRoundTrip},
 		{"ChangesVisibility", testChangesVisibility},
 		{"BumpMatter", testBumpMatter},
+		{"MatterHolds", testMatterHolds},
 		{"Ledger", testLedger},
 		{"UsersAndTokens", testUsersAndTokens},
 		{"Members", testMembers},
@@ -210,6 +211,33 @@ func testChangesVisibility(t *testing.T, st store.Store) {
 	}
 	if got, n := seqs(store.ChangeQuery{All: true, After: 2, UpTo: 5, Limit: 2}); !slices.Equal(got, []int64{3, 4}) || n != 3 {
 		t.Fatalf("admin range (2,5] limit 2 = %v (count %d), want [3 4] (count 3)", got, n)
+	}
+}
+
+func testMatterHolds(t *testing.T, st store.Store) {
+	a, b := model.NewID(), model.NewID()
+	putRecord(t, st, model.MatterCollection, a, model.Fields{"title": "A"})
+	putRecord(t, st, "note", a, model.Fields{"title": "1"})
+	putRecord(t, st, "note", a, model.Fields{"title": "2"})
+	gone := putRecord(t, st, "task", a, model.Fields{"title": "3"})
+	putRecord(t, st, "task", a, model.Fields{"title": "4"})
+	putRecord(t, st, "note", b, model.Fields{"title": "elsewhere"})
+	write(t, st, func(tx store.Tx) (err error) {
+		gone.Deleted = true
+		if gone.Seq, err = tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		return tx.PutRecord(ctx, gone)
+	})
+	var got map[string]int64
+	if err := st.Read(ctx, func(r store.Reader) (err error) { got, err = r.MatterHolds(ctx, a); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["note"] != 2 || got["task"] != 1 {
+		t.Fatalf("matter holds %v, want 2 notes and 1 task (not itself, not the tombstone, not another matter's)", got)
+	}
+	if err := st.Read(ctx, func(r store.Reader) (err error) { got, err = r.MatterHolds(ctx, model.NewID()); return err }); err != nil || len(got) != 0 {
+		t.Fatalf("an unknown matter holds %v (%v), want nothing", got, err)
 	}
 }
 

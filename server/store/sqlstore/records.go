@@ -109,6 +109,28 @@ func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
 	return r, nil
 }
 
+func (t *txn) MatterHolds(ctx context.Context, matterID string) (map[string]int64, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT collection, COUNT(*) FROM records
+		WHERE matter_id = $1 AND id <> $1 AND NOT deleted GROUP BY collection`, matterID)
+	if err != nil {
+		return nil, fmt.Errorf("count a matter's records: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var c string
+		var n int64
+		if err := rows.Scan(&c, &n); err != nil {
+			return nil, fmt.Errorf("count a matter's records: %w", t.mapErr(err))
+		}
+		out[c] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count a matter's records: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
 func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	fields := r.Fields
 	if fields == nil {

@@ -1,0 +1,145 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"casefile/apiclient"
+	"casefile/localdb"
+	"casefile/localfiles"
+	"casefile/model"
+	"casefile/transfer"
+)
+
+// Attached files in the scenarios: now and then a client attaches a small
+// file to a record it holds, and every sync cycle moves file bytes after
+// the records, through the same faulty link. Attachment records converge
+// like any record; at the end every client downloads every file it can
+// see and each copy must hash to its record's sha256.
+
+// attachOdds is the chance that a sync cycle first attaches a file.
+const attachOdds = 0.08
+
+// maxSimFile keeps the files small: the point is the protocol, not bytes.
+const maxSimFile = 3000
+
+func (c *client) files() *localfiles.Dir {
+	d, err := localfiles.OpenDir(c.path + ".files")
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// fileDraw draws from the files' own stream, so attaching does not shift
+// the record steps' draws.
+func (w *world) fileDraw() float64 {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return w.frnd.Float64()
+}
+
+func (w *world) fileIntn(n int) int {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return w.frnd.IntN(n)
+}
+
+// maybeAttach attaches a small file to a record c holds, now and then.
+func (w *world) maybeAttach(c *client) {
+	if len(w.ids) == 0 || w.fileDraw() >= attachOdds {
+		return
+	}
+	id := w.ids[w.fileIntn(len(w.ids))]
+	rec, err := c.db.Get(w.ctx, id)
+	if err != nil || rec.Deleted {
+		return // not on this device, or gone: nothing to attach to
+	}
+	data := make([]byte, 1+w.fileIntn(maxSimFile))
+	w.rmu.Lock()
+	for i := range data {
+		data[i] = byte(w.frnd.UintN(256))
+	}
+	w.rmu.Unlock()
+	files := c.files()
+	hash, size, err := files.Import(bytes.NewReader(data))
+	w.must(c.name+": import a file", err)
+	att, err := c.db.Attach(w.ctx, id, model.Attachment{Name: "file.bin", Size: size, SHA256: hash})
+	if errors.Is(err, localdb.ErrInConflict) {
+		return
+	}
+	w.must(c.name+": attach", err)
+	w.stats.inc("files attached", 1)
+	w.tracef("%s attach %s to #%d", c.name, att.ID, w.index[id])
+}
+
+// moveFiles runs one pass of c's transfers; only network trouble may
+// stop it.
+func (w *world) moveFiles(c *client, now func() time.Time) transfer.Summary {
+	if c.workOffline {
+		return transfer.Summary{}
+	}
+	api, err := apiclient.NewClient(c.link.URL, c.token, c.link.client, apiclient.WithRequestTimeout(requestTimeout))
+	w.must("file client", err)
+	sum, err := transfer.New(c.db, c.files(), api, transfer.Options{Now: now}).RunOnce(w.ctx)
+	w.stats.inc("files uploaded", sum.Uploaded)
+	w.stats.inc("files downloaded", sum.Downloaded)
+	if err != nil && !apiclient.IsTransient(err) && apiclient.ClassOf(err) != apiclient.ClassPermanent {
+		w.violate("%s: moving files failed with a non-network error: %v", c.name, err)
+	}
+	return sum
+}
+
+// checkFiles ends a scenario: with the link healed, every client moves
+// its files until nothing is due, then asks for every file it can see.
+// Each local copy must hash to its record's sha256, and a file missing on
+// a device must be one whose bytes never reached the server.
+func (w *world) checkFiles() {
+	later := func() time.Time { return time.Now().Add(24 * time.Hour) } // every retry due
+	for range 3 {
+		for _, c := range w.clients {
+			w.moveFiles(c, later)
+		}
+	}
+	for _, c := range w.clients {
+		list, err := c.db.Files(w.ctx, "")
+		w.must(c.name+": list files", err)
+		for _, f := range list {
+			if !f.Local {
+				_, err := c.db.QueueDownload(w.ctx, f.ID)
+				w.must(c.name+": queue a download", err)
+			}
+		}
+		w.moveFiles(c, later)
+		list, err = c.db.Files(w.ctx, "")
+		w.must(c.name+": list files", err)
+		for _, f := range list {
+			if !f.Local {
+				if f.State != localdb.FileQueued && f.State != localdb.FileFailed {
+					w.violate("%s: file %s is %q at the end", c.name, f.ID, f.StateText())
+				}
+				w.stats.inc("files never uploaded", 1)
+				continue
+			}
+			r, err := c.files().Open(f.SHA256)
+			if err != nil {
+				w.violate("%s: file %s is local but cannot be read: %v", c.name, f.ID, err)
+				continue
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, r)
+			r.Close()
+			if err != nil || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+				w.violate("%s: the bytes of file %s do not match its sha256", c.name, f.ID)
+			}
+			w.stats.inc("files verified on a device", 1)
+		}
+	}
+}
+
+func newFileRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed^0x66696c6573, seed)) }
