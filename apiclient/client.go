@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"casefile/model"
@@ -42,10 +43,12 @@ const maxAnswerBytes = 512 << 20
 type Client struct {
 	base    *url.URL
 	token   string
+	user    string // whose token it is, sent as protocol.HeaderUser
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
-	schema  string // this device's schema fingerprint, sent with every request
+	schema  string      // this device's schema fingerprint, sent with every request
+	gzipUp  atomic.Bool // the server reads gzip request bodies
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -78,6 +81,14 @@ func WithRequestTimeout(d time.Duration) Option {
 			c.timeout = d
 		}
 	}
+}
+
+// WithUser names the user the token belongs to, as the credentials say.
+// Every authenticated request carries it (protocol.HeaderUser), so the
+// server refuses a token of anyone else with wrong_user instead of acting
+// as its owner while this device shows another user.
+func WithUser(name string) Option {
+	return func(c *Client) { c.user = name }
 }
 
 // WithSchema sends the device's schema fingerprint with every request
@@ -217,6 +228,15 @@ func (c *Client) Health(ctx context.Context) (int64, error) {
 	return out.Head, nil
 }
 
+// Whoami asks whose the token is.
+func (c *Client) Whoami(ctx context.Context) (protocol.WhoamiResponse, error) {
+	var out protocol.WhoamiResponse
+	if err := c.do(ctx, http.MethodGet, protocol.PathWhoami, nil, nil, &out, HealthTimeout); err != nil {
+		return out, fmt.Errorf("whoami: %w", err)
+	}
+	return out, nil
+}
+
 // do sends in as JSON (when not nil) and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any, timeout time.Duration) error {
 	var body []byte
@@ -237,12 +257,23 @@ func (c *Client) doRaw(parent context.Context, method, path string, q url.Values
 func (c *Client) doHeader(parent context.Context, method, path string, q url.Values, hdr http.Header, body []byte, out any, timeout time.Duration) error {
 	wd := newWatchdog(parent, timeout)
 	defer wd.stop()
+	body, encoding := c.maybeGzip(body)
 	req, err := c.newRequest(wd.ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
+	}
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	if c.compression() {
+		// Asked for here rather than by the transport, which would decode
+		// before the watchdog sees the bytes: a compressed block yields
+		// nothing until it is whole, and on a slow link that silence is
+		// not the link's.
+		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	if body != nil {
 		// The transport reads the body as it sends it: each chunk read is
@@ -255,8 +286,12 @@ func (c *Client) doHeader(parent context.Context, method, path string, q url.Val
 		return transportError(parent, wd.explain(err))
 	}
 	defer resp.Body.Close()
+	c.noteEncodings(resp)
 	wd.progress()
 	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
+	if err := gunzipBody(resp); err != nil {
+		return transportError(parent, wd.explain(err))
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp, c.now())
 	}
@@ -309,6 +344,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	}
 	if c.token != "" && path != protocol.PathLogin {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+		if c.user != "" {
+			req.Header.Set(protocol.HeaderUser, c.user)
+		}
 	}
 	return req, nil
 }

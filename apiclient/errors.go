@@ -60,6 +60,24 @@ const SessionExpired = "Your session has expired. Run 'casefile login' to sign i
 // SessionExpired.
 var ErrSessionExpired error = sentenceError(SessionExpired)
 
+// WrongUser is the sentence people read when the server says the saved
+// token belongs to another user than the credentials name (a token
+// copied from another user's data directory).
+const WrongUser = "The saved login on this computer belongs to another user. Run 'casefile login' to sign in as yourself; your changes are kept on this computer."
+
+// ErrWrongUser is WrongUser as an error.
+var ErrWrongUser error = sentenceError(WrongUser)
+
+// Refused returns the sentence for a refused token: WrongUser when the
+// server said the token is another user's, SessionExpired otherwise.
+func Refused(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Code == protocol.CodeWrongUser {
+		return ErrWrongUser
+	}
+	return ErrSessionExpired
+}
+
 // sentenceError is an error whose text is a sentence for people.
 type sentenceError string
 

@@ -125,7 +125,7 @@ func demoLogin(ctx context.Context, base, user, dataDir string) (config.Credenti
 
 // syncOnce runs one full sync cycle of a client database.
 func syncOnce(ctx context.Context, db *localdb.DB, creds config.Credentials) (syncer.Summary, error) {
-	s := syncer.New(db, syncer.Options{Server: creds.Server, Token: creds.Token, Device: creds.Device})
+	s := syncer.New(db, syncer.Options{Server: creds.Server, User: creds.User, Token: creds.Token, Device: creds.Device})
 	defer s.Close()
 	sum, err := s.RunOnce(ctx)
 	if err != nil {
@@ -273,7 +273,7 @@ func demoUpload(ctx context.Context, db *localdb.DB, dataDir string, creds confi
 	if err != nil {
 		return err
 	}
-	api, err := apiclient.NewClient(creds.Server, creds.Token, nil)
+	api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithUser(creds.User))
 	if err != nil {
 		return err
 	}

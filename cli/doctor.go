@@ -61,7 +61,7 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	creds, cerr := loadCredentials(cfg)
 	var client *apiclient.Client
 	if cerr == nil {
-		client, err = apiclient.NewClient(creds.Server, creds.Token, nil)
+		client, err = apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithUser(creds.User))
 	}
 	// Cursor sanity first, before a repair moves the cursor.
 	var cursorProblem string

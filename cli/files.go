@@ -167,7 +167,7 @@ func transferEngine(db *localdb.DB, files localfiles.Store, cfg config.Config, p
 	if err != nil {
 		return nil, err
 	}
-	api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout))
+	api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithUser(creds.User), apiclient.WithRequestTimeout(cfg.RequestTimeout))
 	if err != nil {
 		return nil, err
 	}

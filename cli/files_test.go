@@ -89,3 +89,41 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 		t.Errorf("attach of a missing file: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "123": 123, "500MB": 500e6, "4GiB": 4 << 30, " 2 KiB ": 2048, "1TB": 1e12} {
+		if got, err := parseByteSize(in); err != nil || got != want {
+			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "4XB", "GiB", "99999999999TiB"} {
+		if _, err := parseByteSize(bad); err == nil {
+			t.Errorf("parseByteSize(%q) took it", bad)
+		}
+	}
+}
+
+func TestInboxOnce(t *testing.T) {
+	h := newHarness(t)
+	matter, _ := h.seed()
+	inbox := filepath.Join(t.TempDir(), "Inbox")
+	if err := os.WriteFile(h.config, []byte("drop_folder = \""+inbox+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("inbox", "--once") // creates the matter folders
+	dirs, _ := os.ReadDir(inbox)
+	if len(dirs) != 1 || !strings.HasSuffix(dirs[0].Name(), "("+strings.ReplaceAll(matter, "-", "")[24:]+")") {
+		t.Fatalf("matter folders: %v", dirs)
+	}
+	if err := os.WriteFile(filepath.Join(inbox, dirs[0].Name(), "receipt.pdf"), []byte("%PDF-1.4 receipt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := h.ok("inbox", "--once"); !strings.Contains(out, "imported 1 file") {
+		t.Fatalf("inbox --once printed %q", out)
+	}
+	var files []shownFile
+	h.okJSON(&files, "files", "--json")
+	if len(files) != 1 || files[0].Name != "receipt.pdf" || files[0].Matter != matter {
+		t.Fatalf("files: %+v", files)
+	}
+}

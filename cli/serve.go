@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +24,7 @@ import (
 func init() {
 	Register(&Command{
 		Name:    "serve",
-		Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D]",
+		Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D] [--max-file-size N] [--user-quota N]",
 		Summary: "Run the sync server",
 		Run:     runServe,
 	})
@@ -101,6 +103,8 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	tokenTTL := fs.Duration("token-ttl", server.DefaultTokenTTL, "lifetime of a login token")
 	rateLimit := fs.Float64("rate-limit", float64(server.DefaultRateLimit), "requests per second per token (0: no limit)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	maxFile := fs.String("max-file-size", "4GiB", "largest attached file accepted (e.g. 500MB, 4GiB; 0: no limit)")
+	quota := fs.String("user-quota", "50GiB", "bytes of files one user may upload (0: no limit)")
 	rest, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -113,6 +117,14 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	if *rateLimit < 0 {
 		return usageError("--rate-limit cannot be negative")
+	}
+	maxFileBytes, err := parseByteSize(*maxFile)
+	if err != nil {
+		return usageError("--max-file-size: %v", err)
+	}
+	quotaBytes, err := parseByteSize(*quota)
+	if err != nil {
+		return usageError("--user-quota: %v", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -134,6 +146,7 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		opts.MetricsListen = *metricsListen
 	}
 	opts.Retention, opts.TokenTTL = *retention, *tokenTTL
+	opts.MaxFileBytes, opts.UserQuotaBytes = noLimitIfZero(maxFileBytes), noLimitIfZero(quotaBytes)
 	opts.RateLimit = rate.Limit(*rateLimit)
 	if *rateLimit == 0 {
 		opts.RateLimit = -1
@@ -174,6 +187,37 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	fmt.Fprintln(env.Stderr, "casefile server stopped")
 	return nil
+}
+
+// byteUnits are the suffixes parseByteSize takes, longest first.
+var byteUnits = []struct {
+	suffix string
+	n      int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}, {"KB", 1e3}, {"B", 1}}
+
+// parseByteSize reads a size such as 500MB or 4GiB (a bare number is bytes).
+func parseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || (mult > 1 && n > math.MaxInt64/mult) {
+		return 0, fmt.Errorf("%q is not a size such as 500MB or 4GiB", s)
+	}
+	return n * mult, nil
+}
+
+// noLimitIfZero maps a size of 0 ("no limit") to the server's negative.
+func noLimitIfZero(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // flagGiven reports whether the command line set the flag, even to "".

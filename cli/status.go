@@ -49,6 +49,9 @@ type statusReport struct {
 	Outbox                  int      `json:"outbox"` // queued ops, whatever their state
 	Cursor                  int64    `json:"cursor"`
 	ServerHead              int64    `json:"server_head"`
+	// Problem says why the saved login does not work (expired, revoked,
+	// or another user's token); empty when it works or was not asked.
+	Problem string `json:"problem,omitempty"`
 }
 
 func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -99,7 +102,7 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return err
 	default:
 		rep.Server, rep.User, rep.Device = creds.Server, creds.User, creds.Device
-		rep.Connectivity = probe(ctx, creds)
+		rep.Connectivity, rep.Problem = probe(ctx, creds)
 		rep.Online = rep.Connectivity == string(syncer.Online)
 	}
 	if *asJSON {
@@ -108,21 +111,32 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	return printStatus(env, rep)
 }
 
-// probe asks the server's /healthz with a short timeout.
-func probe(ctx context.Context, creds credentials) string {
-	c, err := apiclient.NewClient(creds.Server, creds.Token, nil)
+// probe asks the server's /healthz with a short timeout and, when it
+// answers, whose the saved token is: a token refused, or another user's
+// than the credentials name, is logged out with the reason in problem.
+func probe(ctx context.Context, creds credentials) (conn, problem string) {
+	c, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithUser(creds.User))
 	if err != nil {
-		return string(syncer.Offline)
+		return string(syncer.Offline), ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, statusProbeTimeout)
 	defer cancel()
 	switch _, err := c.Health(ctx); {
 	case err == nil:
-		return string(syncer.Online)
 	case apiclient.ClassOf(err) == apiclient.ClassFailing:
-		return string(syncer.Degraded)
+		return string(syncer.Degraded), ""
+	default:
+		return string(syncer.Offline), ""
 	}
-	return string(syncer.Offline)
+	who, err := c.Whoami(ctx)
+	switch {
+	case apiclient.ClassOf(err) == apiclient.ClassUnauthorized:
+		return string(syncer.LoggedOut), apiclient.Refused(err).Error()
+	case err == nil && who.User != creds.User:
+		// A server that does not check the header still says whose it is.
+		return string(syncer.LoggedOut), apiclient.WrongUser
+	}
+	return string(syncer.Online), ""
 }
 
 func printStatus(env *Env, rep statusReport) error {
@@ -131,8 +145,10 @@ func printStatus(env *Env, rep statusReport) error {
 	if server == "" {
 		server = "(none)"
 	}
-	switch rep.Connectivity {
-	case string(syncer.LoggedOut):
+	switch {
+	case rep.Problem != "":
+		fmt.Fprintf(w, "Server:     %s — not logged in as %s: %s\n", server, safetext.Line(rep.User), safetext.Line(rep.Problem))
+	case rep.Connectivity == string(syncer.LoggedOut):
 		fmt.Fprintf(w, "Server:     %s — not logged in (run 'casefile login --server URL --user NAME')\n", server)
 	default:
 		fmt.Fprintf(w, "Server:     %s — %s\n", server, rep.Connectivity)

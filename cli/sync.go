@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"casefile/apiclient"
@@ -118,15 +119,27 @@ func filesLine(s transfer.Summary) string {
 
 // syncOptions builds the syncer's options from the settings and credentials.
 func syncOptions(cfg config.Config, creds credentials) syncer.Options {
-	return syncer.Options{
+	o := syncer.Options{
 		Server:         creds.Server,
+		User:           creds.User,
 		Token:          creds.Token,
 		Device:         creds.Device,
 		BatchSize:      cfg.BatchSize,
 		PollInterval:   cfg.SyncInterval,
 		RequestTimeout: cfg.RequestTimeout,
 	}
+	if Getenv(EnvSyncCompression) == "off" {
+		hc := apiclient.DefaultHTTPClient()
+		hc.Transport.(*http.Transport).DisableCompression = true
+		o.HTTPClient = hc
+	}
+	return o
 }
+
+// EnvSyncCompression set to "off" makes the client send and ask for plain
+// (uncompressed) bodies, as a client before compressed transfer did; the
+// benchmarks measure both.
+const EnvSyncCompression = "CASEFILE_SYNC_COMPRESSION"
 
 // summaryLine is the one line a cycle prints.
 func summaryLine(sum syncer.Summary) string {
@@ -153,7 +166,7 @@ func syncError(err error, timeout time.Duration) error {
 	if errors.As(err, &e) {
 		switch e.Class {
 		case apiclient.ClassUnauthorized:
-			return &ExitError{Code: exitLoggedOut, Err: apiclient.ErrSessionExpired}
+			return &ExitError{Code: exitLoggedOut, Err: apiclient.Refused(err)}
 		case apiclient.ClassUnreachable:
 			return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("%s Your changes are kept on this computer; sync again when the network is back", e.Message)}
 		default:

@@ -9,13 +9,16 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/apiclient"
 	"casefile/config"
 	"casefile/localdb"
 	"casefile/syncer"
+	"casefile/transfer"
 	"casefile/ui"
 )
 
@@ -87,6 +90,24 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		s.Start(ctx)
 		defer s.Close()
 		opts.Syncer, opts.User, opts.Server = s, creds.User, hostOf(creds.Server)
+	}
+	files, err := openFiles(cfg)
+	if err != nil {
+		return err
+	}
+	opts.Files = ui.Files{Store: files, OpenDir: filepath.Join(cfg.DataDir, "open")}
+	if err := os.MkdirAll(opts.Files.OpenDir, 0o700); err != nil {
+		return err
+	}
+	if creds != nil {
+		if api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout)); err == nil {
+			// Files move beside the records: at once when one is attached
+			// or asked for, and every sync interval.
+			r := transfer.NewRunner(transfer.New(db, files, api, transfer.Options{Logger: logger}), cfg.SyncInterval)
+			r.Start(ctx)
+			defer r.Close()
+			opts.Files.Kick = r.Kick
+		}
 	}
 	if cfg.Path != "" {
 		if fw, err := ui.WatchFile(cfg.Path, logger); err == nil {

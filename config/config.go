@@ -114,6 +114,12 @@ type Config struct {
 	// DateOrder is how the person writes a day in digits: DMY (15/12) or
 	// MDY (12/15).
 	DateOrder model.DateOrder
+	// DropFolder is the folder whose per-matter sub-folders import
+	// dropped files; "" means DefaultDropFolder(), "off" turns it off.
+	DropFolder string
+	// DropKeepOriginals leaves imported files in place instead of moving
+	// them to the matter folder's imported/ sub-folder.
+	DropKeepOriginals bool
 }
 
 // DefaultDateOrder reads 15/12 as the 15th of December.
@@ -134,6 +140,30 @@ func checkTimeZone(name string) (*time.Location, error) {
 		return nil, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Paris or America/New_York, or leave it out for this computer's zone", name)
 	}
 	return loc, nil
+}
+
+// DropFolderOff is the drop_folder value that turns the drop folder off.
+const DropFolderOff = "off"
+
+// DefaultDropFolder is ~/Casefile/Inbox: beside a person's documents,
+// where they look, not hidden in the data directory.
+func DefaultDropFolder() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, "Casefile", "Inbox")
+}
+
+// ResolvedDropFolder returns the drop folder, "" when it is off.
+func (c Config) ResolvedDropFolder() string {
+	switch c.DropFolder {
+	case DropFolderOff:
+		return ""
+	case "":
+		return DefaultDropFolder()
+	}
+	return c.DropFolder
 }
 
 // Default returns the settings used when nothing is configured.
@@ -261,7 +291,7 @@ func unwrapPath(err error) error {
 
 // knownKeys are the top-level keys, in the order docs/config.md lists them.
 var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "request_timeout", "batch_size", "log_level", "keys",
-	"metrics_listen", "metrics_token", "time_zone", "date_order"}
+	"metrics_listen", "metrics_token", "drop_folder", "drop_keep_originals", "time_zone", "date_order"}
 
 func (c *Config) parse(path string, data []byte) ([]string, error) {
 	var raw map[string]any
@@ -320,6 +350,16 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 			c.MetricsToken, err = str(v)
 			if err == nil {
 				c.MetricsToken, err = checkMetricsToken(c.MetricsToken)
+			}
+		case "drop_folder":
+			c.DropFolder, err = str(v)
+			if err == nil && c.DropFolder != DropFolderOff {
+				c.DropFolder, err = checkDataDir(c.DropFolder)
+			}
+		case "drop_keep_originals":
+			var ok bool
+			if c.DropKeepOriginals, ok = v.(bool); !ok {
+				err = fmt.Errorf("must be true or false, not %s", tomlKind(v))
 			}
 		case "time_zone":
 			c.TimeZone, err = str(v)

@@ -292,3 +292,31 @@ func TestNamedFileMustExist(t *testing.T) {
 		t.Fatalf("a missing default file means the defaults: %v", err)
 	}
 }
+
+func TestDropFolderSettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte("drop_folder = \"~/Inbox\"\ndrop_keep_originals = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := LoadEnv(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := os.UserHomeDir()
+	if c.ResolvedDropFolder() != filepath.Join(home, "Inbox") || !c.DropKeepOriginals {
+		t.Fatalf("drop folder %q, keep %v", c.ResolvedDropFolder(), c.DropKeepOriginals)
+	}
+	if err := os.WriteFile(path, []byte("drop_folder = \"off\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ = LoadEnv(path, func(string) string { return "" }); c.ResolvedDropFolder() != "" {
+		t.Fatalf("drop_folder = off resolves to %q", c.ResolvedDropFolder())
+	}
+	if err := os.WriteFile(path, []byte("drop_keep_originals = \"yes\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadEnv(path, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "true or false") {
+		t.Fatalf("a string for a bool: %v", err)
+	}
+}

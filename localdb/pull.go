@@ -66,7 +66,7 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			return nil
 		}
 		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalPull,
-			Summary: fmt.Sprintf("received %d record(s) from the server, %d changed here (cursor %d)", len(page.Records), changed, page.Cursor)})
+			Summary: fmt.Sprintf("received %d record(s) from the server, %d changed here", len(page.Records), changed)})
 	})
 	if err != nil {
 		return fmt.Errorf("apply pull: %w", err)

@@ -67,9 +67,13 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 			if err := db.insertOp(ctx, tx, o); err != nil {
 				return err
 			}
-			summary = fmt.Sprintf("resolved the conflict: will send a %s", op.Kind)
-			if op.Kind == model.OpUpdate {
-				summary += " of " + fieldList(op.Fields)
+			switch op.Kind {
+			case model.OpUpdate:
+				summary = "resolved the conflict: will send the change of " + fieldList(op.Fields)
+			case model.OpDelete:
+				summary = "resolved the conflict: will send the delete"
+			default:
+				summary = "resolved the conflict: will send the record again"
 			}
 		}
 		if err := db.rebaseBehindResolution(ctx, tx, c, op); err != nil {

@@ -269,6 +269,7 @@ func (w *world) openClient(c *client) {
 func (w *world) newSyncer(c *client) {
 	c.s = syncer.New(c.db, syncer.Options{
 		Server:       c.link.URL,
+		User:         c.user.name,
 		Token:        c.token,
 		Device:       c.name,
 		BatchSize:    c.batch,

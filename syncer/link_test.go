@@ -61,7 +61,7 @@ func TestTokenRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.user = again
-	if err := a.s.SetCredentials(w.proxy.URL, again.Token); err != nil {
+	if err := a.s.SetCredentials(w.proxy.URL, again.User, again.Token); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the notes to be synced", func() bool { return len(a.outbox()) == 0 })

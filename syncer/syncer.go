@@ -36,7 +36,10 @@ const (
 // Options configure a Syncer. Server and Token come from credentials.json.
 type Options struct {
 	Server, Token string
-	Device        string // the device name the token is bound to, for logs
+	// User is whose Token is, as the credentials say; every request names
+	// it so the server refuses a token of another user (wrong_user).
+	User   string
+	Device string // the device name the token is bound to, for logs
 	// BatchSize is the most ops one push carries; default DefaultBatchSize.
 	// PageSize is the most records one pull page asks for; 0 lets the
 	// server choose. Both are maxima: after an exchange times out the
@@ -170,21 +173,21 @@ func New(db *localdb.DB, opts Options) *Syncer {
 	}
 	s.netCtx, s.netCancel = context.WithCancel(context.Background())
 	s.link.setWorkOffline(opts.WorkOffline)
-	if err := s.setClient(opts.Server, opts.Token); err != nil {
+	if err := s.setClient(opts.Server, opts.User, opts.Token); err != nil {
 		s.log.Warn("no usable credentials", "err", err)
 	}
 	return s
 }
 
 // setClient builds the HTTP client for new credentials.
-func (s *Syncer) setClient(server, token string) error {
+func (s *Syncer) setClient(server, user, token string) error {
 	var c Remote
 	var err error
 	if server != "" && token != "" {
 		var ac *apiclient.Client
 		ac, err = apiclient.NewClient(server, token, s.opts.HTTPClient,
 			apiclient.WithClock(s.opts.Now), apiclient.WithRequestTimeout(s.opts.RequestTimeout),
-			apiclient.WithSchema(s.db.Schema().Fingerprint()))
+			apiclient.WithSchema(s.db.Schema().Fingerprint()), apiclient.WithUser(user))
 		if ac != nil {
 			c = ac
 		}
@@ -196,10 +199,11 @@ func (s *Syncer) setClient(server, token string) error {
 	return err
 }
 
-// SetCredentials switches to a new server and token (after `casefile
-// login`), ending a logged-out state; "" for either logs out.
-func (s *Syncer) SetCredentials(server, token string) error {
-	err := s.setClient(server, token)
+// SetCredentials switches to a new server, user and token (after
+// `casefile login`), ending a logged-out state; "" for server or token
+// logs out.
+func (s *Syncer) SetCredentials(server, user, token string) error {
+	err := s.setClient(server, user, token)
 	s.restartNetwork()
 	s.SyncNow()
 	return err
@@ -479,7 +483,7 @@ func (s *Syncer) afterCycle(err error) {
 		s.failures, s.holdUntil = 0, time.Time{}
 		s.mu.Unlock()
 	case apiclient.ClassOf(err) == apiclient.ClassUnauthorized:
-		s.emit(Event{Kind: EventError, Err: apiclient.SessionExpired})
+		s.emit(Event{Kind: EventError, Err: apiclient.Refused(err).Error()})
 	case apiclient.IsTransient(err):
 		s.backoff(s.opts.OpBackoff, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, ErrWorkOffline), errors.Is(err, ErrNotLoggedIn):

@@ -81,8 +81,9 @@ func sparkline(vals []int) string {
 type activityPane struct {
 	Common
 	entries  []localdb.JournalEntry
-	activity series // records pushed and pulled
-	backlog  series // ops waiting, sampled
+	titles   map[string]string // record id → title
+	activity series            // records pushed and pulled
+	backlog  series            // ops waiting, sampled
 	// list is the feed scrolled line by line; the first line in sight is
 	// the one enter opens.
 	list   scroller
@@ -109,7 +110,7 @@ func (p *activityPane) Init() tea.Cmd { return p.refresh() }
 
 func (p *activityPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
-	return loadJournal(p.DB, feedLimit, p.reqID)
+	return loadJournal(p.DB, p.Schema, feedLimit, p.reqID)
 }
 
 // Update handles the journal answer, the syncer's activity, the backlog
@@ -123,7 +124,7 @@ func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.err = msg.err
 		if msg.err == nil {
-			p.entries, p.loaded = msg.entries, true
+			p.entries, p.titles, p.loaded = msg.entries, msg.titles, true
 			p.list.SetLen(len(p.entries))
 		}
 	case statusMsg:
@@ -178,7 +179,7 @@ func (p *activityPane) View() string {
 	top := p.list.Top()
 	for i := top; i < len(p.entries) && i < top+h; i++ {
 		e := p.entries[i]
-		line := journalLine(s, e, now, w, true)
+		line := journalLine(s, e, now, w, p.titles[e.RecordID], true)
 		if i == top { // the line enter opens
 			line = s.RowSelected.Render(pad(line, w))
 		}

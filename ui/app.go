@@ -52,6 +52,9 @@ type Options struct {
 	Now          func() time.Time // the clock; time.Now when nil
 	PollInterval time.Duration    // how often to look for other processes' writes; 300 ms when zero
 	Getenv       func(string) string
+	// Files: the device's file store and transfer queue, for attaching,
+	// downloading and opening files.
+	Files Files
 }
 
 // screen is one of the top-level tabs.
@@ -200,7 +203,7 @@ func New(opts Options) *Model {
 	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)
@@ -216,6 +219,7 @@ func New(opts Options) *Model {
 		m.link.conn = opts.Syncer.Connectivity()
 		m.link.workOffline = m.link.conn == syncer.WorkOffline
 		m.link.everOnline = m.link.conn == syncer.Online
+		m.sh.Conn = m.link.conn
 		if m.link.workOffline && opts.Hint == "" {
 			m.setNotice("You are still working offline, as you chose: nothing is sent or received until you press "+
 				m.sh.Keys.WorkOffline.Help().Key+".", levelInfo)
@@ -293,7 +297,11 @@ func waitConfig(ch <-chan struct{}) tea.Cmd {
 	}
 }
 
-// refreshAll re-reads the header, the records list and the screen shown.
+// refreshAll re-reads the header, the records list, an open record and
+// the screen shown: after any change, here or by the syncer or another
+// process, every pane a person can go back to shows what the database
+// holds (a record left open under the conflict review shows the
+// resolution, not the value it had before).
 func (m *Model) refreshAll() tea.Cmd {
 	m.head.statusID, m.head.mattersID = m.sh.newID(), m.sh.newID()
 	cmds := []tea.Cmd{
@@ -301,7 +309,10 @@ func (m *Model) refreshAll() tea.Cmd {
 		loadMatters(m.sh.DB, m.head.mattersID),
 		m.records.refresh(),
 	}
-	if p := m.shown(); p != pane(m.records) {
+	if m.detail != nil {
+		cmds = append(cmds, m.detail.refresh())
+	}
+	if p := m.shown(); p != pane(m.records) && p != pane(m.detail) {
 		cmds = append(cmds, p.refresh())
 	}
 	return tea.Batch(cmds...)
@@ -344,6 +355,9 @@ func (m *Model) capturing() bool {
 func (m *Model) switchTo(s screen) tea.Cmd {
 	m.screen = (s + screenCount) % screenCount
 	if m.screen == screenRecords {
+		if m.detail != nil {
+			return tea.Batch(m.records.reload(true), m.detail.refresh())
+		}
 		return m.records.reload(true)
 	}
 	return m.shown().refresh()

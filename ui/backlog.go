@@ -12,6 +12,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/syncer"
 )
 
 // backlogOrder is the order of the backlog's groups: what needs the person
@@ -56,6 +57,9 @@ type backlogPane struct {
 	loaded bool
 	err    error
 	reqID  int
+	// transfers are the files moving beside the ops (ui/attachments.go).
+	transfers []localdb.Transfer
+	tReqID    int
 }
 
 func newBacklogPane(sh *Shared) *backlogPane {
@@ -76,13 +80,19 @@ func (p *backlogPane) Init() tea.Cmd { return p.refresh() }
 
 func (p *backlogPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
-	return loadOutbox(p.DB, p.Schema, p.reqID)
+	p.tReqID = p.newID()
+	return tea.Batch(loadOutbox(p.DB, p.Schema, p.reqID), loadTransfers(p.DB, p.tReqID))
 }
 
 // Update handles the outbox answer and the retry and discard keys.
 func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 	k := p.Keys
 	switch msg := msg.(type) {
+	case transfersMsg:
+		if msg.id == p.tReqID && msg.err == nil {
+			p.transfers = msg.transfers
+		}
+		return nil
 	case outboxMsg:
 		if msg.id != p.reqID {
 			return nil
@@ -214,10 +224,16 @@ func (p *backlogPane) View() string {
 		return s.Error.Render(" The backlog could not be read: " + p.err.Error())
 	case !p.loaded:
 		return s.Muted.Render(" Loading…")
-	case len(p.ops) == 0:
+	case len(p.ops) == 0 && len(p.transfers) == 0:
 		return s.OK.Render(" ✓ Nothing waiting.") + s.Muted.Render(" Every change made here is on the server.")
+	case len(p.ops) == 0:
+		return s.OK.Render(" ✓ No changes waiting.") + "\n" + transferLine(s, p.transfers, w)
 	}
 	h := p.Height
+	files := transferLine(s, p.transfers, w)
+	if files != "" {
+		h-- // the last line tells of files
+	}
 	now := p.Now()
 	var lines []string
 	for _, it := range p.lay.items[p.top:min(len(p.lay.items), p.top+h)] {
@@ -235,6 +251,9 @@ func (p *backlogPane) View() string {
 			more := p.lay.more[localdb.OpState(it.state)]
 			lines = append(lines, s.Muted.Render(fmt.Sprintf("   … and %s more; they are sent in order with the next syncs.", humanize.Comma(int64(more)))))
 		}
+	}
+	if files != "" {
+		return fitLines(strings.Join(lines, "\n"), h) + "\n" + files
 	}
 	return fitLines(strings.Join(lines, "\n"), h)
 }
@@ -273,7 +292,7 @@ func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
 		facts = append(facts, plural(op.Attempts, "attempt", "attempts"))
 	}
 	if op.State == localdb.OpRetrying {
-		facts = append(facts, "next try "+in(now, op.NextAttempt)) // zero time: due now
+		facts = append(facts, p.nextTry(now, op.NextAttempt))
 	}
 	if op.State == localdb.OpPending {
 		facts = append(facts, "saved "+ago(now, op.CreatedAt))
@@ -283,6 +302,25 @@ func (p *backlogPane) opLineView(i int, now time.Time, w int) string {
 		return s.RowSelected.Render(pad(joinRight(" ▸ "+what, right+" ", w), w))
 	}
 	return joinRight("   "+what, s.Muted.Render(right)+" ", w)
+}
+
+// nextTry says when a retrying op goes again: at its time if the server
+// answers, else when it does — "now" only while it can be true.
+func (p *backlogPane) nextTry(now, at time.Time) string {
+	if at.After(now) {
+		return "next try " + in(now, at)
+	}
+	switch p.Conn {
+	case syncer.Offline:
+		return "next try when the server can be reached"
+	case syncer.Degraded:
+		return "next try when the server answers again"
+	case syncer.WorkOffline:
+		return "waits: you are working offline"
+	case syncer.LoggedOut:
+		return "waits: log in again"
+	}
+	return "next try now" // zero time: due now
 }
 
 // Kinds of backlog lines.

@@ -8,6 +8,7 @@ import (
 
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/syncer"
 )
 
 func opsByState(t *testing.T, db *localdb.DB) map[localdb.OpState]int {
@@ -194,4 +195,20 @@ func TestBacklogListsAWindowOfEachGroupAndCountsTheRest(t *testing.T) {
 	if last.State != localdb.OpPending || m.backlog.title(last) != fmt.Sprintf("Imported %03d", maxPerGroup-3) {
 		t.Fatalf("the last listed op is %q (%s)", m.backlog.title(last), last.State)
 	}
+}
+
+// A retry that is due says "now" only while the server can answer: while
+// it is out of reach the backlog says what the retry waits for.
+func TestBacklogNextTryHonestWhileOffline(t *testing.T) {
+	db := openDB(t)
+	seedStates(t, db, fixedNow.Add(-time.Minute))
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "3")
+	mustContain(t, screenText(m), "next try now")
+	drain(t, m, m.onSync(syncer.Event{Kind: syncer.EventConnectivity, Connectivity: syncer.Offline}))
+	s := screenText(m)
+	mustContain(t, s, "next try when the server can be reached")
+	mustNotContain(t, s, "next try now")
+	drain(t, m, m.onSync(syncer.Event{Kind: syncer.EventConnectivity, Connectivity: syncer.Online}))
+	mustContain(t, screenText(m), "next try now")
 }

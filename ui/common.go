@@ -31,11 +31,19 @@ type Shared struct {
 	// Tick is tea.Tick; tests replace it to drive time by hand.
 	Tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
 
+	// Files attaches, fetches and opens attached files (ui/attachments.go).
+	Files Files
+	// Getenv reads the environment ($OPENER).
+	Getenv func(string) string
+
 	// Matters is every matter, kept fresh by the app, for the matter filter,
 	// ref pickers and matter titles.
 	Matters []model.Record
-	reqSeq  int
-	queue   []tea.Msg
+	// Conn is the syncer's connectivity as the app last heard it; ""
+	// when no server is set up.
+	Conn   syncer.Connectivity
+	reqSeq int
+	queue  []tea.Msg
 }
 
 // send hands a message to the app, which handles it before the next input:
@@ -45,6 +53,9 @@ func (s *Shared) send(msg tea.Msg) { s.queue = append(s.queue, msg) }
 
 // notify shows a sentence in the status line.
 func (s *Shared) notify(text string) { s.send(noticeMsg{text: text}) }
+
+// warn shows a warning in the status line, which is always in sight.
+func (s *Shared) warn(text string) { s.send(noticeMsg{text: text, level: levelWarn}) }
 
 // newID returns a new request id; results tagged with an older id are stale.
 func (s *Shared) newID() int {

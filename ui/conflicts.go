@@ -266,6 +266,7 @@ func (p *conflictsPane) apply(c model.Conflict) tea.Cmd {
 		t, ok := p.whole[c.RecordID]
 		if !ok {
 			p.notice = "Choose first: " + p.Keys.TakeMine.Help().Key + " for your side, " + p.Keys.TakeTheirs.Help().Key + " for theirs."
+			p.warn(p.notice)
 			return nil
 		}
 		r.All = t
@@ -281,7 +282,9 @@ func (p *conflictsPane) apply(c model.Conflict) tea.Cmd {
 			r.Fields[fc.Field] = ch
 		}
 		if left > 0 {
-			p.notice = fmt.Sprintf("Choose mine, theirs or a value for every field first (%s left).", plural(left, "field", "fields"))
+			p.notice = fmt.Sprintf("Nothing applied: %s yet; choose %s mine, %s theirs or %s a value.",
+				plural(left, "field has no side", "fields have no side"), p.Keys.TakeMine.Help().Key, p.Keys.TakeTheirs.Help().Key, p.Keys.EditValue.Help().Key)
+			p.warn(p.notice)
 			return nil
 		}
 	}

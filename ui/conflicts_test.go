@@ -2,8 +2,11 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
 	"casefile/model"
@@ -28,7 +31,7 @@ func TestConflictChoicesPerFieldAndAll(t *testing.T) {
 		t.Fatal("the edit conflict is not selected first")
 	}
 	press(t, m, "a") // nothing chosen yet
-	mustContain(t, screenText(m), "Choose mine, theirs or a value for every field first (1 field left).")
+	mustContain(t, screenText(m), "Nothing applied: 1 field has no side yet; choose m mine, t theirs or e a value.")
 	press(t, m, "t")
 	if ch := c.choices[st.conflict.ID]["body"]; ch.Take != model.TakeTheirs {
 		t.Fatalf("t chose %v", ch)
@@ -105,6 +108,18 @@ func TestConflictDeleteVersusEditKeepOrDelete(t *testing.T) {
 	}
 	if len(m.conflicts.list) != 1 {
 		t.Fatalf("%d conflicts left", len(m.conflicts.list))
+	}
+}
+
+// At 80×24 the review fills the screen: a refused apply still says why,
+// in the status line.
+func TestConflictApplySaysWhyAt80x24(t *testing.T) {
+	_, _, m := openConflicts(t)
+	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
+	press(t, m, "a")
+	lines := strings.Split(screenText(m), "\n")
+	if len(lines) != 24 || !strings.Contains(lines[22], "Nothing applied: 1 field has no side yet") {
+		t.Fatalf("the status line does not say why:\n%s", strings.Join(lines, "\n"))
 	}
 }
 

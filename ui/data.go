@@ -66,6 +66,7 @@ type (
 	journalMsg struct {
 		id      int
 		entries []localdb.JournalEntry
+		titles  map[string]string // record id → title, of records still here
 		err     error
 	}
 	dataVersionMsg struct {
@@ -209,12 +210,39 @@ func loadOutbox(db *localdb.DB, schema *model.Schema, id int) tea.Cmd {
 	}
 }
 
-func loadJournal(db *localdb.DB, limit, id int) tea.Cmd {
+// loadJournal reads the newest journal entries and the titles of the
+// records they name (at most maxTitleLookups of them), so the feed says
+// which record changed.
+func loadJournal(db *localdb.DB, schema *model.Schema, limit, id int) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
 		es, err := db.Journal(ctx, localdb.JournalQuery{Limit: limit})
-		return journalMsg{id: id, entries: es, err: err}
+		if err != nil {
+			return journalMsg{id: id, err: err}
+		}
+		titles := map[string]string{}
+		for _, e := range es {
+			if _, done := titles[e.RecordID]; done || e.RecordID == "" || len(titles) >= maxTitleLookups {
+				continue
+			}
+			col, ok := schema.Collection(e.Collection)
+			if !ok {
+				continue
+			}
+			titles[e.RecordID] = ""
+			if rec, err := db.Get(ctx, e.RecordID); err == nil {
+				titles[e.RecordID] = rec.Title(col)
+			} else if len(e.Before) > 0 || len(e.After) > 0 {
+				// Gone since: its title as the journal last saw it.
+				f := e.Before
+				if len(e.After) > 0 {
+					f = e.After
+				}
+				titles[e.RecordID] = titleOf(col, e.RecordID, f)
+			}
+		}
+		return journalMsg{id: id, entries: es, titles: titles}
 	}
 }
 

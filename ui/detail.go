@@ -25,6 +25,7 @@ type detailPane struct {
 	rec      model.Record
 	journal  []localdb.JournalEntry
 	conflict *model.Conflict
+	files    filesSection // ui/attachments.go
 	loaded   bool
 	gone     bool
 	err      error
@@ -58,12 +59,15 @@ func (p *detailPane) Init() tea.Cmd { return p.refresh() }
 
 func (p *detailPane) refresh() tea.Cmd {
 	p.reqID = p.newID()
-	return loadDetail(p.DB, p.id, p.reqID)
+	return tea.Batch(loadDetail(p.DB, p.id, p.reqID), p.loadFiles())
 }
 
 // Update scrolls and turns keys into edit, delete and review requests.
 func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 	k := p.Keys
+	if handled, cmd := p.filesUpdate(msg); handled {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case detailMsg:
 		if msg.id != p.reqID {
@@ -128,6 +132,7 @@ func (p *detailPane) lines() []string {
 	}
 	lines := []string{joinRight(head, badge+" ", w), ""}
 	lines = append(lines, p.fieldLines(col, w)...)
+	lines = append(lines, p.filesLines(w)...)
 	lines = append(lines, "")
 	meta := fmt.Sprintf(" Version %d on the server · changed %s", p.rec.Version, ago(p.Now(), p.rec.UpdatedAt))
 	if p.rec.Version == 0 {
@@ -151,7 +156,7 @@ func (p *detailPane) lines() []string {
 		lines = append(lines, s.Muted.Render(" Nothing recorded yet."))
 	}
 	for _, e := range p.journal {
-		lines = append(lines, journalLine(s, e, p.Now(), w, false))
+		lines = append(lines, journalLine(s, e, p.Now(), w, "", false))
 	}
 	return lines
 }
@@ -207,8 +212,9 @@ func stateSentence(st model.SyncState, k *KeyMap) string {
 	return ""
 }
 
-// journalLine is one history line: time, who, what.
-func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, withCollection bool) string {
+// journalLine is one history line: time, who, what, and in the feed
+// (withCollection) which record: its collection and title.
+func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, title string, withCollection bool) string {
 	at, now := e.At.Local(), now.Local()
 	var when string
 	switch {
@@ -222,15 +228,18 @@ func journalLine(s *Styles, e localdb.JournalEntry, now time.Time, w int, withCo
 	what := ""
 	if col, ok := collectionOf(e.Collection); ok && withCollection {
 		what = s.Muted.Render(pad(col, 11)) + " "
+		if title != "" {
+			what += "“" + safeLine(title) + "” "
+		}
 	}
-	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(e.Actor, 6)) + " " + pad(string(e.Kind), 9) + " " + what + sentence(e.Summary)
+	line := " " + s.Muted.Render(pad(when, 10)) + " " + s.Accent.Render(pad(safeLine(e.Actor), 6)) + " " + pad(string(e.Kind), 9) + " " + what + safeLine(sentence(e.Summary))
 	return truncate(line, w)
 }
 
 // ShortHelp lists the detail's keys.
 func (p *detailPane) ShortHelp() []key.Binding {
 	k := p.Keys
-	b := []key.Binding{k.Back, k.Edit, k.Delete}
+	b := append([]key.Binding{k.Back, k.Edit, k.Delete}, k.AttachFile)
 	if p.rec.State == model.StateConflict {
 		b = append(b, k.ReviewRecord)
 	}
@@ -240,7 +249,7 @@ func (p *detailPane) ShortHelp() []key.Binding {
 // FullHelp lists every key of the detail.
 func (p *detailPane) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{p.list.Bindings(), {k.Back, k.Edit, k.Delete, k.ReviewRecord}}
+	return [][]key.Binding{p.list.Bindings(), {k.Back, k.Edit, k.Delete, k.ReviewRecord}, k.fileKeys()}
 }
 
 // collectionOf names a journal entry's collection for the feed.

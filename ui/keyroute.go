@@ -40,6 +40,12 @@ func (m *Model) globalKeys() []keyAction {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.sh.Keys
 	if key.Matches(msg, k.ForceQuit) {
+		// A half-filled form is not thrown away at one keystroke: ask
+		// once; a second ctrl+c while asked quits.
+		if m.ask == nil && m.editor != nil && m.editor.dirty() {
+			m.ask = &askMsg{question: "Quit Casefile without saving this form? What you typed in it is lost.", yes: tea.Quit}
+			return nil
+		}
 		return tea.Quit
 	}
 	if m.ask != nil {

@@ -48,6 +48,13 @@ type KeyMap struct {
 	Edit   key.Binding
 	Delete key.Binding
 
+	// A record's files (ui/attachments.go).
+	AttachFile key.Binding
+	NextFile   key.Binding
+	FetchFile  key.Binding
+	OpenFile   key.Binding
+	RemoveFile key.Binding
+
 	// Forms and dialogs.
 	NextField key.Binding
 	PrevField key.Binding
@@ -111,6 +118,12 @@ func DefaultKeyMap() KeyMap {
 		New:    b([]string{"n"}, "n", "new"),
 		Edit:   b([]string{"e"}, "e", "edit"),
 		Delete: b([]string{"d"}, "d", "delete"),
+
+		AttachFile: b([]string{"a"}, "a", "attach file"),
+		NextFile:   b([]string{"f"}, "f", "next file"),
+		FetchFile:  b([]string{"D"}, "D", "download file"),
+		OpenFile:   b([]string{"O"}, "O", "open file"),
+		RemoveFile: b([]string{"X"}, "X", "remove file"),
 
 		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
 		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),

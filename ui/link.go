@@ -83,6 +83,7 @@ func (m *Model) syncEvent(e syncer.Event) tea.Cmd {
 	if m.link.conn == syncer.Online {
 		m.link.everOnline = true
 	}
+	m.sh.Conn = m.link.conn
 	switch e.Kind {
 	case syncer.EventProgress:
 		p := m.head.progress
@@ -127,6 +128,7 @@ func (m *Model) toggleOffline() tea.Cmd {
 		m.setNotice("Back online: syncing your changes now.", levelInfo)
 	}
 	l.offlineSeq++
+	m.sh.Conn = l.conn
 	return setWorkOffline(m.sh.DB, s, l.offline, l.offlineSeq, on)
 }
 

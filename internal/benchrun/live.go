@@ -62,7 +62,7 @@ func openDevice(ctx context.Context, dir string) (*device, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := syncer.New(db, syncer.Options{Server: creds.Server, Token: creds.Token, Device: creds.Device})
+	s := syncer.New(db, syncer.Options{Server: creds.Server, User: creds.User, Token: creds.Token, Device: creds.Device})
 	s.Start(ctx)
 	return &device{db: db, s: s}, nil
 }

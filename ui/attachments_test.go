@@ -1,0 +1,86 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"casefile/localfiles"
+	"casefile/model"
+)
+
+func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
+	db := openDB(t)
+	mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
+	dir := t.TempDir()
+	store, err := localfiles.OpenDir(filepath.Join(dir, "files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "brief-final.pdf")
+	if err := os.WriteFile(src, []byte("%PDF-1.4 the brief"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kicks := 0
+	m := newTestModel(t, Options{DB: db, Files: Files{Store: store, OpenDir: dir, Kick: func() { kicks++ }},
+		Getenv: func(k string) string {
+			if k == "OPENER" {
+				return "true" // a program that opens nothing and succeeds
+			}
+			return ""
+		}})
+	press(t, m, "enter")
+	if m.detail == nil {
+		t.Fatal("no detail opened")
+	}
+	mustContain(t, screenText(m), "Files", "No files. Press a to attach one.")
+
+	press(t, m, "a")
+	if !m.detail.Capturing() {
+		t.Fatal("the path prompt does not take typed letters")
+	}
+	typeText(t, m, filepath.Join(dir, "brief-f"))
+	press(t, m, "tab") // completes to the one match
+	if got := m.detail.files.prompt.Value(); got != src {
+		t.Fatalf("completion gave %q, want %q", got, src)
+	}
+	press(t, m, "enter")
+	if m.detail.Capturing() || kicks != 1 {
+		t.Fatalf("after enter: capturing %v, kicks %d", m.detail.Capturing(), kicks)
+	}
+	mustContain(t, screenText(m), "brief-final.pdf", "18 B", "◷ queued", "Attached brief-final.pdf")
+
+	press(t, m, "O")
+	mustContain(t, screenText(m), "Opened brief-final.pdf.")
+
+	// The backlog tells of the upload beside the ops.
+	press(t, m, "3")
+	drain(t, m, m.backlog.refresh())
+	mustContain(t, screenText(m), "Files: ↑ 1 file to upload, ↓ 0 files to download")
+	press(t, m, "1")
+
+	press(t, m, "X")
+	press(t, m, "y")
+	mustContain(t, screenText(m), "No files. Press a to attach one.")
+	files, err := db.Files(t.Context(), "")
+	if err != nil || len(files) != 0 {
+		t.Fatalf("files after remove: %v, %v", files, err)
+	}
+}
+
+func TestCompletePath(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"exhibit-a.pdf", "exhibit-b.pdf"} {
+		os.WriteFile(filepath.Join(dir, n), nil, 0o600)
+	}
+	os.Mkdir(filepath.Join(dir, "scans"), 0o700)
+	if got := completePath(filepath.Join(dir, "ex")); got != filepath.Join(dir, "exhibit-") {
+		t.Errorf("common prefix: %q", got)
+	}
+	if got := completePath(filepath.Join(dir, "sc")); got != filepath.Join(dir, "scans")+string(filepath.Separator) {
+		t.Errorf("a directory: %q", got)
+	}
+	if got := completePath(filepath.Join(dir, "zz")); got != filepath.Join(dir, "zz") {
+		t.Errorf("no match: %q", got)
+	}
+}
