@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"casefile/model"
@@ -46,7 +47,8 @@ type Client struct {
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
-	schema  string // this device's schema fingerprint, sent with every request
+	schema  string      // this device's schema fingerprint, sent with every request
+	gzipUp  atomic.Bool // the server reads gzip request bodies
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -255,12 +257,23 @@ func (c *Client) doRaw(parent context.Context, method, path string, q url.Values
 func (c *Client) doHeader(parent context.Context, method, path string, q url.Values, hdr http.Header, body []byte, out any, timeout time.Duration) error {
 	wd := newWatchdog(parent, timeout)
 	defer wd.stop()
+	body, encoding := c.maybeGzip(body)
 	req, err := c.newRequest(wd.ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
+	}
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	if c.compression() {
+		// Asked for here rather than by the transport, which would decode
+		// before the watchdog sees the bytes: a compressed block yields
+		// nothing until it is whole, and on a slow link that silence is
+		// not the link's.
+		req.Header.Set("Accept-Encoding", "gzip")
 	}
 	if body != nil {
 		// The transport reads the body as it sends it: each chunk read is
@@ -273,8 +286,12 @@ func (c *Client) doHeader(parent context.Context, method, path string, q url.Val
 		return transportError(parent, wd.explain(err))
 	}
 	defer resp.Body.Close()
+	c.noteEncodings(resp)
 	wd.progress()
 	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
+	if err := gunzipBody(resp); err != nil {
+		return transportError(parent, wd.explain(err))
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp, c.now())
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"casefile/apiclient"
@@ -134,7 +135,7 @@ func filesLine(s transfer.Summary) string {
 
 // syncOptions builds the syncer's options from the settings and credentials.
 func syncOptions(cfg config.Config, creds credentials) syncer.Options {
-	return syncer.Options{
+	o := syncer.Options{
 		Server:         creds.Server,
 		User:           creds.User,
 		Token:          creds.Token,
@@ -143,7 +144,18 @@ func syncOptions(cfg config.Config, creds credentials) syncer.Options {
 		PollInterval:   cfg.SyncInterval,
 		RequestTimeout: cfg.RequestTimeout,
 	}
+	if Getenv(EnvSyncCompression) == "off" {
+		hc := apiclient.DefaultHTTPClient()
+		hc.Transport.(*http.Transport).DisableCompression = true
+		o.HTTPClient = hc
+	}
+	return o
 }
+
+// EnvSyncCompression set to "off" makes the client send and ask for plain
+// (uncompressed) bodies, as a client before compressed transfer did; the
+// benchmarks measure both.
+const EnvSyncCompression = "CASEFILE_SYNC_COMPRESSION"
 
 // summaryLine is the one line a cycle prints.
 func summaryLine(sum syncer.Summary) string {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,9 @@ func (s *Server) router(table []route) http.Handler {
 		methods[r.path] = append(methods[r.path], r.method)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, gzip: acceptsGzip(r)}
+		// Request bodies may come gzip-compressed (see decodeBody).
+		rec.Header().Set("Accept-Encoding", "gzip")
 		route := "unmatched"
 		defer func() {
 			if v := recover(); v != nil {
@@ -115,6 +118,7 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	gzip   bool // the client accepts gzip answers
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
@@ -139,11 +143,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b = []byte(`{"error":{"code":"internal","message":"The server could not encode its answer."}}`)
 		status = http.StatusInternalServerError
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if rec, ok := w.(*statusRecorder); ok && rec.gzip {
+		h.Add("Vary", "Accept-Encoding")
+		if z := gzipBody(b); z != nil {
+			h.Set("Content-Encoding", "gzip")
+			b = z
+		}
+	}
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 // writeError answers with err's public side and logs its private cause.
@@ -175,7 +188,24 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return errBadRequest("The request body must be JSON (Content-Type: application/json).")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	in := io.Reader(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	switch ce := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
+	case ce == "" || strings.EqualFold(ce, "identity"):
+	case strings.EqualFold(ce, "gzip"):
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return &apiError{status: http.StatusBadRequest, code: protocol.CodeBadRequest, msg: "The request body is not valid gzip.", cause: err}
+		}
+		defer zr.Close()
+		// The limit holds for the body as decoded too.
+		in = io.LimitReader(zr, protocol.MaxBodyBytes+1)
+	default:
+		return errBadRequest("The request body's Content-Encoding must be gzip or none.")
+	}
+	body, err := io.ReadAll(in)
+	if len(body) > protocol.MaxBodyBytes {
+		return tooLarge
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

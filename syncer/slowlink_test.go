@@ -2,8 +2,9 @@ package syncer_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
-	"strings"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestSlowLinkTimesOut(t *testing.T) {
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
 	a := w.newDevice("a", alice, func(o *syncer.Options) { o.RequestTimeout = 300 * time.Millisecond })
 	m := a.create("matter", model.Fields{"title": "Slow"})
-	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "crawling", "body": strings.Repeat("evidence ", 400)})
+	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "crawling", "body": randomText(1, 3600)})
 
 	// About 3.6 KB up and as much down at 4 KB/s: over a second each way.
 	w.proxy.SetBandwidth(4_000)
@@ -61,13 +62,27 @@ func TestSlowLinkTimesOut(t *testing.T) {
 	assertMirrors(t, a)
 }
 
-// slowLinkNotes queues a matter and n notes of about size bytes each on d.
+// slowLinkNotes queues a matter and n notes of about size bytes each on
+// d. The bodies are random text, so that compressed transfer cannot make
+// them small: the sizes the tests stall on hold on the wire.
 func slowLinkNotes(d *device, n, size int) {
 	d.t.Helper()
 	m := d.create("matter", model.Fields{"title": "Hearing"})
 	for i := range n {
-		d.create("note", model.Fields{model.MatterField: m.ID, "title": title(i), "body": strings.Repeat("exhibit ", size/8)})
+		d.create("note", model.Fields{model.MatterField: m.ID, "title": title(i), "body": randomText(uint64(i), size)})
 	}
+}
+
+// randomText is about size bytes of text that does not compress much
+// (base64 of random bytes), so that a link's byte limits hold on the wire
+// with compressed transfer too.
+func randomText(seed uint64, size int) string {
+	rng := rand.New(rand.NewPCG(seed, uint64(size)))
+	raw := make([]byte, size*3/4)
+	for j := range raw {
+		raw[j] = byte(rng.Uint32())
+	}
+	return base64.StdEncoding.EncodeToString(raw)
 }
 
 func cursorOf(t testing.TB, d *device) int64 {

@@ -8,6 +8,7 @@ package faultproxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -281,7 +282,7 @@ func (p *Proxy) decide(r *http.Request, body []byte) (Fault, time.Duration, time
 	latency := p.latency
 	fault := Pass
 	if p.rule != nil {
-		if f, ok := p.rule(r.URL.Path, body); ok {
+		if f, ok := p.rule(r.URL.Path, plainBody(r, body)); ok {
 			if f != Pass {
 				p.faults[f]++
 			}
@@ -509,3 +510,20 @@ const maxBody = 64 << 20
 
 // ErrStopped is returned by Start after Close.
 var ErrStopped = errors.New("faultproxy: closed")
+
+// plainBody is a request body as its rule reads it: decoded when it came
+// gzip-compressed (the request is forwarded as it came).
+func plainBody(r *http.Request, body []byte) []byte {
+	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return body
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, maxBody))
+	if err != nil {
+		return body
+	}
+	return plain
+}
