@@ -10,6 +10,7 @@ import (
 	"casefile/apiclient"
 	"casefile/config"
 	"casefile/internal/safetext"
+	"casefile/localdb"
 	"casefile/syncer"
 )
 
@@ -48,7 +49,10 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if len(pos) > 0 {
 		return usageError("doctor takes no arguments")
 	}
-	db, cfg, err := openLocal(ctx, env)
+	db, cfg, err := openChecked(ctx, env, 0)
+	if errors.Is(err, localdb.ErrCorrupt) {
+		return doctorDamaged(ctx, env, err, *repair, *asJSON)
+	}
 	if err != nil {
 		return err
 	}
@@ -132,21 +136,7 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		remaining = after.Problems
 		rep.Remaining = remaining
 	}
-	rep.OK = len(remaining) == 0
-	if *asJSON {
-		if err := printJSON(env.Stdout, rep); err != nil {
-			return err
-		}
-	} else {
-		printDoctor(env, rep, *repair)
-	}
-	if !rep.OK {
-		if *repair {
-			return &ExitError{Code: 1, Err: fmt.Errorf("%d problem(s) remain after the repair", len(remaining))}
-		}
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d problem(s) found; 'casefile doctor --repair' fixes what it can", len(remaining))}
-	}
-	return nil
+	return finishDoctor(env, rep, *repair, *asJSON, remaining)
 }
 
 func printDoctor(env *Env, rep doctorReport, repair bool) {

@@ -56,7 +56,7 @@ func runList(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 			return err
 		}
 	}
-	db, _, err := openLocal(ctx, env)
+	db, _, err := openChecked(ctx, env, quickCheckMaxBytes)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if len(pos) > 0 {
 		return usageError("status takes no arguments")
 	}
-	db, cfg, err := openLocal(ctx, env)
+	db, cfg, err := openChecked(ctx, env, 0)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,8 @@ const (
 	// JournalDroppedMatter: access to a matter was lost and its records left the device.
 	JournalDroppedMatter JournalKind = "dropped_matter"
 	JournalReset         JournalKind = "reset" // the sync cursor started over
+	// JournalRestore: ops salvaged from a damaged database queued again.
+	JournalRestore JournalKind = "restore"
 )
 
 // JournalEntry is one line of the append-only journal.

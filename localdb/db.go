@@ -29,7 +29,7 @@ import (
 var (
 	ErrBusy    = errors.New("the local database is busy (another casefile may be writing); try again")
 	ErrFull    = errors.New("the disk is full; free some space and try again")
-	ErrCorrupt = errors.New("the local database file is damaged; run casefile doctor")
+	ErrCorrupt = errors.New("the local database file is damaged; run 'casefile doctor --repair' to rebuild it from the server (it keeps the damaged file and salvages your unsent changes first)")
 	ErrStorage = errors.New("the local database failed")
 	// ErrCannotOpen says the file cannot be opened or written: a missing
 	// directory, missing permissions, a read-only disk.
@@ -92,6 +92,10 @@ type options struct {
 	now        func() time.Time
 	sealer     Sealer
 }
+
+// WithClock makes the database read time from now instead of time.Now:
+// for tests of a wall clock that jumps.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // Open opens (creating and migrating) the database file at path; an
 // encrypted one needs WithSealer.

@@ -74,9 +74,11 @@ type world struct {
 	// taken before each compaction erases them.
 	ledger map[string]protocol.OpResult
 
-	entries   []entry
-	withdrawn map[wkey]int // what a person took back (discard, resolve), at which write
-	nwrite    int
+	marks      []mark   // moments a partial compaction may cut at
+	retiredOps []string // op ids of the journals of devices replaced by fresh ones
+	entries    []entry
+	withdrawn  map[wkey]int // what a person took back (discard, resolve), at which write
+	nwrite     int
 
 	step  int
 	trace hash.Hash64
@@ -111,6 +113,7 @@ type client struct {
 	cursor      int64 // the highest cursor seen: it must never go back, but in a full resync
 	resyncSeen  int64 // the journal seq up to which full resyncs were counted
 	writes      int
+	gen         int // fresh installs of this device
 }
 
 // password is every simulated user's password.

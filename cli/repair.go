@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/syncer"
+)
+
+// quickCheckMaxBytes bounds the database files list checks for damage
+// before answering: SQLite's quick check reads the whole file, a few
+// milliseconds a megabyte; status checks whatever the size.
+const quickCheckMaxBytes = 64 << 20
+
+// checkDamage runs the quick integrity check on db; with limit > 0 only
+// when the file is at most limit bytes. Its error says to run doctor --repair.
+func checkDamage(ctx context.Context, db *localdb.DB, cfg config.Config, limit int64) error {
+	if limit > 0 {
+		if fi, err := os.Stat(config.DBPath(cfg.DataDir)); err == nil && fi.Size() > limit {
+			return nil
+		}
+	}
+	return db.QuickCheck(ctx)
+}
+
+// openChecked opens the local database and runs the quick check, closing
+// the database when it fails.
+func openChecked(ctx context.Context, env *Env, limit int64) (*localdb.DB, config.Config, error) {
+	db, cfg, err := openLocal(ctx, env)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if err := checkDamage(ctx, db, cfg, limit); err != nil {
+		db.Close()
+		return nil, cfg, err
+	}
+	return db, cfg, nil
+}
+
+// doctorDamaged reports a damaged local database and, with repair, rebuilds
+// it: the damaged file (and its WAL) is renamed aside and kept, every
+// queued op still readable in it is salvaged, a new database gets those
+// ops back under their own ids, and a full pull brings back the rest from
+// the server. The ops it could not read are named as what remains.
+func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bool) error {
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	rep := doctorReport{ServerHead: -1, Notes: []string{}, Repaired: []string{}, Problems: []string{cause.Error()}}
+	if !repair {
+		return finishDoctor(env, rep, false, asJSON, rep.Problems)
+	}
+	path := config.DBPath(cfg.DataDir)
+	aside := path + ".damaged-" + time.Now().UTC().Format("20060102-150405")
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("keep the damaged database aside: %w", err)
+	}
+	// SQLite finds a database's WAL by its name: it moves along.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("keep the damaged database aside: %w", err)
+		}
+	}
+	rep.Repaired = append(rep.Repaired, "the damaged file is kept as "+aside)
+	salv, err := localdb.Salvage(ctx, aside)
+	if err != nil {
+		salv = &localdb.Salvaged{Lost: []string{"no queued change could be read: " + err.Error()}}
+	}
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return fmt.Errorf("create a new local database: %w", err)
+	}
+	defer db.Close()
+	if err := db.RestoreOps(ctx, salv); err != nil {
+		return err
+	}
+	rep.Repaired = append(rep.Repaired, fmt.Sprintf("%d unsent change(s) salvaged and queued again", len(salv.Ops())))
+	var remaining []string
+	for _, l := range salv.Lost {
+		remaining = append(remaining, "not salvaged: "+l)
+	}
+	creds, cerr := loadCredentials(cfg)
+	switch {
+	case errors.Is(cerr, config.ErrNoCredentials):
+		rep.Notes = append(rep.Notes, "not logged in: log in and sync to get the records back from the server")
+	case cerr != nil:
+		return cerr
+	default:
+		s := syncer.New(db, syncOptions(cfg, creds))
+		sum, perr := s.Pull(ctx)
+		s.Close()
+		if perr != nil {
+			rep.Notes = append(rep.Notes, "the full pull from the server stopped: "+perr.Error()+"; it continues at the next sync")
+		} else {
+			rep.Repaired = append(rep.Repaired, fmt.Sprintf("pulled %d record(s) again from the server", sum.Pulled))
+			rep.ServerHead = s.Head()
+		}
+	}
+	if st, err := db.Status(ctx); err == nil {
+		rep.Cursor = st.Cursor
+	}
+	rep.Remaining = remaining
+	return finishDoctor(env, rep, true, asJSON, remaining)
+}
+
+// finishDoctor prints the report and turns what remains into the exit code.
+func finishDoctor(env *Env, rep doctorReport, repair, asJSON bool, remaining []string) error {
+	rep.OK = len(remaining) == 0
+	if asJSON {
+		if err := printJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printDoctor(env, rep, repair)
+	}
+	if rep.OK {
+		return nil
+	}
+	if repair {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d problem(s) remain after the repair", len(remaining))}
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("%d problem(s) found; 'casefile doctor --repair' fixes what it can", len(remaining))}
+}
