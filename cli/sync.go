@@ -67,7 +67,23 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	}
 	s := syncer.New(db, syncOptions(env, cfg, creds))
 	if *watch {
-		return watchSync(ctx, env.Stdout, s)
+		kick := func() {}
+		if !*recordsOnly {
+			files, err := openFiles(cfg)
+			if err != nil {
+				return err
+			}
+			eng, err := transferEngine(db, files, cfg, progressPrinter(env.Stderr))
+			if err != nil {
+				return err
+			}
+			// Files move after every cycle, and between cycles when due.
+			r := transfer.NewRunner(eng, cfg.SyncInterval)
+			r.Start(ctx)
+			defer r.Close()
+			kick = r.Kick
+		}
+		return watchSync(ctx, env.Stdout, s, kick)
 	}
 	sum, err := s.RunOnce(ctx)
 	defer s.Close()
@@ -178,7 +194,7 @@ func syncError(err error, timeout time.Duration) error {
 
 // watchSync runs the background syncer until ctx ends, printing a line per
 // cycle and every error. It returns when the token is refused.
-func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
+func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer, afterCycle func()) error {
 	if s.Connectivity() == syncer.LoggedOut {
 		return &ExitError{Code: exitLoggedOut, Err: syncer.ErrNotLoggedIn}
 	}
@@ -200,6 +216,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 					line += " — " + safetext.Line(ev.Err)
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), line)
+				afterCycle()
 			case syncer.EventConnectivity:
 				if ev.Connectivity == syncer.Syncing {
 					continue
