@@ -317,5 +317,5 @@ func openDemoDB(ctx context.Context, dir string, schema *model.Schema) (*localdb
 	if err := ensureGeneratedKey(dir); err != nil {
 		return nil, err
 	}
-	return openSealed(ctx, &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}, dir, schema)
+	return openSealed(ctx, &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, dir, schema)
 }

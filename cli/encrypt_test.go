@@ -76,13 +76,13 @@ func TestCLIWrongPassphrase(t *testing.T) {
 	h := newHarness(t)
 	h.add("matter", "title=Smith")
 	before := h.snapshot()
-	t.Setenv(EnvPassphrase, "not the passphrase")
+	h.passphrase = "not the passphrase"
 	r := h.run("list", "matter")
 	if r.code != 1 || r.stdout != "" || !strings.HasSuffix(r.stderr, vault.ErrWrongPassphrase.Error()+"\n") ||
 		strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Fatalf("wrong passphrase: %+v", r)
 	}
-	t.Setenv(EnvPassphrase, testPassphrase)
+	h.passphrase = testPassphrase
 	if h.snapshot() != before {
 		t.Fatal("a refused start changed the database")
 	}
@@ -125,7 +125,7 @@ func TestCLIConvertsPlaintextDirectory(t *testing.T) {
 func TestCLIInitAndPassphraseChange(t *testing.T) {
 	h := newHarness(t)
 	h.data = t.TempDir() // no key yet
-	t.Setenv(EnvPassphrase, "first passphrase")
+	h.passphrase = "first passphrase"
 	if out := h.ok("init"); !strings.Contains(out, "is encrypted") {
 		t.Fatalf("init said %q", out)
 	}
@@ -134,7 +134,7 @@ func TestCLIInitAndPassphraseChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(EnvNewPassphrase, "second passphrase")
+	h.env = map[string]string{EnvNewPassphrase: "second passphrase"}
 	h.ok("passphrase")
 	if after, _ := os.ReadFile(config.DBPath(h.data)); !bytes.Equal(after, dbBefore) {
 		t.Fatal("changing the passphrase rewrote the database")
@@ -142,7 +142,7 @@ func TestCLIInitAndPassphraseChange(t *testing.T) {
 	if r := h.run("show", id); r.code != 1 || !strings.Contains(r.stderr, vault.ErrWrongPassphrase.Error()) {
 		t.Fatalf("the old passphrase after a change: %+v", r)
 	}
-	t.Setenv(EnvPassphrase, "second passphrase")
+	h.passphrase = "second passphrase"
 	if out := h.ok("show", id); !strings.Contains(out, cliCanary) {
 		t.Fatalf("show with the new passphrase: %s", out)
 	}

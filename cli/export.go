@@ -28,13 +28,6 @@ func init() {
 	})
 }
 
-// exportPage is how many records export reads at a time; a variable so
-// tests can make pages small.
-var exportPage = 5000
-
-// afterExportPage, when set by a test, runs after each page export reads.
-var afterExportPage func()
-
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	format := fs.String("format", "jsonl", "jsonl or csv")
 	out := fs.String("out", "", "write to this file instead of stdout (replaced whole, only when the export succeeds)")
@@ -76,14 +69,14 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 			return fmt.Errorf("%s is inside the data directory, where an export would lie in plaintext beside the encrypted data; write it elsewhere", *out)
 		}
 		return writeFileAtomic(*out, func(f *os.File) error {
-			return exportStable(ctx, db, cols, *format, f)
+			return exportStable(ctx, env, db, cols, *format, f)
 		})
 	}
 	// Even to stdout, the export is first written whole, so that a
 	// start-over never repeats output: in memory, since a temporary file
 	// in the data directory would hold the records in plaintext.
 	var buf memFile
-	if err := exportStable(ctx, db, cols, *format, &buf); err != nil {
+	if err := exportStable(ctx, env, db, cols, *format, &buf); err != nil {
 		return err
 	}
 	_, err = env.Stdout.Write(buf.b)
@@ -138,7 +131,7 @@ const maxExportTries = 5
 // recently changed first" order, so a record changed mid-export moves to
 // the front and, if not yet written, would be left out; and the export
 // would show the records as they were at different moments.
-func exportStable(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, f exportSink) error {
+func exportStable(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, f exportSink) error {
 	for range maxExportTries {
 		if err := f.Truncate(0); err != nil {
 			return fmt.Errorf("write the export: %w", err)
@@ -151,7 +144,7 @@ func exportStable(ctx context.Context, db *localdb.DB, cols []*model.Collection,
 			return err
 		}
 		w := bufio.NewWriter(f)
-		if err := export(ctx, db, cols, format, w); err != nil {
+		if err := export(ctx, env, db, cols, format, w); err != nil {
 			return err
 		}
 		if err := w.Flush(); err != nil {
@@ -193,14 +186,14 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 	return nil
 }
 
-func export(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, w io.Writer) error {
+func export(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, w io.Writer) error {
 	if format == "csv" {
-		return exportCSV(ctx, db, cols[0], w)
+		return exportCSV(ctx, env, db, cols[0], w)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, c := range cols {
-		err := eachRecord(ctx, db, c.Name, func(r model.Record) error {
+		err := eachRecord(ctx, env, db, c.Name, func(r model.Record) error {
 			return enc.Encode(r)
 		})
 		if err != nil {
@@ -215,22 +208,26 @@ func export(ctx context.Context, db *localdb.DB, cols []*model.Collection, forma
 // starts after the last record of the one before: unlike an offset, that
 // costs the same on every page and never skips or repeats a record that
 // is not changed meanwhile.
-func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(model.Record) error) error {
-	q := localdb.ListQuery{Collection: collection, Limit: exportPage}
+func eachRecord(ctx context.Context, env *Env, db *localdb.DB, collection string, fn func(model.Record) error) error {
+	page := localdb.ReadPage
+	if env.hooks.exportPage > 0 {
+		page = env.hooks.exportPage
+	}
+	q := localdb.ListQuery{Collection: collection, Limit: page}
 	for {
 		recs, err := db.List(ctx, q)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)
 		}
-		if afterExportPage != nil {
-			afterExportPage()
+		if env.hooks.afterExportPage != nil {
+			env.hooks.afterExportPage()
 		}
 		for _, r := range recs {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		if len(recs) < exportPage {
+		if len(recs) < page {
 			return nil
 		}
 		last := localdb.KeyOf(recs[len(recs)-1])
@@ -238,14 +235,14 @@ func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(
 	}
 }
 
-func exportCSV(ctx context.Context, db *localdb.DB, col *model.Collection, w io.Writer) error {
+func exportCSV(ctx context.Context, env *Env, db *localdb.DB, col *model.Collection, w io.Writer) error {
 	cw := csv.NewWriter(w)
 	head := append([]string{"id", "state", "version"}, col.FieldNames()...)
 	if err := cw.Write(head); err != nil {
 		return err
 	}
 	row := make([]string, len(head))
-	err := eachRecord(ctx, db, col.Name, func(r model.Record) error {
+	err := eachRecord(ctx, env, db, col.Name, func(r model.Record) error {
 		row[0], row[1], row[2] = r.ID, string(r.State), strconv.FormatInt(r.Version, 10)
 		for i, f := range col.Fields {
 			row[3+i] = csvCell(&f, r.Fields[f.Name])

@@ -23,6 +23,13 @@ type harness struct {
 	data   string
 	config string
 	stdin  string
+	// env is the whole environment commands see (nothing of the
+	// process's own), so tests need no t.Setenv and can run in parallel.
+	env   map[string]string
+	hooks testHooks
+	// passphrase is $CASEFILE_PASSPHRASE unless env sets it: the data
+	// directory is encrypted with it.
+	passphrase string
 }
 
 type result struct {
@@ -32,42 +39,38 @@ type result struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	for _, k := range []string{"CASEFILE_SERVER", "CASEFILE_DATA", "CASEFILE_THEME", "CASEFILE_SYNC_INTERVAL", "CASEFILE_CONFIG"} {
-		t.Setenv(k, "")
-	}
 	// An empty config file: a named file must exist, and the tests that
 	// need settings write theirs over it.
 	cfgPath := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfgPath, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, data: t.TempDir(), config: cfgPath}
-	withTestPassphrase(t, h.data)
+	h := &harness{t: t, data: t.TempDir(), config: cfgPath, passphrase: testPassphrase}
+	withTestKey(t, h.data)
 	return h
 }
 
 // testPassphrase encrypts the data directories of the CLI's tests.
 const testPassphrase = "test passphrase"
 
-// withTestPassphrase gives dir a key wrapped by testPassphrase at the
-// cheap test cost, and casefile the passphrase in $CASEFILE_PASSPHRASE, as
-// a script would.
-func withTestPassphrase(t *testing.T, dir string) {
+// withTestKey gives dir a key wrapped by testPassphrase at the cheap test
+// cost; the harness gives casefile the passphrase in $CASEFILE_PASSPHRASE,
+// as a script would.
+func withTestKey(t *testing.T, dir string) {
 	t.Helper()
 	if _, err := vault.CreateWithCost(dir, []byte(testPassphrase), vault.TestCost); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(EnvPassphrase, testPassphrase)
 }
 
 // openTestDB opens the database of a data directory made by the CLI.
-func openTestDB(t *testing.T, dir string) *localdb.DB {
+func openTestDB(t *testing.T, dir, passphrase string) *localdb.DB {
 	t.Helper()
 	s, err := schema()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := vault.Unlock(dir, []byte(Getenv(EnvPassphrase)))
+	k, err := vault.Unlock(dir, []byte(passphrase))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +86,17 @@ func (h *harness) run(args ...string) result {
 	h.t.Helper()
 	var out, errb bytes.Buffer
 	full := append([]string{"--data", h.data, "--config", h.config}, args...)
-	code := Main(context.Background(), full, strings.NewReader(h.stdin), &out, &errb)
+	env := &Env{Stdin: strings.NewReader(h.stdin), Stdout: &out, Stderr: &errb, Getenv: h.getenv, hooks: h.hooks}
+	code := run(context.Background(), env, full)
 	return result{out.String(), errb.String(), code}
+}
+
+// getenv is the harness's environment: h.env, empty elsewhere.
+func (h *harness) getenv(k string) string {
+	if v, ok := h.env[k]; ok || k != EnvPassphrase {
+		return v
+	}
+	return h.passphrase
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -119,7 +131,7 @@ func (h *harness) add(collection string, assignments ...string) string {
 // db opens the harness's database directly (the CLI must have closed it).
 func (h *harness) db() *localdb.DB {
 	h.t.Helper()
-	return openTestDB(h.t, h.data)
+	return openTestDB(h.t, h.data, h.getenv(EnvPassphrase))
 }
 
 // snapshot is everything a command could change: records (tombstones

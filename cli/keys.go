@@ -53,7 +53,7 @@ func askPassphrase(env *Env, f *os.File, prompt string) ([]byte, error) {
 // choosePassphrase gets a new passphrase: from envName, or asked twice at
 // a terminal. ok is false when neither is available.
 func choosePassphrase(env *Env, envName string) (p []byte, ok bool, err error) {
-	if v := Getenv(envName); v != "" {
+	if v := env.Getenv(envName); v != "" {
 		return []byte(v), true, vault.CheckPassphrase([]byte(v))
 	}
 	f, isTerm := terminalIn(env)
@@ -87,7 +87,7 @@ func choosePassphrase(env *Env, envName string) (p []byte, ok bool, err error) {
 // currentPassphrase gets the passphrase of an existing key: from
 // $CASEFILE_PASSPHRASE, or asked once at a terminal.
 func currentPassphrase(env *Env) ([]byte, error) {
-	if v := Getenv(EnvPassphrase); v != "" {
+	if v := env.Getenv(EnvPassphrase); v != "" {
 		return []byte(v), nil
 	}
 	f, isTerm := terminalIn(env)

@@ -73,8 +73,8 @@ func listenLock(dir string) (requests <-chan struct{}, closeFn func(), err error
 }
 
 // idleLock reads $CASEFILE_IDLE_LOCK.
-func idleLock() (time.Duration, error) {
-	v := Getenv(EnvIdleLock)
+func idleLock(env *Env) (time.Duration, error) {
+	v := env.Getenv(EnvIdleLock)
 	if v == "" {
 		return ui.DefaultIdleLock, nil
 	}
@@ -88,7 +88,7 @@ func idleLock() (time.Duration, error) {
 // lockOptions builds the UI's lock: idle time, the socket, and a check of
 // the passphrase against the data directory's key.
 func lockOptions(env *Env, dir string) (*ui.LockOptions, func(), error) {
-	idle, err := idleLock()
+	idle, err := idleLock(env)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -93,6 +93,10 @@ type options struct {
 	sealer     Sealer
 }
 
+// WithClock makes the database read time from now instead of time.Now:
+// for tests of a wall clock that jumps.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // Open opens (creating and migrating) the database file at path; an
 // encrypted one needs WithSealer.
 func Open(ctx context.Context, path string, schema *model.Schema, opts ...Option) (*DB, error) {

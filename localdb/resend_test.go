@@ -288,3 +288,41 @@ func TestResendCarriesHighestHeadKnown(t *testing.T) {
 		t.Errorf("server head after a pull %q, want 61", v)
 	}
 }
+
+// TestRetryWaitsNoLongerThanItsBackoffWhenTheClockGoesBack: an op is
+// scheduled to retry 30 seconds after a failure; then the wall clock
+// jumps back a day (a bad battery clock corrected). The op is due 30
+// seconds after the jump, not once the clock has caught up a day later.
+func TestRetryWaitsNoLongerThanItsBackoffWhenTheClockGoesBack(t *testing.T) {
+	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	db, err := open(bg, filepath.Join(t.TempDir(), "casefile.db"), testSchema(t), options{migrations: mustMigrations(t), now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	mustMatter(t, db, "Clock")
+	b, err := db.NextBatch(bg, clock, 10)
+	if err != nil || len(b) != 1 {
+		t.Fatalf("batch %+v, %v", b, err)
+	}
+	if err := db.MarkRetry(bg, []string{b[0].OpID}, "connection reset", clock.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(-24 * time.Hour)
+	if b, err := db.NextBatch(bg, clock, 10); err != nil || len(b) != 0 {
+		t.Fatalf("right after the jump: %+v, %v; want nothing due yet", b, err)
+	}
+	clock = clock.Add(31 * time.Second)
+	if b, err := db.NextBatch(bg, clock, 10); err != nil || len(b) != 1 {
+		t.Fatalf("31 seconds after the jump: %d op(s), %v; want the op due after its 30-second backoff", len(b), err)
+	}
+}
+
+func mustMigrations(t testing.TB) []migration {
+	t.Helper()
+	m, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

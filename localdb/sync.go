@@ -78,6 +78,9 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 	}
 	var out []OutboxOp
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := clampRetries(ctx, tx, nanos(db.now())); err != nil {
+			return err
+		}
 		// "+state" keeps the planner on the seq order instead of sorting
 		// every pending op through the state index.
 		ops, err := db.queryOps(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
@@ -124,6 +127,17 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 		return nil, fmt.Errorf("next batch: %w", err)
 	}
 	return out, nil
+}
+
+// clampRetries keeps a wall clock that went back from stretching a retry's
+// wait: a retrying op was scheduled at its updated_at to wait until
+// next_attempt; if that moment lies after now, the clock went back since,
+// and the op waits its own delay from now instead of until the clock has
+// caught up (which, after a battery clock corrected by NTP, may be days).
+func clampRetries(ctx context.Context, tx *sql.Tx, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE outbox SET next_attempt = ? + (next_attempt - updated_at), updated_at = ?
+		WHERE state = ? AND updated_at > ? AND next_attempt > updated_at`, now, now, OpRetrying, now)
+	return err
 }
 
 // MarkRetry returns ops to the queue after a transient failure that may

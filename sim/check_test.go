@@ -61,6 +61,12 @@ func (w *world) readTruth() *truth {
 		w.must(c.name+": outbox", err)
 		tr.outboxes[c.i] = ops
 	}
+	for _, id := range w.retiredOps {
+		if !seen[id] {
+			seen[id] = true
+			opIDs = append(opIDs, id)
+		}
+	}
 	err := w.reader.Read(w.ctx, func(r store.Reader) error {
 		head, err := r.Head(w.ctx)
 		if err != nil {
@@ -175,6 +181,12 @@ func (w *world) opIDs() []string {
 				seen[e.OpID] = true
 				ids = append(ids, e.OpID)
 			}
+		}
+	}
+	for _, id := range w.retiredOps {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
 	return ids

@@ -108,6 +108,9 @@ type link struct {
 	// page that crawled down to the end, for the next check.
 	abandoned int
 	crawled   int64
+	// forced holds a fault the next request of a path meets, whatever the
+	// stream would draw (a step that needs that fault right there).
+	forced map[string]fault
 }
 
 func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
@@ -135,6 +138,16 @@ func (l *link) close() {
 	l.srv.Close()
 	l.rt.CloseIdleConnections()
 	l.client.CloseIdleConnections()
+}
+
+// force makes the next request of path meet f.
+func (l *link) force(path string, f fault) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.forced == nil {
+		l.forced = map[string]fault{}
+	}
+	l.forced[path] = f
 }
 
 func (l *link) setOffline(on bool) {
@@ -212,8 +225,17 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.requests++
 	offline := l.offline
+	forced, isForced := l.forced[r.URL.Path]
+	delete(l.forced, r.URL.Path)
 	l.mu.Unlock()
-	d := l.w.decide(l.name, r.URL.Path, isStream(r), offline)
+	var d draw
+	if isForced && !offline {
+		d = draw{f: forced}
+		l.w.stats.inc("fault: "+string(forced), 1)
+		l.w.tracef("%s %s %s (forced)", l.name, r.URL.Path, forced)
+	} else {
+		d = l.w.decide(l.name, r.URL.Path, isStream(r), offline)
+	}
 	f := d.f
 	start := time.Now()
 	switch f {

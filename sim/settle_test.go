@@ -3,10 +3,12 @@ package sim
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/server/store"
 )
 
 // resolveOne resolves one of c's open conflicts, as a person reviewing it
@@ -70,6 +72,9 @@ func (w *world) resolve(c *client, conf model.Conflict, r model.Resolution) {
 	if err != nil {
 		w.violate("%s: a valid resolution of %s was refused by the model: %v", c.name, conf.RecordID, err)
 		return
+	}
+	if conf.Kind == model.ConflictEditDeleted && op != nil {
+		w.checkRestore(c, conf, op)
 	}
 	w.action()
 	if _, err := c.db.Resolve(w.ctx, conf.RecordID, r); err != nil {
@@ -186,4 +191,55 @@ func (w *world) settleClient(c *client, final bool) int {
 		n++
 	}
 	return n
+}
+
+// checkRestore checks that restoring an edited-but-deleted record brings
+// back the fields the server last held, with only this device's own
+// changes on top: a field the device did not change must come back as the
+// tombstone has it, never as the device's older copy had it (which would
+// undo another user's change made before the delete).
+func (w *world) checkRestore(c *client, conf model.Conflict, op *model.Op) {
+	var tomb store.Record
+	found := false
+	err := w.reader.Read(w.ctx, func(r store.Reader) error {
+		rec, err := r.Record(w.ctx, conf.RecordID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		tomb, found = rec, err == nil
+		return err
+	})
+	w.must("read the tombstone", err)
+	w.stats.inc("contract: restores", 1)
+	if !found || !tomb.Deleted || tomb.Version != conf.TheirsVersion {
+		return // compacted, or changed since: the server answers the restore
+	}
+	base := model.Fields{}
+	for _, fc := range conf.Fields {
+		base[fc.Field] = fc.Base
+	}
+	others := false
+	for _, f := range sortedFields(model.Fields(tomb.Fields)) {
+		if _, mine := conf.Mine[f]; !mine && len(diffFields(w.schema, conf.Collection, model.Fields{f: tomb.Fields[f]}, model.Fields{f: base[f]})) > 0 {
+			others = true
+		}
+	}
+	if others {
+		w.stats.inc("contract: restores over another user's change", 1)
+	}
+	restored, last := model.Fields{}, model.Fields{}
+	for f, v := range op.Fields {
+		if _, mine := conf.Mine[f]; !mine {
+			restored[f] = v
+		}
+	}
+	for f, v := range tomb.Fields {
+		if _, mine := conf.Mine[f]; !mine {
+			last[f] = v
+		}
+	}
+	if d := diffFields(w.schema, conf.Collection, restored, last); len(d) > 0 {
+		w.violate("%s: restoring #%d would set %s other than the server last held them, though this device did not change them",
+			c.name, w.index[conf.RecordID], strings.Join(d, ", "))
+	}
 }

@@ -52,6 +52,7 @@ func (w *world) busy() bool {
 // offline periods, crashes, server restarts, access changes and event
 // streams between them.
 func (w *world) randomStep() {
+	w.markNow()
 	c := w.clients[w.intn(len(w.clients))]
 	x := w.float()
 	switch {
@@ -77,6 +78,10 @@ func (w *world) randomStep() {
 		w.changeAccess()
 	case x < 0.98:
 		w.compact()
+	case x < 0.984:
+		w.freshDevice(c)
+	case x < 0.988:
+		w.grantThenCompact()
 	case x < 0.996:
 		w.stream(c)
 	default:
@@ -275,21 +280,9 @@ func (w *world) checkCursor(c *client) {
 // refused as outcome_unknown rather than applied twice. The harness keeps
 // its own copy of the answers first, for the exactly-once check.
 func (w *world) compact() {
-	w.action()
-	err := w.reader.Read(w.ctx, func(r store.Reader) error {
-		_, err := w.answers(r, w.opIDs())
-		return err
-	})
-	w.must("copy the ledger", err)
 	// A millisecond ahead, so that an answer stored in this very
 	// microsecond goes too and a replay compacts exactly the same.
-	st, err := w.srv.Compact(w.ctx, time.Now().Add(time.Millisecond))
-	w.must("compact", err)
-	w.stats.inc("compactions", 1)
-	w.stats.inc("compacted answers", int(st.LedgerEntries))
-	w.stats.inc("compacted tombstones", int(st.Tombstones))
-	w.tracef("compact: %d tombstones, %d moves, %d access events, %d answers; through %d, answers through %d",
-		st.Tombstones, st.Moves, st.AccessEvents, st.LedgerEntries, st.CompactedThrough, st.LedgerThrough)
+	w.compactAt(time.Now().Add(time.Millisecond))
 }
 
 // changeAccess grants a user a matter the server has, or revokes it.

@@ -75,9 +75,11 @@ type world struct {
 	// taken before each compaction erases them.
 	ledger map[string]protocol.OpResult
 
-	entries   []entry
-	withdrawn map[wkey]int // what a person took back (discard, resolve), at which write
-	nwrite    int
+	marks      []mark   // moments a partial compaction may cut at
+	retiredOps []string // op ids of the journals of devices replaced by fresh ones
+	entries    []entry
+	withdrawn  map[wkey]int // what a person took back (discard, resolve), at which write
+	nwrite     int
 
 	step  int
 	trace hash.Hash64
@@ -113,6 +115,7 @@ type client struct {
 	resyncSeen  int64 // the journal seq up to which full resyncs were counted
 	writes      int
 	keys        *vault.Keys // odd clients keep their database encrypted
+	gen         int // fresh installs of this device
 }
 
 // password is every simulated user's password.

@@ -269,6 +269,19 @@ func (w *world) remove(c *client) {
 		w.edit(c, false)
 		return
 	}
+	both := w.chance(0.3)
+	if both {
+		// Edit, sync, delete, sync: the tombstone keeps a change that
+		// devices holding an older copy lack, which their restore of the
+		// record must not undo.
+		fs := tracked[rec.Collection]
+		w.update(c, rec, fs[w.intn(len(fs))], "edit before delete")
+		w.sync(c)
+		w.stats.inc("contract: edits synced before a delete", 1)
+		if r, err := c.db.Get(w.ctx, rec.ID); err != nil || r.Deleted || r.State == model.StateConflict {
+			return
+		}
+	}
 	w.action()
 	err := c.db.Delete(w.ctx, rec.ID)
 	if errors.Is(err, localdb.ErrMatterNotEmpty) && w.chance(0.5) {
@@ -281,6 +294,27 @@ func (w *world) remove(c *client) {
 	}
 	w.tracef("%s delete %s#%d", c.name, rec.Collection, w.index[rec.ID])
 	w.ack(c, entry{rec: rec.ID, kind: "delete"})
+	if both {
+		w.sync(c)
+		w.editStale(c, rec)
+	}
+}
+
+// editStale has another device that still shows rec as it was before c
+// edited and deleted it edit another field of it: its push meets the
+// delete, and a restore must keep c's edit.
+func (w *world) editStale(c *client, rec model.Record) {
+	d := w.clients[w.intn(len(w.clients))]
+	if d == c {
+		return
+	}
+	r, err := d.db.Get(w.ctx, rec.ID)
+	if err != nil || r.Deleted || r.State == model.StateConflict {
+		return
+	}
+	fs := tracked[r.Collection]
+	w.update(d, r, fs[w.intn(len(fs))], "edit-stale")
+	w.stats.inc("contract: stale edits of a record edited then deleted", 1)
 }
 
 // cascade deletes a matter with the records c holds of it, as a person

@@ -88,13 +88,17 @@ func (w *world) newDevice(name string, user *servertest.Client, tweak ...func(*s
 
 func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
 	d.t.Helper()
-	db, err := localdb.Open(context.Background(), d.path, testSchema(d.t))
-	if err != nil {
-		d.t.Fatal(err)
-	}
 	opts := fastOptions(serverURL, d.user.Token)
 	for _, fn := range tweak {
 		fn(&opts)
+	}
+	var lopts []localdb.Option
+	if opts.Now != nil {
+		lopts = append(lopts, localdb.WithClock(opts.Now)) // one clock for the device
+	}
+	db, err := localdb.Open(context.Background(), d.path, testSchema(d.t), lopts...)
+	if err != nil {
+		d.t.Fatal(err)
 	}
 	d.db = db
 	d.s = syncer.New(db, opts)

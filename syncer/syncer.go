@@ -104,6 +104,7 @@ type Syncer struct {
 	retries     timeHeap // op retry times this syncer scheduled
 	retrySet    map[time.Time]bool
 	holdUntil   time.Time // after failures, no unforced cycle before this
+	lastNow     time.Time // the latest clock reading the schedule was checked against
 	failures    int       // consecutive failed cycles
 	head        int64     // the highest server sequence heard of
 	pulled      int64     // the cursor after the last pull
@@ -357,17 +358,24 @@ func (s *Syncer) Close() error {
 // reading the retrying ops a page at a time so a long queue costs little
 // memory.
 func (s *Syncer) loadRetries(ctx context.Context) {
-	const page = 5000
+	const page = localdb.ReadPage
 	for offset := 0; ; offset += page {
 		ops, err := s.db.OutboxPage(ctx, localdb.OpRetrying, offset, page)
 		if err != nil {
 			s.log.Warn("read outbox", "err", err)
 			return
 		}
+		now := s.opts.Now()
 		for _, o := range ops {
-			if !o.NextAttempt.IsZero() {
-				s.scheduleRetry(o.NextAttempt)
+			if o.NextAttempt.IsZero() {
+				continue
 			}
+			// Scheduled at a time still to come: the clock went back
+			// while casefile was closed. The op waits its own delay.
+			if o.UpdatedAt.After(now) && o.NextAttempt.After(o.UpdatedAt) {
+				o.NextAttempt = now.Add(o.NextAttempt.Sub(o.UpdatedAt))
+			}
+			s.scheduleRetry(o.NextAttempt)
 		}
 		if len(ops) < page {
 			return
@@ -417,6 +425,7 @@ func (s *Syncer) step(ctx context.Context, w wants) {
 	}
 	now := s.opts.Now()
 	s.mu.Lock()
+	s.clockLocked(now)
 	hold := s.holdUntil
 	s.mu.Unlock()
 	if !w.forced && now.Before(hold) {
@@ -510,7 +519,9 @@ func (s *Syncer) backoff(b Backoff, err error) {
 	defer s.mu.Unlock()
 	d := waitAfter(b.Delay(s.failures), err)
 	s.failures++
-	s.holdUntil = s.opts.Now().Add(d)
+	now := s.opts.Now()
+	s.clockLocked(now)
+	s.holdUntil = now.Add(d)
 }
 
 // nextWake is how long the loop sleeps: until the next op retry, the end
@@ -519,6 +530,7 @@ func (s *Syncer) nextWake() time.Duration {
 	now := s.opts.Now()
 	next := now.Add(s.opts.PollInterval)
 	s.mu.Lock()
+	s.clockLocked(now)
 	for len(s.retries) > 0 && !s.retries[0].After(now) {
 		delete(s.retrySet, heap.Pop(&s.retries).(time.Time))
 		s.want.push = true

@@ -1,0 +1,35 @@
+package syncer_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/syncer"
+)
+
+// TestRetryAfterClockJumpsBack: a push fails and its op is scheduled to
+// retry after a short backoff; then the device's wall clock jumps back a
+// day (a bad battery clock corrected by NTP). The retry must come after
+// its backoff, not once the clock has caught up — whatever the clock
+// reads, no retry waits longer than its backoff.
+func TestRetryAfterClockJumpsBack(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	var offset atomic.Int64 // what the device's clock is off by
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	d := w.newDevice("d", alice, func(o *syncer.Options) { o.Now = clock })
+	w.proxy.Inject(protocol.PathPush, "unavailable")
+	d.create("matter", model.Fields{"title": "Retried"})
+	d.start()
+	waitFor(t, "the failed push to be scheduled for a retry", func() bool {
+		ops := d.outbox()
+		return len(ops) == 1 && ops[0].State == localdb.OpRetrying
+	})
+	offset.Store(int64(-24 * time.Hour))
+	waitFor(t, "the retry after the clock went back", func() bool { return len(d.outbox()) == 0 })
+}
