@@ -123,7 +123,9 @@ func unlockKeys(env *Env, dir string) (*vault.Keys, error) {
 	}
 	if !ok {
 		k, err := vault.CreateGenerated(dir)
-		if err == nil {
+		// Said to a person at a terminal; a script's captured output is
+		// left as it was (casefile init tells, and protects it, any time).
+		if f, isFile := env.Stderr.(*os.File); err == nil && isFile && isTTY(f) {
 			fmt.Fprintf(env.Stderr, "casefile: note: %s\n", generatedNote)
 		}
 		return k, err
