@@ -65,7 +65,7 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	s := syncer.New(db, syncOptions(cfg, creds))
+	s := syncer.New(db, syncOptions(env, cfg, creds))
 	if *watch {
 		kick := func() {}
 		if !*recordsOnly {
@@ -134,7 +134,7 @@ func filesLine(s transfer.Summary) string {
 }
 
 // syncOptions builds the syncer's options from the settings and credentials.
-func syncOptions(cfg config.Config, creds credentials) syncer.Options {
+func syncOptions(env *Env, cfg config.Config, creds credentials) syncer.Options {
 	o := syncer.Options{
 		Server:         creds.Server,
 		User:           creds.User,
@@ -144,7 +144,7 @@ func syncOptions(cfg config.Config, creds credentials) syncer.Options {
 		PollInterval:   cfg.SyncInterval,
 		RequestTimeout: cfg.RequestTimeout,
 	}
-	if Getenv(EnvSyncCompression) == "off" {
+	if env.Getenv(EnvSyncCompression) == "off" {
 		hc := apiclient.DefaultHTTPClient()
 		hc.Transport.(*http.Transport).DisableCompression = true
 		o.HTTPClient = hc
