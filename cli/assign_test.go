@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"casefile/model"
 )
@@ -17,11 +18,41 @@ func mustCollection(t testing.TB, name string) *model.Collection {
 	return c
 }
 
+// testTyping reads typed times in Paris (UTC+1 in December), days first,
+// on Monday 14 December 2026 at noon.
+var testTyping = model.Input{
+	Now:   time.Date(2026, 12, 14, 12, 0, 0, 0, time.FixedZone("CET", 3600)),
+	Zone:  time.FixedZone("CET", 3600),
+	Order: model.DMY,
+}
+
+// TestParseAssignmentsReadsTimesInTheUsersZone: a hearing's start typed
+// as people type it is read in the person's zone and kept in UTC; a
+// typo says what would have worked.
+func TestParseAssignmentsReadsTimesInTheUsersZone(t *testing.T) {
+	hearing := mustCollection(t, "hearing")
+	for typed, want := range map[string]string{
+		"tomorrow 9:30am":           "2026-12-15T08:30:00Z",
+		"15/12 14:00":               "2026-12-15T13:00:00Z",
+		"2026-12-15 09:30":          "2026-12-15T08:30:00Z",
+		"2026-12-15T09:30:00-05:00": "2026-12-15T14:30:00Z",
+	} {
+		got, err := parseAssignments(hearing, []string{"starts_at=" + typed}, testTyping)
+		if err != nil || got["starts_at"] != want {
+			t.Errorf("starts_at=%s: %v, %v; want %s", typed, got["starts_at"], err, want)
+		}
+	}
+	_, err := parseAssignments(hearing, []string{"starts_at=next tuesday-ish"}, testTyping)
+	if err == nil || !strings.Contains(err.Error(), "hearing.starts_at") || !strings.Contains(err.Error(), `"tomorrow 14:00"`) {
+		t.Errorf("a bad time: %v; want the field named and an example", err)
+	}
+}
+
 func TestParseAssignments(t *testing.T) {
 	task := mustCollection(t, "task")
 	got, err := parseAssignments(task, []string{
 		"title=Call the clerk = today", "done=yes", "due_on=2026-12-01", "assignee=", " priority =high",
-	})
+	}, testTyping)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +63,7 @@ func TestParseAssignments(t *testing.T) {
 		t.Fatalf("got %#v\nwant %#v", got, want)
 	}
 	note := mustCollection(t, "note")
-	got, err = parseAssignments(note, []string{"tags=a, b,,a"})
+	got, err = parseAssignments(note, []string{"tags=a, b,,a"}, testTyping)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +88,7 @@ func TestParseAssignmentsErrors(t *testing.T) {
 		{[]string{"minutes=x", "minutes=y"}, []string{`time_entry.minutes: not a number: "x"`, `time_entry.minutes: is given more than once`}},
 	}
 	for _, tc := range cases {
-		_, err := parseAssignments(entry, tc.args)
+		_, err := parseAssignments(entry, tc.args, testTyping)
 		if err == nil {
 			t.Errorf("%q: no error", tc.args)
 			continue
@@ -90,7 +121,7 @@ func FuzzParseAssignments(f *testing.F) {
 			return
 		}
 		args := strings.Split(joined, "\x00")
-		fields, err := parseAssignments(col, args)
+		fields, err := parseAssignments(col, args, testTyping)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatal("empty error")

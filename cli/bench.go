@@ -59,7 +59,7 @@ func runBench(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return json.NewEncoder(env.Stdout).Encode(m)
 	}
 	if o.Postgres == "" {
-		o.Postgres = Getenv("CASEFILE_TEST_POSTGRES")
+		o.Postgres = env.Getenv("CASEFILE_TEST_POSTGRES")
 	}
 	if *only != "" {
 		for _, id := range strings.Split(*only, ",") {

@@ -24,6 +24,19 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	DataDir        string // --data, $CASEFILE_DATA, the config file, or the default
 	ConfigPath     string // --config, $CASEFILE_CONFIG, or the default
+	// Getenv reads the environment: os.Getenv, or a test's own.
+	Getenv func(string) string
+
+	hooks testHooks
+}
+
+// testHooks let tests reach inside a command; zero for everyone else.
+type testHooks struct {
+	// exportPage, when positive, is how many records export reads at a
+	// time instead of localdb.ReadPage.
+	exportPage int
+	// afterExportPage runs after each page export reads.
+	afterExportPage func()
 }
 
 // Command is one subcommand.
@@ -61,7 +74,12 @@ var errUsage = errors.New("usage")
 // Main runs casefile with the given arguments (without the program name)
 // and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+}
+
+// run is Main with the environment given whole.
+func run(ctx context.Context, env *Env, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	global := flag.NewFlagSet("casefile", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	global.StringVar(&env.DataDir, "data", "", "data directory (env CASEFILE_DATA)")
@@ -190,6 +208,3 @@ func commandUsage(w io.Writer, cmd *Command, fs *flag.FlagSet) {
 		fs.SetOutput(io.Discard)
 	}
 }
-
-// Getenv is os.Getenv, replaceable in tests.
-var Getenv = os.Getenv

@@ -44,7 +44,7 @@ func TestConfigBadValueStopsTheCommand(t *testing.T) {
 
 func TestConfigBadEnv(t *testing.T) {
 	h := newHarness(t)
-	t.Setenv("CASEFILE_SYNC_INTERVAL", "often")
+	h.env = map[string]string{"CASEFILE_SYNC_INTERVAL": "often"}
 	r := h.run("list", "matter")
 	if r.code != 1 || !strings.Contains(r.stderr, `casefile list: CASEFILE_SYNC_INTERVAL: not a duration (like 30s, 5m or 1h): "often"`) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
@@ -55,6 +55,7 @@ func TestConfigBadEnv(t *testing.T) {
 // config file.
 func TestDataDirPrecedence(t *testing.T) {
 	h := newHarness(t)
+	t.Setenv("CASEFILE_DATA", "") // Main reads the process's environment
 	fromFile, fromEnv, fromFlag := t.TempDir(), t.TempDir(), t.TempDir()
 	writeConfig(t, h, "data_dir = \""+fromFile+"\"\n")
 	run := func(args ...string) {

@@ -112,7 +112,7 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		if client == nil {
 			rep.Notes = append(rep.Notes, "the full pull from the server runs at the next sync")
 		} else {
-			s := syncer.New(db, syncOptions(cfg, creds))
+			s := syncer.New(db, syncOptions(env, cfg, creds))
 			sum, perr := s.Pull(ctx)
 			s.Close()
 			if perr != nil {

@@ -13,13 +13,10 @@ import (
 	"casefile/model"
 )
 
-// smallExportPages makes export read size records a page and calls
-// between after each page it reads, for the rest of the test.
-func smallExportPages(t *testing.T, size int, between func()) {
-	t.Helper()
-	page := exportPage
-	t.Cleanup(func() { exportPage, afterExportPage = page, nil })
-	exportPage, afterExportPage = size, between
+// smallExportPages makes h's exports read size records a page and call
+// between after each page they read.
+func smallExportPages(h *harness, size int, between func()) {
+	h.hooks = testHooks{exportPage: size, afterExportPage: between}
 }
 
 // importNotes puts n notes of a new matter into db and returns the matter.
@@ -79,7 +76,7 @@ func TestExportPagesEveryRecordOnce(t *testing.T) {
 			importNotes(t, db, n)
 			want := listedIDs(t, db, "note")
 			pages := 0
-			smallExportPages(t, 3, func() { pages++ })
+			smallExportPages(h, 3, func() { pages++ })
 
 			if got := jsonlIDs(t, h.ok("export", "note")); !slices.Equal(got, want) {
 				t.Errorf("jsonl export:\n got %v\nwant %v", got, want)
@@ -114,7 +111,7 @@ func TestExportPagesSurviveWritesBetweenPages(t *testing.T) {
 	changed := map[string]bool{}
 	var writes []func() // one after each page, while they last
 	pages := 0
-	smallExportPages(t, 3, func() {
+	smallExportPages(h, 3, func() {
 		if pages++; pages <= len(writes) {
 			writes[pages-1]()
 		}
@@ -150,7 +147,7 @@ func TestExportPagesSurviveWritesBetweenPages(t *testing.T) {
 	before := listedIDs(t, other, "note")
 	writesAt(before)
 	var read []string
-	err := eachRecord(ctx, other, "note", func(r model.Record) error {
+	err := eachRecord(ctx, &Env{hooks: h.hooks}, other, "note", func(r model.Record) error {
 		read = append(read, r.ID)
 		return nil
 	})

@@ -235,9 +235,7 @@ func TestExportStartsOverWhenRecordsChange(t *testing.T) {
 	}
 	other := h.db()
 	pages, edits := 0, 0
-	page := exportPage
-	t.Cleanup(func() { exportPage, afterExportPage = page, nil })
-	exportPage, afterExportPage = 2, func() {
+	smallExportPages(h, 2, func() {
 		pages++
 		if pages == 2 { // within the first try only
 			edits++
@@ -246,7 +244,7 @@ func TestExportStartsOverWhenRecordsChange(t *testing.T) {
 				t.Error(err)
 			}
 		}
-	}
+	})
 
 	out := h.ok("export", "note")
 	seen := map[string]int{}

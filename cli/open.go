@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"casefile/assets"
 	"casefile/config"
@@ -22,7 +24,7 @@ import (
 func readConfig(env *Env) (config.Config, error) {
 	path := env.ConfigPath
 	if path == "" {
-		path = Getenv(config.EnvConfig)
+		path = env.Getenv(config.EnvConfig)
 	}
 	load := config.LoadEnv
 	// A file named by --config or the environment must be there; only
@@ -31,7 +33,7 @@ func readConfig(env *Env) (config.Config, error) {
 	if path != "" && path != config.DefaultPath() {
 		load = config.LoadNamed
 	}
-	cfg, warnings, err := load(path, Getenv)
+	cfg, warnings, err := load(path, env.Getenv)
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", safetext.Line(w))
 	}
@@ -74,18 +76,37 @@ func openLocal(ctx context.Context, env *Env) (*localdb.DB, config.Config, error
 	if err != nil {
 		return nil, config.Config{}, err
 	}
-	s, err := schema()
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, config.Config{}, err
 	}
+	return db, cfg, nil
+}
+
+// openDB opens the local database of loaded settings.
+func openDB(ctx context.Context, cfg config.Config) (*localdb.DB, error) {
+	s, err := schema()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, config.Config{}, fmt.Errorf("create the data directory: %w", err)
+		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
 	db, err := localdb.Open(ctx, config.DBPath(cfg.DataDir), s)
 	if err != nil {
-		return nil, config.Config{}, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
 	}
-	return db, cfg, nil
+	return db, nil
+}
+
+// typing is how the person's typed dates and times are read: in their
+// configured zone and date order, "today" counted from now.
+func typing(cfg config.Config) (model.Input, error) {
+	zone, err := cfg.Zone()
+	if err != nil {
+		return model.Input{}, err
+	}
+	return model.Input{Now: time.Now(), Zone: zone, Order: cmp.Or(cfg.DateOrder, config.DefaultDateOrder)}, nil
 }
 
 // printJSON writes v as indented JSON followed by a newline.
@@ -141,10 +162,11 @@ func usageError(format string, a ...any) error {
 }
 
 // parseAssignments reads field=value arguments for a record of col into
-// the fields' JSON form (not yet validated by the schema). "field=" clears
+// the fields' JSON form (not yet validated by the schema), dates and times
+// as in says. "field=" clears
 // the field. A malformed argument is an error on its own; unknown fields,
 // fields given twice and unreadable values are reported together.
-func parseAssignments(col *model.Collection, args []string) (model.Fields, error) {
+func parseAssignments(col *model.Collection, args []string, in model.Input) (model.Fields, error) {
 	fields := make(model.Fields, len(args))
 	var probs model.Problems
 	for _, arg := range args {
@@ -165,7 +187,7 @@ func parseAssignments(col *model.Collection, args []string) (model.Fields, error
 			probs = append(probs, model.Problem{Collection: col.Name, Field: name, Message: "is given more than once"})
 			continue
 		}
-		v, err := f.ParseInput(value)
+		v, err := f.ParseInputAt(value, in)
 		if err != nil {
 			probs = append(probs, model.Problem{Collection: col.Name, Field: name, Message: err.Error()})
 			// Mark the field as seen so a repeat is still reported once.

@@ -61,14 +61,22 @@ func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) erro
 			return err
 		}
 	}
-	fields, err := parseAssignments(col, pos[1:])
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	in, err := typing(cfg)
+	if err != nil {
+		return err
+	}
+	fields, err := parseAssignments(col, pos[1:], in)
 	if err != nil {
 		return err
 	}
 	if _, probs := col.Validate(fields, true); len(probs) > 0 {
 		return probs
 	}
-	db, _, err := openLocal(ctx, env)
+	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -100,7 +108,7 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if len(pos) == 1 {
 		return usageError("say what to change as field=value")
 	}
-	db, _, err := openLocal(ctx, env)
+	db, cfg, err := openLocal(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -113,7 +121,11 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	changes, err := parseAssignments(col, pos[1:])
+	in, err := typing(cfg)
+	if err != nil {
+		return err
+	}
+	changes, err := parseAssignments(col, pos[1:], in)
 	if err != nil {
 		return err
 	}

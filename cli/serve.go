@@ -36,8 +36,8 @@ const EnvServerDatabase = "CASEFILE_DATABASE_URL"
 
 // DefaultServerDataDir returns $XDG_DATA_HOME/casefile-server, or
 // ~/.local/share/casefile-server.
-func DefaultServerDataDir() string {
-	if x := Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+func DefaultServerDataDir(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
 		return filepath.Join(x, "casefile-server")
 	}
 	home, err := os.UserHomeDir()
@@ -64,7 +64,7 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 		return server.Options{}, usageError("give --data or --database, not both")
 	}
 	if sf.database == "" && sf.data == "" {
-		sf.database = Getenv(EnvServerDatabase)
+		sf.database = env.Getenv(EnvServerDatabase)
 	}
 	if sf.database != "" {
 		if !strings.HasPrefix(sf.database, "postgres://") && !strings.HasPrefix(sf.database, "postgresql://") {
@@ -77,7 +77,7 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 		dir = env.DataDir
 	}
 	if dir == "" {
-		dir = DefaultServerDataDir()
+		dir = DefaultServerDataDir(env.Getenv)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

@@ -372,7 +372,7 @@ func TestSyncOptionsFollowSettings(t *testing.T) {
 	cfg := config.Default()
 	cfg.SyncInterval, cfg.BatchSize, cfg.RequestTimeout = 2*time.Minute, 40, 5*time.Minute
 	creds := config.Credentials{Server: "http://127.0.0.1:1", Token: "t", Device: "d"}
-	o := syncOptions(cfg, creds)
+	o := syncOptions(&Env{Getenv: func(string) string { return "" }}, cfg, creds)
 	if o.PollInterval != 2*time.Minute || o.BatchSize != 40 || o.RequestTimeout != 5*time.Minute {
 		t.Errorf("sync options = %+v", o)
 	}
@@ -385,7 +385,7 @@ func TestSyncOptionsFollowSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	u, err := uiSyncOptions(context.Background(), db, cfg, creds)
+	u, err := uiSyncOptions(context.Background(), &Env{Getenv: func(string) string { return "" }}, db, cfg, creds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		Hint:     hint,
 	}
 	if creds != nil {
-		so, err := uiSyncOptions(ctx, db, cfg, *creds)
+		so, err := uiSyncOptions(ctx, env, db, cfg, *creds)
 		if err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 			path := cfg.Path
 			opts.ConfigChanged = fw.C
 			opts.Reload = func() (ui.Settings, error) {
-				c, _, err := config.LoadEnv(path, Getenv)
+				c, _, err := config.LoadEnv(path, env.Getenv)
 				return ui.Settings{Theme: c.Theme, Keys: c.Keys}, err
 			}
 		} else {
@@ -137,12 +137,12 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 // uiSyncOptions are the UI's syncer's options. Work offline, when the
 // person left it on, holds from the start: the syncer makes no request
 // until they switch it off.
-func uiSyncOptions(ctx context.Context, db *localdb.DB, cfg config.Config, creds config.Credentials) (syncer.Options, error) {
+func uiSyncOptions(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, creds config.Credentials) (syncer.Options, error) {
 	offline, err := db.WorkOffline(ctx)
 	if err != nil {
 		return syncer.Options{}, err
 	}
-	o := syncOptions(cfg, creds)
+	o := syncOptions(env, cfg, creds)
 	o.Logger, o.WorkOffline = slog.Default(), offline
 	return o, nil
 }

@@ -40,7 +40,7 @@ func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts, err := uiSyncOptions(ctx, db, config.Config{}, creds)
+	opts, err := uiSyncOptions(ctx, &Env{Getenv: func(string) string { return "" }}, db, config.Config{}, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
 	if err := db.SetWorkOffline(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if opts, err = uiSyncOptions(ctx, db, config.Config{}, creds); err != nil {
+	if opts, err = uiSyncOptions(ctx, &Env{Getenv: func(string) string { return "" }}, db, config.Config{}, creds); err != nil {
 		t.Fatal(err)
 	}
 	opts.Logger = slog.New(slog.DiscardHandler)

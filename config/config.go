@@ -19,6 +19,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"casefile/model"
 	"casefile/protocol"
 )
 
@@ -35,6 +36,8 @@ const (
 	EnvTheme          = "CASEFILE_THEME"
 	EnvSyncInterval   = "CASEFILE_SYNC_INTERVAL"
 	EnvRequestTimeout = "CASEFILE_REQUEST_TIMEOUT"
+	EnvTimeZone       = "CASEFILE_TIME_ZONE"
+	EnvDateOrder      = "CASEFILE_DATE_ORDER"
 	EnvConfig         = "CASEFILE_CONFIG" // the config file itself; read by the CLI
 )
 
@@ -104,12 +107,39 @@ type Config struct {
 	// MetricsToken is the bearer token the sync server's /metrics
 	// requires; "" requires none. It is a secret: never log it.
 	MetricsToken string
+	// TimeZone is the person's time zone (an IANA name such as
+	// Europe/Paris): a date and time typed without a zone is read in it.
+	// "" is the computer's own zone.
+	TimeZone string
+	// DateOrder is how the person writes a day in digits: DMY (15/12) or
+	// MDY (12/15).
+	DateOrder model.DateOrder
 	// DropFolder is the folder whose per-matter sub-folders import
 	// dropped files; "" means DefaultDropFolder(), "off" turns it off.
 	DropFolder string
 	// DropKeepOriginals leaves imported files in place instead of moving
 	// them to the matter folder's imported/ sub-folder.
 	DropKeepOriginals bool
+}
+
+// DefaultDateOrder reads 15/12 as the 15th of December.
+const DefaultDateOrder = model.DMY
+
+// Zone returns the person's time zone: TimeZone, or the computer's own.
+func (c Config) Zone() (*time.Location, error) {
+	if c.TimeZone == "" {
+		return time.Local, nil
+	}
+	return checkTimeZone(c.TimeZone)
+}
+
+// checkTimeZone loads an IANA zone name.
+func checkTimeZone(name string) (*time.Location, error) {
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Paris or America/New_York, or leave it out for this computer's zone", name)
+	}
+	return loc, nil
 }
 
 // DropFolderOff is the drop_folder value that turns the drop folder off.
@@ -145,6 +175,7 @@ func Default() Config {
 		BatchSize:      DefaultBatchSize,
 		LogLevel:       DefaultLogLevel,
 		Keys:           map[string][]string{},
+		DateOrder:      DefaultDateOrder,
 	}
 }
 
@@ -260,7 +291,7 @@ func unwrapPath(err error) error {
 
 // knownKeys are the top-level keys, in the order docs/config.md lists them.
 var knownKeys = []string{"server", "data_dir", "theme", "sync_interval", "request_timeout", "batch_size", "log_level", "keys",
-	"metrics_listen", "metrics_token", "drop_folder", "drop_keep_originals"}
+	"metrics_listen", "metrics_token", "drop_folder", "drop_keep_originals", "time_zone", "date_order"}
 
 func (c *Config) parse(path string, data []byte) ([]string, error) {
 	var raw map[string]any
@@ -330,6 +361,16 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 			if c.DropKeepOriginals, ok = v.(bool); !ok {
 				err = fmt.Errorf("must be true or false, not %s", tomlKind(v))
 			}
+		case "time_zone":
+			c.TimeZone, err = str(v)
+			if err == nil && c.TimeZone != "" {
+				_, err = checkTimeZone(c.TimeZone)
+			}
+		case "date_order":
+			var s string
+			if s, err = str(v); err == nil {
+				c.DateOrder, err = model.ParseDateOrder(s)
+			}
 		default:
 			warnings = append(warnings, unknownKey(path, key, knownKeys))
 			continue
@@ -361,6 +402,17 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv(EnvSyncInterval); v != "" {
 		if c.SyncInterval, err = parseInterval(v); err != nil {
 			return fmt.Errorf("%s: %w", EnvSyncInterval, err)
+		}
+	}
+	if v := getenv(EnvTimeZone); v != "" {
+		if _, err = checkTimeZone(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvTimeZone, err)
+		}
+		c.TimeZone = v
+	}
+	if v := getenv(EnvDateOrder); v != "" {
+		if c.DateOrder, err = model.ParseDateOrder(v); err != nil {
+			return fmt.Errorf("%s: %w", EnvDateOrder, err)
 		}
 	}
 	if v := getenv(EnvRequestTimeout); v != "" {

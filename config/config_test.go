@@ -1,6 +1,7 @@
 package config
 
 import (
+	"casefile/model"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -50,6 +51,8 @@ batch_size = 250
 log_level = "DEBUG"
 metrics_listen = "127.0.0.1:9750"
 metrics_token = "  7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e  "
+time_zone = "Europe/Paris"
+date_order = "mdy"
 
 [keys]
 quit = ["q", "ctrl+c"]
@@ -74,6 +77,8 @@ search = "/"
 		Keys:           map[string][]string{"quit": {"q", "ctrl+c"}, "search": {"/"}},
 		MetricsListen:  "127.0.0.1:9750",
 		MetricsToken:   "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e",
+		TimeZone:       "Europe/Paris",
+		DateOrder:      model.MDY,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("cfg = %+v\nwant %+v", cfg, want)
@@ -111,6 +116,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{`sync_interval = "1ms"`, `sync_interval: must be between 1s and 24h0m0s`},
 		{`sync_interval = 30`, `sync_interval: must be a string, not a number`},
 		{`request_timeout = "1s"`, `request_timeout: must be between 5s and 30m0s, not 1s`},
+		{`time_zone = "Mars/Olympus"`, `time_zone: unknown time zone "Mars/Olympus"`},
+		{`date_order = "YMD"`, `date_order: date order "YMD": use DMY`},
 		{`request_timeout = "forever"`, `request_timeout: not a duration (like 30s, 5m or 1h): "forever"`},
 		{`batch_size = "many"`, `batch_size: must be a whole number, not a string`},
 		{`batch_size = 0`, `batch_size: must be between 1 and 500, not 0`},

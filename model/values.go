@@ -268,25 +268,34 @@ func (f *Field) normalizeString(s string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return t.Format(time.RFC3339), nil
+		// One instant, one spelling: stored and compared in UTC, so the
+		// same moment written with two offsets is the same value.
+		return t.UTC().Format(time.RFC3339), nil
 	}
 	return s, nil
 }
 
-// ParseDateTime reads an instant in RFC 3339, or as "YYYY-MM-DD HH:MM" in
-// the local time zone.
+// ParseDateTime reads a stored or sent instant: RFC 3339, or the ISO
+// forms without a zone ("YYYY-MM-DD HH:MM"), read in UTC — never in the
+// zone of the machine that happens to read it. A person's input is read
+// in their own zone by ParseWhen before it gets here.
 func ParseDateTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
+	t, ok := parseISO(s, time.UTC)
+	if !ok || len(s) == len(time.DateOnly) {
+		return time.Time{}, fmt.Errorf("not a valid date/time: %q (use 2026-12-15T09:30:00Z, or with an offset like +01:00)", s)
 	}
-	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
+	return t, nil
+}
+
+// sameInstant reports whether a and b are both RFC 3339 instants naming
+// the same moment.
+func sameInstant(a, b string) bool {
+	ta, err := time.Parse(time.RFC3339Nano, a)
+	if err != nil {
+		return false
 	}
-	return time.Time{}, fmt.Errorf("not a valid date/time: %q", s)
+	tb, err := time.Parse(time.RFC3339Nano, b)
+	return err == nil && ta.Equal(tb)
 }
 
 // ParseInput reads a value typed by a person (the CLI's field=value) into
@@ -312,8 +321,29 @@ func (f *Field) ParseInput(s string) (any, error) {
 		return nil, fmt.Errorf("not true or false: %q", s)
 	case TypeTags:
 		return strings.Split(s, ","), nil
+	case TypeDateTime:
+		// Without a zone: this computer's. ParseInputAt reads it in the
+		// person's configured zone instead.
+		if t, ok := parseISO(strings.TrimSpace(s), time.Local); ok {
+			return t.UTC().Format(time.RFC3339), nil
+		}
 	}
 	return s, nil
+}
+
+// ParseInputAt reads a value typed by a person as ParseInput does, but a
+// date and time the way people type them (ParseWhen: "tomorrow 14:00",
+// "15/12 9:30", "9:30am"), read in the person's zone and date order and
+// returned as an RFC 3339 instant in UTC.
+func (f *Field) ParseInputAt(s string, in Input) (any, error) {
+	if f.Type != TypeDateTime || strings.TrimSpace(s) == "" {
+		return f.ParseInput(s)
+	}
+	t, err := ParseWhen(s, in)
+	if err != nil {
+		return nil, err
+	}
+	return t.UTC().Format(time.RFC3339), nil
 }
 
 // Format renders a value for people: tags joined by ", ", numbers without
@@ -347,10 +377,17 @@ func formatNumber(n float64) string {
 	return strconv.FormatFloat(n, 'f', -1, 64)
 }
 
-// Equal reports whether two normalised values are the same.
+// Equal reports whether two normalised values are the same. Two RFC 3339
+// instants are the same when they name the same moment, whatever their
+// offsets (values stored before datetimes were kept in UTC have them).
 func Equal(a, b any) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
+	}
+	if sa, ok := a.(string); ok {
+		if sb, ok := b.(string); ok {
+			return sa == sb || sameInstant(sa, sb)
+		}
 	}
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)

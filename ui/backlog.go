@@ -162,7 +162,7 @@ func (p *backlogPane) selected() (localdb.OutboxOp, bool) {
 
 func (p *backlogPane) title(op localdb.OutboxOp) string {
 	if t, ok := p.titles[op.RecordID]; ok {
-		return t
+		return safeLine(t)
 	}
 	return op.RecordID
 }
@@ -192,7 +192,7 @@ func opKindNoun(k model.OpKind) string {
 func plainError(op localdb.OutboxOp) string {
 	switch op.ErrorCode {
 	case protocol.CodeValidation:
-		return "The server found a problem with the values: " + orDefault(op.LastError, "check the fields.")
+		return "The server found a problem with the values: " + orDefault(safeLine(op.LastError), "check the fields.")
 	case protocol.CodeForbidden, protocol.CodeReadOnly:
 		return "You may not change this matter (read-only access)."
 	case protocol.CodeNotFound:
@@ -204,7 +204,7 @@ func plainError(op localdb.OutboxOp) string {
 	case protocol.CodeRateLimited:
 		return "The server asked to slow down; this will be sent a little later."
 	}
-	return op.LastError
+	return safeLine(op.LastError)
 }
 
 func orDefault(s, d string) string {

@@ -68,7 +68,7 @@ func (s *Shared) matterTitle(id string) string {
 	c, _ := s.Schema.Collection(model.MatterCollection)
 	for _, m := range s.Matters {
 		if m.ID == id {
-			return m.Title(c)
+			return safeLine(m.Title(c))
 		}
 	}
 	return id
@@ -160,11 +160,16 @@ func pad(s string, w int) string {
 // from the server or another user is data, never terminal control.
 func safeLine(s string) string { return safetext.Line(s) }
 
-// oneLine turns a value into a single line for a table cell.
+// oneLine turns a stored value into a single line for a table cell: line
+// breaks as ⏎, every other control character shown as an escape.
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", " ⏎ ")
-	return strings.ReplaceAll(s, "\n", " ⏎ ")
+	return safeLine(strings.ReplaceAll(s, "\n", " ⏎ "))
 }
+
+// safeText is stored text for several lines: line breaks kept, every
+// other control character shown as an escape.
+func safeText(s string) string { return safetext.Text(s) }
 
 // joinRight places right at the end of a line of width w that starts with left.
 func joinRight(left, right string, w int) string {

@@ -304,7 +304,7 @@ func conflictTitle(col *model.Collection, c model.Conflict) string {
 	for k, v := range c.Mine {
 		f[k] = v
 	}
-	return titleOf(col, c.RecordID, f)
+	return safeLine(titleOf(col, c.RecordID, f))
 }
 
 // kindSentence says which two changes met.

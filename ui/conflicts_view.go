@@ -79,7 +79,7 @@ func choiceLabel(ch model.Choice, ok bool) string {
 	case model.TakeTheirs:
 		return "theirs →"
 	}
-	return "✎ " + model.Format(ch.Value)
+	return "✎ " + oneLine(model.Format(ch.Value))
 }
 
 func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []string {
@@ -157,7 +157,7 @@ func (p *conflictsPane) valuesView(fc model.FieldConflict, col *model.Collection
 	}
 	vw := max(10, p.Width-12)
 	lines := []string{s.Group.Render(" " + sentence(label))}
-	base := model.Format(fc.Base)
+	base := safeText(model.Format(fc.Base))
 	row := func(name, v string, changed bool) {
 		text := orDash(v)
 		if changed {
@@ -174,8 +174,8 @@ func (p *conflictsPane) valuesView(fc model.FieldConflict, col *model.Collection
 		}
 	}
 	row("base", base, false)
-	row("mine", model.Format(fc.Mine), !model.Equal(fc.Mine, fc.Base))
-	row("theirs", model.Format(fc.Theirs), !model.Equal(fc.Theirs, fc.Base))
+	row("mine", safeText(model.Format(fc.Mine)), !model.Equal(fc.Mine, fc.Base))
+	row("theirs", safeText(model.Format(fc.Theirs)), !model.Equal(fc.Theirs, fc.Base))
 	return lines
 }
 

@@ -125,7 +125,7 @@ func (p *detailPane) lines() []string {
 		return []string{s.Error.Render(" This record's collection is not in the schema.")}
 	}
 	w := p.Width
-	head := s.Title.Render(" "+col.Label+" · ") + s.Bold.Render(p.rec.Title(col))
+	head := s.Title.Render(" "+col.Label+" · ") + s.Bold.Render(safeLine(p.rec.Title(col)))
 	badge := s.badge(p.rec.State)
 	if p.rec.Deleted {
 		badge = s.Faint.Render("− deleted, waiting for the server")
@@ -173,9 +173,9 @@ func (p *detailPane) fieldLines(col *model.Collection, w int) []string {
 	for i := range col.Fields {
 		f := &col.Fields[i]
 		v := p.rec.Fields[f.Name]
-		text := model.Format(v)
+		text := safeText(model.Format(v))
 		if f.Type == model.TypeRef && text != "" {
-			text = p.matterTitle(text)
+			text = p.matterTitle(model.Format(v))
 		}
 		if text == "" {
 			text = s.Faint.Render("—")

@@ -347,7 +347,7 @@ func (p *editorPane) View() string {
 	s := p.Styles
 	title := "New " + singular(p.col)
 	if p.rec != nil {
-		title = "Edit " + singular(p.col) + " · " + p.rec.Title(p.col)
+		title = "Edit " + singular(p.col) + " · " + safeLine(p.rec.Title(p.col))
 	}
 	head := []string{s.Title.Render(" " + truncate(title, p.Width-2))}
 	if p.notice != "" {

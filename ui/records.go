@@ -303,7 +303,7 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Matter):
 		items := []pickItem{{ID: "", Title: "All matters"}}
 		for _, m := range p.Matters {
-			items = append(items, pickItem{ID: m.ID, Title: m.Title(p.matterCollection())})
+			items = append(items, pickItem{ID: m.ID, Title: safeLine(m.Title(p.matterCollection()))})
 		}
 		p.picker = newPicker(p.Shared, "Show the records of one matter", items, func(it pickItem, ok bool) tea.Msg {
 			return matterPickedMsg{item: it, ok: ok}

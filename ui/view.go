@@ -182,7 +182,7 @@ func (m *Model) noticeView() string {
 	case levelError:
 		st = s.Error
 	}
-	return st.Render(truncate(" "+m.notice.text, m.width))
+	return st.Render(truncate(" "+safeLine(m.notice.text), m.width))
 }
 
 // globalHelp is the help of the keys that work on every screen.
