@@ -15,13 +15,16 @@ import (
 	"casefile/vault"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "lock",
-		Usage:   "",
-		Summary: "Lock the terminal UI running on this data directory at once (it asks for the passphrase again)",
-		Run:     runLock,
-	})
+// lockCommands are the commands of this file, for the command table.
+func lockCommands() []Command {
+	return []Command{
+		{
+			Name:    "lock",
+			Usage:   "",
+			Summary: "Lock the terminal UI running on this data directory at once (it asks for the passphrase again)",
+			Run:     runLock,
+		},
+	}
 }
 
 // EnvIdleLock sets the idle time after which the UI locks (e.g. 5m; 0

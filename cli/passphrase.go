@@ -10,19 +10,22 @@ import (
 	"casefile/vault"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "init",
-		Usage:   "",
-		Summary: "Set up the data directory: choose the passphrase that encrypts it (asked twice, or $CASEFILE_PASSPHRASE)",
-		Run:     runInit,
-	})
-	Register(&Command{
-		Name:    "passphrase",
-		Usage:   "",
-		Summary: "Change the data directory's passphrase (re-wraps its key; nothing is re-encrypted)",
-		Run:     runPassphrase,
-	})
+// keyCommands are the commands of this file, for the command table.
+func keyCommands() []Command {
+	return []Command{
+		{
+			Name:    "init",
+			Usage:   "",
+			Summary: "Set up the data directory: choose the passphrase that encrypts it (asked twice, or $CASEFILE_PASSPHRASE)",
+			Run:     runInit,
+		},
+		{
+			Name:    "passphrase",
+			Usage:   "",
+			Summary: "Change the data directory's passphrase (re-wraps its key; nothing is re-encrypted)",
+			Run:     runPassphrase,
+		},
+	}
 }
 
 // runInit makes the data directory and its key, and converts a plaintext

@@ -20,13 +20,16 @@ import (
 	"casefile/vault"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "unsent",
-		Usage:   "FILE",
-		Summary: "Print the unsent changes a revoked device kept in its encrypted export (JSON lines)",
-		Run:     runUnsent,
-	})
+// revokedCommands are the commands of this file, for the command table.
+func revokedCommands() []Command {
+	return []Command{
+		{
+			Name:    "unsent",
+			Usage:   "FILE",
+			Summary: "Print the unsent changes a revoked device kept in its encrypted export (JSON lines)",
+			Run:     runUnsent,
+		},
+	}
 }
 
 // unsentPrefix names the sealed exports of a revoked device's unsent changes.
