@@ -59,6 +59,20 @@ func TestEndToEndLock(t *testing.T) {
 	// casefile lock, from another shell.
 	s := start("locknow", "0")
 	s.waitText(lockCanary)
+
+	// A note written through the UI: sealed like any other write.
+	const tuiCanary = "Quasarwick"
+	s.send(false, "right", "right")
+	s.waitText("Notes · all matters")
+	s.send(false, "n")
+	s.waitText("New note")
+	s.send(true, "zephyr")
+	s.waitText(lockCanary)
+	s.send(false, "Enter", "Tab")
+	s.send(true, "Called about "+tuiCanary)
+	s.send(false, "C-s")
+	s.waitText("Called about "+tuiCanary, "saved offline")
+	checkNoPlaintext(t, data, tuiCanary, lockCanary)
 	if out := cli("lock"); !strings.Contains(out, "locked") {
 		t.Fatalf("casefile lock said %q", out)
 	}
@@ -73,8 +87,33 @@ func TestEndToEndLock(t *testing.T) {
 	s.send(false, "Enter")
 	s.waitText(lockCanary, "saved offline")
 	s.tmux("kill-server") // done with this one; the UI's socket goes with it
+	checkNoPlaintext(t, data, tuiCanary, lockCanary)
 
 	// The idle lock: a UI left alone locks itself.
 	idle := start("idle", "1s")
 	idle.waitFor("the idle lock, with no value on it", hidden)
+}
+
+// checkNoPlaintext fails if any file of the data directory (database, WAL,
+// shared memory, log, anything) holds one of the words.
+func checkNoPlaintext(t *testing.T, dir string, words ...string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Type()&os.ModeSocket != 0 {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, w := range words {
+			if strings.Contains(strings.ToLower(string(b)), strings.ToLower(w)) {
+				t.Errorf("%s holds %q in plaintext", p, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
