@@ -18,13 +18,16 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "export",
-		Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
-		Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
-		Run:     runExport,
-	})
+// exportCommands are the commands of this file, for the command table.
+func exportCommands() []Command {
+	return []Command{
+		{
+			Name:    "export",
+			Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
+			Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
+			Run:     runExport,
+		},
+	}
 }
 
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

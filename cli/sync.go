@@ -24,14 +24,17 @@ const (
 	exitRetrying    = 5 // the cycle ran but changes are still waiting to be sent
 )
 
-func init() {
-	Register(&Command{
-		Name:  "sync",
-		Usage: "[--timeout D] [--watch] [--records-only]",
-		Summary: "Send saved changes to the server and fetch the server's changes " +
-			"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent)",
-		Run: runSync,
-	})
+// syncCommands are the commands of this file, for the command table.
+func syncCommands() []Command {
+	return []Command{
+		{
+			Name:  "sync",
+			Usage: "[--timeout D] [--watch] [--records-only]",
+			Summary: "Send saved changes to the server and fetch the server's changes " +
+				"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent)",
+			Run: runSync,
+		},
+	}
 }
 
 func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

@@ -22,13 +22,16 @@ import (
 	"casefile/ui"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "tui",
-		Usage:   "",
-		Summary: "Open the terminal UI (what casefile does with no command)",
-		Run:     runTUI,
-	})
+// tuiCommands are the commands of this file, for the command table.
+func tuiCommands() []Command {
+	return []Command{
+		{
+			Name:    "tui",
+			Usage:   "",
+			Summary: "Open the terminal UI (what casefile does with no command)",
+			Run:     runTUI,
+		},
+	}
 }
 
 func runTUI(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
