@@ -290,13 +290,17 @@ func (db *DB) KeepOfflineOf(ctx context.Context, matterID string) (KeepOffline, 
 
 // offlineCandidates selects the files to keep offline that are neither here
 // nor moving (parameters: the attachment collection, the small size).
-const offlineCandidates = `SELECT r.id AS id, json_extract(r.fields, '$.sha256') AS hash, CAST(json_extract(r.fields, '$.size') AS INTEGER) AS size
+// Sealed fields are decrypted in the query (sqlRecordFields).
+func (db *DB) offlineCandidates() string {
+	f := db.sqlRecordFields("r", "fields")
+	return `SELECT r.id AS id, json_extract(` + f + `, '$.sha256') AS hash, CAST(json_extract(` + f + `, '$.size') AS INTEGER) AS size
 	FROM records r LEFT JOIN keep_offline k ON k.matter_id = r.matter_id
 	WHERE r.collection = ? AND r.deleted = 0 AND r.base_fields IS NOT NULL
-	  AND length(json_extract(r.fields, '$.sha256')) = 64
-	  AND (COALESCE(k.mode, 'small') = 'all' OR (COALESCE(k.mode, 'small') = 'small' AND json_extract(r.fields, '$.size') <= ?))
-	  AND NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = json_extract(r.fields, '$.sha256'))
+	  AND length(json_extract(` + f + `, '$.sha256')) = 64
+	  AND (COALESCE(k.mode, 'small') = 'all' OR (COALESCE(k.mode, 'small') = 'small' AND json_extract(` + f + `, '$.size') <= ?))
+	  AND NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = json_extract(` + f + `, '$.sha256'))
 	  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.attachment_id = r.id)`
+}
 
 // QueueOffline queues the download of every file this device should keep
 // by its matter's choice — all, or those up to small bytes — that is not
@@ -309,7 +313,7 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 	// A read first: most passes find nothing to queue and take no write
 	// lock (the record sync shares it).
 	var want int
-	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+offlineCandidates+`)`, model.AttachmentCollection, small).Scan(&want); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+db.offlineCandidates()+`)`, model.AttachmentCollection, small).Scan(&want); err != nil {
 		return 0, fmt.Errorf("queue offline: %w", mapErr(err))
 	}
 	if want == 0 {
@@ -318,7 +322,7 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO transfers (attachment_id, direction, hash, size, state, created_at)
-			SELECT id, 'down', hash, size, 'queued', ? FROM (`+offlineCandidates+`)`,
+			SELECT id, 'down', hash, size, 'queued', ? FROM (`+db.offlineCandidates()+`)`,
 			nanos(db.now()), model.AttachmentCollection, small)
 		if err != nil {
 			return err
@@ -332,11 +336,14 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 
 // unusedFiles selects the local files nothing needs (parameters: the
 // attachment collection, three times).
-const unusedFiles = `SELECT l.hash FROM local_files l
-	WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(r.fields, '$.sha256') = l.hash)
-	  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(r.base_fields, '$.sha256') = l.hash)
-	  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.collection = ? AND json_extract(o.fields, '$.sha256') = l.hash)
+// Sealed fields are decrypted in the query (sqlRecordFields, sqlOpFields).
+func (db *DB) unusedFiles() string {
+	return `SELECT l.hash FROM local_files l
+	WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(` + db.sqlRecordFields("r", "fields") + `, '$.sha256') = l.hash)
+	  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(` + db.sqlRecordFields("r", "base_fields") + `, '$.sha256') = l.hash)
+	  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.collection = ? AND json_extract(` + db.sqlOpFields("o") + `, '$.sha256') = l.hash)
 	  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.hash = l.hash)`
+}
 
 // CollectFiles drops download transfers of attachments no longer here
 // and deletes the local files nothing needs any more: no attachment record
@@ -355,7 +362,7 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 	if err := db.r.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM transfers t WHERE t.direction = 'down'
 			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = t.attachment_id AND r.deleted = 0)) +
-		(SELECT COUNT(*) FROM (`+unusedFiles+`))`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection).Scan(&work); err != nil {
+		(SELECT COUNT(*) FROM (`+db.unusedFiles()+`))`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection).Scan(&work); err != nil {
 		return 0, fmt.Errorf("collect files: %w", mapErr(err))
 	}
 	if work == 0 {
@@ -372,7 +379,7 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 			WHERE NOT EXISTS (SELECT 1 FROM transfers t WHERE t.attachment_id = transfer_chunks.attachment_id)`); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, unusedFiles+` ORDER BY l.hash`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection)
+		rows, err := tx.QueryContext(ctx, db.unusedFiles()+` ORDER BY l.hash`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection)
 		if err != nil {
 			return err
 		}
