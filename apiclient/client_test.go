@@ -1,12 +1,14 @@
 package apiclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +293,33 @@ func TestSlowAnswerIsNotATimeout(t *testing.T) {
 	}
 	if TimedOut(&Error{Class: ClassFailing, Message: "reset"}) || TimedOut(errors.New("x")) {
 		t.Error("TimedOut says yes to errors that are not timeouts")
+	}
+}
+
+// TestSlowChunkIsNotATimeout: a file chunk that keeps arriving is read to
+// the end like a pull page (the chunk exchange had a total timeout and
+// gave up on chunks still moving; the simulation's crawl fault found it).
+func TestSlowChunkIsNotATimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	chunk := bytes.Repeat([]byte("x"), 120)
+	crawl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(chunk)))
+		rc := http.NewResponseController(w)
+		for _, b := range chunk { // a byte every 10 ms: 1.2 s, four timeouts
+			w.Write([]byte{b})
+			rc.Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}))
+	defer crawl.Close()
+	c, _ := NewClient(crawl.URL, "tok", nil, WithRequestTimeout(timeout))
+	start := time.Now()
+	got, _, err := c.GetChunk(context.Background(), "00000000-0000-4000-8000-000000000000", 0)
+	if err != nil || !bytes.Equal(got, chunk) {
+		t.Fatalf("a crawling chunk: %d bytes, err %v; want it read to the end", len(got), err)
+	}
+	if d := time.Since(start); d < timeout {
+		t.Fatalf("the chunk took %v, less than the timeout: the test proves nothing", d)
 	}
 }

@@ -82,25 +82,30 @@ func (c *Client) GetChunk(ctx context.Context, id string, n int) ([]byte, string
 // exchange sends one request with a raw body and hands a 2xx answer to
 // read; other answers become an *Error.
 func (c *Client) exchange(parent context.Context, method, path string, q url.Values, body []byte, prepare func(*http.Request), read func(*http.Response) error) error {
-	ctx, cancel := context.WithTimeout(parent, c.timeout)
-	defer cancel()
-	req, err := c.newRequest(ctx, method, path, q, nil)
+	// Timed on silence, not on total duration, like every other
+	// exchange: a chunk on a slow link takes as long as its bytes keep
+	// moving (a total timeout gave up on chunks still arriving).
+	wd := newWatchdog(parent, c.timeout)
+	defer wd.stop()
+	req, err := c.newRequest(wd.ctx, method, path, q, nil)
 	if err != nil {
 		return err
 	}
 	if body != nil {
-		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.Body = io.NopCloser(wd.reader(bytes.NewReader(body)))
 		req.ContentLength = int64(len(body))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(wd.reader(bytes.NewReader(body))), nil }
 	}
 	if prepare != nil {
 		prepare(req)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return transportError(parent, err)
+		return transportError(parent, wd.explain(err))
 	}
 	defer resp.Body.Close()
+	wd.progress()
+	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp, c.now())
 	}

@@ -17,19 +17,22 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
-func init() {
-	Register(&Command{
-		Name: "admin",
-		Usage: "[--data DIR | --database URL] SUBCOMMAND\n\n" +
-			"  user add NAME [--role admin|member|viewer]   password read from stdin (one line)\n" +
-			"  user list\n" +
-			"  grant NAME MATTER_ID\n" +
-			"  revoke NAME MATTER_ID\n" +
-			"  tokens revoke NAME [--device D]\n" +
-			"  audit verify",
-		Summary: "Manage the server's users, access, tokens and audit log",
-		Run:     runAdmin,
-	})
+// adminCommands are the commands of this file, for the command table.
+func adminCommands() []Command {
+	return []Command{
+		{
+			Name: "admin",
+			Usage: "[--data DIR | --database URL] SUBCOMMAND\n\n" +
+				"  user add NAME [--role admin|member|viewer]   password read from stdin (one line)\n" +
+				"  user list\n" +
+				"  grant NAME MATTER_ID\n" +
+				"  revoke NAME MATTER_ID\n" +
+				"  tokens revoke NAME [--device D]\n" +
+				"  audit verify",
+			Summary: "Manage the server's users, access, tokens and audit log",
+			Run:     runAdmin,
+		},
+	}
 }
 
 func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

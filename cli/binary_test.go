@@ -15,6 +15,7 @@ import (
 // TestBinary builds the real casefile and runs it as a child process:
 // exit codes, stdout and the one-sentence stderr.
 func TestBinary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

@@ -1,5 +1,5 @@
-// Package cli is the casefile command line: global flags and a registry of
-// subcommands, each in its own file.
+// Package cli is the casefile command line: global flags and a table of
+// subcommands, each implemented in its own file.
 package cli
 
 import (
@@ -24,6 +24,19 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	DataDir        string // --data, $CASEFILE_DATA, the config file, or the default
 	ConfigPath     string // --config, $CASEFILE_CONFIG, or the default
+	// Getenv reads the environment: os.Getenv, or a test's own.
+	Getenv func(string) string
+
+	hooks testHooks
+}
+
+// testHooks let tests reach inside a command; zero for everyone else.
+type testHooks struct {
+	// exportPage, when positive, is how many records export reads at a
+	// time instead of localdb.ReadPage.
+	exportPage int
+	// afterExportPage runs after each page export reads.
+	afterExportPage func()
 }
 
 // Command is one subcommand.
@@ -36,14 +49,25 @@ type Command struct {
 	Run func(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 }
 
-var commands = map[string]*Command{}
-
-// Register adds a subcommand; files of this package call it from init.
-func Register(c *Command) {
-	if _, dup := commands[c.Name]; dup {
-		panic("cli: command registered twice: " + c.Name)
+// commandTable indexes every subcommand by name. Each file lists its own
+// commands; a new file's list joins here.
+func commandTable() map[string]*Command {
+	groups := [][]Command{
+		recordCommands(), listCommands(), queueCommands(), conflictCommands(), retryCommands(),
+		statusCommands(), syncCommands(), doctorCommands(), loginCommands(), exportCommands(),
+		importCommands(), fileCommands(), inboxCommands(), tuiCommands(), demoCommands(),
+		serveCommands(), adminCommands(), benchCommands(),
 	}
-	commands[c.Name] = c
+	table := map[string]*Command{}
+	for _, g := range groups {
+		for i := range g {
+			if _, dup := table[g[i].Name]; dup {
+				panic("cli: command listed twice: " + g[i].Name)
+			}
+			table[g[i].Name] = &g[i]
+		}
+	}
+	return table
 }
 
 // ExitError carries an exit code other than 1 with its message.
@@ -61,7 +85,12 @@ var errUsage = errors.New("usage")
 // Main runs casefile with the given arguments (without the program name)
 // and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+}
+
+// run is Main with the environment given whole.
+func run(ctx context.Context, env *Env, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	global := flag.NewFlagSet("casefile", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	global.StringVar(&env.DataDir, "data", "", "data directory (env CASEFILE_DATA)")
@@ -92,6 +121,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		name, rest = rest[0], []string{"--help"}
 	}
+	commands := commandTable()
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "casefile: unknown command %q (run 'casefile --help' for the list)\n", name)
@@ -160,6 +190,7 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func usage(w io.Writer, global *flag.FlagSet) {
+	commands := commandTable()
 	fmt.Fprintf(w, "Casefile: offline-first case work for lawyers and field teams.\n\n")
 	fmt.Fprintf(w, "Usage: casefile [--data DIR] [--config FILE] COMMAND [ARGS]\n\nCommands:\n")
 	names := make([]string, 0, len(commands))
@@ -190,6 +221,3 @@ func commandUsage(w io.Writer, cmd *Command, fs *flag.FlagSet) {
 		fs.SetOutput(io.Discard)
 	}
 }
-
-// Getenv is os.Getenv, replaceable in tests.
-var Getenv = os.Getenv

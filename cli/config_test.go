@@ -15,6 +15,7 @@ func writeConfig(t *testing.T, h *harness, body string) {
 }
 
 func TestConfigUnknownKeyWarns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	writeConfig(t, h, "sevrer = \"http://127.0.0.1:1\"\ntheme = \"dark\"\n")
 	r := h.run("list", "matter")
@@ -28,6 +29,7 @@ func TestConfigUnknownKeyWarns(t *testing.T) {
 }
 
 func TestConfigBadValueStopsTheCommand(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.seed()
 	before := h.snapshot()
@@ -43,8 +45,9 @@ func TestConfigBadValueStopsTheCommand(t *testing.T) {
 }
 
 func TestConfigBadEnv(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
-	t.Setenv("CASEFILE_SYNC_INTERVAL", "often")
+	h.env = map[string]string{"CASEFILE_SYNC_INTERVAL": "often"}
 	r := h.run("list", "matter")
 	if r.code != 1 || !strings.Contains(r.stderr, `casefile list: CASEFILE_SYNC_INTERVAL: not a duration (like 30s, 5m or 1h): "often"`) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
@@ -55,6 +58,7 @@ func TestConfigBadEnv(t *testing.T) {
 // config file.
 func TestDataDirPrecedence(t *testing.T) {
 	h := newHarness(t)
+	t.Setenv("CASEFILE_DATA", "") // Main reads the process's environment
 	fromFile, fromEnv, fromFlag := t.TempDir(), t.TempDir(), t.TempDir()
 	writeConfig(t, h, "data_dir = \""+fromFile+"\"\n")
 	run := func(args ...string) {

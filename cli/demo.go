@@ -22,13 +22,16 @@ import (
 // DefaultDemoPort is where the demo server listens on 127.0.0.1.
 const DefaultDemoPort = 8750
 
-func init() {
-	Register(&Command{
-		Name:    "demo",
-		Usage:   "[--as alice|bob] [--dir DIR] [--port N] [--reset]",
-		Summary: "Try Casefile: an embedded server, two users, a firm's matters, and the UI (what make run runs)",
-		Run:     runDemo,
-	})
+// demoCommands are the commands of this file, for the command table.
+func demoCommands() []Command {
+	return []Command{
+		{
+			Name:    "demo",
+			Usage:   "[--as alice|bob] [--dir DIR] [--port N] [--reset]",
+			Summary: "Try Casefile: an embedded server, two users, a firm's matters, and the UI (what make run runs)",
+			Run:     runDemo,
+		},
+	}
 }
 
 func runDemo(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

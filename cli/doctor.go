@@ -14,13 +14,16 @@ import (
 	"casefile/syncer"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "doctor",
-		Usage:   "[--repair] [--json]",
-		Summary: "Check the local database and the sync cursor; --repair fixes what it can and pulls everything again",
-		Run:     runDoctor,
-	})
+// doctorCommands are the commands of this file, for the command table.
+func doctorCommands() []Command {
+	return []Command{
+		{
+			Name:    "doctor",
+			Usage:   "[--repair] [--json]",
+			Summary: "Check the local database and the sync cursor; --repair fixes what it can and pulls everything again",
+			Run:     runDoctor,
+		},
+	}
 }
 
 // doctorTimeout bounds the server checks of doctor (not the repair's pull).
@@ -112,7 +115,7 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		if client == nil {
 			rep.Notes = append(rep.Notes, "the full pull from the server runs at the next sync")
 		} else {
-			s := syncer.New(db, syncOptions(cfg, creds))
+			s := syncer.New(db, syncOptions(env, cfg, creds))
 			sum, perr := s.Pull(ctx)
 			s.Close()
 			if perr != nil {

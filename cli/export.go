@@ -18,21 +18,17 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "export",
-		Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
-		Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
-		Run:     runExport,
-	})
+// exportCommands are the commands of this file, for the command table.
+func exportCommands() []Command {
+	return []Command{
+		{
+			Name:    "export",
+			Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
+			Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
+			Run:     runExport,
+		},
+	}
 }
-
-// exportPage is how many records export reads at a time; a variable so
-// tests can make pages small.
-var exportPage = 5000
-
-// afterExportPage, when set by a test, runs after each page export reads.
-var afterExportPage func()
 
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	format := fs.String("format", "jsonl", "jsonl or csv")
@@ -72,7 +68,7 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	defer db.Close()
 	if *out != "" {
 		return writeFileAtomic(*out, func(f *os.File) error {
-			return exportStable(ctx, db, cols, *format, f)
+			return exportStable(ctx, env, db, cols, *format, f)
 		})
 	}
 	// Even to stdout, the export is first written whole to a private file
@@ -83,7 +79,7 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if err := exportStable(ctx, db, cols, *format, f); err != nil {
+	if err := exportStable(ctx, env, db, cols, *format, f); err != nil {
 		return err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -102,7 +98,7 @@ const maxExportTries = 5
 // recently changed first" order, so a record changed mid-export moves to
 // the front and, if not yet written, would be left out; and the export
 // would show the records as they were at different moments.
-func exportStable(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, f *os.File) error {
+func exportStable(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, f *os.File) error {
 	for range maxExportTries {
 		if err := f.Truncate(0); err != nil {
 			return fmt.Errorf("write the export: %w", err)
@@ -115,7 +111,7 @@ func exportStable(ctx context.Context, db *localdb.DB, cols []*model.Collection,
 			return err
 		}
 		w := bufio.NewWriter(f)
-		if err := export(ctx, db, cols, format, w); err != nil {
+		if err := export(ctx, env, db, cols, format, w); err != nil {
 			return err
 		}
 		if err := w.Flush(); err != nil {
@@ -157,14 +153,14 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 	return nil
 }
 
-func export(ctx context.Context, db *localdb.DB, cols []*model.Collection, format string, w io.Writer) error {
+func export(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, w io.Writer) error {
 	if format == "csv" {
-		return exportCSV(ctx, db, cols[0], w)
+		return exportCSV(ctx, env, db, cols[0], w)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, c := range cols {
-		err := eachRecord(ctx, db, c.Name, func(r model.Record) error {
+		err := eachRecord(ctx, env, db, c.Name, func(r model.Record) error {
 			return enc.Encode(r)
 		})
 		if err != nil {
@@ -179,22 +175,26 @@ func export(ctx context.Context, db *localdb.DB, cols []*model.Collection, forma
 // starts after the last record of the one before: unlike an offset, that
 // costs the same on every page and never skips or repeats a record that
 // is not changed meanwhile.
-func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(model.Record) error) error {
-	q := localdb.ListQuery{Collection: collection, Limit: exportPage}
+func eachRecord(ctx context.Context, env *Env, db *localdb.DB, collection string, fn func(model.Record) error) error {
+	page := localdb.ReadPage
+	if env.hooks.exportPage > 0 {
+		page = env.hooks.exportPage
+	}
+	q := localdb.ListQuery{Collection: collection, Limit: page}
 	for {
 		recs, err := db.List(ctx, q)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)
 		}
-		if afterExportPage != nil {
-			afterExportPage()
+		if env.hooks.afterExportPage != nil {
+			env.hooks.afterExportPage()
 		}
 		for _, r := range recs {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		if len(recs) < exportPage {
+		if len(recs) < page {
 			return nil
 		}
 		last := localdb.KeyOf(recs[len(recs)-1])
@@ -202,14 +202,14 @@ func eachRecord(ctx context.Context, db *localdb.DB, collection string, fn func(
 	}
 }
 
-func exportCSV(ctx context.Context, db *localdb.DB, col *model.Collection, w io.Writer) error {
+func exportCSV(ctx context.Context, env *Env, db *localdb.DB, col *model.Collection, w io.Writer) error {
 	cw := csv.NewWriter(w)
 	head := append([]string{"id", "state", "version"}, col.FieldNames()...)
 	if err := cw.Write(head); err != nil {
 		return err
 	}
 	row := make([]string, len(head))
-	err := eachRecord(ctx, db, col.Name, func(r model.Record) error {
+	err := eachRecord(ctx, env, db, col.Name, func(r model.Record) error {
 		row[0], row[1], row[2] = r.ID, string(r.State), strconv.FormatInt(r.Version, 10)
 		for i, f := range col.Fields {
 			row[3+i] = csvCell(&f, r.Fields[f.Name])

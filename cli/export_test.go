@@ -13,13 +13,10 @@ import (
 	"casefile/model"
 )
 
-// smallExportPages makes export read size records a page and calls
-// between after each page it reads, for the rest of the test.
-func smallExportPages(t *testing.T, size int, between func()) {
-	t.Helper()
-	page := exportPage
-	t.Cleanup(func() { exportPage, afterExportPage = page, nil })
-	exportPage, afterExportPage = size, between
+// smallExportPages makes h's exports read size records a page and call
+// between after each page they read.
+func smallExportPages(h *harness, size int, between func()) {
+	h.hooks = testHooks{exportPage: size, afterExportPage: between}
 }
 
 // importNotes puts n notes of a new matter into db and returns the matter.
@@ -72,6 +69,7 @@ func jsonlIDs(t *testing.T, out string) []string {
 // every record once, in the order of casefile list, as JSON Lines and as
 // CSV.
 func TestExportPagesEveryRecordOnce(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{9, 11} {
 		t.Run(fmt.Sprint(n, " notes"), func(t *testing.T) {
 			h := newHarness(t)
@@ -79,7 +77,7 @@ func TestExportPagesEveryRecordOnce(t *testing.T) {
 			importNotes(t, db, n)
 			want := listedIDs(t, db, "note")
 			pages := 0
-			smallExportPages(t, 3, func() { pages++ })
+			smallExportPages(h, 3, func() { pages++ })
 
 			if got := jsonlIDs(t, h.ok("export", "note")); !slices.Equal(got, want) {
 				t.Errorf("jsonl export:\n got %v\nwant %v", got, want)
@@ -107,6 +105,7 @@ func TestExportPagesEveryRecordOnce(t *testing.T) {
 // record read, no record left unchanged is skipped or written twice, even
 // before export starts over (which it then does, to write the end state).
 func TestExportPagesSurviveWritesBetweenPages(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	other := h.db()
 	matter := importNotes(t, other, 10)
@@ -114,7 +113,7 @@ func TestExportPagesSurviveWritesBetweenPages(t *testing.T) {
 	changed := map[string]bool{}
 	var writes []func() // one after each page, while they last
 	pages := 0
-	smallExportPages(t, 3, func() {
+	smallExportPages(h, 3, func() {
 		if pages++; pages <= len(writes) {
 			writes[pages-1]()
 		}
@@ -150,7 +149,7 @@ func TestExportPagesSurviveWritesBetweenPages(t *testing.T) {
 	before := listedIDs(t, other, "note")
 	writesAt(before)
 	var read []string
-	err := eachRecord(ctx, other, "note", func(r model.Record) error {
+	err := eachRecord(ctx, &Env{hooks: h.hooks}, other, "note", func(r model.Record) error {
 		read = append(read, r.ID)
 		return nil
 	})

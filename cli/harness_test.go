@@ -21,6 +21,10 @@ type harness struct {
 	data   string
 	config string
 	stdin  string
+	// env is the whole environment commands see (nothing of the
+	// process's own), so tests need no t.Setenv and can run in parallel.
+	env   map[string]string
+	hooks testHooks
 }
 
 type result struct {
@@ -30,9 +34,6 @@ type result struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	for _, k := range []string{"CASEFILE_SERVER", "CASEFILE_DATA", "CASEFILE_THEME", "CASEFILE_SYNC_INTERVAL", "CASEFILE_CONFIG"} {
-		t.Setenv(k, "")
-	}
 	// An empty config file: a named file must exist, and the tests that
 	// need settings write theirs over it.
 	config := filepath.Join(t.TempDir(), "config.toml")
@@ -46,9 +47,13 @@ func (h *harness) run(args ...string) result {
 	h.t.Helper()
 	var out, errb bytes.Buffer
 	full := append([]string{"--data", h.data, "--config", h.config}, args...)
-	code := Main(context.Background(), full, strings.NewReader(h.stdin), &out, &errb)
+	env := &Env{Stdin: strings.NewReader(h.stdin), Stdout: &out, Stderr: &errb, Getenv: h.getenv, hooks: h.hooks}
+	code := run(context.Background(), env, full)
 	return result{out.String(), errb.String(), code}
 }
+
+// getenv is the harness's environment: h.env, empty elsewhere.
+func (h *harness) getenv(k string) string { return h.env[k] }
 
 // ok runs a command that must succeed and returns its stdout.
 func (h *harness) ok(args ...string) string {

@@ -24,7 +24,7 @@ import (
 func readConfig(env *Env) (config.Config, error) {
 	path := env.ConfigPath
 	if path == "" {
-		path = Getenv(config.EnvConfig)
+		path = env.Getenv(config.EnvConfig)
 	}
 	load := config.LoadEnv
 	// A file named by --config or the environment must be there; only
@@ -33,7 +33,7 @@ func readConfig(env *Env) (config.Config, error) {
 	if path != "" && path != config.DefaultPath() {
 		load = config.LoadNamed
 	}
-	cfg, warnings, err := load(path, Getenv)
+	cfg, warnings, err := load(path, env.Getenv)
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "casefile: warning: %s\n", safetext.Line(w))
 	}

@@ -92,7 +92,7 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 	case cerr != nil:
 		return cerr
 	default:
-		s := syncer.New(db, syncOptions(cfg, creds))
+		s := syncer.New(db, syncOptions(env, cfg, creds))
 		sum, perr := s.Pull(ctx)
 		s.Close()
 		if perr != nil {

@@ -11,19 +11,22 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "retry",
-		Usage:   "OP_ID | --all",
-		Summary: "Send a failed or waiting change again at the next sync (see casefile queue)",
-		Run:     runRetry,
-	})
-	Register(&Command{
-		Name:    "discard",
-		Usage:   "(OP_ID | --all [--state STATE]) --yes",
-		Summary: "Drop queued changes for good (one, or all, or all in a state); the journal keeps a copy (see casefile queue)",
-		Run:     runDiscard,
-	})
+// retryCommands are the commands of this file, for the command table.
+func retryCommands() []Command {
+	return []Command{
+		{
+			Name:    "retry",
+			Usage:   "OP_ID | --all",
+			Summary: "Send a failed or waiting change again at the next sync (see casefile queue)",
+			Run:     runRetry,
+		},
+		{
+			Name:    "discard",
+			Usage:   "(OP_ID | --all [--state STATE]) --yes",
+			Summary: "Drop queued changes for good (one, or all, or all in a state); the journal keeps a copy (see casefile queue)",
+			Run:     runDiscard,
+		},
+	}
 }
 
 func runRetry(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

@@ -21,13 +21,16 @@ import (
 	"casefile/server"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "serve",
-		Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D] [--max-file-size N] [--user-quota N]",
-		Summary: "Run the sync server",
-		Run:     runServe,
-	})
+// serveCommands are the commands of this file, for the command table.
+func serveCommands() []Command {
+	return []Command{
+		{
+			Name:    "serve",
+			Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D] [--max-file-size N] [--user-quota N]",
+			Summary: "Run the sync server",
+			Run:     runServe,
+		},
+	}
 }
 
 // EnvServerDatabase names a PostgreSQL database for serve and admin when
@@ -36,8 +39,8 @@ const EnvServerDatabase = "CASEFILE_DATABASE_URL"
 
 // DefaultServerDataDir returns $XDG_DATA_HOME/casefile-server, or
 // ~/.local/share/casefile-server.
-func DefaultServerDataDir() string {
-	if x := Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+func DefaultServerDataDir(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
 		return filepath.Join(x, "casefile-server")
 	}
 	home, err := os.UserHomeDir()
@@ -64,7 +67,7 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 		return server.Options{}, usageError("give --data or --database, not both")
 	}
 	if sf.database == "" && sf.data == "" {
-		sf.database = Getenv(EnvServerDatabase)
+		sf.database = env.Getenv(EnvServerDatabase)
 	}
 	if sf.database != "" {
 		if !strings.HasPrefix(sf.database, "postgres://") && !strings.HasPrefix(sf.database, "postgresql://") {
@@ -77,7 +80,7 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 		dir = env.DataDir
 	}
 	if dir == "" {
-		dir = DefaultServerDataDir()
+		dir = DefaultServerDataDir(env.Getenv)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

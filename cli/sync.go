@@ -25,14 +25,17 @@ const (
 	exitFailed      = 6 // the cycle ran but the server refused changes (failed)
 )
 
-func init() {
-	Register(&Command{
-		Name:  "sync",
-		Usage: "[--timeout D] [--watch] [--records-only]",
-		Summary: "Send saved changes to the server and fetch the server's changes " +
-			"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent, 6: changes refused)",
-		Run: runSync,
-	})
+// syncCommands are the commands of this file, for the command table.
+func syncCommands() []Command {
+	return []Command{
+		{
+			Name:  "sync",
+			Usage: "[--timeout D] [--watch] [--records-only]",
+			Summary: "Send saved changes to the server and fetch the server's changes " +
+				"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent, 6: changes refused)",
+			Run: runSync,
+		},
+	}
 }
 
 func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -66,9 +69,25 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	s := syncer.New(db, syncOptions(cfg, creds))
+	s := syncer.New(db, syncOptions(env, cfg, creds))
 	if *watch {
-		return watchSync(ctx, env.Stdout, s)
+		kick := func() {}
+		if !*recordsOnly {
+			files, err := openFiles(cfg)
+			if err != nil {
+				return err
+			}
+			eng, err := transferEngine(db, files, cfg, progressPrinter(env.Stderr))
+			if err != nil {
+				return err
+			}
+			// Files move after every cycle, and between cycles when due.
+			r := transfer.NewRunner(eng, cfg.SyncInterval)
+			r.Start(ctx)
+			defer r.Close()
+			kick = r.Kick
+		}
+		return watchSync(ctx, env.Stdout, s, kick)
 	}
 	sum, err := s.RunOnce(ctx)
 	defer s.Close()
@@ -122,7 +141,7 @@ func filesLine(s transfer.Summary) string {
 }
 
 // syncOptions builds the syncer's options from the settings and credentials.
-func syncOptions(cfg config.Config, creds credentials) syncer.Options {
+func syncOptions(env *Env, cfg config.Config, creds credentials) syncer.Options {
 	o := syncer.Options{
 		Server:         creds.Server,
 		User:           creds.User,
@@ -132,7 +151,7 @@ func syncOptions(cfg config.Config, creds credentials) syncer.Options {
 		PollInterval:   cfg.SyncInterval,
 		RequestTimeout: cfg.RequestTimeout,
 	}
-	if Getenv(EnvSyncCompression) == "off" {
+	if env.Getenv(EnvSyncCompression) == "off" {
 		hc := apiclient.DefaultHTTPClient()
 		hc.Transport.(*http.Transport).DisableCompression = true
 		o.HTTPClient = hc
@@ -182,7 +201,7 @@ func syncError(err error, timeout time.Duration) error {
 
 // watchSync runs the background syncer until ctx ends, printing a line per
 // cycle and every error. It returns when the token is refused.
-func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
+func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer, afterCycle func()) error {
 	if s.Connectivity() == syncer.LoggedOut {
 		return &ExitError{Code: exitLoggedOut, Err: syncer.ErrNotLoggedIn}
 	}
@@ -204,6 +223,7 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer) error {
 					line += " — " + safetext.Line(ev.Err)
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), line)
+				afterCycle()
 			case syncer.EventConnectivity:
 				if ev.Connectivity == syncer.Syncing {
 					continue

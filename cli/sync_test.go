@@ -33,6 +33,7 @@ func startServer(t *testing.T) *servertest.Server {
 }
 
 func TestSyncAndStatus(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
@@ -143,6 +144,7 @@ func (h *harness) firstMatter() string {
 }
 
 func TestConflictsAndResolve(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	a, b := newHarness(t), newHarness(t)
@@ -209,6 +211,7 @@ func TestConflictsAndResolve(t *testing.T) {
 }
 
 func TestRetryAndDiscard(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
@@ -289,6 +292,7 @@ func TestRetryAndDiscard(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
@@ -374,10 +378,11 @@ func TestSyncWatch(t *testing.T) {
 // their syncers with the settings' poll interval, batch size and request
 // timeout.
 func TestSyncOptionsFollowSettings(t *testing.T) {
+	t.Parallel()
 	cfg := config.Default()
 	cfg.SyncInterval, cfg.BatchSize, cfg.RequestTimeout = 2*time.Minute, 40, 5*time.Minute
 	creds := config.Credentials{Server: "http://127.0.0.1:1", Token: "t", Device: "d"}
-	o := syncOptions(cfg, creds)
+	o := syncOptions(&Env{Getenv: func(string) string { return "" }}, cfg, creds)
 	if o.PollInterval != 2*time.Minute || o.BatchSize != 40 || o.RequestTimeout != 5*time.Minute {
 		t.Errorf("sync options = %+v", o)
 	}
@@ -390,7 +395,7 @@ func TestSyncOptionsFollowSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	u, err := uiSyncOptions(context.Background(), db, cfg, creds)
+	u, err := uiSyncOptions(context.Background(), &Env{Getenv: func(string) string { return "" }}, db, cfg, creds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,16 @@ import (
 	"casefile/ui"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "tui",
-		Usage:   "",
-		Summary: "Open the terminal UI (what casefile does with no command)",
-		Run:     runTUI,
-	})
+// tuiCommands are the commands of this file, for the command table.
+func tuiCommands() []Command {
+	return []Command{
+		{
+			Name:    "tui",
+			Usage:   "",
+			Summary: "Open the terminal UI (what casefile does with no command)",
+			Run:     runTUI,
+		},
+	}
 }
 
 func runTUI(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -88,7 +91,7 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		DateOrder: cfg.DateOrder,
 	}
 	if creds != nil {
-		so, err := uiSyncOptions(ctx, db, cfg, *creds)
+		so, err := uiSyncOptions(ctx, env, db, cfg, *creds)
 		if err != nil {
 			return err
 		}
@@ -121,7 +124,7 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 			path := cfg.Path
 			opts.ConfigChanged = fw.C
 			opts.Reload = func() (ui.Settings, error) {
-				c, _, err := config.LoadEnv(path, Getenv)
+				c, _, err := config.LoadEnv(path, env.Getenv)
 				return ui.Settings{Theme: c.Theme, Keys: c.Keys}, err
 			}
 		} else {
@@ -143,12 +146,12 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 // uiSyncOptions are the UI's syncer's options. Work offline, when the
 // person left it on, holds from the start: the syncer makes no request
 // until they switch it off.
-func uiSyncOptions(ctx context.Context, db *localdb.DB, cfg config.Config, creds config.Credentials) (syncer.Options, error) {
+func uiSyncOptions(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, creds config.Credentials) (syncer.Options, error) {
 	offline, err := db.WorkOffline(ctx)
 	if err != nil {
 		return syncer.Options{}, err
 	}
-	o := syncOptions(cfg, creds)
+	o := syncOptions(env, cfg, creds)
 	o.Logger, o.WorkOffline = slog.Default(), offline
 	return o, nil
 }

@@ -19,6 +19,7 @@ import (
 // makes no request at all, from its start on; once it is off, it talks to
 // the server again.
 func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
@@ -40,7 +41,7 @@ func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts, err := uiSyncOptions(ctx, db, config.Config{}, creds)
+	opts, err := uiSyncOptions(ctx, &Env{Getenv: func(string) string { return "" }}, db, config.Config{}, creds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
 	if err := db.SetWorkOffline(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if opts, err = uiSyncOptions(ctx, db, config.Config{}, creds); err != nil {
+	if opts, err = uiSyncOptions(ctx, &Env{Getenv: func(string) string { return "" }}, db, config.Config{}, creds); err != nil {
 		t.Fatal(err)
 	}
 	opts.Logger = slog.New(slog.DiscardHandler)

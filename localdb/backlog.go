@@ -43,6 +43,12 @@ func (db *DB) OutboxCounts(ctx context.Context) (map[OpState]int, error) {
 	return out, nil
 }
 
+// ReadPage is how many rows a caller reads from the local database at a
+// time when it walks a whole table (an export, the retry schedule at
+// start): big enough that a page costs little per row, small enough to
+// hold in memory.
+const ReadPage = 5000
+
 // OutboxPage returns a window of the ops in one state, in queue order: at
 // most limit ops (1 to 10,000) after skipping offset of them. Together
 // with OutboxCounts it lets a reader show a huge outbox without holding it.

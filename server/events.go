@@ -61,6 +61,15 @@ type hub struct {
 
 type subscriber struct {
 	user, token string
+	// unseen holds matters this stream's user was found not to see, so
+	// that their hints are not even delivered (guarded by the hub's mu):
+	// with thousands of streams, checking every change of every matter
+	// against the database on every stream was most of a busy server's
+	// work. Only "not visible" is remembered: a poke is always preceded
+	// by a check, so a stale entry can only delay one (it is forgotten on
+	// the user's own access changes and at every heartbeat), never reveal
+	// a matter.
+	unseen      map[string]struct{}
 	hints       chan store.Hint
 	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
 	end         chan *streamEnd // the hub closes the stream (over a cap)
@@ -141,6 +150,16 @@ func (h *hub) publish(hint store.Hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
+		switch {
+		case hint.User != "":
+			if hint.User == sub.user {
+				sub.unseen = nil // an access change of theirs: look again
+			}
+		case hint.MatterID != "":
+			if _, no := sub.unseen[hint.MatterID]; no {
+				continue
+			}
+		}
 		select {
 		case sub.hints <- hint:
 		default:
@@ -150,6 +169,26 @@ func (h *hub) publish(hint store.Hint) {
 			}
 		}
 	}
+}
+
+// maxUnseen bounds the matters one stream remembers as not its user's.
+const maxUnseen = 4096
+
+// notSeen remembers that sub's user does not see matter.
+func (h *hub) notSeen(sub *subscriber, matter string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if sub.unseen == nil || len(sub.unseen) >= maxUnseen {
+		sub.unseen = map[string]struct{}{}
+	}
+	sub.unseen[matter] = struct{}{}
+}
+
+// forgetUnseen drops what sub remembered (a role may have changed).
+func (h *hub) forgetUnseen(sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sub.unseen = nil
 }
 
 func (h *hub) closeStreams() {
@@ -245,6 +284,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 			closeWith(why)
 			return
 		case <-tick.C:
+			s.hub.forgetUnseen(sub)
 			if p, _, err = s.streamCheck(ctx, p, nil); err == nil && !write(": heartbeat\n\n") {
 				return
 			}
@@ -260,6 +300,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 			}
 			if p, news, err = s.streamCheck(ctx, p, &h); err == nil && news && !poke(h.Seq, false) {
 				return
+			}
+			if err == nil && !news && h.User == "" && h.MatterID != "" {
+				s.hub.notSeen(sub, h.MatterID)
 			}
 		}
 		switch {

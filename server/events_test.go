@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -169,5 +170,44 @@ func TestEventsEndOnShutdown(t *testing.T) {
 		t.Fatalf("shutdown with an open stream: %v", err)
 	}
 	for range events {
+	}
+}
+
+// TestEventsUnseenMatterComesBackOnGrant: once a stream has found a
+// matter's changes none of its user's business, it stops looking at them;
+// a grant of that matter makes them news again at once, and a revoke
+// stops them, whatever the stream remembered.
+func TestEventsUnseenMatterComesBackOnGrant(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, startSQLite, func(o *server.Options) { o.Heartbeat = time.Hour })
+	events := stream(t, w.srv.URL, w.bob.Token, "")
+	greeting(t, events)
+	for i := range 3 { // p is alice's alone: checked once, then remembered
+		w.alice.CreateNote(t, w.p.ID, fmt.Sprintf("private %d", i))
+	}
+	note := w.alice.CreateNote(t, w.m.ID, "shared")
+	if seq := nextPoke(t, events); seq != note.Seq {
+		t.Fatalf("first poke = %d, want %d (the shared note, not p's)", seq, note.Seq)
+	}
+	if err := w.srv.Grant(ctx, "bob", w.p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if seq, head := nextPoke(t, events), w.head(t); seq != head {
+		t.Fatalf("poke after the grant = %d, want %d", seq, head)
+	}
+	inP := w.alice.CreateNote(t, w.p.ID, "now shared")
+	if seq := nextPoke(t, events); seq != inP.Seq {
+		t.Fatalf("poke for a change in the granted matter = %d, want %d", seq, inP.Seq)
+	}
+	if err := w.srv.Revoke(ctx, "bob", w.p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if seq, head := nextPoke(t, events), w.head(t); seq != head {
+		t.Fatalf("poke after the revoke = %d, want %d", seq, head)
+	}
+	w.alice.CreateNote(t, w.p.ID, "private again")
+	shared := w.alice.CreateNote(t, w.m.ID, "shared again")
+	if seq := nextPoke(t, events); seq != shared.Seq {
+		t.Fatalf("poke after the revoke and a change in p = %d, want %d (m's note)", seq, shared.Seq)
 	}
 }

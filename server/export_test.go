@@ -29,3 +29,10 @@ func (s *Server) Audit(ctx context.Context, afterID int64, limit int) ([]store.A
 	})
 	return out, err
 }
+
+// PendingPushes is how many push batches wait for a group transaction.
+func (s *Server) PendingPushes() int {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return len(s.group.pending)
+}

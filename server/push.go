@@ -93,48 +93,67 @@ func clientCursor(r *http.Request) (int64, bool) {
 	return c, err == nil && c >= 0
 }
 
-// applyBatch applies a push's ops in order in one write transaction,
-// committed once, so a batch costs one disk sync rather than one per op.
-// Each op runs in a savepoint of its own with its ledger and audit rows:
-// an op that fails is undone alone, with its error in its outcome, and
-// the others go on. It returns the head before and after the batch; every
-// sequence between them is the batch's, since a write transaction holds
-// the sequence lock from its start to its commit. An error means nothing
-// of the batch was committed.
+// applyBatch applies a push's ops in order and returns their outcomes
+// with the head before and after them; every sequence between the two is
+// this batch's. Each op runs in a savepoint of its own with its ledger and
+// audit rows: an op that fails is undone alone, with its error in its
+// outcome, and the others go on. The batch is committed in one write
+// transaction, shared with the batches of other pushes that arrived
+// meanwhile (see pushGroup), so many pushes cost one disk sync. An error
+// means nothing of the batch was committed.
 func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) ([]outcome, int64, int64, error) {
 	if len(ops) == 0 {
 		// Nothing to write: no need to wait for the write lock.
 		head, err := s.Head(ctx)
 		return nil, head, head, err
 	}
-	var outcomes []outcome
-	var prior, head store.Head
+	j := &pushJob{p: p, ops: ops, done: make(chan struct{}), lead: make(chan struct{})}
+	s.group.run(ctx, j, s.commitGroup)
+	return j.outcomes, j.prior, j.head, j.err
+}
+
+// commitGroup applies the batches of a group in one write transaction,
+// each from the head the one before it left, and commits them together.
+func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 	err := s.st.Write(ctx, func(tx store.Tx) error {
-		var err error
-		if prior, err = tx.Head(ctx); err != nil {
-			return err
-		}
-		outcomes = make([]outcome, len(ops))
-		for i, op := range ops {
-			o := &outcomes[i]
-			o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
-				o.res, err = s.applyOp(ctx, tx, p, op)
+		for _, j := range group {
+			if err := s.applyJob(ctx, tx, j); err != nil {
 				return err
-			})
-			if errors.Is(o.err, store.ErrTxLost) {
-				return o.err
-			}
-			if o.err != nil {
-				o.err = fmt.Errorf("apply op %s: %w", op.OpID, o.err)
 			}
 		}
-		head, err = tx.Head(ctx)
-		return err
+		return nil
 	})
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("push of %d ops: %w", len(ops), err)
+	for _, j := range group {
+		if err != nil {
+			j.outcomes, j.err = nil, fmt.Errorf("push of %d ops: %w", len(j.ops), err)
+		}
 	}
-	return outcomes, prior.Seq, head.Seq, nil
+}
+
+// applyJob applies one push's ops inside the group's transaction, which
+// holds the sequence lock from its start to its commit.
+func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob) error {
+	prior, err := tx.Head(ctx)
+	if err != nil {
+		return err
+	}
+	j.outcomes = make([]outcome, len(j.ops))
+	for i, op := range j.ops {
+		o := &j.outcomes[i]
+		o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
+			o.res, err = s.applyOp(ctx, tx, j.p, op)
+			return err
+		})
+		if errors.Is(o.err, store.ErrTxLost) {
+			return o.err
+		}
+		if o.err != nil {
+			o.err = fmt.Errorf("apply op %s: %w", op.OpID, o.err)
+		}
+	}
+	head, err := tx.Head(ctx)
+	j.prior, j.head = prior.Seq, head.Seq
+	return err
 }
 
 // checkOp returns what is malformed in an op, or "". These are faults of

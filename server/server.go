@@ -104,6 +104,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	hub     *hub
+	group   pushGroup // group commit of concurrent pushes
 	metrics *metrics
 	limits  *limiters
 	logins  *loginGate

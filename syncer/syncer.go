@@ -358,7 +358,7 @@ func (s *Syncer) Close() error {
 // reading the retrying ops a page at a time so a long queue costs little
 // memory.
 func (s *Syncer) loadRetries(ctx context.Context) {
-	const page = 5000
+	const page = localdb.ReadPage
 	for offset := 0; ; offset += page {
 		ops, err := s.db.OutboxPage(ctx, localdb.OpRetrying, offset, page)
 		if err != nil {

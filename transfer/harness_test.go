@@ -29,14 +29,14 @@ import (
 
 // world is a server, a fault proxy in front of it and a shared matter.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *servertest.Server
 	proxy  *faultproxy.Proxy
 	matter string
 	users  map[string]*servertest.Client
 }
 
-func newWorld(t *testing.T, postgres bool) *world {
+func newWorld(t testing.TB, postgres bool) *world {
 	t.Helper()
 	var opts []servertest.Option
 	if postgres {
@@ -117,7 +117,7 @@ func (tp *tamper) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // device is one user's client: database, file store, syncer, transfers.
 type device struct {
-	t      *testing.T
+	t      testing.TB
 	db     *localdb.DB
 	files  *localfiles.Dir
 	sync   *syncer.Syncer
@@ -220,7 +220,7 @@ func (d *device) file(id string) localdb.FileInfo {
 	return f
 }
 
-func randomData(t *testing.T, n int) []byte {
+func randomData(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)

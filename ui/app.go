@@ -202,7 +202,7 @@ func New(opts Options) *Model {
 		opts.Now = time.Now
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 300 * time.Millisecond
+		opts.PollInterval = syncer.DefaultWatchInterval
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv

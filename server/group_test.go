@@ -1,0 +1,101 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/server/store"
+	"casefile/server/store/sqlitestore"
+)
+
+// gateStore is a real store whose first write transaction waits for
+// release, and which counts its write transactions.
+type gateStore struct {
+	store.Store
+	writes  atomic.Int64
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateStore) Write(ctx context.Context, fn func(store.Tx) error) error {
+	g.writes.Add(1)
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.Write(ctx, fn)
+}
+
+// TestPushesShareACommit: pushes that arrive while a transaction is under
+// way wait and are then applied together in one transaction (one disk
+// sync); each still gets its own results, its own head and, when it is
+// all that changed after its cursor, its own cursor.
+func TestPushesShareACommit(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = g })
+	const pushers = 4
+	var users []*servertest.Client
+	var matters []string
+	for i := range pushers + 1 {
+		c := srv.NewUser(t, fmt.Sprintf("user%d", i), server.RoleMember)
+		users = append(users, c)
+		matters = append(matters, c.CreateMatter(t, "Group").ID)
+	}
+	head0, _ := srv.Head(ctx)
+	g.armed.Store(true)
+	before := g.writes.Load()
+
+	var wg sync.WaitGroup
+	results := make([]protocol.PushResponse, pushers+1)
+	push := func(i int) {
+		defer wg.Done()
+		_, results[i] = pushFrom(t, users[i], head0, servertest.Create("note",
+			model.Fields{"matter_id": matters[i], "title": fmt.Sprintf("note %d", i)}))
+	}
+	wg.Add(1)
+	go push(0)
+	<-g.entered // the first push holds the write lock
+	for i := 1; i <= pushers; i++ {
+		wg.Add(1)
+		go push(i)
+	}
+	for srv.PendingPushes() < pushers {
+		time.Sleep(time.Millisecond) // the pushes are on their way; nothing is decided by this wait
+	}
+	close(g.release)
+	wg.Wait()
+
+	if n := g.writes.Load() - before; n != 2 {
+		t.Fatalf("%d pushes took %d write transactions, want 2 (the first alone, the rest together)", pushers+1, n)
+	}
+	seqs := map[int64]bool{}
+	for i, r := range results {
+		if len(r.Results) != 1 || r.Results[0].Result != model.ResultApplied {
+			t.Fatalf("push %d: %+v", i, r)
+		}
+		seq := r.Results[0].Record.Seq
+		if seqs[seq] || r.Head != seq {
+			t.Fatalf("push %d: seq %d, head %d; want a seq of its own and the head after it", i, seq, r.Head)
+		}
+		seqs[seq] = true
+		// Only the first push of all follows head0 directly.
+		if want := map[bool]int64{true: seq}[seq == head0+1]; r.Cursor != want {
+			t.Errorf("push %d (seq %d): cursor %d, want %d", i, seq, r.Cursor, want)
+		}
+	}
+}
