@@ -298,13 +298,14 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 	defer db.leave()
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		f := db.sqlRecordFields("r", "fields") // decrypted in the query when sealed
 		res, err := tx.ExecContext(ctx, `INSERT INTO transfers (attachment_id, direction, hash, size, state, created_at)
-			SELECT r.id, 'down', json_extract(r.fields, '$.sha256'), CAST(json_extract(r.fields, '$.size') AS INTEGER), 'queued', ?
+			SELECT r.id, 'down', json_extract(`+f+`, '$.sha256'), CAST(json_extract(`+f+`, '$.size') AS INTEGER), 'queued', ?
 			FROM records r LEFT JOIN keep_offline k ON k.matter_id = r.matter_id
 			WHERE r.collection = ? AND r.deleted = 0 AND r.base_fields IS NOT NULL
-			  AND length(json_extract(r.fields, '$.sha256')) = 64
-			  AND (COALESCE(k.mode, 'small') = 'all' OR (COALESCE(k.mode, 'small') = 'small' AND json_extract(r.fields, '$.size') <= ?))
-			  AND NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = json_extract(r.fields, '$.sha256'))
+			  AND length(json_extract(`+f+`, '$.sha256')) = 64
+			  AND (COALESCE(k.mode, 'small') = 'all' OR (COALESCE(k.mode, 'small') = 'small' AND json_extract(`+f+`, '$.size') <= ?))
+			  AND NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = json_extract(`+f+`, '$.sha256'))
 			  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.attachment_id = r.id)`,
 			nanos(db.now()), model.AttachmentCollection, small)
 		if err != nil {
@@ -340,9 +341,9 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT l.hash FROM local_files l
-			WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(r.fields, '$.sha256') = l.hash)
-			  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(r.base_fields, '$.sha256') = l.hash)
-			  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.collection = ? AND json_extract(o.fields, '$.sha256') = l.hash)
+			WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(`+db.sqlRecordFields("r", "fields")+`, '$.sha256') = l.hash)
+			  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(`+db.sqlRecordFields("r", "base_fields")+`, '$.sha256') = l.hash)
+			  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.collection = ? AND json_extract(`+db.sqlOpFields("o")+`, '$.sha256') = l.hash)
 			  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.hash = l.hash)
 			ORDER BY l.hash`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection)
 		if err != nil {
