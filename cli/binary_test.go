@@ -44,6 +44,8 @@ func TestBinary(t *testing.T) {
 		return "", "", 0
 	}
 
+	// A script's first start (no terminal, no passphrase) encrypts with a
+	// key stored beside the data, quietly: its output is what it was.
 	out, stderr, code := run("add", "matter", "title=Smith v Jones")
 	id := strings.TrimSpace(out)
 	if code != 0 || !model.ValidID(id) || stderr != "" {

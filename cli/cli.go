@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"casefile/internal/safetext"
+	"casefile/vault"
 )
 
 // Version is the casefile version, set at build time with -ldflags.
@@ -28,6 +29,8 @@ type Env struct {
 	Getenv func(string) string
 
 	hooks testHooks
+
+	keys *vault.Keys // the data directory's keys, once unlocked
 }
 
 // testHooks let tests reach inside a command; zero for everyone else.
@@ -56,7 +59,7 @@ func commandTable() map[string]*Command {
 		recordCommands(), listCommands(), queueCommands(), conflictCommands(), retryCommands(),
 		statusCommands(), syncCommands(), doctorCommands(), loginCommands(), exportCommands(),
 		importCommands(), fileCommands(), inboxCommands(), tuiCommands(), demoCommands(),
-		serveCommands(), adminCommands(), benchCommands(),
+		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(),
 	}
 	table := map[string]*Command{}
 	for _, g := range groups {

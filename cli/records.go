@@ -79,7 +79,7 @@ func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) erro
 	if _, probs := col.Validate(fields, true); len(probs) > 0 {
 		return probs
 	}
-	db, err := openDB(ctx, cfg)
+	db, err := openDB(ctx, env, cfg)
 	if err != nil {
 		return err
 	}

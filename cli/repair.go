@@ -68,7 +68,13 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 		}
 	}
 	rep.Repaired = append(rep.Repaired, "the damaged file is kept as "+aside)
-	salv, err := localdb.Salvage(ctx, aside)
+	// The damaged file is sealed with the data directory's key, unlocked
+	// before the damage was found.
+	var sealing []localdb.Option
+	if env.keys != nil {
+		sealing = append(sealing, localdb.WithSealer(env.keys))
+	}
+	salv, err := localdb.Salvage(ctx, aside, sealing...)
 	if err != nil {
 		salv = &localdb.Salvaged{Lost: []string{"no queued change could be read: " + err.Error()}}
 	}

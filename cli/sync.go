@@ -90,6 +90,10 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	}
 	sum, err := s.RunOnce(ctx)
 	defer s.Close()
+	if isDeviceRevoked(err) {
+		s.Close()
+		return wipeRevoked(ctx, env, db, cfg.DataDir)
+	}
 	line := summaryLine(sum)
 	if err == nil && !*recordsOnly {
 		var fsum transfer.Summary

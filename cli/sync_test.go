@@ -353,7 +353,8 @@ func TestSyncWatch(t *testing.T) {
 	var out, errb lockedBuffer
 	done := make(chan int)
 	go func() {
-		done <- Main(ctx, []string{"--data", h.data, "--config", h.config, "sync", "--watch"}, strings.NewReader(""), &out, &errb)
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: h.getenv}
+		done <- run(ctx, env, []string{"--data", h.data, "--config", h.config, "sync", "--watch"})
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "pushed 2") {

@@ -125,6 +125,12 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 			logger.Info("the config file is not watched", "err", err)
 		}
 	}
+	lock, closeLock, err := lockOptions(env, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer closeLock()
+	opts.Lock = lock
 	logger.Info("start", "data", cfg.DataDir, "server", opts.Server, "user", opts.User)
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx), tea.WithInput(inputOf(env)), tea.WithOutput(outputOf(env)))
 	_, err = p.Run()

@@ -52,6 +52,7 @@ type Options struct {
 	Now          func() time.Time // the clock; time.Now when nil
 	PollInterval time.Duration    // how often to look for other processes' writes; 300 ms when zero
 	Getenv       func(string) string
+	Lock         *LockOptions // the idle lock and `casefile lock`; nil: never locks
 	// Files: the device's file store and transfer queue, for attaching,
 	// downloading and opening files.
 	Files Files
@@ -118,6 +119,7 @@ type Model struct {
 	link   linkState
 	poll   pollState
 	notice statusLine
+	lock   lockState // see lock.go
 }
 
 // panes are the screens and forms of the UI; detail and editor exist only
@@ -263,6 +265,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.opts.ConfigChanged != nil && m.opts.Reload != nil {
 		cmds = append(cmds, waitConfig(m.opts.ConfigChanged))
+	}
+	if m.opts.Lock != nil && m.opts.Lock.Requests != nil {
+		cmds = append(cmds, waitLock(m.opts.Lock.Requests))
 	}
 	return tea.Batch(cmds...)
 }
