@@ -227,8 +227,9 @@ func TestRetryAndDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ok("import", "note", "--file", file)
-	if out := h.ok("sync"); !strings.HasPrefix(out, "pushed 0, pulled 1, conflicts 0, failed 1") {
-		t.Errorf("sync printed %q", out)
+	// A refused change makes the sync exit 6, after its summary.
+	if r := h.run("sync"); r.code != exitFailed || !strings.HasPrefix(r.stdout, "pushed 0, pulled 1, conflicts 0, failed 1") {
+		t.Errorf("sync: exit %d, printed %q", r.code, r.stdout)
 	}
 	var ops []localdb.OutboxOp
 	h.okJSON(&ops, "queue", "--json")
@@ -262,13 +263,17 @@ func TestRetryAndDiscard(t *testing.T) {
 	if len(ops) != 1 || ops[0].State != localdb.OpPending {
 		t.Fatalf("after retry the queue = %+v", ops)
 	}
-	h.ok("sync") // refused again
+	if r := h.run("sync"); r.code != exitFailed { // refused again
+		t.Errorf("sync refused again: exit %d", r.code)
+	}
 	h.okJSON(&ops, "queue", "--json")
 	op = ops[0].OpID
 	if out := h.ok("retry", op); !strings.Contains(out, "next sync") {
 		t.Errorf("retry printed %q", out)
 	}
-	h.ok("sync")
+	if r := h.run("sync"); r.code != exitFailed {
+		t.Errorf("sync refused a third time: exit %d", r.code)
+	}
 	h.okJSON(&ops, "queue", "--json")
 	op = ops[0].OpID
 	if out := h.ok("discard", op, "--yes"); !strings.Contains(out, "Discarded") {

@@ -79,10 +79,16 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 	}()
 	logger = logger.With("component", "ui")
 
+	zone, err := cfg.Zone()
+	if err != nil {
+		return err
+	}
 	opts := ui.Options{
-		DB:       db,
-		Settings: ui.Settings{Theme: cfg.Theme, Keys: cfg.Keys},
-		Hint:     hint,
+		DB:        db,
+		Settings:  ui.Settings{Theme: cfg.Theme, Keys: cfg.Keys},
+		Hint:      hint,
+		Zone:      zone,
+		DateOrder: cfg.DateOrder,
 	}
 	if creds != nil {
 		so, err := uiSyncOptions(ctx, env, db, cfg, *creds)
