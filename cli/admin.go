@@ -17,19 +17,24 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
-func init() {
-	Register(&Command{
-		Name: "admin",
-		Usage: "[--data DIR | --database URL] SUBCOMMAND\n\n" +
-			"  user add NAME [--role admin|member|viewer]   password read from stdin (one line)\n" +
-			"  user list\n" +
-			"  grant NAME MATTER_ID\n" +
-			"  revoke NAME MATTER_ID\n" +
-			"  tokens revoke NAME [--device D]\n" +
-			"  audit verify",
-		Summary: "Manage the server's users, access, tokens and audit log",
-		Run:     runAdmin,
-	})
+// adminCommands are the commands of this file, for the command table.
+func adminCommands() []Command {
+	return []Command{
+		{
+			Name: "admin",
+			Usage: "[--data DIR | --database URL] SUBCOMMAND\n\n" +
+				"  user add NAME [--role admin|member|viewer]   password read from stdin (one line)\n" +
+				"  user list\n" +
+				"  grant NAME MATTER_ID\n" +
+				"  revoke NAME MATTER_ID\n" +
+				"  tokens revoke NAME [--device D]\n" +
+				"  devices NAME                  the user's devices, last seen, revoked\n" +
+				"  devices revoke NAME DEVICE    a lost device: its tokens never work again, it wipes itself\n" +
+				"  audit verify",
+			Summary: "Manage the server's users, access, tokens and audit log",
+			Run:     runAdmin,
+		},
+	}
 }
 
 func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -113,6 +118,19 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 				return adminError(err)
 			}
 			fmt.Fprintf(env.Stdout, "revoked %d token(s) of %s\n", n, rest[2])
+			return nil
+		}
+	case rest[0] == "devices" && len(rest) == 2:
+		run = func(s *server.Server) error { return listDevices(ctx, env, s, rest[1]) }
+	case sub == "devices revoke":
+		if err := want(4, "devices revoke NAME DEVICE"); err != nil {
+			return err
+		}
+		run = func(s *server.Server) error {
+			if err := s.RevokeDevice(ctx, rest[2], rest[3]); err != nil {
+				return adminError(err)
+			}
+			fmt.Fprintf(env.Stdout, "revoked device %q of %s: its tokens never work again; at its next contact it deletes its copy and keeps unsent changes in an encrypted export\n", rest[3], rest[2])
 			return nil
 		}
 	case sub == "audit verify":
@@ -200,4 +218,21 @@ func checkPasswordLine(line string) (string, error) {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// listDevices prints a user's devices with when each was last seen.
+func listDevices(ctx context.Context, env *Env, s *server.Server, user string) error {
+	devs, err := s.Devices(ctx, user)
+	if err != nil {
+		return adminError(err)
+	}
+	t := newTable(env.Stdout, "DEVICE", "FIRST SEEN", "LAST SEEN", "REVOKED")
+	for _, d := range devs {
+		revoked := "-"
+		if !d.RevokedAt.IsZero() {
+			revoked = d.RevokedAt.Local().Format("2006-01-02 15:04")
+		}
+		t.row(d.Name, d.FirstSeen.Local().Format("2006-01-02 15:04"), d.LastSeen.Local().Format("2006-01-02 15:04"), revoked)
+	}
+	return t.flush()
 }

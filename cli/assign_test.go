@@ -30,6 +30,7 @@ var testTyping = model.Input{
 // as people type it is read in the person's zone and kept in UTC; a
 // typo says what would have worked.
 func TestParseAssignmentsReadsTimesInTheUsersZone(t *testing.T) {
+	t.Parallel()
 	hearing := mustCollection(t, "hearing")
 	for typed, want := range map[string]string{
 		"tomorrow 9:30am":           "2026-12-15T08:30:00Z",
@@ -49,6 +50,7 @@ func TestParseAssignmentsReadsTimesInTheUsersZone(t *testing.T) {
 }
 
 func TestParseAssignments(t *testing.T) {
+	t.Parallel()
 	task := mustCollection(t, "task")
 	got, err := parseAssignments(task, []string{
 		"title=Call the clerk = today", "done=yes", "due_on=2026-12-01", "assignee=", " priority =high",
@@ -74,6 +76,7 @@ func TestParseAssignments(t *testing.T) {
 }
 
 func TestParseAssignmentsErrors(t *testing.T) {
+	t.Parallel()
 	entry := mustCollection(t, "time_entry")
 	cases := []struct {
 		args []string

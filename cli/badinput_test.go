@@ -11,6 +11,7 @@ import (
 // database: each exits 1 with one sentence on stderr and leaves the
 // records, the outbox and the journal exactly as they were.
 func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter, note := h.seed()
 	dir := t.TempDir()
@@ -104,6 +105,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 
 // TestUsageMistakes exits 2 with the mistake and the command's usage.
 func TestUsageMistakes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, args := range [][]string{
 		{"add"},
@@ -130,6 +132,22 @@ func TestUsageMistakes(t *testing.T) {
 	for _, name := range []string{"add", "edit", "rm", "show", "list", "search", "import", "export", "queue", "journal"} {
 		if !strings.Contains(r.stdout, "\n  "+name+" ") {
 			t.Errorf("casefile --help does not list %s", name)
+		}
+	}
+}
+
+// TestCommandTable checks the table every command runs from: each entry
+// named, summarised and runnable, and each shown by casefile --help.
+func TestCommandTable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	help := h.ok("--help")
+	for name, c := range commandTable() {
+		if c.Name != name || c.Summary == "" || c.Run == nil {
+			t.Errorf("command %q: %+v", name, c)
+		}
+		if !strings.Contains(help, "  "+name+" ") {
+			t.Errorf("--help does not list %s", name)
 		}
 	}
 }

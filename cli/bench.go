@@ -12,14 +12,17 @@ import (
 	"casefile/internal/benchrun"
 )
 
-func init() {
-	Register(&Command{
-		Name:  "bench",
-		Usage: "[--only S1,S2,…] [--notes N] [--big-notes N] [--runs R] [--postgres URL]",
-		Summary: "Measure sync speed: scenarios S1–S7 in separate processes over loopback HTTP; " +
-			"one JSON object on stdout, progress on stderr",
-		Run: runBench,
-	})
+// benchCommands are the commands of this file, for the command table.
+func benchCommands() []Command {
+	return []Command{
+		{
+			Name:  "bench",
+			Usage: "[--only S1,S2,…] [--notes N] [--big-notes N] [--runs R] [--postgres URL]",
+			Summary: "Measure sync speed: scenarios S1–S7 in separate processes over loopback HTTP; " +
+				"one JSON object on stdout, progress on stderr",
+			Run: runBench,
+		},
+	}
 }
 
 func runBench(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

@@ -15,6 +15,7 @@ import (
 // TestBinary builds the real casefile and runs it as a child process:
 // exit codes, stdout and the one-sentence stderr.
 func TestBinary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -43,6 +44,8 @@ func TestBinary(t *testing.T) {
 		return "", "", 0
 	}
 
+	// A script's first start (no terminal, no passphrase) encrypts with a
+	// key stored beside the data, quietly: its output is what it was.
 	out, stderr, code := run("add", "matter", "title=Smith v Jones")
 	id := strings.TrimSpace(out)
 	if code != 0 || !model.ValidID(id) || stderr != "" {

@@ -1,5 +1,5 @@
-// Package cli is the casefile command line: global flags and a registry of
-// subcommands, each in its own file.
+// Package cli is the casefile command line: global flags and a table of
+// subcommands, each implemented in its own file.
 package cli
 
 import (
@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"casefile/internal/safetext"
+	"casefile/vault"
 )
 
 // Version is the casefile version, set at build time with -ldflags.
@@ -28,6 +29,8 @@ type Env struct {
 	Getenv func(string) string
 
 	hooks testHooks
+
+	keys *vault.Keys // the data directory's keys, once unlocked
 }
 
 // testHooks let tests reach inside a command; zero for everyone else.
@@ -49,14 +52,25 @@ type Command struct {
 	Run func(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 }
 
-var commands = map[string]*Command{}
-
-// Register adds a subcommand; files of this package call it from init.
-func Register(c *Command) {
-	if _, dup := commands[c.Name]; dup {
-		panic("cli: command registered twice: " + c.Name)
+// commandTable indexes every subcommand by name. Each file lists its own
+// commands; a new file's list joins here.
+func commandTable() map[string]*Command {
+	groups := [][]Command{
+		recordCommands(), listCommands(), queueCommands(), conflictCommands(), retryCommands(),
+		statusCommands(), syncCommands(), doctorCommands(), loginCommands(), exportCommands(),
+		importCommands(), fileCommands(), inboxCommands(), tuiCommands(), demoCommands(),
+		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(),
 	}
-	commands[c.Name] = c
+	table := map[string]*Command{}
+	for _, g := range groups {
+		for i := range g {
+			if _, dup := table[g[i].Name]; dup {
+				panic("cli: command listed twice: " + g[i].Name)
+			}
+			table[g[i].Name] = &g[i]
+		}
+	}
+	return table
 }
 
 // ExitError carries an exit code other than 1 with its message.
@@ -110,6 +124,7 @@ func run(ctx context.Context, env *Env, args []string) int {
 		}
 		name, rest = rest[0], []string{"--help"}
 	}
+	commands := commandTable()
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "casefile: unknown command %q (run 'casefile --help' for the list)\n", name)
@@ -178,6 +193,7 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func usage(w io.Writer, global *flag.FlagSet) {
+	commands := commandTable()
 	fmt.Fprintf(w, "Casefile: offline-first case work for lawyers and field teams.\n\n")
 	fmt.Fprintf(w, "Usage: casefile [--data DIR] [--config FILE] COMMAND [ARGS]\n\nCommands:\n")
 	names := make([]string, 0, len(commands))

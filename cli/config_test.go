@@ -15,6 +15,7 @@ func writeConfig(t *testing.T, h *harness, body string) {
 }
 
 func TestConfigUnknownKeyWarns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	writeConfig(t, h, "sevrer = \"http://127.0.0.1:1\"\ntheme = \"dark\"\n")
 	r := h.run("list", "matter")
@@ -28,6 +29,7 @@ func TestConfigUnknownKeyWarns(t *testing.T) {
 }
 
 func TestConfigBadValueStopsTheCommand(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.seed()
 	before := h.snapshot()
@@ -43,6 +45,7 @@ func TestConfigBadValueStopsTheCommand(t *testing.T) {
 }
 
 func TestConfigBadEnv(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.env = map[string]string{"CASEFILE_SYNC_INTERVAL": "often"}
 	r := h.run("list", "matter")

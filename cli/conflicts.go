@@ -13,20 +13,23 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "conflicts",
-		Usage:   "[--json]",
-		Summary: "List changes that overlap newer server changes and wait for review",
-		Run:     runConflicts,
-	})
-	Register(&Command{
-		Name:  "resolve",
-		Usage: "ID --mine | --theirs | --field NAME=mine|theirs|VALUE ...",
-		Summary: "Resolve a record's conflict: keep your change, the server's, or choose field by field " +
-			"(a value that is literally mine or theirs is written value:mine)",
-		Run: runResolve,
-	})
+// conflictCommands are the commands of this file, for the command table.
+func conflictCommands() []Command {
+	return []Command{
+		{
+			Name:    "conflicts",
+			Usage:   "[--json]",
+			Summary: "List changes that overlap newer server changes and wait for review",
+			Run:     runConflicts,
+		},
+		{
+			Name:  "resolve",
+			Usage: "ID --mine | --theirs | --field NAME=mine|theirs|VALUE ...",
+			Summary: "Resolve a record's conflict: keep your change, the server's, or choose field by field " +
+				"(a value that is literally mine or theirs is written value:mine)",
+			Run: runResolve,
+		},
+	}
 }
 
 // conflictOut is one conflict as casefile conflicts --json prints it.

@@ -17,18 +17,22 @@ import (
 	"casefile/config"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/vault"
 )
 
 // DefaultDemoPort is where the demo server listens on 127.0.0.1.
 const DefaultDemoPort = 8750
 
-func init() {
-	Register(&Command{
-		Name:    "demo",
-		Usage:   "[--as alice|bob] [--dir DIR] [--port N] [--reset]",
-		Summary: "Try Casefile: an embedded server, two users, a firm's matters, and the UI (what make run runs)",
-		Run:     runDemo,
-	})
+// demoCommands are the commands of this file, for the command table.
+func demoCommands() []Command {
+	return []Command{
+		{
+			Name:    "demo",
+			Usage:   "[--as alice|bob] [--dir DIR] [--port N] [--reset]",
+			Summary: "Try Casefile: an embedded server, two users, a firm's matters, and the UI (what make run runs)",
+			Run:     runDemo,
+		},
+	}
 }
 
 func runDemo(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -140,6 +144,9 @@ func joinDemo(ctx context.Context, env *Env, dirs demoDirs, base string, port in
 // data directory inside the demo directory.
 func openDemoUI(ctx context.Context, env *Env, dirs demoDirs, base, user string) error {
 	env.DataDir = dirs.client(user)
+	if err := ensureGeneratedKey(env.DataDir); err != nil {
+		return err
+	}
 	db, cfg, err := openLocal(ctx, env)
 	if err != nil {
 		return err
@@ -157,10 +164,11 @@ func openDemoUI(ctx context.Context, env *Env, dirs demoDirs, base, user string)
 
 // demoHint is the line the UI's help shows during the demo.
 func demoHint(user string) string {
+	const key = " Demo data is encrypted with a key stored beside it (not protected)."
 	if user == "bob" {
-		return "Demo: you are bob. alice's window runs the server; edits in one appear in the other."
+		return "Demo: you are bob. alice's window runs the server; edits in one appear in the other." + key
 	}
-	return "Demo: in a second terminal, 'casefile demo --as bob' (or make run AS=bob) opens bob's window."
+	return "Demo: in a second terminal, 'casefile demo --as bob' (or make run AS=bob) opens bob's window." + key
 }
 
 func printDemoIntro(env *Env, dirs demoDirs, base, user string) {
@@ -168,6 +176,7 @@ func printDemoIntro(env *Env, dirs demoDirs, base, user string) {
 	fmt.Fprintf(w, "\nCasefile demo\n\n")
 	fmt.Fprintf(w, "  Server    %s (SQLite store in %s)\n", base, dirs.server())
 	fmt.Fprintf(w, "  You are   %s (password %s); your data is in %s\n", user, demoPassword(user), dirs.client(user))
+	fmt.Fprintf(w, "  Demo key  your data is encrypted with a key stored beside it (%s): no passphrase, no protection\n", vault.FileName)
 	if user == "alice" {
 		fmt.Fprintf(w, "\n  Second window: run 'casefile demo --as bob' (or 'make run AS=bob') to be bob.\n")
 		fmt.Fprintf(w, "  On a fresh demo a conflict waits for you: bob and you both changed the caretaker's statement.\n")

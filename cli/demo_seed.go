@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -156,7 +157,7 @@ func seedDemo(ctx context.Context, srv *server.Server, base string, dirs demoDir
 	if err != nil {
 		return err
 	}
-	adb, err := localdb.Open(ctx, config.DBPath(dirs.client("alice")), schema)
+	adb, err := openDemoDB(ctx, dirs.client("alice"), schema)
 	if err != nil {
 		return err
 	}
@@ -215,7 +216,7 @@ func seedDemo(ctx context.Context, srv *server.Server, base string, dirs demoDir
 	if err != nil {
 		return err
 	}
-	bdb, err := localdb.Open(ctx, config.DBPath(dirs.client("bob")), schema)
+	bdb, err := openDemoDB(ctx, dirs.client("bob"), schema)
 	if err != nil {
 		return err
 	}
@@ -308,4 +309,13 @@ func (d demoDirs) reset() error {
 		}
 	}
 	return nil
+}
+
+// openDemoDB opens a demo user's database, encrypted with a key stored
+// beside it: the demo never asks for a passphrase.
+func openDemoDB(ctx context.Context, dir string, schema *model.Schema) (*localdb.DB, error) {
+	if err := ensureGeneratedKey(dir); err != nil {
+		return nil, err
+	}
+	return openSealed(ctx, &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, dir, schema)
 }

@@ -16,6 +16,7 @@ import (
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
+	"casefile/vault"
 )
 
 // demoServer runs the sync server the way the demo does, on a free port.
@@ -48,7 +49,12 @@ func demoServer(t *testing.T, dirs demoDirs) (*server.Server, string) {
 func openClient(t *testing.T, dir string) *localdb.DB {
 	t.Helper()
 	s, _ := schema()
-	db, err := localdb.Open(context.Background(), config.DBPath(dir), s)
+	// A demo directory carries its key, stored unprotected beside the data.
+	k, err := vault.Unlock(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(dir), s, localdb.WithSealer(k))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,16 +11,18 @@ import (
 	"casefile/config"
 	"casefile/internal/safetext"
 	"casefile/localdb"
-	"casefile/syncer"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "doctor",
-		Usage:   "[--repair] [--json]",
-		Summary: "Check the local database and the sync cursor; --repair fixes what it can and pulls everything again",
-		Run:     runDoctor,
-	})
+// doctorCommands are the commands of this file, for the command table.
+func doctorCommands() []Command {
+	return []Command{
+		{
+			Name:    "doctor",
+			Usage:   "[--repair] [--json]",
+			Summary: "Check the local database and the sync cursor; --repair fixes what it can and pulls everything again",
+			Run:     runDoctor,
+		},
+	}
 }
 
 // doctorTimeout bounds the server checks of doctor (not the repair's pull).
@@ -112,18 +114,7 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		if client == nil {
 			rep.Notes = append(rep.Notes, "the full pull from the server runs at the next sync")
 		} else {
-			s := syncer.New(db, syncOptions(env, cfg, creds))
-			sum, perr := s.Pull(ctx)
-			s.Close()
-			if perr != nil {
-				rep.Notes = append(rep.Notes, "the full pull from the server stopped: "+perr.Error()+"; it continues at the next sync")
-			} else {
-				rep.Repaired = append(rep.Repaired, fmt.Sprintf("pulled %d record(s) again from the server", sum.Pulled))
-				rep.ServerHead = s.Head()
-				if st, err := db.Status(ctx); err == nil {
-					rep.Cursor = st.Cursor
-				}
-			}
+			fullPull(ctx, env, db, cfg, creds, &rep)
 		}
 	}
 	remaining := rep.Problems

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,13 +19,16 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "export",
-		Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
-		Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
-		Run:     runExport,
-	})
+// exportCommands are the commands of this file, for the command table.
+func exportCommands() []Command {
+	return []Command{
+		{
+			Name:    "export",
+			Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
+			Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
+			Run:     runExport,
+		},
+	}
 }
 
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -64,26 +68,61 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	defer db.Close()
 	if *out != "" {
+		if inside(env.DataDir, *out) {
+			return fmt.Errorf("%s is inside the data directory, where an export would lie in plaintext beside the encrypted data; write it elsewhere", *out)
+		}
 		return writeFileAtomic(*out, func(f *os.File) error {
 			return exportStable(ctx, env, db, cols, *format, f)
 		})
 	}
-	// Even to stdout, the export is first written whole to a private file
-	// in the data directory, so that a start-over never repeats output.
-	f, err := os.CreateTemp(env.DataDir, ".export-*")
-	if err != nil {
-		return fmt.Errorf("create a temporary file: %w", err)
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if err := exportStable(ctx, env, db, cols, *format, f); err != nil {
+	// Even to stdout, the export is first written whole, so that a
+	// start-over never repeats output: in memory, since a temporary file
+	// in the data directory would hold the records in plaintext.
+	var buf memFile
+	if err := exportStable(ctx, env, db, cols, *format, &buf); err != nil {
 		return err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("read the export back: %w", err)
-	}
-	_, err = io.Copy(env.Stdout, f)
+	_, err = env.Stdout.Write(buf.b)
 	return err
+}
+
+// exportSink is where exportStable writes: a file, or memory.
+type exportSink interface {
+	io.Writer
+	Truncate(size int64) error
+	Seek(offset int64, whence int) (int64, error)
+}
+
+// memFile is an exportSink in memory: writes append, Truncate(0) and Seek
+// to the start begin again.
+type memFile struct{ b []byte }
+
+func (m *memFile) Write(p []byte) (int, error) { m.b = append(m.b, p...); return len(p), nil }
+
+func (m *memFile) Truncate(size int64) error {
+	if size < 0 || size > int64(len(m.b)) {
+		return errors.New("truncate beyond the data")
+	}
+	m.b = m.b[:size]
+	return nil
+}
+
+func (m *memFile) Seek(offset int64, whence int) (int64, error) {
+	if offset != 0 || whence != io.SeekStart {
+		return 0, errors.New("memFile seeks only to the start")
+	}
+	return 0, nil
+}
+
+// inside reports whether path lies in dir.
+func inside(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // maxExportTries bounds how often export starts over because the database
@@ -95,7 +134,7 @@ const maxExportTries = 5
 // recently changed first" order, so a record changed mid-export moves to
 // the front and, if not yet written, would be left out; and the export
 // would show the records as they were at different moments.
-func exportStable(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, f *os.File) error {
+func exportStable(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, f exportSink) error {
 	for range maxExportTries {
 		if err := f.Truncate(0); err != nil {
 			return fmt.Errorf("write the export: %w", err)

@@ -69,6 +69,7 @@ func jsonlIDs(t *testing.T, out string) []string {
 // every record once, in the order of casefile list, as JSON Lines and as
 // CSV.
 func TestExportPagesEveryRecordOnce(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{9, 11} {
 		t.Run(fmt.Sprint(n, " notes"), func(t *testing.T) {
 			h := newHarness(t)
@@ -104,6 +105,7 @@ func TestExportPagesEveryRecordOnce(t *testing.T) {
 // record read, no record left unchanged is skipped or written twice, even
 // before export starts over (which it then does, to write the end state).
 func TestExportPagesSurviveWritesBetweenPages(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	other := h.db()
 	matter := importNotes(t, other, 10)

@@ -19,37 +19,40 @@ import (
 	"casefile/transfer"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "attach",
-		Usage:   "RECORD_ID FILE...",
-		Summary: "Attach files to a record (kept on this device, uploaded by the next sync)",
-		Run:     runAttach,
-	})
-	Register(&Command{
-		Name:    "files",
-		Usage:   "[RECORD_ID] [--json]",
-		Summary: "List attached files (of one record, or all) with their state",
-		Run:     runFiles,
-	})
-	Register(&Command{
-		Name:    "fetch",
-		Usage:   "FILE_ID [--to DIR]",
-		Summary: "Download an attached file if needed and copy it to a directory",
-		Run:     runFetch,
-	})
-	Register(&Command{
-		Name:    "detach",
-		Usage:   "FILE_ID...",
-		Summary: "Remove attached files from their records",
-		Run:     runDetach,
-	})
-	Register(&Command{
-		Name:    "keep-offline",
-		Usage:   "MATTER_ID all|small|none",
-		Summary: "Choose which of a matter's files this device downloads without being asked (default: small)",
-		Run:     runKeepOffline,
-	})
+// fileCommands are the commands of this file, for the command table.
+func fileCommands() []Command {
+	return []Command{
+		{
+			Name:    "attach",
+			Usage:   "RECORD_ID FILE...",
+			Summary: "Attach files to a record (kept on this device, uploaded by the next sync)",
+			Run:     runAttach,
+		},
+		{
+			Name:    "files",
+			Usage:   "[RECORD_ID] [--json]",
+			Summary: "List attached files (of one record, or all) with their state",
+			Run:     runFiles,
+		},
+		{
+			Name:    "fetch",
+			Usage:   "FILE_ID [--to DIR]",
+			Summary: "Download an attached file if needed and copy it to a directory",
+			Run:     runFetch,
+		},
+		{
+			Name:    "detach",
+			Usage:   "FILE_ID...",
+			Summary: "Remove attached files from their records",
+			Run:     runDetach,
+		},
+		{
+			Name:    "keep-offline",
+			Usage:   "MATTER_ID all|small|none",
+			Summary: "Choose which of a matter's files this device downloads without being asked (default: small)",
+			Run:     runKeepOffline,
+		},
+	}
 }
 
 // openFiles opens the device's file store in the data directory.

@@ -16,6 +16,7 @@ import (
 // Two devices through the CLI: alice attaches, sync moves the bytes, bob's
 // sync keeps the small file offline, fetch copies it out, detach removes it.
 func TestAttachSyncFetchDetach(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	bob := srv.NewUser(t, "bob", server.RoleMember)
@@ -91,6 +92,7 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 }
 
 func TestParseByteSize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int64{"0": 0, "123": 123, "500MB": 500e6, "4GiB": 4 << 30, " 2 KiB ": 2048, "1TB": 1e12} {
 		if got, err := parseByteSize(in); err != nil || got != want {
 			t.Errorf("parseByteSize(%q) = %d, %v; want %d", in, got, err, want)
@@ -104,6 +106,7 @@ func TestParseByteSize(t *testing.T) {
 }
 
 func TestInboxOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter, _ := h.seed()
 	inbox := filepath.Join(t.TempDir(), "Inbox")

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"casefile/config"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/vault"
 )
 
 // harness runs casefile in-process against its own data directory and a
@@ -25,6 +27,9 @@ type harness struct {
 	// process's own), so tests need no t.Setenv and can run in parallel.
 	env   map[string]string
 	hooks testHooks
+	// passphrase is $CASEFILE_PASSPHRASE unless env sets it: the data
+	// directory is encrypted with it.
+	passphrase string
 }
 
 type result struct {
@@ -36,11 +41,45 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	// An empty config file: a named file must exist, and the tests that
 	// need settings write theirs over it.
-	config := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(config, nil, 0o600); err != nil {
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfgPath, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, data: t.TempDir(), config: config}
+	h := &harness{t: t, data: t.TempDir(), config: cfgPath, passphrase: testPassphrase}
+	withTestKey(t, h.data)
+	return h
+}
+
+// testPassphrase encrypts the data directories of the CLI's tests.
+const testPassphrase = "test passphrase"
+
+// withTestKey gives dir a key wrapped by testPassphrase at the cheap test
+// cost; the harness gives casefile the passphrase in $CASEFILE_PASSPHRASE,
+// as a script would.
+func withTestKey(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := vault.CreateWithCost(dir, []byte(testPassphrase), vault.TestCost); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openTestDB opens the database of a data directory made by the CLI.
+func openTestDB(t *testing.T, dir, passphrase string) *localdb.DB {
+	t.Helper()
+	s, err := schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := vault.Unlock(dir, []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(dir), s, localdb.WithSealer(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func (h *harness) run(args ...string) result {
@@ -53,7 +92,12 @@ func (h *harness) run(args ...string) result {
 }
 
 // getenv is the harness's environment: h.env, empty elsewhere.
-func (h *harness) getenv(k string) string { return h.env[k] }
+func (h *harness) getenv(k string) string {
+	if v, ok := h.env[k]; ok || k != EnvPassphrase {
+		return v
+	}
+	return h.passphrase
+}
 
 // ok runs a command that must succeed and returns its stdout.
 func (h *harness) ok(args ...string) string {
@@ -87,16 +131,7 @@ func (h *harness) add(collection string, assignments ...string) string {
 // db opens the harness's database directly (the CLI must have closed it).
 func (h *harness) db() *localdb.DB {
 	h.t.Helper()
-	s, err := schema()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	db, err := localdb.Open(context.Background(), filepath.Join(h.data, "casefile.db"), s)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { db.Close() })
-	return db
+	return openTestDB(h.t, h.data, h.getenv(EnvPassphrase))
 }
 
 // snapshot is everything a command could change: records (tombstones

@@ -47,6 +47,7 @@ func noTerminalControl(t *testing.T, what, out string) {
 // every command printing stored text shows them as escapes, while JSON
 // output keeps them exact.
 func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	mallory := srv.NewUser(t, "mallory", server.RoleMember)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
@@ -130,6 +131,7 @@ func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
 // TestServerErrorTextIsShownAsData checks that an error quoting the
 // server's words cannot drive the terminal either.
 func TestServerErrorTextIsShownAsData(t *testing.T) {
+	t.Parallel()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)

@@ -19,14 +19,17 @@ import (
 	"casefile/protocol"
 )
 
-func init() {
-	Register(&Command{
-		Name:  "import",
-		Usage: "[COLLECTION] --file F.jsonl [--batch N]",
-		Summary: "Import records from JSON Lines (one object per line; - reads stdin); " +
-			"a bad line stops the import, keeping earlier batches",
-		Run: runImport,
-	})
+// importCommands are the commands of this file, for the command table.
+func importCommands() []Command {
+	return []Command{
+		{
+			Name:  "import",
+			Usage: "[COLLECTION] --file F.jsonl [--batch N]",
+			Summary: "Import records from JSON Lines (one object per line; - reads stdin); " +
+				"a bad line stops the import, keeping earlier batches",
+			Run: runImport,
+		},
+	}
 }
 
 // Import limits.

@@ -56,6 +56,7 @@ func noteTitles(from, to int) []string {
 }
 
 func TestImport(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter := h.add("matter", "title=Smith v Jones")
 	file := notesFile(t, matter, 25, map[int]string{7: "", 8: "   "}) // blank lines are skipped
@@ -85,6 +86,7 @@ func TestImport(t *testing.T) {
 }
 
 func TestImportStopsAtBadLine(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		line string // replaces line 17
@@ -135,6 +137,7 @@ func TestImportStopsAtBadLine(t *testing.T) {
 const dupID = "0190f3a2-7c1e-7b3d-9f00-00000000d0d0"
 
 func TestImportExistingIDAndStdin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter, note := h.seed()
 	h.stdin = fmt.Sprintf(`{"matter_id":%q,"title":"From stdin"}`+"\n", matter)
@@ -154,6 +157,7 @@ func TestImportExistingIDAndStdin(t *testing.T) {
 }
 
 func TestExportImportRoundTrip(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	m1, _ := h.seed()
 	m2 := h.add("matter", "title=Estate of Brown", "opened_on=2026-03-01", "description=Probate\nand trust")
@@ -194,6 +198,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 }
 
 func TestExportCSV(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter := h.add("matter", "title=Smith v Jones")
 	id := h.add("note", "matter_id="+matter, "title==SUM(A1:A9)", "body=+call\nback", "tags=@home,-minus,plain", "status=open")
@@ -227,6 +232,7 @@ func TestExportCSV(t *testing.T) {
 // exported, moves to the front of the "most recently changed" order, ahead
 // of the page the export reads on from, so this try leaves it out.
 func TestExportStartsOverWhenRecordsChange(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter := h.add("matter", "title=Smith v Jones")
 	var ids []string

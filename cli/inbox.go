@@ -11,13 +11,16 @@ import (
 	"casefile/dropfolder"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "inbox",
-		Usage:   "[--once]",
-		Summary: "Import files saved in the drop folder (a sub-folder per matter) as documents with the file attached; watches until interrupted",
-		Run:     runInbox,
-	})
+// inboxCommands are the commands of this file, for the command table.
+func inboxCommands() []Command {
+	return []Command{
+		{
+			Name:    "inbox",
+			Usage:   "[--once]",
+			Summary: "Import files saved in the drop folder (a sub-folder per matter) as documents with the file attached; watches until interrupted",
+			Run:     runInbox,
+		},
+	}
 }
 
 func runInbox(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

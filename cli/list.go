@@ -10,19 +10,22 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "list",
-		Usage:   "COLLECTION [--matter ID] [--state STATE] [--limit N] [--json]",
-		Summary: "List the records of a collection with their sync state",
-		Run:     runList,
-	})
-	Register(&Command{
-		Name:    "search",
-		Usage:   "TEXT... [--limit N] [--json]",
-		Summary: "Find records by full text across every collection",
-		Run:     runSearch,
-	})
+// listCommands are the commands of this file, for the command table.
+func listCommands() []Command {
+	return []Command{
+		{
+			Name:    "list",
+			Usage:   "COLLECTION [--matter ID] [--state STATE] [--limit N] [--json]",
+			Summary: "List the records of a collection with their sync state",
+			Run:     runList,
+		},
+		{
+			Name:    "search",
+			Usage:   "TEXT... [--limit N] [--json]",
+			Summary: "Find records by full text across every collection",
+			Run:     runSearch,
+		},
+	}
 }
 
 func runList(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

@@ -19,13 +19,16 @@ import (
 	"casefile/protocol"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "login",
-		Usage:   "--server URL --user NAME [--device NAME]",
-		Summary: "Log in to a sync server (password from stdin) and keep the token in the data directory",
-		Run:     runLogin,
-	})
+// loginCommands are the commands of this file, for the command table.
+func loginCommands() []Command {
+	return []Command{
+		{
+			Name:    "login",
+			Usage:   "--server URL --user NAME [--device NAME]",
+			Summary: "Log in to a sync server (password from stdin) and keep the token in the data directory",
+			Run:     runLogin,
+		},
+	}
 }
 
 func runLogin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

@@ -76,7 +76,7 @@ func openLocal(ctx context.Context, env *Env) (*localdb.DB, config.Config, error
 	if err != nil {
 		return nil, config.Config{}, err
 	}
-	db, err := openDB(ctx, cfg)
+	db, err := openDB(ctx, env, cfg)
 	if err != nil {
 		return nil, config.Config{}, err
 	}
@@ -84,7 +84,7 @@ func openLocal(ctx context.Context, env *Env) (*localdb.DB, config.Config, error
 }
 
 // openDB opens the local database of loaded settings.
-func openDB(ctx context.Context, cfg config.Config) (*localdb.DB, error) {
+func openDB(ctx context.Context, env *Env, cfg config.Config) (*localdb.DB, error) {
 	s, err := schema()
 	if err != nil {
 		return nil, err
@@ -92,7 +92,7 @@ func openDB(ctx context.Context, cfg config.Config) (*localdb.DB, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	db, err := localdb.Open(ctx, config.DBPath(cfg.DataDir), s)
+	db, err := openSealed(ctx, env, cfg.DataDir, s)
 	if err != nil {
 		return nil, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
 	}

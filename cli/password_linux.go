@@ -32,3 +32,10 @@ func readHidden(f *os.File, w io.Writer, prompt string) (string, bool, error) {
 	line, err := bufio.NewReader(f).ReadString('\n')
 	return line, false, err
 }
+
+// isTTY reports whether f is a terminal a person types on (not /dev/null,
+// which is a character device too).
+func isTTY(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -16,3 +16,7 @@ func readHidden(f *os.File, w io.Writer, prompt string) (string, bool, error) {
 	line, err := bufio.NewReader(f).ReadString('\n')
 	return line, true, err
 }
+
+// isTTY reports whether f is a character device: the best this platform's
+// build can tell of a terminal.
+func isTTY(f *os.File) bool { return isTerminal(f) }

@@ -9,19 +9,22 @@ import (
 	"casefile/localdb"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "queue",
-		Usage:   "[--json]",
-		Summary: "List the changes waiting to reach the server (the outbox)",
-		Run:     runQueue,
-	})
-	Register(&Command{
-		Name:    "journal",
-		Usage:   "[--record ID] [--limit N] [--json]",
-		Summary: "Show the history of local writes and sync events, newest first",
-		Run:     runJournal,
-	})
+// queueCommands are the commands of this file, for the command table.
+func queueCommands() []Command {
+	return []Command{
+		{
+			Name:    "queue",
+			Usage:   "[--json]",
+			Summary: "List the changes waiting to reach the server (the outbox)",
+			Run:     runQueue,
+		},
+		{
+			Name:    "journal",
+			Usage:   "[--record ID] [--limit N] [--json]",
+			Summary: "Show the history of local writes and sync events, newest first",
+			Run:     runJournal,
+		},
+	}
 }
 
 func runQueue(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {

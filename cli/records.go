@@ -15,31 +15,34 @@ import (
 	"casefile/model"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "add",
-		Usage:   "COLLECTION field=value... [--json] [--id UUID]",
-		Summary: "Add a record; prints its id (saved on this device, synced later)",
-		Run:     runAdd,
-	})
-	Register(&Command{
-		Name:    "edit",
-		Usage:   "ID field=value... [--json]",
-		Summary: "Change fields of a record (field= clears a field)",
-		Run:     runEdit,
-	})
-	Register(&Command{
-		Name:    "rm",
-		Usage:   "ID [--cascade]",
-		Summary: "Delete a record (a matter that holds records only with --cascade, which deletes them with it)",
-		Run:     runRm,
-	})
-	Register(&Command{
-		Name:    "show",
-		Usage:   "ID [--json]",
-		Summary: "Show a record: every field, its sync state and recent history",
-		Run:     runShow,
-	})
+// recordCommands are the commands of this file, for the command table.
+func recordCommands() []Command {
+	return []Command{
+		{
+			Name:    "add",
+			Usage:   "COLLECTION field=value... [--json] [--id UUID]",
+			Summary: "Add a record; prints its id (saved on this device, synced later)",
+			Run:     runAdd,
+		},
+		{
+			Name:    "edit",
+			Usage:   "ID field=value... [--json]",
+			Summary: "Change fields of a record (field= clears a field)",
+			Run:     runEdit,
+		},
+		{
+			Name:    "rm",
+			Usage:   "ID [--cascade]",
+			Summary: "Delete a record (a matter that holds records only with --cascade, which deletes them with it)",
+			Run:     runRm,
+		},
+		{
+			Name:    "show",
+			Usage:   "ID [--json]",
+			Summary: "Show a record: every field, its sync state and recent history",
+			Run:     runShow,
+		},
+	}
 }
 
 func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -76,7 +79,7 @@ func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) erro
 	if _, probs := col.Validate(fields, true); len(probs) > 0 {
 		return probs
 	}
-	db, err := openDB(ctx, cfg)
+	db, err := openDB(ctx, env, cfg)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestAddShowEditRm(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter := h.add("matter", "title=Smith v Jones", "status=open")
 
@@ -100,6 +101,7 @@ func TestAddShowEditRm(t *testing.T) {
 }
 
 func TestListAndSearch(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	m1, _ := h.seed()
 	m2 := h.add("matter", "title=Estate of Brown")
@@ -161,6 +163,7 @@ func TestListAndSearch(t *testing.T) {
 }
 
 func TestQueueAndJournal(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if !strings.Contains(h.ok("queue"), "Nothing is waiting") {
 		t.Fatal("empty queue text")

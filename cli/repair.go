@@ -68,7 +68,13 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 		}
 	}
 	rep.Repaired = append(rep.Repaired, "the damaged file is kept as "+aside)
-	salv, err := localdb.Salvage(ctx, aside)
+	// The damaged file is sealed with the data directory's key, unlocked
+	// before the damage was found.
+	var sealing []localdb.Option
+	if env.keys != nil {
+		sealing = append(sealing, localdb.WithSealer(env.keys))
+	}
+	salv, err := localdb.Salvage(ctx, aside, sealing...)
 	if err != nil {
 		salv = &localdb.Salvaged{Lost: []string{"no queued change could be read: " + err.Error()}}
 	}
@@ -92,21 +98,30 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 	case cerr != nil:
 		return cerr
 	default:
-		s := syncer.New(db, syncOptions(env, cfg, creds))
-		sum, perr := s.Pull(ctx)
-		s.Close()
-		if perr != nil {
-			rep.Notes = append(rep.Notes, "the full pull from the server stopped: "+perr.Error()+"; it continues at the next sync")
-		} else {
-			rep.Repaired = append(rep.Repaired, fmt.Sprintf("pulled %d record(s) again from the server", sum.Pulled))
-			rep.ServerHead = s.Head()
-		}
+		fullPull(ctx, env, db, cfg, creds, &rep)
 	}
 	if st, err := db.Status(ctx); err == nil {
 		rep.Cursor = st.Cursor
 	}
 	rep.Remaining = remaining
 	return finishDoctor(env, rep, true, asJSON, remaining)
+}
+
+// fullPull pulls everything from the server into db for a repair, noting
+// in rep what it brought or why it stopped (the next sync continues).
+func fullPull(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, creds credentials, rep *doctorReport) {
+	s := syncer.New(db, syncOptions(env, cfg, creds))
+	sum, err := s.Pull(ctx)
+	s.Close()
+	if err != nil {
+		rep.Notes = append(rep.Notes, "the full pull from the server stopped: "+err.Error()+"; it continues at the next sync")
+		return
+	}
+	rep.Repaired = append(rep.Repaired, fmt.Sprintf("pulled %d record(s) again from the server", sum.Pulled))
+	rep.ServerHead = s.Head()
+	if st, err := db.Status(ctx); err == nil {
+		rep.Cursor = st.Cursor
+	}
 }
 
 // finishDoctor prints the report and turns what remains into the exit code.

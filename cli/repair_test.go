@@ -95,6 +95,7 @@ func checkRepaired(t *testing.T, h *harness, wantAllSalvaged bool) {
 // and list must say the file is damaged instead of printing counts, and
 // doctor --repair rebuilds from the server with both queued notes.
 func TestDoctorRepairsGarbledFile(t *testing.T) {
+	t.Parallel()
 	h, path, recordsPage, outboxPage := damagedSetup(t)
 	if recordsPage == outboxPage {
 		t.Fatal("records and outbox share a page")
@@ -124,6 +125,7 @@ func TestDoctorRepairsGarbledFile(t *testing.T) {
 // notes (SQLite refuses a file shorter than its header says as a whole;
 // salvage reads a copy padded to that length).
 func TestDoctorRepairsTruncatedFile(t *testing.T) {
+	t.Parallel()
 	h, path, _, outboxPage := damagedSetup(t)
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -151,6 +153,7 @@ func TestDoctorRepairsTruncatedFile(t *testing.T) {
 // repair must say that the queue could not be read rather than claim it
 // saved everything.
 func TestSalvageNamesUnreadableOps(t *testing.T) {
+	t.Parallel()
 	h, path, _, outboxPage := damagedSetup(t)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 // its records with it; without, nothing changes and the refusal counts
 // what it holds.
 func TestRmMatterRefusedWithCountsOrCascaded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter := h.add("matter", "title=Smith v Jones")
 	h.add("note", "matter_id="+matter, "title=One")

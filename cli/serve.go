@@ -21,13 +21,16 @@ import (
 	"casefile/server"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "serve",
-		Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D] [--max-file-size N] [--user-quota N]",
-		Summary: "Run the sync server",
-		Run:     runServe,
-	})
+// serveCommands are the commands of this file, for the command table.
+func serveCommands() []Command {
+	return []Command{
+		{
+			Name:    "serve",
+			Usage:   "[--addr HOST:PORT] [--metrics-listen HOST:PORT] [--data DIR | --database URL] [--retention D] [--token-ttl D] [--max-file-size N] [--user-quota N]",
+			Summary: "Run the sync server",
+			Run:     runServe,
+		},
+	}
 }
 
 // EnvServerDatabase names a PostgreSQL database for serve and admin when

@@ -222,6 +222,7 @@ func getStatus(t *testing.T, url, token string) (int, string) {
 // config file, the token comes from the file, and stopping the server
 // closes the metrics port.
 func TestServeMetricsListen(t *testing.T) {
+	t.Parallel()
 	const token = "7f3c9a1e5b2d4f6a8c0e1b3d5f7a9c2e"
 	cfg := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfg, []byte("metrics_listen = \"256.0.0.1:1\"\nmetrics_token = \""+token+"\"\n"), 0o600); err != nil {

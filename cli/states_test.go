@@ -57,6 +57,7 @@ func (h *harness) sendFails(msg string) {
 }
 
 func TestStatesInShowListAndQueue(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	matter, note := h.seed()
 	h.serverAccepts()
@@ -109,6 +110,7 @@ func TestStatesInShowListAndQueue(t *testing.T) {
 // TestConflictRefusesEdits: a record in conflict waits for review and
 // refuses edits and deletes, changing nothing.
 func TestConflictRefusesEdits(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, note := h.seed()
 	h.serverAccepts()

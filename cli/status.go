@@ -17,13 +17,16 @@ import (
 	"casefile/syncer"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "status",
-		Usage:   "[--json]",
-		Summary: "Show the link to the server, the last sync and what waits to be sent",
-		Run:     runStatus,
-	})
+// statusCommands are the commands of this file, for the command table.
+func statusCommands() []Command {
+	return []Command{
+		{
+			Name:    "status",
+			Usage:   "[--json]",
+			Summary: "Show the link to the server, the last sync and what waits to be sent",
+			Run:     runStatus,
+		},
+	}
 }
 
 // statusProbeTimeout bounds the health probe of casefile status.

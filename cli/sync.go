@@ -22,16 +22,20 @@ const (
 	exitUnreachable = 3 // the server could not be reached, or kept failing
 	exitLoggedOut   = 4 // not logged in, or the server refused the token
 	exitRetrying    = 5 // the cycle ran but changes are still waiting to be sent
+	exitFailed      = 6 // the cycle ran but the server refused changes (failed)
 )
 
-func init() {
-	Register(&Command{
-		Name:  "sync",
-		Usage: "[--timeout D] [--watch] [--records-only]",
-		Summary: "Send saved changes to the server and fetch the server's changes " +
-			"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent)",
-		Run: runSync,
-	})
+// syncCommands are the commands of this file, for the command table.
+func syncCommands() []Command {
+	return []Command{
+		{
+			Name:  "sync",
+			Usage: "[--timeout D] [--watch] [--records-only]",
+			Summary: "Send saved changes to the server and fetch the server's changes " +
+				"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent, 6: changes refused)",
+			Run: runSync,
+		},
+	}
 }
 
 func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -87,6 +91,10 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	}
 	sum, err := s.RunOnce(ctx)
 	defer s.Close()
+	if isDeviceRevoked(err) {
+		s.Close()
+		return wipeRevoked(ctx, env, db, cfg.DataDir)
+	}
 	line := summaryLine(sum)
 	if err == nil && !*recordsOnly {
 		var fsum transfer.Summary
@@ -96,6 +104,9 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	fmt.Fprintln(env.Stdout, line)
 	if err != nil {
 		return syncError(err, *timeout)
+	}
+	if sum.Failed > 0 {
+		return &ExitError{Code: exitFailed, Err: fmt.Errorf("the server refused %d change(s); run 'casefile queue' to see why, then retry or discard them", sum.Failed)}
 	}
 	if sum.Retrying > 0 {
 		return &ExitError{Code: exitRetrying, Err: fmt.Errorf("%d change(s) are still waiting to be sent; run 'casefile queue' to see why", sum.Retrying)}

@@ -33,6 +33,7 @@ func startServer(t *testing.T) *servertest.Server {
 }
 
 func TestSyncAndStatus(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
@@ -143,6 +144,7 @@ func (h *harness) firstMatter() string {
 }
 
 func TestConflictsAndResolve(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	a, b := newHarness(t), newHarness(t)
@@ -209,6 +211,7 @@ func TestConflictsAndResolve(t *testing.T) {
 }
 
 func TestRetryAndDiscard(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
@@ -224,8 +227,9 @@ func TestRetryAndDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ok("import", "note", "--file", file)
-	if out := h.ok("sync"); !strings.HasPrefix(out, "pushed 0, pulled 1, conflicts 0, failed 1") {
-		t.Errorf("sync printed %q", out)
+	// A refused change makes the sync exit 6, after its summary.
+	if r := h.run("sync"); r.code != exitFailed || !strings.HasPrefix(r.stdout, "pushed 0, pulled 1, conflicts 0, failed 1") {
+		t.Errorf("sync: exit %d, printed %q", r.code, r.stdout)
 	}
 	var ops []localdb.OutboxOp
 	h.okJSON(&ops, "queue", "--json")
@@ -259,13 +263,17 @@ func TestRetryAndDiscard(t *testing.T) {
 	if len(ops) != 1 || ops[0].State != localdb.OpPending {
 		t.Fatalf("after retry the queue = %+v", ops)
 	}
-	h.ok("sync") // refused again
+	if r := h.run("sync"); r.code != exitFailed { // refused again
+		t.Errorf("sync refused again: exit %d", r.code)
+	}
 	h.okJSON(&ops, "queue", "--json")
 	op = ops[0].OpID
 	if out := h.ok("retry", op); !strings.Contains(out, "next sync") {
 		t.Errorf("retry printed %q", out)
 	}
-	h.ok("sync")
+	if r := h.run("sync"); r.code != exitFailed {
+		t.Errorf("sync refused a third time: exit %d", r.code)
+	}
 	h.okJSON(&ops, "queue", "--json")
 	op = ops[0].OpID
 	if out := h.ok("discard", op, "--yes"); !strings.Contains(out, "Discarded") {
@@ -284,6 +292,7 @@ func TestRetryAndDiscard(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
@@ -349,7 +358,8 @@ func TestSyncWatch(t *testing.T) {
 	var out, errb lockedBuffer
 	done := make(chan int)
 	go func() {
-		done <- Main(ctx, []string{"--data", h.data, "--config", h.config, "sync", "--watch"}, strings.NewReader(""), &out, &errb)
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: h.getenv}
+		done <- run(ctx, env, []string{"--data", h.data, "--config", h.config, "sync", "--watch"})
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "pushed 2") {
@@ -369,6 +379,7 @@ func TestSyncWatch(t *testing.T) {
 // their syncers with the settings' poll interval, batch size and request
 // timeout.
 func TestSyncOptionsFollowSettings(t *testing.T) {
+	t.Parallel()
 	cfg := config.Default()
 	cfg.SyncInterval, cfg.BatchSize, cfg.RequestTimeout = 2*time.Minute, 40, 5*time.Minute
 	creds := config.Credentials{Server: "http://127.0.0.1:1", Token: "t", Device: "d"}

@@ -22,13 +22,16 @@ import (
 	"casefile/ui"
 )
 
-func init() {
-	Register(&Command{
-		Name:    "tui",
-		Usage:   "",
-		Summary: "Open the terminal UI (what casefile does with no command)",
-		Run:     runTUI,
-	})
+// tuiCommands are the commands of this file, for the command table.
+func tuiCommands() []Command {
+	return []Command{
+		{
+			Name:    "tui",
+			Usage:   "",
+			Summary: "Open the terminal UI (what casefile does with no command)",
+			Run:     runTUI,
+		},
+	}
 }
 
 func runTUI(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -76,10 +79,16 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 	}()
 	logger = logger.With("component", "ui")
 
+	zone, err := cfg.Zone()
+	if err != nil {
+		return err
+	}
 	opts := ui.Options{
-		DB:       db,
-		Settings: ui.Settings{Theme: cfg.Theme, Keys: cfg.Keys},
-		Hint:     hint,
+		DB:        db,
+		Settings:  ui.Settings{Theme: cfg.Theme, Keys: cfg.Keys},
+		Hint:      hint,
+		Zone:      zone,
+		DateOrder: cfg.DateOrder,
 	}
 	if creds != nil {
 		so, err := uiSyncOptions(ctx, env, db, cfg, *creds)
@@ -122,6 +131,12 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 			logger.Info("the config file is not watched", "err", err)
 		}
 	}
+	lock, closeLock, err := lockOptions(env, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer closeLock()
+	opts.Lock = lock
 	logger.Info("start", "data", cfg.DataDir, "server", opts.Server, "user", opts.User)
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx), tea.WithInput(inputOf(env)), tea.WithOutput(outputOf(env)))
 	_, err = p.Run()

@@ -19,6 +19,7 @@ import (
 // makes no request at all, from its start on; once it is off, it talks to
 // the server again.
 func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
+	t.Parallel()
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)

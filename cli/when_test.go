@@ -12,6 +12,7 @@ import (
 // date and time in the zone and date order of the config file, store the
 // instant in UTC, and refuse a typo with an example and nothing written.
 func TestAddAndEditReadTimesInTheUsersZone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if err := os.WriteFile(h.config, []byte("time_zone = \"America/New_York\"\ndate_order = \"MDY\"\n"), 0o600); err != nil {
 		t.Fatal(err)

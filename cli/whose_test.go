@@ -14,6 +14,7 @@ import (
 // data directory: sync must not push alice's work as bob, and status must
 // not show alice online.
 func TestCopiedTokenDoesNotActAsItsOwner(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	bob := srv.NewUser(t, "bob", server.RoleMember)

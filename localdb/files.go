@@ -151,10 +151,15 @@ func (db *DB) Attach(ctx context.Context, recordID string, a model.Attachment) (
 	return rec, nil
 }
 
-const fileColumns = `r.id, r.fields, r.updated_at, r.state,
-	(SELECT 1 FROM local_files l WHERE l.hash = json_extract(r.fields, '$.sha256')),
-	(SELECT l.origin FROM local_files l WHERE l.hash = json_extract(r.fields, '$.sha256')),
+// fileColumns are the columns scanFile reads; an encrypted database's
+// fields are decrypted in the query.
+func (db *DB) fileColumns() string {
+	f := db.sqlRecordFields("r", "fields")
+	return `r.id, ` + f + `, r.updated_at, r.state,
+	(SELECT 1 FROM local_files l WHERE l.hash = json_extract(` + f + `, '$.sha256')),
+	(SELECT l.origin FROM local_files l WHERE l.hash = json_extract(` + f + `, '$.sha256')),
 	u.state, u.done_bytes, u.last_error, d.state, d.done_bytes, d.last_error`
+}
 
 const fileJoins = ` FROM records r
 	LEFT JOIN transfers u ON u.attachment_id = r.id AND u.direction = 'up'
@@ -167,10 +172,10 @@ func (db *DB) Files(ctx context.Context, recordID string) ([]FileInfo, error) {
 		return nil, fmt.Errorf("files: %w", err)
 	}
 	defer db.leave()
-	q := `SELECT ` + fileColumns + fileJoins + ` WHERE r.collection = ? AND r.deleted = 0`
+	q := `SELECT ` + db.fileColumns() + fileJoins + ` WHERE r.collection = ? AND r.deleted = 0`
 	args := []any{model.AttachmentCollection}
 	if recordID != "" {
-		q += ` AND json_extract(r.fields, '$.record_id') = ?`
+		q += ` AND json_extract(` + db.sqlRecordFields("r", "fields") + `, '$.record_id') = ?`
 		args = append(args, recordID)
 	}
 	rows, err := db.r.QueryContext(ctx, q+` ORDER BY r.rid`, args...)
@@ -195,7 +200,7 @@ func (db *DB) File(ctx context.Context, id string) (FileInfo, error) {
 		return FileInfo{}, fmt.Errorf("file: %w", err)
 	}
 	defer db.leave()
-	row := db.r.QueryRowContext(ctx, `SELECT `+fileColumns+fileJoins+` WHERE r.id = ? AND r.collection = ? AND r.deleted = 0`, id, model.AttachmentCollection)
+	row := db.r.QueryRowContext(ctx, `SELECT `+db.fileColumns()+fileJoins+` WHERE r.id = ? AND r.collection = ? AND r.deleted = 0`, id, model.AttachmentCollection)
 	f, err := scanFile(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, fmt.Errorf("%w: %s", ErrNotAttachment, id)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -69,6 +70,7 @@ func (db *DB) checkSealing(ctx context.Context, s Sealer) error {
 		return ErrWrongKey
 	case id != "":
 		db.sealer = s
+		openSealers.Store(s.ID(), s)
 		return nil
 	}
 	var n int
@@ -80,6 +82,7 @@ func (db *DB) checkSealing(ctx context.Context, s Sealer) error {
 		return ErrPlaintext
 	}
 	db.sealer = s
+	openSealers.Store(s.ID(), s)
 	return db.tx(ctx, func(tx *sql.Tx) error { return setMeta(ctx, tx, metaKeyID, s.ID()) })
 }
 
@@ -202,6 +205,10 @@ func searchWords(text string) []string {
 	})
 	out := words[:0]
 	for _, w := range words {
+		if isASCII(w) { // no accents to take off: the common case, kept cheap
+			out = append(out, strings.ToLower(w))
+			continue
+		}
 		var b strings.Builder
 		for _, r := range norm.NFD.String(w) {
 			if !unicode.Is(unicode.Mn, r) {
@@ -213,4 +220,13 @@ func searchWords(text string) []string {
 		}
 	}
 	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

@@ -288,6 +288,20 @@ func (db *DB) KeepOfflineOf(ctx context.Context, matterID string) (KeepOffline, 
 	return m, mapErr(err)
 }
 
+// offlineCandidates selects the files to keep offline that are neither here
+// nor moving (parameters: the attachment collection, the small size).
+// Sealed fields are decrypted in the query (sqlRecordFields).
+func (db *DB) offlineCandidates() string {
+	f := db.sqlRecordFields("r", "fields")
+	return `SELECT r.id AS id, json_extract(` + f + `, '$.sha256') AS hash, CAST(json_extract(` + f + `, '$.size') AS INTEGER) AS size
+	FROM records r LEFT JOIN keep_offline k ON k.matter_id = r.matter_id
+	WHERE r.collection = ? AND r.deleted = 0 AND r.base_fields IS NOT NULL
+	  AND length(json_extract(` + f + `, '$.sha256')) = 64
+	  AND (COALESCE(k.mode, 'small') = 'all' OR (COALESCE(k.mode, 'small') = 'small' AND json_extract(` + f + `, '$.size') <= ?))
+	  AND NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = json_extract(` + f + `, '$.sha256'))
+	  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.attachment_id = r.id)`
+}
+
 // QueueOffline queues the download of every file this device should keep
 // by its matter's choice — all, or those up to small bytes — that is not
 // here and not moving; it returns how many it queued.
@@ -296,16 +310,19 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 		return 0, fmt.Errorf("queue offline: %w", err)
 	}
 	defer db.leave()
+	// A read first: most passes find nothing to queue and take no write
+	// lock (the record sync shares it).
+	var want int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+db.offlineCandidates()+`)`, model.AttachmentCollection, small).Scan(&want); err != nil {
+		return 0, fmt.Errorf("queue offline: %w", mapErr(err))
+	}
+	if want == 0 {
+		return 0, nil
+	}
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO transfers (attachment_id, direction, hash, size, state, created_at)
-			SELECT r.id, 'down', json_extract(r.fields, '$.sha256'), CAST(json_extract(r.fields, '$.size') AS INTEGER), 'queued', ?
-			FROM records r LEFT JOIN keep_offline k ON k.matter_id = r.matter_id
-			WHERE r.collection = ? AND r.deleted = 0 AND r.base_fields IS NOT NULL
-			  AND length(json_extract(r.fields, '$.sha256')) = 64
-			  AND (COALESCE(k.mode, 'small') = 'all' OR (COALESCE(k.mode, 'small') = 'small' AND json_extract(r.fields, '$.size') <= ?))
-			  AND NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = json_extract(r.fields, '$.sha256'))
-			  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.attachment_id = r.id)`,
+			SELECT id, 'down', hash, size, 'queued', ? FROM (`+db.offlineCandidates()+`)`,
 			nanos(db.now()), model.AttachmentCollection, small)
 		if err != nil {
 			return err
@@ -315,6 +332,17 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// unusedFiles selects the local files nothing needs (parameters: the
+// attachment collection, three times).
+// Sealed fields are decrypted in the query (sqlRecordFields, sqlOpFields).
+func (db *DB) unusedFiles() string {
+	return `SELECT l.hash FROM local_files l
+	WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(` + db.sqlRecordFields("r", "fields") + `, '$.sha256') = l.hash)
+	  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(` + db.sqlRecordFields("r", "base_fields") + `, '$.sha256') = l.hash)
+	  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.collection = ? AND json_extract(` + db.sqlOpFields("o") + `, '$.sha256') = l.hash)
+	  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.hash = l.hash)`
 }
 
 // CollectFiles drops download transfers of attachments no longer here
@@ -328,6 +356,18 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 		return 0, fmt.Errorf("collect files: %w", err)
 	}
 	defer db.leave()
+	// A read first: most passes find nothing to collect and take no write
+	// lock (the record sync shares it).
+	var work int
+	if err := db.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM transfers t WHERE t.direction = 'down'
+			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = t.attachment_id AND r.deleted = 0)) +
+		(SELECT COUNT(*) FROM (`+db.unusedFiles()+`))`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection).Scan(&work); err != nil {
+		return 0, fmt.Errorf("collect files: %w", mapErr(err))
+	}
+	if work == 0 {
+		return 0, nil
+	}
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		n = 0
@@ -339,12 +379,7 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 			WHERE NOT EXISTS (SELECT 1 FROM transfers t WHERE t.attachment_id = transfer_chunks.attachment_id)`); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT l.hash FROM local_files l
-			WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(r.fields, '$.sha256') = l.hash)
-			  AND NOT EXISTS (SELECT 1 FROM records r WHERE r.collection = ? AND json_extract(r.base_fields, '$.sha256') = l.hash)
-			  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.collection = ? AND json_extract(o.fields, '$.sha256') = l.hash)
-			  AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.hash = l.hash)
-			ORDER BY l.hash`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection)
+		rows, err := tx.QueryContext(ctx, db.unusedFiles()+` ORDER BY l.hash`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection)
 		if err != nil {
 			return err
 		}

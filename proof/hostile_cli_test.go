@@ -14,6 +14,7 @@ import (
 	"casefile/cli"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/vault"
 )
 
 // cliRun runs casefile in-process on a data directory, with a config path
@@ -34,7 +35,13 @@ func localState(t *testing.T, data string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := localdb.Open(bg, filepath.Join(data, "casefile.db"), schema)
+	// The CLI encrypted the directory with a key stored beside it (no
+	// terminal, no passphrase).
+	keys, err := vault.Unlock(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(bg, filepath.Join(data, "casefile.db"), schema, localdb.WithSealer(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,6 +240,10 @@ const (
 	// CodeWrongUser: 401, the token belongs to another user than the
 	// request's HeaderUser names.
 	CodeWrongUser Code = "wrong_user"
+	// CodeDeviceRevoked: 401, an admin revoked this device (lost or
+	// stolen). Its token never works again; the device must delete its
+	// copy of the server's data, keeping its unsent changes sealed.
+	CodeDeviceRevoked Code = "device_revoked"
 )
 
 // Codes the client gives ops it keeps as failed; the server never sends

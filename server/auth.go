@@ -259,6 +259,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if err := tx.PutToken(r.Context(), t); err != nil {
 			return err
 		}
+		if err := tx.TouchDevice(r.Context(), u.Name, req.Device, now); err != nil {
+			return err
+		}
 		// A success clears the name's count and the address's: the
 		// real user, once in, does not carry an attacker's failures.
 		if !clean(counts.name) || !clean(counts.addr) {
@@ -313,6 +316,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *principal)) 
 			s.writeError(w, r, ae)
 			return
 		}
+		s.noteSeen(r.Context(), p)
 		h(w, r, p)
 	}
 }
@@ -350,6 +354,9 @@ func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthorized
 	}
+	if errors.Is(err, errRevokedDevice) {
+		return nil, errDeviceRevoked
+	}
 	if err != nil {
 		return nil, errInternal(err)
 	}
@@ -367,6 +374,9 @@ func (s *Server) principalOf(ctx context.Context, rd store.Reader, hash string) 
 	}
 	if !s.now().Before(t.ExpiresAt) {
 		return nil, store.ErrNotFound
+	}
+	if revokedToken(t) {
+		return nil, errRevokedDevice
 	}
 	u, err := rd.User(ctx, t.User)
 	if err != nil {

@@ -39,6 +39,10 @@ func errBadRequest(format string, args ...any) *apiError {
 var errUnauthorized = &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized,
 	msg: "Sign in again: the token is missing, expired or revoked."}
 
+// errDeviceRevoked answers every request of a device an admin revoked.
+var errDeviceRevoked = &apiError{status: http.StatusUnauthorized, code: protocol.CodeDeviceRevoked,
+	msg: "This device was revoked by an administrator: delete this device's copy of the server's data; unsent changes are kept in an encrypted export."}
+
 func errInternal(cause error) *apiError {
 	return &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal,
 		msg: "The server could not complete the request; try again later.", cause: cause}

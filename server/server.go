@@ -107,6 +107,7 @@ type Server struct {
 	group   pushGroup // group commit of concurrent pushes
 	metrics *metrics
 	limits  *limiters
+	seen    seenCache // when each token last noted its device as seen
 	logins  *loginGate
 	handler http.Handler
 	dummy   func() string // a password hash to check unknown users against, made on first use

@@ -24,6 +24,7 @@ import (
 	"casefile/server/servertest"
 	"casefile/server/store"
 	"casefile/server/store/sqlitestore"
+	"casefile/vault"
 )
 
 // Kills per phase of TestCrash in CI: 110 in all. CASEFILE_SIM_KILLS=N
@@ -251,7 +252,13 @@ func (r *crashRig) afterKill(data string) {
 // local opens a client's database (no casefile runs then) and calls fn.
 func (r *crashRig) local(data string, fn func(db *localdb.DB)) {
 	r.t.Helper()
-	db, err := localdb.Open(context.Background(), config.DBPath(data), r.schema)
+	// The binary encrypted the directory with a key stored beside it (no
+	// terminal, no passphrase): every crashed client runs encrypted.
+	keys, err := vault.Unlock(data, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(data), r.schema, localdb.WithSealer(keys))
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func (w *world) maybeAttach(c *client) {
 // moveFiles runs one pass of c's transfers; only network trouble may
 // stop it.
 func (w *world) moveFiles(c *client, now func() time.Time) transfer.Summary {
-	if c.workOffline {
+	if c.workOffline || !w.hasFiles(c) {
 		return transfer.Summary{}
 	}
 	api, err := apiclient.NewClient(c.link.URL, c.token, c.link.client, apiclient.WithRequestTimeout(requestTimeout))
@@ -93,6 +93,17 @@ func (w *world) moveFiles(c *client, now func() time.Time) transfer.Summary {
 		w.violate("%s: moving files failed with a non-network error: %v", c.name, err)
 	}
 	return sum
+}
+
+// hasFiles reports whether c holds any attachment or transfer: a device
+// without files has no file pass to run.
+func (w *world) hasFiles(c *client) bool {
+	n, err := c.db.Count(w.ctx, localdb.ListQuery{Collection: model.AttachmentCollection})
+	if err == nil && n > 0 {
+		return true
+	}
+	ts, err := c.db.Transfers(w.ctx)
+	return err != nil || len(ts) > 0
 }
 
 // checkFiles ends a scenario: with the link healed, every client moves

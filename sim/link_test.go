@@ -177,20 +177,29 @@ func (l *link) takeCrawl() (abandoned int, cursor int64) {
 
 // crawl writes data at a rate that takes crawlFactor request timeouts,
 // a chunk every few milliseconds, and notes whether the device read it
-// to the end.
-func (l *link) crawl(w http.ResponseWriter, r *http.Request, status int, data []byte) {
+// to the end. start is when the request reached the link: the server's
+// time before the first byte counts as silence too.
+func (l *link) crawl(w http.ResponseWriter, r *http.Request, start time.Time, status int, data []byte) {
 	rate := max(1, int(float64(len(data))/(crawlFactor*requestTimeout.Seconds())))
+	gw := &gapWriter{w: w, last: start}
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	gw.note()
 	w.WriteHeader(status)
 	rc := http.NewResponseController(w)
-	_, err := faultproxy.Throttle(r.Context(), w, rate, rc.Flush).Write(data)
+	_, err := faultproxy.Throttle(r.Context(), gw, rate, rc.Flush).Write(data)
 	if err == nil {
 		err = rc.Flush()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil || r.Context().Err() != nil {
-		l.abandoned++
+		if gw.widest < crawlSilence {
+			l.abandoned++
+		} else {
+			// This side went quiet for long (a machine too busy to
+			// schedule the link): the device's timeout had cause.
+			l.w.stats.inc("crawling answers cut by a busy machine", 1)
+		}
 		return
 	}
 	l.w.stats.inc("crawled answers read whole", 1)
@@ -202,6 +211,30 @@ func (l *link) crawl(w http.ResponseWriter, r *http.Request, status int, data []
 			l.crawled = max(l.crawled, page.Cursor)
 		}
 	}
+}
+
+// crawlSilence is the longest this side of a crawling answer may go
+// without writing for the device's giving up to count against it: half
+// the request timeout, so that a busy machine's pauses are not blamed on
+// the device.
+const crawlSilence = requestTimeout / 2
+
+// gapWriter notes the widest pause between writes.
+type gapWriter struct {
+	w      io.Writer
+	last   time.Time
+	widest time.Duration
+}
+
+func (g *gapWriter) note() {
+	now := time.Now()
+	g.widest = max(g.widest, now.Sub(g.last))
+	g.last = now
+}
+
+func (g *gapWriter) Write(p []byte) (int, error) {
+	g.note()
+	return g.w.Write(p)
 }
 
 // count returns how many requests reached the link.
@@ -305,7 +338,7 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.stall(r)
 		panic(http.ErrAbortHandler)
 	case fCrawl:
-		l.crawl(w, r, resp.StatusCode, data)
+		l.crawl(w, r, start, resp.StatusCode, data)
 		return
 	case fSlow:
 		w.WriteHeader(resp.StatusCode)

@@ -28,6 +28,7 @@ import (
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
 	"casefile/syncer"
+	"casefile/vault"
 )
 
 // scenario sizes one scenario.
@@ -113,6 +114,7 @@ type client struct {
 	cursor      int64 // the highest cursor seen: it must never go back, but in a full resync
 	resyncSeen  int64 // the journal seq up to which full resyncs were counted
 	writes      int
+	keys        *vault.Keys // odd clients keep their database encrypted
 	gen         int // fresh installs of this device
 }
 
@@ -182,6 +184,13 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 			t.Fatal(err)
 		}
 		c.token = login.Token
+		// Every other client is encrypted (by index, so that the seeds
+		// draw the same histories as before).
+		if i%2 == 1 {
+			if c.keys, err = vault.NewRandom(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if c.link, err = newLink(w, c.name, w.fp); err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +269,11 @@ func (w *world) restartServer() {
 
 // openClient opens the client's database and a syncer on it.
 func (w *world) openClient(c *client) {
-	db, err := localdb.Open(w.ctx, c.path, w.schema)
+	var opts []localdb.Option
+	if c.keys != nil {
+		opts = append(opts, localdb.WithSealer(c.keys))
+	}
+	db, err := localdb.Open(w.ctx, c.path, w.schema, opts...)
 	if err != nil {
 		w.t.Fatalf("%s: open local database: %v", c.name, err)
 	}

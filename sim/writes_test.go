@@ -313,6 +313,9 @@ func (w *world) editStale(c *client, rec model.Record) {
 		return
 	}
 	fs := tracked[r.Collection]
+	if len(fs) == 0 {
+		return
+	}
 	w.update(d, r, fs[w.intn(len(fs))], "edit-stale")
 	w.stats.inc("contract: stale edits of a record edited then deleted", 1)
 }
@@ -358,6 +361,9 @@ func (w *world) editDeleted(c *client) {
 			continue
 		}
 		fs := tracked[rec.Collection]
+		if len(fs) == 0 {
+			continue // a collection the harness writes no text to (attachments, deleted with their matter)
+		}
 		if !rec.Deleted {
 			w.update(c, rec, fs[w.intn(len(fs))], "edit-deleted")
 			return

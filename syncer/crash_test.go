@@ -23,6 +23,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/server"
+	"casefile/vault"
 )
 
 // Crash test sizes; CASEFILE_CRASH_ITERATIONS and CASEFILE_CRASH_SEED
@@ -146,7 +147,13 @@ func TestCrashSafety(t *testing.T) {
 	}
 	checkIntegrity(t, config.DBPath(data))
 
-	db, err := localdb.Open(context.Background(), config.DBPath(data), testSchema(t))
+	// The binary encrypted the directory with a key stored beside it (no
+	// terminal, no passphrase).
+	keys, err := vault.Unlock(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(data), testSchema(t), localdb.WithSealer(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

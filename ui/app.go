@@ -48,10 +48,17 @@ type Options struct {
 	ConfigChanged <-chan struct{}
 	Reload        func() (Settings, error)
 
+	// Zone is the person's time zone for showing and reading dates and
+	// times; time.Local when nil. DateOrder is how they write a day in
+	// digits (15/12 or 12/15); DMY when empty.
+	Zone      *time.Location
+	DateOrder model.DateOrder
+
 	Hint         string           // an extra line for the help screen (the demo's second window)
 	Now          func() time.Time // the clock; time.Now when nil
 	PollInterval time.Duration    // how often to look for other processes' writes; 300 ms when zero
 	Getenv       func(string) string
+	Lock         *LockOptions // the idle lock and `casefile lock`; nil: never locks
 	// Files: the device's file store and transfer queue, for attaching,
 	// downloading and opening files.
 	Files Files
@@ -118,6 +125,7 @@ type Model struct {
 	link   linkState
 	poll   pollState
 	notice statusLine
+	lock   lockState // see lock.go
 }
 
 // panes are the screens and forms of the UI; detail and editor exist only
@@ -201,9 +209,15 @@ func New(opts Options) *Model {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
+	if opts.Zone == nil {
+		opts.Zone = time.Local
+	}
+	if opts.DateOrder == "" {
+		opts.DateOrder = model.DMY
+	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Zone: opts.Zone, DateOrder: opts.DateOrder}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)
@@ -263,6 +277,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.opts.ConfigChanged != nil && m.opts.Reload != nil {
 		cmds = append(cmds, waitConfig(m.opts.ConfigChanged))
+	}
+	if m.opts.Lock != nil && m.opts.Lock.Requests != nil {
+		cmds = append(cmds, waitLock(m.opts.Lock.Requests))
 	}
 	return tea.Batch(cmds...)
 }

@@ -79,7 +79,7 @@ func (p *detailPane) filesUpdate(msg tea.Msg) (bool, tea.Cmd) {
 	k := p.Keys
 	switch msg := msg.(type) {
 	case filesChangedMsg:
-		p.send(noticeMsg{text: msg.text, level: msg.level})
+		p.send(noticeMsg(msg))
 		return true, p.loadFiles()
 	case filesMsg:
 		if msg.id != f.reqID {

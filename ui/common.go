@@ -28,6 +28,10 @@ type Shared struct {
 	Styles *Styles
 	Keys   *KeyMap
 	Now    func() time.Time
+	// Zone and DateOrder read and show dates and times as the person
+	// does: in their zone, short ("Tue 15 Dec 09:30").
+	Zone      *time.Location
+	DateOrder model.DateOrder
 	// Tick is tea.Tick; tests replace it to drive time by hand.
 	Tick func(time.Duration, func(time.Time) tea.Msg) tea.Cmd
 
@@ -154,6 +158,25 @@ func pad(s string, w int) string {
 		s += strings.Repeat(" ", w-n)
 	}
 	return s
+}
+
+// display is a stored value as the screen shows it: a date and time in
+// the person's zone, short ("Tue 15 Dec 09:30"); anything else as
+// model.Format has it. Not yet made safe for the terminal.
+func (s *Shared) display(f *model.Field, v any) string {
+	if f != nil && f.Type == model.TypeDateTime {
+		if str, ok := v.(string); ok {
+			if t, err := model.ParseDateTime(str); err == nil {
+				return model.FormatWhen(t, s.Zone, s.Now())
+			}
+		}
+	}
+	return model.Format(v)
+}
+
+// input is what reading a typed date and time depends on.
+func (s *Shared) input() model.Input {
+	return model.Input{Now: s.Now(), Zone: s.Zone, Order: s.DateOrder}
 }
 
 // safeLine is stored text made safe for one line of the terminal: text

@@ -219,7 +219,7 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		if ch, ok := p.choices[c.RecordID][fc.Field]; ok && ch.Take == model.TakeValue {
 			start = ch.Value
 		}
-		p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", inputText(f, start))
+		p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", inputText(p.Shared, f, start))
 		p.input.Focus()
 		p.editing = true
 		p.notice = ""
@@ -240,7 +240,7 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 		c, col, _ := p.current()
 		fc := c.Fields[p.field()]
 		f, _ := col.Field(fc.Field)
-		v, err := f.ParseInput(strings.TrimSpace(p.input.Value()))
+		v, err := f.ParseInputAt(strings.TrimSpace(p.input.Value()), p.Shared.input())
 		if err == nil {
 			v, err = f.Normalize(v)
 		}

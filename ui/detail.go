@@ -173,7 +173,7 @@ func (p *detailPane) fieldLines(col *model.Collection, w int) []string {
 	for i := range col.Fields {
 		f := &col.Fields[i]
 		v := p.rec.Fields[f.Name]
-		text := safeText(model.Format(v))
+		text := safeText(p.display(f, v))
 		if f.Type == model.TypeRef && text != "" {
 			text = p.matterTitle(model.Format(v))
 		}

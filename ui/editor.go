@@ -61,10 +61,10 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 		case model.TypeRef:
 			ff.refID, _ = v.(string)
 		case model.TypeLongText:
-			ff.area = newAreaInput(sh.Styles, placeholder(f), inputText(f, v))
+			ff.area = newAreaInput(sh.Styles, placeholder(f), inputText(sh, f, v))
 			ff.initial = ff.area.Value()
 		default:
-			ff.line = newLineInput(sh.Styles, "", placeholder(f), inputText(f, v))
+			ff.line = newLineInput(sh.Styles, "", placeholder(f), inputText(sh, f, v))
 			ff.initial = ff.line.Value()
 		}
 		p.fields = append(p.fields, ff)
@@ -228,7 +228,7 @@ func (p *editorPane) changes() (model.Fields, bool) {
 	out := model.Fields{}
 	ok := true
 	for _, ff := range p.fields {
-		v, err := ff.value()
+		v, err := ff.value(p.input())
 		if err != nil {
 			ff.err, ok = err.Error(), false
 			continue

@@ -22,16 +22,11 @@ type formField struct {
 	err     string // the validation problem shown under the field
 }
 
-// inputText is a value as the person edits it.
-func inputText(f *model.Field, v any) string {
-	if f.Type == model.TypeDateTime {
-		if s, ok := v.(string); ok {
-			if t, err := model.ParseDateTime(s); err == nil {
-				return t.Local().Format("2006-01-02 15:04")
-			}
-		}
-	}
-	return model.Format(v)
+// inputText is a value as the person edits it: a date and time as the
+// screen shows it, in their zone ("Tue 15 Dec 09:30"), which reads back
+// as the same instant.
+func inputText(sh *Shared, f *model.Field, v any) string {
+	return sh.display(f, v)
 }
 
 func placeholder(f *model.Field) string {
@@ -39,7 +34,7 @@ func placeholder(f *model.Field) string {
 	case model.TypeDate:
 		return "YYYY-MM-DD"
 	case model.TypeDateTime:
-		return "YYYY-MM-DD HH:MM"
+		return "e.g. tomorrow 14:00, 15/12 9:30, 9:30am"
 	case model.TypeNumber:
 		return "a number"
 	case model.TypeTags:
@@ -96,7 +91,7 @@ func (ff *formField) edit(msg tea.Msg) bool {
 }
 
 // value is a field's value as typed, parsed for the schema.
-func (ff *formField) value() (any, error) {
+func (ff *formField) value(in model.Input) (any, error) {
 	switch ff.f.Type {
 	case model.TypeEnum:
 		if ff.options[ff.choice] == "" {
@@ -115,7 +110,7 @@ func (ff *formField) value() (any, error) {
 	if ff.f.Type != model.TypeLongText {
 		s = strings.TrimSpace(s)
 	}
-	return ff.f.ParseInput(s)
+	return ff.f.ParseInputAt(s, in)
 }
 
 func (p *editorPane) fieldView(ff *formField, focused bool) []string {

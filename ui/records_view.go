@@ -70,7 +70,7 @@ func (p *recordsPane) listView(w int) string {
 	if p.searching || p.text != "" {
 		lines = append(lines, " "+p.search.View(s, w-1))
 	}
-	widths := columnWidths(len(c.Columns), w-badgeWidth-3)
+	widths := fitWhen(c, columnWidths(len(c.Columns), w-badgeWidth-3))
 	head := " "
 	for i, col := range c.Columns {
 		f, _ := c.Field(col)
@@ -139,7 +139,8 @@ func (p *recordsPane) drawRow(c *model.Collection, r model.Record, i int, widths
 	s := p.Styles
 	line := " "
 	for k, col := range c.Columns {
-		line += pad(oneLine(model.Format(r.Fields[col])), widths[k]) + " "
+		f, _ := c.Field(col)
+		line += pad(oneLine(p.display(f, r.Fields[col])), widths[k]) + " "
 	}
 	st := r.State
 	if r.Deleted {
@@ -155,6 +156,47 @@ func (p *recordsPane) drawRow(c *model.Collection, r model.Record, i int, widths
 		return s.RowSelected.Render(pad(pad(line, w-badgeWidth-1)+" "+stateSymbol[st]+" "+st.Label(), w))
 	}
 	return s.Row.Render(pad(line, w-badgeWidth-1)) + " " + s.badge(st)
+}
+
+// whenWidth is the width of a short date and time ("Mon 15 Dec 09:30").
+const whenWidth = 16
+
+// fitWhen widens the date and time columns to show the hour, taking the
+// cells from the other columns while they keep a readable width.
+func fitWhen(c *model.Collection, widths []int) []int {
+	floor := func(j int) int {
+		if j == 0 {
+			return 10
+		}
+		return 5
+	}
+	for i, col := range c.Columns {
+		f, ok := c.Field(col)
+		if !ok || f.Type != model.TypeDateTime {
+			continue
+		}
+		for j := range widths {
+			if widths[i] >= whenWidth {
+				break
+			}
+			if j == i {
+				continue
+			}
+			if isWhen(c, j) {
+				continue
+			}
+			take := min(whenWidth-widths[i], max(0, widths[j]-floor(j)))
+			widths[j] -= take
+			widths[i] += take
+		}
+	}
+	return widths
+}
+
+// isWhen reports whether column j shows a date and time.
+func isWhen(c *model.Collection, j int) bool {
+	f, ok := c.Field(c.Columns[j])
+	return ok && f.Type == model.TypeDateTime
 }
 
 // columnWidths shares w cells between n columns, the first twice as wide.

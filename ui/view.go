@@ -48,6 +48,9 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
+	if m.lock.locked {
+		return m.lockView()
+	}
 	parts := []string{m.headerView()}
 	if m.head.progress.active {
 		parts = append(parts, m.progressView())

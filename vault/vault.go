@@ -19,6 +19,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -55,8 +57,8 @@ const Overhead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
 // safe for concurrent use.
 type Keys struct {
 	aead  cipherAEAD
-	blind []byte // HMAC key of the search index, derived from the data key
-	id    string // key id: tells which key a database was sealed with
+	blind sync.Pool // keyed HMACs of the search index, reset between words
+	id    string    // key id: tells which key a database was sealed with
 }
 
 // cipherAEAD is the part of cipher.AEAD that Keys uses.
@@ -83,7 +85,12 @@ func newKeys(dataKey []byte) (*Keys, error) {
 		return nil, fmt.Errorf("data key: %w", err)
 	}
 	id := derive(dataKey, labelID)
-	return &Keys{aead: aead, blind: derive(dataKey, labelBlind), id: hex.EncodeToString(id[:8])}, nil
+	k := &Keys{aead: aead, id: hex.EncodeToString(id[:8])}
+	blindKey := derive(dataKey, labelBlind)
+	// A keyed HMAC is costly to set up and cheap to reset: one per
+	// goroutine at a time, kept between words.
+	k.blind.New = func() any { return hmac.New(sha256.New, blindKey) }
+	return k, nil
 }
 
 // derive returns HMAC-SHA256(key, label): a subkey for one purpose.
@@ -146,9 +153,13 @@ func IsSealed(b []byte) bool { return len(b) >= Overhead && b[0] == sealVersion 
 // (HMAC-SHA256, 96 bits, hex), equal for equal words under one key and
 // meaningless without it.
 func (k *Keys) Blind(word string) string {
-	m := hmac.New(sha256.New, k.blind)
+	m := k.blind.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(word))
-	return hex.EncodeToString(m.Sum(nil)[:12])
+	var sum [sha256.Size]byte
+	tok := hex.EncodeToString(m.Sum(sum[:0])[:12])
+	k.blind.Put(m)
+	return tok
 }
 
 // SameKey reports whether two key sets hold the same data key.

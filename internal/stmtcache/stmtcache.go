@@ -19,7 +19,7 @@ import (
 	"strings"
 	"sync"
 
-	"modernc.org/sqlite"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // maxStmts bounds the statements one connection keeps: this program's SQL
@@ -35,8 +35,19 @@ func Open(dsn string) *sql.DB {
 
 type connector struct{ dsn string }
 
+// sqliteDriver is modernc.org/sqlite's registered driver, not a new
+// sqlite.Driver: functions registered with sqlite.RegisterFunction and its
+// kin live on that one, and connections opened here must have them.
+var sqliteDriver = func() driver.Driver {
+	db, err := sql.Open("sqlite", "")
+	if err != nil {
+		panic(err) // the driver is registered by the import above
+	}
+	return db.Driver()
+}()
+
 func (c connector) Connect(context.Context) (driver.Conn, error) {
-	base, err := (&sqlite.Driver{}).Open(c.dsn)
+	base, err := sqliteDriver.Open(c.dsn)
 	if err != nil {
 		return nil, err
 	}

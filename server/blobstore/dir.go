@@ -61,7 +61,7 @@ func (d dirBytes) putStaged(_ context.Context, _ *txn, upload string, n int, dat
 
 func writeFileSync(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // #nosec G304 -- a path built from a record id the server checked
 	if err != nil {
 		return err
 	}

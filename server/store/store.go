@@ -56,8 +56,11 @@ type Reader interface {
 	User(ctx context.Context, name string) (User, error)
 	// Users returns every user, by name.
 	Users(ctx context.Context) ([]User, error)
-	// Token returns the token with this hash or ErrNotFound.
+	// Token returns the token with this hash or ErrNotFound; its
+	// RevokedAt is its device's revocation time (zero if none).
 	Token(ctx context.Context, hash string) (Token, error)
+	// Devices returns the devices a user has signed in from, by name.
+	Devices(ctx context.Context, user string) ([]Device, error)
 	// IsMember reports whether the user is a member of the matter.
 	IsMember(ctx context.Context, user, matterID string) (bool, error)
 	// Members returns the members of a matter, by name.
@@ -112,6 +115,12 @@ type Tx interface {
 	AddUser(ctx context.Context, u User) error
 	// PutToken stores a token.
 	PutToken(ctx context.Context, t Token) error
+	// TouchDevice notes that a user's device was seen at a time, adding
+	// the device if new.
+	TouchDevice(ctx context.Context, user, device string, at time.Time) error
+	// RevokeDevice marks a device revoked at a time, by an admin; false if
+	// the user has no such device. Revoking again moves the time forward.
+	RevokeDevice(ctx context.Context, user, device string, at time.Time, by string) (bool, error)
 	// DeleteTokens deletes a user's tokens (of one device, or all when
 	// device is "") and returns how many.
 	DeleteTokens(ctx context.Context, user, device string) (int64, error)
@@ -203,6 +212,19 @@ type Token struct {
 	Device    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// RevokedAt is when the token's device was revoked (zero: never). A
+	// token made at or before it is refused for good.
+	RevokedAt time.Time
+}
+
+// Device is a device a user signed in from.
+type Device struct {
+	User      string
+	Name      string
+	FirstSeen time.Time
+	LastSeen  time.Time
+	RevokedAt time.Time // zero when not revoked
+	RevokedBy string
 }
 
 // LedgerEntry is the stored result of one op id.

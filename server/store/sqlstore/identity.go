@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"casefile/server/store"
 )
@@ -52,14 +53,67 @@ func (t *txn) AddUser(ctx context.Context, u store.User) error {
 
 func (t *txn) Token(ctx context.Context, hash string) (store.Token, error) {
 	tok := store.Token{Hash: hash}
-	var created, expires int64
-	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, created_at, expires_at FROM tokens WHERE hash = $1`, hash).
-		Scan(&tok.User, &tok.Device, &created, &expires)
+	var created, expires, revoked int64
+	err := t.q.QueryRowContext(ctx, `SELECT t.user_name, t.device, t.created_at, t.expires_at, COALESCE(d.revoked_at, 0)
+		FROM tokens t LEFT JOIN devices d ON d.user_name = t.user_name AND d.device = t.device WHERE t.hash = $1`, hash).
+		Scan(&tok.User, &tok.Device, &created, &expires, &revoked)
 	if err != nil {
 		return tok, fmt.Errorf("read token: %w", t.mapErr(err))
 	}
 	tok.CreatedAt, tok.ExpiresAt = fromMicro(created), fromMicro(expires)
+	if revoked != 0 {
+		tok.RevokedAt = fromMicro(revoked)
+	}
 	return tok, nil
+}
+
+func (t *txn) Devices(ctx context.Context, user string) ([]store.Device, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT device, first_seen, last_seen, revoked_at, revoked_by
+		FROM devices WHERE user_name = $1 ORDER BY device`, user)
+	if err != nil {
+		return nil, fmt.Errorf("read devices: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.Device
+	for rows.Next() {
+		d := store.Device{User: user}
+		var first, last, revoked int64
+		if err := rows.Scan(&d.Name, &first, &last, &revoked, &d.RevokedBy); err != nil {
+			return nil, fmt.Errorf("read devices: %w", err)
+		}
+		d.FirstSeen, d.LastSeen = fromMicro(first), fromMicro(last)
+		if revoked != 0 {
+			d.RevokedAt = fromMicro(revoked)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read devices: %w", t.mapErr(err))
+	}
+	return out, nil
+}
+
+func (t *txn) TouchDevice(ctx context.Context, user, device string, at time.Time) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO devices (user_name, device, first_seen, last_seen) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (user_name, device) DO UPDATE SET last_seen = excluded.last_seen WHERE devices.last_seen < excluded.last_seen`,
+		user, device, at.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("note device: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+func (t *txn) RevokeDevice(ctx context.Context, user, device string, at time.Time, by string) (bool, error) {
+	res, err := t.q.ExecContext(ctx, `UPDATE devices SET revoked_at = $1, revoked_by = $2 WHERE user_name = $3 AND device = $4`,
+		at.UnixMicro(), by, user, device)
+	if err != nil {
+		return false, fmt.Errorf("revoke device: %w", t.mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("revoke device: %w", err)
+	}
+	return n > 0, nil
 }
 
 func (t *txn) PutToken(ctx context.Context, tok store.Token) error {

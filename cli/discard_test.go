@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"casefile/localdb"
+	"casefile/server"
+)
+
+// Another device adds a note to a matter this one deletes with its
+// records: the server refuses the matter's delete (it still holds the new
+// note), the sync says so and exits 6, and discard --all --state failed
+// drops the refused change after a confirmation.
+func TestSyncExitsNonZeroWhenTheServerRefusesAndDiscardAll(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	a, b := newHarness(t), newHarness(t)
+	a.login(srv.URL, alice)
+	b.login(srv.URL, alice)
+	matter, _ := a.seed()
+	a.ok("sync")
+	b.ok("sync")
+	b.add("note", "matter_id="+matter, "title=Added on the other laptop")
+	b.ok("sync")
+	a.ok("rm", matter, "--cascade")
+	r := a.run("sync")
+	if r.code != exitFailed || !strings.Contains(r.stdout, "failed 1") || !strings.Contains(r.stderr, "the server refused 1 change(s)") {
+		t.Fatalf("sync with a refused change: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+	var ops []localdb.OutboxOp
+	a.okJSON(&ops, "queue", "--json")
+	if len(ops) != 1 || ops[0].State != localdb.OpFailed || ops[0].RecordID != matter || ops[0].ErrorCode != "matter_not_empty" {
+		t.Fatalf("queue after the refusal = %+v", ops)
+	}
+
+	if r := a.run("discard", "--all", "--state", "failed"); r.code != 2 || !strings.Contains(r.stderr, "1 change (failed)") || !strings.Contains(r.stderr, "--yes") {
+		t.Fatalf("discard --all without --yes: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := a.run("discard", "--all", "--state", "syncing", "--yes"); r.code != 2 {
+		t.Fatalf("discard --all --state syncing: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if out := a.ok("discard", "--all", "--state", "retrying", "--yes"); !strings.Contains(out, "Nothing to discard: no change is retrying.") {
+		t.Fatalf("discard of no retrying change printed %q", out)
+	}
+	if out := a.ok("discard", "--all", "--state", "failed", "--yes"); !strings.Contains(out, "Discarded 1 change") {
+		t.Fatalf("discard --all printed %q", out)
+	}
+	a.okJSON(&ops, "queue", "--json")
+	if len(ops) != 0 {
+		t.Fatalf("queue after discard --all = %+v", ops)
+	}
+	// The matter is back as the server has it, with the other laptop's note.
+	if out := a.ok("sync"); !strings.Contains(out, "failed 0") {
+		t.Fatalf("sync after the discard printed %q", out)
+	}
+	if out := a.ok("list", "note"); !strings.Contains(out, "Added on the other laptop") {
+		t.Fatalf("the other laptop's note is not here:\n%s", out)
+	}
+}

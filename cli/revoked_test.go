@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"casefile/config"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+)
+
+// A device an admin revoked learns it at its next sync: it keeps its
+// unsent changes in an encrypted export it names, deletes its copy of the
+// server's data and its login, and says so. Its token never works again;
+// the owner can sign in afresh.
+func TestRevokedDeviceWipesAndExports(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	matter, _ := h.seed()
+	h.ok("sync")
+	h.add("note", "matter_id="+matter, "title=unsent "+cliCanary)
+
+	// The admin sees the device, with when it was last seen, and revokes it.
+	out := h.ok("admin", "--data", srv.Dir, "devices", "alice")
+	if !strings.Contains(out, "test") || !strings.Contains(out, "LAST SEEN") {
+		t.Fatalf("admin devices:\n%s", out)
+	}
+	if err := srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RevokeDevice(context.Background(), "alice", "no such laptop"); !errors.Is(err, server.ErrNoDevice) {
+		t.Fatalf("revoking an unknown device: %v", err)
+	}
+
+	r := h.run("sync")
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, "revoked by an administrator") || !strings.Contains(r.stderr, "1 unsent change(s)") {
+		t.Fatalf("sync of a revoked device: %+v", r)
+	}
+	matches, _ := filepath.Glob(filepath.Join(h.data, unsentPrefix+"*.sealed"))
+	if len(matches) != 1 || !strings.Contains(r.stderr, matches[0]) {
+		t.Fatalf("the export %v is not the one named in %q", matches, r.stderr)
+	}
+	for _, gone := range []string{config.DBPath(h.data), config.CredentialsPath(h.data)} {
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after the wipe: %v", gone, err)
+		}
+	}
+	if hits := plaintextIn(t, h.data, cliCanary); len(hits) > 0 {
+		t.Fatalf("the unsent change is in plaintext in %v", hits)
+	}
+	if out := h.ok("unsent", matches[0]); !strings.Contains(out, cliCanary) || strings.Count(out, "\n") != 1 {
+		t.Fatalf("casefile unsent printed:\n%s", out)
+	}
+
+	// The old token is refused for good, with the reason; a new login works.
+	var se *servertest.StatusError
+	err := alice.Call(context.Background(), http.MethodGet, protocol.PathPull+"?cursor=0", nil, &protocol.PullResponse{})
+	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || se.Code != protocol.CodeDeviceRevoked {
+		t.Fatalf("the revoked token: %v", err)
+	}
+	again, err := servertest.Login(context.Background(), srv.URL, "alice", servertest.Password, "new laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Call(context.Background(), http.MethodGet, protocol.PathPull+"?cursor=0", nil, &protocol.PullResponse{}); err != nil {
+		t.Fatalf("a fresh login after the revocation: %v", err)
+	}
+	if err := alice.Call(context.Background(), http.MethodGet, protocol.PathPull+"?cursor=0", nil, &protocol.PullResponse{}); !errors.As(err, &se) || se.Code != protocol.CodeDeviceRevoked {
+		t.Fatalf("the revoked token after a new login: %v", err)
+	}
+	out = h.ok("admin", "--data", srv.Dir, "devices", "alice")
+	if !strings.Contains(out, "new laptop") {
+		t.Fatalf("admin devices after a new login:\n%s", out)
+	}
+}

@@ -1,0 +1,262 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"casefile/model"
+)
+
+// convertSuffix names the encrypted copy Convert builds beside the
+// database; a crash leaves it behind, and the next Convert starts over.
+const convertSuffix = ".sealing"
+
+// Convert encrypts the plaintext database at path in place, crash-safely:
+// it builds a sealed copy beside it (every record, queued op, conflict,
+// journal entry and setting, the search index rebuilt blind) and renames
+// the copy over the original. A crash at any point leaves either the old
+// database or the new one, whole; nothing queued is lost because the copy
+// replaces the original in one rename. It runs when casefile starts,
+// before anything else opens the file; the original's write lock, held
+// while it copies, keeps out a write from another process meanwhile.
+func Convert(ctx context.Context, path string, schema *model.Schema, s Sealer) error {
+	if s == nil {
+		return errors.New("convert: no key")
+	}
+	tmp := path + convertSuffix
+	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("convert: remove the copy a crash left: %w", err)
+		}
+	}
+	old, err := Open(ctx, path, schema)
+	if err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := copySealed(ctx, old, tmp, schema, s); err != nil {
+		old.Close()
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	// The copy leaves WAL mode, so that it is one self-contained file when
+	// renamed: a WAL beside it would belong to the old database. The
+	// original is left in WAL mode with its WAL checkpointed and gone, so
+	// no frame of it can be replayed into the copy after the rename.
+	if err := standalone(ctx, tmp); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := standalone(ctx, path); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// copySealed writes every row of old into a new encrypted database at tmp,
+// in one transaction.
+func copySealed(ctx context.Context, old *DB, tmp string, schema *model.Schema, s Sealer) error {
+	// The original's write lock, held until the copy is complete.
+	lock, err := old.w.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return mapErr(err)
+	}
+	defer func() { _, _ = lock.ExecContext(context.Background(), "ROLLBACK") }()
+
+	nu, err := Open(ctx, tmp, schema, WithSealer(s))
+	if err != nil {
+		return err
+	}
+	defer nu.Close()
+	return nu.tx(ctx, func(tx *sql.Tx) error {
+		for _, step := range []func(context.Context, *sql.Conn, *sql.Tx) error{
+			nu.copyRecords, nu.copyOutbox, nu.copyConflicts, nu.copyJournal, nu.copyMeta,
+		} {
+			if err := step(ctx, lock, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (db *DB) copyRecords(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	rows, err := from.QueryContext(ctx, `SELECT `+recordCols+`, resync_mark FROM records ORDER BY rid`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r recordRow
+		var fields, base sql.NullString
+		var mark int64
+		if err := rows.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
+			&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt, &mark); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, resync_mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.rid, r.id, r.collection, r.matterID,
+			db.sealText(fields.String, recordPlace("fields", r.collection, r.id)),
+			db.sealNullable(nullable(base), recordPlace("base_fields", r.collection, r.id)),
+			r.version, r.baseDeleted, r.deleted, r.state, r.updatedAt, mark); err != nil {
+			return err
+		}
+		if r.fields, err = decodeFields(fields); err != nil {
+			return err
+		}
+		if err := db.index(ctx, tx, r.rid, r.collection, r.fields, r.deleted); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (db *DB) copyOutbox(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	rows, err := from.QueryContext(ctx, "SELECT "+opCols+" FROM outbox ORDER BY seq")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o opRow
+		var fields, base sql.NullString
+		if err := rows.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &fields, &base, &o.BaseVersion,
+			&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
+			&o.sentSince, &o.attemptSince); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			o.seq, o.OpID, o.RecordID, o.Collection, o.Kind,
+			db.sealNullable(nullable(fields), opPlace("fields", &o)), db.sealNullable(nullable(base), opPlace("base_values", &o)),
+			o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt,
+			o.sentSince, o.attemptSince); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (db *DB) copyConflicts(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	rows, err := from.QueryContext(ctx, "SELECT "+conflictCols+" FROM conflicts")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c model.Conflict
+		var fields string
+		var mine, theirs sql.NullString
+		var created int64
+		if err := rows.Scan(&c.RecordID, &c.Collection, &c.OpID, &c.Kind, &c.BaseVersion, &c.TheirsVersion,
+			&fields, &mine, &theirs, &created); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion,
+			db.sealText(fields, conflictPlace("fields", &c)), db.sealNullable(nullable(mine), conflictPlace("mine", &c)),
+			db.sealNullable(nullable(theirs), conflictPlace("theirs", &c)), created); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (db *DB) copyJournal(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	rows, err := from.QueryContext(ctx, "SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after FROM journal ORDER BY seq")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e JournalEntry
+		var at int64
+		var before, after sql.NullString
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO journal (seq, at, actor, kind, record_id, collection, op_id, summary, before, after)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID,
+			db.sealText(e.Summary, journalPlace("summary", &e, at)), db.sealNullable(nullable(before), journalPlace("before", &e, at)),
+			db.sealNullable(nullable(after), journalPlace("after", &e, at))); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (db *DB) copyMeta(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	rows, err := from.QueryContext(ctx, "SELECT key, value FROM meta WHERE key != ?", metaKeyID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		if err := setMeta(ctx, tx, k, v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// nullable is a NullString as a value for sealNullable: nil for NULL.
+func nullable(s sql.NullString) any {
+	if !s.Valid {
+		return nil
+	}
+	return s.String
+}
+
+// standalone checkpoints the database at path completely and takes it out
+// of WAL mode, leaving one self-contained file and no WAL beside it.
+func standalone(ctx context.Context, path string) error {
+	d, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return mapErr(err)
+	}
+	defer d.Close()
+	d.SetMaxOpenConns(1)
+	if _, err := d.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return mapErr(err)
+	}
+	if _, err := d.ExecContext(ctx, "PRAGMA journal_mode=DELETE"); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,80 @@
+package localdb
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+
+	"modernc.org/sqlite"
+)
+
+// Some queries read a field of a sealed JSON column inside SQL (an
+// attachment's hash or size, with json_extract). They decrypt it there
+// through casefile_unseal(key_id, place, value), which finds the key by
+// its id among the keys this process has opened databases with.
+
+// unsealFunc is the SQL function that decrypts a sealed column.
+const unsealFunc = "casefile_unseal"
+
+// openSealers are the keys of the encrypted databases opened in this
+// process, by key id (a few per process; a simulation opens dozens).
+var openSealers sync.Map
+
+func init() {
+	if err := sqlite.RegisterDeterministicScalarFunction(unsealFunc, 3, unsealSQL); err != nil {
+		panic(err)
+	}
+}
+
+func unsealSQL(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	id, _ := args[0].(string)
+	ad, _ := args[1].(string)
+	var sealed []byte
+	switch v := args[2].(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		sealed = v
+	case string:
+		sealed = []byte(v)
+	default:
+		return nil, ErrUnsealed
+	}
+	s, ok := openSealers.Load(id)
+	if !ok {
+		return nil, errors.New("no key open for this database")
+	}
+	plain, err := s.(Sealer).Open(sealed, []byte(ad))
+	if err != nil {
+		return nil, ErrUnsealed
+	}
+	return string(plain), nil
+}
+
+// sqlOpen is an SQL expression for a sealed column's plaintext: the column
+// itself in a plaintext database, casefile_unseal of it in an encrypted
+// one. table and column name the place; ids are SQL expressions of the
+// row's identity, as place() takes them.
+func (db *DB) sqlOpen(expr, table, column string, ids ...string) string {
+	if db.sealer == nil {
+		return expr
+	}
+	ad := fmt.Sprintf("'%s|%s'", table, column)
+	for _, id := range ids {
+		ad += " || '|' || " + id
+	}
+	// The key id is hex: quoting it as an SQL literal is safe.
+	return fmt.Sprintf("%s('%s', %s, %s)", unsealFunc, db.sealer.ID(), ad, expr)
+}
+
+// sqlRecordFields is sqlOpen of the fields (or base_fields) of records
+// aliased alias.
+func (db *DB) sqlRecordFields(alias, column string) string {
+	return db.sqlOpen(alias+"."+column, "records", column, alias+".collection", alias+".id")
+}
+
+// sqlOpFields is sqlOpen of the fields of outbox ops aliased alias.
+func (db *DB) sqlOpFields(alias string) string {
+	return db.sqlOpen(alias+".fields", "outbox", "fields", alias+".collection", alias+".record_id", alias+".op_id")
+}
