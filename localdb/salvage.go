@@ -62,9 +62,9 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 	var places []place
 	seen := map[int64]bool{}
 	var listErr error
-	for _, order := range []string{"ASC", "DESC"} {
+	for _, query := range []string{"SELECT seq, op_id FROM outbox ORDER BY seq", "SELECT seq, op_id FROM outbox ORDER BY seq DESC"} {
 		err := func() error {
-			rows, err := sdb.QueryContext(ctx, "SELECT seq, op_id FROM outbox ORDER BY seq "+order)
+			rows, err := sdb.QueryContext(ctx, query)
 			if err != nil {
 				return err
 			}
@@ -143,7 +143,8 @@ func padTruncated(path string) (string, func(), error) {
 			_ = os.Remove(cp + suffix)
 		}
 	}
-	if _, err := f.Seek(0, io.SeekStart); err == nil {
+	_, err = f.Seek(0, io.SeekStart)
+	if err == nil {
 		_, err = io.Copy(out, f)
 	}
 	if err == nil {
