@@ -35,6 +35,7 @@ func runBench(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	fs.IntVar(&o.Streams, "streams", 10_000, "S5: event streams held")
 	fs.IntVar(&o.Pushers, "pushers", 1_000, "S5: streams that push one note a second")
 	fs.DurationVar(&o.PushFor, "push-for", 10*time.Second, "S5: how long the pushers push")
+	fs.StringVar(&o.Target, "bin", "", "the casefile binary to measure, e.g. an older build (default this one)")
 	fs.StringVar(&o.Dir, "dir", "", "where the scenarios' files go (default the temporary directory)")
 	worker := fs.String("worker", "", "")
 	var wa benchrun.WorkerArgs

@@ -19,7 +19,11 @@ import (
 
 // Options configure a bench run.
 type Options struct {
-	Bin      string   // the casefile binary the scenarios run
+	Bin string // this casefile binary: it runs S5's load
+	// Target is the casefile binary measured (its server, client commands
+	// and the S1 and S4 workers); default Bin. Another build's figures,
+	// such as a baseline's, are thus measured by the same harness.
+	Target   string
 	Only     []string // scenario ids to run (S1…S7); empty runs all
 	Notes    int      // N of S2, S3 and S4's burst; default 10,000
 	BigNotes int      // N of S7 and of S3's large run; default 100,000 (0 skips S3's large run)
@@ -88,7 +92,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(root)
-	b := &bench{opts: opts, bin: opts.Bin, root: root, log: opts.Progress, data: map[int]string{}}
+	if opts.Target == "" {
+		opts.Target = opts.Bin
+	}
+	b := &bench{opts: opts, bin: opts.Target, root: root, log: opts.Progress, data: map[int]string{}}
 	res := Result{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Runs: opts.Runs,
 		Notes: opts.Notes, BigNotes: opts.BigNotes, Scenarios: map[string]map[string]float64{}, Errors: map[string]string{}}
 	want := func(id string) bool { return len(opts.Only) == 0 || slices.Contains(opts.Only, id) }

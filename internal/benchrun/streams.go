@@ -66,7 +66,7 @@ func (b *bench) streams(ctx context.Context, dir string, store []string, replica
 		cpu0 += s.cpu()
 	}
 	b.progress("S5: %d streams, %d pushing for %s", b.opts.Streams, b.opts.Pushers, b.opts.PushFor)
-	m, err := b.worker(ctx, "S5", "--urls", strings.Join(urls, ","),
+	m, err := b.workerOf(ctx, b.opts.Bin, "S5", "--urls", strings.Join(urls, ","),
 		"--streams", fmt.Sprint(b.opts.Streams), "--pushers", fmt.Sprint(b.opts.Pushers), "--push-for", b.opts.PushFor.String())
 	if err != nil {
 		return nil, err

@@ -22,7 +22,15 @@ const s1Samples = 2000
 // worker runs `casefile bench --worker NAME args…` and reads the figures
 // it prints.
 func (b *bench) worker(ctx context.Context, name string, args ...string) (map[string]float64, error) {
+	return b.workerOf(ctx, b.bin, name, args...)
+}
+
+// workerOf runs the worker of binary bin.
+func (b *bench) workerOf(ctx context.Context, bin, name string, args ...string) (map[string]float64, error) {
+	saved := b.bin
+	b.bin = bin
 	out, _, err := b.exe(ctx, "", append([]string{"bench", "--worker", name}, args...)...)
+	b.bin = saved
 	if err != nil {
 		return nil, err
 	}
