@@ -164,7 +164,8 @@ func (m *Model) tabsView() string {
 	tabs := tab(screenRecords, k.Records, "Records", 0) +
 		tab(screenConflicts, k.Conflicts, "Conflicts", m.head.status.Conflicts) +
 		tab(screenBacklog, k.Backlog, "Backlog", m.head.status.OutboxOps) +
-		tab(screenActivity, k.Activity, "Activity", 0)
+		tab(screenActivity, k.Activity, "Activity", 0) +
+		tab(screenAgenda, k.Agenda, "Agenda", 0)
 	rule := max(0, m.width-lipgloss.Width(tabs))
 	return tabs + s.Rule.Render(strings.Repeat("─", rule))
 }
@@ -198,7 +199,7 @@ func (g globalHelp) ShortHelp() []key.Binding {
 func (g globalHelp) FullHelp() [][]key.Binding {
 	k := g.k
 	return [][]key.Binding{
-		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.NextScreen, k.PrevScreen},
+		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.Agenda, k.NextScreen, k.PrevScreen},
 		{k.WorkOffline, k.SyncNow, k.Help, k.Back, k.Quit},
 	}
 }
