@@ -59,7 +59,7 @@ func commandTable() map[string]*Command {
 		recordCommands(), listCommands(), queueCommands(), conflictCommands(), retryCommands(),
 		statusCommands(), syncCommands(), doctorCommands(), loginCommands(), exportCommands(),
 		importCommands(), fileCommands(), inboxCommands(), tuiCommands(), demoCommands(),
-		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(),
+		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(), undoCommands(),
 	}
 	table := map[string]*Command{}
 	for _, g := range groups {
