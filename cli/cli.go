@@ -59,7 +59,8 @@ func commandTable() map[string]*Command {
 		recordCommands(), listCommands(), queueCommands(), conflictCommands(), retryCommands(),
 		statusCommands(), syncCommands(), doctorCommands(), loginCommands(), exportCommands(),
 		importCommands(), fileCommands(), inboxCommands(), tuiCommands(), demoCommands(),
-		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(), undoCommands(),
+		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(),
+		agendaCommands(), undoCommands(),
 	}
 	table := map[string]*Command{}
 	for _, g := range groups {
