@@ -25,18 +25,22 @@ type KeyMap struct {
 	Agenda      key.Binding
 	WorkOffline key.Binding
 	SyncNow     key.Binding
+	Undo        key.Binding
 
 	// Moving around.
 	Up       key.Binding
 	Down     key.Binding
 	PageUp   key.Binding
 	PageDown key.Binding
-	Top      key.Binding
-	Bottom   key.Binding
-	PrevColl key.Binding
-	NextColl key.Binding
-	Open     key.Binding
-	Back     key.Binding
+	// HalfPageUp and HalfPageDown move half a page, as in less and vim.
+	HalfPageUp   key.Binding
+	HalfPageDown key.Binding
+	Top          key.Binding
+	Bottom       key.Binding
+	PrevColl     key.Binding
+	NextColl     key.Binding
+	Open         key.Binding
+	Back         key.Binding
 	// ListUp and ListDown move through a list while a text input has the
 	// keyboard, so they leave letters alone.
 	ListUp   key.Binding
@@ -48,6 +52,8 @@ type KeyMap struct {
 	New    key.Binding
 	Edit   key.Binding
 	Delete key.Binding
+	// Sort cycles a list's sort column and direction.
+	Sort key.Binding
 	// MarkDone marks the task under the cursor done (or not done again)
 	// in any list: records, the matter hub, the agenda, a task's detail.
 	MarkDone key.Binding
@@ -108,25 +114,30 @@ func DefaultKeyMap() KeyMap {
 		Agenda:      b([]string{"5"}, "5", "agenda"),
 		WorkOffline: b([]string{"o"}, "o", "work offline"),
 		SyncNow:     b([]string{"s"}, "s", "sync now"),
+		Undo:        b([]string{"u"}, "u", "undo last change"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
-		PageUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
-		PageDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
-		Top:      b([]string{"home", "g"}, "g", "first"),
-		Bottom:   b([]string{"end", "G"}, "G", "last"),
-		PrevColl: b([]string{"left", "h"}, "←/h", "previous collection"),
-		NextColl: b([]string{"right", "l"}, "→/l", "next collection"),
-		Open:     b([]string{"enter"}, "enter", "open"),
-		Back:     b([]string{"esc"}, "esc", "back"),
-		ListUp:   b([]string{"up", "ctrl+p"}, "↑", "up"),
-		ListDown: b([]string{"down", "ctrl+n"}, "↓", "down"),
+		PageUp:   b([]string{"pgup"}, "pgup", "page up"),
+		PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
+
+		HalfPageUp:   b([]string{"ctrl+u"}, "ctrl+u", "half page up"),
+		HalfPageDown: b([]string{"ctrl+d"}, "ctrl+d", "half page down"),
+		Top:          b([]string{"home", "g"}, "g", "first"),
+		Bottom:       b([]string{"end", "G"}, "G", "last"),
+		PrevColl:     b([]string{"left", "h"}, "←/h", "previous collection"),
+		NextColl:     b([]string{"right", "l"}, "→/l", "next collection"),
+		Open:         b([]string{"enter"}, "enter", "open"),
+		Back:         b([]string{"esc"}, "esc", "back"),
+		ListUp:       b([]string{"up", "ctrl+p"}, "↑", "up"),
+		ListDown:     b([]string{"down", "ctrl+n"}, "↓", "down"),
 
 		Search: b([]string{"/"}, "/", "search"),
 		Matter: b([]string{"m"}, "m", "matter filter"),
 		New:    b([]string{"n"}, "n", "new"),
 		Edit:   b([]string{"e"}, "e", "edit"),
 		Delete: b([]string{"d"}, "d", "delete"),
+		Sort:   b([]string{"S"}, "S", "sort"),
 
 		MarkDone:  b([]string{"space"}, "space", "task done"),
 		MoreDays:  b([]string{"+", "="}, "+", "more days"),

@@ -56,7 +56,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseWheelMsg, tea.PasteMsg:
-		if m.ask != nil || m.showHelp {
+		if m.showHelp {
+			return m.helpKey(msg)
+		}
+		if m.ask != nil {
 			return nil
 		}
 		return m.active().Update(msg)
@@ -242,6 +245,11 @@ func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 		cmds = append(cmds, m.syncNow())
 	case taskDoneMsg:
 		return m.taskDone(msg)
+	case undoneMsg:
+		if !m.undone(msg) {
+			return nil
+		}
+		cmds = append(cmds, m.nudge())
 	case discardedMsg:
 		if msg.err != nil {
 			m.setNotice(errMessage("discarded", msg.err), levelError)
