@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
@@ -117,8 +116,8 @@ type Model struct {
 
 	screen screen
 	panes
-	help     help.Model
 	showHelp bool
+	helpList scroller // the help's first line in sight
 	ask      *askMsg
 
 	head   headerState
@@ -223,11 +222,11 @@ func New(opts Options) *Model {
 	m.conflicts = newConflictsPane(m.sh)
 	m.backlog = newBacklogPane(m.sh)
 	m.activity = newActivityPane(m.sh)
-	m.help = help.New()
+	m.helpList = newScroller(m.sh.Keys)
+	m.helpList.follow = true
 	if opts.Hint != "" {
 		m.setNotice(opts.Hint, levelHint)
 	}
-	m.help.Styles = m.sh.Styles.Help
 	m.link.conn = syncer.LoggedOut
 	if opts.Syncer != nil {
 		m.link.conn = opts.Syncer.Connectivity()
@@ -260,7 +259,6 @@ func (m *Model) applySettings(s Settings) {
 	}
 	m.settings = s
 	m.sh.Styles = NewStyles(s.Theme, m.dark, m.noColor)
-	m.help.Styles = m.sh.Styles.Help
 }
 
 // Init starts the first reads, the clocks and the listeners.

@@ -30,12 +30,15 @@ type KeyMap struct {
 	Down     key.Binding
 	PageUp   key.Binding
 	PageDown key.Binding
-	Top      key.Binding
-	Bottom   key.Binding
-	PrevColl key.Binding
-	NextColl key.Binding
-	Open     key.Binding
-	Back     key.Binding
+	// HalfPageUp and HalfPageDown move half a page, as in less and vim.
+	HalfPageUp   key.Binding
+	HalfPageDown key.Binding
+	Top          key.Binding
+	Bottom       key.Binding
+	PrevColl     key.Binding
+	NextColl     key.Binding
+	Open         key.Binding
+	Back         key.Binding
 	// ListUp and ListDown move through a list while a text input has the
 	// keyboard, so they leave letters alone.
 	ListUp   key.Binding
@@ -102,16 +105,19 @@ func DefaultKeyMap() KeyMap {
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
-		PageUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
-		PageDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
-		Top:      b([]string{"home", "g"}, "g", "first"),
-		Bottom:   b([]string{"end", "G"}, "G", "last"),
-		PrevColl: b([]string{"left", "h"}, "←/h", "previous collection"),
-		NextColl: b([]string{"right", "l"}, "→/l", "next collection"),
-		Open:     b([]string{"enter"}, "enter", "open"),
-		Back:     b([]string{"esc"}, "esc", "back"),
-		ListUp:   b([]string{"up", "ctrl+p"}, "↑", "up"),
-		ListDown: b([]string{"down", "ctrl+n"}, "↓", "down"),
+		PageUp:   b([]string{"pgup"}, "pgup", "page up"),
+		PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
+
+		HalfPageUp:   b([]string{"ctrl+u"}, "ctrl+u", "half page up"),
+		HalfPageDown: b([]string{"ctrl+d"}, "ctrl+d", "half page down"),
+		Top:          b([]string{"home", "g"}, "g", "first"),
+		Bottom:       b([]string{"end", "G"}, "G", "last"),
+		PrevColl:     b([]string{"left", "h"}, "←/h", "previous collection"),
+		NextColl:     b([]string{"right", "l"}, "→/l", "next collection"),
+		Open:         b([]string{"enter"}, "enter", "open"),
+		Back:         b([]string{"esc"}, "esc", "back"),
+		ListUp:       b([]string{"up", "ctrl+p"}, "↑", "up"),
+		ListDown:     b([]string{"down", "ctrl+n"}, "↓", "down"),
 
 		Search: b([]string{"/"}, "/", "search"),
 		Matter: b([]string{"m"}, "m", "matter filter"),

@@ -16,8 +16,35 @@ import (
 // searchDelay is how long typing must pause before a search runs.
 const searchDelay = 150 * time.Millisecond
 
-// sidebarWidth is the collections column, in cells.
-const sidebarWidth = 20
+// The collections column, in cells: full width on a terminal of 80 cells
+// or more, narrower below, and hidden under 60, where the list needs every
+// cell (the title still names the collection, ←/→ still change it).
+const (
+	sidebarWidth       = 20
+	sidebarNarrowWidth = 13
+	sidebarFullFrom    = 80
+	sidebarHiddenBelow = 60
+)
+
+// sidebarW is the width of the collections column at the pane's width
+// (0: hidden).
+func (p *recordsPane) sidebarW() int {
+	switch {
+	case p.Width >= sidebarFullFrom:
+		return sidebarWidth
+	case p.Width >= sidebarHiddenBelow:
+		return sidebarNarrowWidth
+	}
+	return 0
+}
+
+// listX is the first cell of the list, right of the sidebar and its rule.
+func (p *recordsPane) listX() int {
+	if sw := p.sidebarW(); sw > 0 {
+		return sw + 1
+	}
+	return 0
+}
 
 // Messages the records pane sends to the app.
 type (

@@ -56,7 +56,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	case tea.MouseWheelMsg, tea.PasteMsg:
-		if m.ask != nil || m.showHelp {
+		if m.showHelp {
+			return m.helpKey(msg)
+		}
+		if m.ask != nil {
 			return nil
 		}
 		return m.active().Update(msg)
