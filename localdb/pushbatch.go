@@ -137,7 +137,7 @@ func (db *DB) applySimpleAck(ctx context.Context, tx *sql.Tx, b *pushBatch, op o
 		}
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
-		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields})
+		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
 }
 
 // settleRecord makes the server's copy r the base of a record that has no

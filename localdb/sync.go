@@ -257,7 +257,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 		}
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
-		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields})
+		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
 }
 
 // rebase moves the record's later ops onto the version the server gave the
