@@ -82,8 +82,11 @@ func TestMixedPushAnswersInOneBatch(t *testing.T) {
 	if _, err := db.Get(bg, f); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("acknowledged delete still here: %v", err)
 	}
-	for id, kind := range map[string]JournalKind{a.ID: "applied", b.ID: "merged", c.ID: "applied", f: "applied"} {
-		if j := journalOf(t, db, id); len(j) == 0 || j[0].Kind != kind {
+	for id, want := range map[string]struct {
+		kind    JournalKind
+		version int64
+	}{a.ID: {"applied", 1}, b.ID: {"merged", 2}, c.ID: {"applied", 1}, f: {"applied", 3}} {
+		if j := journalOf(t, db, id); len(j) == 0 || j[0].Kind != want.kind || j[0].Version != want.version {
 			t.Fatalf("journal of %s: %+v", id, j)
 		}
 	}
