@@ -289,7 +289,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
-		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
+		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields, Version: version})
 }
 
 // rebase moves the record's later ops onto the version the server gave the

@@ -22,7 +22,7 @@ func (g globalHelp) FullHelp() [][]key.Binding {
 	k := g.k
 	return [][]key.Binding{
 		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.NextScreen, k.PrevScreen},
-		{k.WorkOffline, k.SyncNow, k.Help, k.Back, k.Quit},
+		{k.WorkOffline, k.SyncNow, k.Undo, k.Help, k.Back, k.Quit},
 	}
 }
 

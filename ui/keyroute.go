@@ -23,6 +23,7 @@ func (m *Model) globalKeys() []keyAction {
 		{binding: k.Help, run: m.openHelp},
 		{binding: k.WorkOffline, run: m.toggleOffline},
 		{binding: k.SyncNow, run: m.syncNowKey},
+		{binding: k.Undo, run: func() tea.Cmd { return undoLast(m.sh.DB) }},
 		{binding: k.NextScreen, run: func() tea.Cmd { return m.switchTo(m.screen + 1) }},
 		{binding: k.PrevScreen, run: func() tea.Cmd { return m.switchTo(m.screen - 1) }},
 		{binding: k.Records, run: to(screenRecords)},

@@ -24,6 +24,7 @@ type KeyMap struct {
 	Activity    key.Binding
 	WorkOffline key.Binding
 	SyncNow     key.Binding
+	Undo        key.Binding
 
 	// Moving around.
 	Up       key.Binding
@@ -50,6 +51,8 @@ type KeyMap struct {
 	New    key.Binding
 	Edit   key.Binding
 	Delete key.Binding
+	// Sort cycles a list's sort column and direction.
+	Sort key.Binding
 
 	// A record's files (ui/attachments.go).
 	AttachFile key.Binding
@@ -104,6 +107,7 @@ func DefaultKeyMap() KeyMap {
 		Activity:    b([]string{"4"}, "4", "activity"),
 		WorkOffline: b([]string{"o"}, "o", "work offline"),
 		SyncNow:     b([]string{"s"}, "s", "sync now"),
+		Undo:        b([]string{"u"}, "u", "undo last change"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
@@ -126,6 +130,7 @@ func DefaultKeyMap() KeyMap {
 		New:    b([]string{"n"}, "n", "new"),
 		Edit:   b([]string{"e"}, "e", "edit"),
 		Delete: b([]string{"d"}, "d", "delete"),
+		Sort:   b([]string{"S"}, "S", "sort"),
 
 		AttachFile: b([]string{"a"}, "a", "attach file"),
 		NextFile:   b([]string{"f"}, "f", "next file"),

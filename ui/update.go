@@ -238,6 +238,11 @@ func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 		// The person asked for now: a full cycle past any backoff the
 		// syncer holds after failures, which a nudge would wait out.
 		cmds = append(cmds, m.syncNow())
+	case undoneMsg:
+		if !m.undone(msg) {
+			return nil
+		}
+		cmds = append(cmds, m.nudge())
 	case discardedMsg:
 		if msg.err != nil {
 			m.setNotice(errMessage("discarded", msg.err), levelError)
