@@ -222,7 +222,7 @@ func New(opts Options) *Model {
 	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Zone: opts.Zone, DateOrder: opts.DateOrder}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Exec: tea.ExecProcess, Zone: opts.Zone, DateOrder: opts.DateOrder}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)

@@ -73,10 +73,12 @@ type KeyMap struct {
 	NextField key.Binding
 	PrevField key.Binding
 	Save      key.Binding
-	Toggle    key.Binding
-	Choose    key.Binding
-	Confirm   key.Binding
-	Cancel    key.Binding
+	// ExternalEditor edits a long text in $VISUAL or $EDITOR.
+	ExternalEditor key.Binding
+	Toggle         key.Binding
+	Choose         key.Binding
+	Confirm        key.Binding
+	Cancel         key.Binding
 
 	// Conflict review.
 	TakeMine     key.Binding
@@ -152,10 +154,13 @@ func DefaultKeyMap() KeyMap {
 		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
 		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
 		Save:      b([]string{"ctrl+s"}, "ctrl+s", "save"),
-		Toggle:    b([]string{"space"}, "space", "toggle"),
-		Choose:    b([]string{"enter"}, "enter", "choose"),
-		Confirm:   b([]string{"y"}, "y", "yes"),
-		Cancel:    b([]string{"esc", "n"}, "esc/n", "no"),
+
+		ExternalEditor: b([]string{"ctrl+e"}, "ctrl+e", "edit in $EDITOR"),
+
+		Toggle:  b([]string{"space"}, "space", "toggle"),
+		Choose:  b([]string{"enter"}, "enter", "choose"),
+		Confirm: b([]string{"y"}, "y", "yes"),
+		Cancel:  b([]string{"esc", "n"}, "esc/n", "no"),
 
 		TakeMine:     b([]string{"m"}, "m", "take mine"),
 		TakeTheirs:   b([]string{"t"}, "t", "take theirs"),

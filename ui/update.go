@@ -55,6 +55,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseClickMsg:
+		return m.click(msg)
 	case tea.MouseWheelMsg, tea.PasteMsg:
 		if m.showHelp {
 			return m.helpKey(msg)
