@@ -9,7 +9,6 @@ import (
 	"log"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -100,14 +99,17 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		defer s.Close()
 		opts.Syncer, opts.User, opts.Server = s, creds.User, hostOf(creds.Server)
 	}
-	files, err := openFiles(cfg)
+	files, err := openFiles(env, cfg)
 	if err != nil {
 		return err
 	}
-	opts.Files = ui.Files{Store: files, OpenDir: filepath.Join(cfg.DataDir, "open")}
-	if err := os.MkdirAll(opts.Files.OpenDir, 0o700); err != nil {
+	openDir, err := openingDir(env)
+	if err != nil {
 		return err
 	}
+	// The plaintext copies handed to the opener go when the UI does.
+	defer os.RemoveAll(openDir)
+	opts.Files = ui.Files{Store: files, OpenDir: openDir}
 	if creds != nil {
 		if api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout)); err == nil {
 			// Files move beside the records: at once when one is attached
@@ -147,6 +149,23 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		return fmt.Errorf("terminal UI: %w", err)
 	}
 	return nil
+}
+
+// openingDir makes the directory where the UI puts the plaintext copy of a
+// file a person opens (the opener needs a path): never in the data
+// directory, whose bytes are sealed, but in the user's runtime directory
+// ($XDG_RUNTIME_DIR, memory-backed and private on a systemd machine), else
+// the system's temporary directory; readable by the user only.
+func openingDir(env *Env) (string, error) {
+	base := env.Getenv("XDG_RUNTIME_DIR")
+	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "casefile-open-")
+	if err != nil {
+		return "", fmt.Errorf("make a directory for opened files: %w", err)
+	}
+	return dir, nil
 }
 
 // uiSyncOptions are the UI's syncer's options. Work offline, when the
