@@ -47,6 +47,10 @@ var (
 		msg: "Closed because newer event streams were opened with the same sign-in; reconnect later."}
 	endUnauthorized = &streamEnd{code: protocol.CodeUnauthorized, retry: streamRetry,
 		msg: errUnauthorized.msg}
+	// endRevoked tells a revoked device why, so that it wipes at once
+	// rather than at its next request.
+	endRevoked = &streamEnd{code: protocol.CodeDeviceRevoked, retry: streamRetry,
+		msg: errDeviceRevoked.msg}
 )
 
 // hub fans change hints out to the event streams of this process.
@@ -308,6 +312,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			closeWith(endUnauthorized)
+			return
+		case errors.Is(err, errRevokedDevice):
+			closeWith(endRevoked)
 			return
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("event stream check failed", "user", p.user, "err", err)
