@@ -73,10 +73,10 @@ type subscriber struct {
 	// by a check, so a stale entry can only delay one (it is forgotten on
 	// the user's own access changes and at every heartbeat), never reveal
 	// a matter.
-	unseen      map[string]struct{}
-	hints       chan store.Hint
-	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
-	end         chan *streamEnd // the hub closes the stream (over a cap)
+	unseen map[string]struct{}
+	hints  chan store.Hint
+	lost   chan struct{}   // signalled when hints overflowed; the stream pokes with the head
+	end    chan *streamEnd // the hub closes the stream (over a cap)
 }
 
 func newHub() *hub {
