@@ -178,7 +178,7 @@ func (db *DB) copyConflicts(ctx context.Context, from *sql.Conn, tx *sql.Tx) err
 }
 
 func (db *DB) copyJournal(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
-	rows, err := from.QueryContext(ctx, "SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after FROM journal ORDER BY seq")
+	rows, err := from.QueryContext(ctx, "SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version FROM journal ORDER BY seq")
 	if err != nil {
 		return err
 	}
@@ -187,13 +187,13 @@ func (db *DB) copyJournal(ctx context.Context, from *sql.Conn, tx *sql.Tx) error
 		var e JournalEntry
 		var at int64
 		var before, after sql.NullString
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after); err != nil {
+		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after, &e.Undoes, &e.Version); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO journal (seq, at, actor, kind, record_id, collection, op_id, summary, before, after)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO journal (seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID,
 			db.sealText(e.Summary, journalPlace("summary", &e, at)), db.sealNullable(nullable(before), journalPlace("before", &e, at)),
-			db.sealNullable(nullable(after), journalPlace("after", &e, at))); err != nil {
+			db.sealNullable(nullable(after), journalPlace("after", &e, at)), e.Undoes, e.Version); err != nil {
 			return err
 		}
 	}

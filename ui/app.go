@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"charm.land/bubbles/v2/help"
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
@@ -122,8 +121,8 @@ type Model struct {
 
 	screen screen
 	panes
-	help     help.Model
 	showHelp bool
+	helpList scroller // the help's first line in sight
 	ask      *askMsg
 
 	head   headerState
@@ -224,17 +223,17 @@ func New(opts Options) *Model {
 	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Zone: opts.Zone, DateOrder: opts.DateOrder}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Exec: tea.ExecProcess, Zone: opts.Zone, DateOrder: opts.DateOrder}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)
 	m.backlog = newBacklogPane(m.sh)
 	m.activity = newActivityPane(m.sh)
-	m.help = help.New()
+	m.helpList = newScroller(m.sh.Keys)
+	m.helpList.follow = true
 	if opts.Hint != "" {
 		m.setNotice(opts.Hint, levelHint)
 	}
-	m.help.Styles = m.sh.Styles.Help
 	m.link.conn = syncer.LoggedOut
 	if opts.Syncer != nil {
 		m.link.conn = opts.Syncer.Connectivity()
@@ -267,7 +266,6 @@ func (m *Model) applySettings(s Settings) {
 	}
 	m.settings = s
 	m.sh.Styles = NewStyles(s.Theme, m.dark, m.noColor)
-	m.help.Styles = m.sh.Styles.Help
 }
 
 // Init starts the first reads, the clocks and the listeners.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"time"
 	"unicode"
@@ -37,8 +38,11 @@ type Shared struct {
 
 	// Files attaches, fetches and opens attached files (ui/attachments.go).
 	Files Files
-	// Getenv reads the environment ($OPENER).
+	// Getenv reads the environment ($OPENER, $EDITOR).
 	Getenv func(string) string
+	// Exec hands the terminal to another program (the person's editor);
+	// tea.ExecProcess, which tests replace to run it without a terminal.
+	Exec func(*exec.Cmd, tea.ExecCallback) tea.Cmd
 
 	// Matters is every matter, kept fresh by the app, for the matter filter,
 	// ref pickers and matter titles.

@@ -154,7 +154,7 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 			h = areaRows
 		}
 		val = strings.Split(ff.area.View(s, iw, h), "\n")
-		hint = "enter adds a line · tab next field"
+		hint = "enter adds a line · tab next field · " + p.Keys.ExternalEditor.Help().Key + " in your editor"
 	default:
 		val = []string{ff.line.View(s, iw)}
 	}

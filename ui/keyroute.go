@@ -20,9 +20,10 @@ func (m *Model) globalKeys() []keyAction {
 	to := func(s screen) func() tea.Cmd { return func() tea.Cmd { return m.switchTo(s) } }
 	return []keyAction{
 		{binding: k.Quit, run: func() tea.Cmd { return tea.Quit }},
-		{binding: k.Help, run: func() tea.Cmd { m.showHelp = true; return nil }},
+		{binding: k.Help, run: m.openHelp},
 		{binding: k.WorkOffline, run: m.toggleOffline},
 		{binding: k.SyncNow, run: m.syncNowKey},
+		{binding: k.Undo, run: func() tea.Cmd { return undoLast(m.sh.DB) }},
 		{binding: k.NextScreen, run: func() tea.Cmd { return m.switchTo(m.screen + 1) }},
 		{binding: k.PrevScreen, run: func() tea.Cmd { return m.switchTo(m.screen - 1) }},
 		{binding: k.Records, run: to(screenRecords)},
@@ -63,10 +64,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if m.showHelp {
-		if key.Matches(msg, k.Help, k.Back, k.Quit) {
-			m.showHelp = false
-		}
-		return nil
+		return m.helpKey(msg)
 	}
 	if !m.capturing() {
 		for _, a := range m.globalKeys() {

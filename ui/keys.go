@@ -24,18 +24,22 @@ type KeyMap struct {
 	Activity    key.Binding
 	WorkOffline key.Binding
 	SyncNow     key.Binding
+	Undo        key.Binding
 
 	// Moving around.
 	Up       key.Binding
 	Down     key.Binding
 	PageUp   key.Binding
 	PageDown key.Binding
-	Top      key.Binding
-	Bottom   key.Binding
-	PrevColl key.Binding
-	NextColl key.Binding
-	Open     key.Binding
-	Back     key.Binding
+	// HalfPageUp and HalfPageDown move half a page, as in less and vim.
+	HalfPageUp   key.Binding
+	HalfPageDown key.Binding
+	Top          key.Binding
+	Bottom       key.Binding
+	PrevColl     key.Binding
+	NextColl     key.Binding
+	Open         key.Binding
+	Back         key.Binding
 	// ListUp and ListDown move through a list while a text input has the
 	// keyboard, so they leave letters alone.
 	ListUp   key.Binding
@@ -47,6 +51,8 @@ type KeyMap struct {
 	New    key.Binding
 	Edit   key.Binding
 	Delete key.Binding
+	// Sort cycles a list's sort column and direction.
+	Sort key.Binding
 
 	// A record's files (ui/attachments.go).
 	AttachFile key.Binding
@@ -59,10 +65,12 @@ type KeyMap struct {
 	NextField key.Binding
 	PrevField key.Binding
 	Save      key.Binding
-	Toggle    key.Binding
-	Choose    key.Binding
-	Confirm   key.Binding
-	Cancel    key.Binding
+	// ExternalEditor edits a long text in $VISUAL or $EDITOR.
+	ExternalEditor key.Binding
+	Toggle         key.Binding
+	Choose         key.Binding
+	Confirm        key.Binding
+	Cancel         key.Binding
 
 	// Conflict review.
 	TakeMine     key.Binding
@@ -99,25 +107,30 @@ func DefaultKeyMap() KeyMap {
 		Activity:    b([]string{"4"}, "4", "activity"),
 		WorkOffline: b([]string{"o"}, "o", "work offline"),
 		SyncNow:     b([]string{"s"}, "s", "sync now"),
+		Undo:        b([]string{"u"}, "u", "undo last change"),
 
 		Up:       b([]string{"up", "k"}, "↑/k", "up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "down"),
-		PageUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
-		PageDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
-		Top:      b([]string{"home", "g"}, "g", "first"),
-		Bottom:   b([]string{"end", "G"}, "G", "last"),
-		PrevColl: b([]string{"left", "h"}, "←/h", "previous collection"),
-		NextColl: b([]string{"right", "l"}, "→/l", "next collection"),
-		Open:     b([]string{"enter"}, "enter", "open"),
-		Back:     b([]string{"esc"}, "esc", "back"),
-		ListUp:   b([]string{"up", "ctrl+p"}, "↑", "up"),
-		ListDown: b([]string{"down", "ctrl+n"}, "↓", "down"),
+		PageUp:   b([]string{"pgup"}, "pgup", "page up"),
+		PageDown: b([]string{"pgdown"}, "pgdn", "page down"),
+
+		HalfPageUp:   b([]string{"ctrl+u"}, "ctrl+u", "half page up"),
+		HalfPageDown: b([]string{"ctrl+d"}, "ctrl+d", "half page down"),
+		Top:          b([]string{"home", "g"}, "g", "first"),
+		Bottom:       b([]string{"end", "G"}, "G", "last"),
+		PrevColl:     b([]string{"left", "h"}, "←/h", "previous collection"),
+		NextColl:     b([]string{"right", "l"}, "→/l", "next collection"),
+		Open:         b([]string{"enter"}, "enter", "open"),
+		Back:         b([]string{"esc"}, "esc", "back"),
+		ListUp:       b([]string{"up", "ctrl+p"}, "↑", "up"),
+		ListDown:     b([]string{"down", "ctrl+n"}, "↓", "down"),
 
 		Search: b([]string{"/"}, "/", "search"),
 		Matter: b([]string{"m"}, "m", "matter filter"),
 		New:    b([]string{"n"}, "n", "new"),
 		Edit:   b([]string{"e"}, "e", "edit"),
 		Delete: b([]string{"d"}, "d", "delete"),
+		Sort:   b([]string{"S"}, "S", "sort"),
 
 		AttachFile: b([]string{"a"}, "a", "attach file"),
 		NextFile:   b([]string{"f"}, "f", "next file"),
@@ -128,10 +141,13 @@ func DefaultKeyMap() KeyMap {
 		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
 		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
 		Save:      b([]string{"ctrl+s"}, "ctrl+s", "save"),
-		Toggle:    b([]string{"space"}, "space", "toggle"),
-		Choose:    b([]string{"enter"}, "enter", "choose"),
-		Confirm:   b([]string{"y"}, "y", "yes"),
-		Cancel:    b([]string{"esc", "n"}, "esc/n", "no"),
+
+		ExternalEditor: b([]string{"ctrl+e"}, "ctrl+e", "edit in $EDITOR"),
+
+		Toggle:  b([]string{"space"}, "space", "toggle"),
+		Choose:  b([]string{"enter"}, "enter", "choose"),
+		Confirm: b([]string{"y"}, "y", "yes"),
+		Cancel:  b([]string{"esc", "n"}, "esc/n", "no"),
 
 		TakeMine:     b([]string{"m"}, "m", "take mine"),
 		TakeTheirs:   b([]string{"t"}, "t", "take theirs"),

@@ -58,8 +58,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseClickMsg:
+		return m.click(msg)
 	case tea.MouseWheelMsg, tea.PasteMsg:
-		if m.ask != nil || m.showHelp {
+		if m.showHelp {
+			return m.helpKey(msg)
+		}
+		if m.ask != nil {
 			return nil
 		}
 		return m.active().Update(msg)
@@ -236,6 +241,11 @@ func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 		// The person asked for now: a full cycle past any backoff the
 		// syncer holds after failures, which a nudge would wait out.
 		cmds = append(cmds, m.syncNow())
+	case undoneMsg:
+		if !m.undone(msg) {
+			return nil
+		}
+		cmds = append(cmds, m.nudge())
 	case discardedMsg:
 		if msg.err != nil {
 			m.setNotice(errMessage("discarded", msg.err), levelError)
