@@ -173,6 +173,7 @@ func (m *Model) tabs(w int) []tab {
 		{screenConflicts, k.Conflicts, "Conflicts", m.head.status.Conflicts},
 		{screenBacklog, k.Backlog, "Backlog", m.head.status.OutboxOps},
 		{screenActivity, k.Activity, "Activity", 0},
+		{screenAgenda, k.Agenda, "Agenda", 0},
 	}
 	lay := func(short bool) ([]tab, int) {
 		var out []tab
