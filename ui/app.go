@@ -58,6 +58,11 @@ type Options struct {
 	PollInterval time.Duration    // how often to look for other processes' writes; 300 ms when zero
 	Getenv       func(string) string
 	Lock         *LockOptions // the idle lock and `casefile lock`; nil: never locks
+	// Wipe obeys a revocation (syncer.EventRevoked): it stops the
+	// background work, keeps the unsent changes in an encrypted export,
+	// deletes the device's copy and says so in a sentence. The UI shows
+	// nothing of the data from then on and reads the database no more.
+	Wipe func() (string, error)
 	// Files: the device's file store and transfer queue, for attaching,
 	// downloading and opening files.
 	Files Files
@@ -126,6 +131,8 @@ type Model struct {
 	poll   pollState
 	notice statusLine
 	lock   lockState // see lock.go
+	// revoked: the device was revoked; see revoked.go
+	revoked revokedState
 }
 
 // panes are the screens and forms of the UI; detail and editor exist only

@@ -41,6 +41,9 @@ func (m *Model) step(msg tea.Msg) tea.Cmd {
 // panes to navigate, and everything else to every pane, which claims its
 // own; outcomes of writes reach the panes first and then the app.
 func (m *Model) update(msg tea.Msg) tea.Cmd {
+	if cmd, handled := m.revokedMsg(msg); handled {
+		return cmd
+	}
 	if cmd, handled := m.lockMsg(msg); handled {
 		return cmd
 	}

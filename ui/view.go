@@ -47,6 +47,9 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
+	if m.revoked.on {
+		return m.revokedView()
+	}
 	if m.lock.locked {
 		return m.lockView()
 	}
