@@ -16,6 +16,7 @@ import (
 	"casefile/apiclient"
 	"casefile/config"
 	"casefile/localdb"
+	"casefile/localfiles"
 	"casefile/protocol"
 	"casefile/vault"
 )
@@ -77,7 +78,22 @@ func wipeRevoked(ctx context.Context, env *Env, db *localdb.DB, dir string) erro
 	if err := vault.WriteFileAtomic(path, sealed.Bytes()); err != nil {
 		return err
 	}
+	// The bytes of files attached here and not yet uploaded stay (sealed)
+	// beside the export; every other file is the server's and goes.
+	ts, err := db.Transfers(ctx)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, t := range ts {
+		if t.Direction == localdb.Upload {
+			keep[t.Hash] = true
+		}
+	}
 	if err := db.Close(); err != nil {
+		return err
+	}
+	if err := wipeFiles(filepath.Join(dir, localfiles.DirName), keep); err != nil {
 		return err
 	}
 	dbPath := config.DBPath(dir)
@@ -91,10 +107,31 @@ func wipeRevoked(ctx context.Context, env *Env, db *localdb.DB, dir string) erro
 	}
 	msg := fmt.Sprintf("this device was revoked by an administrator: its copy of the server's data was deleted; "+
 		"%d unsent change(s) are kept, encrypted, in %s (read them with 'casefile unsent %s')", len(ops), path, path)
+	if len(keep) > 0 {
+		msg += fmt.Sprintf("; the bytes of %d file(s) attached here and never uploaded stay, encrypted, in %s", len(keep), filepath.Join(dir, localfiles.DirName))
+	}
 	if len(ops) == 0 {
 		msg = fmt.Sprintf("this device was revoked by an administrator: its copy of the server's data was deleted (there were no unsent changes; %s is empty)", path)
 	}
 	return &ExitError{Code: exitLoggedOut, Err: errors.New(msg)}
+}
+
+// wipeFiles deletes a file store's files except those whose hash is in
+// keep, and every partial download and leftover import.
+func wipeFiles(root string, keep map[string]bool) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || d.IsDir() || keep[d.Name()] && filepath.Base(filepath.Dir(filepath.Dir(p))) == "sha256" {
+			return err
+		}
+		return os.Remove(p)
+	})
+	if err != nil {
+		return fmt.Errorf("delete the files: %w", err)
+	}
+	return nil
 }
 
 // runUnsent decrypts a revoked device's export with the data directory's key.

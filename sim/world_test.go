@@ -115,7 +115,7 @@ type client struct {
 	resyncSeen  int64 // the journal seq up to which full resyncs were counted
 	writes      int
 	keys        *vault.Keys // odd clients keep their database encrypted
-	gen         int // fresh installs of this device
+	gen         int         // fresh installs of this device
 }
 
 // password is every simulated user's password.

@@ -22,6 +22,7 @@ type KeyMap struct {
 	Conflicts   key.Binding
 	Backlog     key.Binding
 	Activity    key.Binding
+	Agenda      key.Binding
 	WorkOffline key.Binding
 	SyncNow     key.Binding
 	Undo        key.Binding
@@ -53,6 +54,13 @@ type KeyMap struct {
 	Delete key.Binding
 	// Sort cycles a list's sort column and direction.
 	Sort key.Binding
+	// MarkDone marks the task under the cursor done (or not done again)
+	// in any list: records, the matter hub, the agenda, a task's detail.
+	MarkDone key.Binding
+
+	// The agenda (ui/agenda.go).
+	MoreDays  key.Binding
+	FewerDays key.Binding
 
 	// A record's files (ui/attachments.go).
 	AttachFile key.Binding
@@ -108,6 +116,7 @@ func DefaultKeyMap() KeyMap {
 		Conflicts:   b([]string{"2"}, "2", "conflicts"),
 		Backlog:     b([]string{"3"}, "3", "backlog"),
 		Activity:    b([]string{"4"}, "4", "activity"),
+		Agenda:      b([]string{"5"}, "5", "agenda"),
 		WorkOffline: b([]string{"o"}, "o", "work offline"),
 		SyncNow:     b([]string{"s"}, "s", "sync now"),
 		Undo:        b([]string{"u"}, "u", "undo last change"),
@@ -134,6 +143,10 @@ func DefaultKeyMap() KeyMap {
 		Edit:   b([]string{"e"}, "e", "edit"),
 		Delete: b([]string{"d"}, "d", "delete"),
 		Sort:   b([]string{"S"}, "S", "sort"),
+
+		MarkDone:  b([]string{"space"}, "space", "task done"),
+		MoreDays:  b([]string{"+", "="}, "+", "more days"),
+		FewerDays: b([]string{"-"}, "-", "fewer days"),
 
 		AttachFile: b([]string{"a"}, "a", "attach file"),
 		NextFile:   b([]string{"f"}, "f", "next file"),
