@@ -211,6 +211,7 @@ func TestMarkDoneFromEveryList(t *testing.T) {
 	for i := 0; i < 10 && m.records.collection().Name != "task"; i++ {
 		press(t, m, "right")
 	}
+	mustContain(t, screenText(m), "space task done")
 	for i := 0; i < 10; i++ {
 		if rec, ok := m.records.selected(); ok && rec.ID == c.today.ID {
 			break
