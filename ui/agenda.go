@@ -111,6 +111,17 @@ func (p *agendaPane) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.MouseWheelMsg:
 		p.list.Update(msg)
+	case tea.MouseClickMsg:
+		// Below the title and the column header: a click selects a row,
+		// a click on the selected row opens it.
+		i := p.list.Top() + msg.Y - 2
+		if from, to := p.list.Visible(); msg.Y < 2 || i < from || i >= to {
+			return nil
+		}
+		if i == p.list.Cursor() {
+			return p.Update(p.openKey())
+		}
+		p.list.Select(i)
 	case tea.KeyPressMsg:
 		if p.list.Update(msg) {
 			return nil

@@ -52,6 +52,7 @@ type hubPane struct {
 	matter   model.Record
 	sections []hubSection
 	time     model.TimeTotal
+	days     []model.TimeTotal
 	loaded   bool
 	gone     bool
 	err      error
@@ -108,7 +109,7 @@ func (p *hubPane) Update(msg tea.Msg) tea.Cmd {
 		p.err = msg.err
 		p.gone = errors.Is(msg.err, localdb.ErrNotFound) || (msg.err == nil && msg.matter.Deleted)
 		if msg.err == nil {
-			p.matter, p.sections, p.time, p.loaded = msg.matter, msg.sections, msg.time, true
+			p.matter, p.sections, p.time, p.days, p.loaded = msg.matter, msg.sections, msg.time, msg.days, true
 			p.buildItems()
 		}
 		return nil
@@ -117,6 +118,8 @@ func (p *hubPane) Update(msg tea.Msg) tea.Cmd {
 			p.follow()
 		}
 		return nil
+	case tea.MouseClickMsg:
+		return p.click(msg)
 	case tea.KeyPressMsg:
 		if p.list.Update(msg) {
 			p.follow()
@@ -142,6 +145,23 @@ func (p *hubPane) Update(msg tea.Msg) tea.Cmd {
 				return askDelete(p.Shared, rec)
 			}
 		}
+	}
+	return nil
+}
+
+// click selects the row clicked; a click on the selected row opens it.
+func (p *hubPane) click(msg tea.MouseClickMsg) tea.Cmd {
+	_, at := p.layout()
+	line := p.top + msg.Y
+	for i, l := range at {
+		if l != line || msg.Y >= p.Height {
+			continue
+		}
+		if i == p.list.Cursor() {
+			return p.Update(p.openKey())
+		}
+		p.list.Select(i)
+		p.follow()
 	}
 	return nil
 }
@@ -220,19 +240,28 @@ func (p *hubPane) View() string {
 
 // lines are the hub's lines and the line of the cursor's row.
 func (p *hubPane) lines() ([]string, int) {
+	lines, at := p.layout()
+	if c := p.list.Cursor(); c < len(at) {
+		return lines, at[c]
+	}
+	return lines, 0
+}
+
+// layout is the hub's lines and the line of each row the cursor stops on.
+func (p *hubPane) layout() ([]string, []int) {
 	s := p.Styles
 	switch {
 	case p.gone:
-		return []string{s.Muted.Render(" This matter is no longer here: it was deleted or you no longer share it. Press " + p.Keys.Back.Help().Key + " to go back.")}, 0
+		return []string{s.Muted.Render(" This matter is no longer here: it was deleted or you no longer share it. Press " + p.Keys.Back.Help().Key + " to go back.")}, nil
 	case p.err != nil:
-		return []string{s.Error.Render(" The matter could not be read: " + p.err.Error())}, 0
+		return []string{s.Error.Render(" The matter could not be read: " + p.err.Error())}, nil
 	case !p.loaded:
-		return []string{s.Muted.Render(" Loading…")}, 0
+		return []string{s.Muted.Render(" Loading…")}, nil
 	}
 	w := p.Width
 	mcol, _ := p.Schema.Collection(model.MatterCollection)
 	cursor := p.list.Cursor()
-	at := 0
+	at := make([]int, len(p.items))
 	var lines []string
 	// The matter itself, the first row.
 	head := s.Title.Render("Matter · ") + s.Bold.Render(safeLine(p.matter.Title(mcol)))
@@ -256,13 +285,12 @@ func (p *hubPane) lines() ([]string, int) {
 	}
 	lines = append(lines, wrapPhrases(counts, " · ", max(10, w-2), "  ")...)
 	lines = append(lines, "  "+p.timeLine())
+	lines = append(lines, p.dayLines(w)...)
 	item := 1
 	for i, sec := range p.sections {
 		lines = append(lines, s.Group.Render(fmt.Sprintf(" %s · %d", sec.col.Label, sec.count)))
 		for ; item < len(p.items) && p.items[item].sec == i; item++ {
-			if item == cursor {
-				at = len(lines)
-			}
+			at[item] = len(lines)
 			lines = append(lines, p.itemLine(p.items[item], item == cursor, w))
 		}
 	}
@@ -278,6 +306,50 @@ func (p *hubPane) timeLine() string {
 	}
 	return s.Bold.Render("Time "+model.FormatMinutes(t.Total())) +
 		s.Muted.Render(" · billable "+model.FormatMinutes(t.Billable)+" · not billable "+model.FormatMinutes(t.NonBillable))
+}
+
+// hubDayLines is how many lines the time per day may take in the hub.
+const hubDayLines = 2
+
+// dayLines are the matter's time per day worked on, the latest first:
+// total, and the billable part when some is not billable.
+func (p *hubPane) dayLines(w int) []string {
+	if len(p.days) == 0 {
+		return nil
+	}
+	var phrases []string
+	for i := len(p.days) - 1; i >= 0; i-- {
+		d := p.days[i]
+		day := model.FormatDay(d.Key, p.Zone, p.Now())
+		if d.Key == "" {
+			day = "no day"
+		}
+		ph := day + " " + model.FormatMinutes(d.Total())
+		switch {
+		case d.NonBillable == 0:
+			ph += " billable"
+		case d.Billable > 0:
+			ph += " (" + model.FormatMinutes(d.Billable) + " billable)"
+		}
+		phrases = append(phrases, ph)
+	}
+	// The undated total belongs last, after the latest days.
+	if p.days[len(p.days)-1].Key == "" {
+		phrases = append(phrases[1:], phrases[0])
+	}
+	lines := wrapPhrases(phrases, " · ", max(10, w-10), "  ")
+	if len(lines) > hubDayLines {
+		lines = lines[:hubDayLines]
+		lines[hubDayLines-1] += " …"
+	}
+	lines[0] = "  By day: " + strings.TrimPrefix(lines[0], "  ")
+	for i := 1; i < len(lines); i++ {
+		lines[i] = "          " + strings.TrimPrefix(lines[i], "  ")
+	}
+	for i := range lines {
+		lines[i] = p.Styles.Muted.Render(lines[i])
+	}
+	return lines
 }
 
 // Widths of the hub's columns after the title, in cells.

@@ -37,6 +37,7 @@ type hubMsg struct {
 	matter   model.Record
 	sections []hubSection
 	time     model.TimeTotal
+	days     []model.TimeTotal // by day worked on, in day order
 	err      error
 }
 
@@ -84,6 +85,7 @@ func loadHub(db *localdb.DB, cols []*model.Collection, matterID string, now time
 					for _, r := range all {
 						msg.time.Add(r)
 					}
+					msg.days = model.TimeTotals(all, model.ByDay)
 				} else {
 					sortByWhen(all, now, zone)
 				}

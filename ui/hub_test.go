@@ -77,6 +77,7 @@ func TestEnterOnMatterOpensHub(t *testing.T) {
 	mustContain(t, scr, "Matter · Harbour Trust v. Pell", "Harbour Trust · CV-2025-0142 · open",
 		"2 notes · 4 tasks · 2 hearings · 1 document · 1 contact · 3 time entries · 0 site visits",
 		"Time 2h45 · billable 2h · not billable 45m",
+		"By day: Thu 13 Mar 1h15 (30m billable) · Wed 12 Mar 1h30 billable",
 		"Notes · 2", "Tasks · 4", "Hearings · 2")
 	mustNotContain(t, scr, "Probate hearing", "Value the house")
 	// Tasks to do by due day, undated after, done last; the late one flagged.
@@ -210,6 +211,7 @@ func TestMarkDoneFromEveryList(t *testing.T) {
 	for i := 0; i < 10 && m.records.collection().Name != "task"; i++ {
 		press(t, m, "right")
 	}
+	mustContain(t, screenText(m), "space task done")
 	for i := 0; i < 10; i++ {
 		if rec, ok := m.records.selected(); ok && rec.ID == c.today.ID {
 			break
@@ -297,4 +299,37 @@ func TestGoldenAgenda(t *testing.T) {
 	g.keys("! 1 overdue", "5")
 	g.keys("▸ Fri 14 Mar 14:00", "down", "down")
 	g.finish()
+}
+
+// clickLine clicks the first line of the screen that holds text.
+func clickLine(t *testing.T, m *Model, text string) {
+	t.Helper()
+	for y, l := range strings.Split(screenText(m), "\n") {
+		if strings.Contains(l, text) {
+			drain(t, m, m.step(tea.MouseClickMsg{X: 10, Y: y, Button: tea.MouseLeft}))
+			return
+		}
+	}
+	t.Fatalf("no line with %q:\n%s", text, screenText(m))
+}
+
+// TestHubAndAgendaRowsClick: a click selects a row of the hub or the
+// agenda, a second click opens it.
+func TestHubAndAgendaRowsClick(t *testing.T) {
+	m, c := newCaseModel(t)
+	drain(t, m, m.step(openRecordMsg{id: c.matter.ID}))
+	clickLine(t, m, "Directions hearing")
+	if !strings.Contains(selectedLine(m), "Directions hearing") || m.detail != nil {
+		t.Fatalf("a click did not select the row:\n%s", screenText(m))
+	}
+	clickLine(t, m, "Directions hearing")
+	if m.detail == nil || m.detail.id != c.hearing.ID {
+		t.Fatalf("a second click did not open the hearing:\n%s", screenText(m))
+	}
+	press(t, m, "5")
+	clickLine(t, m, "Value the house")
+	clickLine(t, m, "Value the house")
+	if m.detail == nil || m.screen != screenRecords || !strings.Contains(screenText(m), "Value the house") {
+		t.Fatalf("two clicks in the agenda did not open the task:\n%s", screenText(m))
+	}
 }
