@@ -326,9 +326,12 @@ func (p *hubPane) dayLines(w int) []string {
 		}
 		ph := day + " " + model.FormatMinutes(d.Total())
 		switch {
+		case d.Total() == 0:
 		case d.NonBillable == 0:
 			ph += " billable"
-		case d.Billable > 0:
+		case d.Billable == 0:
+			ph += " not billable"
+		default:
 			ph += " (" + model.FormatMinutes(d.Billable) + " billable)"
 		}
 		phrases = append(phrases, ph)

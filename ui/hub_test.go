@@ -132,8 +132,10 @@ func TestHubShowsWhatTheDatabaseHolds(t *testing.T) {
 	m, c := newCaseModel(t)
 	drain(t, m, m.step(openRecordMsg{id: c.matter.ID}))
 	mustCreate(t, m.sh.DB, "time_entry", model.Fields{"matter_id": c.matter.ID, "description": "Late night", "minutes": 60.0, "billable": true})
+	mustCreate(t, m.sh.DB, "time_entry", model.Fields{"matter_id": c.matter.ID, "description": "Photocopying", "worked_on": "2025-03-14", "minutes": 20.0})
 	drain(t, m, m.step(pollMsg{}))
-	mustContain(t, screenText(m), "Time 3h45 · billable 3h · not billable 45m", "4 time entries")
+	mustContain(t, screenText(m), "Time 4h05 · billable 3h · not billable 1h05", "5 time entries",
+		"By day: Fri 14 Mar 20m not billable · Thu 13 Mar 1h15 (30m billable) · Wed 12 Mar 1h30 billable", "no day 1h billable")
 }
 
 // TestMarkDoneFromEveryList: the done key marks the task under the
