@@ -52,10 +52,14 @@ type world struct {
 	schema *model.Schema
 	dir    string
 
-	rmu    sync.Mutex // the handlers of the links draw from rnd too
-	rnd    *rand.Rand
-	frnd   *rand.Rand // files' own stream (files_test.go)
-	healed bool
+	rmu  sync.Mutex // the handlers of the links draw from rnd too
+	rnd  *rand.Rand
+	frnd *rand.Rand // files' own stream (files_test.go)
+	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
+	// revokeOdds is the chance of a device revocation after a step
+	// (revokeOdds the constant; a test of revocations raises it).
+	revokeOdds float64
+	healed     bool
 
 	srv     *server.Server
 	srvURL  string
@@ -142,15 +146,17 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 	}
 	w := &world{
 		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
-		rnd:       rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
-		frnd:      newFileRand(seed),
-		index:     map[string]int{},
-		kinds:     map[string]string{},
-		withdrawn: map[wkey]int{},
-		ledger:    map[string]protocol.OpResult{},
-		trace:     fnv.New64a(),
-		stats:     st,
-		verbose:   os.Getenv("CASEFILE_SIM_TRACE") != "",
+		rnd:        rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
+		frnd:       newFileRand(seed),
+		vrnd:       newRevokeRand(seed),
+		revokeOdds: revokeOdds,
+		index:      map[string]int{},
+		kinds:      map[string]string{},
+		withdrawn:  map[wkey]int{},
+		ledger:     map[string]protocol.OpResult{},
+		trace:      fnv.New64a(),
+		stats:      st,
+		verbose:    os.Getenv("CASEFILE_SIM_TRACE") != "",
 	}
 	t.Cleanup(w.close)
 	w.startServer()
