@@ -36,7 +36,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"add", "time_entry", m, "description=Call", "minutes=5000"}, `time_entry.minutes: must be at most 1440`},
 		{[]string{"add", "task", m, "title=x", "done=perhaps"}, `task.done: not true or false: "perhaps"`},
 		{[]string{"add", "task", m, "title=x", "due_on=31/12/2026"}, `task.due_on: not a valid date (YYYY-MM-DD): "31/12/2026"`},
-		{[]string{"add", "hearing", m, "title=x", "starts_at=soon"}, `hearing.starts_at: not a valid date/time: "soon"`},
+		{[]string{"add", "hearing", m, "title=x", "starts_at=soon"}, `hearing.starts_at: not a date and time: "soon" (try "9:30am"`},
 		{[]string{"edit", note, "status=archived"}, `note.status: "archived" is not one of: draft, open, review, closed`},
 		{[]string{"add", "note", m, "title=x", "title=y"}, `note.title: is given more than once`},
 		{[]string{"add", "note", m, "title"}, `"title" is not field=value (missing "="`},
