@@ -32,7 +32,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"export", "memo"}, `unknown collection "memo"`},
 		{[]string{"import", "memo", "--file", badFile}, `unknown collection "memo"`},
 		// wrong type or value
-		{[]string{"add", "time_entry", m, "description=Call", "minutes=lots"}, `time_entry.minutes: not a number: "lots"`},
+		{[]string{"add", "time_entry", m, "description=Call", "minutes=lots"}, `time_entry.minutes: not a duration: "lots" (try "90", "90m", "1h30" or "1.5h")`},
 		{[]string{"add", "time_entry", m, "description=Call", "minutes=5000"}, `time_entry.minutes: must be at most 1440`},
 		{[]string{"add", "task", m, "title=x", "done=perhaps"}, `task.done: not true or false: "perhaps"`},
 		{[]string{"add", "task", m, "title=x", "due_on=31/12/2026"}, `task.due_on: not a valid date (YYYY-MM-DD): "31/12/2026"`},

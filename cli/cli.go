@@ -60,6 +60,7 @@ func commandTable() map[string]*Command {
 		statusCommands(), syncCommands(), doctorCommands(), loginCommands(), exportCommands(),
 		importCommands(), fileCommands(), inboxCommands(), tuiCommands(), demoCommands(),
 		serveCommands(), adminCommands(), benchCommands(), keyCommands(), lockCommands(), revokedCommands(),
+		agendaCommands(), undoCommands(),
 	}
 	table := map[string]*Command{}
 	for _, g := range groups {

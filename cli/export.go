@@ -24,8 +24,8 @@ func exportCommands() []Command {
 	return []Command{
 		{
 			Name:    "export",
-			Usage:   "[COLLECTION] [--format jsonl|csv] [--out FILE]",
-			Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection)",
+			Usage:   "[COLLECTION] [--matter ID] [--format jsonl|csv] [--out FILE]",
+			Summary: "Export records as JSON Lines (all collections, or one) or CSV (one collection); --matter: one matter and its records",
 			Run:     runExport,
 		},
 	}
@@ -34,6 +34,7 @@ func exportCommands() []Command {
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	format := fs.String("format", "jsonl", "jsonl or csv")
 	out := fs.String("out", "", "write to this file instead of stdout (replaced whole, only when the export succeeds)")
+	matter := fs.String("matter", "", "only this matter (its id): the matter itself and every record it holds, ready for import")
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -62,24 +63,36 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	default:
 		return fmt.Errorf("unknown format %q (formats: jsonl, csv)", *format)
 	}
+	if *matter != "" {
+		if err := checkID(*matter); err != nil {
+			return fmt.Errorf("--matter: %w", err)
+		}
+	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if *matter != "" {
+		m, err := db.Get(ctx, *matter)
+		if err != nil || m.Collection != model.MatterCollection || m.Deleted {
+			return fmt.Errorf("--matter: no matter with id %s on this device (casefile list matter shows them)", *matter)
+		}
+	}
+	scope := exportScope{cols: cols, matter: *matter}
 	if *out != "" {
 		if inside(env.DataDir, *out) {
 			return fmt.Errorf("%s is inside the data directory, where an export would lie in plaintext beside the encrypted data; write it elsewhere", *out)
 		}
 		return writeFileAtomic(*out, func(f *os.File) error {
-			return exportStable(ctx, env, db, cols, *format, f)
+			return exportStable(ctx, env, db, scope, *format, f)
 		})
 	}
 	// Even to stdout, the export is first written whole, so that a
 	// start-over never repeats output: in memory, since a temporary file
 	// in the data directory would hold the records in plaintext.
 	var buf memFile
-	if err := exportStable(ctx, env, db, cols, *format, &buf); err != nil {
+	if err := exportStable(ctx, env, db, scope, *format, &buf); err != nil {
 		return err
 	}
 	_, err = env.Stdout.Write(buf.b)
@@ -134,7 +147,7 @@ const maxExportTries = 5
 // recently changed first" order, so a record changed mid-export moves to
 // the front and, if not yet written, would be left out; and the export
 // would show the records as they were at different moments.
-func exportStable(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, f exportSink) error {
+func exportStable(ctx context.Context, env *Env, db *localdb.DB, scope exportScope, format string, f exportSink) error {
 	for range maxExportTries {
 		if err := f.Truncate(0); err != nil {
 			return fmt.Errorf("write the export: %w", err)
@@ -147,7 +160,7 @@ func exportStable(ctx context.Context, env *Env, db *localdb.DB, cols []*model.C
 			return err
 		}
 		w := bufio.NewWriter(f)
-		if err := export(ctx, env, db, cols, format, w); err != nil {
+		if err := export(ctx, env, db, scope, format, w); err != nil {
 			return err
 		}
 		if err := w.Flush(); err != nil {
@@ -189,14 +202,29 @@ func writeFileAtomic(path string, write func(*os.File) error) error {
 	return nil
 }
 
-func export(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collection, format string, w io.Writer) error {
+// exportScope is what an export holds: these collections, of one matter
+// when matter is set.
+type exportScope struct {
+	cols   []*model.Collection
+	matter string
+}
+
+// each calls fn for every record of collection c in the scope (a matter
+// belongs to itself, so the matter comes with its records).
+func (sc exportScope) each(ctx context.Context, env *Env, db *localdb.DB, c *model.Collection, fn func(model.Record) error) error {
+	return eachListed(ctx, env, db, localdb.ListQuery{Collection: c.Name, MatterID: sc.matter}, fn)
+}
+
+func export(ctx context.Context, env *Env, db *localdb.DB, scope exportScope, format string, w io.Writer) error {
 	if format == "csv" {
-		return exportCSV(ctx, env, db, cols[0], w)
+		return exportCSV(ctx, env, db, scope, w)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	for _, c := range cols {
-		err := eachRecord(ctx, env, db, c.Name, func(r model.Record) error {
+	// Matters come first in the schema, so an import meets each matter
+	// before the records that refer to it.
+	for _, c := range scope.cols {
+		err := scope.each(ctx, env, db, c, func(r model.Record) error {
 			return enc.Encode(r)
 		})
 		if err != nil {
@@ -212,15 +240,21 @@ func export(ctx context.Context, env *Env, db *localdb.DB, cols []*model.Collect
 // costs the same on every page and never skips or repeats a record that
 // is not changed meanwhile.
 func eachRecord(ctx context.Context, env *Env, db *localdb.DB, collection string, fn func(model.Record) error) error {
+	return eachListed(ctx, env, db, localdb.ListQuery{Collection: collection}, fn)
+}
+
+// eachListed is eachRecord for the records a list query selects (its
+// window is ignored).
+func eachListed(ctx context.Context, env *Env, db *localdb.DB, q localdb.ListQuery, fn func(model.Record) error) error {
 	page := localdb.ReadPage
 	if env.hooks.exportPage > 0 {
 		page = env.hooks.exportPage
 	}
-	q := localdb.ListQuery{Collection: collection, Limit: page}
+	q.Offset, q.Limit, q.After = 0, page, nil
 	for {
 		recs, err := db.List(ctx, q)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
+			return fmt.Errorf("read %s: %w", q.Collection, err)
 		}
 		if env.hooks.afterExportPage != nil {
 			env.hooks.afterExportPage()
@@ -238,14 +272,15 @@ func eachRecord(ctx context.Context, env *Env, db *localdb.DB, collection string
 	}
 }
 
-func exportCSV(ctx context.Context, env *Env, db *localdb.DB, col *model.Collection, w io.Writer) error {
+func exportCSV(ctx context.Context, env *Env, db *localdb.DB, scope exportScope, w io.Writer) error {
+	col := scope.cols[0]
 	cw := csv.NewWriter(w)
 	head := append([]string{"id", "state", "version"}, col.FieldNames()...)
 	if err := cw.Write(head); err != nil {
 		return err
 	}
 	row := make([]string, len(head))
-	err := eachRecord(ctx, env, db, col.Name, func(r model.Record) error {
+	err := scope.each(ctx, env, db, col, func(r model.Record) error {
 		row[0], row[1], row[2] = r.ID, string(r.State), strconv.FormatInt(r.Version, 10)
 		for i, f := range col.Fields {
 			row[3+i] = csvCell(&f, r.Fields[f.Name])

@@ -117,18 +117,32 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// collection returns the named collection of the embedded schema, or an
-// error that lists the collections there are.
+// collection returns the named collection of the embedded schema (or the
+// one whose name name uniquely begins), or an error that lists the
+// collections there are.
 func collection(name string) (*model.Collection, error) {
 	s, err := schema()
 	if err != nil {
 		return nil, err
 	}
-	c, ok := s.Collection(name)
-	if !ok {
+	if c, ok := s.Collection(name); ok {
+		return c, nil
+	}
+	// A unique beginning names a collection too: "time" is time_entry.
+	var found []string
+	for _, n := range s.Names() {
+		if name != "" && strings.HasPrefix(n, name) {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 1:
+		c, _ := s.Collection(found[0])
+		return c, nil
+	case 0:
 		return nil, fmt.Errorf("unknown collection %q (collections: %s)", name, strings.Join(s.Names(), ", "))
 	}
-	return c, nil
+	return nil, fmt.Errorf("%q could be any of %s; say which", name, strings.Join(found, ", "))
 }
 
 // checkID returns an error unless s is a well-formed record id.

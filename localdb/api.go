@@ -69,6 +69,8 @@ const (
 	JournalReset         JournalKind = "reset" // the sync cursor started over
 	// JournalRestore: ops salvaged from a damaged database queued again.
 	JournalRestore JournalKind = "restore"
+	// JournalUndo: a local change taken back by a new op (Undoes names it).
+	JournalUndo JournalKind = "undo"
 )
 
 // JournalEntry is one line of the append-only journal.
@@ -83,6 +85,11 @@ type JournalEntry struct {
 	Summary    string       `json:"summary"` // a sentence for people
 	Before     model.Fields `json:"before,omitempty"`
 	After      model.Fields `json:"after,omitempty"`
+	// Undoes, on an undo, is the seq of the entry it took back.
+	Undoes int64 `json:"undoes,omitempty"`
+	// Version is the record's server version the entry speaks of: the
+	// one a local change was based on, the one an answer or pull gave.
+	Version int64 `json:"version,omitempty"`
 }
 
 // ListQuery selects records for a list; zero values mean "any".

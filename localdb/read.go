@@ -211,7 +211,7 @@ func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, erro
 		conds = append(conds, "seq > ?")
 		args = append(args, q.AfterSeq)
 	}
-	query := "SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after FROM journal"
+	query := "SELECT " + journalCols + " FROM journal"
 	if len(conds) > 0 {
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}
@@ -226,26 +226,8 @@ func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, erro
 	defer rows.Close()
 	out := []JournalEntry{}
 	for rows.Next() {
-		var e JournalEntry
-		var at int64
-		var before, after sql.NullString
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after); err != nil {
-			return nil, fmt.Errorf("read journal: %w", mapErr(err))
-		}
-		e.At = fromNanos(at)
-		if e.Summary, err = db.openString(e.Summary, journalPlace("summary", &e, at)); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		if before, err = db.openText(before, journalPlace("before", &e, at)); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		if after, err = db.openText(after, journalPlace("after", &e, at)); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		if e.Before, err = decodeFields(before); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		if e.After, err = decodeFields(after); err != nil {
+		e, err := db.scanJournal(rows)
+		if err != nil {
 			return nil, fmt.Errorf("read journal: %w", err)
 		}
 		out = append(out, e)
@@ -254,6 +236,35 @@ func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, erro
 		return nil, fmt.Errorf("read journal: %w", mapErr(err))
 	}
 	return out, nil
+}
+
+// journalCols are the columns scanJournal reads.
+const journalCols = "seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version"
+
+// scanJournal reads one journal row of journalCols, its sealed text opened.
+func (db *DB) scanJournal(s rowScanner) (JournalEntry, error) {
+	var e JournalEntry
+	var at int64
+	var before, after sql.NullString
+	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after, &e.Undoes, &e.Version); err != nil {
+		return e, mapErr(err)
+	}
+	e.At = fromNanos(at)
+	var err error
+	if e.Summary, err = db.openString(e.Summary, journalPlace("summary", &e, at)); err != nil {
+		return e, err
+	}
+	if before, err = db.openText(before, journalPlace("before", &e, at)); err != nil {
+		return e, err
+	}
+	if after, err = db.openText(after, journalPlace("after", &e, at)); err != nil {
+		return e, err
+	}
+	if e.Before, err = decodeFields(before); err != nil {
+		return e, err
+	}
+	e.After, err = decodeFields(after)
+	return e, err
 }
 
 // Outbox returns every queued op in queue order.
@@ -273,19 +284,25 @@ func (db *DB) Outbox(ctx context.Context) ([]OutboxOp, error) {
 	return out, nil
 }
 
-const conflictCols = "record_id, collection, op_id, kind, base_version, theirs_version, fields, mine, theirs, created_at"
+const conflictCols = "record_id, collection, op_id, kind, base_version, theirs_version, fields, mine, theirs, created_at, theirs_by, theirs_at"
 
 func (db *DB) scanConflict(s rowScanner) (model.Conflict, error) {
 	var c model.Conflict
 	var fields string
 	var mine, theirs sql.NullString
-	var created int64
+	var created, theirsAt int64
 	if err := s.Scan(&c.RecordID, &c.Collection, &c.OpID, &c.Kind, &c.BaseVersion, &c.TheirsVersion,
-		&fields, &mine, &theirs, &created); err != nil {
+		&fields, &mine, &theirs, &created, &c.TheirsBy, &theirsAt); err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromNanos(created)
+	if theirsAt != 0 {
+		c.TheirsAt = fromNanos(theirsAt)
+	}
 	var err error
+	if c.TheirsBy, err = db.openString(c.TheirsBy, conflictPlace("theirs_by", &c)); err != nil {
+		return c, err
+	}
 	if fields, err = db.openString(fields, conflictPlace("fields", &c)); err != nil {
 		return c, err
 	}

@@ -139,42 +139,53 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
 			return ErrDeleted
 		}
-		norm, probs := col.Validate(changes, false)
-		refs, err := refProblems(ctx, tx, col, norm, nil)
-		if err != nil {
-			return err
-		}
-		if probs = append(probs, refs...); len(probs) > 0 {
-			return probs
-		}
-		changed, before := model.Fields{}, model.Fields{}
-		for k, v := range norm {
-			if !model.Equal(rec.fields[k], v) || (rec.deleted && v != nil) {
-				changed[k], before[k] = v, rec.fields[k]
-			}
-		}
-		if len(changed) == 0 {
-			out = rec.record()
-			return nil
-		}
-		now := nanos(db.now())
-		op, how, err := db.enqueue(ctx, tx, rec, model.OpUpdate, changed, before, now)
-		if err != nil {
-			return err
-		}
-		after, _, err := db.recompute(ctx, tx, id, now)
-		if err != nil {
+		after, e, err := db.updateRow(ctx, tx, col, rec, changes)
+		if err != nil || e == nil {
+			out = after.record()
 			return err
 		}
 		out = after.record()
-		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalUpdate, RecordID: id,
-			Collection: rec.collection, OpID: op.OpID, Summary: "changed " + fieldList(changed) + queueNote(how),
-			Before: before, After: changed})
+		return db.journal(ctx, tx, *e)
 	})
 	if err != nil {
 		return model.Record{}, wrapWrite("update "+id, err)
 	}
 	return out, nil
+}
+
+// updateRow validates changes of rec and queues those that change a value,
+// in tx. It returns the record as it now is and the journal entry the
+// change wants (nil when nothing changed), for the caller to write.
+func (db *DB) updateRow(ctx context.Context, tx *sql.Tx, col *model.Collection, rec recordRow, changes model.Fields) (recordRow, *JournalEntry, error) {
+	norm, probs := col.Validate(changes, false)
+	refs, err := refProblems(ctx, tx, col, norm, nil)
+	if err != nil {
+		return rec, nil, err
+	}
+	if probs = append(probs, refs...); len(probs) > 0 {
+		return rec, nil, probs
+	}
+	changed, before := model.Fields{}, model.Fields{}
+	for k, v := range norm {
+		if !model.Equal(rec.fields[k], v) || (rec.deleted && v != nil) {
+			changed[k], before[k] = v, rec.fields[k]
+		}
+	}
+	if len(changed) == 0 {
+		return rec, nil, nil
+	}
+	now := nanos(db.now())
+	op, how, err := db.enqueue(ctx, tx, rec, model.OpUpdate, changed, before, now)
+	if err != nil {
+		return rec, nil, err
+	}
+	after, _, err := db.recompute(ctx, tx, rec.id, now)
+	if err != nil {
+		return rec, nil, err
+	}
+	return after, &JournalEntry{Actor: actorLocal, Kind: JournalUpdate, RecordID: rec.id,
+		Collection: rec.collection, OpID: op.OpID, Summary: "changed " + fieldList(changed) + queueNote(how),
+		Before: before, After: changed, Version: rec.version}, nil
 }
 
 // hiddenFailedCreate reports a record hidden because the server refused its
@@ -226,25 +237,35 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 // deleteRow queues the delete of a record in tx and journals it with what
 // as its summary ("deleted", "deleted with its matter").
 func (db *DB) deleteRow(ctx context.Context, tx *sql.Tx, rec recordRow, what string) error {
-	if err := db.deletable(ctx, tx, rec); err != nil {
+	e, err := db.queueDelete(ctx, tx, rec, what)
+	if err != nil {
 		return err
+	}
+	return db.journal(ctx, tx, e)
+}
+
+// queueDelete queues the delete of a record in tx and returns the journal
+// entry it wants, for the caller to write.
+func (db *DB) queueDelete(ctx context.Context, tx *sql.Tx, rec recordRow, what string) (JournalEntry, error) {
+	if err := db.deletable(ctx, tx, rec); err != nil {
+		return JournalEntry{}, err
 	}
 	id := rec.id
 	now := nanos(db.now())
 	op, how, err := db.enqueue(ctx, tx, rec, model.OpDelete, nil, nil, now)
 	if err != nil {
-		return err
+		return JournalEntry{}, err
 	}
 	_, exists, err := db.recompute(ctx, tx, id, now)
 	if err != nil {
-		return err
+		return JournalEntry{}, err
 	}
 	summary := what + queueNote(how)
 	if !exists {
 		summary = what + "; the server never had it, so it is gone with its unsent changes"
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDelete, RecordID: id,
-		Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields})
+	return JournalEntry{Actor: actorLocal, Kind: JournalDelete, RecordID: id,
+		Collection: rec.collection, OpID: op.OpID, Summary: summary, Before: rec.fields, Version: rec.version}, nil
 }
 
 // deletable refuses the delete of a record in conflict or already deleted.

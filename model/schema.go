@@ -66,6 +66,9 @@ type Field struct {
 	Min      *float64    `toml:"min"`    // lower bound of a number field
 	Max      *float64    `toml:"max"`    // upper bound of a number field
 	Merge    MergePolicy `toml:"merge"`  // overrides the collection's policy
+	// Unit says how people type and read a number field: UnitMinutes
+	// ("1h30"), or "" for a plain number. It changes no stored value.
+	Unit string `toml:"unit"`
 }
 
 // Collection is one declared collection: its fields and how lists show it.
@@ -145,6 +148,9 @@ func (s *Schema) init() error {
 			}
 			if f.Type == TypeRef && f.Ref == "" {
 				return fmt.Errorf("%s.%s: a ref needs the collection it points to", c.Name, f.Name)
+			}
+			if f.Unit != "" && (f.Unit != UnitMinutes || f.Type != TypeNumber) {
+				return fmt.Errorf("%s.%s: unit %q: only a number field may have a unit, and the only unit is %q", c.Name, f.Name, f.Unit, UnitMinutes)
 			}
 			if f.Merge != "" && !validPolicy(f.Merge) {
 				return fmt.Errorf("%s.%s: unknown merge policy %q", c.Name, f.Name, f.Merge)

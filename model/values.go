@@ -306,6 +306,9 @@ func (f *Field) ParseInput(s string) (any, error) {
 	}
 	switch f.Type {
 	case TypeNumber:
+		if f.Unit == UnitMinutes {
+			return ParseMinutes(s)
+		}
 		n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil {
 			return nil, fmt.Errorf("not a number: %q", s)

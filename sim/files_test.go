@@ -29,7 +29,11 @@ const attachOdds = 0.08
 const maxSimFile = 3000
 
 func (c *client) files() *localfiles.Dir {
-	d, err := localfiles.OpenDir(c.path + ".files")
+	var opts []localfiles.Option
+	if c.keys != nil {
+		opts = append(opts, localfiles.WithSealer(c.keys)) // sealed beside the encrypted database
+	}
+	d, err := localfiles.OpenDir(c.path+".files", opts...)
 	if err != nil {
 		panic(err)
 	}

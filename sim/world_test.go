@@ -53,11 +53,15 @@ type world struct {
 	schema *model.Schema
 	dir    string
 
-	rmu    sync.Mutex // the handlers of the links draw from rnd too
-	rnd    *rand.Rand
-	frnd   *rand.Rand // the faults of file requests (files_test.go): their number follows real retry timers
-	arnd   *rand.Rand // when and what a client attaches: apart from frnd, so those timers never move an attach
-	healed bool
+	rmu  sync.Mutex // the handlers of the links draw from rnd too
+	rnd  *rand.Rand
+	frnd *rand.Rand // the faults of file requests (files_test.go): their number follows real retry timers
+	arnd *rand.Rand // when and what a client attaches: apart from frnd, so those timers never move an attach
+	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
+	// revokeOdds is the chance of a device revocation after a step
+	// (revokeOdds the constant; a test of revocations raises it).
+	revokeOdds float64
+	healed     bool
 
 	srv     *server.Server
 	srvURL  string
@@ -144,16 +148,18 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 	}
 	w := &world{
 		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
-		rnd:       rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
-		frnd:      newFileRand(seed),
-		arnd:      newAttachRand(seed),
-		index:     map[string]int{},
-		kinds:     map[string]string{},
-		withdrawn: map[wkey]int{},
-		ledger:    map[string]protocol.OpResult{},
-		trace:     fnv.New64a(),
-		stats:     st,
-		verbose:   os.Getenv("CASEFILE_SIM_TRACE") != "",
+		rnd:        rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
+		frnd:       newFileRand(seed),
+		arnd:       newAttachRand(seed),
+		vrnd:       newRevokeRand(seed),
+		revokeOdds: revokeOdds,
+		index:      map[string]int{},
+		kinds:      map[string]string{},
+		withdrawn:  map[wkey]int{},
+		ledger:     map[string]protocol.OpResult{},
+		trace:      fnv.New64a(),
+		stats:      st,
+		verbose:    os.Getenv("CASEFILE_SIM_TRACE") != "",
 	}
 	t.Cleanup(w.close)
 	w.startServer()

@@ -20,17 +20,19 @@ func (m *Model) globalKeys() []keyAction {
 	to := func(s screen) func() tea.Cmd { return func() tea.Cmd { return m.switchTo(s) } }
 	return []keyAction{
 		{binding: k.Quit, run: func() tea.Cmd { return tea.Quit }},
-		{binding: k.Help, run: func() tea.Cmd { m.showHelp = true; return nil }},
+		{binding: k.Help, run: m.openHelp},
 		{binding: k.WorkOffline, run: m.toggleOffline},
 		{binding: k.SyncNow, run: m.syncNowKey},
+		{binding: k.Undo, run: func() tea.Cmd { return undoLast(m.sh.DB) }},
 		{binding: k.NextScreen, run: func() tea.Cmd { return m.switchTo(m.screen + 1) }},
 		{binding: k.PrevScreen, run: func() tea.Cmd { return m.switchTo(m.screen - 1) }},
 		{binding: k.Records, run: to(screenRecords)},
 		{binding: k.Conflicts, run: to(screenConflicts)},
 		{binding: k.Backlog, run: to(screenBacklog)},
 		{binding: k.Activity, run: to(screenActivity)},
-		{binding: k.Back, when: func() bool { return m.screen == screenRecords && m.detail != nil },
-			run: func() tea.Cmd { m.detail = nil; return m.records.reload(true) }},
+		{binding: k.Agenda, run: to(screenAgenda)},
+		{binding: k.MarkDone, when: func() bool { _, ok := m.selectedTask(); return ok }, run: m.markDone},
+		{binding: k.Back, when: func() bool { return m.screen == screenRecords && (m.detail != nil || m.hub != nil) }, run: m.back},
 		{binding: k.Back, when: func() bool { return m.screen != screenRecords }, run: to(screenRecords)},
 	}
 }
@@ -63,10 +65,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if m.showHelp {
-		if key.Matches(msg, k.Help, k.Back, k.Quit) {
-			m.showHelp = false
-		}
-		return nil
+		return m.helpKey(msg)
 	}
 	if !m.capturing() {
 		for _, a := range m.globalKeys() {

@@ -12,7 +12,8 @@ const wheelStep = 3
 // the records, the backlog, the activity feed, the pickers, the detail's
 // lines and the conflict's fields. It holds a cursor over n items and the
 // first of rows visible ones, and moves them with the list keys (up, down,
-// page up/ctrl+u, page down/ctrl+d, first, last) and the wheel. A pane
+// page up, page down, half a page up/ctrl+u and down/ctrl+d, first,
+// last) and the wheel. A pane
 // sets its length and height, hands it keys and wheel turns, and draws
 // items [top, top+rows).
 //
@@ -93,6 +94,9 @@ func (s *scroller) pageSize() int {
 	return max(1, s.rows)
 }
 
+// halfPage is how far ctrl+u and ctrl+d move: half a page, at least one row.
+func (s *scroller) halfPage() int { return max(1, s.pageSize()/2) }
+
 // Update moves the list for a list key or a wheel turn; handled reports
 // whether the message was one, so the pane need not look at it again.
 func (s *scroller) Update(msg tea.Msg) (handled bool) {
@@ -121,6 +125,10 @@ func (s *scroller) Update(msg tea.Msg) (handled bool) {
 			s.Move(-s.pageSize())
 		case key.Matches(msg, k.PageDown):
 			s.Move(s.pageSize())
+		case key.Matches(msg, k.HalfPageUp):
+			s.Move(-s.halfPage())
+		case key.Matches(msg, k.HalfPageDown):
+			s.Move(s.halfPage())
 		case key.Matches(msg, k.Top):
 			s.Move(-s.n)
 		case key.Matches(msg, k.Bottom):
@@ -136,5 +144,5 @@ func (s *scroller) Update(msg tea.Msg) (handled bool) {
 // Bindings are the keys the list declares, for the panes' help.
 func (s *scroller) Bindings() []key.Binding {
 	k := s.keys
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfPageUp, k.HalfPageDown, k.Top, k.Bottom}
 }

@@ -17,11 +17,13 @@ func TestScrollerKeysPageAndWheel(t *testing.T) {
 	}{
 		{keyPress("down"), 1, 0},
 		{keyPress("j"), 2, 0},
-		{keyPress("ctrl+d"), 12, 3},
-		{keyPress("pgdown"), 22, 13},
-		{keyPress("ctrl+u"), 12, 12},
-		{tea.MouseWheelMsg{Button: tea.MouseWheelDown}, 15, 12},
-		{tea.MouseWheelMsg{Button: tea.MouseWheelUp}, 12, 12},
+		{keyPress("ctrl+d"), 7, 0}, // half a page of 10
+		{keyPress("pgdown"), 17, 8},
+		{keyPress("ctrl+u"), 12, 8},
+		{keyPress("pgup"), 2, 2},
+		{keyPress("ctrl+d"), 7, 2},
+		{tea.MouseWheelMsg{Button: tea.MouseWheelDown}, 10, 2},
+		{tea.MouseWheelMsg{Button: tea.MouseWheelUp}, 7, 2},
 		{keyPress("G"), 99, 90},
 		{keyPress("down"), 99, 90},
 		{keyPress("g"), 0, 0},
@@ -66,14 +68,19 @@ func TestScrollerFollowScrollsLineByLine(t *testing.T) {
 	s.page = 4
 	s.SetRows(8)
 	s.SetLen(20)
-	s.Update(keyPress("ctrl+d"))
+	s.Update(keyPress("pgdown"))
 	s.Update(keyPress("down"))
 	if s.Top() != 5 || s.Cursor() != 5 {
 		t.Fatalf("top %d cursor %d, want 5 5", s.Top(), s.Cursor())
 	}
+	s.Update(keyPress("ctrl+d")) // half of the page of 4
+	if s.Top() != 7 || s.Cursor() != 7 {
+		t.Fatalf("after ctrl+d: top %d cursor %d, want 7 7", s.Top(), s.Cursor())
+	}
 }
 
-// Every list pane pages with ctrl+d and ctrl+u through the one scroller.
+// Every list pane moves half a page with ctrl+d and ctrl+u through the
+// one scroller.
 func TestPanesPageWithCtrlD(t *testing.T) {
 	db := openDB(t)
 	mt := mustCreate(t, db, "matter", map[string]any{"title": "Paging"})
@@ -84,8 +91,8 @@ func TestPanesPageWithCtrlD(t *testing.T) {
 	press(t, m, "right", "right")
 	mustContain(t, screenText(m), "1 of 60")
 	press(t, m, "ctrl+d")
-	if c := m.records.list.Cursor(); c != m.records.listRows() {
-		t.Fatalf("records cursor %d after ctrl+d, want a page (%d)", c, m.records.listRows())
+	if c := m.records.list.Cursor(); c != m.records.listRows()/2 {
+		t.Fatalf("records cursor %d after ctrl+d, want half a page (%d)", c, m.records.listRows()/2)
 	}
 	press(t, m, "ctrl+u")
 	mustContain(t, screenText(m), "1 of 60")

@@ -14,8 +14,12 @@ func (p *recordsPane) View() string {
 	if p.picker != nil {
 		return p.picker.View()
 	}
-	side := p.sidebarView()
-	list := p.listView(max(10, p.Width-sidebarWidth-1))
+	sw := p.sidebarW()
+	list := p.listView(max(10, p.Width-p.listX()))
+	if sw == 0 {
+		return fitLines(list, p.Height)
+	}
+	side := p.sidebarView(sw)
 	sl, ll := strings.Split(side, "\n"), strings.Split(list, "\n")
 	var b strings.Builder
 	for i := range p.Height {
@@ -29,20 +33,20 @@ func (p *recordsPane) View() string {
 		if i < len(ll) {
 			r = ll[i]
 		}
-		b.WriteString(pad(l, sidebarWidth) + p.Styles.Rule.Render("│") + r)
+		b.WriteString(pad(l, sw) + p.Styles.Rule.Render("│") + r)
 	}
 	return b.String()
 }
 
-func (p *recordsPane) sidebarView() string {
+func (p *recordsPane) sidebarView(sw int) string {
 	s := p.Styles
 	lines := []string{s.ColHeader.Render(" Collections")}
 	for i, c := range p.cols {
 		n := humanize.Comma(int64(p.counts[c.Name]))
-		label := truncate(c.Label, sidebarWidth-3-len(n)-1)
-		line := joinRight(" "+label, n+" ", sidebarWidth)
+		label := truncate(c.Label, sw-3-len(n)-1)
+		line := joinRight(" "+label, n+" ", sw)
 		if i == p.sel {
-			line = s.SideActive.Render(joinRight("▸"+label, n+" ", sidebarWidth))
+			line = s.SideActive.Render(joinRight("▸"+label, n+" ", sw))
 		} else {
 			line = s.SideItem.Render(line)
 		}

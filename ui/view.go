@@ -27,7 +27,6 @@ func (m *Model) layout() {
 	for _, p := range m.panes.open() {
 		p.SetSize(m.width, h)
 	}
-	m.help.SetWidth(m.width)
 }
 
 func (m *Model) bodyHeight() int {
@@ -48,6 +47,9 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
+	if m.revoked.on {
+		return m.revokedView()
+	}
 	if m.lock.locked {
 		return m.lockView()
 	}
@@ -148,25 +150,68 @@ func roundETA(d time.Duration) string {
 	return fmt.Sprintf("%d h", int(d.Hours())+1)
 }
 
-func (m *Model) tabsView() string {
+// tab is one tab of the tab line and where it is drawn.
+type tab struct {
+	screen screen
+	x, w   int
+	text   string
+}
+
+// tabs lays out the tab line: every tab with its name, or, when they do
+// not fit in w cells, the names of all but the screen shown left out
+// ("3 (5)"), so each tab stays in sight and can be clicked.
+func (m *Model) tabs(w int) []tab {
 	s := m.sh.Styles
 	k := m.sh.Keys
-	tab := func(sc screen, b key.Binding, name string, count int) string {
-		label := b.Help().Key + " " + name
-		if count > 0 {
-			label += " (" + humanize.Comma(int64(count)) + ")"
-		}
-		if m.screen == sc {
-			return s.TabActive.Render(label)
-		}
-		return s.Tab.Render(label)
+	all := []struct {
+		sc    screen
+		b     key.Binding
+		name  string
+		count int
+	}{
+		{screenRecords, k.Records, "Records", 0},
+		{screenConflicts, k.Conflicts, "Conflicts", m.head.status.Conflicts},
+		{screenBacklog, k.Backlog, "Backlog", m.head.status.OutboxOps},
+		{screenActivity, k.Activity, "Activity", 0},
+		{screenAgenda, k.Agenda, "Agenda", 0},
 	}
-	tabs := tab(screenRecords, k.Records, "Records", 0) +
-		tab(screenConflicts, k.Conflicts, "Conflicts", m.head.status.Conflicts) +
-		tab(screenBacklog, k.Backlog, "Backlog", m.head.status.OutboxOps) +
-		tab(screenActivity, k.Activity, "Activity", 0)
+	lay := func(short bool) ([]tab, int) {
+		var out []tab
+		x := 0
+		for _, t := range all {
+			label := t.b.Help().Key
+			if !short || m.screen == t.sc {
+				label += " " + t.name
+			}
+			if t.count > 0 {
+				label += " (" + humanize.Comma(int64(t.count)) + ")"
+			}
+			st := s.Tab
+			if m.screen == t.sc {
+				st = s.TabActive
+			}
+			text := st.Render(label)
+			tw := lipgloss.Width(text)
+			out = append(out, tab{screen: t.sc, x: x, w: tw, text: text})
+			x += tw
+		}
+		return out, x
+	}
+	out, tw := lay(false)
+	if tw > w {
+		out, _ = lay(true)
+	}
+	return out
+}
+
+func (m *Model) tabsView() string {
+	var b strings.Builder
+	for _, t := range m.tabs(m.width) {
+		b.WriteString(t.text)
+	}
+	tabs := truncate(b.String(), m.width)
 	rule := max(0, m.width-lipgloss.Width(tabs))
-	return tabs + s.Rule.Render(strings.Repeat("─", rule))
+	return tabs + m.sh.Styles.Rule.Render(strings.Repeat("─", rule))
 }
 
 func (m *Model) noticeView() string {
@@ -186,56 +231,6 @@ func (m *Model) noticeView() string {
 		st = s.Error
 	}
 	return st.Render(truncate(" "+safeLine(m.notice.text), m.width))
-}
-
-// globalHelp is the help of the keys that work on every screen.
-type globalHelp struct{ k *KeyMap }
-
-func (g globalHelp) ShortHelp() []key.Binding {
-	return []key.Binding{g.k.Help, g.k.NextScreen, g.k.WorkOffline, g.k.SyncNow, g.k.Quit}
-}
-
-func (g globalHelp) FullHelp() [][]key.Binding {
-	k := g.k
-	return [][]key.Binding{
-		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.NextScreen, k.PrevScreen},
-		{k.WorkOffline, k.SyncNow, k.Help, k.Back, k.Quit},
-	}
-}
-
-func (m *Model) shortHelpView() string {
-	var b []key.Binding
-	if m.ask != nil {
-		b = []key.Binding{m.sh.Keys.Confirm, m.sh.Keys.Cancel}
-	} else if m.showHelp {
-		b = []key.Binding{m.sh.Keys.Help, m.sh.Keys.Back}
-	} else {
-		b = m.active().ShortHelp()
-		if !m.capturing() {
-			b = append(b, globalHelp{m.sh.Keys}.ShortHelp()...)
-		}
-	}
-	// Cut here too: help's own cut lets a line run over when even the
-	// ellipsis does not fit.
-	return truncate(" "+m.help.ShortHelpView(b), m.width)
-}
-
-func (m *Model) fullHelpView() string {
-	s := m.sh.Styles
-	k := m.sh.Keys
-	lines := []string{s.Title.Render(" Keys") + s.Muted.Render(" · press "+k.Help.Help().Key+" or "+k.Back.Help().Key+" to close"), ""}
-	cols := append(globalHelp{m.sh.Keys}.FullHelp(), m.active().FullHelp()...)
-	lines = append(lines, packColumns(s, cols, m.width-1)...)
-	lines = append(lines, "", s.Muted.Render(" Record states:"),
-		"   "+s.badge(model.StatePending)+"  "+s.badge(model.StateSyncing)+"  "+s.badge(model.StateRetrying)+"  "+
-			s.badge(model.StateFailed)+"  "+s.badge(model.StateConflict)+"  "+s.badge(model.StateSynced))
-	if m.opts.Hint != "" {
-		lines = append(lines, "", s.Info.Render(" "+m.opts.Hint))
-	}
-	for i, l := range lines {
-		lines[i] = truncate(l, m.width)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // packColumns lays out columns of key bindings side by side, starting a

@@ -1,0 +1,211 @@
+package localdb
+
+import (
+	"errors"
+	"testing"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+func mustUndo(t testing.TB, db *DB) Undone {
+	t.Helper()
+	u, err := db.Undo(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestUndoWalksBackThroughEdits(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A", "body": "one"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	mustUpdate(t, db, n, model.Fields{"title": "C", "body": "two"})
+
+	u := mustUndo(t, db)
+	if u.Action != UndoReverted || u.Change.Kind != JournalUpdate || len(u.Fields) != 2 || len(u.Kept) != 0 {
+		t.Fatalf("first undo = %+v", u)
+	}
+	if r := mustGet(t, db, n); r.Fields["title"] != "B" || r.Fields["body"] != "one" || r.State != model.StatePending {
+		t.Fatalf("after the first undo: %+v", r)
+	}
+	u = mustUndo(t, db)
+	if u.Action != UndoReverted || len(u.Fields) != 1 || u.Fields[0] != "title" {
+		t.Fatalf("second undo = %+v", u)
+	}
+	if r := mustGet(t, db, n); r.Fields["title"] != "A" || r.Fields["body"] != "one" {
+		t.Fatalf("after the second undo: %+v", r)
+	}
+	// Every edit folded into one never-sent op; it now changes nothing
+	// the server does not already hold, and says so by its values.
+	ops := opsOf(t, db, n)
+	if len(ops) != 1 || ops[0].Kind != model.OpUpdate || ops[0].Fields["title"] != "A" || ops[0].Fields["body"] != "one" {
+		t.Fatalf("queue after two undos: %+v", ops)
+	}
+	// The synced note was pulled, not made here: nothing is left to undo,
+	// not even the matter (pulled too).
+	if _, err := db.Undo(bg); !errors.Is(err, ErrNothingToUndo) {
+		t.Fatalf("a third undo: %v, want ErrNothingToUndo", err)
+	}
+	j := journalOf(t, db, n)
+	if j[0].Kind != JournalUndo || j[0].Undoes == 0 || j[0].OpID != ops[0].OpID {
+		t.Fatalf("the undo's journal entry %+v", j[0])
+	}
+}
+
+func TestUndoOfCreateDeletesAndOfDeleteRestores(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "fresh"})
+	u := mustUndo(t, db)
+	if u.Action != UndoDeleted || u.Change.Kind != JournalCreate || u.Record.ID != n.ID {
+		t.Fatalf("undo of a create = %+v", u)
+	}
+	// Never sent: the delete cancels the create and the record is gone.
+	if _, err := db.Get(bg, n.ID); !errors.Is(err, ErrNotFound) || len(opsOf(t, db, n.ID)) != 0 {
+		t.Fatalf("an undone unsent create left %v, ops %+v", err, opsOf(t, db, n.ID))
+	}
+
+	s := syncedNote(t, db, m, 3, model.Fields{"title": "kept", "body": "text"})
+	if err := db.Delete(bg, s); err != nil {
+		t.Fatal(err)
+	}
+	u = mustUndo(t, db)
+	if u.Action != UndoRestored || u.Record.Deleted || u.Record.Fields["body"] != "text" {
+		t.Fatalf("undo of a delete = %+v", u)
+	}
+	ops := opsOf(t, db, s)
+	if len(ops) != 2 || ops[0].Kind != model.OpDelete || ops[1].Kind != model.OpCreate || ops[1].BaseVersion != 3 {
+		t.Fatalf("a restore is a new op behind the delete: %+v", ops)
+	}
+	// The delete is applied (tombstone version 4); the restore moves onto it.
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: s, Collection: "note", MatterID: m, Version: 4, Deleted: true}})
+	if ops = opsOf(t, db, s); len(ops) != 1 || ops[0].BaseVersion != 4 {
+		t.Fatalf("the restore did not move onto the tombstone: %+v", ops)
+	}
+	if r := mustGet(t, db, s); r.Deleted || r.Fields["title"] != "kept" {
+		t.Fatalf("restored record %+v", r)
+	}
+	// Undoing further walks back to the create undone above: it is
+	// marked taken back, so the next one is the undo's own... nothing.
+	if _, err := db.Undo(bg); !errors.Is(err, ErrNothingToUndo) {
+		t.Fatalf("undo with every change taken back: %v", err)
+	}
+}
+
+func TestUndoOfDeleteAfterTheServerAppliedItRestoresOnTheTombstone(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	s := syncedNote(t, db, m, 5, model.Fields{"title": "gone", "body": "b"})
+	if err := db.Delete(bg, s); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: s, Collection: "note", MatterID: m, Version: 6, Deleted: true}})
+	if _, err := db.Get(bg, s); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an acknowledged delete left the record: %v", err)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoRestored {
+		t.Fatalf("undo = %+v", u)
+	}
+	ops := opsOf(t, db, s)
+	if len(ops) != 1 || ops[0].Kind != model.OpCreate || ops[0].BaseVersion != 6 || ops[0].Fields["title"] != "gone" {
+		t.Fatalf("restore op %+v", ops)
+	}
+	if r := mustGet(t, db, s); r.Deleted || r.State != model.StatePending || r.Fields["body"] != "b" {
+		t.Fatalf("restored record %+v", r)
+	}
+	hits, err := db.Search(bg, "gone", 10)
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("the restored record is not searchable: %v %v", hits, err)
+	}
+}
+
+func TestUndoKeepsFieldsSomeoneElseChangedSince(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A", "body": "one"})
+	mustUpdate(t, db, n, model.Fields{"title": "mine", "body": "mine too"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3,
+			Fields: model.Fields{"matter_id": m, "title": "mine", "body": "mine too"}}})
+	// Another user changes the body; the pull brings it.
+	pull(t, db, 10, serverRecord(n, "note", m, 4, model.Fields{"matter_id": m, "title": "mine", "body": "theirs"}))
+	u := mustUndo(t, db)
+	if u.Action != UndoReverted || len(u.Fields) != 1 || u.Fields[0] != "title" || len(u.Kept) != 1 || u.Kept[0] != "body" {
+		t.Fatalf("undo = %+v", u)
+	}
+	r := mustGet(t, db, n)
+	if r.Fields["title"] != "A" || r.Fields["body"] != "theirs" {
+		t.Fatalf("after the undo %+v", r.Fields)
+	}
+	ops := opsOf(t, db, n)
+	if len(ops) != 1 || ops[0].BaseVersion != 4 || len(ops[0].Fields) != 1 {
+		t.Fatalf("the undo's op is an edit of title on the current version: %+v", ops)
+	}
+}
+
+func TestUndoRefusesARecordInConflictAndChangesNothing(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultConflict, ConflictFields: []string{"title"},
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Fields: model.Fields{"matter_id": m, "title": "C"}}})
+	before := dump(t, db)
+	if _, err := db.Undo(bg); !errors.Is(err, ErrInConflict) {
+		t.Fatalf("undo of a record in conflict: %v", err)
+	}
+	if after := dump(t, db); after != before {
+		t.Fatalf("a refused undo changed the database:\n%s\n--- became ---\n%s", before, after)
+	}
+}
+
+func TestUndoOfCascadeRestoresTheMatterAndItsRecords(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	a := syncedNote(t, db, m, 2, model.Fields{"title": "a"})
+	b := syncedNote(t, db, m, 3, model.Fields{"title": "b"})
+	if _, err := db.DeleteCascade(bg, m); err != nil {
+		t.Fatal(err)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoRestored || u.Record.ID != m || u.Also != 2 {
+		t.Fatalf("undo of a cascade = %+v", u)
+	}
+	for _, id := range []string{m, a, b} {
+		if r := mustGet(t, db, id); r.Deleted {
+			t.Fatalf("%s still deleted", id)
+		}
+	}
+	if _, err := db.Undo(bg); !errors.Is(err, ErrNothingToUndo) {
+		t.Fatalf("after the cascade's undo: %v", err)
+	}
+}
+
+func TestUndoAfterTheRecordWasDeletedElsewhereOnlyMarksIt(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Fields: model.Fields{"matter_id": m, "title": "B"}}})
+	rec := serverRecord(n, "note", m, 4, nil)
+	rec.Deleted = true
+	pull(t, db, 20, rec)
+	u := mustUndo(t, db)
+	if u.Action != UndoNothing || u.Change.Kind != JournalUpdate {
+		t.Fatalf("undo = %+v", u)
+	}
+	if len(outbox(t, db)) != 0 {
+		t.Fatalf("an undo with nothing to take back queued %+v", outbox(t, db))
+	}
+}
