@@ -2,8 +2,8 @@ package ui
 
 import (
 	"context"
-	"math"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
