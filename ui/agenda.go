@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -21,8 +22,6 @@ const (
 	agendaDays = 7
 	// maxAgendaDays bounds how far it may look: a year.
 	maxAgendaDays = 366
-	// agendaCap bounds the hearings and the tasks read for the agenda.
-	agendaCap = 50000
 )
 
 // agendaMsg answers loadAgenda.
@@ -40,7 +39,8 @@ func loadAgenda(db *localdb.DB, now time.Time, zone *time.Location, days, id int
 		defer cancel()
 		var recs []model.Record
 		for _, c := range []string{model.HearingCollection, model.TaskCollection} {
-			all, err := readAll(ctx, db, localdb.ListQuery{Collection: c}, agendaCap)
+			// Every one: a task due tomorrow may be the oldest record.
+			all, err := readAll(ctx, db, localdb.ListQuery{Collection: c}, math.MaxInt)
 			if err != nil {
 				return agendaMsg{id: id, err: err}
 			}

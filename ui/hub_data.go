@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"time"
 
@@ -76,7 +77,11 @@ func loadHub(db *localdb.DB, cols []*model.Collection, matterID string, now time
 			}
 			switch c.Name {
 			case model.HearingCollection, model.TaskCollection, model.TimeCollection:
-				all, err := readAll(ctx, db, q, hubSortCap)
+				limit := hubSortCap
+				if c.Name == model.TimeCollection {
+					limit = math.MaxInt // the total counts every entry
+				}
+				all, err := readAll(ctx, db, q, limit)
 				if err != nil {
 					msg.err = err
 					return msg

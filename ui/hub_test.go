@@ -335,3 +335,24 @@ func TestHubAndAgendaRowsClick(t *testing.T) {
 		t.Fatalf("two clicks in the agenda did not open the task:\n%s", screenText(m))
 	}
 }
+
+// TestHubTimeTotalCountsEveryEntry: the total counts every time entry
+// of the matter, past the cap of the records read to sort a section
+// (a regression: it once stopped at hubSortCap).
+func TestHubTimeTotalCountsEveryEntry(t *testing.T) {
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Big matter"})
+	n := hubSortCap + 100
+	items := make([]localdb.ImportItem, n)
+	for i := range items {
+		items[i].Fields = model.Fields{"matter_id": mt.ID, "description": "Call", "minutes": 1.0, "billable": i%2 == 0}
+	}
+	if err := db.Import(context.Background(), "time_entry", items); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestModel(t, Options{DB: db, Zone: cet})
+	drain(t, m, m.step(openRecordMsg{id: mt.ID}))
+	total := model.FormatMinutes(float64(n))
+	half := model.FormatMinutes(float64(n / 2))
+	mustContain(t, screenText(m), "Time "+total+" · billable "+half+" · not billable "+half)
+}
