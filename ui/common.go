@@ -165,7 +165,8 @@ func pad(s string, w int) string {
 }
 
 // display is a stored value as the screen shows it: a date and time in
-// the person's zone, short ("Tue 15 Dec 09:30"); anything else as
+// the person's zone, short ("Tue 15 Dec 09:30"), minutes as a duration
+// ("1h30"); anything else as
 // model.Format has it. Not yet made safe for the terminal.
 func (s *Shared) display(f *model.Field, v any) string {
 	if f != nil && f.Type == model.TypeDateTime {
@@ -174,6 +175,10 @@ func (s *Shared) display(f *model.Field, v any) string {
 				return model.FormatWhen(t, s.Zone, s.Now())
 			}
 		}
+	}
+	if n, ok := v.(float64); ok && f != nil && f.Unit == model.UnitMinutes {
+		// Read back by ParseMinutes: the editor starts from this text.
+		return model.FormatMinutes(n)
 	}
 	return model.Format(v)
 }

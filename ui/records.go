@@ -441,6 +441,9 @@ func (p *recordsPane) ShortHelp() []key.Binding {
 	if p.searching {
 		return []key.Binding{k.Open, k.Back, k.ListUp, k.ListDown}
 	}
+	if p.collection().Name == model.TaskCollection {
+		return []key.Binding{k.Open, k.New, k.MarkDone, k.Search, k.Matter, k.NextColl}
+	}
 	return []key.Binding{k.Open, k.New, k.Search, k.Matter, k.NextColl}
 }
 
@@ -450,6 +453,6 @@ func (p *recordsPane) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		p.list.Bindings(),
 		{k.PrevColl, k.NextColl, k.Search, k.Matter, k.ClearFilter},
-		{k.Open, k.New, k.Edit, k.Delete},
+		{k.Open, k.New, k.Edit, k.Delete, k.MarkDone},
 	}
 }
