@@ -356,3 +356,40 @@ func TestHubTimeTotalCountsEveryEntry(t *testing.T) {
 	half := model.FormatMinutes(float64(n / 2))
 	mustContain(t, screenText(m), "Time "+total+" · billable "+half+" · not billable "+half)
 }
+
+// TestHubAndAgendaReadsDoNotPileUp: while a read runs, more changes ask
+// for a single read after it, not one each.
+func TestHubAndAgendaReadsDoNotPileUp(t *testing.T) {
+	m, c := newCaseModel(t)
+	drain(t, m, m.step(openRecordMsg{id: c.matter.ID}))
+	h := m.hub
+	first := h.refresh()
+	if first == nil {
+		t.Fatal("no read started")
+	}
+	for range 5 {
+		if cmd := h.refresh(); cmd != nil {
+			t.Fatal("a second read started while one runs")
+		}
+	}
+	mustCreate(t, m.sh.DB, "note", model.Fields{"matter_id": c.matter.ID, "title": "Written meanwhile"})
+	next := h.Update(first())
+	if next == nil {
+		t.Fatal("the changes asked for no read after the one running")
+	}
+	if h.Update(next()) != nil {
+		t.Fatal("more than one read followed")
+	}
+	mustContain(t, h.allText(), "Written meanwhile", "Notes · 3")
+
+	a := m.agenda
+	firstA := a.refresh()
+	if a.refresh() != nil || firstA == nil {
+		t.Fatal("the agenda started two reads")
+	}
+	// Changing the days reads at once; the older answer is dropped.
+	press(t, m, "5", "+")
+	if a.Update(firstA()) != nil || a.days != 2*agendaDays {
+		t.Fatalf("the agenda took an answer it no longer waits for (days %d)", a.days)
+	}
+}
