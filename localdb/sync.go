@@ -288,6 +288,10 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if len(res.Dropped) > 0 {
 		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
 	}
+	if op.Kind == model.OpCreate && res.Message != "" {
+		// A create of a record the server already had: its copy stands.
+		summary += "; " + strings.TrimSuffix(strings.ToLower(res.Message[:1])+res.Message[1:], ".")
+	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields, Version: version})
 }
