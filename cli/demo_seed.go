@@ -23,6 +23,7 @@ import (
 	"casefile/server"
 	"casefile/syncer"
 	"casefile/transfer"
+	"casefile/vault"
 )
 
 // The demo's people. Both are members; each sees the matters granted to them.
@@ -253,7 +254,7 @@ Alice
 
 // demoAttach attaches the demo letter to a record in alice's client.
 func demoAttach(ctx context.Context, db *localdb.DB, dataDir, recordID string) error {
-	files, err := localfiles.OpenDir(filepath.Join(dataDir, localfiles.DirName))
+	files, err := openDemoFiles(dataDir)
 	if err != nil {
 		return err
 	}
@@ -270,7 +271,7 @@ func demoAttach(ctx context.Context, db *localdb.DB, dataDir, recordID string) e
 
 // demoUpload sends the bytes of alice's attached files.
 func demoUpload(ctx context.Context, db *localdb.DB, dataDir string, creds config.Credentials) error {
-	files, err := localfiles.OpenDir(filepath.Join(dataDir, localfiles.DirName))
+	files, err := openDemoFiles(dataDir)
 	if err != nil {
 		return err
 	}
@@ -313,6 +314,15 @@ func (d demoDirs) reset() error {
 
 // openDemoDB opens a demo user's database, encrypted with a key stored
 // beside it: the demo never asks for a passphrase.
+// openDemoFiles opens a demo client's file store with its generated key.
+func openDemoFiles(dir string) (*localfiles.Dir, error) {
+	keys, err := vault.Unlock(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	return openFileStore(dir, keys)
+}
+
 func openDemoDB(ctx context.Context, dir string, schema *model.Schema) (*localdb.DB, error) {
 	if err := ensureGeneratedKey(dir); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"casefile/localdb"
 	"casefile/localfiles"
 	"casefile/transfer"
+	"casefile/vault"
 )
 
 // fileCommands are the commands of this file, for the command table.
@@ -55,9 +56,20 @@ func fileCommands() []Command {
 	}
 }
 
-// openFiles opens the device's file store in the data directory.
-func openFiles(cfg config.Config) (*localfiles.Dir, error) {
-	return localfiles.OpenDir(filepath.Join(cfg.DataDir, localfiles.DirName))
+// openFiles opens the device's file store in the data directory, sealed
+// with the data directory's keys (unlocked when its database was opened).
+func openFiles(env *Env, cfg config.Config) (*localfiles.Dir, error) {
+	return openFileStore(cfg.DataDir, env.keys)
+}
+
+// openFileStore opens the file store of the data directory dir, its bytes
+// sealed with keys when they are given.
+func openFileStore(dir string, keys *vault.Keys) (*localfiles.Dir, error) {
+	var opts []localfiles.Option
+	if keys != nil {
+		opts = append(opts, localfiles.WithSealer(keys))
+	}
+	return localfiles.OpenDir(filepath.Join(dir, localfiles.DirName), opts...)
 }
 
 func runAttach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -76,7 +88,7 @@ func runAttach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return err
 	}
 	defer db.Close()
-	files, err := openFiles(cfg)
+	files, err := openFiles(env, cfg)
 	if err != nil {
 		return err
 	}
@@ -223,7 +235,10 @@ func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	defer db.Close()
-	files, err := openFiles(cfg)
+	if inside(cfg.DataDir, *to) {
+		return fmt.Errorf("%s is inside the data directory, where the file would lie in plaintext beside the encrypted data; choose another directory with --to", *to)
+	}
+	files, err := openFiles(env, cfg)
 	if err != nil {
 		return err
 	}

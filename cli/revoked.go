@@ -1,23 +1,20 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/wipe"
 	"casefile/localdb"
-	"casefile/protocol"
-	"casefile/vault"
+	"casefile/localfiles"
+	"casefile/syncer"
 )
 
 // revokedCommands are the commands of this file, for the command table.
@@ -33,65 +30,26 @@ func revokedCommands() []Command {
 }
 
 // unsentPrefix names the sealed exports of a revoked device's unsent changes.
-const unsentPrefix = "unsent-"
+const unsentPrefix = wipe.ExportPrefix
 
 // isDeviceRevoked reports whether the server refused this device for good.
-func isDeviceRevoked(err error) bool {
-	var e *apiclient.Error
-	return errors.As(err, &e) && e.Code == protocol.CodeDeviceRevoked
-}
+func isDeviceRevoked(err error) bool { return syncer.IsDeviceRevoked(err) }
 
-// wipeRevoked obeys a revocation: it seals this device's unsent changes
-// into an export in the data directory, then deletes the database (this
-// device's copy of the server's data) and the login. The export comes
-// first and is durable before anything is deleted: a crash in between
-// leaves the database, and the next contact does it again.
+// wipeRevoked obeys a revocation (internal/wipe) and says what it did in
+// the error that ends the command.
 func wipeRevoked(ctx context.Context, env *Env, db *localdb.DB, dir string) error {
-	if env.keys == nil {
-		return errors.New("this device was revoked, but its key is not at hand; nothing was deleted")
-	}
-	ops, err := db.Outbox(ctx)
+	res, err := wipe.Revoked(ctx, db, env.keys, wipe.Paths{DB: config.DBPath(dir), Credentials: config.CredentialsPath(dir),
+		Files: filepath.Join(dir, localfiles.DirName), ExportDir: dir}, time.Now())
 	if err != nil {
 		return err
 	}
-	name := unsentPrefix + time.Now().UTC().Format("20060102T150405Z") + ".sealed"
-	path := filepath.Join(dir, name)
-	var plain bytes.Buffer
-	enc := json.NewEncoder(&plain)
-	for _, o := range ops {
-		if err := enc.Encode(o); err != nil {
-			return err
-		}
-	}
-	var sealed bytes.Buffer
-	w, err := env.keys.NewWriter(&sealed, name)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(plain.Bytes()); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := vault.WriteFileAtomic(path, sealed.Bytes()); err != nil {
-		return err
-	}
-	if err := db.Close(); err != nil {
-		return err
-	}
-	dbPath := config.DBPath(dir)
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm", config.CredentialsPath(dir)} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("delete %s: %w", p, err)
-		}
-	}
-	if err := vault.SyncDir(dir); err != nil {
-		return err
-	}
+	path := res.Export
 	msg := fmt.Sprintf("this device was revoked by an administrator: its copy of the server's data was deleted; "+
-		"%d unsent change(s) are kept, encrypted, in %s (read them with 'casefile unsent %s')", len(ops), path, path)
-	if len(ops) == 0 {
+		"%d unsent change(s) are kept, encrypted, in %s (read them with 'casefile unsent %s')", res.Unsent, path, path)
+	if res.KeptFiles > 0 {
+		msg += fmt.Sprintf("; the bytes of %d file(s) attached here and never uploaded stay, encrypted, in %s", res.KeptFiles, filepath.Join(dir, localfiles.DirName))
+	}
+	if res.Unsent == 0 {
 		msg = fmt.Sprintf("this device was revoked by an administrator: its copy of the server's data was deleted (there were no unsent changes; %s is empty)", path)
 	}
 	return &ExitError{Code: exitLoggedOut, Err: errors.New(msg)}

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"casefile/config"
+	"casefile/localfiles"
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
@@ -24,9 +27,19 @@ func TestRevokedDeviceWipesAndExports(t *testing.T) {
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h := newHarness(t)
 	h.login(srv.URL, alice)
-	matter, _ := h.seed()
+	matter, note := h.seed()
+	sent, _ := canaryFile(t, "sent.txt")
+	h.ok("attach", note, sent)
 	h.ok("sync")
 	h.add("note", "matter_id="+matter, "title=unsent "+cliCanary)
+	unsent := filepath.Join(t.TempDir(), "unsent.txt")
+	if err := os.WriteFile(unsent, []byte("never uploaded"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("attach", note, unsent)
+	if n := len(storedFiles(t, h.data)); n != 2 {
+		t.Fatalf("%d files stored before the revocation, want 2", n)
+	}
 
 	// The admin sees the device, with when it was last seen, and revokes it.
 	out := h.ok("admin", "--data", srv.Dir, "devices", "alice")
@@ -41,8 +54,14 @@ func TestRevokedDeviceWipesAndExports(t *testing.T) {
 	}
 
 	r := h.run("sync")
-	if r.code != exitLoggedOut || !strings.Contains(r.stderr, "revoked by an administrator") || !strings.Contains(r.stderr, "1 unsent change(s)") {
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, "revoked by an administrator") || !strings.Contains(r.stderr, "2 unsent change(s)") ||
+		!strings.Contains(r.stderr, "the bytes of 1 file(s) attached here and never uploaded stay") {
 		t.Fatalf("sync of a revoked device: %+v", r)
+	}
+	// The uploaded file (the server's now) is deleted; the one never
+	// uploaded stays, sealed.
+	if kept := storedFiles(t, h.data); len(kept) != 1 || kept[0] != sha256Hex([]byte("never uploaded")) {
+		t.Fatalf("files left after the wipe: %v", kept)
 	}
 	matches, _ := filepath.Glob(filepath.Join(h.data, unsentPrefix+"*.sealed"))
 	if len(matches) != 1 || !strings.Contains(r.stderr, matches[0]) {
@@ -56,7 +75,7 @@ func TestRevokedDeviceWipesAndExports(t *testing.T) {
 	if hits := plaintextIn(t, h.data, cliCanary); len(hits) > 0 {
 		t.Fatalf("the unsent change is in plaintext in %v", hits)
 	}
-	if out := h.ok("unsent", matches[0]); !strings.Contains(out, cliCanary) || strings.Count(out, "\n") != 1 {
+	if out := h.ok("unsent", matches[0]); !strings.Contains(out, cliCanary) || strings.Count(out, "\n") != 2 {
 		t.Fatalf("casefile unsent printed:\n%s", out)
 	}
 
@@ -80,4 +99,24 @@ func TestRevokedDeviceWipesAndExports(t *testing.T) {
 	if !strings.Contains(out, "new laptop") {
 		t.Fatalf("admin devices after a new login:\n%s", out)
 	}
+}
+
+// storedFiles lists the hashes of the complete files in a data
+// directory's file store.
+func storedFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	ms, err := filepath.Glob(filepath.Join(dir, localfiles.DirName, "sha256", "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		out = append(out, filepath.Base(m))
+	}
+	return out
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

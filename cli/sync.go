@@ -73,7 +73,7 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if *watch {
 		kick := func() {}
 		if !*recordsOnly {
-			files, err := openFiles(cfg)
+			files, err := openFiles(env, cfg)
 			if err != nil {
 				return err
 			}
@@ -117,7 +117,7 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 // syncFiles moves attached files' bytes after the records, with progress
 // on stderr.
 func syncFiles(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config) (transfer.Summary, error) {
-	files, err := openFiles(cfg)
+	files, err := openFiles(env, cfg)
 	if err != nil {
 		return transfer.Summary{}, err
 	}

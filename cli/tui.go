@@ -9,13 +9,15 @@ import (
 	"log"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/apiclient"
 	"casefile/config"
+	"casefile/dropfolder"
 	"casefile/localdb"
 	"casefile/syncer"
 	"casefile/transfer"
@@ -90,6 +92,18 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		Zone:      zone,
 		DateOrder: cfg.DateOrder,
 	}
+	// The background work (sync, transfers, the drop folder) stops before
+	// a wipe, and in any case when the UI ends, newest first.
+	var background []func()
+	var stopOnce sync.Once
+	stopBackground := func() {
+		stopOnce.Do(func() {
+			for i := len(background) - 1; i >= 0; i-- {
+				background[i]()
+			}
+		})
+	}
+	defer stopBackground()
 	if creds != nil {
 		so, err := uiSyncOptions(ctx, env, db, cfg, *creds)
 		if err != nil {
@@ -97,25 +111,54 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		}
 		s := syncer.New(db, so)
 		s.Start(ctx)
-		defer s.Close()
+		background = append(background, func() { s.Close() })
 		opts.Syncer, opts.User, opts.Server = s, creds.User, hostOf(creds.Server)
 	}
-	files, err := openFiles(cfg)
+	files, err := openFiles(env, cfg)
 	if err != nil {
 		return err
 	}
-	opts.Files = ui.Files{Store: files, OpenDir: filepath.Join(cfg.DataDir, "open")}
-	if err := os.MkdirAll(opts.Files.OpenDir, 0o700); err != nil {
+	openDir, err := openingDir(env)
+	if err != nil {
 		return err
 	}
+	// The plaintext copies handed to the opener go when the UI does.
+	defer os.RemoveAll(openDir)
+	opts.Files = ui.Files{Store: files, OpenDir: openDir}
 	if creds != nil {
 		if api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout)); err == nil {
 			// Files move beside the records: at once when one is attached
 			// or asked for, and every sync interval.
 			r := transfer.NewRunner(transfer.New(db, files, api, transfer.Options{Logger: logger}), cfg.SyncInterval)
 			r.Start(ctx)
-			defer r.Close()
+			background = append(background, r.Close)
 			opts.Files.Kick = r.Kick
+		}
+	}
+	if root := uiDropFolder(cfg); root != "" {
+		w := dropfolder.New(db, files, dropfolder.Options{Root: root, KeepOriginals: cfg.DropKeepOriginals, Logger: logger,
+			// A file imported goes up at once.
+			Imported: opts.Files.Kick})
+		if err := w.Start(ctx); err != nil {
+			logger.Warn("the drop folder is not watched", "err", err)
+		} else {
+			background = append(background, func() { w.Close() })
+		}
+	}
+	var wiped atomic.Pointer[ExitError]
+	if creds != nil {
+		opts.Wipe = func() (string, error) {
+			stopBackground()
+			err := wipeRevoked(context.WithoutCancel(ctx), env, db, cfg.DataDir)
+			var ee *ExitError
+			if errors.As(err, &ee) && ee.Code == exitLoggedOut {
+				wiped.Store(ee)
+				return ee.Err.Error(), nil
+			}
+			if err == nil {
+				err = errors.New("the wipe ended without saying so")
+			}
+			return "", err
 		}
 	}
 	if cfg.Path != "" {
@@ -146,7 +189,41 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 	if err != nil {
 		return fmt.Errorf("terminal UI: %w", err)
 	}
+	if ee := wiped.Load(); ee != nil {
+		return ee // said again on the terminal, now the screen is back
+	}
 	return nil
+}
+
+// uiDropFolder is the drop folder the UI watches: the configured one, or
+// the default one if it exists already (the UI does not make folders in
+// a person's home unasked; casefile inbox does).
+func uiDropFolder(cfg config.Config) string {
+	root := cfg.ResolvedDropFolder()
+	if root == "" || cfg.DropFolder != "" {
+		return root
+	}
+	if st, err := os.Stat(root); err == nil && st.IsDir() {
+		return root
+	}
+	return ""
+}
+
+// openingDir makes the directory where the UI puts the plaintext copy of a
+// file a person opens (the opener needs a path): never in the data
+// directory, whose bytes are sealed, but in the user's runtime directory
+// ($XDG_RUNTIME_DIR, memory-backed and private on a systemd machine), else
+// the system's temporary directory; readable by the user only.
+func openingDir(env *Env) (string, error) {
+	base := env.Getenv("XDG_RUNTIME_DIR")
+	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "casefile-open-")
+	if err != nil {
+		return "", fmt.Errorf("make a directory for opened files: %w", err)
+	}
+	return dir, nil
 }
 
 // uiSyncOptions are the UI's syncer's options. Work offline, when the

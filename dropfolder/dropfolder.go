@@ -45,6 +45,9 @@ type Options struct {
 	KeepOriginals bool
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Imported, when set, is called after a watched pass imported files
+	// (the UI kicks the transfer queue so they go up at once).
+	Imported func()
 }
 
 // seen is what a file looked like when last observed.

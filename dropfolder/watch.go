@@ -82,6 +82,9 @@ func (w *Watcher) loop(ctx context.Context, fsw *fsnotify.Watcher) {
 			}
 			if n > 0 {
 				w.log.Info("imported dropped files", "files", n)
+				if w.opts.Imported != nil {
+					w.opts.Imported()
+				}
 			}
 			_ = w.watchFolders(fsw)
 			w.mu.Lock()

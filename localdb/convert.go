@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"casefile/model"
 )
@@ -85,7 +86,7 @@ func copySealed(ctx context.Context, old *DB, tmp string, schema *model.Schema, 
 	defer nu.Close()
 	return nu.tx(ctx, func(tx *sql.Tx) error {
 		for _, step := range []func(context.Context, *sql.Conn, *sql.Tx) error{
-			nu.copyRecords, nu.copyOutbox, nu.copyConflicts, nu.copyJournal, nu.copyMeta,
+			nu.copyRecords, nu.copyOutbox, nu.copyConflicts, nu.copyJournal, nu.copyMeta, nu.copyPlainTables,
 		} {
 			if err := step(ctx, lock, tx); err != nil {
 				return err
@@ -161,15 +162,17 @@ func (db *DB) copyConflicts(ctx context.Context, from *sql.Conn, tx *sql.Tx) err
 		var c model.Conflict
 		var fields string
 		var mine, theirs sql.NullString
-		var created int64
+		var created, theirsAt int64
+		var theirsBy string
 		if err := rows.Scan(&c.RecordID, &c.Collection, &c.OpID, &c.Kind, &c.BaseVersion, &c.TheirsVersion,
-			&fields, &mine, &theirs, &created); err != nil {
+			&fields, &mine, &theirs, &created, &theirsBy, &theirsAt); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion,
 			db.sealText(fields, conflictPlace("fields", &c)), db.sealNullable(nullable(mine), conflictPlace("mine", &c)),
-			db.sealNullable(nullable(theirs), conflictPlace("theirs", &c)), created); err != nil {
+			db.sealNullable(nullable(theirs), conflictPlace("theirs", &c)), created,
+			db.sealText(theirsBy, conflictPlace("theirs_by", &c)), theirsAt); err != nil {
 			return err
 		}
 	}
@@ -211,6 +214,53 @@ func (db *DB) copyMeta(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
 			return err
 		}
 		if err := setMeta(ctx, tx, k, v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// plainTables hold nothing that needs sealing (ids, hashes, sizes,
+// states, field names; see docs/security.md) and are copied as they are,
+// after the outbox whose rows op_problems names. drop_imports' paths are
+// hashed on the way.
+var plainTables = []string{"local_files", "transfers", "transfer_chunks", "keep_offline", "drop_imports", "op_problems"}
+
+func (db *DB) copyPlainTables(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	for _, table := range plainTables {
+		if err := db.copyPlainTable(ctx, from, tx, table); err != nil {
+			return fmt.Errorf("copy %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) copyPlainTable(ctx context.Context, from *sql.Conn, tx *sql.Tx, table string) error {
+	rows, err := from.QueryContext(ctx, "SELECT * FROM "+table) // #nosec G202 -- a name from plainTables
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	insert := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		for i, c := range cols {
+			if p, ok := vals[i].(string); ok && table == "drop_imports" && c == "path" {
+				vals[i] = db.dropKey(p)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, insert, vals...); err != nil {
 			return err
 		}
 	}

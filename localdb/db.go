@@ -146,6 +146,9 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 	if err := db.checkSealing(ctx, o.sealer); err != nil {
 		return nil, fmt.Errorf("open local database %s: %w", path, err)
 	}
+	if err := db.blindDropPaths(ctx); err != nil {
+		return nil, fmt.Errorf("open local database %s: %w", path, err)
+	}
 	db.r = stmtcache.Open(dsn(path, "_pragma=query_only(1)"))
 	db.r.SetMaxOpenConns(readers)
 	db.r.SetMaxIdleConns(readers)

@@ -18,6 +18,59 @@ type DropImport struct {
 	File       model.Attachment // name, size, media type, hash
 }
 
+// blindPrefix marks a drop folder path kept as a keyed hash.
+const blindPrefix = "blind:"
+
+// dropKey is how a drop folder path is kept: in an encrypted database a
+// keyed hash (the path names the matter's folder and the file, which can
+// be as telling as its contents), so that only equality can be asked.
+func (db *DB) dropKey(path string) string {
+	if db.sealer == nil {
+		return path
+	}
+	return blindPrefix + db.sealer.Blind("drop folder path\x00"+path)
+}
+
+// blindDropPaths replaces the paths an encrypted database holds in
+// plaintext (imported before they were hashed, or in a database since
+// converted) by their keyed hashes, in one transaction.
+func (db *DB) blindDropPaths(ctx context.Context) error {
+	if db.sealer == nil {
+		return nil
+	}
+	rows, err := db.w.QueryContext(ctx, `SELECT path FROM drop_imports WHERE substr(path, 1, length(?)) <> ?`, blindPrefix, blindPrefix)
+	if err != nil {
+		return mapErr(err)
+	}
+	var paths []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return mapErr(err)
+		}
+		paths = append(paths, p)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return mapErr(err)
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, p := range paths {
+		// OR REPLACE: a path imported again since is kept once.
+		if _, err := tx.ExecContext(ctx, `UPDATE OR REPLACE drop_imports SET path = ? WHERE path = ?`, db.dropKey(p), p); err != nil {
+			return mapErr(err)
+		}
+	}
+	return mapErr(tx.Commit())
+}
+
 // WasImported reports whether the file at path with this content was
 // imported already, and as which record.
 func (db *DB) WasImported(ctx context.Context, path, hash string) (string, bool, error) {
@@ -26,7 +79,7 @@ func (db *DB) WasImported(ctx context.Context, path, hash string) (string, bool,
 	}
 	defer db.leave()
 	var id string
-	err := db.r.QueryRowContext(ctx, `SELECT record_id FROM drop_imports WHERE path = ? AND hash = ?`, path, hash).Scan(&id)
+	err := db.r.QueryRowContext(ctx, `SELECT record_id FROM drop_imports WHERE path = ? AND hash = ?`, db.dropKey(path), hash).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -58,7 +111,7 @@ func (db *DB) ImportDropped(ctx context.Context, in DropImport) (model.Record, b
 	imported := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM drop_imports WHERE path = ? AND hash = ?`, in.Path, in.File.SHA256).Scan(&one)
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM drop_imports WHERE path = ? AND hash = ?`, db.dropKey(in.Path), in.File.SHA256).Scan(&one)
 		if err == nil {
 			return nil
 		}
@@ -102,7 +155,7 @@ func (db *DB) ImportDropped(ctx context.Context, in DropImport) (model.Record, b
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO drop_imports (path, hash, record_id, imported_at) VALUES (?, ?, ?, ?)`,
-			in.Path, a.SHA256, id, now); err != nil {
+			db.dropKey(in.Path), a.SHA256, id, now); err != nil {
 			return err
 		}
 		imported = true

@@ -3,7 +3,6 @@ package localdb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -48,29 +47,57 @@ func (db *DB) AdvanceCursorAfterPush(ctx context.Context, from, to int64, result
 		return false, nil
 	}
 	moved := false
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		cur, err := getMeta(ctx, tx, metaCursor)
-		if err != nil {
-			return err
-		}
-		resync, err := getMeta(ctx, tx, metaResync)
-		if err != nil {
-			return err
-		}
-		if c, _ := strconv.ParseInt(cur, 10, 64); c != from || resync == "1" {
-			return nil
-		}
-		held, err := holdsResults(ctx, tx, from, results)
-		if err != nil || !held {
-			return err
-		}
-		moved = true
-		return setMeta(ctx, tx, metaCursor, strconv.FormatInt(to, 10))
+	err := db.tx(ctx, func(tx *sql.Tx) (err error) {
+		moved, err = advanceAfterPush(ctx, tx, from, to, results)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("advance cursor: %w", err)
 	}
 	return moved, nil
+}
+
+// ApplyPushResultsAndAdvance is ApplyPushResults followed by
+// AdvanceCursorAfterPush(from, to), in one transaction: one durable
+// commit for the answers of a batch and the cursor they may move.
+func (db *DB) ApplyPushResultsAndAdvance(ctx context.Context, results []protocol.OpResult, from, to int64) (moved bool, err error) {
+	if err := db.enter(); err != nil {
+		return false, fmt.Errorf("apply push results: %w", err)
+	}
+	defer db.leave()
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.applyResults(ctx, tx, results); err != nil {
+			return err
+		}
+		if to <= from {
+			return nil
+		}
+		moved, err = advanceAfterPush(ctx, tx, from, to, results)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("apply push results: %w", err)
+	}
+	return moved, nil
+}
+
+func advanceAfterPush(ctx context.Context, tx *sql.Tx, from, to int64, results []protocol.OpResult) (bool, error) {
+	cur, err := getMeta(ctx, tx, metaCursor)
+	if err != nil {
+		return false, err
+	}
+	resync, err := getMeta(ctx, tx, metaResync)
+	if err != nil {
+		return false, err
+	}
+	if c, _ := strconv.ParseInt(cur, 10, 64); c != from || resync == "1" {
+		return false, nil
+	}
+	held, err := holdsResults(ctx, tx, from, results)
+	if err != nil || !held {
+		return false, err
+	}
+	return true, setMeta(ctx, tx, metaCursor, strconv.FormatInt(to, 10))
 }
 
 // holdsResults reports whether every record the results changed after
@@ -86,16 +113,37 @@ func holdsResults(ctx context.Context, tx *sql.Tx, cursor int64, results []proto
 			latest[r.ID] = r
 		}
 	}
-	for id, r := range latest {
+	if len(latest) == 0 {
+		return true, nil
+	}
+	ids := make([]string, 0, len(latest))
+	for id := range latest {
+		ids = append(ids, id)
+	}
+	versions := make(map[string]int64, len(ids))
+	rows, err := tx.QueryContext(ctx, "SELECT id, version FROM records WHERE id "+inIDs, idList(ids))
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
 		var version int64
-		err := tx.QueryRowContext(ctx, "SELECT version FROM records WHERE id = ?", id).Scan(&version)
+		if err := rows.Scan(&id, &version); err != nil {
+			return false, err
+		}
+		versions[id] = version
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for id, r := range latest {
+		version, ok := versions[id]
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case !ok:
 			if !r.Deleted {
 				return false, nil
 			}
-		case err != nil:
-			return false, err
 		case version < r.Version:
 			return false, nil
 		}

@@ -1,11 +1,13 @@
 package localdb
 
 import (
-	"casefile/model"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"casefile/model"
 )
 
 // opStatesByRank lists the op states from least to most urgent: the worst
@@ -171,5 +173,28 @@ func refreshState(ctx context.Context, tx *sql.Tx, recordID string) error {
 	}
 	_, err = tx.ExecContext(ctx, "UPDATE records SET state = ? WHERE id = ? AND state != ?",
 		deriveState(ops, conflict), recordID, deriveState(ops, conflict))
+	return err
+}
+
+// refreshStates is refreshState for many records in one statement: the
+// record's state is StateConflict with an open conflict, else its worst
+// op's state by opStatesByRank, else StateSynced.
+func refreshStates(ctx context.Context, tx *sql.Tx, recordIDs []string) error {
+	if len(recordIDs) == 0 {
+		return nil
+	}
+	rank := make([]string, len(opStatesByRank))
+	args := []any{model.StateConflict}
+	for i, s := range opStatesByRank {
+		rank[i] = fmt.Sprintf("WHEN ? THEN %d", i+1)
+		args = append(args, s)
+	}
+	args = append(args, model.StateSynced, idList(recordIDs))
+	// #nosec G202 -- the CASE arms are built from constants; values are bound.
+	_, err := tx.ExecContext(ctx, `UPDATE records SET state = CASE
+		WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.record_id = records.id) THEN ?
+		ELSE COALESCE((SELECT o.state FROM outbox o WHERE o.record_id = records.id
+			ORDER BY CASE o.state `+strings.Join(rank, " ")+` ELSE 0 END DESC LIMIT 1), ?) END
+		WHERE id `+inIDs, args...)
 	return err
 }

@@ -33,10 +33,8 @@ func (db *DB) recoverSyncing(ctx context.Context) error {
 			return err
 		}
 		n, _ := res.RowsAffected()
-		for _, id := range ids {
-			if err := refreshState(ctx, tx, id); err != nil {
-				return err
-			}
+		if err := refreshStates(ctx, tx, ids); err != nil {
+			return err
 		}
 		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
 			Summary: fmt.Sprintf("%d change(s) were being sent when casefile stopped; they will be sent again", n)})
@@ -109,16 +107,24 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 		}
 		cursor, _ := strconv.ParseInt(cur, 10, 64)
 		since := max(cursor, head)
+		if len(ops) == 0 {
+			return nil
+		}
+		seqs := make([]int64, len(ops))
+		recordIDs := make([]string, len(ops))
+		for i, o := range ops {
+			seqs[i], recordIDs[i] = o.seq, o.RecordID
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
+			attempt_since = ? WHERE seq `+inIDs, OpSyncing, at, since, idList(seqs)); err != nil {
+			return err
+		}
+		if err := refreshStates(ctx, tx, recordIDs); err != nil {
+			return err
+		}
 		for _, o := range ops {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
-				attempt_since = ? WHERE seq = ?`, OpSyncing, at, since, o.seq); err != nil {
-				return err
-			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
 			o.attemptSince = sql.NullInt64{Int64: since, Valid: true}
-			if err := refreshState(ctx, tx, o.RecordID); err != nil {
-				return err
-			}
 			out = append(out, o.outboxOp())
 		}
 		return nil
@@ -165,22 +171,15 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		at := nanos(db.now())
-		n := 0
-		for _, id := range opIDs {
-			var recordID string
-			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, updated_at = ?,
-				sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
-				WHERE op_id = ? AND state = ? RETURNING record_id`, OpRetrying, errMsg, nanos(next), at, maybeDelivered, id, OpSyncing).Scan(&recordID)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			n++
-			if err := refreshState(ctx, tx, recordID); err != nil {
-				return err
-			}
+		ids, err := distinctRecords(ctx, tx, `UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, updated_at = ?,
+			sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
+			WHERE op_id `+inIDs+` AND state = ? RETURNING record_id`, OpRetrying, errMsg, nanos(next), at, maybeDelivered, idList(opIDs), OpSyncing)
+		if err != nil {
+			return err
+		}
+		n := len(ids)
+		if err := refreshStates(ctx, tx, ids); err != nil {
+			return err
 		}
 		if n == 0 {
 			return nil
@@ -201,31 +200,7 @@ func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult)
 		return fmt.Errorf("apply push results: %w", err)
 	}
 	defer db.leave()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		for _, res := range results {
-			op, err := db.getOp(ctx, tx, res.OpID)
-			if errors.Is(err, ErrNoOp) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			switch res.Result {
-			case model.ResultApplied, model.ResultMerged:
-				err = db.applyAck(ctx, tx, op, res)
-			case model.ResultConflict:
-				err = db.applyConflict(ctx, tx, op, res)
-			case model.ResultRejected:
-				err = db.applyRejected(ctx, tx, op, res.Code, res.Message, res.Problems)
-			default:
-				err = fmt.Errorf("op %s: unknown result %q", op.OpID, res.Result)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := db.tx(ctx, func(tx *sql.Tx) error { return db.applyResults(ctx, tx, results) })
 	if err != nil {
 		return fmt.Errorf("apply push results: %w", err)
 	}
@@ -281,19 +256,8 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 			return err
 		}
 	}
-	summary := fmt.Sprintf("the server %s the %s", res.Result, op.Kind)
-	if version > 0 {
-		summary += fmt.Sprintf(" (version %d)", version)
-	}
-	if len(res.Dropped) > 0 {
-		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
-	}
-	if op.Kind == model.OpCreate && res.Message != "" {
-		// A create of a record the server already had: its copy stands.
-		summary += "; " + strings.TrimSuffix(strings.ToLower(res.Message[:1])+res.Message[1:], ".")
-	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
-		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields, Version: version})
+		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
 }
 
 // rebase moves the record's later ops onto the version the server gave the
@@ -353,6 +317,12 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 		BaseVersion: op.BaseVersion, TheirsVersion: rec.version, Mine: op.Fields}
 	col, _ := db.schema.Collection(op.Collection)
 	serverDeleted := res.Record == nil || res.Record.Deleted
+	c.TheirsBy, c.TheirsAt = res.ChangedBy, res.ChangedAt
+	if res.Record != nil && c.TheirsBy == "" {
+		// A server that does not name the change's author: the record's
+		// last change stands in.
+		c.TheirsBy, c.TheirsAt = res.Record.UpdatedBy, res.Record.UpdatedAt
+	}
 	if res.Record != nil {
 		c.TheirsVersion = res.Record.Version
 		if !res.Record.Deleted || len(res.Record.Fields) > 0 {
@@ -433,6 +403,14 @@ func editDeletedFields(theirs, known model.Fields, op opRow, base func(string) a
 	return out
 }
 
+// nanosOrZero is t in nanoseconds, 0 for the zero time.
+func nanosOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return nanos(t)
+}
+
 func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
 	fields, err := encodeJSON(c.Fields)
 	if err != nil {
@@ -446,9 +424,10 @@ func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, 
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, db.sealText(fields, conflictPlace("fields", &c)),
-		db.sealNullable(mine, conflictPlace("mine", &c)), db.sealNullable(theirs, conflictPlace("theirs", &c)), now)
+		db.sealNullable(mine, conflictPlace("mine", &c)), db.sealNullable(theirs, conflictPlace("theirs", &c)), now,
+		db.sealText(c.TheirsBy, conflictPlace("theirs_by", &c)), nanosOrZero(c.TheirsAt))
 	return err
 }
 

@@ -1,8 +1,8 @@
 // Package localfiles is a device's store of attached files' bytes:
 // content-addressed by SHA-256 under the data directory, with partial
-// downloads written chunk by chunk and sealed once the whole file checks
-// out. Everything that reads or writes bytes goes through Store, so a
-// layer (encryption at rest) can wrap it.
+// downloads written chunk by chunk and made complete once the whole file
+// checks out. With a Sealer (the data key) every byte is encrypted at
+// rest, chunk by chunk, partial downloads and imports included.
 package localfiles
 
 import (
@@ -48,20 +48,44 @@ type Store interface {
 }
 
 // Dir is a Store in a directory: complete files at sha256/ab/HASH,
-// partial downloads at partial/HASH, imports in tmp/.
-type Dir struct{ root string }
+// partial downloads at partial/HASH, imports in tmp/. The name is the
+// plaintext's SHA-256 whether or not the bytes are sealed: the local
+// database keeps the same hashes in the clear (see docs/security.md).
+type Dir struct {
+	root string
+	l    sealedLayout // l.s is nil: plaintext
+}
+
+// Option changes how OpenDir opens a store.
+type Option func(*Dir)
+
+// WithSealer encrypts the store's bytes with s. A store holding plaintext
+// files is converted when opened.
+func WithSealer(s Sealer) Option { return func(d *Dir) { d.l = newLayout(s) } }
+
+// Encrypted reports whether the store seals its bytes.
+func (d *Dir) Encrypted() bool { return d.l.s != nil }
 
 // DirName is the store's directory inside a data directory.
 const DirName = "files"
 
 // OpenDir opens (creating) a directory store.
-func OpenDir(root string) (*Dir, error) {
+func OpenDir(root string, opts ...Option) (*Dir, error) {
 	for _, sub := range []string{"sha256", "partial", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("open file store: %w", err)
 		}
 	}
-	return &Dir{root: root}, nil
+	d := &Dir{root: root}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.Encrypted() {
+		if err := d.sealPlaintext(); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 func (d *Dir) path(hash string) (string, error) {
@@ -81,6 +105,17 @@ func (d *Dir) partial(hash string) (string, error) {
 // Import copies src to a temporary file while hashing it, syncs it and
 // renames it into place; identical bytes are stored once.
 func (d *Dir) Import(src io.Reader) (string, int64, error) {
+	if d.Encrypted() {
+		tmp, hash, size, err := d.l.importTo(filepath.Join(d.root, "tmp"), src)
+		if err == nil {
+			err = d.place(tmp, hash)
+			os.Remove(tmp)
+		}
+		if err != nil {
+			return "", 0, fmt.Errorf("import: %w", err)
+		}
+		return hash, size, nil
+	}
 	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "import-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("import: %w", err)
@@ -134,6 +169,13 @@ func (d *Dir) Open(hash string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.Encrypted() {
+		sf, err := d.l.open(p, hash)
+		if err != nil {
+			return nil, err
+		}
+		return &sealedReader{sf: sf}, nil
+	}
 	f, err := os.Open(p) // #nosec G304 -- a path built from a checked hash
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
@@ -160,6 +202,25 @@ func (d *Dir) ReadChunk(hash string, size int64, n int) ([]byte, error) {
 	if l < 0 {
 		return nil, fmt.Errorf("read chunk %d: the file has %d chunks", n, model.ChunkCount(size))
 	}
+	if d.Encrypted() {
+		p, err := d.path(hash)
+		if err != nil {
+			return nil, err
+		}
+		sf, err := d.l.open(p, hash)
+		if err != nil {
+			return nil, err
+		}
+		defer sf.f.Close()
+		if sf.size != size {
+			return nil, fmt.Errorf("read chunk %d: the stored file has %d bytes, not %d", n, sf.size, size)
+		}
+		b, err := d.l.chunk(sf.f, sf.id, size, n)
+		if err != nil {
+			return nil, fmt.Errorf("read chunk %d of %s: %w", n, hash, err)
+		}
+		return b, nil
+	}
 	r, err := d.Open(hash)
 	if err != nil {
 		return nil, err
@@ -178,6 +239,12 @@ func (d *Dir) WriteChunk(hash string, n int, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if d.Encrypted() {
+		if err := d.l.writeChunk(p, filepath.Join(d.root, "tmp"), n, data); err != nil {
+			return fmt.Errorf("write chunk %d: %w", n, err)
+		}
+		return nil
+	}
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- a path built from a checked hash
 	if err != nil {
 		return fmt.Errorf("write chunk %d: %w", n, err)
@@ -195,6 +262,24 @@ func (d *Dir) Seal(hash string, size int64) error {
 	p, err := d.partial(hash)
 	if err != nil {
 		return err
+	}
+	if d.Encrypted() {
+		if size == 0 {
+			// An empty file is one empty chunk, which may never have
+			// been written.
+			if err := d.l.writeChunk(p, filepath.Join(d.root, "tmp"), 0, nil); err != nil {
+				return fmt.Errorf("seal: %w", err)
+			}
+		}
+		err := d.l.seal(p, hash, size)
+		if errors.Is(err, ErrHashMismatch) || errors.Is(err, fs.ErrNotExist) {
+			os.Remove(p)
+			return ErrHashMismatch
+		}
+		if err != nil {
+			return fmt.Errorf("seal: %w", err)
+		}
+		return d.place(p, hash)
 	}
 	if size == 0 {
 		if err := os.WriteFile(p, nil, 0o600); err != nil {

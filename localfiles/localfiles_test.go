@@ -11,13 +11,37 @@ import (
 	"testing"
 
 	"casefile/model"
+	"casefile/vault"
 )
 
-func TestImportChunksSealRemove(t *testing.T) {
-	d, err := OpenDir(t.TempDir())
+// modes runs a test over a plaintext store and an encrypted one.
+func modes(t *testing.T, run func(t *testing.T, open func(dir string) *Dir)) {
+	keys, err := vault.NewRandom()
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, m := range []struct {
+		name string
+		opts []Option
+	}{{"plain", nil}, {"sealed", []Option{WithSealer(keys)}}} {
+		t.Run(m.name, func(t *testing.T) {
+			run(t, func(dir string) *Dir {
+				d, err := OpenDir(dir, m.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			})
+		})
+	}
+}
+
+func TestImportChunksSealRemove(t *testing.T) {
+	modes(t, testImportChunksSealRemove)
+}
+
+func testImportChunksSealRemove(t *testing.T, open func(string) *Dir) {
+	d := open(t.TempDir())
 	data := make([]byte, 2*model.ChunkSize+7)
 	if _, err := rand.Read(data); err != nil {
 		t.Fatal(err)
@@ -46,7 +70,7 @@ func TestImportChunksSealRemove(t *testing.T) {
 
 	// A download written out of order seals; a damaged one does not.
 	other := t.TempDir()
-	d2, _ := OpenDir(other)
+	d2 := open(other)
 	for _, n := range []int{2, 0, 1} {
 		off := n * model.ChunkSize
 		if err := d2.WriteChunk(hash, n, data[off:off+model.ChunkLen(size, n)]); err != nil {
@@ -91,4 +115,29 @@ func TestImportChunksSealRemove(t *testing.T) {
 	if _, err := os.Stat(other); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	modes(t, func(t *testing.T, open func(string) *Dir) {
+		d := open(t.TempDir())
+		hash, size, err := d.Import(bytes.NewReader(nil))
+		if err != nil || size != 0 {
+			t.Fatalf("import = %d, %v", size, err)
+		}
+		if c, err := d.ReadChunk(hash, 0, 0); err != nil || len(c) != 0 {
+			t.Fatalf("chunk 0 = %q, %v", c, err)
+		}
+		d2 := open(t.TempDir())
+		if err := d2.Seal(hash, 0); err != nil {
+			t.Fatalf("seal of an empty download: %v", err)
+		}
+		r, err := d2.Open(hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if b, err := io.ReadAll(r); err != nil || len(b) != 0 {
+			t.Fatalf("read = %q, %v", b, err)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -182,7 +183,9 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	now := a.s.now()
 	rec := store.Record{ID: op.RecordID, Collection: col.Name, MatterID: matter, Version: 1, Seq: seq,
-		Fields: fields, FieldVersions: map[string]int64{}, CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
+		Fields: fields, FieldVersions: map[string]int64{}, FieldChanges: map[string]store.FieldChange{},
+		CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
+	change := store.FieldChange{By: a.p.user, At: now}
 	action, before := "create", ""
 	switch {
 	case exists:
@@ -190,6 +193,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		rec.Version, rec.CreatedBy, rec.CreatedAt = old.Version+1, old.CreatedBy, old.CreatedAt
 		for name := range old.Fields {
 			rec.FieldVersions[name] = rec.Version
+			rec.FieldChanges[name] = change
 		}
 	case op.BaseVersion > 0:
 		// The restore of a tombstone that compaction has removed since the
@@ -200,6 +204,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	for name := range fields {
 		rec.FieldVersions[name] = rec.Version
+		rec.FieldChanges[name] = change
 	}
 	if err := a.tx.PutRecord(ctx, rec); err != nil {
 		return protocol.OpResult{}, err
@@ -257,8 +262,9 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 		return rejected(op, protocol.CodeNotFound, msgNoRecord), err
 	}
 	if cur.Deleted {
+		// The change met is the delete: the record's last.
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
-			ConflictFields: knownNames(col, op.Fields), Message: msgDeleted}, nil
+			ConflictFields: knownNames(col, op.Fields), Message: msgDeleted, ChangedBy: cur.UpdatedBy, ChangedAt: cur.UpdatedAt}, nil
 	}
 	if op.BaseVersion > cur.Version {
 		return rejected(op, protocol.CodeValidation, fmt.Sprintf("The op is based on version %d but the record is at version %d.", op.BaseVersion, cur.Version)), nil
@@ -269,8 +275,9 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	m := model.ThreeWay(col, cur.Version, cur.Fields, cur.FieldVersions, op.BaseVersion, changes)
 	if len(m.Conflicts) > 0 {
+		by, at := lastChange(cur, m.Conflicts)
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
-			ConflictFields: m.Conflicts, Message: msgConflict}, nil
+			ConflictFields: m.Conflicts, Message: msgConflict, ChangedBy: by, ChangedAt: at}, nil
 	}
 	result := model.ResultApplied
 	if m.Merged {
@@ -298,8 +305,12 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	before := recordDigest(cur)
 	rec := cur
 	rec.Fields, rec.FieldVersions = maps.Clone(cur.Fields), maps.Clone(cur.FieldVersions)
+	rec.FieldChanges = maps.Clone(cur.FieldChanges)
 	if rec.FieldVersions == nil {
 		rec.FieldVersions = map[string]int64{}
+	}
+	if rec.FieldChanges == nil {
+		rec.FieldChanges = map[string]store.FieldChange{}
 	}
 	rec.Version, rec.Seq, rec.MatterID = cur.Version+1, seq, newMatter
 	rec.UpdatedBy, rec.UpdatedAt = a.p.user, a.s.now()
@@ -310,6 +321,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 			rec.Fields[name] = v
 		}
 		rec.FieldVersions[name] = rec.Version
+		rec.FieldChanges[name] = store.FieldChange{By: rec.UpdatedBy, At: rec.UpdatedAt}
 	}
 	if err := a.tx.PutRecord(ctx, rec); err != nil {
 		return protocol.OpResult{}, err
@@ -346,8 +358,9 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 	}
 	if len(changed) > 0 {
 		slices.Sort(changed)
+		by, at := lastChange(cur, changed)
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
-			ConflictFields: changed, Message: msgDeleteEdit}, nil
+			ConflictFields: changed, Message: msgDeleteEdit, ChangedBy: by, ChangedAt: at}, nil
 	}
 	if cur.Collection == model.MatterCollection {
 		// A matter is never deleted out from under its records, whoever
@@ -458,4 +471,20 @@ func knownNames(col *model.Collection, f model.Fields) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// lastChange names who made the latest change of the fields an op met,
+// and when. A record written before the server kept who changed each
+// field answers with its own last change.
+func lastChange(cur store.Record, fields []string) (string, time.Time) {
+	var latest string
+	for _, f := range fields {
+		if latest == "" || cur.FieldVersions[f] > cur.FieldVersions[latest] {
+			latest = f
+		}
+	}
+	if ch, ok := cur.FieldChanges[latest]; ok && ch.By != "" {
+		return ch.By, ch.At
+	}
+	return cur.UpdatedBy, cur.UpdatedAt
 }

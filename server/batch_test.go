@@ -80,6 +80,7 @@ func comparable(r protocol.OpResult) protocol.OpResult {
 		rec.CreatedAt, rec.UpdatedAt = time.Time{}, time.Time{}
 		r.Record = &rec
 	}
+	r.ChangedAt = time.Time{}
 	return r
 }
 

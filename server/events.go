@@ -47,6 +47,10 @@ var (
 		msg: "Closed because newer event streams were opened with the same sign-in; reconnect later."}
 	endUnauthorized = &streamEnd{code: protocol.CodeUnauthorized, retry: streamRetry,
 		msg: errUnauthorized.msg}
+	// endRevoked tells a revoked device why, so that it wipes at once
+	// rather than at its next request.
+	endRevoked = &streamEnd{code: protocol.CodeDeviceRevoked, retry: streamRetry,
+		msg: errDeviceRevoked.msg}
 )
 
 // hub fans change hints out to the event streams of this process.
@@ -69,10 +73,10 @@ type subscriber struct {
 	// by a check, so a stale entry can only delay one (it is forgotten on
 	// the user's own access changes and at every heartbeat), never reveal
 	// a matter.
-	unseen      map[string]struct{}
-	hints       chan store.Hint
-	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
-	end         chan *streamEnd // the hub closes the stream (over a cap)
+	unseen map[string]struct{}
+	hints  chan store.Hint
+	lost   chan struct{}   // signalled when hints overflowed; the stream pokes with the head
+	end    chan *streamEnd // the hub closes the stream (over a cap)
 }
 
 func newHub() *hub {
@@ -308,6 +312,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			closeWith(endUnauthorized)
+			return
+		case errors.Is(err, errRevokedDevice):
+			closeWith(endRevoked)
 			return
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("event stream check failed", "user", p.user, "err", err)

@@ -150,6 +150,11 @@ func testApplyMergeConflict(t *testing.T, w *world) {
 	if _, ok := res.Record.Fields["status"]; ok || w.head(t) != head {
 		t.Fatal("a conflicting op changed the record")
 	}
+	// The answer names who changed the title (alice, at version 2), not
+	// the record's last writer (bob, at version 3).
+	if res.ChangedBy != "alice" || res.Record.UpdatedBy != "bob" || res.ChangedAt.IsZero() || !res.ChangedAt.Before(res.Record.UpdatedAt) {
+		t.Fatalf("conflict names %q at %v; the record was last changed by %q at %v", res.ChangedBy, res.ChangedAt, res.Record.UpdatedBy, res.Record.UpdatedAt)
+	}
 	// Setting the value the server already has never conflicts.
 	res = w.bob.PushOne(t, servertest.Update(note, model.Fields{"title": "Interview notes"}))
 	expect(t, res, model.ResultMerged, "")
@@ -253,6 +258,9 @@ func testDeleteEditConflict(t *testing.T, w *world) {
 	expect(t, res, model.ResultConflict, "")
 	if res.Record.Deleted || !slices.Equal(res.ConflictFields, []string{"body"}) {
 		t.Fatalf("delete of a changed record: %+v", res)
+	}
+	if res.ChangedBy != "bob" || !res.ChangedAt.Equal(res.Record.UpdatedAt) {
+		t.Fatalf("the delete met bob's change, the answer names %q at %v", res.ChangedBy, res.ChangedAt)
 	}
 	expect(t, w.alice.PushOne(t, servertest.Delete(res.Record)), model.ResultApplied, "")
 }

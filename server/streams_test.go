@@ -114,6 +114,20 @@ func TestEventsEndWhenTokenRevoked(t *testing.T) {
 	closedWith(t, events, protocol.CodeUnauthorized)
 }
 
+// TestEventsEndWhenDeviceRevoked: a revoked device's open stream is
+// closed at the next change with "device_revoked", so the device learns
+// to wipe while it is open (it stayed open, a warning logged per check).
+func TestEventsEndWhenDeviceRevoked(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat)
+	events := stream(t, w.srv.URL, w.bob.Token, "")
+	greeting(t, events)
+	if err := w.srv.RevokeDevice(context.Background(), "bob", "test"); err != nil {
+		t.Fatal(err)
+	}
+	w.alice.CreateNote(t, w.m.ID, "Not for a revoked device")
+	closedWith(t, events, protocol.CodeDeviceRevoked)
+}
+
 // TestEventsEndWhenTokenExpires: with nothing changing, the heartbeat
 // finds the token expired and closes the stream.
 func TestEventsEndWhenTokenExpires(t *testing.T) {

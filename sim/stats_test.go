@@ -62,7 +62,7 @@ func (s *stats) UnmarshalJSON(b []byte) error {
 
 // componentFaults are the faults made by stopping or changing components
 // rather than by the proxy.
-var componentFaults = []string{"crashes", "restarts", "revokes", "token revokes", "offline", "workOffline"}
+var componentFaults = []string{"crashes", "restarts", "revokes", "token revokes", "device revocations", "offline", "workOffline"}
 
 // faultTotal counts every fault injected: per request, and by stopping
 // components.
@@ -99,13 +99,13 @@ func (s *stats) summary() string {
 	defer s.mu.Unlock()
 	n := s.n
 	return fmt.Sprintf("%d scenarios (%d failed), %d clients, %d local writes (%d refused locally), %d sync cycles; "+
-		"matters deleted with their records %d; %d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d, tokens revoked while streaming %d; "+
+		"matters deleted with their records %d; %d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d, tokens revoked while streaming %d, devices revoked and wiped %d (unsent ops exported %d); "+
 		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
 		"left failed after quiescing: %s); compactions %d (answers %d, tombstones %d compacted; full resyncs seen %d); "+
 		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d); sync contract: %s; "+
 		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
-		n["matters deleted with their records"], total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"], n["token revokes"],
+		n["matters deleted with their records"], total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"], n["token revokes"], n["device revocations"], n["device revocations: unsent ops exported"],
 		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
 		s.prefixed("left failed: "), n["compactions"], n["compacted answers"], n["compacted tombstones"], n["full resyncs"],
 		n["crawled answers read whole"], n["crawled pull pages the cursor passed"], n["crawling answers cut by a busy machine"], s.prefixed("contract: "),

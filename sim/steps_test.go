@@ -87,6 +87,9 @@ func (w *world) randomStep() {
 	default:
 		w.revokeWhileStreaming(c)
 	}
+	if w.revokeDraw() < w.revokeOdds {
+		w.revokeDevice(c)
+	}
 	w.checkCursor(c)
 	if w.verbose {
 		w.doctorAll()

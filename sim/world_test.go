@@ -33,11 +33,12 @@ import (
 
 // scenario sizes one scenario.
 type scenario struct {
-	clients   int     // devices, each with its own local database and syncer
-	users     int     // users the devices log in as (clients > users: one user on two devices)
-	writes    int     // local writes each client makes
-	faultRate float64 // share of requests that meet a fault
-	pgURL     string  // "" for the SQLite store
+	clients   int        // devices, each with its own local database and syncer
+	users     int        // users the devices log in as (clients > users: one user on two devices)
+	writes    int        // local writes each client makes
+	faultRate float64    // share of requests that meet a fault
+	pgURL     string     // "" for the SQLite store
+	mix       []mixShare // the faults' shares among faulty requests; nil for faultMix
 }
 
 // world is one scenario: a real server (SQLite or PostgreSQL) behind a
@@ -52,10 +53,15 @@ type world struct {
 	schema *model.Schema
 	dir    string
 
-	rmu    sync.Mutex // the handlers of the links draw from rnd too
-	rnd    *rand.Rand
-	frnd   *rand.Rand // files' own stream (files_test.go)
-	healed bool
+	rmu  sync.Mutex // the handlers of the links draw from rnd too
+	rnd  *rand.Rand
+	frnd *rand.Rand // the faults of file requests (files_test.go): their number follows real retry timers
+	arnd *rand.Rand // when and what a client attaches: apart from frnd, so those timers never move an attach
+	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
+	// revokeOdds is the chance of a device revocation after a step
+	// (revokeOdds the constant; a test of revocations raises it).
+	revokeOdds float64
+	healed     bool
 
 	srv     *server.Server
 	srvURL  string
@@ -145,16 +151,19 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 	}
 	w := &world{
 		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
-		rnd:       rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
-		frnd:      newFileRand(seed),
-		index:     map[string]int{},
-		kinds:     map[string]string{},
-		withdrawn: map[wkey]int{},
-		resets:    map[string]int{},
-		ledger:    map[string]protocol.OpResult{},
-		trace:     fnv.New64a(),
-		stats:     st,
-		verbose:   os.Getenv("CASEFILE_SIM_TRACE") != "",
+		rnd:        rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
+		frnd:       newFileRand(seed),
+		arnd:       newAttachRand(seed),
+		vrnd:       newRevokeRand(seed),
+		revokeOdds: revokeOdds,
+		index:      map[string]int{},
+		kinds:      map[string]string{},
+		withdrawn:  map[wkey]int{},
+		resets:     map[string]int{},
+		ledger:     map[string]protocol.OpResult{},
+		trace:      fnv.New64a(),
+		stats:      st,
+		verbose:    os.Getenv("CASEFILE_SIM_TRACE") != "",
 	}
 	t.Cleanup(w.close)
 	w.startServer()
@@ -349,11 +358,14 @@ func (w *world) float() float64 {
 
 func (w *world) chance(p float64) bool { return w.float() < p }
 
-// faultMix is the share of each fault among faulty requests.
-var faultMix = []struct {
+// mixShare is one fault's share among faulty requests.
+type mixShare struct {
 	f     fault
 	share float64
-}{
+}
+
+// faultMix is the share of each fault among faulty requests.
+var faultMix = []mixShare{
 	{fReset, 0.16}, {fResetMid, 0.12}, {fDrop, 0.20}, {fDuplicate, 0.14},
 	{fDelay, 0.08}, {fUnavailable, 0.09}, {fServerError, 0.06}, {fRateLimited, 0.06},
 	{fSlow, 0.07}, {fStallUp, 0.005}, {fStallDown, 0.005}, {fCrawl, 0.01},
@@ -379,7 +391,11 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 		}
 	case rnd.Float64() < w.cfg.faultRate:
 		x := rnd.Float64()
-		for _, m := range faultMix {
+		mix := w.cfg.mix
+		if mix == nil {
+			mix = faultMix
+		}
+		for _, m := range mix {
 			if f = m.f; x < m.share {
 				break
 			}
@@ -395,7 +411,14 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 	if f != fPass {
 		w.stats.inc("fault: "+string(f), 1)
 	}
-	w.traceLocked("%s %s %s", name, path, f)
+	if rnd == w.frnd {
+		// How many file requests a pass makes follows the transfers' retry
+		// timers, which run on real time: they show in the failure report
+		// but stay out of the replay fingerprint.
+		w.tailLocked(fmt.Sprintf("%s %s %s", name, path, f))
+	} else {
+		w.traceLocked("%s %s %s", name, path, f)
+	}
 	d.f = f
 	return d
 }
@@ -410,6 +433,12 @@ func (w *world) tracef(format string, args ...any) {
 func (w *world) traceLocked(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	fmt.Fprintln(w.trace, line)
+	w.tailLocked(line)
+}
+
+// tailLocked keeps a line for the failure report (and prints it when
+// tracing) without adding it to the replay fingerprint.
+func (w *world) tailLocked(line string) {
 	w.tail = append(w.tail, strconv.Itoa(w.step)+": "+line)
 	if w.verbose {
 		fmt.Fprintln(os.Stderr, "sim:", w.step, line)

@@ -287,21 +287,22 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 	r.adapt(r.s.batchSize, "push batch", len(ops), err)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
-			return r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0)
-		}
-		return err
-	}
-	if err := r.apply(ops, resp.Results, resp.Head); err != nil {
-		return err
-	}
-	if named && resp.Cursor > cursor {
-		moved, err := r.s.db.AdvanceCursorAfterPush(context.WithoutCancel(r.ctx), cursor, resp.Cursor, resp.Results)
-		if err != nil {
+			_, err := r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0, 0, 0)
 			return err
 		}
-		if moved {
-			r.s.notePulled(resp.Cursor, resp.Head)
-		}
+		return err
+	}
+	// The answers and the cursor they may move share one commit.
+	from, to := int64(0), int64(0)
+	if named && resp.Cursor > cursor {
+		from, to = cursor, resp.Cursor
+	}
+	moved, err := r.apply(ops, resp.Results, resp.Head, from, to)
+	if err != nil {
+		return err
+	}
+	if moved {
+		r.s.notePulled(resp.Cursor, resp.Head)
 	}
 	return nil
 }
@@ -357,15 +358,18 @@ func minAttempts(ops []localdb.OutboxOp) int {
 	return m
 }
 
-// apply records the server's answers locally in one transaction. The
-// server has committed them: a cancellation does not stop this.
-func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head int64) error {
+// apply records the server's answers locally in one transaction, which
+// also moves the pull cursor from from to to when to > from and the
+// answers were all that changed in between (it reports whether it moved).
+// The server has committed them: a cancellation does not stop this.
+func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head, from, to int64) (bool, error) {
 	ctx := context.WithoutCancel(r.ctx)
-	if err := r.s.db.ApplyPushResults(ctx, results); err != nil {
+	moved, err := r.s.db.ApplyPushResultsAndAdvance(ctx, results, from, to)
+	if err != nil {
 		// The ops go back to the queue; replaying their ids returns these
 		// same answers.
 		r.retry(ops, err)
-		return fmt.Errorf("apply push results: %w", err)
+		return false, fmt.Errorf("apply push results: %w", err)
 	}
 	var step Summary
 	for _, res := range results {
@@ -394,7 +398,7 @@ func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head in
 	r.sum.Failed += step.Failed
 	r.s.noteHead(head)
 	r.s.emit(Event{Kind: EventPushed, Counts: step})
-	return nil
+	return moved, nil
 }
 
 // retry sends ops back to the queue after a transient failure, due after

@@ -34,6 +34,10 @@ const (
 	EventPulled       EventKind = "pulled"       // a pull page was applied
 	EventError        EventKind = "error"        // a sync step failed; Err says why
 	EventCycle        EventKind = "cycle"        // a full sync cycle ended
+	// EventRevoked: the server refused this device for good (an admin
+	// revoked it); whoever runs the syncer must wipe the device's copy.
+	// Said once; Err carries the server's sentence.
+	EventRevoked EventKind = "revoked"
 )
 
 // Event is one thing the syncer tells the UI. Events are dropped, never

@@ -274,3 +274,43 @@ func settle(w *world) {
 		last = n
 	}
 }
+
+// TestDeviceRevokedEvent: a running syncer whose device an admin revokes
+// tells its owner once, with EventRevoked, whether the event stream or a
+// push meets the refusal first; it then makes no more requests.
+func TestDeviceRevokedEvent(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	m := a.create("matter", model.Fields{"title": "Before"})
+	a.sync()
+	a.start()
+	waitFor(t, "online", func() bool { return a.s.Connectivity() == syncer.Online })
+	if err := w.srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
+		t.Fatal(err)
+	}
+	a.create("note", model.Fields{model.MatterField: m.ID, "title": "written after the revocation"})
+	revoked := func(ev syncer.Event) bool { return ev.Kind == syncer.EventRevoked }
+	waitFor(t, "the revocation event", func() bool { return a.sawEvent(revoked) })
+	waitFor(t, "logged-out", func() bool { return a.s.Connectivity() == syncer.LoggedOut })
+	a.s.SyncNow()
+	settle(w)
+	time.Sleep(quiet)
+	a.mu.Lock()
+	n := 0
+	for _, ev := range a.events {
+		if revoked(ev) {
+			n++
+			if ev.Err != syncer.RevokedSentence {
+				t.Errorf("the event says %q", ev.Err)
+			}
+		}
+	}
+	a.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d revocation events, want 1", n)
+	}
+	if ops := a.outbox(); len(ops) != 1 {
+		t.Errorf("the unsent note is gone from the queue: %d ops", len(ops))
+	}
+}

@@ -30,7 +30,7 @@ func closedError(ev apiclient.SSEEvent) *apiclient.Error {
 	}
 	ce := &apiclient.Error{Class: apiclient.ClassFailing, Code: e.Code, Message: safetext.Line(e.Message)}
 	switch e.Code {
-	case protocol.CodeUnauthorized, protocol.CodeWrongUser:
+	case protocol.CodeUnauthorized, protocol.CodeWrongUser, protocol.CodeDeviceRevoked:
 		ce.Class = apiclient.ClassUnauthorized
 	case protocol.CodeTooManyStreams:
 		ce.RetryAfter = streamCapWait

@@ -113,6 +113,7 @@ type Syncer struct {
 	netCtx      context.Context
 	netCancel   context.CancelFunc // cancelled when work offline goes on or credentials change
 	closed      bool
+	revoked     bool // EventRevoked was sent
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 }
@@ -485,6 +486,32 @@ func (s *Syncer) probe(ctx context.Context) error {
 }
 
 // afterCycle sets the backoff hold after a failed cycle, or clears it.
+// refused tells the UI the server refused the token: a revoked device
+// once (EventRevoked), any other refusal as an error.
+func (s *Syncer) refused(err error) {
+	if !IsDeviceRevoked(err) {
+		s.emit(Event{Kind: EventError, Err: apiclient.Refused(err).Error()})
+		return
+	}
+	s.mu.Lock()
+	told := s.revoked
+	s.revoked = true
+	s.mu.Unlock()
+	if !told {
+		s.emit(Event{Kind: EventRevoked, Err: RevokedSentence})
+	}
+}
+
+// RevokedSentence is what EventRevoked says.
+const RevokedSentence = "An administrator revoked this device: its copy of the server's data must be deleted."
+
+// IsDeviceRevoked reports whether err is the server refusing this device
+// for good: an admin revoked it.
+func IsDeviceRevoked(err error) bool {
+	var e *apiclient.Error
+	return errors.As(err, &e) && e.Code == protocol.CodeDeviceRevoked
+}
+
 func (s *Syncer) afterCycle(err error) {
 	switch {
 	case err == nil:
@@ -492,7 +519,7 @@ func (s *Syncer) afterCycle(err error) {
 		s.failures, s.holdUntil = 0, time.Time{}
 		s.mu.Unlock()
 	case apiclient.ClassOf(err) == apiclient.ClassUnauthorized:
-		s.emit(Event{Kind: EventError, Err: apiclient.Refused(err).Error()})
+		s.refused(err)
 	case apiclient.IsTransient(err):
 		s.backoff(s.opts.OpBackoff, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, ErrWorkOffline), errors.Is(err, ErrNotLoggedIn):

@@ -132,7 +132,7 @@ func (s *Syncer) streamLoop(ctx context.Context) {
 			})
 		cancel()
 		if apiclient.ClassOf(err) == apiclient.ClassUnauthorized {
-			s.emit(Event{Kind: EventError, Err: apiclient.Refused(err).Error()})
+			s.refused(err)
 		}
 		if ctx.Err() != nil {
 			return

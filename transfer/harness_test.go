@@ -25,6 +25,7 @@ import (
 	"casefile/server/storetest"
 	"casefile/syncer"
 	"casefile/transfer"
+	"casefile/vault"
 )
 
 // world is a server, a fault proxy in front of it and a shared matter.
@@ -139,12 +140,17 @@ func (w *world) device(user string) *device {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	db, err := localdb.Open(context.Background(), filepath.Join(dir, "casefile.db"), schema)
+	// Each device seals its database and its files, as casefile does.
+	keys, err := vault.NewRandom()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), filepath.Join(dir, "casefile.db"), schema, localdb.WithSealer(keys))
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() { db.Close() })
-	files, err := localfiles.OpenDir(filepath.Join(dir, localfiles.DirName))
+	files, err := localfiles.OpenDir(filepath.Join(dir, localfiles.DirName), localfiles.WithSealer(keys))
 	if err != nil {
 		w.t.Fatal(err)
 	}

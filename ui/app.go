@@ -58,6 +58,11 @@ type Options struct {
 	PollInterval time.Duration    // how often to look for other processes' writes; 300 ms when zero
 	Getenv       func(string) string
 	Lock         *LockOptions // the idle lock and `casefile lock`; nil: never locks
+	// Wipe obeys a revocation (syncer.EventRevoked): it stops the
+	// background work, keeps the unsent changes in an encrypted export,
+	// deletes the device's copy and says so in a sentence. The UI shows
+	// nothing of the data from then on and reads the database no more.
+	Wipe func() (string, error)
 	// Files: the device's file store and transfer queue, for attaching,
 	// downloading and opening files.
 	Files Files
@@ -71,6 +76,7 @@ const (
 	screenConflicts
 	screenBacklog
 	screenActivity
+	screenAgenda
 	screenCount
 )
 
@@ -125,6 +131,8 @@ type Model struct {
 	poll   pollState
 	notice statusLine
 	lock   lockState // see lock.go
+	// revoked: the device was revoked; see revoked.go
+	revoked revokedState
 }
 
 // panes are the screens and forms of the UI; detail and editor exist only
@@ -136,11 +144,16 @@ type panes struct {
 	conflicts *conflictsPane
 	backlog   *backlogPane
 	activity  *activityPane
+	agenda    *agendaPane
+	hub       *hubPane // a matter opened from the records screen (ui/hub.go)
 }
 
 // open lists the panes that exist.
 func (ps *panes) open() []pane {
-	out := []pane{ps.records, ps.conflicts, ps.backlog, ps.activity}
+	out := []pane{ps.records, ps.conflicts, ps.backlog, ps.activity, ps.agenda}
+	if ps.hub != nil {
+		out = append(out, ps.hub)
+	}
 	if ps.detail != nil {
 		out = append(out, ps.detail)
 	}
@@ -216,12 +229,13 @@ func New(opts Options) *Model {
 	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Zone: opts.Zone, DateOrder: opts.DateOrder}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Exec: tea.ExecProcess, Zone: opts.Zone, DateOrder: opts.DateOrder}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)
 	m.backlog = newBacklogPane(m.sh)
 	m.activity = newActivityPane(m.sh)
+	m.agenda = newAgendaPane(m.sh)
 	m.helpList = newScroller(m.sh.Keys)
 	m.helpList.follow = true
 	if opts.Hint != "" {
@@ -327,7 +341,10 @@ func (m *Model) refreshAll() tea.Cmd {
 	if m.detail != nil {
 		cmds = append(cmds, m.detail.refresh())
 	}
-	if p := m.shown(); p != pane(m.records) && p != pane(m.detail) {
+	if m.hub != nil {
+		cmds = append(cmds, m.hub.refresh())
+	}
+	if p := m.shown(); p != pane(m.records) && p != pane(m.detail) && p != pane(m.hub) {
 		cmds = append(cmds, p.refresh())
 	}
 	return tea.Batch(cmds...)
@@ -346,9 +363,14 @@ func (m *Model) shown() pane {
 		return m.backlog
 	case screenActivity:
 		return m.activity
+	case screenAgenda:
+		return m.agenda
 	}
 	if m.detail != nil {
 		return m.detail
+	}
+	if m.hub != nil {
+		return m.hub
 	}
 	return m.records
 }
@@ -372,6 +394,9 @@ func (m *Model) switchTo(s screen) tea.Cmd {
 	if m.screen == screenRecords {
 		if m.detail != nil {
 			return tea.Batch(m.records.reload(true), m.detail.refresh())
+		}
+		if m.hub != nil {
+			return tea.Batch(m.records.reload(true), m.hub.refresh())
 		}
 		return m.records.reload(true)
 	}

@@ -29,7 +29,7 @@ func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
 			}
 			return ""
 		}})
-	press(t, m, "enter")
+	press(t, m, "enter", "enter") // the matter's hub, then its first row: the matter's detail
 	if m.detail == nil {
 		t.Fatal("no detail opened")
 	}

@@ -118,6 +118,22 @@ func (p *backlogPane) Update(msg tea.Msg) tea.Cmd {
 		if p.list.Update(msg) {
 			p.scrollLines()
 		}
+	case tea.MouseClickMsg:
+		// A click on a change's line (or its error under it) selects it;
+		// on the selected one, opens it.
+		line := p.top + msg.Y
+		if len(p.ops) == 0 || line < 0 || line >= len(p.lay.items) || msg.Y >= p.Height {
+			return nil
+		}
+		it := p.lay.items[line]
+		if it.kind != itemOp && it.kind != itemError {
+			return nil
+		}
+		if int(it.op) == p.list.Cursor() {
+			return p.Update(p.openKey())
+		}
+		p.list.Select(int(it.op))
+		p.scrollLines()
 	case tea.KeyPressMsg:
 		if p.list.Update(msg) {
 			p.scrollLines()

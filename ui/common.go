@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"time"
 	"unicode"
@@ -37,8 +38,11 @@ type Shared struct {
 
 	// Files attaches, fetches and opens attached files (ui/attachments.go).
 	Files Files
-	// Getenv reads the environment ($OPENER).
+	// Getenv reads the environment ($OPENER, $EDITOR).
 	Getenv func(string) string
+	// Exec hands the terminal to another program (the person's editor);
+	// tea.ExecProcess, which tests replace to run it without a terminal.
+	Exec func(*exec.Cmd, tea.ExecCallback) tea.Cmd
 
 	// Matters is every matter, kept fresh by the app, for the matter filter,
 	// ref pickers and matter titles.
@@ -161,7 +165,8 @@ func pad(s string, w int) string {
 }
 
 // display is a stored value as the screen shows it: a date and time in
-// the person's zone, short ("Tue 15 Dec 09:30"); anything else as
+// the person's zone, short ("Tue 15 Dec 09:30"), minutes as a duration
+// ("1h30"); anything else as
 // model.Format has it. Not yet made safe for the terminal.
 func (s *Shared) display(f *model.Field, v any) string {
 	if f != nil && f.Type == model.TypeDateTime {
@@ -170,6 +175,10 @@ func (s *Shared) display(f *model.Field, v any) string {
 				return model.FormatWhen(t, s.Zone, s.Now())
 			}
 		}
+	}
+	if n, ok := v.(float64); ok && f != nil && f.Unit == model.UnitMinutes {
+		// Read back by ParseMinutes: the editor starts from this text.
+		return model.FormatMinutes(n)
 	}
 	return model.Format(v)
 }

@@ -33,6 +33,9 @@ type editorPane struct {
 	picker *picker
 	saving bool
 	notice string // a problem that belongs to no field
+	// extID names the edit in the person's editor under way, of field
+	// extField; answers to older ones are dropped.
+	extID, extField int
 }
 
 func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterID string) *editorPane {
@@ -120,6 +123,25 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 			p.showError(msg.err)
 		}
 		return nil
+	case externalReadyMsg:
+		if msg.owner != p.extID {
+			return nil
+		}
+		return p.runEditor(msg)
+	case externalDoneMsg:
+		if msg.owner != p.extID {
+			return nil
+		}
+		p.extID = 0
+		if msg.err != nil {
+			p.notice = "The text was not changed: " + msg.err.Error()
+			return nil
+		}
+		ef := p.fields[p.extField]
+		ef.area.SetValue(strings.TrimSuffix(msg.text, "\n")) // the newline editors end a file with
+		ef.err, p.notice = "", ""
+		p.focusField(p.extField)
+		return nil
 	case tea.PasteMsg:
 		if p.picker != nil {
 			return p.picker.Update(msg)
@@ -146,6 +168,9 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Save):
 			return p.save()
+		case key.Matches(msg, k.ExternalEditor) && ff.f.Type == model.TypeLongText:
+			p.extID, p.extField = p.newID(), p.focus
+			return editExternally(p.extID, ff.area.Value())
 		case key.Matches(msg, k.Back):
 			if !p.dirty() {
 				p.send(closeEditorMsg{})
@@ -388,11 +413,14 @@ func (p *editorPane) ShortHelp() []key.Binding {
 		return p.picker.ShortHelp()
 	}
 	k := p.Keys
+	if p.fields[p.focus].f.Type == model.TypeLongText {
+		return []key.Binding{k.Save, k.Back, k.ExternalEditor, k.NextField, k.PrevField}
+	}
 	return []key.Binding{k.Save, k.Back, k.NextField, k.PrevField}
 }
 
 // FullHelp lists every key of the form.
 func (p *editorPane) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{{k.Save, k.Back}, {k.NextField, k.PrevField}, {k.ChoiceLeft, k.ChoiceRight, k.Toggle, k.Choose}}
+	return [][]key.Binding{{k.Save, k.Back, k.ExternalEditor}, {k.NextField, k.PrevField}, {k.ChoiceLeft, k.ChoiceRight, k.Toggle, k.Choose}}
 }

@@ -36,6 +36,9 @@ func placeholder(f *model.Field) string {
 	case model.TypeDateTime:
 		return "e.g. tomorrow 14:00, 15/12 9:30, 9:30am"
 	case model.TypeNumber:
+		if f.Unit == model.UnitMinutes {
+			return "e.g. 1h30, 90m, 1.5h or 90"
+		}
 		return "a number"
 	case model.TypeTags:
 		return "tags, separated by commas"
@@ -154,7 +157,7 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 			h = areaRows
 		}
 		val = strings.Split(ff.area.View(s, iw, h), "\n")
-		hint = "enter adds a line · tab next field"
+		hint = "enter adds a line · tab next field · " + p.Keys.ExternalEditor.Help().Key + " in your editor"
 	default:
 		val = []string{ff.line.View(s, iw)}
 	}

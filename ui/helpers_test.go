@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -122,45 +121,7 @@ func typeName(v any) string { return fmt.Sprintf("%T", v) }
 
 // keyPress builds the message Bubble Tea sends for a key as key.Matches
 // names it ("enter", "ctrl+s", "M", "?").
-func keyPress(s string) tea.KeyPressMsg {
-	special := map[string]rune{
-		"enter": tea.KeyEnter, "esc": tea.KeyEscape, "tab": tea.KeyTab, "backspace": tea.KeyBackspace,
-		"up": tea.KeyUp, "down": tea.KeyDown, "left": tea.KeyLeft, "right": tea.KeyRight,
-		"pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown, "home": tea.KeyHome, "end": tea.KeyEnd,
-		"delete": tea.KeyDelete, "space": tea.KeySpace,
-	}
-	var mod tea.KeyMod
-	name := s
-	for {
-		switch {
-		case strings.HasPrefix(name, "ctrl+"):
-			mod |= tea.ModCtrl
-			name = name[5:]
-			continue
-		case strings.HasPrefix(name, "shift+"):
-			mod |= tea.ModShift
-			name = name[6:]
-			continue
-		case strings.HasPrefix(name, "alt+"):
-			mod |= tea.ModAlt
-			name = name[4:]
-			continue
-		}
-		break
-	}
-	if r, ok := special[name]; ok {
-		k := tea.KeyPressMsg{Code: r, Mod: mod}
-		if r == tea.KeySpace && mod == 0 {
-			k.Text = " "
-		}
-		return k
-	}
-	r, _ := utf8.DecodeRuneInString(name)
-	if mod != 0 {
-		return tea.KeyPressMsg{Code: r, Mod: mod}
-	}
-	return tea.KeyPressMsg{Code: r, Text: name}
-}
+func keyPress(s string) tea.KeyPressMsg { return parseKey(s) }
 
 // press sends keys one by one, running what they start.
 func press(t testing.TB, m *Model, keys ...string) {

@@ -21,7 +21,7 @@ func (g globalHelp) ShortHelp() []key.Binding {
 func (g globalHelp) FullHelp() [][]key.Binding {
 	k := g.k
 	return [][]key.Binding{
-		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.NextScreen, k.PrevScreen},
+		{k.Records, k.Conflicts, k.Backlog, k.Activity, k.Agenda, k.NextScreen, k.PrevScreen},
 		{k.WorkOffline, k.SyncNow, k.Undo, k.Help, k.Back, k.Quit},
 	}
 }

@@ -102,6 +102,12 @@ func newAreaInput(s *Styles, placeholder, value string) areaInput {
 	return a
 }
 
+// SetValue replaces the text and puts the cursor at its start.
+func (a *areaInput) SetValue(s string) {
+	a.m.SetValue(strings.ReplaceAll(s, "\r\n", "\n"))
+	a.m.MoveToBegin()
+}
+
 // Value is the text, lines joined with "\n".
 func (a *areaInput) Value() string { return a.m.Value() }
 

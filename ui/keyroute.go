@@ -30,8 +30,9 @@ func (m *Model) globalKeys() []keyAction {
 		{binding: k.Conflicts, run: to(screenConflicts)},
 		{binding: k.Backlog, run: to(screenBacklog)},
 		{binding: k.Activity, run: to(screenActivity)},
-		{binding: k.Back, when: func() bool { return m.screen == screenRecords && m.detail != nil },
-			run: func() tea.Cmd { m.detail = nil; return m.records.reload(true) }},
+		{binding: k.Agenda, run: to(screenAgenda)},
+		{binding: k.MarkDone, when: func() bool { _, ok := m.selectedTask(); return ok }, run: m.markDone},
+		{binding: k.Back, when: func() bool { return m.screen == screenRecords && (m.detail != nil || m.hub != nil) }, run: m.back},
 		{binding: k.Back, when: func() bool { return m.screen != screenRecords }, run: to(screenRecords)},
 	}
 }

@@ -22,6 +22,7 @@ type KeyMap struct {
 	Conflicts   key.Binding
 	Backlog     key.Binding
 	Activity    key.Binding
+	Agenda      key.Binding
 	WorkOffline key.Binding
 	SyncNow     key.Binding
 	Undo        key.Binding
@@ -53,6 +54,13 @@ type KeyMap struct {
 	Delete key.Binding
 	// Sort cycles a list's sort column and direction.
 	Sort key.Binding
+	// MarkDone marks the task under the cursor done (or not done again)
+	// in any list: records, the matter hub, the agenda, a task's detail.
+	MarkDone key.Binding
+
+	// The agenda (ui/agenda.go).
+	MoreDays  key.Binding
+	FewerDays key.Binding
 
 	// A record's files (ui/attachments.go).
 	AttachFile key.Binding
@@ -65,17 +73,22 @@ type KeyMap struct {
 	NextField key.Binding
 	PrevField key.Binding
 	Save      key.Binding
-	Toggle    key.Binding
-	Choose    key.Binding
-	Confirm   key.Binding
-	Cancel    key.Binding
+	// ExternalEditor edits a long text in $VISUAL or $EDITOR.
+	ExternalEditor key.Binding
+	Toggle         key.Binding
+	Choose         key.Binding
+	Confirm        key.Binding
+	Cancel         key.Binding
 
 	// Conflict review.
-	TakeMine     key.Binding
-	TakeTheirs   key.Binding
-	AllMine      key.Binding
-	AllTheirs    key.Binding
-	EditValue    key.Binding
+	TakeMine   key.Binding
+	TakeTheirs key.Binding
+	AllMine    key.Binding
+	AllTheirs  key.Binding
+	EditValue  key.Binding
+	// TakeBoth merges a tags field as sets: what either side added, less
+	// what either removed.
+	TakeBoth     key.Binding
 	Apply        key.Binding
 	NextConflict key.Binding
 	PrevConflict key.Binding
@@ -103,6 +116,7 @@ func DefaultKeyMap() KeyMap {
 		Conflicts:   b([]string{"2"}, "2", "conflicts"),
 		Backlog:     b([]string{"3"}, "3", "backlog"),
 		Activity:    b([]string{"4"}, "4", "activity"),
+		Agenda:      b([]string{"5"}, "5", "agenda"),
 		WorkOffline: b([]string{"o"}, "o", "work offline"),
 		SyncNow:     b([]string{"s"}, "s", "sync now"),
 		Undo:        b([]string{"u"}, "u", "undo last change"),
@@ -130,6 +144,10 @@ func DefaultKeyMap() KeyMap {
 		Delete: b([]string{"d"}, "d", "delete"),
 		Sort:   b([]string{"S"}, "S", "sort"),
 
+		MarkDone:  b([]string{"space"}, "space", "task done"),
+		MoreDays:  b([]string{"+", "="}, "+", "more days"),
+		FewerDays: b([]string{"-"}, "-", "fewer days"),
+
 		AttachFile: b([]string{"a"}, "a", "attach file"),
 		NextFile:   b([]string{"f"}, "f", "next file"),
 		FetchFile:  b([]string{"D"}, "D", "download file"),
@@ -139,16 +157,20 @@ func DefaultKeyMap() KeyMap {
 		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
 		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
 		Save:      b([]string{"ctrl+s"}, "ctrl+s", "save"),
-		Toggle:    b([]string{"space"}, "space", "toggle"),
-		Choose:    b([]string{"enter"}, "enter", "choose"),
-		Confirm:   b([]string{"y"}, "y", "yes"),
-		Cancel:    b([]string{"esc", "n"}, "esc/n", "no"),
+
+		ExternalEditor: b([]string{"ctrl+e"}, "ctrl+e", "edit in $EDITOR"),
+
+		Toggle:  b([]string{"space"}, "space", "toggle"),
+		Choose:  b([]string{"enter"}, "enter", "choose"),
+		Confirm: b([]string{"y"}, "y", "yes"),
+		Cancel:  b([]string{"esc", "n"}, "esc/n", "no"),
 
 		TakeMine:     b([]string{"m"}, "m", "take mine"),
 		TakeTheirs:   b([]string{"t"}, "t", "take theirs"),
 		AllMine:      b([]string{"M"}, "M", "all mine"),
 		AllTheirs:    b([]string{"T"}, "T", "all theirs"),
 		EditValue:    b([]string{"e"}, "e", "edit merged value"),
+		TakeBoth:     b([]string{"b"}, "b", "merge tags"),
 		Apply:        b([]string{"a"}, "a", "apply"),
 		NextConflict: b([]string{"]"}, "]", "next conflict"),
 		PrevConflict: b([]string{"["}, "[", "previous conflict"),

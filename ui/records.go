@@ -251,6 +251,11 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 			return p.fill()
 		}
 		return nil
+	case tea.MouseClickMsg:
+		if p.picker != nil {
+			return nil
+		}
+		return p.click(msg)
 	case tea.PasteMsg:
 		if p.picker != nil {
 			return p.picker.Update(msg)
@@ -363,6 +368,31 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// click selects a collection in the sidebar or a row of the list; a click
+// on the selected row opens it.
+func (p *recordsPane) click(msg tea.MouseClickMsg) tea.Cmd {
+	if sw := p.sidebarW(); msg.X < sw {
+		if i := msg.Y - 1; i >= 0 && i < len(p.cols) && i != p.sel { // under the column's title
+			return p.switchCollection(i - p.sel)
+		}
+		return nil
+	}
+	first := 2 // the title and the column header
+	if p.searching || p.text != "" {
+		first++
+	}
+	i := p.list.Top() + msg.Y - first
+	from, to := p.list.Visible()
+	if msg.Y < first || i < from || i >= to {
+		return nil
+	}
+	if i == p.list.Cursor() && !p.searching {
+		return p.key(p.openKey())
+	}
+	p.list.Select(i)
+	return p.fill()
+}
+
 func (p *recordsPane) matterCollection() *model.Collection {
 	c, _ := p.Schema.Collection(model.MatterCollection)
 	return c
@@ -411,6 +441,9 @@ func (p *recordsPane) ShortHelp() []key.Binding {
 	if p.searching {
 		return []key.Binding{k.Open, k.Back, k.ListUp, k.ListDown}
 	}
+	if p.collection().Name == model.TaskCollection {
+		return []key.Binding{k.Open, k.New, k.MarkDone, k.Search, k.Matter, k.NextColl}
+	}
 	return []key.Binding{k.Open, k.New, k.Search, k.Matter, k.NextColl}
 }
 
@@ -420,6 +453,6 @@ func (p *recordsPane) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		p.list.Bindings(),
 		{k.PrevColl, k.NextColl, k.Search, k.Matter, k.ClearFilter},
-		{k.Open, k.New, k.Edit, k.Delete},
+		{k.Open, k.New, k.Edit, k.Delete, k.MarkDone},
 	}
 }

@@ -41,6 +41,9 @@ func (m *Model) step(msg tea.Msg) tea.Cmd {
 // panes to navigate, and everything else to every pane, which claims its
 // own; outcomes of writes reach the panes first and then the app.
 func (m *Model) update(msg tea.Msg) tea.Cmd {
+	if cmd, handled := m.revokedMsg(msg); handled {
+		return cmd
+	}
 	if cmd, handled := m.lockMsg(msg); handled {
 		return cmd
 	}
@@ -55,6 +58,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
+	case tea.MouseClickMsg:
+		return m.click(msg)
 	case tea.MouseWheelMsg, tea.PasteMsg:
 		if m.showHelp {
 			return m.helpKey(msg)
@@ -166,10 +171,14 @@ func (m *Model) statusRead(msg statusMsg) tea.Cmd {
 func (m *Model) navigate(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case openRecordMsg:
-		m.screen = screenRecords
-		m.detail = newDetailPane(m.sh, msg.id)
-		m.layout()
-		return m.detail.Init(), true
+		if m.isMatter(msg.id) {
+			return m.openHub(msg.id), true
+		}
+		return m.openDetail(msg.id), true
+	case openDetailMsg:
+		return m.openDetail(msg.id), true
+	case showRecordsMsg:
+		return m.showRecords(msg), true
 	case editMsg:
 		col, ok := m.sh.Schema.Collection(msg.collection)
 		if !ok {
@@ -214,6 +223,9 @@ func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 		if m.detail != nil && m.detail.id == msg.rec.ID {
 			m.detail = nil
 		}
+		if m.hub != nil && m.hub.id == msg.rec.ID {
+			m.hub = nil
+		}
 		col, _ := m.sh.Schema.Collection(msg.rec.Collection)
 		what := fmt.Sprintf("Deleted “%s”. ", safeLine(msg.rec.Title(col)))
 		if msg.held > 0 {
@@ -236,6 +248,8 @@ func (m *Model) outcome(msg tea.Msg) tea.Cmd {
 		// The person asked for now: a full cycle past any backoff the
 		// syncer holds after failures, which a nudge would wait out.
 		cmds = append(cmds, m.syncNow())
+	case taskDoneMsg:
+		return m.taskDone(msg)
 	case undoneMsg:
 		if !m.undone(msg) {
 			return nil

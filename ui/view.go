@@ -47,6 +47,9 @@ func (m *Model) View() tea.View {
 }
 
 func (m *Model) render() string {
+	if m.revoked.on {
+		return m.revokedView()
+	}
 	if m.lock.locked {
 		return m.lockView()
 	}
@@ -170,6 +173,7 @@ func (m *Model) tabs(w int) []tab {
 		{screenConflicts, k.Conflicts, "Conflicts", m.head.status.Conflicts},
 		{screenBacklog, k.Backlog, "Backlog", m.head.status.OutboxOps},
 		{screenActivity, k.Activity, "Activity", 0},
+		{screenAgenda, k.Agenda, "Agenda", 0},
 	}
 	lay := func(short bool) ([]tab, int) {
 		var out []tab

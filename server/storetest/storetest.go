@@ -139,6 +139,7 @@ func testRecordRoundTrip(t *testing.T, st store.Store) {
 	}
 	rec.Version, rec.Deleted, rec.Fields = 2, true, model.Fields{"title": "x"}
 	rec.FieldVersions = map[string]int64{"title": 2}
+	rec.FieldChanges = map[string]store.FieldChange{"title": {By: "bob", At: t0.Add(90 * time.Second)}}
 	write(t, st, func(tx store.Tx) (err error) {
 		if rec.Seq, err = tx.NextSeq(ctx); err != nil {
 			return err

@@ -1,0 +1,134 @@
+// Package wipe obeys a device's revocation: it seals the device's unsent
+// changes into an export, then deletes its copy of the server's data (the
+// database, the file store but for the bytes of files never uploaded) and
+// its login. The CLI's sync, the terminal UI and the simulation all wipe
+// through Revoked.
+package wipe
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"casefile/localdb"
+	"casefile/vault"
+)
+
+// ExportPrefix names the sealed exports of a revoked device's unsent changes.
+const ExportPrefix = "unsent-"
+
+// Paths are what a wipe deletes and where it keeps the export.
+type Paths struct {
+	DB          string // the database; its -wal and -shm go with it
+	Credentials string // the login ("" when there is none to delete)
+	Files       string // the file store's directory
+	ExportDir   string // where the export is written (the data directory)
+}
+
+// Result says what a wipe did.
+type Result struct {
+	Export    string // the sealed export's path
+	Unsent    int    // queued ops kept in it
+	KeptFiles int    // files attached here and never uploaded, kept sealed
+}
+
+// Revoked seals db's unsent ops with keys into an export named for now,
+// then closes db and deletes the device's copy. The export is durable
+// before anything is deleted: a crash in between leaves the database, and
+// the next contact wipes again.
+func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now time.Time) (Result, error) {
+	if keys == nil {
+		return Result{}, errors.New("this device was revoked, but its key is not at hand; nothing was deleted")
+	}
+	ops, err := db.Outbox(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	name := ExportPrefix + now.UTC().Format("20060102T150405.000000000Z") + ".sealed"
+	res := Result{Export: filepath.Join(p.ExportDir, name), Unsent: len(ops)}
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	for _, o := range ops {
+		if err := enc.Encode(o); err != nil {
+			return Result{}, err
+		}
+	}
+	var sealed bytes.Buffer
+	w, err := keys.NewWriter(&sealed, name)
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := w.Write(plain.Bytes()); err != nil {
+		return Result{}, err
+	}
+	if err := w.Close(); err != nil {
+		return Result{}, err
+	}
+	if err := vault.WriteFileAtomic(res.Export, sealed.Bytes()); err != nil {
+		return Result{}, err
+	}
+	// The bytes of files attached here and not yet uploaded stay (sealed)
+	// beside the export; every other file is the server's and goes.
+	ts, err := db.Transfers(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	keep := map[string]bool{}
+	for _, t := range ts {
+		if t.Direction == localdb.Upload {
+			keep[t.Hash] = true
+		}
+	}
+	res.KeptFiles = len(keep)
+	if err := db.Close(); err != nil {
+		return Result{}, err
+	}
+	if err := wipeFiles(p.Files, keep); err != nil {
+		return Result{}, err
+	}
+	gone := []string{p.DB, p.DB + "-wal", p.DB + "-shm"}
+	if p.Credentials != "" {
+		gone = append(gone, p.Credentials)
+	}
+	for _, f := range gone {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Result{}, fmt.Errorf("delete %s: %w", f, err)
+		}
+	}
+	return res, vault.SyncDir(filepath.Dir(p.DB))
+}
+
+// wipeFiles deletes a file store's files except the complete ones whose
+// hash is in keep: every other file, partial download and leftover import.
+func wipeFiles(root string, keep map[string]bool) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || d.IsDir() || keep[d.Name()] && filepath.Base(filepath.Dir(filepath.Dir(p))) == "sha256" {
+			return err
+		}
+		return os.Remove(p)
+	})
+	if err != nil {
+		return fmt.Errorf("delete the files: %w", err)
+	}
+	return nil
+}
+
+// ReadExport decrypts an export with keys: the unsent ops as JSON lines.
+func ReadExport(keys *vault.Keys, path string) ([]byte, error) {
+	f, err := os.Open(path) // #nosec G304 -- the person's named export
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return keys.OpenFile(io.Reader(f), filepath.Base(path))
+}

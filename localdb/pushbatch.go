@@ -1,0 +1,245 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// Statements over a whole batch take its ids as one JSON array, expanded
+// by json_each: one statement text whatever the batch's size, so the
+// prepared statement is reused (internal/stmtcache).
+const inIDs = "IN (SELECT value FROM json_each(?))"
+
+// idList is ids as the JSON array inIDs binds.
+func idList[T any](ids []T) string {
+	b, _ := json.Marshal(ids) // strings and integers always marshal
+	return string(b)
+}
+
+// pushBatch is what one batch of push answers touches, read once at its
+// start: the answered ops still queued, their records, how many ops each
+// record has queued, and which records have an open conflict.
+type pushBatch struct {
+	ops      map[string]opRow // by op id
+	records  map[string]recordRow
+	queued   map[string]int
+	conflict map[string]bool
+}
+
+func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.OpResult) (*pushBatch, error) {
+	b := &pushBatch{ops: map[string]opRow{}, records: map[string]recordRow{}, queued: map[string]int{}, conflict: map[string]bool{}}
+	opIDs := make([]string, len(results))
+	for i, res := range results {
+		opIDs[i] = res.OpID
+	}
+	ops, err := db.queryOps(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
+	if err != nil {
+		return nil, err
+	}
+	recordIDs := make([]string, 0, len(ops))
+	for _, o := range ops {
+		b.ops[o.OpID] = o
+		recordIDs = append(recordIDs, o.RecordID)
+	}
+	if len(recordIDs) == 0 {
+		return b, nil
+	}
+	ids := idList(recordIDs)
+	if err := db.loadRecords(ctx, tx, ids, b.records); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT record_id, count(*) FROM outbox WHERE record_id "+inIDs+" GROUP BY record_id", ids)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		b.queued[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	conflicts, err := distinctRecords(ctx, tx, "SELECT record_id FROM conflicts WHERE record_id "+inIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range conflicts {
+		b.conflict[id] = true
+	}
+	return b, nil
+}
+
+// loadRecords reads the rows of the records in ids (a JSON array) into into.
+func (db *DB) loadRecords(ctx context.Context, q querier, ids string, into map[string]recordRow) error {
+	rows, err := q.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE id "+inIDs, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := db.scanRecord(rows)
+		if err != nil {
+			return err
+		}
+		into[r.id] = r
+	}
+	return rows.Err()
+}
+
+// simpleAcks picks the answers whose effect needs nothing beyond the batch
+// as loaded: an applied or merged op carrying the server's copy, the only
+// op its record has queued, whose record no other answer of the batch
+// touches. Nothing queued stands on it, so there is nothing to rebase,
+// and the record becomes the server's copy. Every other answer takes the
+// general path, one op at a time.
+func (b *pushBatch) simpleAcks(results []protocol.OpResult) map[string]bool {
+	perRecord := map[string]int{}
+	for _, res := range results {
+		if o, ok := b.ops[res.OpID]; ok {
+			perRecord[o.RecordID]++
+		}
+	}
+	simple := map[string]bool{}
+	for _, res := range results {
+		o, ok := b.ops[res.OpID]
+		if !ok || res.Record == nil || (res.Result != model.ResultApplied && res.Result != model.ResultMerged) {
+			continue
+		}
+		if perRecord[o.RecordID] == 1 && b.queued[o.RecordID] == 1 {
+			simple[res.OpID] = true
+		}
+	}
+	return simple
+}
+
+// applySimpleAck is applyAck for an answer simpleAcks picked, from the
+// batch as loaded; the op itself was already deleted. It writes what
+// applyAck's setBase and recompute would: the server's copy as base and
+// as the fields shown, in one statement.
+func (db *DB) applySimpleAck(ctx context.Context, tx *sql.Tx, b *pushBatch, op opRow, res protocol.OpResult) error {
+	version := int64(0)
+	if rec, ok := b.records[op.RecordID]; ok {
+		version = res.Record.Version
+		if err := db.settleRecord(ctx, tx, rec, b.conflict[rec.id], res.Record); err != nil {
+			return err
+		}
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
+		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
+}
+
+// settleRecord makes the server's copy r the base of a record that has no
+// op queued any more, and what it shows (recompute with no ops).
+func (db *DB) settleRecord(ctx context.Context, tx *sql.Tx, rec recordRow, conflict bool, r *protocol.Record) error {
+	if r.Version < rec.version {
+		// A pull overtook the answer: the row's newer base stands.
+		_, _, err := db.recompute(ctx, tx, rec.id, 0)
+		return err
+	}
+	if r.Deleted {
+		// Nothing queued and no live server copy: the record goes.
+		return purge(ctx, tx, rec)
+	}
+	col, _ := db.schema.Collection(rec.collection)
+	bj, err := encodeFields(normalizeWire(col, r.Fields))
+	if err != nil {
+		return err
+	}
+	// What recompute would show: the base as stored and read back.
+	fields, err := decodeFields(sql.NullString{String: bj, Valid: true})
+	if err != nil {
+		return err
+	}
+	fj, err := encodeFields(fields)
+	if err != nil {
+		return err
+	}
+	state := model.StateSynced
+	if conflict {
+		state = model.StateConflict
+	}
+	matter := model.MatterOf(rec.collection, rec.id, fields)
+	if matter == "" {
+		matter = rec.matterID
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0,
+		fields = ?, deleted = 0, state = ?, matter_id = ? WHERE rid = ?`,
+		db.sealText(bj, recordPlace("base_fields", rec.collection, rec.id)), r.Version,
+		db.sealText(fj, recordPlace("fields", rec.collection, rec.id)), state, matter, rec.rid); err != nil {
+		return err
+	}
+	if fj != rec.fieldsJSON || rec.deleted {
+		return db.index(ctx, tx, rec.rid, rec.collection, fields, false)
+	}
+	return nil
+}
+
+// ackSummary is the journal's sentence for an applied or merged answer.
+func ackSummary(op opRow, res protocol.OpResult, version int64) string {
+	summary := fmt.Sprintf("the server %s the %s", res.Result, op.Kind)
+	if version > 0 {
+		summary += fmt.Sprintf(" (version %d)", version)
+	}
+	if len(res.Dropped) > 0 {
+		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
+	}
+	if op.Kind == model.OpCreate && res.Message != "" {
+		// A create of a record the server already had: its copy stands.
+		summary += "; " + strings.TrimSuffix(strings.ToLower(res.Message[:1])+res.Message[1:], ".")
+	}
+	return summary
+}
+
+// applyResults applies a batch of push answers in tx: the simple acks from
+// the batch read once, the rest one at a time as before, in the answers'
+// order. Answers for ops no longer queued are ignored.
+func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.OpResult) error {
+	b, err := db.loadPushBatch(ctx, tx, results)
+	if err != nil {
+		return err
+	}
+	simple := b.simpleAcks(results)
+	if len(simple) > 0 {
+		seqs := make([]int64, 0, len(simple))
+		for id := range simple {
+			seqs = append(seqs, b.ops[id].seq)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM outbox WHERE seq "+inIDs, idList(seqs)); err != nil {
+			return err
+		}
+	}
+	for _, res := range results {
+		op, ok := b.ops[res.OpID]
+		if !ok {
+			continue
+		}
+		switch {
+		case simple[res.OpID]:
+			err = db.applySimpleAck(ctx, tx, b, op, res)
+		case res.Result == model.ResultApplied, res.Result == model.ResultMerged:
+			err = db.applyAck(ctx, tx, op, res)
+		case res.Result == model.ResultConflict:
+			err = db.applyConflict(ctx, tx, op, res)
+		case res.Result == model.ResultRejected:
+			err = db.applyRejected(ctx, tx, op, res.Code, res.Message, res.Problems)
+		default:
+			err = fmt.Errorf("op %s: unknown result %q", op.OpID, res.Result)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"casefile/config"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/vault"
+)
+
+// A terminal UI open when an admin revokes its device: the next exchange
+// meets the refusal, the screen hides every value and says what happened,
+// the device's copy is deleted with the unsent change kept in a sealed
+// export (the same wipe as casefile sync), and a key ends the program,
+// which says it again on the terminal.
+func TestEndToEndRevokedWhileOpen(t *testing.T) {
+	bin := buildCasefile(t)
+	srv := servertest.Start(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	dir := t.TempDir()
+	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const pass = "revoke test passphrase"
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vault.CreateWithCost(data, []byte(pass), vault.TestCost); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.SaveCredentials(data, config.Credentials{Server: srv.URL, User: "alice", Device: "test", Token: alice.Token}); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...)
+		cmd.Env = append(os.Environ(), "CASEFILE_PASSPHRASE="+pass)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	cli("add", "matter", "title="+lockCanary, "client=Ines Moreau")
+	cli("sync")
+
+	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "revoked"}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	stderr := filepath.Join(dir, "stderr.txt")
+	cmd := fmt.Sprintf("env NO_COLOR= CASEFILE_PASSPHRASE='%s' %s --data %s --config %s 2>%s", pass, bin, data, cfg, stderr)
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
+		t.Fatalf("tmux set-option: %v: %s", err, out)
+	}
+	s.waitText(lockCanary, "● online")
+
+	if err := srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
+		t.Fatal(err)
+	}
+	// A note written now is refused by the server: the revocation.
+	const unsent = "Quasarwick unsent"
+	s.send(false, "right", "right")
+	s.waitText("Notes · all matters")
+	s.send(false, "n")
+	s.waitText("New note")
+	s.send(true, "zephyr")
+	s.waitText(lockCanary)
+	s.send(false, "Enter", "Tab")
+	s.send(true, unsent)
+	s.send(false, "C-s")
+	screen := s.waitText("This device was revoked", "was deleted; 1 unsent", "are kept, encrypted", "Press any key to quit")
+	for _, word := range []string{lockCanary, "Ines", "Quasarwick", "Notes"} {
+		if strings.Contains(screen, word) {
+			t.Fatalf("the revoked screen shows %q:\n%s", word, screen)
+		}
+	}
+	for _, gone := range []string{config.DBPath(data), config.CredentialsPath(data)} {
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after the wipe: %v", gone, err)
+		}
+	}
+	exports, _ := filepath.Glob(filepath.Join(data, "unsent-*.sealed"))
+	if len(exports) != 1 {
+		t.Fatalf("exports: %v", exports)
+	}
+	checkNoPlaintext(t, data, unsent, lockCanary)
+	s.send(false, "x")
+	s.waitFor("the program to end", func(string) bool {
+		out, _ := s.tmux("list-panes", "-t", s.name, "-F", "#{pane_dead}")
+		return strings.TrimSpace(out) == "1"
+	})
+	if b, _ := os.ReadFile(stderr); !strings.Contains(string(b), "revoked by an administrator") || !strings.Contains(string(b), exports[0]) {
+		t.Errorf("the terminal was told %q", b)
+	}
+	if out := cli("unsent", exports[0]); !strings.Contains(out, unsent) {
+		t.Errorf("the export holds:\n%s", out)
+	}
+}
