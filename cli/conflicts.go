@@ -74,6 +74,9 @@ func runConflicts(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s %s %q — %s\n", safetext.Line(c.Collection), safetext.Line(c.RecordID), c.Title, conflictKindText(c.Kind, c.TheirsVersion))
+		if c.TheirsBy != "" {
+			fmt.Fprintf(w, "  their change: %s, %s\n", safetext.Line(c.TheirsBy), c.TheirsAt.Local().Format("Mon 2 Jan 2006 15:04 MST"))
+		}
 		t := newTable(w, "  FIELD", "BASE", "MINE", "THEIRS")
 		for _, f := range c.Fields {
 			t.row("  "+f.Field, model.Format(f.Base), model.Format(f.Mine), model.Format(f.Theirs))

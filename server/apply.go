@@ -34,7 +34,7 @@ const (
 // applyOp decides and writes one op together with its ledger row and
 // audit row, inside tx (a savepoint of its push's transaction). A replayed
 // op id returns the stored result and changes nothing.
-func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op model.Op) (protocol.OpResult, error) {
+func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *accessCache, op model.Op) (protocol.OpResult, error) {
 	var res protocol.OpResult
 	e, err := tx.Ledger(ctx, op.OpID)
 	switch {
@@ -48,7 +48,7 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op mode
 		// The stored answer may hold a record of a matter the user has
 		// since lost; never show it again.
 		if res.Record != nil {
-			ok, err := s.visible(ctx, tx, p, res.Record.MatterID)
+			ok, err := acc.visible(ctx, s, tx, p, res.Record.MatterID)
 			if err != nil {
 				return res, err
 			}
@@ -74,7 +74,7 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op mode
 			return rejected(op, protocol.CodeOutcomeUnknown, msgUnknown), nil
 		}
 	}
-	a := &applier{s: s, tx: tx, p: p, op: op}
+	a := &applier{s: s, tx: tx, p: p, acc: acc, op: op}
 	if res, err = a.run(ctx); err != nil {
 		return res, err
 	}
@@ -98,10 +98,11 @@ func invalid(op model.Op, probs model.Problems) protocol.OpResult {
 
 // applier decides and writes one op inside its transaction.
 type applier struct {
-	s  *Server
-	tx store.Tx
-	p  *principal
-	op model.Op
+	s   *Server
+	tx  store.Tx
+	p   *principal
+	acc *accessCache
+	op  model.Op
 }
 
 func (a *applier) run(ctx context.Context) (protocol.OpResult, error) {
@@ -134,7 +135,7 @@ func (a *applier) current(ctx context.Context) (store.Record, bool, error) {
 	if err != nil {
 		return cur, false, err
 	}
-	ok, err := a.s.visible(ctx, a.tx, a.p, cur.MatterID)
+	ok, err := a.acc.visible(ctx, a.s, a.tx, a.p, cur.MatterID)
 	if err != nil || !ok || cur.Collection != a.op.Collection {
 		return cur, false, err
 	}
@@ -157,7 +158,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		// A create based on a tombstone's version restores it; any other
 		// create of a taken id is refused, visible or not (ids are random
 		// UUIDs, so this tells nothing a guess could not).
-		seen, err := a.s.visible(ctx, a.tx, a.p, old.MatterID)
+		seen, err := a.acc.visible(ctx, a.s, a.tx, a.p, old.MatterID)
 		if err != nil {
 			return protocol.OpResult{}, err
 		}
@@ -169,7 +170,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		}
 	}
 	if col.Name != model.MatterCollection {
-		ok, err := a.s.usableMatter(ctx, a.tx, a.p, matter)
+		ok, err := a.acc.usableMatter(ctx, a.s, a.tx, a.p, matter)
 		if err != nil {
 			return protocol.OpResult{}, err
 		}
@@ -286,7 +287,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	newMatter := cur.MatterID
 	if v, ok := m.Apply[model.MatterField]; ok && col.Name != model.MatterCollection {
 		newMatter, _ = v.(string)
-		ok, err := a.s.usableMatter(ctx, a.tx, a.p, newMatter)
+		ok, err := a.acc.usableMatter(ctx, a.s, a.tx, a.p, newMatter)
 		if err != nil {
 			return protocol.OpResult{}, err
 		}
@@ -471,6 +472,47 @@ func knownNames(col *model.Collection, f model.Fields) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// accessCache keeps, for the ops of one push, what visible and
+// usableMatter answered for each matter: a batch's ops mostly share a few
+// matters, and only an op of a matter can change the answers (the push
+// forgets them around such an op). Other writers cannot: the push's
+// transaction holds the write lock.
+type accessCache struct {
+	seen, usable map[string]bool
+}
+
+func (c *accessCache) forget() { c.seen, c.usable = nil, nil }
+
+func (c *accessCache) visible(ctx context.Context, s *Server, r store.Reader, p *principal, matterID string) (bool, error) {
+	if ok, known := c.seen[matterID]; known {
+		return ok, nil
+	}
+	ok, err := s.visible(ctx, r, p, matterID)
+	if err != nil {
+		return false, err
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[matterID] = ok
+	return ok, nil
+}
+
+func (c *accessCache) usableMatter(ctx context.Context, s *Server, r store.Reader, p *principal, matterID string) (bool, error) {
+	if ok, known := c.usable[matterID]; known {
+		return ok, nil
+	}
+	ok, err := s.usableMatter(ctx, r, p, matterID)
+	if err != nil {
+		return false, err
+	}
+	if c.usable == nil {
+		c.usable = map[string]bool{}
+	}
+	c.usable[matterID] = ok
+	return ok, nil
 }
 
 // lastChange names who made the latest change of the fields an op met,

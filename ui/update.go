@@ -186,7 +186,7 @@ func (m *Model) navigate(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		m.editor = newEditorPane(m.sh, col, msg.rec, msg.matterID)
 		m.layout()
-		return nil, true
+		return m.editor.Init(), true
 	case closeEditorMsg:
 		m.editor = nil
 		return nil, true

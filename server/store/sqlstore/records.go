@@ -20,6 +20,7 @@ type txn struct {
 	hints []store.Hint
 	depth int   // savepoints open
 	lost  error // set when the transaction cannot commit any more
+	head  *headCache
 }
 
 func (t *txn) Notify(h store.Hint) { t.hints = append(t.hints, h) }
@@ -41,16 +42,20 @@ func (t *txn) Head(ctx context.Context) (store.Head, error) {
 	if err != nil {
 		return h, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
+	if c := t.head; c != nil {
+		h.Seq, h.AuditRows, h.AuditHash = c.seq, c.auditN, c.auditHash
+	}
 	return h, nil
 }
 
 func (t *txn) NextSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	err := t.q.QueryRowContext(ctx, `UPDATE head SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq)
+	h, err := t.cachedHead(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("next seq: %w", t.mapErr(err))
+		return 0, fmt.Errorf("next seq: %w", err)
 	}
-	return seq, nil
+	h.seq++
+	h.dirty = true
+	return h.seq, nil
 }
 
 const recordCols = `id, collection, matter_id, version, seq, deleted, fields, field_versions, created_by, created_at, updated_by, updated_at, field_changes`
@@ -182,6 +187,9 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 }
 
 func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, error) {
+	if err := t.flushHead(ctx); err != nil {
+		return 0, 0, err
+	}
 	var n int64
 	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE matter_id = $1`, matterID).Scan(&n); err != nil {
 		return 0, 0, fmt.Errorf("count matter records: %w", t.mapErr(err))
@@ -377,9 +385,13 @@ func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error
 }
 
 func (t *txn) PutLedger(ctx context.Context, e store.LedgerEntry) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result, seq)
-		VALUES ($1, $2, $3, $4, $5, (SELECT seq FROM head WHERE id = 1))`,
-		e.OpID, e.User, e.Device, e.At.UnixMicro(), string(e.Result))
+	h, err := t.cachedHead(ctx)
+	if err != nil {
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result, seq)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.OpID, e.User, e.Device, e.At.UnixMicro(), string(e.Result), h.seq)
 	if err != nil {
 		return fmt.Errorf("write ledger: %w", t.mapErr(err))
 	}
