@@ -27,12 +27,16 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		changed := 0
+		var notes []JournalEntry
 		for i := range page.Records {
-			n, err := db.pullRecord(ctx, tx, &page.Records[i])
+			n, note, err := db.pullRecord(ctx, tx, &page.Records[i])
 			if err != nil {
 				return fmt.Errorf("record %s: %w", page.Records[i].ID, err)
 			}
 			changed += n
+			if n > 0 && len(notes) <= pullJournalEach {
+				notes = append(notes, note)
+			}
 		}
 		for _, rm := range page.Removed {
 			if err := db.dropRecords(ctx, tx, JournalRemoved, lostAccess, "id = ?", rm.ID); err != nil {
@@ -65,6 +69,15 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if len(page.Records) == 0 {
 			return nil
 		}
+		if len(notes) <= pullJournalEach && changed > 0 {
+			// A few changes: one entry each, naming who made it.
+			for _, e := range notes {
+				if err := db.journal(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalPull,
 			Summary: fmt.Sprintf("received %d record(s) from the server, %d changed here", len(page.Records), changed)})
 	})
@@ -74,14 +87,60 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 	return nil
 }
 
+// pullJournalEach is how many changed records a pull page journals one
+// by one, each with who changed it; a page with more (a first sync, a
+// resync) gets one entry that counts them.
+const pullJournalEach = 50
+
 // pullRecord makes one server record the base of the local one and reports
-// whether anything changed.
-func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, error) {
+// whether anything changed, with the journal entry that tells who changed
+// what.
+func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, JournalEntry, error) {
 	local, err := db.getRow(ctx, tx, r.ID)
 	exists := err == nil
 	if err != nil && !isNotFound(err) {
-		return 0, err
+		return 0, JournalEntry{}, err
 	}
+	n, err := db.pullInto(ctx, tx, r, local, exists)
+	return n, pulledEntry(db.schema, r, local, exists), err
+}
+
+// pulledEntry journals a pulled change: who made it (the server's
+// updated_by), on which record, and which fields it changed from the copy
+// this device last had.
+func pulledEntry(schema *model.Schema, r *protocol.Record, local recordRow, exists bool) JournalEntry {
+	actor := r.UpdatedBy
+	if actor == "" {
+		actor = actorSync
+	}
+	e := JournalEntry{Actor: actor, Kind: JournalPull, RecordID: r.ID, Collection: r.Collection, Version: r.Version}
+	switch {
+	case r.Deleted:
+		e.Summary, e.Before = "deleted it", local.fields
+	case !exists || local.base == nil || local.baseDeleted:
+		e.Summary, e.After = "added it", r.Fields
+	default:
+		col, _ := schema.Collection(r.Collection)
+		now := normalizeWire(col, r.Fields)
+		changed, before := model.Fields{}, model.Fields{}
+		for _, set := range []model.Fields{now, local.base} {
+			for k := range set {
+				if !model.Equal(local.base[k], now[k]) {
+					changed[k], before[k] = now[k], local.base[k]
+				}
+			}
+		}
+		e.Summary, e.Before, e.After = "changed "+fieldList(changed), before, changed
+		if len(changed) == 0 {
+			e.Summary = fmt.Sprintf("brought it to version %d with the values this device had", r.Version)
+		}
+	}
+	return e
+}
+
+// pullInto applies one server record to the local row (exists: the row
+// was found) and reports whether anything changed.
+func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, local recordRow, exists bool) (int, error) {
 	if exists && r.Version < local.version {
 		_, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE rid = ?", local.rid)
 		return 0, err

@@ -26,6 +26,8 @@ const (
 	msgConflict   = "The record changed on the server since your version; review the overlapping fields."
 	msgDeleted    = "The record was deleted on the server."
 	msgDeleteEdit = "The record changed on the server since your version; review before deleting it."
+	msgHadIt      = "The server already had this record; its copy stands."
+	msgHadDeleted = "The server already had this record and it was deleted there; it stays deleted."
 	msgUnknown    = "This change was first sent long ago and the server has since cleared its record of old answers, so it cannot tell whether the change arrived; compare the record, then send it again or discard it."
 )
 
@@ -160,6 +162,9 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		if err != nil {
 			return protocol.OpResult{}, err
 		}
+		if seen && old.Collection == col.Name && op.BaseVersion == 0 {
+			return alreadyHere(op, col, old, fields), nil
+		}
 		if !old.Deleted || !seen || old.Collection != col.Name || op.BaseVersion != old.Version {
 			return rejected(op, protocol.CodeIDConflict, msgIDTaken), nil
 		}
@@ -227,6 +232,28 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		return protocol.OpResult{}, err
 	}
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
+}
+
+// alreadyHere answers the create of a record the user can already see on
+// the server — a backup imported on a new device, a create sent again by
+// a device that lost track of it: nothing is written and the server's
+// copy stands, applied when the create holds the same values, merged
+// (Dropped naming the create's values that lost) when not.
+func alreadyHere(op model.Op, col *model.Collection, old store.Record, fields model.Fields) protocol.OpResult {
+	res := protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(old)}
+	for i := range col.Fields {
+		name := col.Fields[i].Name
+		if old.Deleted && fields[name] != nil || !old.Deleted && !model.Equal(old.Fields[name], fields[name]) {
+			res.Dropped = append(res.Dropped, name)
+		}
+	}
+	if old.Deleted || len(res.Dropped) > 0 {
+		res.Result, res.Message = model.ResultMerged, msgHadIt
+	}
+	if old.Deleted {
+		res.Message = msgHadDeleted
+	}
+	return res
 }
 
 func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.OpResult, error) {

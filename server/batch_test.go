@@ -71,7 +71,7 @@ func mixedBatch() []model.Op {
 		fixedOp(7, model.OpDelete, idKept, "note", nil, 1),                                                                           // applied
 		fixedOp(8, model.OpDelete, idKept, "note", nil, 1),                                                                           // applied, no seq
 		fixedOp(9, model.OpUpdate, idKept, "note", model.Fields{"title": "Too late"}, 1),                                             // conflict: deleted
-		fixedOp(10, model.OpCreate, idNew, "note", note("Again"), 0),                                                                 // rejected id_conflict
+		fixedOp(10, model.OpCreate, idNew, "note", note("Again"), 0),                                                                 // merged: the server had it
 		{OpID: opBob, RecordID: idNew, Collection: "note", Kind: model.OpUpdate, Fields: model.Fields{"title": "x"}, BaseVersion: 2}, // bob's op id
 		fixedOp(11, model.OpUpdate, idNew, "note", model.Fields{"title": "New, edited"}, 2),                                          // applied, nothing to write
 		// A matter made and deleted within the batch: what a note may be
@@ -114,7 +114,7 @@ func testBatchEqualsOneByOne(t *testing.T, start starter) {
 	}
 	want := []model.OpResult{model.ResultApplied, model.ResultApplied, model.ResultConflict, model.ResultMerged,
 		model.ResultRejected, model.ResultRejected, model.ResultApplied, model.ResultApplied, model.ResultApplied,
-		model.ResultConflict, model.ResultRejected, model.ResultRejected, model.ResultApplied,
+		model.ResultConflict, model.ResultMerged, model.ResultRejected, model.ResultApplied,
 		model.ResultRejected, model.ResultApplied, model.ResultApplied, model.ResultApplied, model.ResultApplied, model.ResultRejected}
 	var head int64
 	for i, op := range ops {

@@ -85,7 +85,10 @@ type world struct {
 	retiredOps []string // op ids of the journals of devices replaced by fresh ones
 	entries    []entry
 	withdrawn  map[wkey]int // what a person took back (discard, resolve), at which write
-	nwrite     int
+	// resets counts the values undos set back, by record, field and value:
+	// each may take effect once more than a unique value.
+	resets map[string]int
+	nwrite int
 
 	step  int
 	trace hash.Hash64
@@ -156,6 +159,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		index:      map[string]int{},
 		kinds:      map[string]string{},
 		withdrawn:  map[wkey]int{},
+		resets:     map[string]int{},
 		ledger:     map[string]protocol.OpResult{},
 		trace:      fnv.New64a(),
 		stats:      st,

@@ -340,9 +340,12 @@ func TestHubAndAgendaRowsClick(t *testing.T) {
 // of the matter, past the cap of the records read to sort a section
 // (a regression: it once stopped at hubSortCap).
 func TestHubTimeTotalCountsEveryEntry(t *testing.T) {
+	was := hubSortCap
+	hubSortCap = 40
+	t.Cleanup(func() { hubSortCap = was })
 	db := openDB(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Big matter"})
-	n := hubSortCap + 100
+	n := hubSortCap + 60
 	items := make([]localdb.ImportItem, n)
 	for i := range items {
 		items[i].Fields = model.Fields{"matter_id": mt.ID, "description": "Call", "minutes": 1.0, "billable": i%2 == 0}
