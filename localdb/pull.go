@@ -28,8 +28,12 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		changed := 0
 		var notes []JournalEntry
+		known, err := db.loadPullPage(ctx, tx, page.Records)
+		if err != nil {
+			return err
+		}
 		for i := range page.Records {
-			n, note, err := db.pullRecord(ctx, tx, &page.Records[i])
+			n, note, err := db.pullRecord(ctx, tx, &page.Records[i], known)
 			if err != nil {
 				return fmt.Errorf("record %s: %w", page.Records[i].ID, err)
 			}
@@ -95,14 +99,72 @@ const pullJournalEach = 50
 // pullRecord makes one server record the base of the local one and reports
 // whether anything changed, with the journal entry that tells who changed
 // what.
-func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, JournalEntry, error) {
-	local, err := db.getRow(ctx, tx, r.ID)
-	exists := err == nil
-	if err != nil && !isNotFound(err) {
+func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record, page *pullPage) (int, JournalEntry, error) {
+	local, exists, queued, err := page.local(ctx, db, tx, r.ID)
+	if err != nil {
 		return 0, JournalEntry{}, err
 	}
-	n, err := db.pullInto(ctx, tx, r, local, exists)
+	n, err := db.pullInto(ctx, tx, r, local, exists, queued)
 	return n, pulledEntry(db.schema, r, local, exists), err
+}
+
+// pullPage is what a pull page's records are here, read once for the
+// page: the local rows and how many ops each has queued. A record the page
+// holds more than once is left out, and read again each time.
+type pullPage struct {
+	rows   map[string]recordRow
+	queued map[string]int
+	once   map[string]bool
+}
+
+func (db *DB) loadPullPage(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (*pullPage, error) {
+	p := &pullPage{rows: map[string]recordRow{}, queued: map[string]int{}, once: make(map[string]bool, len(recs))}
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if _, seen := p.once[r.ID]; seen {
+			p.once[r.ID] = false
+			continue
+		}
+		p.once[r.ID] = true
+		ids = append(ids, r.ID)
+	}
+	if len(ids) == 0 {
+		return p, nil
+	}
+	list := idList(ids)
+	if err := db.loadRecords(ctx, tx, list, p.rows); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT record_id, count(*) FROM outbox WHERE record_id "+inIDs+" GROUP BY record_id", list)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		p.queued[id] = n
+	}
+	return p, rows.Err()
+}
+
+// local returns a record's row (exists false when there is none) and how
+// many ops it has queued.
+func (p *pullPage) local(ctx context.Context, db *DB, tx *sql.Tx, id string) (row recordRow, exists bool, queued int, err error) {
+	if p.once[id] {
+		row, exists = p.rows[id]
+		return row, exists, p.queued[id], nil
+	}
+	row, err = db.getRow(ctx, tx, id)
+	if err != nil && !isNotFound(err) {
+		return row, false, 0, err
+	}
+	exists = err == nil
+	err = tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE record_id = ?", id).Scan(&queued)
+	return row, exists, queued, err
 }
 
 // pulledEntry journals a pulled change: who made it (the server's
@@ -139,14 +201,11 @@ func pulledEntry(schema *model.Schema, r *protocol.Record, local recordRow, exis
 }
 
 // pullInto applies one server record to the local row (exists: the row
-// was found) and reports whether anything changed.
-func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, local recordRow, exists bool) (int, error) {
+// was found; queued: the ops it has queued) and reports whether anything
+// changed.
+func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, local recordRow, exists bool, queued int) (int, error) {
 	if exists && r.Version < local.version {
 		_, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE rid = ?", local.rid)
-		return 0, err
-	}
-	var queued int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE record_id = ?", r.ID).Scan(&queued); err != nil {
 		return 0, err
 	}
 	touch := nanos(r.UpdatedAt)
