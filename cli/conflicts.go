@@ -151,6 +151,9 @@ func runResolve(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer db.Close()
+	if id, err = resolveRecord(ctx, db, id); err != nil {
+		return err
+	}
 	c, err := db.Conflict(ctx, id)
 	if errors.Is(err, localdb.ErrConflict) || errors.Is(err, localdb.ErrNotFound) {
 		return fmt.Errorf("record %s has no conflict to resolve (run 'casefile conflicts' to list them)", id)

@@ -91,6 +91,11 @@ func runJournal(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer db.Close()
+	if *record != "" {
+		if *record, err = resolveRecord(ctx, db, *record); err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+	}
 	entries, err := db.Journal(ctx, localdb.JournalQuery{RecordID: *record, Limit: *limit})
 	if err != nil {
 		return err
