@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,18 @@ func TestSidebarShrinksOnNarrowTerminals(t *testing.T) {
 			t.Fatalf("at width %d the sidebar is %d cells, want %d:\n%s", c.w, got, c.side, frame)
 		}
 		mustContain(t, frame, "Notes ·", "Caretaker")
+	}
+}
+
+// docs/config.md names every action a config file may rebind.
+func TestConfigDocListsEveryKeyAction(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range KeyNames() {
+		if !strings.Contains(string(doc), "`"+n+"`") {
+			t.Errorf("docs/config.md does not list the key action %q", n)
+		}
 	}
 }
