@@ -55,7 +55,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"rm", "n-1"}, `"n-1" is not a record id`},
 		{[]string{"rm", unknownID}, `no record with id ` + unknownID + ` on this device`},
 		{[]string{"show", unknownID}, `no record with id ` + unknownID + ` on this device`},
-		{[]string{"list", "note", "--matter", "m-1"}, `--matter: "m-1" is not a record id`},
+		{[]string{"list", "note", "--matter", "m-1"}, `--matter: no matter titled "m-1"`},
 		{[]string{"journal", "--record", "n-1"}, `--record: "n-1" is not a record id`},
 		// bad options
 		{[]string{"list", "note", "--state", "lost"}, `unknown state "lost" (states: pending, syncing, retrying, failed, conflict, synced)`},

@@ -74,6 +74,9 @@ func runConflicts(ctx context.Context, env *Env, fs *flag.FlagSet, args []string
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s %s %q — %s\n", safetext.Line(c.Collection), safetext.Line(c.RecordID), c.Title, conflictKindText(c.Kind, c.TheirsVersion))
+		if c.TheirsBy != "" {
+			fmt.Fprintf(w, "  their change: %s, %s\n", safetext.Line(c.TheirsBy), c.TheirsAt.Local().Format("Mon 2 Jan 2006 15:04 MST"))
+		}
 		t := newTable(w, "  FIELD", "BASE", "MINE", "THEIRS")
 		for _, f := range c.Fields {
 			t.row("  "+f.Field, model.Format(f.Base), model.Format(f.Mine), model.Format(f.Theirs))
@@ -148,6 +151,9 @@ func runResolve(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer db.Close()
+	if id, err = resolveRecord(ctx, db, id); err != nil {
+		return err
+	}
 	c, err := db.Conflict(ctx, id)
 	if errors.Is(err, localdb.ErrConflict) || errors.Is(err, localdb.ErrNotFound) {
 		return fmt.Errorf("record %s has no conflict to resolve (run 'casefile conflicts' to list them)", id)

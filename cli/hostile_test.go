@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -63,6 +64,18 @@ func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
 		t.Fatalf("store hostile note: %s %s %s", res.Result, res.Code, res.Message)
 	}
 	note := res.Record
+	// What the agenda and the time totals show: a hearing, a task due and
+	// time worked, each named in hostile text.
+	soon := time.Now().Add(24 * time.Hour)
+	for _, op := range []model.Op{
+		servertest.Create("hearing", model.Fields{model.MatterField: m.ID, "title": hostile, "starts_at": soon.UTC().Format(time.RFC3339)}),
+		servertest.Create("task", model.Fields{model.MatterField: m.ID, "title": hostile, "due_on": soon.Format("2006-01-02")}),
+		servertest.Create("time_entry", model.Fields{model.MatterField: m.ID, "description": hostile, "minutes": 90.0, "worked_on": soon.Format("2006-01-02")}),
+	} {
+		if r := mallory.PushOne(t, op); r.Result != model.ResultApplied {
+			t.Fatalf("store hostile %s: %s %s %s", op.Collection, r.Result, r.Code, r.Message)
+		}
+	}
 
 	h := newHarness(t)
 	h.login(srv.URL, alice)
@@ -86,6 +99,9 @@ func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
 		{"conflicts"},
 		{"status"},
 		{"export", "note", "--format", "csv"},
+		{"agenda"},
+		{"time"},
+		{"time", "--by", "day"},
 	} {
 		r := h.run(args...)
 		if r.code != 0 {
@@ -102,6 +118,15 @@ func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
 	}
 	if out := h.ok("show", note.ID); !strings.Contains(out, escapedHostile) {
 		t.Errorf("show does not show the text as escapes:\n%s", out)
+	}
+	if out := h.ok("agenda"); !strings.Contains(out, `\x1b]0;pwned`) {
+		t.Errorf("agenda does not show the hearing's title as escapes:\n%s", out)
+	}
+	if out := h.ok("time"); !strings.Contains(out, `Shared \x1b]0;pwned`) {
+		t.Errorf("time does not show the matter's title as escapes:\n%s", out)
+	}
+	if out := h.ok("conflicts"); !strings.Contains(out, "  their change: mallory, ") {
+		t.Errorf("conflicts does not say who made the server's change:\n%s", out)
 	}
 	if out := h.ok("conflicts"); !strings.Contains(out, `\x1b]0;pwned`) {
 		t.Errorf("conflicts does not show the server's side as escapes:\n%s", out)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,9 +25,9 @@ func importCommands() []Command {
 	return []Command{
 		{
 			Name:  "import",
-			Usage: "[COLLECTION] --file F.jsonl [--batch N]",
+			Usage: "[COLLECTION] --file F.jsonl [--batch N] [--existing stop|skip|update]",
 			Summary: "Import records from JSON Lines (one object per line; - reads stdin); " +
-				"a bad line stops the import, keeping earlier batches",
+				"a bad line stops the import, keeping earlier batches; records already here with the same values are skipped",
 			Run: runImport,
 		},
 	}
@@ -52,6 +53,8 @@ type importer struct {
 	lines    []int             // line of each pending item
 	imported map[string]int    // records written per collection
 	total    int
+	existing localdb.ExistingPolicy
+	counts   localdb.ImportCounts // records already here: skipped, kept, updated
 	progress io.Writer
 	lastNote time.Time
 }
@@ -59,6 +62,7 @@ type importer struct {
 func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	file := fs.String("file", "", "the JSON Lines file to read (- for stdin)")
 	batch := fs.Int("batch", defaultImportBatch, "records per transaction")
+	existing := fs.String("existing", "stop", "a record already here with other values: stop (say which fields differ), skip (keep this device's), update (take the file's, as an edit that syncs)")
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -72,13 +76,17 @@ func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if *batch < 1 || *batch > maxImportBatch {
 		return fmt.Errorf("--batch must be between 1 and %d, not %d", maxImportBatch, *batch)
 	}
+	policy, ok := existingPolicies[*existing]
+	if !ok {
+		return usageError("--existing must be stop, skip or update, not %q", *existing)
+	}
 	s, err := schema()
 	if err != nil {
 		return err
 	}
 	// Progress lines start after a second; a small import prints only its summary.
 	im := &importer{schema: s, batch: *batch, seen: map[string]int{}, imported: map[string]int{},
-		progress: env.Stderr, lastNote: time.Now()}
+		progress: env.Stderr, lastNote: time.Now(), existing: policy}
 	if len(pos) == 1 {
 		if im.only, err = collection(pos[0]); err != nil {
 			return err
@@ -108,6 +116,11 @@ func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// existingPolicies are the values of import's --existing.
+var existingPolicies = map[string]localdb.ExistingPolicy{
+	"stop": localdb.ExistingStop, "skip": localdb.ExistingSkip, "update": localdb.ExistingUpdate,
 }
 
 // pathCause drops the *os.PathError wrapper whose path the message names.
@@ -172,7 +185,7 @@ func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, er
 	var item localdb.ImportItem
 	if v, ok := obj["id"]; ok {
 		id, ok := v.(string)
-		if !ok || checkID(id) != nil {
+		if !ok || !model.ValidID(id) {
 			return nil, item, fmt.Errorf("\"id\" must be a record id (a UUID), not %s", jsonText(v))
 		}
 		item.ID = id
@@ -240,13 +253,24 @@ func (im *importer) flush(ctx context.Context) error {
 	if len(im.pending) == 0 {
 		return nil
 	}
-	if err := im.db.Import(ctx, im.col.Name, im.pending); err != nil {
+	counts, err := im.db.ImportWith(ctx, im.col.Name, im.pending, im.existing)
+	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; line %d and after were not imported", im.lines[0])
 		}
 		var ie *localdb.ItemError
 		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(im.lines) {
 			line := im.lines[ie.Index]
+			var differs *localdb.DiffersError
+			switch {
+			case errors.As(ie.Err, &differs) && differs.Deleted:
+				return fmt.Errorf("line %d: record %s is deleted on this device; nothing from this batch on was written "+
+					"(--existing skip leaves it deleted)", line, differs.ID)
+			case errors.As(ie.Err, &differs):
+				return fmt.Errorf("line %d: record %s is already here with other values of %s; nothing from this batch on was written. "+
+					"Run the import again with --existing skip to keep this device's values, or --existing update to take the file's",
+					line, differs.ID, strings.Join(differs.Fields, ", "))
+			}
 			if errors.Is(ie.Err, localdb.ErrExists) {
 				return fmt.Errorf("line %d: a record with id %s already exists", line, im.pending[ie.Index].ID)
 			}
@@ -254,8 +278,13 @@ func (im *importer) flush(ctx context.Context) error {
 		}
 		return fmt.Errorf("lines %d to %d: %w", im.lines[0], im.lines[len(im.lines)-1], err)
 	}
-	im.imported[im.col.Name] += len(im.pending)
-	im.total += len(im.pending)
+	if counts.Written > 0 {
+		im.imported[im.col.Name] += counts.Written
+	}
+	im.total += counts.Written
+	im.counts.Identical += counts.Identical
+	im.counts.Kept += counts.Kept
+	im.counts.Updated += counts.Updated
 	im.pending, im.lines = im.pending[:0], im.lines[:0]
 	if now := time.Now(); now.Sub(im.lastNote) >= time.Second {
 		im.lastNote = now
@@ -281,6 +310,16 @@ func (im *importer) summary(name string, failed bool) {
 	}
 	if len(names) > 0 {
 		msg += ")"
+	}
+	c := im.counts
+	if c.Identical > 0 {
+		msg += fmt.Sprintf("; skipped %s already here with the same values", plural(c.Identical, "record"))
+	}
+	if c.Kept > 0 {
+		msg += fmt.Sprintf("; kept this device's values of %s that differ", plural(c.Kept, "record"))
+	}
+	if c.Updated > 0 {
+		msg += fmt.Sprintf("; updated %s here with the file's values", plural(c.Updated, "record"))
 	}
 	if failed {
 		msg += "; the import stopped at the error below and nothing after it was written"

@@ -148,11 +148,51 @@ func TestImportExistingIDAndStdin(t *testing.T) {
 	before := h.snapshot()
 	h.stdin = fmt.Sprintf(`{"matter_id":%q,"title":"A"}`+"\n"+`{"id":%q,"matter_id":%q,"title":"B"}`+"\n", matter, note, matter)
 	r = h.run("import", "note", "--file", "-")
-	if r.code != 1 || !strings.HasSuffix(r.stderr, "casefile import: stdin: line 2: a record with id "+note+" already exists\n") {
+	if r.code != 1 || !strings.Contains(r.stderr, "casefile import: stdin: line 2: record "+note+" is already here with other values of title, status, tags;") ||
+		!strings.Contains(r.stderr, "--existing skip") {
 		t.Fatalf("existing id: %+v", r)
 	}
 	if h.snapshot() != before {
 		t.Fatal("the failed batch left records behind")
+	}
+	input := h.stdin
+	r = h.run("import", "note", "--file", "-", "--existing", "skip")
+	if r.code != 0 || !strings.Contains(r.stderr, "Imported 1 record from stdin (1 note); kept this device's values of 1 record that differ.") {
+		t.Fatalf("--existing skip: %+v", r)
+	}
+	if title, _ := h.field(note, "title"); title != "First meeting" {
+		t.Fatalf("--existing skip changed the title to %q", title)
+	}
+	h.stdin = input
+	r = h.run("import", "note", "--file", "-", "--existing", "update")
+	if r.code != 0 || !strings.Contains(r.stderr, "Imported 1 record from stdin (1 note); updated 1 record here with the file's values.") {
+		t.Fatalf("--existing update: %+v", r)
+	}
+	if title, _ := h.field(note, "title"); title != "B" {
+		t.Fatalf("--existing update left the title %q", title)
+	}
+	if r := h.run("import", "note", "--file", "-", "--existing", "sometimes"); r.code != 2 {
+		t.Fatalf("a bad --existing: %+v", r)
+	}
+}
+
+// TestImportIntoTheSameDataDirSkipsWhatIsHere imports a data directory's
+// own export back into it: every record is already here, the same, so
+// each is skipped and counted and nothing changes.
+func TestImportIntoTheSameDataDirSkipsWhatIsHere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	m, _ := h.seed()
+	h.add("task", "matter_id="+m, "title=File the claim", "due_on=2026-12-20")
+	file := filepath.Join(t.TempDir(), "all.jsonl")
+	h.ok("export", "--out", file)
+	before := h.snapshot()
+	r := h.run("import", "--file", file)
+	if r.code != 0 || !strings.Contains(r.stderr, "Imported 0 records from "+file+"; skipped 3 records already here with the same values.") {
+		t.Fatalf("import of this device's own export: %+v", r)
+	}
+	if h.snapshot() != before {
+		t.Fatal("importing what is already here changed the database")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"casefile/localdb"
+	"casefile/model"
 )
 
 // queueCommands are the commands of this file, for the command table.
@@ -90,6 +91,11 @@ func runJournal(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer db.Close()
+	if *record != "" {
+		if *record, err = resolveRecord(ctx, db, *record); err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+	}
 	entries, err := db.Journal(ctx, localdb.JournalQuery{RecordID: *record, Limit: *limit})
 	if err != nil {
 		return err
@@ -104,10 +110,39 @@ func runJournal(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		_, err := fmt.Fprintln(env.Stdout, "The journal is empty.")
 		return err
 	}
-	t := newTable(env.Stdout, "TIME", "ACTOR", "KIND", "RECORD", "SUMMARY")
+	t := newTable(env.Stdout, "TIME", "ACTOR", "KIND", "RECORD", "ID", "SUMMARY")
 	t.lastMax = 120
+	titles := journalTitles(ctx, db, entries)
 	for _, e := range entries {
-		t.row(when(e.At), e.Actor, string(e.Kind), e.RecordID, e.Summary)
+		t.row(when(e.At), e.Actor, string(e.Kind), titles[e.RecordID], e.RecordID, e.Summary)
 	}
 	return t.flush()
+}
+
+// journalTitles names the records of journal entries for people: its
+// collection and title as the record now is, or as the journal last saw
+// it when it left the device.
+func journalTitles(ctx context.Context, db *localdb.DB, entries []localdb.JournalEntry) map[string]string {
+	out := map[string]string{}
+	for _, e := range entries {
+		if _, done := out[e.RecordID]; done || e.RecordID == "" {
+			continue
+		}
+		col, ok := db.Schema().Collection(e.Collection)
+		if !ok {
+			out[e.RecordID] = e.RecordID
+			continue
+		}
+		title := ""
+		if rec, err := db.Get(ctx, e.RecordID); err == nil {
+			title = rec.Title(col)
+		} else if f := e.After; len(f) > 0 || len(e.Before) > 0 {
+			if len(f) == 0 || (model.Record{Fields: f}).Title(col) == "" {
+				f = e.Before
+			}
+			title = model.Record{ID: e.RecordID, Fields: f}.Title(col)
+		}
+		out[e.RecordID] = fmt.Sprintf("%s “%s”", singular(col), title)
+	}
+	return out
 }

@@ -215,6 +215,10 @@ func plural(n int, unit string) string {
 
 // outboxOp finds a queued op by id.
 func outboxOp(ctx context.Context, db *localdb.DB, opID string) (localdb.OutboxOp, error) {
+	opID, err := resolveOp(ctx, db, opID)
+	if err != nil {
+		return localdb.OutboxOp{}, err
+	}
 	ops, err := db.Outbox(ctx)
 	if err != nil {
 		return localdb.OutboxOp{}, err

@@ -218,9 +218,10 @@ func TestRetryAndDiscard(t *testing.T) {
 	h.login(srv.URL, alice)
 	matter, _ := h.seed()
 	h.ok("sync")
-	// The server already has this id (from another device): the import's
-	// create is refused for good.
-	taken := alice.CreateNote(t, matter, "first with this id")
+	// The server already has this id, for a record alice may not see (bob's
+	// matter): the import's create is refused for good.
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	taken := bob.CreateMatter(t, "Bob's own")
 	file := filepath.Join(t.TempDir(), "late.jsonl")
 	line, _ := json.Marshal(map[string]any{"id": taken.ID, "matter_id": matter, "title": "late", "body": "keep me"})
 	if err := os.WriteFile(file, append(line, '\n'), 0o600); err != nil {
@@ -228,7 +229,7 @@ func TestRetryAndDiscard(t *testing.T) {
 	}
 	h.ok("import", "note", "--file", file)
 	// A refused change makes the sync exit 6, after its summary.
-	if r := h.run("sync"); r.code != exitFailed || !strings.HasPrefix(r.stdout, "pushed 0, pulled 1, conflicts 0, failed 1") {
+	if r := h.run("sync"); r.code != exitFailed || !strings.HasPrefix(r.stdout, "pushed 0, pulled 0, conflicts 0, failed 1") {
 		t.Errorf("sync: exit %d, printed %q", r.code, r.stdout)
 	}
 	var ops []localdb.OutboxOp

@@ -41,6 +41,7 @@ func TestUndoAfterSyncSendsANewChange(t *testing.T) {
 	// An edit, synced, then undone.
 	laptop.ok("edit", note, "title=Second meeting")
 	laptop.ok("sync")
+	phone.ok("sync")
 	if out := laptop.ok("undo"); out != "Undid the edit of note “First meeting”: title set back.\n" {
 		t.Errorf("undo of an edit printed %q", out)
 	}
@@ -50,6 +51,11 @@ func TestUndoAfterSyncSendsANewChange(t *testing.T) {
 	phone.ok("sync")
 	if title, _ := phone.field(note, "title"); title != "First meeting" {
 		t.Errorf("the other device sees title %q after the undo", title)
+	}
+	// The other device's journal names the record and who changed it.
+	if out := phone.ok("journal", "--limit", "1"); !strings.Contains(out, "alice") || !strings.Contains(out, "note “First meeting”") ||
+		!strings.Contains(out, "changed title") {
+		t.Errorf("the journal of the other device:\n%s", out)
 	}
 
 	// A delete the server applied, undone: the record comes back everywhere.

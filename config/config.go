@@ -59,8 +59,11 @@ const (
 	DefaultTheme          = ThemeAuto
 	DefaultSyncInterval   = 30 * time.Second
 	DefaultRequestTimeout = 60 * time.Second
-	DefaultBatchSize      = 100
-	DefaultLogLevel       = "info"
+	// DefaultBatchSize is the most a push carries: past the per-op work,
+	// each push costs three durable commits and a round trip, which a
+	// full batch shares among the most ops.
+	DefaultBatchSize = protocol.MaxOpsPerPush
+	DefaultLogLevel  = "info"
 )
 
 // Bounds of the numeric settings.

@@ -35,7 +35,7 @@ func TestLoadMissingFileGivesDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("cfg = %+v, want %+v", cfg, want)
 	}
-	if cfg.SyncInterval != 30*time.Second || cfg.RequestTimeout != time.Minute || cfg.BatchSize != 100 || cfg.Theme != "auto" || cfg.LogLevel != "info" {
+	if cfg.SyncInterval != 30*time.Second || cfg.RequestTimeout != time.Minute || cfg.BatchSize != 500 || cfg.Theme != "auto" || cfg.LogLevel != "info" {
 		t.Fatalf("defaults changed: %+v", cfg)
 	}
 }

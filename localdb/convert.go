@@ -162,15 +162,17 @@ func (db *DB) copyConflicts(ctx context.Context, from *sql.Conn, tx *sql.Tx) err
 		var c model.Conflict
 		var fields string
 		var mine, theirs sql.NullString
-		var created int64
+		var created, theirsAt int64
+		var theirsBy string
 		if err := rows.Scan(&c.RecordID, &c.Collection, &c.OpID, &c.Kind, &c.BaseVersion, &c.TheirsVersion,
-			&fields, &mine, &theirs, &created); err != nil {
+			&fields, &mine, &theirs, &created, &theirsBy, &theirsAt); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion,
 			db.sealText(fields, conflictPlace("fields", &c)), db.sealNullable(nullable(mine), conflictPlace("mine", &c)),
-			db.sealNullable(nullable(theirs), conflictPlace("theirs", &c)), created); err != nil {
+			db.sealNullable(nullable(theirs), conflictPlace("theirs", &c)), created,
+			db.sealText(theirsBy, conflictPlace("theirs_by", &c)), theirsAt); err != nil {
 			return err
 		}
 	}

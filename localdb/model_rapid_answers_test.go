@@ -213,16 +213,19 @@ func (m *clientModel) restored(c *model.Conflict, o *mOp) model.Fields {
 }
 
 // pullRecord models one server record of a pull page.
-func (m *clientModel) pullRecord(sr protocol.Record) {
+// It reports whether the record changed here (the journal names each
+// such change when a page has few).
+func (m *clientModel) pullRecord(sr protocol.Record) bool {
 	r := m.recs[sr.ID]
 	if r != nil && sr.Version < r.version {
 		r.mark = false
-		return
+		return false
 	}
 	queued := len(m.recordOps(sr.ID))
 	if sr.Deleted {
 		switch {
 		case r == nil:
+			return false
 		case queued == 0:
 			m.purge(sr.ID)
 		default:
@@ -233,7 +236,7 @@ func (m *clientModel) pullRecord(sr protocol.Record) {
 			r.baseDeleted, r.version, r.mark = true, sr.Version, false
 			m.recompute(sr.ID)
 		}
-		return
+		return true
 	}
 	fields := m.normalizeWire(sr.Collection, sr.Fields)
 	if r == nil {
@@ -246,10 +249,15 @@ func (m *clientModel) pullRecord(sr protocol.Record) {
 		if queued > 0 {
 			m.recompute(sr.ID)
 		}
-		return
+		return true
+	}
+	if r.version == sr.Version && !r.baseDeleted && r.base != nil && canon(r.base) == canon(fields) {
+		r.mark = false
+		return false
 	}
 	r.base, r.version, r.baseDeleted, r.mark = fields, sr.Version, false, false
 	m.recompute(sr.ID)
+	return true
 }
 
 // dropRecords models records removed for lost access (code
@@ -276,8 +284,11 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 
 // applyPull models ApplyPull of one page.
 func (m *clientModel) applyPull(p protocol.PullResponse) {
+	changed := 0
 	for _, sr := range p.Records {
-		m.pullRecord(sr)
+		if m.pullRecord(sr) {
+			changed++
+		}
 	}
 	for _, rm := range p.Removed {
 		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true, protocol.CodeAccessRevoked)
@@ -305,7 +316,11 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		m.resync = false
 		m.journal++
 	}
-	if len(p.Records) > 0 {
+	switch {
+	case len(p.Records) == 0:
+	case changed > 0 && changed <= localdb.PullJournalEach:
+		m.journal += changed // one entry per change, naming who made it
+	default:
 		m.journal++
 	}
 }

@@ -27,12 +27,20 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		changed := 0
+		var notes []JournalEntry
+		known, err := db.loadPullPage(ctx, tx, page.Records)
+		if err != nil {
+			return err
+		}
 		for i := range page.Records {
-			n, err := db.pullRecord(ctx, tx, &page.Records[i])
+			n, note, err := db.pullRecord(ctx, tx, &page.Records[i], known)
 			if err != nil {
 				return fmt.Errorf("record %s: %w", page.Records[i].ID, err)
 			}
 			changed += n
+			if n > 0 && len(notes) <= pullJournalEach {
+				notes = append(notes, note)
+			}
 		}
 		for _, rm := range page.Removed {
 			if err := db.dropRecords(ctx, tx, JournalRemoved, lostAccess, "id = ?", rm.ID); err != nil {
@@ -65,6 +73,15 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if len(page.Records) == 0 {
 			return nil
 		}
+		if len(notes) <= pullJournalEach && changed > 0 {
+			// A few changes: one entry each, naming who made it.
+			for _, e := range notes {
+				if err := db.journal(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalPull,
 			Summary: fmt.Sprintf("received %d record(s) from the server, %d changed here", len(page.Records), changed)})
 	})
@@ -74,20 +91,121 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 	return nil
 }
 
+// pullJournalEach is how many changed records a pull page journals one
+// by one, each with who changed it; a page with more (a first sync, a
+// resync) gets one entry that counts them.
+const pullJournalEach = 50
+
 // pullRecord makes one server record the base of the local one and reports
-// whether anything changed.
-func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record) (int, error) {
-	local, err := db.getRow(ctx, tx, r.ID)
-	exists := err == nil
-	if err != nil && !isNotFound(err) {
-		return 0, err
+// whether anything changed, with the journal entry that tells who changed
+// what.
+func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record, page *pullPage) (int, JournalEntry, error) {
+	local, exists, queued, err := page.local(ctx, db, tx, r.ID)
+	if err != nil {
+		return 0, JournalEntry{}, err
 	}
+	n, err := db.pullInto(ctx, tx, r, local, exists, queued)
+	return n, pulledEntry(db.schema, r, local, exists), err
+}
+
+// pullPage is what a pull page's records are here, read once for the
+// page: the local rows and how many ops each has queued. A record the page
+// holds more than once is left out, and read again each time.
+type pullPage struct {
+	rows   map[string]recordRow
+	queued map[string]int
+	once   map[string]bool
+}
+
+func (db *DB) loadPullPage(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (*pullPage, error) {
+	p := &pullPage{rows: map[string]recordRow{}, queued: map[string]int{}, once: make(map[string]bool, len(recs))}
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if _, seen := p.once[r.ID]; seen {
+			p.once[r.ID] = false
+			continue
+		}
+		p.once[r.ID] = true
+		ids = append(ids, r.ID)
+	}
+	if len(ids) == 0 {
+		return p, nil
+	}
+	list := idList(ids)
+	if err := db.loadRecords(ctx, tx, list, p.rows); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT record_id, count(*) FROM outbox WHERE record_id "+inIDs+" GROUP BY record_id", list)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		p.queued[id] = n
+	}
+	return p, rows.Err()
+}
+
+// local returns a record's row (exists false when there is none) and how
+// many ops it has queued.
+func (p *pullPage) local(ctx context.Context, db *DB, tx *sql.Tx, id string) (row recordRow, exists bool, queued int, err error) {
+	if p.once[id] {
+		row, exists = p.rows[id]
+		return row, exists, p.queued[id], nil
+	}
+	row, err = db.getRow(ctx, tx, id)
+	if err != nil && !isNotFound(err) {
+		return row, false, 0, err
+	}
+	exists = err == nil
+	err = tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE record_id = ?", id).Scan(&queued)
+	return row, exists, queued, err
+}
+
+// pulledEntry journals a pulled change: who made it (the server's
+// updated_by), on which record, and which fields it changed from the copy
+// this device last had.
+func pulledEntry(schema *model.Schema, r *protocol.Record, local recordRow, exists bool) JournalEntry {
+	actor := r.UpdatedBy
+	if actor == "" {
+		actor = actorSync
+	}
+	e := JournalEntry{Actor: actor, Kind: JournalPull, RecordID: r.ID, Collection: r.Collection, Version: r.Version}
+	switch {
+	case r.Deleted:
+		e.Summary, e.Before = "deleted it", local.fields
+	case !exists || local.base == nil || local.baseDeleted:
+		e.Summary, e.After = "added it", r.Fields
+	default:
+		col, _ := schema.Collection(r.Collection)
+		now := normalizeWire(col, r.Fields)
+		changed, before := model.Fields{}, model.Fields{}
+		for _, set := range []model.Fields{now, local.base} {
+			for k := range set {
+				if !model.Equal(local.base[k], now[k]) {
+					changed[k], before[k] = now[k], local.base[k]
+				}
+			}
+		}
+		e.Summary, e.Before, e.After = "changed "+fieldList(changed), before, changed
+		if len(changed) == 0 {
+			e.Summary = fmt.Sprintf("brought it to version %d with the values this device had", r.Version)
+		}
+	}
+	return e
+}
+
+// pullInto applies one server record to the local row (exists: the row
+// was found; queued: the ops it has queued) and reports whether anything
+// changed.
+func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, local recordRow, exists bool, queued int) (int, error) {
 	if exists && r.Version < local.version {
 		_, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE rid = ?", local.rid)
-		return 0, err
-	}
-	var queued int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE record_id = ?", r.ID).Scan(&queued); err != nil {
 		return 0, err
 	}
 	touch := nanos(r.UpdatedAt)

@@ -195,6 +195,10 @@ func ackSummary(op opRow, res protocol.OpResult, version int64) string {
 	if len(res.Dropped) > 0 {
 		summary += "; it kept its own value of " + strings.Join(res.Dropped, ", ")
 	}
+	if op.Kind == model.OpCreate && res.Message != "" {
+		// A create of a record the server already had: its copy stands.
+		summary += "; " + strings.TrimSuffix(strings.ToLower(res.Message[:1])+res.Message[1:], ".")
+	}
 	return summary
 }
 

@@ -165,3 +165,29 @@ func TestRefreshStatesAgreesWithRefreshState(t *testing.T) {
 		t.Fatalf("states %v", got)
 	}
 }
+
+// TestPullPageHoldingARecordTwice: a page's rows are read once for the
+// page, except a record the page holds twice, which the second copy must
+// find as the first left it.
+func TestPullPageHoldingARecordTwice(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	id := model.NewID()
+	other := syncedNote(t, db, m, 1, model.Fields{"title": "Other"})
+	mustUpdate(t, db, other, model.Fields{"title": "Other, mine"})
+	pull(t, db, 5,
+		serverRecord(id, "note", m, 2, model.Fields{"matter_id": m, "title": "First"}),
+		serverRecord(other, "note", m, 3, model.Fields{"matter_id": m, "title": "Other", "body": "theirs"}),
+		serverRecord(id, "note", m, 4, model.Fields{"matter_id": m, "title": "Second"}))
+	r := mustGet(t, db, id)
+	if r.Version != 4 || r.Fields["title"] != "Second" || r.State != model.StateSynced {
+		t.Fatalf("record pulled twice in a page: %+v", r)
+	}
+	o := mustGet(t, db, other)
+	if o.Version != 3 || o.Fields["title"] != "Other, mine" || o.Fields["body"] != "theirs" || o.State != model.StatePending {
+		t.Fatalf("record with a queued edit: %+v", o)
+	}
+	if found, err := db.Search(bg, "Second", 10); err != nil || len(found) != 1 {
+		t.Fatalf("search: %+v %v", found, err)
+	}
+}

@@ -284,19 +284,25 @@ func (db *DB) Outbox(ctx context.Context) ([]OutboxOp, error) {
 	return out, nil
 }
 
-const conflictCols = "record_id, collection, op_id, kind, base_version, theirs_version, fields, mine, theirs, created_at"
+const conflictCols = "record_id, collection, op_id, kind, base_version, theirs_version, fields, mine, theirs, created_at, theirs_by, theirs_at"
 
 func (db *DB) scanConflict(s rowScanner) (model.Conflict, error) {
 	var c model.Conflict
 	var fields string
 	var mine, theirs sql.NullString
-	var created int64
+	var created, theirsAt int64
 	if err := s.Scan(&c.RecordID, &c.Collection, &c.OpID, &c.Kind, &c.BaseVersion, &c.TheirsVersion,
-		&fields, &mine, &theirs, &created); err != nil {
+		&fields, &mine, &theirs, &created, &c.TheirsBy, &theirsAt); err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromNanos(created)
+	if theirsAt != 0 {
+		c.TheirsAt = fromNanos(theirsAt)
+	}
 	var err error
+	if c.TheirsBy, err = db.openString(c.TheirsBy, conflictPlace("theirs_by", &c)); err != nil {
+		return c, err
+	}
 	if fields, err = db.openString(fields, conflictPlace("fields", &c)); err != nil {
 		return c, err
 	}

@@ -317,6 +317,12 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 		BaseVersion: op.BaseVersion, TheirsVersion: rec.version, Mine: op.Fields}
 	col, _ := db.schema.Collection(op.Collection)
 	serverDeleted := res.Record == nil || res.Record.Deleted
+	c.TheirsBy, c.TheirsAt = res.ChangedBy, res.ChangedAt
+	if res.Record != nil && c.TheirsBy == "" {
+		// A server that does not name the change's author: the record's
+		// last change stands in.
+		c.TheirsBy, c.TheirsAt = res.Record.UpdatedBy, res.Record.UpdatedAt
+	}
 	if res.Record != nil {
 		c.TheirsVersion = res.Record.Version
 		if !res.Record.Deleted || len(res.Record.Fields) > 0 {
@@ -397,6 +403,14 @@ func editDeletedFields(theirs, known model.Fields, op opRow, base func(string) a
 	return out
 }
 
+// nanosOrZero is t in nanoseconds, 0 for the zero time.
+func nanosOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return nanos(t)
+}
+
 func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, now int64) error {
 	fields, err := encodeJSON(c.Fields)
 	if err != nil {
@@ -410,9 +424,10 @@ func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, 
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO conflicts (`+conflictCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.RecordID, c.Collection, c.OpID, c.Kind, c.BaseVersion, c.TheirsVersion, db.sealText(fields, conflictPlace("fields", &c)),
-		db.sealNullable(mine, conflictPlace("mine", &c)), db.sealNullable(theirs, conflictPlace("theirs", &c)), now)
+		db.sealNullable(mine, conflictPlace("mine", &c)), db.sealNullable(theirs, conflictPlace("theirs", &c)), now,
+		db.sealText(c.TheirsBy, conflictPlace("theirs_by", &c)), nanosOrZero(c.TheirsAt))
 	return err
 }
 

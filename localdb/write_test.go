@@ -137,7 +137,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 				{Fields: model.Fields{"matter_id": m, "title": "fine"}},
 				{ID: note.ID, Fields: model.Fields{"matter_id": m, "title": "x"}},
 			})
-		}, "item 2: record " + note.ID + ": a record with this id already exists"},
+		}, "item 2: record " + note.ID + " is already here with other values of title"},
 		{"import with an id twice", func() error {
 			id := model.NewID()
 			return db.Import(bg, "note", []ImportItem{

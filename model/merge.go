@@ -76,7 +76,11 @@ type Conflict struct {
 	Fields        []FieldConflict `json:"fields"`         // overlapping fields
 	Mine          Fields          `json:"mine"`           // every field the op changed
 	Theirs        Fields          `json:"theirs"`         // the server's record now; for edit_deleted, the fields its tombstone kept
-	CreatedAt     time.Time       `json:"created_at"`
+	// TheirsBy and TheirsAt say who made the server's change the op met,
+	// and when: empty and zero when the server did not say.
+	TheirsBy  string    `json:"theirs_by,omitempty"`
+	TheirsAt  time.Time `json:"theirs_at,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Take names a side of a conflict.
@@ -227,4 +231,48 @@ func (c Conflict) restored(col *Collection) Fields {
 		}
 	}
 	return fields
+}
+
+// MergeTags merges three versions of a tags field as sets: a tag either
+// side added is in, a tag of the base either side removed is out. The
+// base's order comes first, then mine's additions, then theirs'.
+func MergeTags(base, mine, theirs any) []string {
+	b, m, t := tagList(base), tagList(mine), tagList(theirs)
+	out := []string{}
+	add := func(tag string) {
+		if !slices.Contains(out, tag) {
+			out = append(out, tag)
+		}
+	}
+	for _, tag := range b {
+		if slices.Contains(m, tag) && slices.Contains(t, tag) {
+			add(tag)
+		}
+	}
+	for _, side := range [][]string{m, t} {
+		for _, tag := range side {
+			if !slices.Contains(b, tag) {
+				add(tag)
+			}
+		}
+	}
+	return out
+}
+
+// tagList reads a tags value as stored ([]string) or decoded from JSON
+// ([]any); anything else is no tags.
+func tagList(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -106,8 +106,22 @@ func (o *oracle) predict(user string, op model.Op) expect {
 		if cur == nil || !o.sees(user, cur.matter) {
 			return expect{model.ResultRejected, protocol.CodeNotFound}
 		}
+		if cur.coll == model.MatterCollection && !cur.deleted && o.holdsLive(cur.id) {
+			return expect{model.ResultRejected, protocol.CodeMatterNotEmpty}
+		}
 		return expect{result: model.ResultApplied}
 	}
+}
+
+// holdsLive reports whether any record not deleted is in the matter: a
+// matter is never deleted out from under its records.
+func (o *oracle) holdsLive(matter string) bool {
+	for _, r := range o.recs {
+		if r.matter == matter && r.id != matter && !r.deleted {
+			return true
+		}
+	}
+	return false
 }
 
 // applied takes an op the server applied into the oracle.

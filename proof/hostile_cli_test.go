@@ -17,12 +17,17 @@ import (
 	"casefile/vault"
 )
 
-// cliRun runs casefile in-process on a data directory, with a config path
-// that does not exist so no user's config leaks in.
+// cliRun runs casefile in-process on a data directory, with an empty config
+// file of its own so no user's config leaks in (a config path named on the
+// command line must exist).
 func cliRun(t *testing.T, data string, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	full := append([]string{"--data", data, "--config", filepath.Join(data, "no-config.toml")}, args...)
+	cfg := filepath.Join(t.TempDir(), "empty-config.toml")
+	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	full := append([]string{"--data", data, "--config", cfg}, args...)
 	code = cli.Main(bg, full, strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), code
 }

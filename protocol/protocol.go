@@ -89,6 +89,12 @@ type OpResult struct {
 	Dropped        []string `json:"dropped,omitempty"`         // merged: edits that lost to server-wins
 	Code           Code     `json:"code,omitempty"`            // rejected: a stable error code
 	Message        string   `json:"message,omitempty"`         // rejected or conflict: a sentence for people
+	// ChangedBy and ChangedAt, on a conflict, name who made the server's
+	// change the op met and when: the last change of the conflicting
+	// fields. Older servers leave them out; a client then takes the
+	// record's UpdatedBy and UpdatedAt.
+	ChangedBy string    `json:"changed_by,omitempty"`
+	ChangedAt time.Time `json:"changed_at,omitzero"`
 	// Problems: rejected for its fields (validation, schema_mismatch):
 	// each field at fault, with what is wrong, for an editor to mark.
 	Problems []model.Problem `json:"problems,omitempty"`

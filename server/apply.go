@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -25,13 +26,15 @@ const (
 	msgConflict   = "The record changed on the server since your version; review the overlapping fields."
 	msgDeleted    = "The record was deleted on the server."
 	msgDeleteEdit = "The record changed on the server since your version; review before deleting it."
+	msgHadIt      = "The server already had this record; its copy stands."
+	msgHadDeleted = "The server already had this record and it was deleted there; it stays deleted."
 	msgUnknown    = "This change was first sent long ago and the server has since cleared its record of old answers, so it cannot tell whether the change arrived; compare the record, then send it again or discard it."
 )
 
 // applyOp decides and writes one op together with its ledger row and
 // audit row, inside tx (a savepoint of its push's transaction). A replayed
 // op id returns the stored result and changes nothing.
-func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op model.Op) (protocol.OpResult, error) {
+func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *accessCache, op model.Op) (protocol.OpResult, error) {
 	var res protocol.OpResult
 	e, err := tx.Ledger(ctx, op.OpID)
 	switch {
@@ -45,7 +48,7 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op mode
 		// The stored answer may hold a record of a matter the user has
 		// since lost; never show it again.
 		if res.Record != nil {
-			ok, err := s.visible(ctx, tx, p, res.Record.MatterID)
+			ok, err := acc.visible(ctx, s, tx, p, res.Record.MatterID)
 			if err != nil {
 				return res, err
 			}
@@ -71,7 +74,7 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, op mode
 			return rejected(op, protocol.CodeOutcomeUnknown, msgUnknown), nil
 		}
 	}
-	a := &applier{s: s, tx: tx, p: p, op: op}
+	a := &applier{s: s, tx: tx, p: p, acc: acc, op: op}
 	if res, err = a.run(ctx); err != nil {
 		return res, err
 	}
@@ -95,10 +98,11 @@ func invalid(op model.Op, probs model.Problems) protocol.OpResult {
 
 // applier decides and writes one op inside its transaction.
 type applier struct {
-	s  *Server
-	tx store.Tx
-	p  *principal
-	op model.Op
+	s   *Server
+	tx  store.Tx
+	p   *principal
+	acc *accessCache
+	op  model.Op
 }
 
 func (a *applier) run(ctx context.Context) (protocol.OpResult, error) {
@@ -131,7 +135,7 @@ func (a *applier) current(ctx context.Context) (store.Record, bool, error) {
 	if err != nil {
 		return cur, false, err
 	}
-	ok, err := a.s.visible(ctx, a.tx, a.p, cur.MatterID)
+	ok, err := a.acc.visible(ctx, a.s, a.tx, a.p, cur.MatterID)
 	if err != nil || !ok || cur.Collection != a.op.Collection {
 		return cur, false, err
 	}
@@ -154,16 +158,19 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		// A create based on a tombstone's version restores it; any other
 		// create of a taken id is refused, visible or not (ids are random
 		// UUIDs, so this tells nothing a guess could not).
-		seen, err := a.s.visible(ctx, a.tx, a.p, old.MatterID)
+		seen, err := a.acc.visible(ctx, a.s, a.tx, a.p, old.MatterID)
 		if err != nil {
 			return protocol.OpResult{}, err
+		}
+		if seen && old.Collection == col.Name && op.BaseVersion == 0 {
+			return alreadyHere(op, col, old, fields), nil
 		}
 		if !old.Deleted || !seen || old.Collection != col.Name || op.BaseVersion != old.Version {
 			return rejected(op, protocol.CodeIDConflict, msgIDTaken), nil
 		}
 	}
 	if col.Name != model.MatterCollection {
-		ok, err := a.s.usableMatter(ctx, a.tx, a.p, matter)
+		ok, err := a.acc.usableMatter(ctx, a.s, a.tx, a.p, matter)
 		if err != nil {
 			return protocol.OpResult{}, err
 		}
@@ -177,7 +184,9 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	now := a.s.now()
 	rec := store.Record{ID: op.RecordID, Collection: col.Name, MatterID: matter, Version: 1, Seq: seq,
-		Fields: fields, FieldVersions: map[string]int64{}, CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
+		Fields: fields, FieldVersions: map[string]int64{}, FieldChanges: map[string]store.FieldChange{},
+		CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
+	change := store.FieldChange{By: a.p.user, At: now}
 	action, before := "create", ""
 	switch {
 	case exists:
@@ -185,6 +194,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		rec.Version, rec.CreatedBy, rec.CreatedAt = old.Version+1, old.CreatedBy, old.CreatedAt
 		for name := range old.Fields {
 			rec.FieldVersions[name] = rec.Version
+			rec.FieldChanges[name] = change
 		}
 	case op.BaseVersion > 0:
 		// The restore of a tombstone that compaction has removed since the
@@ -195,6 +205,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	for name := range fields {
 		rec.FieldVersions[name] = rec.Version
+		rec.FieldChanges[name] = change
 	}
 	if err := a.tx.PutRecord(ctx, rec); err != nil {
 		return protocol.OpResult{}, err
@@ -223,6 +234,28 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
 }
 
+// alreadyHere answers the create of a record the user can already see on
+// the server — a backup imported on a new device, a create sent again by
+// a device that lost track of it: nothing is written and the server's
+// copy stands, applied when the create holds the same values, merged
+// (Dropped naming the create's values that lost) when not.
+func alreadyHere(op model.Op, col *model.Collection, old store.Record, fields model.Fields) protocol.OpResult {
+	res := protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(old)}
+	for i := range col.Fields {
+		name := col.Fields[i].Name
+		if old.Deleted && fields[name] != nil || !old.Deleted && !model.Equal(old.Fields[name], fields[name]) {
+			res.Dropped = append(res.Dropped, name)
+		}
+	}
+	if old.Deleted || len(res.Dropped) > 0 {
+		res.Result, res.Message = model.ResultMerged, msgHadIt
+	}
+	if old.Deleted {
+		res.Message = msgHadDeleted
+	}
+	return res
+}
+
 func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.OpResult, error) {
 	op := a.op
 	cur, ok, err := a.current(ctx)
@@ -230,8 +263,9 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 		return rejected(op, protocol.CodeNotFound, msgNoRecord), err
 	}
 	if cur.Deleted {
+		// The change met is the delete: the record's last.
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
-			ConflictFields: knownNames(col, op.Fields), Message: msgDeleted}, nil
+			ConflictFields: knownNames(col, op.Fields), Message: msgDeleted, ChangedBy: cur.UpdatedBy, ChangedAt: cur.UpdatedAt}, nil
 	}
 	if op.BaseVersion > cur.Version {
 		return rejected(op, protocol.CodeValidation, fmt.Sprintf("The op is based on version %d but the record is at version %d.", op.BaseVersion, cur.Version)), nil
@@ -242,8 +276,9 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	}
 	m := model.ThreeWay(col, cur.Version, cur.Fields, cur.FieldVersions, op.BaseVersion, changes)
 	if len(m.Conflicts) > 0 {
+		by, at := lastChange(cur, m.Conflicts)
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
-			ConflictFields: m.Conflicts, Message: msgConflict}, nil
+			ConflictFields: m.Conflicts, Message: msgConflict, ChangedBy: by, ChangedAt: at}, nil
 	}
 	result := model.ResultApplied
 	if m.Merged {
@@ -252,7 +287,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	newMatter := cur.MatterID
 	if v, ok := m.Apply[model.MatterField]; ok && col.Name != model.MatterCollection {
 		newMatter, _ = v.(string)
-		ok, err := a.s.usableMatter(ctx, a.tx, a.p, newMatter)
+		ok, err := a.acc.usableMatter(ctx, a.s, a.tx, a.p, newMatter)
 		if err != nil {
 			return protocol.OpResult{}, err
 		}
@@ -271,8 +306,12 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	before := recordDigest(cur)
 	rec := cur
 	rec.Fields, rec.FieldVersions = maps.Clone(cur.Fields), maps.Clone(cur.FieldVersions)
+	rec.FieldChanges = maps.Clone(cur.FieldChanges)
 	if rec.FieldVersions == nil {
 		rec.FieldVersions = map[string]int64{}
+	}
+	if rec.FieldChanges == nil {
+		rec.FieldChanges = map[string]store.FieldChange{}
 	}
 	rec.Version, rec.Seq, rec.MatterID = cur.Version+1, seq, newMatter
 	rec.UpdatedBy, rec.UpdatedAt = a.p.user, a.s.now()
@@ -283,6 +322,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 			rec.Fields[name] = v
 		}
 		rec.FieldVersions[name] = rec.Version
+		rec.FieldChanges[name] = store.FieldChange{By: rec.UpdatedBy, At: rec.UpdatedAt}
 	}
 	if err := a.tx.PutRecord(ctx, rec); err != nil {
 		return protocol.OpResult{}, err
@@ -319,8 +359,9 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 	}
 	if len(changed) > 0 {
 		slices.Sort(changed)
+		by, at := lastChange(cur, changed)
 		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: toProtocol(cur),
-			ConflictFields: changed, Message: msgDeleteEdit}, nil
+			ConflictFields: changed, Message: msgDeleteEdit, ChangedBy: by, ChangedAt: at}, nil
 	}
 	if cur.Collection == model.MatterCollection {
 		// A matter is never deleted out from under its records, whoever
@@ -431,4 +472,61 @@ func knownNames(col *model.Collection, f model.Fields) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// accessCache keeps, for the ops of one push, what visible and
+// usableMatter answered for each matter: a batch's ops mostly share a few
+// matters, and only an op of a matter can change the answers (the push
+// forgets them around such an op). Other writers cannot: the push's
+// transaction holds the write lock.
+type accessCache struct {
+	seen, usable map[string]bool
+}
+
+func (c *accessCache) forget() { c.seen, c.usable = nil, nil }
+
+func (c *accessCache) visible(ctx context.Context, s *Server, r store.Reader, p *principal, matterID string) (bool, error) {
+	if ok, known := c.seen[matterID]; known {
+		return ok, nil
+	}
+	ok, err := s.visible(ctx, r, p, matterID)
+	if err != nil {
+		return false, err
+	}
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[matterID] = ok
+	return ok, nil
+}
+
+func (c *accessCache) usableMatter(ctx context.Context, s *Server, r store.Reader, p *principal, matterID string) (bool, error) {
+	if ok, known := c.usable[matterID]; known {
+		return ok, nil
+	}
+	ok, err := s.usableMatter(ctx, r, p, matterID)
+	if err != nil {
+		return false, err
+	}
+	if c.usable == nil {
+		c.usable = map[string]bool{}
+	}
+	c.usable[matterID] = ok
+	return ok, nil
+}
+
+// lastChange names who made the latest change of the fields an op met,
+// and when. A record written before the server kept who changed each
+// field answers with its own last change.
+func lastChange(cur store.Record, fields []string) (string, time.Time) {
+	var latest string
+	for _, f := range fields {
+		if latest == "" || cur.FieldVersions[f] > cur.FieldVersions[latest] {
+			latest = f
+		}
+	}
+	if ch, ok := cur.FieldChanges[latest]; ok && ch.By != "" {
+		return ch.By, ch.At
+	}
+	return cur.UpdatedBy, cur.UpdatedAt
 }

@@ -15,11 +15,15 @@ import (
 // Fixed ids, so two servers given the same history hold the same records
 // at the same seqs.
 const (
-	idMatter = "01900000-0000-7000-8000-000000000001"
-	idKept   = "01900000-0000-7000-8000-000000000002"
-	idShared = "01900000-0000-7000-8000-000000000003"
-	idNew    = "01900000-0000-7000-8000-000000000004"
-	opBob    = "01900000-0000-7000-8000-0000000000b0"
+	idMatter  = "01900000-0000-7000-8000-000000000001"
+	idKept    = "01900000-0000-7000-8000-000000000002"
+	idShared  = "01900000-0000-7000-8000-000000000003"
+	idNew     = "01900000-0000-7000-8000-000000000004"
+	opBob     = "01900000-0000-7000-8000-0000000000b0"
+	idMatter2 = "01900000-0000-7000-8000-000000000005"
+	idEarly   = "01900000-0000-7000-8000-000000000006"
+	idInM2    = "01900000-0000-7000-8000-000000000007"
+	idLate    = "01900000-0000-7000-8000-000000000008"
 )
 
 func fixedOp(n int, kind model.OpKind, record, collection string, fields model.Fields, base int64) model.Op {
@@ -55,6 +59,7 @@ func batchWorld(t *testing.T, start starter) (*servertest.Server, *servertest.Cl
 // ones before them in the same batch.
 func mixedBatch() []model.Op {
 	note := func(title string) model.Fields { return model.Fields{model.MatterField: idMatter, "title": title} }
+	inM2 := func(title string) model.Fields { return model.Fields{model.MatterField: idMatter2, "title": title} }
 	return []model.Op{
 		fixedOp(1, model.OpCreate, idNew, "note", note("New"), 0),                                                                    // applied
 		fixedOp(2, model.OpUpdate, idNew, "note", model.Fields{"title": "New, edited"}, 1),                                           // applied on op 1
@@ -66,9 +71,17 @@ func mixedBatch() []model.Op {
 		fixedOp(7, model.OpDelete, idKept, "note", nil, 1),                                                                           // applied
 		fixedOp(8, model.OpDelete, idKept, "note", nil, 1),                                                                           // applied, no seq
 		fixedOp(9, model.OpUpdate, idKept, "note", model.Fields{"title": "Too late"}, 1),                                             // conflict: deleted
-		fixedOp(10, model.OpCreate, idNew, "note", note("Again"), 0),                                                                 // rejected id_conflict
+		fixedOp(10, model.OpCreate, idNew, "note", note("Again"), 0),                                                                 // merged: the server had it
 		{OpID: opBob, RecordID: idNew, Collection: "note", Kind: model.OpUpdate, Fields: model.Fields{"title": "x"}, BaseVersion: 2}, // bob's op id
 		fixedOp(11, model.OpUpdate, idNew, "note", model.Fields{"title": "New, edited"}, 2),                                          // applied, nothing to write
+		// A matter made and deleted within the batch: what a note may be
+		// put in changes with it.
+		fixedOp(12, model.OpCreate, idEarly, "note", inM2("Early"), 0),                                  // rejected not_found: no such matter yet
+		fixedOp(13, model.OpCreate, idMatter2, model.MatterCollection, model.Fields{"title": "Two"}, 0), // applied
+		fixedOp(14, model.OpCreate, idInM2, "note", inM2("In two"), 0),                                  // applied
+		fixedOp(15, model.OpDelete, idInM2, "note", nil, 1),                                             // applied
+		fixedOp(16, model.OpDelete, idMatter2, model.MatterCollection, nil, 1),                          // applied: empty
+		fixedOp(17, model.OpCreate, idLate, "note", inM2("Late"), 0),                                    // rejected not_found: deleted
 	}
 }
 
@@ -80,6 +93,7 @@ func comparable(r protocol.OpResult) protocol.OpResult {
 		rec.CreatedAt, rec.UpdatedAt = time.Time{}, time.Time{}
 		r.Record = &rec
 	}
+	r.ChangedAt = time.Time{}
 	return r
 }
 
@@ -100,7 +114,8 @@ func testBatchEqualsOneByOne(t *testing.T, start starter) {
 	}
 	want := []model.OpResult{model.ResultApplied, model.ResultApplied, model.ResultConflict, model.ResultMerged,
 		model.ResultRejected, model.ResultRejected, model.ResultApplied, model.ResultApplied, model.ResultApplied,
-		model.ResultConflict, model.ResultRejected, model.ResultRejected, model.ResultApplied}
+		model.ResultConflict, model.ResultMerged, model.ResultRejected, model.ResultApplied,
+		model.ResultRejected, model.ResultApplied, model.ResultApplied, model.ResultApplied, model.ResultApplied, model.ResultRejected}
 	var head int64
 	for i, op := range ops {
 		got := resp.Results[i]

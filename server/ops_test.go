@@ -150,6 +150,11 @@ func testApplyMergeConflict(t *testing.T, w *world) {
 	if _, ok := res.Record.Fields["status"]; ok || w.head(t) != head {
 		t.Fatal("a conflicting op changed the record")
 	}
+	// The answer names who changed the title (alice, at version 2), not
+	// the record's last writer (bob, at version 3).
+	if res.ChangedBy != "alice" || res.Record.UpdatedBy != "bob" || res.ChangedAt.IsZero() || !res.ChangedAt.Before(res.Record.UpdatedAt) {
+		t.Fatalf("conflict names %q at %v; the record was last changed by %q at %v", res.ChangedBy, res.ChangedAt, res.Record.UpdatedBy, res.Record.UpdatedAt)
+	}
 	// Setting the value the server already has never conflicts.
 	res = w.bob.PushOne(t, servertest.Update(note, model.Fields{"title": "Interview notes"}))
 	expect(t, res, model.ResultMerged, "")
@@ -172,13 +177,33 @@ func testPolicies(t *testing.T, w *world) {
 
 func testCreateTakenID(t *testing.T, w *world) {
 	note := w.alice.CreateNote(t, w.m.ID, "Mine")
+	// bob sees the record: his create of it (a backup restored on a new
+	// device) writes nothing and the server's copy stands, the values
+	// that differ named.
+	head := w.head(t)
 	op := servertest.Create("note", model.Fields{"matter_id": w.m.ID, "title": "Again"})
+	op.RecordID = note.ID
+	res := w.bob.PushOne(t, op)
+	expect(t, res, model.ResultMerged, "")
+	if res.Record == nil || res.Record.Fields["title"] != "Mine" || res.Record.Version != note.Version || !slices.Equal(res.Dropped, []string{"title"}) {
+		t.Fatalf("a create of a record bob can see: %+v", res)
+	}
+	op = servertest.Create("note", model.Fields{"matter_id": w.m.ID, "title": "Mine"})
+	op.RecordID = note.ID
+	if res = w.bob.PushOne(t, op); res.Result != model.ResultApplied || len(res.Dropped) != 0 || res.Record.Version != note.Version {
+		t.Fatalf("a create with the server's values: %+v", res)
+	}
+	if w.head(t) != head {
+		t.Fatal("a create of a record the server had took a seq")
+	}
+	// As another collection it is refused.
+	op = servertest.Create("task", model.Fields{"matter_id": w.m.ID, "title": "Again"})
 	op.RecordID = note.ID
 	expect(t, w.bob.PushOne(t, op), model.ResultRejected, protocol.CodeIDConflict)
 	// dave cannot see the record, and is told the same.
 	op = servertest.Create(model.MatterCollection, model.Fields{"title": "Dave's"})
 	op.RecordID = note.ID
-	res := w.dave.PushOne(t, op)
+	res = w.dave.PushOne(t, op)
 	expect(t, res, model.ResultRejected, protocol.CodeIDConflict)
 	if res.Record != nil {
 		t.Fatal("an id conflict revealed the record")
@@ -205,9 +230,17 @@ func testDeleteAndRestore(t *testing.T, w *world) {
 	if w.head(t) != head {
 		t.Fatal("a second delete took a seq")
 	}
-	// A create with the id but not based on the tombstone is refused.
+	// A create with the id based on no version (a backup restored on a
+	// new device) leaves it deleted: the server's state stands.
 	op := servertest.Create("note", model.Fields{"matter_id": w.m.ID, "title": "Back"})
 	op.RecordID = note.ID
+	res = w.bob.PushOne(t, op)
+	expect(t, res, model.ResultMerged, "")
+	if !res.Record.Deleted || res.Record.Version != tomb.Version {
+		t.Fatalf("a create over a tombstone: %+v", res.Record)
+	}
+	// Based on an older version, it is refused.
+	op.OpID, op.BaseVersion = model.NewID(), 1
 	expect(t, w.bob.PushOne(t, op), model.ResultRejected, protocol.CodeIDConflict)
 	// Based on the tombstone's version, it restores.
 	op.OpID, op.BaseVersion = model.NewID(), tomb.Version
@@ -225,6 +258,9 @@ func testDeleteEditConflict(t *testing.T, w *world) {
 	expect(t, res, model.ResultConflict, "")
 	if res.Record.Deleted || !slices.Equal(res.ConflictFields, []string{"body"}) {
 		t.Fatalf("delete of a changed record: %+v", res)
+	}
+	if res.ChangedBy != "bob" || !res.ChangedAt.Equal(res.Record.UpdatedAt) {
+		t.Fatalf("the delete met bob's change, the answer names %q at %v", res.ChangedBy, res.ChangedAt)
 	}
 	expect(t, w.alice.PushOne(t, servertest.Delete(res.Record)), model.ResultApplied, "")
 }

@@ -138,12 +138,23 @@ func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob) error {
 		return err
 	}
 	j.outcomes = make([]outcome, len(j.ops))
+	acc := &accessCache{}
 	for i, op := range j.ops {
 		o := &j.outcomes[i]
+		// An op of a matter may change what the cache holds (a new matter
+		// and its creator's membership, a deleted matter); whether it
+		// stands is known after its savepoint.
+		matterOp := op.Collection == model.MatterCollection
+		if matterOp {
+			acc.forget()
+		}
 		o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
-			o.res, err = s.applyOp(ctx, tx, j.p, op)
+			o.res, err = s.applyOp(ctx, tx, j.p, acc, op)
 			return err
 		})
+		if matterOp {
+			acc.forget()
+		}
 		if errors.Is(o.err, store.ErrTxLost) {
 			return o.err
 		}

@@ -245,7 +245,9 @@ func (w *world) checkOnce(tr *truth) {
 					continue
 				}
 				set[f+"\x00"+s]++
-				if set[f+"\x00"+s] == 2 {
+				// An undo sets a field back to an earlier value: that
+				// value may be set once more per undo.
+				if set[f+"\x00"+s] == 2+w.resets[id+"\x00"+f+"\x00"+s] {
 					w.violate("record #%d: %s was set to %q twice (version %d): an op took effect twice", w.index[id], f, s, v)
 				}
 			}

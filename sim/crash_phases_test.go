@@ -40,8 +40,8 @@ func (r *crashRig) writeImport(name string, ids []string, first int) string {
 // importPhase kills `casefile import` until target kills landed. After
 // each kill the notes here are exactly a prefix of the file in whole
 // batches; the import resumes with the rest of the file. Now and then the
-// whole file is imported again after a kill: it must stop at its first
-// line ("already exists") and change nothing.
+// whole file is imported again after a kill: it skips the notes already
+// here and imports the rest.
 func (r *crashRig) importPhase(target int) {
 	for file := 0; r.kills["import"] < target; file++ {
 		if file > 50 {
@@ -81,7 +81,8 @@ func (r *crashRig) importPhase(target int) {
 				r.t.Fatalf("file %d: import exited %d with %d of %d notes here:\n%s", file, code, k, len(ids), out)
 			}
 			if killed && k > 0 && r.rnd.IntN(4) == 0 {
-				r.reimport(whole, ids[0], len(held))
+				r.reimport(whole, ids, len(held), k)
+				k = len(ids)
 			}
 			done = k
 		}
@@ -89,19 +90,26 @@ func (r *crashRig) importPhase(target int) {
 	}
 }
 
-// reimport runs the whole file again: its first note is here, so it must
-// stop there and write nothing.
-func (r *crashRig) reimport(path, first string, before int) {
+// reimport runs the whole file again: the notes already here are
+// skipped (the same values) and counted, the rest imported; nothing is
+// here twice.
+func (r *crashRig) reimport(path string, ids []string, before, here int) {
 	r.t.Helper()
 	var out strings.Builder
 	cmd := r.command(r.data, "import", "note", "--file", path, "--batch", strconv.Itoa(importBatch))
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	if err == nil || !strings.Contains(out.String(), "line 1: a record with id "+first+" already exists") {
+	if err != nil || !strings.Contains(out.String(), fmt.Sprintf("skipped %d records already here with the same values", here)) {
 		r.t.Errorf("importing a file again after a kill: %v\n%s", err, out.String())
 	}
-	if after := len(r.heldIDs(r.data)); after != before {
-		r.t.Errorf("the refused import changed the records here from %d to %d", before, after)
+	held := r.heldIDs(r.data)
+	if len(held) != before+len(ids)-here {
+		r.t.Errorf("importing the file again took the records here from %d to %d, want %d", before, len(held), before+len(ids)-here)
+	}
+	for _, id := range ids {
+		if !held[id] {
+			r.t.Fatalf("importing the file again left out %s", id)
+		}
 	}
 }
 
@@ -268,4 +276,80 @@ func (r *crashRig) pullPhase(target int) {
 		}
 		r.checkMirror(data, false)
 	}
+}
+
+// undoPhase kills `casefile undo` until target kills landed. Each round
+// edits a note's title here and runs an undo of that edit: after a kill
+// the undo happened whole (the title is back, and the journal holds one
+// more undo, whose op is queued) or not at all (the edit stands, the
+// journal as it was); an undo that did not happen is run again to its
+// end. Every few rounds a sync sends the undos, and no op takes effect
+// twice.
+func (r *crashRig) undoPhase(target int) {
+	ctx := context.Background()
+	state := func(id string) (title string, undos int, queued bool) {
+		r.local(r.data, func(db *localdb.DB) {
+			rec, err := db.Get(ctx, id)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			title, _ = rec.Fields["title"].(string)
+			js, err := db.Journal(ctx, localdb.JournalQuery{})
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			for _, e := range js {
+				if e.Kind == localdb.JournalUndo {
+					undos++
+					if e.RecordID == id && undos == 1 {
+						ops, err := db.Outbox(ctx)
+						if err != nil {
+							r.t.Fatal(err)
+						}
+						for _, o := range ops {
+							queued = queued || o.OpID == e.OpID
+						}
+					}
+				}
+			}
+		})
+		return title, undos, queued
+	}
+	for round := 0; r.kills["undo"] < target; round++ {
+		if round > 400 {
+			r.t.Fatalf("only %d undo kills landed in %d runs", r.kills["undo"], round)
+		}
+		id := r.ids[r.rnd.IntN(len(r.ids))]
+		before, undos, _ := state(id)
+		edited := fmt.Sprintf("undo round %d #%d", round, r.rnd.Uint32())
+		r.local(r.data, func(db *localdb.DB) {
+			if _, err := db.Update(ctx, id, model.Fields{"title": edited}); err != nil {
+				r.t.Fatal(err)
+			}
+		})
+		r.nedits[id]++ // the edit and its undo fold into one op
+		killed, code, out := r.run("undo", r.data, "undo")
+		if !killed && code != 0 {
+			r.t.Fatalf("undo exited %d:\n%s", code, out)
+		}
+		title, after, queued := state(id)
+		switch {
+		case title == before && after == undos+1 && queued:
+		case title == edited && after == undos && killed:
+			r.mustRun(r.data, "undo")
+			if title, after, _ = state(id); title != before || after != undos+1 {
+				r.t.Fatalf("undo after a kill: title %q, %d undos; want %q and %d", title, after, before, undos+1)
+			}
+		default:
+			r.t.Fatalf("undo round %d (killed %v): title %q with %d undo(s) (queued %v); before %q with %d, edited %q",
+				round, killed, title, after, queued, before, undos, edited)
+		}
+		if round%5 == 4 {
+			r.mustRun(r.data, "sync")
+			r.checkOnce(fmt.Sprintf("undo kill %d", r.kills["undo"]))
+		}
+	}
+	r.mustRun(r.data, "sync")
+	r.checkOnce("after the undo kills")
+	r.checkMirror(r.data, true)
 }

@@ -27,9 +27,9 @@ import (
 	"casefile/vault"
 )
 
-// Kills per phase of TestCrash in CI: 110 in all. CASEFILE_SIM_KILLS=N
+// Kills per phase of TestCrash in CI: 130 in all. CASEFILE_SIM_KILLS=N
 // sets the total (split in the same proportions).
-var crashKills = map[string]int{"import": 40, "sync": 40, "pull": 30}
+var crashKills = map[string]int{"import": 40, "sync": 40, "undo": 20, "pull": 30}
 
 // TestCrash builds the real casefile binary and kills it with SIGKILL at
 // seeded random moments: during `casefile import` (whole batches or
@@ -65,23 +65,23 @@ func TestCrash(t *testing.T) {
 		if err != nil || n < 3 {
 			t.Fatalf("CASEFILE_SIM_KILLS=%q: want a number of at least 3", s)
 		}
-		kills = map[string]int{"import": n * 4 / 11, "sync": n * 4 / 11}
-		kills["pull"] = n - kills["import"] - kills["sync"]
+		kills = map[string]int{"import": n * 4 / 13, "sync": n * 4 / 13, "undo": n * 2 / 13}
+		kills["pull"] = n - kills["import"] - kills["sync"] - kills["undo"]
 	}
 	t.Logf("seed %d (the kill moments are seeded, the process's speed is not: CASEFILE_SIM_KILL_SEED=%d go test -run TestCrash ./sim)", seed, seed)
 	r := newCrashRig(t, seed)
 	for _, phase := range []struct {
 		name string
 		run  func(int)
-	}{{"import", r.importPhase}, {"sync", r.syncPhase}, {"pull", r.pullPhase}} {
+	}{{"import", r.importPhase}, {"sync", r.syncPhase}, {"undo", r.undoPhase}, {"pull", r.pullPhase}} {
 		began := time.Now()
 		phase.run(kills[phase.name])
 		t.Logf("%s: %d kills in %s", phase.name, r.kills[phase.name], time.Since(began).Round(time.Millisecond))
 	}
-	t.Logf("crash tests: %d kills landed in %d runs (import %d, sync %d, pull %d); %d notes; %d local edits; %d matters deleted with their records",
-		r.total(), r.runs, r.kills["import"], r.kills["sync"], r.kills["pull"], len(r.ids), len(r.edits), r.cascades)
-	fmt.Printf("sim crash summary: %d SIGKILLs (import %d, sync %d, pull %d) in %d runs, %d notes, %d edits\n",
-		r.total(), r.kills["import"], r.kills["sync"], r.kills["pull"], r.runs, len(r.ids), len(r.edits))
+	t.Logf("crash tests: %d kills landed in %d runs (import %d, sync %d, undo %d, pull %d); %d notes; %d local edits; %d matters deleted with their records",
+		r.total(), r.runs, r.kills["import"], r.kills["sync"], r.kills["undo"], r.kills["pull"], len(r.ids), len(r.edits), r.cascades)
+	fmt.Printf("sim crash summary: %d SIGKILLs (import %d, sync %d, undo %d, pull %d) in %d runs, %d notes, %d edits\n",
+		r.total(), r.kills["import"], r.kills["sync"], r.kills["undo"], r.kills["pull"], r.runs, len(r.ids), len(r.edits))
 }
 
 // crashRig is the real binary, a real server, and the data directories of
@@ -124,7 +124,7 @@ func newCrashRig(t *testing.T, seed uint64) *crashRig {
 	r := &crashRig{t: t, rnd: rand.New(rand.NewPCG(seed, seed^0x7f4a7c15)), schema: schema, dir: dir,
 		bin: filepath.Join(dir, "casefile"), cfg: filepath.Join(dir, "config.toml"), data: filepath.Join(dir, "client"),
 		edits: map[string]string{}, nedits: map[string]int{}, kills: map[string]int{},
-		est: map[string]time.Duration{"import": 300 * time.Millisecond, "sync": time.Second, "pull": 500 * time.Millisecond}}
+		est: map[string]time.Duration{"import": 300 * time.Millisecond, "sync": time.Second, "undo": 100 * time.Millisecond, "pull": 500 * time.Millisecond}}
 	build := exec.Command("go", "build", "-o", r.bin, ".")
 	build.Dir = ".." // the module root
 	if out, err := build.CombinedOutput(); err != nil {
@@ -157,7 +157,9 @@ func (r *crashRig) login(data, device string) {
 	}
 }
 
-func (r *crashRig) total() int { return r.kills["import"] + r.kills["sync"] + r.kills["pull"] }
+func (r *crashRig) total() int {
+	return r.kills["import"] + r.kills["sync"] + r.kills["undo"] + r.kills["pull"]
+}
 
 func (r *crashRig) command(data string, args ...string) *exec.Cmd {
 	cmd := exec.Command(r.bin, append([]string{"--data", data, "--config", r.cfg}, args...)...)

@@ -40,34 +40,35 @@ func (c *client) files() *localfiles.Dir {
 	return d
 }
 
-// fileDraw draws from the files' own stream, so attaching does not shift
-// the record steps' draws.
-func (w *world) fileDraw() float64 {
+// attachDraw draws from the attachments' own stream, so attaching does not
+// shift the record steps' draws, and the file requests' faults (whose
+// number follows real retry timers) do not shift the attachments.
+func (w *world) attachDraw() float64 {
 	w.rmu.Lock()
 	defer w.rmu.Unlock()
-	return w.frnd.Float64()
+	return w.arnd.Float64()
 }
 
-func (w *world) fileIntn(n int) int {
+func (w *world) attachIntn(n int) int {
 	w.rmu.Lock()
 	defer w.rmu.Unlock()
-	return w.frnd.IntN(n)
+	return w.arnd.IntN(n)
 }
 
 // maybeAttach attaches a small file to a record c holds, now and then.
 func (w *world) maybeAttach(c *client) {
-	if len(w.ids) == 0 || w.fileDraw() >= attachOdds {
+	if len(w.ids) == 0 || w.attachDraw() >= attachOdds {
 		return
 	}
-	id := w.ids[w.fileIntn(len(w.ids))]
+	id := w.ids[w.attachIntn(len(w.ids))]
 	rec, err := c.db.Get(w.ctx, id)
 	if err != nil || rec.Deleted {
 		return // not on this device, or gone: nothing to attach to
 	}
-	data := make([]byte, 1+w.fileIntn(maxSimFile))
+	data := make([]byte, 1+w.attachIntn(maxSimFile))
 	w.rmu.Lock()
 	for i := range data {
-		data[i] = byte(w.frnd.UintN(256))
+		data[i] = byte(w.arnd.UintN(256))
 	}
 	w.rmu.Unlock()
 	files := c.files()
@@ -79,7 +80,12 @@ func (w *world) maybeAttach(c *client) {
 	}
 	w.must(c.name+": attach", err)
 	w.stats.inc("files attached", 1)
-	w.tracef("%s attach %s to #%d", c.name, att.ID, w.index[id])
+	// The attachment's id is new at random on every run: the fingerprint
+	// names the file by its place and its bytes, the report by its id too.
+	w.tracef("%s attach %d bytes (sha256 %.12s) to #%d", c.name, size, hash, w.index[id])
+	w.rmu.Lock()
+	w.tailLocked("  attachment id " + att.ID)
+	w.rmu.Unlock()
 }
 
 // moveFiles runs one pass of c's transfers; only network trouble may
@@ -158,3 +164,5 @@ func (w *world) checkFiles() {
 }
 
 func newFileRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed^0x66696c6573, seed)) }
+
+func newAttachRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed^0x617474616368, seed)) }

@@ -33,11 +33,12 @@ import (
 
 // scenario sizes one scenario.
 type scenario struct {
-	clients   int     // devices, each with its own local database and syncer
-	users     int     // users the devices log in as (clients > users: one user on two devices)
-	writes    int     // local writes each client makes
-	faultRate float64 // share of requests that meet a fault
-	pgURL     string  // "" for the SQLite store
+	clients   int        // devices, each with its own local database and syncer
+	users     int        // users the devices log in as (clients > users: one user on two devices)
+	writes    int        // local writes each client makes
+	faultRate float64    // share of requests that meet a fault
+	pgURL     string     // "" for the SQLite store
+	mix       []mixShare // the faults' shares among faulty requests; nil for faultMix
 }
 
 // world is one scenario: a real server (SQLite or PostgreSQL) behind a
@@ -54,7 +55,8 @@ type world struct {
 
 	rmu  sync.Mutex // the handlers of the links draw from rnd too
 	rnd  *rand.Rand
-	frnd *rand.Rand // files' own stream (files_test.go)
+	frnd *rand.Rand // the faults of file requests (files_test.go): their number follows real retry timers
+	arnd *rand.Rand // when and what a client attaches: apart from frnd, so those timers never move an attach
 	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
 	// revokeOdds is the chance of a device revocation after a step
 	// (revokeOdds the constant; a test of revocations raises it).
@@ -83,7 +85,10 @@ type world struct {
 	retiredOps []string // op ids of the journals of devices replaced by fresh ones
 	entries    []entry
 	withdrawn  map[wkey]int // what a person took back (discard, resolve), at which write
-	nwrite     int
+	// resets counts the values undos set back, by record, field and value:
+	// each may take effect once more than a unique value.
+	resets map[string]int
+	nwrite int
 
 	step  int
 	trace hash.Hash64
@@ -148,11 +153,13 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
 		rnd:        rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
 		frnd:       newFileRand(seed),
+		arnd:       newAttachRand(seed),
 		vrnd:       newRevokeRand(seed),
 		revokeOdds: revokeOdds,
 		index:      map[string]int{},
 		kinds:      map[string]string{},
 		withdrawn:  map[wkey]int{},
+		resets:     map[string]int{},
 		ledger:     map[string]protocol.OpResult{},
 		trace:      fnv.New64a(),
 		stats:      st,
@@ -351,11 +358,14 @@ func (w *world) float() float64 {
 
 func (w *world) chance(p float64) bool { return w.float() < p }
 
-// faultMix is the share of each fault among faulty requests.
-var faultMix = []struct {
+// mixShare is one fault's share among faulty requests.
+type mixShare struct {
 	f     fault
 	share float64
-}{
+}
+
+// faultMix is the share of each fault among faulty requests.
+var faultMix = []mixShare{
 	{fReset, 0.16}, {fResetMid, 0.12}, {fDrop, 0.20}, {fDuplicate, 0.14},
 	{fDelay, 0.08}, {fUnavailable, 0.09}, {fServerError, 0.06}, {fRateLimited, 0.06},
 	{fSlow, 0.07}, {fStallUp, 0.005}, {fStallDown, 0.005}, {fCrawl, 0.01},
@@ -381,7 +391,11 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 		}
 	case rnd.Float64() < w.cfg.faultRate:
 		x := rnd.Float64()
-		for _, m := range faultMix {
+		mix := w.cfg.mix
+		if mix == nil {
+			mix = faultMix
+		}
+		for _, m := range mix {
 			if f = m.f; x < m.share {
 				break
 			}
@@ -397,7 +411,14 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 	if f != fPass {
 		w.stats.inc("fault: "+string(f), 1)
 	}
-	w.traceLocked("%s %s %s", name, path, f)
+	if rnd == w.frnd {
+		// How many file requests a pass makes follows the transfers' retry
+		// timers, which run on real time: they show in the failure report
+		// but stay out of the replay fingerprint.
+		w.tailLocked(fmt.Sprintf("%s %s %s", name, path, f))
+	} else {
+		w.traceLocked("%s %s %s", name, path, f)
+	}
 	d.f = f
 	return d
 }
@@ -412,6 +433,12 @@ func (w *world) tracef(format string, args ...any) {
 func (w *world) traceLocked(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	fmt.Fprintln(w.trace, line)
+	w.tailLocked(line)
+}
+
+// tailLocked keeps a line for the failure report (and prints it when
+// tracing) without adding it to the replay fingerprint.
+func (w *world) tailLocked(line string) {
 	w.tail = append(w.tail, strconv.Itoa(w.step)+": "+line)
 	if w.verbose {
 		fmt.Fprintln(os.Stderr, "sim:", w.step, line)

@@ -84,8 +84,10 @@ func (w *world) write(c *client) {
 		w.createMatter(c)
 	case x < 0.30:
 		w.createChild(c)
-	case x < 0.64:
+	case x < 0.61:
 		w.edit(c, w.chance(0.4))
+	case x < 0.64:
+		w.undo(c)
 	case x < 0.71:
 		w.remove(c)
 	case x < 0.77:

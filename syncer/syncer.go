@@ -18,7 +18,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultBatchSize     = 100
+	DefaultBatchSize     = 500
 	DefaultPollInterval  = 30 * time.Second
 	DefaultWatchInterval = 300 * time.Millisecond
 	eventBuffer          = 256

@@ -20,6 +20,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/vault"
 )
 
 // relay is a TCP forwarder that counts the bytes each way: what the
@@ -198,7 +199,13 @@ func uploadStatus(t *testing.T, w *world, id string) protocol.UploadStatus {
 func heldChunks(t *testing.T, dataDir, id string) int {
 	t.Helper()
 	schema, _ := model.ParseSchema(assets.Schema)
-	db, err := localdb.Open(context.Background(), config.DBPath(dataDir), schema)
+	// The CLI encrypted the directory with a key stored beside it (no
+	// terminal, no passphrase).
+	keys, err := vault.Unlock(dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(dataDir), schema, localdb.WithSealer(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

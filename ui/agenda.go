@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -21,8 +22,6 @@ const (
 	agendaDays = 7
 	// maxAgendaDays bounds how far it may look: a year.
 	maxAgendaDays = 366
-	// agendaCap bounds the hearings and the tasks read for the agenda.
-	agendaCap = 50000
 )
 
 // agendaMsg answers loadAgenda.
@@ -40,7 +39,8 @@ func loadAgenda(db *localdb.DB, now time.Time, zone *time.Location, days, id int
 		defer cancel()
 		var recs []model.Record
 		for _, c := range []string{model.HearingCollection, model.TaskCollection} {
-			all, err := readAll(ctx, db, localdb.ListQuery{Collection: c}, agendaCap)
+			// Every one: a task due tomorrow may be the oldest record.
+			all, err := readAll(ctx, db, localdb.ListQuery{Collection: c}, math.MaxInt)
 			if err != nil {
 				return agendaMsg{id: id, err: err}
 			}
@@ -60,6 +60,9 @@ type agendaPane struct {
 	loaded bool
 	err    error
 	reqID  int
+	// While a read runs, changes only ask for one more after it (see
+	// hubPane): reads never pile up.
+	reading, again bool
 }
 
 func newAgendaPane(sh *Shared) *agendaPane {
@@ -70,6 +73,16 @@ func newAgendaPane(sh *Shared) *agendaPane {
 func (p *agendaPane) Init() tea.Cmd { return p.refresh() }
 
 func (p *agendaPane) refresh() tea.Cmd {
+	if p.reading {
+		p.again = true
+		return nil
+	}
+	return p.load()
+}
+
+// load starts a read now; an answer to an earlier one is dropped.
+func (p *agendaPane) load() tea.Cmd {
+	p.reading, p.again = true, false
 	p.reqID = p.newID()
 	return loadAgenda(p.DB, p.Now(), p.Zone, p.days, p.reqID)
 }
@@ -97,6 +110,7 @@ func (p *agendaPane) Update(msg tea.Msg) tea.Cmd {
 		if msg.id != p.reqID {
 			return nil
 		}
+		p.reading = false
 		p.err = msg.err
 		if msg.err == nil {
 			keep, had := p.selected()
@@ -107,6 +121,9 @@ func (p *agendaPane) Update(msg tea.Msg) tea.Cmd {
 					p.list.Select(i)
 				}
 			}
+		}
+		if p.again {
+			return p.refresh()
 		}
 		return nil
 	case tea.MouseWheelMsg:
@@ -129,10 +146,10 @@ func (p *agendaPane) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.MoreDays):
 			p.days = min(maxAgendaDays, p.days+agendaDays)
-			return p.refresh()
+			return p.load()
 		case key.Matches(msg, k.FewerDays):
 			p.days = max(0, p.days-agendaDays)
-			return p.refresh()
+			return p.load()
 		case key.Matches(msg, k.Open):
 			if rec, ok := p.selected(); ok {
 				p.send(openDetailMsg{id: rec.ID})

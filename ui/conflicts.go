@@ -23,12 +23,17 @@ type conflictsPane struct {
 	whole   map[string]model.Take              // record id → side, for delete conflicts
 	editing bool
 	input   lineInput
-	loaded  bool
-	err     error
-	reqID   int
-	want    string // a record to show once the list arrives
-	notice  string
-	busy    bool
+	// long: the value being merged is a long text, typed in area (or in
+	// the person's editor, extID naming the request).
+	long   bool
+	area   areaInput
+	extID  int
+	loaded bool
+	err    error
+	reqID  int
+	want   string // a record to show once the list arrives
+	notice string
+	busy   bool
 }
 
 func newConflictsPane(sh *Shared) *conflictsPane {
@@ -131,9 +136,31 @@ func (p *conflictsPane) Update(msg tea.Msg) tea.Cmd {
 		delete(p.whole, msg.rec.ID)
 		p.notice = ""
 		return p.refresh()
+	case externalReadyMsg:
+		if msg.owner == p.extID && p.editing {
+			return p.runEditor(msg)
+		}
+	case externalDoneMsg:
+		if msg.owner != p.extID || !p.editing {
+			return nil
+		}
+		p.extID = 0
+		if msg.err != nil {
+			p.notice = "The text was not changed: " + msg.err.Error()
+			return nil
+		}
+		p.area.SetValue(strings.TrimSuffix(msg.text, "\n")) // the newline editors end a file with
+		p.notice = ""
 	case tea.PasteMsg:
-		if p.editing {
+		switch {
+		case p.editing && p.long:
+			p.area.Update(msg)
+		case p.editing:
 			p.input.Update(msg)
+		}
+	case tea.MouseClickMsg:
+		if !p.editing && !p.busy {
+			return p.click(msg)
 		}
 	case tea.MouseWheelMsg:
 		p.fields.Update(msg)
@@ -213,14 +240,27 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		for _, f := range c.Fields {
 			p.choose(f.Field, model.Choice{Take: model.TakeTheirs})
 		}
+	case key.Matches(msg, k.TakeBoth):
+		if f, ok := col.Field(fc.Field); ok && f.Type == model.TypeTags {
+			p.choose(fc.Field, model.Choice{Take: model.TakeValue, Value: model.MergeTags(fc.Base, fc.Mine, fc.Theirs)})
+		}
 	case key.Matches(msg, k.EditValue):
-		f, _ := col.Field(fc.Field)
+		f, ok := col.Field(fc.Field)
+		if !ok {
+			return nil
+		}
 		start := fc.Mine
 		if ch, ok := p.choices[c.RecordID][fc.Field]; ok && ch.Take == model.TakeValue {
 			start = ch.Value
 		}
-		p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", inputText(p.Shared, f, start))
-		p.input.Focus()
+		p.long = f.Type == model.TypeLongText
+		if p.long {
+			p.area = newAreaInput(p.Styles, "", inputText(p.Shared, f, start))
+			p.area.Focus(areaRows)
+		} else {
+			p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", inputText(p.Shared, f, start))
+			p.input.Focus()
+		}
 		p.editing = true
 		p.notice = ""
 	case key.Matches(msg, k.Apply), key.Matches(msg, k.Open):
@@ -229,18 +269,26 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// editKey types a merged value; enter checks it against the schema.
+// editKey types a merged value; enter (ctrl+s for a long text, where
+// enter starts a line) checks it against the schema and keeps it.
 func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := p.Keys
 	switch {
 	case key.Matches(msg, k.Back):
-		p.editing, p.notice = false, ""
+		p.editing, p.long, p.extID, p.notice = false, false, 0, ""
 		return nil
-	case key.Matches(msg, k.Open):
+	case p.long && key.Matches(msg, k.ExternalEditor):
+		p.extID = p.newID()
+		return editExternally(p.extID, p.area.Value())
+	case p.long && key.Matches(msg, k.Save), !p.long && key.Matches(msg, k.Open):
 		c, col, _ := p.current()
 		fc := c.Fields[p.field()]
 		f, _ := col.Field(fc.Field)
-		v, err := f.ParseInputAt(strings.TrimSpace(p.input.Value()), p.Shared.input())
+		text := p.area.Value()
+		if !p.long {
+			text = strings.TrimSpace(p.input.Value())
+		}
+		v, err := f.ParseInputAt(text, p.Shared.input())
 		if err == nil {
 			v, err = f.Normalize(v)
 		}
@@ -251,8 +299,12 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.notice = "✗ " + fieldLabel(f) + ": " + err.Error()
 			return nil
 		}
-		p.editing = false
+		p.editing, p.long, p.extID = false, false, 0
 		p.choose(fc.Field, model.Choice{Take: model.TakeValue, Value: v})
+		return nil
+	}
+	if p.long {
+		p.area.Update(msg)
 		return nil
 	}
 	p.input.Update(msg)
@@ -307,13 +359,73 @@ func conflictTitle(col *model.Collection, c model.Conflict) string {
 	return safeLine(titleOf(col, c.RecordID, f))
 }
 
-// kindSentence says which two changes met.
-func kindSentence(k model.ConflictKind) string {
-	switch k {
-	case model.ConflictEditDeleted:
-		return "You changed it here; someone deleted it on the server."
-	case model.ConflictDeleteEdit:
-		return "You deleted it here; someone changed it on the server."
+// kindSentence says which two changes met, naming who made the server's
+// change and when, when the server said; short, to fit beside the
+// record's name at 80 columns.
+func (p *conflictsPane) kindSentence(c model.Conflict) string {
+	who, whoElse := "someone", "Someone else"
+	if c.TheirsBy != "" {
+		who = safeLine(c.TheirsBy)
+		whoElse = who
 	}
-	return "You and someone else changed the same fields."
+	when := ""
+	if !c.TheirsAt.IsZero() {
+		when = " (" + model.FormatWhen(c.TheirsAt, p.Zone, p.Now()) + ")"
+	}
+	switch c.Kind {
+	case model.ConflictEditDeleted:
+		return "You changed it here; " + who + " deleted it on the server" + when + "."
+	case model.ConflictDeleteEdit:
+		return "You deleted it here; " + who + " changed it on the server" + when + "."
+	}
+	return whoElse + " changed the same fields" + when + "."
+}
+
+// listTop is the first conflict the list at the top shows.
+func (p *conflictsPane) listTop() int {
+	return clamp(p.sel-conflictListRows+1, 0, max(0, len(p.list)-conflictListRows))
+}
+
+// click selects a conflict in the list, a field in the table, and takes a
+// side when the click lands on a value: mine or theirs (the buttons of
+// the delete conflicts too).
+func (p *conflictsPane) click(msg tea.MouseClickMsg) tea.Cmd {
+	top := p.listTop()
+	shown := min(len(p.list)-top, conflictListRows)
+	switch {
+	case len(p.list) == 0:
+		return nil
+	case msg.Y >= 1 && msg.Y <= shown:
+		p.selectConflict(top + msg.Y - 1)
+		p.notice = ""
+		return nil
+	}
+	c, _, ok := p.current()
+	if !ok {
+		return nil
+	}
+	first := shown + 3 // under the rule and the record's title
+	if isDelete(c) {
+		switch msg.Y - first {
+		case 0:
+			p.whole[c.RecordID] = model.TakeMine
+		case 1:
+			p.whole[c.RecordID] = model.TakeTheirs
+		}
+		return nil
+	}
+	i := msg.Y - first - 1 // under the table's header
+	if i < 0 || i >= len(c.Fields) {
+		return nil
+	}
+	p.fields.Select(i)
+	cw := conflictColumn(p.Width)
+	mine := 14 + cw + 1
+	switch {
+	case msg.X >= mine && msg.X < mine+cw:
+		p.choose(c.Fields[i].Field, model.Choice{Take: model.TakeMine})
+	case msg.X >= mine+cw+1 && msg.X < mine+2*cw+1:
+		p.choose(c.Fields[i].Field, model.Choice{Take: model.TakeTheirs})
+	}
+	return nil
 }

@@ -51,12 +51,13 @@ func TestConflictChoicesPerFieldAndAll(t *testing.T) {
 func TestConflictEditMergedValueAndApply(t *testing.T) {
 	db, st, m := openConflicts(t)
 	press(t, m, "e")
-	if !m.conflicts.editing {
-		t.Fatal("e did not start editing the merged value")
+	if !m.conflicts.editing || !m.conflicts.long {
+		t.Fatal("e did not start merging the long text")
 	}
-	press(t, m, "ctrl+u")
+	mustContain(t, screenText(m), "Merging the body", "ctrl+s keeps this text")
+	press(t, m, "ctrl+k") // the area starts on mine, the cursor at its start
 	typeText(t, m, "Met the caretaker at the gate; he saw the van at 9 but was not helpful.")
-	press(t, m, "enter")
+	press(t, m, "ctrl+s")
 	ch := m.conflicts.choices[st.conflict.ID]["body"]
 	if ch.Take != model.TakeValue || ch.Value != "Met the caretaker at the gate; he saw the van at 9 but was not helpful." {
 		t.Fatalf("choice = %+v", ch)
@@ -80,7 +81,7 @@ func TestConflictEditMergedValueAndApply(t *testing.T) {
 func TestConflictMergedValueIsValidated(t *testing.T) {
 	_, st, m := openConflicts(t)
 	press(t, m, "]", "[") // around and back to the edit conflict
-	press(t, m, "e", "ctrl+u", "enter")
+	press(t, m, "e", "ctrl+k", "ctrl+s")
 	// An empty body is allowed (body is optional): it is chosen.
 	if ch := m.conflicts.choices[st.conflict.ID]["body"]; ch.Take != model.TakeValue || ch.Value != nil {
 		t.Fatalf("empty value choice = %+v", ch)

@@ -27,9 +27,12 @@ func (p *conflictsPane) View() string {
 	case len(p.list) == 0:
 		return s.OK.Render(" ✓ No conflicts.") + s.Muted.Render(" When you and someone else change the same field, it waits here for you.")
 	}
+	if c, col, ok := p.current(); ok && p.editing && p.long {
+		return fitLines(p.mergeView(c, col), p.Height)
+	}
 	lines := []string{joinRight(s.Title.Render(" Conflicts")+s.Muted.Render(" · "+plural(len(p.list), "to review", "to review")),
 		s.Muted.Render("[ ] previous/next "), w)}
-	top := clamp(p.sel-conflictListRows+1, 0, max(0, len(p.list)-conflictListRows))
+	top := p.listTop()
 	for i := top; i < len(p.list) && i < top+conflictListRows; i++ {
 		c := p.list[i]
 		col, ok := p.Schema.Collection(c.Collection)
@@ -53,7 +56,7 @@ func (p *conflictsPane) View() string {
 	if !ok {
 		return strings.Join(lines, "\n")
 	}
-	lines = append(lines, s.Bold.Render(" "+sentence(singular(col))+" “"+conflictTitle(col, c)+"”")+s.Muted.Render(" · "+kindSentence(c.Kind)))
+	lines = append(lines, truncate(s.Bold.Render(" "+sentence(singular(col))+" “"+conflictTitle(col, c)+"”")+s.Muted.Render(" · "+p.kindSentence(c)), w))
 	if isDelete(c) {
 		lines = append(lines, p.deleteView(c, col)...)
 	} else {
@@ -85,7 +88,7 @@ func choiceLabel(ch model.Choice, ok bool) string {
 func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []string {
 	s := p.Styles
 	w := p.Width
-	cw := max(8, (w-14-12-5)/3)
+	cw := conflictColumn(w)
 	lines := []string{s.ColHeader.Render(" " + pad("FIELD", 12) + " " + pad("BASE", cw) + " " + pad("MINE", cw) + " " + pad("THEIRS", cw) + " CHOICE")}
 	for i, fc := range c.Fields {
 		f, _ := col.Field(fc.Field)
@@ -144,15 +147,22 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 		lines = append(lines, s.OK.Render(" Every field has a side. Press "+p.Keys.Apply.Help().Key+" to apply."))
 	}
 	lines = append(lines, "")
-	return append(lines, p.valuesView(c.Fields[p.field()], col)...)
+	return append(lines, p.valuesView(c, c.Fields[p.field()], col)...)
 }
 
+// conflictColumn is the width of each of the base, mine and theirs
+// columns of the field table at width w; the field's label takes 14 cells
+// before them.
+func conflictColumn(w int) int { return max(8, (w-14-12-5)/3) }
+
 // valuesView shows the selected field's three values in full, with the part
-// each side changed set off.
-func (p *conflictsPane) valuesView(fc model.FieldConflict, col *model.Collection) []string {
+// each side changed set off, and what applying writes: the result chosen,
+// or for tags not chosen yet, both sides merged as sets, proposed.
+func (p *conflictsPane) valuesView(c model.Conflict, fc model.FieldConflict, col *model.Collection) []string {
 	s := p.Styles
 	label := fc.Field
-	if f, ok := col.Field(fc.Field); ok {
+	f, known := col.Field(fc.Field)
+	if known {
 		label = fieldLabel(f)
 	}
 	vw := max(10, p.Width-12)
@@ -164,7 +174,7 @@ func (p *conflictsPane) valuesView(fc model.FieldConflict, col *model.Collection
 			text = highlightChange(s, base, v)
 		}
 		for i, l := range strings.Split(ansi.Wrap(text, vw, " "), "\n") {
-			if i >= 3 {
+			if i >= valueLines {
 				break
 			}
 			if i > 0 {
@@ -176,7 +186,82 @@ func (p *conflictsPane) valuesView(fc model.FieldConflict, col *model.Collection
 	row("base", base, false)
 	row("mine", safeText(model.Format(fc.Mine)), !model.Equal(fc.Mine, fc.Base))
 	row("theirs", safeText(model.Format(fc.Theirs)), !model.Equal(fc.Theirs, fc.Base))
+	ch, chosen := p.choices[c.RecordID][fc.Field]
+	switch {
+	case chosen:
+		v := fc.Mine
+		switch ch.Take {
+		case model.TakeTheirs:
+			v = fc.Theirs
+		case model.TakeValue:
+			v = ch.Value
+		}
+		// The result is shown whole (up to resultLines), as it will be written.
+		for i, l := range strings.Split(ansi.Wrap(orDash(safeText(model.Format(v))), vw, " "), "\n") {
+			if i == resultLines {
+				lines = append(lines, "           "+s.Muted.Render("…"))
+				break
+			}
+			name := ""
+			if i == 0 {
+				name = "result"
+			}
+			lines = append(lines, "   "+s.Chosen.Render(pad(name, 8))+l)
+		}
+	case known && f.Type == model.TypeTags:
+		both := model.Format(model.MergeTags(fc.Base, fc.Mine, fc.Theirs))
+		lines = append(lines, truncate("   "+s.Label.Render(pad("merged", 8))+safeLine(orDash(both))+
+			s.Hint.Render("  ← "+p.Keys.TakeBoth.Help().Key+" takes it: added on either side, less what either removed"), p.Width))
+	}
 	return lines
+}
+
+// Lines of a value the review shows: each side's value, and the result.
+const (
+	valueLines  = 3
+	resultLines = 6
+)
+
+// mergeView is the review while a long text is merged: both sides, and
+// the merged text being typed (or written in the person's editor).
+func (p *conflictsPane) mergeView(c model.Conflict, col *model.Collection) string {
+	s := p.Styles
+	w := p.Width
+	fc := c.Fields[p.field()]
+	label := fc.Field
+	if f, ok := col.Field(fc.Field); ok {
+		label = fieldLabel(f)
+	}
+	lines := []string{
+		truncate(s.Title.Render(" Merging the "+label)+s.Muted.Render(" of "+singular(col)+" “"+conflictTitle(col, c)+"” · "+p.kindSentence(c)), w),
+		"",
+	}
+	vw := max(10, w-12)
+	side := func(name string, v any) {
+		for i, l := range strings.Split(ansi.Wrap(orDash(safeText(model.Format(v))), vw, " "), "\n") {
+			if i >= 2 {
+				lines = append(lines, "           "+s.Muted.Render("…"))
+				break
+			}
+			if i > 0 {
+				name = ""
+			}
+			lines = append(lines, "   "+s.Label.Render(pad(name, 8))+l)
+		}
+	}
+	side("mine", fc.Mine)
+	side("theirs", fc.Theirs)
+	lines = append(lines, "", s.Group.Render(" Merged "+label+" (what applying writes)"))
+	foot := []string{s.Hint.Render(" " + p.Keys.Save.Help().Key + " keeps this text · " + p.Keys.ExternalEditor.Help().Key +
+		" in your editor · " + p.Keys.Back.Help().Key + " cancels")}
+	if p.notice != "" {
+		foot = append(foot, s.Warn.Render(" "+p.notice))
+	}
+	h := max(3, p.Height-len(lines)-len(foot))
+	for _, l := range strings.Split(p.area.View(s, w-3, h), "\n") {
+		lines = append(lines, "   "+l)
+	}
+	return strings.Join(append(lines, foot...), "\n")
 }
 
 // highlightChange sets off the part of v that differs from base: what is
@@ -246,13 +331,29 @@ func orDash(s string) string {
 // ShortHelp lists the review keys.
 func (p *conflictsPane) ShortHelp() []key.Binding {
 	k := p.Keys
+	if p.editing && p.long {
+		return []key.Binding{k.Save, k.ExternalEditor, k.Back}
+	}
 	if p.editing {
 		return []key.Binding{k.Open, k.Back}
 	}
 	if c, _, ok := p.current(); ok && isDelete(c) {
 		return []key.Binding{k.TakeMine, k.TakeTheirs, k.Apply, k.NextConflict}
 	}
-	return []key.Binding{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs, k.EditValue, k.Apply, k.NextConflict}
+	if p.tagsUnder() {
+		return []key.Binding{k.TakeMine, k.TakeTheirs, k.TakeBoth, k.Apply, k.EditValue, k.AllMine, k.AllTheirs, k.NextConflict}
+	}
+	return []key.Binding{k.TakeMine, k.TakeTheirs, k.EditValue, k.Apply, k.AllMine, k.AllTheirs, k.NextConflict}
+}
+
+// tagsUnder reports whether the field under the cursor is a tags field.
+func (p *conflictsPane) tagsUnder() bool {
+	c, col, ok := p.current()
+	if !ok || isDelete(c) || len(c.Fields) == 0 {
+		return false
+	}
+	f, ok := col.Field(c.Fields[p.field()].Field)
+	return ok && f.Type == model.TypeTags
 }
 
 // FullHelp lists every review key.
@@ -261,6 +362,6 @@ func (p *conflictsPane) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		append(p.fields.Bindings()[:2], k.NextConflict, k.PrevConflict),
 		{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs},
-		{k.EditValue, k.Apply},
+		{k.TakeBoth, k.EditValue, k.Apply, k.ExternalEditor},
 	}
 }

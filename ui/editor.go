@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/localdb"
 	"casefile/model"
 )
 
@@ -83,8 +85,69 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 	return p
 }
 
-// Init does nothing: the form has what it needs.
-func (p *editorPane) Init() tea.Cmd { return nil }
+// rejectedFieldsMsg carries the fields the server refused in the edited
+// record's failed ops.
+type rejectedFieldsMsg struct {
+	recordID string
+	fields   []localdb.RejectedField
+	err      error
+}
+
+// Init reads, for an existing record, the fields the server refused in its
+// failed ops, so that the form opens with them marked.
+func (p *editorPane) Init() tea.Cmd {
+	if p.rec == nil || p.DB == nil {
+		return nil
+	}
+	db, id := p.DB, p.rec.ID
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		defer cancel()
+		fields, err := db.RejectedFields(ctx, id)
+		return rejectedFieldsMsg{recordID: id, fields: fields, err: err}
+	}
+}
+
+// markRejected puts the server's refusal under each field it names; a
+// field this device's schema does not have goes in the notice, with what
+// to do about it.
+func (p *editorPane) markRejected(msg rejectedFieldsMsg) {
+	if msg.err != nil || p.rec == nil || msg.recordID != p.rec.ID || len(msg.fields) == 0 {
+		return
+	}
+	var unknown []string
+	for _, rf := range msg.fields {
+		if rf.Collection != p.col.Name {
+			continue
+		}
+		placed := false
+		for _, ff := range p.fields {
+			if ff.f.Name == rf.Field && ff.err == "" {
+				ff.err, placed = rejectedText(rf.Kind), true
+			}
+		}
+		if !placed && !slices.Contains(unknown, rf.Field) {
+			unknown = append(unknown, rf.Field)
+		}
+	}
+	if len(unknown) > 0 {
+		p.notice = "The server also needs " + strings.Join(unknown, ", ") +
+			", which this version of Casefile does not know: update Casefile, or discard the change."
+	}
+	p.focusFirstError()
+}
+
+// rejectedText says why the server refused a field.
+func rejectedText(kind model.ProblemKind) string {
+	switch kind {
+	case model.ProblemUnknownField:
+		return "the server has no such field: empty it or discard the change"
+	case model.ProblemRequired:
+		return "the server requires this field"
+	default:
+		return "the server refused this value"
+	}
+}
 
 // refresh reads nothing: what is typed is not replaced under the person.
 func (p *editorPane) refresh() tea.Cmd { return nil }
@@ -111,6 +174,9 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 	ff := p.fields[p.focus]
 	k := p.Keys
 	switch msg := msg.(type) {
+	case rejectedFieldsMsg:
+		p.markRejected(msg)
+		return nil
 	case refPickedMsg:
 		p.picker = nil
 		if msg.ok {

@@ -25,8 +25,16 @@ type formField struct {
 // inputText is a value as the person edits it: a date and time as the
 // screen shows it, in their zone ("Tue 15 Dec 09:30"), which reads back
 // as the same instant.
+//
+// Stored text comes in inert, as every pane shows it: a control, bidi or
+// other hidden character as its visible escape (\x1b, \u202e), which a
+// text input would otherwise draw raw or drop unseen. A field left as it
+// was is not saved (editorPane.changes), so its stored value stays exact.
 func inputText(sh *Shared, f *model.Field, v any) string {
-	return sh.display(f, v)
+	if f.Type == model.TypeLongText {
+		return safeText(sh.display(f, v))
+	}
+	return safeLine(sh.display(f, v))
 }
 
 func placeholder(f *model.Field) string {

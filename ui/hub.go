@@ -57,6 +57,10 @@ type hubPane struct {
 	gone     bool
 	err      error
 	reqID    int
+	// A read of a big matter takes a while: while one runs, changes only
+	// ask for one more after it, so reads never pile up under a syncer
+	// that writes all the time.
+	reading, again bool
 
 	items []hubItem
 	list  scroller // over items
@@ -71,6 +75,11 @@ func newHubPane(sh *Shared, matterID string) *hubPane {
 func (p *hubPane) Init() tea.Cmd { return p.refresh() }
 
 func (p *hubPane) refresh() tea.Cmd {
+	if p.reading {
+		p.again = true
+		return nil
+	}
+	p.reading, p.again = true, false
 	p.reqID = p.newID()
 	return loadHub(p.DB, hubCollections(p.Schema), p.id, p.Now(), p.Zone, p.reqID)
 }
@@ -106,11 +115,15 @@ func (p *hubPane) Update(msg tea.Msg) tea.Cmd {
 		if msg.id != p.reqID {
 			return nil
 		}
+		p.reading = false
 		p.err = msg.err
 		p.gone = errors.Is(msg.err, localdb.ErrNotFound) || (msg.err == nil && msg.matter.Deleted)
 		if msg.err == nil {
 			p.matter, p.sections, p.time, p.days, p.loaded = msg.matter, msg.sections, msg.time, msg.days, true
 			p.buildItems()
+		}
+		if p.again {
+			return p.refresh()
 		}
 		return nil
 	case tea.MouseWheelMsg:

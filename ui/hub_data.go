@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 const hubSectionRows = 8
 
 // hubSortCap bounds the records of one matter read to sort a section by
-// date (hearings, tasks): a matter holds far fewer.
-const hubSortCap = 5000
+// date (hearings, tasks): a matter holds far fewer. A variable so a test
+// can go past it without writing thousands of records.
+var hubSortCap = 5000
 
 // hubOrder is the order of the hub's sections, as people ask about a
 // matter; collections not named here follow in schema order.
@@ -76,7 +78,11 @@ func loadHub(db *localdb.DB, cols []*model.Collection, matterID string, now time
 			}
 			switch c.Name {
 			case model.HearingCollection, model.TaskCollection, model.TimeCollection:
-				all, err := readAll(ctx, db, q, hubSortCap)
+				limit := hubSortCap
+				if c.Name == model.TimeCollection {
+					limit = math.MaxInt // the total counts every entry
+				}
+				all, err := readAll(ctx, db, q, limit)
 				if err != nil {
 					msg.err = err
 					return msg

@@ -335,3 +335,76 @@ func TestHubAndAgendaRowsClick(t *testing.T) {
 		t.Fatalf("two clicks in the agenda did not open the task:\n%s", screenText(m))
 	}
 }
+
+// TestHubTimeTotalCountsEveryEntry: the total counts every time entry
+// of the matter, past the cap of the records read to sort a section
+// (a regression: it once stopped at hubSortCap).
+func TestHubTimeTotalCountsEveryEntry(t *testing.T) {
+	was := hubSortCap
+	hubSortCap = 40
+	t.Cleanup(func() { hubSortCap = was })
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Big matter"})
+	n := hubSortCap + 60
+	items := make([]localdb.ImportItem, n)
+	for i := range items {
+		items[i].Fields = model.Fields{"matter_id": mt.ID, "description": "Call", "minutes": 1.0, "billable": i%2 == 0}
+	}
+	if err := db.Import(context.Background(), "time_entry", items); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestModel(t, Options{DB: db, Zone: cet})
+	drain(t, m, m.step(openRecordMsg{id: mt.ID}))
+	total := model.FormatMinutes(float64(n))
+	half := model.FormatMinutes(float64(n / 2))
+	mustContain(t, screenText(m), "Time "+total+" · billable "+half+" · not billable "+half)
+}
+
+// TestHubAndAgendaReadsDoNotPileUp: while a read runs, more changes ask
+// for a single read after it, not one each.
+func TestHubAndAgendaReadsDoNotPileUp(t *testing.T) {
+	m, c := newCaseModel(t)
+	drain(t, m, m.step(openRecordMsg{id: c.matter.ID}))
+	h := m.hub
+	first := h.refresh()
+	if first == nil {
+		t.Fatal("no read started")
+	}
+	for range 5 {
+		if cmd := h.refresh(); cmd != nil {
+			t.Fatal("a second read started while one runs")
+		}
+	}
+	mustCreate(t, m.sh.DB, "note", model.Fields{"matter_id": c.matter.ID, "title": "Written meanwhile"})
+	next := h.Update(first())
+	if next == nil {
+		t.Fatal("the changes asked for no read after the one running")
+	}
+	if h.Update(next()) != nil {
+		t.Fatal("more than one read followed")
+	}
+	mustContain(t, h.allText(), "Written meanwhile", "Notes · 3")
+
+	a := m.agenda
+	firstA := a.refresh()
+	if a.refresh() != nil || firstA == nil {
+		t.Fatal("the agenda started two reads")
+	}
+	// Changing the days reads at once; the older answer is dropped.
+	press(t, m, "5", "+")
+	if a.Update(firstA()) != nil || a.days != 2*agendaDays {
+		t.Fatalf("the agenda took an answer it no longer waits for (days %d)", a.days)
+	}
+}
+
+// TestEnterOnMatterBeforeMattersLoaded: enter on a matter opens its hub
+// even before the app has read the list of matters (a slow start; a
+// regression: it opened the matter's detail then).
+func TestEnterOnMatterBeforeMattersLoaded(t *testing.T) {
+	m, c := newCaseModel(t)
+	m.sh.Matters = nil
+	press(t, m, "down", "enter")
+	if m.hub == nil || m.hub.id != c.matter.ID || m.detail != nil {
+		t.Fatalf("enter on a matter did not open its hub:\n%s", screenText(m))
+	}
+}

@@ -81,11 +81,14 @@ type KeyMap struct {
 	Cancel         key.Binding
 
 	// Conflict review.
-	TakeMine     key.Binding
-	TakeTheirs   key.Binding
-	AllMine      key.Binding
-	AllTheirs    key.Binding
-	EditValue    key.Binding
+	TakeMine   key.Binding
+	TakeTheirs key.Binding
+	AllMine    key.Binding
+	AllTheirs  key.Binding
+	EditValue  key.Binding
+	// TakeBoth merges a tags field as sets: what either side added, less
+	// what either removed.
+	TakeBoth     key.Binding
 	Apply        key.Binding
 	NextConflict key.Binding
 	PrevConflict key.Binding
@@ -166,7 +169,8 @@ func DefaultKeyMap() KeyMap {
 		TakeTheirs:   b([]string{"t"}, "t", "take theirs"),
 		AllMine:      b([]string{"M"}, "M", "all mine"),
 		AllTheirs:    b([]string{"T"}, "T", "all theirs"),
-		EditValue:    b([]string{"e"}, "e", "edit merged value"),
+		EditValue:    b([]string{"e"}, "e", "merge by hand"),
+		TakeBoth:     b([]string{"b"}, "b", "merge tags"),
 		Apply:        b([]string{"a"}, "a", "apply"),
 		NextConflict: b([]string{"]"}, "]", "next conflict"),
 		PrevConflict: b([]string{"["}, "[", "previous conflict"),

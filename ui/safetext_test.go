@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -77,4 +78,67 @@ func TestStoredTextNeverDrivesTheTerminal(t *testing.T) {
 	mustBeInert(t, "activity", rawScreen(m))
 	press(t, m, "2")
 	mustBeInert(t, "conflict review", rawScreen(m))
+}
+
+// The forms and the newer panes show stored text inert too: the editor's
+// inputs (one line and long text), the conflict review's merge editor and
+// who made the other change, the matter's hub and the agenda.
+func TestStoredTextInertInFormsHubAndAgenda(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	mt := mustCreate(t, db, "matter", model.Fields{"title": hostile})
+	mustCreate(t, db, "hearing", model.Fields{"matter_id": mt.ID, "title": hostile, "starts_at": fixedNow.Add(24 * time.Hour).Format(time.RFC3339)})
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": hostile, "body": "base"})
+	pushAll := func(answer func(op localdb.OutboxOp) protocol.OpResult) {
+		for {
+			ops, err := db.NextBatch(ctx, time.Now().Add(time.Hour), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ops) == 0 {
+				return
+			}
+			var res []protocol.OpResult
+			for _, op := range ops {
+				res = append(res, answer(op))
+			}
+			if err := db.ApplyPushResults(ctx, res); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pushAll(func(op localdb.OutboxOp) protocol.OpResult {
+		rec, _ := db.Get(ctx, op.RecordID)
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: serverRecord(op, 1, rec.Fields)}
+	})
+	if _, err := db.Update(ctx, n.ID, model.Fields{"body": "mine"}); err != nil {
+		t.Fatal(err)
+	}
+	pushAll(func(op localdb.OutboxOp) protocol.OpResult {
+		theirs := model.Fields{"matter_id": mt.ID, "title": hostile, "body": "line one\n" + hostile}
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: serverRecord(op, 2, theirs),
+			ConflictFields: []string{"body"}, ChangedBy: hostile, ChangedAt: fixedNow}
+	})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "enter")
+	if m.hub == nil {
+		t.Fatal("enter on the matter did not open its hub")
+	}
+	mustBeInert(t, "hub", rawScreen(m))
+	press(t, m, "esc", "5")
+	mustBeInert(t, "agenda", rawScreen(m))
+	press(t, m, "1", "right", "right", "right", "right") // hearings
+	press(t, m, "e")
+	if m.editor == nil {
+		t.Fatal("e did not open the hearing's form")
+	}
+	mustBeInert(t, "hearing form", rawScreen(m))
+	press(t, m, "esc")
+	press(t, m, "2")
+	mustBeInert(t, "conflict review", rawScreen(m))
+	press(t, m, "e")
+	if !m.conflicts.long {
+		t.Fatal("e did not open the merge editor")
+	}
+	mustBeInert(t, "merge editor", rawScreen(m))
 }

@@ -178,7 +178,7 @@ func (m *Model) statusRead(msg statusMsg) tea.Cmd {
 func (m *Model) navigate(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case openRecordMsg:
-		if m.isMatter(msg.id) {
+		if msg.collection == model.MatterCollection || (msg.collection == "" && m.isMatter(msg.id)) {
 			return m.openHub(msg.id), true
 		}
 		return m.openDetail(msg.id), true
@@ -193,7 +193,7 @@ func (m *Model) navigate(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		m.editor = newEditorPane(m.sh, col, msg.rec, msg.matterID)
 		m.layout()
-		return nil, true
+		return m.editor.Init(), true
 	case closeEditorMsg:
 		m.editor = nil
 		return nil, true

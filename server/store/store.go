@@ -179,10 +179,19 @@ type Record struct {
 	Deleted       bool
 	Fields        model.Fields
 	FieldVersions map[string]int64 // per field, the version at which it last changed
-	CreatedBy     string
-	CreatedAt     time.Time
-	UpdatedBy     string
-	UpdatedAt     time.Time
+	// FieldChanges says, per field, who changed it last and when; nil or
+	// missing fields for records written before it was kept.
+	FieldChanges map[string]FieldChange
+	CreatedBy    string
+	CreatedAt    time.Time
+	UpdatedBy    string
+	UpdatedAt    time.Time
+}
+
+// FieldChange is who changed a field last, and when.
+type FieldChange struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
 }
 
 // User is an account.

@@ -236,3 +236,93 @@ func nextHint(t *testing.T, ch <-chan store.Hint) store.Hint {
 		return store.Hint{}
 	}
 }
+
+// testHeadInTransaction checks the head a write transaction sees while
+// its ops advance the sequence and the audit chain, around statements
+// that move the head themselves (BumpMatter) and a savepoint that rolls
+// such a statement back: every step sees the head its predecessors left,
+// and the commit keeps exactly the steps that stood.
+func testHeadInTransaction(t *testing.T, st store.Store) {
+	m := model.NewID()
+	boom := errors.New("boom")
+	var kept []store.Record
+	write(t, st, func(tx store.Tx) error {
+		want := func(seq, rows int64) {
+			t.Helper()
+			h, err := tx.Head(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Seq != seq || h.AuditRows != rows {
+				t.Fatalf("head in the transaction = seq %d, %d audit rows; want %d, %d", h.Seq, h.AuditRows, seq, rows)
+			}
+		}
+		r, err := change(tx, m)
+		if err != nil {
+			return err
+		}
+		kept = append(kept, r)
+		want(1, 1)
+		err = tx.Savepoint(ctx, func(tx store.Tx) error {
+			if _, err := change(tx, m); err != nil {
+				return err
+			}
+			if _, _, err := tx.BumpMatter(ctx, m); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("savepoint returned %v", err)
+		}
+		want(1, 1)
+		if r, err = change(tx, m); err != nil {
+			return err
+		}
+		kept = append(kept, r)
+		want(2, 2)
+		if n, last, err := tx.BumpMatter(ctx, m); err != nil || n != 2 || last != 4 {
+			t.Fatalf("bump = %d, %d, %v; want 2 records up to seq 4", n, last, err)
+		}
+		want(4, 2)
+		if r, err = change(tx, m); err != nil {
+			return err
+		}
+		kept = append(kept, r)
+		want(5, 3)
+		return nil
+	})
+	h := head(t, st)
+	if h.Seq != 5 || h.AuditRows != 3 {
+		t.Fatalf("head after commit = %+v, want seq 5 and 3 audit rows", h)
+	}
+	err := st.Read(ctx, func(r store.Reader) error {
+		for i, want := range []int64{1, 2, 5} {
+			e, err := r.Ledger(ctx, kept[i].ID)
+			if err != nil {
+				return err
+			}
+			if e.Seq != want {
+				t.Errorf("ledger row %d at seq %d, want %d", i, e.Seq, want)
+			}
+		}
+		audit, err := r.Audit(ctx, 0, 10)
+		if err != nil {
+			return err
+		}
+		prev := ""
+		for i, e := range audit {
+			if e.ID != int64(i+1) || e.PrevHash != prev || e.ComputeHash() != e.Hash || e.Target != kept[i].ID {
+				t.Errorf("audit row %d = %+v", i+1, e)
+			}
+			prev = e.Hash
+		}
+		if len(audit) != 3 || prev != h.AuditHash {
+			t.Errorf("audit has %d rows ending %q; head says %q", len(audit), prev, h.AuditHash)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

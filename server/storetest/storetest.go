@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Savepoint", testSavepoint},
 		{"SavepointNested", testSavepointNested},
+		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},
 	}
@@ -139,6 +140,7 @@ func testRecordRoundTrip(t *testing.T, st store.Store) {
 	}
 	rec.Version, rec.Deleted, rec.Fields = 2, true, model.Fields{"title": "x"}
 	rec.FieldVersions = map[string]int64{"title": 2}
+	rec.FieldChanges = map[string]store.FieldChange{"title": {By: "bob", At: t0.Add(90 * time.Second)}}
 	write(t, st, func(tx store.Tx) (err error) {
 		if rec.Seq, err = tx.NextSeq(ctx); err != nil {
 			return err

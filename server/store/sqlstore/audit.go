@@ -10,23 +10,22 @@ import (
 
 func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 	// The chain's tail lives in the head row, which every writer has locked,
-	// so rows are numbered and chained in commit order.
-	err := t.q.QueryRowContext(ctx, `UPDATE head SET audit_n = audit_n + 1 WHERE id = 1 RETURNING audit_n, audit_hash`).
-		Scan(&e.ID, &e.PrevHash)
+	// so rows are numbered and chained in commit order. The row takes the
+	// new tail with the transaction's other head changes (headCache).
+	h, err := t.cachedHead(ctx)
 	if err != nil {
-		return fmt.Errorf("audit tail: %w", t.mapErr(err))
+		return fmt.Errorf("audit tail: %w", err)
 	}
+	e.ID, e.PrevHash = h.auditN+1, h.auditHash
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	e.Hash = e.ComputeHash()
-	if _, err := t.q.ExecContext(ctx, `UPDATE head SET audit_hash = $1 WHERE id = 1`, e.Hash); err != nil {
-		return fmt.Errorf("audit tail: %w", t.mapErr(err))
-	}
 	_, err = t.q.ExecContext(ctx, `INSERT INTO audit (id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		e.ID, e.Seq, e.At.UnixMicro(), e.Actor, e.Device, e.Action, e.Target, e.Before, e.After, e.PrevHash, e.Hash)
 	if err != nil {
 		return fmt.Errorf("write audit: %w", t.mapErr(err))
 	}
+	h.auditN, h.auditHash, h.dirty = e.ID, e.Hash, true
 	return nil
 }
 
@@ -54,6 +53,9 @@ func (t *txn) Audit(ctx context.Context, afterID int64, limit int) ([]store.Audi
 }
 
 func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats, error) {
+	if err := t.flushHead(ctx); err != nil {
+		return store.CompactStats{}, err
+	}
 	var st store.CompactStats
 	cut := before.UnixMicro()
 	mark := func(what string, n *int64, count, del string) error {

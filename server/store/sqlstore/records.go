@@ -20,6 +20,7 @@ type txn struct {
 	hints []store.Hint
 	depth int   // savepoints open
 	lost  error // set when the transaction cannot commit any more
+	head  *headCache
 }
 
 func (t *txn) Notify(h store.Hint) { t.hints = append(t.hints, h) }
@@ -41,28 +42,32 @@ func (t *txn) Head(ctx context.Context) (store.Head, error) {
 	if err != nil {
 		return h, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
+	if c := t.head; c != nil {
+		h.Seq, h.AuditRows, h.AuditHash = c.seq, c.auditN, c.auditHash
+	}
 	return h, nil
 }
 
 func (t *txn) NextSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	err := t.q.QueryRowContext(ctx, `UPDATE head SET seq = seq + 1 WHERE id = 1 RETURNING seq`).Scan(&seq)
+	h, err := t.cachedHead(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("next seq: %w", t.mapErr(err))
+		return 0, fmt.Errorf("next seq: %w", err)
 	}
-	return seq, nil
+	h.seq++
+	h.dirty = true
+	return h.seq, nil
 }
 
-const recordCols = `id, collection, matter_id, version, seq, deleted, fields, field_versions, created_by, created_at, updated_by, updated_at`
+const recordCols = `id, collection, matter_id, version, seq, deleted, fields, field_versions, created_by, created_at, updated_by, updated_at, field_changes`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRecord(s scanner) (store.Record, error) {
 	var r store.Record
-	var fields, versions string
+	var fields, versions, changes string
 	var created, updated int64
 	err := s.Scan(&r.ID, &r.Collection, &r.MatterID, &r.Version, &r.Seq, &r.Deleted,
-		&fields, &versions, &r.CreatedBy, &created, &r.UpdatedBy, &updated)
+		&fields, &versions, &r.CreatedBy, &created, &r.UpdatedBy, &updated, &changes)
 	if err != nil {
 		return r, err
 	}
@@ -71,6 +76,12 @@ func scanRecord(s scanner) (store.Record, error) {
 	}
 	if err := json.Unmarshal([]byte(versions), &r.FieldVersions); err != nil {
 		return r, fmt.Errorf("record %s field versions: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(changes), &r.FieldChanges); err != nil {
+		return r, fmt.Errorf("record %s field changes: %w", r.ID, err)
+	}
+	if len(r.FieldChanges) == 0 {
+		r.FieldChanges = nil
 	}
 	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
 	return r, nil
@@ -148,18 +159,27 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	if err != nil {
 		return fmt.Errorf("encode field versions: %w", err)
 	}
+	// Kept to the microsecond, as every other time of the store.
+	changes := map[string]store.FieldChange{}
+	for f, ch := range r.FieldChanges {
+		changes[f] = store.FieldChange{By: ch.By, At: fromMicro(ch.At.UnixMicro())}
+	}
+	cj, err := json.Marshal(changes)
+	if err != nil {
+		return fmt.Errorf("encode field changes: %w", err)
+	}
 	// created_seq is set by the insert only: an update or a restore keeps
 	// the seq at which the row first existed (see Removals). changed_seq
 	// is the seq of this change, which a grant's renumbering (BumpMatter)
 	// keeps: compaction goes by it (see Compact).
 	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq, changed_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $5, $5)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $5)
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
 			version = excluded.version, seq = excluded.seq, changed_seq = excluded.changed_seq, deleted = excluded.deleted, fields = excluded.fields,
 			field_versions = excluded.field_versions, created_by = excluded.created_by, created_at = excluded.created_at,
-			updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+			updated_by = excluded.updated_by, updated_at = excluded.updated_at, field_changes = excluded.field_changes`,
 		r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, string(fj), string(vj),
-		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro())
+		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro(), string(cj))
 	if err != nil {
 		return fmt.Errorf("write record: %w", t.mapErr(err))
 	}
@@ -167,6 +187,9 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 }
 
 func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, error) {
+	if err := t.flushHead(ctx); err != nil {
+		return 0, 0, err
+	}
 	var n int64
 	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE matter_id = $1`, matterID).Scan(&n); err != nil {
 		return 0, 0, fmt.Errorf("count matter records: %w", t.mapErr(err))
@@ -362,9 +385,13 @@ func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error
 }
 
 func (t *txn) PutLedger(ctx context.Context, e store.LedgerEntry) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result, seq)
-		VALUES ($1, $2, $3, $4, $5, (SELECT seq FROM head WHERE id = 1))`,
-		e.OpID, e.User, e.Device, e.At.UnixMicro(), string(e.Result))
+	h, err := t.cachedHead(ctx)
+	if err != nil {
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result, seq)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.OpID, e.User, e.Device, e.At.UnixMicro(), string(e.Result), h.seq)
 	if err != nil {
 		return fmt.Errorf("write ledger: %w", t.mapErr(err))
 	}

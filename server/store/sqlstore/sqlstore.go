@@ -100,6 +100,9 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if t.lost != nil {
 		return t.lost // fn went on after the transaction was lost
 	}
+	if err := t.flushHead(ctx); err != nil {
+		return err
+	}
 	hints := coalesce(t.hints)
 	if db.d.NotifyTx != nil && len(hints) > 0 {
 		if err := db.d.NotifyTx(ctx, tx, hints); err != nil {
@@ -129,9 +132,9 @@ func (t *txn) Savepoint(ctx context.Context, fn func(store.Tx) error) error {
 	if _, err := t.q.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
 		return t.lose(fmt.Errorf("savepoint: %w", err))
 	}
-	queued := len(t.hints)
+	queued, head := len(t.hints), t.snapshotHead()
 	if err := fn(t); err != nil {
-		t.hints = t.hints[:queued]
+		t.hints, t.head = t.hints[:queued], head
 		// Rolling back to a savepoint keeps it; release it so a batch's
 		// savepoints do not pile up.
 		if _, rerr := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"casefile/localdb"
+	"casefile/server"
+)
+
+// TestRestoreBackupOnANewDeviceSyncsWithoutFailures exports a device's
+// records, changes some on the server afterwards, imports the backup on a
+// new device and syncs it: nothing fails and nothing conflicts; every
+// record is the server's current state (a title changed since stays
+// changed, a task deleted since stays deleted), and the journal says so.
+func TestRestoreBackupOnANewDeviceSyncsWithoutFailures(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	old := newHarness(t)
+	old.login(srv.URL, alice)
+	matter, note := old.seed()
+	task := old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20")
+	kept := old.add("note", "matter_id="+matter, "title=Unchanged since the backup")
+	old.ok("sync")
+	backup := filepath.Join(t.TempDir(), "backup.jsonl")
+	old.ok("export", "--out", backup)
+
+	// After the backup: a change and a delete reach the server.
+	old.ok("edit", note, "title=Changed after the backup")
+	old.ok("rm", task)
+	old.ok("sync")
+
+	laptop := newHarness(t)
+	r := laptop.run("import", "--file", backup)
+	if r.code != 0 || !strings.Contains(r.stderr, "Imported 4 records") {
+		t.Fatalf("import of the backup: %+v", r)
+	}
+	laptop.login(srv.URL, alice)
+	r = laptop.run("sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "conflicts 0, failed 0") {
+		t.Fatalf("sync of the restored backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if title, _ := laptop.field(note, "title"); title != "Changed after the backup" {
+		t.Errorf("the note changed after the backup shows %q", title)
+	}
+	if _, gone := laptop.field(task, "title"); !gone {
+		t.Error("the task deleted after the backup came back")
+	}
+	if title, gone := laptop.field(kept, "title"); gone || title != "Unchanged since the backup" {
+		t.Errorf("the unchanged note: %q gone=%v", title, gone)
+	}
+	var st statusReport
+	laptop.okJSON(&st, "status", "--json")
+	if st.Outbox != 0 || st.Failed != 0 || st.Conflicts != 0 {
+		t.Errorf("status after the restore = %+v", st)
+	}
+	db := laptop.db()
+	defer db.Close()
+	js, err := db.Journal(context.Background(), localdb.JournalQuery{RecordID: note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(js) == 0 || !strings.Contains(js[0].Summary, "the server already had this record; its copy stands") || !strings.Contains(js[0].Summary, "title") {
+		t.Errorf("the journal of the note changed since: %+v", js)
+	}
+
+	// The same backup imported again on the restored device: everything
+	// is here already (what the server changed since differs, and says so).
+	r = laptop.run("import", "--file", backup)
+	if r.code != 1 || !strings.Contains(r.stderr, "is already here with other values of title") {
+		t.Fatalf("a second import of the backup: %+v", r)
+	}
+}

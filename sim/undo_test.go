@@ -1,0 +1,57 @@
+package sim
+
+import (
+	"errors"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// undo takes back c's last local change, as a person pressing u would,
+// and tells the oracle what it did: an undone create is a delete, an
+// undone delete a restore (the delete taken back), an undone edit sets
+// fields back to earlier values (the edit's values taken back), which the
+// server may then hold a second time.
+func (w *world) undo(c *client) {
+	w.action()
+	u, err := c.db.Undo(w.ctx)
+	var probs model.Problems
+	switch {
+	case errors.Is(err, localdb.ErrNothingToUndo):
+		w.stats.inc("undo: nothing left", 1)
+		w.edit(c, false)
+		return
+	case errors.Is(err, localdb.ErrInConflict), errors.Is(err, localdb.ErrMatterNotEmpty):
+		w.stats.inc("undo: refused (conflict, matter not empty)", 1)
+		w.tracef("%s undo #%d refused: %s", c.name, w.index[u.Change.RecordID], refusal(err))
+		return
+	case errors.As(err, &probs):
+		// Restoring into a matter deleted since, moving back to one.
+		w.stats.inc("undo: refused (its matter is gone)", 1)
+		w.tracef("%s undo #%d refused: %v", c.name, w.index[u.Change.RecordID], err)
+		return
+	case err != nil:
+		w.violate("%s: undo: %v", c.name, err)
+		return
+	}
+	id := u.Change.RecordID
+	w.tracef("%s undo %s of %s#%d: %s", c.name, u.Change.Kind, u.Change.Collection, w.index[id], u.Action)
+	w.stats.inc("undo: "+string(u.Action), 1)
+	switch u.Action {
+	case localdb.UndoDeleted:
+		w.ack(c, entry{rec: id, kind: "delete"})
+	case localdb.UndoRestored:
+		w.withdraw(c, id, "delete", "", "")
+		w.ack(c, entry{rec: id, kind: "create"})
+		w.stats.inc("undo: restored with their matter", u.Also)
+	case localdb.UndoReverted:
+		for _, f := range u.Fields {
+			if s, ok := u.Change.After[f].(string); ok {
+				w.withdraw(c, id, "field", f, s)
+			}
+			if s, ok := u.Change.Before[f].(string); ok && s != "" {
+				w.resets[id+"\x00"+f+"\x00"+s]++
+			}
+		}
+	}
+}
