@@ -44,7 +44,9 @@ func (m *Model) hintBindings() []key.Binding {
 	case m.ask != nil:
 		return []key.Binding{k.Confirm, k.Cancel}
 	case m.showHelp:
-		return []key.Binding{k.Help, k.Back, k.Down, k.Up}
+		// In the help, ? closes it: say so, not "all keys".
+		closeHelp := key.NewBinding(key.WithKeys(k.Help.Keys()...), key.WithHelp(k.Help.Help().Key, "close"))
+		return []key.Binding{closeHelp, k.Down, k.Up}
 	}
 	b := m.active().ShortHelp()
 	if !m.capturing() {
@@ -193,10 +195,10 @@ func (m *Model) fullHelpView() string {
 	top := clamp(m.helpList.Top(), 0, max(0, len(lines)-rows))
 	title := s.Title.Render(" Keys") + s.Muted.Render(" · "+k.Help.Help().Key+" or "+k.Back.Help().Key+" closes")
 	if len(lines) > rows {
-		more := "↓ more"
+		more := "↓ more below"
 		switch {
 		case top+rows >= len(lines):
-			more = "↑ top"
+			more = "↑ more above"
 		case top > 0:
 			more = "↑↓ more"
 		}

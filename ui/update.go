@@ -8,6 +8,7 @@ import (
 
 	"casefile/model"
 	"casefile/syncer"
+	"casefile/transfer"
 )
 
 // Timings of the status line and the connectivity check.
@@ -99,6 +100,12 @@ func (m *Model) frameMsg(msg tea.Msg) (tea.Cmd, bool) {
 		return tea.Batch(m.onSync(syncer.Event(msg)), waitSync(m.opts.Syncer.Events())), true
 	case syncEndMsg:
 		return nil, true
+	case transferProgressMsg:
+		if m.sh.Transfers == nil {
+			m.sh.Transfers = map[string]seenProgress{}
+		}
+		m.sh.Transfers[msg.AttachmentID] = seenProgress{Progress: transfer.Progress(msg), at: m.sh.Now()}
+		return waitProgress(m.opts.Files.Progress), true
 	case configMsg:
 		reload, ch := m.opts.Reload, m.opts.ConfigChanged
 		return tea.Batch(func() tea.Msg {
