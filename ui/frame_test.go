@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestHelpFitsAndScrollsAt60x20(t *testing.T) {
 	press(t, m, "?")
 	frame := screenText(m)
 	checkFrame(t, frame, 60, 20)
-	mustContain(t, frame, "Keys · ? or esc closes", "↓ more", "q quit")
+	mustContain(t, frame, "Keys · ? or esc closes", "↓ more below", "q quit")
 	golden.RequireEqual(t, trimRight(frame))
 
 	all := strings.Join(m.helpLines(), "\n")
@@ -69,7 +70,7 @@ func TestHelpFitsAndScrollsAt60x20(t *testing.T) {
 	press(t, m, "G")
 	frame = screenText(m)
 	checkFrame(t, frame, 60, 20)
-	mustContain(t, frame, "↑ top", "Demo: run casefile demo --as bob", "≠ conflict")
+	mustContain(t, frame, "↑ more above", "Demo: run casefile demo --as bob", "≠ conflict")
 	mustNotContain(t, frame, "↓ more")
 	press(t, m, "g")
 	mustContain(t, screenText(m), "↓ more")
@@ -127,5 +128,18 @@ func TestSidebarShrinksOnNarrowTerminals(t *testing.T) {
 			t.Fatalf("at width %d the sidebar is %d cells, want %d:\n%s", c.w, got, c.side, frame)
 		}
 		mustContain(t, frame, "Notes ·", "Caretaker")
+	}
+}
+
+// docs/config.md names every action a config file may rebind.
+func TestConfigDocListsEveryKeyAction(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range KeyNames() {
+		if !strings.Contains(string(doc), "`"+n+"`") {
+			t.Errorf("docs/config.md does not list the key action %q", n)
+		}
 	}
 }

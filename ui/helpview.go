@@ -193,10 +193,10 @@ func (m *Model) fullHelpView() string {
 	top := clamp(m.helpList.Top(), 0, max(0, len(lines)-rows))
 	title := s.Title.Render(" Keys") + s.Muted.Render(" · "+k.Help.Help().Key+" or "+k.Back.Help().Key+" closes")
 	if len(lines) > rows {
-		more := "↓ more"
+		more := "↓ more below"
 		switch {
 		case top+rows >= len(lines):
-			more = "↑ top"
+			more = "↑ more above"
 		case top > 0:
 			more = "↑↓ more"
 		}

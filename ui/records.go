@@ -48,8 +48,9 @@ func (p *recordsPane) listX() int {
 
 // Messages the records pane sends to the app.
 type (
-	// openRecordMsg asks for a record's detail.
-	openRecordMsg struct{ id string }
+	// openRecordMsg asks for a record's detail, or a matter's hub;
+	// collection, when the sender knows it, says which.
+	openRecordMsg struct{ id, collection string }
 	// editMsg asks for the editor: rec nil means a new record of collection.
 	editMsg struct {
 		collection string
@@ -360,7 +361,7 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		return p.resetList()
 	case key.Matches(msg, k.Open):
 		if rec, ok := p.selected(); ok {
-			p.send(openRecordMsg{id: rec.ID})
+			p.send(openRecordMsg{id: rec.ID, collection: rec.Collection})
 		}
 	case key.Matches(msg, k.New):
 		p.send(editMsg{collection: p.collection().Name, matterID: p.matterID})
