@@ -60,7 +60,7 @@ func TestHelpFitsAndScrollsAt60x20(t *testing.T) {
 	press(t, m, "?")
 	frame := screenText(m)
 	checkFrame(t, frame, 60, 20)
-	mustContain(t, frame, "Keys · ? or esc closes", "↓ more below", "q quit")
+	mustContain(t, frame, "Keys · ? or esc closes", "↓ more below", "? close • ↓/j down • ↑/k up • q quit")
 	golden.RequireEqual(t, trimRight(frame))
 
 	all := strings.Join(m.helpLines(), "\n")

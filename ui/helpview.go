@@ -44,7 +44,9 @@ func (m *Model) hintBindings() []key.Binding {
 	case m.ask != nil:
 		return []key.Binding{k.Confirm, k.Cancel}
 	case m.showHelp:
-		return []key.Binding{k.Help, k.Back, k.Down, k.Up}
+		// In the help, ? closes it: say so, not "all keys".
+		closeHelp := key.NewBinding(key.WithKeys(k.Help.Keys()...), key.WithHelp(k.Help.Help().Key, "close"))
+		return []key.Binding{closeHelp, k.Down, k.Up}
 	}
 	b := m.active().ShortHelp()
 	if !m.capturing() {
