@@ -118,7 +118,7 @@ func trimRight(s string) string {
 func TestGoldenList(t *testing.T) {
 	g := startGolden(t)
 	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("Questions for the surv", "right", "right")
 	g.keys("2 of 4", "down")
 	g.finish()
 }
@@ -126,7 +126,7 @@ func TestGoldenList(t *testing.T) {
 func TestGoldenDetail(t *testing.T) {
 	g := startGolden(t)
 	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("Questions for the surv", "right", "right")
 	g.keys("3 of 4", "down", "down")
 	g.keys("Both sides changed: body.", "enter")
 	g.finish()
@@ -135,7 +135,7 @@ func TestGoldenDetail(t *testing.T) {
 func TestGoldenEditor(t *testing.T) {
 	g := startGolden(t)
 	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("Questions for the surv", "right", "right")
 	g.keys("New note", "n")
 	g.keys("New note", "tab")
 	g.typeText("Hearing prep")
@@ -163,7 +163,7 @@ func TestGoldenBacklog(t *testing.T) {
 func TestGoldenEditorLongText(t *testing.T) {
 	g := startGolden(t)
 	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surveyor", "right", "right")
+	g.keys("Questions for the surv", "right", "right")
 	g.keys("New note", "n")
 	g.keys("▸ title", "tab")
 	g.typeText("Hearing prep")
