@@ -53,6 +53,10 @@ func startGolden(t *testing.T) *goldenRun {
 		teatest.WithInitialTermSize(100, 30),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.NoTTY), tea.WithEnvironment([]string{"TERM=xterm-256color"})))
 	t.Cleanup(func() { g.tm.Quit() })
+	// The header's counts come from a read of their own; every golden
+	// shows them, so none may be taken before they arrive (on a loaded
+	// machine a quick test reached its last frame first).
+	g.waitFor("saved offline")
 	return g
 }
 
