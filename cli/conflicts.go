@@ -41,12 +41,8 @@ type conflictOut struct {
 
 func runConflicts(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print a JSON array of conflicts")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "conflicts"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("conflicts takes no arguments")
 	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {

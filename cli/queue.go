@@ -30,12 +30,8 @@ func queueCommands() []Command {
 
 func runQueue(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print a JSON array of queued ops")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "queue"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("queue takes no arguments")
 	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
