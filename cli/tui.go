@@ -165,9 +165,6 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 				wiped.Store(ee)
 				return ee.Err.Error(), nil
 			}
-			if err == nil {
-				err = errors.New("the wipe ended without saying so")
-			}
 			return "", err
 		}
 	}

@@ -84,15 +84,6 @@ func loadStatus(db *localdb.DB, id int) tea.Cmd {
 	}
 }
 
-func loadCounts(db *localdb.DB, id int) tea.Cmd {
-	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
-		defer cancel()
-		c, err := db.CollectionCounts(ctx)
-		return countsMsg{id: id, counts: c, err: err}
-	}
-}
-
 // loadWindow reads one window of a list; with withTotal it also counts the
 // whole list (needed when the filter or the data changed, not to scroll).
 func loadWindow(db *localdb.DB, q localdb.ListQuery, withTotal bool, id int) tea.Cmd {
