@@ -172,4 +172,3 @@ func ensureGeneratedKey(dir string) error {
 	}
 	return err
 }
-
