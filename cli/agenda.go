@@ -184,7 +184,7 @@ type timeTotalLine struct {
 }
 
 func runTime(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	matter := fs.String("matter", "", "only the time of this matter (its id)")
+	matter := fs.String("matter", "", "only the time of this matter: its title, the start of its title, or its id")
 	by := fs.String("by", "", "group by day or by matter (default: matter; day with --matter)")
 	asJSON := fs.Bool("json", false, "print the totals as JSON")
 	pos, err := Parse(fs, args)
@@ -196,9 +196,6 @@ func runTime(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	}
 	group := model.ByMatter
 	if *matter != "" {
-		if err := checkID(*matter); err != nil {
-			return fmt.Errorf("--matter: %w", err)
-		}
 		group = model.ByDay
 	}
 	switch *by {
@@ -213,6 +210,11 @@ func runTime(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	defer db.Close()
+	if *matter != "" {
+		if *matter, err = resolveMatter(ctx, db, *matter); err != nil {
+			return fmt.Errorf("--matter: %w", err)
+		}
+	}
 	zone, err := cfg.Zone()
 	if err != nil {
 		return err

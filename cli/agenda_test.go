@@ -147,6 +147,11 @@ func TestTimeTotalsByMatterAndDay(t *testing.T) {
 		byDay.Rows[1].BillableMinutes != 30 || byDay.Tot.TotalMinutes != 140 || byDay.Tot.Entries != 3 {
 		t.Errorf("time --matter --json: %+v", byDay)
 	}
+	// A matter by the start of its title, as everywhere.
+	h.okJSON(&byDay, "time", "--matter", "Smith", "--json")
+	if byDay.Tot.TotalMinutes != 140 {
+		t.Errorf("time --matter Smith: %+v", byDay)
+	}
 	h.okJSON(&byDay, "time", "--by", "day", "--json")
 	if len(byDay.Rows) != 2 || byDay.Rows[0].TotalMinutes != 290 || byDay.Tot.TotalMinutes != 320 {
 		t.Errorf("time --by day --json: %+v", byDay)
@@ -171,6 +176,9 @@ func TestExportOneMatter(t *testing.T) {
 	h.add("note", "matter_id="+m2, "title=Not this one")
 
 	out := h.ok("export", "--matter", m1)
+	if byTitle := h.ok("export", "--matter", "Smith v"); byTitle != out {
+		t.Errorf("export --matter by title differs from by id:\n%s", byTitle)
+	}
 	ids := jsonlIDs(t, out)
 	if len(ids) != 4 || ids[0] != m1 || strings.Contains(out, m2) {
 		t.Fatalf("export --matter holds %v, want the matter first and its 3 records:\n%s", ids, out)

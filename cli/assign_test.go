@@ -86,9 +86,9 @@ func TestParseAssignmentsErrors(t *testing.T) {
 		{[]string{"=5"}, []string{`"=5" has no field name`}},
 		{[]string{"minuts=5"}, []string{`time_entry.minuts: no such field (fields: matter_id, description, worked_on, minutes, billable)`}},
 		{[]string{"minutes=5", "minutes=6"}, []string{`time_entry.minutes: is given more than once`}},
-		{[]string{"minutes=lots"}, []string{`time_entry.minutes: not a number: "lots"`}},
-		{[]string{"billable=perhaps", "minutes=x"}, []string{`time_entry.billable: not true or false: "perhaps"`, `time_entry.minutes: not a number: "x"`}},
-		{[]string{"minutes=x", "minutes=y"}, []string{`time_entry.minutes: not a number: "x"`, `time_entry.minutes: is given more than once`}},
+		{[]string{"minutes=lots"}, []string{`time_entry.minutes: not a duration: "lots" (try "90", "90m", "1h30" or "1.5h")`}},
+		{[]string{"billable=perhaps", "minutes=x"}, []string{`time_entry.billable: not true or false: "perhaps"`, `time_entry.minutes: not a duration: "x" (try`}},
+		{[]string{"minutes=x", "minutes=y"}, []string{`time_entry.minutes: not a duration: "x" (try`, `time_entry.minutes: is given more than once`}},
 	}
 	for _, tc := range cases {
 		_, err := parseAssignments(entry, tc.args, testTyping)

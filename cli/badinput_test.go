@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"casefile/config"
 )
 
 // TestBadInputChangesNothing runs every class of bad input against a seeded
@@ -55,7 +57,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{[]string{"rm", "n-1"}, `"n-1" is not a record id`},
 		{[]string{"rm", unknownID}, `no record with id ` + unknownID + ` on this device`},
 		{[]string{"show", unknownID}, `no record with id ` + unknownID + ` on this device`},
-		{[]string{"list", "note", "--matter", "m-1"}, `--matter: "m-1" is not a record id`},
+		{[]string{"list", "note", "--matter", "m-1"}, `--matter: no matter titled "m-1"`},
 		{[]string{"journal", "--record", "n-1"}, `--record: "n-1" is not a record id`},
 		// bad options
 		{[]string{"list", "note", "--state", "lost"}, `unknown state "lost" (states: pending, syncing, retrying, failed, conflict, synced)`},
@@ -149,5 +151,22 @@ func TestCommandTable(t *testing.T) {
 		if !strings.Contains(help, "  "+name+" ") {
 			t.Errorf("--help does not list %s", name)
 		}
+	}
+}
+
+// TestNoArgumentCommandsRefuseArguments: every command that takes only
+// flags refuses a stray argument as a usage error (exit 2) naming itself,
+// before it opens anything.
+func TestNoArgumentCommandsRefuseArguments(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, cmd := range []string{"bench", "conflicts", "doctor", "inbox", "lock", "init", "passphrase", "queue", "status", "sync"} {
+		r := h.run(cmd, "extra")
+		if want := cmd + " takes no arguments"; r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("casefile %s extra: exit %d, stderr %q; want exit 2 and %q", cmd, r.code, r.stderr, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.data, config.DBFile)); !os.IsNotExist(err) {
+		t.Errorf("a refused command left a database behind: %v", err)
 	}
 }

@@ -43,12 +43,8 @@ func runBench(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	urls := fs.String("urls", "", "")
 	fs.IntVar(&wa.Burst, "burst", 1000, "")
 	fs.IntVar(&o.Singles, "singles", 50, "S4: single edits, 200 ms apart")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "bench"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("bench takes no arguments")
 	}
 	if *worker != "" {
 		wa.URLs = strings.Split(*urls, ",")

@@ -193,6 +193,19 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNoArgs parses the flags of a command that takes no positional
+// arguments, and refuses any with a usage error that names the command.
+func parseNoArgs(fs *flag.FlagSet, args []string, command string) error {
+	pos, err := Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError("%s takes no arguments", command)
+	}
+	return nil
+}
+
 func usage(w io.Writer, global *flag.FlagSet) {
 	commands := commandTable()
 	fmt.Fprintf(w, "Casefile: offline-first case work for lawyers and field teams.\n\n")

@@ -41,12 +41,8 @@ type conflictOut struct {
 
 func runConflicts(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print a JSON array of conflicts")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "conflicts"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("conflicts takes no arguments")
 	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
@@ -151,6 +147,9 @@ func runResolve(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer db.Close()
+	if id, err = resolveRecord(ctx, db, id); err != nil {
+		return err
+	}
 	c, err := db.Conflict(ctx, id)
 	if errors.Is(err, localdb.ErrConflict) || errors.Is(err, localdb.ErrNotFound) {
 		return fmt.Errorf("record %s has no conflict to resolve (run 'casefile conflicts' to list them)", id)

@@ -16,7 +16,6 @@ import (
 	"casefile/model"
 	"casefile/server"
 	"casefile/syncer"
-	"casefile/vault"
 )
 
 // demoServer runs the sync server the way the demo does, on a free port.
@@ -46,20 +45,11 @@ func demoServer(t *testing.T, dirs demoDirs) (*server.Server, string) {
 	return srv, "http://" + ln.Addr().String()
 }
 
+// openClient opens a demo client's database: a demo directory carries
+// its key, stored unprotected beside the data, so no passphrase is asked.
 func openClient(t *testing.T, dir string) *localdb.DB {
 	t.Helper()
-	s, _ := schema()
-	// A demo directory carries its key, stored unprotected beside the data.
-	k, err := vault.Unlock(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := localdb.Open(context.Background(), config.DBPath(dir), s, localdb.WithSealer(k))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return openTestDB(t, dir, "")
 }
 
 // TestDemoSeedLeavesAliceOneConflictAndBobThreeMatters seeds the demo

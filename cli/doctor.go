@@ -44,12 +44,8 @@ type doctorReport struct {
 func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	repair := fs.Bool("repair", false, "fix what can be fixed and pull everything again from the server (queued changes are kept)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "doctor"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("doctor takes no arguments")
 	}
 	db, cfg, err := openChecked(ctx, env, 0)
 	if errors.Is(err, localdb.ErrCorrupt) {

@@ -34,7 +34,7 @@ func exportCommands() []Command {
 func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	format := fs.String("format", "jsonl", "jsonl or csv")
 	out := fs.String("out", "", "write to this file instead of stdout (replaced whole, only when the export succeeds)")
-	matter := fs.String("matter", "", "only this matter (its id): the matter itself and every record it holds, ready for import")
+	matter := fs.String("matter", "", "only this matter (its title, the start of its title, or its id): the matter itself and every record it holds, ready for import")
 	pos, err := Parse(fs, args)
 	if err != nil {
 		return err
@@ -63,17 +63,15 @@ func runExport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	default:
 		return fmt.Errorf("unknown format %q (formats: jsonl, csv)", *format)
 	}
-	if *matter != "" {
-		if err := checkID(*matter); err != nil {
-			return fmt.Errorf("--matter: %w", err)
-		}
-	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if *matter != "" {
+		if *matter, err = resolveMatter(ctx, db, *matter); err != nil {
+			return fmt.Errorf("--matter: %w", err)
+		}
 		m, err := db.Get(ctx, *matter)
 		if err != nil || m.Collection != model.MatterCollection || m.Deleted {
 			return fmt.Errorf("--matter: no matter with id %s on this device (casefile list matter shows them)", *matter)

@@ -92,6 +92,9 @@ func runAttach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if err != nil {
 		return err
 	}
+	if pos[0], err = resolveRecord(ctx, db, pos[0]); err != nil {
+		return err
+	}
 	for _, path := range pos[1:] {
 		rec, err := transfer.AttachPath(ctx, db, files, pos[0], path)
 		if err != nil {
@@ -123,6 +126,11 @@ func runFiles(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	defer db.Close()
+	if record != "" {
+		if record, err = resolveRecord(ctx, db, record); err != nil {
+			return err
+		}
+	}
 	list, err := db.Files(ctx, record)
 	if err != nil {
 		return err
@@ -320,6 +328,10 @@ func runDetach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	defer db.Close()
 	for _, id := range pos {
+		id, err := resolveRecord(ctx, db, id)
+		if err != nil {
+			return err
+		}
 		if _, err := db.File(ctx, id); err != nil {
 			return fileError(id, err)
 		}
@@ -338,9 +350,6 @@ func runKeepOffline(ctx context.Context, env *Env, fs *flag.FlagSet, args []stri
 	if len(pos) != 2 {
 		return usageError("name a matter and one of all, small, none")
 	}
-	if err := checkID(pos[0]); err != nil {
-		return err
-	}
 	mode := localdb.KeepOffline(pos[1])
 	if mode != localdb.KeepAll && mode != localdb.KeepSmall && mode != localdb.KeepNone {
 		return usageError("keep-offline takes all, small or none, not %q", pos[1])
@@ -350,8 +359,9 @@ func runKeepOffline(ctx context.Context, env *Env, fs *flag.FlagSet, args []stri
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Get(ctx, pos[0]); err != nil {
-		return recordError(pos[0], err)
+	matter, err := resolveMatter(ctx, db, pos[0])
+	if err != nil {
+		return err
 	}
-	return db.SetKeepOffline(ctx, pos[0], mode)
+	return db.SetKeepOffline(ctx, matter, mode)
 }

@@ -185,7 +185,7 @@ func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, er
 	var item localdb.ImportItem
 	if v, ok := obj["id"]; ok {
 		id, ok := v.(string)
-		if !ok || checkID(id) != nil {
+		if !ok || !model.ValidID(id) {
 			return nil, item, fmt.Errorf("\"id\" must be a record id (a UUID), not %s", jsonText(v))
 		}
 		item.ID = id

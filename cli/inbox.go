@@ -25,12 +25,8 @@ func inboxCommands() []Command {
 
 func runInbox(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	once := fs.Bool("once", false, "import what has settled and stop")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "inbox"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("inbox takes no arguments")
 	}
 	db, cfg, err := openLocal(ctx, env)
 	if err != nil {

@@ -30,7 +30,7 @@ func listCommands() []Command {
 
 func runList(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print a JSON array of records")
-	matter := fs.String("matter", "", "only records of this matter (its id)")
+	matter := fs.String("matter", "", "only records of this matter: its title, the start of its title, or its id")
 	state := fs.String("state", "", "only records in this state: pending (saved offline), syncing, retrying, failed, conflict, synced")
 	limit := fs.Int("limit", 0, "at most this many records (0: all)")
 	pos, err := Parse(fs, args)
@@ -48,12 +48,6 @@ func runList(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if *limit < 0 {
 		return fmt.Errorf("--limit must be 0 or more, not %d", *limit)
 	}
-	if *matter != "" {
-		if err := checkID(*matter); err != nil {
-			return fmt.Errorf("--matter: %w", err)
-		}
-		q.MatterID = *matter
-	}
 	if *state != "" {
 		if q.State, err = model.ParseState(*state); err != nil {
 			return err
@@ -64,6 +58,11 @@ func runList(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	defer db.Close()
+	if *matter != "" {
+		if q.MatterID, err = resolveMatter(ctx, db, *matter); err != nil {
+			return fmt.Errorf("--matter: %w", err)
+		}
+	}
 	recs, err := db.List(ctx, q)
 	if err != nil {
 		return err

@@ -120,10 +120,8 @@ func lockOptions(env *Env, dir string) (*ui.LockOptions, func(), error) {
 }
 
 func runLock(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	if pos, err := Parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args, "lock"); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usageError("lock takes no arguments")
 	}
 	cfg, err := loadConfig(env)
 	if err != nil {

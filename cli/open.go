@@ -145,10 +145,11 @@ func collection(name string) (*model.Collection, error) {
 	return nil, fmt.Errorf("%q could be any of %s; say which", name, strings.Join(found, ", "))
 }
 
-// checkID returns an error unless s is a well-formed record id.
+// checkID returns an error unless s is a record id or its first
+// characters (at least minPrefix), which resolveRecord expands.
 func checkID(s string) error {
-	if !model.ValidID(s) {
-		return fmt.Errorf("%q is not a record id (an id looks like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41)", s)
+	if !validRef(s) {
+		return fmt.Errorf("%q is not a record id (an id looks like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41; its first characters will do when no other id starts with them)", s)
 	}
 	return nil
 }

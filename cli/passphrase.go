@@ -32,10 +32,8 @@ func keyCommands() []Command {
 // database already there. A directory that already has a passphrase is
 // left alone; one whose key is stored unprotected gets the passphrase.
 func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	if pos, err := Parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args, "init"); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usageError("init takes no arguments")
 	}
 	cfg, err := loadConfig(env)
 	if err != nil {
@@ -89,10 +87,8 @@ func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 // runPassphrase changes the passphrase: the old one unwraps the data key,
 // the new one wraps it again. The data is not touched.
 func runPassphrase(_ context.Context, env *Env, fs *flag.FlagSet, args []string) error {
-	if pos, err := Parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args, "passphrase"); err != nil {
 		return err
-	} else if len(pos) > 0 {
-		return usageError("passphrase takes no arguments")
 	}
 	cfg, err := loadConfig(env)
 	if err != nil {

@@ -30,12 +30,8 @@ func queueCommands() []Command {
 
 func runQueue(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print a JSON array of queued ops")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "queue"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("queue takes no arguments")
 	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
@@ -91,6 +87,11 @@ func runJournal(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer db.Close()
+	if *record != "" {
+		if *record, err = resolveRecord(ctx, db, *record); err != nil {
+			return fmt.Errorf("--record: %w", err)
+		}
+	}
 	entries, err := db.Journal(ctx, localdb.JournalQuery{RecordID: *record, Limit: *limit})
 	if err != nil {
 		return err

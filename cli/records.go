@@ -59,10 +59,8 @@ func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) erro
 	if err != nil {
 		return err
 	}
-	if *id != "" {
-		if err := checkID(*id); err != nil {
-			return err
-		}
+	if *id != "" && !model.ValidID(*id) {
+		return fmt.Errorf("--id: %q is not a record id (a new record takes a whole id, like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41)", *id)
 	}
 	cfg, err := loadConfig(env)
 	if err != nil {
@@ -116,6 +114,9 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	defer db.Close()
+	if id, err = resolveRecord(ctx, db, id); err != nil {
+		return err
+	}
 	rec, err := liveRecord(ctx, db, id)
 	if err != nil {
 		return err
@@ -210,6 +211,10 @@ func openForRecord(ctx context.Context, env *Env, fs *flag.FlagSet, args []strin
 	}
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
+		return "", nil, err
+	}
+	if id, err = resolveRecord(ctx, db, id); err != nil {
+		db.Close()
 		return "", nil, err
 	}
 	return id, db, nil

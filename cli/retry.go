@@ -182,8 +182,8 @@ func discardAll(ctx context.Context, env *Env, state localdb.OpState, yes bool) 
 
 // checkOpID refuses what cannot be an op id before touching the database.
 func checkOpID(s string) error {
-	if !model.ValidID(s) {
-		return usageError("%q is not an op id (op ids are listed by 'casefile queue')", s)
+	if !validRef(s) {
+		return usageError("%q is not an op id (op ids are listed by 'casefile queue'; their first characters will do)", s)
 	}
 	return nil
 }

@@ -11,9 +11,9 @@ import (
 	"casefile/protocol"
 )
 
-// serverAccepts answers every due op as the server would when it applies
-// them, through the same local calls the syncer makes.
-func (h *harness) serverAccepts() {
+// dueOps hands every due op to fn with the local database, as the
+// syncer's send would.
+func (h *harness) dueOps(fn func(ctx context.Context, db *localdb.DB, ops []localdb.OutboxOp) error) {
 	h.t.Helper()
 	ctx := context.Background()
 	db := h.db()
@@ -22,38 +22,49 @@ func (h *harness) serverAccepts() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var results []protocol.OpResult
-	for _, op := range ops {
-		rec, err := db.Get(ctx, op.RecordID)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		srv := &protocol.Record{ID: rec.ID, Collection: rec.Collection, MatterID: rec.MatterID(),
-			Version: op.BaseVersion + 1, Seq: 1, Deleted: op.Kind == model.OpDelete, Fields: rec.Fields}
-		results = append(results, protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: srv})
-	}
-	if err := db.ApplyPushResults(ctx, results); err != nil {
+	if err := fn(ctx, db, ops); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// serverAnswers answers every due op with what answer makes of it and of
+// its record, through the same local calls the syncer makes.
+func (h *harness) serverAnswers(answer func(op localdb.OutboxOp, rec model.Record) protocol.OpResult) {
+	h.t.Helper()
+	h.dueOps(func(ctx context.Context, db *localdb.DB, ops []localdb.OutboxOp) error {
+		var results []protocol.OpResult
+		for _, op := range ops {
+			rec, err := db.Get(ctx, op.RecordID)
+			if err != nil {
+				return err
+			}
+			results = append(results, answer(op, rec))
+		}
+		return db.ApplyPushResults(ctx, results)
+	})
+}
+
+// serverAccepts answers every due op as the server would when it applies
+// them.
+func (h *harness) serverAccepts() {
+	h.t.Helper()
+	h.serverAnswers(func(op localdb.OutboxOp, rec model.Record) protocol.OpResult {
+		srv := &protocol.Record{ID: rec.ID, Collection: rec.Collection, MatterID: rec.MatterID(),
+			Version: op.BaseVersion + 1, Seq: 1, Deleted: op.Kind == model.OpDelete, Fields: rec.Fields}
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: srv}
+	})
 }
 
 // sendFails sends every due op and has it fail for a passing reason.
 func (h *harness) sendFails(msg string) {
 	h.t.Helper()
-	ctx := context.Background()
-	db := h.db()
-	defer db.Close()
-	ops, err := db.NextBatch(ctx, time.Now(), 100)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var ids []string
-	for _, op := range ops {
-		ids = append(ids, op.OpID)
-	}
-	if err := db.MarkRetry(ctx, ids, msg, time.Now().Add(time.Hour)); err != nil {
-		h.t.Fatal(err)
-	}
+	h.dueOps(func(ctx context.Context, db *localdb.DB, ops []localdb.OutboxOp) error {
+		var ids []string
+		for _, op := range ops {
+			ids = append(ids, op.OpID)
+		}
+		return db.MarkRetry(ctx, ids, msg, time.Now().Add(time.Hour))
+	})
 }
 
 func TestStatesInShowListAndQueue(t *testing.T) {
@@ -141,27 +152,12 @@ func TestConflictRefusesEdits(t *testing.T) {
 // the server changed to theirs.
 func (h *harness) serverConflicts(field, theirs string) {
 	h.t.Helper()
-	ctx := context.Background()
-	db := h.db()
-	defer db.Close()
-	ops, err := db.NextBatch(ctx, time.Now(), 100)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var results []protocol.OpResult
-	for _, op := range ops {
-		rec, err := db.Get(ctx, op.RecordID)
-		if err != nil {
-			h.t.Fatal(err)
-		}
+	h.serverAnswers(func(op localdb.OutboxOp, rec model.Record) protocol.OpResult {
 		fields := rec.Fields.Clone()
 		fields[field] = theirs
 		srv := &protocol.Record{ID: rec.ID, Collection: rec.Collection, MatterID: rec.MatterID(),
 			Version: op.BaseVersion + 1, Seq: 2, Fields: fields}
-		results = append(results, protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: srv,
-			ConflictFields: []string{field}, Message: "The record changed on the server since your version."})
-	}
-	if err := db.ApplyPushResults(ctx, results); err != nil {
-		h.t.Fatal(err)
-	}
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: srv,
+			ConflictFields: []string{field}, Message: "The record changed on the server since your version."}
+	})
 }

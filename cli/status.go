@@ -59,12 +59,8 @@ type statusReport struct {
 
 func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	asJSON := fs.Bool("json", false, "print the status as JSON")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "status"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("status takes no arguments")
 	}
 	db, cfg, err := openChecked(ctx, env, 0)
 	if err != nil {
@@ -215,6 +211,10 @@ func plural(n int, unit string) string {
 
 // outboxOp finds a queued op by id.
 func outboxOp(ctx context.Context, db *localdb.DB, opID string) (localdb.OutboxOp, error) {
+	opID, err := resolveOp(ctx, db, opID)
+	if err != nil {
+		return localdb.OutboxOp{}, err
+	}
 	ops, err := db.Outbox(ctx)
 	if err != nil {
 		return localdb.OutboxOp{}, err

@@ -42,12 +42,8 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	timeout := fs.Duration("timeout", 0, "give up after this long (e.g. 30s, 2m); 0 waits as long as it takes")
 	watch := fs.Bool("watch", false, "keep syncing in the background until interrupted, one line per cycle")
 	recordsOnly := fs.Bool("records-only", false, "sync records only; attached files stay queued")
-	pos, err := Parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args, "sync"); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError("sync takes no arguments")
 	}
 	if *timeout < 0 {
 		return usageError("--timeout must be positive, not %s", *timeout)

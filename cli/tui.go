@@ -129,7 +129,17 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		if api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout)); err == nil {
 			// Files move beside the records: at once when one is attached
 			// or asked for, and every sync interval.
-			r := transfer.NewRunner(transfer.New(db, files, api, transfer.Options{Logger: logger}), cfg.SyncInterval)
+			// Progress reports reach the UI when it keeps up; one it is
+			// too busy for is dropped (the next comes within a chunk).
+			progress := make(chan transfer.Progress, 16)
+			report := func(p transfer.Progress) {
+				select {
+				case progress <- p:
+				default:
+				}
+			}
+			opts.Files.Progress = progress
+			r := transfer.NewRunner(transfer.New(db, files, api, transfer.Options{Logger: logger, Progress: report}), cfg.SyncInterval)
 			r.Start(ctx)
 			background = append(background, r.Close)
 			opts.Files.Kick = r.Kick

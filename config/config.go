@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -306,54 +307,30 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var warnings []string
-	for _, key := range sortedKeys(raw) {
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[key]
 		var err error
 		switch key {
 		case "server":
-			c.Server, err = str(v)
-			if err == nil {
-				c.Server, err = checkServer(c.Server)
-			}
+			c.Server, err = checkedStr(v, checkServer)
 		case "data_dir":
-			c.DataDir, err = str(v)
-			if err == nil {
-				c.DataDir, err = checkDataDir(c.DataDir)
-			}
+			c.DataDir, err = checkedStr(v, checkDataDir)
 		case "theme":
-			c.Theme, err = str(v)
-			if err == nil {
-				c.Theme, err = checkTheme(c.Theme)
-			}
+			c.Theme, err = checkedStr(v, checkTheme)
 		case "sync_interval":
-			var s string
-			if s, err = str(v); err == nil {
-				c.SyncInterval, err = parseInterval(s)
-			}
+			c.SyncInterval, err = checkedStr(v, parseInterval)
 		case "request_timeout":
-			var s string
-			if s, err = str(v); err == nil {
-				c.RequestTimeout, err = parseDuration(s, MinRequestTimeout, MaxRequestTimeout)
-			}
+			c.RequestTimeout, err = checkedStr(v, parseRequestTimeout)
 		case "batch_size":
 			c.BatchSize, err = batchSize(v)
 		case "log_level":
-			c.LogLevel, err = str(v)
-			if err == nil {
-				c.LogLevel, err = checkLogLevel(c.LogLevel)
-			}
+			c.LogLevel, err = checkedStr(v, checkLogLevel)
 		case "keys":
 			c.Keys, err = keyMap(v)
 		case "metrics_listen":
-			c.MetricsListen, err = str(v)
-			if err == nil {
-				c.MetricsListen, err = CheckListenAddr(c.MetricsListen)
-			}
+			c.MetricsListen, err = checkedStr(v, CheckListenAddr)
 		case "metrics_token":
-			c.MetricsToken, err = str(v)
-			if err == nil {
-				c.MetricsToken, err = checkMetricsToken(c.MetricsToken)
-			}
+			c.MetricsToken, err = checkedStr(v, checkMetricsToken)
 		case "drop_folder":
 			c.DropFolder, err = str(v)
 			if err == nil && c.DropFolder != DropFolderOff {
@@ -370,10 +347,7 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 				_, err = checkTimeZone(c.TimeZone)
 			}
 		case "date_order":
-			var s string
-			if s, err = str(v); err == nil {
-				c.DateOrder, err = model.ParseDateOrder(s)
-			}
+			c.DateOrder, err = checkedStr(v, model.ParseDateOrder)
 		default:
 			warnings = append(warnings, unknownKey(path, key, knownKeys))
 			continue
@@ -386,54 +360,62 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
-	var err error
-	if v := getenv(EnvServer); v != "" {
-		if c.Server, err = checkServer(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvServer, err)
-		}
-	}
-	if v := getenv(EnvData); v != "" {
-		if c.DataDir, err = checkDataDir(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvData, err)
-		}
-	}
-	if v := getenv(EnvTheme); v != "" {
-		if c.Theme, err = checkTheme(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvTheme, err)
-		}
-	}
-	if v := getenv(EnvSyncInterval); v != "" {
-		if c.SyncInterval, err = parseInterval(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvSyncInterval, err)
-		}
-	}
-	if v := getenv(EnvTimeZone); v != "" {
-		if _, err = checkTimeZone(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvTimeZone, err)
-		}
-		c.TimeZone = v
-	}
-	if v := getenv(EnvDateOrder); v != "" {
-		if c.DateOrder, err = model.ParseDateOrder(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvDateOrder, err)
-		}
-	}
-	if v := getenv(EnvRequestTimeout); v != "" {
-		if c.RequestTimeout, err = parseDuration(v, MinRequestTimeout, MaxRequestTimeout); err != nil {
-			return fmt.Errorf("%s: %w", EnvRequestTimeout, err)
-		}
-	}
-	if v := getenv(EnvMetricsListen); v != "" {
-		if c.MetricsListen, err = CheckListenAddr(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvMetricsListen, err)
-		}
-	}
-	if v := getenv(EnvMetricsToken); v != "" {
-		if c.MetricsToken, err = checkMetricsToken(v); err != nil {
-			return fmt.Errorf("%s: %w", EnvMetricsToken, err)
+	// In this order: the first bad variable is the one reported.
+	for _, set := range []func() error{
+		func() error { return fromEnv(getenv, EnvServer, &c.Server, checkServer) },
+		func() error { return fromEnv(getenv, EnvData, &c.DataDir, checkDataDir) },
+		func() error { return fromEnv(getenv, EnvTheme, &c.Theme, checkTheme) },
+		func() error { return fromEnv(getenv, EnvSyncInterval, &c.SyncInterval, parseInterval) },
+		func() error { return fromEnv(getenv, EnvTimeZone, &c.TimeZone, checkTimeZoneName) },
+		func() error { return fromEnv(getenv, EnvDateOrder, &c.DateOrder, model.ParseDateOrder) },
+		func() error { return fromEnv(getenv, EnvRequestTimeout, &c.RequestTimeout, parseRequestTimeout) },
+		func() error { return fromEnv(getenv, EnvMetricsListen, &c.MetricsListen, CheckListenAddr) },
+		func() error { return fromEnv(getenv, EnvMetricsToken, &c.MetricsToken, checkMetricsToken) },
+	} {
+		if err := set(); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// fromEnv sets *dst from the environment variable name, through check,
+// when the variable is set; an error names the variable.
+func fromEnv[T any](getenv func(string) string, name string, dst *T, check func(string) (T, error)) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	got, err := check(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*dst = got
+	return nil
+}
+
+// checkedStr reads a config value that must be a string and passes it
+// through check.
+func checkedStr[T any](v any, check func(string) (T, error)) (T, error) {
+	s, err := str(v)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return check(s)
+}
+
+// parseRequestTimeout reads request_timeout within its bounds.
+func parseRequestTimeout(s string) (time.Duration, error) {
+	return parseDuration(s, MinRequestTimeout, MaxRequestTimeout)
+}
+
+// checkTimeZoneName checks a time zone and keeps it as its name.
+func checkTimeZoneName(s string) (string, error) {
+	if _, err := checkTimeZone(s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 func unknownKey(path, key string, known []string) string {
@@ -573,7 +555,7 @@ func keyMap(v any) (map[string][]string, error) {
 		return nil, fmt.Errorf("must be a table of action = [\"key\", ...], not %s", tomlKind(v))
 	}
 	out := make(map[string][]string, len(table))
-	for _, action := range sortedKeys(table) {
+	for _, action := range slices.Sorted(maps.Keys(table)) {
 		var keys []string
 		switch x := table[action].(type) {
 		case string:
@@ -618,15 +600,6 @@ func tomlKind(v any) string {
 		return "a date"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // closest returns the known key within two edits of key, or "".

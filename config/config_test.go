@@ -176,6 +176,8 @@ metrics_token = "from-the-file-0123456789"
 		EnvRequestTimeout: "90s",
 		EnvMetricsListen:  "[::1]:9751",
 		EnvMetricsToken:   "from-the-env-0123456789",
+		EnvTimeZone:       "Europe/Paris",
+		EnvDateOrder:      "mdy",
 	}
 	cfg, _, err := LoadEnv(path, func(k string) string { return env[k] })
 	if err != nil {
@@ -187,6 +189,9 @@ metrics_token = "from-the-file-0123456789"
 	}
 	if cfg.MetricsListen != "[::1]:9751" || cfg.MetricsToken != "from-the-env-0123456789" {
 		t.Fatalf("env did not override the metrics keys: listen %q, token %q", cfg.MetricsListen, cfg.MetricsToken)
+	}
+	if cfg.TimeZone != "Europe/Paris" || cfg.DateOrder != model.MDY {
+		t.Fatalf("env did not set the time zone and date order: %q, %q", cfg.TimeZone, cfg.DateOrder)
 	}
 }
 
@@ -209,11 +214,14 @@ func TestMetricsKeysDefaultOff(t *testing.T) {
 
 func TestBadEnvNamesTheVariable(t *testing.T) {
 	for name, value := range map[string]string{
-		EnvServer:        "nowhere",
-		EnvTheme:         "pink",
-		EnvSyncInterval:  "often",
-		EnvMetricsListen: "localhost",
-		EnvMetricsToken:  "short",
+		EnvServer:         "nowhere",
+		EnvTheme:          "pink",
+		EnvSyncInterval:   "often",
+		EnvMetricsListen:  "localhost",
+		EnvMetricsToken:   "short",
+		EnvTimeZone:       "Mars/Olympus_Mons",
+		EnvDateOrder:      "YMD",
+		EnvRequestTimeout: "forever",
 	} {
 		_, _, err := LoadEnv(filepath.Join(t.TempDir(), "none.toml"), func(k string) string {
 			if k == name {

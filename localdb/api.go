@@ -105,6 +105,11 @@ type ListQuery struct {
 	// or repeats a record that stays unchanged between pages, whatever
 	// else changes; an Offset moves with every record that does.
 	After *ListKey
+	// SortField, when set, orders the list by that field of Collection
+	// (model.Field.Compare: dates by instant, missing values last), then
+	// by last change; SortDesc reverses it. After is ignored then.
+	SortField string
+	SortDesc  bool
 }
 
 // ListKey is a record's place in List's order, most recently changed

@@ -33,7 +33,9 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			return err
 		}
 		for i := range page.Records {
-			n, note, err := db.pullRecord(ctx, tx, &page.Records[i], known)
+			// Past pullJournalEach changes the page gets one entry:
+			// describing each change would only cost.
+			n, note, err := db.pullRecord(ctx, tx, &page.Records[i], known, len(notes) <= pullJournalEach)
 			if err != nil {
 				return fmt.Errorf("record %s: %w", page.Records[i].ID, err)
 			}
@@ -99,13 +101,16 @@ const pullJournalEach = 50
 // pullRecord makes one server record the base of the local one and reports
 // whether anything changed, with the journal entry that tells who changed
 // what.
-func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record, page *pullPage) (int, JournalEntry, error) {
+func (db *DB) pullRecord(ctx context.Context, tx *sql.Tx, r *protocol.Record, page *pullPage, describe bool) (int, JournalEntry, error) {
 	local, exists, queued, err := page.local(ctx, db, tx, r.ID)
 	if err != nil {
 		return 0, JournalEntry{}, err
 	}
 	n, err := db.pullInto(ctx, tx, r, local, exists, queued)
-	return n, pulledEntry(db.schema, r, local, exists), err
+	if n == 0 || err != nil || !describe {
+		return n, JournalEntry{}, err
+	}
+	return n, pulledEntry(db.schema, r, local, exists), nil
 }
 
 // pullPage is what a pull page's records are here, read once for the

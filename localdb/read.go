@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,11 +73,72 @@ func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
 		return nil, fmt.Errorf("list records: %w", err)
 	}
 	defer db.leave()
+	if q.SortField != "" {
+		return db.listSorted(ctx, q)
+	}
 	query, args, ok, err := db.listQuery(q)
 	if err != nil || !ok {
 		return []model.Record{}, err
 	}
 	return db.queryRecords(ctx, query, args...)
+}
+
+// listSorted is List by a field's value. Fields may be sealed, so SQL
+// cannot order by them: the whole filtered list is read and sorted here,
+// then windowed.
+func (db *DB) listSorted(ctx context.Context, q ListQuery) ([]model.Record, error) {
+	col, err := db.collection(q.Collection)
+	if err != nil {
+		return nil, err
+	}
+	f, ok := col.Field(q.SortField)
+	if !ok {
+		return nil, fmt.Errorf("list records: %s has no field %q to sort by", col.Name, q.SortField)
+	}
+	all := q
+	all.Offset, all.Limit, all.After = 0, 0, nil
+	query, args, ok, err := db.listQuery(all)
+	if err != nil || !ok {
+		return []model.Record{}, err
+	}
+	recs, err := db.queryRecords(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(recs, func(a, b model.Record) int {
+		va, vb := a.Fields[f.Name], b.Fields[f.Name]
+		c := f.Compare(va, vb)
+		if q.SortDesc && va != nil && vb != nil {
+			c = -c
+		}
+		return c // ties keep List's order: last change first
+	})
+	from := min(max(q.Offset, 0), len(recs))
+	to := len(recs)
+	if q.Limit > 0 {
+		to = min(from+q.Limit, to)
+	}
+	return recs[from:to], nil
+}
+
+// FilteredCounts counts, per listed collection, the records a list of it
+// would show with q's matter, state and text filters (q.Collection is
+// ignored).
+func (db *DB) FilteredCounts(ctx context.Context, q ListQuery) (map[string]int, error) {
+	if q.MatterID == "" && q.State == "" && strings.TrimSpace(q.Text) == "" && !q.IncludeDeleted {
+		return db.CollectionCounts(ctx)
+	}
+	out := make(map[string]int)
+	for _, name := range db.schema.Names() {
+		cq := q
+		cq.Collection = name
+		n, err := db.Count(ctx, cq)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = n
+	}
+	return out, nil
 }
 
 // listQuery builds List's query; ok is false when it can match nothing.

@@ -200,33 +200,65 @@ const maxQueryWords = 16
 // tokenizer does (unicode61, remove_diacritics 2): letters and digits,
 // lower-cased, accents removed.
 func searchWords(text string) []string {
-	words := strings.FieldsFunc(text, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Mn, r)
-	})
-	out := words[:0]
-	for _, w := range words {
-		if isASCII(w) { // no accents to take off: the common case, kept cheap
+	// One pass over the bytes: ASCII letters and digits (nearly every
+	// word of a practice's records) are cut and lower-cased without
+	// decoding runes; a word with any other character goes through
+	// foldWord. This was most of the CPU sealing added to a first sync.
+	var out []string
+	start, ascii, upper := -1, true, false
+	end := func(i int) {
+		if start < 0 {
+			return
+		}
+		w := text[start:i]
+		switch {
+		case !ascii:
+			if f := foldWord(w); f != "" {
+				out = append(out, f)
+			}
+		case upper:
 			out = append(out, strings.ToLower(w))
+		default:
+			out = append(out, w)
+		}
+		start, ascii, upper = -1, true, false
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			isLower, isUpper := c >= 'a' && c <= 'z' || c >= '0' && c <= '9', c >= 'A' && c <= 'Z'
+			if !isLower && !isUpper {
+				end(i)
+			} else if start < 0 {
+				start = i
+			}
+			upper = upper || isUpper
+			i++
 			continue
 		}
-		var b strings.Builder
-		for _, r := range norm.NFD.String(w) {
-			if !unicode.Is(unicode.Mn, r) {
-				b.WriteRune(unicode.ToLower(r))
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r) {
+			if start < 0 {
+				start = i
 			}
+			ascii = false
+		} else {
+			end(i)
 		}
-		if b.Len() > 0 {
-			out = append(out, b.String())
-		}
+		i += n
 	}
+	end(len(text))
 	return out
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
+// foldWord lower-cases a word and takes its accents off, as the plaintext
+// index's tokenizer does; "" when nothing is left.
+func foldWord(w string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(w) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(unicode.ToLower(r))
 		}
 	}
-	return true
+	return b.String()
 }

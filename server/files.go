@@ -222,7 +222,8 @@ func (s *Server) checkQuota(ctx context.Context, t fileTarget, user string, stag
 }
 
 // uploadStatus answers what the server holds of the attachment's upload.
-func (s *Server) uploadStatus(ctx context.Context, t fileTarget, user string) (protocol.UploadStatus, *apiError) {
+func (s *Server) uploadStatus(ctx context.Context, t fileTarget, p *principal) (protocol.UploadStatus, *apiError) {
+	user := p.user
 	st := protocol.UploadStatus{ID: t.att.ID, Size: t.att.Size, ChunkSize: model.ChunkSize, Have: []int{}}
 	ok, err := s.proven(ctx, t, user)
 	if err != nil {
@@ -240,16 +241,27 @@ func (s *Server) uploadStatus(ctx context.Context, t fileTarget, user string) (p
 	if len(have) == model.ChunkCount(t.att.Size) {
 		// Every chunk is here (the answer to the last one was lost, or
 		// a chunk was dropped as missing): finish now.
-		return s.commitUpload(ctx, t, user, st)
+		return s.commitUpload(ctx, t, p, st)
 	}
 	return st, nil
 }
 
-func (s *Server) commitUpload(ctx context.Context, t fileTarget, user string, st protocol.UploadStatus) (protocol.UploadStatus, *apiError) {
+func (s *Server) commitUpload(ctx context.Context, t fileTarget, p *principal, st protocol.UploadStatus) (protocol.UploadStatus, *apiError) {
+	user := p.user
 	err := s.blobs.Commit(ctx, t.att.ID, blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: user})
 	switch {
 	case err == nil:
 		s.log.Info("file received", "attachment", t.att.ID, "user", user, "bytes", t.att.Size)
+		// The bytes arriving whole is written to the audit chain beside
+		// the attachment's create and delete (record changes): who sent
+		// which file (its hash and size) for which attachment, when.
+		now := s.now()
+		if err := s.st.Write(ctx, func(tx store.Tx) error {
+			return s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: user, Device: p.device, Action: "file_uploaded",
+				Target: model.AttachmentCollection + "/" + t.att.ID, After: fmt.Sprintf("sha256:%s size:%d", t.att.SHA256, t.att.Size)})
+		}); err != nil {
+			return st, errInternal(err)
+		}
 		st.Complete, st.Have = true, []int{}
 		return st, nil
 	case errors.Is(err, blobstore.ErrHashMismatch):
@@ -272,7 +284,7 @@ func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, p *p
 		s.writeError(w, r, ae)
 		return
 	}
-	st, ae := s.uploadStatus(r.Context(), t, p.user)
+	st, ae := s.uploadStatus(r.Context(), t, p)
 	if ae == nil && !st.Complete {
 		ae = s.checkQuota(r.Context(), t, p.user, s.stagedBytes(st))
 	}
@@ -314,7 +326,7 @@ func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *princ
 			msg: fmt.Sprintf("Chunk %d does not match its SHA-256 or is not %d bytes long; send it again.", n, want)})
 		return
 	}
-	st, ae := s.uploadStatus(r.Context(), t, p.user)
+	st, ae := s.uploadStatus(r.Context(), t, p)
 	if ae == nil && !st.Complete {
 		ae = s.checkQuota(r.Context(), t, p.user, s.stagedBytes(st))
 	}
@@ -328,7 +340,7 @@ func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *princ
 			return
 		}
 		s.metrics.fileBytes("up", len(body))
-		if st, ae = s.uploadStatus(r.Context(), t, p.user); ae != nil {
+		if st, ae = s.uploadStatus(r.Context(), t, p); ae != nil {
 			s.writeError(w, r, ae)
 			return
 		}

@@ -17,14 +17,23 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
-// gateStore is a real store whose first write transaction waits for
-// release, and which counts its write transactions.
+// gateStore is a real SQLite store whose first write transaction after
+// it is armed waits for release, and which counts its write transactions.
 type gateStore struct {
 	store.Store
 	writes  atomic.Int64
 	armed   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
+}
+
+func newGateStore(t *testing.T) *gateStore {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &gateStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
 }
 
 func (g *gateStore) Write(ctx context.Context, fn func(store.Tx) error) error {
@@ -42,11 +51,7 @@ func (g *gateStore) Write(ctx context.Context, fn func(store.Tx) error) error {
 // all that changed after its cursor, its own cursor.
 func TestPushesShareACommit(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gateStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	g := newGateStore(t)
 	srv := servertest.Start(t, func(o *server.Options) { o.Store = g })
 	const pushers = 4
 	var users []*servertest.Client

@@ -129,6 +129,21 @@ type Server struct {
 	schemaPrint string
 }
 
+// positiveOr sets *v to def unless it is above zero.
+func positiveOr[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// zeroOr sets *v to def when it is zero.
+func zeroOr[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
 // Open opens the store (creating and migrating it) and prepares the server.
 func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Schema == nil {
@@ -141,45 +156,23 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.TokenTTL <= 0 {
-		opts.TokenTTL = DefaultTokenTTL
-	}
-	if opts.Retention <= 0 {
-		opts.Retention = DefaultRetention
-	}
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = DefaultHeartbeat
-	}
-	if opts.RateLimit == 0 {
-		opts.RateLimit = DefaultRateLimit
-	}
-	if opts.RateBurst <= 0 {
-		opts.RateBurst = DefaultRateBurst
-	}
-	if opts.CompactEvery == 0 {
-		opts.CompactEvery = DefaultCompaction
-	}
-	if opts.LoginConcurrency <= 0 {
-		opts.LoginConcurrency = DefaultLoginConcurrency
-	}
-	if opts.StreamsPerToken <= 0 {
-		opts.StreamsPerToken = DefaultStreamsPerToken
-	}
-	if opts.StreamsPerUser <= 0 {
-		opts.StreamsPerUser = DefaultStreamsPerUser
-	}
-	if opts.LoginWait <= 0 {
-		opts.LoginWait = DefaultLoginWait
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.MaxFileBytes == 0 {
-		opts.MaxFileBytes = DefaultMaxFileBytes
-	}
-	if opts.UserQuotaBytes == 0 {
-		opts.UserQuotaBytes = DefaultUserQuotaBytes
-	}
+	positiveOr(&opts.TokenTTL, DefaultTokenTTL)
+	positiveOr(&opts.Retention, DefaultRetention)
+	positiveOr(&opts.Heartbeat, DefaultHeartbeat)
+	positiveOr(&opts.RateBurst, DefaultRateBurst)
+	positiveOr(&opts.LoginConcurrency, DefaultLoginConcurrency)
+	positiveOr(&opts.StreamsPerToken, DefaultStreamsPerToken)
+	positiveOr(&opts.StreamsPerUser, DefaultStreamsPerUser)
+	positiveOr(&opts.LoginWait, DefaultLoginWait)
+	// These four take a negative value as a choice (no limit, never), so
+	// only the zero value gets the default.
+	zeroOr(&opts.RateLimit, DefaultRateLimit)
+	zeroOr(&opts.CompactEvery, DefaultCompaction)
+	zeroOr(&opts.MaxFileBytes, DefaultMaxFileBytes)
+	zeroOr(&opts.UserQuotaBytes, DefaultUserQuotaBytes)
 	// Listen before opening the store: a bad address is found at once
 	// and leaves nothing to undo.
 	metricsLn, err := listenMetrics(opts.MetricsListen)

@@ -6,10 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,37 +14,11 @@ import (
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
-	"casefile/server/store"
-	"casefile/server/store/sqlitestore"
 )
-
-// pausingStore holds the first write after it is armed until released, so
-// a test can act while a push is in flight.
-type pausingStore struct {
-	store.Store
-	armed   atomic.Bool
-	once    sync.Once
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (p *pausingStore) Write(ctx context.Context, fn func(store.Tx) error) error {
-	if p.armed.Load() {
-		p.once.Do(func() {
-			close(p.entered)
-			<-p.release
-		})
-	}
-	return p.Store.Write(ctx, fn)
-}
 
 func TestShutdownFinishesInFlightPush(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := &pausingStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	ps := newGateStore(t)
 	srv := servertest.Start(t, func(o *server.Options) { o.Store = ps })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	m := alice.CreateMatter(t, "In flight")

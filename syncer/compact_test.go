@@ -11,6 +11,7 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/servertest"
 	"casefile/syncer"
 )
 
@@ -100,13 +101,26 @@ func TestResyncAfterCompaction(t *testing.T) {
 // pull, from 0, cannot name the lost matter any more, so it counts as a
 // resync: whatever it does not show goes from the device.
 func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
+	// A change before alice's push that her device never pulls, so the
+	// push answers cannot stand for a pull and her cursor stays 0.
+	elsewhere := func(bob *servertest.Client) { bob.CreateMatter(t, "Elsewhere") }
+	lostMatterAfterPushOnly(t, elsewhere, 0, "0")
+}
+
+// lostMatterAfterPushOnly: alice's device "a" pushes a matter and a note
+// while every pull is cut (before, beforePush may write as bob), which
+// leaves its cursor at wantCursor; then the matter goes to bob, alice loses
+// it, and the revocation is compacted before a's next pull. That pull must
+// take both records from the device.
+func lostMatterAfterPushOnly(t *testing.T, beforePush func(bob *servertest.Client), wantCursor int64, why string) {
+	t.Helper()
 	ctx := context.Background()
 	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
 	bob := w.srv.NewUser(t, "bob", server.RoleMember)
-	// A change before alice's push that her device never pulls, so the
-	// push answers cannot stand for a pull and her cursor stays 0.
-	bob.CreateMatter(t, "Elsewhere")
+	if beforePush != nil {
+		beforePush(bob)
+	}
 	a := w.newDevice("a", alice)
 	m := a.create("matter", model.Fields{"title": "Taken away"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "held"})
@@ -114,8 +128,8 @@ func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
 	if _, err := a.s.RunOnce(ctx); !apiclient.IsTransient(err) {
 		t.Fatalf("sync with the pull cut: %v", err)
 	}
-	if st, _ := a.db.Status(ctx); st.Cursor != 0 || len(a.outbox()) != 0 {
-		t.Fatalf("after pushing with no pull: cursor %d, %d op(s) queued; want 0 and 0", st.Cursor, len(a.outbox()))
+	if st, _ := a.db.Status(ctx); st.Cursor != wantCursor || len(a.outbox()) != 0 {
+		t.Fatalf("after pushing with no pull: cursor %d, %d op(s) queued; want %s and 0", st.Cursor, len(a.outbox()), why)
 	}
 	if err := w.srv.Grant(ctx, "bob", m.ID); err != nil {
 		t.Fatal(err)
@@ -141,9 +155,7 @@ func TestPullFromZeroDropsWhatItDoesNotShow(t *testing.T) {
 // while an op whose attempt may have reached the server is still resent.
 func TestUndeliveredSendsDoNotCount(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, alice, a := newSolo(t, func(o *server.Options) { o.Retention = time.Hour })
 	m := a.create("matter", model.Fields{"title": "Far away"})
 	a.sync()
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written offline"})

@@ -6,7 +6,6 @@ import (
 
 	"casefile/localdb"
 	"casefile/model"
-	"casefile/server"
 )
 
 // TestTwoDevicesOfflineConverge: two people edit the same matter while
@@ -17,12 +16,7 @@ func TestTwoDevicesOfflineConverge(t *testing.T) {
 	for _, order := range []string{"alice first", "bob first"} {
 		t.Run(order, func(t *testing.T) {
 			w := newWorld(t)
-			alice := w.srv.NewUser(t, "alice", server.RoleMember)
-			bob := w.srv.NewUser(t, "bob", server.RoleMember)
-			m := alice.CreateMatter(t, "Shared matter")
-			if err := w.srv.Grant(context.Background(), "bob", m.ID); err != nil {
-				t.Fatal(err)
-			}
+			alice, bob, m := w.sharedMatter(t)
 			n1 := alice.CreateNote(t, m.ID, "n1")
 			n2 := alice.CreateNote(t, m.ID, "n2")
 			n3 := alice.CreateNote(t, m.ID, "n3")

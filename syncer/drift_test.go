@@ -40,9 +40,7 @@ func TestSchemaDriftFailsOnceWithTheFields(t *testing.T) {
 	if drifted.Fingerprint() == testSchema(t).Fingerprint() {
 		t.Fatal("the drifted schema has the same fingerprint as the shipped one")
 	}
-	w := newWorld(t, func(o *server.Options) { o.Schema = drifted })
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t, func(o *server.Options) { o.Schema = drifted })
 	m := a.create("matter", model.Fields{"title": "Drift"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "Hearing notes", "body": "the judge said"})
 	a.sync()
@@ -93,9 +91,7 @@ func TestSchemaDriftFailsOnceWithTheFields(t *testing.T) {
 // fingerprint (one older than it) is answered as before — validation —
 // with the fields now named too.
 func TestRefusalWithoutFingerprintIsValidation(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	_, alice, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Same"})
 	a.sync()
 	op := model.Op{OpID: model.NewID(), RecordID: model.NewID(), Collection: "note", Kind: model.OpCreate,

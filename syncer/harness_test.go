@@ -38,6 +38,28 @@ func newWorld(t testing.TB, opts ...servertest.Option) *world {
 	return &world{t: t, srv: srv, proxy: p}
 }
 
+// newSolo is the start most tests share: a world with one member, alice,
+// and her device "a".
+func newSolo(t testing.TB, opts ...servertest.Option) (*world, *servertest.Client, *device) {
+	t.Helper()
+	w := newWorld(t, opts...)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	return w, alice, w.newDevice("a", alice)
+}
+
+// sharedMatter makes alice and bob, members both, and a matter of
+// alice's that bob is granted.
+func (w *world) sharedMatter(t testing.TB) (alice, bob *servertest.Client, m *protocol.Record) {
+	t.Helper()
+	alice = w.srv.NewUser(t, "alice", server.RoleMember)
+	bob = w.srv.NewUser(t, "bob", server.RoleMember)
+	m = alice.CreateMatter(t, "Shared matter")
+	if err := w.srv.Grant(context.Background(), "bob", m.ID); err != nil {
+		t.Fatal(err)
+	}
+	return alice, bob, m
+}
+
 func testSchema(t testing.TB) *model.Schema {
 	t.Helper()
 	s, err := model.ParseSchema(assets.Schema)

@@ -23,9 +23,7 @@ const quiet = 300 * time.Millisecond
 // TestTokenRefused: a revoked token stops the syncer with a sentence that
 // says to log in again; nothing is dropped and nothing is retried in a loop.
 func TestTokenRefused(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Before"})
 	a.sync()
 	a.start()
@@ -110,9 +108,7 @@ func TestWorkOfflineMakesNoRequests(t *testing.T) {
 // TestOfflineThenBack: an unreachable server makes the link offline; a
 // light probe notices its return and the queue drains without a new write.
 func TestOfflineThenBack(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	w.proxy.Stop()
 	a.start()
 	m := a.create("matter", model.Fields{"title": "Field trip"})
@@ -201,9 +197,7 @@ func TestServerRestart(t *testing.T) {
 // TestDegradedOnServerErrors: a server that answers but fails makes the
 // link degraded, not offline.
 func TestDegradedOnServerErrors(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	a.create("matter", model.Fields{"title": "Wobbly"})
 	w.proxy.SetRule(func(string, []byte) (faultproxy.Fault, bool) { return faultproxy.Unavailable, true })
 	if _, err := a.s.RunOnce(context.Background()); !apiclient.IsTransient(err) {
@@ -223,9 +217,7 @@ func TestDegradedOnServerErrors(t *testing.T) {
 // to the same file (as the CLI makes while the UI runs) is noticed and
 // pushed without any call to the syncer.
 func TestWriteFromAnotherProcessIsPushed(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	_, alice, a := newSolo(t)
 	a.start()
 	other, err := localdb.Open(context.Background(), a.path, testSchema(t))
 	if err != nil {
@@ -246,9 +238,7 @@ func TestWriteFromAnotherProcessIsPushed(t *testing.T) {
 // syncer makes no requests beyond its open event stream (its own commits
 // do not wake it).
 func TestIdleSyncerIsQuiet(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Quiet"})
 	a.start()
 	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
@@ -279,9 +269,7 @@ func settle(w *world) {
 // tells its owner once, with EventRevoked, whether the event stream or a
 // push meets the refusal first; it then makes no more requests.
 func TestDeviceRevokedEvent(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Before"})
 	a.sync()
 	a.start()

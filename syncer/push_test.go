@@ -10,14 +10,11 @@ import (
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
-	"casefile/server"
 	"casefile/syncer"
 )
 
 func TestSyncRoundTrip(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, alice, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Smith v Jones"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "first"})
 	sum := a.sync()
@@ -48,9 +45,7 @@ func TestSyncRoundTrip(t *testing.T) {
 // TestRetryDrivenByTimer: a push that fails for a passing reason is sent
 // again by the syncer's own timer, with no new write to prompt it.
 func TestRetryDrivenByTimer(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Retry"})
 	w.proxy.Inject("/v1/push", faultproxy.Unavailable, faultproxy.Reset, faultproxy.Unavailable)
 	a.start()
@@ -79,9 +74,7 @@ func TestRetryDrivenByTimer(t *testing.T) {
 // TestLostResponseNoDuplicate: the server applies a push but the answer
 // is lost; the replay of the same op id gets the original answer.
 func TestLostResponseNoDuplicate(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, alice, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Lost"})
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "once"})
 	w.proxy.Inject("/v1/push", faultproxy.Drop)
@@ -113,9 +106,7 @@ func TestLostResponseNoDuplicate(t *testing.T) {
 func TestPoisonedOpDoesNotBlock(t *testing.T) {
 	for _, fault := range []faultproxy.Fault{faultproxy.BadRequest, faultproxy.ServerError} {
 		t.Run(string(fault), func(t *testing.T) {
-			w := newWorld(t)
-			alice := w.srv.NewUser(t, "alice", server.RoleMember)
-			a := w.newDevice("a", alice)
+			w, alice, a := newSolo(t)
 			m := a.create("matter", model.Fields{"title": "Poison"})
 			a.sync()
 			var ids []string
@@ -154,9 +145,7 @@ func TestPoisonedOpDoesNotBlock(t *testing.T) {
 // failed with the server's sentence; its data stays queued, and the others
 // go through.
 func TestRejectedOpKeepsData(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	_, alice, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Mine"})
 	a.sync()
 	// Another device of alice's takes an id first: a's create with the
@@ -197,9 +186,7 @@ func TestRejectedOpKeepsData(t *testing.T) {
 // TestRateLimitHonoursRetryAfter: a 429 puts the ops off for at least the
 // server's Retry-After, and the cycle stops there (no pull either).
 func TestRateLimitHonoursRetryAfter(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, _, a := newSolo(t)
 	a.create("matter", model.Fields{"title": "Busy server"})
 	w.proxy.Inject("/v1/push", faultproxy.RateLimited)
 	pulls := w.proxy.Requests("/v1/pull")

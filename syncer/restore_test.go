@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"casefile/model"
-	"casefile/server"
 	"casefile/server/servertest"
 )
 
@@ -21,12 +20,7 @@ func TestRestoreKeepsAnotherUsersEdit(t *testing.T) {
 	for _, how := range []string{"conflict answer", "pulled tombstone"} {
 		t.Run(how, func(t *testing.T) {
 			w := newWorld(t)
-			alice := w.srv.NewUser(t, "alice", server.RoleMember)
-			bob := w.srv.NewUser(t, "bob", server.RoleMember)
-			m := alice.CreateMatter(t, "Shared matter")
-			if err := w.srv.Grant(context.Background(), "bob", m.ID); err != nil {
-				t.Fatal(err)
-			}
+			alice, bob, m := w.sharedMatter(t)
 			note := alice.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID,
 				"title": "Interview", "status": "draft", "body": "notes"})).Record
 			laptop := w.newDevice("laptop", bob)

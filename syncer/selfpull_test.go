@@ -1,16 +1,10 @@
 package syncer_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"testing"
-	"time"
 
-	"casefile/apiclient"
-	"casefile/localdb"
 	"casefile/model"
-	"casefile/server"
 )
 
 // TestPushNeverPullsOwnWritesBack: a device that pushes while nothing
@@ -19,9 +13,7 @@ import (
 // back; when another device wrote in between, the pull still brings that
 // write, and the pushing device ends up mirroring the server either way.
 func TestPushNeverPullsOwnWritesBack(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, alice, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Own writes"})
 	var notes []model.Record
 	for i := range 30 {
@@ -65,33 +57,5 @@ func TestPushNeverPullsOwnWritesBack(t *testing.T) {
 // below the compaction mark, so it resyncs from 0 and the lost matter's
 // records go from the device.
 func TestPushCursorThenCompactedRevoke(t *testing.T) {
-	ctx := context.Background()
-	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	w.srv.NewUser(t, "bob", server.RoleMember)
-	a := w.newDevice("a", alice)
-	m := a.create("matter", model.Fields{"title": "Taken away"})
-	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "held"})
-	w.proxy.Inject("/v1/pull", "unavailable")
-	if _, err := a.s.RunOnce(ctx); !apiclient.IsTransient(err) {
-		t.Fatalf("sync with the pull cut: %v", err)
-	}
-	if st, _ := a.db.Status(ctx); st.Cursor != 2 || len(a.outbox()) != 0 {
-		t.Fatalf("after pushing with no pull: cursor %d, %d op(s) queued; want 2 (the push's answer) and 0", st.Cursor, len(a.outbox()))
-	}
-	if err := w.srv.Grant(ctx, "bob", m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.srv.Revoke(ctx, "alice", m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.srv.Compact(ctx, time.Now().Add(2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	a.sync()
-	for _, id := range []string{m.ID, n.ID} {
-		if _, err := a.db.Get(ctx, id); !errors.Is(err, localdb.ErrNotFound) {
-			t.Errorf("record %s of the lost matter is still on the device: %v", id, err)
-		}
-	}
+	lostMatterAfterPushOnly(t, nil, 2, "2 (the push's answer)")
 }

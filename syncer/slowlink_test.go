@@ -102,9 +102,7 @@ func cursorOf(t testing.TB, d *device) int64 {
 // the cursor at 0.
 func TestSlowLinkPullAdvances(t *testing.T) {
 	const timeout = time.Second
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, alice, a := newSolo(t)
 	slowLinkNotes(a, 20, 1000)
 	a.sync()
 	head := cursorOf(t, a)
@@ -132,9 +130,7 @@ func TestSlowLinkPullAdvances(t *testing.T) {
 // carries, and the cursor reaches the head. With a fixed page size the
 // same page stalled on every cycle and the cursor stayed at 0.
 func TestStallingLinkShrinksPages(t *testing.T) {
-	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	a := w.newDevice("a", alice)
+	w, alice, a := newSolo(t)
 	slowLinkNotes(a, 12, 3000)
 	a.sync()
 	head := cursorOf(t, a)

@@ -162,6 +162,15 @@ func testKilledTransfersResume(t *testing.T, postgres bool) {
 	if held >= chunks {
 		t.Fatalf("the kill came too late: %d chunks held", held)
 	}
+	// Encrypted at rest: the chunks held of the killed download, and
+	// alice's file, are sealed; no piece of the bytes is in either
+	// data directory.
+	if held == 0 {
+		t.Fatal("the kill came too early: no chunk held, nothing sealed to look at")
+	}
+	for _, who := range []string{"alice", "bob"} {
+		noPlaintext(t, filepath.Join(tmp, who), data)
+	}
 	down := rl.down.Load()
 	must(bob("sync"))
 	got := rl.down.Load() - down
@@ -177,6 +186,30 @@ func testKilledTransfersResume(t *testing.T, postgres bool) {
 	var files []struct{ State string }
 	if err := json.Unmarshal([]byte(must(alice("files", "--json"))), &files); err != nil || len(files) != 1 || files[0].State != string(localdb.FileUploaded) {
 		t.Fatalf("alice's files: %+v, %v", files, err)
+	}
+}
+
+// noPlaintext fails if any file under dir holds a 64-byte piece of data
+// from the start of any of its chunks.
+func noPlaintext(t *testing.T, dir string, data []byte) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for off := 0; off+64 <= len(data); off += model.ChunkSize {
+			if bytes.Contains(b, data[off:off+64]) {
+				t.Errorf("%s holds the bytes at offset %d in plaintext", p, off)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -138,6 +138,13 @@ func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
 		}
 	case tea.MouseWheelMsg:
 		p.list.Update(msg)
+	case tea.MouseClickMsg:
+		// A click on an entry of the feed (under the sparklines and the
+		// rule) opens its record, as enter does on the first one.
+		i := p.list.Top() + msg.Y - activityHeadRows
+		if msg.Y >= activityHeadRows && i < len(p.entries) && p.entries[i].RecordID != "" {
+			p.send(openRecordMsg{id: p.entries[i].RecordID})
+		}
 	case tea.KeyPressMsg:
 		if p.list.Update(msg) {
 			return nil
@@ -152,6 +159,9 @@ func (p *activityPane) Update(msg tea.Msg) tea.Cmd {
 	}
 	return nil
 }
+
+// activityHeadRows are the sparklines and the rule above the feed.
+const activityHeadRows = 3
 
 // View draws the sparklines and the feed.
 func (p *activityPane) View() string {

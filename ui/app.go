@@ -293,6 +293,9 @@ func (m *Model) Init() tea.Cmd {
 	if m.opts.Lock != nil && m.opts.Lock.Requests != nil {
 		cmds = append(cmds, waitLock(m.opts.Lock.Requests))
 	}
+	if m.opts.Files.Progress != nil {
+		cmds = append(cmds, waitProgress(m.opts.Files.Progress))
+	}
 	return tea.Batch(cmds...)
 }
 

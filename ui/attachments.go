@@ -29,6 +29,49 @@ type Files struct {
 	// OpenDir is where a file is copied under its own name to be opened
 	// (openers choose the program by the name).
 	OpenDir string
+	// Progress carries the transfer queue's progress reports (rate and
+	// time left of the file moving); nil: the detail shows only the
+	// bytes done, as stored.
+	Progress <-chan transfer.Progress
+}
+
+// progressFresh is how long a progress report stands for its file: a
+// report older than this describes a pass that stopped.
+const progressFresh = 5 * time.Second
+
+// transferProgressMsg is one progress report of the transfer queue.
+type transferProgressMsg transfer.Progress
+
+// waitProgress waits for the transfer queue's next report; the app
+// re-arms it.
+func waitProgress(ch <-chan transfer.Progress) tea.Cmd {
+	return func() tea.Msg {
+		p, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return transferProgressMsg(p)
+	}
+}
+
+// seenProgress is a progress report and when it arrived.
+type seenProgress struct {
+	transfer.Progress
+	at time.Time
+}
+
+// rateText is what a fresh report adds to a moving file's line: its rate
+// and the time left ("1.2 MB/s, 0:42 left"); "" when there is none.
+func rateText(p seenProgress, ok bool, now time.Time) string {
+	if !ok || now.Sub(p.at) > progressFresh || p.Rate <= 0 {
+		return ""
+	}
+	t := byteSize(int64(p.Rate)) + "/s"
+	if p.ETA > 0 {
+		e := p.ETA.Round(time.Second)
+		t += fmt.Sprintf(", %d:%02d left", int(e.Minutes()), int(e.Seconds())%60)
+	}
+	return t
 }
 
 // filesSection is the attached files of the record a detail shows, with
@@ -151,9 +194,17 @@ func (p *detailPane) filesLines(w int) []string {
 		if i == f.sel {
 			mark = s.Accent.Render("▸ ")
 		}
+		moving := file.State == localdb.FileUploading || file.State == localdb.FileDownloading
+		rp, ok := p.Transfers[file.ID]
+		if moving && ok && file.Done < rp.Done && rp.Done <= file.Size {
+			file.Done = rp.Done // the report is newer than the stored count
+		}
 		state := fileStateLabel(file)
 		line := " " + mark + pad(truncate(safeLine(file.Name), 32), 32) + " " + pad(byteSize(file.Size), 9) + " " + state
-		if file.State == localdb.FileUploading || file.State == localdb.FileDownloading {
+		if moving {
+			if t := rateText(rp, ok, p.Now()); t != "" {
+				line += " · " + t
+			}
 			bar := s.Progress
 			bar.SetWidth(max(10, min(30, w-ansi.StringWidth(line)-3)))
 			frac := 1.0

@@ -1,12 +1,18 @@
 package ui
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb"
 	"casefile/localfiles"
 	"casefile/model"
+	"casefile/transfer"
 )
 
 func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
@@ -83,4 +89,54 @@ func TestCompletePath(t *testing.T) {
 	if got := completePath(filepath.Join(dir, "zz")); got != filepath.Join(dir, "zz") {
 		t.Errorf("no match: %q", got)
 	}
+}
+
+// A file moving shows its state with its percentage, a bar, and — from
+// the transfer queue's reports — its rate and time left; a failed one its
+// reason; a report gone stale shows no rate.
+func TestDetailShowsTransferRateAndStates(t *testing.T) {
+	db := openDB(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
+	dir := t.TempDir()
+	store, err := localfiles.OpenDir(filepath.Join(dir, "files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("x"), 4_000_000)
+	hash, size, err := store.Import(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := db.Attach(t.Context(), mt.ID, model.Attachment{Name: "bundle.pdf", Size: size, SHA256: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Attach(t.Context(), mt.ID, model.Attachment{Name: "scan.pdf", Size: size, SHA256: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.TransferProgress(t.Context(), att.ID, localdb.Upload, 1_800_000); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.TransferFailed(t.Context(), other.ID, localdb.Upload, "the server's quota for you is full"); err != nil {
+		t.Fatal(err)
+	}
+	// The queue's channel, closed: the app's wait for it ends at once in
+	// these synchronous steps, and reports are stepped in by hand.
+	ch := make(chan transfer.Progress)
+	close(ch)
+	now := fixedNow
+	m := newTestModel(t, Options{DB: db, Files: Files{Store: store, Progress: ch}, Now: func() time.Time { return now }})
+	m.step(tea.WindowSizeMsg{Width: 140, Height: 30})
+	press(t, m, "enter", "enter") // the matter's hub, then its detail
+	screen := screenText(m)
+	mustContain(t, screen, "bundle.pdf", "↑ uploading 45 %", "scan.pdf", "✗ failed: the server's quota for you is full")
+	mustNotContain(t, screen, "/s")
+
+	drain(t, m, m.step(transferProgressMsg{AttachmentID: att.ID, Direction: localdb.Upload, Done: 2_000_000, Total: size,
+		Rate: 1_250_000, ETA: 42 * time.Second}))
+	mustContain(t, screenText(m), "↑ uploading 50 %", "1.2 MB/s, 0:42 left")
+
+	now = now.Add(progressFresh + time.Second)
+	mustNotContain(t, screenText(m), "MB/s")
 }

@@ -38,6 +38,9 @@ type Shared struct {
 
 	// Files attaches, fetches and opens attached files (ui/attachments.go).
 	Files Files
+	// Transfers are the latest progress reports of the transfer queue, by
+	// attachment id: the rate and time left of the files moving.
+	Transfers map[string]seenProgress
 	// Getenv reads the environment ($OPENER, $EDITOR).
 	Getenv func(string) string
 	// Exec hands the terminal to another program (the person's editor);

@@ -360,9 +360,10 @@ func conflictTitle(col *model.Collection, c model.Conflict) string {
 }
 
 // kindSentence says which two changes met, naming who made the server's
-// change and when, when the server said.
+// change and when, when the server said; short, to fit beside the
+// record's name at 80 columns.
 func (p *conflictsPane) kindSentence(c model.Conflict) string {
-	who, whoElse := "someone", "someone else"
+	who, whoElse := "someone", "Someone else"
 	if c.TheirsBy != "" {
 		who = safeLine(c.TheirsBy)
 		whoElse = who
@@ -377,7 +378,7 @@ func (p *conflictsPane) kindSentence(c model.Conflict) string {
 	case model.ConflictDeleteEdit:
 		return "You deleted it here; " + who + " changed it on the server" + when + "."
 	}
-	return "You and " + whoElse + " changed the same fields" + when + "."
+	return whoElse + " changed the same fields" + when + "."
 }
 
 // listTop is the first conflict the list at the top shows.

@@ -58,7 +58,7 @@ func TestConflictTagsMergeAsSetsAndSaysWho(t *testing.T) {
 	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
 	press(t, m, "2")
 	frame := screenText(m)
-	mustContain(t, frame, "You and carol changed the same fields (Fri 14 Mar 14:30).", "? choose")
+	mustContain(t, frame, "carol changed the same fields (Fri 14 Mar 14:30).", "? choose")
 	press(t, m, "down") // the tags
 	frame = screenText(m)
 	mustContain(t, frame, "merged  site, urgent, witness  ← b takes it", "b merge tags")
@@ -104,7 +104,7 @@ func TestConflictLongTextMergedInEditor(t *testing.T) {
 	press(t, m, "2", "e")
 	frame := screenText(m)
 	checkFrame(t, frame, 80, 24)
-	mustContain(t, frame, "Merging the body of note “Site visit” · You and carol", "mine    Damp in the hall.", "theirs  Damp in the hall and the kitchen.",
+	mustContain(t, frame, "Merging the body of note “Site visit” · carol changed", "mine    Damp in the hall.", "theirs  Damp in the hall and the kitchen.",
 		"Merged body (what applying writes)", "ctrl+s keeps this text · ctrl+e in your editor · esc cancels", "ctrl+c quit")
 	golden.RequireEqual(t, trimRight(frame))
 

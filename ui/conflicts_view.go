@@ -341,9 +341,9 @@ func (p *conflictsPane) ShortHelp() []key.Binding {
 		return []key.Binding{k.TakeMine, k.TakeTheirs, k.Apply, k.NextConflict}
 	}
 	if p.tagsUnder() {
-		return []key.Binding{k.TakeMine, k.TakeTheirs, k.TakeBoth, k.EditValue, k.Apply, k.AllMine, k.AllTheirs, k.NextConflict}
+		return []key.Binding{k.TakeMine, k.TakeTheirs, k.TakeBoth, k.Apply, k.EditValue, k.AllMine, k.AllTheirs, k.NextConflict}
 	}
-	return []key.Binding{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs, k.EditValue, k.Apply, k.NextConflict}
+	return []key.Binding{k.TakeMine, k.TakeTheirs, k.EditValue, k.Apply, k.AllMine, k.AllTheirs, k.NextConflict}
 }
 
 // tagsUnder reports whether the field under the cursor is a tags field.

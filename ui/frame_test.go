@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestHintLineAlwaysShowsQuit(t *testing.T) {
 	db := openDB(t)
 	seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
-	for _, w := range []int{120, 80, 60, 40, 24} {
+	for _, w := range []int{120, 80, 60, 40, 24, 12} {
 		m.step(tea.WindowSizeMsg{Width: w, Height: 24})
 		for _, keys := range [][]string{{"1"}, {"right", "right"}, {"enter"}, {"2"}, {"3"}, {"4"}, {"1", "esc", "?"}, {"esc"}} {
 			press(t, m, keys...)
@@ -32,6 +33,9 @@ func TestHintLineAlwaysShowsQuit(t *testing.T) {
 			}
 			if ansi.StringWidth(l) > w {
 				t.Fatalf("at width %d the hint line is %d cells wide: %q", w, ansi.StringWidth(l), l)
+			}
+			if w >= 24 && !m.showHelp && !strings.Contains(l, "? all keys • q quit") {
+				t.Fatalf("at width %d after %v the hint line hides the help key: %q", w, keys, l)
 			}
 		}
 	}
@@ -56,7 +60,7 @@ func TestHelpFitsAndScrollsAt60x20(t *testing.T) {
 	press(t, m, "?")
 	frame := screenText(m)
 	checkFrame(t, frame, 60, 20)
-	mustContain(t, frame, "Keys · ? or esc closes", "↓ more", "q quit")
+	mustContain(t, frame, "Keys · ? or esc closes", "↓ more below", "? close • ↓/j down • ↑/k up • q quit")
 	golden.RequireEqual(t, trimRight(frame))
 
 	all := strings.Join(m.helpLines(), "\n")
@@ -66,7 +70,7 @@ func TestHelpFitsAndScrollsAt60x20(t *testing.T) {
 	press(t, m, "G")
 	frame = screenText(m)
 	checkFrame(t, frame, 60, 20)
-	mustContain(t, frame, "↑ top", "Demo: run casefile demo --as bob", "≠ conflict")
+	mustContain(t, frame, "↑ more above", "Demo: run casefile demo --as bob", "≠ conflict")
 	mustNotContain(t, frame, "↓ more")
 	press(t, m, "g")
 	mustContain(t, screenText(m), "↓ more")
@@ -124,5 +128,18 @@ func TestSidebarShrinksOnNarrowTerminals(t *testing.T) {
 			t.Fatalf("at width %d the sidebar is %d cells, want %d:\n%s", c.w, got, c.side, frame)
 		}
 		mustContain(t, frame, "Notes ·", "Caretaker")
+	}
+}
+
+// docs/config.md names every action a config file may rebind.
+func TestConfigDocListsEveryKeyAction(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range KeyNames() {
+		if !strings.Contains(string(doc), "`"+n+"`") {
+			t.Errorf("docs/config.md does not list the key action %q", n)
+		}
 	}
 }

@@ -44,7 +44,9 @@ func (m *Model) hintBindings() []key.Binding {
 	case m.ask != nil:
 		return []key.Binding{k.Confirm, k.Cancel}
 	case m.showHelp:
-		return []key.Binding{k.Help, k.Back, k.Down, k.Up}
+		// In the help, ? closes it: say so, not "all keys".
+		closeHelp := key.NewBinding(key.WithKeys(k.Help.Keys()...), key.WithHelp(k.Help.Help().Key, "close"))
+		return []key.Binding{closeHelp, k.Down, k.Up}
 	}
 	b := m.active().ShortHelp()
 	if !m.capturing() {
@@ -64,8 +66,8 @@ type hint struct {
 const hintSeparator = " • "
 
 // hints lays out the hint line in w cells: as many keys as fit, in their
-// order, and always the quit key at the end, which is never cut for the
-// others.
+// order, and always the help and quit keys at the end, which are never cut
+// for the others.
 func (m *Model) hints(w int) []hint {
 	st := m.sh.Styles.Help
 	item := func(b key.Binding) (string, int) {
@@ -73,23 +75,46 @@ func (m *Model) hints(w int) []hint {
 		return st.ShortKey.Inline(true).Render(h.Key) + " " + st.ShortDesc.Inline(true).Render(h.Desc),
 			lipgloss.Width(h.Key) + 1 + lipgloss.Width(h.Desc)
 	}
-	quit := m.quitKey()
-	qt, qw := item(quit)
+	// The help key, where offered, is kept too, just before quit: it
+	// leads to every key the line has no room for.
+	pinned := []key.Binding{m.quitKey()}
+	var rest []key.Binding
+	for _, b := range m.hintBindings() {
+		switch {
+		case !b.Enabled():
+		case m.showHelp || !key.Matches(keyMsg(b), m.sh.Keys.Help):
+			rest = append(rest, b)
+		default:
+			pinned = []key.Binding{b, m.quitKey()}
+		}
+	}
 	sep := lipgloss.Width(hintSeparator)
+	tail := 0
+	for _, b := range pinned {
+		_, bw := item(b)
+		tail += bw + sep
+	}
+	if len(pinned) > 1 && 1+tail-sep > w {
+		pinned = pinned[1:] // no room for both: quit stays
+		_, qw := item(pinned[0])
+		tail = qw + sep
+	}
 	var out []hint
 	x := 1 // the line starts with a space
-	for _, b := range m.hintBindings() {
-		if !b.Enabled() {
-			continue
-		}
+	for _, b := range rest {
 		t, bw := item(b)
-		if x+bw+sep+qw > w {
+		if x+bw+sep+tail-sep > w {
 			break
 		}
 		out = append(out, hint{b: b, x: x, w: bw, text: t})
 		x += bw + sep
 	}
-	return append(out, hint{b: quit, x: x, w: qw, text: qt})
+	for _, b := range pinned {
+		t, bw := item(b)
+		out = append(out, hint{b: b, x: x, w: bw, text: t})
+		x += bw + sep
+	}
+	return out
 }
 
 // shortHelpView is the hint line.
@@ -170,10 +195,10 @@ func (m *Model) fullHelpView() string {
 	top := clamp(m.helpList.Top(), 0, max(0, len(lines)-rows))
 	title := s.Title.Render(" Keys") + s.Muted.Render(" · "+k.Help.Help().Key+" or "+k.Back.Help().Key+" closes")
 	if len(lines) > rows {
-		more := "↓ more"
+		more := "↓ more below"
 		switch {
 		case top+rows >= len(lines):
-			more = "↑ top"
+			more = "↑ more above"
 		case top > 0:
 			more = "↑↓ more"
 		}

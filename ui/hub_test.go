@@ -396,3 +396,15 @@ func TestHubAndAgendaReadsDoNotPileUp(t *testing.T) {
 		t.Fatalf("the agenda took an answer it no longer waits for (days %d)", a.days)
 	}
 }
+
+// TestEnterOnMatterBeforeMattersLoaded: enter on a matter opens its hub
+// even before the app has read the list of matters (a slow start; a
+// regression: it opened the matter's detail then).
+func TestEnterOnMatterBeforeMattersLoaded(t *testing.T) {
+	m, c := newCaseModel(t)
+	m.sh.Matters = nil
+	press(t, m, "down", "enter")
+	if m.hub == nil || m.hub.id != c.matter.ID || m.detail != nil {
+		t.Fatalf("enter on a matter did not open its hub:\n%s", screenText(m))
+	}
+}

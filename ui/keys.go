@@ -169,7 +169,7 @@ func DefaultKeyMap() KeyMap {
 		TakeTheirs:   b([]string{"t"}, "t", "take theirs"),
 		AllMine:      b([]string{"M"}, "M", "all mine"),
 		AllTheirs:    b([]string{"T"}, "T", "all theirs"),
-		EditValue:    b([]string{"e"}, "e", "edit merged value"),
+		EditValue:    b([]string{"e"}, "e", "merge by hand"),
 		TakeBoth:     b([]string{"b"}, "b", "merge tags"),
 		Apply:        b([]string{"a"}, "a", "apply"),
 		NextConflict: b([]string{"]"}, "]", "next conflict"),

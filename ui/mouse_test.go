@@ -98,3 +98,22 @@ func TestMouseClickOnHintPressesKey(t *testing.T) {
 		t.Fatal("a click on “q quit” did not quit")
 	}
 }
+
+// A click on an entry of the activity feed opens its record.
+func TestMouseClickOnActivityOpensRecord(t *testing.T) {
+	db := openDB(t)
+	st := seedStates(t, db, time.Now().Add(time.Minute))
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "4")
+	clickOn(t, m, "Questions for the surveyor")
+	if m.detail == nil || m.detail.id != st.saved.ID || m.screen != screenRecords {
+		t.Fatal("a click on an activity entry did not open its record")
+	}
+	// The sparklines above the feed are not entries.
+	press(t, m, "esc", "4")
+	m.detail = nil
+	drain(t, m, m.step(tea.MouseClickMsg{X: 3, Y: m.bodyTop(), Button: tea.MouseLeft}))
+	if m.detail != nil {
+		t.Fatal("a click on the sparkline opened a record")
+	}
+}

@@ -48,8 +48,9 @@ func (p *recordsPane) listX() int {
 
 // Messages the records pane sends to the app.
 type (
-	// openRecordMsg asks for a record's detail.
-	openRecordMsg struct{ id string }
+	// openRecordMsg asks for a record's detail, or a matter's hub;
+	// collection, when the sender knows it, says which.
+	openRecordMsg struct{ id, collection string }
 	// editMsg asks for the editor: rec nil means a new record of collection.
 	editMsg struct {
 		collection string
@@ -79,6 +80,14 @@ type recordsPane struct {
 	matterID    string
 	matterTitle string
 	picker      *picker
+
+	// sorts is each collection's order the person chose (sort.go).
+	sorts map[string]sortState
+	// titles are the matters' titles for the matter column, built from
+	// titlesFrom matters; titlesGen counts rebuilds (drawn rows show them).
+	titles     map[string]string
+	titlesFrom int
+	titlesGen  int
 
 	rows      map[rowKey]string // drawn rows, for the current styles
 	rowStyles *Styles
@@ -147,13 +156,13 @@ func (p *recordsPane) setText(t string) {
 }
 
 func (p *recordsPane) query() localdb.ListQuery {
-	return localdb.ListQuery{Collection: p.collection().Name, MatterID: p.matterID, Text: p.text}
+	s := p.sortOf(p.collection())
+	return localdb.ListQuery{Collection: p.collection().Name, MatterID: p.matterID, Text: p.text, SortField: s.field, SortDesc: s.desc}
 }
 
 // refresh reads the collection counts and the list again: the data changed.
 func (p *recordsPane) refresh() tea.Cmd {
-	p.countsID = p.newID()
-	return tea.Batch(loadCounts(p.DB, p.countsID), p.reload(true))
+	return tea.Batch(p.reloadCounts(), p.reload(true))
 }
 
 // reload reads the window around the visible rows again; withTotal also
@@ -202,7 +211,7 @@ func (p *recordsPane) switchCollection(d int) tea.Cmd {
 func (p *recordsPane) resetList() tea.Cmd {
 	p.list.Reset()
 	p.win, p.winOff, p.loaded = nil, 0, false
-	return p.reload(true)
+	return tea.Batch(p.reloadCounts(), p.reload(true))
 }
 
 // Update handles keys, the window answers and the search debounce.
@@ -352,7 +361,7 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		return p.resetList()
 	case key.Matches(msg, k.Open):
 		if rec, ok := p.selected(); ok {
-			p.send(openRecordMsg{id: rec.ID})
+			p.send(openRecordMsg{id: rec.ID, collection: rec.Collection})
 		}
 	case key.Matches(msg, k.New):
 		p.send(editMsg{collection: p.collection().Name, matterID: p.matterID})
@@ -364,6 +373,8 @@ func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		if rec, ok := p.selected(); ok {
 			return askDelete(p.Shared, rec)
 		}
+	case key.Matches(msg, k.Sort):
+		return p.cycleSort()
 	}
 	return nil
 }
@@ -454,5 +465,6 @@ func (p *recordsPane) FullHelp() [][]key.Binding {
 		p.list.Bindings(),
 		{k.PrevColl, k.NextColl, k.Search, k.Matter, k.ClearFilter},
 		{k.Open, k.New, k.Edit, k.Delete, k.MarkDone},
+		{k.Sort},
 	}
 }

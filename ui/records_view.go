@@ -74,11 +74,22 @@ func (p *recordsPane) listView(w int) string {
 	if p.searching || p.text != "" {
 		lines = append(lines, " "+p.search.View(s, w-1))
 	}
-	widths := fitWhen(c, columnWidths(len(c.Columns), w-badgeWidth-3))
+	cols := p.listColumns(c)
+	widths := p.widths(c, cols, w)
+	sort := p.sortOf(c)
 	head := " "
-	for i, col := range c.Columns {
+	for i, col := range cols {
 		f, _ := c.Field(col)
-		head += pad(strings.ToUpper(f.Label), widths[i]) + " "
+		label := strings.ToUpper(f.Label)
+		if col == model.MatterField {
+			label = "MATTER"
+		}
+		if col == sort.field {
+			// The sorted column says so, and which way, in words a
+			// terminal without colour shows too.
+			label = truncate(label, max(1, widths[i]-2)) + map[bool]string{false: " ↑", true: " ↓"}[sort.desc]
+		}
+		head += pad(label, widths[i]) + " "
 	}
 	lines = append(lines, s.ColHeader.Render(head+"SYNC"))
 	switch {
@@ -113,14 +124,21 @@ func (p *recordsPane) rowView(c *model.Collection, i int, widths []int, w int) s
 	r := p.win[j]
 	// Rows are drawn once and kept: scrolling redraws only the rows that
 	// changed, which keeps a keypress well inside a frame.
-	ck := rowKey{id: r.ID, version: r.Version, at: r.UpdatedAt.UnixNano(), state: r.State, deleted: r.Deleted, sel: i == p.list.Cursor(), w: w}
+	if len(p.listColumns(c)) != len(c.Columns) {
+		p.matterName(nil) // the titles current before the row's key names them
+	}
+	ck := rowKey{id: r.ID, version: r.Version, at: r.UpdatedAt.UnixNano(), state: r.State, deleted: r.Deleted, sel: i == p.list.Cursor(), w: w,
+		matters: -1}
+	if len(p.listColumns(c)) != len(c.Columns) {
+		ck.matters = p.titlesGen
+	}
 	if p.rowStyles != p.Styles || len(p.rows) > maxCachedRows {
 		p.rows, p.rowStyles = map[rowKey]string{}, p.Styles
 	}
 	if row, ok := p.rows[ck]; ok {
 		return row
 	}
-	row := p.drawRow(c, r, i, widths, w)
+	row := p.drawRow(c, p.listColumns(c), r, i, widths, w)
 	p.rows[ck] = row
 	return row
 }
@@ -134,17 +152,23 @@ type rowKey struct {
 	deleted bool
 	sel     bool
 	w       int
+	// matters counts rebuilds of the matter titles a row may show.
+	matters int
 }
 
 // maxCachedRows bounds the drawn-row cache.
 const maxCachedRows = 1000
 
-func (p *recordsPane) drawRow(c *model.Collection, r model.Record, i int, widths []int, w int) string {
+func (p *recordsPane) drawRow(c *model.Collection, cols []string, r model.Record, i int, widths []int, w int) string {
 	s := p.Styles
 	line := " "
-	for k, col := range c.Columns {
+	for k, col := range cols {
 		f, _ := c.Field(col)
-		line += pad(oneLine(p.display(f, r.Fields[col])), widths[k]) + " "
+		v := p.display(f, r.Fields[col])
+		if col == model.MatterField {
+			v = p.matterName(r.Fields[col])
+		}
+		line += pad(oneLine(v), widths[k]) + " "
 	}
 	st := r.State
 	if r.Deleted {
@@ -167,14 +191,14 @@ const whenWidth = 16
 
 // fitWhen widens the date and time columns to show the hour, taking the
 // cells from the other columns while they keep a readable width.
-func fitWhen(c *model.Collection, widths []int) []int {
+func fitWhen(c *model.Collection, cols []string, widths []int) []int {
 	floor := func(j int) int {
 		if j == 0 {
 			return 10
 		}
 		return 5
 	}
-	for i, col := range c.Columns {
+	for i, col := range cols {
 		f, ok := c.Field(col)
 		if !ok || f.Type != model.TypeDateTime {
 			continue
@@ -186,7 +210,7 @@ func fitWhen(c *model.Collection, widths []int) []int {
 			if j == i {
 				continue
 			}
-			if isWhen(c, j) {
+			if isWhen(c, cols, j) {
 				continue
 			}
 			take := min(whenWidth-widths[i], max(0, widths[j]-floor(j)))
@@ -198,8 +222,8 @@ func fitWhen(c *model.Collection, widths []int) []int {
 }
 
 // isWhen reports whether column j shows a date and time.
-func isWhen(c *model.Collection, j int) bool {
-	f, ok := c.Field(c.Columns[j])
+func isWhen(c *model.Collection, cols []string, j int) bool {
+	f, ok := c.Field(cols[j])
 	return ok && f.Type == model.TypeDateTime
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"casefile/model"
 	"casefile/syncer"
+	"casefile/transfer"
 )
 
 // Timings of the status line and the connectivity check.
@@ -99,6 +100,12 @@ func (m *Model) frameMsg(msg tea.Msg) (tea.Cmd, bool) {
 		return tea.Batch(m.onSync(syncer.Event(msg)), waitSync(m.opts.Syncer.Events())), true
 	case syncEndMsg:
 		return nil, true
+	case transferProgressMsg:
+		if m.sh.Transfers == nil {
+			m.sh.Transfers = map[string]seenProgress{}
+		}
+		m.sh.Transfers[msg.AttachmentID] = seenProgress{Progress: transfer.Progress(msg), at: m.sh.Now()}
+		return waitProgress(m.opts.Files.Progress), true
 	case configMsg:
 		reload, ch := m.opts.Reload, m.opts.ConfigChanged
 		return tea.Batch(func() tea.Msg {
@@ -171,7 +178,7 @@ func (m *Model) statusRead(msg statusMsg) tea.Cmd {
 func (m *Model) navigate(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case openRecordMsg:
-		if m.isMatter(msg.id) {
+		if msg.collection == model.MatterCollection || (msg.collection == "" && m.isMatter(msg.id)) {
 			return m.openHub(msg.id), true
 		}
 		return m.openDetail(msg.id), true

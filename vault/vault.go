@@ -59,7 +59,22 @@ type Keys struct {
 	aead  cipherAEAD
 	blind sync.Pool // keyed HMACs of the search index, reset between words
 	id    string    // key id: tells which key a database was sealed with
+
+	// tokens remembers the blind tokens of recent words: a practice's
+	// records repeat their words (names, "hearing", "the"), and a lookup
+	// costs a fraction of an HMAC — which was most of what sealing added
+	// to a first sync's CPU. The tokens are no more secret than the key
+	// this process holds anyway. Emptied when full.
+	tokensMu sync.Mutex
+	tokens   map[string]string
 }
+
+// Bounds of the blind token cache: entries before it is emptied, and the
+// longest word kept (longer ones are rare and would bloat it).
+const (
+	tokenCacheSize = 1 << 14
+	tokenCacheWord = 64
+)
 
 // cipherAEAD is the part of cipher.AEAD that Keys uses.
 type cipherAEAD interface {
@@ -153,6 +168,27 @@ func IsSealed(b []byte) bool { return len(b) >= Overhead && b[0] == sealVersion 
 // (HMAC-SHA256, 96 bits, hex), equal for equal words under one key and
 // meaningless without it.
 func (k *Keys) Blind(word string) string {
+	if len(word) > tokenCacheWord {
+		return k.blindOf(word)
+	}
+	k.tokensMu.Lock()
+	tok, ok := k.tokens[word]
+	k.tokensMu.Unlock()
+	if ok {
+		return tok
+	}
+	tok = k.blindOf(word)
+	k.tokensMu.Lock()
+	if k.tokens == nil || len(k.tokens) >= tokenCacheSize {
+		k.tokens = make(map[string]string, 1024)
+	}
+	k.tokens[word] = tok
+	k.tokensMu.Unlock()
+	return tok
+}
+
+// blindOf computes the token of word.
+func (k *Keys) blindOf(word string) string {
 	m := k.blind.Get().(hash.Hash)
 	m.Reset()
 	m.Write([]byte(word))

@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +215,36 @@ func TestSealedFile(t *testing.T) {
 				t.Fatalf("size %d cut at %d: opened", size, cut)
 			}
 		}
+	}
+}
+
+// The token cache changes no token: a word's token is the same when it is
+// computed, when it is remembered, after the cache was emptied, and from
+// another Keys of the same data key; long words bypass it.
+func TestBlindCacheKeepsTokens(t *testing.T) {
+	key := make([]byte, KeySize)
+	key[0] = 7
+	a, err := newKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newKeys(key)
+	long := strings.Repeat("x", tokenCacheWord+1)
+	first := map[string]string{}
+	for i := range tokenCacheSize + 100 {
+		w := fmt.Sprintf("w%d", i)
+		first[w] = a.Blind(w)
+	}
+	for _, w := range []string{"w0", "w1", fmt.Sprintf("w%d", tokenCacheSize+99), long} {
+		want := b.blindOf(w)
+		if got := a.Blind(w); got != want || (first[w] != "" && first[w] != want) {
+			t.Fatalf("Blind(%q) = %s, computed %s, first %s", w, got, want, first[w])
+		}
+	}
+	if len(a.tokens) > tokenCacheSize {
+		t.Fatalf("the cache holds %d tokens, over its bound %d", len(a.tokens), tokenCacheSize)
+	}
+	if _, ok := a.tokens[long]; ok {
+		t.Fatal("a long word was cached")
 	}
 }

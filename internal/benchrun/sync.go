@@ -122,6 +122,16 @@ func (b *bench) pushPull(ctx context.Context, dir string, n int, store []string,
 		m[p+"server_cpu_s"] = pull.serverCPU.Seconds()
 		m[p+"up_bytes_per_note"] = float64(pull.up) / float64(records)
 	}
+	if s3 == "S3/" {
+		// What encryption costs the first sync (at the default size only).
+		sc, err := b.sealCost(ctx, dir, srv.URL(), records)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range sc {
+			m[s3+"seal_"+k] = v
+		}
+	}
 	return m, nil
 }
 

@@ -65,6 +65,8 @@ func Worker(ctx context.Context, name string, args WorkerArgs) (map[string]float
 	switch name {
 	case "S1":
 		return workerWrites(ctx, args.Dir)
+	case "S3seal":
+		return workerSealCost(ctx, args.Dir)
 	case "S4":
 		return workerLive(ctx, args)
 	case "S5":

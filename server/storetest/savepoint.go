@@ -101,21 +101,7 @@ func testSavepoint(t *testing.T, st store.Store) {
 				t.Errorf("kept record: %v", err)
 			}
 		}
-		audit, err := r.Audit(ctx, 0, 10)
-		if err != nil {
-			return err
-		}
-		prev := ""
-		for i, e := range audit {
-			if e.ID != int64(i+1) || e.PrevHash != prev || e.ComputeHash() != e.Hash || e.Target != kept[i].ID {
-				t.Errorf("audit row %d = %+v: the chain must skip rolled-back rows", i+1, e)
-			}
-			prev = e.Hash
-		}
-		if prev != h.AuditHash {
-			t.Errorf("audit tail %q, want the last kept row's %q", h.AuditHash, prev)
-		}
-		return nil
+		return checkAuditChain(t, r, kept, h)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -306,23 +292,31 @@ func testHeadInTransaction(t *testing.T, st store.Store) {
 				t.Errorf("ledger row %d at seq %d, want %d", i, e.Seq, want)
 			}
 		}
-		audit, err := r.Audit(ctx, 0, 10)
-		if err != nil {
-			return err
-		}
-		prev := ""
-		for i, e := range audit {
-			if e.ID != int64(i+1) || e.PrevHash != prev || e.ComputeHash() != e.Hash || e.Target != kept[i].ID {
-				t.Errorf("audit row %d = %+v", i+1, e)
-			}
-			prev = e.Hash
-		}
-		if len(audit) != 3 || prev != h.AuditHash {
-			t.Errorf("audit has %d rows ending %q; head says %q", len(audit), prev, h.AuditHash)
-		}
-		return nil
+		return checkAuditChain(t, r, kept, h)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkAuditChain checks that the audit rows are one hash chain, a row
+// for each kept record in order and none for a rolled-back one, ending at
+// the head's audit hash.
+func checkAuditChain(t *testing.T, r store.Reader, kept []store.Record, h store.Head) error {
+	t.Helper()
+	audit, err := r.Audit(ctx, 0, 10)
+	if err != nil {
+		return err
+	}
+	prev := ""
+	for i, e := range audit {
+		if i >= len(kept) || e.ID != int64(i+1) || e.PrevHash != prev || e.ComputeHash() != e.Hash || e.Target != kept[i].ID {
+			t.Errorf("audit row %d = %+v: the chain must skip rolled-back rows", i+1, e)
+		}
+		prev = e.Hash
+	}
+	if len(audit) != len(kept) || prev != h.AuditHash {
+		t.Errorf("audit has %d rows ending %q, want %d; head says %q", len(audit), prev, len(kept), h.AuditHash)
+	}
+	return nil
 }
