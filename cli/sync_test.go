@@ -32,6 +32,17 @@ func startServer(t *testing.T) *servertest.Server {
 	return servertest.Start(t, func(o *server.Options) { o.RateLimit = -1 })
 }
 
+// aliceLoggedIn starts a server with the member alice and logs her in
+// on a fresh data directory.
+func aliceLoggedIn(t *testing.T) (*servertest.Server, *servertest.Client, *harness) {
+	t.Helper()
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	return srv, alice, h
+}
+
 func TestSyncAndStatus(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -212,10 +223,7 @@ func TestConflictsAndResolve(t *testing.T) {
 
 func TestRetryAndDiscard(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	srv, _, h := aliceLoggedIn(t)
 	matter, _ := h.seed()
 	h.ok("sync")
 	// The server already has this id, for a record alice may not see (bob's
@@ -294,10 +302,7 @@ func TestRetryAndDiscard(t *testing.T) {
 
 func TestDoctor(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	_, _, h := aliceLoggedIn(t)
 	h.seed()
 	h.ok("sync")
 	if out := h.ok("doctor"); !strings.Contains(out, "No problems found.") {
@@ -350,10 +355,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestSyncWatch(t *testing.T) {
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	_, _, h := aliceLoggedIn(t)
 	h.seed()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb lockedBuffer
