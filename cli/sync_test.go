@@ -43,6 +43,19 @@ func aliceLoggedIn(t *testing.T) (*servertest.Server, *servertest.Client, *harne
 	return srv, alice, h
 }
 
+// aliceOnTwoDevices logs alice in on two fresh data directories of one
+// server; the first seeds a matter and a note, and both sync.
+func aliceOnTwoDevices(t *testing.T) (a, b *harness, matter, note string) {
+	t.Helper()
+	srv, alice, a := aliceLoggedIn(t)
+	b = newHarness(t)
+	b.login(srv.URL, alice)
+	matter, note = a.seed()
+	a.ok("sync")
+	b.ok("sync")
+	return a, b, matter, note
+}
+
 func TestSyncAndStatus(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -156,14 +169,7 @@ func (h *harness) firstMatter() string {
 
 func TestConflictsAndResolve(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	a, b := newHarness(t), newHarness(t)
-	a.login(srv.URL, alice)
-	b.login(srv.URL, alice)
-	_, note := a.seed()
-	a.ok("sync")
-	b.ok("sync")
+	a, b, _, note := aliceOnTwoDevices(t)
 	a.ok("edit", note, "title=From A")
 	b.ok("edit", note, "title=From B", "status=open")
 	a.ok("sync")
