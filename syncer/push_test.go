@@ -10,6 +10,7 @@ import (
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/server"
 	"casefile/syncer"
 )
 
@@ -145,12 +146,15 @@ func TestPoisonedOpDoesNotBlock(t *testing.T) {
 // failed with the server's sentence; its data stays queued, and the others
 // go through.
 func TestRejectedOpKeepsData(t *testing.T) {
-	_, alice, a := newSolo(t)
+	w, _, a := newSolo(t)
 	m := a.create("matter", model.Fields{"title": "Mine"})
 	a.sync()
-	// Another device of alice's takes an id first: a's create with the
-	// same id is refused for good (id_conflict).
-	taken := alice.CreateNote(t, m.ID, "first with this id")
+	// A note of another user's, in a matter alice cannot see, took an id
+	// first: a's create with the same id is refused for good, and nothing
+	// of the other note reaches a (a create of an id alice can see would
+	// be answered with the server's copy, as a restored backup is).
+	bob := w.srv.NewUser(t, "bob", server.RoleMember)
+	taken := bob.CreateNote(t, bob.CreateMatter(t, "Not alice's").ID, "first with this id")
 	good := a.create("note", model.Fields{model.MatterField: m.ID, "title": "fine"})
 	bad, err := a.db.Create(context.Background(), "note", taken.ID, model.Fields{model.MatterField: m.ID, "title": "late", "body": "keep me"})
 	if err != nil {
@@ -172,9 +176,14 @@ func TestRejectedOpKeepsData(t *testing.T) {
 	if failed == nil || failed.State != localdb.OpFailed || failed.LastError == "" || failed.Fields["body"] != "keep me" {
 		t.Fatalf("refused op = %+v, want failed with a sentence and its fields", failed)
 	}
-	// The record shows the server's copy; the refused data waits in the op.
-	if got := a.get(bad.ID); got.Fields["title"] != "first with this id" || got.State != model.StateFailed {
-		t.Errorf("refused record shows %v (%s), want the server's copy, failed", got.Fields, got.State)
+	// The record keeps this device's values; the other user's note shows
+	// nowhere.
+	got := a.get(bad.ID)
+	if got.Fields["title"] != "late" || got.Fields["body"] != "keep me" || got.State != model.StateFailed {
+		t.Errorf("refused record shows %v (%s), want its own values, failed", got.Fields, got.State)
+	}
+	if strings.Contains(failed.LastError, "first with this id") {
+		t.Errorf("the refusal shows another user's text: %q", failed.LastError)
 	}
 	if !a.sawEvent(func(ev syncer.Event) bool {
 		return ev.Kind == syncer.EventRecord && ev.RecordID == bad.ID && ev.Result == model.ResultRejected && ev.Err != ""
