@@ -280,9 +280,9 @@ func TestEndToEndWorkOfflineSurvivesRestart(t *testing.T) {
 	s.send(true, "harbour t")
 	s.waitText("Harbour Trust v. Pell Constructions")
 	s.send(false, "Enter", "Tab")
-	s.send(true, "Kept offline over a restart")
+	s.send(true, "Kept over a restart")
 	s.send(false, "C-s")
-	s.waitText("Notes · Kept offline over a restart", "↑ saved offline")
+	s.waitText("Notes · Kept over a restart", "↑ saved offline")
 	s.send(false, "q")
 	s.waitFor("the demo to end", ended)
 
@@ -292,14 +292,14 @@ func TestEndToEndWorkOfflineSurvivesRestart(t *testing.T) {
 	}
 	s.waitText("alice@127.0.0.1", "◌ working offline")
 	s.send(false, "right", "right")
-	screen := s.waitText("Kept offline over a restart")
+	screen := s.waitText("Kept over a restart")
 	if strings.Contains(screen, "● online") || !strings.Contains(screen, "↑ saved offline") {
 		t.Fatalf("after the restart:\n%s", screen)
 	}
 	s.send(false, "o")
 	s.waitFor("the note to reach the server", func(screen string) bool {
 		for _, l := range strings.Split(screen, "\n") {
-			if strings.Contains(l, "Kept offline over a restart") && strings.Contains(l, "✓ synced") {
+			if strings.Contains(l, "Kept over a restart") && strings.Contains(l, "✓ synced") {
 				return true
 			}
 		}
