@@ -12,6 +12,41 @@ import (
 	"casefile/model"
 )
 
+// buildBinary builds the real casefile into a temporary directory (and
+// skips the test in -short mode).
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "casefile")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".." // the module root, where main.go lives
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runBinary runs bin on the data directory data with no config file, and
+// returns its stdout, its stderr and its exit code.
+func runBinary(t *testing.T, bin, data string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--data", data, "--config", os.DevNull}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errb.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errb.String(), ee.ExitCode()
+	}
+	t.Fatalf("run %v: %v", args, err)
+	return "", "", 0
+}
+
 // TestBinary builds the real casefile and runs it as a child process:
 // exit codes, stdout and the one-sentence stderr.
 func TestBinary(t *testing.T) {
@@ -19,29 +54,11 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "casefile")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".." // the module root, where main.go lives
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(tmp, "data")
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", data, "--config", os.DevNull}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return out.String(), errb.String(), 0
-		case errors.As(err, &ee):
-			return out.String(), errb.String(), ee.ExitCode()
-		}
-		t.Fatalf("run %v: %v", args, err)
-		return "", "", 0
+		return runBinary(t, bin, data, args...)
 	}
 
 	// A script's first start (no terminal, no passphrase) encrypts with a

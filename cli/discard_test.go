@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"casefile/localdb"
-	"casefile/server"
 )
 
 // Another device adds a note to a matter this one deletes with its
@@ -13,14 +12,7 @@ import (
 // note), the sync says so and exits 6, and discard --all --state failed
 // drops the refused change after a confirmation.
 func TestSyncExitsNonZeroWhenTheServerRefusesAndDiscardAll(t *testing.T) {
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	a, b := newHarness(t), newHarness(t)
-	a.login(srv.URL, alice)
-	b.login(srv.URL, alice)
-	matter, _ := a.seed()
-	a.ok("sync")
-	b.ok("sync")
+	a, b, matter, _ := aliceOnTwoDevices(t)
 	b.add("note", "matter_id="+matter, "title=Added on the other laptop")
 	b.ok("sync")
 	a.ok("rm", matter, "--cascade")

@@ -2,14 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"casefile/model"
-	"casefile/server"
 )
 
 // canaryFile is a file of two chunks and more whose name and bytes carry
@@ -31,17 +29,7 @@ func canaryFile(t *testing.T, name string) (string, []byte) {
 // the bytes back, and fetch into the data directory is refused.
 func TestCLIAttachedFileNeverInPlaintext(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	bob := srv.NewUser(t, "bob", server.RoleMember)
-	ha, hb := newHarness(t), newHarness(t)
-	ha.login(srv.URL, alice)
-	hb.login(srv.URL, bob)
-	matter, note := ha.seed()
-	ha.ok("sync")
-	if err := srv.Grant(context.Background(), "bob", matter); err != nil {
-		t.Fatal(err)
-	}
+	ha, hb, note := aliceSharesWithBob(t)
 	src, data := canaryFile(t, cliCanary+" offer.txt")
 	id := strings.TrimSpace(ha.ok("attach", note, src))
 

@@ -13,10 +13,11 @@ import (
 	"casefile/server"
 )
 
-// Two devices through the CLI: alice attaches, sync moves the bytes, bob's
-// sync keeps the small file offline, fetch copies it out, detach removes it.
-func TestAttachSyncFetchDetach(t *testing.T) {
-	t.Parallel()
+// aliceSharesWithBob logs alice and bob in on two data directories of
+// one server; alice seeds a matter and a note, syncs, and bob is granted
+// the matter.
+func aliceSharesWithBob(t *testing.T) (*harness, *harness, string) {
+	t.Helper()
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	bob := srv.NewUser(t, "bob", server.RoleMember)
@@ -28,6 +29,14 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 	if err := srv.Grant(context.Background(), "bob", matter); err != nil {
 		t.Fatal(err)
 	}
+	return ha, hb, note
+}
+
+// Two devices through the CLI: alice attaches, sync moves the bytes, bob's
+// sync keeps the small file offline, fetch copies it out, detach removes it.
+func TestAttachSyncFetchDetach(t *testing.T) {
+	t.Parallel()
+	ha, hb, note := aliceSharesWithBob(t)
 
 	data := make([]byte, model.ChunkSize+500)
 	if _, err := rand.Read(data); err != nil {

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,31 +18,13 @@ import (
 // server's records; importing the backup again there skips every record.
 func TestBinaryRestoreOntoANewDevice(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := buildBinary(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "casefile")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	srv := startServer(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	run := func(data string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", data, "--config", os.DevNull}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return out.String(), errb.String(), ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatalf("run %v: %v", args, err)
-		}
-		return out.String(), errb.String(), 0
+		return runBinary(t, bin, data, args...)
 	}
 	must := func(data string, args ...string) string {
 		t.Helper()

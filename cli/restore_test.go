@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"casefile/localdb"
-	"casefile/server"
 )
 
 // TestRestoreBackupOnANewDeviceSyncsWithoutFailures exports a device's
@@ -17,10 +16,7 @@ import (
 // changed, a task deleted since stays deleted), and the journal says so.
 func TestRestoreBackupOnANewDeviceSyncsWithoutFailures(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	old := newHarness(t)
-	old.login(srv.URL, alice)
+	srv, alice, old := aliceLoggedIn(t)
 	matter, note := old.seed()
 	task := old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20")
 	kept := old.add("note", "matter_id="+matter, "title=Unchanged since the backup")

@@ -23,10 +23,7 @@ import (
 // server's data and its login, and says so. Its token never works again;
 // the owner can sign in afresh.
 func TestRevokedDeviceWipesAndExports(t *testing.T) {
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	srv, alice, h := aliceLoggedIn(t)
 	matter, note := h.seed()
 	sent, _ := canaryFile(t, "sent.txt")
 	h.ok("attach", note, sent)

@@ -32,6 +32,30 @@ func startServer(t *testing.T) *servertest.Server {
 	return servertest.Start(t, func(o *server.Options) { o.RateLimit = -1 })
 }
 
+// aliceLoggedIn starts a server with the member alice and logs her in
+// on a fresh data directory.
+func aliceLoggedIn(t *testing.T) (*servertest.Server, *servertest.Client, *harness) {
+	t.Helper()
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	return srv, alice, h
+}
+
+// aliceOnTwoDevices logs alice in on two fresh data directories of one
+// server; the first seeds a matter and a note, and both sync.
+func aliceOnTwoDevices(t *testing.T) (a, b *harness, matter, note string) {
+	t.Helper()
+	srv, alice, a := aliceLoggedIn(t)
+	b = newHarness(t)
+	b.login(srv.URL, alice)
+	matter, note = a.seed()
+	a.ok("sync")
+	b.ok("sync")
+	return a, b, matter, note
+}
+
 func TestSyncAndStatus(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -145,14 +169,7 @@ func (h *harness) firstMatter() string {
 
 func TestConflictsAndResolve(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	a, b := newHarness(t), newHarness(t)
-	a.login(srv.URL, alice)
-	b.login(srv.URL, alice)
-	_, note := a.seed()
-	a.ok("sync")
-	b.ok("sync")
+	a, b, _, note := aliceOnTwoDevices(t)
 	a.ok("edit", note, "title=From A")
 	b.ok("edit", note, "title=From B", "status=open")
 	a.ok("sync")
@@ -212,10 +229,7 @@ func TestConflictsAndResolve(t *testing.T) {
 
 func TestRetryAndDiscard(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	srv, _, h := aliceLoggedIn(t)
 	matter, _ := h.seed()
 	h.ok("sync")
 	// The server already has this id, for a record alice may not see (bob's
@@ -294,10 +308,7 @@ func TestRetryAndDiscard(t *testing.T) {
 
 func TestDoctor(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	_, _, h := aliceLoggedIn(t)
 	h.seed()
 	h.ok("sync")
 	if out := h.ok("doctor"); !strings.Contains(out, "No problems found.") {
@@ -350,10 +361,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestSyncWatch(t *testing.T) {
-	srv := startServer(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	h := newHarness(t)
-	h.login(srv.URL, alice)
+	_, _, h := aliceLoggedIn(t)
 	h.seed()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb lockedBuffer

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -306,7 +307,7 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var warnings []string
-	for _, key := range sortedKeys(raw) {
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[key]
 		var err error
 		switch key {
@@ -554,7 +555,7 @@ func keyMap(v any) (map[string][]string, error) {
 		return nil, fmt.Errorf("must be a table of action = [\"key\", ...], not %s", tomlKind(v))
 	}
 	out := make(map[string][]string, len(table))
-	for _, action := range sortedKeys(table) {
+	for _, action := range slices.Sorted(maps.Keys(table)) {
 		var keys []string
 		switch x := table[action].(type) {
 		case string:
@@ -599,15 +600,6 @@ func tomlKind(v any) string {
 		return "a date"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // closest returns the known key within two edits of key, or "".

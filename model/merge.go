@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -21,7 +22,7 @@ type Merge struct {
 // that set the value the server already has never conflict.
 func ThreeWay(c *Collection, version int64, current Fields, fieldVersions map[string]int64, baseVersion int64, changes Fields) Merge {
 	m := Merge{Apply: Fields{}, Merged: version > baseVersion}
-	for _, name := range sortedKeys(changes) {
+	for _, name := range slices.Sorted(maps.Keys(changes)) {
 		v := changes[name]
 		if Equal(current[name], v) {
 			continue

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -101,7 +102,7 @@ func NewID() string {
 func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
 	var probs Problems
 	out := make(Fields, len(fields))
-	for _, name := range sortedKeys(fields) {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		f, ok := c.Field(name)
 		if !ok {
 			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemUnknownField,
@@ -411,13 +412,4 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -288,15 +288,21 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
+// stopAccepting ends the event streams and marks the server stopping, so
+// that Serve refuses to start; it returns the API's HTTP server, if any.
+func (s *Server) stopAccepting() *http.Server {
+	s.hub.closeStreams()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = true
+	return s.http
+}
+
 // Shutdown stops accepting requests, ends event streams and waits for
 // requests in flight (a push finishes its batch) until ctx ends. The store
 // stays open until Close.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.hub.closeStreams()
-	s.mu.Lock()
-	hs := s.http
-	s.stopping = true
-	s.mu.Unlock()
+	hs := s.stopAccepting()
 	// Both listeners stop accepting at once; a slow scrape does not keep
 	// the API's listener open, nor a long push the metrics listener.
 	var merr error
@@ -328,11 +334,7 @@ func (s *Server) closeMetricsListener() {
 // Close shuts down at once: it ends streams and background work and
 // closes the store.
 func (s *Server) Close() error {
-	s.hub.closeStreams()
-	s.mu.Lock()
-	hs := s.http
-	s.stopping = true
-	s.mu.Unlock()
+	hs := s.stopAccepting()
 	var err error
 	if s.metricsHTTP != nil {
 		err = s.metricsHTTP.Close()

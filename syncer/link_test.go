@@ -38,14 +38,10 @@ func TestTokenRefused(t *testing.T) {
 	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, apiclient.ErrSessionExpired) {
 		t.Errorf("RunOnce while logged out: %v", err)
 	}
-	settle(w)
-	before := w.proxy.Requests("")
-	a.create("note", model.Fields{model.MatterField: m.ID, "title": "another"})
-	a.s.SyncNow()
-	time.Sleep(quiet)
-	if got := w.proxy.Requests(""); got != before {
-		t.Errorf("%d requests while logged out", got-before)
-	}
+	assertQuiet(t, w, "while logged out", func() {
+		a.create("note", model.Fields{model.MatterField: m.ID, "title": "another"})
+		a.s.SyncNow()
+	})
 	if ops := a.outbox(); len(ops) != 2 {
 		t.Errorf("outbox holds %d ops, want both notes kept", len(ops))
 	}
@@ -95,14 +91,11 @@ func TestWorkOfflineMakesNoRequests(t *testing.T) {
 	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
 
 	a.s.SetWorkOffline(true)
-	settle(w) // requests sent just before the switch may still arrive
-	before := w.proxy.Requests("")
-	a.create("note", model.Fields{model.MatterField: m.ID, "title": "offline again"})
-	a.s.SyncNow()
-	time.Sleep(quiet)
-	if got := w.proxy.Requests(""); got != before {
-		t.Errorf("%d requests after turning work offline back on", got-before)
-	}
+	// (assertQuiet first lets requests sent just before the switch arrive.)
+	assertQuiet(t, w, "after turning work offline back on", func() {
+		a.create("note", model.Fields{model.MatterField: m.ID, "title": "offline again"})
+		a.s.SyncNow()
+	})
 }
 
 // TestOfflineThenBack: an unreachable server makes the link offline; a
@@ -243,11 +236,20 @@ func TestIdleSyncerIsQuiet(t *testing.T) {
 	a.start()
 	waitFor(t, "the matter to be synced", func() bool { return a.get(m.ID).State == model.StateSynced })
 	waitFor(t, "the event stream", func() bool { return w.proxy.Requests("/v1/events") > 0 })
-	settle(w) // the pull that follows our own poke
+	// (assertQuiet first lets the pull that follows our own poke end.)
+	assertQuiet(t, w, "while idle", func() {})
+}
+
+// assertQuiet settles the proxy, runs act, and checks that no request
+// reaches the proxy for the quiet period after it.
+func assertQuiet(t testing.TB, w *world, what string, act func()) {
+	t.Helper()
+	settle(w)
 	before := w.proxy.Requests("")
+	act()
 	time.Sleep(quiet)
 	if got := w.proxy.Requests(""); got != before {
-		t.Errorf("%d requests while idle", got-before)
+		t.Errorf("%d requests %s", got-before, what)
 	}
 }
 

@@ -25,10 +25,7 @@ const (
 // against a server in another process.
 func (b *bench) live(ctx context.Context, dir string) (map[string]float64, error) {
 	store := sqliteStore(dir)
-	if err := b.addUser(ctx, store, "alice"); err != nil {
-		return nil, err
-	}
-	srv, err := b.startServer(ctx, store...)
+	srv, err := b.serveUser(ctx, store, "alice")
 	if err != nil {
 		return nil, err
 	}

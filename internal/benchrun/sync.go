@@ -9,6 +9,14 @@ import (
 )
 
 // addUser creates a member with the bench password in the store.
+// serveUser adds the member name to store and starts a server on it.
+func (b *bench) serveUser(ctx context.Context, store []string, name string) (*serveProc, error) {
+	if err := b.addUser(ctx, store, name); err != nil {
+		return nil, err
+	}
+	return b.startServer(ctx, store...)
+}
+
 func (b *bench) addUser(ctx context.Context, store []string, name string) error {
 	args := append([]string{"admin"}, store...)
 	_, _, err := b.exe(ctx, benchPassword+"\n", append(args, "user", "add", name, "--role", "member")...)
@@ -55,10 +63,7 @@ func (b *bench) pushPull(ctx context.Context, dir string, n int, store []string,
 	if err != nil {
 		return nil, err
 	}
-	if err := b.addUser(ctx, store, "alice"); err != nil {
-		return nil, err
-	}
-	srv, err := b.startServer(ctx, store...)
+	srv, err := b.serveUser(ctx, store, "alice")
 	if err != nil {
 		return nil, err
 	}
