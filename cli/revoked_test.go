@@ -117,3 +117,28 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// sync --watch obeys a revocation as sync does: the export, the wipe, the
+// sentence, exit 3 — not only "session expired".
+func TestRevokedDeviceWipesOnSyncWatch(t *testing.T) {
+	srv := startServer(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	h := newHarness(t)
+	h.login(srv.URL, alice)
+	matter, _ := h.seed()
+	h.ok("sync")
+	h.add("note", "matter_id="+matter, "title=unsent "+cliCanary)
+	if err := srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("sync", "--watch")
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, "revoked by an administrator") || !strings.Contains(r.stderr, "1 unsent change(s)") {
+		t.Fatalf("sync --watch of a revoked device: %+v", r)
+	}
+	if _, err := os.Stat(config.DBPath(h.data)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the database is still there: %v", err)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(h.data, unsentPrefix+"*.sealed")); len(matches) != 1 {
+		t.Fatalf("exports: %v", matches)
+	}
+}

@@ -67,7 +67,7 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	}
 	s := syncer.New(db, syncOptions(env, cfg, creds))
 	if *watch {
-		kick := func() {}
+		kick, stopFiles := func() {}, func() {}
 		if !*recordsOnly {
 			files, err := openFiles(env, cfg)
 			if err != nil {
@@ -82,8 +82,16 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 			r.Start(ctx)
 			defer r.Close()
 			kick = r.Kick
+			stopFiles = r.Close
 		}
-		return watchSync(ctx, env.Stdout, s, kick)
+		err := watchSync(ctx, env.Stdout, s, kick)
+		if errors.Is(err, errWatchRevoked) {
+			// watchSync closed the syncer; the files stop too, then the
+			// device obeys as a single sync would.
+			stopFiles()
+			return wipeRevoked(ctx, env, db, cfg.DataDir)
+		}
+		return err
 	}
 	sum, err := s.RunOnce(ctx)
 	defer s.Close()
@@ -201,6 +209,14 @@ func syncError(err error, timeout time.Duration) error {
 
 // watchSync runs the background syncer until ctx ends, printing a line per
 // cycle and every error. It returns when the token is refused.
+// errWatchRevoked ends watchSync when the server revoked the device.
+var errWatchRevoked = errors.New("this device was revoked")
+
+// revokedGrace is how long watch waits, once logged out, for the syncer to
+// say why: it tells of a revocation right after the refusal that logged
+// it out, so a moment is plenty.
+const revokedGrace = 2 * time.Second
+
 func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer, afterCycle func()) error {
 	if s.Connectivity() == syncer.LoggedOut {
 		return &ExitError{Code: exitLoggedOut, Err: syncer.ErrNotLoggedIn}
@@ -230,10 +246,37 @@ func watchSync(ctx context.Context, w io.Writer, s *syncer.Syncer, afterCycle fu
 				}
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), ev.Connectivity)
 				if ev.Connectivity == syncer.LoggedOut {
+					if revokedSoon(ctx, s.Events()) {
+						return errWatchRevoked
+					}
 					return &ExitError{Code: exitLoggedOut, Err: apiclient.ErrSessionExpired}
 				}
+			case syncer.EventRevoked:
+				return errWatchRevoked
 			case syncer.EventError:
 				fmt.Fprintf(w, "%s %s\n", clock(ev.At), safetext.Line(ev.Err))
+			}
+		}
+	}
+}
+
+// revokedSoon reads events for revokedGrace and reports whether one says
+// the device was revoked.
+func revokedSoon(ctx context.Context, events <-chan syncer.Event) bool {
+	t := time.NewTimer(revokedGrace)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return false
+		case ev, ok := <-events:
+			if !ok {
+				return false
+			}
+			if ev.Kind == syncer.EventRevoked {
+				return true
 			}
 		}
 	}
