@@ -191,8 +191,9 @@ func TestEndToEndDemo(t *testing.T) {
 	s.waitText("Notes · all matters")
 	s.send(false, "/")
 	s.send(true, "Caretaker")
-	s.waitText("Caretaker statement")
+	s.waitText("Caretaker statement", "1 of 1") // the search has narrowed the list
 	s.send(false, "Enter")
+	s.waitText("Caretaker statement", "1 of 1")
 	s.send(false, "Enter")
 	screen = s.waitText("he kept dated photos", "✓ synced")
 	if strings.Contains(screen, "≠ conflict") || strings.Contains(screen, "reported them to Pell") {
