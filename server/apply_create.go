@@ -67,8 +67,15 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		// The restore of a tombstone that compaction has removed since the
 		// client saw it: the record comes back after the version it was
 		// deleted at, so that no device that saw the tombstone takes the
-		// restored record for older news and ignores it.
-		action, rec.Version = "restore", op.BaseVersion+1
+		// restored record for older news and ignores it. The client's base
+		// may be older than the tombstone (an undo of a delete, another
+		// device's change since): the audit log, which compaction never
+		// touches, says how far the record's versions went.
+		audited, err := a.tx.AuditedVersion(ctx, col.Name, op.RecordID)
+		if err != nil {
+			return protocol.OpResult{}, err
+		}
+		action, rec.Version = "restore", max(op.BaseVersion, audited)+1
 	}
 	for name := range fields {
 		rec.FieldVersions[name] = rec.Version
