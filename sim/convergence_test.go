@@ -17,7 +17,7 @@ import (
 
 // Sizes of the CI sets (CASEFILE_SIM_SET=ci) on SQLite and PostgreSQL.
 const (
-	ciScenarios = 300
+	ciScenarios = 150
 	ciPostgres  = 6
 )
 
@@ -87,7 +87,7 @@ func seeds(t *testing.T, ci, small, race int) []uint64 {
 // was lost, duplicated or shown to the wrong user, and that every client
 // mirrors the server.
 func TestConvergence(t *testing.T) {
-	runSet(t, "TestConvergence", seeds(t, ciScenarios, 12, 8), func(t *testing.T) scenario { return sized() })
+	runSet(t, "TestConvergence", seeds(t, ciScenarios, 12, 4), func(t *testing.T) scenario { return sized() })
 }
 
 // TestConvergencePostgres runs a smaller set against PostgreSQL, each
@@ -122,9 +122,10 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		fmt.Printf("sim summary (%s): %s\n", name, line)
 	})
 	if n := runtime.NumCPU(); !child && n > 1 && len(seeds) >= 4*n {
-		// Two processes a CPU: while one scenario waits out a stalled or
-		// slow link, another uses the CPU.
-		runShards(t, name, 2*n, total)
+		// Three processes a CPU: while one scenario waits out a stalled or
+		// slow link, another uses the CPU (24 scenarios: 35.5 s with two a
+		// CPU, 31.6 s with three, on two cores).
+		runShards(t, name, 3*n, total)
 		return
 	}
 	var i, n int
@@ -206,6 +207,9 @@ func runShards(t *testing.T, name string, n int, total *stats) {
 func TestConvergenceReplay(t *testing.T) {
 	if os.Getenv("CASEFILE_SIM_SEED") != "" {
 		t.Skip("replaying one seed")
+	}
+	if raceEnabled {
+		t.Skip("make test runs the replay in its line without -race")
 	}
 	cfg := sized()
 	cfg.writes = min(cfg.writes, 40)

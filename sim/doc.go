@@ -11,7 +11,7 @@
 //
 // Environment:
 //
-//	CASEFILE_SIM_SET=ci         the CI set (300 scenarios, as make test runs it)
+//	CASEFILE_SIM_SET=ci         the CI set (150 scenarios, as make test runs it)
 //	CASEFILE_SIM_SCENARIOS=N    run N scenarios (make soak SCENARIOS=N)
 //	CASEFILE_SIM_FIRST=S        first seed of a multi-scenario run (default 1)
 //	CASEFILE_SIM_SEED=S         replay one scenario
