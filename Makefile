@@ -19,12 +19,12 @@ run: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet and every test with the race detector; then, without it, the convergence CI set, the crash tests and 1,000 access histories
+## test: vet and every test with the race detector; then, without it, the convergence CI set, the crash tests, 1,000 access histories and the file store's model
 test:
 	$(GO) vet $(PKGS)
 	CASEFILE_ACCESS_HISTORIES=200 $(GO) test -race -timeout 20m $(PKGS)
 	CASEFILE_SIM_SET=ci $(GO) test -timeout 20m -run 'TestConvergence|TestCrash' ./sim
-	CASEFILE_ACCESS_HISTORIES=1000 $(GO) test -timeout 20m -run 'TestAccessProperty' ./proof
+	CASEFILE_ACCESS_HISTORIES=1000 $(GO) test -timeout 20m -run 'TestAccessProperty|TestStoreModelProperty' ./proof ./localfiles
 
 ## bench: the sync scenarios S1–S7 (casefile bench, RUNS runs each, S6 with CASEFILE_TEST_POSTGRES) into bench-sync.json, then the Go benchmarks into bench.json
 bench: build

@@ -1,6 +1,12 @@
 package localdb
 
-import "context"
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // journal appends one entry; At defaults to now.
 func (db *DB) journal(ctx context.Context, q querier, e JournalEntry) error {
@@ -22,4 +28,76 @@ func (db *DB) journal(ctx context.Context, q querier, e JournalEntry) error {
 		db.sealNullable(before, journalPlace("before", &e, at)), db.sealNullable(after, journalPlace("after", &e, at)),
 		e.Undoes, e.Version)
 	return err
+}
+
+// Journal returns journal entries, newest first.
+func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	defer db.leave()
+	var conds []string
+	var args []any
+	if q.RecordID != "" {
+		conds = append(conds, "record_id = ?")
+		args = append(args, q.RecordID)
+	}
+	if q.AfterSeq > 0 {
+		conds = append(conds, "seq > ?")
+		args = append(args, q.AfterSeq)
+	}
+	query := "SELECT " + journalCols + " FROM journal"
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	query += " ORDER BY seq DESC"
+	if q.Limit > 0 {
+		query += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []JournalEntry{}
+	for rows.Next() {
+		e, err := db.scanJournal(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// journalCols are the columns scanJournal reads.
+const journalCols = "seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version"
+
+// scanJournal reads one journal row of journalCols, its sealed text opened.
+func (db *DB) scanJournal(s rowScanner) (JournalEntry, error) {
+	var e JournalEntry
+	var at int64
+	var before, after sql.NullString
+	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after, &e.Undoes, &e.Version); err != nil {
+		return e, mapErr(err)
+	}
+	e.At = fromNanos(at)
+	var err error
+	if e.Summary, err = db.openString(e.Summary, journalPlace("summary", &e, at)); err != nil {
+		return e, err
+	}
+	if before, err = db.openText(before, journalPlace("before", &e, at)); err != nil {
+		return e, err
+	}
+	if after, err = db.openText(after, journalPlace("after", &e, at)); err != nil {
+		return e, err
+	}
+	if e.Before, err = decodeFields(before); err != nil {
+		return e, err
+	}
+	e.After, err = decodeFields(after)
+	return e, err
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -43,6 +45,25 @@ func blobs() []blob {
 	return out
 }
 
+// raceChecks is how many histories TestStoreModelProperty runs under the
+// race detector; without it, rapid's default (100, or -rapid.checks).
+const raceChecks = 5
+
+// setRapidChecks sets rapid's history count for this test and puts the
+// old value back after it.
+func setRapidChecks(t *testing.T, n int) {
+	t.Helper()
+	f := flag.Lookup("rapid.checks")
+	if f == nil {
+		return
+	}
+	old := f.Value.String()
+	if err := f.Value.Set(strconv.Itoa(n)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Value.Set(old) })
+}
+
 // TestStoreModelProperty runs random histories of imports, chunked
 // downloads (in any order, some chunks damaged and written again), seals,
 // removals and reopenings against a plaintext and a sealed store, and
@@ -55,6 +76,12 @@ func TestStoreModelProperty(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := memDir(t)
+	if raceEnabled {
+		// One history hashes and seals megabytes; under the race detector
+		// that is minutes for nothing it could find (the store is used from
+		// one goroutine here): a few histories check the harness still runs.
+		setRapidChecks(t, raceChecks)
+	}
 	rapid.Check(t, func(rt *rapid.T) {
 		root, err := os.MkdirTemp(base, "store")
 		if err != nil {

@@ -208,3 +208,34 @@ func compacting(t *testing.T) (*servertest.Server, *clock, *servertest.Client) {
 	srv := servertest.Start(t, withClock(clk), func(o *server.Options) { o.Retention = 24 * time.Hour })
 	return srv, clk, srv.NewUser(t, "alice", server.RoleMember)
 }
+
+// TestRestoreWithStaleBaseAfterCompaction: a restore (a create based on a
+// version) whose base is older than the tombstone — an undo of a delete
+// on a device that missed later changes — arrives after compaction removed
+// the tombstone. The record must come back after every version it had
+// (the audit log's count), not at base+1, or devices holding the tombstone
+// take it for older news and never show it (sim seed 124).
+func TestRestoreWithStaleBaseAfterCompaction(t *testing.T) {
+	ctx := context.Background()
+	srv, clk, alice := compacting(t)
+	m := alice.CreateMatter(t, "Restored late")
+	note := alice.CreateNote(t, m.ID, "Deleted by cascade, then undone")
+	v2 := alice.PushOne(t, servertest.Update(note, model.Fields{"body": "one"}))
+	v3 := alice.PushOne(t, servertest.Update(v2.Record, model.Fields{"body": "two"}))
+	gone := alice.PushOne(t, servertest.Delete(v3.Record))
+	expect(t, gone, model.ResultApplied, "")
+	if gone.Record.Version != 4 {
+		t.Fatalf("the tombstone is at version %d, want 4", gone.Record.Version)
+	}
+	clk.Add(48 * time.Hour)
+	if st, err := srv.Compact(ctx, clk.Now()); err != nil || st.Tombstones != 1 {
+		t.Fatalf("compaction = %+v, %v; want the tombstone gone", st, err)
+	}
+	restore := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Deleted by cascade, then undone"})
+	restore.RecordID, restore.BaseVersion = note.ID, v2.Record.Version // stale: the device saw version 2
+	got := alice.PushOne(t, restore)
+	expect(t, got, model.ResultApplied, "")
+	if got.Record.Version != gone.Record.Version+1 || got.Record.Deleted {
+		t.Fatalf("restored at version %d (deleted %v), want %d: after every version it had", got.Record.Version, got.Record.Deleted, gone.Record.Version+1)
+	}
+}

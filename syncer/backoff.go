@@ -1,6 +1,8 @@
 package syncer
 
 import (
+	"casefile/apiclient"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -60,4 +62,25 @@ func LockedRand(seed uint64) func() float64 {
 		defer mu.Unlock()
 		return r.Float64()
 	}
+}
+
+// waitAfter is the wait before trying again after err: d from the
+// backoff, or longer when the server asked for it (Retry-After on a 429
+// or 503).
+func waitAfter(d time.Duration, err error) time.Duration {
+	var e *apiclient.Error
+	if errors.As(err, &e) && e.RetryAfter > d {
+		return e.RetryAfter
+	}
+	return d
+}
+
+func (s *Syncer) backoff(b Backoff, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := waitAfter(b.Delay(s.failures), err)
+	s.failures++
+	now := s.opts.Now()
+	s.clockLocked(now)
+	s.holdUntil = now.Add(d)
 }

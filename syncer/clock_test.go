@@ -1,10 +1,12 @@
 package syncer_test
 
 import (
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
@@ -23,7 +25,16 @@ func TestRetryAfterClockJumpsBack(t *testing.T) {
 	var offset atomic.Int64 // what the device's clock is off by
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	d := w.newDevice("d", alice, func(o *syncer.Options) { o.Now = clock })
-	w.proxy.Inject(protocol.PathPush, "unavailable")
+	// Pushes fail until the clock has jumped: on a busy machine a single
+	// failure's retry could land before the test saw it waiting.
+	var failing atomic.Bool
+	failing.Store(true)
+	w.proxy.SetRule(func(path string, _ []byte) (faultproxy.Fault, bool) {
+		if strings.HasPrefix(path, protocol.PathPush) && failing.Load() {
+			return faultproxy.Unavailable, true
+		}
+		return "", false
+	})
 	d.create("matter", model.Fields{"title": "Retried"})
 	d.start()
 	waitFor(t, "the failed push to be scheduled for a retry", func() bool {
@@ -31,5 +42,6 @@ func TestRetryAfterClockJumpsBack(t *testing.T) {
 		return len(ops) == 1 && ops[0].State == localdb.OpRetrying
 	})
 	offset.Store(int64(-24 * time.Hour))
+	failing.Store(false)
 	waitFor(t, "the retry after the clock went back", func() bool { return len(d.outbox()) == 0 })
 }

@@ -32,3 +32,25 @@ func (r *run) learnHead() error {
 	}
 	return nil
 }
+
+func (s *Syncer) noteHead(head int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.head = max(s.head, head)
+}
+
+func (s *Syncer) notePulled(cursor, head int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pulled = cursor
+	s.head = max(s.head, head)
+}
+
+func (s *Syncer) serverHead() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head
+}
+
+// Head returns the highest server change sequence this syncer has heard of.
+func (s *Syncer) Head() int64 { return s.serverHead() }

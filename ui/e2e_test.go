@@ -121,7 +121,8 @@ func freePort(t *testing.T) int {
 // alice and bob, seeded matters and one conflict) in tmux at 100×30, and
 // works through it as a person would: a note saved while working offline
 // shows "saved offline", going online makes it "synced", and resolving the
-// waiting conflict takes the conflict count down.
+// waiting conflict takes the conflict count down and the record then
+// shows the resolved value.
 func TestEndToEndDemo(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildCasefile(t)
@@ -181,6 +182,23 @@ func TestEndToEndDemo(t *testing.T) {
 			!strings.Contains(screen, "≠ 1 conflict")
 	})
 	s.waitText("✓ everything synced")
+
+	// The record shows what the resolution wrote: mine, synced, no
+	// conflict mark left behind (a screen re-reads after every change).
+	s.send(false, "1")
+	s.waitText("Notes · Written offline in the courtroom") // the detail left open
+	s.send(false, "Escape")
+	s.waitText("Notes · all matters")
+	s.send(false, "/")
+	s.send(true, "Caretaker")
+	s.waitText("Caretaker statement", "1 of 1") // the search has narrowed the list
+	s.send(false, "Enter")
+	s.waitText("Caretaker statement", "1 of 1")
+	s.send(false, "Enter")
+	screen = s.waitText("he kept dated photos", "✓ synced")
+	if strings.Contains(screen, "≠ conflict") || strings.Contains(screen, "reported them to Pell") {
+		t.Fatalf("after resolving, the record still shows the conflict or their text:\n%s", screen)
+	}
 
 	// Quitting stops the demo: the session's program ends.
 	s.send(false, "q")

@@ -8,8 +8,6 @@ package faultproxy
 
 import (
 	"bytes"
-	"compress/gzip"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -225,20 +223,6 @@ func (p *Proxy) Start() error {
 	return nil
 }
 
-// CloseStreams cuts every open event stream and returns how many.
-func (p *Proxy) CloseStreams() int {
-	p.mu.Lock()
-	ss := make([]*stream, 0, len(p.streams))
-	for s := range p.streams {
-		ss = append(ss, s)
-	}
-	p.mu.Unlock()
-	for _, s := range ss {
-		s.cut()
-	}
-	return len(ss)
-}
-
 // Requests counts the requests received whose path starts with prefix
 // ("" counts all), faulted or not.
 func (p *Proxy) Requests(prefix string) int {
@@ -272,67 +256,6 @@ func (p *Proxy) Close() error {
 	p.Stop()
 	p.rt.CloseIdleConnections()
 	return nil
-}
-
-// decide picks the fault and latency of one request.
-func (p *Proxy) decide(r *http.Request, body []byte) (Fault, time.Duration, time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.counts[r.URL.Path]++
-	latency := p.latency
-	fault := Pass
-	if p.rule != nil {
-		if f, ok := p.rule(r.URL.Path, plainBody(r, body)); ok {
-			if f != Pass {
-				p.faults[f]++
-			}
-			return f, latency, 0
-		}
-	}
-	for i, q := range p.queue {
-		if strings.HasPrefix(r.URL.Path, q.prefix) {
-			fault = q.fault
-			p.queue = append(p.queue[:i:i], p.queue[i+1:]...)
-			p.faults[fault]++
-			return fault, latency, 0
-		}
-	}
-	rd := p.random
-	if rd.MaxLatency > 0 {
-		latency += time.Duration(p.rnd.Int64N(int64(rd.MaxLatency)))
-	}
-	var life time.Duration
-	x := p.rnd.Float64()
-	switch {
-	case x < rd.Reset:
-		fault = Reset
-	case x < rd.Reset+rd.Drop:
-		fault = Drop
-	case x < rd.Reset+rd.Drop+rd.Unavailable:
-		fault = Unavailable
-	case x < rd.Reset+rd.Drop+rd.Unavailable+rd.Duplicate:
-		fault = Duplicate
-	default:
-		if isStream(r) && rd.CloseStream > 0 && p.rnd.Float64() < rd.CloseStream {
-			fault = CloseStream
-			if rd.StreamLife > 0 {
-				life = time.Duration(p.rnd.Int64N(int64(rd.StreamLife)))
-			}
-		}
-	}
-	if isStream(r) && (fault == Drop || fault == Duplicate) {
-		// A stream never ends, so its answer cannot be read to the end
-		// first: cut it at once instead.
-		fault = Reset
-	}
-	if fault != Pass {
-		p.faults[fault]++
-	}
-	return fault, latency, life
-}
-
-func isStream(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 }
 
 // ServeHTTP forwards one request, applying its fault.
@@ -438,92 +361,9 @@ func (p *Proxy) forward(r *http.Request, body []byte) (*http.Response, error) {
 	return p.rt.RoundTrip(out)
 }
 
-// stream is one event stream being piped to a client.
-type stream struct {
-	once   sync.Once
-	cancel context.CancelFunc
-	conn   func()
-}
-
-func (s *stream) cut() { s.once.Do(func() { s.cancel(); s.conn() }) }
-
-func (p *Proxy) pipeStream(w http.ResponseWriter, r *http.Request, resp *http.Response, fault Fault, life time.Duration, bw int) {
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	s := &stream{cancel: cancel, conn: func() { resp.Body.Close() }}
-	p.mu.Lock()
-	p.streams[s] = struct{}{}
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.streams, s)
-		p.mu.Unlock()
-	}()
-	rc := http.NewResponseController(w)
-	rc.Flush() //nolint:errcheck // a client gone is noticed on the next write
-	out := Throttle(ctx, w, bw, rc.Flush)
-	if fault == CloseStream && life > 0 {
-		t := time.AfterFunc(life, s.cut)
-		defer t.Stop()
-	}
-	buf := make([]byte, 4096)
-	for ctx.Err() == nil {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				return
-			}
-			rc.Flush() //nolint:errcheck // see above
-			if fault == CloseStream && life == 0 && bytes.Contains(buf[:n], []byte("\n\n")) {
-				s.cut()
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// reset closes the client's connection abruptly (TCP RST), as a network
-// failure does.
-func reset(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0) //nolint:errcheck // best effort: a FIN is a failure too
-	}
-	conn.Close()
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, msg)
-}
-
 // maxBody bounds a forwarded request body: above the protocol's limit, so
 // that the server, not the proxy, refuses oversize bodies.
 const maxBody = 64 << 20
 
 // ErrStopped is returned by Start after Close.
 var ErrStopped = errors.New("faultproxy: closed")
-
-// plainBody is a request body as its rule reads it: decoded when it came
-// gzip-compressed (the request is forwarded as it came).
-func plainBody(r *http.Request, body []byte) []byte {
-	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		return body
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		return body
-	}
-	plain, err := io.ReadAll(io.LimitReader(zr, maxBody))
-	if err != nil {
-		return body
-	}
-	return plain
-}

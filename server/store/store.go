@@ -68,6 +68,11 @@ type Reader interface {
 	// MatterHolds counts the live records (tombstones not) a matter holds,
 	// the matter itself not, by collection.
 	MatterHolds(ctx context.Context, matterID string) (map[string]int64, error)
+	// AuditedVersion returns the version a record reached in the life the
+	// audit log shows last for it (its changes since its latest create):
+	// the audit log outlives compaction, so this is the version of a
+	// tombstone compaction has removed. 0 if the log has no create of it.
+	AuditedVersion(ctx context.Context, collection, id string) (int64, error)
 	// Changes returns records with After < seq <= UpTo visible to the
 	// query's user, in seq order, at most Limit of them.
 	Changes(ctx context.Context, q ChangeQuery) ([]Record, error)

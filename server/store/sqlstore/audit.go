@@ -124,3 +124,16 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 	}
 	return st, nil
 }
+
+func (t *txn) AuditedVersion(ctx context.Context, collection, id string) (int64, error) {
+	target := collection + "/" + id
+	var n int64
+	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit
+		WHERE target = $1 AND action IN ('create', 'update', 'delete', 'restore')
+		AND id >= COALESCE((SELECT MAX(id) FROM audit WHERE target = $1 AND action = 'create'), -1)
+		AND EXISTS (SELECT 1 FROM audit WHERE target = $1 AND action = 'create')`, target).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("read a record's audited version: %w", t.mapErr(err))
+	}
+	return n, nil
+}

@@ -1,0 +1,187 @@
+package localdb_test
+
+// The in-memory client model, continued: the writes a person makes
+// (create, update, delete) and the errors the model expects from calls.
+
+import (
+	"errors"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// errKind names the error the model expects from a call.
+type errKind int
+
+const (
+	errNone errKind = iota
+	errProblems
+	errNotFound
+	errDeleted
+	errInConflict
+	errNoOp
+	errSending
+	errNoConflict
+	errResolution // a resolution model.Conflict.Resolve refuses
+	errRecordGone
+	errMatterNotEmpty
+)
+
+func (k errKind) String() string {
+	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone", "matter not empty"}[k]
+}
+
+// matches reports whether err is the kind the model expects.
+func (k errKind) matches(err error) bool {
+	var probs model.Problems
+	switch k {
+	case errNone:
+		return err == nil
+	case errProblems:
+		return errors.As(err, &probs)
+	case errNotFound:
+		return errors.Is(err, localdb.ErrNotFound)
+	case errDeleted:
+		return errors.Is(err, localdb.ErrDeleted)
+	case errInConflict:
+		return errors.Is(err, localdb.ErrInConflict)
+	case errNoOp:
+		return errors.Is(err, localdb.ErrNoOp)
+	case errSending:
+		return errors.Is(err, localdb.ErrSending)
+	case errNoConflict:
+		return errors.Is(err, localdb.ErrConflict)
+	case errResolution:
+		return err != nil
+	case errRecordGone:
+		return errors.Is(err, localdb.ErrRecordGone)
+	case errMatterNotEmpty:
+		return errors.Is(err, localdb.ErrMatterNotEmpty)
+	}
+	return false
+}
+
+// create models Create: it returns the normalised fields the record gets.
+func (m *clientModel) create(coll string, fields model.Fields) (model.Fields, errKind) {
+	col := m.col(coll)
+	if col == nil {
+		return nil, errProblems
+	}
+	norm, probs := col.Validate(fields, true)
+	if len(probs) > 0 {
+		return nil, errProblems
+	}
+	if mid, ok := norm[model.MatterField].(string); ok && !m.refOK(mid) {
+		return nil, errProblems
+	}
+	return norm, errNone
+}
+
+// created adds the record Create wrote under id.
+func (m *clientModel) created(id, coll string, norm model.Fields) {
+	r := &mRecord{id: id, coll: coll, fields: norm.Clone(), state: model.StatePending}
+	r.matter = model.MatterOf(coll, id, norm)
+	m.recs[id] = r
+	m.ops = append(m.ops, &mOp{record: id, coll: coll, kind: model.OpCreate, fields: norm.Clone(), state: localdb.OpPending})
+	m.journal++
+}
+
+// writable is the error an edit or delete of id meets before its fields are looked at.
+func (m *clientModel) writable(id string) (*mRecord, errKind) {
+	r := m.recs[id]
+	switch {
+	case r == nil:
+		return nil, errNotFound
+	case r.state == model.StateConflict:
+		return nil, errInConflict
+	case r.deleted && !m.hiddenFailedCreate(r):
+		return nil, errDeleted
+	}
+	return r, errNone
+}
+
+// update models Update.
+func (m *clientModel) update(id string, changes model.Fields) errKind {
+	r, ek := m.writable(id)
+	if ek != errNone {
+		return ek
+	}
+	norm, probs := m.col(r.coll).Validate(changes, false)
+	if len(probs) > 0 {
+		return errProblems
+	}
+	if mid, ok := norm[model.MatterField].(string); ok && mid != "" && !m.refOK(mid) {
+		return errProblems
+	}
+	changed, before := model.Fields{}, model.Fields{}
+	for k, v := range norm {
+		if !model.Equal(r.fields[k], v) || (r.deleted && v != nil) {
+			changed[k], before[k] = v, cloneValue(r.fields[k])
+		}
+	}
+	if len(changed) == 0 {
+		return errNone
+	}
+	m.enqueue(r, model.OpUpdate, changed, before)
+	m.recompute(id)
+	m.journal++
+	return errNone
+}
+
+// delete models Delete.
+func (m *clientModel) delete(id string) errKind {
+	r, ek := m.writable(id)
+	if ek != errNone {
+		return ek
+	}
+	if len(m.held(r)) > 0 {
+		return errMatterNotEmpty
+	}
+	m.enqueue(r, model.OpDelete, nil, nil)
+	m.recompute(id)
+	m.journal++
+	return errNone
+}
+
+// held lists the live records a matter shows as its own, by id as
+// DeleteCascade takes them, or nothing for another record.
+func (m *clientModel) held(r *mRecord) []string {
+	if r.coll != model.MatterCollection {
+		return nil
+	}
+	var out []string
+	for _, id := range sortedKeys(m.recs) {
+		r2 := m.recs[id]
+		if id != r.id && !r2.deleted && r2.matter == r.id {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// deleteCascade models DeleteCascade: the matter's records first, then
+// the matter; a record in conflict stops it with nothing written.
+func (m *clientModel) deleteCascade(id string) (int, errKind) {
+	r, ek := m.writable(id)
+	if ek != errNone {
+		return 0, ek
+	}
+	if r.coll != model.MatterCollection {
+		return 0, errResolution // any error: not a matter
+	}
+	held := m.held(r)
+	for _, h := range held {
+		if _, ek := m.writable(h); ek != errNone {
+			return 0, ek
+		}
+	}
+	for _, h := range held {
+		m.enqueue(m.recs[h], model.OpDelete, nil, nil)
+		m.recompute(h)
+		m.journal++
+	}
+	m.enqueue(r, model.OpDelete, nil, nil)
+	m.recompute(id)
+	m.journal++
+	return len(held), errNone
+}

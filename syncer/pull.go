@@ -1,0 +1,132 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"casefile/apiclient"
+	"casefile/localdb"
+)
+
+// pull fetches pages after the local cursor until the server has no more,
+// applying each with its cursor in one transaction.
+func (r *run) pull() error {
+	st, err := r.s.db.Status(r.ctx)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	cursor := st.Cursor
+	progress := cursor == 0 // an initial sync shows progress from the first page
+	if cursor == 0 {
+		// A pull from 0 replaces what the device holds: a record it does
+		// not show is gone on the server or out of this user's sight, and
+		// the history that would say so may have been compacted. (On a
+		// device that holds nothing this only sets the cursor.)
+		if err := r.s.db.ResetCursor(r.ctx); err != nil {
+			return fmt.Errorf("reset cursor: %w", err)
+		}
+	}
+	// The later pages of a full pull (from 0, or the rest of a resync an
+	// earlier cycle began) name the compaction mark it began under: they
+	// may pass below it while it has not moved.
+	mark, err := r.fullPullMark(cursor)
+	if err != nil {
+		return err
+	}
+	resynced := false
+	var done, total int64
+	for {
+		r.begin()
+		limit := r.s.pageSize.size()
+		ask := limit
+		if r.s.opts.PageSize == 0 && r.s.pageSize.full() {
+			ask = 0 // the server's own page size
+		}
+		page, err := r.c.Pull(r.nctx, cursor, ask, mark)
+		r.adapt(r.s.pageSize, "pull page", limit, err)
+		if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld && !resynced {
+			// The server compacted past our cursor: read everything again.
+			// ResetCursor keeps pending ops and conflicts.
+			resynced = true
+			r.s.log.Info("cursor too old: full resync", "cursor", cursor)
+			if err := r.s.db.ResetCursor(r.ctx); err != nil {
+				return fmt.Errorf("reset cursor: %w", err)
+			}
+			cursor, progress, done, total, mark = 0, true, 0, 0, apiclient.NoMark
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
+			return fmt.Errorf("apply pull: %w", err)
+		}
+		if cursor == 0 {
+			mark = page.CompactedThrough
+			if err := r.s.db.SetMeta(r.ctx, MetaFullPullMark, strconv.FormatInt(mark, 10)); err != nil {
+				return fmt.Errorf("record the compaction mark: %w", err)
+			}
+		}
+		n := int64(len(page.Records))
+		total = max(total, done+page.Total, done+n)
+		done += n
+		r.sum.Pulled += int(n)
+		cursor = page.Cursor
+		r.s.notePulled(cursor, page.Head)
+		if page.More {
+			progress = true
+		}
+		if progress {
+			r.s.emit(Event{Kind: EventProgress, Done: done, Total: total})
+		}
+		r.s.emit(Event{Kind: EventPulled, Counts: Summary{Pulled: int(n)}})
+		if !page.More {
+			break
+		}
+	}
+	if err := r.s.db.NoteHead(r.ctx, r.s.serverHead()); err != nil {
+		return fmt.Errorf("record server head: %w", err)
+	}
+	return nil
+}
+
+// Pull runs a pull-only cycle now: the server's changes until caught up,
+// nothing sent. Doctor's repair uses it after resetting the cursor.
+func (s *Syncer) Pull(ctx context.Context) (Summary, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return Summary{}, errClosed
+	}
+	sum, err := s.cycle(ctx, wants{pull: true, forced: true})
+	s.afterCycle(err)
+	return sum, err
+}
+
+// fullPullMark is the compaction mark the full pull resuming at cursor
+// began under, or apiclient.NoMark when it is not one (or the mark was never
+// recorded: the server then answers cursor_too_old and the pull starts
+// over).
+func (r *run) fullPullMark(cursor int64) (int64, error) {
+	if cursor == 0 {
+		return apiclient.NoMark, nil
+	}
+	flag, err := r.s.db.Meta(r.ctx, localdb.MetaResync)
+	if err != nil {
+		return apiclient.NoMark, fmt.Errorf("read resync flag: %w", err)
+	}
+	if flag != "1" {
+		return apiclient.NoMark, nil
+	}
+	v, err := r.s.db.Meta(r.ctx, MetaFullPullMark)
+	if err != nil {
+		return apiclient.NoMark, fmt.Errorf("read the compaction mark: %w", err)
+	}
+	mark, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || mark < 0 {
+		return apiclient.NoMark, nil
+	}
+	return mark, nil
+}

@@ -1,0 +1,297 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"casefile/apiclient"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// huntAfter is how many times a batch must have failed with a server error
+// before it is split to find the one op that makes the server fail, so
+// that one poisoned op cannot hold back the records queued with it.
+const huntAfter = 2
+
+// forcedHorizon makes every retrying op due in a cycle a person asked for.
+const forcedHorizon = 100 * 365 * 24 * time.Hour
+
+// push drains the due outbox in batches.
+func (r *run) push() error {
+	horizon := r.s.opts.Now()
+	if r.w.forced {
+		horizon = horizon.Add(forcedHorizon)
+	}
+	if err := r.learnHead(); err != nil {
+		return err
+	}
+	for {
+		if err := r.nctx.Err(); err != nil {
+			return err
+		}
+		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.batchSize.size())
+		if err != nil {
+			return fmt.Errorf("next batch: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		// A transient failure ends the push: the server or the link is
+		// unwell, and the ops wait for their retry time.
+		if err := r.send(batch); err != nil {
+			return err
+		}
+	}
+}
+
+// send pushes ops; it returns nil once every op has an answer applied
+// locally, or the error that sent the unanswered ones back to the queue.
+func (r *run) send(ops []localdb.OutboxOp) error {
+	err := r.attempt(ops)
+	if err == nil {
+		return nil
+	}
+	return r.handle(ops, err)
+}
+
+// handle decides what to do with ops after their push failed with err.
+func (r *run) handle(ops []localdb.OutboxOp, err error) error {
+	switch {
+	case len(ops) > 1 && opSpecific(err):
+		return r.halves(ops)
+	case len(ops) > 1 && serverError(err) && minAttempts(ops) >= huntAfter:
+		return r.hunt(ops)
+	}
+	r.retry(ops, err)
+	return err
+}
+
+// halves sends each half on its own, to isolate an op the server refuses
+// as a whole request (malformed, too large).
+func (r *run) halves(ops []localdb.OutboxOp) error {
+	a, b := ops[:len(ops)/2], ops[len(ops)/2:]
+	if err := r.send(a); err != nil {
+		r.retry(b, err)
+		return err
+	}
+	return r.send(b)
+}
+
+// hunt looks for the one op that makes the server fail every batch it is
+// in: the half that goes through is applied, the other is searched. If
+// both halves fail, the server is failing, not one op.
+func (r *run) hunt(ops []localdb.OutboxOp) error {
+	a, b := ops[:len(ops)/2], ops[len(ops)/2:]
+	errA := r.attempt(a)
+	if errA == nil {
+		return r.send(b)
+	}
+	if !serverError(errA) {
+		if err := r.handle(a, errA); err != nil {
+			r.retry(b, err)
+			return err
+		}
+		return r.send(b)
+	}
+	errB := r.attempt(b)
+	if errB == nil {
+		return r.send(a)
+	}
+	r.retry(a, errA)
+	if serverError(errB) {
+		r.retry(b, errB)
+		return errB
+	}
+	return r.handle(b, errB)
+}
+
+// attempt sends ops in one request and applies the answers. A request the
+// server refuses for good that carries one op becomes that op's rejection.
+func (r *run) attempt(ops []localdb.OutboxOp) error {
+	wire := make([]model.Op, len(ops))
+	for i, o := range ops {
+		wire[i] = o.Op
+	}
+	if len(ops) > 1 {
+		if body, err := json.Marshal(protocol.PushRequest{Ops: wire}); err == nil && len(body) > protocol.MaxBodyBytes {
+			return &apiclient.Error{Class: apiclient.ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
+				Message: "The batch is too large for one request."}
+		}
+	}
+	// The cursor goes with the push: when the batch is all that changed
+	// after it, the answer says so and the pull need not fetch this
+	// device's own writes back.
+	cursor, named, err := r.s.db.PushCursor(r.ctx)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	if !named {
+		cursor = -1
+	}
+	r.begin()
+	resp, err := r.c.PushFrom(r.nctx, wire, cursor)
+	r.adapt(r.s.batchSize, "push batch", len(ops), err)
+	if err != nil {
+		if len(ops) == 1 && opSpecific(err) {
+			_, err := r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0, 0, 0)
+			return err
+		}
+		return err
+	}
+	// The answers and the cursor they may move share one commit.
+	from, to := int64(0), int64(0)
+	if named && resp.Cursor > cursor {
+		from, to = cursor, resp.Cursor
+	}
+	moved, err := r.apply(ops, resp.Results, resp.Head, from, to)
+	if err != nil {
+		return err
+	}
+	if moved {
+		r.s.notePulled(resp.Cursor, resp.Head)
+	}
+	return nil
+}
+
+// adapt sizes the next exchange of its kind after one of n things ended
+// with err: smaller after a timeout, larger again after successes.
+func (r *run) adapt(a *adaptiveSize, what string, n int, err error) {
+	switch {
+	case err == nil:
+		a.succeeded()
+	case apiclient.TimedOut(err):
+		a.timedOut(n)
+		r.s.log.Info("exchange timed out: asking for less", "what", what, "size", n, "next", a.size())
+	}
+}
+
+// rejection turns a refused one-op request into that op's rejected result.
+func rejection(o localdb.OutboxOp, err error) protocol.OpResult {
+	res := protocol.OpResult{OpID: o.OpID, Result: model.ResultRejected, Code: protocol.CodeBadRequest, Message: sentence(err)}
+	var e *apiclient.Error
+	if errors.As(err, &e) {
+		res.Code = e.Code
+	}
+	return res
+}
+
+// opSpecific reports whether a whole push refused with err may be the
+// fault of an op in it: a malformed or oversized request, a forbidden
+// write. A 404 or 405 means the address is wrong, not the ops.
+func opSpecific(err error) bool {
+	var e *apiclient.Error
+	if !errors.As(err, &e) || e.Class != apiclient.ClassPermanent {
+		return false
+	}
+	switch e.Status {
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// serverError reports an internal server error, which one op may cause.
+func serverError(err error) bool {
+	var e *apiclient.Error
+	return errors.As(err, &e) && e.Status == http.StatusInternalServerError
+}
+
+func minAttempts(ops []localdb.OutboxOp) int {
+	m := ops[0].Attempts
+	for _, o := range ops[1:] {
+		m = min(m, o.Attempts)
+	}
+	return m
+}
+
+// apply records the server's answers locally in one transaction, which
+// also moves the pull cursor from from to to when to > from and the
+// answers were all that changed in between (it reports whether it moved).
+// The server has committed them: a cancellation does not stop this.
+func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head, from, to int64) (bool, error) {
+	ctx := context.WithoutCancel(r.ctx)
+	moved, err := r.s.db.ApplyPushResultsAndAdvance(ctx, results, from, to)
+	if err != nil {
+		// The ops go back to the queue; replaying their ids returns these
+		// same answers.
+		r.retry(ops, err)
+		return false, fmt.Errorf("apply push results: %w", err)
+	}
+	var step Summary
+	for _, res := range results {
+		state := model.StateSynced
+		switch res.Result {
+		case model.ResultApplied, model.ResultMerged:
+			step.Pushed++
+		case model.ResultConflict:
+			step.Conflicts++
+			state = model.StateConflict
+		case model.ResultRejected:
+			step.Failed++
+			state = model.StateFailed
+		}
+		recordID := ""
+		for _, o := range ops {
+			if o.OpID == res.OpID {
+				recordID = o.RecordID
+				break
+			}
+		}
+		r.s.emit(Event{Kind: EventRecord, RecordID: recordID, State: state, Result: res.Result, Err: res.Message})
+	}
+	r.sum.Pushed += step.Pushed
+	r.sum.Conflicts += step.Conflicts
+	r.sum.Failed += step.Failed
+	r.s.noteHead(head)
+	r.s.emit(Event{Kind: EventPushed, Counts: step})
+	return moved, nil
+}
+
+// retry sends ops back to the queue after a transient failure, due after
+// a backoff that grows with each op's attempts (or at once when the cycle
+// was merely interrupted or the token refused: the loop waits anyway).
+func (r *run) retry(ops []localdb.OutboxOp, cause error) {
+	if len(ops) == 0 {
+		return
+	}
+	now := r.s.opts.Now()
+	msg := sentence(cause)
+	var e *apiclient.Error
+	errors.As(cause, &e)
+	groups := map[int][]string{}
+	for _, o := range ops {
+		groups[o.Attempts] = append(groups[o.Attempts], o.OpID)
+	}
+	ctx := context.WithoutCancel(r.ctx)
+	for attempts, ids := range groups {
+		next := now
+		if e != nil && e.Transient() {
+			// attempts counts this send: the first failure waits Delay(0).
+			d := r.s.opts.OpBackoff.Delay(attempts - 1)
+			if e.RetryAfter > d {
+				d = e.RetryAfter
+			}
+			next = now.Add(d)
+		}
+		mark := r.s.db.MarkRetry
+		if apiclient.Undelivered(cause) {
+			mark = r.s.db.MarkUndelivered
+		}
+		if err := mark(ctx, ids, msg, next); err != nil {
+			r.s.log.Error("return ops to the queue", "ops", len(ids), "err", err)
+			continue
+		}
+		r.s.scheduleRetry(next)
+		for _, o := range ops {
+			if o.Attempts == attempts {
+				r.s.emit(Event{Kind: EventRecord, RecordID: o.RecordID, State: model.StateRetrying, Err: msg})
+			}
+		}
+	}
+}
