@@ -15,10 +15,10 @@ import (
 
 // EnvPassphrase gives the data directory's passphrase to scripts and
 // tests; a person at a terminal is asked instead.
-const EnvPassphrase = "CASEFILE_PASSPHRASE"
+const EnvPassphrase = "CASEFILE_PASSPHRASE" // #nosec G101 -- the name of an environment variable, not a secret
 
 // EnvNewPassphrase gives the new passphrase to `casefile passphrase` in scripts.
-const EnvNewPassphrase = "CASEFILE_NEW_PASSPHRASE"
+const EnvNewPassphrase = "CASEFILE_NEW_PASSPHRASE" // #nosec G101 -- the name of an environment variable, not a secret
 
 // forgottenNote is said whenever a passphrase is chosen.
 const forgottenNote = "Keep this passphrase safe: without it this device's copy cannot be opened. " +

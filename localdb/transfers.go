@@ -77,7 +77,7 @@ func (db *DB) DueTransfers(ctx context.Context, now time.Time) ([]Transfer, erro
 	}
 	defer db.leave()
 	return db.transfers(ctx, `SELECT attachment_id, direction, hash, size, state, done_bytes, attempts, last_error FROM transfers
-		WHERE state IN ('queued', 'active') AND next_attempt <= ? ORDER BY direction DESC, created_at, attachment_id`, nanos(now))
+		WHERE state IN (?, ?) AND next_attempt <= ? ORDER BY direction DESC, created_at, attachment_id`, TransferQueued, TransferActive, nanos(now))
 }
 
 func (db *DB) transfers(ctx context.Context, q string, args ...any) ([]Transfer, error) {
@@ -322,8 +322,8 @@ func (db *DB) QueueOffline(ctx context.Context, small int64) (int, error) {
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO transfers (attachment_id, direction, hash, size, state, created_at)
-			SELECT id, 'down', hash, size, 'queued', ? FROM (`+db.offlineCandidates()+`)`,
-			nanos(db.now()), model.AttachmentCollection, small)
+			SELECT id, ?, hash, size, ?, ? FROM (`+db.offlineCandidates()+`)`, // #nosec G202 -- constant SQL; values are parameters
+			Download, TransferQueued, nanos(db.now()), model.AttachmentCollection, small)
 		if err != nil {
 			return err
 		}
@@ -360,9 +360,9 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 	// lock (the record sync shares it).
 	var work int
 	if err := db.r.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM transfers t WHERE t.direction = 'down'
+		(SELECT COUNT(*) FROM transfers t WHERE t.direction = ?
 			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = t.attachment_id AND r.deleted = 0)) +
-		(SELECT COUNT(*) FROM (`+db.unusedFiles()+`))`, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection).Scan(&work); err != nil {
+		(SELECT COUNT(*) FROM (`+db.unusedFiles()+`))`, Download, model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection).Scan(&work); err != nil {
 		return 0, fmt.Errorf("collect files: %w", mapErr(err))
 	}
 	if work == 0 {
@@ -371,8 +371,8 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		n = 0
-		if _, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE direction = 'down'
-			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = transfers.attachment_id AND r.deleted = 0)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE direction = ?
+			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = transfers.attachment_id AND r.deleted = 0)`, Download); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM transfer_chunks

@@ -81,7 +81,7 @@ func (s *Shared) runEditor(msg externalReadyMsg) tea.Cmd {
 			}
 			return externalDoneMsg{owner: owner, err: errors.New("the editor " + name + " did not start (" + err.Error() + "); set $EDITOR")}
 		}
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) // #nosec G304 -- the temporary file we made for the editor
 		if err != nil {
 			return externalDoneMsg{owner: owner, err: err}
 		}

@@ -70,7 +70,7 @@ func (s *SealedWriter) flush(last bool) {
 	}
 	sealed := s.k.Seal(s.buf, chunkAD(s.name, s.index, last))
 	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(sealed))) //nolint:gosec // a chunk is at most chunkSize+Overhead
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(sealed))) // #nosec G115 -- a chunk is at most chunkSize+Overhead
 	if _, err := s.w.Write(hdr[:]); err != nil {
 		s.err = err
 		return

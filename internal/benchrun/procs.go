@@ -27,7 +27,7 @@ const serverStartTimeout = 30 * time.Second
 // exe runs the casefile binary with args and returns its stdout and the
 // CPU time it used; stderr goes to the bench's log when it fails.
 func (b *bench) exe(ctx context.Context, stdin string, args ...string) (string, time.Duration, error) {
-	cmd := exec.CommandContext(ctx, b.bin, args...)
+	cmd := exec.CommandContext(ctx, b.bin, args...) // #nosec G204 -- the casefile binary under measurement
 	cmd.Env = b.env()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -79,7 +79,7 @@ func (s *serveProc) DirectURL() string { return "http://" + s.addr }
 // store args (--data DIR or --database URL).
 func (b *bench) startServer(ctx context.Context, store ...string) (*serveProc, error) {
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rate-limit", "0", "--log-level", "error"}, store...)
-	cmd := exec.Command(b.bin, args...)
+	cmd := exec.Command(b.bin, args...) // #nosec G204 -- the casefile binary under measurement
 	cmd.Env = b.env()
 	pr, pw := io.Pipe()
 	var errb bytes.Buffer

@@ -46,7 +46,7 @@ func (b *bench) exeEnv(ctx context.Context, extra []string, stdin string, args .
 	if len(extra) == 0 {
 		return b.exe(ctx, stdin, args...)
 	}
-	cmd := exec.CommandContext(ctx, b.bin, args...)
+	cmd := exec.CommandContext(ctx, b.bin, args...) // #nosec G204 -- the casefile binary under measurement
 	cmd.Env = append(b.env(), extra...)
 	cmd.Stdin = bytes.NewReader([]byte(stdin))
 	var out, errb bytes.Buffer
