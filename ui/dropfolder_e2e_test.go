@@ -1,51 +1,23 @@
 package ui
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"casefile/vault"
 )
 
 // A terminal UI running with a drop folder configured watches it: the
 // matter's folder appears, and a file saved there becomes a document with
 // the file attached while the UI is open, with no command run.
 func TestEndToEndDropFolderWatchedByUI(t *testing.T) {
-	bin := buildCasefile(t)
-	dir := t.TempDir()
-	data, cfg, inbox := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml"), filepath.Join(dir, "Inbox")
-	if err := os.WriteFile(cfg, []byte("drop_folder = \""+inbox+"\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const pass = "drop test passphrase"
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vault.CreateWithCost(data, []byte(pass), vault.TestCost); err != nil {
-		t.Fatal(err)
-	}
-	cli := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...)
-		cmd.Env = append(os.Environ(), "CASEFILE_PASSPHRASE="+pass)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	inbox := filepath.Join(t.TempDir(), "Inbox")
+	r := newSealedRig(t, pass, "drop_folder = \""+inbox+"\"\n")
+	cli := r.cli
 	cli("add", "matter", "title=Harbour Trust")
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "drop"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env NO_COLOR= CASEFILE_PASSPHRASE='%s' %s --data %s --config %s", pass, bin, data, cfg)
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
+	s := r.start("drop", "", "")
 	s.waitText("Harbour Trust")
 	var folder string
 	s.waitFor("the matter's drop folder", func(string) bool {

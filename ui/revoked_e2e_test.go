@@ -3,9 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"casefile/config"
 	"casefile/server"
 	"casefile/server/servertest"
-	"casefile/vault"
 )
 
 // A terminal UI open when an admin revokes its device: the next exchange
@@ -22,44 +19,19 @@ import (
 // export (the same wipe as casefile sync), and a key ends the program,
 // which says it again on the terminal.
 func TestEndToEndRevokedWhileOpen(t *testing.T) {
-	bin := buildCasefile(t)
 	srv := servertest.Start(t)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
-	dir := t.TempDir()
-	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const pass = "revoke test passphrase"
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vault.CreateWithCost(data, []byte(pass), vault.TestCost); err != nil {
-		t.Fatal(err)
-	}
+	r := newSealedRig(t, pass, "")
+	dir, data, cli := r.dir, r.data, r.cli
 	if err := config.SaveCredentials(data, config.Credentials{Server: srv.URL, User: "alice", Device: "test", Token: alice.Token}); err != nil {
 		t.Fatal(err)
-	}
-	cli := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...)
-		cmd.Env = append(os.Environ(), "CASEFILE_PASSPHRASE="+pass)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
 	}
 	cli("add", "matter", "title="+lockCanary, "client=Ines Moreau")
 	cli("sync")
 
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "revoked"}
-	t.Cleanup(func() { s.tmux("kill-server") })
 	stderr := filepath.Join(dir, "stderr.txt")
-	cmd := fmt.Sprintf("env NO_COLOR= CASEFILE_PASSPHRASE='%s' %s --data %s --config %s 2>%s", pass, bin, data, cfg, stderr)
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
+	s := r.start("revoked", "", stderr)
 	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
 		t.Fatalf("tmux set-option: %v: %s", err, out)
 	}
