@@ -43,6 +43,11 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it many times")
 	}
+	if raceDetector {
+		// The killed processes are the binary, built without the race
+		// detector; make test runs this test in its line without -race.
+		t.Skip("make test runs the crash test without -race")
+	}
 	iterations := envInt(t, "CASEFILE_CRASH_ITERATIONS", crashIterations)
 	seed := uint64(envInt(t, "CASEFILE_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)))
 	t.Logf("seed %d, %d iterations (replay: CASEFILE_CRASH_SEED=%d go test -run TestCrashSafety ./syncer)", seed, iterations, seed)
