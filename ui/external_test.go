@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,29 +102,12 @@ func TestEditorCtrlEFailingEditorKeepsText(t *testing.T) {
 // script: ctrl+e in a note's body hands the terminal to it, and what it
 // wrote is in the form when the UI comes back, and saved with ctrl+s.
 func TestEndToEndCtrlEEditor(t *testing.T) {
-	bin := buildCasefile(t)
-	dir := t.TempDir()
-	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cli := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	r := newSealedRig(t, "", "")
+	cli := r.cli
 	matter := cli("add", "matter", "title=Lindqvist v. Northgate Homes")
 	note := cli("add", "note", "matter_id="+matter, "title=Site visit", "body=Damp in the hall.")
 	editor, _ := fakeEditor(t, `printf '\nMould behind the wardrobe.\n' >> "$1"`)
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "tui"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env NO_COLOR= VISUAL= EDITOR=%s %s --data %s --config %s", editor, bin, data, cfg)
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
+	s := r.start("tui", "VISUAL= EDITOR="+editor, "")
 	s.waitText("Lindqvist v. Northgate")
 	s.send(false, "right", "right")
 	s.waitText("Site visit")

@@ -5,29 +5,35 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"casefile/vault"
 )
 
-// sealedRig is the real binary on an encrypted data directory of its own
-// (its passphrase at the tests' argon2id cost) with a config file: the
-// set-up of the tmux tests that need a passphrase.
+// sealedRig is the real binary on a data directory of its own with a
+// config file: the set-up of the tmux tests. With a passphrase the
+// directory is encrypted with it (at the tests' argon2id cost); without
+// one the binary keeps a generated key beside the data, as scripts do.
 type sealedRig struct {
 	t                   *testing.T
 	bin, dir, data, cfg string
 	pass                string
+	width, height       int // of the tmux window: 100×30 unless set
 }
 
-// newSealedRig builds casefile and makes the directory, its key and a
-// config file holding cfgText.
+// newSealedRig builds casefile and makes the directory, its key (if pass
+// is not "") and a config file holding cfgText.
 func newSealedRig(t *testing.T, pass, cfgText string) *sealedRig {
 	t.Helper()
-	r := &sealedRig{t: t, bin: buildCasefile(t), dir: t.TempDir(), pass: pass}
+	r := &sealedRig{t: t, bin: buildCasefile(t), dir: t.TempDir(), pass: pass, width: 100, height: 30}
 	r.data, r.cfg = filepath.Join(r.dir, "data"), filepath.Join(r.dir, "config.toml")
 	if err := os.WriteFile(r.cfg, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if pass == "" {
+		return r
 	}
 	if err := os.MkdirAll(r.data, 0o700); err != nil {
 		t.Fatal(err)
@@ -38,12 +44,23 @@ func newSealedRig(t *testing.T, pass, cfgText string) *sealedRig {
 	return r
 }
 
+// passEnv is the passphrase's environment assignment, or "" without one.
+func (r *sealedRig) passEnv() string {
+	if r.pass == "" {
+		return ""
+	}
+	return "CASEFILE_PASSPHRASE='" + r.pass + "'"
+}
+
 // cli runs a casefile command on the directory and returns its output;
 // a failing command fails the test.
 func (r *sealedRig) cli(args ...string) string {
 	r.t.Helper()
 	cmd := exec.Command(r.bin, append([]string{"--data", r.data, "--config", r.cfg}, args...)...)
-	cmd.Env = append(os.Environ(), "CASEFILE_PASSPHRASE="+r.pass)
+	cmd.Env = os.Environ()
+	if r.pass != "" {
+		cmd.Env = append(cmd.Env, "CASEFILE_PASSPHRASE="+r.pass)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		r.t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -51,17 +68,17 @@ func (r *sealedRig) cli(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// start opens the UI in a tmux session of its own at 100×30, with env
+// start opens the UI in a tmux session of its own, with env
 // (NAME=value words) in its environment and its stderr in stderr if not "".
 func (r *sealedRig) start(name, env, stderr string) *tmuxSession {
 	r.t.Helper()
 	s := &tmuxSession{t: r.t, socket: filepath.Join(r.dir, name+".sock"), name: name}
 	r.t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env NO_COLOR= CASEFILE_PASSPHRASE='%s' %s %s --data %s --config %s", r.pass, env, r.bin, r.data, r.cfg)
+	cmd := fmt.Sprintf("env NO_COLOR= %s %s %s --data %s --config %s", r.passEnv(), env, r.bin, r.data, r.cfg)
 	if stderr != "" {
 		cmd += " 2>" + stderr
 	}
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", strconv.Itoa(r.width), "-y", strconv.Itoa(r.height), cmd); err != nil {
 		r.t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
 	return s
