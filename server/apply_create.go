@@ -95,6 +95,8 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 			if err := a.tx.AddAccessEvent(ctx, store.AccessEvent{Seq: seq, User: a.p.user, MatterID: rec.ID, Kind: store.AccessGrant, At: now}); err != nil {
 				return protocol.OpResult{}, err
 			}
+			// An access change of theirs: their streams learn the matter.
+			a.tx.Notify(store.Hint{Seq: seq, User: a.p.user})
 		}
 	}
 	if exists && old.MatterID != matter {

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"casefile/protocol"
@@ -52,157 +52,6 @@ var (
 	endRevoked = &streamEnd{code: protocol.CodeDeviceRevoked, retry: streamRetry,
 		msg: errDeviceRevoked.msg}
 )
-
-// hub fans change hints out to the event streams of this process.
-type hub struct {
-	mu      sync.Mutex
-	subs    map[*subscriber]struct{}
-	byToken map[string][]*subscriber // oldest first
-	byUser  map[string][]*subscriber // oldest first
-	done    chan struct{}            // closed when streams must end (shutdown)
-	closed  bool
-}
-
-type subscriber struct {
-	user, token string
-	// unseen holds matters this stream's user was found not to see, so
-	// that their hints are not even delivered (guarded by the hub's mu):
-	// with thousands of streams, checking every change of every matter
-	// against the database on every stream was most of a busy server's
-	// work. Only "not visible" is remembered: a poke is always preceded
-	// by a check, so a stale entry can only delay one (it is forgotten on
-	// the user's own access changes and at every heartbeat), never reveal
-	// a matter.
-	unseen map[string]struct{}
-	hints  chan store.Hint
-	lost   chan struct{}   // signalled when hints overflowed; the stream pokes with the head
-	end    chan *streamEnd // the hub closes the stream (over a cap)
-}
-
-func newHub() *hub {
-	return &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, byUser: map[string][]*subscriber{},
-		done: make(chan struct{})}
-}
-
-// subscribe adds a stream for a user's token, first closing the oldest
-// of the token's streams and of the user's that the caps leave no room
-// for.
-func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return nil, false
-	}
-	for len(h.byToken[token]) >= perToken {
-		h.kick(h.byToken[token][0], endTooMany)
-	}
-	for len(h.byUser[user]) >= perUser {
-		h.kick(h.byUser[user][0], endTooMany)
-	}
-	sub := &subscriber{user: user, token: token, hints: make(chan store.Hint, streamHintBuffer), lost: make(chan struct{}, 1),
-		end: make(chan *streamEnd, 1)}
-	h.subs[sub] = struct{}{}
-	h.byToken[token] = append(h.byToken[token], sub)
-	h.byUser[user] = append(h.byUser[user], sub)
-	return sub, true
-}
-
-// kick tells a stream to end and stops counting it; h.mu is held.
-func (h *hub) kick(sub *subscriber, why *streamEnd) {
-	h.remove(sub)
-	select {
-	case sub.end <- why:
-	default:
-	}
-}
-
-// remove forgets a stream; h.mu is held. Removing one already gone does
-// nothing.
-func (h *hub) remove(sub *subscriber) {
-	if _, ok := h.subs[sub]; !ok {
-		return
-	}
-	delete(h.subs, sub)
-	h.byToken[sub.token] = without(h.byToken[sub.token], sub)
-	if len(h.byToken[sub.token]) == 0 {
-		delete(h.byToken, sub.token)
-	}
-	h.byUser[sub.user] = without(h.byUser[sub.user], sub)
-	if len(h.byUser[sub.user]) == 0 {
-		delete(h.byUser, sub.user)
-	}
-}
-
-func without(list []*subscriber, sub *subscriber) []*subscriber {
-	for i, s := range list {
-		if s == sub {
-			return append(list[:i:i], list[i+1:]...)
-		}
-	}
-	return list
-}
-
-func (h *hub) unsubscribe(sub *subscriber) {
-	h.mu.Lock()
-	h.remove(sub)
-	h.mu.Unlock()
-}
-
-// publish hands a hint to every stream without ever blocking the store's
-// listener: a stream that falls behind gets one poke with the head instead.
-func (h *hub) publish(hint store.Hint) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for sub := range h.subs {
-		switch {
-		case hint.User != "":
-			if hint.User == sub.user {
-				sub.unseen = nil // an access change of theirs: look again
-			}
-		case hint.MatterID != "":
-			if _, no := sub.unseen[hint.MatterID]; no {
-				continue
-			}
-		}
-		select {
-		case sub.hints <- hint:
-		default:
-			select {
-			case sub.lost <- struct{}{}:
-			default:
-			}
-		}
-	}
-}
-
-// maxUnseen bounds the matters one stream remembers as not its user's.
-const maxUnseen = 4096
-
-// notSeen remembers that sub's user does not see matter.
-func (h *hub) notSeen(sub *subscriber, matter string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if sub.unseen == nil || len(sub.unseen) >= maxUnseen {
-		sub.unseen = map[string]struct{}{}
-	}
-	sub.unseen[matter] = struct{}{}
-}
-
-// forgetUnseen drops what sub remembered (a role may have changed).
-func (h *hub) forgetUnseen(sub *subscriber) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	sub.unseen = nil
-}
-
-func (h *hub) closeStreams() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.closed {
-		h.closed = true
-		close(h.done)
-	}
-}
 
 // handleEvents is the realtime stream: a "poke" event with the change
 // sequence whenever something the user may see changes, and a heartbeat
@@ -277,8 +126,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
+	batch := make([]store.Hint, 0, streamHintBuffer)
 	for {
-		var news bool
+		var news int64
 		select {
 		case <-ctx.Done():
 			return
@@ -288,25 +138,34 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 			closeWith(why)
 			return
 		case <-tick.C:
-			s.hub.forgetUnseen(sub)
-			if p, _, err = s.streamCheck(ctx, p, nil); err == nil && !write(": heartbeat\n\n") {
+			if p, _, err = s.streamCheck(ctx, sub, p, nil); err == nil && !write(": heartbeat\n\n") {
 				return
 			}
 		case <-sub.lost:
-			if p, _, err = s.streamCheck(ctx, p, nil); err == nil {
+			if p, _, err = s.streamCheck(ctx, sub, p, nil); err == nil {
 				if h, herr := s.Head(ctx); herr == nil && h > last && !poke(h, false) {
 					return
 				}
 			}
 		case h := <-sub.hints:
-			if h.Seq <= last {
+			// Every hint waiting is checked at once, and the stream pokes
+			// once with the newest that is news.
+			batch = append(batch[:0], h)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case h := <-sub.hints:
+					batch = append(batch, h)
+				default:
+					break more
+				}
+			}
+			batch = slices.DeleteFunc(batch, func(h store.Hint) bool { return h.Seq <= last })
+			if len(batch) == 0 {
 				continue
 			}
-			if p, news, err = s.streamCheck(ctx, p, &h); err == nil && news && !poke(h.Seq, false) {
+			if p, news, err = s.streamCheck(ctx, sub, p, batch); err == nil && news > 0 && !poke(news, false) {
 				return
-			}
-			if err == nil && !news && h.User == "" && h.MatterID != "" {
-				s.hub.notSeen(sub, h.MatterID)
 			}
 		}
 		switch {
@@ -323,27 +182,50 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 // streamCheck asks again who holds the stream's token (ErrNotFound once it
-// is revoked or expired, or its user is gone) and, for a hint, whether it
-// is news for them now: a change in a matter they see, an access change of
-// theirs, or a hint for everyone.
-func (s *Server) streamCheck(ctx context.Context, p *principal, h *store.Hint) (*principal, bool, error) {
+// is revoked or expired, or its user is gone) and which of the hints are
+// news for them now: a change in a matter they see, an access change of
+// theirs, or a hint for everyone. It returns the newest such hint's seq
+// (0 if none). When the hub's set of the user's matters is missing or a
+// heartbeat old, it reads that again in the same transaction.
+func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal, hints []store.Hint) (*principal, int64, error) {
 	var now *principal
-	var news bool
+	var news int64
+	var matters []string
+	at := s.now()
+	gen, due := s.hub.accessDue(sub.user, at, s.opts.Heartbeat)
 	err := s.st.Read(ctx, func(rd store.Reader) (err error) {
 		if now, err = s.principalOf(ctx, rd, p.tokenHash); err != nil {
 			return err
 		}
-		switch {
-		case h == nil:
-		case h.User == now.user, h.User == "" && h.MatterID == "":
-			news = true
-		case h.MatterID != "":
-			news, err = s.visible(ctx, rd, now, h.MatterID)
+		seen := map[string]bool{}
+		for _, h := range hints {
+			ok := false
+			switch {
+			case h.User == now.user, h.User == "" && h.MatterID == "":
+				ok = true
+			case h.MatterID != "":
+				var known bool
+				if ok, known = seen[h.MatterID]; !known {
+					if ok, err = s.visible(ctx, rd, now, h.MatterID); err != nil {
+						return err
+					}
+					seen[h.MatterID] = ok
+				}
+			}
+			if ok {
+				news = max(news, h.Seq)
+			}
+		}
+		if due && now.role != protocol.RoleAdmin {
+			matters, err = rd.MattersOf(ctx, now.user)
 		}
 		return err
 	})
 	if err != nil {
-		return p, false, err
+		return p, 0, err
+	}
+	if due {
+		s.hub.setAccess(sub.user, gen, now.role, matters, at)
 	}
 	return now, news, nil
 }

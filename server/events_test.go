@@ -56,7 +56,11 @@ func stream(t *testing.T, baseURL, token, lastEventID string) <-chan sseEvent {
 			switch {
 			case line == "":
 				if ev != (sseEvent{}) {
-					ch <- ev
+					select {
+					case ch <- ev:
+					case <-ctx.Done(): // nobody reads any more
+						return
+					}
 				}
 				ev = sseEvent{}
 			case strings.HasPrefix(line, ":"):
@@ -81,6 +85,7 @@ func stream(t *testing.T, baseURL, token, lastEventID string) <-chan sseEvent {
 // next returns the next event that is not a heartbeat or the greeting.
 func nextPoke(t *testing.T, ch <-chan sseEvent) int64 {
 	t.Helper()
+	timeout := time.After(30 * time.Second)
 	for {
 		select {
 		case ev, ok := <-ch:
@@ -95,7 +100,7 @@ func nextPoke(t *testing.T, ch <-chan sseEvent) int64 {
 				t.Fatalf("event %+v, want a poke whose id is its seq", ev)
 			}
 			return p.Seq
-		case <-time.After(30 * time.Second):
+		case <-timeout:
 			t.Fatal("no poke arrived")
 		}
 	}

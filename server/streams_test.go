@@ -192,3 +192,38 @@ func TestEventsLastEventIDBeyondHead(t *testing.T) {
 		t.Fatalf("poke = %d, want %d", seq, note.Seq)
 	}
 }
+
+// TestEventsPromotionHeardWithinAHeartbeat: a member made an admin by
+// other means than a grant (no change tells the streams) hears about every
+// matter from the first heartbeat after the hub's view of them is a
+// heartbeat old: the hub reads what a user sees again at that age.
+func TestEventsPromotionHeardWithinAHeartbeat(t *testing.T) {
+	srv := servertest.Start(t, func(o *server.Options) { o.Heartbeat = 50 * time.Millisecond })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	own := alice.CreateMatter(t, "Alice's own")
+	bobs := bob.CreateMatter(t, "Bob's")
+	events := stream(t, srv.URL, alice.Token, "")
+	greeting(t, events)
+	mine := alice.CreateNote(t, own.ID, "Alice's") // the hub learns what alice sees
+	if seq := nextPoke(t, events); seq != mine.Seq {
+		t.Fatalf("first poke = %d, want %d", seq, mine.Seq)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE users SET role = 'admin' WHERE name = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	for beats := 0; beats < 3; {
+		if ev := <-events; ev.comment == "heartbeat" {
+			beats++
+		}
+	}
+	theirs := bob.CreateNote(t, bobs.ID, "Now alice's business too")
+	if seq := nextPoke(t, events); seq != theirs.Seq {
+		t.Fatalf("poke after the promotion = %d, want %d (bob's note)", seq, theirs.Seq)
+	}
+}

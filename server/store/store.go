@@ -65,6 +65,8 @@ type Reader interface {
 	IsMember(ctx context.Context, user, matterID string) (bool, error)
 	// Members returns the members of a matter, by name.
 	Members(ctx context.Context, matterID string) ([]string, error)
+	// MattersOf returns the matters a user is a member of, by id.
+	MattersOf(ctx context.Context, user string) ([]string, error)
 	// MatterHolds counts the live records (tombstones not) a matter holds,
 	// the matter itself not, by collection.
 	MatterHolds(ctx context.Context, matterID string) (map[string]int64, error)

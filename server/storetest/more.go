@@ -34,10 +34,13 @@ func testMembers(t *testing.T, st store.Store) {
 	if !first || again {
 		t.Fatalf("AddMember = %v then %v, want true then false", first, again)
 	}
-	var members []string
+	var members, bobs []string
 	var isBob, isCarol bool
 	if err := st.Read(ctx, func(r store.Reader) (err error) {
 		if members, err = r.Members(ctx, m); err != nil {
+			return err
+		}
+		if bobs, err = r.MattersOf(ctx, "bob"); err != nil {
 			return err
 		}
 		if isBob, err = r.IsMember(ctx, "bob", m); err != nil {
@@ -50,6 +53,9 @@ func testMembers(t *testing.T, st store.Store) {
 	}
 	if !slices.Equal(members, []string{"alice", "bob"}) || !isBob || isCarol {
 		t.Fatalf("members %v, bob %v, carol %v", members, isBob, isCarol)
+	}
+	if !slices.Equal(bobs, []string{m}) {
+		t.Fatalf("bob's matters = %v, want [%s]", bobs, m)
 	}
 	var removed, removedAgain bool
 	write(t, st, func(tx store.Tx) (err error) {

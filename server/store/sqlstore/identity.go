@@ -151,21 +151,30 @@ func (t *txn) IsMember(ctx context.Context, user, matterID string) (bool, error)
 }
 
 func (t *txn) Members(ctx context.Context, matterID string) ([]string, error) {
-	rows, err := t.q.QueryContext(ctx, `SELECT user_name FROM members WHERE matter_id = $1 ORDER BY user_name`, matterID)
+	return t.strings(ctx, "members", `SELECT user_name FROM members WHERE matter_id = $1 ORDER BY user_name`, matterID)
+}
+
+func (t *txn) MattersOf(ctx context.Context, user string) ([]string, error) {
+	return t.strings(ctx, "memberships", `SELECT matter_id FROM members WHERE user_name = $1 ORDER BY matter_id`, user)
+}
+
+// strings reads a one-column query of text; what names it in errors.
+func (t *txn) strings(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	rows, err := t.q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read members: %w", t.mapErr(err))
+		return nil, fmt.Errorf("read %s: %w", what, t.mapErr(err))
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("read members: %w", err)
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("read %s: %w", what, err)
 		}
-		out = append(out, name)
+		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read members: %w", t.mapErr(err))
+		return nil, fmt.Errorf("read %s: %w", what, t.mapErr(err))
 	}
 	return out, nil
 }

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"casefile/protocol"
+	"casefile/server/store"
+)
+
+// hub fans change hints out to the event streams of this process.
+//
+// A hint goes only to the streams of users who may see it: the hub keeps,
+// per user with a stream open, the matters they were last read to see.
+// That set is a filter in front of the streams, never the last word: a
+// stream checks its token, its user's role and the matter against the
+// store before every poke. So a set that still holds a matter the user
+// lost costs one check; a set that misses one the user gained would delay
+// a poke, which is why it is dropped on every access change of the user
+// (grants, revocations, matters they create), on a hint for everyone, and
+// read again once it is a heartbeat old (a role changed by other means).
+// With 10,000 streams, handing every hint to every stream, each checking
+// it against the database, was most of a busy server's work.
+type hub struct {
+	mu      sync.Mutex
+	subs    map[*subscriber]struct{}
+	byToken map[string][]*subscriber // oldest first
+	users   map[string]*userStreams
+	done    chan struct{} // closed when streams must end (shutdown)
+	closed  bool
+}
+
+// userStreams are one user's streams and what the hub knows they see.
+type userStreams struct {
+	subs []*subscriber // oldest first
+	// sees is nil until read: every hint is then handed to the streams.
+	sees *matterSet
+	// gen counts the times sees was dropped; a set read before the last
+	// drop is not kept.
+	gen uint64
+}
+
+// matterSet is what a user was read to see at a moment.
+type matterSet struct {
+	all     bool // an admin sees every matter
+	matters map[string]struct{}
+	read    time.Time
+}
+
+func (m *matterSet) has(matter string) bool {
+	if m.all {
+		return true
+	}
+	_, ok := m.matters[matter]
+	return ok
+}
+
+type subscriber struct {
+	user, token string
+	hints       chan store.Hint
+	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
+	end         chan *streamEnd // the hub closes the stream (over a cap)
+}
+
+func newHub() *hub {
+	return &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, users: map[string]*userStreams{},
+		done: make(chan struct{})}
+}
+
+// subscribe adds a stream for a user's token, first closing the oldest
+// of the token's streams and of the user's that the caps leave no room
+// for.
+func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, false
+	}
+	for len(h.byToken[token]) >= perToken {
+		h.kick(h.byToken[token][0], endTooMany)
+	}
+	u := h.users[user]
+	if u == nil {
+		u = &userStreams{}
+		h.users[user] = u
+	}
+	for len(u.subs) >= perUser {
+		h.kick(u.subs[0], endTooMany)
+	}
+	sub := &subscriber{user: user, token: token, hints: make(chan store.Hint, streamHintBuffer), lost: make(chan struct{}, 1),
+		end: make(chan *streamEnd, 1)}
+	h.subs[sub] = struct{}{}
+	h.byToken[token] = append(h.byToken[token], sub)
+	u.subs = append(u.subs, sub)
+	return sub, true
+}
+
+// kick tells a stream to end and stops counting it; h.mu is held.
+func (h *hub) kick(sub *subscriber, why *streamEnd) {
+	h.remove(sub)
+	select {
+	case sub.end <- why:
+	default:
+	}
+}
+
+// remove forgets a stream; h.mu is held. Removing one already gone does
+// nothing. A user's last stream takes what the hub knew of them along.
+func (h *hub) remove(sub *subscriber) {
+	if _, ok := h.subs[sub]; !ok {
+		return
+	}
+	delete(h.subs, sub)
+	h.byToken[sub.token] = without(h.byToken[sub.token], sub)
+	if len(h.byToken[sub.token]) == 0 {
+		delete(h.byToken, sub.token)
+	}
+	if u := h.users[sub.user]; u != nil {
+		u.subs = without(u.subs, sub)
+		if len(u.subs) == 0 {
+			delete(h.users, sub.user)
+		}
+	}
+}
+
+func without(list []*subscriber, sub *subscriber) []*subscriber {
+	for i, s := range list {
+		if s == sub {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+func (h *hub) unsubscribe(sub *subscriber) {
+	h.mu.Lock()
+	h.remove(sub)
+	h.mu.Unlock()
+}
+
+// publish hands a hint to the streams it may concern without ever
+// blocking the store's listener: a stream that falls behind gets one poke
+// with the head instead.
+func (h *hub) publish(hint store.Hint) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, u := range h.users {
+		switch {
+		case hint.User == name, hint.User == "" && hint.MatterID == "":
+			u.drop() // their access may have changed: read it again
+		case hint.MatterID == "":
+			continue // another user's access change
+		case u.sees != nil && !u.sees.has(hint.MatterID):
+			continue
+		}
+		for _, sub := range u.subs {
+			select {
+			case sub.hints <- hint:
+			default:
+				select {
+				case sub.lost <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (u *userStreams) drop() {
+	u.sees = nil
+	u.gen++
+}
+
+// accessDue says whether user's matter set is to be read (not known, or
+// older than maxAge), and the generation to hand back with it.
+func (h *hub) accessDue(user string, now time.Time, maxAge time.Duration) (gen uint64, due bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[user]
+	if u == nil {
+		return 0, false // no stream of theirs is left
+	}
+	return u.gen, u.sees == nil || now.Sub(u.sees.read) >= maxAge
+}
+
+// setAccess keeps what user was read to see, unless their access changed
+// (gen moved) since the read began.
+func (h *hub) setAccess(user string, gen uint64, role protocol.Role, matters []string, read time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[user]
+	if u == nil || u.gen != gen {
+		return
+	}
+	set := &matterSet{all: role == protocol.RoleAdmin, read: read}
+	if !set.all {
+		set.matters = make(map[string]struct{}, len(matters))
+		for _, m := range matters {
+			set.matters[m] = struct{}{}
+		}
+	}
+	u.sees = set
+}
+
+func (h *hub) closeStreams() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
