@@ -399,6 +399,8 @@ func (db *DB) ImportWith(ctx context.Context, collection string, items []ImportI
 			return err
 		}
 		defer w.close()
+		// known holds the records a ref may name: those checked, and those
+		// of this batch queued but not yet written.
 		known := map[string]bool{}
 		for i, it := range batch {
 			probs, err := refProblems(ctx, w.refs, col, it.fields, known)
@@ -408,18 +410,30 @@ func (db *DB) ImportWith(ctx context.Context, collection string, items []ImportI
 			if len(probs) > 0 {
 				return &ItemError{Index: i, Err: probs}
 			}
-			if _, err := w.write(ctx, col, it.id, it.fields, JournalImport, "imported"); err != nil {
-				if !errors.Is(mapErr(err), ErrExists) {
+			here := false
+			if items[i].ID != "" { // an id made here just now is new
+				if here, err = w.exists(ctx, it.id); err != nil {
 					return err
 				}
-				if err := db.importExisting(ctx, tx, col, it.id, it.fields, existing, &counts); err != nil {
-					return &ItemError{Index: i, Err: err}
+			}
+			if !here {
+				if _, err := w.add(col, it.id, it.fields, JournalImport, "imported"); err != nil {
+					return err
 				}
+				known[col.Name+"/"+it.id] = true
+				counts.Written++
 				continue
 			}
-			counts.Written++
+			// The records before it are written first, so that ops stay
+			// queued in the batch's order.
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+			if err := db.importExisting(ctx, tx, col, it.id, it.fields, existing, &counts); err != nil {
+				return &ItemError{Index: i, Err: err}
+			}
 		}
-		return nil
+		return w.flush(ctx)
 	})
 	if err != nil {
 		var ie *ItemError
