@@ -91,7 +91,8 @@ type newRow struct {
 	rid                   int64 // records.rid, set when the record row is written
 	id, collection        string
 	matterID              string
-	fields                any // the record's fields, sealed for records
+	plain                 model.Fields // the fields as given
+	fields                any          // the record's fields, sealed for records
 	at                    int64
 	search                string // the full-text row ("" writes none)
 	opID                  string
@@ -102,7 +103,7 @@ type newRow struct {
 
 // importWriter writes new records, for single creates and import batches
 // alike: record, full-text entry, create op and journal entry, all in the
-// caller's transaction. add queues a record; flush writes what is queued,
+// caller's transaction. queue adds a record; flush writes what is queued,
 // many rows per statement. Rows keep their order in every table, so ops
 // are queued and journalled in the order the records were added.
 type importWriter struct {
@@ -133,38 +134,45 @@ func (w *importWriter) close() {
 
 // write stores one new, already validated record with its create op now.
 func (w *importWriter) write(ctx context.Context, col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (model.Record, error) {
-	rec, err := w.add(col, id, fields, kind, summary)
+	r, err := w.db.newRow(col, id, fields, kind, summary)
 	if err != nil {
 		return model.Record{}, err
 	}
+	w.queue(r)
 	if err := w.flush(ctx); err != nil {
 		return model.Record{}, err
 	}
-	return rec, nil
+	return r.record(), nil
 }
 
-// add queues one new, already validated record with its create op, to be
-// written by the next flush, and returns it as it will be.
-func (w *importWriter) add(col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (model.Record, error) {
-	db := w.db
+// newRow encodes (and in an encrypted database seals) the rows of one new,
+// already validated record with its create op, stamped now.
+func (db *DB) newRow(col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (newRow, error) {
 	at := nanos(db.now())
 	fj, err := encodeFields(fields)
 	if err != nil {
-		return model.Record{}, err
+		return newRow{}, err
 	}
 	opID := model.NewID()
 	op := opRow{Op: model.Op{OpID: opID, RecordID: id, Collection: col.Name}}
 	e := JournalEntry{Kind: kind, RecordID: id, Collection: col.Name, OpID: opID}
-	w.queued = append(w.queued, newRow{
-		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields),
+	return newRow{
+		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields), plain: fields,
 		fields: db.sealText(fj, recordPlace("fields", col.Name, id)), at: at,
 		search: db.searchBody(searchText(col, fields)),
 		opID:   opID, opFields: db.sealText(fj, opPlace("fields", &op)),
 		kind: kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
 		journalAfter: db.sealText(fj, journalPlace("after", &e, at)),
-	})
-	return model.Record{ID: id, Collection: col.Name, State: model.StatePending, Fields: fields, UpdatedAt: fromNanos(at)}, nil
+	}, nil
 }
+
+// record is the new record as it will be once written.
+func (r *newRow) record() model.Record {
+	return model.Record{ID: r.id, Collection: r.collection, State: model.StatePending, Fields: r.plain, UpdatedAt: fromNanos(r.at)}
+}
+
+// queue adds a record's rows for the next flush to write.
+func (w *importWriter) queue(r newRow) { w.queued = append(w.queued, r) }
 
 // flush writes the queued records: their record rows first (the full-text
 // rows need their rids), then full-text rows, ops and journal entries.
