@@ -78,7 +78,8 @@ func (db *DB) ImportWith(ctx context.Context, collection string, items []ImportI
 }
 
 // PreparedImport is an import batch validated, encoded and (in an
-// encrypted database) sealed, ready for WriteImport.
+// encrypted database) sealed, ready for WriteImport on the same DB: its
+// values are sealed with that database's key and bound to their places.
 type PreparedImport struct {
 	col   *model.Collection
 	items []preparedItem
