@@ -40,23 +40,40 @@ const (
 	maxImportLine      = protocol.MaxBodyBytes // bytes in one line
 )
 
-// importer validates lines into batches and writes each batch in one
-// transaction.
+// importer reads lines into batches, prepared on one goroutine while the
+// batch before is written on another: encoding and sealing a batch takes
+// about as long as its transaction, and this machine has two cores.
 type importer struct {
 	db       *localdb.DB
 	schema   *model.Schema
 	only     *model.Collection // the COLLECTION argument; nil when lines name theirs
 	batch    int
-	seen     map[string]int // id → line it first appeared on
-	pending  []localdb.ImportItem
-	col      *model.Collection // collection of the pending batch
-	lines    []int             // line of each pending item
-	imported map[string]int    // records written per collection
-	total    int
 	existing localdb.ExistingPolicy
+
+	// The reading goroutine's.
+	seen    map[string]int // id → line it first appeared on
+	pending []localdb.ImportItem
+	col     *model.Collection // collection of the pending batch
+	lines   []int             // line of each pending item
+	readAll bool              // the input was read to its end
+
+	// The writing goroutine's.
+	imported map[string]int // records written per collection
+	total    int
 	counts   localdb.ImportCounts // records already here: skipped, kept, updated
+	written  int                  // the last line of the last batch written
 	progress io.Writer
 	lastNote time.Time
+}
+
+// preparedBatch is a batch ready to write, or the error that ends the
+// input after the batches before it.
+type preparedBatch struct {
+	prep  *localdb.PreparedImport
+	col   *model.Collection
+	items []localdb.ImportItem
+	lines []int
+	err   error
 }
 
 func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -133,6 +150,51 @@ func pathCause(err error) error {
 }
 
 func (im *importer) run(ctx context.Context, in io.Reader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	batches := make(chan preparedBatch, 1) // one batch prepared ahead of the one being written
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(batches)
+		im.read(ctx, in, batches)
+	}()
+	err := im.writeAll(ctx, batches)
+	cancel()
+	for range batches { // let the reader see the cancel and stop
+	}
+	<-done
+	return err
+}
+
+// writeAll writes the batches in order until the input ends or one fails.
+func (im *importer) writeAll(ctx context.Context, batches <-chan preparedBatch) error {
+	for b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		if err := im.flush(ctx, b); err != nil {
+			return err
+		}
+	}
+	if !im.readAll { // interrupted while reading; the channel's close makes readAll safe to read here
+		return fmt.Errorf("interrupted; line %d and after were not imported", im.written+1)
+	}
+	return nil
+}
+
+// read parses lines into batches and prepares each for writing; a batch is
+// sent once the line after it has been read, so a bad line keeps its own
+// batch, from the batch's first line on, from being written.
+func (im *importer) read(ctx context.Context, in io.Reader, out chan<- preparedBatch) {
+	send := func(b preparedBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	fail := func(err error) { send(preparedBatch{err: err}) }
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), maxImportLine)
 	line := 0
@@ -144,14 +206,16 @@ func (im *importer) run(ctx context.Context, in io.Reader) error {
 		}
 		col, item, err := im.parse(raw)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			fail(fmt.Errorf("line %d: %w", line, err))
+			return
 		}
 		if err := im.checkID(item.ID, line); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			fail(fmt.Errorf("line %d: %w", line, err))
+			return
 		}
 		if im.col != nil && (col != im.col || len(im.pending) >= im.batch) {
-			if err := im.flush(ctx); err != nil {
-				return err
+			if b := im.prepare(); !send(b) || b.err != nil {
+				return
 			}
 		}
 		im.col = col
@@ -160,11 +224,27 @@ func (im *importer) run(ctx context.Context, in io.Reader) error {
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("line %d: longer than %d bytes", line+1, maxImportLine)
+			fail(fmt.Errorf("line %d: longer than %d bytes", line+1, maxImportLine))
+			return
 		}
-		return fmt.Errorf("after line %d: %w", line, err)
+		fail(fmt.Errorf("after line %d: %w", line, err))
+		return
 	}
-	return im.flush(ctx)
+	if len(im.pending) > 0 && !send(im.prepare()) {
+		return
+	}
+	im.readAll = true
+}
+
+// prepare hands the pending batch over for writing and starts a new one.
+func (im *importer) prepare() preparedBatch {
+	b := preparedBatch{col: im.col, items: im.pending, lines: im.lines}
+	b.prep, b.err = im.db.PrepareImport(im.col.Name, im.pending)
+	if b.err != nil {
+		b.err = im.batchError(b, b.err)
+	}
+	im.pending, im.lines = nil, nil
+	return b
 }
 
 // parse reads one line: a flat object {"id": ..., "field": value, ...} or
@@ -248,49 +328,51 @@ func (im *importer) checkID(id string, line int) error {
 	return nil
 }
 
-// flush writes the pending batch in one transaction.
-func (im *importer) flush(ctx context.Context) error {
-	if len(im.pending) == 0 {
-		return nil
-	}
-	counts, err := im.db.ImportWith(ctx, im.col.Name, im.pending, im.existing)
+// flush writes a prepared batch in one transaction.
+func (im *importer) flush(ctx context.Context, b preparedBatch) error {
+	counts, err := im.db.WriteImport(ctx, b.prep, im.existing)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; line %d and after were not imported", im.lines[0])
+			return fmt.Errorf("interrupted; line %d and after were not imported", b.lines[0])
 		}
-		var ie *localdb.ItemError
-		if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(im.lines) {
-			line := im.lines[ie.Index]
-			var differs *localdb.DiffersError
-			switch {
-			case errors.As(ie.Err, &differs) && differs.Deleted:
-				return fmt.Errorf("line %d: record %s is deleted on this device; nothing from this batch on was written "+
-					"(--existing skip leaves it deleted)", line, differs.ID)
-			case errors.As(ie.Err, &differs):
-				return fmt.Errorf("line %d: record %s is already here with other values of %s; nothing from this batch on was written. "+
-					"Run the import again with --existing skip to keep this device's values, or --existing update to take the file's",
-					line, differs.ID, strings.Join(differs.Fields, ", "))
-			}
-			if errors.Is(ie.Err, localdb.ErrExists) {
-				return fmt.Errorf("line %d: a record with id %s already exists", line, im.pending[ie.Index].ID)
-			}
-			return fmt.Errorf("line %d: %w", line, ie.Err)
-		}
-		return fmt.Errorf("lines %d to %d: %w", im.lines[0], im.lines[len(im.lines)-1], err)
+		return im.batchError(b, err)
 	}
 	if counts.Written > 0 {
-		im.imported[im.col.Name] += counts.Written
+		im.imported[b.col.Name] += counts.Written
 	}
 	im.total += counts.Written
 	im.counts.Identical += counts.Identical
 	im.counts.Kept += counts.Kept
 	im.counts.Updated += counts.Updated
-	im.pending, im.lines = im.pending[:0], im.lines[:0]
+	im.written = b.lines[len(b.lines)-1]
 	if now := time.Now(); now.Sub(im.lastNote) >= time.Second {
 		im.lastNote = now
 		fmt.Fprintf(im.progress, "imported %s…\n", plural(im.total, "record"))
 	}
 	return nil
+}
+
+// batchError says which line of a batch the database refused, and why.
+func (im *importer) batchError(b preparedBatch, err error) error {
+	var ie *localdb.ItemError
+	if errors.As(err, &ie) && ie.Index >= 0 && ie.Index < len(b.lines) {
+		line := b.lines[ie.Index]
+		var differs *localdb.DiffersError
+		switch {
+		case errors.As(ie.Err, &differs) && differs.Deleted:
+			return fmt.Errorf("line %d: record %s is deleted on this device; nothing from this batch on was written "+
+				"(--existing skip leaves it deleted)", line, differs.ID)
+		case errors.As(ie.Err, &differs):
+			return fmt.Errorf("line %d: record %s is already here with other values of %s; nothing from this batch on was written. "+
+				"Run the import again with --existing skip to keep this device's values, or --existing update to take the file's",
+				line, differs.ID, strings.Join(differs.Fields, ", "))
+		}
+		if errors.Is(ie.Err, localdb.ErrExists) {
+			return fmt.Errorf("line %d: a record with id %s already exists", line, b.items[ie.Index].ID)
+		}
+		return fmt.Errorf("line %d: %w", line, ie.Err)
+	}
+	return fmt.Errorf("lines %d to %d: %w", b.lines[0], b.lines[len(b.lines)-1], err)
 }
 
 // summary tells what was written, per collection, on stderr.

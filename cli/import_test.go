@@ -133,6 +133,23 @@ func TestImportStopsAtBadLine(t *testing.T) {
 	}
 }
 
+// A batch is written once the line after it has been read (batches are
+// prepared while the one before is written): a bad first line of a batch
+// keeps the full batch before it from being written too, as before.
+func TestImportBadLineRightAfterAFullBatch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	matter := h.add("matter", "title=Smith v Jones")
+	file := notesFile(t, matter, 25, map[int]string{16: `{"title": "Note 16",`})
+	r := h.run("import", "note", "--file", file, "--batch", "5")
+	if r.code != 1 || !strings.Contains(r.stderr, "line 16: not a JSON object") || !strings.Contains(r.stderr, "Imported 10 records") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if got, want := h.titles(), noteTitles(1, 10); !reflect.DeepEqual(got, want) {
+		t.Fatalf("titles after the failed import:\n got %v\nwant %v", got, want)
+	}
+}
+
 // dupID is an id the bad-line cases put on line 3 of the file.
 const dupID = "0190f3a2-7c1e-7b3d-9f00-00000000d0d0"
 

@@ -132,23 +132,7 @@ func TestOutboxPageAndCountsUseTheStateIndex(t *testing.T) {
 	if _, err := db.w.ExecContext(bg, "ANALYZE"); err != nil {
 		t.Fatal(err)
 	}
-	plan := func(query string, args ...any) string {
-		rows, err := db.r.QueryContext(bg, "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, detail)
-		}
-		return strings.Join(out, "; ")
-	}
+	plan := func(query string, args ...any) string { return queryPlan(t, db.r, query, args...) }
 	page := plan("SELECT "+opCols+" FROM outbox "+outboxPageWhere, OpFailed, 10, 0)
 	if !strings.Contains(page, "USING INDEX outbox_state") || strings.Contains(page, "TEMP B-TREE") {
 		t.Fatalf("page plan: %s", page)

@@ -4,16 +4,34 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"casefile/model"
 )
 
-// stmts are the writer connection's statements for new records, prepared
-// once at Open; a transaction binds them with Tx.StmtContext, which reuses
-// the prepared statement on the one writer connection.
+// stmts are the writer connection's statements for one new record,
+// prepared once at Open; a transaction binds them with Tx.StmtContext,
+// which reuses the prepared statement on the one writer connection.
 type stmts struct {
 	record, fts, outbox, journal, ref *sql.Stmt
 }
+
+// The one-row statements of a new record, and the row shapes of their
+// multi-row forms (rowsSQL repeats a shape after the VALUES keyword). The
+// multi-row records insert names rid: the full-text rows need it before
+// they are written. Full-text rows go one per statement: FTS5 tokenizes
+// and indexes row by row whatever the statement, and its multi-row forms
+// (VALUES lists, json_each) measured slower.
+const (
+	recordInsert  = `INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)`
+	recordsInsert = `INSERT INTO records (rid, id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES `
+	recordShape   = "(?, ?, ?, ?, ?, 0, 0, ?, ?)"
+	ftsInsert     = "INSERT INTO records_fts (rowid, body) VALUES (?, ?)"
+	outboxInsert  = `INSERT INTO outbox (op_id, record_id, collection, kind, fields, base_version, state, created_at, updated_at) VALUES `
+	outboxShape   = "(?, ?, ?, ?, ?, 0, ?, ?, ?)"
+	journalInsert = `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after) VALUES `
+	journalShape  = "(?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
 	var s stmts
@@ -26,13 +44,10 @@ func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
 		st, err = w.PrepareContext(ctx, q)
 		return st
 	}
-	s.record = prep(`INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at)
-		VALUES (?, ?, ?, ?, 0, 0, ?, ?)`)
-	s.fts = prep("INSERT INTO records_fts (rowid, body) VALUES (?, ?)")
-	s.outbox = prep(`INSERT INTO outbox (op_id, record_id, collection, kind, fields, base_version, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)`)
-	s.journal = prep(`INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	s.record = prep(recordInsert)
+	s.fts = prep(ftsInsert)
+	s.outbox = prep(outboxInsert + outboxShape)
+	s.journal = prep(journalInsert + journalShape)
 	s.ref = prep("SELECT collection, deleted FROM records WHERE id = ?")
 	if err != nil {
 		s.close()
@@ -48,18 +63,61 @@ func (s stmts) close() {
 	}
 }
 
+// importChunks are the row counts of the multi-row inserts an import
+// batch is cut into, largest first; a batch of 1,000 takes 15 of 64, 2
+// of 16 and 2 of 4. One statement for many rows pays once for what SQLite
+// does per statement (opening a cursor on the table and each index, the
+// statement journal, AUTOINCREMENT's sqlite_sequence row), which was as
+// much as the rows themselves. Few sizes keep few statement texts in the
+// writer's statement cache.
+var importChunks = []int{64, 16, 4, 1}
+
+// rowsSQL is head followed by n copies of shape, comma-separated.
+func rowsSQL(head, shape string, n int) string {
+	var b strings.Builder
+	b.Grow(len(head) + n*(len(shape)+2))
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(shape)
+	}
+	return b.String()
+}
+
+// newRow is one new record's rows, encoded and sealed, waiting to be written.
+type newRow struct {
+	rid                   int64 // records.rid, set when the record row is written
+	id, collection        string
+	matterID              string
+	plain                 model.Fields // the fields as given
+	fields                any          // the record's fields, sealed for records
+	at                    int64
+	search                string // the full-text row ("" writes none)
+	opID                  string
+	opFields              any // the fields sealed for the outbox
+	kind                  JournalKind
+	summary, journalAfter any // sealed for the journal
+}
+
 // importWriter writes new records, for single creates and import batches
 // alike: record, full-text entry, create op and journal entry, all in the
-// caller's transaction.
+// caller's transaction. queue adds a record; flush writes what is queued,
+// many rows per statement. Rows keep their order in every table, so ops
+// are queued and journalled in the order the records were added.
 type importWriter struct {
 	db                           *DB
+	tx                           *sql.Tx
 	refs                         *refLookup
 	record, fts, outbox, journal *sql.Stmt
+	queued                       []newRow
 }
 
 func newImportWriter(ctx context.Context, tx *sql.Tx, db *DB) (*importWriter, error) {
 	return &importWriter{
 		db:      db,
+		tx:      tx,
 		refs:    &refLookup{tx.StmtContext(ctx, db.stmts.ref)},
 		record:  tx.StmtContext(ctx, db.stmts.record),
 		fts:     tx.StmtContext(ctx, db.stmts.fts),
@@ -74,40 +132,143 @@ func (w *importWriter) close() {
 	}
 }
 
-// write stores one new, already validated record with its create op.
+// write stores one new, already validated record with its create op now.
 func (w *importWriter) write(ctx context.Context, col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (model.Record, error) {
-	now := w.db.now()
-	at := nanos(now)
+	r, err := w.db.newRow(col, id, fields, kind, summary)
+	if err != nil {
+		return model.Record{}, err
+	}
+	w.queue(r)
+	if err := w.flush(ctx); err != nil {
+		return model.Record{}, err
+	}
+	return r.record(), nil
+}
+
+// newRow encodes (and in an encrypted database seals) the rows of one new,
+// already validated record with its create op, stamped now.
+func (db *DB) newRow(col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (newRow, error) {
+	at := nanos(db.now())
 	fj, err := encodeFields(fields)
 	if err != nil {
-		return model.Record{}, err
-	}
-	db := w.db
-	res, err := w.record.ExecContext(ctx, id, col.Name, model.MatterOf(col.Name, id, fields), db.sealText(fj, recordPlace("fields", col.Name, id)), model.StatePending, at)
-	if err != nil {
-		if errors.Is(mapErr(err), ErrExists) {
-			return model.Record{}, ErrExists
-		}
-		return model.Record{}, err
-	}
-	rid, err := res.LastInsertId()
-	if err != nil {
-		return model.Record{}, err
-	}
-	if text := db.searchBody(searchText(col, fields)); text != "" {
-		if _, err := w.fts.ExecContext(ctx, rid, text); err != nil {
-			return model.Record{}, err
-		}
+		return newRow{}, err
 	}
 	opID := model.NewID()
 	op := opRow{Op: model.Op{OpID: opID, RecordID: id, Collection: col.Name}}
-	if _, err := w.outbox.ExecContext(ctx, opID, id, col.Name, model.OpCreate, db.sealText(fj, opPlace("fields", &op)), OpPending, at, at); err != nil {
-		return model.Record{}, err
-	}
 	e := JournalEntry{Kind: kind, RecordID: id, Collection: col.Name, OpID: opID}
-	if _, err := w.journal.ExecContext(ctx, at, actorLocal, kind, id, col.Name, opID,
-		db.sealText(summary, journalPlace("summary", &e, at)), db.sealText(fj, journalPlace("after", &e, at))); err != nil {
-		return model.Record{}, err
+	return newRow{
+		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields), plain: fields,
+		fields: db.sealText(fj, recordPlace("fields", col.Name, id)), at: at,
+		search: db.searchBody(searchText(col, fields)),
+		opID:   opID, opFields: db.sealText(fj, opPlace("fields", &op)),
+		kind: kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
+		journalAfter: db.sealText(fj, journalPlace("after", &e, at)),
+	}, nil
+}
+
+// record is the new record as it will be once written.
+func (r *newRow) record() model.Record {
+	return model.Record{ID: r.id, Collection: r.collection, State: model.StatePending, Fields: r.plain, UpdatedAt: fromNanos(r.at)}
+}
+
+// queue adds a record's rows for the next flush to write.
+func (w *importWriter) queue(r newRow) { w.queued = append(w.queued, r) }
+
+// flush writes the queued records: their record rows first (the full-text
+// rows need their rids), then full-text rows, ops and journal entries.
+// A record already here fails it with ErrExists.
+func (w *importWriter) flush(ctx context.Context) error {
+	rows := w.queued
+	if len(rows) == 0 {
+		return nil
 	}
-	return model.Record{ID: id, Collection: col.Name, State: model.StatePending, Fields: fields, UpdatedAt: fromNanos(at)}, nil
+	w.queued = w.queued[:0]
+	if err := w.writeRecords(ctx, rows); err != nil {
+		if errors.Is(mapErr(err), ErrExists) {
+			return ErrExists
+		}
+		return err
+	}
+	for i := range rows {
+		if r := &rows[i]; r.search != "" {
+			if _, err := w.fts.ExecContext(ctx, r.rid, r.search); err != nil {
+				return err
+			}
+		}
+	}
+	err := inChunks(ctx, w, rows, w.outbox, outboxInsert, outboxShape, func(r *newRow) []any {
+		return []any{r.opID, r.id, r.collection, model.OpCreate, r.opFields, OpPending, r.at, r.at}
+	})
+	if err != nil {
+		return err
+	}
+	return inChunks(ctx, w, rows, w.journal, journalInsert, journalShape, func(r *newRow) []any {
+		return []any{r.at, actorLocal, r.kind, r.id, r.collection, r.opID, r.summary, r.journalAfter}
+	})
+}
+
+// writeRecords inserts the record rows and sets each row's rid: a lone
+// row takes the rid SQLite gives it; rows written many at a time are given
+// the rids SQLite would give them, one after the largest in the table.
+func (w *importWriter) writeRecords(ctx context.Context, rows []newRow) error {
+	if len(rows) == 1 {
+		r := &rows[0]
+		res, err := w.record.ExecContext(ctx, r.id, r.collection, r.matterID, r.fields, model.StatePending, r.at)
+		if err != nil {
+			return err
+		}
+		r.rid, err = res.LastInsertId()
+		return err
+	}
+	var last int64
+	if err := w.tx.QueryRowContext(ctx, "SELECT coalesce(max(rid), 0) FROM records").Scan(&last); err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].rid = last + int64(i) + 1
+	}
+	return inChunks(ctx, w, rows, nil, recordsInsert, recordShape, func(r *newRow) []any {
+		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, model.StatePending, r.at}
+	})
+}
+
+// inChunks inserts one row per element of rows, in order, with the largest
+// multi-row statements that fit; one is the one-row statement when given.
+func inChunks(ctx context.Context, w *importWriter, rows []newRow, one *sql.Stmt, head, shape string, args func(*newRow) []any) error {
+	var buf []any
+	for len(rows) > 0 {
+		n := 1
+		for _, c := range importChunks {
+			if c <= len(rows) {
+				n = c
+				break
+			}
+		}
+		buf = buf[:0]
+		for i := range rows[:n] {
+			buf = append(buf, args(&rows[i])...)
+		}
+		var err error
+		if n == 1 && one != nil {
+			_, err = one.ExecContext(ctx, buf...)
+		} else {
+			_, err = w.tx.ExecContext(ctx, rowsSQL(head, shape, n), buf...)
+		}
+		if err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// exists reports whether a record with this id is on this device, deleted or not.
+func (w *importWriter) exists(ctx context.Context, id string) (bool, error) {
+	var coll string
+	var deleted bool
+	err := w.refs.st.QueryRowContext(ctx, id).Scan(&coll, &deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -221,3 +221,26 @@ func wantState(t testing.TB, db *DB, id string, want model.SyncState) {
 		t.Fatalf("record state = %s, want %s", got, want)
 	}
 }
+
+// queryPlan is SQLite's plan of query on q, its steps joined by "; ".
+func queryPlan(t testing.TB, q querier, query string, args ...any) string {
+	t.Helper()
+	rows, err := q.QueryContext(bg, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, "; ")
+}

@@ -1,0 +1,153 @@
+package localdb
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"casefile/model"
+)
+
+// importNotes builds n notes of matter m whose titles carry a word of their
+// own ("alpha0z", "alpha1z", …), so that a search finds each one alone.
+func importNotes(m string, n int) []ImportItem {
+	items := make([]ImportItem, n)
+	for i := range items {
+		items[i] = ImportItem{Fields: model.Fields{"matter_id": m, "title": fmt.Sprintf("note alpha%dz", i),
+			"body": fmt.Sprintf("body of beta%dz", i)}}
+	}
+	return items
+}
+
+// A batch larger than one multi-row insert, with a record already here in
+// the middle of it, keeps the batch's order in the outbox and the journal,
+// and each record's search entry points at that record.
+func TestImportKeepsOrderAcrossChunks(t *testing.T) {
+	db := openTest(t)
+	m := mustMatter(t, db, "M")
+	here, err := db.Create(bg, "note", "", model.Fields{"matter_id": m, "title": "already here"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, existingAt = 150, 70 // 150 rows take chunks of 64, 64, 16, 4 and 1s
+	items := importNotes(m, n)
+	items[existingAt] = ImportItem{ID: here.ID, Fields: model.Fields{"matter_id": m, "title": "changed by the import"}}
+	counts, err := db.ImportWith(bg, "note", items, ExistingUpdate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Written != n-1 || counts.Updated != 1 {
+		t.Fatalf("counts %+v", counts)
+	}
+	// The outbox: the matter's create, the first note's (the import's
+	// change folded into it, never sent), then one create per new item
+	// in the batch's order.
+	ops := outbox(t, db)
+	if len(ops) != 2+n-1 || ops[1].RecordID != here.ID || ops[1].Fields["title"] != "changed by the import" {
+		t.Fatalf("want %d ops, the second the folded change; got %d: %+v", 2+n-1, len(ops), ops[1])
+	}
+	ids := make([]string, 0, n)
+	for i, o := range ops[2:] {
+		if i > 0 && o.Seq <= ops[1+i].Seq {
+			t.Fatalf("op %d: seq %d after %d", i, o.Seq, ops[1+i].Seq)
+		}
+		if o.Kind != model.OpCreate {
+			t.Fatalf("op %d is a %s", i, o.Kind)
+		}
+		if len(ids) == existingAt {
+			ids = append(ids, here.ID)
+		}
+		ids = append(ids, o.RecordID)
+	}
+	for i, id := range ids {
+		if i == existingAt {
+			continue
+		}
+		if r := mustGet(t, db, id); r.Fields["title"] != fmt.Sprintf("note alpha%dz", i) {
+			t.Fatalf("op for item %d is for %q", i, r.Fields["title"])
+		}
+		if i%7 != 0 {
+			continue
+		}
+		for _, word := range []string{fmt.Sprintf("alpha%dz", i), fmt.Sprintf("beta%dz", i)} {
+			found, err := db.List(bg, ListQuery{Collection: "note", Text: word})
+			if err != nil || len(found) != 1 || found[0].ID != id {
+				t.Fatalf("search %s: %v %v, want %s", word, found, err, id)
+			}
+		}
+	}
+	// The journal, oldest first, names the records in the same order.
+	entries, err := db.Journal(bg, JournalQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var journalled []string
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.Kind == JournalImport {
+			journalled = append(journalled, e.RecordID)
+			if e.OpID == "" || len(e.After) == 0 {
+				t.Fatalf("import entry without its op or values: %+v", e)
+			}
+		}
+	}
+	if fmt.Sprint(journalled) != fmt.Sprint(ids) {
+		t.Fatalf("journal order\n %v\nwant\n %v", journalled, ids)
+	}
+}
+
+// A bad item anywhere in a batch leaves nothing of the batch behind, also
+// when earlier items were already queued for a multi-row insert.
+func TestImportBatchIsAtomic(t *testing.T) {
+	db := openTest(t)
+	m := mustMatter(t, db, "M")
+	items := importNotes(m, 100)
+	items[90].Fields["matter_id"] = model.NewID() // no such matter
+	err := db.Import(bg, "note", items)
+	var ie *ItemError
+	if !errors.As(err, &ie) || ie.Index != 90 {
+		t.Fatalf("want item 91 refused, got %v", err)
+	}
+	if n, _ := db.Count(bg, ListQuery{Collection: "note"}); n != 0 {
+		t.Fatalf("%d notes written by a refused batch", n)
+	}
+	if ops := outbox(t, db); len(ops) != 1 {
+		t.Fatalf("%d ops after a refused batch, want the matter's only", len(ops))
+	}
+	// A record already here with other values stops the batch the same way.
+	here, err := db.Create(bg, "note", "", model.Fields{"matter_id": m, "title": "here"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items = importNotes(m, 80)
+	items[79] = ImportItem{ID: here.ID, Fields: model.Fields{"matter_id": m, "title": "other"}}
+	if err := db.Import(bg, "note", items); !errors.Is(err, ErrExists) {
+		t.Fatalf("want ErrExists, got %v", err)
+	}
+	if n, _ := db.Count(bg, ListQuery{Collection: "note"}); n != 1 {
+		t.Fatalf("%d notes, want the one created", n)
+	}
+}
+
+// Undo passes over imported records: it takes back the newest change made
+// here by hand, as before imports wrote many rows per statement.
+func TestUndoPassesOverAnImport(t *testing.T) {
+	db := openTest(t)
+	m := mustMatter(t, db, "M")
+	mine, err := db.Create(bg, "note", "", model.Fields{"matter_id": m, "title": "typed here"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Import(bg, "note", importNotes(m, 70)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.Undo(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Change.RecordID != mine.ID || u.Action != UndoDeleted {
+		t.Fatalf("undo took back %+v, want the create of %s", u.Change, mine.ID)
+	}
+	if n, _ := db.Count(bg, ListQuery{Collection: "note"}); n != 70 {
+		t.Fatalf("%d notes after the undo, want the 70 imported", n)
+	}
+}
