@@ -134,8 +134,17 @@ func (db *DB) rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Co
 // the queue under a new op id: the server keeps its answer to the old id.
 // A failed op whose record is gone is refused with ErrRecordGone.
 func (db *DB) RetryOp(ctx context.Context, opID string) error {
+	return db.onOp(ctx, "retry", opID, func(tx *sql.Tx, op opRow) error {
+		_, err := db.retry(ctx, tx, op)
+		return err
+	})
+}
+
+// onOp runs fn on the queued op opID in one write transaction; an error,
+// the op not being queued included, is wrapped as "verb opID: …".
+func (db *DB) onOp(ctx context.Context, verb, opID string, fn func(tx *sql.Tx, op opRow) error) error {
 	if err := db.enter(); err != nil {
-		return fmt.Errorf("retry %s: %w", opID, err)
+		return fmt.Errorf("%s %s: %w", verb, opID, err)
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -143,11 +152,10 @@ func (db *DB) RetryOp(ctx context.Context, opID string) error {
 		if err != nil {
 			return err
 		}
-		_, err = db.retry(ctx, tx, op)
-		return err
+		return fn(tx, op)
 	})
 	if err != nil {
-		return fmt.Errorf("retry %s: %w", opID, err)
+		return fmt.Errorf("%s %s: %w", verb, opID, err)
 	}
 	return nil
 }
@@ -236,15 +244,7 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 // Discarding the create of a record the server never had drops the record
 // and every later op of it.
 func (db *DB) DiscardOp(ctx context.Context, opID string) error {
-	if err := db.enter(); err != nil {
-		return fmt.Errorf("discard %s: %w", opID, err)
-	}
-	defer db.leave()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		op, err := db.getOp(ctx, tx, opID)
-		if err != nil {
-			return err
-		}
+	return db.onOp(ctx, "discard", opID, func(tx *sql.Tx, op opRow) error {
 		if op.state == OpSyncing {
 			return ErrSending
 		}
@@ -294,10 +294,6 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 		_, _, err = db.recompute(ctx, tx, op.RecordID, 0)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("discard %s: %w", opID, err)
-	}
-	return nil
 }
 
 // forgetDiscarded fixes the base values of the ops queued behind a discarded
