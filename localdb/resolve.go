@@ -213,31 +213,29 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		if op.heldBack() {
 			op.state, op.nextAttempt, op.updatedAt = OpRetrying, 0, now
 			op.lastError, op.errorCode = "", ""
-			if err := db.saveOp(ctx, tx, op); err != nil {
-				return false, err
-			}
-			if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
-				return false, err
-			}
-			return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
-				Collection: op.Collection, OpID: op.OpID,
-				Summary: fmt.Sprintf("the %s will be sent again as it was: it may have reached the server before the record left this device", op.Kind), After: op.Fields})
+			return true, db.requeue(ctx, tx, op,
+				fmt.Sprintf("the %s will be sent again as it was: it may have reached the server before the record left this device", op.Kind))
 		}
 		oldID := op.OpID
 		resetFailed(&op, now)
-		if err := db.saveOp(ctx, tx, op); err != nil {
-			return false, err
-		}
-		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
-			return false, err
-		}
-		return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
-			Collection: op.Collection, OpID: op.OpID,
-			Summary: fmt.Sprintf("the refused %s will be sent again as a new change (it was %s)", op.Kind, oldID), After: op.Fields})
+		return true, db.requeue(ctx, tx, op, fmt.Sprintf("the refused %s will be sent again as a new change (it was %s)", op.Kind, oldID))
 	case OpConflict:
 		return false, ErrInConflict
 	}
 	return false, nil // pending or syncing: already on its way
+}
+
+// requeue saves a failed op made due again, recomputes its record's state
+// and journals the retry with summary.
+func (db *DB) requeue(ctx context.Context, tx *sql.Tx, op opRow, summary string) error {
+	if err := db.saveOp(ctx, tx, op); err != nil {
+		return err
+	}
+	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+		return err
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
+		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
 }
 
 // DiscardOp drops a queued op (the journal keeps it); its record falls back to the server's copy.
