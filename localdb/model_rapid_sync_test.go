@@ -5,7 +5,6 @@ package localdb_test
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -323,22 +322,24 @@ func (sm *storeMachine) Revoke(t *rapid.T) {
 			ms = append(ms, id)
 		}
 	}
-	if len(ms) == 0 {
-		t.Skip("no matter to revoke")
-	}
-	m := rapid.SampledFrom(ms).Draw(t, "matter")
+	m := drawMatter(t, ms, "no matter to revoke")
 	sm.srv.revoke(m)
 	t.Logf("> revoke %s", short(m))
 }
 
 func (sm *storeMachine) Grant(t *rapid.T) {
-	hidden := sortedKeys(sm.srv.hidden)
-	if len(hidden) == 0 {
-		t.Skip("nothing revoked")
-	}
-	m := rapid.SampledFrom(hidden).Draw(t, "matter")
+	m := drawMatter(t, sortedKeys(sm.srv.hidden), "nothing revoked")
 	sm.srv.grant(m)
 	t.Logf("> grant %s", short(m))
+}
+
+// drawMatter draws one of ms, or skips the step, saying why, when ms is
+// empty.
+func drawMatter(t *rapid.T, ms []string, why string) string {
+	if len(ms) == 0 {
+		t.Skip(why)
+	}
+	return rapid.SampledFrom(ms).Draw(t, "matter")
 }
 
 func (sm *storeMachine) Reset(t *rapid.T) {
@@ -360,7 +361,7 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 		t.Fatal(err)
 	}
 	for _, suffix := range []string{"", "-wal"} {
-		if err := copyFile(from+suffix, sm.path()+suffix); err != nil && !os.IsNotExist(err) {
+		if err := localdb.CopyFile(from+suffix, sm.path()+suffix); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -370,21 +371,4 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 	sm.m.reopen()
 	stats.crashes.Add(1)
 	t.Log("> crash and reopen")
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
