@@ -257,6 +257,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitForRecord waits until the device holds the record id.
+func waitForRecord(t testing.TB, d *device, id, what string) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		_, err := d.db.Get(context.Background(), id)
+		return err == nil
+	})
+}
+
 // sameFields compares two field sets as normalised values.
 func sameFields(a, b model.Fields) bool {
 	if len(a) != len(b) {
@@ -270,9 +279,16 @@ func sameFields(a, b model.Fields) bool {
 	return true
 }
 
-// assertMirrors checks that the device holds exactly the server's live
+// assertMirrors checks that each device holds exactly the server's live
 // records, field for field, with nothing waiting.
-func assertMirrors(t testing.TB, d *device) {
+func assertMirrors(t testing.TB, ds ...*device) {
+	t.Helper()
+	for _, d := range ds {
+		assertMirror(t, d)
+	}
+}
+
+func assertMirror(t testing.TB, d *device) {
 	t.Helper()
 	want := liveRecords(serverRecords(t, d.user))
 	got, err := d.db.List(context.Background(), localdb.ListQuery{})
