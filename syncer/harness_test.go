@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"casefile/assets"
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
@@ -58,15 +58,6 @@ func (w *world) sharedMatter(t testing.TB) (alice, bob *servertest.Client, m *pr
 		t.Fatal(err)
 	}
 	return alice, bob, m
-}
-
-func testSchema(t testing.TB) *model.Schema {
-	t.Helper()
-	s, err := model.ParseSchema(assets.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // device is one client: its own local database and syncer, talking to
@@ -118,7 +109,7 @@ func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
 	if opts.Now != nil {
 		lopts = append(lopts, localdb.WithClock(opts.Now)) // one clock for the device
 	}
-	db, err := localdb.Open(context.Background(), d.path, testSchema(d.t), lopts...)
+	db, err := localdb.Open(context.Background(), d.path, localdbtest.Schema(d.t), lopts...)
 	if err != nil {
 		d.t.Fatal(err)
 	}

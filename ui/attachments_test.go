@@ -10,13 +10,14 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/localfiles"
 	"casefile/model"
 	"casefile/transfer"
 )
 
 func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
 	dir := t.TempDir()
 	store, err := localfiles.OpenDir(filepath.Join(dir, "files"))
@@ -95,7 +96,7 @@ func TestCompletePath(t *testing.T) {
 // the transfer queue's reports — its rate and time left; a failed one its
 // reason; a report gone stale shows no rate.
 func TestDetailShowsTransferRateAndStates(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
 	dir := t.TempDir()
 	store, err := localfiles.OpenDir(filepath.Join(dir, "files"))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/syncer"
 )
@@ -53,7 +54,7 @@ func selectOp(t *testing.T, m *Model, recordID string) {
 }
 
 func TestBacklogGroupsAndCountdown(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	now := time.Now()
 	seedStates(t, db, now.Add(42*time.Second))
 	m := newTestModel(t, Options{DB: db, Now: func() time.Time { return now }})
@@ -81,7 +82,7 @@ func TestBacklogGroupsAndCountdown(t *testing.T) {
 }
 
 func TestBacklogRetryAndDiscard(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Hour))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3")
@@ -123,7 +124,7 @@ func TestBacklogRetryAndDiscard(t *testing.T) {
 }
 
 func TestBacklogRetryAll(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, time.Now().Add(time.Hour))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3", "R")
@@ -138,7 +139,7 @@ func TestBacklogRetryAll(t *testing.T) {
 }
 
 func TestBacklogOpenConflictGoesToReview(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Hour))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3")
@@ -156,7 +157,7 @@ func TestBacklogOpenConflictGoesToReview(t *testing.T) {
 }
 
 func TestBacklogListsAWindowOfEachGroupAndCountsTheRest(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	now := time.Now()
 	seedStates(t, db, now.Add(42*time.Second))
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Import"})
@@ -200,7 +201,7 @@ func TestBacklogListsAWindowOfEachGroupAndCountsTheRest(t *testing.T) {
 // A retry that is due says "now" only while the server can answer: while
 // it is out of reach the backlog says what the retry waits for.
 func TestBacklogNextTryHonestWhileOffline(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, fixedNow.Add(-time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3")

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -34,7 +35,7 @@ func focusField(t *testing.T, m *Model, name string) {
 }
 
 func TestEditorShowsValidationErrorsNextToFields(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	openNoteForm(t, m)
 	// Nothing typed: matter and title are required.
@@ -59,7 +60,7 @@ func TestEditorShowsValidationErrorsNextToFields(t *testing.T) {
 }
 
 func TestEditorRejectsBadNumberAndDate(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right", "right", "right", "right") // time entries
@@ -113,7 +114,7 @@ func TestEditorRejectsBadNumberAndDate(t *testing.T) {
 }
 
 func TestEditorEditsOnlyChangedFields(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Before", "status": "open", "tags": []string{"a"}})
 	pushOne(t, db, func(op localdb.OutboxOp) protocol.OpResult {
@@ -157,7 +158,7 @@ func TestEditorEditsOnlyChangedFields(t *testing.T) {
 }
 
 func TestEditorEscAsksBeforeDroppingTyping(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	openNoteForm(t, m)
 	press(t, m, "esc")
@@ -182,7 +183,7 @@ func TestEditorEscAsksBeforeDroppingTyping(t *testing.T) {
 }
 
 func TestDeleteAsksForConfirmation(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "M", 2)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right", "d")
@@ -205,7 +206,7 @@ func TestDeleteAsksForConfirmation(t *testing.T) {
 func focusedName(m *Model) string { return m.editor.fields[m.editor.focus].f.Name }
 
 func TestEditorLongTextWrapsAndMovesByLine(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	openNoteForm(t, m)
 	focusField(t, m, "body")
@@ -245,7 +246,7 @@ func TestEditorLongTextWrapsAndMovesByLine(t *testing.T) {
 }
 
 func TestEditorKeepsUntouchedTextAsItWas(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	// A tab and a line break show as spaces in a one-line input; a field
 	// nobody edited is still not rewritten.
@@ -269,7 +270,7 @@ func TestEditorKeepsUntouchedTextAsItWas(t *testing.T) {
 }
 
 func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	noColor := ""
 	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
 		if k == "NO_COLOR" {

@@ -12,6 +12,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"casefile/localdb/localdbtest"
 )
 
 // watched wraps the app so a test can see each frame the program would
@@ -43,7 +45,7 @@ type goldenRun struct {
 
 func startGolden(t *testing.T) *goldenRun {
 	t.Helper()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	now := time.Now()
 	seedStates(t, db, now.Add(42*time.Second))
 	m := New(Options{DB: db, Now: func() time.Time { return now }, Getenv: func(string) string { return "" }})
