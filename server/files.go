@@ -285,15 +285,22 @@ func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, p *p
 		s.writeError(w, r, ae)
 		return
 	}
-	st, ae := s.uploadStatus(r.Context(), t, p)
-	if ae == nil && !st.Complete {
-		ae = s.checkQuota(r.Context(), t, p.user, s.stagedBytes(st))
-	}
+	st, ae := s.uploadStatusInQuota(r.Context(), t, p)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// uploadStatusInQuota is uploadStatus, refused when an upload still to
+// be finished would take the user past their quota.
+func (s *Server) uploadStatusInQuota(ctx context.Context, t fileTarget, p *principal) (protocol.UploadStatus, *apiError) {
+	st, ae := s.uploadStatus(ctx, t, p)
+	if ae == nil && !st.Complete {
+		ae = s.checkQuota(ctx, t, p.user, s.stagedBytes(st))
+	}
+	return st, ae
 }
 
 func (s *Server) stagedBytes(st protocol.UploadStatus) int64 {
@@ -322,10 +329,7 @@ func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *princ
 			msg: fmt.Sprintf("Chunk %d does not match its SHA-256 or is not %d bytes long; send it again.", n, want)})
 		return
 	}
-	st, ae := s.uploadStatus(r.Context(), t, p)
-	if ae == nil && !st.Complete {
-		ae = s.checkQuota(r.Context(), t, p.user, s.stagedBytes(st))
-	}
+	st, ae := s.uploadStatusInQuota(r.Context(), t, p)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return
