@@ -160,24 +160,14 @@ func (sm *storeMachine) Race(t *rapid.T) {
 		// Another user changes the record, then deletes it; this device,
 		// on its older copy, edits it: the tombstone keeps the other
 		// user's change, which a restore must not undo.
-		changes := sm.fieldChanges(t, r.coll, false)
-		delete(changes, model.MatterField)
-		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
-		if len(probs) > 0 || len(norm) == 0 {
-			t.Skip("no valid change")
-		}
+		norm := sm.remoteChange(t, r.coll)
 		sm.srv.change(s, norm)
 		sm.srv.remoteDelete(s)
 		stats.editedTombstones.Add(1)
 		t.Logf("> remote edit %s %s and delete v%d", short(id), canon(norm), s.version)
 		sm.edit(t, id, false)
 	case "edit/edit", "delete/edit":
-		changes := sm.fieldChanges(t, r.coll, false)
-		delete(changes, model.MatterField)
-		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
-		if len(probs) > 0 || len(norm) == 0 {
-			t.Skip("no valid change")
-		}
+		norm := sm.remoteChange(t, r.coll)
 		sm.srv.change(s, norm)
 		t.Logf("> remote edit %s v%d %s", short(id), s.version, canon(norm))
 		if rapid.Bool().Draw(t, "delete") {
@@ -191,6 +181,19 @@ func (sm *storeMachine) Race(t *rapid.T) {
 		sm.edit(t, id, false)
 	}
 	sm.Sync(t)
+}
+
+// remoteChange draws a valid change of some fields of a record of coll,
+// its matter left alone, as another user would make it; a step that draws
+// none is skipped.
+func (sm *storeMachine) remoteChange(t *rapid.T, coll string) model.Fields {
+	changes := sm.fieldChanges(t, coll, false)
+	delete(changes, model.MatterField)
+	norm, probs := sm.schemaCol(coll).Validate(changes, false)
+	if len(probs) > 0 || len(norm) == 0 {
+		t.Skip("no valid change")
+	}
+	return norm
 }
 
 // Remote changes the server as another user would.
@@ -225,12 +228,7 @@ func (sm *storeMachine) Remote(t *rapid.T) {
 		if busy := sm.busy(live); len(busy) > 0 && rapid.Bool().Draw(t, "busy") {
 			r = rapid.SampledFrom(busy).Draw(t, "busy rec") // one with changes queued here: a likely conflict
 		}
-		changes := sm.fieldChanges(t, r.coll, false)
-		delete(changes, model.MatterField)
-		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
-		if len(probs) > 0 || len(norm) == 0 {
-			t.Skip("no valid change")
-		}
+		norm := sm.remoteChange(t, r.coll)
 		sm.srv.change(r, norm)
 		t.Logf("> remote edit %s v%d %s", short(r.id), r.version, canon(norm))
 	case "delete":
