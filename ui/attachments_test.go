@@ -30,12 +30,7 @@ func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
 	}
 	kicks := 0
 	m := newTestModel(t, Options{DB: db, Files: Files{Store: store, OpenDir: dir, Kick: func() { kicks++ }},
-		Getenv: func(k string) string {
-			if k == "OPENER" {
-				return "true" // a program that opens nothing and succeeds
-			}
-			return ""
-		}})
+		Getenv: envOf("OPENER", "true")}) // a program that opens nothing and succeeds
 	press(t, m, "enter", "enter") // the matter's hub, then its first row: the matter's detail
 	if m.detail == nil {
 		t.Fatal("no detail opened")

@@ -94,12 +94,7 @@ func TestConflictLongTextMergedInEditor(t *testing.T) {
 	db := localdbtest.Open(t)
 	note := seedTagsConflict(t, db)
 	editor, seen := fakeEditor(t, `printf 'Damp in the hall and the kitchen.\nMould behind the wardrobe.\n' > "$1"`)
-	m := newTestModel(t, Options{DB: db, Zone: time.UTC, Getenv: func(k string) string {
-		if k == "EDITOR" {
-			return editor
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Zone: time.UTC, Getenv: envOf("EDITOR", editor)})
 	m.sh.Exec = runNow
 	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
 	press(t, m, "2", "e")

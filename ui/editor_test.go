@@ -271,18 +271,18 @@ func TestEditorKeepsUntouchedTextAsItWas(t *testing.T) {
 
 func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
 	db := localdbtest.Open(t)
-	noColor := ""
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "NO_COLOR" {
-			return noColor
-		}
-		return ""
-	}})
-	openNoteForm(t, m)
-	focusField(t, m, "title")
-	typeText(t, m, "Site visit")
-	focusField(t, m, "body")
-	typeText(t, m, "Bring the moisture meter")
+	// fill types a title and a body into a new note's form, with NO_COLOR
+	// as noColor says.
+	fill := func(noColor string) *Model {
+		m := newTestModel(t, Options{DB: db, Getenv: envOf("NO_COLOR", noColor)})
+		openNoteForm(t, m)
+		focusField(t, m, "title")
+		typeText(t, m, "Site visit")
+		focusField(t, m, "body")
+		typeText(t, m, "Bring the moisture meter")
+		return m
+	}
+	m := fill("")
 	raw := m.render()
 	if !strings.Contains(raw, "38;2;") {
 		t.Fatal("the form is drawn without colours")
@@ -298,18 +298,7 @@ func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
 		t.Fatal("the text area kept the old theme")
 	}
 
-	noColor = "1"
-	m = newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "NO_COLOR" {
-			return noColor
-		}
-		return ""
-	}})
-	openNoteForm(t, m)
-	focusField(t, m, "title")
-	typeText(t, m, "Site visit")
-	focusField(t, m, "body")
-	typeText(t, m, "Bring the moisture meter")
+	m = fill("1")
 	raw = m.render()
 	if strings.Contains(raw, "38;") || strings.Contains(raw, "48;") {
 		t.Fatalf("colours drawn with NO_COLOR set: %q", raw)

@@ -41,12 +41,7 @@ func TestEditorCtrlEEditsLongTextInEditor(t *testing.T) {
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Lindqvist v. Northgate"})
 	note := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Site visit", "body": "Damp in the hall."})
 	editor, seen := fakeEditor(t, `printf 'Damp in the hall.\nMould behind the wardrobe.\n' > "$1"`)
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "EDITOR" {
-			return editor
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("EDITOR", editor)})
 	m.sh.Exec = runNow
 	m.step(editMsg{collection: "note", rec: &note})
 	focusField(t, m, "body")
@@ -76,12 +71,7 @@ func TestEditorCtrlEFailingEditorKeepsText(t *testing.T) {
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	note := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "T", "body": "Keep me."})
 	editor, _ := fakeEditor(t, `echo gone > "$1"; exit 3`)
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "VISUAL" {
-			return editor
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("VISUAL", editor)})
 	m.sh.Exec = runNow
 	m.step(editMsg{collection: "note", rec: &note})
 	focusField(t, m, "body")

@@ -195,12 +195,7 @@ func TestFitsIn80x24AndFullHelp(t *testing.T) {
 func TestNoColorKeepsStatesReadable(t *testing.T) {
 	db := localdbtest.Open(t)
 	seedMatter(t, db, "M", 1)
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "NO_COLOR" {
-			return "1"
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("NO_COLOR", "1")})
 	if !m.sh.Styles.Plain {
 		t.Fatal("NO_COLOR did not turn colours off")
 	}

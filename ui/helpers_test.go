@@ -38,6 +38,16 @@ func mustCreate(t testing.TB, db *localdb.DB, collection string, f model.Fields)
 	return r
 }
 
+// envOf is an environment holding only key=value, for Options.Getenv.
+func envOf(key, value string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return value
+		}
+		return ""
+	}
+}
+
 // noTick replaces the clocks: tests deliver tick messages themselves.
 func noTick(time.Duration, func(time.Time) tea.Msg) tea.Cmd { return nil }
 
