@@ -81,11 +81,19 @@ func TestBacklogGroupsAndCountdown(t *testing.T) {
 	mustContain(t, screenText(m), "next try in 12 s")
 }
 
-func TestBacklogRetryAndDiscard(t *testing.T) {
+// openBacklog shows the backlog over a database seeded with every sync
+// state, the retrying op due in an hour.
+func openBacklog(t *testing.T) (*localdb.DB, states, *Model) {
+	t.Helper()
 	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Hour))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3")
+	return db, st, m
+}
+
+func TestBacklogRetryAndDiscard(t *testing.T) {
+	db, st, m := openBacklog(t)
 
 	selectOp(t, m, st.saved.ID)
 	press(t, m, "r")
@@ -124,10 +132,8 @@ func TestBacklogRetryAndDiscard(t *testing.T) {
 }
 
 func TestBacklogRetryAll(t *testing.T) {
-	db := localdbtest.Open(t)
-	seedStates(t, db, time.Now().Add(time.Hour))
-	m := newTestModel(t, Options{DB: db})
-	press(t, m, "3", "R")
+	db, _, m := openBacklog(t)
+	press(t, m, "R")
 	got := opsByState(t, db)
 	if got[localdb.OpFailed] != 0 || got[localdb.OpPending] != 2 {
 		t.Fatalf("retry all left %v", got)
@@ -139,10 +145,7 @@ func TestBacklogRetryAll(t *testing.T) {
 }
 
 func TestBacklogOpenConflictGoesToReview(t *testing.T) {
-	db := localdbtest.Open(t)
-	st := seedStates(t, db, time.Now().Add(time.Hour))
-	m := newTestModel(t, Options{DB: db})
-	press(t, m, "3")
+	_, st, m := openBacklog(t)
 	selectOp(t, m, st.conflict.ID)
 	press(t, m, "enter")
 	if m.screen != screenConflicts || m.conflicts.list[m.conflicts.sel].RecordID != st.conflict.ID {
