@@ -176,6 +176,25 @@ func usageError(format string, a ...any) error {
 	return flagError{fmt.Errorf(format, a...)}
 }
 
+// parseFields reads field=value arguments for a record of col, dates and
+// times in the zone and date order cfg sets, and checks them against the
+// schema: full for a new record (every required field given), otherwise as
+// a change of some fields.
+func parseFields(cfg config.Config, col *model.Collection, args []string, full bool) (model.Fields, error) {
+	in, err := typing(cfg)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := parseAssignments(col, args, in)
+	if err != nil {
+		return nil, err
+	}
+	if _, probs := col.Validate(fields, full); len(probs) > 0 {
+		return nil, probs
+	}
+	return fields, nil
+}
+
 // parseAssignments reads field=value arguments for a record of col into
 // the fields' JSON form (not yet validated by the schema), dates and times
 // as in says. "field=" clears

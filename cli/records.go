@@ -66,16 +66,9 @@ func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) erro
 	if err != nil {
 		return err
 	}
-	in, err := typing(cfg)
+	fields, err := parseFields(cfg, col, pos[1:], true)
 	if err != nil {
 		return err
-	}
-	fields, err := parseAssignments(col, pos[1:], in)
-	if err != nil {
-		return err
-	}
-	if _, probs := col.Validate(fields, true); len(probs) > 0 {
-		return probs
 	}
 	db, err := openDB(ctx, env, cfg)
 	if err != nil {
@@ -125,16 +118,9 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	in, err := typing(cfg)
+	changes, err := parseFields(cfg, col, pos[1:], false)
 	if err != nil {
 		return err
-	}
-	changes, err := parseAssignments(col, pos[1:], in)
-	if err != nil {
-		return err
-	}
-	if _, probs := col.Validate(changes, false); len(probs) > 0 {
-		return probs
 	}
 	rec, err = db.Update(ctx, id, changes)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"casefile/apiclient"
 	"casefile/config"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/server"
 	"casefile/server/servertest"
@@ -396,15 +397,7 @@ func TestSyncOptionsFollowSettings(t *testing.T) {
 	if o.PollInterval != 2*time.Minute || o.BatchSize != 40 || o.RequestTimeout != 5*time.Minute {
 		t.Errorf("sync options = %+v", o)
 	}
-	s, err := schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := localdb.Open(context.Background(), filepath.Join(t.TempDir(), "casefile.db"), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := localdbtest.Open(t)
 	u, err := uiSyncOptions(context.Background(), &Env{Getenv: func(string) string { return "" }}, db, cfg, creds)
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"casefile/config"
-	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/syncer"
 )
 
@@ -26,16 +25,8 @@ func TestUISyncerKeepsWorkOfflineFromTheStart(t *testing.T) {
 		http.Error(w, `{"error":{"code":"unavailable","message":"not today"}}`, http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	s, err := schema()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	db, err := localdb.Open(ctx, filepath.Join(t.TempDir(), "casefile.db"), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := localdbtest.Open(t)
 	creds := config.Credentials{Server: srv.URL, User: "alice", Device: "laptop", Token: "t0ken"}
 	if err := db.SetWorkOffline(ctx, true); err != nil {
 		t.Fatal(err)

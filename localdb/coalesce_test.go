@@ -12,8 +12,7 @@ import (
 // Several edits before a push become one op with every field, the latest
 // values and the first base of each field.
 func TestCoalescingKeepsEveryFieldAndTheFirstBase(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 3, model.Fields{"title": "A", "status": "draft", "body": "b0"})
 	mustUpdate(t, db, id, model.Fields{"title": "B"})
 	mustUpdate(t, db, id, model.Fields{"status": "open"})
@@ -90,8 +89,7 @@ func TestDeleteOfNeverSentCreateRemovesBoth(t *testing.T) {
 }
 
 func TestUpdateThenDeleteIsOneDelete(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 4, model.Fields{"title": "A"})
 	mustUpdate(t, db, id, model.Fields{"title": "B"})
 	if err := db.Delete(bg, id); err != nil {
@@ -106,8 +104,7 @@ func TestUpdateThenDeleteIsOneDelete(t *testing.T) {
 // Once an op was sent its id is burnt: the server would answer a replay with
 // its first answer and lose whatever was folded in. Later edits queue behind.
 func TestNoCoalescingIntoASentOp(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, id, model.Fields{"title": "B"})
 	batch, err := db.NextBatch(bg, time.Now(), 10)
@@ -140,8 +137,7 @@ func TestNoCoalescingIntoASentOp(t *testing.T) {
 // Editing a record whose op the server refused folds the edit into that op
 // under a new id, back to pending.
 func TestEditFoldsIntoFailedOpWithNewID(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, id, model.Fields{"status": "open"})
 	batch, _ := db.NextBatch(bg, time.Now(), 10)

@@ -140,6 +140,14 @@ func syncedMatter(t testing.TB, db *DB) string {
 	return id
 }
 
+// openWithMatter opens a test database holding one matter the server has,
+// and returns the matter's id with it.
+func openWithMatter(t testing.TB) (*DB, string) {
+	t.Helper()
+	db := openTest(t)
+	return db, syncedMatter(t, db)
+}
+
 // syncedNote puts a note the server has at version into db.
 func syncedNote(t testing.TB, db *DB, matter string, version int64, fields model.Fields) string {
 	t.Helper()

@@ -70,14 +70,6 @@ func pageAfter(t *testing.T, db *DB, q ListQuery, between func(page int, got []m
 	}
 }
 
-func recordIDs(recs []model.Record) []string {
-	out := make([]string, len(recs))
-	for i, r := range recs {
-		out[i] = r.ID
-	}
-	return out
-}
-
 // Pages read by key, joined, are the whole list in its order, ties of
 // change time included.
 func TestListAfterPagesInOrder(t *testing.T) {
@@ -98,8 +90,8 @@ func TestListAfterPagesInOrder(t *testing.T) {
 	}
 	for _, limit := range []int{1, 4, 23, 50} {
 		got := pageAfter(t, db, ListQuery{Collection: "note", Limit: limit}, nil)
-		if !slices.Equal(recordIDs(got), recordIDs(whole)) {
-			t.Errorf("pages of %d:\n got %v\nwant %v", limit, recordIDs(got), recordIDs(whole))
+		if !slices.Equal(ids(got), ids(whole)) {
+			t.Errorf("pages of %d:\n got %v\nwant %v", limit, ids(got), ids(whole))
 		}
 	}
 	// After with no limit is the rest of the list; Count ignores it.
@@ -108,8 +100,8 @@ func TestListAfterPagesInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(recordIDs(rest), recordIDs(whole[10:])) {
-		t.Errorf("after the 10th:\n got %v\nwant %v", recordIDs(rest), recordIDs(whole[10:]))
+	if !slices.Equal(ids(rest), ids(whole[10:])) {
+		t.Errorf("after the 10th:\n got %v\nwant %v", ids(rest), ids(whole[10:]))
 	}
 	if n, err := db.Count(bg, ListQuery{Collection: "note", After: &k}); err != nil || n != len(whole) {
 		t.Errorf("count = %d, %v; want %d", n, err, len(whole))

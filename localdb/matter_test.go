@@ -57,8 +57,7 @@ func TestDeleteCascadeQueuesTheRecordsBeforeTheMatter(t *testing.T) {
 }
 
 func TestDeleteCascadeOfSyncedMatterSendsChildrenFirst(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n1 := syncedNote(t, db, m, 2, model.Fields{"title": "a"})
 	if _, err := db.DeleteCascade(bg, m); err != nil {
 		t.Fatal(err)
@@ -70,8 +69,7 @@ func TestDeleteCascadeOfSyncedMatterSendsChildrenFirst(t *testing.T) {
 }
 
 func TestDeleteCascadeStopsAtAConflict(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n1 := syncedNote(t, db, m, 2, model.Fields{"title": "a"})
 	mustUpdate(t, db, n1, model.Fields{"title": "Mine"})
 	op := nextBatch(t, db, 10)[0]

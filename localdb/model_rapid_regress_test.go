@@ -1,31 +1,17 @@
 package localdb_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"casefile/assets"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
 
 // Histories TestStoreModel found wrong, kept as plain tests.
-
-func openRegress(t *testing.T) *localdb.DB {
-	t.Helper()
-	s, err := model.ParseSchema(assets.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := localdb.Open(ctx, filepath.Join(t.TempDir(), "casefile.db"), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 func mustNil(t *testing.T, err error) {
 	t.Helper()
@@ -38,7 +24,7 @@ func mustNil(t *testing.T, err error) {
 // the changes kept as failed; discarding one failed with "no such record"
 // because its record had gone with the matter.
 func TestRegressDiscardAfterRevokedMatter(t *testing.T) {
-	db := openRegress(t)
+	db := localdbtest.Open(t)
 	m, n := model.NewID(), model.NewID()
 	mustNil(t, db.ApplyPull(ctx, protocol.PullResponse{Cursor: 2, Records: []protocol.Record{
 		{ID: m, Collection: "matter", MatterID: m, Version: 1, Seq: 1, Fields: model.Fields{"title": "Smith"}},
@@ -66,7 +52,7 @@ func TestRegressDiscardAfterRevokedMatter(t *testing.T) {
 // overwrite a value its author never saw. The fake server's blind-overwrite
 // check catches it; the edit must meet the change as a conflict instead.
 func TestRegressNoBlindOverwriteAfterMerge(t *testing.T) {
-	db := openRegress(t)
+	db := localdbtest.Open(t)
 	s, _ := model.ParseSchema(assets.Schema)
 	srv := newFakeServer(s)
 	m, n := model.NewID(), model.NewID()

@@ -5,7 +5,6 @@ package localdb_test
 
 import (
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -161,24 +160,14 @@ func (sm *storeMachine) Race(t *rapid.T) {
 		// Another user changes the record, then deletes it; this device,
 		// on its older copy, edits it: the tombstone keeps the other
 		// user's change, which a restore must not undo.
-		changes := sm.fieldChanges(t, r.coll, false)
-		delete(changes, model.MatterField)
-		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
-		if len(probs) > 0 || len(norm) == 0 {
-			t.Skip("no valid change")
-		}
+		norm := sm.remoteChange(t, r.coll)
 		sm.srv.change(s, norm)
 		sm.srv.remoteDelete(s)
 		stats.editedTombstones.Add(1)
 		t.Logf("> remote edit %s %s and delete v%d", short(id), canon(norm), s.version)
 		sm.edit(t, id, false)
 	case "edit/edit", "delete/edit":
-		changes := sm.fieldChanges(t, r.coll, false)
-		delete(changes, model.MatterField)
-		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
-		if len(probs) > 0 || len(norm) == 0 {
-			t.Skip("no valid change")
-		}
+		norm := sm.remoteChange(t, r.coll)
 		sm.srv.change(s, norm)
 		t.Logf("> remote edit %s v%d %s", short(id), s.version, canon(norm))
 		if rapid.Bool().Draw(t, "delete") {
@@ -192,6 +181,19 @@ func (sm *storeMachine) Race(t *rapid.T) {
 		sm.edit(t, id, false)
 	}
 	sm.Sync(t)
+}
+
+// remoteChange draws a valid change of some fields of a record of coll,
+// its matter left alone, as another user would make it; a step that draws
+// none is skipped.
+func (sm *storeMachine) remoteChange(t *rapid.T, coll string) model.Fields {
+	changes := sm.fieldChanges(t, coll, false)
+	delete(changes, model.MatterField)
+	norm, probs := sm.schemaCol(coll).Validate(changes, false)
+	if len(probs) > 0 || len(norm) == 0 {
+		t.Skip("no valid change")
+	}
+	return norm
 }
 
 // Remote changes the server as another user would.
@@ -226,12 +228,7 @@ func (sm *storeMachine) Remote(t *rapid.T) {
 		if busy := sm.busy(live); len(busy) > 0 && rapid.Bool().Draw(t, "busy") {
 			r = rapid.SampledFrom(busy).Draw(t, "busy rec") // one with changes queued here: a likely conflict
 		}
-		changes := sm.fieldChanges(t, r.coll, false)
-		delete(changes, model.MatterField)
-		norm, probs := sm.schemaCol(r.coll).Validate(changes, false)
-		if len(probs) > 0 || len(norm) == 0 {
-			t.Skip("no valid change")
-		}
+		norm := sm.remoteChange(t, r.coll)
 		sm.srv.change(r, norm)
 		t.Logf("> remote edit %s v%d %s", short(r.id), r.version, canon(norm))
 	case "delete":
@@ -323,22 +320,24 @@ func (sm *storeMachine) Revoke(t *rapid.T) {
 			ms = append(ms, id)
 		}
 	}
-	if len(ms) == 0 {
-		t.Skip("no matter to revoke")
-	}
-	m := rapid.SampledFrom(ms).Draw(t, "matter")
+	m := drawMatter(t, ms, "no matter to revoke")
 	sm.srv.revoke(m)
 	t.Logf("> revoke %s", short(m))
 }
 
 func (sm *storeMachine) Grant(t *rapid.T) {
-	hidden := sortedKeys(sm.srv.hidden)
-	if len(hidden) == 0 {
-		t.Skip("nothing revoked")
-	}
-	m := rapid.SampledFrom(hidden).Draw(t, "matter")
+	m := drawMatter(t, sortedKeys(sm.srv.hidden), "nothing revoked")
 	sm.srv.grant(m)
 	t.Logf("> grant %s", short(m))
+}
+
+// drawMatter draws one of ms, or skips the step, saying why, when ms is
+// empty.
+func drawMatter(t *rapid.T, ms []string, why string) string {
+	if len(ms) == 0 {
+		t.Skip(why)
+	}
+	return rapid.SampledFrom(ms).Draw(t, "matter")
 }
 
 func (sm *storeMachine) Reset(t *rapid.T) {
@@ -360,7 +359,7 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 		t.Fatal(err)
 	}
 	for _, suffix := range []string{"", "-wal"} {
-		if err := copyFile(from+suffix, sm.path()+suffix); err != nil && !os.IsNotExist(err) {
+		if err := localdb.CopyFile(from+suffix, sm.path()+suffix); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -370,21 +369,4 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 	sm.m.reopen()
 	stats.crashes.Add(1)
 	t.Log("> crash and reopen")
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -9,8 +9,7 @@ import (
 )
 
 func TestPullInsertsAndUpdatesSyncedRecords(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "A", "tags": []any{"x", "y"}, "minutes": nil})
 	r := mustGet(t, db, id)
 	if r.State != model.StateSynced || r.Version != 1 || !model.Equal(r.Fields["tags"], []string{"x", "y"}) {
@@ -32,8 +31,7 @@ func TestPullInsertsAndUpdatesSyncedRecords(t *testing.T) {
 
 // Remote changes never clobber unsent local edits: the edits stay on top.
 func TestPullNeverClobbersPendingEdits(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "A", "body": "old"})
 	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
 	pull(t, db, 2, serverRecord(id, "note", m, 2, model.Fields{"matter_id": m, "title": "Theirs", "body": "new"}))
@@ -50,8 +48,7 @@ func TestPullNeverClobbersPendingEdits(t *testing.T) {
 // A pull never brings back a record deleted here, and a server tombstone
 // deletes here unless unsent ops need it.
 func TestPullNeverResurrects(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	mine := syncedNote(t, db, m, 1, model.Fields{"title": "deleted here"})
 	if err := db.Delete(bg, mine); err != nil {
 		t.Fatal(err)
@@ -104,8 +101,7 @@ func TestPullNeverResurrects(t *testing.T) {
 }
 
 func TestDroppedMatterKeepsUnsentWorkAsFailed(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	other := syncedMatter(t, db)
 	synced := syncedNote(t, db, m, 1, model.Fields{"title": "synced"})
 	edited := syncedNote(t, db, m, 1, model.Fields{"title": "edited"})
@@ -199,8 +195,7 @@ func TestDroppedMatterGoesByServerMatterNotUnsentMove(t *testing.T) {
 // record and could only be refused again. Once access comes back and a pull
 // brings the record, it can.
 func TestRetryOfRevokedChangeWaitsForItsRecord(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, n, model.Fields{"title": "B"})
 	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
@@ -281,8 +276,7 @@ func TestCursorNeverMovesBack(t *testing.T) {
 // A full resync keeps every queued op and conflict and removes only what the
 // server no longer has.
 func TestResetCursorKeepsOps(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	seen := syncedNote(t, db, m, 1, model.Fields{"title": "seen again"})
 	gone := syncedNote(t, db, m, 1, model.Fields{"title": "gone from the server"})
 	edited := syncedNote(t, db, m, 1, model.Fields{"title": "edited"})

@@ -12,8 +12,7 @@ import (
 // changes journals each: the user who made it, the record, the fields it
 // changed; a page with many gets one entry that counts them.
 func TestPullJournalsWhoChangedWhat(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 2, model.Fields{"title": "Call the client", "body": "one"})
 	rec := serverRecord(n, "note", m, 3, model.Fields{"matter_id": m, "title": "Call the client", "body": "two"})
 	rec.UpdatedBy = "bob"

@@ -13,8 +13,7 @@ import (
 // conflict, a refusal, an acknowledged delete, an unknown op) leaves each
 // record as answering it alone would.
 func TestMixedPushAnswersInOneBatch(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	a := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "A"})
 	b := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "B <&>"})
 	c := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "C"})
@@ -98,8 +97,7 @@ func TestMixedPushAnswersInOneBatch(t *testing.T) {
 // TestRefreshStatesAgreesWithRefreshState: the set-based state of many
 // records is the one refreshState derives for each.
 func TestRefreshStatesAgreesWithRefreshState(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	states := []OpState{OpPending, OpSyncing, OpRetrying, OpFailed, OpConflict}
 	var ids []string
 	for i, s1 := range states {
@@ -170,8 +168,7 @@ func TestRefreshStatesAgreesWithRefreshState(t *testing.T) {
 // page, except a record the page holds twice, which the second copy must
 // find as the first left it.
 func TestPullPageHoldingARecordTwice(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := model.NewID()
 	other := syncedNote(t, db, m, 1, model.Fields{"title": "Other"})
 	mustUpdate(t, db, other, model.Fields{"title": "Other, mine"})

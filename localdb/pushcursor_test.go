@@ -63,8 +63,7 @@ func TestAdvanceCursorAfterPush(t *testing.T) {
 // meanwhile is not applied, so the cursor must not pass the record it
 // created on the server: the pull brings it.
 func TestAdvanceCursorAfterPushDiscarded(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	note := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "gone here"})
 	op := outbox(t, db)[0]
 	if err := db.DiscardOp(bg, op.OpID); err != nil {

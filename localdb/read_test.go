@@ -73,6 +73,7 @@ func TestSearchPrefixAndHostileText(t *testing.T) {
 	}
 }
 
+// ids lists the records' ids in order.
 func ids(rs []model.Record) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {

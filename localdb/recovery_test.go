@@ -182,8 +182,7 @@ func TestJournalQueries(t *testing.T) {
 }
 
 func TestDoctorFindsAndRepairs(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, id, model.Fields{"title": "B"})
 	rep, err := db.Doctor(bg, false)

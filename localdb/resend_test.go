@@ -146,8 +146,7 @@ func TestSentSinceBackfill(t *testing.T) {
 // of such a create queues a delete rather than cancelling a create the
 // server may have.
 func TestNoFoldingIntoUnknownOutcome(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	unknown := func(id string) OutboxOp {
 		t.Helper()
 		var op OutboxOp
@@ -189,8 +188,7 @@ func TestNoFoldingIntoUnknownOutcome(t *testing.T) {
 // and a person who sends it again once the record is back must know —
 // and Doctor does not call it an orphan.
 func TestUnknownOutcomeOutlivesADrop(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, n, model.Fields{"title": "A1"})
 	b := nextBatch(t, db, 10)
@@ -220,8 +218,7 @@ func TestUnknownOutcomeOutlivesADrop(t *testing.T) {
 // back — the server may have applied it, and only its ledger can say —
 // and a later edit queues behind it rather than folding into it.
 func TestHeldBackOpKeepsItsID(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 1, model.Fields{"matter_id": m, "title": "A"})
 	mustUpdate(t, db, n, model.Fields{"title": "A1"})
 	sent := nextBatch(t, db, 10)[0]

@@ -134,8 +134,17 @@ func (db *DB) rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Co
 // the queue under a new op id: the server keeps its answer to the old id.
 // A failed op whose record is gone is refused with ErrRecordGone.
 func (db *DB) RetryOp(ctx context.Context, opID string) error {
+	return db.onOp(ctx, "retry", opID, func(tx *sql.Tx, op opRow) error {
+		_, err := db.retry(ctx, tx, op)
+		return err
+	})
+}
+
+// onOp runs fn on the queued op opID in one write transaction; an error,
+// the op not being queued included, is wrapped as "verb opID: …".
+func (db *DB) onOp(ctx context.Context, verb, opID string, fn func(tx *sql.Tx, op opRow) error) error {
 	if err := db.enter(); err != nil {
-		return fmt.Errorf("retry %s: %w", opID, err)
+		return fmt.Errorf("%s %s: %w", verb, opID, err)
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -143,11 +152,10 @@ func (db *DB) RetryOp(ctx context.Context, opID string) error {
 		if err != nil {
 			return err
 		}
-		_, err = db.retry(ctx, tx, op)
-		return err
+		return fn(tx, op)
 	})
 	if err != nil {
-		return fmt.Errorf("retry %s: %w", opID, err)
+		return fmt.Errorf("%s %s: %w", verb, opID, err)
 	}
 	return nil
 }
@@ -205,46 +213,36 @@ func (db *DB) retry(ctx context.Context, tx *sql.Tx, op opRow) (bool, error) {
 		if op.heldBack() {
 			op.state, op.nextAttempt, op.updatedAt = OpRetrying, 0, now
 			op.lastError, op.errorCode = "", ""
-			if err := db.saveOp(ctx, tx, op); err != nil {
-				return false, err
-			}
-			if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
-				return false, err
-			}
-			return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
-				Collection: op.Collection, OpID: op.OpID,
-				Summary: fmt.Sprintf("the %s will be sent again as it was: it may have reached the server before the record left this device", op.Kind), After: op.Fields})
+			return true, db.requeue(ctx, tx, op,
+				fmt.Sprintf("the %s will be sent again as it was: it may have reached the server before the record left this device", op.Kind))
 		}
 		oldID := op.OpID
 		resetFailed(&op, now)
-		if err := db.saveOp(ctx, tx, op); err != nil {
-			return false, err
-		}
-		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
-			return false, err
-		}
-		return true, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
-			Collection: op.Collection, OpID: op.OpID,
-			Summary: fmt.Sprintf("the refused %s will be sent again as a new change (it was %s)", op.Kind, oldID), After: op.Fields})
+		return true, db.requeue(ctx, tx, op, fmt.Sprintf("the refused %s will be sent again as a new change (it was %s)", op.Kind, oldID))
 	case OpConflict:
 		return false, ErrInConflict
 	}
 	return false, nil // pending or syncing: already on its way
 }
 
+// requeue saves a failed op made due again, recomputes its record's state
+// and journals the retry with summary.
+func (db *DB) requeue(ctx context.Context, tx *sql.Tx, op opRow, summary string) error {
+	if err := db.saveOp(ctx, tx, op); err != nil {
+		return err
+	}
+	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+		return err
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: op.RecordID,
+		Collection: op.Collection, OpID: op.OpID, Summary: summary, After: op.Fields})
+}
+
 // DiscardOp drops a queued op (the journal keeps it); its record falls back to the server's copy.
 // Discarding the create of a record the server never had drops the record
 // and every later op of it.
 func (db *DB) DiscardOp(ctx context.Context, opID string) error {
-	if err := db.enter(); err != nil {
-		return fmt.Errorf("discard %s: %w", opID, err)
-	}
-	defer db.leave()
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		op, err := db.getOp(ctx, tx, opID)
-		if err != nil {
-			return err
-		}
+	return db.onOp(ctx, "discard", opID, func(tx *sql.Tx, op opRow) error {
 		if op.state == OpSyncing {
 			return ErrSending
 		}
@@ -294,10 +292,6 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 		_, _, err = db.recompute(ctx, tx, op.RecordID, 0)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("discard %s: %w", opID, err)
-	}
-	return nil
 }
 
 // forgetDiscarded fixes the base values of the ops queued behind a discarded

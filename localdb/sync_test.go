@@ -27,8 +27,7 @@ func answer(t testing.TB, db *DB, results ...protocol.OpResult) {
 }
 
 func TestNextBatchOnePerRecordOldestFirst(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	a := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	b := syncedNote(t, db, m, 1, model.Fields{"title": "B"})
 	mustUpdate(t, db, a, model.Fields{"title": "A1"})
@@ -64,8 +63,7 @@ func TestNextBatchOnePerRecordOldestFirst(t *testing.T) {
 
 // A record whose op failed holds back its own later ops, never other records'.
 func TestPoisonedOpHoldsBackOnlyItsRecord(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	bad := syncedNote(t, db, m, 1, model.Fields{"title": "Bad"})
 	good := syncedNote(t, db, m, 1, model.Fields{"title": "Good"})
 	mustUpdate(t, db, bad, model.Fields{"status": "open"})
@@ -93,8 +91,7 @@ func TestPoisonedOpHoldsBackOnlyItsRecord(t *testing.T) {
 
 // Ops queued behind a failed op of the same record wait for it.
 func TestOpsBehindAFailedOpWait(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
 	mustUpdate(t, db, id, model.Fields{"title": "B"})
 	sent := nextBatch(t, db, 10)[0]
@@ -110,8 +107,7 @@ func TestOpsBehindAFailedOpWait(t *testing.T) {
 }
 
 func TestAppliedRebasesQueuedOps(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "A"})
 	sent := nextBatch(t, db, 10)
 	if len(sent) != 1 || sent[0].RecordID != n.ID {
@@ -148,8 +144,7 @@ func TestAppliedRebasesQueuedOps(t *testing.T) {
 }
 
 func TestAcknowledgedDeletePurges(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
 	if err := db.Delete(bg, id); err != nil {
 		t.Fatal(err)
@@ -163,8 +158,7 @@ func TestAcknowledgedDeletePurges(t *testing.T) {
 }
 
 func TestRejectedCreateIsHiddenButKept(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Mine"})
 	sent := nextBatch(t, db, 10)
 	reject(t, db, sent[0].OpID, "validation", "note.title: too rude")
@@ -192,8 +186,7 @@ func TestRejectedCreateIsHiddenButKept(t *testing.T) {
 }
 
 func TestRejectedUpdateShowsServerCopy(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "Server"})
 	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
 	reject(t, db, nextBatch(t, db, 10)[0].OpID, "forbidden", "viewers cannot edit")
@@ -276,8 +269,7 @@ func TestEditConflictAndResolution(t *testing.T) {
 }
 
 func TestResolutionKeepingTheirsQueuesNothing(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "Base"})
 	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
 	op := nextBatch(t, db, 10)[0]
@@ -299,8 +291,7 @@ func TestResolutionKeepingTheirsQueuesNothing(t *testing.T) {
 }
 
 func TestEditDeletedConflictRestores(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "Base", "body": "keep me"})
 	mustUpdate(t, db, id, model.Fields{"status": "open"})
 	op := nextBatch(t, db, 10)[0]
@@ -326,8 +317,7 @@ func TestEditDeletedConflictRestores(t *testing.T) {
 }
 
 func TestDeleteEditConflict(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "Base"})
 	if err := db.Delete(bg, id); err != nil {
 		t.Fatal(err)
@@ -349,8 +339,7 @@ func TestDeleteEditConflict(t *testing.T) {
 }
 
 func TestRetryAndDiscard(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "Server"})
 	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
 	old := nextBatch(t, db, 10)[0].OpID
@@ -404,8 +393,7 @@ func TestRetryAndDiscard(t *testing.T) {
 }
 
 func TestDiscardOfUnsentCreateRemovesRecord(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "A"})
 	create := nextBatch(t, db, 10)[0]
 	mustUpdate(t, db, n.ID, model.Fields{"title": "B"})
@@ -425,8 +413,7 @@ func TestDiscardOfUnsentCreateRemovesRecord(t *testing.T) {
 // fields it changes are still as its author saw them; otherwise it would
 // silently overwrite another device's change.
 func TestRebaseAfterMergeKeepsOtherDevicesChanges(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "T1", "body": "B1", "status": "draft"})
 	mustUpdate(t, db, id, model.Fields{"title": "T-mine"})
 	sent := nextBatch(t, db, 10)[0]
@@ -461,8 +448,7 @@ func TestRebaseAfterMergeKeepsOtherDevicesChanges(t *testing.T) {
 // Updates queued behind a conflict move onto the reviewed version only if
 // the resolution leaves their fields as their author saw them.
 func TestResolveRebasesOnlyWhatItsAuthorSaw(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 1, model.Fields{"title": "Base", "body": "b1", "status": "draft"})
 	mustUpdate(t, db, id, model.Fields{"title": "Mine"})
 	op := nextBatch(t, db, 10)[0]

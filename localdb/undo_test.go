@@ -18,8 +18,7 @@ func mustUndo(t testing.TB, db *DB) Undone {
 }
 
 func TestUndoWalksBackThroughEdits(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 2, model.Fields{"title": "A", "body": "one"})
 	mustUpdate(t, db, n, model.Fields{"title": "B"})
 	mustUpdate(t, db, n, model.Fields{"title": "C", "body": "two"})
@@ -56,8 +55,7 @@ func TestUndoWalksBackThroughEdits(t *testing.T) {
 }
 
 func TestUndoOfCreateDeletesAndOfDeleteRestores(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "fresh"})
 	u := mustUndo(t, db)
 	if u.Action != UndoDeleted || u.Change.Kind != JournalCreate || u.Record.ID != n.ID {
@@ -97,8 +95,7 @@ func TestUndoOfCreateDeletesAndOfDeleteRestores(t *testing.T) {
 }
 
 func TestUndoOfDeleteAfterTheServerAppliedItRestoresOnTheTombstone(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	s := syncedNote(t, db, m, 5, model.Fields{"title": "gone", "body": "b"})
 	if err := db.Delete(bg, s); err != nil {
 		t.Fatal(err)
@@ -127,8 +124,7 @@ func TestUndoOfDeleteAfterTheServerAppliedItRestoresOnTheTombstone(t *testing.T)
 }
 
 func TestUndoKeepsFieldsSomeoneElseChangedSince(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 2, model.Fields{"title": "A", "body": "one"})
 	mustUpdate(t, db, n, model.Fields{"title": "mine", "body": "mine too"})
 	b := nextBatch(t, db, 10)
@@ -152,8 +148,7 @@ func TestUndoKeepsFieldsSomeoneElseChangedSince(t *testing.T) {
 }
 
 func TestUndoRefusesARecordInConflictAndChangesNothing(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
 	mustUpdate(t, db, n, model.Fields{"title": "B"})
 	b := nextBatch(t, db, 10)
@@ -169,8 +164,7 @@ func TestUndoRefusesARecordInConflictAndChangesNothing(t *testing.T) {
 }
 
 func TestUndoOfCascadeRestoresTheMatterAndItsRecords(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	a := syncedNote(t, db, m, 2, model.Fields{"title": "a"})
 	b := syncedNote(t, db, m, 3, model.Fields{"title": "b"})
 	if _, err := db.DeleteCascade(bg, m); err != nil {
@@ -191,8 +185,7 @@ func TestUndoOfCascadeRestoresTheMatterAndItsRecords(t *testing.T) {
 }
 
 func TestUndoAfterTheRecordWasDeletedElsewhereOnlyMarksIt(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
 	mustUpdate(t, db, n, model.Fields{"title": "B"})
 	b := nextBatch(t, db, 10)

@@ -189,8 +189,7 @@ func TestProblemsAreReachable(t *testing.T) {
 // An injected failure between the record and its outbox op leaves neither,
 // and no journal entry: for new ops, coalesced ops and cancelled ones.
 func TestWriteIsAtomic(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	synced := syncedNote(t, db, m, 1, model.Fields{"title": "Before"})
 	unsent := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Unsent"}).ID
 	for _, table := range []string{"outbox", "journal"} {
@@ -252,8 +251,7 @@ func TestWriteIsAtomic(t *testing.T) {
 }
 
 func TestUpdateQueuesOnlyChangedFields(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 3, model.Fields{"title": "A", "status": "draft", "tags": []any{"x"}})
 	r := mustUpdate(t, db, id, model.Fields{"title": "A", "status": "open", "tags": []any{"x"}, "body": nil})
 	if r.State != model.StatePending || r.Fields["status"] != "open" {
@@ -283,8 +281,7 @@ func TestUpdateQueuesOnlyChangedFields(t *testing.T) {
 }
 
 func TestDeleteTombstonesUntilAcknowledged(t *testing.T) {
-	db := openTest(t)
-	m := syncedMatter(t, db)
+	db, m := openWithMatter(t)
 	id := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
 	if err := db.Delete(bg, id); err != nil {
 		t.Fatal(err)

@@ -93,6 +93,17 @@ func (s *Server) attachment(r *http.Request, p *principal) (fileTarget, *apiErro
 	return t, nil
 }
 
+// chunkOf resolves a request for one chunk: the attachment, as find
+// (attachment or uploadTarget) checks it, and the chunk number ?n=.
+func chunkOf(r *http.Request, p *principal, find func(*http.Request, *principal) (fileTarget, *apiError)) (fileTarget, int, *apiError) {
+	t, ae := find(r, p)
+	if ae != nil {
+		return t, 0, ae
+	}
+	n, ae := chunkNumber(r, t.att.Size)
+	return t, n, ae
+}
+
 func chunkNumber(r *http.Request, size int64) (int, *apiError) {
 	n, err := strconv.Atoi(r.URL.Query().Get("n"))
 	if err != nil || model.ChunkLen(size, n) < 0 {
@@ -131,13 +142,8 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	ok, err := s.proven(r.Context(), t, p.user)
-	if err != nil {
-		s.writeError(w, r, errInternal(err))
-		return
-	}
-	if !ok {
-		s.writeError(w, r, &apiError{status: http.StatusConflict, code: protocol.CodeNotUploaded,
-			msg: "The file has not been uploaded yet; try again later."})
+	if err != nil || !ok {
+		s.writeError(w, r, notUploadedOr(err))
 		return
 	}
 	sums, err := s.blobs.Sums(r.Context(), t.att.SHA256)
@@ -150,12 +156,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) handleGetChunk(w http.ResponseWriter, r *http.Request, p *principal) {
-	t, ae := s.attachment(r, p)
-	if ae != nil {
-		s.writeError(w, r, ae)
-		return
-	}
-	n, ae := chunkNumber(r, t.att.Size)
+	t, n, ae := chunkOf(r, p, s.attachment)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return
@@ -284,15 +285,22 @@ func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, p *p
 		s.writeError(w, r, ae)
 		return
 	}
-	st, ae := s.uploadStatus(r.Context(), t, p)
-	if ae == nil && !st.Complete {
-		ae = s.checkQuota(r.Context(), t, p.user, s.stagedBytes(st))
-	}
+	st, ae := s.uploadStatusInQuota(r.Context(), t, p)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// uploadStatusInQuota is uploadStatus, refused when an upload still to
+// be finished would take the user past their quota.
+func (s *Server) uploadStatusInQuota(ctx context.Context, t fileTarget, p *principal) (protocol.UploadStatus, *apiError) {
+	st, ae := s.uploadStatus(ctx, t, p)
+	if ae == nil && !st.Complete {
+		ae = s.checkQuota(ctx, t, p.user, s.stagedBytes(st))
+	}
+	return st, ae
 }
 
 func (s *Server) stagedBytes(st protocol.UploadStatus) int64 {
@@ -304,12 +312,7 @@ func (s *Server) stagedBytes(st protocol.UploadStatus) int64 {
 }
 
 func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *principal) {
-	t, ae := s.uploadTarget(r, p)
-	if ae != nil {
-		s.writeError(w, r, ae)
-		return
-	}
-	n, ae := chunkNumber(r, t.att.Size)
+	t, n, ae := chunkOf(r, p, s.uploadTarget)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return
@@ -326,10 +329,7 @@ func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *princ
 			msg: fmt.Sprintf("Chunk %d does not match its SHA-256 or is not %d bytes long; send it again.", n, want)})
 		return
 	}
-	st, ae := s.uploadStatus(r.Context(), t, p)
-	if ae == nil && !st.Complete {
-		ae = s.checkQuota(r.Context(), t, p.user, s.stagedBytes(st))
-	}
+	st, ae := s.uploadStatusInQuota(r.Context(), t, p)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return

@@ -10,31 +10,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"casefile/assets"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
 )
-
-func openLocal(t *testing.T) *localdb.DB {
-	t.Helper()
-	schema, err := model.ParseSchema(assets.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := localdb.Open(context.Background(), filepath.Join(t.TempDir(), "casefile.db"), schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // pulled applies one pull page of server records, as the syncer does.
 func pulled(t *testing.T, db *localdb.DB, cursor int64, dropped []string, recs ...protocol.Record) {
@@ -83,7 +68,7 @@ func heldOf(t *testing.T, db *localdb.DB, matter string) []model.Record {
 // the device of a user who lost access to it, synced, for good.
 func TestBugDroppedMatterKeepsRecordWithUnsentMove(t *testing.T) {
 	ctx := context.Background()
-	db := openLocal(t)
+	db := localdbtest.Open(t)
 	m1, _, note := movedNote(t, db)
 	// Access to m1 is revoked; the pull says so before the move is sent
 	// (a write between the push and the pull of a cycle, or a move held
@@ -123,7 +108,7 @@ func TestBugDroppedMatterKeepsRecordWithUnsentMove(t *testing.T) {
 // brings it back (the cursor is past it).
 func TestBugDroppedMatterDropsRecordOfVisibleMatter(t *testing.T) {
 	ctx := context.Background()
-	db := openLocal(t)
+	db := localdbtest.Open(t)
 	m1, m2, note := movedNote(t, db)
 	pulled(t, db, 4, []string{m2})
 	ops, err := db.Outbox(ctx)
@@ -153,7 +138,7 @@ func TestBugDroppedMatterDropsRecordOfVisibleMatter(t *testing.T) {
 // damaged when it is not.
 func TestBugDoctorReportsStaleFTSAsCorruption(t *testing.T) {
 	ctx := context.Background()
-	db := openLocal(t)
+	db := localdbtest.Open(t)
 	m, err := db.Create(ctx, "matter", "", model.Fields{"title": "m"})
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +180,7 @@ func TestBugDoctorReportsStaleFTSAsCorruption(t *testing.T) {
 // the person merely retried (and the retry can only fail again).
 func TestBugRetriedRevokedOpBecomesOrphan(t *testing.T) {
 	ctx := context.Background()
-	db := openLocal(t)
+	db := localdbtest.Open(t)
 	m1, note := model.NewID(), model.NewID()
 	pulled(t, db, 2, nil,
 		serverRec(m1, "matter", m1, 1, model.Fields{"title": "one"}),

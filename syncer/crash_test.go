@@ -21,6 +21,7 @@ import (
 	"casefile/config"
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/server"
 	"casefile/vault"
@@ -158,7 +159,7 @@ func TestCrashSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := localdb.Open(context.Background(), config.DBPath(data), testSchema(t), localdb.WithSealer(keys))
+	db, err := localdb.Open(context.Background(), config.DBPath(data), localdbtest.Schema(t), localdb.WithSealer(keys))
 	if err != nil {
 		t.Fatal(err)
 	}

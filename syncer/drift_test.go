@@ -8,6 +8,7 @@ import (
 
 	"casefile/assets"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
@@ -37,7 +38,7 @@ func driftedSchema(t *testing.T) *model.Schema {
 // it and sending it again on every edit, and nothing is lost.
 func TestSchemaDriftFailsOnceWithTheFields(t *testing.T) {
 	drifted := driftedSchema(t)
-	if drifted.Fingerprint() == testSchema(t).Fingerprint() {
+	if drifted.Fingerprint() == localdbtest.Schema(t).Fingerprint() {
 		t.Fatal("the drifted schema has the same fingerprint as the shipped one")
 	}
 	w, _, a := newSolo(t, func(o *server.Options) { o.Schema = drifted })

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"casefile/assets"
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
@@ -58,15 +58,6 @@ func (w *world) sharedMatter(t testing.TB) (alice, bob *servertest.Client, m *pr
 		t.Fatal(err)
 	}
 	return alice, bob, m
-}
-
-func testSchema(t testing.TB) *model.Schema {
-	t.Helper()
-	s, err := model.ParseSchema(assets.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // device is one client: its own local database and syncer, talking to
@@ -118,7 +109,7 @@ func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
 	if opts.Now != nil {
 		lopts = append(lopts, localdb.WithClock(opts.Now)) // one clock for the device
 	}
-	db, err := localdb.Open(context.Background(), d.path, testSchema(d.t), lopts...)
+	db, err := localdb.Open(context.Background(), d.path, localdbtest.Schema(d.t), lopts...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -257,6 +248,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitForRecord waits until the device holds the record id.
+func waitForRecord(t testing.TB, d *device, id, what string) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		_, err := d.db.Get(context.Background(), id)
+		return err == nil
+	})
+}
+
 // sameFields compares two field sets as normalised values.
 func sameFields(a, b model.Fields) bool {
 	if len(a) != len(b) {
@@ -270,9 +270,16 @@ func sameFields(a, b model.Fields) bool {
 	return true
 }
 
-// assertMirrors checks that the device holds exactly the server's live
+// assertMirrors checks that each device holds exactly the server's live
 // records, field for field, with nothing waiting.
-func assertMirrors(t testing.TB, d *device) {
+func assertMirrors(t testing.TB, ds ...*device) {
+	t.Helper()
+	for _, d := range ds {
+		assertMirror(t, d)
+	}
+}
+
+func assertMirror(t testing.TB, d *device) {
 	t.Helper()
 	want := liveRecords(serverRecords(t, d.user))
 	got, err := d.db.List(context.Background(), localdb.ListQuery{})

@@ -10,6 +10,7 @@ import (
 	"casefile/apiclient"
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/server"
 	"casefile/server/servertest"
@@ -212,7 +213,7 @@ func TestDegradedOnServerErrors(t *testing.T) {
 func TestWriteFromAnotherProcessIsPushed(t *testing.T) {
 	_, alice, a := newSolo(t)
 	a.start()
-	other, err := localdb.Open(context.Background(), a.path, testSchema(t))
+	other, err := localdb.Open(context.Background(), a.path, localdbtest.Schema(t))
 	if err != nil {
 		t.Fatal(err)
 	}

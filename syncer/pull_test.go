@@ -60,8 +60,7 @@ func TestConflictKeepsBaseMineTheirs(t *testing.T) {
 	if got := a.get(n).Fields["title"]; got != "from b" {
 		t.Errorf("after resolution a sees %v", got)
 	}
-	assertMirrors(t, a)
-	assertMirrors(t, b)
+	assertMirrors(t, a, b)
 }
 
 // TestPullKeepsPendingEdits: a pull never overwrites a local edit that
@@ -83,8 +82,7 @@ func TestPullKeepsPendingEdits(t *testing.T) {
 		t.Errorf("summary = %+v, want the edit merged", sum)
 	}
 	a.sync()
-	assertMirrors(t, a)
-	assertMirrors(t, b)
+	assertMirrors(t, a, b)
 }
 
 // TestTombstonesNeverResurrect: a record deleted on the server stays
@@ -175,8 +173,7 @@ func TestCursorTooOldResyncs(t *testing.T) {
 	}
 	b.sync()
 	a.sync()
-	assertMirrors(t, a)
-	assertMirrors(t, b)
+	assertMirrors(t, a, b)
 }
 
 // TestPullNotBlockedByFailingPush: uploads that keep failing never stop
@@ -185,16 +182,15 @@ func TestPullNotBlockedByFailingPush(t *testing.T) {
 	w := newWorld(t)
 	a, b, m, n := shared(t, w)
 	b.update(n, model.Fields{"body": "stuck"})
-	w.proxy.SetRule(func(path string, body []byte) (faultproxy.Fault, bool) {
+	failPushes := func(path string, body []byte) (faultproxy.Fault, bool) {
 		return faultproxy.ServerError, path == "/v1/push"
-	})
+	}
+	w.proxy.SetRule(failPushes)
 	news := a.create("note", model.Fields{model.MatterField: m, "title": "news"})
 	a.s.RunOnce(context.Background()) // fails too: the rule hits every push
 	w.proxy.SetRule(nil)
 	a.sync()
-	w.proxy.SetRule(func(path string, body []byte) (faultproxy.Fault, bool) {
-		return faultproxy.ServerError, path == "/v1/push"
-	})
+	w.proxy.SetRule(failPushes)
 	_, err := b.s.RunOnce(context.Background())
 	if apiclient.ClassOf(err) != apiclient.ClassFailing {
 		t.Errorf("sync with failing pushes: err = %v", err)
@@ -217,20 +213,14 @@ func TestPokeTriggersPull(t *testing.T) {
 	waitFor(t, "b's event stream", func() bool { return b.s.Connectivity() == syncer.Online })
 	before := w.proxy.Requests("/v1/pull")
 	n := a.create("note", model.Fields{model.MatterField: m, "title": "live"})
-	waitFor(t, "the note on b", func() bool {
-		_, err := b.db.Get(context.Background(), n.ID)
-		return err == nil
-	})
+	waitForRecord(t, b, n.ID, "the note on b")
 	if w.proxy.Requests("/v1/pull") == before {
 		t.Errorf("no pull was made")
 	}
 	// Streams cut by the network come back, and pokes keep working.
 	w.proxy.CloseStreams()
 	n2 := a.create("note", model.Fields{model.MatterField: m, "title": "after the cut"})
-	waitFor(t, "the second note on b", func() bool {
-		_, err := b.db.Get(context.Background(), n2.ID)
-		return err == nil
-	})
+	waitForRecord(t, b, n2.ID, "the second note on b")
 }
 
 // journalHas reports whether the device's journal has an entry of kind.

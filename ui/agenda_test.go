@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
@@ -48,7 +49,7 @@ func TestAgendaPane(t *testing.T) {
 
 // TestAgendaEmpty says what to do when nothing is coming.
 func TestAgendaEmpty(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mustCreate(t, db, "matter", model.Fields{"title": "Quiet matter"})
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "5")

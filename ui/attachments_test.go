@@ -10,13 +10,14 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/localfiles"
 	"casefile/model"
 	"casefile/transfer"
 )
 
 func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
 	dir := t.TempDir()
 	store, err := localfiles.OpenDir(filepath.Join(dir, "files"))
@@ -29,12 +30,7 @@ func TestDetailAttachesOpensAndRemovesFiles(t *testing.T) {
 	}
 	kicks := 0
 	m := newTestModel(t, Options{DB: db, Files: Files{Store: store, OpenDir: dir, Kick: func() { kicks++ }},
-		Getenv: func(k string) string {
-			if k == "OPENER" {
-				return "true" // a program that opens nothing and succeeds
-			}
-			return ""
-		}})
+		Getenv: envOf("OPENER", "true")}) // a program that opens nothing and succeeds
 	press(t, m, "enter", "enter") // the matter's hub, then its first row: the matter's detail
 	if m.detail == nil {
 		t.Fatal("no detail opened")
@@ -95,7 +91,7 @@ func TestCompletePath(t *testing.T) {
 // the transfer queue's reports — its rate and time left; a failed one its
 // reason; a report gone stale shows no rate.
 func TestDetailShowsTransferRateAndStates(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
 	dir := t.TempDir()
 	store, err := localfiles.OpenDir(filepath.Join(dir, "files"))

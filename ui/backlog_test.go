@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/syncer"
 )
@@ -53,7 +54,7 @@ func selectOp(t *testing.T, m *Model, recordID string) {
 }
 
 func TestBacklogGroupsAndCountdown(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	now := time.Now()
 	seedStates(t, db, now.Add(42*time.Second))
 	m := newTestModel(t, Options{DB: db, Now: func() time.Time { return now }})
@@ -80,11 +81,19 @@ func TestBacklogGroupsAndCountdown(t *testing.T) {
 	mustContain(t, screenText(m), "next try in 12 s")
 }
 
-func TestBacklogRetryAndDiscard(t *testing.T) {
-	db := openDB(t)
+// openBacklog shows the backlog over a database seeded with every sync
+// state, the retrying op due in an hour.
+func openBacklog(t *testing.T) (*localdb.DB, states, *Model) {
+	t.Helper()
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Hour))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3")
+	return db, st, m
+}
+
+func TestBacklogRetryAndDiscard(t *testing.T) {
+	db, st, m := openBacklog(t)
 
 	selectOp(t, m, st.saved.ID)
 	press(t, m, "r")
@@ -123,10 +132,8 @@ func TestBacklogRetryAndDiscard(t *testing.T) {
 }
 
 func TestBacklogRetryAll(t *testing.T) {
-	db := openDB(t)
-	seedStates(t, db, time.Now().Add(time.Hour))
-	m := newTestModel(t, Options{DB: db})
-	press(t, m, "3", "R")
+	db, _, m := openBacklog(t)
+	press(t, m, "R")
 	got := opsByState(t, db)
 	if got[localdb.OpFailed] != 0 || got[localdb.OpPending] != 2 {
 		t.Fatalf("retry all left %v", got)
@@ -138,10 +145,7 @@ func TestBacklogRetryAll(t *testing.T) {
 }
 
 func TestBacklogOpenConflictGoesToReview(t *testing.T) {
-	db := openDB(t)
-	st := seedStates(t, db, time.Now().Add(time.Hour))
-	m := newTestModel(t, Options{DB: db})
-	press(t, m, "3")
+	_, st, m := openBacklog(t)
 	selectOp(t, m, st.conflict.ID)
 	press(t, m, "enter")
 	if m.screen != screenConflicts || m.conflicts.list[m.conflicts.sel].RecordID != st.conflict.ID {
@@ -156,7 +160,7 @@ func TestBacklogOpenConflictGoesToReview(t *testing.T) {
 }
 
 func TestBacklogListsAWindowOfEachGroupAndCountsTheRest(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	now := time.Now()
 	seedStates(t, db, now.Add(42*time.Second))
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Import"})
@@ -200,7 +204,7 @@ func TestBacklogListsAWindowOfEachGroupAndCountsTheRest(t *testing.T) {
 // A retry that is due says "now" only while the server can answer: while
 // it is out of reach the backlog says what the retry waits for.
 func TestBacklogNextTryHonestWhileOffline(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, fixedNow.Add(-time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "3")

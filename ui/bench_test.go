@@ -16,6 +16,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
@@ -40,7 +41,7 @@ func bigDB(b *testing.B) string {
 		}
 		bigPath = filepath.Join(bigDir, "casefile.db")
 		ctx := context.Background()
-		db, err := localdb.Open(ctx, bigPath, testSchema(b))
+		db, err := localdb.Open(ctx, bigPath, localdbtest.Schema(b))
 		if err != nil {
 			bigErr = err
 			return
@@ -125,7 +126,7 @@ func percentile(ds []time.Duration, p float64) float64 {
 
 func openBig(b *testing.B) *localdb.DB {
 	b.Helper()
-	db, err := localdb.Open(context.Background(), bigDB(b), testSchema(b))
+	db, err := localdb.Open(context.Background(), bigDB(b), localdbtest.Schema(b))
 	if err != nil {
 		b.Fatal(err)
 	}

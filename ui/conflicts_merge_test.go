@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -52,7 +53,7 @@ func seedTagsConflict(t *testing.T, db *localdb.DB) model.Record {
 // offered both sides merged as sets (additions of both, removals of
 // both), and b takes that, shown as the result before it is applied.
 func TestConflictTagsMergeAsSetsAndSaysWho(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	note := seedTagsConflict(t, db)
 	m := newTestModel(t, Options{DB: db, Zone: time.UTC})
 	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
@@ -90,15 +91,10 @@ func TestConflictTagsMergeAsSetsAndSaysWho(t *testing.T) {
 // A long text is merged in a multi-line editor, or in $EDITOR with
 // ctrl+e; the merged text is shown as the result before a applies it.
 func TestConflictLongTextMergedInEditor(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	note := seedTagsConflict(t, db)
 	editor, seen := fakeEditor(t, `printf 'Damp in the hall and the kitchen.\nMould behind the wardrobe.\n' > "$1"`)
-	m := newTestModel(t, Options{DB: db, Zone: time.UTC, Getenv: func(k string) string {
-		if k == "EDITOR" {
-			return editor
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Zone: time.UTC, Getenv: envOf("EDITOR", editor)})
 	m.sh.Exec = runNow
 	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
 	press(t, m, "2", "e")

@@ -9,12 +9,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
 func openConflicts(t *testing.T) (*localdb.DB, states, *Model) {
 	t.Helper()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "2")

@@ -1,10 +1,6 @@
 package ui
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,25 +8,8 @@ import (
 // TestEndToEndDeleteMatter: the CLI refuses to delete a matter that holds
 // records and says how many; the UI asks twice and deletes them with it.
 func TestEndToEndDeleteMatter(t *testing.T) {
-	bin := buildCasefile(t)
-	dir := t.TempDir()
-	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
-	// A config named explicitly must exist: an empty one.
-	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cli := func(args ...string) (string, error) {
-		out, err := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...).CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := cli(args...)
-		if err != nil {
-			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	r := newSealedRig(t, "", "") // a config named explicitly must exist: an empty one
+	cli, must := r.run, r.cli
 	matter := must("add", "matter", "title=Lindqvist v. Northgate Homes")
 	must("add", "note", "matter_id="+matter, "title=Mould in the bedroom")
 	must("add", "task", "matter_id="+matter, "title=Call the surveyor")
@@ -39,12 +18,7 @@ func TestEndToEndDeleteMatter(t *testing.T) {
 		t.Fatalf("rm of a matter holding records: %v\n%s", err, out)
 	}
 
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "tui"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env NO_COLOR= %s --data %s --config %s", bin, data, cfg)
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
+	s := r.start("tui", "", "")
 	s.waitText("◇ local only", "Lindqvist v. Northgate")
 	s.send(false, "d")
 	s.waitText("holds 2 records (note:", "You are asked once more.")

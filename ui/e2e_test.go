@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,40 @@ type tmuxSession struct {
 	t      *testing.T
 	socket string
 	name   string
+}
+
+// startTmux starts cmd in a detached w×h session called name, on a tmux
+// server of its own listening on socket; the server is killed when the
+// test ends.
+func startTmux(t *testing.T, socket, name string, w, h int, cmd string) *tmuxSession {
+	t.Helper()
+	s := &tmuxSession{t: t, socket: socket, name: name}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	return s
+}
+
+// keepPane keeps the pane after its program ends, to read what it printed.
+func (s *tmuxSession) keepPane() {
+	s.t.Helper()
+	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
+		s.t.Fatalf("tmux set-option: %v: %s", err, out)
+	}
+}
+
+// startDemo starts `casefile demo` (an embedded server, alice and bob,
+// seeded matters and one conflict) under dir in a 100×30 session called
+// name, its stderr appended to dir/stderr.txt, the pane kept after it
+// ends. It returns the command too, to start the same demo again.
+func startDemo(t *testing.T, dir, name string) (*tmuxSession, string) {
+	t.Helper()
+	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>>%s",
+		os.DevNull, buildCasefile(t), filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
+	s := startTmux(t, filepath.Join(dir, "tmux.sock"), name, 100, 30, cmd)
+	s.keepPane()
+	return s, cmd
 }
 
 func (s *tmuxSession) tmux(args ...string) (string, error) {
@@ -37,6 +72,22 @@ func (s *tmuxSession) send(literal bool, keys ...string) {
 	if out, err := s.tmux(append(args, keys...)...); err != nil {
 		s.t.Fatalf("send-keys %q: %v: %s", keys, err, out)
 	}
+}
+
+// addNote writes a note from the notes list: a new note whose matter is
+// picked by typing find until the matter's title shows, titled title,
+// saved with ctrl+s.
+func (s *tmuxSession) addNote(find, matter, title string) {
+	s.t.Helper()
+	s.send(false, "right", "right")
+	s.waitText("Notes · all matters")
+	s.send(false, "n")
+	s.waitText("New note")
+	s.send(true, find)
+	s.waitText(matter)
+	s.send(false, "Enter", "Tab")
+	s.send(true, title)
+	s.send(false, "C-s")
 }
 
 func (s *tmuxSession) capture() string {
@@ -125,11 +176,6 @@ func freePort(t *testing.T) int {
 // shows the resolved value.
 func TestEndToEndDemo(t *testing.T) {
 	dir := t.TempDir()
-	bin := buildCasefile(t)
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "demo"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>%s",
-		os.DevNull, bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
 	t.Cleanup(func() {
 		if t.Failed() { // what the program logged helps to see why
 			for _, f := range []string{"stderr.txt", filepath.Join("demo", "alice", "casefile.log")} {
@@ -139,13 +185,7 @@ func TestEndToEndDemo(t *testing.T) {
 			}
 		}
 	})
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	// Keep the pane after the program ends, to read what it printed.
-	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
-		t.Fatalf("tmux set-option: %v: %s", err, out)
-	}
+	s, _ := startDemo(t, dir, "demo")
 
 	// The demo seeds, opens alice's UI, and her first sync meets bob's change.
 	s.waitText("alice@127.0.0.1", "● online", "≠ 1 conflict", "2 Conflicts (1)")
@@ -153,15 +193,7 @@ func TestEndToEndDemo(t *testing.T) {
 	// Work offline, then write a note: it is saved here at once.
 	s.send(false, "o")
 	s.waitText("◌ working offline")
-	s.send(false, "right", "right")
-	s.waitText("Notes · all matters")
-	s.send(false, "n")
-	s.waitText("New note")
-	s.send(true, "harbour t")
-	s.waitText("Harbour Trust v. Pell Constructions")
-	s.send(false, "Enter", "Tab")
-	s.send(true, "Written offline in the courtroom")
-	s.send(false, "C-s")
+	s.addNote("harbour t", "Harbour Trust v. Pell Constructions", "Written offline in the courtroom")
 	screen := s.waitText("Notes · Written offline in the courtroom", "↑ saved offline")
 	if !strings.Contains(screen, "You are working offline") {
 		t.Fatalf("the save did not say where it went:\n%s", screen)
@@ -209,31 +241,11 @@ func TestEndToEndDemo(t *testing.T) {
 // shows a note the CLI adds from another process without a restart, and
 // takes new keys from the config file while it runs.
 func TestEndToEndLocalTUI(t *testing.T) {
-	bin := buildCasefile(t)
-	dir := t.TempDir()
-	data, cfg := filepath.Join(dir, "data"), filepath.Join(dir, "config.toml")
-	// A config named explicitly must exist: an empty one.
-	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cli := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(bin, append([]string{"--data", data, "--config", cfg}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	r := newSealedRig(t, "", "") // a config named explicitly must exist: an empty one
+	cfg, cli := r.cfg, r.cli
 	matter := cli("add", "matter", "title=Lindqvist v. Northgate Homes")
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "tui"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env NO_COLOR= %s --data %s --config %s", bin, data, cfg)
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
-		t.Fatalf("tmux set-option: %v: %s", err, out)
-	}
+	s := r.start("tui", "", "")
+	s.keepPane()
 	s.waitText("◇ local only", "↑ 1 saved offline", "Lindqvist v. Northgate")
 	s.send(false, "right", "right")
 	s.waitText("No notes yet.")
@@ -271,18 +283,7 @@ func TestEndToEndLocalTUI(t *testing.T) {
 // offline with a note saved offline, starts it again, and finds it still
 // working offline, the note still waiting; switching back sends it.
 func TestEndToEndWorkOfflineSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
-	bin := buildCasefile(t)
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "demo"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>>%s",
-		os.DevNull, bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
-		t.Fatalf("tmux set-option: %v: %s", err, out)
-	}
+	s, cmd := startDemo(t, t.TempDir(), "demo")
 	ended := func(string) bool {
 		out, _ := s.tmux("list-panes", "-t", s.name, "-F", "#{pane_dead}")
 		return strings.TrimSpace(out) == "1"
@@ -291,15 +292,7 @@ func TestEndToEndWorkOfflineSurvivesRestart(t *testing.T) {
 	s.waitText("alice@127.0.0.1", "● online")
 	s.send(false, "o")
 	s.waitText("◌ working offline")
-	s.send(false, "right", "right")
-	s.waitText("Notes · all matters")
-	s.send(false, "n")
-	s.waitText("New note")
-	s.send(true, "harbour t")
-	s.waitText("Harbour Trust v. Pell Constructions")
-	s.send(false, "Enter", "Tab")
-	s.send(true, "Kept over a restart")
-	s.send(false, "C-s")
+	s.addNote("harbour t", "Harbour Trust v. Pell Constructions", "Kept over a restart")
 	s.waitText("Notes · Kept over a restart", "↑ saved offline")
 	s.send(false, "q")
 	s.waitFor("the demo to end", ended)

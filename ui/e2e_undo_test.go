@@ -1,9 +1,6 @@
 package ui
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,18 +11,7 @@ import (
 // walks further back to alice's earlier change, which waits in a conflict,
 // and says it cannot be undone before the review.
 func TestEndToEndUndo(t *testing.T) {
-	dir := t.TempDir()
-	bin := buildCasefile(t)
-	s := &tmuxSession{t: t, socket: filepath.Join(dir, "tmux.sock"), name: "undo"}
-	t.Cleanup(func() { s.tmux("kill-server") })
-	cmd := fmt.Sprintf("env CASEFILE_CONFIG=%s NO_COLOR= %s demo --dir %s --port %d 2>%s",
-		os.DevNull, bin, filepath.Join(dir, "demo"), freePort(t), filepath.Join(dir, "stderr.txt"))
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30", cmd); err != nil {
-		t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
-		t.Fatalf("tmux set-option: %v: %s", err, out)
-	}
+	s, _ := startDemo(t, t.TempDir(), "undo")
 	s.waitText("alice@127.0.0.1", "● online")
 	s.send(false, "right", "right")
 	s.waitText("Notes · all matters")

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -15,7 +16,7 @@ import (
 // the notice with what to do; a record without refusals opens unmarked.
 func TestEditorMarksFieldsTheServerRefused(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Drift"})
 	note := mustCreate(t, db, "note", model.Fields{model.MatterField: mt.ID, "title": "Hearing notes", "body": "the judge said"})
 	other := mustCreate(t, db, "note", model.Fields{model.MatterField: mt.ID, "title": "Site visit"})

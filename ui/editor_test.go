@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -34,7 +35,7 @@ func focusField(t *testing.T, m *Model, name string) {
 }
 
 func TestEditorShowsValidationErrorsNextToFields(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	openNoteForm(t, m)
 	// Nothing typed: matter and title are required.
@@ -59,7 +60,7 @@ func TestEditorShowsValidationErrorsNextToFields(t *testing.T) {
 }
 
 func TestEditorRejectsBadNumberAndDate(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right", "right", "right", "right") // time entries
@@ -113,7 +114,7 @@ func TestEditorRejectsBadNumberAndDate(t *testing.T) {
 }
 
 func TestEditorEditsOnlyChangedFields(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Before", "status": "open", "tags": []string{"a"}})
 	pushOne(t, db, func(op localdb.OutboxOp) protocol.OpResult {
@@ -157,7 +158,7 @@ func TestEditorEditsOnlyChangedFields(t *testing.T) {
 }
 
 func TestEditorEscAsksBeforeDroppingTyping(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	openNoteForm(t, m)
 	press(t, m, "esc")
@@ -182,7 +183,7 @@ func TestEditorEscAsksBeforeDroppingTyping(t *testing.T) {
 }
 
 func TestDeleteAsksForConfirmation(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "M", 2)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right", "d")
@@ -205,7 +206,7 @@ func TestDeleteAsksForConfirmation(t *testing.T) {
 func focusedName(m *Model) string { return m.editor.fields[m.editor.focus].f.Name }
 
 func TestEditorLongTextWrapsAndMovesByLine(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	openNoteForm(t, m)
 	focusField(t, m, "body")
@@ -245,7 +246,7 @@ func TestEditorLongTextWrapsAndMovesByLine(t *testing.T) {
 }
 
 func TestEditorKeepsUntouchedTextAsItWas(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	// A tab and a line break show as spaces in a one-line input; a field
 	// nobody edited is still not rewritten.
@@ -269,19 +270,19 @@ func TestEditorKeepsUntouchedTextAsItWas(t *testing.T) {
 }
 
 func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
-	db := openDB(t)
-	noColor := ""
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "NO_COLOR" {
-			return noColor
-		}
-		return ""
-	}})
-	openNoteForm(t, m)
-	focusField(t, m, "title")
-	typeText(t, m, "Site visit")
-	focusField(t, m, "body")
-	typeText(t, m, "Bring the moisture meter")
+	db := localdbtest.Open(t)
+	// fill types a title and a body into a new note's form, with NO_COLOR
+	// as noColor says.
+	fill := func(noColor string) *Model {
+		m := newTestModel(t, Options{DB: db, Getenv: envOf("NO_COLOR", noColor)})
+		openNoteForm(t, m)
+		focusField(t, m, "title")
+		typeText(t, m, "Site visit")
+		focusField(t, m, "body")
+		typeText(t, m, "Bring the moisture meter")
+		return m
+	}
+	m := fill("")
 	raw := m.render()
 	if !strings.Contains(raw, "38;2;") {
 		t.Fatal("the form is drawn without colours")
@@ -297,18 +298,7 @@ func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
 		t.Fatal("the text area kept the old theme")
 	}
 
-	noColor = "1"
-	m = newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "NO_COLOR" {
-			return noColor
-		}
-		return ""
-	}})
-	openNoteForm(t, m)
-	focusField(t, m, "title")
-	typeText(t, m, "Site visit")
-	focusField(t, m, "body")
-	typeText(t, m, "Bring the moisture meter")
+	m = fill("1")
 	raw = m.render()
 	if strings.Contains(raw, "38;") || strings.Contains(raw, "48;") {
 		t.Fatalf("colours drawn with NO_COLOR set: %q", raw)

@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
@@ -36,16 +37,11 @@ func runNow(c *exec.Cmd, fn tea.ExecCallback) tea.Cmd {
 // ctrl+e on a long text field runs $EDITOR on its text and takes back
 // what the editor saved; the form saves it like typed text.
 func TestEditorCtrlEEditsLongTextInEditor(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Lindqvist v. Northgate"})
 	note := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Site visit", "body": "Damp in the hall."})
 	editor, seen := fakeEditor(t, `printf 'Damp in the hall.\nMould behind the wardrobe.\n' > "$1"`)
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "EDITOR" {
-			return editor
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("EDITOR", editor)})
 	m.sh.Exec = runNow
 	m.step(editMsg{collection: "note", rec: &note})
 	focusField(t, m, "body")
@@ -71,16 +67,11 @@ func TestEditorCtrlEEditsLongTextInEditor(t *testing.T) {
 
 // An editor that fails leaves the text as it was and says why.
 func TestEditorCtrlEFailingEditorKeepsText(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
 	note := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "T", "body": "Keep me."})
 	editor, _ := fakeEditor(t, `echo gone > "$1"; exit 3`)
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "VISUAL" {
-			return editor
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("VISUAL", editor)})
 	m.sh.Exec = runNow
 	m.step(editMsg{collection: "note", rec: &note})
 	focusField(t, m, "body")

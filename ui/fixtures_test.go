@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -105,7 +106,7 @@ func seedStates(t testing.TB, db *localdb.DB, retryAt time.Time) states {
 }
 
 func TestSeedStates(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	want := map[string]model.SyncState{
 		"synced": model.StateSynced, "conflict": model.StateConflict, "failed": model.StateFailed,

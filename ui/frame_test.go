@@ -9,6 +9,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+
+	"casefile/localdb/localdbtest"
 )
 
 // lastLine is the frame's hint line.
@@ -20,7 +22,7 @@ func lastLine(m *Model) string {
 // The hint line cuts other hints before it would hide how to quit: q on
 // every screen at every width, ctrl+c while a form takes the letters.
 func TestHintLineAlwaysShowsQuit(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	for _, w := range []int{120, 80, 60, 40, 24, 12} {
@@ -53,7 +55,7 @@ func TestHintLineAlwaysShowsQuit(t *testing.T) {
 // The help fits a 60×20 terminal and scrolls to its end with the list
 // keys; q quits from it, as it says.
 func TestHelpFitsAndScrollsAt60x20(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db, Hint: "Demo: run casefile demo --as bob"})
 	m.step(tea.WindowSizeMsg{Width: 60, Height: 20})
@@ -108,7 +110,7 @@ func checkFrame(t *testing.T, frame string, w, h int) {
 // The collections column narrows under 80 cells and hides under 60,
 // leaving the list the room; the title still names the collection.
 func TestSidebarShrinksOnNarrowTerminals(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right")

@@ -12,6 +12,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"casefile/localdb/localdbtest"
 )
 
 // watched wraps the app so a test can see each frame the program would
@@ -32,8 +34,9 @@ func (w watched) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // goldenRun runs the real program at 100×30 with the NoTTY colour profile
-// over a database seeded with every sync state; steps drive it, each
-// waiting (with a deadline) until the frame shows what it names.
+// over a database seeded with every sync state, from its first screen (the
+// matters); steps drive it, each waiting (with a deadline) until the frame
+// shows what it names.
 type goldenRun struct {
 	t     *testing.T
 	tm    *teatest.TestModel
@@ -43,7 +46,7 @@ type goldenRun struct {
 
 func startGolden(t *testing.T) *goldenRun {
 	t.Helper()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	now := time.Now()
 	seedStates(t, db, now.Add(42*time.Second))
 	m := New(Options{DB: db, Now: func() time.Time { return now }, Getenv: func(string) string { return "" }})
@@ -57,7 +60,14 @@ func startGolden(t *testing.T) *goldenRun {
 	// shows them, so none may be taken before they arrive (on a loaded
 	// machine a quick test reached its last frame first).
 	g.waitFor("saved offline")
+	g.waitFor("Harbour Trust v. Pell") // the first screen: the matters
 	return g
+}
+
+// openNotes goes from the matters to the notes of every matter.
+func (g *goldenRun) openNotes() {
+	g.t.Helper()
+	g.keys("Questions for the surv", "right", "right")
 }
 
 // waitFor waits until the frame contains want.
@@ -121,16 +131,14 @@ func trimRight(s string) string {
 
 func TestGoldenList(t *testing.T) {
 	g := startGolden(t)
-	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surv", "right", "right")
+	g.openNotes()
 	g.keys("2 of 4", "down")
 	g.finish()
 }
 
 func TestGoldenDetail(t *testing.T) {
 	g := startGolden(t)
-	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surv", "right", "right")
+	g.openNotes()
 	g.keys("3 of 4", "down", "down")
 	g.keys("Both sides changed: body.", "enter")
 	g.finish()
@@ -138,8 +146,7 @@ func TestGoldenDetail(t *testing.T) {
 
 func TestGoldenEditor(t *testing.T) {
 	g := startGolden(t)
-	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surv", "right", "right")
+	g.openNotes()
 	g.keys("New note", "n")
 	g.keys("New note", "tab")
 	g.typeText("Hearing prep")
@@ -150,7 +157,6 @@ func TestGoldenEditor(t *testing.T) {
 
 func TestGoldenConflictReview(t *testing.T) {
 	g := startGolden(t)
-	g.waitFor("Harbour Trust v. Pell")
 	g.keys("Conflicts · 2 to review", "2")
 	g.keys("← mine", "m")
 	g.finish()
@@ -158,7 +164,6 @@ func TestGoldenConflictReview(t *testing.T) {
 
 func TestGoldenBacklog(t *testing.T) {
 	g := startGolden(t)
-	g.waitFor("Harbour Trust v. Pell")
 	g.keys("Retrying (1)", "3")
 	g.keys("▸ New task", "down", "down")
 	g.finish()
@@ -166,8 +171,7 @@ func TestGoldenBacklog(t *testing.T) {
 
 func TestGoldenEditorLongText(t *testing.T) {
 	g := startGolden(t)
-	g.waitFor("Harbour Trust v. Pell")
-	g.keys("Questions for the surv", "right", "right")
+	g.openNotes()
 	g.keys("New note", "n")
 	g.keys("▸ title", "tab")
 	g.typeText("Hearing prep")

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"casefile/localdb/localdbtest"
 	"casefile/syncer"
 )
 
@@ -41,7 +42,7 @@ func (s *standInSyncer) Connectivity() syncer.Connectivity { return s.conn }
 // wait is not run (it would block): tests feed events with event().
 func newSyncModel(t *testing.T, c syncer.Connectivity) (*Model, *standInSyncer) {
 	t.Helper()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Harbour", 2)
 	s := newStandIn(c)
 	m := New(Options{DB: db, Syncer: s, User: "alice", Server: "127.0.0.1:8750",
@@ -160,7 +161,7 @@ func TestSparklineCountsSyncActivity(t *testing.T) {
 }
 
 func TestLocalOnlyHeader(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	h := headerLines(m)
 	mustContain(t, h, "◇ local only", "No server is set up: everything stays on this computer.")
@@ -170,7 +171,7 @@ func TestLocalOnlyHeader(t *testing.T) {
 }
 
 func TestFitsIn80x24AndFullHelp(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db, Hint: "Demo: run casefile demo --as bob"})
 	m.step(tea.WindowSizeMsg{Width: 80, Height: 24})
@@ -192,14 +193,9 @@ func TestFitsIn80x24AndFullHelp(t *testing.T) {
 }
 
 func TestNoColorKeepsStatesReadable(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "M", 1)
-	m := newTestModel(t, Options{DB: db, Getenv: func(k string) string {
-		if k == "NO_COLOR" {
-			return "1"
-		}
-		return ""
-	}})
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("NO_COLOR", "1")})
 	if !m.sh.Styles.Plain {
 		t.Fatal("NO_COLOR did not turn colours off")
 	}
@@ -212,7 +208,7 @@ func TestNoColorKeepsStatesReadable(t *testing.T) {
 }
 
 func TestThemeFollowsTheTerminalBackground(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m := newTestModel(t, Options{DB: db})
 	dark := m.sh.Styles.State
 	m.step(tea.BackgroundColorMsg{Color: lightBackground{}})
@@ -234,7 +230,7 @@ type lightBackground struct{}
 func (lightBackground) RGBA() (r, g, b, a uint32) { return 0xffff, 0xffff, 0xffff, 0xffff }
 
 func TestMouseWheelScrollsTheList(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "M", 40)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right")

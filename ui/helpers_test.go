@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"casefile/assets"
 	"casefile/localdb"
 	"casefile/model"
 )
@@ -31,26 +29,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func testSchema(t testing.TB) *model.Schema {
-	t.Helper()
-	s, err := model.ParseSchema(assets.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// openDB opens a real local database in a temporary directory.
-func openDB(t testing.TB) *localdb.DB {
-	t.Helper()
-	db, err := localdb.Open(context.Background(), filepath.Join(t.TempDir(), "casefile.db"), testSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func mustCreate(t testing.TB, db *localdb.DB, collection string, f model.Fields) model.Record {
 	t.Helper()
 	r, err := db.Create(context.Background(), collection, "", f)
@@ -58,6 +36,16 @@ func mustCreate(t testing.TB, db *localdb.DB, collection string, f model.Fields)
 		t.Fatalf("create %s: %v", collection, err)
 	}
 	return r
+}
+
+// envOf is an environment holding only key=value, for Options.Getenv.
+func envOf(key, value string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return value
+		}
+		return ""
+	}
 }
 
 // noTick replaces the clocks: tests deliver tick messages themselves.

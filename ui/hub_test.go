@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
@@ -55,7 +56,7 @@ func seedCaseFile(t testing.TB, db *localdb.DB) caseFile {
 // newCaseModel is the app over seedCaseFile, in cet, at fixedNow.
 func newCaseModel(t *testing.T) (*Model, caseFile) {
 	t.Helper()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	c := seedCaseFile(t, db)
 	m := newTestModel(t, Options{DB: db, Zone: cet})
 	return m, c
@@ -255,7 +256,7 @@ func (p *hubPane) allText() string {
 // TestHubControlCharactersShownAsData: titles with terminal controls are
 // printed as visible escapes in the hub and the agenda.
 func TestHubControlCharactersShownAsData(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Evil\x1b]0;owned\x07 matter", "client": "C\x1b[2J"})
 	mustCreate(t, db, "task", model.Fields{"matter_id": mt.ID, "title": "Task \x1b[31mred", "due_on": "2025-03-14"})
 	m := newTestModel(t, Options{DB: db, Zone: cet})
@@ -275,7 +276,7 @@ func TestHubControlCharactersShownAsData(t *testing.T) {
 // in cet at fixedNow.
 func startGoldenAt(t *testing.T, w, h int) (*goldenRun, caseFile) {
 	t.Helper()
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	c := seedCaseFile(t, db)
 	m := New(Options{DB: db, Zone: cet, Now: func() time.Time { return fixedNow }, Getenv: func(string) string { return "" }})
 	g := &goldenRun{t: t}
@@ -343,7 +344,7 @@ func TestHubTimeTotalCountsEveryEntry(t *testing.T) {
 	was := hubSortCap
 	hubSortCap = 40
 	t.Cleanup(func() { hubSortCap = was })
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Big matter"})
 	n := hubSortCap + 60
 	items := make([]localdb.ImportItem, n)

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb/localdbtest"
 )
 
 func TestScrollerKeysPageAndWheel(t *testing.T) {
@@ -82,7 +84,7 @@ func TestScrollerFollowScrollsLineByLine(t *testing.T) {
 // Every list pane moves half a page with ctrl+d and ctrl+u through the
 // one scroller.
 func TestPanesPageWithCtrlD(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", map[string]any{"title": "Paging"})
 	for i := range 60 {
 		mustCreate(t, db, "note", map[string]any{"title": "note " + string(rune('A'+i%26)), "matter_id": mt.ID})

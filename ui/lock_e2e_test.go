@@ -30,15 +30,7 @@ func TestEndToEndLock(t *testing.T) {
 
 	// A note written through the UI: sealed like any other write.
 	const tuiCanary = "Quasarwick"
-	s.send(false, "right", "right")
-	s.waitText("Notes · all matters")
-	s.send(false, "n")
-	s.waitText("New note")
-	s.send(true, "zephyr")
-	s.waitText(lockCanary)
-	s.send(false, "Enter", "Tab")
-	s.send(true, "Called about "+tuiCanary)
-	s.send(false, "C-s")
+	s.addNote("zephyr", lockCanary, "Called about "+tuiCanary)
 	s.waitText("Called about "+tuiCanary, "saved offline")
 	checkNoPlaintext(t, data, tuiCanary, lockCanary)
 	if out := cli("lock"); !strings.Contains(out, "locked") {

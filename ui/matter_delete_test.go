@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
 // Deleting a matter that holds records says how much it holds and asks a
 // second time; no at either question deletes nothing.
 func TestDeleteMatterAsksTwiceWithCounts(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m0 := seedMatter(t, db, "Smith v. Jones", 2)
 	mustCreate(t, db, "task", model.Fields{"matter_id": m0.ID, "title": "File the brief"})
 	m := newTestModel(t, Options{DB: db})
@@ -43,7 +44,7 @@ func TestDeleteMatterAsksTwiceWithCounts(t *testing.T) {
 }
 
 func TestDeleteEmptyMatterAsksOnce(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Empty matter", 0)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "d")

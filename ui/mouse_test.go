@@ -7,6 +7,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"casefile/localdb/localdbtest"
 )
 
 // spot finds text on the screen: its first cell and row.
@@ -29,7 +31,7 @@ func clickOn(t *testing.T, m *Model, text string) {
 }
 
 func TestMouseClicksTabsRowsAndSidebar(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 
@@ -73,7 +75,7 @@ func TestMouseClicksTabsRowsAndSidebar(t *testing.T) {
 
 // The hint line's keys are buttons: a click presses the key.
 func TestMouseClickOnHintPressesKey(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	clickOn(t, m, "n new")
@@ -101,7 +103,7 @@ func TestMouseClickOnHintPressesKey(t *testing.T) {
 
 // A click on an entry of the activity feed opens its record.
 func TestMouseClickOnActivityOpensRecord(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "4")

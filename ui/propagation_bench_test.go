@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/server"
 	"casefile/server/servertest"
@@ -41,7 +42,7 @@ func waitSynced(b *testing.B, db *localdb.DB, id string) {
 func BenchmarkSaveReachesServer(b *testing.B) {
 	srv := servertest.Start(b, func(o *server.Options) { o.RateLimit = -1 })
 	alice := srv.NewUser(b, "alice", server.RoleMember)
-	db := openDB(b)
+	db := localdbtest.Open(b)
 	s := syncer.New(db, syncer.Options{Server: srv.URL, Token: alice.Token, Device: "bench"})
 	s.Start(context.Background())
 	b.Cleanup(func() { s.Close() })

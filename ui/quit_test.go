@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb/localdbtest"
 )
 
 // quits reports whether cmd, run, asks the program to end.
@@ -27,7 +29,7 @@ func quits(cmd tea.Cmd) bool {
 // ctrl+c in a half-filled form asks before throwing it away; a second
 // ctrl+c, or yes, quits. An untouched form or a list quits at once.
 func TestCtrlCInHalfFilledFormAsks(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Smith v. Jones", 0)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "n")

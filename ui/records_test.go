@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
@@ -26,7 +27,7 @@ func seedMatter(t testing.TB, db *localdb.DB, title string, notes int) model.Rec
 }
 
 func TestListShowsCollectionsAndRecords(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Smith v. Jones", 3)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right") // matter → contact → note
@@ -38,7 +39,7 @@ func TestListShowsCollectionsAndRecords(t *testing.T) {
 }
 
 func TestListScrollsByWindow(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Big matter", 300)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right")
@@ -65,7 +66,7 @@ func TestListScrollsByWindow(t *testing.T) {
 }
 
 func TestSearchDebounceDropsStaleResults(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := mustCreate(t, db, "matter", model.Fields{"title": "Harbour lease"})
 	mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Caretaker statement"})
 	mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Lease renewal"})
@@ -109,7 +110,7 @@ func TestSearchDebounceDropsStaleResults(t *testing.T) {
 }
 
 func TestMatterFilter(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Alpha matter", 2)
 	seedMatter(t, db, "Beta matter", 3)
 	m := newTestModel(t, Options{DB: db})
@@ -130,7 +131,7 @@ func TestMatterFilter(t *testing.T) {
 }
 
 func TestOtherProcessWritesAppear(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := seedMatter(t, db, "Shared", 1)
 	m := newTestModel(t, Options{DB: db})
 	press(t, m, "right", "right")

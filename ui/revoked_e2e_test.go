@@ -32,9 +32,7 @@ func TestEndToEndRevokedWhileOpen(t *testing.T) {
 
 	stderr := filepath.Join(dir, "stderr.txt")
 	s := r.start("revoked", "", stderr)
-	if out, err := s.tmux("set-option", "-w", "-t", s.name, "remain-on-exit", "on"); err != nil {
-		t.Fatalf("tmux set-option: %v: %s", err, out)
-	}
+	s.keepPane()
 	s.waitText(lockCanary, "● online")
 
 	if err := srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
@@ -42,15 +40,7 @@ func TestEndToEndRevokedWhileOpen(t *testing.T) {
 	}
 	// A note written now is refused by the server: the revocation.
 	const unsent = "Quasarwick unsent"
-	s.send(false, "right", "right")
-	s.waitText("Notes · all matters")
-	s.send(false, "n")
-	s.waitText("New note")
-	s.send(true, "zephyr")
-	s.waitText(lockCanary)
-	s.send(false, "Enter", "Tab")
-	s.send(true, unsent)
-	s.send(false, "C-s")
+	s.addNote("zephyr", lockCanary, unsent)
 	screen := s.waitText("This device was revoked", "was deleted; 1 unsent", "are kept, encrypted", "Press any key to quit")
 	for _, word := range []string{lockCanary, "Ines", "Quasarwick", "Notes"} {
 		if strings.Contains(screen, word) {

@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/syncer"
 )
@@ -13,7 +14,7 @@ import (
 // The syncer's revocation hides every value, runs the wipe once, shows
 // what it did, and the next key quits; nothing reaches the panes.
 func TestRevokedLocksWipesOnceAndQuits(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
 	wipes := 0
 	m := newTestModel(t, Options{DB: db, Wipe: func() (string, error) {
@@ -40,7 +41,7 @@ func TestRevokedLocksWipesOnceAndQuits(t *testing.T) {
 
 // A wipe that fails says why and still shows nothing of the data.
 func TestRevokedWipeFails(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mustCreate(t, db, "matter", model.Fields{"title": "Harbour wall"})
 	m := newTestModel(t, Options{DB: db, Wipe: func() (string, error) {
 		return "", errors.New("the disk is read-only")

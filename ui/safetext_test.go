@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -39,7 +40,7 @@ func screenTextOf(raw string) string { return ansi.Strip(raw) }
 // escapes: the list, the detail, the matter filter, the backlog with the
 // server's refusal, the conflict review and the activity feed.
 func TestStoredTextNeverDrivesTheTerminal(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	ctx := context.Background()
 	mt := mustCreate(t, db, "matter", model.Fields{"title": hostile})
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": hostile, "body": "line one\n" + hostile})
@@ -84,7 +85,7 @@ func TestStoredTextNeverDrivesTheTerminal(t *testing.T) {
 // inputs (one line and long text), the conflict review's merge editor and
 // who made the other change, the matter's hub and the agenda.
 func TestStoredTextInertInFormsHubAndAgenda(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	ctx := context.Background()
 	mt := mustCreate(t, db, "matter", model.Fields{"title": hostile})
 	mustCreate(t, db, "hearing", model.Fields{"matter_id": mt.ID, "title": hostile, "starts_at": fixedNow.Add(24 * time.Hour).Format(time.RFC3339)})

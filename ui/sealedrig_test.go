@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -52,34 +51,36 @@ func (r *sealedRig) passEnv() string {
 	return "CASEFILE_PASSPHRASE='" + r.pass + "'"
 }
 
-// cli runs a casefile command on the directory and returns its output;
-// a failing command fails the test.
-func (r *sealedRig) cli(args ...string) string {
-	r.t.Helper()
+// run runs a casefile command on the directory and returns its output
+// and how it ended.
+func (r *sealedRig) run(args ...string) (string, error) {
 	cmd := exec.Command(r.bin, append([]string{"--data", r.data, "--config", r.cfg}, args...)...)
 	cmd.Env = os.Environ()
 	if r.pass != "" {
 		cmd.Env = append(cmd.Env, "CASEFILE_PASSPHRASE="+r.pass)
 	}
 	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// cli runs a casefile command on the directory and returns its output;
+// a failing command fails the test.
+func (r *sealedRig) cli(args ...string) string {
+	r.t.Helper()
+	out, err := r.run(args...)
 	if err != nil {
 		r.t.Fatalf("casefile %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 // start opens the UI in a tmux session of its own, with env
 // (NAME=value words) in its environment and its stderr in stderr if not "".
 func (r *sealedRig) start(name, env, stderr string) *tmuxSession {
 	r.t.Helper()
-	s := &tmuxSession{t: r.t, socket: filepath.Join(r.dir, name+".sock"), name: name}
-	r.t.Cleanup(func() { s.tmux("kill-server") })
 	cmd := fmt.Sprintf("env NO_COLOR= %s %s %s --data %s --config %s", r.passEnv(), env, r.bin, r.data, r.cfg)
 	if stderr != "" {
 		cmd += " 2>" + stderr
 	}
-	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", strconv.Itoa(r.width), "-y", strconv.Itoa(r.height), cmd); err != nil {
-		r.t.Fatalf("tmux new-session: %v: %s", err, out)
-	}
-	return s
+	return startTmux(r.t, filepath.Join(r.dir, name+".sock"), name, r.width, r.height, cmd)
 }

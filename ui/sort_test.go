@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
@@ -28,7 +29,7 @@ func rowOrder(screen string, titles ...string) []string {
 // sorts by the instant, not by the text), with the sorted column marked in
 // the header; S moves the order to the next column and direction.
 func TestHearingsListByInstantAndSortCycles(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	m1 := seedMatter(t, db, "Smith v. Jones", 0)
 	// Text order: "…T08:00…-05:00" < "…T10:00…Z"; instant order: 10:00Z first (08:00-05:00 is 13:00Z).
 	mustCreate(t, db, "hearing", model.Fields{"matter_id": m1.ID, "title": "Zeta directions", "starts_at": "2026-12-15T10:00:00Z"})
@@ -68,7 +69,7 @@ func TestHearingsListByInstantAndSortCycles(t *testing.T) {
 // while every matter is listed, and sidebar counts that follow the matter
 // filter and the / search.
 func TestMatterColumnAndCountsFollowTheFilters(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	seedMatter(t, db, "Alpha matter", 2)
 	beta := seedMatter(t, db, "Beta matter", 3)
 	mustCreate(t, db, "task", model.Fields{"matter_id": beta.ID, "title": "File the claim"})

@@ -4,12 +4,14 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"casefile/localdb/localdbtest"
 )
 
 // A record left open while its conflict is resolved shows the resolution
 // when the person comes back to it, and e edits that value, not the old.
 func TestResolveThenViewShowsTheNewValue(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	m := newTestModel(t, Options{DB: db})
 	m.step(openRecordMsg{id: st.conflict.ID})
@@ -38,7 +40,7 @@ func TestResolveThenViewShowsTheNewValue(t *testing.T) {
 
 // A record open in the detail follows a discard made in the backlog.
 func TestDiscardThenViewShowsTheServerCopy(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	ctx := context.Background()
 	if _, err := db.Update(ctx, st.synced.ID, map[string]any{"title": "Minutes, edited here"}); err != nil {
@@ -63,7 +65,7 @@ func TestDiscardThenViewShowsTheServerCopy(t *testing.T) {
 
 // The activity feed names the record of each entry, a deleted one too.
 func TestActivityNamesTheRecord(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Minute))
 	gone := mustCreate(t, db, "note", map[string]any{"matter_id": st.matter.ID, "title": "Scratch note"})
 	if err := db.Delete(context.Background(), gone.ID); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/localdb/localdbtest"
 	"casefile/syncer"
 )
 
@@ -22,7 +23,7 @@ func (s *standInSyncer) calls() (nudges, syncs int) {
 // without waiting for the syncer's next look at the database; a write that
 // fails does not, nor does anything while working offline.
 func TestWritesNudgeTheSyncer(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	st := seedStates(t, db, time.Now().Add(time.Hour))
 	s := newStandIn(syncer.Online)
 	m := New(Options{DB: db, Syncer: s, User: "alice", Server: "127.0.0.1:8750",

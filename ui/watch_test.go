@@ -8,6 +8,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"casefile/localdb/localdbtest"
 )
 
 // recv waits for a value or a close on ch, with a deadline.
@@ -57,7 +59,7 @@ func TestWatchFileSeesSavesAndRenames(t *testing.T) {
 }
 
 func TestConfigReloadAppliesThemeAndKeys(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	changed := make(chan struct{}, 1)
 	changed <- struct{}{}
 	close(changed)

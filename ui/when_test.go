@@ -7,13 +7,14 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"casefile/localdb/localdbtest"
 	"casefile/model"
 )
 
 // Hearing times show in the person's zone, short, the same in the list,
 // the detail and the editor; the editor reads what people type.
 func TestHearingTimesInThePersonsZone(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := seedMatter(t, db, "Harbour Trust v. Pell", 0)
 	h := mustCreate(t, db, "hearing", model.Fields{"matter_id": mt.ID, "title": "Directions", "starts_at": "2025-12-15T14:30:00Z"})
 	ny, err := time.LoadLocation("America/New_York")
@@ -63,7 +64,7 @@ func TestHearingTimesInThePersonsZone(t *testing.T) {
 
 // At 80 columns the list still shows the hour of a hearing.
 func TestHearingHourVisibleAt80(t *testing.T) {
-	db := openDB(t)
+	db := localdbtest.Open(t)
 	mt := seedMatter(t, db, "Harbour Trust v. Pell", 0)
 	mustCreate(t, db, "hearing", model.Fields{"matter_id": mt.ID, "title": "Directions", "starts_at": "2025-12-15T09:30:00Z",
 		"court": "County Court at Central London", "room": "Court 4"})
