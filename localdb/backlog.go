@@ -2,7 +2,9 @@ package localdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 )
 
 // maxOutboxPage bounds one OutboxPage read.
@@ -74,4 +76,23 @@ func (db *DB) OutboxPage(ctx context.Context, state OpState, offset, limit int) 
 		out[i] = o.outboxOp()
 	}
 	return out, nil
+}
+
+// NextRetry returns when the first retrying op becomes due, or false when
+// none waits. A syncer schedules its wake from it after a push: the retry
+// time NextBatch moved after the clock went back is known only here.
+func (db *DB) NextRetry(ctx context.Context) (time.Time, bool, error) {
+	if err := db.enter(); err != nil {
+		return time.Time{}, false, fmt.Errorf("read next retry: %w", err)
+	}
+	defer db.leave()
+	var next sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM outbox WHERE state = ? AND next_attempt > 0`, OpRetrying).Scan(&next)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read next retry: %w", mapErr(err))
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(next.Int64), true, nil
 }

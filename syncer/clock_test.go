@@ -24,7 +24,14 @@ func TestRetryAfterClockJumpsBack(t *testing.T) {
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
 	var offset atomic.Int64 // what the device's clock is off by
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	d := w.newDevice("d", alice, func(o *syncer.Options) { o.Now = clock })
+	// Retries capped at 2 s: on a loaded machine pushes may fail several
+	// times before the test sees one waiting, and the retry due after the
+	// jump must still come within waitFor's patience (a retry waiting for
+	// the clock to catch up would wait a day).
+	d := w.newDevice("d", alice, func(o *syncer.Options) {
+		o.Now = clock
+		o.OpBackoff = syncer.Backoff{Base: 100 * time.Millisecond, Cap: 2 * time.Second}
+	})
 	// Pushes fail until the clock has jumped: on a busy machine a single
 	// failure's retry could land before the test saw it waiting.
 	var failing atomic.Bool

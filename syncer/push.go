@@ -40,6 +40,7 @@ func (r *run) push() error {
 			return fmt.Errorf("next batch: %w", err)
 		}
 		if len(batch) == 0 {
+			r.scheduleNextRetry()
 			return nil
 		}
 		// A transient failure ends the push: the server or the link is
@@ -47,6 +48,22 @@ func (r *run) push() error {
 		if err := r.send(batch); err != nil {
 			return err
 		}
+	}
+}
+
+// scheduleNextRetry wakes the loop when the first op still waiting for a
+// retry becomes due. The time each failure set is scheduled as it is set,
+// but NextBatch moves the retry times of a clock that went back (each op
+// waits its own delay from the new now), and only the database knows where
+// they went.
+func (r *run) scheduleNextRetry() {
+	next, ok, err := r.s.db.NextRetry(r.ctx)
+	if err != nil {
+		r.s.log.Warn("read the next retry time", "err", err)
+		return
+	}
+	if ok {
+		r.s.scheduleRetry(next)
 	}
 }
 
