@@ -196,13 +196,13 @@ func (w *importWriter) flush(ctx context.Context) error {
 			}
 		}
 	}
-	err := inChunks(ctx, w, rows, w.outbox, outboxInsert, outboxShape, func(r *newRow) []any {
+	err := inChunks(ctx, w.tx, rows, w.outbox, outboxInsert, outboxShape, func(r *newRow) []any {
 		return []any{r.opID, r.id, r.collection, model.OpCreate, r.opFields, OpPending, r.at, r.at}
 	})
 	if err != nil {
 		return err
 	}
-	return inChunks(ctx, w, rows, w.journal, journalInsert, journalShape, func(r *newRow) []any {
+	return inChunks(ctx, w.tx, rows, w.journal, journalInsert, journalShape, func(r *newRow) []any {
 		return []any{r.at, actorLocal, r.kind, r.id, r.collection, r.opID, r.summary, r.journalAfter}
 	})
 }
@@ -220,21 +220,29 @@ func (w *importWriter) writeRecords(ctx context.Context, rows []newRow) error {
 		r.rid, err = res.LastInsertId()
 		return err
 	}
-	var last int64
-	if err := w.tx.QueryRowContext(ctx, "SELECT coalesce(max(rid), 0) FROM records").Scan(&last); err != nil {
+	last, err := lastRid(ctx, w.tx)
+	if err != nil {
 		return err
 	}
 	for i := range rows {
 		rows[i].rid = last + int64(i) + 1
 	}
-	return inChunks(ctx, w, rows, nil, recordsInsert, recordShape, func(r *newRow) []any {
+	return inChunks(ctx, w.tx, rows, nil, recordsInsert, recordShape, func(r *newRow) []any {
 		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, model.StatePending, r.at}
 	})
 }
 
+// lastRid is the largest rid in records (0 when there is none): rows
+// written many at a time take the rids after it, as SQLite would give them.
+func lastRid(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, "SELECT coalesce(max(rid), 0) FROM records").Scan(&last)
+	return last, err
+}
+
 // inChunks inserts one row per element of rows, in order, with the largest
 // multi-row statements that fit; one is the one-row statement when given.
-func inChunks(ctx context.Context, w *importWriter, rows []newRow, one *sql.Stmt, head, shape string, args func(*newRow) []any) error {
+func inChunks[T any](ctx context.Context, tx *sql.Tx, rows []T, one *sql.Stmt, head, shape string, args func(*T) []any) error {
 	var buf []any
 	for len(rows) > 0 {
 		n := 1
@@ -252,7 +260,7 @@ func inChunks(ctx context.Context, w *importWriter, rows []newRow, one *sql.Stmt
 		if n == 1 && one != nil {
 			_, err = one.ExecContext(ctx, buf...)
 		} else {
-			_, err = w.tx.ExecContext(ctx, rowsSQL(head, shape, n), buf...)
+			_, err = tx.ExecContext(ctx, rowsSQL(head, shape, n), buf...)
 		}
 		if err != nil {
 			return err

@@ -32,17 +32,41 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if err != nil {
 			return err
 		}
+		w := db.newPullWriter(ctx, tx)
+		defer w.close()
 		for i := range page.Records {
+			r := &page.Records[i]
 			// Past pullJournalEach changes the page gets one entry:
 			// describing each change would only cost.
-			n, note, err := db.pullRecord(ctx, tx, &page.Records[i], known, len(notes) <= pullJournalEach)
+			describe := len(notes) <= pullJournalEach
+			if known.newPulled(r) {
+				row, err := db.preparePulled(r)
+				if err != nil {
+					return fmt.Errorf("record %s: %w", r.ID, err)
+				}
+				w.queue(row)
+				changed++
+				if describe {
+					notes = append(notes, pulledEntry(db.schema, r, recordRow{}, false))
+				}
+				continue
+			}
+			// The new records before it are written first: rows keep the
+			// page's order.
+			if err := w.flush(ctx); err != nil {
+				return fmt.Errorf("new records: %w", err)
+			}
+			n, note, err := db.pullRecord(ctx, tx, r, known, describe)
 			if err != nil {
-				return fmt.Errorf("record %s: %w", page.Records[i].ID, err)
+				return fmt.Errorf("record %s: %w", r.ID, err)
 			}
 			changed += n
-			if n > 0 && len(notes) <= pullJournalEach {
+			if n > 0 && describe {
 				notes = append(notes, note)
 			}
+		}
+		if err := w.flush(ctx); err != nil {
+			return fmt.Errorf("new records: %w", err)
 		}
 		for _, rm := range page.Removed {
 			if err := db.dropRecords(ctx, tx, JournalRemoved, lostAccess, "id = ?", rm.ID); err != nil {

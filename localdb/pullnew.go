@@ -1,0 +1,122 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// The multi-row insert of records new to this device, with their rids
+// given so that their full-text rows can follow (see importChunks).
+const (
+	pulledInsert = `INSERT INTO records (rid, id, collection, matter_id, fields, base_fields, version, state, updated_at) VALUES `
+	pulledShape  = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+// pulledRow is a pulled record new to this device with no op queued for
+// it, encoded and (in an encrypted database) sealed, waiting to be written.
+type pulledRow struct {
+	rid                      int64 // records.rid, set when the row is written
+	id, collection, matterID string
+	fields, base             any // the server's fields, sealed for fields and for base_fields
+	version                  int64
+	at                       int64
+	search                   string // the full-text row ("" writes none)
+}
+
+// pullOneByOne sends every pulled record through pullRecord: tests set it
+// to compare the multi-row path with the one it stands in for.
+var pullOneByOne = false
+
+// newPulled reports whether a pulled record takes the new-record path: not
+// a tombstone, held once by its page, not on this device, and no op queued
+// for it. Every other record takes pullRecord.
+func (p *pullPage) newPulled(r *protocol.Record) bool {
+	if pullOneByOne || r.Deleted || !p.once[r.ID] || p.queued[r.ID] > 0 {
+		return false
+	}
+	_, here := p.rows[r.ID]
+	return !here
+}
+
+// preparePulled encodes and seals a record newPulled accepted: the row
+// pullInto would insert, with the same full-text entry.
+func (db *DB) preparePulled(r *protocol.Record) (pulledRow, error) {
+	col, _ := db.schema.Collection(r.Collection)
+	fj, err := encodeFields(normalizeWire(col, r.Fields))
+	if err != nil {
+		return pulledRow{}, err
+	}
+	// The full-text entry is made from the fields as stored, read back, as
+	// every other writer of the index does.
+	fields, err := decodeFields(sql.NullString{String: fj, Valid: true})
+	if err != nil {
+		return pulledRow{}, err
+	}
+	matter := r.MatterID
+	if matter == "" {
+		matter = model.MatterOf(r.Collection, r.ID, r.Fields)
+	}
+	at := nanos(r.UpdatedAt)
+	if at == 0 {
+		at = nanos(db.now())
+	}
+	return pulledRow{
+		id: r.ID, collection: r.Collection, matterID: matter,
+		fields:  db.sealText(fj, recordPlace("fields", r.Collection, r.ID)),
+		base:    db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)),
+		version: r.Version, at: at,
+		search: db.searchBody(searchText(col, fields)),
+	}, nil
+}
+
+// pullWriter writes the new records of a pull page many rows per
+// statement, in the page's transaction. The caller flushes before any
+// record that takes pullRecord, so rows, rids and full-text entries come
+// in the page's order, as one by one.
+type pullWriter struct {
+	tx     *sql.Tx
+	fts    *sql.Stmt
+	queued []pulledRow
+}
+
+func (db *DB) newPullWriter(ctx context.Context, tx *sql.Tx) *pullWriter {
+	return &pullWriter{tx: tx, fts: tx.StmtContext(ctx, db.stmts.fts)}
+}
+
+func (w *pullWriter) close() { w.fts.Close() }
+
+func (w *pullWriter) queue(r pulledRow) { w.queued = append(w.queued, r) }
+
+// flush writes the queued records, then their full-text rows. The rows are
+// new: no full-text entry holds their rids (a record's entry leaves with it).
+func (w *pullWriter) flush(ctx context.Context) error {
+	rows := w.queued
+	if len(rows) == 0 {
+		return nil
+	}
+	w.queued = w.queued[:0]
+	last, err := lastRid(ctx, w.tx)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].rid = last + int64(i) + 1
+	}
+	err = inChunks(ctx, w.tx, rows, nil, pulledInsert, pulledShape, func(r *pulledRow) []any {
+		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, r.base, r.version, model.StateSynced, r.at}
+	})
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		if r := &rows[i]; r.search != "" {
+			if _, err := w.fts.ExecContext(ctx, r.rid, r.search); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package localdb
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// TestPullPageMixingNewAndOldPaths: pages whose new records take the
+// multi-row path and whose others take pullRecord — updates, a conflicting
+// queued edit, tombstones with and without queued ops, a move between
+// matters, a record held twice, a dropped record coming back to its failed
+// ops, a removed record, a dropped matter, a full resync — leave the
+// database as the one-by-one path leaves it: rows and rids, full-text
+// entries and what they find, ops, conflicts, journal and meta.
+func TestPullPageMixingNewAndOldPaths(t *testing.T) {
+	for _, sealed := range []bool{false, true} {
+		for _, resync := range []bool{false, true} {
+			t.Run(fmt.Sprintf("sealed=%v/resync=%v", sealed, resync), func(t *testing.T) {
+				var opts []Option
+				if sealed {
+					opts = append(opts, WithSealer(mustKeys(t)))
+				}
+				at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+				opts = append(opts, WithClock(func() time.Time { return at }))
+				seed := filepath.Join(t.TempDir(), "seed")
+				pages := seedMixedPull(t, seed, opts, resync)
+				var views [2]string
+				for i, oneByOne := range []bool{true, false} {
+					dir := filepath.Join(t.TempDir(), fmt.Sprint(i))
+					copyDir(t, seed, dir)
+					db, err := Open(bg, filepath.Join(dir, "casefile.db"), testSchema(t), opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pullOneByOne = oneByOne
+					for _, p := range pages {
+						if err := db.ApplyPull(bg, p); err != nil {
+							pullOneByOne = false
+							t.Fatal(err)
+						}
+					}
+					pullOneByOne = false
+					views[i] = pulledView(t, db, pages)
+					db.Close()
+				}
+				if views[0] != views[1] {
+					t.Fatalf("one by one:\n%s\nmulti-row:\n%s", views[0], views[1])
+				}
+				if !strings.Contains(views[0], "title:B, mine] map[") || !strings.Contains(views[0], "title:B, theirs]") ||
+					!strings.Contains(views[0], "Note 80 about the filing") {
+					t.Fatalf("the pages did not reach what they test:\n%s", views[0])
+				}
+			})
+		}
+	}
+}
+
+// seedMixedPull leaves in dir a closed database holding what the pages it
+// returns meet: synced records, queued edits, failed ops of a dropped
+// record.
+func seedMixedPull(t *testing.T, dir string, opts []Option, resync bool) []protocol.PullResponse {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(bg, filepath.Join(dir, "casefile.db"), testSchema(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m1, m2, m4 := syncedMatter(t, db), syncedMatter(t, db), syncedMatter(t, db)
+	note := func(m string, v int64, title string) protocol.Record {
+		return serverRecord(model.NewID(), "note", m, v, model.Fields{"matter_id": m, "title": title})
+	}
+	again := func(r protocol.Record, v int64, fields model.Fields) protocol.Record {
+		return serverRecord(r.ID, r.Collection, r.MatterID, v, fields)
+	}
+	a, b, c, d, e, g, h, rm, inM4, unshown, unshownEdited := note(m1, 1, "A"), note(m1, 1, "B"), note(m1, 1, "C"),
+		note(m1, 1, "D"), note(m1, 1, "E"), note(m4, 1, "G"), note(m1, 1, "H"), note(m1, 1, "R"), note(m4, 1, "in four"),
+		note(m1, 1, "unshown"), note(m1, 1, "unshown, edited")
+	pull(t, db, 10, a, b, c, d, e, g, h, rm, inM4, unshown, unshownEdited)
+	mustUpdate(t, db, b.ID, model.Fields{"title": "B, mine"})
+	mustUpdate(t, db, c.ID, model.Fields{"body": "C, mine"})
+	mustUpdate(t, db, g.ID, model.Fields{"body": "G, mine"})
+	mustUpdate(t, db, unshownEdited.ID, model.Fields{"body": "mine"})
+	// G's matter goes: G leaves the device, its edit stays as a failed op.
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m4}, Cursor: 11}); err != nil {
+		t.Fatal(err)
+	}
+	if resync {
+		if err := db.ResetCursor(bg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x := note(m1, 1, "X")
+	newNote := func(m string, i int) protocol.Record {
+		r := note(m, 1, fmt.Sprintf("Note %d about the filing", i))
+		r.Fields["body"] = fmt.Sprintf("Spoke to the clerk, item %d; bring the bundle.", i)
+		r.UpdatedBy = "bob"
+		return r
+	}
+	gone := note(m1, 3, "gone")
+	gone.Deleted = true
+	page1 := []protocol.Record{newNote(m1, 1), again(a, 2, model.Fields{"matter_id": m1, "title": "A2"}), newNote(m2, 2),
+		again(b, 2, model.Fields{"matter_id": m1, "title": "B, theirs"}), newNote(m1, 3), x,
+		again(x, 2, model.Fields{"matter_id": m1, "title": "X2"}), tombstone(c, 2), newNote(m1, 4), tombstone(d, 2),
+		again(e, 2, model.Fields{"matter_id": m2, "title": "E moved"}), again(g, 2, model.Fields{"matter_id": m1, "title": "G back"}),
+		gone, newNote(m4, 5), newNote(m1, 6)}
+	page2 := []protocol.Record{serverRecord(m1, "matter", m1, 1, model.Fields{"title": "Smith v Jones"}),
+		serverRecord(m2, "matter", m2, 1, model.Fields{"title": "Smith v Jones"})}
+	for i := 10; i < 100; i++ {
+		page2 = append(page2, newNote(m1, i))
+		switch i {
+		case 40:
+			page2 = append(page2, again(h, 2, model.Fields{"matter_id": m1, "title": "H2"}))
+		case 41:
+			page2 = append(page2, a, again(e, 2, model.Fields{"matter_id": m2, "title": "E moved"}))
+		case 70:
+			page2[len(page2)-1].UpdatedAt = time.Time{} // stamped with the device's clock
+		}
+	}
+	return []protocol.PullResponse{
+		{Records: page1, Removed: []protocol.Removal{{ID: rm.ID}}, DroppedMatters: []string{m4}, Cursor: 100, More: true},
+		{Records: page2, Cursor: 200},
+	}
+}
+
+func tombstone(r protocol.Record, v int64) protocol.Record {
+	r = serverRecord(r.ID, r.Collection, r.MatterID, v, r.Fields)
+	r.Deleted = true
+	return r
+}
+
+// pulledView renders what a pull leaves, opened where sealed: records
+// with their rids and fields, full-text rowids and what searches find,
+// ops, conflicts, journal and meta.
+func pulledView(t *testing.T, db *DB, pages []protocol.PullResponse) string {
+	t.Helper()
+	var b strings.Builder
+	rows, err := db.r.QueryContext(bg, "SELECT rid, id FROM records ORDER BY rid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var rid int64
+		var id string
+		if err := rows.Scan(&rid, &id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		r, err := db.getRow(bg, db.r, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%d %s %s %s v%d %v %v %s %d %v %v\n", r.rid, r.id, r.collection, r.matterID, r.version,
+			r.baseDeleted, r.deleted, r.state, r.updatedAt, r.fields, r.base)
+	}
+	for _, q := range []string{
+		"SELECT rowid FROM records_fts ORDER BY rowid",
+		"SELECT resync_mark, id FROM records ORDER BY rid",
+		"SELECT seq, op_id, record_id, collection, kind, base_version, state, attempts, error_code, last_error, next_attempt, created_at, updated_at FROM outbox ORDER BY seq",
+		"SELECT key, value FROM meta ORDER BY key",
+	} {
+		b.WriteString("--\n")
+		rows, err := db.r.QueryContext(bg, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, vals...)
+		}
+		rows.Close()
+	}
+	cs, err := db.Conflicts(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "--\n%+v\n", cs)
+	j, err := db.Journal(bg, JournalQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range j {
+		fmt.Fprintf(&b, "%+v\n", e)
+	}
+	for _, word := range []string{"clerk", "filing", "A2", "H2", "X2", "moved", "back", "Note 42", "bundle"} {
+		found, err := db.Search(bg, word, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range found {
+			got = append(got, r.ID)
+		}
+		slices.Sort(got)
+		fmt.Fprintf(&b, "search %q: %v\n", word, got)
+	}
+	return b.String()
+}
+
+// copyDir copies the database files of a closed database.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		src, err := os.Open(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := os.Create(filepath.Join(to, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		if err := dst.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
