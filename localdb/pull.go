@@ -32,6 +32,8 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 		if err != nil {
 			return err
 		}
+		prep := db.preparePullPage(page.Records, known)
+		defer prep.stop()
 		w := db.newPullWriter(ctx, tx)
 		defer w.close()
 		for i := range page.Records {
@@ -39,10 +41,12 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 			// Past pullJournalEach changes the page gets one entry:
 			// describing each change would only cost.
 			describe := len(notes) <= pullJournalEach
-			if known.newPulled(r) {
-				row, err := db.preparePulled(r)
+			if row, isNew, err := prep.row(i); isNew {
 				if err != nil {
 					return fmt.Errorf("record %s: %w", r.ID, err)
+				}
+				if row.at == 0 {
+					row.at = nanos(db.now())
 				}
 				w.queue(row)
 				changed++

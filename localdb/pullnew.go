@@ -3,6 +3,8 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"sync"
+	"sync/atomic"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -42,7 +44,9 @@ func (p *pullPage) newPulled(r *protocol.Record) bool {
 }
 
 // preparePulled encodes and seals a record newPulled accepted: the row
-// pullInto would insert, with the same full-text entry.
+// pullInto would insert, with the same full-text entry. It reads no
+// database and no clock (a record without updated_at is stamped by the
+// caller), so it may run beside the transaction.
 func (db *DB) preparePulled(r *protocol.Record) (pulledRow, error) {
 	col, _ := db.schema.Collection(r.Collection)
 	fj, err := encodeFields(normalizeWire(col, r.Fields))
@@ -59,17 +63,85 @@ func (db *DB) preparePulled(r *protocol.Record) (pulledRow, error) {
 	if matter == "" {
 		matter = model.MatterOf(r.Collection, r.ID, r.Fields)
 	}
-	at := nanos(r.UpdatedAt)
-	if at == 0 {
-		at = nanos(db.now())
-	}
 	return pulledRow{
 		id: r.ID, collection: r.Collection, matterID: matter,
 		fields:  db.sealText(fj, recordPlace("fields", r.Collection, r.ID)),
 		base:    db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)),
-		version: r.Version, at: at,
+		version: r.Version, at: nanos(r.UpdatedAt),
 		search: db.searchBody(searchText(col, fields)),
 	}, nil
+}
+
+// pullPrepChunk is how many new records the preparing goroutine hands
+// over at a time: a multi-row insert's worth.
+const pullPrepChunk = 64
+
+// pullPrep prepares the new records of a page (preparePulled) in page
+// order, on a goroutine of its own when there are at least two chunks of
+// them, while the page's transaction writes the ones before: encoding,
+// sealing and search tokens were as much CPU as the writing.
+type pullPrep struct {
+	pos     []int // per record of the page, its place in rows; -1: not new
+	rows    []pulledRow
+	errs    []error
+	ready   []chan struct{} // closed when a chunk of rows is prepared
+	stopped atomic.Bool
+	wg      sync.WaitGroup
+}
+
+func (db *DB) preparePullPage(recs []protocol.Record, page *pullPage) *pullPrep {
+	pp := &pullPrep{pos: make([]int, len(recs))}
+	var todo []int
+	for i := range recs {
+		pp.pos[i] = -1
+		if page.newPulled(&recs[i]) {
+			pp.pos[i] = len(todo)
+			todo = append(todo, i)
+		}
+	}
+	pp.rows, pp.errs = make([]pulledRow, len(todo)), make([]error, len(todo))
+	chunks := (len(todo) + pullPrepChunk - 1) / pullPrepChunk
+	pp.ready = make([]chan struct{}, chunks)
+	for c := range pp.ready {
+		pp.ready[c] = make(chan struct{})
+	}
+	prepare := func() {
+		for c := range chunks {
+			if !pp.stopped.Load() {
+				for j := c * pullPrepChunk; j < min((c+1)*pullPrepChunk, len(todo)); j++ {
+					pp.rows[j], pp.errs[j] = db.preparePulled(&recs[todo[j]])
+				}
+			}
+			close(pp.ready[c])
+		}
+	}
+	if chunks < 2 {
+		prepare()
+		return pp
+	}
+	pp.wg.Add(1)
+	go func() {
+		defer pp.wg.Done()
+		prepare()
+	}()
+	return pp
+}
+
+// row is the prepared row of the page's i-th record, or new false when
+// that record takes pullRecord.
+func (pp *pullPrep) row(i int) (row pulledRow, isNew bool, err error) {
+	j := pp.pos[i]
+	if j < 0 {
+		return pulledRow{}, false, nil
+	}
+	<-pp.ready[j/pullPrepChunk]
+	return pp.rows[j], true, pp.errs[j]
+}
+
+// stop ends the preparing early (the transaction failed) and waits for it.
+func (pp *pullPrep) stop() {
+	pp.stopped.Store(true)
+	pp.wg.Wait()
 }
 
 // pullWriter writes the new records of a pull page many rows per

@@ -117,7 +117,7 @@ func seedMixedPull(t *testing.T, dir string, opts []Option, resync bool) []proto
 		gone, newNote(m4, 5), newNote(m1, 6)}
 	page2 := []protocol.Record{serverRecord(m1, "matter", m1, 1, model.Fields{"title": "Smith v Jones"}),
 		serverRecord(m2, "matter", m2, 1, model.Fields{"title": "Smith v Jones"})}
-	for i := 10; i < 100; i++ {
+	for i := 10; i < 200; i++ { // three chunks: prepared beside the transaction
 		page2 = append(page2, newNote(m1, i))
 		switch i {
 		case 40:
