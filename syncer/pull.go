@@ -7,6 +7,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/localdb"
+	"casefile/protocol"
 )
 
 // pull fetches pages after the local cursor until the server has no more,
@@ -36,15 +37,19 @@ func (r *run) pull() error {
 	}
 	resynced := false
 	var done, total int64
+	// next is the page asked for while the one before it is applied; a
+	// return before it is taken cancels it and waits for it.
+	var next *pageFetch
+	defer func() { next.abandon() }()
 	for {
 		r.begin()
-		limit := r.s.pageSize.size()
-		ask := limit
-		if r.s.opts.PageSize == 0 && r.s.pageSize.full() {
-			ask = 0 // the server's own page size
+		f := next
+		next = nil
+		if f == nil {
+			f = r.fetchPage(cursor, mark)
 		}
-		page, err := r.c.Pull(r.nctx, cursor, ask, mark)
-		r.adapt(r.s.pageSize, "pull page", limit, err)
+		page, err := f.wait()
+		r.adapt(r.s.pageSize, "pull page", f.limit, err)
 		if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld && !resynced {
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
@@ -58,6 +63,15 @@ func (r *run) pull() error {
 		}
 		if err != nil {
 			return err
+		}
+		if page.More {
+			// The next page travels and the server reads it while this one
+			// is written: its request is the one the loop would send next.
+			nextMark := mark
+			if cursor == 0 {
+				nextMark = page.CompactedThrough
+			}
+			next = r.fetchPage(page.Cursor, nextMark)
 		}
 		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
 			return fmt.Errorf("apply pull: %w", err)
@@ -89,6 +103,46 @@ func (r *run) pull() error {
 		return fmt.Errorf("record server head: %w", err)
 	}
 	return nil
+}
+
+// pageFetch is one pull request on a goroutine of its own.
+type pageFetch struct {
+	limit  int // the page size asked for, for adapt
+	cancel context.CancelFunc
+	done   chan struct{}
+	page   protocol.PullResponse
+	err    error
+}
+
+// fetchPage asks for the page after cursor at the size the link allows now.
+func (r *run) fetchPage(cursor, mark int64) *pageFetch {
+	f := &pageFetch{limit: r.s.pageSize.size(), done: make(chan struct{})}
+	ask := f.limit
+	if r.s.opts.PageSize == 0 && r.s.pageSize.full() {
+		ask = 0 // the server's own page size
+	}
+	ctx, cancel := context.WithCancel(r.nctx)
+	f.cancel = cancel
+	go func() {
+		defer close(f.done)
+		f.page, f.err = r.c.Pull(ctx, cursor, ask, mark)
+	}()
+	return f
+}
+
+// wait returns the page once it has come.
+func (f *pageFetch) wait() (protocol.PullResponse, error) {
+	<-f.done
+	f.cancel()
+	return f.page, f.err
+}
+
+// abandon cancels a fetch nobody will take, and waits for its goroutine.
+func (f *pageFetch) abandon() {
+	if f != nil {
+		f.cancel()
+		<-f.done
+	}
 }
 
 // Pull runs a pull-only cycle now: the server's changes until caught up,
