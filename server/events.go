@@ -126,7 +126,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
-	batch := make([]store.Hint, 0, streamHintBuffer)
+	batch := make([]stampedHint, 0, streamHintBuffer)
 	for {
 		var news int64
 		select {
@@ -160,7 +160,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 					break more
 				}
 			}
-			batch = slices.DeleteFunc(batch, func(h store.Hint) bool { return h.Seq <= last })
+			batch = slices.DeleteFunc(batch, func(h stampedHint) bool { return h.Seq <= last })
 			if len(batch) == 0 {
 				continue
 			}
@@ -185,34 +185,37 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 // is revoked or expired, or its user is gone) and which of the hints are
 // news for them now: a change in a matter they see, an access change of
 // theirs, or a hint for everyone. It returns the newest such hint's seq
-// (0 if none). When the hub's set of the user's matters is missing or a
-// heartbeat old, it reads that again in the same transaction.
-func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal, hints []store.Hint) (*principal, int64, error) {
+// (0 if none). A check another stream of the token began after these
+// hints were handed out answers for them too (see tokenCheck); heartbeats
+// (no hints) always read. When the hub's set of the user's matters is
+// missing or a heartbeat old, it is read again in the same transaction.
+func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal, hints []stampedHint) (*principal, int64, error) {
+	tc := sub.check
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if now, news, ok := tc.answer(hints); ok {
+		return now, news, nil
+	}
 	var now *principal
 	var news int64
 	var matters []string
+	began := time.Now()
 	at := s.now()
 	gen, due := s.hub.accessDue(sub.user, at, s.opts.Heartbeat)
+	sees := map[string]bool{}
 	err := s.st.Read(ctx, func(rd store.Reader) (err error) {
 		if now, err = s.principalOf(ctx, rd, p.tokenHash); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
 		for _, h := range hints {
-			ok := false
-			switch {
-			case h.User == now.user, h.User == "" && h.MatterID == "":
-				ok = true
-			case h.MatterID != "":
-				var known bool
-				if ok, known = seen[h.MatterID]; !known {
-					if ok, err = s.visible(ctx, rd, now, h.MatterID); err != nil {
+			if h.MatterID != "" && h.User != now.user {
+				if _, known := sees[h.MatterID]; !known {
+					if sees[h.MatterID], err = s.visible(ctx, rd, now, h.MatterID); err != nil {
 						return err
 					}
-					seen[h.MatterID] = ok
 				}
 			}
-			if ok {
+			if isNews(h.Hint, now, sees) {
 				news = max(news, h.Seq)
 			}
 		}
@@ -222,10 +225,46 @@ func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal,
 		return err
 	})
 	if err != nil {
+		tc.p = nil
 		return p, 0, err
 	}
+	tc.began, tc.p, tc.sees = began, now, sees
 	if due {
 		s.hub.setAccess(sub.user, gen, now.role, matters, at)
 	}
 	return now, news, nil
+}
+
+// isNews says whether a hint is news for p, given which of the matters
+// hints name p sees.
+func isNews(h store.Hint, p *principal, sees map[string]bool) bool {
+	switch {
+	case h.User == p.user, h.User == "" && h.MatterID == "":
+		return true
+	case h.MatterID != "":
+		return sees[h.MatterID]
+	}
+	return false
+}
+
+// answer answers for hints from the token's last check when it began
+// after every one of them was handed out and knows their matters; tc.mu is
+// held.
+func (tc *tokenCheck) answer(hints []stampedHint) (*principal, int64, bool) {
+	if len(hints) == 0 || tc.p == nil {
+		return nil, 0, false
+	}
+	var news int64
+	for _, h := range hints {
+		if h.at.After(tc.began) {
+			return nil, 0, false
+		}
+		if _, known := tc.sees[h.MatterID]; h.MatterID != "" && h.User != tc.p.user && !known {
+			return nil, 0, false
+		}
+		if isNews(h.Hint, tc.p, tc.sees) {
+			news = max(news, h.Seq)
+		}
+	}
+	return tc.p, news, true
 }

@@ -25,6 +25,7 @@ type hub struct {
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
 	byToken map[string][]*subscriber // oldest first
+	checks  map[string]*tokenCheck
 	users   map[string]*userStreams
 	done    chan struct{} // closed when streams must end (shutdown)
 	closed  bool
@@ -57,13 +58,34 @@ func (m *matterSet) has(matter string) bool {
 
 type subscriber struct {
 	user, token string
-	hints       chan store.Hint
+	check       *tokenCheck // shared by the token's streams
+	hints       chan stampedHint
 	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
 	end         chan *streamEnd // the hub closes the stream (over a cap)
 }
 
+// stampedHint is a hint with the moment the hub handed it out: after its
+// change committed.
+type stampedHint struct {
+	store.Hint
+	at time.Time
+}
+
+// tokenCheck is the last check of a token's holder and of the matters
+// hints named, shared by the token's streams (a device holds a few): a
+// stream whose hints were all handed out before that check began needs no
+// check of its own, since the check saw their changes committed. The
+// stream holding mu checks; the others wait and use its answer.
+type tokenCheck struct {
+	mu      sync.Mutex
+	streams int // guarded by the hub's mu
+	began   time.Time
+	p       *principal
+	sees    map[string]bool // matter → visible, as of began
+}
+
 func newHub() *hub {
-	return &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, users: map[string]*userStreams{},
+	return &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, checks: map[string]*tokenCheck{}, users: map[string]*userStreams{},
 		done: make(chan struct{})}
 }
 
@@ -87,8 +109,14 @@ func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber,
 	for len(u.subs) >= perUser {
 		h.kick(u.subs[0], endTooMany)
 	}
-	sub := &subscriber{user: user, token: token, hints: make(chan store.Hint, streamHintBuffer), lost: make(chan struct{}, 1),
-		end: make(chan *streamEnd, 1)}
+	tc := h.checks[token]
+	if tc == nil {
+		tc = &tokenCheck{}
+		h.checks[token] = tc
+	}
+	tc.streams++
+	sub := &subscriber{user: user, token: token, check: tc, hints: make(chan stampedHint, streamHintBuffer),
+		lost: make(chan struct{}, 1), end: make(chan *streamEnd, 1)}
 	h.subs[sub] = struct{}{}
 	h.byToken[token] = append(h.byToken[token], sub)
 	u.subs = append(u.subs, sub)
@@ -111,6 +139,9 @@ func (h *hub) remove(sub *subscriber) {
 		return
 	}
 	delete(h.subs, sub)
+	if sub.check.streams--; sub.check.streams == 0 {
+		delete(h.checks, sub.token)
+	}
 	h.byToken[sub.token] = without(h.byToken[sub.token], sub)
 	if len(h.byToken[sub.token]) == 0 {
 		delete(h.byToken, sub.token)
@@ -144,6 +175,7 @@ func (h *hub) unsubscribe(sub *subscriber) {
 func (h *hub) publish(hint store.Hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	stamped := stampedHint{hint, time.Now()}
 	for name, u := range h.users {
 		switch {
 		case hint.User == name, hint.User == "" && hint.MatterID == "":
@@ -155,7 +187,7 @@ func (h *hub) publish(hint store.Hint) {
 		}
 		for _, sub := range u.subs {
 			select {
-			case sub.hints <- hint:
+			case sub.hints <- stamped:
 			default:
 				select {
 				case sub.lost <- struct{}{}:
