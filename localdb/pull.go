@@ -26,51 +26,9 @@ func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		changed := 0
-		var notes []JournalEntry
-		known, err := db.loadPullPage(ctx, tx, page.Records)
+		changed, notes, err := db.pullRecords(ctx, tx, page.Records)
 		if err != nil {
 			return err
-		}
-		prep := db.preparePullPage(page.Records, known)
-		defer prep.stop()
-		w := db.newPullWriter(ctx, tx)
-		defer w.close()
-		for i := range page.Records {
-			r := &page.Records[i]
-			// Past pullJournalEach changes the page gets one entry:
-			// describing each change would only cost.
-			describe := len(notes) <= pullJournalEach
-			if row, isNew, err := prep.row(i); isNew {
-				if err != nil {
-					return fmt.Errorf("record %s: %w", r.ID, err)
-				}
-				if row.at == 0 {
-					row.at = nanos(db.now())
-				}
-				w.queue(row)
-				changed++
-				if describe {
-					notes = append(notes, pulledEntry(db.schema, r, recordRow{}, false))
-				}
-				continue
-			}
-			// The new records before it are written first: rows keep the
-			// page's order.
-			if err := w.flush(ctx); err != nil {
-				return fmt.Errorf("new records: %w", err)
-			}
-			n, note, err := db.pullRecord(ctx, tx, r, known, describe)
-			if err != nil {
-				return fmt.Errorf("record %s: %w", r.ID, err)
-			}
-			changed += n
-			if n > 0 && describe {
-				notes = append(notes, note)
-			}
-		}
-		if err := w.flush(ctx); err != nil {
-			return fmt.Errorf("new records: %w", err)
 		}
 		for _, rm := range page.Removed {
 			if err := db.dropRecords(ctx, tx, JournalRemoved, lostAccess, "id = ?", rm.ID); err != nil {

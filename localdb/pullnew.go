@@ -3,6 +3,7 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -142,6 +143,57 @@ func (pp *pullPrep) row(i int) (row pulledRow, isNew bool, err error) {
 func (pp *pullPrep) stop() {
 	pp.stopped.Store(true)
 	pp.wg.Wait()
+}
+
+// pullRecords applies a page's records in order: the new ones (newPulled)
+// many rows per statement, every other one by pullRecord. It returns how
+// many changed and the journal notes of the first pullJournalEach of them.
+func (db *DB) pullRecords(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (changed int, notes []JournalEntry, err error) {
+	known, err := db.loadPullPage(ctx, tx, recs)
+	if err != nil {
+		return 0, nil, err
+	}
+	prep := db.preparePullPage(recs, known)
+	defer prep.stop()
+	w := db.newPullWriter(ctx, tx)
+	defer w.close()
+	for i := range recs {
+		r := &recs[i]
+		// Past pullJournalEach changes the page gets one entry:
+		// describing each change would only cost.
+		describe := len(notes) <= pullJournalEach
+		if row, isNew, err := prep.row(i); isNew {
+			if err != nil {
+				return 0, nil, fmt.Errorf("record %s: %w", r.ID, err)
+			}
+			if row.at == 0 {
+				row.at = nanos(db.now())
+			}
+			w.queue(row)
+			changed++
+			if describe {
+				notes = append(notes, pulledEntry(db.schema, r, recordRow{}, false))
+			}
+			continue
+		}
+		// The new records before it are written first: rows keep the
+		// page's order.
+		if err := w.flush(ctx); err != nil {
+			return 0, nil, fmt.Errorf("new records: %w", err)
+		}
+		n, note, err := db.pullRecord(ctx, tx, r, known, describe)
+		if err != nil {
+			return 0, nil, fmt.Errorf("record %s: %w", r.ID, err)
+		}
+		changed += n
+		if n > 0 && describe {
+			notes = append(notes, note)
+		}
+	}
+	if err := w.flush(ctx); err != nil {
+		return 0, nil, fmt.Errorf("new records: %w", err)
+	}
+	return changed, notes, nil
 }
 
 // pullWriter writes the new records of a pull page many rows per
