@@ -201,26 +201,35 @@ func dump(t testing.TB, db *DB) string {
 		"SELECT seq, at, actor, kind, record_id, collection, op_id, summary, before, after FROM journal ORDER BY seq",
 		"SELECT key, value FROM meta ORDER BY key",
 	} {
-		rows, err := db.w.QueryContext(bg, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, vals...)
-		}
-		rows.Close()
+		dumpRows(t, &b, db.w, q)
 		b.WriteString("--\n")
 	}
 	return b.String()
+}
+
+// dumpRows writes each row a query returns as a line of its values.
+func dumpRows(t testing.TB, b *strings.Builder, q querier, query string) {
+	t.Helper()
+	rows, err := q.QueryContext(bg, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(b, vals...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func wantState(t testing.TB, db *DB, id string, want model.SyncState) {

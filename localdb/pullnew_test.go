@@ -175,23 +175,7 @@ func pulledView(t *testing.T, db *DB, pages []protocol.PullResponse) string {
 		"SELECT key, value FROM meta ORDER BY key",
 	} {
 		b.WriteString("--\n")
-		rows, err := db.r.QueryContext(bg, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, vals...)
-		}
-		rows.Close()
+		dumpRows(t, &b, db.r, q)
 	}
 	cs, err := db.Conflicts(bg)
 	if err != nil {

@@ -156,14 +156,7 @@ func TestEventsRoleCheckedOnEachPoke(t *testing.T) {
 	bobs := bob.CreateMatter(t, "Bob's")
 	events := stream(t, srv.URL, alice.Token, "")
 	greeting(t, events)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName)+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`UPDATE users SET role = 'member' WHERE name = 'alice'`); err != nil {
-		t.Fatal(err)
-	}
+	setRoleInDatabase(t, srv, "alice", server.RoleMember)
 	bob.CreateNote(t, bobs.ID, "Not alice's business any more")
 	mine := alice.CreateNote(t, own.ID, "Alice's")
 	if seq := nextPoke(t, events); seq != mine.Seq {
@@ -209,14 +202,7 @@ func TestEventsPromotionHeardWithinAHeartbeat(t *testing.T) {
 	if seq := nextPoke(t, events); seq != mine.Seq {
 		t.Fatalf("first poke = %d, want %d", seq, mine.Seq)
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName)+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`UPDATE users SET role = 'admin' WHERE name = 'alice'`); err != nil {
-		t.Fatal(err)
-	}
+	setRoleInDatabase(t, srv, "alice", server.RoleAdmin)
 	for beats := 0; beats < 3; {
 		if ev := <-events; ev.comment == "heartbeat" {
 			beats++
@@ -225,5 +211,19 @@ func TestEventsPromotionHeardWithinAHeartbeat(t *testing.T) {
 	theirs := bob.CreateNote(t, bobs.ID, "Now alice's business too")
 	if seq := nextPoke(t, events); seq != theirs.Seq {
 		t.Fatalf("poke after the promotion = %d, want %d (bob's note)", seq, theirs.Seq)
+	}
+}
+
+// setRoleInDatabase changes a user's role behind the server's back, as an
+// operator editing the database would: no change tells the streams.
+func setRoleInDatabase(t *testing.T, srv *servertest.Server, user string, role protocol.Role) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName)+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE users SET role = ? WHERE name = ?`, role, user); err != nil {
+		t.Fatal(err)
 	}
 }
