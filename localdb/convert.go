@@ -247,12 +247,8 @@ func (db *DB) copyPlainTable(ctx context.Context, from *sql.Conn, tx *sql.Tx, ta
 	}
 	insert := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")" // #nosec G202 -- table and column names come from the database's own schema; values are parameters
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, len(cols))
+		if err != nil {
 			return err
 		}
 		for i, c := range cols {
@@ -265,6 +261,16 @@ func (db *DB) copyPlainTable(ctx context.Context, from *sql.Conn, tx *sql.Tx, ta
 		}
 	}
 	return rows.Err()
+}
+
+// scanValues reads the current row's n columns as they are stored.
+func scanValues(rows *sql.Rows, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }
 
 // nullable is a NullString as a value for sealNullable: nil for NULL.

@@ -217,12 +217,8 @@ func dumpRows(t testing.TB, b *strings.Builder, q querier, query string) {
 	defer rows.Close()
 	cols, _ := rows.Columns()
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, len(cols))
+		if err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintln(b, vals...)
