@@ -75,6 +75,10 @@ type DB struct {
 	// sealer encrypts values at rest; nil in a plaintext database.
 	sealer Sealer
 
+	// pullOneByOne sends every pulled record through pullRecord: tests
+	// set it to compare the multi-row path with the one it stands in for.
+	pullOneByOne bool
+
 	// life guards the handles above against Close: every exported method
 	// counts itself in with enter and out with leave, and Close waits
 	// until none is in flight. A count rather than a read lock, so that a

@@ -106,10 +106,12 @@ type pullPage struct {
 	rows   map[string]recordRow
 	queued map[string]int
 	once   map[string]bool
+	// oneByOne keeps every record off the multi-row path (DB.pullOneByOne).
+	oneByOne bool
 }
 
 func (db *DB) loadPullPage(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (*pullPage, error) {
-	p := &pullPage{rows: map[string]recordRow{}, queued: map[string]int{}, once: make(map[string]bool, len(recs))}
+	p := &pullPage{rows: map[string]recordRow{}, queued: map[string]int{}, once: make(map[string]bool, len(recs)), oneByOne: db.pullOneByOne}
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
 		if _, seen := p.once[r.ID]; seen {

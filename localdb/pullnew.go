@@ -29,15 +29,11 @@ type pulledRow struct {
 	search                   string // the full-text row ("" writes none)
 }
 
-// pullOneByOne sends every pulled record through pullRecord: tests set it
-// to compare the multi-row path with the one it stands in for.
-var pullOneByOne = false
-
 // newPulled reports whether a pulled record takes the new-record path: not
 // a tombstone, held once by its page, not on this device, and no op queued
 // for it. Every other record takes pullRecord.
 func (p *pullPage) newPulled(r *protocol.Record) bool {
-	if pullOneByOne || r.Deleted || !p.once[r.ID] || p.queued[r.ID] > 0 {
+	if p.oneByOne || r.Deleted || !p.once[r.ID] || p.queued[r.ID] > 0 {
 		return false
 	}
 	_, here := p.rows[r.ID]

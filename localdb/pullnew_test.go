@@ -41,14 +41,12 @@ func TestPullPageMixingNewAndOldPaths(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					pullOneByOne = oneByOne
+					db.pullOneByOne = oneByOne
 					for _, p := range pages {
 						if err := db.ApplyPull(bg, p); err != nil {
-							pullOneByOne = false
 							t.Fatal(err)
 						}
 					}
-					pullOneByOne = false
 					views[i] = pulledView(t, db, pages)
 					db.Close()
 				}

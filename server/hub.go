@@ -77,11 +77,10 @@ type stampedHint struct {
 // check of its own, since the check saw their changes committed. The
 // stream holding mu checks; the others wait and use its answer.
 type tokenCheck struct {
-	mu      sync.Mutex
-	streams int // guarded by the hub's mu
-	began   time.Time
-	p       *principal
-	sees    map[string]bool // matter → visible, as of began
+	mu    sync.Mutex
+	began time.Time
+	p     *principal
+	sees  map[string]bool // matter → visible, as of began
 }
 
 func newHub() *hub {
@@ -114,7 +113,6 @@ func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber,
 		tc = &tokenCheck{}
 		h.checks[token] = tc
 	}
-	tc.streams++
 	sub := &subscriber{user: user, token: token, check: tc, hints: make(chan stampedHint, streamHintBuffer),
 		lost: make(chan struct{}, 1), end: make(chan *streamEnd, 1)}
 	h.subs[sub] = struct{}{}
@@ -139,12 +137,10 @@ func (h *hub) remove(sub *subscriber) {
 		return
 	}
 	delete(h.subs, sub)
-	if sub.check.streams--; sub.check.streams == 0 {
-		delete(h.checks, sub.token)
-	}
 	h.byToken[sub.token] = without(h.byToken[sub.token], sub)
 	if len(h.byToken[sub.token]) == 0 {
 		delete(h.byToken, sub.token)
+		delete(h.checks, sub.token)
 	}
 	if u := h.users[sub.user]; u != nil {
 		u.subs = without(u.subs, sub)
