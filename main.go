@@ -4,8 +4,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"casefile/cli"
@@ -13,7 +17,46 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := profileCPU(os.Getenv("CASEFILE_CPUPROFILE"))
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	os.Exit(code)
+}
+
+// profileCPU writes this process's CPU profile into the directory dir, as
+// <command>-<pid>.pprof, until the returned function is called; with dir
+// empty it does nothing. It is how docs/benchmarks.md profiles a scenario:
+// every casefile process the bench starts inherits the variable.
+func profileCPU(dir string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	name := "casefile"
+	for i := 1; i < len(os.Args); i++ {
+		a := os.Args[i]
+		if strings.HasPrefix(a, "-") {
+			if !strings.Contains(a, "=") {
+				i++ // its value
+			}
+			continue
+		}
+		name = filepath.Base(a)
+		break
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, os.Getpid()))
+	f, err := os.Create(path) // #nosec G304 -- a directory the operator named
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "casefile: CPU profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "casefile: CPU profile:", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
