@@ -104,3 +104,89 @@ func TestPushesShareACommit(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupWithAFailingOp: when one op of a group of pushes fails, the
+// group is applied again with a savepoint around each op (the first
+// attempt has none, see commitGroup): the failing op's push is answered
+// with an error and every other op of the group stands, at gapless seqs
+// with an intact audit chain.
+func TestGroupWithAFailingOp(t *testing.T) {
+	ctx := context.Background()
+	g := newGateStore(t)
+	f := &faultStore{Store: g}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = f })
+	const pushers = 4
+	var users []*servertest.Client
+	var ops [][]model.Op
+	for i := range pushers + 1 {
+		c := srv.NewUser(t, fmt.Sprintf("user%d", i), server.RoleMember)
+		users = append(users, c)
+		m := c.CreateMatter(t, "Group").ID
+		var batch []model.Op
+		for k := range 3 {
+			batch = append(batch, servertest.Create("note", model.Fields{"matter_id": m, "title": fmt.Sprintf("note %d.%d", i, k)}))
+		}
+		ops = append(ops, batch)
+	}
+	failing := ops[2][1]
+	f.set(func(ctx context.Context, tx store.Tx, e *store.AuditEntry) error {
+		if e.Target != "note/"+failing.RecordID {
+			return nil
+		}
+		return tx.PutLedger(ctx, store.LedgerEntry{OpID: ops[2][0].OpID, User: "user2", At: e.At, Result: []byte(`{}`)})
+	})
+	head0, _ := srv.Head(ctx)
+	g.armed.Store(true)
+	before := g.writes.Load()
+
+	var wg sync.WaitGroup
+	errs := make([]error, pushers+1)
+	push := func(i int) {
+		defer wg.Done()
+		_, errs[i] = users[i].Push(ctx, ops[i]...)
+	}
+	wg.Add(1)
+	go push(0)
+	<-g.entered
+	for i := 1; i <= pushers; i++ {
+		wg.Add(1)
+		go push(i)
+	}
+	for srv.PendingPushes() < pushers {
+		time.Sleep(time.Millisecond) // the pushes are on their way; nothing is decided by this wait
+	}
+	close(g.release)
+	wg.Wait()
+
+	for i, err := range errs {
+		if (err != nil) != (i == 2) {
+			t.Errorf("push %d: %v", i, err)
+		}
+	}
+	// The first push alone, then the group without savepoints (rolled
+	// back), then the group with them.
+	if n := g.writes.Load() - before; n != 3 {
+		t.Errorf("%d write transactions, want 3", n)
+	}
+	want := 3*(pushers+1) - 1
+	if head, _ := srv.Head(ctx); head != head0+int64(want) {
+		t.Errorf("head %d after the group, want %d: %d ops stand", head, head0+int64(want), want)
+	}
+	rep, err := srv.VerifyAudit(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("audit after the group: %+v %v", rep, err)
+	}
+	f.set(nil)
+	resp, err := users[2].Push(ctx, ops[2]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range resp.Results {
+		if r.Result != model.ResultApplied {
+			t.Errorf("op %d of the failed push sent again: %s %s", k, r.Result, r.Message)
+		}
+	}
+	if got := resp.Results[1].Record.Seq; got != head0+int64(want)+1 {
+		t.Errorf("the failed op applies at seq %d, want %d", got, head0+int64(want)+1)
+	}
+}

@@ -114,15 +114,29 @@ func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) (
 
 // commitGroup applies the batches of a group in one write transaction,
 // each from the head the one before it left, and commits them together.
+//
+// An op that fails (an error, not a rejection) must leave no trace while
+// the others stand, which a savepoint around each op gives. Ops almost
+// never fail, and a savepoint costs two statements (two round trips on
+// PostgreSQL), so the group is first applied without them; if an op fails,
+// that transaction is rolled back whole and the group applied again with
+// a savepoint around each op. Both attempts decide the same: nothing but
+// the transaction's own writes is read.
 func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
-	err := s.st.Write(ctx, func(tx store.Tx) error {
-		for _, j := range group {
-			if err := s.applyJob(ctx, tx, j); err != nil {
-				return err
+	apply := func(guarded bool) error {
+		return s.st.Write(ctx, func(tx store.Tx) error {
+			for _, j := range group {
+				if err := s.applyJob(ctx, tx, j, guarded); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	err := apply(false)
+	if errors.Is(err, errOpFailed) {
+		err = apply(true)
+	}
 	for _, j := range group {
 		if err != nil {
 			j.outcomes, j.err = nil, fmt.Errorf("push of %d ops: %w", len(j.ops), err)
@@ -130,9 +144,15 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 	}
 }
 
+// errOpFailed stops a group applied without savepoints at its first
+// failing op, to be applied again with them (see commitGroup).
+var errOpFailed = errors.New("an op failed outside a savepoint")
+
 // applyJob applies one push's ops inside the group's transaction, which
-// holds the sequence lock from its start to its commit.
-func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob) error {
+// holds the sequence lock from its start to its commit. guarded puts each
+// op in a savepoint, so that one that fails leaves no trace; unguarded, an
+// op that fails fails the transaction with errOpFailed.
+func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob, guarded bool) error {
 	prior, err := tx.Head(ctx)
 	if err != nil {
 		return err
@@ -148,10 +168,14 @@ func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob) error {
 		if matterOp {
 			acc.forget()
 		}
-		o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
-			o.res, err = s.applyOp(ctx, tx, j.p, acc, op)
-			return err
-		})
+		if guarded {
+			o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
+				o.res, err = s.applyOp(ctx, tx, j.p, acc, op)
+				return err
+			})
+		} else if o.res, o.err = s.applyOp(ctx, tx, j.p, acc, op); o.err != nil && !errors.Is(o.err, store.ErrTxLost) {
+			return fmt.Errorf("%w: op %s: %w", errOpFailed, op.OpID, o.err)
+		}
 		if matterOp {
 			acc.forget()
 		}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Savepoint", testSavepoint},
 		{"SavepointNested", testSavepointNested},
+		{"PushPattern", testPushPattern},
 		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},

@@ -19,17 +19,15 @@ func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
 	e.ID, e.PrevHash = h.auditN+1, h.auditHash
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	e.Hash = e.ComputeHash()
-	_, err = t.q.ExecContext(ctx, `INSERT INTO audit (id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		e.ID, e.Seq, e.At.UnixMicro(), e.Actor, e.Device, e.Action, e.Target, e.Before, e.After, e.PrevHash, e.Hash)
-	if err != nil {
-		return fmt.Errorf("write audit: %w", t.mapErr(err))
-	}
+	t.pending.audit = append(t.pending.audit, *e)
 	h.auditN, h.auditHash, h.dirty = e.ID, e.Hash, true
 	return nil
 }
 
 func (t *txn) Audit(ctx context.Context, afterID int64, limit int) ([]store.AuditEntry, error) {
+	if err := t.flushRows(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.QueryContext(ctx, `SELECT id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash
 		FROM audit WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
 	if err != nil {
@@ -53,7 +51,7 @@ func (t *txn) Audit(ctx context.Context, afterID int64, limit int) ([]store.Audi
 }
 
 func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats, error) {
-	if err := t.flushHead(ctx); err != nil {
+	if err := t.flush(ctx); err != nil {
 		return store.CompactStats{}, err
 	}
 	var st store.CompactStats
@@ -126,6 +124,9 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 }
 
 func (t *txn) AuditedVersion(ctx context.Context, collection, id string) (int64, error) {
+	if err := t.flushRows(ctx); err != nil {
+		return 0, err
+	}
 	target := collection + "/" + id
 	var n int64
 	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit

@@ -21,6 +21,8 @@ type txn struct {
 	depth int   // savepoints open
 	lost  error // set when the transaction cannot commit any more
 	head  *headCache
+	// pending are the ledger and audit rows written but not yet sent.
+	pending pendingRows
 }
 
 func (t *txn) Notify(h store.Hint) { t.hints = append(t.hints, h) }
@@ -372,13 +374,20 @@ func (t *txn) memberAt(ctx context.Context, user, matterID string, seq int64) (b
 }
 
 func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error) {
+	if e, ok := t.pending.findLedger(opID); ok {
+		return e, nil
+	}
 	e := store.LedgerEntry{OpID: opID}
 	var at int64
 	var result string
 	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, at, result, seq FROM ledger WHERE op_id = $1`, opID).
 		Scan(&e.User, &e.Device, &at, &result, &e.Seq)
 	if err != nil {
-		return e, fmt.Errorf("read ledger: %w", t.mapErr(err))
+		err = t.mapErr(err)
+		if errors.Is(err, store.ErrNotFound) {
+			t.pending.noteAbsent(opID)
+		}
+		return e, fmt.Errorf("read ledger: %w", err)
 	}
 	e.At, e.Result = fromMicro(at), []byte(result)
 	return e, nil
@@ -388,6 +397,15 @@ func (t *txn) PutLedger(ctx context.Context, e store.LedgerEntry) error {
 	h, err := t.cachedHead(ctx)
 	if err != nil {
 		return fmt.Errorf("write ledger: %w", err)
+	}
+	if _, ok := t.pending.findLedger(e.OpID); ok {
+		return fmt.Errorf("write ledger: %w: op %s", store.ErrDuplicate, e.OpID)
+	}
+	if t.pending.takeAbsent(e.OpID) {
+		// Read as absent in this transaction, which holds the write lock:
+		// the row cannot be a duplicate, so it can wait for the flush.
+		t.pending.addLedger(e, h.seq)
+		return nil
 	}
 	_, err = t.q.ExecContext(ctx, `INSERT INTO ledger (op_id, user_name, device, at, result, seq)
 		VALUES ($1, $2, $3, $4, $5, $6)`,

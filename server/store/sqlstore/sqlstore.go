@@ -100,7 +100,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if t.lost != nil {
 		return t.lost // fn went on after the transaction was lost
 	}
-	if err := t.flushHead(ctx); err != nil {
+	if err := t.flush(ctx); err != nil {
 		return err
 	}
 	hints := coalesce(t.hints)
@@ -132,9 +132,10 @@ func (t *txn) Savepoint(ctx context.Context, fn func(store.Tx) error) error {
 	if _, err := t.q.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
 		return t.lose(fmt.Errorf("savepoint: %w", err))
 	}
-	queued, head := len(t.hints), t.snapshotHead()
+	queued, head, rows := len(t.hints), t.snapshotHead(), t.pending.save()
 	if err := fn(t); err != nil {
 		t.hints, t.head = t.hints[:queued], head
+		t.pending.restore(rows)
 		// Rolling back to a savepoint keeps it; release it so a batch's
 		// savepoints do not pile up.
 		if _, rerr := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {

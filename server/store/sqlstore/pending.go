@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"casefile/server/store"
+)
+
+// pendingRows holds the ledger and audit rows a write transaction has
+// written but not yet sent to the database. Every op of a push writes one
+// of each, and nothing reads them back in the transaction but the ledger
+// lookup of a later op (which looks here first) and the few queries that
+// read those tables (which send them first, see flush). They reach the
+// database before commit in multi-row INSERTs: on PostgreSQL each statement
+// is a round trip, and on both engines a statement has a fixed cost.
+//
+// A ledger row waits only if the transaction read its op id as absent
+// (the push reads the ledger before it writes): the transaction holds the
+// write lock, so the row cannot collide at the flush, and PutLedger still
+// answers ErrDuplicate at once, as the store promises. Any other is
+// inserted at once.
+//
+// A savepoint keeps the slices as they were (savedRows) and a rollback to
+// it puts them back: rows added inside are dropped, rows sent inside (by
+// a flush the rollback undid) are pending again.
+type pendingRows struct {
+	ledger []ledgerRow
+	audit  []store.AuditEntry
+	byOp   map[string]int // op id → index in ledger
+	// absent are op ids this transaction read as not in the ledger table.
+	absent map[string]bool
+}
+
+type ledgerRow struct {
+	e   store.LedgerEntry
+	seq int64
+}
+
+type savedRows struct {
+	ledger []ledgerRow
+	audit  []store.AuditEntry
+}
+
+func (p *pendingRows) save() savedRows { return savedRows{p.ledger, p.audit} }
+
+func (p *pendingRows) noteAbsent(opID string) {
+	if p.absent == nil {
+		p.absent = map[string]bool{}
+	}
+	p.absent[opID] = true
+}
+
+// takeAbsent reports whether opID was read as absent, and forgets it: once
+// written, it is absent no more.
+func (p *pendingRows) takeAbsent(opID string) bool {
+	ok := p.absent[opID]
+	delete(p.absent, opID)
+	return ok
+}
+
+func (p *pendingRows) restore(s savedRows) {
+	p.ledger, p.audit, p.byOp = s.ledger, s.audit, nil
+	for i, r := range p.ledger {
+		p.indexLedger(i, r.e.OpID)
+	}
+}
+
+func (p *pendingRows) addLedger(e store.LedgerEntry, seq int64) {
+	p.ledger = append(p.ledger, ledgerRow{e: e, seq: seq})
+	p.indexLedger(len(p.ledger)-1, e.OpID)
+}
+
+func (p *pendingRows) indexLedger(i int, opID string) {
+	if p.byOp == nil {
+		p.byOp = map[string]int{}
+	}
+	p.byOp[opID] = i
+}
+
+// findLedger returns a pending ledger entry by op id.
+func (p *pendingRows) findLedger(opID string) (store.LedgerEntry, bool) {
+	i, ok := p.byOp[opID]
+	if !ok {
+		return store.LedgerEntry{}, false
+	}
+	r := p.ledger[i]
+	e := r.e
+	e.Seq = r.seq
+	return e, true
+}
+
+// flush sends the pending rows, then the cached head (flushHead): before
+// commit, and before SQL that reads the ledger, the audit log or the head
+// row itself.
+func (t *txn) flush(ctx context.Context) error {
+	if err := t.flushRows(ctx); err != nil {
+		return err
+	}
+	return t.flushHead(ctx)
+}
+
+func (t *txn) flushRows(ctx context.Context) error {
+	p := &t.pending
+	err := insertRows(ctx, t, "ledger (op_id, user_name, device, at, result, seq)", 6, len(p.ledger), func(i int, args []any) []any {
+		r := p.ledger[i]
+		return append(args, r.e.OpID, r.e.User, r.e.Device, r.e.At.UnixMicro(), string(r.e.Result), r.seq)
+	})
+	if err != nil {
+		return fmt.Errorf("write ledger: %w", err)
+	}
+	err = insertRows(ctx, t, "audit (id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash)", 11, len(p.audit), func(i int, args []any) []any {
+		e := &p.audit[i]
+		return append(args, e.ID, e.Seq, e.At.UnixMicro(), e.Actor, e.Device, e.Action, e.Target, e.Before, e.After, e.PrevHash, e.Hash)
+	})
+	if err != nil {
+		return fmt.Errorf("write audit: %w", err)
+	}
+	p.ledger, p.audit, p.byOp = nil, nil, nil
+	return nil
+}
+
+// rowsPerInsert are the sizes of the multi-row INSERTs, largest first: a
+// few statement texts, each prepared once, cover any number of rows.
+var rowsPerInsert = [...]int{64, 16, 4, 1}
+
+// insertRows inserts n rows of cols columns into table (its name and
+// column list), in order, appending row i's values with row.
+func insertRows(ctx context.Context, t *txn, table string, cols, n int, row func(i int, args []any) []any) error {
+	args := make([]any, 0, rowsPerInsert[0]*cols)
+	for i := 0; i < n; {
+		size := 1
+		for _, s := range rowsPerInsert {
+			if n-i >= s {
+				size = s
+				break
+			}
+		}
+		args = args[:0]
+		for k := range size {
+			args = row(i+k, args)
+		}
+		if _, err := t.q.ExecContext(ctx, insertText(table, cols, size), args...); err != nil {
+			return t.mapErr(err)
+		}
+		i += size
+	}
+	return nil
+}
+
+// insertText is "INSERT INTO table VALUES ($1, …), …" for rows rows.
+func insertText(table string, cols, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " VALUES ")
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(r*cols+c+1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
