@@ -23,7 +23,7 @@ import (
 func testPushPattern(t *testing.T, st store.Store) {
 	m := model.NewID()
 	var ledger []store.LedgerEntry // committed, in order
-	var audit []string              // committed audit targets, in order
+	var audit []string             // committed audit targets, in order
 	rapid.Check(t, func(rt *rapid.T) {
 		w := &patternTx{rt: rt, ledger: ledger, audit: audit, matter: m}
 		failWhole := rapid.Bool().Draw(rt, "failWhole")
