@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"casefile/model"
 	"casefile/protocol"
 )
 
@@ -132,63 +131,6 @@ func (c *Client) Login(ctx context.Context, req protocol.LoginRequest) (protocol
 		return out, fmt.Errorf("login: %w", protocolError("login answer has no token"))
 	}
 	return out, nil
-}
-
-// Push sends a batch of ops and returns one result per op, checked to
-// match the batch op for op.
-func (c *Client) Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error) {
-	return c.PushFrom(ctx, ops, -1)
-}
-
-// PushFrom is Push from a client whose pull cursor is cursor (-1: none to
-// name): when nothing but this batch changed on the server after it, the
-// answer's Cursor is the head (see protocol.PushResponse.Cursor).
-func (c *Client) PushFrom(ctx context.Context, ops []model.Op, cursor int64) (protocol.PushResponse, error) {
-	var out protocol.PushResponse
-	body, err := encodePush(ops)
-	if err != nil {
-		return out, err
-	}
-	var hdr http.Header
-	if cursor >= 0 {
-		hdr = http.Header{protocol.HeaderCursor: {strconv.FormatInt(cursor, 10)}}
-	}
-	if err := c.doHeader(ctx, http.MethodPost, protocol.PathPush, nil, hdr, body, &out, c.timeout); err != nil {
-		return out, fmt.Errorf("push: %w", err)
-	}
-	if err := checkPush(ops, out); err != nil {
-		return out, fmt.Errorf("push: %w", err)
-	}
-	return out, nil
-}
-
-func encodePush(ops []model.Op) ([]byte, error) {
-	body, err := json.Marshal(protocol.PushRequest{Ops: ops})
-	if err != nil {
-		return nil, fmt.Errorf("encode push: %w", err)
-	}
-	return body, nil
-}
-
-// checkPush makes sure every op got exactly its own answer with a known result.
-func checkPush(ops []model.Op, resp protocol.PushResponse) error {
-	if len(resp.Results) != len(ops) {
-		return protocolError("push answer has %d results for %d ops", len(resp.Results), len(ops))
-	}
-	for i, r := range resp.Results {
-		if r.OpID != ops[i].OpID {
-			return protocolError("push result %d is for op %q, not %q", i, r.OpID, ops[i].OpID)
-		}
-		switch r.Result {
-		case model.ResultApplied, model.ResultMerged, model.ResultConflict, model.ResultRejected:
-		default:
-			return protocolError("push result %d: unknown result %q", i, r.Result)
-		}
-		if r.Record != nil && r.Record.ID != ops[i].RecordID {
-			return protocolError("push result %d carries record %q for op on %q", i, r.Record.ID, ops[i].RecordID)
-		}
-	}
-	return nil
 }
 
 // NoMark is the mark of a pull that is not a later page of a full pull.

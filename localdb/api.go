@@ -43,6 +43,10 @@ type OutboxOp struct {
 	NextAttempt time.Time     `json:"next_attempt"`
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
+	// FieldsJSON, on an op of NextPushBatch, holds the op's fields in
+	// place of Fields (left nil): their JSON exactly as encoding Fields
+	// writes it, nil for none.
+	FieldsJSON []byte `json:"-"`
 }
 
 // JournalKind says what a journal entry records.

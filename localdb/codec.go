@@ -153,6 +153,14 @@ const recordCols = "rid, id, collection, matter_id, fields, base_fields, version
 type rowScanner interface{ Scan(dest ...any) error }
 
 func (db *DB) scanRecord(s rowScanner) (recordRow, error) {
+	return db.scanRecordRow(s, true)
+}
+
+// scanRecordRow is scanRecord; without decode it leaves fields and base
+// nil, for a caller that needs only fieldsJSON. Both are still opened and
+// checked, so that a value that fails its seal or does not decode fails
+// the read as before: canonical text decodes, other text is decoded.
+func (db *DB) scanRecordRow(s rowScanner, decode bool) (recordRow, error) {
 	var r recordRow
 	var fields, base sql.NullString
 	if err := s.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
@@ -166,6 +174,17 @@ func (db *DB) scanRecord(s rowScanner) (recordRow, error) {
 	if base, err = db.openText(base, recordPlace("base_fields", r.collection, r.id)); err != nil {
 		return r, err
 	}
+	r.fieldsJSON = fields.String
+	if !decode {
+		for _, text := range []sql.NullString{fields, base} {
+			if !canonicalFields(text.String) {
+				if _, err := decodeFields(text); err != nil {
+					return r, err
+				}
+			}
+		}
+		return r, nil
+	}
 	if r.fields, err = decodeFields(fields); err != nil {
 		return r, err
 	}
@@ -178,7 +197,6 @@ func (db *DB) scanRecord(s rowScanner) (recordRow, error) {
 	if base.Valid && r.base == nil {
 		r.base = model.Fields{}
 	}
-	r.fieldsJSON = fields.String
 	return r, nil
 }
 

@@ -78,6 +78,9 @@ type DB struct {
 	// pullOneByOne sends every pulled record through pullRecord: tests
 	// set it to compare the multi-row path with the one it stands in for.
 	pullOneByOne bool
+	// pushOneByOne sends every push answer through the general path
+	// (applyAck), for the same comparison of the simple acks' path.
+	pushOneByOne bool
 
 	// life guards the handles above against Close: every exported method
 	// counts itself in with enter and out with leave, and Close waits

@@ -8,26 +8,42 @@ import (
 	"strings"
 )
 
+// The one-row insert of a journal entry, and the row shape of its
+// multi-row form (rowsSQL).
+const (
+	journalEntryInsert = `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version) VALUES `
+	journalEntryShape  = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 // journal appends one entry; At defaults to now.
 func (db *DB) journal(ctx context.Context, q querier, e JournalEntry) error {
+	after, err := encodeNullable(e.After)
+	if err != nil {
+		return err
+	}
+	row, err := db.journalRow(e, after)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, journalEntryInsert+journalEntryShape, row...)
+	return err
+}
+
+// journalRow is the column values of e in journalEntryShape's order, its
+// text sealed. after is e.After already encoded (encodeNullable), which
+// is read in its place; At defaults to now.
+func (db *DB) journalRow(e JournalEntry, after any) ([]any, error) {
 	if e.At.IsZero() {
 		e.At = db.now()
 	}
 	before, err := encodeNullable(e.Before)
 	if err != nil {
-		return err
-	}
-	after, err := encodeNullable(e.After)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	at := nanos(e.At)
-	_, err = q.ExecContext(ctx, `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID, db.sealText(e.Summary, journalPlace("summary", &e, at)),
+	return []any{at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID, db.sealText(e.Summary, journalPlace("summary", &e, at)),
 		db.sealNullable(before, journalPlace("before", &e, at)), db.sealNullable(after, journalPlace("after", &e, at)),
-		e.Undoes, e.Version)
-	return err
+		e.Undoes, e.Version}, nil
 }
 
 // Journal returns journal entries, newest first.

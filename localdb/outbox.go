@@ -39,26 +39,61 @@ type opRow struct {
 const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at, sent_since, attempt_since"
 
 func (db *DB) scanOp(s rowScanner) (opRow, error) {
-	var o opRow
-	var fields, base sql.NullString
-	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &fields, &base, &o.BaseVersion,
+	t, err := db.scanOpText(s)
+	if err != nil {
+		return t.opRow, err
+	}
+	return t.decode()
+}
+
+// opText is an outbox row with its fields and base values as the JSON
+// text the outbox holds (opened), not yet decoded: a push sends and
+// journals an op's fields as that text, which is what encoding them gives
+// (canonicalFields), and only the paths that read them decode it.
+type opText struct {
+	opRow        // Fields and baseValues nil until decode
+	fields, base sql.NullString
+}
+
+func (db *DB) scanOpText(s rowScanner) (opText, error) {
+	var t opText
+	o := &t.opRow
+	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &t.fields, &t.base, &o.BaseVersion,
 		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
 		&o.sentSince, &o.attemptSince); err != nil {
-		return o, err
+		return t, err
 	}
 	o.Resent, o.SentSince = o.sentSince.Valid, o.sentSince.Int64
 	var err error
-	if fields, err = db.openText(fields, opPlace("fields", &o)); err != nil {
+	if t.fields, err = db.openText(t.fields, opPlace("fields", o)); err != nil {
+		return t, err
+	}
+	t.base, err = db.openText(t.base, opPlace("base_values", o))
+	return t, err
+}
+
+// decode is the row with its fields and base values decoded.
+func (t opText) decode() (opRow, error) {
+	o := t.opRow
+	var err error
+	if o.Fields, err = decodeFields(t.fields); err != nil {
 		return o, err
 	}
-	if base, err = db.openText(base, opPlace("base_values", &o)); err != nil {
-		return o, err
-	}
-	if o.Fields, err = decodeFields(fields); err != nil {
-		return o, err
-	}
-	o.baseValues, err = decodeFields(base)
+	o.baseValues, err = decodeFields(t.base)
 	return o, err
+}
+
+// fieldsJSON is what encodeNullable gives of the op's fields: SQL NULL
+// (nil) for none, else their JSON, taken as stored when it is canonical.
+func (t opText) fieldsJSON() (any, error) {
+	if t.fields.Valid && canonicalFields(t.fields.String) {
+		return t.fields.String, nil
+	}
+	f, err := decodeFields(t.fields)
+	if err != nil {
+		return nil, err
+	}
+	return encodeNullable(f)
 }
 
 // outboxOp is the row as callers see it.
@@ -77,18 +112,33 @@ func (o opRow) outboxOp() OutboxOp {
 }
 
 func (db *DB) queryOps(ctx context.Context, q querier, where string, args ...any) ([]opRow, error) {
+	texts, err := db.queryOpTexts(ctx, q, where, args...)
+	if err != nil || len(texts) == 0 {
+		return nil, err
+	}
+	ops := make([]opRow, len(texts))
+	for i, t := range texts {
+		if ops[i], err = t.decode(); err != nil {
+			return nil, err
+		}
+	}
+	return ops, nil
+}
+
+// queryOpTexts is queryOps leaving the fields undecoded.
+func (db *DB) queryOpTexts(ctx context.Context, q querier, where string, args ...any) ([]opText, error) {
 	rows, err := q.QueryContext(ctx, "SELECT "+opCols+" FROM outbox "+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ops []opRow
+	var ops []opText
 	for rows.Next() {
-		o, err := db.scanOp(rows)
+		t, err := db.scanOpText(rows)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, o)
+		ops = append(ops, t)
 	}
 	return ops, rows.Err()
 }

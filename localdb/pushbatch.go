@@ -24,21 +24,30 @@ func idList[T any](ids []T) string {
 
 // pushBatch is what one batch of push answers touches, read once at its
 // start: the answered ops still queued, their records, how many ops each
-// record has queued, and which records have an open conflict.
+// record has queued, and which records have an open conflict. Fields stay
+// as stored until a path needs them: a simple ack journals the op's
+// fields as their stored text and compares the record's as text.
 type pushBatch struct {
-	ops      map[string]opRow // by op id
-	records  map[string]recordRow
+	ops      map[string]opText    // by op id
+	records  map[string]recordRow // fields and base not decoded (fieldsJSON set)
 	queued   map[string]int
 	conflict map[string]bool
+	// oneByOne keeps every answer off the simple path (DB.pushOneByOne).
+	oneByOne bool
+	// journal holds the simple acks' journal rows not yet written: they
+	// go many to a statement, before any other answer's entry, so that
+	// the journal keeps the answers' order.
+	journal [][]any
 }
 
 func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.OpResult) (*pushBatch, error) {
-	b := &pushBatch{ops: map[string]opRow{}, records: map[string]recordRow{}, queued: map[string]int{}, conflict: map[string]bool{}}
+	b := &pushBatch{ops: map[string]opText{}, records: map[string]recordRow{}, queued: map[string]int{}, conflict: map[string]bool{},
+		oneByOne: db.pushOneByOne}
 	opIDs := make([]string, len(results))
 	for i, res := range results {
 		opIDs[i] = res.OpID
 	}
-	ops, err := db.queryOps(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
+	ops, err := db.queryOpTexts(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +60,7 @@ func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.
 		return b, nil
 	}
 	ids := idList(recordIDs)
-	if err := db.loadRecords(ctx, tx, ids, b.records); err != nil {
+	if err := db.loadRecordTexts(ctx, tx, ids, b.records); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT record_id, count(*) FROM outbox WHERE record_id "+inIDs+" GROUP BY record_id", ids)
@@ -83,13 +92,22 @@ func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.
 
 // loadRecords reads the rows of the records in ids (a JSON array) into into.
 func (db *DB) loadRecords(ctx context.Context, q querier, ids string, into map[string]recordRow) error {
+	return db.readRecords(ctx, q, ids, into, true)
+}
+
+// loadRecordTexts is loadRecords leaving fields and base undecoded.
+func (db *DB) loadRecordTexts(ctx context.Context, q querier, ids string, into map[string]recordRow) error {
+	return db.readRecords(ctx, q, ids, into, false)
+}
+
+func (db *DB) readRecords(ctx context.Context, q querier, ids string, into map[string]recordRow, decode bool) error {
 	rows, err := q.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE id "+inIDs, ids)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := db.scanRecord(rows)
+		r, err := db.scanRecordRow(rows, decode)
 		if err != nil {
 			return err
 		}
@@ -105,6 +123,9 @@ func (db *DB) loadRecords(ctx context.Context, q querier, ids string, into map[s
 // and the record becomes the server's copy. Every other answer takes the
 // general path, one op at a time.
 func (b *pushBatch) simpleAcks(results []protocol.OpResult) map[string]bool {
+	if b.oneByOne {
+		return nil
+	}
 	perRecord := map[string]int{}
 	for _, res := range results {
 		if o, ok := b.ops[res.OpID]; ok {
@@ -122,68 +143,6 @@ func (b *pushBatch) simpleAcks(results []protocol.OpResult) map[string]bool {
 		}
 	}
 	return simple
-}
-
-// applySimpleAck is applyAck for an answer simpleAcks picked, from the
-// batch as loaded; the op itself was already deleted. It writes what
-// applyAck's setBase and recompute would: the server's copy as base and
-// as the fields shown, in one statement.
-func (db *DB) applySimpleAck(ctx context.Context, tx *sql.Tx, b *pushBatch, op opRow, res protocol.OpResult) error {
-	version := int64(0)
-	if rec, ok := b.records[op.RecordID]; ok {
-		version = res.Record.Version
-		if err := db.settleRecord(ctx, tx, rec, b.conflict[rec.id], res.Record); err != nil {
-			return err
-		}
-	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
-		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
-}
-
-// settleRecord makes the server's copy r the base of a record that has no
-// op queued any more, and what it shows (recompute with no ops).
-func (db *DB) settleRecord(ctx context.Context, tx *sql.Tx, rec recordRow, conflict bool, r *protocol.Record) error {
-	if r.Version < rec.version {
-		// A pull overtook the answer: the row's newer base stands.
-		_, _, err := db.recompute(ctx, tx, rec.id, 0)
-		return err
-	}
-	if r.Deleted {
-		// Nothing queued and no live server copy: the record goes.
-		return purge(ctx, tx, rec)
-	}
-	col, _ := db.schema.Collection(rec.collection)
-	bj, err := encodeFields(normalizeWire(col, r.Fields))
-	if err != nil {
-		return err
-	}
-	// What recompute would show: the base as stored and read back.
-	fields, err := decodeFields(sql.NullString{String: bj, Valid: true})
-	if err != nil {
-		return err
-	}
-	fj, err := encodeFields(fields)
-	if err != nil {
-		return err
-	}
-	state := model.StateSynced
-	if conflict {
-		state = model.StateConflict
-	}
-	matter := model.MatterOf(rec.collection, rec.id, fields)
-	if matter == "" {
-		matter = rec.matterID
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0,
-		fields = ?, deleted = 0, state = ?, matter_id = ? WHERE rid = ?`,
-		db.sealText(bj, recordPlace("base_fields", rec.collection, rec.id)), r.Version,
-		db.sealText(fj, recordPlace("fields", rec.collection, rec.id)), state, matter, rec.rid); err != nil {
-		return err
-	}
-	if fj != rec.fieldsJSON || rec.deleted {
-		return db.index(ctx, tx, rec.rid, rec.collection, fields, false)
-	}
-	return nil
 }
 
 // ackSummary is the journal's sentence for an applied or merged answer.
@@ -221,13 +180,24 @@ func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.O
 		}
 	}
 	for _, res := range results {
-		op, ok := b.ops[res.OpID]
+		t, ok := b.ops[res.OpID]
 		if !ok {
 			continue
 		}
+		if simple[res.OpID] {
+			if err := db.applySimpleAck(ctx, tx, b, t, res); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.flushJournal(ctx, tx); err != nil {
+			return err
+		}
+		op, err := t.decode()
+		if err != nil {
+			return err
+		}
 		switch {
-		case simple[res.OpID]:
-			err = db.applySimpleAck(ctx, tx, b, op, res)
 		case res.Result == model.ResultApplied, res.Result == model.ResultMerged:
 			err = db.applyAck(ctx, tx, op, res)
 		case res.Result == model.ResultConflict:
@@ -241,5 +211,5 @@ func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.O
 			return err
 		}
 	}
-	return nil
+	return b.flushJournal(ctx, tx)
 }

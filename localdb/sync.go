@@ -67,6 +67,17 @@ func distinctRecords(ctx context.Context, q querier, query string, args ...any) 
 // earlier op of its record is in flight, failed or in conflict; other
 // records are never held back by it.
 func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
+	return db.nextBatch(ctx, now, limit, false)
+}
+
+// NextPushBatch is NextBatch for sending the ops: each op's fields come as
+// FieldsJSON, the text the outbox holds when that is what encoding them
+// gives, and are decoded only where it is not.
+func (db *DB) NextPushBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
+	return db.nextBatch(ctx, now, limit, true)
+}
+
+func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bool) ([]OutboxOp, error) {
 	if err := db.enter(); err != nil {
 		return nil, fmt.Errorf("next batch: %w", err)
 	}
@@ -81,7 +92,7 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 		}
 		// "+state" keeps the planner on the seq order instead of sorting
 		// every pending op through the state index.
-		ops, err := db.queryOps(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
+		ops, err := db.queryOpTexts(ctx, tx, `WHERE (+state = ? OR (+state = ? AND next_attempt <= ?))
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.record_id = outbox.record_id AND p.seq < outbox.seq)
 			ORDER BY seq LIMIT ?`, OpPending, OpRetrying, nanos(now), limit)
 		if err != nil {
@@ -122,10 +133,25 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 		if err := refreshStates(ctx, tx, recordIDs); err != nil {
 			return err
 		}
-		for _, o := range ops {
+		for _, t := range ops {
+			o := t.opRow
+			var fields []byte
+			if asJSON {
+				j, err := t.fieldsJSON()
+				if err != nil {
+					return err
+				}
+				if j != nil {
+					fields = []byte(j.(string))
+				}
+			} else if o, err = t.decode(); err != nil {
+				return err
+			}
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
 			o.attemptSince = sql.NullInt64{Int64: since, Valid: true}
-			out = append(out, o.outboxOp())
+			op := o.outboxOp()
+			op.FieldsJSON = fields
+			out = append(out, op)
 		}
 		return nil
 	})

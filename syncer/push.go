@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,7 +34,7 @@ func (r *run) push() error {
 		if err := r.nctx.Err(); err != nil {
 			return err
 		}
-		batch, err := r.s.db.NextBatch(r.ctx, horizon, r.s.batchSize.size())
+		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, r.s.batchSize.size())
 		if err != nil {
 			return fmt.Errorf("next batch: %w", err)
 		}
@@ -131,15 +130,17 @@ func (r *run) hunt(ops []localdb.OutboxOp) error {
 // attempt sends ops in one request and applies the answers. A request the
 // server refuses for good that carries one op becomes that op's rejection.
 func (r *run) attempt(ops []localdb.OutboxOp) error {
-	wire := make([]model.Op, len(ops))
+	wire := make([]apiclient.PushOp, len(ops))
 	for i, o := range ops {
-		wire[i] = o.Op
+		wire[i] = apiclient.PushOp{Op: o.Op, FieldsJSON: o.FieldsJSON}
 	}
-	if len(ops) > 1 {
-		if body, err := json.Marshal(protocol.PushRequest{Ops: wire}); err == nil && len(body) > protocol.MaxBodyBytes {
-			return &apiclient.Error{Class: apiclient.ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
-				Message: "The batch is too large for one request."}
-		}
+	push, err := apiclient.EncodePush(wire)
+	if err != nil {
+		return err
+	}
+	if len(ops) > 1 && push.Size() > protocol.MaxBodyBytes {
+		return &apiclient.Error{Class: apiclient.ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
+			Message: "The batch is too large for one request."}
 	}
 	// The cursor goes with the push: when the batch is all that changed
 	// after it, the answer says so and the pull need not fetch this
@@ -152,7 +153,7 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 		cursor = -1
 	}
 	r.begin()
-	resp, err := r.c.PushFrom(r.nctx, wire, cursor)
+	resp, err := r.c.SendPush(r.nctx, push, cursor)
 	r.adapt(r.s.batchSize, "push batch", len(ops), err)
 	if err != nil {
 		if len(ops) == 1 && opSpecific(err) {
@@ -241,6 +242,10 @@ func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head, f
 		return false, fmt.Errorf("apply push results: %w", err)
 	}
 	var step Summary
+	recordOf := make(map[string]string, len(ops))
+	for _, o := range ops {
+		recordOf[o.OpID] = o.RecordID
+	}
 	for _, res := range results {
 		state := model.StateSynced
 		switch res.Result {
@@ -253,14 +258,7 @@ func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head, f
 			step.Failed++
 			state = model.StateFailed
 		}
-		recordID := ""
-		for _, o := range ops {
-			if o.OpID == res.OpID {
-				recordID = o.RecordID
-				break
-			}
-		}
-		r.s.emit(Event{Kind: EventRecord, RecordID: recordID, State: state, Result: res.Result, Err: res.Message})
+		r.s.emit(Event{Kind: EventRecord, RecordID: recordOf[res.OpID], State: state, Result: res.Result, Err: res.Message})
 	}
 	r.sum.Pushed += step.Pushed
 	r.sum.Conflicts += step.Conflicts

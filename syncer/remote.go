@@ -13,9 +13,9 @@ import (
 type Remote interface {
 	// Push sends a batch of ops and returns one result per op.
 	Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error)
-	// PushFrom is Push naming the client's pull cursor (see
-	// apiclient.Client.PushFrom).
-	PushFrom(ctx context.Context, ops []model.Op, cursor int64) (protocol.PushResponse, error)
+	// SendPush sends a push encoded by apiclient.EncodePush, naming the
+	// client's pull cursor (see apiclient.Client.PushFrom).
+	SendPush(ctx context.Context, p *apiclient.Push, cursor int64) (protocol.PushResponse, error)
 	// Pull fetches one page of changes after cursor (see apiclient.Client.Pull).
 	Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error)
 	// Health probes the server and returns its head; nil means it answers.

@@ -1,0 +1,100 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// TestWireOpMatchesModelOp: wireOp has model.Op's members, in its order,
+// with its JSON tags, so that a push of encoded fields writes what
+// encoding model.Op writes.
+func TestWireOpMatchesModelOp(t *testing.T) {
+	m, w := reflect.TypeFor[model.Op](), reflect.TypeFor[wireOp]()
+	if m.NumField() != w.NumField() {
+		t.Fatalf("model.Op has %d members, wireOp %d", m.NumField(), w.NumField())
+	}
+	for i := range m.NumField() {
+		mf, wf := m.Field(i), w.Field(i)
+		if mf.Name != wf.Name || mf.Tag != wf.Tag || (mf.Name != "Fields" && mf.Type != wf.Type) {
+			t.Errorf("member %d: model.Op %s %s %s, wireOp %s %s %s", i, mf.Name, mf.Type, mf.Tag, wf.Name, wf.Type, wf.Tag)
+		}
+	}
+}
+
+// TestEncodedFieldsPushLikeModelOps: a push whose ops carry their fields
+// encoded (as the outbox holds them) sends the same bytes as the push of
+// the ops with their fields decoded.
+func TestEncodedFieldsPushLikeModelOps(t *testing.T) {
+	ops := []model.Op{
+		{OpID: "a", RecordID: "r1", Collection: "note", Kind: model.OpCreate, BaseVersion: 0,
+			Fields: model.Fields{"title": "<b>&\u2028", "n": 1.5, "tags": []string{"x", "y"}, "done": true}},
+		{OpID: "b", RecordID: "r2", Collection: "note", Kind: model.OpUpdate, BaseVersion: 3,
+			Fields: model.Fields{"body": nil}, Resent: true, SentSince: 42},
+		{OpID: "c", RecordID: "r3", Collection: "note", Kind: model.OpDelete, BaseVersion: 7},
+		{OpID: "d", RecordID: "r4", Collection: "note", Kind: model.OpUpdate, Fields: model.Fields{}},
+	}
+	want, err := json.Marshal(protocol.PushRequest{Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, encoded := range []bool{false, true} {
+		p := make([]PushOp, len(ops))
+		for i, o := range ops {
+			p[i] = PushOp{Op: o}
+			if encoded {
+				if o.Fields != nil {
+					b, err := json.Marshal(o.Fields)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p[i].FieldsJSON = b
+				}
+				p[i].Fields = nil
+			}
+		}
+		push, err := EncodePush(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(push.body) != string(want) || push.Size() != len(want) {
+			t.Fatalf("encoded=%v:\n%s\nwant\n%s", encoded, push.body, want)
+		}
+	}
+}
+
+// TestSendPushSendsTheEncodedBody: what the server reads is the body
+// EncodePush made, and the answer is checked against its ops.
+func TestSendPushSendsTheEncodedBody(t *testing.T) {
+	push, err := EncodePush([]PushOp{{Op: model.Op{OpID: "a", RecordID: "r1", Collection: "note", Kind: model.OpCreate},
+		FieldsJSON: []byte(`{"title":"x"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		if r.Header.Get(protocol.HeaderCursor) != "5" {
+			t.Errorf("cursor header %q", r.Header.Get(protocol.HeaderCursor))
+		}
+		w.Write([]byte(`{"results":[{"op_id":"b","result":"applied"}],"head":1}`))
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, "tok", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SendPush(context.Background(), push, 5); err == nil {
+		t.Fatal("an answer for another op was taken")
+	}
+	if string(got) != `{"ops":[{"op_id":"a","record_id":"r1","collection":"note","kind":"create","fields":{"title":"x"},"base_version":0}]}` {
+		t.Fatalf("body %s", got)
+	}
+}
