@@ -157,6 +157,13 @@ func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob, guarded 
 	if err != nil {
 		return err
 	}
+	opIDs, recordIDs := make([]string, len(j.ops)), make([]string, len(j.ops))
+	for i, op := range j.ops {
+		opIDs[i], recordIDs[i] = op.OpID, op.RecordID
+	}
+	if err := tx.Preload(ctx, opIDs, recordIDs); err != nil {
+		return err
+	}
 	j.outcomes = make([]outcome, len(j.ops))
 	acc := &accessCache{}
 	for i, op := range j.ops {

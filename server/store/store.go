@@ -104,6 +104,11 @@ type Reader interface {
 // Tx is a write transaction.
 type Tx interface {
 	Reader
+	// Preload says which op ids the transaction is about to look up in
+	// the ledger and which records it is about to read, so that a store
+	// can read them ahead in bulk. What Ledger and Record answer is the
+	// same with or without it.
+	Preload(ctx context.Context, opIDs, recordIDs []string) error
 	// Savepoint runs fn inside a savepoint of the transaction. If fn
 	// fails, everything it wrote, the sequences it took and the hints it
 	// queued are undone, fn's error is returned and the transaction goes

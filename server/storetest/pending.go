@@ -12,20 +12,25 @@ import (
 )
 
 // testPushPattern draws write transactions the way a push writes them —
-// each op reads its op id in the ledger, finds it absent, then writes its
-// seq, audit row and ledger entry — mixed with savepoints that fail or
-// stand (nested), repeated op ids, reads of the ledger and of the audit
-// log in the middle of a transaction, and transactions that fail whole.
-// A store may hold such rows back until commit (sqlstore does); whatever
-// it does, every read in and after the transaction must show exactly the
-// rows that stand, with the seqs they were written at, an unbroken audit
-// chain, and ErrDuplicate for an op id written twice.
+// Preload of op ids and records (to come, known, never used), then for
+// each op a read of its op id in the ledger and of its record, both
+// absent, and its seq, record, audit row and ledger entry — mixed with
+// savepoints that fail or stand (nested), repeated op ids, reads of the
+// ledger, the records and the audit log in the middle of a transaction,
+// and transactions that fail whole. A store may read ahead or hold rows
+// back until commit (sqlstore does both); whatever it does, every read in
+// and after the transaction must show exactly the rows that stand, with
+// the seqs they were written at, an unbroken audit chain, ErrDuplicate for
+// an op id written twice, and nothing of what was rolled back.
 func testPushPattern(t *testing.T, st store.Store) {
 	m := model.NewID()
 	var ledger []store.LedgerEntry // committed, in order
 	var audit []string             // committed audit targets, in order
 	rapid.Check(t, func(rt *rapid.T) {
 		w := &patternTx{rt: rt, ledger: ledger, audit: audit, matter: m}
+		for range 8 {
+			w.pool = append(w.pool, model.NewID())
+		}
 		failWhole := rapid.Bool().Draw(rt, "failWhole")
 		var failed any
 		err := st.Write(ctx, func(tx store.Tx) (err error) {
@@ -72,12 +77,14 @@ type patternTx struct {
 	audit  []string
 	head   int64
 	matter string
+	pool   []string // the op ids (and record ids) of the ops to come
+	lost   []string // op ids written in what was rolled back
 }
 
 func (w *patternTx) steps(tx store.Tx, depth int) {
 	n := rapid.IntRange(0, 6).Draw(w.rt, "steps")
 	for range n {
-		switch rapid.IntRange(0, 5).Draw(w.rt, "step") {
+		switch rapid.IntRange(0, 7).Draw(w.rt, "step") {
 		case 0, 1:
 			w.op(tx)
 		case 2:
@@ -96,21 +103,71 @@ func (w *patternTx) steps(tx store.Tx, depth int) {
 			if depth < 2 {
 				w.savepoint(tx, depth)
 			}
+		case 6:
+			w.preload(tx)
+		case 7:
+			for _, id := range w.lost {
+				if _, err := tx.Ledger(ctx, id); !errors.Is(err, store.ErrNotFound) {
+					w.rt.Fatalf("ledger of rolled-back op %s: %v, want ErrNotFound", id, err)
+				}
+				if _, err := tx.Record(ctx, id); !errors.Is(err, store.ErrNotFound) {
+					w.rt.Fatalf("record of rolled-back op %s: %v, want ErrNotFound", id, err)
+				}
+			}
 		}
 	}
 }
 
-// op writes what an applied op writes, after reading its op id as absent.
+// preload announces some of the op ids to come, some written, some lost
+// and some never used, as op ids and as records.
+func (w *patternTx) preload(tx store.Tx) {
+	var ids []string
+	pick := func(from []string, label string) {
+		if len(from) > 0 {
+			k := rapid.IntRange(0, len(from)).Draw(w.rt, label)
+			ids = append(ids, from[:k]...)
+		}
+	}
+	pick(w.pool, "toCome")
+	pick(w.lost, "lost")
+	// The latest written, which the store may still hold back.
+	for _, e := range w.ledger[max(0, len(w.ledger)-6):] {
+		if rapid.Bool().Draw(w.rt, "known") {
+			ids = append(ids, e.OpID)
+		}
+	}
+	ids = append(ids, model.NewID())
+	if err := tx.Preload(ctx, ids, ids); err != nil {
+		w.rt.Fatal(err)
+	}
+}
+
+// op writes what an applied op writes, after reading its op id and its
+// record as absent.
 func (w *patternTx) op(tx store.Tx) {
 	id := model.NewID()
+	if len(w.pool) > 0 {
+		id, w.pool = w.pool[0], w.pool[1:]
+	}
 	if _, err := tx.Ledger(ctx, id); !errors.Is(err, store.ErrNotFound) {
 		w.rt.Fatalf("ledger of a new op id: %v, want ErrNotFound", err)
+	}
+	if _, err := tx.Record(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		w.rt.Fatalf("a new record: %v, want ErrNotFound", err)
 	}
 	seq, err := tx.NextSeq(ctx)
 	if err != nil {
 		w.rt.Fatal(err)
 	}
 	w.head = seq
+	rec := store.Record{ID: id, Collection: "note", MatterID: w.matter, Version: 1, Seq: seq,
+		Fields: model.Fields{"title": "x"}, FieldVersions: map[string]int64{"title": 1}, CreatedAt: t0, UpdatedAt: t0}
+	if err := tx.PutRecord(ctx, rec); err != nil {
+		w.rt.Fatal(err)
+	}
+	if got, err := tx.Record(ctx, id); err != nil || got.Seq != seq {
+		w.rt.Fatalf("record just written: %+v, %v", got, err)
+	}
 	if err := tx.AppendAudit(ctx, &store.AuditEntry{Seq: seq, At: t0, Actor: "alice", Action: "create", Target: id}); err != nil {
 		w.rt.Fatal(err)
 	}
@@ -149,6 +206,9 @@ func (w *patternTx) savepoint(tx store.Tx, depth int) {
 		w.rt.Fatalf("savepoint: %v", err)
 	}
 	if fail {
+		for _, e := range w.ledger[len(saved.ledger):] {
+			w.lost = append(w.lost, e.OpID)
+		}
 		w.ledger, w.audit, w.head = saved.ledger, saved.audit, saved.head
 		// What the savepoint wrote is gone: its op ids are new again.
 		if h := headIn(w.rt, tx); h.Seq != w.head {
@@ -170,15 +230,10 @@ func sameLedger(got, want store.LedgerEntry) bool {
 		got.At.Equal(want.At) && string(got.Result) == string(want.Result) && got.Seq == want.Seq
 }
 
-// checkPattern reads every ledger entry and the whole audit log through r
+// checkPattern reads the whole audit log and every ledger entry through r
+// (in that order: a store that holds rows back sends them for the first)
 // and compares them with what stands.
 func checkPattern(rt *rapid.T, r store.Reader, ledger []store.LedgerEntry, audit []string) {
-	for _, e := range ledger {
-		got, err := r.Ledger(ctx, e.OpID)
-		if err != nil || !sameLedger(got, e) {
-			rt.Fatalf("ledger of %s = %+v, %v; want %+v", e.OpID, got, err, e)
-		}
-	}
 	rows, err := r.Audit(ctx, 0, len(audit)+10)
 	if err != nil {
 		rt.Fatal(err)
@@ -195,5 +250,11 @@ func checkPattern(rt *rapid.T, r store.Reader, ledger []store.LedgerEntry, audit
 	}
 	if h := headIn(rt, r); h.AuditRows != int64(len(audit)) || h.AuditHash != prev {
 		rt.Fatalf("head's audit tail = %d %q, want %d %q", h.AuditRows, h.AuditHash, len(audit), prev)
+	}
+	for _, e := range ledger {
+		got, err := r.Ledger(ctx, e.OpID)
+		if err != nil || !sameLedger(got, e) {
+			rt.Fatalf("ledger of %s = %+v, %v; want %+v", e.OpID, got, err, e)
+		}
 	}
 }

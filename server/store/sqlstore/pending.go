@@ -30,8 +30,10 @@ type pendingRows struct {
 	ledger []ledgerRow
 	audit  []store.AuditEntry
 	byOp   map[string]int // op id → index in ledger
-	// absent are op ids this transaction read as not in the ledger table.
-	absent map[string]bool
+	// absent are op ids this transaction read as not in the ledger table;
+	// recordAbsent, record ids it read as not in the records table (until
+	// it writes them).
+	absent, recordAbsent map[string]bool
 }
 
 type ledgerRow struct {

@@ -115,6 +115,9 @@ func decodeFields(s string) (model.Fields, error) {
 func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
+	if t.pending.recordAbsent[id] {
+		return store.Record{}, fmt.Errorf("read record: %w", store.ErrNotFound)
+	}
 	r, err := scanRecord(t.q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM records WHERE id = $1`, id))
 	if err != nil {
 		return r, fmt.Errorf("read record: %w", t.mapErr(err))
@@ -174,6 +177,7 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	// the seq at which the row first existed (see Removals). changed_seq
 	// is the seq of this change, which a grant's renumbering (BumpMatter)
 	// keeps: compaction goes by it (see Compact).
+	delete(t.pending.recordAbsent, r.ID)
 	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq, changed_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $5)
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
@@ -376,6 +380,9 @@ func (t *txn) memberAt(ctx context.Context, user, matterID string, seq int64) (b
 func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error) {
 	if e, ok := t.pending.findLedger(opID); ok {
 		return e, nil
+	}
+	if t.pending.absent[opID] {
+		return store.LedgerEntry{OpID: opID}, fmt.Errorf("read ledger: %w", store.ErrNotFound)
 	}
 	e := store.LedgerEntry{OpID: opID}
 	var at int64
