@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Savepoint", testSavepoint},
 		{"SavepointNested", testSavepointNested},
 		{"PushPattern", testPushPattern},
+		{"ChangesPages", testChangesPages},
 		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},

@@ -219,17 +219,53 @@ func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, er
 }
 
 func (t *txn) changesWhere(q store.ChangeQuery) (string, []any) {
+	return changesWhere(q, "matter_id")
+}
+
+// changesWhere is the condition of a user's changes in q's range; matter
+// is how the matter column is named in it.
+func changesWhere(q store.ChangeQuery, matter string) (string, []any) {
 	where := `seq > $1 AND seq <= $2`
 	args := []any{q.After, q.UpTo}
 	if !q.All {
-		where += ` AND matter_id IN (SELECT matter_id FROM members WHERE user_name = $3)`
+		where += ` AND ` + matter + ` IN (SELECT matter_id FROM members WHERE user_name = $3)`
 		args = append(args, q.User)
 	}
 	return where, args
 }
 
+// seqWindow is how many sequence numbers per record of a page a pull
+// first looks through in sequence order (see Changes).
+const seqWindow = 8
+
+// Changes returns a page of a user's changes in sequence order. SQLite
+// plans the query through records_matter_seq and sorts every visible row
+// after the cursor to return the first page, so each page of a first sync
+// cost all the records after it. When the page is full within the next
+// seqWindow × limit sequence numbers — the user sees at least one record
+// in seqWindow — those are read in sequence order instead, stopping at
+// the limit ("+matter_id" keeps the planner off the matter index); the
+// rest of a page that is not full there comes from the query as planned.
 func (t *txn) Changes(ctx context.Context, q store.ChangeQuery) ([]store.Record, error) {
-	where, args := t.changesWhere(q)
+	if q.All || q.Limit <= 0 || t.d.Name != "sqlite" || q.UpTo-q.After <= int64(seqWindow*q.Limit) {
+		where, args := t.changesWhere(q)
+		return t.changes(ctx, q, where, args)
+	}
+	near := q
+	near.UpTo = q.After + int64(seqWindow*q.Limit)
+	where, args := changesWhere(near, "+matter_id")
+	out, err := t.changes(ctx, near, where, args)
+	if err != nil || len(out) == q.Limit {
+		return out, err
+	}
+	rest := q
+	rest.After, rest.Limit = near.UpTo, q.Limit-len(out)
+	where, args = t.changesWhere(rest)
+	more, err := t.changes(ctx, rest, where, args)
+	return append(out, more...), err
+}
+
+func (t *txn) changes(ctx context.Context, q store.ChangeQuery, where string, args []any) ([]store.Record, error) {
 	limit := int64(math.MaxInt32)
 	if q.Limit > 0 {
 		limit = int64(q.Limit)
