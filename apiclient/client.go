@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,7 @@ type Client struct {
 	now     func() time.Time
 	schema  string      // this device's schema fingerprint, sent with every request
 	gzipUp  atomic.Bool // the server reads gzip request bodies
+	gzips   sync.Pool   // *gzip.Writer kept between request bodies
 }
 
 // NewClient returns a client for the server at base (http://host:port or

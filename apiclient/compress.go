@@ -37,7 +37,13 @@ func (c *Client) maybeGzip(body []byte) ([]byte, string) {
 		return body, ""
 	}
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw, _ := c.gzips.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	} else {
+		zw.Reset(&buf)
+	}
+	defer c.gzips.Put(zw)
 	if _, err := zw.Write(body); err != nil {
 		return body, ""
 	}
