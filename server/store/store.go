@@ -76,7 +76,8 @@ type Reader interface {
 	// tombstone compaction has removed. 0 if the log has no create of it.
 	AuditedVersion(ctx context.Context, collection, id string) (int64, error)
 	// Changes returns records with After < seq <= UpTo visible to the
-	// query's user, in seq order, at most Limit of them.
+	// query's user, in seq order, at most Limit of them: what a pull
+	// sends, so without FieldVersions and FieldChanges.
 	Changes(ctx context.Context, q ChangeQuery) ([]Record, error)
 	// CountChanges counts what Changes would return without a limit.
 	CountChanges(ctx context.Context, q ChangeQuery) (int64, error)

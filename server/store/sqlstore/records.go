@@ -64,6 +64,25 @@ const recordCols = `id, collection, matter_id, version, seq, deleted, fields, fi
 
 type scanner interface{ Scan(dest ...any) error }
 
+// changeCols are the columns of a record a pull sends (scanChange).
+const changeCols = `id, collection, matter_id, version, seq, deleted, fields, created_by, created_at, updated_by, updated_at`
+
+func scanChange(s scanner) (store.Record, error) {
+	var r store.Record
+	var fields string
+	var created, updated int64
+	err := s.Scan(&r.ID, &r.Collection, &r.MatterID, &r.Version, &r.Seq, &r.Deleted,
+		&fields, &r.CreatedBy, &created, &r.UpdatedBy, &updated)
+	if err != nil {
+		return r, err
+	}
+	if r.Fields, err = decodeFields(fields); err != nil {
+		return r, fmt.Errorf("record %s fields: %w", r.ID, err)
+	}
+	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
+	return r, nil
+}
+
 func scanRecord(s scanner) (store.Record, error) {
 	var r store.Record
 	var fields, versions, changes string
@@ -273,7 +292,7 @@ func (t *txn) changes(ctx context.Context, q store.ChangeQuery, where string, ar
 	args = append(args, limit)
 	// The text is built from constants (changesWhere); every value is a
 	// bound parameter.
-	rows, err := t.q.QueryContext(ctx, `SELECT `+recordCols+` FROM records WHERE `+where+ // #nosec G202
+	rows, err := t.q.QueryContext(ctx, `SELECT `+changeCols+` FROM records WHERE `+where+ // #nosec G202
 		fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: %w", t.mapErr(err))
@@ -281,7 +300,7 @@ func (t *txn) changes(ctx context.Context, q store.ChangeQuery, where string, ar
 	defer rows.Close()
 	var out []store.Record
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := scanChange(rows)
 		if err != nil {
 			return nil, fmt.Errorf("read changes: %w", err)
 		}
