@@ -45,6 +45,30 @@ func (g *gateStore) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return g.Store.Write(ctx, fn)
 }
 
+// pushTogether runs push(0) until its write transaction is held at the
+// gate (g must be armed), then push(1…n), which queue behind it, releases
+// the gate once all n wait, and returns when all are done.
+func (g *gateStore) pushTogether(srv *servertest.Server, n int, push func(i int)) {
+	var wg sync.WaitGroup
+	start := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			push(i)
+		}()
+	}
+	start(0)
+	<-g.entered // the first push holds the write lock
+	for i := 1; i <= n; i++ {
+		start(i)
+	}
+	for srv.PendingPushes() < n {
+		time.Sleep(time.Millisecond) // the pushes are on their way; nothing is decided by this wait
+	}
+	close(g.release)
+	wg.Wait()
+}
+
 // TestPushesShareACommit: pushes that arrive while a transaction is under
 // way wait and are then applied together in one transaction (one disk
 // sync); each still gets its own results, its own head and, when it is
@@ -65,25 +89,11 @@ func TestPushesShareACommit(t *testing.T) {
 	g.armed.Store(true)
 	before := g.writes.Load()
 
-	var wg sync.WaitGroup
 	results := make([]protocol.PushResponse, pushers+1)
-	push := func(i int) {
-		defer wg.Done()
+	g.pushTogether(srv, pushers, func(i int) {
 		_, results[i] = pushFrom(t, users[i], head0, servertest.Create("note",
 			model.Fields{"matter_id": matters[i], "title": fmt.Sprintf("note %d", i)}))
-	}
-	wg.Add(1)
-	go push(0)
-	<-g.entered // the first push holds the write lock
-	for i := 1; i <= pushers; i++ {
-		wg.Add(1)
-		go push(i)
-	}
-	for srv.PendingPushes() < pushers {
-		time.Sleep(time.Millisecond) // the pushes are on their way; nothing is decided by this wait
-	}
-	close(g.release)
-	wg.Wait()
+	})
 
 	if n := g.writes.Load() - before; n != 2 {
 		t.Fatalf("%d pushes took %d write transactions, want 2 (the first alone, the rest together)", pushers+1, n)
@@ -139,24 +149,8 @@ func TestGroupWithAFailingOp(t *testing.T) {
 	g.armed.Store(true)
 	before := g.writes.Load()
 
-	var wg sync.WaitGroup
 	errs := make([]error, pushers+1)
-	push := func(i int) {
-		defer wg.Done()
-		_, errs[i] = users[i].Push(ctx, ops[i]...)
-	}
-	wg.Add(1)
-	go push(0)
-	<-g.entered
-	for i := 1; i <= pushers; i++ {
-		wg.Add(1)
-		go push(i)
-	}
-	for srv.PendingPushes() < pushers {
-		time.Sleep(time.Millisecond) // the pushes are on their way; nothing is decided by this wait
-	}
-	close(g.release)
-	wg.Wait()
+	g.pushTogether(srv, pushers, func(i int) { _, errs[i] = users[i].Push(ctx, ops[i]...) })
 
 	for i, err := range errs {
 		if (err != nil) != (i == 2) {
