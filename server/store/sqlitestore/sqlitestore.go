@@ -55,6 +55,7 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 		Name:        "sqlite",
 		ReadTx:      &sql.TxOptions{ReadOnly: true},
 		IsDuplicate: isDuplicate,
+		NoIndex:     "+",
 	}
 	return sqlstore.New(w, r, d, "sqlite "+path), nil
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"casefile/server/store"
@@ -160,14 +159,7 @@ func insertText(table string, cols, rows int) string {
 		if r > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("$" + strconv.Itoa(r*cols+c+1))
-		}
-		b.WriteByte(')')
+		b.WriteString(placeholders(r*cols+1, cols))
 	}
 	return b.String()
 }

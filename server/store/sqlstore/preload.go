@@ -66,7 +66,7 @@ func (t *txn) held(ctx context.Context, query string, ids []string) (map[string]
 		for i := range size {
 			args[i] = ids[min(i, n-1)]
 		}
-		if err := t.collect(ctx, query+placeholders(size), args, out); err != nil {
+		if err := t.collect(ctx, query+placeholders(1, size), args, out); err != nil {
 			return nil, err
 		}
 		ids = ids[n:]
@@ -90,15 +90,15 @@ func (t *txn) collect(ctx context.Context, query string, args []any, into map[st
 	return rows.Err()
 }
 
-// placeholders is "($1, $2, …, $n)".
-func placeholders(n int) string {
+// placeholders is "($from, …, $(from+n-1))".
+func placeholders(from, n int) string {
 	var b strings.Builder
 	b.WriteByte('(')
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("$" + strconv.Itoa(i+1))
+		b.WriteString("$" + strconv.Itoa(from+i))
 	}
 	b.WriteByte(')')
 	return b.String()

@@ -263,16 +263,17 @@ const seqWindow = 8
 // cost all the records after it. When the page is full within the next
 // seqWindow × limit sequence numbers — the user sees at least one record
 // in seqWindow — those are read in sequence order instead, stopping at
-// the limit ("+matter_id" keeps the planner off the matter index); the
+// the limit (Dialect.NoIndex keeps the planner off the matter index); the
 // rest of a page that is not full there comes from the query as planned.
+// PostgreSQL plans the query well as it is (Dialect.NoIndex is "").
 func (t *txn) Changes(ctx context.Context, q store.ChangeQuery) ([]store.Record, error) {
-	if q.All || q.Limit <= 0 || t.d.Name != "sqlite" || q.UpTo-q.After <= int64(seqWindow*q.Limit) {
+	if q.All || q.Limit <= 0 || t.d.NoIndex == "" || q.UpTo-q.After <= int64(seqWindow*q.Limit) {
 		where, args := t.changesWhere(q)
 		return t.changes(ctx, q, where, args)
 	}
 	near := q
 	near.UpTo = q.After + int64(seqWindow*q.Limit)
-	where, args := changesWhere(near, "+matter_id")
+	where, args := changesWhere(near, t.d.NoIndex+"matter_id")
 	out, err := t.changes(ctx, near, where, args)
 	if err != nil || len(out) == q.Limit {
 		return out, err

@@ -35,6 +35,10 @@ type Dialect struct {
 	// NotifyTx publishes hints inside the transaction, delivered to every
 	// process at commit (PostgreSQL NOTIFY); nil delivers them in-process.
 	NotifyTx func(ctx context.Context, tx *sql.Tx, hints []store.Hint) error
+	// NoIndex, put before a column in a condition, keeps the planner from
+	// using an index on it ("+" on SQLite); "" when the planner needs no
+	// such help (see Changes).
+	NoIndex string
 }
 
 // DB implements store.Store over a writer and a reader connection pool
