@@ -33,23 +33,15 @@ func TestPullPageMixingNewAndOldPaths(t *testing.T) {
 				opts = append(opts, WithClock(func() time.Time { return at }))
 				seed := filepath.Join(t.TempDir(), "seed")
 				pages := seedMixedPull(t, seed, opts, resync)
-				var views [2]string
-				for i, oneByOne := range []bool{true, false} {
-					dir := filepath.Join(t.TempDir(), fmt.Sprint(i))
-					copyDir(t, seed, dir)
-					db, err := Open(bg, filepath.Join(dir, "casefile.db"), testSchema(t), opts...)
-					if err != nil {
-						t.Fatal(err)
-					}
+				views := bothWays(t, seed, opts, func(db *DB, oneByOne bool) string {
 					db.pullOneByOne = oneByOne
 					for _, p := range pages {
 						if err := db.ApplyPull(bg, p); err != nil {
 							t.Fatal(err)
 						}
 					}
-					views[i] = pulledView(t, db, pages)
-					db.Close()
-				}
+					return pulledView(t, db, pages)
+				})
 				if views[0] != views[1] {
 					t.Fatalf("one by one:\n%s\nmulti-row:\n%s", views[0], views[1])
 				}
@@ -187,7 +179,33 @@ func pulledView(t *testing.T, db *DB, pages []protocol.PullResponse) string {
 	for _, e := range j {
 		fmt.Fprintf(&b, "%+v\n", e)
 	}
-	for _, word := range []string{"clerk", "filing", "A2", "H2", "X2", "moved", "back", "Note 42", "bundle"} {
+	searchView(t, &b, db, "clerk", "filing", "A2", "H2", "X2", "moved", "back", "Note 42", "bundle")
+	return b.String()
+}
+
+// bothWays applies what apply applies to two copies of the closed
+// database in seed, one by one (oneByOne true) and by the path under test,
+// and returns the views apply returns: [one by one, under test].
+func bothWays(t *testing.T, seed string, opts []Option, apply func(db *DB, oneByOne bool) string) [2]string {
+	t.Helper()
+	var views [2]string
+	for i, oneByOne := range []bool{true, false} {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint(i))
+		copyDir(t, seed, dir)
+		db, err := Open(bg, filepath.Join(dir, "casefile.db"), testSchema(t), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		views[i] = apply(db, oneByOne)
+		db.Close()
+	}
+	return views
+}
+
+// searchView writes to b the ids each word finds, sorted.
+func searchView(t *testing.T, b *strings.Builder, db *DB, words ...string) {
+	t.Helper()
+	for _, word := range words {
 		found, err := db.Search(bg, word, 1000)
 		if err != nil {
 			t.Fatal(err)
@@ -197,9 +215,8 @@ func pulledView(t *testing.T, db *DB, pages []protocol.PullResponse) string {
 			got = append(got, r.ID)
 		}
 		slices.Sort(got)
-		fmt.Fprintf(&b, "search %q: %v\n", word, got)
+		fmt.Fprintf(b, "search %q: %v\n", word, got)
 	}
-	return b.String()
 }
 
 // copyDir copies the database files of a closed database.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,23 +31,15 @@ func TestPushAnswersMixingSimpleAndGeneralPaths(t *testing.T) {
 			opts = append(opts, WithClock(func() time.Time { return at }))
 			seed := filepath.Join(t.TempDir(), "seed")
 			answers := seedPushAnswers(t, seed, opts)
-			var views [2]string
-			for i, oneByOne := range []bool{true, false} {
-				dir := filepath.Join(t.TempDir(), fmt.Sprint(i))
-				copyDir(t, seed, dir)
-				db, err := Open(bg, filepath.Join(dir, "casefile.db"), testSchema(t), opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
+			views := bothWays(t, seed, opts, func(db *DB, oneByOne bool) string {
 				db.pushOneByOne = oneByOne
 				for _, batch := range answers {
 					if _, err := db.ApplyPushResultsAndAdvance(bg, batch, 0, 0); err != nil {
 						t.Fatal(err)
 					}
 				}
-				views[i] = pushedView(t, db)
-				db.Close()
-			}
+				return pushedView(t, db)
+			})
 			if views[0] != views[1] {
 				t.Fatalf("one by one:\n%s\nsimple acks:\n%s", views[0], views[1])
 			}
@@ -219,17 +210,6 @@ func pushedView(t *testing.T, db *DB) string {
 	rows.Close()
 	b.WriteString("--\n")
 	dumpRows(t, &b, db.w, "SELECT key, value FROM meta ORDER BY key")
-	for _, word := range []string{"plain", "theirs", "merged", "moved", "overtaken", "pull", "refused", "updated", "mine", "tab", "unknown"} {
-		found, err := db.Search(bg, word, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range found {
-			got = append(got, r.ID)
-		}
-		slices.Sort(got)
-		fmt.Fprintf(&b, "search %q: %v\n", word, got)
-	}
+	searchView(t, &b, db, "plain", "theirs", "merged", "moved", "overtaken", "pull", "refused", "updated", "mine", "tab", "unknown")
 	return b.String()
 }
