@@ -32,19 +32,7 @@ func profileCPU(dir string) func() {
 	if dir == "" {
 		return func() {}
 	}
-	name := "casefile"
-	for i := 1; i < len(os.Args); i++ {
-		a := os.Args[i]
-		if strings.HasPrefix(a, "-") {
-			if !strings.Contains(a, "=") {
-				i++ // its value
-			}
-			continue
-		}
-		name = filepath.Base(a)
-		break
-	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, os.Getpid()))
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", commandName(os.Args[1:]), os.Getpid()))
 	f, err := os.Create(path) // #nosec G304 -- a directory the operator named
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "casefile: CPU profile:", err)
@@ -59,4 +47,20 @@ func profileCPU(dir string) func() {
 		pprof.StopCPUProfile()
 		_ = f.Close()
 	}
+}
+
+// commandName is the command in a casefile command line: the first
+// argument that is not a flag or a flag's value; "casefile" if none.
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") {
+			if !strings.Contains(a, "=") {
+				i++ // its value
+			}
+			continue
+		}
+		return filepath.Base(a)
+	}
+	return "casefile"
 }
