@@ -4,6 +4,7 @@ package localdb
 // Signatures change only with everyone who calls them.
 
 import (
+	"database/sql"
 	"errors"
 	"time"
 
@@ -47,6 +48,16 @@ type OutboxOp struct {
 	// place of Fields (left nil): their JSON exactly as encoding Fields
 	// writes it, nil for none.
 	FieldsJSON []byte `json:"-"`
+	// claimed is what NextBatch changed when it handed the op out, for
+	// Unclaim.
+	claimed claim
+}
+
+// claim is an op's queue state before a batch took it.
+type claim struct {
+	state        OpState
+	updatedAt    int64
+	attemptSince sql.NullInt64
 }
 
 // JournalKind says what a journal entry records.

@@ -46,7 +46,10 @@ func TestNextPushBatchCarriesFieldsAsEncoded(t *testing.T) {
 		if got != want || o.Fields != nil {
 			t.Errorf("op %d: fields %v %v, want %v", i, got, o.Fields, want)
 		}
-		o.FieldsJSON, q.Fields = nil, nil
+		if o.claimed.state != OpPending {
+			t.Errorf("op %d: handed out from %q, want pending", i, o.claimed.state)
+		}
+		o.FieldsJSON, o.claimed, q.Fields = nil, claim{}, nil
 		if fmt.Sprintf("%+v", o) != fmt.Sprintf("%+v", q) {
 			t.Errorf("op %d sent as\n%+v\nqueued as\n%+v", i, o, q)
 		}

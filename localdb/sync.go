@@ -135,6 +135,7 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bo
 		}
 		for _, t := range ops {
 			o := t.opRow
+			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince}
 			var fields []byte
 			if asJSON {
 				j, err := t.fieldsJSON()
@@ -150,7 +151,7 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bo
 			o.state, o.attempts, o.updatedAt = OpSyncing, o.attempts+1, at
 			o.attemptSince = sql.NullInt64{Int64: since, Valid: true}
 			op := o.outboxOp()
-			op.FieldsJSON = fields
+			op.FieldsJSON, op.claimed = fields, was
 			out = append(out, op)
 		}
 		return nil
@@ -159,6 +160,42 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bo
 		return nil, fmt.Errorf("next batch: %w", err)
 	}
 	return out, nil
+}
+
+// Unclaim puts ops a NextBatch or NextPushBatch handed out, and that were
+// never sent, back in the queue as they were: same state, attempts and
+// times, as if never taken. An op no longer in flight as it was handed
+// out (answered, discarded or taken again meanwhile) is left alone.
+func (db *DB) Unclaim(ctx context.Context, ops []OutboxOp) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("unclaim: %w", err)
+	}
+	defer db.leave()
+	if len(ops) == 0 {
+		return nil
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var recordIDs []string
+		for _, o := range ops {
+			if o.claimed.state == "" {
+				return fmt.Errorf("op %s was not handed out by a batch", o.OpID)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts - 1, updated_at = ?, attempt_since = ?
+				WHERE op_id = ? AND state = ? AND attempts = ?`,
+				o.claimed.state, o.claimed.updatedAt, o.claimed.attemptSince, o.OpID, OpSyncing, o.Attempts)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				recordIDs = append(recordIDs, o.RecordID)
+			}
+		}
+		return refreshStates(ctx, tx, recordIDs)
+	})
+	if err != nil {
+		return fmt.Errorf("unclaim: %w", err)
+	}
+	return nil
 }
 
 // clampRetries keeps a wall clock that went back from stretching a retry's

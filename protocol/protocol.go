@@ -72,6 +72,14 @@ type PushResponse struct {
 	// cursor with them instead of pulling its own writes back. Zero (left
 	// out) otherwise, and always for a push without the header.
 	Cursor int64 `json:"cursor,omitempty"`
+	// Prior is the head before the batch: every change in (Prior, Head]
+	// is this batch's, and the results carry each one. A client whose pull
+	// cursor stands at Prior when it applies the results may take Head as
+	// its cursor with them, whatever cursor it named when it sent the
+	// batch; so it may send the next batch before it has applied this
+	// one's answers (docs/protocol.md, "Pipelined pushes"). Left out by
+	// servers older than it.
+	Prior *int64 `json:"prior,omitempty"`
 }
 
 // HeaderCursor, on a push, carries the client's pull cursor (a decimal);

@@ -59,7 +59,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		s.writeError(w, r, errInternal(errors.Join(failed...)))
 		return
 	}
-	resp.Head = head
+	resp.Head, resp.Prior = head, &prior
 	if theirs := r.Header.Get(protocol.HeaderSchema); theirs != "" && theirs != s.schemaPrint {
 		for i := range resp.Results {
 			explainDrift(&resp.Results[i])

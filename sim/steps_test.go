@@ -125,6 +125,7 @@ func (w *world) sync(c *client) {
 		w.moveFiles(c, time.Now)
 	}
 	w.stats.inc("syncs", 1)
+	w.stats.inc(statOverlapped, sum.Overlapped)
 	w.stats.inc("conflicts", sum.Conflicts)
 	w.stats.inc("rejected", sum.Failed)
 	w.tracef("%s sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",
@@ -436,6 +437,7 @@ func (w *world) quiesce(when string) {
 		for _, c := range w.clients {
 			sum, err := c.s.RunOnce(w.ctx)
 			w.stats.inc("syncs", 1)
+			w.stats.inc(statOverlapped, sum.Overlapped)
 			w.stats.inc("conflicts", sum.Conflicts)
 			w.stats.inc("rejected", sum.Failed)
 			w.tracef("%s settle sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",

@@ -61,4 +61,8 @@ type Summary struct {
 	Conflicts int `json:"conflicts"` // ops answered with conflict
 	Failed    int `json:"failed"`    // ops rejected
 	Retrying  int `json:"retrying"`  // ops left to retry
+	// Overlapped counts the push batches taken and encoded while the
+	// batch before was on the server (see run.push); for tests and
+	// diagnosis.
+	Overlapped int `json:"-"`
 }

@@ -21,7 +21,13 @@ const huntAfter = 2
 // forcedHorizon makes every retrying op due in a cycle a person asked for.
 const forcedHorizon = 100 * 365 * 24 * time.Hour
 
-// push drains the due outbox in batches.
+// push drains the due outbox in batches. Once an answer has carried its
+// batch's prior head (protocol.PushResponse.Prior), the client and the
+// server work at once: while the server applies batch N, the syncer
+// applies the answers to N-1 and takes and encodes N+1, which goes out as
+// soon as N is answered. The answers are applied in the order the batches
+// were sent; a batch taken but never sent goes back to the queue as it
+// was (localdb.DB.Unclaim).
 func (r *run) push() error {
 	horizon := r.s.opts.Now()
 	if r.w.forced {
@@ -30,23 +36,97 @@ func (r *run) push() error {
 	if err := r.learnHead(); err != nil {
 		return err
 	}
+	var sent, answered *pushSend // on the server; answered, not yet applied
 	for {
 		if err := r.nctx.Err(); err != nil {
-			return err
+			return r.finish(sent, errors.Join(err, r.settle(answered)))
+		}
+		if err := r.settle(answered); err != nil {
+			return r.finish(sent, err)
+		}
+		answered = nil
+		if sent != nil && !r.s.overlapPushes {
+			// Until an answer has said where its batch began, each batch's
+			// answers are applied before the next batch is taken.
+			err := r.waitPush(sent)
+			if err != nil {
+				err = r.refused(sent, err)
+			} else {
+				err = r.settle(sent)
+			}
+			if err != nil {
+				return err
+			}
+			sent = nil
 		}
 		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, r.s.batchSize.size())
 		if err != nil {
-			return fmt.Errorf("next batch: %w", err)
+			return r.finish(sent, fmt.Errorf("next batch: %w", err))
 		}
-		if len(batch) == 0 {
+		var next *pushSend
+		var unsendable error
+		if len(batch) > 0 {
+			next, unsendable = r.preparePush(batch)
+			if sent != nil {
+				r.sum.Overlapped++
+			}
+		}
+		if sent != nil {
+			if err := r.waitPush(sent); err != nil {
+				r.unclaim(batch)
+				if err := r.refused(sent, err); err != nil {
+					return err
+				}
+				sent = nil
+				continue
+			}
+			answered, sent = sent, nil
+		}
+		switch {
+		case len(batch) == 0 && answered == nil:
 			r.scheduleNextRetry()
 			return nil
+		case len(batch) == 0:
+			// The ops queued behind the answered ones become due once
+			// their answers are applied.
+			continue
+		case unsendable != nil:
+			// Nothing of it was sent.
+			if err := errors.Join(r.settle(answered), r.handle(batch, unsendable)); err != nil {
+				return err
+			}
+			answered = nil
+			continue
 		}
-		// A transient failure ends the push: the server or the link is
-		// unwell, and the ops wait for their retry time.
-		if err := r.send(batch); err != nil {
-			return err
+		if err := r.sendPush(next); err != nil {
+			r.unclaim(batch)
+			return errors.Join(err, r.settle(answered))
 		}
+		sent = next
+	}
+}
+
+// finish ends a push that stops with err while p (if any) is on the
+// server: p's answers are applied, or its ops go back to the queue.
+func (r *run) finish(p *pushSend, err error) error {
+	if p == nil {
+		return err
+	}
+	if perr := r.waitPush(p); perr != nil {
+		r.retry(p.ops, perr)
+		return errors.Join(err, perr)
+	}
+	return errors.Join(err, r.settle(p))
+}
+
+// unclaim puts a batch taken but never sent back in the queue as it was.
+func (r *run) unclaim(ops []localdb.OutboxOp) {
+	if len(ops) == 0 {
+		return
+	}
+	if err := r.s.db.Unclaim(context.WithoutCancel(r.ctx), ops); err != nil {
+		// They stay syncing until the next start puts them back.
+		r.s.log.Error("return unsent ops to the queue", "ops", len(ops), "err", err)
 	}
 }
 
@@ -127,24 +207,55 @@ func (r *run) hunt(ops []localdb.OutboxOp) error {
 	return r.handle(b, errB)
 }
 
-// attempt sends ops in one request and applies the answers. A request the
-// server refuses for good that carries one op becomes that op's rejection.
+// attempt sends ops in one request and applies the answers.
 func (r *run) attempt(ops []localdb.OutboxOp) error {
+	p, err := r.preparePush(ops)
+	if err != nil {
+		return err
+	}
+	if err := r.sendPush(p); err != nil {
+		return err
+	}
+	if err := r.waitPush(p); err != nil {
+		return r.refusedOne(p, err)
+	}
+	return r.settle(p)
+}
+
+// pushSend is one push request, sent on a goroutine of its own.
+type pushSend struct {
+	ops  []localdb.OutboxOp
+	body *apiclient.Push
+	// cursor is the pull cursor the push named (-1: none, in a resync).
+	cursor int64
+	done   chan struct{}
+	resp   protocol.PushResponse
+	err    error
+}
+
+// preparePush encodes ops for one request; an error means they cannot be
+// sent as one.
+func (r *run) preparePush(ops []localdb.OutboxOp) (*pushSend, error) {
 	wire := make([]apiclient.PushOp, len(ops))
 	for i, o := range ops {
 		wire[i] = apiclient.PushOp{Op: o.Op, FieldsJSON: o.FieldsJSON}
 	}
-	push, err := apiclient.EncodePush(wire)
+	body, err := apiclient.EncodePush(wire)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(ops) > 1 && push.Size() > protocol.MaxBodyBytes {
-		return &apiclient.Error{Class: apiclient.ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
+	if len(ops) > 1 && body.Size() > protocol.MaxBodyBytes {
+		return nil, &apiclient.Error{Class: apiclient.ClassPermanent, Status: http.StatusRequestEntityTooLarge, Code: protocol.CodeTooLarge,
 			Message: "The batch is too large for one request."}
 	}
-	// The cursor goes with the push: when the batch is all that changed
-	// after it, the answer says so and the pull need not fetch this
-	// device's own writes back.
+	return &pushSend{ops: ops, body: body, done: make(chan struct{})}, nil
+}
+
+// sendPush sends p on a goroutine, naming the pull cursor as it stands:
+// when the batch is all that changed after it, the answer says so and the
+// pull need not fetch this device's own writes back. An error means
+// nothing was sent.
+func (r *run) sendPush(p *pushSend) error {
 	cursor, named, err := r.s.db.PushCursor(r.ctx)
 	if err != nil {
 		return fmt.Errorf("read cursor: %w", err)
@@ -152,27 +263,66 @@ func (r *run) attempt(ops []localdb.OutboxOp) error {
 	if !named {
 		cursor = -1
 	}
+	p.cursor = cursor
 	r.begin()
-	resp, err := r.c.SendPush(r.nctx, push, cursor)
-	r.adapt(r.s.batchSize, "push batch", len(ops), err)
-	if err != nil {
-		if len(ops) == 1 && opSpecific(err) {
-			_, err := r.apply(ops, []protocol.OpResult{rejection(ops[0], err)}, 0, 0, 0)
-			return err
-		}
+	go func() {
+		defer close(p.done)
+		p.resp, p.err = r.c.SendPush(r.nctx, p.body, cursor)
+	}()
+	return nil
+}
+
+// waitPush waits for p's answer; the next batch is sized by how it went.
+func (r *run) waitPush(p *pushSend) error {
+	<-p.done
+	r.adapt(r.s.batchSize, "push batch", len(p.ops), p.err)
+	if p.err == nil && p.resp.Prior != nil {
+		r.s.overlapPushes = true
+	}
+	return p.err
+}
+
+// refused deals with a push that failed with err: a request refused for
+// good that carried one op becomes that op's rejection; otherwise the ops
+// are split, hunted through or sent back to the queue (handle).
+func (r *run) refused(p *pushSend, err error) error {
+	if err := r.refusedOne(p, err); err != nil {
+		return r.handle(p.ops, err)
+	}
+	return nil
+}
+
+// refusedOne turns a one-op request refused for good into the op's
+// rejection, applied; any other failure comes back as it is.
+func (r *run) refusedOne(p *pushSend, err error) error {
+	if len(p.ops) == 1 && opSpecific(err) {
+		_, err := r.apply(p.ops, []protocol.OpResult{rejection(p.ops[0], err)}, 0, 0, 0)
 		return err
 	}
-	// The answers and the cursor they may move share one commit.
-	from, to := int64(0), int64(0)
-	if named && resp.Cursor > cursor {
-		from, to = cursor, resp.Cursor
+	return err
+}
+
+// settle applies an answered push's results (nothing when p is nil), with
+// the pull cursor they may move in the same commit: from the batch's prior
+// head (or the cursor it named, to a server older than prior) to its head.
+func (r *run) settle(p *pushSend) error {
+	if p == nil {
+		return nil
 	}
-	moved, err := r.apply(ops, resp.Results, resp.Head, from, to)
+	resp := p.resp
+	from, to := int64(0), int64(0)
+	switch {
+	case resp.Prior != nil && p.cursor >= 0:
+		from, to = *resp.Prior, resp.Head
+	case p.cursor >= 0 && resp.Cursor > p.cursor:
+		from, to = p.cursor, resp.Cursor
+	}
+	moved, err := r.apply(p.ops, resp.Results, resp.Head, from, to)
 	if err != nil {
 		return err
 	}
 	if moved {
-		r.s.notePulled(resp.Cursor, resp.Head)
+		r.s.notePulled(to, resp.Head)
 	}
 	return nil
 }

@@ -95,6 +95,10 @@ type Syncer struct {
 	resume chan struct{} // network traffic became allowed again
 
 	cycleMu sync.Mutex // one cycle at a time
+	// overlapPushes is set once a push answer said where its batch began
+	// (protocol.PushResponse.Prior): later batches are taken while the one
+	// before is on the server. Guarded by cycleMu.
+	overlapPushes bool
 
 	mu          sync.Mutex
 	client      Remote
