@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
@@ -68,7 +69,8 @@ func assertDrained(t *testing.T, w *world, d *device) {
 // while the second is, applying each batch's answers while the server
 // applies the next; the answers still move its cursor in order, so it
 // pulls nothing back. Its first push, before it knows the server says
-// where a batch began, overlaps nothing.
+// where a batch began, overlaps nothing, and nor does a batch that
+// empties the queue.
 func TestPushPipelinesBatches(t *testing.T) {
 	w := newWorld(t)
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
@@ -89,6 +91,25 @@ func TestPushPipelinesBatches(t *testing.T) {
 	}
 	assertDrained(t, w, a)
 	assertMirrors(t, a)
+
+	// A batch that empties the queue is answered and applied before the
+	// next is taken: what is saved while it travels goes in one batch
+	// after it.
+	queueNotes(a, m, 5)
+	var pushes int
+	w.proxy.SetRule(func(path string, _ []byte) (faultproxy.Fault, bool) {
+		if path == "/v1/push" {
+			if pushes++; pushes == 1 {
+				queueNotes(a, m, 3)
+				time.Sleep(50 * time.Millisecond) // time enough to take them, were they taken early
+			}
+		}
+		return "", false
+	})
+	if sum := a.sync(); sum.Pushed != 8 || sum.Overlapped != 0 || pushes != 2 {
+		t.Fatalf("sync of a short queue pushed %d in %d requests, overlapped %d; want 8 in 2, and 0", sum.Pushed, pushes, sum.Overlapped)
+	}
+	assertDrained(t, w, a)
 }
 
 // TestPushPipelineWithoutPrior: against a server whose answers carry no

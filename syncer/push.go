@@ -45,9 +45,13 @@ func (r *run) push() error {
 			return r.finish(sent, err)
 		}
 		answered = nil
-		if sent != nil && !r.s.overlapPushes {
+		if sent != nil && (!r.s.overlapPushes || !sent.full) {
 			// Until an answer has said where its batch began, each batch's
-			// answers are applied before the next batch is taken.
+			// answers are applied before the next batch is taken; so too
+			// after a batch that emptied the queue: what is saved while it
+			// travels goes in one batch afterwards, instead of in many
+			// small ones that would take the database from the person
+			// saving.
 			err := r.waitPush(sent)
 			if err != nil {
 				err = r.refused(sent, err)
@@ -59,7 +63,8 @@ func (r *run) push() error {
 			}
 			sent = nil
 		}
-		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, r.s.batchSize.size())
+		limit := r.s.batchSize.size()
+		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, limit)
 		if err != nil {
 			return r.finish(sent, fmt.Errorf("next batch: %w", err))
 		}
@@ -67,6 +72,12 @@ func (r *run) push() error {
 		var unsendable error
 		if len(batch) > 0 {
 			next, unsendable = r.preparePush(batch)
+			if next != nil {
+				if limit <= 0 || limit > protocol.MaxOpsPerPush {
+					limit = protocol.MaxOpsPerPush // as NextPushBatch bounds it
+				}
+				next.full = len(batch) >= limit
+			}
 			if sent != nil {
 				r.sum.Overlapped++
 			}
@@ -231,6 +242,9 @@ type pushSend struct {
 	done   chan struct{}
 	resp   protocol.PushResponse
 	err    error
+	// full is set on a batch as large as the queue was allowed to give:
+	// more may wait behind it.
+	full bool
 }
 
 // preparePush encodes ops for one request; an error means they cannot be
