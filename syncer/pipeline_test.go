@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"casefile/internal/faultproxy"
 	"casefile/localdb"
@@ -92,16 +91,14 @@ func TestPushPipelinesBatches(t *testing.T) {
 	assertDrained(t, w, a)
 	assertMirrors(t, a)
 
-	// A batch that empties the queue is answered and applied before the
-	// next is taken: what is saved while it travels goes in one batch
-	// after it.
+	// What is saved while a batch that emptied the queue travels goes in
+	// one batch after its answers.
 	queueNotes(a, m, 5)
 	var pushes int
 	w.proxy.SetRule(func(path string, _ []byte) (faultproxy.Fault, bool) {
 		if path == "/v1/push" {
 			if pushes++; pushes == 1 {
-				queueNotes(a, m, 3)
-				time.Sleep(50 * time.Millisecond) // time enough to take them, were they taken early
+				queueNotes(a, m, 3) // saved while the first batch travels
 			}
 		}
 		return "", false
