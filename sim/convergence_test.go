@@ -121,7 +121,7 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		t.Logf("%s: %s", name, line)
 		fmt.Printf("sim summary (%s): %s\n", name, line)
 		if len(seeds) >= 4 && total.get(statOverlapped) == 0 {
-			t.Errorf("%s: no device sent a push batch while it applied the answers to the one before; the scenarios no longer draw that overlap", name)
+			t.Errorf("%s: no device took a push batch while the one before was on the server; the scenarios no longer draw that overlap", name)
 		}
 	})
 	if n := runtime.NumCPU(); !child && n > 1 && len(seeds) >= 4*n {

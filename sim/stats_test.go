@@ -109,7 +109,7 @@ func (s *stats) summary() string {
 		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
 		"left failed after quiescing: %s); compactions %d (answers %d, tombstones %d compacted; full resyncs seen %d); "+
 		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d); sync contract: %s; "+
-		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s; push batches sent while the one before was applied %d",
+		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s; push batches taken while the one before was on the server %d",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
 		n["matters deleted with their records"], total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"], n["token revokes"], n["device revocations"], n["device revocations: unsent ops exported"],
 		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
@@ -118,7 +118,7 @@ func (s *stats) summary() string {
 		n["slowest clean exchange (ms)"], requestTimeout, s.prefixed("files "), s.prefixed("undo: "), n[statOverlapped])
 }
 
-// statOverlapped counts the push batches a device sent while it applied
-// the answers to the batch before (syncer.Summary.Overlapped): the
-// scenarios must draw that overlap, or they prove nothing of it.
+// statOverlapped counts the push batches a device took while the batch
+// before was on the server (syncer.Summary.Overlapped): the scenarios
+// must draw that overlap, or they prove nothing of it.
 const statOverlapped = "pushes overlapped"
