@@ -121,12 +121,11 @@ func TestPushPipelineWithoutPrior(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stripped atomic.Int64
-	older := httputil.NewSingleHostReverseProxy(target)
-	director := older.Director
-	older.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding") // answers in plain JSON, to be edited
-	}
+	older := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+		r.Out.Header.Del("Accept-Encoding") // answers in plain JSON, to be edited
+	}}
 	older.ModifyResponse = func(resp *http.Response) error {
 		if resp.Request.URL.Path != "/v1/push" || resp.StatusCode != http.StatusOK {
 			return nil
