@@ -98,3 +98,42 @@ func TestSendPushSendsTheEncodedBody(t *testing.T) {
 		t.Fatalf("body %s", got)
 	}
 }
+
+// TestPushAnswerKeys: an answer's prior head is read when the server
+// sends it and absent (nil, not 0) when it does not, and a key this
+// client does not know is ignored: servers add keys to answers without a
+// new protocol version.
+func TestPushAnswerKeys(t *testing.T) {
+	push, err := EncodePush([]PushOp{{Op: model.Op{OpID: "a", RecordID: "r1", Collection: "note", Kind: model.OpCreate},
+		FieldsJSON: []byte(`{"title":"x"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		answer string
+		prior  *int64
+	}{
+		{`{"results":[{"op_id":"a","result":"applied"}],"head":7,"prior":6}`, ptr(int64(6))},
+		{`{"results":[{"op_id":"a","result":"applied"}],"head":7,"prior":0}`, ptr(int64(0))},
+		{`{"results":[{"op_id":"a","result":"applied"}],"head":7}`, nil},
+		{`{"results":[{"op_id":"a","result":"applied"}],"head":7,"prior":6,"later_key":{"x":[1]}}`, ptr(int64(6))},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(c.answer))
+		}))
+		cl, err := NewClient(srv.URL, "tok", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := cl.SendPush(context.Background(), push, 5)
+		srv.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.answer, err)
+		}
+		if (resp.Prior == nil) != (c.prior == nil) || resp.Prior != nil && *resp.Prior != *c.prior || resp.Head != 7 {
+			t.Fatalf("%s: prior %v head %d", c.answer, resp.Prior, resp.Head)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

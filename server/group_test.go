@@ -108,6 +108,10 @@ func TestPushesShareACommit(t *testing.T) {
 			t.Fatalf("push %d: seq %d, head %d; want a seq of its own and the head after it", i, seq, r.Head)
 		}
 		seqs[seq] = true
+		// Each push of the group starts where the one before it ended.
+		if r.Prior == nil || *r.Prior != seq-1 {
+			t.Errorf("push %d (seq %d): prior %v, want %d", i, seq, r.Prior, seq-1)
+		}
 		// Only the first push of all follows head0 directly.
 		if want := map[bool]int64{true: seq}[seq == head0+1]; r.Cursor != want {
 			t.Errorf("push %d (seq %d): cursor %d, want %d", i, seq, r.Cursor, want)

@@ -59,6 +59,7 @@ func TestPushCursor(t *testing.T) {
 	if _, ok := raw["cursor"]; ok || resp.Head != 2 {
 		t.Fatalf("push without a cursor answered %v (head %d); want no cursor key", raw["cursor"], resp.Head)
 	}
+	assertPrior(t, resp, 1)
 	// Caught up at 2: the batch takes 3 and 4, and the answer says 4.
 	_, resp = pushFrom(t, alice, 2,
 		servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "a"}),
@@ -66,20 +67,33 @@ func TestPushCursor(t *testing.T) {
 	if resp.Cursor != 4 || resp.Head != 4 {
 		t.Fatalf("contiguous push: cursor %d, head %d; want 4, 4", resp.Cursor, resp.Head)
 	}
+	assertPrior(t, resp, 2)
 	// Behind: seq 3 and 4 happened after cursor 2 and are not this batch's.
 	_, resp = pushFrom(t, alice, 2, servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "c"}))
 	if resp.Cursor != 0 || resp.Head != 5 {
 		t.Fatalf("push from behind: cursor %d, head %d; want none, 5", resp.Cursor, resp.Head)
 	}
+	assertPrior(t, resp, 4) // the batch's own start, whatever the cursor named
 	// Someone else's change (bob's own matter) lies between: no cursor.
 	bob.CreateMatter(t, "Elsewhere") // seq 6
 	_, resp = pushFrom(t, alice, 5, servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "d"}))
 	if resp.Cursor != 0 || resp.Head != 7 {
 		t.Fatalf("push over another user's change: cursor %d, head %d; want none, 7", resp.Cursor, resp.Head)
 	}
+	assertPrior(t, resp, 6)
 	// A batch that changes nothing, caught up: the cursor stays the head.
 	_, resp = pushFrom(t, alice, 7, servertest.Create("note", model.Fields{"title": "no matter"}))
 	if resp.Results[0].Result != model.ResultRejected || resp.Cursor != 7 {
 		t.Fatalf("rejected-only push: %+v, cursor %d; want rejected, 7", resp.Results[0], resp.Cursor)
+	}
+	assertPrior(t, resp, 7)
+}
+
+// assertPrior checks that a push answer names prior as the head before
+// its batch: every change after it up to the head is the batch's.
+func assertPrior(t *testing.T, resp protocol.PushResponse, prior int64) {
+	t.Helper()
+	if resp.Prior == nil || *resp.Prior != prior {
+		t.Fatalf("answer's prior %v, want %d (head %d)", resp.Prior, prior, resp.Head)
 	}
 }
