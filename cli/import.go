@@ -127,6 +127,7 @@ func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	defer db.Close()
 	im.db = db
+	defer importGC()()
 	err = im.run(ctx, in)
 	im.summary(name, err != nil)
 	if err != nil {

@@ -11,9 +11,12 @@ import (
 
 // stmts are the writer connection's statements for one new record,
 // prepared once at Open; a transaction binds them with Tx.StmtContext,
-// which reuses the prepared statement on the one writer connection.
+// which reuses the prepared statement on the one writer connection. The
+// create op's insert is not among them: it names a column of migration
+// 0019, and Open must work on a database of any earlier version until it
+// has migrated it (statements by text are cached per connection anyway).
 type stmts struct {
-	record, fts, outbox, journal, ref *sql.Stmt
+	record, fts, journal, ref *sql.Stmt
 }
 
 // The one-row statements of a new record, and the row shapes of their
@@ -23,14 +26,16 @@ type stmts struct {
 // and indexes row by row whatever the statement, and its multi-row forms
 // (VALUES lists, json_each) measured slower.
 const (
-	recordInsert  = `INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)`
-	recordsInsert = `INSERT INTO records (rid, id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES `
-	recordShape   = "(?, ?, ?, ?, ?, 0, 0, ?, ?)"
-	ftsInsert     = "INSERT INTO records_fts (rowid, body) VALUES (?, ?)"
-	outboxInsert  = `INSERT INTO outbox (op_id, record_id, collection, kind, fields, base_version, state, created_at, updated_at) VALUES `
-	outboxShape   = "(?, ?, ?, ?, ?, 0, ?, ?, ?)"
-	journalInsert = `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after) VALUES `
-	journalShape  = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	recordInsert   = `INSERT INTO records (id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)`
+	recordsInsert  = `INSERT INTO records (rid, id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES `
+	recordShape    = "(?, ?, ?, ?, ?, 0, 0, ?, ?)"
+	ftsInsert      = "INSERT INTO records_fts (rowid, body) VALUES (?, ?)"
+	outboxInsert   = `INSERT INTO outbox (op_id, record_id, collection, kind, fields_entry, base_version, state, created_at, updated_at) VALUES `
+	outboxShape    = "(?, ?, ?, ?, ?, 0, ?, ?, ?)"
+	journalInsert  = `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after) VALUES `
+	journalShape   = "(?, ?, ?, ?, ?, ?, ?, ?)"
+	journalsInsert = `INSERT INTO journal (seq, at, actor, kind, record_id, collection, op_id, summary, after) VALUES `
+	journalsShape  = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
@@ -46,7 +51,6 @@ func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
 	}
 	s.record = prep(recordInsert)
 	s.fts = prep(ftsInsert)
-	s.outbox = prep(outboxInsert + outboxShape)
 	s.journal = prep(journalInsert + journalShape)
 	s.ref = prep("SELECT collection, deleted FROM records WHERE id = ?")
 	if err != nil {
@@ -56,7 +60,7 @@ func prepareStmts(ctx context.Context, w *sql.DB) (stmts, error) {
 }
 
 func (s stmts) close() {
-	for _, st := range []*sql.Stmt{s.record, s.fts, s.outbox, s.journal, s.ref} {
+	for _, st := range []*sql.Stmt{s.record, s.fts, s.journal, s.ref} {
 		if st != nil {
 			st.Close()
 		}
@@ -86,9 +90,12 @@ func rowsSQL(head, shape string, n int) string {
 	return b.String()
 }
 
-// newRow is one new record's rows, encoded and sealed, waiting to be written.
+// newRow is one new record's rows, encoded and sealed, waiting to be
+// written. Its create op holds no copy of the fields: it refers to the
+// journal entry's (outbox.fields_entry), which is written with it.
 type newRow struct {
 	rid                   int64 // records.rid, set when the record row is written
+	entry                 int64 // journal.seq, set when the journal entry is written
 	id, collection        string
 	matterID              string
 	plain                 model.Fields // the fields as given
@@ -96,7 +103,6 @@ type newRow struct {
 	at                    int64
 	search                string // the full-text row ("" writes none)
 	opID                  string
-	opFields              any // the fields sealed for the outbox
 	kind                  JournalKind
 	summary, journalAfter any // sealed for the journal
 }
@@ -107,11 +113,11 @@ type newRow struct {
 // many rows per statement. Rows keep their order in every table, so ops
 // are queued and journalled in the order the records were added.
 type importWriter struct {
-	db                           *DB
-	tx                           *sql.Tx
-	refs                         *refLookup
-	record, fts, outbox, journal *sql.Stmt
-	queued                       []newRow
+	db                   *DB
+	tx                   *sql.Tx
+	refs                 *refLookup
+	record, fts, journal *sql.Stmt
+	queued               []newRow
 }
 
 func newImportWriter(ctx context.Context, tx *sql.Tx, db *DB) (*importWriter, error) {
@@ -121,13 +127,12 @@ func newImportWriter(ctx context.Context, tx *sql.Tx, db *DB) (*importWriter, er
 		refs:    &refLookup{tx.StmtContext(ctx, db.stmts.ref)},
 		record:  tx.StmtContext(ctx, db.stmts.record),
 		fts:     tx.StmtContext(ctx, db.stmts.fts),
-		outbox:  tx.StmtContext(ctx, db.stmts.outbox),
 		journal: tx.StmtContext(ctx, db.stmts.journal),
 	}, nil
 }
 
 func (w *importWriter) close() {
-	for _, st := range []*sql.Stmt{w.refs.st, w.record, w.fts, w.outbox, w.journal} {
+	for _, st := range []*sql.Stmt{w.refs.st, w.record, w.fts, w.journal} {
 		st.Close()
 	}
 }
@@ -154,14 +159,13 @@ func (db *DB) newRow(col *model.Collection, id string, fields model.Fields, kind
 		return newRow{}, err
 	}
 	opID := model.NewID()
-	op := opRow{Op: model.Op{OpID: opID, RecordID: id, Collection: col.Name}}
 	e := JournalEntry{Kind: kind, RecordID: id, Collection: col.Name, OpID: opID}
 	return newRow{
 		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields), plain: fields,
 		fields: db.sealText(fj, recordPlace("fields", col.Name, id)), at: at,
 		search: db.searchBody(searchText(col, fields)),
-		opID:   opID, opFields: db.sealText(fj, opPlace("fields", &op)),
-		kind: kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
+		opID:   opID,
+		kind:   kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
 		journalAfter: db.sealText(fj, journalPlace("after", &e, at)),
 	}, nil
 }
@@ -175,8 +179,8 @@ func (r *newRow) record() model.Record {
 func (w *importWriter) queue(r newRow) { w.queued = append(w.queued, r) }
 
 // flush writes the queued records: their record rows first (the full-text
-// rows need their rids), then full-text rows, ops and journal entries.
-// A record already here fails it with ErrExists.
+// rows need their rids), then full-text rows, journal entries (the ops
+// need their seqs) and ops. A record already here fails it with ErrExists.
 func (w *importWriter) flush(ctx context.Context) error {
 	rows := w.queued
 	if len(rows) == 0 {
@@ -196,15 +200,47 @@ func (w *importWriter) flush(ctx context.Context) error {
 			}
 		}
 	}
-	err := inChunks(ctx, w.tx, rows, w.outbox, outboxInsert, outboxShape, func(r *newRow) []any {
-		return []any{r.opID, r.id, r.collection, model.OpCreate, r.opFields, OpPending, r.at, r.at}
+	if err := w.writeJournal(ctx, rows); err != nil {
+		return err
+	}
+	return inChunks(ctx, w.tx, rows, nil, outboxInsert, outboxShape, func(r *newRow) []any {
+		return []any{r.opID, r.id, r.collection, model.OpCreate, r.entry, OpPending, r.at, r.at}
 	})
+}
+
+// writeJournal inserts the journal entries and sets each row's entry, as
+// writeRecords does with rids: a lone entry takes the seq SQLite gives it;
+// entries written many at a time are given the seqs AUTOINCREMENT would
+// give them, one after the largest ever used.
+func (w *importWriter) writeJournal(ctx context.Context, rows []newRow) error {
+	if len(rows) == 1 {
+		r := &rows[0]
+		res, err := w.journal.ExecContext(ctx, r.at, actorLocal, r.kind, r.id, r.collection, r.opID, r.summary, r.journalAfter)
+		if err != nil {
+			return err
+		}
+		r.entry, err = res.LastInsertId()
+		return err
+	}
+	last, err := lastJournalSeq(ctx, w.tx)
 	if err != nil {
 		return err
 	}
-	return inChunks(ctx, w.tx, rows, w.journal, journalInsert, journalShape, func(r *newRow) []any {
-		return []any{r.at, actorLocal, r.kind, r.id, r.collection, r.opID, r.summary, r.journalAfter}
+	for i := range rows {
+		rows[i].entry = last + int64(i) + 1
+	}
+	return inChunks(ctx, w.tx, rows, nil, journalsInsert, journalsShape, func(r *newRow) []any {
+		return []any{r.entry, r.at, actorLocal, r.kind, r.id, r.collection, r.opID, r.summary, r.journalAfter}
 	})
+}
+
+// lastJournalSeq is the largest seq the journal has given: AUTOINCREMENT
+// keeps it in sqlite_sequence (absent before the first entry).
+func lastJournalSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'journal'), 0),
+		coalesce((SELECT max(seq) FROM journal), 0))`).Scan(&last)
+	return last, err
 }
 
 // writeRecords inserts the record rows and sets each row's rid: a lone

@@ -22,12 +22,7 @@ func TestFTSAutomergeKeepsSearchResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before []migration
-	for _, m := range migs {
-		if m.Version < 17 {
-			before = append(before, m)
-		}
-	}
+	before, upgrade := upgradeFrom(t, migs, 17)
 	for _, sealed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "plain", true: "sealed"}[sealed], func(t *testing.T) {
 			var opts []Option
@@ -67,7 +62,7 @@ func TestFTSAutomergeKeepsSearchResults(t *testing.T) {
 				t.Errorf("answers differ\nautomerge 4:  %q\nautomerge 16: %q", want, got)
 			}
 			old.Close()
-			old = openWith(oldPath, migs)
+			old = openWith(oldPath, upgrade)
 			defer old.Close()
 			if got := ftsAutomerge(t, old); got != "16" {
 				t.Fatalf("automerge of a migrated database: %q, want 16", got)

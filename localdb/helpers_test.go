@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -256,4 +257,36 @@ func queryPlan(t testing.TB, q querier, query string, args ...any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(out, "; ")
+}
+
+// writesNeed are the migrations adding columns that the code of today
+// writes on every create: a database of an older schema must have them
+// before a test can write to it with that code.
+var writesNeed = []int{19}
+
+// upgradeFrom is a database made before migration n and the migrations
+// that bring it up to date, for tests that write to the older database
+// with the code of today: the migrations of writesNeed run as part of the
+// last one before n instead of in their turn, which then does nothing.
+func upgradeFrom(t testing.TB, migs []migration, n int) (before, upgrade []migration) {
+	t.Helper()
+	var needed []string
+	for _, m := range migs {
+		if slices.Contains(writesNeed, m.Version) {
+			needed = append(needed, m.SQL)
+			m.SQL = "SELECT 1"
+		}
+		upgrade = append(upgrade, m)
+	}
+	for _, m := range migs {
+		if m.Version < n {
+			before = append(before, m)
+		}
+	}
+	if len(before) == 0 || len(needed) != len(writesNeed) {
+		t.Fatalf("no migration before %d, or not all of %v embedded", n, writesNeed)
+	}
+	last := &before[len(before)-1]
+	last.SQL += "\n;\n" + strings.Join(needed, "\n;\n")
+	return before, upgrade
 }

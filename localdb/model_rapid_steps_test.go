@@ -6,6 +6,7 @@ package localdb_test
 import (
 	"pgregory.net/rapid"
 
+	"casefile/localdb"
 	"casefile/model"
 )
 
@@ -50,6 +51,40 @@ func (sm *storeMachine) create(t *rapid.T, coll string, fields model.Fields) {
 	if err == nil {
 		sm.m.created(rec.ID, coll, norm)
 		sm.seen(rec.ID)
+	}
+}
+
+// Import adds a batch of notes in one transaction, as casefile import
+// does: many rows to a statement, each create op referring to its journal
+// entry's copy of the fields. A note the model refuses (its matter gone)
+// fails the whole batch.
+func (sm *storeMachine) Import(t *rapid.T) {
+	ms := sm.matters()
+	if len(ms) == 0 {
+		t.Skip("no matter")
+	}
+	items := make([]localdb.ImportItem, rapid.IntRange(1, 6).Draw(t, "notes"))
+	norms := make([]model.Fields, len(items))
+	want := errNone
+	for i := range items {
+		fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
+			"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+		norm, w := sm.m.create("note", fields)
+		if want == errNone {
+			want = w
+		}
+		items[i] = localdb.ImportItem{ID: model.NewID(), Fields: fields}
+		norms[i] = norm
+	}
+	err := sm.db.Import(ctx, "note", items)
+	t.Logf("> import %d notes: %v", len(items), err)
+	expect(t, "import", want, err)
+	if err != nil {
+		return
+	}
+	for i, it := range items {
+		sm.m.created(it.ID, "note", norms[i])
+		sm.seen(it.ID)
 	}
 }
 

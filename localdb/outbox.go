@@ -36,7 +36,21 @@ type opRow struct {
 	sentSince, attemptSince sql.NullInt64
 }
 
+// opCols are the outbox's columns as insertOp writes them; an op it
+// writes holds its own fields (fields_entry NULL).
 const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, base_version, state, attempts, last_error, error_code, next_attempt, created_at, updated_at, sent_since, attempt_since"
+
+// opSelect is what scanOpText reads of an outbox row: opCols, then, for an
+// op whose fields are its journal entry's (fields_entry), that entry's
+// after and the kind and time its place names. Subqueries rather than a
+// join keep the callers' WHERE clauses on outbox's own columns unambiguous.
+const opSelect = opCols + `, fields_entry,
+	(SELECT j.after FROM journal j WHERE j.seq = outbox.fields_entry),
+	(SELECT j.kind || '|' || j.at FROM journal j WHERE j.seq = outbox.fields_entry)`
+
+// errNoFieldsEntry: an op refers to a journal entry for its fields and the
+// journal does not hold it.
+var errNoFieldsEntry = errors.New("the journal entry holding the op's fields is missing")
 
 func (db *DB) scanOp(s rowScanner) (opRow, error) {
 	t, err := db.scanOpText(s)
@@ -55,21 +69,42 @@ type opText struct {
 	fields, base sql.NullString
 }
 
+// scanOpText reads one row of opSelect, its sealed text opened.
 func (db *DB) scanOpText(s rowScanner) (opText, error) {
 	var t opText
 	o := &t.opRow
+	var entry sql.NullInt64
+	var entryAfter, entryPlace sql.NullString
 	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &t.fields, &t.base, &o.BaseVersion,
 		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
-		&o.sentSince, &o.attemptSince); err != nil {
+		&o.sentSince, &o.attemptSince, &entry, &entryAfter, &entryPlace); err != nil {
 		return t, err
 	}
 	o.Resent, o.SentSince = o.sentSince.Valid, o.sentSince.Int64
 	var err error
-	if t.fields, err = db.openText(t.fields, opPlace("fields", o)); err != nil {
+	if entry.Valid {
+		t.fields, err = db.openEntryFields(o, entryAfter, entryPlace)
+	} else {
+		t.fields, err = db.openText(t.fields, opPlace("fields", o))
+	}
+	if err != nil {
 		return t, err
 	}
 	t.base, err = db.openText(t.base, opPlace("base_values", o))
 	return t, err
+}
+
+// openEntryFields opens an op's fields held by its journal entry: after
+// as the entry holds it, and entryPlace the entry's kind and time
+// ("kind|at"), both NULL when the journal has no such entry. The place is
+// built from the op's own collection, record and id, so an entry of
+// another record or op fails to open like a value moved from another row.
+func (db *DB) openEntryFields(o *opRow, after, entryPlace sql.NullString) (sql.NullString, error) {
+	if !entryPlace.Valid || !after.Valid {
+		return sql.NullString{}, fmt.Errorf("op %s: %w", o.OpID, errNoFieldsEntry)
+	}
+	ad := append(place("journal", "after", o.Collection, o.RecordID, o.OpID), '|')
+	return db.openText(after, append(ad, entryPlace.String...))
 }
 
 // decode is the row with its fields and base values decoded.
@@ -127,7 +162,7 @@ func (db *DB) queryOps(ctx context.Context, q querier, where string, args ...any
 
 // queryOpTexts is queryOps leaving the fields undecoded.
 func (db *DB) queryOpTexts(ctx context.Context, q querier, where string, args ...any) ([]opText, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+opCols+" FROM outbox "+where, args...)
+	rows, err := q.QueryContext(ctx, "SELECT "+opSelect+" FROM outbox "+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +185,7 @@ func (db *DB) recordOps(ctx context.Context, q querier, recordID string) ([]opRo
 
 // getOp returns one op by id, or ErrNoOp.
 func (db *DB) getOp(ctx context.Context, q querier, opID string) (opRow, error) {
-	o, err := db.scanOp(q.QueryRowContext(ctx, "SELECT "+opCols+" FROM outbox WHERE op_id = ?", opID))
+	o, err := db.scanOp(q.QueryRowContext(ctx, "SELECT "+opSelect+" FROM outbox WHERE op_id = ?", opID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("op %s: %w", opID, ErrNoOp)
 	}
@@ -178,7 +213,9 @@ func (db *DB) insertOp(ctx context.Context, q querier, o opRow) error {
 	return err
 }
 
-// saveOp writes back every mutable column of an op, by seq.
+// saveOp writes back every mutable column of an op, by seq. The op then
+// holds its own fields: they may differ from its journal entry's now, and
+// its id, which the entry's place names, may have changed.
 func (db *DB) saveOp(ctx context.Context, q querier, o opRow) error {
 	fields, err := encodeNullable(o.Fields)
 	if err != nil {
@@ -188,7 +225,7 @@ func (db *DB) saveOp(ctx context.Context, q querier, o opRow) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, base_values = ?, base_version = ?,
+	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, fields_entry = NULL, base_values = ?, base_version = ?,
 		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ?, attempt_since = ?
 		WHERE seq = ?`,
 		o.OpID, o.Kind, db.sealNullable(fields, opPlace("fields", &o)), db.sealNullable(base, opPlace("base_values", &o)),

@@ -14,12 +14,7 @@ func TestDroppingOutboxDueKeepsThePlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before []migration
-	for _, m := range migs {
-		if m.Version < 16 {
-			before = append(before, m)
-		}
-	}
+	before, upgrade := upgradeFrom(t, migs, 16)
 	o := options{migrations: before}
 	for _, opt := range testSealing(t) {
 		opt(&o)
@@ -37,11 +32,11 @@ func TestDroppingOutboxDueKeepsThePlans(t *testing.T) {
 		{"clamp retries", `UPDATE outbox SET next_attempt = ? + (next_attempt - updated_at), updated_at = ?
 			WHERE state = ? AND updated_at > ? AND next_attempt > updated_at`, []any{1, 1, OpRetrying, 1}},
 		{"recover syncing", "SELECT DISTINCT record_id FROM outbox WHERE state = ?", []any{OpSyncing}},
-		{"resolve failed and retrying", "SELECT " + opCols + " FROM outbox WHERE state IN (?, ?) ORDER BY seq", []any{OpFailed, OpRetrying}},
-		{"doctor: stuck syncing", "SELECT " + opCols + " FROM outbox WHERE state = ? AND updated_at < ? ORDER BY seq", []any{OpSyncing, 1}},
-		{"doctor: conflicts", "SELECT " + opCols + " FROM outbox WHERE state = ? ORDER BY seq", []any{OpConflict}},
+		{"resolve failed and retrying", "SELECT " + opSelect + " FROM outbox WHERE state IN (?, ?) ORDER BY seq", []any{OpFailed, OpRetrying}},
+		{"doctor: stuck syncing", "SELECT " + opSelect + " FROM outbox WHERE state = ? AND updated_at < ? ORDER BY seq", []any{OpSyncing, 1}},
+		{"doctor: conflicts", "SELECT " + opSelect + " FROM outbox WHERE state = ? ORDER BY seq", []any{OpConflict}},
 		{"oldest unsent", "SELECT min(created_at) FROM outbox WHERE state IN (?, ?, ?)", []any{OpPending, OpSyncing, OpRetrying}},
-		{"backlog page", "SELECT " + opCols + " FROM outbox " + outboxPageWhere, []any{OpFailed, 10, 0}},
+		{"backlog page", "SELECT " + opSelect + " FROM outbox " + outboxPageWhere, []any{OpFailed, 10, 0}},
 		{"backlog counts", outboxCountsQuery, nil},
 	}
 	plans := func(db *DB) []string {
@@ -56,7 +51,8 @@ func TestDroppingOutboxDueKeepsThePlans(t *testing.T) {
 	}
 	withDue := plans(db)
 	db.Close()
-	db, err = Open(bg, path, testSchema(t), testSealing(t)...)
+	o.migrations = upgrade
+	db, err = open(bg, path, testSchema(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}

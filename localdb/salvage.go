@@ -93,7 +93,7 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 		}
 	}
 	for _, p := range places {
-		op, err := db.scanOp(sdb.QueryRowContext(ctx, "SELECT "+opCols+" FROM outbox WHERE seq = ?", p.seq))
+		op, err := db.scanOp(sdb.QueryRowContext(ctx, "SELECT "+opSelect+" FROM outbox WHERE seq = ?", p.seq))
 		if err != nil {
 			out.Lost = append(out.Lost, fmt.Sprintf("change %s: %v", p.opID, mapErr(err)))
 			continue

@@ -155,9 +155,30 @@ func TestSealedKeysAndTampering(t *testing.T) {
 	if _, err := db.Get(bg, a.ID); !errors.Is(err, ErrUnsealed) {
 		t.Fatalf("plaintext in an encrypted database: %v", err)
 	}
-	// One flipped bit of an op's payload: refused.
+	// A create's fields are its journal entry's. Pointed at another
+	// record's entry, they are refused; at an entry that is not there, the
+	// op is not read as one without fields.
+	var entry int64
+	if err := db.w.QueryRowContext(bg, `SELECT fields_entry FROM outbox WHERE record_id = ? AND fields IS NULL`, b.ID).Scan(&entry); err != nil {
+		t.Fatalf("b's create does not refer to its journal entry: %v", err)
+	}
+	exec(`UPDATE outbox SET fields_entry = (SELECT fields_entry FROM outbox WHERE record_id = ?) WHERE record_id = ?`, a.ID, b.ID)
+	if _, err := db.Outbox(bg); !errors.Is(err, ErrUnsealed) {
+		t.Fatalf("an op given another record's entry: %v", err)
+	}
+	exec(`UPDATE outbox SET fields_entry = ? WHERE record_id = ?`, entry+1000, b.ID)
+	if _, err := db.Outbox(bg); !errors.Is(err, errNoFieldsEntry) {
+		t.Fatalf("an op whose entry is missing: %v", err)
+	}
+	exec(`UPDATE outbox SET fields_entry = ? WHERE record_id = ?`, entry, b.ID)
+	if ops, err := db.Outbox(bg); err != nil || len(ops) != 2 || ops[1].Fields["title"] != "beta" {
+		t.Fatalf("restored: %+v %v", ops, err)
+	}
+	// An edit folded into the create gives the op its own copy. One
+	// flipped bit of it: refused.
+	mustUpdate(t, db, b.ID, model.Fields{"title": "beta 2"})
 	var raw []byte
-	if err := db.w.QueryRowContext(bg, `SELECT fields FROM outbox WHERE record_id = ?`, b.ID).Scan(&raw); err != nil {
+	if err := db.w.QueryRowContext(bg, `SELECT fields FROM outbox WHERE record_id = ? AND fields_entry IS NULL`, b.ID).Scan(&raw); err != nil {
 		t.Fatal(err)
 	}
 	raw[len(raw)-1] ^= 1

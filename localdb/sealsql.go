@@ -74,7 +74,11 @@ func (db *DB) sqlRecordFields(alias, column string) string {
 	return db.sqlOpen(alias+"."+column, "records", column, alias+".collection", alias+".id")
 }
 
-// sqlOpFields is sqlOpen of the fields of outbox ops aliased alias.
+// sqlOpFields is sqlOpen of the fields of outbox ops aliased alias: their
+// own, or their journal entry's (fields_entry), opened at the place the
+// op's identity and the entry's kind and time name, as openEntryFields does.
 func (db *DB) sqlOpFields(alias string) string {
-	return db.sqlOpen(alias+".fields", "outbox", "fields", alias+".collection", alias+".record_id", alias+".op_id")
+	own := db.sqlOpen(alias+".fields", "outbox", "fields", alias+".collection", alias+".record_id", alias+".op_id")
+	entry := db.sqlOpen("fe.after", "journal", "after", alias+".collection", alias+".record_id", alias+".op_id", "fe.kind", "fe.at")
+	return "coalesce(" + own + ", (SELECT " + entry + " FROM journal fe WHERE fe.seq = " + alias + ".fields_entry))"
 }

@@ -119,13 +119,15 @@ func TestCrashSafety(t *testing.T) {
 	}
 
 	var files [][]string // ids per import file
+	titleOf := map[string]string{}
 	kills := 0
 	for i := range iterations {
 		ids := make([]string, crashNotes)
 		var lines strings.Builder
 		for j := range ids {
 			ids[j] = model.NewID()
-			line, _ := json.Marshal(map[string]any{"id": ids[j], "matter_id": matterID, "title": fmt.Sprintf("file %d note %d", i, j)})
+			titleOf[ids[j]] = fmt.Sprintf("file %d note %d", i, j)
+			line, _ := json.Marshal(map[string]any{"id": ids[j], "matter_id": matterID, "title": titleOf[ids[j]]})
 			lines.Write(append(line, '\n'))
 		}
 		files = append(files, ids)
@@ -195,6 +197,11 @@ func TestCrashSafety(t *testing.T) {
 				rec := srv[id]
 				if rec.Version != 1 {
 					t.Errorf("note %s has version %d on the server: applied more than once", id, rec.Version)
+				}
+				// A create op's fields are its journal entry's: the
+				// entry of its own note, whatever the kills cut.
+				if rec.Fields["title"] != titleOf[id] {
+					t.Errorf("note %s reached the server titled %v, want %q", id, rec.Fields["title"], titleOf[id])
 				}
 			}
 		}
