@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -156,23 +157,55 @@ func journalPlace(column string, e *JournalEntry, at int64) []byte {
 
 // searchBody is what the full-text index holds for text: the text itself
 // in a plaintext database; in an encrypted one, the blind token of each
-// distinct normalised word (a keyed hash), so the index matches whole
-// words without holding any.
+// distinct normalised word (a keyed hash), in the order the words first
+// come, so the index matches whole words without holding any.
 func (db *DB) searchBody(text string) string {
 	if db.sealer == nil || text == "" {
 		return text
 	}
-	words := searchWords(text)
-	seen := make(map[string]bool, len(words))
-	toks := make([]string, 0, len(words))
-	for _, w := range words {
-		if !seen[w] {
-			seen[w] = true
-			toks = append(toks, db.sealer.Blind(w))
+	words := distinctWords(searchWords(text))
+	var toks []string
+	if all, ok := db.sealer.(blindsAll); ok {
+		toks = all.BlindAll(words)
+	} else {
+		toks = make([]string, len(words))
+		for i, w := range words {
+			toks[i] = db.sealer.Blind(w)
 		}
 	}
 	return strings.Join(toks, " ")
 }
+
+// blindsAll is a Sealer that blinds many words at once (*vault.Keys):
+// a first sync blinds some fifty words a note.
+type blindsAll interface {
+	BlindAll(words []string) []string
+}
+
+// seenWords are sets reused by distinctWords, one per call at a time.
+var seenWords = sync.Pool{New: func() any { return make(map[string]struct{}, 128) }}
+
+// distinctWords keeps the first of each word, in order, in words' own
+// array.
+func distinctWords(words []string) []string {
+	seen := seenWords.Get().(map[string]struct{})
+	out := words[:0]
+	for _, w := range words {
+		if _, dup := seen[w]; !dup {
+			seen[w] = struct{}{}
+			out = append(out, w)
+		}
+	}
+	if len(seen) <= maxPooledWords {
+		// Clearing costs the set's size: a rare long text's set is let go.
+		clear(seen)
+		seenWords.Put(seen)
+	}
+	return out
+}
+
+// maxPooledWords bounds the sets seenWords keeps (a note has ~50 words).
+const maxPooledWords = 1024
 
 // searchMatch is the FTS5 query for text a person typed: every word as a
 // prefix in a plaintext database, every word whole (its blind token) in an
@@ -204,7 +237,8 @@ func searchWords(text string) []string {
 	// word of a practice's records) are cut and lower-cased without
 	// decoding runes; a word with any other character goes through
 	// foldWord. This was most of the CPU sealing added to a first sync.
-	var out []string
+	// Words average some six bytes with their separator.
+	out := make([]string, 0, len(text)/6+1)
 	start, ascii, upper := -1, true, false
 	end := func(i int) {
 		if start < 0 {
