@@ -80,3 +80,59 @@ func TestPullAsksAheadInOrder(t *testing.T) {
 	}
 	assertMirrors(t, fresh)
 }
+
+// limitRecorder passes requests through and notes the limit each pull
+// asks for ("" when it names none).
+type limitRecorder struct {
+	mu     sync.Mutex
+	limits []string
+}
+
+func (l *limitRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == protocol.PathPull {
+		l.mu.Lock()
+		l.limits = append(l.limits, req.URL.Query().Get("limit"))
+		l.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (l *limitRecorder) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	got := l.limits
+	l.limits = nil
+	return got
+}
+
+// TestFullPullAsksForLargerPages: a first sync asks for pages of
+// syncer.FullPullPage, a pull after it for the server's own page size,
+// and a device told a page size keeps to it in both.
+func TestFullPullAsksForLargerPages(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Pages")
+	alice.CreateNote(t, m.ID, title(0))
+	for _, size := range []int{0, 7} {
+		rec := &limitRecorder{}
+		d := w.newDevice("d"+strconv.Itoa(size), alice, func(o *syncer.Options) {
+			o.PageSize = size
+			o.HTTPClient = &http.Client{Transport: rec}
+		})
+		full, later := strconv.Itoa(syncer.FullPullPage), ""
+		if size > 0 {
+			full, later = "7", "7"
+		}
+		d.sync()
+		if got := rec.take(); len(got) != 1 || got[0] != full {
+			t.Fatalf("page size %d: the first sync asked for %q, want [%s]", size, got, full)
+		}
+		alice.CreateNote(t, m.ID, title(1))
+		if sum := d.sync(); sum.Pulled != 1 {
+			t.Fatalf("page size %d: the next sync pulled %d, want 1", size, sum.Pulled)
+		}
+		if got := rec.take(); len(got) != 1 || got[0] != later {
+			t.Fatalf("page size %d: the next sync asked for %q, want [%s]", size, got, later)
+		}
+	}
+}

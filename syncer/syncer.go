@@ -87,8 +87,9 @@ type Syncer struct {
 	link *link
 
 	// pageSize and batchSize adapt to the link: they shrink after a
-	// timed-out exchange and grow back after successes.
-	pageSize, batchSize *adaptiveSize
+	// timed-out exchange and grow back after successes. fullPageSize is
+	// pageSize for a full pull (a first sync, a resync).
+	pageSize, fullPageSize, batchSize *adaptiveSize
 
 	events chan Event
 	wake   chan struct{} // a cycle is wanted; buffered, so wakes coalesce
@@ -168,8 +169,9 @@ func New(db *localdb.DB, opts Options) *Syncer {
 
 		retrySet: map[time.Time]bool{},
 
-		pageSize:  newAdaptiveSize(cmp.Or(opts.PageSize, protocol.DefaultPullPage)),
-		batchSize: newAdaptiveSize(opts.BatchSize),
+		pageSize:     newAdaptiveSize(cmp.Or(opts.PageSize, protocol.DefaultPullPage)),
+		fullPageSize: newAdaptiveSize(cmp.Or(opts.PageSize, fullPullPage)),
+		batchSize:    newAdaptiveSize(opts.BatchSize),
 	}
 	s.netCtx, s.netCancel = context.WithCancel(context.Background())
 	s.link.setWorkOffline(opts.WorkOffline)
