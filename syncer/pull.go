@@ -50,7 +50,7 @@ func (r *run) pull() error {
 		f := next
 		next = nil
 		if f == nil {
-			f = r.fetchPage(cursor, mark, sizes)
+			f = r.fetchPage(cursor, mark, sizes, true)
 		}
 		page, err := f.wait()
 		r.adapt(sizes, "pull page", f.limit, err)
@@ -76,7 +76,7 @@ func (r *run) pull() error {
 			if cursor == 0 {
 				nextMark = page.CompactedThrough
 			}
-			next = r.fetchPage(page.Cursor, nextMark, sizes)
+			next = r.fetchPage(page.Cursor, nextMark, sizes, false)
 		}
 		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
 			return fmt.Errorf("apply pull: %w", err)
@@ -130,9 +130,14 @@ type pageFetch struct {
 const fullPullPage = 2000
 
 // fetchPage asks for the page after cursor at the size the link allows now
-// (sizes: pageSize, or fullPageSize in a full pull).
-func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize) *pageFetch {
+// (sizes: pageSize, or fullPageSize in a full pull). The first page of a
+// pull is no larger than the server's own: nothing is applied until it
+// has come, and the pages after it are asked for while it is applied.
+func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize, first bool) *pageFetch {
 	f := &pageFetch{limit: sizes.size(), done: make(chan struct{})}
+	if first {
+		f.limit = min(f.limit, protocol.DefaultPullPage)
+	}
 	ask := f.limit
 	if r.s.opts.PageSize == 0 && sizes == r.s.pageSize && sizes.full() {
 		ask = 0 // the server's own page size
