@@ -194,7 +194,7 @@ func distinctWords(words []string) []string {
 	for size < 2*len(words) {
 		size <<= 1
 	}
-	slots := small[:]
+	var slots []int32
 	if size <= len(small) {
 		slots = small[:size]
 	} else {
