@@ -40,8 +40,10 @@ type Options struct {
 	Device string // the device name the token is bound to, for logs
 	// BatchSize is the most ops one push carries; default DefaultBatchSize.
 	// PageSize is the most records one pull page asks for; 0 lets the
-	// server choose. Both are maxima: after an exchange times out the
-	// syncer asks for less, and for more again once the link carries it.
+	// server choose, except in a full pull (a first sync, a resync),
+	// whose pages after the first ask for fullPullPage. Both are maxima:
+	// after an exchange times out the syncer asks for less, and for more
+	// again once the link carries it.
 	BatchSize int
 	PageSize  int
 	// PollInterval is how often the syncer pulls without a poke: the
