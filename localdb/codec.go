@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"casefile/model"
 )
@@ -90,6 +91,40 @@ func overlay(fields, changes model.Fields) model.Fields {
 		}
 	}
 	return fields
+}
+
+// searchReadsBack reports whether fields, normalised from the wire, give
+// the full-text entry they give once stored and read back (decodeFields):
+// every searchable value is absent, text in valid UTF-8 or a list of such
+// text, which JSON keeps exactly. A value the schema did not accept is
+// kept as it came and may read back otherwise (a number reformatted, a
+// list of mixed values filtered, invalid UTF-8 replaced).
+func searchReadsBack(col *model.Collection, fields model.Fields) bool {
+	if col == nil {
+		return true
+	}
+	for i := range col.Fields {
+		f := &col.Fields[i]
+		if !f.Searchable() {
+			continue
+		}
+		switch v := fields[f.Name].(type) {
+		case nil:
+		case string:
+			if !utf8.ValidString(v) {
+				return false
+			}
+		case []string:
+			for _, s := range v {
+				if !utf8.ValidString(s) {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // searchText is the text FTS indexes for a record: its searchable fields.

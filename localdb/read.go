@@ -49,6 +49,12 @@ func (db *DB) listWhere(q ListQuery) (where string, args []any, ok bool, err err
 		}
 		conds = append(conds, "state = ?")
 		args = append(args, q.State)
+		if q.State != model.StateSynced {
+			// records_state holds only what is not synced; this term
+			// lets the planner see that the list is within it.
+			conds = append(conds, "state <> ?")
+			args = append(args, model.StateSynced)
+		}
 	}
 	if strings.TrimSpace(q.Text) != "" {
 		match := db.searchMatch(q.Text)
@@ -282,10 +288,15 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	for _, s := range model.States {
 		st.Counts[s] = 0
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT state, count(*) FROM records GROUP BY state")
+	// records_state holds only the records that are not synced: they are
+	// counted there, and the synced ones are what is left of the total,
+	// counted in the same statement (one snapshot).
+	rows, err := db.r.QueryContext(ctx, `SELECT state, count(*) FROM records WHERE state <> ?1 GROUP BY state
+		UNION ALL SELECT ?1, count(*) FROM records`, model.StateSynced)
 	if err != nil {
 		return st, fmt.Errorf("status: %w", mapErr(err))
 	}
+	synced := 0
 	for rows.Next() {
 		var s model.SyncState
 		var n int
@@ -293,9 +304,15 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 			rows.Close()
 			return st, fmt.Errorf("status: %w", mapErr(err))
 		}
+		if s == model.StateSynced {
+			synced += n // the total
+			continue
+		}
 		st.Counts[s] = n
+		synced -= n
 	}
 	rows.Close()
+	st.Counts[model.StateSynced] = synced
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("status: %w", mapErr(err))
 	}

@@ -52,3 +52,29 @@ func TestSearchWordsMatchesDefinition(t *testing.T) {
 		}
 	}
 }
+
+// searchBody holds, for an encrypted database, the blind token of each
+// distinct word in the order the words first come, however the words
+// repeat and whatever their case and accents.
+func TestSealedSearchBodyIsDistinctTokensInOrder(t *testing.T) {
+	db, _, _ := openSealed(t)
+	pieces := []string{"Clerk", "clerk", "CLERK", "café", "CAFE", "hearing", "10", "30", " ", ", ", "\n", "Müller", "a", "b"}
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for range 500 {
+		var b strings.Builder
+		for range rnd.IntN(3000) / 10 {
+			b.WriteString(pieces[rnd.IntN(len(pieces))])
+			b.WriteByte(' ')
+		}
+		text := b.String()
+		var want []string
+		for _, w := range referenceWords(text) {
+			if tok := db.sealer.Blind(w); !slices.Contains(want, tok) {
+				want = append(want, tok)
+			}
+		}
+		if got := db.searchBody(text); got != strings.Join(want, " ") {
+			t.Fatalf("searchBody(%q) = %q, want %q", text, got, strings.Join(want, " "))
+		}
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
 
+	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/servertest"
 	"casefile/syncer"
 )
 
@@ -79,4 +82,74 @@ func TestPullAsksAheadInOrder(t *testing.T) {
 		}
 	}
 	assertMirrors(t, fresh)
+}
+
+// limitRecorder passes requests through and notes the limit each pull
+// asks for ("" when it names none).
+type limitRecorder struct {
+	mu     sync.Mutex
+	limits []string
+}
+
+func (l *limitRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == protocol.PathPull {
+		l.mu.Lock()
+		l.limits = append(l.limits, req.URL.Query().Get("limit"))
+		l.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (l *limitRecorder) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	got := l.limits
+	l.limits = nil
+	return got
+}
+
+// TestFullPullAsksForLargerPages: a first sync asks for its first page
+// at the server's own size and for the pages after it at
+// syncer.FullPullPage; a pull after it names no size (the server's own);
+// a device told a page size keeps to it throughout.
+func TestFullPullAsksForLargerPages(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Pages")
+	notes := protocol.DefaultPullPage + 100
+	for start := 0; start < notes; start += 200 {
+		var ops []model.Op
+		for i := start; i < min(start+200, notes); i++ {
+			ops = append(ops, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": title(i)}))
+		}
+		if _, err := alice.Push(context.Background(), ops...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, size := range []int{0, 400} {
+		rec := &limitRecorder{}
+		d := w.newDevice("d"+strconv.Itoa(size), alice, func(o *syncer.Options) {
+			o.PageSize = size
+			o.HTTPClient = &http.Client{Transport: rec}
+		})
+		first := []string{strconv.Itoa(protocol.DefaultPullPage), strconv.Itoa(syncer.FullPullPage)}
+		later := []string{""}
+		if size > 0 {
+			first, later = []string{"400", "400"}, []string{"400"}
+		}
+		if sum := d.sync(); sum.Pulled != notes+1 {
+			t.Fatalf("page size %d: the first sync pulled %d, want %d", size, sum.Pulled, notes+1)
+		}
+		if got := rec.take(); !slices.Equal(got, first) {
+			t.Fatalf("page size %d: the first sync asked for %q, want %q", size, got, first)
+		}
+		alice.CreateNote(t, m.ID, title(notes+size))
+		if sum := d.sync(); sum.Pulled != 1 {
+			t.Fatalf("page size %d: the next sync pulled %d, want 1", size, sum.Pulled)
+		}
+		if got := rec.take(); !slices.Equal(got, later) {
+			t.Fatalf("page size %d: the next sync asked for %q, want %q", size, got, later)
+		}
+		notes++
+	}
 }

@@ -40,8 +40,10 @@ type Options struct {
 	Device string // the device name the token is bound to, for logs
 	// BatchSize is the most ops one push carries; default DefaultBatchSize.
 	// PageSize is the most records one pull page asks for; 0 lets the
-	// server choose. Both are maxima: after an exchange times out the
-	// syncer asks for less, and for more again once the link carries it.
+	// server choose, except in a full pull (a first sync, a resync),
+	// whose pages after the first ask for fullPullPage. Both are maxima:
+	// after an exchange times out the syncer asks for less, and for more
+	// again once the link carries it.
 	BatchSize int
 	PageSize  int
 	// PollInterval is how often the syncer pulls without a poke: the
@@ -87,8 +89,9 @@ type Syncer struct {
 	link *link
 
 	// pageSize and batchSize adapt to the link: they shrink after a
-	// timed-out exchange and grow back after successes.
-	pageSize, batchSize *adaptiveSize
+	// timed-out exchange and grow back after successes. fullPageSize is
+	// pageSize for a full pull (a first sync, a resync).
+	pageSize, fullPageSize, batchSize *adaptiveSize
 
 	events chan Event
 	wake   chan struct{} // a cycle is wanted; buffered, so wakes coalesce
@@ -172,8 +175,9 @@ func New(db *localdb.DB, opts Options) *Syncer {
 
 		retrySet: map[time.Time]bool{},
 
-		pageSize:  newAdaptiveSize(cmp.Or(opts.PageSize, protocol.DefaultPullPage)),
-		batchSize: newAdaptiveSize(opts.BatchSize),
+		pageSize:     newAdaptiveSize(cmp.Or(opts.PageSize, protocol.DefaultPullPage)),
+		fullPageSize: newAdaptiveSize(cmp.Or(opts.PageSize, fullPullPage)),
+		batchSize:    newAdaptiveSize(opts.BatchSize),
 	}
 	s.netCtx, s.netCancel = context.WithCancel(context.Background())
 	s.link.setWorkOffline(opts.WorkOffline)

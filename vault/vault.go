@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -182,9 +183,50 @@ func (k *Keys) Blind(word string) string {
 	if k.tokens == nil || len(k.tokens) >= tokenCacheSize {
 		k.tokens = make(map[string]string, 1024)
 	}
-	k.tokens[word] = tok
+	k.tokens[strings.Clone(word)] = tok
 	k.tokensMu.Unlock()
 	return tok
+}
+
+// BlindAll returns Blind of each word, looking them up in the cache under
+// one lock and storing the new ones under another: a note's fifty-odd
+// words took a lock and an unlock each.
+func (k *Keys) BlindAll(words []string) []string {
+	toks := make([]string, len(words))
+	var miss []int
+	k.tokensMu.Lock()
+	for i, w := range words {
+		tok, ok := "", false
+		if len(w) <= tokenCacheWord {
+			tok, ok = k.tokens[w]
+		}
+		if !ok {
+			miss = append(miss, i)
+			continue
+		}
+		toks[i] = tok
+	}
+	k.tokensMu.Unlock()
+	if len(miss) == 0 {
+		return toks
+	}
+	for _, i := range miss {
+		toks[i] = k.blindOf(words[i])
+	}
+	k.tokensMu.Lock()
+	for _, i := range miss {
+		if len(words[i]) > tokenCacheWord {
+			continue
+		}
+		if k.tokens == nil || len(k.tokens) >= tokenCacheSize {
+			k.tokens = make(map[string]string, 1024)
+		}
+		// A word may be a slice of a long text: the cache keeps a copy,
+		// not the text.
+		k.tokens[strings.Clone(words[i])] = toks[i]
+	}
+	k.tokensMu.Unlock()
+	return toks
 }
 
 // blindOf computes the token of word.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,43 @@ func TestBlindCacheKeepsTokens(t *testing.T) {
 		if got := a.Blind(w); got != want || (first[w] != "" && first[w] != want) {
 			t.Fatalf("Blind(%q) = %s, computed %s, first %s", w, got, want, first[w])
 		}
+	}
+	if len(a.tokens) > tokenCacheSize {
+		t.Fatalf("the cache holds %d tokens, over its bound %d", len(a.tokens), tokenCacheSize)
+	}
+	if _, ok := a.tokens[long]; ok {
+		t.Fatal("a long word was cached")
+	}
+}
+
+// BlindAll gives each word the token Blind gives it, in order and with
+// repeats, whether the word is remembered, new, or too long to remember,
+// and across the cache being emptied midway.
+func TestBlindAllIsBlindOfEach(t *testing.T) {
+	key := make([]byte, KeySize)
+	key[0] = 9
+	a, err := newKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newKeys(key)
+	long := strings.Repeat("y", tokenCacheWord+1)
+	a.Blind("w1") // one word remembered before
+	words := []string{"w1", "w2", long, "w2", "w1", ""}
+	for i := range tokenCacheSize + 10 {
+		words = append(words, fmt.Sprintf("v%d", i%(tokenCacheSize/2+7)))
+	}
+	got := a.BlindAll(words)
+	if len(got) != len(words) {
+		t.Fatalf("%d tokens for %d words", len(got), len(words))
+	}
+	for i, w := range words {
+		if want := b.blindOf(w); got[i] != want {
+			t.Fatalf("word %d %q: token %s, want %s", i, w, got[i], want)
+		}
+	}
+	if again := a.BlindAll(words[:6]); !slices.Equal(again, got[:6]) {
+		t.Fatalf("remembered tokens %v, first %v", again, got[:6])
 	}
 	if len(a.tokens) > tokenCacheSize {
 		t.Fatalf("the cache holds %d tokens, over its bound %d", len(a.tokens), tokenCacheSize)
