@@ -21,12 +21,7 @@ func TestRecordsStateHoldsOnlyUnsyncedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before []migration
-	for _, m := range migs {
-		if m.Version < 18 {
-			before = append(before, m)
-		}
-	}
+	before, upgrade := upgradeFrom(t, migs, 18)
 	o := options{migrations: before}
 	for _, opt := range testSealing(t) {
 		opt(&o)
@@ -100,8 +95,8 @@ func TestRecordsStateHoldsOnlyUnsyncedRecords(t *testing.T) {
 		t.Fatalf("the seed does not reach every state:\n%s", full)
 	}
 	db.Close()
-	db, err = Open(bg, path, testSchema(t), testSealing(t)...)
-	if err != nil {
+	o.migrations = upgrade
+	if db, err = open(bg, path, testSchema(t), o); err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
