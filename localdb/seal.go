@@ -182,36 +182,38 @@ type blindsAll interface {
 }
 
 // distinctWords keeps the first of each word, in order, in words' own
-// array. The set is an open-addressed table of FNV-1a hashes on the stack
+// array. The set is an open-addressed table of FNV-1a hashes, on the stack
 // for a note's words (a Go map per call, even reused, was a fifth of
-// preparing a pulled note).
+// preparing a pulled note). The hash is kept in an int: its arithmetic
+// wraps, and masking with size-1 always gives a slot.
 func distinctWords(words []string) []string {
 	if len(words) < 2 {
 		return words
 	}
-	var small [256]int32
+	var small [256]int
 	size := 1
 	for size < 2*len(words) {
 		size <<= 1
 	}
-	var slots []int32
+	mask := size - 1
+	var slots []int
 	if size <= len(small) {
 		slots = small[:size]
 	} else {
-		slots = make([]int32, size)
+		slots = make([]int, size)
 	}
 	// A slot holds 1 + the place in out of its word; 0 is empty.
 	out := words[:0] // out never passes the word being read
 	for _, w := range words {
-		h := uint32(2166136261)
+		h := 2166136261
 		for i := 0; i < len(w); i++ {
-			h = (h ^ uint32(w[i])) * 16777619
+			h = (h ^ int(w[i])) * 16777619
 		}
-		for j := h & uint32(size-1); ; j = (j + 1) & uint32(size-1) {
+		for j := h & mask; ; j = (j + 1) & mask {
 			s := slots[j]
 			if s == 0 {
 				out = append(out, w)
-				slots[j] = int32(len(out))
+				slots[j] = len(out)
 				break
 			}
 			if out[s-1] == w {
