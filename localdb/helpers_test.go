@@ -290,3 +290,42 @@ func upgradeFrom(t testing.TB, migs []migration, n int) (before, upgrade []migra
 	last.SQL += "\n;\n" + strings.Join(needed, "\n;\n")
 	return before, upgrade
 }
+
+// olderSeeded is a sealed database made before migration n (upgradeFrom),
+// seeded with seedBacklog: a test reads it, then reopens it at the older
+// schema or brought up to date.
+type olderSeeded struct {
+	t              testing.TB
+	path           string
+	before, latest []migration
+}
+
+func openOlderSeeded(t *testing.T, n int) (*DB, *olderSeeded) {
+	t.Helper()
+	migs, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &olderSeeded{t: t, path: filepath.Join(t.TempDir(), "casefile.db")}
+	o.before, o.latest = upgradeFrom(t, migs, n)
+	db := o.reopen(false)
+	seedBacklog(t, db)
+	return db, o
+}
+
+// reopen opens the database again, brought up to date when latest.
+func (o *olderSeeded) reopen(latest bool) *DB {
+	o.t.Helper()
+	opts := options{migrations: o.before}
+	if latest {
+		opts.migrations = o.latest
+	}
+	for _, opt := range testSealing(o.t) {
+		opt(&opts)
+	}
+	db, err := open(bg, o.path, testSchema(o.t), opts)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return db
+}

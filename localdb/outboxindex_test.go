@@ -1,7 +1,6 @@
 package localdb
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,21 +9,7 @@ import (
 // keeps the plan it had with the index (outbox_state serves them all) and
 // none walks the whole table (counting per state reads the index alone).
 func TestDroppingOutboxDueKeepsThePlans(t *testing.T) {
-	migs, err := embeddedMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, upgrade := upgradeFrom(t, migs, 16)
-	o := options{migrations: before}
-	for _, opt := range testSealing(t) {
-		opt(&o)
-	}
-	path := filepath.Join(t.TempDir(), "casefile.db")
-	db, err := open(bg, path, testSchema(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedBacklog(t, db)
+	db, older := openOlderSeeded(t, 16)
 	queries := []struct {
 		name, query string
 		args        []any
@@ -51,11 +36,7 @@ func TestDroppingOutboxDueKeepsThePlans(t *testing.T) {
 	}
 	withDue := plans(db)
 	db.Close()
-	o.migrations = upgrade
-	db, err = open(bg, path, testSchema(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = older.reopen(true)
 	defer db.Close()
 	var n int
 	if err := db.r.QueryRowContext(bg, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'outbox_due'").Scan(&n); err != nil || n != 0 {

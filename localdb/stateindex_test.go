@@ -2,7 +2,6 @@ package localdb
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,21 +16,7 @@ import (
 // list of a state other than synced still reads the index, and counting
 // walks no table.
 func TestRecordsStateHoldsOnlyUnsyncedRecords(t *testing.T) {
-	migs, err := embeddedMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, upgrade := upgradeFrom(t, migs, 18)
-	o := options{migrations: before}
-	for _, opt := range testSealing(t) {
-		opt(&o)
-	}
-	path := filepath.Join(t.TempDir(), "casefile.db")
-	db, err := open(bg, path, testSchema(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedBacklog(t, db)
+	db, older := openOlderSeeded(t, 18)
 	for i, r := range allRecords(t, db) {
 		if i%4 == 0 && r.Collection == "note" {
 			if err := db.Delete(bg, r.ID); err != nil {
@@ -87,18 +72,13 @@ func TestRecordsStateHoldsOnlyUnsyncedRecords(t *testing.T) {
 	// Opening puts ops a crash caught syncing back to retrying: the view
 	// with the full index is taken once that has happened.
 	db.Close()
-	if db, err = open(bg, path, testSchema(t), o); err != nil {
-		t.Fatal(err)
-	}
+	db = older.reopen(false)
 	full := view(db)
 	if !strings.Contains(full, "conflict: 1") || !strings.Contains(full, "failed: 2") || strings.Contains(full, "synced: 0") {
 		t.Fatalf("the seed does not reach every state:\n%s", full)
 	}
 	db.Close()
-	o.migrations = upgrade
-	if db, err = open(bg, path, testSchema(t), o); err != nil {
-		t.Fatal(err)
-	}
+	db = older.reopen(true)
 	defer db.Close()
 	var def string
 	if err := db.r.QueryRowContext(bg, "SELECT sql FROM sqlite_schema WHERE name = 'records_state'").Scan(&def); err != nil || !strings.Contains(def, "WHERE state <> 'synced'") {
