@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -103,8 +105,13 @@ func (db *DB) openEntryFields(o *opRow, after, entryPlace sql.NullString) (sql.N
 	if !entryPlace.Valid || !after.Valid {
 		return sql.NullString{}, fmt.Errorf("op %s: %w", o.OpID, errNoFieldsEntry)
 	}
-	ad := append(place("journal", "after", o.Collection, o.RecordID, o.OpID), '|')
-	return db.openText(after, append(ad, entryPlace.String...))
+	kind, at, ok := strings.Cut(entryPlace.String, "|")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil {
+		return sql.NullString{}, fmt.Errorf("op %s: the journal entry holding its fields has no kind and time (%q)", o.OpID, entryPlace.String)
+	}
+	e := JournalEntry{Collection: o.Collection, RecordID: o.RecordID, OpID: o.OpID, Kind: JournalKind(kind)}
+	return db.openText(after, journalPlace("after", &e, n))
 }
 
 // decode is the row with its fields and base values decoded.
