@@ -180,12 +180,19 @@ func (k *Keys) Blind(word string) string {
 	}
 	tok = k.blindOf(word)
 	k.tokensMu.Lock()
+	k.remember(word, tok)
+	k.tokensMu.Unlock()
+	return tok
+}
+
+// remember caches tok as word's token, starting the cache afresh when it
+// is full; tokensMu is held. A word may be a slice of a long text: the
+// cache keeps a copy, not the text.
+func (k *Keys) remember(word, tok string) {
 	if k.tokens == nil || len(k.tokens) >= tokenCacheSize {
 		k.tokens = make(map[string]string, 1024)
 	}
 	k.tokens[strings.Clone(word)] = tok
-	k.tokensMu.Unlock()
-	return tok
 }
 
 // BlindAll returns Blind of each word, looking them up in the cache under
@@ -215,15 +222,9 @@ func (k *Keys) BlindAll(words []string) []string {
 	}
 	k.tokensMu.Lock()
 	for _, i := range miss {
-		if len(words[i]) > tokenCacheWord {
-			continue
+		if len(words[i]) <= tokenCacheWord {
+			k.remember(words[i], toks[i])
 		}
-		if k.tokens == nil || len(k.tokens) >= tokenCacheSize {
-			k.tokens = make(map[string]string, 1024)
-		}
-		// A word may be a slice of a long text: the cache keeps a copy,
-		// not the text.
-		k.tokens[strings.Clone(words[i])] = toks[i]
 	}
 	k.tokensMu.Unlock()
 	return toks
