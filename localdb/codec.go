@@ -174,6 +174,8 @@ type recordRow struct {
 	matterID    string
 	fields      model.Fields
 	base        model.Fields // nil until the server has the record
+	baseSame    bool         // base_fields holds baseSame: base is fields as stored
+	baseJSON    string       // base as stored (the fields' text when baseSame); "" when NULL
 	version     int64
 	baseDeleted bool
 	deleted     bool
@@ -183,6 +185,13 @@ type recordRow struct {
 }
 
 const recordCols = "rid, id, collection, matter_id, fields, base_fields, version, base_deleted, deleted, state, updated_at"
+
+// baseSame in base_fields says the server's copy of a record is its fields
+// as stored, text for text: a synced record keeps one copy of its values
+// (in an encrypted database, one sealed copy), not two. It is neither JSON
+// nor sealed text, so it cannot be mistaken for either. A write that
+// changes fields and not the base writes the base out first (writeRow).
+const baseSame = "="
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
@@ -206,12 +215,18 @@ func (db *DB) scanRecordRow(s rowScanner, decode bool) (recordRow, error) {
 	if fields, err = db.openText(fields, recordPlace("fields", r.collection, r.id)); err != nil {
 		return r, err
 	}
-	if base, err = db.openText(base, recordPlace("base_fields", r.collection, r.id)); err != nil {
+	if base.Valid && base.String == baseSame {
+		r.baseSame, base = true, fields
+	} else if base, err = db.openText(base, recordPlace("base_fields", r.collection, r.id)); err != nil {
 		return r, err
 	}
-	r.fieldsJSON = fields.String
+	r.fieldsJSON, r.baseJSON = fields.String, base.String
 	if !decode {
-		for _, text := range []sql.NullString{fields, base} {
+		checks := []sql.NullString{fields, base}
+		if r.baseSame {
+			checks = checks[:1]
+		}
+		for _, text := range checks {
 			if !canonicalFields(text.String) {
 				if _, err := decodeFields(text); err != nil {
 					return r, err

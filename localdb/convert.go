@@ -110,10 +110,14 @@ func (db *DB) copyRecords(ctx context.Context, from *sql.Conn, tx *sql.Tx) error
 			&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt, &mark); err != nil {
 			return err
 		}
+		sealedBase := db.sealNullable(nullable(base), recordPlace("base_fields", r.collection, r.id))
+		if base.Valid && base.String == baseSame {
+			sealedBase = baseSame
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, resync_mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.rid, r.id, r.collection, r.matterID,
 			db.sealText(fields.String, recordPlace("fields", r.collection, r.id)),
-			db.sealNullable(nullable(base), recordPlace("base_fields", r.collection, r.id)),
+			sealedBase,
 			r.version, r.baseDeleted, r.deleted, r.state, r.updatedAt, mark); err != nil {
 			return err
 		}

@@ -248,7 +248,7 @@ func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, loca
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Collection, matter,
-			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)), r.Version, model.StateSynced, touch)
+			db.sealText(fj, recordPlace("fields", r.Collection, r.ID)), baseSame, r.Version, model.StateSynced, touch)
 		if err != nil {
 			return 0, err
 		}

@@ -23,7 +23,7 @@ const (
 type pulledRow struct {
 	rid                      int64 // records.rid, set when the row is written
 	id, collection, matterID string
-	fields, base             any // the server's fields, sealed for fields and for base_fields
+	fields                   any // the server's fields, sealed; the base is the same (baseSame)
 	version                  int64
 	at                       int64
 	search                   string // the full-text row ("" writes none)
@@ -66,7 +66,6 @@ func (db *DB) preparePulled(r *protocol.Record) (pulledRow, error) {
 	return pulledRow{
 		id: r.ID, collection: r.Collection, matterID: matter,
 		fields:  db.sealText(fj, recordPlace("fields", r.Collection, r.ID)),
-		base:    db.sealText(fj, recordPlace("base_fields", r.Collection, r.ID)),
 		version: r.Version, at: nanos(r.UpdatedAt),
 		search: db.searchBody(searchText(col, fields)),
 	}, nil
@@ -229,7 +228,7 @@ func (w *pullWriter) flush(ctx context.Context) error {
 		rows[i].rid = last + int64(i) + 1
 	}
 	err = inChunks(ctx, w.tx, rows, nil, pulledInsert, pulledShape, func(r *pulledRow) []any {
-		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, r.base, r.version, model.StateSynced, r.at}
+		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, baseSame, r.version, model.StateSynced, r.at}
 	})
 	if err != nil {
 		return err

@@ -91,9 +91,12 @@ func (db *DB) settleRecord(ctx context.Context, tx *sql.Tx, rec recordRow, confl
 	// The indexed columns (deleted, state, matter_id) are set only when
 	// they change: SQLite rewrites the entries of every index on a column
 	// an UPDATE sets, whether or not its value changes.
+	var base any = baseSame
+	if fj != bj {
+		base = db.sealText(bj, recordPlace("base_fields", rec.collection, rec.id))
+	}
 	query := `UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0, fields = ?`
-	args := []any{db.sealText(bj, recordPlace("base_fields", rec.collection, rec.id)), r.Version,
-		db.sealText(fj, recordPlace("fields", rec.collection, rec.id))}
+	args := []any{base, r.Version, db.sealText(fj, recordPlace("fields", rec.collection, rec.id))}
 	if rec.deleted {
 		query += ", deleted = 0"
 	}

@@ -149,6 +149,9 @@ func pushedView(t *testing.T, db *DB) string {
 	t.Helper()
 	var b strings.Builder
 	opened := func(v sql.NullString, ad []byte) string {
+		if v.Valid && v.String == baseSame {
+			return "same"
+		}
 		s, err := db.openText(v, ad)
 		if err != nil {
 			t.Fatal(err)

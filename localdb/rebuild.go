@@ -125,11 +125,32 @@ func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields mo
 	}
 	old := rec
 	rec.fields, rec.fieldsJSON, rec.deleted, rec.state, rec.matterID, rec.updatedAt = fields, fj, deleted, state, matter, updated
+	// A base stored apart that the fields now equal becomes baseSame; a
+	// baseSame base the fields leave keeps their old text, in a copy of
+	// its own.
+	toSame := !old.baseSame && old.baseJSON == fj
+	fromSame := old.baseSame && fj != old.fieldsJSON
 	if fj == old.fieldsJSON && deleted == old.deleted && state == old.state && matter == old.matterID && updated == old.updatedAt {
+		if toSame {
+			rec.baseSame = true
+			_, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ? WHERE rid = ?", baseSame, rec.rid)
+			return rec, err
+		}
 		return rec, nil
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE records SET fields = ?, deleted = ?, state = ?, matter_id = ?, updated_at = ? WHERE rid = ?",
-		db.sealText(fj, recordPlace("fields", rec.collection, rec.id)), deleted, state, matter, updated, rec.rid); err != nil {
+	query := "UPDATE records SET fields = ?, deleted = ?, state = ?, matter_id = ?, updated_at = ?"
+	args := []any{db.sealText(fj, recordPlace("fields", rec.collection, rec.id)), deleted, state, matter, updated}
+	switch {
+	case toSame:
+		query += ", base_fields = ?"
+		args = append(args, baseSame)
+		rec.baseSame = true
+	case fromSame:
+		query += ", base_fields = ?"
+		args = append(args, db.sealText(old.fieldsJSON, recordPlace("base_fields", rec.collection, rec.id)))
+		rec.baseSame = false
+	}
+	if _, err := tx.ExecContext(ctx, query+" WHERE rid = ?", append(args, rec.rid)...); err != nil {
 		return rec, err
 	}
 	if fj != old.fieldsJSON || deleted != old.deleted {

@@ -69,9 +69,13 @@ func (db *DB) sqlOpen(expr, table, column string, ids ...string) string {
 }
 
 // sqlRecordFields is sqlOpen of the fields (or base_fields) of records
-// aliased alias.
+// aliased alias; a base_fields of baseSame is the fields.
 func (db *DB) sqlRecordFields(alias, column string) string {
-	return db.sqlOpen(alias+"."+column, "records", column, alias+".collection", alias+".id")
+	open := db.sqlOpen(alias+"."+column, "records", column, alias+".collection", alias+".id")
+	if column != "base_fields" {
+		return open
+	}
+	return "CASE WHEN " + alias + ".base_fields = '" + baseSame + "' THEN " + db.sqlRecordFields(alias, "fields") + " ELSE " + open + " END"
 }
 
 // sqlOpFields is sqlOpen of the fields of outbox ops aliased alias: their
