@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,6 +60,7 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	ctx := r.Context()
 	var resp protocol.PullResponse
+	var out []pulledRecord
 	err = s.st.Read(ctx, func(rd store.Reader) error {
 		head, err := rd.Head(ctx)
 		if err != nil {
@@ -72,22 +74,21 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		if (cursor > 0 && cursor < head.CompactedThrough && mark != head.CompactedThrough) || cursor > head.Seq {
 			return errCursorGone
 		}
-		cq := store.ChangeQuery{User: p.user, All: p.admin(), After: cursor, UpTo: head.Seq, Limit: int(limit) + 1}
+		cq := store.ChangeQuery{User: p.user, All: p.admin(), After: cursor, UpTo: head.Seq, Limit: int(limit) + 1, Text: true}
 		recs, err := rd.Changes(ctx, cq)
 		if err != nil {
 			return err
 		}
-		resp = protocol.PullResponse{Records: make([]protocol.Record, 0, len(recs)), Cursor: head.Seq, Head: head.Seq,
-			CompactedThrough: head.CompactedThrough}
+		resp = protocol.PullResponse{Cursor: head.Seq, Head: head.Seq, CompactedThrough: head.CompactedThrough}
 		if len(recs) > int(limit) {
 			recs = recs[:limit]
 			resp.More = true
 			resp.Cursor = recs[len(recs)-1].Seq
 		}
-		for _, rec := range recs {
-			resp.Records = append(resp.Records, *toProtocol(rec))
+		if out, err = pulledRecords(recs); err != nil {
+			return err
 		}
-		cq.UpTo, cq.Limit = resp.Cursor, 0
+		cq.UpTo, cq.Limit, cq.Text = resp.Cursor, 0, false
 		if resp.Removed, err = removals(ctx, rd, cq); err != nil {
 			return err
 		}
@@ -109,7 +110,64 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	s.metrics.pulled(p, resp.Cursor, time.Since(start))
 	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, answer(resp, out))
+}
+
+// pullAnswer is a pull's answer as it goes on the wire: a
+// protocol.PullResponse, key for key and in its order, whose records carry
+// their fields as JSON text, the store's own when it could leave them as
+// text (store.ChangeQuery.Text), so that a page is not decoded and encoded
+// again on its way out.
+type pullAnswer struct {
+	Records          []pulledRecord     `json:"records"`
+	Removed          []protocol.Removal `json:"removed,omitempty"`
+	DroppedMatters   []string           `json:"dropped_matters,omitempty"`
+	Cursor           int64              `json:"cursor"`
+	More             bool               `json:"more"`
+	Head             int64              `json:"head"`
+	CompactedThrough int64              `json:"compacted_through"`
+	Total            int64              `json:"total"`
+}
+
+// pulledRecord is a protocol.Record, key for key and in its order, with
+// its fields as JSON text.
+type pulledRecord struct {
+	ID         string          `json:"id"`
+	Collection string          `json:"collection"`
+	MatterID   string          `json:"matter_id"`
+	Version    int64           `json:"version"`
+	Seq        int64           `json:"seq"`
+	Deleted    bool            `json:"deleted,omitempty"`
+	Fields     json.RawMessage `json:"fields"`
+	CreatedBy  string          `json:"created_by"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedBy  string          `json:"updated_by"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+// answer is resp on the wire with recs as its records.
+func answer(resp protocol.PullResponse, recs []pulledRecord) pullAnswer {
+	return pullAnswer{Records: recs, Removed: resp.Removed, DroppedMatters: resp.DroppedMatters, Cursor: resp.Cursor,
+		More: resp.More, Head: resp.Head, CompactedThrough: resp.CompactedThrough, Total: resp.Total}
+}
+
+// pulledRecords puts a page's records in their wire form.
+func pulledRecords(recs []store.Record) ([]pulledRecord, error) {
+	out := make([]pulledRecord, len(recs))
+	for i, rec := range recs {
+		p := toProtocol(rec)
+		text := []byte(rec.FieldsText)
+		if rec.FieldsText == "" {
+			var err error
+			if text, err = json.Marshal(p.Fields); err != nil {
+				return nil, fmt.Errorf("record %s fields: %w", rec.ID, err)
+			}
+		}
+		out[i] = pulledRecord{ID: p.ID, Collection: p.Collection, MatterID: p.MatterID, Version: p.Version, Seq: p.Seq,
+			Deleted: p.Deleted, Fields: text, CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedBy: p.UpdatedBy,
+			UpdatedAt: p.UpdatedAt}
+	}
+	return out, nil
 }
 
 func removals(ctx context.Context, rd store.Reader, q store.ChangeQuery) ([]protocol.Removal, error) {

@@ -184,13 +184,16 @@ type Head struct {
 
 // Record is a record as the server stores it.
 type Record struct {
-	ID            string
-	Collection    string
-	MatterID      string
-	Version       int64
-	Seq           int64
-	Deleted       bool
-	Fields        model.Fields
+	ID         string
+	Collection string
+	MatterID   string
+	Version    int64
+	Seq        int64
+	Deleted    bool
+	Fields     model.Fields
+	// FieldsText is the fields as JSON text, canonical, set instead of
+	// Fields (which is then nil) by Changes for a ChangeQuery with Text.
+	FieldsText    string
 	FieldVersions map[string]int64 // per field, the version at which it last changed
 	// FieldChanges says, per field, who changed it last and when; nil or
 	// missing fields for records written before it was kept.
@@ -293,6 +296,10 @@ type ChangeQuery struct {
 	After int64 // exclusive
 	UpTo  int64 // inclusive
 	Limit int   // Changes only; 0 means no limit
+	// Text asks Changes to leave a record's fields as the store holds
+	// them (Record.FieldsText) when that text is what encoding them would
+	// write (fieldtext.Canonical), for an answer that passes them on.
+	Text bool
 }
 
 // Removal is a record to drop because it moved out of the user's sight.

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -28,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"SeqRollback", testSeqRollback},
 		{"RecordRoundTrip", testRecordRoundTrip},
 		{"ChangesVisibility", testChangesVisibility},
+		{"ChangesText", testChangesText},
 		{"BumpMatter", testBumpMatter},
 		{"MatterHolds", testMatterHolds},
 		{"Ledger", testLedger},
@@ -215,6 +217,60 @@ func testChangesVisibility(t *testing.T, st store.Store) {
 	}
 	if got, n := seqs(store.ChangeQuery{All: true, After: 2, UpTo: 5, Limit: 2}); !slices.Equal(got, []int64{3, 4}) || n != 3 {
 		t.Fatalf("admin range (2,5] limit 2 = %v (count %d), want [3 4] (count 3)", got, n)
+	}
+}
+
+// testChangesText: Changes with Text gives each record's fields as the
+// text encoding them writes, or decoded as without Text; nothing else of
+// the record differs.
+func testChangesText(t *testing.T, st store.Store) {
+	m := model.NewID()
+	for _, f := range []model.Fields{
+		{"title": "plain"},
+		{"title": "<&> \u2028 é \"quoted\"", "body": "line\none\ttab", "tags": []string{"b", "a"}},
+		{"title": "done", "urgent": true, "due": nil},
+		{},
+	} {
+		putRecord(t, st, "note", m, f)
+	}
+	var plain, text []store.Record
+	if err := st.Read(ctx, func(r store.Reader) (err error) {
+		q := store.ChangeQuery{All: true, UpTo: 4}
+		if plain, err = r.Changes(ctx, q); err != nil {
+			return err
+		}
+		q.Text = true
+		text, err = r.Changes(ctx, q)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(plain) != 4 || len(text) != 4 {
+		t.Fatalf("changes: %d and %d records, want 4", len(plain), len(text))
+	}
+	if text[0].FieldsText == "" {
+		t.Fatalf("fields written by the store came back decoded: %+v", text[0])
+	}
+	for i := range plain {
+		p, x := plain[i], text[i]
+		if p.FieldsText != "" {
+			t.Fatalf("record %d: text %q without Text", i, p.FieldsText)
+		}
+		want, err := json.Marshal(p.Fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.FieldsText != "" {
+			if x.Fields != nil || x.FieldsText != string(want) {
+				t.Fatalf("record %d: text %q (fields %v), want %s", i, x.FieldsText, x.Fields, want)
+			}
+		} else if got, _ := json.Marshal(x.Fields); string(got) != string(want) {
+			t.Fatalf("record %d: decoded %s, want %s", i, got, want)
+		}
+		x.Fields, x.FieldsText, p.Fields = nil, "", nil
+		if !reflect.DeepEqual(p, x) {
+			t.Fatalf("record %d differs beyond its fields:\n%+v\n%+v", i, p, x)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"casefile/internal/fieldtext"
 	"casefile/model"
 	"casefile/server/store"
 )
@@ -67,7 +68,9 @@ type scanner interface{ Scan(dest ...any) error }
 // changeCols are the columns of a record a pull sends (scanChange).
 const changeCols = `id, collection, matter_id, version, seq, deleted, fields, created_by, created_at, updated_by, updated_at`
 
-func scanChange(s scanner) (store.Record, error) {
+// scanChange reads a row of changeCols; with text, fields that are
+// canonical stay text (store.ChangeQuery.Text).
+func scanChange(s scanner, text bool) (store.Record, error) {
 	var r store.Record
 	var fields string
 	var created, updated int64
@@ -76,7 +79,9 @@ func scanChange(s scanner) (store.Record, error) {
 	if err != nil {
 		return r, err
 	}
-	if r.Fields, err = decodeFields(fields); err != nil {
+	if text && fieldtext.Canonical(fields) {
+		r.FieldsText = fields
+	} else if r.Fields, err = decodeFields(fields); err != nil {
 		return r, fmt.Errorf("record %s fields: %w", r.ID, err)
 	}
 	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
@@ -301,7 +306,7 @@ func (t *txn) changes(ctx context.Context, q store.ChangeQuery, where string, ar
 	defer rows.Close()
 	var out []store.Record
 	for rows.Next() {
-		r, err := scanChange(rows)
+		r, err := scanChange(rows, q.Text)
 		if err != nil {
 			return nil, fmt.Errorf("read changes: %w", err)
 		}

@@ -1,0 +1,89 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server/servertest"
+	"casefile/server/store/sqlitestore"
+)
+
+// rawPull is a pull answer's body as it came.
+func rawPull(t *testing.T, c *servertest.Client, cursor int64) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet,
+		c.URL+protocol.PathPull+"?cursor="+jsonInt(cursor)+"&limit=100", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("pull: %d %v %s", resp.StatusCode, err, body)
+	}
+	return body
+}
+
+func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestPullAnswerIsTheEncodedResponse: a pull's answer, whose records carry
+// their fields as the store holds them, is byte for byte what encoding the
+// answer it decodes to writes — fields with escapes, lists and a record
+// whose stored text is not canonical (spaces, keys out of order), which is
+// decoded and encoded as before.
+func TestPullAnswerIsTheEncodedResponse(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.NewUser(t, "ada", protocol.RoleAdmin)
+	m := c.CreateMatter(t, "Smith v Jones")
+	c.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "<&> \u2028 é \"quoted\"",
+		"body": "line\none\ttab", "tags": []any{"site", "witness"}}))
+	odd := c.CreateNote(t, m.ID, "stored with spaces")
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	spaced := `{"title": "stored with spaces",  "matter_id": "` + m.ID + `"}`
+	if _, err := db.Exec("UPDATE records SET fields = ? WHERE id = ?", spaced, odd.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	body := rawPull(t, c, 0)
+	var resp protocol.PullResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSuffix(body, []byte("\n")), again) {
+		t.Fatalf("answer:\n%s\nencoded again:\n%s", body, again)
+	}
+	if len(resp.Records) != 3 {
+		t.Fatalf("%d records, want 3", len(resp.Records))
+	}
+	if got := resp.Records[1].Fields; got["title"] != "<&> \u2028 é \"quoted\"" || got["body"] != "line\none\ttab" {
+		t.Fatalf("fields %v", got)
+	}
+	if got := resp.Records[2].Fields; got["title"] != "stored with spaces" || got[model.MatterField] != m.ID || len(got) != 2 {
+		t.Fatalf("fields stored with spaces came as %v", got)
+	}
+	if !bytes.Contains(body, []byte(`"fields":{"matter_id":"`+m.ID+`","title":"stored with spaces"}`)) {
+		t.Fatalf("the spaced fields did not go out encoded:\n%s", body)
+	}
+}
