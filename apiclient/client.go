@@ -142,6 +142,20 @@ const NoMark = -1
 // choose. mark is the compaction mark a full pull began under, for its
 // later pages, or NoMark.
 func (c *Client) Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error) {
+	return c.PullThen(ctx, cursor, limit, mark, nil)
+}
+
+// NextPage is the request for the page after a pull's answer, known from
+// the answer's headers before its body (protocol.HeaderPullNext).
+type NextPage struct {
+	Cursor int64 // the answer's cursor
+	Mark   int64 // the answer's compaction mark (compacted_through)
+}
+
+// PullThen is Pull that calls next, when a server names the next page in
+// its answer's headers, before the answer's body is read; the body must
+// then agree (the same cursor and mark, more to come), or the pull fails.
+func (c *Client) PullThen(ctx context.Context, cursor int64, limit int, mark int64, next func(NextPage)) (protocol.PullResponse, error) {
 	var out protocol.PullResponse
 	q := url.Values{"cursor": {strconv.FormatInt(cursor, 10)}}
 	if limit > 0 {
@@ -150,8 +164,33 @@ func (c *Client) Pull(ctx context.Context, cursor int64, limit int, mark int64) 
 	if mark != NoMark {
 		q.Set(protocol.PullMark, strconv.FormatInt(mark, 10))
 	}
-	if err := c.do(ctx, http.MethodGet, protocol.PathPull, q, nil, &out, c.timeout); err != nil {
+	var named *NextPage
+	var badNext string
+	answered := func(h http.Header) {
+		v := h.Get(protocol.HeaderPullNext)
+		if v == "" {
+			return
+		}
+		var n NextPage
+		if _, err := fmt.Sscanf(v, "%d %d", &n.Cursor, &n.Mark); err != nil || n.Cursor <= cursor || n.Mark < 0 ||
+			v != strconv.FormatInt(n.Cursor, 10)+" "+strconv.FormatInt(n.Mark, 10) {
+			badNext = v
+			return
+		}
+		named = &n
+		if next != nil {
+			next(n)
+		}
+	}
+	if err := c.doAnswer(ctx, http.MethodGet, protocol.PathPull, q, nil, nil, &out, c.timeout, answered); err != nil {
 		return out, fmt.Errorf("pull: %w", err)
+	}
+	if badNext != "" {
+		return out, fmt.Errorf("pull: %w", protocolError("pull names its next page as %q", badNext[:min(len(badNext), 64)]))
+	}
+	if named != nil && (!out.More || out.Cursor != named.Cursor || out.CompactedThrough != named.Mark) {
+		return out, fmt.Errorf("pull: %w", protocolError("pull named its next page after cursor %d and mark %d, but its body says cursor %d, mark %d, more %v",
+			named.Cursor, named.Mark, out.Cursor, out.CompactedThrough, out.More))
 	}
 	if out.Cursor < cursor {
 		return out, fmt.Errorf("pull: %w", protocolError("pull cursor went back from %d to %d", cursor, out.Cursor))
@@ -199,6 +238,12 @@ func (c *Client) doRaw(parent context.Context, method, path string, q url.Values
 
 // doHeader is doRaw with extra request headers.
 func (c *Client) doHeader(parent context.Context, method, path string, q url.Values, hdr http.Header, body []byte, out any, timeout time.Duration) error {
+	return c.doAnswer(parent, method, path, q, hdr, body, out, timeout, nil)
+}
+
+// doAnswer is doHeader that shows a 2xx answer's headers to answered
+// (when not nil) before its body is read.
+func (c *Client) doAnswer(parent context.Context, method, path string, q url.Values, hdr http.Header, body []byte, out any, timeout time.Duration, answered func(http.Header)) error {
 	wd := newWatchdog(parent, timeout)
 	defer wd.stop()
 	body, encoding := c.maybeGzip(body)
@@ -232,6 +277,9 @@ func (c *Client) doHeader(parent context.Context, method, path string, q url.Val
 	defer resp.Body.Close()
 	c.noteEncodings(resp)
 	wd.progress()
+	if answered != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		answered(resp.Header) // before a byte of the body, which may be long in coming
+	}
 	resp.Body = readCloser{wd.reader(resp.Body), resp.Body}
 	if err := gunzipBody(resp); err != nil {
 		return transportError(parent, wd.explain(err))

@@ -159,6 +159,15 @@ type PullResponse struct {
 	Total int64 `json:"total"`
 }
 
+// HeaderPullNext, on a pull's answer that has more pages, carries the next
+// page's request before its body: "CURSOR MARK", the answer's cursor and
+// compaction mark as decimals, equal to its body's cursor and
+// compacted_through. A client may ask for the next page as soon as the
+// headers come, while this page's body is still read and decoded
+// (docs/protocol.md, "Pulls ahead"). Servers older than it leave it out;
+// clients older than it ignore it.
+const HeaderPullNext = "Casefile-Pull-Next"
+
 // Removal names a record to drop locally.
 type Removal struct {
 	ID       string `json:"id"`

@@ -110,6 +110,9 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	s.metrics.pulled(p, resp.Cursor, time.Since(start))
 	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
+	if resp.More {
+		w.Header().Set(protocol.HeaderPullNext, strconv.FormatInt(resp.Cursor, 10)+" "+strconv.FormatInt(resp.CompactedThrough, 10))
+	}
 	writeJSON(w, http.StatusOK, answer(resp, out))
 }
 

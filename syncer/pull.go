@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"casefile/apiclient"
 	"casefile/localdb"
@@ -53,8 +54,14 @@ func (r *run) pull() error {
 			f = r.fetchPage(cursor, mark, sizes, true)
 		}
 		page, err := f.wait()
+		// The page after it, when its headers named one: it travels while
+		// this one is applied (and the one after it, once its own headers
+		// come: see allowNext).
+		next = f.detach()
 		r.adapt(sizes, "pull page", f.limit, err)
 		if apiclient.ClassOf(err) == apiclient.ClassCursorTooOld && !resynced {
+			next.abandon()
+			next = nil
 			// The server compacted past our cursor: read everything again.
 			// ResetCursor keeps pending ops and conflicts.
 			resynced = true
@@ -76,7 +83,14 @@ func (r *run) pull() error {
 			if cursor == 0 {
 				nextMark = page.CompactedThrough
 			}
-			next = r.fetchPage(page.Cursor, nextMark, sizes, false)
+			if next != nil && (next.cursor != page.Cursor || next.mark != nextMark) {
+				next.abandon()
+				next = nil
+			}
+			if next == nil {
+				next = r.fetchPage(page.Cursor, nextMark, sizes, false)
+			}
+			next.allowNext()
 		}
 		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
 			return fmt.Errorf("apply pull: %w", err)
@@ -110,13 +124,26 @@ func (r *run) pull() error {
 	return nil
 }
 
-// pageFetch is one pull request on a goroutine of its own.
+// pageFetch is one pull request on a goroutine of its own. When the
+// answer's headers name the next page (protocol.HeaderPullNext) and the
+// loop allows it, the fetch asks for that page at once, before its own
+// body is read: the server reads page N+2 while the client decodes N+1
+// and writes N, and no more than that runs ahead.
 type pageFetch struct {
-	limit  int // the page size asked for, for adapt
-	cancel context.CancelFunc
-	done   chan struct{}
-	page   protocol.PullResponse
-	err    error
+	r            *run
+	cursor, mark int64         // what was asked for
+	sizes        *adaptiveSize // the sizes it was asked at, for the next
+	limit        int           // the page size asked for, for adapt
+	cancel       context.CancelFunc
+	done         chan struct{}
+	page         protocol.PullResponse
+	err          error
+
+	mu      sync.Mutex
+	named   *apiclient.NextPage // the next page its headers named
+	mayNext bool                // the loop allows it to ask for that page
+	gone    bool                // taken or abandoned: it asks for nothing more
+	next    *pageFetch
 }
 
 // fullPullPage is the most records one page of a full pull (a first sync,
@@ -134,7 +161,8 @@ const fullPullPage = 2000
 // pull is no larger than the server's own: nothing is applied until it
 // has come, and the pages after it are asked for while it is applied.
 func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize, first bool) *pageFetch {
-	f := &pageFetch{limit: sizes.size(), done: make(chan struct{})}
+	f := &pageFetch{r: r, cursor: cursor, mark: mark, sizes: sizes, limit: sizes.size(), done: make(chan struct{}),
+		mayNext: first}
 	if first {
 		f.limit = min(f.limit, protocol.DefaultPullPage)
 	}
@@ -146,9 +174,38 @@ func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize, first bool) *pa
 	f.cancel = cancel
 	go func() {
 		defer close(f.done)
-		f.page, f.err = r.c.Pull(ctx, cursor, ask, mark)
+		f.page, f.err = r.c.PullThen(ctx, cursor, ask, mark, func(n apiclient.NextPage) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.named = &n
+			f.askNext()
+		})
 	}()
 	return f
+}
+
+// allowNext lets f ask for the page after it once its headers name it (at
+// once, if they have come): the loop has taken the page before f.
+func (f *pageFetch) allowNext() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mayNext = true
+	f.askNext()
+}
+
+// askNext starts the fetch of the page f's headers named, when allowed and
+// not yet started; f.mu is held. The next page's mark follows the loop's
+// rule: a full pull's first page (cursor 0) gives its later pages the
+// mark it reported.
+func (f *pageFetch) askNext() {
+	if !f.mayNext || f.named == nil || f.next != nil || f.gone {
+		return
+	}
+	mark := f.mark
+	if f.cursor == 0 {
+		mark = f.named.Mark
+	}
+	f.next = f.r.fetchPage(f.named.Cursor, mark, f.sizes, false)
 }
 
 // wait returns the page once it has come.
@@ -158,11 +215,24 @@ func (f *pageFetch) wait() (protocol.PullResponse, error) {
 	return f.page, f.err
 }
 
-// abandon cancels a fetch nobody will take, and waits for its goroutine.
+// detach hands over the fetch of the page after f, if f started one, and
+// stops f from starting any.
+func (f *pageFetch) detach() *pageFetch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gone = true
+	next := f.next
+	f.next = nil
+	return next
+}
+
+// abandon cancels a fetch nobody will take, and the one it started, and
+// waits for their goroutines.
 func (f *pageFetch) abandon() {
 	if f != nil {
 		f.cancel()
 		<-f.done
+		f.detach().abandon()
 	}
 }
 

@@ -3,11 +3,13 @@ package syncer_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -152,4 +154,82 @@ func TestFullPullAsksForLargerPages(t *testing.T) {
 		}
 		notes++
 	}
+}
+
+// heldPull passes requests through and holds the body of the pull whose
+// number is hold (1-based) until release is closed; the answer's headers
+// come at once.
+type heldPull struct {
+	pullRecorder
+	hold    int
+	release chan struct{}
+}
+
+func (h *heldPull) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := h.pullRecorder.RoundTrip(req)
+	if err != nil || req.URL.Path != protocol.PathPull {
+		return resp, err
+	}
+	h.mu.Lock()
+	n := len(h.cursors)
+	h.mu.Unlock()
+	if n == h.hold {
+		resp.Body = heldBody{resp.Body, h.release}
+	}
+	return resp, nil
+}
+
+type heldBody struct {
+	io.ReadCloser
+	release <-chan struct{}
+}
+
+func (b heldBody) Read(p []byte) (int, error) {
+	<-b.release
+	return b.ReadCloser.Read(p)
+}
+
+// TestPullAsksAtMostTwoPagesAhead: the server names the next page in an
+// answer's headers, and the pull asks for it before the body has come —
+// but for no page beyond it until the page before is taken, so that no
+// more than two pages travel ahead of the one being written. Every cursor
+// is asked once, in order, and the device ends as the server.
+func TestPullAsksAtMostTwoPagesAhead(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Many pages")
+	for i := range 20 {
+		alice.CreateNote(t, m.ID, title(i))
+	}
+	rec := &heldPull{hold: 3, release: make(chan struct{})}
+	fresh := w.newDevice("fresh", alice, func(o *syncer.Options) {
+		o.PageSize = 3
+		o.HTTPClient = &http.Client{Transport: rec}
+	})
+	done := make(chan syncer.Summary, 1)
+	go func() { done <- fresh.sync() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.asked()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := rec.asked(); len(got) != 4 {
+		close(rec.release)
+		t.Fatalf("with the third page's body held, pulls asked for %v: want the fourth asked from its headers", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := rec.asked(); len(got) != 4 {
+		close(rec.release)
+		t.Fatalf("with the third page's body held, pulls asked for %v: want none beyond the fourth", got)
+	}
+	close(rec.release)
+	if sum := <-done; sum.Pulled != 21 {
+		t.Fatalf("the first sync pulled %d, want 21", sum.Pulled)
+	}
+	asked := rec.asked()
+	for i := 1; i < len(asked); i++ {
+		if asked[i] <= asked[i-1] {
+			t.Fatalf("pulls asked for %v: want each cursor once, in order", asked)
+		}
+	}
+	assertMirrors(t, fresh)
 }

@@ -16,8 +16,10 @@ type Remote interface {
 	// SendPush sends a push encoded by apiclient.EncodePush, naming the
 	// client's pull cursor (see apiclient.Client.PushFrom).
 	SendPush(ctx context.Context, p *apiclient.Push, cursor int64) (protocol.PushResponse, error)
-	// Pull fetches one page of changes after cursor (see apiclient.Client.Pull).
-	Pull(ctx context.Context, cursor int64, limit int, mark int64) (protocol.PullResponse, error)
+	// PullThen fetches one page of changes after cursor, calling next when
+	// the answer's headers name the page after it (see
+	// apiclient.Client.PullThen).
+	PullThen(ctx context.Context, cursor int64, limit int, mark int64, next func(apiclient.NextPage)) (protocol.PullResponse, error)
 	// Health probes the server and returns its head; nil means it answers.
 	Health(ctx context.Context) (int64, error)
 	// Events opens the event stream, resuming after lastEventID.
