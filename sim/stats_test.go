@@ -109,16 +109,21 @@ func (s *stats) summary() string {
 		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
 		"left failed after quiescing: %s); compactions %d (answers %d, tombstones %d compacted; full resyncs seen %d); "+
 		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d); sync contract: %s; "+
-		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s; push batches taken while the one before was on the server %d",
+		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s; push batches taken while the one before was on the server %d; pull pages asked from the headers of the one before %d",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
 		n["matters deleted with their records"], total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"], n["token revokes"], n["device revocations"], n["device revocations: unsent ops exported"],
 		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
 		s.prefixed("left failed: "), n["compactions"], n["compacted answers"], n["compacted tombstones"], n["full resyncs"],
 		n["crawled answers read whole"], n["crawled pull pages the cursor passed"], n["crawling answers cut by a busy machine"], s.prefixed("contract: "),
-		n["slowest clean exchange (ms)"], requestTimeout, s.prefixed("files "), s.prefixed("undo: "), n[statOverlapped])
+		n["slowest clean exchange (ms)"], requestTimeout, s.prefixed("files "), s.prefixed("undo: "), n[statOverlapped], n[statPulledAhead])
 }
 
 // statOverlapped counts the push batches a device took while the batch
 // before was on the server (syncer.Summary.Overlapped): the scenarios
 // must draw that overlap, or they prove nothing of it.
 const statOverlapped = "pushes overlapped"
+
+// statPulledAhead counts the pull pages a device asked for from the
+// headers of the answer before them (syncer.Summary.PulledAhead): the
+// scenarios must draw it too.
+const statPulledAhead = "pulls ahead"

@@ -126,6 +126,7 @@ func (w *world) sync(c *client) {
 	}
 	w.stats.inc("syncs", 1)
 	w.stats.inc(statOverlapped, sum.Overlapped)
+	w.stats.inc(statPulledAhead, sum.PulledAhead)
 	w.stats.inc("conflicts", sum.Conflicts)
 	w.stats.inc("rejected", sum.Failed)
 	w.tracef("%s sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",
@@ -438,6 +439,8 @@ func (w *world) quiesce(when string) {
 			sum, err := c.s.RunOnce(w.ctx)
 			w.stats.inc("syncs", 1)
 			w.stats.inc(statOverlapped, sum.Overlapped)
+			w.stats.inc(statPulledAhead, sum.PulledAhead)
+	w.stats.inc(statPulledAhead, sum.PulledAhead)
 			w.stats.inc("conflicts", sum.Conflicts)
 			w.stats.inc("rejected", sum.Failed)
 			w.tracef("%s settle sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",

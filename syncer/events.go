@@ -65,4 +65,8 @@ type Summary struct {
 	// batch before was on the server (see run.push); for tests and
 	// diagnosis.
 	Overlapped int `json:"-"`
+	// PulledAhead counts the pull pages asked for from the headers of the
+	// answer before them, while its body was still to come (see
+	// pageFetch); for tests and diagnosis.
+	PulledAhead int `json:"-"`
 }

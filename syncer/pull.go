@@ -89,6 +89,8 @@ func (r *run) pull() error {
 			}
 			if next == nil {
 				next = r.fetchPage(page.Cursor, nextMark, sizes, false)
+			} else {
+				r.sum.PulledAhead++
 			}
 			next.allowNext()
 		}

@@ -222,8 +222,8 @@ func TestPullAsksAtMostTwoPagesAhead(t *testing.T) {
 		t.Fatalf("with the third page's body held, pulls asked for %v: want none beyond the fourth", got)
 	}
 	close(rec.release)
-	if sum := <-done; sum.Pulled != 21 {
-		t.Fatalf("the first sync pulled %d, want 21", sum.Pulled)
+	if sum := <-done; sum.Pulled != 21 || sum.PulledAhead == 0 {
+		t.Fatalf("the first sync pulled %d, %d pages asked ahead; want 21, and some", sum.Pulled, sum.PulledAhead)
 	}
 	asked := rec.asked()
 	for i := 1; i < len(asked); i++ {
