@@ -440,7 +440,6 @@ func (w *world) quiesce(when string) {
 			w.stats.inc("syncs", 1)
 			w.stats.inc(statOverlapped, sum.Overlapped)
 			w.stats.inc(statPulledAhead, sum.PulledAhead)
-			w.stats.inc(statPulledAhead, sum.PulledAhead)
 			w.stats.inc("conflicts", sum.Conflicts)
 			w.stats.inc("rejected", sum.Failed)
 			w.tracef("%s settle sync: pushed %d pulled %d conflicts %d failed %d retrying %d; %s",
