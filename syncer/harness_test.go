@@ -305,3 +305,15 @@ func assertMirror(t testing.TB, d *device) {
 }
 
 func title(i int) string { return fmt.Sprintf("note %03d", i) }
+
+// manyPages gives w a member, alice, with a matter of n notes (titled by
+// title), for pulls of several pages, and returns her client.
+func manyPages(t *testing.T, w *world, n int) *servertest.Client {
+	t.Helper()
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Many pages")
+	for i := range n {
+		alice.CreateNote(t, m.ID, title(i))
+	}
+	return alice
+}

@@ -242,11 +242,7 @@ func journalHas(t testing.TB, d *device, kind localdb.JournalKind) bool {
 // the server's estimate, page by page.
 func TestInitialSyncProgress(t *testing.T) {
 	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Many pages")
-	for i := range 9 {
-		alice.CreateNote(t, m.ID, title(i))
-	}
+	alice := manyPages(t, w, 9)
 	fresh := w.newDevice("fresh", alice, func(o *syncer.Options) { o.PageSize = 3 })
 	if sum := fresh.sync(); sum.Pulled != 10 {
 		t.Fatalf("pulled %d, want 10", sum.Pulled)

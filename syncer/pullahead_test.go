@@ -53,11 +53,7 @@ func (p *pullRecorder) asked() []int64 {
 // the next sync goes on from there.
 func TestPullAsksAheadInOrder(t *testing.T) {
 	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Many pages")
-	for i := range 9 {
-		alice.CreateNote(t, m.ID, title(i))
-	}
+	alice := manyPages(t, w, 9)
 	rec := &pullRecorder{failAt: 3}
 	fresh := w.newDevice("fresh", alice, func(o *syncer.Options) {
 		o.PageSize = 3
@@ -196,11 +192,7 @@ func (b heldBody) Read(p []byte) (int, error) {
 // is asked once, in order, and the device ends as the server.
 func TestPullAsksAtMostTwoPagesAhead(t *testing.T) {
 	w := newWorld(t)
-	alice := w.srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Many pages")
-	for i := range 20 {
-		alice.CreateNote(t, m.ID, title(i))
-	}
+	alice := manyPages(t, w, 20)
 	rec := &heldPull{hold: 3, release: make(chan struct{})}
 	fresh := w.newDevice("fresh", alice, func(o *syncer.Options) {
 		o.PageSize = 3
