@@ -368,7 +368,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
 // and open event streams ask again on each heartbeat and poke, so a
 // revocation or a role change reaches them too.
 func (s *Server) principalOf(ctx context.Context, rd store.Reader, hash string) (*principal, error) {
-	t, err := rd.Token(ctx, hash)
+	t, u, err := rd.Holder(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
@@ -377,10 +377,6 @@ func (s *Server) principalOf(ctx context.Context, rd store.Reader, hash string) 
 	}
 	if revokedToken(t) {
 		return nil, errRevokedDevice
-	}
-	u, err := rd.User(ctx, t.User)
-	if err != nil {
-		return nil, err
 	}
 	return &principal{user: u.Name, role: u.Role, device: t.Device, tokenHash: hash}, nil
 }

@@ -59,6 +59,9 @@ type Reader interface {
 	// Token returns the token with this hash or ErrNotFound; its
 	// RevokedAt is its device's revocation time (zero if none).
 	Token(ctx context.Context, hash string) (Token, error)
+	// Holder returns the token with this hash and its user, as Token and
+	// User would, in one read; ErrNotFound when either is missing.
+	Holder(ctx context.Context, hash string) (Token, User, error)
 	// Devices returns the devices a user has signed in from, by name.
 	Devices(ctx context.Context, user string) ([]Device, error)
 	// IsMember reports whether the user is a member of the matter.

@@ -373,6 +373,22 @@ func testUsersAndTokens(t *testing.T, st store.Store) {
 	if got != toks[1] {
 		t.Fatalf("token = %+v, want %+v", got, toks[1])
 	}
+	var holder, alice store.User
+	if err := st.Read(ctx, func(r store.Reader) (err error) {
+		if got, holder, err = r.Holder(ctx, "h2"); err != nil {
+			return err
+		}
+		alice, err = r.User(ctx, "alice")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != toks[1] || holder != alice {
+		t.Fatalf("holder = %+v, %+v; want %+v, %+v", got, holder, toks[1], alice)
+	}
+	if err := st.Read(ctx, func(r store.Reader) error { _, _, err := r.Holder(ctx, "nobody's"); return err }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("holder of an unknown token: %v, want ErrNotFound", err)
+	}
 	var n int64
 	write(t, st, func(tx store.Tx) (err error) { n, err = tx.DeleteTokens(ctx, "alice", "phone"); return err })
 	if n != 2 {
@@ -385,6 +401,10 @@ func testUsersAndTokens(t *testing.T, st store.Store) {
 	err = st.Read(ctx, func(r store.Reader) error { _, err := r.Token(ctx, "h1"); return err })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoked token: %v, want ErrNotFound", err)
+	}
+	err = st.Read(ctx, func(r store.Reader) error { _, _, err := r.Holder(ctx, "h1"); return err })
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("holder of a revoked token: %v, want ErrNotFound", err)
 	}
 	var users []store.User
 	if err := st.Read(ctx, func(r store.Reader) (err error) { users, err = r.Users(ctx); return err }); err != nil {

@@ -67,6 +67,26 @@ func (t *txn) Token(ctx context.Context, hash string) (store.Token, error) {
 	return tok, nil
 }
 
+func (t *txn) Holder(ctx context.Context, hash string) (store.Token, store.User, error) {
+	tok := store.Token{Hash: hash}
+	var u store.User
+	var created, expires, revoked, userCreated int64
+	err := t.q.QueryRowContext(ctx, `SELECT t.user_name, t.device, t.created_at, t.expires_at, COALESCE(d.revoked_at, 0),
+			u.role, u.password_hash, u.created_at
+		FROM tokens t JOIN users u ON u.name = t.user_name
+		LEFT JOIN devices d ON d.user_name = t.user_name AND d.device = t.device WHERE t.hash = $1`, hash).
+		Scan(&tok.User, &tok.Device, &created, &expires, &revoked, &u.Role, &u.PasswordHash, &userCreated)
+	if err != nil {
+		return tok, u, fmt.Errorf("read token holder: %w", t.mapErr(err))
+	}
+	tok.CreatedAt, tok.ExpiresAt = fromMicro(created), fromMicro(expires)
+	if revoked != 0 {
+		tok.RevokedAt = fromMicro(revoked)
+	}
+	u.Name, u.CreatedAt = tok.User, fromMicro(userCreated)
+	return tok, u, nil
+}
+
 func (t *txn) Devices(ctx context.Context, user string) ([]store.Device, error) {
 	rows, err := t.q.QueryContext(ctx, `SELECT device, first_seen, last_seen, revoked_at, revoked_by
 		FROM devices WHERE user_name = $1 ORDER BY device`, user)
