@@ -41,8 +41,9 @@ type Undone struct {
 	Fields []string `json:"fields,omitempty"`
 	Kept   []string `json:"kept,omitempty"`
 	// Also counts records restored with their matter (a cascade delete
-	// is taken back as one change).
-	Also int `json:"also,omitempty"`
+	// is taken back as one change); Restored names them.
+	Also     int      `json:"also,omitempty"`
+	Restored []string `json:"restored,omitempty"`
 }
 
 // undoSummaryCascade starts the journal summary of a record deleted with its
@@ -77,6 +78,7 @@ func (db *DB) Undo(ctx context.Context) (Undone, error) {
 				return fmt.Errorf("restore %s %s with its matter: %w", e.Collection, e.RecordID, err)
 			}
 			out.Also++
+			out.Restored = append(out.Restored, e.RecordID)
 		}
 		return nil
 	})

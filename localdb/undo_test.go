@@ -2,6 +2,7 @@ package localdb
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"casefile/model"
@@ -171,7 +172,7 @@ func TestUndoOfCascadeRestoresTheMatterAndItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := mustUndo(t, db)
-	if u.Action != UndoRestored || u.Record.ID != m || u.Also != 2 {
+	if u.Action != UndoRestored || u.Record.ID != m || u.Also != 2 || !slices.Equal(slices.Sorted(slices.Values(u.Restored)), slices.Sorted(slices.Values([]string{a, b}))) {
 		t.Fatalf("undo of a cascade = %+v", u)
 	}
 	for _, id := range []string{m, a, b} {

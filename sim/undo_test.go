@@ -41,9 +41,13 @@ func (w *world) undo(c *client) {
 	case localdb.UndoDeleted:
 		w.ack(c, entry{rec: id, kind: "delete"})
 	case localdb.UndoRestored:
-		w.withdraw(c, id, "delete", "", "")
-		w.ack(c, entry{rec: id, kind: "create"})
-		w.stats.inc("undo: restored with their matter", u.Also)
+		// The records deleted with a matter come back with it: their
+		// deletes are taken back too.
+		for _, rid := range append([]string{id}, u.Restored...) {
+			w.withdraw(c, rid, "delete", "", "")
+			w.ack(c, entry{rec: rid, kind: "create"})
+		}
+		w.stats.inc("undo: restored with their matter", len(u.Restored))
 	case localdb.UndoReverted:
 		for _, f := range u.Fields {
 			if s, ok := u.Change.After[f].(string); ok {
