@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 
@@ -18,7 +19,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := profileCPU(os.Getenv("CASEFILE_CPUPROFILE"))
+	stopTrace := traceTo(os.Getenv("CASEFILE_TRACE"))
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopTrace()
 	stopProfile()
 	stop()
 	os.Exit(code)
@@ -63,4 +66,29 @@ func commandName(args []string) string {
 		return filepath.Base(a)
 	}
 	return "casefile"
+}
+
+// traceTo writes this process's execution trace into the directory dir,
+// as <command>-<pid>.trace, until the returned function is called; with
+// dir empty it does nothing. Where a CPU profile says what is busy, a
+// trace says what waits (go tool trace -pprof=sync or sched).
+func traceTo(dir string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.trace", commandName(os.Args[1:]), os.Getpid()))
+	f, err := os.Create(path) // #nosec G304 -- a directory the operator named
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "casefile: trace:", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		fmt.Fprintln(os.Stderr, "casefile: trace:", err)
+		_ = f.Close()
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
+		_ = f.Close()
+	}
 }

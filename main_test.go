@@ -24,25 +24,32 @@ func TestCommandName(t *testing.T) {
 	}
 }
 
-// TestProfileCPU: with a directory, the process's CPU profile is written
-// there under the command's name and the pid once stopped; without one,
-// nothing is.
-func TestProfileCPU(t *testing.T) {
-	dir := t.TempDir()
-	profileCPU("")()
-	stop := profileCPU(dir)
-	stop()
-	path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", commandName(os.Args[1:]), os.Getpid()))
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
+// TestProfileCPUAndTrace: with a directory, the process's CPU profile or
+// execution trace is written there under the command's name and the pid
+// once stopped; without one, nothing is.
+func TestProfileCPUAndTrace(t *testing.T) {
+	for _, c := range []struct {
+		ext   string
+		start func(string) func()
+	}{{".pprof", profileCPU}, {".trace", traceTo}} {
+		t.Run(c.ext, func(t *testing.T) {
+			dir := t.TempDir()
+			c.start("")()
+			stop := c.start(dir)
+			stop()
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d%s", commandName(os.Args[1:]), os.Getpid(), c.ext))
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Size() == 0 {
+				t.Fatalf("%s is empty", path)
+			}
+			ents, _ := os.ReadDir(dir)
+			if len(ents) != 1 {
+				t.Fatalf("%d files in the directory, want 1", len(ents))
+			}
+			c.start(filepath.Join(dir, "missing"))() // an unusable directory is reported, not fatal
+		})
 	}
-	if info.Size() == 0 {
-		t.Fatalf("%s is empty", path)
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Fatalf("%d files in the profile directory, want 1", len(ents))
-	}
-	profileCPU(filepath.Join(dir, "missing"))() // an unusable directory is reported, not fatal
 }

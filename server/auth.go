@@ -347,8 +347,8 @@ func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
 	}
 	hash := hashToken(strings.TrimSpace(token))
 	var p *principal
-	err := s.st.Read(r.Context(), func(rd store.Reader) (err error) {
-		p, err = s.principalOf(r.Context(), rd, hash)
+	err := s.reads.read(r.Context(), func(ctx context.Context, rd store.Reader) (err error) {
+		p, err = s.principalOf(ctx, rd, hash)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {

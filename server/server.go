@@ -104,7 +104,8 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	hub     *hub
-	group   pushGroup // group commit of concurrent pushes
+	group   pushGroup  // group commit of concurrent pushes
+	reads   *readGroup // batched small reads of requests and streams
 	metrics *metrics
 	limits  *limiters
 	seen    seenCache // when each token last noted its device as seen
@@ -217,6 +218,10 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub()
+	s.reads = newReadGroup(st)
+	for range readLanes {
+		s.wg.Go(func() { s.reads.work(s.ctx) })
+	}
 	s.metrics = newMetrics(s)
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
 	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait, opts.Password.withDefaults().MemoryKiB)
@@ -351,7 +356,7 @@ func (s *Server) Close() error {
 // Head returns the server's change sequence.
 func (s *Server) Head(ctx context.Context) (int64, error) {
 	var h store.Head
-	err := s.st.Read(ctx, func(r store.Reader) (err error) {
+	err := s.reads.read(ctx, func(ctx context.Context, r store.Reader) (err error) {
 		h, err = r.Head(ctx)
 		return err
 	})

@@ -1,0 +1,125 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"casefile/server/store"
+)
+
+// Read batching limits.
+const (
+	// readLanes is how many batches are read at once: enough to keep both
+	// cores of a small server busy, few enough that each batch is large
+	// under load.
+	readLanes = 2
+	// maxReadBatch bounds the jobs of one read transaction, so that a
+	// batch never holds a snapshot (and with SQLite, the checkpointer)
+	// for long.
+	maxReadBatch = 256
+)
+
+var errReadsClosed = errors.New("the server is closing")
+
+// readGroup batches the small reads every request and event stream makes
+// (who holds a token, what a stream's hints mean for its user, the head):
+// jobs waiting when a lane comes free are read in one transaction. With
+// 10,000 streams each beginning its own read transaction, the
+// transactions' own cost (and with SQLite, a page cache emptied by every
+// commit in between) was most of a busy server's reading; one transaction
+// for many jobs pays it once. A job is read in a transaction that begins
+// after the job was handed in, so it sees every change committed before,
+// as a read of its own would.
+type readGroup struct {
+	st      store.Store
+	mu      sync.Mutex
+	wake    *sync.Cond
+	pending []*readJob
+	closed  bool
+}
+
+// readJob is one read in a batch. fn runs with the batch's context, not
+// the caller's: cancelling one caller must not break the transaction the
+// others share (with PostgreSQL, a cancelled statement aborts it).
+type readJob struct {
+	ctx  context.Context
+	fn   func(context.Context, store.Reader) error
+	err  error
+	done chan struct{}
+}
+
+func newReadGroup(st store.Store) *readGroup {
+	g := &readGroup{st: st}
+	g.wake = sync.NewCond(&g.mu)
+	return g
+}
+
+// read runs fn in the next batch and returns its error. A caller whose
+// context ends while it waits is not read; it gets the context's error.
+func (g *readGroup) read(ctx context.Context, fn func(context.Context, store.Reader) error) error {
+	j := &readJob{ctx: ctx, fn: fn, done: make(chan struct{})}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return errReadsClosed
+	}
+	g.pending = append(g.pending, j)
+	g.mu.Unlock()
+	g.wake.Signal()
+	<-j.done
+	return j.err
+}
+
+// work reads batches until ctx ends; then it fails the jobs left and
+// every later one.
+func (g *readGroup) work(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		g.mu.Lock()
+		g.closed = true
+		g.mu.Unlock()
+		g.wake.Broadcast()
+	})
+	defer stop()
+	for {
+		g.mu.Lock()
+		for len(g.pending) == 0 && !g.closed {
+			g.wake.Wait()
+		}
+		if g.closed || ctx.Err() != nil {
+			g.closed = true
+			left := g.pending
+			g.pending = nil
+			g.mu.Unlock()
+			for _, j := range left {
+				j.err = errReadsClosed
+				close(j.done)
+			}
+			return
+		}
+		n := min(len(g.pending), maxReadBatch)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		g.mu.Unlock()
+		g.readBatch(ctx, batch)
+	}
+}
+
+// readBatch reads the jobs of batch in one transaction. A job's error is
+// its own; the others go on.
+func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
+	err := g.st.Read(ctx, func(rd store.Reader) error {
+		for _, j := range batch {
+			if j.err = j.ctx.Err(); j.err == nil {
+				j.err = j.fn(ctx, rd)
+			}
+		}
+		return nil
+	})
+	for _, j := range batch {
+		if err != nil && j.err == nil {
+			j.err = err
+		}
+		close(j.done)
+	}
+}

@@ -1,0 +1,258 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"casefile/server/store"
+	"casefile/server/store/sqlitestore"
+)
+
+// countingStore is a real SQLite store that counts its read transactions.
+type countingStore struct {
+	store.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) Read(ctx context.Context, fn func(store.Reader) error) error {
+	c.reads.Add(1)
+	return c.Store.Read(ctx, fn)
+}
+
+// startReads opens a store and a read group with its lanes working until
+// the test ends.
+func startReads(t *testing.T) (*countingStore, *readGroup, context.CancelFunc) {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: st}
+	g := newReadGroup(cs)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range readLanes {
+		wg.Go(func() { g.work(ctx) })
+	}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		st.Close()
+	})
+	return cs, g, cancel
+}
+
+// bump commits one change and returns the head it left.
+func bump(t *testing.T, st store.Store) int64 {
+	t.Helper()
+	var seq int64
+	err := st.Write(context.Background(), func(tx store.Tx) (err error) {
+		seq, err = tx.NextSeq(context.Background())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+func (g *readGroup) waiting() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending)
+}
+
+// holdLanes occupies every lane with a read that waits for release, and
+// returns once all of them are being read. It hands them in one at a
+// time: two handed in together would share a lane.
+func holdLanes(t *testing.T, g *readGroup, release <-chan struct{}) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range readLanes {
+		in := make(chan struct{})
+		wg.Go(func() {
+			err := g.read(context.Background(), func(context.Context, store.Reader) error {
+				close(in)
+				<-release
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+		<-in
+	}
+	return &wg
+}
+
+// TestReadsWaitingShareATransaction: reads handed in while every lane is
+// busy are read together in one transaction once a lane comes free, each
+// seeing every change committed before it was handed in, each with its
+// own answer and error.
+func TestReadsWaitingShareATransaction(t *testing.T) {
+	st, g, _ := startReads(t)
+	release := make(chan struct{})
+	held := holdLanes(t, g, release)
+	before := st.reads.Load()
+	head := bump(t, st) // committed before any of the reads below is handed in
+	const n = 50
+	heads := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = g.read(context.Background(), func(ctx context.Context, rd store.Reader) error {
+				if i == 7 {
+					_, err := rd.Token(ctx, "no such token")
+					return err
+				}
+				h, err := rd.Head(ctx)
+				heads[i] = h.Seq
+				return err
+			})
+		})
+	}
+	for g.waiting() < n {
+		time.Sleep(time.Millisecond) // the reads are on their way; nothing is decided by this wait
+	}
+	close(release)
+	wg.Wait()
+	held.Wait()
+	if got := st.reads.Load() - before; got != 1 {
+		t.Errorf("%d reads waiting took %d transactions, want 1", n, got)
+	}
+	for i := range n {
+		switch {
+		case i == 7:
+			if !errors.Is(errs[i], store.ErrNotFound) {
+				t.Errorf("read %d: err %v, want its own ErrNotFound", i, errs[i])
+			}
+		case errs[i] != nil:
+			t.Errorf("read %d: %v (another read's error leaked)", i, errs[i])
+		case heads[i] != head:
+			t.Errorf("read %d saw head %d, want %d committed before it", i, heads[i], head)
+		}
+	}
+}
+
+// TestReadBatchesAreBounded: a queue longer than maxReadBatch is read in
+// several transactions, none with more than maxReadBatch reads.
+func TestReadBatchesAreBounded(t *testing.T) {
+	st, g, _ := startReads(t)
+	release := make(chan struct{})
+	held := holdLanes(t, g, release)
+	before := st.reads.Load()
+	n := maxReadBatch*2 + 1
+	var inTx, most atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	perTx := map[store.Reader]int{}
+	for range n {
+		wg.Go(func() {
+			err := g.read(context.Background(), func(_ context.Context, rd store.Reader) error {
+				inTx.Add(1)
+				mu.Lock()
+				perTx[rd]++
+				if c := int64(perTx[rd]); c > most.Load() {
+					most.Store(c)
+				}
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for g.waiting() < n {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	held.Wait()
+	if got := inTx.Load(); got != int64(n) {
+		t.Fatalf("%d of %d reads ran", got, n)
+	}
+	if m := most.Load(); m > maxReadBatch {
+		t.Errorf("a transaction read %d jobs, more than %d", m, maxReadBatch)
+	}
+	if got := st.reads.Load() - before; got < 3 {
+		t.Errorf("%d reads took %d transactions, want at least 3", n, got)
+	}
+}
+
+// TestReadCallerGone: a read whose caller's context ends before its batch
+// is not read and gets the context's error; the others in the batch are
+// read as usual.
+func TestReadCallerGone(t *testing.T) {
+	_, g, _ := startReads(t)
+	release := make(chan struct{})
+	held := holdLanes(t, g, release)
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran atomic.Bool
+	var goneErr, otherErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		goneErr = g.read(ctx, func(context.Context, store.Reader) error { ran.Store(true); return nil })
+	})
+	for g.waiting() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	wg.Go(func() {
+		otherErr = g.read(context.Background(), func(ctx context.Context, rd store.Reader) error {
+			_, err := rd.Head(ctx)
+			return err
+		})
+	})
+	for g.waiting() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	close(release)
+	wg.Wait()
+	held.Wait()
+	if ran.Load() || !errors.Is(goneErr, context.Canceled) {
+		t.Errorf("a read whose caller left: ran %v, err %v; want not run, context.Canceled", ran.Load(), goneErr)
+	}
+	if otherErr != nil {
+		t.Errorf("the read beside it: %v", otherErr)
+	}
+}
+
+// TestReadsAfterClose: reads waiting when the group stops fail with
+// errReadsClosed, and so does every later one, at once.
+func TestReadsAfterClose(t *testing.T) {
+	_, g, stop := startReads(t)
+	release := make(chan struct{})
+	held := holdLanes(t, g, release)
+	var waitingErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		waitingErr = g.read(context.Background(), func(context.Context, store.Reader) error { return nil })
+	})
+	for g.waiting() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	close(release)
+	wg.Wait()
+	held.Wait()
+	if !errors.Is(waitingErr, errReadsClosed) {
+		t.Errorf("a read waiting at the stop: %v, want errReadsClosed", waitingErr)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.read(context.Background(), func(context.Context, store.Reader) error { return nil }) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errReadsClosed) {
+			t.Errorf("a read after the stop: %v, want errReadsClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read after the stop waits for ever")
+	}
+}
