@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -29,6 +30,12 @@ type hub struct {
 	users   map[string]*userStreams
 	done    chan struct{} // closed when streams must end (shutdown)
 	closed  bool
+
+	// Hints wait in queued for the hub's dispatcher (see hand).
+	qmu    sync.Mutex
+	qwake  *sync.Cond
+	queued []store.Hint
+	qdone  bool
 }
 
 // userStreams are one user's streams and what the hub knows they see.
@@ -84,8 +91,50 @@ type tokenCheck struct {
 }
 
 func newHub() *hub {
-	return &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, checks: map[string]*tokenCheck{}, users: map[string]*userStreams{},
+	h := &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, checks: map[string]*tokenCheck{}, users: map[string]*userStreams{},
 		done: make(chan struct{})}
+	h.qwake = sync.NewCond(&h.qmu)
+	return h
+}
+
+// hand queues a hint for the dispatcher and returns at once. The store
+// calls it as a transaction commits, on the committing goroutine: for a
+// push, the group commit's, which every waiting push needs for the next
+// group. Handing hints to thousands of streams there kept that goroutine
+// off a core while the streams it woke ran.
+func (h *hub) hand(hint store.Hint) {
+	h.qmu.Lock()
+	h.queued = append(h.queued, hint)
+	h.qmu.Unlock()
+	h.qwake.Signal()
+}
+
+// dispatch publishes queued hints, in the order they were handed, until
+// ctx ends.
+func (h *hub) dispatch(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		h.qmu.Lock()
+		h.qdone = true
+		h.qmu.Unlock()
+		h.qwake.Broadcast()
+	})
+	defer stop()
+	var hints []store.Hint
+	for {
+		h.qmu.Lock()
+		for len(h.queued) == 0 && !h.qdone {
+			h.qwake.Wait()
+		}
+		if h.qdone {
+			h.qmu.Unlock()
+			return
+		}
+		hints, h.queued = h.queued, hints[:0]
+		h.qmu.Unlock()
+		for _, hint := range hints {
+			h.publish(hint)
+		}
+	}
 }
 
 // subscribe adds a stream for a user's token, first closing the oldest

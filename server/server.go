@@ -218,6 +218,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub()
+	s.wg.Go(func() { s.hub.dispatch(s.ctx) })
 	s.reads = newReadGroup(st)
 	for range readLanes {
 		s.wg.Go(func() { s.reads.work(s.ctx) })
@@ -235,7 +236,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := st.Listen(s.ctx, s.hub.publish); err != nil && s.ctx.Err() == nil {
+		if err := st.Listen(s.ctx, s.hub.hand); err != nil && s.ctx.Err() == nil {
 			s.log.Error("change listener stopped", "err", err)
 		}
 	}()
