@@ -203,7 +203,7 @@ func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal,
 	at := s.now()
 	gen, due := s.hub.accessDue(sub.user, at, s.opts.Heartbeat)
 	sees := map[string]bool{}
-	err := s.reads.read(ctx, func(ctx context.Context, rd store.Reader) (err error) {
+	err := s.reads.readLater(ctx, func(ctx context.Context, rd store.Reader) (err error) {
 		if now, err = s.principalOf(ctx, rd, p.tokenHash); err != nil {
 			return err
 		}

@@ -30,12 +30,14 @@ var errReadsClosed = errors.New("the server is closing")
 // commit in between) was most of a busy server's reading; one transaction
 // for many jobs pays it once. A job is read in a transaction that begins
 // after the job was handed in, so it sees every change committed before,
-// as a read of its own would.
+// as a read of its own would. A request's read goes before the streams'
+// checks waiting: a client waits for the one, a poke can wait a little.
 type readGroup struct {
 	st      store.Store
 	mu      sync.Mutex
 	wake    *sync.Cond
-	pending []*readJob
+	pending []*readJob // requests' reads: a client waits for each
+	later   []*readJob // event streams' checks: a poke may wait a little
 	closed  bool
 }
 
@@ -58,13 +60,23 @@ func newReadGroup(st store.Store) *readGroup {
 // read runs fn in the next batch and returns its error. A caller whose
 // context ends while it waits is not read; it gets the context's error.
 func (g *readGroup) read(ctx context.Context, fn func(context.Context, store.Reader) error) error {
+	return g.enqueue(ctx, fn, &g.pending)
+}
+
+// readLater is read for a job no client waits on: it is read after every
+// read waiting, in the same batch when there is room.
+func (g *readGroup) readLater(ctx context.Context, fn func(context.Context, store.Reader) error) error {
+	return g.enqueue(ctx, fn, &g.later)
+}
+
+func (g *readGroup) enqueue(ctx context.Context, fn func(context.Context, store.Reader) error, queue *[]*readJob) error {
 	j := &readJob{ctx: ctx, fn: fn, done: make(chan struct{})}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
 		return errReadsClosed
 	}
-	g.pending = append(g.pending, j)
+	*queue = append(*queue, j)
 	g.mu.Unlock()
 	g.wake.Signal()
 	<-j.done
@@ -83,13 +95,13 @@ func (g *readGroup) work(ctx context.Context) {
 	defer stop()
 	for {
 		g.mu.Lock()
-		for len(g.pending) == 0 && !g.closed {
+		for len(g.pending)+len(g.later) == 0 && !g.closed {
 			g.wake.Wait()
 		}
 		if g.closed || ctx.Err() != nil {
 			g.closed = true
-			left := g.pending
-			g.pending = nil
+			left := append(g.pending, g.later...)
+			g.pending, g.later = nil, nil
 			g.mu.Unlock()
 			for _, j := range left {
 				j.err = errReadsClosed
@@ -98,8 +110,11 @@ func (g *readGroup) work(ctx context.Context) {
 			return
 		}
 		n := min(len(g.pending), maxReadBatch)
-		batch := g.pending[:n:n]
+		batch := append([]*readJob(nil), g.pending[:n]...)
 		g.pending = g.pending[n:]
+		m := min(len(g.later), maxReadBatch-n)
+		batch = append(batch, g.later[:m]...)
+		g.later = g.later[m:]
 		g.mu.Unlock()
 		g.readBatch(ctx, batch)
 	}

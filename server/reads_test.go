@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,7 +65,7 @@ func bump(t *testing.T, st store.Store) int64 {
 func (g *readGroup) waiting() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.pending)
+	return len(g.pending) + len(g.later)
 }
 
 // holdLanes occupies every lane with a read that waits for release, and
@@ -254,5 +255,48 @@ func TestReadsAfterClose(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a read after the stop waits for ever")
+	}
+}
+
+// TestRequestsReadBeforeStreams: a request's read handed in behind a full
+// batch of stream checks is read first, in the next transaction.
+func TestRequestsReadBeforeStreams(t *testing.T) {
+	_, g, _ := startReads(t)
+	release := make(chan struct{})
+	held := holdLanes(t, g, release)
+	var mu sync.Mutex
+	var order []string
+	note := func(what string) func(context.Context, store.Reader) error {
+		return func(context.Context, store.Reader) error {
+			mu.Lock()
+			order = append(order, what)
+			mu.Unlock()
+			return nil
+		}
+	}
+	var wg sync.WaitGroup
+	for range maxReadBatch + 1 {
+		wg.Go(func() {
+			if err := g.readLater(context.Background(), note("stream")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for g.waiting() < maxReadBatch+1 {
+		time.Sleep(time.Millisecond)
+	}
+	wg.Go(func() {
+		if err := g.read(context.Background(), note("request")); err != nil {
+			t.Error(err)
+		}
+	})
+	for g.waiting() < maxReadBatch+2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	held.Wait()
+	if len(order) != maxReadBatch+2 || order[0] != "request" {
+		t.Errorf("the request's read came %dth of %d", slices.Index(order, "request")+1, len(order))
 	}
 }
