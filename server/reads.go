@@ -10,10 +10,10 @@ import (
 
 // Read batching limits.
 const (
-	// readLanes is how many batches are read at once: enough to keep both
-	// cores of a small server busy, few enough that each batch is large
-	// under load.
-	readLanes = 2
+	// defaultReadLanes is how many batches are read at once when the
+	// store does not say (store.Laned): enough to keep both cores of a
+	// small server busy, few enough that each batch is large under load.
+	defaultReadLanes = 2
 	// maxReadBatch bounds the jobs of one read transaction, so that a
 	// batch never holds a snapshot (and with SQLite, the checkpointer)
 	// for long.
@@ -49,6 +49,14 @@ type readJob struct {
 	fn   func(context.Context, store.Reader) error
 	err  error
 	done chan struct{}
+}
+
+// readLanes is how many batches to read at once from st.
+func readLanes(st store.Store) int {
+	if l, ok := st.(store.Laned); ok && l.ReadLanes() > 0 {
+		return l.ReadLanes()
+	}
+	return defaultReadLanes
 }
 
 func newReadGroup(st store.Store) *readGroup {

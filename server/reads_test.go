@@ -37,7 +37,7 @@ func startReads(t *testing.T) (*countingStore, *readGroup, context.CancelFunc) {
 	g := newReadGroup(cs)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for range readLanes {
+	for range readLanes(cs) {
 		wg.Go(func() { g.work(ctx) })
 	}
 	t.Cleanup(func() {
@@ -74,7 +74,7 @@ func (g *readGroup) waiting() int {
 func holdLanes(t *testing.T, g *readGroup, release <-chan struct{}) *sync.WaitGroup {
 	t.Helper()
 	var wg sync.WaitGroup
-	for range readLanes {
+	for range readLanes(g.st) {
 		in := make(chan struct{})
 		wg.Go(func() {
 			err := g.read(context.Background(), func(context.Context, store.Reader) error {

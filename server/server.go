@@ -220,7 +220,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.hub = newHub()
 	s.wg.Go(func() { s.hub.dispatch(s.ctx) })
 	s.reads = newReadGroup(st)
-	for range readLanes {
+	for range readLanes(st) {
 		s.wg.Go(func() { s.reads.work(s.ctx) })
 	}
 	s.metrics = newMetrics(s)

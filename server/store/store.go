@@ -46,6 +46,12 @@ type Store interface {
 	Close() error
 }
 
+// Laned is a store that says how many read transactions of batched small
+// reads suit it at once; a store that does not say gets two.
+type Laned interface {
+	ReadLanes() int
+}
+
 // Reader reads the database inside a snapshot or a write transaction.
 type Reader interface {
 	// Head returns the change sequence and compaction mark.

@@ -87,6 +87,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		ReadTx:      &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		IsDuplicate: isDuplicate,
 		NotifyTx:    s.notify,
+		// A read waits for round trips: overlap eight of the pool's
+		// sixteen connections, leaving the rest to pulls and writes.
+		ReadLanes: 8,
 	}
 	s.DB = sqlstore.New(db, db, d, fmt.Sprintf("postgres %s@%s/%s (schema %s)", cfg.User, cfg.Host, cfg.Database, schema))
 	// Listen before returning, so no change committed after Open is missed.

@@ -56,6 +56,9 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 		ReadTx:      &sql.TxOptions{ReadOnly: true},
 		IsDuplicate: isDuplicate,
 		NoIndex:     "+",
+		// A read costs CPU, not waiting: one lane per core of a small
+		// server.
+		ReadLanes: 2,
 	}
 	return sqlstore.New(w, r, d, "sqlite "+path), nil
 }

@@ -39,6 +39,10 @@ type Dialect struct {
 	// using an index on it ("+" on SQLite); "" when the planner needs no
 	// such help (see Changes).
 	NoIndex string
+	// ReadLanes is how many batches of small reads a server runs at once
+	// (see store.Laned): the cores an embedded engine's reads use, the
+	// round trips a networked one overlaps.
+	ReadLanes int
 }
 
 // DB implements store.Store over a writer and a reader connection pool
@@ -60,6 +64,10 @@ func New(writer, reader *sql.DB, d Dialect, describe string) *DB {
 
 // Describe names the store for people.
 func (db *DB) Describe() string { return db.describe }
+
+// ReadLanes says how many read transactions of batched small reads suit
+// the engine at once.
+func (db *DB) ReadLanes() int { return db.d.ReadLanes }
 
 // Close closes the pools.
 func (db *DB) Close() error {
