@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"casefile/server/store"
@@ -134,7 +136,7 @@ func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 	err := g.st.Read(ctx, func(rd store.Reader) error {
 		for _, j := range batch {
 			if j.err = j.ctx.Err(); j.err == nil {
-				j.err = j.fn(ctx, rd)
+				j.err = runJob(ctx, j, rd)
 			}
 		}
 		return nil
@@ -145,4 +147,16 @@ func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 		}
 		close(j.done)
 	}
+}
+
+// runJob runs one job's read. A read that panics fails alone, as its
+// request would have on a goroutine of its own (net/http recovers a
+// handler's panic), instead of taking the lane and the server with it.
+func runJob(ctx context.Context, j *readJob, rd store.Reader) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("read panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return j.fn(ctx, rd)
 }

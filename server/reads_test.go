@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,7 +95,7 @@ func holdLanes(t *testing.T, g *readGroup, release <-chan struct{}) *sync.WaitGr
 // TestReadsWaitingShareATransaction: reads handed in while every lane is
 // busy are read together in one transaction once a lane comes free, each
 // seeing every change committed before it was handed in, each with its
-// own answer and error.
+// own answer and error (a read that panics fails alone).
 func TestReadsWaitingShareATransaction(t *testing.T) {
 	st, g, _ := startReads(t)
 	release := make(chan struct{})
@@ -108,9 +109,12 @@ func TestReadsWaitingShareATransaction(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			errs[i] = g.read(context.Background(), func(ctx context.Context, rd store.Reader) error {
-				if i == 7 {
+				switch i {
+				case 7:
 					_, err := rd.Token(ctx, "no such token")
 					return err
+				case 9:
+					panic("a read's own defect")
 				}
 				h, err := rd.Head(ctx)
 				heads[i] = h.Seq
@@ -132,6 +136,10 @@ func TestReadsWaitingShareATransaction(t *testing.T) {
 		case i == 7:
 			if !errors.Is(errs[i], store.ErrNotFound) {
 				t.Errorf("read %d: err %v, want its own ErrNotFound", i, errs[i])
+			}
+		case i == 9:
+			if errs[i] == nil || !strings.Contains(errs[i].Error(), "a read's own defect") {
+				t.Errorf("read %d panicked: err %v, want the panic as its error", i, errs[i])
 			}
 		case errs[i] != nil:
 			t.Errorf("read %d: %v (another read's error leaked)", i, errs[i])
