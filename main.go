@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,22 +33,36 @@ func main() {
 // empty it does nothing. It is how docs/benchmarks.md profiles a scenario:
 // every casefile process the bench starts inherits the variable.
 func profileCPU(dir string) func() {
+	return record(dir, "CPU profile", "pprof", pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// traceTo writes this process's execution trace into the directory dir,
+// as <command>-<pid>.trace, the same way. Where a CPU profile says what
+// is busy, a trace says what waits (go tool trace -pprof=sync or sched).
+func traceTo(dir string) func() {
+	return record(dir, "trace", "trace", trace.Start, trace.Stop)
+}
+
+// record starts writing what into dir/<command>-<pid>.<ext> and returns
+// the function that stops it; a file it cannot write is reported, not
+// fatal.
+func record(dir, what, ext string, start func(io.Writer) error, stop func()) func() {
 	if dir == "" {
 		return func() {}
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", commandName(os.Args[1:]), os.Getpid()))
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.%s", commandName(os.Args[1:]), os.Getpid(), ext))
 	f, err := os.Create(path) // #nosec G304 -- a directory the operator named
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "casefile: CPU profile:", err)
+		fmt.Fprintf(os.Stderr, "casefile: %s: %v\n", what, err)
 		return func() {}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintln(os.Stderr, "casefile: CPU profile:", err)
+	if err := start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "casefile: %s: %v\n", what, err)
 		_ = f.Close()
 		return func() {}
 	}
 	return func() {
-		pprof.StopCPUProfile()
+		stop()
 		_ = f.Close()
 	}
 }
@@ -66,29 +81,4 @@ func commandName(args []string) string {
 		return filepath.Base(a)
 	}
 	return "casefile"
-}
-
-// traceTo writes this process's execution trace into the directory dir,
-// as <command>-<pid>.trace, until the returned function is called; with
-// dir empty it does nothing. Where a CPU profile says what is busy, a
-// trace says what waits (go tool trace -pprof=sync or sched).
-func traceTo(dir string) func() {
-	if dir == "" {
-		return func() {}
-	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-%d.trace", commandName(os.Args[1:]), os.Getpid()))
-	f, err := os.Create(path) // #nosec G304 -- a directory the operator named
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "casefile: trace:", err)
-		return func() {}
-	}
-	if err := trace.Start(f); err != nil {
-		fmt.Fprintln(os.Stderr, "casefile: trace:", err)
-		_ = f.Close()
-		return func() {}
-	}
-	return func() {
-		trace.Stop()
-		_ = f.Close()
-	}
 }

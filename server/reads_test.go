@@ -63,10 +63,18 @@ func bump(t *testing.T, st store.Store) int64 {
 	return seq
 }
 
-func (g *readGroup) waiting() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.pending) + len(g.later)
+// awaitWaiting returns once n reads wait for a lane. The reads are on
+// their way; nothing is decided by this wait.
+func (g *readGroup) awaitWaiting(n int) {
+	for {
+		g.mu.Lock()
+		waiting := len(g.pending) + len(g.later)
+		g.mu.Unlock()
+		if waiting >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // holdLanes occupies every lane with a read that waits for release, and
@@ -122,9 +130,7 @@ func TestReadsWaitingShareATransaction(t *testing.T) {
 			})
 		})
 	}
-	for g.waiting() < n {
-		time.Sleep(time.Millisecond) // the reads are on their way; nothing is decided by this wait
-	}
+	g.awaitWaiting(n)
 	close(release)
 	wg.Wait()
 	held.Wait()
@@ -178,9 +184,7 @@ func TestReadBatchesAreBounded(t *testing.T) {
 			}
 		})
 	}
-	for g.waiting() < n {
-		time.Sleep(time.Millisecond)
-	}
+	g.awaitWaiting(n)
 	close(release)
 	wg.Wait()
 	held.Wait()
@@ -209,18 +213,14 @@ func TestReadCallerGone(t *testing.T) {
 	wg.Go(func() {
 		goneErr = g.read(ctx, func(context.Context, store.Reader) error { ran.Store(true); return nil })
 	})
-	for g.waiting() < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	g.awaitWaiting(1)
 	wg.Go(func() {
 		otherErr = g.read(context.Background(), func(ctx context.Context, rd store.Reader) error {
 			_, err := rd.Head(ctx)
 			return err
 		})
 	})
-	for g.waiting() < 2 {
-		time.Sleep(time.Millisecond)
-	}
+	g.awaitWaiting(2)
 	cancel()
 	close(release)
 	wg.Wait()
@@ -244,9 +244,7 @@ func TestReadsAfterClose(t *testing.T) {
 	wg.Go(func() {
 		waitingErr = g.read(context.Background(), func(context.Context, store.Reader) error { return nil })
 	})
-	for g.waiting() < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	g.awaitWaiting(1)
 	stop()
 	close(release)
 	wg.Wait()
@@ -290,17 +288,13 @@ func TestRequestsReadBeforeStreams(t *testing.T) {
 			}
 		})
 	}
-	for g.waiting() < maxReadBatch+1 {
-		time.Sleep(time.Millisecond)
-	}
+	g.awaitWaiting(maxReadBatch + 1)
 	wg.Go(func() {
 		if err := g.read(context.Background(), note("request")); err != nil {
 			t.Error(err)
 		}
 	})
-	for g.waiting() < maxReadBatch+2 {
-		time.Sleep(time.Millisecond)
-	}
+	g.awaitWaiting(maxReadBatch + 2)
 	close(release)
 	wg.Wait()
 	held.Wait()
