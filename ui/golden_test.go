@@ -20,15 +20,17 @@ import (
 // draw, safely, while the program runs on its own goroutine.
 type watched struct {
 	*Model
-	mu    *sync.Mutex
-	frame *string
+	mu      *sync.Mutex
+	frame   *string
+	matters *bool // the matters' titles are in (Shared.Matters)
 }
 
 func (w watched) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	_, cmd := w.Model.Update(msg)
 	f := ansi.Strip(w.Model.render())
+	in := len(w.Model.sh.Matters) > 0
 	w.mu.Lock()
-	*w.frame = f
+	*w.frame, *w.matters = f, in
 	w.mu.Unlock()
 	return w, cmd
 }
@@ -38,10 +40,39 @@ func (w watched) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // matters); steps drive it, each waiting (with a deadline) until the frame
 // shows what it names.
 type goldenRun struct {
-	t     *testing.T
-	tm    *teatest.TestModel
-	mu    sync.Mutex
-	frame string
+	t       *testing.T
+	tm      *teatest.TestModel
+	mu      sync.Mutex
+	frame   string
+	matters bool
+}
+
+// watch wraps m so that the run sees its frames and whether the matters'
+// titles are in.
+func (g *goldenRun) watch(m *Model) watched {
+	return watched{Model: m, mu: &g.mu, frame: &g.frame, matters: &g.matters}
+}
+
+// waitForMatters waits until the matters' titles are in. They come with a
+// read of their own, and until then a list, a record or the agenda names
+// a matter by its id; every golden that shows a matter shows its title,
+// so none may be taken before (on a loaded machine a quick test reached
+// its last frame first).
+func (g *goldenRun) waitForMatters() {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g.mu.Lock()
+		in := g.matters
+		g.mu.Unlock()
+		if in {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatal("the matters' titles never came in")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func startGolden(t *testing.T) *goldenRun {
@@ -51,7 +82,7 @@ func startGolden(t *testing.T) *goldenRun {
 	seedStates(t, db, now.Add(42*time.Second))
 	m := New(Options{DB: db, Now: func() time.Time { return now }, Getenv: func(string) string { return "" }})
 	g := &goldenRun{t: t}
-	w := watched{Model: m, mu: &g.mu, frame: &g.frame}
+	w := g.watch(m)
 	g.tm = teatest.NewTestModel(t, w,
 		teatest.WithInitialTermSize(100, 30),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.NoTTY), tea.WithEnvironment([]string{"TERM=xterm-256color"})))
@@ -61,6 +92,7 @@ func startGolden(t *testing.T) *goldenRun {
 	// machine a quick test reached its last frame first).
 	g.waitFor("saved offline")
 	g.waitFor("Harbour Trust v. Pell") // the first screen: the matters
+	g.waitForMatters()
 	return g
 }
 

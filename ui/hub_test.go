@@ -280,11 +280,12 @@ func startGoldenAt(t *testing.T, w, h int) (*goldenRun, caseFile) {
 	c := seedCaseFile(t, db)
 	m := New(Options{DB: db, Zone: cet, Now: func() time.Time { return fixedNow }, Getenv: func(string) string { return "" }})
 	g := &goldenRun{t: t}
-	wm := watched{Model: m, mu: &g.mu, frame: &g.frame}
+	wm := g.watch(m)
 	g.tm = teatest.NewTestModel(t, wm,
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.NoTTY), tea.WithEnvironment([]string{"TERM=xterm-256color"})))
 	t.Cleanup(func() { g.tm.Quit() })
+	g.waitForMatters()
 	return g, c
 }
 
