@@ -158,7 +158,8 @@ func (w *world) grantOne() bool {
 // write before its first pull. Its first push is reset before the server
 // reads it, and the next cycle sends it again: the server must apply it,
 // not answer outcome_unknown for a request it never saw (the device
-// learned the head before its first push). Only a device with no work
+// learned the head before its first push). Its first pull page is cut
+// with the next already asked for. Only a device with no work
 // queued and online is replaced; when there is none, c just syncs.
 func (w *world) freshDevice(c *client) {
 	clean := func(c *client) bool {
@@ -191,6 +192,10 @@ func (w *world) freshDevice(c *client) {
 	w.stats.inc("contract: fresh devices after a compaction", 1)
 	w.createMatter(c)
 	c.link.force(protocol.PathPush, fReset)
+	// Its first pull page is cut halfway, after its headers named the
+	// next page, which the device has asked for by then and which crawls:
+	// the device gives that one up on purpose, not for silence.
+	c.link.force(protocol.PathPull, fResetMid, fCrawl)
 	w.sync(c)
 	w.sync(c)
 	after, err := c.db.Outbox(w.ctx)

@@ -2,7 +2,9 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -108,9 +110,16 @@ type link struct {
 	// page that crawled down to the end, for the next check.
 	abandoned int
 	crawled   int64
-	// forced holds a fault the next request of a path meets, whatever the
-	// stream would draw (a step that needs that fault right there).
-	forced map[string]fault
+	// cut are the exchanges (by exchangeHeader) whose crawling answer the
+	// device ended while its bytes were moving, to be judged by why the
+	// device ended them (ended): on silence counts against it, on purpose
+	// (a page asked ahead that is no longer wanted) does not.
+	cut      []int64
+	ended    map[int64]error
+	exchange int64
+	// forced holds the faults the next requests of a path meet, in order,
+	// whatever the stream would draw (a step that needs them right there).
+	forced map[string][]fault
 }
 
 func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
@@ -128,7 +137,7 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 		rt:  &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
 		URL: "http://" + ln.Addr().String(),
 	}
-	l.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2}}
+	l.client = &http.Client{Transport: &tagged{l: l, rt: &http.Transport{MaxIdleConnsPerHost: 2}}}
 	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
 	go l.srv.Serve(ln) //nolint:errcheck // ErrServerClosed at close
 	return l, nil
@@ -137,17 +146,17 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 func (l *link) close() {
 	l.srv.Close()
 	l.rt.CloseIdleConnections()
-	l.client.CloseIdleConnections()
+	l.client.Transport.(*tagged).rt.CloseIdleConnections()
 }
 
-// force makes the next request of path meet f.
-func (l *link) force(path string, f fault) {
+// force makes the next requests of path meet fs, one each, in order.
+func (l *link) force(path string, fs ...fault) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.forced == nil {
-		l.forced = map[string]fault{}
+		l.forced = map[string][]fault{}
 	}
-	l.forced[path] = f
+	l.forced[path] = append(l.forced[path], fs...)
 }
 
 func (l *link) setOffline(on bool) {
@@ -170,9 +179,78 @@ func (l *link) stalledForever() int {
 func (l *link) takeCrawl() (abandoned int, cursor int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, id := range l.cut {
+		if cause, known := l.ended[id]; known && !errors.Is(cause, context.DeadlineExceeded) {
+			// The device ended it on purpose (a caller's cancellation,
+			// not its silence watchdog, whose cause is a deadline).
+			l.w.stats.inc("crawling answers the device no longer wanted", 1)
+			continue
+		}
+		l.abandoned++
+	}
+	l.cut = l.cut[:0]
 	abandoned, cursor = l.abandoned, l.crawled
 	l.abandoned, l.crawled = 0, 0
 	return abandoned, cursor
+}
+
+// exchangeHeader numbers each exchange of a link's device, so that the
+// link can ask why the device ended one.
+const exchangeHeader = "Sim-Exchange"
+
+// tagged is the device's transport: it numbers each exchange and notes
+// why the device ended one early (its context's cause), for takeCrawl.
+type tagged struct {
+	l  *link
+	rt *http.Transport
+}
+
+func (t *tagged) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.l.mu.Lock()
+	t.l.exchange++
+	id := t.l.exchange
+	t.l.mu.Unlock()
+	req = req.Clone(req.Context())
+	req.Header.Set(exchangeHeader, strconv.FormatInt(id, 10))
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		t.note(req, id)
+		return nil, err
+	}
+	resp.Body = &taggedBody{ReadCloser: resp.Body, t: t, req: req, id: id}
+	return resp, nil
+}
+
+// note records why req's context ended, if it has.
+func (t *tagged) note(req *http.Request, id int64) {
+	if cause := context.Cause(req.Context()); cause != nil {
+		t.l.mu.Lock()
+		if t.l.ended == nil {
+			t.l.ended = map[int64]error{}
+		}
+		t.l.ended[id] = cause
+		t.l.mu.Unlock()
+	}
+}
+
+type taggedBody struct {
+	io.ReadCloser
+	t   *tagged
+	req *http.Request
+	id  int64
+}
+
+func (b *taggedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.t.note(b.req, b.id)
+	}
+	return n, err
+}
+
+func (b *taggedBody) Close() error {
+	b.t.note(b.req, b.id)
+	return b.ReadCloser.Close()
 }
 
 // crawl writes data at a rate that takes crawlFactor request timeouts,
@@ -194,7 +272,12 @@ func (l *link) crawl(w http.ResponseWriter, r *http.Request, start time.Time, st
 	defer l.mu.Unlock()
 	if err != nil || r.Context().Err() != nil {
 		if gw.widest < crawlSilence {
-			l.abandoned++
+			id, perr := strconv.ParseInt(r.Header.Get(exchangeHeader), 10, 64)
+			if perr != nil {
+				l.abandoned++ // not the device's transport: judged as before
+			} else {
+				l.cut = append(l.cut, id)
+			}
 		} else {
 			// This side went quiet for long (a machine too busy to
 			// schedule the link): the device's timeout had cause.
@@ -258,8 +341,12 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.mu.Lock()
 	l.requests++
 	offline := l.offline
-	forced, isForced := l.forced[r.URL.Path]
-	delete(l.forced, r.URL.Path)
+	var forced fault
+	queue := l.forced[r.URL.Path]
+	isForced := len(queue) > 0
+	if isForced {
+		forced, l.forced[r.URL.Path] = queue[0], queue[1:]
+	}
 	l.mu.Unlock()
 	var d draw
 	if isForced && !offline {
