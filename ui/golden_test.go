@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -60,19 +61,7 @@ func (g *goldenRun) watch(m *Model) watched {
 // its last frame first).
 func (g *goldenRun) waitForMatters() {
 	g.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g.mu.Lock()
-		in := g.matters
-		g.mu.Unlock()
-		if in {
-			return
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatal("the matters' titles never came in")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	g.waitUntil("the matters' titles", func(_ string, matters bool) bool { return matters })
 }
 
 func startGolden(t *testing.T) *goldenRun {
@@ -105,16 +94,23 @@ func (g *goldenRun) openNotes() {
 // waitFor waits until the frame contains want.
 func (g *goldenRun) waitFor(want string) {
 	g.t.Helper()
+	g.waitUntil(fmt.Sprintf("%q", want), func(f string, _ bool) bool { return strings.Contains(f, want) })
+}
+
+// waitUntil waits (with a deadline) until ok holds of the frame and of
+// whether the matters' titles are in; what names it when it never does.
+func (g *goldenRun) waitUntil(what string, ok func(frame string, matters bool) bool) {
+	g.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		g.mu.Lock()
-		f := g.frame
+		f, in := g.frame, g.matters
 		g.mu.Unlock()
-		if strings.Contains(f, want) {
+		if ok(f, in) {
 			return
 		}
 		if time.Now().After(deadline) {
-			g.t.Fatalf("%q never appeared; last frame:\n%s", want, f)
+			g.t.Fatalf("%s never came; last frame:\n%s", what, f)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
