@@ -129,6 +129,13 @@ func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	im.db = db
 	defer importGC()()
 	err = im.run(ctx, in)
+	if im.total > 0 || im.counts.Updated > 0 {
+		// The batches were committed unsynced: the summary promises what
+		// is on the disk.
+		if serr := db.SyncWAL(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("the imported records may not survive a power cut: %w", serr))
+		}
+	}
 	im.summary(name, err != nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -331,7 +338,7 @@ func (im *importer) checkID(id string, line int) error {
 
 // flush writes a prepared batch in one transaction.
 func (im *importer) flush(ctx context.Context, b preparedBatch) error {
-	counts, err := im.db.WriteImport(ctx, b.prep, im.existing)
+	counts, err := im.db.WriteImportUnsynced(ctx, b.prep, im.existing)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; line %d and after were not imported", b.lines[0])

@@ -10,8 +10,10 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -301,6 +303,29 @@ func (db *DB) Schema() *model.Schema { return db.schema }
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
+// SyncWAL returns once every transaction committed so far is on the disk,
+// those committed unsynced (WriteImportUnsynced) included: it syncs the
+// write-ahead log, which holds every commit a checkpoint has not copied
+// into the database file and synced there.
+func (db *DB) SyncWAL() error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("sync local database: %w", err)
+	}
+	defer db.leave()
+	err := syncLog(db.path + "-wal")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no log: the checkpoint that removed it synced the file
+	}
+	if err != nil {
+		return fmt.Errorf("sync local database: %w", err)
+	}
+	return nil
+}
+
+// syncLog syncs the log's file (fsync syncs a file, whatever descriptor
+// wrote it); a variable so that a test can see it called.
+var syncLog = syncFile
+
 // DataVersion changes whenever any connection, in any process, commits.
 // PRAGMA data_version on a connection held open sees commits of every other
 // connection; the local counter covers this DB's own writes at once.
@@ -320,8 +345,44 @@ func (db *DB) DataVersion(ctx context.Context) (int64, error) {
 
 // tx runs fn in one write transaction (BEGIN IMMEDIATE) and commits; any
 // error, or a panic, rolls it back.
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := db.w.BeginTx(ctx, nil)
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.txOn(ctx, db.w, fn)
+}
+
+// txUnsynced is tx for a transaction whose commit does not wait for the
+// disk: the writer connection commits it at synchronous=NORMAL. In WAL
+// mode that keeps it atomic, and a crash of the process loses nothing of
+// it; a crash of the machine may lose it until the log is next synced
+// (SyncWAL, a checkpoint, or any later commit at FULL, which syncs the
+// whole log). The connection is back at FULL before any other write can
+// have it; one that cannot be set back is thrown away.
+func (db *DB) txUnsynced(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			if err == nil {
+				err = mapErr(rerr)
+			}
+		}
+	}()
+	return db.txOn(ctx, conn, fn)
+}
+
+// beginner is a *sql.DB or a *sql.Conn.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (db *DB) txOn(ctx context.Context, on beginner, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := on.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}

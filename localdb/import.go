@@ -132,6 +132,20 @@ func (db *DB) PrepareImport(collection string, items []ImportItem) (*PreparedImp
 // WriteImport writes a prepared batch in one durable transaction, as
 // ImportWith does.
 func (db *DB) WriteImport(ctx context.Context, p *PreparedImport, existing ExistingPolicy) (ImportCounts, error) {
+	return db.writeImport(ctx, p, existing, db.tx)
+}
+
+// WriteImportUnsynced is WriteImport for one batch of many: the batch is
+// as atomic, and a crash of the process loses none of it, but it is not
+// waited onto the disk; SyncWAL does that for every batch before it. An
+// import of many batches so waits for the disk once, at its end, rather
+// than once a batch.
+func (db *DB) WriteImportUnsynced(ctx context.Context, p *PreparedImport, existing ExistingPolicy) (ImportCounts, error) {
+	return db.writeImport(ctx, p, existing, db.txUnsynced)
+}
+
+func (db *DB) writeImport(ctx context.Context, p *PreparedImport, existing ExistingPolicy,
+	inTx func(context.Context, func(*sql.Tx) error) error) (ImportCounts, error) {
 	var counts ImportCounts
 	if err := db.enter(); err != nil {
 		return counts, fmt.Errorf("import: %w", err)
@@ -141,7 +155,7 @@ func (db *DB) WriteImport(ctx context.Context, p *PreparedImport, existing Exist
 		return counts, errors.New("import: no prepared batch")
 	}
 	col := p.col
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := inTx(ctx, func(tx *sql.Tx) error {
 		counts = ImportCounts{}
 		w, err := newImportWriter(ctx, tx, db)
 		if err != nil {
