@@ -153,6 +153,25 @@ func workerLive(ctx context.Context, args WorkerArgs) (map[string]float64, error
 	if _, err := bd.waitFor(ctx, func() (bool, error) { return has(ctx, bd.db, burstMatter.ID) }); err != nil {
 		return nil, err
 	}
+	// B is watched while A saves, so that a note's latency ends when B
+	// first holds it, not when the burst is over.
+	var arrivals []arrival
+	watched := make(chan error, 1)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop() // a save that fails ends the watch
+	go func() {
+		_, err := bd.waitFor(wctx, func() (bool, error) {
+			n, err := bd.db.Count(wctx, localdb.ListQuery{Collection: "note", MatterID: burstMatter.ID})
+			if err != nil {
+				return false, err
+			}
+			if len(arrivals) == 0 || n > arrivals[len(arrivals)-1].n {
+				arrivals = append(arrivals, arrival{n, time.Now()})
+			}
+			return n >= args.Burst, nil
+		})
+		watched <- err
+	}()
 	saved := make([]time.Time, 0, args.Burst)
 	t0 := time.Now()
 	for i := range args.Burst {
@@ -164,17 +183,10 @@ func workerLive(ctx context.Context, args WorkerArgs) (map[string]float64, error
 		a.s.Nudge()
 	}
 	saving := time.Since(t0)
-	burst := make([]time.Duration, 0, args.Burst)
-	if _, err := bd.waitFor(ctx, func() (bool, error) {
-		n, err := bd.db.Count(ctx, localdb.ListQuery{Collection: "note", MatterID: burstMatter.ID})
-		now := time.Now()
-		for len(burst) < n && len(burst) < len(saved) {
-			burst = append(burst, now.Sub(saved[len(burst)]))
-		}
-		return n >= args.Burst, err
-	}); err != nil {
+	if err := <-watched; err != nil {
 		return nil, err
 	}
+	burst := latencies(saved, arrivals)
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return map[string]float64{
 		"single_p50_ms":     percentile(singles, 0.5) / 1000,
@@ -185,6 +197,30 @@ func workerLive(ctx context.Context, args WorkerArgs) (map[string]float64, error
 		"burst_save_ms":     us(saving),
 		"burst_saves_per_s": float64(args.Burst) / saving.Seconds(),
 	}, nil
+}
+
+// arrival is a count of the burst's notes on B and the moment B was first
+// seen to hold that many.
+type arrival struct {
+	n  int
+	at time.Time
+}
+
+// latencies are the burst's notes' times from their save on A to the
+// first arrival that holds them. Pushes keep the save order and pulls the
+// server's, so B holds a prefix of the burst: note i arrived with the
+// first count above i. arrivals' counts rise and the last holds every
+// note saved.
+func latencies(saved []time.Time, arrivals []arrival) []time.Duration {
+	out := make([]time.Duration, len(saved))
+	j := 0
+	for i := range saved {
+		for arrivals[j].n <= i {
+			j++
+		}
+		out[i] = arrivals[j].at.Sub(saved[i])
+	}
+	return out
 }
 
 func has(ctx context.Context, db *localdb.DB, id string) (bool, error) {
