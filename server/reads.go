@@ -134,6 +134,7 @@ func (g *readGroup) work(ctx context.Context) {
 // its own; the others go on.
 func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 	err := g.st.Read(ctx, func(rd store.Reader) error {
+		rd = &memberMemo{Reader: rd, seen: map[memberKey]bool{}}
 		for _, j := range batch {
 			if j.err = j.ctx.Err(); j.err == nil {
 				j.err = runJob(ctx, j, rd)
@@ -147,6 +148,31 @@ func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 		}
 		close(j.done)
 	}
+}
+
+// memberMemo answers a batch's repeated membership questions with the
+// first answer: the batch is one transaction, a snapshot, so a second
+// answer could not differ. A change in a matter wakes every stream of the
+// users who see it, up to sixteen a user, and each stream's check asks
+// whether its user sees the matter. The batch's jobs run one after
+// another, so the memo needs no lock.
+type memberMemo struct {
+	store.Reader
+	seen map[memberKey]bool
+}
+
+type memberKey struct{ user, matter string }
+
+func (m *memberMemo) IsMember(ctx context.Context, user, matterID string) (bool, error) {
+	k := memberKey{user, matterID}
+	if is, ok := m.seen[k]; ok {
+		return is, nil
+	}
+	is, err := m.Reader.IsMember(ctx, user, matterID)
+	if err == nil {
+		m.seen[k] = is
+	}
+	return is, err
 }
 
 // runJob runs one job's read. A read that panics fails alone, as its

@@ -302,3 +302,93 @@ func TestRequestsReadBeforeStreams(t *testing.T) {
 		t.Errorf("the request's read came %dth of %d", slices.Index(order, "request")+1, len(order))
 	}
 }
+
+// memberCounting counts the membership questions that reach the store.
+type memberCounting struct {
+	store.Reader
+	asked *atomic.Int64
+}
+
+func (m memberCounting) IsMember(ctx context.Context, user, matterID string) (bool, error) {
+	m.asked.Add(1)
+	return m.Reader.IsMember(ctx, user, matterID)
+}
+
+type memberCountingStore struct {
+	*countingStore
+	asked atomic.Int64
+}
+
+func (c *memberCountingStore) Read(ctx context.Context, fn func(store.Reader) error) error {
+	return c.countingStore.Read(ctx, func(rd store.Reader) error { return fn(memberCounting{rd, &c.asked}) })
+}
+
+// TestReadBatchAsksMembershipOnce: reads in one batch that ask the same
+// membership question (the streams of one user, checked for one change)
+// send it to the store once and each get the store's answer; a
+// membership changed between batches is read again.
+func TestReadBatchAsksMembershipOnce(t *testing.T) {
+	cs, _, _ := startReads(t)
+	st := &memberCountingStore{countingStore: cs}
+	g := newReadGroup(st)
+	ctx, cancel := context.WithCancel(context.Background())
+	var lanes sync.WaitGroup
+	for range readLanes(st) {
+		lanes.Go(func() { g.work(ctx) })
+	}
+	defer lanes.Wait()
+	defer cancel()
+	const matter = "0190a6d8-0000-7000-8000-000000000001"
+	err := cs.Write(context.Background(), func(tx store.Tx) error {
+		for _, u := range []string{"ann", "bob"} {
+			if err := tx.AddUser(context.Background(), store.User{Name: u, Role: "member", CreatedAt: time.Now()}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.AddMember(context.Background(), "ann", matter)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(users []string) []bool {
+		release := make(chan struct{})
+		held := holdLanes(t, g, release)
+		got := make([]bool, len(users))
+		var wg sync.WaitGroup
+		for i, u := range users {
+			wg.Go(func() {
+				err := g.read(context.Background(), func(ctx context.Context, rd store.Reader) (err error) {
+					got[i], err = rd.IsMember(ctx, u, matter)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		g.awaitWaiting(len(users))
+		close(release)
+		wg.Wait()
+		held.Wait()
+		return got
+	}
+	users := []string{"ann", "bob", "ann", "ann", "bob", "ann"}
+	before := st.asked.Load()
+	if got, want := ask(users), []bool{true, false, true, true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("answers %v, want %v", got, want)
+	}
+	if asked := st.asked.Load() - before; asked != 2 {
+		t.Errorf("%d membership questions, two of them distinct, reached the store %d times; want 2", len(users), asked)
+	}
+	err = cs.Write(context.Background(), func(tx store.Tx) error {
+		_, err := tx.RemoveMember(context.Background(), "ann", matter)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ask([]string{"ann", "ann"}); slices.Contains(got, true) {
+		t.Errorf("after ann left the matter the next batch answered %v", got)
+	}
+}
