@@ -63,6 +63,8 @@ type agendaPane struct {
 	// While a read runs, changes only ask for one more after it (see
 	// hubPane): reads never pile up.
 	reading, again bool
+	// typeAhead keeps a key pressed before the agenda was first read.
+	typeAhead
 }
 
 func newAgendaPane(sh *Shared) *agendaPane {
@@ -122,6 +124,7 @@ func (p *agendaPane) Update(msg tea.Msg) tea.Cmd {
 				}
 			}
 		}
+		p.release(p.Shared)
 		if p.again {
 			return p.refresh()
 		}
@@ -140,6 +143,10 @@ func (p *agendaPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.list.Select(i)
 	case tea.KeyPressMsg:
+		if !p.loaded && p.reading && firstReadKey(k, &p.list, msg) {
+			p.keep(msg)
+			return nil
+		}
 		if p.list.Update(msg) {
 			return nil
 		}

@@ -125,6 +125,9 @@ type Model struct {
 	showHelp bool
 	helpList scroller // the help's first line in sight
 	ask      *askMsg
+	// held is the input typed while a pane waits for a read to act on an
+	// earlier key (see awaiting), in order.
+	held []tea.Msg
 
 	head   headerState
 	link   linkState

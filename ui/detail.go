@@ -33,6 +33,8 @@ type detailPane struct {
 	// list scrolls the record's lines: one position per first line in
 	// sight, so the last page ends on the last line.
 	list scroller
+	// typeAhead keeps a key pressed before the record was read (enter e).
+	typeAhead
 }
 
 func newDetailPane(sh *Shared, id string) *detailPane {
@@ -79,9 +81,16 @@ func (p *detailPane) Update(msg tea.Msg) tea.Cmd {
 			p.rec, p.journal, p.conflict, p.loaded = msg.rec, msg.journal, msg.conflict, true
 		}
 		p.relen()
+		p.release(p.Shared)
 	case tea.MouseWheelMsg:
 		p.list.Update(msg)
 	case tea.KeyPressMsg:
+		// The record's read is under way from the pane's start until it
+		// is loaded or has failed.
+		if !p.loaded && p.err == nil && (firstReadKey(k, &p.list, msg) || key.Matches(msg, k.ReviewRecord)) {
+			p.keep(msg)
+			return nil
+		}
 		if p.list.Update(msg) {
 			return nil
 		}

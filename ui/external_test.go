@@ -101,7 +101,9 @@ func TestEndToEndCtrlEEditor(t *testing.T) {
 	s := r.start("tui", "VISUAL= EDITOR="+editor, "")
 	s.waitText("Lindqvist v. Northgate")
 	s.send(false, "right", "right")
-	s.waitText("Site visit")
+	// The note selected in the notes list: "Site visit" alone is on
+	// screen from the start, in the sidebar's "Site visits".
+	s.waitText("Notes · all matters", "│▸Site visit ")
 	s.send(false, "e")
 	s.waitText("Edit note")
 	s.send(false, "Tab")

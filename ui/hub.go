@@ -62,6 +62,8 @@ type hubPane struct {
 	items []hubItem
 	list  scroller // over items
 	top   int      // first line in sight
+	// typeAhead keeps a key pressed before the matter was first read.
+	typeAhead
 }
 
 func newHubPane(sh *Shared, matterID string) *hubPane {
@@ -119,6 +121,7 @@ func (p *hubPane) Update(msg tea.Msg) tea.Cmd {
 			p.matter, p.sections, p.time, p.days, p.loaded = msg.matter, msg.sections, msg.time, msg.days, true
 			p.buildItems()
 		}
+		p.release(p.Shared)
 		if p.again {
 			return p.refresh()
 		}
@@ -131,6 +134,10 @@ func (p *hubPane) Update(msg tea.Msg) tea.Cmd {
 	case tea.MouseClickMsg:
 		return p.click(msg)
 	case tea.KeyPressMsg:
+		if !p.loaded && p.reading && firstReadKey(k, &p.list, msg) {
+			p.keep(msg)
+			return nil
+		}
 		if p.list.Update(msg) {
 			p.follow()
 			return nil

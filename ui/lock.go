@@ -95,9 +95,11 @@ func (m *Model) lockMsg(msg tea.Msg) (cmd tea.Cmd, handled bool) {
 	return nil, false
 }
 
-// lockNow locks the UI, forgetting anything half typed.
+// lockNow locks the UI, forgetting anything half typed, and any input
+// held for a pane: none of it may reach the lock screen as a passphrase.
 func (m *Model) lockNow() {
 	m.lock = lockState{locked: true, lastInput: m.lock.lastInput}
+	m.held = nil
 }
 
 // lockKey types into the lock screen; Enter checks the passphrase.

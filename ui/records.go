@@ -108,6 +108,9 @@ type recordsPane struct {
 	countsID         int
 	loaded           bool
 	err              error
+	// typeAhead keeps a key pressed before the rows it acts on were read
+	// (deferKey) until they are.
+	typeAhead
 }
 
 func newRecordsPane(sh *Shared) *recordsPane {
@@ -185,6 +188,35 @@ func (p *recordsPane) covers(from, n int) bool {
 	return in(p.winOff, len(p.win)) || (p.wantLen > 0 && in(p.wantOff, p.wantLen))
 }
 
+// reading reports whether row i is in the window being read.
+func (p *recordsPane) reading(i int) bool {
+	return p.wantLen > 0 && i >= p.wantOff && i < p.wantOff+p.wantLen
+}
+
+// deferKey keeps a key that the rows being read decide, and reports
+// whether it did: a key for the row under the cursor while that row is
+// being read, and a move while the list's length is, after a reset (it
+// would count the rows of the list before). A collection switch or a
+// search is never kept: flipping through collections does not wait for
+// each one's rows.
+func (p *recordsPane) deferKey(msg tea.KeyPressMsg) bool {
+	k := p.Keys
+	if !p.reading(p.list.Cursor()) {
+		return false
+	}
+	switch {
+	case !p.loaded && key.Matches(msg, p.list.Bindings()...):
+	case key.Matches(msg, k.Open, k.Edit, k.Delete, k.MarkDone):
+		if _, ok := p.selected(); ok {
+			return false
+		}
+	default:
+		return false
+	}
+	p.keep(msg)
+	return true
+}
+
 // selected returns the record under the cursor, if loaded.
 func (p *recordsPane) selected() (model.Record, bool) {
 	i := p.list.Cursor() - p.winOff
@@ -223,14 +255,16 @@ func (p *recordsPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.wantLen = 0
 		p.err = msg.err
-		if msg.err != nil {
-			return nil
+		var cmd tea.Cmd
+		if msg.err == nil {
+			p.win, p.winOff, p.loaded = msg.recs, msg.offset, true
+			if msg.hasTotal {
+				p.list.SetLen(msg.total)
+			}
+			cmd = p.fill()
 		}
-		p.win, p.winOff, p.loaded = msg.recs, msg.offset, true
-		if msg.hasTotal {
-			p.list.SetLen(msg.total)
-		}
-		return p.fill()
+		p.release(p.Shared)
+		return cmd
 	case countsMsg:
 		if msg.id != p.countsID {
 			return nil
@@ -328,6 +362,9 @@ func (p *recordsPane) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 
 func (p *recordsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := p.Keys
+	if p.deferKey(msg) {
+		return nil
+	}
 	if p.list.Update(msg) {
 		return p.fill()
 	}

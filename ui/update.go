@@ -26,15 +26,23 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // step handles a message and then every message the panes sent the app
-// while handling it, in order, before any further input.
+// while handling it, in order, before any further input; then the input
+// held while a pane waited, once none waits any more.
 func (m *Model) step(msg tea.Msg) tea.Cmd {
 	cmds := []tea.Cmd{m.update(msg)}
-	for len(m.sh.queue) > 0 {
-		next := m.sh.queue[0]
-		m.sh.queue = m.sh.queue[1:]
+	for {
+		for len(m.sh.queue) > 0 {
+			next := m.sh.queue[0]
+			m.sh.queue = m.sh.queue[1:]
+			cmds = append(cmds, m.update(next))
+		}
+		if len(m.held) == 0 || m.awaiting() {
+			return tea.Batch(cmds...)
+		}
+		next := m.held[0]
+		m.held = m.held[1:]
 		cmds = append(cmds, m.update(next))
 	}
-	return tea.Batch(cmds...)
 }
 
 // update routes a message: input to the active pane (through the app's
@@ -47,6 +55,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	}
 	if cmd, handled := m.lockMsg(msg); handled {
 		return cmd
+	}
+	if m.holds(msg) {
+		return nil
 	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
