@@ -362,9 +362,7 @@ func (db *DB) txUnsynced(ctx context.Context, fn func(tx *sql.Tx) error) (err er
 		return mapErr(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
-		return mapErr(err)
-	}
+	// Set back first: a pragma interrupted by ctx may have taken effect.
 	defer func() {
 		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); rerr != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -373,6 +371,9 @@ func (db *DB) txUnsynced(ctx context.Context, fn func(tx *sql.Tx) error) (err er
 			}
 		}
 	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		return mapErr(err)
+	}
 	return db.txOn(ctx, conn, fn)
 }
 
