@@ -30,23 +30,36 @@ func (c *countingStore) Read(ctx context.Context, fn func(store.Reader) error) e
 // the test ends.
 func startReads(t *testing.T) (*countingStore, *readGroup, context.CancelFunc) {
 	t.Helper()
+	cs := openCounting(t)
+	g, cancel := startGroup(t, cs)
+	return cs, g, cancel
+}
+
+// openCounting opens a counting store, closed when the test ends.
+func openCounting(t *testing.T) *countingStore {
+	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), sqlitestore.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := &countingStore{Store: st}
-	g := newReadGroup(cs)
+	t.Cleanup(func() { st.Close() })
+	return &countingStore{Store: st}
+}
+
+// startGroup starts a read group on st with its lanes working until the
+// test ends (before the store closes).
+func startGroup(t *testing.T, st store.Store) (*readGroup, context.CancelFunc) {
+	g := newReadGroup(st)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for range readLanes(cs) {
+	for range readLanes(st) {
 		wg.Go(func() { g.work(ctx) })
 	}
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
-		st.Close()
 	})
-	return cs, g, cancel
+	return g, cancel
 }
 
 // bump commits one change and returns the head it left.
@@ -328,16 +341,9 @@ func (c *memberCountingStore) Read(ctx context.Context, fn func(store.Reader) er
 // send it to the store once and each get the store's answer; a
 // membership changed between batches is read again.
 func TestReadBatchAsksMembershipOnce(t *testing.T) {
-	cs, _, _ := startReads(t)
+	cs := openCounting(t)
 	st := &memberCountingStore{countingStore: cs}
-	g := newReadGroup(st)
-	ctx, cancel := context.WithCancel(context.Background())
-	var lanes sync.WaitGroup
-	for range readLanes(st) {
-		lanes.Go(func() { g.work(ctx) })
-	}
-	defer lanes.Wait()
-	defer cancel()
+	g, _ := startGroup(t, st)
 	const matter = "0190a6d8-0000-7000-8000-000000000001"
 	err := cs.Write(context.Background(), func(tx store.Tx) error {
 		for _, u := range []string{"ann", "bob"} {
