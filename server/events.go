@@ -82,6 +82,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 		s.writeError(w, r, errInternal(err))
 		return
 	}
+	if !resume {
+		// A client pulls when its stream opens, after this head: a hint
+		// for a change up to it is no news, though the hub's dispatcher,
+		// running behind the commits, may hand it to this stream yet.
+		last = head
+	}
 	rc := http.NewResponseController(w)
 	// A stream outlives the server's read and write timeouts; each write
 	// gets its own deadline instead, so a dead client is dropped.

@@ -36,3 +36,9 @@ func (s *Server) PendingPushes() int {
 	defer s.group.mu.Unlock()
 	return len(s.group.pending)
 }
+
+// HandLateHint hands the streams a hint for a change committed earlier, as
+// the hub's dispatcher does when it runs behind the commits.
+func (s *Server) HandLateHint(seq int64, matterID string) {
+	s.hub.hand(store.Hint{Seq: seq, MatterID: matterID})
+}

@@ -73,6 +73,22 @@ func TestEventsCapPerToken(t *testing.T) {
 	}
 }
 
+// TestEventsNoPokeForChangesBeforeTheStream: a hint handed out after a
+// stream opened, for a change committed before it (the hub's dispatcher
+// runs behind the commits), is no news to that stream, whose client pulls
+// when it opens: the stream's first poke is for the next change.
+func TestEventsNoPokeForChangesBeforeTheStream(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat)
+	old := w.bob.CreateNote(t, w.m.ID, "Before the stream")
+	events := stream(t, w.srv.URL, w.alice.Token, "")
+	greeting(t, events)
+	w.srv.HandLateHint(old.Seq, w.m.ID)
+	note := w.bob.CreateNote(t, w.m.ID, "News")
+	if seq := nextPoke(t, events); seq != note.Seq {
+		t.Fatalf("first poke = %d, want %d (the change after the stream opened)", seq, note.Seq)
+	}
+}
+
 // TestEventsCapPerUser: streams of several tokens of one user count
 // together.
 func TestEventsCapPerUser(t *testing.T) {
