@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"casefile/internal/faultproxy"
@@ -115,7 +116,7 @@ type link struct {
 	// device ended them (ended): on silence counts against it, on purpose
 	// (a page asked ahead that is no longer wanted) does not.
 	cut      []int64
-	ended    map[int64]error
+	ended    map[int64]ending
 	exchange int64
 	// forced holds the faults the next requests of a path meet, in order,
 	// whatever the stream would draw (a step that needs them right there).
@@ -180,10 +181,21 @@ func (l *link) takeCrawl() (abandoned int, cursor int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, id := range l.cut {
-		if cause, known := l.ended[id]; known && !errors.Is(cause, context.DeadlineExceeded) {
+		e, known := l.ended[id]
+		switch {
+		case known && !errors.Is(e.cause, context.DeadlineExceeded):
 			// The device ended it on purpose (a caller's cancellation,
 			// not its silence watchdog, whose cause is a deadline).
 			l.w.stats.inc("crawling answers the device no longer wanted", 1)
+			continue
+		case known && e.quiet >= requestTimeout:
+			// The device's own reads had brought nothing for a whole
+			// request timeout while this side kept writing: the bytes
+			// waited for a reader that was not running (a machine too
+			// busy to schedule the device). A watchdog on duration
+			// rather than silence gives up while reads still bring
+			// bytes, and is still counted.
+			l.w.stats.inc("crawling answers given up by a device starved of a core", 1)
 			continue
 		}
 		l.abandoned++
@@ -212,44 +224,59 @@ func (t *tagged) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.l.mu.Unlock()
 	req = req.Clone(req.Context())
 	req.Header.Set(exchangeHeader, strconv.FormatInt(id, 10))
+	sent := time.Now()
 	resp, err := t.rt.RoundTrip(req)
 	if err != nil {
-		t.note(req, id)
+		t.note(req, id, sent)
 		return nil, err
 	}
-	resp.Body = &taggedBody{ReadCloser: resp.Body, t: t, req: req, id: id}
+	b := &taggedBody{ReadCloser: resp.Body, t: t, req: req, id: id}
+	b.last.Store(time.Now().UnixNano())
+	resp.Body = b
 	return resp, nil
 }
 
-// note records why req's context ended, if it has.
-func (t *tagged) note(req *http.Request, id int64) {
+// ending is why the device ended an exchange (its context's cause) and
+// how long its reads had brought nothing by then.
+type ending struct {
+	cause error
+	quiet time.Duration
+}
+
+// note records why req's context ended, if it has, and how long it had
+// been since last, the device's last progress on it.
+func (t *tagged) note(req *http.Request, id int64, last time.Time) {
 	if cause := context.Cause(req.Context()); cause != nil {
 		t.l.mu.Lock()
 		if t.l.ended == nil {
-			t.l.ended = map[int64]error{}
+			t.l.ended = map[int64]ending{}
 		}
-		t.l.ended[id] = cause
+		t.l.ended[id] = ending{cause: cause, quiet: time.Since(last)}
 		t.l.mu.Unlock()
 	}
 }
 
 type taggedBody struct {
 	io.ReadCloser
-	t   *tagged
-	req *http.Request
-	id  int64
+	t    *tagged
+	req  *http.Request
+	id   int64
+	last atomic.Int64 // unix nanoseconds of the answer's headers or its last read that brought bytes
 }
 
 func (b *taggedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.last.Store(time.Now().UnixNano())
+	}
 	if err != nil && err != io.EOF {
-		b.t.note(b.req, b.id)
+		b.t.note(b.req, b.id, time.Unix(0, b.last.Load()))
 	}
 	return n, err
 }
 
 func (b *taggedBody) Close() error {
-	b.t.note(b.req, b.id)
+	b.t.note(b.req, b.id, time.Unix(0, b.last.Load()))
 	return b.ReadCloser.Close()
 }
 
