@@ -182,6 +182,7 @@ func (l *link) takeCrawl() (abandoned int, cursor int64) {
 	defer l.mu.Unlock()
 	for _, id := range l.cut {
 		e, known := l.ended[id]
+		delete(l.ended, id)
 		switch {
 		case known && !errors.Is(e.cause, context.DeadlineExceeded):
 			// The device ended it on purpose (a caller's cancellation,
@@ -211,7 +212,8 @@ func (l *link) takeCrawl() (abandoned int, cursor int64) {
 const exchangeHeader = "Sim-Exchange"
 
 // tagged is the device's transport: it numbers each exchange and notes
-// why the device ended one early (its context's cause), for takeCrawl.
+// why the device ended one early (its context's cause) and how long its
+// reads had brought nothing by then, for takeCrawl.
 type tagged struct {
 	l  *link
 	rt *http.Transport

@@ -108,13 +108,13 @@ func (s *stats) summary() string {
 		"matters deleted with their records %d; %d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d, tokens revoked while streaming %d, devices revoked and wiped %d (unsent ops exported %d); "+
 		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
 		"left failed after quiescing: %s); compactions %d (answers %d, tombstones %d compacted; full resyncs seen %d); "+
-		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d; no longer wanted %d); sync contract: %s; "+
+		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d; no longer wanted %d; given up by a starved device %d); sync contract: %s; "+
 		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s; push batches taken while the one before was on the server %d; pull pages asked from the headers of the one before %d",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
 		n["matters deleted with their records"], total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"], n["token revokes"], n["device revocations"], n["device revocations: unsent ops exported"],
 		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
 		s.prefixed("left failed: "), n["compactions"], n["compacted answers"], n["compacted tombstones"], n["full resyncs"],
-		n["crawled answers read whole"], n["crawled pull pages the cursor passed"], n["crawling answers cut by a busy machine"], n["crawling answers the device no longer wanted"], s.prefixed("contract: "),
+		n["crawled answers read whole"], n["crawled pull pages the cursor passed"], n["crawling answers cut by a busy machine"], n["crawling answers the device no longer wanted"], n["crawling answers given up by a device starved of a core"], s.prefixed("contract: "),
 		n["slowest clean exchange (ms)"], requestTimeout, s.prefixed("files "), s.prefixed("undo: "), n[statOverlapped], n[statPulledAhead])
 }
 
