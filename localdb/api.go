@@ -128,7 +128,7 @@ type ListQuery struct {
 }
 
 // ListKey is a record's place in List's order, most recently changed
-// first: its change time, then its id.
+// first: its change time, then its id (the greater first).
 type ListKey struct {
 	UpdatedAt time.Time
 	ID        string

@@ -70,8 +70,8 @@ func (db *DB) listWhere(q ListQuery) (where string, args []any, ok bool, err err
 	return where, args, true, nil
 }
 
-// List returns a window of records, most recently changed first (ties by
-// id).
+// List returns a window of records, most recently changed first (ties:
+// the greater id first).
 func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
 	if err := db.enter(); err != nil {
 		return nil, fmt.Errorf("list records: %w", err)
@@ -152,19 +152,19 @@ func (db *DB) listQuery(q ListQuery) (query string, args []any, ok bool, err err
 		return "", nil, ok, err
 	}
 	if q.After != nil {
-		// The first bound lets the (…, updated_at DESC, id) indexes start
-		// at the key; the second leaves out the key itself and the records
-		// of its time that come before it.
+		// The first bound lets the (…, updated_at, id) indexes, read
+		// backwards, start at the key; the second leaves out the key itself
+		// and the records of its time that come before it.
 		at := nanos(q.After.UpdatedAt)
 		if where == "" {
 			where = " WHERE "
 		} else {
 			where += " AND "
 		}
-		where += "updated_at <= ? AND (updated_at < ? OR id > ?)"
+		where += "updated_at <= ? AND (updated_at < ? OR id < ?)"
 		args = append(args, at, at, q.After.ID)
 	}
-	query = "SELECT " + recordCols + " FROM records" + where + " ORDER BY updated_at DESC, id"
+	query = "SELECT " + recordCols + " FROM records" + where + " ORDER BY updated_at DESC, id DESC"
 	if q.Limit > 0 || q.Offset > 0 {
 		limit := q.Limit
 		if limit <= 0 {
