@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 
 	"casefile/model"
@@ -91,15 +92,15 @@ func rowsSQL(head, shape string, n int) string {
 }
 
 // newRow is one new record's rows, encoded and sealed, waiting to be
-// written. Its create op holds no copy of the fields: it refers to the
-// journal entry's (outbox.fields_entry), which is written with it.
+// written. The journal entry holds the record's values (after); neither
+// the record nor its create op holds a copy: they refer to the entry
+// (entryRef in records.fields, outbox.fields_entry), written with them.
 type newRow struct {
 	rid                   int64 // records.rid, set when the record row is written
 	entry                 int64 // journal.seq, set when the journal entry is written
 	id, collection        string
 	matterID              string
 	plain                 model.Fields // the fields as given
-	fields                any          // the record's fields, sealed for records
 	at                    int64
 	search                string // the full-text row ("" writes none)
 	opID                  string
@@ -161,14 +162,17 @@ func (db *DB) newRow(col *model.Collection, id string, fields model.Fields, kind
 	opID := model.NewID()
 	e := JournalEntry{Kind: kind, RecordID: id, Collection: col.Name, OpID: opID}
 	return newRow{
-		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields), plain: fields,
-		fields: db.sealText(fj, recordPlace("fields", col.Name, id)), at: at,
+		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields), plain: fields, at: at,
 		search: db.searchBody(searchText(col, fields)),
 		opID:   opID,
 		kind:   kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
 		journalAfter: db.sealText(fj, journalPlace("after", &e, at)),
 	}, nil
 }
+
+// fieldsRef is what records.fields holds for the new record: a reference
+// to its journal entry, once that is written.
+func (r *newRow) fieldsRef() string { return entryRef + strconv.FormatInt(r.entry, 10) }
 
 // record is the new record as it will be once written.
 func (r *newRow) record() model.Record {
@@ -178,15 +182,20 @@ func (r *newRow) record() model.Record {
 // queue adds a record's rows for the next flush to write.
 func (w *importWriter) queue(r newRow) { w.queued = append(w.queued, r) }
 
-// flush writes the queued records: their record rows first (the full-text
-// rows need their rids), then full-text rows, journal entries (the ops
-// need their seqs) and ops. A record already here fails it with ErrExists.
+// flush writes the queued records: their journal entries first (the
+// records and ops refer to them by seq), then record rows (the full-text
+// rows need their rids), full-text rows and ops. A record already here
+// fails it with ErrExists; the caller's transaction, failed, takes back
+// the entries written before it.
 func (w *importWriter) flush(ctx context.Context) error {
 	rows := w.queued
 	if len(rows) == 0 {
 		return nil
 	}
 	w.queued = w.queued[:0]
+	if err := w.writeJournal(ctx, rows); err != nil {
+		return err
+	}
 	if err := w.writeRecords(ctx, rows); err != nil {
 		if errors.Is(mapErr(err), ErrExists) {
 			return ErrExists
@@ -199,9 +208,6 @@ func (w *importWriter) flush(ctx context.Context) error {
 				return err
 			}
 		}
-	}
-	if err := w.writeJournal(ctx, rows); err != nil {
-		return err
 	}
 	return inChunks(ctx, w.tx, rows, nil, outboxInsert, outboxShape, func(r *newRow) []any {
 		return []any{r.opID, r.id, r.collection, model.OpCreate, r.entry, OpPending, r.at, r.at}
@@ -249,7 +255,7 @@ func lastJournalSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
 func (w *importWriter) writeRecords(ctx context.Context, rows []newRow) error {
 	if len(rows) == 1 {
 		r := &rows[0]
-		res, err := w.record.ExecContext(ctx, r.id, r.collection, r.matterID, r.fields, model.StatePending, r.at)
+		res, err := w.record.ExecContext(ctx, r.id, r.collection, r.matterID, r.fieldsRef(), model.StatePending, r.at)
 		if err != nil {
 			return err
 		}
@@ -264,7 +270,7 @@ func (w *importWriter) writeRecords(ctx context.Context, rows []newRow) error {
 		rows[i].rid = last + int64(i) + 1
 	}
 	return inChunks(ctx, w.tx, rows, nil, recordsInsert, recordShape, func(r *newRow) []any {
-		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, model.StatePending, r.at}
+		return []any{r.rid, r.id, r.collection, r.matterID, r.fieldsRef(), model.StatePending, r.at}
 	})
 }
 

@@ -3,8 +3,10 @@ package localdb
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -184,7 +186,46 @@ type recordRow struct {
 	fieldsJSON  string
 }
 
+// recordCols are the columns of records a read scans, as stored.
 const recordCols = "rid, id, collection, matter_id, fields, base_fields, version, base_deleted, deleted, state, updated_at"
+
+// entryRef in fields says a record's values are those its create's journal
+// entry holds (after): entryRef and the entry's seq. A new record keeps one
+// copy of its values, as its create op does (outbox.fields_entry), until a
+// write gives it others. The journal is append-only, so the entry outlives
+// every use of the reference. It is neither JSON nor sealed text (which
+// begins with its version byte), so it cannot be mistaken for either, and
+// a write that sets fields replaces it with no further step.
+const entryRef = "@"
+
+// recordSelect is what scanRecordRow reads of records aliased alias (""
+// for none): recordCols, then, for a record whose fields are its journal
+// entry's (entryRef), that entry's after and the op, kind and time its
+// place names. Subqueries rather than a join keep the callers' WHERE
+// clauses on records' own columns unambiguous.
+func recordSelect(alias string) string {
+	cols := strings.Split(recordCols, ", ")
+	for i, c := range cols {
+		cols[i] = alias + c
+	}
+	ref := entryRefSeq(alias + "fields")
+	return strings.Join(cols, ", ") + `,
+	(SELECT j.after FROM journal j WHERE j.seq = ` + ref + `),
+	(SELECT j.op_id || '|' || j.kind || '|' || j.at FROM journal j WHERE j.seq = ` + ref + `)`
+}
+
+// entryRefSeq is an SQL expression of the journal seq a fields column
+// refers to (entryRef), NULL when it holds the values themselves.
+func entryRefSeq(fields string) string {
+	return "CASE WHEN substr(" + fields + ", 1, 1) = '" + entryRef + "' THEN CAST(substr(" + fields + ", 2) AS INTEGER) END"
+}
+
+// recordsSelect is recordSelect of records unaliased.
+var recordsSelect = recordSelect("")
+
+// errNoRecordEntry: a record refers to a journal entry for its values and
+// the journal does not hold it.
+var errNoRecordEntry = errors.New("the journal entry holding the record's values is missing")
 
 // baseSame in base_fields says the server's copy of a record is its fields
 // as stored, text for text: a synced record keeps one copy of its values
@@ -206,13 +247,18 @@ func (db *DB) scanRecord(s rowScanner) (recordRow, error) {
 // the read as before: canonical text decodes, other text is decoded.
 func (db *DB) scanRecordRow(s rowScanner, decode bool) (recordRow, error) {
 	var r recordRow
-	var fields, base sql.NullString
+	var fields, base, entryAfter, entryPlace sql.NullString
 	if err := s.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
-		&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt); err != nil {
+		&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt, &entryAfter, &entryPlace); err != nil {
 		return r, err
 	}
 	var err error
-	if fields, err = db.openText(fields, recordPlace("fields", r.collection, r.id)); err != nil {
+	if fields.Valid && strings.HasPrefix(fields.String, entryRef) {
+		fields, err = db.openRecordEntry(&r, entryAfter, entryPlace)
+	} else {
+		fields, err = db.openText(fields, recordPlace("fields", r.collection, r.id))
+	}
+	if err != nil {
 		return r, err
 	}
 	if base.Valid && base.String == baseSame {
@@ -248,6 +294,28 @@ func (db *DB) scanRecordRow(s rowScanner, decode bool) (recordRow, error) {
 		r.base = model.Fields{}
 	}
 	return r, nil
+}
+
+// openRecordEntry opens a record's values held by its create's journal
+// entry: after as the entry holds it, and entryPlace the entry's op, kind
+// and time ("op|kind|at"), both NULL when the journal has no such entry.
+// The place is built from the record's own collection and id, so an entry
+// of another record fails to open like a value moved from another row.
+func (db *DB) openRecordEntry(r *recordRow, after, entryPlace sql.NullString) (sql.NullString, error) {
+	if !entryPlace.Valid || !after.Valid {
+		return sql.NullString{}, fmt.Errorf("record %s: %w", r.id, errNoRecordEntry)
+	}
+	parts := strings.Split(entryPlace.String, "|")
+	var at int64
+	var err error
+	if len(parts) == 3 {
+		at, err = strconv.ParseInt(parts[2], 10, 64)
+	}
+	if len(parts) != 3 || err != nil {
+		return sql.NullString{}, fmt.Errorf("record %s: the journal entry holding its values has no op, kind and time (%q)", r.id, entryPlace.String)
+	}
+	e := JournalEntry{Collection: r.collection, RecordID: r.id, OpID: parts[0], Kind: JournalKind(parts[1])}
+	return db.openText(after, journalPlace("after", &e, at))
 }
 
 // record is the row as callers see it.

@@ -97,26 +97,38 @@ func copySealed(ctx context.Context, old *DB, tmp string, schema *model.Schema, 
 }
 
 func (db *DB) copyRecords(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
-	rows, err := from.QueryContext(ctx, `SELECT `+recordCols+`, resync_mark FROM records ORDER BY rid`)
+	// A record whose values are its journal entry's keeps the reference:
+	// the journal is copied with its seqs, and its entries sealed at the
+	// places openRecordEntry opens them.
+	rows, err := from.QueryContext(ctx, `SELECT `+recordsSelect+`, resync_mark FROM records ORDER BY rid`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r recordRow
-		var fields, base sql.NullString
+		var fields, base, entryAfter, entryPlace sql.NullString
 		var mark int64
 		if err := rows.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
-			&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt, &mark); err != nil {
+			&r.baseDeleted, &r.deleted, &r.state, &r.updatedAt, &entryAfter, &entryPlace, &mark); err != nil {
 			return err
 		}
 		sealedBase := db.sealNullable(nullable(base), recordPlace("base_fields", r.collection, r.id))
 		if base.Valid && base.String == baseSame {
 			sealedBase = baseSame
 		}
+		var sealedFields any = fields.String
+		if strings.HasPrefix(fields.String, entryRef) {
+			if !entryAfter.Valid {
+				return fmt.Errorf("record %s: %w", r.id, errNoRecordEntry)
+			}
+			fields = entryAfter
+		} else {
+			sealedFields = db.sealText(fields.String, recordPlace("fields", r.collection, r.id))
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, resync_mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.rid, r.id, r.collection, r.matterID,
-			db.sealText(fields.String, recordPlace("fields", r.collection, r.id)),
+			sealedFields,
 			sealedBase,
 			r.version, r.baseDeleted, r.deleted, r.state, r.updatedAt, mark); err != nil {
 			return err

@@ -302,7 +302,7 @@ var (
 // lost: the user can export or discard it.
 func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why dropReason, where string, arg string) error {
 	// #nosec G202 -- where is one of this file's constant clauses; the value is bound.
-	rows, err := tx.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE "+where, arg)
+	rows, err := tx.QueryContext(ctx, "SELECT "+recordsSelect+" FROM records WHERE "+where, arg)
 	if err != nil {
 		return err
 	}

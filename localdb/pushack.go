@@ -95,8 +95,15 @@ func (db *DB) settleRecord(ctx context.Context, tx *sql.Tx, rec recordRow, confl
 	if fj != bj {
 		base = db.sealText(bj, recordPlace("base_fields", rec.collection, rec.id))
 	}
-	query := `UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0, fields = ?`
-	args := []any{base, r.Version, db.sealText(fj, recordPlace("fields", rec.collection, rec.id))}
+	// Fields the same as the answer's, text for text, stay as stored (a
+	// new record's stay a reference to its journal entry): the base is
+	// then what they hold.
+	query := `UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0`
+	args := []any{base, r.Version}
+	if fj != rec.fieldsJSON {
+		query += ", fields = ?"
+		args = append(args, db.sealText(fj, recordPlace("fields", rec.collection, rec.id)))
+	}
 	if rec.deleted {
 		query += ", deleted = 0"
 	}

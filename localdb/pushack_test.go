@@ -158,20 +158,30 @@ func pushedView(t *testing.T, db *DB) string {
 		}
 		return fmt.Sprintf("%v:%s", s.Valid, s.String)
 	}
-	rows, err := db.w.QueryContext(bg, "SELECT "+recordCols+", resync_mark FROM records ORDER BY rid")
+	rows, err := db.w.QueryContext(bg, "SELECT "+recordsSelect+", resync_mark FROM records ORDER BY rid")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var r recordRow
-		var fields, base sql.NullString
+		var fields, base, entryAfter, entryPlace sql.NullString
 		var mark int
 		if err := rows.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version, &r.baseDeleted,
-			&r.deleted, &r.state, &r.updatedAt, &mark); err != nil {
+			&r.deleted, &r.state, &r.updatedAt, &entryAfter, &entryPlace, &mark); err != nil {
 			t.Fatal(err)
 		}
+		shown := "ref:"
+		if strings.HasPrefix(fields.String, entryRef) {
+			s, err := db.openRecordEntry(&r, entryAfter, entryPlace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown += fmt.Sprintf("%v:%s", s.Valid, s.String)
+		} else {
+			shown = opened(fields, recordPlace("fields", r.collection, r.id))
+		}
 		fmt.Fprintf(&b, "%d %s %s %s v%d %v %v %s %d %d %s %s\n", r.rid, r.id, r.collection, r.matterID, r.version, r.baseDeleted,
-			r.deleted, r.state, r.updatedAt, mark, opened(fields, recordPlace("fields", r.collection, r.id)),
+			r.deleted, r.state, r.updatedAt, mark, shown,
 			opened(base, recordPlace("base_fields", r.collection, r.id)))
 	}
 	rows.Close()

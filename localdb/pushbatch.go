@@ -101,7 +101,7 @@ func (db *DB) loadRecordTexts(ctx context.Context, q querier, ids string, into m
 }
 
 func (db *DB) readRecords(ctx context.Context, q querier, ids string, into map[string]recordRow, decode bool) error {
-	rows, err := q.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE id "+inIDs, ids)
+	rows, err := q.QueryContext(ctx, "SELECT "+recordsSelect+" FROM records WHERE id "+inIDs, ids)
 	if err != nil {
 		return err
 	}

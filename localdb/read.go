@@ -164,7 +164,7 @@ func (db *DB) listQuery(q ListQuery) (query string, args []any, ok bool, err err
 		where += "updated_at <= ? AND (updated_at < ? OR id < ?)"
 		args = append(args, at, at, q.After.ID)
 	}
-	query = "SELECT " + recordCols + " FROM records" + where + " ORDER BY updated_at DESC, id DESC"
+	query = "SELECT " + recordsSelect + " FROM records" + where + " ORDER BY updated_at DESC, id DESC"
 	if q.Limit > 0 || q.Offset > 0 {
 		limit := q.Limit
 		if limit <= 0 {
@@ -247,18 +247,10 @@ func (db *DB) Search(ctx context.Context, text string, limit int) ([]model.Recor
 	if limit <= 0 {
 		limit = -1
 	}
-	return db.queryRecords(ctx, `SELECT `+prefixCols("r.", recordCols)+` FROM records_fts f
+	return db.queryRecords(ctx, `SELECT `+recordSelect("r.")+` FROM records_fts f
 		JOIN records r ON r.rid = f.rowid
 		WHERE records_fts MATCH ? AND r.deleted = 0
 		ORDER BY f.rank, r.updated_at DESC LIMIT ?`, match, limit)
-}
-
-func prefixCols(prefix, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i, p := range parts {
-		parts[i] = prefix + p
-	}
-	return strings.Join(parts, ", ")
 }
 
 // Outbox returns every queued op in queue order.

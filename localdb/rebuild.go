@@ -49,7 +49,7 @@ func hasConflict(ctx context.Context, q querier, recordID string) (bool, error) 
 
 // getRow returns one record row, or ErrNotFound.
 func (db *DB) getRow(ctx context.Context, q querier, id string) (recordRow, error) {
-	r, err := db.scanRecord(q.QueryRowContext(ctx, "SELECT "+recordCols+" FROM records WHERE id = ?", id))
+	r, err := db.scanRecord(q.QueryRowContext(ctx, "SELECT "+recordsSelect+" FROM records WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("record %s: %w", id, ErrNotFound)
 	}
@@ -138,8 +138,14 @@ func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields mo
 		}
 		return rec, nil
 	}
-	query := "UPDATE records SET fields = ?, deleted = ?, state = ?, matter_id = ?, updated_at = ?"
-	args := []any{db.sealText(fj, recordPlace("fields", rec.collection, rec.id)), deleted, state, matter, updated}
+	// Fields the same, text for text, stay as stored (a new record's stay
+	// a reference to its journal entry).
+	query := "UPDATE records SET deleted = ?, state = ?, matter_id = ?, updated_at = ?"
+	args := []any{deleted, state, matter, updated}
+	if fj != old.fieldsJSON {
+		query += ", fields = ?"
+		args = append(args, db.sealText(fj, recordPlace("fields", rec.collection, rec.id)))
+	}
 	switch {
 	case toSame:
 		query += ", base_fields = ?"

@@ -69,11 +69,16 @@ func (db *DB) sqlOpen(expr, table, column string, ids ...string) string {
 }
 
 // sqlRecordFields is sqlOpen of the fields (or base_fields) of records
-// aliased alias; a base_fields of baseSame is the fields.
+// aliased alias; fields of entryRef are their journal entry's after,
+// opened at the place the record's identity and the entry's op, kind and
+// time name, as openRecordEntry does; a base_fields of baseSame is the
+// fields.
 func (db *DB) sqlRecordFields(alias, column string) string {
 	open := db.sqlOpen(alias+"."+column, "records", column, alias+".collection", alias+".id")
 	if column != "base_fields" {
-		return open
+		entry := db.sqlOpen("fe.after", "journal", "after", alias+".collection", alias+".id", "fe.op_id", "fe.kind", "fe.at")
+		ref := entryRefSeq(alias + ".fields")
+		return "CASE WHEN " + ref + " IS NULL THEN " + open + " ELSE (SELECT " + entry + " FROM journal fe WHERE fe.seq = " + ref + ") END"
 	}
 	return "CASE WHEN " + alias + ".base_fields = '" + baseSame + "' THEN " + db.sqlRecordFields(alias, "fields") + " ELSE " + open + " END"
 }
