@@ -186,7 +186,8 @@ type recordRow struct {
 	fieldsJSON  string
 }
 
-// recordCols are the columns of records a read scans, as stored.
+// recordCols are the columns of records as stored: what a copy writes,
+// and the first columns recordSelect reads.
 const recordCols = "rid, id, collection, matter_id, fields, base_fields, version, base_deleted, deleted, state, updated_at"
 
 // entryRef in fields says a record's values are those its create's journal
