@@ -8,6 +8,8 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +50,7 @@ type Client struct {
 	timeout time.Duration
 	now     func() time.Time
 	schema  string      // this device's schema fingerprint, sent with every request
+	id      string      // this client's protocol.HeaderClient, on pushes and streams
 	gzipUp  atomic.Bool // the server reads gzip request bodies
 	gzips   sync.Pool   // *gzip.Writer kept between request bodies
 }
@@ -63,7 +66,7 @@ func NewClient(server, token string, hc *http.Client, opts ...Option) (*Client, 
 	if hc == nil {
 		hc = DefaultHTTPClient()
 	}
-	c := &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now}
+	c := &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now, id: newClientID()}
 	for _, o := range opts {
 		o(c)
 	}
@@ -339,8 +342,20 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 		if c.user != "" {
 			req.Header.Set(protocol.HeaderUser, c.user)
 		}
+		if path == protocol.PathPush || path == protocol.PathEvents {
+			req.Header.Set(protocol.HeaderClient, c.id)
+		}
 	}
 	return req, nil
+}
+
+// newClientID picks a client's protocol.HeaderClient: its streams are not
+// poked for its own pushes, so two clients (two devices, or the program
+// and a script on one) must not share one.
+func newClientID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 // strictUnmarshal decodes exactly one JSON value and nothing after it.

@@ -25,6 +25,14 @@ const (
 // directory must not act as its owner while the client shows someone else.
 const HeaderUser = "Casefile-User"
 
+// HeaderClient names the running client a push or an event stream comes
+// from: a random value a client picks when it starts (1 to 64 letters,
+// digits, '-' or '_'). The streams a client holds under a token are not
+// poked for the record changes of its own pushes under that token, which
+// its push's answers told it. A client that does not send it is poked
+// for everything, as before.
+const HeaderClient = "Casefile-Client"
+
 // WhoamiResponse says whose a token is.
 type WhoamiResponse struct {
 	User      string    `json:"user"`

@@ -146,13 +146,13 @@ func (a *applier) moved(ctx context.Context, seq int64, from, to string) error {
 	if err := a.tx.AddMove(ctx, store.Move{Seq: seq, RecordID: a.op.RecordID, FromMatter: from, ToMatter: to, At: a.s.now()}); err != nil {
 		return err
 	}
-	a.tx.Notify(store.Hint{Seq: seq, MatterID: from})
+	a.tx.Notify(store.Hint{Seq: seq, MatterID: from, Origin: a.p.origin})
 	return nil
 }
 
 // written audits a record change and hints its matter.
 func (a *applier) written(ctx context.Context, action, before string, rec store.Record) error {
-	a.tx.Notify(store.Hint{Seq: rec.Seq, MatterID: rec.MatterID})
+	a.tx.Notify(store.Hint{Seq: rec.Seq, MatterID: rec.MatterID, Origin: a.p.origin})
 	return a.s.audit(ctx, a.tx, &store.AuditEntry{Seq: rec.Seq, At: rec.UpdatedAt, Actor: a.p.user, Device: a.p.device,
 		Action: action, Target: rec.Collection + "/" + rec.ID, Before: before, After: recordDigest(rec)})
 }

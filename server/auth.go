@@ -198,6 +198,29 @@ func (s *Server) RevokeTokens(ctx context.Context, user, device string) (int, er
 type principal struct {
 	user, device, tokenHash string
 	role                    protocol.Role
+	// origin names the running client (protocol.HeaderClient) under its
+	// token, as a digest of both; "" when it does not say.
+	origin string
+}
+
+// originOf names a client under a token: a digest, so that hints (which
+// PostgreSQL replicas pass to each other) carry neither.
+func originOf(tokenHash, client string) string {
+	sum := sha256.Sum256([]byte(tokenHash + "\x00" + client))
+	return hex.EncodeToString(sum[:16])
+}
+
+// validClient checks a protocol.HeaderClient value.
+func validClient(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *principal) admin() bool { return p.role == RoleAdmin }
@@ -315,6 +338,13 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *principal)) 
 		if ae := s.limits.allow(p.tokenHash); ae != nil {
 			s.writeError(w, r, ae)
 			return
+		}
+		if c, named := r.Header[protocol.HeaderClient]; named {
+			if len(c) != 1 || !validClient(c[0]) {
+				s.writeError(w, r, errBadRequest("%s must be 1 to 64 letters, digits, '-' or '_'.", protocol.HeaderClient))
+				return
+			}
+			p.origin = originOf(p.tokenHash, c[0])
 		}
 		s.noteSeen(r.Context(), p)
 		h(w, r, p)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -32,6 +31,11 @@ const (
 	// it falls back to one poke with the head: enough for a burst of
 	// pushes, small enough that 10,000 streams stay cheap.
 	streamHintBuffer = 16
+	// pokeWriteTimeout drops a client whose connection takes no poke for
+	// this long: a poke is a few dozen bytes, so the connection's buffers
+	// are full only when the client has stopped reading, and a poker
+	// waiting on it delays every other stream's pokes.
+	pokeWriteTimeout = 2 * time.Second
 )
 
 // streamEnd is why the server closes a stream: a "closed" event with an
@@ -58,6 +62,8 @@ var (
 // comment between them. The token and the user's role are checked again
 // on every heartbeat and before every poke: a revoked or expired token's
 // stream ends with a "closed" event, and a role change applies at once.
+// Pokes are the pokers' (pokeLoop); this goroutine greets, keeps the
+// heartbeat and ends the stream.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *principal) {
 	var last int64
 	resume := r.Header.Get("Last-Event-ID") != ""
@@ -69,7 +75,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 		}
 		last = n
 	}
-	sub, ok := s.hub.subscribe(p.user, p.tokenHash, s.opts.StreamsPerToken, s.opts.StreamsPerUser)
+	sub, ok := s.hub.subscribe(p.user, p.tokenHash, p.origin, s.opts.StreamsPerToken, s.opts.StreamsPerUser)
 	if !ok {
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server is shutting down; reconnect shortly."})
@@ -92,138 +98,144 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	// A stream outlives the server's read and write timeouts; each write
 	// gets its own deadline instead, so a dead client is dropped.
 	_ = rc.SetReadDeadline(time.Time{})
-	write := func(format string, args ...any) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := fmt.Fprintf(w, format, args...); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	poke := func(seq int64, resync bool) bool {
-		last = seq
-		data, _ := json.Marshal(protocol.Poke{Seq: seq, Resync: resync})
-		return write("id: %d\nevent: %s\ndata: %s\n\n", seq, protocol.EventPoke, data)
-	}
-	closeWith := func(why *streamEnd) {
-		data, _ := json.Marshal(protocol.Error{Code: why.code, Message: why.msg})
-		write("retry: %d\nevent: %s\ndata: %s\n\n", why.retry.Milliseconds(), protocol.EventClosed, data)
-	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
-	if !write("retry: %d\n: connected\n\n", streamRetry.Milliseconds()) {
-		return
-	}
+
+	sub.wmu.Lock()
+	sub.out, sub.last, sub.p = &streamOut{w: w, rc: rc}, last, p
+	ok = sub.out.write(streamWriteTimeout, "retry: %d\n: connected\n\n", streamRetry.Milliseconds())
 	switch {
+	case !ok:
 	case resume && last > head:
 		// An id this server never gave, as a cursor beyond the head is:
 		// poke with the head so the client pulls (and learns from the
 		// pull's 410 that it must start over) and counts from here.
-		if !poke(head, true) {
-			return
-		}
+		ok = sub.poke(head, true)
 	case resume && head > last:
-		if !poke(head, false) {
-			return
-		}
+		ok = sub.poke(head, false)
+	}
+	sub.state = map[bool]streamState{true: streamOpen, false: streamEnded}[ok]
+	sub.wmu.Unlock()
+	defer func() {
+		sub.wmu.Lock()
+		sub.state = streamEnded
+		sub.wmu.Unlock()
+	}()
+	if !ok {
+		return
+	}
+	if sub.pending() { // hints that came before the greeting
+		s.hub.ready(sub)
 	}
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
-	batch := make([]stampedHint, 0, streamHintBuffer)
 	for {
-		var news int64
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.hub.done:
 			return
+		case <-sub.gone:
+			return
 		case why := <-sub.end:
-			closeWith(why)
+			sub.wmu.Lock()
+			sub.closeWith(why)
+			sub.wmu.Unlock()
 			return
 		case <-tick.C:
-			if p, _, err = s.streamCheck(ctx, sub, p, nil); err == nil && !write(": heartbeat\n\n") {
-				return
-			}
-		case <-sub.lost:
-			if p, _, err = s.streamCheck(ctx, sub, p, nil); err == nil {
-				if h, herr := s.Head(ctx); herr == nil && h > last && !poke(h, false) {
+			sub.wmu.Lock()
+			p := sub.p
+			sub.wmu.Unlock()
+			now, err := s.heartbeatCheck(ctx, sub, p)
+			sub.wmu.Lock()
+			if err == nil {
+				sub.p = now
+				if sub.state != streamOpen || !sub.out.write(streamWriteTimeout, ": heartbeat\n\n") {
+					sub.wmu.Unlock()
 					return
 				}
 			}
-		case h := <-sub.hints:
-			// Every hint waiting is checked at once, and the stream pokes
-			// once with the newest that is news.
-			batch = append(batch[:0], h)
-		more:
-			for len(batch) < cap(batch) {
-				select {
-				case h := <-sub.hints:
-					batch = append(batch, h)
-				default:
-					break more
-				}
-			}
-			batch = slices.DeleteFunc(batch, func(h stampedHint) bool { return h.Seq <= last })
-			if len(batch) == 0 {
-				continue
-			}
-			if p, news, err = s.streamCheck(ctx, sub, p, batch); err == nil && news > 0 && !poke(news, false) {
+			ended := sub.endFor(err)
+			sub.wmu.Unlock()
+			if ended {
 				return
 			}
-		}
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			closeWith(endUnauthorized)
-			return
-		case errors.Is(err, errRevokedDevice):
-			closeWith(endRevoked)
-			return
-		case err != nil && ctx.Err() == nil:
-			s.log.Warn("event stream check failed", "user", p.user, "err", err)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("event stream check failed", "user", p.user, "err", err)
+			}
 		}
 	}
 }
 
-// streamCheck asks again who holds the stream's token (ErrNotFound once it
-// is revoked or expired, or its user is gone) and which of the hints are
-// news for them now: a change in a matter they see, an access change of
-// theirs, or a hint for everyone. It returns the newest such hint's seq
-// (0 if none). A check another stream of the token began after these
-// hints were handed out answers for them too (see tokenCheck); heartbeats
-// (no hints) always read. When the hub's set of the user's matters is
-// missing or a heartbeat old, it is read again in the same transaction.
-func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal, hints []stampedHint) (*principal, int64, error) {
-	tc := sub.check
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	if now, news, ok := tc.answer(hints); ok {
-		return now, news, nil
+// streamOut writes a stream's events.
+type streamOut struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (o *streamOut) write(timeout time.Duration, format string, args ...any) bool {
+	_ = o.rc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(o.w, format, args...); err != nil {
+		return false
 	}
+	return o.rc.Flush() == nil
+}
+
+// poke writes a poke; wmu is held.
+func (sub *subscriber) poke(seq int64, resync bool) bool {
+	sub.last = seq
+	data, _ := json.Marshal(protocol.Poke{Seq: seq, Resync: resync})
+	return sub.out.write(pokeWriteTimeout, "id: %d\nevent: %s\ndata: %s\n\n", seq, protocol.EventPoke, data)
+}
+
+// closeWith writes the stream's last event, saying why it ends, and ends
+// it; wmu is held.
+func (sub *subscriber) closeWith(why *streamEnd) {
+	if sub.state == streamOpen {
+		data, _ := json.Marshal(protocol.Error{Code: why.code, Message: why.msg})
+		sub.out.write(pokeWriteTimeout, "retry: %d\nevent: %s\ndata: %s\n\n", why.retry.Milliseconds(), protocol.EventClosed, data)
+	}
+	sub.drop()
+}
+
+// drop ends the stream: its goroutine returns, and pokers pass it over;
+// wmu is held.
+func (sub *subscriber) drop() {
+	if sub.state == streamOpen {
+		close(sub.gone)
+	}
+	sub.state = streamEnded
+}
+
+// endFor ends the stream when a check found its token gone or its device
+// revoked, and reports whether it did; wmu is held.
+func (sub *subscriber) endFor(err error) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		sub.closeWith(endUnauthorized)
+	case errors.Is(err, errRevokedDevice):
+		sub.closeWith(endRevoked)
+	default:
+		return false
+	}
+	return true
+}
+
+// heartbeatCheck asks again who holds the stream's token (ErrNotFound once
+// it is revoked or expired, or its user is gone), and reads the user's
+// matters for the hub when its set of them is missing or a heartbeat old.
+func (s *Server) heartbeatCheck(ctx context.Context, sub *subscriber, p *principal) (*principal, error) {
 	var now *principal
-	var news int64
 	var matters []string
-	began := time.Now()
 	at := s.now()
 	gen, due := s.hub.accessDue(sub.user, at, s.opts.Heartbeat)
-	sees := map[string]bool{}
 	err := s.reads.readLater(ctx, func(ctx context.Context, rd store.Reader) (err error) {
 		if now, err = s.principalOf(ctx, rd, p.tokenHash); err != nil {
 			return err
-		}
-		for _, h := range hints {
-			if h.MatterID != "" && h.User != now.user {
-				if _, known := sees[h.MatterID]; !known {
-					if sees[h.MatterID], err = s.visible(ctx, rd, now, h.MatterID); err != nil {
-						return err
-					}
-				}
-			}
-			if isNews(h.Hint, now, sees) {
-				news = max(news, h.Seq)
-			}
 		}
 		if due && now.role != protocol.RoleAdmin {
 			matters, err = rd.MattersOf(ctx, now.user)
@@ -231,46 +243,10 @@ func (s *Server) streamCheck(ctx context.Context, sub *subscriber, p *principal,
 		return err
 	})
 	if err != nil {
-		tc.p = nil
-		return p, 0, err
+		return p, err
 	}
-	tc.began, tc.p, tc.sees = began, now, sees
 	if due {
 		s.hub.setAccess(sub.user, gen, now.role, matters, at)
 	}
-	return now, news, nil
-}
-
-// isNews says whether a hint is news for p, given which of the matters
-// hints name p sees.
-func isNews(h store.Hint, p *principal, sees map[string]bool) bool {
-	switch {
-	case h.User == p.user, h.User == "" && h.MatterID == "":
-		return true
-	case h.MatterID != "":
-		return sees[h.MatterID]
-	}
-	return false
-}
-
-// answer answers for hints from the token's last check when it began
-// after every one of them was handed out and knows their matters; tc.mu is
-// held.
-func (tc *tokenCheck) answer(hints []stampedHint) (*principal, int64, bool) {
-	if len(hints) == 0 || tc.p == nil {
-		return nil, 0, false
-	}
-	var news int64
-	for _, h := range hints {
-		if h.at.After(tc.began) {
-			return nil, 0, false
-		}
-		if _, known := tc.sees[h.MatterID]; h.MatterID != "" && h.User != tc.p.user && !known {
-			return nil, 0, false
-		}
-		if isNews(h.Hint, tc.p, tc.sees) {
-			news = max(news, h.Seq)
-		}
-	}
-	return tc.p, news, true
+	return now, nil
 }

@@ -26,6 +26,13 @@ type sseEvent struct {
 // stream closes when the test ends.
 func stream(t *testing.T, baseURL, token, lastEventID string) <-chan sseEvent {
 	t.Helper()
+	return streamOf(t, baseURL, token, "", lastEventID)
+}
+
+// streamOf is stream for a client that names itself (client, when not "",
+// is its protocol.HeaderClient).
+func streamOf(t *testing.T, baseURL, token, client, lastEventID string) <-chan sseEvent {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", baseURL+protocol.PathEvents, nil)
 	if err != nil {
@@ -34,6 +41,9 @@ func stream(t *testing.T, baseURL, token, lastEventID string) <-chan sseEvent {
 	req.Header.Set("Authorization", "Bearer "+token)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	if client != "" {
+		req.Header.Set(protocol.HeaderClient, client)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

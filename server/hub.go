@@ -26,7 +26,6 @@ type hub struct {
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
 	byToken map[string][]*subscriber // oldest first
-	checks  map[string]*tokenCheck
 	users   map[string]*userStreams
 	done    chan struct{} // closed when streams must end (shutdown)
 	closed  bool
@@ -36,6 +35,12 @@ type hub struct {
 	qwake  *sync.Cond
 	queued []store.Hint
 	qdone  bool
+
+	// Streams with hints wait in due for the pokers (see ready).
+	dmu   sync.Mutex
+	dwake *sync.Cond
+	due   []*subscriber
+	ddone bool
 }
 
 // userStreams are one user's streams and what the hub knows they see.
@@ -63,12 +68,88 @@ func (m *matterSet) has(matter string) bool {
 	return ok
 }
 
+// subscriber is one event stream. The hub queues its hints and hands it
+// to the pokers, a few goroutines that check and poke the streams with
+// news in batches; the stream's own goroutine wakes only for heartbeats
+// and its end. With a goroutine per stream woken by every hint, a busy
+// server kept hundreds of them runnable, and a push woken by its commit
+// waited behind them for a core.
 type subscriber struct {
 	user, token string
-	check       *tokenCheck // shared by the token's streams
-	hints       chan stampedHint
-	lost        chan struct{}   // signalled when hints overflowed; the stream pokes with the head
+	origin      string          // the client holding it, as principal.origin
 	end         chan *streamEnd // the hub closes the stream (over a cap)
+	gone        chan struct{}   // closed when a poker ended the stream
+
+	// Hints wait here for a poker.
+	hmu    sync.Mutex
+	hints  []stampedHint
+	lost   bool // more hints came than wait: poke with the head
+	queued bool // in the hub's due list
+
+	// The stream's response, which its goroutine and the pokers take
+	// turns to write; wmu is taken before hmu.
+	wmu   sync.Mutex
+	state streamState
+	out   *streamOut
+	last  int64      // the seq of the last poke, or where the stream began
+	p     *principal // who holds the token, as last checked
+}
+
+type streamState int
+
+const (
+	streamNew   streamState = iota // not greeted yet: hints wait
+	streamOpen                     // pokes go out
+	streamEnded                    // gone: hints are dropped
+)
+
+// offer queues a hint, or notes that hints were lost when too many wait;
+// it reports whether the stream must be handed to the pokers.
+func (sub *subscriber) offer(h stampedHint) bool {
+	sub.hmu.Lock()
+	defer sub.hmu.Unlock()
+	if len(sub.hints) < streamHintBuffer {
+		sub.hints = append(sub.hints, h)
+	} else {
+		sub.lost = true
+	}
+	if sub.queued {
+		return false
+	}
+	sub.queued = true
+	return true
+}
+
+// take returns the hints waiting and whether some were lost, and takes
+// the stream off the due list.
+func (sub *subscriber) take() ([]stampedHint, bool) {
+	sub.hmu.Lock()
+	defer sub.hmu.Unlock()
+	hints, lost := sub.hints, sub.lost
+	sub.hints, sub.lost, sub.queued = nil, false, false
+	return hints, lost
+}
+
+// putBack returns hints taken before the stream was greeted; wmu is held.
+func (sub *subscriber) putBack(hints []stampedHint, lost bool) {
+	sub.hmu.Lock()
+	defer sub.hmu.Unlock()
+	sub.hints = append(hints, sub.hints...)
+	if len(sub.hints) > streamHintBuffer {
+		sub.hints, lost = sub.hints[:streamHintBuffer], true
+	}
+	sub.lost = sub.lost || lost
+}
+
+// pending reports whether hints wait while the stream is off the due list.
+func (sub *subscriber) pending() bool {
+	sub.hmu.Lock()
+	defer sub.hmu.Unlock()
+	if sub.queued || len(sub.hints) == 0 && !sub.lost {
+		return false
+	}
+	sub.queued = true
+	return true
 }
 
 // stampedHint is a hint with the moment the hub handed it out: after its
@@ -78,22 +159,11 @@ type stampedHint struct {
 	at time.Time
 }
 
-// tokenCheck is the last check of a token's holder and of the matters
-// hints named, shared by the token's streams (a device holds a few): a
-// stream whose hints were all handed out before that check began needs no
-// check of its own, since the check saw their changes committed. The
-// stream holding mu checks; the others wait and use its answer.
-type tokenCheck struct {
-	mu    sync.Mutex
-	began time.Time
-	p     *principal
-	sees  map[string]bool // matter → visible, as of began
-}
-
 func newHub() *hub {
-	h := &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, checks: map[string]*tokenCheck{}, users: map[string]*userStreams{},
+	h := &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, users: map[string]*userStreams{},
 		done: make(chan struct{})}
 	h.qwake = sync.NewCond(&h.qmu)
+	h.dwake = sync.NewCond(&h.dmu)
 	return h
 }
 
@@ -140,7 +210,7 @@ func (h *hub) dispatch(ctx context.Context) {
 // subscribe adds a stream for a user's token, first closing the oldest
 // of the token's streams and of the user's that the caps leave no room
 // for.
-func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber, bool) {
+func (h *hub) subscribe(user, token, origin string, perToken, perUser int) (*subscriber, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -157,13 +227,7 @@ func (h *hub) subscribe(user, token string, perToken, perUser int) (*subscriber,
 	for len(u.subs) >= perUser {
 		h.kick(u.subs[0], endTooMany)
 	}
-	tc := h.checks[token]
-	if tc == nil {
-		tc = &tokenCheck{}
-		h.checks[token] = tc
-	}
-	sub := &subscriber{user: user, token: token, check: tc, hints: make(chan stampedHint, streamHintBuffer),
-		lost: make(chan struct{}, 1), end: make(chan *streamEnd, 1)}
+	sub := &subscriber{user: user, token: token, origin: origin, end: make(chan *streamEnd, 1), gone: make(chan struct{})}
 	h.subs[sub] = struct{}{}
 	h.byToken[token] = append(h.byToken[token], sub)
 	u.subs = append(u.subs, sub)
@@ -189,7 +253,6 @@ func (h *hub) remove(sub *subscriber) {
 	h.byToken[sub.token] = without(h.byToken[sub.token], sub)
 	if len(h.byToken[sub.token]) == 0 {
 		delete(h.byToken, sub.token)
-		delete(h.checks, sub.token)
 	}
 	if u := h.users[sub.user]; u != nil {
 		u.subs = without(u.subs, sub)
@@ -214,9 +277,9 @@ func (h *hub) unsubscribe(sub *subscriber) {
 	h.mu.Unlock()
 }
 
-// publish hands a hint to the streams it may concern without ever
-// blocking the store's listener: a stream that falls behind gets one poke
-// with the head instead.
+// publish queues a hint for the streams it may concern and hands those
+// not yet due to the pokers, without ever blocking: a stream with too many
+// hints waiting gets one poke with the head instead.
 func (h *hub) publish(hint store.Hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -231,16 +294,49 @@ func (h *hub) publish(hint store.Hint) {
 			continue
 		}
 		for _, sub := range u.subs {
-			select {
-			case sub.hints <- stamped:
-			default:
-				select {
-				case sub.lost <- struct{}{}:
-				default:
-				}
+			if hint.Origin != "" && sub.origin == hint.Origin {
+				continue // the client that pushed it knows
+			}
+			if sub.offer(stamped) {
+				h.ready(sub)
 			}
 		}
 	}
+}
+
+// ready hands a stream with hints to the pokers.
+func (h *hub) ready(sub *subscriber) {
+	h.dmu.Lock()
+	h.due = append(h.due, sub)
+	h.dmu.Unlock()
+	h.dwake.Signal()
+}
+
+// takeDue waits for streams with hints and returns up to max of them, in
+// the order they became due; nil once ctx has ended.
+func (h *hub) takeDue(ctx context.Context, max int) []*subscriber {
+	h.dmu.Lock()
+	defer h.dmu.Unlock()
+	for len(h.due) == 0 && !h.ddone && ctx.Err() == nil {
+		h.dwake.Wait()
+	}
+	if h.ddone || ctx.Err() != nil {
+		return nil
+	}
+	n := min(len(h.due), max)
+	subs := append([]*subscriber(nil), h.due[:n]...)
+	h.due = h.due[n:]
+	return subs
+}
+
+// stopPokers wakes every poker waiting in takeDue once ctx has ended.
+func (h *hub) stopPokers(ctx context.Context) func() bool {
+	return context.AfterFunc(ctx, func() {
+		h.dmu.Lock()
+		h.ddone = true
+		h.dmu.Unlock()
+		h.dwake.Broadcast()
+	})
 }
 
 func (u *userStreams) drop() {

@@ -36,6 +36,7 @@ var errReadsClosed = errors.New("the server is closing")
 // checks waiting: a client waits for the one, a poke can wait a little.
 type readGroup struct {
 	st      store.Store
+	memo    *accessMemo
 	mu      sync.Mutex
 	wake    *sync.Cond
 	pending []*readJob // requests' reads: a client waits for each
@@ -62,7 +63,7 @@ func readLanes(st store.Store) int {
 }
 
 func newReadGroup(st store.Store) *readGroup {
-	g := &readGroup{st: st}
+	g := &readGroup{st: st, memo: &accessMemo{gen: -1}}
 	g.wake = sync.NewCond(&g.mu)
 	return g
 }
@@ -134,7 +135,7 @@ func (g *readGroup) work(ctx context.Context) {
 // its own; the others go on.
 func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 	err := g.st.Read(ctx, func(rd store.Reader) error {
-		rd = &memberMemo{Reader: rd, seen: map[memberKey]bool{}}
+		rd = &batchMemo{Reader: rd, shared: g.memo, seen: map[memberKey]bool{}}
 		for _, j := range batch {
 			if j.err = j.ctx.Err(); j.err == nil {
 				j.err = runJob(ctx, j, rd)
@@ -150,29 +151,125 @@ func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 	}
 }
 
-// memberMemo answers a batch's repeated membership questions with the
-// first answer: the batch is one transaction, a snapshot, so a second
-// answer could not differ. A change in a matter wakes every stream of the
-// users who see it, up to sixteen a user, and each stream's check asks
-// whether its user sees the matter. The batch's jobs run one after
-// another, so the memo needs no lock.
-type memberMemo struct {
-	store.Reader
-	seen map[memberKey]bool
+// accessMemo remembers who holds each token and who is a member of what,
+// as read at one access generation of the store (store.Reader.AccessGen):
+// while the generation stands still, the store would answer the same. A
+// token's holder is asked by every request and by every event stream's
+// check, before each poke and on each heartbeat; with 10,000 streams that
+// was tens of thousands of reads a second of rows that almost never
+// change. Each batch now reads the generation, one small row, and reads a
+// holder or a membership only when the memo lacks it. Any change to
+// tokens, devices' revocations, users or memberships, by this server,
+// another replica or another process, moves the generation and empties
+// the memo at the next batch, so an answer is never older than the
+// batch's snapshot's.
+type accessMemo struct {
+	mu      sync.Mutex
+	gen     int64 // -1 before the first batch
+	holders map[string]holder
+	members map[memberKey]bool
+}
+
+type holder struct {
+	tok  store.Token
+	user store.User
 }
 
 type memberKey struct{ user, matter string }
 
-func (m *memberMemo) IsMember(ctx context.Context, user, matterID string) (bool, error) {
+// maxAccessMemo bounds each map of the memo; a full map starts over.
+const maxAccessMemo = 1 << 16
+
+// batchMemo is a read batch's reader: Holder and IsMember answer from the
+// memo when the batch reads the generation the memo holds, and add what
+// they read to it. The batch also keeps its own membership answers (it is
+// one snapshot, so a second answer could not differ), for a batch whose
+// snapshot is older than the memo's generation. The batch's jobs run one
+// after another, so only the shared memo needs a lock.
+type batchMemo struct {
+	store.Reader
+	shared *accessMemo
+	gen    int64
+	synced bool // gen was read
+	seen   map[memberKey]bool
+}
+
+// sync reads the batch's access generation once, and moves the memo to
+// it when it is newer (the memo then starts over).
+func (b *batchMemo) sync(ctx context.Context) error {
+	if b.synced {
+		return nil
+	}
+	g, err := b.Reader.AccessGen(ctx)
+	if err != nil {
+		return err
+	}
+	b.gen, b.synced = g, true
+	m := b.shared
+	m.mu.Lock()
+	if g > m.gen {
+		m.gen, m.holders, m.members = g, map[string]holder{}, map[memberKey]bool{}
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+func (b *batchMemo) Holder(ctx context.Context, hash string) (store.Token, store.User, error) {
+	if err := b.sync(ctx); err != nil {
+		return store.Token{}, store.User{}, err
+	}
+	m := b.shared
+	m.mu.Lock()
+	h, ok := m.holders[hash]
+	ok = ok && m.gen == b.gen
+	m.mu.Unlock()
+	if ok {
+		return h.tok, h.user, nil
+	}
+	tok, u, err := b.Reader.Holder(ctx, hash)
+	if err != nil {
+		return tok, u, err
+	}
+	m.mu.Lock()
+	if m.gen == b.gen {
+		if len(m.holders) >= maxAccessMemo {
+			clear(m.holders)
+		}
+		m.holders[hash] = holder{tok, u}
+	}
+	m.mu.Unlock()
+	return tok, u, nil
+}
+
+func (b *batchMemo) IsMember(ctx context.Context, user, matterID string) (bool, error) {
 	k := memberKey{user, matterID}
-	if is, ok := m.seen[k]; ok {
+	if is, ok := b.seen[k]; ok {
 		return is, nil
 	}
-	is, err := m.Reader.IsMember(ctx, user, matterID)
-	if err == nil {
-		m.seen[k] = is
+	if err := b.sync(ctx); err != nil {
+		return false, err
 	}
-	return is, err
+	m := b.shared
+	m.mu.Lock()
+	is, ok := m.members[k]
+	ok = ok && m.gen == b.gen
+	m.mu.Unlock()
+	if !ok {
+		var err error
+		if is, err = b.Reader.IsMember(ctx, user, matterID); err != nil {
+			return false, err
+		}
+		m.mu.Lock()
+		if m.gen == b.gen {
+			if len(m.members) >= maxAccessMemo {
+				clear(m.members)
+			}
+			m.members[k] = is
+		}
+		m.mu.Unlock()
+	}
+	b.seen[k] = is
+	return is, nil
 }
 
 // runJob runs one job's read. A read that panics fails alone, as its

@@ -322,6 +322,136 @@ type memberCounting struct {
 	asked *atomic.Int64
 }
 
+// holderCounting counts the holder and membership reads that reach the
+// store.
+type holderCounting struct {
+	store.Store
+	held, asked atomic.Int64
+}
+
+type holderCounted struct {
+	store.Reader
+	c *holderCounting
+}
+
+func (c *holderCounting) Read(ctx context.Context, fn func(store.Reader) error) error {
+	return c.Store.Read(ctx, func(rd store.Reader) error { return fn(holderCounted{rd, c}) })
+}
+
+func (h holderCounted) Holder(ctx context.Context, hash string) (store.Token, store.User, error) {
+	h.c.held.Add(1)
+	return h.Reader.Holder(ctx, hash)
+}
+
+func (h holderCounted) IsMember(ctx context.Context, user, matterID string) (bool, error) {
+	h.c.asked.Add(1)
+	return h.Reader.IsMember(ctx, user, matterID)
+}
+
+// TestAccessMemoAcrossBatches: a token's holder and a membership read by
+// one batch are answered to later batches without reading them again,
+// until the access generation moves: a device revoked or a membership
+// ended through another handle on the database (another process, as
+// `casefile admin` is) is read by the next batch. Writes that change no
+// access (a device seen, a token added) keep the memo.
+func TestAccessMemoAcrossBatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlitestore.FileName)
+	open := func() store.Store {
+		st, err := sqlitestore.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st := &holderCounting{Store: open()}
+	other := open()
+	g, _ := startGroup(t, st)
+	ctx := context.Background()
+	const matter = "0190a6d8-0000-7000-8000-000000000001"
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	change := func(fn func(tx store.Tx) error) {
+		t.Helper()
+		if err := other.Write(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change(func(tx store.Tx) error {
+		if err := tx.AddUser(ctx, store.User{Name: "ann", Role: "member", CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.PutToken(ctx, store.Token{Hash: "h1", User: "ann", Device: "laptop", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if err := tx.TouchDevice(ctx, "ann", "laptop", now); err != nil {
+			return err
+		}
+		_, err := tx.AddMember(ctx, "ann", matter)
+		return err
+	})
+	type answer struct {
+		revoked bool
+		member  bool
+	}
+	ask := func() (answer, int64, int64) {
+		t.Helper()
+		held, asked := st.held.Load(), st.asked.Load()
+		var a answer
+		err := g.read(ctx, func(ctx context.Context, rd store.Reader) error {
+			tok, u, err := rd.Holder(ctx, "h1")
+			if err != nil {
+				return err
+			}
+			if u.Name != "ann" || tok.Device != "laptop" {
+				t.Errorf("holder = %+v, %+v", tok, u)
+			}
+			a.revoked = !tok.RevokedAt.IsZero()
+			a.member, err = rd.IsMember(ctx, "ann", matter)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, st.held.Load() - held, st.asked.Load() - asked
+	}
+	steps := []struct {
+		what       string
+		change     func(tx store.Tx) error
+		want       answer
+		readsAgain bool
+	}{
+		{"first batch", nil, answer{member: true}, true},
+		{"second batch", nil, answer{member: true}, false},
+		{"a device seen and a token added", func(tx store.Tx) error {
+			if err := tx.TouchDevice(ctx, "ann", "laptop", now.Add(time.Minute)); err != nil {
+				return err
+			}
+			return tx.PutToken(ctx, store.Token{Hash: "h2", User: "ann", Device: "phone", CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		}, answer{member: true}, false},
+		{"the device revoked", func(tx store.Tx) error {
+			_, err := tx.RevokeDevice(ctx, "ann", "laptop", now.Add(time.Second), "admin")
+			return err
+		}, answer{revoked: true, member: true}, true},
+		{"the membership ended", func(tx store.Tx) error {
+			_, err := tx.RemoveMember(ctx, "ann", matter)
+			return err
+		}, answer{revoked: true}, true},
+		{"nothing changed", nil, answer{revoked: true}, false},
+	}
+	for _, s := range steps {
+		if s.change != nil {
+			change(s.change)
+		}
+		got, held, asked := ask()
+		if got != s.want {
+			t.Errorf("%s: answered %+v, want %+v", s.what, got, s.want)
+		}
+		if want := map[bool]int64{true: 1, false: 0}[s.readsAgain]; held != want || asked != want {
+			t.Errorf("%s: the store was asked for the holder %d and the membership %d times, want %d", s.what, held, asked, want)
+		}
+	}
+}
+
 func (m memberCounting) IsMember(ctx context.Context, user, matterID string) (bool, error) {
 	m.asked.Add(1)
 	return m.Reader.IsMember(ctx, user, matterID)

@@ -219,6 +219,9 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub()
 	s.wg.Go(func() { s.hub.dispatch(s.ctx) })
+	for range pokers {
+		s.wg.Go(func() { s.pokeLoop(s.ctx) })
+	}
 	s.reads = newReadGroup(st)
 	for range readLanes(st) {
 		s.wg.Go(func() { s.reads.work(s.ctx) })

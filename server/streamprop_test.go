@@ -16,31 +16,48 @@ import (
 )
 
 // TestStreamsPokeWhoMaySee is the event streams' access property: users
-// (members and an admin, two streams each) create matters, grant, revoke
-// and write notes in random order; after every change each stream of a
-// user who may see it is poked with the new head, and no stream is ever
-// poked with the seq of a change its user may not see. (A poke may come
-// late: a hint checked after a grant is news by then.) Heartbeats are an
-// hour apart, so the hub's per-user filter must learn every access change
-// from the change itself. The users and their streams live across the
-// property's cases, as a server's do.
+// (members and an admin, three clients each, a stream on each) create
+// matters, grant, revoke and write notes from any client in random order;
+// after every change each stream of a user who may see it is poked with
+// the new head, except the stream of the client whose push made a record
+// change (its push's answer told it), and no stream is ever poked with the
+// seq of a change its user may not see or its client pushed. Two of a
+// user's clients share a token and name themselves differently
+// (protocol.HeaderClient); the third, on a token of its own, does not
+// name itself and hears of everything. (A poke may come late: a hint checked after a grant is news by
+// then.) Heartbeats are an hour apart, so the hub's per-user filter must
+// learn every access change from the change itself. The users and their
+// streams live across the property's cases, as a server's do.
 func TestStreamsPokeWhoMaySee(t *testing.T) {
 	srv := servertest.Start(t, func(o *server.Options) { o.Heartbeat = time.Hour })
 	ctx := context.Background()
+	type held struct {
+		ch     <-chan sseEvent
+		by     *servertest.Client // the client holding it
+		silent map[int64]bool     // seqs of the changes its client pushed
+	}
 	type user struct {
 		name    string
 		admin   bool
-		c       *servertest.Client
-		streams []<-chan sseEvent
+		clients []*servertest.Client
+		streams []*held
 	}
 	var users []*user
 	for i, role := range []protocol.Role{server.RoleMember, server.RoleMember, server.RoleMember, server.RoleAdmin} {
 		u := &user{name: fmt.Sprintf("u%d", i), admin: role == server.RoleAdmin}
-		u.c = srv.NewUser(t, u.name, role)
-		for range 2 {
-			ch := stream(t, srv.URL, u.c.Token, "")
+		a := srv.NewUser(t, u.name, role)
+		a.ID = "client-a"
+		b := *a
+		b.ID = "client-b"
+		c, err := servertest.Login(ctx, srv.URL, u.name, servertest.Password, "other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.clients = []*servertest.Client{a, &b, c}
+		for _, cl := range u.clients {
+			ch := streamOf(t, srv.URL, cl.Token, cl.ID, "")
 			greeting(t, ch)
-			u.streams = append(u.streams, ch)
+			u.streams = append(u.streams, &held{ch: ch, by: cl, silent: map[int64]bool{}})
 		}
 		users = append(users, u)
 	}
@@ -57,8 +74,10 @@ func TestStreamsPokeWhoMaySee(t *testing.T) {
 	}
 	rapid.Check(t, func(rt *rapid.T) {
 		// changed records a change at the head it left and checks that
-		// every stream of the users it is news for is poked with that head.
-		changed := func(c change, what string) {
+		// every stream of the users it is news for is poked with that head,
+		// but that of the client that pushed it (by, for a record change),
+		// when that client names itself.
+		changed := func(c change, by *servertest.Client, what string) {
 			head, err := srv.Head(ctx)
 			if err != nil {
 				rt.Fatal(err)
@@ -68,14 +87,21 @@ func TestStreamsPokeWhoMaySee(t *testing.T) {
 				if !mayHear(u, head) {
 					continue
 				}
-				for i, ch := range u.streams {
+				for i, st := range u.streams {
+					if by != nil && st.by == by && by.ID != "" {
+						st.silent[head] = true
+						continue
+					}
 					for {
-						seq, ok := pokeWithin(ch, 10*time.Second)
+						seq, ok := pokeWithin(st.ch, 10*time.Second)
 						if !ok {
 							rt.Fatalf("%s: %s's stream %d was not poked (head %d)", what, u.name, i, head)
 						}
 						if !mayHear(u, seq) {
 							rt.Fatalf("%s: %s's stream %d poked with %d, a change %s may not see", what, u.name, i, seq, u.name)
+						}
+						if st.silent[seq] {
+							rt.Fatalf("%s: %s's stream %d poked with %d, a change its own client pushed", what, u.name, i, seq)
 						}
 						if seq == head {
 							break
@@ -85,10 +111,11 @@ func TestStreamsPokeWhoMaySee(t *testing.T) {
 			}
 		}
 		createMatter := func(u *user) {
-			m := u.c.CreateMatter(t, "matter")
+			m := u.clients[0].CreateMatter(t, "matter")
 			matters = append(matters, m.ID)
 			members[m.ID] = map[string]bool{u.name: true}
-			changed(change{m.ID, u.name}, u.name+" creates "+m.ID)
+			// The creator's access changed too: all their streams hear of it.
+			changed(change{m.ID, u.name}, nil, u.name+" creates "+m.ID)
 		}
 		steps := rapid.IntRange(1, 12).Draw(rt, "steps")
 		for range steps {
@@ -109,24 +136,25 @@ func TestStreamsPokeWhoMaySee(t *testing.T) {
 					rt.Fatal(err)
 				}
 				members[m][u.name] = true
-				changed(change{m, u.name}, "grant "+u.name+" "+m)
+				changed(change{m, u.name}, nil, "grant "+u.name+" "+m)
 			case action == "revoke" && members[m][u.name]:
 				if err := srv.Revoke(ctx, u.name, m); err != nil {
 					rt.Fatal(err)
 				}
 				delete(members[m], u.name)
-				changed(change{user: u.name}, "revoke "+u.name+" "+m)
+				changed(change{user: u.name}, nil, "revoke "+u.name+" "+m)
 			case action == "note" && sees(u, m):
-				u.c.CreateNote(t, m, "note")
-				changed(change{matter: m}, u.name+" writes in "+m)
+				cl := u.clients[rapid.IntRange(0, len(u.clients)-1).Draw(rt, "client")]
+				cl.CreateNote(t, m, "note")
+				changed(change{matter: m}, cl, u.name+" writes in "+m)
 			}
 		}
 	})
 	// Nothing left waiting may be a change its stream may not see.
 	for _, u := range users {
-		for i, ch := range u.streams {
-			if seq, ok := pokeWithin(ch, 100*time.Millisecond); ok && !mayHear(u, seq) {
-				t.Fatalf("%s's stream %d poked late with %d, a change %s may not see", u.name, i, seq, u.name)
+		for i, st := range u.streams {
+			if seq, ok := pokeWithin(st.ch, 100*time.Millisecond); ok && (!mayHear(u, seq) || st.silent[seq]) {
+				t.Fatalf("%s's stream %d poked late with %d, a change %s may not see or its client pushed", u.name, i, seq, u.name)
 			}
 		}
 	}

@@ -165,6 +165,17 @@ func (p *pokeLog) heard(seq int64) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// streamClient names the client holding stream i; a pusher is the client
+// holding the first stream of its token, whose stream is not poked for
+// its own pushes.
+func streamClient(i int) string { return fmt.Sprintf("load-%d", i) }
+
+// listenerOf is the stream that times pokes for user u: the first of the
+// user's last device (of tokens in all), never a pusher's own stream.
+func listenerOf(u, tokens int) int {
+	return (min((u+1)*tokensPerUser, tokens) - 1) * streamsPerToken
+}
+
 // workerStreams is S5's load.
 func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, error) {
 	raiseFileLimit()
@@ -182,7 +193,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 		u := i / tokensPerUser
 		url := args.URLs[u%len(args.URLs)]
 		var lr protocol.LoginResponse
-		err := call(ctx, hc, url, "", "/v1/login", protocol.LoginRequest{User: fmt.Sprintf("user%04d", u),
+		err := call(ctx, hc, url, "", "", "/v1/login", protocol.LoginRequest{User: fmt.Sprintf("user%04d", u),
 			Password: benchPassword, Device: fmt.Sprintf("load %d", i)}, &lr)
 		if err != nil {
 			return nil, fmt.Errorf("login: %w", err)
@@ -191,7 +202,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 			m := model.Op{OpID: uuid.Must(uuid.NewV7()).String(), RecordID: uuid.Must(uuid.NewV7()).String(),
 				Collection: "matter", Kind: model.OpCreate, Fields: model.Fields{"title": fmt.Sprintf("Load %d", u)}}
 			var pr protocol.PushResponse
-			if err := call(ctx, hc, url, lr.Token, "/v1/push", protocol.PushRequest{Ops: []model.Op{m}}, &pr); err != nil {
+			if err := call(ctx, hc, url, lr.Token, "", "/v1/push", protocol.PushRequest{Ops: []model.Op{m}}, &pr); err != nil {
 				return nil, fmt.Errorf("create a matter: %w", err)
 			}
 			matters[u], listeners[u] = m.RecordID, &pokeLog{}
@@ -208,14 +219,14 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 	for i := range args.Streams {
 		a := accts[i/streamsPerToken]
 		var log *pokeLog
-		if i%(streamsPerToken*tokensPerUser) == 0 {
-			log = a.listener // the first stream of each user
+		if u := i / (streamsPerToken * tokensPerUser); i == listenerOf(u, tokens) {
+			log = a.listener
 		}
 		url := a.url
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readied, err := holdStream(sctx, url, a.token, log, ready)
+			readied, err := holdStream(sctx, url, a.token, streamClient(i), log, ready)
 			if err != nil && sctx.Err() == nil {
 				failed.Add(1)
 				if !readied {
@@ -248,7 +259,8 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 	defer pstop()
 	var pw sync.WaitGroup
 	for i := range args.Pushers {
-		a := accts[(i*tokensPerUser)%len(accts)]
+		k := (i * tokensPerUser) % len(accts)
+		a, client := accts[k], streamClient(k*streamsPerToken)
 		pw.Add(1)
 		go func() {
 			defer pw.Done()
@@ -265,7 +277,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 						"title": fmt.Sprintf("Load note %d", n), "body": noteBody}}
 				var pr protocol.PushResponse
 				start := time.Now()
-				err := call(ctx, hc, a.url, a.token, "/v1/push", protocol.PushRequest{Ops: []model.Op{op}}, &pr)
+				err := call(ctx, hc, a.url, a.token, client, "/v1/push", protocol.PushRequest{Ops: []model.Op{op}}, &pr)
 				p := push{acct: a, latency: time.Since(start), answered: time.Now(), head: pr.Head,
 					err: err != nil || len(pr.Results) != 1 || pr.Results[0].Result != model.ResultApplied}
 				mu.Lock()
@@ -317,12 +329,13 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 // holdStream opens /v1/events and reads it until ctx ends, logging the
 // sequence of each poke in log (when not nil). It signals ready once the
 // server has answered.
-func holdStream(ctx context.Context, url, token string, log *pokeLog, ready chan<- struct{}) (readied bool, err error) {
+func holdStream(ctx context.Context, url, token, client string, log *pokeLog, ready chan<- struct{}) (readied bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/events", nil)
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set(protocol.HeaderClient, client)
 	// A transport of its own per stream: a shared one would queue streams
 	// behind its connection limits.
 	tr := &http.Transport{DisableKeepAlives: true}
@@ -351,7 +364,7 @@ func holdStream(ctx context.Context, url, token string, log *pokeLog, ready chan
 }
 
 // call posts in as JSON to path and decodes a 200 answer into out.
-func call(ctx context.Context, hc *http.Client, url, token, path string, in, out any) error {
+func call(ctx context.Context, hc *http.Client, url, token, client, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -363,6 +376,9 @@ func call(ctx context.Context, hc *http.Client, url, token, path string, in, out
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if client != "" {
+		req.Header.Set(protocol.HeaderClient, client)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -111,6 +111,9 @@ type Client struct {
 	Token string
 	User  string
 	HTTP  *http.Client
+	// ID, when set, names the client (protocol.HeaderClient) on every
+	// request: its streams are not poked for its own pushes.
+	ID string
 }
 
 // StatusError is an error answer from the server.
@@ -156,6 +159,9 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) e
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.ID != "" {
+		req.Header.Set(protocol.HeaderClient, c.ID)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {

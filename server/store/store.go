@@ -56,6 +56,11 @@ type Laned interface {
 type Reader interface {
 	// Head returns the change sequence and compaction mark.
 	Head(ctx context.Context) (Head, error)
+	// AccessGen returns the access generation: a count that grows with
+	// every change to a token, a device's revocation, a user or a
+	// membership, whoever makes it. While it stands still, what Holder
+	// and IsMember answered stands too.
+	AccessGen(ctx context.Context) (int64, error)
 	// Record returns a record, tombstones included, or ErrNotFound.
 	Record(ctx context.Context, id string) (Record, error)
 	// User returns a user or ErrNotFound.
@@ -323,6 +328,13 @@ type Hint struct {
 	Seq      int64  `json:"seq"`
 	MatterID string `json:"matter,omitempty"`
 	User     string `json:"user,omitempty"`
+	// Origin names the client whose push made a record change, when
+	// pushes of one client alone made it (a digest of its token and its
+	// protocol.HeaderClient): that client learned the change from its
+	// push's answer, so its streams are not poked for it. Empty for
+	// access changes, for clients that do not name themselves and for
+	// hints that merge several clients' pushes.
+	Origin string `json:"origin,omitempty"`
 }
 
 // CompactStats counts what Compact removed.

@@ -152,18 +152,19 @@ func testSavepointNested(t *testing.T, st store.Store) {
 }
 
 // testHintsCoalesce checks that a transaction's hints reach listeners
-// once per matter and user, with the highest seq, in seq order.
+// once per matter and user, with the highest seq, in seq order, naming
+// the client that pushed them only when one client pushed them all.
 func testHintsCoalesce(t *testing.T, st store.Store) {
 	hints := listen(t, st)
-	a, b := model.NewID(), model.NewID()
+	a, b, c := model.NewID(), model.NewID(), model.NewID()
 	write(t, st, func(tx store.Tx) error {
-		for _, h := range []store.Hint{{Seq: 5, MatterID: a}, {Seq: 6, MatterID: b}, {Seq: 7, MatterID: a},
-			{Seq: 8, MatterID: a, User: "bob"}, {Seq: 4, MatterID: b}} {
+		for _, h := range []store.Hint{{Seq: 5, MatterID: a, Origin: "c1"}, {Seq: 6, MatterID: b, Origin: "c1"}, {Seq: 7, MatterID: a, Origin: "c2"},
+			{Seq: 8, MatterID: a, User: "bob"}, {Seq: 4, MatterID: b, Origin: "c1"}, {Seq: 9, MatterID: c, Origin: "c2"}, {Seq: 10, MatterID: c}} {
 			tx.Notify(h)
 		}
 		return nil
 	})
-	for _, want := range []store.Hint{{Seq: 6, MatterID: b}, {Seq: 7, MatterID: a}, {Seq: 8, MatterID: a, User: "bob"}} {
+	for _, want := range []store.Hint{{Seq: 6, MatterID: b, Origin: "c1"}, {Seq: 7, MatterID: a}, {Seq: 8, MatterID: a, User: "bob"}, {Seq: 10, MatterID: c}} {
 		if got := nextHint(t, hints); got != want {
 			t.Fatalf("hint = %+v, want %+v", got, want)
 		}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},
+		{"AccessGen", testAccessGen},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -161,6 +161,14 @@ func (t *txn) DeleteTokens(ctx context.Context, user, device string) (int64, err
 	return n, nil
 }
 
+func (t *txn) AccessGen(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.q.QueryRowContext(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
+	}
+	return n, nil
+}
+
 func (t *txn) IsMember(ctx context.Context, user, matterID string) (bool, error) {
 	var n int
 	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID).Scan(&n)

@@ -175,7 +175,8 @@ func (t *txn) lose(err error) error {
 
 // coalesce keeps one hint per matter and user, the one with the highest
 // sequence, and orders them by sequence: a poke says "news up to N", so
-// the earlier ones of a transaction add nothing.
+// the earlier ones of a transaction add nothing. A hint that merges the
+// changes of two clients names neither (every stream hears of it).
 func coalesce(hints []store.Hint) []store.Hint {
 	if len(hints) < 2 {
 		return hints
@@ -187,6 +188,9 @@ func coalesce(hints []store.Hint) []store.Hint {
 		k := key{h.MatterID, h.User}
 		if i, ok := at[k]; ok {
 			out[i].Seq = max(out[i].Seq, h.Seq)
+			if out[i].Origin != h.Origin {
+				out[i].Origin = ""
+			}
 			continue
 		}
 		at[k] = len(out)

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"casefile/protocol"
+	"casefile/server/store"
+)
+
+// Pokers: how many, and how many streams one checks in a read.
+const (
+	pokers         = 2
+	maxPokeStreams = 256
+)
+
+// pokeLoop checks and pokes streams with hints until ctx ends (see
+// subscriber). A batch of streams is checked in one read: who holds each
+// token, and whether each hint's matter is one its user sees.
+func (s *Server) pokeLoop(ctx context.Context) {
+	defer s.hub.stopPokers(ctx)()
+	for {
+		subs := s.hub.takeDue(ctx, maxPokeStreams)
+		if subs == nil {
+			return
+		}
+		s.pokeStreams(ctx, subs)
+	}
+}
+
+// pokeCheck is one stream's part of a batch.
+type pokeCheck struct {
+	sub   *subscriber
+	hints []stampedHint
+	lost  bool
+	last  int64
+	now   *principal // the token's holder, read for this batch
+	news  int64      // the seq to poke with, 0 for none
+	err   error
+}
+
+func (s *Server) pokeStreams(ctx context.Context, subs []*subscriber) {
+	checks := make([]pokeCheck, 0, len(subs))
+	for _, sub := range subs {
+		hints, lost := sub.take()
+		sub.wmu.Lock()
+		state, last := sub.state, sub.last
+		if state == streamNew {
+			// Not greeted yet: its goroutine hands it on once it is.
+			sub.putBack(hints, lost)
+		}
+		sub.wmu.Unlock()
+		if state != streamOpen {
+			continue
+		}
+		kept := hints[:0]
+		for _, h := range hints {
+			if h.Seq > last {
+				kept = append(kept, h)
+			}
+		}
+		if len(kept) > 0 || lost {
+			checks = append(checks, pokeCheck{sub: sub, hints: kept, lost: lost, last: last})
+		}
+	}
+	if len(checks) == 0 {
+		return
+	}
+	type access struct {
+		gen     uint64
+		role    protocol.Role
+		matters []string
+	}
+	at := s.now()
+	due := map[string]*access{} // users whose matter sets the hub wants read
+	err := s.reads.readLater(ctx, func(ctx context.Context, rd store.Reader) error {
+		holders := map[string]pokeCheck{} // token → its holder or why none
+		sees := map[memberKey]bool{}
+		var head int64
+		for i := range checks {
+			c := &checks[i]
+			h, ok := holders[c.sub.token]
+			if !ok {
+				h.now, h.err = s.principalOf(ctx, rd, c.sub.token)
+				holders[c.sub.token] = h
+			}
+			if c.now, c.err = h.now, h.err; c.err != nil {
+				continue
+			}
+			for _, hint := range c.hints {
+				if hint.MatterID != "" && hint.User != c.now.user {
+					k := memberKey{c.now.user, hint.MatterID}
+					if _, known := sees[k]; !known {
+						if sees[k], c.err = s.visible(ctx, rd, c.now, hint.MatterID); c.err != nil {
+							break
+						}
+					}
+				}
+				if isNews(hint.Hint, c.now, sees) {
+					c.news = max(c.news, hint.Seq)
+				}
+			}
+			if c.err == nil && c.lost {
+				if head == 0 {
+					hd, err := rd.Head(ctx)
+					if err != nil {
+						c.err = err
+						continue
+					}
+					head = hd.Seq
+				}
+				if head > c.last {
+					c.news = max(c.news, head)
+				}
+			}
+			if user := c.now.user; due[user] == nil && c.now.role != protocol.RoleAdmin {
+				if gen, ok := s.hub.accessDue(user, at, s.opts.Heartbeat); ok {
+					a := &access{gen: gen, role: c.now.role}
+					if a.matters, c.err = rd.MattersOf(ctx, user); c.err == nil {
+						due[user] = a
+					}
+				}
+			}
+		}
+		return ctx.Err()
+	})
+	for user, a := range due {
+		s.hub.setAccess(user, a.gen, a.role, a.matters, at)
+	}
+	for i := range checks {
+		c := &checks[i]
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		c.sub.wmu.Lock()
+		if c.sub.state == streamOpen {
+			switch {
+			case c.sub.endFor(c.err):
+			case c.err != nil:
+			case c.news > c.sub.last && !c.sub.poke(c.news, false):
+				c.sub.drop()
+			default:
+				c.sub.p = c.now
+			}
+		}
+		c.sub.wmu.Unlock()
+		if c.err != nil && !errors.Is(c.err, store.ErrNotFound) && !errors.Is(c.err, errRevokedDevice) && ctx.Err() == nil {
+			s.log.Warn("event stream check failed", "user", c.sub.user, "err", c.err)
+		}
+	}
+}
+
+// isNews says whether a hint is news for p, given the batch's answers to
+// which matters users see.
+func isNews(h store.Hint, p *principal, sees map[memberKey]bool) bool {
+	switch {
+	case h.User == p.user, h.User == "" && h.MatterID == "":
+		return true
+	case h.MatterID != "":
+		return sees[memberKey{p.user, h.MatterID}]
+	}
+	return false
+}
