@@ -125,6 +125,28 @@ func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) (
 func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 	apply := func(guarded bool) error {
 		return s.st.Write(ctx, func(tx store.Tx) error {
+			// The ledger entries, records, matters and memberships the
+			// whole group needs are looked up at once: with PostgreSQL, a
+			// round trip for each of them for each push while the group
+			// holds the head's lock was most of a small push's cost.
+			var opIDs, recordIDs, users, matters []string
+			for _, j := range group {
+				for _, op := range j.ops {
+					opIDs, recordIDs = append(opIDs, op.OpID), append(recordIDs, op.RecordID)
+					if m, ok := op.Fields[model.MatterField].(string); ok && model.ValidID(m) && m != op.RecordID {
+						recordIDs = append(recordIDs, m)
+						if !j.p.admin() {
+							users, matters = append(users, j.p.user), append(matters, m)
+						}
+					}
+				}
+			}
+			if err := tx.Preload(ctx, opIDs, recordIDs); err != nil {
+				return err
+			}
+			if err := tx.PreloadMembers(ctx, users, matters); err != nil {
+				return err
+			}
 			for _, j := range group {
 				if err := s.applyJob(ctx, tx, j, guarded); err != nil {
 					return err
@@ -155,13 +177,6 @@ var errOpFailed = errors.New("an op failed outside a savepoint")
 func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob, guarded bool) error {
 	prior, err := tx.Head(ctx)
 	if err != nil {
-		return err
-	}
-	opIDs, recordIDs := make([]string, len(j.ops)), make([]string, len(j.ops))
-	for i, op := range j.ops {
-		opIDs[i], recordIDs[i] = op.OpID, op.RecordID
-	}
-	if err := tx.Preload(ctx, opIDs, recordIDs); err != nil {
 		return err
 	}
 	j.outcomes = make([]outcome, len(j.ops))

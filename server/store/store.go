@@ -124,6 +124,10 @@ type Tx interface {
 	// can read them ahead in bulk. What Ledger and Record answer is the
 	// same with or without it.
 	Preload(ctx context.Context, opIDs, recordIDs []string) error
+	// PreloadMembers says which memberships (users[i] of matterIDs[i]) the
+	// transaction is about to ask IsMember about, so that a store can read
+	// them in bulk; what IsMember answers is the same with or without it.
+	PreloadMembers(ctx context.Context, users, matterIDs []string) error
 	// Savepoint runs fn inside a savepoint of the transaction. If fn
 	// fails, everything it wrote, the sequences it took and the hints it
 	// queued are undone, fn's error is returned and the transaction goes

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -21,13 +22,24 @@ import (
 // back until commit (sqlstore does both); whatever it does, every read in
 // and after the transaction must show exactly the rows that stand, with
 // the seqs they were written at, an unbroken audit chain, ErrDuplicate for
-// an op id written twice, and nothing of what was rolled back.
+// an op id written twice, and nothing of what was rolled back. Members of
+// the matter are added and removed among the ops, and preloaded
+// (PreloadMembers) before and after: IsMember must answer what stands.
 func testPushPattern(t *testing.T, st store.Store) {
 	m := model.NewID()
+	write(t, st, func(tx store.Tx) error {
+		for _, u := range patternUsers {
+			if err := addUser(t, tx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	var ledger []store.LedgerEntry // committed, in order
 	var audit []string             // committed audit targets, in order
+	members := map[string]bool{}   // committed: user → member of m
 	rapid.Check(t, func(rt *rapid.T) {
-		w := &patternTx{rt: rt, ledger: ledger, audit: audit, matter: m}
+		w := &patternTx{rt: rt, ledger: ledger, audit: audit, matter: m, members: maps.Clone(members)}
 		for range 8 {
 			w.pool = append(w.pool, model.NewID())
 		}
@@ -57,10 +69,11 @@ func testPushPattern(t *testing.T, st store.Store) {
 		case !failWhole && err != nil:
 			rt.Fatalf("commit: %v", err)
 		case !failWhole:
-			ledger, audit = w.ledger, w.audit
+			ledger, audit, members = w.ledger, w.audit, w.members
 		}
 		if err := st.Read(ctx, func(r store.Reader) error {
 			checkPattern(rt, r, ledger, audit)
+			checkMembers(rt, r, m, members)
 			return nil
 		}); err != nil {
 			rt.Fatal(err)
@@ -79,12 +92,26 @@ type patternTx struct {
 	matter string
 	pool   []string // the op ids (and record ids) of the ops to come
 	lost   []string // op ids written in what was rolled back
+	// members says which of patternUsers are members of matter.
+	members map[string]bool
+}
+
+var patternUsers = []string{"ann", "bob", "cy"}
+
+// checkMembers checks IsMember against the model.
+func checkMembers(rt *rapid.T, r store.Reader, matter string, members map[string]bool) {
+	for _, u := range patternUsers {
+		is, err := r.IsMember(ctx, u, matter)
+		if err != nil || is != members[u] {
+			rt.Fatalf("is %s a member: %v, %v; want %v", u, is, err, members[u])
+		}
+	}
 }
 
 func (w *patternTx) steps(tx store.Tx, depth int) {
 	n := rapid.IntRange(0, 6).Draw(w.rt, "steps")
 	for range n {
-		switch rapid.IntRange(0, 7).Draw(w.rt, "step") {
+		switch rapid.IntRange(0, 10).Draw(w.rt, "step") {
 		case 0, 1:
 			w.op(tx)
 		case 2:
@@ -114,6 +141,30 @@ func (w *patternTx) steps(tx store.Tx, depth int) {
 					w.rt.Fatalf("record of rolled-back op %s: %v, want ErrNotFound", id, err)
 				}
 			}
+		case 8:
+			u := rapid.SampledFrom(patternUsers).Draw(w.rt, "member")
+			var changed bool
+			var err error
+			if w.members[u] {
+				changed, err = tx.RemoveMember(ctx, u, w.matter)
+			} else {
+				changed, err = tx.AddMember(ctx, u, w.matter)
+			}
+			if err != nil || !changed {
+				w.rt.Fatalf("membership of %s (was %v) not changed: %v", u, w.members[u], err)
+			}
+			w.members[u] = !w.members[u]
+		case 9:
+			us := rapid.SliceOfN(rapid.SampledFrom(patternUsers), 0, 4).Draw(w.rt, "preloadMembers")
+			ms := make([]string, len(us))
+			for i := range ms {
+				ms[i] = w.matter
+			}
+			if err := tx.PreloadMembers(ctx, us, ms); err != nil {
+				w.rt.Fatal(err)
+			}
+		case 10:
+			checkMembers(w.rt, tx, w.matter, w.members)
 		}
 	}
 }
@@ -186,6 +237,7 @@ func (w *patternTx) savepoint(tx store.Tx, depth int) {
 	fail := rapid.Bool().Draw(w.rt, "fail")
 	dup := fail && len(w.ledger) > 0 && rapid.Bool().Draw(w.rt, "dup")
 	saved := *w
+	savedMembers := maps.Clone(w.members)
 	boom := errors.New("boom")
 	err := tx.Savepoint(ctx, func(tx store.Tx) error {
 		w.steps(tx, depth+1)
@@ -209,7 +261,7 @@ func (w *patternTx) savepoint(tx store.Tx, depth int) {
 		for _, e := range w.ledger[len(saved.ledger):] {
 			w.lost = append(w.lost, e.OpID)
 		}
-		w.ledger, w.audit, w.head = saved.ledger, saved.audit, saved.head
+		w.ledger, w.audit, w.head, w.members = saved.ledger, saved.audit, saved.head, savedMembers
 		// What the savepoint wrote is gone: its op ids are new again.
 		if h := headIn(w.rt, tx); h.Seq != w.head {
 			w.rt.Fatalf("head after a failed savepoint = %d, want %d", h.Seq, w.head)

@@ -120,6 +120,9 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 		st.CompactedThrough, st.LedgerThrough); err != nil {
 		return st, fmt.Errorf("compact mark: %w", t.mapErr(err))
 	}
+	if c := t.head; c != nil {
+		c.compactedThrough, c.ledgerThrough = st.CompactedThrough, st.LedgerThrough
+	}
 	return st, nil
 }
 

@@ -5,17 +5,22 @@ import (
 	"fmt"
 )
 
-// headCache holds, for one write transaction, the head row's change
-// sequence and audit chain tail, which every op of a push advances: they
-// move here and reach the row once, before commit (or before SQL that
-// reads or moves them itself), instead of in two or three statements per
-// op. The write transaction holds the head lock from its start (SQLite's
-// single writer, PostgreSQL's LockHead), so no other writer can move the
-// row meanwhile.
+// headCache holds, for one transaction, the head row: its change sequence
+// and audit chain tail, which every op of a push advances, move here and
+// reach the row once, before commit (or before SQL that reads or moves
+// them itself), instead of in two or three statements per op. The write
+// transaction holds the head lock from its start (SQLite's single writer,
+// PostgreSQL's LockHead), so no other writer can move the row meanwhile;
+// Head answers from here too, as a push asks it before and after each
+// batch of a group (with PostgreSQL, a round trip each while the lock
+// is held). A read transaction's jobs were all handed in before it began,
+// so the first read of the row serves them all.
 type headCache struct {
 	seq, auditN int64
 	auditHash   string
-	dirty       bool // differs from the row
+	// The compaction marks, which only Compact moves (and keeps here).
+	compactedThrough, ledgerThrough int64
+	dirty                           bool // differs from the row
 }
 
 // cachedHead returns the transaction's head cache, reading the row the
@@ -25,8 +30,8 @@ func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
 		return t.head, nil
 	}
 	h := &headCache{}
-	if err := t.q.QueryRowContext(ctx, `SELECT seq, audit_n, audit_hash FROM head WHERE id = 1`).
-		Scan(&h.seq, &h.auditN, &h.auditHash); err != nil {
+	if err := t.q.QueryRowContext(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`).
+		Scan(&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
 		return nil, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
 	t.head = h

@@ -170,6 +170,9 @@ func (t *txn) AccessGen(ctx context.Context) (int64, error) {
 }
 
 func (t *txn) IsMember(ctx context.Context, user, matterID string) (bool, error) {
+	if is, ok := t.pending.members[memberKey{user, matterID}]; ok {
+		return is, nil
+	}
 	var n int
 	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID).Scan(&n)
 	if err != nil {
@@ -208,6 +211,7 @@ func (t *txn) strings(ctx context.Context, what, query string, args ...any) ([]s
 }
 
 func (t *txn) AddMember(ctx context.Context, user, matterID string) (bool, error) {
+	delete(t.pending.members, memberKey{user, matterID})
 	res, err := t.q.ExecContext(ctx, `INSERT INTO members (user_name, matter_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, user, matterID)
 	if err != nil {
 		return false, fmt.Errorf("add member: %w", t.mapErr(err))
@@ -220,6 +224,7 @@ func (t *txn) AddMember(ctx context.Context, user, matterID string) (bool, error
 }
 
 func (t *txn) RemoveMember(ctx context.Context, user, matterID string) (bool, error) {
+	delete(t.pending.members, memberKey{user, matterID})
 	res, err := t.q.ExecContext(ctx, `DELETE FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID)
 	if err != nil {
 		return false, fmt.Errorf("remove member: %w", t.mapErr(err))

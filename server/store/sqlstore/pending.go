@@ -33,6 +33,13 @@ type pendingRows struct {
 	// recordAbsent, record ids it read as not in the records table (until
 	// it writes them).
 	absent, recordAbsent map[string]bool
+	// records are rows Preload read, each handed out once by Record (its
+	// maps are the caller's then) and dropped when the row is written;
+	// members are the memberships PreloadMembers read, dropped when one
+	// is added or ended. A savepoint's rollback drops both: what they
+	// read inside it may be undone.
+	records map[string]store.Record
+	members map[memberKey]bool
 }
 
 type ledgerRow struct {

@@ -39,16 +39,12 @@ func (t *txn) mapErr(err error) error {
 }
 
 func (t *txn) Head(ctx context.Context) (store.Head, error) {
-	var h store.Head
-	err := t.q.QueryRowContext(ctx, `SELECT seq, compacted_through, ledger_through, audit_n, audit_hash FROM head WHERE id = 1`).
-		Scan(&h.Seq, &h.CompactedThrough, &h.LedgerThrough, &h.AuditRows, &h.AuditHash)
+	c, err := t.cachedHead(ctx)
 	if err != nil {
-		return h, fmt.Errorf("read head: %w", t.mapErr(err))
+		return store.Head{}, err
 	}
-	if c := t.head; c != nil {
-		h.Seq, h.AuditRows, h.AuditHash = c.seq, c.auditN, c.auditHash
-	}
-	return h, nil
+	return store.Head{Seq: c.seq, CompactedThrough: c.compactedThrough, LedgerThrough: c.ledgerThrough,
+		AuditRows: c.auditN, AuditHash: c.auditHash}, nil
 }
 
 func (t *txn) NextSeq(ctx context.Context) (int64, error) {
@@ -142,6 +138,10 @@ func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
 	if t.pending.recordAbsent[id] {
 		return store.Record{}, fmt.Errorf("read record: %w", store.ErrNotFound)
 	}
+	if r, ok := t.pending.records[id]; ok {
+		delete(t.pending.records, id)
+		return r, nil
+	}
 	r, err := scanRecord(t.q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM records WHERE id = $1`, id))
 	if err != nil {
 		return r, fmt.Errorf("read record: %w", t.mapErr(err))
@@ -202,6 +202,7 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	// is the seq of this change, which a grant's renumbering (BumpMatter)
 	// keeps: compaction goes by it (see Compact).
 	delete(t.pending.recordAbsent, r.ID)
+	delete(t.pending.records, r.ID)
 	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq, changed_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $5)
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
@@ -220,6 +221,7 @@ func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, er
 	if err := t.flushHead(ctx); err != nil {
 		return 0, 0, err
 	}
+	clear(t.pending.records) // their seqs move
 	var n int64
 	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE matter_id = $1`, matterID).Scan(&n); err != nil {
 		return 0, 0, fmt.Errorf("count matter records: %w", t.mapErr(err))

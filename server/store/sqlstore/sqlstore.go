@@ -148,6 +148,9 @@ func (t *txn) Savepoint(ctx context.Context, fn func(store.Tx) error) error {
 	if err := fn(t); err != nil {
 		t.hints, t.head = t.hints[:queued], head
 		t.pending.restore(rows)
+		// Rows and memberships read inside may be undone too.
+		clear(t.pending.records)
+		clear(t.pending.members)
 		// Rolling back to a savepoint keeps it; release it so a batch's
 		// savepoints do not pile up.
 		if _, rerr := t.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
