@@ -29,6 +29,10 @@ type pendingRows struct {
 	ledger []ledgerRow
 	audit  []store.AuditEntry
 	byOp   map[string]int // op id → index in ledger
+	// writes are record rows (their columns, recordCols) not yet sent, in
+	// the order written; lastWrite is each id's last.
+	writes    [][]any
+	lastWrite map[string]int
 	// absent are op ids this transaction read as not in the ledger table;
 	// recordAbsent, record ids it read as not in the records table (until
 	// it writes them).
@@ -50,9 +54,10 @@ type ledgerRow struct {
 type savedRows struct {
 	ledger []ledgerRow
 	audit  []store.AuditEntry
+	writes [][]any
 }
 
-func (p *pendingRows) save() savedRows { return savedRows{p.ledger, p.audit} }
+func (p *pendingRows) save() savedRows { return savedRows{p.ledger, p.audit, p.writes} }
 
 func (p *pendingRows) noteAbsent(opID string) {
 	if p.absent == nil {
@@ -74,6 +79,54 @@ func (p *pendingRows) restore(s savedRows) {
 	for i, r := range p.ledger {
 		p.indexLedger(i, r.e.OpID)
 	}
+	p.writes, p.lastWrite = s.writes, nil
+	for i, w := range p.writes {
+		p.indexWrite(i, w[0].(string))
+	}
+}
+
+func (p *pendingRows) addWrite(cols []any) {
+	p.writes = append(p.writes, cols)
+	p.indexWrite(len(p.writes)-1, cols[0].(string))
+}
+
+func (p *pendingRows) indexWrite(i int, id string) {
+	if p.lastWrite == nil {
+		p.lastWrite = map[string]int{}
+	}
+	p.lastWrite[id] = i
+}
+
+// written returns the record last written to id and not yet sent.
+func (p *pendingRows) written(id string) (store.Record, bool, error) {
+	i, ok := p.lastWrite[id]
+	if !ok {
+		return store.Record{}, false, nil
+	}
+	r, err := scanRecord(rowValues(p.writes[i]))
+	return r, true, err
+}
+
+// rowValues scans values kept for a row as the row would scan.
+type rowValues []any
+
+func (v rowValues) Scan(dest ...any) error {
+	if len(dest) != len(v) {
+		return fmt.Errorf("scan %d columns into %d", len(v), len(dest))
+	}
+	for i, d := range dest {
+		switch p := d.(type) {
+		case *string:
+			*p = v[i].(string)
+		case *int64:
+			*p = v[i].(int64)
+		case *bool:
+			*p = v[i].(bool)
+		default:
+			return fmt.Errorf("scan column %d into %T", i, d)
+		}
+	}
+	return nil
 }
 
 func (p *pendingRows) addLedger(e store.LedgerEntry, seq int64) {
@@ -110,7 +163,40 @@ func (t *txn) flush(ctx context.Context) error {
 	return t.flushHead(ctx)
 }
 
+// flushRecords sends the record rows written and not yet sent, each id's
+// last write once (one statement cannot upsert a row twice), with the seq
+// of its first as the created_seq an insert takes: before commit, and
+// before SQL that reads the records table.
+func (t *txn) flushRecords(ctx context.Context) error {
+	p := &t.pending
+	if len(p.writes) == 0 {
+		return nil
+	}
+	var rows [][]any
+	at := map[string]int{}
+	for _, w := range p.writes {
+		id := w[0].(string)
+		if i, ok := at[id]; ok {
+			created := rows[i][len(recordWriteCols)-2]
+			rows[i] = append(append([]any(nil), w...), created, w[4])
+			continue
+		}
+		at[id] = len(rows)
+		rows = append(rows, append(append([]any(nil), w...), w[4], w[4]))
+	}
+	err := insertRowsThen(ctx, t, "records ("+recordCols+", created_seq, changed_seq)", len(recordWriteCols), len(rows),
+		func(i int, args []any) []any { return append(args, rows[i]...) }, recordUpsert)
+	if err != nil {
+		return fmt.Errorf("write records: %w", err)
+	}
+	p.writes, p.lastWrite = nil, nil
+	return nil
+}
+
 func (t *txn) flushRows(ctx context.Context) error {
+	if err := t.flushRecords(ctx); err != nil {
+		return err
+	}
 	p := &t.pending
 	err := insertRows(ctx, t, "ledger (op_id, user_name, device, at, result, seq)", 6, len(p.ledger), func(i int, args []any) []any {
 		r := p.ledger[i]
@@ -137,6 +223,12 @@ var rowsPerInsert = [...]int{64, 16, 4, 1}
 // insertRows inserts n rows of cols columns into table (its name and
 // column list), in order, appending row i's values with row.
 func insertRows(ctx context.Context, t *txn, table string, cols, n int, row func(i int, args []any) []any) error {
+	return insertRowsThen(ctx, t, table, cols, n, row, "")
+}
+
+// insertRowsThen is insertRows with then after each statement's rows (an
+// ON CONFLICT clause).
+func insertRowsThen(ctx context.Context, t *txn, table string, cols, n int, row func(i int, args []any) []any, then string) error {
 	args := make([]any, 0, rowsPerInsert[0]*cols)
 	for i := 0; i < n; {
 		size := 1
@@ -150,7 +242,7 @@ func insertRows(ctx context.Context, t *txn, table string, cols, n int, row func
 		for k := range size {
 			args = row(i+k, args)
 		}
-		if _, err := t.q.ExecContext(ctx, insertText(table, cols, size), args...); err != nil {
+		if _, err := t.q.ExecContext(ctx, insertText(table, cols, size)+then, args...); err != nil {
 			return t.mapErr(err)
 		}
 		i += size

@@ -20,6 +20,8 @@ import (
 func (t *txn) Preload(ctx context.Context, opIDs, recordIDs []string) error {
 	p := &t.pending
 	recordIDs = slices.Compact(slices.Sorted(slices.Values(recordIDs)))
+	// A record written and not yet sent is the transaction's own.
+	recordIDs = slices.DeleteFunc(recordIDs, func(id string) bool { _, ok := p.lastWrite[id]; return ok })
 	var ops []string
 	for _, id := range opIDs {
 		if _, ok := p.findLedger(id); !ok {

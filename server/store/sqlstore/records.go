@@ -135,6 +135,9 @@ func decodeFields(s string) (model.Fields, error) {
 func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
+	if r, ok, err := t.pending.written(id); ok {
+		return r, err
+	}
 	if t.pending.recordAbsent[id] {
 		return store.Record{}, fmt.Errorf("read record: %w", store.ErrNotFound)
 	}
@@ -150,6 +153,9 @@ func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
 }
 
 func (t *txn) MatterHolds(ctx context.Context, matterID string) (map[string]int64, error) {
+	if err := t.flushRecords(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.QueryContext(ctx, `SELECT collection, COUNT(*) FROM records
 		WHERE matter_id = $1 AND id <> $1 AND NOT deleted GROUP BY collection`, matterID)
 	if err != nil {
@@ -201,24 +207,31 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	// the seq at which the row first existed (see Removals). changed_seq
 	// is the seq of this change, which a grant's renumbering (BumpMatter)
 	// keeps: compaction goes by it (see Compact).
+	// The row waits with the transaction's others (flushRecords): with
+	// PostgreSQL a statement per op was a round trip per op while the
+	// transaction held the head's lock.
 	delete(t.pending.recordAbsent, r.ID)
 	delete(t.pending.records, r.ID)
-	_, err = t.q.ExecContext(ctx, `INSERT INTO records (`+recordCols+`, created_seq, changed_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $5, $5)
-		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
-			version = excluded.version, seq = excluded.seq, changed_seq = excluded.changed_seq, deleted = excluded.deleted, fields = excluded.fields,
-			field_versions = excluded.field_versions, created_by = excluded.created_by, created_at = excluded.created_at,
-			updated_by = excluded.updated_by, updated_at = excluded.updated_at, field_changes = excluded.field_changes`,
-		r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, string(fj), string(vj),
-		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro(), string(cj))
-	if err != nil {
-		return fmt.Errorf("write record: %w", t.mapErr(err))
-	}
+	t.pending.addWrite([]any{r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, string(fj), string(vj),
+		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro(), string(cj)})
 	return nil
 }
 
+// recordWriteCols are the values of a record row flushRecords sends:
+// recordCols, then created_seq and changed_seq.
+var recordWriteCols = [...]string{"id", "collection", "matter_id", "version", "seq", "deleted", "fields", "field_versions",
+	"created_by", "created_at", "updated_by", "updated_at", "field_changes", "created_seq", "changed_seq"}
+
+// recordUpsert makes a record row's insert replace the row of its id;
+// created_seq is set by the insert only: an update or a restore keeps the
+// seq at which the row first existed (see Removals).
+const recordUpsert = ` ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id,
+	version = excluded.version, seq = excluded.seq, changed_seq = excluded.changed_seq, deleted = excluded.deleted, fields = excluded.fields,
+	field_versions = excluded.field_versions, created_by = excluded.created_by, created_at = excluded.created_at,
+	updated_by = excluded.updated_by, updated_at = excluded.updated_at, field_changes = excluded.field_changes`
+
 func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, error) {
-	if err := t.flushHead(ctx); err != nil {
+	if err := t.flush(ctx); err != nil {
 		return 0, 0, err
 	}
 	clear(t.pending.records) // their seqs move
@@ -274,6 +287,9 @@ const seqWindow = 8
 // rest of a page that is not full there comes from the query as planned.
 // PostgreSQL plans the query well as it is (Dialect.NoIndex is "").
 func (t *txn) Changes(ctx context.Context, q store.ChangeQuery) ([]store.Record, error) {
+	if err := t.flushRecords(ctx); err != nil {
+		return nil, err
+	}
 	if q.All || q.Limit <= 0 || t.d.NoIndex == "" || q.UpTo-q.After <= int64(seqWindow*q.Limit) {
 		where, args := t.changesWhere(q)
 		return t.changes(ctx, q, where, args)
@@ -321,6 +337,9 @@ func (t *txn) changes(ctx context.Context, q store.ChangeQuery, where string, ar
 }
 
 func (t *txn) CountChanges(ctx context.Context, q store.ChangeQuery) (int64, error) {
+	if err := t.flushRecords(ctx); err != nil {
+		return 0, err
+	}
 	where, args := t.changesWhere(q)
 	var n int64
 	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE `+where, args...).Scan(&n); err != nil {
@@ -339,6 +358,9 @@ func (t *txn) AddMove(ctx context.Context, m store.Move) error {
 }
 
 func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Removal, error) {
+	if err := t.flushRecords(ctx); err != nil {
+		return nil, err
+	}
 	// An admin sees everything.
 	if q.All {
 		return nil, nil
