@@ -277,18 +277,25 @@ func TestReadsAfterClose(t *testing.T) {
 	}
 }
 
-// TestRequestsReadBeforeStreams: a request's read handed in behind a full
-// batch of stream checks is read first, in the next transaction.
+// TestRequestsReadBeforeStreams: a request's read handed in behind more
+// than a full batch of stream checks is read first, in the next batch
+// taken, which is full: the checks left over wait for the one after. (The
+// two batches run on two lanes at once, so only the batches say which
+// was taken first.)
 func TestRequestsReadBeforeStreams(t *testing.T) {
 	_, g, _ := startReads(t)
 	release := make(chan struct{})
 	held := holdLanes(t, g, release)
 	var mu sync.Mutex
-	var order []string
+	type read struct {
+		what  string
+		batch store.Reader
+	}
+	var order []read
 	note := func(what string) func(context.Context, store.Reader) error {
-		return func(context.Context, store.Reader) error {
+		return func(_ context.Context, rd store.Reader) error {
 			mu.Lock()
-			order = append(order, what)
+			order = append(order, read{what, rd})
 			mu.Unlock()
 			return nil
 		}
@@ -311,8 +318,17 @@ func TestRequestsReadBeforeStreams(t *testing.T) {
 	close(release)
 	wg.Wait()
 	held.Wait()
-	if len(order) != maxReadBatch+2 || order[0] != "request" {
-		t.Errorf("the request's read came %dth of %d", slices.Index(order, "request")+1, len(order))
+	if len(order) != maxReadBatch+2 {
+		t.Fatalf("%d reads, want %d", len(order), maxReadBatch+2)
+	}
+	var batch []string
+	for _, r := range order {
+		if r.batch == order[slices.IndexFunc(order, func(r read) bool { return r.what == "request" })].batch {
+			batch = append(batch, r.what)
+		}
+	}
+	if len(batch) != maxReadBatch || batch[0] != "request" {
+		t.Errorf("the request's read came %dth of a batch of %d, want first of %d", slices.Index(batch, "request")+1, len(batch), maxReadBatch)
 	}
 }
 

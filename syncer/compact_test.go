@@ -3,6 +3,7 @@ package syncer_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -155,7 +156,14 @@ func lostMatterAfterPushOnly(t *testing.T, beforePush func(bob *servertest.Clien
 // while an op whose attempt may have reached the server is still resent.
 func TestUndeliveredSendsDoNotCount(t *testing.T) {
 	ctx := context.Background()
-	w, alice, a := newSolo(t, func(o *server.Options) { o.Retention = time.Hour })
+	w := newWorld(t, func(o *server.Options) { o.Retention = time.Hour })
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	// No connection kept between exchanges: one the proxy's stop cut
+	// would fail a push that may have reached the server, not one that
+	// could not connect.
+	a := w.newDevice("a", alice, func(o *syncer.Options) {
+		o.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	})
 	m := a.create("matter", model.Fields{"title": "Far away"})
 	a.sync()
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written offline"})
