@@ -144,3 +144,38 @@ func TestTokensSayWhoseTheyAre(t *testing.T) {
 		t.Fatalf("head moved to %d: the refused push was applied", h)
 	}
 }
+
+// TestClientNamesAreChecked: a Casefile-Client header that is not 1 to 64
+// letters, digits, '-' or '_' is refused with bad_request before anything
+// is applied, on pushes and streams alike; a good one is accepted.
+func TestClientNamesAreChecked(t *testing.T) {
+	srv := servertest.Start(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	matter := alice.CreateMatter(t, "Smith v Jones")
+	push := fmt.Sprintf(`{"ops":[{"op_id":%q,"record_id":%q,"collection":"note","kind":"create","base_version":0,"fields":{"matter_id":%q,"title":"x"}}]}`,
+		model.NewID(), model.NewID(), matter.ID)
+	bad := []string{`"code":"bad_request"`, protocol.HeaderClient}
+	var scenarios []servertest.Scenario
+	for name, value := range map[string]string{
+		"a space":         "my laptop",
+		"a slash":         "laptop/2",
+		"an empty one":    "",
+		"65 characters":   strings.Repeat("a", 65),
+		"a non-ASCII one": "portátil",
+	} {
+		h := map[string]string{protocol.HeaderClient: value}
+		scenarios = append(scenarios,
+			servertest.Scenario{Name: "push, " + name, Method: "POST", URL: protocol.PathPush, Token: alice.Token, Headers: h, Body: push,
+				Status: 400, Contains: bad, NotContains: []string{`"applied"`}},
+			servertest.Scenario{Name: "events, " + name, URL: protocol.PathEvents, Token: alice.Token, Headers: h, Status: 400, Contains: bad})
+	}
+	servertest.Run(t, srv.URL, scenarios)
+	if h, _ := srv.Head(t.Context()); h != matter.Seq {
+		t.Fatalf("head moved to %d: a refused push was applied", h)
+	}
+	servertest.Run(t, srv.URL, []servertest.Scenario{
+		{Name: "push, a good name", Method: "POST", URL: protocol.PathPush, Token: alice.Token,
+			Headers: map[string]string{protocol.HeaderClient: "Laptop_2-" + strings.Repeat("x", 55)}, Body: push,
+			Status: 200, Contains: []string{`"applied"`}},
+	})
+}
