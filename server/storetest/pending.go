@@ -111,7 +111,11 @@ func checkMembers(rt *rapid.T, r store.Reader, matter string, members map[string
 func (w *patternTx) steps(tx store.Tx, depth int) {
 	n := rapid.IntRange(0, 6).Draw(w.rt, "steps")
 	for range n {
-		switch rapid.IntRange(0, 10).Draw(w.rt, "step") {
+		step := rapid.IntRange(0, 13).Draw(w.rt, "step")
+		if step > 10 {
+			step -= 3 // memberships twice as often: changed, preloaded, checked
+		}
+		switch step {
 		case 0, 1:
 			w.op(tx)
 		case 2:
@@ -133,14 +137,7 @@ func (w *patternTx) steps(tx store.Tx, depth int) {
 		case 6:
 			w.preload(tx)
 		case 7:
-			for _, id := range w.lost {
-				if _, err := tx.Ledger(ctx, id); !errors.Is(err, store.ErrNotFound) {
-					w.rt.Fatalf("ledger of rolled-back op %s: %v, want ErrNotFound", id, err)
-				}
-				if _, err := tx.Record(ctx, id); !errors.Is(err, store.ErrNotFound) {
-					w.rt.Fatalf("record of rolled-back op %s: %v, want ErrNotFound", id, err)
-				}
-			}
+			w.checkLost(tx)
 		case 8:
 			u := rapid.SampledFrom(patternUsers).Draw(w.rt, "member")
 			var changed bool
@@ -154,6 +151,12 @@ func (w *patternTx) steps(tx store.Tx, depth int) {
 				w.rt.Fatalf("membership of %s (was %v) not changed: %v", u, w.members[u], err)
 			}
 			w.members[u] = !w.members[u]
+			if rapid.Bool().Draw(w.rt, "readBack") {
+				// A later op of the push preloads what this one changed.
+				if err := tx.PreloadMembers(ctx, []string{u}, []string{w.matter}); err != nil {
+					w.rt.Fatal(err)
+				}
+			}
 		case 9:
 			us := rapid.SliceOfN(rapid.SampledFrom(patternUsers), 0, 4).Draw(w.rt, "preloadMembers")
 			ms := make([]string, len(us))
@@ -165,6 +168,18 @@ func (w *patternTx) steps(tx store.Tx, depth int) {
 			}
 		case 10:
 			checkMembers(w.rt, tx, w.matter, w.members)
+		}
+	}
+}
+
+// checkLost checks that nothing rolled back is read.
+func (w *patternTx) checkLost(tx store.Tx) {
+	for _, id := range w.lost {
+		if _, err := tx.Ledger(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			w.rt.Fatalf("ledger of rolled-back op %s: %v, want ErrNotFound", id, err)
+		}
+		if _, err := tx.Record(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			w.rt.Fatalf("record of rolled-back op %s: %v, want ErrNotFound", id, err)
 		}
 	}
 }
@@ -219,6 +234,19 @@ func (w *patternTx) op(tx store.Tx) {
 	if got, err := tx.Record(ctx, id); err != nil || got.Seq != seq {
 		w.rt.Fatalf("record just written: %+v, %v", got, err)
 	}
+	if rapid.Bool().Draw(w.rt, "countMatter") {
+		// SQL over the records table, as a matter's deletion asks: what a
+		// store holds back must be there for it.
+		n, err := tx.MatterHolds(ctx, w.matter)
+		if err != nil || n["note"] != int64(len(w.ledger)+1) {
+			w.rt.Fatalf("the matter holds %v, %v; want %d notes", n, err, len(w.ledger)+1)
+		}
+		if rapid.Bool().Draw(w.rt, "readBackRecord") {
+			if err := tx.Preload(ctx, nil, []string{id}); err != nil {
+				w.rt.Fatal(err)
+			}
+		}
+	}
 	if err := tx.AppendAudit(ctx, &store.AuditEntry{Seq: seq, At: t0, Actor: "alice", Action: "create", Target: id}); err != nil {
 		w.rt.Fatal(err)
 	}
@@ -262,10 +290,13 @@ func (w *patternTx) savepoint(tx store.Tx, depth int) {
 			w.lost = append(w.lost, e.OpID)
 		}
 		w.ledger, w.audit, w.head, w.members = saved.ledger, saved.audit, saved.head, savedMembers
-		// What the savepoint wrote is gone: its op ids are new again.
+		// What the savepoint wrote is gone: its op ids are new again, and
+		// its memberships are as they were.
 		if h := headIn(w.rt, tx); h.Seq != w.head {
 			w.rt.Fatalf("head after a failed savepoint = %d, want %d", h.Seq, w.head)
 		}
+		checkMembers(w.rt, tx, w.matter, w.members)
+		w.checkLost(tx)
 	}
 }
 
