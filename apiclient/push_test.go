@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"sync"
 	"testing"
 
 	"casefile/model"
@@ -137,3 +138,59 @@ func TestPushAnswerKeys(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestClientNamesItself: a client sends the same Casefile-Client on its
+// pushes and its event stream, so the server does not poke it for its own
+// pushes, and two clients (even on one token) send different ones.
+func TestClientNamesItself(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{} // path → the header, request by request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Path] = append(seen[r.URL.Path], r.Header.Get(protocol.HeaderClient))
+		mu.Unlock()
+		switch r.URL.Path {
+		case protocol.PathPush:
+			_ = json.NewEncoder(w).Encode(protocol.PushResponse{Results: []protocol.OpResult{}})
+		case protocol.PathEvents:
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, ": connected\n\n")
+		default:
+			_ = json.NewEncoder(w).Encode(protocol.PullResponse{})
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		c, err := NewClient(srv.URL, "the same token", srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Push(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Events(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if _, err := c.Pull(ctx, 0, 10, 0); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.id)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, id := range ids {
+		if len(id) != 32 || seen[protocol.PathPush][i] != id || seen[protocol.PathEvents][i] != id {
+			t.Errorf("client %d is %q; it sent %q on its push and %q on its stream", i, id, seen[protocol.PathPush][i], seen[protocol.PathEvents][i])
+		}
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("two clients both named themselves %q", ids[0])
+	}
+	if got := seen[protocol.PathPull]; len(got) != 2 || got[0] != "" || got[1] != "" {
+		t.Errorf("pulls sent %q; a pull needs no name", got)
+	}
+}

@@ -118,7 +118,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	case resume && head > last:
 		ok = sub.poke(head, false)
 	}
-	sub.state = map[bool]streamState{true: streamOpen, false: streamEnded}[ok]
+	sub.state = streamOpen
+	if !ok {
+		sub.state = streamEnded
+	}
 	sub.wmu.Unlock()
 	defer func() {
 		sub.wmu.Lock()

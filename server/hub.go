@@ -82,7 +82,7 @@ type subscriber struct {
 
 	// Hints wait here for a poker.
 	hmu    sync.Mutex
-	hints  []stampedHint
+	hints  []store.Hint
 	lost   bool // more hints came than wait: poke with the head
 	queued bool // in the hub's due list
 
@@ -105,7 +105,7 @@ const (
 
 // offer queues a hint, or notes that hints were lost when too many wait;
 // it reports whether the stream must be handed to the pokers.
-func (sub *subscriber) offer(h stampedHint) bool {
+func (sub *subscriber) offer(h store.Hint) bool {
 	sub.hmu.Lock()
 	defer sub.hmu.Unlock()
 	if len(sub.hints) < streamHintBuffer {
@@ -122,7 +122,7 @@ func (sub *subscriber) offer(h stampedHint) bool {
 
 // take returns the hints waiting and whether some were lost, and takes
 // the stream off the due list.
-func (sub *subscriber) take() ([]stampedHint, bool) {
+func (sub *subscriber) take() ([]store.Hint, bool) {
 	sub.hmu.Lock()
 	defer sub.hmu.Unlock()
 	hints, lost := sub.hints, sub.lost
@@ -131,7 +131,7 @@ func (sub *subscriber) take() ([]stampedHint, bool) {
 }
 
 // putBack returns hints taken before the stream was greeted; wmu is held.
-func (sub *subscriber) putBack(hints []stampedHint, lost bool) {
+func (sub *subscriber) putBack(hints []store.Hint, lost bool) {
 	sub.hmu.Lock()
 	defer sub.hmu.Unlock()
 	sub.hints = append(hints, sub.hints...)
@@ -150,13 +150,6 @@ func (sub *subscriber) pending() bool {
 	}
 	sub.queued = true
 	return true
-}
-
-// stampedHint is a hint with the moment the hub handed it out: after its
-// change committed.
-type stampedHint struct {
-	store.Hint
-	at time.Time
 }
 
 func newHub() *hub {
@@ -283,7 +276,6 @@ func (h *hub) unsubscribe(sub *subscriber) {
 func (h *hub) publish(hint store.Hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	stamped := stampedHint{hint, time.Now()}
 	for name, u := range h.users {
 		switch {
 		case hint.User == name, hint.User == "" && hint.MatterID == "":
@@ -297,7 +289,7 @@ func (h *hub) publish(hint store.Hint) {
 			if hint.Origin != "" && sub.origin == hint.Origin {
 				continue // the client that pushed it knows
 			}
-			if sub.offer(stamped) {
+			if sub.offer(hint) {
 				h.ready(sub)
 			}
 		}

@@ -39,7 +39,7 @@ func TestHubHandsHintsOnInOrder(t *testing.T) {
 		t.Fatal("handing a hint waited for the hub")
 	}
 	h.mu.Unlock()
-	var got []stampedHint
+	var got []store.Hint
 	for deadline := time.Now().Add(10 * time.Second); len(got) < streamHintBuffer; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d hints reached the stream", len(got), streamHintBuffer)

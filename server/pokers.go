@@ -31,7 +31,7 @@ func (s *Server) pokeLoop(ctx context.Context) {
 // pokeCheck is one stream's part of a batch.
 type pokeCheck struct {
 	sub   *subscriber
-	hints []stampedHint
+	hints []store.Hint
 	lost  bool
 	last  int64
 	now   *principal // the token's holder, read for this batch
@@ -72,9 +72,13 @@ func (s *Server) pokeStreams(ctx context.Context, subs []*subscriber) {
 		matters []string
 	}
 	at := s.now()
-	due := map[string]*access{} // users whose matter sets the hub wants read
+	due := map[string]*access{} // users asked about: nil when the hub's set of their matters is fresh
 	err := s.reads.readLater(ctx, func(ctx context.Context, rd store.Reader) error {
-		holders := map[string]pokeCheck{} // token → its holder or why none
+		type tokenHolder struct {
+			now *principal
+			err error
+		}
+		holders := map[string]tokenHolder{} // token → its holder or why none
 		sees := map[memberKey]bool{}
 		var head int64
 		for i := range checks {
@@ -96,7 +100,7 @@ func (s *Server) pokeStreams(ctx context.Context, subs []*subscriber) {
 						}
 					}
 				}
-				if isNews(hint.Hint, c.now, sees) {
+				if isNews(hint, c.now, sees) {
 					c.news = max(c.news, hint.Seq)
 				}
 			}
@@ -113,11 +117,14 @@ func (s *Server) pokeStreams(ctx context.Context, subs []*subscriber) {
 					c.news = max(c.news, head)
 				}
 			}
-			if user := c.now.user; due[user] == nil && c.now.role != protocol.RoleAdmin {
-				if gen, ok := s.hub.accessDue(user, at, s.opts.Heartbeat); ok {
-					a := &access{gen: gen, role: c.now.role}
-					if a.matters, c.err = rd.MattersOf(ctx, user); c.err == nil {
-						due[user] = a
+			if user := c.now.user; c.now.role != protocol.RoleAdmin {
+				if _, asked := due[user]; !asked {
+					due[user] = nil
+					if gen, ok := s.hub.accessDue(user, at, s.opts.Heartbeat); ok {
+						a := &access{gen: gen, role: c.now.role}
+						if a.matters, c.err = rd.MattersOf(ctx, user); c.err == nil {
+							due[user] = a
+						}
 					}
 				}
 			}
@@ -125,7 +132,9 @@ func (s *Server) pokeStreams(ctx context.Context, subs []*subscriber) {
 		return ctx.Err()
 	})
 	for user, a := range due {
-		s.hub.setAccess(user, a.gen, a.role, a.matters, at)
+		if a != nil {
+			s.hub.setAccess(user, a.gen, a.role, a.matters, at)
+		}
 	}
 	for i := range checks {
 		c := &checks[i]
