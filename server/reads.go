@@ -272,6 +272,32 @@ func (b *batchMemo) IsMember(ctx context.Context, user, matterID string) (bool, 
 	return is, nil
 }
 
+// PreloadMembers hands on to the store the memberships neither this
+// batch nor the memo (at the batch's generation) knows.
+func (b *batchMemo) PreloadMembers(ctx context.Context, users, matterIDs []string) error {
+	if err := b.sync(ctx); err != nil {
+		return err
+	}
+	var askUsers, askMatters []string
+	m := b.shared
+	m.mu.Lock()
+	for i := range users {
+		k := memberKey{users[i], matterIDs[i]}
+		if _, ok := b.seen[k]; ok {
+			continue
+		}
+		if _, ok := m.members[k]; ok && m.gen == b.gen {
+			continue
+		}
+		askUsers, askMatters = append(askUsers, k.user), append(askMatters, k.matter)
+	}
+	m.mu.Unlock()
+	if len(askUsers) == 0 {
+		return nil
+	}
+	return b.Reader.PreloadMembers(ctx, askUsers, askMatters)
+}
+
 // runJob runs one job's read. A read that panics fails alone, as its
 // request would have on a goroutine of its own (net/http recovers a
 // handler's panic), instead of taking the lane and the server with it.

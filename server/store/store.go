@@ -59,7 +59,9 @@ type Reader interface {
 	// AccessGen returns the access generation: a count that grows with
 	// every change to a token, a device's revocation, a user or a
 	// membership, whoever makes it. While it stands still, what Holder
-	// and IsMember answered stands too.
+	// and IsMember answered stands too. Asked first in a Read, it may be
+	// read just before the snapshot the rest of the Read sees begins
+	// (never after), so that a Read asking nothing else needs none.
 	AccessGen(ctx context.Context) (int64, error)
 	// Record returns a record, tombstones included, or ErrNotFound.
 	Record(ctx context.Context, id string) (Record, error)
@@ -77,6 +79,11 @@ type Reader interface {
 	Devices(ctx context.Context, user string) ([]Device, error)
 	// IsMember reports whether the user is a member of the matter.
 	IsMember(ctx context.Context, user, matterID string) (bool, error)
+	// PreloadMembers says which memberships (users[i] of matterIDs[i]) the
+	// snapshot or transaction is about to ask IsMember about, so that a
+	// store can read them in bulk; what IsMember answers is the same with
+	// or without it.
+	PreloadMembers(ctx context.Context, users, matterIDs []string) error
 	// Members returns the members of a matter, by name.
 	Members(ctx context.Context, matterID string) ([]string, error)
 	// MattersOf returns the matters a user is a member of, by id.
@@ -124,10 +131,6 @@ type Tx interface {
 	// can read them ahead in bulk. What Ledger and Record answer is the
 	// same with or without it.
 	Preload(ctx context.Context, opIDs, recordIDs []string) error
-	// PreloadMembers says which memberships (users[i] of matterIDs[i]) the
-	// transaction is about to ask IsMember about, so that a store can read
-	// them in bulk; what IsMember answers is the same with or without it.
-	PreloadMembers(ctx context.Context, users, matterIDs []string) error
 	// Savepoint runs fn inside a savepoint of the transaction. If fn
 	// fails, everything it wrote, the sequences it took and the hints it
 	// queued are undone, fn's error is returned and the transaction goes

@@ -52,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},
 		{"AccessGen", testAccessGen},
+		{"AccessGenSnapshot", testAccessGenSnapshot},
+		{"ReadPreloadMembers", testReadPreloadMembers},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

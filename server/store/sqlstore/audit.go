@@ -58,7 +58,7 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 	cut := before.UnixMicro()
 	mark := func(what string, n *int64, count, del string) error {
 		var top int64
-		if err := t.q.QueryRowContext(ctx, count, cut).Scan(n, &top); err != nil {
+		if err := t.q.QueryRow(ctx, count, cut).Scan(n, &top); err != nil {
 			return fmt.Errorf("compact %s: %w", what, t.mapErr(err))
 		}
 		if *n == 0 {
@@ -94,7 +94,7 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 	// is a sequence below which an answer may be missing, and answers are
 	// not stored in strict time order across transactions.
 	var old, top int64
-	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM ledger WHERE at < $1`, cut).Scan(&old, &top); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM ledger WHERE at < $1`, cut).Scan(&old, &top); err != nil {
 		return st, fmt.Errorf("compact ledger: %w", t.mapErr(err))
 	}
 	h, err := t.Head(ctx)
@@ -132,7 +132,7 @@ func (t *txn) AuditedVersion(ctx context.Context, collection, id string) (int64,
 	}
 	target := collection + "/" + id
 	var n int64
-	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit
+	err := t.q.QueryRow(ctx, `SELECT COUNT(*) FROM audit
 		WHERE target = $1 AND action IN ('create', 'update', 'delete', 'restore')
 		AND id >= COALESCE((SELECT MAX(id) FROM audit WHERE target = $1 AND action = 'create'), -1)
 		AND EXISTS (SELECT 1 FROM audit WHERE target = $1 AND action = 'create')`, target).Scan(&n)

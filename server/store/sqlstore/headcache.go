@@ -30,7 +30,7 @@ func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
 		return t.head, nil
 	}
 	h := &headCache{}
-	if err := t.q.QueryRowContext(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`).
+	if err := t.q.QueryRow(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`).
 		Scan(&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
 		return nil, fmt.Errorf("read head: %w", t.mapErr(err))
 	}

@@ -11,7 +11,7 @@ import (
 func (t *txn) User(ctx context.Context, name string) (store.User, error) {
 	u := store.User{Name: name}
 	var created int64
-	err := t.q.QueryRowContext(ctx, `SELECT role, password_hash, created_at FROM users WHERE name = $1`, name).
+	err := t.q.QueryRow(ctx, `SELECT role, password_hash, created_at FROM users WHERE name = $1`, name).
 		Scan(&u.Role, &u.PasswordHash, &created)
 	if err != nil {
 		return u, fmt.Errorf("read user: %w", t.mapErr(err))
@@ -54,7 +54,7 @@ func (t *txn) AddUser(ctx context.Context, u store.User) error {
 func (t *txn) Token(ctx context.Context, hash string) (store.Token, error) {
 	tok := store.Token{Hash: hash}
 	var created, expires, revoked int64
-	err := t.q.QueryRowContext(ctx, `SELECT t.user_name, t.device, t.created_at, t.expires_at, COALESCE(d.revoked_at, 0)
+	err := t.q.QueryRow(ctx, `SELECT t.user_name, t.device, t.created_at, t.expires_at, COALESCE(d.revoked_at, 0)
 		FROM tokens t LEFT JOIN devices d ON d.user_name = t.user_name AND d.device = t.device WHERE t.hash = $1`, hash).
 		Scan(&tok.User, &tok.Device, &created, &expires, &revoked)
 	if err != nil {
@@ -71,7 +71,7 @@ func (t *txn) Holder(ctx context.Context, hash string) (store.Token, store.User,
 	tok := store.Token{Hash: hash}
 	var u store.User
 	var created, expires, revoked, userCreated int64
-	err := t.q.QueryRowContext(ctx, `SELECT t.user_name, t.device, t.created_at, t.expires_at, COALESCE(d.revoked_at, 0),
+	err := t.q.QueryRow(ctx, `SELECT t.user_name, t.device, t.created_at, t.expires_at, COALESCE(d.revoked_at, 0),
 			u.role, u.password_hash, u.created_at
 		FROM tokens t JOIN users u ON u.name = t.user_name
 		LEFT JOIN devices d ON d.user_name = t.user_name AND d.device = t.device WHERE t.hash = $1`, hash).
@@ -163,7 +163,17 @@ func (t *txn) DeleteTokens(ctx context.Context, user, device string) (int64, err
 
 func (t *txn) AccessGen(ctx context.Context) (int64, error) {
 	var n int64
-	if err := t.q.QueryRowContext(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
+	// Before a snapshot has begun, the generation is read on its own: the
+	// snapshot, if one follows, is then at least as new as the
+	// generation, so what is read in it and remembered under this
+	// generation is never older than the generation says.
+	if l, ok := t.q.(*lazySnapshot); ok && !l.begun() {
+		if err := l.db.QueryRowContext(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
+			return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
+		}
+		return n, nil
+	}
+	if err := t.q.QueryRow(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
 	}
 	return n, nil
@@ -174,7 +184,7 @@ func (t *txn) IsMember(ctx context.Context, user, matterID string) (bool, error)
 		return is, nil
 	}
 	var n int
-	err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID).Scan(&n)
+	err := t.q.QueryRow(ctx, `SELECT COUNT(*) FROM members WHERE user_name = $1 AND matter_id = $2`, user, matterID).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("read membership: %w", t.mapErr(err))
 	}

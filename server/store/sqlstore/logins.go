@@ -29,7 +29,7 @@ func timeOrZero(us int64) time.Time {
 func (t *txn) LoginFailures(ctx context.Context, key string) (store.LoginFailures, error) {
 	f := store.LoginFailures{Key: key}
 	var start, last, locked int64
-	err := t.q.QueryRowContext(ctx, `SELECT failures, window_start, last_failure, locked_until, lockouts
+	err := t.q.QueryRow(ctx, `SELECT failures, window_start, last_failure, locked_until, lockouts
 		FROM login_failures WHERE key = $1`, key).Scan(&f.Failures, &start, &last, &locked, &f.Lockouts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, nil

@@ -16,7 +16,7 @@ import (
 
 // txn is a read snapshot or a write transaction.
 type txn struct {
-	q     *sql.Tx
+	q     querier
 	d     *Dialect
 	hints []store.Hint
 	depth int   // savepoints open
@@ -145,7 +145,7 @@ func (t *txn) Record(ctx context.Context, id string) (store.Record, error) {
 		delete(t.pending.records, id)
 		return r, nil
 	}
-	r, err := scanRecord(t.q.QueryRowContext(ctx, `SELECT `+recordCols+` FROM records WHERE id = $1`, id))
+	r, err := scanRecord(t.q.QueryRow(ctx, `SELECT `+recordCols+` FROM records WHERE id = $1`, id))
 	if err != nil {
 		return r, fmt.Errorf("read record: %w", t.mapErr(err))
 	}
@@ -236,14 +236,14 @@ func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, er
 	}
 	clear(t.pending.records) // their seqs move
 	var n int64
-	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE matter_id = $1`, matterID).Scan(&n); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT COUNT(*) FROM records WHERE matter_id = $1`, matterID).Scan(&n); err != nil {
 		return 0, 0, fmt.Errorf("count matter records: %w", t.mapErr(err))
 	}
 	if n == 0 {
 		return 0, 0, nil
 	}
 	var last int64
-	if err := t.q.QueryRowContext(ctx, `UPDATE head SET seq = seq + $1 WHERE id = 1 RETURNING seq`, n).Scan(&last); err != nil {
+	if err := t.q.QueryRow(ctx, `UPDATE head SET seq = seq + $1 WHERE id = 1 RETURNING seq`, n).Scan(&last); err != nil {
 		return 0, 0, fmt.Errorf("take seqs: %w", t.mapErr(err))
 	}
 	// Every new seq is above the old head, so no row collides with another
@@ -342,7 +342,7 @@ func (t *txn) CountChanges(ctx context.Context, q store.ChangeQuery) (int64, err
 	}
 	where, args := t.changesWhere(q)
 	var n int64
-	if err := t.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM records WHERE `+where, args...).Scan(&n); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT COUNT(*) FROM records WHERE `+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count changes: %w", t.mapErr(err))
 	}
 	return n, nil
@@ -409,7 +409,7 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 			continue
 		}
 		var prev int64
-		if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM moves WHERE record_id = $1 AND seq < $2`,
+		if err := t.q.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM moves WHERE record_id = $1 AND seq < $2`,
 			m.r.ID, m.seq).Scan(&prev); err != nil {
 			return nil, fmt.Errorf("read removals: %w", t.mapErr(err))
 		}
@@ -420,7 +420,7 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 		}
 		if !held {
 			var one int
-			err := t.q.QueryRowContext(ctx, `SELECT 1 FROM access_events WHERE user_name = $1 AND matter_id = $2
+			err := t.q.QueryRow(ctx, `SELECT 1 FROM access_events WHERE user_name = $1 AND matter_id = $2
 				AND kind = $3 AND seq > $4 AND seq < $5 LIMIT 1`, q.User, m.r.MatterID, store.AccessGrant, from, m.seq).Scan(&one)
 			switch {
 			case err == nil:
@@ -443,7 +443,7 @@ func (t *txn) Removals(ctx context.Context, q store.ChangeQuery) ([]store.Remova
 // answer holds.
 func (t *txn) memberAt(ctx context.Context, user, matterID string, seq int64) (bool, error) {
 	var kind string
-	err := t.q.QueryRowContext(ctx, `SELECT kind FROM access_events WHERE user_name = $1 AND matter_id = $2 AND seq < $3
+	err := t.q.QueryRow(ctx, `SELECT kind FROM access_events WHERE user_name = $1 AND matter_id = $2 AND seq < $3
 		ORDER BY seq DESC LIMIT 1`, user, matterID, seq).Scan(&kind)
 	if err == nil {
 		return kind == store.AccessGrant, nil
@@ -451,7 +451,7 @@ func (t *txn) memberAt(ctx context.Context, user, matterID string, seq int64) (b
 	if !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("read access history: %w", t.mapErr(err))
 	}
-	err = t.q.QueryRowContext(ctx, `SELECT kind FROM access_events WHERE user_name = $1 AND matter_id = $2 AND seq >= $3
+	err = t.q.QueryRow(ctx, `SELECT kind FROM access_events WHERE user_name = $1 AND matter_id = $2 AND seq >= $3
 		ORDER BY seq LIMIT 1`, user, matterID, seq).Scan(&kind)
 	if err == nil {
 		return kind == store.AccessRevoke, nil
@@ -472,7 +472,7 @@ func (t *txn) Ledger(ctx context.Context, opID string) (store.LedgerEntry, error
 	e := store.LedgerEntry{OpID: opID}
 	var at int64
 	var result string
-	err := t.q.QueryRowContext(ctx, `SELECT user_name, device, at, result, seq FROM ledger WHERE op_id = $1`, opID).
+	err := t.q.QueryRow(ctx, `SELECT user_name, device, at, result, seq FROM ledger WHERE op_id = $1`, opID).
 		Scan(&e.User, &e.Device, &at, &result, &e.Seq)
 	if err != nil {
 		err = t.mapErr(err)

@@ -80,12 +80,9 @@ func (db *DB) Close() error {
 
 // Read runs fn in a read-only snapshot.
 func (db *DB) Read(ctx context.Context, fn func(store.Reader) error) error {
-	tx, err := db.r.BeginTx(ctx, db.d.ReadTx)
-	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a read has nothing to keep
-	return fn(&txn{q: tx, d: &db.d})
+	l := &lazySnapshot{ctx: ctx, db: db.r, opts: db.d.ReadTx}
+	defer l.end()
+	return fn(&txn{q: l, d: &db.d})
 }
 
 // Write runs fn in a write transaction holding the change-sequence lock,
@@ -105,7 +102,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 			return fmt.Errorf("lock head: %w", err)
 		}
 	}
-	t := &txn{q: tx, d: &db.d}
+	t := &txn{q: txQuerier{tx}, d: &db.d}
 	if err := fn(t); err != nil {
 		return err
 	}

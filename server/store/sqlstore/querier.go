@@ -1,0 +1,82 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+)
+
+// querier is what a snapshot or a write transaction asks of database/sql.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) scanner
+}
+
+// txQuerier is a transaction begun at once.
+type txQuerier struct{ *sql.Tx }
+
+func (q txQuerier) QueryRow(ctx context.Context, query string, args ...any) scanner {
+	return q.QueryRowContext(ctx, query, args...)
+}
+
+// lazySnapshot is a read snapshot that begins its transaction at its
+// first statement. A read batch whose answers the server already holds
+// asks only for the access generation, which needs no snapshot of its own
+// (see txn.AccessGen); with PostgreSQL, the BEGIN and ROLLBACK around that
+// one statement were two of its three round trips.
+type lazySnapshot struct {
+	ctx  context.Context // the read's, which the transaction lives for
+	db   *sql.DB
+	opts *sql.TxOptions
+	tx   *sql.Tx
+	err  error
+}
+
+func (l *lazySnapshot) begin() (*sql.Tx, error) {
+	if l.tx == nil && l.err == nil {
+		l.tx, l.err = l.db.BeginTx(l.ctx, l.opts)
+		if l.err != nil {
+			l.tx = nil
+		}
+	}
+	return l.tx, l.err
+}
+
+// begun says whether the transaction has begun.
+func (l *lazySnapshot) begun() bool { return l.tx != nil || l.err != nil }
+
+func (l *lazySnapshot) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	tx, err := l.begin()
+	if err != nil {
+		return nil, err
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+func (l *lazySnapshot) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	tx, err := l.begin()
+	if err != nil {
+		return nil, err
+	}
+	return tx.QueryContext(ctx, query, args...)
+}
+
+func (l *lazySnapshot) QueryRow(ctx context.Context, query string, args ...any) scanner {
+	tx, err := l.begin()
+	if err != nil {
+		return errRow{err}
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// end ends the snapshot, if it began.
+func (l *lazySnapshot) end() {
+	if l.tx != nil {
+		_ = l.tx.Rollback() // a read has nothing to keep
+	}
+}
+
+// errRow is a row that could not be read.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
