@@ -57,6 +57,33 @@ var (
 		msg: errDeviceRevoked.msg}
 )
 
+// openRead reads the head a new stream counts from and, when the hub does
+// not know it yet, which matters the stream's user sees. A user whose
+// matters the hub does not know is handed every hint; read only at a
+// stream's first poke, 10,000 streams opened before a burst of pushes
+// were each handed all of them until every user's matters were read one
+// by one.
+func (s *Server) openRead(ctx context.Context, p *principal) (int64, error) {
+	var head store.Head
+	var matters []string
+	at := s.now()
+	gen, due := s.hub.accessDue(p.user, at, s.opts.Heartbeat)
+	err := s.reads.read(ctx, func(ctx context.Context, r store.Reader) (err error) {
+		if head, err = r.Head(ctx); err != nil || !due || p.admin() {
+			return err
+		}
+		matters, err = r.MattersOf(ctx, p.user)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if due {
+		s.hub.setAccess(p.user, gen, p.role, matters, at)
+	}
+	return head.Seq, nil
+}
+
 // handleEvents is the realtime stream: a "poke" event with the change
 // sequence whenever something the user may see changes, and a heartbeat
 // comment between them. The token and the user's role are checked again
@@ -83,7 +110,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	defer s.hub.unsubscribe(sub)
 	ctx := r.Context()
-	head, err := s.Head(ctx)
+	head, err := s.openRead(ctx, p)
 	if err != nil {
 		s.writeError(w, r, errInternal(err))
 		return

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	"casefile/server/store"
 )
@@ -41,4 +42,20 @@ func (s *Server) PendingPushes() int {
 // the hub's dispatcher does when it runs behind the commits.
 func (s *Server) HandLateHint(seq int64, matterID string) {
 	s.hub.hand(store.Hint{Seq: seq, MatterID: matterID})
+}
+
+// HubSees says which matters the hub holds a user to see, and whether it
+// knows (a user it does not know is handed every hint).
+func (s *Server) HubSees(user string) (matters []string, known bool) {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	u := s.hub.users[user]
+	if u == nil || u.sees == nil {
+		return nil, false
+	}
+	for m := range u.sees.matters {
+		matters = append(matters, m)
+	}
+	slices.Sort(matters)
+	return matters, true
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -241,5 +242,31 @@ func setRoleInDatabase(t *testing.T, srv *servertest.Server, user string, role p
 	defer db.Close()
 	if _, err := db.Exec(`UPDATE users SET role = ? WHERE name = ?`, role, user); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEventsKnowTheirMattersWhenOpen: the hub knows which matters a
+// stream's user sees once the stream is greeted, before any hint. A user
+// it does not know is handed every hint, so 10,000 streams opened before
+// a burst of pushes were each handed all of them, each user's matters
+// read one by one at the first pokes.
+func TestEventsKnowTheirMattersWhenOpen(t *testing.T) {
+	w := newWorld(t, startSQLite, noHeartbeat)
+	greeting(t, stream(t, w.srv.URL, w.bob.Token, ""))
+	matters, known := w.srv.HubSees("bob")
+	if !known {
+		t.Fatal("the hub does not know which matters bob sees after his stream opened")
+	}
+	if want := []string{w.m.ID}; !slices.Equal(matters, want) {
+		t.Errorf("the hub holds bob to see %v, want %v", matters, want)
+	}
+	// A hint for a matter bob does not see reaches none of his streams:
+	// a note in alice's private matter pokes only her.
+	events := stream(t, w.srv.URL, w.bob.Token, "")
+	greeting(t, events)
+	w.alice.CreateNote(t, w.p.ID, "Private")
+	shared := w.alice.CreateNote(t, w.m.ID, "Shared")
+	if seq := nextPoke(t, events); seq != shared.Seq {
+		t.Fatalf("bob's first poke = %d, want %d (the shared note's)", seq, shared.Seq)
 	}
 }
