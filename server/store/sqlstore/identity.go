@@ -167,13 +167,11 @@ func (t *txn) AccessGen(ctx context.Context) (int64, error) {
 	// snapshot, if one follows, is then at least as new as the
 	// generation, so what is read in it and remembered under this
 	// generation is never older than the generation says.
-	if l, ok := t.q.(*lazySnapshot); ok && !l.begun() {
-		if err := l.db.QueryRowContext(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
-			return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
-		}
-		return n, nil
+	q := t.q
+	if l, ok := q.(*lazySnapshot); ok && !l.begun() {
+		q = direct{l.db}
 	}
-	if err := t.q.QueryRow(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
+	if err := q.QueryRow(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
 	}
 	return n, nil

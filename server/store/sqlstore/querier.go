@@ -12,10 +12,18 @@ type querier interface {
 	QueryRow(ctx context.Context, query string, args ...any) scanner
 }
 
-// txQuerier is a transaction begun at once.
-type txQuerier struct{ *sql.Tx }
+// sqlQuerier is what *sql.Tx and *sql.DB both offer.
+type sqlQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
 
-func (q txQuerier) QueryRow(ctx context.Context, query string, args ...any) scanner {
+// direct is a querier over a transaction begun at once, or over a pool
+// (each statement on its own, outside any transaction).
+type direct struct{ sqlQuerier }
+
+func (q direct) QueryRow(ctx context.Context, query string, args ...any) scanner {
 	return q.QueryRowContext(ctx, query, args...)
 }
 
@@ -35,9 +43,6 @@ type lazySnapshot struct {
 func (l *lazySnapshot) begin() (*sql.Tx, error) {
 	if l.tx == nil && l.err == nil {
 		l.tx, l.err = l.db.BeginTx(l.ctx, l.opts)
-		if l.err != nil {
-			l.tx = nil
-		}
 	}
 	return l.tx, l.err
 }

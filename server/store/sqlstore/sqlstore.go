@@ -78,7 +78,8 @@ func (db *DB) Close() error {
 	return err
 }
 
-// Read runs fn in a read-only snapshot.
+// Read runs fn in a read-only snapshot, begun at fn's first statement
+// (see lazySnapshot and txn.AccessGen).
 func (db *DB) Read(ctx context.Context, fn func(store.Reader) error) error {
 	l := &lazySnapshot{ctx: ctx, db: db.r, opts: db.d.ReadTx}
 	defer l.end()
@@ -102,7 +103,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 			return fmt.Errorf("lock head: %w", err)
 		}
 	}
-	t := &txn{q: txQuerier{tx}, d: &db.d}
+	t := &txn{q: direct{tx}, d: &db.d}
 	if err := fn(t); err != nil {
 		return err
 	}
