@@ -136,7 +136,10 @@ func testSeqRollback(t *testing.T, st store.Store) {
 
 func testRecordRoundTrip(t *testing.T, st store.Store) {
 	matter := model.NewID()
-	fields := model.Fields{"title": "Ünïcode ✓", "minutes": 90.5, "done": true, "tags": []string{"a", "b"}, model.MatterField: matter}
+	// The text is what an array literal would have to quote (PostgreSQL
+	// sends a transaction's rows as one array per column).
+	fields := model.Fields{"title": "Ünïcode ✓", "minutes": 90.5, "done": true, "tags": []string{"a", "b"},
+		"body": `{"x", NULL}, \\ '' NULL`, "empty": "", model.MatterField: matter}
 	rec := putRecord(t, st, "note", matter, fields)
 	var got store.Record
 	if err := st.Read(ctx, func(r store.Reader) (err error) { got, err = r.Record(ctx, rec.ID); return err }); err != nil {

@@ -83,10 +83,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s := &Store{cfg: cfg, channel: channel, log: slog.With("component", "pgstore")}
 	d := sqlstore.Dialect{
 		Name:        "postgres",
-		LockHead:    `SELECT seq FROM head WHERE id = 1 FOR UPDATE`,
-		ReadTx:      &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-		IsDuplicate: isDuplicate,
-		NotifyTx:    s.notify,
+		LockHead:      true,
+		ReadTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		IsDuplicate:   isDuplicate,
+		NotifyChannel: channel,
+		Unnest:        true,
 		// Two batches at once, as with SQLite: with eight, two replicas
 		// under 1,000 pushes a second read batches of one or two jobs
 		// each, a round trip or three apiece, and the push p50 was
@@ -118,19 +119,6 @@ func (s *Store) Close() error {
 // the head's lock, which every other replica's writes wait for, so a round
 // trip per hint (a group commit's hints name a matter each) lengthened
 // every write's wait.
-func (s *Store) notify(ctx context.Context, tx *sql.Tx, hints []store.Hint) error {
-	payloads := make([]string, len(hints))
-	for i, h := range hints {
-		b, err := json.Marshal(h)
-		if err != nil {
-			return err
-		}
-		payloads[i] = string(b)
-	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, s.channel, payloads)
-	return err
-}
-
 func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.cfg)
 	if err != nil {

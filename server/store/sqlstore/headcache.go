@@ -10,7 +10,7 @@ import (
 // reach the row once, before commit (or before SQL that reads or moves
 // them itself), instead of in two or three statements per op. The write
 // transaction holds the head lock from its start (SQLite's single writer,
-// PostgreSQL's LockHead), so no other writer can move the row meanwhile;
+// PostgreSQL's Dialect.LockHead), so no other writer can move the row meanwhile;
 // Head answers from here too, as a push asks it before and after each
 // batch of a group (with PostgreSQL, a round trip each while the lock
 // is held). A read transaction's jobs were all handed in before it began,
@@ -29,28 +29,19 @@ func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
 	if t.head != nil {
 		return t.head, nil
 	}
+	return t.readHead(ctx, "")
+}
+
+// readHead reads the head row into the cache, with lock after the query
+// (" FOR UPDATE" to take the row's lock as well).
+func (t *txn) readHead(ctx context.Context, lock string) (*headCache, error) {
 	h := &headCache{}
-	if err := t.q.QueryRow(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`).
+	if err := t.q.QueryRow(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`+lock).
 		Scan(&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
 		return nil, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
 	t.head = h
 	return h, nil
-}
-
-// flushHead writes the cached head to the row and forgets it, for SQL that
-// reads or moves the row itself, and before commit.
-func (t *txn) flushHead(ctx context.Context) error {
-	h := t.head
-	t.head = nil
-	if h == nil || !h.dirty {
-		return nil
-	}
-	if _, err := t.q.ExecContext(ctx, `UPDATE head SET seq = $1, audit_n = $2, audit_hash = $3 WHERE id = 1`,
-		h.seq, h.auditN, h.auditHash); err != nil {
-		return fmt.Errorf("write head: %w", t.mapErr(err))
-	}
-	return nil
 }
 
 // snapshotHead copies the cache for a savepoint to restore on rollback:

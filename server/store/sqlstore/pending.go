@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -153,25 +154,86 @@ func (p *pendingRows) findLedger(opID string) (store.LedgerEntry, bool) {
 	return e, true
 }
 
-// flush sends the pending rows, then the cached head (flushHead): before
-// commit, and before SQL that reads the ledger, the audit log or the head
-// row itself.
+// flush sends the pending rows, then the cached head: before commit, and
+// before SQL that reads the ledger, the audit log or the head row itself.
 func (t *txn) flush(ctx context.Context) error {
-	if err := t.flushRows(ctx); err != nil {
-		return err
-	}
-	return t.flushHead(ctx)
+	return t.send(ctx, sendRecords|sendRows|sendHead, nil)
 }
 
-// flushRecords sends the record rows written and not yet sent, each id's
-// last write once (one statement cannot upsert a row twice), with the seq
-// of its first as the created_seq an insert takes: before commit, and
-// before SQL that reads the records table.
-func (t *txn) flushRecords(ctx context.Context) error {
+// flushRecords sends the record rows written and not yet sent: before SQL
+// that reads the records table.
+func (t *txn) flushRecords(ctx context.Context) error { return t.send(ctx, sendRecords, nil) }
+
+// flushRows sends the pending record, ledger and audit rows: before SQL
+// that reads the ledger or the audit log.
+func (t *txn) flushRows(ctx context.Context) error { return t.send(ctx, sendRecords|sendRows, nil) }
+
+// sendParts says what a send writes.
+type sendParts uint8
+
+const (
+	sendRecords sendParts = 1 << iota // the pending record rows
+	sendRows                          // the pending ledger and audit rows
+	sendHead                          // the cached head, which is then forgotten
+)
+
+// send writes what parts name, and publishes hints where the dialect
+// publishes them inside the transaction (Dialect.NotifyChannel). With
+// Dialect.Unnest all of it is one statement (sendOne); otherwise each
+// table's rows go in multi-row INSERTs, then the head row and the hints.
+func (t *txn) send(ctx context.Context, parts sendParts, hints []store.Hint) error {
 	p := &t.pending
-	if len(p.writes) == 0 {
-		return nil
+	var sets []rowSet
+	if parts&sendRecords != 0 && len(p.writes) > 0 {
+		sets = append(sets, p.recordSet())
 	}
+	if parts&sendRows != 0 {
+		if len(p.ledger) > 0 {
+			sets = append(sets, p.ledgerSet())
+		}
+		if len(p.audit) > 0 {
+			sets = append(sets, p.auditSet())
+		}
+	}
+	var h *headCache
+	if parts&sendHead != 0 {
+		if h, t.head = t.head, nil; h != nil && !h.dirty {
+			h = nil
+		}
+	}
+	if t.d.NotifyChannel == "" {
+		hints = nil
+	}
+	send := t.sendEach
+	if t.d.Unnest {
+		send = t.sendOne
+	}
+	if err := send(ctx, sets, h, hints); err != nil {
+		return err
+	}
+	if parts&sendRecords != 0 {
+		p.writes, p.lastWrite = nil, nil
+	}
+	if parts&sendRows != 0 {
+		p.ledger, p.audit, p.byOp = nil, nil, nil
+	}
+	return nil
+}
+
+// rowSet is one table's pending rows, as an insert sends them.
+type rowSet struct {
+	what  string // for errors: "records"
+	table string // the table and its column list
+	cols  int
+	n     int
+	row   func(i int, args []any) []any // appends row i's values
+	then  string                        // what follows the rows: an ON CONFLICT clause
+}
+
+// recordSet is the record rows written and not yet sent, each id's last
+// write once (one statement cannot upsert a row twice), with the seq of
+// its first as the created_seq an insert takes.
+func (p *pendingRows) recordSet() rowSet {
 	var rows [][]any
 	at := map[string]int{}
 	for _, w := range p.writes {
@@ -184,65 +246,201 @@ func (t *txn) flushRecords(ctx context.Context) error {
 		at[id] = len(rows)
 		rows = append(rows, append(append([]any(nil), w...), w[4], w[4]))
 	}
-	err := insertRowsThen(ctx, t, "records ("+recordCols+", created_seq, changed_seq)", len(recordWriteCols), len(rows),
-		func(i int, args []any) []any { return append(args, rows[i]...) }, recordUpsert)
-	if err != nil {
-		return fmt.Errorf("write records: %w", err)
+	return rowSet{what: "records", table: "records (" + recordCols + ", created_seq, changed_seq)",
+		cols: len(recordWriteCols), n: len(rows), then: recordUpsert,
+		row: func(i int, args []any) []any { return append(args, rows[i]...) }}
+}
+
+func (p *pendingRows) ledgerSet() rowSet {
+	return rowSet{what: "ledger", table: "ledger (op_id, user_name, device, at, result, seq)", cols: 6, n: len(p.ledger),
+		row: func(i int, args []any) []any {
+			r := p.ledger[i]
+			return append(args, r.e.OpID, r.e.User, r.e.Device, r.e.At.UnixMicro(), string(r.e.Result), r.seq)
+		}}
+}
+
+func (p *pendingRows) auditSet() rowSet {
+	return rowSet{what: "audit", table: "audit (id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash)",
+		cols: 11, n: len(p.audit),
+		row: func(i int, args []any) []any {
+			e := &p.audit[i]
+			return append(args, e.ID, e.Seq, e.At.UnixMicro(), e.Actor, e.Device, e.Action, e.Target, e.Before, e.After, e.PrevHash, e.Hash)
+		}}
+}
+
+// headUpdate writes the cached head's moving parts.
+const headUpdate = `UPDATE head SET seq = $%d, audit_n = $%d, audit_hash = $%d WHERE id = 1`
+
+// notifySelect publishes a JSON hint per array element on a channel.
+const notifySelect = `SELECT pg_notify($%d, p) FROM unnest($%d::text[]) AS p`
+
+// sendEach sends each set in multi-row INSERTs, then the head, then the
+// hints: a statement per table and size, for engines where a statement is
+// a call, not a round trip.
+func (t *txn) sendEach(ctx context.Context, sets []rowSet, h *headCache, hints []store.Hint) error {
+	for _, s := range sets {
+		if err := insertRows(ctx, t, s); err != nil {
+			return fmt.Errorf("write %s: %w", s.what, err)
+		}
 	}
-	p.writes, p.lastWrite = nil, nil
+	if h != nil {
+		if _, err := t.q.ExecContext(ctx, fmt.Sprintf(headUpdate, 1, 2, 3), h.seq, h.auditN, h.auditHash); err != nil {
+			return fmt.Errorf("write head: %w", t.mapErr(err))
+		}
+	}
+	if len(hints) > 0 {
+		payloads, err := hintPayloads(hints)
+		if err != nil {
+			return err
+		}
+		if _, err := t.q.ExecContext(ctx, fmt.Sprintf(notifySelect, 1, 2), t.d.NotifyChannel, payloads); err != nil {
+			return fmt.Errorf("notify: %w", t.mapErr(err))
+		}
+	}
 	return nil
 }
 
-func (t *txn) flushRows(ctx context.Context) error {
-	if err := t.flushRecords(ctx); err != nil {
-		return err
+// sendOne sends the sets, the head and the hints in one statement, for
+// PostgreSQL, where each statement is a round trip made while the group
+// holds the head's lock: each set is an INSERT … SELECT FROM unnest(…) of
+// one array per column, and all but the last part are data-modifying WITH
+// clauses of the last. A group of pushes took one INSERT per table and
+// multi-row size (rowsPerInsert), an UPDATE and a NOTIFY: twelve round
+// trips for a group of seven (docs/benchmarks.md, fourteenth round).
+//
+// The parts write different tables, so that they run on one snapshot and
+// cannot see each other's rows does not matter; constraints are checked
+// at the statement's end, on all of them.
+func (t *txn) sendOne(ctx context.Context, sets []rowSet, h *headCache, hints []store.Hint) error {
+	var parts []string
+	var args []any
+	for _, s := range sets {
+		arrays, types, err := columnArrays(s)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", s.what, err)
+		}
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + s.table + " SELECT * FROM unnest(")
+		for i, a := range arrays {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, a)
+			fmt.Fprintf(&b, "$%d::%s[]", len(args), types[i])
+		}
+		b.WriteString(") AS u" + s.then)
+		parts = append(parts, b.String())
 	}
-	p := &t.pending
-	err := insertRows(ctx, t, "ledger (op_id, user_name, device, at, result, seq)", 6, len(p.ledger), func(i int, args []any) []any {
-		r := p.ledger[i]
-		return append(args, r.e.OpID, r.e.User, r.e.Device, r.e.At.UnixMicro(), string(r.e.Result), r.seq)
-	})
-	if err != nil {
-		return fmt.Errorf("write ledger: %w", err)
+	if h != nil {
+		n := len(args)
+		parts = append(parts, fmt.Sprintf(headUpdate, n+1, n+2, n+3))
+		args = append(args, h.seq, h.auditN, h.auditHash)
 	}
-	err = insertRows(ctx, t, "audit (id, seq, at, actor, device, action, target, before_digest, after_digest, prev_hash, hash)", 11, len(p.audit), func(i int, args []any) []any {
-		e := &p.audit[i]
-		return append(args, e.ID, e.Seq, e.At.UnixMicro(), e.Actor, e.Device, e.Action, e.Target, e.Before, e.After, e.PrevHash, e.Hash)
-	})
-	if err != nil {
-		return fmt.Errorf("write audit: %w", err)
+	if len(hints) > 0 {
+		payloads, err := hintPayloads(hints)
+		if err != nil {
+			return err
+		}
+		n := len(args)
+		parts = append(parts, fmt.Sprintf(notifySelect, n+1, n+2))
+		args = append(args, t.d.NotifyChannel, payloads)
 	}
-	p.ledger, p.audit, p.byOp = nil, nil, nil
+	if len(parts) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for i, part := range parts[:len(parts)-1] {
+		if i == 0 {
+			b.WriteString("WITH ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "w%d AS (%s)", i, part)
+	}
+	if len(parts) > 1 {
+		b.WriteString(" ")
+	}
+	b.WriteString(parts[len(parts)-1])
+	if _, err := t.q.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("write rows: %w", t.mapErr(err))
+	}
 	return nil
+}
+
+// columnArrays turns a set's rows into one array per column, typed by
+// the Go type of the column's values, with each column's SQL type.
+func columnArrays(s rowSet) ([]any, []string, error) {
+	vals := make([]any, 0, s.n*s.cols)
+	var row []any
+	for i := range s.n {
+		row = s.row(i, row[:0])
+		if len(row) != s.cols {
+			return nil, nil, fmt.Errorf("row %d has %d values, not %d", i, len(row), s.cols)
+		}
+		vals = append(vals, row...)
+	}
+	arrays, types := make([]any, s.cols), make([]string, s.cols)
+	for c := range s.cols {
+		switch vals[c].(type) {
+		case string:
+			a := make([]string, s.n)
+			for i := range a {
+				a[i] = vals[i*s.cols+c].(string)
+			}
+			arrays[c], types[c] = a, "text"
+		case int64:
+			a := make([]int64, s.n)
+			for i := range a {
+				a[i] = vals[i*s.cols+c].(int64)
+			}
+			arrays[c], types[c] = a, "bigint"
+		case bool:
+			a := make([]bool, s.n)
+			for i := range a {
+				a[i] = vals[i*s.cols+c].(bool)
+			}
+			arrays[c], types[c] = a, "boolean"
+		default:
+			return nil, nil, fmt.Errorf("column %d: no array type for %T", c, vals[c])
+		}
+	}
+	return arrays, types, nil
+}
+
+// hintPayloads encodes hints as the JSON a NOTIFY carries.
+func hintPayloads(hints []store.Hint) ([]string, error) {
+	out := make([]string, len(hints))
+	for i, h := range hints {
+		b, err := json.Marshal(h)
+		if err != nil {
+			return nil, fmt.Errorf("encode a hint: %w", err)
+		}
+		out[i] = string(b)
+	}
+	return out, nil
 }
 
 // rowsPerInsert are the sizes of the multi-row INSERTs, largest first: a
 // few statement texts, each prepared once, cover any number of rows.
 var rowsPerInsert = [...]int{64, 16, 4, 1}
 
-// insertRows inserts n rows of cols columns into table (its name and
-// column list), in order, appending row i's values with row.
-func insertRows(ctx context.Context, t *txn, table string, cols, n int, row func(i int, args []any) []any) error {
-	return insertRowsThen(ctx, t, table, cols, n, row, "")
-}
-
-// insertRowsThen is insertRows with then after each statement's rows (an
-// ON CONFLICT clause).
-func insertRowsThen(ctx context.Context, t *txn, table string, cols, n int, row func(i int, args []any) []any, then string) error {
-	args := make([]any, 0, rowsPerInsert[0]*cols)
-	for i := 0; i < n; {
+// insertRows inserts a set's rows in order, in multi-row INSERTs of the
+// sizes rowsPerInsert names.
+func insertRows(ctx context.Context, t *txn, s rowSet) error {
+	args := make([]any, 0, rowsPerInsert[0]*s.cols)
+	for i := 0; i < s.n; {
 		size := 1
-		for _, s := range rowsPerInsert {
-			if n-i >= s {
-				size = s
+		for _, k := range rowsPerInsert {
+			if s.n-i >= k {
+				size = k
 				break
 			}
 		}
 		args = args[:0]
 		for k := range size {
-			args = row(i+k, args)
+			args = s.row(i+k, args)
 		}
-		if _, err := t.q.ExecContext(ctx, insertText(table, cols, size)+then, args...); err != nil {
+		if _, err := t.q.ExecContext(ctx, insertText(s.table, s.cols, size)+s.then, args...); err != nil {
 			return t.mapErr(err)
 		}
 		i += size

@@ -25,16 +25,24 @@ import (
 type Dialect struct {
 	// Name is "sqlite" or "postgres".
 	Name string
-	// LockHead is run first in every write transaction to take the
-	// change-sequence lock; "" when the engine already serialises writers.
-	LockHead string
+	// LockHead makes every write transaction begin by reading the head
+	// row FOR UPDATE, which takes the change-sequence lock and fills the
+	// transaction's head cache in one statement; false when the engine
+	// already serialises writers.
+	LockHead bool
 	// ReadTx are the options of read snapshots.
 	ReadTx *sql.TxOptions
 	// IsDuplicate reports a unique-constraint violation.
 	IsDuplicate func(error) bool
-	// NotifyTx publishes hints inside the transaction, delivered to every
-	// process at commit (PostgreSQL NOTIFY); nil delivers them in-process.
-	NotifyTx func(ctx context.Context, tx *sql.Tx, hints []store.Hint) error
+	// NotifyChannel, when set, is the PostgreSQL channel a write
+	// transaction's hints are published on inside it (pg_notify, as
+	// JSON), delivered to every process at commit; "" delivers them
+	// in-process after commit.
+	NotifyChannel string
+	// Unnest says the engine inserts rows from one array per column
+	// (PostgreSQL's unnest), so that a write transaction's pending rows,
+	// head and hints reach it in one statement (see txn.sendOne).
+	Unnest bool
 	// NoIndex, put before a column in a condition, keeps the planner from
 	// using an index on it ("+" on SQLite); "" when the planner needs no
 	// such help (see Changes).
@@ -98,31 +106,26 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if db.d.LockHead != "" {
-		if _, err := tx.ExecContext(ctx, db.d.LockHead); err != nil {
+	t := &txn{q: direct{tx}, d: &db.d}
+	if db.d.LockHead {
+		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
 			return fmt.Errorf("lock head: %w", err)
 		}
 	}
-	t := &txn{q: direct{tx}, d: &db.d}
 	if err := fn(t); err != nil {
 		return err
 	}
 	if t.lost != nil {
 		return t.lost // fn went on after the transaction was lost
 	}
-	if err := t.flush(ctx); err != nil {
-		return err
-	}
 	hints := coalesce(t.hints)
-	if db.d.NotifyTx != nil && len(hints) > 0 {
-		if err := db.d.NotifyTx(ctx, tx, hints); err != nil {
-			return fmt.Errorf("notify: %w", err)
-		}
+	if err := t.send(ctx, sendRecords|sendRows|sendHead, hints); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
-	if db.d.NotifyTx == nil {
+	if db.d.NotifyChannel == "" {
 		for _, h := range hints {
 			db.Publish(h)
 		}
