@@ -82,7 +82,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s := &Store{cfg: cfg, channel: channel, log: slog.With("component", "pgstore")}
 	d := sqlstore.Dialect{
-		Name:        "postgres",
+		Name:          "postgres",
 		LockHead:      true,
 		ReadTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		IsDuplicate:   isDuplicate,
