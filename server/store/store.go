@@ -123,14 +123,23 @@ type Reader interface {
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)
 }
 
+// Ahead is what a write transaction is about to look up (Tx.Preload).
+type Ahead struct {
+	OpIDs     []string // in the ledger
+	RecordIDs []string // in the records table
+	// Users and Matters are memberships: Users[i] of Matters[i].
+	Users, Matters []string
+}
+
 // Tx is a write transaction.
 type Tx interface {
 	Reader
 	// Preload says which op ids the transaction is about to look up in
-	// the ledger and which records it is about to read, so that a store
-	// can read them ahead in bulk. What Ledger and Record answer is the
-	// same with or without it.
-	Preload(ctx context.Context, opIDs, recordIDs []string) error
+	// the ledger, which records it is about to read and which memberships
+	// it is about to ask about, so that a store can read them ahead in
+	// bulk. What Ledger, Record and IsMember answer is the same with or
+	// without it.
+	Preload(ctx context.Context, a Ahead) error
 	// Savepoint runs fn inside a savepoint of the transaction. If fn
 	// fails, everything it wrote, the sequences it took and the hints it
 	// queued are undone, fn's error is returned and the transaction goes

@@ -203,7 +203,13 @@ func (w *patternTx) preload(tx store.Tx) {
 		}
 	}
 	ids = append(ids, model.NewID())
-	if err := tx.Preload(ctx, ids, ids); err != nil {
+	a := store.Ahead{OpIDs: ids, RecordIDs: ids}
+	for _, u := range patternUsers {
+		if rapid.Bool().Draw(w.rt, "preloadMember") {
+			a.Users, a.Matters = append(a.Users, u), append(a.Matters, w.matter)
+		}
+	}
+	if err := tx.Preload(ctx, a); err != nil {
 		w.rt.Fatal(err)
 	}
 }
@@ -242,7 +248,7 @@ func (w *patternTx) op(tx store.Tx) {
 			w.rt.Fatalf("the matter holds %v, %v; want %d notes", n, err, len(w.ledger)+1)
 		}
 		if rapid.Bool().Draw(w.rt, "readBackRecord") {
-			if err := tx.Preload(ctx, nil, []string{id}); err != nil {
+			if err := tx.Preload(ctx, store.Ahead{RecordIDs: []string{id}}); err != nil {
 				w.rt.Fatal(err)
 			}
 		}

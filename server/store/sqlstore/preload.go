@@ -11,49 +11,150 @@ import (
 	"casefile/server/store"
 )
 
-// Preload reads which of opIDs the ledger holds and the rows of recordIDs
-// the records table holds, one statement each, and notes the others as
-// absent: a push's ops then need no lookup of their op id, nor of their
-// record (Record hands out each row read once). The transaction holds the write lock, so nothing
-// else can add them meanwhile; what it writes itself it tracks (PutLedger,
-// PutRecord).
-func (t *txn) Preload(ctx context.Context, opIDs, recordIDs []string) error {
+// Preload reads which of the op ids the ledger holds, the rows of the
+// records the records table holds and the memberships asked about, and
+// notes the others as absent: a push's ops then need no lookup of their
+// op id, nor of their record (Record hands out each row read once), nor of
+// their membership. The transaction holds the write lock, so nothing else
+// can add them meanwhile; what it writes itself it tracks (PutLedger,
+// PutRecord, AddMember). With Dialect.Unnest it is one statement
+// (preloadOne), otherwise one per kind.
+func (t *txn) Preload(ctx context.Context, a store.Ahead) error {
 	p := &t.pending
-	recordIDs = slices.Compact(slices.Sorted(slices.Values(recordIDs)))
+	recordIDs := slices.Compact(slices.Sorted(slices.Values(a.RecordIDs)))
 	// A record written and not yet sent is the transaction's own.
 	recordIDs = slices.DeleteFunc(recordIDs, func(id string) bool { _, ok := p.lastWrite[id]; return ok })
 	var ops []string
-	for _, id := range opIDs {
+	for _, id := range a.OpIDs {
 		if _, ok := p.findLedger(id); !ok {
 			ops = append(ops, id)
 		}
 	}
+	asks := p.unknownMembers(a.Users, a.Matters)
+	if !t.d.Unnest {
+		if err := t.preloadLedger(ctx, ops); err != nil {
+			return err
+		}
+		if err := t.preloadRecords(ctx, recordIDs); err != nil {
+			return err
+		}
+		return t.preloadMembers(ctx, asks)
+	}
+	if len(ops)+len(recordIDs)+len(asks) == 0 {
+		return nil
+	}
+	return t.preloadOne(ctx, ops, recordIDs, asks)
+}
+
+// preloadOne reads the ledger's op ids, the records and the memberships
+// Preload asks about in one statement, for PostgreSQL, where each is a
+// round trip made while a group holds the head's lock (three of them were
+// a third of a group's hold: docs/benchmarks.md, fourteenth round). The
+// three kinds of row come as one UNION ALL in the records' columns, the
+// first column saying which kind a row is.
+func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []memberKey) error {
+	users, matters := make([]string, len(asks)), make([]string, len(asks))
+	for i, k := range asks {
+		users[i], matters[i] = k.user, k.matter
+	}
+	const filler = `'', 0, 0, false, '', '', '', 0, '', 0, ''`
+	rows, err := t.q.QueryContext(ctx, `SELECT 1, `+recordCols+` FROM records WHERE id = ANY($1::text[])
+		UNION ALL SELECT 0, op_id, '', `+filler+` FROM ledger WHERE op_id = ANY($2::text[])
+		UNION ALL SELECT 2, m.user_name, m.matter_id, `+filler+` FROM members m
+			JOIN unnest($3::text[], $4::text[]) AS v(u, mt) ON m.user_name = v.u AND m.matter_id = v.mt`,
+		nonNil(recordIDs), nonNil(ops), users, matters)
+	if err != nil {
+		return fmt.Errorf("preload: %w", t.mapErr(err))
+	}
+	defer rows.Close()
+	held, found := map[string]bool{}, map[string]bool{}
+	members := map[memberKey]bool{}
+	for rows.Next() {
+		var kind int64
+		var s [8]string
+		var n [4]int64
+		var b bool
+		if err := rows.Scan(&kind, &s[0], &s[1], &s[2], &n[0], &n[1], &b, &s[3], &s[4], &s[5], &n[2], &s[6], &n[3], &s[7]); err != nil {
+			return fmt.Errorf("preload: %w", err)
+		}
+		switch kind {
+		case 0:
+			held[s[0]] = true
+		case 1:
+			r, err := scanRecord(rowValues{s[0], s[1], s[2], n[0], n[1], b, s[3], s[4], s[5], n[2], s[6], n[3], s[7]})
+			if err != nil {
+				return fmt.Errorf("preload records: %w", err)
+			}
+			t.pending.keepRecord(r)
+			found[r.ID] = true
+		case 2:
+			members[memberKey{s[0], s[1]}] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("preload: %w", t.mapErr(err))
+	}
+	t.pending.noteLedger(ops, held)
+	t.pending.noteRecords(recordIDs, found)
+	t.pending.noteMembers(asks, members)
+	return nil
+}
+
+// nonNil is ids, or an empty list for none: a nil slice is sent as NULL.
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+func (t *txn) preloadLedger(ctx context.Context, ops []string) error {
 	held, err := t.held(ctx, "SELECT op_id FROM ledger WHERE op_id IN ", ops)
 	if err != nil {
 		return fmt.Errorf("preload ledger: %w", err)
 	}
-	for _, id := range ops {
-		if !held[id] {
-			p.noteAbsent(id)
-		}
-	}
+	t.pending.noteLedger(ops, held)
+	return nil
+}
+
+func (t *txn) preloadRecords(ctx context.Context, recordIDs []string) error {
 	found := map[string]bool{}
-	err = t.lookup(ctx, "SELECT "+recordCols+" FROM records WHERE id IN ", recordIDs, func(rows *sql.Rows) error {
+	err := t.lookup(ctx, "SELECT "+recordCols+" FROM records WHERE id IN ", recordIDs, func(rows *sql.Rows) error {
 		r, err := scanRecord(rows)
 		if err != nil {
 			return err
 		}
+		t.pending.keepRecord(r)
 		found[r.ID] = true
-		if p.records == nil {
-			p.records = map[string]store.Record{}
-		}
-		p.records[r.ID] = r
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("preload records: %w", err)
 	}
-	for _, id := range recordIDs {
+	t.pending.noteRecords(recordIDs, found)
+	return nil
+}
+
+// noteLedger notes the op ids asked about and not held as absent.
+func (p *pendingRows) noteLedger(ops []string, held map[string]bool) {
+	for _, id := range ops {
+		if !held[id] {
+			p.noteAbsent(id)
+		}
+	}
+}
+
+// keepRecord keeps a row read ahead, for Record to hand out once.
+func (p *pendingRows) keepRecord(r store.Record) {
+	if p.records == nil {
+		p.records = map[string]store.Record{}
+	}
+	p.records[r.ID] = r
+}
+
+// noteRecords notes the records asked about and not found as absent.
+func (p *pendingRows) noteRecords(ids []string, found map[string]bool) {
+	for _, id := range ids {
 		if !found[id] {
 			if p.recordAbsent == nil {
 				p.recordAbsent = map[string]bool{}
@@ -61,23 +162,41 @@ func (t *txn) Preload(ctx context.Context, opIDs, recordIDs []string) error {
 			p.recordAbsent[id] = true
 		}
 	}
-	return nil
+}
+
+// unknownMembers are the memberships (users[i] of matterIDs[i]) the
+// transaction does not know yet, once each.
+func (p *pendingRows) unknownMembers(users, matterIDs []string) []memberKey {
+	var ask []memberKey
+	seen := map[memberKey]bool{}
+	for i := range users {
+		k := memberKey{users[i], matterIDs[i]}
+		if _, known := p.members[k]; !known && !seen[k] {
+			seen[k] = true
+			ask = append(ask, k)
+		}
+	}
+	return ask
+}
+
+// noteMembers records the answers to asks: the memberships found hold,
+// the others do not.
+func (p *pendingRows) noteMembers(asks []memberKey, found map[memberKey]bool) {
+	if p.members == nil {
+		p.members = map[memberKey]bool{}
+	}
+	for _, k := range asks {
+		p.members[k] = found[k]
+	}
 }
 
 // PreloadMembers reads whether each users[i] is a member of matterIDs[i],
 // for IsMember to answer.
 func (t *txn) PreloadMembers(ctx context.Context, users, matterIDs []string) error {
-	p := &t.pending
-	if p.members == nil {
-		p.members = map[memberKey]bool{}
-	}
-	var ask []memberKey
-	for i := range users {
-		k := memberKey{users[i], matterIDs[i]}
-		if _, known := p.members[k]; !known {
-			ask = append(ask, k)
-		}
-	}
+	return t.preloadMembers(ctx, t.pending.unknownMembers(users, matterIDs))
+}
+
+func (t *txn) preloadMembers(ctx context.Context, ask []memberKey) error {
 	for len(ask) > 0 {
 		size := lookupSize(len(ask))
 		n := min(size, len(ask))
@@ -91,28 +210,20 @@ func (t *txn) PreloadMembers(ctx context.Context, users, matterIDs []string) err
 			k := ask[min(i, n-1)]
 			args = append(args, k.user, k.matter)
 		}
-		rows, err := t.q.QueryContext(ctx, `WITH v(u, m) AS (VALUES `+values.String()+`)
-			SELECT user_name, matter_id FROM members JOIN v ON user_name = v.u AND matter_id = v.m`, args...)
-		if err != nil {
-			return fmt.Errorf("preload memberships: %w", t.mapErr(err))
-		}
-		for _, k := range ask[:n] {
-			p.members[k] = false
-		}
-		for rows.Next() {
+		found := map[memberKey]bool{}
+		err := t.collect(ctx, `WITH v(u, m) AS (VALUES `+values.String()+`)
+			SELECT user_name, matter_id FROM members JOIN v ON user_name = v.u AND matter_id = v.m`, args, func(rows *sql.Rows) error {
 			var k memberKey
 			if err := rows.Scan(&k.user, &k.matter); err != nil {
-				rows.Close()
-				return fmt.Errorf("preload memberships: %w", err)
+				return err
 			}
-			p.members[k] = true
+			found[k] = true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("preload memberships: %w", err)
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("preload memberships: %w", t.mapErr(err))
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("preload memberships: %w", t.mapErr(err))
-		}
+		t.pending.noteMembers(ask[:n], found)
 		ask = ask[n:]
 	}
 	return nil
