@@ -147,7 +147,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b = []byte(`{"error":{"code":"internal","message":"The server could not encode its answer."}}`)
 		status = http.StatusInternalServerError
 	}
-	b = append(b, '\n')
+	writeJSONBody(w, status, append(b, '\n'))
+}
+
+// writeJSONBody answers with b, JSON ending in a newline, compressed when
+// the request asked for it.
+func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

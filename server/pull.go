@@ -113,7 +113,13 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	if resp.More {
 		w.Header().Set(protocol.HeaderPullNext, strconv.FormatInt(resp.Cursor, 10)+" "+strconv.FormatInt(resp.CompactedThrough, 10))
 	}
-	writeJSON(w, http.StatusOK, answer(resp, out))
+	ans := answer(resp, out)
+	body, err := ans.appendJSON(make([]byte, 0, pageBytes(out)))
+	if err != nil {
+		s.writeError(w, r, errInternal(fmt.Errorf("pull: encode: %w", err)))
+		return
+	}
+	writeJSONBody(w, http.StatusOK, body)
 }
 
 // pullAnswer is a pull's answer as it goes on the wire: a
@@ -152,6 +158,16 @@ type pulledRecord struct {
 func answer(resp protocol.PullResponse, recs []pulledRecord) pullAnswer {
 	return pullAnswer{Records: recs, Removed: resp.Removed, DroppedMatters: resp.DroppedMatters, Cursor: resp.Cursor,
 		More: resp.More, Head: resp.Head, CompactedThrough: resp.CompactedThrough, Total: resp.Total}
+}
+
+// pageBytes estimates the encoded size of a page of recs: its fields text
+// and some 300 bytes of the rest a record.
+func pageBytes(recs []pulledRecord) int {
+	n := 256
+	for i := range recs {
+		n += len(recs[i].Fields) + 320
+	}
+	return n
 }
 
 // pulledRecords puts a page's records in their wire form.
