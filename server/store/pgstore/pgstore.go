@@ -115,10 +115,9 @@ func (s *Store) Close() error {
 	return s.DB.Close()
 }
 
-// notify sends a commit's hints in one statement: the transaction holds
-// the head's lock, which every other replica's writes wait for, so a round
-// trip per hint (a group commit's hints name a matter each) lengthened
-// every write's wait.
+// listen connects the change listener: every replica's write transactions
+// publish their hints on the store's channel (sqlstore.Dialect's
+// NotifyChannel), in the statement that sends their rows.
 func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.cfg)
 	if err != nil {

@@ -9,11 +9,11 @@ import (
 // and audit chain tail, which every op of a push advances, move here and
 // reach the row once, before commit (or before SQL that reads or moves
 // them itself), instead of in two or three statements per op. The write
-// transaction holds the head lock from its start (SQLite's single writer,
-// PostgreSQL's Dialect.LockHead), so no other writer can move the row meanwhile;
-// Head answers from here too, as a push asks it before and after each
-// batch of a group (with PostgreSQL, a round trip each while the lock
-// is held). A read transaction's jobs were all handed in before it began,
+// transaction holds the head lock from its start (SQLite's single writer;
+// with Dialect.LockHead, the statement that takes the lock also fills the
+// cache), so no other writer can move the row meanwhile; Head answers from
+// here too, as a push asks it before and after each batch of a group (with
+// PostgreSQL, a round trip each while the lock is held). A read transaction's jobs were all handed in before it began,
 // so the first read of the row serves them all.
 type headCache struct {
 	seq, auditN int64

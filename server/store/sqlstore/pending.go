@@ -304,9 +304,9 @@ func (t *txn) sendEach(ctx context.Context, sets []rowSet, h *headCache, hints [
 // PostgreSQL, where each statement is a round trip made while the group
 // holds the head's lock: each set is an INSERT … SELECT FROM unnest(…) of
 // one array per column, and all but the last part are data-modifying WITH
-// clauses of the last. A group of pushes took one INSERT per table and
-// multi-row size (rowsPerInsert), an UPDATE and a NOTIFY: twelve round
-// trips for a group of seven (docs/benchmarks.md, fourteenth round).
+// clauses of the last. A group of pushes took an INSERT per table and
+// multi-row size (rowsPerInsert: four per table for seven pushes), an
+// UPDATE and a NOTIFY (docs/benchmarks.md, fourteenth round).
 //
 // The parts write different tables, so that they run on one snapshot and
 // cannot see each other's rows does not matter; constraints are checked
@@ -380,31 +380,39 @@ func columnArrays(s rowSet) ([]any, []string, error) {
 		vals = append(vals, row...)
 	}
 	arrays, types := make([]any, s.cols), make([]string, s.cols)
+	var err error
 	for c := range s.cols {
 		switch vals[c].(type) {
 		case string:
-			a := make([]string, s.n)
-			for i := range a {
-				a[i] = vals[i*s.cols+c].(string)
-			}
-			arrays[c], types[c] = a, "text"
+			arrays[c], err = column[string](vals, s, c)
+			types[c] = "text"
 		case int64:
-			a := make([]int64, s.n)
-			for i := range a {
-				a[i] = vals[i*s.cols+c].(int64)
-			}
-			arrays[c], types[c] = a, "bigint"
+			arrays[c], err = column[int64](vals, s, c)
+			types[c] = "bigint"
 		case bool:
-			a := make([]bool, s.n)
-			for i := range a {
-				a[i] = vals[i*s.cols+c].(bool)
-			}
-			arrays[c], types[c] = a, "boolean"
+			arrays[c], err = column[bool](vals, s, c)
+			types[c] = "boolean"
 		default:
-			return nil, nil, fmt.Errorf("column %d: no array type for %T", c, vals[c])
+			err = fmt.Errorf("column %d: no array type for %T", c, vals[c])
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 	}
 	return arrays, types, nil
+}
+
+// column is column c of a set's rows (vals, row by row) as a []T.
+func column[T any](vals []any, s rowSet, c int) ([]T, error) {
+	a := make([]T, s.n)
+	for i := range a {
+		v, ok := vals[i*s.cols+c].(T)
+		if !ok {
+			return nil, fmt.Errorf("row %d column %d: %T, want %T", i, c, vals[i*s.cols+c], *new(T))
+		}
+		a[i] = v
+	}
+	return a, nil
 }
 
 // hintPayloads encodes hints as the JSON a NOTIFY carries.
