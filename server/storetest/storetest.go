@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccessGen", testAccessGen},
 		{"AccessGenSnapshot", testAccessGenSnapshot},
 		{"ReadPreloadMembers", testReadPreloadMembers},
+		{"PreloadMany", testPreloadMany},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

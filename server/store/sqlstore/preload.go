@@ -51,61 +51,78 @@ func (t *txn) Preload(ctx context.Context, a store.Ahead) error {
 // round trip made while a group holds the head's lock (three of them were
 // a third of a group's hold: docs/benchmarks.md, fourteenth round). The
 // three kinds of row come as one UNION ALL in the records' columns, the
-// first column saying which kind a row is.
+// first column saying which kind a row is. Each kind's list is padded to
+// a size of idsPerLookup, as one statement a kind was: a few texts, each
+// prepared once with a generic plan (arrays of ids made PostgreSQL plan
+// every execution anew, which cost more than the round trips saved).
 func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []memberKey) error {
-	users, matters := make([]string, len(asks)), make([]string, len(asks))
-	for i, k := range asks {
-		users[i], matters[i] = k.user, k.matter
-	}
 	const filler = `'', 0, 0, false, '', '', '', 0, '', 0, ''`
-	rows, err := t.q.QueryContext(ctx, `SELECT 1, `+recordCols+` FROM records WHERE id = ANY($1::text[])
-		UNION ALL SELECT 0, op_id, '', `+filler+` FROM ledger WHERE op_id = ANY($2::text[])
-		UNION ALL SELECT 2, m.user_name, m.matter_id, `+filler+` FROM members m
-			JOIN unnest($3::text[], $4::text[]) AS v(u, mt) ON m.user_name = v.u AND m.matter_id = v.mt`,
-		nonNil(recordIDs), nonNil(ops), users, matters)
-	if err != nil {
-		return fmt.Errorf("preload: %w", t.mapErr(err))
-	}
-	defer rows.Close()
 	held, found := map[string]bool{}, map[string]bool{}
 	members := map[memberKey]bool{}
-	for rows.Next() {
-		var kind int64
-		var s [8]string
-		var n [4]int64
-		var b bool
-		if err := rows.Scan(&kind, &s[0], &s[1], &s[2], &n[0], &n[1], &b, &s[3], &s[4], &s[5], &n[2], &s[6], &n[3], &s[7]); err != nil {
+	for rest, restOps, restAsks := recordIDs, ops, asks; len(rest)+len(restOps)+len(restAsks) > 0; {
+		var q strings.Builder
+		var args []any
+		branch := func(query string, n, width int, arg func(i int) []any) int {
+			if n == 0 {
+				return 0
+			}
+			size := lookupSize(n)
+			if q.Len() > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			q.WriteString(query + "(")
+			for i := range size {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				if width > 1 {
+					q.WriteString(placeholders(len(args)+1, width))
+				} else {
+					q.WriteString("$" + strconv.Itoa(len(args)+1))
+				}
+				args = append(args, arg(min(i, n-1))...)
+			}
+			q.WriteString(")")
+			return min(size, n)
+		}
+		n := branch(`SELECT 1, `+recordCols+` FROM records WHERE id IN `, len(rest), 1, func(i int) []any { return []any{rest[i]} })
+		rest = rest[n:]
+		n = branch(`SELECT 0, op_id, '', `+filler+` FROM ledger WHERE op_id IN `, len(restOps), 1, func(i int) []any { return []any{restOps[i]} })
+		restOps = restOps[n:]
+		n = branch(`SELECT 2, user_name, matter_id, `+filler+` FROM members WHERE (user_name, matter_id) IN `, len(restAsks), 2,
+			func(i int) []any { return []any{restAsks[i].user, restAsks[i].matter} })
+		restAsks = restAsks[n:]
+		err := t.collect(ctx, q.String(), args, func(rows *sql.Rows) error {
+			var kind int64
+			var s [8]string
+			var n [4]int64
+			var b bool
+			if err := rows.Scan(&kind, &s[0], &s[1], &s[2], &n[0], &n[1], &b, &s[3], &s[4], &s[5], &n[2], &s[6], &n[3], &s[7]); err != nil {
+				return err
+			}
+			switch kind {
+			case 0:
+				held[s[0]] = true
+			case 1:
+				r, err := scanRecord(rowValues{s[0], s[1], s[2], n[0], n[1], b, s[3], s[4], s[5], n[2], s[6], n[3], s[7]})
+				if err != nil {
+					return err
+				}
+				t.pending.keepRecord(r)
+				found[r.ID] = true
+			case 2:
+				members[memberKey{s[0], s[1]}] = true
+			}
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("preload: %w", err)
 		}
-		switch kind {
-		case 0:
-			held[s[0]] = true
-		case 1:
-			r, err := scanRecord(rowValues{s[0], s[1], s[2], n[0], n[1], b, s[3], s[4], s[5], n[2], s[6], n[3], s[7]})
-			if err != nil {
-				return fmt.Errorf("preload records: %w", err)
-			}
-			t.pending.keepRecord(r)
-			found[r.ID] = true
-		case 2:
-			members[memberKey{s[0], s[1]}] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("preload: %w", t.mapErr(err))
 	}
 	t.pending.noteLedger(ops, held)
 	t.pending.noteRecords(recordIDs, found)
 	t.pending.noteMembers(asks, members)
 	return nil
-}
-
-// nonNil is ids, or an empty list for none: a nil slice is sent as NULL.
-func nonNil(ids []string) []string {
-	if ids == nil {
-		return []string{}
-	}
-	return ids
 }
 
 func (t *txn) preloadLedger(ctx context.Context, ops []string) error {
