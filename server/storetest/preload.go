@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -80,4 +81,59 @@ func testPreloadMany(t *testing.T, st store.Store) {
 		}
 		return nil
 	})
+}
+
+// testFailedWritesLeaveNothing: write transactions that fail after writing,
+// more of them than a pool holds connections, leave nothing behind, not
+// even in a later transaction on the same connection.
+func testFailedWritesLeaveNothing(t *testing.T, st store.Store) {
+	matter := model.NewID()
+	boom := errors.New("boom")
+	var ids, ops []string
+	for i := range 40 {
+		id, op := model.NewID(), model.NewID()
+		ids, ops = append(ids, id), append(ops, op)
+		err := st.Write(ctx, func(tx store.Tx) error {
+			seq, err := tx.NextSeq(ctx)
+			if err != nil {
+				return err
+			}
+			rec := store.Record{ID: id, Collection: "note", MatterID: matter, Version: 1, Seq: seq,
+				Fields: model.Fields{model.MatterField: matter, "title": "undone"}, CreatedBy: "ann", CreatedAt: t0, UpdatedBy: "ann", UpdatedAt: t0}
+			if err := tx.PutRecord(ctx, rec); err != nil {
+				return err
+			}
+			if err := tx.PutLedger(ctx, store.LedgerEntry{OpID: op, User: "ann", Device: "laptop", At: t0, Result: []byte(`{}`)}); err != nil {
+				return err
+			}
+			if i%2 == 1 {
+				// Sent before the failure, not held back until commit.
+				if _, err := tx.MatterHolds(ctx, matter); err != nil {
+					return err
+				}
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("write %d returned %v, want fn's error", i, err)
+		}
+	}
+	kept := putRecord(t, st, "note", matter, model.Fields{model.MatterField: matter, "title": "kept"})
+	if h := head(t, st); h.Seq != kept.Seq {
+		t.Fatalf("head %d after failed writes and one that stood at seq %d", h.Seq, kept.Seq)
+	}
+	err := st.Read(ctx, func(r store.Reader) error {
+		for i := range ids {
+			if _, err := r.Record(ctx, ids[i]); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("record of failed write %d: %v, want ErrNotFound", i, err)
+			}
+			if _, err := r.Ledger(ctx, ops[i]); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("ledger entry of failed write %d: %v, want ErrNotFound", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccessGenSnapshot", testAccessGenSnapshot},
 		{"ReadPreloadMembers", testReadPreloadMembers},
 		{"PreloadMany", testPreloadMany},
+		{"FailedWritesLeaveNothing", testFailedWritesLeaveNothing},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -88,6 +88,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		IsDuplicate:   isDuplicate,
 		NotifyChannel: channel,
 		Unnest:        true,
+		Commit:        commitWith,
 		// Two batches at once, as with SQLite: with eight, two replicas
 		// under 1,000 pushes a second read batches of one or two jobs
 		// each, a round trip or three apiece, and the push p50 was
@@ -175,6 +176,38 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			s.Publish(store.Hint{Seq: head})
 		}
 	}
+}
+
+// commitWith sends a write transaction's last statement and its COMMIT
+// in one pipeline (sqlstore.Dialect.Commit). A statement that fails skips
+// the COMMIT; the transaction is then rolled back by the caller.
+func commitWith(ctx context.Context, conn *sql.Conn, query string, args []any) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("a pgx connection was expected, not %T", dc)
+		}
+		b := &pgx.Batch{}
+		if query != "" {
+			b.Queue(query, args...)
+		}
+		b.Queue("COMMIT")
+		br := c.Conn().SendBatch(ctx, b)
+		var err error
+		if query != "" {
+			_, err = br.Exec()
+		}
+		if err == nil {
+			var tag pgconn.CommandTag
+			if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
+				err = fmt.Errorf("the transaction ended with %q, not COMMIT", tag.String())
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
 }
 
 func isDuplicate(err error) bool {

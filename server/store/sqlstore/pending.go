@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -182,6 +183,37 @@ const (
 // Dialect.Unnest all of it is one statement (sendOne); otherwise each
 // table's rows go in multi-row INSERTs, then the head row and the hints.
 func (t *txn) send(ctx context.Context, parts sendParts, hints []store.Hint) error {
+	sets, h, hints := t.take(parts, hints)
+	send := t.sendEach
+	if t.d.Unnest {
+		send = t.sendOne
+	}
+	if err := send(ctx, sets, h, hints); err != nil {
+		return err
+	}
+	t.sent(parts)
+	return nil
+}
+
+// lastStatement is what send would send for the whole transaction and its
+// hints, as one statement (Dialect.Unnest) to go with the COMMIT; the
+// pending rows count as sent. query is "" when there is nothing to send.
+func (t *txn) lastStatement(hints []store.Hint) (query string, args []any, err error) {
+	if !t.d.Unnest {
+		return "", nil, errors.New("a commit with its last statement needs Dialect.Unnest")
+	}
+	parts := sendRecords | sendRows | sendHead
+	sets, h, hints := t.take(parts, hints)
+	if query, args, err = oneStatement(sets, h, hints, t.d.NotifyChannel); err != nil {
+		return "", nil, err
+	}
+	t.sent(parts)
+	return query, args, nil
+}
+
+// take gathers what parts name (and the hints, where the dialect publishes
+// them in the transaction) for a send; the cached head is forgotten.
+func (t *txn) take(parts sendParts, hints []store.Hint) ([]rowSet, *headCache, []store.Hint) {
 	p := &t.pending
 	var sets []rowSet
 	if parts&sendRecords != 0 && len(p.writes) > 0 {
@@ -204,20 +236,18 @@ func (t *txn) send(ctx context.Context, parts sendParts, hints []store.Hint) err
 	if t.d.NotifyChannel == "" {
 		hints = nil
 	}
-	send := t.sendEach
-	if t.d.Unnest {
-		send = t.sendOne
-	}
-	if err := send(ctx, sets, h, hints); err != nil {
-		return err
-	}
+	return sets, h, hints
+}
+
+// sent drops the pending rows parts named, now that they were sent.
+func (t *txn) sent(parts sendParts) {
+	p := &t.pending
 	if parts&sendRecords != 0 {
 		p.writes, p.lastWrite = nil, nil
 	}
 	if parts&sendRows != 0 {
 		p.ledger, p.audit, p.byOp = nil, nil, nil
 	}
-	return nil
 }
 
 // rowSet is one table's pending rows, as an insert sends them.
@@ -312,12 +342,24 @@ func (t *txn) sendEach(ctx context.Context, sets []rowSet, h *headCache, hints [
 // cannot see each other's rows does not matter; constraints are checked
 // at the statement's end, on all of them.
 func (t *txn) sendOne(ctx context.Context, sets []rowSet, h *headCache, hints []store.Hint) error {
+	query, args, err := oneStatement(sets, h, hints, t.d.NotifyChannel)
+	if err != nil || query == "" {
+		return err
+	}
+	if _, err := t.q.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("write rows: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+// oneStatement is sendOne's statement: "" when there is nothing to send.
+func oneStatement(sets []rowSet, h *headCache, hints []store.Hint, channel string) (string, []any, error) {
 	var parts []string
 	var args []any
 	for _, s := range sets {
 		arrays, types, err := columnArrays(s)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", s.what, err)
+			return "", nil, fmt.Errorf("write %s: %w", s.what, err)
 		}
 		var b strings.Builder
 		b.WriteString("INSERT INTO " + s.table + " SELECT * FROM unnest(")
@@ -339,14 +381,14 @@ func (t *txn) sendOne(ctx context.Context, sets []rowSet, h *headCache, hints []
 	if len(hints) > 0 {
 		payloads, err := hintPayloads(hints)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		n := len(args)
 		parts = append(parts, fmt.Sprintf(notifySelect, n+1, n+2))
-		args = append(args, t.d.NotifyChannel, payloads)
+		args = append(args, channel, payloads)
 	}
 	if len(parts) == 0 {
-		return nil
+		return "", nil, nil
 	}
 	var b strings.Builder
 	for i, part := range parts[:len(parts)-1] {
@@ -361,10 +403,7 @@ func (t *txn) sendOne(ctx context.Context, sets []rowSet, h *headCache, hints []
 		b.WriteString(" ")
 	}
 	b.WriteString(parts[len(parts)-1])
-	if _, err := t.q.ExecContext(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("write rows: %w", t.mapErr(err))
-	}
-	return nil
+	return b.String(), args, nil
 }
 
 // columnArrays turns a set's rows into one array per column, typed by

@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -43,6 +44,12 @@ type Dialect struct {
 	// (PostgreSQL's unnest), so that a write transaction's pending rows,
 	// head and hints reach it in one statement (see txn.sendOne).
 	Unnest bool
+	// Commit, when set, sends a write transaction's last statement (query
+	// and args; "" for none) and its COMMIT on conn in one round trip (a
+	// pipeline), and write transactions run on a connection of their own
+	// with BEGIN, COMMIT and ROLLBACK as statements (see writeOnConn). It
+	// needs Unnest. Nil: database/sql's transactions.
+	Commit func(ctx context.Context, conn *sql.Conn, query string, args []any) error
 	// NoIndex, put before a column in a condition, keeps the planner from
 	// using an index on it ("+" on SQLite); "" when the planner needs no
 	// such help (see Changes).
@@ -97,6 +104,9 @@ func (db *DB) Read(ctx context.Context, fn func(store.Reader) error) error {
 // Write runs fn in a write transaction holding the change-sequence lock,
 // commits if fn succeeds and then delivers its hints.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
+	if db.d.Commit != nil {
+		return db.writeOnConn(ctx, fn)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
@@ -125,6 +135,58 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
+	if db.d.NotifyChannel == "" {
+		for _, h := range hints {
+			db.Publish(h)
+		}
+	}
+	return nil
+}
+
+// writeOnConn is Write for a dialect with Commit: the transaction's last
+// statement (its rows, head and hints, see sendOne) travels with its
+// COMMIT, so the head's lock, which other replicas' writes wait for, is
+// held a round trip less (docs/benchmarks.md, fourteenth round).
+func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("begin write: %w", err)
+	}
+	ended := false
+	defer func() {
+		if ended {
+			return
+		}
+		// A connection still in a transaction must not go back to the pool.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	t := &txn{q: direct{conn}, d: &db.d}
+	if db.d.LockHead {
+		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
+			return fmt.Errorf("lock head: %w", err)
+		}
+	}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.lost != nil {
+		return t.lost
+	}
+	hints := coalesce(t.hints)
+	query, args, err := t.lastStatement(hints)
+	if err != nil {
+		return err
+	}
+	if err := db.d.Commit(ctx, conn, query, args); err != nil {
+		return fmt.Errorf("commit: %w", db.mapErr(err))
+	}
+	ended = true
 	if db.d.NotifyChannel == "" {
 		for _, h := range hints {
 			db.Publish(h)
