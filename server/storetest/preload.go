@@ -89,6 +89,7 @@ func testPreloadMany(t *testing.T, st store.Store) {
 func testFailedWritesLeaveNothing(t *testing.T, st store.Store) {
 	matter := model.NewID()
 	boom := errors.New("boom")
+	before := head(t, st)
 	var ids, ops []string
 	for i := range 40 {
 		id, op := model.NewID(), model.NewID()
@@ -119,8 +120,9 @@ func testFailedWritesLeaveNothing(t *testing.T, st store.Store) {
 		}
 	}
 	kept := putRecord(t, st, "note", matter, model.Fields{model.MatterField: matter, "title": "kept"})
-	if h := head(t, st); h.Seq != kept.Seq {
-		t.Fatalf("head %d after failed writes and one that stood at seq %d", h.Seq, kept.Seq)
+	if h := head(t, st); kept.Seq != before.Seq+1 || h.Seq != kept.Seq {
+		t.Fatalf("after 40 failed writes from head %d, one that stood took seq %d and left the head at %d; want %d for both",
+			before.Seq, kept.Seq, h.Seq, before.Seq+1)
 	}
 	err := st.Read(ctx, func(r store.Reader) error {
 		for i := range ids {

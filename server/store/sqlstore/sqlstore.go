@@ -117,30 +117,46 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 		}
 	}()
 	t := &txn{q: direct{tx}, d: &db.d}
-	if db.d.LockHead {
-		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
-			return fmt.Errorf("lock head: %w", err)
-		}
-	}
-	if err := fn(t); err != nil {
+	hints, err := db.run(ctx, t, fn)
+	if err != nil {
 		return err
 	}
-	if t.lost != nil {
-		return t.lost // fn went on after the transaction was lost
-	}
-	hints := coalesce(t.hints)
 	if err := t.send(ctx, sendRecords|sendRows|sendHead, hints); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
-	if db.d.NotifyChannel == "" {
-		for _, h := range hints {
-			db.Publish(h)
+	db.deliver(hints)
+	return nil
+}
+
+// run runs fn in the write transaction t, first taking the head's lock
+// where the dialect takes it, and returns the hints to publish.
+func (db *DB) run(ctx context.Context, t *txn, fn func(store.Tx) error) ([]store.Hint, error) {
+	if db.d.LockHead {
+		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
+			return nil, fmt.Errorf("lock head: %w", err)
 		}
 	}
-	return nil
+	if err := fn(t); err != nil {
+		return nil, err
+	}
+	if t.lost != nil {
+		return nil, t.lost // fn went on after the transaction was lost
+	}
+	return coalesce(t.hints), nil
+}
+
+// deliver publishes a committed transaction's hints in this process,
+// unless the dialect published them in the transaction.
+func (db *DB) deliver(hints []store.Hint) {
+	if db.d.NotifyChannel != "" {
+		return
+	}
+	for _, h := range hints {
+		db.Publish(h)
+	}
 }
 
 // writeOnConn is Write for a dialect with Commit: the transaction's last
@@ -167,18 +183,10 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		}
 	}()
 	t := &txn{q: direct{conn}, d: &db.d}
-	if db.d.LockHead {
-		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
-			return fmt.Errorf("lock head: %w", err)
-		}
-	}
-	if err := fn(t); err != nil {
+	hints, err := db.run(ctx, t, fn)
+	if err != nil {
 		return err
 	}
-	if t.lost != nil {
-		return t.lost
-	}
-	hints := coalesce(t.hints)
 	query, args, err := t.lastStatement(hints)
 	if err != nil {
 		return err
@@ -187,11 +195,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
 	ended = true
-	if db.d.NotifyChannel == "" {
-		for _, h := range hints {
-			db.Publish(h)
-		}
-	}
+	db.deliver(hints)
 	return nil
 }
 
