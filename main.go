@@ -21,7 +21,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := profileCPU(os.Getenv("CASEFILE_CPUPROFILE"))
 	stopTrace := traceTo(os.Getenv("CASEFILE_TRACE"))
+	stopAllocs := profileAllocs(os.Getenv("CASEFILE_ALLOCPROFILE"))
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopAllocs()
 	stopTrace()
 	stopProfile()
 	stop()
@@ -41,6 +43,22 @@ func profileCPU(dir string) func() {
 // is busy, a trace says what waits (go tool trace -pprof=sync or sched).
 func traceTo(dir string) func() {
 	return record(dir, "trace", "trace", trace.Start, trace.Stop)
+}
+
+// profileAllocs writes what this process allocated, sampled from its start
+// (the "allocs" profile), into the directory dir as
+// <command>-<pid>.allocs.pprof when the returned function is called, the
+// same way: where a CPU profile says what is busy, this says what makes
+// the garbage collector run.
+func profileAllocs(dir string) func() {
+	var out io.Writer
+	return record(dir, "allocation profile", "allocs.pprof",
+		func(w io.Writer) error { out = w; return nil },
+		func() {
+			if err := pprof.Lookup("allocs").WriteTo(out, 0); err != nil {
+				fmt.Fprintf(os.Stderr, "casefile: allocation profile: %v\n", err)
+			}
+		})
 }
 
 // record starts writing what into dir/<command>-<pid>.<ext> and returns

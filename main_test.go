@@ -24,14 +24,14 @@ func TestCommandName(t *testing.T) {
 	}
 }
 
-// TestProfileCPUAndTrace: with a directory, the process's CPU profile or
-// execution trace is written there under the command's name and the pid
+// TestProfileCPUAndTrace: with a directory, the process's CPU profile,
+// execution trace or allocation profile is written there under the command's name and the pid
 // once stopped; without one, nothing is.
 func TestProfileCPUAndTrace(t *testing.T) {
 	for _, c := range []struct {
 		ext   string
 		start func(string) func()
-	}{{".pprof", profileCPU}, {".trace", traceTo}} {
+	}{{".pprof", profileCPU}, {".trace", traceTo}, {".allocs.pprof", profileAllocs}} {
 		t.Run(c.ext, func(t *testing.T) {
 			dir := t.TempDir()
 			c.start("")()

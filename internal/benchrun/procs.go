@@ -42,12 +42,14 @@ func (b *bench) exe(ctx context.Context, stdin string, args ...string) (string, 
 
 // env is the environment of every child: no config file or server URL of
 // the person running the bench leaks in.
-// CASEFILE_CPUPROFILE and CASEFILE_TRACE pass through, so that every
-// process of a scenario writes its profile or trace.
+// CASEFILE_CPUPROFILE, CASEFILE_TRACE and CASEFILE_ALLOCPROFILE pass
+// through, so that every process of a scenario writes its profile or
+// trace.
 func (b *bench) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "CASEFILE_") && !strings.HasPrefix(kv, "CASEFILE_CPUPROFILE=") && !strings.HasPrefix(kv, "CASEFILE_TRACE=") {
+		if strings.HasPrefix(kv, "CASEFILE_") && !strings.HasPrefix(kv, "CASEFILE_CPUPROFILE=") && !strings.HasPrefix(kv, "CASEFILE_TRACE=") &&
+			!strings.HasPrefix(kv, "CASEFILE_ALLOCPROFILE=") {
 			continue
 		}
 		env = append(env, kv)
