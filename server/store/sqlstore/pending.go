@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -181,14 +180,17 @@ const (
 // send writes what parts name, and publishes hints where the dialect
 // publishes them inside the transaction (Dialect.NotifyChannel). With
 // Dialect.Unnest all of it is one statement (sendOne); otherwise each
-// table's rows go in multi-row INSERTs, then the head row and the hints.
+// table's rows go in multi-row INSERTs, then the head row (sendEach; such
+// a dialect publishes hints after commit, see New).
 func (t *txn) send(ctx context.Context, parts sendParts, hints []store.Hint) error {
 	sets, h, hints := t.take(parts, hints)
-	send := t.sendEach
+	var err error
 	if t.d.Unnest {
-		send = t.sendOne
+		err = t.sendOne(ctx, sets, h, hints)
+	} else {
+		err = t.sendEach(ctx, sets, h)
 	}
-	if err := send(ctx, sets, h, hints); err != nil {
+	if err != nil {
 		return err
 	}
 	t.sent(parts)
@@ -196,12 +198,10 @@ func (t *txn) send(ctx context.Context, parts sendParts, hints []store.Hint) err
 }
 
 // lastStatement is what send would send for the whole transaction and its
-// hints, as one statement (Dialect.Unnest) to go with the COMMIT; the
-// pending rows count as sent. query is "" when there is nothing to send.
+// hints, as one statement (a dialect with Commit has Unnest, see New), to
+// go with the COMMIT; the pending rows count as sent. query is "" when
+// there is nothing to send.
 func (t *txn) lastStatement(hints []store.Hint) (query string, args []any, err error) {
-	if !t.d.Unnest {
-		return "", nil, errors.New("a commit with its last statement needs Dialect.Unnest")
-	}
 	parts := sendRecords | sendRows | sendHead
 	sets, h, hints := t.take(parts, hints)
 	if query, args, err = oneStatement(sets, h, hints, t.d.NotifyChannel); err != nil {
@@ -304,10 +304,10 @@ const headUpdate = `UPDATE head SET seq = $%d, audit_n = $%d, audit_hash = $%d W
 // notifySelect publishes a JSON hint per array element on a channel.
 const notifySelect = `SELECT pg_notify($%d, p) FROM unnest($%d::text[]) AS p`
 
-// sendEach sends each set in multi-row INSERTs, then the head, then the
-// hints: a statement per table and size, for engines where a statement is
-// a call, not a round trip.
-func (t *txn) sendEach(ctx context.Context, sets []rowSet, h *headCache, hints []store.Hint) error {
+// sendEach sends each set in multi-row INSERTs, then the head: a
+// statement per table and size, for engines where a statement is a call,
+// not a round trip.
+func (t *txn) sendEach(ctx context.Context, sets []rowSet, h *headCache) error {
 	for _, s := range sets {
 		if err := insertRows(ctx, t, s); err != nil {
 			return fmt.Errorf("write %s: %w", s.what, err)
@@ -316,15 +316,6 @@ func (t *txn) sendEach(ctx context.Context, sets []rowSet, h *headCache, hints [
 	if h != nil {
 		if _, err := t.q.ExecContext(ctx, fmt.Sprintf(headUpdate, 1, 2, 3), h.seq, h.auditN, h.auditHash); err != nil {
 			return fmt.Errorf("write head: %w", t.mapErr(err))
-		}
-	}
-	if len(hints) > 0 {
-		payloads, err := hintPayloads(hints)
-		if err != nil {
-			return err
-		}
-		if _, err := t.q.ExecContext(ctx, fmt.Sprintf(notifySelect, 1, 2), t.d.NotifyChannel, payloads); err != nil {
-			return fmt.Errorf("notify: %w", t.mapErr(err))
 		}
 	}
 	return nil

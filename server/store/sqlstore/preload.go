@@ -66,24 +66,13 @@ func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []me
 			if n == 0 {
 				return 0
 			}
-			size := lookupSize(n)
+			list, more, taken := paddedList(len(args)+1, n, width, arg)
 			if q.Len() > 0 {
 				q.WriteString(" UNION ALL ")
 			}
-			q.WriteString(query + "(")
-			for i := range size {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				if width > 1 {
-					q.WriteString(placeholders(len(args)+1, width))
-				} else {
-					q.WriteString("$" + strconv.Itoa(len(args)+1))
-				}
-				args = append(args, arg(min(i, n-1))...)
-			}
-			q.WriteString(")")
-			return min(size, n)
+			q.WriteString(query + "(" + list + ")")
+			args = append(args, more...)
+			return taken
 		}
 		n := branch(`SELECT 1, `+recordCols+` FROM records WHERE id IN `, len(rest), 1, func(i int) []any { return []any{rest[i]} })
 		rest = rest[n:]
@@ -215,20 +204,9 @@ func (t *txn) PreloadMembers(ctx context.Context, users, matterIDs []string) err
 
 func (t *txn) preloadMembers(ctx context.Context, ask []memberKey) error {
 	for len(ask) > 0 {
-		size := lookupSize(len(ask))
-		n := min(size, len(ask))
-		args := make([]any, 0, 2*size)
-		var values strings.Builder
-		for i := range size {
-			if i > 0 {
-				values.WriteString(", ")
-			}
-			fmt.Fprintf(&values, "($%d, $%d)", 2*i+1, 2*i+2)
-			k := ask[min(i, n-1)]
-			args = append(args, k.user, k.matter)
-		}
+		values, args, n := paddedList(1, len(ask), 2, func(i int) []any { return []any{ask[i].user, ask[i].matter} })
 		found := map[memberKey]bool{}
-		err := t.collect(ctx, `WITH v(u, m) AS (VALUES `+values.String()+`)
+		err := t.collect(ctx, `WITH v(u, m) AS (VALUES `+values+`)
 			SELECT user_name, matter_id FROM members JOIN v ON user_name = v.u AND matter_id = v.m`, args, func(rows *sql.Rows) error {
 			var k memberKey
 			if err := rows.Scan(&k.user, &k.matter); err != nil {
@@ -251,6 +229,29 @@ type memberKey struct{ user, matter string }
 // idsPerLookup are the sizes of a lookup's IN list: a few statement texts,
 // each prepared once. A list is padded to the next size with its last id.
 var idsPerLookup = [...]int{8, 64, 512}
+
+// paddedList lists the first of n things for a lookup, padded with the
+// last to lookupSize(n) (one of a few statement texts, each prepared
+// once): their placeholders from $from, width each ("$1, $2" for one, or
+// "($1, $2), ($3, $4)" for pairs), the args (arg(i) for thing i) and how
+// many of the n it took.
+func paddedList(from, n, width int, arg func(i int) []any) (string, []any, int) {
+	size := lookupSize(n)
+	var b strings.Builder
+	args := make([]any, 0, size*width)
+	for i := range size {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if width > 1 {
+			b.WriteString(placeholders(from+len(args), width))
+		} else {
+			b.WriteString("$" + strconv.Itoa(from+len(args)))
+		}
+		args = append(args, arg(min(i, n-1))...)
+	}
+	return b.String(), args, min(size, n)
+}
 
 // lookupSize is the size of the list a lookup of n things is padded to.
 func lookupSize(n int) int {
@@ -281,13 +282,8 @@ func (t *txn) held(ctx context.Context, query string, ids []string) (map[string]
 // and calls row for each row of the answers.
 func (t *txn) lookup(ctx context.Context, query string, ids []string, row func(*sql.Rows) error) error {
 	for len(ids) > 0 {
-		size := lookupSize(len(ids))
-		n := min(size, len(ids))
-		args := make([]any, size)
-		for i := range size {
-			args[i] = ids[min(i, n-1)]
-		}
-		if err := t.collect(ctx, query+placeholders(1, size), args, row); err != nil {
+		list, args, n := paddedList(1, len(ids), 1, func(i int) []any { return []any{ids[i]} })
+		if err := t.collect(ctx, query+"("+list+")", args, row); err != nil {
 			return err
 		}
 		ids = ids[n:]

@@ -37,8 +37,9 @@ type Dialect struct {
 	IsDuplicate func(error) bool
 	// NotifyChannel, when set, is the PostgreSQL channel a write
 	// transaction's hints are published on inside it (pg_notify, as
-	// JSON), delivered to every process at commit; "" delivers them
-	// in-process after commit.
+	// JSON, in the statement that sends its rows), delivered to every
+	// process at commit; "" delivers them in-process after commit. It
+	// needs Unnest.
 	NotifyChannel string
 	// Unnest says the engine inserts rows from one array per column
 	// (PostgreSQL's unnest), so that a write transaction's pending rows,
@@ -72,8 +73,14 @@ type DB struct {
 	nextID    int
 }
 
-// New returns a store over open pools; it owns and closes them.
+// New returns a store over open pools; it owns and closes them. A dialect
+// that publishes hints in the transaction or commits with its last
+// statement sends that statement whole, so it needs Unnest; New panics
+// otherwise, as the dialect is the program's, not its input.
 func New(writer, reader *sql.DB, d Dialect, describe string) *DB {
+	if (d.NotifyChannel != "" || d.Commit != nil) && !d.Unnest {
+		panic("sqlstore: Dialect.NotifyChannel and Dialect.Commit need Dialect.Unnest")
+	}
 	return &DB{w: writer, r: reader, d: d, describe: describe, listeners: map[int]func(store.Hint){}}
 }
 
