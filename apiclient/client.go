@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,10 +298,12 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 		}
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
-	if err != nil {
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	defer putAnswerBuffer(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswerBytes+1)); err != nil {
 		return transportError(parent, wd.explain(err))
 	}
+	data := buf.Bytes()
 	if len(data) > maxAnswerBytes {
 		return protocolError("answer larger than %d bytes", maxAnswerBytes)
 	}
@@ -308,6 +311,22 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 		return protocolError("decode answer: %v", err)
 	}
 	return nil
+}
+
+// answerBuffers hold answers' bodies while they are decoded (nothing
+// decoded refers to them), so that a first sync's pages of a few
+// megabytes each do not grow and clear a new buffer every time.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledAnswer is the largest buffer kept for the next answer.
+const maxPooledAnswer = 32 << 20
+
+func putAnswerBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledAnswer {
+		return
+	}
+	b.Reset()
+	answerBuffers.Put(b)
 }
 
 // readCloser reads through r and closes c.
@@ -360,7 +379,15 @@ func newClientID() string {
 
 // strictUnmarshal decodes exactly one JSON value and nothing after it.
 // Unknown fields are allowed so that a newer server stays compatible.
+// A pull page (out a zero *protocol.PullResponse, as PullThen's is) is
+// decoded by decodePull when it can.
 func strictUnmarshal(data []byte, out any) error {
+	if p, ok := out.(*protocol.PullResponse); ok && reflect.ValueOf(*p).IsZero() {
+		if page, ok := decodePull(data); ok {
+			*p = page
+			return nil
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(out); err != nil {
 		return err
