@@ -21,12 +21,20 @@ const goneMessage = "the server no longer shows this record (deleted there, or y
 // a pull never clobbers an unsent edit and never brings back a record
 // deleted here. The cursor moves with the data, never ahead, never back.
 func (db *DB) ApplyPull(ctx context.Context, page protocol.PullResponse) error {
+	return db.ApplyPrepared(ctx, page, nil)
+}
+
+// ApplyPrepared is ApplyPull with the page's records prepared ahead
+// (PrepareAhead of page.Records; nil prepares them here). It consumes
+// ahead, applied or not.
+func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahead *PullAhead) error {
+	defer ahead.Stop() // when the transaction did not take it
 	if err := db.enter(); err != nil {
 		return fmt.Errorf("apply pull: %w", err)
 	}
 	defer db.leave()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		changed, notes, err := db.pullRecords(ctx, tx, page.Records)
+		changed, notes, err := db.pullRecords(ctx, tx, page.Records, ahead)
 		if err != nil {
 			return err
 		}
@@ -110,17 +118,25 @@ type pullPage struct {
 	oneByOne bool
 }
 
-func (db *DB) loadPullPage(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (*pullPage, error) {
-	p := &pullPage{rows: map[string]recordRow{}, queued: map[string]int{}, once: make(map[string]bool, len(recs)), oneByOne: db.pullOneByOne}
+// onceIn maps each id of recs to whether the page holds it once, and
+// lists the ids in their first places.
+func onceIn(recs []protocol.Record) (map[string]bool, []string) {
+	once := make(map[string]bool, len(recs))
 	ids := make([]string, 0, len(recs))
 	for _, r := range recs {
-		if _, seen := p.once[r.ID]; seen {
-			p.once[r.ID] = false
+		if _, seen := once[r.ID]; seen {
+			once[r.ID] = false
 			continue
 		}
-		p.once[r.ID] = true
+		once[r.ID] = true
 		ids = append(ids, r.ID)
 	}
+	return once, ids
+}
+
+func (db *DB) loadPullPage(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (*pullPage, error) {
+	once, ids := onceIn(recs)
+	p := &pullPage{rows: map[string]recordRow{}, queued: map[string]int{}, once: once, oneByOne: db.pullOneByOne}
 	if len(ids) == 0 {
 		return p, nil
 	}

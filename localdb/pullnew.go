@@ -88,6 +88,67 @@ type pullPrep struct {
 	wg      sync.WaitGroup
 }
 
+// PullAhead is a page's records prepared (encoded, sealed, their search
+// tokens made) before the page's transaction: the syncer starts it when a
+// page of a full pull has come, and it runs while the page before is
+// written. Preparing reads no database, so it cannot know which records
+// are new to the device; it prepares every one that may be (not a
+// tombstone, held once by the page), and the transaction takes the rows
+// of those that are (newPulled) and drops the others.
+type PullAhead struct {
+	recs []protocol.Record
+	pp   *pullPrep
+	used bool
+}
+
+// PrepareAhead starts preparing recs for ApplyPrepared (nil when there is
+// nothing to prepare). Close waits for the preparing to end.
+func (db *DB) PrepareAhead(recs []protocol.Record) (*PullAhead, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("prepare pulled records: %w", err)
+	}
+	if len(recs) == 0 {
+		db.leave()
+		return nil, nil
+	}
+	once, _ := onceIn(recs)
+	a := &PullAhead{recs: recs, pp: db.preparePullPage(recs, &pullPage{once: once})}
+	go func() {
+		a.pp.wg.Wait()
+		db.leave()
+	}()
+	return a, nil
+}
+
+// Stop ends the preparing of a page that will not be applied and waits for it.
+func (a *PullAhead) Stop() {
+	if a != nil && !a.used {
+		a.used = true
+		a.pp.stop()
+	}
+}
+
+// prepared is the preparing of recs, a page whose new records are those
+// page.newPulled accepts: ahead's, when it was made for these very
+// records, or begun now. ahead is used up either way.
+func (db *DB) prepared(recs []protocol.Record, page *pullPage, ahead *PullAhead) *pullPrep {
+	if ahead == nil || ahead.used || len(ahead.recs) != len(recs) || len(recs) == 0 || &ahead.recs[0] != &recs[0] {
+		ahead.Stop()
+		return db.preparePullPage(recs, page)
+	}
+	ahead.used = true
+	pp := ahead.pp
+	// Only the transaction reads pos; the preparing goroutine works from
+	// its own list. Every record newPulled accepts was prepared: it is no
+	// tombstone and its page holds it once.
+	for i := range recs {
+		if !page.newPulled(&recs[i]) {
+			pp.pos[i] = -1
+		}
+	}
+	return pp
+}
+
 func (db *DB) preparePullPage(recs []protocol.Record, page *pullPage) *pullPrep {
 	pp := &pullPrep{pos: make([]int, len(recs))}
 	var todo []int
@@ -146,12 +207,12 @@ func (pp *pullPrep) stop() {
 // pullRecords applies a page's records in order: the new ones (newPulled)
 // many rows per statement, every other one by pullRecord. It returns how
 // many changed and the journal notes of the first pullJournalEach of them.
-func (db *DB) pullRecords(ctx context.Context, tx *sql.Tx, recs []protocol.Record) (changed int, notes []JournalEntry, err error) {
+func (db *DB) pullRecords(ctx context.Context, tx *sql.Tx, recs []protocol.Record, ahead *PullAhead) (changed int, notes []JournalEntry, err error) {
 	known, err := db.loadPullPage(ctx, tx, recs)
 	if err != nil {
 		return 0, nil, err
 	}
-	prep := db.preparePullPage(recs, known)
+	prep := db.prepared(recs, known, ahead)
 	defer prep.stop()
 	w := db.newPullWriter(ctx, tx)
 	defer w.close()

@@ -33,17 +33,29 @@ func TestPullPageMixingNewAndOldPaths(t *testing.T) {
 				opts = append(opts, WithClock(func() time.Time { return at }))
 				seed := filepath.Join(t.TempDir(), "seed")
 				pages := seedMixedPull(t, seed, opts, resync)
-				views := bothWays(t, seed, opts, func(db *DB, oneByOne bool) string {
-					db.pullOneByOne = oneByOne
-					for _, p := range pages {
-						if err := db.ApplyPull(bg, p); err != nil {
-							t.Fatal(err)
+				var views [2]string
+				for _, ahead := range []bool{false, true} {
+					views = bothWays(t, seed, opts, func(db *DB, oneByOne bool) string {
+						db.pullOneByOne = oneByOne
+						for _, p := range pages {
+							var a *PullAhead
+							if ahead {
+								// Prepared before the transaction, not knowing
+								// which records the device holds.
+								var err error
+								if a, err = db.PrepareAhead(p.Records); err != nil {
+									t.Fatal(err)
+								}
+							}
+							if err := db.ApplyPrepared(bg, p, a); err != nil {
+								t.Fatal(err)
+							}
 						}
+						return pulledView(t, db, pages)
+					})
+					if views[0] != views[1] {
+						t.Fatalf("one by one:\n%s\nmulti-row (prepared ahead: %v):\n%s", views[0], ahead, views[1])
 					}
-					return pulledView(t, db, pages)
-				})
-				if views[0] != views[1] {
-					t.Fatalf("one by one:\n%s\nmulti-row:\n%s", views[0], views[1])
 				}
 				if !strings.Contains(views[0], "title:B, mine] map[") || !strings.Contains(views[0], "title:B, theirs]") ||
 					!strings.Contains(views[0], "Note 80 about the filing") {
@@ -244,6 +256,84 @@ func copyDir(t *testing.T, from, to string) {
 		src.Close()
 		if err := dst.Close(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestApplyPreparedTakesTheRowsPreparedAhead: ApplyPrepared writes the
+// rows PrepareAhead made for the very records it applies, and prepares
+// again for any other records, even equal ones; an ahead never applied
+// stops.
+func TestApplyPreparedTakesTheRowsPreparedAhead(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	page := func(n int) []protocol.Record {
+		var recs []protocol.Record
+		for i := range n {
+			recs = append(recs, serverRecord(model.NewID(), "note", m, 1, model.Fields{"matter_id": m, "title": fmt.Sprint("note ", i)}))
+		}
+		return recs
+	}
+	// Three chunks: prepared on a goroutine of its own.
+	recs := page(3 * pullPrepChunk)
+	ahead, err := db.PrepareAhead(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead.pp.wg.Wait()
+	// Changed after preparing: what is written tells which rows were taken.
+	recs[0].Fields = model.Fields{"matter_id": m, "title": "changed after preparing"}
+	if err := db.ApplyPrepared(bg, protocol.PullResponse{Records: recs, Cursor: 2}, ahead); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, db, recs[0].ID).Fields["title"]; got != "note 0" {
+		t.Fatalf("title %q: the rows prepared ahead were not taken", got)
+	}
+	if got := mustGet(t, db, recs[len(recs)-1].ID).Fields["title"]; got != fmt.Sprint("note ", len(recs)-1) {
+		t.Fatalf("last record's title %q", got)
+	}
+
+	// Equal records in another slice are prepared again.
+	recs = page(2)
+	if ahead, err = db.PrepareAhead(recs); err != nil {
+		t.Fatal(err)
+	}
+	other := slices.Clone(recs)
+	other[0].Fields = model.Fields{"matter_id": m, "title": "another slice"}
+	if err := db.ApplyPrepared(bg, protocol.PullResponse{Records: other, Cursor: 3}, ahead); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, db, recs[0].ID).Fields["title"]; got != "another slice" {
+		t.Fatalf("title %q: rows prepared for other records were taken", got)
+	}
+	if !ahead.used {
+		t.Fatal("the ahead of other records was not stopped")
+	}
+
+	// An ahead nobody applies stops, and stops once.
+	if ahead, err = db.PrepareAhead(page(3 * pullPrepChunk)); err != nil {
+		t.Fatal(err)
+	}
+	ahead.Stop()
+	ahead.Stop()
+	if !ahead.pp.stopped.Load() {
+		t.Fatal("Stop did not stop the preparing")
+	}
+	var none *PullAhead
+	none.Stop()
+
+	// Close waits for the preparing.
+	if ahead, err = db.PrepareAhead(page(3 * pullPrepChunk)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for c, ready := range ahead.pp.ready {
+		select {
+		case <-ready:
+		default:
+			t.Fatalf("chunk %d was still being prepared after Close", c)
 		}
 	}
 }

@@ -94,7 +94,7 @@ func (r *run) pull() error {
 			}
 			next.allowNext()
 		}
-		if err := r.s.db.ApplyPull(context.WithoutCancel(r.ctx), page); err != nil {
+		if err := r.s.db.ApplyPrepared(context.WithoutCancel(r.ctx), page, f.takeAhead()); err != nil {
 			return fmt.Errorf("apply pull: %w", err)
 		}
 		if cursor == 0 {
@@ -140,6 +140,7 @@ type pageFetch struct {
 	done         chan struct{}
 	page         protocol.PullResponse
 	err          error
+	ahead        *localdb.PullAhead // page's records prepared, in a full pull
 
 	mu      sync.Mutex
 	named   *apiclient.NextPage // the next page its headers named
@@ -182,8 +183,22 @@ func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize, first bool) *pa
 			f.named = &n
 			f.askNext()
 		})
+		if f.err == nil && sizes == r.s.fullPageSize {
+			// A full pull's records are mostly new to the device: they are
+			// prepared while the page before is written.
+			// A closed database fails the page's transaction as well.
+			f.ahead, _ = r.s.db.PrepareAhead(f.page.Records)
+		}
 	}()
 	return f
+}
+
+// takeAhead hands over the preparing of f's page (nil if none began);
+// wait has returned.
+func (f *pageFetch) takeAhead() *localdb.PullAhead {
+	a := f.ahead
+	f.ahead = nil
+	return a
 }
 
 // allowNext lets f ask for the page after it once its headers name it (at
@@ -234,6 +249,7 @@ func (f *pageFetch) abandon() {
 	if f != nil {
 		f.cancel()
 		<-f.done
+		f.takeAhead().Stop()
 		f.detach().abandon()
 	}
 }
