@@ -150,14 +150,17 @@ type pageFetch struct {
 }
 
 // fullPullPage is the most records one page of a full pull (a first sync,
-// a resync) asks for. In pages of the server's 500, a first sync of
-// 100,000 records committed 200 times, each commit flushing a full-text
-// segment and rewriting the index pages it touched, and the server
-// counted what was left for each page: pages of 2,000 halved the client's
-// commit time and took about a third off the server's CPU. A page's
-// transaction then holds the writer for a tenth of a second or so, once
-// per first sync; later pulls keep the server's size.
-const fullPullPage = 2000
+// a resync) asks for: the server's most (protocol.MaxPullPage). In pages
+// of the server's 500, a first sync of 100,000 records committed 200
+// times, each commit flushing a full-text segment and rewriting the index
+// pages it touched, and the server counted what was left for each page:
+// pages of 2,000 halved the client's commit time and took about a third
+// off the server's CPU. Pages of 5,000 took another tenth off the first
+// sync's time and CPU (fewer segments to merge; docs/benchmarks.md,
+// fifteenth round). A page's transaction then holds the writer for a
+// quarter of a second or so, during a full pull only (a fresh device, or
+// one the server compacted past); later pulls keep the server's size.
+const fullPullPage = protocol.MaxPullPage
 
 // fetchPage asks for the page after cursor at the size the link allows now
 // (sizes: pageSize, or fullPageSize in a full pull). The first page of a
