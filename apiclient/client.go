@@ -379,12 +379,25 @@ func newClientID() string {
 
 // strictUnmarshal decodes exactly one JSON value and nothing after it.
 // Unknown fields are allowed so that a newer server stays compatible.
-// A pull page (out a zero *protocol.PullResponse, as PullThen's is) is
-// decoded by decodePull when it can.
+// A pull page or a push's answer (out a zero *protocol.PullResponse or
+// *protocol.PushResponse, as every caller's is) is decoded by decodePull
+// or decodePush when it can.
 func strictUnmarshal(data []byte, out any) error {
-	if p, ok := out.(*protocol.PullResponse); ok && reflect.ValueOf(*p).IsZero() {
+	switch p := out.(type) {
+	case *protocol.PullResponse:
+		if !reflect.ValueOf(*p).IsZero() {
+			break
+		}
 		if page, ok := decodePull(data); ok {
 			*p = page
+			return nil
+		}
+	case *protocol.PushResponse:
+		if !reflect.ValueOf(*p).IsZero() {
+			break
+		}
+		if answer, ok := decodePush(data); ok {
+			*p = answer
 			return nil
 		}
 	}

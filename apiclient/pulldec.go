@@ -219,18 +219,7 @@ func (d *pullDecoder) page(p *protocol.PullResponse) bool {
 				return ok
 			})
 		case "dropped_matters":
-			if d.next() != '[' {
-				return false
-			}
-			p.DroppedMatters = []string{}
-			return d.array(func() bool {
-				var s string
-				if !d.str(&s) {
-					return false
-				}
-				p.DroppedMatters = append(p.DroppedMatters, s)
-				return true
-			})
+			return d.strings(&p.DroppedMatters)
 		case "cursor":
 			return d.int(&p.Cursor)
 		case "more":
@@ -285,6 +274,105 @@ func (d *pullDecoder) record(r *protocol.Record) bool {
 			return d.time(&r.UpdatedAt)
 		}
 		return false
+	})
+}
+
+// pushKeys and resultKeys are the keys of a push's answer and of one
+// op's result, each a bit.
+var (
+	pushKeys   = map[string]uint32{"results": 1, "head": 2, "cursor": 4, "prior": 8}
+	resultKeys = map[string]uint32{"op_id": 1, "result": 2, "record": 4, "conflict_fields": 8, "dropped": 16,
+		"code": 32, "message": 64, "changed_by": 128, "changed_at": 256, "problems": 512}
+)
+
+// decodePush is decodePull for a push's answer, into a zero PushResponse:
+// a batch's answer carries a record for each op. It declines an op's
+// problems (a rejected op's, rare) and leaves them to encoding/json.
+func decodePush(data []byte) (protocol.PushResponse, bool) {
+	d := pullDecoder{b: data}
+	var p protocol.PushResponse
+	var keys uint32
+	ok := d.object(func(key []byte) bool {
+		if ok, more := d.known(pushKeys, &keys, key); !more {
+			return ok
+		}
+		switch string(key) {
+		case "results":
+			if d.next() != '[' {
+				return false
+			}
+			p.Results = []protocol.OpResult{}
+			return d.array(func() bool {
+				p.Results = append(p.Results, protocol.OpResult{})
+				return d.result(&p.Results[len(p.Results)-1])
+			})
+		case "head":
+			return d.int(&p.Head)
+		case "cursor":
+			return d.int(&p.Cursor)
+		case "prior":
+			p.Prior = new(int64)
+			return d.int(p.Prior)
+		}
+		return false
+	})
+	d.space()
+	if !ok || d.i != len(d.b) {
+		return protocol.PushResponse{}, false
+	}
+	return p, true
+}
+
+func (d *pullDecoder) result(r *protocol.OpResult) bool {
+	var keys uint32
+	return d.object(func(key []byte) bool {
+		if ok, more := d.known(resultKeys, &keys, key); !more {
+			return ok
+		}
+		switch string(key) {
+		case "op_id":
+			return d.str(&r.OpID)
+		case "result":
+			var s string
+			ok := d.str(&s)
+			r.Result = model.OpResult(s)
+			return ok
+		case "record":
+			r.Record = &protocol.Record{}
+			return d.record(r.Record)
+		case "conflict_fields":
+			return d.strings(&r.ConflictFields)
+		case "dropped":
+			return d.strings(&r.Dropped)
+		case "code":
+			var s string
+			ok := d.str(&s)
+			r.Code = protocol.Code(s)
+			return ok
+		case "message":
+			return d.str(&r.Message)
+		case "changed_by":
+			return d.str(&r.ChangedBy)
+		case "changed_at":
+			return d.time(&r.ChangedAt)
+		}
+		return false // problems
+	})
+}
+
+// strings reads an array of strings.
+func (d *pullDecoder) strings(v *[]string) bool {
+	if d.next() != '[' {
+		return false
+	}
+	*v = []string{}
+	return d.array(func() bool {
+		var s string
+		if !d.str(&s) {
+			return false
+		}
+		*v = append(*v, s)
+		return true
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,40 +19,46 @@ import (
 	"casefile/protocol"
 )
 
-// jsonPull is what encoding/json makes of data, as strictUnmarshal
-// decoded every answer before decodePull.
-func jsonPull(data []byte) (protocol.PullResponse, error) {
-	var p protocol.PullResponse
+// jsonDecode is what encoding/json makes of data, as strictUnmarshal
+// decoded every answer before decodePull and decodePush.
+func jsonDecode[T any](data []byte) (T, error) {
+	var v T
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&p); err != nil {
-		return p, err
+	if err := dec.Decode(&v); err != nil {
+		return v, err
 	}
 	if dec.More() {
-		return p, fmt.Errorf("trailing data")
+		return v, fmt.Errorf("trailing data")
 	}
 	if _, err := dec.Token(); err == nil {
-		return p, fmt.Errorf("trailing data")
+		return v, fmt.Errorf("trailing data")
 	}
-	return p, nil
+	return v, nil
 }
 
-// agree checks decodePull against encoding/json on data: when decodePull
+func jsonPull(data []byte) (protocol.PullResponse, error) {
+	return jsonDecode[protocol.PullResponse](data)
+}
+
+// agreeWith checks a decoder against encoding/json on data: when fast
 // takes it, json takes it too and makes the same of it. It reports
-// whether decodePull took it.
-func agree(t *rapid.T, data []byte) bool {
-	got, ok := decodePull(data)
-	want, err := jsonPull(data)
+// whether fast took it.
+func agreeWith[T any](t *rapid.T, data []byte, fast func([]byte) (T, bool)) bool {
+	got, ok := fast(data)
+	want, err := jsonDecode[T](data)
 	if !ok {
 		return false
 	}
 	if err != nil {
-		t.Fatalf("decodePull took what encoding/json refuses (%v):\n%q", err, data)
+		t.Fatalf("the decoder took what encoding/json refuses (%v):\n%q", err, data)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("decodePull and encoding/json differ on\n%q\ndecodePull: %#v\njson:       %#v", data, got, want)
+		t.Fatalf("the decoder and encoding/json differ on\n%q\ndecoder: %#v\njson:    %#v", data, got, want)
 	}
 	return true
 }
+
+func agree(t *rapid.T, data []byte) bool { return agreeWith(t, data, decodePull) }
 
 // TestDecodePullIsJSONs: whatever decodePull takes, it decodes as
 // encoding/json does, and it takes every page json.Marshal writes.
@@ -140,6 +147,123 @@ func TestStrictUnmarshalPullPage(t *testing.T) {
 	if err := strictUnmarshal([]byte(`{"records":[]} trailing`), &p); err == nil {
 		t.Fatal("trailing data was taken")
 	}
+}
+
+// TestDecodePushIsJSONs: decodePush takes every answer json.Marshal
+// writes but those with an op's problems, and whatever it takes — those
+// answers, answers written otherwise, damaged ones — it decodes as
+// encoding/json does.
+func TestDecodePushIsJSONs(t *testing.T) {
+	took, all := 0, 0
+	rapid.Check(t, func(t *rapid.T) {
+		p := pushGen().Draw(t, "answer")
+		data, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems := slices.ContainsFunc(p.Results, func(r protocol.OpResult) bool { return r.Problems != nil })
+		if agreeWith(t, data, decodePush) == problems {
+			t.Fatalf("decodePush took (or declined) what json.Marshal wrote, problems %v:\n%q", problems, data)
+		}
+		w := &otherWriter{t: t, odd: rapid.IntRange(0, 3).Draw(t, "odd") == 0}
+		w.pushAnswer(p)
+		data = w.b.Bytes()
+		all++
+		if agreeWith(t, data, decodePush) && !w.odd {
+			took++
+		}
+		for range rapid.IntRange(0, 3).Draw(t, "damages") {
+			data = damage(t, data)
+			agreeWith(t, data, decodePush)
+		}
+	})
+	if took*3 < all {
+		t.Fatalf("decodePush took %d of %d answers written otherwise", took, all)
+	}
+}
+
+func pushGen() *rapid.Generator[protocol.PushResponse] {
+	return rapid.Custom(func(t *rapid.T) protocol.PushResponse {
+		var p protocol.PushResponse
+		n := rapid.IntRange(-1, 4).Draw(t, "results")
+		if n >= 0 {
+			p.Results = []protocol.OpResult{}
+		}
+		page := pageGen().Draw(t, "records")
+		for i := range n {
+			r := protocol.OpResult{
+				OpID:   stringGen().Draw(t, "op"),
+				Result: model.OpResult(rapid.SampledFrom([]string{"applied", "merged", "conflict", "rejected"}).Draw(t, "result")),
+			}
+			if i < len(page.Records) {
+				r.Record = &page.Records[i]
+			}
+			if rapid.Bool().Draw(t, "conflictFields") {
+				r.ConflictFields = rapid.SliceOfN(stringGen(), 1, 3).Draw(t, "fields")
+			}
+			if rapid.Bool().Draw(t, "dropped") {
+				r.Dropped = rapid.SliceOfN(stringGen(), 1, 3).Draw(t, "droppedFields")
+			}
+			if rapid.Bool().Draw(t, "message") {
+				r.Code, r.Message = protocol.Code(stringGen().Draw(t, "code")), stringGen().Draw(t, "text")
+				r.ChangedBy, r.ChangedAt = stringGen().Draw(t, "by"), timeGen().Draw(t, "at")
+			}
+			if rapid.IntRange(0, 9).Draw(t, "problems") == 0 {
+				r.Problems = []model.Problem{{Collection: "note", Field: "title", Message: "required"}}
+			}
+			p.Results = append(p.Results, r)
+		}
+		p.Head, p.Cursor = rapid.Int64().Draw(t, "head"), rapid.Int64().Draw(t, "cursor")
+		if rapid.Bool().Draw(t, "hasPrior") {
+			prior := rapid.Int64().Draw(t, "prior")
+			p.Prior = &prior
+		}
+		return p
+	})
+}
+
+func (w *otherWriter) pushAnswer(p protocol.PushResponse) {
+	m := map[string]func(){
+		"head": func() { w.int(p.Head) },
+	}
+	if p.Cursor != 0 {
+		m["cursor"] = func() { w.int(p.Cursor) }
+	}
+	if p.Prior != nil {
+		m["prior"] = func() { w.int(*p.Prior) }
+	}
+	if p.Results != nil {
+		m["results"] = func() { w.array(len(p.Results), func(i int) { w.result(p.Results[i]) }) }
+	}
+	w.object(m)
+}
+
+func (w *otherWriter) result(r protocol.OpResult) {
+	strs := func(v []string) func() {
+		return func() { w.array(len(v), func(i int) { w.str(v[i]) }) }
+	}
+	m := map[string]func(){
+		"op_id":  func() { w.str(r.OpID) },
+		"result": func() { w.str(string(r.Result)) },
+	}
+	if r.Record != nil {
+		m["record"] = func() { w.record(*r.Record) }
+	} else if rapid.Bool().Draw(w.t, "nullRecord") {
+		m["record"] = func() { w.b.WriteString("null") }
+	}
+	if r.ConflictFields != nil {
+		m["conflict_fields"] = strs(r.ConflictFields)
+	}
+	if r.Dropped != nil {
+		m["dropped"] = strs(r.Dropped)
+	}
+	if r.Message != "" || r.Code != "" {
+		m["code"] = func() { w.str(string(r.Code)) }
+		m["message"] = func() { w.str(r.Message) }
+		m["changed_by"] = func() { w.str(r.ChangedBy) }
+		m["changed_at"] = func() { w.time(r.ChangedAt) }
+	}
+	w.object(m)
 }
 
 func stringGen() *rapid.Generator[string] {
@@ -439,7 +563,8 @@ func damage(t *rapid.T, data []byte) []byte {
 
 // BenchmarkPullPageDecode decodes a first sync's page of 2,000 notes
 // like the sync bench's (docs/benchmarks.md), with encoding/json as
-// every page was decoded before decodePull, and with decodePull.
+// every page was decoded before decodePull ("json"), and with decodePull
+// ("fast").
 func BenchmarkPullPageDecode(b *testing.B) {
 	words := strings.Fields("met the witness at site office with surveyor she confirmed fence was moved in march " +
 		"before survey and neighbour's contractor did work over two days photos of posts old line filed")
@@ -461,18 +586,45 @@ func BenchmarkPullPageDecode(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchDecoders(b, data, decodePull)
+}
+
+// BenchmarkPushAnswerDecode decodes the answer to a batch of 500 new
+// notes, each op applied with its record.
+func BenchmarkPushAnswerDecode(b *testing.B) {
+	at := time.Date(2026, 12, 4, 9, 30, 0, 123456789, time.UTC)
+	answer := protocol.PushResponse{Head: 1500, Cursor: 1500}
+	for i := range 500 {
+		answer.Results = append(answer.Results, protocol.OpResult{
+			OpID: fmt.Sprintf("0193a4c2-%04x-7abc-8def-00000000000%d", i, i%10), Result: "applied",
+			Record: &protocol.Record{ID: fmt.Sprintf("0193a4c2-%04x-7abc-8def-0123456789ab", i), Collection: "note",
+				MatterID: "0193a4c2-0000-7abc-8def-0123456789ab", Version: 1, Seq: int64(1000 + i), CreatedBy: "alice",
+				CreatedAt: at, UpdatedBy: "alice", UpdatedAt: at,
+				Fields: model.Fields{"title": fmt.Sprintf("Site visit %d: fence line and survey", i),
+					"body": strings.Repeat("met the witness at the site office with the surveyor ", 8), "status": "open",
+					"tags": []any{"site", "witness"}, "matter_id": "0193a4c2-0000-7abc-8def-0123456789ab"}},
+		})
+	}
+	data, err := json.Marshal(answer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDecoders(b, data, decodePush)
+}
+
+func benchDecoders[T any](b *testing.B, data []byte, fast func([]byte) (T, bool)) {
 	b.Run("json", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			if _, err := jsonPull(data); err != nil {
+			if _, err := jsonDecode[T](data); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	b.Run("decodePull", func(b *testing.B) {
+	b.Run("fast", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			if _, ok := decodePull(data); !ok {
+			if _, ok := fast(data); !ok {
 				b.Fatal("declined")
 			}
 		}
