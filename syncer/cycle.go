@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"casefile/apiclient"
@@ -69,6 +70,9 @@ type run struct {
 	w     wants
 	sum   Summary
 	begun bool
+	// pullTotal is how many records the first page of the pull under way
+	// said remain (rampPage); the fetches read it.
+	pullTotal atomic.Int64
 }
 
 // begin marks the cycle as talking to the server (lazily: a cycle with

@@ -51,9 +51,12 @@ func (r *run) pull() error {
 		f := next
 		next = nil
 		if f == nil {
-			f = r.fetchPage(cursor, mark, sizes, true)
+			f = r.fetchPage(cursor, mark, sizes, 0)
 		}
 		page, err := f.wait()
+		if f.n == 0 && err == nil {
+			r.pullTotal.Store(page.Total)
+		}
 		// The page after it, when its headers named one: it travels while
 		// this one is applied (and the one after it, once its own headers
 		// come: see allowNext).
@@ -88,7 +91,7 @@ func (r *run) pull() error {
 				next = nil
 			}
 			if next == nil {
-				next = r.fetchPage(page.Cursor, nextMark, sizes, false)
+				next = r.fetchPage(page.Cursor, nextMark, sizes, f.n+1)
 			} else {
 				r.sum.PulledAhead++
 			}
@@ -133,6 +136,7 @@ func (r *run) pull() error {
 // and writes N, and no more than that runs ahead.
 type pageFetch struct {
 	r            *run
+	n            int           // its place in the pull, from 0
 	cursor, mark int64         // what was asked for
 	sizes        *adaptiveSize // the sizes it was asked at, for the next
 	limit        int           // the page size asked for, for adapt
@@ -155,23 +159,44 @@ type pageFetch struct {
 // times, each commit flushing a full-text segment and rewriting the index
 // pages it touched, and the server counted what was left for each page:
 // pages of 2,000 halved the client's commit time and took about a third
-// off the server's CPU. Pages of 5,000 took another tenth off the first
-// sync's time and CPU (fewer segments to merge; docs/benchmarks.md,
-// fifteenth round). A page's transaction then holds the writer for a
-// quarter of a second or so, during a full pull only (a fresh device, or
-// one the server compacted past); later pulls keep the server's size.
+// off the server's CPU. Pages of 5,000 took up to another tenth off a
+// first sync of 100,000 (fewer segments to merge; docs/benchmarks.md,
+// fifteenth round); a full pull's pages grow to it (rampPage). A page's
+// transaction then holds the writer for a quarter of a second or so,
+// during a full pull only (a fresh device, or one the server compacted
+// past); later pulls keep the server's size.
 const fullPullPage = protocol.MaxPullPage
 
-// fetchPage asks for the page after cursor at the size the link allows now
-// (sizes: pageSize, or fullPageSize in a full pull). The first page of a
-// pull is no larger than the server's own: nothing is applied until it
-// has come, and the pages after it are asked for while it is applied.
-func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize, first bool) *pageFetch {
-	f := &pageFetch{r: r, cursor: cursor, mark: mark, sizes: sizes, limit: sizes.size(), done: make(chan struct{}),
-		mayNext: first}
-	if first {
-		f.limit = min(f.limit, protocol.DefaultPullPage)
+// rampPage bounds the n-th page of a pull. The first is no larger than
+// the server's own: nothing is applied until it has come, and the pages
+// after it are asked for, decoded and prepared while it is applied. Then
+// the pages grow with the pull, to a tenth of the records its first page
+// said remain, from 2,000 to fullPullPage: a first sync of 10,000 took a
+// tenth to a sixth longer in pages of 5,000 than of 2,000 (fewer pages to
+// overlap), one of 100,000 up to a tenth less (fewer segments to merge;
+// docs/benchmarks.md, fifteenth round). The first page's count is known
+// from the third page on: the second is asked for when the first's
+// headers come.
+func (r *run) rampPage(n int) int {
+	if n == 0 {
+		return protocol.DefaultPullPage
 	}
+	if n == 1 {
+		return minRampPage
+	}
+	return int(min(max(r.pullTotal.Load()/10, minRampPage), fullPullPage))
+}
+
+// minRampPage is the size of the second page of a pull, and the least of
+// the ones after it.
+const minRampPage = 2000
+
+// fetchPage asks for the n-th page of a pull (from 0), the one after
+// cursor, at the size the link allows now (sizes: pageSize, or
+// fullPageSize in a full pull) and no larger than rampPage.
+func (r *run) fetchPage(cursor, mark int64, sizes *adaptiveSize, n int) *pageFetch {
+	f := &pageFetch{r: r, n: n, cursor: cursor, mark: mark, sizes: sizes, limit: min(sizes.size(), r.rampPage(n)),
+		done: make(chan struct{}), mayNext: n == 0}
 	ask := f.limit
 	if r.s.opts.PageSize == 0 && sizes == r.s.pageSize && sizes.full() {
 		ask = 0 // the server's own page size
@@ -225,7 +250,7 @@ func (f *pageFetch) askNext() {
 	if f.cursor == 0 {
 		mark = f.named.Mark
 	}
-	f.next = f.r.fetchPage(f.named.Cursor, mark, f.sizes, false)
+	f.next = f.r.fetchPage(f.named.Cursor, mark, f.sizes, f.n+1)
 }
 
 // wait returns the page once it has come.

@@ -108,13 +108,14 @@ func (l *limitRecorder) take() []string {
 
 // TestFullPullAsksForLargerPages: a first sync asks for its first page
 // at the server's own size and for the pages after it at
-// syncer.FullPullPage; a pull after it names no size (the server's own);
-// a device told a page size keeps to it throughout.
+// syncer.MinRampPage and more (TestRampPage); a pull after it names no
+// size (the server's own); a device told a page size keeps to it
+// throughout.
 func TestFullPullAsksForLargerPages(t *testing.T) {
 	w := newWorld(t)
 	alice := w.srv.NewUser(t, "alice", server.RoleMember)
 	m := alice.CreateMatter(t, "Pages")
-	notes := protocol.DefaultPullPage + 100
+	notes := protocol.DefaultPullPage + syncer.MinRampPage + 100
 	for start := 0; start < notes; start += 200 {
 		var ops []model.Op
 		for i := start; i < min(start+200, notes); i++ {
@@ -130,10 +131,11 @@ func TestFullPullAsksForLargerPages(t *testing.T) {
 			o.PageSize = size
 			o.HTTPClient = &http.Client{Transport: rec}
 		})
-		first := []string{strconv.Itoa(protocol.DefaultPullPage), strconv.Itoa(syncer.FullPullPage)}
+		ramp := strconv.Itoa(syncer.MinRampPage)
+		first := []string{strconv.Itoa(protocol.DefaultPullPage), ramp, ramp}
 		later := []string{""}
 		if size > 0 {
-			first, later = []string{"400", "400"}, []string{"400"}
+			first, later = slices.Repeat([]string{"400"}, (notes+1+399)/400), []string{"400"}
 		}
 		if sum := d.sync(); sum.Pulled != notes+1 {
 			t.Fatalf("page size %d: the first sync pulled %d, want %d", size, sum.Pulled, notes+1)
@@ -149,6 +151,29 @@ func TestFullPullAsksForLargerPages(t *testing.T) {
 			t.Fatalf("page size %d: the next sync asked for %q, want %q", size, got, later)
 		}
 		notes++
+	}
+}
+
+// TestRampPage: a pull's pages grow from the server's own size to a
+// tenth of what its first page said remain, between syncer.MinRampPage
+// and syncer.FullPullPage.
+func TestRampPage(t *testing.T) {
+	for _, c := range []struct {
+		total int64
+		n     int
+		want  int
+	}{
+		{100000, 0, protocol.DefaultPullPage},
+		{100000, 1, syncer.MinRampPage},
+		{100000, 2, syncer.FullPullPage},
+		{30000, 5, 3000},
+		{10000, 2, syncer.MinRampPage},
+		{0, 9, syncer.MinRampPage},
+		{1 << 40, 3, syncer.FullPullPage},
+	} {
+		if got := syncer.RampPage(c.total, c.n); got != c.want {
+			t.Errorf("page %d of a pull of %d: %d, want %d", c.n, c.total, got, c.want)
+		}
 	}
 }
 
