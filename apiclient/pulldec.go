@@ -20,16 +20,18 @@ import (
 // encoding/json, which accepts or refuses the whole language, so the
 // answer is the same either way (TestDecodePullIsJSONs draws both).
 func decodePull(data []byte) (protocol.PullResponse, bool) {
-	d := pullDecoder{b: data}
+	d := &pullDecoder{b: data}
 	var p protocol.PullResponse
-	if !d.page(&p) {
-		return protocol.PullResponse{}, false
-	}
-	d.space()
-	if d.i != len(d.b) {
+	if !d.end(d.page(&p)) {
 		return protocol.PullResponse{}, false
 	}
 	return p, true
+}
+
+// end reports whether what was read was ok and nothing but space follows.
+func (d *pullDecoder) end(ok bool) bool {
+	d.space()
+	return ok && d.i == len(d.b)
 }
 
 // pullDecoder reads b from i. Every method answers false, leaving i
@@ -182,31 +184,27 @@ func (d *pullDecoder) known(names map[string]uint32, keys *uint32, key []byte) (
 	return true, true
 }
 
-func (d *pullDecoder) page(p *protocol.PullResponse) bool {
+// members reads an object whose keys are names, each given at most once,
+// calling member with each key whose value is not null (known).
+func (d *pullDecoder) members(names map[string]uint32, member func(key []byte) bool) bool {
 	var keys uint32
 	return d.object(func(key []byte) bool {
-		if ok, more := d.known(pageKeys, &keys, key); !more {
+		if ok, more := d.known(names, &keys, key); !more {
 			return ok
 		}
+		return member(key)
+	})
+}
+
+func (d *pullDecoder) page(p *protocol.PullResponse) bool {
+	return d.members(pageKeys, func(key []byte) bool {
 		switch string(key) {
 		case "records":
-			if d.next() != '[' {
-				return false
-			}
-			p.Records = []protocol.Record{}
-			return d.array(func() bool {
-				p.Records = append(p.Records, protocol.Record{})
-				return d.record(&p.Records[len(p.Records)-1])
-			})
+			return elems(d, &p.Records, d.record)
 		case "removed":
-			if d.next() != '[' {
-				return false
-			}
-			p.Removed = []protocol.Removal{}
-			return d.array(func() bool {
-				var r protocol.Removal
+			return elems(d, &p.Removed, func(r *protocol.Removal) bool {
 				var rk uint32
-				ok := d.object(func(key []byte) bool {
+				return d.object(func(key []byte) bool {
 					switch string(key) {
 					case "id":
 						return seen(&rk, 1) && d.str(&r.ID)
@@ -215,8 +213,6 @@ func (d *pullDecoder) page(p *protocol.PullResponse) bool {
 					}
 					return false
 				})
-				p.Removed = append(p.Removed, r)
-				return ok
 			})
 		case "dropped_matters":
 			return d.strings(&p.DroppedMatters)
@@ -236,11 +232,7 @@ func (d *pullDecoder) page(p *protocol.PullResponse) bool {
 }
 
 func (d *pullDecoder) record(r *protocol.Record) bool {
-	var keys uint32
-	return d.object(func(key []byte) bool {
-		if ok, more := d.known(recordKeys, &keys, key); !more {
-			return ok
-		}
+	return d.members(recordKeys, func(key []byte) bool {
 		switch string(key) {
 		case "id":
 			return d.str(&r.ID)
@@ -289,23 +281,12 @@ var (
 // a batch's answer carries a record for each op. It declines an op's
 // problems (a rejected op's, rare) and leaves them to encoding/json.
 func decodePush(data []byte) (protocol.PushResponse, bool) {
-	d := pullDecoder{b: data}
+	d := &pullDecoder{b: data}
 	var p protocol.PushResponse
-	var keys uint32
-	ok := d.object(func(key []byte) bool {
-		if ok, more := d.known(pushKeys, &keys, key); !more {
-			return ok
-		}
+	ok := d.members(pushKeys, func(key []byte) bool {
 		switch string(key) {
 		case "results":
-			if d.next() != '[' {
-				return false
-			}
-			p.Results = []protocol.OpResult{}
-			return d.array(func() bool {
-				p.Results = append(p.Results, protocol.OpResult{})
-				return d.result(&p.Results[len(p.Results)-1])
-			})
+			return elems(d, &p.Results, d.result)
 		case "head":
 			return d.int(&p.Head)
 		case "cursor":
@@ -316,19 +297,14 @@ func decodePush(data []byte) (protocol.PushResponse, bool) {
 		}
 		return false
 	})
-	d.space()
-	if !ok || d.i != len(d.b) {
+	if !d.end(ok) {
 		return protocol.PushResponse{}, false
 	}
 	return p, true
 }
 
 func (d *pullDecoder) result(r *protocol.OpResult) bool {
-	var keys uint32
-	return d.object(func(key []byte) bool {
-		if ok, more := d.known(resultKeys, &keys, key); !more {
-			return ok
-		}
+	return d.members(resultKeys, func(key []byte) bool {
 		switch string(key) {
 		case "op_id":
 			return d.str(&r.OpID)
@@ -361,18 +337,19 @@ func (d *pullDecoder) result(r *protocol.OpResult) bool {
 }
 
 // strings reads an array of strings.
-func (d *pullDecoder) strings(v *[]string) bool {
+func (d *pullDecoder) strings(v *[]string) bool { return elems(d, v, d.str) }
+
+// elems reads an array into *v (empty, not nil, for []), each element by
+// read into a zero value, as encoding/json fills a nil slice.
+func elems[T any](d *pullDecoder, v *[]T, read func(*T) bool) bool {
 	if d.next() != '[' {
 		return false
 	}
-	*v = []string{}
+	*v = []T{}
 	return d.array(func() bool {
-		var s string
-		if !d.str(&s) {
-			return false
-		}
-		*v = append(*v, s)
-		return true
+		var zero T
+		*v = append(*v, zero)
+		return read(&(*v)[len(*v)-1])
 	})
 }
 
