@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -385,19 +384,11 @@ func newClientID() string {
 func strictUnmarshal(data []byte, out any) error {
 	switch p := out.(type) {
 	case *protocol.PullResponse:
-		if !reflect.ValueOf(*p).IsZero() {
-			break
-		}
-		if page, ok := decodePull(data); ok {
-			*p = page
+		if fastInto(p, data, decodePull) {
 			return nil
 		}
 	case *protocol.PushResponse:
-		if !reflect.ValueOf(*p).IsZero() {
-			break
-		}
-		if answer, ok := decodePush(data); ok {
-			*p = answer
+		if fastInto(p, data, decodePush) {
 			return nil
 		}
 	}

@@ -1,6 +1,7 @@
 package apiclient
 
 import (
+	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -26,6 +27,19 @@ func decodePull(data []byte) (protocol.PullResponse, bool) {
 		return protocol.PullResponse{}, false
 	}
 	return p, true
+}
+
+// fastInto decodes data into *out with fast, when *out is zero (json
+// decodes into a value that is not by merging) and fast takes data.
+func fastInto[T any](out *T, data []byte, fast func([]byte) (T, bool)) bool {
+	if !reflect.ValueOf(out).Elem().IsZero() {
+		return false
+	}
+	v, ok := fast(data)
+	if ok {
+		*out = v
+	}
+	return ok
 }
 
 // end reports whether what was read was ok and nothing but space follows.
@@ -151,21 +165,13 @@ func (d *pullDecoder) rawKey() ([]byte, bool) {
 	return nil, false
 }
 
-// seen marks a key of a struct as read; a second time is left to
-// encoding/json.
-func seen(mask *uint32, bit uint32) bool {
-	if *mask&bit != 0 {
-		return false
-	}
-	*mask |= bit
-	return true
-}
-
-// pageKeys and recordKeys are the keys of a page and a record, each a bit.
+// pageKeys, removalKeys and recordKeys are the keys of a page, a removal
+// and a record, each a bit.
 var (
 	pageKeys = map[string]uint32{"records": 1, "removed": 2, "dropped_matters": 4, "cursor": 8, "more": 16,
 		"head": 32, "compacted_through": 64, "total": 128}
-	recordKeys = map[string]uint32{"id": 1, "collection": 2, "matter_id": 4, "version": 8, "seq": 16, "deleted": 32,
+	removalKeys = map[string]uint32{"id": 1, "matter_id": 2}
+	recordKeys  = map[string]uint32{"id": 1, "collection": 2, "matter_id": 4, "version": 8, "seq": 16, "deleted": 32,
 		"fields": 64, "created_by": 128, "created_at": 256, "updated_by": 512, "updated_at": 1024}
 )
 
@@ -203,15 +209,11 @@ func (d *pullDecoder) page(p *protocol.PullResponse) bool {
 			return elems(d, &p.Records, d.record)
 		case "removed":
 			return elems(d, &p.Removed, func(r *protocol.Removal) bool {
-				var rk uint32
-				return d.object(func(key []byte) bool {
-					switch string(key) {
-					case "id":
-						return seen(&rk, 1) && d.str(&r.ID)
-					case "matter_id":
-						return seen(&rk, 2) && d.str(&r.MatterID)
+				return d.members(removalKeys, func(key []byte) bool {
+					if string(key) == "id" {
+						return d.str(&r.ID)
 					}
-					return false
+					return d.str(&r.MatterID)
 				})
 			})
 		case "dropped_matters":
@@ -309,10 +311,7 @@ func (d *pullDecoder) result(r *protocol.OpResult) bool {
 		case "op_id":
 			return d.str(&r.OpID)
 		case "result":
-			var s string
-			ok := d.str(&s)
-			r.Result = model.OpResult(s)
-			return ok
+			return strAs(d, &r.Result)
 		case "record":
 			r.Record = &protocol.Record{}
 			return d.record(r.Record)
@@ -321,10 +320,7 @@ func (d *pullDecoder) result(r *protocol.OpResult) bool {
 		case "dropped":
 			return d.strings(&r.Dropped)
 		case "code":
-			var s string
-			ok := d.str(&s)
-			r.Code = protocol.Code(s)
-			return ok
+			return strAs(d, &r.Code)
 		case "message":
 			return d.str(&r.Message)
 		case "changed_by":
@@ -334,6 +330,15 @@ func (d *pullDecoder) result(r *protocol.OpResult) bool {
 		}
 		return false // problems
 	})
+}
+
+// strAs reads a string into a string type of its own (model.OpResult,
+// protocol.Code).
+func strAs[T ~string](d *pullDecoder, v *T) bool {
+	var s string
+	ok := d.str(&s)
+	*v = T(s)
+	return ok
 }
 
 // strings reads an array of strings.

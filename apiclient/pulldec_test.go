@@ -147,6 +147,15 @@ func TestStrictUnmarshalPullPage(t *testing.T) {
 	if err := strictUnmarshal([]byte(`{"records":[]} trailing`), &p); err == nil {
 		t.Fatal("trailing data was taken")
 	}
+	// Into a value that is not zero, json merges: what the answer leaves
+	// out stays.
+	merged := protocol.PushResponse{Cursor: 7}
+	if err := strictUnmarshal([]byte(`{"results":[],"head":9}`), &merged); err != nil {
+		t.Fatal(err)
+	}
+	if merged.Cursor != 7 || merged.Head != 9 || merged.Results == nil {
+		t.Fatalf("merged answer %+v, want cursor 7 kept, head 9, results empty", merged)
+	}
 }
 
 // TestDecodePushIsJSONs: decodePush takes every answer json.Marshal
