@@ -58,6 +58,11 @@ type claim struct {
 	state        OpState
 	updatedAt    int64
 	attemptSince sql.NullInt64
+	// entry is the op's fields_entry as handed out; stored says FieldsJSON
+	// is the fields' text exactly as the op (or that entry) holds it,
+	// opened, so that the answers' transaction need not read it again.
+	entry  sql.NullInt64
+	stored bool
 }
 
 // JournalKind says what a journal entry records.

@@ -83,7 +83,7 @@ func TestSyncedRecordKeepsOneCopy(t *testing.T) {
 			t.Fatalf("batch %v, %v", sent, err)
 		}
 		v3 := model.Fields{"matter_id": m, "title": "Site visit, second day", "body": "fence line moved"}
-		if _, err := db.ApplyPushResultsAndAdvance(bg, []protocol.OpResult{{OpID: sent[0].OpID, Result: model.ResultApplied,
+		if _, err := db.ApplyPushResultsAndAdvance(bg, nil, []protocol.OpResult{{OpID: sent[0].OpID, Result: model.ResultApplied,
 			Record: &protocol.Record{ID: id, Collection: "note", MatterID: m, Version: 3, Seq: 4, Fields: v3}}}, 0, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestSyncedRecordKeepsOneCopy(t *testing.T) {
 		}
 		mustUpdate(t, db, other.ID, model.Fields{"body": "about the hearing"})
 		created := model.Fields{"matter_id": m, "title": "Call the clerk"}
-		if _, err := db.ApplyPushResultsAndAdvance(bg, []protocol.OpResult{{OpID: sent[0].OpID, Result: model.ResultApplied,
+		if _, err := db.ApplyPushResultsAndAdvance(bg, nil, []protocol.OpResult{{OpID: sent[0].OpID, Result: model.ResultApplied,
 			Record: &protocol.Record{ID: other.ID, Collection: "note", MatterID: m, Version: 1, Seq: 5, Fields: created}}}, 0, 0); err != nil {
 			t.Fatal(err)
 		}

@@ -247,6 +247,19 @@ func (db *DB) scanRecord(s rowScanner) (recordRow, error) {
 // checked, so that a value that fails its seal or does not decode fails
 // the read as before: canonical text decodes, other text is decoded.
 func (db *DB) scanRecordRow(s rowScanner, decode bool) (recordRow, error) {
+	return db.scanRecordKnown(s, decode, nil)
+}
+
+// errEntryNotRead: scanRecordKnown met a record whose values are a
+// journal entry it was not given.
+var errEntryNotRead = errors.New("the record's values are a journal entry not read")
+
+// scanRecordKnown is scanRecordRow of a select that, with known, reads
+// NULL in place of the entry's after and place: a record whose values are
+// an entry in known takes its text, already opened; one whose entry is
+// not in known fails with errEntryNotRead (and its id), to be read again
+// in full.
+func (db *DB) scanRecordKnown(s rowScanner, decode bool, known map[int64]string) (recordRow, error) {
 	var r recordRow
 	var fields, base, entryAfter, entryPlace sql.NullString
 	if err := s.Scan(&r.rid, &r.id, &r.collection, &r.matterID, &fields, &base, &r.version,
@@ -255,7 +268,15 @@ func (db *DB) scanRecordRow(s rowScanner, decode bool) (recordRow, error) {
 	}
 	var err error
 	if fields.Valid && strings.HasPrefix(fields.String, entryRef) {
-		fields, err = db.openRecordEntry(&r, entryAfter, entryPlace)
+		if known == nil {
+			fields, err = db.openRecordEntry(&r, entryAfter, entryPlace)
+		} else if seq, perr := strconv.ParseInt(fields.String[len(entryRef):], 10, 64); perr != nil {
+			return r, fmt.Errorf("record %s: its values refer to %q, not a journal entry", r.id, fields.String)
+		} else if text, ok := known[seq]; ok {
+			fields = sql.NullString{String: text, Valid: true}
+		} else {
+			return r, errEntryNotRead
+		}
 	} else {
 		fields, err = db.openText(fields, recordPlace("fields", r.collection, r.id))
 	}

@@ -92,7 +92,7 @@ func TestNewRecordKeepsOneCopy(t *testing.T) {
 			{OpID: changed.OpID, Result: model.ResultMerged, Record: ptr(serverRecord(changed.RecordID, "note", m, 2,
 				model.Fields{"matter_id": m, "title": changed.Fields["title"], "body": "theirs"}))},
 		}
-		if _, err := db.ApplyPushResultsAndAdvance(bg, answers, 0, 0); err != nil {
+		if _, err := db.ApplyPushResultsAndAdvance(bg, nil, answers, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		if got := storedFields(t, db, same.RecordID); !strings.HasPrefix(got, entryRef) {

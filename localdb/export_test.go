@@ -1,5 +1,11 @@
 package localdb
 
+import (
+	"database/sql"
+
+	"casefile/model"
+)
+
 // PullJournalEach exposes pullJournalEach to the model tests (package
 // localdb_test).
 const PullJournalEach = pullJournalEach
@@ -7,3 +13,9 @@ const PullJournalEach = pullJournalEach
 // CopyFile exposes copyFile (a missing file copies nothing) to the model
 // tests' crash step.
 var CopyFile = copyFile
+
+// DecodeFieldsJSON decodes an op's FieldsJSON (NextPushBatch) as the
+// outbox's own text is decoded: tag lists as []string, nil for none.
+func DecodeFieldsJSON(b []byte) (model.Fields, error) {
+	return decodeFields(sql.NullString{String: string(b), Valid: b != nil})
+}

@@ -23,9 +23,24 @@ import (
 func (sm *storeMachine) Batch(t *rapid.T) {
 	limit := rapid.IntRange(1, 6).Draw(t, "limit")
 	want := sm.m.nextBatch(limit)
-	got, err := sm.db.NextBatch(ctx, time.Now(), limit)
+	next, asJSON := sm.db.NextBatch, rapid.Bool().Draw(t, "as json")
+	if asJSON {
+		next = sm.db.NextPushBatch
+	}
+	got, err := next(ctx, time.Now(), limit)
 	if err != nil {
 		t.Fatalf("next batch: %v", err)
+	}
+	for i := range got {
+		sm.handed[got[i].OpID] = append(sm.handed[got[i].OpID], got[i])
+		if asJSON {
+			if got[i].Fields != nil {
+				t.Fatalf("batch op %d: fields decoded as well as in FieldsJSON", i)
+			}
+			if got[i].Fields, err = localdb.DecodeFieldsJSON(got[i].FieldsJSON); err != nil {
+				t.Fatalf("batch op %d: FieldsJSON %q: %v", i, got[i].FieldsJSON, err)
+			}
+		}
 	}
 	if len(got) != len(want) {
 		t.Fatalf("next batch gave %d ops, want %d", len(got), len(want))
@@ -106,7 +121,20 @@ func (sm *storeMachine) apply(t *rapid.T, results []protocol.OpResult) {
 	}
 	before := maps.Clone(sm.m.conflicts)
 	sm.m.applyResults(results)
-	if err := sm.db.ApplyPushResults(ctx, results); err != nil {
+	// The answers come with the ops as handed out or without them; those
+	// given may be any handing out of each, also one the queue has moved
+	// past (put back, taken again), whose fields must then be read again.
+	if rapid.Bool().Draw(t, "with the ops sent") {
+		var sent []localdb.OutboxOp
+		for _, r := range results {
+			if h := sm.handed[r.OpID]; len(h) > 0 && rapid.IntRange(0, 5).Draw(t, "give op") > 0 {
+				sent = append(sent, h[len(h)-1-rapid.IntRange(0, len(h)-1).Draw(t, "handing out, from the last")])
+			}
+		}
+		if _, err := sm.db.ApplyPushResultsAndAdvance(ctx, sent, results, 0, 0); err != nil {
+			t.Fatalf("apply push results with the ops sent: %v", err)
+		}
+	} else if err := sm.db.ApplyPushResults(ctx, results); err != nil {
 		t.Fatalf("apply push results: %v", err)
 	}
 	stats.answers.Add(int64(len(results)))

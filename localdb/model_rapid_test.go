@@ -35,7 +35,7 @@ func TestStoreModel(t *testing.T) {
 			rt.Fatal(err)
 		}
 		sm := &storeMachine{schema: schema, dir: dir, m: newClientModel(schema), srv: newFakeServer(schema),
-			burnt: map[string]bool{}, sent: map[string]model.Op{}}
+			burnt: map[string]bool{}, sent: map[string]model.Op{}, handed: map[string][]localdb.OutboxOp{}}
 		// Half the histories run on an encrypted database: every path that
 		// writes a value must seal it, or reading it back fails.
 		if rapid.Bool().Draw(rt, "sealed") {
@@ -125,11 +125,12 @@ type storeMachine struct {
 	db      *localdb.DB
 	m       *clientModel
 	srv     *fakeServer
-	journal []localdb.JournalEntry // as last read, oldest first
-	burnt   map[string]bool        // every op id the store ever used
-	sent    map[string]model.Op    // ops as last handed to the server, by op id
-	ids     []string               // every record id ever seen, for edits of missing records
-	keys    *vault.Keys            // nil: a plaintext database
+	journal []localdb.JournalEntry        // as last read, oldest first
+	burnt   map[string]bool               // every op id the store ever used
+	sent    map[string]model.Op           // ops as last handed to the server, by op id
+	handed  map[string][]localdb.OutboxOp // every handing out of each op, by op id, oldest first
+	ids     []string                      // every record id ever seen, for edits of missing records
+	keys    *vault.Keys                   // nil: a plaintext database
 }
 
 func (sm *storeMachine) path() string {

@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -120,6 +121,12 @@ func TestCreateOpsReadTheirJournalEntry(t *testing.T) {
 		own, err := db.queryOpTexts(bg, db.r, "ORDER BY seq")
 		if err != nil {
 			t.Fatal(err)
+		}
+		for i := range texts {
+			if !texts[i].entry.Valid {
+				t.Fatalf("op %s was not read through its journal entry", texts[i].OpID)
+			}
+			texts[i].entry = sql.NullInt64{} // where the text came from, which is what changed
 		}
 		if !reflect.DeepEqual(texts, own) {
 			t.Fatalf("ops read through their journal entries and from their own copies differ:\n%+v\n%+v", texts, own)

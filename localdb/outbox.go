@@ -69,22 +69,20 @@ func (db *DB) scanOp(s rowScanner) (opRow, error) {
 type opText struct {
 	opRow        // Fields and baseValues nil until decode
 	fields, base sql.NullString
+	// entry is the journal entry holding the op's fields (fields_entry),
+	// NULL when the op holds its own.
+	entry sql.NullInt64
 }
 
 // scanOpText reads one row of opSelect, its sealed text opened.
 func (db *DB) scanOpText(s rowScanner) (opText, error) {
-	var t opText
-	o := &t.opRow
-	var entry sql.NullInt64
 	var entryAfter, entryPlace sql.NullString
-	if err := s.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &t.fields, &t.base, &o.BaseVersion,
-		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
-		&o.sentSince, &o.attemptSince, &entry, &entryAfter, &entryPlace); err != nil {
+	t, err := scanOpRaw(s, &entryAfter, &entryPlace)
+	if err != nil {
 		return t, err
 	}
-	o.Resent, o.SentSince = o.sentSince.Valid, o.sentSince.Int64
-	var err error
-	if entry.Valid {
+	o := &t.opRow
+	if t.entry.Valid {
 		t.fields, err = db.openEntryFields(o, entryAfter, entryPlace)
 	} else {
 		t.fields, err = db.openText(t.fields, opPlace("fields", o))
@@ -93,6 +91,19 @@ func (db *DB) scanOpText(s rowScanner) (opText, error) {
 		return t, err
 	}
 	t.base, err = db.openText(t.base, opPlace("base_values", o))
+	return t, err
+}
+
+// scanOpRaw reads one row of opCols and fields_entry, then into rest
+// whatever else the select reads, opening nothing: fields and base are
+// the text as stored.
+func scanOpRaw(s rowScanner, rest ...any) (opText, error) {
+	var t opText
+	o := &t.opRow
+	err := s.Scan(append([]any{&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &t.fields, &t.base, &o.BaseVersion,
+		&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
+		&o.sentSince, &o.attemptSince, &t.entry}, rest...)...)
+	o.Resent, o.SentSince = o.sentSince.Valid, o.sentSince.Int64
 	return t, err
 }
 

@@ -34,7 +34,7 @@ func TestPushAnswersMixingSimpleAndGeneralPaths(t *testing.T) {
 			views := bothWays(t, seed, opts, func(db *DB, oneByOne bool) string {
 				db.pushOneByOne = oneByOne
 				for _, batch := range answers {
-					if _, err := db.ApplyPushResultsAndAdvance(bg, batch, 0, 0); err != nil {
+					if _, err := db.ApplyPushResultsAndAdvance(bg, nil, batch, 0, 0); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -40,14 +41,14 @@ type pushBatch struct {
 	journal [][]any
 }
 
-func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.OpResult) (*pushBatch, error) {
+func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.OpResult, sent []OutboxOp) (*pushBatch, error) {
 	b := &pushBatch{ops: map[string]opText{}, records: map[string]recordRow{}, queued: map[string]int{}, conflict: map[string]bool{},
 		oneByOne: db.pushOneByOne}
 	opIDs := make([]string, len(results))
 	for i, res := range results {
 		opIDs[i] = res.OpID
 	}
-	ops, err := db.queryOpTexts(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
+	ops, known, err := db.batchOps(ctx, tx, opIDs, sent)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.
 		return b, nil
 	}
 	ids := idList(recordIDs)
-	if err := db.loadRecordTexts(ctx, tx, ids, b.records); err != nil {
+	if err := db.batchRecords(ctx, tx, ids, b.records, known); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT record_id, count(*) FROM outbox WHERE record_id "+inIDs+" GROUP BY record_id", ids)
@@ -88,6 +89,102 @@ func (db *DB) loadPushBatch(ctx context.Context, tx *sql.Tx, results []protocol.
 		b.conflict[id] = true
 	}
 	return b, nil
+}
+
+// batchOps reads the ops opIDs names that are still queued. An op still
+// in flight as sent handed it out (NextPushBatch), with its fields' text
+// as stored, takes that text from sent rather than reading and opening it
+// again; the others are read in full. known maps the journal entry of
+// each op whose text came from sent to that text.
+func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []OutboxOp) (ops []opText, known map[int64]string, err error) {
+	handed := make(map[string]*OutboxOp, len(sent))
+	for i := range sent {
+		if sent[i].claimed.stored {
+			handed[sent[i].OpID] = &sent[i]
+		}
+	}
+	if len(handed) == 0 {
+		ops, err = db.queryOpTexts(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
+		return ops, nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+opCols+", fields_entry FROM outbox WHERE op_id "+inIDs, idList(opIDs))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	known = map[int64]string{}
+	var again []string
+	for rows.Next() {
+		t, err := scanOpRaw(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		h := handed[t.OpID]
+		if h == nil || !h.stillAsHanded(t) {
+			again = append(again, t.OpID)
+			continue
+		}
+		t.fields = sql.NullString{String: string(h.FieldsJSON), Valid: h.FieldsJSON != nil}
+		if t.base, err = db.openText(t.base, opPlace("base_values", &t.opRow)); err != nil {
+			return nil, nil, err
+		}
+		if t.entry.Valid {
+			known[t.entry.Int64] = t.fields.String
+		}
+		ops = append(ops, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if len(again) > 0 {
+		more, err := db.queryOpTexts(ctx, tx, "WHERE op_id "+inIDs, idList(again))
+		if err != nil {
+			return nil, nil, err
+		}
+		ops = append(ops, more...)
+	}
+	return ops, known, nil
+}
+
+// stillAsHanded reports whether t, the op's row as stored now, is still
+// in flight as o was handed out: nothing has taken it again, put it back
+// or rewritten it since.
+func (o *OutboxOp) stillAsHanded(t opText) bool {
+	return t.state == OpSyncing && o.State == OpSyncing && t.attempts == o.Attempts && t.updatedAt == nanos(o.UpdatedAt) &&
+		t.entry == o.claimed.entry
+}
+
+// batchRecords is loadRecordTexts for the records of a batch: a record
+// whose values are a journal entry in known (entryRef) takes that text
+// rather than reading and opening the entry again.
+func (db *DB) batchRecords(ctx context.Context, q querier, ids string, into map[string]recordRow, known map[int64]string) error {
+	if len(known) == 0 {
+		return db.loadRecordTexts(ctx, q, ids, into)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+recordCols+", NULL, NULL FROM records WHERE id "+inIDs, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var again []string
+	for rows.Next() {
+		r, err := db.scanRecordKnown(rows, false, known)
+		if errors.Is(err, errEntryNotRead) {
+			again = append(again, r.id)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		into[r.id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	return db.loadRecordTexts(ctx, q, idList(again), into)
 }
 
 // loadRecords reads the rows of the records in ids (a JSON array) into into.
@@ -164,8 +261,8 @@ func ackSummary(op opRow, res protocol.OpResult, version int64) string {
 // applyResults applies a batch of push answers in tx: the simple acks from
 // the batch read once, the rest one at a time as before, in the answers'
 // order. Answers for ops no longer queued are ignored.
-func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.OpResult) error {
-	b, err := db.loadPushBatch(ctx, tx, results)
+func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.OpResult, sent []OutboxOp) error {
+	b, err := db.loadPushBatch(ctx, tx, results, sent)
 	if err != nil {
 		return err
 	}

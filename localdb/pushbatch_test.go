@@ -1,8 +1,10 @@
 package localdb
 
 import (
+	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -187,4 +189,78 @@ func TestPullPageHoldingARecordTwice(t *testing.T) {
 	if found, err := db.Search(bg, "Second", 10); err != nil || len(found) != 1 {
 		t.Fatalf("search: %+v %v", found, err)
 	}
+}
+
+// TestAnswersTakeTheFieldsSentWithThem: the answers' transaction takes
+// the fields of ops still in flight as NextPushBatch handed them out from
+// the ops handed out, for the ops and for the records whose values are
+// their create's entry, and reads again those the queue has moved past
+// since (put back and handed out again).
+func TestAnswersTakeTheFieldsSentWithThem(t *testing.T) {
+	db, m := openWithMatter(t)
+	if _, err := db.ApplyPushResultsAndAdvance(bg, nil, answerAll(t, db, nextPushBatch(t, db)), 0, 0); err != nil {
+		t.Fatal(err) // the matter's create
+	}
+	a := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "A"})
+	b := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "B"})
+	first := nextPushBatch(t, db)
+	if err := db.Unclaim(bg, first[1:]); err != nil { // b goes back to the queue
+		t.Fatal(err)
+	}
+	again := nextPushBatch(t, db) // and is handed out again
+	if len(first) != 2 || len(again) != 1 || again[0].RecordID != b.ID {
+		t.Fatalf("batches %+v, then %+v", first, again)
+	}
+	tx, err := db.w.BeginTx(bg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	ops, known, err := db.batchOps(bg, tx, []string{first[0].OpID, first[1].OpID}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 2 || len(known) != 1 || known[ops[0].entry.Int64] != string(first[0].FieldsJSON) {
+		t.Fatalf("ops %+v, texts from the batch %v: want only a's taken from it", ops, known)
+	}
+	recs := map[string]recordRow{}
+	if err := db.batchRecords(bg, tx, idList([]string{a.ID, b.ID}), recs, known); err != nil {
+		t.Fatal(err)
+	}
+	if recs[a.ID].fieldsJSON != string(first[0].FieldsJSON) || recs[b.ID].fieldsJSON != string(again[0].FieldsJSON) {
+		t.Fatalf("records %+v", recs)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ApplyPushResultsAndAdvance(bg, append(first, again...), answerAll(t, db, append(first[:1], again...)), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, db, a.ID, model.StateSynced)
+	wantState(t, db, b.ID, model.StateSynced)
+}
+
+func nextPushBatch(t *testing.T, db *DB) []OutboxOp {
+	t.Helper()
+	ops, err := db.NextPushBatch(bg, time.Now(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
+// answerAll answers every op as a server applying it at version 1 would.
+func answerAll(t *testing.T, db *DB, ops []OutboxOp) []protocol.OpResult {
+	t.Helper()
+	var out []protocol.OpResult
+	for _, o := range ops {
+		f, err := decodeFields(sql.NullString{String: string(o.FieldsJSON), Valid: o.FieldsJSON != nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := model.MatterOf(o.Collection, o.RecordID, f)
+		out = append(out, protocol.OpResult{OpID: o.OpID, Result: model.ResultApplied,
+			Record: &protocol.Record{ID: o.RecordID, Collection: o.Collection, MatterID: m, Version: 1, Fields: f}})
+	}
+	return out
 }

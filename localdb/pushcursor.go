@@ -59,14 +59,17 @@ func (db *DB) AdvanceCursorAfterPush(ctx context.Context, from, to int64, result
 
 // ApplyPushResultsAndAdvance is ApplyPushResults followed by
 // AdvanceCursorAfterPush(from, to), in one transaction: one durable
-// commit for the answers of a batch and the cursor they may move.
-func (db *DB) ApplyPushResultsAndAdvance(ctx context.Context, results []protocol.OpResult, from, to int64) (moved bool, err error) {
+// commit for the answers of a batch and the cursor they may move. sent
+// are the ops as NextPushBatch handed them out (nil, or any subset, when
+// they are not at hand): the fields of those still in flight as handed
+// out are taken from them rather than read again.
+func (db *DB) ApplyPushResultsAndAdvance(ctx context.Context, sent []OutboxOp, results []protocol.OpResult, from, to int64) (moved bool, err error) {
 	if err := db.enter(); err != nil {
 		return false, fmt.Errorf("apply push results: %w", err)
 	}
 	defer db.leave()
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.applyResults(ctx, tx, results); err != nil {
+		if err := db.applyResults(ctx, tx, results, sent); err != nil {
 			return err
 		}
 		if to <= from {

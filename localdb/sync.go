@@ -135,15 +135,22 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bo
 		}
 		for _, t := range ops {
 			o := t.opRow
-			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince}
+			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince, entry: t.entry}
 			var fields []byte
 			if asJSON {
-				j, err := t.fieldsJSON()
-				if err != nil {
-					return err
-				}
-				if j != nil {
-					fields = []byte(j.(string))
+				// Canonical text is what encoding the fields writes
+				// (fieldsJSON): it goes as it is stored.
+				switch was.stored = !t.fields.Valid || canonicalFields(t.fields.String); {
+				case t.fields.Valid && was.stored:
+					fields = []byte(t.fields.String)
+				case t.fields.Valid:
+					j, err := t.fieldsJSON()
+					if err != nil {
+						return err
+					}
+					if j != nil {
+						fields = []byte(j.(string))
+					}
 				}
 			} else if o, err = t.decode(); err != nil {
 				return err
@@ -263,7 +270,7 @@ func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult)
 		return fmt.Errorf("apply push results: %w", err)
 	}
 	defer db.leave()
-	err := db.tx(ctx, func(tx *sql.Tx) error { return db.applyResults(ctx, tx, results) })
+	err := db.tx(ctx, func(tx *sql.Tx) error { return db.applyResults(ctx, tx, results, nil) })
 	if err != nil {
 		return fmt.Errorf("apply push results: %w", err)
 	}

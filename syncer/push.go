@@ -398,7 +398,7 @@ func minAttempts(ops []localdb.OutboxOp) int {
 // The server has committed them: a cancellation does not stop this.
 func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head, from, to int64) (bool, error) {
 	ctx := context.WithoutCancel(r.ctx)
-	moved, err := r.s.db.ApplyPushResultsAndAdvance(ctx, results, from, to)
+	moved, err := r.s.db.ApplyPushResultsAndAdvance(ctx, ops, results, from, to)
 	if err != nil {
 		// The ops go back to the queue; replaying their ids returns these
 		// same answers.
