@@ -224,8 +224,8 @@ func entryRefSeq(fields string) string {
 // recordsSelect is recordSelect of records unaliased.
 var recordsSelect = recordSelect("")
 
-// errNoRecordEntry: a record refers to a journal entry for its values and
-// the journal does not hold it.
+// errNoRecordEntry: a record, or a journal entry, refers to a journal
+// entry for its values and the journal does not hold it.
 var errNoRecordEntry = errors.New("the journal entry holding the record's values is missing")
 
 // baseSame in base_fields says the server's copy of a record is its fields
@@ -324,8 +324,22 @@ func (db *DB) scanRecordKnown(s rowScanner, decode bool, known map[int64]string)
 // The place is built from the record's own collection and id, so an entry
 // of another record fails to open like a value moved from another row.
 func (db *DB) openRecordEntry(r *recordRow, after, entryPlace sql.NullString) (sql.NullString, error) {
+	text, err := db.openEntryOf(r.collection, r.id, after, entryPlace)
+	if err != nil {
+		return text, fmt.Errorf("record %s: %w", r.id, err)
+	}
+	return text, nil
+}
+
+// openEntryOf opens the after of a journal entry of the record id of
+// collection that another row refers to (entryRef): after as the entry
+// holds it, and entryPlace the op, kind and time of the entry
+// ("op|kind|at"), both NULL when the journal has no such entry. The
+// place is built from the record's identity, so an entry of another
+// record fails to open like a value moved from another row.
+func (db *DB) openEntryOf(collection, id string, after, entryPlace sql.NullString) (sql.NullString, error) {
 	if !entryPlace.Valid || !after.Valid {
-		return sql.NullString{}, fmt.Errorf("record %s: %w", r.id, errNoRecordEntry)
+		return sql.NullString{}, errNoRecordEntry
 	}
 	parts := strings.Split(entryPlace.String, "|")
 	var at int64
@@ -334,9 +348,9 @@ func (db *DB) openRecordEntry(r *recordRow, after, entryPlace sql.NullString) (s
 		at, err = strconv.ParseInt(parts[2], 10, 64)
 	}
 	if len(parts) != 3 || err != nil {
-		return sql.NullString{}, fmt.Errorf("record %s: the journal entry holding its values has no op, kind and time (%q)", r.id, entryPlace.String)
+		return sql.NullString{}, fmt.Errorf("the journal entry holding its values has no op, kind and time (%q)", entryPlace.String)
 	}
-	e := JournalEntry{Collection: r.collection, RecordID: r.id, OpID: parts[0], Kind: JournalKind(parts[1])}
+	e := JournalEntry{Collection: collection, RecordID: id, OpID: parts[0], Kind: JournalKind(parts[1])}
 	return db.openText(after, journalPlace("after", &e, at))
 }
 

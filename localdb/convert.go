@@ -211,10 +211,16 @@ func (db *DB) copyJournal(ctx context.Context, from *sql.Conn, tx *sql.Tx) error
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after, &e.Undoes, &e.Version); err != nil {
 			return err
 		}
+		// An after that is another entry's (entryRef) stays the reference:
+		// that entry is copied with its seq.
+		sealedAfter := db.sealNullable(nullable(after), journalPlace("after", &e, at))
+		if after.Valid && strings.HasPrefix(after.String, entryRef) {
+			sealedAfter = after.String
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO journal (seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID,
 			db.sealText(e.Summary, journalPlace("summary", &e, at)), db.sealNullable(nullable(before), journalPlace("before", &e, at)),
-			db.sealNullable(nullable(after), journalPlace("after", &e, at)), e.Undoes, e.Version); err != nil {
+			sealedAfter, e.Undoes, e.Version); err != nil {
 			return err
 		}
 	}

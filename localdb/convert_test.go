@@ -63,19 +63,29 @@ func plaintextFixture(t *testing.T, path string, notes int) snapshot {
 	m := syncedMatter(t, db)
 	inConflict := syncedNote(t, db, m, 2, model.Fields{"title": "base"})
 	refused := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "refused " + canary})
+	acked := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "acked " + canary})
 	mustUpdate(t, db, inConflict, model.Fields{"title": "mine " + canary})
-	var conflictOp, refusedOp OutboxOp
+	var conflictOp, refusedOp, ackedOp OutboxOp
 	for _, o := range nextBatch(t, db, 10) {
 		switch o.RecordID {
 		case inConflict:
 			conflictOp = o
 		case refused.ID:
 			refusedOp = o
+		case acked.ID:
+			ackedOp = o
 		}
 	}
 	conflictOn(t, db, conflictOp, &protocol.Record{ID: inConflict, Collection: "note", Version: 3,
 		Fields: model.Fields{"matter_id": m, "title": "theirs " + canary}}, "title")
-	answer(t, db, protocol.OpResult{OpID: refusedOp.OpID, Result: model.ResultRejected, Code: "invalid", Message: "no"})
+	answer(t, db, protocol.OpResult{OpID: refusedOp.OpID, Result: model.ResultRejected, Code: "invalid", Message: "no"},
+		protocol.OpResult{OpID: ackedOp.OpID, Result: model.ResultApplied, Record: &protocol.Record{ID: acked.ID, Collection: "note",
+			MatterID: m, Version: 1, Fields: acked.Fields}})
+	// The ack's journal entry refers to the create's for its values.
+	var refs int
+	if err := db.r.QueryRowContext(bg, "SELECT count(*) FROM journal WHERE after LIKE '"+entryRef+"%'").Scan(&refs); err != nil || refs != 1 {
+		t.Fatalf("%d journal entries refer to another for their values (%v), want the ack's", refs, err)
+	}
 	gone := syncedNote(t, db, m, 4, model.Fields{"title": "to delete"})
 	if err := db.Delete(bg, gone); err != nil {
 		t.Fatal(err)

@@ -89,15 +89,27 @@ func (db *DB) Journal(ctx context.Context, q JournalQuery) ([]JournalEntry, erro
 	return out, nil
 }
 
-// journalCols are the columns scanJournal reads.
-const journalCols = "seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version"
+// journalCols are the columns scanJournal reads: the entry's own, then,
+// for an entry whose after is another entry's (entryRef), that entry's
+// after and the op, kind and time its place names.
+const journalCols = "seq, at, actor, kind, record_id, collection, op_id, summary, before, after, undoes, version, " +
+	"(SELECT r.after FROM journal r WHERE r.seq = " + journalAfterRef + "), " +
+	"(SELECT r.op_id || '|' || r.kind || '|' || r.at FROM journal r WHERE r.seq = " + journalAfterRef + ")"
+
+// journalAfterRef is the seq journal.after refers to, NULL when it holds
+// the values themselves.
+const journalAfterRef = "CASE WHEN substr(journal.after, 1, 1) = '" + entryRef + "' THEN CAST(substr(journal.after, 2) AS INTEGER) END"
+
+// journalAfterCol is after's place in journalRow.
+const journalAfterCol = 8
 
 // scanJournal reads one journal row of journalCols, its sealed text opened.
 func (db *DB) scanJournal(s rowScanner) (JournalEntry, error) {
 	var e JournalEntry
 	var at int64
-	var before, after sql.NullString
-	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after, &e.Undoes, &e.Version); err != nil {
+	var before, after, refAfter, refPlace sql.NullString
+	if err := s.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &e.Summary, &before, &after, &e.Undoes, &e.Version,
+		&refAfter, &refPlace); err != nil {
 		return e, mapErr(err)
 	}
 	e.At = fromNanos(at)
@@ -108,8 +120,13 @@ func (db *DB) scanJournal(s rowScanner) (JournalEntry, error) {
 	if before, err = db.openText(before, journalPlace("before", &e, at)); err != nil {
 		return e, err
 	}
-	if after, err = db.openText(after, journalPlace("after", &e, at)); err != nil {
-		return e, err
+	if after.Valid && strings.HasPrefix(after.String, entryRef) {
+		after, err = db.openEntryOf(e.Collection, e.RecordID, refAfter, refPlace)
+	} else {
+		after, err = db.openText(after, journalPlace("after", &e, at))
+	}
+	if err != nil {
+		return e, fmt.Errorf("journal entry %d: %w", e.Seq, err)
 	}
 	if e.Before, err = decodeFields(before); err != nil {
 		return e, err

@@ -3,6 +3,7 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"strconv"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -22,14 +23,22 @@ func (db *DB) applySimpleAck(ctx context.Context, tx *sql.Tx, b *pushBatch, t op
 			return err
 		}
 	}
-	after, err := t.fieldsJSON()
-	if err != nil {
-		return err
+	// The entry's after is the op's fields: where a journal entry holds
+	// them (a create's), a reference to it rather than a second copy.
+	var after any
+	if !t.entry.Valid {
+		var err error
+		if after, err = t.fieldsJSON(); err != nil {
+			return err
+		}
 	}
 	row, err := db.journalRow(JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), Version: version}, after)
 	if err != nil {
 		return err
+	}
+	if t.entry.Valid {
+		row[journalAfterCol] = entryRef + strconv.FormatInt(t.entry.Int64, 10)
 	}
 	b.journal = append(b.journal, row)
 	return nil

@@ -209,16 +209,28 @@ func pushedView(t *testing.T, db *DB) string {
 		var e JournalEntry
 		var at int64
 		var summary string
-		var before, after sql.NullString
+		var before, after, refAfter, refPlace sql.NullString
 		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Kind, &e.RecordID, &e.Collection, &e.OpID, &summary, &before, &after,
-			&e.Undoes, &e.Version); err != nil {
+			&e.Undoes, &e.Version, &refAfter, &refPlace); err != nil {
 			t.Fatal(err)
 		}
 		if summary, err = db.openString(summary, journalPlace("summary", &e, at)); err != nil {
 			t.Fatal(err)
 		}
+		// An after that refers to another entry (a simple ack's) shows
+		// the text it refers to.
+		var shown string
+		if strings.HasPrefix(after.String, entryRef) {
+			text, err := db.openEntryOf(e.Collection, e.RecordID, refAfter, refPlace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown = fmt.Sprintf("%v:%s", text.Valid, text.String)
+		} else {
+			shown = opened(after, journalPlace("after", &e, at))
+		}
 		fmt.Fprintf(&b, "%d %d %s %s %s %s %s %q %s %s %d %d\n", e.Seq, at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID, summary,
-			opened(before, journalPlace("before", &e, at)), opened(after, journalPlace("after", &e, at)), e.Undoes, e.Version)
+			opened(before, journalPlace("before", &e, at)), shown, e.Undoes, e.Version)
 	}
 	rows.Close()
 	b.WriteString("--\n")
