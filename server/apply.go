@@ -30,33 +30,36 @@ const (
 )
 
 // applyOp decides and writes one op together with its ledger row and
-// audit row, inside tx (a savepoint of its push's transaction). A replayed
-// op id returns the stored result and changes nothing.
-func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *accessCache, op model.Op) (protocol.OpResult, error) {
+// audit row, inside tx (a savepoint of its push's transaction). It returns
+// the op's result and its JSON (encodeResult), which the ledger row holds
+// and the push's answer carries. A replayed op id returns the stored
+// result and changes nothing.
+func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *accessCache, op model.Op) (protocol.OpResult, []byte, error) {
 	var res protocol.OpResult
 	e, err := tx.Ledger(ctx, op.OpID)
 	switch {
 	case err == nil:
 		if e.User != p.user {
-			return rejected(op, protocol.CodeIDConflict, msgOpIDTaken), nil
+			return answered(rejected(op, protocol.CodeIDConflict, msgOpIDTaken))
 		}
 		if err := json.Unmarshal(e.Result, &res); err != nil {
-			return res, fmt.Errorf("decode ledger result: %w", err)
+			return res, nil, fmt.Errorf("decode ledger result: %w", err)
 		}
 		// The stored answer may hold a record of a matter the user has
 		// since lost; never show it again.
 		if res.Record != nil {
 			ok, err := acc.visible(ctx, s, tx, p, res.Record.MatterID)
 			if err != nil {
-				return res, err
+				return res, nil, err
 			}
 			if !ok {
 				res.Record = nil
 			}
 		}
-		return res, nil
+		// Encoded again, not sent as stored: the record may be out of it.
+		return answered(res)
 	case !errors.Is(err, store.ErrNotFound):
-		return res, err
+		return res, nil, err
 	case op.Resent:
 		// Every answer stored at a sequence from LedgerThrough on is still
 		// here, and an op is answered at a head no lower than the cursor
@@ -66,21 +69,27 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *ac
 		// it take effect twice.
 		h, err := tx.Head(ctx)
 		if err != nil {
-			return res, err
+			return res, nil, err
 		}
 		if op.SentSince < h.LedgerThrough {
-			return rejected(op, protocol.CodeOutcomeUnknown, msgUnknown), nil
+			return answered(rejected(op, protocol.CodeOutcomeUnknown, msgUnknown))
 		}
 	}
 	a := &applier{s: s, tx: tx, p: p, acc: acc, op: op}
 	if res, err = a.run(ctx); err != nil {
-		return res, err
+		return res, nil, err
 	}
-	b, err := json.Marshal(res)
+	res, b, err := answered(res)
 	if err != nil {
-		return res, fmt.Errorf("encode result: %w", err)
+		return res, nil, err
 	}
-	return res, tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
+	return res, b, tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
+}
+
+// answered returns res with its JSON.
+func answered(res protocol.OpResult) (protocol.OpResult, []byte, error) {
+	b, err := encodeResult(&res)
+	return res, b, err
 }
 
 func rejected(op model.Op, code protocol.Code, msg string) protocol.OpResult {

@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
+	"casefile/internal/fieldtext"
 	"casefile/server/store"
 )
 
@@ -33,24 +34,46 @@ func (s *Server) audit(ctx context.Context, tx store.Tx, e *store.AuditEntry) er
 
 // digest is the hex SHA-256 of v's JSON.
 func digest(v any) string {
-	b, err := json.Marshal(v)
+	b, err := fieldtext.AppendJSON(nil, v)
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hexSum(b)
 }
 
 // recordDigest fingerprints a record's state for the audit log, without
-// putting its content there.
+// putting its content there: the SHA-256 of the JSON json.Marshal wrote
+// for
+//
+//	struct {
+//		Collection string         `json:"collection"`
+//		Matter     string         `json:"matter"`
+//		Version    int64          `json:"version"`
+//		Deleted    bool           `json:"deleted"`
+//		Fields     map[string]any `json:"fields"`
+//	}
+//
+// byte for byte, so that the digests of chains written by json.Marshal
+// still verify.
 func recordDigest(r store.Record) string {
-	return digest(struct {
-		Collection string         `json:"collection"`
-		Matter     string         `json:"matter"`
-		Version    int64          `json:"version"`
-		Deleted    bool           `json:"deleted"`
-		Fields     map[string]any `json:"fields"`
-	}{r.Collection, r.MatterID, r.Version, r.Deleted, r.Fields})
+	var buf [digestBuf]byte
+	b := fieldtext.AppendString(append(buf[:0], `{"collection":`...), r.Collection)
+	b = fieldtext.AppendString(append(b, `,"matter":`...), r.MatterID)
+	b = strconv.AppendInt(append(b, `,"version":`...), r.Version, 10)
+	b = strconv.AppendBool(append(b, `,"deleted":`...), r.Deleted)
+	b, err := fieldtext.AppendObject(append(b, `,"fields":`...), r.Fields)
+	if err != nil {
+		return ""
+	}
+	return hexSum(append(b, '}'))
+}
+
+// digestBuf is room on the stack for most records' digested JSON.
+const digestBuf = 512
+
+func hexSum(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // AuditReport is the outcome of VerifyAudit.

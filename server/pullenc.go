@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"time"
-	"unicode/utf8"
+
+	"casefile/internal/fieldtext"
 )
 
 // appendJSON appends a's JSON, byte for byte what json.Marshal writes for
@@ -63,49 +63,34 @@ func (r *pulledRecord) appendJSON(b []byte) ([]byte, error) {
 	if len(r.Fields) == 0 {
 		return nil, errors.New("record " + r.ID + " has no fields text")
 	}
-	b = appendString(append(b, `{"id":`...), r.ID)
-	b = appendString(append(b, `,"collection":`...), r.Collection)
-	b = appendString(append(b, `,"matter_id":`...), r.MatterID)
+	b = append(append(r.appendHead(b), `,"fields":`...), r.Fields...)
+	return r.appendTail(b)
+}
+
+// appendHead opens a record's JSON and writes what comes before its
+// fields; appendTail writes what comes after them and closes it. Between
+// them the fields go as text (a pull) or encoded (a push's answer).
+func (r *pulledRecord) appendHead(b []byte) []byte {
+	b = fieldtext.AppendString(append(b, `{"id":`...), r.ID)
+	b = fieldtext.AppendString(append(b, `,"collection":`...), r.Collection)
+	b = fieldtext.AppendString(append(b, `,"matter_id":`...), r.MatterID)
 	b = strconv.AppendInt(append(b, `,"version":`...), r.Version, 10)
 	b = strconv.AppendInt(append(b, `,"seq":`...), r.Seq, 10)
 	if r.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
-	b = append(append(b, `,"fields":`...), r.Fields...)
-	b = appendString(append(b, `,"created_by":`...), r.CreatedBy)
-	b, err := appendTime(append(b, `,"created_at":`...), r.CreatedAt)
+	return b
+}
+
+func (r *pulledRecord) appendTail(b []byte) ([]byte, error) {
+	b = fieldtext.AppendString(append(b, `,"created_by":`...), r.CreatedBy)
+	b, err := fieldtext.AppendTime(append(b, `,"created_at":`...), r.CreatedAt)
 	if err != nil {
 		return nil, err
 	}
-	b = appendString(append(b, `,"updated_by":`...), r.UpdatedBy)
-	if b, err = appendTime(append(b, `,"updated_at":`...), r.UpdatedAt); err != nil {
+	b = fieldtext.AppendString(append(b, `,"updated_by":`...), r.UpdatedBy)
+	if b, err = fieldtext.AppendTime(append(b, `,"updated_at":`...), r.UpdatedAt); err != nil {
 		return nil, err
 	}
 	return append(b, '}'), nil
-}
-
-// appendString appends s as encoding/json quotes it: plain printable
-// ASCII as it is, anything else (escapes, HTML's <, > and &, other
-// characters, invalid UTF-8) through encoding/json itself.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendTime appends t as time.Time's MarshalJSON writes it, failing as it
-// does for a year it cannot write.
-func appendTime(b []byte, t time.Time) ([]byte, error) {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return nil, errors.New("time " + t.String() + " has a year outside [0,9999]")
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), nil
 }

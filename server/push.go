@@ -42,6 +42,8 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	resp := protocol.PushResponse{Results: make([]protocol.OpResult, 0, len(req.Ops))}
+	texts := make([][]byte, 0, len(req.Ops))
+	size := pushAnswerSize
 	var failed []error
 	for _, o := range outcomes {
 		if o.err != nil {
@@ -50,6 +52,8 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		}
 		s.metrics.opResult(o.res.Result)
 		resp.Results = append(resp.Results, o.res)
+		texts = append(texts, o.text)
+		size += len(o.text) + 1
 	}
 	if len(failed) > 0 {
 		// The other ops are committed. v1 has no per-op "try again"
@@ -63,6 +67,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	if theirs := r.Header.Get(protocol.HeaderSchema); theirs != "" && theirs != s.schemaPrint {
 		for i := range resp.Results {
 			explainDrift(&resp.Results[i])
+			texts[i] = nil // it may have rewritten the result: encode it again
 		}
 	}
 	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
@@ -73,14 +78,24 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	}
 	s.metrics.pushed(time.Since(start))
 	s.log.Debug("push", append(logAttrs(p), "ops", len(req.Ops), "head", head)...)
-	writeJSON(w, http.StatusOK, resp)
+	body, err := appendPushResponse(make([]byte, 0, size), &resp, texts)
+	if err != nil {
+		// json.Marshal fails on it too: writeJSON answers as it did.
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	writeJSONBody(w, http.StatusOK, body)
 }
 
-// outcome is what became of one op of a batch: its result, or the error
-// that undid it.
+// pushAnswerSize is room for a push's answer but for its results.
+const pushAnswerSize = 128
+
+// outcome is what became of one op of a batch: its result and the result's
+// JSON, or the error that undid it.
 type outcome struct {
-	res protocol.OpResult
-	err error
+	res  protocol.OpResult
+	text []byte
+	err  error
 }
 
 // clientCursor reads the pull cursor a push names in HeaderCursor.
@@ -190,10 +205,10 @@ func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob, guarded 
 		}
 		if guarded {
 			o.err = tx.Savepoint(ctx, func(tx store.Tx) (err error) {
-				o.res, err = s.applyOp(ctx, tx, j.p, acc, op)
+				o.res, o.text, err = s.applyOp(ctx, tx, j.p, acc, op)
 				return err
 			})
-		} else if o.res, o.err = s.applyOp(ctx, tx, j.p, acc, op); o.err != nil && !errors.Is(o.err, store.ErrTxLost) {
+		} else if o.res, o.text, o.err = s.applyOp(ctx, tx, j.p, acc, op); o.err != nil && !errors.Is(o.err, store.ErrTxLost) {
 			return fmt.Errorf("%w: op %s: %w", errOpFailed, op.OpID, o.err)
 		}
 		if matterOp {

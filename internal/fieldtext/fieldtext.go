@@ -1,10 +1,11 @@
 // Package fieldtext reads a record's fields as JSON text without decoding
 // them: whether the text is exactly what decoding and encoding again would
-// write, so that it can be passed on as it is.
+// write, so that it can be passed on as it is. And it writes them, and
+// the answers that carry them, as encoding/json does, byte for byte,
+// without its reflection (append.go).
 package fieldtext
 
 import (
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
@@ -146,8 +147,9 @@ func canonicalNumber(s string, i int) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	b, err := json.Marshal(f)
-	if err != nil || string(b) != s[i:j] {
+	// ParseFloat fails rather than give NaN or an infinity here.
+	var buf [32]byte
+	if string(AppendFloat(buf[:0], f)) != s[i:j] {
 		return 0, false
 	}
 	return j, true

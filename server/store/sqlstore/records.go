@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"casefile/internal/fieldtext"
@@ -178,30 +179,9 @@ func (t *txn) MatterHolds(ctx context.Context, matterID string) (map[string]int6
 }
 
 func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
-	fields := r.Fields
-	if fields == nil {
-		fields = model.Fields{}
-	}
-	fj, err := json.Marshal(fields)
+	fj, vj, cj, err := encodeRecordJSON(r)
 	if err != nil {
-		return fmt.Errorf("encode fields: %w", err)
-	}
-	versions := r.FieldVersions
-	if versions == nil {
-		versions = map[string]int64{}
-	}
-	vj, err := json.Marshal(versions)
-	if err != nil {
-		return fmt.Errorf("encode field versions: %w", err)
-	}
-	// Kept to the microsecond, as every other time of the store.
-	changes := map[string]store.FieldChange{}
-	for f, ch := range r.FieldChanges {
-		changes[f] = store.FieldChange{By: ch.By, At: fromMicro(ch.At.UnixMicro())}
-	}
-	cj, err := json.Marshal(changes)
-	if err != nil {
-		return fmt.Errorf("encode field changes: %w", err)
+		return err
 	}
 	// created_seq is set by the insert only: an update or a restore keeps
 	// the seq at which the row first existed (see Removals). changed_seq
@@ -212,9 +192,57 @@ func (t *txn) PutRecord(ctx context.Context, r store.Record) error {
 	// transaction held the head's lock.
 	delete(t.pending.recordAbsent, r.ID)
 	delete(t.pending.records, r.ID)
-	t.pending.addWrite([]any{r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, string(fj), string(vj),
-		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro(), string(cj)})
+	t.pending.addWrite([]any{r.ID, r.Collection, r.MatterID, r.Version, r.Seq, r.Deleted, fj, vj,
+		r.CreatedBy, r.CreatedAt.UnixMicro(), r.UpdatedBy, r.UpdatedAt.UnixMicro(), cj})
 	return nil
+}
+
+// recordJSONSize is room for most records' fields, field versions and
+// field changes as JSON.
+const recordJSONSize = 512
+
+// encodeRecordJSON returns the JSON of a record's fields, field versions
+// and field changes as its row holds them, byte for byte what json.Marshal
+// writes for them: an absent map as {}, and each change's time to the
+// microsecond, as every other time of the store. The three are encoded
+// into one buffer and made one string, cut in three.
+func encodeRecordJSON(r store.Record) (fields, versions, changes string, err error) {
+	f := r.Fields
+	if f == nil {
+		f = model.Fields{}
+	}
+	b, err := fieldtext.AppendObject(make([]byte, 0, recordJSONSize), f)
+	if err != nil {
+		return "", "", "", fmt.Errorf("encode fields: %w", err)
+	}
+	nf := len(b)
+	v := r.FieldVersions
+	if v == nil {
+		v = map[string]int64{}
+	}
+	b, _ = fieldtext.AppendMap(b, v, appendInt)
+	nv := len(b)
+	c := r.FieldChanges
+	if c == nil {
+		c = map[string]store.FieldChange{}
+	}
+	if b, err = fieldtext.AppendMap(b, c, appendFieldChange); err != nil {
+		return "", "", "", fmt.Errorf("encode field changes: %w", err)
+	}
+	s := string(b)
+	return s[:nf], s[nf:nv], s[nv:], nil
+}
+
+func appendInt(b []byte, v int64) ([]byte, error) { return strconv.AppendInt(b, v, 10), nil }
+
+// appendFieldChange appends ch's JSON, its time to the microsecond.
+func appendFieldChange(b []byte, ch store.FieldChange) ([]byte, error) {
+	b = fieldtext.AppendString(append(b, `{"by":`...), ch.By)
+	b, err := fieldtext.AppendTime(append(b, `,"at":`...), fromMicro(ch.At.UnixMicro()))
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // recordWriteCols are the values of a record row flushRecords sends:
