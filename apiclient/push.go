@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"casefile/internal/fieldtext"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -20,19 +21,6 @@ type PushOp struct {
 	FieldsJSON []byte
 }
 
-// wireOp is model.Op as JSON with its fields already encoded: the same
-// members, tags and order (TestWireOpMatchesModelOp holds them together).
-type wireOp struct {
-	OpID        string          `json:"op_id"`
-	RecordID    string          `json:"record_id"`
-	Collection  string          `json:"collection"`
-	Kind        model.OpKind    `json:"kind"`
-	Fields      json.RawMessage `json:"fields,omitempty"`
-	BaseVersion int64           `json:"base_version"`
-	Resent      bool            `json:"resent,omitempty"`
-	SentSince   int64           `json:"sent_since,omitempty"`
-}
-
 // Push is a push's request body, encoded once: a caller can weigh it
 // before sending it.
 type Push struct {
@@ -40,32 +28,69 @@ type Push struct {
 	body []byte
 }
 
-// EncodePush encodes the request body of a push of ops.
+// EncodePush encodes the request body of a push of ops: what encoding
+// protocol.PushRequest of the ops writes, byte for byte
+// (TestEncodePushIsJSONs), without reflection.
 func EncodePush(ops []PushOp) (*Push, error) {
-	wire := make([]wireOp, len(ops))
-	for i, o := range ops {
-		fields := json.RawMessage(o.FieldsJSON)
-		if fields == nil && o.Fields != nil {
-			b, err := json.Marshal(o.Fields)
-			if err != nil {
+	size := 16
+	for i := range ops {
+		size += len(ops[i].FieldsJSON) + 192
+	}
+	b := append(make([]byte, 0, size), `{"ops":`...)
+	if ops == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range ops {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendOp(b, &ops[i]); err != nil {
 				return nil, fmt.Errorf("encode push: %w", err)
 			}
-			fields = b
 		}
-		if string(fields) == "{}" || string(fields) == "null" {
-			// model.Op leaves out empty fields (omitempty).
-			fields = nil
+		b = append(b, ']')
+	}
+	return &Push{ops: ops, body: append(b, '}')}, nil
+}
+
+// appendOp appends o as encoding model.Op writes it, its fields the
+// FieldsJSON given or Fields encoded.
+func appendOp(b []byte, o *PushOp) ([]byte, error) {
+	b = fieldtext.AppendString(append(b, `{"op_id":`...), o.OpID)
+	b = fieldtext.AppendString(append(b, `,"record_id":`...), o.RecordID)
+	b = fieldtext.AppendString(append(b, `,"collection":`...), o.Collection)
+	b = fieldtext.AppendString(append(b, `,"kind":`...), string(o.Kind))
+	// model.Op leaves out empty fields (omitempty).
+	switch fields := o.FieldsJSON; {
+	case fields != nil && string(fields) != "{}" && string(fields) != "null":
+		b = append(b, `,"fields":`...)
+		if fieldtext.Canonical(string(fields)) {
+			b = append(b, fields...)
+			break
 		}
-		wire[i] = wireOp{OpID: o.OpID, RecordID: o.RecordID, Collection: o.Collection, Kind: o.Kind, Fields: fields,
-			BaseVersion: o.BaseVersion, Resent: o.Resent, SentSince: o.SentSince}
+		// Text written otherwise goes as encoding/json writes a raw
+		// message: checked, compacted, HTML escaped.
+		raw, err := json.Marshal(json.RawMessage(fields))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, raw...)
+	case fields == nil && len(o.Fields) > 0:
+		var err error
+		if b, err = fieldtext.AppendObject(append(b, `,"fields":`...), o.Fields); err != nil {
+			return nil, err
+		}
 	}
-	body, err := json.Marshal(struct {
-		Ops []wireOp `json:"ops"`
-	}{wire})
-	if err != nil {
-		return nil, fmt.Errorf("encode push: %w", err)
+	b = strconv.AppendInt(append(b, `,"base_version":`...), o.BaseVersion, 10)
+	if o.Resent {
+		b = append(b, `,"resent":true`...)
 	}
-	return &Push{ops: ops, body: body}, nil
+	if o.SentSince != 0 {
+		b = strconv.AppendInt(append(b, `,"sent_since":`...), o.SentSince, 10)
+	}
+	return append(b, '}'), nil
 }
 
 // Size is the length of the request body in bytes, before compression.

@@ -6,28 +6,66 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"sync"
 	"testing"
 
+	"pgregory.net/rapid"
+
+	"casefile/internal/fieldtext/fieldtexttest"
 	"casefile/model"
 	"casefile/protocol"
 )
 
-// TestWireOpMatchesModelOp: wireOp has model.Op's members, in its order,
-// with its JSON tags, so that a push of encoded fields writes what
-// encoding model.Op writes.
-func TestWireOpMatchesModelOp(t *testing.T) {
-	m, w := reflect.TypeFor[model.Op](), reflect.TypeFor[wireOp]()
-	if m.NumField() != w.NumField() {
-		t.Fatalf("model.Op has %d members, wireOp %d", m.NumField(), w.NumField())
-	}
-	for i := range m.NumField() {
-		mf, wf := m.Field(i), w.Field(i)
-		if mf.Name != wf.Name || mf.Tag != wf.Tag || (mf.Name != "Fields" && mf.Type != wf.Type) {
-			t.Errorf("member %d: model.Op %s %s %s, wireOp %s %s %s", i, mf.Name, mf.Type, mf.Tag, wf.Name, wf.Type, wf.Tag)
+// TestEncodePushIsJSONs: EncodePush writes what encoding the ops as a
+// protocol.PushRequest writes, byte for byte, whether an op carries its
+// fields decoded, encoded as json writes them, or encoded otherwise
+// (indented: encoding/json compacts a raw message).
+func TestEncodePushIsJSONs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var ops []model.Op
+		if !rapid.Bool().Draw(t, "nil ops") {
+			ops = rapid.SliceOfN(rapid.Custom(func(t *rapid.T) model.Op {
+				return model.Op{OpID: fieldtexttest.String().Draw(t, "op id"), RecordID: fieldtexttest.String().Draw(t, "record id"),
+					Collection: fieldtexttest.String().Draw(t, "collection"), Kind: model.OpKind(fieldtexttest.String().Draw(t, "kind")),
+					Fields: fieldtexttest.Object(0).Draw(t, "fields"), BaseVersion: rapid.Int64().Draw(t, "base version"),
+					Resent: rapid.Bool().Draw(t, "resent"), SentSince: rapid.Int64().Draw(t, "sent since")}
+			}), 0, 5).Draw(t, "ops")
 		}
-	}
+		want, err := json.Marshal(protocol.PushRequest{Ops: ops})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p []PushOp
+		if ops != nil {
+			p = make([]PushOp, len(ops))
+		}
+		for i, o := range ops {
+			p[i] = PushOp{Op: o}
+			switch rapid.SampledFrom([]string{"decoded", "encoded", "indented"}).Draw(t, "fields as") {
+			case "encoded":
+				if o.Fields != nil {
+					if p[i].FieldsJSON, err = json.Marshal(o.Fields); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p[i].Fields = nil
+			case "indented":
+				if o.Fields != nil {
+					if p[i].FieldsJSON, err = json.MarshalIndent(o.Fields, "", " "); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p[i].Fields = nil
+			}
+		}
+		push, err := EncodePush(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(push.body) != string(want) || push.Size() != len(want) {
+			t.Fatalf("encoded\n%q\nwant\n%q", push.body, want)
+		}
+	})
 }
 
 // TestEncodedFieldsPushLikeModelOps: a push whose ops carry their fields
