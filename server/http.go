@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"casefile/internal/jsonread"
 	"casefile/protocol"
 )
 
@@ -224,6 +225,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	}
 	if !utf8.Valid(body) {
 		return errBadRequest("The request body is not valid UTF-8.")
+	}
+	switch p := v.(type) {
+	case *protocol.PushRequest:
+		// A push is decoded without reflection when it can be. What
+		// decodePushRequest takes, everything below would take, and it has
+		// no key twice; what it declines goes below for its answer.
+		if jsonread.Into(p, body, decodePushRequest) {
+			return nil
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
