@@ -7,6 +7,7 @@ package apiclient
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,10 +20,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"casefile/internal/keep"
 	"casefile/protocol"
 )
 
@@ -49,10 +50,10 @@ type Client struct {
 	hc      *http.Client
 	timeout time.Duration
 	now     func() time.Time
-	schema  string      // this device's schema fingerprint, sent with every request
-	id      string      // this client's protocol.HeaderClient, on pushes and streams
-	gzipUp  atomic.Bool // the server reads gzip request bodies
-	gzips   sync.Pool   // *gzip.Writer kept between request bodies
+	schema  string                 // this device's schema fingerprint, sent with every request
+	id      string                 // this client's protocol.HeaderClient, on pushes and streams
+	gzipUp  atomic.Bool            // the server reads gzip request bodies
+	gzips   keep.Few[*gzip.Writer] // compressors kept between request bodies
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -66,7 +67,8 @@ func NewClient(server, token string, hc *http.Client, opts ...Option) (*Client, 
 	if hc == nil {
 		hc = DefaultHTTPClient()
 	}
-	c := &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now, id: newClientID()}
+	c := &Client{base: u, token: token, hc: hc, timeout: DefaultRequestTimeout, now: time.Now, id: newClientID(),
+		gzips: keep.New[*gzip.Writer](keptBuffers)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -297,7 +299,10 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 		}
 		return nil
 	}
-	buf := answerBuffers.Get().(*bytes.Buffer)
+	buf, ok := answerBuffers.Get()
+	if !ok {
+		buf = new(bytes.Buffer)
+	}
 	defer putAnswerBuffer(buf)
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswerBytes+1)); err != nil {
 		return transportError(parent, wd.explain(err))
@@ -315,7 +320,11 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 // answerBuffers hold answers' bodies while they are decoded (nothing
 // decoded refers to them), so that a first sync's pages of a few
 // megabytes each do not grow and clear a new buffer every time.
-var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var answerBuffers = keep.New[*bytes.Buffer](keptBuffers)
+
+// keptBuffers is how many answer buffers, and compressors a client, are
+// kept: as many as a sync has requests in flight, and some.
+const keptBuffers = 4
 
 // maxPooledAnswer is the largest buffer kept for the next answer.
 const maxPooledAnswer = 32 << 20

@@ -37,8 +37,8 @@ func (c *Client) maybeGzip(body []byte) ([]byte, string) {
 		return body, ""
 	}
 	var buf bytes.Buffer
-	zw, _ := c.gzips.Get().(*gzip.Writer)
-	if zw == nil {
+	zw, ok := c.gzips.Get()
+	if !ok {
 		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	} else {
 		zw.Reset(&buf)

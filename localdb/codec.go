@@ -11,15 +11,17 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"casefile/internal/fieldtext"
 	"casefile/model"
 )
 
-// encodeFields writes fields as a JSON object; nil is "{}".
+// encodeFields writes fields as a JSON object, as json.Marshal writes it
+// (fieldtext.AppendObject, without reflection); nil is "{}".
 func encodeFields(f model.Fields) (string, error) {
 	if f == nil {
 		return "{}", nil
 	}
-	b, err := json.Marshal(f)
+	b, err := fieldtext.AppendObject(make([]byte, 0, 512), f)
 	if err != nil {
 		return "", fmt.Errorf("encode fields: %w", err)
 	}

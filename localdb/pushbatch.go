@@ -112,7 +112,8 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 		return nil, nil, err
 	}
 	defer rows.Close()
-	known = map[int64]string{}
+	known = make(map[int64]string, len(handed))
+	ops = make([]opText, 0, len(opIDs))
 	var again []string
 	for rows.Next() {
 		t, err := scanOpRaw(rows)

@@ -89,7 +89,11 @@ func (db *DB) checkSealing(ctx context.Context, s Sealer) error {
 // place names where a sealed value lives: its table and column and the
 // row's identity. A value moved to another place fails to open.
 func place(table, column string, ids ...string) []byte {
-	b := make([]byte, 0, 96)
+	n := len(table) + 1 + len(column)
+	for _, id := range ids {
+		n += 1 + len(id)
+	}
+	b := make([]byte, 0, n)
 	b = append(b, table...)
 	b = append(b, '|')
 	b = append(b, column...)

@@ -123,6 +123,7 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bo
 		}
 		seqs := make([]int64, len(ops))
 		recordIDs := make([]string, len(ops))
+		out = make([]OutboxOp, 0, len(ops))
 		for i, o := range ops {
 			seqs[i], recordIDs[i] = o.seq, o.RecordID
 		}

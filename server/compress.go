@@ -3,22 +3,23 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"io"
 	"net/http"
+	"runtime"
 	"strings"
-	"sync"
+
+	"casefile/internal/keep"
 )
 
 // gzipMinBytes is the smallest answer worth compressing: below it the
 // gzip header and the CPU cost more than they save.
 const gzipMinBytes = 1 << 10
 
-// gzipPool keeps compressors between answers; BestSpeed because on a
-// fast link the CPU is the cost, and JSON compresses well even at level 1.
-var gzipPool = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return w
-}}
+// gzips keeps compressors between answers (internal/keep: a sync.Pool,
+// emptied by collections, built most of a megabyte anew for most
+// answers), as many as there are cores to compress on, and some;
+// BestSpeed because on a fast link the CPU is the cost, and JSON
+// compresses well even at level 1.
+var gzips = keep.New[*gzip.Writer](2 * runtime.GOMAXPROCS(0))
 
 // acceptsGzip reports whether a request's Accept-Encoding allows gzip.
 func acceptsGzip(r *http.Request) bool {
@@ -40,8 +41,11 @@ func gzipBody(b []byte) []byte {
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(b) / 4)
-	zw := gzipPool.Get().(*gzip.Writer)
-	defer gzipPool.Put(zw)
+	zw, ok := gzips.Get()
+	if !ok {
+		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	}
+	defer gzips.Put(zw)
 	zw.Reset(&buf)
 	if _, err := zw.Write(b); err != nil {
 		return nil
