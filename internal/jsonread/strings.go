@@ -40,6 +40,28 @@ func plainEnd(b []byte, i int) int {
 // as it is (as writers write nearly every key); one with an escape or a
 // byte that is not UTF-8 is rewritten as encoding/json rewrites it.
 func (d *Reader) rawKey() ([]byte, bool) {
+	var s string
+	raw, ok := d.quoted(&s)
+	if ok && raw == nil {
+		return []byte(s), true
+	}
+	return raw, ok
+}
+
+// Str reads a string. Most are taken as they are; one with an escape or a
+// byte that is not UTF-8 is rewritten as encoding/json rewrites it.
+func (d *Reader) Str(s *string) bool {
+	raw, ok := d.quoted(s)
+	if ok && raw != nil {
+		*s = string(raw)
+	}
+	return ok
+}
+
+// quoted reads a string. One written as it is (no escape, valid UTF-8),
+// as nearly every one is, comes back as its bytes in the input; any other
+// is rewritten as encoding/json rewrites it, into *s, and raw is nil.
+func (d *Reader) quoted(s *string) (raw []byte, ok bool) {
 	if !d.take('"') {
 		return nil, false
 	}
@@ -50,16 +72,15 @@ func (d *Reader) rawKey() ([]byte, bool) {
 		c := d.b[d.i]
 		switch {
 		case c == '"':
+			raw = d.b[start:d.i]
 			d.i++
-			key := d.b[start : d.i-1]
-			if !ascii && !utf8.Valid(key) {
-				return unquote(key), true
+			if !ascii && !utf8.Valid(raw) {
+				*s = string(unquote(raw))
+				return nil, true
 			}
-			return key, true
+			return raw, true
 		case c == '\\':
-			var s string
-			ok := d.escaped(start, &s)
-			return []byte(s), ok
+			return nil, d.escaped(start, s)
 		case c < 0x20:
 			return nil, false
 		case c >= utf8.RuneSelf:
@@ -68,39 +89,6 @@ func (d *Reader) rawKey() ([]byte, bool) {
 		d.i++
 	}
 	return nil, false
-}
-
-// Str reads a string. Most are taken as they are; one with an escape or a
-// byte that is not UTF-8 is rewritten as encoding/json rewrites it.
-func (d *Reader) Str(s *string) bool {
-	if !d.take('"') {
-		return false
-	}
-	start := d.i
-	d.i = plainEnd(d.b, d.i)
-	ascii := true
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			raw := d.b[start:d.i]
-			d.i++
-			if !ascii && !utf8.Valid(raw) {
-				*s = string(unquote(raw))
-				return true
-			}
-			*s = string(raw)
-			return true
-		case c == '\\':
-			return d.escaped(start, s)
-		case c < 0x20:
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-		d.i++
-	}
-	return false
 }
 
 // escaped finishes reading a string that began at start and has an
