@@ -198,6 +198,10 @@ func (w *world) freshDevice(c *client) {
 	c.link.force(protocol.PathPull, fResetMid, fCrawl)
 	w.sync(c)
 	w.sync(c)
+	if n := c.link.unforce(); n > 0 {
+		// Its syncs stopped first (a drawn fault on an earlier request).
+		w.stats.inc("contract: forced faults a fresh device's syncs did not meet", n)
+	}
 	after, err := c.db.Outbox(w.ctx)
 	w.must(c.name+": outbox", err)
 	for _, o := range after {

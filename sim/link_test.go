@@ -160,6 +160,21 @@ func (l *link) force(path string, fs ...fault) {
 	l.forced[path] = append(l.forced[path], fs...)
 }
 
+// unforce drops the faults forced on the next requests that none has met
+// yet, and returns how many there were. A step forces faults to meet them
+// right there; left over (its syncs stopped before those requests), they
+// would hit requests of a later step, even after the network healed.
+func (l *link) unforce() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, fs := range l.forced {
+		n += len(fs)
+	}
+	l.forced = nil
+	return n
+}
+
 func (l *link) setOffline(on bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

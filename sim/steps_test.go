@@ -420,6 +420,7 @@ func (w *world) heal() {
 	for _, c := range w.clients {
 		c.offlineLeft = 0
 		c.link.setOffline(false)
+		c.link.unforce()
 		if c.workOffline {
 			c.workOffline = false
 			c.s.SetWorkOffline(false)
