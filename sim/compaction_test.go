@@ -52,19 +52,25 @@ var compactionSeeds = []uint64{1, 3, 5, 7, 8, 27, 41, 101, 139, 177, 204, 298, 7
 
 // TestConvergenceCompactionSeeds replays those seeds at full size.
 func TestConvergenceCompactionSeeds(t *testing.T) {
+	replaySeeds(t, "TestConvergenceCompactionSeeds", compactionSeeds, "compactions", "no longer compacts")
+}
+
+// replaySeeds replays seeds at full size, each checked to still meet what
+// it found: the stat named did not stay zero (else it says so, as what).
+func replaySeeds(t *testing.T, name string, seeds []uint64, stat, what string) {
 	if raceEnabled {
 		t.Skip("the seeds replay at full size, without -race (make test runs them)")
 	}
-	for _, seed := range compactionSeeds {
+	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
 			st := newStats()
 			w := newWorld(t, seed, baseConfig, st)
 			w.run()
-			if st.n["compactions"] == 0 {
-				t.Errorf("seed %d no longer compacts; the scenario has changed and the seed shows nothing", seed)
+			if st.n[stat] == 0 {
+				t.Errorf("seed %d %s; the scenario has changed and the seed shows nothing", seed, what)
 			}
-			w.report("TestConvergenceCompactionSeeds")
+			w.report(name)
 		})
 	}
 }

@@ -1,9 +1,6 @@
 package sim
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
 // harnessSeeds found defects of the simulation itself, kept so that they
 // stay fixed:
@@ -20,19 +17,6 @@ var harnessSeeds = []uint64{7087, 7133}
 // TestConvergenceHarnessSeeds replays those seeds at full size and checks
 // that each still meets what it found.
 func TestConvergenceHarnessSeeds(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the seeds replay at full size, without -race (make test runs them)")
-	}
-	for _, seed := range harnessSeeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Parallel()
-			st := newStats()
-			w := newWorld(t, seed, baseConfig, st)
-			w.run()
-			if st.n["contract: forced faults a fresh device's syncs did not meet"] == 0 {
-				t.Errorf("seed %d no longer leaves forced faults unmet; the scenario has changed and the seed shows nothing", seed)
-			}
-			w.report("TestConvergenceHarnessSeeds")
-		})
-	}
+	replaySeeds(t, "TestConvergenceHarnessSeeds", harnessSeeds, "contract: forced faults a fresh device's syncs did not meet",
+		"no longer leaves forced faults unmet")
 }
