@@ -151,7 +151,7 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 // in flight as o was handed out: nothing has taken it again, put it back
 // or rewritten it since.
 func (o *OutboxOp) stillAsHanded(t opText) bool {
-	return t.state == OpSyncing && o.State == OpSyncing && t.attempts == o.Attempts && t.updatedAt == nanos(o.UpdatedAt) &&
+	return t.state == OpSyncing && t.attempts == o.Attempts && t.updatedAt == nanos(o.UpdatedAt) &&
 		t.entry == o.claimed.entry
 }
 

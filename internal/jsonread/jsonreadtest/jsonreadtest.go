@@ -315,6 +315,18 @@ func (w *Writer) Time(t time.Time) {
 	w.B.Write(b)
 }
 
+// AndDamaged runs check on data and then on up to three copies of it,
+// each damaged once more than the one before (Damage), and reports what
+// check said of data itself.
+func AndDamaged(t *rapid.T, data []byte, check func([]byte) bool) bool {
+	ok := check(data)
+	for range rapid.IntRange(0, 3).Draw(t, "damages") {
+		data = Damage(t, data)
+		check(data)
+	}
+	return ok
+}
+
 // Damage changes data at a drawn place: a byte dropped, doubled,
 // replaced or inserted.
 func Damage(t *rapid.T, data []byte) []byte {
