@@ -307,26 +307,29 @@ const seqWindow = 8
 
 // Changes returns a page of a user's changes in sequence order. SQLite
 // plans the query through records_matter_seq and sorts every visible row
-// after the cursor to return the first page, so each page of a first sync
-// cost all the records after it. When the page is full within the next
-// seqWindow × limit sequence numbers — the user sees at least one record
-// in seqWindow — those are read in sequence order instead, stopping at
-// the limit (Dialect.NoIndex keeps the planner off the matter index); the
-// rest of a page that is not full there comes from the query as planned.
+// of the range to return the first page, so each page of a first sync
+// cost all the records after it. The next seqWindow × limit sequence
+// numbers — the whole range when it is no longer (the last pages of a
+// large pull, every page of a small one) — are read in sequence order
+// instead, stopping at the limit (Dialect.NoIndex keeps the planner off
+// the matter index); the rest of a page that is not full there comes
+// from the query as planned. A page then reads at most seqWindow × limit
+// rows it does not return (a user who sees fewer than one record in
+// seqWindow) before the planned query, and sorts none of them.
 // PostgreSQL plans the query well as it is (Dialect.NoIndex is "").
 func (t *txn) Changes(ctx context.Context, q store.ChangeQuery) ([]store.Record, error) {
 	if err := t.flushRecords(ctx); err != nil {
 		return nil, err
 	}
-	if q.All || q.Limit <= 0 || t.d.NoIndex == "" || q.UpTo-q.After <= int64(seqWindow*q.Limit) {
+	if q.All || q.Limit <= 0 || t.d.NoIndex == "" {
 		where, args := t.changesWhere(q)
 		return t.changes(ctx, q, where, args)
 	}
 	near := q
-	near.UpTo = q.After + int64(seqWindow*q.Limit)
+	near.UpTo = min(q.UpTo, q.After+int64(seqWindow*q.Limit))
 	where, args := changesWhere(near, t.d.NoIndex+"matter_id")
 	out, err := t.changes(ctx, near, where, args)
-	if err != nil || len(out) == q.Limit {
+	if err != nil || len(out) == q.Limit || near.UpTo == q.UpTo {
 		return out, err
 	}
 	rest := q
