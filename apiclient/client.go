@@ -54,6 +54,8 @@ type Client struct {
 	id      string                 // this client's protocol.HeaderClient, on pushes and streams
 	gzipUp  atomic.Bool            // the server reads gzip request bodies
 	gzips   keep.Few[*gzip.Writer] // compressors kept between request bodies
+	// fullAnswers: pushes do not ask for lean answers (WithFullPushAnswers).
+	fullAnswers bool
 }
 
 // NewClient returns a client for the server at base (http://host:port or
@@ -102,6 +104,13 @@ func WithUser(name string) Option {
 // because the two schemas differ.
 func WithSchema(fingerprint string) Option {
 	return func(c *Client) { c.schema = fingerprint }
+}
+
+// WithFullPushAnswers makes pushes ask for every result in full, as a
+// client older than lean answers (protocol.HeaderPushAnswer) does; by
+// default they ask for lean ones.
+func WithFullPushAnswers() Option {
+	return func(c *Client) { c.fullAnswers = true }
 }
 
 // WithClock sets the clock that dates Retry-After answers (tests).

@@ -94,7 +94,7 @@ func record(d *jsonread.Reader, r *protocol.Record) bool {
 // op's result.
 var (
 	pushKeys   = jsonread.KeysOf("results", "head", "cursor", "prior")
-	resultKeys = jsonread.KeysOf("op_id", "result", "record", "conflict_fields", "dropped",
+	resultKeys = jsonread.KeysOf("op_id", "result", "record", "fields_sent", "conflict_fields", "dropped",
 		"code", "message", "changed_by", "changed_at", "problems")
 )
 
@@ -134,6 +134,8 @@ func result(d *jsonread.Reader, r *protocol.OpResult) bool {
 		case "record":
 			r.Record = &protocol.Record{}
 			return record(d, r.Record)
+		case "fields_sent":
+			return d.Bool(&r.FieldsSent)
 		case "conflict_fields":
 			return d.Strings(&r.ConflictFields)
 		case "dropped":

@@ -157,6 +157,7 @@ func pushGen() *rapid.Generator[protocol.PushResponse] {
 			}
 			if i < len(page.Records) {
 				r.Record = &page.Records[i]
+				r.FieldsSent = rapid.Bool().Draw(t, "fieldsSent")
 			}
 			if rapid.Bool().Draw(t, "conflictFields") {
 				r.ConflictFields = rapid.SliceOfN(str, 1, 3).Draw(t, "fields")
@@ -210,6 +211,9 @@ func (w *otherWriter) result(r protocol.OpResult) {
 		m["record"] = func() { w.record(*r.Record) }
 	} else if rapid.Bool().Draw(w.T, "nullRecord") {
 		m["record"] = func() { w.Null() }
+	}
+	if r.FieldsSent {
+		m["fields_sent"] = func() { w.Bool(true) }
 	}
 	if r.ConflictFields != nil {
 		m["conflict_fields"] = strs(r.ConflictFields)

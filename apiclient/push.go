@@ -21,6 +21,14 @@ type PushOp struct {
 	FieldsJSON []byte
 }
 
+// sentFields says whether the op sends fields (appendOp writes them).
+func (o *PushOp) sentFields() bool {
+	if o.FieldsJSON != nil {
+		return string(o.FieldsJSON) != "{}" && string(o.FieldsJSON) != "null"
+	}
+	return len(o.Fields) > 0
+}
+
 // Push is a push's request body, encoded once: a caller can weigh it
 // before sending it.
 type Push struct {
@@ -120,21 +128,27 @@ func (c *Client) PushFrom(ctx context.Context, ops []model.Op, cursor int64) (pr
 // SendPush is PushFrom of a push already encoded.
 func (c *Client) SendPush(ctx context.Context, p *Push, cursor int64) (protocol.PushResponse, error) {
 	var out protocol.PushResponse
-	var hdr http.Header
+	hdr := http.Header{}
 	if cursor >= 0 {
-		hdr = http.Header{protocol.HeaderCursor: {strconv.FormatInt(cursor, 10)}}
+		hdr.Set(protocol.HeaderCursor, strconv.FormatInt(cursor, 10))
+	}
+	lean := !c.fullAnswers
+	if lean {
+		hdr.Set(protocol.HeaderPushAnswer, protocol.PushAnswerLean)
 	}
 	if err := c.doHeader(ctx, http.MethodPost, protocol.PathPush, nil, hdr, p.body, &out, c.timeout); err != nil {
 		return out, fmt.Errorf("push: %w", err)
 	}
-	if err := checkPush(p.ops, out); err != nil {
+	if err := checkPush(p.ops, out, lean); err != nil {
 		return out, fmt.Errorf("push: %w", err)
 	}
 	return out, nil
 }
 
-// checkPush makes sure every op got exactly its own answer with a known result.
-func checkPush(ops []PushOp, resp protocol.PushResponse) error {
+// checkPush makes sure every op got exactly its own answer with a known
+// result, and that a result leaves out its record's fields (FieldsSent)
+// only where the push asked (lean) and its op sent fields.
+func checkPush(ops []PushOp, resp protocol.PushResponse, lean bool) error {
 	if len(resp.Results) != len(ops) {
 		return protocolError("push answer has %d results for %d ops", len(resp.Results), len(ops))
 	}
@@ -149,6 +163,9 @@ func checkPush(ops []PushOp, resp protocol.PushResponse) error {
 		}
 		if r.Record != nil && r.Record.ID != ops[i].RecordID {
 			return protocolError("push result %d carries record %q for op on %q", i, r.Record.ID, ops[i].RecordID)
+		}
+		if r.FieldsSent && (!lean || r.Record == nil || r.Record.Fields != nil || !ops[i].sentFields()) {
+			return protocolError("push result %d says its record holds the fields sent, which it cannot", i)
 		}
 	}
 	return nil

@@ -3,9 +3,11 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -230,5 +232,64 @@ func TestClientNamesItself(t *testing.T) {
 	}
 	if got := seen[protocol.PathPull]; len(got) != 2 || got[0] != "" || got[1] != "" {
 		t.Errorf("pulls sent %q; a pull needs no name", got)
+	}
+}
+
+// TestLeanPushAnswers: a push asks for lean answers unless the client was
+// made to ask for full ones, and takes a result that leaves its record's
+// fields out as the ones sent only where it asked and the op sent fields,
+// with no fields in the record; anything else is a protocol error.
+func TestLeanPushAnswers(t *testing.T) {
+	ops := []PushOp{
+		{Op: model.Op{OpID: "a", RecordID: "r1", Collection: "note", Kind: model.OpCreate}, FieldsJSON: []byte(`{"title":"x"}`)},
+		{Op: model.Op{OpID: "b", RecordID: "r2", Collection: "note", Kind: model.OpDelete}},
+	}
+	push, err := EncodePush(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id, fields string) string {
+		return fmt.Sprintf(`{"id":%q,"collection":"note","matter_id":"m","version":1,"seq":3,%s"created_by":"u","created_at":"2026-01-02T03:04:05Z","updated_by":"u","updated_at":"2026-01-02T03:04:05Z"}`, id, fields)
+	}
+	deleted := `{"op_id":"b","result":"applied","record":` + rec("r2", `"deleted":true,"fields":null,`) + `}`
+	for _, c := range []struct {
+		name, answer string
+		full, ok     bool
+	}{
+		{"lean, asked", `{"op_id":"a","result":"applied","record":` + rec("r1", `"fields":null,`) + `,"fields_sent":true}`, false, true},
+		{"lean, not asked", `{"op_id":"a","result":"applied","record":` + rec("r1", `"fields":null,`) + `,"fields_sent":true}`, true, false},
+		{"lean with fields", `{"op_id":"a","result":"applied","record":` + rec("r1", `"fields":{"title":"x"},`) + `,"fields_sent":true}`, false, false},
+		{"lean without a record", `{"op_id":"a","result":"applied","fields_sent":true}`, false, false},
+		{"in full, asked", `{"op_id":"a","result":"applied","record":` + rec("r1", `"fields":{"title":"x"},`) + `}`, false, true},
+		{"in full, not asked", `{"op_id":"a","result":"applied","record":` + rec("r1", `"fields":{"title":"x"},`) + `}`, true, true},
+	} {
+		for _, second := range []string{deleted, strings.Replace(deleted, `}}`, `},"fields_sent":true}`, 1)} {
+			var asked string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked = r.Header.Get(protocol.HeaderPushAnswer)
+				fmt.Fprintf(w, `{"results":[%s,%s],"head":3}`, c.answer, second)
+			}))
+			var opts []Option
+			if c.full {
+				opts = append(opts, WithFullPushAnswers())
+			}
+			cl, err := NewClient(srv.URL, "tok", nil, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := cl.SendPush(context.Background(), push, -1)
+			srv.Close()
+			if want := map[bool]string{false: protocol.PushAnswerLean, true: ""}[c.full]; asked != want {
+				t.Errorf("%s: asked %q, want %q", c.name, asked, want)
+			}
+			// A delete sends no fields: its answer can never leave them out.
+			ok := c.ok && second == deleted
+			if ok != (err == nil) {
+				t.Errorf("%s (%s): err %v, want ok %v", c.name, second, err, ok)
+			}
+			if err == nil && resp.Results[0].FieldsSent != strings.Contains(c.answer, "fields_sent") {
+				t.Errorf("%s: FieldsSent %v", c.name, resp.Results[0].FieldsSent)
+			}
+		}
 	}
 }

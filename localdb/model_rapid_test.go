@@ -57,9 +57,9 @@ func TestStoreModel(t *testing.T) {
 		sm.finalCheck(rt)
 		stats.histories.Add(1)
 	})
-	t.Logf("%d histories, %d steps: %d pushes answered (%d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
+	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
 		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records",
-		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
+		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
 		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load())
 }
@@ -68,6 +68,7 @@ func TestStoreModel(t *testing.T) {
 // interesting cases.
 var stats struct {
 	histories, steps, answers, resolved, pages, dropped, crashes, resyncs atomic.Int64
+	lean                                                                  atomic.Int64 // answers that left out the fields their op sent
 	// editedTombstones: records another user edited, then deleted, while
 	// this device edited its older copy; restores: edits of deleted
 	// records resolved by restoring.

@@ -263,6 +263,10 @@ func ackSummary(op opRow, res protocol.OpResult, version int64) string {
 // the batch read once, the rest one at a time as before, in the answers'
 // order. Answers for ops no longer queued are ignored.
 func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.OpResult, sent []OutboxOp) error {
+	results, err := withSentFields(results, sent)
+	if err != nil {
+		return err
+	}
 	b, err := db.loadPushBatch(ctx, tx, results, sent)
 	if err != nil {
 		return err

@@ -100,7 +100,11 @@ type OpResult struct {
 	Result model.OpResult `json:"result"`
 	// Record is the server's record after the op (applied, merged) or as it
 	// stands (conflict; nil for a record the user may not see).
-	Record         *Record  `json:"record,omitempty"`
+	Record *Record `json:"record,omitempty"`
+	// FieldsSent answers a push that asked for lean answers
+	// (HeaderPushAnswer): the record's fields are exactly the op's, as it
+	// sent them, and the answer leaves them out (Record.Fields is nil).
+	FieldsSent     bool     `json:"fields_sent,omitempty"`
 	ConflictFields []string `json:"conflict_fields,omitempty"` // conflict: the overlapping fields
 	Dropped        []string `json:"dropped,omitempty"`         // merged: edits that lost to server-wins
 	Code           Code     `json:"code,omitempty"`            // rejected: a stable error code
@@ -115,6 +119,15 @@ type OpResult struct {
 	// each field at fault, with what is wrong, for an editor to mark.
 	Problems []model.Problem `json:"problems,omitempty"`
 }
+
+// HeaderPushAnswer, on a push, asks for lean answers (PushAnswerLean):
+// a result whose record holds exactly the fields its op sent leaves them
+// out and says so (OpResult.FieldsSent), since the client holds them
+// already. Servers older than it ignore the header and answer in full.
+const HeaderPushAnswer = "Casefile-Push-Answer"
+
+// PushAnswerLean is the value of HeaderPushAnswer that asks for lean answers.
+const PushAnswerLean = "lean"
 
 // HeaderSchema carries a schema fingerprint (model.Schema.Fingerprint):
 // the client's on its requests, the server's on its answers. A header, not

@@ -70,6 +70,9 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 			texts[i] = nil // it may have rewritten the result: encode it again
 		}
 	}
+	if wantsLean(r) {
+		leanAnswers(req.Ops, &resp, texts)
+	}
 	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
 	if c, ok := clientCursor(r); ok && c == prior {
 		// Every change after the client's cursor is this batch's, and the

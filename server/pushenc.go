@@ -3,9 +3,13 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
+	"slices"
 	"strconv"
 
 	"casefile/internal/fieldtext"
+	"casefile/model"
 	"casefile/protocol"
 )
 
@@ -38,6 +42,9 @@ func appendOpResult(b []byte, res *protocol.OpResult) ([]byte, error) {
 		if b, err = appendRecord(append(b, `,"record":`...), res.Record); err != nil {
 			return nil, err
 		}
+	}
+	if res.FieldsSent {
+		b = append(b, `,"fields_sent":true`...)
 	}
 	if len(res.ConflictFields) > 0 {
 		b = fieldtext.AppendStrings(append(b, `,"conflict_fields":`...), res.ConflictFields)
@@ -117,4 +124,98 @@ func appendPushResponse(b []byte, resp *protocol.PushResponse, texts [][]byte) (
 		b = strconv.AppendInt(append(b, `,"prior":`...), *resp.Prior, 10)
 	}
 	return append(b, "}\n"...), nil
+}
+
+// wantsLean says whether a push asked for lean answers (HeaderPushAnswer).
+func wantsLean(r *http.Request) bool {
+	return r.Header.Get(protocol.HeaderPushAnswer) == protocol.PushAnswerLean
+}
+
+// leanAnswers leaves out of resp the fields of each record that holds
+// exactly what its op sent (ops[i] answered by resp.Results[i]), and says
+// so (OpResult.FieldsSent): the client asked, and holds them already. A
+// result made lean loses its text in texts, to be encoded again. A create
+// applied as sent is the usual case: its answer shrinks from the whole
+// note to its envelope.
+func leanAnswers(ops []model.Op, resp *protocol.PushResponse, texts [][]byte) {
+	for i := range resp.Results {
+		res := &resp.Results[i]
+		if i >= len(ops) || res.Record == nil || len(ops[i].Fields) == 0 || !sameValue(map[string]any(res.Record.Fields), map[string]any(ops[i].Fields)) {
+			continue
+		}
+		rec := *res.Record
+		rec.Fields = nil
+		res.Record, res.FieldsSent = &rec, true
+		texts[i] = nil
+	}
+}
+
+// sameValue says whether a and b are the same JSON value, so that
+// encoding either writes the same text: numbers compare by their bits (0
+// and -0 encode apart, as do null and an empty list or object), a list of strings is the same as a list of any
+// holding those strings (a decoded op holds the one, a stored record's
+// tags the other), and a type it does not know is never the same.
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case []string:
+		return sameStrings(x, b)
+	case []any:
+		if y, ok := b.([]string); ok {
+			return sameStrings(y, x)
+		}
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// sameStrings says whether b is the list x, as []string or as []any (nil
+// only where x is: null and [] encode apart).
+func sameStrings(x []string, b any) bool {
+	switch y := b.(type) {
+	case []string:
+		return (x == nil) == (y == nil) && slices.Equal(x, y)
+	case []any:
+		if len(x) != len(y) || (x == nil) != (y == nil) {
+			return false
+		}
+		for i := range x {
+			if s, ok := y[i].(string); !ok || s != x[i] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"pgregory.net/rapid"
 
@@ -47,6 +49,7 @@ func resultGen() *rapid.Generator[protocol.OpResult] {
 			Code:   protocol.Code(maybe("code")), Message: maybe("message"), ChangedBy: maybe("changedBy")}
 		if rapid.Bool().Draw(t, "record") {
 			res.Record = recordGen().Draw(t, "rec")
+			res.FieldsSent = rapid.Bool().Draw(t, "fieldsSent")
 		}
 		res.ConflictFields = fieldtexttest.Strings().Draw(t, "conflictFields")
 		res.Dropped = fieldtexttest.Strings().Draw(t, "dropped")
@@ -180,4 +183,87 @@ func BenchmarkOpResult(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSameValueMeansSameJSON: values sameValue calls the same encode to
+// the same text (what lets a lean answer leave fields out), and a value is
+// the same as itself decoded from its JSON with its lists of strings kept
+// as []string or not, which is how a stored record and a decoded op hold
+// the fields of a create applied as sent.
+func TestSameValueMeansSameJSON(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a := fieldtexttest.Object(0).Draw(t, "a")
+		ja, errA := json.Marshal(a)
+		if errA != nil {
+			t.Skip("not JSON")
+		}
+		var b map[string]any
+		switch rapid.IntRange(0, 2).Draw(t, "b") {
+		case 0:
+			b = fieldtexttest.Object(0).Draw(t, "other")
+		case 1: // decoded back, lists of strings as []any
+			if err := json.Unmarshal(ja, &b); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // decoded back, then one value changed or dropped
+			if err := json.Unmarshal(ja, &b); err != nil {
+				t.Fatal(err)
+			}
+			for k := range b {
+				if rapid.Bool().Draw(t, "drop") {
+					delete(b, k)
+				} else {
+					b[k] = fieldtexttest.Value(1).Draw(t, "changed")
+				}
+				break
+			}
+		}
+		jb, errB := json.Marshal(b)
+		if sameValue(a, b) && (errB != nil || !bytes.Equal(ja, jb)) {
+			t.Fatalf("sameValue(%#v, %#v), yet they encode as %s and %s", a, b, ja, jb)
+		}
+		var back map[string]any
+		if err := json.Unmarshal(ja, &back); err != nil {
+			t.Fatal(err)
+		}
+		if a != nil && !sameValue(back, a) && onlyJSONTypes(a) {
+			t.Fatalf("%s decoded is not the same as %#v", ja, a)
+		}
+	})
+}
+
+// onlyJSONTypes says whether v holds only what decoding JSON gives and
+// []string: ints would decode as float64, and a nil list or object as
+// an untyped nil, and a string not UTF-8 as another, which sameValue
+// tells apart.
+func onlyJSONTypes(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, float64:
+		return true
+	case string:
+		return utf8.ValidString(x)
+	case []string:
+		return x != nil && !slices.ContainsFunc(x, func(s string) bool { return !utf8.ValidString(s) })
+	case []any:
+		if x == nil {
+			return false
+		}
+		for _, e := range x {
+			if !onlyJSONTypes(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		if x == nil {
+			return false
+		}
+		for k, e := range x {
+			if !utf8.ValidString(k) || !onlyJSONTypes(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -101,6 +103,10 @@ type link struct {
 	// as in the field: a GET the transport retries on a reused connection
 	// draws its fault again, in the same order every run.
 	client *http.Client
+	// full: the link drops the header that asks for lean push answers, as
+	// a server older than them ignores it, so this device gets every
+	// answer in full (fullAnswers).
+	full bool
 
 	mu       sync.Mutex
 	offline  bool
@@ -135,13 +141,24 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 		// The fault is drawn before this hop, so a connection the transport
 		// retries on its own draws nothing: keep-alive is safe here (the
 		// clients' side of the link has none).
-		rt:  &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
-		URL: "http://" + ln.Addr().String(),
+		rt:   &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
+		URL:  "http://" + ln.Addr().String(),
+		full: fullAnswers(w.seed, name),
 	}
 	l.client = &http.Client{Transport: &tagged{l: l, rt: &http.Transport{MaxIdleConnsPerHost: 2}}}
 	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
 	go l.srv.Serve(ln) //nolint:errcheck // ErrServerClosed at close
 	return l, nil
+}
+
+// fullAnswers says whether the link of the device name, in the scenario
+// of seed, drops the ask for lean push answers: about a third of the
+// devices, drawn from the seed and the name rather than the stream, so
+// that other draws run as before.
+func fullAnswers(seed uint64, name string) bool {
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%d/%s", seed, name)
+	return h.Sum64()%3 == 0
 }
 
 func (l *link) close() {
@@ -429,6 +446,14 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Header = r.Header.Clone()
+	if r.URL.Path == protocol.PathPush && r.Header.Get(protocol.HeaderPushAnswer) != "" {
+		if l.full {
+			out.Header.Del(protocol.HeaderPushAnswer)
+			l.w.stats.inc("contract: pushes asking for lean answers that a server older than them ignored", 1)
+		} else {
+			l.w.stats.inc("contract: pushes asking for lean answers", 1)
+		}
+	}
 	resp, err := l.rt.RoundTrip(out)
 	if err != nil {
 		// The faultproxy reset the connection (reset, drop) or the server
