@@ -11,11 +11,19 @@ import (
 	"casefile/protocol"
 )
 
-// The multi-row insert of records new to this device, with their rids
-// given so that their full-text rows can follow (see importChunks).
+// The multi-row insert of records new to this device (see importChunks).
+// It names no rid and fails rather than aborts on a constraint, so SQLite
+// keeps no statement journal for it: a statement that writes many rows
+// and may abort half-way (a NOT NULL or UNIQUE constraint at its default
+// ABORT, or a rid given that must be checked to be an integer) copies
+// every page it first changes to a journal of its own, to undo the
+// statement alone. That was a tenth of a first sync's page transactions.
+// Nothing needs undoing alone here: any error rolls the whole page's
+// transaction back. The rows take the rids after the largest, as the
+// writer checks, so that their full-text rows can follow.
 const (
-	pulledInsert = `INSERT INTO records (rid, id, collection, matter_id, fields, base_fields, version, state, updated_at) VALUES `
-	pulledShape  = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	pulledInsert = `INSERT OR FAIL INTO records (id, collection, matter_id, fields, base_fields, version, state, updated_at) VALUES `
+	pulledShape  = "(?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 // pulledRow is a pulled record new to this device with no op queued for
@@ -263,6 +271,7 @@ type pullWriter struct {
 	tx     *sql.Tx
 	fts    *sql.Stmt
 	queued []pulledRow
+	args   []any // a statement's arguments, kept for the next
 }
 
 func (db *DB) newPullWriter(ctx context.Context, tx *sql.Tx) *pullWriter {
@@ -285,13 +294,7 @@ func (w *pullWriter) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		rows[i].rid = last + int64(i) + 1
-	}
-	err = inChunks(ctx, w.tx, rows, nil, pulledInsert, pulledShape, func(r *pulledRow) []any {
-		return []any{r.rid, r.id, r.collection, r.matterID, r.fields, baseSame, r.version, model.StateSynced, r.at}
-	})
-	if err != nil {
+	if err := w.insert(ctx, rows, last); err != nil {
 		return err
 	}
 	for i := range rows {
@@ -302,4 +305,57 @@ func (w *pullWriter) flush(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// insert writes rows after the largest rid, last, in multi-row statements
+// of importChunks' sizes, and sets each row's rid. SQLite gives a row
+// without a rid the one after the largest, which each statement's last
+// rid confirms; should it have given others (the largest rid possible is
+// taken, and it draws them at random), the statement's rows are read back
+// by id, so a full-text row never goes to another record's rid.
+func (w *pullWriter) insert(ctx context.Context, rows []pulledRow, last int64) error {
+	args := w.args[:0]
+	for len(rows) > 0 {
+		n := 1
+		for _, c := range importChunks {
+			if c <= len(rows) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for i := range rows[:n] {
+			r := &rows[i]
+			last++
+			r.rid = last
+			args = append(args, r.id, r.collection, r.matterID, r.fields, baseSame, r.version, model.StateSynced, r.at)
+		}
+		res, err := w.tx.ExecContext(ctx, rowsSQL(pulledInsert, pulledShape, n), args...)
+		if err != nil {
+			return err
+		}
+		got, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if got != last {
+			if last, err = w.readRids(ctx, rows[:n]); err != nil {
+				return err
+			}
+		}
+		rows = rows[n:]
+	}
+	w.args = args[:0]
+	return nil
+}
+
+// readRids sets the rids of rows just written from the table, and returns
+// the largest rid there now.
+func (w *pullWriter) readRids(ctx context.Context, rows []pulledRow) (int64, error) {
+	for i := range rows {
+		if err := w.tx.QueryRowContext(ctx, "SELECT rid FROM records WHERE id = ?", rows[i].id).Scan(&rows[i].rid); err != nil {
+			return 0, fmt.Errorf("read the rid of pulled record %s: %w", rows[i].id, err)
+		}
+	}
+	return lastRid(ctx, w.tx)
 }

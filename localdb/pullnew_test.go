@@ -337,3 +337,53 @@ func TestApplyPreparedTakesTheRowsPreparedAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestPulledRecordsIndexedAtTheirRids: new records pulled many per
+// statement take the rids after the largest, and each one's full-text row
+// goes to its own rid. A database whose largest rid is the largest
+// possible makes SQLite draw rids at random instead: the writer reads
+// them back, and every record is still found by its own words and no
+// other's.
+func TestPulledRecordsIndexedAtTheirRids(t *testing.T) {
+	for _, top := range []bool{false, true} {
+		t.Run(fmt.Sprint("largest rid taken ", top), func(t *testing.T) {
+			db := openTest(t)
+			m := syncedMatter(t, db)
+			if top {
+				id := model.NewID()
+				fj := `{"matter_id":"` + m + `","title":"at the top"}`
+				if _, err := db.w.Exec(`INSERT INTO records (rid, id, collection, matter_id, fields, base_fields, version, state, updated_at)
+					VALUES (9223372036854775807, ?, 'note', ?, ?, ?, 1, ?, 1)`,
+					id, m, db.sealText(fj, recordPlace("fields", "note", id)), baseSame, model.StateSynced); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 64 + 16 + 4 + 1 + 1 rows: every statement size, prepared on
+			// a goroutine of its own.
+			var recs []protocol.Record
+			for i := range 86 {
+				recs = append(recs, serverRecord(model.NewID(), "note", m, 1,
+					model.Fields{"matter_id": m, "title": fmt.Sprintf("word%dx visit", i)}))
+			}
+			ahead, err := db.PrepareAhead(recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.ApplyPrepared(bg, protocol.PullResponse{Records: recs, Cursor: 2}, ahead); err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range recs {
+				found, err := db.Search(bg, fmt.Sprintf("word%dx", i), 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(found) != 1 || found[0].ID != r.ID {
+					t.Fatalf("search for record %d's word finds %v, want %s", i, found, r.ID)
+				}
+			}
+			if found, err := db.Search(bg, "visit", 200); err != nil || len(found) != len(recs) {
+				t.Fatalf("search for the shared word finds %d records (%v), want %d", len(found), err, len(recs))
+			}
+		})
+	}
+}
