@@ -215,11 +215,32 @@ func (o *streamOut) write(timeout time.Duration, format string, args ...any) boo
 	return o.rc.Flush() == nil
 }
 
+// writeBytes writes b as it is, then flushes it.
+func (o *streamOut) writeBytes(timeout time.Duration, b []byte) bool {
+	_ = o.rc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := o.w.Write(b); err != nil {
+		return false
+	}
+	return o.rc.Flush() == nil
+}
+
 // poke writes a poke; wmu is held.
 func (sub *subscriber) poke(seq int64, resync bool) bool {
 	sub.last = seq
-	data, _ := json.Marshal(protocol.Poke{Seq: seq, Resync: resync})
-	return sub.out.write(pokeWriteTimeout, "id: %d\nevent: %s\ndata: %s\n\n", seq, protocol.EventPoke, data)
+	var buf [96]byte
+	return sub.out.writeBytes(pokeWriteTimeout, appendPoke(buf[:0], seq, resync))
+}
+
+// appendPoke appends a poke event as fmt and encoding/json would write
+// it (protocol.Poke), without either: a push pokes a dozen streams or more.
+func appendPoke(b []byte, seq int64, resync bool) []byte {
+	b = strconv.AppendInt(append(b, "id: "...), seq, 10)
+	b = append(b, "\nevent: "+protocol.EventPoke+"\ndata: {\"seq\":"...)
+	b = strconv.AppendInt(b, seq, 10)
+	if resync {
+		b = append(b, `,"resync":true`...)
+	}
+	return append(b, "}\n\n"...)
 }
 
 // closeWith writes the stream's last event, saying why it ends, and ends

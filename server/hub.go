@@ -27,8 +27,15 @@ type hub struct {
 	subs    map[*subscriber]struct{}
 	byToken map[string][]*subscriber // oldest first
 	users   map[string]*userStreams
-	done    chan struct{} // closed when streams must end (shutdown)
-	closed  bool
+	// A matter's hints go to the users whose set holds it and to those
+	// handed every hint (no set read yet, or an admin's): an index of
+	// both, so that a hint visits its users, not every user with a
+	// stream (with 10,000 streams that loop was a tenth of a replica's
+	// work a push).
+	byMatter map[string]map[*userStreams]struct{}
+	anyHint  map[*userStreams]struct{}
+	done     chan struct{} // closed when streams must end (shutdown)
+	closed   bool
 
 	// Hints wait in queued for the hub's dispatcher (see hand).
 	qmu    sync.Mutex
@@ -45,6 +52,7 @@ type hub struct {
 
 // userStreams are one user's streams and what the hub knows they see.
 type userStreams struct {
+	name string
 	subs []*subscriber // oldest first
 	// sees is nil until read: every hint is then handed to the streams.
 	sees *matterSet
@@ -154,7 +162,7 @@ func (sub *subscriber) pending() bool {
 
 func newHub() *hub {
 	h := &hub{subs: map[*subscriber]struct{}{}, byToken: map[string][]*subscriber{}, users: map[string]*userStreams{},
-		done: make(chan struct{})}
+		byMatter: map[string]map[*userStreams]struct{}{}, anyHint: map[*userStreams]struct{}{}, done: make(chan struct{})}
 	h.qwake = sync.NewCond(&h.qmu)
 	h.dwake = sync.NewCond(&h.dmu)
 	return h
@@ -214,8 +222,9 @@ func (h *hub) subscribe(user, token, origin string, perToken, perUser int) (*sub
 	}
 	u := h.users[user]
 	if u == nil {
-		u = &userStreams{}
+		u = &userStreams{name: user}
 		h.users[user] = u
+		h.anyHint[u] = struct{}{}
 	}
 	for len(u.subs) >= perUser {
 		h.kick(u.subs[0], endTooMany)
@@ -250,6 +259,7 @@ func (h *hub) remove(sub *subscriber) {
 	if u := h.users[sub.user]; u != nil {
 		u.subs = without(u.subs, sub)
 		if len(u.subs) == 0 {
+			h.unindex(u)
 			delete(h.users, sub.user)
 		}
 	}
@@ -276,22 +286,43 @@ func (h *hub) unsubscribe(sub *subscriber) {
 func (h *hub) publish(hint store.Hint) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for name, u := range h.users {
-		switch {
-		case hint.User == name, hint.User == "" && hint.MatterID == "":
-			u.drop() // their access may have changed: read it again
-		case hint.MatterID == "":
-			continue // another user's access change
-		case u.sees != nil && !u.sees.has(hint.MatterID):
+	switch {
+	case hint.User == "" && hint.MatterID == "":
+		for _, u := range h.users {
+			h.drop(u) // their access may have changed: read it again
+			h.offer(u, hint)
+		}
+		return
+	case hint.User != "":
+		if u := h.users[hint.User]; u != nil {
+			h.drop(u) // their access may have changed: read it again
+			h.offer(u, hint)
+		}
+		if hint.MatterID == "" {
+			return // none but the user's access changed
+		}
+	}
+	for u := range h.byMatter[hint.MatterID] {
+		if u.name != hint.User {
+			h.offer(u, hint)
+		}
+	}
+	for u := range h.anyHint {
+		if u.name != hint.User {
+			h.offer(u, hint)
+		}
+	}
+}
+
+// offer queues a hint on a user's streams but the one of the client that
+// pushed it, which knows; h.mu is held.
+func (h *hub) offer(u *userStreams, hint store.Hint) {
+	for _, sub := range u.subs {
+		if hint.Origin != "" && sub.origin == hint.Origin {
 			continue
 		}
-		for _, sub := range u.subs {
-			if hint.Origin != "" && sub.origin == hint.Origin {
-				continue // the client that pushed it knows
-			}
-			if sub.offer(hint) {
-				h.ready(sub)
-			}
+		if sub.offer(hint) {
+			h.ready(sub)
 		}
 	}
 }
@@ -331,9 +362,48 @@ func (h *hub) stopPokers(ctx context.Context) func() bool {
 	})
 }
 
-func (u *userStreams) drop() {
+// drop forgets what a user was read to see: every hint is handed to
+// them until it is read again; h.mu is held.
+func (h *hub) drop(u *userStreams) {
+	h.unindex(u)
 	u.sees = nil
 	u.gen++
+	h.anyHint[u] = struct{}{}
+}
+
+// unindex takes a user out of the hub's index of who hears which
+// matter; h.mu is held.
+func (h *hub) unindex(u *userStreams) {
+	delete(h.anyHint, u)
+	if u.sees == nil || u.sees.all {
+		return
+	}
+	for m := range u.sees.matters {
+		if us := h.byMatter[m]; us != nil {
+			delete(us, u)
+			if len(us) == 0 {
+				delete(h.byMatter, m)
+			}
+		}
+	}
+}
+
+// see sets what a user was read to see, and indexes it; h.mu is held.
+func (h *hub) see(u *userStreams, set *matterSet) {
+	h.unindex(u)
+	u.sees = set
+	if set.all {
+		h.anyHint[u] = struct{}{}
+		return
+	}
+	for m := range set.matters {
+		us := h.byMatter[m]
+		if us == nil {
+			us = map[*userStreams]struct{}{}
+			h.byMatter[m] = us
+		}
+		us[u] = struct{}{}
+	}
 }
 
 // accessDue says whether user's matter set is to be read (not known, or
@@ -364,7 +434,7 @@ func (h *hub) setAccess(user string, gen uint64, role protocol.Role, matters []s
 			set.matters[m] = struct{}{}
 		}
 	}
-	u.sees = set
+	h.see(u, set)
 }
 
 func (h *hub) closeStreams() {
