@@ -52,6 +52,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
 	}
+	return open(ctx, cfg)
+}
+
+// open is Open with the connections' configuration parsed.
+func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;
 	// the change listener keeps a pgx connection of its own (see listen).
 	db := stdlib.OpenDB(*cfg)
@@ -89,6 +94,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		NotifyChannel: channel,
 		Unnest:        true,
 		Commit:        commitWith,
+		Begin:         beginWith,
 		// Two batches at once, as with SQLite: with eight, two replicas
 		// under 1,000 pushes a second read batches of one or two jobs
 		// each, a round trip or three apiece, and the push p50 was
@@ -202,6 +208,30 @@ func commitWith(ctx context.Context, conn *sql.Conn, query string, args []any) e
 			if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
 				err = fmt.Errorf("the transaction ended with %q, not COMMIT", tag.String())
 			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// beginWith sends BEGIN and a one-row query in one pipeline and scans
+// the row into dest (sqlstore.Dialect.Begin). If the query fails, the
+// transaction it began is rolled back by the caller.
+func beginWith(ctx context.Context, conn *sql.Conn, query string, dest ...any) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("a pgx connection was expected, not %T", dc)
+		}
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(query)
+		br := c.Conn().SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(dest...)
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr

@@ -32,16 +32,31 @@ func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
 	return t.readHead(ctx, "")
 }
 
+// headQuery reads the head row.
+const headQuery = `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`
+
 // readHead reads the head row into the cache, with lock after the query
 // (" FOR UPDATE" to take the row's lock as well).
 func (t *txn) readHead(ctx context.Context, lock string) (*headCache, error) {
 	h := &headCache{}
-	if err := t.q.QueryRow(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`+lock).
+	if err := t.q.QueryRow(ctx, headQuery+lock).
 		Scan(&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
 		return nil, fmt.Errorf("read head: %w", t.mapErr(err))
 	}
 	t.head = h
 	return h, nil
+}
+
+// lockHeadWith takes the head's lock and fills the cache through query,
+// which runs the statement it is given and scans its one row into dest
+// (Dialect.Begin).
+func (t *txn) lockHeadWith(query func(q string, dest ...any) error) error {
+	h := &headCache{}
+	if err := query(headQuery+" FOR UPDATE", &h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
+		return fmt.Errorf("lock head: %w", err)
+	}
+	t.head = h
+	return nil
 }
 
 // snapshotHead copies the cache for a savepoint to restore on rollback:

@@ -51,6 +51,11 @@ type Dialect struct {
 	// with BEGIN, COMMIT and ROLLBACK as statements (see writeOnConn). It
 	// needs Unnest. Nil: database/sql's transactions.
 	Commit func(ctx context.Context, conn *sql.Conn, query string, args []any) error
+	// Begin, when set with Commit and LockHead, sends BEGIN and the
+	// statement that takes the head's lock (a one-row query without
+	// arguments, scanned into dest) on conn in one round trip, as Commit
+	// sends the last statement with COMMIT. Nil: BEGIN goes alone.
+	Begin func(ctx context.Context, conn *sql.Conn, query string, dest ...any) error
 	// NoIndex, put before a column in a condition, keeps the planner from
 	// using an index on it ("+" on SQLite); "" when the planner needs no
 	// such help (see Changes).
@@ -124,7 +129,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 		}
 	}()
 	t := &txn{q: direct{tx}, d: &db.d}
-	hints, err := db.run(ctx, t, fn)
+	hints, err := db.run(ctx, t, fn, db.d.LockHead)
 	if err != nil {
 		return err
 	}
@@ -139,9 +144,9 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 }
 
 // run runs fn in the write transaction t, first taking the head's lock
-// where the dialect takes it, and returns the hints to publish.
-func (db *DB) run(ctx context.Context, t *txn, fn func(store.Tx) error) ([]store.Hint, error) {
-	if db.d.LockHead {
+// when lock is set, and returns the hints to publish.
+func (db *DB) run(ctx context.Context, t *txn, fn func(store.Tx) error, lock bool) ([]store.Hint, error) {
+	if lock {
 		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
 			return nil, fmt.Errorf("lock head: %w", err)
 		}
@@ -176,8 +181,16 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return fmt.Errorf("begin write: %w", err)
+	t := &txn{q: direct{conn}, d: &db.d}
+	// With Begin, the lock is taken in BEGIN's round trip: one round
+	// trip less for every write, and a group's wait for the lock begins
+	// a round trip sooner.
+	lock := db.d.LockHead
+	if lock && db.d.Begin != nil {
+		err = t.lockHeadWith(func(query string, dest ...any) error { return db.d.Begin(ctx, conn, query, dest...) })
+		lock = false
+	} else {
+		_, err = conn.ExecContext(ctx, "BEGIN")
 	}
 	ended := false
 	defer func() {
@@ -189,8 +202,10 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	t := &txn{q: direct{conn}, d: &db.d}
-	hints, err := db.run(ctx, t, fn)
+	if err != nil {
+		return fmt.Errorf("begin write: %w", t.mapErr(err))
+	}
+	hints, err := db.run(ctx, t, fn, lock)
 	if err != nil {
 		return err
 	}
