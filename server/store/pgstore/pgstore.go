@@ -216,10 +216,11 @@ func commitWith(ctx context.Context, conn *sql.Conn, query string, args []any) e
 	})
 }
 
-// beginWith sends BEGIN and a one-row query in one pipeline and scans
-// the row into dest (sqlstore.Dialect.Begin). If the query fails, the
-// transaction it began is rolled back by the caller.
-func beginWith(ctx context.Context, conn *sql.Conn, query string, dest ...any) error {
+// beginWith sends BEGIN, the statement that takes the head's lock and
+// the transaction's first query in one pipeline (sqlstore.Dialect.Begin).
+// If a statement fails, the transaction it began is rolled back by the
+// caller.
+func beginWith(ctx context.Context, conn *sql.Conn, lead sqlstore.Lead) error {
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -227,17 +228,38 @@ func beginWith(ctx context.Context, conn *sql.Conn, query string, dest ...any) e
 		}
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue(query)
+		b.Queue(lead.Lock)
+		if lead.Query != "" {
+			b.Queue(lead.Query, lead.Args...)
+		}
 		br := c.Conn().SendBatch(ctx, b)
 		_, err := br.Exec()
 		if err == nil {
-			err = br.QueryRow().Scan(dest...)
+			err = br.QueryRow().Scan(lead.LockDest...)
+		}
+		if err == nil && lead.Query != "" {
+			err = eachRow(br, lead.Row)
 		}
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		return err
 	})
+}
+
+// eachRow calls row with each row of the batch's next query.
+func eachRow(br pgx.BatchResults, row func(scan func(dest ...any) error) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func isDuplicate(err error) bool {

@@ -26,6 +26,9 @@ type headCache struct {
 // cachedHead returns the transaction's head cache, reading the row the
 // first time.
 func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
+	if err := t.begun(ctx); err != nil {
+		return nil, err
+	}
 	if t.head != nil {
 		return t.head, nil
 	}
@@ -45,18 +48,6 @@ func (t *txn) readHead(ctx context.Context, lock string) (*headCache, error) {
 	}
 	t.head = h
 	return h, nil
-}
-
-// lockHeadWith takes the head's lock and fills the cache through query,
-// which runs the statement it is given and scans its one row into dest
-// (Dialect.Begin).
-func (t *txn) lockHeadWith(query func(q string, dest ...any) error) error {
-	h := &headCache{}
-	if err := query(headQuery+" FOR UPDATE", &h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
-		return fmt.Errorf("lock head: %w", err)
-	}
-	t.head = h
-	return nil
 }
 
 // snapshotHead copies the cache for a savepoint to restore on rollback:
