@@ -51,6 +51,7 @@ func TestCallsAfterCloseReturnErrClosed(t *testing.T) {
 		"WorkOffline": func() error { _, err := db.WorkOffline(bg); return err },
 		"SetOffline":  func() error { return db.SetWorkOffline(bg, true) },
 		"SetMeta":     func() error { return db.SetMeta(bg, "k", "v") },
+		"Checkpoint":  func() error { return db.CheckpointSoon() },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, ErrClosed) {

@@ -2,7 +2,11 @@ package localdb
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"casefile/model"
 	"casefile/protocol"
@@ -356,5 +360,37 @@ func TestResetCursorKeepsOps(t *testing.T) {
 	pull(t, db, 130)
 	if _, err := db.Get(bg, seen); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckpointSoonCopiesTheWAL: CheckpointSoon has the background
+// checkpointer copy the WAL back into the database file at once, not at
+// its next turn (every checkpointEvery commits, or a minute), and without
+// the caller waiting for it.
+func TestCheckpointSoonCopiesTheWAL(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	var recs []protocol.Record
+	for i := range 400 {
+		recs = append(recs, serverRecord(model.NewID(), "note", m, 1,
+			model.Fields{"matter_id": m, "title": fmt.Sprint("note ", i), "body": strings.Repeat("a body of words ", 40)}))
+	}
+	pull(t, db, 2, recs...)
+	size := func() int64 {
+		t.Helper()
+		fi, err := os.Stat(db.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	if err := db.CheckpointSoon(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); size() < before+200_000; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes (%d before): the WAL was not copied back", size(), before)
+		}
 	}
 }

@@ -97,6 +97,14 @@ func (r *run) pull() error {
 			}
 			next.allowNext()
 		}
+		if !page.More && f.n > 0 && sizes == r.s.fullPageSize {
+			// The last page of a full pull: the WAL holds the pages
+			// before it, which the checkpointer copies back while this
+			// one is written (localdb.DB.CheckpointSoon).
+			if err := r.s.db.CheckpointSoon(); err != nil {
+				return fmt.Errorf("apply pull: %w", err)
+			}
+		}
 		if err := r.s.db.ApplyPrepared(context.WithoutCancel(r.ctx), page, f.takeAhead()); err != nil {
 			return fmt.Errorf("apply pull: %w", err)
 		}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,4 +251,43 @@ func TestPullAsksAtMostTwoPagesAhead(t *testing.T) {
 		}
 	}
 	assertMirrors(t, fresh)
+}
+
+// TestFullPullCheckpointsAsItWritesItsLastPage: as a full pull writes its
+// last page, the checkpointer copies the pages before it back into the
+// database file, without waiting for Close or its own next turn.
+func TestFullPullCheckpointsAsItWritesItsLastPage(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Pages")
+	notes := protocol.DefaultPullPage + 100
+	for start := 0; start < notes; start += 200 {
+		var ops []model.Op
+		for i := start; i < min(start+200, notes); i++ {
+			ops = append(ops, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": title(i),
+				"body": strings.Repeat("a body of words ", 40)}))
+		}
+		if _, err := alice.Push(context.Background(), ops...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := w.newDevice("d", alice)
+	if sum := d.sync(); sum.Pulled != notes+1 {
+		t.Fatalf("the first sync pulled %d, want %d", sum.Pulled, notes+1)
+	}
+	// The first page alone is some 500 KB of notes.
+	for deadline := time.Now().Add(10 * time.Second); fileSize(t, d.path) < 400_000; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d bytes: the WAL was not copied back", fileSize(t, d.path))
+		}
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
