@@ -105,7 +105,8 @@ func appendOp(b []byte, o *PushOp) ([]byte, error) {
 func (p *Push) Size() int { return len(p.body) }
 
 // Push sends a batch of ops and returns one result per op, checked to
-// match the batch op for op.
+// match the batch op for op. Unless the client was made WithFullPushAnswers,
+// a result may be lean (FieldsSent): its record's fields are then the op's.
 func (c *Client) Push(ctx context.Context, ops []model.Op) (protocol.PushResponse, error) {
 	return c.PushFrom(ctx, ops, -1)
 }
