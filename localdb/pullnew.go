@@ -17,7 +17,7 @@ import (
 // and may abort half-way (a NOT NULL or UNIQUE constraint at its default
 // ABORT, or a rid given that must be checked to be an integer) copies
 // every page it first changes to a journal of its own, to undo the
-// statement alone. That was a tenth of a first sync's page transactions.
+// statement alone. That was 6-9 % of a first sync's page transactions.
 // Nothing needs undoing alone here: any error rolls the whole page's
 // transaction back. The rows take the rids after the largest, as the
 // writer checks, so that their full-text rows can follow.
