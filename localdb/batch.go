@@ -77,6 +77,17 @@ func (s stmts) close() {
 // writer's statement cache.
 var importChunks = []int{64, 16, 4, 1}
 
+// chunkFor is the largest of importChunks' statement sizes that rows
+// rows fill.
+func chunkFor(rows int) int {
+	for _, c := range importChunks {
+		if c <= rows {
+			return c
+		}
+	}
+	return 1
+}
+
 // rowsSQL is head followed by n copies of shape, comma-separated.
 func rowsSQL(head, shape string, n int) string {
 	var b strings.Builder
@@ -287,13 +298,7 @@ func lastRid(ctx context.Context, tx *sql.Tx) (int64, error) {
 func inChunks[T any](ctx context.Context, tx *sql.Tx, rows []T, one *sql.Stmt, head, shape string, args func(*T) []any) error {
 	var buf []any
 	for len(rows) > 0 {
-		n := 1
-		for _, c := range importChunks {
-			if c <= len(rows) {
-				n = c
-				break
-			}
-		}
+		n := chunkFor(len(rows))
 		buf = buf[:0]
 		for i := range rows[:n] {
 			buf = append(buf, args(&rows[i])...)

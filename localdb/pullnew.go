@@ -316,13 +316,7 @@ func (w *pullWriter) flush(ctx context.Context) error {
 func (w *pullWriter) insert(ctx context.Context, rows []pulledRow, last int64) error {
 	args := w.args[:0]
 	for len(rows) > 0 {
-		n := 1
-		for _, c := range importChunks {
-			if c <= len(rows) {
-				n = c
-				break
-			}
-		}
+		n := chunkFor(len(rows))
 		args = args[:0]
 		for i := range rows[:n] {
 			r := &rows[i]
