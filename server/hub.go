@@ -68,14 +68,6 @@ type matterSet struct {
 	read    time.Time
 }
 
-func (m *matterSet) has(matter string) bool {
-	if m.all {
-		return true
-	}
-	_, ok := m.matters[matter]
-	return ok
-}
-
 // subscriber is one event stream. The hub queues its hints and hands it
 // to the pokers, a few goroutines that check and poke the streams with
 // news in batches; the stream's own goroutine wakes only for heartbeats
