@@ -52,6 +52,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
 	}
+	return open(ctx, cfg)
+}
+
+// open is Open with the connections' configuration parsed.
+func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;
 	// the change listener keeps a pgx connection of its own (see listen).
 	db := stdlib.OpenDB(*cfg)
@@ -89,6 +94,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		NotifyChannel: channel,
 		Unnest:        true,
 		Commit:        commitWith,
+		Begin:         beginWith,
 		// Two batches at once, as with SQLite: with eight, two replicas
 		// under 1,000 pushes a second read batches of one or two jobs
 		// each, a round trip or three apiece, and the push p50 was
@@ -208,6 +214,52 @@ func commitWith(ctx context.Context, conn *sql.Conn, query string, args []any) e
 		}
 		return err
 	})
+}
+
+// beginWith sends BEGIN, the statement that takes the head's lock and
+// the transaction's first query in one pipeline (sqlstore.Dialect.Begin).
+// If a statement fails, the transaction it began is rolled back by the
+// caller.
+func beginWith(ctx context.Context, conn *sql.Conn, lead sqlstore.Lead) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("a pgx connection was expected, not %T", dc)
+		}
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(lead.Lock)
+		if lead.Query != "" {
+			b.Queue(lead.Query, lead.Args...)
+		}
+		br := c.Conn().SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(lead.LockDest...)
+		}
+		if err == nil && lead.Query != "" {
+			err = eachRow(br, lead.Row)
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// eachRow calls row with each row of the batch's next query.
+func eachRow(br pgx.BatchResults, row func(scan func(dest ...any) error) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func isDuplicate(err error) bool {

@@ -26,17 +26,23 @@ type headCache struct {
 // cachedHead returns the transaction's head cache, reading the row the
 // first time.
 func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
+	if err := t.begun(ctx); err != nil {
+		return nil, err
+	}
 	if t.head != nil {
 		return t.head, nil
 	}
 	return t.readHead(ctx, "")
 }
 
+// headQuery reads the head row.
+const headQuery = `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`
+
 // readHead reads the head row into the cache, with lock after the query
 // (" FOR UPDATE" to take the row's lock as well).
 func (t *txn) readHead(ctx context.Context, lock string) (*headCache, error) {
 	h := &headCache{}
-	if err := t.q.QueryRow(ctx, `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`+lock).
+	if err := t.q.QueryRow(ctx, headQuery+lock).
 		Scan(&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough); err != nil {
 		return nil, fmt.Errorf("read head: %w", t.mapErr(err))
 	}

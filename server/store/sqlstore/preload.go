@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -81,7 +80,7 @@ func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []me
 		n = branch(`SELECT 2, user_name, matter_id, `+filler+` FROM members WHERE (user_name, matter_id) IN `, len(restAsks), 2,
 			func(i int) []any { return []any{restAsks[i].user, restAsks[i].matter} })
 		restAsks = restAsks[n:]
-		err := t.collect(ctx, q.String(), args, func(rows *sql.Rows) error {
+		err := t.collect(ctx, q.String(), args, func(rows scanner) error {
 			var kind int64
 			var s [8]string
 			var n [4]int64
@@ -125,7 +124,7 @@ func (t *txn) preloadLedger(ctx context.Context, ops []string) error {
 
 func (t *txn) preloadRecords(ctx context.Context, recordIDs []string) error {
 	found := map[string]bool{}
-	err := t.lookup(ctx, "SELECT "+recordCols+" FROM records WHERE id IN ", recordIDs, func(rows *sql.Rows) error {
+	err := t.lookup(ctx, "SELECT "+recordCols+" FROM records WHERE id IN ", recordIDs, func(rows scanner) error {
 		r, err := scanRecord(rows)
 		if err != nil {
 			return err
@@ -207,7 +206,7 @@ func (t *txn) preloadMembers(ctx context.Context, ask []memberKey) error {
 		values, args, n := paddedList(1, len(ask), 2, func(i int) []any { return []any{ask[i].user, ask[i].matter} })
 		found := map[memberKey]bool{}
 		err := t.collect(ctx, `WITH v(u, m) AS (VALUES `+values+`)
-			SELECT user_name, matter_id FROM members JOIN v ON user_name = v.u AND matter_id = v.m`, args, func(rows *sql.Rows) error {
+			SELECT user_name, matter_id FROM members JOIN v ON user_name = v.u AND matter_id = v.m`, args, func(rows scanner) error {
 			var k memberKey
 			if err := rows.Scan(&k.user, &k.matter); err != nil {
 				return err
@@ -267,7 +266,7 @@ func lookupSize(n int) int {
 // and returns the ids it answers.
 func (t *txn) held(ctx context.Context, query string, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	err := t.lookup(ctx, query, ids, func(rows *sql.Rows) error {
+	err := t.lookup(ctx, query, ids, func(rows scanner) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -280,7 +279,7 @@ func (t *txn) held(ctx context.Context, query string, ids []string) (map[string]
 
 // lookup runs query (ending in "IN ") over ids, in lists of idsPerLookup,
 // and calls row for each row of the answers.
-func (t *txn) lookup(ctx context.Context, query string, ids []string, row func(*sql.Rows) error) error {
+func (t *txn) lookup(ctx context.Context, query string, ids []string, row func(scanner) error) error {
 	for len(ids) > 0 {
 		list, args, n := paddedList(1, len(ids), 1, func(i int) []any { return []any{ids[i]} })
 		if err := t.collect(ctx, query+"("+list+")", args, row); err != nil {
@@ -291,7 +290,13 @@ func (t *txn) lookup(ctx context.Context, query string, ids []string, row func(*
 	return nil
 }
 
-func (t *txn) collect(ctx context.Context, query string, args []any, row func(*sql.Rows) error) error {
+func (t *txn) collect(ctx context.Context, query string, args []any, row func(scanner) error) error {
+	if begin := t.begin; begin != nil {
+		// The transaction's first statement: it goes with BEGIN and
+		// the head's lock (see writeOnConn).
+		t.begin = nil
+		return begin(ctx, query, args, row)
+	}
 	rows, err := t.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return t.mapErr(err)

@@ -85,3 +85,36 @@ func (l *lazySnapshot) end() {
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
+
+// beginFirst is a write transaction's querier until its first statement,
+// which begins it (txn.begun) before it goes.
+type beginFirst struct {
+	t *txn
+	q querier
+}
+
+func (b beginFirst) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := b.t.begun(ctx); err != nil {
+		return nil, err
+	}
+	return b.q.ExecContext(ctx, query, args...)
+}
+
+func (b beginFirst) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := b.t.begun(ctx); err != nil {
+		return nil, err
+	}
+	return b.q.QueryContext(ctx, query, args...)
+}
+
+func (b beginFirst) QueryRow(ctx context.Context, query string, args ...any) scanner {
+	if err := b.t.begun(ctx); err != nil {
+		return errRow{err}
+	}
+	return b.q.QueryRow(ctx, query, args...)
+}
+
+// scanFunc is a row's Scan as a scanner.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }

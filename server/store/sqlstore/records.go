@@ -25,6 +25,20 @@ type txn struct {
 	head  *headCache
 	// pending are the ledger and audit rows written but not yet sent.
 	pending pendingRows
+	// begin, while set, begins the transaction, takes the head's lock
+	// and fills the head cache, sending query with them when it is not
+	// "" and calling row for each of its rows (see writeOnConn).
+	begin func(ctx context.Context, query string, args []any, row func(scanner) error) error
+}
+
+// begun begins the transaction if it waits for its first statement.
+func (t *txn) begun(ctx context.Context) error {
+	begin := t.begin
+	if begin == nil {
+		return nil
+	}
+	t.begin = nil
+	return begin(ctx, "", nil, nil)
 }
 
 func (t *txn) Notify(h store.Hint) { t.hints = append(t.hints, h) }

@@ -51,6 +51,13 @@ type Dialect struct {
 	// with BEGIN, COMMIT and ROLLBACK as statements (see writeOnConn). It
 	// needs Unnest. Nil: database/sql's transactions.
 	Commit func(ctx context.Context, conn *sql.Conn, query string, args []any) error
+	// Begin, when set with Commit and LockHead, sends BEGIN, the
+	// statement that takes the head's lock and a write transaction's
+	// first query, if it is one the transaction can send ahead (see
+	// writeOnConn), on conn in one round trip, as Commit sends the last
+	// statement with COMMIT. Nil: BEGIN and the lock go before the
+	// first statement, a round trip each.
+	Begin func(ctx context.Context, conn *sql.Conn, lead Lead) error
 	// NoIndex, put before a column in a condition, keeps the planner from
 	// using an index on it ("+" on SQLite); "" when the planner needs no
 	// such help (see Changes).
@@ -59,6 +66,18 @@ type Dialect struct {
 	// (see store.Laned): the cores an embedded engine's reads use, the
 	// round trips a networked one overlaps.
 	ReadLanes int
+}
+
+// Lead is what Dialect.Begin sends after BEGIN.
+type Lead struct {
+	// Lock takes the head's lock; its one row is scanned into LockDest.
+	Lock     string
+	LockDest []any
+	// Query, when not "", follows with Args; Row is called with each of
+	// its rows' Scan.
+	Query string
+	Args  []any
+	Row   func(scan func(dest ...any) error) error
 }
 
 // DB implements store.Store over a writer and a reader connection pool
@@ -124,7 +143,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 		}
 	}()
 	t := &txn{q: direct{tx}, d: &db.d}
-	hints, err := db.run(ctx, t, fn)
+	hints, err := db.run(ctx, t, fn, db.d.LockHead)
 	if err != nil {
 		return err
 	}
@@ -139,9 +158,9 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 }
 
 // run runs fn in the write transaction t, first taking the head's lock
-// where the dialect takes it, and returns the hints to publish.
-func (db *DB) run(ctx context.Context, t *txn, fn func(store.Tx) error) ([]store.Hint, error) {
-	if db.d.LockHead {
+// when lock is set, and returns the hints to publish.
+func (db *DB) run(ctx context.Context, t *txn, fn func(store.Tx) error, lock bool) ([]store.Hint, error) {
+	if lock {
 		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
 			return nil, fmt.Errorf("lock head: %w", err)
 		}
@@ -176,7 +195,32 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+	t := &txn{q: direct{conn}, d: &db.d}
+	lock := db.d.LockHead
+	if lock && db.d.Begin != nil {
+		// BEGIN and the lock wait for the transaction's first statement
+		// and go with it when it is a query sent ahead (a push group's
+		// preload, see txn.collect), otherwise just before it: with
+		// PostgreSQL, a write then takes the lock with its first round
+		// trip and holds it for one more, the rows with COMMIT. Other
+		// replicas' writes wait for that lock.
+		lock = false
+		t.q = beginFirst{t: t, q: t.q}
+		t.begin = func(ctx context.Context, query string, args []any, row func(scanner) error) error {
+			t.q = direct{conn}
+			h := &headCache{}
+			lead := Lead{Lock: headQuery + " FOR UPDATE", LockDest: []any{&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough},
+				Query: query, Args: args}
+			if row != nil {
+				lead.Row = func(scan func(dest ...any) error) error { return row(scanFunc(scan)) }
+			}
+			if err := db.d.Begin(ctx, conn, lead); err != nil {
+				return fmt.Errorf("begin write: %w", t.mapErr(err))
+			}
+			t.head = h
+			return nil
+		}
+	} else if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	ended := false
@@ -189,9 +233,11 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	t := &txn{q: direct{conn}, d: &db.d}
-	hints, err := db.run(ctx, t, fn)
+	hints, err := db.run(ctx, t, fn, lock)
 	if err != nil {
+		return err
+	}
+	if err := t.begun(ctx); err != nil { // fn sent nothing
 		return err
 	}
 	query, args, err := t.lastStatement(hints)
