@@ -216,6 +216,18 @@ func (db *DB) checkpointer(ctx context.Context) {
 	}
 }
 
+// kickCheckpointer asks the checkpointer for a turn, without waiting;
+// a turn already asked for serves.
+func (db *DB) kickCheckpointer() {
+	if db.kick == nil {
+		return
+	}
+	select {
+	case db.kick <- struct{}{}:
+	default:
+	}
+}
+
 // DSN is the data source name of a SQLite file opened with the pragmas of
 // the local database, for comparisons against the same disk settings.
 func DSN(path string) string { return dsn(path) }
@@ -402,11 +414,8 @@ func (db *DB) txOn(ctx context.Context, on beginner, fn func(tx *sql.Tx) error) 
 	if err = tx.Commit(); err != nil {
 		return mapErr(err)
 	}
-	if db.commits.Add(1)%checkpointEvery == 0 && db.kick != nil {
-		select {
-		case db.kick <- struct{}{}:
-		default:
-		}
+	if db.commits.Add(1)%checkpointEvery == 0 {
+		db.kickCheckpointer()
 	}
 	return nil
 }

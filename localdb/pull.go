@@ -99,12 +99,7 @@ func (db *DB) CheckpointSoon() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	defer db.leave()
-	if db.kick != nil {
-		select {
-		case db.kick <- struct{}{}:
-		default: // one is asked for already
-		}
-	}
+	db.kickCheckpointer()
 	return nil
 }
 
