@@ -207,12 +207,9 @@ type streamOut struct {
 	rc *http.ResponseController
 }
 
+// write writes an event as format and args, then flushes it.
 func (o *streamOut) write(timeout time.Duration, format string, args ...any) bool {
-	_ = o.rc.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := fmt.Fprintf(o.w, format, args...); err != nil {
-		return false
-	}
-	return o.rc.Flush() == nil
+	return o.writeBytes(timeout, fmt.Appendf(nil, format, args...))
 }
 
 // writeBytes writes b as it is, then flushes it.
