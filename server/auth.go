@@ -201,6 +201,12 @@ type principal struct {
 	// origin names the running client (protocol.HeaderClient) under its
 	// token, as a digest of both; "" when it does not say.
 	origin string
+	// unconfirmed: the holder was taken from the access memo, as it was
+	// at access generation gen, without a read; the push's write
+	// transaction confirms it (confirmHolders) before it applies
+	// anything of the push.
+	unconfirmed bool
+	gen         int64
 }
 
 // originOf names a client under a token: a digest, so that hints (which
@@ -323,8 +329,19 @@ func (s *Server) checkLogin(ctx context.Context, name, password string) (u store
 // authed wraps a handler with bearer authentication and the per-token rate
 // limit.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return s.authedBy(s.authenticate, h)
+}
+
+// authedInWrite is authed for a handler whose write transaction confirms
+// the token's holder (handlePush): a holder the access memo knows is
+// taken from it without a read (authenticateFromMemo).
+func (s *Server) authedInWrite(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return s.authedBy(s.authenticateFromMemo, h)
+}
+
+func (s *Server) authedBy(authenticate func(*http.Request) (*principal, *apiError), h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, ae := s.authenticate(r)
+		p, ae := authenticate(r)
 		if ae != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
 			s.writeError(w, r, ae)
@@ -370,27 +387,74 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) authenticate(r *http.Request) (*principal, *apiError) {
+	hash, ae := bearerHash(r)
+	if ae != nil {
+		return nil, ae
+	}
+	return s.readPrincipal(r.Context(), hash)
+}
+
+// authenticateFromMemo is authenticate for a request whose write
+// transaction confirms the holder: when the access memo holds the
+// token's holder, the principal is taken from it unconfirmed, and the
+// request's read batch (with PostgreSQL, a round trip and a statement
+// of its own; most of a busy replica's statements were those) is left
+// out. The write transaction reads the access generation with the lock
+// it takes anyway and reads the holder again only when the generation
+// has moved since the memo's (confirmHolders), so a revocation committed
+// before the push's transaction began refuses it, as it did when read
+// before.
+func (s *Server) authenticateFromMemo(r *http.Request) (*principal, *apiError) {
+	hash, ae := bearerHash(r)
+	if ae != nil {
+		return nil, ae
+	}
+	hd, gen, ok := s.reads.memo.holderAt(hash)
+	if !ok {
+		return s.readPrincipal(r.Context(), hash)
+	}
+	p, err := s.principalFrom(hd.tok, hd.user, hash)
+	if err != nil {
+		return nil, principalError(err)
+	}
+	p.unconfirmed, p.gen = true, gen
+	return p, nil
+}
+
+// bearerHash returns the hash of the request's bearer token.
+func bearerHash(r *http.Request) (string, *apiError) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 256 {
-		return nil, errUnauthorized
+		return "", errUnauthorized
 	}
-	hash := hashToken(strings.TrimSpace(token))
+	return hashToken(strings.TrimSpace(token)), nil
+}
+
+// readPrincipal reads who holds the token with this hash in the next read
+// batch.
+func (s *Server) readPrincipal(ctx context.Context, hash string) (*principal, *apiError) {
 	var p *principal
-	err := s.reads.read(r.Context(), func(ctx context.Context, rd store.Reader) (err error) {
+	err := s.reads.read(ctx, func(ctx context.Context, rd store.Reader) (err error) {
 		p, err = s.principalOf(ctx, rd, hash)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnauthorized
-	}
-	if errors.Is(err, errRevokedDevice) {
-		return nil, errDeviceRevoked
-	}
 	if err != nil {
-		return nil, errInternal(err)
+		return nil, principalError(err)
 	}
 	return p, nil
+}
+
+// principalError is the answer to a request whose token principalOf
+// refused, or could not read.
+func principalError(err error) *apiError {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errUnauthorized
+	case errors.Is(err, errRevokedDevice):
+		return errDeviceRevoked
+	}
+	return errInternal(err)
 }
 
 // principalOf returns who holds the token with this hash now, or
@@ -402,6 +466,11 @@ func (s *Server) principalOf(ctx context.Context, rd store.Reader, hash string) 
 	if err != nil {
 		return nil, err
 	}
+	return s.principalFrom(t, u, hash)
+}
+
+// principalFrom is principalOf given the token's holder.
+func (s *Server) principalFrom(t store.Token, u store.User, hash string) (*principal, error) {
 	if !s.now().Before(t.ExpiresAt) {
 		return nil, store.ErrNotFound
 	}

@@ -31,8 +31,11 @@ type pushJob struct {
 	outcomes    []outcome
 	prior, head int64
 	err         error
-	done        chan struct{} // closed once the job's transaction ended
-	lead        chan struct{} // closed when the job is to lead the next group
+	// refused is why the group's transaction refused the push's token
+	// (confirmHolders); nothing of the push was applied.
+	refused *apiError
+	done    chan struct{} // closed once the job's transaction ended
+	lead    chan struct{} // closed when the job is to lead the next group
 }
 
 // run applies j, in a group led by this push or another.

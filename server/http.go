@@ -59,7 +59,7 @@ type route struct {
 func (s *Server) routes() http.Handler {
 	table := []route{
 		{http.MethodPost, protocol.PathLogin, s.handleLogin},
-		{http.MethodPost, protocol.PathPush, s.authed(s.handlePush)},
+		{http.MethodPost, protocol.PathPush, s.authedInWrite(s.handlePush)},
 		{http.MethodGet, protocol.PathPull, s.authed(s.handlePull)},
 		{http.MethodGet, protocol.PathEvents, s.authed(s.handleEvents)},
 		{http.MethodGet, protocol.PathWhoami, s.authed(s.handleWhoami)},

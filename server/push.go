@@ -37,6 +37,13 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	// replay returns it, so finishing is always safe.
 	ctx := context.WithoutCancel(r.Context())
 	outcomes, prior, head, err := s.applyBatch(ctx, p, req.Ops)
+	if ae := (*apiError)(nil); errors.As(err, &ae) {
+		if ae.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
+		}
+		s.writeError(w, r, ae)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, errInternal(err))
 		return
@@ -119,15 +126,70 @@ func clientCursor(r *http.Request) (int64, bool) {
 // transaction, shared with the batches of other pushes that arrived
 // meanwhile (see pushGroup), so many pushes cost one disk sync. An error
 // means nothing of the batch was committed.
+// A push whose token was refused fails with an *apiError (errUnauthorized
+// or errDeviceRevoked), having applied nothing.
 func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) ([]outcome, int64, int64, error) {
 	if len(ops) == 0 {
-		// Nothing to write: no need to wait for the write lock.
+		// Nothing to write: no need to wait for the write lock, but a
+		// holder taken from the memo is read as any request's is.
+		if p.unconfirmed {
+			if _, ae := s.readPrincipal(ctx, p.tokenHash); ae != nil {
+				return nil, 0, 0, ae
+			}
+		}
 		head, err := s.Head(ctx)
 		return nil, head, head, err
 	}
 	j := &pushJob{p: p, ops: ops, done: make(chan struct{}), lead: make(chan struct{})}
 	s.group.run(ctx, j, s.commitGroup)
+	if j.refused != nil {
+		return nil, 0, 0, j.refused
+	}
 	return j.outcomes, j.prior, j.head, j.err
+}
+
+// confirmHolders confirms, in a group's write transaction and before it
+// writes, the holders of the jobs' tokens taken from the access memo
+// (authenticateFromMemo): one whose generation is the transaction's
+// stands; another is read again, and a job whose token is now unknown,
+// expired or revoked is refused, to apply nothing. A holder read again
+// may have another role, which its job applies with.
+func (s *Server) confirmHolders(ctx context.Context, tx store.Tx, group []*pushJob) error {
+	var gen int64
+	read := false
+	for _, j := range group {
+		if !j.p.unconfirmed {
+			continue
+		}
+		if !read {
+			g, err := tx.AccessGenAtStart(ctx)
+			if err != nil {
+				return err
+			}
+			gen, read = g, true
+		}
+		if j.p.gen == gen {
+			continue
+		}
+		tok, u, err := tx.Holder(ctx, j.p.tokenHash)
+		if err == nil {
+			s.reads.memo.learn(gen, j.p.tokenHash, holder{tok, u})
+		}
+		var p *principal
+		if err == nil {
+			p, err = s.principalFrom(tok, u, j.p.tokenHash)
+		}
+		switch {
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, errRevokedDevice):
+			j.refused = principalError(err)
+		case err != nil:
+			return err
+		default:
+			p.origin = j.p.origin
+			j.p = p
+		}
+	}
+	return nil
 }
 
 // commitGroup applies the batches of a group in one write transaction,
@@ -163,7 +225,13 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 			if err := tx.Preload(ctx, store.Ahead{OpIDs: opIDs, RecordIDs: recordIDs, Users: users, Matters: matters}); err != nil {
 				return err
 			}
+			if err := s.confirmHolders(ctx, tx, group); err != nil {
+				return err
+			}
 			for _, j := range group {
+				if j.refused != nil {
+					continue
+				}
 				if err := s.applyJob(ctx, tx, j, guarded); err != nil {
 					return err
 				}

@@ -180,6 +180,32 @@ type memberKey struct{ user, matter string }
 // maxAccessMemo bounds each map of the memo; a full map starts over.
 const maxAccessMemo = 1 << 16
 
+// holderAt returns the holder the memo holds for a token's hash and the
+// generation it holds it at.
+func (m *accessMemo) holderAt(hash string) (holder, int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.holders[hash]
+	return h, m.gen, ok
+}
+
+// learn remembers a holder read at access generation gen or later (a
+// write transaction's confirmHolders reads it after the generation),
+// moving the memo to gen when it is newer.
+func (m *accessMemo) learn(gen int64, hash string, h holder) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if gen > m.gen {
+		m.gen, m.holders, m.members = gen, map[string]holder{}, map[memberKey]bool{}
+	}
+	if gen == m.gen {
+		if len(m.holders) >= maxAccessMemo {
+			clear(m.holders)
+		}
+		m.holders[hash] = h
+	}
+}
+
 // batchMemo is a read batch's reader: Holder and IsMember answer from the
 // memo when the batch reads the generation the memo holds, and add what
 // they read to it. The batch also keeps its own membership answers (it is

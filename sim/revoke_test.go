@@ -65,6 +65,8 @@ func (w *world) revokeDevice(c *client) {
 			w.retiredOps = append(w.retiredOps, e.OpID)
 		}
 	}
+	queued, err := c.db.Outbox(w.ctx)
+	w.must(c.name+": outbox", err)
 	w.must("revoke a device", w.srv.RevokeDevice(w.ctx, c.user.name, c.name))
 	w.stats.inc("device revocations", 1)
 	w.tracef("%s: device revoked", c.name)
@@ -89,6 +91,18 @@ func (w *world) revokeDevice(c *client) {
 	}
 	ops, err := c.db.Outbox(w.ctx)
 	w.must(c.name+": outbox", err)
+	// The server refuses every push of a revoked device, even one whose
+	// token it last found good (its access memo): nothing queued at the
+	// revocation was answered.
+	left := map[string]bool{}
+	for _, o := range ops {
+		left[o.OpID] = true
+	}
+	for _, o := range queued {
+		if !left[o.OpID] {
+			w.violate("%s: op %s, queued when the device was revoked, was answered after it", c.name, o.OpID)
+		}
+	}
 	ts, err := c.db.Transfers(w.ctx)
 	w.must(c.name+": transfers", err)
 	var uploads []string

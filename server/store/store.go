@@ -140,6 +140,13 @@ type Tx interface {
 	// bulk. What Ledger, Record and IsMember answer is the same with or
 	// without it.
 	Preload(ctx context.Context, a Ahead) error
+	// AccessGenAtStart is AccessGen as the transaction saw it when it
+	// began: read with the change-sequence lock where the store takes one
+	// by a statement (at no round trip of its own), otherwise by a read
+	// of its own. Asked before the transaction writes, it is the
+	// generation of every access row the transaction reads, or older;
+	// after a write that changes access, it may be behind.
+	AccessGenAtStart(ctx context.Context) (int64, error)
 	// Savepoint runs fn inside a savepoint of the transaction. If fn
 	// fails, everything it wrote, the sequences it took and the hints it
 	// queued are undone, fn's error is returned and the transaction goes

@@ -77,6 +77,24 @@ func testAccessGen(t *testing.T, st store.Store) {
 		case !s.grows && after != before:
 			t.Errorf("%s: access generation %d → %d, want it unchanged", s.what, before, after)
 		}
+		// A write transaction sees the generation it began at, whether
+		// it asks first or after a preload (with PostgreSQL, the
+		// statement that takes the head's lock reads it).
+		for _, preload := range []bool{false, true} {
+			var atStart int64
+			write(t, st, func(tx store.Tx) (err error) {
+				if preload {
+					if err := tx.Preload(ctx, store.Ahead{OpIDs: []string{model.NewID()}, RecordIDs: []string{matter}}); err != nil {
+						return err
+					}
+				}
+				atStart, err = tx.AccessGenAtStart(ctx)
+				return err
+			})
+			if atStart != after {
+				t.Errorf("%s: a write transaction (preload %v) began at access generation %d, want %d", s.what, preload, atStart, after)
+			}
+		}
 	}
 }
 

@@ -177,6 +177,20 @@ func (t *txn) AccessGen(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// AccessGenAtStart: with PostgreSQL the statement that takes the head's
+// lock reads the generation too (lockQuery), so a push group confirms
+// the tokens it was handed without a round trip; elsewhere it is read
+// here.
+func (t *txn) AccessGenAtStart(ctx context.Context) (int64, error) {
+	if err := t.begun(ctx); err != nil {
+		return 0, err
+	}
+	if t.lockGenRead {
+		return t.lockGen, nil
+	}
+	return t.AccessGen(ctx)
+}
+
 func (t *txn) IsMember(ctx context.Context, user, matterID string) (bool, error) {
 	if is, ok := t.pending.members[memberKey{user, matterID}]; ok {
 		return is, nil

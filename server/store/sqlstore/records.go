@@ -29,6 +29,10 @@ type txn struct {
 	// and fills the head cache, sending query with them when it is not
 	// "" and calling row for each of its rows (see writeOnConn).
 	begin func(ctx context.Context, query string, args []any, row func(scanner) error) error
+	// lockGen is the access generation read with the head's lock (see
+	// AccessGenAtStart), when lockGenRead is set.
+	lockGen     int64
+	lockGenRead bool
 }
 
 // begun begins the transaction if it waits for its first statement.

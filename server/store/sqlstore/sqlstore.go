@@ -209,7 +209,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		t.begin = func(ctx context.Context, query string, args []any, row func(scanner) error) error {
 			t.q = direct{conn}
 			h := &headCache{}
-			lead := Lead{Lock: headQuery + " FOR UPDATE", LockDest: []any{&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough},
+			lead := Lead{Lock: lockQuery, LockDest: []any{&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough, &t.lockGen},
 				Query: query, Args: args}
 			if row != nil {
 				lead.Row = func(scan func(dest ...any) error) error { return row(scanFunc(scan)) }
@@ -217,7 +217,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 			if err := db.d.Begin(ctx, conn, lead); err != nil {
 				return fmt.Errorf("begin write: %w", t.mapErr(err))
 			}
-			t.head = h
+			t.head, t.lockGenRead = h, true
 			return nil
 		}
 	} else if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
