@@ -162,7 +162,9 @@ func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
 // tokens, devices' revocations, users or memberships, by this server,
 // another replica or another process, moves the generation and empties
 // the memo at the next batch, so an answer is never older than the
-// batch's snapshot's.
+// batch's snapshot's. A push takes its token's holder from the memo
+// without a batch, and its write transaction confirms it
+// (confirmHolders), keeping here what it reads again.
 type accessMemo struct {
 	mu      sync.Mutex
 	gen     int64 // -1 before the first batch
@@ -195,14 +197,20 @@ func (m *accessMemo) holderAt(hash string) (holder, int64, bool) {
 func (m *accessMemo) learn(gen int64, hash string, h holder) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if gen > m.gen {
-		m.gen, m.holders, m.members = gen, map[string]holder{}, map[memberKey]bool{}
-	}
+	m.moveTo(gen)
 	if gen == m.gen {
 		if len(m.holders) >= maxAccessMemo {
 			clear(m.holders)
 		}
 		m.holders[hash] = h
+	}
+}
+
+// moveTo starts the memo over at generation gen when it is newer than
+// the memo's; m.mu is held.
+func (m *accessMemo) moveTo(gen int64) {
+	if gen > m.gen {
+		m.gen, m.holders, m.members = gen, map[string]holder{}, map[memberKey]bool{}
 	}
 }
 
@@ -233,9 +241,7 @@ func (b *batchMemo) sync(ctx context.Context) error {
 	b.gen, b.synced = g, true
 	m := b.shared
 	m.mu.Lock()
-	if g > m.gen {
-		m.gen, m.holders, m.members = g, map[string]holder{}, map[memberKey]bool{}
-	}
+	m.moveTo(g)
 	m.mu.Unlock()
 	return nil
 }
@@ -256,14 +262,7 @@ func (b *batchMemo) Holder(ctx context.Context, hash string) (store.Token, store
 	if err != nil {
 		return tok, u, err
 	}
-	m.mu.Lock()
-	if m.gen == b.gen {
-		if len(m.holders) >= maxAccessMemo {
-			clear(m.holders)
-		}
-		m.holders[hash] = holder{tok, u}
-	}
-	m.mu.Unlock()
+	m.learn(b.gen, hash, holder{tok, u})
 	return tok, u, nil
 }
 
