@@ -343,13 +343,11 @@ func (s *Server) authedBy(authenticate func(*http.Request) (*principal, *apiErro
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ae := authenticate(r)
 		if ae != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
-			s.writeError(w, r, ae)
+			s.refuse(w, r, ae)
 			return
 		}
 		if u := r.Header.Get(protocol.HeaderUser); u != "" && u != p.user {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
-			s.writeError(w, r, errWrongUser)
+			s.refuse(w, r, errWrongUser)
 			return
 		}
 		if ae := s.limits.allow(p.tokenHash); ae != nil {
@@ -366,6 +364,13 @@ func (s *Server) authedBy(authenticate func(*http.Request) (*principal, *apiErro
 		s.noteSeen(r.Context(), p)
 		h(w, r, p)
 	}
+}
+
+// refuse answers a request whose token did not stand (or could not be
+// read) with ae, asking for a bearer token.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
+	s.writeError(w, r, ae)
 }
 
 var errWrongUser = &apiError{status: http.StatusUnauthorized, code: protocol.CodeWrongUser,

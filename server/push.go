@@ -38,10 +38,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	ctx := context.WithoutCancel(r.Context())
 	outcomes, prior, head, err := s.applyBatch(ctx, p, req.Ops)
 	if ae := (*apiError)(nil); errors.As(err, &ae) {
-		if ae.status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="casefile"`)
-		}
-		s.writeError(w, r, ae)
+		s.refuse(w, r, ae)
 		return
 	}
 	if err != nil {

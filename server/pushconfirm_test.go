@@ -37,18 +37,19 @@ func (r holderReadsReader) Holder(ctx context.Context, hash string) (store.Token
 	return r.Reader.Holder(ctx, hash)
 }
 
-// refusedWith checks that a push was refused with code and wrote nothing.
-func refusedWith(t *testing.T, srv *servertest.Server, c *servertest.Client, matterID string, code protocol.Code) {
+// refusedWith checks that a push of ops was refused with code and wrote
+// nothing.
+func refusedWith(t *testing.T, srv *servertest.Server, c *servertest.Client, code protocol.Code, ops ...model.Op) {
 	t.Helper()
 	ctx := context.Background()
 	head, err := srv.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Push(ctx, servertest.Create("note", model.Fields{model.MatterField: matterID, "title": "After the change"}))
+	_, err = c.Push(ctx, ops...)
 	var se *servertest.StatusError
 	if !errors.As(err, &se) || se.Status != 401 || se.Code != code {
-		t.Fatalf("push after the change: %v, want 401 %s", err, code)
+		t.Fatalf("push of %d ops after the change: %v, want 401 %s", len(ops), err, code)
 	}
 	if after, err := srv.Head(ctx); err != nil || after != head {
 		t.Fatalf("head %d after the refused push (%v), want %d: it wrote something", after, err, head)
@@ -85,32 +86,45 @@ func TestPushConfirmsItsHolderInItsWrite(t *testing.T) {
 		}, ""},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			sq, err := sqlitestore.Open(ctx, filepath.Join(dir, sqlitestore.FileName))
-			if err != nil {
-				t.Fatal(err)
+		for _, empty := range []bool{false, true} {
+			name := tc.name
+			if empty {
+				if tc.code == "" {
+					continue
+				}
+				// A push of no ops takes no lock: it reads its token.
+				name += ", a push of no ops"
 			}
-			st := &holderReads{Store: sq}
-			srv := servertest.Start(t, noHeartbeat, func(o *server.Options) { o.Store = st })
-			srv.Dir = dir
-			alice := srv.NewUser(t, "alice", server.RoleMember)
-			m := alice.CreateMatter(t, "Memo") // reads alice's holder into the memo
-			before := st.n.Load()
-			alice.CreateNote(t, m.ID, "From the memo")
-			if n := st.n.Load() - before; n != 0 {
-				t.Fatalf("a push whose holder the memo held read it %d times outside its write", n)
-			}
-			tc.change(t, srv)
-			if tc.code != "" {
-				refusedWith(t, srv, alice, m.ID, tc.code)
-				return
-			}
-			res := alice.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "As a viewer"}))
-			if res.Result != model.ResultRejected {
-				t.Fatalf("a viewer's note: %s %s, want rejected (the push applied with the role the memo held)", res.Result, res.Code)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				sq, err := sqlitestore.Open(ctx, filepath.Join(dir, sqlitestore.FileName))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := &holderReads{Store: sq}
+				srv := servertest.Start(t, noHeartbeat, func(o *server.Options) { o.Store = st })
+				srv.Dir = dir
+				alice := srv.NewUser(t, "alice", server.RoleMember)
+				m := alice.CreateMatter(t, "Memo") // reads alice's holder into the memo
+				before := st.n.Load()
+				alice.CreateNote(t, m.ID, "From the memo")
+				if n := st.n.Load() - before; n != 0 {
+					t.Fatalf("a push whose holder the memo held read it %d times outside its write", n)
+				}
+				tc.change(t, srv)
+				switch {
+				case empty:
+					refusedWith(t, srv, alice, tc.code)
+				case tc.code != "":
+					refusedWith(t, srv, alice, tc.code, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "After the change"}))
+				default:
+					res := alice.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "As a viewer"}))
+					if res.Result != model.ResultRejected {
+						t.Fatalf("a viewer's note: %s %s, want rejected (the push applied with the role the memo held)", res.Result, res.Code)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -129,5 +143,5 @@ func TestPushConfirmsItsHolderAcrossReplicas(t *testing.T) {
 	if err := b.RevokeDevice(ctx, "alice", "test"); err != nil {
 		t.Fatal(err)
 	}
-	refusedWith(t, a, alice, m.ID, protocol.CodeDeviceRevoked)
+	refusedWith(t, a, alice, protocol.CodeDeviceRevoked, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "After the revocation"}))
 }

@@ -35,15 +35,17 @@ func (t *txn) cachedHead(ctx context.Context) (*headCache, error) {
 	return t.readHead(ctx, "")
 }
 
+// headCols are the head row's columns the cache holds.
+const headCols = `seq, audit_n, audit_hash, compacted_through, ledger_through`
+
 // headQuery reads the head row.
-const headQuery = `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through FROM head WHERE id = 1`
+const headQuery = `SELECT ` + headCols + ` FROM head WHERE id = 1`
 
 // lockQuery takes the head's lock in a transaction that begins with it
 // (Dialect.Begin), reading the head and the access generation: the
 // generation is read in the statement's snapshot, which begins after
 // anything the transaction was asked to do was handed to it.
-const lockQuery = `SELECT seq, audit_n, audit_hash, compacted_through, ledger_through,
-	(SELECT n FROM access_gen WHERE id = 1) FROM head WHERE id = 1 FOR UPDATE`
+const lockQuery = `SELECT ` + headCols + `, (SELECT n FROM access_gen WHERE id = 1) FROM head WHERE id = 1 FOR UPDATE`
 
 // readHead reads the head row into the cache, with lock after the query
 // (" FOR UPDATE" to take the row's lock as well).
