@@ -114,6 +114,7 @@ type newRow struct {
 	plain                 model.Fields // the fields as given
 	at                    int64
 	search                string // the full-text row ("" writes none)
+	searchLater           bool   // the row goes to the search backlog instead
 	opID                  string
 	kind                  JournalKind
 	summary, journalAfter any // sealed for the journal
@@ -155,6 +156,9 @@ func (w *importWriter) write(ctx context.Context, col *model.Collection, id stri
 	if err != nil {
 		return model.Record{}, err
 	}
+	// One record's full-text entry would be a segment of its own, a quarter
+	// of the commit's pages: it goes to the search backlog instead.
+	r.searchLater = true
 	w.queue(r)
 	if err := w.flush(ctx); err != nil {
 		return model.Record{}, err
@@ -163,7 +167,8 @@ func (w *importWriter) write(ctx context.Context, col *model.Collection, id stri
 }
 
 // newRow encodes (and in an encrypted database seals) the rows of one new,
-// already validated record with its create op, stamped now.
+// already validated record with its create op, stamped now. Its full-text
+// row is the caller's to add (search) or to leave to the backlog.
 func (db *DB) newRow(col *model.Collection, id string, fields model.Fields, kind JournalKind, summary string) (newRow, error) {
 	at := nanos(db.now())
 	fj, err := encodeFields(fields)
@@ -174,9 +179,8 @@ func (db *DB) newRow(col *model.Collection, id string, fields model.Fields, kind
 	e := JournalEntry{Kind: kind, RecordID: id, Collection: col.Name, OpID: opID}
 	return newRow{
 		id: id, collection: col.Name, matterID: model.MatterOf(col.Name, id, fields), plain: fields, at: at,
-		search: db.searchBody(searchText(col, fields)),
-		opID:   opID,
-		kind:   kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
+		opID: opID,
+		kind: kind, summary: db.sealText(summary, journalPlace("summary", &e, at)),
 		journalAfter: db.sealText(fj, journalPlace("after", &e, at)),
 	}, nil
 }
@@ -214,7 +218,13 @@ func (w *importWriter) flush(ctx context.Context) error {
 		return err
 	}
 	for i := range rows {
-		if r := &rows[i]; r.search != "" {
+		r := &rows[i]
+		switch {
+		case r.searchLater:
+			if err := w.db.indexLater(ctx, w.tx, r.rid); err != nil {
+				return err
+			}
+		case r.search != "":
 			if _, err := w.fts.ExecContext(ctx, r.rid, r.search); err != nil {
 				return err
 			}

@@ -73,10 +73,12 @@ type DB struct {
 
 	// The checkpointer copies the WAL back into the database file in the
 	// background, so that no user write pays for it.
-	ckpt    *sql.DB
-	kick    chan struct{}
-	stop    context.CancelFunc
-	stopped sync.WaitGroup
+	ckpt *sql.DB
+	kick chan struct{}
+	// The indexer writes the search backlog's entries when writes pause.
+	indexKick chan struct{}
+	stop      context.CancelFunc
+	stopped   sync.WaitGroup
 
 	now func() time.Time
 
@@ -106,6 +108,9 @@ type options struct {
 	migrations []migration
 	now        func() time.Time
 	sealer     Sealer
+	// noIndexer leaves the search backlog to searches and Close: for
+	// tests that look at it between writes.
+	noIndexer bool
 }
 
 // WithClock makes the database read time from now instead of time.Now:
@@ -192,6 +197,11 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 	runCtx, db.stop = context.WithCancel(context.Background())
 	db.stopped.Add(1)
 	go db.checkpointer(runCtx)
+	if !o.noIndexer {
+		db.indexKick = make(chan struct{}, 1)
+		db.stopped.Add(1)
+		go db.indexer(runCtx)
+	}
 	if err := db.recoverSyncing(ctx); err != nil {
 		return nil, err
 	}
@@ -284,6 +294,13 @@ func (db *DB) Close() error {
 	if db.stop != nil {
 		db.stop()
 		db.stopped.Wait()
+		// What the indexer had not caught up yet goes now, within a bound;
+		// whatever is left stays in the backlog for the next open.
+		ctx, cancel := context.WithTimeout(context.Background(), closeCatchUp)
+		if err := db.catchUpSearch(ctx); err != nil && ctx.Err() == nil {
+			errs = append(errs, err)
+		}
+		cancel()
 		_, err := db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 		errs = append(errs, err)
 		db.stop = nil

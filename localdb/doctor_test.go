@@ -37,6 +37,7 @@ func TestDoctorFindsDamagedIndex(t *testing.T) {
 	for i := range 20 {
 		mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": fmt.Sprintf("note %d", i), "body": "words to index"})
 	}
+	caughtUp(t, db)
 	if _, err := db.w.ExecContext(bg, "DELETE FROM records_fts_data WHERE id > 10"); err != nil {
 		t.Fatal(err)
 	}

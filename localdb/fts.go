@@ -1,12 +1,17 @@
 package localdb
 
 import (
-	"casefile/model"
 	"context"
 	"database/sql"
+	"fmt"
+	"time"
+
+	"casefile/model"
 )
 
-// index replaces a record's full-text entry; tombstones have none.
+// index replaces a record's full-text entry now; tombstones have none.
+// Bulk writes of new records (an import, a first sync) index inline,
+// where one segment serves many rows; single writes use indexLater.
 func (db *DB) index(ctx context.Context, tx *sql.Tx, rid int64, collection string, fields model.Fields, deleted bool) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM records_fts WHERE rowid = ?", rid); err != nil {
 		return err
@@ -21,4 +26,153 @@ func (db *DB) index(ctx context.Context, tx *sql.Tx, rid int64, collection strin
 		}
 	}
 	return nil
+}
+
+// indexLater puts a record in the search backlog (migration 0024): its
+// full-text entry is brought up to date by the next catchUpSearch, which
+// runs when writes pause and before every search.
+func (db *DB) indexLater(ctx context.Context, tx *sql.Tx, rid int64) error {
+	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO search_backlog (rid) VALUES (?)", rid); err != nil {
+		return err
+	}
+	db.kickIndexer()
+	return nil
+}
+
+// The indexer waits for writes to pause for indexIdle before it catches
+// up, but never longer than indexMaxWait after the first write it waits
+// for; catchUpBatch records go in one transaction.
+const (
+	indexIdle     = 50 * time.Millisecond
+	indexMaxWait  = time.Second
+	catchUpBatch  = 512
+	closeCatchUp  = 2 * time.Second
+	backlogExists = "SELECT EXISTS (SELECT 1 FROM search_backlog)"
+)
+
+// kickIndexer tells the indexer that the backlog has grown, without
+// waiting.
+func (db *DB) kickIndexer() {
+	if db.indexKick == nil {
+		return
+	}
+	select {
+	case db.indexKick <- struct{}{}:
+	default:
+	}
+}
+
+// indexer catches the search index up once writes pause, so that a burst
+// of saves pays for one segment instead of one each.
+func (db *DB) indexer(ctx context.Context) {
+	defer db.stopped.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.indexKick:
+		}
+		deadline := time.NewTimer(indexMaxWait)
+		idle := time.NewTimer(indexIdle)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				deadline.Stop()
+				idle.Stop()
+				return
+			case <-db.indexKick:
+				idle.Reset(indexIdle)
+			case <-idle.C:
+				break wait
+			case <-deadline.C:
+				break wait
+			}
+		}
+		deadline.Stop()
+		idle.Stop()
+		// A failed turn is retried at the next kick, and every search
+		// catches up first anyway.
+		_ = db.catchUpSearch(ctx)
+	}
+}
+
+// catchUpSearch writes the full-text entries of every record in the search
+// backlog and empties it. It reads the table rather than a flag of this
+// process: another process on the same file may have added to it.
+func (db *DB) catchUpSearch(ctx context.Context) error {
+	var behind bool
+	if err := db.r.QueryRowContext(ctx, backlogExists).Scan(&behind); err != nil {
+		return fmt.Errorf("catch up the search index: %w", mapErr(err))
+	}
+	for behind {
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			var err error
+			behind, err = db.catchUpSome(ctx, tx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("catch up the search index: %w", err)
+		}
+	}
+	return nil
+}
+
+// catchUpSome indexes up to catchUpBatch records of the backlog and takes
+// them out of it; more reports whether some are left. A record no longer
+// here (purged) has its entry removed.
+func (db *DB) catchUpSome(ctx context.Context, tx *sql.Tx) (more bool, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT b.rid, r.id FROM search_backlog b LEFT JOIN records r ON r.rid = b.rid
+		ORDER BY b.rid LIMIT ?`, catchUpBatch+1)
+	if err != nil {
+		return false, err
+	}
+	type entry struct {
+		rid int64
+		id  sql.NullString
+	}
+	var todo []entry
+	for rows.Next() {
+		var e entry
+		if err := rows.Scan(&e.rid, &e.id); err != nil {
+			rows.Close()
+			return false, err
+		}
+		todo = append(todo, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if more = len(todo) > catchUpBatch; more {
+		todo = todo[:catchUpBatch]
+	}
+	for _, e := range todo {
+		if !e.id.Valid {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM records_fts WHERE rowid = ?", e.rid); err != nil {
+				return false, err
+			}
+		} else {
+			rec, err := db.getRow(ctx, tx, e.id.String)
+			if err != nil {
+				return false, err
+			}
+			if err := db.index(ctx, tx, rec.rid, rec.collection, rec.fields, rec.deleted); err != nil {
+				return false, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM search_backlog WHERE rid = ?", e.rid); err != nil {
+			return false, err
+		}
+	}
+	return more, nil
+}
+
+// searchReady catches the search index up before a read that searches
+// text, so that it finds every write committed before it began.
+func (db *DB) searchReady(ctx context.Context, text string) error {
+	if db.searchMatch(text) == "" {
+		return nil
+	}
+	return db.catchUpSearch(ctx)
 }

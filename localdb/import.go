@@ -124,6 +124,7 @@ func (db *DB) PrepareImport(collection string, items []ImportItem) (*PreparedImp
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", collection, err)
 		}
+		row.search = db.searchBody(searchText(col, norm))
 		p.items[i] = preparedItem{fields: norm, given: it.ID != "", row: row}
 	}
 	return p, nil

@@ -48,6 +48,9 @@ func (sm *storeMachine) finalCheck(t *rapid.T) {
 	sm.checkStatus(t)
 	sm.checkMatters(t)
 	sm.checkJournal(t)
+	for _, w := range searchWords {
+		sm.checkSearch(t, w)
+	}
 	sm.doctor(t)
 }
 

@@ -148,6 +148,7 @@ func tombstone(r protocol.Record, v int64) protocol.Record {
 func pulledView(t *testing.T, db *DB, pages []protocol.PullResponse) string {
 	t.Helper()
 	var b strings.Builder
+	caughtUp(t, db)
 	rows, err := db.r.QueryContext(bg, "SELECT rid, id FROM records ORDER BY rid")
 	if err != nil {
 		t.Fatal(err)

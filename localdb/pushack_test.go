@@ -186,6 +186,7 @@ func pushedView(t *testing.T, db *DB) string {
 	}
 	rows.Close()
 	b.WriteString("--\n")
+	caughtUp(t, db)
 	dumpRows(t, &b, db.w, "SELECT rowid FROM records_fts ORDER BY rowid")
 	ops, err := db.queryOpTexts(bg, db.w, "ORDER BY seq") // opened as read
 	if err != nil {

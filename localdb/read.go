@@ -77,6 +77,9 @@ func (db *DB) List(ctx context.Context, q ListQuery) ([]model.Record, error) {
 		return nil, fmt.Errorf("list records: %w", err)
 	}
 	defer db.leave()
+	if err := db.searchReady(ctx, q.Text); err != nil {
+		return nil, err
+	}
 	if q.SortField != "" {
 		return db.listSorted(ctx, q)
 	}
@@ -203,6 +206,9 @@ func (db *DB) Count(ctx context.Context, q ListQuery) (int, error) {
 		return 0, fmt.Errorf("count records: %w", err)
 	}
 	defer db.leave()
+	if err := db.searchReady(ctx, q.Text); err != nil {
+		return 0, err
+	}
 	where, args, ok, err := db.listWhere(q)
 	if err != nil || !ok {
 		return 0, err
@@ -243,6 +249,9 @@ func (db *DB) Search(ctx context.Context, text string, limit int) ([]model.Recor
 	match := db.searchMatch(text)
 	if match == "" {
 		return []model.Record{}, nil
+	}
+	if err := db.catchUpSearch(ctx); err != nil {
+		return nil, err
 	}
 	if limit <= 0 {
 		limit = -1

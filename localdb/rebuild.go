@@ -108,8 +108,9 @@ func (db *DB) recompute(ctx context.Context, tx *sql.Tx, id string, touch int64)
 	return rec, err == nil, err
 }
 
-// writeRow stores a record's new visible fields, deletion and state, keeps
-// its full-text entry in step and returns the row as it now is.
+// writeRow stores a record's new visible fields, deletion and state, puts
+// it in the search backlog when its text or deletion changed, and returns
+// the row as it now is.
 func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields model.Fields, deleted bool, state model.SyncState, touch int64) (recordRow, error) {
 	fj, err := encodeFields(fields)
 	if err != nil {
@@ -160,7 +161,7 @@ func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields mo
 		return rec, err
 	}
 	if fj != old.fieldsJSON || deleted != old.deleted {
-		return rec, db.index(ctx, tx, rec.rid, rec.collection, fields, deleted)
+		return rec, db.indexLater(ctx, tx, rec.rid)
 	}
 	return rec, nil
 }

@@ -1,11 +1,14 @@
 package sim
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"casefile/localdb"
 	"casefile/model"
@@ -319,9 +322,102 @@ func (w *world) checkClient(c *client, tr *truth, final bool) {
 		}
 	}
 	w.checkOutbox(c, tr, final)
+	if final {
+		w.checkSearch(c, rows)
+	}
 	for _, p := range w.doctor(c) {
 		w.violate("%s: doctor: %s", c.name, p)
 	}
+}
+
+// searchChecks is how many of a device's records a check looks for by
+// the words of their title.
+const searchChecks = 25
+
+// checkSearch looks for some of the device's live records by the words of
+// their title, as the device now holds it (searchProblems).
+func (w *world) checkSearch(c *client, rows []model.Record) {
+	probs, err := searchProblems(w.ctx, c.db, rows, c.keys == nil)
+	w.must(c.name+": search", err)
+	for _, p := range probs {
+		w.violate("%s: %s", c.name, p)
+	}
+}
+
+// searchProblems looks for some of rows' live records by the words of
+// their title: each search must find exactly the live records whose
+// searchable text has a word beginning with each word searched for (being
+// it, in an encrypted database, which searches by whole words). Writes
+// leave their full-text entries to a backlog that searches catch up, and
+// crashes and restarts may leave it behind.
+func searchProblems(ctx context.Context, db *localdb.DB, rows []model.Record, prefix bool) ([]string, error) {
+	var live []model.Record
+	var words [][]string // each live record's searchable words
+	for _, r := range rows {
+		if !r.Deleted {
+			live = append(live, r)
+			words = append(words, searchableWords(db.Schema(), r))
+		}
+	}
+	var probs []string
+	step := max(1, len(live)/searchChecks)
+	for i := 0; i < len(live); i += step {
+		title, _ := live[i].Fields["title"].(string)
+		asked := searchWords(title)
+		if len(asked) == 0 {
+			continue
+		}
+		found, err := db.Search(ctx, title, -1)
+		if err != nil {
+			return nil, err
+		}
+		var got, want []string
+		for _, r := range found {
+			got = append(got, r.ID)
+		}
+		for j, r := range live {
+			if holdsAll(words[j], asked, prefix) {
+				want = append(want, r.ID)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			probs = append(probs, fmt.Sprintf("a search for %q found %d records, want %d (%s's title)", title, len(got), len(want), live[i].ID))
+		}
+	}
+	return probs, nil
+}
+
+// searchWords are text's words as the full-text index splits them.
+func searchWords(text string) []string {
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// searchableWords are the words of r's searchable fields.
+func searchableWords(s *model.Schema, r model.Record) []string {
+	col, ok := s.Collection(r.Collection)
+	if !ok {
+		return nil
+	}
+	var have []string
+	for i := range col.Fields {
+		if f := &col.Fields[i]; f.Searchable() {
+			have = append(have, searchWords(model.Format(r.Fields[f.Name]))...)
+		}
+	}
+	return have
+}
+
+// holdsAll says whether, for every one of asked, have holds a word that
+// begins with it (prefix) or is it.
+func holdsAll(have, asked []string, prefix bool) bool {
+	for _, want := range asked {
+		if !slices.ContainsFunc(have, func(h string) bool { return h == want || prefix && strings.HasPrefix(h, want) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // doctor returns the problems the client's Doctor finds.

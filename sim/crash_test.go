@@ -224,8 +224,8 @@ func (r *crashRig) run(job, data string, args ...string) (killed bool, code int,
 	return false, 0, ""
 }
 
-// afterKill checks a killed client: doctor finds nothing and SQLite finds
-// the file intact.
+// afterKill checks a killed client: doctor finds nothing, SQLite finds
+// the file intact, and searches find what the client holds.
 func (r *crashRig) afterKill(data string) {
 	r.t.Helper()
 	var out, errb bytes.Buffer
@@ -249,6 +249,19 @@ func (r *crashRig) afterKill(data string) {
 	if len(bad) > 0 {
 		r.t.Errorf("after kill %d, PRAGMA integrity_check: %q", r.total(), bad)
 	}
+	r.local(data, func(db *localdb.DB) {
+		recs, err := db.List(context.Background(), localdb.ListQuery{})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		probs, err := searchProblems(context.Background(), db, recs, false)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, p := range probs {
+			r.t.Errorf("after kill %d: %s", r.total(), p)
+		}
+	})
 }
 
 // local opens a client's database (no casefile runs then) and calls fn.
