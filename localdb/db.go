@@ -75,10 +75,12 @@ type DB struct {
 	// background, so that no user write pays for it.
 	ckpt *sql.DB
 	kick chan struct{}
-	// The indexer writes the search backlog's entries when writes pause.
-	indexKick chan struct{}
-	stop      context.CancelFunc
-	stopped   sync.WaitGroup
+	// The indexer writes the search backlog's entries when writes pause;
+	// backlogged says the transaction under way added to the backlog.
+	indexKick  chan struct{}
+	backlogged atomic.Bool
+	stop       context.CancelFunc
+	stopped    sync.WaitGroup
 
 	now func() time.Time
 
@@ -228,12 +230,17 @@ func (db *DB) checkpointer(ctx context.Context) {
 
 // kickCheckpointer asks the checkpointer for a turn, without waiting;
 // a turn already asked for serves.
-func (db *DB) kickCheckpointer() {
-	if db.kick == nil {
+func (db *DB) kickCheckpointer() { nudge(db.kick) }
+
+// nudge asks a background goroutine that waits on turn (a channel of one)
+// for a turn, without waiting; a turn already asked for serves, and a nil
+// channel (no such goroutine) asks nothing.
+func nudge(turn chan struct{}) {
+	if turn == nil {
 		return
 	}
 	select {
-	case db.kick <- struct{}{}:
+	case turn <- struct{}{}:
 	default:
 	}
 }
@@ -433,6 +440,9 @@ func (db *DB) txOn(ctx context.Context, on beginner, fn func(tx *sql.Tx) error) 
 	}
 	if db.commits.Add(1)%checkpointEvery == 0 {
 		db.kickCheckpointer()
+	}
+	if db.backlogged.Swap(false) {
+		nudge(db.indexKick)
 	}
 	return nil
 }

@@ -30,12 +30,14 @@ func (db *DB) index(ctx context.Context, tx *sql.Tx, rid int64, collection strin
 
 // indexLater puts a record in the search backlog (migration 0024): its
 // full-text entry is brought up to date by the next catchUpSearch, which
-// runs when writes pause and before every search.
+// runs when writes pause and before every search. The indexer is told
+// once the transaction commits (txOn), not before: a catch-up that ran
+// while it was open would not see the row.
 func (db *DB) indexLater(ctx context.Context, tx *sql.Tx, rid int64) error {
 	if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO search_backlog (rid) VALUES (?)", rid); err != nil {
 		return err
 	}
-	db.kickIndexer()
+	db.backlogged.Store(true)
 	return nil
 }
 
@@ -49,18 +51,6 @@ const (
 	closeCatchUp  = 2 * time.Second
 	backlogExists = "SELECT EXISTS (SELECT 1 FROM search_backlog)"
 )
-
-// kickIndexer tells the indexer that the backlog has grown, without
-// waiting.
-func (db *DB) kickIndexer() {
-	if db.indexKick == nil {
-		return
-	}
-	select {
-	case db.indexKick <- struct{}{}:
-	default:
-	}
-}
 
 // indexer catches the search index up once writes pause, so that a burst
 // of saves pays for one segment instead of one each.
