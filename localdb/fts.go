@@ -96,7 +96,10 @@ func (db *DB) catchUpSearch(ctx context.Context) error {
 		return fmt.Errorf("catch up the search index: %w", mapErr(err))
 	}
 	for behind {
-		err := db.tx(ctx, func(tx *sql.Tx) error {
+		// Unsynced: the entries are derived from committed rows, and a
+		// crash that loses them keeps the backlog rows they would have
+		// removed. The next synced commit makes them durable.
+		err := db.txUnsynced(ctx, func(tx *sql.Tx) error {
 			var err error
 			behind, err = db.catchUpSome(ctx, tx)
 			return err

@@ -332,7 +332,7 @@ func (w *world) checkClient(c *client, tr *truth, final bool) {
 
 // searchChecks is how many of a device's records a check looks for by
 // the words of their title.
-const searchChecks = 25
+const searchChecks = 10
 
 // checkSearch looks for some of the device's live records by the words of
 // their title, as the device now holds it (searchProblems).
