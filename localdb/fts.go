@@ -3,7 +3,9 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"casefile/model"
@@ -111,54 +113,49 @@ func (db *DB) catchUpSearch(ctx context.Context) error {
 	return nil
 }
 
-// catchUpSome indexes up to catchUpBatch records of the backlog and takes
-// them out of it; more reports whether some are left. A record no longer
-// here (purged) has its entry removed.
+// catchUpSome indexes the first catchUpBatch records of the backlog and
+// takes them out of it; more reports whether some are left. The batch's
+// records are read in one statement; a rid no longer in records (purged)
+// has its entry removed.
 func (db *DB) catchUpSome(ctx context.Context, tx *sql.Tx) (more bool, err error) {
-	rows, err := tx.QueryContext(ctx, `SELECT b.rid, r.id FROM search_backlog b LEFT JOIN records r ON r.rid = b.rid
-		ORDER BY b.rid LIMIT ?`, catchUpBatch+1)
+	// The batch is the rids below the first one past it (all, if none is).
+	end := int64(math.MaxInt64)
+	err = tx.QueryRowContext(ctx, "SELECT rid FROM search_backlog ORDER BY rid LIMIT 1 OFFSET ?", catchUpBatch).Scan(&end)
+	switch {
+	case err == nil:
+		more = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+recordSelect("r.")+` FROM search_backlog b
+		JOIN records r ON r.rid = b.rid WHERE b.rid < ? ORDER BY b.rid`, end)
 	if err != nil {
 		return false, err
 	}
-	type entry struct {
-		rid int64
-		id  sql.NullString
-	}
-	var todo []entry
+	var recs []recordRow
 	for rows.Next() {
-		var e entry
-		if err := rows.Scan(&e.rid, &e.id); err != nil {
+		rec, err := db.scanRecord(rows)
+		if err != nil {
 			rows.Close()
 			return false, err
 		}
-		todo = append(todo, e)
+		recs = append(recs, rec)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return false, err
 	}
-	if more = len(todo) > catchUpBatch; more {
-		todo = todo[:catchUpBatch]
-	}
-	for _, e := range todo {
-		if !e.id.Valid {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM records_fts WHERE rowid = ?", e.rid); err != nil {
-				return false, err
-			}
-		} else {
-			rec, err := db.getRow(ctx, tx, e.id.String)
-			if err != nil {
-				return false, err
-			}
-			if err := db.index(ctx, tx, rec.rid, rec.collection, rec.fields, rec.deleted); err != nil {
-				return false, err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM search_backlog WHERE rid = ?", e.rid); err != nil {
+	for _, rec := range recs {
+		if err := db.index(ctx, tx, rec.rid, rec.collection, rec.fields, rec.deleted); err != nil {
 			return false, err
 		}
 	}
-	return more, nil
+	if _, err := tx.ExecContext(ctx, `DELETE FROM records_fts WHERE rowid IN (SELECT rid FROM search_backlog
+		WHERE rid < ? AND rid NOT IN (SELECT rid FROM records))`, end); err != nil {
+		return false, err
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM search_backlog WHERE rid < ?", end)
+	return more, err
 }
 
 // searchReady catches the search index up before a read that searches

@@ -219,16 +219,7 @@ func bothWays(t *testing.T, seed string, opts []Option, apply func(db *DB, oneBy
 func searchView(t *testing.T, b *strings.Builder, db *DB, words ...string) {
 	t.Helper()
 	for _, word := range words {
-		found, err := db.Search(bg, word, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range found {
-			got = append(got, r.ID)
-		}
-		slices.Sort(got)
-		fmt.Fprintf(b, "search %q: %v\n", word, got)
+		fmt.Fprintf(b, "search %q: %v\n", word, searchIDs(t, db, word))
 	}
 }
 

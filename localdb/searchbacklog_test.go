@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -21,15 +22,6 @@ func openNoIndexer(t testing.TB, path string) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-func count(t testing.TB, db *DB, query string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := db.w.QueryRowContext(bg, query, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func searchIDs(t testing.TB, db *DB, text string) []string {
@@ -54,26 +46,26 @@ func TestSingleWritesLeaveTheirSearchEntryToTheBacklog(t *testing.T) {
 	db := openNoIndexer(t, filepath.Join(t.TempDir(), "casefile.db"))
 	m := mustMatter(t, db, "Smith")
 	caughtUp(t, db)
-	segments := count(t, db, "SELECT count(*) FROM records_fts_data")
+	segments := scalar[int](t, db, "SELECT count(*) FROM records_fts_data")
 
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Hearing", "body": "the quokka brief"})
-	if got := count(t, db, "SELECT count(*) FROM records_fts_data"); got != segments {
+	if got := scalar[int](t, db, "SELECT count(*) FROM records_fts_data"); got != segments {
 		t.Fatalf("a create wrote %d full-text rows in its transaction", got-segments)
 	}
-	if got := count(t, db, "SELECT count(*) FROM search_backlog"); got != 1 {
+	if got := scalar[int](t, db, "SELECT count(*) FROM search_backlog"); got != 1 {
 		t.Fatalf("backlog holds %d records after a create, want 1", got)
 	}
 	if got := searchIDs(t, db, "quokka"); !slices.Equal(got, []string{n.ID}) {
 		t.Fatalf("search after a create found %v, want %s", got, n.ID)
 	}
-	if got := count(t, db, "SELECT count(*) FROM search_backlog"); got != 0 {
+	if got := scalar[int](t, db, "SELECT count(*) FROM search_backlog"); got != 0 {
 		t.Fatalf("backlog holds %d records after a search", got)
 	}
 
 	if _, err := db.Update(bg, n.ID, model.Fields{"body": "the wombat brief"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := count(t, db, "SELECT count(*) FROM search_backlog"); got != 1 {
+	if got := scalar[int](t, db, "SELECT count(*) FROM search_backlog"); got != 1 {
 		t.Fatalf("backlog holds %d records after an edit, want 1", got)
 	}
 	if got := searchIDs(t, db, "quokka"); len(got) != 0 {
@@ -102,7 +94,7 @@ func TestSingleWritesLeaveTheirSearchEntryToTheBacklog(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got := count(t, db, "SELECT count(*) FROM search_backlog"); got != 0 {
+	if got := scalar[int](t, db, "SELECT count(*) FROM search_backlog"); got != 0 {
 		t.Fatalf("an import left %d records in the backlog", got)
 	}
 	if got := searchIDs(t, db, "kakapo"); len(got) != 2 {
@@ -118,7 +110,7 @@ func TestIndexerCatchesUpWhenWritesPause(t *testing.T) {
 		mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Hearing", "body": "bilby " + string(rune('a'+i))})
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for count(t, db, "SELECT count(*) FROM search_backlog") > 0 {
+	for scalar[int](t, db, "SELECT count(*) FROM search_backlog") > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the indexer left the backlog behind for 10 s")
 		}
@@ -126,7 +118,7 @@ func TestIndexerCatchesUpWhenWritesPause(t *testing.T) {
 	}
 	// Read the index without a search, which would catch up by itself.
 	match := db.searchMatch("bilby")
-	if got := count(t, db, "SELECT count(*) FROM records_fts WHERE records_fts MATCH ?", match); got != 5 {
+	if got := scalar[int](t, db, "SELECT count(*) FROM records_fts WHERE records_fts MATCH ?", match); got != 5 {
 		t.Fatalf("the index holds %d of the 5 notes", got)
 	}
 }
@@ -175,11 +167,31 @@ func TestCloseCatchesTheSearchBacklogUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := openNoIndexer(t, path)
-	if got := count(t, again, "SELECT count(*) FROM search_backlog"); got != 0 {
+	if got := scalar[int](t, again, "SELECT count(*) FROM search_backlog"); got != 0 {
 		t.Fatalf("the backlog held %d records after Close", got)
 	}
 	match := again.searchMatch("potoroo")
-	if got := count(t, again, "SELECT count(*) FROM records_fts WHERE records_fts MATCH ?", match); got != 1 {
+	if got := scalar[int](t, again, "SELECT count(*) FROM records_fts WHERE records_fts MATCH ?", match); got != 1 {
 		t.Fatalf("the index holds %d entries for the note after Close, want 1", got)
+	}
+}
+
+// A backlog longer than one catch-up batch is caught up whole, batch by
+// batch, before a search.
+func TestCatchUpCrossesBatches(t *testing.T) {
+	db := openNoIndexer(t, filepath.Join(t.TempDir(), "casefile.db"))
+	m := mustMatter(t, db, "Smith")
+	n := catchUpBatch + catchUpBatch/2
+	for i := range n {
+		mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Hearing", "body": fmt.Sprintf("bandicoot %d", i)})
+	}
+	if got := scalar[int](t, db, "SELECT count(*) FROM search_backlog"); got != n+1 {
+		t.Fatalf("backlog holds %d records, want %d", got, n+1)
+	}
+	if got := searchIDs(t, db, "bandicoot"); len(got) != n {
+		t.Fatalf("search found %d of %d notes", len(got), n)
+	}
+	if got := scalar[int](t, db, "SELECT count(*) FROM search_backlog"); got != 0 {
+		t.Fatalf("backlog holds %d records after a search", got)
 	}
 }
