@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"casefile/internal/keep"
+	"casefile/internal/pullpack"
 	"casefile/protocol"
 )
 
@@ -149,6 +150,9 @@ func (c *Client) Login(ctx context.Context, req protocol.LoginRequest) (protocol
 	return out, nil
 }
 
+// pullAccept is a pull's Accept header: the packed form, else JSON.
+const pullAccept = protocol.ContentTypePullPacked + ", application/json"
+
 // NoMark is the mark of a pull that is not a later page of a full pull.
 const NoMark = -1
 
@@ -196,7 +200,10 @@ func (c *Client) PullThen(ctx context.Context, cursor int64, limit int, mark int
 			next(n)
 		}
 	}
-	if err := c.doAnswer(ctx, http.MethodGet, protocol.PathPull, q, nil, nil, &out, c.timeout, answered); err != nil {
+	// The packed form is asked for first; a server older than it answers
+	// JSON, which doAnswer reads by its Content-Type.
+	hdr := http.Header{"Accept": {pullAccept}}
+	if err := c.doAnswer(ctx, http.MethodGet, protocol.PathPull, q, hdr, nil, &out, c.timeout, answered); err != nil {
 		return out, fmt.Errorf("pull: %w", err)
 	}
 	if badNext != "" {
@@ -319,6 +326,18 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 	data := buf.Bytes()
 	if len(data) > maxAnswerBytes {
 		return protocolError("answer larger than %d bytes", maxAnswerBytes)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct == protocol.ContentTypePullPacked {
+		page, ok := out.(*protocol.PullResponse)
+		if !ok {
+			return protocolError("a %s answer to a request that is not a pull", ct)
+		}
+		p, err := pullpack.Read(data)
+		if err != nil {
+			return protocolError("decode answer: %v", err)
+		}
+		*page = p
+		return nil
 	}
 	if err := strictUnmarshal(data, out); err != nil {
 		return protocolError("decode answer: %v", err)

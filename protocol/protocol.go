@@ -189,6 +189,14 @@ type PullResponse struct {
 // clients older than it ignore it.
 const HeaderPullNext = "Casefile-Pull-Next"
 
+// ContentTypePullPacked is the media type of a pull page in its packed
+// form (docs/protocol.md, "Packed pages"): the same page as the JSON one
+// in about two thirds of the bytes. A client that reads it names it in
+// its pull's Accept header; a server that writes it answers with it as
+// the Content-Type. Servers older than it answer JSON, whatever the
+// Accept; clients older than it never ask.
+const ContentTypePullPacked = "application/vnd.casefile.pull-packed.v1"
+
 // Removal names a record to drop locally.
 type Removal struct {
 	ID       string `json:"id"`

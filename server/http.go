@@ -154,8 +154,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeJSONBody answers with b, JSON ending in a newline, compressed when
 // the request asked for it.
 func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
+	writeBody(w, status, "application/json", b)
+}
+
+// writeBody answers with b, of the media type ct, compressed when the
+// request asked for it.
+func writeBody(w http.ResponseWriter, status int, ct string, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", ct)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if rec, ok := w.(*statusRecorder); ok && rec.gzip {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"casefile/protocol"
@@ -113,13 +114,35 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	if resp.More {
 		w.Header().Set(protocol.HeaderPullNext, strconv.FormatInt(resp.Cursor, 10)+" "+strconv.FormatInt(resp.CompactedThrough, 10))
 	}
+	w.Header().Add("Vary", "Accept")
 	ans := answer(resp, out)
+	if acceptsPacked(r) {
+		// A page the packed form cannot hold (a negative version) goes as
+		// JSON, which the client reads too.
+		if body, err := ans.appendPacked(nil); err == nil {
+			writeBody(w, http.StatusOK, protocol.ContentTypePullPacked, body)
+			return
+		}
+	}
 	body, err := ans.appendJSON(make([]byte, 0, pageBytes(out)))
 	if err != nil {
 		s.writeError(w, r, errInternal(fmt.Errorf("pull: encode: %w", err)))
 		return
 	}
 	writeJSONBody(w, http.StatusOK, body)
+}
+
+// acceptsPacked says whether a pull's Accept header names the packed form.
+func acceptsPacked(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			media, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(media), protocol.ContentTypePullPacked) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pullAnswer is a pull's answer as it goes on the wire: a

@@ -6,7 +6,21 @@ import (
 	"strconv"
 
 	"casefile/internal/fieldtext"
+	"casefile/internal/pullpack"
 )
+
+// appendPacked appends a in its packed form (protocol.ContentTypePullPacked).
+func (a *pullAnswer) appendPacked(b []byte) ([]byte, error) {
+	p := pullpack.Page{Removed: a.Removed, DroppedMatters: a.DroppedMatters, Cursor: a.Cursor, More: a.More,
+		Head: a.Head, CompactedThrough: a.CompactedThrough, Total: a.Total}
+	if a.Records != nil {
+		p.Records = make([]pullpack.Record, len(a.Records))
+	}
+	for i := range a.Records {
+		p.Records[i] = pullpack.Record(a.Records[i])
+	}
+	return pullpack.Append(b, &p)
+}
 
 // appendJSON appends a's JSON, byte for byte what json.Marshal writes for
 // it, and a newline. json.Marshal spent most of a page's encoding on

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"casefile/internal/faultproxy"
+	"casefile/internal/pullpack"
 	"casefile/protocol"
 )
 
@@ -107,6 +109,10 @@ type link struct {
 	// a server older than them ignores it, so this device gets every
 	// answer in full (fullAnswers).
 	full bool
+	// jsonPulls: the link drops the pull's Accept header, as a server older
+	// than packed pages ignores it, so this device reads its pages as JSON
+	// (drawn as fullAnswers is, apart from it).
+	jsonPulls bool
 
 	mu       sync.Mutex
 	offline  bool
@@ -143,7 +149,8 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 		// clients' side of the link has none).
 		rt:   &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
 		URL:  "http://" + ln.Addr().String(),
-		full: fullAnswers(w.seed, name),
+		full:      fullAnswers(w.seed, name),
+		jsonPulls: byName(w.seed, "json pulls/"+name),
 	}
 	l.client = &http.Client{Transport: &tagged{l: l, rt: &http.Transport{MaxIdleConnsPerHost: 2}}}
 	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
@@ -155,7 +162,11 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 // of seed, drops the ask for lean push answers: about a third of the
 // devices, drawn from the seed and the name rather than the stream, so
 // that other draws run as before.
-func fullAnswers(seed uint64, name string) bool {
+func fullAnswers(seed uint64, name string) bool { return byName(seed, name) }
+
+// byName is true for about a third of the names, drawn from the seed and
+// the name.
+func byName(seed uint64, name string) bool {
 	h := fnv.New64a()
 	_, _ = fmt.Fprintf(h, "%d/%s", seed, name)
 	return h.Sum64()%3 == 0
@@ -348,13 +359,36 @@ func (l *link) crawl(w http.ResponseWriter, r *http.Request, start time.Time, st
 	}
 	l.w.stats.inc("crawled answers read whole", 1)
 	if r.URL.Path == protocol.PathPull && status == http.StatusOK {
-		var page struct {
-			Cursor int64 `json:"cursor"`
+		cursor, err := pageCursor(w.Header(), data)
+		if err != nil {
+			l.w.t.Errorf("%s: a pull page the device read whole: %v", l.name, err)
+			return
 		}
-		if json.Unmarshal(data, &page) == nil {
-			l.crawled = max(l.crawled, page.Cursor)
+		l.crawled = max(l.crawled, cursor)
+	}
+}
+
+// pageCursor is the cursor of a pull page as the link passed it on, in
+// either form, compressed or not.
+func pageCursor(h http.Header, data []byte) (int64, error) {
+	if h.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return 0, err
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return 0, err
 		}
 	}
+	if h.Get("Content-Type") == protocol.ContentTypePullPacked {
+		page, err := pullpack.Read(data)
+		return page.Cursor, err
+	}
+	var page struct {
+		Cursor int64 `json:"cursor"`
+	}
+	err := json.Unmarshal(data, &page)
+	return page.Cursor, err
 }
 
 // crawlSilence is the longest this side of a crawling answer may go
@@ -446,6 +480,14 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.Header = r.Header.Clone()
+	if r.URL.Path == protocol.PathPull {
+		if l.jsonPulls {
+			out.Header.Del("Accept")
+			l.w.stats.inc("contract: pulls answered in JSON, as a server older than packed pages answers", 1)
+		} else {
+			l.w.stats.inc("contract: pulls asking for packed pages", 1)
+		}
+	}
 	if r.URL.Path == protocol.PathPush && r.Header.Get(protocol.HeaderPushAnswer) != "" {
 		if l.full {
 			out.Header.Del(protocol.HeaderPushAnswer)

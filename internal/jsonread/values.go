@@ -226,3 +226,48 @@ func StrAs[T ~string](d *Reader, v *T) bool {
 
 // Strings reads an array of strings.
 func (d *Reader) Strings(v *[]string) bool { return Elems(d, v, d.Str) }
+
+// The readers below let a caller walk a value of any shape without
+// building it, for writing it in another form (internal/pullpack): each
+// reads what encoding/json would decode, and answers false where Map's
+// reading would.
+
+// Peek answers the first byte of the next value, after any space: '"',
+// '{', '[', 't', 'f', 'n', or a number's first byte.
+func (d *Reader) Peek() byte { return d.next() }
+
+// Object reads an object, calling member with each key as encoding/json
+// decodes it (the input's own bytes, unless it had an escape); member
+// reads the value. A key given twice comes twice, in order: kept in a map,
+// the last wins, as encoding/json decides. A unique Reader's check is not
+// made.
+func (d *Reader) Object(member func(key []byte) bool) bool { return d.object(member) }
+
+// Array reads an array, calling elem for each element.
+func (d *Reader) Array(elem func() bool) bool { return d.array(elem) }
+
+// StrBytes reads a string as Str does, into bytes: the input's own when
+// the string was written as it is.
+func (d *Reader) StrBytes() ([]byte, bool) {
+	var s string
+	raw, ok := d.quoted(&s)
+	if ok && raw == nil {
+		return []byte(s), true
+	}
+	return raw, ok
+}
+
+// Null reads null.
+func (d *Reader) Null() bool { return d.next() == 'n' && d.word("null") }
+
+// Float reads a number as encoding/json decodes one into an any.
+func (d *Reader) Float(f *float64) bool {
+	d.space()
+	n, ok := d.number()
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseFloat(string(n), 64)
+	*f = v
+	return err == nil
+}
