@@ -147,8 +147,8 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 		// The fault is drawn before this hop, so a connection the transport
 		// retries on its own draws nothing: keep-alive is safe here (the
 		// clients' side of the link has none).
-		rt:   &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
-		URL:  "http://" + ln.Addr().String(),
+		rt:        &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
+		URL:       "http://" + ln.Addr().String(),
 		full:      fullAnswers(w.seed, name),
 		jsonPulls: byName(w.seed, "json pulls/"+name),
 	}

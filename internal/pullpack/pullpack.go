@@ -40,12 +40,12 @@ const (
 
 // A record's flags.
 const (
-	flagDeleted     = 1 << iota
-	flagUUID        // the id is 16 bytes, to be written as a canonical UUID
-	flagSameAuthor  // updated_by is created_by
-	flagSameTime    // updated_at is created_at
-	flagFieldsText  // the fields are JSON text (a shape the values below cannot hold)
-	flagsKnown      = flagDeleted | flagUUID | flagSameAuthor | flagSameTime | flagFieldsText
+	flagDeleted    = 1 << iota
+	flagUUID       // the id is 16 bytes, to be written as a canonical UUID
+	flagSameAuthor // updated_by is created_by
+	flagSameTime   // updated_at is created_at
+	flagFieldsText // the fields are JSON text (a shape the values below cannot hold)
+	flagsKnown     = flagDeleted | flagUUID | flagSameAuthor | flagSameTime | flagFieldsText
 )
 
 // A value's tags.
