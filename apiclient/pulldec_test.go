@@ -12,6 +12,7 @@ import (
 	"pgregory.net/rapid"
 
 	"casefile/internal/jsonread/jsonreadtest"
+	"casefile/internal/pullpack"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -354,6 +355,32 @@ func BenchmarkPullPageDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	jsonreadtest.Bench(b, data, decodePull)
+	// "packed": the same page in the packed form, as its server writes it
+	// (internal/pullpack), read by pullpack.Read.
+	packed := pullpack.Page{Cursor: page.Cursor, More: page.More, Head: page.Head, Total: page.Total,
+		Records: make([]pullpack.Record, len(page.Records))}
+	for i, r := range page.Records {
+		text, err := json.Marshal(r.Fields)
+		if err != nil {
+			b.Fatal(err)
+		}
+		packed.Records[i] = pullpack.Record{ID: r.ID, Collection: r.Collection, MatterID: r.MatterID, Version: r.Version,
+			Seq: r.Seq, Deleted: r.Deleted, Fields: text, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
+			UpdatedBy: r.UpdatedBy, UpdatedAt: r.UpdatedAt}
+	}
+	pdata, err := pullpack.Append(nil, &packed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("packed", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(pdata)))
+		for b.Loop() {
+			if _, err := pullpack.Read(pdata); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkPushAnswerDecode decodes the answer to a batch of 500 new
