@@ -5,7 +5,7 @@
 // place in it; an id is its 16 bytes, a sequence and a time the difference
 // from the record before, and a field's value its bytes with their length.
 // What is left is the fields' own text, so a note of ~500 bytes of fields
-// travels in ~530 bytes plain where its JSON takes ~865
+// travels in ~536 bytes plain where its JSON takes ~865
 // (docs/benchmarks.md, twentieth round; the layout is in docs/protocol.md).
 //
 // Read decodes a page into exactly the protocol.PullResponse that
@@ -56,6 +56,7 @@ const (
 	tagFalse
 	tagTrue
 	tagStrings // a list of strings
+	tagRef     // a string of the page's table (a matter's id in a record's matter_id field)
 )
 
 // Record is a record as a server holds it for a page: its fields as JSON
@@ -308,6 +309,11 @@ func (w *writer) value(d *jsonread.Reader) bool {
 	switch c := d.Peek(); {
 	case c == '"':
 		s, ok := d.StrBytes()
+		if i, named := w.index[string(s)]; named {
+			w.b = append(w.b, tagRef)
+			w.uint(i)
+			return ok
+		}
 		w.b = append(w.b, tagString)
 		w.bytes(s)
 		return ok

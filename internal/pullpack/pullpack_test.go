@@ -216,7 +216,7 @@ func notesPage(n int) pullpack.Page {
 	body := strings.Repeat("Met the witness at the site office with the surveyor. ", 8)[:420]
 	for i := range p.Records {
 		fields, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("Site visit %d: fence line and survey", i),
-			"body": body, "status": "open", "tags": []string{"site", "witness"}})
+			"body": body, "status": "open", "tags": []string{"site", "witness"}, "matter_id": matter})
 		at = at.Add(time.Duration(i) * 37 * time.Microsecond)
 		p.Records[i] = pullpack.Record{ID: uuid.NewString(), Collection: "note", MatterID: matter, Version: 1,
 			Seq: int64(1001 + i), Fields: fields, CreatedBy: user, CreatedAt: at, UpdatedBy: user, UpdatedAt: at}

@@ -280,6 +280,8 @@ func (r *reader) value() any {
 		return false
 	case tagTrue:
 		return true
+	case tagRef:
+		return r.ref()
 	case tagStrings:
 		list := make([]any, r.items(1))
 		for i := range list {
