@@ -132,17 +132,39 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	writeJSONBody(w, http.StatusOK, body)
 }
 
-// acceptsPacked says whether a pull's Accept header names the packed form.
+// acceptsPacked says whether a pull's Accept header prefers the packed
+// form: it names it with a q above 0 and no lower than JSON's (named, or
+// by application/* or */*). A tie goes to the packed form.
 func acceptsPacked(r *http.Request) bool {
+	packed, plain := 0.0, 0.0
 	for _, v := range r.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {
-			media, _, _ := strings.Cut(part, ";")
-			if strings.EqualFold(strings.TrimSpace(media), protocol.ContentTypePullPacked) {
-				return true
+			media, params, _ := strings.Cut(part, ";")
+			switch media = strings.ToLower(strings.TrimSpace(media)); media {
+			case protocol.ContentTypePullPacked:
+				packed = max(packed, quality(params))
+			case "application/json", "application/*", "*/*":
+				plain = max(plain, quality(params))
 			}
 		}
 	}
-	return false
+	return packed > 0 && packed >= plain
+}
+
+// quality is a media range's q parameter: 1 when it has none, 0 when it
+// cannot be read.
+func quality(params string) float64 {
+	for p := range strings.SplitSeq(params, ";") {
+		name, value, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil || q < 0 || q > 1 {
+				return 0
+			}
+			return q
+		}
+	}
+	return 1
 }
 
 // pullAnswer is a pull's answer as it goes on the wire: a

@@ -111,7 +111,16 @@ func TestPullAnswersPackedWhenAsked(t *testing.T) {
 	if pages < 3 || records != 5 || !sawEdit {
 		t.Fatalf("%d pages, %d records, edit by another user seen %v", pages, records, sawEdit)
 	}
-	if r, _ := pullAs(t, ada, 0, 2, "application/json"); r.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("a pull accepting JSON only came as %q", r.Header.Get("Content-Type"))
+	for accept, want := range map[string]string{
+		"application/json": "application/json",
+		protocol.ContentTypePullPacked + ";q=0, application/json":               "application/json",
+		"application/json;q=0.9, " + protocol.ContentTypePullPacked + "; q=0.5": "application/json",
+		"*/*;q=0.1, " + protocol.ContentTypePullPacked + "; q=0.5":              protocol.ContentTypePullPacked,
+		protocol.ContentTypePullPacked + ";q=nonsense":                          "application/json",
+		"APPLICATION/VND.CASEFILE.PULL-PACKED.V1":                               protocol.ContentTypePullPacked,
+	} {
+		if r, _ := pullAs(t, ada, 0, 2, accept); r.Header.Get("Content-Type") != want {
+			t.Errorf("a pull with Accept %q came as %q, want %q", accept, r.Header.Get("Content-Type"), want)
+		}
 	}
 }
