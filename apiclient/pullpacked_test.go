@@ -57,7 +57,8 @@ func TestPullReadsEitherForm(t *testing.T) {
 	for _, form := range []struct {
 		ct   string
 		body []byte
-	}{{protocol.ContentTypePullPacked, packed}, {"application/json", plain}} {
+	}{{protocol.ContentTypePullPacked, packed}, {"Application/Vnd.Casefile.Pull-Packed.V1; charset=binary", packed},
+		{"application/json", plain}} {
 		ct, body = form.ct, form.body
 		got, err := c.Pull(ctx, 40, 0, NoMark)
 		if err != nil {

@@ -119,10 +119,12 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	if acceptsPacked(r) {
 		// A page the packed form cannot hold (a negative version) goes as
 		// JSON, which the client reads too.
-		if body, err := ans.appendPacked(nil); err == nil {
+		body, err := ans.appendPacked(nil)
+		if err == nil {
 			writeBody(w, http.StatusOK, protocol.ContentTypePullPacked, body)
 			return
 		}
+		s.log.Debug("pull page sent as JSON", "err", err)
 	}
 	body, err := ans.appendJSON(make([]byte, 0, pageBytes(out)))
 	if err != nil {

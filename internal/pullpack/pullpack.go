@@ -87,9 +87,10 @@ type Page struct {
 	Total            int64
 }
 
-// Append appends p packed to b. It fails for what the JSON form cannot
-// carry either: a negative sequence or count, fields text that is not a
-// JSON object.
+// Append appends p packed to b. It fails for what the packed form cannot
+// carry — a negative cursor, head, mark, total, version or sequence, a
+// time outside the years 0–9999 or not in UTC, a record without fields
+// text — and the server then sends the page as JSON.
 func Append(b []byte, p *Page) ([]byte, error) {
 	for _, n := range []int64{p.Cursor, p.Head, p.CompactedThrough, p.Total} {
 		if n < 0 {
