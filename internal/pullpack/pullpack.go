@@ -92,10 +92,9 @@ type Page struct {
 // time outside the years 0–9999 or not in UTC, a record without fields
 // text — and the server then sends the page as JSON.
 func Append(b []byte, p *Page) ([]byte, error) {
-	for _, n := range []int64{p.Cursor, p.Head, p.CompactedThrough, p.Total} {
-		if n < 0 {
-			return nil, fmt.Errorf("packed page: negative cursor, head, mark or total %d", n)
-		}
+	if p.Cursor < 0 || p.Head < 0 || p.CompactedThrough < 0 || p.Total < 0 {
+		return nil, fmt.Errorf("packed page: a negative cursor, head, mark or total (%d, %d, %d, %d)",
+			p.Cursor, p.Head, p.CompactedThrough, p.Total)
 	}
 	w := writer{b: append(b, magic...)}
 	w.uint(uint64(p.Cursor))
@@ -205,7 +204,7 @@ func (w *writer) ref(s string) {
 func (w *writer) time(t time.Time, secs *int64) {
 	s := t.Unix()
 	w.int(s - *secs)
-	w.uint(uint64(t.Nanosecond()))
+	w.uint(uint64(t.Nanosecond())) // #nosec G115 -- 0 to 999,999,999
 	*secs = s
 }
 

@@ -134,24 +134,35 @@ func (r *reader) count() int64 {
 // items reads how many items follow, each at least size bytes: no more
 // than the page has room for, so that a count cannot make the reader
 // allocate what the page does not hold.
-func (r *reader) items(size int) int {
-	n := r.uint()
-	if n > uint64((len(r.b)-r.i)/size) {
-		r.fail("%d items of at least %d bytes each, in %d bytes left", n, size, len(r.b)-r.i)
+func (r *reader) items(size uint64) int {
+	n, ok := r.within(size)
+	if !ok {
+		r.fail("more items of at least %d bytes each than %d bytes hold", size, len(r.b)-r.i)
 		return 0
 	}
-	return int(n)
+	return n
 }
 
 func (r *reader) bytes() []byte {
-	n := r.uint()
-	if n > uint64(len(r.b)-r.i) {
-		r.fail("a string of %d bytes, in %d bytes left", n, len(r.b)-r.i)
+	n, ok := r.within(1)
+	if !ok {
+		r.fail("a string longer than the %d bytes left", len(r.b)-r.i)
 		return nil
 	}
-	b := r.b[r.i : r.i+int(n)]
-	r.i += int(n)
+	b := r.b[r.i : r.i+n]
+	r.i += n
 	return b
+}
+
+// within reads a count of items of size bytes each and says whether the
+// page has room for them after it.
+func (r *reader) within(size uint64) (int, bool) {
+	n := r.uint()
+	left := uint64(len(r.b) - r.i) // #nosec G115 -- i never passes len(b)
+	if n > left/size {
+		return 0, false
+	}
+	return int(n), true // #nosec G115 -- at most len(b)
 }
 
 func (r *reader) str() string {
