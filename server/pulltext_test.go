@@ -2,11 +2,8 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
-	"io"
-	"net/http"
 	"path/filepath"
 	"testing"
 
@@ -16,24 +13,10 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
-// rawPull is a pull answer's body as it came.
+// rawPull is a pull answer's body as it came (JSON: no Accept).
 func rawPull(t *testing.T, c *servertest.Client, cursor int64) []byte {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet,
-		c.URL+protocol.PathPull+"?cursor="+jsonInt(cursor)+"&limit=100", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("pull: %d %v %s", resp.StatusCode, err, body)
-	}
+	_, body := pullAs(t, c, cursor, 100, "")
 	return body
 }
 

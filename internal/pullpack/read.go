@@ -101,18 +101,12 @@ func (r *reader) byte() byte {
 	return c
 }
 
-func (r *reader) uint() uint64 {
-	n, k := binary.Uvarint(r.b[r.i:])
-	if k <= 0 {
-		r.fail("a number is cut short or too long")
-		return 0
-	}
-	r.i += k
-	return n
-}
+func (r *reader) uint() uint64 { return number(r, binary.Uvarint) }
+func (r *reader) int() int64   { return number(r, binary.Varint) }
 
-func (r *reader) int() int64 {
-	n, k := binary.Varint(r.b[r.i:])
+// number reads a varint with read.
+func number[T uint64 | int64](r *reader, read func([]byte) (T, int)) T {
+	n, k := read(r.b[r.i:])
 	if k <= 0 {
 		r.fail("a number is cut short or too long")
 		return 0
