@@ -20,8 +20,6 @@ func rawPull(t *testing.T, c *servertest.Client, cursor int64) []byte {
 	return body
 }
 
-func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
-
 // TestPullAnswerIsTheEncodedResponse: a pull's answer, whose records carry
 // their fields as the store holds them, is byte for byte what encoding the
 // answer it decodes to writes — fields with escapes, lists and a record
