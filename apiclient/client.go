@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -327,7 +328,7 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 	if len(data) > maxAnswerBytes {
 		return protocolError("answer larger than %d bytes", maxAnswerBytes)
 	}
-	if ct := mediaType(resp.Header.Get("Content-Type")); ct == protocol.ContentTypePullPacked {
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == protocol.ContentTypePullPacked {
 		page, ok := out.(*protocol.PullResponse)
 		if !ok {
 			return protocolError("a %s answer to a request that is not a pull", ct)
@@ -343,13 +344,6 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 		return protocolError("decode answer: %v", err)
 	}
 	return nil
-}
-
-// mediaType is a Content-Type's media type, lower-cased, without its
-// parameters.
-func mediaType(ct string) string {
-	media, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(media))
 }
 
 // answerBuffers hold answers' bodies while they are decoded (nothing

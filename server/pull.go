@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -141,8 +142,11 @@ func acceptsPacked(r *http.Request) bool {
 	packed, plain := 0.0, 0.0
 	for _, v := range r.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {
-			media, params, _ := strings.Cut(part, ";")
-			switch media = strings.ToLower(strings.TrimSpace(media)); media {
+			media, params, err := mime.ParseMediaType(part)
+			if err != nil && media == "" {
+				continue
+			}
+			switch media {
 			case protocol.ContentTypePullPacked:
 				packed = max(packed, quality(params))
 			case "application/json", "application/*", "*/*":
@@ -153,20 +157,18 @@ func acceptsPacked(r *http.Request) bool {
 	return packed > 0 && packed >= plain
 }
 
-// quality is a media range's q parameter: 1 when it has none, 0 when it
-// cannot be read.
-func quality(params string) float64 {
-	for p := range strings.SplitSeq(params, ";") {
-		name, value, _ := strings.Cut(p, "=")
-		if strings.EqualFold(strings.TrimSpace(name), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil || q < 0 || q > 1 {
-				return 0
-			}
-			return q
-		}
+// quality is a media range's q: 1 when it has none, 0 when it cannot be
+// read.
+func quality(params map[string]string) float64 {
+	v, ok := params["q"]
+	if !ok {
+		return 1
 	}
-	return 1
+	q, err := strconv.ParseFloat(v, 64)
+	if err != nil || q < 0 || q > 1 {
+		return 0
+	}
+	return q
 }
 
 // pullAnswer is a pull's answer as it goes on the wire: a

@@ -2,11 +2,9 @@ package server_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server/servertest"
-	"casefile/server/store/sqlitestore"
 )
 
 // pullAs is a pull's answer as it came, asking with accept ("" for none).
@@ -51,24 +48,11 @@ func TestPullAnswersPackedWhenAsked(t *testing.T) {
 	srv := servertest.Start(t)
 	ada := srv.NewUser(t, "ada", protocol.RoleAdmin)
 	bea := srv.NewUser(t, "bea", protocol.RoleAdmin)
-	m := ada.CreateMatter(t, "Smith v Jones")
-	ada.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "<&> \u2028 é \"quoted\"",
-		"body": "line\none\ttab", "tags": []any{"site", "witness"}}))
-	odd := ada.CreateNote(t, m.ID, "stored with spaces")
+	m := escapedAndSpaced(t, srv, ada)
 	edited := ada.CreateNote(t, m.ID, "to be edited")
 	gone := ada.CreateNote(t, m.ID, "to be deleted")
 	bea.PushOne(t, servertest.Update(edited, model.Fields{"title": "edited by bea", "tags": []any{}}))
 	ada.PushOne(t, servertest.Delete(gone))
-
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	spaced := `{"title": "stored with spaces",  "matter_id": "` + m.ID + `"}`
-	if _, err := db.Exec("UPDATE records SET fields = ? WHERE id = ?", spaced, odd.ID); err != nil {
-		t.Fatal(err)
-	}
 
 	packedAccept := protocol.ContentTypePullPacked + ", application/json"
 	cursor, pages, records := int64(0), 0, 0

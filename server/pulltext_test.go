@@ -20,19 +20,15 @@ func rawPull(t *testing.T, c *servertest.Client, cursor int64) []byte {
 	return body
 }
 
-// TestPullAnswerIsTheEncodedResponse: a pull's answer, whose records carry
-// their fields as the store holds them, is byte for byte what encoding the
-// answer it decodes to writes — fields with escapes, lists and a record
-// whose stored text is not canonical (spaces, keys out of order), which is
-// decoded and encoded as before.
-func TestPullAnswerIsTheEncodedResponse(t *testing.T) {
-	srv := servertest.Start(t)
-	c := srv.NewUser(t, "ada", protocol.RoleAdmin)
+// escapedAndSpaced gives c a matter holding a note with escapes and a
+// list, and a note whose stored fields text is not canonical (spaces,
+// keys out of order), in that order; it returns the matter.
+func escapedAndSpaced(t *testing.T, srv *servertest.Server, c *servertest.Client) *protocol.Record {
+	t.Helper()
 	m := c.CreateMatter(t, "Smith v Jones")
 	c.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "<&> \u2028 é \"quoted\"",
 		"body": "line\none\ttab", "tags": []any{"site", "witness"}}))
 	odd := c.CreateNote(t, m.ID, "stored with spaces")
-
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.Dir, sqlitestore.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +38,18 @@ func TestPullAnswerIsTheEncodedResponse(t *testing.T) {
 	if _, err := db.Exec("UPDATE records SET fields = ? WHERE id = ?", spaced, odd.ID); err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// TestPullAnswerIsTheEncodedResponse: a pull's answer, whose records carry
+// their fields as the store holds them, is byte for byte what encoding the
+// answer it decodes to writes — fields with escapes, lists and a record
+// whose stored text is not canonical (spaces, keys out of order), which is
+// decoded and encoded as before.
+func TestPullAnswerIsTheEncodedResponse(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.NewUser(t, "ada", protocol.RoleAdmin)
+	m := escapedAndSpaced(t, srv, c)
 
 	body := rawPull(t, c, 0)
 	var resp protocol.PullResponse

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -226,7 +227,7 @@ func (w *writer) record(r *Record, seq, secs *int64) error {
 	if r.UpdatedBy == r.CreatedBy {
 		flags |= flagSameAuthor
 	}
-	if r.UpdatedAt.Equal(r.CreatedAt) && r.UpdatedAt.Location() == r.CreatedAt.Location() {
+	if r.UpdatedAt.Equal(r.CreatedAt) {
 		flags |= flagSameTime
 	}
 	at := len(w.b)
@@ -264,8 +265,9 @@ func (w *writer) record(r *Record, seq, secs *int64) error {
 	return nil
 }
 
-// jsonTime fails for the times the JSON form fails for: a year outside
-// [0,9999]. The server writes its times in UTC.
+// jsonTime fails for a time the JSON form fails for (a year outside
+// [0,9999]) and for one not in UTC, whose zone the packed form does not
+// carry. The server writes its times in UTC.
 func jsonTime(ts ...time.Time) error {
 	for _, t := range ts {
 		if y := t.Year(); y < 0 || y > 9999 {
@@ -357,41 +359,14 @@ func (w *writer) value(d *jsonread.Reader) bool {
 }
 
 // canonicalUUID answers id's 16 bytes when id is a UUID written as
-// uuid.UUID.String writes one (lower-case hex, hyphens at 8, 13, 18 and
-// 23), so that the reader writes it back the same.
+// uuid.UUID.String writes one, so that the reader writes it back the same:
+// of the forms uuid.Parse takes, 36 characters in lower case.
 func canonicalUUID(id string) (uuid.UUID, bool) {
-	var u uuid.UUID
-	if len(id) != 36 {
-		return u, false
+	if len(id) != 36 || strings.ContainsAny(id, "ABCDEF") {
+		return uuid.UUID{}, false
 	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if id[i] != '-' {
-				return u, false
-			}
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(id[i])
-		lo, ok2 := lowerHex(id[i+1])
-		if !ok1 || !ok2 {
-			return u, false
-		}
-		u[j] = hi<<4 | lo
-		i, j = i+2, j+1
-	}
-	return u, true
-}
-
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
+	u, err := uuid.Parse(id)
+	return u, err == nil
 }
 
 // asJSON is s as encoding/json writes it: each byte that is not part of

@@ -334,3 +334,27 @@ func TestFormsFollowTheProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendRefusesWhatItCannotCarry: a page with a negative count or
+// version, a time outside JSON's years or not in UTC, or a record without
+// fields text is an error (the server then sends the page as JSON), not
+// a page that reads back as something else.
+func TestAppendRefusesWhatItCannotCarry(t *testing.T) {
+	for name, spoil := range map[string]func(p *pullpack.Page){
+		"negative cursor":  func(p *pullpack.Page) { p.Cursor = -1 },
+		"negative total":   func(p *pullpack.Page) { p.Total = -1 },
+		"negative version": func(p *pullpack.Page) { p.Records[1].Version = -1 },
+		"negative seq":     func(p *pullpack.Page) { p.Records[1].Seq = -1 },
+		"year 10000":       func(p *pullpack.Page) { p.Records[1].UpdatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"not UTC": func(p *pullpack.Page) {
+			p.Records[1].CreatedAt = p.Records[1].CreatedAt.In(time.FixedZone("CET", 3600))
+		},
+		"no fields text": func(p *pullpack.Page) { p.Records[1].Fields = nil },
+	} {
+		p := notesPage(2)
+		spoil(&p)
+		if b, err := pullpack.Append(nil, &p); err == nil {
+			t.Errorf("%s: appended %d bytes", name, len(b))
+		}
+	}
+}
