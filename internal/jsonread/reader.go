@@ -100,7 +100,7 @@ func (d *Reader) object(member func(key []byte) bool) bool {
 		return true
 	}
 	for {
-		key, ok := d.rawKey()
+		key, ok := d.StrBytes() // a key is read as a string is
 		if !ok || !d.take(':') || !member(key) {
 			return false
 		}

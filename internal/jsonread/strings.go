@@ -36,18 +36,6 @@ func plainEnd(b []byte, i int) int {
 	return i
 }
 
-// rawKey reads a key. Its bytes are the input's own when it is written
-// as it is (as writers write nearly every key); one with an escape or a
-// byte that is not UTF-8 is rewritten as encoding/json rewrites it.
-func (d *Reader) rawKey() ([]byte, bool) {
-	var s string
-	raw, ok := d.quoted(&s)
-	if ok && raw == nil {
-		return []byte(s), true
-	}
-	return raw, ok
-}
-
 // Str reads a string. Most are taken as they are; one with an escape or a
 // byte that is not UTF-8 is rewritten as encoding/json rewrites it.
 func (d *Reader) Str(s *string) bool {

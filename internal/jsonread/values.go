@@ -247,7 +247,9 @@ func (d *Reader) Object(member func(key []byte) bool) bool { return d.object(mem
 func (d *Reader) Array(elem func() bool) bool { return d.array(elem) }
 
 // StrBytes reads a string as Str does, into bytes: the input's own when
-// the string was written as it is.
+// the string was written as it is (as writers write nearly every key), or
+// rewritten as encoding/json rewrites one with an escape or a byte that is
+// not UTF-8.
 func (d *Reader) StrBytes() ([]byte, bool) {
 	var s string
 	raw, ok := d.quoted(&s)
