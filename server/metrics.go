@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"casefile/model"
+	"casefile/server/store"
 )
 
 // backlogBuckets bound the device backlog histogram, in changes.
@@ -29,8 +30,12 @@ type metrics struct {
 	ops      *prometheus.CounterVec
 	push     prometheus.Histogram
 	pull     prometheus.Histogram
-	streams  prometheus.Gauge
-	files    *prometheus.CounterVec
+	// writeWait and writeHeld time the store's committed write
+	// transactions (store.WriteTimer): waiting for its write lock, then
+	// holding it.
+	writeWait, writeHeld prometheus.Histogram
+	streams              prometheus.Gauge
+	files                *prometheus.CounterVec
 	// loginRefused counts refused logins by reason; loginLockouts the
 	// user names and addresses locked for failing too often.
 	loginRefused  *prometheus.CounterVec
@@ -72,6 +77,14 @@ func newMetrics(s *Server) *metrics {
 			Name: "casefile_pull_seconds", Help: "Time to answer a pull page.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
+		writeWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "casefile_store_write_wait_seconds", Help: "Time a committed write transaction waited for the store's write lock.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}),
+		writeHeld: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "casefile_store_write_held_seconds", Help: "Time a committed write transaction held the store's write lock, to its commit's end.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "casefile_event_streams", Help: "Connected event streams.",
 		}),
@@ -95,7 +108,8 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.streams, m.files, m.loginRefused, m.loginLockouts, headCollector{m})
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
+		m.loginLockouts, headCollector{m})
 	return m
 }
 
@@ -104,6 +118,12 @@ func (m *metrics) request(route string, code int) {
 }
 
 func (m *metrics) pushed(d time.Duration) { m.push.Observe(d.Seconds()) }
+
+// writeTimed records a committed write transaction's timing.
+func (m *metrics) writeTimed(w store.WriteTiming) {
+	m.writeWait.Observe(w.Wait.Seconds())
+	m.writeHeld.Observe(w.Held.Seconds())
+}
 
 func (m *metrics) opResult(r model.OpResult) { m.ops.WithLabelValues(string(r)).Inc() }
 

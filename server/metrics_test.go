@@ -144,4 +144,23 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics name %q", private)
 		}
 	}
+
+	// Every committed write transaction is timed once, waiting and
+	// holding alike: one more push (its device already noted as seen
+	// this minute) is one more of each.
+	writes := func(fams map[string]*dto.MetricFamily) (wait, held uint64) {
+		return series(t, fams, "casefile_store_write_wait_seconds", nil).GetHistogram().GetSampleCount(),
+			series(t, fams, "casefile_store_write_held_seconds", nil).GetHistogram().GetSampleCount()
+	}
+	wait, held := writes(fams)
+	if wait < 2 || held != wait {
+		t.Errorf("write timings: %d waits and %d holds, want as many of each and at least the two pushes", wait, held)
+	}
+	if _, err := alice.Push(ctx, servertest.Create("note", model.Fields{model.MatterField: matter.ID, "title": "d"})); err != nil {
+		t.Fatal(err)
+	}
+	fams, _ = scrape(t, srv.URL)
+	if w, h := writes(fams); w != wait+1 || h != held+1 {
+		t.Errorf("a push's write: %d → %d waits, %d → %d holds; want one more of each", wait, w, held, h)
+	}
 }

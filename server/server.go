@@ -227,6 +227,9 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		s.wg.Go(func() { s.reads.work(s.ctx) })
 	}
 	s.metrics = newMetrics(s)
+	if wt, ok := st.(store.WriteTimer); ok {
+		wt.TimeWrites(s.metrics.writeTimed)
+	}
 	s.limits = newLimiters(opts.RateLimit, opts.RateBurst)
 	s.logins = newLoginGate(opts.LoginConcurrency, opts.LoginWait, opts.Password.withDefaults().MemoryKiB)
 	s.handler = s.routes()

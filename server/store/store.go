@@ -46,6 +46,22 @@ type Store interface {
 	Close() error
 }
 
+// WriteTiming is how one committed write transaction spent its time:
+// waiting to begin, which is waiting for the store's write lock (SQLite's
+// one writer; PostgreSQL's change-sequence row, which every replica's
+// writes take), and then holding it until its commit had ended. Every
+// other write waits while one holds it.
+type WriteTiming struct {
+	Wait, Held time.Duration
+}
+
+// WriteTimer is a store that reports the timing of its committed write
+// transactions: TimeWrites has fn called once for each, after its commit,
+// in place of any fn given before.
+type WriteTimer interface {
+	TimeWrites(fn func(WriteTiming))
+}
+
 // Laned is a store that says how many read transactions of batched small
 // reads suit it at once; a store that does not say gets two.
 type Laned interface {

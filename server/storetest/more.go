@@ -502,3 +502,95 @@ func testCompactBumpedTombstone(t *testing.T, st store.Store) {
 		t.Fatalf("the mark %d passed the cursor %d of a device that pulled after the deletion", h.CompactedThrough, pulled)
 	}
 }
+
+// testWriteTiming: a store that times its writes (store.WriteTimer)
+// reports each committed write once and none that failed, and counts the
+// time a write waits for the write lock as waiting, the time it then
+// keeps it until its commit has ended as holding.
+func testWriteTiming(t *testing.T, st store.Store) {
+	wt, ok := st.(store.WriteTimer)
+	if !ok {
+		t.Skip("the store does not time its writes")
+	}
+	var mu sync.Mutex
+	var got []store.WriteTiming
+	wt.TimeWrites(func(w store.WriteTiming) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, w)
+	})
+	take := func() []store.WriteTiming {
+		mu.Lock()
+		defer mu.Unlock()
+		g := got
+		got = nil
+		return g
+	}
+	nextSeq := func(tx store.Tx) error {
+		_, err := tx.NextSeq(ctx)
+		return err
+	}
+
+	write(t, st, nextSeq)
+	if g := take(); len(g) != 1 || g[0].Wait < 0 || g[0].Held <= 0 {
+		t.Fatalf("one write reported %+v, want one timing", g)
+	}
+	refused := errors.New("refused")
+	if err := st.Write(ctx, func(tx store.Tx) error {
+		if err := nextSeq(tx); err != nil {
+			return err
+		}
+		return refused
+	}); !errors.Is(err, refused) {
+		t.Fatalf("failing write: %v", err)
+	}
+	if g := take(); len(g) != 0 {
+		t.Fatalf("a failed write reported %+v", g)
+	}
+
+	// A takes the lock (with PostgreSQL, its first statement does) and
+	// keeps it for hold; B, asked for meanwhile, cannot begin before A's
+	// commit, which comes after A's fn returned.
+	const hold = 100 * time.Millisecond
+	locked := make(chan struct{})
+	var aReturned time.Time
+	aDone := make(chan error, 1)
+	go func() {
+		aDone <- st.Write(ctx, func(tx store.Tx) error {
+			if err := nextSeq(tx); err != nil {
+				return err
+			}
+			close(locked)
+			time.Sleep(hold)
+			aReturned = time.Now()
+			return nil
+		})
+	}()
+	select {
+	case <-locked:
+	case err := <-aDone:
+		t.Fatalf("write A: %v", err)
+	}
+	bAsked := time.Now()
+	if err := st.Write(ctx, nextSeq); err != nil {
+		t.Fatalf("write B: %v", err)
+	}
+	if err := <-aDone; err != nil {
+		t.Fatalf("write A: %v", err)
+	}
+	waited := aReturned.Sub(bAsked) // B waited at least this long
+	g := take()
+	if len(g) != 2 {
+		t.Fatalf("two writes reported %+v", g)
+	}
+	a, b := g[0], g[1]
+	if a.Held < hold {
+		a, b = b, a
+	}
+	if a.Held < hold {
+		t.Errorf("A held the lock for %v at least; reported %+v", hold, g)
+	}
+	if b.Wait < waited {
+		t.Errorf("B waited for A's lock for %v at least; reported %+v", waited, g)
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReadPreloadMembers", testReadPreloadMembers},
 		{"PreloadMany", testPreloadMany},
 		{"FailedWritesLeaveNothing", testFailedWritesLeaveNothing},
+		{"WriteTiming", testWriteTiming},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

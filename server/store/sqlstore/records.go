@@ -23,6 +23,9 @@ type txn struct {
 	depth int   // savepoints open
 	lost  error // set when the transaction cannot commit any more
 	head  *headCache
+	// began is when a write transaction began holding the write lock
+	// (DB.TimeWrites).
+	began time.Time
 	// pending are the ledger and audit rows written but not yet sent.
 	pending pendingRows
 	// begin, while set, begins the transaction, takes the head's lock

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"casefile/server/store"
@@ -90,6 +91,20 @@ type DB struct {
 	mu        sync.Mutex
 	listeners map[int]func(store.Hint)
 	nextID    int
+
+	timeWrites atomic.Pointer[func(store.WriteTiming)] // see TimeWrites
+}
+
+// TimeWrites has fn called with the timing of every committed write
+// transaction (store.WriteTimer), replacing any fn given before.
+func (db *DB) TimeWrites(fn func(store.WriteTiming)) { db.timeWrites.Store(&fn) }
+
+// timed reports a committed write transaction that was asked for at start
+// and began, holding the write lock, at began.
+func (db *DB) timed(start, began time.Time) {
+	if fn := db.timeWrites.Load(); fn != nil {
+		(*fn)(store.WriteTiming{Wait: began.Sub(start), Held: time.Since(began)})
+	}
 }
 
 // New returns a store over open pools; it owns and closes them. A dialect
@@ -133,6 +148,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if db.d.Commit != nil {
 		return db.writeOnConn(ctx, fn)
 	}
+	start := time.Now()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
@@ -142,7 +158,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	t := &txn{q: direct{tx}, d: &db.d}
+	t := &txn{q: direct{tx}, d: &db.d, began: time.Now()}
 	hints, err := db.run(ctx, t, fn, db.d.LockHead)
 	if err != nil {
 		return err
@@ -153,6 +169,7 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
+	db.timed(start, t.began)
 	db.deliver(hints)
 	return nil
 }
@@ -164,6 +181,7 @@ func (db *DB) run(ctx context.Context, t *txn, fn func(store.Tx) error, lock boo
 		if _, err := t.readHead(ctx, " FOR UPDATE"); err != nil {
 			return nil, fmt.Errorf("lock head: %w", err)
 		}
+		t.began = time.Now()
 	}
 	if err := fn(t); err != nil {
 		return nil, err
@@ -190,6 +208,7 @@ func (db *DB) deliver(hints []store.Hint) {
 // COMMIT, so the head's lock, which other replicas' writes wait for, is
 // held a round trip less (docs/benchmarks.md, fourteenth round).
 func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
+	start := time.Now()
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
@@ -217,11 +236,14 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 			if err := db.d.Begin(ctx, conn, lead); err != nil {
 				return fmt.Errorf("begin write: %w", t.mapErr(err))
 			}
+			t.began = time.Now()
 			t.head, t.lockGenRead = h, true
 			return nil
 		}
 	} else if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin write: %w", err)
+	} else {
+		t.began = time.Now()
 	}
 	ended := false
 	defer func() {
@@ -248,6 +270,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
 	ended = true
+	db.timed(start, t.began)
 	db.deliver(hints)
 	return nil
 }
