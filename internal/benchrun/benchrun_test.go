@@ -46,7 +46,7 @@ func TestBenchSmall(t *testing.T) {
 		"S2": {"notes_per_s", "redownloaded_pct", "up_bytes_per_note", "server_cpu_us_per_op"},
 		"S3": {"notes_per_s", "down_bytes_per_note", "plain_down_bytes_per_note"},
 		"S4": {"single_p50_ms", "burst_p99_ms"},
-		"S5": {"push_p99_ms", "poke_p99_ms", "server_rss_peak_mib"},
+		"S5": {"push_p99_ms", "poke_p99_ms", "server_rss_peak_mib", "writes_per_s", "write_wait_mean_ms", "write_held_mean_ms", "write_held_share"},
 		"S7": {"seconds", "notes_per_s"},
 	} {
 		for _, k := range keys {
@@ -57,6 +57,12 @@ func TestBenchSmall(t *testing.T) {
 	}
 	if n := res.Scenarios["S5"]["pushes"]; n < 1 || res.Scenarios["S5"]["push_errors"] != 0 || res.Scenarios["S5"]["streams_failed"] != 0 {
 		t.Errorf("S5: %v", res.Scenarios["S5"])
+	}
+	// One server's write lock is held, one write at a time, for a share
+	// of the push phase: above nothing and, but for the writes that
+	// straddle its ends, not above all of it.
+	if s5 := res.Scenarios["S5"]; s5["writes_per_s"] <= 0 || s5["write_held_share"] <= 0 || s5["write_held_share"] > 1.05 {
+		t.Errorf("S5's write lock: %v writes/s, held %v of the time", s5["writes_per_s"], s5["write_held_share"])
 	}
 	if !strings.Contains(errb.String(), "bench: S2 run 1/1") {
 		t.Errorf("no progress on stderr: %q", errb.String())

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,6 +257,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 	}
 	var mu sync.Mutex
 	var pushes []push
+	writesBefore, pushedFrom := storeWrites(ctx, hc, args.URLs), time.Now()
 	pctx, pstop := context.WithTimeout(ctx, args.PushFor)
 	defer pstop()
 	var pw sync.WaitGroup
@@ -292,6 +295,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 		}()
 	}
 	pw.Wait()
+	writes := storeWrites(ctx, hc, args.URLs).since(writesBefore, time.Since(pushedFrom))
 	time.Sleep(min(pokeGrace, args.PushFor))
 	stop()
 	wg.Wait()
@@ -310,7 +314,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 		}
 	}
 	ms := func(v float64) float64 { return v / 1000 }
-	return map[string]float64{
+	out := map[string]float64{
 		"streams":          float64(args.Streams),
 		"streams_failed":   float64(failed.Load()),
 		"streams_open_s":   opened.Seconds(),
@@ -323,7 +327,85 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 		"poke_p50_ms":      ms(percentile(poke, 0.5)),
 		"poke_p99_ms":      ms(percentile(poke, 0.99)),
 		"pokes_never_seen": float64(unpoked),
-	}, nil
+	}
+	maps.Copy(out, writes)
+	return out, nil
+}
+
+// writeTimes are a server's write-lock histograms' sums (seconds) and
+// count, as its /metrics tells them (casefile_store_write_*_seconds).
+type writeTimes struct {
+	wait, held, n float64
+	ok            bool // every server told them
+}
+
+// storeWrites adds up the write-lock timings of the servers at urls.
+func storeWrites(ctx context.Context, hc *http.Client, urls []string) writeTimes {
+	total := writeTimes{ok: true}
+	for _, url := range urls {
+		w, err := scrapeWrites(ctx, hc, url)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: reading %s/metrics: %v (the write lock's figures are left out)\n", url, err)
+			return writeTimes{}
+		}
+		total.wait, total.held, total.n = total.wait+w.wait, total.held+w.held, total.n+w.n
+	}
+	return total
+}
+
+func scrapeWrites(ctx context.Context, hc *http.Client, url string) (writeTimes, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
+	if err != nil {
+		return writeTimes{}, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return writeTimes{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return writeTimes{}, fmt.Errorf("%s", resp.Status)
+	}
+	var w writeTimes
+	found := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		into := map[string]*float64{"casefile_store_write_wait_seconds_sum": &w.wait,
+			"casefile_store_write_held_seconds_sum": &w.held, "casefile_store_write_held_seconds_count": &w.n}[name]
+		if !ok || into == nil {
+			continue
+		}
+		if *into, err = strconv.ParseFloat(value, 64); err != nil {
+			return writeTimes{}, fmt.Errorf("%s: %w", name, err)
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return writeTimes{}, err
+	}
+	if found != 3 {
+		return writeTimes{}, errors.New("no write-lock histograms")
+	}
+	w.ok = true
+	return w, nil
+}
+
+// since is what the servers' writes did from before to w, over d: how
+// many committed a second, their mean wait for the write lock and hold
+// of it, and the share of d the lock was held (summed over the servers:
+// near 1, their writes are serialised to the full).
+func (w writeTimes) since(before writeTimes, d time.Duration) map[string]float64 {
+	n := w.n - before.n
+	if !w.ok || !before.ok || n <= 0 || d <= 0 {
+		return nil
+	}
+	return map[string]float64{
+		"writes_per_s":       n / d.Seconds(),
+		"write_wait_mean_ms": (w.wait - before.wait) / n * 1000,
+		"write_held_mean_ms": (w.held - before.held) / n * 1000,
+		"write_held_share":   (w.held - before.held) / d.Seconds(),
+	}
 }
 
 // holdStream opens /v1/events and reads it until ctx ends, logging the
