@@ -240,10 +240,11 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 			t.head, t.lockGenRead = h, true
 			return nil
 		}
-	} else if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return fmt.Errorf("begin write: %w", err)
 	} else {
-		t.began = time.Now()
+		if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("begin write: %w", err)
+		}
+		t.began = time.Now() // or once run has taken the lock
 	}
 	ended := false
 	defer func() {
