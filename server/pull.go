@@ -136,26 +136,35 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 // acceptsPacked says whether a pull's Accept header prefers the packed
-// form: it names it with a q above 0 and no lower than JSON's (named, or
-// by application/* or */*). A tie goes to the packed form.
+// form: it names it with a q above 0 and no lower than JSON's. JSON's q is
+// that of the most specific range that covers it (application/json, then
+// application/*, then */*), as HTTP reads Accept. A tie goes to the
+// packed form.
 func acceptsPacked(r *http.Request) bool {
-	packed, plain := 0.0, 0.0
+	packed := 0.0
+	plain := [len(jsonRanges)]float64{-1, -1, -1} // -1: not named
 	for _, v := range r.Header.Values("Accept") {
 		for part := range strings.SplitSeq(v, ",") {
 			media, params, err := mime.ParseMediaType(part)
 			if err != nil && media == "" {
 				continue
 			}
-			switch media {
-			case protocol.ContentTypePullPacked:
+			if i := slices.Index(jsonRanges[:], media); i >= 0 {
+				plain[i] = max(plain[i], quality(params))
+			} else if media == protocol.ContentTypePullPacked {
 				packed = max(packed, quality(params))
-			case "application/json", "application/*", "*/*":
-				plain = max(plain, quality(params))
 			}
 		}
 	}
-	return packed > 0 && packed >= plain
+	plainQ := 0.0
+	if i := slices.IndexFunc(plain[:], func(q float64) bool { return q >= 0 }); i >= 0 {
+		plainQ = plain[i]
+	}
+	return packed > 0 && packed >= plainQ
 }
+
+// jsonRanges are the media ranges that cover JSON, most specific first.
+var jsonRanges = [...]string{"application/json", "application/*", "*/*"}
 
 // quality is a media range's q: 1 when it has none, 0 when it cannot be
 // read.

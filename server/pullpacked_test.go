@@ -102,6 +102,9 @@ func TestPullAnswersPackedWhenAsked(t *testing.T) {
 		"*/*;q=0.1, " + protocol.ContentTypePullPacked + "; q=0.5":              protocol.ContentTypePullPacked,
 		protocol.ContentTypePullPacked + ";q=nonsense":                          "application/json",
 		"APPLICATION/VND.CASEFILE.PULL-PACKED.V1":                               protocol.ContentTypePullPacked,
+		// JSON's own range, not */*, says how much JSON is wanted.
+		protocol.ContentTypePullPacked + ";q=0.8, application/json;q=0.5, */*":   protocol.ContentTypePullPacked,
+		"application/*;q=0.9, " + protocol.ContentTypePullPacked + ";q=0.8, */*": "application/json",
 	} {
 		if r, _ := pullAs(t, ada, 0, 2, accept); r.Header.Get("Content-Type") != want {
 			t.Errorf("a pull with Accept %q came as %q, want %q", accept, r.Header.Get("Content-Type"), want)
