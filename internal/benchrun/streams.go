@@ -336,7 +336,7 @@ func workerStreams(ctx context.Context, args WorkerArgs) (map[string]float64, er
 // count, as its /metrics tells them (casefile_store_write_*_seconds).
 type writeTimes struct {
 	wait, held, n float64
-	ok            bool // every server told them
+	ok            bool // every server told them (storeWrites)
 }
 
 // storeWrites adds up the write-lock timings of the servers at urls.
@@ -367,27 +367,26 @@ func scrapeWrites(ctx context.Context, hc *http.Client, url string) (writeTimes,
 		return writeTimes{}, fmt.Errorf("%s", resp.Status)
 	}
 	var w writeTimes
-	found := 0
+	want := map[string]*float64{"casefile_store_write_wait_seconds_sum": &w.wait,
+		"casefile_store_write_held_seconds_sum": &w.held, "casefile_store_write_held_seconds_count": &w.n}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
-		into := map[string]*float64{"casefile_store_write_wait_seconds_sum": &w.wait,
-			"casefile_store_write_held_seconds_sum": &w.held, "casefile_store_write_held_seconds_count": &w.n}[name]
+		into := want[name]
 		if !ok || into == nil {
 			continue
 		}
 		if *into, err = strconv.ParseFloat(value, 64); err != nil {
 			return writeTimes{}, fmt.Errorf("%s: %w", name, err)
 		}
-		found++
+		delete(want, name)
 	}
 	if err := sc.Err(); err != nil {
 		return writeTimes{}, err
 	}
-	if found != 3 {
+	if len(want) > 0 {
 		return writeTimes{}, errors.New("no write-lock histograms")
 	}
-	w.ok = true
 	return w, nil
 }
 
