@@ -19,12 +19,12 @@ run: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet and every test with the race detector; then, without it, the convergence CI set (150 scenarios, the replay, the revocation scenarios), the crash tests (sim and syncer), the conversion kills, 1,000 access histories and the file store's model
+## test: vet and every test with the race detector; then, without it, the convergence CI set (150 scenarios, the replay, the revocation scenarios), the crash tests (sim and syncer), the conversion kills, 1,000 access histories, 200 file access histories and the file store's model
 test:
 	$(GO) vet $(PKGS)
 	CASEFILE_ACCESS_HISTORIES=100 $(GO) test -race -timeout 20m $(PKGS)
 	CASEFILE_SIM_SET=ci $(GO) test -timeout 20m -run 'TestConvergence|TestDeviceRevocations' ./sim
-	CASEFILE_ACCESS_HISTORIES=1000 $(GO) test -timeout 20m -run 'TestAccessProperty|TestStoreModelProperty|TestConvertSurvivesSIGKILL|TestCrash$$|TestCrashSafety' ./proof ./localfiles ./localdb ./sim ./syncer
+	CASEFILE_ACCESS_HISTORIES=1000 CASEFILE_FILE_ACCESS_HISTORIES=200 $(GO) test -timeout 20m -run 'TestAccessProperty|TestFileAccessProperty|TestStoreModelProperty|TestConvertSurvivesSIGKILL|TestCrash$$|TestCrashSafety' ./proof ./localfiles ./localdb ./sim ./syncer
 
 ## bench: the sync scenarios S1–S7 (casefile bench, RUNS runs each, S6 with CASEFILE_TEST_POSTGRES) into bench-sync.json, then the Go benchmarks into bench.json
 bench: build

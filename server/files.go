@@ -48,7 +48,8 @@ func openBlobs(ctx context.Context, opts Options) (blobstore.Store, error) {
 
 // fileTarget is an attachment a request may act on.
 type fileTarget struct {
-	att model.Attachment
+	att     model.Attachment
+	creator string // who created the attachment record
 }
 
 // attachment resolves ?id= to an attachment the user sees, answering
@@ -81,7 +82,7 @@ func (s *Server) attachment(r *http.Request, p *principal) (fileTarget, *apiErro
 			// (a hand-made op): there are no bytes to move.
 			return store.ErrNotFound
 		}
-		t.att.MatterID = rec.MatterID
+		t.att.MatterID, t.creator = rec.MatterID, rec.CreatedBy
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -113,10 +114,15 @@ func chunkNumber(r *http.Request, size int64) (int, *apiError) {
 }
 
 // proven reports whether the attachment's bytes are held for it: its own
-// upload finished, or a record of the same matter already has the file
-// (the user sees that one anyway, so nothing leaks), which then counts
-// for this record too.
-func (s *Server) proven(ctx context.Context, t fileTarget, user string) (bool, error) {
+// upload finished, or another attachment that now lives in the same
+// matter, names the same bytes and has them (its user sees that one
+// anyway, so nothing leaks), which then counts for this record too. The
+// other record is read as it is now: a proof remembers the matter its
+// record had when it was made, and a record moved or deleted since
+// proves nothing about that matter. The new proof is charged to the
+// attachment's creator, who chose to add it, never to whoever asked:
+// reading a file costs no quota.
+func (s *Server) proven(ctx context.Context, t fileTarget) (bool, error) {
 	pr, err := s.blobs.Proof(ctx, t.att.ID)
 	if err == nil && pr.Hash == t.att.SHA256 && pr.Size == t.att.Size {
 		return true, nil
@@ -124,16 +130,47 @@ func (s *Server) proven(ctx context.Context, t fileTarget, user string) (bool, e
 	if err != nil && !errors.Is(err, blobstore.ErrNotFound) {
 		return false, err
 	}
-	has, err := s.blobs.MatterHas(ctx, t.att.MatterID, t.att.SHA256)
-	if err != nil || !has {
+	provers, err := s.blobs.Provers(ctx, t.att.SHA256, maxProvers)
+	if err != nil {
 		return false, err
 	}
-	err = s.blobs.AddProof(ctx, blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: user})
+	var found bool
+	err = s.st.Read(ctx, func(rd store.Reader) error {
+		for _, pr := range provers {
+			if pr.RecordID == t.att.ID || pr.Size != t.att.Size {
+				continue
+			}
+			rec, err := rd.Record(ctx, pr.RecordID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if rec.Collection != model.AttachmentCollection || rec.Deleted || rec.MatterID != t.att.MatterID {
+				continue
+			}
+			if a, err := model.AttachmentOf(rec.ID, rec.Fields); err == nil && a.SHA256 == t.att.SHA256 && a.Size == t.att.Size {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil || !found {
+		return false, err
+	}
+	err = s.blobs.AddProof(ctx, blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: t.creator})
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return false, nil // swept meanwhile: upload it again
 	}
 	return err == nil, err
 }
+
+// maxProvers bounds the records proven asks about one file: past it, a
+// file attached that many times over has its bytes sent again rather
+// than the server reading every record that names it.
+const maxProvers = 64
 
 func (s *Server) handleFile(w http.ResponseWriter, r *http.Request, p *principal) {
 	t, ae := s.attachment(r, p)
@@ -141,7 +178,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request, p *principal
 		s.writeError(w, r, ae)
 		return
 	}
-	ok, err := s.proven(r.Context(), t, p.user)
+	ok, err := s.proven(r.Context(), t)
 	if err != nil || !ok {
 		s.writeError(w, r, notUploadedOr(err))
 		return
@@ -161,7 +198,7 @@ func (s *Server) handleGetChunk(w http.ResponseWriter, r *http.Request, p *princ
 		s.writeError(w, r, ae)
 		return
 	}
-	ok, err := s.proven(r.Context(), t, p.user)
+	ok, err := s.proven(r.Context(), t)
 	if err != nil || !ok {
 		s.writeError(w, r, notUploadedOr(err))
 		return
@@ -224,9 +261,8 @@ func (s *Server) checkQuota(ctx context.Context, t fileTarget, user string, stag
 
 // uploadStatus answers what the server holds of the attachment's upload.
 func (s *Server) uploadStatus(ctx context.Context, t fileTarget, p *principal) (protocol.UploadStatus, *apiError) {
-	user := p.user
 	st := protocol.UploadStatus{ID: t.att.ID, Size: t.att.Size, ChunkSize: model.ChunkSize, Have: []int{}}
-	ok, err := s.proven(ctx, t, user)
+	ok, err := s.proven(ctx, t)
 	if err != nil {
 		return st, errInternal(err)
 	}

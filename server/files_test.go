@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/blobstore"
 	"casefile/server/servertest"
 )
 
@@ -229,34 +231,143 @@ func TestFilesKeptUntilTombstoneCompactedPostgres(t *testing.T) {
 }
 
 func testFilesKeptUntilCompacted(t *testing.T, start starter) {
-	w := newWorld(t, start)
 	ctx := context.Background()
+	var blobs blobstore.Store
+	w := newWorld(t, start, func(o *server.Options) {
+		var err error
+		if o.DatabaseURL != "" {
+			blobs, err = blobstore.OpenPostgres(ctx, o.DatabaseURL)
+		} else {
+			blobs, err = blobstore.OpenDir(ctx, filepath.Join(t.TempDir(), blobstore.DirName))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Blobs = blobs // the server closes it
+	})
 	data := randomData(t, 1000)
 	id := attach(t, w.alice, w.m.ID, data)
 	upload(t, w.alice, id, data, 0)
 	rec := w.alice.PushOne(t, servertest.Update(&protocol.Record{ID: id, Collection: model.AttachmentCollection, Version: 1}, model.Fields{"name": "renamed"})).Record
 	w.alice.PushOne(t, servertest.Delete(rec))
 
-	complete := func() bool {
-		again := attach(t, w.bob, w.m.ID, data)
-		_, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, again, -1, nil, "")
-		var st protocol.UploadStatus
-		if err := json.Unmarshal(body, &st); err != nil {
-			t.Fatalf("upload status: %s", body)
+	held := func() bool {
+		st, err := blobs.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		w.bob.PushOne(t, servertest.Delete(&protocol.Record{ID: again, Collection: model.AttachmentCollection, Version: 1}))
-		return st.Complete
+		return st.Files == 1 && st.Bytes == int64(len(data))
 	}
 	if _, err := w.srv.Compact(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if !complete() {
+	if !held() {
 		t.Fatal("a deleted record's file was dropped before its tombstone was compacted")
 	}
+	// A deleted attachment proves nothing to the matter's members: the
+	// bytes are held, yet a new attachment naming them must be uploaded.
+	again := attach(t, w.bob, w.m.ID, data)
+	_, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, again, -1, nil, "")
+	var st protocol.UploadStatus
+	if err := json.Unmarshal(body, &st); err != nil || st.Complete {
+		t.Fatalf("upload status of a deleted attachment's file named again: %s", body)
+	}
+	w.bob.PushOne(t, servertest.Delete(&protocol.Record{ID: again, Collection: model.AttachmentCollection, Version: 1}))
 	if _, err := w.srv.Compact(ctx, time.Now().Add(server.DefaultRetention+time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if complete() {
+	if held() {
 		t.Fatal("the file of a compacted tombstone is still held")
+	}
+}
+
+func TestFileProofsFollowRecordsSQLite(t *testing.T)   { testFileProofsFollowRecords(t, startSQLite) }
+func TestFileProofsFollowRecordsPostgres(t *testing.T) { testFileProofsFollowRecords(t, startPostgres) }
+
+// testFileProofsFollowRecords: a file counts as already in a matter only
+// while an attachment that lives there now, not deleted, names it and
+// has its bytes. Bob, who sees the shared matter only, knows the hashes
+// of files that left it (moved to alice's private matter, or deleted)
+// and names them in attachments of his own: he must upload the bytes,
+// never read them. Reading files costs the reader no quota.
+func testFileProofsFollowRecords(t *testing.T, start starter) {
+	w := newWorld(t, start, func(o *server.Options) { o.UserQuotaBytes = 5 * model.ChunkSize })
+	uploaded := func(c *servertest.Client, matter string, data []byte) *protocol.Record {
+		t.Helper()
+		a := model.Attachment{MatterID: matter, RecordID: matter, Name: "exhibit.bin", Size: int64(len(data)), SHA256: sumOf(data)}
+		rec := c.PushOne(t, servertest.Create(model.AttachmentCollection, a.Fields())).Record
+		if st := upload(t, c, rec.ID, data, 0); !st.Complete {
+			t.Fatalf("upload: %+v", st)
+		}
+		return rec
+	}
+	moveTo := func(rec *protocol.Record, matter string) {
+		t.Helper()
+		res := w.alice.PushOne(t, servertest.Update(rec, model.Fields{model.MatterField: matter, model.AttachRecordField: matter}))
+		if res.Result != model.ResultApplied || res.Record.MatterID != matter {
+			t.Fatalf("move: %+v", res)
+		}
+	}
+	readable := func(c *servertest.Client, id string, data []byte) bool {
+		t.Helper()
+		code, body, _ := fileCall(t, c, http.MethodGet, protocol.PathFileChunk, id, 0, nil, "")
+		switch {
+		case code == http.StatusOK && bytes.Equal(body, data):
+			return true
+		case code == http.StatusConflict && bytes.Contains(body, []byte(protocol.CodeNotUploaded)):
+			return false
+		}
+		t.Fatalf("chunk of %s: %d %s", id, code, body)
+		return false
+	}
+
+	moved, deleted, stays, movedIn := randomData(t, 300), randomData(t, 301), randomData(t, 302), randomData(t, 303)
+	moveTo(uploaded(w.alice, w.m.ID, moved), w.p.ID)
+	del := uploaded(w.alice, w.m.ID, deleted)
+	w.alice.PushOne(t, servertest.Delete(del))
+	uploaded(w.alice, w.m.ID, stays)
+	moveTo(uploaded(w.alice, w.p.ID, movedIn), w.m.ID)
+
+	for _, c := range []struct {
+		name string
+		data []byte
+		want bool
+	}{{"a file moved out of the matter", moved, false}, {"a deleted attachment's file", deleted, false},
+		{"a file attached in the matter", stays, true}, {"a file moved into the matter", movedIn, true}} {
+		id := attach(t, w.bob, w.m.ID, c.data)
+		code, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, id, -1, nil, "")
+		var st protocol.UploadStatus
+		if code != http.StatusOK || json.Unmarshal(body, &st) != nil || st.Complete != c.want {
+			t.Errorf("%s, named by bob: upload status %d %s, want complete %v", c.name, code, body, c.want)
+		}
+		if got := readable(w.bob, id, c.data); got != c.want {
+			t.Errorf("%s, named by bob: readable %v, want %v", c.name, got, c.want)
+		}
+		if !c.want {
+			// Bob has the bytes after all: his own upload makes it his.
+			if st := upload(t, w.bob, id, c.data, 0); !st.Complete || !readable(w.bob, id, c.data) {
+				t.Errorf("%s: bob's own upload did not make it readable (%+v)", c.name, st)
+			}
+		}
+	}
+
+	// Alice attaches one 2 MiB file three more times; carol and bob read
+	// every copy. Their quota (5 MiB) pays nothing for it: bob can still
+	// upload a file of 4 MiB.
+	big := randomData(t, 2*model.ChunkSize)
+	first := attach(t, w.alice, w.m.ID, big)
+	upload(t, w.alice, first, big, 0, 1)
+	for range 3 {
+		id := attach(t, w.alice, w.m.ID, big)
+		for _, reader := range []*servertest.Client{w.bob, w.carol} {
+			if code, body, _ := fileCall(t, reader, http.MethodGet, protocol.PathFile, id, -1, nil, ""); code != http.StatusOK {
+				t.Fatalf("manifest of a copy: %d %s", code, body)
+			}
+		}
+	}
+	mine := randomData(t, 4*model.ChunkSize)
+	id := attach(t, w.bob, w.m.ID, mine)
+	if code, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, id, -1, nil, ""); code != http.StatusOK {
+		t.Fatalf("bob's upload after reading others' files: %d %s", code, body)
 	}
 }

@@ -71,8 +71,10 @@ type Store interface {
 	AddProof(ctx context.Context, p Proof) error
 	// Proof returns a record's proof or ErrNotFound.
 	Proof(ctx context.Context, recordID string) (Proof, error)
-	// MatterHas reports whether a record of the matter has proven hash.
-	MatterHas(ctx context.Context, matterID, hash string) (bool, error)
+	// Provers returns up to limit proofs that name hash, the records'
+	// whose file it is (a proof's MatterID is the record's matter when
+	// the proof was made: records move, so callers ask the record).
+	Provers(ctx context.Context, hash string, limit int) ([]Proof, error)
 	// Chunk returns chunk n of a file and its SHA-256; ErrCorrupt if
 	// the stored bytes no longer match.
 	Chunk(ctx context.Context, hash string, n int) ([]byte, string, error)

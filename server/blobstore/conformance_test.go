@@ -168,11 +168,11 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		if use, _ := st.Usage(ctx, "alice"); use != p.Size {
 			t.Errorf("usage = %d, want %d", use, p.Size)
 		}
-		if ok, _ := st.MatterHas(ctx, matter, p.Hash); !ok {
-			t.Error("MatterHas: the matter's proven file is not found")
+		if ps, err := st.Provers(ctx, p.Hash, 10); err != nil || len(ps) != 1 || ps[0].RecordID != u.ID || ps[0].MatterID != matter || ps[0].Size != p.Size || ps[0].User != "alice" {
+			t.Errorf("Provers of the file = %+v, %v; want its one proof", ps, err)
 		}
-		if ok, _ := st.MatterHas(ctx, model.NewID(), p.Hash); ok {
-			t.Error("MatterHas: another matter has the file")
+		if ps, err := st.Provers(ctx, hashOf([]byte("absent")), 10); err != nil || len(ps) != 0 {
+			t.Errorf("Provers of a file nobody proved = %+v, %v; want none", ps, err)
 		}
 	})
 
@@ -212,6 +212,12 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		st, err := o.st.Stats(ctx)
 		if err != nil || st.Files != 1 || st.Bytes != int64(len(data)) {
 			t.Fatalf("stats = %+v, %v; want one file", st, err)
+		}
+		if ps, err := o.st.Provers(ctx, hashOf(data), 10); err != nil || len(ps) != 2 || ps[0].User+ps[1].User != "alicebob" && ps[0].User+ps[1].User != "bobalice" {
+			t.Errorf("Provers of a file two records proved = %+v, %v; want both", ps, err)
+		}
+		if ps, err := o.st.Provers(ctx, hashOf(data), 1); err != nil || len(ps) != 1 {
+			t.Errorf("Provers with a limit of 1 = %+v, %v; want one", ps, err)
 		}
 		if err := o.st.AddProof(ctx, Proof{RecordID: model.NewID(), MatterID: matter, Hash: hashOf([]byte("absent")), Size: 6, User: "carol"}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("AddProof of bytes the store lacks: %v, want ErrNotFound", err)

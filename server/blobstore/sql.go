@@ -254,13 +254,24 @@ func (s *sqlStore) Proof(ctx context.Context, recordID string) (Proof, error) {
 	return p, err
 }
 
-func (s *sqlStore) MatterHas(ctx context.Context, matterID, hash string) (bool, error) {
-	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM blob_proofs WHERE matter_id = $1 AND hash = $2 LIMIT 1`, matterID, hash).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+func (s *sqlStore) Provers(ctx context.Context, hash string, limit int) ([]Proof, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT record_id, matter_id, size, user_name, at FROM blob_proofs WHERE hash = $1
+		ORDER BY at, record_id LIMIT $2`, hash, limit)
+	if err != nil {
+		return nil, err
 	}
-	return err == nil, err
+	defer rows.Close()
+	var out []Proof
+	for rows.Next() {
+		p := Proof{Hash: hash}
+		var at int64
+		if err := rows.Scan(&p.RecordID, &p.MatterID, &p.Size, &p.User, &at); err != nil {
+			return nil, err
+		}
+		p.At = time.UnixMicro(at).UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 func (s *sqlStore) Chunk(ctx context.Context, hash string, n int) ([]byte, string, error) {
