@@ -88,6 +88,12 @@ const (
 	OpDelete OpKind = "delete"
 )
 
+// MaxVersion is the highest record version there can be (2^53 − 1, the
+// largest integer every JSON reader holds exactly): versions grow by one a
+// change, so no record comes near it, and an op based on a higher one is
+// malformed. Bounded, a version plus one never wraps.
+const MaxVersion = 1<<53 - 1
+
 // Op is one change of one record, as queued by a client and pushed to the
 // server. OpID is the idempotency key: the server applies an op id once.
 type Op struct {

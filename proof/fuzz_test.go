@@ -3,6 +3,7 @@ package proof
 import (
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,6 +126,8 @@ func FuzzPushOp(f *testing.F) {
 	f.Add("update", "note", uint8(0), "title", `"x"`, int64(1), uint8(1))
 	f.Add("update", "note", uint8(0), "matter_id", `"`+w.bobMatter+`"`, int64(1), uint8(0))
 	f.Add("create", "memo'; DROP TABLE records; --", uint8(2), "version", `7`, int64(0), uint8(0))
+	f.Add("create", "note", uint8(2), "title", `"wrapped"`, int64(math.MaxInt64), uint8(0))
+	f.Add("create", "note", uint8(2), "title", `"at the top"`, int64(model.MaxVersion), uint8(0))
 	f.Fuzz(func(t *testing.T, kind, coll string, target uint8, field, value string, base int64, who uint8) {
 		ids := []string{w.aliceNote, w.bobNote, model.NewID(), w.aliceMatter, w.bobMatter}
 		op := map[string]any{"op_id": model.NewID(), "record_id": ids[int(target)%len(ids)], "collection": coll,
@@ -169,6 +172,9 @@ func FuzzPushOp(f *testing.F) {
 		case model.ResultApplied, model.ResultMerged:
 			if res.Record == nil {
 				t.Fatalf("%s without the record", res.Result)
+			}
+			if res.Record.Version < 1 || res.Record.Version > model.MaxVersion+1 {
+				t.Fatalf("%s at version %d, outside 1…%d", res.Result, res.Record.Version, int64(model.MaxVersion)+1)
 			}
 		default:
 			t.Fatalf("unknown result %q", res.Result)

@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -369,5 +372,43 @@ func testFileProofsFollowRecords(t *testing.T, start starter) {
 	id := attach(t, w.bob, w.m.ID, mine)
 	if code, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, id, -1, nil, ""); code != http.StatusOK {
 		t.Fatalf("bob's upload after reading others' files: %d %s", code, body)
+	}
+}
+
+// lockedBuffer is a log sink the server's handlers may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestQuotaRefusalIsNotAnError: an upload past the quota is the user's
+// condition; answered 507, it is not logged as the server's failure, so
+// uploads past it cannot fill the error log.
+func TestQuotaRefusalIsNotAnError(t *testing.T) {
+	var log lockedBuffer
+	w := newWorld(t, startSQLite, func(o *server.Options) {
+		o.UserQuotaBytes = model.ChunkSize
+		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	id := attach(t, w.alice, w.m.ID, randomData(t, 2*model.ChunkSize))
+	for range 3 {
+		if code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, id, -1, nil, ""); code != http.StatusInsufficientStorage {
+			t.Fatalf("upload past the quota: %d %s", code, body)
+		}
+	}
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Fatalf("a quota refusal was logged as an error:\n%s", log.String())
 	}
 }

@@ -100,12 +100,14 @@ func TestGoOwnErrorsAreJSON(t *testing.T) {
 		{"no host", "GET /healthz HTTP/1.1\r\n\r\n", 400, protocol.CodeBadRequest},
 		{"bad request line", "HELLO\r\n\r\n", 400, protocol.CodeBadRequest},
 		{"unknown transfer encoding", "POST /v1/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: rot13\r\n\r\n", 501, protocol.CodeBadRequest},
+		{"unknown HTTP version", "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505, protocol.CodeBadRequest},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, body := rawHTTP(t, srv.URL, c.request)
 			var er protocol.ErrorResponse
 			if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "application/json" ||
-				json.Unmarshal(body, &er) != nil || er.Error.Code != c.code || er.Error.Message == "" {
+				json.Unmarshal(body, &er) != nil || er.Error.Code != c.code || er.Error.Message == "" ||
+				c.status != 400 && er.Error.Message == "The request is malformed HTTP." {
 				t.Fatalf("answer %d %q %s, want %d with a JSON error %s", resp.StatusCode, resp.Header.Get("Content-Type"), body, c.status, c.code)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"runtime/debug"
@@ -181,7 +182,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &ae) {
 		ae = errInternal(err)
 	}
-	if ae.status >= 500 {
+	// A full quota is the client's condition, not the server's failure:
+	// logged as any refusal, so that uploads past it cannot fill the error
+	// log.
+	if ae.status >= 500 && ae.status != http.StatusInsufficientStorage {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", ae.code, "err", ae.cause)
 	} else if ae.cause != nil {
 		s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", ae.code, "err", ae.cause)
@@ -201,8 +205,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	if r.ContentLength > protocol.MaxBodyBytes {
 		return tooLarge
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return errBadRequest("The request body must be JSON (Content-Type: application/json).")
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return errBadRequest("The request body must be JSON (Content-Type: application/json).")
+		}
 	}
 	in := io.Reader(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
 	switch ce := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
@@ -231,6 +237,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
 	}
 	if !utf8.Valid(body) {
 		return errBadRequest("The request body is not valid UTF-8.")
+	}
+	// One object: null, which would decode to nothing, and arrays,
+	// strings or numbers are refused before any decoder sees them.
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] != '{' {
+		return errBadRequest("The request body must be one JSON object.")
 	}
 	switch p := v.(type) {
 	case *protocol.PushRequest:

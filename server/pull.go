@@ -42,20 +42,20 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 			return
 		}
 	}
-	cursor, err := queryInt(q.Get("cursor"), 0)
+	cursor, err := queryInt(q, "cursor", 0)
 	if err != nil || cursor < 0 {
 		s.writeError(w, r, errBadRequest("The cursor must be a whole number, 0 or more."))
 		return
 	}
-	limit, err := queryInt(q.Get("limit"), protocol.DefaultPullPage)
+	limit, err := queryInt(q, "limit", protocol.DefaultPullPage)
 	if err != nil || limit < 1 {
 		s.writeError(w, r, errBadRequest("The limit must be a whole number from 1 to %d.", protocol.MaxPullPage))
 		return
 	}
 	limit = min(limit, protocol.MaxPullPage)
 	mark := int64(-1) // none: not a later page of a full pull
-	if v := q.Get(protocol.PullMark); v != "" {
-		if mark, err = queryInt(v, 0); err != nil || mark < 0 {
+	if _, ok := q[protocol.PullMark]; ok {
+		if mark, err = queryInt(q, protocol.PullMark, 0); err != nil || mark < 0 {
 			s.writeError(w, r, errBadRequest("The mark must be a whole number, 0 or more."))
 			return
 		}
@@ -260,9 +260,11 @@ func removals(ctx context.Context, rd store.Reader, q store.ChangeQuery) ([]prot
 }
 
 // queryInt reads an integer query parameter; "" is def.
-func queryInt(s string, def int64) (int64, error) {
-	if s == "" {
+// queryInt reads the whole number q holds for key, def when the key is
+// absent; present but empty ("cursor=") is not a number.
+func queryInt(q url.Values, key string, def int64) (int64, error) {
+	if _, ok := q[key]; !ok {
 		return def, nil
 	}
-	return strconv.ParseInt(s, 10, 64)
+	return strconv.ParseInt(q.Get(key), 10, 64)
 }

@@ -309,6 +309,8 @@ func checkOp(op model.Op) string {
 		return "collection is required."
 	case op.BaseVersion < 0:
 		return "base_version cannot be negative."
+	case op.BaseVersion > model.MaxVersion:
+		return fmt.Sprintf("base_version cannot be above %d.", int64(model.MaxVersion))
 	case op.SentSince < 0:
 		return "sent_since cannot be negative."
 	case op.Kind == model.OpDelete && len(op.Fields) > 0:

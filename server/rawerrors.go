@@ -14,7 +14,7 @@ import (
 
 // net/http answers some requests before any handler runs — headers over
 // MaxHeaderBytes (431), a malformed request line or header (400), an
-// unsupported transfer encoding (501) — with a plain-text body written
+// unsupported transfer encoding (501) or HTTP version (505) — with a plain-text body written
 // straight to the connection. jsonErrorListener rewrites those answers
 // into the API's JSON error body, so every error a client gets has the
 // same shape.
@@ -68,6 +68,8 @@ func jsonErrorAnswer(status int) []byte {
 		e = protocol.Error{Code: protocol.CodeTooLarge, Message: fmt.Sprintf("The request headers are larger than %d KiB.", maxHeaderBytes>>10)}
 	case http.StatusNotImplemented:
 		e.Message = "The request uses a transfer encoding this server does not support."
+	case http.StatusHTTPVersionNotSupported:
+		e.Message = "The request's HTTP version is not one this server speaks (HTTP/1.0, HTTP/1.1 or HTTP/2)."
 	}
 	body, _ := json.Marshal(protocol.ErrorResponse{Error: e})
 	body = append(body, '\n')
