@@ -251,6 +251,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := clientAddr(r)
+	// Counted as under way before the counts are read, uncounted after
+	// a failure is written: each guess is always in one of the two.
+	under := s.loginsUnderWay.begin(userKey(req.User), addr)
+	defer s.loginsUnderWay.end(userKey(req.User), addr)
 	counts, err := s.readLoginCounts(r.Context(), req.User, addr)
 	if err != nil {
 		s.writeError(w, r, errInternal(err))
@@ -258,6 +262,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if wait := counts.lockedFor(s.now()); wait > 0 {
 		s.refuseLogin(w, r, refusedLocked, errLoginLocked(wait))
+		return
+	}
+	if counts.tooMany(under[0], under[1]) {
+		s.refuseLogin(w, r, refusedLocked, errLoginLocked(loginBusyRetry))
 		return
 	}
 	if !s.logins.acquire(r.Context()) {

@@ -106,6 +106,55 @@ func (g *loginGate) release() {
 	}
 }
 
+// loginsUnderWay counts, per user name and per address, the logins
+// whose password is being checked: a failure is written only once its
+// check ends, so without them a burst of guesses sent at once would all
+// be checked before the first failure counted. Each key's failures in
+// the store plus its logins under way must stay within LoginMaxFailures.
+// The count is this process's; replicas on one store each keep their own.
+type loginsUnderWay struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// begin counts a login for each key and returns how many are now under
+// way for each, this one included.
+func (u *loginsUnderWay) begin(keys ...string) []int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n == nil {
+		u.n = map[string]int{}
+	}
+	out := make([]int, len(keys))
+	for i, k := range keys {
+		u.n[k]++
+		out[i] = u.n[k]
+	}
+	return out
+}
+
+// end uncounts a login begun with keys.
+func (u *loginsUnderWay) end(keys ...string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, k := range keys {
+		if u.n[k]--; u.n[k] <= 0 {
+			delete(u.n, k)
+		}
+	}
+}
+
+// tooMany says whether a login, with name and addr the counts under way
+// (this one included), would let more guesses be checked than the
+// failure limit allows: the address's, or the name's when the address
+// has failed or has other logins under way (lockedFor's rule).
+func (c loginCounts) tooMany(name, addr int) bool {
+	if c.addr.Failures+addr > LoginMaxFailures {
+		return true
+	}
+	return c.name.Failures+name > LoginMaxFailures && (!clean(c.addr) || addr > 1)
+}
+
 // freeMemoryLoop returns freed memory to the operating system after each
 // burst of password checks, at most once per freeMemoryEvery.
 func (s *Server) freeMemoryLoop() {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +98,55 @@ func TestLoginFailuresLock(t *testing.T) {
 		`casefile_login_lockouts_total 4`,
 	}}
 	metrics.Test(t, srv.URL)
+}
+
+// TestLoginGuessesAtOnceStayWithinTheLimit: guesses sent all at once,
+// before any failure is written, are checked no more often than the
+// failure limit allows, from one address at a name, or from one address
+// at many names; the rest are refused 429, and the lock then holds.
+func TestLoginGuessesAtOnceStayWithinTheLimit(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		names func(i int) string
+	}{{"one name", func(int) string { return "alice" }}, {"a name each", func(i int) string { return fmt.Sprintf("user%d", i) }}} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := servertest.Start(t, func(o *server.Options) { o.LoginConcurrency, o.LoginWait = 4, 10*time.Second })
+			srv.NewUser(t, "alice", server.RoleMember)
+			attacker := from("127.0.0.1")
+			const n = 40
+			statuses := make([]int, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					statuses[i], _ = loginAs(t, attacker, srv.URL, c.names(i), fmt.Sprintf("guess %d", i))
+				}()
+			}
+			close(start)
+			wg.Wait()
+			checked := 0
+			for _, st := range statuses {
+				switch st {
+				case http.StatusUnauthorized:
+					checked++
+				case http.StatusTooManyRequests:
+				default:
+					t.Fatalf("a guess answered %d", st)
+				}
+			}
+			if checked == 0 || checked > server.LoginMaxFailures {
+				t.Fatalf("%d of %d guesses sent at once were checked; want 1 to %d", checked, n, server.LoginMaxFailures)
+			}
+			if checked == server.LoginMaxFailures {
+				if st, se := loginAs(t, attacker, srv.URL, "alice", servertest.Password); st != http.StatusTooManyRequests {
+					t.Fatalf("the right password after the guesses: %d %+v, want 429", st, se)
+				}
+			}
+		})
+	}
 }
 
 // TestLoginLockSharedByReplicas: failures counted by one replica lock the

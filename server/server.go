@@ -110,8 +110,11 @@ type Server struct {
 	limits  *limiters
 	seen    seenCache // when each token last noted its device as seen
 	logins  *loginGate
-	handler http.Handler
-	dummy   func() string // a password hash to check unknown users against, made on first use
+	// loginsUnderWay: logins whose password is being checked, per name
+	// and address (counted against the failure limit with the failures).
+	loginsUnderWay loginsUnderWay
+	handler        http.Handler
+	dummy          func() string // a password hash to check unknown users against, made on first use
 
 	ctx    context.Context // ends at Close; stops streams and background work
 	cancel context.CancelFunc
