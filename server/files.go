@@ -252,11 +252,17 @@ func (s *Server) checkQuota(ctx context.Context, t fileTarget, user string, stag
 		return errInternal(err)
 	}
 	if used-staged+t.att.Size > s.opts.UserQuotaBytes {
-		return &apiError{status: http.StatusInsufficientStorage, code: protocol.CodeQuotaExceeded,
-			msg: fmt.Sprintf("This file (%s) would take you past your storage quota of %s (%s used); remove files or ask an administrator.",
-				byteSize(t.att.Size), byteSize(s.opts.UserQuotaBytes), byteSize(used))}
+		return errQuota(t, used, s.opts.UserQuotaBytes)
 	}
 	return nil
+}
+
+// errQuota is the answer to an upload that would take its user, who
+// holds used bytes, past quota.
+func errQuota(t fileTarget, used, quota int64) *apiError {
+	return &apiError{status: http.StatusInsufficientStorage, code: protocol.CodeQuotaExceeded,
+		msg: fmt.Sprintf("This file (%s) would take you past your storage quota of %s (%s used); remove files or ask an administrator.",
+			byteSize(t.att.Size), byteSize(quota), byteSize(used))}
 }
 
 // uploadStatus answers what the server holds of the attachment's upload.
@@ -371,7 +377,16 @@ func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *princ
 		return
 	}
 	if !st.Complete {
-		if err := s.blobs.PutChunk(r.Context(), blobstore.Upload{ID: t.att.ID, User: p.user}, n, hex.EncodeToString(sum[:]), body); err != nil {
+		// The quota was checked above for a clear answer before the body
+		// is stored; PutChunk checks it again as it stages, for uploads
+		// of the same user's that passed the first check together.
+		u := blobstore.Upload{ID: t.att.ID, User: p.user, Size: t.att.Size, Quota: max(s.opts.UserQuotaBytes, 0)}
+		if err := s.blobs.PutChunk(r.Context(), u, n, hex.EncodeToString(sum[:]), body); err != nil {
+			var qe *blobstore.QuotaError
+			if errors.As(err, &qe) {
+				s.writeError(w, r, errQuota(t, qe.Used, qe.Quota))
+				return
+			}
 			s.writeError(w, r, errInternal(err))
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -410,5 +411,64 @@ func TestQuotaRefusalIsNotAnError(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "level=ERROR") {
 		t.Fatalf("a quota refusal was logged as an error:\n%s", log.String())
+	}
+}
+
+func TestQuotaHoldsForUploadsAtOnceSQLite(t *testing.T) { testQuotaAtOnce(t, startSQLite) }
+func TestQuotaHoldsForUploadsAtOncePostgres(t *testing.T) {
+	testQuotaAtOnce(t, startPostgres)
+}
+
+// testQuotaAtOnce: ten 1 MiB files whose one chunk is sent at once, by a
+// user with room for two: two are stored, the others refused 507.
+func testQuotaAtOnce(t *testing.T, start starter) {
+	w := newWorld(t, start, func(o *server.Options) { o.UserQuotaBytes = 2*model.ChunkSize + 100 })
+	const n = 10
+	files := make([][]byte, n)
+	ids := make([]string, n)
+	for i := range n {
+		files[i] = randomData(t, model.ChunkSize)
+		ids[i] = attach(t, w.alice, w.m.ID, files[i])
+	}
+	codes := make([]int, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := url.Values{"id": {ids[i]}, "n": {"0"}}
+			req, err := http.NewRequest(http.MethodPut, w.alice.URL+protocol.PathFileChunk+"?"+q.Encode(), bytes.NewReader(files[i]))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+w.alice.Token)
+			req.Header.Set(protocol.HeaderChunkSHA256, sumOf(files[i]))
+			resp, err := w.alice.HTTP.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			stored++
+		case http.StatusInsufficientStorage:
+		default:
+			t.Fatalf("an upload answered %d", c)
+		}
+	}
+	if stored != 2 {
+		t.Fatalf("%d of %d uploads sent at once were stored (%v); the quota has room for 2", stored, n, codes)
 	}
 }

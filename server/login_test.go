@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -115,6 +116,7 @@ func TestLoginGuessesAtOnceStayWithinTheLimit(t *testing.T) {
 			attacker := from("127.0.0.1")
 			const n = 40
 			statuses := make([]int, n)
+			errs := make([]error, n)
 			start := make(chan struct{})
 			var wg sync.WaitGroup
 			for i := range n {
@@ -122,11 +124,25 @@ func TestLoginGuessesAtOnceStayWithinTheLimit(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					statuses[i], _ = loginAs(t, attacker, srv.URL, c.names(i), fmt.Sprintf("guess %d", i))
+					hc := &servertest.Client{URL: srv.URL, HTTP: attacker}
+					err := hc.Call(context.Background(), http.MethodPost, protocol.PathLogin,
+						protocol.LoginRequest{User: c.names(i), Password: fmt.Sprintf("guess %d", i), Device: "laptop"}, nil)
+					var se *servertest.StatusError
+					switch {
+					case err == nil:
+						statuses[i] = http.StatusOK
+					case errors.As(err, &se):
+						statuses[i] = se.Status
+					default:
+						errs[i] = err
+					}
 				}()
 			}
 			close(start)
 			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
 			checked := 0
 			for _, st := range statuses {
 				switch st {

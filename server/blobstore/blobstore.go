@@ -11,6 +11,7 @@ package blobstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -27,6 +28,21 @@ var (
 type Upload struct {
 	ID   string // the attachment record's id
 	User string // who sends the chunks (their quota pays for them)
+	// Size is the whole file's, and Quota the bytes User may hold (0: no
+	// limit). PutChunk refuses, with a *QuotaError, a chunk of an upload
+	// whose file, counted whole, would take User past Quota; the check
+	// and the staging are one step, so uploads sent at once cannot pass
+	// it together.
+	Size, Quota int64
+}
+
+// QuotaError is PutChunk's refusal of a chunk whose upload would take its
+// user past their quota. Used is what the user's proofs and staged chunks
+// take now.
+type QuotaError struct{ Used, Quota int64 }
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("past the quota: %d bytes used of %d", e.Used, e.Quota)
 }
 
 // Proof says that a record's file was received whole: the record may be

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,6 +280,62 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		}
 		if use, _ := o.st.Usage(ctx, "bob"); use != 0 {
 			t.Errorf("bob's usage after the sweep = %d", use)
+		}
+	})
+
+	t.Run("the quota holds for uploads sent at once", func(t *testing.T) {
+		o := open(t)
+		// alice holds one file of 1,000 bytes; her quota is 3,500. Ten
+		// uploads of 1,000-byte files send their one chunk at once: two
+		// fit, counted whole from their first chunk, and the rest are
+		// refused with what she holds.
+		held := Upload{ID: model.NewID(), User: "alice", Size: 1000, Quota: 3500}
+		data := randomBytes(t, 1000)
+		if err := o.st.PutChunk(ctx, held, 0, hashOf(data), data); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.st.Commit(ctx, held.ID, Proof{RecordID: held.ID, MatterID: matter, Hash: hashOf(data), Size: 1000, User: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 10
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := randomBytes(t, 1000)
+				errs[i] = o.st.PutChunk(ctx, Upload{ID: model.NewID(), User: "alice", Size: 1000, Quota: 3500}, 0, hashOf(b), b)
+			}()
+		}
+		wg.Wait()
+		staged := 0
+		for _, err := range errs {
+			var qe *QuotaError
+			switch {
+			case err == nil:
+				staged++
+			case errors.As(err, &qe):
+				if qe.Quota != 3500 || qe.Used < 3000 {
+					t.Errorf("refused with %+v; want the quota and at least the 3,000 bytes held", qe)
+				}
+			default:
+				t.Fatal(err)
+			}
+		}
+		if staged != 2 {
+			t.Fatalf("%d of %d uploads sent at once were staged; want the 2 the quota has room for", staged, n)
+		}
+		if use, _ := o.st.Usage(ctx, "alice"); use != 3000 {
+			t.Errorf("usage = %d, want 3000", use)
+		}
+		// A later chunk of an upload already counted whole still fits;
+		// without a quota nothing is refused.
+		big := Upload{ID: model.NewID(), User: "bob", Size: model.ChunkSize + 10, Quota: model.ChunkSize + 10}
+		data = randomBytes(t, model.ChunkSize+10)
+		upload(t, o.st, big, data)
+		if err := o.st.PutChunk(ctx, Upload{ID: model.NewID(), User: "bob"}, 0, hashOf(data[:10]), data[:10]); err != nil {
+			t.Fatalf("an upload with no quota: %v", err)
 		}
 	})
 

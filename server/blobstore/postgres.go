@@ -63,6 +63,13 @@ func (pgBytes) putStaged(ctx context.Context, tx *txn, upload string, n int, dat
 	return err
 }
 
+// lockUser takes a transaction-scoped advisory lock keyed by the user's
+// name: replicas' uploads for one user take turns at the quota check.
+func (pgBytes) lockUser(ctx context.Context, tx *txn, user string) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('casefile upload quota ' || $1, 0))`, user)
+	return err
+}
+
 func pgRead(ctx context.Context, q querier, query string, args ...any) ([]byte, error) {
 	var b []byte
 	err := q.QueryRowContext(ctx, query, args...).Scan(&b)

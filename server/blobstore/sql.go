@@ -23,6 +23,10 @@ type chunkBytes interface {
 	// promote makes an upload's chunks the file hash's (or drops them
 	// when the file is already held).
 	promote(ctx context.Context, tx *txn, upload, hash string) error
+	// lockUser makes tx the only one of its kind between here and its
+	// end for a user's uploads, so that what the user holds cannot grow
+	// between a quota check and the staging it allows.
+	lockUser(ctx context.Context, tx *txn, user string) error
 	// dropStaged forgets an upload's chunks.
 	dropStaged(ctx context.Context, tx *txn, upload string) error
 	// chunk reads chunk n of a file; ErrNotFound if it is missing.
@@ -83,6 +87,25 @@ func sum256(b []byte) string {
 
 func (s *sqlStore) PutChunk(ctx context.Context, u Upload, n int, sum string, data []byte) error {
 	return s.tx(ctx, func(tx *txn) error {
+		if u.Quota > 0 {
+			if err := s.bytes.lockUser(ctx, tx, u.User); err != nil {
+				return fmt.Errorf("lock the user's uploads: %w", err)
+			}
+			used, err := s.usage(ctx, tx, u.User)
+			if err != nil {
+				return err
+			}
+			// The upload's own staged chunks are in used already: the
+			// file is counted whole once.
+			var mine int64
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE upload = $1 AND user_name = $2`,
+				u.ID, u.User).Scan(&mine); err != nil {
+				return err
+			}
+			if used-mine+u.Size > u.Quota {
+				return &QuotaError{Used: used, Quota: u.Quota}
+			}
+		}
 		if err := s.bytes.putStaged(ctx, tx, u.ID, n, data); err != nil {
 			return fmt.Errorf("stage chunk: %w", err)
 		}
@@ -320,11 +343,15 @@ func (s *sqlStore) Sums(ctx context.Context, hash string) ([]string, error) {
 }
 
 func (s *sqlStore) Usage(ctx context.Context, user string) (int64, error) {
+	return s.usage(ctx, s.db, user)
+}
+
+func (s *sqlStore) usage(ctx context.Context, q querier, user string) (int64, error) {
 	var proofs, staged int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_proofs WHERE user_name = $1`, user).Scan(&proofs); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_proofs WHERE user_name = $1`, user).Scan(&proofs); err != nil {
 		return 0, err
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE user_name = $1`, user).Scan(&staged); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE user_name = $1`, user).Scan(&staged); err != nil {
 		return 0, err
 	}
 	return proofs + staged, nil

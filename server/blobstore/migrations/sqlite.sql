@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS blob_proofs (
     user_name TEXT NOT NULL,
     at        BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS blob_proofs_matter ON blob_proofs (matter_id, hash);
+-- Which matter a proof's record had once told whether the matter held the
+-- file; records move, so the server asks the records (Provers) instead.
+DROP INDEX IF EXISTS blob_proofs_matter;
 CREATE INDEX IF NOT EXISTS blob_proofs_hash ON blob_proofs (hash);
 CREATE INDEX IF NOT EXISTS blob_proofs_user ON blob_proofs (user_name);
 CREATE INDEX IF NOT EXISTS blob_staged_user ON blob_staged (user_name);
