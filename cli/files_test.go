@@ -11,6 +11,7 @@ import (
 
 	"casefile/model"
 	"casefile/server"
+	"casefile/server/servertest"
 )
 
 // aliceSharesWithBob logs alice and bob in on two data directories of
@@ -137,5 +138,42 @@ func TestInboxOnce(t *testing.T) {
 	h.okJSON(&files, "files", "--json")
 	if len(files) != 1 || files[0].Name != "receipt.pdf" || files[0].Matter != matter {
 		t.Fatalf("files: %+v", files)
+	}
+}
+
+// TestSyncExitsWhileAFileIsRefused: a file the server refuses (over its
+// size limit) makes sync exit 6, this sync and the next, and status
+// names it; detaching it clears the way.
+func TestSyncExitsWhileAFileIsRefused(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, func(o *server.Options) { o.RateLimit, o.MaxFileBytes = -1, 50 })
+	h := newHarness(t)
+	h.login(srv.URL, srv.NewUser(t, "alice", server.RoleMember))
+	_, note := h.seed()
+	src := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("x"), 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(h.ok("attach", note, src))
+	for i := range 2 {
+		r := h.run("sync")
+		if r.code != exitFailed || !strings.Contains(r.stderr, "refused 1 file(s)") || !strings.Contains(r.stderr, "casefile files") {
+			t.Fatalf("sync %d with a refused file: exit %d, stdout %q, stderr %q", i+1, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := h.run("sync", "--records-only"); r.code != 0 {
+		t.Errorf("sync --records-only with a refused file: exit %d, %q", r.code, r.stderr)
+	}
+	var st statusReport
+	h.okJSON(&st, "status", "--json")
+	if st.UploadsFailed != 1 || st.UploadsWaiting != 0 || st.Failed != 0 {
+		t.Errorf("status --json: %+v", st)
+	}
+	if out := h.run("status").stdout; !strings.Contains(out, "Files:      0 to upload, 1 refused by the server") {
+		t.Errorf("status:\n%s", out)
+	}
+	h.ok("detach", id)
+	if r := h.run("sync"); r.code != 0 {
+		t.Errorf("sync after the refused file was detached: exit %d, %q", r.code, r.stderr)
 	}
 }

@@ -86,7 +86,9 @@ func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
 	if r := mallory.PushOne(t, servertest.Update(note, model.Fields{"title": hostile + " again"})); r.Result != model.ResultApplied {
 		t.Fatalf("hostile update: %s %s %s", r.Result, r.Code, r.Message)
 	}
-	h.ok("sync")
+	if r := h.run("sync"); r.code != exitConflicts {
+		t.Fatalf("sync into the conflict: exit %d, %q", r.code, r.stderr)
+	}
 
 	for _, args := range [][]string{
 		{"list", "note"},

@@ -50,8 +50,13 @@ type statusReport struct {
 	// waited; null when nothing waits.
 	OldestPendingAgeSeconds *float64 `json:"oldest_pending_age_seconds"`
 	Outbox                  int      `json:"outbox"` // queued ops, whatever their state
-	Cursor                  int64    `json:"cursor"`
-	ServerHead              int64    `json:"server_head"`
+	// Attached files: uploads still to send, and uploads and downloads
+	// that failed for good (see casefile files).
+	UploadsWaiting  int   `json:"uploads_waiting"`
+	UploadsFailed   int   `json:"uploads_failed"`
+	DownloadsFailed int   `json:"downloads_failed"`
+	Cursor          int64 `json:"cursor"`
+	ServerHead      int64 `json:"server_head"`
 	// Problem says why the saved login does not work (expired, revoked,
 	// or another user's token); empty when it works or was not asked.
 	Problem string `json:"problem,omitempty"`
@@ -80,6 +85,10 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		Synced:    st.Counts[model.StateSynced],
 		Outbox:    st.OutboxOps,
 		Cursor:    st.Cursor,
+
+		UploadsWaiting:  st.UploadsWaiting,
+		UploadsFailed:   st.UploadsFailed,
+		DownloadsFailed: st.DownloadsFailed,
 	}
 	if !st.LastSync.IsZero() {
 		t := st.LastSync
@@ -183,6 +192,10 @@ func printStatus(env *Env, rep statusReport) error {
 	}
 	if rep.Failed > 0 {
 		fmt.Fprintf(w, "Failed:     %d refused by the server (run 'casefile queue', then retry or discard)\n", rep.Failed)
+	}
+	if rep.UploadsWaiting+rep.UploadsFailed+rep.DownloadsFailed > 0 {
+		fmt.Fprintf(w, "Files:      %d to upload, %d refused by the server, %d could not be downloaded (run 'casefile files')\n",
+			rep.UploadsWaiting, rep.UploadsFailed, rep.DownloadsFailed)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"casefile/config"
 	"casefile/internal/safetext"
 	"casefile/localdb"
+	"casefile/model"
 	"casefile/syncer"
 	"casefile/transfer"
 )
@@ -22,7 +23,8 @@ const (
 	exitUnreachable = 3 // the server could not be reached, or kept failing
 	exitLoggedOut   = 4 // not logged in, or the server refused the token
 	exitRetrying    = 5 // the cycle ran but changes are still waiting to be sent
-	exitFailed      = 6 // the cycle ran but the server refused changes (failed)
+	exitFailed      = 6 // the cycle ran but changes or files the server refused wait (failed)
+	exitConflicts   = 7 // the cycle ran but conflicts wait for review
 )
 
 // syncCommands are the commands of this file, for the command table.
@@ -32,7 +34,7 @@ func syncCommands() []Command {
 			Name:  "sync",
 			Usage: "[--timeout D] [--watch] [--records-only]",
 			Summary: "Send saved changes to the server and fetch the server's changes " +
-				"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent, 6: changes refused)",
+				"(exit 3: server unreachable, 4: not logged in, 5: changes still waiting to be sent, 6: changes refused, 7: conflicts to review)",
 			Run: runSync,
 		},
 	}
@@ -109,11 +111,38 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return syncError(err, *timeout)
 	}
-	if sum.Failed > 0 {
-		return &ExitError{Code: exitFailed, Err: fmt.Errorf("the server refused %d change(s); run 'casefile queue' to see why, then retry or discard them", sum.Failed)}
+	st, err := db.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read sync status: %w", err)
 	}
-	if sum.Retrying > 0 {
-		return &ExitError{Code: exitRetrying, Err: fmt.Errorf("%d change(s) are still waiting to be sent; run 'casefile queue' to see why", sum.Retrying)}
+	return syncOutcome(sum, st, *recordsOnly)
+}
+
+// syncOutcome is a finished sync's exit, from what the device holds once
+// it ran, not only from what the run met: a refusal of an earlier sync
+// that still waits keeps the exit at 6. In order: changes or files the
+// server refused (6), conflicts to review (7), changes or files still
+// waiting to be sent (5). With recordsOnly, files are left out.
+func syncOutcome(sum syncer.Summary, st localdb.Status, recordsOnly bool) error {
+	refused := max(sum.Failed, st.Counts[model.StateFailed])
+	waiting := max(sum.Retrying, st.Counts[model.StatePending]+st.Counts[model.StateSyncing]+st.Counts[model.StateRetrying])
+	filesRefused, filesWaiting := st.UploadsFailed, st.UploadsWaiting
+	if recordsOnly {
+		filesRefused, filesWaiting = 0, 0
+	}
+	switch {
+	case refused > 0 && filesRefused > 0:
+		return &ExitError{Code: exitFailed, Err: fmt.Errorf("the server refused %d change(s) and %d file(s); run 'casefile queue' and 'casefile files' to see why, then retry or discard them", refused, filesRefused)}
+	case refused > 0:
+		return &ExitError{Code: exitFailed, Err: fmt.Errorf("the server refused %d change(s); run 'casefile queue' to see why, then retry or discard them", refused)}
+	case filesRefused > 0:
+		return &ExitError{Code: exitFailed, Err: fmt.Errorf("the server refused %d file(s); run 'casefile files' to see why, then detach them or attach them again", filesRefused)}
+	case st.Conflicts > 0:
+		return &ExitError{Code: exitConflicts, Err: fmt.Errorf("%d change(s) conflict with newer changes on the server and wait for your review; run 'casefile conflicts'", st.Conflicts)}
+	case waiting > 0:
+		return &ExitError{Code: exitRetrying, Err: fmt.Errorf("%d change(s) are still waiting to be sent; run 'casefile queue' to see why", waiting)}
+	case filesWaiting > 0:
+		return &ExitError{Code: exitRetrying, Err: fmt.Errorf("%d file(s) are still waiting to be uploaded; run 'casefile files' to see why", filesWaiting)}
 	}
 	return nil
 }

@@ -174,8 +174,14 @@ func TestConflictsAndResolve(t *testing.T) {
 	a.ok("edit", note, "title=From A")
 	b.ok("edit", note, "title=From B", "status=open")
 	a.ok("sync")
-	if out := b.ok("sync"); out != "pushed 0, pulled 1, conflicts 1, failed 0\n" {
-		t.Errorf("conflicting sync printed %q", out)
+	// A sync that meets a conflict exits 7, after its summary, and so
+	// does the next one while the conflict waits for review.
+	if r := b.run("sync"); r.code != exitConflicts || r.stdout != "pushed 0, pulled 1, conflicts 1, failed 0\n" ||
+		!strings.Contains(r.stderr, "1 change(s) conflict") || !strings.Contains(r.stderr, "casefile conflicts") {
+		t.Errorf("conflicting sync: exit %d, printed %q, %q", r.code, r.stdout, r.stderr)
+	}
+	if r := b.run("sync"); r.code != exitConflicts || r.stdout != "pushed 0, pulled 0, conflicts 0, failed 0\n" {
+		t.Errorf("sync with a conflict waiting: exit %d, printed %q, %q", r.code, r.stdout, r.stderr)
 	}
 	if out := a.ok("conflicts"); out != "No conflicts to review.\n" {
 		t.Errorf("a's conflicts: %q", out)
@@ -243,9 +249,14 @@ func TestRetryAndDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.ok("import", "note", "--file", file)
-	// A refused change makes the sync exit 6, after its summary.
+	// A refused change makes the sync exit 6, after its summary; so does
+	// every sync after it while the change waits in the outbox.
 	if r := h.run("sync"); r.code != exitFailed || !strings.HasPrefix(r.stdout, "pushed 0, pulled 0, conflicts 0, failed 1") {
 		t.Errorf("sync: exit %d, printed %q", r.code, r.stdout)
+	}
+	if r := h.run("sync"); r.code != exitFailed || !strings.HasPrefix(r.stdout, "pushed 0, pulled 0, conflicts 0, failed 0") ||
+		!strings.Contains(r.stderr, "the server refused 1 change(s)") {
+		t.Errorf("sync with a refused change waiting: exit %d, printed %q, %q", r.code, r.stdout, r.stderr)
 	}
 	var ops []localdb.OutboxOp
 	h.okJSON(&ops, "queue", "--json")

@@ -157,6 +157,12 @@ type Status struct {
 	OldestPending time.Time               `json:"oldest_pending"` // zero when nothing waits
 	Cursor        int64                   `json:"cursor"`
 	LastSync      time.Time               `json:"last_sync"`
+	// Attached files of records not deleted: uploads still to be sent,
+	// and uploads and downloads that failed for good (the server refused
+	// the file, or its bytes cannot be had), until retried or detached.
+	UploadsWaiting  int `json:"uploads_waiting"`
+	UploadsFailed   int `json:"uploads_failed"`
+	DownloadsFailed int `json:"downloads_failed"`
 }
 
 // ImportItem is one record to import: Fields already parsed, ID optional.
