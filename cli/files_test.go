@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"casefile/model"
 	"casefile/server"
@@ -175,5 +177,33 @@ func TestSyncExitsWhileAFileIsRefused(t *testing.T) {
 	h.ok("detach", id)
 	if r := h.run("sync"); r.code != 0 {
 		t.Errorf("sync after the refused file was detached: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestAttachRefusesWhatIsNotAFile: a directory, a named pipe or a device
+// is refused at once with a sentence; a pipe no one writes to never holds
+// the command up.
+func TestAttachRefusesWhatIsNotAFile(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, note := h.seed()
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	for _, path := range []string{fifo, t.TempDir(), os.DevNull} {
+		done := make(chan result, 1)
+		go func() { done <- h.run("attach", note, path) }()
+		select {
+		case r := <-done:
+			if r.code == 0 || !strings.Contains(r.stderr, "not a regular file") && !strings.Contains(r.stderr, "directory") {
+				t.Errorf("attach %s: exit %d, %q", path, r.code, r.stderr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("attach %s still runs after 30 s", path)
+		}
+	}
+	if out := h.ok("files"); strings.Contains(out, "pipe") {
+		t.Errorf("a refused attach left a file:\n%s", out)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"casefile/localdb"
@@ -240,12 +241,20 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 // importFile imports one settled file; false if it vanished or was
 // imported before.
 func (w *Watcher) importFile(ctx context.Context, path, matterID string) (bool, error) {
-	f, err := os.Open(path) // #nosec G304 -- a file in the person's drop folder
+	// Opened without waiting, and checked again once open: the scan saw
+	// a regular file, but a named pipe put in its place would block the
+	// open, and the watcher with it, until a writer came.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // #nosec G304 -- a file in the person's drop folder
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		w.log.Warn("cannot read a dropped file", "path", path, "err", err)
+		return false, nil
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		w.log.Warn("a dropped file is not a regular file; left as it is", "path", path)
 		return false, nil
 	}
 	head := make([]byte, 512)

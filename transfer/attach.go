@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"casefile/localdb"
 	"casefile/localfiles"
@@ -19,7 +20,10 @@ import (
 // it to a record; its upload is queued. The name kept is the file's base
 // name, the media type guessed from its extension or its first bytes.
 func AttachPath(ctx context.Context, db *localdb.DB, files localfiles.Store, recordID, path string) (model.Record, error) {
-	f, err := os.Open(path) // #nosec G304 -- a path the person named
+	// Opened without waiting: a named pipe's open blocks until a writer
+	// comes, before any check could refuse it (a regular file reads the
+	// same either way).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // #nosec G304 -- a path the person named
 	if err != nil {
 		return model.Record{}, fmt.Errorf("open %s: %w", path, errors.Unwrap(err))
 	}
