@@ -217,7 +217,9 @@ func export(ctx context.Context, env *Env, db *localdb.DB, scope exportScope, fo
 	if format == "csv" {
 		return exportCSV(ctx, env, db, scope, w)
 	}
-	enc := json.NewEncoder(w)
+	// Escaped as printJSON's output is: the lines may go to a terminal,
+	// and import reads them back as the same values.
+	enc := json.NewEncoder(safetext.JSONWriter(w))
 	enc.SetEscapeHTML(false)
 	// Matters come first in the schema, so an import meets each matter
 	// before the records that refer to it.

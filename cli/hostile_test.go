@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -152,6 +153,22 @@ func TestStoredTextCannotDriveTheTerminal(t *testing.T) {
 	jsonl.WriteString(h.ok("export", "note"))
 	if !strings.Contains(jsonl.String(), `\u001b]0;pwned`) {
 		t.Errorf("the JSON Lines export is not exact:\n%s", jsonl.String())
+	}
+	var exported model.Record
+	if err := json.Unmarshal([]byte(strings.SplitN(jsonl.String(), "\n", 2)[0]), &exported); err != nil || exported.Fields["body"] != rec.Fields["body"] {
+		t.Errorf("the JSON Lines export reads back as %q, %v", exported.Fields["body"], err)
+	}
+	// Exact, and still no terminal control: what JSON writes raw (C1
+	// controls, bidi, zero-width characters) goes out as \u escapes.
+	for _, args := range [][]string{
+		{"show", note.ID, "--json"}, {"list", "note", "--json"}, {"list", "matter", "--json"}, {"search", "pwned", "--json"},
+		{"journal", "--json"}, {"queue", "--json"}, {"conflicts", "--json"}, {"export", "note"}, {"export"},
+	} {
+		r := h.run(args...)
+		if r.code != 0 {
+			t.Errorf("casefile %v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		noTerminalControl(t, "casefile "+strings.Join(args, " "), r.stdout)
 	}
 }
 

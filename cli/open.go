@@ -109,9 +109,11 @@ func typing(cfg config.Config) (model.Input, error) {
 	return model.Input{Now: time.Now(), Zone: zone, Order: cmp.Or(cfg.DateOrder, config.DefaultDateOrder)}, nil
 }
 
-// printJSON writes v as indented JSON followed by a newline.
+// printJSON writes v as indented JSON followed by a newline, with every
+// character a terminal would act on escaped (safetext.JSON): the text of
+// records is data, also when it goes out as JSON.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(safetext.JSONWriter(w))
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

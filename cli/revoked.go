@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/internal/wipe"
 	"casefile/localdb"
 	"casefile/localfiles"
@@ -81,6 +82,8 @@ func runUnsent(_ context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	_, err = env.Stdout.Write(plain)
+	// JSON lines of other people's text: printed with what a terminal
+	// would act on escaped, as the same values.
+	_, err = env.Stdout.Write(safetext.JSON(plain))
 	return err
 }

@@ -24,8 +24,10 @@
 package safetext
 
 import (
+	"io"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -157,4 +159,80 @@ func hex(b *strings.Builder, v uint32, digits int) {
 	for shift := (digits - 1) * 4; shift >= 0; shift -= 4 {
 		b.WriteByte(digitsHex[(v>>uint(shift))&0xf])
 	}
+}
+
+// JSON returns the JSON text b with every character a terminal would act
+// on or that hides text written as its \u escape (a surrogate pair beyond
+// U+FFFF): the same JSON value, safe to print. encoding/json escapes the
+// characters below U+0020 and U+2028–U+2029 already, but writes DEL, C1
+// controls, bidi overrides and other format characters as they are. Every
+// character outside ASCII in JSON text is inside a string, where an escape
+// means the character itself, so b is rewritten without being parsed. b
+// must be valid UTF-8, as encoding/json's output is; JSON returns b itself
+// when nothing needs changing.
+func JSON(b []byte) []byte {
+	i := 0
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf && b[i] != 0x7f {
+			i++
+			continue
+		}
+		if b[i] == 0x7f {
+			break
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 || !visible(r) {
+			break
+		}
+		i += n
+	}
+	if i == len(b) {
+		return b
+	}
+	var out strings.Builder
+	out.Grow(len(b) + 16)
+	out.Write(b[:i])
+	for i < len(b) {
+		if b[i] == 0x7f {
+			out.WriteString(`\u007f`) // DEL, which encoding/json writes raw
+			i++
+			continue
+		}
+		if b[i] < utf8.RuneSelf {
+			out.WriteByte(b[i])
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out.WriteString(`\ufffd`)
+		case visible(r):
+			out.Write(b[i : i+n])
+		case r <= 0xFFFF:
+			out.WriteString(`\u`)
+			hex(&out, uint32(r), 4)
+		default:
+			r1, r2 := utf16.EncodeRune(r)
+			out.WriteString(`\u`)
+			hex(&out, uint32(r1), 4)
+			out.WriteString(`\u`)
+			hex(&out, uint32(r2), 4)
+		}
+		i += n
+	}
+	return []byte(out.String())
+}
+
+// JSONWriter returns a writer that passes each write through JSON: for an
+// encoding/json Encoder, whose every write is one whole value.
+func JSONWriter(w io.Writer) io.Writer { return jsonWriter{w} }
+
+type jsonWriter struct{ w io.Writer }
+
+func (j jsonWriter) Write(b []byte) (int, error) {
+	if _, err := j.w.Write(JSON(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -1,6 +1,8 @@
 package safetext
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -98,5 +100,43 @@ func BenchmarkLineClean(b *testing.B) {
 	s := strings.Repeat("Client meeting notes, Müller v. Schmidt. ", 8)
 	for b.Loop() {
 		Line(s)
+	}
+}
+
+// TestJSON: JSON text keeps its value, and every character that is not
+// visible comes out as an escape; text with none comes back as it was.
+func TestJSON(t *testing.T) {
+	values := []any{
+		map[string]any{"title": "A\u009bB\u202eC\x1b[31m del\x7f", "body": "é 漢字 👍🏽 \u200d ok"},
+		[]any{"\\\u009b", "\u2066isolate\u2069", "\ufeffbom", "\ue000private", "\U000e0001tag", "\u2028line"},
+		"plain",
+	}
+	for _, v := range values {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := JSON(raw)
+		var back, want any
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("JSON(%s) = %s, not JSON: %v", raw, got, err)
+		}
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, want) {
+			t.Errorf("JSON(%s) = %s reads back as %#v, want %#v", raw, got, back, want)
+		}
+		if strings.ContainsFunc(string(got), func(r rune) bool { return r != '\n' && !visible(r) }) {
+			t.Errorf("JSON(%s) = %s still holds a hidden character", raw, got)
+		}
+	}
+	plain := []byte(`{"a":"é 漢字 👍🏽"}`)
+	if got := JSON(plain); &got[0] != &plain[0] {
+		t.Errorf("JSON of visible text made a copy")
+	}
+	var buf strings.Builder
+	if _, err := JSONWriter(&buf).Write([]byte("\"\u009b\"\n")); err != nil || buf.String() != "\"\\u009b\"\n" {
+		t.Errorf("JSONWriter wrote %q, %v", buf.String(), err)
 	}
 }
