@@ -65,6 +65,12 @@ func TestCLIAttachedFileNeverInPlaintext(t *testing.T) {
 	if r := hb.run("fetch", id, "--to", filepath.Join(hb.data, "out")); r.code == 0 || !strings.Contains(r.stderr, "inside the data directory") {
 		t.Errorf("fetch into the data directory: %+v", r)
 	}
+	link := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(hb.data, link); err == nil {
+		if r := hb.run("fetch", id, "--to", link); r.code == 0 || !strings.Contains(r.stderr, "inside the data directory") {
+			t.Errorf("fetch through a link to the data directory: %+v", r)
+		}
+	}
 	dst := strings.TrimSpace(hb.ok("fetch", id, "--to", t.TempDir()))
 	if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("fetched %s: %v, equal %v", dst, err, bytes.Equal(got, data))

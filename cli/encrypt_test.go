@@ -69,6 +69,27 @@ func TestCLICanaryNeverInPlaintext(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "inside the data directory") {
 		t.Fatalf("an export into the data directory: %+v", r)
 	}
+	// Through a symbolic link to the data directory, or to a folder in
+	// it, the export is refused as well.
+	links := t.TempDir()
+	for name, target := range map[string]string{"data": h.data, "files": filepath.Join(h.data, "files")} {
+		if err := os.MkdirAll(target, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(links, name)
+		if err := os.Symlink(target, link); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+		for _, out := range []string{filepath.Join(link, "all.jsonl"), filepath.Join(link, "new", "all.jsonl")} {
+			r := h.run("export", "--out", out)
+			if r.code == 0 || !strings.Contains(r.stderr, "inside the data directory") {
+				t.Errorf("an export to %s, through a link into the data directory: %+v", out, r)
+			}
+		}
+	}
+	if hits := plaintextIn(t, h.data, cliCanary); len(hits) > 0 {
+		t.Fatalf("the canary is in plaintext in %v", hits)
+	}
 }
 
 // A wrong passphrase opens nothing and says so in one sentence.

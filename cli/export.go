@@ -125,15 +125,37 @@ func (m *memFile) Seek(offset int64, whence int) (int64, error) {
 	return 0, nil
 }
 
-// inside reports whether path lies in dir.
+// inside reports whether path lies in dir, as named or once symbolic
+// links are followed: a link to the data directory is the data directory.
 func inside(dir, path string) bool {
+	within := func(d, p string) bool {
+		rel, err := filepath.Rel(d, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
 	d, err1 := filepath.Abs(dir)
 	p, err2 := filepath.Abs(path)
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	rel, err := filepath.Rel(d, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	return within(d, p) || within(resolved(d), resolved(p))
+}
+
+// resolved returns the absolute path p with the symbolic links of its
+// longest existing beginning followed; what does not exist yet is kept
+// as named.
+func resolved(p string) string {
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }
 
 // maxExportTries bounds how often export starts over because the database
