@@ -235,7 +235,7 @@ func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if len(pos) != 1 {
 		return usageError("name exactly one file by its id")
 	}
-	if err := checkID(pos[0]); err != nil {
+	if err := checkIDOf(pos[0], "file"); err != nil {
 		return err
 	}
 	db, cfg, err := openLocal(ctx, env)
@@ -243,6 +243,10 @@ func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	defer db.Close()
+	id, err := resolveRecord(ctx, db, pos[0])
+	if err != nil {
+		return err
+	}
 	if inside(cfg.DataDir, *to) {
 		return fmt.Errorf("%s is inside the data directory, where the file would lie in plaintext beside the encrypted data; choose another directory with --to", *to)
 	}
@@ -250,9 +254,9 @@ func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if err != nil {
 		return err
 	}
-	f, err := db.File(ctx, pos[0])
+	f, err := db.File(ctx, id)
 	if err != nil {
-		return fileError(pos[0], err)
+		return fileError(id, err)
 	}
 	if !f.Local {
 		eng, err := transferEngine(db, files, cfg, progressPrinter(env.Stderr))
@@ -318,7 +322,7 @@ func runDetach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return usageError("name at least one file by its id")
 	}
 	for _, id := range pos {
-		if err := checkID(id); err != nil {
+		if err := checkIDOf(id, "file"); err != nil {
 			return err
 		}
 	}

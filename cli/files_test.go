@@ -86,6 +86,14 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 	if r := hb.run("fetch", id, "--to", out); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("fetch over an existing file: exit %d, %q", r.code, r.stderr)
 	}
+	// The first characters of the id will do, as for every command.
+	again := strings.TrimSpace(hb.ok("fetch", id[:13], "--to", t.TempDir()))
+	if got, err := os.ReadFile(again); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched by a short id %s: %v", again, err)
+	}
+	if r := hb.run("fetch", "nonexist"); r.code == 0 || !strings.Contains(r.stderr, `"nonexist" is not a file id`) {
+		t.Errorf("fetch of a malformed id: exit %d, %q", r.code, r.stderr)
+	}
 	if r := hb.run("fetch", model.NewID()); r.code == 0 || !strings.Contains(r.stderr, "no file with id") {
 		t.Errorf("fetch of an unknown file: exit %d, %q", r.code, r.stderr)
 	}

@@ -149,9 +149,13 @@ func collection(name string) (*model.Collection, error) {
 
 // checkID returns an error unless s is a record id or its first
 // characters (at least minPrefix), which resolveRecord expands.
-func checkID(s string) error {
+func checkID(s string) error { return checkIDOf(s, "record") }
+
+// checkIDOf is checkID for an id of what, as the command names it (a
+// file's id is its attachment record's).
+func checkIDOf(s, what string) error {
 	if !validRef(s) {
-		return fmt.Errorf("%q is not a record id (an id looks like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41; its first characters will do when no other id starts with them)", s)
+		return fmt.Errorf("%q is not a %s id (an id looks like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41; its first characters will do when no other id starts with them)", s, what)
 	}
 	return nil
 }

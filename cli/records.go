@@ -161,7 +161,7 @@ func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 	var holds *localdb.MatterHoldsError
 	switch {
 	case errors.As(err, &holds):
-		return fmt.Errorf("the matter %q still holds %s; nothing was deleted. Run casefile rm %s --cascade to delete them with it",
+		return fmt.Errorf("the matter “%s” still holds %s; nothing was deleted. Run casefile rm %s --cascade to delete them with it",
 			safetext.Line(title), localdb.HoldsPhrase(holds.Counts), id)
 	case err != nil:
 		return recordError(id, err)

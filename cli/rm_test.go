@@ -19,7 +19,7 @@ func TestRmMatterRefusedWithCountsOrCascaded(t *testing.T) {
 	kept := h.add("note", "matter_id="+other, "title=Kept")
 	before := h.snapshot()
 	r := h.run("rm", matter)
-	if r.code != 1 || !strings.Contains(r.stderr, `the matter "Smith v Jones" still holds records (note: 2, task: 1); nothing was deleted`) ||
+	if r.code != 1 || !strings.Contains(r.stderr, `the matter “Smith v Jones” still holds records (note: 2, task: 1); nothing was deleted`) ||
 		!strings.Contains(r.stderr, "casefile rm "+matter+" --cascade") {
 		t.Fatalf("rm of a matter holding records: exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -38,7 +38,7 @@ func runUndo(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	var holds *localdb.MatterHoldsError
 	switch {
 	case errors.Is(err, localdb.ErrNothingToUndo):
-		return err
+		return localdb.ErrNothingToUndo // the sentence alone: the command's name leads it already
 	case errors.As(err, &holds):
 		return fmt.Errorf("cannot undo the creation of matter %s: it now holds %s; delete or move them first", u.Change.RecordID, localdb.HoldsPhrase(holds.Counts))
 	case err != nil:

@@ -106,7 +106,7 @@ func TestUndoAfterSyncSendsANewChange(t *testing.T) {
 	fresh := newHarness(t)
 	before := fresh.snapshot()
 	r = fresh.run("undo")
-	if r.code == 0 || !strings.Contains(r.stderr, "nothing to undo") {
+	if r.code == 0 || !strings.HasPrefix(r.stderr, "casefile undo: nothing to undo") {
 		t.Errorf("undo on a fresh device: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if fresh.snapshot() != before {
