@@ -98,6 +98,23 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 		t.Errorf("fetch of an unknown file: exit %d, %q", r.code, r.stderr)
 	}
 
+	// A file's size and hash come from its bytes: add and edit do not
+	// make or change them; its name may change.
+	before := ha.snapshot()
+	for _, args := range [][]string{
+		{"add", "attachment", "record_id=" + note, "name=x", "size=1", "sha256=" + strings.Repeat("0", 64)},
+		{"edit", id, "size=999"},
+		{"edit", id, "sha256=" + strings.Repeat("0", 64)},
+	} {
+		if r := ha.run(args...); r.code != 2 || !strings.Contains(r.stderr, "attach") {
+			t.Errorf("casefile %v: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if ha.snapshot() != before {
+		t.Errorf("a refused add or edit of an attachment changed the database")
+	}
+	ha.ok("edit", id, "name=exhibit B.pdf")
+
 	// Detach: the file leaves both devices' lists.
 	ha.ok("detach", id)
 	ha.ok("sync")

@@ -59,6 +59,9 @@ func runAdd(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) erro
 	if err != nil {
 		return err
 	}
+	if col.Name == model.AttachmentCollection {
+		return usageError("a file is attached with casefile attach RECORD PATH, which reads its size and sha256 from its bytes")
+	}
 	if *id != "" && !model.ValidID(*id) {
 		return fmt.Errorf("--id: %q is not a record id (a new record takes a whole id, like 0190f3a2-7c1e-7b3d-9f00-2a6c1d5e8b41)", *id)
 	}
@@ -121,6 +124,13 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	changes, err := parseFields(cfg, col, pos[1:], false)
 	if err != nil {
 		return err
+	}
+	if col.Name == model.AttachmentCollection {
+		for _, f := range []string{model.AttachHashField, model.AttachSizeField} {
+			if _, ok := changes[f]; ok {
+				return usageError("a file's %s comes from its bytes; to change the file, detach it and attach the new one", f)
+			}
+		}
 	}
 	rec, err = db.Update(ctx, id, changes)
 	if err != nil {
