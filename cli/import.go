@@ -258,6 +258,8 @@ func (im *importer) prepare() preparedBatch {
 // parse reads one line: a flat object {"id": ..., "field": value, ...} or
 // a record as export writes it {"id", "collection", "fields": {...}, ...}.
 func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, error) {
+	// A byte order mark, as some editors save, is not part of the text.
+	raw = bytes.TrimPrefix(raw, []byte("\ufeff"))
 	if !utf8.Valid(raw) { // encoding/json would silently turn the bad bytes into U+FFFD
 		return nil, localdb.ImportItem{}, errors.New("not valid UTF-8 text")
 	}
@@ -269,6 +271,12 @@ func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, er
 	}
 	if dec.More() {
 		return nil, localdb.ImportItem{}, errors.New("more than one JSON value on the line")
+	}
+	// encoding/json turns a \u escape of half a character (a lone
+	// surrogate, \ud800–\udfff) into U+FFFD too: more of them read than
+	// the line spells out means text would change on the way in.
+	if replacements(obj) > bytes.Count(raw, []byte("\ufffd"))+countFold(raw, `\ufffd`) {
+		return nil, localdb.ImportItem{}, errors.New(`a \u escape names half a character (a lone surrogate, \ud800–\udfff); write the character or both halves of its pair`)
 	}
 	var item localdb.ImportItem
 	if v, ok := obj["id"]; ok {
@@ -424,4 +432,28 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return oneLine(string(b), 60)
+}
+
+// replacements counts U+FFFD in the strings and keys of a decoded value.
+func replacements(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case string:
+		n = strings.Count(v, "\ufffd")
+	case []any:
+		for _, e := range v {
+			n += replacements(e)
+		}
+	case map[string]any:
+		for k, e := range v {
+			n += strings.Count(k, "\ufffd") + replacements(e)
+		}
+	}
+	return n
+}
+
+// countFold counts the escapes of s in b, whatever the case of their hex
+// digits (\uFFFD and \ufffd alike).
+func countFold(b []byte, s string) int {
+	return bytes.Count(bytes.ToLower(b), []byte(strings.ToLower(s)))
 }

@@ -102,6 +102,8 @@ func TestImportStopsAtBadLine(t *testing.T) {
 		{"duplicate id", `{"id":"` + dupID + `","matter_id":"%s","title":"x"}`, "line 17: duplicate id " + dupID + " (also on line 3)"},
 		{"unknown matter", `{"matter_id":"` + unknownID + `","title":"x"}`, "line 17: note.matter_id: no matter with id"},
 		{"other collection", `{"id":"` + unknownID + `","collection":"task","fields":{"title":"x"}}`, "line 17: the record is a task, not a note"},
+		{"lone surrogate", `{"matter_id":"%s","title":"a\ud800 b"}`, `line 17: a \u escape names half a character`},
+		{"lone surrogate among replacement characters", `{"matter_id":"%s","title":"\ufffd \uFFFD � \udc00"}`, `line 17: a \u escape names half a character`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,5 +330,23 @@ func TestExportStartsOverWhenRecordsChange(t *testing.T) {
 	}
 	if len(seen) != len(ids) {
 		t.Errorf("%d notes exported, want %d", len(seen), len(ids))
+	}
+}
+
+// TestImportKeepsEveryCharacter: replacement characters written as such,
+// surrogate pairs and a byte order mark before the first line import as
+// the text they spell.
+func TestImportKeepsEveryCharacter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	matter := h.add("matter", "title=Smith v Jones")
+	file := filepath.Join(t.TempDir(), "notes.jsonl")
+	lines := "\ufeff" + fmt.Sprintf(`{"matter_id":%q,"title":"`, matter) + "\ufffd" + ` \ufffd \uFFFD pair \ud83d\udc4d"}` + "\n"
+	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("import", "note", "--file", file)
+	if got := h.titles(); len(got) != 1 || got[0] != "\ufffd \ufffd \ufffd pair 👍" {
+		t.Fatalf("imported titles %q", got)
 	}
 }
