@@ -50,3 +50,36 @@ func TestSyncExitsNonZeroWhenTheServerRefusesAndDiscardAll(t *testing.T) {
 		t.Fatalf("the other laptop's note is not here:\n%s", out)
 	}
 }
+
+// TestDiscardKeepsAMatterWithItsRecords: the create of a matter that holds
+// records made on this device is not discarded alone (its records would
+// point at nothing); deleting the matter with them is the way, and leaves
+// nothing to send.
+func TestDiscardKeepsAMatterWithItsRecords(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	matter := h.add("matter", "title=RM")
+	h.add("note", "matter_id="+matter, "title=n1")
+	var ops []localdb.OutboxOp
+	h.okJSON(&ops, "queue", "--json")
+	if len(ops) != 2 || ops[0].RecordID != matter {
+		t.Fatalf("queue = %+v", ops)
+	}
+	before := h.snapshot()
+	for _, args := range [][]string{{"discard", ops[0].OpID, "--yes"}, {"discard", ops[0].OpID}} {
+		if r := h.run(args...); r.code != 1 || !strings.Contains(r.stderr, "holds records (note: 1)") || !strings.Contains(r.stderr, "rm "+matter+" --cascade") {
+			t.Errorf("casefile %v: exit %d, %q", args, r.code, r.stderr)
+		}
+	}
+	if h.snapshot() != before {
+		t.Fatal("a refused discard changed the database")
+	}
+	h.ok("rm", matter, "--cascade")
+	h.okJSON(&ops, "queue", "--json")
+	if len(ops) != 0 {
+		t.Errorf("queue after the matter went with its records = %+v", ops)
+	}
+	if out := h.ok("list", "note"); strings.Contains(out, "n1") {
+		t.Errorf("the note outlived its matter:\n%s", out)
+	}
+}

@@ -113,6 +113,19 @@ func runDiscard(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) 
 	if err != nil {
 		return err
 	}
+	if op.Kind == model.OpCreate && op.Collection == model.MatterCollection {
+		// Without its create the matter is gone from this device, and the
+		// records made in it would be left pointing at nothing, to be
+		// refused by the server one by one.
+		holds, err := db.MatterHolds(ctx, op.RecordID)
+		if err != nil {
+			return err
+		}
+		if len(holds) > 0 {
+			return fmt.Errorf("the create of matter %s cannot be discarded alone: the matter holds %s, which would be left without it. "+
+				"Delete them with it (casefile rm %s --cascade), or discard their changes first", op.RecordID, localdb.HoldsPhrase(holds), op.RecordID)
+		}
+	}
 	if !*yes {
 		return usageError("discarding drops the %s of record %s from the queue for good (the journal keeps a copy); add --yes to confirm", op.Kind, op.RecordID)
 	}
