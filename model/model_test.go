@@ -186,3 +186,33 @@ func TestProblemsError(t *testing.T) {
 		t.Error("no problems must be a nil error")
 	}
 }
+
+// TestNumbersKeptExactly: a number field holds what it is given or
+// refuses it; a whole number a float64 would change is refused, typed or
+// read from JSON.
+func TestNumbersKeptExactly(t *testing.T) {
+	f := &Field{Name: "size_bytes", Type: TypeNumber}
+	for _, in := range []string{"9007199254740992", "-9007199254740992", "12.5", "1e15", "0", "000123"} {
+		v, err := f.ParseInput(in)
+		if err != nil {
+			t.Errorf("ParseInput(%q): %v", in, err)
+			continue
+		}
+		if _, err := f.Normalize(v); err != nil {
+			t.Errorf("Normalize(ParseInput(%q)): %v", in, err)
+		}
+		if _, err := f.Normalize(json.Number(in)); err != nil {
+			t.Errorf("Normalize(json.Number(%q)): %v", in, err)
+		}
+	}
+	for _, in := range []string{"9007199254740993", "12345678901234567890", "-9007199254740993", "1e300"} {
+		if v, err := f.ParseInput(in); err == nil {
+			if _, err := f.Normalize(v); err == nil {
+				t.Errorf("%q typed was taken", in)
+			}
+		}
+		if _, err := f.Normalize(json.Number(in)); err == nil {
+			t.Errorf("%q from JSON was taken", in)
+		}
+	}
+}

@@ -167,6 +167,9 @@ func (f *Field) Normalize(v any) (any, error) {
 		case int64:
 			n = float64(x)
 		case json.Number:
+			if err := exactInteger(x.String()); err != nil {
+				return nil, err
+			}
 			var err error
 			if n, err = x.Float64(); err != nil {
 				return nil, fmt.Errorf("not a valid number: %q", x.String())
@@ -176,6 +179,9 @@ func (f *Field) Normalize(v any) (any, error) {
 		}
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			return nil, fmt.Errorf("must be a finite number")
+		}
+		if math.Abs(n) > MaxExactNumber {
+			return nil, errNumberTooLarge
 		}
 		if f.Min != nil && n < *f.Min {
 			return nil, fmt.Errorf("must be at least %s", formatNumber(*f.Min))
@@ -314,6 +320,9 @@ func (f *Field) ParseInput(s string) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("not a number: %q", s)
 		}
+		if err := exactInteger(strings.TrimSpace(s)); err != nil {
+			return nil, err
+		}
 		return n, nil
 	case TypeBool:
 		switch strings.ToLower(strings.TrimSpace(s)) {
@@ -412,4 +421,28 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// MaxExactNumber is the largest magnitude a number field holds: 2^53,
+// past which a float64 (and every JSON reader that uses one) no longer
+// holds every whole number, so 9007199254740993 would come back as
+// 9007199254740992.
+const MaxExactNumber = 1 << 53
+
+var errNumberTooLarge = fmt.Errorf("must be between -%d and %d: larger numbers cannot be kept exactly", int64(MaxExactNumber), int64(MaxExactNumber))
+
+// exactInteger refuses a whole number written out (digits, no point or
+// exponent) that a float64 would change: one past MaxExactNumber.
+func exactInteger(s string) error {
+	digits := strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+"), "0")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return nil // zero, or not a whole number written out
+	}
+	if len(digits) > 16 {
+		return errNumberTooLarge
+	}
+	if v, err := strconv.ParseInt(digits, 10, 64); err != nil || v > MaxExactNumber {
+		return errNumberTooLarge
+	}
+	return nil
 }
