@@ -115,6 +115,21 @@ func TestLoginCommand(t *testing.T) {
 	if _, err := c.Pull(context.Background(), 0, 0); err != nil {
 		t.Fatalf("the saved token does not work: %v", err)
 	}
+	// Another user is not logged in on alice's data directory; alice
+	// again (a new token) is.
+	if err := srv.AddUser(context.Background(), "bob", "s3cret-enough", server.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = runMain(t, "s3cret-enough\n", "--data", data, "login", "--server", srv.URL, "--user", "bob")
+	if code != 1 || !strings.Contains(errs, "this data directory holds alice's work") || !strings.Contains(errs, "--data DIR") {
+		t.Fatalf("bob's login on alice's data directory: exit %d, %q", code, errs)
+	}
+	if again, err := config.LoadCredentials(data); err != nil || again != creds {
+		t.Fatalf("a refused login changed the credentials: %+v, %v", again, err)
+	}
+	if code, _, errs := runMain(t, "s3cret-enough\n", "--data", data, "login", "--server", srv.URL, "--user", "alice", "--device", "laptop"); code != 0 {
+		t.Fatalf("alice's login again: exit %d, %q", code, errs)
+	}
 	for _, args := range [][]string{
 		{"login", "--server", "ftp://x", "--user", "a"},
 		{"login", "--server", srv.URL},
