@@ -16,6 +16,7 @@ import (
 	"casefile/localdb"
 	"casefile/localfiles"
 	"casefile/syncer"
+	"casefile/vault"
 )
 
 // revokedCommands are the commands of this file, for the command table.
@@ -69,16 +70,24 @@ func runUnsent(_ context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	keys, err := unlockKeys(env, cfg.DataDir)
-	if err != nil {
-		return err
+	// The export opens with the key of the data directory that wrote it:
+	// one that is not there has no key to try (and is not made here).
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, vault.FileName)); err != nil {
+		return fmt.Errorf("no data directory with a key at %s: an export opens only with the key of the data directory that wrote it (--data DIR)", cfg.DataDir)
 	}
 	f, err := os.Open(pos[0])
 	if err != nil {
 		return fmt.Errorf("cannot read %s: %w", pos[0], pathCause(err))
 	}
 	defer f.Close()
-	plain, err := keys.OpenFile(f, strings.TrimSpace(filepath.Base(pos[0])))
+	keys, err := unlockKeys(env, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	plain, err := wipe.OpenExport(keys, f, strings.TrimSpace(filepath.Base(pos[0])))
+	if errors.Is(err, vault.ErrTampered) {
+		return fmt.Errorf("%s does not open with the key of %s: it was written by another data directory, or it was altered", pos[0], cfg.DataDir)
+	}
 	if err != nil {
 		return err
 	}

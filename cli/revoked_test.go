@@ -75,6 +75,28 @@ func TestRevokedDeviceWipesAndExports(t *testing.T) {
 	if out := h.ok("unsent", matches[0]); !strings.Contains(out, cliCanary) || strings.Count(out, "\n") != 2 {
 		t.Fatalf("casefile unsent printed:\n%s", out)
 	}
+	// Copied out under another name (mailed, saved by a browser), the
+	// export still opens; with another data directory's key it does not,
+	// and a data directory that is not there is not made.
+	renamed := filepath.Join(t.TempDir(), "my unsent work.sealed")
+	if b, err := os.ReadFile(matches[0]); err != nil || os.WriteFile(renamed, b, 0o600) != nil {
+		t.Fatal(err)
+	}
+	if out := h.ok("unsent", renamed); !strings.Contains(out, cliCanary) {
+		t.Fatalf("casefile unsent of the renamed export printed:\n%s", out)
+	}
+	other := newHarness(t)
+	other.add("matter", "title=Elsewhere")
+	if r := other.run("unsent", renamed); r.code != 1 || !strings.Contains(r.stderr, "does not open with the key of") {
+		t.Errorf("unsent with another data directory's key: %+v", r)
+	}
+	missing := filepath.Join(t.TempDir(), "nothing here")
+	if r := h.run("--data", missing, "unsent", renamed); r.code != 1 || !strings.Contains(r.stderr, "no data directory with a key") {
+		t.Errorf("unsent with no data directory: %+v", r)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unsent made a data directory: %v", err)
+	}
 
 	// The old token is refused for good, with the reason; a new login works.
 	var se *servertest.StatusError

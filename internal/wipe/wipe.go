@@ -24,6 +24,11 @@ import (
 // ExportPrefix names the sealed exports of a revoked device's unsent changes.
 const ExportPrefix = "unsent-"
 
+// exportBinding is what every export's chunks are sealed to: one name for
+// all of them, not the file's, so that an export opens whatever it is
+// called once copied, mailed or renamed (the key alone says whose it is).
+const exportBinding = "casefile unsent changes"
+
 // Paths are what a wipe deletes and where it keeps the export.
 type Paths struct {
 	DB          string // the database; its -wal and -shm go with it
@@ -61,7 +66,7 @@ func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now
 		}
 	}
 	var sealed bytes.Buffer
-	w, err := keys.NewWriter(&sealed, name)
+	w, err := keys.NewWriter(&sealed, exportBinding)
 	if err != nil {
 		return Result{}, err
 	}
@@ -130,5 +135,24 @@ func ReadExport(keys *vault.Keys, path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return keys.OpenFile(io.Reader(f), filepath.Base(path))
+	return OpenExport(keys, f, filepath.Base(path))
+}
+
+// OpenExport decrypts an export read from r whose file is called name.
+// Exports written before they were all sealed to one name were sealed to
+// their own file's, which is tried second: those open only as they were
+// first called. vault.ErrTampered means neither: another data directory's
+// key, or an altered file.
+func OpenExport(keys *vault.Keys, r io.Reader, name string) ([]byte, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := keys.OpenFile(bytes.NewReader(b), exportBinding)
+	if errors.Is(err, vault.ErrTampered) {
+		if old, oldErr := keys.OpenFile(bytes.NewReader(b), name); oldErr == nil {
+			return old, nil
+		}
+	}
+	return plain, err
 }
