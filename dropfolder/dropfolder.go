@@ -19,7 +19,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/localfiles"
 	"casefile/model"
@@ -56,6 +58,9 @@ type seen struct {
 	size  int64
 	mod   time.Time
 	since time.Time // when it was first seen like this
+	// refused: its import was refused (its record would break the
+	// schema); it is tried again only once it changes.
+	refused bool
 }
 
 // Watcher imports files from a drop folder into a device's database.
@@ -208,7 +213,7 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 				w.pending[p] = seen{size: info.Size(), mod: info.ModTime(), since: now}
 				continue
 			}
-			if now.Sub(s.since) >= w.opts.Quiet {
+			if now.Sub(s.since) >= w.opts.Quiet && !s.refused {
 				ready = append(ready, p)
 			}
 		}
@@ -225,6 +230,19 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 			return n, err
 		}
 		ok, err := w.importFile(ctx, p, folders[filepath.Dir(p)])
+		var probs model.Problems
+		if errors.As(err, &probs) {
+			// This file's record cannot be made; the others go on, and
+			// it waits, named in the log, until it changes.
+			w.log.Warn("a dropped file was not imported", "path", safetext.Line(p), "err", err)
+			w.mu.Lock()
+			if s, ok := w.pending[p]; ok {
+				s.refused = true
+				w.pending[p] = s
+			}
+			w.mu.Unlock()
+			continue
+		}
 		if err != nil {
 			return n, err
 		}
@@ -268,7 +286,10 @@ func (w *Watcher) importFile(ctx context.Context, path, matterID string) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("copy %s: %w", path, err)
 	}
-	name := filepath.Base(path)
+	// A file's name may hold what a record's one-line fields do not: line
+	// breaks, other control characters, bytes that are not UTF-8. The
+	// record shows it on one line; the file itself keeps its name.
+	name := oneLine(filepath.Base(path))
 	title := strings.TrimSuffix(name, filepath.Ext(name))
 	if title == "" {
 		title = name
@@ -313,4 +334,15 @@ func moveImported(path string) error {
 		dst = filepath.Join(dir, fmt.Sprintf("%s (%d)%s", stem, i, ext))
 	}
 	return os.Rename(path, dst)
+}
+
+// oneLine is a file name as a one-line field takes it: control characters
+// (line breaks among them) become spaces, bytes that are not UTF-8 U+FFFD.
+func oneLine(name string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(name, "\uFFFD"))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -261,5 +262,26 @@ func TestWatcherImportsInBackgroundAndCloses(t *testing.T) {
 	}
 	if n := len(f.documents()); n != 30 {
 		t.Fatalf("%d documents, want 30", n)
+	}
+}
+
+// TestOddNamesDoNotStopTheFolder: names a record's one-line fields cannot
+// hold as they are (line breaks, bytes that are not UTF-8) are shown on
+// one line, and every file of the folder is imported; before, the first
+// such name stopped the scan, and every file after it, for good.
+func TestOddNamesDoNotStopTheFolder(t *testing.T) {
+	f := newFixture(t)
+	w := f.watcher(false)
+	dir := f.folder(w)
+	for _, name := range []string{"a\nline break.txt", "b \xff\xfe.txt", "\n", "z plain.txt"} {
+		write(t, filepath.Join(dir, name), "bytes of "+name)
+	}
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 4 {
+		t.Fatalf("imported %d of 4", n)
+	}
+	if got, want := f.documents(), []string{" ", "a line break.txt", "b \ufffd.txt", "z plain.txt"}; !slices.Equal(got, want) {
+		t.Fatalf("documents %q, want %q", got, want)
 	}
 }
