@@ -118,8 +118,8 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if *retention <= 0 || *tokenTTL <= 0 {
 		return usageError("--retention and --token-ttl must be positive durations such as 720h")
 	}
-	if *rateLimit < 0 {
-		return usageError("--rate-limit cannot be negative")
+	if *rateLimit < 0 || math.IsNaN(*rateLimit) || math.IsInf(*rateLimit, 0) {
+		return usageError("--rate-limit must be a number of requests a second, 0 or more (0: no limit)")
 	}
 	maxFileBytes, err := parseByteSize(*maxFile)
 	if err != nil {
@@ -161,6 +161,14 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			err = inner
 		}
 		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
+	}
+	if opts.DatabaseURL == "" && opts.DataDir != "" {
+		release, err := lockServeDir(opts.DataDir)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer release()
 	}
 	srv, err := server.Open(ctx, opts)
 	if err != nil {

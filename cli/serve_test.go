@@ -169,6 +169,15 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// A second server on the same SQLite store is refused, while the
+	// admin commands still work beside the first.
+	if code, _, errs := runMain(t, "", "--config", os.DevNull, "serve", "--addr", "127.0.0.1:0", "--data", dir); code != 1 ||
+		!strings.Contains(errs, "another casefile serve is running on "+dir) {
+		t.Errorf("a second serve on the same data directory: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runMain(t, "", "admin", "--data", dir, "audit", "verify"); code != 0 {
+		t.Errorf("admin beside a running serve: exit %d, %q", code, errs)
+	}
 	cancel()
 	if code := <-done; code != 0 || !strings.Contains(stderr.String(), "casefile server stopped") {
 		t.Fatalf("serve after cancel: exit %d, %s", code, stderr.String())
@@ -178,6 +187,8 @@ func TestServeCommand(t *testing.T) {
 		{"serve", "--retention", "-1h"},
 		{"serve", "--data", dir, "--database", "postgres://x"},
 		{"serve", "--log-level", "loud"},
+		{"serve", "--rate-limit", "NaN"},
+		{"serve", "--rate-limit", "+Inf"},
 	} {
 		if code, _, _ := runMain(t, "", args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package cli
+
+// lockServeDir has no lock to take where flock(2) is not to be had.
+func lockServeDir(string) (func(), error) { return func() {}, nil }
