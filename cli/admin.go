@@ -14,6 +14,7 @@ import (
 
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
 )
 
@@ -160,6 +161,15 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if opts.DataDir != "" && sub != "user add" {
 		if _, err := os.Stat(filepath.Join(opts.DataDir, sqlitestore.FileName)); err != nil {
 			return fmt.Errorf("no server database in %s (give --data, or start with 'casefile admin user add')", opts.DataDir)
+		}
+	}
+	if opts.DatabaseURL != "" && sub != "user add" {
+		found, err := pgstore.Exists(ctx, opts.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errors.New("no casefile server database at the --database URL (check its database name and search_path, or start with 'casefile admin user add')")
 		}
 	}
 	opts.Logger = slog.New(slog.DiscardHandler)

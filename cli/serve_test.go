@@ -17,6 +17,8 @@ import (
 	"casefile/config"
 	"casefile/server"
 	"casefile/server/servertest"
+	"casefile/server/store/pgstore"
+	"casefile/server/storetest"
 )
 
 // serveLog is a buffer the running server writes while the test reads.
@@ -84,6 +86,28 @@ func TestAdminCommands(t *testing.T) {
 		if code == 1 && strings.Count(strings.TrimSpace(errs), "\n") > 0 {
 			t.Errorf("%v: stderr is more than one sentence: %q", c.args, errs)
 		}
+	}
+}
+
+// TestAdminFindsNoStoreInAnotherDatabase: with --database naming a
+// database that holds no Casefile store, only user add creates one;
+// anything else says so and leaves the database as it was.
+func TestAdminFindsNoStoreInAnotherDatabase(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	for _, args := range [][]string{{"user", "list"}, {"audit", "verify"}, {"tokens", "revoke", "bob"}} {
+		code, _, errs := runMain(t, "", append([]string{"admin", "--database", url}, args...)...)
+		if code != 1 || !strings.Contains(errs, "no casefile server database at the --database URL") {
+			t.Errorf("admin %v on an empty database: exit %d, %q", args, code, errs)
+		}
+	}
+	if found, err := pgstore.Exists(context.Background(), url); err != nil || found {
+		t.Fatalf("a refused admin command made a store: %v, %v", found, err)
+	}
+	if code, _, errs := runMain(t, "s3cret-enough\n", "admin", "--database", url, "user", "add", "alice"); code != 0 {
+		t.Fatalf("user add: exit %d, %q", code, errs)
+	}
+	if code, out, errs := runMain(t, "", "admin", "--database", url, "user", "list"); code != 0 || !strings.Contains(out, "alice") {
+		t.Fatalf("user list after user add: exit %d, %q, %q", code, out, errs)
 	}
 }
 

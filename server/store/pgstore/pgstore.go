@@ -55,6 +55,27 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return open(ctx, cfg)
 }
 
+// Exists reports whether the database at url (in its search_path) holds a
+// Casefile store, without creating one: for commands that only read or
+// change what a server holds, a URL that names another database is a
+// mistake to report, not a database to fill with tables.
+func Exists(ctx context.Context, url string) (bool, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return false, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var found bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('head') IS NOT NULL AND to_regclass('records') IS NOT NULL`).Scan(&found); err != nil {
+		return false, fmt.Errorf("look for a casefile store: %w", err)
+	}
+	return found, nil
+}
+
 // open is Open with the connections' configuration parsed.
 func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"strings"
 	"testing"
 
 	"casefile/server/store"
@@ -112,4 +113,27 @@ func TestLedgerSeqBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestExists: a database without a store is said to hold none, and is
+// left without one; once a store is opened there, it holds one.
+func TestExists(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	for range 2 {
+		if found, err := pgstore.Exists(ctx, url); err != nil || found {
+			t.Fatalf("Exists on an empty schema = %v, %v", found, err)
+		}
+	}
+	st, err := pgstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if found, err := pgstore.Exists(ctx, url); err != nil || !found {
+		t.Fatalf("Exists after Open = %v, %v", found, err)
+	}
+	if _, err := pgstore.Exists(ctx, "postgres://user:secret@127.0.0.1:5432/x?sslmode=nonsense"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("Exists of a bad URL: %v", err)
+	}
 }
