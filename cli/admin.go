@@ -38,6 +38,9 @@ func adminCommands() []Command {
 	}
 }
 
+// adminSubcommands lists what admin does, for its usage sentences.
+const adminSubcommands = "user add, user list, grant, revoke, tokens revoke, devices, devices revoke, audit verify"
+
 func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	var sf storeFlags
 	sf.define(fs)
@@ -48,7 +51,7 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return err
 	}
 	if len(rest) == 0 {
-		return usageError("name a subcommand: user add, user list, grant, revoke, tokens revoke or audit verify")
+		return usageError("name a subcommand: %s", adminSubcommands)
 	}
 	sub := strings.Join(rest[:min(2, len(rest))], " ")
 	want := func(n int, usage string) error {
@@ -123,6 +126,8 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		}
 	case rest[0] == "devices" && len(rest) == 2:
 		run = func(s *server.Server) error { return listDevices(ctx, env, s, rest[1]) }
+	case rest[0] == "devices" && sub != "devices revoke":
+		return usageError("usage: casefile admin devices NAME, or casefile admin devices revoke NAME DEVICE")
 	case sub == "devices revoke":
 		if err := want(4, "devices revoke NAME DEVICE"); err != nil {
 			return err
@@ -150,7 +155,7 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			return nil
 		}
 	default:
-		return usageError("unknown admin subcommand %q (subcommands: user add, user list, grant, revoke, tokens revoke, audit verify)", sub)
+		return usageError("unknown admin subcommand %q (subcommands: %s)", sub, adminSubcommands)
 	}
 	opts, err := sf.options(env)
 	if err != nil {
@@ -200,7 +205,7 @@ func adminError(err error) error {
 // the platform allows it, and refuses an empty password.
 func readPassword(env *Env, prompt string) (string, error) {
 	f, isFile := env.Stdin.(*os.File)
-	if isFile && isTerminal(f) {
+	if isFile && isTTY(f) {
 		line, echoed, err := readHidden(f, env.Stderr, prompt)
 		if err != nil {
 			return "", fmt.Errorf("read the password: %w", err)

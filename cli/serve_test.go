@@ -76,6 +76,10 @@ func TestAdminCommands(t *testing.T) {
 		{"", []string{"admin", "--data", dir, "tokens", "revoke", "nobody"}, 1, "", "no such user: nobody"},
 		{"", []string{"admin", "--data", dir, "audit", "verify"}, 0, "audit log OK (3 rows)", ""},
 		{"", []string{"admin", "--data", dir, "frob"}, 2, "", "unknown admin subcommand"},
+		{"", []string{"admin", "--data", dir, "frob"}, 2, "", "devices, devices revoke, audit verify"},
+		{"", []string{"admin", "--data", dir, "devices", "revoke", "nobody", "x"}, 1, "", "no such user: nobody"},
+		{"", []string{"admin", "--data", dir, "devices", "revoke", "bob", "x"}, 1, "", `user "bob" has no device "x"`},
+		{"", []string{"admin", "--data", dir, "devices", "alice", "extra"}, 2, "", "usage: casefile admin devices NAME"},
 		{"", []string{"admin", "--data", dir, "--database", "postgres://x", "user", "list"}, 2, "", "not both"},
 		{"", []string{"admin", "--database", "mysql://x", "user", "list"}, 2, "", "postgres:// URL"},
 	} {
@@ -394,5 +398,21 @@ func TestNamedConfigMustExist(t *testing.T) {
 	t.Setenv(config.EnvConfig, missing)
 	if code, errs := run("serve", "--addr", "127.0.0.1:0", "--data", dir); code != 1 || !strings.Contains(errs, want) {
 		t.Fatalf("serve with %s typo: exit %d, stderr %q", config.EnvConfig, code, errs)
+	}
+}
+
+// TestPasswordFromDevNull: /dev/null on stdin is a character device but
+// no terminal: the password is read from it (empty, refused), with no
+// prompt and no wait.
+func TestPasswordFromDevNull(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"--config", os.DevNull, "admin", "--data", t.TempDir(), "user", "add", "carol"}, null, &out, &errb)
+	if code != 1 || errb.String() != "casefile admin: the password is empty: write it on stdin, one line\n" {
+		t.Fatalf("user add with /dev/null on stdin: exit %d, %q", code, errb.String())
 	}
 }

@@ -104,6 +104,9 @@ func (s *Server) RevokeDevice(ctx context.Context, user, device string) error {
 			return err
 		}
 		if !ok {
+			if _, err := tx.User(ctx, user); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%w: %s", ErrNoUser, user)
+			}
 			return fmt.Errorf("user %q has no device %q: %w", user, device, ErrNoDevice)
 		}
 		return s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: by, Action: "revoke_device", Target: user + "/" + device})
