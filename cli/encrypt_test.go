@@ -155,6 +155,12 @@ func TestCLIInitAndPassphraseChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One read from a file with Windows line ends carries a carriage
+	// return no terminal could type back: refused, nothing changed.
+	h.env = map[string]string{EnvNewPassphrase: "second passphrase\r"}
+	if r := h.run("passphrase"); r.code != 1 || !strings.Contains(r.stderr, "control character") {
+		t.Fatalf("a new passphrase ending in a carriage return: %+v", r)
+	}
 	h.env = map[string]string{EnvNewPassphrase: "second passphrase"}
 	h.ok("passphrase")
 	if after, _ := os.ReadFile(config.DBPath(h.data)); !bytes.Equal(after, dbBefore) {

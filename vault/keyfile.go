@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"unicode"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -85,6 +87,11 @@ func CheckPassphrase(p []byte) error {
 		return ErrEmptyPassphrase
 	case len([]rune(string(p))) < MinPassphrase:
 		return ErrShortPassphrase
+	case strings.ContainsFunc(string(p), func(r rune) bool { return r != '\t' && unicode.IsControl(r) }):
+		// A carriage return from a file with Windows line ends, or a
+		// line break: set through the environment it would be kept,
+		// and no terminal could type it back.
+		return ErrControlPassphrase
 	}
 	return nil
 }

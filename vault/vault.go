@@ -39,6 +39,10 @@ var (
 	ErrEmptyPassphrase = errors.New("the passphrase is empty; choose one of at least 8 characters")
 	// ErrShortPassphrase refuses a passphrase too short to resist guessing.
 	ErrShortPassphrase = errors.New("the passphrase is too short; choose one of at least 8 characters")
+	// ErrControlPassphrase refuses a passphrase with a control character
+	// (a carriage return or line break, say, from a file read into the
+	// environment), which no one could type back at a terminal.
+	ErrControlPassphrase = errors.New("the passphrase holds a control character (a line break or carriage return?) that could not be typed back; choose one without")
 )
 
 // MinPassphrase is the shortest passphrase accepted for a new key file.

@@ -80,6 +80,14 @@ func TestKeyFileUnlockAndChangePassphrase(t *testing.T) {
 	if _, err := CreateWithCost(dir, []byte("short"), TestCost); !errors.Is(err, ErrShortPassphrase) {
 		t.Fatalf("short passphrase: %v", err)
 	}
+	for _, p := range []string{"long enough\r", "long\nenough", "long\x1b[31menough"} {
+		if _, err := CreateWithCost(dir, []byte(p), TestCost); !errors.Is(err, ErrControlPassphrase) {
+			t.Fatalf("passphrase %q: %v", p, err)
+		}
+	}
+	if err := CheckPassphrase([]byte("tab\tis typed; ünïcödé too")); err != nil {
+		t.Fatalf("a passphrase with a tab and letters of any script: %v", err)
+	}
 	k, err := Create(dir, []byte("correct horse"))
 	if err != nil {
 		t.Fatal(err)
