@@ -63,6 +63,7 @@ func TestAdminCommands(t *testing.T) {
 		{"s3cret-enough\n", []string{"admin", "--data", dir, "user", "add", "bob"}, 0, "added bob (member)", ""},
 		{"", []string{"admin", "--data", dir, "user", "add", "carol"}, 1, "", "the password is empty"},
 		{"another-secret\n", []string{"admin", "--data", dir, "user", "add", "alice"}, 1, "", "already exists: alice"},
+		{"another-secret\n", []string{"admin", "--data", dir, "user", "add", "Alice"}, 1, "", "already exists: Alice (as alice;"},
 		{"another-secret\n", []string{"admin", "--data", dir, "user", "add", "dave", "--role", "boss"}, 1, "", `unknown role "boss"`},
 		{"x\n", []string{"admin", "--data", dir, "user", "add", "erin"}, 1, "", "the password has fewer than 8 characters"},
 		{"password1\n", []string{"admin", "--data", dir, "user", "add", "erin"}, 1, "", "one of the most common passwords"},

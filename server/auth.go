@@ -129,6 +129,18 @@ func (s *Server) AddUser(ctx context.Context, name, password string, role protoc
 	hash := hashPassword(password, s.opts.Password)
 	now := s.now()
 	err := s.st.Write(ctx, func(tx store.Tx) error {
+		// Names that differ only in case would show alike in lists and
+		// the audit log, and one could pass for the other: the first
+		// holds the name.
+		users, err := tx.Users(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if strings.EqualFold(u.Name, name) && u.Name != name {
+				return fmt.Errorf("%w: %s (as %s; names differing only in case cannot both be used)", ErrUserExists, name, u.Name)
+			}
+		}
 		if err := tx.AddUser(ctx, store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: now}); err != nil {
 			return err
 		}
