@@ -53,6 +53,9 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 	if err := sqlstore.Migrate(ctx, w, sub, ""); err != nil {
 		w.Close()
 		r.Close()
+		if sentence := openProblem(path, err); sentence != "" {
+			return nil, &openError{sentence, err}
+		}
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	d := sqlstore.Dialect{
@@ -74,3 +77,34 @@ func isDuplicate(err error) bool {
 	}
 	return se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
+
+// openProblem says in a sentence why the database file at path could not
+// be opened and brought up to date, for the errors a person can act on;
+// "" for any other.
+func openProblem(path string, err error) string {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return ""
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_READONLY:
+		return fmt.Sprintf("the server database %s cannot be written by this user (the server and casefile admin write it, if only to bring its layout up to date)", path)
+	case sqlite3.SQLITE_NOTADB:
+		return fmt.Sprintf("%s is not a server database (not an SQLite file)", path)
+	case sqlite3.SQLITE_CORRUPT:
+		return fmt.Sprintf("the server database %s is damaged; restore it from a backup", path)
+	case sqlite3.SQLITE_CANTOPEN:
+		return fmt.Sprintf("the server database %s cannot be opened (check that its directory exists and may be written)", path)
+	}
+	return ""
+}
+
+// openError is a sentence for a person, with the database's own error
+// kept beneath it for errors.Is and As.
+type openError struct {
+	sentence string
+	err      error
+}
+
+func (e *openError) Error() string { return e.sentence }
+func (e *openError) Unwrap() error { return e.err }

@@ -1,10 +1,12 @@
 package sqlitestore_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -115,5 +117,34 @@ func TestMigrationLandingLateStillRuns(t *testing.T) {
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO b (x) VALUES (1)`); err != nil {
 		t.Fatalf("002 landed after 003 and did not run: %v", err)
+	}
+}
+
+// TestOpenSaysWhatIsWrong: a file that is not a database, or one this
+// user may not write, is named in a sentence, not SQLite's error text.
+func TestOpenSaysWhatIsWrong(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "server.db")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database. "), 64), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlitestore.Open(ctx, path)
+	if err == nil || err.Error() != path+" is not a server database (not an SQLite file)" {
+		t.Fatalf("open of a text file: %v", err)
+	}
+	if os.Getuid() == 0 {
+		return // root writes whatever the mode says
+	}
+	ro := filepath.Join(t.TempDir(), "server.db")
+	st, err := sqlitestore.Open(ctx, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := os.Chmod(ro, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlitestore.Open(ctx, ro); err == nil || !strings.Contains(err.Error(), "cannot be written by this user") {
+		t.Errorf("open of a read-only database: %v", err)
 	}
 }
