@@ -115,6 +115,20 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 	}
 	ha.ok("edit", id, "name=exhibit B.pdf")
 
+	// Deleting the note deletes its file with it; undo brings both back.
+	if out := ha.ok("rm", note); !strings.Contains(out, "Deleted 1 attached file with it") {
+		t.Errorf("rm of a note with a file printed %q", out)
+	}
+	ha.okJSON(&files, "files", "--json")
+	if len(files) != 0 {
+		t.Fatalf("files after the note's delete: %+v", files)
+	}
+	ha.ok("undo")
+	ha.okJSON(&files, "files", "--json")
+	if len(files) != 1 || files[0].ID != id {
+		t.Fatalf("files after the undo: %+v", files)
+	}
+
 	// Detach: the file leaves both devices' lists.
 	ha.ok("detach", id)
 	ha.ok("sync")

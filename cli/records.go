@@ -33,7 +33,7 @@ func recordCommands() []Command {
 		{
 			Name:    "rm",
 			Usage:   "ID [--cascade]",
-			Summary: "Delete a record (a matter that holds records only with --cascade, which deletes them with it)",
+			Summary: "Delete a record with its attached files (a matter that holds records only with --cascade, which deletes them with it)",
 			Run:     runRm,
 		},
 		{
@@ -163,6 +163,13 @@ func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 		return usageError("--cascade is for matters; %s is a %s", id, singular(col))
 	}
 	held := 0
+	var files []localdb.FileInfo
+	if rec.Collection != model.MatterCollection && rec.Collection != model.AttachmentCollection {
+		// Its attached files go with it (localdb.Delete): said below.
+		if files, err = db.Files(ctx, id); err != nil {
+			return err
+		}
+	}
 	if *cascade {
 		held, err = db.DeleteCascade(ctx, id)
 	} else {
@@ -178,6 +185,11 @@ func runRm(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error
 	}
 	if held > 0 {
 		if _, err := fmt.Fprintf(env.Stdout, "Deleted %s with the matter.\n", plural(held, "record")); err != nil {
+			return err
+		}
+	}
+	if len(files) > 0 {
+		if _, err := fmt.Fprintf(env.Stdout, "Deleted %s with it (casefile undo brings them back together).\n", plural(len(files), "attached file")); err != nil {
 			return err
 		}
 	}

@@ -41,7 +41,8 @@ type Undone struct {
 	Fields []string `json:"fields,omitempty"`
 	Kept   []string `json:"kept,omitempty"`
 	// Also counts records restored with their matter (a cascade delete
-	// is taken back as one change); Restored names them.
+	// is taken back as one change), or files with their record;
+	// Restored names them.
 	Also     int      `json:"also,omitempty"`
 	Restored []string `json:"restored,omitempty"`
 }
@@ -49,6 +50,11 @@ type Undone struct {
 // undoSummaryCascade starts the journal summary of a record deleted with its
 // matter (DeleteCascade); an undo of the matter's delete restores them too.
 const undoSummaryCascade = "deleted with its matter"
+
+// undoSummaryWithRecord is the journal summary of a file deleted with the
+// record it is attached to (Delete); an undo of the record's delete
+// restores them too.
+const undoSummaryWithRecord = "deleted with its record"
 
 // Undo takes back the newest local change not yet taken back — a create,
 // an edit or a delete made on this device — by queueing a new op that
@@ -75,7 +81,7 @@ func (db *DB) Undo(ctx context.Context) (Undone, error) {
 		}
 		for _, e := range cascade {
 			if _, err := db.undoOne(ctx, tx, e); err != nil {
-				return fmt.Errorf("restore %s %s with its matter: %w", e.Collection, e.RecordID, err)
+				return fmt.Errorf("restore %s %s with %s %s: %w", e.Collection, e.RecordID, target.Collection, target.RecordID, err)
 			}
 			out.Also++
 			out.Restored = append(out.Restored, e.RecordID)
@@ -115,15 +121,20 @@ func (db *DB) undoTarget(ctx context.Context, tx *sql.Tx) (JournalEntry, []Journ
 				continue
 			}
 			target = &e
-			if e.Kind != JournalDelete || e.Collection != model.MatterCollection {
+			if e.Kind != JournalDelete {
 				break
 			}
 			continue
 		}
 		// The records a cascade deleted are journaled just before their
-		// matter, in the same transaction: contiguous seqs.
+		// matter, and the files deleted with their record just before it,
+		// in the same transaction: contiguous seqs.
+		with := undoSummaryWithRecord
+		if target.Collection == model.MatterCollection {
+			with = undoSummaryCascade
+		}
 		prev := target.Seq - int64(len(cascade))
-		if e.Seq != prev-1 || e.Kind != JournalDelete || undone[e.Seq] || !strings.HasPrefix(e.Summary, undoSummaryCascade) {
+		if e.Seq != prev-1 || e.Kind != JournalDelete || undone[e.Seq] || !strings.HasPrefix(e.Summary, with) {
 			break
 		}
 		cascade = append(cascade, e)

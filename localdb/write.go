@@ -226,12 +226,52 @@ func (db *DB) Delete(ctx context.Context, id string) error {
 				return &MatterHoldsError{Counts: holds}
 			}
 		}
+		// The files attached to a record go with it, journaled just
+		// before it (as a matter's records before the matter), so that
+		// one undo brings them back together.
+		if rec.collection != model.MatterCollection && rec.collection != model.AttachmentCollection {
+			files, err := db.attachedTo(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			for _, fid := range files {
+				f, err := db.getRow(ctx, tx, fid)
+				if err != nil {
+					return err
+				}
+				if err := db.deletable(ctx, tx, f); err != nil {
+					return fmt.Errorf("its attached file %s: %w", fid, err)
+				}
+				if err := db.deleteRow(ctx, tx, f, undoSummaryWithRecord); err != nil {
+					return fmt.Errorf("its attached file %s: %w", fid, err)
+				}
+			}
+		}
 		return db.deleteRow(ctx, tx, rec, "deleted")
 	})
 	if err != nil {
 		return wrapWrite("delete "+id, err)
 	}
 	return nil
+}
+
+// attachedTo lists the live attachments whose record is recordID, by id.
+func (db *DB) attachedTo(ctx context.Context, tx *sql.Tx, recordID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT r.id FROM records r WHERE r.collection = ? AND r.deleted = 0
+		AND json_extract(`+db.sqlRecordFields("r", "fields")+`, '$.record_id') = ? ORDER BY r.id`, model.AttachmentCollection, recordID)
+	if err != nil {
+		return nil, fmt.Errorf("list the files attached to %s: %w", recordID, mapErr(err))
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, mapErr(rows.Err())
 }
 
 // deleteRow queues the delete of a record in tx and journals it with what

@@ -285,7 +285,9 @@ func (w *world) remove(c *client) {
 		}
 	}
 	w.action()
-	err := c.db.Delete(w.ctx, rec.ID)
+	attached, err := c.db.Files(w.ctx, rec.ID)
+	w.must(c.name+": list a record's files", err)
+	err = c.db.Delete(w.ctx, rec.ID)
 	if errors.Is(err, localdb.ErrMatterNotEmpty) && w.chance(0.5) {
 		w.cascade(c, rec.ID)
 		return
@@ -293,6 +295,13 @@ func (w *world) remove(c *client) {
 	if err != nil {
 		w.refused(c, "delete", rec.ID, err)
 		return
+	}
+	// Its attached files went with it, in the same change.
+	if left, err := c.db.Files(w.ctx, rec.ID); err != nil || len(left) > 0 {
+		w.violate("%s: %d file(s) of %s #%d outlived its delete (%v)", c.name, len(left), rec.Collection, w.index[rec.ID], err)
+	}
+	if len(attached) > 0 {
+		w.stats.inc("files deleted with their record", len(attached))
 	}
 	w.tracef("%s delete %s#%d", c.name, rec.Collection, w.index[rec.ID])
 	w.ack(c, entry{rec: rec.ID, kind: "delete"})

@@ -452,11 +452,27 @@ func askDelete(sh *Shared, rec model.Record) tea.Cmd {
 	col, _ := sh.Schema.Collection(rec.Collection)
 	title := safeLine(rec.Title(col))
 	q := fmt.Sprintf("Delete the %s “%s”? It disappears here at once and from the server at the next sync.", singular(col), title)
-	if rec.Collection != model.MatterCollection {
-		sh.send(askMsg{question: q, yes: deleteRecord(sh.DB, rec)})
-		return nil
-	}
 	db := sh.DB
+	if rec.Collection != model.MatterCollection {
+		if rec.Collection == model.AttachmentCollection {
+			sh.send(askMsg{question: q, yes: deleteRecord(db, rec)})
+			return nil
+		}
+		// Its attached files go with it: the question says how many.
+		return func() tea.Msg {
+			ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+			defer cancel()
+			files, err := db.Files(ctx, rec.ID)
+			if err != nil {
+				return noticeMsg{text: "Nothing was deleted: its attached files could not be read: " + err.Error(), level: levelError}
+			}
+			if n := len(files); n > 0 {
+				return askMsg{question: fmt.Sprintf("Delete the %s “%s” and its %s? They disappear here at once and from the server at the next sync.",
+					singular(col), title, plural(n, "attached file", "attached files")), yes: deleteRecord(db, rec)}
+			}
+			return askMsg{question: q, yes: deleteRecord(db, rec)}
+		}
+	}
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()

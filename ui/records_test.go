@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"casefile/localdb"
@@ -145,4 +146,35 @@ func TestOtherProcessWritesAppear(t *testing.T) {
 	mustCreate(t, other, "note", model.Fields{"matter_id": mt.ID, "title": "Written by the CLI"})
 	drain(t, m, m.step(pollMsg{}))
 	mustContain(t, screenText(m), "Written by the CLI", "1 of 2")
+}
+
+// TestDeleteAsksAboutAttachedFiles: deleting a record deletes its files
+// with it, and the question says how many; a record with none is asked
+// about as before.
+func TestDeleteAsksAboutAttachedFiles(t *testing.T) {
+	db := localdbtest.Open(t)
+	mt := seedMatter(t, db, "Files", 0)
+	with := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "With files"})
+	without := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Without"})
+	for i := range 2 {
+		if _, err := db.Attach(context.Background(), with.ID, model.Attachment{Name: fmt.Sprintf("f%d.pdf", i), Size: 3,
+			SHA256: strings.Repeat(fmt.Sprint(i+1), 64), MediaType: "application/pdf"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newTestModel(t, Options{DB: db})
+	drain(t, m, askDelete(m.sh, with))
+	drain(t, m, m.step(nil))
+	if m.ask == nil || !strings.Contains(m.ask.question, "“With files” and its 2 attached files?") {
+		t.Fatalf("question: %+v", m.ask)
+	}
+	press(t, m, "y")
+	if files, err := db.Files(context.Background(), ""); err != nil || len(files) != 0 {
+		t.Fatalf("files after the delete: %+v, %v", files, err)
+	}
+	drain(t, m, askDelete(m.sh, without))
+	drain(t, m, m.step(nil))
+	if m.ask == nil || strings.Contains(m.ask.question, "attached") || !strings.Contains(m.ask.question, "“Without”?") {
+		t.Fatalf("question: %+v", m.ask)
+	}
 }

@@ -59,7 +59,7 @@ func TestWritesNudgeTheSyncer(t *testing.T) {
 	press(t, m, "esc", "y")
 
 	// A delete.
-	askDelete(m.sh, st.synced)
+	drain(t, m, askDelete(m.sh, st.synced))
 	drain(t, m, m.step(nil)) // the app takes the question
 	press(t, m, "y")
 	want("a delete", 2, 0)
