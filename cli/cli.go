@@ -113,6 +113,14 @@ func run(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(stdout, "casefile %s\n", Version)
 		return 0
 	}
+	// An empty --data or --config (an unset shell variable, say) would
+	// quietly mean the default one: a person who names a place means it.
+	for _, name := range []string{"data", "config"} {
+		if f := global.Lookup(name); f != nil && f.Value.String() == "" && flagGiven(global, name) {
+			fmt.Fprintf(stderr, "casefile: --%s is empty; name a %s, or leave the flag out for the default\n", name, map[string]string{"data": "directory", "config": "file"}[name])
+			return 2
+		}
+	}
 	rest := global.Args()
 	name := "tui"
 	if len(rest) > 0 {

@@ -367,5 +367,10 @@ func runKeepOffline(ctx context.Context, env *Env, fs *flag.FlagSet, args []stri
 	if err != nil {
 		return err
 	}
-	return db.SetKeepOffline(ctx, matter, mode)
+	if err := db.SetKeepOffline(ctx, matter, mode); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(env.Stdout, "This device now keeps %s of matter %s offline; the next sync fetches or lets go of files to match.\n",
+		map[localdb.KeepOffline]string{localdb.KeepAll: "every file", localdb.KeepSmall: "the small files", localdb.KeepNone: "no file"}[mode], matter)
+	return err
 }

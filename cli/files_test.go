@@ -77,6 +77,17 @@ func TestAttachSyncFetchDetach(t *testing.T) {
 	if len(files) != 1 || files[0].State != "available offline" {
 		t.Fatalf("bob's files: %+v", files)
 	}
+	var ms []model.Record
+	hb.okJSON(&ms, "list", "matter", "--json")
+	if len(ms) != 1 {
+		t.Fatalf("bob's matters: %+v", ms)
+	}
+	if out := hb.ok("keep-offline", ms[0].ID, "all"); !strings.Contains(out, "now keeps every file of matter "+ms[0].ID+" offline") {
+		t.Errorf("keep-offline printed %q", out)
+	}
+	if r := hb.run("keep-offline", ms[0].ID, "most"); r.code != 2 {
+		t.Errorf("keep-offline most: exit %d, %q", r.code, r.stderr)
+	}
 	out := t.TempDir()
 	dst := strings.TrimSpace(hb.ok("fetch", id, "--to", out))
 	got, err := os.ReadFile(dst)

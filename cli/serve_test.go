@@ -417,3 +417,15 @@ func TestPasswordFromDevNull(t *testing.T) {
 		t.Fatalf("user add with /dev/null on stdin: exit %d, %q", code, errb.String())
 	}
 }
+
+// TestEmptyGlobalPathsAreRefused: --data "" or --config "" is refused
+// rather than read as the default directory or file.
+func TestEmptyGlobalPathsAreRefused(t *testing.T) {
+	for _, flagName := range []string{"--data", "--config"} {
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), []string{flagName, "", "status"}, strings.NewReader(""), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), flagName+" is empty") {
+			t.Errorf("%s \"\": exit %d, %q", flagName, code, errb.String())
+		}
+	}
+}

@@ -120,6 +120,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{`date_order = "YMD"`, `date_order: date order "YMD": use DMY`},
 		{`request_timeout = "forever"`, `request_timeout: not a duration (like 30s, 5m or 1h): "forever"`},
 		{`batch_size = "many"`, `batch_size: must be a whole number, not a string`},
+		{`batch_size = 1e3`, `batch_size: must be a whole number, not a number with a fraction or an exponent (1000)`},
 		{`batch_size = 0`, `batch_size: must be between 1 and 500, not 0`},
 		{`batch_size = 501`, `batch_size: must be between 1 and 500, not 501`},
 		{`theme = "neon"`, `theme: "neon" is not one of: auto, dark, light`},

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,8 +205,10 @@ func tomlKind(v any) string {
 	switch v.(type) {
 	case string:
 		return "a string"
-	case int64, float64:
+	case int64:
 		return "a number"
+	case float64:
+		return "a number with a fraction or an exponent (" + strconv.FormatFloat(v.(float64), 'g', -1, 64) + ")"
 	case bool:
 		return "true/false"
 	case []any, []map[string]any:
