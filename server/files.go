@@ -48,8 +48,7 @@ func openBlobs(ctx context.Context, opts Options) (blobstore.Store, error) {
 
 // fileTarget is an attachment a request may act on.
 type fileTarget struct {
-	att     model.Attachment
-	creator string // who created the attachment record
+	att model.Attachment
 }
 
 // attachment resolves ?id= to an attachment the user sees, answering
@@ -82,7 +81,7 @@ func (s *Server) attachment(r *http.Request, p *principal) (fileTarget, *apiErro
 			// (a hand-made op): there are no bytes to move.
 			return store.ErrNotFound
 		}
-		t.att.MatterID, t.creator = rec.MatterID, rec.CreatedBy
+		t.att.MatterID = rec.MatterID
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -119,9 +118,10 @@ func chunkNumber(r *http.Request, size int64) (int, *apiError) {
 // anyway, so nothing leaks), which then counts for this record too. The
 // other record is read as it is now: a proof remembers the matter its
 // record had when it was made, and a record moved or deleted since
-// proves nothing about that matter. The new proof is charged to the
-// attachment's creator, who chose to add it, never to whoever asked:
-// reading a file costs no quota.
+// proves nothing about that matter. The new proof is charged to whoever
+// the other one is charged to: the person who sent the bytes, whose
+// usage counts each file once (blobstore Usage), so neither a reader nor
+// whoever made or edited the attachment pays for bytes already held.
 func (s *Server) proven(ctx context.Context, t fileTarget) (bool, error) {
 	pr, err := s.blobs.Proof(ctx, t.att.ID)
 	if err == nil && pr.Hash == t.att.SHA256 && pr.Size == t.att.Size {
@@ -135,6 +135,7 @@ func (s *Server) proven(ctx context.Context, t fileTarget) (bool, error) {
 		return false, err
 	}
 	var found bool
+	var payer string
 	err = s.st.Read(ctx, func(rd store.Reader) error {
 		for _, pr := range provers {
 			if pr.RecordID == t.att.ID || pr.Size != t.att.Size {
@@ -151,7 +152,7 @@ func (s *Server) proven(ctx context.Context, t fileTarget) (bool, error) {
 				continue
 			}
 			if a, err := model.AttachmentOf(rec.ID, rec.Fields); err == nil && a.SHA256 == t.att.SHA256 && a.Size == t.att.Size {
-				found = true
+				found, payer = true, pr.User
 				return nil
 			}
 		}
@@ -160,7 +161,7 @@ func (s *Server) proven(ctx context.Context, t fileTarget) (bool, error) {
 	if err != nil || !found {
 		return false, err
 	}
-	err = s.blobs.AddProof(ctx, blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: t.creator})
+	err = s.blobs.AddProof(ctx, blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: payer})
 	if errors.Is(err, blobstore.ErrNotFound) {
 		return false, nil // swept meanwhile: upload it again
 	}

@@ -374,6 +374,13 @@ func testFileProofsFollowRecords(t *testing.T, start starter) {
 	if code, body, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileUpload, id, -1, nil, ""); code != http.StatusOK {
 		t.Fatalf("bob's upload after reading others' files: %d %s", code, body)
 	}
+	// Nor does alice's: the four records name one file, counted once
+	// (with the small files above, ~2 MiB of her 5): a 2 MiB file more fits.
+	more := randomData(t, 2*model.ChunkSize)
+	id = attach(t, w.alice, w.m.ID, more)
+	if code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, id, -1, nil, ""); code != http.StatusOK {
+		t.Fatalf("alice's upload after her file was attached four times: %d %s", code, body)
+	}
 }
 
 // lockedBuffer is a log sink the server's handlers may write at once.

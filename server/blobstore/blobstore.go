@@ -96,7 +96,8 @@ type Store interface {
 	Chunk(ctx context.Context, hash string, n int) ([]byte, string, error)
 	// Sums returns the SHA-256 of each chunk of a file, in order.
 	Sums(ctx context.Context, hash string) ([]string, error)
-	// Usage returns the bytes a user's proofs and staged chunks take.
+	// Usage returns the bytes a user's proofs and staged chunks take, each
+	// file (hash) of their proofs counted once.
 	Usage(ctx context.Context, user string) (int64, error)
 	// DropUpload empties an upload.
 	DropUpload(ctx context.Context, uploadID string) error

@@ -220,6 +220,14 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		if ps, err := o.st.Provers(ctx, hashOf(data), 1); err != nil || len(ps) != 1 {
 			t.Errorf("Provers with a limit of 1 = %+v, %v; want one", ps, err)
 		}
+		// A second record of alice's naming the same file takes no more
+		// of her quota: a file counts once.
+		if err := o.st.AddProof(ctx, Proof{RecordID: model.NewID(), MatterID: matter, Hash: hashOf(data), Size: int64(len(data)), User: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		if use, err := o.st.Usage(ctx, "alice"); err != nil || use != int64(len(data)) {
+			t.Errorf("usage with two proofs of one file = %d, %v; want %d", use, err, len(data))
+		}
 		if err := o.st.AddProof(ctx, Proof{RecordID: model.NewID(), MatterID: matter, Hash: hashOf([]byte("absent")), Size: 6, User: "carol"}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("AddProof of bytes the store lacks: %v, want ErrNotFound", err)
 		}

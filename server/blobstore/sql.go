@@ -348,7 +348,9 @@ func (s *sqlStore) Usage(ctx context.Context, user string) (int64, error) {
 
 func (s *sqlStore) usage(ctx context.Context, q querier, user string) (int64, error) {
 	var proofs, staged int64
-	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_proofs WHERE user_name = $1`, user).Scan(&proofs); err != nil {
+	// A file counts once however many of the user's records name it:
+	// copies of one file take no more room.
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT hash, size FROM blob_proofs WHERE user_name = $1) AS held`, user).Scan(&proofs); err != nil {
 		return 0, err
 	}
 	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE user_name = $1`, user).Scan(&staged); err != nil {
