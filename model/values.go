@@ -423,11 +423,11 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// MaxExactNumber is the largest magnitude a number field holds: 2^53,
-// past which a float64 (and every JSON reader that uses one) no longer
-// holds every whole number, so 9007199254740993 would come back as
-// 9007199254740992.
-const MaxExactNumber = 1 << 53
+// MaxExactNumber is the largest magnitude a number field holds: 2^53 − 1.
+// A float64 (and every JSON reader that uses one) holds every whole number
+// up to it, and none past it for sure: 9007199254740993 reads as
+// 9007199254740992, so 2^53 itself may be another number rounded.
+const MaxExactNumber = 1<<53 - 1
 
 var errNumberTooLarge = fmt.Errorf("must be between -%d and %d: larger numbers cannot be kept exactly", int64(MaxExactNumber), int64(MaxExactNumber))
 

@@ -277,7 +277,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if counts.tooMany(under[0], under[1]) {
-		s.refuseLogin(w, r, refusedLocked, errLoginLocked(loginBusyRetry))
+		// Not a failure of anyone's: too many checks under way at once
+		// for what the limit has left. Behind one address (a firm's NAT)
+		// people signing in together see "busy", and try again.
+		s.refuseLogin(w, r, refusedBusy, errLoginBusy)
 		return
 	}
 	if !s.logins.acquire(r.Context()) {
