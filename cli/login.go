@@ -59,7 +59,11 @@ func runLogin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	// A data directory is one user's: their records, their queue of
 	// changes not yet sent. Another user's login here would send those
 	// changes as theirs and show them records they may not see.
-	if old, err := loadCredentials(cfg); err == nil && old.User != "" && old.User != *user {
+	old, err := loadCredentials(cfg)
+	if err != nil && !errors.Is(err, config.ErrNoCredentials) {
+		return fmt.Errorf("read the saved login, to check whose data directory this is: %w", err)
+	}
+	if err == nil && old.User != "" && old.User != *user {
 		return fmt.Errorf("this data directory holds %s's work (from %s); logging in as %s here would send %s's unsent changes as %s's and leave %s's records in view. Use a data directory of %s's own (--data DIR, or CASEFILE_DATA)",
 			safetext.Line(old.User), safetext.Line(old.Server), safetext.Line(*user), safetext.Line(old.User), safetext.Line(*user), safetext.Line(old.User), safetext.Line(*user))
 	}

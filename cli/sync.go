@@ -111,7 +111,11 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return syncError(err, *timeout)
 	}
-	st, err := db.Status(ctx)
+	// Read past --timeout's end: the run finished, and its outcome, not
+	// the deadline, is what the exit says.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	st, err := db.Status(sctx)
 	if err != nil {
 		return fmt.Errorf("read sync status: %w", err)
 	}

@@ -8,6 +8,8 @@ package wipe
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +26,12 @@ import (
 // ExportPrefix names the sealed exports of a revoked device's unsent changes.
 const ExportPrefix = "unsent-"
 
-// exportBinding is what every export's chunks are sealed to: one name for
-// all of them, not the file's, so that an export opens whatever it is
-// called once copied, mailed or renamed (the key alone says whose it is).
-const exportBinding = "casefile unsent changes"
+// exportHeader starts an export: it names, in the clear, the random id
+// its chunks are sealed to. Sealed to the id and not to the file's name,
+// an export opens whatever it is called once copied, mailed or renamed;
+// sealed to an id of its own, no chunk of one export can be spliced into
+// another made with the same key.
+const exportHeader = "casefile unsent changes "
 
 // Paths are what a wipe deletes and where it keeps the export.
 type Paths struct {
@@ -65,18 +69,11 @@ func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now
 			return Result{}, err
 		}
 	}
-	var sealed bytes.Buffer
-	w, err := keys.NewWriter(&sealed, exportBinding)
+	sealed, err := sealExport(keys, plain.Bytes())
 	if err != nil {
 		return Result{}, err
 	}
-	if _, err := w.Write(plain.Bytes()); err != nil {
-		return Result{}, err
-	}
-	if err := w.Close(); err != nil {
-		return Result{}, err
-	}
-	if err := vault.WriteFileAtomic(res.Export, sealed.Bytes()); err != nil {
+	if err := vault.WriteFileAtomic(res.Export, sealed); err != nil {
 		return Result{}, err
 	}
 	// The bytes of files attached here and not yet uploaded stay (sealed)
@@ -138,21 +135,44 @@ func ReadExport(keys *vault.Keys, path string) ([]byte, error) {
 	return OpenExport(keys, f, filepath.Base(path))
 }
 
+// sealExport is an export of plain: its header with a new random id, and
+// plain sealed to it.
+func sealExport(keys *vault.Keys, plain []byte) ([]byte, error) {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(raw[:])
+	var sealed bytes.Buffer
+	sealed.WriteString(exportHeader + id + "\n")
+	w, err := keys.NewWriter(&sealed, exportHeader+id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return sealed.Bytes(), nil
+}
+
 // OpenExport decrypts an export read from r whose file is called name.
-// Exports written before they were all sealed to one name were sealed to
-// their own file's, which is tried second: those open only as they were
-// first called. vault.ErrTampered means neither: another data directory's
-// key, or an altered file.
+// Exports written before they named an id were sealed to their own file's
+// name: those open only as they were first called. vault.ErrTampered
+// means another data directory's key, or an altered file.
 func OpenExport(keys *vault.Keys, r io.Reader, name string) ([]byte, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := keys.OpenFile(bytes.NewReader(b), exportBinding)
-	if errors.Is(err, vault.ErrTampered) {
-		if old, oldErr := keys.OpenFile(bytes.NewReader(b), name); oldErr == nil {
-			return old, nil
+	if rest, ok := bytes.CutPrefix(b, []byte(exportHeader)); ok {
+		id, sealed, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok || len(id) != 32 {
+			return nil, vault.ErrTampered
 		}
+		return keys.OpenFile(bytes.NewReader(sealed), exportHeader+string(id))
 	}
-	return plain, err
+	return keys.OpenFile(bytes.NewReader(b), name)
 }
