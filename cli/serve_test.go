@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +20,8 @@ import (
 	"casefile/server/storetest"
 )
 
-// serveLog is a buffer the running server writes while the test reads.
-type serveLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *serveLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *serveLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// serveLog is a buffer safe to read while a command writes.
+type serveLog = servertest.SyncBuffer
 
 // runMain runs casefile with args and stdin and returns exit code, stdout
 // and stderr.

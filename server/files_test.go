@@ -383,29 +383,11 @@ func testFileProofsFollowRecords(t *testing.T, start starter) {
 	}
 }
 
-// lockedBuffer is a log sink the server's handlers may write at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestQuotaRefusalIsNotAnError: an upload past the quota is the user's
 // condition; answered 507, it is not logged as the server's failure, so
 // uploads past it cannot fill the error log.
 func TestQuotaRefusalIsNotAnError(t *testing.T) {
-	var log lockedBuffer
+	var log servertest.SyncBuffer
 	w := newWorld(t, startSQLite, func(o *server.Options) {
 		o.UserQuotaBytes = model.ChunkSize
 		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,4 +289,24 @@ func (c *Client) CreateNote(t testing.TB, matterID, title string) *protocol.Reco
 		t.Fatalf("create note: %s %s %s", res.Result, res.Code, res.Message)
 	}
 	return res.Record
+}
+
+// SyncBuffer is a bytes.Buffer a test may read while a server or a
+// command writes to it from other goroutines (a log, a command's output).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
