@@ -230,11 +230,6 @@ func checkPasswordLine(line string) (string, error) {
 	return pw, nil
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // listDevices prints a user's devices with when each was last seen.
 func listDevices(ctx context.Context, env *Env, s *server.Server, user string) error {
 	devs, err := s.Devices(ctx, user)

@@ -19,4 +19,7 @@ func readHidden(f *os.File, w io.Writer, prompt string) (string, bool, error) {
 
 // isTTY reports whether f is a character device: the best this platform's
 // build can tell of a terminal.
-func isTTY(f *os.File) bool { return isTerminal(f) }
+func isTTY(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -202,13 +202,13 @@ func keyMap(v any) (map[string][]string, error) {
 }
 
 func tomlKind(v any) string {
-	switch v.(type) {
+	switch v := v.(type) {
 	case string:
 		return "a string"
 	case int64:
 		return "a number"
 	case float64:
-		return "a number with a fraction or an exponent (" + strconv.FormatFloat(v.(float64), 'g', -1, 64) + ")"
+		return "a number with a fraction or an exponent (" + strconv.FormatFloat(v, 'g', -1, 64) + ")"
 	case bool:
 		return "true/false"
 	case []any, []map[string]any:
