@@ -372,15 +372,14 @@ func (s *Server) handlePutChunk(w http.ResponseWriter, r *http.Request, p *princ
 			msg: fmt.Sprintf("Chunk %d does not match its SHA-256 or is not %d bytes long; send it again.", n, want)})
 		return
 	}
-	st, ae := s.uploadStatusInQuota(r.Context(), t, p)
+	st, ae := s.uploadStatus(r.Context(), t, p)
 	if ae != nil {
 		s.writeError(w, r, ae)
 		return
 	}
 	if !st.Complete {
-		// The quota was checked above for a clear answer before the body
-		// is stored; PutChunk checks it again as it stages, for uploads
-		// of the same user's that passed the first check together.
+		// The quota is checked as the chunk is staged, one of the user's
+		// uploads at a time: uploads sent at once cannot pass it together.
 		u := blobstore.Upload{ID: t.att.ID, User: p.user, Size: t.att.Size, Quota: max(s.opts.UserQuotaBytes, 0)}
 		if err := s.blobs.PutChunk(r.Context(), u, n, hex.EncodeToString(sum[:]), body); err != nil {
 			var qe *blobstore.QuotaError
