@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/server/store/sqlitestore"
+	"casefile/vault"
 )
 
 // readConfig reads the config file (--config, $CASEFILE_CONFIG or the
@@ -60,7 +63,31 @@ func loadConfig(env *Env) (config.Config, error) {
 	cfg.DataDir = cfg.ResolvedDataDir()
 	env.DataDir = cfg.DataDir
 	env.ConfigPath = cfg.Path
+	if err := notServerDir(cfg.DataDir); err != nil {
+		return config.Config{}, err
+	}
 	return cfg, nil
+}
+
+// notServerDir refuses a server's data directory as a device's: both keep
+// their files in a files directory, so each would take the other's for
+// its own, and a server's sweep or a device's clean-up would delete them.
+func notServerDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, sqlitestore.FileName)); err == nil {
+		return fmt.Errorf("%s is a casefile server's data directory (it holds %s); a device keeps its data in a directory of its own: give another --data", dir, sqlitestore.FileName)
+	}
+	return nil
+}
+
+// notDeviceDir refuses a device's data directory as a server's
+// (notServerDir's other side).
+func notDeviceDir(dir string) error {
+	for _, name := range []string{config.DBFile, vault.FileName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("%s is a device's data directory (it holds %s); a server keeps its data in a directory of its own: give another --data", dir, name)
+		}
+	}
+	return nil
 }
 
 // schema returns the embedded collection schema, parsed once.

@@ -86,6 +86,9 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 	if err != nil {
 		return server.Options{}, fmt.Errorf("data directory %s: %w", dir, err)
 	}
+	if err := notDeviceDir(abs); err != nil {
+		return server.Options{}, err
+	}
 	return server.Options{DataDir: abs}, nil
 }
 

@@ -418,3 +418,61 @@ func TestEmptyGlobalPathsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceAndServerDirsKeptApart: a device's data directory is refused
+// as a server's and a server's as a device's, before either writes to
+// it: both keep files in a files directory, so each would take the
+// other's for its own.
+func TestDeviceAndServerDirsKeptApart(t *testing.T) {
+	t.Setenv(EnvPassphrase, "a passphrase long enough")
+	device, srv := t.TempDir(), t.TempDir()
+	if code, _, errs := runMain(t, "", "--data", device, "init"); code != 0 {
+		t.Fatalf("init: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runMain(t, "s3cret-enough\n", "admin", "--data", srv, "user", "add", "alice"); code != 0 {
+		t.Fatalf("user add: exit %d, %q", code, errs)
+	}
+	listing := func(dir string) string {
+		t.Helper()
+		var names []string
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			names = append(names, path+" "+info.ModTime().String())
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(names, "\n")
+	}
+	deviceBefore, srvBefore := listing(device), listing(srv)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--data", device, "--addr", "127.0.0.1:0"}, "is a device's data directory (it holds casefile.db)"},
+		{[]string{"admin", "--data", device, "user", "list"}, "is a device's data directory"},
+		{[]string{"--data", srv, "status"}, "is a casefile server's data directory (it holds server.db)"},
+		{[]string{"--data", srv, "add", "matter", "title=M"}, "is a casefile server's data directory"},
+		{[]string{"--data", srv, "init"}, "is a casefile server's data directory"},
+	} {
+		// Bounded: a serve that was not refused would run until stopped.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var out, errb bytes.Buffer
+		code := Main(ctx, append([]string{"--config", os.DevNull}, c.args...), strings.NewReader(""), &out, &errb)
+		cancel()
+		errs := errb.String()
+		if code != 1 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
+			t.Errorf("%v: exit %d, %q; want exit 1 and %q in one line", c.args, code, errs, c.want)
+		}
+	}
+	if listing(device) != deviceBefore || listing(srv) != srvBefore {
+		t.Errorf("a refused command changed a data directory:\n%s\n%s\nwas\n%s\n%s", listing(device), listing(srv), deviceBefore, srvBefore)
+	}
+}
