@@ -11,8 +11,10 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"casefile/localdb"
@@ -273,9 +275,9 @@ func (im *importer) parse(raw []byte) (*model.Collection, localdb.ImportItem, er
 		return nil, localdb.ImportItem{}, errors.New("more than one JSON value on the line")
 	}
 	// encoding/json turns a \u escape of half a character (a lone
-	// surrogate, \ud800–\udfff) into U+FFFD too: more of them read than
-	// the line spells out means text would change on the way in.
-	if replacements(obj) > bytes.Count(raw, []byte("\ufffd"))+countFold(raw, `\ufffd`) {
+	// surrogate, \ud800–\udfff) into U+FFFD: the text would change on
+	// the way in.
+	if loneSurrogate(raw) {
 		return nil, localdb.ImportItem{}, errors.New(`a \u escape names half a character (a lone surrogate, \ud800–\udfff); write the character or both halves of its pair`)
 	}
 	var item localdb.ImportItem
@@ -434,26 +436,44 @@ func jsonText(v any) string {
 	return oneLine(string(b), 60)
 }
 
-// replacements counts U+FFFD in the strings and keys of a decoded value.
-func replacements(v any) int {
-	n := 0
-	switch v := v.(type) {
-	case string:
-		n = strings.Count(v, "\ufffd")
-	case []any:
-		for _, e := range v {
-			n += replacements(e)
+// loneSurrogate reports whether a line of valid JSON spells half of a
+// surrogate pair as a \u escape: a high one (\ud800–\udbff) not followed
+// at once by a low one's escape, or a low one (\udc00–\udfff) alone. It
+// reads escapes as JSON does, so an escaped backslash followed by "u" is
+// text, not an escape.
+func loneSurrogate(raw []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
 		}
-	case map[string]any:
-		for k, e := range v {
-			n += strings.Count(k, "\ufffd") + replacements(e)
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			inString = !inString
+		case !inString || c != '\\':
+		case i+1 < len(raw) && raw[i+1] != 'u':
+			i++ // \", \\, \n and the like: one character
+		default:
+			r, ok := hex4(i)
+			if !ok {
+				return false // not valid JSON; the decoder said so already
+			}
+			switch {
+			case utf16.IsSurrogate(r) && r < 0xdc00:
+				if lo, ok := hex4(i + 6); !ok || lo < 0xdc00 || lo > 0xdfff {
+					return true
+				}
+				i += 11
+			case utf16.IsSurrogate(r):
+				return true
+			default:
+				i += 5
+			}
 		}
 	}
-	return n
-}
-
-// countFold counts the escapes of s in b, whatever the case of their hex
-// digits (\uFFFD and \ufffd alike).
-func countFold(b []byte, s string) int {
-	return bytes.Count(bytes.ToLower(b), []byte(strings.ToLower(s)))
+	return false
 }

@@ -104,6 +104,10 @@ func TestImportStopsAtBadLine(t *testing.T) {
 		{"other collection", `{"id":"` + unknownID + `","collection":"task","fields":{"title":"x"}}`, "line 17: the record is a task, not a note"},
 		{"lone surrogate", `{"matter_id":"%s","title":"a\ud800 b"}`, `line 17: a \u escape names half a character`},
 		{"lone surrogate among replacement characters", `{"matter_id":"%s","title":"\ufffd \uFFFD � \udc00"}`, `line 17: a \u escape names half a character`},
+		{"lone surrogate beside an escaped backslash", `{"matter_id":"%s","title":"\\ufffd \ud800"}`, `line 17: a \u escape names half a character`},
+		{"pair reversed", `{"matter_id":"%s","title":"\udc4d\ud83d"}`, `line 17: a \u escape names half a character`},
+		{"high half last", `{"matter_id":"%s","title":"x\ud83d"}`, `line 17: a \u escape names half a character`},
+		{"high half in a key", `{"matter_id":"%s","title":"x","\ud83d":1}`, `line 17: a \u escape names half a character`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -341,12 +345,12 @@ func TestImportKeepsEveryCharacter(t *testing.T) {
 	h := newHarness(t)
 	matter := h.add("matter", "title=Smith v Jones")
 	file := filepath.Join(t.TempDir(), "notes.jsonl")
-	lines := "\ufeff" + fmt.Sprintf(`{"matter_id":%q,"title":"`, matter) + "\ufffd" + ` \ufffd \uFFFD pair \ud83d\udc4d"}` + "\n"
+	lines := "\ufeff" + fmt.Sprintf(`{"matter_id":%q,"title":"`, matter) + "\ufffd" + ` \ufffd \uFFFD pair \ud83d\udc4d \\ud800"}` + "\n"
 	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.ok("import", "note", "--file", file)
-	if got := h.titles(); len(got) != 1 || got[0] != "\ufffd \ufffd \ufffd pair 👍" {
+	if got := h.titles(); len(got) != 1 || got[0] != "\ufffd \ufffd \ufffd pair 👍 \\ud800" {
 		t.Fatalf("imported titles %q", got)
 	}
 }
