@@ -145,14 +145,7 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		}
 		run = func(s *server.Server) error {
 			rep, err := s.VerifyAudit(ctx)
-			if err != nil {
-				return err
-			}
-			if !rep.OK() {
-				return fmt.Errorf("audit log BROKEN at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Problem, rep.Rows)
-			}
-			fmt.Fprintf(env.Stdout, "audit log OK (%d rows)\n", rep.Rows)
-			return nil
+			return auditReport(env, rep, err)
 		}
 	default:
 		return usageError("unknown admin subcommand %q (subcommands: %s)", sub, adminSubcommands)
@@ -177,6 +170,17 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			return errors.New("no casefile server database at the --database URL (check its database name and search_path, or start with 'casefile admin user add')")
 		}
 	}
+	if sub == "audit verify" && opts.DataDir != "" {
+		// Verifying reads only: an auditor's copy, or a file they may
+		// not write, is opened as it is.
+		st, err := sqlitestore.OpenReadOnly(ctx, filepath.Join(opts.DataDir, sqlitestore.FileName))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		rep, err := server.VerifyAudit(ctx, st)
+		return auditReport(env, rep, err)
+	}
 	opts.Logger = slog.New(slog.DiscardHandler)
 	opts.CompactEvery = -1
 	s, err := server.Open(ctx, opts)
@@ -185,6 +189,18 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	}
 	defer s.Close()
 	return run(s)
+}
+
+// auditReport prints what admin audit verify found.
+func auditReport(env *Env, rep server.AuditReport, err error) error {
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("audit log BROKEN at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Problem, rep.Rows)
+	}
+	fmt.Fprintf(env.Stdout, "audit log OK (%d rows)\n", rep.Rows)
+	return nil
 }
 
 // adminError turns the server's sentinel errors into one sentence.

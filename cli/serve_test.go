@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"database/sql"
 	"context"
 	"io"
 	"net"
@@ -474,5 +475,60 @@ func TestDeviceAndServerDirsKeptApart(t *testing.T) {
 	}
 	if listing(device) != deviceBefore || listing(srv) != srvBefore {
 		t.Errorf("a refused command changed a data directory:\n%s\n%s\nwas\n%s\n%s", listing(device), listing(srv), deviceBefore, srvBefore)
+	}
+}
+
+// TestAuditVerifyReadsOnly: admin audit verify on a SQLite store reads it
+// as it is, writing nothing beside it or in it, and refuses a layout older
+// than this build's in a sentence instead of bringing it up to date.
+func TestAuditVerifyReadsOnly(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runMain(t, "s3cret-enough\n", "admin", "--data", dir, "user", "add", "alice"); code != 0 {
+		t.Fatalf("user add: exit %d, %q", code, errs)
+	}
+	path := filepath.Join(dir, "server.db")
+	state := func() string {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, e := range entries {
+			b.WriteString(e.Name() + "\n")
+		}
+		db, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String() + string(db)
+	}
+	before := state()
+	code, out, errs := runMain(t, "", "admin", "--data", dir, "audit", "verify")
+	if code != 0 || out != "audit log OK (1 rows)\n" {
+		t.Fatalf("audit verify: exit %d, %q, %q", code, out, errs)
+	}
+	if state() != before {
+		t.Fatalf("audit verify changed the data directory or its database")
+	}
+
+	// An older layout: the last change this build would apply is undone.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before = state()
+	code, _, errs = runMain(t, "", "admin", "--data", dir, "audit", "verify")
+	if code != 1 || !strings.Contains(errs, "has an older layout than this casefile's (1 changes to apply); open it once with write access") {
+		t.Fatalf("audit verify of an older layout: exit %d, %q", code, errs)
+	}
+	if state() != before {
+		t.Fatalf("a refused audit verify changed the data directory or its database")
 	}
 }

@@ -70,6 +70,46 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 	return sqlstore.New(w, r, d, "sqlite "+path), nil
 }
 
+// OpenReadOnly opens the database file at path to read only, as an
+// auditor opens a copy or a file they may not write: nothing is created,
+// migrated or written, and a database whose layout is older than this
+// build's is refused in a sentence (opening it to write brings it up to
+// date). Writes through the store fail.
+func OpenReadOnly(ctx context.Context, path string) (store.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("the server database %s cannot be read: %w", path, errors.Unwrap(err))
+	}
+	// A server that has the file open keeps its write-ahead log beside
+	// it, which a reader shares through its index (-shm). With no log the
+	// file is whole and no server has it open: it is read as immutable,
+	// which creates no log or index beside it (a reader in WAL mode would).
+	mode := "mode=ro"
+	if _, err := os.Stat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		mode = "immutable=1"
+	}
+	r := stmtcache.Open("file:" + path + "?" + mode + "&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	r.SetMaxOpenConns(2)
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	missing, err := sqlstore.Unapplied(ctx, r, sub)
+	if err != nil {
+		r.Close()
+		if sentence := openProblem(path, err); sentence != "" {
+			return nil, &openError{sentence, err}
+		}
+		return nil, fmt.Errorf("open %s to read: %w", path, err)
+	}
+	if len(missing) > 0 {
+		r.Close()
+		return nil, fmt.Errorf("the server database %s has an older layout than this casefile's (%d changes to apply); open it once with write access (casefile serve or another admin command) to bring it up to date", path, len(missing))
+	}
+	d := sqlstore.Dialect{Name: "sqlite", ReadTx: &sql.TxOptions{ReadOnly: true}, IsDuplicate: isDuplicate, NoIndex: "+", ReadLanes: 1}
+	return sqlstore.New(r, r, d, "sqlite "+path+" (read only)"), nil
+}
+
 func isDuplicate(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {

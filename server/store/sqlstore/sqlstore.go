@@ -402,6 +402,33 @@ func appliedMigrations(ctx context.Context, tx *sql.Tx) (map[int64]bool, error) 
 	return have, nil
 }
 
+// Unapplied returns the numbered *.sql files of fsys that the database
+// has not applied, without changing it: for a store opened to read only,
+// whose layout must already be this build's.
+func Unapplied(ctx context.Context, db *sql.DB, fsys fs.FS) ([]string, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read schema versions: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	have, err := appliedMigrations(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, name := range names {
+		num, _, _ := strings.Cut(name, "_")
+		if v, err := strconv.ParseInt(num, 10, 64); err != nil || !have[v] {
+			missing = append(missing, name)
+		}
+	}
+	return missing, nil
+}
+
 // Migrate runs the numbered *.sql files of fsys not yet applied, in one
 // transaction. lock, when set, is run first (PostgreSQL: an advisory lock
 // so replicas starting together migrate once).
