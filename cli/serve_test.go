@@ -2,8 +2,8 @@ package cli
 
 import (
 	"bytes"
-	"database/sql"
 	"context"
+	"database/sql"
 	"io"
 	"net"
 	"net/http"
