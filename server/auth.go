@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -129,16 +130,22 @@ func (s *Server) AddUser(ctx context.Context, name, password string, role protoc
 	hash := hashPassword(password, s.opts.Password)
 	now := s.now()
 	err := s.st.Write(ctx, func(tx store.Tx) error {
-		// Names that differ only in case would show alike in lists and
-		// the audit log, and one could pass for the other: the first
-		// holds the name.
+		// Names that differ only in case, accents or a look-alike letter
+		// of another script would show alike in lists and the audit log,
+		// and one could pass for the other: the first holds the name.
 		users, err := tx.Users(ctx)
 		if err != nil {
 			return err
 		}
+		skeleton := nameSkeleton(name)
 		for _, u := range users {
-			if strings.EqualFold(u.Name, name) && u.Name != name {
+			switch {
+			case u.Name == name:
+			case strings.EqualFold(u.Name, name):
 				return fmt.Errorf("%w: %s (as %s; names differing only in case cannot both be used)", ErrUserExists, name, u.Name)
+			case nameSkeleton(u.Name) == skeleton:
+				// Quoted in ASCII, so the message shows how they differ.
+				return fmt.Errorf("%w: %s reads as %s, who exists (names that look alike cannot both be used)", ErrUserExists, strconv.QuoteToASCII(name), strconv.QuoteToASCII(u.Name))
 			}
 		}
 		if err := tx.AddUser(ctx, store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: now}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +148,33 @@ func TestAddUserRefusesBadInput(t *testing.T) {
 	}
 	if _, err := servertest.Login(ctx, srv.URL, "alice", "another password", "x"); status(err) != 401 {
 		t.Fatalf("the refused second alice changed the password: %v", err)
+	}
+	// Names that read alike: case, accents, full-width forms, letters of
+	// another script that print as Latin ones.
+	if err := srv.AddUser(ctx, "josé.f", "pw-for-tests", server.RoleMember); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"Alice",
+		"\u0430lice",       // Cyrillic а
+		"ALIC\u0395",       // Greek Ε
+		"\uff41lice",       // full-width ａ
+		"ali\u0441e",       // Cyrillic с
+		"jose.f",           // without the accent
+		"JOS\u00c9.F",      // upper case, accented
+		"\u0458os\u0435.f", // Cyrillic ј and е
+	} {
+		err := srv.AddUser(ctx, name, "pw-for-tests", server.RoleMember)
+		if !errors.Is(err, server.ErrUserExists) {
+			t.Errorf("AddUser(%+q) = %v, want ErrUserExists", name, err)
+		} else if !strings.Contains(err.Error(), "case") && !strings.Contains(err.Error(), "look alike") {
+			t.Errorf("AddUser(%+q): %v does not say why", name, err)
+		}
+	}
+	for _, name := range []string{"alicia", "malice", "jose.g", "\u0431ob"} { // б is not b
+		if err := srv.AddUser(ctx, name, "pw-for-tests", server.RoleMember); err != nil {
+			t.Errorf("AddUser(%+q) = %v, want it added", name, err)
+		}
 	}
 }
 
