@@ -96,6 +96,12 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		}
 	}
 	dr, err := db.Doctor(ctx, *repair)
+	if errors.Is(err, localdb.ErrCorrupt) {
+		// Damage the open did not meet (a table dropped that this
+		// command never read): rebuilt like a damaged file.
+		db.Close()
+		return doctorDamaged(ctx, env, errors.Unwrap(err), *repair, *asJSON)
+	}
 	if err != nil {
 		return err
 	}

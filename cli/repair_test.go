@@ -49,7 +49,7 @@ const pageSize = 4096
 // checkRepaired runs doctor --repair on a damaged database and checks the
 // rebuild: the damaged file kept, the server's records back, and every
 // queued change either queued again or named as not salvaged.
-func checkRepaired(t *testing.T, h *harness, wantAllSalvaged bool) {
+func checkRepaired(t *testing.T, h *harness, wantAllSalvaged bool) (report string) {
 	t.Helper()
 	r := h.run("doctor", "--repair")
 	if !strings.Contains(r.stdout, "the damaged file is kept as ") {
@@ -89,6 +89,7 @@ func checkRepaired(t *testing.T, h *harness, wantAllSalvaged bool) {
 	if r := h.run("doctor"); r.code != 0 {
 		t.Errorf("doctor after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	return r.stdout
 }
 
 // TestDoctorRepairsGarbledFile garbles the records table's page: status
@@ -169,5 +170,56 @@ func TestSalvageNamesUnreadableOps(t *testing.T) {
 	}
 	if out := h.ok("list", "matter"); !strings.Contains(out, "Synced one") {
 		t.Errorf("the rebuild did not bring back the server's records:\n%s", out)
+	}
+}
+
+// TestDoctorRepairsDroppedTables drops parts of the layout, as another
+// program might: commands say the file is damaged and how to mend it
+// (not "the local database failed"), doctor finds what its integrity
+// check passes, and doctor --repair rebuilds with both queued notes and
+// no advice to run itself in what it could not salvage.
+func TestDoctorRepairsDroppedTables(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		drop, missing string
+		salvaged      bool
+	}{
+		{"DROP TABLE records", "no such table: records", true},
+		{"DROP TABLE search_backlog", "missing: table search_backlog", true},
+		{"DROP INDEX outbox_record", "missing: index outbox_record", true},
+		// An op's fields are kept in its journal entry: with the journal
+		// gone they are named as lost.
+		{"DROP TABLE journal", "no such table: journal", false},
+	} {
+		t.Run(c.drop, func(t *testing.T) {
+			t.Parallel()
+			h, path, _, _ := damagedSetup(t)
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(c.drop); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			r := h.run("doctor")
+			if r.code != 1 || !strings.Contains(r.stdout, "the local database file is damaged") || !strings.Contains(r.stdout, c.missing) {
+				t.Fatalf("doctor: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			if r := h.run("list", "note"); r.code == 0 && !strings.HasPrefix(c.drop, "DROP INDEX") && c.drop != "DROP TABLE search_backlog" {
+				t.Errorf("list note with %s: exit 0", c.drop)
+			} else if r.code != 0 && (!strings.Contains(r.stderr, "doctor --repair") || strings.Contains(r.stderr, "the local database failed")) {
+				t.Errorf("list note with %s: exit %d, %q", c.drop, r.code, r.stderr)
+			}
+			out := checkRepaired(t, h, c.salvaged)
+			if c.salvaged == strings.Contains(out, "not salvaged") {
+				t.Errorf("salvaged all: %v, but the repair said:\n%s", c.salvaged, out)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "remains:") && strings.Contains(line, "doctor --repair") {
+					t.Errorf("what the repair could not salvage advises running the repair: %q", line)
+				}
+			}
+		})
 	}
 }

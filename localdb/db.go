@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -452,9 +453,16 @@ func (db *DB) txOn(ctx context.Context, on beginner, fn func(tx *sql.Tx) error) 
 type storageError struct {
 	kind  error
 	cause error
+	// detail, when set, says what failed, after the kind's sentence.
+	detail string
 }
 
-func (e *storageError) Error() string        { return e.kind.Error() }
+func (e *storageError) Error() string {
+	if e.detail != "" {
+		return e.kind.Error() + " (" + e.detail + ")"
+	}
+	return e.kind.Error()
+}
 func (e *storageError) Is(target error) bool { return target == e.kind }
 func (e *storageError) Unwrap() error        { return e.cause }
 
@@ -472,8 +480,25 @@ func mapErr(err error) error {
 	if !errors.As(err, &e) {
 		return err
 	}
-	kind := ErrStorage
+	kind, detail := ErrStorage, ""
 	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_ERROR:
+		// A table or column the layout has is gone: the file was changed
+		// by something other than casefile, which only a rebuild mends.
+		// Any other error keeps SQLite's words, as the person's only clue.
+		msg := e.Error()
+		for _, missing := range []string{"no such table: ", "no such column: ", "malformed database schema"} {
+			if i := strings.Index(msg, missing); i >= 0 {
+				kind, detail = ErrCorrupt, strings.TrimSpace(msg[i:])
+				if j := strings.LastIndex(detail, " ("); j > 0 && strings.HasSuffix(detail, ")") {
+					detail = detail[:j] // SQLite's code number
+				}
+				break
+			}
+		}
+		if kind == ErrStorage {
+			detail = msg
+		}
 	case sqlite3.SQLITE_CONSTRAINT:
 		switch e.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
@@ -488,7 +513,7 @@ func mapErr(err error) error {
 	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_AUTH:
 		kind = ErrCannotOpen
 	}
-	return &storageError{kind: kind, cause: err}
+	return &storageError{kind: kind, cause: err, detail: detail}
 }
 
 // nanos stores a time as unix nanoseconds; the zero time is 0.

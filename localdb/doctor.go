@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ func (db *DB) Doctor(ctx context.Context, repair bool) (Report, error) {
 	defer db.leave()
 	rep := Report{Problems: []string{}, Repaired: []string{}}
 	if err := db.checkIntegrity(ctx, &rep); err != nil {
+		return rep, fmt.Errorf("doctor: %w", err)
+	}
+	if err := db.checkLayout(ctx); err != nil {
 		return rep, fmt.Errorf("doctor: %w", err)
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -109,6 +113,70 @@ func (db *DB) checkIntegrity(ctx context.Context, rep *Report) error {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("foreign key: a row of %s points to a missing %s", table, parent))
 	}
 	return mapErr(fk.Err())
+}
+
+// checkLayout compares the database's tables, indexes and triggers with
+// those its migrations make in a new database, and returns ErrCorrupt
+// naming what is missing: a table dropped by hand or by another program
+// passes SQLite's integrity check, but every write that needs it fails,
+// and only a rebuild mends it.
+func (db *DB) checkLayout(ctx context.Context) error {
+	want, err := freshLayout(ctx)
+	if err != nil {
+		return err
+	}
+	have, err := layout(ctx, db.r)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, o := range want {
+		if !slices.Contains(have, o) {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) > 0 {
+		return &storageError{kind: ErrCorrupt, detail: "missing: " + strings.Join(missing, ", ")}
+	}
+	return nil
+}
+
+// freshLayout is the layout the migrations make in a new database.
+func freshLayout(ctx context.Context) ([]string, error) {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		return nil, err
+	}
+	mem, err := sql.Open("sqlite", "file:layout?mode=memory")
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer mem.Close()
+	mem.SetMaxOpenConns(1)
+	if err := migrate(ctx, mem, migs, time.Time{}); err != nil {
+		return nil, fmt.Errorf("lay out a new database to compare: %w", err)
+	}
+	return layout(ctx, mem)
+}
+
+// layout lists a database's tables, indexes and triggers as "table
+// NAME", "index NAME" and "trigger NAME", sorted.
+func layout(ctx context.Context, q *sql.DB) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT type || ' ' || name FROM sqlite_master
+		WHERE type IN ('table', 'index', 'trigger') AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY 1`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, o)
+	}
+	return out, mapErr(rows.Err())
 }
 
 const orphanedMessage = "its record is missing on this device; export or discard it"

@@ -87,15 +87,15 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 	}
 	if listErr != nil {
 		if len(places) == 0 {
-			out.Lost = append(out.Lost, fmt.Sprintf("the queue of unsent changes could not be read at all (%v)", listErr))
+			out.Lost = append(out.Lost, fmt.Sprintf("the queue of unsent changes could not be read at all (%s)", damageWords(listErr)))
 		} else {
-			out.Lost = append(out.Lost, fmt.Sprintf("part of the queue of unsent changes could not be read (%v): changes queued there are not listed", listErr))
+			out.Lost = append(out.Lost, fmt.Sprintf("part of the queue of unsent changes could not be read (%s): changes queued there are not listed", damageWords(listErr)))
 		}
 	}
 	for _, p := range places {
 		op, err := db.scanOp(sdb.QueryRowContext(ctx, "SELECT "+opSelect+" FROM outbox WHERE seq = ?", p.seq))
 		if err != nil {
-			out.Lost = append(out.Lost, fmt.Sprintf("change %s: %v", p.opID, mapErr(err)))
+			out.Lost = append(out.Lost, fmt.Sprintf("change %s: %s", p.opID, damageWords(mapErr(err))))
 			continue
 		}
 		out.ops = append(out.ops, op)
@@ -103,6 +103,19 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 	// Queue order: the scan from the end appended the later ops backwards.
 	slices.SortFunc(out.ops, func(a, b opRow) int { return cmp.Compare(a.seq, b.seq) })
 	return out, nil
+}
+
+// damageWords says what a read of the damaged file met, without
+// ErrCorrupt's advice to run the repair that is running.
+func damageWords(err error) string {
+	var se *storageError
+	if errors.As(err, &se) && se.kind == ErrCorrupt {
+		if se.detail != "" {
+			return se.detail
+		}
+		return "a damaged page"
+	}
+	return err.Error()
 }
 
 // padTruncated returns path itself, or for a file cut shorter than its
