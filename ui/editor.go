@@ -50,7 +50,7 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 	}
 	for i := range col.Fields {
 		f := &col.Fields[i]
-		ff := &formField{f: f}
+		ff := &formField{f: f, foreign: -1}
 		v := vals[f.Name]
 		switch f.Type {
 		case model.TypeEnum:
@@ -59,7 +59,11 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 			}
 			ff.options = append(ff.options, f.Values...)
 			if s, ok := v.(string); ok {
-				ff.choice = max(0, slices.Index(ff.options, s))
+				ff.choice = slices.Index(ff.options, s)
+				if ff.choice < 0 {
+					ff.foreign, ff.choice = len(ff.options), len(ff.options)
+					ff.options = append(ff.options, s)
+				}
 			}
 		case model.TypeBool:
 			ff.on, _ = v.(bool)
@@ -180,7 +184,7 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 	case refPickedMsg:
 		p.picker = nil
 		if msg.ok {
-			ff.refID, ff.err = msg.item.ID, ""
+			ff.refID, ff.err, ff.touched = msg.item.ID, "", true
 		}
 		return nil
 	case savedMsg:
@@ -274,10 +278,11 @@ func (p *editorPane) fieldKey(ff *formField, msg tea.KeyPressMsg) bool {
 		default:
 			return false
 		}
+		ff.touched = true
 		return true
 	case model.TypeBool:
 		if key.Matches(msg, k.Toggle) {
-			ff.on = !ff.on
+			ff.on, ff.touched = !ff.on, true
 			return true
 		}
 		return false
@@ -330,6 +335,12 @@ func (p *editorPane) changes() (model.Fields, bool) {
 			if ff.isText() && ff.text() == ff.initial {
 				// Untouched: the input may have shown the value a little
 				// differently (a tab as spaces), which is no change.
+				continue
+			}
+			if !ff.isText() && (!ff.touched || model.Equal(v, orig)) {
+				// A choice, yes/no or reference left as it was, or
+				// chosen back: what the record holds stays, also a
+				// value this form could not show as it is.
 				continue
 			}
 		}

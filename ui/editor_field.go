@@ -17,8 +17,18 @@ type formField struct {
 	initial string    // the text the field started with
 	options []string  // enum: the choices ("" first when optional)
 	choice  int
+	// foreign is the index in options of the record's value when this
+	// device's schema does not list it (a newer or older casefile wrote
+	// it); -1 when there is none. It is shown, marked, and kept unless
+	// the person chooses another.
+	foreign int
 	on      bool   // bool
 	refID   string // ref
+	// touched says the person changed a choice, a yes/no or a reference:
+	// an edit saves only those, so a value this form cannot show as it
+	// is (a choice it does not list, a yes/no stored as something else)
+	// stays as it was.
+	touched bool
 	err     string // the validation problem shown under the field
 }
 
@@ -141,7 +151,10 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 	switch ff.f.Type {
 	case model.TypeEnum:
 		o := ff.options[ff.choice]
-		if o == "" {
+		switch {
+		case ff.choice == ff.foreign:
+			o = safeLine(o) + " (not a choice this version of casefile lists)"
+		case o == "":
 			o = "—"
 		}
 		val = []string{"‹ " + o + " ›"}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -307,4 +308,60 @@ func TestEditorTextFieldsFollowTheThemeAndNoColor(t *testing.T) {
 		t.Fatal("no cursor (reverse video) in the focused field with NO_COLOR set")
 	}
 	mustContain(t, ansi.Strip(raw), "Site visit", "Bring the moisture meter")
+}
+
+// TestEditorKeepsAChoiceItDoesNotList: a record whose choice this
+// device's schema does not list (a newer casefile's "archived") shows it,
+// marked, and an edit of another field leaves it as it was, also after
+// the person moved off it and back; choosing a listed one replaces it.
+func TestEditorKeepsAChoiceItDoesNotList(t *testing.T) {
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Before", "status": "open"})
+	pushOne(t, db, func(op localdb.OutboxOp) protocol.OpResult {
+		rec, _ := db.Get(context.Background(), op.RecordID)
+		fields := maps.Clone(rec.Fields)
+		if op.Collection == "note" {
+			fields["status"] = "archived\x1b[2J"
+		}
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: serverRecord(op, 1, fields)}
+	})
+	if got, _ := db.Get(context.Background(), n.ID); got.Fields["status"] != "archived\x1b[2J" {
+		t.Fatalf("the server's choice did not arrive: %q", got.Fields["status"])
+	}
+	edit := func(keys ...string) model.Record {
+		t.Helper()
+		m := newTestModel(t, Options{DB: db})
+		press(t, m, "right", "right", "e")
+		if v := ansi.Strip(m.View().Content); !strings.Contains(v, `archived\x1b[2J (not a choice this version of casefile lists)`) {
+			t.Fatalf("the form does not show the unlisted choice:\n%s", v)
+		}
+		focusField(t, m, "status")
+		press(t, m, keys...)
+		focusField(t, m, "title")
+		typeText(t, m, "!")
+		press(t, m, "ctrl+s")
+		if m.editor != nil {
+			t.Fatalf("the form did not save: %q", m.editor.notice)
+		}
+		got, err := db.Get(context.Background(), n.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, keys := range [][]string{{}, {"right", "left"}} {
+		if got := edit(keys...); got.Fields["status"] != "archived\x1b[2J" {
+			t.Fatalf("status after an edit of the title (keys %v): %q", keys, got.Fields["status"])
+		}
+	}
+	ops, _ := db.Outbox(context.Background())
+	for _, op := range ops {
+		if _, ok := op.Fields["status"]; ok {
+			t.Fatalf("an edit of the title sent the status: %+v", op)
+		}
+	}
+	if got := edit("left"); got.Fields["status"] == "archived\x1b[2J" || got.Fields["status"] == nil {
+		t.Fatalf("a listed choice did not replace the unlisted one: %q", got.Fields["status"])
+	}
 }
