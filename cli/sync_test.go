@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -398,5 +399,51 @@ func TestSyncOptionsFollowSettings(t *testing.T) {
 	}
 	if u.PollInterval != 2*time.Minute || u.BatchSize != 40 || u.RequestTimeout != 5*time.Minute {
 		t.Errorf("terminal UI sync options = %+v", u)
+	}
+}
+
+// TestConflictFollowsNewerServerChanges: a conflict waiting for review
+// while the server's copy moves on shows the newest copy pulled (its
+// value and version), and a field the newer change made conflict joins
+// it; "theirs" then applies what the review showed, and the resolution
+// goes through at once instead of meeting the newer change as a second
+// conflict.
+func TestConflictFollowsNewerServerChanges(t *testing.T) {
+	t.Parallel()
+	a, b, _, note := aliceOnTwoDevices(t)
+	a.ok("edit", note, "title=T1")
+	a.ok("sync")
+	b.ok("edit", note, "title=Mine", "status=review")
+	if r := b.run("sync"); r.code != exitConflicts {
+		t.Fatalf("b's sync: exit %d, %q", r.code, r.stderr)
+	}
+	a.ok("edit", note, "title=T2", "status=closed")
+	a.ok("sync")
+	if r := b.run("sync"); r.code != exitConflicts || !strings.Contains(r.stdout, "pulled 1") {
+		t.Fatalf("b's second sync: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+	var shown model.Record
+	b.okJSON(&shown, "show", note, "--json")
+	var cs []conflictOut
+	b.okJSON(&cs, "conflicts", "--json")
+	if len(cs) != 1 || cs[0].TheirsVersion != shown.Version {
+		t.Fatalf("conflicts = %+v; the record is at version %d", cs, shown.Version)
+	}
+	got := map[string]string{}
+	for _, f := range cs[0].Fields {
+		got[f.Field] = fmt.Sprintf("%v/%v/%v", f.Base, f.Mine, f.Theirs)
+	}
+	if got["title"] != "First meeting/Mine/T2" || got["status"] != "draft/review/closed" || len(got) != 2 {
+		t.Fatalf("conflict fields %v, want title First meeting/Mine/T2 and status draft/review/closed", got)
+	}
+	b.ok("resolve", note, "--field", "title=theirs", "--field", "status=mine")
+	if r := b.run("sync"); r.code != 0 || !strings.HasPrefix(r.stdout, "pushed 1,") {
+		t.Fatalf("the resolution's sync: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+	a.ok("sync")
+	var rec model.Record
+	a.okJSON(&rec, "show", note, "--json")
+	if rec.Fields["title"] != "T2" || rec.Fields["status"] != "review" {
+		t.Fatalf("after the resolution: %v", rec.Fields)
 	}
 }

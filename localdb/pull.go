@@ -265,6 +265,9 @@ func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, loca
 			db.sealNullable(bj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 			return 0, err
 		}
+		if err := db.refreshConflict(ctx, tx, r); err != nil {
+			return 0, err
+		}
 		_, _, err = db.recompute(ctx, tx, r.ID, touch)
 		return 1, err
 	}
@@ -309,6 +312,11 @@ func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, loca
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET base_fields = ?, version = ?, base_deleted = 0, resync_mark = 0 WHERE rid = ?",
 		db.sealText(fj, recordPlace("base_fields", local.collection, local.id)), r.Version, local.rid); err != nil {
 		return 0, err
+	}
+	if queued > 0 {
+		if err := db.refreshConflict(ctx, tx, r); err != nil {
+			return 0, err
+		}
 	}
 	_, _, err = db.recompute(ctx, tx, r.ID, touch)
 	return 1, err

@@ -519,6 +519,11 @@ func (w *world) checkOutbox(c *client, tr *truth, final bool) {
 		if !inConflict[cf.OpID] {
 			w.violate("%s: the conflict of #%d has no op in conflict in the outbox", c.name, w.index[cf.RecordID])
 		}
+		// The review shows, and "theirs" applies, the newest copy of the
+		// server's this device has pulled, not the one met at the push.
+		if rec, err := c.db.Get(w.ctx, cf.RecordID); err == nil && rec.Version != cf.TheirsVersion {
+			w.violate("%s: the conflict of #%d shows the server's version %d, the device has pulled %d", c.name, w.index[cf.RecordID], cf.TheirsVersion, rec.Version)
+		}
 	}
 }
 
