@@ -119,6 +119,32 @@ func wrapWrite(what string, err error) error {
 // Update changes fields of a record; nil values clear fields. Only fields
 // whose value actually changes are queued.
 func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (model.Record, error) {
+	return db.update(ctx, id, changes, nil)
+}
+
+// ChangedError refuses an edit of values that changed after the person
+// saw them: a change of another device's pulled while a form was open.
+// Saving the form's values would replace that change unseen.
+type ChangedError struct {
+	Fields []string     // the edited fields that changed meanwhile, sorted
+	Now    model.Fields // their values now
+}
+
+func (e *ChangedError) Error() string {
+	return "changed on another device while it was being edited: " + strings.Join(e.Fields, ", ")
+}
+
+// UpdateSeen is Update for an edit made on the values seen: for each
+// changed field, the value the person started from. If any of them is no
+// longer the record's, nothing is written and a *ChangedError says which.
+func (db *DB) UpdateSeen(ctx context.Context, id string, changes, seen model.Fields) (model.Record, error) {
+	if seen == nil {
+		seen = model.Fields{}
+	}
+	return db.update(ctx, id, changes, seen)
+}
+
+func (db *DB) update(ctx context.Context, id string, changes, seen model.Fields) (model.Record, error) {
 	if err := db.enter(); err != nil {
 		return model.Record{}, fmt.Errorf("update %s: %w", id, err)
 	}
@@ -138,6 +164,18 @@ func (db *DB) Update(ctx context.Context, id string, changes model.Fields) (mode
 		}
 		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
 			return ErrDeleted
+		}
+		if seen != nil {
+			changed := &ChangedError{Now: model.Fields{}}
+			for f := range changes {
+				if !model.Equal(rec.fields[f], seen[f]) {
+					changed.Fields, changed.Now[f] = append(changed.Fields, f), rec.fields[f]
+				}
+			}
+			if len(changed.Fields) > 0 {
+				slices.Sort(changed.Fields)
+				return changed
+			}
 		}
 		after, e, err := db.updateRow(ctx, tx, col, rec, changes)
 		if err != nil || e == nil {

@@ -292,11 +292,13 @@ func createRecord(db *localdb.DB, collection string, fields model.Fields) tea.Cm
 	}
 }
 
-func updateRecord(db *localdb.DB, id string, changes model.Fields) tea.Cmd {
+// updateRecordSeen saves a form's changes of a record; seen holds the
+// values the person started from (localdb.UpdateSeen).
+func updateRecordSeen(db *localdb.DB, id string, changes, seen model.Fields) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		defer cancel()
-		rec, err := db.Update(ctx, id, changes)
+		rec, err := db.UpdateSeen(ctx, id, changes, seen)
 		return savedMsg{rec: rec, err: err}
 	}
 }

@@ -189,7 +189,11 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	case savedMsg:
 		p.saving = false
-		if msg.err != nil {
+		var changed *localdb.ChangedError
+		switch {
+		case errors.As(msg.err, &changed) && p.rec != nil:
+			p.showChanged(changed)
+		case msg.err != nil:
 			p.showError(msg.err)
 		}
 		return nil
@@ -401,7 +405,37 @@ func (p *editorPane) save() tea.Cmd {
 	if p.rec == nil {
 		return createRecord(p.DB, p.col.Name, fields)
 	}
-	return updateRecord(p.DB, p.rec.ID, fields)
+	// The values the person started from go along: a change pulled
+	// meanwhile is refused (localdb.ChangedError), not replaced unseen.
+	seen := model.Fields{}
+	for f := range fields {
+		seen[f] = p.rec.Fields[f]
+	}
+	return updateRecordSeen(p.DB, p.rec.ID, fields, seen)
+}
+
+// showChanged marks the fields another device changed while the form was
+// open, with their values now, and takes those values as the ones seen:
+// saving again puts the person's over them, knowingly.
+func (p *editorPane) showChanged(ch *localdb.ChangedError) {
+	rec := *p.rec
+	rec.Fields = rec.Fields.Clone()
+	for _, f := range ch.Fields {
+		rec.Fields[f] = ch.Now[f]
+		for _, ff := range p.fields {
+			if ff.f.Name != f {
+				continue
+			}
+			now := "empty"
+			if v := ch.Now[f]; v != nil {
+				now = "“" + truncate(safeLine(p.display(ff.f, v)), 60) + "”"
+			}
+			ff.err = "changed on another device while you edited; it is now " + now
+		}
+	}
+	p.rec = &rec
+	p.focusFirstError()
+	p.notice = "Nothing was saved: another device changed the fields marked ✗ meanwhile. ctrl+s saves yours over theirs; esc keeps theirs."
 }
 
 // showError puts validation problems under their fields; anything else

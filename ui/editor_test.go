@@ -365,3 +365,48 @@ func TestEditorKeepsAChoiceItDoesNotList(t *testing.T) {
 		t.Fatalf("a listed choice did not replace the unlisted one: %q", got.Fields["status"])
 	}
 }
+
+// TestEditorDoesNotOverwriteAChangePulledMeanwhile: a field another
+// device changed while the form was open is not replaced by the form's
+// older text: nothing is saved, the field says what it is now, and a
+// second ctrl+s saves the person's text over it, knowingly. Fields nobody
+// else changed save at once.
+func TestEditorDoesNotOverwriteAChangePulledMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Before", "body": "has files"})
+	applied := func(op localdb.OutboxOp) protocol.OpResult {
+		rec, _ := db.Get(ctx, op.RecordID)
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: serverRecord(op, 1, rec.Fields)}
+	}
+	pushOne(t, db, applied)
+	pushOne(t, db, applied)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "e")
+	focusField(t, m, "body")
+	typeText(t, m, " + ana addition")
+	// Meanwhile eve's change of the body arrives.
+	eve := "has files; EVE: hearing moved to 9am"
+	if err := db.ApplyPull(ctx, protocol.PullResponse{Cursor: 10, Head: 10, Records: []protocol.Record{{ID: n.ID, Collection: "note",
+		MatterID: mt.ID, Version: 2, UpdatedBy: "eve", Fields: model.Fields{"matter_id": mt.ID, "title": "Before", "body": eve}}}}); err != nil {
+		t.Fatal(err)
+	}
+	press(t, m, "ctrl+s")
+	if m.editor == nil {
+		t.Fatal("the form saved over a change pulled meanwhile")
+	}
+	if got, _ := db.Get(ctx, n.ID); got.Fields["body"] != eve {
+		t.Fatalf("body = %q, want eve's", got.Fields["body"])
+	}
+	if v := ansi.Strip(m.View().Content); !strings.Contains(v, "changed on another device while you edited") || !strings.Contains(v, "it is now “has files; EVE") {
+		t.Fatalf("the form does not say what changed:\n%s", v)
+	}
+	press(t, m, "ctrl+s")
+	if m.editor != nil {
+		t.Fatalf("the second ctrl+s did not save: %q", m.editor.notice)
+	}
+	if got, _ := db.Get(ctx, n.ID); got.Fields["body"] != " + ana additionhas files" { // typed where the cursor stood
+		t.Fatalf("body after saving knowingly = %q", got.Fields["body"])
+	}
+}
