@@ -18,7 +18,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	stopProfile := profileCPU(os.Getenv("CASEFILE_CPUPROFILE"))
 	stopTrace := traceTo(os.Getenv("CASEFILE_TRACE"))
 	stopAllocs := profileAllocs(os.Getenv("CASEFILE_ALLOCPROFILE"))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -19,6 +20,7 @@ import (
 	"casefile/config"
 	"casefile/dropfolder"
 	"casefile/localdb"
+	"casefile/model"
 	"casefile/syncer"
 	"casefile/transfer"
 	"casefile/ui"
@@ -189,9 +191,11 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 	opts.Lock = lock
 	logger.Info("start", "data", cfg.DataDir, "server", opts.Server, "user", opts.User)
 	p := tea.NewProgram(ui.New(opts), tea.WithContext(ctx), tea.WithInput(inputOf(env)), tea.WithOutput(outputOf(env)))
-	_, err = p.Run()
+	final, err := p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
-		return nil // interrupted by a signal: a normal way out
+		// Interrupted by a signal (or the terminal closed): a normal way
+		// out, but what was being typed is kept, not dropped unseen.
+		return keepUnsaved(env, opts.DB, final)
 	}
 	if err != nil {
 		return fmt.Errorf("terminal UI: %w", err)
@@ -269,4 +273,26 @@ func hostOf(server string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// keepUnsaved keeps the form the UI had open with unsaved typing, when a
+// signal ended it, in the journal (localdb.KeepDraft), and says so.
+func keepUnsaved(env *Env, db *localdb.DB, final tea.Model) error {
+	m, ok := final.(interface {
+		UnsavedForm() (collection, recordID string, fields model.Fields, ok bool)
+	})
+	if !ok || db == nil {
+		return nil
+	}
+	collection, id, fields, ok := m.UnsavedForm()
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.KeepDraft(ctx, collection, id, fields); err != nil {
+		return fmt.Errorf("stopped with a form unsaved, which could not be kept: %w", err)
+	}
+	fmt.Fprintln(env.Stderr, "casefile: stopped with a form unsaved; what was typed is kept in the journal (casefile journal), and nothing of it was saved")
+	return nil
 }

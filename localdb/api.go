@@ -91,6 +91,9 @@ const (
 	JournalRestore JournalKind = "restore"
 	// JournalUndo: a local change taken back by a new op (Undoes names it).
 	JournalUndo JournalKind = "undo"
+	// JournalDraft: a form's unsaved values, kept when casefile was
+	// stopped while it was open; nothing is queued (KeepDraft).
+	JournalDraft JournalKind = "draft"
 )
 
 // JournalEntry is one line of the append-only journal.

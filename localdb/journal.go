@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"casefile/model"
 )
 
 // The one-row insert of a journal entry, and the row shape of its
@@ -133,4 +135,28 @@ func (db *DB) scanJournal(s rowScanner) (JournalEntry, error) {
 	}
 	e.After, err = decodeFields(after)
 	return e, err
+}
+
+// KeepDraft writes a form's unsaved values to the journal, sealed as its
+// other values are, when casefile is stopped (a signal, the terminal
+// closed) while the person was typing: nothing is queued or changed, and
+// `casefile journal` shows what they had typed. recordID is "" for a
+// record not yet made.
+func (db *DB) KeepDraft(ctx context.Context, collection, recordID string, fields model.Fields) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("keep the unsaved form: %w", err)
+	}
+	defer db.leave()
+	what := "a new " + collection
+	if recordID != "" {
+		what = "an edit of this " + collection
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalDraft, RecordID: recordID, Collection: collection,
+			Summary: "the unsaved form of " + what + ", kept when casefile was stopped; nothing was saved or sent", After: fields})
+	})
+	if err != nil {
+		return wrapWrite("keep the unsaved form", err)
+	}
+	return nil
 }

@@ -535,3 +535,32 @@ func (p *editorPane) FullHelp() [][]key.Binding {
 	k := p.Keys
 	return [][]key.Binding{{k.Save, k.Back, k.ExternalEditor}, {k.NextField, k.PrevField}, {k.ChoiceLeft, k.ChoiceRight, k.Toggle, k.Choose}}
 }
+
+// UnsavedForm is the form open with unsaved typing, if any, when the
+// program ends: its collection, its record ("" for a new one) and the
+// values typed (for an edit, those that differ from the record), so that
+// the caller can keep them (localdb.KeepDraft) when a signal or a closed
+// terminal ends the program.
+func (m *Model) UnsavedForm() (collection, recordID string, fields model.Fields, ok bool) {
+	p := m.editor
+	if p == nil || !p.dirty() {
+		return "", "", nil, false
+	}
+	fields = model.Fields{}
+	for _, ff := range p.fields {
+		// As typed, also what does not parse yet: it is the person's.
+		if ff.isText() {
+			if t := ff.text(); t != ff.initial || p.rec == nil && t != "" {
+				fields[ff.f.Name] = t
+			}
+			continue
+		}
+		if v, err := ff.value(p.input()); err == nil && (p.rec == nil && v != nil || p.rec != nil && ff.touched) {
+			fields[ff.f.Name] = v
+		}
+	}
+	if p.rec != nil {
+		recordID = p.rec.ID
+	}
+	return p.col.Name, recordID, fields, len(fields) > 0
+}

@@ -410,3 +410,28 @@ func TestEditorDoesNotOverwriteAChangePulledMeanwhile(t *testing.T) {
 		t.Fatalf("body after saving knowingly = %q", got.Fields["body"])
 	}
 }
+
+// TestUnsavedFormSaysWhatWasTyped: the form a signal would cut short
+// reports what was typed (also text that does not parse yet), for an edit
+// only what differs from the record; an untouched form reports nothing.
+func TestUnsavedFormSaysWhatWasTyped(t *testing.T) {
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Before", "status": "open"})
+	m := newTestModel(t, Options{DB: db})
+	if _, _, _, ok := m.UnsavedForm(); ok {
+		t.Fatal("no form open, yet something unsaved")
+	}
+	press(t, m, "right", "right", "e")
+	if _, _, _, ok := m.UnsavedForm(); ok {
+		t.Fatal("an untouched form reports unsaved typing")
+	}
+	focusField(t, m, "status")
+	press(t, m, "right")
+	focusField(t, m, "body")
+	typeText(t, m, "half a thought")
+	col, id, fields, ok := m.UnsavedForm()
+	if !ok || col != "note" || id == "" || len(fields) != 2 || fields["body"] != "half a thought" || fields["status"] != "review" {
+		t.Fatalf("UnsavedForm() = %q, %q, %v, %v", col, id, fields, ok)
+	}
+}
