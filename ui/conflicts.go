@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -22,7 +23,10 @@ type conflictsPane struct {
 	choices map[string]map[string]model.Choice // record id → field → choice
 	whole   map[string]model.Take              // record id → side, for delete conflicts
 	editing bool
-	input   lineInput
+	// merge is what the value being typed belongs to, fixed when typing
+	// began: the list may be read again meanwhile, in another order.
+	merge mergeTarget
+	input lineInput
 	// long: the value being merged is a long text, typed in area (or in
 	// the person's editor, extID naming the request).
 	long   bool
@@ -46,6 +50,15 @@ func newConflictsPane(sh *Shared) *conflictsPane {
 		choices: map[string]map[string]model.Choice{},
 		whole:   map[string]model.Take{},
 	}
+}
+
+// mergeTarget is the field a merged value is typed for: one field of one
+// record's conflict as it stood when typing began, and the text typing
+// started from.
+type mergeTarget struct {
+	conflict model.Conflict
+	field    model.FieldConflict
+	start    string
 }
 
 // maxConflictFields is more fields than any collection has: the fields of
@@ -117,6 +130,7 @@ func (p *conflictsPane) Update(msg tea.Msg) tea.Cmd {
 			selID = c.RecordID
 		}
 		p.list, p.loaded = msg.conflicts, true
+		p.forgetResolved()
 		p.sel = 0
 		for i, c := range p.list {
 			if c.RecordID == selID {
@@ -125,6 +139,9 @@ func (p *conflictsPane) Update(msg tea.Msg) tea.Cmd {
 		}
 		p.pickWanted()
 		p.fields.SetLen(p.fieldCount())
+		if p.editing {
+			p.followMerge()
+		}
 		return nil
 	case resolvedMsg:
 		p.busy = false
@@ -163,7 +180,9 @@ func (p *conflictsPane) Update(msg tea.Msg) tea.Cmd {
 			return p.click(msg)
 		}
 	case tea.MouseWheelMsg:
-		p.fields.Update(msg)
+		if !p.editing { // the field being merged stays under the cursor
+			p.fields.Update(msg)
+		}
 	case tea.KeyPressMsg:
 		if p.editing {
 			return p.editKey(msg)
@@ -183,11 +202,98 @@ func (p *conflictsPane) fieldCount() int {
 
 func (p *conflictsPane) choose(field string, ch model.Choice) {
 	c, _, _ := p.current()
-	if p.choices[c.RecordID] == nil {
-		p.choices[c.RecordID] = map[string]model.Choice{}
+	p.chooseFor(c.RecordID, field, ch)
+}
+
+// chooseFor takes a side, or a value, for a field of a record's conflict.
+func (p *conflictsPane) chooseFor(recordID, field string, ch model.Choice) {
+	if p.choices[recordID] == nil {
+		p.choices[recordID] = map[string]model.Choice{}
 	}
-	p.choices[c.RecordID][field] = ch
+	p.choices[recordID][field] = ch
 	p.notice = ""
+}
+
+// forgetResolved drops the choices made for conflicts no longer listed
+// (resolved here or elsewhere): a record may meet a new conflict later,
+// which choices made for the old one must not answer.
+func (p *conflictsPane) forgetResolved() {
+	listed := make(map[string]bool, len(p.list))
+	for _, c := range p.list {
+		listed[c.RecordID] = true
+	}
+	for id := range p.choices {
+		if !listed[id] {
+			delete(p.choices, id)
+		}
+	}
+	for id := range p.whole {
+		if !listed[id] {
+			delete(p.whole, id)
+		}
+	}
+}
+
+// followMerge keeps a merge being typed on its own record and field after
+// the list was read again. When that conflict is gone (resolved
+// elsewhere) or no longer the one the typing started from, the typing
+// ends and nothing of it is kept: it answered values that no longer
+// stand, and must never be applied to whichever conflict comes first now.
+func (p *conflictsPane) followMerge() {
+	t := p.merge
+	i := slices.IndexFunc(p.list, func(c model.Conflict) bool { return c.RecordID == t.conflict.RecordID })
+	j := -1
+	if i >= 0 && p.list[i].Kind == t.conflict.Kind {
+		j = slices.IndexFunc(p.list[i].Fields, func(fc model.FieldConflict) bool { return fc.Field == t.field.Field })
+	}
+	if j >= 0 && sameFieldConflict(p.list[i].Fields[j], t.field) {
+		p.selectConflict(i)
+		p.fields.Select(j)
+		return
+	}
+	what := " was resolved elsewhere."
+	if i >= 0 {
+		what = " has a new conflict."
+	}
+	name := t.conflict.RecordID
+	if col, ok := p.Schema.Collection(t.conflict.Collection); ok {
+		// Cut to keep the sentence on one status line at 80 columns.
+		name = singular(col) + " “" + truncate(conflictTitle(col, t.conflict), mergeNoticeTitle) + "”"
+	}
+	p.endMerge()
+	p.notice = "Your merge was not applied: " + name + what
+	p.warn(p.notice)
+}
+
+// mergeNoticeTitle is how much of a record's title the sentence saying
+// a merge was dropped shows.
+const mergeNoticeTitle = 20
+
+// sameFieldConflict reports two readings of a field's conflict with the
+// same three values.
+func sameFieldConflict(a, b model.FieldConflict) bool {
+	return a.Field == b.Field && model.Equal(a.Base, b.Base) && model.Equal(a.Mine, b.Mine) && model.Equal(a.Theirs, b.Theirs)
+}
+
+// endMerge stops typing a merged value and forgets the text, so none of
+// it can be kept for another field or record.
+func (p *conflictsPane) endMerge() {
+	p.editing, p.long, p.extID = false, false, 0
+	p.merge = mergeTarget{}
+	p.input, p.area = lineInput{}, areaInput{}
+}
+
+// unkeptMerge reports a merged value typed and not yet kept: what quitting
+// now would lose.
+func (p *conflictsPane) unkeptMerge() bool {
+	if !p.editing {
+		return false
+	}
+	text := p.input.Value()
+	if p.long {
+		text = p.area.Value()
+	}
+	return text != p.merge.start
 }
 
 func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
@@ -253,15 +359,19 @@ func (p *conflictsPane) key(msg tea.KeyPressMsg) tea.Cmd {
 		if ch, ok := p.choices[c.RecordID][fc.Field]; ok && ch.Take == model.TakeValue {
 			start = ch.Value
 		}
+		text := inputText(p.Shared, f, start)
 		p.long = f.Type == model.TypeLongText
 		if p.long {
-			p.area = newAreaInput(p.Styles, "", inputText(p.Shared, f, start))
+			p.area = newAreaInput(p.Styles, "", text)
 			p.area.Focus(areaRows)
+			text = p.area.Value() // as the area holds it, to tell a change
 		} else {
-			p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", inputText(p.Shared, f, start))
+			p.input = newLineInput(p.Styles, fieldLabel(f)+": ", "", text)
 			p.input.Focus()
+			text = p.input.Value()
 		}
 		p.editing = true
+		p.merge = mergeTarget{conflict: c, field: fc, start: text}
 		p.notice = ""
 	case key.Matches(msg, k.Apply), key.Matches(msg, k.Open):
 		return p.apply(c)
@@ -275,15 +385,21 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := p.Keys
 	switch {
 	case key.Matches(msg, k.Back):
-		p.editing, p.long, p.extID, p.notice = false, false, 0, ""
+		p.endMerge()
+		p.notice = ""
 		return nil
 	case p.long && key.Matches(msg, k.ExternalEditor):
 		p.extID = p.newID()
 		return editExternally(p.extID, p.area.Value())
 	case p.long && key.Matches(msg, k.Save), !p.long && key.Matches(msg, k.Open):
-		c, col, _ := p.current()
-		fc := c.Fields[p.field()]
-		f, _ := col.Field(fc.Field)
+		// The value is kept for the field typing began on, whatever the
+		// list shows now (followMerge ends typing whose conflict is gone).
+		t := p.merge
+		f, ok := p.mergeField()
+		if !ok {
+			p.endMerge()
+			return nil
+		}
 		text := p.area.Value()
 		if !p.long {
 			text = strings.TrimSpace(p.input.Value())
@@ -299,8 +415,8 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 			p.notice = "✗ " + fieldLabel(f) + ": " + err.Error()
 			return nil
 		}
-		p.editing, p.long, p.extID = false, false, 0
-		p.choose(fc.Field, model.Choice{Take: model.TakeValue, Value: v})
+		p.endMerge()
+		p.chooseFor(t.conflict.RecordID, t.field.Field, model.Choice{Take: model.TakeValue, Value: v})
 		return nil
 	}
 	if p.long {
@@ -309,6 +425,15 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	p.input.Update(msg)
 	return nil
+}
+
+// mergeField is the schema's field a merged value is typed for.
+func (p *conflictsPane) mergeField() (*model.Field, bool) {
+	col, ok := p.Schema.Collection(p.merge.conflict.Collection)
+	if !ok {
+		return nil, false
+	}
+	return col.Field(p.merge.field.Field)
 }
 
 // apply checks that every field has a side and writes the resolution.

@@ -27,8 +27,8 @@ func (p *conflictsPane) View() string {
 	case len(p.list) == 0:
 		return s.OK.Render(" ✓ No conflicts.") + s.Muted.Render(" When you and someone else change the same field, it waits here for you.")
 	}
-	if c, col, ok := p.current(); ok && p.editing && p.long {
-		return fitLines(p.mergeView(c, col), p.Height)
+	if col, ok := p.Schema.Collection(p.merge.conflict.Collection); ok && p.editing && p.long {
+		return fitLines(p.mergeView(col), p.Height)
 	}
 	lines := []string{joinRight(s.Title.Render(" Conflicts")+s.Muted.Render(" · "+plural(len(p.list), "to review", "to review")),
 		s.Muted.Render("[ ] previous/next "), w)}
@@ -223,11 +223,12 @@ const (
 )
 
 // mergeView is the review while a long text is merged: both sides, and
-// the merged text being typed (or written in the person's editor).
-func (p *conflictsPane) mergeView(c model.Conflict, col *model.Collection) string {
+// the merged text being typed (or written in the person's editor), of the
+// record and field the typing is for.
+func (p *conflictsPane) mergeView(col *model.Collection) string {
 	s := p.Styles
 	w := p.Width
-	fc := c.Fields[p.field()]
+	c, fc := p.merge.conflict, p.merge.field
 	label := fc.Field
 	if f, ok := col.Field(fc.Field); ok {
 		label = fieldLabel(f)
