@@ -42,10 +42,10 @@ func (m *Model) globalKeys() []keyAction {
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.sh.Keys
 	if key.Matches(msg, k.ForceQuit) {
-		// A half-filled form is not thrown away at one keystroke: ask
+		// Typing not yet kept is not thrown away at one keystroke: ask
 		// once; a second ctrl+c while asked quits.
-		if m.ask == nil && m.editor != nil && m.editor.dirty() {
-			m.ask = &askMsg{question: "Quit Casefile without saving this form? What you typed in it is lost.", yes: tea.Quit}
+		if q := m.quitQuestion(); m.ask == nil && q != "" {
+			m.ask = &askMsg{question: q, yes: tea.Quit}
 			return nil
 		}
 		return tea.Quit
@@ -75,4 +75,17 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	return m.active().Update(msg)
+}
+
+// quitQuestion is what ctrl+c asks before it throws away what the person
+// typed and has not kept: a half-filled form, or a merged value of a
+// conflict; "" when quitting loses nothing typed.
+func (m *Model) quitQuestion() string {
+	switch {
+	case m.editor != nil && m.editor.dirty():
+		return "Quit Casefile without saving this form? What you typed in it is lost."
+	case m.conflicts.unkeptMerge():
+		return "Quit Casefile without keeping this merge? What you typed in it is lost."
+	}
+	return ""
 }

@@ -58,3 +58,31 @@ func TestCtrlCInHalfFilledFormAsks(t *testing.T) {
 		t.Fatal("yes did not quit")
 	}
 }
+
+// ctrl+c with a merged value typed asks before throwing it away, as the
+// record editor does; untouched, it quits at once.
+func TestCtrlCWhileMergingAsks(t *testing.T) {
+	db := localdbtest.Open(t)
+	seedBodyConflicts(t, db, "Caretaker statement")
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "2", "e")
+	if !quits(m.step(keyPress("ctrl+c"))) {
+		t.Fatal("ctrl+c in an untouched merge did not quit")
+	}
+	m = newTestModel(t, Options{DB: db})
+	press(t, m, "2", "e")
+	typeText(t, m, "half a merge")
+	if quits(m.step(keyPress("ctrl+c"))) {
+		t.Fatal("ctrl+c threw a typed merge away without asking")
+	}
+	mustContain(t, screenText(m), "Quit Casefile without keeping this merge?")
+	press(t, m, "n")
+	if !m.conflicts.editing || m.ask != nil {
+		t.Fatal("no did not go back to the merge")
+	}
+	mustContain(t, screenText(m), "half a merge")
+	m.step(keyPress("ctrl+c"))
+	if !quits(m.step(keyPress("ctrl+c"))) {
+		t.Fatal("a second ctrl+c did not quit")
+	}
+}
