@@ -48,8 +48,11 @@ type Shared struct {
 	Exec func(*exec.Cmd, tea.ExecCallback) tea.Cmd
 
 	// Matters is every matter, kept fresh by the app, for the matter filter,
-	// ref pickers and matter titles.
-	Matters []model.Record
+	// ref pickers and matter titles; mattersRead counts the times it was
+	// read, so a cache built from it knows when to look again (a rename
+	// changes no count).
+	Matters     []model.Record
+	mattersRead int
 	// Conn is the syncer's connectivity as the app last heard it; ""
 	// when no server is set up.
 	Conn   syncer.Connectivity
@@ -61,6 +64,12 @@ type Shared struct {
 // moving between screens must not race with the keys typed after it, as it
 // would through a command, whose answer comes back later on its own.
 func (s *Shared) send(msg tea.Msg) { s.queue = append(s.queue, msg) }
+
+// setMatters takes every matter as just read.
+func (s *Shared) setMatters(recs []model.Record) {
+	s.Matters = recs
+	s.mattersRead++
+}
 
 // notify shows a sentence in the status line.
 func (s *Shared) notify(text string) { s.send(noticeMsg{text: text}) }

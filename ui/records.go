@@ -84,7 +84,8 @@ type recordsPane struct {
 	// sorts is each collection's order the person chose (sort.go).
 	sorts map[string]sortState
 	// titles are the matters' titles for the matter column, built from
-	// titlesFrom matters; titlesGen counts rebuilds (drawn rows show them).
+	// the titlesFrom'th read of the matters; titlesGen counts the times
+	// they changed (drawn rows show them).
 	titles     map[string]string
 	titlesFrom int
 	titlesGen  int

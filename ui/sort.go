@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	tea "charm.land/bubbletea/v2"
@@ -100,14 +101,18 @@ func (p *recordsPane) widths(c *model.Collection, cols []string, w int) []int {
 // known to the UI have it; the id when it is not among them.
 func (p *recordsPane) matterName(v any) string {
 	id, _ := v.(string)
-	if len(p.Matters) != p.titlesFrom || p.titles == nil {
+	if p.mattersRead != p.titlesFrom || p.titles == nil {
 		col := p.matterCollection()
-		p.titles = make(map[string]string, len(p.Matters))
+		titles := make(map[string]string, len(p.Matters))
 		for _, m := range p.Matters {
-			p.titles[m.ID] = m.Title(col)
+			titles[m.ID] = m.Title(col)
 		}
-		p.titlesFrom = len(p.Matters)
-		p.titlesGen++
+		// The matters are read after every change: the drawn rows are
+		// thrown away only when a title did change.
+		if p.titles == nil || !maps.Equal(titles, p.titles) {
+			p.titlesGen++
+		}
+		p.titles, p.titlesFrom = titles, p.mattersRead
 	}
 	if t, ok := p.titles[id]; ok {
 		return t

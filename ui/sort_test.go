@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -98,4 +99,23 @@ func TestMatterColumnAndCountsFollowTheFilters(t *testing.T) {
 		t.Fatalf("counts matching “Note 001”: %v", m.records.counts)
 	}
 	mustContain(t, screenText(m), "▸Notes            2", "Tasks            0")
+}
+
+// TestMatterColumnFollowsARename shows a matter's new title in the matter
+// column as soon as the matters are read again: a rename changes no count.
+func TestMatterColumnFollowsARename(t *testing.T) {
+	db := localdbtest.Open(t)
+	alpha := seedMatter(t, db, "Alpha matter", 2)
+	seedMatter(t, db, "Beta matter", 2)
+	m := newTestModel(t, Options{DB: db})
+	m.step(tea.WindowSizeMsg{Width: 120, Height: 30})
+	press(t, m, "right", "right")
+	mustContain(t, screenText(m), "MATTER", "Alpha matter", "Beta matter")
+	if _, err := db.Update(context.Background(), alpha.ID, model.Fields{"title": "Gamma matter"}); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, m, m.refreshAll())
+	s := screenText(m)
+	mustContain(t, s, "Gamma matter", "Beta matter")
+	mustNotContain(t, s, "Alpha matter")
 }

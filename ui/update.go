@@ -137,7 +137,7 @@ func (m *Model) frameMsg(msg tea.Msg) (tea.Cmd, bool) {
 		return m.statusRead(msg), true
 	case mattersMsg:
 		if msg.id == m.head.mattersID && msg.err == nil {
-			m.sh.Matters = msg.matters
+			m.sh.setMatters(msg.matters)
 		}
 		return nil, true
 	}
