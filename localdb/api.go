@@ -166,6 +166,10 @@ type Status struct {
 	UploadsWaiting  int `json:"uploads_waiting"`
 	UploadsFailed   int `json:"uploads_failed"`
 	DownloadsFailed int `json:"downloads_failed"`
+	// FailedOps are the queued changes that failed and wait for the person
+	// (retry or discard), with those whose record left this device when
+	// access to its matter was revoked, which no record's state counts.
+	FailedOps int `json:"failed_ops"`
 }
 
 // ImportItem is one record to import: Fields already parsed, ID optional.

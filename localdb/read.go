@@ -319,14 +319,15 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	}
 	var oldest sql.NullInt64
 	err = db.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM conflicts), (SELECT count(*) FROM outbox),
+		(SELECT count(*) FROM outbox WHERE state = ?),
 		(SELECT min(created_at) FROM outbox WHERE state IN (?, ?, ?)),
 		(SELECT count(*) FROM transfers t JOIN records r ON r.id = t.attachment_id AND r.deleted = 0
 			WHERE t.direction = 'up' AND t.state <> 'failed'),
 		(SELECT count(*) FROM transfers t JOIN records r ON r.id = t.attachment_id AND r.deleted = 0
 			WHERE t.direction = 'up' AND t.state = 'failed'),
 		(SELECT count(*) FROM transfers t JOIN records r ON r.id = t.attachment_id AND r.deleted = 0
-			WHERE t.direction = 'down' AND t.state = 'failed')`, OpPending, OpSyncing, OpRetrying).
-		Scan(&st.Conflicts, &st.OutboxOps, &oldest, &st.UploadsWaiting, &st.UploadsFailed, &st.DownloadsFailed)
+			WHERE t.direction = 'down' AND t.state = 'failed')`, OpFailed, OpPending, OpSyncing, OpRetrying).
+		Scan(&st.Conflicts, &st.OutboxOps, &st.FailedOps, &oldest, &st.UploadsWaiting, &st.UploadsFailed, &st.DownloadsFailed)
 	if err != nil {
 		return st, fmt.Errorf("status: %w", mapErr(err))
 	}
