@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -9,7 +10,10 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"casefile/localdb"
 	"casefile/localdb/localdbtest"
+	"casefile/model"
+	"casefile/protocol"
 	"casefile/syncer"
 )
 
@@ -44,6 +48,12 @@ func newSyncModel(t *testing.T, c syncer.Connectivity) (*Model, *standInSyncer) 
 	t.Helper()
 	db := localdbtest.Open(t)
 	seedMatter(t, db, "Harbour", 2)
+	return syncModelOn(t, db, c)
+}
+
+// syncModelOn is newSyncModel over the records db holds.
+func syncModelOn(t *testing.T, db *localdb.DB, c syncer.Connectivity) (*Model, *standInSyncer) {
+	t.Helper()
 	s := newStandIn(c)
 	m := New(Options{DB: db, Syncer: s, User: "alice", Server: "127.0.0.1:8750",
 		Now: func() time.Time { return fixedNow }, Getenv: func(string) string { return "" }})
@@ -251,4 +261,59 @@ func TestConnectivityCatchesUpWhenAnEventWasDropped(t *testing.T) {
 	drain(t, m, m.step(clockMsg{}))
 	mustContain(t, headerLines(m), "○ offline")
 	mustContain(t, screenText(m), "You are offline.")
+}
+
+// The header says everything synced only while nothing waits, nothing
+// failed and nothing is in conflict: a change refused because access to
+// its matter was revoked has no record left here to count, and still
+// failed.
+func TestHeaderCountsAFailedChangeWhoseRecordLeft(t *testing.T) {
+	db := localdbtest.Open(t)
+	ctx := context.Background()
+	applied := func(op localdb.OutboxOp) protocol.OpResult {
+		rec, _ := db.Get(ctx, op.RecordID)
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: serverRecord(op, 1, rec.Fields)}
+	}
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Harbour Trust v. Pell"})
+	note := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Site meeting minutes"})
+	pushOne(t, db, applied)
+	m, _ := syncModelOn(t, db, syncer.Online)
+	mustContain(t, headerLines(m), "✓ everything synced")
+
+	if _, err := db.Update(ctx, note.ID, model.Fields{"title": "Site meeting minutes, corrected"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ApplyPull(ctx, protocol.PullResponse{DroppedMatters: []string{mt.ID}, Cursor: 9, Head: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(ctx, note.ID); err == nil {
+		t.Fatal("the note is still here after its matter was dropped")
+	}
+	drain(t, m, m.refreshAll())
+	h := headerLines(m)
+	mustContain(t, h, "✗ 1 failed")
+	mustNotContain(t, h, "everything synced")
+}
+
+// Files to send or that failed, and any change still queued, keep the
+// header from saying everything synced, and it says what waits.
+func TestHeaderNamesFilesAndQueuedChanges(t *testing.T) {
+	db := localdbtest.Open(t)
+	m, _ := syncModelOn(t, db, syncer.Online)
+	mustContain(t, headerLines(m), "✓ everything synced")
+	cases := []struct {
+		status localdb.Status
+		want   []string
+	}{
+		{localdb.Status{UploadsWaiting: 2}, []string{"↑ 2 files to upload"}},
+		{localdb.Status{UploadsFailed: 1, DownloadsFailed: 3}, []string{"✗ 1 file refused", "✗ 3 files not downloaded"}},
+		{localdb.Status{OutboxOps: 1}, []string{"↑ 1 change waiting"}},
+		{localdb.Status{FailedOps: 2, OutboxOps: 2, Conflicts: 1}, []string{"✗ 2 failed", "≠ 1 conflict"}},
+	}
+	for _, c := range cases {
+		m.head.status = c.status
+		h := headerLines(m)
+		mustContain(t, h, c.want...)
+		mustNotContain(t, h, "everything synced")
+	}
 }

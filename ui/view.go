@@ -86,18 +86,7 @@ func (m *Model) headerView() string {
 	}
 	line1 := joinRight(left, conn+" ", w)
 
-	var parts []string
-	add := func(n int, st model.SyncState, one, many string) {
-		if n > 0 {
-			parts = append(parts, s.State[st].Render(stateSymbol[st]+" "+plural(n, one, many)))
-		}
-	}
-	add(m.stateCount(model.StatePending), model.StatePending, "saved offline", "saved offline")
-	add(m.stateCount(model.StateSyncing), model.StateSyncing, "syncing", "syncing")
-	add(m.stateCount(model.StateRetrying), model.StateRetrying, "retrying", "retrying")
-	add(m.stateCount(model.StateFailed), model.StateFailed, "failed", "failed")
-	add(m.head.status.Conflicts, model.StateConflict, "conflict", "conflicts")
-	backlog := strings.Join(parts, s.Muted.Render(" · "))
+	backlog := strings.Join(m.backlogParts(), s.Muted.Render(" · "))
 	var right string
 	switch {
 	case m.head.statusErr != nil:
@@ -117,6 +106,37 @@ func (m *Model) headerView() string {
 	}
 	line2 := joinRight(" "+backlog, right+" ", w)
 	return line1 + "\n" + line2
+}
+
+// backlogParts are the header's words for what is not synced yet: the
+// records waiting, failed or in conflict, the changes that failed, the
+// attached files to send or that failed. Empty only when nothing waits
+// and nothing failed, the one case the header says everything synced.
+func (m *Model) backlogParts() []string {
+	s := m.sh.Styles
+	st := m.head.status
+	var parts []string
+	add := func(n int, state model.SyncState, one, many string) {
+		if n > 0 {
+			parts = append(parts, s.State[state].Render(stateSymbol[state]+" "+plural(n, one, many)))
+		}
+	}
+	add(m.stateCount(model.StatePending), model.StatePending, "saved offline", "saved offline")
+	add(m.stateCount(model.StateSyncing), model.StateSyncing, "syncing", "syncing")
+	add(m.stateCount(model.StateRetrying), model.StateRetrying, "retrying", "retrying")
+	// Every failed record holds a failed change; a failed change whose
+	// record left this device (its matter's access revoked) has no record
+	// to count, and still waits for a retry or discard in the backlog.
+	add(max(m.stateCount(model.StateFailed), st.FailedOps), model.StateFailed, "failed", "failed")
+	add(st.Conflicts, model.StateConflict, "conflict", "conflicts")
+	add(st.UploadsWaiting, model.StatePending, "file to upload", "files to upload")
+	add(st.UploadsFailed, model.StateFailed, "file refused", "files refused")
+	add(st.DownloadsFailed, model.StateFailed, "file not downloaded", "files not downloaded")
+	if len(parts) == 0 {
+		// A change no count above names still waits in the outbox.
+		add(st.OutboxOps, model.StatePending, "change waiting", "changes waiting")
+	}
+	return parts
 }
 
 // progressView is the initial sync's bar with counts and time left.
