@@ -2,10 +2,12 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"casefile/localdb"
@@ -135,4 +137,65 @@ func TestConflictReviewFromDetail(t *testing.T) {
 	if m.screen != screenConflicts || m.conflicts.list[m.conflicts.sel].RecordID != st.deleteEdit.ID {
 		t.Fatal("c did not open the review of this record")
 	}
+}
+
+// helpKeys are the keys a help lists, by their names.
+func helpKeys(cols ...[]key.Binding) []string {
+	var out []string
+	for _, col := range cols {
+		for _, b := range col {
+			out = append(out, b.Help().Key)
+		}
+	}
+	return out
+}
+
+// The review's help offers only keys that act on what it shows: none
+// without a conflict; for a delete conflict, the two sides and apply,
+// never b or e; [ and ] only with another conflict to go to.
+func TestConflictHelpListsOnlyKeysThatAct(t *testing.T) {
+	db := localdbtest.Open(t)
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "2")
+	if got := helpKeys(m.conflicts.ShortHelp()); len(got) != 0 {
+		t.Fatalf("with no conflicts the hints offer %v", got)
+	}
+	if got := helpKeys(m.conflicts.FullHelp()...); len(got) != 0 {
+		t.Fatalf("with no conflicts the full help offers %v", got)
+	}
+	mustNotContain(t, screenText(m), "take mine", "merge by hand", "apply")
+
+	_, st, m := openConflicts(t)
+	press(t, m, "]")
+	if c, _, _ := m.conflicts.current(); c.RecordID != st.deleteEdit.ID {
+		t.Fatal("the delete conflict is not selected")
+	}
+	full := helpKeys(m.conflicts.FullHelp()...)
+	for _, k := range []string{"m", "t", "a", "]", "["} {
+		if !slices.Contains(full, k) {
+			t.Fatalf("the full help of a delete conflict lacks %s: %v", k, full)
+		}
+	}
+	for _, k := range []string{"b", "e", "ctrl+e", "↑/k", "↓/j"} {
+		if slices.Contains(full, k) {
+			t.Fatalf("the full help of a delete conflict offers %s, which does nothing there: %v", k, full)
+		}
+	}
+	if short := helpKeys(m.conflicts.ShortHelp()); slices.Contains(short, "e") || slices.Contains(short, "b") {
+		t.Fatalf("the hints of a delete conflict offer %v", short)
+	}
+
+	mustContain(t, screenText(m), "[ ] previous/next")
+
+	// One conflict left: nowhere to go with [ and ].
+	press(t, m, "t", "a")
+	if n := len(m.conflicts.list); n != 1 {
+		t.Fatalf("%d conflicts left", n)
+	}
+	for _, k := range helpKeys(append(m.conflicts.FullHelp(), m.conflicts.ShortHelp())...) {
+		if k == "[" || k == "]" {
+			t.Fatalf("with one conflict the help offers %s", k)
+		}
+	}
+	mustNotContain(t, screenText(m), "previous/next")
 }

@@ -30,8 +30,11 @@ func (p *conflictsPane) View() string {
 	if col, ok := p.Schema.Collection(p.merge.conflict.Collection); ok && p.editing && p.long {
 		return fitLines(p.mergeView(col), p.Height)
 	}
-	lines := []string{joinRight(s.Title.Render(" Conflicts")+s.Muted.Render(" · "+plural(len(p.list), "to review", "to review")),
-		s.Muted.Render("[ ] previous/next "), w)}
+	title := s.Title.Render(" Conflicts") + s.Muted.Render(" · "+plural(len(p.list), "to review", "to review"))
+	lines := []string{title}
+	if len(p.list) > 1 { // with one, [ and ] have nowhere to go
+		lines[0] = joinRight(title, s.Muted.Render(p.Keys.PrevConflict.Help().Key+" "+p.Keys.NextConflict.Help().Key+" previous/next "), w)
+	}
 	top := p.listTop()
 	for i := top; i < len(p.list) && i < top+conflictListRows; i++ {
 		c := p.list[i]
@@ -329,7 +332,7 @@ func orDash(s string) string {
 	return s
 }
 
-// ShortHelp lists the review keys.
+// ShortHelp lists the review keys that act on what is shown.
 func (p *conflictsPane) ShortHelp() []key.Binding {
 	k := p.Keys
 	if p.editing && p.long {
@@ -338,13 +341,22 @@ func (p *conflictsPane) ShortHelp() []key.Binding {
 	if p.editing {
 		return []key.Binding{k.Open, k.Back}
 	}
-	if c, _, ok := p.current(); ok && isDelete(c) {
-		return []key.Binding{k.TakeMine, k.TakeTheirs, k.Apply, k.NextConflict}
+	c, _, ok := p.current()
+	var b []key.Binding
+	switch {
+	case !ok:
+		return nil
+	case isDelete(c):
+		b = []key.Binding{k.TakeMine, k.TakeTheirs, k.Apply}
+	case p.tagsUnder():
+		b = []key.Binding{k.TakeMine, k.TakeTheirs, k.TakeBoth, k.Apply, k.EditValue, k.AllMine, k.AllTheirs}
+	default:
+		b = []key.Binding{k.TakeMine, k.TakeTheirs, k.EditValue, k.Apply, k.AllMine, k.AllTheirs}
 	}
-	if p.tagsUnder() {
-		return []key.Binding{k.TakeMine, k.TakeTheirs, k.TakeBoth, k.Apply, k.EditValue, k.AllMine, k.AllTheirs, k.NextConflict}
+	if len(p.list) > 1 {
+		b = append(b, k.NextConflict)
 	}
-	return []key.Binding{k.TakeMine, k.TakeTheirs, k.EditValue, k.Apply, k.AllMine, k.AllTheirs, k.NextConflict}
+	return b
 }
 
 // tagsUnder reports whether the field under the cursor is a tags field.
@@ -357,12 +369,38 @@ func (p *conflictsPane) tagsUnder() bool {
 	return ok && f.Type == model.TypeTags
 }
 
-// FullHelp lists every review key.
+// FullHelp lists every review key that acts on the conflict shown: a
+// delete conflict is taken as a whole, with no fields to move between,
+// merge or take both of.
 func (p *conflictsPane) FullHelp() [][]key.Binding {
 	k := p.Keys
-	return [][]key.Binding{
-		append(p.fields.Bindings()[:2], k.NextConflict, k.PrevConflict),
-		{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs},
-		{k.TakeBoth, k.EditValue, k.Apply, k.ExternalEditor},
+	if p.editing {
+		return [][]key.Binding{p.ShortHelp()}
 	}
+	c, col, ok := p.current()
+	if !ok {
+		return nil
+	}
+	var move []key.Binding
+	if !isDelete(c) && len(c.Fields) > 1 {
+		move = append(move, p.fields.Bindings()[:2]...)
+	}
+	if len(p.list) > 1 {
+		move = append(move, k.NextConflict, k.PrevConflict)
+	}
+	var cols [][]key.Binding
+	if len(move) > 0 {
+		cols = append(cols, move)
+	}
+	if isDelete(c) {
+		return append(cols, []key.Binding{k.TakeMine, k.TakeTheirs, k.Apply})
+	}
+	more := []key.Binding{k.EditValue, k.Apply}
+	if slices.ContainsFunc(c.Fields, func(fc model.FieldConflict) bool {
+		f, ok := col.Field(fc.Field)
+		return ok && f.Type == model.TypeTags
+	}) {
+		more = append([]key.Binding{k.TakeBoth}, more...)
+	}
+	return append(cols, []key.Binding{k.TakeMine, k.TakeTheirs, k.AllMine, k.AllTheirs}, more)
 }
