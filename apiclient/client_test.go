@@ -323,3 +323,32 @@ func TestSlowChunkIsNotATimeout(t *testing.T) {
 		t.Fatalf("the chunk took %v, less than the timeout: the test proves nothing", d)
 	}
 }
+
+// TestLinkBroke: a connection cut mid-exchange or a timeout is the link's
+// failure (a smaller request may pass); an answer of the server's, one
+// that breaks the protocol, or a failure to connect at all is not.
+func TestLinkBroke(t *testing.T) {
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer cut.Close()
+	c, _ := NewClient(cut.URL, "tok", nil)
+	_, err := c.Pull(context.Background(), 0, 0, NoMark)
+	if !LinkBroke(err) {
+		t.Errorf("a connection cut before the answer: LinkBroke(%v) = false, want true", err)
+	}
+	for _, e := range []error{
+		&Error{Class: ClassFailing, Status: http.StatusInternalServerError, Err: errors.New("x")},
+		&Error{Class: ClassUnreachable, Err: errors.New("dial")},
+		protocolError("push answer has %d results for %d ops", 1, 2),
+		errors.New("x"),
+		nil,
+	} {
+		if LinkBroke(e) {
+			t.Errorf("LinkBroke(%v) = true, want false", e)
+		}
+	}
+}

@@ -245,14 +245,31 @@ func Undelivered(err error) bool {
 	return false
 }
 
+// LinkBroke reports whether err is an exchange the link broke before a
+// whole answer came: a connection cut or reset once it was made, an
+// answer that ended early, a timeout. Unlike an answer of the server's
+// (even a refusal) or a failure to connect at all, it may mean the request
+// was more than the link could carry: a smaller one may get through.
+func LinkBroke(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 0 || e.Class != ClassFailing || e.Err == nil {
+		return false
+	}
+	return !errors.Is(e.Err, errProtocol)
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// errProtocol marks the cause of a protocolError: the answer came whole,
+// so the link is not to blame (LinkBroke).
+var errProtocol = errors.New("protocol broken")
+
 // protocolError is a 2xx answer that breaks the protocol: the server (or
 // something in between) is failing.
 func protocolError(format string, args ...any) *Error {
-	err := fmt.Errorf(format, args...)
+	err := fmt.Errorf("%w: %s", errProtocol, fmt.Sprintf(format, args...))
 	return &Error{Class: ClassFailing, Message: "The server sent an answer that does not follow the protocol.", Err: err}
 }

@@ -8,9 +8,10 @@ import "sync"
 const growAfter = 4
 
 // adaptiveSize is the number of records a pull page asks for, or of ops a
-// push batch carries. It halves after an exchange timed out (down to 1)
-// and doubles back towards its maximum after successes, so that a link
-// too slow for a full page still moves a smaller one instead of fetching
+// push batch carries. It halves after the link broke an exchange (a
+// timeout, a connection cut or reset mid-request: down to 1) and doubles
+// back towards its maximum after successes, so that a link too slow or
+// too flaky for a full page still moves a smaller one instead of fetching
 // and abandoning the same page forever.
 type adaptiveSize struct {
 	mu   sync.Mutex
@@ -38,27 +39,41 @@ func (a *adaptiveSize) full() bool {
 	return a.n == a.max
 }
 
-// timedOut halves the size after an exchange of n things timed out. An
-// exchange smaller than the current size (a short last page, a batch
-// split) says nothing about the current size, beyond that n is too much.
-func (a *adaptiveSize) timedOut(n int) {
+// restore starts again from a size an earlier process learned, within
+// today's maximum (the configured batch may have changed since).
+func (a *adaptiveSize) restore(n int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.n = max(1, min(a.n, n)/2)
+	a.n = min(a.max, max(1, n))
 	a.wins = 0
 }
 
+// shrink halves the size after the link broke an exchange of n things,
+// and reports whether the size changed. An exchange smaller than the
+// current size (a short last page, a batch split) says nothing about the
+// current size, beyond that n is too much.
+func (a *adaptiveSize) shrink(n int) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.n
+	a.n = max(1, min(a.n, n)/2)
+	a.wins = 0
+	return a.n != old
+}
+
 // succeeded counts a successful exchange and grows the size after
-// growAfter of them in a row.
-func (a *adaptiveSize) succeeded() {
+// growAfter of them in a row; it reports whether the size changed.
+func (a *adaptiveSize) succeeded() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.n == a.max {
-		return
+		return false
 	}
 	a.wins++
 	if a.wins >= growAfter {
 		a.n = min(a.max, a.n*2)
 		a.wins = 0
+		return true
 	}
+	return false
 }

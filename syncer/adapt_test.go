@@ -6,13 +6,13 @@ func TestAdaptiveSizeShrinksToOneAndGrowsBack(t *testing.T) {
 	a := newAdaptiveSize(500)
 	var seen []int
 	for a.size() > 1 {
-		a.timedOut(a.size())
+		a.shrink(a.size())
 		seen = append(seen, a.size())
 	}
 	if want := []int{250, 125, 62, 31, 15, 7, 3, 1}; len(seen) != len(want) {
 		t.Fatalf("shrinking from 500: %v, want %v", seen, want)
 	}
-	a.timedOut(1)
+	a.shrink(1)
 	if a.size() != 1 {
 		t.Fatalf("after a timeout at 1 the size is %d, want it to stay 1", a.size())
 	}
@@ -34,16 +34,16 @@ func TestAdaptiveSizeShrinksToOneAndGrowsBack(t *testing.T) {
 		t.Fatalf("after many successes the size is %d, want it back at 500", a.size())
 	}
 	// A timed-out exchange smaller than the size halves from its own size.
-	a.timedOut(40)
+	a.shrink(40)
 	if a.size() != 20 {
 		t.Fatalf("a 40-record page timed out at size 500: size %d, want 20", a.size())
 	}
 	// A failure resets the run of successes.
 	a = newAdaptiveSize(8)
-	a.timedOut(8)
+	a.shrink(8)
 	a.succeeded()
 	a.succeeded()
-	a.timedOut(8)
+	a.shrink(8)
 	for range growAfter - 1 {
 		a.succeeded()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"casefile/apiclient"
@@ -36,6 +37,7 @@ func (r *run) push() error {
 	if err := r.learnHead(); err != nil {
 		return err
 	}
+	r.recallBatch()
 	var sent, answered *pushSend // on the server; answered, not yet applied
 	for {
 		if err := r.nctx.Err(); err != nil {
@@ -342,14 +344,49 @@ func (r *run) settle(p *pushSend) error {
 }
 
 // adapt sizes the next exchange of its kind after one of n things ended
-// with err: smaller after a timeout, larger again after successes.
+// with err: smaller after the link broke it (a cut or reset connection
+// fails a large push on a flaky link as surely as a timeout does), larger
+// again after successes. An answer of the server's, even a refusal, or a
+// failure to connect at all says nothing about the size.
 func (r *run) adapt(a *adaptiveSize, what string, n int, err error) {
+	changed := false
 	switch {
 	case err == nil:
-		a.succeeded()
-	case apiclient.TimedOut(err):
-		a.timedOut(n)
-		r.s.log.Info("exchange timed out: asking for less", "what", what, "size", n, "next", a.size())
+		changed = a.succeeded()
+	case apiclient.LinkBroke(err):
+		changed = a.shrink(n)
+		r.s.log.Info("the link broke the exchange: asking for less", "what", what, "size", n, "next", a.size(), "err", err)
+	}
+	if changed && a == r.s.batchSize {
+		r.rememberBatch()
+	}
+}
+
+// recallBatch starts the first push of this syncer at the batch size an
+// earlier one learned: on a link that cuts long requests, every new
+// process would otherwise send the full batch the link cut the last time.
+func (r *run) recallBatch() {
+	if r.s.batchRecalled {
+		return
+	}
+	r.s.batchRecalled = true
+	v, err := r.s.db.Meta(r.ctx, MetaPushBatch)
+	if err != nil {
+		r.s.log.Warn("read the learned push batch size", "err", err)
+		return
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		r.s.batchSize.restore(n)
+	}
+}
+
+// rememberBatch keeps the push batch size for the next process. A size
+// back at its maximum is kept too, so that a stale small one is not read
+// back later.
+func (r *run) rememberBatch() {
+	n := r.s.batchSize.size()
+	if err := r.s.db.SetMeta(context.WithoutCancel(r.ctx), MetaPushBatch, strconv.Itoa(n)); err != nil {
+		r.s.log.Warn("remember the push batch size", "size", n, "err", err)
 	}
 }
 

@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
 	"casefile/apiclient"
+	"casefile/internal/faultproxy"
 	"casefile/model"
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/syncer"
 )
@@ -199,4 +202,73 @@ func TestStallingLinkShrinksBatches(t *testing.T) {
 		}
 	}
 	assertMirrors(t, a)
+}
+
+// TestCuttingLinkShrinksBatches: on a link that cuts any push larger than
+// a few ops (the connection reset mid-upload, long before a timeout), each
+// cut makes the next batch smaller until one gets through, and the size
+// learned is kept in the local database: every run here is a new process,
+// as each `casefile sync` is, and the queue still drains. A batch used to
+// shrink only after a timeout, and each process started at the full size
+// the link had just cut, so nothing was ever pushed.
+func TestCuttingLinkShrinksBatches(t *testing.T) {
+	w := newWorld(t)
+	alice := w.srv.NewUser(t, "alice", server.RoleMember)
+	a := w.newDevice("a", alice)
+	slowLinkNotes(a, 12, 3000)
+	w.proxy.SetRule(func(path string, body []byte) (faultproxy.Fault, bool) {
+		if path == protocol.PathPush && len(body) > 10_000 { // three notes fit, six do not
+			return faultproxy.Reset, true
+		}
+		return "", false
+	})
+	runs := 0
+	for ; len(a.outbox()) > 0; runs++ {
+		if runs == 10 {
+			t.Fatalf("%d op(s) still queued after %d runs over a cutting link", len(a.outbox()), runs)
+		}
+		if _, err := a.s.RunOnce(context.Background()); err != nil && !apiclient.LinkBroke(err) {
+			t.Fatalf("push over a cutting link: %v, want only cut connections", err)
+		}
+		a.close()
+		a.open(w.proxy.URL)
+	}
+	if w.proxy.Faults()[faultproxy.Reset] == 0 {
+		t.Fatal("no push was cut: the link did not cut a full batch")
+	}
+	v, err := a.db.Meta(context.Background(), syncer.MetaPushBatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := strconv.Atoi(v); err != nil || n < 1 || n >= syncer.DefaultBatchSize {
+		t.Fatalf("remembered push batch %q, want a size below the full %d", v, syncer.DefaultBatchSize)
+	}
+
+	// More notes, a new process: it starts from the size the link taught,
+	// not from the full batch, and a run or two pushes them all.
+	slowLinkNotes(a, 12, 3000)
+	cutsBefore := w.proxy.Faults()[faultproxy.Reset]
+	a.close()
+	a.open(w.proxy.URL)
+	for range 2 {
+		a.s.RunOnce(context.Background()) //nolint:errcheck // the queue says how it went
+		a.close()
+		a.open(w.proxy.URL)
+	}
+	if left := a.outbox(); len(left) != 0 {
+		t.Fatalf("%d op(s) still queued after two runs that began with the remembered size", len(left))
+	}
+	if cuts := w.proxy.Faults()[faultproxy.Reset] - cutsBefore; cuts > 1 {
+		t.Errorf("%d pushes cut after the size was learned, want at most one", cuts)
+	}
+	w.proxy.SetRule(nil)
+	recs := serverRecords(t, alice)
+	if len(recs) != 26 {
+		t.Errorf("the server holds %d records, want 26", len(recs))
+	}
+	for id, r := range recs {
+		if r.Version != 1 {
+			t.Errorf("record %s at version %d, want 1: an op applied twice", id, r.Version)
+		}
+	}
 }

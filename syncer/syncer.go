@@ -29,6 +29,10 @@ const (
 	// MetaFullPullMark is the compaction mark the running full pull began
 	// under: its later pages name it (see protocol.PullMark).
 	MetaFullPullMark = "full_pull_mark"
+	// MetaPushBatch is the push batch size the link allowed last, as a
+	// decimal: each `casefile sync` is a process of its own, and one that
+	// started at the full size would send again the batch the link cut.
+	MetaPushBatch = "push_batch"
 )
 
 // Options configure a Syncer. Server and Token come from credentials.json.
@@ -88,10 +92,13 @@ type Syncer struct {
 	log  *slog.Logger
 	link *link
 
-	// pageSize and batchSize adapt to the link: they shrink after a
-	// timed-out exchange and grow back after successes. fullPageSize is
-	// pageSize for a full pull (a first sync, a resync).
+	// pageSize and batchSize adapt to the link: they shrink after an
+	// exchange the link broke and grow back after successes. fullPageSize
+	// is pageSize for a full pull (a first sync, a resync). batchSize is
+	// kept in the database (MetaPushBatch) and read back by the first
+	// push of this syncer, once batchRecalled says so (guarded by cycleMu).
 	pageSize, fullPageSize, batchSize *adaptiveSize
+	batchRecalled                     bool
 
 	events chan Event
 	wake   chan struct{} // a cycle is wanted; buffered, so wakes coalesce
