@@ -76,13 +76,19 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		rep.Notes = append(rep.Notes, "the saved server address is unusable: "+err.Error())
 		client = nil
 	default:
+		// A damaged cursor (which the local checks name) is no question
+		// for the server: its head is asked from 0.
+		from := st.Cursor
+		if st.CursorErr != nil {
+			from = 0
+		}
 		cctx, cancel := context.WithTimeout(ctx, doctorTimeout)
-		head, tooOld, perr := serverHead(cctx, client, st.Cursor)
+		head, tooOld, perr := serverHead(cctx, client, from)
 		cancel()
 		switch {
 		case perr == nil:
 			rep.ServerHead = head
-			if st.Cursor > head {
+			if st.CursorErr == nil && st.Cursor > head {
 				cursorProblem = fmt.Sprintf("the sync cursor (%d) is ahead of the server's last change (%d): the server was reset or restored; run 'casefile doctor --repair'", st.Cursor, head)
 			} else if tooOld {
 				rep.Notes = append(rep.Notes, "the server no longer keeps changes that old: the next sync reads everything again")
@@ -128,6 +134,13 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		}
 		remaining = after.Problems
 		rep.Remaining = remaining
+		// The cursor the repair left (reset, or moved by its pull), not
+		// the one it found.
+		st, err := db.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("read sync status: %w", err)
+		}
+		rep.Cursor = st.Cursor
 	}
 	return finishDoctor(env, rep, *repair, *asJSON, remaining)
 }

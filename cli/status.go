@@ -60,6 +60,9 @@ type statusReport struct {
 	// Problem says why the saved login does not work (expired, revoked,
 	// or another user's token); empty when it works or was not asked.
 	Problem string `json:"problem,omitempty"`
+	// Damage names damage in the local database that stops syncing, with
+	// its fix; empty when there is none.
+	Damage string `json:"damage,omitempty"`
 }
 
 func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -89,6 +92,9 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		UploadsWaiting:  st.UploadsWaiting,
 		UploadsFailed:   st.UploadsFailed,
 		DownloadsFailed: st.DownloadsFailed,
+	}
+	if st.CursorErr != nil {
+		rep.Damage = st.CursorErr.Error()
 	}
 	if !st.LastSync.IsZero() {
 		t := st.LastSync
@@ -192,6 +198,9 @@ func printStatus(env *Env, rep statusReport) error {
 	}
 	if rep.Failed > 0 {
 		fmt.Fprintf(w, "Failed:     %d refused by the server (run 'casefile queue', then retry or discard)\n", rep.Failed)
+	}
+	if rep.Damage != "" {
+		fmt.Fprintf(w, "Damage:     %s\n", safetext.Line(rep.Damage))
 	}
 	if rep.UploadsWaiting+rep.UploadsFailed+rep.DownloadsFailed > 0 {
 		fmt.Fprintf(w, "Files:      %d to upload, %d refused by the server, %d could not be downloaded (run 'casefile files')\n",

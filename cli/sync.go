@@ -225,6 +225,10 @@ func syncError(err error, timeout time.Duration) error {
 		return &ExitError{Code: exitUnreachable, Err: errors.New("the sync was interrupted; your changes are kept and the next sync continues")}
 	case errors.Is(err, syncer.ErrWorkOffline):
 		return &ExitError{Code: exitUnreachable, Err: err}
+	case errors.Is(err, localdb.ErrBadCursor):
+		// Damage on this computer: neither the server nor time will
+		// mend it, so it is no "unreachable" (3) to wait out.
+		return &ExitError{Code: 1, Err: err}
 	}
 	var e *apiclient.Error
 	if errors.As(err, &e) {

@@ -159,7 +159,10 @@ type Status struct {
 	OutboxOps     int                     `json:"outbox_ops"`
 	OldestPending time.Time               `json:"oldest_pending"` // zero when nothing waits
 	Cursor        int64                   `json:"cursor"`
-	LastSync      time.Time               `json:"last_sync"`
+	// CursorErr is set, matching ErrBadCursor, when the stored cursor is
+	// damaged; Cursor then holds what could be read of it.
+	CursorErr error     `json:"-"`
+	LastSync  time.Time `json:"last_sync"`
 	// Attached files of records not deleted: uploads still to be sent,
 	// and uploads and downloads that failed for good (the server refused
 	// the file, or its bytes cannot be had), until retried or detached.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -303,8 +302,9 @@ func (db *DB) checkCursor(ctx context.Context, tx *sql.Tx, rep *Report, repair b
 	if err != nil || cur == "" {
 		return err
 	}
-	if n, perr := strconv.ParseInt(cur, 10, 64); perr != nil || n < 0 {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("the sync cursor %q is not a valid position", cur))
+	if _, perr := parseCursor(cur); perr != nil {
+		// The repair's reset, which every repair runs, mends it.
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the sync cursor %q is not a valid position: the device cannot pull until it is reset", cur))
 	}
 	return nil
 }

@@ -15,6 +15,25 @@ const (
 	metaResync   = MetaResync
 )
 
+// ErrBadCursor is a sync cursor in the local database that no server
+// gives: not a whole number, or below 0. It is damage here, not a fault of
+// the link or the server, and asking the server again cannot mend it;
+// `casefile doctor --repair` does, by pulling everything again.
+var ErrBadCursor = errors.New("the sync cursor in the local database is damaged")
+
+// parseCursor reads the stored pull cursor: 0 when unset (nothing pulled
+// yet), an error matching ErrBadCursor when it is no position at all.
+func parseCursor(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return n, fmt.Errorf("%w (it reads %q): run 'casefile doctor --repair' to pull everything again from the server; changes saved offline are kept", ErrBadCursor, v)
+	}
+	return n, nil
+}
+
 // MetaServerHead is the setting that holds the highest change sequence
 // the server has told this device (in push, pull and health answers), as
 // a decimal. It only grows.

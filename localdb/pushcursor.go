@@ -26,7 +26,12 @@ func (db *DB) PushCursor(ctx context.Context) (cursor int64, ok bool, err error)
 	if resync.String == "1" {
 		return 0, false, nil
 	}
-	cursor, _ = strconv.ParseInt(cur.String, 10, 64)
+	// A damaged cursor named in a push would have the server refuse the
+	// push, as if the ops were at fault.
+	cursor, err = parseCursor(cur.String)
+	if err != nil {
+		return 0, false, err
+	}
 	return cursor, true, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -336,7 +335,7 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Cursor, _ = strconv.ParseInt(cursor, 10, 64)
+	st.Cursor, st.CursorErr = parseCursor(cursor)
 	last, err := getMeta(ctx, db.r, metaLastSync)
 	if err != nil {
 		return st, err

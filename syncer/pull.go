@@ -18,6 +18,12 @@ func (r *run) pull() error {
 	if err != nil {
 		return fmt.Errorf("read cursor: %w", err)
 	}
+	if st.CursorErr != nil {
+		// Damage here: asking the server from it would only have the
+		// server refuse, and the person told to wait for a server that is
+		// fine.
+		return st.CursorErr
+	}
 	cursor := st.Cursor
 	progress := cursor == 0 // an initial sync shows progress from the first page
 	if cursor == 0 {
