@@ -99,3 +99,20 @@ func TestDataDirPrecedence(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsRefusedWhereWritten: a port no server can have and another
+// user's home are refused by login and --data with the reason, instead of
+// a failed dial at each sync or a directory named "~bob" in the working
+// directory.
+func TestSettingsRefusedWhereWritten(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.run("login", "--server", "http://127.0.0.1:99999", "--user", "alice")
+	if r.code != 2 || !strings.Contains(r.stderr, "1 to 65535") {
+		t.Errorf("login to port 99999: exit %d\n%s", r.code, r.stderr)
+	}
+	r = h.run("--data", "~nobody-here/x", "list", "note")
+	if r.code == 0 || !strings.Contains(r.stderr, "--data") || !strings.Contains(r.stderr, "another user's home") {
+		t.Errorf("--data ~nobody-here/x: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -101,6 +101,9 @@ func checkServerURL(s string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return "", usageError("--server must be a URL such as http://127.0.0.1:8750, not %q", s)
 	}
+	if err := config.CheckServerPort(u); err != nil {
+		return "", usageError("--server: %v", err)
+	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
 

@@ -56,7 +56,7 @@ func loadConfig(env *Env) (config.Config, error) {
 	if env.DataDir != "" {
 		dir, err := config.ExpandHome(env.DataDir)
 		if err != nil {
-			return config.Config{}, err
+			return config.Config{}, fmt.Errorf("--data: %w", err)
 		}
 		cfg.DataDir = dir
 	}

@@ -46,12 +46,35 @@ func checkServer(s string) (string, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("the server URL cannot carry a query or fragment: %q", s)
 	}
+	if err := CheckServerPort(u); err != nil {
+		return "", err
+	}
 	return strings.TrimRight(s, "/"), nil
 }
 
-// ExpandHome replaces a leading "~/" with the user's home directory.
+// CheckServerPort refuses a server URL whose port is not one from 1 to
+// 65535. url.Parse takes any run of digits, and such a URL would fail only
+// at each sync, as a server that cannot be reached.
+func CheckServerPort(u *url.URL) error {
+	p := u.Port()
+	if p == "" {
+		return nil // the scheme's own port
+	}
+	if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("the port must be a number from 1 to 65535, not %s: %q", p, u.Redacted())
+	}
+	return nil
+}
+
+// ExpandHome replaces a leading "~/" (or a lone "~") with the user's home
+// directory. Another user's home ("~bob/x") is refused: Casefile does not
+// look users up, and kept as it is the path would make a directory named
+// "~bob" wherever the command runs, which is never what was meant.
 func ExpandHome(p string) (string, error) {
 	if p != "~" && !strings.HasPrefix(p, "~/") {
+		if strings.HasPrefix(p, "~") {
+			return "", fmt.Errorf("%q names another user's home directory (~user), which Casefile does not expand: write the full path, or start it with ~/ for your own home", p)
+		}
 		return p, nil
 	}
 	home, err := os.UserHomeDir()
@@ -66,6 +89,25 @@ func checkDataDir(s string) (string, error) {
 		return "", nil
 	}
 	return ExpandHome(s)
+}
+
+// checkFileDir checks a directory named in the config file, which must be
+// absolute once "~/" is expanded. A relative one is refused rather than
+// read against the working directory (a command run from another
+// directory would find no data, as if it were gone) or against the config
+// file's directory (data_dir = "data" would then put the database among
+// the settings, and mean something else than the same path given in
+// CASEFILE_DATA or --data, which are relative to the working directory as
+// a shell's paths are).
+func checkFileDir(s string) (string, error) {
+	d, err := checkDataDir(s)
+	if err != nil || d == "" {
+		return d, err
+	}
+	if !filepath.IsAbs(d) {
+		return "", fmt.Errorf("%q is a relative path, which each command would read from the directory it runs in: write the full path (like /home/ana/casefile) or start it with ~/", s)
+	}
+	return d, nil
 }
 
 // CheckListenAddr checks an address to listen on, host:port with a

@@ -329,3 +329,57 @@ func TestDropFolderSettings(t *testing.T) {
 		t.Fatalf("a string for a bool: %v", err)
 	}
 }
+
+// TestFileDirsMustBeAbsolute: a relative data_dir or drop_folder in the
+// file would be read against whatever directory a command runs in (the
+// data seeming gone when run from another), and "~bob/x" used to make a
+// directory named "~bob" there: both are refused, naming the key. The
+// environment keeps a relative path relative to the working directory,
+// as shells expect.
+func TestFileDirsMustBeAbsolute(t *testing.T) {
+	for _, tc := range []struct{ body, key, want string }{
+		{`data_dir = "rel/dir"`, "data_dir", "relative path"},
+		{`data_dir = "./here"`, "data_dir", "relative path"},
+		{`data_dir = "~bob/x"`, "data_dir", "another user's home"},
+		{`drop_folder = "Inbox"`, "drop_folder", "relative path"},
+		{`drop_folder = "~bob/Inbox"`, "drop_folder", "another user's home"},
+	} {
+		path := writeFile(t, tc.body)
+		_, _, err := LoadEnv(path, noEnv)
+		if err == nil || !strings.Contains(err.Error(), path+": "+tc.key+": ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want one naming the key and saying %q", tc.body, err, tc.want)
+		}
+	}
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvData {
+				return v
+			}
+			return ""
+		}
+	}
+	cfg, _, err := LoadEnv(filepath.Join(t.TempDir(), "none.toml"), env("rel/dir"))
+	if err != nil || cfg.DataDir != "rel/dir" {
+		t.Errorf("%s=rel/dir: %q, %v; want it kept relative to the working directory", EnvData, cfg.DataDir, err)
+	}
+	if _, _, err := LoadEnv(filepath.Join(t.TempDir(), "none.toml"), env("~bob/x")); err == nil || !strings.HasPrefix(err.Error(), EnvData+": ") {
+		t.Errorf("%s=~bob/x: err = %v, want it refused naming the variable", EnvData, err)
+	}
+}
+
+// TestServerPortInRange: a port outside 1–65535 parses as a URL but can
+// never be dialled; it is refused where it is written.
+func TestServerPortInRange(t *testing.T) {
+	for _, s := range []string{"http://host:99999", "https://host:0", "http://[::1]:65536"} {
+		path := writeFile(t, `server = "`+s+`"`)
+		_, _, err := LoadEnv(path, noEnv)
+		if err == nil || !strings.Contains(err.Error(), path+": server: ") || !strings.Contains(err.Error(), "1 to 65535") {
+			t.Errorf("server = %q: err = %v, want the port refused", s, err)
+		}
+	}
+	for _, s := range []string{"http://host:1", "https://host:65535", "https://host", "http://[::1]:8750/casefile"} {
+		if _, err := checkServer(s); err != nil {
+			t.Errorf("server = %q: %v", s, err)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 		case "server":
 			c.Server, err = checkedStr(v, checkServer)
 		case "data_dir":
-			c.DataDir, err = checkedStr(v, checkDataDir)
+			c.DataDir, err = checkedStr(v, checkFileDir)
 		case "theme":
 			c.Theme, err = checkedStr(v, checkTheme)
 		case "sync_interval":
@@ -113,7 +113,7 @@ func (c *Config) parse(path string, data []byte) ([]string, error) {
 		case "drop_folder":
 			c.DropFolder, err = str(v)
 			if err == nil && c.DropFolder != DropFolderOff {
-				c.DropFolder, err = checkDataDir(c.DropFolder)
+				c.DropFolder, err = checkFileDir(c.DropFolder)
 			}
 		case "drop_keep_originals":
 			var ok bool
