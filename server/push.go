@@ -70,7 +70,9 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	resp.Head, resp.Prior = head, &prior
 	if theirs := r.Header.Get(protocol.HeaderSchema); theirs != "" && theirs != s.schemaPrint {
 		for i := range resp.Results {
-			explainDrift(&resp.Results[i])
+			// One result per op, in order: a batch with an op that failed
+			// was answered 500 above.
+			explainDrift(&resp.Results[i], req.Ops[i].Collection, s.schema)
 			texts[i] = nil // it may have rewritten the result: encode it again
 		}
 	}
