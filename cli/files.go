@@ -143,9 +143,17 @@ func runFiles(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		}
 		return printJSON(env.Stdout, out)
 	}
+	recordIDs := make([]string, len(list))
+	for i, f := range list {
+		recordIDs[i] = f.RecordID
+	}
+	short, err := db.ShortIDs(ctx, recordIDs, shortIDLen)
+	if err != nil {
+		return err
+	}
 	t := newTable(env.Stdout, "ID", "NAME", "SIZE", "STATE", "RECORD")
 	for _, f := range list {
-		t.row(f.ID, f.Name, byteSize(f.Size), f.StateText(), shortID(f.RecordID))
+		t.row(f.ID, f.Name, byteSize(f.Size), f.StateText(), short[f.RecordID])
 	}
 	return t.flush()
 }

@@ -66,13 +66,11 @@ func oneLine(s string, max int) string {
 // header turns a field label into a column heading.
 func header(label string) string { return strings.ToUpper(label) }
 
-// shortID is the first block of an id, enough to tell ops apart on screen.
-func shortID(id string) string {
-	if i := strings.IndexByte(id, '-'); i > 0 {
-		return id[:i]
-	}
-	return id
-}
+// shortIDLen is the fewest characters of an id a table shows: as many as
+// the first block of a UUIDv7, lengthened where the database holds another
+// id that starts the same (localdb.DB.ShortIDs), so that what is shown
+// names one record and commands take it back.
+const shortIDLen = 8
 
 // opStateLabel is an op state as people read it.
 func opStateLabel(s localdb.OpState) string {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -248,6 +249,8 @@ type shownRecord struct {
 	model.Record
 	Queue   []localdb.OutboxOp     `json:"queue"`
 	Journal []localdb.JournalEntry `json:"journal"`
+	// opIDs are the queued ops' ids as shown: as short as names each one.
+	opIDs map[string]string
 }
 
 func runShow(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
@@ -284,6 +287,13 @@ func runShow(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if *asJSON {
 		return printJSON(env.Stdout, out)
 	}
+	opIDs := make([]string, len(out.Queue))
+	for i, op := range out.Queue {
+		opIDs[i] = op.OpID
+	}
+	if out.opIDs, err = db.ShortOpIDs(ctx, opIDs, shortIDLen); err != nil {
+		return err
+	}
 	return writeRecord(env.Stdout, col, out)
 }
 
@@ -319,7 +329,7 @@ func writeRecord(w io.Writer, col *model.Collection, r shownRecord) error {
 	if len(r.Queue) > 0 {
 		fmt.Fprintf(w, "\nWaiting to sync:\n")
 		for _, op := range r.Queue {
-			fmt.Fprintf(w, "  %s (op %s): %s, %s\n", op.Kind, shortID(op.OpID), opStateLabel(op.State), attempts(op.Attempts))
+			fmt.Fprintf(w, "  %s (op %s): %s, %s\n", op.Kind, cmp.Or(r.opIDs[op.OpID], op.OpID), opStateLabel(op.State), attempts(op.Attempts))
 			if op.LastError != "" {
 				fmt.Fprintf(w, "    last error: %s\n", safetext.Line(op.LastError))
 			}

@@ -2,6 +2,7 @@ package localdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -93,4 +94,53 @@ func (db *DB) resolvePrefix(ctx context.Context, prefix, query string, records b
 		e.Candidates = found[:maxCandidates]
 	}
 	return "", e
+}
+
+// ShortIDs returns, for each of ids, the shortest start of it (at least
+// least characters) that ResolveID expands to that record alone on this
+// device; the whole id when nothing shorter will do. A fixed cut will
+// not: the first block of a UUIDv7 is its time, which every record made
+// in the same minute or so shares.
+func (db *DB) ShortIDs(ctx context.Context, ids []string, least int) (map[string]string, error) {
+	return db.shortIDs(ctx, ids, least, "SELECT (SELECT max(id) FROM records WHERE id < ?1), (SELECT min(id) FROM records WHERE id > ?1)")
+}
+
+// ShortOpIDs is ShortIDs for op ids of the outbox, as ResolveOpID takes them.
+func (db *DB) ShortOpIDs(ctx context.Context, ids []string, least int) (map[string]string, error) {
+	return db.shortIDs(ctx, ids, least, "SELECT (SELECT max(op_id) FROM outbox WHERE op_id < ?1), (SELECT min(op_id) FROM outbox WHERE op_id > ?1)")
+}
+
+// shortIDs cuts each id just past the characters it shares with its
+// neighbours in id order (query reads them): no other id can share more
+// of it than one of those two does.
+func (db *DB) shortIDs(ctx context.Context, ids []string, least int, query string) (map[string]string, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("shorten ids: %w", err)
+	}
+	defer db.leave()
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		if _, done := out[id]; done {
+			continue
+		}
+		var prev, next sql.NullString
+		if err := db.r.QueryRowContext(ctx, query, id).Scan(&prev, &next); err != nil {
+			return nil, fmt.Errorf("shorten ids: %w", mapErr(err))
+		}
+		n := max(least, sharedPrefix(id, prev.String)+1, sharedPrefix(id, next.String)+1)
+		if n < len(id) && id[n-1] == '-' {
+			n++ // a start ending in a dash reads as cut short
+		}
+		out[id] = id[:min(n, len(id))]
+	}
+	return out, nil
+}
+
+// sharedPrefix is how many leading bytes a and b share.
+func sharedPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
