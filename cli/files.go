@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"casefile/apiclient"
@@ -16,6 +17,7 @@ import (
 	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/localfiles"
+	"casefile/model"
 	"casefile/transfer"
 	"casefile/vault"
 )
@@ -95,12 +97,49 @@ func runAttach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if pos[0], err = resolveRecord(ctx, db, pos[0]); err != nil {
 		return err
 	}
+	// Every file is checked before any is attached: a bad one among
+	// several must not leave those before it attached and the rest not.
+	for _, path := range pos[1:] {
+		if err := attachable(db.Schema(), path); err != nil {
+			return fmt.Errorf("%w; nothing was attached", err)
+		}
+	}
+	var attached []string
 	for _, path := range pos[1:] {
 		rec, err := transfer.AttachPath(ctx, db, files, pos[0], path)
 		if err != nil {
-			return recordError(pos[0], err)
+			// A failure the checks could not foresee (the file changed or
+			// the disk filled since): say what is attached already.
+			err = fmt.Errorf("attach %q: %w", path, recordError(pos[0], err))
+			if len(attached) > 0 {
+				err = fmt.Errorf("%w; attached before it: %s", err, strings.Join(attached, ", "))
+			}
+			return err
 		}
+		attached = append(attached, fmt.Sprintf("%q", filepath.Base(path)))
 		fmt.Fprintln(env.Stdout, rec.ID)
+	}
+	return nil
+}
+
+// attachable checks that path names a regular file whose name the schema
+// takes as an attachment's name, naming the file in the error.
+func attachable(schema *model.Schema, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("attach %q: %w", path, errors.Unwrap(err))
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("attach %q: it is not a regular file", path)
+	}
+	col, ok := schema.Collection(model.AttachmentCollection)
+	if !ok {
+		return nil // Attach says so
+	}
+	if f, ok := col.Field("name"); ok {
+		if _, err := f.Normalize(filepath.Base(path)); err != nil {
+			return fmt.Errorf("attach %q: its name %w", path, err)
+		}
 	}
 	return nil
 }

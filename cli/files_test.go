@@ -257,3 +257,30 @@ func TestAttachRefusesWhatIsNotAFile(t *testing.T) {
 		t.Errorf("a refused attach left a file:\n%s", out)
 	}
 }
+
+// TestAttachChecksEveryNameFirst: among several files, one whose name
+// the schema refuses (a line break in it) is named in the error, and
+// nothing is attached: the files before it used to stay attached, with an
+// error that did not say which file it was about.
+func TestAttachChecksEveryNameFirst(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, note := h.seed()
+	dir := t.TempDir()
+	var paths []string
+	for _, name := range []string{"a.txt", "b\nc.txt", "d.txt"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+			t.Skipf("cannot make a file named %q here: %v", name, err)
+		}
+		paths = append(paths, p)
+	}
+	before := h.snapshot()
+	r := h.run(append([]string{"attach", note}, paths...)...)
+	if r.code == 0 || !strings.Contains(r.stderr, `b\nc.txt`) || !strings.Contains(r.stderr, "line break") {
+		t.Errorf("attach with a name holding a line break: exit %d\n%s%s\nwant the file named", r.code, r.stdout, r.stderr)
+	}
+	if strings.TrimSpace(r.stdout) != "" || h.snapshot() != before {
+		t.Errorf("a refused attach attached some files:\n%s\n%s", r.stdout, h.ok("files"))
+	}
+}
