@@ -72,9 +72,11 @@ func newEditorPane(sh *Shared, col *model.Collection, rec *model.Record, matterI
 		case model.TypeLongText:
 			ff.area = newAreaInput(sh.Styles, placeholder(f), inputText(sh, f, v))
 			ff.initial = ff.area.Value()
+			ff.escaped = inputText(sh, f, v) != sh.display(f, v)
 		default:
 			ff.line = newLineInput(sh.Styles, "", placeholder(f), inputText(sh, f, v))
 			ff.initial = ff.line.Value()
+			ff.escaped = inputText(sh, f, v) != sh.display(f, v)
 		}
 		p.fields = append(p.fields, ff)
 	}

@@ -29,6 +29,11 @@ type formField struct {
 	// is (a choice it does not list, a yes/no stored as something else)
 	// stays as it was.
 	touched bool
+	// escaped says the stored text holds characters the input shows as
+	// escapes (a control or bidi character as \x1b, \u202e): left alone
+	// it is saved as it was, edited it is saved as shown, and the field
+	// says so while focused.
+	escaped bool
 	err     string // the validation problem shown under the field
 }
 
@@ -204,6 +209,10 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 	}
 	if focused && ff.f.Type == model.TypeLongText {
 		out = append(out, strings.Repeat(" ", labelWidth+3)+s.Hint.Render(hint))
+	}
+	if focused && ff.escaped {
+		note := "holds hidden characters, shown as escapes: saved as it was unless you edit it, then as shown"
+		out = append(out, strings.Repeat(" ", labelWidth+3)+s.Hint.Render(truncate(note, iw)))
 	}
 	if ff.err != "" {
 		out = append(out, strings.Repeat(" ", labelWidth+3)+s.FieldError.Render(truncate("✗ "+ff.err, iw)))

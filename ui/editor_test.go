@@ -435,3 +435,23 @@ func TestUnsavedFormSaysWhatWasTyped(t *testing.T) {
 		t.Fatalf("UnsavedForm() = %q, %q, %v, %v", col, id, fields, ok)
 	}
 }
+
+// TestEditorSaysWhenTextHoldsHiddenCharacters: a field whose stored text
+// holds characters the input shows as escapes says so while focused, and
+// a field without them does not.
+func TestEditorSaysWhenTextHoldsHiddenCharacters(t *testing.T) {
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "M"})
+	mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Plain", "body": "line\x1b[1Aover"})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "right", "right", "e")
+	const note = "holds hidden characters, shown as escapes"
+	focusField(t, m, "title")
+	if v := ansi.Strip(m.View().Content); strings.Contains(v, note) {
+		t.Fatalf("a plain title is said to hold hidden characters:\n%s", v)
+	}
+	focusField(t, m, "body")
+	if v := ansi.Strip(m.View().Content); !strings.Contains(v, note) || !strings.Contains(v, `line\x1b[1Aover`) {
+		t.Fatalf("the body's escapes are not explained:\n%s", v)
+	}
+}
