@@ -285,3 +285,43 @@ func TestOddNamesDoNotStopTheFolder(t *testing.T) {
 		t.Fatalf("documents %q, want %q", got, want)
 	}
 }
+
+// TestRedropAfterDeleteImportsAgain: a file dropped again, same name and
+// bytes, after its document was deleted becomes a document again; before,
+// the note of the first import swallowed it (moved to imported/, no
+// document, nothing said).
+func TestRedropAfterDeleteImportsAgain(t *testing.T) {
+	f := newFixture(t)
+	w := f.watcher(false)
+	dir := f.folder(w)
+	contract := filepath.Join(dir, "contract.txt")
+	write(t, contract, "the same bytes")
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("imported %d, want 1", n)
+	}
+	recs, err := f.db.List(context.Background(), localdb.ListQuery{Collection: "document"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d documents, %v", len(recs), err)
+	}
+	if err := f.db.Delete(context.Background(), recs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	write(t, contract, "the same bytes")
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("the file dropped again after its document was deleted: imported %d, want 1", n)
+	}
+	if got := f.documents(); !slices.Equal(got, []string{"contract.txt"}) {
+		t.Fatalf("documents %q, want the contract once", got)
+	}
+	// Not deleted, the same file dropped once more is still a duplicate.
+	write(t, contract, "the same bytes")
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 0 {
+		t.Fatalf("a file whose document is there was imported again (%d)", n)
+	}
+}

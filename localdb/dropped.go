@@ -71,15 +71,22 @@ func (db *DB) blindDropPaths(ctx context.Context) error {
 	return mapErr(tx.Commit())
 }
 
+// liveImport is the condition on a drop_imports row d that its record is
+// still there: a person who deleted the document and drops the file again
+// wants it back, so an import whose record is deleted (or gone) no longer
+// keeps the same path and content out.
+const liveImport = `EXISTS (SELECT 1 FROM records r WHERE r.id = d.record_id AND r.deleted = 0)`
+
 // WasImported reports whether the file at path with this content was
-// imported already, and as which record.
+// imported already, as a record not deleted since, and as which record.
 func (db *DB) WasImported(ctx context.Context, path, hash string) (string, bool, error) {
 	if err := db.enter(); err != nil {
 		return "", false, fmt.Errorf("was imported: %w", err)
 	}
 	defer db.leave()
 	var id string
-	err := db.r.QueryRowContext(ctx, `SELECT record_id FROM drop_imports WHERE path = ? AND hash = ?`, db.dropKey(path), hash).Scan(&id)
+	err := db.r.QueryRowContext(ctx, `SELECT d.record_id FROM drop_imports d
+		WHERE d.path = ? AND d.hash = ? AND `+liveImport, db.dropKey(path), hash).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -89,7 +96,8 @@ func (db *DB) WasImported(ctx context.Context, path, hash string) (string, bool,
 // ImportDropped creates the record, its attachment, the upload and the
 // note that path was imported, all in one transaction and journaled: a
 // crash leaves either all of it or none. A file already imported with the
-// same content is not imported again (false).
+// same content is not imported again (false), unless its record has been
+// deleted since.
 func (db *DB) ImportDropped(ctx context.Context, in DropImport) (model.Record, bool, error) {
 	if err := db.enter(); err != nil {
 		return model.Record{}, false, fmt.Errorf("import dropped file: %w", err)
@@ -110,13 +118,21 @@ func (db *DB) ImportDropped(ctx context.Context, in DropImport) (model.Record, b
 	var rec model.Record
 	imported := false
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM drop_imports WHERE path = ? AND hash = ?`, db.dropKey(in.Path), in.File.SHA256).Scan(&one)
-		if err == nil {
+		var live bool
+		err := tx.QueryRowContext(ctx, `SELECT `+liveImport+` FROM drop_imports d WHERE d.path = ? AND d.hash = ?`,
+			db.dropKey(in.Path), in.File.SHA256).Scan(&live)
+		if err == nil && live {
 			return nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
+		}
+		if err == nil {
+			// Imported before as a record deleted since: the new record
+			// takes the note's place.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM drop_imports WHERE path = ? AND hash = ?`, db.dropKey(in.Path), in.File.SHA256); err != nil {
+				return err
+			}
 		}
 		w, err := newImportWriter(ctx, tx, db)
 		if err != nil {
