@@ -16,6 +16,7 @@ type FileState string
 // The file states.
 const (
 	FileQueued      FileState = "queued"            // waiting to move, up or down
+	FileRetrying    FileState = "retrying"          // a download failed for a passing reason; shown with it, tried again
 	FileUploading   FileState = "uploading"         // shown with its percentage
 	FileUploaded    FileState = "uploaded"          // attached here and on the server
 	FileDownloading FileState = "downloading"       // shown with its percentage
@@ -71,7 +72,7 @@ type FileInfo struct {
 }
 
 // StateText is the state as people read it: "uploading 45 %", "failed:
-// reason".
+// reason", "retrying: reason".
 func (f FileInfo) StateText() string {
 	switch f.State {
 	case FileUploading, FileDownloading:
@@ -82,6 +83,8 @@ func (f FileInfo) StateText() string {
 		return fmt.Sprintf("%s %d %%", f.State, pct)
 	case FileFailed:
 		return "failed: " + f.Error
+	case FileRetrying:
+		return "retrying: " + f.Error
 	}
 	return string(f.State)
 }
@@ -237,6 +240,13 @@ func scanFile(s rowScanner) (FileInfo, error) {
 		f.State, f.Done, f.Error = transferFileState(TransferState(upState.String), FileUploading), upDone.Int64, upErr.String
 	case downState.Valid:
 		f.State, f.Done, f.Error = transferFileState(TransferState(downState.String), FileDownloading), downDone.Int64, downErr.String
+		if f.State == FileQueued && f.Error != "" {
+			// Put back by TransferRetry (a cut, a restarting server, a
+			// file not uploaded yet): waiting to retry, not failed, which
+			// only TransferFailed decides. An upload in the same case is
+			// shown queued: its bytes are safe here whatever happens.
+			f.State = FileRetrying
+		}
 	case f.Local && origin.String == originAttached:
 		f.State = FileUploaded
 	case f.Local:
@@ -244,7 +254,9 @@ func scanFile(s rowScanner) (FileInfo, error) {
 	default:
 		f.State = FileOnServer
 	}
-	if f.State != FileFailed && f.Error != "" && !f.Local {
+	// An attachment whose fields do not make a file cannot move at all;
+	// a download waiting to retry keeps its state and shows its error.
+	if f.State != FileFailed && f.State != FileRetrying && f.Error != "" && !f.Local {
 		f.State = FileFailed
 	}
 	return f, nil

@@ -141,7 +141,7 @@ func (w *world) checkFiles() {
 		w.must(c.name+": list files", err)
 		for _, f := range list {
 			if !f.Local {
-				if f.State != localdb.FileQueued && f.State != localdb.FileFailed {
+				if f.State != localdb.FileQueued && f.State != localdb.FileRetrying && f.State != localdb.FileFailed {
 					w.violate("%s: file %s is %q at the end", c.name, f.ID, f.StateText())
 				}
 				w.stats.inc("files never uploaded", 1)

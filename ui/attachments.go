@@ -224,7 +224,7 @@ func (p *detailPane) filesLines(w int) []string {
 // fileStateLabel pairs a file's state with a symbol, never colour alone.
 func fileStateLabel(f localdb.FileInfo) string {
 	sym := map[localdb.FileState]string{
-		localdb.FileQueued: "◷", localdb.FileUploading: "↑", localdb.FileUploaded: "✓", localdb.FileDownloading: "↓",
+		localdb.FileQueued: "◷", localdb.FileRetrying: "◷", localdb.FileUploading: "↑", localdb.FileUploaded: "✓", localdb.FileDownloading: "↓",
 		localdb.FileOffline: "●", localdb.FileOnServer: "○", localdb.FileFailed: "✗",
 	}[f.State]
 	return sym + " " + safeLine(f.StateText())
