@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"casefile/model"
 )
@@ -80,12 +81,51 @@ func OpenDir(root string, opts ...Option) (*Dir, error) {
 	for _, o := range opts {
 		o(d)
 	}
+	if err := d.removeStale(time.Now()); err != nil {
+		return nil, fmt.Errorf("open file store: %w", err)
+	}
 	if d.Encrypted() {
 		if err := d.sealPlaintext(); err != nil {
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// staleAge is how long a file in tmp/ must have gone unwritten before
+// opening the store deletes it. An import writes its file as it reads the
+// source, chunk by chunk, and a partial's header is linked into place at
+// once, so a file untouched this long was left by a process killed in the
+// middle (kill -9, a power cut), not one still copying in another process.
+const staleAge = time.Hour
+
+// removeStale deletes what killed imports left in tmp/: nothing ever
+// finishes them, and a sealed one is as big as the file it copied.
+func (d *Dir) removeStale(now time.Time) error {
+	dir := filepath.Join(d.root, "tmp")
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // its import finished meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if now.Sub(info.ModTime()) < staleAge {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *Dir) path(hash string) (string, error) {

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"casefile/model"
 	"casefile/vault"
@@ -138,6 +141,44 @@ func TestEmptyFile(t *testing.T) {
 		defer r.Close()
 		if b, err := io.ReadAll(r); err != nil || len(b) != 0 {
 			t.Fatalf("read = %q, %v", b, err)
+		}
+	})
+}
+
+// TestOpenRemovesStaleLeftovers: what an import killed in the middle left
+// in tmp/ (a sealed one as big as its file) is deleted when the store
+// opens; a young file, an import another process is still writing, is
+// left alone. Before, leftovers stayed for good.
+func TestOpenRemovesStaleLeftovers(t *testing.T) {
+	modes(t, func(t *testing.T, open func(string) *Dir) {
+		root := t.TempDir()
+		open(root)
+		tmp := filepath.Join(root, "tmp")
+		old := time.Now().Add(-2 * staleAge)
+		for _, name := range []string{"import-111", "partial-222"} {
+			p := filepath.Join(tmp, name)
+			if err := os.WriteFile(p, bytes.Repeat([]byte(sealedMagic), 1000), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		young := filepath.Join(tmp, "import-333")
+		if err := os.WriteFile(young, []byte(sealedMagic+"half a header"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		open(root)
+		es, err := os.ReadDir(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, e := range es {
+			left = append(left, e.Name())
+		}
+		if !slices.Equal(left, []string{"import-333"}) {
+			t.Fatalf("tmp/ holds %q after opening; want only the import still being written", left)
 		}
 	})
 }
