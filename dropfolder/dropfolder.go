@@ -73,6 +73,10 @@ type Watcher struct {
 	mu      sync.Mutex
 	pending map[string]seen // path → last observation
 	folders map[string]string
+	// told: what the log has said of a path that is left where it is
+	// (not a regular file, still being written), said once while it
+	// stays so.
+	told map[string]string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -92,7 +96,7 @@ func New(db *localdb.DB, files localfiles.Store, opts Options) *Watcher {
 		opts.Logger = slog.Default()
 	}
 	return &Watcher{db: db, files: files, opts: opts, log: opts.Logger.With("component", "dropfolder"),
-		pending: map[string]seen{}, folders: map[string]string{}}
+		pending: map[string]seen{}, folders: map[string]string{}, told: map[string]string{}}
 }
 
 var unsafeName = regexp.MustCompile(`[^\p{L}\p{N} ,.&'()_-]+`)
@@ -169,9 +173,14 @@ func (w *Watcher) Folders(ctx context.Context) (map[string]string, error) {
 
 // ignored reports names that are not (yet) a file a person dropped:
 // hidden files and the temporary files of editors, browsers and copies.
+// Emacs saves unsaved work as #name# (and locks a file it edits with a
+// .#name link, hidden already).
 func ignored(name string) bool {
 	lower := strings.ToLower(name)
 	if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "~$") || strings.HasSuffix(name, "~") {
+		return true
+	}
+	if len(name) > 1 && strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#") {
 		return true
 	}
 	for _, ext := range []string{".tmp", ".part", ".partial", ".crdownload", ".download", ".swp", ".swx"} {
@@ -193,18 +202,25 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 	var ready []string
 	w.mu.Lock()
 	present := map[string]bool{}
+	told := map[string]string{}
 	for dir := range folders {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue // the folder went away meanwhile
 		}
 		for _, e := range entries {
-			if e.IsDir() || ignored(e.Name()) {
+			if ignored(e.Name()) || (e.IsDir() && e.Name() == ImportedDir) {
 				continue
 			}
 			p := filepath.Join(dir, e.Name())
 			info, err := e.Info()
-			if err != nil || !info.Mode().IsRegular() {
+			if err != nil {
+				continue // vanished meanwhile
+			}
+			if !info.Mode().IsRegular() {
+				// A person who put a link, a folder or a pipe here
+				// expected something of it: say once why nothing came.
+				w.tell(told, p, "a dropped entry is not a regular file; left as it is", "kind", kindOf(info.Mode()))
 				continue
 			}
 			present[p] = true
@@ -223,13 +239,48 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 			delete(w.pending, p) // vanished before it settled
 		}
 	}
+	obs := make(map[string]seen, len(ready))
+	for _, p := range ready {
+		obs[p] = w.pending[p]
+	}
+	w.mu.Unlock()
+	if len(ready) > 0 {
+		// Unchanged for the quiet time is not finished when the writer
+		// only paused (a scanner between pages, a stalled download):
+		// a file still open for writing waits until it is closed.
+		writing := openForWriting(w.opts.Root)
+		settled := ready[:0]
+		for _, p := range ready {
+			if info, err := os.Lstat(p); err == nil && writing(info) {
+				w.mu.Lock()
+				w.tell(told, p, "a dropped file is still open for writing; left until it is closed")
+				w.mu.Unlock()
+				continue
+			}
+			settled = append(settled, p)
+		}
+		ready = settled
+	}
+	w.mu.Lock()
+	for p, msg := range w.told {
+		if _, ok := told[p]; !ok && present[p] {
+			told[p] = msg // still here: a writer that pauses again is not said of again
+		}
+	}
+	w.told = told // a path gone since is said of anew if it comes back
 	w.mu.Unlock()
 	n := 0
 	for _, p := range ready {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		ok, err := w.importFile(ctx, p, folders[filepath.Dir(p)])
+		ok, err := w.importFile(ctx, p, folders[filepath.Dir(p)], obs[p])
+		if errors.Is(err, errChanged) {
+			// Left in place, still pending: the next pass sees it
+			// changed and waits for it to settle again.
+			w.log.Info("a dropped file changed while it was copied; left until it settles", "path", safetext.Line(p))
+			continue
+		}
 		var probs model.Problems
 		if errors.As(err, &probs) {
 			// This file's record cannot be made; the others go on, and
@@ -256,9 +307,38 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// importFile imports one settled file; false if it vanished or was
-// imported before.
-func (w *Watcher) importFile(ctx context.Context, path, matterID string) (bool, error) {
+// tell logs msg about path unless it was said in an earlier pass, and
+// notes it in told, this pass's list; the caller holds w.mu.
+func (w *Watcher) tell(told map[string]string, path, msg string, args ...any) {
+	told[path] = msg
+	if w.told[path] != msg {
+		w.log.Warn(msg, append([]any{"path", safetext.Line(path)}, args...)...)
+	}
+}
+
+// kindOf names what a non-regular entry is, for the log.
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsDir():
+		return "folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// errChanged: a file changed while it was copied; nothing was recorded.
+var errChanged = errors.New("the file changed while it was copied")
+
+// importFile imports one settled file, as the scan saw it (was); false if
+// it vanished or was imported before, errChanged if it changed meanwhile.
+func (w *Watcher) importFile(ctx context.Context, path, matterID string, was seen) (bool, error) {
 	// Opened without waiting, and checked again once open: the scan saw
 	// a regular file, but a named pipe put in its place would block the
 	// open, and the watcher with it, until a writer came.
@@ -267,12 +347,12 @@ func (w *Watcher) importFile(ctx context.Context, path, matterID string) (bool, 
 		return false, nil
 	}
 	if err != nil {
-		w.log.Warn("cannot read a dropped file", "path", path, "err", err)
+		w.log.Warn("cannot read a dropped file", "path", safetext.Line(path), "err", err)
 		return false, nil
 	}
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		w.log.Warn("a dropped file is not a regular file; left as it is", "path", path)
+		w.log.Warn("a dropped file is not a regular file; left as it is", "path", safetext.Line(path))
 		return false, nil
 	}
 	head := make([]byte, 512)
@@ -282,9 +362,18 @@ func (w *Watcher) importFile(ctx context.Context, path, matterID string) (bool, 
 		return false, nil
 	}
 	hash, size, err := w.files.Import(f)
+	after, serr := f.Stat()
 	f.Close()
 	if err != nil {
 		return false, fmt.Errorf("copy %s: %w", path, err)
+	}
+	// The copy is the file only if nothing wrote to it meanwhile and the
+	// path still names it: otherwise it is a half copy, and the original
+	// must stay where its writer (or the next pass) finds it.
+	if now, lerr := os.Lstat(path); serr != nil || lerr != nil || !os.SameFile(after, now) ||
+		after.Size() != size || size != was.size || !after.ModTime().Equal(was.mod) {
+		w.dropCopy(ctx, hash)
+		return false, errChanged
 	}
 	// A file's name may hold what a record's one-line fields do not: line
 	// breaks, other control characters, bytes that are not UTF-8. The
@@ -310,10 +399,21 @@ func (w *Watcher) importFile(ctx context.Context, path, matterID string) (bool, 
 	}
 	if !w.opts.KeepOriginals {
 		if err := moveImported(path); err != nil {
-			w.log.Warn("cannot move an imported file", "path", path, "err", err)
+			w.log.Warn("cannot move an imported file", "path", safetext.Line(path), "err", err)
 		}
 	}
 	return imported, nil
+}
+
+// dropCopy removes from the file store a copy no record was made of,
+// unless the device's database holds a file with the same bytes.
+func (w *Watcher) dropCopy(ctx context.Context, hash string) {
+	if known, err := w.db.HasLocalFile(ctx, hash); err != nil || known {
+		return
+	}
+	if err := w.files.Remove(hash); err != nil {
+		w.log.Warn("cannot remove the copy of a file that changed", "err", err)
+	}
 }
 
 // moveImported moves a file to its folder's imported/ sub-folder, under a

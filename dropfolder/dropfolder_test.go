@@ -1,13 +1,19 @@
 package dropfolder
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -323,5 +329,164 @@ func TestRedropAfterDeleteImportsAgain(t *testing.T) {
 	f.clock.add(DefaultQuiet)
 	if n := f.scan(w); n != 0 {
 		t.Fatalf("a file whose document is there was imported again (%d)", n)
+	}
+}
+
+// TestFileStillOpenForWritingWaits: a writer that pauses longer than the
+// quiet time keeps its file out of the import until it closes it; before,
+// the first part was imported and the original moved away while the
+// writer kept writing to it.
+func TestFileStillOpenForWritingWaits(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("open files are found through /proc")
+	}
+	f := newFixture(t)
+	w := f.watcher(false)
+	dir := f.folder(w)
+	scan := filepath.Join(dir, "scan.pdf")
+	out, err := os.Create(scan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	first := strings.Repeat("page one ", 1000)
+	if _, err := out.WriteString(first); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(w)
+	f.clock.add(2 * DefaultQuiet) // the scanner pauses between pages
+	if n := f.scan(w); n != 0 {
+		t.Fatalf("imported %d while the file was still open for writing", n)
+	}
+	if _, err := os.Stat(scan); err != nil {
+		t.Fatalf("the file being written was moved: %v", err)
+	}
+	if _, err := out.WriteString("page two"); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("imported %d once the writer closed the file, want 1", n)
+	}
+	recs, err := f.db.List(context.Background(), localdb.ListQuery{Collection: "document"})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d documents, %v", len(recs), err)
+	}
+	if got, want := recs[0].Fields["size_bytes"], float64(len(first)+len("page two")); got != want {
+		t.Fatalf("the document has %v bytes, want the whole file's %v", got, want)
+	}
+}
+
+// growingStore appends to a dropped file while the watcher copies it, as
+// a writer that woke up during the copy would.
+type growingStore struct {
+	*localfiles.Dir
+	path string
+	hash string // what the copy hashed to
+}
+
+func (s *growingStore) Import(src io.Reader) (string, int64, error) {
+	b, err := io.ReadAll(src)
+	if err != nil {
+		return "", 0, err
+	}
+	if s.path != "" {
+		out, err := os.OpenFile(s.path, os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return "", 0, err
+		}
+		out.WriteString(" and more")
+		out.Close()
+		s.path = ""
+	}
+	h, n, err := s.Dir.Import(bytes.NewReader(b))
+	s.hash = h
+	return h, n, err
+}
+
+// TestFileChangedDuringCopyIsLeft: a file written to while it is copied
+// is not made a document from the half copy, nor moved away; once it
+// settles again it is imported whole. Before, the half copy became the
+// document and the original moved to imported/.
+func TestFileChangedDuringCopyIsLeft(t *testing.T) {
+	f := newFixture(t)
+	store := &growingStore{Dir: f.files}
+	w := New(f.db, store, Options{Root: f.root, Now: f.clock.now})
+	dir := f.folder(w)
+	p := filepath.Join(dir, "notes.txt")
+	write(t, p, "the first part")
+	store.path = p
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 0 {
+		t.Fatalf("imported %d from a copy the file changed under", n)
+	}
+	if docs := f.documents(); len(docs) != 0 {
+		t.Fatalf("documents %q from a half copy", docs)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the changed file was moved: %v", err)
+	}
+	if ok, _ := f.files.Has(store.hash); ok {
+		t.Fatal("the half copy was left in the file store")
+	}
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("imported %d once the file settled, want 1", n)
+	}
+	recs, _ := f.db.List(context.Background(), localdb.ListQuery{Collection: "document"})
+	if len(recs) != 1 || recs[0].Fields["size_bytes"] != float64(len("the first part and more")) {
+		t.Fatalf("documents %+v, want the whole file once", recs)
+	}
+}
+
+// TestEditorFilesAndOddEntries: emacs' autosave and lock files are not
+// documents; a link, a folder and a pipe are left, each named once in
+// the log, however many passes see them.
+func TestEditorFilesAndOddEntries(t *testing.T) {
+	f := newFixture(t)
+	var logged bytes.Buffer
+	w := New(f.db, f.files, Options{Root: f.root, Now: f.clock.now, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	dir := f.folder(w)
+	write(t, filepath.Join(dir, "draft.txt"), "saved")
+	write(t, filepath.Join(dir, "#draft.txt#"), "autosaved")
+	if err := os.Symlink("user@host.1234:1700000000", filepath.Join(dir, ".#draft.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "draft.txt"), filepath.Join(dir, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub\nfolder"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo-entry"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.scan(w)
+	f.clock.add(DefaultQuiet)
+	if n := f.scan(w); n != 1 {
+		t.Fatalf("imported %d, want draft.txt alone", n)
+	}
+	f.clock.add(DefaultQuiet)
+	f.scan(w)
+	if got := f.documents(); !slices.Equal(got, []string{"draft.txt"}) {
+		t.Fatalf("documents %q, want draft.txt alone", got)
+	}
+	log := logged.String()
+	for _, name := range []string{"link.txt", "sub folder", "fifo-entry"} {
+		if c := strings.Count(log, name); c != 1 {
+			t.Errorf("%s is named %d times in the log, want once:\n%s", name, c, log)
+		}
+	}
+	if strings.Contains(log, "sub\nfolder") {
+		t.Errorf("a name broke a log line:\n%s", log)
+	}
+	if strings.Contains(log, ImportedDir) || strings.Contains(log, "draft.txt#") {
+		t.Errorf("the log names the imported folder or an editor's file:\n%s", log)
 	}
 }

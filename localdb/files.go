@@ -154,6 +154,21 @@ func (db *DB) Attach(ctx context.Context, recordID string, a model.Attachment) (
 	return rec, nil
 }
 
+// HasLocalFile reports whether the database notes a file with these
+// bytes on this device (attached, imported or downloaded).
+func (db *DB) HasLocalFile(ctx context.Context, hash string) (bool, error) {
+	if err := db.enter(); err != nil {
+		return false, fmt.Errorf("has local file: %w", err)
+	}
+	defer db.leave()
+	var one int
+	err := db.r.QueryRowContext(ctx, `SELECT 1 FROM local_files WHERE hash = ?`, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, mapErr(err)
+}
+
 // fileColumns are the columns scanFile reads; an encrypted database's
 // fields are decrypted in the query.
 func (db *DB) fileColumns() string {
