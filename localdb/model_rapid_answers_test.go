@@ -232,6 +232,7 @@ func (m *clientModel) pullRecord(sr protocol.Record) bool {
 				r.base = m.normalizeWire(sr.Collection, sr.Fields)
 			}
 			r.baseDeleted, r.version, r.mark = true, sr.Version, false
+			m.refreshConflict(sr)
 			m.recompute(sr.ID)
 		}
 		return true
@@ -254,6 +255,9 @@ func (m *clientModel) pullRecord(sr protocol.Record) bool {
 		return false
 	}
 	r.base, r.version, r.baseDeleted, r.mark = fields, sr.Version, false, false
+	if queued > 0 {
+		m.refreshConflict(sr)
+	}
 	m.recompute(sr.ID)
 	return true
 }
@@ -339,4 +343,103 @@ func (m *clientModel) resetCursor() {
 	}
 	m.resync = true
 	m.journal++
+}
+
+// refreshConflict models a pull of a newer server copy sr of a record
+// whose conflict waits for review: the review follows it. Theirs becomes
+// the new copy (a tombstone's fields, if it kept any) at its version; for
+// an edit, the fields to review are those already listed and any field
+// of the edit the newer copy made differ from both the value the edit
+// was made on and the edit's own; for a delete, those listed and any
+// field the newer copy changed; an edit of a record the newer copy
+// deletes lists every field either side has. A field keeps the value it
+// was made on; one newly listed takes the op's noted value (a delete's,
+// the older copy's: the server had listed every field it had changed).
+func (m *clientModel) refreshConflict(sr protocol.Record) {
+	c := m.conflicts[sr.ID]
+	if c == nil || sr.Version <= c.TheirsVersion {
+		return
+	}
+	var o *mOp
+	for _, op := range m.ops {
+		if op.id == c.OpID {
+			o = op
+		}
+	}
+	if o == nil {
+		return
+	}
+	listed := map[string]model.FieldConflict{}
+	for _, fc := range c.Fields {
+		listed[fc.Field] = fc
+	}
+	oldTheirs, wasKind := c.Theirs, c.Kind
+	base := func(f string) any {
+		if fc, ok := listed[f]; ok {
+			return cloneValue(fc.Base)
+		}
+		if o.kind == model.OpDelete {
+			return cloneValue(oldTheirs[f])
+		}
+		return cloneValue(o.baseVals[f])
+	}
+	c.TheirsVersion, c.Theirs = sr.Version, nil
+	if !sr.Deleted || len(sr.Fields) > 0 {
+		c.Theirs = m.normalizeWire(sr.Collection, sr.Fields)
+	}
+	switch {
+	case sr.Deleted && o.kind != model.OpDelete:
+		c.Kind = model.ConflictEditDeleted
+		if c.Theirs == nil {
+			c.Theirs = model.Fields{}
+			for f, fc := range listed {
+				c.Theirs[f] = cloneValue(fc.Theirs)
+			}
+		}
+		all := map[string]bool{}
+		for _, set := range []model.Fields{c.Theirs, o.fields, o.baseVals} {
+			for f := range set {
+				all[f] = true
+			}
+		}
+		c.Fields = nil
+		for _, f := range sortedKeys(all) {
+			mine, ok := o.fields[f]
+			if !ok && o.kind != model.OpCreate {
+				mine = base(f)
+			}
+			c.Fields = append(c.Fields, model.FieldConflict{Field: f, Base: base(f), Mine: cloneValue(mine), Theirs: cloneValue(c.Theirs[f])})
+		}
+	case sr.Deleted:
+	default:
+		names := map[string]bool{}
+		if wasKind != model.ConflictEditDeleted {
+			for f := range listed {
+				names[f] = true
+			}
+		}
+		if o.kind == model.OpDelete {
+			c.Kind = model.ConflictDeleteEdit
+			for f, v := range c.Theirs {
+				if !model.Equal(v, base(f)) {
+					names[f] = true
+				}
+			}
+		} else {
+			c.Kind = model.ConflictEdit
+			for f, mine := range o.fields {
+				if !model.Equal(c.Theirs[f], base(f)) && !model.Equal(c.Theirs[f], mine) {
+					names[f] = true
+				}
+			}
+		}
+		c.Fields = nil
+		for _, f := range sortedKeys(names) {
+			fc := model.FieldConflict{Field: f, Base: base(f), Theirs: cloneValue(c.Theirs[f])}
+			if o.kind != model.OpDelete {
+				fc.Mine = cloneValue(o.fields[f])
+			}
+			c.Fields = append(c.Fields, fc)
+		}
+	}
 }

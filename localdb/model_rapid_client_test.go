@@ -161,9 +161,10 @@ func (m *clientModel) recompute(id string) {
 		switch o.kind {
 		case model.OpCreate:
 			fields = overlay(model.Fields{}, o.fields)
-			if shown {
-				deleted = false
-			}
+			// A create the server refused stays in sight, failed, with
+			// what was typed: the person fixes it and sends it again, or
+			// discards it; hiding it would hide the work.
+			deleted = false
 		case model.OpUpdate:
 			fields = overlay(fields, o.fields)
 		case model.OpDelete:
@@ -203,19 +204,6 @@ func cloneValue(v any) any {
 		return slices.Clone(tags)
 	}
 	return v
-}
-
-// hiddenFailedCreate: a record hidden because the server refused its create.
-func (m *clientModel) hiddenFailedCreate(r *mRecord) bool {
-	if r.base != nil {
-		return false
-	}
-	ops := m.recordOps(r.id)
-	if len(ops) == 0 {
-		return false
-	}
-	last := ops[len(ops)-1]
-	return last.state == localdb.OpFailed && last.kind == model.OpCreate
 }
 
 // enqueue queues a change: it folds into the record's last op while that

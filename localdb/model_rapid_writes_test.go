@@ -94,7 +94,7 @@ func (m *clientModel) writable(id string) (*mRecord, errKind) {
 		return nil, errNotFound
 	case r.state == model.StateConflict:
 		return nil, errInConflict
-	case r.deleted && !m.hiddenFailedCreate(r):
+	case r.deleted:
 		return nil, errDeleted
 	}
 	return r, errNone

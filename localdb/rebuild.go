@@ -93,9 +93,10 @@ func (db *DB) recompute(ctx context.Context, tx *sql.Tx, id string, touch int64)
 		switch o.Kind {
 		case model.OpCreate:
 			fields = overlay(model.Fields{}, o.Fields.Clone())
-			if shown {
-				deleted = false
-			}
+			// A create the server refused stays in sight, failed, with
+			// what was typed: the person fixes it and sends it again, or
+			// discards it; hiding it would hide the work.
+			deleted = false
 		case model.OpUpdate:
 			fields = overlay(fields, o.Fields.Clone())
 		case model.OpDelete:

@@ -157,17 +157,24 @@ func TestAcknowledgedDeletePurges(t *testing.T) {
 	}
 }
 
-func TestRejectedCreateIsHiddenButKept(t *testing.T) {
+// TestRejectedCreateStaysInSight: a create the server refused stays
+// listed, failed, with what was typed (in a list of failed records and
+// in a search too), so that the person sees the work and fixes or
+// discards it.
+func TestRejectedCreateStaysInSight(t *testing.T) {
 	db, m := openWithMatter(t)
 	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Mine"})
 	sent := nextBatch(t, db, 10)
 	reject(t, db, sent[0].OpID, "validation", "note.title: too rude")
 	r := mustGet(t, db, n.ID)
-	if !r.Deleted || r.State != model.StateFailed || r.Fields["title"] != "Mine" {
+	if r.Deleted || r.State != model.StateFailed || r.Fields["title"] != "Mine" {
 		t.Fatalf("rejected create shows %+v", r)
 	}
-	if c, _ := db.Count(bg, ListQuery{Collection: "note"}); c != 0 {
-		t.Fatal("a record the server refused is listed")
+	if c, _ := db.Count(bg, ListQuery{Collection: "note", State: model.StateFailed}); c != 1 {
+		t.Fatalf("%d failed notes listed, want the refused one", c)
+	}
+	if found, err := db.Search(bg, "Mine", -1); err != nil || len(found) != 1 || found[0].ID != n.ID {
+		t.Fatalf("search for the refused note: %v, %v", found, err)
 	}
 	ops := opsOf(t, db, n.ID)
 	if len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != "validation" || ops[0].LastError != "note.title: too rude" ||

@@ -162,7 +162,7 @@ func (db *DB) update(ctx context.Context, id string, changes, seen model.Fields)
 		if rec.state == model.StateConflict {
 			return ErrInConflict
 		}
-		if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
+		if rec.deleted {
 			return ErrDeleted
 		}
 		if seen != nil {
@@ -224,20 +224,6 @@ func (db *DB) updateRow(ctx context.Context, tx *sql.Tx, col *model.Collection, 
 	return after, &JournalEntry{Actor: actorLocal, Kind: JournalUpdate, RecordID: rec.id,
 		Collection: rec.collection, OpID: op.OpID, Summary: "changed " + fieldList(changed) + queueNote(how),
 		Before: before, After: changed, Version: rec.version}, nil
-}
-
-// hiddenFailedCreate reports a record hidden because the server refused its
-// create: it may still be edited (the edit folds into the failed op) or deleted.
-func (db *DB) hiddenFailedCreate(ctx context.Context, q querier, rec recordRow) bool {
-	if rec.base != nil {
-		return false
-	}
-	ops, err := db.recordOps(ctx, q, rec.id)
-	if err != nil || len(ops) == 0 {
-		return false
-	}
-	last := ops[len(ops)-1]
-	return last.state == OpFailed && last.Kind == model.OpCreate
 }
 
 // Delete tombstones a record until the server acknowledges the delete. A
@@ -352,7 +338,7 @@ func (db *DB) deletable(ctx context.Context, tx *sql.Tx, rec recordRow) error {
 	if rec.state == model.StateConflict {
 		return ErrInConflict
 	}
-	if rec.deleted && !db.hiddenFailedCreate(ctx, tx, rec) {
+	if rec.deleted {
 		return ErrDeleted
 	}
 	return nil
