@@ -57,7 +57,7 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 		return finishDoctor(env, rep, false, asJSON, rep.Problems)
 	}
 	path := config.DBPath(cfg.DataDir)
-	aside := path + ".damaged-" + time.Now().UTC().Format("20060102-150405")
+	aside := localdb.DamagedPath(path, time.Now())
 	if err := os.Rename(path, aside); err != nil {
 		return fmt.Errorf("keep the damaged database aside: %w", err)
 	}

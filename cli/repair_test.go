@@ -9,6 +9,7 @@ import (
 
 	"casefile/localdb"
 	"casefile/server"
+	"casefile/server/servertest"
 )
 
 // damagedSetup gives a harness logged in to a server with two synced
@@ -17,7 +18,12 @@ import (
 // tables.
 func damagedSetup(t *testing.T) (h *harness, path string, recordsPage, outboxPage int64) {
 	t.Helper()
-	srv := startServer(t)
+	return damagedSetupOn(t, startServer(t))
+}
+
+// damagedSetupOn is damagedSetup on the server srv.
+func damagedSetupOn(t *testing.T, srv *servertest.Server) (h *harness, path string, recordsPage, outboxPage int64) {
+	t.Helper()
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	h = newHarness(t)
 	h.login(srv.URL, alice)

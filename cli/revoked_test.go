@@ -164,3 +164,39 @@ func TestRevokedDeviceWipesOnSyncWatch(t *testing.T) {
 		t.Fatalf("exports: %v", matches)
 	}
 }
+
+// TestRevokedDeviceWipesKeptCopies: a damaged database doctor --repair
+// kept aside, and the conversion copy an interrupted encryption left, are
+// the former database sealed with the same key: the wipe of a revoked
+// device deletes them with the database.
+func TestRevokedDeviceWipesKeptCopies(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	h, path, recordsPage, _ := damagedSetupOn(t, srv)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad", pageSize/2)), (recordsPage-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	h.ok("doctor", "--repair")
+	if kept, _ := filepath.Glob(path + ".damaged-*"); len(kept) == 0 {
+		t.Fatal("doctor --repair kept no damaged file: the check is blind")
+	}
+	if err := os.WriteFile(path+".sealing", []byte("SQLite format 3\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("sync")
+	if r.code != exitLoggedOut || !strings.Contains(r.stderr, "revoked by an administrator") {
+		t.Fatalf("sync of a revoked device: %+v", r)
+	}
+	left, _ := filepath.Glob(path + "*")
+	for _, p := range left {
+		t.Errorf("%s is still there after the wipe", filepath.Base(p))
+	}
+}

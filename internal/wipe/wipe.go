@@ -35,7 +35,7 @@ const exportHeader = "casefile unsent changes "
 
 // Paths are what a wipe deletes and where it keeps the export.
 type Paths struct {
-	DB          string // the database; its -wal and -shm go with it
+	DB          string // the database; every copy beside it goes with it (localdb.Copies)
 	Credentials string // the login ("" when there is none to delete)
 	Files       string // the file store's directory
 	ExportDir   string // where the export is written (the data directory)
@@ -95,7 +95,14 @@ func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now
 	if err := wipeFiles(p.Files, keep); err != nil {
 		return Result{}, err
 	}
-	gone := []string{p.DB, p.DB + "-wal", p.DB + "-shm"}
+	// Not only the database: its WAL, the conversion copy an interrupted
+	// encryption left, and the damaged files doctor --repair kept aside
+	// are each the whole former database (or part of it), sealed with
+	// the same key.
+	gone, err := localdb.Copies(p.DB)
+	if err != nil {
+		return Result{}, err
+	}
 	if p.Credentials != "" {
 		gone = append(gone, p.Credentials)
 	}
