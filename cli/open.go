@@ -119,11 +119,26 @@ func openDB(ctx context.Context, env *Env, cfg config.Config) (*localdb.DB, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
+	warnDirMode(env, cfg.DataDir)
 	db, err := openSealed(ctx, env, cfg.DataDir, s)
 	if err != nil {
 		return nil, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
 	}
 	return db, nil
+}
+
+// warnDirMode says, once per command, that the data directory is open to
+// other users. Its files are each the owner's alone (the database is made
+// private whenever it opens), but a directory made by someone else, or by
+// hand, still lets others list them and watch their sizes and times.
+func warnDirMode(env *Env, dir string) {
+	fi, err := os.Stat(dir)
+	if err != nil || env.warnedDirMode || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	env.warnedDirMode = true
+	fmt.Fprintf(env.Stderr, "casefile: warning: the data directory %s is open to other users (mode %#o): they can list its files and see their sizes; 'chmod 700 %s' keeps it to you\n",
+		safetext.Line(dir), fi.Mode().Perm(), safetext.Line(dir))
 }
 
 // typing is how the person's typed dates and times are read: in their

@@ -148,6 +148,9 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 			db.Close()
 		}
 	}()
+	if err := privateFile(path); err != nil {
+		return nil, fmt.Errorf("open local database %s: %w", path, err)
+	}
 	// busy_timeout comes first so that every later pragma already waits for
 	// another process instead of failing. synchronous=FULL because a user's
 	// write here is, until it is synced, their only copy. The writer never
