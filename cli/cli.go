@@ -31,10 +31,6 @@ type Env struct {
 	hooks testHooks
 
 	keys *vault.Keys // the data directory's keys, once unlocked
-
-	// warnedDirMode says the data directory's mode was warned about: a
-	// command that opens the database twice says it once.
-	warnedDirMode bool
 }
 
 // testHooks let tests reach inside a command; zero for everyone else.

@@ -119,26 +119,31 @@ func openDB(ctx context.Context, env *Env, cfg config.Config) (*localdb.DB, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the data directory: %w", err)
 	}
-	warnDirMode(env, cfg.DataDir)
+	private := privatizes(config.DBPath(cfg.DataDir))
 	db, err := openSealed(ctx, env, cfg.DataDir, s)
 	if err != nil {
 		return nil, fmt.Errorf("open the local database in %s: %w", cfg.DataDir, err)
 	}
+	if fi, err := os.Stat(cfg.DataDir); private && err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(env.Stderr, "casefile: warning: the data directory %s is open to other users (mode %#o): its files are yours alone, but others can list them and see their sizes; 'chmod 700 %s' closes it\n",
+			safetext.Line(cfg.DataDir), fi.Mode().Perm(), safetext.Line(cfg.DataDir))
+	}
 	return db, nil
 }
 
-// warnDirMode says, once per command, that the data directory is open to
-// other users. Its files are each the owner's alone (the database is made
-// private whenever it opens), but a directory made by someone else, or by
-// hand, still lets others list them and watch their sizes and times.
-func warnDirMode(env *Env, dir string) {
-	fi, err := os.Stat(dir)
-	if err != nil || env.warnedDirMode || fi.Mode().Perm()&0o077 == 0 {
-		return
+// privatizes reports whether opening the database at path makes it
+// private: creates it 0600, or takes other users' permissions off it or
+// its side files (localdb does both). Those are the moments to say that
+// the directory around it is open to others: once, when the files are
+// made or mended, rather than at every command of a script.
+func privatizes(path string) bool {
+	for i, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if i == 0 && errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode().Perm()&0o077 != 0 {
+			return true
+		}
 	}
-	env.warnedDirMode = true
-	fmt.Fprintf(env.Stderr, "casefile: warning: the data directory %s is open to other users (mode %#o): they can list its files and see their sizes; 'chmod 700 %s' keeps it to you\n",
-		safetext.Line(dir), fi.Mode().Perm(), safetext.Line(dir))
+	return false
 }
 
 // typing is how the person's typed dates and times are read: in their
