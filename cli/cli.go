@@ -27,10 +27,18 @@ type Env struct {
 	ConfigPath     string // --config, $CASEFILE_CONFIG, or the default
 	// Getenv reads the environment: os.Getenv, or a test's own.
 	Getenv func(string) string
+	// LookupEnv reads a variable and whether it is set at all
+	// (os.LookupEnv); without it, a variable set but empty reads as unset.
+	LookupEnv func(string) (string, bool)
 
 	hooks testHooks
 
 	keys *vault.Keys // the data directory's keys, once unlocked
+
+	// storedKeyMeant says the data directory's key is stored beside it on
+	// purpose (the demo's): a passphrase in the environment is not meant
+	// for it, and is neither warned about nor refused.
+	storedKeyMeant bool
 }
 
 // testHooks let tests reach inside a command; zero for everyone else.
@@ -89,7 +97,16 @@ var errUsage = errors.New("usage")
 // Main runs casefile with the given arguments (without the program name)
 // and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv}, args)
+}
+
+// lookupEnv reads the variable name and whether it is set, even to "".
+func (env *Env) lookupEnv(name string) (string, bool) {
+	if env.LookupEnv != nil {
+		return env.LookupEnv(name)
+	}
+	v := env.Getenv(name)
+	return v, v != ""
 }
 
 // run is Main with the environment given whole.

@@ -174,3 +174,79 @@ func TestCLIInitAndPassphraseChange(t *testing.T) {
 		t.Fatalf("show with the new passphrase: %s", out)
 	}
 }
+
+// TestStoredKeyPassphraseSaidAndEmptyRefused: a passphrase given for a
+// directory whose key is stored unprotected (a script's first start had
+// none) protects nothing: the command still runs, and says so in one line
+// naming init; once init protects it, the warning stops. A passphrase
+// variable set but empty (a script whose variable failed to fill) is
+// refused, in a new directory before a key is stored unprotected, and in
+// one that has a key.
+func TestStoredKeyPassphraseSaidAndEmptyRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.data = t.TempDir() // no key yet
+	h.passphrase = ""    // unset
+	h.add("matter", "title=Made by a script")
+	if info, err := vault.Stat(h.data); err != nil || !info.Generated {
+		t.Fatalf("a start without a passphrase: key %+v, %v", info, err)
+	}
+	h.passphrase = "the script thinks this protects it"
+	r := h.run("add", "matter", "title=Believed protected")
+	if r.code != 0 || strings.Count(r.stderr, "\n") != 1 ||
+		!strings.Contains(r.stderr, "CASEFILE_PASSPHRASE is set, but the data in "+h.data+" is not protected by it") ||
+		!strings.Contains(r.stderr, "casefile init") {
+		t.Fatalf("a passphrase for a key stored unprotected: %+v", r)
+	}
+
+	h.passphrase = ""
+	h.env = map[string]string{EnvPassphrase: ""}
+	emptyRefused := func(what string, args ...string) {
+		t.Helper()
+		r := h.run(args...)
+		if r.code != 1 || !strings.Contains(r.stderr, "CASEFILE_PASSPHRASE is set but empty") {
+			t.Errorf("%s, with CASEFILE_PASSPHRASE empty: %+v", what, r)
+		}
+	}
+	emptyRefused("a key stored unprotected", "list", "matter")
+	fresh := h.data
+	h.data = t.TempDir()
+	emptyRefused("a new directory", "add", "matter", "title=Unprotected by accident")
+	if info, err := vault.Stat(h.data); err != nil || info.Exists {
+		t.Errorf("an empty passphrase left a key behind: %+v, %v", info, err)
+	}
+	h.data = fresh
+
+	// init protects the key with the passphrase; from then on it is needed.
+	h.env = nil
+	h.passphrase = "now it protects it"
+	h.ok("init")
+	if r := h.run("list", "matter"); r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, "Believed protected") {
+		t.Fatalf("list after init: %+v", r)
+	}
+	h.env = map[string]string{EnvPassphrase: ""}
+	emptyRefused("a key with a passphrase", "list", "matter")
+	h.env = map[string]string{EnvNewPassphrase: ""}
+	if r := h.run("passphrase"); r.code != 1 || !strings.Contains(r.stderr, "CASEFILE_NEW_PASSPHRASE is set but empty") {
+		t.Errorf("passphrase with CASEFILE_NEW_PASSPHRASE empty: %+v", r)
+	}
+}
+
+// TestDemoKeyTakesNoPassphrase: the demo's data directories carry their key
+// beside them on purpose; a passphrase in the environment (set for some
+// other directory) is not warned about there, nor an empty one refused.
+func TestDemoKeyTakesNoPassphrase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := ensureGeneratedKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"for another directory", ""} {
+		var stderr strings.Builder
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &stderr, Stderr: &stderr, Getenv: func(string) string { return v },
+			LookupEnv: func(string) (string, bool) { return v, true }, storedKeyMeant: true}
+		if _, err := unlockKeys(env, dir); err != nil || stderr.Len() > 0 {
+			t.Errorf("the demo's key with CASEFILE_PASSPHRASE=%q: %v, %q", v, err, stderr.String())
+		}
+	}
+}

@@ -86,7 +86,7 @@ func (h *harness) run(args ...string) result {
 	h.t.Helper()
 	var out, errb bytes.Buffer
 	full := append([]string{"--data", h.data, "--config", h.config}, args...)
-	env := &Env{Stdin: strings.NewReader(h.stdin), Stdout: &out, Stderr: &errb, Getenv: h.getenv, hooks: h.hooks}
+	env := &Env{Stdin: strings.NewReader(h.stdin), Stdout: &out, Stderr: &errb, Getenv: h.getenv, LookupEnv: h.lookupEnv, hooks: h.hooks}
 	code := run(context.Background(), env, full)
 	return result{out.String(), errb.String(), code}
 }
@@ -97,6 +97,19 @@ func (h *harness) getenv(k string) string {
 		return v
 	}
 	return h.passphrase
+}
+
+// lookupEnv is getenv telling unset from empty: a variable is set when
+// h.env holds it (even as ""), and $CASEFILE_PASSPHRASE when h.passphrase
+// is not empty.
+func (h *harness) lookupEnv(k string) (string, bool) {
+	if v, ok := h.env[k]; ok {
+		return v, true
+	}
+	if k == EnvPassphrase && h.passphrase != "" {
+		return h.passphrase, true
+	}
+	return "", false
 }
 
 // ok runs a command that must succeed and returns its stdout.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/vault"
@@ -27,6 +28,28 @@ const forgottenNote = "Keep this passphrase safe: without it this device's copy 
 // generatedNote says what a key stored beside the data protects.
 const generatedNote = "the local data is encrypted, but with a key stored beside it in " + vault.FileName +
 	" (no passphrase was given): anyone holding the directory can read it. Run 'casefile passphrase' to protect it."
+
+// storedKeyWarning tells a script that gave a passphrase for a directory
+// whose key is stored unprotected that the passphrase protects nothing:
+// the command runs (the key opens without it), but the script must not
+// believe its data is protected.
+const storedKeyWarning = "%s is set, but the data in %s is not protected by it: its key is stored unprotected beside it in " +
+	vault.FileName + "; run 'casefile init' to protect it with the passphrase"
+
+// passphraseFromEnv reads a passphrase from the variable name: ok is false
+// when it is unset. One set but empty is refused: it is a script whose
+// variable failed to fill, which would otherwise make, or open, a key
+// stored unprotected without a word.
+func passphraseFromEnv(env *Env, name string) (p []byte, ok bool, err error) {
+	v, set := env.lookupEnv(name)
+	if !set {
+		return nil, false, nil
+	}
+	if v == "" {
+		return nil, false, fmt.Errorf("%s is set but empty: put the passphrase in it, or unset it; nothing was opened or changed", name)
+	}
+	return []byte(v), true, nil
+}
 
 // errNeedPassphrase refuses to open an encrypted directory without a passphrase.
 var errNeedPassphrase = fmt.Errorf("the local data is encrypted: give its passphrase in %s, or run casefile in a terminal", EnvPassphrase)
@@ -52,8 +75,11 @@ func askPassphrase(env *Env, f *os.File, prompt string) ([]byte, error) {
 // choosePassphrase gets a new passphrase: from envName, or asked twice at
 // a terminal. ok is false when neither is available.
 func choosePassphrase(env *Env, envName string) (p []byte, ok bool, err error) {
-	if v := env.Getenv(envName); v != "" {
-		return []byte(v), true, vault.CheckPassphrase([]byte(v))
+	if p, ok, err := passphraseFromEnv(env, envName); ok || err != nil {
+		if err != nil {
+			return nil, false, err
+		}
+		return p, true, vault.CheckPassphrase(p)
 	}
 	f, isTerm := terminalIn(env)
 	if !isTerm {
@@ -86,8 +112,8 @@ func choosePassphrase(env *Env, envName string) (p []byte, ok bool, err error) {
 // currentPassphrase gets the passphrase of an existing key: from
 // $CASEFILE_PASSPHRASE, or asked once at a terminal.
 func currentPassphrase(env *Env) ([]byte, error) {
-	if v := env.Getenv(EnvPassphrase); v != "" {
-		return []byte(v), nil
+	if p, ok, err := passphraseFromEnv(env, EnvPassphrase); ok || err != nil {
+		return p, err
 	}
 	f, isTerm := terminalIn(env)
 	if !isTerm {
@@ -108,6 +134,15 @@ func unlockKeys(env *Env, dir string) (*vault.Keys, error) {
 	}
 	if info.Exists {
 		if info.Generated {
+			if !env.storedKeyMeant {
+				_, given, err := passphraseFromEnv(env, EnvPassphrase)
+				if err != nil {
+					return nil, err
+				}
+				if given {
+					fmt.Fprintf(env.Stderr, "casefile: warning: "+storedKeyWarning+"\n", EnvPassphrase, safetext.Line(dir))
+				}
+			}
 			return vault.Unlock(dir, nil)
 		}
 		p, err := currentPassphrase(env)
