@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"casefile/config"
+	"casefile/vault"
 )
 
 // TestBadInputChangesNothing runs every class of bad input against a seeded
@@ -160,13 +161,16 @@ func TestCommandTable(t *testing.T) {
 func TestNoArgumentCommandsRefuseArguments(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	h.data = t.TempDir() // a new directory, which a command that opened anything would fill
 	for _, cmd := range []string{"bench", "conflicts", "doctor", "inbox", "lock", "init", "passphrase", "queue", "status", "sync"} {
 		r := h.run(cmd, "extra")
 		if want := cmd + " takes no arguments"; r.code != 2 || !strings.Contains(r.stderr, want) {
 			t.Errorf("casefile %s extra: exit %d, stderr %q; want exit 2 and %q", cmd, r.code, r.stderr, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(h.data, config.DBFile)); !os.IsNotExist(err) {
-		t.Errorf("a refused command left a database behind: %v", err)
+	for _, name := range []string{config.DBFile, vault.FileName} {
+		if _, err := os.Stat(filepath.Join(h.data, name)); !os.IsNotExist(err) {
+			t.Errorf("a refused command left %s behind: %v", name, err)
+		}
 	}
 }

@@ -39,6 +39,10 @@ type Env struct {
 	// purpose (the demo's): a passphrase in the environment is not meant
 	// for it, and is neither warned about nor refused.
 	storedKeyMeant bool
+	// startDB lets this command start a new database where a data
+	// directory in use has none (checkDatabaseThere): doctor --repair,
+	// and the demo, whose server holds everything its directories do.
+	startDB bool
 }
 
 // testHooks let tests reach inside a command; zero for everyone else.

@@ -144,7 +144,7 @@ func joinDemo(ctx context.Context, env *Env, dirs demoDirs, base string, port in
 // data directory inside the demo directory.
 func openDemoUI(ctx context.Context, env *Env, dirs demoDirs, base, user string) error {
 	env.DataDir = dirs.client(user)
-	env.storedKeyMeant = true
+	env.storedKeyMeant, env.startDB = true, true
 	if err := ensureGeneratedKey(env.DataDir); err != nil {
 		return err
 	}

@@ -327,5 +327,6 @@ func openDemoDB(ctx context.Context, dir string, schema *model.Schema) (*localdb
 	if err := ensureGeneratedKey(dir); err != nil {
 		return nil, err
 	}
-	return openSealed(ctx, &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, dir, schema)
+	return openSealed(ctx, &Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" },
+		storedKeyMeant: true, startDB: true}, dir, schema)
 }

@@ -51,6 +51,9 @@ func runDoctor(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	if errors.Is(err, localdb.ErrCorrupt) {
 		return doctorDamaged(ctx, env, err, *repair, *asJSON)
 	}
+	if gone := (*dbGoneError)(nil); errors.As(err, &gone) {
+		return doctorGone(ctx, env, gone, *repair, *asJSON)
+	}
 	if err != nil {
 		return err
 	}

@@ -113,8 +113,10 @@ func TestCLIWrongPassphrase(t *testing.T) {
 // start: same records and queue, nothing readable left in the files.
 func TestCLIConvertsPlaintextDirectory(t *testing.T) {
 	h := newHarness(t)
-	if err := os.Remove(filepath.Join(h.data, vault.FileName)); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{vault.FileName, config.DBFile} {
+		if err := os.Remove(filepath.Join(h.data, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s, _ := schema()
 	db, err := localdb.Open(context.Background(), config.DBPath(h.data), s)

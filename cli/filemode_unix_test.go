@@ -19,8 +19,8 @@ import (
 func TestDataDirOpenToOthers(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	h.data = t.TempDir() // a new directory: the first start makes the database
 	db := filepath.Join(h.data, config.DBFile)
-	os.Remove(db) // made by the harness as init would: this test makes its own
 	if err := os.Chmod(h.data, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -54,11 +54,24 @@ func newHarness(t *testing.T) *harness {
 const testPassphrase = "test passphrase"
 
 // withTestKey gives dir a key wrapped by testPassphrase at the cheap test
-// cost; the harness gives casefile the passphrase in $CASEFILE_PASSPHRASE,
-// as a script would.
+// cost, and its database, as casefile init leaves them (a directory with a
+// key and no database has lost it); the harness gives casefile the
+// passphrase in $CASEFILE_PASSPHRASE, as a script would.
 func withTestKey(t *testing.T, dir string) {
 	t.Helper()
-	if _, err := vault.CreateWithCost(dir, []byte(testPassphrase), vault.TestCost); err != nil {
+	k, err := vault.CreateWithCost(dir, []byte(testPassphrase), vault.TestCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := localdb.Open(context.Background(), config.DBPath(dir), s, localdb.WithSealer(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

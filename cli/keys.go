@@ -170,12 +170,25 @@ func unlockKeys(env *Env, dir string) (*vault.Keys, error) {
 // openSealed opens the data directory's database with its keys,
 // converting a plaintext one in place first.
 func openSealed(ctx context.Context, env *Env, dir string, schema *model.Schema) (*localdb.DB, error) {
+	// Before the passphrase is asked: a database that is gone is said
+	// without asking for what cannot bring it back.
+	if err := checkDatabaseThere(env, dir); err != nil {
+		return nil, err
+	}
 	keys, err := unlockKeys(env, dir)
 	if err != nil {
 		return nil, err
 	}
 	env.keys = keys
-	return openWithKeys(ctx, env, dir, schema, keys)
+	db, err := openWithKeys(ctx, env, dir, schema, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := clearWipedNote(dir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // openWithKeys opens the data directory's database with keys, converting a

@@ -61,11 +61,8 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 	if err := os.Rename(path, aside); err != nil {
 		return fmt.Errorf("keep the damaged database aside: %w", err)
 	}
-	// SQLite finds a database's WAL by its name: it moves along.
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("keep the damaged database aside: %w", err)
-		}
+	if err := keepSidesAside(path, aside); err != nil {
+		return fmt.Errorf("keep the damaged database aside: %w", err)
 	}
 	rep.Repaired = append(rep.Repaired, "the damaged file is kept as "+aside)
 	// The damaged file is sealed with the data directory's key, unlocked
@@ -78,6 +75,8 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 	if err != nil {
 		salv = &localdb.Salvaged{Lost: []string{"no queued change could be read: " + err.Error()}}
 	}
+	// The damaged file is aside: the database this starts is a new one.
+	env.startDB = true
 	db, _, err := openLocal(ctx, env)
 	if err != nil {
 		return fmt.Errorf("create a new local database: %w", err)
@@ -91,6 +90,75 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 	for _, l := range salv.Lost {
 		remaining = append(remaining, "not salvaged: "+l)
 	}
+	if err := pullIntoNew(ctx, env, db, cfg, &rep); err != nil {
+		return err
+	}
+	rep.Remaining = remaining
+	return finishDoctor(env, rep, true, asJSON, remaining)
+}
+
+// doctorGone reports a database that is missing or empty in a data
+// directory in use and, with repair, starts a new one and pulls
+// everything from the server into it. A WAL the lost file left is kept
+// aside first: a new database would take an old WAL beside it for its
+// own.
+func doctorGone(ctx context.Context, env *Env, gone *dbGoneError, repair, asJSON bool) error {
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return err
+	}
+	rep := doctorReport{ServerHead: -1, Notes: []string{}, Repaired: []string{}, Problems: []string{gone.problem()}}
+	if !repair {
+		rep.Notes = append(rep.Notes, gone.advice())
+		return finishDoctor(env, rep, false, asJSON, rep.Problems)
+	}
+	path := config.DBPath(cfg.DataDir)
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		// A WAL holds pages of what was there: kept, as a damaged file's.
+		aside := localdb.DamagedPath(path, time.Now())
+		if err := os.Rename(path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("keep the database's WAL aside: %w", err)
+		}
+		if err := keepSidesAside(path, aside); err != nil {
+			return fmt.Errorf("keep the database's WAL aside: %w", err)
+		}
+		rep.Repaired = append(rep.Repaired, "the database's WAL is kept as "+aside+"-wal")
+	}
+	// What is left holds nothing: an empty file, an empty WAL, the
+	// shared memory of a database that is gone.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the empty database: %w", err)
+		}
+	}
+	env.startDB = true
+	db, _, err := openLocal(ctx, env)
+	if err != nil {
+		return fmt.Errorf("create a new local database: %w", err)
+	}
+	defer db.Close()
+	rep.Repaired = append(rep.Repaired, "a new local database was started")
+	if err := pullIntoNew(ctx, env, db, cfg, &rep); err != nil {
+		return err
+	}
+	return finishDoctor(env, rep, true, asJSON, nil)
+}
+
+// keepSidesAside moves the WAL and shared memory of the database at path
+// to the names of aside: SQLite finds a database's WAL by its name, so
+// they move along with it.
+func keepSidesAside(path, aside string) error {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// pullIntoNew fills a database a repair started anew from the server,
+// when logged in, noting in rep what it did or why it did not.
+func pullIntoNew(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, rep *doctorReport) error {
 	creds, cerr := loadCredentials(cfg)
 	switch {
 	case errors.Is(cerr, config.ErrNoCredentials):
@@ -98,13 +166,12 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 	case cerr != nil:
 		return cerr
 	default:
-		fullPull(ctx, env, db, cfg, creds, &rep)
+		fullPull(ctx, env, db, cfg, creds, rep)
 	}
 	if st, err := db.Status(ctx); err == nil {
 		rep.Cursor = st.Cursor
 	}
-	rep.Remaining = remaining
-	return finishDoctor(env, rep, true, asJSON, remaining)
+	return nil
 }
 
 // fullPull pulls everything from the server into db for a repair, noting

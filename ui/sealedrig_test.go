@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/localdb/localdbtest"
 	"casefile/vault"
 )
 
@@ -22,8 +26,8 @@ type sealedRig struct {
 	width, height       int // of the tmux window: 100×30 unless set
 }
 
-// newSealedRig builds casefile and makes the directory, its key (if pass
-// is not "") and a config file holding cfgText.
+// newSealedRig builds casefile and makes the directory, its key and
+// database (if pass is not "") and a config file holding cfgText.
 func newSealedRig(t *testing.T, pass, cfgText string) *sealedRig {
 	t.Helper()
 	r := &sealedRig{t: t, bin: buildCasefile(t), dir: t.TempDir(), pass: pass, width: 100, height: 30}
@@ -37,7 +41,17 @@ func newSealedRig(t *testing.T, pass, cfgText string) *sealedRig {
 	if err := os.MkdirAll(r.data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vault.CreateWithCost(r.data, []byte(pass), vault.TestCost); err != nil {
+	keys, err := vault.CreateWithCost(r.data, []byte(pass), vault.TestCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And its database, as casefile init leaves them: a directory with a
+	// key and no database has lost it.
+	db, err := localdb.Open(context.Background(), config.DBPath(r.data), localdbtest.Schema(t), localdb.WithSealer(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -33,6 +33,15 @@ const ExportPrefix = "unsent-"
 // another made with the same key.
 const exportHeader = "casefile unsent changes "
 
+// wipedSuffix names the note a wipe leaves where the database was.
+const wipedSuffix = ".wiped"
+
+// WipedNote is the path of the note a wipe leaves beside the database db
+// it deleted. A data directory whose database is missing is otherwise
+// taken for one that lost it: the note says it was deleted on purpose, so
+// the next start begins a new one. It goes when a database is there again.
+func WipedNote(db string) string { return db + wipedSuffix }
+
 // Paths are what a wipe deletes and where it keeps the export.
 type Paths struct {
 	DB          string // the database; every copy beside it goes with it (localdb.Copies)
@@ -93,6 +102,14 @@ func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now
 		return Result{}, err
 	}
 	if err := wipeFiles(p.Files, keep); err != nil {
+		return Result{}, err
+	}
+	// The note first: a crash after it leaves the database, which the
+	// next contact wipes again; a crash before it, the database whole.
+	note := fmt.Sprintf("This device was revoked by an administrator on %s: its copy of the server's data was deleted, "+
+		"and its unsent changes are kept, encrypted, in %s. The next start begins a new, empty database.\n",
+		now.UTC().Format(time.RFC3339), name)
+	if err := vault.WriteFileAtomic(WipedNote(p.DB), []byte(note)); err != nil {
 		return Result{}, err
 	}
 	// Not only the database: its WAL, the conversion copy an interrupted

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"casefile/config"
+	"casefile/internal/wipe"
+	"casefile/vault"
+)
+
+// dbGoneError says that a data directory in use has lost its database:
+// the file is missing, or empty. Making a new one in its place would show
+// "No notes." and "Nothing is waiting to sync." as if nothing had been
+// there, and the loss would go unnoticed until the server's records are
+// missed, while unsent changes never come back.
+type dbGoneError struct {
+	name  string // the file's name, in the directory the caller names
+	empty bool   // there, but 0 bytes
+}
+
+func (e *dbGoneError) Error() string { return e.problem() + ". " + e.advice() }
+
+// problem says what is wrong.
+func (e *dbGoneError) problem() string {
+	what := "is missing"
+	if e.empty {
+		what = "is empty (0 bytes)"
+	}
+	return fmt.Sprintf("the local database %s %s: what it held (records, and changes not yet sent) is not here", e.name, what)
+}
+
+// advice says how to go on.
+func (e *dbGoneError) advice() string {
+	return "Put a copy of the file back if you have one; otherwise 'casefile doctor --repair' starts a new one " +
+		"and, when logged in, pulls everything from the server again (changes never sent are lost)"
+}
+
+// checkDatabaseThere refuses to start a new database in a data directory
+// that shows it was in use: its key file was there before this command
+// (every command that makes a key makes the database right after it).
+// A new directory, a command allowed to start one (env.startDB) and a
+// directory whose database a revocation's wipe deleted (its note says so)
+// go on. A login alone does not show use: 'casefile login' in a fresh
+// directory, then sync, is how a device joins.
+func checkDatabaseThere(env *Env, dir string) error {
+	if env.startDB {
+		return nil
+	}
+	info, err := vault.Stat(dir)
+	if err != nil || !info.Exists {
+		return err
+	}
+	path := config.DBPath(dir)
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && (fi.Size() > 0 || !fi.Mode().IsRegular()):
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil // SQLite's open says what is wrong
+	}
+	if _, err := os.Stat(wipe.WipedNote(path)); err == nil {
+		return nil
+	}
+	return &dbGoneError{name: config.DBFile, empty: err == nil}
+}
+
+// clearWipedNote removes a revocation's note once a database is there again.
+func clearWipedNote(dir string) error {
+	err := os.Remove(wipe.WipedNote(config.DBPath(dir)))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
