@@ -503,8 +503,8 @@ func (db *DB) insertConflict(ctx context.Context, tx *sql.Tx, c model.Conflict, 
 }
 
 // applyRejected marks the op failed with the server's reason. Its data stays
-// in the outbox; the record shows the server's copy, or is hidden if the
-// server never had it.
+// in the outbox; the record shows the server's copy, or, if the server never
+// had it, what was sent, failed, for the person to fix or discard.
 func (db *DB) applyRejected(ctx context.Context, tx *sql.Tx, op opRow, code protocol.Code, msg string, probs model.Problems) error {
 	if msg == "" {
 		msg = "the server refused the change (" + string(code) + ")"
