@@ -12,7 +12,10 @@ import "testing"
 //     faults, still waiting, cut its first pull after healing, failing a
 //     settle that must not fail. Steps now drop the forced faults their
 //     syncs did not meet, and healing drops any left (link.unforce).
-var harnessSeeds = []uint64{7087, 7133}
+//     7087 stopped leaving forced faults unmet once a cut push shrank the
+//     next batch and refused creates stayed in sight (its draws went
+//     another way); 7089 leaves them unmet in its place.
+var harnessSeeds = []uint64{7089, 7133}
 
 // TestConvergenceHarnessSeeds replays those seeds at full size and checks
 // that each still meets what it found.
