@@ -51,18 +51,6 @@ func resolveTheirs(t *testing.T, db *localdb.DB, id string) {
 	}
 }
 
-// conflictIndex is where the review lists a record's conflict.
-func conflictIndex(t *testing.T, m *Model, id string) int {
-	t.Helper()
-	for i, c := range m.conflicts.list {
-		if c.RecordID == id {
-			return i
-		}
-	}
-	t.Fatalf("no conflict listed for %s", id)
-	return -1
-}
-
 // A merge being typed when every conflict is resolved elsewhere ends, and
 // says so; the keys that would keep it find nothing to keep it for.
 func TestConflictMergeEndsWhenTheListEmpties(t *testing.T) {
