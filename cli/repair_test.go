@@ -52,6 +52,20 @@ func damagedSetupOn(t *testing.T, srv *servertest.Server) (h *harness, path stri
 // pageSize is SQLite's default page size, the one casefile uses.
 const pageSize = 4096
 
+// garblePage overwrites page (numbered from 1) of the database file at
+// path with bytes no b-tree page holds.
+func garblePage(t *testing.T, path string, page int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad", pageSize/2)), (page-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkRepaired runs doctor --repair on a damaged database and checks the
 // rebuild: the damaged file kept, the server's records back, and every
 // queued change either queued again or named as not salvaged.
@@ -107,14 +121,7 @@ func TestDoctorRepairsGarbledFile(t *testing.T) {
 	if recordsPage == outboxPage {
 		t.Fatal("records and outbox share a page")
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad", pageSize/2)), (recordsPage-1)*pageSize); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	garblePage(t, path, recordsPage)
 	for _, args := range [][]string{{"status"}, {"list", "note"}} {
 		r := h.run(args...)
 		if r.code == 0 || !strings.Contains(r.stderr, "doctor --repair") {

@@ -174,14 +174,7 @@ func TestRevokedDeviceWipesKeptCopies(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
 	h, path, recordsPage, _ := damagedSetupOn(t, srv)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad", pageSize/2)), (recordsPage-1)*pageSize); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	garblePage(t, path, recordsPage)
 	h.ok("doctor", "--repair")
 	if kept, _ := filepath.Glob(path + ".damaged-*"); len(kept) == 0 {
 		t.Fatal("doctor --repair kept no damaged file: the check is blind")
