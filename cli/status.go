@@ -34,18 +34,21 @@ const statusProbeTimeout = 2 * time.Second
 
 // statusReport is casefile status --json.
 type statusReport struct {
-	Online       bool       `json:"online"`
-	Connectivity string     `json:"connectivity"` // online, offline, degraded, logged-out
-	Server       string     `json:"server"`
-	User         string     `json:"user"`
-	Device       string     `json:"device"`
-	Pending      int        `json:"pending"` // shown to people as "saved offline"
-	Syncing      int        `json:"syncing"`
-	Retrying     int        `json:"retrying"`
-	Failed       int        `json:"failed"`
-	Conflicts    int        `json:"conflicts"`
-	Synced       int        `json:"synced"`
-	LastSync     *time.Time `json:"last_sync"` // null before the first sync
+	Online       bool   `json:"online"`
+	Connectivity string `json:"connectivity"` // online, offline, degraded, logged-out
+	Server       string `json:"server"`
+	User         string `json:"user"`
+	Device       string `json:"device"`
+	Pending      int    `json:"pending"` // shown to people as "saved offline"
+	Syncing      int    `json:"syncing"`
+	Retrying     int    `json:"retrying"`
+	Failed       int    `json:"failed"`
+	// FailedChanges are the queued changes the server refused, which wait
+	// for the person: also those whose record left the device.
+	FailedChanges int        `json:"failed_changes"`
+	Conflicts     int        `json:"conflicts"`
+	Synced        int        `json:"synced"`
+	LastSync      *time.Time `json:"last_sync"` // null before the first sync
 	// OldestPendingAgeSeconds is how long the oldest queued change has
 	// waited; null when nothing waits.
 	OldestPendingAgeSeconds *float64 `json:"oldest_pending_age_seconds"`
@@ -80,14 +83,15 @@ func runStatus(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return fmt.Errorf("read sync status: %w", err)
 	}
 	rep := statusReport{
-		Pending:   st.Counts[model.StatePending],
-		Syncing:   st.Counts[model.StateSyncing],
-		Retrying:  st.Counts[model.StateRetrying],
-		Failed:    st.Counts[model.StateFailed],
-		Conflicts: st.Conflicts,
-		Synced:    st.Counts[model.StateSynced],
-		Outbox:    st.OutboxOps,
-		Cursor:    st.Cursor,
+		Pending:       st.Counts[model.StatePending],
+		Syncing:       st.Counts[model.StateSyncing],
+		Retrying:      st.Counts[model.StateRetrying],
+		Failed:        st.Counts[model.StateFailed],
+		FailedChanges: st.FailedOps,
+		Conflicts:     st.Conflicts,
+		Synced:        st.Counts[model.StateSynced],
+		Outbox:        st.OutboxOps,
+		Cursor:        st.Cursor,
 
 		UploadsWaiting:  st.UploadsWaiting,
 		UploadsFailed:   st.UploadsFailed,
@@ -196,8 +200,8 @@ func printStatus(env *Env, rep statusReport) error {
 	if rep.Conflicts > 0 {
 		fmt.Fprintf(w, "Conflicts:  %d to review (run 'casefile conflicts')\n", rep.Conflicts)
 	}
-	if rep.Failed > 0 {
-		fmt.Fprintf(w, "Failed:     %d refused by the server (run 'casefile queue', then retry or discard)\n", rep.Failed)
+	if n := max(rep.Failed, rep.FailedChanges); n > 0 {
+		fmt.Fprintf(w, "Failed:     %d change(s) refused by the server (run 'casefile queue', then retry or discard)\n", n)
 	}
 	if rep.Damage != "" {
 		fmt.Fprintf(w, "Damage:     %s\n", safetext.Line(rep.Damage))

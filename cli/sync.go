@@ -128,7 +128,9 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 // server refused (6), conflicts to review (7), changes or files still
 // waiting to be sent (5). With recordsOnly, files are left out.
 func syncOutcome(sum syncer.Summary, st localdb.Status, recordsOnly bool) error {
-	refused := max(sum.Failed, st.Counts[model.StateFailed])
+	// FailedOps counts too the refused changes whose record left the
+	// device (its matter's access revoked): no record shows them failed.
+	refused := max(sum.Failed, st.Counts[model.StateFailed], st.FailedOps)
 	waiting := max(sum.Retrying, st.Counts[model.StatePending]+st.Counts[model.StateSyncing]+st.Counts[model.StateRetrying])
 	filesRefused, filesWaiting := st.UploadsFailed, st.UploadsWaiting
 	if recordsOnly {

@@ -447,3 +447,32 @@ func TestConflictFollowsNewerServerChanges(t *testing.T) {
 		t.Fatalf("after the resolution: %v", rec.Fields)
 	}
 }
+
+// TestRefusedChangeOfARecordThatLeftIsCounted: a change refused after its
+// matter's access was revoked keeps waiting, failed, while its record has
+// left the device; status names it and sync exits 6 (changes refused), not
+// 0, although no record on the device is failed.
+func TestRefusedChangeOfARecordThatLeftIsCounted(t *testing.T) {
+	t.Parallel()
+	srv, _, h := aliceLoggedIn(t)
+	matter, note := h.seed()
+	h.ok("sync")
+	if err := srv.Revoke(context.Background(), "alice", matter); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("edit", note, "title=Written before I knew")
+	if r := h.run("sync"); r.code != exitFailed {
+		t.Errorf("sync that met the revocation: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+	if r := h.run("sync"); r.code != exitFailed {
+		t.Errorf("the next sync, with the refused change waiting: exit %d, %q, %q", r.code, r.stdout, r.stderr)
+	}
+	var st statusReport
+	h.okJSON(&st, "status", "--json")
+	if st.FailedChanges != 1 || st.Failed != 0 {
+		t.Errorf("status: %d failed changes, %d failed records; want 1 and 0", st.FailedChanges, st.Failed)
+	}
+	if out := h.ok("status"); !strings.Contains(out, "Failed:     1 change(s) refused by the server") {
+		t.Errorf("status:\n%s", out)
+	}
+}
