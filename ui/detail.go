@@ -186,13 +186,16 @@ func (p *detailPane) fieldLines(col *model.Collection, w int) []string {
 		if f.Type == model.TypeRef && text != "" {
 			text = p.matterTitle(model.Format(v))
 		}
+		// Every value is read whole here, the one place that shows all of
+		// a record: a one-line field longer than the pane wraps like a
+		// long text instead of ending in "…".
+		if f.Type != model.TypeLongText {
+			text = oneLine(text)
+		}
 		if text == "" {
 			text = s.Faint.Render("—")
 		}
 		wrapped := strings.Split(ansi.Wrap(text, vw, " "), "\n")
-		if f.Type != model.TypeLongText && len(wrapped) > 1 {
-			wrapped = []string{truncate(oneLine(text), vw)}
-		}
 		for i, l := range wrapped {
 			label := ""
 			if i == 0 {

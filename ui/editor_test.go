@@ -455,3 +455,31 @@ func TestEditorSaysWhenTextHoldsHiddenCharacters(t *testing.T) {
 		t.Fatalf("the body's escapes are not explained:\n%s", v)
 	}
 }
+
+// TestDetailShowsALongOneLineFieldWhole: the detail view wraps a one-line
+// field longer than the pane instead of cutting it, so a 999-character
+// title can be read to its end.
+func TestDetailShowsALongOneLineFieldWhole(t *testing.T) {
+	db := localdbtest.Open(t)
+	words := strings.Repeat("the caretaker saw the gate open at dawn ", 24) + "ENDOFTITLE"
+	mustCreate(t, db, "matter", model.Fields{"title": words})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "enter", "enter") // the matter's hub, then its detail
+	if m.detail == nil {
+		t.Fatal("no detail opened")
+	}
+	var text string
+	for range 40 { // page down until the end of the field is in sight
+		text = ansi.Strip(m.View().Content)
+		if strings.Contains(text, "ENDOFTITLE") {
+			break
+		}
+		press(t, m, "pgdown")
+	}
+	if !strings.Contains(text, "ENDOFTITLE") {
+		t.Fatalf("the end of a long title is never shown:\n%s", text)
+	}
+	if strings.Contains(text, `\x1b`) {
+		t.Fatalf("the detail view shows its own styling as escapes:\n%s", text)
+	}
+}
