@@ -61,6 +61,9 @@ type seen struct {
 	// refused: its import was refused (its record would break the
 	// schema); it is tried again only once it changes.
 	refused bool
+	// imported: kept in place (Options.KeepOriginals) once imported; it
+	// is not copied and looked up again until it changes.
+	imported bool
 }
 
 // Watcher imports files from a drop folder into a device's database.
@@ -229,7 +232,7 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 				w.pending[p] = seen{size: info.Size(), mod: info.ModTime(), since: now}
 				continue
 			}
-			if now.Sub(s.since) >= w.opts.Quiet && !s.refused {
+			if now.Sub(s.since) >= w.opts.Quiet && !s.refused && !s.imported {
 				ready = append(ready, p)
 			}
 		}
@@ -298,7 +301,12 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 			return n, err
 		}
 		w.mu.Lock()
-		delete(w.pending, p)
+		if s, ok := w.pending[p]; ok && w.opts.KeepOriginals {
+			s.imported = true // still in the folder: leave it be until it changes
+			w.pending[p] = s
+		} else {
+			delete(w.pending, p)
+		}
 		w.mu.Unlock()
 		if ok {
 			n++
@@ -392,7 +400,7 @@ func (w *Watcher) importFile(ctx context.Context, path, matterID string, was see
 		"sha256":          hash,
 		"received_on":     w.opts.Now().Format("2006-01-02"),
 	}
-	_, imported, err := w.db.ImportDropped(ctx, localdb.DropImport{Path: path, Collection: "document", Fields: fields,
+	_, imported, err := w.db.ImportDropped(ctx, localdb.DropImport{Path: path, Collection: "document", Fields: fields, Again: !w.opts.KeepOriginals,
 		File: model.Attachment{Name: name, Size: size, SHA256: hash, MediaType: transfer.MediaType(name, head[:hn])}})
 	if err != nil {
 		return false, err

@@ -245,6 +245,28 @@ func TestKeptOriginalsImportOnce(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "letter.txt")); err != nil {
 		t.Fatalf("the original was not kept: %v", err)
 	}
+
+	// A document the person deletes stays deleted while its original
+	// sits in the folder: later passes and a restart leave it.
+	recs, err := f.db.List(context.Background(), localdb.ListQuery{Collection: "document"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := f.db.Delete(context.Background(), r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, restart := range []bool{false, true} {
+		if restart {
+			w = f.watcher(true)
+		}
+		f.scan(w)
+		f.clock.add(DefaultQuiet)
+		if n := f.scan(w); n != 0 || len(f.documents()) != 0 {
+			t.Fatalf("a deleted document came back from its kept original (restart %v): imported %d, documents %q", restart, n, f.documents())
+		}
+	}
 }
 
 // The background watcher imports a burst through fsnotify and returns

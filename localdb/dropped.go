@@ -16,6 +16,12 @@ type DropImport struct {
 	Collection string // the new record's collection (document)
 	Fields     model.Fields
 	File       model.Attachment // name, size, media type, hash
+	// Again imports the file again when the record of its earlier import
+	// has been deleted: the folder moves imported files away, so the same
+	// path and content seen again are a new drop. Where originals stay in
+	// the folder, the file seen again is the one imported, and a document
+	// the person deleted must not come back.
+	Again bool
 }
 
 // blindPrefix marks a drop folder path kept as a keyed hash.
@@ -97,7 +103,7 @@ func (db *DB) WasImported(ctx context.Context, path, hash string) (string, bool,
 // note that path was imported, all in one transaction and journaled: a
 // crash leaves either all of it or none. A file already imported with the
 // same content is not imported again (false), unless its record has been
-// deleted since.
+// deleted since and in.Again says the file is a new drop.
 func (db *DB) ImportDropped(ctx context.Context, in DropImport) (model.Record, bool, error) {
 	if err := db.enter(); err != nil {
 		return model.Record{}, false, fmt.Errorf("import dropped file: %w", err)
@@ -121,7 +127,7 @@ func (db *DB) ImportDropped(ctx context.Context, in DropImport) (model.Record, b
 		var live bool
 		err := tx.QueryRowContext(ctx, `SELECT `+liveImport+` FROM drop_imports d WHERE d.path = ? AND d.hash = ?`,
 			db.dropKey(in.Path), in.File.SHA256).Scan(&live)
-		if err == nil && live {
+		if err == nil && (live || !in.Again) {
 			return nil
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// A drop folder import whose record was deleted no longer counts: the
-// same path and bytes import again, once, as a new record.
+// A drop folder import whose record was deleted no longer counts when the
+// folder moves imported files away (DropImport.Again): the same path and
+// bytes import again, once, as a new record.
 func TestDroppedAgainAfterDelete(t *testing.T) {
 	db := openTest(t)
 	m := mustMatter(t, db, "Pell")
@@ -21,14 +22,21 @@ func TestDroppedAgainAfterDelete(t *testing.T) {
 	if _, ok, err := db.WasImported(bg, path, hash); err != nil || ok {
 		t.Fatalf("WasImported after the delete = %v, %v; want false", ok, err)
 	}
-	again, ok, err := db.ImportDropped(bg, dropImport(m, path, hash))
+	// Where originals stay in the folder, the file seen again is the one
+	// imported: the deleted document stays deleted.
+	if _, ok, err := db.ImportDropped(bg, dropImport(m, path, hash)); err != nil || ok {
+		t.Fatalf("a kept original imported again after its document's delete: %v %v", ok, err)
+	}
+	in := dropImport(m, path, hash)
+	in.Again = true
+	again, ok, err := db.ImportDropped(bg, in)
 	if err != nil || !ok || again.ID == first.ID {
 		t.Fatalf("dropped again after the delete: %v %v, %s", ok, err, again.ID)
 	}
 	if id, ok, err := db.WasImported(bg, path, hash); err != nil || !ok || id != again.ID {
 		t.Fatalf("WasImported = %s %v %v, want %s", id, ok, err, again.ID)
 	}
-	if _, ok, err := db.ImportDropped(bg, dropImport(m, path, hash)); err != nil || ok {
+	if _, ok, err := db.ImportDropped(bg, in); err != nil || ok {
 		t.Fatalf("imported a third time while the new record is there: %v %v", ok, err)
 	}
 }
