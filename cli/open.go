@@ -137,7 +137,7 @@ func openDB(ctx context.Context, env *Env, cfg config.Config) (*localdb.DB, erro
 // the directory around it is open to others: once, when the files are
 // made or mended, rather than at every command of a script.
 func privatizes(path string) bool {
-	for i, p := range []string{path, path + "-wal", path + "-shm"} {
+	for i, p := range append([]string{path}, localdb.SidePaths(path)...) {
 		fi, err := os.Stat(p)
 		if i == 0 && errors.Is(err, os.ErrNotExist) || err == nil && fi.Mode().Perm()&0o077 != 0 {
 			return true

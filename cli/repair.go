@@ -126,7 +126,7 @@ func doctorGone(ctx context.Context, env *Env, gone *dbGoneError, repair, asJSON
 	}
 	// What is left holds nothing: an empty file, an empty WAL, the
 	// shared memory of a database that is gone.
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+	for _, p := range append([]string{path}, localdb.SidePaths(path)...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove the empty database: %w", err)
 		}
@@ -144,12 +144,13 @@ func doctorGone(ctx context.Context, env *Env, gone *dbGoneError, repair, asJSON
 	return finishDoctor(env, rep, true, asJSON, nil)
 }
 
-// keepSidesAside moves the WAL and shared memory of the database at path
-// to the names of aside: SQLite finds a database's WAL by its name, so
-// they move along with it.
+// keepSidesAside moves the side files of the database at path (its WAL,
+// shared memory and journal) to the names of aside: SQLite finds them by
+// the database's name, so they move along with it.
 func keepSidesAside(path, aside string) error {
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+	to := localdb.SidePaths(aside)
+	for i, from := range localdb.SidePaths(path) {
+		if err := os.Rename(from, to[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}

@@ -95,7 +95,7 @@ func privateFile(path string) error {
 			return err
 		}
 	}
-	for _, p := range append([]string{path}, sidePaths(path)...) {
+	for _, p := range append([]string{path}, SidePaths(path)...) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			continue // not there; or SQLite will say
@@ -111,8 +111,10 @@ func privateFile(path string) error {
 	return nil
 }
 
-// sidePaths are the paths of path's side files.
-func sidePaths(path string) []string {
+// SidePaths are the paths of the files SQLite keeps beside the database
+// at path (its WAL, shared memory and rollback journal): whatever moves,
+// removes or mends the database must treat them with it.
+func SidePaths(path string) []string {
 	out := make([]string, len(sideSuffixes))
 	for i, s := range sideSuffixes {
 		out[i] = path + s
