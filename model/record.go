@@ -92,7 +92,7 @@ const (
 // largest integer every JSON reader holds exactly): versions grow by one a
 // change, so no record comes near it, and an op based on a higher one is
 // malformed. Bounded, a version plus one never wraps.
-const MaxVersion = 1<<53 - 1
+const MaxVersion = MaxExactNumber
 
 // Op is one change of one record, as queued by a client and pushed to the
 // server. OpID is the idempotency key: the server applies an op id once.
