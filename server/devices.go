@@ -12,7 +12,7 @@ import (
 
 // seenEvery is how stale a device's last-seen time may get: a request
 // writes it at most this often per token, so that requests do not each
-// take the write lock.
+// write.
 const seenEvery = time.Minute
 
 // errRevokedDevice says a token belongs to a device revoked after it was
@@ -67,8 +67,7 @@ func (s *Server) noteSeen(ctx context.Context, p *principal) {
 	if !s.seen.due(p.tokenHash, now) {
 		return
 	}
-	err := s.st.Write(ctx, func(tx store.Tx) error { return tx.TouchDevice(ctx, p.user, p.device, now) })
-	if err != nil {
+	if err := s.st.TouchDevice(ctx, p.user, p.device, now); err != nil {
 		s.log.Warn("note device seen", "user", p.user, "device", p.device, "err", err)
 	}
 }

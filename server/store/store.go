@@ -36,6 +36,11 @@ type Store interface {
 	// An error from fn rolls everything back. The lock is held until
 	// commit, so keep a transaction's work bounded.
 	Write(ctx context.Context, fn func(Tx) error) error
+	// TouchDevice is Tx.TouchDevice in a write of its own that takes no
+	// change-sequence lock: a last-seen time orders nothing and no write
+	// reads it, so noting one need not wait for other writes, nor make
+	// them wait (every stream's first request notes its device).
+	TouchDevice(ctx context.Context, user, device string, at time.Time) error
 	// Listen calls fn with the hint of every committed change, from this
 	// process and (for stores shared by several servers) from the others,
 	// until ctx ends.

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},
 		{"AccessGen", testAccessGen},
+		{"TouchDevice", testTouchDevice},
 		{"AccessGenSnapshot", testAccessGenSnapshot},
 		{"ReadPreloadMembers", testReadPreloadMembers},
 		{"PreloadMany", testPreloadMany},

@@ -113,12 +113,24 @@ func (t *txn) Devices(ctx context.Context, user string) ([]store.Device, error) 
 	return out, nil
 }
 
+// touchDevice adds a device or moves its last-seen time forward, never
+// back.
+const touchDevice = `INSERT INTO devices (user_name, device, first_seen, last_seen) VALUES ($1, $2, $3, $3)
+	ON CONFLICT (user_name, device) DO UPDATE SET last_seen = excluded.last_seen WHERE devices.last_seen < excluded.last_seen`
+
 func (t *txn) TouchDevice(ctx context.Context, user, device string, at time.Time) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO devices (user_name, device, first_seen, last_seen) VALUES ($1, $2, $3, $3)
-		ON CONFLICT (user_name, device) DO UPDATE SET last_seen = excluded.last_seen WHERE devices.last_seen < excluded.last_seen`,
-		user, device, at.UnixMicro())
-	if err != nil {
+	if _, err := t.q.ExecContext(ctx, touchDevice, user, device, at.UnixMicro()); err != nil {
 		return fmt.Errorf("note device: %w", t.mapErr(err))
+	}
+	return nil
+}
+
+// TouchDevice is one statement on the writer pool, outside any write
+// transaction; see store.Store. With PostgreSQL the row's own lock orders
+// it against a revocation of the device, which sets other columns.
+func (db *DB) TouchDevice(ctx context.Context, user, device string, at time.Time) error {
+	if _, err := db.w.ExecContext(ctx, touchDevice, user, device, at.UnixMicro()); err != nil {
+		return fmt.Errorf("note device: %w", db.mapErr(err))
 	}
 	return nil
 }
