@@ -20,6 +20,14 @@ var sqliteSchema string
 // DirName is the blob store's directory inside a server data directory.
 const DirName = "files"
 
+// IndexName is the directory store's index inside its directory.
+const IndexName = "blobs.db"
+
+// ChunkPath is where a directory store at dir keeps chunk n of a file.
+func ChunkPath(dir, hash string, n int) string {
+	return filepath.Join(dirBytes{dir: dir}.fileDir(hash), strconv.Itoa(n))
+}
+
 // OpenDir opens (creating) a directory store: chunk files under
 // dir/sha256/ab/HASH/N, uploads under dir/staging/ID/N and their index in
 // dir/blobs.db.
@@ -31,7 +39,7 @@ func OpenDir(ctx context.Context, dir string) (Store, error) {
 	}
 	// synchronous FULL: an index row may be the only record that an
 	// acknowledged chunk is held.
-	db := stmtcache.Open("file:" + filepath.Join(dir, "blobs.db") +
+	db := stmtcache.Open("file:" + filepath.Join(dir, IndexName) +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
@@ -112,7 +120,7 @@ func (d dirBytes) dropStaged(_ context.Context, tx *txn, upload string) error {
 }
 
 func (d dirBytes) chunk(_ context.Context, _ querier, hash string, n int) ([]byte, error) {
-	return readChunkFile(filepath.Join(d.fileDir(hash), strconv.Itoa(n)))
+	return readChunkFile(ChunkPath(d.dir, hash, n))
 }
 
 func (d dirBytes) drop(_ context.Context, tx *txn, hash string) error {

@@ -42,13 +42,23 @@ func createPostgres(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // committed below when all went well
+	if err := CreatePostgresTx(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// CreatePostgresTx creates the PostgreSQL store's tables, where missing,
+// inside tx, which the caller commits or rolls back (a move fills them in
+// the same transaction).
+func CreatePostgresTx(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", schemaLock)); err != nil {
 		return fmt.Errorf("lock blob tables: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, postgresSchema); err != nil {
 		return fmt.Errorf("create blob tables: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // pgBytes keeps chunks in tables, in the index's transactions.

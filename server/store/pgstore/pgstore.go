@@ -76,6 +76,26 @@ func Exists(ctx context.Context, url string) (bool, error) {
 	return found, nil
 }
 
+// MigrateTx brings the store's tables in tx's search_path to this
+// build's layout inside tx, which the caller commits or rolls back (a
+// move fills them in the same transaction).
+func MigrateTx(ctx context.Context, tx *sql.Tx) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return sqlstore.MigrateTx(ctx, tx, sub, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrationLock))
+}
+
+// Versions returns the migration numbers of this build's layout.
+func Versions() ([]int64, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return sqlstore.Versions(sub)
+}
+
 // open is Open with the connections' configuration parsed.
 func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;

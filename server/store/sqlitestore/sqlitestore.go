@@ -110,6 +110,15 @@ func OpenReadOnly(ctx context.Context, path string) (store.Store, error) {
 	return sqlstore.New(r, r, d, "sqlite "+path+" (read only)"), nil
 }
 
+// Versions returns the migration numbers of this build's layout.
+func Versions() ([]int64, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return sqlstore.Versions(sub)
+}
+
 func isDuplicate(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {

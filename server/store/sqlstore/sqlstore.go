@@ -433,11 +433,6 @@ func Unapplied(ctx context.Context, db *sql.DB, fsys fs.FS) ([]string, error) {
 // transaction. lock, when set, is run first (PostgreSQL: an advisory lock
 // so replicas starting together migrate once).
 func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err error) {
-	names, err := fs.Glob(fsys, "*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	slices.Sort(names)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
@@ -447,6 +442,25 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err erro
 			_ = tx.Rollback()
 		}
 	}()
+	if err := MigrateTx(ctx, tx, fsys, lock); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migrations: %w", err)
+	}
+	return nil
+}
+
+// MigrateTx runs the numbered *.sql files of fsys not yet applied inside
+// tx, which its caller commits or rolls back: a store move creates the
+// tables in the transaction that fills them, so a failed move leaves
+// nothing behind.
+func MigrateTx(ctx context.Context, tx *sql.Tx, fsys fs.FS, lock string) error {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	slices.Sort(names)
 	if lock != "" {
 		if _, err := tx.ExecContext(ctx, lock); err != nil {
 			return fmt.Errorf("lock migrations: %w", err)
@@ -482,8 +496,25 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err erro
 			return fmt.Errorf("record migration %s: %w", name, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit migrations: %w", err)
-	}
 	return nil
+}
+
+// Versions returns the numbers of the migrations in fsys, in order: the
+// layout a store of this build has once they are all applied.
+func Versions(fsys fs.FS) ([]int64, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var out []int64
+	for _, name := range names {
+		num, _, _ := strings.Cut(name, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with its number", name)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out, nil
 }
