@@ -1,0 +1,199 @@
+package storemove_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/store/pgstore"
+	"casefile/server/store/sqlitestore"
+	"casefile/server/storemove"
+	"casefile/server/storetest"
+)
+
+// smallStore makes a SQLite server store with a user, a matter and a
+// note, stopped, and returns its data directory.
+func smallStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	srv := start(t, server.Options{DataDir: dir})
+	alice := srv.NewUser(t, "alice", protocol.RoleMember)
+	m := alice.CreateMatter(t, "Smith v Jones")
+	alice.CreateNote(t, m.ID, "a note")
+	srv.stop()
+	return dir
+}
+
+// snapshot describes what a PostgreSQL schema holds: every table's rows
+// and the head, as text, or "" when it holds no casefile store.
+func snapshot(t *testing.T, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, name := range tables {
+		var text string
+		if err := conn.QueryRow(ctx, `SELECT coalesce(string_agg(t::text, ';' ORDER BY t::text), '') FROM `+pgx.Identifier{name}.Sanitize()+` t`).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		if name == "schema_migrations" {
+			text = "" // applied_at
+		}
+		b.WriteString(name + ": " + text + "\n")
+	}
+	return b.String()
+}
+
+func TestMoveRefusesATargetWithData(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	ctx := context.Background()
+	if _, err := storemove.Move(ctx, storemove.Options{DataDir: smallStore(t), URL: pg}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, pg)
+	_, err := storemove.Move(ctx, storemove.Options{DataDir: smallStore(t), URL: pg})
+	if !errors.Is(err, storemove.ErrTargetNotEmpty) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("second move: %v, want a refusal", err)
+	}
+	if after := snapshot(t, pg); after != before {
+		t.Errorf("the refused move changed the target:\n%s\nbefore:\n%s", after, before)
+	}
+
+	// A server started on the target and given one user is not empty either.
+	pg2 := storetest.PostgresURL(t)
+	srv := start(t, server.Options{DatabaseURL: pg2})
+	if err := srv.AddUser(ctx, "ana", "a long enough password", protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	if _, err := storemove.Move(ctx, storemove.Options{DataDir: smallStore(t), URL: pg2}); !errors.Is(err, storemove.ErrTargetNotEmpty) || !strings.Contains(err.Error(), "users") {
+		t.Fatalf("move onto a store with a user: %v, want a refusal naming users", err)
+	}
+	// A store that a server only created is empty, and taken.
+	pg3 := storetest.PostgresURL(t)
+	start(t, server.Options{DatabaseURL: pg3}).stop()
+	if _, err := storemove.Move(ctx, storemove.Options{DataDir: smallStore(t), URL: pg3}); err != nil {
+		t.Fatalf("move onto a new empty store: %v", err)
+	}
+}
+
+func TestMoveRefusesBadURLs(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ url, want string }{
+		{"postgres://casefile@db:notaport/casefile", "database URL"},
+		{"postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=5", "connect to postgres"},
+	} {
+		if tc.want == "connect to postgres" {
+			dir = smallStore(t)
+		}
+		_, err := storemove.Move(context.Background(), storemove.Options{DataDir: dir, URL: tc.url})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("move to %s: %v, want an error with %q", tc.url, err, tc.want)
+		}
+	}
+	pg := storetest.PostgresURL(t)
+	_, err := storemove.Move(context.Background(), storemove.Options{DataDir: t.TempDir(), URL: pg})
+	if err == nil || !strings.Contains(err.Error(), "no server database") {
+		t.Errorf("move of an empty directory: %v", err)
+	}
+	if s := snapshot(t, pg); s != "" {
+		t.Errorf("a refused move left tables behind:\n%s", s)
+	}
+}
+
+// TestMoveRefusesOtherLayouts: a source older or newer than this build
+// is named, and nothing moves.
+func TestMoveRefusesOtherLayouts(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	for _, tc := range []struct{ change, want string }{
+		{`DELETE FROM schema_migrations WHERE version = 15`, "older layout than this casefile's (migrations 015 not applied)"},
+		{`INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)`, "newer casefile (migrations 999 unknown"},
+	} {
+		dir := smallStore(t)
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlitestore.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(tc.change); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		_, err = storemove.Move(context.Background(), storemove.Options{DataDir: dir, URL: pg})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("after %s: %v, want %q", tc.change, err, tc.want)
+		}
+	}
+	if s := snapshot(t, pg); s != "" {
+		t.Errorf("a refused move left tables behind:\n%s", s)
+	}
+}
+
+// TestMoveUnknownTable: a table the move does not know stops it.
+func TestMoveUnknownTable(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	dir := smallStore(t)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE retainers (id TEXT PRIMARY KEY); INSERT INTO retainers VALUES ('r1')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = storemove.Move(context.Background(), storemove.Options{DataDir: dir, URL: pg})
+	if err == nil || !strings.Contains(err.Error(), "does not know (retainers)") {
+		t.Fatalf("move with an unknown table: %v", err)
+	}
+	if s := snapshot(t, pg); s != "" {
+		t.Errorf("a refused move left tables behind:\n%s", s)
+	}
+}
+
+// TestMoveCancelled: a move stopped after its first table leaves the
+// target as it was, and the next one succeeds.
+func TestMoveCancelled(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	dir := smallStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var copied []string
+	_, err := storemove.Move(ctx, storemove.Options{DataDir: dir, URL: pg, Copied: func(table string, _ int64) {
+		copied = append(copied, table)
+		cancel()
+	}})
+	if err == nil || len(copied) != 1 {
+		t.Fatalf("cancelled move: %v after %v", err, copied)
+	}
+	if found, err := pgstore.Exists(context.Background(), pg); err != nil || found {
+		t.Errorf("after a cancelled move the target holds a store (%v, %v)", found, err)
+	}
+	if s := snapshot(t, pg); s != "" {
+		t.Errorf("a cancelled move left tables behind:\n%s", s)
+	}
+	res, err := storemove.Move(context.Background(), storemove.Options{DataDir: dir, URL: pg})
+	if err != nil {
+		t.Fatalf("move after a cancelled one: %v", err)
+	}
+	if res.Head.Seq == 0 {
+		t.Errorf("moved head %+v", res.Head)
+	}
+}
