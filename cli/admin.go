@@ -31,7 +31,8 @@ func adminCommands() []Command {
 				"  tokens revoke NAME [--device D]\n" +
 				"  devices NAME                  the user's devices, last seen, revoked\n" +
 				"  devices revoke NAME DEVICE    a lost device: its tokens never work again, it wipes itself\n" +
-				"  audit verify",
+				"  audit verify\n" +
+				"  move-to postgres://…          copy this --data store into an empty PostgreSQL store (stop the server first)",
 			Summary: "Manage the server's users, access, tokens and audit log",
 			Run:     runAdmin,
 		},
@@ -39,7 +40,7 @@ func adminCommands() []Command {
 }
 
 // adminSubcommands lists what admin does, for its usage sentences.
-const adminSubcommands = "user add, user list, grant, revoke, tokens revoke, devices, devices revoke, audit verify"
+const adminSubcommands = "user add, user list, grant, revoke, tokens revoke, devices, devices revoke, audit verify, move-to"
 
 func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	var sf storeFlags
@@ -139,6 +140,11 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			fmt.Fprintf(env.Stdout, "revoked device %q of %s: its tokens never work again; at its next contact it deletes its copy and keeps unsent changes in an encrypted export\n", rest[3], rest[2])
 			return nil
 		}
+	case rest[0] == "move-to":
+		if err := want(2, "--data DIR move-to postgres://USER@HOST/DATABASE"); err != nil {
+			return err
+		}
+		return runMoveTo(ctx, env, sf, rest[1])
 	case sub == "audit verify":
 		if err := want(2, "audit verify"); err != nil {
 			return err

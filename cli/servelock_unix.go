@@ -29,9 +29,19 @@ func lockServeDir(dir string) (release func(), err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil { // #nosec G115 -- a file descriptor
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another casefile serve is running on %s; two servers on one SQLite store would not hear of each other's changes. Stop it first, or run several servers on PostgreSQL (--database)", dir)
+			return nil, serveRunningError{dir}
 		}
 		return nil, fmt.Errorf("lock the data directory: %w", err)
 	}
 	return func() { f.Close() }, nil
 }
+
+// serveRunningError is lockServeDir's refusal of a directory a running
+// server holds.
+type serveRunningError struct{ dir string }
+
+func (e serveRunningError) Error() string {
+	return fmt.Sprintf("another casefile serve is running on %s; two servers on one SQLite store would not hear of each other's changes. Stop it first, or run several servers on PostgreSQL (--database)", e.dir)
+}
+
+func (serveRunningError) Is(target error) bool { return target == errServeRunning }

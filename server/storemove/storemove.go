@@ -99,8 +99,11 @@ func Move(ctx context.Context, opts Options) (Result, error) {
 	// One connection: the transaction's statements and the COPYs that
 	// reach past database/sql to pgx must share it.
 	conn, err := db.Conn(ctx)
+	if err == nil {
+		err = conn.PingContext(ctx)
+	}
 	if err != nil {
-		return res, fmt.Errorf("connect to postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
+		return res, fmt.Errorf("connect to postgres %s@%s:%d/%s (check the URL's host, port, user and password, and that the server runs): %w", cfg.User, cfg.Host, cfg.Port, cfg.Database, err)
 	}
 	defer conn.Close()
 	tx, err := conn.BeginTx(ctx, nil)
@@ -108,11 +111,12 @@ func Move(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("connect to postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // committed when all is verified
-	var schema string
-	if err := tx.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	var current sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
 		return res, fmt.Errorf("read the target's schema: %w", err)
 	}
-	if schema == "" {
+	schema := current.String
+	if !current.Valid {
 		return res, fmt.Errorf("the search_path of the database URL names no schema that exists in %s: create it first (CREATE SCHEMA) or name another", cfg.Database)
 	}
 	res.Target = fmt.Sprintf("postgres %s@%s/%s (schema %s)", cfg.User, cfg.Host, cfg.Database, schema)
