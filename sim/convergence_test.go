@@ -104,6 +104,21 @@ func TestConvergencePostgres(t *testing.T) {
 	})
 }
 
+// TestConvergenceMovedToPostgres starts each scenario on SQLite and moves
+// the server's store to PostgreSQL halfway through its writes
+// (storemove, as casefile admin move-to does): the devices go on against
+// the moved store, and everything must converge as it would have.
+func TestConvergenceMovedToPostgres(t *testing.T) {
+	if os.Getenv(storetest.EnvPostgres) == "" {
+		t.Skip(storetest.EnvPostgres + " is not set; skipping the scenarios moved to PostgreSQL")
+	}
+	runSet(t, "TestConvergenceMovedToPostgres", seeds(t, ciPostgres, 2, 2), func(t *testing.T) scenario {
+		cfg := sized()
+		cfg.moveTo = storetest.PostgresURL(t)
+		return cfg
+	})
+}
+
 // runSet runs scenarios in parallel subtests or, for a larger set, in one
 // child process per CPU: modernc's SQLite allocates under one
 // process-wide lock, so scenarios in one process mostly wait for each

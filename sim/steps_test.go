@@ -30,6 +30,12 @@ func (w *world) run() {
 	for w.busy() {
 		w.step++
 		w.randomStep()
+		if w.cfg.moveTo != "" && w.writesDone()*2 >= len(w.clients)*w.cfg.writes {
+			w.moveServer()
+		}
+	}
+	if w.cfg.moveTo != "" {
+		w.violate("the scenario ended before its store moved to postgres")
 	}
 	w.heal()
 	w.quiesce("after the faults healed")
@@ -37,6 +43,15 @@ func (w *world) run() {
 	w.settle()
 	w.checkAll(true)
 	w.checkFiles()
+}
+
+// writesDone counts the local writes the clients have made.
+func (w *world) writesDone() int {
+	n := 0
+	for _, c := range w.clients {
+		n += c.writes
+	}
+	return n
 }
 
 func (w *world) busy() bool {

@@ -27,18 +27,23 @@ import (
 	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
+	"casefile/server/storemove"
 	"casefile/syncer"
 	"casefile/vault"
 )
 
 // scenario sizes one scenario.
 type scenario struct {
-	clients   int        // devices, each with its own local database and syncer
-	users     int        // users the devices log in as (clients > users: one user on two devices)
-	writes    int        // local writes each client makes
-	faultRate float64    // share of requests that meet a fault
-	pgURL     string     // "" for the SQLite store
-	mix       []mixShare // the faults' shares among faulty requests; nil for faultMix
+	clients   int     // devices, each with its own local database and syncer
+	users     int     // users the devices log in as (clients > users: one user on two devices)
+	writes    int     // local writes each client makes
+	faultRate float64 // share of requests that meet a fault
+	pgURL     string  // "" for the SQLite store
+	// moveTo, with the SQLite store, is a PostgreSQL URL the server's
+	// store moves to halfway through the writes (casefile admin move-to);
+	// the scenario goes on there.
+	moveTo string
+	mix    []mixShare // the faults' shares among faulty requests; nil for faultMix
 }
 
 // world is one scenario: a real server (SQLite or PostgreSQL) behind a
@@ -268,6 +273,12 @@ func (w *world) startServer() {
 // restartServer shuts the server down gracefully and opens it again on the
 // same store, on a new port the proxy then points at.
 func (w *world) restartServer() {
+	w.stopServer()
+	w.startServer()
+}
+
+// stopServer shuts the server down gracefully.
+func (w *world) stopServer() {
 	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
 	defer cancel()
 	if err := w.srv.Shutdown(ctx); err != nil {
@@ -277,6 +288,28 @@ func (w *world) restartServer() {
 		w.violate("server close: %v", err)
 	}
 	<-w.srvDone
+}
+
+// moveServer stops the SQLite server, moves its store to PostgreSQL
+// (scenario.moveTo) as casefile admin move-to does, and starts the server
+// there on a new port the proxy points at: to the devices it is a
+// restart, and everything they hold must still converge.
+func (w *world) moveServer() {
+	w.tracef("move the server's store to postgres")
+	w.stopServer()
+	w.reader.Close()
+	res, err := storemove.Move(w.ctx, storemove.Options{DataDir: filepath.Join(w.dir, "server"), URL: w.cfg.moveTo})
+	if err != nil {
+		w.t.Fatalf("move the server's store: %v", err)
+	}
+	w.stats.inc("contract: stores moved to postgres mid-scenario", 1)
+	for _, d := range res.Dropped {
+		w.stats.inc("contract: staged chunks a move left behind, sent again", int(d.Rows))
+	}
+	w.cfg.pgURL, w.cfg.moveTo = w.cfg.moveTo, ""
+	if w.reader, err = w.openReader(); err != nil {
+		w.t.Fatalf("open the moved store: %v", err)
+	}
 	w.startServer()
 }
 
