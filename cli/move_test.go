@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 
+	"casefile/model"
+	"casefile/server"
+	"casefile/server/servertest"
 	"casefile/server/store/pgstore"
 	"casefile/server/storetest"
 )
@@ -65,5 +71,53 @@ func TestAdminMoveTo(t *testing.T) {
 	}
 	if code, _, errs := runMain(t, "", "admin", "--data", dir, "move-to", pg); code == 0 || !strings.Contains(errs, "already holds a casefile store with data") {
 		t.Errorf("second move-to: exit %d, %q", code, errs)
+	}
+}
+
+// TestAdminMoveToKilled kills the real binary in the middle of a move:
+// PostgreSQL drops the open transaction with the connection, so the
+// target holds nothing, and the next move succeeds.
+func TestAdminMoveToKilled(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	srv := servertest.Start(t, func(o *server.Options) { o.DataDir = dir })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	matter := alice.CreateMatter(t, "Smith v Jones")
+	const notes, batch = 30000, 500
+	for done := 0; done < notes; done += batch {
+		ops := make([]model.Op, batch)
+		for i := range ops {
+			ops[i] = servertest.Create("note", model.Fields{model.MatterField: matter.ID, "title": fmt.Sprint("note ", done+i)})
+		}
+		if _, err := alice.Push(context.Background(), ops...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cmd := exec.Command(bin, "--config", os.DevNull, "admin", "--data", dir, "move-to", pg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() && !strings.Contains(lines.Text(), "copied access_events") {
+	}
+	// The records, thirty thousand of them, are being copied now.
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the move ended before it was killed: %v", err)
+	}
+	if found, err := pgstore.Exists(context.Background(), pg); err != nil || found {
+		t.Fatalf("a killed move left a store behind (%v, %v)", found, err)
+	}
+	code, out, errs := runMain(t, "", "admin", "--data", dir, "move-to", pg)
+	if code != 0 || !regexp.MustCompile(`(?m)^records +30001$`).MatchString(out) {
+		t.Fatalf("move after a killed one: exit %d\n%s%s", code, out, errs)
 	}
 }
