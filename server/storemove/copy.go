@@ -181,6 +181,18 @@ func (m *mover) copyChunks(ctx context.Context) error {
 	return nil
 }
 
+// analyze gathers the planner's statistics of the tables the move filled:
+// until autovacuum comes by, a table loaded in bulk looks empty to the
+// planner, and the first servers' queries would be planned for that.
+func (m *mover) analyze(ctx context.Context) error {
+	for name := range m.want {
+		if _, err := m.tx.ExecContext(ctx, `ANALYZE `+quote(name)); err != nil {
+			return fmt.Errorf("analyze %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // copyFrom runs a COPY on the transaction's connection: database/sql has
 // no COPY, so it reaches the pgx connection beneath, whose transaction the
 // rows join.

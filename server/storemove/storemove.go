@@ -128,7 +128,10 @@ func Move(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	if err := m.verify(ctx); err != nil {
-		return res, fmt.Errorf("the copy does not match the source, nothing was committed: %w", err)
+		return res, fmt.Errorf("the copy did not verify, so nothing was committed: %w", err)
+	}
+	if err := m.analyze(ctx); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit the move: %w", err)
