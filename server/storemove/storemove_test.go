@@ -195,11 +195,15 @@ func TestMoveEndToEnd(t *testing.T) {
 	data := make([]byte, 2*model.ChunkSize+100)
 	_, _ = rand.Read(data)
 	file := attach(t, alice, matter.ID, data, 0, 1, 2)
-	attach(t, alice, matter.ID, data[:2*model.ChunkSize], 1) // an upload in progress
+	partial := data[:2*model.ChunkSize]
+	inProgress := attach(t, alice, matter.ID, partial, 1) // chunk 0 is still to come
 
 	wantPages, err := bob.PullAll(ctx, cursor)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := len(wantPages[0].Records); n < 4 {
+		t.Fatalf("bob's pull from his cursor holds %d records; the edit, the delete, the conflict's edit and the files should be there", n)
 	}
 	wantFull, err := alice.PullAll(ctx, 0)
 	if err != nil {
@@ -293,6 +297,20 @@ func TestMoveEndToEnd(t *testing.T) {
 	// New writes take the sequences after the old head.
 	if n := alice.CreateNote(t, matter.ID, "after the move"); n.Seq != oldHead.Seq+1 {
 		t.Errorf("first note after the move at seq %d, want %d", n.Seq, oldHead.Seq+1)
+	}
+	// The upload in progress starts again: the new store holds none of it.
+	var st protocol.UploadStatus
+	if code, body := fileCall(t, alice, http.MethodGet, protocol.PathFileUpload, inProgress, 0, nil); code != http.StatusOK || json.Unmarshal(body, &st) != nil || len(st.Have) != 0 {
+		t.Errorf("upload in progress after the move: %d %s", code, body)
+	}
+	for n := range 2 {
+		code, body := fileCall(t, alice, http.MethodPut, protocol.PathFileChunk, inProgress, n, chunk(partial, n))
+		if code != http.StatusOK || json.Unmarshal(body, &st) != nil {
+			t.Fatalf("chunk %d of the upload sent again: %d %s", n, code, body)
+		}
+	}
+	if !st.Complete {
+		t.Errorf("the upload sent again is not complete: %+v", st)
 	}
 }
 
