@@ -187,6 +187,11 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		rep, err := server.VerifyAudit(ctx, st)
 		return auditReport(env, rep, err)
 	}
+	if opts.DataDir != "" {
+		if err := notMoved(opts.DataDir); err != nil {
+			return err
+		}
+	}
 	opts.Logger = slog.New(slog.DiscardHandler)
 	opts.CompactEvery = -1
 	s, err := server.Open(ctx, opts)

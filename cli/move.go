@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"casefile/internal/safetext"
 	"casefile/server/store/sqlitestore"
 	"casefile/server/storemove"
 )
@@ -39,6 +40,9 @@ func runMoveTo(ctx context.Context, env *Env, sf storeFlags, url string) error {
 	if err := notDeviceDir(dir); err != nil {
 		return err
 	}
+	if err := notMoved(dir); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(dir, sqlitestore.FileName)); err != nil {
 		return fmt.Errorf("no server database in %s (give the --data directory casefile serve runs with)", dir)
 	}
@@ -60,8 +64,46 @@ func runMoveTo(ctx context.Context, env *Env, sf storeFlags, url string) error {
 		}
 		return err
 	}
+	if err := markMoved(dir, res, time.Now()); err != nil {
+		printMove(env, dir, res)
+		return fmt.Errorf("the move succeeded, but %w: do not start casefile serve on %s again, its servers now run with --database", err, dir)
+	}
 	printMove(env, dir, res)
 	return nil
+}
+
+// movedName is the file a move leaves in the data directory it moved:
+// casefile serve and the admin commands that write refuse the directory
+// while it is there. A server restarted on the old copy (a service left
+// enabled, a reboot) would otherwise take devices' writes apart from the
+// PostgreSQL store's, and neither store would hold them all.
+const movedName = "MOVED"
+
+// markMoved writes movedName, saying where the store went.
+func markMoved(dir string, res storemove.Result, at time.Time) error {
+	text := fmt.Sprintf("moved to %s at %s by casefile admin move-to\n"+
+		"casefile serve and the admin commands that write refuse this directory while this file exists;\n"+
+		"remove it only to serve this copy again instead of the PostgreSQL store.\n", res.Target, at.UTC().Format(time.RFC3339))
+	if err := os.WriteFile(filepath.Join(dir, movedName), []byte(text), 0o600); err != nil {
+		return fmt.Errorf("could not mark the directory as moved: %w", err)
+	}
+	return nil
+}
+
+// notMoved refuses a data directory whose store a move took to
+// PostgreSQL (markMoved), quoting where it went.
+func notMoved(dir string) error {
+	path := filepath.Join(dir, movedName)
+	b, err := os.ReadFile(path) // #nosec G304 -- the data directory's own marker
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	where, _, _ := strings.Cut(string(b), "\n")
+	return fmt.Errorf("the store of %s was %s: its servers run with --database now, and using this old copy would part it from theirs; remove %s only to serve this copy instead (nothing was changed)",
+		dir, safetext.Line(strings.TrimSpace(where)), path)
 }
 
 // printMove prints what a move copied.
@@ -79,5 +121,5 @@ func printMove(env *Env, dir string, res storemove.Result) {
 	h := res.Head
 	fmt.Fprintf(env.Stdout, "head: sequence %d, compacted through %d, ledger through %d; audit log %d rows, chain verified, tail %.12s…\n",
 		h.Seq, h.CompactedThrough, h.LedgerThrough, h.AuditRows, h.AuditHash)
-	fmt.Fprintln(env.Stdout, "The SQLite store is unchanged. Start the servers with --database and this URL; devices need nothing (same tokens, same cursors).")
+	fmt.Fprintf(env.Stdout, "The SQLite store is unchanged; %s marks it moved, so casefile serve and admin writes refuse it. Start the servers with --database and this URL; devices need nothing (same tokens, same cursors).\n", movedName)
 }

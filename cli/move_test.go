@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"casefile/model"
 	"casefile/server"
@@ -68,6 +70,35 @@ func TestAdminMoveTo(t *testing.T) {
 	}
 	if code, out, _ := runMain(t, "", "admin", "--database", pg, "user", "list"); code != 0 || !strings.Contains(out, "alice") {
 		t.Errorf("user list after the move: %s", out)
+	}
+	if code, _, errs := runMain(t, "", "admin", "--database", pg, "move-to", pg); code == 0 || !strings.Contains(errs, "move-to moves the store of --data DIR") {
+		t.Errorf("move-to with --database: exit %d, %q", code, errs)
+	}
+
+	// The old copy is marked: a server or an admin write on it would part
+	// it from the PostgreSQL store, which devices now sync with.
+	refused := func(what string, args ...string) {
+		t.Helper()
+		// A command that does not refuse may serve: it is stopped, and
+		// fails the test, after a while.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var out, errb bytes.Buffer
+		code := Main(ctx, append([]string{"--config", os.DevNull}, args...), strings.NewReader("s3cret-enough\n"), &out, &errb)
+		errs := errb.String()
+		if code == 0 || !strings.Contains(errs, "was moved to postgres") || !strings.Contains(errs, "remove "+dir+"/MOVED") {
+			t.Errorf("%s on the moved directory: exit %d, %q", what, code, errs)
+		}
+	}
+	refused("serve", "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	refused("user add", "admin", "--data", dir, "user", "add", "bob")
+	refused("user list", "admin", "--data", dir, "user", "list")
+	refused("a second move", "admin", "--data", dir, "move-to", pg)
+	if code, out, errs := runMain(t, "", "admin", "--data", dir, "audit", "verify"); code != 0 || !strings.Contains(out, "audit log OK") {
+		t.Errorf("audit verify of the old copy (reads only): %d %s %s", code, out, errs)
+	}
+	if err := os.Remove(dir + "/MOVED"); err != nil {
+		t.Fatal(err)
 	}
 	if code, _, errs := runMain(t, "", "admin", "--data", dir, "move-to", pg); code == 0 || !strings.Contains(errs, "already holds a casefile store with data") {
 		t.Errorf("second move-to: exit %d, %q", code, errs)

@@ -172,6 +172,12 @@ func runServe(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 			return err
 		}
 		defer release()
+		// Checked holding the lock, which a move holds until it has
+		// left its mark.
+		if err := notMoved(opts.DataDir); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	srv, err := server.Open(ctx, opts)
 	if err != nil {
