@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,15 @@ import (
 
 //go:embed migrations/postgres.sql
 var postgresSchema string
+
+// postgresObjects are the tables and indexes postgresSchema creates.
+var postgresObjects = func() []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)`).FindAllStringSubmatch(postgresSchema, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}()
 
 // schemaLock is the advisory lock replicas take to create the tables once.
 const schemaLock = 0x626c6f62 // "blob"
@@ -37,6 +47,13 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 }
 
 func createPostgres(ctx context.Context, db *sql.DB) error {
+	// Tables and indexes all there: no DDL, which a role without CREATE
+	// on the schema may not run even as IF NOT EXISTS.
+	var have int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY($1)`,
+		postgresObjects).Scan(&have); err == nil && have == len(postgresObjects) {
+		return nil
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)

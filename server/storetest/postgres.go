@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,13 @@ const EnvPostgres = "CASEFILE_TEST_POSTGRES"
 // server fails the test (CI sets it, and must not pass by skipping).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	return PostgresURLIn(t, "test_"+randomHex(6))
+}
+
+// PostgresURLIn is PostgresURL with the schema named schema (a name no
+// other test uses, and an identifier as it is: no quoting).
+func PostgresURLIn(t testing.TB, schema string) string {
+	t.Helper()
 	base := os.Getenv(EnvPostgres)
 	if base == "" {
 		t.Skip(EnvPostgres + " is not set; skipping the PostgreSQL test")
@@ -33,9 +41,6 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("connect to %s: %v", EnvPostgres, err)
 	}
 	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "test_" + hex.EncodeToString(b)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
@@ -59,5 +64,56 @@ func PostgresURL(t testing.TB) string {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// PostgresAs returns storeURL (a URL PostgresURL gave) for a role of the
+// test's own, made with LOGIN and nothing else, then given what grants
+// say: each a statement in which {role} stands for the role and {schema}
+// for the URL's schema ("GRANT USAGE ON SCHEMA {schema} TO {role}"). The
+// role is dropped when the test ends.
+func PostgresAs(t testing.TB, storeURL string, grants ...string) string {
+	t.Helper()
+	u, err := url.Parse(storeURL)
+	if err != nil {
+		t.Fatalf("parse %s: %v", storeURL, err)
+	}
+	schema := u.Query().Get("search_path")
+	role := "test_role_" + randomHex(6)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, os.Getenv(EnvPostgres))
+	if err != nil {
+		t.Fatalf("connect to %s: %v", EnvPostgres, err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range append([]string{"CREATE ROLE {role} LOGIN"}, grants...) {
+		stmt = strings.NewReplacer("{role}", role, "{schema}", schema).Replace(stmt)
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, os.Getenv(EnvPostgres))
+		if err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+			return
+		}
+		defer conn.Close(ctx)
+		for _, stmt := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	u.User = url.User(role)
 	return u.String()
 }

@@ -6,13 +6,16 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +34,34 @@ var migrations embed.FS
 // Channel is the NOTIFY channel of the public schema; stores in another
 // schema use Channel + "_" + schema, so separate schemas never mix hints.
 const Channel = "casefile_changes"
+
+// ChannelOf is the NOTIFY channel of a schema's store: Channel, with
+// "_" and the schema's name for a schema other than public. PostgreSQL
+// takes channel names of up to 63 bytes (a schema's name may be as long),
+// so a longer one ends in a digest of the schema's name instead; every
+// replica derives the same.
+func ChannelOf(schema string) string {
+	if schema == "public" {
+		return Channel
+	}
+	if c := Channel + "_" + schema; len(c) <= maxChannel {
+		return c
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return Channel + "_" + hex.EncodeToString(sum[:12])
+}
+
+// maxChannel is the longest channel name pg_notify takes, in bytes.
+const maxChannel = 63
+
+// searchPath is the search_path a connection configuration sets, for
+// messages.
+func searchPath(cfg *pgx.ConnConfig) string {
+	if p, ok := cfg.RuntimeParams["search_path"]; ok {
+		return strconv.Quote(p)
+	}
+	return "not set"
+}
 
 // migrationLock is the advisory lock key replicas take to migrate once.
 const migrationLock = 0x63617365 // "case"
@@ -108,6 +139,16 @@ func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
 	}
+	var current sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read schema: %w", err)
+	}
+	if !current.Valid {
+		db.Close()
+		return nil, fmt.Errorf("no schema the database URL's search_path names exists in database %s (search_path %s): create it (CREATE SCHEMA name) or correct the URL",
+			cfg.Database, searchPath(cfg))
+	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		db.Close()
@@ -117,15 +158,8 @@ func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	var schema string
-	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("read schema: %w", err)
-	}
-	channel := Channel
-	if schema != "public" {
-		channel += "_" + schema
-	}
+	schema := current.String
+	channel := ChannelOf(schema)
 	s := &Store{cfg: cfg, channel: channel, log: slog.With("component", "pgstore")}
 	d := sqlstore.Dialect{
 		Name:          "postgres",

@@ -433,6 +433,14 @@ func Unapplied(ctx context.Context, db *sql.DB, fsys fs.FS) ([]string, error) {
 // transaction. lock, when set, is run first (PostgreSQL: an advisory lock
 // so replicas starting together migrate once).
 func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, lock string) (err error) {
+	// A store already at this build's layout needs no DDL, so a role
+	// without CREATE on its schema opens it: a least-privilege server's,
+	// an auditor's. (CREATE TABLE IF NOT EXISTS needs the privilege even
+	// when the table is there.) Anything else, a first start included,
+	// migrates under the lock.
+	if missing, err := Unapplied(ctx, db, fsys); err == nil && len(missing) == 0 {
+		return nil
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
