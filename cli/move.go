@@ -26,18 +26,8 @@ func runMoveTo(ctx context.Context, env *Env, sf storeFlags, url string) error {
 	}
 	// Not sf.options: it would take CASEFILE_DATABASE_URL for a store
 	// when no directory is named, and the move's source is a directory.
-	dir := sf.data
-	if dir == "" {
-		dir = env.DataDir
-	}
-	if dir == "" {
-		dir = DefaultServerDataDir(env.Getenv)
-	}
-	dir, err := filepath.Abs(dir)
+	dir, err := sf.dataDir(env)
 	if err != nil {
-		return fmt.Errorf("data directory %s: %w", dir, err)
-	}
-	if err := notDeviceDir(dir); err != nil {
 		return err
 	}
 	if err := notMoved(dir); err != nil {

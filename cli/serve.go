@@ -75,6 +75,17 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 		}
 		return server.Options{DatabaseURL: sf.database}, nil
 	}
+	dir, err := sf.dataDir(env)
+	if err != nil {
+		return server.Options{}, err
+	}
+	return server.Options{DataDir: dir}, nil
+}
+
+// dataDir is the server's data directory the flags name (the global
+// --data too, when the command has none, else the default), absolute,
+// and refused if it is a device's.
+func (sf *storeFlags) dataDir(env *Env) (string, error) {
 	dir := sf.data
 	if dir == "" {
 		dir = env.DataDir
@@ -84,12 +95,12 @@ func (sf *storeFlags) options(env *Env) (server.Options, error) {
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return server.Options{}, fmt.Errorf("data directory %s: %w", dir, err)
+		return "", fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	if err := notDeviceDir(abs); err != nil {
-		return server.Options{}, err
+		return "", err
 	}
-	return server.Options{DataDir: abs}, nil
+	return abs, nil
 }
 
 // serveConfig reads the config file and the environment for the server's

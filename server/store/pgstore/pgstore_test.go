@@ -27,18 +27,29 @@ func TestConformance(t *testing.T) {
 // TestTwoStoresShareHints opens two stores on one schema, as two replicas
 // do, and checks that a commit through one reaches the other's listener.
 func TestTwoStoresShareHints(t *testing.T) {
+	sharesHints(t, storetest.PostgresURL(t))
+}
+
+// openTwo opens two stores on url, as two replicas do, closed when the
+// test ends.
+func openTwo(t *testing.T, url string) (a, b *pgstore.Store) {
+	t.Helper()
+	for _, st := range []**pgstore.Store{&a, &b} {
+		s, err := pgstore.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		*st = s
+	}
+	return a, b
+}
+
+// sharesHints checks that a commit through one store on url reaches the
+// other's listener.
+func sharesHints(t *testing.T, url string) {
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	a, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openTwo(t, url)
 	got := make(chan store.Hint, 1)
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

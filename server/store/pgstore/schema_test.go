@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
-	"time"
 
-	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/storetest"
 )
@@ -48,43 +46,7 @@ func TestChannelOf(t *testing.T) {
 // same schema (another replica) hears them. Such a schema's every push
 // used to fail: its channel name was too long for pg_notify.
 func TestLongSchemaName(t *testing.T) {
-	ctx := context.Background()
-	schema := "test_long_" + strings.Repeat("x", 46) + "_" + randomTag() // 63 bytes
-	url := storetest.PostgresURLIn(t, schema)
-	a, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	heard := make(chan store.Hint, 4)
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = b.Listen(lctx, func(h store.Hint) { heard <- h }) }()
-	time.Sleep(50 * time.Millisecond) // the listener registers
-	var seq int64
-	if err := a.Write(ctx, func(tx store.Tx) error {
-		var err error
-		if seq, err = tx.NextSeq(ctx); err != nil {
-			return err
-		}
-		tx.Notify(store.Hint{Seq: seq, MatterID: "m"})
-		return nil
-	}); err != nil {
-		t.Fatalf("a write with a hint on a %d-byte schema: %v", len(schema), err)
-	}
-	select {
-	case h := <-heard:
-		if h.Seq != seq {
-			t.Errorf("heard %+v, want seq %d", h, seq)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the other store never heard the write")
-	}
+	sharesHints(t, storetest.PostgresURLIn(t, "test_long_"+strings.Repeat("x", 46)+"_"+randomTag())) // 63 bytes
 }
 
 // randomTag is six characters telling this run's schema from another's.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"casefile/server/store"
-	"casefile/server/store/pgstore"
 	"casefile/server/storetest"
 )
 
@@ -17,17 +16,7 @@ import (
 // them (2,500 such writes while S6's 10,000 streams opened).
 func TestTouchTakesNoSequenceLock(t *testing.T) {
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	a, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openTwo(t, storetest.PostgresURL(t))
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if err := a.Write(ctx, func(tx store.Tx) error {
 		return tx.AddUser(ctx, store.User{Name: "alice", Role: "member", PasswordHash: "x", CreatedAt: now})
@@ -47,7 +36,7 @@ func TestTouchTakesNoSequenceLock(t *testing.T) {
 	}()
 	<-holding
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	err = b.TouchDevice(tctx, "alice", "laptop", now)
+	err := b.TouchDevice(tctx, "alice", "laptop", now)
 	cancel()
 	close(release)
 	if werr := <-done; werr != nil {
