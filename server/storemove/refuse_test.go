@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
 	"casefile/server/storemove"
@@ -195,5 +197,48 @@ func TestMoveCancelled(t *testing.T) {
 	}
 	if res.Head.Seq == 0 {
 		t.Errorf("moved head %+v", res.Head)
+	}
+}
+
+// TestMoveRefusesASourceWrittenMeanwhile: an admin command writing the
+// store while the move copies it (nothing but a server takes the serve
+// lock) stops the move before it commits, naming the file that changed;
+// the target is left as it was, and the next move carries the write.
+// The copy read the store as immutable, so it would have missed it.
+func TestMoveRefusesASourceWrittenMeanwhile(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	dir := smallStore(t)
+	ctx := context.Background()
+	wrote := false
+	_, err := storemove.Move(ctx, storemove.Options{DataDir: dir, URL: pg, Copied: func(table string, _ int64) {
+		if wrote {
+			return
+		}
+		wrote = true
+		st, err := sqlitestore.Open(ctx, filepath.Join(dir, sqlitestore.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.Write(ctx, func(tx store.Tx) error {
+			return tx.AddUser(ctx, store.User{Name: "bob", Role: "member", PasswordHash: "x", CreatedAt: time.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "changed while it was copied") || !strings.Contains(err.Error(), "nothing was committed") {
+		t.Fatalf("a move whose source was written meanwhile: %v", err)
+	}
+	if s := snapshot(t, pg); s != "" {
+		t.Errorf("the refused move left tables behind:\n%s", s)
+	}
+	res, err := storemove.Move(ctx, storemove.Options{DataDir: dir, URL: pg})
+	if err != nil {
+		t.Fatalf("the next move: %v", err)
+	}
+	for _, c := range res.Tables {
+		if c.Table == "users" && c.Rows != 2 {
+			t.Errorf("the next move copied %d users, want alice and bob", c.Rows)
+		}
 	}
 }

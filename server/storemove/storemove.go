@@ -133,6 +133,9 @@ func Move(ctx context.Context, opts Options) (Result, error) {
 	if err := m.analyze(ctx); err != nil {
 		return res, err
 	}
+	if err := src.unchanged(); err != nil {
+		return res, err
+	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit the move: %w", err)
 	}
@@ -285,6 +288,9 @@ func join(vs []int64) string {
 
 // source is the SQLite store being moved, read in one snapshot per file.
 type source struct {
+	// files are the source's database files and their write-ahead logs,
+	// as they stood when the move began (see unchanged).
+	files           map[string]fileState
 	dir, serverPath string
 	serverDB        *sql.DB
 	server          *sql.Tx
@@ -300,6 +306,7 @@ func openSource(ctx context.Context, dir string) (*source, error) {
 	if _, err := os.Stat(s.serverPath); err != nil {
 		return nil, fmt.Errorf("no server database at %s (give the --data directory casefile serve ran with): %w", s.serverPath, errors.Unwrap(err))
 	}
+	s.files = s.fileStates()
 	var err error
 	if s.serverDB, s.server, err = openReadOnly(ctx, s.serverPath); err != nil {
 		return nil, err
@@ -312,6 +319,43 @@ func openSource(ctx context.Context, dir string) (*source, error) {
 		}
 	}
 	return s, nil
+}
+
+// fileState is what a database file looked like: a write through any
+// connection changes its size or its time, or those of its log.
+type fileState struct {
+	exists bool
+	size   int64
+	mod    int64 // nanoseconds
+}
+
+// fileStates reads the state of the source's database files and logs.
+func (s *source) fileStates() map[string]fileState {
+	out := map[string]fileState{}
+	index := filepath.Join(s.blobDir, blobstore.IndexName)
+	for _, db := range []string{s.serverPath, index} {
+		for _, p := range []string{db, db + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				out[p] = fileState{exists: true, size: fi.Size(), mod: fi.ModTime().UnixNano()}
+			} else {
+				out[p] = fileState{}
+			}
+		}
+	}
+	return out
+}
+
+// unchanged refuses to commit a move whose source was written while it
+// was read: the snapshot may have missed the write (a database with no
+// log is read as immutable), or read half of it. Only the serve lock keeps
+// servers off the directory; an admin command run meanwhile takes none.
+func (s *source) unchanged() error {
+	for p, now := range s.fileStates() {
+		if was := s.files[p]; now != was {
+			return fmt.Errorf("%s changed while it was copied (a casefile admin command run meanwhile, or a server started with another lock?): nothing was committed; move again when nothing else uses %s", p, s.dir)
+		}
+	}
+	return nil
 }
 
 func (s *source) close() {
