@@ -188,6 +188,13 @@ func runAdmin(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 		return auditReport(env, rep, err)
 	}
 	if opts.DataDir != "" {
+		// Shared with other admin commands, refused during a move: a
+		// write now would be left behind by a move under way.
+		release, err := lockMoveDir(opts.DataDir, false)
+		if err != nil {
+			return err
+		}
+		defer release()
 		if err := notMoved(opts.DataDir); err != nil {
 			return err
 		}

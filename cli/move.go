@@ -44,6 +44,11 @@ func runMoveTo(ctx context.Context, env *Env, sf storeFlags, url string) error {
 		return err
 	}
 	defer release()
+	releaseMove, err := lockMoveDir(dir, true)
+	if err != nil {
+		return err
+	}
+	defer releaseMove()
 	fmt.Fprintf(env.Stderr, "moving %s …\n", dir)
 	res, err := storemove.Move(ctx, storemove.Options{DataDir: dir, URL: url, Copied: func(table string, rows int64) {
 		fmt.Fprintf(env.Stderr, "  copied %s (%d rows)\n", table, rows)

@@ -152,3 +152,43 @@ func TestAdminMoveToKilled(t *testing.T) {
 		t.Fatalf("move after a killed one: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestMoveAndAdminExcludeEachOther: admin commands run beside a server,
+// so the serve lock does not keep them off a move; the move lock does. An
+// admin write during a move would be left behind in the old copy (a
+// device revoked there and not in PostgreSQL), so each refuses while the
+// other runs, changing nothing.
+func TestMoveAndAdminExcludeEachOther(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	dir := t.TempDir()
+	if code, _, errs := runMain(t, "s3cret-enough\n", "admin", "--data", dir, "user", "add", "alice"); code != 0 {
+		t.Fatalf("user add: %s", errs)
+	}
+	moving, err := lockMoveDir(dir, true) // as a move under way holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"user", "add", "bob"}, {"devices", "revoke", "alice", "laptop"}, {"user", "list"}} {
+		code, _, errs := runMain(t, "s3cret-enough\n", append([]string{"admin", "--data", dir}, args...)...)
+		if code == 0 || !strings.Contains(errs, "is being moved to PostgreSQL") {
+			t.Errorf("admin %v during a move: exit %d, %q", args, code, errs)
+		}
+	}
+	moving()
+
+	using, err := lockMoveDir(dir, false) // as an admin command holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runMain(t, "", "admin", "--data", dir, "move-to", pg)
+	if code == 0 || !strings.Contains(errs, "admin command is using") {
+		t.Errorf("move-to beside an admin command: exit %d, %q", code, errs)
+	}
+	if found, err := pgstore.Exists(context.Background(), pg); err != nil || found {
+		t.Errorf("a refused move left a store behind (%v, %v)", found, err)
+	}
+	using()
+	if code, out, errs := runMain(t, "", "admin", "--data", dir, "move-to", pg); code != 0 || !regexp.MustCompile(`(?m)^users +1$`).MatchString(out) {
+		t.Fatalf("move-to once alone: exit %d\n%s%s", code, out, errs)
+	}
+}

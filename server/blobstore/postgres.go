@@ -47,11 +47,7 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 }
 
 func createPostgres(ctx context.Context, db *sql.DB) error {
-	// Tables and indexes all there: no DDL, which a role without CREATE
-	// on the schema may not run even as IF NOT EXISTS.
-	var have int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY($1)`,
-		postgresObjects).Scan(&have); err == nil && have == len(postgresObjects) {
+	if PostgresReady(ctx, db) {
 		return nil
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -63,6 +59,19 @@ func createPostgres(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// PostgresReady reports whether the tables and indexes of the store are
+// all in q's schema: then opening it needs no DDL, which a role without
+// CREATE on the schema may not run even as IF NOT EXISTS. An error reads
+// as not ready (creating them will say what is wrong).
+func PostgresReady(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) bool {
+	var have int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname = ANY($1)`,
+		postgresObjects).Scan(&have)
+	return err == nil && have == len(postgresObjects)
 }
 
 // CreatePostgresTx creates the PostgreSQL store's tables, where missing,

@@ -171,6 +171,10 @@ func (m *mover) copyChunks(ctx context.Context) error {
 	cs := &chunkSource{dir: m.src.blobDir, rows: rows}
 	n, err := m.copyFrom(ctx, chunkData, []string{"hash", "n", "data"}, cs)
 	if err != nil {
+		rows.Close()
+		if cs.bad != "" {
+			return fmt.Errorf("copy the files' bytes: %w%s", err, m.attachedTo(ctx, cs.bad))
+		}
 		return fmt.Errorf("copy the files' bytes: %w", err)
 	}
 	m.want[chunkData] = m.want["blob_chunks"]
@@ -179,6 +183,32 @@ func (m *mover) copyChunks(ctx context.Context) error {
 		m.copied(chunkData, n)
 	}
 	return nil
+}
+
+// attachedTo names, for an error, the records whose attachment the file
+// with this hash is: the person who knows them can tell what the backup
+// must bring back.
+func (m *mover) attachedTo(ctx context.Context, hash string) string {
+	rows, err := m.src.blobs.QueryContext(ctx, `SELECT record_id FROM blob_proofs WHERE hash = ? ORDER BY record_id LIMIT 6`, hash)
+	if err != nil {
+		return ""
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return " (no record attaches it now)"
+	}
+	more := ""
+	if len(ids) > 5 {
+		ids, more = ids[:5], " and more"
+	}
+	return " (the attachment of record " + strings.Join(ids, ", ") + more + ")"
 }
 
 // analyze gathers the planner's statistics of the tables the move filled:
@@ -248,6 +278,7 @@ type chunkSource struct {
 	rows  *sql.Rows
 	bytes int64
 	err   error
+	bad   string // the hash of the file whose chunk failed
 }
 
 func (c *chunkSource) Next() bool { return c.err == nil && c.rows.Next() }
@@ -266,7 +297,8 @@ func (c *chunkSource) Values() ([]any, error) {
 		}
 	}
 	if err != nil {
-		c.err = fmt.Errorf("chunk %d of file %s in %s: %w; the file store is damaged (restore it from a backup, or remove the record's attachment)", n, hash, c.dir, err)
+		c.bad = hash
+		c.err = fmt.Errorf("chunk %d of file %s in %s: %w; the file store is damaged: restore %s from a backup, then move again", n, hash, c.dir, err, c.dir)
 		return nil, c.err
 	}
 	if data == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/blobstore"
 	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
@@ -240,5 +242,61 @@ func TestMoveRefusesASourceWrittenMeanwhile(t *testing.T) {
 		if c.Table == "users" && c.Rows != 2 {
 			t.Errorf("the next move copied %d users, want alice and bob", c.Rows)
 		}
+	}
+}
+
+// TestMoveAsRowOnlyRole: into a store a server already created (run once
+// as the owner, as docs/config.md says), the move runs as the role the
+// servers run as, which may only read and write rows. It used to create
+// the tables IF NOT EXISTS first, which PostgreSQL refuses such a role.
+func TestMoveAsRowOnlyRole(t *testing.T) {
+	owner := storetest.PostgresURL(t)
+	st, err := pgstore.Open(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	bs, err := blobstore.OpenPostgres(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.Close()
+	app := storetest.PostgresAs(t, owner,
+		"GRANT USAGE ON SCHEMA {schema} TO {role}",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+	res, err := storemove.Move(context.Background(), storemove.Options{DataDir: smallStore(t), URL: app})
+	if err != nil {
+		t.Fatalf("move as the servers' role: %v", err)
+	}
+	if res.Head.Seq == 0 || res.Head.AuditRows == 0 {
+		t.Errorf("moved head %+v", res.Head)
+	}
+}
+
+// TestMoveRefusesADamagedChunk: a stored chunk whose bytes no longer
+// match its sum stops the move, naming the chunk, the file, the record
+// it is attached to and what to do, and the target stays empty: a
+// damaged file is not carried into the new store.
+func TestMoveRefusesADamagedChunk(t *testing.T) {
+	pg := storetest.PostgresURL(t)
+	dir := t.TempDir()
+	srv := start(t, server.Options{DataDir: dir})
+	alice := srv.NewUser(t, "alice", protocol.RoleMember)
+	m := alice.CreateMatter(t, "Smith v Jones")
+	data := []byte("the exhibit's bytes")
+	id := attach(t, alice, m.ID, data, 0)
+	srv.stop()
+	path := blobstore.ChunkPath(filepath.Join(dir, blobstore.DirName), sum(data), 0)
+	if err := os.WriteFile(path, []byte("the exhibit's bytez"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := storemove.Move(context.Background(), storemove.Options{DataDir: dir, URL: pg})
+	for _, want := range []string{"chunk 0 of file " + sum(data), "do not match", "record " + id, "restore"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a move over a damaged chunk: %v; want %q in it", err, want)
+		}
+	}
+	if s := snapshot(t, pg); s != "" {
+		t.Errorf("the refused move left tables behind:\n%s", s)
 	}
 }

@@ -167,11 +167,19 @@ type oneRow struct {
 // are this build's, and locks the head row, which every server writer
 // takes first, until the move commits.
 func (m *mover) prepareTarget(ctx context.Context) error {
-	if err := pgstore.MigrateTx(ctx, m.tx); err != nil {
-		return fmt.Errorf("create the target's tables: %w", err)
+	// A store a server already created needs no DDL, which a role that
+	// may only read and write rows (as servers may run) cannot run.
+	ready, err := m.targetReady(ctx)
+	if err != nil {
+		return err
 	}
-	if err := blobstore.CreatePostgresTx(ctx, m.tx); err != nil {
-		return fmt.Errorf("create the target's tables: %w", err)
+	if !ready {
+		if err := pgstore.MigrateTx(ctx, m.tx); err != nil {
+			return fmt.Errorf("create the target's tables: %w", err)
+		}
+		if err := blobstore.CreatePostgresTx(ctx, m.tx); err != nil {
+			return fmt.Errorf("create the target's tables: %w", err)
+		}
 	}
 	if err := m.checkLayouts(ctx); err != nil {
 		return err
@@ -180,6 +188,27 @@ func (m *mover) prepareTarget(ctx context.Context) error {
 		return fmt.Errorf("lock the target's head: %w", err)
 	}
 	return m.checkEmpty(ctx)
+}
+
+// targetReady reports whether the target holds this build's layout
+// whole: every migration applied, and the file store's tables.
+func (m *mover) targetReady(ctx context.Context) (bool, error) {
+	var found bool
+	if err := m.tx.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&found); err != nil {
+		return false, fmt.Errorf("look into the target: %w", err)
+	}
+	if !found {
+		return false, nil
+	}
+	have, err := versions(ctx, m.tx)
+	if err != nil {
+		return false, fmt.Errorf("read the target's layout: %w", err)
+	}
+	want, err := pgstore.Versions()
+	if err != nil {
+		return false, err
+	}
+	return len(minus(want, have)) == 0 && blobstore.PostgresReady(ctx, m.tx), nil
 }
 
 // checkLayouts refuses a source or target whose migrations are not this
