@@ -88,8 +88,11 @@ func stepClock() func() time.Time {
 // few, so that every word is in many records and ranks differ by counts.
 var searchVocabulary = []string{"fence", "survey", "witness", "hearing", "invoice", "boundary", "drainage", "costs", "appeal", "Zoë"}
 
-// writeSearchable imports matters in 60 transactions of 10 (a full-text
-// segment each), then edits and deletes some of them.
+// writeSearchable imports matters in 60 transactions of 10, then edits
+// and deletes some of them, bringing the full-text index up to date after
+// each: a segment each. (Left to the indexer, which waits for writes to
+// pause, the segments a run makes depend on its timing, and on a busy
+// machine both databases could end with as few.)
 func writeSearchable(t *testing.T, db *DB) {
 	t.Helper()
 	var ids []string
@@ -111,18 +114,22 @@ func writeSearchable(t *testing.T, db *DB) {
 		if err := db.Import(bg, "matter", items); err != nil {
 			t.Fatal(err)
 		}
+		caughtUp(t, db)
 	}
 	for i, id := range ids {
 		switch i % 13 {
 		case 0:
 			mustUpdate(t, db, id, model.Fields{"description": "appeal lodged over the drainage survey"})
+			caughtUp(t, db)
 		case 5:
 			if err := db.Delete(bg, id); err != nil {
 				t.Fatal(err)
 			}
+			caughtUp(t, db)
 		}
 	}
 }
+
 
 // searchAnswers is what searches of the vocabulary answer: each query's
 // search results in order, its text-filtered list and its count.
