@@ -347,16 +347,17 @@ func (s *sqlStore) Usage(ctx context.Context, user string) (int64, error) {
 }
 
 func (s *sqlStore) usage(ctx context.Context, q querier, user string) (int64, error) {
-	var proofs, staged int64
 	// A file counts once however many of the user's records name it:
-	// copies of one file take no more room.
-	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT hash, size FROM blob_proofs WHERE user_name = $1) AS held`, user).Scan(&proofs); err != nil {
-		return 0, err
-	}
-	if err := q.QueryRowContext(ctx, `SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE user_name = $1`, user).Scan(&staged); err != nil {
-		return 0, err
-	}
-	return proofs + staged, nil
+	// copies of one file take no more room. Proofs and staged chunks are
+	// read in one statement, so in one snapshot: read in two, a commit
+	// between them, which turns a file's staged chunks into its proof,
+	// had the file counted in neither (PostgreSQL reads each statement
+	// as of its start), and a user's uploads at once passed the quota.
+	var used int64
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT hash, size FROM blob_proofs WHERE user_name = $1) AS held) +
+		(SELECT COALESCE(SUM(size), 0) FROM blob_staged WHERE user_name = $1)`, user).Scan(&used)
+	return used, err
 }
 
 func (s *sqlStore) DropUpload(ctx context.Context, upload string) error {
