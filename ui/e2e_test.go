@@ -28,11 +28,76 @@ type tmuxSession struct {
 func startTmux(t *testing.T, socket, name string, w, h int, cmd string) *tmuxSession {
 	t.Helper()
 	s := &tmuxSession{t: t, socket: socket, name: name}
-	t.Cleanup(func() { s.tmux("kill-server") })
+	t.Cleanup(s.end)
 	if out, err := s.tmux("new-session", "-d", "-s", s.name, "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), cmd); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
 	return s
+}
+
+// end kills the tmux server and waits for the programs its panes ran,
+// and theirs, to end: a casefile told to hang up still writes as it
+// goes (a form's draft, its lock and log files), and the test's temporary
+// directory is removed right after this.
+func (s *tmuxSession) end() {
+	out, _ := s.tmux("list-panes", "-a", "-F", "#{pane_pid}")
+	var pids []int
+	for _, f := range strings.Fields(out) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	pids = append(pids, descendants(pids)...)
+	_, _ = s.tmux("kill-server")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// descendants returns the processes below pids, read from /proc.
+func descendants(pids []int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces, so read after
+		// its closing parenthesis.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		if f := strings.Fields(rest); len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				children[ppid] = append(children[ppid], pid)
+			}
+		}
+	}
+	var out []int
+	for queue := append([]int(nil), pids...); len(queue) > 0; queue = queue[1:] {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// alive reports whether a process is still running (a zombie is not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+	f := strings.Fields(rest)
+	return len(f) > 0 && f[0] != "Z"
 }
 
 // keepPane keeps the pane after its program ends, to read what it printed.
