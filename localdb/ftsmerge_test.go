@@ -130,7 +130,6 @@ func writeSearchable(t *testing.T, db *DB) {
 	}
 }
 
-
 // searchAnswers is what searches of the vocabulary answer: each query's
 // search results in order, its text-filtered list and its count.
 func searchAnswers(t *testing.T, db *DB) []string {
