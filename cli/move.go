@@ -68,8 +68,8 @@ func runMoveTo(ctx context.Context, env *Env, sf storeFlags, url string) error {
 }
 
 // movedName is the file a move leaves in the data directory it moved:
-// casefile serve and the admin commands that write refuse the directory
-// while it is there. A server restarted on the old copy (a service left
+// casefile serve and every admin command but audit verify refuse the
+// directory while it is there. A server restarted on the old copy (a service left
 // enabled, a reboot) would otherwise take devices' writes apart from the
 // PostgreSQL store's, and neither store would hold them all.
 const movedName = "MOVED"
@@ -77,7 +77,7 @@ const movedName = "MOVED"
 // markMoved writes movedName, saying where the store went.
 func markMoved(dir string, res storemove.Result, at time.Time) error {
 	text := fmt.Sprintf("moved to %s at %s by casefile admin move-to\n"+
-		"casefile serve and the admin commands that write refuse this directory while this file exists;\n"+
+		"casefile serve and every admin command but audit verify refuse this directory while this file exists;\n"+
 		"remove it only to serve this copy again instead of the PostgreSQL store.\n", res.Target, at.UTC().Format(time.RFC3339))
 	if err := os.WriteFile(filepath.Join(dir, movedName), []byte(text), 0o600); err != nil {
 		return fmt.Errorf("could not mark the directory as moved: %w", err)
@@ -116,5 +116,5 @@ func printMove(env *Env, dir string, res storemove.Result) {
 	h := res.Head
 	fmt.Fprintf(env.Stdout, "head: sequence %d, compacted through %d, ledger through %d; audit log %d rows, chain verified, tail %.12s…\n",
 		h.Seq, h.CompactedThrough, h.LedgerThrough, h.AuditRows, h.AuditHash)
-	fmt.Fprintf(env.Stdout, "The SQLite store is unchanged; %s marks it moved, so casefile serve and admin writes refuse it. Start the servers with --database and this URL; devices need nothing (same tokens, same cursors).\n", movedName)
+	fmt.Fprintf(env.Stdout, "The SQLite store is unchanged; %s marks it moved, so casefile serve and admin commands (audit verify aside) refuse it. Start the servers with --database and this URL; devices need nothing (same tokens, same cursors).\n", movedName)
 }

@@ -111,13 +111,9 @@ func Move(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("connect to postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // committed when all is verified
-	var current sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
-		return res, fmt.Errorf("read the target's schema: %w", err)
-	}
-	schema := current.String
-	if !current.Valid {
-		return res, fmt.Errorf("the search_path of the database URL names no schema that exists in %s: create it first (CREATE SCHEMA) or name another", cfg.Database)
+	schema, err := pgstore.CurrentSchema(ctx, tx, cfg)
+	if err != nil {
+		return res, err
 	}
 	res.Target = fmt.Sprintf("postgres %s@%s/%s (schema %s)", cfg.User, cfg.Host, cfg.Database, schema)
 	m := &mover{src: src, conn: conn, tx: tx, copied: opts.Copied, res: &res}

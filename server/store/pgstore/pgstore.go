@@ -54,6 +54,24 @@ func ChannelOf(schema string) string {
 // maxChannel is the longest channel name pg_notify takes, in bytes.
 const maxChannel = 63
 
+// CurrentSchema is the schema q's connections work in: the first of the
+// search_path that exists. A search_path naming none that does is
+// refused, naming it, rather than left to fail as "no schema has been
+// selected to create in".
+func CurrentSchema(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, cfg *pgx.ConnConfig) (string, error) {
+	var current sql.NullString
+	if err := q.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		return "", fmt.Errorf("read schema: %w", err)
+	}
+	if !current.Valid {
+		return "", fmt.Errorf("no schema the database URL's search_path names exists in database %s (search_path %s): create it (CREATE SCHEMA name) or correct the URL",
+			cfg.Database, searchPath(cfg))
+	}
+	return current.String, nil
+}
+
 // searchPath is the search_path a connection configuration sets, for
 // messages.
 func searchPath(cfg *pgx.ConnConfig) string {
@@ -139,15 +157,10 @@ func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
 	}
-	var current sql.NullString
-	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+	schema, err := CurrentSchema(ctx, db, cfg)
+	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("read schema: %w", err)
-	}
-	if !current.Valid {
-		db.Close()
-		return nil, fmt.Errorf("no schema the database URL's search_path names exists in database %s (search_path %s): create it (CREATE SCHEMA name) or correct the URL",
-			cfg.Database, searchPath(cfg))
+		return nil, err
 	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -158,7 +171,6 @@ func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	schema := current.String
 	channel := ChannelOf(schema)
 	s := &Store{cfg: cfg, channel: channel, log: slog.With("component", "pgstore")}
 	d := sqlstore.Dialect{

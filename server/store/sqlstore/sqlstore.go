@@ -421,8 +421,7 @@ func Unapplied(ctx context.Context, db *sql.DB, fsys fs.FS) ([]string, error) {
 	}
 	var missing []string
 	for _, name := range names {
-		num, _, _ := strings.Cut(name, "_")
-		if v, err := strconv.ParseInt(num, 10, 64); err != nil || !have[v] {
+		if v, err := migrationVersion(name); err != nil || !have[v] {
 			missing = append(missing, name)
 		}
 	}
@@ -482,10 +481,9 @@ func MigrateTx(ctx context.Context, tx *sql.Tx, fsys fs.FS, lock string) error {
 		return err
 	}
 	for _, name := range names {
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
+		v, err := migrationVersion(name)
 		if err != nil {
-			return fmt.Errorf("migration %s: name must start with its number", name)
+			return err
 		}
 		// Every migration not yet applied runs, not only those above the
 		// highest: numbers are reserved ahead, so 005 may arrive after a
@@ -516,13 +514,22 @@ func Versions(fsys fs.FS) ([]int64, error) {
 	}
 	var out []int64
 	for _, name := range names {
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(num, 10, 64)
+		v, err := migrationVersion(name)
 		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number", name)
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// migrationVersion is the number a migration's file name starts with.
+func migrationVersion(name string) (int64, error) {
+	num, _, _ := strings.Cut(name, "_")
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("migration %s: name must start with its number", name)
+	}
+	return v, nil
 }
