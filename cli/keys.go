@@ -155,6 +155,9 @@ func unlockKeys(env *Env, dir string) (*vault.Keys, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := beginFirstStart(dir); err != nil {
+		return nil, err
+	}
 	if !ok {
 		k, err := vault.CreateGenerated(dir)
 		// Said to a person at a terminal; a script's captured output is
@@ -185,6 +188,10 @@ func openSealed(ctx context.Context, env *Env, dir string, schema *model.Schema)
 		return nil, err
 	}
 	if err := clearWipedNote(dir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := endFirstStart(dir); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -65,6 +65,9 @@ func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		}
 		keys, err = vault.Unlock(cfg.DataDir, p)
 	} else {
+		if err := beginFirstStart(cfg.DataDir); err != nil {
+			return err
+		}
 		keys, err = vault.Create(cfg.DataDir, p)
 	}
 	if err != nil {
@@ -80,6 +83,9 @@ func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	defer db.Close()
+	if err := endFirstStart(cfg.DataDir); err != nil {
+		return err
+	}
 	fmt.Fprintf(env.Stdout, "%s is encrypted; its passphrase is asked when casefile starts (%s for scripts).\n", cfg.DataDir, EnvPassphrase)
 	return nil
 }

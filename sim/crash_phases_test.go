@@ -7,11 +7,49 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
+	"time"
 
+	"casefile/config"
 	"casefile/localdb"
 	"casefile/model"
 )
+
+// startPhase kills new data directories' first command (casefile status,
+// which makes the directory's key, then its database) until target kills
+// landed. The kill moments are spread evenly over how long a first start
+// takes here, each at a seeded point of its own slice, so that every part
+// of it is drawn, the few milliseconds between the key and the database's
+// first page among them. After each kill doctor finds nothing (afterKill,
+// which is the directory's next start), and a later command runs and
+// leaves no note of an unfinished start.
+func (r *crashRig) startPhase(target int) {
+	var took []time.Duration
+	for i := range 3 {
+		data := filepath.Join(r.dir, fmt.Sprintf("start-unkilled-%d", i))
+		began := time.Now()
+		r.mustRun(data, "status")
+		took = append(took, time.Since(began))
+	}
+	slices.Sort(took)
+	slice := took[1] / time.Duration(target)
+	for n := 0; r.kills["start"] < target; n++ {
+		if n > 4*target {
+			r.t.Fatalf("only %d first-start kills landed in %d runs", r.kills["start"], n)
+		}
+		data := filepath.Join(r.dir, fmt.Sprintf("start-%d", n))
+		delay := time.Duration(n%target)*slice + time.Duration(r.rnd.Float64()*float64(slice))
+		killed, code, out := r.runAt("start", delay, data, "status")
+		if !killed && code != 0 {
+			r.t.Fatalf("a first start exited %d:\n%s", code, out)
+		}
+		r.mustRun(data, "status")
+		if _, err := os.Stat(config.DBPath(data) + ".starting"); err == nil {
+			r.t.Errorf("%s: a start ran to its end and left its note of an unfinished start", data)
+		}
+	}
+}
 
 // Import sizes: a file is imported in batches, each one transaction.
 const (

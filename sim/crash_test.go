@@ -27,12 +27,17 @@ import (
 	"casefile/vault"
 )
 
-// Kills per phase of TestCrash in CI: 65 in all (make soak's
+// Kills per phase of TestCrash in CI: 89 in all (make soak's
 // CASEFILE_SIM_KILLS=N sets the total, split in the same proportions).
-var crashKills = map[string]int{"import": 20, "sync": 20, "undo": 10, "pull": 15}
+var crashKills = map[string]int{"start": 24, "import": 20, "sync": 20, "undo": 10, "pull": 15}
+
+// crashPhases are TestCrash's phases, in the order they run.
+var crashPhases = []string{"start", "import", "sync", "undo", "pull"}
 
 // TestCrash builds the real casefile binary and kills it with SIGKILL at
-// seeded random moments: during `casefile import` (whole batches or
+// seeded random moments: during a new data directory's first command
+// (which makes its key, then its database: the next one starts it
+// whatever the moment), during `casefile import` (whole batches or
 // nothing, resumed from where it stopped), during `casefile sync` pushing
 // thousands of ops (no op applied twice, whatever the kill), and during a
 // fresh client's first pull (pages applied whole, with their cursor).
@@ -62,26 +67,37 @@ func TestCrash(t *testing.T) {
 	kills := crashKills
 	if s := os.Getenv("CASEFILE_SIM_KILLS"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 3 {
-			t.Fatalf("CASEFILE_SIM_KILLS=%q: want a number of at least 3", s)
+		if err != nil || n < len(crashPhases) {
+			t.Fatalf("CASEFILE_SIM_KILLS=%q: want a number of at least %d", s, len(crashPhases))
 		}
-		kills = map[string]int{"import": n * 4 / 13, "sync": n * 4 / 13, "undo": n * 2 / 13}
-		kills["pull"] = n - kills["import"] - kills["sync"] - kills["undo"]
+		sum := 0
+		for _, ph := range crashPhases {
+			sum += crashKills[ph]
+		}
+		kills = map[string]int{}
+		left := n
+		for _, ph := range crashPhases[:len(crashPhases)-1] {
+			kills[ph] = max(1, n*crashKills[ph]/sum)
+			left -= kills[ph]
+		}
+		kills[crashPhases[len(crashPhases)-1]] = max(1, left)
 	}
 	t.Logf("seed %d (the kill moments are seeded, the process's speed is not: CASEFILE_SIM_KILL_SEED=%d go test -run TestCrash ./sim)", seed, seed)
 	r := newCrashRig(t, seed)
-	for _, phase := range []struct {
-		name string
-		run  func(int)
-	}{{"import", r.importPhase}, {"sync", r.syncPhase}, {"undo", r.undoPhase}, {"pull", r.pullPhase}} {
+	run := map[string]func(int){"start": r.startPhase, "import": r.importPhase, "sync": r.syncPhase, "undo": r.undoPhase, "pull": r.pullPhase}
+	for _, ph := range crashPhases {
 		began := time.Now()
-		phase.run(kills[phase.name])
-		t.Logf("%s: %d kills in %s", phase.name, r.kills[phase.name], time.Since(began).Round(time.Millisecond))
+		run[ph](kills[ph])
+		t.Logf("%s: %d kills in %s", ph, r.kills[ph], time.Since(began).Round(time.Millisecond))
 	}
-	t.Logf("crash tests: %d kills landed in %d runs (import %d, sync %d, undo %d, pull %d); %d notes; %d local edits; %d matters deleted with their records",
-		r.total(), r.runs, r.kills["import"], r.kills["sync"], r.kills["undo"], r.kills["pull"], len(r.ids), len(r.edits), r.cascades)
-	fmt.Printf("sim crash summary: %d SIGKILLs (import %d, sync %d, undo %d, pull %d) in %d runs, %d notes, %d edits\n",
-		r.total(), r.kills["import"], r.kills["sync"], r.kills["undo"], r.kills["pull"], r.runs, len(r.ids), len(r.edits))
+	var each []string
+	for _, ph := range crashPhases {
+		each = append(each, fmt.Sprintf("%s %d", ph, r.kills[ph]))
+	}
+	t.Logf("crash tests: %d kills landed in %d runs (%s); %d notes; %d local edits; %d matters deleted with their records",
+		r.total(), r.runs, strings.Join(each, ", "), len(r.ids), len(r.edits), r.cascades)
+	fmt.Printf("sim crash summary: %d SIGKILLs (%s) in %d runs, %d notes, %d edits\n",
+		r.total(), strings.Join(each, ", "), r.runs, len(r.ids), len(r.edits))
 }
 
 // crashRig is the real binary, a real server, and the data directories of
@@ -124,7 +140,7 @@ func newCrashRig(t *testing.T, seed uint64) *crashRig {
 	r := &crashRig{t: t, rnd: rand.New(rand.NewPCG(seed, seed^0x7f4a7c15)), schema: schema, dir: dir,
 		bin: filepath.Join(dir, "casefile"), cfg: filepath.Join(dir, "config.toml"), data: filepath.Join(dir, "client"),
 		edits: map[string]string{}, nedits: map[string]int{}, kills: map[string]int{},
-		est: map[string]time.Duration{"import": 300 * time.Millisecond, "sync": time.Second, "undo": 100 * time.Millisecond, "pull": 500 * time.Millisecond}}
+		est: map[string]time.Duration{"start": 50 * time.Millisecond, "import": 300 * time.Millisecond, "sync": time.Second, "undo": 100 * time.Millisecond, "pull": 500 * time.Millisecond}}
 	build := exec.Command("go", "build", "-o", r.bin, ".")
 	build.Dir = ".." // the module root
 	if out, err := build.CombinedOutput(); err != nil {
@@ -158,7 +174,11 @@ func (r *crashRig) login(data, device string) {
 }
 
 func (r *crashRig) total() int {
-	return r.kills["import"] + r.kills["sync"] + r.kills["undo"] + r.kills["pull"]
+	n := 0
+	for _, k := range r.kills {
+		n += k
+	}
+	return n
 }
 
 func (r *crashRig) command(data string, args ...string) *exec.Cmd {
@@ -183,11 +203,16 @@ func (r *crashRig) mustRun(data string, args ...string) string {
 // the exit code and output of a run that finished first.
 func (r *crashRig) run(job, data string, args ...string) (killed bool, code int, out string) {
 	r.t.Helper()
+	return r.runAt(job, time.Duration(r.rnd.Float64()*1.2*float64(r.est[job])), data, args...)
+}
+
+// runAt starts a job and kills it with SIGKILL after delay, as run does.
+func (r *crashRig) runAt(job string, delay time.Duration, data string, args ...string) (killed bool, code int, out string) {
+	r.t.Helper()
 	r.runs++
 	var buf bytes.Buffer
 	cmd := r.command(data, args...)
 	cmd.Stdout, cmd.Stderr = &buf, &buf
-	delay := time.Duration(r.rnd.Float64() * 1.2 * float64(r.est[job]))
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)

@@ -16,7 +16,7 @@
 //	CASEFILE_SIM_FIRST=S        first seed of a multi-scenario run (default 1)
 //	CASEFILE_SIM_SEED=S         replay one scenario
 //	CASEFILE_SIM_TRACE=1        print every step, run Doctor after each (slow)
-//	CASEFILE_SIM_KILLS=N        SIGKILLs of TestCrash (default 110)
+//	CASEFILE_SIM_KILLS=N        SIGKILLs of TestCrash (default 89)
 //	CASEFILE_SIM_KILL_SEED=S    seed of the kill moments (default 1)
 //	CASEFILE_TEST_POSTGRES=URL  also run scenarios against PostgreSQL
 package sim
