@@ -100,22 +100,23 @@ func NewID() string {
 // fields must be present; otherwise it is a change and only the fields it
 // names are checked.
 func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
-	var probs Problems
+	probs := boundedProblems{collection: c.Name}
 	out := make(Fields, len(fields))
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		f, ok := c.Field(name)
 		if !ok {
-			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemUnknownField,
-				Message: "no such field (fields: " + strings.Join(c.FieldNames(), ", ") + ")"})
+			probs.add(Problem{Collection: c.Name, Field: clip(name, MaxProblemField), Kind: ProblemUnknownField}, func() string {
+				return "no such field (fields: " + strings.Join(c.FieldNames(), ", ") + ")"
+			})
 			continue
 		}
 		v, err := f.Normalize(fields[name])
 		if err != nil {
-			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemInvalid, Message: err.Error()})
+			probs.add(Problem{Collection: c.Name, Field: name, Kind: ProblemInvalid, Message: err.Error()}, nil)
 			continue
 		}
 		if v == nil && f.Required {
-			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemRequired, Message: "is required and cannot be empty"})
+			probs.add(Problem{Collection: c.Name, Field: name, Kind: ProblemRequired, Message: "is required and cannot be empty"}, nil)
 			continue
 		}
 		out[name] = v
@@ -123,8 +124,8 @@ func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
 	if full {
 		for _, f := range c.Fields {
 			if f.Required && fields[f.Name] == nil {
-				if _, reported := out[f.Name]; !reported && !hasProblem(probs, f.Name) {
-					probs = append(probs, Problem{Collection: c.Name, Field: f.Name, Kind: ProblemRequired, Message: "is required"})
+				if _, reported := out[f.Name]; !reported && !hasProblem(probs.list, f.Name) {
+					probs.add(Problem{Collection: c.Name, Field: f.Name, Kind: ProblemRequired, Message: "is required"}, nil)
 				}
 			}
 		}
@@ -134,7 +135,57 @@ func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
 			}
 		}
 	}
-	return out, probs
+	return out, probs.done()
+}
+
+// MaxProblems is how many problems Validate lists for one record; past it
+// they are counted in a last problem of their own. A record sent with a
+// million unknown fields is then told so in a few hundred bytes, not in
+// an answer (and a ledger entry) of hundreds of megabytes.
+const MaxProblems = 20
+
+// MaxProblemField is how many bytes of an unknown field's name a problem
+// repeats.
+const MaxProblemField = 64
+
+// boundedProblems collects at most MaxProblems problems and counts the rest.
+type boundedProblems struct {
+	collection string
+	list       Problems
+	more       int
+}
+
+// add lists p, its message made by message when that is not nil (so
+// that a problem past the bound costs nothing to describe).
+func (b *boundedProblems) add(p Problem, message func() string) {
+	if len(b.list) >= MaxProblems {
+		b.more++
+		return
+	}
+	if message != nil {
+		p.Message = message()
+	}
+	b.list = append(b.list, p)
+}
+
+func (b *boundedProblems) done() Problems {
+	if b.more > 0 {
+		b.list = append(b.list, Problem{Collection: b.collection, Message: fmt.Sprintf("and %d more problem(s)", b.more)})
+	}
+	return b.list
+}
+
+// clip returns s cut to at most n bytes at a character's start, marked
+// with "…" when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func hasProblem(ps Problems, field string) bool {

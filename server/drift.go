@@ -29,10 +29,12 @@ func explainDrift(res *protocol.OpResult, collection string, schema *model.Schem
 	}
 	for _, p := range res.Problems {
 		name := p.Collection + "." + p.Field
-		switch p.Kind {
-		case model.ProblemRequired:
+		switch {
+		case p.Field == "": // "and N more problem(s)"
+			parts = append(parts, p.Message)
+		case p.Kind == model.ProblemRequired:
 			parts = append(parts, name+" is required on the server")
-		case model.ProblemUnknownField:
+		case p.Kind == model.ProblemUnknownField:
 			parts = append(parts, name+" is not a field on the server")
 		default:
 			parts = append(parts, name+" "+p.Message)

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,5 +43,40 @@ func TestDriftBlamesNeitherSide(t *testing.T) {
 	same, _ := pushAnswer(t, rawPush(t, c, "", ops...))
 	if res := same.Results[1]; res.Code != protocol.CodeValidation || !strings.Contains(res.Message, "No such collection") {
 		t.Errorf("from a client of no stated schema the unknown collection is %s %q, want the validation error", res.Code, res.Message)
+	}
+}
+
+// TestFloodOfFieldsIsAnsweredBriefly: an op naming 100,000 fields the
+// collection does not have, one of them 10,000 bytes long, is refused in
+// an answer of a few kilobytes (MaxProblems problems and a count of the
+// rest), and the same op id sent again gets the same short answer from
+// the ledger. The answer used to list every field, each with the
+// collection's field list: a 3.5 MB push got a 63 MB answer, stored with
+// its op and sent again on every resend.
+func TestFloodOfFieldsIsAnsweredBriefly(t *testing.T) {
+	srv := servertest.Start(t)
+	c := srv.NewUser(t, "ada", protocol.RoleAdmin)
+	m := c.CreateMatter(t, "Flood")
+	fields := model.Fields{model.MatterField: m.ID, "title": "x", strings.Repeat("é", 5000): "long"}
+	for i := range 100_000 {
+		fields[fmt.Sprintf("junk%06d", i)] = "x"
+	}
+	op := servertest.Create("note", fields)
+	for _, schema := range []string{"", "0123456789abcdef"} {
+		for try := range 2 {
+			body := rawPush(t, c, schema, op)
+			if len(body) > 8<<10 {
+				t.Errorf("schema %q, try %d: an answer of %d bytes", schema, try, len(body))
+			}
+			resp, _ := pushAnswer(t, body)
+			res := resp.Results[0]
+			if res.Result != model.ResultRejected || len(res.Problems) > model.MaxProblems+1 ||
+				!strings.Contains(res.Message, "and 99981 more problem(s)") {
+				t.Errorf("schema %q, try %d: %s %s, %d problems: %.300s", schema, try, res.Result, res.Code, len(res.Problems), res.Message)
+			}
+			if strings.Contains(res.Message, strings.Repeat("é", 100)) {
+				t.Errorf("schema %q, try %d: the long field's name is repeated whole", schema, try)
+			}
+		}
 	}
 }
