@@ -236,7 +236,16 @@ func (c loginCounts) lockedFor(now time.Time) time.Duration {
 		return c.addr.LockedUntil.Sub(now)
 	}
 	if now.Before(c.name.LockedUntil) && !clean(c.addr) {
-		return c.name.LockedUntil.Sub(now)
+		wait := c.name.LockedUntil.Sub(now)
+		if c.addr.Lockouts == 0 && c.addr.LockedUntil.IsZero() {
+			// Only the address's few failures keep it from trying the
+			// locked name, and fresh forgets them when their window
+			// ends: that is when to try again (a second later, past
+			// the window's edge), not when an attacker's lock of the
+			// name ends.
+			wait = min(wait, c.addr.WindowStart.Add(LoginFailureWindow+time.Second).Sub(now))
+		}
+		return wait
 	}
 	return 0
 }

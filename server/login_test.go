@@ -219,3 +219,28 @@ func TestLoginScenarios(t *testing.T) {
 			Contains: []string{`casefile_login_refused_total{reason="malformed"} 5`, `casefile_login_refused_total{reason="bad_credentials"} 0`}},
 	})
 }
+
+// TestLoginRetryAfterOfALockedName: while guesses from many addresses keep
+// alice's name locked, the real alice mistyping once from her office is
+// told to try again when her address's one failure is forgotten (about a
+// minute), not when the attacker's lock of her name ends, and her right
+// password then gets in. It used to say 120 s, and then 240, as the
+// attacker's locks doubled, while a try after 61 s got in.
+func TestLoginRetryAfterOfALockedName(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	srv := servertest.Start(t, withClock(clk))
+	srv.NewUser(t, "alice", server.RoleMember)
+	for i := range 2 * server.LoginMaxFailures {
+		failTimes(t, from(fmt.Sprintf("127.0.1.%d", i+1)), srv.URL, "alice", 1)
+	}
+	office := from("127.0.0.2")
+	failTimes(t, office, srv.URL, "alice", 1)
+	st, se := loginAs(t, office, srv.URL, "alice", servertest.Password)
+	if st != http.StatusTooManyRequests || se.RetryAfter != "61" {
+		t.Fatalf("the right password after one typo, the name locked: %d %+v, want 429 with Retry-After 61", st, se)
+	}
+	clk.Add(61 * time.Second)
+	if st, se := loginAs(t, office, srv.URL, "alice", servertest.Password); st != http.StatusOK {
+		t.Fatalf("the right password when Retry-After said: %d %+v, want 200", st, se)
+	}
+}
