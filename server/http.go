@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,10 @@ var errUnauthorized = &apiError{status: http.StatusUnauthorized, code: protocol.
 // errDeviceRevoked answers every request of a device an admin revoked.
 var errDeviceRevoked = &apiError{status: http.StatusUnauthorized, code: protocol.CodeDeviceRevoked,
 	msg: "This device was revoked by an administrator: delete this device's copy of the server's data; unsent changes are kept in an encrypted export."}
+
+// statusClientClosed is the status counted for a request whose client
+// hung up before its answer (nginx's 499; no answer reaches anyone).
+const statusClientClosed = 499
 
 func errInternal(cause error) *apiError {
 	return &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal,
@@ -181,6 +186,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		ae = errInternal(err)
+	}
+	if ae.status >= 500 && r.Context().Err() != nil && errors.Is(ae.cause, context.Canceled) {
+		// The client hung up before its answer: nothing failed here, and
+		// no one reads what is written. Counted as 499, as proxies do,
+		// so that a client's closed laptop lid is not a server error.
+		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", ae.cause)
+		w.WriteHeader(statusClientClosed)
+		return
 	}
 	// A full quota is the client's condition, not the server's failure:
 	// logged as any refusal, so that uploads past it cannot fill the error
