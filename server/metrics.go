@@ -40,6 +40,9 @@ type metrics struct {
 	// user names and addresses locked for failing too often.
 	loginRefused  *prometheus.CounterVec
 	loginLockouts prometheus.Counter
+	// connsRefused counts connections closed at once for want of room,
+	// connsEvicted idle ones closed to make room (connGuard).
+	connsRefused, connsEvicted prometheus.Counter
 
 	mu      sync.Mutex
 	cursors map[device]pulledTo
@@ -97,6 +100,12 @@ func newMetrics(s *Server) *metrics {
 		loginLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "casefile_login_lockouts_total", Help: "User names and client addresses locked after too many failed logins.",
 		}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casefile_connections_refused_total", Help: "Connections closed on arrival: the server held as many as it may, none of them idle.",
+		}),
+		connsEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casefile_connections_evicted_total", Help: "Idle connections closed to make room for new ones, taken from the address holding the most.",
+		}),
 		cursors: map[device]pulledTo{},
 	}
 	for _, r := range []string{refusedCredentials, refusedMalformed, refusedLocked, refusedBusy} {
@@ -109,7 +118,7 @@ func newMetrics(s *Server) *metrics {
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
 	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
-		m.loginLockouts, headCollector{m})
+		m.loginLockouts, m.connsRefused, m.connsEvicted, headCollector{m})
 	return m
 }
 

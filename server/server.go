@@ -93,6 +93,10 @@ type Options struct {
 	// UserQuotaBytes limits the bytes of files a user has uploaded
 	// (DefaultUserQuotaBytes when 0; negative: no limit).
 	UserQuotaBytes int64
+	// MaxConnections caps the clients' connections open at once (0: the
+	// process's descriptor limit less a reserve); past it an idle one
+	// of the address holding the most is closed (connGuard).
+	MaxConnections int
 }
 
 // Server is a running sync server.
@@ -285,7 +289,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.http = hs
 	s.mu.Unlock()
-	return hs.Serve(jsonErrorListener{ln})
+	g := newConnGuard(connLimit(s.opts.MaxConnections), s.metrics.connsRefused.Inc, s.metrics.connsEvicted.Inc)
+	hs.ConnState = g.state
+	return hs.Serve(jsonErrorListener{g.listener(ln)})
 }
 
 // newHTTPServer returns an http.Server for h with the server's limits,
