@@ -9,6 +9,7 @@ import (
 
 	"casefile/config"
 	"casefile/internal/safetext"
+	"casefile/internal/wipe"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/vault"
@@ -173,6 +174,12 @@ func unlockKeys(env *Env, dir string) (*vault.Keys, error) {
 // openSealed opens the data directory's database with its keys,
 // converting a plaintext one in place first.
 func openSealed(ctx context.Context, env *Env, dir string, schema *model.Schema) (*localdb.DB, error) {
+	// A revocation's wipe cut off by a crash is finished first, from its
+	// plan: before the database is opened and the login read, which it
+	// deletes.
+	if err := wipe.Finish(wipePaths(dir)); err != nil {
+		return nil, err
+	}
 	// Before the passphrase is asked: a database that is gone is said
 	// without asking for what cannot bring it back.
 	if err := checkDatabaseThere(env, dir); err != nil {

@@ -37,11 +37,16 @@ const unsentPrefix = wipe.ExportPrefix
 // isDeviceRevoked reports whether the server refused this device for good.
 func isDeviceRevoked(err error) bool { return syncer.IsDeviceRevoked(err) }
 
+// wipePaths are what a revocation's wipe of the data directory dir deletes.
+func wipePaths(dir string) wipe.Paths {
+	return wipe.Paths{DB: config.DBPath(dir), Credentials: config.CredentialsPath(dir),
+		Files: filepath.Join(dir, localfiles.DirName), ExportDir: dir}
+}
+
 // wipeRevoked obeys a revocation (internal/wipe) and says what it did in
 // the error that ends the command.
 func wipeRevoked(ctx context.Context, env *Env, db *localdb.DB, dir string) error {
-	res, err := wipe.Revoked(ctx, db, env.keys, wipe.Paths{DB: config.DBPath(dir), Credentials: config.CredentialsPath(dir),
-		Files: filepath.Join(dir, localfiles.DirName), ExportDir: dir}, time.Now())
+	res, err := wipe.Revoked(ctx, db, env.keys, wipePaths(dir), time.Now())
 	if err != nil {
 		return err
 	}

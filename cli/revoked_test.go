@@ -196,3 +196,61 @@ func TestRevokedDeviceWipesKeptCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestStartFinishesACutOffWipe: a revocation's wipe cut off after it
+// deleted the database but before the login (its plan and note written)
+// is finished by the next command, from its plan: the login goes, the
+// file never uploaded stays, the note names the first export. The next
+// sync used to start a new empty database, be refused as revoked with the
+// login left, and wipe again: the kept file was deleted, and a second,
+// empty export written.
+func TestStartFinishesACutOffWipe(t *testing.T) {
+	srv, _, h := aliceLoggedIn(t)
+	_, note := h.seed()
+	h.ok("sync")
+	unsent := filepath.Join(t.TempDir(), "unsent.txt")
+	if err := os.WriteFile(unsent, []byte("never uploaded"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("attach", note, unsent)
+	if err := srv.RevokeDevice(context.Background(), "alice", "test"); err != nil {
+		t.Fatal(err)
+	}
+	// Where the kill left the wipe: the export and the plan written, the
+	// database deleted, the login not yet.
+	path := config.DBPath(h.data)
+	export := filepath.Join(h.data, unsentPrefix+"20261205T090000.000000000Z.sealed")
+	creds, err := os.ReadFile(config.CredentialsPath(h.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := `{"export":"` + filepath.Base(export) + `","keep":["` + sha256Hex([]byte("never uploaded")) + `"],"login":"` +
+		sha256Hex(creds) + `","at":"2026-12-05T09:00:00Z"}`
+	for name, body := range map[string]string{export: "sealed changes", path + ".wiping": plan, wipe.WipedNote(path): "revoked"} {
+		if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		os.Remove(f)
+	}
+
+	r := h.run("sync")
+	if r.code != exitLoggedOut || strings.Contains(r.stderr, "revoked") {
+		t.Errorf("sync after the cut-off wipe: %+v, want logged out", r)
+	}
+	if kept := storedFiles(t, h.data); len(kept) != 1 || kept[0] != sha256Hex([]byte("never uploaded")) {
+		t.Errorf("files left: %v", kept)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(h.data, unsentPrefix+"*.sealed")); len(matches) != 1 {
+		t.Errorf("exports: %v", matches)
+	}
+	if b, err := os.ReadFile(wipe.WipedNote(path)); err == nil && !strings.Contains(string(b), filepath.Base(export)) {
+		t.Errorf("the note names another export: %s", b)
+	}
+	for _, gone := range []string{config.CredentialsPath(h.data), path + ".wiping"} {
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there: %v", filepath.Base(gone), err)
+		}
+	}
+}

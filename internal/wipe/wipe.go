@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"casefile/localdb"
@@ -59,8 +61,11 @@ type Result struct {
 
 // Revoked seals db's unsent ops with keys into an export named for now,
 // then closes db and deletes the device's copy. The export is durable
-// before anything is deleted: a crash in between leaves the database, and
-// the next contact wipes again.
+// before anything is deleted, and so is the wipe's plan (what to keep,
+// which login to delete): a crash before the plan leaves the database,
+// and the next contact wipes again; a crash after it is finished by the
+// next start (Finish), from the plan, not from a new empty database that
+// would know of no file to keep and no export to name.
 func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now time.Time) (Result, error) {
 	if keys == nil {
 		return Result{}, errors.New("this device was revoked, but its key is not at hand; nothing was deleted")
@@ -91,26 +96,116 @@ func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now
 	if err != nil {
 		return Result{}, err
 	}
-	keep := map[string]bool{}
+	pl := plan{Export: name, At: now.UTC()}
 	for _, t := range ts {
-		if t.Direction == localdb.Upload {
-			keep[t.Hash] = true
+		if t.Direction == localdb.Upload && !slices.Contains(pl.Keep, t.Hash) {
+			pl.Keep = append(pl.Keep, t.Hash)
 		}
 	}
-	res.KeptFiles = len(keep)
+	res.KeptFiles = len(pl.Keep)
+	if p.Credentials != "" {
+		if pl.Login, err = fileDigest(p.Credentials); err != nil {
+			return Result{}, err
+		}
+	}
+	b, err := json.Marshal(pl)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := vault.WriteFileAtomic(planPath(p.DB), b); err != nil {
+		return Result{}, err
+	}
 	if err := db.Close(); err != nil {
 		return Result{}, err
 	}
-	if err := wipeFiles(p.Files, keep); err != nil {
-		return Result{}, err
+	return res, Finish(p)
+}
+
+// planSuffix names the wipe's plan, beside the database, while it runs.
+const planSuffix = ".wiping"
+
+func planPath(db string) string { return db + planSuffix }
+
+// plan is what a wipe under way must still do, written before it deletes
+// anything. Plaintext: the export's name, the hashes of the files kept
+// (the file store's names are those hashes already) and a digest of the
+// login to delete.
+type plan struct {
+	Export string    `json:"export"`
+	Keep   []string  `json:"keep,omitempty"`
+	Login  string    `json:"login,omitempty"` // SHA-256 of the credentials file; "" when there was none
+	At     time.Time `json:"at"`
+}
+
+// fileDigest is the SHA-256 of path's bytes, "" when there is no file.
+func fileDigest(path string) (string, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the data directory's credentials
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
 	}
-	// The note first: a crash after it leaves the database, which the
-	// next contact wipes again; a crash before it, the database whole.
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// step is called before each of Finish's steps; tests stop a wipe there.
+var step = func(string) error { return nil }
+
+// Finish completes the wipe whose plan is beside the database p.DB, if
+// any: it deletes the login the plan names (not one signed in since), the
+// file store but for the files kept, and every copy of the database,
+// leaving the note; then the plan. Each step may be done again, so a wipe
+// cut off at any point ends, at the next start, as it would have. With no
+// plan it does nothing.
+func Finish(p Paths) error {
+	b, err := os.ReadFile(planPath(p.DB))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the plan of a wipe under way: %w", err)
+	}
+	var pl plan
+	if err := json.Unmarshal(b, &pl); err != nil {
+		return fmt.Errorf("read the plan of a wipe under way (%s): %w", planPath(p.DB), err)
+	}
+	if err := step("login"); err != nil {
+		return err
+	}
+	if p.Credentials != "" && pl.Login != "" {
+		now, err := fileDigest(p.Credentials)
+		if err != nil {
+			return err
+		}
+		if now == pl.Login {
+			if err := os.Remove(p.Credentials); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("delete %s: %w", p.Credentials, err)
+			}
+		}
+	}
+	if err := step("files"); err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, h := range pl.Keep {
+		keep[h] = true
+	}
+	if err := wipeFiles(p.Files, keep); err != nil {
+		return err
+	}
+	if err := step("note"); err != nil {
+		return err
+	}
 	note := fmt.Sprintf("This device was revoked by an administrator on %s: its copy of the server's data was deleted, "+
 		"and its unsent changes are kept, encrypted, in %s. The next start begins a new, empty database.\n",
-		now.UTC().Format(time.RFC3339), name)
+		pl.At.Format(time.RFC3339), pl.Export)
 	if err := vault.WriteFileAtomic(WipedNote(p.DB), []byte(note)); err != nil {
-		return Result{}, err
+		return err
+	}
+	if err := step("database"); err != nil {
+		return err
 	}
 	// Not only the database: its WAL, the conversion copy an interrupted
 	// encryption left, and the damaged files doctor --repair kept aside
@@ -118,17 +213,23 @@ func Revoked(ctx context.Context, db *localdb.DB, keys *vault.Keys, p Paths, now
 	// the same key.
 	gone, err := localdb.Copies(p.DB)
 	if err != nil {
-		return Result{}, err
-	}
-	if p.Credentials != "" {
-		gone = append(gone, p.Credentials)
+		return err
 	}
 	for _, f := range gone {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return Result{}, fmt.Errorf("delete %s: %w", f, err)
+			return fmt.Errorf("delete %s: %w", f, err)
 		}
 	}
-	return res, vault.SyncDir(filepath.Dir(p.DB))
+	if err := vault.SyncDir(filepath.Dir(p.DB)); err != nil {
+		return err
+	}
+	if err := step("plan"); err != nil {
+		return err
+	}
+	if err := os.Remove(planPath(p.DB)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return vault.SyncDir(filepath.Dir(p.DB))
 }
 
 // wipeFiles deletes a file store's files except the complete ones whose
