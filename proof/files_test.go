@@ -22,8 +22,8 @@ import (
 
 // TestFileAccessProperty runs random histories of matters, grants,
 // revocations, attachments (some uploaded), moves between matters,
-// attachments that name another file's bytes by its hash alone, and
-// deletions, and after every step lets a random user ask every file route
+// attachments that name another file's bytes by its hash alone, sizes
+// changed and put back with a chunk staged meanwhile, and deletions, and after every step lets a random user ask every file route
 // about a random attachment: one who may see its matter gets an answer
 // about the file — its bytes only when they were uploaded for it, or an
 // attachment living in the same matter now has them; anyone else gets
@@ -66,6 +66,25 @@ func probe(c *servertest.Client, method, path, id string, body []byte) (probeAns
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return probeAnswer{resp.StatusCode, string(b), resp.Header.Get(protocol.HeaderChunkSHA256) + "|" + resp.Header.Get("Content-Type")}, nil
+}
+
+// stageChunk sends chunk n of a file.
+func stageChunk(c *servertest.Client, id string, n int, body []byte) (probeAnswer, error) {
+	q := url.Values{"id": {id}, "n": {strconv.Itoa(n)}}
+	req, err := http.NewRequest(http.MethodPut, c.URL+protocol.PathFileChunk+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		return probeAnswer{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	s := sha256.Sum256(body)
+	req.Header.Set(protocol.HeaderChunkSHA256, hex.EncodeToString(s[:]))
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return probeAnswer{}, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return probeAnswer{resp.StatusCode, string(b), ""}, nil
 }
 
 type fileRec struct {
@@ -128,7 +147,7 @@ func fileHistory(t *testing.T, srv *servertest.Server, seed uint64) error {
 		return out
 	}
 	for range 40 {
-		switch k := rng.IntN(12); {
+		switch k := rng.IntN(13); {
 		case k < 2 || len(matters) == 0:
 			m := owner.CreateMatter(t, name("m"))
 			matters = append(matters, m.ID)
@@ -172,6 +191,47 @@ func fileHistory(t *testing.T, srv *servertest.Server, seed uint64) error {
 					return fmt.Errorf("move of %s to %s: %+v", f.id, m, res)
 				}
 				f.matter, f.version = m, res.Record.Version
+			}
+		case k < 11:
+			// A member who may write changes an attachment's size (it is
+			// a last-writer-wins record), stages a chunk the file has at
+			// that size, and puts the size back. The chunk, not the
+			// file's, must not keep its upload from finishing.
+			l := live()
+			if len(l) == 0 {
+				break
+			}
+			f := l[rng.IntN(len(l))]
+			var writers []string
+			for _, u := range names[:3] {
+				if member[u][f.matter] {
+					writers = append(writers, u)
+				}
+			}
+			c := users[writers[rng.IntN(len(writers))]]
+			resize := func(size int64) error {
+				res := c.PushOne(t, servertest.Update(&protocol.Record{ID: f.id, Collection: model.AttachmentCollection, Version: f.version},
+					model.Fields{model.AttachSizeField: float64(size)}))
+				if res.Result != model.ResultApplied {
+					return fmt.Errorf("size of %s to %d: %+v", f.id, size, res)
+				}
+				f.version = res.Record.Version
+				return nil
+			}
+			n := 1 + rng.IntN(2)
+			wrong := int64(n)*model.ChunkSize + 1 + rng.Int64N(100)
+			if err := resize(wrong); err != nil {
+				return err
+			}
+			chunk := make([]byte, model.ChunkLen(wrong, n))
+			for i := range chunk {
+				chunk[i] = byte(rng.UintN(256))
+			}
+			if a, err := stageChunk(c, f.id, n, chunk); err != nil || a.status != http.StatusOK {
+				return fmt.Errorf("stage chunk %d of %s at %d bytes: %+v, %v", n, f.id, wrong, a, err)
+			}
+			if err := resize(int64(len(f.data))); err != nil {
+				return err
 			}
 		default:
 			// A member who may write names, in a matter of theirs, the

@@ -277,7 +277,7 @@ func (s *Server) uploadStatus(ctx context.Context, t fileTarget, p *principal) (
 		st.Complete = true
 		return st, nil
 	}
-	have, err := s.blobs.Staged(ctx, t.att.ID)
+	have, err := s.blobs.Staged(ctx, t.att.ID, t.att.Size)
 	if err != nil {
 		return st, errInternal(err)
 	}
@@ -312,7 +312,7 @@ func (s *Server) commitUpload(ctx context.Context, t fileTarget, p *principal, s
 		return st, &apiError{status: http.StatusUnprocessableEntity, code: protocol.CodeHashMismatch,
 			msg: "The uploaded chunks are not the file the attachment names (its sha256 differs); the upload starts over.", cause: err}
 	case errors.Is(err, blobstore.ErrIncomplete):
-		have, err := s.blobs.Staged(ctx, t.att.ID)
+		have, err := s.blobs.Staged(ctx, t.att.ID, t.att.Size)
 		if err != nil {
 			return st, errInternal(err)
 		}

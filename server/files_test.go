@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -459,5 +460,93 @@ func testQuotaAtOnce(t *testing.T, start starter) {
 	}
 	if stored != 2 {
 		t.Fatalf("%d of %d uploads sent at once were stored (%v); the quota has room for 2", stored, n, codes)
+	}
+}
+
+func TestUploadAfterSizeChangeSQLite(t *testing.T)   { testUploadAfterSizeChange(t, startSQLite) }
+func TestUploadAfterSizeChangePostgres(t *testing.T) { testUploadAfterSizeChange(t, startPostgres) }
+
+// testUploadAfterSizeChange: an attachment is a last-writer-wins record,
+// so any member may change its size while its file is being uploaded,
+// and chunks staged under the other size no longer fit. Each case
+// stages chunks under a wrong size, puts the size back, and then a
+// client that sends exactly the chunks the status does not list (as
+// transfer does) must finish the upload, and the file be read back.
+func testUploadAfterSizeChange(t *testing.T, start starter) {
+	for _, c := range []struct {
+		name  string
+		size  int // the file's
+		wrong int // the size the record names meanwhile
+		// chunks staged before the size changes, and under the wrong size
+		early, late []int
+	}{
+		{"the last chunk staged longer", model.ChunkSize + 10, model.ChunkSize + 20, nil, []int{1}},
+		{"the last chunk staged shorter", model.ChunkSize + 10, model.ChunkSize + 5, nil, []int{1}},
+		{"a full chunk staged as the last", 2 * model.ChunkSize, model.ChunkSize + 7, nil, []int{1}},
+		{"a chunk past the end", 2 * model.ChunkSize, 2*model.ChunkSize + 3, nil, []int{2}},
+		{"a file staged at another size but its first chunk", 2 * model.ChunkSize, 3 * model.ChunkSize, nil, []int{1, 2}},
+		{"a wrong chunk among good ones", 2*model.ChunkSize + 10, 2*model.ChunkSize + 20, []int{0}, []int{2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t, start)
+			data := randomData(t, c.size)
+			id := attach(t, w.alice, w.m.ID, data)
+			rec := &protocol.Record{ID: id, Collection: model.AttachmentCollection, Version: 1}
+			resize := func(size int) {
+				t.Helper()
+				res := w.bob.PushOne(t, servertest.Update(rec, model.Fields{model.AttachSizeField: float64(size)}))
+				if res.Result != model.ResultApplied {
+					t.Fatalf("resize to %d: %+v", size, res)
+				}
+				rec = res.Record
+			}
+			upload(t, w.alice, id, data, c.early...)
+			resize(c.wrong)
+			wrong := append(append([]byte{}, data...), randomData(t, max(c.wrong-c.size, 0))...)[:c.wrong]
+			for _, n := range c.late {
+				b := chunkOf(wrong, n)
+				if code, body, _ := fileCall(t, w.bob, http.MethodPut, protocol.PathFileChunk, id, n, b, sumOf(b)); code != http.StatusOK {
+					t.Fatalf("put chunk %d at the wrong size: %d %s", n, code, body)
+				}
+			}
+			resize(c.size)
+
+			var st protocol.UploadStatus
+			for round := 0; ; round++ {
+				code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFileUpload, id, -1, nil, "")
+				if code != http.StatusOK || json.Unmarshal(body, &st) != nil {
+					t.Fatalf("upload status: %d %s", code, body)
+				}
+				for _, n := range st.Have {
+					if model.ChunkLen(int64(c.size), n) < 0 {
+						t.Fatalf("the status lists chunk %d, which a file of %d bytes does not have: %s", n, c.size, body)
+					}
+				}
+				if st.Complete {
+					break
+				}
+				var send []int
+				for n := range model.ChunkCount(int64(c.size)) {
+					if !slices.Contains(st.Have, n) {
+						send = append(send, n)
+					}
+				}
+				if len(send) == 0 || round == 3 {
+					t.Fatalf("round %d: the upload is not complete, and its status leaves nothing to send: %s", round, body)
+				}
+				upload(t, w.alice, id, data, send...)
+			}
+			var got []byte
+			for n := range model.ChunkCount(int64(c.size)) {
+				code, b, _ := fileCall(t, w.bob, http.MethodGet, protocol.PathFileChunk, id, n, nil, "")
+				if code != http.StatusOK {
+					t.Fatalf("download chunk %d: %d %s", n, code, b)
+				}
+				got = append(got, b...)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("the bytes read back differ from the file's")
+			}
+		})
 	}
 }

@@ -3,11 +3,16 @@ package transfer_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
+	"casefile/server/servertest"
 )
 
 // overhead bounds the bytes of one request or answer besides its chunk
@@ -109,5 +114,74 @@ func TestDamagedChunksAreRefusedAndSentAgain(t *testing.T) {
 	}
 	if !bytes.Equal(bob.bytesOf(bob.file(att.ID).SHA256), data) {
 		t.Fatal("a damaged chunk reached bob's file")
+	}
+}
+
+func TestUploadFinishesAfterSizeChangedSQLite(t *testing.T)   { testUploadAfterSizeChange(t, false) }
+func TestUploadFinishesAfterSizeChangedPostgres(t *testing.T) { testUploadAfterSizeChange(t, true) }
+
+// testUploadAfterSizeChange: another member changes the size of alice's
+// attachment (a last-writer-wins record), stages its last chunk at that
+// size, and changes the size back. Alice's upload, which sends only the
+// chunks the server does not list, still finishes, and bob reads the
+// same bytes.
+func testUploadAfterSizeChange(t *testing.T, postgres bool) {
+	w := newWorld(t, postgres)
+	ctx := context.Background()
+	alice, bob := w.device("alice"), w.device("bob")
+	data := randomData(t, model.ChunkSize+10)
+	att := alice.attach(w.matter, data, "scan.pdf")
+	alice.syncRecords()
+
+	mallory := w.users["bob"]
+	rec := &protocol.Record{ID: att.ID, Collection: model.AttachmentCollection, Version: 1}
+	resize := func(size int) {
+		t.Helper()
+		res := mallory.PushOne(t, servertest.Update(rec, model.Fields{model.AttachSizeField: float64(size)}))
+		if res.Result != model.ResultApplied {
+			t.Fatalf("resize to %d: %+v", size, res)
+		}
+		rec = res.Record
+	}
+	resize(model.ChunkSize + 20)
+	last := append(append([]byte{}, data[model.ChunkSize:]...), randomData(t, 10)...)
+	q := url.Values{"id": {att.ID}, "n": {"1"}}
+	req, err := http.NewRequest(http.MethodPut, mallory.URL+protocol.PathFileChunk+"?"+q.Encode(), bytes.NewReader(last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+mallory.Token)
+	sum := sha256.Sum256(last)
+	req.Header.Set(protocol.HeaderChunkSHA256, hex.EncodeToString(sum[:]))
+	resp, err := mallory.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stage the last chunk at the other size: %d", resp.StatusCode)
+	}
+	resize(len(data))
+
+	// A chunk found wanting only at the end may take a second pass.
+	for pass := 1; ; pass++ {
+		s, err := alice.engine.RunOnce(ctx)
+		if err != nil {
+			t.Fatalf("pass %d: %+v, %v", pass, s, err)
+		}
+		if s.Uploaded == 1 {
+			break
+		}
+		if pass == 3 {
+			t.Fatalf("after %d passes the upload is still %q: %+v", pass, alice.file(att.ID).StateText(), s)
+		}
+		alice.later()
+	}
+	bob.syncRecords()
+	if s, err := bob.engine.RunOnce(ctx); err != nil || s.Downloaded != 1 {
+		t.Fatalf("download: %+v, %v", s, err)
+	}
+	if !bytes.Equal(bob.bytesOf(bob.file(att.ID).SHA256), data) {
+		t.Fatal("bob's bytes differ from alice's")
 	}
 }

@@ -73,14 +73,19 @@ type Store interface {
 	// PutChunk stages chunk n of an upload; sum is its verified SHA-256.
 	// Putting a chunk again replaces it.
 	PutChunk(ctx context.Context, u Upload, n int, sum string, data []byte) error
-	// Staged returns the chunk numbers an upload holds, in order.
-	Staged(ctx context.Context, uploadID string) ([]int, error)
+	// Staged returns the chunk numbers an upload holds for a file of size
+	// bytes, in order. A staged chunk that such a file does not have, or
+	// whose length is not its chunk's, is dropped from the upload, to be
+	// sent again: it was staged while the attachment named another size
+	// (any member may change it), and listed as held it would never be.
+	Staged(ctx context.Context, uploadID string, size int64) ([]int, error)
 	// Commit checks that the upload holds every chunk of p.Size bytes and
 	// that they hash to p.Hash, keeps the bytes (once per hash) and stores
-	// p. ErrIncomplete when chunks are missing (a stored chunk found
-	// missing is dropped from the upload, to be sent again);
-	// ErrHashMismatch when the bytes are another file's, and then the
-	// upload is emptied.
+	// p. ErrIncomplete when chunks are missing; a staged chunk that fails
+	// its checks (its length, its bytes gone or not matching its sum) is
+	// dropped from the upload, to be sent again, as is one past the
+	// file's end. ErrHashMismatch when the bytes are another file's, and
+	// then the upload is emptied.
 	Commit(ctx context.Context, uploadID string, p Proof) error
 	// AddProof stores a proof for bytes the store already holds (a record
 	// of a matter that already has them); ErrNotFound if it does not.

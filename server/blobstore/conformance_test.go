@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -23,7 +24,9 @@ import (
 type opened struct {
 	st      Store
 	corrupt func(t *testing.T, hash string, n int)
-	reopen  func(t *testing.T) Store
+	// held counts the chunks the store keeps of a file's bytes.
+	held   func(t *testing.T, hash string) int
+	reopen func(t *testing.T) Store
 }
 
 func TestDirStore(t *testing.T) {
@@ -37,7 +40,13 @@ func TestDirStore(t *testing.T) {
 			t.Cleanup(func() { st.Close() })
 			return st
 		}
-		return opened{st: open(t), reopen: open, corrupt: func(t *testing.T, hash string, n int) {
+		return opened{st: open(t), reopen: open, held: func(t *testing.T, hash string) int {
+			ents, err := os.ReadDir(filepath.Join(dir, "sha256", hash[:2], hash))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(ents)
+		}, corrupt: func(t *testing.T, hash string, n int) {
 			p := filepath.Join(dir, "sha256", hash[:2], hash, strconv.Itoa(n))
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -63,7 +72,13 @@ func TestPostgresStore(t *testing.T) {
 			return st
 		}
 		st := open(t)
-		return opened{st: st, reopen: open, corrupt: func(t *testing.T, hash string, n int) {
+		return opened{st: st, reopen: open, held: func(t *testing.T, hash string) int {
+			var n int
+			if err := st.(*sqlStore).db.QueryRow(`SELECT count(*) FROM blob_data WHERE hash = $1`, hash).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}, corrupt: func(t *testing.T, hash string, n int) {
 			db := st.(*sqlStore).db
 			if _, err := db.Exec(`UPDATE blob_data SET data = $1 WHERE hash = $2 AND n = $3`, []byte("rot"), hash, n); err != nil {
 				t.Fatal(err)
@@ -135,7 +150,7 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		data := randomBytes(t, 2*model.ChunkSize+123)
 		u := Upload{ID: model.NewID(), User: "alice"}
 		upload(t, o.st, u, data, 1)
-		got, err := o.st.Staged(ctx, u.ID)
+		got, err := o.st.Staged(ctx, u.ID, int64(len(data)))
 		if err != nil || len(got) != 2 || got[0] != 0 || got[1] != 2 {
 			t.Fatalf("staged = %v, %v; want [0 2]", got, err)
 		}
@@ -152,7 +167,7 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		if err := st.Commit(ctx, u.ID, p); err != nil {
 			t.Fatalf("commit: %v", err)
 		}
-		if got, _ := st.Staged(ctx, u.ID); len(got) != 0 {
+		if got, _ := st.Staged(ctx, u.ID, p.Size); len(got) != 0 {
 			t.Errorf("a committed upload still holds %v", got)
 		}
 		if !bytes.Equal(readAll(t, st, p.Hash, p.Size), data) {
@@ -186,7 +201,7 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		if !errors.Is(err, ErrHashMismatch) {
 			t.Fatalf("commit of the wrong bytes: %v, want ErrHashMismatch", err)
 		}
-		if got, _ := o.st.Staged(ctx, u.ID); len(got) != 0 {
+		if got, _ := o.st.Staged(ctx, u.ID, 1000); len(got) != 0 {
 			t.Errorf("a refused upload still holds %v", got)
 		}
 		if _, err := o.st.Proof(ctx, u.ID); !errors.Is(err, ErrNotFound) {
@@ -197,6 +212,66 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		err = o.st.Commit(ctx, u.ID, Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(data), Size: 1000, User: "bob"})
 		if !errors.Is(err, ErrIncomplete) {
 			t.Fatalf("commit of a truncated chunk: %v, want ErrIncomplete", err)
+		}
+		if got, _ := o.st.Staged(ctx, u.ID, 1000); len(got) != 0 {
+			t.Errorf("after a commit found it truncated, the upload still holds %v", got)
+		}
+	})
+
+	t.Run("chunks staged at another size are dropped and sent again", func(t *testing.T) {
+		// The attachment's size changed while its file was uploaded, and
+		// back: chunk 2 was staged at another length, chunk 3 for a file
+		// that had one. Listed as held, they would never be sent again
+		// and the upload never finish.
+		o := open(t)
+		data := randomBytes(t, 2*model.ChunkSize+10)
+		size := int64(len(data))
+		u := Upload{ID: model.NewID(), User: "alice"}
+		p := Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(data), Size: size, User: "alice"}
+		stageWrong := func(st Store) {
+			t.Helper()
+			longer := append(append([]byte{}, data[2*model.ChunkSize:]...), 1, 2, 3)
+			for n, b := range map[int][]byte{2: longer, 3: []byte("past the end")} {
+				if err := st.PutChunk(ctx, u, n, hashOf(b), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		upload(t, o.st, u, data, 1, 2)
+		stageWrong(o.st)
+		if got, err := o.st.Staged(ctx, u.ID, size); err != nil || !slices.Equal(got, []int{0}) {
+			t.Fatalf("staged = %v, %v; want [0], the one chunk of the file's length", got, err)
+		}
+		if use, _ := o.st.Usage(ctx, "alice"); use != model.ChunkSize {
+			t.Errorf("usage = %d; want the %d bytes of chunk 0 (the dropped ones count no more)", use, model.ChunkSize)
+		}
+		// Staged again with every chunk there, some wrong: a commit
+		// drops the wrong ones and the upload lists what is still good.
+		upload(t, o.st, u, data, 2)
+		stageWrong(o.st)
+		if err := o.st.Commit(ctx, u.ID, p); !errors.Is(err, ErrIncomplete) {
+			t.Fatalf("commit with chunk 2 of another length: %v, want ErrIncomplete", err)
+		}
+		if got, err := o.st.Staged(ctx, u.ID, size); err != nil || !slices.Equal(got, []int{0, 1}) {
+			t.Fatalf("staged after the commit = %v, %v; want [0 1]", got, err)
+		}
+		// A chunk past the end of a file otherwise whole does not stop
+		// its commit, and is not kept with the file.
+		upload(t, o.st, u, data, 0, 1)
+		if err := o.st.PutChunk(ctx, u, 3, hashOf([]byte("x")), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.st.Commit(ctx, u.ID, p); err != nil {
+			t.Fatalf("commit once chunk 2 is sent again: %v", err)
+		}
+		if !bytes.Equal(readAll(t, o.st, p.Hash, size), data) {
+			t.Fatal("the bytes read back differ")
+		}
+		if got := o.held(t, p.Hash); got != 3 {
+			t.Errorf("the file is kept as %d chunks, want 3", got)
+		}
+		if use, _ := o.st.Usage(ctx, "alice"); use != size {
+			t.Errorf("usage = %d, want the file's %d", use, size)
 		}
 	})
 
@@ -283,7 +358,7 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		if _, _, err := o.st.Chunk(ctx, hashOf(gone), 0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("a swept file is still served: %v", err)
 		}
-		if got, _ := o.st.Staged(ctx, stale.ID); len(got) != 0 {
+		if got, _ := o.st.Staged(ctx, stale.ID, 10); len(got) != 0 {
 			t.Errorf("a stale upload survived the sweep: %v", got)
 		}
 		if use, _ := o.st.Usage(ctx, "bob"); use != 0 {

@@ -119,6 +119,14 @@ func (d dirBytes) dropStaged(_ context.Context, tx *txn, upload string) error {
 	return nil
 }
 
+func (d dirBytes) dropStagedChunk(_ context.Context, _ *txn, upload string, n int) error {
+	err := os.Remove(filepath.Join(d.stagingDir(upload), strconv.Itoa(n)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 func (d dirBytes) chunk(_ context.Context, _ querier, hash string, n int) ([]byte, error) {
 	return readChunkFile(ChunkPath(d.dir, hash, n))
 }

@@ -133,6 +133,14 @@ func (pgBytes) dropStaged(ctx context.Context, tx *txn, upload string) error {
 	return err
 }
 
+// dropStagedChunk deletes the bytes before Commit or Staged deletes the
+// index row, the order PutChunk writes them in, so the two never wait
+// for each other's row locks.
+func (pgBytes) dropStagedChunk(ctx context.Context, tx *txn, upload string, n int) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM blob_staged_data WHERE upload = $1 AND n = $2`, upload, n)
+	return err
+}
+
 func (pgBytes) chunk(ctx context.Context, q querier, hash string, n int) ([]byte, error) {
 	return pgRead(ctx, q, `SELECT data FROM blob_data WHERE hash = $1 AND n = $2`, hash, n)
 }

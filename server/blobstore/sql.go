@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"casefile/model"
@@ -29,6 +30,10 @@ type chunkBytes interface {
 	lockUser(ctx context.Context, tx *txn, user string) error
 	// dropStaged forgets an upload's chunks.
 	dropStaged(ctx context.Context, tx *txn, upload string) error
+	// dropStagedChunk forgets chunk n of an upload, before tx commits:
+	// should the commit fail, the index lists a chunk whose bytes are
+	// gone, which Commit finds missing and has sent again.
+	dropStagedChunk(ctx context.Context, tx *txn, upload string, n int) error
 	// chunk reads chunk n of a file; ErrNotFound if it is missing.
 	chunk(ctx context.Context, q querier, hash string, n int) ([]byte, error)
 	// drop forgets a file's chunks.
@@ -116,21 +121,31 @@ func (s *sqlStore) PutChunk(ctx context.Context, u Upload, n int, sum string, da
 	})
 }
 
-func (s *sqlStore) Staged(ctx context.Context, upload string) ([]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT n FROM blob_staged WHERE upload = $1 ORDER BY n`, upload)
+func (s *sqlStore) Staged(ctx context.Context, upload string, size int64) ([]int, error) {
+	fit, misfits, err := s.stagedFit(ctx, s.db, upload, size)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
+	if len(misfits) > 0 {
+		// Read again in the transaction, so that a chunk staged since at
+		// the right length is not the one dropped.
+		err := s.tx(ctx, func(tx *txn) error {
+			_, misfits, err := s.stagedFit(ctx, tx, upload, size)
+			if err != nil {
+				return err
+			}
+			return s.dropChunks(ctx, tx, upload, misfits)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("drop chunks of another size: %w", err)
 		}
+	}
+	out := make([]int, 0, len(fit))
+	for n := range fit {
 		out = append(out, n)
 	}
-	return out, rows.Err()
+	slices.Sort(out)
+	return out, nil
 }
 
 type stagedChunk struct {
@@ -138,38 +153,62 @@ type stagedChunk struct {
 	size int64
 }
 
-func (s *sqlStore) stagedSums(ctx context.Context, q querier, upload string) (map[int]stagedChunk, error) {
+// stagedFit reads an upload's staged chunks: those a file of size bytes
+// has, at their length, and the numbers of the others (misfits).
+func (s *sqlStore) stagedFit(ctx context.Context, q querier, upload string, size int64) (map[int]stagedChunk, []int, error) {
 	rows, err := q.QueryContext(ctx, `SELECT n, sum, size FROM blob_staged WHERE upload = $1`, upload)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	out := map[int]stagedChunk{}
+	fit := map[int]stagedChunk{}
+	var misfits []int
 	for rows.Next() {
 		var n int
 		var c stagedChunk
 		if err := rows.Scan(&n, &c.sum, &c.size); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out[n] = c
+		if want := model.ChunkLen(size, n); want < 0 || c.size != int64(want) {
+			misfits = append(misfits, n)
+			continue
+		}
+		fit[n] = c
 	}
-	return out, rows.Err()
+	return fit, misfits, rows.Err()
+}
+
+// dropChunks forgets chunks of an upload, bytes and index rows.
+func (s *sqlStore) dropChunks(ctx context.Context, tx *txn, upload string, ns []int) error {
+	for _, n := range ns {
+		if err := s.bytes.dropStagedChunk(ctx, tx, upload, n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM blob_staged WHERE upload = $1 AND n = $2`, upload, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *sqlStore) Commit(ctx context.Context, upload string, p Proof) error {
-	var missing []int
+	// Chunks found wanting are dropped in the same transaction, which
+	// then commits: the answer is ErrIncomplete, and the upload lists
+	// only what the file can use, so the client sends the rest.
+	var incomplete bool
 	err := s.tx(ctx, func(tx *txn) error {
-		missing = nil
-		staged, err := s.stagedSums(ctx, tx, upload)
+		incomplete = false
+		staged, misfits, err := s.stagedFit(ctx, tx, upload, p.Size)
 		if err != nil {
 			return err
 		}
+		if err := s.dropChunks(ctx, tx, upload, misfits); err != nil {
+			return err
+		}
 		count := model.ChunkCount(p.Size)
-		for n := range count {
-			c, ok := staged[n]
-			if !ok || c.size != int64(model.ChunkLen(p.Size, n)) {
-				return ErrIncomplete
-			}
+		if len(staged) < count {
+			incomplete = true
+			return nil
 		}
 		held, err := s.held(ctx, tx, p.Hash)
 		if err != nil {
@@ -179,9 +218,12 @@ func (s *sqlStore) Commit(ctx context.Context, upload string, p Proof) error {
 		// this uploader had these bytes.
 		whole := sha256.New()
 		sums := make([]string, count)
+		var missing []int
 		for n := range count {
 			b, err := s.bytes.staged(ctx, tx, upload, n)
 			if errors.Is(err, ErrNotFound) || (err == nil && sum256(b) != staged[n].sum) {
+				// Bytes the index lists but the store lost (a crash
+				// between a file move and its index) or that changed.
 				missing = append(missing, n)
 				continue
 			}
@@ -192,7 +234,8 @@ func (s *sqlStore) Commit(ctx context.Context, upload string, p Proof) error {
 			sums[n] = staged[n].sum
 		}
 		if len(missing) > 0 {
-			return ErrIncomplete
+			incomplete = true
+			return s.dropChunks(ctx, tx, upload, missing)
 		}
 		if hex.EncodeToString(whole.Sum(nil)) != p.Hash {
 			return ErrHashMismatch
@@ -216,17 +259,8 @@ func (s *sqlStore) Commit(ctx context.Context, upload string, p Proof) error {
 		return s.putProof(ctx, tx, p)
 	})
 	switch {
-	case errors.Is(err, ErrIncomplete) && len(missing) > 0:
-		// Chunks the index lists but the bytes lost (a crash between a
-		// file move and its index): forget them so they are sent again.
-		return errors.Join(ErrIncomplete, s.tx(ctx, func(tx *txn) error {
-			for _, n := range missing {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM blob_staged WHERE upload = $1 AND n = $2`, upload, n); err != nil {
-					return err
-				}
-			}
-			return nil
-		}))
+	case err == nil && incomplete:
+		return ErrIncomplete
 	case errors.Is(err, ErrHashMismatch):
 		return errors.Join(ErrHashMismatch, s.DropUpload(ctx, upload))
 	}
