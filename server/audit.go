@@ -137,11 +137,21 @@ func VerifyAudit(ctx context.Context, st store.Store) (AuditReport, error) {
 
 // Compact deletes tombstones, moves, access events and ledger entries older
 // than the retention before now; a pull from a cursor older than what is
-// left answers cursor_too_old.
+// left answers cursor_too_old. It deletes the tokens that have expired
+// too, and the devices left with none that were not seen for the
+// retention before now and were never revoked.
 func (s *Server) Compact(ctx context.Context, now time.Time) (store.CompactStats, error) {
 	var st store.CompactStats
 	err := s.st.Write(ctx, func(tx store.Tx) (err error) {
 		if st, err = tx.Compact(ctx, now.Add(-s.opts.Retention)); err != nil {
+			return err
+		}
+		// Tokens go by the clock that checks them (s.now, not the cut's
+		// now, which a caller may set ahead to age history): a token is
+		// deleted only once every request with it is refused anyway. A
+		// device is forgotten after the retention the records' history
+		// keeps; its logins stay in the audit log.
+		if st.Tokens, st.Devices, err = tx.PruneLogins(ctx, s.now(), now.Add(-s.opts.Retention)); err != nil {
 			return err
 		}
 		// An answer stored at the head may have gone, so the ledger mark
@@ -159,9 +169,9 @@ func (s *Server) Compact(ctx context.Context, now time.Time) (store.CompactStats
 	if err != nil {
 		return st, fmt.Errorf("compact: %w", err)
 	}
-	if st.Tombstones+st.Moves+st.AccessEvents+st.LedgerEntries > 0 {
+	if st.Tombstones+st.Moves+st.AccessEvents+st.LedgerEntries+st.Tokens+st.Devices > 0 {
 		s.log.Info("compacted", "tombstones", st.Tombstones, "moves", st.Moves, "access_events", st.AccessEvents,
-			"ledger", st.LedgerEntries, "compacted_through", st.CompactedThrough)
+			"ledger", st.LedgerEntries, "compacted_through", st.CompactedThrough, "tokens", st.Tokens, "devices", st.Devices)
 	}
 	fs, err := s.sweepFiles(ctx, now)
 	if err != nil {

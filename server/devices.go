@@ -19,7 +19,9 @@ const seenEvery = time.Minute
 // given; requests with it get errDeviceRevoked.
 var errRevokedDevice = errors.New("the token's device is revoked")
 
-// ErrNoDevice: the user has never signed in from a device of that name.
+// ErrNoDevice: the user has no device of that name: never signed in from
+// it, or it was forgotten by compaction (no token left, not seen for the
+// retention, never revoked), and has nothing a revocation could refuse.
 var ErrNoDevice = errors.New("no such device")
 
 // revokedToken reports whether t was given to its device before the

@@ -213,6 +213,11 @@ type Tx interface {
 	// ledger's by sequence: every answer stored at or below the highest
 	// sequence of an old one goes).
 	Compact(ctx context.Context, before time.Time) (CompactStats, error)
+	// PruneLogins deletes the tokens expired at now and then the devices
+	// that hold no token, were never revoked and were last seen before
+	// idleBefore; it returns how many of each. A revoked device stays:
+	// its revocation is what refuses its tokens, and an admin lists it.
+	PruneLogins(ctx context.Context, now, idleBefore time.Time) (tokens, devices int64, err error)
 	// PutLoginFailures stores a key's failed-login count, replacing the
 	// one it had.
 	PutLoginFailures(ctx context.Context, f LoginFailures) error
@@ -389,6 +394,9 @@ type CompactStats struct {
 	LedgerEntries    int64
 	CompactedThrough int64
 	LedgerThrough    int64
+	// Tokens and Devices are what Tx.PruneLogins removed, which the
+	// server's compaction runs in the same transaction.
+	Tokens, Devices int64
 }
 
 // AuditEntry is one row of the hash-chained audit log.

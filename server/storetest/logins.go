@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,5 +52,104 @@ func testLoginFailures(t *testing.T, st store.Store) {
 	write(t, st, func(tx store.Tx) error { return tx.DeleteLoginFailures(ctx, locked.Key, "user:nobody") })
 	if got := loginFailures(t, st, locked.Key); got.Failures != 0 || !got.LockedUntil.IsZero() {
 		t.Fatalf("deleted count still there: %+v", got)
+	}
+}
+
+// testPruneLogins: PruneLogins deletes tokens expired at its now (a token
+// is refused from its expiry on, so the one expiring exactly then goes
+// too), then devices holding no token, never revoked, last seen before
+// the idle cut. A revoked device stays, and so does every token not yet
+// expired, a revoked device's included: it must still be refused with
+// device_revoked.
+func testPruneLogins(t *testing.T, st store.Store) {
+	now, idle := t0.Add(2*time.Hour), t0.Add(time.Hour)
+	write(t, st, func(tx store.Tx) error {
+		for _, u := range []string{"alice", "bob"} {
+			if err := addUser(t, tx, u); err != nil {
+				return err
+			}
+		}
+		for _, tok := range []store.Token{
+			{Hash: "expired", User: "alice", Device: "laptop", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			{Hash: "expires now", User: "alice", Device: "laptop", CreatedAt: t0, ExpiresAt: now},
+			{Hash: "live", User: "alice", Device: "phone", CreatedAt: t0, ExpiresAt: now.Add(time.Microsecond)},
+			{Hash: "revoked, expired", User: "alice", Device: "lost", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
+			{Hash: "revoked, live", User: "bob", Device: "stolen", CreatedAt: t0, ExpiresAt: now.Add(time.Hour)},
+		} {
+			if err := tx.PutToken(ctx, tok); err != nil {
+				return err
+			}
+		}
+		for _, d := range []struct {
+			user, name string
+			seen       time.Time
+		}{
+			{"alice", "laptop", t0}, {"alice", "phone", t0}, {"alice", "lost", t0}, {"alice", "old", t0},
+			{"alice", "recent", idle}, {"bob", "stolen", t0},
+		} {
+			if err := tx.TouchDevice(ctx, d.user, d.name, d.seen); err != nil {
+				return err
+			}
+		}
+		for _, d := range [][2]string{{"alice", "lost"}, {"bob", "stolen"}} {
+			if _, err := tx.RevokeDevice(ctx, d[0], d[1], t0.Add(time.Minute), "admin"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	gen := func() int64 {
+		t.Helper()
+		var n int64
+		if err := st.Read(ctx, func(r store.Reader) (err error) { n, err = r.AccessGen(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := gen()
+	var tokens, devices int64
+	write(t, st, func(tx store.Tx) (err error) { tokens, devices, err = tx.PruneLogins(ctx, now, idle); return err })
+	if tokens != 3 || devices != 2 {
+		t.Fatalf("pruned %d tokens and %d devices, want 3 (two expired, one expiring now, one of a revoked device) and 2 (laptop, old)",
+			tokens, devices)
+	}
+	if gen() <= before {
+		t.Error("pruning tokens left the access generation where it was")
+	}
+	for hash, want := range map[string]bool{"expired": false, "expires now": false, "revoked, expired": false, "live": true, "revoked, live": true} {
+		err := st.Read(ctx, func(r store.Reader) error { _, err := r.Token(ctx, hash); return err })
+		if got := err == nil; got != want || (err != nil && !errors.Is(err, store.ErrNotFound)) {
+			t.Errorf("token %q after the prune: %v, want held %v", hash, err, want)
+		}
+	}
+	var stolen store.Token
+	if err := st.Read(ctx, func(r store.Reader) (err error) { stolen, err = r.Token(ctx, "revoked, live"); return err }); err != nil ||
+		!stolen.RevokedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("a revoked device's live token = %+v, %v; want its revocation kept", stolen, err)
+	}
+	names := func(user string) []string {
+		t.Helper()
+		var ds []store.Device
+		if err := st.Read(ctx, func(r store.Reader) (err error) { ds, err = r.Devices(ctx, user); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Name)
+			if d.Name == "lost" && (d.RevokedAt.IsZero() || d.RevokedBy != "admin") {
+				t.Errorf("the revoked device lost its revocation: %+v", d)
+			}
+		}
+		return out
+	}
+	if got, want := names("alice"), []string{"lost", "phone", "recent"}; !slices.Equal(got, want) {
+		t.Errorf("alice's devices = %q, want %q", got, want)
+	}
+	if got, want := names("bob"), []string{"stolen"}; !slices.Equal(got, want) {
+		t.Errorf("bob's devices = %q, want %q", got, want)
+	}
+	write(t, st, func(tx store.Tx) (err error) { tokens, devices, err = tx.PruneLogins(ctx, now, idle); return err })
+	if tokens != 0 || devices != 0 {
+		t.Errorf("a second prune removed %d tokens and %d devices, want none", tokens, devices)
 	}
 }

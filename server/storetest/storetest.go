@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},
+		{"PruneLogins", testPruneLogins},
 		{"AccessGen", testAccessGen},
 		{"TouchDevice", testTouchDevice},
 		{"AccessGenSnapshot", testAccessGenSnapshot},

@@ -173,6 +173,29 @@ func (t *txn) DeleteTokens(ctx context.Context, user, device string) (int64, err
 	return n, nil
 }
 
+func (t *txn) PruneLogins(ctx context.Context, now, idleBefore time.Time) (tokens, devices int64, err error) {
+	// A token is refused from its expiry on, its device revoked or not
+	// (the expiry is checked first), so an expired one answers nothing a
+	// missing one would not.
+	res, err := t.q.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= $1`, now.UnixMicro())
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune tokens: %w", t.mapErr(err))
+	}
+	if tokens, err = res.RowsAffected(); err != nil {
+		return 0, 0, fmt.Errorf("prune tokens: %w", err)
+	}
+	res, err = t.q.ExecContext(ctx, `DELETE FROM devices WHERE revoked_at = 0 AND last_seen < $1
+		AND NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.user_name = devices.user_name AND tokens.device = devices.device)`,
+		idleBefore.UnixMicro())
+	if err != nil {
+		return 0, 0, fmt.Errorf("prune devices: %w", t.mapErr(err))
+	}
+	if devices, err = res.RowsAffected(); err != nil {
+		return 0, 0, fmt.Errorf("prune devices: %w", err)
+	}
+	return tokens, devices, nil
+}
+
 func (t *txn) AccessGen(ctx context.Context) (int64, error) {
 	var n int64
 	// Before a snapshot has begun, the generation is read on its own: the
