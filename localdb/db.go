@@ -23,6 +23,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"casefile/internal/sqlitefile"
 	"casefile/internal/stmtcache"
 	"casefile/model"
 )
@@ -148,7 +149,7 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 			db.Close()
 		}
 	}()
-	if err := privateFile(path); err != nil {
+	if err := sqlitefile.Private(path); err != nil {
 		return nil, fmt.Errorf("open local database %s: %w", path, err)
 	}
 	// busy_timeout comes first so that every later pragma already waits for

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"casefile/internal/sqlitefile"
 	"casefile/internal/stmtcache"
 )
 
@@ -37,9 +38,15 @@ func OpenDir(ctx context.Context, dir string) (Store, error) {
 			return nil, fmt.Errorf("create blob dir: %w", err)
 		}
 	}
+	// The index names every file's hash and who uploaded it: as private
+	// as the chunks, whatever the directory it sits in lets others do.
+	index := filepath.Join(dir, IndexName)
+	if err := sqlitefile.Private(index); err != nil {
+		return nil, fmt.Errorf("open blob index: %w", err)
+	}
 	// synchronous FULL: an index row may be the only record that an
 	// acknowledged chunk is held.
-	db := stmtcache.Open("file:" + filepath.Join(dir, IndexName) +
+	db := stmtcache.Open("file:" + index +
 		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {

@@ -15,6 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"casefile/internal/sqlitefile"
 	"casefile/internal/stmtcache"
 	"casefile/server/store"
 	"casefile/server/store/sqlstore"
@@ -30,6 +31,11 @@ const FileName = "server.db"
 func Open(ctx context.Context, path string) (store.Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	// A data directory made by hand may be open to other users (0755):
+	// the file holds every matter and the hashes of every password.
+	if err := sqlitefile.Private(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// busy_timeout first, so the other pragmas wait for a lock instead of
 	// failing; synchronous FULL because an acknowledged op must survive a
