@@ -506,11 +506,14 @@ func (s *Server) principalOf(ctx context.Context, rd store.Reader, hash string) 
 
 // principalFrom is principalOf given the token's holder.
 func (s *Server) principalFrom(t store.Token, u store.User, hash string) (*principal, error) {
-	if !s.now().Before(t.ExpiresAt) {
-		return nil, store.ErrNotFound
-	}
+	// Revoked before expired: a lost laptop that comes back after its
+	// login expired must still hear that it was revoked, so that it
+	// wipes itself; "sign in again" would leave its copy whole.
 	if revokedToken(t) {
 		return nil, errRevokedDevice
+	}
+	if !s.now().Before(t.ExpiresAt) {
+		return nil, store.ErrNotFound
 	}
 	return &principal{user: u.Name, role: u.Role, device: t.Device, tokenHash: hash}, nil
 }

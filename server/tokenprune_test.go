@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
 	"casefile/server/store"
@@ -44,8 +46,9 @@ func TestCompactionForgetsExpiredLoginsPostgres(t *testing.T) {
 // under a new device name a device. Compaction deletes the tokens that
 // have expired, and the devices that hold none, were never revoked and
 // were not seen for the retention; a revoked device is kept (an admin
-// lists it), and so is a token of a revoked device that has not expired
-// (it must still be refused with device_revoked).
+// lists it), and so are the tokens it was given before its revocation,
+// expired or not: each must still be refused with device_revoked, so that
+// a lost laptop coming back after its login expired wipes itself.
 func testCompactionForgetsLogins(t *testing.T, open func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	const ttl, retention = 24 * time.Hour, 72 * time.Hour
@@ -101,7 +104,12 @@ func testCompactionForgetsLogins(t *testing.T, open func(t *testing.T) store.Sto
 	for i := range 20 {
 		old = append(old, login(fmt.Sprintf("device %02d", i)))
 	}
-	lost := login("lost")
+	lostC, err := servertest.Login(ctx, srv.URL, "alice", servertest.Password, "lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(lostC.Token))
+	lost := hex.EncodeToString(sum[:])
 	if err := srv.RevokeDevice(ctx, "alice", "lost"); err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +128,12 @@ func testCompactionForgetsLogins(t *testing.T, open func(t *testing.T) store.Sto
 			t.Fatalf("the expired token of device %02d was kept", i)
 		}
 	}
-	if held(lost) {
-		t.Error("the expired token of a revoked device was kept")
+	if !held(lost) {
+		t.Error("the expired token of a revoked device was deleted")
+	}
+	var se *servertest.StatusError
+	if err := lostC.Call(ctx, http.MethodGet, protocol.PathPull+"?cursor=0", nil, &protocol.PullResponse{}); !errors.As(err, &se) || se.Code != protocol.CodeDeviceRevoked {
+		t.Errorf("the revoked device, back after its login expired: %v, want %s", err, protocol.CodeDeviceRevoked)
 	}
 	if !held(stolen) || !held(current) {
 		t.Fatalf("a token not yet expired was deleted: revoked device's %v, current %v", held(stolen), held(current))

@@ -59,8 +59,10 @@ func testLoginFailures(t *testing.T, st store.Store) {
 // is refused from its expiry on, so the one expiring exactly then goes
 // too), then devices holding no token, never revoked, last seen before
 // the idle cut. A revoked device stays, and so does every token not yet
-// expired, a revoked device's included: it must still be refused with
-// device_revoked.
+// expired, and every token a revoked device was given before its
+// revocation, expired or not: each must still be refused with
+// device_revoked, so that a lost laptop back after its login expired
+// wipes itself. One given after the revocation goes when it expires.
 func testPruneLogins(t *testing.T, st store.Store) {
 	now, idle := t0.Add(2*time.Hour), t0.Add(time.Hour)
 	write(t, st, func(tx store.Tx) error {
@@ -75,6 +77,7 @@ func testPruneLogins(t *testing.T, st store.Store) {
 			{Hash: "live", User: "alice", Device: "phone", CreatedAt: t0, ExpiresAt: now.Add(time.Microsecond)},
 			{Hash: "revoked, expired", User: "alice", Device: "lost", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
 			{Hash: "revoked, live", User: "bob", Device: "stolen", CreatedAt: t0, ExpiresAt: now.Add(time.Hour)},
+			{Hash: "after the revocation, expired", User: "alice", Device: "lost", CreatedAt: t0.Add(2 * time.Minute), ExpiresAt: t0.Add(time.Hour)},
 		} {
 			if err := tx.PutToken(ctx, tok); err != nil {
 				return err
@@ -110,13 +113,14 @@ func testPruneLogins(t *testing.T, st store.Store) {
 	var tokens, devices int64
 	write(t, st, func(tx store.Tx) (err error) { tokens, devices, err = tx.PruneLogins(ctx, now, idle); return err })
 	if tokens != 3 || devices != 2 {
-		t.Fatalf("pruned %d tokens and %d devices, want 3 (two expired, one expiring now, one of a revoked device) and 2 (laptop, old)",
+		t.Fatalf("pruned %d tokens and %d devices, want 3 (two expired, one expiring now, one given after a revocation) and 2 (laptop, old)",
 			tokens, devices)
 	}
 	if gen() <= before {
 		t.Error("pruning tokens left the access generation where it was")
 	}
-	for hash, want := range map[string]bool{"expired": false, "expires now": false, "revoked, expired": false, "live": true, "revoked, live": true} {
+	for hash, want := range map[string]bool{"expired": false, "expires now": false, "revoked, expired": true,
+		"after the revocation, expired": false, "live": true, "revoked, live": true} {
 		err := st.Read(ctx, func(r store.Reader) error { _, err := r.Token(ctx, hash); return err })
 		if got := err == nil; got != want || (err != nil && !errors.Is(err, store.ErrNotFound)) {
 			t.Errorf("token %q after the prune: %v, want held %v", hash, err, want)

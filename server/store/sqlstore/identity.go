@@ -174,10 +174,14 @@ func (t *txn) DeleteTokens(ctx context.Context, user, device string) (int64, err
 }
 
 func (t *txn) PruneLogins(ctx context.Context, now, idleBefore time.Time) (tokens, devices int64, err error) {
-	// A token is refused from its expiry on, its device revoked or not
-	// (the expiry is checked first), so an expired one answers nothing a
-	// missing one would not.
-	res, err := t.q.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= $1`, now.UnixMicro())
+	// An expired token answers nothing a missing one would not, but for
+	// one whose device was revoked after it was given: that one is kept,
+	// so that a lost laptop coming back after its login expired is told
+	// it was revoked, and wipes itself, instead of being asked to sign in
+	// again with its copy left whole.
+	res, err := t.q.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at <= $1
+		AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_name = tokens.user_name AND d.device = tokens.device
+			AND d.revoked_at <> 0 AND tokens.created_at <= d.revoked_at)`, now.UnixMicro())
 	if err != nil {
 		return 0, 0, fmt.Errorf("prune tokens: %w", t.mapErr(err))
 	}
