@@ -15,6 +15,7 @@ import (
 
 	"casefile/assets"
 	"casefile/config"
+	"casefile/internal/leftover"
 	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
@@ -46,7 +47,8 @@ func readConfig(env *Env) (config.Config, error) {
 // loadConfig reads the config file (--config, $CASEFILE_CONFIG or the
 // default), applies the environment and then the global flags, prints the
 // file's warnings to env.Stderr, and records the resolved data directory and
-// config path in env.
+// config path in env. Every command on a device's data directory finds it
+// here, so here it removes what killed writes left in it (sweepDataDir).
 func loadConfig(env *Env) (config.Config, error) {
 	cfg, err := readConfig(env)
 	if err != nil {
@@ -66,7 +68,24 @@ func loadConfig(env *Env) (config.Config, error) {
 	if err := notServerDir(cfg.DataDir); err != nil {
 		return config.Config{}, err
 	}
+	if err := sweepDataDir(cfg.DataDir); err != nil {
+		return config.Config{}, err
+	}
 	return cfg, nil
+}
+
+// sweepDataDir removes the temporary files that writes killed before
+// their rename left in the data directory: a key file wrapped by a new
+// passphrase, a login's token, a revoked device's export. SIGKILL skips
+// the writers' own clean-up, and nothing else would ever remove them. The
+// data directory has no lock for its clients, so only files a minute old
+// are taken: a younger one may be another casefile's, writing now.
+func sweepDataDir(dir string) error {
+	isTemp := func(name string) bool { return vault.IsTemp(name) || config.IsCredentialsTemp(name) }
+	if err := leftover.Sweep(dir, isTemp, leftover.StaleAge); err != nil {
+		return fmt.Errorf("remove the temporary files killed writes left in %s: %w", dir, err)
+	}
+	return nil
 }
 
 // notServerDir refuses a server's data directory as a device's: both keep

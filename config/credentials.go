@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"casefile/internal/leftover"
 )
 
 // CredentialsFile is the file in the data directory that holds the login.
@@ -49,6 +51,14 @@ func LoadCredentials(dataDir string) (Credentials, error) {
 	return c, nil
 }
 
+// credentialsTempPrefix names SaveCredentials' temporary files; a kill
+// before the rename leaves one, holding a live token.
+const credentialsTempPrefix = ".credentials-"
+
+// IsCredentialsTemp reports whether name is one SaveCredentials gives its
+// temporary files.
+func IsCredentialsTemp(name string) bool { return leftover.Made(name, credentialsTempPrefix) }
+
 // SaveCredentials writes the credentials of a data directory with mode
 // 0600, replacing the file atomically.
 func SaveCredentials(dataDir string, c Credentials) error {
@@ -59,7 +69,7 @@ func SaveCredentials(dataDir string, c Credentials) error {
 	if err != nil {
 		return fmt.Errorf("encode credentials: %w", err)
 	}
-	tmp, err := os.CreateTemp(dataDir, ".credentials-*")
+	tmp, err := os.CreateTemp(dataDir, credentialsTempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("write credentials: %w", unwrapPath(err))
 	}

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"casefile/internal/leftover"
 )
 
 // FileName is the key file's name in a data directory.
@@ -285,19 +287,51 @@ func readKeyFile(dir string) (keyFile, error) {
 }
 
 // writeKeyFile replaces dir's key file atomically and durably: a temporary
-// file, fsync, rename, fsync of the directory.
+// file, fsync, rename, fsync of the directory. Every temporary key file
+// already there goes first, so that none outlives a change of passphrase
+// (a casefile changing the passphrase at the same moment may then fail,
+// changing nothing).
 func writeKeyFile(dir string, f keyFile) error {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
+	if err := removeKeyTemps(dir); err != nil {
+		return err
+	}
 	return WriteFileAtomic(filepath.Join(dir, FileName), append(b, '\n'))
 }
 
+// tempPrefix is how WriteFileAtomic names the temporary file of path's
+// base name; os.CreateTemp adds a random number.
+func tempPrefix(base string) string { return "." + base + ".tmp" }
+
+// IsTemp reports whether name is one WriteFileAtomic gives its temporary
+// files, whatever the file it writes.
+func IsTemp(name string) bool {
+	i := strings.LastIndex(name, ".tmp")
+	return i > 1 && name[0] == '.' && leftover.Made(name, name[:i+len(".tmp")])
+}
+
+// removeKeyTemps removes every temporary key file in dir, however young.
+// Each is a whole key file wrapped by the passphrase its write was
+// setting: one a killed write left would still open the data with that
+// passphrase after it was changed again, in any copy of the directory
+// that took it for its key file.
+func removeKeyTemps(dir string) error {
+	prefix := tempPrefix(FileName)
+	err := leftover.Sweep(dir, func(name string) bool { return leftover.Made(name, prefix) }, 0)
+	if err != nil {
+		return fmt.Errorf("remove the key's leftover temporary files: %w", err)
+	}
+	return nil
+}
+
 // WriteFileAtomic replaces path with data: a crash leaves either the old
-// file or the new one, never a part.
+// file or the new one, never a part. A kill can leave the temporary file
+// (IsTemp names it), which the next command removes.
 func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPrefix(filepath.Base(path))+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -294,3 +294,63 @@ func TestBlindAllIsBlindOfEach(t *testing.T) {
 		t.Fatal("a long word was cached")
 	}
 }
+
+// TestIsTempNamesWriteFileAtomicsFiles: IsTemp knows the temporary files
+// WriteFileAtomic makes, of any file, and nothing else.
+func TestIsTempNamesWriteFileAtomicsFiles(t *testing.T) {
+	for name, want := range map[string]bool{
+		".casefile.key.tmp123":              true,
+		".casefile.db.starting.tmp9":        true,
+		".unsent-2025.sealed.tmp4294967295": true,
+		".casefile.key.tmp":                 false,
+		"casefile.key.tmp1":                 false,
+		".tmp1":                             false,
+		".casefile.key.tmp1.bak":            false,
+		".credentials-1":                    false,
+	} {
+		if IsTemp(name) != want {
+			t.Errorf("IsTemp(%q) = %v", name, !want)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "note")
+	if err := WriteFileAtomic(path, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(dir, tempPrefix("note")+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if !IsTemp(filepath.Base(f.Name())) {
+		t.Fatalf("IsTemp(%q) = false for the name WriteFileAtomic makes", filepath.Base(f.Name()))
+	}
+}
+
+// TestChangePassphraseLeavesNoKeyTemp: a temporary key file a killed
+// change left is wrapped by the passphrase that change was setting; the
+// next change removes it, however young, so that passphrase opens
+// nothing once it is changed again.
+func TestChangePassphraseLeavesNoKeyTemp(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := CreateWithCost(dir, []byte("first passphrase"), TestCost); err != nil {
+		t.Fatal(err)
+	}
+	if err := ChangePassphraseWithCost(dir, []byte("first passphrase"), []byte("second passphrase"), TestCost); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "."+FileName+".tmp42")
+	if err := os.WriteFile(left, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ChangePassphraseWithCost(dir, []byte("second passphrase"), []byte("third passphrase"), TestCost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the key's temporary file outlived the change: %v", err)
+	}
+}
