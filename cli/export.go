@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"casefile/internal/leftover"
 	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/model"
@@ -197,10 +198,30 @@ func exportStable(ctx context.Context, env *Env, db *localdb.DB, scope exportSco
 	return fmt.Errorf("the records kept changing during the export (%d tries); try again when syncing is quieter", maxExportTries)
 }
 
+// exportTempPrefix names an export's temporary file; os.CreateTemp adds a
+// random number.
+const exportTempPrefix = ".casefile-export-"
+
+// isExportTemp reports whether name is a temporary file of an export to
+// target: this casefile's name for it, or the one earlier versions gave
+// it, "." and the target's name and a random number.
+func isExportTemp(name, target string) bool {
+	return leftover.Made(name, exportTempPrefix) || leftover.Made(name, "."+filepath.Base(target)+".")
+}
+
 // writeFileAtomic writes a file through a temporary file in the same
-// directory, so a failed export never leaves half a file behind.
+// directory, so a failed export never leaves half a file behind. A killed
+// export still leaves its temporary file, a plaintext copy of every
+// record: the next export to the directory removes the ones a minute old.
+// The temporary file is made readable by its owner only (os.CreateTemp's
+// 0600), and so is the export it becomes.
 func writeFileAtomic(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	dir := filepath.Dir(path)
+	stale := func(name string) bool { return isExportTemp(name, path) }
+	if err := leftover.Sweep(dir, stale, leftover.StaleAge); err != nil {
+		return fmt.Errorf("remove what killed exports left in %s: %w", dir, pathCause(err))
+	}
+	tmp, err := os.CreateTemp(dir, exportTempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, pathCause(err))
 	}

@@ -93,3 +93,33 @@ func TestKilledWritesInTheDataDirectoryAreSwept(t *testing.T) {
 		}
 	}
 }
+
+// TestExportSweepsItsKilledTemporaryFiles: a killed export --out leaves
+// its temporary file, a plaintext dump of every record, beside the target;
+// the next export there removes the ones a minute old (its own names
+// only) and writes the file readable by its owner alone.
+func TestExportSweepsItsKilledTemporaryFiles(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.seed()
+	dir := t.TempDir()
+	stale := 2 * leftover.StaleAge
+	for _, name := range []string{
+		exportTempPrefix + "123", // this casefile's name
+		".out.jsonl.456",         // the name earlier versions gave it
+		".other.jsonl.789",       // another target's: the user's to judge
+		".out.jsonl.bak",         // not a name casefile makes
+	} {
+		writeAged(t, filepath.Join(dir, name), []byte("plaintext"), stale)
+	}
+	writeAged(t, filepath.Join(dir, exportTempPrefix+"42"), []byte("another export, now"), 0)
+	out := filepath.Join(dir, "out.jsonl")
+	h.ok("export", "--out", out)
+	want := []string{exportTempPrefix + "42", ".other.jsonl.789", ".out.jsonl.bak", "out.jsonl"}
+	if got := namesIn(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("after export: %v, want %v", got, want)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the export's mode: %v %v", fi, err)
+	}
+}
