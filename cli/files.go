@@ -14,6 +14,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/leftover"
 	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/localfiles"
@@ -322,35 +323,75 @@ func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	return nil
 }
 
+// fetchTempPrefix names a fetch's temporary file in the target directory;
+// os.CreateTemp adds a random number.
+const fetchTempPrefix = ".casefile-fetch-"
+
 // copyOut copies a local file to dir under its name, never over an
-// existing file.
+// existing file. The bytes go to a temporary file, readable by its owner
+// only, that takes the name once whole and on disk: a fetch killed in the
+// middle leaves no file cut short under the name (which its rerun would
+// refuse to replace), only the temporary file, which the next fetch to
+// dir removes once it is a minute old.
 func copyOut(files localfiles.Store, f localdb.FileInfo, dir string) (string, error) {
 	name := filepath.Base(f.Name)
 	if name == "." || name == ".." || name == string(filepath.Separator) || !safetext.Safe(name) {
 		name = f.ID
 	}
 	dst := filepath.Join(dir, name)
+	isTemp := func(name string) bool { return leftover.Made(name, fetchTempPrefix) }
+	if err := leftover.Sweep(dir, isTemp, leftover.StaleAge); err != nil {
+		return "", fmt.Errorf("remove what killed fetches left in %s: %w", dir, err)
+	}
+	exists := fmt.Errorf("%s already exists; choose another directory with --to", dst)
+	// Said before the copy, rather than after copying a big file for nothing.
+	if _, err := os.Lstat(dst); err == nil {
+		return "", exists
+	}
 	r, err := files.Open(f.SHA256)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", safetext.Line(f.Name), err)
 	}
 	defer r.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) // #nosec G304 -- the person's chosen directory
-	if errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("%s already exists; choose another directory with --to", dst)
-	}
+	tmp, err := os.CreateTemp(dir, fetchTempPrefix+"*")
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", dst, err)
 	}
-	_, err = io.Copy(out, r)
-	if cerr := out.Close(); err == nil {
+	defer os.Remove(tmp.Name()) // once placed, the file keeps its other name
+	_, err = io.Copy(tmp, r)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(dst)
+		return "", fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := placeNew(tmp.Name(), dst); errors.Is(err, os.ErrExist) {
+		return "", exists
+	} else if err != nil {
 		return "", fmt.Errorf("write %s: %w", dst, err)
 	}
 	return dst, nil
+}
+
+// placeNew gives the file tmp the name dst too, never replacing a file
+// there: a hard link fails when the name is taken. Where the file system
+// has no hard links (FAT and exFAT, on many USB sticks) it checks that the
+// name is free and renames: a file another program makes under the name
+// between the two is replaced, a race casefile leaves open there.
+func placeNew(tmp, dst string) error {
+	err := os.Link(tmp, dst)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return os.ErrExist
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }
 
 func fileError(id string, err error) error {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,9 @@ import (
 
 	"casefile/config"
 	"casefile/internal/leftover"
+	"casefile/localdb"
+	"casefile/localfiles"
+	"casefile/model"
 	"casefile/vault"
 )
 
@@ -121,5 +126,77 @@ func TestExportSweepsItsKilledTemporaryFiles(t *testing.T) {
 	}
 	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the export's mode: %v %v", fi, err)
+	}
+}
+
+// watchedStore serves one file whose reading pauses halfway to ask
+// whether a file of the fetched name is already there: a kill at that
+// moment would leave it, cut short.
+type watchedStore struct {
+	localfiles.Store
+	data   []byte
+	dst    string
+	during bool // the name existed halfway
+}
+
+func (s *watchedStore) Open(string) (io.ReadCloser, error) {
+	half := len(s.data) / 2
+	return io.NopCloser(io.MultiReader(bytes.NewReader(s.data[:half]), readerFunc(func(p []byte) (int, error) {
+		_, err := os.Lstat(s.dst)
+		s.during = err == nil
+		return 0, io.EOF
+	}), bytes.NewReader(s.data[half:]))), nil
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestFetchNeverLeavesAPartFileUnderItsName: fetch writes a temporary file
+// and links it into place whole, so a kill in the middle leaves no file
+// cut short under the real name; the rerun sweeps the killed fetch's
+// temporary file and gives the whole file.
+func TestFetchNeverLeavesAPartFileUnderItsName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("exhibit "), 50000)
+	s := &watchedStore{data: data, dst: filepath.Join(dir, "exhibit.pdf")}
+	dst, err := copyOut(s, localdb.FileInfo{Attachment: model.Attachment{ID: "f1", Name: "exhibit.pdf"}}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.during {
+		t.Error("exhibit.pdf existed before its bytes were all written")
+	}
+	if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("fetched %s: %v", dst, err)
+	}
+
+	h := newHarness(t)
+	_, note := h.seed()
+	src := filepath.Join(t.TempDir(), "scan.pdf")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(h.ok("attach", note, src))
+	out := t.TempDir()
+	// What a fetch killed halfway left: part of the file, under a
+	// temporary name.
+	writeAged(t, filepath.Join(out, fetchTempPrefix+"31337"), data[:len(data)/3], 2*leftover.StaleAge)
+	got := strings.TrimSpace(h.ok("fetch", id, "--to", out))
+	if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("fetched %s: %v, whole %v", got, err, bytes.Equal(b, data))
+	}
+	if names := namesIn(t, out); !slices.Equal(names, []string{"scan.pdf"}) {
+		t.Fatalf("after the rerun the directory holds %v", names)
+	}
+	if fi, err := os.Stat(got); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the fetched file's mode: %v %v", fi, err)
+	}
+	if r := h.run("fetch", id, "--to", out); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("a fetch over an existing file: %+v", r)
+	}
+	if names := namesIn(t, out); !slices.Equal(names, []string{"scan.pdf"}) {
+		t.Fatalf("a refused fetch left %v", names)
 	}
 }
