@@ -200,3 +200,28 @@ func TestFetchNeverLeavesAPartFileUnderItsName(t *testing.T) {
 		t.Fatalf("a refused fetch left %v", names)
 	}
 }
+
+// TestInitSealsTheFileStore: init on a plaintext data directory says it
+// is encrypted only once its attached files are too, not at the next
+// command that happens to open the file store.
+func TestInitSealsTheFileStore(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.data = t.TempDir()
+	plain, err := localfiles.OpenDir(filepath.Join(h.data, localfiles.DirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := plain.Import(strings.NewReader("Settlement draft " + cliCanary)); err != nil {
+		t.Fatal(err)
+	}
+	if hits := plaintextIn(t, filepath.Join(h.data, localfiles.DirName), cliCanary); len(hits) == 0 {
+		t.Fatal("the plaintext fixture holds no canary: the check is blind")
+	}
+	if out := h.ok("init"); !strings.Contains(out, "is encrypted") {
+		t.Fatalf("init said %q", out)
+	}
+	if hits := plaintextIn(t, filepath.Join(h.data, localfiles.DirName), cliCanary); len(hits) > 0 {
+		t.Fatalf("after init the file store holds plaintext in %v", hits)
+	}
+}

@@ -29,7 +29,7 @@ func keyCommands() []Command {
 }
 
 // runInit makes the data directory and its key, and converts a plaintext
-// database already there. A directory that already has a passphrase is
+// database and file store already there. A directory that already has a passphrase is
 // left alone; one whose key is stored unprotected gets the passphrase.
 func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) error {
 	if err := parseNoArgs(fs, args, "init"); err != nil {
@@ -83,6 +83,12 @@ func runInit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		return err
 	}
 	defer db.Close()
+	// Opening the file store seals the files a plaintext directory holds:
+	// done here, not left to the next command that needs them, so that
+	// "encrypted" below is true of the whole directory.
+	if _, err := openFileStore(cfg.DataDir, keys); err != nil {
+		return err
+	}
 	if err := endFirstStart(cfg.DataDir); err != nil {
 		return err
 	}
