@@ -250,13 +250,20 @@ func (r *crashRig) runAt(job string, delay time.Duration, data string, args ...s
 }
 
 // afterKill checks a killed client: doctor finds nothing, SQLite finds
-// the file intact, and searches find what the client holds.
+// the file intact, searches find what the client holds, and no temporary
+// file of a killed write outlives the next command.
 func (r *crashRig) afterKill(data string) {
 	r.t.Helper()
+	hidden := r.ageHidden(data)
 	var out, errb bytes.Buffer
 	cmd := r.command(data, "doctor", "--json")
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	runErr := cmd.Run()
+	for _, name := range hidden {
+		if _, err := os.Lstat(filepath.Join(data, name)); err == nil {
+			r.t.Errorf("after kill %d, %s (a temporary file a minute old) outlived the next command", r.total(), name)
+		}
+	}
 	var rep struct {
 		OK       bool     `json:"ok"`
 		Problems []string `json:"problems"`
@@ -287,6 +294,33 @@ func (r *crashRig) afterKill(data string) {
 			r.t.Errorf("after kill %d: %s", r.total(), p)
 		}
 	})
+}
+
+// ageHidden makes every hidden file of the data directory (the temporary
+// files of writes: casefile keeps no other) older than a sweep's minute,
+// as if the kill were that long ago, and returns their names. Nothing
+// else runs on data now, so none of them is a live write's.
+func (r *crashRig) ageHidden(data string) []string {
+	r.t.Helper()
+	es, err := os.ReadDir(data)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // killed before it made the directory
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var names []string
+	at := time.Now().Add(-2 * time.Minute)
+	for _, e := range es {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if err := os.Chtimes(filepath.Join(data, e.Name()), at, at); err != nil {
+			r.t.Fatal(err)
+		}
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // local opens a client's database (no casefile runs then) and calls fn.
