@@ -52,6 +52,9 @@ type testHooks struct {
 	exportPage int
 	// afterExportPage runs after each page export reads.
 	afterExportPage func()
+	// cutRepair is asked after each step of a repair that leaves files
+	// behind; true stops the repair there, as a kill would.
+	cutRepair func() bool
 }
 
 // Command is one subcommand.

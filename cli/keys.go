@@ -180,6 +180,11 @@ func openSealed(ctx context.Context, env *Env, dir string, schema *model.Schema)
 	if err := wipe.Finish(wipePaths(dir)); err != nil {
 		return nil, err
 	}
+	// A repair cut off after its new database was complete is finished
+	// next: until then the directory holds the damaged file, or none.
+	if err := finishRepair(env, dir); err != nil {
+		return nil, err
+	}
 	// Before the passphrase is asked: a database that is gone is said
 	// without asking for what cannot bring it back.
 	if err := checkDatabaseThere(env, dir); err != nil {

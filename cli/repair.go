@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"casefile/config"
+	"casefile/internal/safetext"
 	"casefile/localdb"
 	"casefile/syncer"
 )
@@ -43,10 +44,11 @@ func openChecked(ctx context.Context, env *Env, limit int64) (*localdb.DB, confi
 }
 
 // doctorDamaged reports a damaged local database and, with repair, rebuilds
-// it: the damaged file (and its WAL) is renamed aside and kept, every
-// queued op still readable in it is salvaged, a new database gets those
-// ops back under their own ids, and a full pull brings back the rest from
-// the server. The ops it could not read are named as what remains.
+// it: every queued op still readable in the damaged file is salvaged
+// while the file stays in place, a new database gets those ops back under
+// their own ids (rebuildWith), the damaged file (and its WAL) is then
+// kept aside, and a full pull brings back the rest from the server. The
+// ops it could not read are named as what remains.
 func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bool) error {
 	cfg, err := loadConfig(env)
 	if err != nil {
@@ -57,34 +59,24 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 		return finishDoctor(env, rep, false, asJSON, rep.Problems)
 	}
 	path := config.DBPath(cfg.DataDir)
-	aside := localdb.DamagedPath(path, time.Now())
-	if err := os.Rename(path, aside); err != nil {
-		return fmt.Errorf("keep the damaged database aside: %w", err)
-	}
-	if err := keepSidesAside(path, aside); err != nil {
-		return fmt.Errorf("keep the damaged database aside: %w", err)
-	}
-	rep.Repaired = append(rep.Repaired, "the damaged file is kept as "+aside)
 	// The damaged file is sealed with the data directory's key, unlocked
-	// before the damage was found.
-	var sealing []localdb.Option
-	if env.keys != nil {
-		sealing = append(sealing, localdb.WithSealer(env.keys))
-	}
-	salv, err := localdb.Salvage(ctx, aside, sealing...)
+	// before the damage was found. It is read where it is: moved aside
+	// first, a kill before its ops were in a new database would leave a
+	// directory with no database, and the changes in a file no command
+	// looks at.
+	salv, err := localdb.Salvage(ctx, path, sealingOf(env)...)
 	if err != nil {
 		salv = &localdb.Salvaged{Lost: []string{"no queued change could be read: " + err.Error()}}
 	}
-	// The damaged file is aside: the database this starts is a new one.
-	env.startDB = true
-	db, _, err := openLocal(ctx, env)
-	if err != nil {
-		return fmt.Errorf("create a new local database: %w", err)
+	if env.cutHere() {
+		return errRepairCut
 	}
-	defer db.Close()
-	if err := db.RestoreOps(ctx, salv); err != nil {
+	db, kept, err := rebuildWith(ctx, env, cfg, salv)
+	if err != nil {
 		return err
 	}
+	defer db.Close()
+	rep.Repaired = append(rep.Repaired, "the damaged file is kept as "+kept)
 	rep.Repaired = append(rep.Repaired, fmt.Sprintf("%d unsent change(s) salvaged and queued again", len(salv.Ops())))
 	var remaining []string
 	for _, l := range salv.Lost {
@@ -101,25 +93,36 @@ func doctorDamaged(ctx context.Context, env *Env, cause error, repair, asJSON bo
 // directory in use and, with repair, starts a new one and pulls
 // everything from the server into it. A WAL the lost file left is kept
 // aside first: a new database would take an old WAL beside it for its
-// own.
+// own. When an earlier repair kept a damaged copy, the newest one's
+// queued changes are salvaged into the new database: a repair by an
+// older casefile, cut off after it moved the damaged file aside, left
+// its unsent changes only there. Those the server already has are
+// answered as sent before (the op ids are the same), so none applies
+// twice.
 func doctorGone(ctx context.Context, env *Env, gone *dbGoneError, repair, asJSON bool) error {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return err
 	}
 	rep := doctorReport{ServerHead: -1, Notes: []string{}, Repaired: []string{}, Problems: []string{gone.problem()}}
+	path := config.DBPath(cfg.DataDir)
+	// Listed before a WAL is moved aside under a damaged copy's name.
+	copies, err := localdb.DamagedCopies(path)
+	if err != nil {
+		return err
+	}
 	if !repair {
 		rep.Notes = append(rep.Notes, gone.advice())
+		if len(copies) > 0 {
+			rep.Notes = append(rep.Notes, "a damaged copy an earlier repair kept is here ("+copies[0]+
+				"): 'casefile doctor --repair' queues its unsent changes again in the new database")
+		}
 		return finishDoctor(env, rep, false, asJSON, rep.Problems)
 	}
-	path := config.DBPath(cfg.DataDir)
 	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
 		// A WAL holds pages of what was there: kept, as a damaged file's.
 		aside := localdb.DamagedPath(path, time.Now())
-		if err := os.Rename(path, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("keep the database's WAL aside: %w", err)
-		}
-		if err := keepSidesAside(path, aside); err != nil {
+		if err := localdb.MoveAside(path, aside); err != nil {
 			return fmt.Errorf("keep the database's WAL aside: %w", err)
 		}
 		rep.Repaired = append(rep.Repaired, "the database's WAL is kept as "+aside+"-wal")
@@ -131,28 +134,118 @@ func doctorGone(ctx context.Context, env *Env, gone *dbGoneError, repair, asJSON
 			return fmt.Errorf("remove the empty database: %w", err)
 		}
 	}
-	env.startDB = true
-	db, _, err := openLocal(ctx, env)
+	// The directory's key, not asked for while the database was missing.
+	if env.keys == nil {
+		keys, err := unlockKeys(env, cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		env.keys = keys
+	}
+	salv := &localdb.Salvaged{}
+	if len(copies) > 0 {
+		s, err := localdb.Salvage(ctx, copies[0], sealingOf(env)...)
+		if err != nil {
+			s = &localdb.Salvaged{Lost: []string{"no queued change could be read: " + err.Error()}}
+		}
+		salv = s
+		for _, l := range salv.Lost {
+			rep.Notes = append(rep.Notes, "not salvaged from "+copies[0]+": "+l)
+		}
+	}
+	db, _, err := rebuildWith(ctx, env, cfg, salv)
 	if err != nil {
-		return fmt.Errorf("create a new local database: %w", err)
+		return err
 	}
 	defer db.Close()
 	rep.Repaired = append(rep.Repaired, "a new local database was started")
+	if len(copies) > 0 {
+		rep.Repaired = append(rep.Repaired, fmt.Sprintf("%d unsent change(s) salvaged from the damaged copy %s and queued again (any the server already has is answered as sent before)",
+			len(salv.Ops()), copies[0]))
+	}
 	if err := pullIntoNew(ctx, env, db, cfg, &rep); err != nil {
 		return err
 	}
 	return finishDoctor(env, rep, true, asJSON, nil)
 }
 
-// keepSidesAside moves the side files of the database at path (its WAL,
-// shared memory and journal) to the names of aside: SQLite finds them by
-// the database's name, so they move along with it.
-func keepSidesAside(path, aside string) error {
-	to := localdb.SidePaths(aside)
-	for i, from := range localdb.SidePaths(path) {
-		if err := os.Rename(from, to[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+// sealingOf is the option that opens the data directory's files with its keys.
+func sealingOf(env *Env) []localdb.Option {
+	if env.keys == nil {
+		return nil
+	}
+	return []localdb.Option{localdb.WithSealer(env.keys)}
+}
+
+// rebuildWith builds a new database holding the salvaged ops beside the
+// one in cfg's data directory, puts it in that one's place (a damaged
+// file there is kept aside, where kept says) and opens it. The new one is
+// built under a name of its own and renamed to a name that says it is
+// complete only once it is whole on disk: a kill before leaves the
+// damaged file in place for the repair to run again, a kill after leaves
+// the complete one for the next start to put in place (finishRepair).
+func rebuildWith(ctx context.Context, env *Env, cfg config.Config, salv *localdb.Salvaged) (_ *localdb.DB, kept string, _ error) {
+	s, err := schema()
+	if err != nil {
+		return nil, "", err
+	}
+	path := config.DBPath(cfg.DataDir)
+	// A repair cut off while building left half a database: started over.
+	if err := localdb.RemoveRepairing(path); err != nil {
+		return nil, "", err
+	}
+	db, err := localdb.Open(ctx, localdb.RepairingPath(path), s, sealingOf(env)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("create a new local database: %w", err)
+	}
+	if env.cutHere() {
+		db.Close()
+		return nil, "", errRepairCut
+	}
+	if err := db.RestoreOps(ctx, salv); err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	if env.cutHere() {
+		db.Close()
+		return nil, "", errRepairCut
+	}
+	if err := db.Close(); err != nil {
+		return nil, "", fmt.Errorf("create a new local database: %w", err)
+	}
+	if err := localdb.CompleteRepairing(ctx, path); err != nil {
+		return nil, "", err
+	}
+	if env.cutHere() {
+		return nil, "", errRepairCut
+	}
+	if kept, err = localdb.FinishRepair(path); err != nil {
+		return nil, "", err
+	}
+	db, err = openWithKeys(ctx, env, cfg.DataDir, s, env.keys)
+	if err != nil {
+		return nil, "", fmt.Errorf("open the new local database: %w", err)
+	}
+	return db, kept, nil
+}
+
+// errRepairCut is what a repair a test cut short returns.
+var errRepairCut = errors.New("the repair was cut short")
+
+// cutHere reports whether a test cuts the repair short at this step.
+func (env *Env) cutHere() bool { return env.hooks.cutRepair != nil && env.hooks.cutRepair() }
+
+// finishRepair puts in place the complete database a repair cut off
+// before its last renames left, and says so: every start runs it, before
+// anything looks at the database.
+func finishRepair(env *Env, dir string) error {
+	kept, err := localdb.FinishRepair(config.DBPath(dir))
+	if err != nil {
+		return err
+	}
+	if kept != "" {
+		fmt.Fprintf(env.Stderr, "casefile: finished a repair that was cut off: the repaired database is in place, the damaged one kept as %s\n",
+			safetext.Line(kept))
 	}
 	return nil
 }

@@ -17,16 +17,20 @@ import (
 // database: casefile.db.damaged-20260102-150405, with its -wal and -shm.
 const damagedInfix = ".damaged-"
 
+// damagedStamp is the layout of the time in a damaged copy's name.
+const damagedStamp = "20060102-150405"
+
 // DamagedPath is where a damaged database at path is kept aside, with the
 // time it was found.
 func DamagedPath(path string, now time.Time) string {
-	return path + damagedInfix + now.UTC().Format("20060102-150405")
+	return path + damagedInfix + now.UTC().Format(damagedStamp)
 }
 
 // Copies lists every file beside the database at path that holds, or held,
 // its contents: the file, its WAL, shared memory and journal, a conversion
-// copy an interrupted Convert left (with its own), and each damaged file
-// doctor kept aside (with its WAL and salvage copies). Each is sealed with
+// copy an interrupted Convert left (with its own), each damaged file
+// doctor kept aside (with its WAL and salvage copies), and the new
+// database a repair builds or left complete beside it. Each is sealed with
 // the data directory's key, readable by whoever has its passphrase:
 // deleting the database means deleting all of them.
 func Copies(path string) ([]string, error) {
@@ -60,8 +64,13 @@ func isCopyName(base, name string) bool {
 	if !ok {
 		return false
 	}
-	if rest == "" || strings.HasPrefix(rest, convertSuffix) || strings.HasPrefix(rest, damagedInfix) {
+	if rest == "" {
 		return true
+	}
+	for _, p := range []string{convertSuffix, damagedInfix, repairingSuffix, repairedSuffix, salvageSuffix} {
+		if strings.HasPrefix(rest, p) {
+			return true
+		}
 	}
 	return slices.Contains(sqlitefile.SidePaths(base), name)
 }

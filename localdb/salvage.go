@@ -146,7 +146,7 @@ func padTruncated(path string) (string, func(), error) {
 	if want <= fi.Size() || want > maxSalvageBytes {
 		return path, none, nil
 	}
-	cp := path + ".salvage"
+	cp := path + salvageSuffix
 	out, err := os.OpenFile(cp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // #nosec G304 -- beside the damaged file
 	if err != nil {
 		return "", none, fmt.Errorf("copy %s: %w", path, err)
@@ -197,6 +197,10 @@ func copyFile(from, to string) error {
 	}
 	return out.Close()
 }
+
+// salvageSuffix names the padded copy Salvage makes of a truncated file
+// beside it.
+const salvageSuffix = ".salvage"
 
 // maxSalvageBytes bounds the padded copy Salvage makes of a truncated
 // file: a header claiming more is itself damaged.
