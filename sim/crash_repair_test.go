@@ -1,0 +1,183 @@
+package sim
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"casefile/config"
+	"casefile/localdb"
+	"casefile/model"
+	"casefile/server"
+)
+
+// repairQueued is how many notes the repair phase's client holds queued
+// when its database is damaged: enough that salvaging and restoring them
+// is a good part of a repair's run, where a kill draws it.
+const repairQueued = 300
+
+// repairPhase kills `casefile doctor --repair` of a damaged database
+// holding queued changes until target kills landed. Each run repairs a
+// fresh copy of one damaged client (its own user, so that the repair's
+// pull stays small); the kill moments are spread evenly over how long an
+// unkilled repair takes here, as startPhase's are. After each kill
+// doctor --repair runs again to its end and every queued change is still
+// queued (the server has them from earlier copies, so only the queue
+// tells a change lost), and a sync empties the queue; at the end the
+// notes are on the server and no op applied twice.
+func (r *crashRig) repairPhase(target int) {
+	tpl, ops := r.damagedClient()
+	copyOf := func(name string) string {
+		data := filepath.Join(r.dir, name)
+		if err := os.CopyFS(data, os.DirFS(tpl)); err != nil {
+			r.t.Fatal(err)
+		}
+		return data
+	}
+	var took []time.Duration
+	for i := range 3 {
+		data := copyOf(fmt.Sprintf("repair-unkilled-%d", i))
+		began := time.Now()
+		r.mustRun(data, "doctor", "--repair")
+		took = append(took, time.Since(began))
+	}
+	notes := r.checkRepaired(filepath.Join(r.dir, "repair-unkilled-0"), ops)
+	slices.Sort(took)
+	slice := took[1] / time.Duration(target)
+	for n := 0; r.kills["repair"] < target; n++ {
+		if n > 4*target {
+			r.t.Fatalf("only %d repair kills landed in %d runs", r.kills["repair"], n)
+		}
+		data := copyOf(fmt.Sprintf("repair-%d", n))
+		delay := time.Duration(n%target)*slice + time.Duration(r.rnd.Float64()*float64(slice))
+		killed, code, out := r.killAt("repair", delay, data, "doctor", "--repair")
+		if !killed && code != 0 {
+			r.t.Fatalf("doctor --repair exited %d:\n%s", code, out)
+		}
+		if killed {
+			r.mustRun(data, "doctor", "--repair")
+		}
+		r.checkRepaired(data, ops)
+	}
+	r.checkRepairedOnServer(notes)
+}
+
+// damagedClient makes a client of a user of its own with repairQueued
+// notes queued and a page of an index of its records overwritten, so
+// that doctor finds the file damaged, and returns its data directory and
+// the ids of its queued ops.
+func (r *crashRig) damagedClient() (data string, ops []string) {
+	carol := r.srv.NewUser(r.t, "carol", server.RoleMember)
+	matter := carol.CreateMatter(r.t, "Repair site").ID
+	data = filepath.Join(r.dir, "repair-template")
+	r.loginAs(data, "carol", "repair")
+	r.mustRun(data, "sync")
+	r.local(data, func(db *localdb.DB) {
+		ctx := context.Background()
+		for i := range repairQueued {
+			if _, err := db.Create(ctx, "note", "", model.Fields{model.MatterField: matter, "title": fmt.Sprintf("queued %d", i)}); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+		queued, err := db.Outbox(ctx)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, o := range queued {
+			ops = append(ops, o.OpID)
+		}
+	})
+	path := config.DBPath(data)
+	sdb, err := sql.Open("sqlite", path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var page int64
+	err = sdb.QueryRow("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND rootpage > 0 ORDER BY name LIMIT 1").Scan(&page)
+	if err == nil {
+		_, err = sdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
+	if cerr := sdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	const pageSize = 4096 // SQLite's default, casefile's
+	_, err = f.WriteAt([]byte(strings.Repeat("\xde\xad", pageSize/2)), (page-1)*pageSize)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	// SQLite says so in the check's lines or, as often, by failing it.
+	if bad, err := integrityCheck(path); err == nil && len(bad) == 0 {
+		r.t.Fatalf("the overwritten page %d left the file whole: the repair phase would test nothing", page)
+	}
+	return data, ops
+}
+
+// checkRepaired checks a client a repair ran to its end on: the file
+// whole, every op of ops queued, no unfinished repair left beside it;
+// then a sync sends them all. It returns the queued notes' ids.
+func (r *crashRig) checkRepaired(data string, ops []string) (notes []string) {
+	r.t.Helper()
+	path := config.DBPath(data)
+	if bad, err := integrityCheck(path); err != nil || len(bad) > 0 {
+		r.t.Fatalf("%s after the repair: %q %v", data, bad, err)
+	}
+	r.local(data, func(db *localdb.DB) {
+		queued, err := db.Outbox(context.Background())
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var ids []string
+		for _, o := range queued {
+			ids = append(ids, o.OpID)
+			notes = append(notes, o.RecordID)
+		}
+		var lost []string
+		for _, id := range ops {
+			if !slices.Contains(ids, id) {
+				lost = append(lost, id)
+			}
+		}
+		if len(lost) > 0 {
+			r.t.Errorf("%s: the repair lost %d of %d queued ops, the first %s", data, len(lost), len(ops), lost[0])
+		}
+	})
+	for _, p := range []string{localdb.RepairingPath(path), localdb.RepairedPath(path)} {
+		if _, err := os.Stat(p); err == nil {
+			r.t.Errorf("%s: %s is still there after the repair", data, filepath.Base(p))
+		}
+	}
+	r.mustRun(data, "sync")
+	r.local(data, func(db *localdb.DB) {
+		if left, err := db.Outbox(context.Background()); err != nil || len(left) > 0 {
+			r.t.Errorf("%s: %d op(s) left after the sync (%v)", data, len(left), err)
+		}
+	})
+	return notes
+}
+
+// checkRepairedOnServer checks, once all the copies synced, that no op
+// applied twice and that the server holds each of the queued notes.
+func (r *crashRig) checkRepairedOnServer(notes []string) {
+	r.t.Helper()
+	recs := r.checkOnce("after the repair kills")
+	for _, id := range notes {
+		if rec, ok := recs[id]; !ok || rec.Deleted {
+			r.t.Errorf("note %s, queued before the repair, is not on the server", id)
+		}
+	}
+}
