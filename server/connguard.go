@@ -26,9 +26,10 @@ const (
 // want when it is positive and below what the descriptor limit allows,
 // else the descriptor limit less fdReserve.
 func connLimit(want int) int {
-	allowed := 1 << 20
+	const most = 1 << 20
+	allowed := most
 	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < uint64(allowed) {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < most {
 		allowed = int(l.Cur) // #nosec G115 -- below 1<<20, checked above
 	}
 	allowed = max(minConnLimit, allowed-fdReserve)
