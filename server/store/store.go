@@ -118,8 +118,9 @@ type Reader interface {
 	// tombstone compaction has removed. 0 if the log has no create of it.
 	AuditedVersion(ctx context.Context, collection, id string) (int64, error)
 	// Changes returns records with After < seq <= UpTo visible to the
-	// query's user, in seq order, at most Limit of them: what a pull
-	// sends, so without FieldVersions and FieldChanges.
+	// query's user, in seq order, at most Limit of them and no more than
+	// MaxBytes allows: what a pull sends, so without FieldVersions and
+	// FieldChanges.
 	Changes(ctx context.Context, q ChangeQuery) ([]Record, error)
 	// CountChanges counts what Changes would return without a limit.
 	CountChanges(ctx context.Context, q ChangeQuery) (int64, error)
@@ -359,6 +360,11 @@ type ChangeQuery struct {
 	After int64 // exclusive
 	UpTo  int64 // inclusive
 	Limit int   // Changes only; 0 means no limit
+	// MaxBytes, Changes only, bounds what a page reads by its records'
+	// fields text, as the store holds it: Changes stops after the record
+	// that brings the text of those it returns to MaxBytes or more (it
+	// returns at least one record when there is one). 0 means no bound.
+	MaxBytes int
 	// Text asks Changes to leave a record's fields as the store holds
 	// them (Record.FieldsText) when that text is what encoding them would
 	// write (fieldtext.Canonical), for an answer that passes them on.

@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"SavepointNested", testSavepointNested},
 		{"PushPattern", testPushPattern},
 		{"ChangesPages", testChangesPages},
+		{"ChangesBytes", testChangesBytes},
 		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},

@@ -69,6 +69,7 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 		ReadTx:      &sql.TxOptions{ReadOnly: true},
 		IsDuplicate: isDuplicate,
 		NoIndex:     "+",
+		Streams:     true,
 		// A read costs CPU, not waiting: one lane per core of a small
 		// server.
 		ReadLanes: 2,
@@ -112,7 +113,7 @@ func OpenReadOnly(ctx context.Context, path string) (store.Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("the server database %s has an older layout than this casefile's (%d changes to apply); open it once with write access (casefile serve or another admin command) to bring it up to date", path, len(missing))
 	}
-	d := sqlstore.Dialect{Name: "sqlite", ReadTx: &sql.TxOptions{ReadOnly: true}, IsDuplicate: isDuplicate, NoIndex: "+", ReadLanes: 1}
+	d := sqlstore.Dialect{Name: "sqlite", ReadTx: &sql.TxOptions{ReadOnly: true}, IsDuplicate: isDuplicate, NoIndex: "+", Streams: true, ReadLanes: 1}
 	return sqlstore.New(r, r, d, "sqlite "+path+" (read only)"), nil
 }
 

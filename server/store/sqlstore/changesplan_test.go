@@ -35,7 +35,8 @@ func (r *recordingQuerier) QueryContext(ctx context.Context, query string, args 
 // limit sequence numbers or the range is no longer than that, so no
 // statement of it sorts the visible rows of the range in a temporary
 // B-tree (a first sync of a few thousand records sorted them all for
-// every page). The pages are the visible records in sequence order.
+// every page), nor does a page with a byte budget. The pages are the
+// visible records in sequence order.
 func TestChangesSortNothingOnSQLite(t *testing.T) {
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "plan.db")+"?_pragma=journal_mode(wal)")
@@ -75,31 +76,37 @@ func TestChangesSortNothingOnSQLite(t *testing.T) {
 		{After: 150, UpTo: n, Limit: 60}, // the last pages of a pull
 		{After: 0, UpTo: n, Limit: 20},   // a page full within the window
 		{After: 37, UpTo: 90, Limit: 7},
+		{After: 0, UpTo: n, Limit: 100, MaxBytes: 41}, // a budget of 21 records of 2 bytes
+		{After: 150, UpTo: n, Limit: 60, MaxBytes: 1},
 	} {
 		q.User = "alice"
-		rec := &recordingQuerier{querier: direct{db}}
-		tx := &txn{q: rec, d: &Dialect{Name: "sqlite", NoIndex: "+"}}
-		got, err := tx.Changes(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var want []int64
 		for _, s := range visible {
-			if s > q.After && s <= q.UpTo && len(want) < q.Limit {
+			if s > q.After && s <= q.UpTo && len(want) < q.Limit && (q.MaxBytes == 0 || len("{}")*len(want) < q.MaxBytes) {
 				want = append(want, s)
 			}
 		}
-		if len(got) != len(want) {
-			t.Fatalf("%+v: %d records, want %d", q, len(got), len(want))
-		}
-		for i := range got {
-			if got[i].Seq != want[i] {
-				t.Fatalf("%+v: record %d has seq %d, want %d", q, i, got[i].Seq, want[i])
+		// A page with a budget stops as its rows stream, or is measured
+		// first where they do not.
+		for _, streams := range []bool{true, false} {
+			rec := &recordingQuerier{querier: direct{db}}
+			tx := &txn{q: rec, d: &Dialect{Name: "sqlite", NoIndex: "+", Streams: streams}}
+			got, err := tx.Changes(ctx, q)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		for _, rq := range rec.queries {
-			if plan := queryPlan(t, db, rq); strings.Contains(plan, "TEMP B-TREE") {
-				t.Errorf("%+v: %s\nplans %s", q, rq.text, plan)
+			if len(got) != len(want) {
+				t.Fatalf("%+v: %d records, want %d", q, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].Seq != want[i] {
+					t.Fatalf("%+v: record %d has seq %d, want %d", q, i, got[i].Seq, want[i])
+				}
+			}
+			for _, rq := range rec.queries {
+				if plan := queryPlan(t, db, rq); strings.Contains(plan, "TEMP B-TREE") {
+					t.Errorf("%+v: %s\nplans %s", q, rq.text, plan)
+				}
 			}
 		}
 	}

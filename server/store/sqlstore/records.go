@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -82,29 +81,6 @@ func (t *txn) NextSeq(ctx context.Context) (int64, error) {
 const recordCols = `id, collection, matter_id, version, seq, deleted, fields, field_versions, created_by, created_at, updated_by, updated_at, field_changes`
 
 type scanner interface{ Scan(dest ...any) error }
-
-// changeCols are the columns of a record a pull sends (scanChange).
-const changeCols = `id, collection, matter_id, version, seq, deleted, fields, created_by, created_at, updated_by, updated_at`
-
-// scanChange reads a row of changeCols; with text, fields that are
-// canonical stay text (store.ChangeQuery.Text).
-func scanChange(s scanner, text bool) (store.Record, error) {
-	var r store.Record
-	var fields string
-	var created, updated int64
-	err := s.Scan(&r.ID, &r.Collection, &r.MatterID, &r.Version, &r.Seq, &r.Deleted,
-		&fields, &r.CreatedBy, &created, &r.UpdatedBy, &updated)
-	if err != nil {
-		return r, err
-	}
-	if text && fieldtext.Canonical(fields) {
-		r.FieldsText = fields
-	} else if r.Fields, err = decodeFields(fields); err != nil {
-		return r, fmt.Errorf("record %s fields: %w", r.ID, err)
-	}
-	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
-	return r, nil
-}
 
 func scanRecord(s scanner) (store.Record, error) {
 	var r store.Record
@@ -304,100 +280,6 @@ func (t *txn) BumpMatter(ctx context.Context, matterID string) (int64, int64, er
 		return 0, 0, fmt.Errorf("bump matter records: %w", t.mapErr(err))
 	}
 	return n, last, nil
-}
-
-func (t *txn) changesWhere(q store.ChangeQuery) (string, []any) {
-	return changesWhere(q, "matter_id")
-}
-
-// changesWhere is the condition of a user's changes in q's range; matter
-// is how the matter column is named in it.
-func changesWhere(q store.ChangeQuery, matter string) (string, []any) {
-	where := `seq > $1 AND seq <= $2`
-	args := []any{q.After, q.UpTo}
-	if !q.All {
-		where += ` AND ` + matter + ` IN (SELECT matter_id FROM members WHERE user_name = $3)`
-		args = append(args, q.User)
-	}
-	return where, args
-}
-
-// seqWindow is how many sequence numbers per record of a page a pull
-// first looks through in sequence order (see Changes).
-const seqWindow = 8
-
-// Changes returns a page of a user's changes in sequence order. SQLite
-// plans the query through records_matter_seq and sorts every visible row
-// of the range to return the first page, so each page of a first sync
-// cost all the records after it. The next seqWindow × limit sequence
-// numbers — the whole range when it is no longer (the last pages of a
-// large pull, every page of a small one) — are read in sequence order
-// instead, stopping at the limit (Dialect.NoIndex keeps the planner off
-// the matter index); the rest of a page that is not full there comes
-// from the query as planned. A page then reads at most seqWindow × limit
-// rows it does not return (a user who sees fewer than one record in
-// seqWindow) before the planned query, and sorts none of them.
-// PostgreSQL plans the query well as it is (Dialect.NoIndex is "").
-func (t *txn) Changes(ctx context.Context, q store.ChangeQuery) ([]store.Record, error) {
-	if err := t.flushRecords(ctx); err != nil {
-		return nil, err
-	}
-	if q.All || q.Limit <= 0 || t.d.NoIndex == "" {
-		where, args := t.changesWhere(q)
-		return t.changes(ctx, q, where, args)
-	}
-	near := q
-	near.UpTo = min(q.UpTo, q.After+int64(seqWindow*q.Limit))
-	where, args := changesWhere(near, t.d.NoIndex+"matter_id")
-	out, err := t.changes(ctx, near, where, args)
-	if err != nil || len(out) == q.Limit || near.UpTo == q.UpTo {
-		return out, err
-	}
-	rest := q
-	rest.After, rest.Limit = near.UpTo, q.Limit-len(out)
-	where, args = t.changesWhere(rest)
-	more, err := t.changes(ctx, rest, where, args)
-	return append(out, more...), err
-}
-
-func (t *txn) changes(ctx context.Context, q store.ChangeQuery, where string, args []any) ([]store.Record, error) {
-	limit := int64(math.MaxInt32)
-	if q.Limit > 0 {
-		limit = int64(q.Limit)
-	}
-	args = append(args, limit)
-	// The text is built from constants (changesWhere); every value is a
-	// bound parameter.
-	rows, err := t.q.QueryContext(ctx, `SELECT `+changeCols+` FROM records WHERE `+where+ // #nosec G202
-		fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read changes: %w", t.mapErr(err))
-	}
-	defer rows.Close()
-	var out []store.Record
-	for rows.Next() {
-		r, err := scanChange(rows, q.Text)
-		if err != nil {
-			return nil, fmt.Errorf("read changes: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read changes: %w", t.mapErr(err))
-	}
-	return out, nil
-}
-
-func (t *txn) CountChanges(ctx context.Context, q store.ChangeQuery) (int64, error) {
-	if err := t.flushRecords(ctx); err != nil {
-		return 0, err
-	}
-	where, args := t.changesWhere(q)
-	var n int64
-	if err := t.q.QueryRow(ctx, `SELECT COUNT(*) FROM records WHERE `+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count changes: %w", t.mapErr(err))
-	}
-	return n, nil
 }
 
 func (t *txn) AddMove(ctx context.Context, m store.Move) error {

@@ -63,6 +63,11 @@ type Dialect struct {
 	// using an index on it ("+" on SQLite); "" when the planner needs no
 	// such help (see Changes).
 	NoIndex string
+	// Streams says a query's rows come to the process as the engine reads
+	// them, so that closing a query early ends its reading (SQLite, in
+	// the process): a page with a byte budget read in sequence order then
+	// stops where the budget does, unmeasured (see changeRange).
+	Streams bool
 	// ReadLanes is how many batches of small reads a server runs at once
 	// (see store.Laned): the cores an embedded engine's reads use, the
 	// round trips a networked one overlaps.
