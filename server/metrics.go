@@ -30,6 +30,9 @@ type metrics struct {
 	ops      *prometheus.CounterVec
 	push     prometheus.Histogram
 	pull     prometheus.Histogram
+	// pullCut counts pull pages that stopped at their byte budget
+	// before their limit.
+	pullCut prometheus.Counter
 	// writeWait and writeHeld time the store's committed write
 	// transactions (store.WriteTimer): waiting for its write lock, then
 	// holding it.
@@ -97,6 +100,9 @@ func newMetrics(s *Server) *metrics {
 		loginRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "casefile_login_refused_total", Help: "Refused logins by reason (bad_credentials, malformed, locked, busy).",
 		}, []string{"reason"}),
+		pullCut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casefile_pull_pages_cut_total", Help: "Pull pages that stopped at the server's byte budget before the limit asked for.",
+		}),
 		loginLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "casefile_login_lockouts_total", Help: "User names and client addresses locked after too many failed logins.",
 		}),
@@ -117,7 +123,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.pullCut, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
 		m.loginLockouts, m.connsRefused, m.connsEvicted, headCollector{m})
 	return m
 }

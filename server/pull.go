@@ -63,6 +63,7 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 	ctx := r.Context()
 	var resp protocol.PullResponse
 	var out []pulledRecord
+	cut := false // the page stopped at its budget before its limit
 	err = s.st.Read(ctx, func(rd store.Reader) error {
 		head, err := rd.Head(ctx)
 		if err != nil {
@@ -76,29 +77,42 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		if (cursor > 0 && cursor < head.CompactedThrough && mark != head.CompactedThrough) || cursor > head.Seq {
 			return errCursorGone
 		}
-		cq := store.ChangeQuery{User: p.user, All: p.admin(), After: cursor, UpTo: head.Seq, Limit: int(limit) + 1, Text: true}
+		// The store reads up to the record that fills the budget, or one
+		// past the limit: no page is ever held whole before it is cut.
+		budget := s.opts.PullPageBytes
+		cq := store.ChangeQuery{User: p.user, All: p.admin(), After: cursor, UpTo: head.Seq, Limit: int(limit) + 1,
+			MaxBytes: budget, Text: true}
 		recs, err := rd.Changes(ctx, cq)
 		if err != nil {
 			return err
 		}
-		resp = protocol.PullResponse{Cursor: head.Seq, Head: head.Seq, CompactedThrough: head.CompactedThrough}
-		if len(recs) > int(limit) {
-			recs = recs[:limit]
-			resp.More = true
-			resp.Cursor = recs[len(recs)-1].Seq
-		}
 		if out, err = pulledRecords(recs); err != nil {
 			return err
 		}
-		cq.UpTo, cq.Limit, cq.Text = resp.Cursor, 0, false
+		total, err := rd.CountChanges(ctx, cq)
+		if err != nil {
+			return err
+		}
+		resp = protocol.PullResponse{Cursor: head.Seq, Head: head.Seq, CompactedThrough: head.CompactedThrough, Total: total}
+		kept := pageFits(out[:min(len(out), int(limit))], budget)
+		// More remains when the page leaves out records the store read
+		// (past its limit or its budget) or did not read (it stopped at
+		// the budget). A page cut by its budget then reads as one cut by
+		// its limit always has: clients ask again from its last record.
+		if kept < len(out) || int64(kept) < total {
+			if kept == 0 {
+				return fmt.Errorf("%d changes remain and none was read", total)
+			}
+			out = out[:kept]
+			resp.More = true
+			resp.Cursor = out[kept-1].Seq
+			cut = kept < int(limit)
+		}
+		cq.UpTo, cq.Limit, cq.MaxBytes, cq.Text = resp.Cursor, 0, 0, false
 		if resp.Removed, err = removals(ctx, rd, cq); err != nil {
 			return err
 		}
-		if resp.DroppedMatters, err = rd.DroppedMatters(ctx, cq); err != nil {
-			return err
-		}
-		cq.UpTo = head.Seq
-		resp.Total, err = rd.CountChanges(ctx, cq)
+		resp.DroppedMatters, err = rd.DroppedMatters(ctx, cq)
 		return err
 	})
 	var ae *apiError
@@ -111,6 +125,9 @@ func (s *Server) handlePull(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	s.metrics.pulled(p, resp.Cursor, time.Since(start))
+	if cut {
+		s.metrics.pullCut.Inc()
+	}
 	w.Header().Set(protocol.HeaderSchema, s.schemaPrint)
 	if resp.More {
 		w.Header().Set(protocol.HeaderPullNext, strconv.FormatInt(resp.Cursor, 10)+" "+strconv.FormatInt(resp.CompactedThrough, 10))
@@ -227,6 +244,45 @@ func pageBytes(recs []pulledRecord) int {
 	}
 	return n
 }
+
+// DefaultPullPageBytes is the most bytes of records a pull page carries
+// by default. A page of 5,000 notes of ~865 bytes each (the largest page
+// a client asks for, docs/benchmarks.md) takes 4.3 MB and stays whole;
+// 5,000 notes of 100,000 characters took hundreds of megabytes (up to
+// 3 GB of control characters, six bytes each in JSON), built whole in
+// memory and copied again to compress it, and a few such pulls at once
+// took the server to gigabytes. 8 MiB also stays within the answer
+// buffers a client keeps (32 MiB).
+const DefaultPullPageBytes = 8 << 20
+
+// pageFits is how many of recs, from the first, one page carries within
+// budget bytes of records' JSON: at least one, so that a record larger
+// than the budget goes alone and a pull always moves on.
+func pageFits(recs []pulledRecord, budget int) int {
+	used := 0
+	for i := range recs {
+		used += recs[i].jsonBytes() + len(",")
+		if used > budget && i > 0 {
+			return i
+		}
+	}
+	return len(recs)
+}
+
+// jsonBytes is no less than the length of r's JSON (appendJSON) when its
+// strings need no escapes, as ids, collections and user names never do:
+// its fields text, its strings, and recordFrame for the rest.
+func (r *pulledRecord) jsonBytes() int {
+	return recordFrame + len(r.Fields) + len(r.ID) + len(r.Collection) + len(r.MatterID) + len(r.CreatedBy) + len(r.UpdatedBy)
+}
+
+// recordFrame is the most a record's JSON takes besides its fields text
+// and its strings' characters: keys, quotes and punctuation, two numbers
+// of up to 20 characters and two quoted times of up to 37 (RFC 3339 with
+// nanoseconds and an offset).
+const recordFrame = len(`{"id":"","collection":"","matter_id":"","version":,"seq":,"deleted":true,"fields":,`+
+	`"created_by":"","created_at":,"updated_by":"","updated_at":}`) + 2*len("-9223372036854775808") +
+	2*len(`"9999-12-31T23:59:59.999999999+23:59"`)
 
 // pulledRecords puts a page's records in their wire form.
 func pulledRecords(recs []store.Record) ([]pulledRecord, error) {

@@ -97,6 +97,10 @@ type Options struct {
 	// process's descriptor limit less a reserve); past it an idle one
 	// of the address holding the most is closed (connGuard).
 	MaxConnections int
+	// PullPageBytes bounds the records of one pull page, as JSON
+	// (DefaultPullPageBytes when 0 or less); a record larger than it goes
+	// in a page of its own.
+	PullPageBytes int
 }
 
 // Server is a running sync server.
@@ -175,6 +179,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	positiveOr(&opts.StreamsPerToken, DefaultStreamsPerToken)
 	positiveOr(&opts.StreamsPerUser, DefaultStreamsPerUser)
 	positiveOr(&opts.LoginWait, DefaultLoginWait)
+	positiveOr(&opts.PullPageBytes, DefaultPullPageBytes)
 	// These four take a negative value as a choice (no limit, never), so
 	// only the zero value gets the default.
 	zeroOr(&opts.RateLimit, DefaultRateLimit)
