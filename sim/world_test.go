@@ -444,12 +444,21 @@ func (w *world) decide(name, path string, stream, offline bool) draw {
 	if f != fPass {
 		w.stats.inc("fault: "+string(f), 1)
 	}
-	if rnd == w.frnd {
+	switch {
+	case rnd == w.frnd:
 		// How many file requests a pass makes follows the transfers' retry
 		// timers, which run on real time: they show in the failure report
 		// but stay out of the replay fingerprint.
 		w.tailLocked(fmt.Sprintf("%s %s %s", name, path, f))
-	} else {
+	case offline:
+		// A request of a device offline draws nothing and fails at once;
+		// the device's transport sends it again when it went out on a
+		// connection the transport had kept, which follows when the
+		// transport took back the connections of the requests before
+		// (two at a time with pages asked ahead): how many come shows in
+		// the failure report, not in the fingerprint.
+		w.tailLocked(fmt.Sprintf("%s %s %s", name, path, f))
+	default:
 		w.traceLocked("%s %s %s", name, path, f)
 	}
 	d.f = f
