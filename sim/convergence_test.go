@@ -141,6 +141,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 4 && total.get(statPulledAhead) == 0 {
 			t.Errorf("%s: no device asked for a pull page from the headers of the one before; the scenarios no longer draw pulls ahead", name)
 		}
+		if len(seeds) >= 12 && total.get(statShortPages) == 0 {
+			t.Errorf("%s: no pull page stopped at the server's byte budget; the scenarios no longer draw short pages", name)
+		}
 	})
 	if n := runtime.NumCPU(); !child && n > 1 && len(seeds) >= 4*n {
 		// Three processes a CPU: while one scenario waits out a stalled or

@@ -371,24 +371,51 @@ func (l *link) crawl(w http.ResponseWriter, r *http.Request, start time.Time, st
 // pageCursor is the cursor of a pull page as the link passed it on, in
 // either form, compressed or not.
 func pageCursor(h http.Header, data []byte) (int64, error) {
+	page, err := readPage(h, data)
+	return page.Cursor, err
+}
+
+// readPage decodes a pull page as the link passed it on, in either form,
+// compressed or not.
+func readPage(h http.Header, data []byte) (protocol.PullResponse, error) {
 	if h.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return 0, err
+			return protocol.PullResponse{}, err
 		}
 		if data, err = io.ReadAll(zr); err != nil {
-			return 0, err
+			return protocol.PullResponse{}, err
 		}
 	}
 	if h.Get("Content-Type") == protocol.ContentTypePullPacked {
-		page, err := pullpack.Read(data)
-		return page.Cursor, err
+		return pullpack.Read(data)
 	}
-	var page struct {
-		Cursor int64 `json:"cursor"`
-	}
+	var page protocol.PullResponse
 	err := json.Unmarshal(data, &page)
-	return page.Cursor, err
+	return page, err
+}
+
+// noteShortPage counts a pull page that says more remains and holds
+// fewer records than its request asked for: one the server's byte budget
+// cut (world.pullPageBytes).
+func (l *link) noteShortPage(r *http.Request, h http.Header, data []byte) {
+	limit := protocol.DefaultPullPage
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			l.w.t.Errorf("%s: a pull asked for %q records", l.name, v)
+			return
+		}
+		limit = min(n, protocol.MaxPullPage)
+	}
+	page, err := readPage(h, data)
+	if err != nil {
+		l.w.t.Errorf("%s: a pull page the server answered: %v", l.name, err)
+		return
+	}
+	if page.More && len(page.Records) < limit {
+		l.w.stats.inc(statShortPages, 1)
+	}
 }
 
 // crawlSilence is the longest this side of a crawling answer may go
@@ -518,6 +545,9 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		abort(w)
 		return
+	}
+	if r.URL.Path == protocol.PathPull && resp.StatusCode == http.StatusOK && l.w.pullPageBytes > 0 {
+		l.noteShortPage(r, resp.Header, data)
 	}
 	rc := http.NewResponseController(w)
 	switch f {

@@ -127,3 +127,8 @@ const statOverlapped = "pushes overlapped"
 // headers of the answer before them (syncer.Summary.PulledAhead): the
 // scenarios must draw it too.
 const statPulledAhead = "pulls ahead"
+
+// statShortPages counts the pull pages that stopped at the server's byte
+// budget before the limit their device asked for (world.pullPageBytes):
+// the scenarios must draw them too, or they prove nothing of short pages.
+const statShortPages = "contract: pull pages cut short by the server's byte budget"

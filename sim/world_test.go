@@ -103,6 +103,10 @@ type world struct {
 
 	closed  bool
 	verbose bool // CASEFILE_SIM_TRACE: print every step, run Doctor after each
+
+	// pullPageBytes is the byte budget of the server's pull pages
+	// (pullPageBudget; 0: the server's default).
+	pullPageBytes int
 }
 
 type user struct {
@@ -169,6 +173,8 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		trace:      fnv.New64a(),
 		stats:      st,
 		verbose:    os.Getenv("CASEFILE_SIM_TRACE") != "",
+
+		pullPageBytes: pullPageBudget(seed),
 	}
 	t.Cleanup(w.close)
 	w.startServer()
@@ -231,6 +237,8 @@ func (w *world) serverOptions() server.Options {
 		Retention: time.Nanosecond,
 		RateLimit: -1,
 		Heartbeat: 50 * time.Millisecond,
+
+		PullPageBytes: w.pullPageBytes,
 	}
 	if w.cfg.pgURL != "" {
 		o.DatabaseURL = w.cfg.pgURL
@@ -238,6 +246,26 @@ func (w *world) serverOptions() server.Options {
 		o.DataDir = filepath.Join(w.dir, "server")
 	}
 	return o
+}
+
+// pullPageBudget is the byte budget of the pull pages of the scenario of
+// seed: in a third of the scenarios a small one, so that devices take
+// pages shorter than they ask for (one record, a few) through every
+// fault; the server's default (0) in the others, whose pages of small
+// notes it never cuts. Drawn from the seed, not the stream, so that other
+// draws run as before.
+func pullPageBudget(seed uint64) int {
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%d/pull page bytes", seed)
+	switch h.Sum64() % 9 {
+	case 0:
+		return 256 // a record a page
+	case 1:
+		return 1 << 10
+	case 2:
+		return 4 << 10
+	}
+	return 0
 }
 
 func (w *world) openReader() (store.Store, error) {
