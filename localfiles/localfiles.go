@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"casefile/internal/leftover"
 	"casefile/model"
 )
 
@@ -81,7 +82,7 @@ func OpenDir(root string, opts ...Option) (*Dir, error) {
 	for _, o := range opts {
 		o(d)
 	}
-	if err := d.removeStale(time.Now()); err != nil {
+	if err := d.removeStale(); err != nil {
 		return nil, fmt.Errorf("open file store: %w", err)
 	}
 	if d.Encrypted() {
@@ -101,31 +102,8 @@ const staleAge = time.Hour
 
 // removeStale deletes what killed imports left in tmp/: nothing ever
 // finishes them, and a sealed one is as big as the file it copied.
-func (d *Dir) removeStale(now time.Time) error {
-	dir := filepath.Join(d.root, "tmp")
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		info, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // its import finished meanwhile
-		}
-		if err != nil {
-			return err
-		}
-		if now.Sub(info.ModTime()) < staleAge {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
+func (d *Dir) removeStale() error {
+	return leftover.Sweep(filepath.Join(d.root, "tmp"), func(string) bool { return true }, staleAge)
 }
 
 func (d *Dir) path(hash string) (string, error) {
