@@ -53,16 +53,19 @@ type connGuard struct {
 	total  int
 	ticks  uint64 // counts state changes: an order finer than a clock's
 	byAddr map[string]map[net.Conn]*connInfo
+	conns  map[net.Conn]*connInfo // every connection open, by itself
 }
 
 // connInfo is what the guard knows of one connection.
 type connInfo struct {
+	addr  string // its peer's key, connAddr
 	state http.ConnState
 	since uint64 // when it entered its state, in the guard's ticks
 }
 
 func newConnGuard(limit int, refused, evicted func()) *connGuard {
-	return &connGuard{limit: limit, refused: refused, evicted: evicted, byAddr: map[string]map[net.Conn]*connInfo{}}
+	return &connGuard{limit: limit, refused: refused, evicted: evicted,
+		byAddr: map[string]map[net.Conn]*connInfo{}, conns: map[net.Conn]*connInfo{}}
 }
 
 // connAddr is the key of a connection's peer: the IP, and for IPv6 its
@@ -71,33 +74,46 @@ func connAddr(c net.Conn) string {
 	return clientAddr(&http.Request{RemoteAddr: c.RemoteAddr().String()})
 }
 
-// state is the http.Server's ConnState hook.
+// state is the http.Server's ConnState hook. A connection's peer key is
+// worked out once, when it is new (outside the lock), and kept with it:
+// a request changes its connection's state twice.
 func (g *connGuard) state(c net.Conn, st http.ConnState) {
+	var addr string
+	if st == http.StateNew {
+		addr = connAddr(c)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	addr := connAddr(c)
-	conns := g.byAddr[addr]
 	g.ticks++
+	ci := g.conns[c]
 	switch st {
 	case http.StateNew:
-		if conns == nil {
-			conns = map[net.Conn]*connInfo{}
-			g.byAddr[addr] = conns
+		if ci != nil {
+			ci.state, ci.since = st, g.ticks
+			return
 		}
-		if _, ok := conns[c]; !ok {
-			g.total++
+		ci = &connInfo{addr: addr, state: st, since: g.ticks}
+		byAddr := g.byAddr[addr]
+		if byAddr == nil {
+			byAddr = map[net.Conn]*connInfo{}
+			g.byAddr[addr] = byAddr
 		}
-		conns[c] = &connInfo{state: st, since: g.ticks}
+		byAddr[c] = ci
+		g.conns[c] = ci
+		g.total++
 	case http.StateClosed, http.StateHijacked:
-		if _, ok := conns[c]; ok {
-			delete(conns, c)
-			g.total--
-			if len(conns) == 0 {
-				delete(g.byAddr, addr)
-			}
+		if ci == nil {
+			return
 		}
+		delete(g.conns, c)
+		byAddr := g.byAddr[ci.addr]
+		delete(byAddr, c)
+		if len(byAddr) == 0 {
+			delete(g.byAddr, ci.addr)
+		}
+		g.total--
 	default:
-		if ci, ok := conns[c]; ok {
+		if ci != nil {
 			ci.state, ci.since = st, g.ticks
 		}
 	}
