@@ -45,6 +45,38 @@ func TestShippedSchema(t *testing.T) {
 	}
 }
 
+// TestEnumLabels: an enum's values read as their labels, given or by
+// default (underscores as spaces); a value the schema does not list reads
+// as itself.
+func TestEnumLabels(t *testing.T) {
+	s, err := ParseSchema([]byte("[[collection]]\nname='matter'\n" +
+		"[[collection.field]]\nname='status'\ntype='enum'\nvalues=['intake','on_hold']\n" +
+		"[[collection.field]]\nname='stage'\ntype='enum'\nvalues=['pre_trial','trial']\nlabels=['Before trial','At trial']"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Collection("matter")
+	status, _ := c.Field("status")
+	stage, _ := c.Field("stage")
+	for _, tc := range []struct {
+		f        *Field
+		v, label string
+	}{
+		{status, "on_hold", "on hold"}, {status, "intake", "intake"}, {status, "archived_x", "archived_x"},
+		{stage, "pre_trial", "Before trial"}, {stage, "trial", "At trial"},
+	} {
+		if got := tc.f.ChoiceLabel(tc.v); got != tc.label {
+			t.Errorf("%s %q reads %q, want %q", tc.f.Name, tc.v, got, tc.label)
+		}
+	}
+	if f, _ := testSchema(t).Collection(MatterCollection); f != nil {
+		st, _ := f.Field("status")
+		if got := st.ChoiceLabel("on_hold"); got != "on hold" {
+			t.Errorf("the shipped schema's on_hold reads %q", got)
+		}
+	}
+}
+
 func TestParseSchemaErrors(t *testing.T) {
 	cases := []struct{ name, toml, want string }{
 		{"unknown key", "[[collection]]\nname='matter'\ncolour='red'", `unknown key "collection.colour"`},
@@ -56,6 +88,11 @@ func TestParseSchemaErrors(t *testing.T) {
 		{"duplicate", "[[collection]]\nname='matter'\n[[collection]]\nname='matter'", "declared twice"},
 		{"bad column", "[[collection]]\nname='matter'\ncolumns=['nope']\n[[collection.field]]\nname='x'\ntype='text'", `column "nope" is not a field`},
 		{"bad policy", "[[collection]]\nname='matter'\nmerge='coin-toss'", `unknown merge policy`},
+		{"labels short", "[[collection]]\nname='matter'\n[[collection.field]]\nname='x'\ntype='enum'\nvalues=['a','b']\nlabels=['A']", "matter.x: 1 labels for 2 values"},
+		{"label empty", "[[collection]]\nname='matter'\n[[collection.field]]\nname='x'\ntype='enum'\nvalues=['a','b']\nlabels=['A',' ']", `value "b" has an empty label`},
+		{"labels alike", "[[collection]]\nname='matter'\n[[collection.field]]\nname='x'\ntype='enum'\nvalues=['a','b']\nlabels=['Same','same']", `values "a" and "b" both read "same"`},
+		{"default labels alike", "[[collection]]\nname='matter'\n[[collection.field]]\nname='x'\ntype='enum'\nvalues=['on_hold','on hold']", `values "on_hold" and "on hold" both read "on hold"`},
+		{"labels off an enum", "[[collection]]\nname='matter'\n[[collection.field]]\nname='x'\ntype='text'\nlabels=['A']", "matter.x: only an enum has labels"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ package model
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,15 +58,19 @@ const (
 
 // Field is one declared field of a collection.
 type Field struct {
-	Name     string      `toml:"name"`
-	Label    string      `toml:"label"`
-	Type     FieldType   `toml:"type"`
-	Required bool        `toml:"required"`
-	Ref      string      `toml:"ref"`    // target collection of a ref field
-	Values   []string    `toml:"values"` // allowed values of an enum field
-	Min      *float64    `toml:"min"`    // lower bound of a number field
-	Max      *float64    `toml:"max"`    // upper bound of a number field
-	Merge    MergePolicy `toml:"merge"`  // overrides the collection's policy
+	Name     string    `toml:"name"`
+	Label    string    `toml:"label"`
+	Type     FieldType `toml:"type"`
+	Required bool      `toml:"required"`
+	Ref      string    `toml:"ref"`    // target collection of a ref field
+	Values   []string  `toml:"values"` // allowed values of an enum field
+	// Labels are how people read an enum's values, one each, in order
+	// (the stored value stays the value): by default each value with its
+	// underscores as spaces ("on_hold" reads "on hold").
+	Labels []string    `toml:"labels"`
+	Min    *float64    `toml:"min"`   // lower bound of a number field
+	Max    *float64    `toml:"max"`   // upper bound of a number field
+	Merge  MergePolicy `toml:"merge"` // overrides the collection's policy
 	// Unit says how people type and read a number field: UnitMinutes
 	// ("1h30"), or "" for a plain number. It changes no stored value.
 	Unit string `toml:"unit"`
@@ -145,6 +150,9 @@ func (s *Schema) init() error {
 			}
 			if f.Type == TypeEnum && len(f.Values) == 0 {
 				return fmt.Errorf("%s.%s: an enum needs values", c.Name, f.Name)
+			}
+			if err := f.checkLabels(); err != nil {
+				return fmt.Errorf("%s.%s: %w", c.Name, f.Name, err)
 			}
 			if f.Type == TypeRef && f.Ref == "" {
 				return fmt.Errorf("%s.%s: a ref needs the collection it points to", c.Name, f.Name)
@@ -273,4 +281,43 @@ func validName(s string) bool {
 
 func validPolicy(p MergePolicy) bool {
 	return p == PolicyReview || p == PolicyLastWriter || p == PolicyServerWins
+}
+
+// checkLabels checks an enum's labels, or gives it the default ones: one
+// label a value, none empty, no two alike (a person could not tell
+// their values apart).
+func (f *Field) checkLabels() error {
+	if f.Type != TypeEnum {
+		if len(f.Labels) > 0 {
+			return errors.New("only an enum has labels")
+		}
+		return nil
+	}
+	if f.Labels == nil {
+		for _, v := range f.Values {
+			f.Labels = append(f.Labels, strings.ReplaceAll(v, "_", " "))
+		}
+	} else if len(f.Labels) != len(f.Values) {
+		return fmt.Errorf("%d labels for %d values: give one label a value, in the values' order", len(f.Labels), len(f.Values))
+	}
+	seen := make(map[string]string, len(f.Labels))
+	for i, l := range f.Labels {
+		if strings.TrimSpace(l) == "" {
+			return fmt.Errorf("value %q has an empty label", f.Values[i])
+		}
+		if other, dup := seen[strings.ToLower(l)]; dup {
+			return fmt.Errorf("values %q and %q both read %q: give them labels that differ", other, f.Values[i], l)
+		}
+		seen[strings.ToLower(l)] = f.Values[i]
+	}
+	return nil
+}
+
+// ChoiceLabel is how people read v, a value of the enum f: its label, or
+// v itself when f does not list it (a value a newer schema added).
+func (f *Field) ChoiceLabel(v string) string {
+	if i := slices.Index(f.Values, v); i >= 0 && i < len(f.Labels) {
+		return f.Labels[i]
+	}
+	return v
 }

@@ -188,9 +188,21 @@ func (s *Shared) display(f *model.Field, v any) string {
 			}
 		}
 	}
+	if str, ok := v.(string); ok && f != nil && f.Type == model.TypeEnum {
+		return f.ChoiceLabel(str)
+	}
 	if n, ok := v.(float64); ok && f != nil && f.Unit == model.UnitMinutes {
 		// Read back by ParseMinutes: the editor starts from this text.
 		return model.FormatMinutes(n)
+	}
+	return model.Format(v)
+}
+
+// valueText is a value as the conflict review and other exact views show
+// it: as stored, but an enum's choice by its label.
+func valueText(f *model.Field, v any) string {
+	if str, ok := v.(string); ok && f != nil && f.Type == model.TypeEnum {
+		return f.ChoiceLabel(str)
 	}
 	return model.Format(v)
 }

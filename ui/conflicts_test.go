@@ -13,6 +13,7 @@ import (
 	"casefile/localdb"
 	"casefile/localdb/localdbtest"
 	"casefile/model"
+	"casefile/protocol"
 )
 
 func openConflicts(t *testing.T) (*localdb.DB, states, *Model) {
@@ -198,4 +199,30 @@ func TestConflictHelpListsOnlyKeysThatAct(t *testing.T) {
 		}
 	}
 	mustNotContain(t, screenText(m), "previous/next")
+}
+
+// TestConflictShowsChoicesByTheirLabels: a conflict over a choice shows
+// each side by its label, as the rest of the screens do.
+func TestConflictShowsChoicesByTheirLabels(t *testing.T) {
+	ctx := context.Background()
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Pell"})
+	c := mustCreate(t, db, "contact", model.Fields{"matter_id": mt.ID, "name": "R. Pell", "role": "witness"})
+	pushOne(t, db, func(op localdb.OutboxOp) protocol.OpResult {
+		rec, _ := db.Get(ctx, op.RecordID)
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: serverRecord(op, 1, rec.Fields)}
+	})
+	if _, err := db.Update(ctx, c.ID, model.Fields{"role": "opposing_counsel"}); err != nil {
+		t.Fatal(err)
+	}
+	pushOne(t, db, func(op localdb.OutboxOp) protocol.OpResult {
+		theirs := model.Fields{"matter_id": mt.ID, "name": "R. Pell", "role": "expert_witness"}
+		return protocol.OpResult{OpID: op.OpID, Result: model.ResultConflict, Record: serverRecord(op, 2, theirs),
+			ConflictFields: []string{"role"}}
+	})
+	m := newTestModel(t, Options{DB: db})
+	press(t, m, "2")
+	v := screenText(m)
+	mustContain(t, v, "opposing counsel", "expert_witness")
+	mustNotContain(t, v, "opposing_counsel")
 }

@@ -101,7 +101,7 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 		}
 		ch, chosen := p.choices[c.RecordID][fc.Field]
 		cell := func(v any, changed, picked bool) string {
-			t := oneLine(model.Format(v))
+			t := oneLine(valueText(f, v))
 			if t == "" {
 				t = "—"
 			}
@@ -122,7 +122,7 @@ func (p *conflictsPane) fieldsView(c model.Conflict, col *model.Collection) []st
 		pickedMine := chosen && ch.Take == model.TakeMine
 		pickedTheirs := chosen && ch.Take == model.TakeTheirs
 		row := mark + pad(label, 11) + " " +
-			s.DiffSame.Render(pad("  "+orDash(oneLine(model.Format(fc.Base))), cw)) + " " +
+			s.DiffSame.Render(pad("  "+orDash(oneLine(valueText(f, fc.Base))), cw)) + " " +
 			cell(fc.Mine, !model.Equal(fc.Mine, fc.Base), pickedMine) + " " +
 			cell(fc.Theirs, !model.Equal(fc.Theirs, fc.Base), pickedTheirs) + " "
 		cs := s.Warn
@@ -170,7 +170,7 @@ func (p *conflictsPane) valuesView(c model.Conflict, fc model.FieldConflict, col
 	}
 	vw := max(10, p.Width-12)
 	lines := []string{s.Group.Render(" " + sentence(label))}
-	base := safeText(model.Format(fc.Base))
+	base := safeText(valueText(f, fc.Base))
 	row := func(name, v string, changed bool) {
 		text := orDash(v)
 		if changed {
@@ -187,8 +187,8 @@ func (p *conflictsPane) valuesView(c model.Conflict, fc model.FieldConflict, col
 		}
 	}
 	row("base", base, false)
-	row("mine", safeText(model.Format(fc.Mine)), !model.Equal(fc.Mine, fc.Base))
-	row("theirs", safeText(model.Format(fc.Theirs)), !model.Equal(fc.Theirs, fc.Base))
+	row("mine", safeText(valueText(f, fc.Mine)), !model.Equal(fc.Mine, fc.Base))
+	row("theirs", safeText(valueText(f, fc.Theirs)), !model.Equal(fc.Theirs, fc.Base))
 	ch, chosen := p.choices[c.RecordID][fc.Field]
 	switch {
 	case chosen:
@@ -200,7 +200,7 @@ func (p *conflictsPane) valuesView(c model.Conflict, fc model.FieldConflict, col
 			v = ch.Value
 		}
 		// The result is shown whole (up to resultLines), as it will be written.
-		for i, l := range strings.Split(ansi.Wrap(orDash(safeText(model.Format(v))), vw, " "), "\n") {
+		for i, l := range strings.Split(ansi.Wrap(orDash(safeText(valueText(f, v))), vw, " "), "\n") {
 			if i == resultLines {
 				lines = append(lines, "           "+s.Muted.Render("…"))
 				break

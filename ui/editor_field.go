@@ -161,6 +161,8 @@ func (p *editorPane) fieldView(ff *formField, focused bool) []string {
 			o = safeLine(o) + " (not a choice this version of casefile lists)"
 		case o == "":
 			o = "—"
+		default:
+			o = safeLine(ff.f.ChoiceLabel(o))
 		}
 		val = []string{"‹ " + o + " ›"}
 		hint = fmt.Sprintf("←/→ choose (%d choices)", len(ff.f.Values))

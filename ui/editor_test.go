@@ -483,3 +483,44 @@ func TestDetailShowsALongOneLineFieldWhole(t *testing.T) {
 		t.Fatalf("the detail view shows its own styling as escapes:\n%s", text)
 	}
 }
+
+// TestChoicesReadAsTheirLabels: a choice shows as its label ("on hold")
+// in the list and the form, and is stored as its value ("on_hold"),
+// whether the person leaves it or picks it.
+func TestChoicesReadAsTheirLabels(t *testing.T) {
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Pell", "status": "on_hold"})
+	m := newTestModel(t, Options{DB: db})
+	if v := ansi.Strip(m.View().Content); !strings.Contains(v, "on hold") || strings.Contains(v, "on_hold") {
+		t.Fatalf("the list does not show the status by its label:\n%s", v)
+	}
+	save := func(keys ...string) any {
+		t.Helper()
+		press(t, m, "e")
+		if v := ansi.Strip(m.View().Content); !strings.Contains(v, "‹ on hold ›") && len(keys) == 0 {
+			t.Fatalf("the form does not show the status by its label:\n%s", v)
+		}
+		focusField(t, m, "status")
+		press(t, m, keys...)
+		focusField(t, m, "title")
+		typeText(t, m, "!")
+		press(t, m, "ctrl+s")
+		if m.editor != nil {
+			t.Fatalf("the form did not save: %q", m.editor.notice)
+		}
+		got, err := db.Get(context.Background(), mt.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Fields["status"]
+	}
+	if got := save(); got != "on_hold" {
+		t.Fatalf("status after an edit of the title: %q", got)
+	}
+	if got := save("left"); got != "open" {
+		t.Fatalf("status after choosing the one before on hold: %q", got)
+	}
+	if got := save("right"); got != "on_hold" {
+		t.Fatalf("status after choosing on hold again: %q", got)
+	}
+}

@@ -48,8 +48,12 @@ func (p *hubPane) layout() ([]string, []int) {
 		lines = append(lines, joinRight("  "+head, s.badge(p.matter.State)+" ", w))
 	}
 	var facts []string
-	for _, f := range []string{"client", "case_number", "court", "status"} {
-		if v := oneLine(model.Format(p.matter.Fields[f])); v != "" {
+	for _, name := range []string{"client", "case_number", "court", "status"} {
+		var f *model.Field
+		if mcol != nil {
+			f, _ = mcol.Field(name)
+		}
+		if v := oneLine(valueText(f, p.matter.Fields[name])); v != "" {
 			facts = append(facts, v)
 		}
 	}
