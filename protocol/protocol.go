@@ -47,6 +47,19 @@ const (
 	MaxBodyBytes    = 16 << 20 // bytes in one request body
 	DefaultPullPage = 500      // records in one pull page when the client names no limit
 	MaxPullPage     = 5000     // records in one pull page at most
+	// MaxAnswerBytes bounds the results of one push's answer (each
+	// result's JSON as the server encodes it in full, lean or not): the
+	// request bound, so that an answer is never much larger than the
+	// largest request, plus AnswerAllowancePerOp for each op. A batch
+	// whose results would pass it is refused with 413
+	// CodeAnswerTooLarge and nothing of it is applied; a batch of one op
+	// never is.
+	MaxAnswerBytes = MaxBodyBytes + MaxOpsPerPush*AnswerAllowancePerOp
+	// AnswerAllowancePerOp is room for what a result carries beyond its
+	// op's fields: the record's ids, version, sequence, who and when (some
+	// 300 bytes with user names of 64 characters). A batch of creates
+	// that fits in a request therefore always fits in its answer.
+	AnswerAllowancePerOp = 1 << 10
 )
 
 // LoginRequest asks for a token for one device.
@@ -273,6 +286,11 @@ const (
 	CodeRateLimited  Code = "rate_limited"   // 429, with Retry-After
 	CodeCursorTooOld Code = "cursor_too_old" // 410: compacted past the cursor; resync from 0
 	CodeReadOnly     Code = "read_only"      // rejected op: a viewer cannot write
+	// CodeAnswerTooLarge: 413, a push whose results would pass
+	// MaxAnswerBytes (updates or deletes of large records); nothing of it
+	// was applied. Send fewer ops at a time: one op alone is never
+	// refused for it.
+	CodeAnswerTooLarge Code = "answer_too_large"
 	// CodeMatterNotEmpty: rejected op, the delete of a matter that still
 	// holds records (a client deletes them first, in the same push).
 	CodeMatterNotEmpty Code = "matter_not_empty"

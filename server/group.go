@@ -34,8 +34,11 @@ type pushJob struct {
 	// refused is why the group's transaction refused the push's token
 	// (confirmHolders); nothing of the push was applied.
 	refused *apiError
-	done    chan struct{} // closed once the job's transaction ended
-	lead    chan struct{} // closed when the job is to lead the next group
+	// tooLarge says the batch's results passed Options.PushAnswerBytes: it was
+	// refused with errAnswerTooLarge, and nothing of it was applied.
+	tooLarge bool
+	done     chan struct{} // closed once the job's transaction ended
+	lead     chan struct{} // closed when the job is to lead the next group
 }
 
 // run applies j, in a group led by this push or another.

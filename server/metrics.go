@@ -33,6 +33,9 @@ type metrics struct {
 	// pullCut counts pull pages that stopped at their byte budget
 	// before their limit.
 	pullCut prometheus.Counter
+	// answerTooLarge counts pushes refused because their answer would
+	// pass Options.PushAnswerBytes.
+	answerTooLarge prometheus.Counter
 	// writeWait and writeHeld time the store's committed write
 	// transactions (store.WriteTimer): waiting for its write lock, then
 	// holding it.
@@ -103,6 +106,9 @@ func newMetrics(s *Server) *metrics {
 		pullCut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "casefile_pull_pages_cut_total", Help: "Pull pages that stopped at the server's byte budget before the limit asked for.",
 		}),
+		answerTooLarge: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "casefile_push_answer_too_large_total", Help: "Pushes refused (413 answer_too_large) because their answer would pass the answer bound; nothing of them was applied.",
+		}),
 		loginLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "casefile_login_lockouts_total", Help: "User names and client addresses locked after too many failed logins.",
 		}),
@@ -123,7 +129,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.pullCut, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.pullCut, m.answerTooLarge, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
 		m.loginLockouts, m.connsRefused, m.connsEvicted, headCollector{m})
 	return m
 }

@@ -37,6 +37,12 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 	// replay returns it, so finishing is always safe.
 	ctx := context.WithoutCancel(r.Context())
 	outcomes, prior, head, err := s.applyBatch(ctx, p, req.Ops)
+	if errors.Is(err, errAnswerTooLarge) {
+		s.metrics.answerTooLarge.Inc()
+		s.log.Debug("push refused: its answer would be too large", append(logAttrs(p), "ops", len(req.Ops))...)
+		s.writeError(w, r, err)
+		return
+	}
 	if ae := (*apiError)(nil); errors.As(err, &ae) {
 		s.refuse(w, r, ae)
 		return
@@ -144,6 +150,9 @@ func (s *Server) applyBatch(ctx context.Context, p *principal, ops []model.Op) (
 	if j.refused != nil {
 		return nil, 0, 0, j.refused
 	}
+	if j.tooLarge {
+		return nil, 0, 0, errAnswerTooLarge
+	}
 	return j.outcomes, j.prior, j.head, j.err
 }
 
@@ -201,6 +210,15 @@ func (s *Server) confirmHolders(ctx context.Context, tx store.Tx, group []*pushJ
 // that transaction is rolled back whole and the group applied again with
 // a savepoint around each op. Both attempts decide the same: nothing but
 // the transaction's own writes is read.
+//
+// A batch whose answer passes Options.PushAnswerBytes (applyJob) is
+// undone the same way, rather than by a savepoint around every batch,
+// which would cost every group those round trips for a refusal that a
+// client sizing its batches meets rarely: the transaction is rolled back
+// whole, the batch marked refused, and the group applied again without
+// it. The batches before it are applied again as they were; those after
+// it were not begun. Each attempt refuses one more batch, so this ends.
+// Under the savepoints of a second attempt, the same holds.
 func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 	apply := func(guarded bool) error {
 		return s.st.Write(ctx, func(tx store.Tx) error {
@@ -228,7 +246,7 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 				return err
 			}
 			for _, j := range group {
-				if j.refused != nil {
+				if j.refused != nil || j.tooLarge {
 					continue
 				}
 				if err := s.applyJob(ctx, tx, j, guarded); err != nil {
@@ -238,9 +256,18 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 			return nil
 		})
 	}
-	err := apply(false)
-	if errors.Is(err, errOpFailed) {
-		err = apply(true)
+	guarded := false
+	var err error
+	for {
+		err = apply(guarded)
+		if errors.Is(err, errAnswerTooLarge) {
+			continue // applyJob marked the batch: the others go again without it
+		}
+		if errors.Is(err, errOpFailed) && !guarded {
+			guarded = true
+			continue
+		}
+		break
 	}
 	for _, j := range group {
 		if err != nil {
@@ -248,6 +275,24 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 		}
 	}
 }
+
+// DefaultPushAnswerBytes bounds the results of one batch's answer, as
+// JSON, unless Options.PushAnswerBytes says otherwise: the request bound
+// and an allowance per op (protocol.MaxAnswerBytes). A batch of one op is
+// never refused for it, so that every record can always be written and
+// answered on its own: its result is one record, whose size its schema
+// bounds (model.Field's limits: a text value of 1,000 characters, a
+// longtext of 100,000, 100 tags of 100, each character at most 6 bytes of
+// JSON), about 1.3 MB for the largest collection of assets/schema.toml,
+// far under the bound.
+const DefaultPushAnswerBytes = protocol.MaxAnswerBytes
+
+// errAnswerTooLarge refuses a batch whose results would pass
+// Options.PushAnswerBytes. Nothing of it is applied, so sending its ops
+// again in smaller batches applies them; clients split a batch refused
+// with 413.
+var errAnswerTooLarge = &apiError{status: http.StatusRequestEntityTooLarge, code: protocol.CodeAnswerTooLarge,
+	msg: "The answer to this push would be too large: the records it changes are large. Nothing of it was applied; send fewer changes at a time."}
 
 // errOpFailed stops a group applied without savepoints at its first
 // failing op, to be applied again with them (see commitGroup).
@@ -264,6 +309,7 @@ func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob, guarded 
 	}
 	j.outcomes = make([]outcome, len(j.ops))
 	acc := &accessCache{}
+	size := 0 // the results' JSON so far, as the answer will carry them
 	for i, op := range j.ops {
 		o := &j.outcomes[i]
 		// An op of a matter may change what the cache holds (a new matter
@@ -289,6 +335,13 @@ func (s *Server) applyJob(ctx context.Context, tx store.Tx, j *pushJob, guarded 
 		}
 		if o.err != nil {
 			o.err = fmt.Errorf("apply op %s: %w", op.OpID, o.err)
+		}
+		// The text is the result's JSON, encoded once for the ledger and
+		// the answer: measuring it costs a length. Stopping here bounds
+		// the work done under the write lock, not only the answer.
+		if size += len(o.text) + 1; size > s.opts.PushAnswerBytes && len(j.ops) > 1 {
+			j.tooLarge, j.outcomes = true, nil
+			return fmt.Errorf("%w: %d of %d ops gave %d bytes", errAnswerTooLarge, i+1, len(j.ops), size)
 		}
 	}
 	head, err := tx.Head(ctx)

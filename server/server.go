@@ -101,6 +101,11 @@ type Options struct {
 	// (DefaultPullPageBytes when 0 or less); a record larger than it goes
 	// in a page of its own.
 	PullPageBytes int
+	// PushAnswerBytes bounds the results of one push's answer, as JSON
+	// (DefaultPushAnswerBytes when 0 or less): a batch whose results
+	// would pass it is refused, nothing of it applied. A batch of one op
+	// is never refused for it.
+	PushAnswerBytes int
 }
 
 // Server is a running sync server.
@@ -180,6 +185,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	positiveOr(&opts.StreamsPerUser, DefaultStreamsPerUser)
 	positiveOr(&opts.LoginWait, DefaultLoginWait)
 	positiveOr(&opts.PullPageBytes, DefaultPullPageBytes)
+	positiveOr(&opts.PushAnswerBytes, DefaultPushAnswerBytes)
 	// These four take a negative value as a choice (no limit, never), so
 	// only the zero value gets the default.
 	zeroOr(&opts.RateLimit, DefaultRateLimit)
