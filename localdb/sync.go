@@ -67,17 +67,21 @@ func distinctRecords(ctx context.Context, q querier, query string, args ...any) 
 // earlier op of its record is in flight, failed or in conflict; other
 // records are never held back by it.
 func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
-	return db.nextBatch(ctx, now, limit, false)
+	return db.nextBatch(ctx, now, limit, 0, false)
 }
 
 // NextPushBatch is NextBatch for sending the ops: each op's fields come as
 // FieldsJSON, the text the outbox holds when that is what encoding them
-// gives, and are decoded only where it is not.
-func (db *DB) NextPushBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
-	return db.nextBatch(ctx, now, limit, true)
+// gives, and are decoded only where it is not. With answerBytes above 0
+// the batch also ends before the op whose result would take the answer
+// past it, as the records held here let it be reckoned (at least one op
+// goes): the server refuses a batch whose answer passes
+// protocol.MaxAnswerBytes.
+func (db *DB) NextPushBatch(ctx context.Context, now time.Time, limit, answerBytes int) ([]OutboxOp, error) {
+	return db.nextBatch(ctx, now, limit, answerBytes, true)
 }
 
-func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bool) ([]OutboxOp, error) {
+func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes int, asJSON bool) ([]OutboxOp, error) {
 	if err := db.enter(); err != nil {
 		return nil, fmt.Errorf("next batch: %w", err)
 	}
@@ -120,6 +124,11 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit int, asJSON bo
 		since := max(cursor, head)
 		if len(ops) == 0 {
 			return nil
+		}
+		if answerBytes > 0 {
+			if ops, err = fitAnswer(ctx, tx, ops, answerBytes); err != nil {
+				return err
+			}
 		}
 		seqs := make([]int64, len(ops))
 		recordIDs := make([]string, len(ops))

@@ -22,6 +22,13 @@ const huntAfter = 2
 // forcedHorizon makes every retrying op due in a cycle a person asked for.
 const forcedHorizon = 100 * 365 * 24 * time.Hour
 
+// pushAnswerBudget is what a batch's answer is expected to hold at most:
+// half of what the server allows (protocol.MaxAnswerBytes), since the
+// server's copies of the records may have grown since this device's. A
+// batch the server still refuses as too large is split in halves like
+// any batch refused with 413 (handle), and one op is never refused for it.
+const pushAnswerBudget = protocol.MaxAnswerBytes / 2
+
 // push drains the due outbox in batches. Once an answer has carried its
 // batch's prior head (protocol.PushResponse.Prior), the client and the
 // server work at once: while the server applies batch N, the syncer
@@ -66,7 +73,7 @@ func (r *run) push() error {
 			sent = nil
 		}
 		limit := r.s.batchSize.size()
-		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, limit)
+		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, limit, pushAnswerBudget)
 		if err != nil {
 			return r.finish(sent, fmt.Errorf("next batch: %w", err))
 		}
