@@ -144,6 +144,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 12 && total.get(statShortPages) == 0 {
 			t.Errorf("%s: no pull page stopped at the server's byte budget; the scenarios no longer draw short pages", name)
 		}
+		if len(seeds) >= 12 && total.get(statAnswerTooLarge) == 0 {
+			t.Errorf("%s: no push was refused as answer_too_large; the scenarios no longer draw answers past the bound", name)
+		}
 	})
 	if n := runtime.NumCPU(); !child && n > 1 && len(seeds) >= 4*n {
 		// Three processes a CPU: while one scenario waits out a stalled or

@@ -418,6 +418,27 @@ func (l *link) noteShortPage(r *http.Request, h http.Header, data []byte) {
 	}
 }
 
+// noteAnswerTooLarge counts a push the server refused as answer_too_large;
+// another 413 of a push is a device's fault (it sizes its requests).
+func (l *link) noteAnswerTooLarge(h http.Header, data []byte) {
+	if h.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err == nil {
+			data, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			l.w.t.Errorf("%s: a push answered 413: %v", l.name, err)
+			return
+		}
+	}
+	var er protocol.ErrorResponse
+	if err := json.Unmarshal(data, &er); err != nil || er.Error.Code != protocol.CodeAnswerTooLarge {
+		l.w.t.Errorf("%s: a push answered 413 %q (%v)", l.name, er.Error.Code, err)
+		return
+	}
+	l.w.stats.inc(statAnswerTooLarge, 1)
+}
+
 // crawlSilence is the longest this side of a crawling answer may go
 // without writing for the device's giving up to count against it: half
 // the request timeout, so that a busy machine's pauses are not blamed on
@@ -548,6 +569,9 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == protocol.PathPull && resp.StatusCode == http.StatusOK && l.w.pullPageBytes > 0 {
 		l.noteShortPage(r, resp.Header, data)
+	}
+	if r.URL.Path == protocol.PathPush && resp.StatusCode == http.StatusRequestEntityTooLarge {
+		l.noteAnswerTooLarge(resp.Header, data)
 	}
 	rc := http.NewResponseController(w)
 	switch f {

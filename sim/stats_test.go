@@ -132,3 +132,8 @@ const statPulledAhead = "pulls ahead"
 // budget before the limit their device asked for (world.pullPageBytes):
 // the scenarios must draw them too, or they prove nothing of short pages.
 const statShortPages = "contract: pull pages cut short by the server's byte budget"
+
+// statAnswerTooLarge counts the pushes the server refused because their
+// answer would pass its bound (world.pushAnswerBytes): the scenarios must
+// draw them too, or they prove nothing of the refusal and the split.
+const statAnswerTooLarge = "contract: pushes refused as answer_too_large"

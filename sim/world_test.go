@@ -107,6 +107,9 @@ type world struct {
 	// pullPageBytes is the byte budget of the server's pull pages
 	// (pullPageBudget; 0: the server's default).
 	pullPageBytes int
+	// pushAnswerBytes bounds the server's push answers
+	// (pushAnswerBudget; 0: the server's default).
+	pushAnswerBytes int
 }
 
 type user struct {
@@ -174,7 +177,8 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		stats:      st,
 		verbose:    os.Getenv("CASEFILE_SIM_TRACE") != "",
 
-		pullPageBytes: pullPageBudget(seed),
+		pullPageBytes:   pullPageBudget(seed),
+		pushAnswerBytes: pushAnswerBudget(seed),
 	}
 	t.Cleanup(w.close)
 	w.startServer()
@@ -238,7 +242,8 @@ func (w *world) serverOptions() server.Options {
 		RateLimit: -1,
 		Heartbeat: 50 * time.Millisecond,
 
-		PullPageBytes: w.pullPageBytes,
+		PullPageBytes:   w.pullPageBytes,
+		PushAnswerBytes: w.pushAnswerBytes,
 	}
 	if w.cfg.pgURL != "" {
 		o.DatabaseURL = w.cfg.pgURL
@@ -264,6 +269,27 @@ func pullPageBudget(seed uint64) int {
 		return 1 << 10
 	case 2:
 		return 4 << 10
+	}
+	return 0
+}
+
+// pushAnswerBudget bounds the push answers of the scenario of seed: in a
+// third of the scenarios a small bound, which a batch of a few of the
+// scenarios' records passes, so that the server refuses batches as
+// answer_too_large (undoing them in the middle of a group) and devices
+// split them, through every fault; the server's default (0) in the
+// others, which the devices' own sizing keeps under. Drawn from the
+// seed, not the stream, so that other draws run as before.
+func pushAnswerBudget(seed uint64) int {
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%d/push answer bytes", seed)
+	switch h.Sum64() % 9 {
+	case 0:
+		return 512 // any two results pass it
+	case 1:
+		return 2 << 10
+	case 2:
+		return 8 << 10
 	}
 	return 0
 }
