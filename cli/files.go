@@ -60,9 +60,21 @@ func fileCommands() []Command {
 }
 
 // openFiles opens the device's file store in the data directory, sealed
-// with the data directory's keys (unlocked when its database was opened).
-func openFiles(env *Env, cfg config.Config) (*localfiles.Dir, error) {
-	return openFileStore(cfg.DataDir, env.keys)
+// with the data directory's keys (unlocked when its database was opened),
+// and removes the files in it that killed attaches, imports and downloads
+// left with no row of db naming them (localfiles.SweepOrphans): every
+// command that uses the store, the terminal UI and sync among them. One
+// listing of the store and one query through local_files' key; the files
+// a revocation's wipe kept, which no database names, stay.
+func openFiles(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config) (*localfiles.Dir, error) {
+	files, err := openFileStore(cfg.DataDir, env.keys)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := files.SweepOrphans(func(hashes []string) ([]string, error) { return db.UnnamedFiles(ctx, hashes) }); err != nil {
+		return nil, err
+	}
+	return files, nil
 }
 
 // openFileStore opens the file store of the data directory dir, its bytes
@@ -91,7 +103,7 @@ func runAttach(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 		return err
 	}
 	defer db.Close()
-	files, err := openFiles(env, cfg)
+	files, err := openFiles(ctx, env, db, cfg)
 	if err != nil {
 		return err
 	}
@@ -298,7 +310,7 @@ func runFetch(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if inside(cfg.DataDir, *to) {
 		return fmt.Errorf("%s is inside the data directory, where the file would lie in plaintext beside the encrypted data; choose another directory with --to", *to)
 	}
-	files, err := openFiles(env, cfg)
+	files, err := openFiles(ctx, env, db, cfg)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func runInbox(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) er
 	if root == "" {
 		return errors.New(`the drop folder is off (drop_folder = "off" in the config file)`)
 	}
-	files, err := openFiles(env, cfg)
+	files, err := openFiles(ctx, env, db, cfg)
 	if err != nil {
 		return err
 	}

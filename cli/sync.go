@@ -71,7 +71,7 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if *watch {
 		kick, stopFiles := func() {}, func() {}
 		if !*recordsOnly {
-			files, err := openFiles(env, cfg)
+			files, err := openFiles(ctx, env, db, cfg)
 			if err != nil {
 				return err
 			}
@@ -156,7 +156,7 @@ func syncOutcome(sum syncer.Summary, st localdb.Status, recordsOnly bool) error 
 // syncFiles moves attached files' bytes after the records, with progress
 // on stderr.
 func syncFiles(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config) (transfer.Summary, error) {
-	files, err := openFiles(env, cfg)
+	files, err := openFiles(ctx, env, db, cfg)
 	if err != nil {
 		return transfer.Summary{}, err
 	}

@@ -116,7 +116,7 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 		background = append(background, func() { s.Close() })
 		opts.Syncer, opts.User, opts.Server = s, creds.User, hostOf(creds.Server)
 	}
-	files, err := openFiles(env, cfg)
+	files, err := openFiles(ctx, env, db, cfg)
 	if err != nil {
 		return err
 	}

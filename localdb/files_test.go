@@ -40,3 +40,29 @@ func TestDownloadWaitingToRetryIsNotFailed(t *testing.T) {
 		t.Fatalf("a download stopped for good is %q, %v; want failed", f.StateText(), err)
 	}
 }
+
+// UnnamedFiles returns only the hashes nothing names. A file whose local
+// row is gone but which an attachment record or a queued op still names
+// (as in a database a repair rebuilt from salvaged ops) is named.
+func TestUnnamedFiles(t *testing.T) {
+	db := openTest(t)
+	m := mustMatter(t, db, "Files")
+	note := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "With a file"})
+	attached, queued, nobody := strings.Repeat("a1", 32), strings.Repeat("b2", 32), strings.Repeat("c3", 32)
+	for _, h := range []string{attached, queued} {
+		if _, err := db.Attach(bg, note.ID, model.Attachment{Name: h[:4] + ".txt", Size: 1, SHA256: h, MediaType: "text/plain"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// queued keeps its record and op, not its local row or transfer.
+	if _, err := db.w.ExecContext(bg, `DELETE FROM local_files WHERE hash = ?`, queued); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.w.ExecContext(bg, `DELETE FROM transfers WHERE hash = ?`, queued); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.UnnamedFiles(bg, []string{attached, queued, nobody})
+	if err != nil || len(got) != 1 || got[0] != nobody {
+		t.Fatalf("UnnamedFiles = %v, %v; want only %s", got, err, nobody)
+	}
+}

@@ -3,6 +3,7 @@ package localdb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -411,4 +412,60 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 		return 0, fmt.Errorf("collect files: %w", err)
 	}
 	return n, nil
+}
+
+// UnnamedFiles returns those of hashes that nothing on this device names:
+// no local file row, no transfer, no attachment record (its fields or its
+// base) and no queued op. Most hashes are local files, found through that
+// table's key; only those left over are looked for elsewhere, which
+// opens every attachment record's fields.
+// Sealed fields are decrypted in the query (sqlRecordFields, sqlOpFields).
+func (db *DB) UnnamedFiles(ctx context.Context, hashes []string) ([]string, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("unnamed files: %w", err)
+	}
+	defer db.leave()
+	list, err := json.Marshal(hashes)
+	if err != nil {
+		return nil, err
+	}
+	left, err := db.hashes(ctx, `SELECT c.value FROM json_each(?) c
+		WHERE NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = c.value)`, string(list))
+	if err != nil || len(left) == 0 {
+		return nil, err
+	}
+	if list, err = json.Marshal(left); err != nil {
+		return nil, err
+	}
+	// The names are gathered once (MATERIALIZED), not per hash.
+	return db.hashes(ctx, `WITH named(h) AS MATERIALIZED (
+			SELECT hash FROM transfers
+			UNION SELECT json_extract(`+db.sqlRecordFields("r", "fields")+`, '$.sha256') FROM records r WHERE r.collection = ?
+			UNION SELECT json_extract(`+db.sqlRecordFields("r", "base_fields")+`, '$.sha256') FROM records r WHERE r.collection = ? AND r.base_fields IS NOT NULL
+			UNION SELECT json_extract(`+db.sqlOpFields("o")+`, '$.sha256') FROM outbox o WHERE o.collection = ?)
+		SELECT c.value FROM json_each(?) c
+		WHERE NOT EXISTS (SELECT 1 FROM local_files l WHERE l.hash = c.value)
+		  AND NOT EXISTS (SELECT 1 FROM named WHERE named.h = c.value)`,
+		model.AttachmentCollection, model.AttachmentCollection, model.AttachmentCollection, string(list))
+}
+
+// hashes runs a query of one text column on the read pool.
+func (db *DB) hashes(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, h)
+	}
+	return out, mapErr(rows.Err())
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"casefile/localdb"
+	"casefile/localfiles"
 	"casefile/vault"
 )
 
@@ -188,7 +189,13 @@ func Finish(p Paths) error {
 	if err := step("files"); err != nil {
 		return err
 	}
-	keep := map[string]bool{}
+	if err := keepFiles(p.Files, pl.Keep); err != nil {
+		return err
+	}
+	keep, err := localfiles.ReadKept(p.Files)
+	if err != nil {
+		return err
+	}
 	for _, h := range pl.Keep {
 		keep[h] = true
 	}
@@ -230,6 +237,32 @@ func Finish(p Paths) error {
 		return err
 	}
 	return vault.SyncDir(filepath.Dir(p.DB))
+}
+
+// keepFiles adds hashes to the list of the files wipes kept in the store
+// at root (localfiles.KeptPath), durably, before any file is deleted: the
+// next database names none of them, and the store's sweep of files no
+// database names passes by those listed. The files an earlier wipe kept
+// stay listed, and kept: its export names them still.
+func keepFiles(root string, hashes []string) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	kept, err := localfiles.ReadKept(root)
+	if err != nil {
+		return err
+	}
+	n := len(kept)
+	for _, h := range hashes {
+		kept[h] = true
+	}
+	if len(kept) == n {
+		return nil // a wipe finished again
+	}
+	if err := vault.WriteFileAtomic(localfiles.KeptPath(root), localfiles.EncodeKept(kept)); err != nil {
+		return fmt.Errorf("list the files kept: %w", err)
+	}
+	return vault.SyncDir(filepath.Dir(localfiles.KeptPath(root)))
 }
 
 // wipeFiles deletes a file store's files except the complete ones whose
