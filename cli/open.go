@@ -76,7 +76,8 @@ func loadConfig(env *Env) (config.Config, error) {
 
 // sweepDataDir removes the temporary files that writes killed before
 // their rename left in the data directory: a key file wrapped by a new
-// passphrase, a login's token, a revoked device's export. SIGKILL skips
+// passphrase, a login's token, a revoked device's export; and the
+// plaintext files a terminal UI killed left (sweepDeadUIs). SIGKILL skips
 // the writers' own clean-up, and nothing else would ever remove them. The
 // data directory has no lock for its clients, so only files a minute old
 // are taken: a younger one may be another casefile's, writing now.
@@ -84,6 +85,11 @@ func sweepDataDir(dir string) error {
 	isTemp := func(name string) bool { return vault.IsTemp(name) || config.IsCredentialsTemp(name) }
 	if err := leftover.Sweep(dir, isTemp, leftover.StaleAge); err != nil {
 		return fmt.Errorf("remove the temporary files killed writes left in %s: %w", dir, err)
+	}
+	// The plaintext files of terminal UIs no longer running: no age
+	// tells them, the lock each UI holds does.
+	if err := sweepDeadUIs(dir); err != nil {
+		return fmt.Errorf("remove the files of terminal UIs no longer running on %s: %w", dir, err)
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func lockIn(dir, name string, how int) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock the data directory: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil { // #nosec G115 -- a file descriptor
+	if err := flock(f, how, false); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, err
@@ -67,6 +67,22 @@ func lockIn(dir, name string, how int) (release func(), err error) {
 		return nil, fmt.Errorf("lock the data directory: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// flock takes the lock how (syscall.LOCK_EX or LOCK_SH) on f, waiting for
+// it when wait is set, else failing with syscall.EWOULDBLOCK while another
+// open file holds it. It is the open file's, not the process's: two opens
+// of one file in a process exclude each other too.
+func flock(f *os.File, how int, wait bool) error {
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), how) // #nosec G115 -- a file descriptor
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
 }
 
 // serveRunningError is lockServeDir's refusal of a directory a running

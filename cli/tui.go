@@ -120,13 +120,15 @@ func runUI(ctx context.Context, env *Env, db *localdb.DB, cfg config.Config, cre
 	if err != nil {
 		return err
 	}
-	openDir, err := openingDir(env)
+	openDir, releaseOpenDir, err := holdOpeningDir(cfg.DataDir, openingBase(env))
 	if err != nil {
 		return err
 	}
-	// The plaintext copies handed to the opener go when the UI does.
-	defer os.RemoveAll(openDir)
+	// The plaintext copies handed to the opener and the editor go when the
+	// UI does; a UI killed leaves them to the next command (sweepDeadUIs).
+	defer releaseOpenDir()
 	opts.Files = ui.Files{Store: files, OpenDir: openDir}
+	opts.TempDir = openDir
 	if creds != nil {
 		if api, err := apiclient.NewClient(creds.Server, creds.Token, nil, apiclient.WithRequestTimeout(cfg.RequestTimeout)); err == nil {
 			// Files move beside the records: at once when one is attached
@@ -220,21 +222,18 @@ func uiDropFolder(cfg config.Config) string {
 	return ""
 }
 
-// openingDir makes the directory where the UI puts the plaintext copy of a
-// file a person opens (the opener needs a path): never in the data
-// directory, whose bytes are sealed, but in the user's runtime directory
-// ($XDG_RUNTIME_DIR, memory-backed and private on a systemd machine), else
-// the system's temporary directory; readable by the user only.
-func openingDir(env *Env) (string, error) {
+// openingBase is where the UI makes its directory for the plaintext
+// copies of the files a person opens (the opener needs a path) and the
+// texts they edit: never the data directory, whose bytes are sealed, but
+// the user's runtime directory ($XDG_RUNTIME_DIR, memory-backed and
+// private on a systemd machine), else the system's temporary directory.
+// The directory (holdOpeningDir) is readable by the user only.
+func openingBase(env *Env) string {
 	base := env.Getenv("XDG_RUNTIME_DIR")
 	if st, err := os.Stat(base); base == "" || err != nil || !st.IsDir() {
 		base = os.TempDir()
 	}
-	dir, err := os.MkdirTemp(base, "casefile-open-")
-	if err != nil {
-		return "", fmt.Errorf("make a directory for opened files: %w", err)
-	}
-	return dir, nil
+	return base
 }
 
 // uiSyncOptions are the UI's syncer's options. Work offline, when the

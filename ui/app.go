@@ -66,6 +66,10 @@ type Options struct {
 	// Files: the device's file store and transfer queue, for attaching,
 	// downloading and opening files.
 	Files Files
+	// TempDir is where the texts edited in $EDITOR are written, in
+	// plaintext: a directory of this UI's own, removed when it ends; the
+	// system's temporary directory when empty.
+	TempDir string
 }
 
 // screen is one of the top-level tabs.
@@ -232,7 +236,7 @@ func New(opts Options) *Model {
 	}
 	keys := DefaultKeyMap()
 	m := &Model{opts: opts, width: 80, height: 24, dark: true, noColor: NoColor(opts.Getenv), link: linkState{offline: &offlineSwitch{}}}
-	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, Exec: tea.ExecProcess, Zone: opts.Zone, DateOrder: opts.DateOrder}
+	m.sh = &Shared{DB: opts.DB, Schema: opts.DB.Schema(), Keys: &keys, Now: opts.Now, Tick: tea.Tick, Files: opts.Files, Getenv: opts.Getenv, TempDir: opts.TempDir, Exec: tea.ExecProcess, Zone: opts.Zone, DateOrder: opts.DateOrder}
 	m.applySettings(opts.Settings)
 	m.records = newRecordsPane(m.sh)
 	m.conflicts = newConflictsPane(m.sh)

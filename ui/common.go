@@ -43,6 +43,9 @@ type Shared struct {
 	Transfers map[string]seenProgress
 	// Getenv reads the environment ($OPENER, $EDITOR).
 	Getenv func(string) string
+	// TempDir is where texts for the editor are written ("": the
+	// system's temporary directory).
+	TempDir string
 	// Exec hands the terminal to another program (the person's editor);
 	// tea.ExecProcess, which tests replace to run it without a terminal.
 	Exec func(*exec.Cmd, tea.ExecCallback) tea.Cmd

@@ -390,7 +390,7 @@ func (p *conflictsPane) editKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case p.long && key.Matches(msg, k.ExternalEditor):
 		p.extID = p.newID()
-		return editExternally(p.extID, p.area.Value())
+		return editExternally(p.TempDir, p.extID, p.area.Value())
 	case p.long && key.Matches(msg, k.Save), !p.long && key.Matches(msg, k.Open):
 		// The value is kept for the field typing began on, whatever the
 		// list shows now (followMerge ends typing whose conflict is gone).

@@ -246,7 +246,7 @@ func (p *editorPane) Update(msg tea.Msg) tea.Cmd {
 			return p.save()
 		case key.Matches(msg, k.ExternalEditor) && ff.f.Type == model.TypeLongText:
 			p.extID, p.extField = p.newID(), p.focus
-			return editExternally(p.extID, ff.area.Value())
+			return editExternally(p.TempDir, p.extID, ff.area.Value())
 		case key.Matches(msg, k.Back):
 			if !p.dirty() {
 				p.send(closeEditorMsg{})

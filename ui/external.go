@@ -43,11 +43,12 @@ func editorCommand(getenv func(string) string) []string {
 	return []string{"vi"}
 }
 
-// editExternally writes text to a temporary file, off the UI's loop; the
-// pane then starts the editor on it with runEditor.
-func editExternally(owner int, text string) tea.Cmd {
+// editExternally writes text to a temporary file in dir (the UI's own
+// directory; "": the system's), off the UI's loop; the pane then starts
+// the editor on it with runEditor.
+func editExternally(dir string, owner int, text string) tea.Cmd {
 	return func() tea.Msg {
-		f, err := os.CreateTemp("", "casefile-*.txt") // 0600: the person's alone
+		f, err := os.CreateTemp(dir, "casefile-*.txt") // 0600: the person's alone
 		if err != nil {
 			return externalReadyMsg{owner: owner, err: err}
 		}

@@ -116,3 +116,27 @@ func TestEndToEndCtrlEEditor(t *testing.T) {
 		t.Fatalf("the saved note does not hold the editor's text:\n%s", got)
 	}
 }
+
+// The text handed to the editor is written in the UI's own directory
+// (Options.TempDir), which a later command removes when the UI is killed,
+// not in the system's temporary directory, and removed once edited.
+func TestEditorTextGoesInTheUIsDirectory(t *testing.T) {
+	db := localdbtest.Open(t)
+	mt := mustCreate(t, db, "matter", model.Fields{"title": "Lindqvist v. Northgate"})
+	note := mustCreate(t, db, "note", model.Fields{"matter_id": mt.ID, "title": "Site visit", "body": "Damp in the hall."})
+	own := t.TempDir()
+	where := filepath.Join(t.TempDir(), "where")
+	editor, _ := fakeEditor(t, `printf '%s' "$1" > `+where)
+	m := newTestModel(t, Options{DB: db, Getenv: envOf("EDITOR", editor), TempDir: own})
+	m.sh.Exec = runNow
+	m.step(editMsg{collection: "note", rec: &note})
+	focusField(t, m, "body")
+	press(t, m, "ctrl+e")
+	b, err := os.ReadFile(where)
+	if err != nil || filepath.Dir(string(b)) != own {
+		t.Fatalf("the editor's file was %q (%v), want one in %s", b, err, own)
+	}
+	if es, _ := os.ReadDir(own); len(es) != 0 {
+		t.Fatalf("the edited text was left in %s", own)
+	}
+}

@@ -1,0 +1,24 @@
+//go:build unix
+
+package cli
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// lockUI takes a UI's lock file for as long as the process runs: the
+// lock goes when the process ends, however it ends. It waits for a sweep
+// that holds the file for a moment.
+func lockUI(f *os.File) error { return flock(f, syscall.LOCK_EX, true) }
+
+// tryLockUI takes a UI's lock file if no process holds it, and reports
+// whether it did.
+func tryLockUI(f *os.File) (bool, error) {
+	err := flock(f, syscall.LOCK_EX, false)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
+}
