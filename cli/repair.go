@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"casefile/config"
@@ -213,6 +214,15 @@ func rebuildWith(ctx context.Context, env *Env, cfg config.Config, salv *localdb
 	if err := db.Close(); err != nil {
 		return nil, "", fmt.Errorf("create a new local database: %w", err)
 	}
+	// From the repaired name to the swap under the lock every start takes
+	// to finish a repair (finishRepair): another command starting now
+	// would otherwise see the repaired file, and move this repair's new
+	// database aside as damaged once it is in place.
+	release, err := lockRepairSwap(cfg.DataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	defer release()
 	if err := localdb.CompleteRepairing(ctx, path); err != nil {
 		return nil, "", err
 	}
@@ -222,6 +232,7 @@ func rebuildWith(ctx context.Context, env *Env, cfg config.Config, salv *localdb
 	if kept, err = localdb.FinishRepair(path); err != nil {
 		return nil, "", err
 	}
+	release()
 	db, err = openWithKeys(ctx, env, cfg.DataDir, s, env.keys)
 	if err != nil {
 		return nil, "", fmt.Errorf("open the new local database: %w", err)
@@ -235,10 +246,37 @@ var errRepairCut = errors.New("the repair was cut short")
 // cutHere reports whether a test cuts the repair short at this step.
 func (env *Env) cutHere() bool { return env.hooks.cutRepair != nil && env.hooks.cutRepair() }
 
+// repairLockName is the file in the data directory whose flock a
+// repair's swap holds (the repaired database renamed into place, the
+// damaged one aside), and every start while it finishes a repair cut
+// off: the two must not interleave. FinishRepair looks for the repaired
+// file and then moves the database aside; run beside a repair's own
+// swap, it could look before the swap and move after it, taking the new
+// database for the damaged one.
+const repairLockName = "repair.lock"
+
+// lockRepairSwap waits for and takes the data directory's repair lock.
+func lockRepairSwap(dir string) (release func(), err error) {
+	unlock, err := waitLockIn(dir, repairLockName)
+	if err != nil {
+		return nil, fmt.Errorf("finish the repair: %w", err)
+	}
+	var once sync.Once
+	return func() { once.Do(unlock) }, nil
+}
+
 // finishRepair puts in place the complete database a repair cut off
 // before its last renames left, and says so: every start runs it, before
-// anything looks at the database.
+// anything looks at the database, under the repair lock.
 func finishRepair(env *Env, dir string) error {
+	if _, err := os.Stat(localdb.RepairedPath(config.DBPath(dir))); errors.Is(err, os.ErrNotExist) {
+		return nil // no repair to finish: no lock to take (the common start)
+	}
+	release, err := lockRepairSwap(dir)
+	if err != nil {
+		return err
+	}
+	defer release()
 	kept, err := localdb.FinishRepair(config.DBPath(dir))
 	if err != nil {
 		return err

@@ -69,6 +69,24 @@ func lockIn(dir, name string, how int) (release func(), err error) {
 	return func() { f.Close() }, nil
 }
 
+// waitLockIn takes the exclusive flock on the file name in dir, creating
+// both as needed, waiting while another holds it; the lock goes when
+// release is called or the process ends, however it ends.
+func waitLockIn(dir, name string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600) // #nosec G304 -- a lock file of the data directory
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	if err := flock(f, syscall.LOCK_EX, true); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}
+
 // flock takes the lock how (syscall.LOCK_EX or LOCK_SH) on f, waiting for
 // it when wait is set, else failing with syscall.EWOULDBLOCK while another
 // open file holds it. It is the open file's, not the process's: two opens
