@@ -421,13 +421,13 @@ func (db *DB) CollectFiles(ctx context.Context, remove func(hash string) error) 
 // opens every attachment record's fields.
 // Sealed fields are decrypted in the query (sqlRecordFields, sqlOpFields).
 func (db *DB) UnnamedFiles(ctx context.Context, hashes []string) ([]string, error) {
-	if len(hashes) == 0 {
-		return nil, nil
-	}
 	if err := db.enter(); err != nil {
 		return nil, fmt.Errorf("unnamed files: %w", err)
 	}
 	defer db.leave()
+	if len(hashes) == 0 {
+		return nil, nil
+	}
 	list, err := json.Marshal(hashes)
 	if err != nil {
 		return nil, err
