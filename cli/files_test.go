@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -282,5 +283,48 @@ func TestAttachChecksEveryNameFirst(t *testing.T) {
 	}
 	if strings.TrimSpace(r.stdout) != "" || h.snapshot() != before {
 		t.Errorf("a refused attach attached some files:\n%s\n%s", r.stdout, h.ok("files"))
+	}
+}
+
+// TestRepairKeepsAnAttachedFilesUpload: a file attached offline and then
+// salvaged by doctor --repair is uploaded by the next sync, bytes and
+// all; the repaired database used to send its record and never its
+// bytes, so every other device met a file the server did not have.
+func TestRepairKeepsAnAttachedFilesUpload(t *testing.T) {
+	t.Parallel()
+	ha, hb, note := aliceSharesWithBob(t)
+	data := make([]byte, model.ChunkSize+100)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "site photo.jpg")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(ha.ok("attach", note, src))
+	path := filepath.Join(ha.data, "casefile.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recordsPage int64
+	if err := db.QueryRow("SELECT rootpage FROM sqlite_master WHERE name = 'records'").Scan(&recordsPage); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	garblePage(t, path, recordsPage)
+	if r := ha.run("doctor", "--repair"); !strings.Contains(r.stdout, "the damaged file is kept as ") {
+		t.Fatalf("doctor --repair: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if r := ha.run("sync"); r.code != 0 || !strings.Contains(r.stdout, "files: uploaded 1") {
+		t.Fatalf("alice's sync after the repair: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	hb.ok("sync")
+	got, err := os.ReadFile(strings.TrimSpace(hb.ok("fetch", id, "--to", t.TempDir())))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("bob's copy of the repaired device's file: %v, equal %v", err, bytes.Equal(got, data))
 	}
 }

@@ -219,6 +219,7 @@ func (db *DB) RestoreOps(ctx context.Context, s *Salvaged) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := nanos(db.now())
 		touched := map[string]string{}
+		created := map[string]bool{} // attachments a salvaged op creates
 		var order []string
 		for _, o := range s.ops {
 			o.seq = 0
@@ -236,6 +237,9 @@ func (db *DB) RestoreOps(ctx context.Context, s *Salvaged) error {
 				}
 				return fmt.Errorf("restore op %s: %w", o.OpID, err)
 			}
+			if o.Collection == model.AttachmentCollection && o.Kind == model.OpCreate {
+				created[o.RecordID] = true
+			}
 			if _, ok := touched[o.RecordID]; !ok {
 				touched[o.RecordID] = o.Collection
 				order = append(order, o.RecordID)
@@ -251,13 +255,39 @@ func (db *DB) RestoreOps(ctx context.Context, s *Salvaged) error {
 			} else if err != nil {
 				return err
 			}
-			if _, _, err := db.recompute(ctx, tx, id, now); err != nil {
+			r, _, err := db.recompute(ctx, tx, id, now)
+			if err != nil {
 				return fmt.Errorf("restore record %s: %w", id, err)
+			}
+			if created[id] && !r.deleted {
+				if err := queueSalvagedUpload(ctx, tx, r, now); err != nil {
+					return fmt.Errorf("restore record %s: %w", id, err)
+				}
 			}
 		}
 		return db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRestore,
 			Summary: fmt.Sprintf("put %d change(s) salvaged from the damaged database back in the queue", len(s.ops))})
 	})
+}
+
+// queueSalvagedUpload notes the file of an attachment a salvaged op
+// creates and queues its upload, as Attach did in the damaged database:
+// the server has never had the record, so it has not had the bytes
+// either, and a repaired database otherwise sent the record and never its
+// file. The bytes stay in the device's file store through a repair; if
+// they are gone, the upload fails saying so.
+func queueSalvagedUpload(ctx context.Context, tx *sql.Tx, r recordRow, now int64) error {
+	a, err := model.AttachmentOf(r.id, r.fields)
+	if err != nil {
+		return nil // not a file's record as this schema reads it: nothing to send
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO local_files (hash, size, origin, added_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (hash) DO NOTHING`, a.SHA256, a.Size, originAttached, now); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO transfers (attachment_id, direction, hash, size, state, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (attachment_id, direction) DO NOTHING`, r.id, Upload, a.SHA256, a.Size, TransferQueued, now)
+	return err
 }
 
 // QuickCheck runs SQLite's quick integrity check and returns ErrCorrupt,

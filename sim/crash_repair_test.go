@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,13 +78,28 @@ func (r *crashRig) damagedClient() (data string, ops []string) {
 	data = filepath.Join(r.dir, "repair-template")
 	r.loginAs(data, "carol", "repair")
 	r.mustRun(data, "sync")
+	var first string
 	r.local(data, func(db *localdb.DB) {
 		ctx := context.Background()
 		for i := range repairQueued {
-			if _, err := db.Create(ctx, "note", "", model.Fields{model.MatterField: matter, "title": fmt.Sprintf("queued %d", i)}); err != nil {
+			rec, err := db.Create(ctx, "note", "", model.Fields{model.MatterField: matter, "title": fmt.Sprintf("queued %d", i)})
+			if err != nil {
 				r.t.Fatal(err)
 			}
+			if i == 0 {
+				first = rec.ID
+			}
 		}
+	})
+	// A file attached offline: its record is salvaged with the notes, and
+	// its bytes must still go up after the repair.
+	src := filepath.Join(r.dir, "repair exhibit.pdf")
+	if err := os.WriteFile(src, []byte(strings.Repeat("exhibit bytes ", 5000)), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	r.mustRun(data, "attach", first, src)
+	r.local(data, func(db *localdb.DB) {
+		ctx := context.Background()
 		queued, err := db.Outbox(ctx)
 		if err != nil {
 			r.t.Fatal(err)
@@ -167,6 +183,13 @@ func (r *crashRig) checkRepaired(data string, ops []string) (notes []string) {
 			r.t.Errorf("%s: %d op(s) left after the sync (%v)", data, len(left), err)
 		}
 	})
+	var files []struct{ Name, State string }
+	if err := json.Unmarshal([]byte(r.mustRun(data, "files", "--json")), &files); err != nil {
+		r.t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].State != "uploaded" {
+		r.t.Errorf("%s: the file attached before the repair, after a sync: %+v (want one, uploaded)", data, files)
+	}
 	return notes
 }
 
