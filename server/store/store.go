@@ -25,6 +25,11 @@ var (
 	// could not be rolled back to, the connection dropped): the caller
 	// must give up and let Write roll everything back.
 	ErrTxLost = errors.New("write transaction lost")
+	// ErrBusy says a transaction gave up waiting for a lock another
+	// session held too long (with PostgreSQL, the head's lock: a stuck
+	// replica or a person's open transaction). It rolled back whole, so
+	// nothing of it happened and it may simply be tried again.
+	ErrBusy = errors.New("the database is busy")
 )
 
 // Store is a server database.

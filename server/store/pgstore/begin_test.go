@@ -47,7 +47,7 @@ func TestWriteBeginsWithTheLock(t *testing.T) {
 		}
 		return countingConn{c, &writes}, nil
 	}
-	st, err := open(ctx, cfg)
+	st, err := open(ctx, cfg, defaultTimings)
 	if err != nil {
 		t.Fatal(err)
 	}

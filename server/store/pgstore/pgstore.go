@@ -84,11 +84,63 @@ func searchPath(cfg *pgx.ConnConfig) string {
 // migrationLock is the advisory lock key replicas take to migrate once.
 const migrationLock = 0x63617365 // "case"
 
+// timings bound the store's waits on PostgreSQL, so that a stuck
+// session or a dead link costs a retry, not a replica that hangs.
+type timings struct {
+	// lockWait is how long a write transaction waits for the head's
+	// lock (its lock_timeout): a write that waits longer gives up with
+	// store.ErrBusy, having done nothing, and its client tries again. A
+	// write holds the lock for a round trip or two, so only a session
+	// stuck with the lock (a person's open transaction, a replica whose
+	// link died mid-commit) makes anyone wait this long. The URL's
+	// lock_timeout, when set, replaces it.
+	lockWait string
+	// idleInTx is the sessions' idle_in_transaction_session_timeout: a
+	// transaction of ours whose replica stops speaking (killed, or its
+	// link gone silent) is ended by PostgreSQL after this long, and the
+	// head's lock it held is freed for the other replicas; otherwise
+	// PostgreSQL waits for TCP to notice, which takes hours. Ours never
+	// pause between statements for more than a moment. The URL's
+	// idle_in_transaction_session_timeout, when set, replaces it.
+	idleInTx string
+	// listenIdle is how long the change listener waits for a
+	// notification before it checks that its connection still answers
+	// (a silent link delivers nothing and reports nothing).
+	listenIdle time.Duration
+	// ping is how long such a check may take, the listener's and the
+	// pool's (shouldPing).
+	ping time.Duration
+}
+
+// shouldPing checks a pooled connection idle for over a second before it
+// is used again, as pgx's database/sql adapter does, but within
+// tm.ping: the adapter's own check waits as long as its caller's
+// context lets it, and on a connection that died without a word a read
+// batch or a push group would wait there until its own bound. A
+// connection that does not answer is closed, which makes the adapter's
+// check fail at once and the pool take another.
+func (tm timings) shouldPing(ctx context.Context, p stdlib.ShouldPingParams) bool {
+	if p.IdleDuration <= time.Second {
+		return false
+	}
+	pctx, cancel := context.WithTimeout(ctx, tm.ping)
+	defer cancel()
+	if err := p.Conn.PgConn().Ping(pctx); err != nil {
+		_ = p.Conn.PgConn().Conn().Close()
+		return true
+	}
+	return false
+}
+
+// defaultTimings are the store's bounds outside tests.
+var defaultTimings = timings{lockWait: "10s", idleInTx: "30s", listenIdle: 30 * time.Second, ping: 5 * time.Second}
+
 // Store is a PostgreSQL store with its change listener.
 type Store struct {
 	*sqlstore.DB
 	cfg     *pgx.ConnConfig
 	channel string
+	tm      timings
 	log     *slog.Logger
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -101,7 +153,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
 	}
-	return open(ctx, cfg)
+	return open(ctx, cfg, defaultTimings)
 }
 
 // Exists reports whether the database at url (in its search_path) holds a
@@ -146,10 +198,17 @@ func Versions() ([]int64, error) {
 }
 
 // open is Open with the connections' configuration parsed.
-func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
+func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings) (*Store, error) {
+	cfg = cfg.Copy()
+	if v, ok := cfg.RuntimeParams["lock_timeout"]; ok {
+		tm.lockWait = v
+	}
+	if _, ok := cfg.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.RuntimeParams["idle_in_transaction_session_timeout"] = tm.idleInTx
+	}
 	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;
 	// the change listener keeps a pgx connection of its own (see listen).
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(tm.shouldPing))
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -171,17 +230,23 @@ func open(ctx context.Context, cfg *pgx.ConnConfig) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	// A lock wait PostgreSQL would refuse stops the start, not every write.
+	if _, err := db.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, tm.lockWait); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database url: lock_timeout %q: %w", tm.lockWait, err)
+	}
 	channel := ChannelOf(schema)
-	s := &Store{cfg: cfg, channel: channel, log: slog.With("component", "pgstore")}
+	s := &Store{cfg: cfg, channel: channel, tm: tm, log: slog.With("component", "pgstore")}
 	d := sqlstore.Dialect{
 		Name:          "postgres",
 		LockHead:      true,
 		ReadTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		IsDuplicate:   isDuplicate,
+		IsBusy:        isBusy,
 		NotifyChannel: channel,
 		Unnest:        true,
 		Commit:        commitWith,
-		Begin:         beginWith,
+		Begin:         s.beginWith,
 		// Two batches at once, as with SQLite: with eight, two replicas
 		// under 1,000 pushes a second read batches of one or two jobs
 		// each, a round trip or three apiece, and the push p50 was
@@ -232,7 +297,7 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 	backoff := 100 * time.Millisecond
 	for {
 		for conn != nil {
-			n, err := conn.WaitForNotification(ctx)
+			n, err := s.nextNotification(ctx, conn)
 			if err != nil {
 				conn.Close(context.Background())
 				conn = nil
@@ -241,6 +306,9 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 				}
 				s.log.Warn("change listener lost its connection", "err", err)
 				break
+			}
+			if n == nil {
+				continue
 			}
 			var h store.Hint
 			if err := json.Unmarshal([]byte(n.Payload), &h); err != nil {
@@ -260,15 +328,42 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn) {
 			continue
 		}
 		conn, backoff = c, 100*time.Millisecond
+		// The head is read on the new connection, which is known to
+		// answer: the pool's may have died with the old one.
 		var head int64
-		if err := s.Read(ctx, func(r store.Reader) error {
-			h, err := r.Head(ctx)
-			head = h.Seq
-			return err
-		}); err == nil {
-			s.Publish(store.Hint{Seq: head})
+		hctx, cancel := context.WithTimeout(ctx, s.tm.ping)
+		err = conn.QueryRow(hctx, `SELECT seq FROM head WHERE id = 1`).Scan(&head)
+		cancel()
+		if err != nil {
+			// Without the head no one would hear of what the lost
+			// hints announced: listen again, until the head is read.
+			s.log.Warn("change listener could not read the head after reconnecting", "err", err)
+			conn.Close(context.Background())
+			conn = nil
+			continue
 		}
+		s.Publish(store.Hint{Seq: head})
 	}
+}
+
+// nextNotification waits for conn's next notification; after listenIdle
+// without one it checks that the connection still answers and returns
+// nil. A link gone silent (a firewall or NAT that forgot the flow, a
+// database host gone) reports nothing, and the listener would otherwise
+// wait on it for good while other replicas' hints are lost.
+func (s *Store) nextNotification(ctx context.Context, conn *pgx.Conn) (*pgconn.Notification, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.tm.listenIdle)
+	n, err := conn.WaitForNotification(wctx)
+	cancel()
+	if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return n, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.tm.ping)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		return nil, fmt.Errorf("no answer within %v: %w", s.tm.ping, err)
+	}
+	return nil, nil
 }
 
 // commitWith sends a write transaction's last statement and its COMMIT
@@ -307,7 +402,7 @@ func commitWith(ctx context.Context, conn *sql.Conn, query string, args []any) e
 // the transaction's first query in one pipeline (sqlstore.Dialect.Begin).
 // If a statement fails, the transaction it began is rolled back by the
 // caller.
-func beginWith(ctx context.Context, conn *sql.Conn, lead sqlstore.Lead) error {
+func (s *Store) beginWith(ctx context.Context, conn *sql.Conn, lead sqlstore.Lead) error {
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
@@ -315,12 +410,19 @@ func beginWith(ctx context.Context, conn *sql.Conn, lead sqlstore.Lead) error {
 		}
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
+		// The wait for the lock is bounded in this transaction only:
+		// other statements (a migration's advisory lock) wait as long as
+		// they must.
+		b.Queue(`SELECT set_config('lock_timeout', $1, true)`, s.tm.lockWait)
 		b.Queue(lead.Lock)
 		if lead.Query != "" {
 			b.Queue(lead.Query, lead.Args...)
 		}
 		br := c.Conn().SendBatch(ctx, b)
 		_, err := br.Exec()
+		if err == nil {
+			_, err = br.Exec()
+		}
 		if err == nil {
 			err = br.QueryRow().Scan(lead.LockDest...)
 		}
@@ -352,4 +454,11 @@ func eachRow(br pgx.BatchResults, row func(scan func(dest ...any) error) error) 
 func isDuplicate(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// isBusy reports a lock wait past lock_timeout (55P03) or a statement
+// past a statement_timeout the URL set (57014).
+func isBusy(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "57014")
 }

@@ -53,10 +53,7 @@ func (t *txn) mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ErrNotFound
 	}
-	if t.d.IsDuplicate != nil && t.d.IsDuplicate(err) {
-		return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
-	}
-	return err
+	return mapErr(t.d, err)
 }
 
 func (t *txn) Head(ctx context.Context) (store.Head, error) {

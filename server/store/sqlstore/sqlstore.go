@@ -36,6 +36,9 @@ type Dialect struct {
 	ReadTx *sql.TxOptions
 	// IsDuplicate reports a unique-constraint violation.
 	IsDuplicate func(error) bool
+	// IsBusy reports a lock wait or statement that timed out (mapped to
+	// store.ErrBusy); nil when the engine has no such timeouts.
+	IsBusy func(error) bool
 	// NotifyChannel, when set, is the PostgreSQL channel a write
 	// transaction's hints are published on inside it (pg_notify, as
 	// JSON, in the statement that sends its rows), delivered to every
@@ -208,6 +211,10 @@ func (db *DB) deliver(hints []store.Hint) {
 	}
 }
 
+// rollbackTimeout bounds the rollback of a write transaction that failed:
+// a live connection answers at once.
+const rollbackTimeout = 5 * time.Second
+
 // writeOnConn is Write for a dialect with Commit: the transaction's last
 // statement (its rows, head and hints, see sendOne) travels with its
 // COMMIT, so the head's lock, which other replicas' writes wait for, is
@@ -257,7 +264,11 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 			return
 		}
 		// A connection still in a transaction must not go back to the pool.
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+		// The rollback is bounded: on a connection that died without a
+		// word it would wait as long as the write did.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		if _, err := conn.ExecContext(rctx, "ROLLBACK"); err != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
@@ -353,8 +364,16 @@ func coalesce(hints []store.Hint) []store.Hint {
 }
 
 func (db *DB) mapErr(err error) error {
-	if db.d.IsDuplicate != nil && db.d.IsDuplicate(err) {
+	return mapErr(&db.d, err)
+}
+
+// mapErr maps the driver's errors to the store's sentinels.
+func mapErr(d *Dialect, err error) error {
+	switch {
+	case d.IsDuplicate != nil && d.IsDuplicate(err):
 		return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
+	case d.IsBusy != nil && d.IsBusy(err):
+		return fmt.Errorf("%w: %v", store.ErrBusy, err)
 	}
 	return err
 }
