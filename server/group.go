@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"time"
 
 	"casefile/model"
 )
@@ -11,6 +12,13 @@ import (
 // sequence lock, which every other write waits for, is never held for
 // much longer than one full push takes.
 const maxGroupOps = 2 * 500
+
+// groupTimeout bounds a group's transaction. A full group takes a second
+// or so; one still running after this long is on a connection that died
+// without a word, and would otherwise hold every push of this server
+// until TCP gave up. Its pushes are answered 500 and sent again, and the
+// ledger answers any op whose commit did reach the database.
+const groupTimeout = 30 * time.Second
 
 // pushGroup is group commit for pushes. A push that finds no transaction
 // under way leads: it takes every batch waiting (its own first) and

@@ -21,6 +21,7 @@ import (
 
 	"casefile/internal/jsonread"
 	"casefile/protocol"
+	"casefile/server/store"
 )
 
 // apiError is an error answer: a status, a stable code and a public
@@ -49,6 +50,21 @@ var errDeviceRevoked = &apiError{status: http.StatusUnauthorized, code: protocol
 // statusClientClosed is the status counted for a request whose client
 // hung up before its answer (nginx's 499; no answer reaches anyone).
 const statusClientClosed = 499
+
+// busyRetryAfter is the wait a client is asked for when the database was
+// too busy for its request (store.ErrBusy).
+const busyRetryAfter = 2 * time.Second
+
+// errStore answers a request whose transaction failed whole: store.ErrBusy
+// (nothing of it happened; it may be sent again as it was) is 503
+// unavailable with Retry-After, anything else errInternal.
+func errStore(cause error) *apiError {
+	if errors.Is(cause, store.ErrBusy) {
+		return &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
+			msg: "The server's database is busy; try again in a moment.", cause: cause, retryAfter: busyRetryAfter}
+	}
+	return errInternal(cause)
+}
 
 func errInternal(cause error) *apiError {
 	return &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal,
@@ -321,11 +337,18 @@ func jsonKind(t reflect.Type) string {
 	return "another type"
 }
 
+// healthTimeout bounds /healthz's read of the head: a database that does
+// not answer in this long is as good as unreachable to a load balancer,
+// which must hear so rather than wait for an answer that may never come.
+const healthTimeout = 5 * time.Second
+
 // handleHealth answers whether the server reaches its database. The head
 // (the firm-wide change sequence: how busy the firm is) is told only to a
 // caller with a valid token.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	head, err := s.Head(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	head, err := s.Head(ctx)
 	if err != nil {
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server cannot reach its database.", cause: err})

@@ -48,7 +48,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, errInternal(err))
+		s.writeError(w, r, errStore(err))
 		return
 	}
 	resp := protocol.PushResponse{Results: make([]protocol.OpResult, 0, len(req.Ops))}
@@ -220,6 +220,8 @@ func (s *Server) confirmHolders(ctx context.Context, tx store.Tx, group []*pushJ
 // it were not begun. Each attempt refuses one more batch, so this ends.
 // Under the savepoints of a second attempt, the same holds.
 func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
+	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	defer cancel()
 	apply := func(guarded bool) error {
 		return s.st.Write(ctx, func(tx store.Tx) error {
 			// The ledger entries, records, matters and memberships the

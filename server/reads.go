@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"casefile/server/store"
 )
@@ -20,6 +22,12 @@ const (
 	// batch never holds a snapshot (and with SQLite, the checkpointer)
 	// for long.
 	maxReadBatch = 256
+	// readBatchTimeout bounds one batch's transaction. Its jobs are small
+	// reads, done in milliseconds; a batch still reading after this long
+	// is on a connection that died without a word (a link gone silent),
+	// and without a bound it would hold its lane, and every request
+	// waiting for a read, until TCP gave up.
+	readBatchTimeout = 10 * time.Second
 )
 
 var errReadsClosed = errors.New("the server is closing")
@@ -52,6 +60,9 @@ type readJob struct {
 	fn   func(context.Context, store.Reader) error
 	err  error
 	done chan struct{}
+	// claimed is set by whichever comes first: the batch, as it takes
+	// the job, or its caller, giving up when its context ends before.
+	claimed atomic.Bool
 }
 
 // readLanes is how many batches to read at once from st.
@@ -69,7 +80,8 @@ func newReadGroup(st store.Store) *readGroup {
 }
 
 // read runs fn in the next batch and returns its error. A caller whose
-// context ends while it waits is not read; it gets the context's error.
+// context ends while it waits is not read; it gets the context's error
+// at once, even while a batch is being read.
 func (g *readGroup) read(ctx context.Context, fn func(context.Context, store.Reader) error) error {
 	return g.enqueue(ctx, fn, &g.pending)
 }
@@ -90,8 +102,18 @@ func (g *readGroup) enqueue(ctx context.Context, fn func(context.Context, store.
 	*queue = append(*queue, j)
 	g.mu.Unlock()
 	g.wake.Signal()
-	<-j.done
-	return j.err
+	select {
+	case <-j.done:
+		return j.err
+	case <-ctx.Done():
+		if j.claimed.CompareAndSwap(false, true) {
+			return ctx.Err() // the batch will not run fn
+		}
+		// fn is running and writes the caller's variables: wait for it
+		// (a batch is bounded by readBatchTimeout).
+		<-j.done
+		return j.err
+	}
 }
 
 // work reads batches until ctx ends; then it fails the jobs left and
@@ -134,11 +156,17 @@ func (g *readGroup) work(ctx context.Context) {
 // readBatch reads the jobs of batch in one transaction. A job's error is
 // its own; the others go on.
 func (g *readGroup) readBatch(ctx context.Context, batch []*readJob) {
+	ctx, cancel := context.WithTimeout(ctx, readBatchTimeout)
+	defer cancel()
 	err := g.st.Read(ctx, func(rd store.Reader) error {
 		rd = &batchMemo{Reader: rd, shared: g.memo, seen: map[memberKey]bool{}}
 		for _, j := range batch {
-			if j.err = j.ctx.Err(); j.err == nil {
-				j.err = runJob(ctx, j, rd)
+			if j.claimed.CompareAndSwap(false, true) {
+				if j.err = j.ctx.Err(); j.err == nil {
+					j.err = runJob(ctx, j, rd)
+				}
+			} else {
+				j.err = j.ctx.Err()
 			}
 		}
 		return nil

@@ -1,0 +1,154 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"casefile/internal/faultproxy"
+	"casefile/model"
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/server/storetest"
+)
+
+// notesTitled counts the notes titled title a client pulls from zero.
+func notesTitled(t *testing.T, c *servertest.Client, title string) int {
+	t.Helper()
+	pages, err := c.PullAll(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range pages {
+		for _, r := range p.Records {
+			if r.Collection == "note" && r.Fields["title"] == title {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestPushWhileTheHeadIsLocked: while a session holds the head's lock
+// (a person's transaction left open in psql), a push waits no longer
+// than the store's lock wait and is answered 503 unavailable with
+// Retry-After, which clients retry; it used to wait for as long as the
+// lock was held, each retry one more handler waiting. Sent again once
+// the lock is free, the push is applied once.
+func TestPushWhileTheHeadIsLocked(t *testing.T) {
+	ctx := context.Background()
+	base := storetest.PostgresURL(t)
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = base + "&lock_timeout=300ms" })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Locked")
+	holder, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "SELECT seq FROM head WHERE id = 1 FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Waited"})
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = alice.Push(pctx, op)
+	var se *servertest.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != protocol.CodeUnavailable || se.RetryAfter == "" {
+		t.Fatalf("push while the head is locked: %v, want 503 unavailable with Retry-After", err)
+	}
+	for _, leak := range []string{"SQLSTATE", "lock", "timeout", "head"} {
+		if strings.Contains(se.Message, leak) {
+			t.Errorf("the answer %q tells of the database (%q)", se.Message, leak)
+		}
+	}
+	if _, err := holder.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	first := alice.PushOne(t, op)
+	again := alice.PushOne(t, op)
+	if first.Result != model.ResultApplied || again.Result != model.ResultApplied || first.Record.Seq != again.Record.Seq {
+		t.Fatalf("the push sent again: %+v, then %+v", first, again)
+	}
+	if n := notesTitled(t, alice, "Waited"); n != 1 {
+		t.Fatalf("%d notes after the push sent twice, want 1", n)
+	}
+}
+
+// TestReplicaRecoversFromASilentLink: when every connection between a
+// replica and PostgreSQL goes silent (nothing arrives, nothing is
+// reported: a firewall's or NAT's flows forgotten, the database host
+// gone), /healthz answers within its bound instead of hanging, and the
+// replica serves pushes and pulls again on new connections without a
+// restart. Its reads and push groups used to wait on the dead
+// connections until TCP gave up, every request of the replica with them.
+func TestReplicaRecoversFromASilentLink(t *testing.T) {
+	ctx := context.Background()
+	base := storetest.PostgresURL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := faultproxy.NewLink(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	u.Host = link.Addr
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = u.String() })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Severed")
+	alice.CreateNote(t, m.ID, "Before")
+	if n := link.Sever(); n == 0 {
+		t.Fatal("no connection passed the link")
+	}
+	// Pooled connections are checked once idle for a second.
+	time.Sleep(1100 * time.Millisecond)
+	hc := &http.Client{Timeout: 20 * time.Second}
+	start := time.Now()
+	resp, err := hc.Get(srv.URL + protocol.PathHealth)
+	if err != nil {
+		t.Fatalf("/healthz after the link went silent: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	}
+	resp.Body.Close()
+	if took := time.Since(start); took > 12*time.Second {
+		t.Errorf("/healthz answered %d after %v", resp.StatusCode, took.Round(time.Millisecond))
+	}
+	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "After"})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		resp, err := alice.Push(pctx, op)
+		cancel()
+		if err == nil && len(resp.Results) == 1 && resp.Results[0].Result == model.ResultApplied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica still fails pushes %v after its link went silent: %v", time.Since(start).Round(time.Second), err)
+		}
+		var se *servertest.StatusError
+		var ne net.Error
+		if !errors.As(err, &se) && !errors.As(err, &ne) && err != nil {
+			t.Fatalf("push: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := notesTitled(t, alice, "After"); n != 1 {
+		t.Fatalf("%d notes pushed after the link went silent, want 1", n)
+	}
+	if n := notesTitled(t, alice, "Before"); n != 1 {
+		t.Fatalf("%d notes pushed before the link went silent, want 1", n)
+	}
+}
