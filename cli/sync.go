@@ -108,6 +108,11 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		line += filesLine(fsum)
 	}
 	fmt.Fprintln(env.Stdout, line)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		// Not --timeout's deadline (there may be none): an exchange
+		// with the server went silent for request_timeout.
+		return &ExitError{Code: exitUnreachable, Err: fmt.Errorf("the server did not answer within %s (request_timeout); your changes are kept and the next sync continues", cfg.RequestTimeout)}
+	}
 	if err != nil {
 		return syncError(err, *timeout)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"casefile/apiclient"
 	"casefile/config"
+	"casefile/internal/faultproxy"
 	"casefile/localdb"
 	"casefile/localdb/localdbtest"
 	"casefile/model"
@@ -474,5 +475,26 @@ func TestRefusedChangeOfARecordThatLeftIsCounted(t *testing.T) {
 	}
 	if out := h.ok("status"); !strings.Contains(out, "Failed:     1 change(s) refused by the server") {
 		t.Errorf("status:\n%s", out)
+	}
+}
+
+// TestSyncTimedOutRequestSaysSo: a sync without --timeout whose push
+// gets no answer within the request timeout says the server did not
+// answer in time, not that "the sync did not finish within 0s".
+func TestSyncTimedOutRequestSaysSo(t *testing.T) {
+	t.Parallel()
+	srv, alice, h := aliceLoggedIn(t)
+	fp, err := faultproxy.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	h.login(fp.URL, alice)
+	h.env = map[string]string{"CASEFILE_REQUEST_TIMEOUT": "5s"}
+	h.seed()
+	fp.SetStallAbove(1, 0) // every push is held, unanswered
+	r := h.run("sync")
+	if r.code != exitUnreachable || strings.Contains(r.stderr, "within 0s") || !strings.Contains(r.stderr, "did not answer within 5s") {
+		t.Fatalf("sync whose push went unanswered: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
