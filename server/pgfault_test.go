@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -150,5 +151,36 @@ func TestReplicaRecoversFromASilentLink(t *testing.T) {
 	}
 	if n := notesTitled(t, alice, "Before"); n != 1 {
 		t.Fatalf("%d notes pushed before the link went silent, want 1", n)
+	}
+}
+
+// TestStoreLogsInTheServersLog: the PostgreSQL store's own news (its
+// change listener losing its connection) goes to the server's log, in
+// its format and at its level; it went to slog's default logger, which a
+// server's log handler never saw.
+func TestStoreLogsInTheServersLog(t *testing.T) {
+	base := storetest.PostgresURL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := faultproxy.NewLink(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	u.Host = link.Addr
+	var logs servertest.SyncBuffer
+	servertest.Start(t, func(o *server.Options) {
+		o.DatabaseURL = u.String()
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	link.Cut()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), `msg="change listener lost its connection" component=pgstore`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's log after the listener's connection was cut:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

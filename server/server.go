@@ -202,7 +202,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if st == nil {
 		switch {
 		case opts.DatabaseURL != "":
-			st, err = pgstore.Open(ctx, opts.DatabaseURL)
+			st, err = pgstore.Open(ctx, opts.DatabaseURL, pgstore.WithLogger(opts.Logger))
 		case opts.DataDir != "":
 			st, err = sqlitestore.Open(ctx, filepath.Join(opts.DataDir, sqlitestore.FileName))
 		default:

@@ -146,14 +146,25 @@ type Store struct {
 	wg      sync.WaitGroup
 }
 
+// Option adjusts a store as it opens.
+type Option func(*Store)
+
+// WithLogger makes the store log (its change listener's losses and
+// reconnections) through l, with the key component=pgstore, instead of
+// slog's default logger: a server's log then holds them in its format
+// and at its level.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) { s.log = l.With("component", "pgstore") }
+}
+
 // Open connects to url (a postgres:// URL; search_path may be set in it),
 // migrates the schema and starts listening for other replicas' changes.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
 	}
-	return open(ctx, cfg, defaultTimings)
+	return open(ctx, cfg, defaultTimings, opts...)
 }
 
 // Exists reports whether the database at url (in its search_path) holds a
@@ -198,7 +209,7 @@ func Versions() ([]int64, error) {
 }
 
 // open is Open with the connections' configuration parsed.
-func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings) (*Store, error) {
+func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings, opts ...Option) (*Store, error) {
 	cfg = cfg.Copy()
 	if v, ok := cfg.RuntimeParams["lock_timeout"]; ok {
 		tm.lockWait = v
@@ -237,6 +248,9 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings) (*Store, error) 
 	}
 	channel := ChannelOf(schema)
 	s := &Store{cfg: cfg, channel: channel, tm: tm, log: slog.With("component", "pgstore")}
+	for _, o := range opts {
+		o(s)
+	}
 	d := sqlstore.Dialect{
 		Name:          "postgres",
 		LockHead:      true,
