@@ -135,7 +135,11 @@ func (w *world) sync(c *client) {
 		}
 	}
 	w.maybeAttach(c)
+	lose := w.loseCommitDraw()
 	sum, err := c.s.RunOnce(w.ctx)
+	if lose {
+		w.disarmDB()
+	}
 	if err == nil {
 		w.moveFiles(c, time.Now)
 	}

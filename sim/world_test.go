@@ -68,8 +68,13 @@ type world struct {
 	revokeOdds float64
 	healed     bool
 
-	srv     *server.Server
-	srvURL  string
+	srv    *server.Server
+	srvURL string
+	// db is the link between the server and PostgreSQL (PostgreSQL
+	// scenarios): a sync may lose its commit's answer there (dbfault_test.go).
+	db      *faultproxy.Link
+	drnd    *rand.Rand // those faults' own stream
+	dbLost  int        // commit answers the link has lost
 	srvDone chan struct{}
 	reader  store.Store // a second handle on the server's store, for the checks
 	fp      *faultproxy.Proxy
@@ -181,6 +186,12 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		pushAnswerBytes: pushAnswerBudget(seed),
 	}
 	t.Cleanup(w.close)
+	if cfg.pgURL != "" {
+		if w.db, err = newDBLink(cfg.pgURL); err != nil {
+			t.Fatal(err)
+		}
+		w.drnd = newDBFaultRand(seed)
+	}
 	w.startServer()
 	if w.fp, err = faultproxy.New(w.srvURL); err != nil {
 		t.Fatal(err)
@@ -247,6 +258,9 @@ func (w *world) serverOptions() server.Options {
 	}
 	if w.cfg.pgURL != "" {
 		o.DatabaseURL = w.cfg.pgURL
+		if w.db != nil {
+			o.DatabaseURL = viaLink(w.cfg.pgURL, w.db)
+		}
 	} else {
 		o.DataDir = filepath.Join(w.dir, "server")
 	}
@@ -426,6 +440,9 @@ func (w *world) close() {
 	}
 	if w.reader != nil {
 		w.reader.Close()
+	}
+	if w.db != nil {
+		w.db.Close()
 	}
 	os.RemoveAll(w.dir)
 }

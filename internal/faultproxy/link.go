@@ -1,6 +1,7 @@
 package faultproxy
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"sync"
@@ -12,6 +13,9 @@ import (
 // (they go silent: nothing arrives either way and neither end is told,
 // as when a firewall or a NAT forgets a flow or the other host loses
 // power). A severed connection stays dead; new connections pass.
+// Armed with LoseNextCommit, it cuts the connection that carries
+// PostgreSQL's answer to the next COMMIT instead of passing it on: the
+// transaction committed, and its client cannot know.
 type Link struct {
 	// Addr is where clients connect: 127.0.0.1:PORT.
 	Addr   string
@@ -22,7 +26,10 @@ type Link struct {
 	flows  map[*flow]struct{}
 	closed bool
 	done   chan struct{} // closed by Close
-	wg     sync.WaitGroup
+	// loseCommit is armed by LoseNextCommit; lost counts its cuts.
+	loseCommit bool
+	lost       int
+	wg         sync.WaitGroup
 }
 
 // flow is one proxied connection.
@@ -76,8 +83,8 @@ func (l *Link) serve(c net.Conn) {
 	l.flows[f] = struct{}{}
 	l.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { f.pipe(s, c); done <- struct{}{} }()
-	go func() { f.pipe(c, s); done <- struct{}{} }()
+	go func() { f.pipe(s, c, nil); done <- struct{}{} }()
+	go func() { f.pipe(c, s, l.commitAnswer); done <- struct{}{} }()
 	<-done
 	c.Close()
 	s.Close()
@@ -89,11 +96,15 @@ func (l *Link) serve(c net.Conn) {
 
 // pipe copies from src to dst until either fails, dropping every byte
 // once the flow is severed. A severed flow's end that closes is not
-// passed on either: the pipe then waits for the link to close.
-func (f *flow) pipe(dst, src net.Conn) {
+// passed on either: the pipe then waits for the link to close. A chunk
+// that stop reports is not passed on: the pipe ends there.
+func (f *flow) pipe(dst, src net.Conn, stop func([]byte) bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if n > 0 && stop != nil && stop(buf[:n]) {
+			return
+		}
 		select {
 		case <-f.dead:
 			if err != nil {
@@ -112,6 +123,42 @@ func (f *flow) pipe(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+// commitComplete is PostgreSQL's CommandComplete message for COMMIT: 'C',
+// its length (4 + 7) and the tag.
+var commitComplete = []byte("C\x00\x00\x00\x0bCOMMIT\x00")
+
+// commitAnswer reports whether chunk, from the server, answers a COMMIT
+// while LoseNextCommit is armed, disarming it. (An answer split between
+// two reads is missed; on loopback, a message this small never is.)
+func (l *Link) commitAnswer(chunk []byte) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.loseCommit || !bytes.Contains(chunk, commitComplete) {
+		return false
+	}
+	l.loseCommit = false
+	l.lost++
+	return true
+}
+
+// LoseNextCommit arms the link: the connection that carries the next
+// answer to a COMMIT is cut before the answer passes. Disarm undoes it if
+// no commit came.
+func (l *Link) LoseNextCommit() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loseCommit = true
+}
+
+// Disarm undoes LoseNextCommit and returns how many commit answers the
+// link has lost so far.
+func (l *Link) Disarm() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loseCommit = false
+	return l.lost
 }
 
 // Cut closes every connection through the link now; both ends see it.
