@@ -52,7 +52,7 @@ var errDeviceRevoked = &apiError{status: http.StatusUnauthorized, code: protocol
 const statusClientClosed = 499
 
 // busyRetryAfter is the wait a client is asked for when the database was
-// too busy for its request (store.ErrBusy).
+// too busy for its request (store.ErrBusy) or could not be reached.
 const busyRetryAfter = 2 * time.Second
 
 // errStore answers a request whose transaction failed whole: store.ErrBusy
@@ -66,7 +66,14 @@ func errStore(cause error) *apiError {
 	return errInternal(cause)
 }
 
+// errInternal answers a failure of the server's. One to reach its
+// database (store.ErrUnavailable: no connection, so nothing of the
+// request happened) is 503 unavailable with Retry-After instead.
 func errInternal(cause error) *apiError {
+	if errors.Is(cause, store.ErrUnavailable) {
+		return &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
+			msg: "The server cannot reach its database; try again in a moment.", cause: cause, retryAfter: busyRetryAfter}
+	}
 	return &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal,
 		msg: "The server could not complete the request; try again later.", cause: cause}
 }

@@ -184,3 +184,63 @@ func TestStoreLogsInTheServersLog(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestPushWhileTheDatabaseRefuses: while PostgreSQL takes no connections
+// (down, restarting, at max_connections) and the replica's own were cut,
+// /healthz and a push answer 503 unavailable (the push with Retry-After), with a
+// sentence without a word of the driver's; the push was answered 500
+// internal, though it surely never reached the database. Once the
+// database takes connections again the push is applied, once.
+func TestPushWhileTheDatabaseRefuses(t *testing.T) {
+	ctx := context.Background()
+	base := storetest.PostgresURL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := faultproxy.NewLink(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	u.Host = link.Addr
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = u.String() })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Refused")
+	link.Refuse(true)
+	link.Cut()
+	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Refused"})
+	for _, try := range []string{protocol.PathHealth, protocol.PathPush} {
+		var err error
+		if try == protocol.PathPush {
+			_, err = alice.Push(ctx, op)
+		} else {
+			err = alice.Call(ctx, http.MethodGet, try, nil, nil)
+		}
+		var se *servertest.StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != protocol.CodeUnavailable ||
+			(try == protocol.PathPush && se.RetryAfter == "") {
+			t.Fatalf("%s while the database refuses connections: %v, want 503 unavailable (a push's with Retry-After)", try, err)
+		}
+		for _, leak := range []string{"connect", "postgres", "127.0.0.1", "EOF"} {
+			if strings.Contains(se.Message, leak) {
+				t.Errorf("%s: the answer %q tells of the driver (%q)", try, se.Message, leak)
+			}
+		}
+	}
+	link.Refuse(false)
+	var res protocol.PushResponse
+	deadline := time.Now().Add(20 * time.Second)
+	for res, err = alice.Push(ctx, op); err != nil; res, err = alice.Push(ctx, op) {
+		if time.Now().After(deadline) {
+			t.Fatalf("push once the database takes connections again: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(res.Results) != 1 || res.Results[0].Result != model.ResultApplied {
+		t.Fatalf("push once the database takes connections again: %+v", res)
+	}
+	if n := notesTitled(t, alice, "Refused"); n != 1 {
+		t.Fatalf("%d notes after the push was refused and sent again, want 1", n)
+	}
+}

@@ -29,6 +29,7 @@ type Link struct {
 	// loseCommit is armed by LoseNextCommit; lost counts its cuts.
 	loseCommit bool
 	lost       int
+	refuse     bool // close new connections at once
 	wg         sync.WaitGroup
 }
 
@@ -74,7 +75,7 @@ func (l *Link) serve(c net.Conn) {
 	}
 	f := &flow{client: c, server: s, dead: make(chan struct{}), linkDone: l.done}
 	l.mu.Lock()
-	if l.closed {
+	if l.closed || l.refuse {
 		l.mu.Unlock()
 		c.Close()
 		s.Close()
@@ -159,6 +160,15 @@ func (l *Link) Disarm() int {
 	defer l.mu.Unlock()
 	l.loseCommit = false
 	return l.lost
+}
+
+// Refuse makes the link close every new connection at once (on) or pass
+// them again (off), as a database that takes no connections: down,
+// restarting, or at max_connections.
+func (l *Link) Refuse(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refuse = on
 }
 
 // Cut closes every connection through the link now; both ends see it.

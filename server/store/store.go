@@ -30,6 +30,9 @@ var (
 	// replica or a person's open transaction). It rolled back whole, so
 	// nothing of it happened and it may simply be tried again.
 	ErrBusy = errors.New("the database is busy")
+	// ErrUnavailable says the database could not be reached: no
+	// connection could be made, so nothing was sent to it.
+	ErrUnavailable = errors.New("the database cannot be reached")
 )
 
 // Store is a server database.

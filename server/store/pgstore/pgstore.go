@@ -257,6 +257,7 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings, opts ...Option) 
 		ReadTx:        &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		IsDuplicate:   isDuplicate,
 		IsBusy:        isBusy,
+		IsUnreachable: isUnreachable,
 		NotifyChannel: channel,
 		Unnest:        true,
 		Commit:        commitWith,
@@ -468,6 +469,12 @@ func eachRow(br pgx.BatchResults, row func(scan func(dest ...any) error) error) 
 func isDuplicate(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// isUnreachable reports a connection that could not be made.
+func isUnreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
 }
 
 // isBusy reports a lock wait past lock_timeout (55P03) or a statement

@@ -39,6 +39,9 @@ type Dialect struct {
 	// IsBusy reports a lock wait or statement that timed out (mapped to
 	// store.ErrBusy); nil when the engine has no such timeouts.
 	IsBusy func(error) bool
+	// IsUnreachable reports a failure to connect (mapped to
+	// store.ErrUnavailable); nil when the engine is in-process.
+	IsUnreachable func(error) bool
 	// NotifyChannel, when set, is the PostgreSQL channel a write
 	// transaction's hints are published on inside it (pg_notify, as
 	// JSON, in the statement that sends its rows), delivered to every
@@ -223,7 +226,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 	start := time.Now()
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("begin write: %w", err)
+		return fmt.Errorf("begin write: %w", db.mapErr(err))
 	}
 	defer conn.Close()
 	t := &txn{q: direct{conn}, d: &db.d}
@@ -374,6 +377,8 @@ func mapErr(d *Dialect, err error) error {
 		return fmt.Errorf("%w: %v", store.ErrDuplicate, err)
 	case d.IsBusy != nil && d.IsBusy(err):
 		return fmt.Errorf("%w: %v", store.ErrBusy, err)
+	case d.IsUnreachable != nil && d.IsUnreachable(err):
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
 }
