@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +244,91 @@ func TestPushWhileTheDatabaseRefuses(t *testing.T) {
 	}
 	if n := notesTitled(t, alice, "Refused"); n != 1 {
 		t.Fatalf("%d notes after the push was refused and sent again, want 1", n)
+	}
+}
+
+// TestPushAndPullRightAfterConnectionsReset: when every connection
+// between a replica and PostgreSQL is closed under it (the database
+// restarted, the network reset them) while the database takes new ones,
+// the pushes and pulls that come next succeed, the push applied once.
+// The pool checks a connection only once it has been idle for a second,
+// so those used just before came out of it dead, and each such request
+// was answered 500 internal though nothing of it reached the database.
+func TestPushAndPullRightAfterConnectionsReset(t *testing.T) {
+	ctx := context.Background()
+	base := storetest.PostgresURL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := faultproxy.NewLink(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	u.Host = link.Addr
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = u.String() })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	m := alice.CreateMatter(t, "Reset")
+	// Warm the pool: requests at once, each on a connection of its own.
+	for round := range 2 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 4 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, err := bob.Pull(ctx, 0, 0)
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				_, err := alice.Push(ctx, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": fmt.Sprintf("Warm %d.%d", round, i)}))
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("warming the pool: %v", err)
+			}
+		}
+	}
+	if n := link.Cut(); n < 3 {
+		t.Fatalf("%d connections passed the link, want the pool's and the listener's", n)
+	}
+	// At once, within the second in which the pool does not check them.
+	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "After the reset"})
+	var (
+		wg   sync.WaitGroup
+		push protocol.PushResponse
+		perr error
+		pull protocol.PullResponse
+		lerr error
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); push, perr = alice.Push(ctx, op) }()
+	go func() { defer wg.Done(); pull, lerr = alice.Pull(ctx, 0, 0) }()
+	wg.Wait()
+	if perr != nil {
+		t.Errorf("push right after the database's connections were reset: %v", perr)
+	} else if len(push.Results) != 1 || push.Results[0].Result != model.ResultApplied {
+		t.Errorf("push right after the database's connections were reset: %+v", push)
+	}
+	if lerr != nil {
+		t.Errorf("pull right after the database's connections were reset: %v", lerr)
+	} else if len(pull.Records) == 0 {
+		t.Errorf("pull right after the database's connections were reset: no records")
+	}
+	if t.Failed() {
+		return
+	}
+	if n := notesTitled(t, alice, "After the reset"); n != 1 {
+		t.Fatalf("%d notes after one push right after the reset, want 1", n)
+	}
+	if again := alice.PushOne(t, op); again.Result != model.ResultApplied || again.Record.Seq != push.Results[0].Record.Seq {
+		t.Fatalf("the push sent again: %+v, first %+v", again, push.Results[0])
 	}
 }

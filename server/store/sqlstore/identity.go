@@ -206,11 +206,22 @@ func (t *txn) AccessGen(ctx context.Context) (int64, error) {
 	// snapshot, if one follows, is then at least as new as the
 	// generation, so what is read in it and remembered under this
 	// generation is never older than the generation says.
+	const query = `SELECT n FROM access_gen WHERE id = 1`
 	q := t.q
 	if l, ok := q.(*lazySnapshot); ok && !l.begun() {
 		q = direct{l.db}
+		err := q.QueryRow(ctx, query).Scan(&n)
+		// A statement read alone changes nothing: on a pooled
+		// connection found dead, it is read again, once, on another.
+		if err != nil && t.d.connLost(ctx, err) {
+			err = q.QueryRow(ctx, query).Scan(&n)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
+		}
+		return n, nil
 	}
-	if err := q.QueryRow(ctx, `SELECT n FROM access_gen WHERE id = 1`).Scan(&n); err != nil {
+	if err := q.QueryRow(ctx, query).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read access generation: %w", t.mapErr(err))
 	}
 	return n, nil

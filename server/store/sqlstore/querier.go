@@ -36,6 +36,7 @@ type lazySnapshot struct {
 	ctx  context.Context // the read's, which the transaction lives for
 	db   *sql.DB
 	opts *sql.TxOptions
+	d    *Dialect
 	tx   *sql.Tx
 	err  error
 }
@@ -43,6 +44,13 @@ type lazySnapshot struct {
 func (l *lazySnapshot) begin() (*sql.Tx, error) {
 	if l.tx == nil && l.err == nil {
 		l.tx, l.err = l.db.BeginTx(l.ctx, l.opts)
+		// A pooled connection found dead at BEGIN (the database
+		// restarted, the network reset it) has read nothing of the
+		// snapshot; the pool has dropped it, so the snapshot begins
+		// again, once, on another rather than fail the read.
+		if l.err != nil && l.d.connLost(l.ctx, l.err) {
+			l.tx, l.err = l.db.BeginTx(l.ctx, l.opts)
+		}
 	}
 	return l.tx, l.err
 }

@@ -42,6 +42,14 @@ type Dialect struct {
 	// IsUnreachable reports a failure to connect (mapped to
 	// store.ErrUnavailable); nil when the engine is in-process.
 	IsUnreachable func(error) bool
+	// ConnLost reports an error by which a pooled connection proved
+	// dead (closed under it by a database that restarted or a network
+	// that reset it) rather than an answer of the database's; nil when
+	// the engine is in-process. A transaction that meets one as it
+	// begins, before the store has handed its caller anything of the
+	// database's, begins again, once, on another connection (see
+	// Read and writeOnConn).
+	ConnLost func(error) bool
 	// NotifyChannel, when set, is the PostgreSQL channel a write
 	// transaction's hints are published on inside it (pg_notify, as
 	// JSON, in the statement that sends its rows), delivered to every
@@ -148,7 +156,7 @@ func (db *DB) Close() error {
 // Read runs fn in a read-only snapshot, begun at fn's first statement
 // (see lazySnapshot and txn.AccessGen).
 func (db *DB) Read(ctx context.Context, fn func(store.Reader) error) error {
-	l := &lazySnapshot{ctx: ctx, db: db.r, opts: db.d.ReadTx}
+	l := &lazySnapshot{ctx: ctx, db: db.r, opts: db.d.ReadTx, d: &db.d}
 	defer l.end()
 	return fn(&txn{q: l, d: &db.d})
 }
@@ -228,7 +236,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin write: %w", db.mapErr(err))
 	}
-	defer conn.Close()
+	defer func() { conn.Close() }() // the one the transaction ended on
 	t := &txn{q: direct{conn}, d: &db.d}
 	lock := db.d.LockHead
 	if lock && db.d.Begin != nil {
@@ -241,14 +249,36 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		lock = false
 		t.q = beginFirst{t: t, q: t.q}
 		t.begin = func(ctx context.Context, query string, args []any, row func(scanner) error) error {
-			t.q = direct{conn}
 			h := &headCache{}
 			lead := Lead{Lock: lockQuery, LockDest: []any{&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough, &t.lockGen},
 				Query: query, Args: args}
+			handed := false // a row of the first query went to fn
 			if row != nil {
-				lead.Row = func(scan func(dest ...any) error) error { return row(scanFunc(scan)) }
+				lead.Row = func(scan func(dest ...any) error) error {
+					handed = true
+					return row(scanFunc(scan))
+				}
 			}
-			if err := db.d.Begin(ctx, conn, lead); err != nil {
+			err := db.d.Begin(ctx, conn, lead)
+			if err != nil && !handed && db.d.connLost(ctx, err) {
+				// A pooled connection found dead (the database
+				// restarted, the network reset it). Nothing of the
+				// transaction can have committed: the pipeline holds no
+				// COMMIT, and a session that ends rolls back its
+				// transaction. fn has been handed nothing, so the
+				// transaction begins again, once, on another
+				// connection, as if the first had never been taken.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				conn.Close()
+				fresh, cerr := db.w.Conn(ctx)
+				if cerr != nil {
+					return fmt.Errorf("begin write: %w (after: %w)", db.mapErr(cerr), err)
+				}
+				conn = fresh
+				err = db.d.Begin(ctx, conn, lead)
+			}
+			t.q = direct{conn}
+			if err != nil {
 				return fmt.Errorf("begin write: %w", t.mapErr(err))
 			}
 			t.began = time.Now()
@@ -364,6 +394,13 @@ func coalesce(hints []store.Hint) []store.Hint {
 	}
 	slices.SortStableFunc(out, func(a, b store.Hint) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out
+}
+
+// connLost says whether err, met by a transaction as it began while
+// ctx still stands, is a dead connection another may get past: a
+// transaction whose context has ended must not begin again.
+func (d *Dialect) connLost(ctx context.Context, err error) bool {
+	return d.ConnLost != nil && ctx.Err() == nil && d.ConnLost(err)
 }
 
 func (db *DB) mapErr(err error) error {

@@ -1,0 +1,285 @@
+package pgstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"casefile/model"
+	"casefile/server/store"
+	"casefile/server/storetest"
+)
+
+// warmPool runs reads at once, twice, and a write, so that the store's
+// pool holds several connections, each used within the last second and
+// each taken from the pool once already (pgx's adapter checks a
+// connection the first time it is taken again, however briefly idle).
+func warmPool(t *testing.T, st *Store) {
+	t.Helper()
+	ctx := context.Background()
+	for range 2 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- st.Read(ctx, func(rd store.Reader) error {
+					_, err := rd.Head(ctx)
+					time.Sleep(50 * time.Millisecond) // hold the connection while the others take theirs
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("warming the pool: %v", err)
+			}
+		}
+	}
+	if _, err := takeSeq(ctx, st); err != nil {
+		t.Fatalf("warming the pool: %v", err)
+	}
+}
+
+// appPrefix begins the application_name of a test's store, whose
+// sessions the test ends.
+const appPrefix = "casefile-retry-"
+
+// TestTransactionsBeginAgainOnDeadConnections: right after every
+// connection of a store's pool died (closed by the network, or ended by
+// PostgreSQL as when it shuts down for a restart) while the database
+// takes new ones, a write, a read and a read of the access generation
+// alone succeed, and the write's function runs and commits once. The
+// pool checks a connection only once it has been idle for a second, so
+// those used just before came out of it dead and each transaction failed
+// on its BEGIN, having sent nothing the database could act on.
+func TestTransactionsBeginAgainOnDeadConnections(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	for _, kill := range []struct {
+		name string
+		kill func(t *testing.T, st *Store, cut func() int)
+	}{
+		{"cut by the network", func(t *testing.T, _ *Store, cut func() int) {
+			if n := cut(); n < 3 {
+				t.Fatalf("%d connections passed the link, want the pool's and the listener's", n)
+			}
+		}},
+		{"ended by PostgreSQL", func(t *testing.T, st *Store, _ func() int) {
+			admin, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer admin.Close(ctx)
+			// The store's sessions only (its own application_name), as
+			// a fast shutdown ends them: each is sent FATAL 57P01 and
+			// closed.
+			name := st.cfg.RuntimeParams["application_name"]
+			if !strings.HasPrefix(name, appPrefix) {
+				t.Fatalf("the store's sessions are named %q, not with %q", name, appPrefix)
+			}
+			rows, err := admin.Query(ctx, `SELECT pid, application_name FROM pg_stat_activity WHERE application_name = $1`, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pids []int32
+			for rows.Next() {
+				var pid int32
+				var app string
+				if err := rows.Scan(&pid, &app); err != nil {
+					t.Fatal(err)
+				}
+				if app == name {
+					pids = append(pids, pid)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			n := len(pids)
+			t.Logf("ending %d sessions named %q: %v", n, name, pids)
+			for _, pid := range pids {
+				var ended bool
+				if err := admin.QueryRow(ctx, `SELECT pg_terminate_backend($1, 5000)`, pid).Scan(&ended); err != nil || !ended {
+					t.Fatalf("end session %d: %v", pid, err)
+				}
+			}
+			if n < 3 {
+				t.Fatalf("%d sessions ended, want the pool's and the listener's", n)
+			}
+		}},
+	} {
+		t.Run(kill.name, func(t *testing.T) {
+			cfg, link := throughLink(t, url)
+			cfg.RuntimeParams["application_name"] = appPrefix + model.NewID()
+			st, err := open(ctx, cfg, defaultTimings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			warmPool(t, st)
+			before, err := takeSeq(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kill.kill(t, st, link.Cut)
+			var (
+				wg         sync.WaitGroup
+				runs       atomic.Int32
+				seq        int64
+				werr, rerr error
+				gerr       error
+				head, gen  int64
+			)
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				werr = st.Write(ctx, func(tx store.Tx) error {
+					runs.Add(1)
+					// A preload first: it goes with BEGIN.
+					if err := tx.Preload(ctx, store.Ahead{RecordIDs: []string{model.NewID()}}); err != nil {
+						return err
+					}
+					var err error
+					seq, err = tx.NextSeq(ctx)
+					return err
+				})
+			}()
+			go func() {
+				defer wg.Done()
+				rerr = st.Read(ctx, func(rd store.Reader) error {
+					h, err := rd.Head(ctx)
+					head = h.Seq
+					return err
+				})
+			}()
+			go func() {
+				defer wg.Done()
+				gerr = st.Read(ctx, func(rd store.Reader) error {
+					var err error
+					gen, err = rd.AccessGen(ctx)
+					return err
+				})
+			}()
+			wg.Wait()
+			if werr != nil {
+				t.Errorf("write right after the pool's connections died: %v", werr)
+			} else if seq != before+1 || runs.Load() != 1 {
+				t.Errorf("the write took seq %d, want %d, its function run %d times, want 1", seq, before+1, runs.Load())
+			}
+			if rerr != nil {
+				t.Errorf("read right after the pool's connections died: %v", rerr)
+			} else if head < before {
+				t.Errorf("the read saw head %d, before the last write's %d", head, before)
+			}
+			if gerr != nil {
+				t.Errorf("read of the access generation right after the pool's connections died: %v (generation %d)", gerr, gen)
+			}
+			after, err := takeSeq(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after != before+2 {
+				t.Errorf("the next write took seq %d, want %d: a write was applied twice or not at all", after, before+2)
+			}
+		})
+	}
+}
+
+// TestLostCommitIsNotRetried: a write whose connection dies after its
+// COMMIT was sent (here, the answer to it is lost; the transaction
+// committed) fails, and is not run again: only its caller can know
+// whether to resend it, and the server's ledger answers a resent push.
+// Running it again on another connection would apply it twice.
+func TestLostCommitIsNotRetried(t *testing.T) {
+	ctx := context.Background()
+	cfg, link := throughLink(t, storetest.PostgresURL(t))
+	st, err := open(ctx, cfg, defaultTimings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	warmPool(t, st)
+	before, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link.LoseNextCommit()
+	var runs int
+	err = st.Write(ctx, func(tx store.Tx) error {
+		runs++
+		seq, err := tx.NextSeq(ctx)
+		tx.Notify(store.Hint{Seq: seq})
+		return err
+	})
+	if lost := link.Disarm(); lost != 1 {
+		t.Fatalf("the link lost %d commit answers, want 1", lost)
+	}
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a write whose commit answer was lost: %v, want the lost connection's error", err)
+	}
+	if runs != 1 {
+		t.Errorf("a write whose commit answer was lost ran its function %d times, want once", runs)
+	}
+	after, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before+2 {
+		t.Errorf("the write after took seq %d, want %d: the one whose commit answer was lost committed %d times, want once",
+			after, before+2, after-before-1)
+	}
+}
+
+// TestIsConnLost: the errors of a connection found dead begin a
+// transaction again; the database's answers, timeouts, an ended context
+// and a connection that could not be made do not.
+func TestIsConnLost(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"end of stream", fmt.Errorf("begin write: %w", io.ErrUnexpectedEOF), true},
+		{"EOF", io.EOF, true},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
+		{"broken pipe", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, true},
+		{"bad connection", driver.ErrBadConn, true},
+		{"shut down", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, true},
+		{"idle session ended", &pgconn.PgError{Severity: "FATAL", Code: "57P05"}, true},
+		{"an error of a statement", &pgconn.PgError{Severity: "ERROR", Code: "23505"}, false},
+		{"lock wait", &pgconn.PgError{Severity: "ERROR", Code: "55P03"}, false},
+		{"deadline", context.DeadlineExceeded, false},
+		{"canceled", fmt.Errorf("read: %w", context.Canceled), false},
+		{"other", errors.New("the transaction ended with \"ROLLBACK\", not COMMIT"), false},
+	} {
+		if got := isConnLost(c.err); got != c.want {
+			t.Errorf("%s (%v): %v, want %v", c.name, c.err, got, c.want)
+		}
+	}
+	// A connection that could not be made, even for a FATAL answer.
+	_, err := pgconn.Connect(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		t.Fatalf("connect to a closed port: %v, want a ConnectError", err)
+	}
+	if isConnLost(err) {
+		t.Errorf("a connection that could not be made (%v) counts as one found dead", err)
+	}
+}
