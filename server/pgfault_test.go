@@ -99,18 +99,8 @@ func TestPushWhileTheHeadIsLocked(t *testing.T) {
 // connections until TCP gave up, every request of the replica with them.
 func TestReplicaRecoversFromASilentLink(t *testing.T) {
 	ctx := context.Background()
-	base := storetest.PostgresURL(t)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := faultproxy.NewLink(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer link.Close()
-	u.Host = link.Addr
-	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = u.String() })
+	dbURL, link := behindLink(t)
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = dbURL })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	m := alice.CreateMatter(t, "Severed")
 	alice.CreateNote(t, m.ID, "Before")
@@ -161,20 +151,10 @@ func TestReplicaRecoversFromASilentLink(t *testing.T) {
 // its format and at its level; it went to slog's default logger, which a
 // server's log handler never saw.
 func TestStoreLogsInTheServersLog(t *testing.T) {
-	base := storetest.PostgresURL(t)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := faultproxy.NewLink(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer link.Close()
-	u.Host = link.Addr
+	dbURL, link := behindLink(t)
 	var logs servertest.SyncBuffer
 	servertest.Start(t, func(o *server.Options) {
-		o.DatabaseURL = u.String()
+		o.DatabaseURL = dbURL
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	link.Cut()
@@ -195,18 +175,8 @@ func TestStoreLogsInTheServersLog(t *testing.T) {
 // database takes connections again the push is applied, once.
 func TestPushWhileTheDatabaseRefuses(t *testing.T) {
 	ctx := context.Background()
-	base := storetest.PostgresURL(t)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := faultproxy.NewLink(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer link.Close()
-	u.Host = link.Addr
-	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = u.String() })
+	dbURL, link := behindLink(t)
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = dbURL })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	m := alice.CreateMatter(t, "Refused")
 	link.Refuse(true)
@@ -232,6 +202,7 @@ func TestPushWhileTheDatabaseRefuses(t *testing.T) {
 	}
 	link.Refuse(false)
 	var res protocol.PushResponse
+	var err error
 	deadline := time.Now().Add(20 * time.Second)
 	for res, err = alice.Push(ctx, op); err != nil; res, err = alice.Push(ctx, op) {
 		if time.Now().After(deadline) {
@@ -256,18 +227,8 @@ func TestPushWhileTheDatabaseRefuses(t *testing.T) {
 // was answered 500 internal though nothing of it reached the database.
 func TestPushAndPullRightAfterConnectionsReset(t *testing.T) {
 	ctx := context.Background()
-	base := storetest.PostgresURL(t)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := faultproxy.NewLink(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer link.Close()
-	u.Host = link.Addr
-	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = u.String() })
+	dbURL, link := behindLink(t)
+	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = dbURL })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	bob := srv.NewUser(t, "bob", server.RoleMember)
 	m := alice.CreateMatter(t, "Reset")
@@ -331,4 +292,22 @@ func TestPushAndPullRightAfterConnectionsReset(t *testing.T) {
 	if again := alice.PushOne(t, op); again.Result != model.ResultApplied || again.Record.Seq != push.Results[0].Record.Seq {
 		t.Fatalf("the push sent again: %+v, first %+v", again, push.Results[0])
 	}
+}
+
+// behindLink returns the test database's URL with its connections passing
+// a fault link, and the link, closed when the test ends (after the servers
+// it started stop).
+func behindLink(t *testing.T) (string, *faultproxy.Link) {
+	t.Helper()
+	u, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := faultproxy.NewLink(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { link.Close() })
+	u.Host = link.Addr
+	return u.String(), link
 }
