@@ -323,9 +323,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		// A success clears the name's count and the address's: the
 		// real user, once in, does not carry an attacker's failures.
+		// Locks the audit log was not yet told of are written now, or
+		// they would go with the counts.
 		if !clean(counts.name) || !clean(counts.addr) {
-			if err := tx.DeleteLoginFailures(r.Context(), userKey(u.Name), addr); err != nil {
+			gone, err := tx.DeleteLoginFailures(r.Context(), userKey(u.Name), addr)
+			if err != nil {
 				return err
+			}
+			for _, f := range gone {
+				if err := s.auditLocksOf(r.Context(), tx, f, now); err != nil {
+					return err
+				}
 			}
 		}
 		return s.audit(r.Context(), tx, &store.AuditEntry{At: now, Actor: u.Name, Device: req.Device, Action: "login", Target: u.Name})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,16 @@ const (
 	// loginForgetAfter: a count with no failure for this long starts
 	// again from nothing (lockouts in a row included).
 	loginForgetAfter = time.Hour
+	// LoginAuditEvery is the least time between two login_locked audit
+	// rows of one key: guesses at one name spread over many addresses
+	// lock it every LoginMaxFailures failures, and a row for each would
+	// grow the audit log without bound (1,000 guesses a second, 200 rows).
+	// The locks in between are counted, and the next row says how many
+	// failures it stands for and since when.
+	LoginAuditEvery = time.Hour
+	// loginAuditBatch is how many keys' unaudited locks one transaction
+	// of the compaction audits.
+	loginAuditBatch = 500
 	// freeMemoryEvery is the least time between two returns of the
 	// password checks' memory to the operating system.
 	freeMemoryEvery = 5 * time.Second
@@ -208,7 +219,9 @@ func fresh(f store.LoginFailures, now time.Time) store.LoginFailures {
 		if now.Before(f.LockedUntil) {
 			return f
 		}
-		return store.LoginFailures{Key: f.Key}
+		// The failures are forgotten, but not what the audit log has
+		// yet to be told of them.
+		return store.LoginFailures{Key: f.Key, AuditedAt: f.AuditedAt, Unaudited: f.Unaudited, UnauditedSince: f.UnauditedSince}
 	}
 	if now.Sub(f.WindowStart) > LoginFailureWindow {
 		f.Failures, f.WindowStart = 0, now
@@ -267,8 +280,11 @@ func (s *Server) readLoginCounts(ctx context.Context, name, addr string) (loginC
 }
 
 // countFailure adds a failed login to the name's and the address's counts,
-// locking each that reaches LoginMaxFailures in its window; each lock is
-// written to the audit log.
+// locking each that reaches LoginMaxFailures in its window. Locks are
+// written to the audit log at most once per LoginAuditEvery per key: the
+// first at once, the others counted in the key's row and carried by the
+// next audit row, written at the first failure after the interval (or by
+// the compaction, auditUnauditedLocks).
 func (s *Server) countFailure(ctx context.Context, name, addr, device string) error {
 	now := s.now()
 	return s.st.Write(ctx, func(tx store.Tx) error {
@@ -283,17 +299,26 @@ func (s *Server) countFailure(ctx context.Context, name, addr, device string) er
 			}
 			f.Failures++
 			f.LastFailure = now
+			var lock time.Duration
 			if f.Failures >= LoginMaxFailures {
-				lock := min(LoginLockBase<<min(f.Lockouts, 16), LoginLockMax)
+				lock = min(LoginLockBase<<min(f.Lockouts, 16), LoginLockMax)
 				f.LockedUntil = now.Add(lock)
 				f.Lockouts++
+				if f.Unaudited == 0 {
+					f.UnauditedSince = f.WindowStart
+				}
+				f.Unaudited += f.Failures
 				f.Failures, f.WindowStart = 0, now
 				s.metrics.loginLockouts.Inc()
 				s.log.Warn("login locked", "key", key, "for", lock)
-				if err := s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: name, Device: device, Action: "login_locked",
-					Target: key, After: fmt.Sprintf("locked for %s after %d failures", lock, LoginMaxFailures)}); err != nil {
+			}
+			if f.Unaudited > 0 && !now.Before(f.AuditedAt.Add(LoginAuditEvery)) {
+				e := &store.AuditEntry{At: now, Actor: name, Device: device, Action: "login_locked", Target: key,
+					After: lockAuditText(lock, f)}
+				if err := s.audit(ctx, tx, e); err != nil {
 					return err
 				}
+				f.AuditedAt, f.Unaudited, f.UnauditedSince = now, 0, time.Time{}
 			}
 			if err := tx.PutLoginFailures(ctx, f); err != nil {
 				return err
@@ -301,6 +326,35 @@ func (s *Server) countFailure(ctx context.Context, name, addr, device string) er
 		}
 		return nil
 	})
+}
+
+// lockAuditText is the After text of a login_locked audit row: the lock
+// the failure being counted set, if any (lock 0: the row carries earlier
+// locks only, and says when the key's last failure was), the failures of
+// the locks of f no row has carried yet, and when the first of them came.
+func lockAuditText(lock time.Duration, f store.LoginFailures) string {
+	locks := "1 lock"
+	if n := f.Unaudited / LoginMaxFailures; n != 1 {
+		locks = fmt.Sprintf("%d locks", n)
+	}
+	since := f.UnauditedSince.UTC().Format(time.RFC3339)
+	if lock > 0 {
+		return fmt.Sprintf("locked for %s after %d failures since %s (%s)", lock, f.Unaudited, since, locks)
+	}
+	return fmt.Sprintf("%d failures from %s to %s (%s)", f.Unaudited, since, f.LastFailure.UTC().Format(time.RFC3339), locks)
+}
+
+// auditLocksOf writes the audit row of locks of f that none carries yet,
+// when the row that would have carried them is not coming: f is being
+// deleted, or its interval has ended with no failure since. The row's
+// actor is the key's user name or address.
+func (s *Server) auditLocksOf(ctx context.Context, tx store.Tx, f store.LoginFailures, now time.Time) error {
+	if f.Unaudited == 0 {
+		return nil
+	}
+	actor := strings.TrimPrefix(strings.TrimPrefix(f.Key, "user:"), "addr:")
+	return s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: actor, Action: "login_locked", Target: f.Key,
+		After: lockAuditText(0, f)})
 }
 
 // refuseLogin answers a refused login and counts it.
@@ -319,9 +373,13 @@ func errLoginLocked(wait time.Duration) *apiError {
 var errLoginBusy = &apiError{status: http.StatusTooManyRequests, code: protocol.CodeRateLimited,
 	msg: "The server is busy checking other sign-ins; try again in a moment.", retryAfter: loginBusyRetry}
 
-// PruneLoginFailures forgets failure counts with no failure and no lock
-// for loginForgetAfter; compaction calls it.
+// PruneLoginFailures audits the locks whose audit interval has ended
+// with no failure to write their row, then forgets failure counts with no
+// failure and no lock for loginForgetAfter; compaction calls it.
 func (s *Server) PruneLoginFailures(ctx context.Context, now time.Time) (int64, error) {
+	if err := s.auditUnauditedLocks(ctx, now); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := s.st.Write(ctx, func(tx store.Tx) (err error) {
 		n, err = tx.PruneLoginFailures(ctx, now.Add(-loginForgetAfter))
@@ -331,4 +389,37 @@ func (s *Server) PruneLoginFailures(ctx context.Context, now time.Time) (int64, 
 		return 0, fmt.Errorf("prune login failures: %w", err)
 	}
 	return n, nil
+}
+
+// auditUnauditedLocks writes an audit row for each key whose locks wait
+// for one and whose last row is LoginAuditEvery old, loginAuditBatch
+// keys a transaction. A key audited here is not returned again: its row
+// now says it was audited at now.
+func (s *Server) auditUnauditedLocks(ctx context.Context, now time.Time) error {
+	for {
+		var done int
+		err := s.st.Write(ctx, func(tx store.Tx) error {
+			fs, err := tx.UnauditedLoginFailures(ctx, now.Add(-LoginAuditEvery), loginAuditBatch)
+			if err != nil {
+				return err
+			}
+			for _, f := range fs {
+				if err := s.auditLocksOf(ctx, tx, f, now); err != nil {
+					return err
+				}
+				f.AuditedAt, f.Unaudited, f.UnauditedSince = now, 0, time.Time{}
+				if err := tx.PutLoginFailures(ctx, f); err != nil {
+					return err
+				}
+			}
+			done = len(fs)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("audit login locks: %w", err)
+		}
+		if done < loginAuditBatch {
+			return nil
+		}
+	}
 }

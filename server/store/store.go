@@ -230,10 +230,17 @@ type Tx interface {
 	// PutLoginFailures stores a key's failed-login count, replacing the
 	// one it had.
 	PutLoginFailures(ctx context.Context, f LoginFailures) error
-	// DeleteLoginFailures forgets the failed-login counts of keys.
-	DeleteLoginFailures(ctx context.Context, keys ...string) error
+	// DeleteLoginFailures forgets the failed-login counts of keys and
+	// returns the counts it deleted, so that the caller can audit the
+	// failures they held that no audit row carries yet.
+	DeleteLoginFailures(ctx context.Context, keys ...string) ([]LoginFailures, error)
+	// UnauditedLoginFailures returns, by key, at most limit counts that
+	// hold failures no audit row carries yet (Unaudited > 0) and whose
+	// last audit row was written before auditedBefore (or never).
+	UnauditedLoginFailures(ctx context.Context, auditedBefore time.Time, limit int) ([]LoginFailures, error)
 	// PruneLoginFailures forgets counts whose last failure came before
-	// before and whose lock (if any) has ended by then; it returns how many.
+	// before, whose lock (if any) has ended by then and that hold no
+	// failure waiting for its audit row; it returns how many.
 	PruneLoginFailures(ctx context.Context, before time.Time) (int64, error)
 	// Notify queues a hint, delivered to listeners after commit. Hints of
 	// one transaction for the same matter and user are delivered once,
@@ -300,6 +307,14 @@ type LoginFailures struct {
 	LastFailure time.Time
 	LockedUntil time.Time // zero when not locked
 	Lockouts    int       // lockouts in a row, for a growing backoff
+	// AuditedAt is when the key's last login_locked audit row was
+	// written (zero: none since the count began). Locks are audited at
+	// most once an interval; Unaudited counts the failures of the locks
+	// since that row which no row carries yet, the first of them at
+	// UnauditedSince (zero when Unaudited is 0).
+	AuditedAt      time.Time
+	Unaudited      int
+	UnauditedSince time.Time
 }
 
 // Token is a bearer token, kept only as its hash.
@@ -420,7 +435,7 @@ type AuditEntry struct {
 	At       time.Time
 	Actor    string
 	Device   string
-	Action   string // create, update, delete, login, grant, revoke, user_add, token_revoke
+	Action   string // create, update, delete, login, login_locked, grant, revoke, user_add, token_revoke, revoke_device, file_uploaded
 	Target   string // a record id, a user, "user/matter"
 	Before   string // digest of the state before, or ""
 	After    string // digest of the state after, or ""

@@ -49,9 +49,97 @@ func testLoginFailures(t *testing.T, st store.Store) {
 	if n != 1 || loginFailures(t, st, alice.Key).Failures != 0 || loginFailures(t, st, locked.Key) != locked {
 		t.Fatalf("prune removed %d; alice %+v, address %+v", n, loginFailures(t, st, alice.Key), loginFailures(t, st, locked.Key))
 	}
-	write(t, st, func(tx store.Tx) error { return tx.DeleteLoginFailures(ctx, locked.Key, "user:nobody") })
+	var gone []store.LoginFailures
+	write(t, st, func(tx store.Tx) (err error) {
+		gone, err = tx.DeleteLoginFailures(ctx, locked.Key, "user:nobody")
+		return err
+	})
 	if got := loginFailures(t, st, locked.Key); got.Failures != 0 || !got.LockedUntil.IsZero() {
 		t.Fatalf("deleted count still there: %+v", got)
+	}
+	if len(gone) != 1 || gone[0] != locked {
+		t.Fatalf("delete returned %+v, want only the address's count %+v", gone, locked)
+	}
+}
+
+// testLoginFailuresUnaudited: a count keeps when its locks were last
+// audited and the failures of those since, from when; the counts whose
+// failures wait for an audit row and whose last row is old enough are
+// listed by key, within a limit; pruning keeps a count whose failures
+// wait, however old, and deleting one returns them.
+func testLoginFailuresUnaudited(t *testing.T, st store.Store) {
+	old := t0.Add(-2 * time.Hour)
+	counts := []store.LoginFailures{
+		// Audited two hours ago, three locks since: waiting, old enough
+		// to be pruned but for them.
+		{Key: "user:alice", WindowStart: old, LastFailure: old.Add(time.Minute), Lockouts: 3,
+			AuditedAt: old, Unaudited: 15, UnauditedSince: old.Add(time.Second)},
+		// Audited just now, one lock since: waiting, but not old enough.
+		{Key: "user:bob", Failures: 2, WindowStart: t0, LastFailure: t0, LockedUntil: t0.Add(time.Minute), Lockouts: 1,
+			AuditedAt: t0, Unaudited: 5, UnauditedSince: t0},
+		// Audited long ago, nothing waiting.
+		{Key: "user:carol", Failures: 1, WindowStart: old, LastFailure: old, AuditedAt: old},
+		// Waiting, audited never (a count from before audits were kept).
+		{Key: "addr:192.0.2.9", WindowStart: old, LastFailure: old, Unaudited: 10, UnauditedSince: old},
+	}
+	write(t, st, func(tx store.Tx) error {
+		for _, f := range counts {
+			if err := tx.PutLoginFailures(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, f := range counts {
+		if got := loginFailures(t, st, f.Key); got != f {
+			t.Fatalf("read back %+v, want %+v", got, f)
+		}
+	}
+	unaudited := func(before time.Time, limit int) []store.LoginFailures {
+		t.Helper()
+		var fs []store.LoginFailures
+		write(t, st, func(tx store.Tx) (err error) { fs, err = tx.UnauditedLoginFailures(ctx, before, limit); return err })
+		return fs
+	}
+	if got := unaudited(t0.Add(-time.Hour), 10); !slices.Equal(got, []store.LoginFailures{counts[3], counts[0]}) {
+		t.Fatalf("waiting, audited before an hour ago = %+v, want the address's and alice's", got)
+	}
+	if got := unaudited(t0.Add(-time.Hour), 1); !slices.Equal(got, []store.LoginFailures{counts[3]}) {
+		t.Fatalf("the first one waiting = %+v, want the address's", got)
+	}
+	if got := unaudited(t0.Add(time.Microsecond), 10); len(got) != 3 || got[2] != counts[1] {
+		t.Fatalf("waiting, audited before now = %+v, want bob's too", got)
+	}
+	if got := unaudited(old, 10); !slices.Equal(got, []store.LoginFailures{counts[3]}) {
+		t.Fatalf("waiting, audited before two hours ago = %+v, want only the never audited", got)
+	}
+	// Carol's count goes; alice's and the address's wait for their rows.
+	var n int64
+	write(t, st, func(tx store.Tx) (err error) { n, err = tx.PruneLoginFailures(ctx, t0.Add(-time.Hour)); return err })
+	if n != 1 || loginFailures(t, st, "user:carol").LastFailure != (time.Time{}) ||
+		loginFailures(t, st, "user:alice") != counts[0] || loginFailures(t, st, "addr:192.0.2.9") != counts[3] {
+		t.Fatalf("prune removed %d; carol %+v, alice %+v", n, loginFailures(t, st, "user:carol"), loginFailures(t, st, "user:alice"))
+	}
+	alice := counts[0]
+	alice.AuditedAt, alice.Unaudited, alice.UnauditedSince = t0, 0, time.Time{}
+	write(t, st, func(tx store.Tx) error { return tx.PutLoginFailures(ctx, alice) })
+	if got := unaudited(t0.Add(-time.Hour), 10); !slices.Equal(got, []store.LoginFailures{counts[3]}) {
+		t.Fatalf("waiting after alice's row = %+v, want the address's only", got)
+	}
+	write(t, st, func(tx store.Tx) (err error) { n, err = tx.PruneLoginFailures(ctx, t0.Add(-time.Hour)); return err })
+	if n != 1 || loginFailures(t, st, "user:alice").LastFailure != (time.Time{}) {
+		t.Fatalf("prune of alice's audited count removed %d; alice %+v", n, loginFailures(t, st, "user:alice"))
+	}
+	var gone []store.LoginFailures
+	write(t, st, func(tx store.Tx) (err error) {
+		gone, err = tx.DeleteLoginFailures(ctx, "user:bob", "addr:192.0.2.9")
+		return err
+	})
+	if !slices.Equal(gone, []store.LoginFailures{counts[1], counts[3]}) {
+		t.Fatalf("delete returned %+v, want bob's and the address's counts as they were", gone)
+	}
+	if got := unaudited(t0.Add(time.Hour), 10); len(got) != 0 {
+		t.Fatalf("waiting after the delete = %+v, want none", got)
 	}
 }
 

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"HeadInTransaction", testHeadInTransaction},
 		{"HintsCoalesce", testHintsCoalesce},
 		{"LoginFailures", testLoginFailures},
+		{"LoginFailuresUnaudited", testLoginFailuresUnaudited},
 		{"PruneLogins", testPruneLogins},
 		{"AccessGen", testAccessGen},
 		{"TouchDevice", testTouchDevice},
