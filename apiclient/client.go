@@ -56,6 +56,9 @@ type Client struct {
 	id      string                 // this client's protocol.HeaderClient, on pushes and streams
 	gzipUp  atomic.Bool            // the server reads gzip request bodies
 	gzips   keep.Few[*gzip.Writer] // compressors kept between request bodies
+	// answerBytes is the bound on a push's results the server said last
+	// (protocol.HeaderAnswerBytes); 0 until one has.
+	answerBytes atomic.Int64
 	// fullAnswers: pushes do not ask for lean answers (WithFullPushAnswers).
 	fullAnswers bool
 }
@@ -298,6 +301,7 @@ func (c *Client) doAnswer(parent context.Context, method, path string, q url.Val
 	}
 	defer resp.Body.Close()
 	c.noteEncodings(resp)
+	c.noteAnswerBytes(resp)
 	wd.progress()
 	if answered != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		answered(resp.Header) // before a byte of the body, which may be long in coming

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"casefile/internal/fieldtext"
 	"casefile/model"
@@ -125,6 +127,23 @@ func (c *Client) PushFrom(ctx context.Context, ops []model.Op, cursor int64) (pr
 	}
 	return c.SendPush(ctx, push, cursor)
 }
+
+// noteAnswerBytes takes up the bound on a push's results an answer gives
+// (protocol.HeaderAnswerBytes); a value that is not a positive number is
+// not taken.
+func (c *Client) noteAnswerBytes(resp *http.Response) {
+	v := resp.Header.Get(protocol.HeaderAnswerBytes)
+	if v == "" {
+		return
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 {
+		c.answerBytes.Store(min(n, math.MaxInt32))
+	}
+}
+
+// AnswerBytes is the bound on a push's results the server said last
+// (protocol.HeaderAnswerBytes), in bytes; 0 until a server has said one.
+func (c *Client) AnswerBytes() int { return int(c.answerBytes.Load()) }
 
 // SendPush is PushFrom of a push already encoded.
 func (c *Client) SendPush(ctx context.Context, p *Push, cursor int64) (protocol.PushResponse, error) {

@@ -293,3 +293,60 @@ func TestLeanPushAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerBytesHeard: the client takes up the answer bound a push's
+// answer names (protocol.HeaderAnswerBytes), a refusal's too, and keeps
+// the last good one through answers that name none or name nonsense.
+func TestAnswerBytesHeard(t *testing.T) {
+	var mu sync.Mutex
+	var bound string
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bound != "" {
+			w.Header().Set(protocol.HeaderAnswerBytes, bound)
+		}
+		w.WriteHeader(status)
+		if status == http.StatusOK {
+			fmt.Fprint(w, `{"results":[],"head":1}`)
+			return
+		}
+		fmt.Fprintf(w, `{"error":{"code":%q,"message":"too large"}}`, protocol.CodeAnswerTooLarge)
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, "token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		bound  string
+		status int
+		want   int
+	}{
+		{"", http.StatusOK, 0},
+		{"1048576", http.StatusOK, 1 << 20},
+		{"", http.StatusOK, 1 << 20},
+		{"262144", http.StatusRequestEntityTooLarge, 256 << 10},
+		{"0", http.StatusOK, 256 << 10},
+		{"-5", http.StatusOK, 256 << 10},
+		{"lots", http.StatusOK, 256 << 10},
+		{"99999999999999999999", http.StatusOK, 256 << 10},
+		{" 4096 ", http.StatusOK, 4096},
+	} {
+		mu.Lock()
+		bound, status = step.bound, step.status
+		mu.Unlock()
+		p, err := EncodePush(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.SendPush(context.Background(), p, -1)
+		if (err != nil) != (step.status != http.StatusOK) {
+			t.Fatalf("answer %d with bound %q: %v", step.status, step.bound, err)
+		}
+		if got := c.AnswerBytes(); got != step.want {
+			t.Fatalf("after an answer naming %q the bound is %d, want %d", step.bound, got, step.want)
+		}
+	}
+}

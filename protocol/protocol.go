@@ -142,6 +142,13 @@ const HeaderPushAnswer = "Casefile-Push-Answer"
 // PushAnswerLean is the value of HeaderPushAnswer that asks for lean answers.
 const PushAnswerLean = "lean"
 
+// HeaderAnswerBytes, on every answer to a push (a refusal too), gives the
+// bound the server holds that push's results to, in bytes of JSON
+// (MaxAnswerBytes unless the server says less). A client sizes its next
+// batches by it; one that reads no such header (a server older than it)
+// assumes MaxAnswerBytes.
+const HeaderAnswerBytes = "Casefile-Answer-Bytes"
+
 // HeaderSchema carries a schema fingerprint (model.Schema.Fingerprint):
 // the client's on its requests, the server's on its answers. A header, not
 // a body key or a parameter, so that servers older than it ignore it

@@ -31,6 +31,7 @@ var bigBody = strings.Repeat("The witness statement runs on. ", model.MaxLongTex
 type answered struct {
 	status int
 	bytes  int
+	bound  string // its protocol.HeaderAnswerBytes
 	resp   protocol.PushResponse
 	err    protocol.Error
 }
@@ -57,7 +58,7 @@ func pushRaw(t *testing.T, c *servertest.Client, ops ...model.Op) answered {
 		t.Error(err)
 		return answered{}
 	}
-	a := answered{status: resp.StatusCode, bytes: len(data)}
+	a := answered{status: resp.StatusCode, bytes: len(data), bound: resp.Header.Get(protocol.HeaderAnswerBytes)}
 	if resp.StatusCode == http.StatusOK {
 		err = json.Unmarshal(data, &a.resp)
 	} else {
@@ -154,6 +155,9 @@ func testPushAnswerBound(t *testing.T, st store.Store) {
 		t.Fatalf("the push of %d edits of large notes: %d %s (%d bytes), want 413 %s",
 			len(edits), refused.status, refused.err.Code, refused.bytes, protocol.CodeAnswerTooLarge)
 	}
+	if want := fmt.Sprint(server.DefaultPushAnswerBytes); refused.bound != want || got[0].bound != want {
+		t.Errorf("the answers say the bound is %q (refused) and %q (applied), want %s", refused.bound, got[0].bound, want)
+	}
 	if !strings.Contains(refused.err.Message, "fewer") {
 		t.Errorf("the refusal says %q: it should tell the client to send fewer changes", refused.err.Message)
 	}
@@ -234,6 +238,8 @@ func TestPushAnswerBoundOneOp(t *testing.T) {
 	two := []model.Op{servertest.Update(notes[0], model.Fields{"title": "First"}), servertest.Update(notes[1], model.Fields{"title": "Second"})}
 	if a := pushRaw(t, alice, two...); a.status != http.StatusRequestEntityTooLarge || a.err.Code != protocol.CodeAnswerTooLarge {
 		t.Fatalf("two edits of large notes over a bound of %d: %d %s, want 413 %s", bound, a.status, a.err.Code, protocol.CodeAnswerTooLarge)
+	} else if a.bound != fmt.Sprint(bound) {
+		t.Fatalf("the refusal says the bound is %q, want %d", a.bound, bound)
 	}
 	if after, _ := srv.Head(ctx); after != head {
 		t.Fatalf("head %d after the refused push, want %d", after, head)

@@ -16,6 +16,7 @@ import (
 
 func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal) {
 	start := time.Now()
+	w.Header().Set(protocol.HeaderAnswerBytes, strconv.Itoa(s.opts.PushAnswerBytes))
 	var req protocol.PushRequest
 	if ae := decodeBody(w, r, &req); ae != nil {
 		s.writeError(w, r, ae)

@@ -150,6 +150,10 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 12 && total.get(statAnswerTooLarge) == 0 {
 			t.Errorf("%s: no push was refused as answer_too_large; the scenarios no longer draw answers past the bound", name)
 		}
+		if quiet := total.get(statAnswerTooLargeQuiet); len(seeds) >= 12 && (quiet == 0 || quiet == total.get(statAnswerTooLarge)) {
+			t.Errorf("%s: %d of %d answer_too_large refusals came from a server that did not say its bound; the scenarios must draw both kinds",
+				name, quiet, total.get(statAnswerTooLarge))
+		}
 	})
 	if n := runtime.NumCPU(); !child && n > 1 && len(seeds) >= 4*n {
 		// Three processes a CPU: while one scenario waits out a stalled or

@@ -113,6 +113,11 @@ type link struct {
 	// than packed pages ignores it, so this device reads its pages as JSON
 	// (drawn as fullAnswers is, apart from it).
 	jsonPulls bool
+	// quietBound: the link drops the answer bound from push answers
+	// (protocol.HeaderAnswerBytes), as a server older than it says none,
+	// so this device splits batches refused as answer_too_large in halves
+	// instead of sizing them by the bound (drawn apart from the others).
+	quietBound bool
 
 	mu       sync.Mutex
 	offline  bool
@@ -147,10 +152,11 @@ func newLink(w *world, name string, fp *faultproxy.Proxy) (*link, error) {
 		// The fault is drawn before this hop, so a connection the transport
 		// retries on its own draws nothing: keep-alive is safe here (the
 		// clients' side of the link has none).
-		rt:        &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
-		URL:       "http://" + ln.Addr().String(),
-		full:      fullAnswers(w.seed, name),
-		jsonPulls: byName(w.seed, "json pulls/"+name),
+		rt:         &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4},
+		URL:        "http://" + ln.Addr().String(),
+		full:       fullAnswers(w.seed, name),
+		jsonPulls:  byName(w.seed, "json pulls/"+name),
+		quietBound: byName(w.seed, "quiet bound/"+name),
 	}
 	l.client = &http.Client{Transport: &tagged{l: l, rt: &http.Transport{MaxIdleConnsPerHost: 2}}}
 	l.srv = &http.Server{Handler: l, ReadHeaderTimeout: 10 * time.Second}
@@ -437,6 +443,9 @@ func (l *link) noteAnswerTooLarge(h http.Header, data []byte) {
 		return
 	}
 	l.w.stats.inc(statAnswerTooLarge, 1)
+	if l.quietBound {
+		l.w.stats.inc(statAnswerTooLargeQuiet, 1)
+	}
 }
 
 // crawlSilence is the longest this side of a crawling answer may go
@@ -552,6 +561,9 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if l.quietBound {
+		resp.Header.Del(protocol.HeaderAnswerBytes)
+	}
 	for k, vs := range resp.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)

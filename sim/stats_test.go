@@ -137,3 +137,9 @@ const statShortPages = "contract: pull pages cut short by the server's byte budg
 // answer would pass its bound (world.pushAnswerBytes): the scenarios must
 // draw them too, or they prove nothing of the refusal and the split.
 const statAnswerTooLarge = "contract: pushes refused as answer_too_large"
+
+// statAnswerTooLargeQuiet counts those of them a device got through a
+// link that drops the bound from answers (link.quietBound): the scenarios
+// must draw refusals that name the bound (the device takes the batch again
+// by it) and refusals that do not (the device splits it in halves).
+const statAnswerTooLargeQuiet = "contract: pushes refused as answer_too_large by a server that did not say its bound"

@@ -113,8 +113,10 @@ type world struct {
 	// (pullPageBudget; 0: the server's default).
 	pullPageBytes int
 	// pushAnswerBytes bounds the server's push answers
-	// (pushAnswerBudget; 0: the server's default).
+	// (pushAnswerBudget; 0: the server's default); restarts counts the
+	// server's restarts, each of which draws a small bound again.
 	pushAnswerBytes int
+	restarts        int
 }
 
 type user struct {
@@ -297,15 +299,31 @@ func pullPageBudget(seed uint64) int {
 func pushAnswerBudget(seed uint64) int {
 	h := fnv.New64a()
 	_, _ = fmt.Fprintf(h, "%d/push answer bytes", seed)
-	switch h.Sum64() % 9 {
-	case 0:
-		return 512 // any two results pass it
-	case 1:
-		return 2 << 10
-	case 2:
-		return 8 << 10
+	if n := h.Sum64() % 9; n < uint64(len(smallAnswerBounds)) {
+		return smallAnswerBounds[n]
 	}
 	return 0
+}
+
+// smallAnswerBounds are the bounds a scenario's server may hold its push
+// answers to: 512 bytes, which any two results pass, to 8 KiB.
+var smallAnswerBounds = []int{512, 2 << 10, 8 << 10}
+
+// redrawAnswerBound gives a server restarted with a small bound a small
+// bound drawn again (from the seed and the restart, not the stream), as an
+// operator may change it: devices that heard a larger one have their
+// batches refused, and take them again by the bound the refusal names.
+func (w *world) redrawAnswerBound() {
+	w.restarts++
+	if w.pushAnswerBytes == 0 {
+		return
+	}
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%d/push answer bytes/%d", w.seed, w.restarts)
+	if n := smallAnswerBounds[h.Sum64()%uint64(len(smallAnswerBounds))]; n != w.pushAnswerBytes {
+		w.tracef("the server's push answers are bounded at %d bytes, not %d", n, w.pushAnswerBytes)
+		w.pushAnswerBytes = n
+	}
 }
 
 func (w *world) openReader() (store.Store, error) {
@@ -342,6 +360,7 @@ func (w *world) startServer() {
 // same store, on a new port the proxy then points at.
 func (w *world) restartServer() {
 	w.stopServer()
+	w.redrawAnswerBound()
 	w.startServer()
 }
 

@@ -2,12 +2,14 @@ package syncer_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"casefile/model"
@@ -21,12 +23,18 @@ import (
 type pushRecorder struct {
 	mu      sync.Mutex
 	answers []string // "200", "413 answer_too_large", …
+	// strip drops the server's answer bound from the answers, as a server
+	// older than protocol.HeaderAnswerBytes (or a proxy) would.
+	strip atomic.Bool
 }
 
 func (p *pushRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil || req.URL.Path != protocol.PathPush {
 		return resp, err
+	}
+	if p.strip.Load() {
+		resp.Header.Del(protocol.HeaderAnswerBytes)
 	}
 	answer := fmt.Sprint(resp.StatusCode)
 	if resp.StatusCode != http.StatusOK {
@@ -109,37 +117,98 @@ func pushedAll(t *testing.T, d *device, notes []model.Record, sum syncer.Summary
 	}
 }
 
-// TestPushSizesBatchesByAnswer: 500 title edits of notes of 40 KB, whose
-// answer in one batch would be 20 MB (over protocol.MaxAnswerBytes), go
-// in batches whose answers fit: the server never has to refuse one, and
-// every edit is applied.
+// TestPushSizesBatchesByAnswer: title edits of notes of 40 KB, whose
+// answer in one batch would pass the server's bound (1 MiB here, which
+// its answers say), go in batches whose answers fit: the server never has
+// to refuse one, every edit is applied, and the bound is kept for the
+// device's next process.
 func TestPushSizesBatchesByAnswer(t *testing.T) {
-	w := newWorld(t)
+	const bound = 1 << 20
+	w := newWorld(t, func(o *server.Options) { o.PushAnswerBytes = bound })
 	d, rec := recordedDevice(w)
-	notes := largeNotes(t, d, protocol.MaxOpsPerPush)
+	notes := largeNotes(t, d, 60)
 	before := rec.count()
 	sum := d.sync()
 	answers := rec.since(before)
 	t.Logf("%d edits pushed in %d requests: %v", len(notes), len(answers), answers)
 	pushedAll(t, d, notes, sum)
-	if len(answers) < 2 {
-		t.Fatalf("%d edits of large notes went in %d request(s), want several", len(notes), len(answers))
+	// 60 answers of some 40 KB in batches of half the bound.
+	if len(answers) < 4 {
+		t.Fatalf("%d edits of large notes went in %d request(s), want at least 4", len(notes), len(answers))
 	}
 	for _, a := range answers {
 		if a != "200" {
 			t.Fatalf("push answers %v: the batches were not sized to their answers", answers)
 		}
 	}
+	if got := meta(t, d, syncer.MetaAnswerBytes); got != fmt.Sprint(bound) {
+		t.Fatalf("the device keeps the server's answer bound as %q, want %d", got, bound)
+	}
+}
+
+// TestPushLearnsTheAnswerBound: a device that has not heard the server's
+// answer bound sends a batch the server refuses as answer_too_large; the
+// refusal names the bound, and the device sends the batch's ops again in
+// batches that fit, refused no more. A new process of the device sizes
+// its batches by the bound from the start.
+func TestPushLearnsTheAnswerBound(t *testing.T) {
+	const bound = 256 << 10
+	w := newWorld(t, func(o *server.Options) { o.PushAnswerBytes = bound })
+	d, rec := recordedDevice(w)
+	rec.strip.Store(true) // the creates' answers do not say it
+	notes := largeNotes(t, d, 20)
+	if got := meta(t, d, syncer.MetaAnswerBytes); got != "" {
+		t.Fatalf("the device heard an answer bound (%q) where none was said", got)
+	}
+	rec.strip.Store(false)
+	before := rec.count()
+	sum := d.sync()
+	answers := rec.since(before)
+	t.Logf("%d edits pushed in %d requests: %v", len(notes), len(answers), answers)
+	pushedAll(t, d, notes, sum)
+	tooLarge := fmt.Sprintf("%d %s", http.StatusRequestEntityTooLarge, protocol.CodeAnswerTooLarge)
+	if len(answers) < 3 || answers[0] != tooLarge {
+		t.Fatalf("push answers %v: want the first batch refused as too large, then batches that fit", answers)
+	}
+	for _, a := range answers[1:] {
+		if a != "200" {
+			t.Fatalf("push answers %v: refused again after the server said its bound", answers)
+		}
+	}
+	if got := meta(t, d, syncer.MetaAnswerBytes); got != fmt.Sprint(bound) {
+		t.Fatalf("the device keeps the server's answer bound as %q, want %d", got, bound)
+	}
+
+	// The next process knows the bound before any answer says it.
+	d.close()
+	d.open(w.proxy.URL, func(o *syncer.Options) { o.HTTPClient = &http.Client{Transport: rec} })
+	rec.strip.Store(true)
+	for i, r := range notes {
+		d.update(r.ID, model.Fields{"title": title(i) + ", revised again"})
+	}
+	before = rec.count()
+	sum = d.sync()
+	answers = rec.since(before)
+	if sum.Pushed != len(notes) || sum.Failed != 0 {
+		t.Fatalf("the sync after a restart: %+v", sum)
+	}
+	for _, a := range answers {
+		if a != "200" {
+			t.Fatalf("push answers after a restart %v: the kept bound was not used", answers)
+		}
+	}
 }
 
 // TestPushSplitsAnswerTooLarge: a server whose answers are bounded
-// tighter than the client reckons refuses its batches with 413
-// answer_too_large; the client splits them until they fit, and every
-// edit is applied, none shown failed or retrying.
+// tighter than the client reckons, and do not say so (a proxy drops the
+// header), refuses its batches with 413 answer_too_large; the client
+// splits them until they fit, and every edit is applied, none shown
+// failed or retrying.
 func TestPushSplitsAnswerTooLarge(t *testing.T) {
-	w := newWorld(t, func(o *server.Options) { o.PushAnswerBytes = 2 << 20 })
+	w := newWorld(t, func(o *server.Options) { o.PushAnswerBytes = 256 << 10 })
 	d, rec := recordedDevice(w)
-	notes := largeNotes(t, d, 200)
+	rec.strip.Store(true)
+	notes := largeNotes(t, d, 20)
 	before := rec.count()
 	sum := d.sync()
 	answers := rec.since(before)
@@ -154,4 +223,14 @@ func TestPushSplitsAnswerTooLarge(t *testing.T) {
 	if refused == 0 {
 		t.Fatalf("push answers %v: the server never refused a batch as too large, the test proves nothing", answers)
 	}
+}
+
+// meta reads one of d's meta values.
+func meta(t *testing.T, d *device, key string) string {
+	t.Helper()
+	v, err := d.db.Meta(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -23,11 +23,48 @@ const huntAfter = 2
 const forcedHorizon = 100 * 365 * 24 * time.Hour
 
 // pushAnswerBudget is what a batch's answer is expected to hold at most:
-// half of what the server allows (protocol.MaxAnswerBytes), since the
-// server's copies of the records may have grown since this device's. A
-// batch the server still refuses as too large is split in halves like
-// any batch refused with 413 (handle), and one op is never refused for it.
+// half of what the server allows (protocol.MaxAnswerBytes, or less when
+// the server says so: answerBudget), since the server's copies of the
+// records may have grown since this device's. A batch the server still
+// refuses as too large is split in halves like any batch refused with 413
+// (handle), and one op is never refused for it.
 const pushAnswerBudget = protocol.MaxAnswerBytes / 2
+
+// answerBudget is the budget the next batch is taken with: half the bound
+// the server said it holds answers to, when it said one, never more than
+// pushAnswerBudget.
+func (r *run) answerBudget() int {
+	if n := r.s.answerBytes; n > 0 {
+		return max(1, min(pushAnswerBudget, n/2))
+	}
+	return pushAnswerBudget
+}
+
+// noteAnswerBytes takes up the bound on answers the server's last answer
+// to a push gave, and keeps it for the next process when it changed.
+func (r *run) noteAnswerBytes() {
+	n := r.c.AnswerBytes()
+	if n <= 0 || n == r.s.answerBytes {
+		return
+	}
+	r.s.answerBytes = n
+	if err := r.s.db.SetMeta(context.WithoutCancel(r.ctx), MetaAnswerBytes, strconv.Itoa(n)); err != nil {
+		r.s.log.Warn("remember the server's answer bound", "bytes", n, "err", err)
+	}
+}
+
+// resized puts back in the queue a batch refused as answer_too_large
+// that was taken with a larger budget than the server's bound, now known,
+// allows: taken again, it goes in batches sized by that bound rather than
+// in halves. It reports whether it did.
+func (r *run) resized(p *pushSend, err error) bool {
+	var e *apiclient.Error
+	if len(p.ops) < 2 || !errors.As(err, &e) || e.Code != protocol.CodeAnswerTooLarge || p.budget <= r.answerBudget() {
+		return false
+	}
+	r.unclaim(p.ops)
+	return true
+}
 
 // push drains the due outbox in batches. Once an answer has carried its
 // batch's prior head (protocol.PushResponse.Prior), the client and the
@@ -73,7 +110,8 @@ func (r *run) push() error {
 			sent = nil
 		}
 		limit := r.s.batchSize.size()
-		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, limit, pushAnswerBudget)
+		budget := r.answerBudget()
+		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, limit, budget)
 		if err != nil {
 			return r.finish(sent, fmt.Errorf("next batch: %w", err))
 		}
@@ -82,6 +120,7 @@ func (r *run) push() error {
 		if len(batch) > 0 {
 			next, unsendable = r.preparePush(batch)
 			if next != nil {
+				next.budget = budget
 				if limit <= 0 || limit > protocol.MaxOpsPerPush {
 					limit = protocol.MaxOpsPerPush // as NextPushBatch bounds it
 				}
@@ -254,6 +293,9 @@ type pushSend struct {
 	// full is set on a batch as large as the queue was allowed to give:
 	// more may wait behind it.
 	full bool
+	// budget is the answer budget the batch was taken with (0: none, a
+	// batch split from a refused one).
+	budget int
 }
 
 // preparePush encodes ops for one request; an error means they cannot be
@@ -298,6 +340,7 @@ func (r *run) sendPush(p *pushSend) error {
 // waitPush waits for p's answer; the next batch is sized by how it went.
 func (r *run) waitPush(p *pushSend) error {
 	<-p.done
+	r.noteAnswerBytes()
 	r.adapt(r.s.batchSize, "push batch", len(p.ops), p.err)
 	if p.err == nil && p.resp.Prior != nil {
 		r.s.overlapPushes = true
@@ -309,6 +352,9 @@ func (r *run) waitPush(p *pushSend) error {
 // good that carried one op becomes that op's rejection; otherwise the ops
 // are split, hunted through or sent back to the queue (handle).
 func (r *run) refused(p *pushSend, err error) error {
+	if r.resized(p, err) {
+		return nil
+	}
 	if err := r.refusedOne(p, err); err != nil {
 		return r.handle(p.ops, err)
 	}
@@ -372,6 +418,7 @@ func (r *run) adapt(a *adaptiveSize, what string, n int, err error) {
 // recallBatch starts the first push of this syncer at the batch size an
 // earlier one learned: on a link that cuts long requests, every new
 // process would otherwise send the full batch the link cut the last time.
+// It reads back the server's answer bound too (MetaAnswerBytes).
 func (r *run) recallBatch() {
 	if r.s.batchRecalled {
 		return
@@ -384,6 +431,14 @@ func (r *run) recallBatch() {
 	}
 	if n, err := strconv.Atoi(v); err == nil && n > 0 {
 		r.s.batchSize.restore(n)
+	}
+	v, err = r.s.db.Meta(r.ctx, MetaAnswerBytes)
+	if err != nil {
+		r.s.log.Warn("read the server's answer bound", "err", err)
+		return
+	}
+	if n, err := strconv.Atoi(v); err == nil && n > 0 && r.s.answerBytes == 0 {
+		r.s.answerBytes = n
 	}
 }
 

@@ -24,6 +24,9 @@ type Remote interface {
 	Health(ctx context.Context) (int64, error)
 	// Events opens the event stream, resuming after lastEventID.
 	Events(ctx context.Context, lastEventID string) (*apiclient.Stream, error)
+	// AnswerBytes is the bound on a push's results the server said last
+	// (protocol.HeaderAnswerBytes); 0 until one has said it.
+	AnswerBytes() int
 }
 
 var _ Remote = (*apiclient.Client)(nil)

@@ -33,6 +33,10 @@ const (
 	// decimal: each `casefile sync` is a process of its own, and one that
 	// started at the full size would send again the batch the link cut.
 	MetaPushBatch = "push_batch"
+	// MetaAnswerBytes is the bound the server last said it holds a push's
+	// results to (protocol.HeaderAnswerBytes), as a decimal, so that the
+	// next process sizes its first batch by it.
+	MetaAnswerBytes = "push_answer_bytes"
 )
 
 // Options configure a Syncer. Server and Token come from credentials.json.
@@ -99,6 +103,10 @@ type Syncer struct {
 	// push of this syncer, once batchRecalled says so (guarded by cycleMu).
 	pageSize, fullPageSize, batchSize *adaptiveSize
 	batchRecalled                     bool
+	// answerBytes is the server's bound on a push's results, as it last
+	// said (protocol.HeaderAnswerBytes) or as MetaAnswerBytes kept it;
+	// 0 until either (guarded by cycleMu).
+	answerBytes int
 
 	events chan Event
 	wake   chan struct{} // a cycle is wanted; buffered, so wakes coalesce
