@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"casefile/internal/racetest"
 	"casefile/model"
 )
 
@@ -12,6 +13,7 @@ import (
 // the full-text index's structure went stale as the writer changed it, and
 // then reported "fts5: corruption found" for a sound database.
 func TestDoctorFindsNoCorruptionAfterEdits(t *testing.T) {
+	racetest.Plain(t)
 	db := openTest(t)
 	m := mustMatter(t, db, "Smith")
 	notes := make([]string, 7)

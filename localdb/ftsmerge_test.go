@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/internal/racetest"
 	"casefile/model"
 )
 
@@ -18,6 +19,7 @@ import (
 // encrypted; the older database, reopened, passes through the migration
 // and still answers the same.
 func TestFTSAutomergeKeepsSearchResults(t *testing.T) {
+	racetest.Plain(t)
 	migs, err := embeddedMigrations()
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,14 @@ import (
 	"pgregory.net/rapid"
 
 	"casefile/assets"
+	"casefile/internal/racetest"
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/vault"
 )
+
+// rounds of rapid.Repeat per history: two reach deeper states.
+const rounds = 2
 
 // TestStoreModel runs random histories of user writes, sync answers, pulls,
 // crashes and resolutions against a real database file and checks, after
@@ -24,6 +28,7 @@ import (
 //
 // Replay a failure with the seed it prints: go test ./localdb -run TestStoreModel -rapid.seed=N
 func TestStoreModel(t *testing.T) {
+	racetest.Plain(t)
 	schema, err := model.ParseSchema(assets.Schema)
 	if err != nil {
 		t.Fatal(err)

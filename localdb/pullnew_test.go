@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/internal/racetest"
 	"casefile/model"
 	"casefile/protocol"
 )
@@ -22,6 +23,7 @@ import (
 // database as the one-by-one path leaves it: rows and rids, full-text
 // entries and what they find, ops, conflicts, journal and meta.
 func TestPullPageMixingNewAndOldPaths(t *testing.T) {
+	racetest.Plain(t)
 	for _, sealed := range []bool{false, true} {
 		for _, resync := range []bool{false, true} {
 			t.Run(fmt.Sprintf("sealed=%v/resync=%v", sealed, resync), func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/internal/racetest"
 	"casefile/localdb"
 	"casefile/localdb/localdbtest"
 	"casefile/model"
@@ -137,6 +138,7 @@ func TestBugDroppedMatterDropsRecordOfVisibleMatter(t *testing.T) {
 // fresh connection finds intact. Users are told their database is
 // damaged when it is not.
 func TestBugDoctorReportsStaleFTSAsCorruption(t *testing.T) {
+	racetest.Plain(t)
 	ctx := context.Background()
 	db := localdbtest.Open(t)
 	m, err := db.Create(ctx, "matter", "", model.Fields{"title": "m"})
