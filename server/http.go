@@ -55,22 +55,16 @@ const statusClientClosed = 499
 // too busy for its request (store.ErrBusy) or could not be reached.
 const busyRetryAfter = 2 * time.Second
 
-// errStore answers a request whose transaction failed whole: store.ErrBusy
-// (nothing of it happened; it may be sent again as it was) is 503
-// unavailable with Retry-After, anything else errInternal.
-func errStore(cause error) *apiError {
-	if errors.Is(cause, store.ErrBusy) {
+// errInternal answers a failure of the server's. One of its database's
+// that left nothing done is 503 unavailable with Retry-After instead, so
+// the request may be sent again as it was: a wait for a lock given up
+// (store.ErrBusy), or no connection to be had (store.ErrUnavailable).
+func errInternal(cause error) *apiError {
+	switch {
+	case errors.Is(cause, store.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server's database is busy; try again in a moment.", cause: cause, retryAfter: busyRetryAfter}
-	}
-	return errInternal(cause)
-}
-
-// errInternal answers a failure of the server's. One to reach its
-// database (store.ErrUnavailable: no connection, so nothing of the
-// request happened) is 503 unavailable with Retry-After instead.
-func errInternal(cause error) *apiError {
-	if errors.Is(cause, store.ErrUnavailable) {
+	case errors.Is(cause, store.ErrUnavailable):
 		return &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server cannot reach its database; try again in a moment.", cause: cause, retryAfter: busyRetryAfter}
 	}

@@ -49,7 +49,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, p *principal
 		return
 	}
 	if err != nil {
-		s.writeError(w, r, errStore(err))
+		s.writeError(w, r, errInternal(err))
 		return
 	}
 	resp := protocol.PushResponse{Results: make([]protocol.OpResult, 0, len(req.Ops))}

@@ -106,6 +106,10 @@ type Options struct {
 	// would pass it is refused, nothing of it applied. A batch of one op
 	// is never refused for it.
 	PushAnswerBytes int
+	// FileStoreTimeout bounds each call of the file store
+	// (DefaultFileStoreTimeout when 0 or less): past it the request is
+	// answered 503 unavailable, and its client tries again.
+	FileStoreTimeout time.Duration
 }
 
 // Server is a running sync server.
@@ -186,6 +190,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	positiveOr(&opts.LoginWait, DefaultLoginWait)
 	positiveOr(&opts.PullPageBytes, DefaultPullPageBytes)
 	positiveOr(&opts.PushAnswerBytes, DefaultPushAnswerBytes)
+	positiveOr(&opts.FileStoreTimeout, DefaultFileStoreTimeout)
 	// These four take a negative value as a choice (no limit, never), so
 	// only the zero value gets the default.
 	zeroOr(&opts.RateLimit, DefaultRateLimit)
@@ -223,6 +228,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		}
 		return nil, fmt.Errorf("open file store: %w", err)
 	}
+	blobs = boundBlobs(blobs, opts)
 	s := &Server{
 		opts:   opts,
 		st:     st,

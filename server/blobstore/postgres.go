@@ -28,6 +28,17 @@ var postgresObjects = func() []string {
 // schemaLock is the advisory lock replicas take to create the tables once.
 const schemaLock = 0x626c6f62 // "blob"
 
+// Waits on PostgreSQL the store's sessions bound, unless the URL sets
+// them: a chunk's transaction waits at most lockWait for a lock (another
+// replica's upload for the same user holds the quota's), and PostgreSQL
+// ends a transaction of ours idle for idleInTx (its replica killed, or
+// its link gone silent), freeing what it held. The record store's
+// sessions use the same (pgstore).
+const (
+	lockWait = "10s"
+	idleInTx = "30s"
+)
+
 // OpenPostgres opens a store whose chunks are rows of the database at url
 // (the server's own; search_path may name the schema), so that every
 // replica on the database serves every file.
@@ -35,6 +46,11 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
+	}
+	for k, v := range map[string]string{"lock_timeout": lockWait, "idle_in_transaction_session_timeout": idleInTx} {
+		if _, ok := cfg.RuntimeParams[k]; !ok {
+			cfg.RuntimeParams[k] = v
+		}
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(8)

@@ -539,6 +539,23 @@ func isDuplicate(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// Classify names a PostgreSQL failure the way the store's own are named,
+// for callers that reach the database without the store (the file store's
+// chunks): a lock wait past lock_timeout, or a statement past a
+// statement_timeout, is store.ErrBusy; a connection that could not be made
+// is store.ErrUnavailable; any other error comes back as it is.
+func Classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isBusy(err):
+		return fmt.Errorf("%w: %w", store.ErrBusy, err)
+	case isUnreachable(err):
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
 // isUnreachable reports a connection that could not be made.
 func isUnreachable(err error) bool {
 	var ce *pgconn.ConnectError
