@@ -52,7 +52,7 @@ func BenchmarkPushSettle(b *testing.B) {
 		t0, c0 := time.Now(), processCPU(b)
 		head := int64(0)
 		for {
-			ops, err := db.NextPushBatch(bg, time.Now(), batch, protocol.MaxAnswerBytes/2) // as the syncer asks
+			ops, _, err := db.NextPushBatch(bg, time.Now(), batch, protocol.MaxAnswerBytes/2) // as the syncer asks
 			if err != nil {
 				b.Fatal(err)
 			}

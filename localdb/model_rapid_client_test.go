@@ -279,6 +279,16 @@ func (m *clientModel) refOK(matterID string) bool {
 
 // nextBatch models NextBatch: due ops, oldest first, one per record.
 func (m *clientModel) nextBatch(limit int) []*mOp {
+	out := m.due(limit)
+	for _, o := range out {
+		o.state, o.attempts = localdb.OpSyncing, o.attempts+1
+		m.refreshState(o.record)
+	}
+	return out
+}
+
+// due returns the ops a batch of limit would take, leaving them as they are.
+func (m *clientModel) due(limit int) []*mOp {
 	var out []*mOp
 	seen := map[string]bool{}
 	for _, o := range m.ops {
@@ -290,10 +300,6 @@ func (m *clientModel) nextBatch(limit int) []*mOp {
 		if o.state == localdb.OpPending || (o.state == localdb.OpRetrying && o.due) {
 			out = append(out, o)
 		}
-	}
-	for _, o := range out {
-		o.state, o.attempts = localdb.OpSyncing, o.attempts+1
-		m.refreshState(o.record)
 	}
 	return out
 }

@@ -24,21 +24,28 @@ import (
 func (sm *storeMachine) Batch(t *rapid.T) {
 	limit := rapid.IntRange(1, 6).Draw(t, "limit")
 	next, asJSON := sm.db.NextBatch, rapid.Bool().Draw(t, "as json")
+	var cut, wantCut bool
 	if asJSON {
 		// An answer budget smaller than any result holds a batch to its
-		// first op, whatever the records' sizes.
+		// first op, whatever the records' sizes, and says it was cut when
+		// more were due.
 		budget, asked := rapid.SampledFrom([]int{0, 1}).Draw(t, "answer budget"), limit
 		if budget > 0 {
 			limit = 1
+			wantCut = len(sm.m.due(asked)) > 1
 		}
-		next = func(ctx context.Context, now time.Time, _ int) ([]localdb.OutboxOp, error) {
-			return sm.db.NextPushBatch(ctx, now, asked, budget)
+		next = func(ctx context.Context, now time.Time, _ int) (ops []localdb.OutboxOp, err error) {
+			ops, cut, err = sm.db.NextPushBatch(ctx, now, asked, budget)
+			return ops, err
 		}
 	}
 	want := sm.m.nextBatch(limit)
 	got, err := next(ctx, time.Now(), limit)
 	if err != nil {
 		t.Fatalf("next batch: %v", err)
+	}
+	if cut != wantCut {
+		t.Fatalf("next batch of %d ops says it was cut by the answer budget: %v, want %v", len(got), cut, wantCut)
 	}
 	for i := range got {
 		sm.handed[got[i].OpID] = append(sm.handed[got[i].OpID], got[i])

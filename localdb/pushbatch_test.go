@@ -242,7 +242,7 @@ func TestAnswersTakeTheFieldsSentWithThem(t *testing.T) {
 
 func nextPushBatch(t *testing.T, db *DB) []OutboxOp {
 	t.Helper()
-	ops, err := db.NextPushBatch(bg, time.Now(), 10, 0)
+	ops, _, err := db.NextPushBatch(bg, time.Now(), 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,15 +35,16 @@ func TestNextPushBatchFitsTheAnswer(t *testing.T) {
 	// Each large op counts some 10,500 bytes: two fit in 25,000, and the
 	// small create beside the two large ones.
 	var sizes []int
+	var cuts []bool
 	for {
-		ops, err := db.NextPushBatch(bg, time.Now(), 10, 25_000)
+		ops, cut, err := db.NextPushBatch(bg, time.Now(), 10, 25_000)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(ops) == 0 {
 			break
 		}
-		sizes = append(sizes, len(ops))
+		sizes, cuts = append(sizes, len(ops)), append(cuts, cut)
 		for _, o := range outbox(t, db) {
 			if o.State != OpSyncing && (o.State != OpPending || o.Attempts != 0) {
 				t.Fatalf("an op left out of the batch is %s after %d attempts, want pending as queued", o.State, o.Attempts)
@@ -52,6 +53,10 @@ func TestNextPushBatchFitsTheAnswer(t *testing.T) {
 	}
 	if got, want := sizes, []int{2, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("batches of %v ops, want %v", got, want)
+	}
+	// The last batch took what was left: it was not cut.
+	if got, want := cuts, []bool{true, true, false}; !slices.Equal(got, want) {
+		t.Errorf("batches cut by the budget: %v, want %v", got, want)
 	}
 }
 
@@ -62,7 +67,7 @@ func TestNextPushBatchTakesOneOpPastTheBudget(t *testing.T) {
 	for range 2 {
 		mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "new", "body": strings.Repeat("w", 5_000)})
 	}
-	ops, err := db.NextPushBatch(bg, time.Now(), 10, 100)
+	ops, _, err := db.NextPushBatch(bg, time.Now(), 10, 100)
 	if err != nil || len(ops) != 1 {
 		t.Fatalf("a batch of %d ops (%v), want 1", len(ops), err)
 	}

@@ -25,7 +25,7 @@ func TestNextPushBatchCarriesFieldsAsEncoded(t *testing.T) {
 	if err := db.Delete(bg, deleted); err != nil {
 		t.Fatal(err)
 	}
-	sent, err := db.NextPushBatch(bg, time.Now(), 10, 0)
+	sent, _, err := db.NextPushBatch(bg, time.Now(), 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

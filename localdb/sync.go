@@ -67,7 +67,8 @@ func distinctRecords(ctx context.Context, q querier, query string, args ...any) 
 // earlier op of its record is in flight, failed or in conflict; other
 // records are never held back by it.
 func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]OutboxOp, error) {
-	return db.nextBatch(ctx, now, limit, 0, false)
+	ops, _, err := db.nextBatch(ctx, now, limit, 0, false)
+	return ops, err
 }
 
 // NextPushBatch is NextBatch for sending the ops: each op's fields come as
@@ -76,14 +77,15 @@ func (db *DB) NextBatch(ctx context.Context, now time.Time, limit int) ([]Outbox
 // the batch also ends before the op whose result would take the answer
 // past it, as the records held here let it be reckoned (at least one op
 // goes): the server refuses a batch whose answer passes
-// protocol.MaxAnswerBytes.
-func (db *DB) NextPushBatch(ctx context.Context, now time.Time, limit, answerBytes int) ([]OutboxOp, error) {
+// protocol.MaxAnswerBytes. cut says the batch ended there, with more ops
+// due behind it.
+func (db *DB) NextPushBatch(ctx context.Context, now time.Time, limit, answerBytes int) (ops []OutboxOp, cut bool, err error) {
 	return db.nextBatch(ctx, now, limit, answerBytes, true)
 }
 
-func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes int, asJSON bool) ([]OutboxOp, error) {
+func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes int, asJSON bool) (_ []OutboxOp, cut bool, _ error) {
 	if err := db.enter(); err != nil {
-		return nil, fmt.Errorf("next batch: %w", err)
+		return nil, false, fmt.Errorf("next batch: %w", err)
 	}
 	defer db.leave()
 	if limit <= 0 || limit > protocol.MaxOpsPerPush {
@@ -126,9 +128,11 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 			return nil
 		}
 		if answerBytes > 0 {
+			n := len(ops)
 			if ops, err = fitAnswer(ctx, tx, ops, answerBytes); err != nil {
 				return err
 			}
+			cut = len(ops) < n
 		}
 		seqs := make([]int64, len(ops))
 		recordIDs := make([]string, len(ops))
@@ -174,9 +178,9 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("next batch: %w", err)
+		return nil, false, fmt.Errorf("next batch: %w", err)
 	}
-	return out, nil
+	return out, cut, nil
 }
 
 // Unclaim puts ops a NextBatch or NextPushBatch handed out, and that were

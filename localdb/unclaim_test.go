@@ -21,7 +21,7 @@ func TestUnclaim(t *testing.T) {
 		notes = append(notes, mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": title}))
 	}
 	// The first note's op failed once already: it waits as retrying.
-	first, err := db.NextPushBatch(bg, time.Now(), 1, 0)
+	first, _, err := db.NextPushBatch(bg, time.Now(), 1, 0)
 	if err != nil || len(first) != 1 {
 		t.Fatalf("first batch: %d ops, %v", len(first), err)
 	}
@@ -45,7 +45,7 @@ func TestUnclaim(t *testing.T) {
 		t.Fatalf("states before the batch: %v", stateBefore)
 	}
 
-	batch, err := db.NextPushBatch(bg, time.Now(), 10, 0)
+	batch, _, err := db.NextPushBatch(bg, time.Now(), 10, 0)
 	if err != nil || len(batch) != 3 {
 		t.Fatalf("batch: %d ops, %v; want 3", len(batch), err)
 	}
@@ -81,7 +81,7 @@ func TestUnclaim(t *testing.T) {
 		t.Fatalf("outbox after a second Unclaim:\n%+v\nwant\n%+v", again, before[:2])
 	}
 	// The queue hands them out again, counting this attempt as the next.
-	retaken, err := db.NextPushBatch(bg, time.Now(), 10, 0)
+	retaken, _, err := db.NextPushBatch(bg, time.Now(), 10, 0)
 	if err != nil || len(retaken) != 2 || retaken[0].Attempts != 2 || retaken[1].Attempts != 1 {
 		t.Fatalf("batch after Unclaim: %+v, %v; want the two ops at attempts 2 and 1", retaken, err)
 	}

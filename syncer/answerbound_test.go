@@ -136,6 +136,11 @@ func TestPushSizesBatchesByAnswer(t *testing.T) {
 	if len(answers) < 4 {
 		t.Fatalf("%d edits of large notes went in %d request(s), want at least 4", len(notes), len(answers))
 	}
+	// Each batch but the last was cut to fit its answer, with more
+	// behind it: the next was taken while it was on the server.
+	if sum.Overlapped == 0 {
+		t.Errorf("no batch was taken while the one before it was on the server: %+v", sum)
+	}
 	for _, a := range answers {
 		if a != "200" {
 			t.Fatalf("push answers %v: the batches were not sized to their answers", answers)

@@ -111,7 +111,7 @@ func (r *run) push() error {
 		}
 		limit := r.s.batchSize.size()
 		budget := r.answerBudget()
-		batch, err := r.s.db.NextPushBatch(r.ctx, horizon, limit, budget)
+		batch, cut, err := r.s.db.NextPushBatch(r.ctx, horizon, limit, budget)
 		if err != nil {
 			return r.finish(sent, fmt.Errorf("next batch: %w", err))
 		}
@@ -124,7 +124,8 @@ func (r *run) push() error {
 				if limit <= 0 || limit > protocol.MaxOpsPerPush {
 					limit = protocol.MaxOpsPerPush // as NextPushBatch bounds it
 				}
-				next.full = len(batch) >= limit
+				// A batch cut to fit its answer has more behind it too.
+				next.full = len(batch) >= limit || cut
 			}
 			if sent != nil {
 				r.sum.Overlapped++
