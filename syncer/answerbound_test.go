@@ -77,7 +77,7 @@ func recordedDevice(w *world) (*device, *pushRecorder) {
 
 // largeNotes has d create n notes of some 40 KB in a matter of its own
 // and sync them, and edits each one's title; it returns the notes.
-func largeNotes(t *testing.T, d *device, n int) []model.Record {
+func largeNotes(t testing.TB, d *device, n int) []model.Record {
 	t.Helper()
 	m := d.create(model.MatterCollection, model.Fields{"title": "Harbour Trust v. Quayside"})
 	body := strings.Repeat("The caretaker saw the gate open at night. ", 1_000)

@@ -10,6 +10,7 @@ import (
 
 	"casefile/localdb"
 	"casefile/model"
+	"casefile/protocol"
 	"casefile/server"
 	"casefile/syncer"
 )
@@ -136,3 +137,27 @@ func defaultSpeed(o *syncer.Options) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// BenchmarkPushLargeEdits measures a push of title edits to 500 notes of
+// 40 KB: their answers carry the notes whole (20 MB), so the batches are
+// cut to fit the answer bound rather than filled to the batch size.
+func BenchmarkPushLargeEdits(b *testing.B) {
+	var push time.Duration
+	for range b.N {
+		b.StopTimer()
+		w := newWorld(b)
+		d := w.newDevice("a", w.srv.NewUser(b, "alice", server.RoleMember), defaultSpeed)
+		notes := largeNotes(b, d, protocol.MaxOpsPerPush)
+		b.StartTimer()
+		start := time.Now()
+		sum := d.sync()
+		push += time.Since(start)
+		b.StopTimer()
+		if sum.Pushed != len(notes) || sum.Failed != 0 {
+			b.Fatalf("the sync of %d edits: %+v", len(notes), sum)
+		}
+		d.close()
+	}
+	b.ReportMetric(push.Seconds()/float64(b.N), "push_s")
+	b.ReportMetric(0, "ns/op")
+}
