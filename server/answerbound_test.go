@@ -113,20 +113,23 @@ func TestPushAnswerBoundPostgres(t *testing.T) {
 }
 
 // testPushAnswerBound: a push of small title edits to notes of 100 KB,
-// whose answer would carry 200 whole notes (20 MB for a request of
-// 30 KB), is refused with 413 answer_too_large, nothing of it applied:
-// no version moved, no ledger entry kept. Another user's push in the same
-// group commit is applied, and the refused ops sent again in smaller
-// batches apply as new (no replay of a rolled-back answer).
+// whose answer would carry 24 whole notes (2.4 MB for a request of 4 KB),
+// over a bound of 1 MiB, is refused with 413 answer_too_large, nothing of
+// it applied: no version moved, no ledger entry kept. Another user's push
+// in the same group commit is applied, and the refused ops sent again in
+// smaller batches apply as new (no replay of a rolled-back answer). The
+// bound is the server's option, here a sixteenth of the default, which
+// TestPushAnswerBoundFitsFullRequests checks the server says it holds.
 func testPushAnswerBound(t *testing.T, st store.Store) {
 	ctx := context.Background()
+	const bound = 1 << 20
 	g := &gateStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
-	srv := servertest.Start(t, func(o *server.Options) { o.Store = g })
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = g; o.PushAnswerBytes = bound })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	bob := srv.NewUser(t, "bob", server.RoleMember)
 	m := alice.CreateMatter(t, "Harbour Trust v. Quayside")
 	mb := bob.CreateMatter(t, "Estate of Margaret Hale")
-	notes := bigNotes(t, alice, m.ID, 200, 100)
+	notes := bigNotes(t, alice, m.ID, 24, 8)
 	edits := make([]model.Op, len(notes))
 	for i, n := range notes {
 		edits[i] = servertest.Update(n, model.Fields{"title": fmt.Sprintf("Statement %d, revised", i)})
@@ -155,7 +158,7 @@ func testPushAnswerBound(t *testing.T, st store.Store) {
 		t.Fatalf("the push of %d edits of large notes: %d %s (%d bytes), want 413 %s",
 			len(edits), refused.status, refused.err.Code, refused.bytes, protocol.CodeAnswerTooLarge)
 	}
-	if want := fmt.Sprint(server.DefaultPushAnswerBytes); refused.bound != want || got[0].bound != want {
+	if want := fmt.Sprint(bound); refused.bound != want || got[0].bound != want {
 		t.Errorf("the answers say the bound is %q (refused) and %q (applied), want %s", refused.bound, got[0].bound, want)
 	}
 	if !strings.Contains(refused.err.Message, "fewer") {
@@ -204,16 +207,16 @@ func testPushAnswerBound(t *testing.T, st store.Store) {
 		t.Errorf("casefile_push_answer_too_large_total %v, want 1", n)
 	}
 
-	// Sent again in halves, the same ops apply: none has an answer to
-	// replay. Each half's answer stays under the bound.
-	for _, half := range [][]model.Op{edits[:100], edits[100:]} {
-		a := pushRaw(t, alice, half...)
+	// Sent again in thirds, the same ops apply: none has an answer to
+	// replay. Each third's answer stays under the bound.
+	for _, part := range [][]model.Op{edits[:8], edits[8:16], edits[16:]} {
+		a := pushRaw(t, alice, part...)
 		if a.status != http.StatusOK {
-			t.Fatalf("half of the edits: %d %s %s", a.status, a.err.Code, a.err.Message)
+			t.Fatalf("a third of the edits: %d %s %s", a.status, a.err.Code, a.err.Message)
 		}
-		t.Logf("%d edits: answered %d bytes", len(half), a.bytes)
-		if a.bytes > protocol.MaxAnswerBytes {
-			t.Errorf("an answer of %d bytes, over the bound of %d", a.bytes, protocol.MaxAnswerBytes)
+		t.Logf("%d edits: answered %d bytes", len(part), a.bytes)
+		if a.bytes > bound {
+			t.Errorf("an answer of %d bytes, over the bound of %d", a.bytes, bound)
 		}
 		for k, r := range a.resp.Results {
 			if r.Result != model.ResultApplied || r.Record == nil || r.Record.Version != 2 {
@@ -279,6 +282,9 @@ func TestPushAnswerBoundFitsFullRequests(t *testing.T) {
 		t.Fatalf("a request of %d bytes, want just under %d", len(full), protocol.MaxBodyBytes)
 	}
 	a := pushRaw(t, c, ops...)
+	if want := fmt.Sprint(protocol.MaxAnswerBytes); a.bound != want {
+		t.Errorf("the server says it holds answers to %q bytes, want protocol.MaxAnswerBytes (%s)", a.bound, want)
+	}
 	if a.status != http.StatusOK {
 		t.Fatalf("a full request of creates: %d %s %s", a.status, a.err.Code, a.err.Message)
 	}
