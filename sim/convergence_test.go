@@ -150,7 +150,11 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 12 && total.get(statAnswerTooLarge) == 0 {
 			t.Errorf("%s: no push was refused as answer_too_large; the scenarios no longer draw answers past the bound", name)
 		}
-		if quiet := total.get(statAnswerTooLargeQuiet); len(seeds) >= 12 && (quiet == 0 || quiet == total.get(statAnswerTooLarge)) {
+		// Refusals that name their bound are rarer (a device that heard it
+		// is refused only where the server's copies outgrew its own or a
+		// restart lowered the bound: two or so in twelve seeds), so only
+		// the CI set is held to both.
+		if quiet := total.get(statAnswerTooLargeQuiet); len(seeds) >= ciScenarios && (quiet == 0 || quiet == total.get(statAnswerTooLarge)) {
 			t.Errorf("%s: %d of %d answer_too_large refusals came from a server that did not say its bound; the scenarios must draw both kinds",
 				name, quiet, total.get(statAnswerTooLarge))
 		}
