@@ -292,19 +292,19 @@ func (s *Server) uploadStatus(ctx context.Context, t fileTarget, p *principal) (
 
 func (s *Server) commitUpload(ctx context.Context, t fileTarget, p *principal, st protocol.UploadStatus) (protocol.UploadStatus, *apiError) {
 	user := p.user
-	err := s.blobs.Commit(ctx, t.att.ID, blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: user})
+	proof := blobstore.Proof{RecordID: t.att.ID, MatterID: t.att.MatterID, Hash: t.att.SHA256, Size: t.att.Size, User: user,
+		At: s.now(), Device: p.device}
+	err := s.blobs.Commit(ctx, t.att.ID, proof)
 	switch {
 	case err == nil:
 		s.log.Info("file received", "attachment", t.att.ID, "user", user, "bytes", t.att.Size)
-		// The bytes arriving whole is written to the audit chain beside
-		// the attachment's create and delete (record changes): who sent
-		// which file (its hash and size) for which attachment, when.
-		now := s.now()
-		if err := s.st.Write(ctx, func(tx store.Tx) error {
-			return s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: user, Device: p.device, Action: "file_uploaded",
-				Target: model.AttachmentCollection + "/" + t.att.ID, After: fmt.Sprintf("sha256:%s size:%d", t.att.SHA256, t.att.Size)})
-		}); err != nil {
+		if err := s.auditArrival(ctx, proof); err != nil {
+			// The arrival stays to be audited (AuditArrivals).
 			return st, errInternal(err)
+		}
+		if err := s.blobs.Arrived(ctx, proof.RecordID); err != nil {
+			// AuditArrivals audits it again: twice rather than never.
+			s.log.Warn("note a file's arrival audited", "attachment", proof.RecordID, "err", err)
 		}
 		st.Complete, st.Have = true, []int{}
 		return st, nil
@@ -320,6 +320,45 @@ func (s *Server) commitUpload(ctx context.Context, t fileTarget, p *principal, s
 		return st, nil
 	}
 	return st, errInternal(err)
+}
+
+// auditArrival writes a file's arrival to the audit chain beside the
+// attachment's create and delete (record changes): who sent which file
+// (its hash and size) from which device for which attachment, and when.
+// The file store's note of it to be audited goes after (Arrived).
+func (s *Server) auditArrival(ctx context.Context, p blobstore.Proof) error {
+	return s.st.Write(ctx, func(tx store.Tx) error {
+		return s.audit(ctx, tx, &store.AuditEntry{At: p.At, Actor: p.User, Device: p.Device, Action: "file_uploaded",
+			Target: model.AttachmentCollection + "/" + p.RecordID, After: fmt.Sprintf("sha256:%s size:%d", p.Hash, p.Size)})
+	})
+}
+
+// arrivalGrace is how old an arrival not yet audited must be before
+// auditArrivals takes it: a younger one's commit may be writing its audit
+// row now.
+const arrivalGrace = time.Minute
+
+// AuditArrivals audits the arrivals of files whose server died, or whose
+// database failed, between the commit of their bytes and their audit row,
+// at their commit's time; compaction calls it. It returns how many it
+// audited.
+func (s *Server) AuditArrivals(ctx context.Context, now time.Time) (int, error) {
+	n := 0
+	for {
+		ps, err := s.blobs.Arrivals(ctx, now.Add(-arrivalGrace), 100)
+		if err != nil || len(ps) == 0 {
+			return n, err
+		}
+		for _, p := range ps {
+			if err := s.auditArrival(ctx, p); err != nil {
+				return n, err
+			}
+			n++
+			if err := s.blobs.Arrived(ctx, p.RecordID); err != nil {
+				return n, err
+			}
+		}
+	}
 }
 
 func (s *Server) handleUploadStatus(w http.ResponseWriter, r *http.Request, p *principal) {

@@ -411,6 +411,9 @@ func (s *Server) compactLoop(every time.Duration) {
 			if _, err := s.PruneLoginFailures(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
 				s.log.Error("pruning login failures failed", "err", err)
 			}
+			if _, err := s.AuditArrivals(s.ctx, s.now()); err != nil && s.ctx.Err() == nil {
+				s.log.Error("auditing files' arrivals failed", "err", err)
+			}
 		}
 	}
 }

@@ -54,6 +54,10 @@ type Proof struct {
 	Size     int64
 	User     string // who uploaded it
 	At       time.Time
+	// Device, on a Commit, is the device that sent the bytes: kept with
+	// the upload's arrival until the server has audited it (Arrivals),
+	// not with the proof.
+	Device string
 }
 
 // SweepStats counts what a sweep removed.
@@ -81,7 +85,8 @@ type Store interface {
 	Staged(ctx context.Context, uploadID string, size int64) ([]int, error)
 	// Commit checks that the upload holds every chunk of p.Size bytes and
 	// that they hash to p.Hash, keeps the bytes (once per hash) and stores
-	// p. ErrIncomplete when chunks are missing; a staged chunk that fails
+	// p, with the upload's arrival to be audited (Arrivals) in the same
+	// transaction. ErrIncomplete when chunks are missing; a staged chunk that fails
 	// its checks (its length, its bytes gone or not matching its sum) is
 	// dropped from the upload, to be sent again, as is one past the
 	// file's end. ErrHashMismatch when the bytes are another file's, and
@@ -106,6 +111,14 @@ type Store interface {
 	Usage(ctx context.Context, user string) (int64, error)
 	// DropUpload empties an upload.
 	DropUpload(ctx context.Context, uploadID string) error
+	// Arrivals returns uploads committed before before whose arrival is
+	// not yet audited (Arrived), oldest first, at most limit: the server
+	// died, or its database failed, between a Commit and its audit row.
+	// Each is the proof Commit stored, with its Device (and no MatterID),
+	// kept even when the proof has since been swept.
+	Arrivals(ctx context.Context, before time.Time, limit int) ([]Proof, error)
+	// Arrived notes that an upload's arrival is in the audit log.
+	Arrived(ctx context.Context, recordID string) error
 	// Sweep drops proofs whose record is gone (keep says false), files no
 	// proof names and uploads untouched since staleBefore.
 	Sweep(ctx context.Context, keep func(ctx context.Context, recordID string) (bool, error), staleBefore time.Time) (SweepStats, error)

@@ -275,6 +275,37 @@ func runConformance(t *testing.T, open func(t *testing.T) opened) {
 		}
 	})
 
+	t.Run("a commit leaves its arrival to be audited, kept past its proof", func(t *testing.T) {
+		o := open(t)
+		data := randomBytes(t, 300)
+		u := Upload{ID: model.NewID(), User: "alice"}
+		upload(t, o.st, u, data)
+		at := time.Now().Add(-time.Hour).Truncate(time.Microsecond).UTC()
+		p := Proof{RecordID: u.ID, MatterID: matter, Hash: hashOf(data), Size: int64(len(data)), User: "alice", At: at, Device: "laptop-7"}
+		if err := o.st.Commit(ctx, u.ID, p); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := o.st.Arrivals(ctx, at, 10); err != nil || len(got) != 0 {
+			t.Fatalf("arrivals before the commit's time: %+v, %v", got, err)
+		}
+		// The record deleted and its proof swept: the arrival still
+		// happened, and is still to be audited.
+		if _, err := o.st.Sweep(ctx, func(context.Context, string) (bool, error) { return false, nil }, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := o.st.Arrivals(ctx, time.Now(), 10)
+		want := Proof{RecordID: u.ID, Hash: p.Hash, Size: p.Size, User: "alice", At: at, Device: "laptop-7"}
+		if err != nil || len(got) != 1 || got[0] != want {
+			t.Fatalf("arrivals = %+v, %v; want [%+v]", got, err, want)
+		}
+		if err := o.st.Arrived(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := o.st.Arrivals(ctx, time.Now(), 10); err != nil || len(got) != 0 {
+			t.Fatalf("arrivals once audited: %+v, %v", got, err)
+		}
+	})
+
 	t.Run("identical files are stored once", func(t *testing.T) {
 		o := open(t)
 		data := randomBytes(t, model.ChunkSize+5)

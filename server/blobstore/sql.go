@@ -256,6 +256,14 @@ func (s *sqlStore) Commit(ctx context.Context, upload string, p Proof) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM blob_staged WHERE upload = $1`, upload); err != nil {
 			return err
 		}
+		if p.At.IsZero() {
+			p.At = s.now()
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_unaudited (record_id, hash, size, user_name, device, at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (record_id) DO UPDATE SET hash = excluded.hash, size = excluded.size, user_name = excluded.user_name,
+			device = excluded.device, at = excluded.at`, p.RecordID, p.Hash, p.Size, p.User, p.Device, p.At.UnixMicro()); err != nil {
+			return err
+		}
 		return s.putProof(ctx, tx, p)
 	})
 	switch {
@@ -283,6 +291,31 @@ func (s *sqlStore) putProof(ctx context.Context, q querier, p Proof) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO blob_proofs (record_id, matter_id, hash, size, user_name, at) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (record_id) DO UPDATE SET matter_id = excluded.matter_id, hash = excluded.hash, size = excluded.size, user_name = excluded.user_name, at = excluded.at`,
 		p.RecordID, p.MatterID, p.Hash, p.Size, p.User, p.At.UnixMicro())
+	return err
+}
+
+func (s *sqlStore) Arrivals(ctx context.Context, before time.Time, limit int) ([]Proof, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT record_id, hash, size, user_name, device, at FROM blob_unaudited
+		WHERE at < $1 ORDER BY at, record_id LIMIT $2`, before.UnixMicro(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Proof
+	for rows.Next() {
+		var p Proof
+		var at int64
+		if err := rows.Scan(&p.RecordID, &p.Hash, &p.Size, &p.User, &p.Device, &at); err != nil {
+			return nil, err
+		}
+		p.At = time.UnixMicro(at).UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) Arrived(ctx context.Context, recordID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM blob_unaudited WHERE record_id = $1`, recordID)
 	return err
 }
 

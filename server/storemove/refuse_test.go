@@ -300,3 +300,55 @@ func TestMoveRefusesADamagedChunk(t *testing.T) {
 		t.Errorf("the refused move left tables behind:\n%s", s)
 	}
 }
+
+// TestMoveArrivalsToAudit: an upload's arrival still to be audited moves
+// with the file store; and a blob index made by a server older than that
+// table, which lacks it, moves all the same.
+func TestMoveArrivalsToAudit(t *testing.T) {
+	ctx := context.Background()
+	for _, older := range []bool{false, true} {
+		dir := smallStore(t)
+		blobs, err := blobstore.OpenDir(ctx, filepath.Join(dir, blobstore.DirName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := []byte("exhibit C")
+		u := blobstore.Upload{ID: "01a2b3c4-0000-7000-8000-000000000001", User: "alice"}
+		if err := blobs.PutChunk(ctx, u, 0, sum(data), data); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-time.Hour).Truncate(time.Microsecond).UTC()
+		p := blobstore.Proof{RecordID: u.ID, MatterID: u.ID, Hash: sum(data), Size: int64(len(data)), User: "alice", At: at, Device: "laptop-7"}
+		if err := blobs.Commit(ctx, u.ID, p); err != nil {
+			t.Fatal(err)
+		}
+		blobs.Close()
+		if older {
+			db, err := sql.Open("sqlite", filepath.Join(dir, blobstore.DirName, blobstore.IndexName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`DROP TABLE blob_unaudited`); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		url := storetest.PostgresURL(t)
+		if _, err := storemove.Move(ctx, storemove.Options{DataDir: dir, URL: url}); err != nil {
+			t.Fatalf("move (index older than its arrivals: %v): %v", older, err)
+		}
+		moved, err := blobstore.OpenPostgres(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := moved.Arrivals(ctx, time.Now(), 10)
+		moved.Close()
+		want := 1
+		if older {
+			want = 0
+		}
+		if err != nil || len(got) != want || (want == 1 && (got[0].Device != "laptop-7" || !got[0].At.Equal(at))) {
+			t.Errorf("arrivals after the move (index older: %v): %+v, %v; want %d", older, got, err, want)
+		}
+	}
+}

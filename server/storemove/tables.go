@@ -22,6 +22,10 @@ type table struct {
 	name string
 	kind kind
 	why  string // for dropped
+	// since: the blob index of a server older than the table lacks it
+	// (its tables are made as a store opens, not by versioned
+	// migrations): then there is nothing of it to move.
+	since bool
 }
 
 // serverTables are server.db's tables, in copying order: users before the
@@ -48,6 +52,7 @@ var blobTables = []table{
 	{name: "blob_files"},
 	{name: "blob_chunks"},
 	{name: "blob_proofs"},
+	{name: "blob_unaudited", since: true},
 	{name: "blob_staged", kind: dropped, why: "uploads in progress; each device sends its chunks again"},
 }
 

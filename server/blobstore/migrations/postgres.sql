@@ -33,6 +33,17 @@ DROP INDEX IF EXISTS blob_proofs_matter;
 CREATE INDEX IF NOT EXISTS blob_proofs_hash ON blob_proofs (hash);
 CREATE INDEX IF NOT EXISTS blob_proofs_user ON blob_proofs (user_name);
 CREATE INDEX IF NOT EXISTS blob_staged_user ON blob_staged (user_name);
+-- Uploads committed whose arrival the server has not audited yet: the
+-- commit writes the row, the audit row's writing removes it. It holds
+-- what the audit row says, so it outlives its proof if need be.
+CREATE TABLE IF NOT EXISTS blob_unaudited (
+    record_id TEXT PRIMARY KEY,
+    hash      TEXT NOT NULL,
+    size      BIGINT NOT NULL,
+    user_name TEXT NOT NULL,
+    device    TEXT NOT NULL,
+    at        BIGINT NOT NULL
+);
 -- PostgreSQL keeps the bytes too, so every replica serves every file.
 CREATE TABLE IF NOT EXISTS blob_data (
     hash TEXT NOT NULL,

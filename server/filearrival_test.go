@@ -1,0 +1,119 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"casefile/protocol"
+	"casefile/server"
+	"casefile/server/servertest"
+	"casefile/server/store"
+	"casefile/server/store/sqlitestore"
+)
+
+// fileArrivals returns the file_uploaded audit rows of attachment id.
+func fileArrivals(t *testing.T, srv *servertest.Server, id string) []store.AuditEntry {
+	t.Helper()
+	all, err := srv.Audit(context.Background(), 0, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.AuditEntry
+	for _, e := range all {
+		if e.Action == "file_uploaded" && strings.HasSuffix(e.Target, "/"+id) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestFileArrivalAuditedAfterItsAuditFailed: when the audit row of a
+// file's arrival cannot be written after its bytes were committed (the
+// database failed between the two, or the server died), the upload is
+// complete all the same, and the next compaction writes the row, once,
+// with the commit's time and the sending device. Before, the file stayed
+// uploaded with no audit row: a retry found it complete and wrote none.
+func TestFileArrivalAuditedAfterItsAuditFailed(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &faultStore{Store: st}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = f })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Quayside")
+	data := []byte("the harbour master's log, page two")
+	id := attach(t, alice, m.ID, data)
+
+	failed := false
+	f.set(func(_ context.Context, _ store.Tx, e *store.AuditEntry) error {
+		if e.Action == "file_uploaded" && !failed {
+			failed = true
+			return errors.New("the database went away")
+		}
+		return nil
+	})
+	committed := time.Now()
+	if status, _, _ := putChunk(t, alice, id, data); status == http.StatusOK {
+		t.Fatal("the chunk's answer was 200 though its audit row failed: the test proves nothing")
+	}
+	if got := fileArrivals(t, srv, id); len(got) != 0 {
+		t.Fatalf("%d audit rows of the arrival after its audit failed", len(got))
+	}
+	// Sent again, the upload is complete: its bytes are held.
+	if status, code, _ := putChunk(t, alice, id, data); status != http.StatusOK {
+		t.Fatalf("the chunk sent again: %d %s", status, code)
+	}
+	if status, _, _ := fileCall(t, alice, http.MethodGet, protocol.PathFile, id, -1, nil, ""); status != http.StatusOK {
+		t.Fatalf("the file after its upload: %d", status)
+	}
+
+	// A commit a moment old may be writing its row now: left alone.
+	if n, err := srv.AuditArrivals(ctx, time.Now()); err != nil || n != 0 {
+		t.Fatalf("arrivals audited within their grace: %d, %v", n, err)
+	}
+	later := time.Now().Add(2 * time.Minute)
+	if n, err := srv.AuditArrivals(ctx, later); err != nil || n != 1 {
+		t.Fatalf("arrivals audited: %d, %v; want 1", n, err)
+	}
+	got := fileArrivals(t, srv, id)
+	if len(got) != 1 {
+		t.Fatalf("%d audit rows of the arrival, want 1", len(got))
+	}
+	e := got[0]
+	if e.Actor != "alice" || e.Device == "" || !strings.Contains(e.After, "sha256:"+sumOf(data)) || e.At.Before(committed.Add(-time.Second)) || e.At.After(committed.Add(time.Minute)) {
+		t.Errorf("the arrival's audit row: %+v", e)
+	}
+	if n, err := srv.AuditArrivals(ctx, later); err != nil || n != 0 {
+		t.Fatalf("arrivals audited a second time: %d, %v", n, err)
+	}
+	if rep, err := srv.VerifyAudit(ctx); err != nil || !rep.OK() {
+		t.Fatalf("the audit chain: %+v %v", rep, err)
+	}
+}
+
+// TestFileArrivalAuditedOnce: an upload whose audit row is written leaves
+// nothing for compaction to audit again.
+func TestFileArrivalAuditedOnce(t *testing.T) {
+	ctx := context.Background()
+	srv := servertest.Start(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Quayside")
+	data := []byte("the harbour master's log, page three")
+	id := attach(t, alice, m.ID, data)
+	if status, code, _ := putChunk(t, alice, id, data); status != http.StatusOK {
+		t.Fatalf("the chunk: %d %s", status, code)
+	}
+	if n, err := srv.AuditArrivals(ctx, time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("arrivals audited again: %d, %v", n, err)
+	}
+	if got := fileArrivals(t, srv, id); len(got) != 1 || got[0].Device == "" {
+		t.Fatalf("the arrival's audit rows: %+v", got)
+	}
+}
