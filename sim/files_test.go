@@ -7,12 +7,14 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"casefile/apiclient"
 	"casefile/localdb"
 	"casefile/localfiles"
 	"casefile/model"
+	"casefile/server/store"
 	"casefile/transfer"
 )
 
@@ -159,6 +161,46 @@ func (w *world) checkFiles() {
 				w.violate("%s: the bytes of file %s do not match its sha256", c.name, f.ID)
 			}
 			w.stats.inc("files verified on a device", 1)
+		}
+	}
+	w.checkArrivalsAudited()
+}
+
+// checkArrivalsAudited checks that every file a device was told the
+// server holds (uploaded) has its arrival in the audit log, once
+// compaction has audited those whose row failed after their commit.
+func (w *world) checkArrivalsAudited() {
+	n, err := w.srv.AuditArrivals(w.ctx, time.Now().Add(time.Hour))
+	w.must("audit arrivals", err)
+	w.stats.inc(statArrivalsAuditedLate, n)
+	audited := map[string]int{}
+	err = w.reader.Read(w.ctx, func(r store.Reader) error {
+		for after := int64(0); ; {
+			rows, err := r.Audit(w.ctx, after, 1000)
+			if err != nil || len(rows) == 0 {
+				return err
+			}
+			for _, e := range rows {
+				if e.Action == "file_uploaded" {
+					audited[strings.TrimPrefix(e.Target, model.AttachmentCollection+"/")]++
+				}
+				after = e.ID
+			}
+		}
+	})
+	w.must("read the audit log", err)
+	for _, c := range w.clients {
+		list, err := c.db.Files(w.ctx, "")
+		w.must(c.name+": list files", err)
+		for _, f := range list {
+			if f.State == localdb.FileUploaded && audited[f.ID] == 0 {
+				w.violate("%s: file %s was uploaded, and its arrival is not in the audit log", c.name, f.ID)
+			}
+		}
+	}
+	for _, k := range audited {
+		if k > 1 {
+			w.stats.inc("files whose arrival was audited twice", 1)
 		}
 	}
 }

@@ -138,6 +138,11 @@ const statShortPages = "contract: pull pages cut short by the server's byte budg
 // draw them too, or they prove nothing of the refusal and the split.
 const statAnswerTooLarge = "contract: pushes refused as answer_too_large"
 
+// statArrivalsAuditedLate counts the files whose arrival compaction
+// audited (server.AuditArrivals), their audit row having failed after
+// their commit (arrivalFaults): the scenarios must draw them.
+const statArrivalsAuditedLate = "files whose arrival compaction audited"
+
 // statAnswerTooLargeQuiet counts those of them a device got through a
 // link that drops the bound from answers (link.quietBound): the scenarios
 // must draw refusals that name the bound (the device takes the batch again

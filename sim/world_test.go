@@ -117,6 +117,9 @@ type world struct {
 	// server's restarts, each of which draws a small bound again.
 	pushAnswerBytes int
 	restarts        int
+	// arrivals holds which files' arrivals already failed their audit
+	// row, across the server's restarts.
+	arrivals *arrivalsFailed
 }
 
 type user struct {
@@ -326,6 +329,25 @@ func (w *world) redrawAnswerBound() {
 	}
 }
 
+// openServerStore opens the store the server of o runs on, its file
+// arrivals' audit rows failing as arrivalFaults draws them.
+func (w *world) openServerStore(o server.Options) (store.Store, error) {
+	var st store.Store
+	var err error
+	if o.DatabaseURL != "" {
+		st, err = pgstore.Open(w.ctx, o.DatabaseURL, pgstore.WithLogger(o.Logger))
+	} else {
+		st, err = sqlitestore.Open(w.ctx, filepath.Join(o.DataDir, sqlitestore.FileName))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if w.arrivals == nil {
+		w.arrivals = &arrivalsFailed{failed: map[string]bool{}}
+	}
+	return &arrivalFaults{Store: st, seed: w.seed, stats: w.stats, arrivalsFailed: w.arrivals}, nil
+}
+
 func (w *world) openReader() (store.Store, error) {
 	if w.cfg.pgURL != "" {
 		return pgstore.Open(w.ctx, w.cfg.pgURL)
@@ -334,7 +356,13 @@ func (w *world) openReader() (store.Store, error) {
 }
 
 func (w *world) startServer() {
-	srv, err := server.Open(w.ctx, w.serverOptions())
+	o := w.serverOptions()
+	st, err := w.openServerStore(o)
+	if err != nil {
+		w.t.Fatalf("open the server's store: %v", err)
+	}
+	o.Store = st
+	srv, err := server.Open(w.ctx, o)
 	if err != nil {
 		w.t.Fatalf("open server: %v", err)
 	}
