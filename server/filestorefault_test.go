@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/blobstore"
@@ -70,7 +68,6 @@ func putChunk(t *testing.T, c *servertest.Client, id string, data []byte) (int, 
 // answered 503 unavailable with Retry-After, and goes through once the
 // lock is free.
 func TestUploadWhileTheQuotaLockIsHeld(t *testing.T) {
-	ctx := context.Background()
 	base := storetest.PostgresURL(t)
 	srv := startWithBlobsAt(t, base+"&lock_timeout=300ms", nil)
 	alice := srv.NewUser(t, "alice", server.RoleMember)
@@ -78,21 +75,12 @@ func TestUploadWhileTheQuotaLockIsHeld(t *testing.T) {
 	data := []byte("the harbour master's log, page one")
 	id := attach(t, alice, m.ID, data)
 
-	holder, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	if _, err := holder.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('casefile upload quota ' || 'alice', 0))`); err != nil {
-		t.Fatal(err)
-	}
+	release := storetest.HoldLock(t, base, `SELECT pg_advisory_xact_lock(hashtextextended('casefile upload quota ' || 'alice', 0))`)
 	status, code, retry := putChunk(t, alice, id, data)
 	if status != http.StatusServiceUnavailable || code != protocol.CodeUnavailable || retry == "" {
 		t.Fatalf("a chunk while the quota lock is held: %d %s (Retry-After %q), want 503 unavailable with Retry-After", status, code, retry)
 	}
-	if _, err := holder.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if status, code, _ := putChunk(t, alice, id, data); status != http.StatusOK {
 		t.Fatalf("the chunk once the lock is free: %d %s", status, code)
 	}

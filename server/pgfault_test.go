@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"casefile/internal/faultproxy"
 	"casefile/model"
 	"casefile/protocol"
@@ -53,21 +51,11 @@ func TestPushWhileTheHeadIsLocked(t *testing.T) {
 	srv := servertest.Start(t, func(o *server.Options) { o.DatabaseURL = base + "&lock_timeout=300ms" })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	m := alice.CreateMatter(t, "Locked")
-	holder, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	if _, err := holder.Exec(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, "SELECT seq FROM head WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := storetest.HoldLock(t, base, "SELECT seq FROM head WHERE id = 1 FOR UPDATE")
 	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Waited"})
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = alice.Push(pctx, op)
+	_, err := alice.Push(pctx, op)
 	var se *servertest.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != protocol.CodeUnavailable || se.RetryAfter == "" {
 		t.Fatalf("push while the head is locked: %v, want 503 unavailable with Retry-After", err)
@@ -77,9 +65,7 @@ func TestPushWhileTheHeadIsLocked(t *testing.T) {
 			t.Errorf("the answer %q tells of the database (%q)", se.Message, leak)
 		}
 	}
-	if _, err := holder.Exec(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	first := alice.PushOne(t, op)
 	again := alice.PushOne(t, op)
 	if first.Result != model.ResultApplied || again.Result != model.ResultApplied || first.Record.Seq != again.Record.Seq {

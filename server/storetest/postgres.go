@@ -117,3 +117,30 @@ func PostgresAs(t testing.TB, storeURL string, grants ...string) string {
 	u.User = url.User(role)
 	return u.String()
 }
+
+// HoldLock opens a session of its own on url, begins a transaction and
+// runs lockSQL in it (`SELECT … FOR UPDATE`, `pg_advisory_xact_lock(…)`),
+// as a person's open psql session or a stuck replica would, and holds
+// what it locked until release rolls the transaction back. The test's
+// end releases it too.
+func HoldLock(t testing.TB, url, lockSQL string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to hold a lock: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, lockSQL); err != nil {
+		t.Fatalf("hold a lock with %q: %v", lockSQL, err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			t.Fatalf("release the lock: %v", err)
+		}
+	}
+}

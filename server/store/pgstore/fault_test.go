@@ -122,17 +122,7 @@ func TestWriteGivesUpOnAHeldLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(ctx)
-	if _, err := holder.Exec(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, "SELECT seq FROM head WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	release := storetest.HoldLock(t, url, "SELECT seq FROM head WHERE id = 1 FOR UPDATE")
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -140,9 +130,7 @@ func TestWriteGivesUpOnAHeldLock(t *testing.T) {
 	if !errors.Is(err, store.ErrBusy) {
 		t.Fatalf("write while another session holds the head's lock: %v after %v, want store.ErrBusy", err, time.Since(start).Round(time.Millisecond))
 	}
-	if _, err := holder.Exec(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	seq, err := takeSeq(ctx, st)
 	if err != nil {
 		t.Fatal(err)
