@@ -23,7 +23,7 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	CASEFILE_ACCESS_HISTORIES=100 $(GO) test -race -timeout 20m $(PKGS)
-	$(MAKE) --no-print-directory -j2 -Oline test-convergence test-plain
+	$(MAKE) --no-print-directory -j2 test-convergence test-plain
 
 # PLAIN_TESTS drive SQLite from one goroutine: the race detector slows them
 # ten to thirty times and can find no race in them, so they skip under it
