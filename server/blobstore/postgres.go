@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"casefile/internal/pghealth"
 )
 
 //go:embed migrations/postgres.sql
@@ -39,6 +41,11 @@ const (
 	idleInTx = "30s"
 )
 
+// pingWait bounds the check of a pooled connection before its use, when
+// it has been idle or was taken before another was found dead
+// (pghealth.Pool.ShouldPing).
+const pingWait = 5 * time.Second
+
 // OpenPostgres opens a store whose chunks are rows of the database at url
 // (the server's own; search_path may name the schema), so that every
 // replica on the database serves every file.
@@ -52,14 +59,16 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 			cfg.RuntimeParams[k] = v
 		}
 	}
-	db := stdlib.OpenDB(*cfg)
+	health := &pghealth.Pool{Ping: pingWait}
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(health.ShouldPing))
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8) // database/sql keeps 2: a burst of chunks would connect anew
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := createPostgres(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{db: db, bytes: pgBytes{}, now: time.Now, close: db.Close}, nil
+	return &sqlStore{db: db, bytes: pgBytes{}, now: time.Now, close: db.Close, health: health}, nil
 }
 
 func createPostgres(ctx context.Context, db *sql.DB) error {

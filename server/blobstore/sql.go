@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"casefile/internal/pghealth"
 	"casefile/model"
 )
 
@@ -60,10 +61,32 @@ type sqlStore struct {
 	bytes chunkBytes
 	now   func() time.Time
 	close func() error
+	// health, for a pool of connections to PostgreSQL, says which
+	// errors are a connection found dead (nil for SQLite, in-process).
+	health *pghealth.Pool
+}
+
+// again runs fn, a read or a statement that may run twice, and runs it
+// once more when it failed on a pooled connection found dead (the
+// database restarted, the network reset its connections) while ctx
+// stands: the pool then checks the connections taken before the loss
+// and hands out a live one, so the first requests after a restart are
+// answered rather than refused.
+func (s *sqlStore) again(ctx context.Context, fn func() error) error {
+	err := fn()
+	if s.health != nil && s.health.Retry(ctx, err) {
+		err = fn()
+	}
+	return err
 }
 
 func (s *sqlStore) tx(ctx context.Context, fn func(*txn) error) (err error) {
-	sqltx, err := s.db.BeginTx(ctx, nil)
+	var sqltx *sql.Tx
+	// A transaction that failed as it began has done nothing: it may.
+	err = s.again(ctx, func() (err error) {
+		sqltx, err = s.db.BeginTx(ctx, nil)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -122,7 +145,12 @@ func (s *sqlStore) PutChunk(ctx context.Context, u Upload, n int, sum string, da
 }
 
 func (s *sqlStore) Staged(ctx context.Context, upload string, size int64) ([]int, error) {
-	fit, misfits, err := s.stagedFit(ctx, s.db, upload, size)
+	var fit map[int]stagedChunk
+	var misfits []int
+	err := s.again(ctx, func() (err error) {
+		fit, misfits, err = s.stagedFit(ctx, s.db, upload, size)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +322,15 @@ func (s *sqlStore) putProof(ctx context.Context, q querier, p Proof) error {
 	return err
 }
 
-func (s *sqlStore) Arrivals(ctx context.Context, before time.Time, limit int) ([]Proof, error) {
+func (s *sqlStore) Arrivals(ctx context.Context, before time.Time, limit int) (out []Proof, err error) {
+	err = s.again(ctx, func() (err error) {
+		out, err = s.arrivals(ctx, before, limit)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) arrivals(ctx context.Context, before time.Time, limit int) ([]Proof, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT record_id, hash, size, user_name, device, at FROM blob_unaudited
 		WHERE at < $1 ORDER BY at, record_id LIMIT $2`, before.UnixMicro(), limit)
 	if err != nil {
@@ -315,8 +351,10 @@ func (s *sqlStore) Arrivals(ctx context.Context, before time.Time, limit int) ([
 }
 
 func (s *sqlStore) Arrived(ctx context.Context, recordID string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM blob_unaudited WHERE record_id = $1`, recordID)
-	return err
+	return s.again(ctx, func() error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM blob_unaudited WHERE record_id = $1`, recordID)
+		return err
+	})
 }
 
 func (s *sqlStore) AddProof(ctx context.Context, p Proof) error {
@@ -335,8 +373,10 @@ func (s *sqlStore) AddProof(ctx context.Context, p Proof) error {
 func (s *sqlStore) Proof(ctx context.Context, recordID string) (Proof, error) {
 	p := Proof{RecordID: recordID}
 	var at int64
-	err := s.db.QueryRowContext(ctx, `SELECT matter_id, hash, size, user_name, at FROM blob_proofs WHERE record_id = $1`, recordID).
-		Scan(&p.MatterID, &p.Hash, &p.Size, &p.User, &at)
+	err := s.again(ctx, func() error {
+		return s.db.QueryRowContext(ctx, `SELECT matter_id, hash, size, user_name, at FROM blob_proofs WHERE record_id = $1`, recordID).
+			Scan(&p.MatterID, &p.Hash, &p.Size, &p.User, &at)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, ErrNotFound
 	}
@@ -344,7 +384,15 @@ func (s *sqlStore) Proof(ctx context.Context, recordID string) (Proof, error) {
 	return p, err
 }
 
-func (s *sqlStore) Provers(ctx context.Context, hash string, limit int) ([]Proof, error) {
+func (s *sqlStore) Provers(ctx context.Context, hash string, limit int) (out []Proof, err error) {
+	err = s.again(ctx, func() (err error) {
+		out, err = s.provers(ctx, hash, limit)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) provers(ctx context.Context, hash string, limit int) ([]Proof, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT record_id, matter_id, size, user_name, at FROM blob_proofs WHERE hash = $1
 		ORDER BY at, record_id LIMIT $2`, hash, limit)
 	if err != nil {
@@ -364,7 +412,15 @@ func (s *sqlStore) Provers(ctx context.Context, hash string, limit int) ([]Proof
 	return out, rows.Err()
 }
 
-func (s *sqlStore) Chunk(ctx context.Context, hash string, n int) ([]byte, string, error) {
+func (s *sqlStore) Chunk(ctx context.Context, hash string, n int) (b []byte, sum string, err error) {
+	err = s.again(ctx, func() (err error) {
+		b, sum, err = s.chunk(ctx, hash, n)
+		return err
+	})
+	return b, sum, err
+}
+
+func (s *sqlStore) chunk(ctx context.Context, hash string, n int) ([]byte, string, error) {
 	var sum string
 	err := s.db.QueryRowContext(ctx, `SELECT sum FROM blob_chunks WHERE hash = $1 AND n = $2`, hash, n).Scan(&sum)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -386,7 +442,15 @@ func (s *sqlStore) Chunk(ctx context.Context, hash string, n int) ([]byte, strin
 	return b, sum, nil
 }
 
-func (s *sqlStore) Sums(ctx context.Context, hash string) ([]string, error) {
+func (s *sqlStore) Sums(ctx context.Context, hash string) (out []string, err error) {
+	err = s.again(ctx, func() (err error) {
+		out, err = s.sums(ctx, hash)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) sums(ctx context.Context, hash string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT sum FROM blob_chunks WHERE hash = $1 ORDER BY n`, hash)
 	if err != nil {
 		return nil, err
@@ -409,8 +473,12 @@ func (s *sqlStore) Sums(ctx context.Context, hash string) ([]string, error) {
 	return out, nil
 }
 
-func (s *sqlStore) Usage(ctx context.Context, user string) (int64, error) {
-	return s.usage(ctx, s.db, user)
+func (s *sqlStore) Usage(ctx context.Context, user string) (used int64, err error) {
+	err = s.again(ctx, func() (err error) {
+		used, err = s.usage(ctx, s.db, user)
+		return err
+	})
+	return used, err
 }
 
 func (s *sqlStore) usage(ctx context.Context, q querier, user string) (int64, error) {
@@ -451,7 +519,11 @@ func (s *sqlStore) Sweep(ctx context.Context, keep func(context.Context, string)
 		if ok {
 			continue
 		}
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM blob_proofs WHERE record_id = $1`, id); err != nil {
+		err = s.again(ctx, func() error {
+			_, err := s.db.ExecContext(ctx, `DELETE FROM blob_proofs WHERE record_id = $1`, id)
+			return err
+		})
+		if err != nil {
 			return st, err
 		}
 		st.Proofs++
@@ -505,7 +577,15 @@ func (s *sqlStore) Sweep(ctx context.Context, keep func(context.Context, string)
 	return st, nil
 }
 
-func (s *sqlStore) column(ctx context.Context, q string, args ...any) ([]string, error) {
+func (s *sqlStore) column(ctx context.Context, q string, args ...any) (out []string, err error) {
+	err = s.again(ctx, func() (err error) {
+		out, err = s.column1(ctx, q, args...)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) column1(ctx context.Context, q string, args ...any) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -524,7 +604,9 @@ func (s *sqlStore) column(ctx context.Context, q string, args ...any) ([]string,
 
 func (s *sqlStore) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blob_files`).Scan(&st.Files, &st.Bytes)
+	err := s.again(ctx, func() error {
+		return s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blob_files`).Scan(&st.Files, &st.Bytes)
+	})
 	return st, err
 }
 

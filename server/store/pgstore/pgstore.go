@@ -8,27 +8,23 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"casefile/internal/pghealth"
 	"casefile/server/store"
 	"casefile/server/store/sqlstore"
 )
@@ -113,89 +109,8 @@ type timings struct {
 	// (a silent link delivers nothing and reports nothing).
 	listenIdle time.Duration
 	// ping is how long such a check may take, the listener's and the
-	// pool's (shouldPing).
+	// pool's (pghealth.Pool.ShouldPing).
 	ping time.Duration
-}
-
-// pool is what the store knows of its pooled connections' health.
-type pool struct {
-	tm timings
-	// lostAt is when a pooled connection was last found dead (Unix
-	// nanoseconds; 0: never), see connLost.
-	lostAt atomic.Int64
-}
-
-// shouldPing checks a pooled connection idle for over a second before it
-// is used again, as pgx's database/sql adapter does, but within
-// tm.ping: the adapter's own check waits as long as its caller's
-// context lets it, and on a connection that died without a word a read
-// batch or a push group would wait there until its own bound. A
-// connection that does not answer is closed, which makes the adapter's
-// check fail at once and the pool take another.
-//
-// A connection last taken before another was found dead is checked
-// however briefly it was idle: what killed one (a restart of the
-// database, a network that reset its connections) most likely killed
-// every connection of the pool, and a transaction that begins again
-// after meeting a dead one (sqlstore.Dialect.ConnLost) must not be
-// handed the next. Once the pool has been through, no check is made
-// again until the next loss.
-func (p *pool) shouldPing(ctx context.Context, sp stdlib.ShouldPingParams) bool {
-	if sp.IdleDuration <= time.Second && !p.takenBeforeLoss(sp.IdleDuration) {
-		return false
-	}
-	pctx, cancel := context.WithTimeout(ctx, p.tm.ping)
-	defer cancel()
-	if err := sp.Conn.PgConn().Ping(pctx); err != nil {
-		_ = sp.Conn.PgConn().Conn().Close()
-		return true
-	}
-	return false
-}
-
-// takenBeforeLoss says whether a connection idle for idle was last taken
-// from the pool before a connection was last found dead.
-func (p *pool) takenBeforeLoss(idle time.Duration) bool {
-	at := p.lostAt.Load()
-	return at != 0 && time.Now().Add(-idle).UnixNano() <= at
-}
-
-// connLost reports an error by which a connection proved dead
-// (sqlstore.Dialect.ConnLost), and notes when, so that the pool checks
-// its other connections before their next use (shouldPing). It is a
-// failure to reach PostgreSQL over a connection it had taken: pgx's own
-// mark of an error met before anything was sent (pgconn.SafeToRetry,
-// database/sql's ErrBadConn), the end of the connection (EOF, a reset,
-// a broken pipe, a socket closed), or PostgreSQL's FATAL ending the
-// session (57P01 when it shuts down or restarts). Not a timeout: a
-// connection that goes silent is bounded by its caller's context, and a
-// transaction whose context has ended does not begin again.
-func (p *pool) connLost(err error) bool {
-	if !isConnLost(err) {
-		return false
-	}
-	p.lostAt.Store(time.Now().UnixNano())
-	return true
-}
-
-// isConnLost is connLost's test, without noting the loss. A connection
-// that could not be made is not one: it is the database unreachable
-// (isUnreachable), and a new connection would fail as it did.
-func isConnLost(err error) bool {
-	var ce *pgconn.ConnectError
-	var pe *pgconn.PgError
-	switch {
-	case errors.As(err, &ce):
-		return false
-	case errors.As(err, &pe):
-		return pe.Severity == "FATAL"
-	case pgconn.Timeout(err), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	case pgconn.SafeToRetry(err), errors.Is(err, driver.ErrBadConn):
-		return true
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE)
 }
 
 // defaultTimings are the store's bounds outside tests.
@@ -285,8 +200,8 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings, opts ...Option) 
 	}
 	// pgx's database/sql adapter runs the SQL sqlstore shares with SQLite;
 	// the change listener keeps a pgx connection of its own (see listen).
-	conns := &pool{tm: tm}
-	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(conns.shouldPing))
+	conns := &pghealth.Pool{Ping: tm.ping}
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(conns.ShouldPing))
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -325,7 +240,7 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, tm timings, opts ...Option) 
 		IsDuplicate:   isDuplicate,
 		IsBusy:        isBusy,
 		IsUnreachable: isUnreachable,
-		ConnLost:      conns.connLost,
+		ConnLost:      conns.Lost,
 		NotifyChannel: channel,
 		Unnest:        true,
 		Commit:        commitWith,
