@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/blobstore"
 	"casefile/server/servertest"
 	"casefile/server/store"
 	"casefile/server/store/sqlitestore"
@@ -115,5 +118,113 @@ func TestFileArrivalAuditedOnce(t *testing.T) {
 	}
 	if got := fileArrivals(t, srv, id); len(got) != 1 || got[0].Device == "" {
 		t.Fatalf("the arrival's audit rows: %+v", got)
+	}
+}
+
+// arrivedFails is a file store whose note of an arrival cannot be
+// cleared (Arrived) while fail is set: the database failed after the
+// arrival's audit row was written.
+type arrivedFails struct {
+	blobstore.Store
+	fail atomic.Bool
+}
+
+func (a *arrivedFails) Arrived(ctx context.Context, recordID string) error {
+	if a.fail.Load() {
+		return errors.New("the database went away")
+	}
+	return a.Store.Arrived(ctx, recordID)
+}
+
+// TestFileArrivalNotAuditedTwice: an arrival whose audit row was written
+// but whose note could not be cleared is not audited again by
+// compaction, which clears the note; nor by two compactions at once.
+// Before, compaction wrote a second row for it.
+func TestFileArrivalNotAuditedTwice(t *testing.T) {
+	ctx := context.Background()
+	blobs, err := blobstore.OpenDir(ctx, filepath.Join(t.TempDir(), blobstore.DirName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &arrivedFails{Store: blobs}
+	srv := servertest.Start(t, func(o *server.Options) { o.Blobs = f })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Quayside")
+	data := []byte("the harbour master's log, page four")
+	id := attach(t, alice, m.ID, data)
+	f.fail.Store(true)
+	if status, code, _ := putChunk(t, alice, id, data); status != http.StatusOK {
+		t.Fatalf("the chunk: %d %s", status, code)
+	}
+	f.fail.Store(false)
+	if got := fileArrivals(t, srv, id); len(got) != 1 {
+		t.Fatalf("%d audit rows of the arrival, want 1", len(got))
+	}
+	later := time.Now().Add(2 * time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wrote := 0
+	for range 2 {
+		wg.Go(func() {
+			n, err := srv.AuditArrivals(ctx, later)
+			if err != nil {
+				t.Errorf("audit arrivals: %v", err)
+			}
+			mu.Lock()
+			wrote += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if got := fileArrivals(t, srv, id); len(got) != 1 || wrote != 0 {
+		t.Fatalf("%d audit rows of the arrival after compaction found its note (%d written by it), want 1 (none)", len(got), wrote)
+	}
+	if ps, err := blobs.Arrivals(ctx, later, 10); err != nil || len(ps) != 0 {
+		t.Fatalf("arrivals left to audit: %+v, %v", ps, err)
+	}
+}
+
+// TestFileArrivalsLateAuditedOnceByTwo: two compactions at once (two
+// replicas' loops) audit an arrival whose row failed once between them.
+func TestFileArrivalsLateAuditedOnceByTwo(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &faultStore{Store: st}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = f })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Quayside")
+	data := []byte("the harbour master's log, page five")
+	id := attach(t, alice, m.ID, data)
+	f.set(func(_ context.Context, _ store.Tx, e *store.AuditEntry) error {
+		if e.Action == "file_uploaded" {
+			return errors.New("the database went away")
+		}
+		return nil
+	})
+	if status, _, _ := putChunk(t, alice, id, data); status == http.StatusOK {
+		t.Fatal("the chunk's answer was 200 though its audit row failed: the test proves nothing")
+	}
+	f.set(nil)
+	later := time.Now().Add(2 * time.Minute)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wrote := 0
+	for range 4 {
+		wg.Go(func() {
+			n, err := srv.AuditArrivals(ctx, later)
+			if err != nil {
+				t.Errorf("audit arrivals: %v", err)
+			}
+			mu.Lock()
+			wrote += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if got := fileArrivals(t, srv, id); len(got) != 1 || wrote != 1 {
+		t.Fatalf("%d audit rows of the arrival after four compactions at once (%d written by them), want 1", len(got), wrote)
 	}
 }

@@ -298,12 +298,12 @@ func (s *Server) commitUpload(ctx context.Context, t fileTarget, p *principal, s
 	switch {
 	case err == nil:
 		s.log.Info("file received", "attachment", t.att.ID, "user", user, "bytes", t.att.Size)
-		if err := s.auditArrival(ctx, proof); err != nil {
+		if _, err := s.auditArrival(ctx, proof); err != nil {
 			// The arrival stays to be audited (AuditArrivals).
 			return st, errInternal(err)
 		}
 		if err := s.blobs.Arrived(ctx, proof.RecordID); err != nil {
-			// AuditArrivals audits it again: twice rather than never.
+			// AuditArrivals finds its row and clears the note then.
 			s.log.Warn("note a file's arrival audited", "attachment", proof.RecordID, "err", err)
 		}
 		st.Complete, st.Have = true, []int{}
@@ -325,12 +325,24 @@ func (s *Server) commitUpload(ctx context.Context, t fileTarget, p *principal, s
 // auditArrival writes a file's arrival to the audit chain beside the
 // attachment's create and delete (record changes): who sent which file
 // (its hash and size) from which device for which attachment, and when.
-// The file store's note of it to be audited goes after (Arrived).
-func (s *Server) auditArrival(ctx context.Context, p blobstore.Proof) error {
-	return s.st.Write(ctx, func(tx store.Tx) error {
-		return s.audit(ctx, tx, &store.AuditEntry{At: p.At, Actor: p.User, Device: p.Device, Action: "file_uploaded",
-			Target: model.AttachmentCollection + "/" + p.RecordID, After: fmt.Sprintf("sha256:%s size:%d", p.Hash, p.Size)})
+// The file store's note of it to be audited goes after (Arrived). It
+// reports whether it wrote the row: an arrival the log holds already
+// (its note outlived its row, or another replica's compaction audited it
+// first) is not audited again. Writes take turns, so of two at once the
+// second finds the first's row.
+func (s *Server) auditArrival(ctx context.Context, p blobstore.Proof) (wrote bool, err error) {
+	err = s.st.Write(ctx, func(tx store.Tx) error {
+		wrote = false
+		e := store.AuditEntry{At: p.At, Actor: p.User, Device: p.Device, Action: "file_uploaded",
+			Target: model.AttachmentCollection + "/" + p.RecordID, After: fmt.Sprintf("sha256:%s size:%d", p.Hash, p.Size)}
+		had, err := tx.HasAudit(ctx, e)
+		if err != nil || had {
+			return err
+		}
+		wrote = true
+		return s.audit(ctx, tx, &e)
 	})
+	return wrote && err == nil, err
 }
 
 // arrivalGrace is how old an arrival not yet audited must be before
@@ -340,8 +352,9 @@ const arrivalGrace = time.Minute
 
 // AuditArrivals audits the arrivals of files whose server died, or whose
 // database failed, between the commit of their bytes and their audit row,
-// at their commit's time; compaction calls it. It returns how many it
-// audited.
+// at their commit's time; compaction calls it. An arrival whose row is
+// in the log already is not audited again. It returns how many rows it
+// wrote.
 func (s *Server) AuditArrivals(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	for {
@@ -350,10 +363,13 @@ func (s *Server) AuditArrivals(ctx context.Context, now time.Time) (int, error) 
 			return n, err
 		}
 		for _, p := range ps {
-			if err := s.auditArrival(ctx, p); err != nil {
+			wrote, err := s.auditArrival(ctx, p)
+			if err != nil {
 				return n, err
 			}
-			n++
+			if wrote {
+				n++
+			}
 			if err := s.blobs.Arrived(ctx, p.RecordID); err != nil {
 				return n, err
 			}

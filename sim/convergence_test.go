@@ -147,6 +147,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 12 && total.get(statArrivalsAuditedLate) == 0 {
 			t.Errorf("%s: no file's arrival was audited by compaction; the scenarios no longer draw audit rows that fail after a file's commit", name)
 		}
+		if len(seeds) >= 12 && total.get(statNotesKept) == 0 {
+			t.Errorf("%s: no file's arrival kept its note after its audit row; the scenarios no longer draw arrivals compaction must not audit again", name)
+		}
 		if len(seeds) >= 12 && total.get(statShortPages) == 0 {
 			t.Errorf("%s: no pull page stopped at the server's byte budget; the scenarios no longer draw short pages", name)
 		}

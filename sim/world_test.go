@@ -23,6 +23,7 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/blobstore"
 	"casefile/server/servertest"
 	"casefile/server/store"
 	"casefile/server/store/pgstore"
@@ -329,23 +330,37 @@ func (w *world) redrawAnswerBound() {
 	}
 }
 
-// openServerStore opens the store the server of o runs on, its file
-// arrivals' audit rows failing as arrivalFaults draws them.
-func (w *world) openServerStore(o server.Options) (store.Store, error) {
+// openServerStores opens the record and file stores the server of o
+// runs on into o: its file arrivals' audit rows failing as arrivalFaults
+// draws them, and their notes kept after the row as noteFaults does.
+func (w *world) openServerStores(o *server.Options) error {
 	var st store.Store
+	var blobs blobstore.Store
 	var err error
 	if o.DatabaseURL != "" {
 		st, err = pgstore.Open(w.ctx, o.DatabaseURL, pgstore.WithLogger(o.Logger))
+		if err == nil {
+			if blobs, err = blobstore.OpenPostgres(w.ctx, o.DatabaseURL); err != nil {
+				st.Close()
+			}
+		}
 	} else {
 		st, err = sqlitestore.Open(w.ctx, filepath.Join(o.DataDir, sqlitestore.FileName))
+		if err == nil {
+			if blobs, err = blobstore.OpenDir(w.ctx, filepath.Join(o.DataDir, blobstore.DirName)); err != nil {
+				st.Close()
+			}
+		}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if w.arrivals == nil {
 		w.arrivals = &arrivalsFailed{failed: map[string]bool{}}
 	}
-	return &arrivalFaults{Store: st, seed: w.seed, stats: w.stats, arrivalsFailed: w.arrivals}, nil
+	o.Store = &arrivalFaults{Store: st, seed: w.seed, stats: w.stats, arrivalsFailed: w.arrivals}
+	o.Blobs = &noteFaults{Store: blobs, seed: w.seed, stats: w.stats, arrivalsFailed: w.arrivals}
+	return nil
 }
 
 func (w *world) openReader() (store.Store, error) {
@@ -357,11 +372,9 @@ func (w *world) openReader() (store.Store, error) {
 
 func (w *world) startServer() {
 	o := w.serverOptions()
-	st, err := w.openServerStore(o)
-	if err != nil {
-		w.t.Fatalf("open the server's store: %v", err)
+	if err := w.openServerStores(&o); err != nil {
+		w.t.Fatalf("open the server's stores: %v", err)
 	}
-	o.Store = st
 	srv, err := server.Open(w.ctx, o)
 	if err != nil {
 		w.t.Fatalf("open server: %v", err)

@@ -148,6 +148,11 @@ type Reader interface {
 	Ledger(ctx context.Context, opID string) (LedgerEntry, error)
 	// Audit returns audit rows with ID > afterID in order, at most limit.
 	Audit(ctx context.Context, afterID int64, limit int) ([]AuditEntry, error)
+	// HasAudit reports whether the audit log holds a row of e's action,
+	// target, time (to the microsecond), actor, device and after digest:
+	// an event that may come to be audited twice (a file's arrival, its
+	// row written again by compaction) is written only if not.
+	HasAudit(ctx context.Context, e AuditEntry) (bool, error)
 	// LoginFailures returns the failed-login count of a key, or a zero
 	// count (with the key) when it has none.
 	LoginFailures(ctx context.Context, key string) (LoginFailures, error)

@@ -304,6 +304,61 @@ func testAuditChain(t *testing.T, st store.Store) {
 	}
 }
 
+// testHasAudit: HasAudit finds a row by its action, target, time to the
+// microsecond, actor, device and after digest, whether committed or
+// appended earlier in the same transaction, and no row that differs in
+// any of them.
+func testHasAudit(t *testing.T, st store.Store) {
+	at := t0.Add(1234567 * time.Nanosecond)
+	e := store.AuditEntry{At: at, Actor: "alice", Device: "laptop", Action: "file_uploaded", Target: "attachments/a", After: "sha256:ab size:3"}
+	has := func(tx store.Reader, e store.AuditEntry) bool {
+		t.Helper()
+		ok, err := tx.HasAudit(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	write(t, st, func(tx store.Tx) error {
+		if has(tx, e) {
+			t.Error("a row found in an empty log")
+		}
+		appended := e
+		if err := tx.AppendAudit(ctx, &appended); err != nil {
+			return err
+		}
+		if !has(tx, e) {
+			t.Error("a row appended in the transaction not found in it")
+		}
+		return nil
+	})
+	if err := st.Read(ctx, func(r store.Reader) error {
+		if !has(r, e) {
+			t.Error("a committed row not found")
+		}
+		if same := e; !has(r, func() store.AuditEntry { same.At = at.Truncate(time.Microsecond); return same }()) {
+			t.Error("a row not found by its time to the microsecond")
+		}
+		for _, other := range []func(*store.AuditEntry){
+			func(o *store.AuditEntry) { o.At = o.At.Add(time.Microsecond) },
+			func(o *store.AuditEntry) { o.Actor = "bob" },
+			func(o *store.AuditEntry) { o.Device = "phone" },
+			func(o *store.AuditEntry) { o.Action = "create" },
+			func(o *store.AuditEntry) { o.Target = "attachments/b" },
+			func(o *store.AuditEntry) { o.After = "sha256:ab size:4" },
+		} {
+			o := e
+			other(&o)
+			if has(r, o) {
+				t.Errorf("a row found for %+v, which differs from the one in the log", o)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func testCompact(t *testing.T, st store.Store) {
 	m := model.NewID()
 	old := putRecord(t, st, "note", m, model.Fields{"title": "old"})

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"RemovalHistory", testRemovalHistory},
 		{"RemovalsOnlyHeld", testRemovalsOnlyHeld},
 		{"AuditChain", testAuditChain},
+		{"HasAudit", testHasAudit},
 		{"Compact", testCompact},
 		{"CompactBumpedTombstone", testCompactBumpedTombstone},
 		{"Hints", testHints},

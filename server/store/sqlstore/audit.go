@@ -126,6 +126,20 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 	return st, nil
 }
 
+func (t *txn) HasAudit(ctx context.Context, e store.AuditEntry) (bool, error) {
+	if err := t.flushRows(ctx); err != nil {
+		return false, err
+	}
+	var n int64
+	err := t.q.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit
+		WHERE target = $1 AND action = $2 AND at = $3 AND actor = $4 AND device = $5 AND after_digest = $6 LIMIT 1) AS found`,
+		e.Target, e.Action, e.At.UnixMicro(), e.Actor, e.Device, e.After).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look for an audit row: %w", t.mapErr(err))
+	}
+	return n > 0, nil
+}
+
 func (t *txn) AuditedVersion(ctx context.Context, collection, id string) (int64, error) {
 	if err := t.flushRows(ctx); err != nil {
 		return 0, err
