@@ -1,8 +1,12 @@
 package sim
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"sync"
 
 	"casefile/internal/faultproxy"
 )
@@ -17,6 +21,19 @@ const dbFaultOdds = 0.08
 // statCommitsLost counts the commit answers lost between the server and
 // PostgreSQL; the PostgreSQL sets must draw some.
 const statCommitsLost = "fault: db commit answer lost"
+
+// dbCutOdds is the chance that a sync cycle of a PostgreSQL scenario
+// begins with every connection between the server and PostgreSQL cut, as
+// a restart of the database or a network that resets them does, while
+// the server is idle: its pools hold them as live. Nothing was in flight,
+// so every request of the cycle must be served: a transaction that meets
+// a dead connection as it begins, and a read, go again on another
+// (internal/pghealth), in the record store and the file store alike.
+const dbCutOdds = 0.06
+
+// statConnsCut counts the cycles that began so; the PostgreSQL sets must
+// draw some.
+const statConnsCut = "fault: db connections cut while idle"
 
 // newDBFaultRand is the stream those faults are drawn from, apart from
 // the scenario's, so that drawing them moves no other draw.
@@ -53,6 +70,55 @@ func (w *world) loseCommitDraw() bool {
 	w.db.LoseNextCommit()
 	return true
 }
+
+// cutConnsDraw draws whether the next cycle begins with the server's
+// connections to PostgreSQL cut, and cuts them if so.
+func (w *world) cutConnsDraw() bool {
+	if w.db == nil || w.cfg.pgURL == "" || w.drnd.Float64() >= dbCutOdds {
+		return false
+	}
+	n := w.db.Cut()
+	w.tracef("the server's %d connections to postgres are cut", n)
+	w.stats.inc(statConnsCut, 1)
+	return true
+}
+
+// failureLog is the server's log, which keeps the requests it failed
+// (answered 5xx: "request failed") and drops everything else.
+type failureLog struct {
+	mu     sync.Mutex
+	failed []string
+}
+
+// taken returns the requests failed since the last call and forgets them.
+func (l *failureLog) taken() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.failed
+	l.failed = nil
+	return out
+}
+
+func (l *failureLog) Enabled(_ context.Context, level slog.Level) bool { return level >= slog.LevelError }
+
+func (l *failureLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "request failed" {
+		return nil
+	}
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		line += fmt.Sprintf(" %s=%v", a.Key, a.Value)
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failed = append(l.failed, line)
+	return nil
+}
+
+func (l *failureLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+
+func (l *failureLog) WithGroup(string) slog.Handler { return l }
 
 // disarmDB ends a cycle's commit fault and counts the answers lost.
 func (w *world) disarmDB() {

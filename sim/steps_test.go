@@ -136,12 +136,25 @@ func (w *world) sync(c *client) {
 	}
 	w.maybeAttach(c)
 	lose := w.loseCommitDraw()
+	w.srvLog.taken()
+	cut := !lose && w.cutConnsDraw()
 	sum, err := c.s.RunOnce(w.ctx)
 	if lose {
 		w.disarmDB()
 	}
 	if err == nil {
 		w.moveFiles(c, time.Now)
+	}
+	var failed []string
+	for _, f := range w.srvLog.taken() {
+		// Not the faults the harness injects itself (arrivalFaults).
+		if !strings.Contains(f, "simulated: ") {
+			failed = append(failed, f)
+		}
+	}
+	w.stats.inc("contract: requests the server failed (5xx) but for injected faults", len(failed))
+	if cut && len(failed) > 0 {
+		w.violate("%s: the server failed %d request(s) after its connections to postgres were cut while idle: %s", c.name, len(failed), failed[0])
 	}
 	w.stats.inc("syncs", 1)
 	w.stats.inc(statOverlapped, sum.Overlapped)

@@ -74,6 +74,7 @@ type world struct {
 	// db is the link between the server and PostgreSQL (PostgreSQL
 	// scenarios): a sync may lose its commit's answer there (dbfault_test.go).
 	db      *faultproxy.Link
+	srvLog  *failureLog // the requests the server failed
 	drnd    *rand.Rand // those faults' own stream
 	dbLost  int        // commit answers the link has lost
 	srvDone chan struct{}
@@ -190,6 +191,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 
 		pullPageBytes:   pullPageBudget(seed),
 		pushAnswerBytes: pushAnswerBudget(seed),
+		srvLog:          &failureLog{},
 	}
 	t.Cleanup(w.close)
 	if cfg.pgURL != "" {
@@ -250,7 +252,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 // serverOptions are the options of every start of the scenario's server.
 func (w *world) serverOptions() server.Options {
 	o := server.Options{
-		Logger:       slog.New(slog.DiscardHandler),
+		Logger:       slog.New(w.srvLog),
 		Password:     server.HashParams{Time: 1, MemoryKiB: 64, Threads: 1},
 		CompactEvery: -1, // the scenario compacts as one of its steps
 		// Compaction keeps nothing: every answer, tombstone, move and
