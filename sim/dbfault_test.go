@@ -99,7 +99,9 @@ func (l *failureLog) taken() []string {
 	return out
 }
 
-func (l *failureLog) Enabled(_ context.Context, level slog.Level) bool { return level >= slog.LevelError }
+func (l *failureLog) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= slog.LevelError
+}
 
 func (l *failureLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "request failed" {

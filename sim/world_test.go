@@ -74,10 +74,10 @@ type world struct {
 	// db is the link between the server and PostgreSQL (PostgreSQL
 	// scenarios): a sync may lose its commit's answer there (dbfault_test.go).
 	db      *faultproxy.Link
-	srvLog  *failureLog // the requests the server failed
 	drnd    *rand.Rand // those faults' own stream
 	dbLost  int        // commit answers the link has lost
 	srvDone chan struct{}
+	srvLog  *failureLog // the requests the server failed
 	reader  store.Store // a second handle on the server's store, for the checks
 	fp      *faultproxy.Proxy
 
