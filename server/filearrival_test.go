@@ -121,6 +121,26 @@ func TestFileArrivalAuditedOnce(t *testing.T) {
 	}
 }
 
+// auditAtOnce runs n of the server's compactions' audits of arrivals at
+// once, as replicas' loops may, at the time at, and returns how many rows
+// they wrote in all.
+func auditAtOnce(t *testing.T, srv *servertest.Server, n int, at time.Time) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var wrote atomic.Int64
+	for range n {
+		wg.Go(func() {
+			k, err := srv.AuditArrivals(context.Background(), at)
+			if err != nil {
+				t.Errorf("audit arrivals: %v", err)
+			}
+			wrote.Add(int64(k))
+		})
+	}
+	wg.Wait()
+	return int(wrote.Load())
+}
+
 // arrivedFails is a file store whose note of an arrival cannot be
 // cleared (Arrived) while fail is set: the database failed after the
 // arrival's audit row was written.
@@ -161,21 +181,7 @@ func TestFileArrivalNotAuditedTwice(t *testing.T) {
 		t.Fatalf("%d audit rows of the arrival, want 1", len(got))
 	}
 	later := time.Now().Add(2 * time.Minute)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wrote := 0
-	for range 2 {
-		wg.Go(func() {
-			n, err := srv.AuditArrivals(ctx, later)
-			if err != nil {
-				t.Errorf("audit arrivals: %v", err)
-			}
-			mu.Lock()
-			wrote += n
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	wrote := auditAtOnce(t, srv, 2, later)
 	if got := fileArrivals(t, srv, id); len(got) != 1 || wrote != 0 {
 		t.Fatalf("%d audit rows of the arrival after compaction found its note (%d written by it), want 1 (none)", len(got), wrote)
 	}
@@ -208,22 +214,7 @@ func TestFileArrivalsLateAuditedOnceByTwo(t *testing.T) {
 		t.Fatal("the chunk's answer was 200 though its audit row failed: the test proves nothing")
 	}
 	f.set(nil)
-	later := time.Now().Add(2 * time.Minute)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wrote := 0
-	for range 4 {
-		wg.Go(func() {
-			n, err := srv.AuditArrivals(ctx, later)
-			if err != nil {
-				t.Errorf("audit arrivals: %v", err)
-			}
-			mu.Lock()
-			wrote += n
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	wrote := auditAtOnce(t, srv, 4, time.Now().Add(2*time.Minute))
 	if got := fileArrivals(t, srv, id); len(got) != 1 || wrote != 1 {
 		t.Fatalf("%d audit rows of the arrival after four compactions at once (%d written by them), want 1", len(got), wrote)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -285,15 +284,5 @@ func TestPushAndPullRightAfterConnectionsReset(t *testing.T) {
 // it started stop).
 func behindLink(t *testing.T) (string, *faultproxy.Link) {
 	t.Helper()
-	u, err := url.Parse(storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := faultproxy.NewLink(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { link.Close() })
-	u.Host = link.Addr
-	return u.String(), link
+	return storetest.BehindLink(t, storetest.PostgresURL(t))
 }

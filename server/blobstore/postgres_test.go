@@ -76,16 +76,11 @@ func TestCallsAfterTheConnectionsDied(t *testing.T) {
 	} {
 		t.Run(kill.name, func(t *testing.T) {
 			base := storetest.PostgresURL(t)
-			u, err := url.Parse(base)
+			linked, link := storetest.BehindLink(t, base)
+			u, err := url.Parse(linked)
 			if err != nil {
 				t.Fatal(err)
 			}
-			link, err := faultproxy.NewLink(u.Host)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { link.Close() })
-			u.Host = link.Addr
 			app := "casefile-blobs-" + model.NewID()
 			q := u.Query()
 			q.Set("application_name", app)

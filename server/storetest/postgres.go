@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"casefile/internal/faultproxy"
 )
 
 // EnvPostgres names the PostgreSQL server tests use, e.g.
@@ -143,4 +145,22 @@ func HoldLock(t testing.TB, url, lockSQL string) (release func()) {
 			t.Fatalf("release the lock: %v", err)
 		}
 	}
+}
+
+// BehindLink returns pgURL with its connections passing a fault link, and
+// the link, closed when the test ends (after what the test started on
+// it has stopped).
+func BehindLink(t testing.TB, pgURL string) (string, *faultproxy.Link) {
+	t.Helper()
+	u, err := url.Parse(pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := faultproxy.NewLink(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { link.Close() })
+	u.Host = link.Addr
+	return u.String(), link
 }
