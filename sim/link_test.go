@@ -135,6 +135,13 @@ type link struct {
 	cut      []int64
 	ended    map[int64]ending
 	exchange int64
+	// whole are the pull pages the link wrote to the end, to be judged
+	// by how much of each the device read (read, by exchange): a page
+	// whose last bytes waited in the socket for a device that had given
+	// up on it (a machine too busy to schedule the device) did not reach
+	// it.
+	whole []wholePage
+	read  map[int64]int64
 	// forced holds the faults the next requests of a path meet, in order,
 	// whatever the stream would draw (a step that needs them right there).
 	forced map[string][]fault
@@ -223,12 +230,27 @@ func (l *link) stalledForever() int {
 	return l.stuck
 }
 
+// wholePage is a pull page the link wrote to the end: its exchange, its
+// length and its cursor.
+type wholePage struct {
+	id, size, cursor int64
+}
+
 // takeCrawl returns and clears what crawling answers left to check: how
 // many the device gave up on, and the highest cursor of a pull page that
 // came down whole.
 func (l *link) takeCrawl() (abandoned int, cursor int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, p := range l.whole {
+		if l.read[p.id] >= p.size {
+			l.crawled = max(l.crawled, p.cursor)
+		} else {
+			l.w.stats.inc(statCrawlUnread, 1)
+		}
+	}
+	l.whole = l.whole[:0]
+	clear(l.read)
 	for _, id := range l.cut {
 		e, known := l.ended[id]
 		delete(l.ended, id)
@@ -319,6 +341,12 @@ func (b *taggedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
 		b.last.Store(time.Now().UnixNano())
+		b.t.l.mu.Lock()
+		if b.t.l.read == nil {
+			b.t.l.read = map[int64]int64{}
+		}
+		b.t.l.read[b.id] += int64(n)
+		b.t.l.mu.Unlock()
 	}
 	if err != nil && err != io.EOF {
 		b.t.note(b.req, b.id, time.Unix(0, b.last.Load()))
@@ -370,7 +398,12 @@ func (l *link) crawl(w http.ResponseWriter, r *http.Request, start time.Time, st
 			l.w.t.Errorf("%s: a pull page the device read whole: %v", l.name, err)
 			return
 		}
-		l.crawled = max(l.crawled, cursor)
+		id, err := strconv.ParseInt(r.Header.Get(exchangeHeader), 10, 64)
+		if err != nil {
+			l.crawled = max(l.crawled, cursor) // not the device's transport: judged as before
+			return
+		}
+		l.whole = append(l.whole, wholePage{id: id, size: int64(len(data)), cursor: cursor})
 	}
 }
 

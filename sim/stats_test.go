@@ -108,13 +108,13 @@ func (s *stats) summary() string {
 		"matters deleted with their records %d; %d faults — per request: %s; crashes %d, server restarts %d, offline periods %d, work-offline periods %d, revokes %d, tokens revoked while streaming %d, devices revoked and wiped %d (unsent ops exported %d); "+
 		"grants %d, event streams %d; conflicts %d (resolved %d); rejected ops %d (retried %d, retries refused %d, discarded %d; "+
 		"left failed after quiescing: %s); compactions %d (answers %d, tombstones %d compacted; full resyncs seen %d); "+
-		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d; no longer wanted %d; given up by a starved device %d); sync contract: %s; "+
+		"crawling answers read whole %d (pull pages the cursor passed %d; cut by a busy machine %d; no longer wanted %d; given up by a starved device %d; written whole, not read whole by a starved device %d); sync contract: %s; "+
 		"slowest clean exchange %d ms (request timeout %v); files: %s; undo: %s; push batches taken while the one before was on the server %d; pull pages asked from the headers of the one before %d",
 		n["scenarios"], n["failed scenarios"], n["clients"], n["writes"], n["refused"], n["syncs"],
 		n["matters deleted with their records"], total, s.prefixed("fault: "), n["crashes"], n["restarts"], n["offline"], n["workOffline"], n["revokes"], n["token revokes"], n["device revocations"], n["device revocations: unsent ops exported"],
 		n["grants"], n["streams"], n["conflicts"], n["resolutions"], n["rejected"], n["retries"], n["refused retries"], n["discards"],
 		s.prefixed("left failed: "), n["compactions"], n["compacted answers"], n["compacted tombstones"], n["full resyncs"],
-		n["crawled answers read whole"], n["crawled pull pages the cursor passed"], n["crawling answers cut by a busy machine"], n["crawling answers the device no longer wanted"], n["crawling answers given up by a device starved of a core"], s.prefixed("contract: "),
+		n["crawled answers read whole"], n["crawled pull pages the cursor passed"], n["crawling answers cut by a busy machine"], n["crawling answers the device no longer wanted"], n["crawling answers given up by a device starved of a core"], n[statCrawlUnread], s.prefixed("contract: "),
 		n["slowest clean exchange (ms)"], requestTimeout, s.prefixed("files "), s.prefixed("undo: "), n[statOverlapped], n[statPulledAhead])
 }
 
@@ -137,6 +137,11 @@ const statShortPages = "contract: pull pages cut short by the server's byte budg
 // answer would pass its bound (world.pushAnswerBytes): the scenarios must
 // draw them too, or they prove nothing of the refusal and the split.
 const statAnswerTooLarge = "contract: pushes refused as answer_too_large"
+
+// statCrawlUnread counts the pull pages the link wrote whole and the
+// device did not read whole: its last bytes waited in the socket for a
+// device that had given up on the page (link.takeCrawl).
+const statCrawlUnread = "crawling answers written whole the device did not read whole"
 
 // statArrivalsAuditedLate counts the files whose arrival compaction
 // audited (server.AuditArrivals), their audit row having failed after
