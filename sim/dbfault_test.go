@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 
 	"casefile/internal/faultproxy"
@@ -81,6 +82,19 @@ func (w *world) cutConnsDraw() bool {
 	w.tracef("the server's %d connections to postgres are cut", n)
 	w.stats.inc(statConnsCut, 1)
 	return true
+}
+
+// serverFailures returns the requests the server failed since it was
+// last asked, but for those the harness's own faults explain
+// (arrivalFaults, noteFaults).
+func (w *world) serverFailures() []string {
+	var out []string
+	for _, f := range w.srvLog.taken() {
+		if !strings.Contains(f, "simulated: ") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // failureLog is the server's log, which keeps the requests it failed

@@ -136,7 +136,9 @@ func (w *world) sync(c *client) {
 	}
 	w.maybeAttach(c)
 	lose := w.loseCommitDraw()
-	w.srvLog.taken()
+	if failed := w.serverFailures(); len(failed) > 0 {
+		w.violate("the server failed %d request(s) outside a sync cycle: %s", len(failed), failed[0])
+	}
 	cut := !lose && w.cutConnsDraw()
 	sum, err := c.s.RunOnce(w.ctx)
 	if lose {
@@ -145,16 +147,15 @@ func (w *world) sync(c *client) {
 	if err == nil {
 		w.moveFiles(c, time.Now)
 	}
-	var failed []string
-	for _, f := range w.srvLog.taken() {
-		// Not the faults the harness injects itself (arrivalFaults).
-		if !strings.Contains(f, "simulated: ") {
-			failed = append(failed, f)
-		}
-	}
+	failed := w.serverFailures()
 	w.stats.inc("contract: requests the server failed (5xx) but for injected faults", len(failed))
-	if cut && len(failed) > 0 {
+	switch {
+	case len(failed) == 0, lose:
+		// A commit whose answer the link lost is answered 500.
+	case cut:
 		w.violate("%s: the server failed %d request(s) after its connections to postgres were cut while idle: %s", c.name, len(failed), failed[0])
+	default:
+		w.violate("%s: the server failed %d request(s) in a cycle with no fault of its own injected: %s", c.name, len(failed), failed[0])
 	}
 	w.stats.inc("syncs", 1)
 	w.stats.inc(statOverlapped, sum.Overlapped)
