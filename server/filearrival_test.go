@@ -19,6 +19,27 @@ import (
 	"casefile/server/store/sqlitestore"
 )
 
+// sqliteFaultStore is a SQLite store whose audit rows fail as its test
+// sets (faultStore).
+func sqliteFaultStore(t *testing.T) *faultStore {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &faultStore{Store: st}
+}
+
+// arrivalSetup starts a server set up by tweak, with alice, a matter of
+// hers and an attachment in it of data, not yet uploaded: its id.
+func arrivalSetup(t *testing.T, tweak func(*server.Options), data []byte) (*servertest.Server, *servertest.Client, string) {
+	t.Helper()
+	srv := servertest.Start(t, tweak)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Quayside")
+	return srv, alice, attach(t, alice, m.ID, data)
+}
+
 // fileArrivals returns the file_uploaded audit rows of attachment id.
 func fileArrivals(t *testing.T, srv *servertest.Server, id string) []store.AuditEntry {
 	t.Helper()
@@ -43,16 +64,9 @@ func fileArrivals(t *testing.T, srv *servertest.Server, id string) []store.Audit
 // uploaded with no audit row: a retry found it complete and wrote none.
 func TestFileArrivalAuditedAfterItsAuditFailed(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &faultStore{Store: st}
-	srv := servertest.Start(t, func(o *server.Options) { o.Store = f })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Quayside")
+	f := sqliteFaultStore(t)
 	data := []byte("the harbour master's log, page two")
-	id := attach(t, alice, m.ID, data)
+	srv, alice, id := arrivalSetup(t, func(o *server.Options) { o.Store = f }, data)
 
 	failed := false
 	f.set(func(_ context.Context, _ store.Tx, e *store.AuditEntry) error {
@@ -105,11 +119,8 @@ func TestFileArrivalAuditedAfterItsAuditFailed(t *testing.T) {
 // nothing for compaction to audit again.
 func TestFileArrivalAuditedOnce(t *testing.T) {
 	ctx := context.Background()
-	srv := servertest.Start(t)
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Quayside")
 	data := []byte("the harbour master's log, page three")
-	id := attach(t, alice, m.ID, data)
+	srv, alice, id := arrivalSetup(t, func(*server.Options) {}, data)
 	if status, code, _ := putChunk(t, alice, id, data); status != http.StatusOK {
 		t.Fatalf("the chunk: %d %s", status, code)
 	}
@@ -167,11 +178,8 @@ func TestFileArrivalNotAuditedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &arrivedFails{Store: blobs}
-	srv := servertest.Start(t, func(o *server.Options) { o.Blobs = f })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Quayside")
 	data := []byte("the harbour master's log, page four")
-	id := attach(t, alice, m.ID, data)
+	srv, alice, id := arrivalSetup(t, func(o *server.Options) { o.Blobs = f }, data)
 	f.fail.Store(true)
 	if status, code, _ := putChunk(t, alice, id, data); status != http.StatusOK {
 		t.Fatalf("the chunk: %d %s", status, code)
@@ -193,17 +201,9 @@ func TestFileArrivalNotAuditedTwice(t *testing.T) {
 // TestFileArrivalsLateAuditedOnceByTwo: two compactions at once (two
 // replicas' loops) audit an arrival whose row failed once between them.
 func TestFileArrivalsLateAuditedOnceByTwo(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), sqlitestore.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &faultStore{Store: st}
-	srv := servertest.Start(t, func(o *server.Options) { o.Store = f })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Quayside")
+	f := sqliteFaultStore(t)
 	data := []byte("the harbour master's log, page five")
-	id := attach(t, alice, m.ID, data)
+	srv, alice, id := arrivalSetup(t, func(o *server.Options) { o.Store = f }, data)
 	f.set(func(_ context.Context, _ store.Tx, e *store.AuditEntry) error {
 		if e.Action == "file_uploaded" {
 			return errors.New("the database went away")
