@@ -239,3 +239,49 @@ func TestLostCommitIsNotRetried(t *testing.T) {
 			after, before+2, after-before-1)
 	}
 }
+
+// TestDeviceNoteAfterTheConnectionsDied: a device's last-seen note right
+// after PostgreSQL ended every session of the store's pool, as it does
+// when it shuts down for a restart, is written: the note is one statement
+// that may run twice, and it goes again on another connection. Before,
+// it failed, and the device's last-seen time waited for its next note.
+func TestDeviceNoteAfterTheConnectionsDied(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := appPrefix + model.NewID()
+	cfg.RuntimeParams["application_name"] = name
+	st, err := open(ctx, cfg, defaultTimings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	warmPool(t, st)
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var n int
+	err = admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = $1) AS ended`, name).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 {
+		t.Fatalf("%d sessions ended, want the pool's and the listener's", n)
+	}
+	at := time.Now().Truncate(time.Microsecond)
+	if err := st.TouchDevice(ctx, "alice", "laptop", at); err != nil {
+		t.Fatalf("a device's last-seen note right after the pool's connections died: %v", err)
+	}
+	var devices []store.Device
+	if err := st.Read(ctx, func(rd store.Reader) (err error) { devices, err = rd.Devices(ctx, "alice"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(devices) != 1 || !devices[0].LastSeen.Equal(at) {
+		t.Errorf("alice's devices %+v, want laptop last seen at %v", devices, at)
+	}
+}

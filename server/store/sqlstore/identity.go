@@ -129,7 +129,14 @@ func (t *txn) TouchDevice(ctx context.Context, user, device string, at time.Time
 // transaction; see store.Store. With PostgreSQL the row's own lock orders
 // it against a revocation of the device, which sets other columns.
 func (db *DB) TouchDevice(ctx context.Context, user, device string, at time.Time) error {
-	if _, err := db.w.ExecContext(ctx, touchDevice, user, device, at.UnixMicro()); err != nil {
+	_, err := db.w.ExecContext(ctx, touchDevice, user, device, at.UnixMicro())
+	if err != nil && db.d.connLost(ctx, err) {
+		// A pooled connection found dead: the note is one statement
+		// that may run twice (a later time only moves last_seen on), so
+		// it goes again, once, on another connection.
+		_, err = db.w.ExecContext(ctx, touchDevice, user, device, at.UnixMicro())
+	}
+	if err != nil {
 		return fmt.Errorf("note device: %w", db.mapErr(err))
 	}
 	return nil
