@@ -34,7 +34,11 @@ const (
 // the user may not see: the two must be indistinguishable.
 var errNoFile = &apiError{status: http.StatusNotFound, code: protocol.CodeNotFound, msg: "No such file."}
 
-func openBlobs(ctx context.Context, opts Options) (blobstore.Store, error) {
+// OpenBlobs opens the file store a server of opts keeps its files in:
+// opts.Blobs when set, else PostgreSQL at opts.DatabaseURL, else a
+// directory under opts.DataDir. The server opens its own through it; a
+// harness that wraps the store opens it the same way.
+func OpenBlobs(ctx context.Context, opts Options) (blobstore.Store, error) {
 	switch {
 	case opts.Blobs != nil:
 		return opts.Blobs, nil

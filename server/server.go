@@ -220,7 +220,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	blobs, err := openBlobs(ctx, opts)
+	blobs, err := OpenBlobs(ctx, opts)
 	if err != nil {
 		st.Close()
 		if metricsLn != nil {

@@ -23,7 +23,6 @@ import (
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
-	"casefile/server/blobstore"
 	"casefile/server/servertest"
 	"casefile/server/store"
 	"casefile/server/store/pgstore"
@@ -337,24 +336,18 @@ func (w *world) redrawAnswerBound() {
 // draws them, and their notes kept after the row as noteFaults does.
 func (w *world) openServerStores(o *server.Options) error {
 	var st store.Store
-	var blobs blobstore.Store
 	var err error
 	if o.DatabaseURL != "" {
 		st, err = pgstore.Open(w.ctx, o.DatabaseURL, pgstore.WithLogger(o.Logger))
-		if err == nil {
-			if blobs, err = blobstore.OpenPostgres(w.ctx, o.DatabaseURL); err != nil {
-				st.Close()
-			}
-		}
 	} else {
 		st, err = sqlitestore.Open(w.ctx, filepath.Join(o.DataDir, sqlitestore.FileName))
-		if err == nil {
-			if blobs, err = blobstore.OpenDir(w.ctx, filepath.Join(o.DataDir, blobstore.DirName)); err != nil {
-				st.Close()
-			}
-		}
 	}
 	if err != nil {
+		return err
+	}
+	blobs, err := server.OpenBlobs(w.ctx, *o)
+	if err != nil {
+		st.Close()
 		return err
 	}
 	if w.arrivals == nil {

@@ -82,7 +82,8 @@ func (s *sqlStore) again(ctx context.Context, fn func() error) error {
 
 func (s *sqlStore) tx(ctx context.Context, fn func(*txn) error) (err error) {
 	var sqltx *sql.Tx
-	// A transaction that failed as it began has done nothing: it may.
+	// A transaction that failed as it began has done nothing, so it may
+	// begin again; one whose COMMIT was sent is never run again.
 	err = s.again(ctx, func() (err error) {
 		sqltx, err = s.db.BeginTx(ctx, nil)
 		return err
