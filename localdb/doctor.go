@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"casefile/model"
@@ -140,8 +141,31 @@ func (db *DB) checkLayout(ctx context.Context) error {
 	return nil
 }
 
-// freshLayout is the layout the migrations make in a new database.
+// freshLayouts holds the layout the embedded migrations make, once one
+// call has laid it out: the migrations are the binary's own, and laying
+// out a database in memory for every check cost a doctor run its parsing.
+var freshLayouts struct {
+	sync.Mutex
+	names []string
+}
+
+// freshLayout is the layout the migrations make in a new database. A
+// failure is not kept: the next check lays it out again.
 func freshLayout(ctx context.Context) ([]string, error) {
+	freshLayouts.Lock()
+	defer freshLayouts.Unlock()
+	if freshLayouts.names != nil {
+		return freshLayouts.names, nil
+	}
+	names, err := layOutFresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	freshLayouts.names = names
+	return names, nil
+}
+
+func layOutFresh(ctx context.Context) ([]string, error) {
 	migs, err := embeddedMigrations()
 	if err != nil {
 		return nil, err
