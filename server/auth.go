@@ -314,7 +314,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.now()
 	t := store.Token{Hash: hashToken(token), User: u.Name, Device: req.Device, CreatedAt: now, ExpiresAt: now.Add(s.opts.TokenTTL)}
+	var lockRows []*store.AuditEntry
 	err = s.st.Write(r.Context(), func(tx store.Tx) error {
+		lockRows = lockRows[:0]
 		if err := tx.PutToken(r.Context(), t); err != nil {
 			return err
 		}
@@ -331,8 +333,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 			for _, f := range gone {
-				if err := s.auditLocksOf(r.Context(), tx, f, now); err != nil {
+				e, err := s.auditLocksOf(r.Context(), tx, f, now)
+				if err != nil {
 					return err
+				}
+				if e != nil {
+					lockRows = append(lockRows, e)
 				}
 			}
 		}
@@ -342,6 +348,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errInternal(err))
 		return
 	}
+	s.logLocks(lockRows)
 	s.log.Info("login", "user", u.Name, "device", req.Device)
 	writeJSON(w, http.StatusOK, protocol.LoginResponse{Token: token, User: u.Name, Role: u.Role, Device: req.Device, ExpiresAt: t.ExpiresAt.UTC()})
 }

@@ -285,9 +285,18 @@ func (s *Server) readLoginCounts(ctx context.Context, name, addr string) (loginC
 // first at once, the others counted in the key's row and carried by the
 // next audit row, written at the first failure after the interval (or by
 // the compaction, auditUnauditedLocks).
+//
+// The log says what the audit log says, once the write has committed: a
+// line with each row that carries locks, not one with every lock, so a
+// flood of guesses at many names from many addresses writes no more lines
+// than rows. The lockout count (casefile_login_lockouts_total) counts
+// every lock.
 func (s *Server) countFailure(ctx context.Context, name, addr, device string) error {
 	now := s.now()
-	return s.st.Write(ctx, func(tx store.Tx) error {
+	var locks int
+	var rows []*store.AuditEntry
+	err := s.st.Write(ctx, func(tx store.Tx) error {
+		locks, rows = 0, rows[:0]
 		for _, key := range []string{userKey(name), addr} {
 			f, err := tx.LoginFailures(ctx, key)
 			if err != nil {
@@ -309,8 +318,7 @@ func (s *Server) countFailure(ctx context.Context, name, addr, device string) er
 				}
 				f.Unaudited += f.Failures
 				f.Failures, f.WindowStart = 0, now
-				s.metrics.loginLockouts.Inc()
-				s.log.Warn("login locked", "key", key, "for", lock)
+				locks++
 			}
 			if f.Unaudited > 0 && !now.Before(f.AuditedAt.Add(LoginAuditEvery)) {
 				e := &store.AuditEntry{At: now, Actor: name, Device: device, Action: "login_locked", Target: key,
@@ -318,6 +326,7 @@ func (s *Server) countFailure(ctx context.Context, name, addr, device string) er
 				if err := s.audit(ctx, tx, e); err != nil {
 					return err
 				}
+				rows = append(rows, e)
 				f.AuditedAt, f.Unaudited, f.UnauditedSince = now, 0, time.Time{}
 			}
 			if err := tx.PutLoginFailures(ctx, f); err != nil {
@@ -326,6 +335,19 @@ func (s *Server) countFailure(ctx context.Context, name, addr, device string) er
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	s.metrics.loginLockouts.Add(float64(locks))
+	s.logLocks(rows)
+	return nil
+}
+
+// logLocks writes a line to the log for each committed login_locked row.
+func (s *Server) logLocks(rows []*store.AuditEntry) {
+	for _, e := range rows {
+		s.log.Warn("login locked", "key", e.Target, "detail", e.After)
+	}
 }
 
 // lockAuditText is the After text of a login_locked audit row: the lock
@@ -348,13 +370,17 @@ func lockAuditText(lock time.Duration, f store.LoginFailures) string {
 // when the row that would have carried them is not coming: f is being
 // deleted, or its interval has ended with no failure since. The row's
 // actor is the key's user name or address.
-func (s *Server) auditLocksOf(ctx context.Context, tx store.Tx, f store.LoginFailures, now time.Time) error {
+// It returns the row, or nil when there was none to write.
+func (s *Server) auditLocksOf(ctx context.Context, tx store.Tx, f store.LoginFailures, now time.Time) (*store.AuditEntry, error) {
 	if f.Unaudited == 0 {
-		return nil
+		return nil, nil
 	}
 	actor := strings.TrimPrefix(strings.TrimPrefix(f.Key, "user:"), "addr:")
-	return s.audit(ctx, tx, &store.AuditEntry{At: now, Actor: actor, Action: "login_locked", Target: f.Key,
-		After: lockAuditText(0, f)})
+	e := &store.AuditEntry{At: now, Actor: actor, Action: "login_locked", Target: f.Key, After: lockAuditText(0, f)}
+	if err := s.audit(ctx, tx, e); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // refuseLogin answers a refused login and counts it.
@@ -398,14 +424,20 @@ func (s *Server) PruneLoginFailures(ctx context.Context, now time.Time) (int64, 
 func (s *Server) auditUnauditedLocks(ctx context.Context, now time.Time) error {
 	for {
 		var done int
+		var rows []*store.AuditEntry
 		err := s.st.Write(ctx, func(tx store.Tx) error {
+			rows = rows[:0]
 			fs, err := tx.UnauditedLoginFailures(ctx, now.Add(-LoginAuditEvery), loginAuditBatch)
 			if err != nil {
 				return err
 			}
 			for _, f := range fs {
-				if err := s.auditLocksOf(ctx, tx, f, now); err != nil {
+				e, err := s.auditLocksOf(ctx, tx, f, now)
+				if err != nil {
 					return err
+				}
+				if e != nil {
+					rows = append(rows, e)
 				}
 				f.AuditedAt, f.Unaudited, f.UnauditedSince = now, 0, time.Time{}
 				if err := tx.PutLoginFailures(ctx, f); err != nil {
@@ -418,6 +450,7 @@ func (s *Server) auditUnauditedLocks(ctx context.Context, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("audit login locks: %w", err)
 		}
+		s.logLocks(rows)
 		if done < loginAuditBatch {
 			return nil
 		}

@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +36,8 @@ func testLoginLocksAudited(t *testing.T, n int, opts ...servertest.Option) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := &clock{now: t0}
-	opts = append(opts, withClock(clk))
+	logged := &lockLines{}
+	opts = append(opts, withClock(clk), func(o *server.Options) { o.Logger = slog.New(logged) })
 	var replicas []*servertest.Server
 	for range n {
 		replicas = append(replicas, servertest.Start(t, opts...))
@@ -70,10 +73,19 @@ func testLoginLocksAudited(t *testing.T, n int, opts ...servertest.Option) {
 		seen = len(entries)
 		return out
 	}
+	// want also checks that the log said what the audit log says: a line
+	// with each row, none with each lock.
 	want := func(what string, rows ...row) {
 		t.Helper()
 		if got := newLocks(); !slices.Equal(got, rows) {
 			t.Fatalf("%s: audited locks %q, want %q", what, got, rows)
+		}
+		var lines []string
+		for _, r := range rows {
+			lines = append(lines, r.target+" "+r.after)
+		}
+		if got := logged.take(); !slices.Equal(got, lines) {
+			t.Fatalf("%s: logged locks %q, want %q", what, got, lines)
 		}
 	}
 	stamp := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
@@ -131,4 +143,44 @@ func testLoginLocksAudited(t *testing.T, n int, opts ...servertest.Option) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit chain: %+v, %v", rep, err)
 	}
+}
+
+// lockLines keeps the "login locked" lines the servers log, as "KEY
+// DETAIL".
+type lockLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lockLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *lockLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *lockLines) WithGroup(string) slog.Handler            { return l }
+
+func (l *lockLines) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "login locked" {
+		return nil
+	}
+	var key, detail string
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "key":
+			key = a.Value.String()
+		case "detail":
+			detail = a.Value.String()
+		}
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, key+" "+detail)
+	return nil
+}
+
+// take returns the lines logged since it last did.
+func (l *lockLines) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.lines
+	l.lines = nil
+	return out
 }
