@@ -5,6 +5,7 @@ package localdb_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"os"
@@ -407,19 +408,31 @@ func (sm *storeMachine) Reset(t *rapid.T) {
 }
 
 // Crash abandons the open handle and opens what is on disk: a copy of the
-// database file and its WAL taken with no transaction running, which is
-// what a killed process leaves behind.
+// database file and its WAL taken with no transaction of the model's
+// running, which is what a killed process leaves behind.
+//
+// The handle's own background work goes on meanwhile: its checkpointer
+// may copy the WAL into the file, and its search indexer may then write,
+// which starts the WAL again from its first frame. Between the copy of
+// the file and the copy of the WAL, that left a file from before the
+// checkpoint beside a WAL from after it: a database no process ever
+// held, with none of the records. A read transaction held across the
+// copy keeps the WAL from starting again under it (and a checkpoint from
+// writing into the file what the WAL does not hold), as a killed
+// process's two files are of one moment.
 func (sm *storeMachine) Crash(t *rapid.T) {
 	from := sm.path()
 	sm.gen++
 	if err := os.MkdirAll(filepath.Dir(sm.path()), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	end := holdSnapshot(t, from)
 	for _, suffix := range []string{"", "-wal"} {
 		if err := localdb.CopyFile(from+suffix, sm.path()+suffix); err != nil {
 			t.Fatal(err)
 		}
 	}
+	end()
 	old := sm.db
 	sm.open(t)
 	old.Close() // only after the copy is open: a clean close would checkpoint first
@@ -439,4 +452,28 @@ func holdsSent(t *rapid.T, r protocol.OpResult, op localdb.OutboxOp) bool {
 		}
 	}
 	return r.Record != nil && len(fields) > 0 && canon(r.Record.Fields) == canon(fields)
+}
+
+// holdSnapshot begins a read transaction on the database at path, on a
+// connection of its own, and returns what ends it.
+func holdSnapshot(t *rapid.T, path string) (end func()) {
+	db, err := sql.Open("sqlite", localdb.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		tx.Rollback()
+		db.Close()
+		t.Fatal(err)
+	}
+	return func() {
+		tx.Rollback()
+		db.Close()
+	}
 }
