@@ -14,6 +14,10 @@ const PullJournalEach = pullJournalEach
 // tests' crash step.
 var CopyFile = copyFile
 
+// HoldSnapshot exposes holdSnapshot to the crash step, which copies the
+// files under it.
+var HoldSnapshot = holdSnapshot
+
 // DecodeFieldsJSON decodes an op's FieldsJSON (NextPushBatch) as the
 // outbox's own text is decoded: tag lists as []string, nil for none.
 func DecodeFieldsJSON(b []byte) (model.Fields, error) {

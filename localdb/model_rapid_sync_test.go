@@ -5,7 +5,6 @@ package localdb_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"maps"
 	"os"
@@ -426,7 +425,10 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 	if err := os.MkdirAll(filepath.Dir(sm.path()), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	end := holdSnapshot(t, from)
+	end, err := localdb.HoldSnapshot(from)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, suffix := range []string{"", "-wal"} {
 		if err := localdb.CopyFile(from+suffix, sm.path()+suffix); err != nil {
 			t.Fatal(err)
@@ -452,28 +454,4 @@ func holdsSent(t *rapid.T, r protocol.OpResult, op localdb.OutboxOp) bool {
 		}
 	}
 	return r.Record != nil && len(fields) > 0 && canon(r.Record.Fields) == canon(fields)
-}
-
-// holdSnapshot begins a read transaction on the database at path, on a
-// connection of its own, and returns what ends it.
-func holdSnapshot(t *rapid.T, path string) (end func()) {
-	db, err := sql.Open("sqlite", localdb.DSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
-		tx.Rollback()
-		db.Close()
-		t.Fatal(err)
-	}
-	return func() {
-		tx.Rollback()
-		db.Close()
-	}
 }
