@@ -132,6 +132,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) error {
 			res.Scenarios[sid][key] = v
 		}
 	}
+	againstSQLite(res.Scenarios)
 	res.Seconds = time.Since(res.Started).Seconds()
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
@@ -187,6 +188,26 @@ func medians(runs []map[string]float64) map[string]float64 {
 		out[k] = round3(vs[len(vs)/2])
 	}
 	return out
+}
+
+// againstSQLite adds to S6 how many times slower than SQLite each of its
+// parts ran, the figure its target bounds (within 2×): SQLite's notes a
+// second over PostgreSQL's for the push and the first sync (S2 and the
+// first sync measured in S2's run), and the two replicas' push p99 over
+// S5's. A part whose SQLite figure this run did not measure gets none.
+func againstSQLite(s map[string]map[string]float64) {
+	pg := s["S6"]
+	if pg == nil {
+		return
+	}
+	ratio := func(key string, num, den float64) {
+		if num > 0 && den > 0 {
+			pg[key] = round3(num / den)
+		}
+	}
+	ratio("push_x_sqlite", s["S2"]["notes_per_s"], pg["push_notes_per_s"])
+	ratio("pull_x_sqlite", s["S3"]["notes_per_s"], pg["pull_notes_per_s"])
+	ratio("replicas2_push_p99_x_sqlite", pg["replicas2_push_p99_ms"], s["S5"]["push_p99_ms"])
 }
 
 func round3(v float64) float64 {

@@ -3,6 +3,7 @@ package benchrun_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,8 +25,14 @@ func TestBenchSmall(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "bench", "--only", "S1,S2,S4,S5,S7", "--notes", "60", "--big-notes", "0",
-		"--streams", "40", "--pushers", "4", "--push-for", "1s", "--singles", "3", "--dir", tmp)
+	only, pg := "S1,S2,S4,S5,S7", os.Getenv("CASEFILE_TEST_POSTGRES")
+	args := []string{"--notes", "60", "--big-notes", "0",
+		"--streams", "40", "--pushers", "4", "--push-for", "1s", "--singles", "3", "--dir", tmp}
+	if pg != "" {
+		only += ",S6"
+		args = append(args, "--postgres", pg)
+	}
+	cmd := exec.Command(bin, append([]string{"bench", "--only", only}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -41,14 +48,21 @@ func TestBenchSmall(t *testing.T) {
 	if len(res.Errors) > 0 {
 		t.Fatalf("scenarios failed: %v", res.Errors)
 	}
-	for id, keys := range map[string][]string{
+	want := map[string][]string{
 		"S1": {"write_p99_us", "floor_p99_us", "p99_ratio"},
 		"S2": {"notes_per_s", "redownloaded_pct", "up_bytes_per_note", "server_cpu_us_per_op"},
 		"S3": {"notes_per_s", "down_bytes_per_note", "plain_down_bytes_per_note"},
 		"S4": {"single_p50_ms", "burst_p99_ms"},
 		"S5": {"push_p99_ms", "poke_p99_ms", "server_rss_peak_mib", "writes_per_s", "write_wait_mean_ms", "write_held_mean_ms", "write_held_share"},
 		"S7": {"seconds", "notes_per_s"},
-	} {
+	}
+	if pg != "" {
+		// S6 runs S2, S3 and S5 on PostgreSQL, and says how many times
+		// slower than SQLite's in this run each of them was.
+		want["S6"] = []string{"push_notes_per_s", "pull_notes_per_s", "replicas2_push_p99_ms",
+			"push_x_sqlite", "pull_x_sqlite", "replicas2_push_p99_x_sqlite"}
+	}
+	for id, keys := range want {
 		for _, k := range keys {
 			if v, ok := res.Scenarios[id][k]; !ok || v < 0 {
 				t.Errorf("%s.%s = %v, %v; want a figure", id, k, v, ok)
