@@ -129,7 +129,7 @@ func runImport(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) e
 	}
 	defer db.Close()
 	im.db = db
-	defer importGC()()
+	defer raiseGC(importGCPercent, 0)()
 	err = im.run(ctx, in)
 	if im.total > 0 || im.counts.Updated > 0 {
 		// The batches were committed unsynced: the summary promises what

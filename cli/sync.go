@@ -95,7 +95,9 @@ func runSync(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 		}
 		return err
 	}
+	restoreGC := raiseGC(syncGCPercent, syncMemoryLimit)
 	sum, err := s.RunOnce(ctx)
+	restoreGC()
 	defer s.Close()
 	if isDeviceRevoked(err) {
 		s.Close()

@@ -27,17 +27,38 @@ const serverStartTimeout = 30 * time.Second
 // exe runs the casefile binary with args and returns its stdout and the
 // CPU time it used; stderr goes to the bench's log when it fails.
 func (b *bench) exe(ctx context.Context, stdin string, args ...string) (string, time.Duration, error) {
+	return b.exeEnv(ctx, nil, stdin, args...)
+}
+
+// exeEnv is exe with extra environment variables.
+func (b *bench) exeEnv(ctx context.Context, extra []string, stdin string, args ...string) (string, time.Duration, error) {
+	out, ps, err := b.run(ctx, extra, stdin, args...)
+	return out, cpuOf(ps), err
+}
+
+// run runs the casefile binary with args and extra environment variables
+// and returns its stdout and its ended process's state (CPU, peak memory).
+func (b *bench) run(ctx context.Context, extra []string, stdin string, args ...string) (string, *os.ProcessState, error) {
 	cmd := exec.CommandContext(ctx, b.bin, args...) // #nosec G204 -- the casefile binary under measurement
-	cmd.Env = b.env()
+	cmd.Env = append(b.env(), extra...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	cpu := cpuOf(cmd.ProcessState)
-	if err != nil {
-		return out.String(), cpu, fmt.Errorf("casefile %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	if err := cmd.Run(); err != nil {
+		return out.String(), cmd.ProcessState, fmt.Errorf("casefile %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 	}
-	return out.String(), cpu, nil
+	return out.String(), cmd.ProcessState, nil
+}
+
+// peakRSS is the most memory an ended process held resident, in bytes.
+func peakRSS(ps *os.ProcessState) int64 {
+	if ps == nil {
+		return 0
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return int64(ru.Maxrss) << 10 // KiB on Linux
+	}
+	return 0
 }
 
 // env is the environment of every child: no config file or server URL of

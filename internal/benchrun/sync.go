@@ -33,6 +33,7 @@ func (b *bench) login(ctx context.Context, dir, url, user string) error {
 type syncRun struct {
 	wall, clientCPU, serverCPU time.Duration
 	up, down                   int64
+	clientRSS                  int64 // the client's peak resident memory, bytes
 	pushed, pulled             int
 }
 
@@ -42,8 +43,8 @@ func (b *bench) timedSync(ctx context.Context, srv *serveProc, dir string, env .
 	up0, down0 := srv.proxy.counts()
 	cpu0 := srv.cpu()
 	t0 := time.Now()
-	out, cpu, err := b.exeEnv(ctx, env, "", "--data", dir, "sync")
-	r := syncRun{wall: time.Since(t0), clientCPU: cpu, serverCPU: srv.cpu() - cpu0}
+	out, ps, err := b.run(ctx, env, "", "--data", dir, "sync")
+	r := syncRun{wall: time.Since(t0), clientCPU: cpuOf(ps), serverCPU: srv.cpu() - cpu0, clientRSS: peakRSS(ps)}
 	up1, down1 := srv.proxy.counts()
 	r.up, r.down = up1-up0, down1-down0
 	if err != nil {
@@ -90,6 +91,7 @@ func (b *bench) pushPull(ctx context.Context, dir string, n int, store []string,
 		"notes_per_s":          float64(n) / push.wall.Seconds(),
 		"seconds":              push.wall.Seconds(),
 		"client_cpu_s":         push.clientCPU.Seconds(),
+		"client_rss_peak_mib":  float64(push.clientRSS) / (1 << 20),
 		"server_cpu_s":         push.serverCPU.Seconds(),
 		"client_cpu_us_per_op": float64(push.clientCPU.Microseconds()) / float64(records),
 		"server_cpu_us_per_op": float64(push.serverCPU.Microseconds()) / float64(records),
@@ -124,6 +126,7 @@ func (b *bench) pushPull(ctx context.Context, dir string, n int, store []string,
 		m[p+"notes_per_s"] = float64(n) / pull.wall.Seconds()
 		m[p+"seconds"] = pull.wall.Seconds()
 		m[p+"client_cpu_s"] = pull.clientCPU.Seconds()
+		m[p+"client_rss_peak_mib"] = float64(pull.clientRSS) / (1 << 20)
 		m[p+"server_cpu_s"] = pull.serverCPU.Seconds()
 		m[p+"up_bytes_per_note"] = float64(pull.up) / float64(records)
 	}

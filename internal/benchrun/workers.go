@@ -1,12 +1,10 @@
 package benchrun
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"time"
@@ -45,23 +43,6 @@ func (b *bench) workerOf(ctx context.Context, bin, name string, args ...string) 
 		return nil, fmt.Errorf("read the %s worker's figures: %w", name, err)
 	}
 	return m, nil
-}
-
-// exeEnv is exe with extra environment variables.
-func (b *bench) exeEnv(ctx context.Context, extra []string, stdin string, args ...string) (string, time.Duration, error) {
-	if len(extra) == 0 {
-		return b.exe(ctx, stdin, args...)
-	}
-	cmd := exec.CommandContext(ctx, b.bin, args...) // #nosec G204 -- the casefile binary under measurement
-	cmd.Env = append(b.env(), extra...)
-	cmd.Stdin = bytes.NewReader([]byte(stdin))
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if err != nil {
-		return out.String(), cpuOf(cmd.ProcessState), fmt.Errorf("casefile %v: %w: %s", args, err, errb.String())
-	}
-	return out.String(), cpuOf(cmd.ProcessState), nil
 }
 
 // Worker runs one worker of a scenario in this process and returns its
