@@ -22,7 +22,7 @@ const importGCPercent = 400
 //   - a push spent ~10 % less of the client's CPU (72-75 µs an op against
 //     81-85) for a peak RSS of ~98 MiB against ~74;
 //   - a fresh device's first sync of 100,000 notes peaked at 319 MiB with
-//     400 alone, against 172: the limit keeps it at ~178 (4 % less CPU).
+//     400 alone, against 172: the limit keeps it at ~178 (2-4 % less CPU).
 //
 // A sync that keeps running (--watch, the terminal UI) keeps the defaults.
 const (
