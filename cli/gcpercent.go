@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"runtime/debug"
+	"sync"
 )
 
 // importGCPercent is the collector's target (GOGC) while an import runs.
@@ -30,25 +31,52 @@ const (
 	syncMemoryLimit = 128 << 20
 )
 
+// raised holds what the collector's settings were before the first of
+// the raiseGC calls now in force: commands run one to a process, but tests
+// run several at once, and each putting back what it found would leave
+// the raised settings in force after the last.
+var raised struct {
+	sync.Mutex
+	n            int
+	percent      int
+	limit        int64
+	limitChanged bool
+}
+
 // raiseGC raises the collector's target to percent, and when limit > 0
 // bounds the heap softly to limit bytes (debug.SetMemoryLimit), unless
 // GOGC or GOMEMLIMIT was set by whoever started casefile; restore puts
-// back what was before.
+// back what was before. While one raise is in force another changes
+// nothing, and the last restore puts back what was before the first.
 func raiseGC(percent int, limit int64) (restore func()) {
 	_, gogc := os.LookupEnv("GOGC")
 	_, memlimit := os.LookupEnv("GOMEMLIMIT")
 	if gogc || memlimit {
 		return func() {}
 	}
-	beforeLimit := int64(-1) // -1 reads without changing
-	if limit > 0 {
-		beforeLimit = debug.SetMemoryLimit(limit)
-	}
-	before := debug.SetGCPercent(percent)
-	return func() {
-		debug.SetGCPercent(before)
-		if limit > 0 {
-			debug.SetMemoryLimit(beforeLimit)
+	raised.Lock()
+	defer raised.Unlock()
+	if raised.n == 0 {
+		raised.limitChanged = limit > 0
+		raised.limit = debug.SetMemoryLimit(-1) // -1 reads without changing
+		if raised.limitChanged {
+			debug.SetMemoryLimit(limit)
 		}
+		raised.percent = debug.SetGCPercent(percent)
+	}
+	raised.n++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			raised.Lock()
+			defer raised.Unlock()
+			if raised.n--; raised.n > 0 {
+				return
+			}
+			debug.SetGCPercent(raised.percent)
+			if raised.limitChanged {
+				debug.SetMemoryLimit(raised.limit)
+			}
+		})
 	}
 }

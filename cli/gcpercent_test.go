@@ -49,3 +49,35 @@ func TestRaiseGC(t *testing.T) {
 		})
 	}
 }
+
+// Raises that overlap, as commands run at once in one test process do,
+// put back what was before the first once the last ends, whatever the
+// order they end in.
+func TestRaiseGCOverlapping(t *testing.T) {
+	const outsidePercent, outsideLimit = 150, int64(1 << 40)
+	defer debug.SetGCPercent(debug.SetGCPercent(outsidePercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(outsideLimit))
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	settings := func() (int, int64) {
+		p := debug.SetGCPercent(outsidePercent)
+		debug.SetGCPercent(p)
+		return p, debug.SetMemoryLimit(-1)
+	}
+	sync := raiseGC(syncGCPercent, syncMemoryLimit)
+	imp := raiseGC(importGCPercent+100, 0)
+	sync()
+	if p, l := settings(); p != syncGCPercent || l != syncMemoryLimit {
+		t.Errorf("with the import still running: GC percent %d, memory limit %d; want %d and %d", p, l, syncGCPercent, syncMemoryLimit)
+	}
+	sync() // a second call of one restore counts once
+	if p, l := settings(); p != syncGCPercent || l != syncMemoryLimit {
+		t.Errorf("after a restore called twice: GC percent %d, memory limit %d; want %d and %d", p, l, syncGCPercent, syncMemoryLimit)
+	}
+	imp()
+	if p, l := settings(); p != outsidePercent || l != outsideLimit {
+		t.Errorf("after both: GC percent %d, memory limit %d; want %d and %d", p, l, outsidePercent, outsideLimit)
+	}
+}
