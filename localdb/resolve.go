@@ -97,14 +97,21 @@ func (db *DB) Resolve(ctx context.Context, recordID string, r model.Resolution) 
 	return out, nil
 }
 
-// rebaseBehindResolution moves the updates queued behind a resolved conflict
-// onto the version the resolution was reviewed against, but only those whose
-// every field still has, after the resolution, the value their author saw;
-// the others keep their base and meet the server's changes as a conflict
-// instead of overwriting them unseen.
+// rebaseBehindResolution moves the ops queued behind a resolved conflict
+// onto the version the resolution was reviewed against:
+//   - updates, but only those whose every field still has, after the
+//     resolution, the value their author saw; the others keep their base
+//     and meet the server's changes as a conflict instead of overwriting
+//     them unseen;
+//   - when the resolution sends the delete again, the restores made on top
+//     of it (an undo of the delete while it was on the server: a create on
+//     the delete's base). They move with the delete, and once it is
+//     applied, onto its version (rebase), so that the server restores the
+//     record; left behind, the server would take them for the create of a
+//     record it already has and keep its tombstone.
 func (db *DB) rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Conflict, op *model.Op) error {
-	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND kind = ? AND state != ? AND base_version < ? ORDER BY seq",
-		c.RecordID, model.OpUpdate, OpConflict, c.TheirsVersion)
+	later, err := db.queryOps(ctx, tx, "WHERE record_id = ? AND kind IN (?, ?) AND state != ? AND base_version < ? ORDER BY seq",
+		c.RecordID, model.OpUpdate, model.OpCreate, OpConflict, c.TheirsVersion)
 	if err != nil {
 		return err
 	}
@@ -114,10 +121,15 @@ func (db *DB) rebaseBehindResolution(ctx context.Context, tx *sql.Tx, c model.Co
 	}
 	for _, o := range later {
 		move := true
-		for f := range o.Fields {
-			if seen, ok := o.baseValues[f]; !ok || !model.Equal(seen, expected[f]) {
-				move = false
-				break
+		switch o.Kind {
+		case model.OpCreate:
+			move = op != nil && op.Kind == model.OpDelete && o.BaseVersion == c.BaseVersion
+		default:
+			for f := range o.Fields {
+				if seen, ok := o.baseValues[f]; !ok || !model.Equal(seen, expected[f]) {
+					move = false
+					break
+				}
 			}
 		}
 		if !move {
