@@ -206,6 +206,36 @@ func (db *DB) DropTransfer(ctx context.Context, id string, dir Direction) error 
 	})
 }
 
+// DropUploadOfGone forgets the upload of an attachment no longer on this
+// device at all, and reports whether it did. An attachment deleted here
+// whose row is still here (its delete, or its record's, not yet synced)
+// keeps its upload: the delete may yet be refused or taken back, and the
+// attachment then needs its file on the server. Forgotten, its file would
+// show uploaded, and no other device could ever fetch it.
+func (db *DB) DropUploadOfGone(ctx context.Context, id string) (bool, error) {
+	if err := db.enter(); err != nil {
+		return false, fmt.Errorf("drop upload: %w", err)
+	}
+	defer db.leave()
+	var dropped bool
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE attachment_id = ? AND direction = ?
+			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = ?)`, id, Upload, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		dropped = true
+		_, err = tx.ExecContext(ctx, `DELETE FROM transfer_chunks WHERE attachment_id = ? AND NOT EXISTS
+			(SELECT 1 FROM transfers t WHERE t.attachment_id = ?)`, id, id)
+		return err
+	})
+	return dropped, err
+}
+
 // ChunksHeld returns the chunks of a download already written here.
 func (db *DB) ChunksHeld(ctx context.Context, id string) (map[int]bool, error) {
 	if err := db.enter(); err != nil {

@@ -209,8 +209,23 @@ func (e *Engine) next(t localdb.Transfer) time.Time {
 	return e.opts.Now().Add(min(d, retryMax))
 }
 
+// uploadWaitsForDelete is the reason an upload of an attachment deleted
+// here waits.
+const uploadWaitsForDelete = "the attachment is deleted on this device; its file goes if the delete is refused or taken back"
+
 func (e *Engine) run(ctx context.Context, t localdb.Transfer, sum *Summary) error {
 	f, err := e.db.File(ctx, t.AttachmentID)
+	if errors.Is(err, localdb.ErrNotAttachment) && t.Direction == localdb.Upload {
+		// Deleted here before its file went: the upload waits while the
+		// delete may yet be refused or taken back (the attachment then
+		// needs its file on the server), and goes with the attachment.
+		dropped, err := e.db.DropUploadOfGone(ctx, t.AttachmentID)
+		if err != nil || dropped {
+			return err
+		}
+		sum.Waiting++
+		return e.db.TransferRetry(ctx, t.AttachmentID, t.Direction, uploadWaitsForDelete, e.next(t))
+	}
 	if errors.Is(err, localdb.ErrNotAttachment) {
 		// Detached (or gone with its matter) before it moved: nothing to
 		// move any more; the bytes go when nothing else needs them.
