@@ -450,6 +450,16 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	if err := db.insertConflict(ctx, tx, c, now); err != nil {
 		return err
 	}
+	if res.Record != nil && rec.version > res.Record.Version {
+		// A pull overtook the answer: the review shows, and "theirs"
+		// applies, the newer copy this device holds, as when a pull
+		// comes after the conflict (refreshConflict). Its author is not
+		// kept here, so the review names none.
+		newer := &protocol.Record{ID: rec.id, Collection: rec.collection, Version: rec.version, Deleted: rec.baseDeleted, Fields: rec.base}
+		if err := db.refreshConflict(ctx, tx, newer); err != nil {
+			return err
+		}
+	}
 	if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
 		return err
 	}
