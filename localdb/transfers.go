@@ -190,37 +190,21 @@ func (db *DB) TransferDone(ctx context.Context, t Transfer) error {
 }
 
 // DropTransfer forgets a transfer that has nothing left to move (its
-// attachment is gone from this device).
-func (db *DB) DropTransfer(ctx context.Context, id string, dir Direction) error {
+// attachment is gone from this device), and reports whether it did. The
+// upload of an attachment deleted here whose row is still here (its
+// delete, or its record's, not yet synced) stays: the delete may yet be
+// refused or taken back, and the attachment then needs its file on the
+// server. Forgotten, the file would show uploaded, and no other device
+// could ever fetch it.
+func (db *DB) DropTransfer(ctx context.Context, id string, dir Direction) (bool, error) {
 	if err := db.enter(); err != nil {
-		return fmt.Errorf("drop transfer: %w", err)
-	}
-	defer db.leave()
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE attachment_id = ? AND direction = ?`, id, dir); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM transfer_chunks WHERE attachment_id = ? AND NOT EXISTS
-			(SELECT 1 FROM transfers t WHERE t.attachment_id = ?)`, id, id)
-		return err
-	})
-}
-
-// DropUploadOfGone forgets the upload of an attachment no longer on this
-// device at all, and reports whether it did. An attachment deleted here
-// whose row is still here (its delete, or its record's, not yet synced)
-// keeps its upload: the delete may yet be refused or taken back, and the
-// attachment then needs its file on the server. Forgotten, its file would
-// show uploaded, and no other device could ever fetch it.
-func (db *DB) DropUploadOfGone(ctx context.Context, id string) (bool, error) {
-	if err := db.enter(); err != nil {
-		return false, fmt.Errorf("drop upload: %w", err)
+		return false, fmt.Errorf("drop transfer: %w", err)
 	}
 	defer db.leave()
 	var dropped bool
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM transfers WHERE attachment_id = ? AND direction = ?
-			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = ?)`, id, Upload, id)
+			AND NOT (direction = ? AND EXISTS (SELECT 1 FROM records r WHERE r.id = transfers.attachment_id))`, id, dir, Upload)
 		if err != nil {
 			return err
 		}

@@ -215,21 +215,16 @@ const uploadWaitsForDelete = "the attachment is deleted on this device; its file
 
 func (e *Engine) run(ctx context.Context, t localdb.Transfer, sum *Summary) error {
 	f, err := e.db.File(ctx, t.AttachmentID)
-	if errors.Is(err, localdb.ErrNotAttachment) && t.Direction == localdb.Upload {
-		// Deleted here before its file went: the upload waits while the
-		// delete may yet be refused or taken back (the attachment then
-		// needs its file on the server), and goes with the attachment.
-		dropped, err := e.db.DropUploadOfGone(ctx, t.AttachmentID)
+	if errors.Is(err, localdb.ErrNotAttachment) {
+		// Detached (or gone with its matter) before it moved: nothing to
+		// move any more; the bytes go when nothing else needs them. The
+		// upload of an attachment deleted here, its delete not synced
+		// yet, stays (DropTransfer) and is looked at again later.
+		dropped, err := e.db.DropTransfer(ctx, t.AttachmentID, t.Direction)
 		if err != nil || dropped {
 			return err
 		}
-		sum.Waiting++
 		return e.db.TransferRetry(ctx, t.AttachmentID, t.Direction, uploadWaitsForDelete, e.next(t))
-	}
-	if errors.Is(err, localdb.ErrNotAttachment) {
-		// Detached (or gone with its matter) before it moved: nothing to
-		// move any more; the bytes go when nothing else needs them.
-		return e.db.DropTransfer(ctx, t.AttachmentID, t.Direction)
 	}
 	if err != nil {
 		return err
