@@ -84,7 +84,8 @@ func (o *oracle) predict(user string, op model.Op) expect {
 	cur := o.recs[op.RecordID]
 	switch op.Kind {
 	case model.OpCreate:
-		if cur != nil {
+		restore := cur != nil && cur.deleted && cur.coll == op.Collection && op.BaseVersion == cur.version && o.sees(user, cur.matter)
+		if cur != nil && !restore {
 			return expect{model.ResultRejected, protocol.CodeIDConflict}
 		}
 		if op.Collection != model.MatterCollection && !o.usable(user, op.Fields[model.MatterField].(string)) {
@@ -113,6 +114,17 @@ func (o *oracle) predict(user string, op model.Op) expect {
 	}
 }
 
+// deleted lists the tombstones, in creation order.
+func (o *oracle) deleted() []string {
+	var out []string
+	for _, id := range o.order {
+		if o.recs[id].deleted {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // holdsLive reports whether any record not deleted is in the matter: a
 // matter is never deleted out from under its records.
 func (o *oracle) holdsLive(matter string) bool {
@@ -129,9 +141,12 @@ func (o *oracle) applied(user string, op model.Op, version int64) {
 	r := o.recs[op.RecordID]
 	switch op.Kind {
 	case model.OpCreate:
-		r = &oRecord{id: op.RecordID, coll: op.Collection, matter: model.MatterOf(op.Collection, op.RecordID, op.Fields)}
-		o.recs[r.id] = r
-		o.order = append(o.order, r.id)
+		if r == nil {
+			r = &oRecord{id: op.RecordID, coll: op.Collection}
+			o.recs[r.id] = r
+			o.order = append(o.order, r.id)
+		}
+		r.matter, r.deleted = model.MatterOf(op.Collection, op.RecordID, op.Fields), false // a restore keeps what it had
 		if r.coll == model.MatterCollection {
 			o.member[user][r.id], o.everMember[user][r.id] = true, true
 		}

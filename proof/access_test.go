@@ -46,6 +46,7 @@ func TestAccessProperty(t *testing.T) {
 	var (
 		mu                                   sync.Mutex
 		steps, pulls, pushes, refused, drops int
+		restores, restored                   int
 		failed                               *history
 		owners                               sync.Map // record id → the history that made it
 	)
@@ -66,6 +67,7 @@ func TestAccessProperty(t *testing.T) {
 					h.err, failed = err, h
 				}
 				steps, pulls, pushes, refused, drops = steps+h.steps, pulls+h.pulls, pushes+h.pushes, refused+h.refused, drops+h.drops
+				restores, restored = restores+h.restores, restored+h.restored
 				mu.Unlock()
 			}
 		}()
@@ -85,8 +87,8 @@ func TestAccessProperty(t *testing.T) {
 		t.Fatalf("history %d: %v\n%s\nreplay: CASEFILE_ACCESS_SEED=%d CASEFILE_ACCESS_HISTORIES=1 go test ./proof -run TestAccessProperty",
 			h.id, h.err, h.trace.String(), h.seed)
 	}
-	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused), %d pulls, %d revocations reported as dropped",
-		n, seed, seed+uint64(n)-1, steps, pushes, refused, pulls, drops)
+	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d), %d pulls, %d revocations reported as dropped",
+		n, seed, seed+uint64(n)-1, steps, pushes, refused, restores, restored, pulls, drops)
 }
 
 func envInt(t *testing.T, key string, def int) int {
@@ -139,6 +141,7 @@ type history struct {
 	ops   []pushed // every op pushed, for replays
 
 	steps, pulls, pushes, refused, drops int
+	restores, restored                   int             // restores tried, and applied
 	trace                                strings.Builder // what happened, printed when the history fails
 }
 
@@ -308,19 +311,29 @@ func (h *history) push(user string, ms []string) error {
 		op = servertest.Create(model.MatterCollection, model.Fields{"title": h.text()})
 	case k < 5:
 		op = servertest.Create("note", model.Fields{model.MatterField: h.pick(ms), "title": h.text()})
-	case k < 9:
+	case k < 8:
 		r := h.o.recs[h.pick(recs)]
 		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: r.coll, Kind: model.OpUpdate,
 			Fields: model.Fields{"title": h.text()}, BaseVersion: r.version}
 		if r.coll == "note" && h.rng.IntN(2) == 0 {
 			op.Fields[model.MatterField] = h.pick(ms)
 		}
+	case k == 9 && len(h.o.deleted()) > 0:
+		// A restore: a create on a tombstone's version (an edit kept over
+		// a delete, an undo), by anyone, into any matter — only who sees
+		// the tombstone may bring it back, and only where they may write.
+		r := h.o.recs[h.pick(h.o.deleted())]
+		fields := model.Fields{"title": h.text()}
+		if r.coll != model.MatterCollection {
+			fields[model.MatterField] = h.pick(ms)
+		}
+		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: r.coll, Kind: model.OpCreate, Fields: fields, BaseVersion: r.version}
 	default:
 		r := h.o.recs[h.pick(recs)]
 		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: r.coll, Kind: model.OpDelete, BaseVersion: r.version}
 	}
 	h.pushes++
-	if op.Kind == model.OpCreate {
+	if op.Kind == model.OpCreate && op.BaseVersion == 0 {
 		h.own(op.RecordID)
 	}
 	resp, err := h.clients[user].Push(bg, op)
@@ -341,6 +354,12 @@ func (h *history) push(user string, ms []string) error {
 	}
 	if res.Result == model.ResultApplied && res.Record != nil {
 		h.o.applied(user, op, res.Record.Version)
+	}
+	if op.Kind == model.OpCreate && op.BaseVersion > 0 {
+		h.restores++
+		if res.Result == model.ResultApplied {
+			h.restored++
+		}
 	}
 	if r := res.Record; r != nil && h.mine(r.ID) {
 		// The device keeps what its own push answers show, as a client

@@ -36,6 +36,13 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 			return rejected(op, protocol.CodeIDConflict, msgIDTaken), nil
 		}
 	}
+	buried := ""
+	if !exists && op.BaseVersion > 0 {
+		var ok bool
+		if buried, ok, err = a.grave(ctx, col); err != nil || !ok {
+			return rejected(op, protocol.CodeIDConflict, msgIDTaken), err
+		}
+	}
 	if col.Name != model.MatterCollection {
 		ok, err := a.acc.usableMatter(ctx, a.s, a.tx, a.p, matter)
 		if err != nil {
@@ -54,10 +61,10 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		Fields: fields, FieldVersions: map[string]int64{}, FieldChanges: map[string]store.FieldChange{},
 		CreatedBy: a.p.user, CreatedAt: now, UpdatedBy: a.p.user, UpdatedAt: now}
 	change := store.FieldChange{By: a.p.user, At: now}
-	action, before := "create", ""
+	action, before, from := "create", "", buried
 	switch {
 	case exists:
-		action, before = "restore", recordDigest(old)
+		action, before, from = "restore", recordDigest(old), old.MatterID
 		rec.Version, rec.CreatedBy, rec.CreatedAt = old.Version+1, old.CreatedBy, old.CreatedAt
 		for name := range old.Fields {
 			rec.FieldVersions[name] = rec.Version
@@ -99,8 +106,8 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 			a.tx.Notify(store.Hint{Seq: seq, User: a.p.user})
 		}
 	}
-	if exists && old.MatterID != matter {
-		if err := a.moved(ctx, seq, old.MatterID, matter); err != nil {
+	if from != "" && from != matter {
+		if err := a.moved(ctx, seq, from, matter); err != nil {
 			return protocol.OpResult{}, err
 		}
 	}
@@ -108,6 +115,29 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		return protocol.OpResult{}, err
 	}
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
+}
+
+// grave reads, for the restore of a record whose tombstone compaction
+// has removed (a create on a base version, of an id the server holds no
+// row of), the matter that tombstone was in, kept in its grave; "" when
+// none was kept (compacted before graves were, or never deleted here),
+// and nothing is known of where the record was. ok is false when the
+// restore must be refused as a create of a taken id would be: the grave
+// is of another collection, or of a matter the user may not see — the
+// rules of the tombstone itself.
+func (a *applier) grave(ctx context.Context, col *model.Collection) (matter string, ok bool, err error) {
+	g, err := a.tx.Grave(ctx, a.op.RecordID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	seen, err := a.acc.visible(ctx, a.s, a.tx, a.p, g.MatterID)
+	if err != nil || !seen || g.Collection != col.Name {
+		return "", false, err
+	}
+	return g.MatterID, true, nil
 }
 
 // alreadyHere answers the create of a record the user can already see on

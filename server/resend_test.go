@@ -111,6 +111,69 @@ func TestRestoreAfterTombstoneCompacted(t *testing.T) {
 	expect(t, alice.PushOne(t, servertest.Update(got.Record, model.Fields{"title": "Back"})), model.ResultApplied, "")
 }
 
+// TestRestoreElsewhereAfterCompactionTellsTheOldMatter: a record deleted
+// in a matter two users share, its tombstone compacted, is restored by
+// one of them into a matter of their own (an edit that moved it, kept
+// over the delete). The other user's device may still hold the tombstone
+// (its own edit of it in conflict): its next pull must remove the record,
+// as for any move out of its sight, so the device never keeps a record of
+// a matter its user may not see (sim seed 3568). A third user, who never
+// could see the record, may not bring it back: the grave that says where
+// it was refuses them, as the tombstone would have.
+func TestRestoreElsewhereAfterCompactionTellsTheOldMatter(t *testing.T) {
+	ctx := context.Background()
+	srv, clk, alice := compacting(t)
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	carol := srv.NewUser(t, "carol", server.RoleMember)
+	shared := alice.CreateMatter(t, "Shared")
+	if err := srv.Grant(ctx, "bob", shared.ID); err != nil {
+		t.Fatal(err)
+	}
+	note := alice.CreateNote(t, shared.ID, "Deleted, then moved back to life")
+	gone := alice.PushOne(t, servertest.Delete(note))
+	expect(t, gone, model.ResultApplied, "")
+	pages, err := bob.PullAll(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := pages[len(pages)-1].Cursor
+	clk.Add(48 * time.Hour)
+	if st, err := srv.Compact(ctx, clk.Now()); err != nil || st.Tombstones != 1 {
+		t.Fatalf("compaction = %+v, %v; want the tombstone gone", st, err)
+	}
+	theirs := carol.CreateMatter(t, "Carol's")
+	steal := servertest.Create("note", model.Fields{model.MatterField: theirs.ID, "title": "Mine now"})
+	steal.RecordID, steal.BaseVersion = note.ID, gone.Record.Version
+	expect(t, carol.PushOne(t, steal), model.ResultRejected, protocol.CodeIDConflict)
+
+	private := alice.CreateMatter(t, "Alice's alone")
+	restore := servertest.Create("note", model.Fields{model.MatterField: private.ID, "title": "Deleted, then moved back to life"})
+	restore.RecordID, restore.BaseVersion = note.ID, gone.Record.Version
+	got := alice.PushOne(t, restore)
+	expect(t, got, model.ResultApplied, "")
+	if got.Record.Version != gone.Record.Version+1 || got.Record.MatterID != private.ID {
+		t.Fatalf("restored at version %d in %s, want %d in %s", got.Record.Version, got.Record.MatterID, gone.Record.Version+1, private.ID)
+	}
+	pages, err = bob.PullAll(ctx, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := false
+	for _, p := range pages {
+		for _, r := range p.Records {
+			if r.ID == note.ID {
+				t.Fatalf("bob's pull shows the restored note of a matter he may not see: %+v", r)
+			}
+		}
+		for _, rm := range p.Removed {
+			removed = removed || rm.ID == note.ID
+		}
+	}
+	if !removed {
+		t.Fatalf("bob's pull after the restore elsewhere does not remove the note: %+v", pages)
+	}
+}
+
 // TestFullPullPassesTheMark: the later pages of a full pull (from cursor
 // 0) read on below the compaction mark while the mark has not moved since
 // the pull began, where an ordinary pull must resync. Once a compaction

@@ -28,6 +28,7 @@ var foundSeeds = []uint64{
 	2563,       // a restore queued behind a delete sent again after its conflict was left on its old base: edits vanished
 	2574, 2624, // an upload dropped while its attachment was deleted here: shown uploaded, never on the server
 	2637, // a conflict whose answer a pull overtook showed the older copy
+	3568, // a record restored into another matter after compaction took its tombstone: its old matter's devices were never told
 }
 
 // baseConfig is the size of one scenario: 4 devices of 3 users, 150 local

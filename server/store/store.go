@@ -125,6 +125,11 @@ type Reader interface {
 	// the audit log outlives compaction, so this is the version of a
 	// tombstone compaction has removed. 0 if the log has no create of it.
 	AuditedVersion(ctx context.Context, collection, id string) (int64, error)
+	// Grave returns what compaction kept of a tombstone it removed: the
+	// collection and matter it was deleted in, and its version. The
+	// latest compaction of the id speaks; ErrNotFound if none removed one
+	// (or one did before graves were kept).
+	Grave(ctx context.Context, id string) (Grave, error)
 	// Changes returns records with After < seq <= UpTo visible to the
 	// query's user, in seq order, at most Limit of them and no more than
 	// MaxBytes allows: what a pull sends, so without FieldVersions and
@@ -355,6 +360,16 @@ type LedgerEntry struct {
 	// fills it from the head): an op is answered at a head at least as
 	// high as any cursor its sender held before sending it.
 	Seq int64
+}
+
+// Grave is what compaction keeps of a tombstone it removes: enough for a
+// restore to know where the record was, and so who must be told it left
+// (a move) and who may bring it back.
+type Grave struct {
+	ID         string
+	Collection string
+	MatterID   string
+	Version    int64
 }
 
 // Move notes that a record left a matter.

@@ -38,6 +38,7 @@ var serverTables = []table{
 	{name: "access_events"},
 	{name: "records"},
 	{name: "moves"},
+	{name: "graves"},
 	{name: "ledger"},
 	{name: "audit"},
 	{name: "login_failures"},

@@ -402,6 +402,16 @@ func testCompact(t *testing.T, st store.Store) {
 		if _, err := r.Record(ctx, old.ID); !errors.Is(err, store.ErrNotFound) {
 			return errors.New("the old tombstone survived")
 		}
+		// Its grave says where it was; a tombstone not compacted, and a
+		// live record, have none.
+		if g, err := r.Grave(ctx, old.ID); err != nil || g != (store.Grave{ID: old.ID, Collection: "note", MatterID: m, Version: 2}) {
+			return fmt.Errorf("the old tombstone's grave = %+v, %v; want note of matter %s at version 2", g, err, m)
+		}
+		for _, id := range []string{recent.ID, live.ID} {
+			if g, err := r.Grave(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%s, not compacted, has a grave: %+v, %v", id, g, err)
+			}
+		}
 		for _, id := range []string{recent.ID, live.ID} {
 			if _, err := r.Record(ctx, id); err != nil {
 				return err

@@ -75,6 +75,14 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 	// cursor is younger than the retention has pulled the deletion, and
 	// must not be sent back to a full resync for a tombstone a grant made
 	// look new.
+	// What a restore must know of a tombstone outlives it: the matter it
+	// was in (whose members must hear that it left, if it comes back
+	// elsewhere, and only who may see it may bring it back).
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO graves (id, collection, matter_id, version)
+		SELECT id, collection, matter_id, version FROM records WHERE deleted AND updated_at < $1
+		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id, version = excluded.version`, cut); err != nil {
+		return st, fmt.Errorf("compact tombstones: keep their graves: %w", t.mapErr(err))
+	}
 	if err := mark("tombstones", &st.Tombstones,
 		`SELECT COUNT(*), COALESCE(MAX(changed_seq), 0) FROM records WHERE deleted AND updated_at < $1`,
 		`DELETE FROM records WHERE deleted AND updated_at < $1`); err != nil {
@@ -154,4 +162,13 @@ func (t *txn) AuditedVersion(ctx context.Context, collection, id string) (int64,
 		return 0, fmt.Errorf("read a record's audited version: %w", t.mapErr(err))
 	}
 	return n, nil
+}
+
+func (t *txn) Grave(ctx context.Context, id string) (store.Grave, error) {
+	g := store.Grave{ID: id}
+	err := t.q.QueryRow(ctx, `SELECT collection, matter_id, version FROM graves WHERE id = $1`, id).Scan(&g.Collection, &g.MatterID, &g.Version)
+	if err != nil {
+		return store.Grave{}, fmt.Errorf("read a grave: %w", t.mapErr(err))
+	}
+	return g, nil
 }
