@@ -46,6 +46,9 @@ func (w *world) undo(c *client) {
 		for _, rid := range append([]string{id}, u.Restored...) {
 			w.withdraw(c, rid, "delete", "", "")
 			w.ack(c, entry{rec: rid, kind: "create"})
+			if rid != id {
+				w.cameBackWith[rid] = id
+			}
 		}
 		w.stats.inc("undo: restored with their matter", len(u.Restored))
 	case localdb.UndoReverted:

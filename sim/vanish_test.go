@@ -52,6 +52,11 @@ func (w *world) checkWrites(tr *truth) {
 			if onServer || len(h) > 0 || later(e, func(e2 entry) bool { return e2.kind == "delete" }) {
 				continue
 			}
+			// Restored with another record (a file with its record), then
+			// deleted with it: its create and delete may never have left.
+			if with, ok := w.cameBackWith[e.rec]; ok && deletedLater(byRec[recKey{e.client, with}], e.at) {
+				continue
+			}
 			w.violate("%s's create of %s #%d vanished", name, w.kinds[e.rec], w.index[e.rec])
 		case "delete":
 			// An edit after the delete replaced it: the delete was refused,
@@ -83,4 +88,15 @@ func (w *world) checkWrites(tr *truth) {
 			w.violate("%s's edit of %s #%d (%s = %q) vanished: no version of the record ever had it", name, w.kinds[e.rec], w.index[e.rec], e.field, e.value)
 		}
 	}
+}
+
+// deletedLater reports whether entries, one record's by one client, hold
+// a delete after write at.
+func deletedLater(entries []entry, at int) bool {
+	for _, e := range entries {
+		if e.at > at && e.kind == "delete" {
+			return true
+		}
+	}
+	return false
 }

@@ -99,7 +99,11 @@ type world struct {
 	// resets counts the values undos set back, by record, field and value:
 	// each may take effect once more than a unique value.
 	resets map[string]int
-	nwrite int
+	// cameBackWith names, for a record an undo restored with another (a
+	// file with its record, a record with its matter), that other one:
+	// a later delete of it takes the record with it.
+	cameBackWith map[string]string
+	nwrite       int
 
 	step  int
 	trace hash.Hash64
@@ -174,19 +178,20 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 	}
 	w := &world{
 		t: t, seed: seed, cfg: cfg, ctx: context.Background(), schema: schema, dir: dir,
-		rnd:        rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
-		frnd:       newFileRand(seed),
-		arnd:       newAttachRand(seed),
-		vrnd:       newRevokeRand(seed),
-		revokeOdds: revokeOdds,
-		index:      map[string]int{},
-		kinds:      map[string]string{},
-		withdrawn:  map[wkey]int{},
-		resets:     map[string]int{},
-		ledger:     map[string]protocol.OpResult{},
-		trace:      fnv.New64a(),
-		stats:      st,
-		verbose:    os.Getenv("CASEFILE_SIM_TRACE") != "",
+		rnd:          rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d)),
+		frnd:         newFileRand(seed),
+		arnd:         newAttachRand(seed),
+		vrnd:         newRevokeRand(seed),
+		revokeOdds:   revokeOdds,
+		index:        map[string]int{},
+		kinds:        map[string]string{},
+		withdrawn:    map[wkey]int{},
+		resets:       map[string]int{},
+		cameBackWith: map[string]string{},
+		ledger:       map[string]protocol.OpResult{},
+		trace:        fnv.New64a(),
+		stats:        st,
+		verbose:      os.Getenv("CASEFILE_SIM_TRACE") != "",
 
 		pullPageBytes:   pullPageBudget(seed),
 		pushAnswerBytes: pushAnswerBudget(seed),
