@@ -22,8 +22,8 @@ const (
 )
 
 // foundSeeds are seeds past the CI set whose scenarios found a defect,
-// of the product or of the harness, each fixed since: the CI set of TestConvergence runs them too, so that
-// the cases they drew stay drawn.
+// of the product or of the harness, each fixed since: the CI set of
+// TestConvergence runs them too, so that the cases they drew stay drawn.
 var foundSeeds = []uint64{
 	2563,       // a restore queued behind a delete sent again after its conflict was left on its old base: edits vanished
 	2574, 2624, // an upload dropped while its attachment was deleted here: shown uploaded, never on the server
