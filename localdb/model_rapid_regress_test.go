@@ -86,3 +86,35 @@ func TestRegressNoBlindOverwriteAfterMerge(t *testing.T) {
 		t.Fatalf("conflict %+v, %v; want one on status", c, err)
 	}
 }
+
+// The fake server restored a record whose tombstone it had compacted at
+// version 1, where the server restores it after every version it had
+// (server TestRestoreWithStaleBaseAfterCompaction). A device holding a
+// later version then took the server's next answers for older news: the
+// model, not the device, was wrong. It now keeps a grave of each
+// compacted tombstone, as the server does, with the grave's access rule.
+func TestRegressFakeServerRestoresAfterTheGrave(t *testing.T) {
+	s, _ := model.ParseSchema(assets.Schema)
+	srv := newFakeServer(s)
+	m, n, hidden, h := model.NewID(), model.NewID(), model.NewID(), model.NewID()
+	srv.remoteCreate(m, "matter", model.Fields{"title": "Smith"})
+	srv.remoteCreate(n, "note", model.Fields{model.MatterField: m, "title": "A"})
+	srv.change(srv.recs[n], model.Fields{"title": "B"})
+	srv.change(srv.recs[n], model.Fields{"title": "C"})
+	srv.remoteDelete(srv.recs[n]) // version 4
+	srv.remoteCreate(hidden, "matter", model.Fields{"title": "Jones"})
+	srv.remoteCreate(h, "note", model.Fields{model.MatterField: hidden, "title": "D"})
+	srv.remoteDelete(srv.recs[h])
+	srv.revoke(hidden)
+	srv.compact()
+	restore := model.Op{OpID: model.NewID(), RecordID: n, Collection: "note", Kind: model.OpCreate,
+		Fields: model.Fields{model.MatterField: m, "title": "C"}, BaseVersion: 2} // stale: the device saw version 2
+	if res := srv.push(restore); res.Result != model.ResultApplied || res.Record == nil || res.Record.Version != 5 {
+		t.Fatalf("restore after compaction = %+v, want applied at version 5", res)
+	}
+	steal := model.Op{OpID: model.NewID(), RecordID: h, Collection: "note", Kind: model.OpCreate,
+		Fields: model.Fields{model.MatterField: m, "title": "mine"}, BaseVersion: 2}
+	if res := srv.push(steal); res.Result != model.ResultRejected || res.Code != protocol.CodeIDConflict {
+		t.Fatalf("restore of a compacted record of a matter the user lost = %+v, want rejected id_conflict", res)
+	}
+}

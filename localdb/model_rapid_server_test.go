@@ -50,11 +50,16 @@ type fakeServer struct {
 	// compacted is the sequence through which tombstones and events are
 	// forgotten; a pull from an older cursor must start again from 0.
 	compacted int64
+	// graves are the tombstones compaction forgot, as the server keeps
+	// them: a restore reads where the record was and how far its
+	// versions went.
+	graves map[string]*sRecord
 }
 
 func newFakeServer(s *model.Schema) *fakeServer {
 	return &fakeServer{schema: s, recs: map[string]*sRecord{}, hidden: map[string]bool{},
-		ledger: map[string]protocol.OpResult{}, seen: map[string][2]model.Fields{}, restores: map[string]map[string]bool{}}
+		ledger: map[string]protocol.OpResult{}, seen: map[string][2]model.Fields{}, restores: map[string]map[string]bool{},
+		graves: map[string]*sRecord{}}
 }
 
 func (s *fakeServer) wire(r *sRecord) *protocol.Record {
@@ -101,11 +106,25 @@ func (s *fakeServer) apply(op model.Op) protocol.OpResult {
 		if cur != nil && (!cur.deleted || !s.visible(cur) || cur.coll != col.Name || op.BaseVersion != cur.version) {
 			return rejectedResult(op, protocol.CodeIDConflict, "A record with this id already exists.")
 		}
+		// The restore of a tombstone compaction forgot: its grave has the
+		// tombstone's rules.
+		g := s.graves[op.RecordID]
+		if cur == nil && op.BaseVersion > 0 && g != nil && (!s.visible(g) || g.coll != col.Name) {
+			return rejectedResult(op, protocol.CodeIDConflict, "A record with this id already exists.")
+		}
 		matter := model.MatterOf(col.Name, op.RecordID, fields)
 		if col.Name != model.MatterCollection && !s.usableMatter(matter) {
 			return rejectedResult(op, protocol.CodeNotFound, "No such matter.")
 		}
 		r := &sRecord{id: op.RecordID, coll: col.Name, matter: matter, version: 1, fields: fields, fver: map[string]int64{}}
+		if cur == nil && op.BaseVersion > 0 {
+			// It comes back after every version it had, so that no device
+			// that saw the tombstone takes it for older news.
+			r.version = op.BaseVersion + 1
+			if g != nil {
+				r.version = max(op.BaseVersion, g.version) + 1
+			}
+		}
 		if mine, ok := s.restores[op.OpID]; ok && cur != nil {
 			s.revertedBy(op, cur, fields, mine)
 		}
@@ -279,6 +298,7 @@ func (s *fakeServer) grant(matterID string) {
 func (s *fakeServer) compact() {
 	for id, r := range s.recs {
 		if r.deleted {
+			s.graves[id] = r
 			delete(s.recs, id)
 		}
 	}
