@@ -70,11 +70,6 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 		st.CompactedThrough = max(st.CompactedThrough, top)
 		return nil
 	}
-	// A tombstone marks by the seq of its deletion (changed_seq), not by a
-	// seq a grant gave it since to send it again: every device whose
-	// cursor is younger than the retention has pulled the deletion, and
-	// must not be sent back to a full resync for a tombstone a grant made
-	// look new.
 	// What a restore must know of a tombstone outlives it: the matter it
 	// was in (whose members must hear that it left, if it comes back
 	// elsewhere, and only who may see it may bring it back).
@@ -83,6 +78,11 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id, version = excluded.version`, cut); err != nil {
 		return st, fmt.Errorf("compact tombstones: keep their graves: %w", t.mapErr(err))
 	}
+	// A tombstone marks by the seq of its deletion (changed_seq), not by a
+	// seq a grant gave it since to send it again: every device whose
+	// cursor is younger than the retention has pulled the deletion, and
+	// must not be sent back to a full resync for a tombstone a grant made
+	// look new.
 	if err := mark("tombstones", &st.Tombstones,
 		`SELECT COUNT(*), COALESCE(MAX(changed_seq), 0) FROM records WHERE deleted AND updated_at < $1`,
 		`DELETE FROM records WHERE deleted AND updated_at < $1`); err != nil {
