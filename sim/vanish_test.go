@@ -54,7 +54,7 @@ func (w *world) checkWrites(tr *truth) {
 			}
 			// Restored with another record (a file with its record), then
 			// deleted with it: its create and delete may never have left.
-			if with, ok := w.cameBackWith[e.rec]; ok && deletedLater(byRec[recKey{e.client, with}], e.at) {
+			if with, ok := w.cameBackWith[e.rec]; ok && later(entry{client: e.client, rec: with, at: e.at}, func(e2 entry) bool { return e2.kind == "delete" }) {
 				continue
 			}
 			w.violate("%s's create of %s #%d vanished", name, w.kinds[e.rec], w.index[e.rec])
@@ -88,15 +88,4 @@ func (w *world) checkWrites(tr *truth) {
 			w.violate("%s's edit of %s #%d (%s = %q) vanished: no version of the record ever had it", name, w.kinds[e.rec], w.index[e.rec], e.field, e.value)
 		}
 	}
-}
-
-// deletedLater reports whether entries, one record's by one client, hold
-// a delete after write at.
-func deletedLater(entries []entry, at int) bool {
-	for _, e := range entries {
-		if e.at > at && e.kind == "delete" {
-			return true
-		}
-	}
-	return false
 }
