@@ -19,10 +19,10 @@ run: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet and every test with the race detector; then, without it and two at a time, the convergence CI set (150 scenarios, the replay, the revocation scenarios) beside the crash tests (sim and syncer), the conversion kills, 1,000 access histories, 200 file access histories, the file store's model and the PLAIN tests
+## test: vet and every test with the race detector; then, without it and two at a time, the convergence CI set (150 scenarios, the replay, the revocation scenarios) beside the crash tests (sim and syncer), the conversion kills, 1,000 access histories and 150 that compact, 200 file access histories, the file store's model and the PLAIN tests
 test:
 	$(GO) vet $(PKGS)
-	CASEFILE_ACCESS_HISTORIES=100 $(GO) test -race $(RACE_GCFLAGS) -timeout 20m $(PKGS)
+	CASEFILE_ACCESS_HISTORIES=100 CASEFILE_ACCESS_COMPACTING=20 $(GO) test -race $(RACE_GCFLAGS) -timeout 20m $(PKGS)
 	$(MAKE) --no-print-directory -j2 test-convergence test-plain
 
 # RACE_GCFLAGS: the race stage leaves modernc's SQLite, C translated to Go
@@ -47,7 +47,7 @@ test-convergence:
 	CASEFILE_SIM_SET=ci $(GO) test -timeout 20m -run 'TestConvergence|TestDeviceRevocations' ./sim
 
 test-plain:
-	CASEFILE_ACCESS_HISTORIES=1000 CASEFILE_FILE_ACCESS_HISTORIES=200 $(GO) test -timeout 20m -run '^($(PLAIN_TESTS)|TestAccessProperty|TestFileAccessProperty|TestStoreModelProperty|TestConvertSurvivesSIGKILL|TestCrash|TestCrashSafety)$$' ./proof ./localfiles $(PLAIN_PKGS) ./syncer
+	CASEFILE_ACCESS_HISTORIES=1000 CASEFILE_FILE_ACCESS_HISTORIES=200 $(GO) test -timeout 20m -run '^($(PLAIN_TESTS)|TestAccessProperty|TestAccessPropertyCompacting|TestFileAccessProperty|TestStoreModelProperty|TestConvertSurvivesSIGKILL|TestCrash|TestCrashSafety)$$' ./proof ./localfiles $(PLAIN_PKGS) ./syncer
 
 ## bench: the sync scenarios S1–S7 (casefile bench, RUNS runs each, S6 with CASEFILE_TEST_POSTGRES) into bench-sync.json, then the Go benchmarks into bench.json
 bench: build

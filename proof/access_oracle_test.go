@@ -20,6 +20,7 @@ type oracle struct {
 	everSeen   map[string]map[string]bool // user → records visible at any moment
 	recs       map[string]*oRecord
 	order      []string // record ids in creation order
+	step       int      // the history's step now, in a history that compacts
 }
 
 // oRecord is a record as the oracle knows it.
@@ -27,6 +28,8 @@ type oRecord struct {
 	id, coll, matter string
 	version          int64
 	deleted          bool
+	deletedAt        int      // the step that deleted it
+	compacted        bool     // deleted, and its tombstone compacted: the server keeps only its grave
 	texts            []string // every title it ever had: none may reach a user who cannot see it
 }
 
@@ -93,7 +96,7 @@ func (o *oracle) predict(user string, op model.Op) expect {
 		}
 		return expect{result: model.ResultApplied}
 	case model.OpUpdate:
-		if cur == nil || !o.sees(user, cur.matter) {
+		if cur == nil || cur.compacted || !o.sees(user, cur.matter) {
 			return expect{model.ResultRejected, protocol.CodeNotFound}
 		}
 		if cur.deleted {
@@ -104,7 +107,7 @@ func (o *oracle) predict(user string, op model.Op) expect {
 		}
 		return expect{result: model.ResultApplied}
 	default:
-		if cur == nil || !o.sees(user, cur.matter) {
+		if cur == nil || cur.compacted || !o.sees(user, cur.matter) {
 			return expect{model.ResultRejected, protocol.CodeNotFound}
 		}
 		if cur.coll == model.MatterCollection && !cur.deleted && o.holdsLive(cur.id) {
@@ -119,6 +122,32 @@ func (o *oracle) deleted() []string {
 	var out []string
 	for _, id := range o.order {
 		if o.recs[id].deleted {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// compact takes a compaction of everything older than step before into
+// the oracle: the tombstones of records deleted before it go, and the
+// server keeps their graves. It returns how many went.
+func (o *oracle) compact(before int) int {
+	n := 0
+	for _, r := range o.recs {
+		if r.deleted && !r.compacted && r.deletedAt < before {
+			r.compacted = true
+			n++
+		}
+	}
+	return n
+}
+
+// compactedOnes lists the records whose tombstones are compacted, in
+// creation order.
+func (o *oracle) compactedOnes() []string {
+	var out []string
+	for _, id := range o.order {
+		if o.recs[id].compacted {
 			out = append(out, id)
 		}
 	}
@@ -146,7 +175,7 @@ func (o *oracle) applied(user string, op model.Op, version int64) {
 			o.recs[r.id] = r
 			o.order = append(o.order, r.id)
 		}
-		r.matter, r.deleted = model.MatterOf(op.Collection, op.RecordID, op.Fields), false // a restore keeps what it had
+		r.matter, r.deleted, r.compacted = model.MatterOf(op.Collection, op.RecordID, op.Fields), false, false // a restore keeps what it had
 		if r.coll == model.MatterCollection {
 			o.member[user][r.id], o.everMember[user][r.id] = true, true
 		}
@@ -155,6 +184,9 @@ func (o *oracle) applied(user string, op model.Op, version int64) {
 			r.matter = to
 		}
 	default:
+		if !r.deleted { // deleting a tombstone writes nothing
+			r.deletedAt = o.step
+		}
 		r.deleted = true
 	}
 	if t, ok := op.Fields["title"].(string); ok {

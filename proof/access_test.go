@@ -3,6 +3,7 @@ package proof
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -19,11 +20,12 @@ import (
 )
 
 // TestAccessProperty runs random histories of users, roles, matters,
-// grants, revocations, pushes (creates, edits, moves, deletes), pulls and
-// event streams against one real server, and checks every answer against
-// the oracle: no pull, push answer, stream event or error reveals a record
-// of a matter the user cannot see at that moment; every user's pulled copy
-// equals what they may see; a pull after a revocation names the matter.
+// grants, revocations, pushes (creates, edits, moves, deletes, restores),
+// pulls and event streams against one real server, and checks every
+// answer against the oracle: no pull, push answer, stream event or error
+// reveals a record of a matter the user cannot see at that moment; every
+// user's pulled copy equals what they may see; a pull after a revocation
+// names the matter.
 //
 // CASEFILE_ACCESS_HISTORIES sets how many histories run (default 1000);
 // CASEFILE_ACCESS_SEED the first history's seed: a number replays, "random"
@@ -31,24 +33,56 @@ import (
 // a red CI run is red again on any machine.
 func TestAccessProperty(t *testing.T) {
 	n := envInt(t, "CASEFILE_ACCESS_HISTORIES", 1000)
-	seed := uint64(20261121)
+	srv := servertest.Start(t, noRateLimit, fastDir(t))
+	runHistories(t, "TestAccessProperty", n, accessSeed(t, 20261121), func(_ *testing.T, h *history) { h.srv = srv })
+}
+
+// TestAccessPropertyCompacting runs the property's histories each on a
+// server of its own, with compactions among their steps: a compaction
+// removes the tombstones, moves, access events and ledger answers older
+// than a step of the history drawn at random, as the server's retention
+// does after months. A device whose cursor it passed pulls everything
+// again (cursor_too_old), and the record of a compacted tombstone may be
+// restored, by anyone, into any matter: what compaction forgets must not
+// let an answer show a user a record they may not see, nor leave a record
+// in a user's copy that left their matters.
+//
+// CASEFILE_ACCESS_COMPACTING sets how many histories run (default 150);
+// CASEFILE_ACCESS_SEED as for TestAccessProperty.
+func TestAccessPropertyCompacting(t *testing.T) {
+	n := envInt(t, "CASEFILE_ACCESS_COMPACTING", 150)
+	runHistories(t, "TestAccessPropertyCompacting", n, accessSeed(t, 20261206), func(t *testing.T, h *history) {
+		h.clock = &clock{}
+		h.srv = servertest.Start(t, noRateLimit, fastDir(t), h.clock.option())
+	})
+}
+
+// accessSeed is the first history's seed: def, or CASEFILE_ACCESS_SEED.
+func accessSeed(t *testing.T, def uint64) uint64 {
 	switch s := os.Getenv("CASEFILE_ACCESS_SEED"); s {
 	case "":
+		return def
 	case "random":
-		seed = uint64(time.Now().UnixNano())
+		return uint64(time.Now().UnixNano())
 	default:
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
 			t.Fatalf("CASEFILE_ACCESS_SEED: %v", err)
 		}
+		return seed
 	}
-	srv := servertest.Start(t, noRateLimit, fastDir(t))
+}
+
+// runHistories runs n histories from seed, two at a time, each in a
+// subtest of its own (whose end closes what setup opened for it), and
+// stops at the first that fails. setup gives a history its server.
+func runHistories(t *testing.T, name string, n int, seed uint64, setup func(*testing.T, *history)) {
 	var (
-		mu                                   sync.Mutex
-		steps, pulls, pushes, refused, drops int
-		restores, restored                   int
-		failed                               *history
-		owners                               sync.Map // record id → the history that made it
+		mu       sync.Mutex
+		sum      history
+		failed   bool
+		histSeen int
+		owners   sync.Map // record id → the history that made it
 	)
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -58,23 +92,28 @@ func TestAccessProperty(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				h := &history{srv: srv, id: i, seed: seed + uint64(i), o: newOracle(), owners: &owners, cursor: map[string]int64{},
-					mirror: map[string]map[string]string{}, dropDue: map[string]map[string]bool{}}
-				h.rng = rand.New(rand.NewPCG(h.seed, 0x5eed))
-				err := h.run()
-				mu.Lock()
-				if err != nil && failed == nil {
-					h.err, failed = err, h
-				}
-				steps, pulls, pushes, refused, drops = steps+h.steps, pulls+h.pulls, pushes+h.pushes, refused+h.refused, drops+h.drops
-				restores, restored = restores+h.restores, restored+h.restored
-				mu.Unlock()
+				t.Run(fmt.Sprintf("history-%d", i), func(t *testing.T) {
+					h := &history{id: i, seed: seed + uint64(i), o: newOracle(), owners: &owners, cursor: map[string]int64{},
+						mirror: map[string]map[string]string{}, dropDue: map[string]map[string]bool{}}
+					h.rng = rand.New(rand.NewPCG(h.seed, 0x5eed))
+					setup(t, h)
+					err := h.run()
+					mu.Lock()
+					defer mu.Unlock()
+					sum.add(h)
+					histSeen++
+					if err != nil {
+						failed = true
+						t.Fatalf("history %d: %v\n%s\nreplay: CASEFILE_ACCESS_SEED=%d CASEFILE_ACCESS_HISTORIES=1 CASEFILE_ACCESS_COMPACTING=1 go test ./proof -run '^%s$'",
+							h.id, err, h.trace.String(), h.seed, name)
+					}
+				})
 			}
 		}()
 	}
 	for i := range n {
 		mu.Lock()
-		stop := failed != nil
+		stop := failed
 		mu.Unlock()
 		if stop {
 			break
@@ -83,12 +122,9 @@ func TestAccessProperty(t *testing.T) {
 	}
 	close(next)
 	wg.Wait()
-	if h := failed; h != nil {
-		t.Fatalf("history %d: %v\n%s\nreplay: CASEFILE_ACCESS_SEED=%d CASEFILE_ACCESS_HISTORIES=1 go test ./proof -run TestAccessProperty",
-			h.id, h.err, h.trace.String(), h.seed)
-	}
-	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d), %d pulls, %d revocations reported as dropped",
-		n, seed, seed+uint64(n)-1, steps, pushes, refused, restores, restored, pulls, drops)
+	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d, of compacted records %d), %d pulls (%d full after a compaction), %d revocations reported as dropped, %d compactions",
+		histSeen, seed, seed+uint64(n)-1, sum.steps, sum.pushes, sum.refused, sum.restores, sum.restored, sum.graveRestores,
+		sum.pulls, sum.resyncs, sum.drops, sum.compactions)
 }
 
 func envInt(t *testing.T, key string, def int) int {
@@ -134,15 +170,40 @@ type history struct {
 	dropDue map[string]map[string]bool   // user → matters revoked since their last pull
 	streams []*stream
 	owners  *sync.Map // record id → history id, shared by all histories
-	err     error
 	// start is the head when the history began: admins see every earlier
 	// history's records too, so their pulls start there.
 	start int64
-	ops   []pushed // every op pushed, for replays
+	ops   []pushed // every op pushed since the last compaction, for replays
+	// clock is the server's, in a history that compacts: each step starts
+	// a second after the last, at marks[step].
+	clock *clock
+	marks []time.Time
 
 	steps, pulls, pushes, refused, drops int
-	restores, restored                   int             // restores tried, and applied
+	restores, restored, graveRestores    int // restores tried, applied, and applied to compacted records
+	compactions, resyncs                 int
 	trace                                strings.Builder // what happened, printed when the history fails
+}
+
+// add counts o's figures into h.
+func (h *history) add(o *history) {
+	h.steps, h.pulls, h.pushes, h.refused, h.drops = h.steps+o.steps, h.pulls+o.pulls, h.pushes+o.pushes, h.refused+o.refused, h.drops+o.drops
+	h.restores, h.restored, h.graveRestores = h.restores+o.restores, h.restored+o.restored, h.graveRestores+o.graveRestores
+	h.compactions, h.resyncs = h.compactions+o.compactions, h.resyncs+o.resyncs
+}
+
+// tick starts a step of a compacting history: its server's clock moves on
+// by a second, so that everything a step writes is older than the next
+// step's mark, and no younger than its own.
+func (h *history) tick() {
+	if h.clock == nil {
+		return
+	}
+	if len(h.marks) > 0 {
+		h.clock.shift(time.Second)
+	}
+	h.marks = append(h.marks, h.clock.now())
+	h.o.step = len(h.marks) - 1
 }
 
 func (h *history) logf(format string, args ...any) {
@@ -163,6 +224,7 @@ func (h *history) text() string { return fmt.Sprintf("t%016x", h.rng.Uint64()) }
 
 func (h *history) run() error {
 	h.clients = map[string]*servertest.Client{}
+	h.tick()
 	var err error
 	if h.start, err = h.srv.Head(bg); err != nil {
 		return err
@@ -192,12 +254,18 @@ func (h *history) run() error {
 			h.streams = append(h.streams, openStream(ctx, h.clients[u]))
 		}
 	}
-	for range 10 + h.rng.IntN(10) {
+	steps := 10 + h.rng.IntN(10)
+	if h.clock != nil {
+		steps += 15 // time for deletes, compactions and restores after them
+	}
+	for range steps {
 		h.steps++
+		h.tick()
 		if err := h.step(); err != nil {
 			return err
 		}
 	}
+	h.tick()
 	for _, u := range h.users {
 		if err := h.pull(u); err != nil {
 			return err
@@ -246,7 +314,16 @@ func (h *history) step() error {
 	switch k := h.rng.IntN(20); {
 	case k < 3 && len(ms) > 0: // grant
 		u, m := h.pick(h.users[1:]), h.pick(ms)
-		if err := h.srv.Grant(bg, u, m); err != nil {
+		err := h.srv.Grant(bg, u, m)
+		if h.o.recs[m].compacted {
+			// Nothing is left of the matter but its grave.
+			if !errors.Is(err, server.ErrNoMatter) {
+				return fmt.Errorf("grant %s %s, a matter whose tombstone is compacted: %v, want %v", u, m, err, server.ErrNoMatter)
+			}
+			h.logf("grant %s %s: %v", u, m, err)
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("grant %s %s: %w", u, m, err)
 		}
 		h.o.grant(u, m)
@@ -292,6 +369,8 @@ func (h *history) step() error {
 		}
 	case k < 14:
 		return h.push(h.pick(h.users), ms)
+	case k == 19 && h.clock != nil:
+		return h.compact()
 	default:
 		u := h.pick(h.users)
 		if h.rng.IntN(8) == 0 {
@@ -318,11 +397,17 @@ func (h *history) push(user string, ms []string) error {
 		if r.coll == "note" && h.rng.IntN(2) == 0 {
 			op.Fields[model.MatterField] = h.pick(ms)
 		}
-	case k == 9 && len(h.o.deleted()) > 0:
+	case (k == 9 || k == 8 && h.clock != nil) && len(h.o.deleted()) > 0:
 		// A restore: a create on a tombstone's version (an edit kept over
 		// a delete, an undo), by anyone, into any matter — only who sees
 		// the tombstone may bring it back, and only where they may write.
-		r := h.o.recs[h.pick(h.o.deleted())]
+		// Where compactions run, half of them are of records whose
+		// tombstone is compacted, when there are such.
+		pool := h.o.deleted()
+		if buried := h.o.compactedOnes(); h.clock != nil && len(buried) > 0 && h.rng.IntN(2) == 0 {
+			pool = buried
+		}
+		r := h.o.recs[h.pick(pool)]
 		fields := model.Fields{"title": h.text()}
 		if r.coll != model.MatterCollection {
 			fields[model.MatterField] = h.pick(ms)
@@ -336,6 +421,7 @@ func (h *history) push(user string, ms []string) error {
 	if op.Kind == model.OpCreate && op.BaseVersion == 0 {
 		h.own(op.RecordID)
 	}
+	buried := op.Kind == model.OpCreate && op.BaseVersion > 0 && h.o.recs[op.RecordID].compacted
 	resp, err := h.clients[user].Push(bg, op)
 	if err != nil {
 		return fmt.Errorf("%s push: %w", user, err)
@@ -359,6 +445,9 @@ func (h *history) push(user string, ms []string) error {
 		h.restores++
 		if res.Result == model.ResultApplied {
 			h.restored++
+			if buried {
+				h.graveRestores++
+			}
 		}
 	}
 	if r := res.Record; r != nil && h.mine(r.ID) {
@@ -373,11 +462,46 @@ func (h *history) push(user string, ms []string) error {
 	return h.o.checkReveal(user, op, res)
 }
 
+// compact removes what the server keeps of the history from before a step
+// drawn at random, as its retention does after months: the tombstones of
+// records deleted before it, the moves, access changes and answers. The
+// oracle says which tombstones go.
+func (h *history) compact() error {
+	before := 1 + h.rng.IntN(len(h.marks)-1)
+	st, err := h.srv.Compact(bg, h.marks[before].Add(server.DefaultRetention))
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	want := h.o.compact(before)
+	h.compactions++
+	// Their answers may be gone: only ops pushed from now on are sent
+	// again (their answers are stored above the head the compaction
+	// left).
+	h.ops = nil
+	h.logf("compact before step %d: %d tombstones, %d moves, %d access events, %d answers; compacted through %d, answers through %d",
+		before, st.Tombstones, st.Moves, st.AccessEvents, st.LedgerEntries, st.CompactedThrough, st.LedgerThrough)
+	if st.Tombstones != int64(want) {
+		return fmt.Errorf("the compaction before step %d removed %d tombstones; the oracle says %d were deleted before it", before, st.Tombstones, want)
+	}
+	return nil
+}
+
 // pull brings user's copy up to date page by page and checks each page.
+// From cursor 0 it pulls everything, under the compaction mark its first
+// page gives, as a client does; a cursor a compaction has passed is
+// answered cursor_too_old, and the user's device pulls everything again,
+// its copy replaced by what it gets.
 func (h *history) pull(user string) error {
 	h.pulls++
 	c := h.clients[user]
 	dropped := map[string]bool{}
+	full, mark := h.cursor[user] == 0, int64(-1)
+	if full && h.compactions > 0 {
+		// A pull from 0 replaces what the device holds, as the syncer's
+		// does: the history that would name what left the user's sight
+		// may be compacted.
+		h.mirror[user], h.dropDue[user] = map[string]string{}, map[string]bool{}
+	}
 	// One draw per pull, not per page: an admin's page count depends on
 	// the other histories running alongside, and must not steer this one.
 	limit := 100
@@ -385,9 +509,26 @@ func (h *history) pull(user string) error {
 		limit = 1 + h.rng.IntN(4) // small pages, to cross page boundaries
 	}
 	for {
-		page, err := c.Pull(bg, h.cursor[user], limit)
+		var page protocol.PullResponse
+		var err error
+		if full && mark >= 0 {
+			page, err = c.PullFull(bg, h.cursor[user], mark, limit)
+		} else {
+			page, err = c.Pull(bg, h.cursor[user], limit)
+		}
+		var se *servertest.StatusError
+		if errors.As(err, &se) && se.Code == protocol.CodeCursorTooOld && !full && h.compactions > 0 {
+			h.logf("%s pulls from %d: cursor_too_old; pulls everything again", user, h.cursor[user])
+			h.resyncs++
+			h.cursor[user], h.mirror[user], h.dropDue[user] = 0, map[string]string{}, map[string]bool{}
+			full = true
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%s pull from %d: %w", user, h.cursor[user], err)
+		}
+		if full && mark < 0 {
+			mark = page.CompactedThrough
 		}
 		h.logf("%s pulls from %d: %d records, removed %v, dropped %v, cursor %d", user, h.cursor[user], len(page.Records), page.Removed, page.DroppedMatters, page.Cursor)
 		if err := h.checkPage(user, page); err != nil {
