@@ -19,7 +19,7 @@ run: build
 build:
 	$(GO) build -o $(BIN) .
 
-## test: vet and every test with the race detector; then, without it and two at a time, the convergence CI set (150 scenarios, the replay, the revocation scenarios) beside the crash tests (sim and syncer), the conversion kills, 1,000 access histories and 150 that compact, 200 file access histories, the file store's model and the PLAIN tests
+## test: vet and every test with the race detector; then, without it and two at a time, the convergence CI set (150 scenarios, the replay, the revocation scenarios) beside the crash tests (sim and syncer), the conversion kills, 1,000 access histories and 300 that compact, 200 file access histories, the file store's model and the PLAIN tests
 test:
 	$(GO) vet $(PKGS)
 	CASEFILE_ACCESS_HISTORIES=100 CASEFILE_ACCESS_COMPACTING=20 $(GO) test -race $(RACE_GCFLAGS) -timeout 20m $(PKGS)

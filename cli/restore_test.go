@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"casefile/localdb"
+	"casefile/server"
 )
 
 // TestRestoreBackupOnANewDeviceSyncsWithoutFailures exports a device's
@@ -68,5 +70,52 @@ func TestRestoreBackupOnANewDeviceSyncsWithoutFailures(t *testing.T) {
 	r = laptop.run("import", "--file", backup)
 	if r.code != 1 || !strings.Contains(r.stderr, "is already here with other values of title") {
 		t.Fatalf("a second import of the backup: %+v", r)
+	}
+}
+
+// TestRestoreBackupAfterCompactionKeepsDeletesDeleted is the restore of a
+// backup older than the server's retention: a task deleted after the
+// backup, whose tombstone compaction has since removed, stays deleted when
+// the backup is imported on a new device, as it does while its tombstone
+// is kept. The server reads the task's grave; before it did, the task came
+// back at version 1.
+func TestRestoreBackupAfterCompactionKeepsDeletesDeleted(t *testing.T) {
+	t.Parallel()
+	srv, alice, old := aliceLoggedIn(t)
+	matter, _ := old.seed()
+	task := old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20")
+	old.ok("sync")
+	backup := filepath.Join(t.TempDir(), "backup.jsonl")
+	old.ok("export", "--out", backup)
+	old.ok("rm", task)
+	old.ok("sync")
+	st, err := srv.Compact(context.Background(), time.Now().Add(server.DefaultRetention+time.Hour))
+	if err != nil || st.Tombstones != 1 {
+		t.Fatalf("compaction = %+v, %v; want the task's tombstone gone", st, err)
+	}
+
+	laptop := newHarness(t)
+	if r := laptop.run("import", "--file", backup); r.code != 0 {
+		t.Fatalf("import of the backup: %+v", r)
+	}
+	laptop.login(srv.URL, alice)
+	r := laptop.run("sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "conflicts 0, failed 0") {
+		t.Fatalf("sync of the restored backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, gone := laptop.field(task, "title"); !gone {
+		t.Error("the task deleted after the backup, and compacted, came back")
+	}
+	var sr statusReport
+	laptop.okJSON(&sr, "status", "--json")
+	if sr.Outbox != 0 || sr.Failed != 0 || sr.Conflicts != 0 {
+		t.Errorf("status after the restore = %+v", sr)
+	}
+	// The other device, pulling everything again, agrees.
+	if r := old.run("sync"); r.code != 0 {
+		t.Fatalf("the first device's sync: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, gone := old.field(task, "title"); !gone {
+		t.Error("the first device shows the task again")
 	}
 }

@@ -87,6 +87,14 @@ func (o *oracle) predict(user string, op model.Op) expect {
 	cur := o.recs[op.RecordID]
 	switch op.Kind {
 	case model.OpCreate:
+		if cur != nil && op.BaseVersion == 0 {
+			// The record stands (a tombstone or a grave stays deleted);
+			// who sees it is told what the server holds.
+			if cur.coll == op.Collection && o.sees(user, cur.matter) {
+				return expect{result: model.ResultMerged}
+			}
+			return expect{model.ResultRejected, protocol.CodeIDConflict}
+		}
 		restore := cur != nil && cur.deleted && cur.coll == op.Collection && op.BaseVersion == cur.version && o.sees(user, cur.matter)
 		if cur != nil && !restore {
 			return expect{model.ResultRejected, protocol.CodeIDConflict}

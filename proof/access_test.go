@@ -47,10 +47,10 @@ func TestAccessProperty(t *testing.T) {
 // let an answer show a user a record they may not see, nor leave a record
 // in a user's copy that left their matters.
 //
-// CASEFILE_ACCESS_COMPACTING sets how many histories run (default 150);
+// CASEFILE_ACCESS_COMPACTING sets how many histories run (default 300);
 // CASEFILE_ACCESS_SEED as for TestAccessProperty.
 func TestAccessPropertyCompacting(t *testing.T) {
-	n := envInt(t, "CASEFILE_ACCESS_COMPACTING", 150)
+	n := envInt(t, "CASEFILE_ACCESS_COMPACTING", 300)
 	runHistories(t, "TestAccessPropertyCompacting", n, accessSeed(t, 20261206), func(t *testing.T, h *history) {
 		h.clock = &clock{}
 		h.srv = servertest.Start(t, noRateLimit, fastDir(t), h.clock.option())
@@ -122,9 +122,9 @@ func runHistories(t *testing.T, name string, n int, seed uint64, setup func(*tes
 	}
 	close(next)
 	wg.Wait()
-	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d, of compacted records %d), %d pulls (%d full after a compaction), %d revocations reported as dropped, %d compactions",
+	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d, of compacted records %d; creates of taken ids %d, of compacted records %d), %d pulls (%d full after a compaction), %d revocations reported as dropped, %d compactions",
 		histSeen, seed, seed+uint64(n)-1, sum.steps, sum.pushes, sum.refused, sum.restores, sum.restored, sum.graveRestores,
-		sum.pulls, sum.resyncs, sum.drops, sum.compactions)
+		sum.retakes, sum.graveRetakes, sum.pulls, sum.resyncs, sum.drops, sum.compactions)
 }
 
 func envInt(t *testing.T, key string, def int) int {
@@ -182,6 +182,7 @@ type history struct {
 	steps, pulls, pushes, refused, drops int
 	restores, restored, graveRestores    int // restores tried, applied, and applied to compacted records
 	compactions, resyncs                 int
+	retakes, graveRetakes                int             // creates of taken ids, and of compacted records
 	trace                                strings.Builder // what happened, printed when the history fails
 }
 
@@ -190,6 +191,7 @@ func (h *history) add(o *history) {
 	h.steps, h.pulls, h.pushes, h.refused, h.drops = h.steps+o.steps, h.pulls+o.pulls, h.pushes+o.pushes, h.refused+o.refused, h.drops+o.drops
 	h.restores, h.restored, h.graveRestores = h.restores+o.restores, h.restored+o.restored, h.graveRestores+o.graveRestores
 	h.compactions, h.resyncs = h.compactions+o.compactions, h.resyncs+o.resyncs
+	h.retakes, h.graveRetakes = h.retakes+o.retakes, h.graveRetakes+o.graveRetakes
 }
 
 // tick starts a step of a compacting history: its server's clock moves on
@@ -369,7 +371,7 @@ func (h *history) step() error {
 		}
 	case k < 14:
 		return h.push(h.pick(h.users), ms)
-	case k == 19 && h.clock != nil:
+	case k >= 18 && h.clock != nil:
 		return h.compact()
 	default:
 		u := h.pick(h.users)
@@ -385,7 +387,33 @@ func (h *history) step() error {
 func (h *history) push(user string, ms []string) error {
 	var op model.Op
 	recs := h.o.order
+	retake := 8 // one create in eight is of a taken id; one in four where compactions run
+	if h.clock != nil {
+		retake = 4
+	}
 	switch k := h.rng.IntN(10); {
+	case k < 5 && len(recs) > 0 && h.rng.IntN(retake) == 0:
+		// A create of a taken id: sent again, from an old backup, or by a
+		// hostile client, at times of another collection. Its record
+		// stands, live, deleted or compacted; only who sees it is told.
+		pool := recs
+		if buried := h.o.compactedOnes(); h.clock != nil && len(buried) > 0 && h.rng.IntN(2) == 0 {
+			pool = buried
+		}
+		r := h.o.recs[h.pick(pool)]
+		coll := r.coll
+		if h.rng.IntN(4) == 0 {
+			coll = map[string]string{model.MatterCollection: "note", "note": model.MatterCollection}[coll]
+		}
+		fields := model.Fields{"title": h.text()}
+		if coll != model.MatterCollection {
+			fields[model.MatterField] = h.pick(ms)
+		}
+		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: coll, Kind: model.OpCreate, Fields: fields}
+		h.retakes++
+		if r.compacted {
+			h.graveRetakes++
+		}
 	case k < 2 || len(ms) == 0:
 		op = servertest.Create(model.MatterCollection, model.Fields{"title": h.text()})
 	case k < 5:

@@ -37,10 +37,26 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		}
 	}
 	buried := ""
-	if !exists && op.BaseVersion > 0 {
+	switch {
+	case !exists && op.BaseVersion > 0:
 		var ok bool
 		if buried, ok, err = a.grave(ctx, col); err != nil || !ok {
 			return rejected(op, protocol.CodeIDConflict, msgIDTaken), err
+		}
+	case !exists:
+		// A create of a compacted record, sent again or from an old
+		// backup, is answered as on its tombstone: the delete stands.
+		if g, err := a.tx.Grave(ctx, op.RecordID); err == nil {
+			seen, err := a.acc.visible(ctx, a.s, a.tx, a.p, g.MatterID)
+			if err != nil {
+				return protocol.OpResult{}, err
+			}
+			if !seen || g.Collection != col.Name {
+				return rejected(op, protocol.CodeIDConflict, msgIDTaken), nil
+			}
+			return alreadyHere(op, col, store.Record{ID: g.ID, Collection: g.Collection, MatterID: g.MatterID, Version: g.Version, Deleted: true}, fields), nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return protocol.OpResult{}, err
 		}
 	}
 	if col.Name != model.MatterCollection {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -171,6 +172,69 @@ func TestRestoreElsewhereAfterCompactionTellsTheOldMatter(t *testing.T) {
 	}
 	if !removed {
 		t.Fatalf("bob's pull after the restore elsewhere does not remove the note: %+v", pages)
+	}
+}
+
+// TestCreateAgainAfterCompactionLeavesItDeleted: a create on base 0 of a
+// record whose tombstone compaction removed — a create sent again, an old
+// backup imported on a new device — is answered as on the tombstone: the
+// delete stands (merged, the record deleted at its last version, nothing
+// written), and it is refused id_conflict to a user who may not see the
+// record's matter or as another collection. Before graves were read for
+// it, the record came back at version 1, in whatever matter the create
+// named: a delete older than the retention undone by an old backup.
+func TestCreateAgainAfterCompactionLeavesItDeleted(t *testing.T) {
+	ctx := context.Background()
+	srv, clk, alice := compacting(t)
+	carol := srv.NewUser(t, "carol", server.RoleMember)
+	m := alice.CreateMatter(t, "Smith v Jones")
+	note := alice.CreateNote(t, m.ID, "Deleted long ago")
+	gone := alice.PushOne(t, servertest.Delete(note))
+	expect(t, gone, model.ResultApplied, "")
+	clk.Add(48 * time.Hour)
+	if st, err := srv.Compact(ctx, clk.Now()); err != nil || st.Tombstones != 1 {
+		t.Fatalf("compaction = %+v, %v; want the tombstone gone", st, err)
+	}
+	head, err := srv.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := func(collection string, fields model.Fields) model.Op {
+		op := servertest.Create(collection, fields)
+		op.RecordID = note.ID
+		return op
+	}
+	// With a new record in the same batch: the batch's reads ahead of its
+	// ops answer for the grave.
+	fresh := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "New"})
+	resp, err := alice.Push(ctx, fresh, again("note", model.Fields{model.MatterField: m.ID, "title": "Deleted long ago"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, resp.Results[0], model.ResultApplied, "")
+	got := resp.Results[1]
+	expect(t, got, model.ResultMerged, "")
+	if r := got.Record; r == nil || !r.Deleted || r.Version != gone.Record.Version || r.MatterID != m.ID || r.Collection != "note" {
+		t.Fatalf("the create again answers %+v; want the note deleted at version %d in %s", r, gone.Record.Version, m.ID)
+	}
+	if !slices.Equal(got.Dropped, []string{"matter_id", "title"}) {
+		t.Fatalf("dropped %v, want the create's fields", got.Dropped)
+	}
+	// Alone in its batch, the grave is read where the op needs it.
+	expect(t, alice.PushOne(t, again("note", model.Fields{model.MatterField: m.ID, "title": "x"})), model.ResultMerged, "")
+	expect(t, carol.PushOne(t, again("note", model.Fields{model.MatterField: carol.CreateMatter(t, "Carol's").ID, "title": "Mine"})),
+		model.ResultRejected, protocol.CodeIDConflict)
+	expect(t, alice.PushOne(t, again(model.MatterCollection, model.Fields{"title": "A matter now"})), model.ResultRejected, protocol.CodeIDConflict)
+	pages, err := alice.PullAll(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pages {
+		for _, r := range p.Records {
+			if r.ID == note.ID {
+				t.Fatalf("the note came back: %+v", r)
+			}
+		}
 	}
 }
 

@@ -429,6 +429,27 @@ func testCompact(t *testing.T, st store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read ahead with a push's records, among more ids than one lookup
+	// holds, the graves answer the same.
+	write(t, st, func(tx store.Tx) error {
+		ids := []string{live.ID, recent.ID}
+		for range 600 {
+			ids = append(ids, model.NewID())
+		}
+		ids = append(ids, old.ID)
+		if err := tx.Preload(ctx, store.Ahead{RecordIDs: ids}); err != nil {
+			return err
+		}
+		if g, err := tx.Grave(ctx, old.ID); err != nil || g != (store.Grave{ID: old.ID, Collection: "note", MatterID: m, Version: 2}) {
+			return fmt.Errorf("after a read ahead, the old tombstone's grave = %+v, %v; want note of matter %s at version 2", g, err, m)
+		}
+		for _, id := range ids[:len(ids)-1] {
+			if g, err := tx.Grave(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("after a read ahead, %s has a grave: %+v, %v", id, g, err)
+			}
+		}
+		return nil
+	})
 	write(t, st, func(tx store.Tx) (err error) { stats, err = tx.Compact(ctx, t0.Add(24*time.Hour)); return err })
 	if stats.CompactedThrough != old.Seq || stats.Tombstones != 0 || stats.LedgerThrough != old.Seq+1 {
 		t.Fatalf("second compaction = %+v; the marks must never go back", stats)

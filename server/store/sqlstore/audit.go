@@ -78,6 +78,7 @@ func (t *txn) Compact(ctx context.Context, before time.Time) (store.CompactStats
 		ON CONFLICT (id) DO UPDATE SET collection = excluded.collection, matter_id = excluded.matter_id, version = excluded.version`, cut); err != nil {
 		return st, fmt.Errorf("compact tombstones: keep their graves: %w", t.mapErr(err))
 	}
+	t.pending.graves = nil // what was read of graves before may be older
 	// A tombstone marks by the seq of its deletion (changed_seq), not by a
 	// seq a grant gave it since to send it again: every device whose
 	// cursor is younger than the retention has pulled the deletion, and
@@ -165,6 +166,12 @@ func (t *txn) AuditedVersion(ctx context.Context, collection, id string) (int64,
 }
 
 func (t *txn) Grave(ctx context.Context, id string) (store.Grave, error) {
+	if g, ok := t.pending.graves[id]; ok {
+		if g.ID == "" {
+			return store.Grave{}, fmt.Errorf("read a grave: %w", store.ErrNotFound)
+		}
+		return g, nil
+	}
 	g := store.Grave{ID: id}
 	err := t.q.QueryRow(ctx, `SELECT collection, matter_id, version FROM graves WHERE id = $1`, id).Scan(&g.Collection, &g.MatterID, &g.Version)
 	if err != nil {

@@ -45,6 +45,10 @@ type pendingRows struct {
 	// read inside it may be undone.
 	records map[string]store.Record
 	members map[memberKey]bool
+	// graves are what Preload read of the graves of the records it found
+	// absent: the grave, or a zero Grave for none. Compaction writes
+	// graves in a transaction of its own, so they stay true.
+	graves map[string]store.Grave
 }
 
 type ledgerRow struct {

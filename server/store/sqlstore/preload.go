@@ -37,6 +37,9 @@ func (t *txn) Preload(ctx context.Context, a store.Ahead) error {
 		if err := t.preloadRecords(ctx, recordIDs); err != nil {
 			return err
 		}
+		if err := t.preloadGraves(ctx, recordIDs); err != nil {
+			return err
+		}
 		return t.preloadMembers(ctx, asks)
 	}
 	if len(ops)+len(recordIDs)+len(asks) == 0 {
@@ -45,11 +48,11 @@ func (t *txn) Preload(ctx context.Context, a store.Ahead) error {
 	return t.preloadOne(ctx, ops, recordIDs, asks)
 }
 
-// preloadOne reads the ledger's op ids, the records and the memberships
-// Preload asks about in one statement, for PostgreSQL, where each is a
-// round trip made while a group holds the head's lock (three of them were
-// a third of a group's hold: docs/benchmarks.md, fourteenth round). The
-// three kinds of row come as one UNION ALL in the records' columns, the
+// preloadOne reads the ledger's op ids, the records, their graves and the
+// memberships Preload asks about in one statement, for PostgreSQL, where
+// each is a round trip made while a group holds the head's lock (three of
+// them were a third of a group's hold: docs/benchmarks.md, fourteenth
+// round). The four kinds of row come as one UNION ALL in the records' columns, the
 // first column saying which kind a row is. Each kind's list is padded to
 // a size of idsPerLookup, as one statement a kind was: a few texts, each
 // prepared once with a generic plan (arrays of ids made PostgreSQL plan
@@ -58,7 +61,8 @@ func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []me
 	const filler = `'', 0, 0, false, '', '', '', 0, '', 0, ''`
 	held, found := map[string]bool{}, map[string]bool{}
 	members := map[memberKey]bool{}
-	for rest, restOps, restAsks := recordIDs, ops, asks; len(rest)+len(restOps)+len(restAsks) > 0; {
+	graves := map[string]store.Grave{}
+	for rest, restGraves, restOps, restAsks := recordIDs, recordIDs, ops, asks; len(rest)+len(restGraves)+len(restOps)+len(restAsks) > 0; {
 		var q strings.Builder
 		var args []any
 		branch := func(query string, n, width int, arg func(i int) []any) int {
@@ -75,6 +79,11 @@ func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []me
 		}
 		n := branch(`SELECT 1, `+recordCols+` FROM records WHERE id IN `, len(rest), 1, func(i int) []any { return []any{rest[i]} })
 		rest = rest[n:]
+		// A record's grave is asked for with the record, found or not: a
+		// found record's grave is never read.
+		n = branch(`SELECT 3, id, collection, matter_id, version, 0, false, '', '', '', 0, '', 0, '' FROM graves WHERE id IN `, len(restGraves), 1,
+			func(i int) []any { return []any{restGraves[i]} })
+		restGraves = restGraves[n:]
 		n = branch(`SELECT 0, op_id, '', `+filler+` FROM ledger WHERE op_id IN `, len(restOps), 1, func(i int) []any { return []any{restOps[i]} })
 		restOps = restOps[n:]
 		n = branch(`SELECT 2, user_name, matter_id, `+filler+` FROM members WHERE (user_name, matter_id) IN `, len(restAsks), 2,
@@ -100,6 +109,8 @@ func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []me
 				found[r.ID] = true
 			case 2:
 				members[memberKey{s[0], s[1]}] = true
+			case 3:
+				graves[s[0]] = store.Grave{ID: s[0], Collection: s[1], MatterID: s[2], Version: n[0]}
 			}
 			return nil
 		})
@@ -109,6 +120,7 @@ func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []me
 	}
 	t.pending.noteLedger(ops, held)
 	t.pending.noteRecords(recordIDs, found)
+	t.pending.noteGraves(recordIDs, found, graves)
 	t.pending.noteMembers(asks, members)
 	return nil
 }
@@ -140,6 +152,31 @@ func (t *txn) preloadRecords(ctx context.Context, recordIDs []string) error {
 	return nil
 }
 
+// preloadGraves reads the graves of the records among recordIDs that
+// preloadRecords found absent: a create of such an id reads its grave.
+func (t *txn) preloadGraves(ctx context.Context, recordIDs []string) error {
+	var absent []string
+	for _, id := range recordIDs {
+		if t.pending.recordAbsent[id] {
+			absent = append(absent, id)
+		}
+	}
+	graves := map[string]store.Grave{}
+	err := t.lookup(ctx, "SELECT id, collection, matter_id, version FROM graves WHERE id IN ", absent, func(rows scanner) error {
+		g := store.Grave{}
+		if err := rows.Scan(&g.ID, &g.Collection, &g.MatterID, &g.Version); err != nil {
+			return err
+		}
+		graves[g.ID] = g
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("preload graves: %w", err)
+	}
+	t.pending.noteGraves(absent, nil, graves)
+	return nil
+}
+
 // noteLedger notes the op ids asked about and not held as absent.
 func (p *pendingRows) noteLedger(ops []string, held map[string]bool) {
 	for _, id := range ops {
@@ -166,6 +203,20 @@ func (p *pendingRows) noteRecords(ids []string, found map[string]bool) {
 			}
 			p.recordAbsent[id] = true
 		}
+	}
+}
+
+// noteGraves notes the graves of the records asked about and not found:
+// the grave read, or none.
+func (p *pendingRows) noteGraves(ids []string, found map[string]bool, graves map[string]store.Grave) {
+	for _, id := range ids {
+		if found[id] {
+			continue
+		}
+		if p.graves == nil {
+			p.graves = map[string]store.Grave{}
+		}
+		p.graves[id] = graves[id]
 	}
 }
 
