@@ -119,3 +119,43 @@ func TestRestoreBackupAfterCompactionKeepsDeletesDeleted(t *testing.T) {
 		t.Error("the first device shows the task again")
 	}
 }
+
+// TestRestoreBackupThenChangeBeforeSync: on a device restored from a
+// backup, a person edits one record and deletes another before the first
+// sync. The import's creates reach a server that has both records, and
+// answers each with its own copy: an edit folded into such a create, or a
+// delete that cancelled it, would be lost. They queue behind the creates
+// instead and reach the server: the edit applies, the delete deletes.
+func TestRestoreBackupThenChangeBeforeSync(t *testing.T) {
+	t.Parallel()
+	srv, alice, old := aliceLoggedIn(t)
+	matter, note := old.seed()
+	task := old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20")
+	old.ok("sync")
+	backup := filepath.Join(t.TempDir(), "backup.jsonl")
+	old.ok("export", "--out", backup)
+
+	laptop := newHarness(t)
+	if r := laptop.run("import", "--file", backup); r.code != 0 {
+		t.Fatalf("import of the backup: %+v", r)
+	}
+	laptop.ok("edit", note, "title=Edited on the restored laptop")
+	laptop.ok("rm", task)
+	laptop.login(srv.URL, alice)
+	r := laptop.run("sync")
+	if r.code != 0 || !strings.Contains(r.stdout, "conflicts 0, failed 0") {
+		t.Fatalf("sync of the restored backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var sr statusReport
+	laptop.okJSON(&sr, "status", "--json")
+	if sr.Outbox != 0 || sr.Failed != 0 || sr.Conflicts != 0 {
+		t.Errorf("status after the restore = %+v", sr)
+	}
+	old.ok("sync")
+	if title, _ := old.field(note, "title"); title != "Edited on the restored laptop" {
+		t.Errorf("the edit made on the restored laptop reached the other device as %q", title)
+	}
+	if _, gone := old.field(task, "title"); !gone {
+		t.Error("the delete made on the restored laptop did not reach the other device")
+	}
+}

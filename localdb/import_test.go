@@ -151,3 +151,46 @@ func TestUndoPassesOverAnImport(t *testing.T) {
 		t.Fatalf("%d notes after the undo, want the 70 imported", n)
 	}
 }
+
+// TestImportedCreateIsNotFoldedInto: an edit of an imported record before
+// it is sent queues behind the import's create, and a delete does not
+// cancel it: the server may have the record (a backup restored) and
+// answers such a create with its own copy. A record created here still
+// folds its edits, and its delete cancels it.
+func TestImportedCreateIsNotFoldedInto(t *testing.T) {
+	db := openTest(t)
+	m := mustMatter(t, db, "M")
+	edited, deleted := model.NewID(), model.NewID()
+	if err := db.Import(bg, "note", []ImportItem{{ID: edited, Fields: model.Fields{"matter_id": m, "title": "edited"}},
+		{ID: deleted, Fields: model.Fields{"matter_id": m, "title": "deleted"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Update(bg, edited, model.Fields{"title": "edited after the restore"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(bg, deleted); err != nil {
+		t.Fatal(err)
+	}
+	mine := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "made here"})
+	if _, err := db.Update(bg, mine.ID, model.Fields{"title": "made here, edited"}); err != nil {
+		t.Fatal(err)
+	}
+	gone := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "made here, deleted"})
+	if err := db.Delete(bg, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := db.Outbox(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range ops {
+		if o.Collection == "note" {
+			got = append(got, fmt.Sprintf("%s %v", o.Kind, o.Fields["title"]))
+		}
+	}
+	want := []string{"create edited", "create deleted", "update edited after the restore", "delete <nil>", "create made here, edited"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("outbox = %q, want %q", got, want)
+	}
+}

@@ -109,7 +109,7 @@ func (m *clientModel) applyRejected(o *mOp, code protocol.Code) {
 	if (o.code == protocol.CodeAccessRevoked || o.code == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown && m.recs[o.record] == nil {
 		code = o.code // answered after the revocation took its record
 	}
-	o.state, o.code = localdb.OpFailed, code
+	o.state, o.code, o.imported = localdb.OpFailed, code, false
 	m.recompute(o.record)
 }
 
@@ -127,7 +127,7 @@ func (m *clientModel) applyConflict(o *mOp, res protocol.OpResult) {
 		m.applyRejected(o, "conflict")
 		return
 	}
-	o.state = localdb.OpConflict
+	o.state, o.imported = localdb.OpConflict, false
 	var theirs model.Fields
 	theirsVer := r.version
 	if res.Record != nil {
@@ -275,7 +275,7 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 			if o.state == localdb.OpFailed && o.code == protocol.CodeOutcomeUnknown {
 				continue // keeps saying it may have taken effect
 			}
-			o.state, o.code = localdb.OpFailed, code
+			o.state, o.code, o.imported = localdb.OpFailed, code, false
 		}
 		m.purge(id)
 		if perRecordJournal {

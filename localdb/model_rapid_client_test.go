@@ -35,6 +35,10 @@ type mOp struct {
 	// maybeSent: an attempt may have reached the server (a lost answer,
 	// a crash mid-send).
 	maybeSent bool
+	// imported: an import's create, never refused or in conflict since
+	// (the store then writes it back holding its own fields): nothing
+	// folds into it.
+	imported bool
 	// restoreMine, for the restore of a deleted record, holds the fields
 	// this device changed itself: every other field must come back as
 	// the server last held it.
@@ -215,7 +219,7 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 		last := ops[n-1]
 		// An op whose outcome the server could not tell is not folded into.
 		failed := last.state == localdb.OpFailed && last.code != protocol.CodeOutcomeUnknown && !last.heldBack()
-		if failed || (last.state == localdb.OpPending && last.attempts == 0) {
+		if failed || (last.state == localdb.OpPending && last.attempts == 0 && !last.imported) {
 			switch {
 			case kind == model.OpDelete && last.kind == model.OpCreate:
 				m.removeOp(last)

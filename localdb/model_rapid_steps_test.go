@@ -84,6 +84,7 @@ func (sm *storeMachine) Import(t *rapid.T) {
 	}
 	for i, it := range items {
 		sm.m.created(it.ID, "note", norms[i])
+		sm.m.ops[len(sm.m.ops)-1].imported = true
 		sm.seen(it.ID)
 	}
 }

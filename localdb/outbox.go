@@ -36,6 +36,11 @@ type opRow struct {
 	// before the attempt in flight. model.Op's Resent and SentSince, as
 	// sent, come from sentSince.
 	sentSince, attemptSince sql.NullInt64
+	// imported: the op is an import's create, its fields still its
+	// journal entry's. The server may hold the record already (a backup
+	// restored), and answers such a create with its own copy: nothing is
+	// folded into it (see enqueue).
+	imported bool
 }
 
 // opCols are the outbox's columns as insertOp writes them; an op it
@@ -121,6 +126,7 @@ func (db *DB) openEntryFields(o *opRow, after, entryPlace sql.NullString) (sql.N
 	if !ok || err != nil {
 		return sql.NullString{}, fmt.Errorf("op %s: the journal entry holding its fields has no kind and time (%q)", o.OpID, entryPlace.String)
 	}
+	o.imported = o.Kind == model.OpCreate && JournalKind(kind) == JournalImport
 	e := JournalEntry{Collection: o.Collection, RecordID: o.RecordID, OpID: o.OpID, Kind: JournalKind(kind)}
 	return db.openText(after, journalPlace("after", &e, n))
 }
@@ -291,7 +297,12 @@ const (
 
 // enqueue queues a user's change of rec. Edits coalesce into the record's
 // last op only while it has never been sent (pending, no attempt), or when
-// the server refused it (failed): an op that was sent has a burnt id, since
+// the server refused it (failed), and never into an import's create: the
+// server may have the record (a backup restored on a new device) and
+// answers such a create with its own copy, dropping its values, so an edit
+// folded in would be lost, and a delete that cancelled it would never
+// reach the server; behind it, they are sent on the server's copy (see
+// rebase). An op that was sent has a burnt id, since
 // the server answers a replayed id with its first answer, so later edits
 // queue behind it. So do edits after an op whose outcome the server could
 // not tell (outcome_unknown): it may have taken effect, and folding into it
@@ -307,7 +318,7 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
 		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown && !last.heldBack() && !last.schemaRefused()
-		if failed || (last.state == OpPending && last.attempts == 0) {
+		if failed || (last.state == OpPending && last.attempts == 0 && !last.imported) {
 			how := foldedIn
 			if failed {
 				how = refolded

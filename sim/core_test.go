@@ -46,6 +46,7 @@ func (w *world) compactAt(now time.Time) store.CompactStats {
 		return err
 	})
 	w.must("copy the ledger", err)
+	w.takeBackup()
 	st, err := w.srv.Compact(w.ctx, now)
 	w.must("compact", err)
 	// As the server's compaction loop does after it.
@@ -190,8 +191,10 @@ func (w *world) freshDevice(c *client) {
 	c.cursor, c.resyncSeen = 0, 0
 	w.openClient(c)
 	w.tracef("%s is a fresh device", c.name)
+	b := w.backups[c.user.name]
 	w.compact()
 	w.stats.inc("contract: fresh devices after a compaction", 1)
+	restored := w.restoreBackup(c, b)
 	w.createMatter(c)
 	c.link.force(protocol.PathPush, fReset)
 	// Its first pull page is cut halfway, after its headers named the
@@ -214,4 +217,5 @@ func (w *world) freshDevice(c *client) {
 	if len(after) == 0 {
 		w.stats.inc("contract: fresh devices' first pushes applied", 1)
 	}
+	w.checkRestored(c, restored)
 }

@@ -92,8 +92,10 @@ type world struct {
 	// taken before each compaction erases them.
 	ledger map[string]protocol.OpResult
 
-	marks      []mark   // moments a partial compaction may cut at
-	retiredOps []string // op ids of the journals of devices replaced by fresh ones
+	marks      []mark            // moments a partial compaction may cut at
+	retiredOps []string          // op ids of the journals of devices replaced by fresh ones
+	backups    map[string]backup // user → the last backup of one of their devices (backup_test.go)
+	backupTurn int               // the device the next backup is of
 	entries    []entry
 	withdrawn  map[wkey]int // what a person took back (discard, resolve), at which write
 	// resets counts the values undos set back, by record, field and value:
@@ -186,6 +188,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		index:        map[string]int{},
 		kinds:        map[string]string{},
 		withdrawn:    map[wkey]int{},
+		backups:      map[string]backup{},
 		resets:       map[string]int{},
 		cameBackWith: map[string]string{},
 		ledger:       map[string]protocol.OpResult{},
