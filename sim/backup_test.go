@@ -14,7 +14,11 @@ import (
 // user imports the user's last backup before its first sync, as a person
 // restoring a laptop does. Its creates (on no version) must change nothing
 // the server holds or held: a live record or a tombstone stands as it is,
-// and a record whose tombstone compaction removed stays deleted.
+// and a record whose tombstone compaction removed stays deleted. Until the
+// device's syncs get through, its person works on the restored records
+// like any others; those changes must reach the server behind the
+// import's creates (the check of lost writes holds them to it), not be
+// folded into creates the server answers with its own copy.
 
 // backup is one device's records at a moment, matters first, so that an
 // import finds each record's matter.
