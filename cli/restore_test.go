@@ -9,6 +9,7 @@ import (
 
 	"casefile/localdb"
 	"casefile/server"
+	"casefile/server/servertest"
 )
 
 // TestRestoreBackupOnANewDeviceSyncsWithoutFailures exports a device's
@@ -81,12 +82,8 @@ func TestRestoreBackupOnANewDeviceSyncsWithoutFailures(t *testing.T) {
 // back at version 1.
 func TestRestoreBackupAfterCompactionKeepsDeletesDeleted(t *testing.T) {
 	t.Parallel()
-	srv, alice, old := aliceLoggedIn(t)
-	matter, _ := old.seed()
-	task := old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20")
-	old.ok("sync")
-	backup := filepath.Join(t.TempDir(), "backup.jsonl")
-	old.ok("export", "--out", backup)
+	srv, alice, old, b := backedUp(t)
+	task, backup := b.task, b.path
 	old.ok("rm", task)
 	old.ok("sync")
 	st, err := srv.Compact(context.Background(), time.Now().Add(server.DefaultRetention+time.Hour))
@@ -128,12 +125,8 @@ func TestRestoreBackupAfterCompactionKeepsDeletesDeleted(t *testing.T) {
 // instead and reach the server: the edit applies, the delete deletes.
 func TestRestoreBackupThenChangeBeforeSync(t *testing.T) {
 	t.Parallel()
-	srv, alice, old := aliceLoggedIn(t)
-	matter, note := old.seed()
-	task := old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20")
-	old.ok("sync")
-	backup := filepath.Join(t.TempDir(), "backup.jsonl")
-	old.ok("export", "--out", backup)
+	srv, alice, old, b := backedUp(t)
+	note, task, backup := b.note, b.task, b.path
 
 	laptop := newHarness(t)
 	if r := laptop.run("import", "--file", backup); r.code != 0 {
@@ -158,4 +151,22 @@ func TestRestoreBackupThenChangeBeforeSync(t *testing.T) {
 	if _, gone := old.field(task, "title"); !gone {
 		t.Error("the delete made on the restored laptop did not reach the other device")
 	}
+}
+
+// aBackup is a device's export: a matter, a note and a task, all synced.
+type aBackup struct {
+	note, task, path string
+}
+
+// backedUp logs alice in on a device that seeds a matter, a note and a
+// task, syncs, and exports them.
+func backedUp(t *testing.T) (*servertest.Server, *servertest.Client, *harness, aBackup) {
+	t.Helper()
+	srv, alice, old := aliceLoggedIn(t)
+	matter, note := old.seed()
+	b := aBackup{note: note, task: old.add("task", "matter_id="+matter, "title=File the claim", "due_on=2026-12-20"),
+		path: filepath.Join(t.TempDir(), "backup.jsonl")}
+	old.ok("sync")
+	old.ok("export", "--out", b.path)
+	return srv, alice, old, b
 }

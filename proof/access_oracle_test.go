@@ -125,11 +125,18 @@ func (o *oracle) predict(user string, op model.Op) expect {
 	}
 }
 
-// deleted lists the tombstones, in creation order.
-func (o *oracle) deleted() []string {
+// deleted lists the tombstones, compacted or not, in creation order.
+func (o *oracle) deleted() []string { return o.ids(func(r *oRecord) bool { return r.deleted }) }
+
+// compactedOnes lists the records whose tombstones are compacted, in
+// creation order.
+func (o *oracle) compactedOnes() []string { return o.ids(func(r *oRecord) bool { return r.compacted }) }
+
+// ids lists the records that match, in creation order.
+func (o *oracle) ids(match func(*oRecord) bool) []string {
 	var out []string
 	for _, id := range o.order {
-		if o.recs[id].deleted {
+		if match(o.recs[id]) {
 			out = append(out, id)
 		}
 	}
@@ -148,18 +155,6 @@ func (o *oracle) compact(before int) int {
 		}
 	}
 	return n
-}
-
-// compactedOnes lists the records whose tombstones are compacted, in
-// creation order.
-func (o *oracle) compactedOnes() []string {
-	var out []string
-	for _, id := range o.order {
-		if o.recs[id].compacted {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // holdsLive reports whether any record not deleted is in the matter: a
