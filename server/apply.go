@@ -45,10 +45,10 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *ac
 		if err := json.Unmarshal(e.Result, &res); err != nil {
 			return res, nil, fmt.Errorf("decode ledger result: %w", err)
 		}
-		// The stored answer may hold a record of a matter the user has
-		// since lost; never show it again.
+		// The stored answer may hold a record the user may no longer
+		// see; never show it again.
 		if res.Record != nil {
-			ok, err := acc.visible(ctx, s, tx, p, res.Record.MatterID)
+			ok, err := stillVisible(ctx, s, tx, p, acc, res.Record)
 			if err != nil {
 				return res, nil, err
 			}
@@ -84,6 +84,29 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *ac
 		return res, nil, err
 	}
 	return res, b, tx.PutLedger(ctx, store.LedgerEntry{OpID: op.OpID, User: p.user, Device: p.device, At: s.now(), Result: b})
+}
+
+// stillVisible reports whether the user may see now a record a stored
+// answer holds: both the matter the answer shows and the one the record
+// is in now, or was in when compaction removed its tombstone. A record
+// moved since out of the user's sight is not shown again as it was.
+func stillVisible(ctx context.Context, s *Server, tx store.Tx, p *principal, acc *accessCache, r *protocol.Record) (bool, error) {
+	matters := []string{r.MatterID}
+	if cur, err := tx.Record(ctx, r.ID); err == nil {
+		matters = append(matters, cur.MatterID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	} else if g, err := tx.Grave(ctx, r.ID); err == nil {
+		matters = append(matters, g.MatterID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	for _, m := range matters {
+		if ok, err := acc.visible(ctx, s, tx, p, m); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // answered returns res with its JSON.

@@ -238,6 +238,40 @@ func TestCreateAgainAfterCompactionLeavesItDeleted(t *testing.T) {
 	}
 }
 
+// TestReplayHidesARecordMovedOutOfSight: a create sent again is answered
+// from the ledger, whose stored answer shows the record as it was then.
+// Once another member has moved the record into a matter the sender may
+// not see, the replay must not show it again: not its old title, not its
+// old matter. Before, only the stored answer's matter was checked, and
+// the sender still saw that one (found by the compacting access property,
+// random seed 1796579399253848565).
+func TestReplayHidesARecordMovedOutOfSight(t *testing.T) {
+	ctx := context.Background()
+	srv := servertest.Start(t)
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	bob := srv.NewUser(t, "bob", server.RoleMember)
+	shared := bob.CreateMatter(t, "Shared")
+	bobs := bob.CreateMatter(t, "Bob's alone")
+	if err := srv.Grant(ctx, "alice", shared.ID); err != nil {
+		t.Fatal(err)
+	}
+	create := servertest.Create("note", model.Fields{model.MatterField: shared.ID, "title": "Written by alice"})
+	first := alice.PushOne(t, create)
+	expect(t, first, model.ResultApplied, "")
+	moved := bob.PushOne(t, servertest.Update(first.Record, model.Fields{model.MatterField: bobs.ID}))
+	expect(t, moved, model.ResultApplied, "")
+	again := alice.PushOne(t, create)
+	expect(t, again, model.ResultApplied, "")
+	if again.Record != nil {
+		t.Fatalf("the replay shows alice a record now in a matter she may not see: %+v", again.Record)
+	}
+	// Moved back where she sees it, the record shows again.
+	expect(t, bob.PushOne(t, servertest.Update(moved.Record, model.Fields{model.MatterField: shared.ID})), model.ResultApplied, "")
+	if again := alice.PushOne(t, create); again.Record == nil || again.Record.ID != create.RecordID {
+		t.Fatalf("the replay after the record came back: %+v", again)
+	}
+}
+
 // TestFullPullPassesTheMark: the later pages of a full pull (from cursor
 // 0) read on below the compaction mark while the mark has not moved since
 // the pull began, where an ordinary pull must resync. Once a compaction
