@@ -88,16 +88,14 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *ac
 
 // stillVisible reports whether the user may see now a record a stored
 // answer holds: both the matter the answer shows and the one the record
-// is in now, or was in when compaction removed its tombstone. A record
-// moved since out of the user's sight is not shown again as it was.
+// is in now. A record moved since out of the user's sight is not shown
+// again as it was. A record with no row left needs no second look: the
+// compaction that removed its tombstone removed every answer older than
+// its delete, and a later one shows the tombstone's matter.
 func stillVisible(ctx context.Context, s *Server, tx store.Tx, p *principal, acc *accessCache, r *protocol.Record) (bool, error) {
 	matters := []string{r.MatterID}
 	if cur, err := tx.Record(ctx, r.ID); err == nil {
 		matters = append(matters, cur.MatterID)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return false, err
-	} else if g, err := tx.Grave(ctx, r.ID); err == nil {
-		matters = append(matters, g.MatterID)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}

@@ -37,27 +37,17 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 		}
 	}
 	buried := ""
-	switch {
-	case !exists && op.BaseVersion > 0:
-		var ok bool
-		if buried, ok, err = a.grave(ctx, col); err != nil || !ok {
+	if !exists {
+		g, ok, err := a.grave(ctx, col)
+		if err != nil || !ok {
 			return rejected(op, protocol.CodeIDConflict, msgIDTaken), err
 		}
-	case !exists:
-		// A create of a compacted record, sent again or from an old
-		// backup, is answered as on its tombstone: the delete stands.
-		if g, err := a.tx.Grave(ctx, op.RecordID); err == nil {
-			seen, err := a.acc.visible(ctx, a.s, a.tx, a.p, g.MatterID)
-			if err != nil {
-				return protocol.OpResult{}, err
-			}
-			if !seen || g.Collection != col.Name {
-				return rejected(op, protocol.CodeIDConflict, msgIDTaken), nil
-			}
+		if g.ID != "" && op.BaseVersion == 0 {
+			// A create of a compacted record, sent again or from an old
+			// backup, is answered as on its tombstone: the delete stands.
 			return alreadyHere(op, col, store.Record{ID: g.ID, Collection: g.Collection, MatterID: g.MatterID, Version: g.Version, Deleted: true}, fields), nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return protocol.OpResult{}, err
 		}
+		buried = g.MatterID
 	}
 	if col.Name != model.MatterCollection {
 		ok, err := a.acc.usableMatter(ctx, a.s, a.tx, a.p, matter)
@@ -133,27 +123,26 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	return protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: toProtocol(rec)}, nil
 }
 
-// grave reads, for the restore of a record whose tombstone compaction
-// has removed (a create on a base version, of an id the server holds no
-// row of), the matter that tombstone was in, kept in its grave; "" when
-// none was kept (compacted before graves were, or never deleted here),
-// and nothing is known of where the record was. ok is false when the
-// restore must be refused as a create of a taken id would be: the grave
-// is of another collection, or of a matter the user may not see — the
-// rules of the tombstone itself.
-func (a *applier) grave(ctx context.Context, col *model.Collection) (matter string, ok bool, err error) {
-	g, err := a.tx.Grave(ctx, a.op.RecordID)
+// grave reads, for a create of an id the server holds no row of, the
+// grave compaction kept of its tombstone: where the record was, at which
+// version. It is zero when none was kept (never deleted here, or compacted
+// before graves were), and nothing is known of the record. ok is false
+// when the create must be refused as a create of a taken id would be: the
+// grave is of another collection, or of a matter the user may not see —
+// the rules of the tombstone itself.
+func (a *applier) grave(ctx context.Context, col *model.Collection) (g store.Grave, ok bool, err error) {
+	g, err = a.tx.Grave(ctx, a.op.RecordID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", true, nil
+		return store.Grave{}, true, nil
 	}
 	if err != nil {
-		return "", false, err
+		return store.Grave{}, false, err
 	}
 	seen, err := a.acc.visible(ctx, a.s, a.tx, a.p, g.MatterID)
 	if err != nil || !seen || g.Collection != col.Name {
-		return "", false, err
+		return store.Grave{}, false, err
 	}
-	return g.MatterID, true, nil
+	return g, true, nil
 }
 
 // alreadyHere answers the create of a record the user can already see on

@@ -46,8 +46,8 @@ type pendingRows struct {
 	records map[string]store.Record
 	members map[memberKey]bool
 	// graves are what Preload read of the graves of the records it found
-	// absent: the grave, or a zero Grave for none. Compaction writes
-	// graves in a transaction of its own, so they stay true.
+	// absent: the grave, or a zero Grave for none. Only compaction writes
+	// graves, and it drops these.
 	graves map[string]store.Grave
 }
 

@@ -52,11 +52,12 @@ func (t *txn) Preload(ctx context.Context, a store.Ahead) error {
 // memberships Preload asks about in one statement, for PostgreSQL, where
 // each is a round trip made while a group holds the head's lock (three of
 // them were a third of a group's hold: docs/benchmarks.md, fourteenth
-// round). The four kinds of row come as one UNION ALL in the records' columns, the
-// first column saying which kind a row is. Each kind's list is padded to
-// a size of idsPerLookup, as one statement a kind was: a few texts, each
-// prepared once with a generic plan (arrays of ids made PostgreSQL plan
-// every execution anew, which cost more than the round trips saved).
+// round). The four kinds of row come as one UNION ALL in the records'
+// columns, the first column saying which kind a row is. Each kind's list
+// is padded to a size of idsPerLookup, as one statement a kind was: a few
+// texts, each prepared once with a generic plan (arrays of ids made
+// PostgreSQL plan every execution anew, which cost more than the round
+// trips saved).
 func (t *txn) preloadOne(ctx context.Context, ops, recordIDs []string, asks []memberKey) error {
 	const filler = `'', 0, 0, false, '', '', '', 0, '', 0, ''`
 	held, found := map[string]bool{}, map[string]bool{}
