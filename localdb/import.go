@@ -166,6 +166,11 @@ func (db *DB) writeImport(ctx context.Context, p *PreparedImport, existing Exist
 		// known holds the records a ref may name: those checked, and those
 		// of this batch queued but not yet written.
 		known := map[string]bool{}
+		// given holds the new records that came with their ids: the outbox
+		// may still hold ops of such a record, which left this device with
+		// changes unsent (access revoked, gone), and its create queues
+		// behind them.
+		var given []string
 		for i := range p.items {
 			it := &p.items[i]
 			id := it.row.id
@@ -186,6 +191,9 @@ func (db *DB) writeImport(ctx context.Context, p *PreparedImport, existing Exist
 				w.queue(it.row)
 				known[col.Name+"/"+id] = true
 				counts.Written++
+				if it.given {
+					given = append(given, id)
+				}
 				continue
 			}
 			// The records before it are written first, so that ops stay
@@ -197,7 +205,10 @@ func (db *DB) writeImport(ctx context.Context, p *PreparedImport, existing Exist
 				return &ItemError{Index: i, Err: err}
 			}
 		}
-		return w.flush(ctx)
+		if err := w.flush(ctx); err != nil {
+			return err
+		}
+		return refreshQueuedBehind(ctx, tx, given)
 	})
 	if err != nil {
 		var ie *ItemError
@@ -207,6 +218,20 @@ func (db *DB) writeImport(ctx context.Context, p *PreparedImport, existing Exist
 		return ImportCounts{}, fmt.Errorf("import %s: %w", col.Name, err)
 	}
 	return counts, nil
+}
+
+// refreshQueuedBehind sets the state of each of the new records ids whose
+// create is not the only op queued: its state is its queue's, a failed op
+// ahead of the create showing as failed (refreshStates).
+func refreshQueuedBehind(ctx context.Context, tx *sql.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	behind, err := distinctRecords(ctx, tx, "SELECT record_id FROM outbox WHERE record_id "+inIDs+" GROUP BY record_id HAVING count(*) > 1", idList(ids))
+	if err != nil {
+		return err
+	}
+	return refreshStates(ctx, tx, behind)
 }
 
 // importExisting handles an imported record whose id is already here: the

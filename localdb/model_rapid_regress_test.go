@@ -118,3 +118,37 @@ func TestRegressFakeServerRestoresAfterTheGrave(t *testing.T) {
 		t.Fatalf("restore of a compacted record of a matter the user lost = %+v, want rejected id_conflict", res)
 	}
 }
+
+// A record that left this device with a change unsent (its matter
+// revoked) keeps that change queued as failed. A backup imported later
+// brings the record back with its create queued behind the change: the
+// import wrote it as pending, and Doctor found a record showing a state
+// its queue did not have.
+func TestRegressImportBehindAChangeKeptFailed(t *testing.T) {
+	db := localdbtest.Open(t)
+	m1, m2, n := model.NewID(), model.NewID(), model.NewID()
+	mustNil(t, db.ApplyPull(ctx, protocol.PullResponse{Cursor: 3, Records: []protocol.Record{
+		{ID: m1, Collection: "matter", MatterID: m1, Version: 1, Seq: 1, Fields: model.Fields{"title": "Smith"}},
+		{ID: m2, Collection: "matter", MatterID: m2, Version: 1, Seq: 2, Fields: model.Fields{"title": "Jones"}},
+		{ID: n, Collection: "note", MatterID: m1, Version: 1, Seq: 3, Fields: model.Fields{model.MatterField: m1, "title": "A"}},
+	}}))
+	_, err := db.Update(ctx, n, model.Fields{"title": "B"})
+	mustNil(t, err)
+	mustNil(t, db.ApplyPull(ctx, protocol.PullResponse{Cursor: 4, DroppedMatters: []string{m1}}))
+	mustNil(t, db.Import(ctx, "note", []localdb.ImportItem{{ID: n, Fields: model.Fields{model.MatterField: m2, "title": "A"}}}))
+	r, err := db.Get(ctx, n)
+	mustNil(t, err)
+	if r.State != model.StateFailed {
+		t.Fatalf("the imported record shows %s, want failed: the change kept failed is queued ahead of its create", r.State)
+	}
+	ops, err := db.Outbox(ctx)
+	mustNil(t, err)
+	if len(ops) != 2 || ops[0].State != localdb.OpFailed || ops[1].Kind != model.OpCreate || ops[1].State != localdb.OpPending {
+		t.Fatalf("outbox %+v, want the failed edit, then the import's create", ops)
+	}
+	rep, err := db.Doctor(ctx, false)
+	mustNil(t, err)
+	if len(rep.Problems) > 0 {
+		t.Fatalf("doctor found problems: %q", rep.Problems)
+	}
+}

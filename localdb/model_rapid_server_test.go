@@ -103,14 +103,23 @@ func (s *fakeServer) apply(op model.Op) protocol.OpResult {
 		if len(probs) > 0 {
 			return rejectedResult(op, protocol.CodeValidation, probs.Error())
 		}
+		// A create on no version of a record the user sees (a backup
+		// restored, a create sent again) changes nothing: the server's
+		// copy stands, a tombstone or a grave stays deleted.
+		if cur != nil && s.visible(cur) && cur.coll == col.Name && op.BaseVersion == 0 {
+			return s.alreadyHere(op, col, s.wire(cur), fields)
+		}
 		if cur != nil && (!cur.deleted || !s.visible(cur) || cur.coll != col.Name || op.BaseVersion != cur.version) {
 			return rejectedResult(op, protocol.CodeIDConflict, "A record with this id already exists.")
 		}
-		// The restore of a tombstone compaction forgot: its grave has the
+		// A create of a tombstone compaction forgot: its grave has the
 		// tombstone's rules.
 		g := s.graves[op.RecordID]
-		if cur == nil && op.BaseVersion > 0 && g != nil && (!s.visible(g) || g.coll != col.Name) {
+		if cur == nil && g != nil && (!s.visible(g) || g.coll != col.Name) {
 			return rejectedResult(op, protocol.CodeIDConflict, "A record with this id already exists.")
+		}
+		if cur == nil && g != nil && op.BaseVersion == 0 {
+			return s.alreadyHere(op, col, &protocol.Record{ID: g.id, Collection: g.coll, MatterID: g.matter, Version: g.version, Deleted: true}, fields)
 		}
 		matter := model.MatterOf(col.Name, op.RecordID, fields)
 		if col.Name != model.MatterCollection && !s.usableMatter(matter) {
@@ -217,6 +226,29 @@ func (s *fakeServer) apply(op model.Op) protocol.OpResult {
 // revertedBy notes, as a lost update, every field a restore sets to
 // other than the tombstone's value without its author having changed it:
 // a value of another user's the restore would undo.
+// alreadyHere answers a create of a record the user already sees on the
+// server, old as the server holds it: nothing changes, and the answer is
+// applied when the create holds the same values, merged naming the values
+// that lost when not. The answer's record is the server's copy; a
+// tombstone's stays deleted.
+func (s *fakeServer) alreadyHere(op model.Op, col *model.Collection, old *protocol.Record, fields model.Fields) protocol.OpResult {
+	stats.alreadyHere.Add(1)
+	res := protocol.OpResult{OpID: op.OpID, Result: model.ResultApplied, Record: old}
+	for i := range col.Fields {
+		name := col.Fields[i].Name
+		if old.Deleted && fields[name] != nil || !old.Deleted && !model.Equal(old.Fields[name], fields[name]) {
+			res.Dropped = append(res.Dropped, name)
+		}
+	}
+	switch {
+	case old.Deleted:
+		res.Result, res.Message = model.ResultMerged, "The server already had this record and it was deleted there; it stays deleted."
+	case len(res.Dropped) > 0:
+		res.Result, res.Message = model.ResultMerged, "The server already had this record; its copy stands."
+	}
+	return res
+}
+
 func (s *fakeServer) revertedBy(op model.Op, tomb *sRecord, fields model.Fields, mine map[string]bool) {
 	names := map[string]bool{}
 	for _, set := range []model.Fields{tomb.fields, fields} {

@@ -89,6 +89,79 @@ func (sm *storeMachine) Import(t *rapid.T) {
 	}
 }
 
+// ImportKnown imports notes whose ids the server holds, or held before a
+// compaction, and this device does not: a backup restored on a device
+// that has not pulled them, as on a new laptop. The server answers each
+// create with its own copy, a deleted record's tombstone, or, for a record
+// the user may not see or of another collection, id_conflict; changes
+// made here meanwhile queue behind the creates.
+func (sm *storeMachine) ImportKnown(t *rapid.T) {
+	ms := sm.matters()
+	if len(ms) == 0 {
+		t.Skip("no matter")
+	}
+	var known []string
+	for _, id := range sortedKeys(sm.srv.recs) {
+		if sm.m.recs[id] == nil {
+			known = append(known, id)
+		}
+	}
+	for _, id := range sortedKeys(sm.srv.graves) {
+		if sm.m.recs[id] == nil && sm.srv.recs[id] == nil {
+			known = append(known, id)
+		}
+	}
+	// Often the record is one another user made since this device's last
+	// pull, in any matter of the server's, seen or not.
+	var matters []*sRecord
+	for _, id := range sortedKeys(sm.srv.recs) {
+		if r := sm.srv.recs[id]; r.coll == model.MatterCollection && !r.deleted {
+			matters = append(matters, r)
+		}
+	}
+	if len(matters) > 0 && (len(known) == 0 || rapid.Bool().Draw(t, "made elsewhere")) {
+		id, m := model.NewID(), rapid.SampledFrom(matters).Draw(t, "its matter")
+		fields := model.Fields{model.MatterField: m.id, "title": rapid.SampledFrom(titles).Draw(t, "its title")}
+		sm.srv.remoteCreate(id, "note", fields)
+		t.Logf("> remote create note %s %s", short(id), canon(fields))
+		known = append(known, id)
+	}
+	if len(known) == 0 {
+		t.Skip("the device holds every record the server has")
+	}
+	ids := map[string]bool{}
+	var items []localdb.ImportItem
+	var norms []model.Fields
+	for range rapid.IntRange(1, 3).Draw(t, "notes") {
+		id := rapid.SampledFrom(known).Draw(t, "known")
+		if ids[id] {
+			continue
+		}
+		ids[id] = true
+		// The backup holds the server's values when it was taken after
+		// the record's last change, else older ones.
+		fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
+			"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+		if r := sm.srv.recs[id]; r != nil && r.coll == "note" && sm.m.refOK(model.MatterOf(r.coll, r.id, r.fields)) && rapid.Bool().Draw(t, "current") {
+			fields = r.fields.Clone()
+		}
+		norm, want := sm.m.create("note", fields)
+		if want != errNone {
+			t.Skip("the drawn values are refused")
+		}
+		items = append(items, localdb.ImportItem{ID: id, Fields: fields})
+		norms = append(norms, norm)
+	}
+	err := sm.db.Import(ctx, "note", items)
+	t.Logf("> import %d notes the server knows: %v", len(items), err)
+	expect(t, "import", errNone, err)
+	for i, it := range items {
+		sm.m.created(it.ID, "note", norms[i])
+		sm.m.ops[len(sm.m.ops)-1].imported = true
+		sm.seen(it.ID)
+	}
+}
+
 func (sm *storeMachine) Edit(t *rapid.T) {
 	id := sm.pickRecord(t)
 	sm.edit(t, id, rapid.Bool().Draw(t, "bad"))

@@ -77,12 +77,16 @@ func (m *clientModel) create(coll string, fields model.Fields) (model.Fields, er
 	return norm, errNone
 }
 
-// created adds the record Create wrote under id.
+// created adds the record Create or Import wrote under id.
 func (m *clientModel) created(id, coll string, norm model.Fields) {
 	r := &mRecord{id: id, coll: coll, fields: norm.Clone(), state: model.StatePending}
 	r.matter = model.MatterOf(coll, id, norm)
 	m.recs[id] = r
 	m.ops = append(m.ops, &mOp{record: id, coll: coll, kind: model.OpCreate, fields: norm.Clone(), state: localdb.OpPending})
+	// An imported record may have left this device with changes queued
+	// (a failed op held back): the create queues behind them, and the
+	// record shows their state.
+	r.state = m.deriveState(id)
 	m.journal++
 }
 
