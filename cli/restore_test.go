@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"casefile/localdb"
+	"casefile/model"
 	"casefile/server"
 	"casefile/server/servertest"
 )
@@ -169,4 +170,60 @@ func backedUp(t *testing.T) (*servertest.Server, *servertest.Client, *harness, a
 	old.ok("sync")
 	old.ok("export", "--out", b.path)
 	return srv, alice, old, b
+}
+
+// TestBackupRestoredElsewhereBeforeItsCreateWasSent: a note made on a
+// laptop offline is in the laptop's backup, and edited after it. The
+// backup is restored on a new laptop, which syncs first: the server takes
+// the note with the backup's values. When the old laptop syncs, its
+// create meets the server's copy, and the server keeps its own. The
+// person's later values are not dropped: they go to review as a conflict,
+// and keeping them sends them to every device.
+func TestBackupRestoredElsewhereBeforeItsCreateWasSent(t *testing.T) {
+	t.Parallel()
+	srv, alice, old := aliceLoggedIn(t)
+	matter, _ := old.seed()
+	old.ok("sync")
+	draft := old.add("note", "matter_id="+matter, "title=Draft on the old laptop")
+	backup := filepath.Join(t.TempDir(), "backup.jsonl")
+	old.ok("export", "--out", backup)
+	old.ok("edit", draft, "title=Final on the old laptop")
+
+	laptop := newHarness(t)
+	if r := laptop.run("import", "--file", backup); r.code != 0 {
+		t.Fatalf("import of the backup: %+v", r)
+	}
+	laptop.login(srv.URL, alice)
+	if r := laptop.run("sync"); r.code != 0 || !strings.Contains(r.stdout, "conflicts 0, failed 0") {
+		t.Fatalf("sync of the restored backup: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r := old.run("sync")
+	if r.code != exitConflicts || !strings.Contains(r.stdout, "conflicts 1, failed 0") {
+		t.Fatalf("the old laptop's sync: exit %d\n%q%q", r.code, r.stdout, r.stderr)
+	}
+	var cs []conflictOut
+	old.okJSON(&cs, "conflicts", "--json")
+	if len(cs) != 1 || cs[0].Record != draft || cs[0].Kind != model.ConflictEdit || len(cs[0].Fields) != 1 {
+		t.Fatalf("conflicts = %+v", cs)
+	}
+	if f := cs[0].Fields[0]; f.Field != "title" || f.Mine != "Final on the old laptop" || f.Theirs != "Draft on the old laptop" {
+		t.Errorf("conflict field = %+v", f)
+	}
+	db := old.db()
+	js, err := db.Journal(context.Background(), localdb.JournalQuery{RecordID: draft})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(js) == 0 || !strings.Contains(js[0].Summary, "already had this record, made on another device, with other values of title") {
+		t.Errorf("the journal of the note: %+v", js)
+	}
+
+	old.ok("resolve", draft, "--mine")
+	old.ok("sync")
+	laptop.ok("sync")
+	if title, _ := laptop.field(draft, "title"); title != "Final on the old laptop" {
+		t.Errorf("the value kept on review reached the new laptop as %q", title)
+	}
 }

@@ -51,16 +51,40 @@ func (m *clientModel) applyResults(results []protocol.OpResult) {
 		if o == nil {
 			continue
 		}
-		switch res.Result {
-		case model.ResultApplied, model.ResultMerged:
-			m.applyAck(o, res)
-		case model.ResultConflict:
+		met := m.metFields(o, res)
+		switch {
+		case len(met) > 0:
+			// A create made here met the server's own copy of its record
+			// (made first on another device): this device's values go to
+			// review.
+			res.Result, res.ConflictFields = model.ResultConflict, met
+			stats.met.Add(1)
 			m.applyConflict(o, res)
-		case model.ResultRejected:
+		case res.Result == model.ResultApplied, res.Result == model.ResultMerged:
+			m.applyAck(o, res)
+		case res.Result == model.ResultConflict:
+			m.applyConflict(o, res)
+		case res.Result == model.ResultRejected:
 			m.applyRejected(o, res.Code)
 		}
 		m.journal++
 	}
+}
+
+// metFields models which fields of a create made here (not an import's)
+// the server's own copy of its record overrode: those it set and the
+// answer dropped, but for the ones its policy leaves to the server.
+func (m *clientModel) metFields(o *mOp, res protocol.OpResult) []string {
+	if o.kind != model.OpCreate || o.baseVer != 0 || o.imported || res.Result != model.ResultMerged || res.Record == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range res.Dropped {
+		if _, set := o.fields[f]; set && m.col(o.coll).Policy(f) != model.PolicyServerWins {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (m *clientModel) applyAck(o *mOp, res protocol.OpResult) {

@@ -162,6 +162,38 @@ func (sm *storeMachine) ImportKnown(t *rapid.T) {
 	}
 }
 
+// MadeElsewhere makes, on the server, a record this device has created
+// and not yet sent: a backup of this device restored on another of its
+// user's devices, which synced first. The backup holds the create's
+// values, or older ones. This device's create then meets the server's
+// copy; where their values differ it goes to review as a conflict.
+func (sm *storeMachine) MadeElsewhere(t *rapid.T) {
+	var creates []*mOp
+	for _, o := range sm.m.ops {
+		if o.kind != model.OpCreate || o.baseVer != 0 || o.maybeSent || sm.srv.recs[o.record] != nil || sm.srv.graves[o.record] != nil {
+			continue
+		}
+		if o.coll != model.MatterCollection && !sm.srv.usableMatter(model.MatterOf(o.coll, o.record, o.fields)) {
+			continue
+		}
+		creates = append(creates, o)
+	}
+	if len(creates) == 0 {
+		t.Skip("no unsent create the server could take")
+	}
+	o := rapid.SampledFrom(creates).Draw(t, "create")
+	fields := o.fields.Clone()
+	if rapid.Bool().Draw(t, "older") {
+		fields["title"] = rapid.SampledFrom(titles).Draw(t, "its title")
+	}
+	norm, probs := sm.schemaCol(o.coll).Validate(fields, true)
+	if len(probs) > 0 {
+		t.Skip("the create's values are refused")
+	}
+	sm.srv.remoteCreate(o.record, o.coll, norm)
+	t.Logf("> %s %s made elsewhere %s", o.coll, short(o.record), canon(norm))
+}
+
 func (sm *storeMachine) Edit(t *rapid.T) {
 	id := sm.pickRecord(t)
 	sm.edit(t, id, rapid.Bool().Draw(t, "bad"))

@@ -63,10 +63,10 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts)",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load())
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
@@ -80,9 +80,10 @@ var stats struct {
 	editedTombstones, restores atomic.Int64
 	cascades                   atomic.Int64 // DeleteCascade that took records with it
 	// alreadyHere: creates the server answered with its own copy (a
-	// backup imported over records it holds).
-	alreadyHere atomic.Int64
-	conflicts   [3]atomic.Int64 // edit, edit_deleted, delete_edit
+	// backup imported over records it holds); met: creates made here
+	// that met such a copy with other values, turned into conflicts.
+	alreadyHere, met atomic.Int64
+	conflicts        [3]atomic.Int64 // edit, edit_deleted, delete_edit
 }
 
 var ctx = context.Background()
@@ -110,7 +111,7 @@ func (sm *storeMachine) actions() map[string]func(*rapid.T) {
 		weight int
 		fn     func(*rapid.T)
 	}{
-		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown},
+		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere},
 		{"Edit", 3, sm.Edit}, {"Coalesce", 1, sm.Coalesce}, {"Delete", 1, sm.Delete}, {"DeleteCascade", 1, sm.DeleteCascade},
 		{"Batch", 2, sm.Batch}, {"Answer", 2, sm.Answer}, {"Sync", 3, sm.Sync}, {"Retry", 1, sm.Retry},
 		{"Remote", 3, sm.Remote}, {"Race", 3, sm.Race}, {"Pull", 2, sm.Pull}, {"Revoke", 1, sm.Revoke}, {"Grant", 1, sm.Grant},

@@ -126,6 +126,7 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 			continue
 		}
 		t.fields = sql.NullString{String: string(h.FieldsJSON), Valid: h.FieldsJSON != nil}
+		t.imported = h.claimed.imported
 		if t.base, err = db.openText(t.base, opPlace("base_values", &t.opRow)); err != nil {
 			return nil, nil, err
 		}
@@ -233,7 +234,8 @@ func (b *pushBatch) simpleAcks(results []protocol.OpResult) map[string]bool {
 	simple := map[string]bool{}
 	for _, res := range results {
 		o, ok := b.ops[res.OpID]
-		if !ok || res.Record == nil || (res.Result != model.ResultApplied && res.Result != model.ResultMerged) {
+		if !ok || res.Record == nil || (res.Result != model.ResultApplied && res.Result != model.ResultMerged) ||
+			mayMeet(o.opRow, res) {
 			continue
 		}
 		if perRecord[o.RecordID] == 1 && b.queued[o.RecordID] == 1 {
@@ -261,9 +263,13 @@ func ackSummary(op opRow, res protocol.OpResult, version int64) string {
 
 // applyResults applies a batch of push answers in tx: the simple acks from
 // the batch read once, the rest one at a time as before, in the answers'
-// order. Answers for ops no longer queued are ignored.
-func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.OpResult, sent []OutboxOp) error {
-	results, err := withSentFields(results, sent)
+// order. Answers for ops no longer queued are ignored. An answer this
+// device takes as a conflict for review (a create that met the server's
+// own copy of its record: metFields) is rewritten in results as the
+// conflict it became, so that the caller counts and shows what the
+// device holds.
+func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, given []protocol.OpResult, sent []OutboxOp) error {
+	results, err := withSentFields(given, sent)
 	if err != nil {
 		return err
 	}
@@ -281,7 +287,7 @@ func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.O
 			return err
 		}
 	}
-	for _, res := range results {
+	for i, res := range results {
 		t, ok := b.ops[res.OpID]
 		if !ok {
 			continue
@@ -299,7 +305,12 @@ func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, results []protocol.O
 		if err != nil {
 			return err
 		}
+		met := metFields(op, res, db.schema)
 		switch {
+		case len(met) > 0:
+			res = createMet(res, met)
+			given[i].Result, given[i].ConflictFields, given[i].Message = res.Result, res.ConflictFields, res.Message
+			err = db.applyConflict(ctx, tx, op, res)
 		case res.Result == model.ResultApplied, res.Result == model.ResultMerged:
 			err = db.applyAck(ctx, tx, op, res)
 		case res.Result == model.ResultConflict:

@@ -67,7 +67,8 @@ func (db *DB) AdvanceCursorAfterPush(ctx context.Context, from, to int64, result
 // commit for the answers of a batch and the cursor they may move. sent
 // are the ops as NextPushBatch handed them out (nil, or any subset, when
 // they are not at hand): the fields of those still in flight as handed
-// out are taken from them rather than read again.
+// out are taken from them rather than read again. As ApplyPushResults,
+// it rewrites in results an answer this device takes as a conflict.
 func (db *DB) ApplyPushResultsAndAdvance(ctx context.Context, sent []OutboxOp, results []protocol.OpResult, from, to int64) (moved bool, err error) {
 	if err := db.enter(); err != nil {
 		return false, fmt.Errorf("apply push results: %w", err)

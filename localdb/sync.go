@@ -149,7 +149,7 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 		}
 		for _, t := range ops {
 			o := t.opRow
-			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince, entry: t.entry}
+			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince, entry: t.entry, imported: o.imported}
 			var fields []byte
 			if asJSON {
 				// Canonical text is what encoding the fields writes
@@ -278,7 +278,10 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 }
 
 // ApplyPushResults applies the server's answers to a batch in one transaction.
-// Answers for ops no longer queued (discarded meanwhile) are ignored.
+// Answers for ops no longer queued (discarded meanwhile) are ignored. The
+// answer to a create made here that met the server's own copy of its
+// record, with other values, becomes a conflict for review, and is
+// rewritten so in results.
 func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult) error {
 	if err := db.enter(); err != nil {
 		return fmt.Errorf("apply push results: %w", err)
@@ -464,14 +467,69 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 		return err
 	}
 	summary := "the server has newer changes of " + strings.Join(res.ConflictFields, ", ") + "; review the conflict"
-	switch c.Kind {
-	case model.ConflictDeleteEdit:
+	switch {
+	case op.Kind == model.OpCreate && op.BaseVersion == 0 && c.Kind == model.ConflictEditDeleted:
+		// A create that met the server's own copy (applyCreateMet).
+		summary = "the server already had this record, made on another device and deleted there since; review the conflict"
+	case op.Kind == model.OpCreate && op.BaseVersion == 0:
+		summary = "the server already had this record, made on another device, with other values of " +
+			strings.Join(res.ConflictFields, ", ") + "; review the conflict"
+	case c.Kind == model.ConflictDeleteEdit:
 		summary = "the server changed this record after you deleted it; review the conflict"
-	case model.ConflictEditDeleted:
+	case c.Kind == model.ConflictEditDeleted:
 		summary = "the server deleted this record after you edited it; review the conflict"
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalConflict, RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
+}
+
+// metFields is, for a create made on this device answered with a copy the
+// server already had, the fields whose values the answer dropped and that
+// a person must review: every one the create set that the collection's
+// merge policy does not leave to the server (server-wins); a value only
+// the server's copy holds was never this device's. Such a create met a
+// record another device made first under the same id: a backup of this
+// device restored elsewhere while the create was still unsent. An
+// import's own create is a backup restored here, and takes the server's
+// copy as it is (see enqueue).
+func metFields(op opRow, res protocol.OpResult, schema *model.Schema) []string {
+	if !mayMeet(op, res) {
+		return nil
+	}
+	col, ok := schema.Collection(op.Collection)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range res.Dropped {
+		if _, set := op.Fields[f]; set && col.Policy(f) != model.PolicyServerWins {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// mayMeet reports whether res may answer op as a create that met the
+// server's own copy of its record (metFields), its fields unread.
+func mayMeet(op opRow, res protocol.OpResult) bool {
+	return op.Kind == model.OpCreate && op.BaseVersion == 0 && !op.imported && res.Result == model.ResultMerged &&
+		res.Record != nil && len(res.Dropped) > 0
+}
+
+// createMet is the answer to a create that met the server's own copy of
+// its record (metFields) as the conflict this device takes it for, over
+// the fields met: the server kept its copy, and this device's values go
+// to review rather than vanish. On a copy the server has deleted, it is
+// an edit of a deleted record: restore it with this device's values, or
+// leave it deleted.
+func createMet(res protocol.OpResult, met []string) protocol.OpResult {
+	res.Result, res.ConflictFields = model.ResultConflict, met
+	if res.Record.Deleted {
+		res.Message = "The server already had this record, deleted."
+	} else {
+		res.Message = "The server already had this record, with other values."
+	}
+	return res
 }
 
 // editDeletedFields lists every field of an edit of a deleted record: the
