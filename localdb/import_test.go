@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"casefile/model"
+	"casefile/protocol"
 )
 
 // importNotes builds n notes of matter m whose titles carry a word of their
@@ -192,5 +193,50 @@ func TestImportedCreateIsNotFoldedInto(t *testing.T) {
 	want := []string{"create edited", "create deleted", "update edited after the restore", "delete <nil>", "create made here, edited"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("outbox = %q, want %q", got, want)
+	}
+}
+
+// TestImportRefusedThenFixedGoesToReview: a restored record the server
+// refused (id_conflict: the person could not see it yet) is fixed by an
+// edit, which folds into the refused create. Once the person may see the
+// record, the server answers the create with its own copy: the edit is
+// not dropped unseen but goes to review with the record's other values.
+// The create answered so on its first attempt takes the server's copy.
+func TestImportRefusedThenFixedGoesToReview(t *testing.T) {
+	db, m := openWithMatter(t)
+	refused, taken := model.NewID(), model.NewID()
+	if err := db.Import(bg, "note", []ImportItem{{ID: refused, Fields: model.Fields{"matter_id": m, "title": "from the backup"}},
+		{ID: taken, Fields: model.Fields{"matter_id": m, "title": "from the backup"}}}); err != nil {
+		t.Fatal(err)
+	}
+	theirs := func(id string) *protocol.Record {
+		r := serverRecord(id, "note", m, 4, model.Fields{"matter_id": m, "title": "on the server"})
+		return &r
+	}
+	ops := nextBatch(t, db, 10)
+	if len(ops) != 2 || ops[0].RecordID != refused || ops[1].RecordID != taken {
+		t.Fatalf("batch %+v", ops)
+	}
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultRejected, Code: protocol.CodeIDConflict, Message: "taken"},
+		protocol.OpResult{OpID: ops[1].OpID, Result: model.ResultMerged, Dropped: []string{"title"}, Record: theirs(taken)})
+	wantState(t, db, refused, model.StateFailed)
+	if r := mustGet(t, db, taken); r.State != model.StateSynced || r.Fields["title"] != "on the server" {
+		t.Fatalf("the import's create answered with the server's copy: %+v", r)
+	}
+
+	mustUpdate(t, db, refused, model.Fields{"title": "fixed here"})
+	again := opsOf(t, db, refused)
+	if len(again) != 1 || again[0].Kind != model.OpCreate || again[0].State != OpPending {
+		t.Fatalf("the refused create after the edit: %+v", again)
+	}
+	sent := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: sent[0].OpID, Result: model.ResultMerged, Dropped: []string{"title"}, Record: theirs(refused)})
+	wantState(t, db, refused, model.StateConflict)
+	c, err := db.Conflict(bg, refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kind != model.ConflictEdit || len(c.Fields) != 1 || c.Fields[0].Mine != "fixed here" || c.Fields[0].Theirs != "on the server" {
+		t.Fatalf("conflict %+v", c)
 	}
 }

@@ -191,7 +191,7 @@ func (w *world) freshDevice(c *client) {
 	c.cursor, c.resyncSeen = 0, 0
 	w.openClient(c)
 	w.tracef("%s is a fresh device", c.name)
-	b := w.backups[c.user.name]
+	b := w.backupFor(c)
 	w.compact()
 	w.stats.inc("contract: fresh devices after a compaction", 1)
 	restored := w.restoreBackup(c, b)

@@ -63,6 +63,7 @@ type world struct {
 	frnd *rand.Rand // the faults of file requests (files_test.go): their number follows real retry timers
 	arnd *rand.Rand // when and what a client attaches: apart from frnd, so those timers never move an attach
 	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
+	brnd *rand.Rand // which backup a fresh device restores (backup_test.go)
 	// revokeOdds is the chance of a device revocation after a step
 	// (revokeOdds the constant; a test of revocations raises it).
 	revokeOdds float64
@@ -184,6 +185,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		frnd:         newFileRand(seed),
 		arnd:         newAttachRand(seed),
 		vrnd:         newRevokeRand(seed),
+		brnd:         newBackupRand(seed),
 		revokeOdds:   revokeOdds,
 		index:        map[string]int{},
 		kinds:        map[string]string{},
