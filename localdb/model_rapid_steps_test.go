@@ -162,6 +162,52 @@ func (sm *storeMachine) ImportKnown(t *rapid.T) {
 	}
 }
 
+// ImportOver imports notes whose ids are records this device holds: a
+// backup imported again, with the values it had then or others, under
+// any policy for records already here.
+func (sm *storeMachine) ImportOver(t *rapid.T) {
+	ms := sm.matters()
+	// Mostly notes; now and then any record (a matter is refused).
+	var here []string
+	anyColl := rapid.IntRange(0, 4).Draw(t, "any collection") == 0
+	for _, id := range sortedKeys(sm.m.recs) {
+		if anyColl || sm.m.recs[id].coll == "note" {
+			here = append(here, id)
+		}
+	}
+	if len(ms) == 0 || len(here) == 0 {
+		t.Skip("no matter or no record")
+	}
+	policy := rapid.SampledFrom([]localdb.ExistingPolicy{localdb.ExistingStop, localdb.ExistingSkip, localdb.ExistingUpdate, localdb.ExistingUpdate}).Draw(t, "policy")
+	ids := map[string]bool{}
+	var items []localdb.ImportItem
+	for range rapid.IntRange(1, 3).Draw(t, "notes") {
+		id := rapid.SampledFrom(here).Draw(t, "here")
+		if ids[id] {
+			continue
+		}
+		ids[id] = true
+		fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
+			"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+		if r := sm.m.recs[id]; rapid.Bool().Draw(t, "as it is") {
+			fields = r.fields.Clone()
+		}
+		items = append(items, localdb.ImportItem{ID: id, Fields: fields})
+	}
+	want, wantCounts := sm.m.importOver(items, policy)
+	counts, err := sm.db.ImportWith(ctx, "note", items, policy)
+	t.Logf("> import %d notes here already (policy %d): %+v, %v", len(items), policy, counts, err)
+	expect(t, "import over", want, err)
+	if err == nil && counts != wantCounts {
+		t.Fatalf("import over: counts %+v, want %+v", counts, wantCounts)
+	}
+	if err != nil {
+		stats.importedOver[2].Add(1)
+	}
+	stats.importedOver[0].Add(int64(counts.Updated))
+	stats.importedOver[1].Add(int64(counts.Identical + counts.Kept))
+}
+
 // MadeElsewhere makes, on the server, a record this device has created
 // and not yet sent: a backup of this device restored on another of its
 // user's devices, which synced first. The backup holds the create's

@@ -63,10 +63,11 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts)",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts), imports over records here: %d updated, %d left, %d refused",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load())
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(),
+		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
@@ -83,7 +84,10 @@ var stats struct {
 	// backup imported over records it holds); met: creates made here
 	// that met such a copy with other values, turned into conflicts.
 	alreadyHere, met atomic.Int64
-	conflicts        [3]atomic.Int64 // edit, edit_deleted, delete_edit
+	// importedOver: records an import of records already here updated,
+	// left (the same values, or kept), or refused the batch over.
+	importedOver [3]atomic.Int64
+	conflicts    [3]atomic.Int64 // edit, edit_deleted, delete_edit
 }
 
 var ctx = context.Background()
@@ -111,7 +115,7 @@ func (sm *storeMachine) actions() map[string]func(*rapid.T) {
 		weight int
 		fn     func(*rapid.T)
 	}{
-		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere},
+		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere}, {"ImportOver", 1, sm.ImportOver},
 		{"Edit", 3, sm.Edit}, {"Coalesce", 1, sm.Coalesce}, {"Delete", 1, sm.Delete}, {"DeleteCascade", 1, sm.DeleteCascade},
 		{"Batch", 2, sm.Batch}, {"Answer", 2, sm.Answer}, {"Sync", 3, sm.Sync}, {"Retry", 1, sm.Retry},
 		{"Remote", 3, sm.Remote}, {"Race", 3, sm.Race}, {"Pull", 2, sm.Pull}, {"Revoke", 1, sm.Revoke}, {"Grant", 1, sm.Grant},

@@ -25,10 +25,11 @@ const (
 	errResolution // a resolution model.Conflict.Resolve refuses
 	errRecordGone
 	errMatterNotEmpty
+	errExists // an import of a record already here (of another collection, or with other values)
 )
 
 func (k errKind) String() string {
-	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone", "matter not empty"}[k]
+	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone", "matter not empty", "exists"}[k]
 }
 
 // matches reports whether err is the kind the model expects.
@@ -57,6 +58,8 @@ func (k errKind) matches(err error) bool {
 		return errors.Is(err, localdb.ErrRecordGone)
 	case errMatterNotEmpty:
 		return errors.Is(err, localdb.ErrMatterNotEmpty)
+	case errExists:
+		return errors.Is(err, localdb.ErrExists)
 	}
 	return false
 }
@@ -102,6 +105,66 @@ func (m *clientModel) writable(id string) (*mRecord, errKind) {
 		return nil, errDeleted
 	}
 	return r, errNone
+}
+
+// importOver models ImportWith of notes whose ids are all records here:
+// the whole batch is refused, changing nothing, at the first item the
+// schema, a reference or the policy refuses; otherwise a record with the
+// same values is left as it is, and one with other values is kept
+// (ExistingSkip) or takes them by an edit (ExistingUpdate). It returns
+// the error expected and the counts.
+func (m *clientModel) importOver(items []localdb.ImportItem, policy localdb.ExistingPolicy) (errKind, localdb.ImportCounts) {
+	col := m.col("note")
+	norms := make([]model.Fields, len(items))
+	for i, it := range items {
+		norm, probs := col.Validate(it.Fields, true)
+		if len(probs) > 0 {
+			return errProblems, localdb.ImportCounts{}
+		}
+		norms[i] = norm
+	}
+	var counts localdb.ImportCounts
+	var updates []int
+	for i, it := range items {
+		if mid, _ := norms[i][model.MatterField].(string); !m.refOK(mid) {
+			return errProblems, localdb.ImportCounts{}
+		}
+		r := m.recs[it.ID]
+		if r.coll != col.Name {
+			return errExists, localdb.ImportCounts{}
+		}
+		differ := false
+		for j := range col.Fields {
+			name := col.Fields[j].Name
+			differ = differ || !model.Equal(r.fields[name], norms[i][name])
+		}
+		switch {
+		case !r.deleted && !differ:
+			counts.Identical++
+			continue
+		case policy == localdb.ExistingSkip:
+			counts.Kept++
+			continue
+		case policy == localdb.ExistingStop || r.deleted:
+			return errExists, localdb.ImportCounts{}
+		case r.state == model.StateConflict:
+			return errInConflict, localdb.ImportCounts{}
+		}
+		counts.Updated++
+		updates = append(updates, i)
+	}
+	for _, i := range updates {
+		changes := model.Fields{}
+		r := m.recs[items[i].ID]
+		for j := range col.Fields {
+			name := col.Fields[j].Name
+			if !model.Equal(r.fields[name], norms[i][name]) {
+				changes[name] = cloneValue(norms[i][name])
+			}
+		}
+		m.update(items[i].ID, changes)
+	}
+	return errNone, counts
 }
 
 // update models Update.
