@@ -240,3 +240,36 @@ func TestImportRefusedThenFixedGoesToReview(t *testing.T) {
 		t.Fatalf("conflict %+v", c)
 	}
 }
+
+// TestCreateMetATombstone: a create made here meets the server's
+// tombstone of its record (a backup of this device restored elsewhere,
+// and the record deleted there). Where the tombstone holds the values the
+// create sends, its deleter saw them: the record goes, as any delete. A
+// value changed here since goes to review, restore or stay deleted.
+func TestCreateMetATombstone(t *testing.T) {
+	db, m := openWithMatter(t)
+	seen := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "as backed up"})
+	changed := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "changed since"})
+	tomb := func(id string) *protocol.Record {
+		r := serverRecord(id, "note", m, 2, model.Fields{"matter_id": m, "title": "as backed up"})
+		r.Deleted = true
+		return &r
+	}
+	ops := nextBatch(t, db, 10)
+	if len(ops) != 2 {
+		t.Fatalf("batch %+v", ops)
+	}
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultMerged, Dropped: []string{"matter_id", "title"}, Record: tomb(seen.ID)},
+		protocol.OpResult{OpID: ops[1].OpID, Result: model.ResultMerged, Dropped: []string{"matter_id", "title"}, Record: tomb(changed.ID)})
+	if _, err := db.Get(bg, seen.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the record deleted as its deleter saw it: %v, want it gone", err)
+	}
+	wantState(t, db, changed.ID, model.StateConflict)
+	c, err := db.Conflict(bg, changed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kind != model.ConflictEditDeleted {
+		t.Fatalf("conflict %+v, want edit_deleted", c)
+	}
+}

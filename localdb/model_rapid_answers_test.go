@@ -73,14 +73,21 @@ func (m *clientModel) applyResults(results []protocol.OpResult) {
 
 // metFields models which fields of a create made here (not an import's)
 // the server's own copy of its record overrode: those it set and the
-// answer dropped, but for the ones its policy leaves to the server.
+// answer dropped, but for the ones its policy leaves to the server and,
+// on a tombstone with fields, those its deleter saw as the create holds
+// them.
 func (m *clientModel) metFields(o *mOp, res protocol.OpResult) []string {
 	if o.kind != model.OpCreate || o.baseVer != 0 || o.imported || res.Result != model.ResultMerged || res.Record == nil {
 		return nil
 	}
+	var seen model.Fields // what a tombstone's deleter saw
+	if res.Record.Deleted && len(res.Record.Fields) > 0 {
+		seen = m.normalizeWire(o.coll, res.Record.Fields)
+	}
 	var out []string
 	for _, f := range res.Dropped {
-		if _, set := o.fields[f]; set && m.col(o.coll).Policy(f) != model.PolicyServerWins {
+		v, set := o.fields[f]
+		if set && m.col(o.coll).Policy(f) != model.PolicyServerWins && (seen == nil || !model.Equal(seen[f], v)) {
 			out = append(out, f)
 		}
 	}

@@ -489,9 +489,11 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 // merge policy does not leave to the server (server-wins); a value only
 // the server's copy holds was never this device's. Such a create met a
 // record another device made first under the same id: a backup of this
-// device restored elsewhere while the create was still unsent. An
-// import's own create is a backup restored here, and takes the server's
-// copy as it is (see enqueue).
+// device restored elsewhere while the create was still unsent. On a
+// tombstone that kept its fields, a field whose value the deleter saw as
+// the create holds it is left out: deleting what the person made is no
+// conflict. An import's own create is a backup restored here, and takes
+// the server's copy as it is (see enqueue).
 func metFields(op opRow, res protocol.OpResult, schema *model.Schema) []string {
 	if !mayMeet(op, res) {
 		return nil
@@ -500,9 +502,16 @@ func metFields(op opRow, res protocol.OpResult, schema *model.Schema) []string {
 	if !ok {
 		return nil
 	}
+	// A tombstone that kept its fields says what its deleter saw: a value
+	// the create holds as the deleter saw it is no change of this device's.
+	var seen model.Fields
+	if res.Record.Deleted && len(res.Record.Fields) > 0 {
+		seen = normalizeWire(col, res.Record.Fields)
+	}
 	var out []string
 	for _, f := range res.Dropped {
-		if _, set := op.Fields[f]; set && col.Policy(f) != model.PolicyServerWins {
+		v, set := op.Fields[f]
+		if set && col.Policy(f) != model.PolicyServerWins && (seen == nil || !model.Equal(seen[f], v)) {
 			out = append(out, f)
 		}
 	}
