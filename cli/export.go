@@ -176,6 +176,14 @@ func exportStable(ctx context.Context, env *Env, db *localdb.DB, scope exportSco
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("write the export: %w", err)
 		}
+		// The creates still queued are now in a backup: restored on
+		// another device, it may bring their records to the server first,
+		// so later changes of them must queue behind them rather than
+		// fold in (localdb.MarkBackedUp). Each try marks the creates made
+		// since the last.
+		if _, err := db.MarkBackedUp(ctx); err != nil {
+			return err
+		}
 		before, err := db.DataVersion(ctx)
 		if err != nil {
 			return err

@@ -63,8 +63,7 @@ type claim struct {
 	// opened, so that the answers' transaction need not read it again.
 	entry  sql.NullInt64
 	stored bool
-	// imported: the op is an import's create (opRow.imported), as read
-	// with its entry when handed out.
+	// imported: opRow's, as read with its entry when handed out.
 	imported bool
 }
 

@@ -273,3 +273,32 @@ func TestCreateMetATombstone(t *testing.T) {
 		t.Fatalf("conflict %+v, want edit_deleted", c)
 	}
 }
+
+// TestDeleteOfACreateRefusedAsTaken: a delete cancels a create the server
+// never applied, but a create refused as id_conflict met a record the
+// server holds under its id (here, a backup's note in a matter the person
+// no longer sees). Cancelled, the delete would vanish and the record
+// would come back with the matter; it goes to the server instead.
+func TestDeleteOfACreateRefusedAsTaken(t *testing.T) {
+	db, m := openWithMatter(t)
+	taken, invalid := model.NewID(), model.NewID()
+	if err := db.Import(bg, "note", []ImportItem{{ID: taken, Fields: model.Fields{"matter_id": m, "title": "in a matter gone"}},
+		{ID: invalid, Fields: model.Fields{"matter_id": m, "title": "refused"}}}); err != nil {
+		t.Fatal(err)
+	}
+	ops := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultRejected, Code: protocol.CodeIDConflict, Message: "taken"},
+		protocol.OpResult{OpID: ops[1].OpID, Result: model.ResultRejected, Code: protocol.CodeValidation, Message: "no"})
+	for _, id := range []string{taken, invalid} {
+		if err := db.Delete(bg, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := opsOf(t, db, invalid); len(got) != 0 {
+		t.Errorf("the delete of a create refused for its values left %+v, want both gone", got)
+	}
+	got := opsOf(t, db, taken)
+	if len(got) != 1 || got[0].Kind != model.OpDelete || got[0].State != OpPending {
+		t.Fatalf("the delete of a create refused as id_conflict left %+v, want a delete to send", got)
+	}
+}

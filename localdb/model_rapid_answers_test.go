@@ -77,7 +77,7 @@ func (m *clientModel) applyResults(results []protocol.OpResult) {
 // on a tombstone with fields, those its deleter saw as the create holds
 // them.
 func (m *clientModel) metFields(o *mOp, res protocol.OpResult) []string {
-	if o.kind != model.OpCreate || o.baseVer != 0 || o.imported || res.Result != model.ResultMerged || res.Record == nil {
+	if o.kind != model.OpCreate || o.baseVer != 0 || o.imported || o.exported || res.Result != model.ResultMerged || res.Record == nil {
 		return nil
 	}
 	var seen model.Fields // what a tombstone's deleter saw

@@ -39,6 +39,10 @@ type mOp struct {
 	// (the store then writes it back holding its own fields): nothing
 	// folds into it.
 	imported bool
+	// exported: a create queued when the device's records were exported
+	// as a backup (MarkBackedUp), nothing folded into it since; like an
+	// import's, nothing folds into it and the server's copy stands.
+	exported bool
 	// restoreMine, for the restore of a deleted record, holds the fields
 	// this device changed itself: every other field must come back as
 	// the server last held it.
@@ -219,9 +223,9 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 		last := ops[n-1]
 		// An op whose outcome the server could not tell is not folded into.
 		failed := last.state == localdb.OpFailed && last.code != protocol.CodeOutcomeUnknown && !last.heldBack()
-		if failed || (last.state == localdb.OpPending && last.attempts == 0 && !last.imported) {
+		if failed || (last.state == localdb.OpPending && last.attempts == 0 && !last.imported && !last.exported) {
 			switch {
-			case kind == model.OpDelete && last.kind == model.OpCreate:
+			case kind == model.OpDelete && last.kind == model.OpCreate && !(failed && last.code == protocol.CodeIDConflict):
 				m.removeOp(last)
 				return
 			case kind == model.OpDelete:
@@ -258,6 +262,7 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 			}
 			if failed {
 				last.id, last.state, last.attempts, last.code, last.due, last.maybeSent = "", localdb.OpPending, 0, "", false, false
+				last.exported = false // it holds values no backup has
 			}
 			return
 		}
@@ -338,4 +343,17 @@ func (m *clientModel) reopen() {
 	if n > 0 {
 		m.journal++
 	}
+}
+
+// markBackedUp models MarkBackedUp: every create still queued (on no
+// version) is marked exported; it returns how many were not yet.
+func (m *clientModel) markBackedUp() int {
+	n := 0
+	for _, o := range m.ops {
+		if o.kind == model.OpCreate && o.baseVer == 0 && !o.exported {
+			o.exported = true
+			n++
+		}
+	}
+	return n
 }

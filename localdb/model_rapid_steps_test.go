@@ -208,6 +208,18 @@ func (sm *storeMachine) ImportOver(t *rapid.T) {
 	stats.importedOver[1].Add(int64(counts.Identical + counts.Kept))
 }
 
+// Export exports the device's records as a backup, as `casefile export`
+// does: its queued creates are marked, and changes of their records queue
+// behind them from now on.
+func (sm *storeMachine) Export(t *rapid.T) {
+	want := sm.m.markBackedUp()
+	n, err := sm.db.MarkBackedUp(ctx)
+	t.Logf("> export a backup: %d creates marked, %v", n, err)
+	if err != nil || n != want {
+		t.Fatalf("mark backed up = %d, %v; want %d", n, err, want)
+	}
+}
+
 // MadeElsewhere makes, on the server, a record this device has created
 // and not yet sent: a backup of this device restored on another of its
 // user's devices, which synced first. The backup holds the create's

@@ -115,7 +115,7 @@ func (sm *storeMachine) actions() map[string]func(*rapid.T) {
 		weight int
 		fn     func(*rapid.T)
 	}{
-		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere}, {"ImportOver", 1, sm.ImportOver},
+		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere}, {"ImportOver", 1, sm.ImportOver}, {"Export", 1, sm.Export},
 		{"Edit", 3, sm.Edit}, {"Coalesce", 1, sm.Coalesce}, {"Delete", 1, sm.Delete}, {"DeleteCascade", 1, sm.DeleteCascade},
 		{"Batch", 2, sm.Batch}, {"Answer", 2, sm.Answer}, {"Sync", 3, sm.Sync}, {"Retry", 1, sm.Retry},
 		{"Remote", 3, sm.Remote}, {"Race", 3, sm.Race}, {"Pull", 2, sm.Pull}, {"Revoke", 1, sm.Revoke}, {"Grant", 1, sm.Grant},

@@ -41,7 +41,18 @@ type opRow struct {
 	// restored), and answers such a create with its own copy: nothing is
 	// folded into it (see enqueue).
 	imported bool
+	// exported: the op is a create that was queued when this device's
+	// records were exported as a backup (MarkBackedUp), and nothing has
+	// folded into it since: restored elsewhere, the backup may bring its
+	// record to the server first.
+	exported bool
 }
+
+// mayArrive reports whether the op is a create whose record may reach the
+// server another way, from a backup: an import's create, or one a backup
+// holds. Nothing folds into it and a delete does not cancel it (enqueue),
+// and the server's own copy in its answer stands (metFields).
+func (o *opRow) mayArrive() bool { return o.imported || o.exported }
 
 // opCols are the outbox's columns as insertOp writes them; an op it
 // writes holds its own fields (fields_entry NULL).
@@ -49,9 +60,14 @@ const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, ba
 
 // opSelect is what scanOpText reads of an outbox row: opCols, then, for an
 // op whose fields are its journal entry's (fields_entry), that entry's
-// after and the kind and time its place names. Subqueries rather than a
-// join keep the callers' WHERE clauses on outbox's own columns unambiguous.
-const opSelect = opCols + `, fields_entry,
+// after and the kind and time its place names, then exported. Subqueries
+// rather than a join keep the callers' WHERE clauses on outbox's own
+// columns unambiguous.
+const opSelect = opSelectEntry + ", exported"
+
+// opSelectEntry is opSelect up to exported, which a database older than
+// the column lacks (salvage reads such a file as it is).
+const opSelectEntry = opCols + `, fields_entry,
 	(SELECT j.after FROM journal j WHERE j.seq = outbox.fields_entry),
 	(SELECT j.kind || '|' || j.at FROM journal j WHERE j.seq = outbox.fields_entry)`
 
@@ -82,11 +98,13 @@ type opText struct {
 // scanOpText reads one row of opSelect, its sealed text opened.
 func (db *DB) scanOpText(s rowScanner) (opText, error) {
 	var entryAfter, entryPlace sql.NullString
-	t, err := scanOpRaw(s, &entryAfter, &entryPlace)
+	var exported bool
+	t, err := scanOpRaw(s, &entryAfter, &entryPlace, &exported)
 	if err != nil {
 		return t, err
 	}
 	o := &t.opRow
+	o.exported = exported
 	if t.entry.Valid {
 		t.fields, err = db.openEntryFields(o, entryAfter, entryPlace)
 	} else {
@@ -250,11 +268,11 @@ func (db *DB) saveOp(ctx context.Context, q querier, o opRow) error {
 		return err
 	}
 	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, fields_entry = NULL, base_values = ?, base_version = ?,
-		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ?, attempt_since = ?
-		WHERE seq = ?`,
+		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ?, attempt_since = ?,
+		exported = ? WHERE seq = ?`,
 		o.OpID, o.Kind, db.sealNullable(fields, opPlace("fields", &o)), db.sealNullable(base, opPlace("base_values", &o)),
 		o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode,
-		o.nextAttempt, o.updatedAt, o.sentSince, o.attemptSince, o.seq)
+		o.nextAttempt, o.updatedAt, o.sentSince, o.attemptSince, o.exported, o.seq)
 	return err
 }
 
@@ -297,12 +315,12 @@ const (
 
 // enqueue queues a user's change of rec. Edits coalesce into the record's
 // last op only while it has never been sent (pending, no attempt), or when
-// the server refused it (failed), and never into an import's create: the
-// server may have the record (a backup restored on a new device) and
-// answers such a create with its own copy, dropping its values, so an edit
-// folded in would be lost, and a delete that cancelled it would never
-// reach the server; behind it, they are sent on the server's copy (see
-// rebase). An op that was sent has a burnt id, since
+// the server refused it (failed), and never into a create whose record may
+// reach the server from a backup (mayArrive: an import's, or one a backup
+// of this device holds): the server may have the record then and answers
+// such a create with its own copy, dropping its values, so an edit folded
+// in would be lost, and a delete that cancelled it would never reach the
+// server; behind it, they are sent on the server's copy (see rebase). An op that was sent has a burnt id, since
 // the server answers a replayed id with its first answer, so later edits
 // queue behind it. So do edits after an op whose outcome the server could
 // not tell (outcome_unknown): it may have taken effect, and folding into it
@@ -318,16 +336,21 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
 		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown && !last.heldBack() && !last.schemaRefused()
-		if failed || (last.state == OpPending && last.attempts == 0 && !last.imported) {
+		if failed || (last.state == OpPending && last.attempts == 0 && !last.mayArrive()) {
 			how := foldedIn
 			if failed {
 				how = refolded
 			}
 			switch {
-			case kind == model.OpDelete && last.Kind == model.OpCreate:
+			case kind == model.OpDelete && last.Kind == model.OpCreate && !(failed && last.errorCode == protocol.CodeIDConflict):
 				// The server never applied the create: both vanish.
 				return last, cancelled, deleteOp(ctx, tx, last.seq)
 			case kind == model.OpDelete:
+				// A create refused as id_conflict met a record the server
+				// has under its id (a backup's record in a matter this
+				// user no longer sees): the delete goes to the server,
+				// which refuses it or has it reviewed, rather than vanish
+				// with the create.
 				last.Kind, last.Fields = model.OpDelete, nil
 			case last.Kind == model.OpCreate:
 				last.Fields = overlay(last.Fields.Clone(), changes)
@@ -350,6 +373,8 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 			}
 			if failed {
 				resetFailed(&last, now)
+				// It now holds values no backup has.
+				last.exported = false
 			}
 			last.updatedAt = now
 			return last, how, db.saveOp(ctx, tx, last)
@@ -364,4 +389,30 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 		updatedAt:  now,
 	}
 	return o, queuedNew, db.insertOp(ctx, tx, o)
+}
+
+// MarkBackedUp notes that this device's records are being exported as a
+// backup: every create still queued is marked exported (see opRow), so
+// that, should the backup be restored on another device that reaches the
+// server first, this device's later changes of those records queue behind
+// their creates and reach the server rather than vanish into a create the
+// server answers with the backup's copy. It returns how many it marked.
+func (db *DB) MarkBackedUp(ctx context.Context) (int, error) {
+	if err := db.enter(); err != nil {
+		return 0, fmt.Errorf("mark backed up: %w", err)
+	}
+	defer db.leave()
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE outbox SET exported = 1 WHERE kind = ? AND base_version = 0 AND exported = 0", model.OpCreate)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mark backed up: %w", err)
+	}
+	return int(n), nil
 }

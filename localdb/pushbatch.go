@@ -107,7 +107,7 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 		ops, err = db.queryOpTexts(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
 		return ops, nil, err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+opCols+", fields_entry FROM outbox WHERE op_id "+inIDs, idList(opIDs))
+	rows, err := tx.QueryContext(ctx, "SELECT "+opCols+", fields_entry, exported FROM outbox WHERE op_id "+inIDs, idList(opIDs))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,10 +116,12 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 	ops = make([]opText, 0, len(opIDs))
 	var again []string
 	for rows.Next() {
-		t, err := scanOpRaw(rows)
+		var exported bool
+		t, err := scanOpRaw(rows, &exported)
 		if err != nil {
 			return nil, nil, err
 		}
+		t.exported = exported // marked since it was handed out, maybe
 		h := handed[t.OpID]
 		if h == nil || !h.stillAsHanded(t) {
 			again = append(again, t.OpID)

@@ -92,8 +92,13 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 			out.Lost = append(out.Lost, fmt.Sprintf("part of the queue of unsent changes could not be read (%s): changes queued there are not listed", damageWords(listErr)))
 		}
 	}
+	// A file older than outbox.exported has none: its ops read as not.
+	sel := opSelect
+	if _, err := sdb.ExecContext(ctx, "SELECT exported FROM outbox LIMIT 0"); err != nil {
+		sel = opSelectEntry + ", 0"
+	}
 	for _, p := range places {
-		op, err := db.scanOp(sdb.QueryRowContext(ctx, "SELECT "+opSelect+" FROM outbox WHERE seq = ?", p.seq))
+		op, err := db.scanOp(sdb.QueryRowContext(ctx, "SELECT "+sel+" FROM outbox WHERE seq = ?", p.seq))
 		if err != nil {
 			out.Lost = append(out.Lost, fmt.Sprintf("change %s: %s", p.opID, damageWords(mapErr(err))))
 			continue

@@ -67,9 +67,12 @@ func (w *world) backupFor(c *client) backup {
 	return w.backups[c.user.name]
 }
 
-// backupOf is c's records now. The files attached to records are not in a
-// backup (their records are left out).
+// backupOf is c's records now, exported as `casefile export` does: its
+// queued creates are marked first (localdb.MarkBackedUp). The files
+// attached to records are not in a backup (their records are left out).
 func (w *world) backupOf(c *client) backup {
+	_, err := c.db.MarkBackedUp(w.ctx)
+	w.must(c.name+": mark a backup's creates", err)
 	b := backup{from: c}
 	names := []string{model.MatterCollection}
 	for _, n := range w.schema.Names() {
