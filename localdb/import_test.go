@@ -3,6 +3,7 @@ package localdb
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"casefile/model"
@@ -300,5 +301,36 @@ func TestDeleteOfACreateRefusedAsTaken(t *testing.T) {
 	got := opsOf(t, db, taken)
 	if len(got) != 1 || got[0].Kind != model.OpDelete || got[0].State != OpPending {
 		t.Fatalf("the delete of a create refused as id_conflict left %+v, want a delete to send", got)
+	}
+}
+
+// TestSalvageReadsAFileOlderThanTheExportMark: salvage reads a damaged
+// file as it is, unmigrated; one older than outbox.exported still gives
+// up its queue, every op read as not marked.
+func TestSalvageReadsAFileOlderThanTheExportMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casefile.db")
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustMatter(t, db, "M")
+	mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "queued"})
+	if n, err := db.MarkBackedUp(bg); err != nil || n != 2 {
+		t.Fatalf("mark backed up = %d, %v; want the matter's and the note's creates", n, err)
+	}
+	if _, err := db.w.ExecContext(bg, "ALTER TABLE outbox DROP COLUMN exported"); err != nil {
+		t.Fatal(err)
+	}
+	opts := testSealing(t)
+	if db.sealer != nil {
+		opts = []Option{WithSealer(db.sealer)}
+	}
+	db.Close()
+	s, err := Salvage(bg, path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := s.Ops(); len(ops) != 2 || len(s.Lost) != 0 {
+		t.Fatalf("salvaged %+v, lost %q; want both creates", ops, s.Lost)
 	}
 }
