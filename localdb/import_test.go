@@ -334,3 +334,36 @@ func TestSalvageReadsAFileOlderThanTheExportMark(t *testing.T) {
 		t.Fatalf("salvaged %+v, lost %q; want both creates", ops, s.Lost)
 	}
 }
+
+// TestExportedCreateMetAChangedCopyGoesToReview: a create a backup holds
+// (marked by its export) is not folded into, but its values are still
+// the person's: answered with a server copy that holds others (an older
+// backup restored elsewhere, or this one changed since), it goes to
+// review like any create made here. Answered with the backup's values,
+// it is applied and the edit queued behind it follows.
+func TestExportedCreateMetAChangedCopyGoesToReview(t *testing.T) {
+	db, m := openWithMatter(t)
+	same := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "backed up"})
+	other := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "backed up too"})
+	if n, err := db.MarkBackedUp(bg); err != nil || n != 2 {
+		t.Fatalf("mark backed up = %d, %v", n, err)
+	}
+	mustUpdate(t, db, same.ID, model.Fields{"title": "after the backup"})
+	if ops := opsOf(t, db, same.ID); len(ops) != 2 {
+		t.Fatalf("the edit after the backup folded into the create: %+v", ops)
+	}
+	ops := nextBatch(t, db, 10)
+	if len(ops) != 2 || ops[0].RecordID != same.ID || ops[1].RecordID != other.ID {
+		t.Fatalf("batch %+v", ops)
+	}
+	copyOf := func(id, title string) *protocol.Record {
+		r := serverRecord(id, "note", m, 3, model.Fields{"matter_id": m, "title": title})
+		return &r
+	}
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultApplied, Record: copyOf(same.ID, "backed up")},
+		protocol.OpResult{OpID: ops[1].OpID, Result: model.ResultMerged, Dropped: []string{"title"}, Record: copyOf(other.ID, "changed elsewhere")})
+	if got := opsOf(t, db, same.ID); len(got) != 1 || got[0].Kind != model.OpUpdate || got[0].BaseVersion != 3 {
+		t.Errorf("the edit behind the applied create: %+v, want it moved onto version 3", got)
+	}
+	wantState(t, db, other.ID, model.StateConflict)
+}

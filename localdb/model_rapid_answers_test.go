@@ -77,7 +77,7 @@ func (m *clientModel) applyResults(results []protocol.OpResult) {
 // on a tombstone with fields, those its deleter saw as the create holds
 // them.
 func (m *clientModel) metFields(o *mOp, res protocol.OpResult) []string {
-	if o.kind != model.OpCreate || o.baseVer != 0 || o.imported || o.exported || res.Result != model.ResultMerged || res.Record == nil {
+	if o.kind != model.OpCreate || o.baseVer != 0 || o.imported || res.Result != model.ResultMerged || res.Record == nil {
 		return nil
 	}
 	var seen model.Fields // what a tombstone's deleter saw
@@ -210,6 +210,11 @@ func (m *clientModel) applyConflict(o *mOp, res protocol.OpResult) {
 		r.baseDeleted = true
 	}
 	m.conflicts[o.record] = c
+	if res.Record != nil && r.version > res.Record.Version {
+		// A pull overtook the answer (a replay of an older one): the
+		// review follows the newer copy this device holds.
+		m.refreshConflict(protocol.Record{ID: r.id, Collection: r.coll, Version: r.version, Deleted: r.baseDeleted, Fields: r.base.Clone()})
+	}
 	m.recompute(o.record)
 }
 

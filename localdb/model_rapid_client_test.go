@@ -41,7 +41,7 @@ type mOp struct {
 	imported bool
 	// exported: a create queued when the device's records were exported
 	// as a backup (MarkBackedUp), nothing folded into it since; like an
-	// import's, nothing folds into it and the server's copy stands.
+	// import's, nothing folds into it.
 	exported bool
 	// restoreMine, for the restore of a deleted record, holds the fields
 	// this device changed itself: every other field must come back as

@@ -50,8 +50,7 @@ type opRow struct {
 
 // mayArrive reports whether the op is a create whose record may reach the
 // server another way, from a backup: an import's create, or one a backup
-// holds. Nothing folds into it and a delete does not cancel it (enqueue),
-// and the server's own copy in its answer stands (metFields).
+// holds. Nothing folds into it and a delete does not cancel it (enqueue).
 func (o *opRow) mayArrive() bool { return o.imported || o.exported }
 
 // opCols are the outbox's columns as insertOp writes them; an op it

@@ -489,13 +489,14 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 // merge policy does not leave to the server (server-wins); a value only
 // the server's copy holds was never this device's. Such a create met a
 // record another device made first under the same id: a backup of this
-// device restored elsewhere while the create was still unsent, from a
-// backup taken before this device marked its creates (MarkBackedUp). On a
+// device restored elsewhere while the create was still unsent. On a
 // tombstone that kept its fields, a field whose value the deleter saw as
 // the create holds it is left out: deleting what the person made is no
-// conflict. A create whose record may arrive from a backup (mayArrive: an
-// import's, or one a backup holds) holds only values the backup has, and
-// takes the server's copy as it is (see enqueue).
+// conflict. An import's own create is a backup restored here, whose
+// values are older than the server's by nature: it takes the server's
+// copy as it is (see enqueue). A create a backup holds (exported) does
+// not: the server's copy may have come from an older backup, or the same
+// one changed since, and which cannot be told here.
 func metFields(op opRow, res protocol.OpResult, schema *model.Schema) []string {
 	if !mayMeet(op, res) {
 		return nil
@@ -523,7 +524,7 @@ func metFields(op opRow, res protocol.OpResult, schema *model.Schema) []string {
 // mayMeet reports whether res may answer op as a create that met the
 // server's own copy of its record (metFields), its fields unread.
 func mayMeet(op opRow, res protocol.OpResult) bool {
-	return op.Kind == model.OpCreate && op.BaseVersion == 0 && !op.mayArrive() && res.Result == model.ResultMerged &&
+	return op.Kind == model.OpCreate && op.BaseVersion == 0 && !op.imported && res.Result == model.ResultMerged &&
 		res.Record != nil && len(res.Dropped) > 0
 }
 

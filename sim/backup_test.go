@@ -148,6 +148,14 @@ func (w *world) restoreBackup(c *client, b backup) map[string]held {
 		}
 		if !ok {
 			first++
+			// The backup brings the device's values to the server before
+			// the device's own ops: one of those (a resolution that keeps
+			// the device's side, say) may set a value once more.
+			for _, f := range tracked[it.collection] {
+				if s, _ := it.item.Fields[f].(string); s != "" {
+					w.resets[it.item.ID+"\x00"+f+"\x00"+s]++
+				}
+			}
 		}
 	}
 	if first > 0 {

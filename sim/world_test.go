@@ -99,8 +99,9 @@ type world struct {
 	backupTurn int               // the device the next backup is of
 	entries    []entry
 	withdrawn  map[wkey]int // what a person took back (discard, resolve), at which write
-	// resets counts the values undos set back, by record, field and value:
-	// each may take effect once more than a unique value.
+	// resets counts the values undos set back, and those a backup took to
+	// the server ahead of the device's own ops, by record, field and
+	// value: each may take effect once more than a unique value.
 	resets map[string]int
 	// cameBackWith names, for a record an undo restored with another (a
 	// file with its record, a record with its matter), that other one:
