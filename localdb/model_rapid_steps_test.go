@@ -79,9 +79,14 @@ func (sm *storeMachine) Import(t *rapid.T) {
 	err := sm.db.Import(ctx, "note", items)
 	t.Logf("> import %d notes: %v", len(items), err)
 	expect(t, "import", want, err)
-	if err != nil {
-		return
+	if err == nil {
+		sm.imported(items, norms)
 	}
+}
+
+// imported models the records an import wrote: each with its create,
+// an import's.
+func (sm *storeMachine) imported(items []localdb.ImportItem, norms []model.Fields) {
 	for i, it := range items {
 		sm.m.created(it.ID, "note", norms[i])
 		sm.m.ops[len(sm.m.ops)-1].imported = true
@@ -155,11 +160,7 @@ func (sm *storeMachine) ImportKnown(t *rapid.T) {
 	err := sm.db.Import(ctx, "note", items)
 	t.Logf("> import %d notes the server knows: %v", len(items), err)
 	expect(t, "import", errNone, err)
-	for i, it := range items {
-		sm.m.created(it.ID, "note", norms[i])
-		sm.m.ops[len(sm.m.ops)-1].imported = true
-		sm.seen(it.ID)
-	}
+	sm.imported(items, norms)
 }
 
 // ImportOver imports notes whose ids are records this device holds: a
