@@ -67,8 +67,7 @@ func (sm *storeMachine) Import(t *rapid.T) {
 	norms := make([]model.Fields, len(items))
 	want := errNone
 	for i := range items {
-		fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
-			"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+		fields := drawNote(t, ms)
 		norm, w := sm.m.create("note", fields)
 		if want == errNone {
 			want = w
@@ -145,8 +144,7 @@ func (sm *storeMachine) ImportKnown(t *rapid.T) {
 		ids[id] = true
 		// The backup holds the server's values when it was taken after
 		// the record's last change, else older ones.
-		fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
-			"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+		fields := drawNote(t, ms)
 		if r := sm.srv.recs[id]; r != nil && r.coll == "note" && sm.m.refOK(model.MatterOf(r.coll, r.id, r.fields)) && rapid.Bool().Draw(t, "current") {
 			fields = r.fields.Clone()
 		}
@@ -188,8 +186,7 @@ func (sm *storeMachine) ImportOver(t *rapid.T) {
 			continue
 		}
 		ids[id] = true
-		fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
-			"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+		fields := drawNote(t, ms)
 		if r := sm.m.recs[id]; rapid.Bool().Draw(t, "as it is") {
 			fields = r.fields.Clone()
 		}
@@ -369,4 +366,10 @@ func (sm *storeMachine) Discard(t *rapid.T) {
 		want = sm.m.discard(o)
 	}
 	expect(t, "discard "+id, want, sm.db.DiscardOp(ctx, id))
+}
+
+// drawNote draws an imported note's values, in one of the matters ms.
+func drawNote(t *rapid.T, ms []string) model.Fields {
+	return model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
+		"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
 }
