@@ -367,3 +367,40 @@ func TestExportedCreateMetAChangedCopyGoesToReview(t *testing.T) {
 	}
 	wantState(t, db, other.ID, model.StateConflict)
 }
+
+// TestRepairKeepsTheExportMark: ops salvaged from a damaged file and
+// queued again keep the mark an export put on them: an edit after the
+// repair still queues behind the create rather than folding into it.
+func TestRepairKeepsTheExportMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casefile.db")
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []Option{}
+	if db.sealer != nil {
+		opts = append(opts, WithSealer(db.sealer))
+	}
+	m := mustMatter(t, db, "M")
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "backed up"})
+	if _, err := db.MarkBackedUp(bg); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Salvage(bg, path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Open(bg, filepath.Join(t.TempDir(), "casefile.db"), testSchema(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if err := fresh.RestoreOps(bg, s); err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, fresh, n.ID, model.Fields{"title": "after the repair"})
+	if ops := opsOf(t, fresh, n.ID); len(ops) != 2 {
+		t.Fatalf("after the repair, the edit folded into the backed-up create: %+v", ops)
+	}
+}

@@ -247,10 +247,10 @@ func (db *DB) insertOp(ctx context.Context, q querier, o opRow) error {
 	if o.seq != 0 {
 		seq = o.seq
 	}
-	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+", exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		seq, o.OpID, o.RecordID, o.Collection, o.Kind, db.sealNullable(fields, opPlace("fields", &o)),
 		db.sealNullable(base, opPlace("base_values", &o)), o.BaseVersion,
-		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince, o.attemptSince)
+		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince, o.attemptSince, o.exported)
 	return err
 }
 
