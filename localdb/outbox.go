@@ -317,9 +317,10 @@ const (
 // the server refused it (failed), and never into a create whose record may
 // reach the server from a backup (mayArrive: an import's, or one a backup
 // of this device holds): the server may have the record then and answers
-// such a create with its own copy, dropping its values, so an edit folded
-// in would be lost, and a delete that cancelled it would never reach the
-// server; behind it, they are sent on the server's copy (see rebase). An op that was sent has a burnt id, since
+// such a create with its own copy, so an edit folded in would be dropped
+// or sent to review, and a delete that cancelled it would never reach the
+// server; behind it, they are sent on the server's copy (see rebase).
+// An op that was sent has a burnt id, since
 // the server answers a replayed id with its first answer, so later edits
 // queue behind it. So do edits after an op whose outcome the server could
 // not tell (outcome_unknown): it may have taken effect, and folding into it
