@@ -31,8 +31,8 @@ const (
 	recordsInsert  = `INSERT INTO records (rid, id, collection, matter_id, fields, version, deleted, state, updated_at) VALUES `
 	recordShape    = "(?, ?, ?, ?, ?, 0, 0, ?, ?)"
 	ftsInsert      = "INSERT INTO records_fts (rowid, body) VALUES (?, ?)"
-	outboxInsert   = `INSERT INTO outbox (op_id, record_id, collection, kind, fields_entry, base_version, state, created_at, updated_at) VALUES `
-	outboxShape    = "(?, ?, ?, ?, ?, 0, ?, ?, ?)"
+	outboxInsert   = `INSERT INTO outbox (op_id, record_id, collection, kind, fields_entry, base_version, state, created_at, updated_at, imported) VALUES `
+	outboxShape    = "(?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
 	journalInsert  = `INSERT INTO journal (at, actor, kind, record_id, collection, op_id, summary, after) VALUES `
 	journalShape   = "(?, ?, ?, ?, ?, ?, ?, ?)"
 	journalsInsert = `INSERT INTO journal (seq, at, actor, kind, record_id, collection, op_id, summary, after) VALUES `
@@ -231,7 +231,7 @@ func (w *importWriter) flush(ctx context.Context) error {
 		}
 	}
 	return inChunks(ctx, w.tx, rows, nil, outboxInsert, outboxShape, func(r *newRow) []any {
-		return []any{r.opID, r.id, r.collection, model.OpCreate, r.entry, OpPending, r.at, r.at}
+		return []any{r.opID, r.id, r.collection, model.OpCreate, r.entry, OpPending, r.at, r.at, r.kind == JournalImport}
 	})
 }
 

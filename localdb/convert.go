@@ -146,7 +146,7 @@ func (db *DB) copyRecords(ctx context.Context, from *sql.Conn, tx *sql.Tx) error
 func (db *DB) copyOutbox(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
 	// An op's fields_entry stays as it is: the journal is copied with its
 	// seqs and each entry's after sealed at its place.
-	rows, err := from.QueryContext(ctx, "SELECT "+opCols+", fields_entry, exported FROM outbox ORDER BY seq")
+	rows, err := from.QueryContext(ctx, "SELECT "+opCols+", fields_entry, exported, imported FROM outbox ORDER BY seq")
 	if err != nil {
 		return err
 	}
@@ -157,14 +157,14 @@ func (db *DB) copyOutbox(ctx context.Context, from *sql.Conn, tx *sql.Tx) error 
 		var entry sql.NullInt64
 		if err := rows.Scan(&o.seq, &o.OpID, &o.RecordID, &o.Collection, &o.Kind, &fields, &base, &o.BaseVersion,
 			&o.state, &o.attempts, &o.lastError, &o.errorCode, &o.nextAttempt, &o.createdAt, &o.updatedAt,
-			&o.sentSince, &o.attemptSince, &entry, &o.exported); err != nil {
+			&o.sentSince, &o.attemptSince, &entry, &o.exported, &o.imported); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO outbox ("+opCols+", fields_entry, exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		if _, err := tx.ExecContext(ctx, "INSERT INTO outbox ("+opCols+", fields_entry, exported, imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			o.seq, o.OpID, o.RecordID, o.Collection, o.Kind,
 			db.sealNullable(nullable(fields), opPlace("fields", &o)), db.sealNullable(nullable(base), opPlace("base_values", &o)),
 			o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt,
-			o.sentSince, o.attemptSince, entry, o.exported); err != nil {
+			o.sentSince, o.attemptSince, entry, o.exported, o.imported); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"casefile/model"
@@ -240,6 +241,17 @@ func TestImportRefusedThenFixedGoesToReview(t *testing.T) {
 	if c.Kind != model.ConflictEdit || len(c.Fields) != 1 || c.Fields[0].Mine != "fixed here" || c.Fields[0].Theirs != "on the server" {
 		t.Fatalf("conflict %+v", c)
 	}
+	wantJournalSays(t, db, refused, JournalConflict, "the server already had this record, made on another device, with other values of title; review the conflict")
+}
+
+// wantJournalSays fails unless the newest journal entry of record id is
+// of kind and says summary.
+func wantJournalSays(t *testing.T, db *DB, id string, kind JournalKind, summary string) {
+	t.Helper()
+	j := journalOf(t, db, id)
+	if len(j) == 0 || j[0].Kind != kind || j[0].Summary != summary {
+		t.Fatalf("record %s: newest journal entry %+v, want %s %q", id, j[:min(1, len(j))], kind, summary)
+	}
 }
 
 // TestCreateMetATombstone: a create made here meets the server's
@@ -273,6 +285,7 @@ func TestCreateMetATombstone(t *testing.T) {
 	if c.Kind != model.ConflictEditDeleted {
 		t.Fatalf("conflict %+v, want edit_deleted", c)
 	}
+	wantJournalSays(t, db, changed.ID, JournalConflict, "the server already had this record, made on another device and deleted there since; review the conflict")
 }
 
 // TestDeleteOfACreateRefusedAsTaken: a delete cancels a create the server
@@ -402,5 +415,124 @@ func TestRepairKeepsTheExportMark(t *testing.T) {
 	mustUpdate(t, fresh, n.ID, model.Fields{"title": "after the repair"})
 	if ops := opsOf(t, fresh, n.ID); len(ops) != 2 {
 		t.Fatalf("after the repair, the edit folded into the backed-up create: %+v", ops)
+	}
+}
+
+// TestImportRefusedThenRetriedTakesTheServersCopy: an import's create
+// refused (its matter not seen then) and retried as it was still holds
+// the backup's values, so when the server answers it with its own copy,
+// that copy is taken as for any import's create. The op written back on
+// its refusal held its own fields and lost the journal entry that marked
+// it an import's: the values went to review against the server's newer
+// ones, inviting the person to put an old backup's back.
+func TestImportRefusedThenRetriedTakesTheServersCopy(t *testing.T) {
+	db, m := openWithMatter(t)
+	id := model.NewID()
+	if err := db.Import(bg, "note", []ImportItem{{ID: id, Fields: model.Fields{"matter_id": m, "title": "from the backup"}}}); err != nil {
+		t.Fatal(err)
+	}
+	ops := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultRejected, Code: protocol.CodeIDConflict, Message: "taken"})
+	wantState(t, db, id, model.StateFailed)
+	if err := db.RetryOp(bg, ops[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	// One more edit elsewhere and a second refusal: still the backup's.
+	again := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: again[0].OpID, Result: model.ResultRejected, Code: protocol.CodeIDConflict, Message: "taken"})
+	if err := db.RetryOp(bg, again[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	// Still an import's create: an edit made now queues behind it.
+	mustUpdate(t, db, id, model.Fields{"tags": []any{"later"}})
+	if q := opsOf(t, db, id); len(q) != 2 || q[0].Kind != model.OpCreate || q[1].Kind != model.OpUpdate {
+		t.Fatalf("after the retry, the edit folded into the import's create: %+v", q)
+	}
+	sent := nextBatch(t, db, 10)
+	theirs := serverRecord(id, "note", m, 4, model.Fields{"matter_id": m, "title": "on the server"})
+	answer(t, db, protocol.OpResult{OpID: sent[0].OpID, Result: model.ResultMerged, Dropped: []string{"title"}, Record: &theirs})
+	if _, err := db.Conflict(bg, id); !errors.Is(err, ErrConflict) {
+		t.Fatalf("the retried import's create went to review: %v", err)
+	}
+	r := mustGet(t, db, id)
+	if r.Fields["title"] != "on the server" {
+		t.Fatalf("the record after the answer: %+v, want the server's title", r)
+	}
+}
+
+// TestRepairKeepsTheImportMark: casefile doctor --repair puts the ops it
+// salvages back holding their own fields; an import's create among them
+// stays an import's.
+func TestRepairKeepsTheImportMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casefile.db")
+	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []Option{}
+	if db.sealer != nil {
+		opts = append(opts, WithSealer(db.sealer))
+	}
+	m := mustMatter(t, db, "M")
+	id := model.NewID()
+	if err := db.Import(bg, "note", []ImportItem{{ID: id, Fields: model.Fields{"matter_id": m, "title": "from the backup"}}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Salvage(bg, path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Open(bg, filepath.Join(t.TempDir(), "casefile.db"), testSchema(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if err := fresh.RestoreOps(bg, s); err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, fresh, id, model.Fields{"title": "after the repair"})
+	if ops := opsOf(t, fresh, id); len(ops) != 2 {
+		t.Fatalf("after the repair, the edit folded into the import's create: %+v", ops)
+	}
+}
+
+// TestMigrationMarksQueuedImports: a database made before outbox.imported
+// knew an import's create by its journal entry; the migration marks those
+// still queued, and only those.
+func TestMigrationMarksQueuedImports(t *testing.T) {
+	db, m := openWithMatter(t)
+	imp := model.NewID()
+	if err := db.Import(bg, "note", []ImportItem{{ID: imp, Fields: model.Fields{"matter_id": m, "title": "from the backup"}}}); err != nil {
+		t.Fatal(err)
+	}
+	made := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "made here"})
+	migs, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mark string
+	for _, mig := range migs {
+		if mig.Version == 26 {
+			_, mark, _ = strings.Cut(mig.SQL, "DEFAULT 0;")
+		}
+	}
+	if mark == "" {
+		t.Fatal("migration 26 has no backfill after its column")
+	}
+	if _, err := db.w.ExecContext(bg, "UPDATE outbox SET imported = 0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.w.ExecContext(bg, mark); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{imp: true, made.ID: false} {
+		var got bool
+		if err := db.w.QueryRowContext(bg, "SELECT imported FROM outbox WHERE record_id = ?", id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("record %s: imported %v, want %v", id, got, want)
+		}
 	}
 }

@@ -140,7 +140,7 @@ func (m *clientModel) applyRejected(o *mOp, code protocol.Code) {
 	if (o.code == protocol.CodeAccessRevoked || o.code == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown && m.recs[o.record] == nil {
 		code = o.code // answered after the revocation took its record
 	}
-	o.state, o.code, o.imported = localdb.OpFailed, code, false
+	o.state, o.code = localdb.OpFailed, code
 	m.recompute(o.record)
 }
 
@@ -311,7 +311,7 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 			if o.state == localdb.OpFailed && o.code == protocol.CodeOutcomeUnknown {
 				continue // keeps saying it may have taken effect
 			}
-			o.state, o.code, o.imported = localdb.OpFailed, code, false
+			o.state, o.code = localdb.OpFailed, code
 		}
 		m.purge(id)
 		if perRecordJournal {

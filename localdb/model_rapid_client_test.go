@@ -35,9 +35,9 @@ type mOp struct {
 	// maybeSent: an attempt may have reached the server (a lost answer,
 	// a crash mid-send).
 	maybeSent bool
-	// imported: an import's create, never refused or in conflict since
-	// (the store then writes it back holding its own fields): nothing
-	// folds into it.
+	// imported: an import's create holding the backup's values, not
+	// refolded or in conflict since: nothing folds into it, and it takes
+	// the server's copy.
 	imported bool
 	// exported: a create queued when the device's records were exported
 	// as a backup (MarkBackedUp), nothing folded into it since; like an
@@ -262,7 +262,7 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 			}
 			if failed {
 				last.id, last.state, last.attempts, last.code, last.due, last.maybeSent = "", localdb.OpPending, 0, "", false, false
-				last.exported = false // it holds values no backup has
+				last.exported, last.imported = false, false // it holds values no backup has
 			}
 			return
 		}

@@ -36,10 +36,12 @@ type opRow struct {
 	// before the attempt in flight. model.Op's Resent and SentSince, as
 	// sent, come from sentSince.
 	sentSince, attemptSince sql.NullInt64
-	// imported: the op is an import's create, its fields still its
-	// journal entry's. The server may hold the record already (a backup
-	// restored), and answers such a create with its own copy: nothing is
-	// folded into it (see enqueue).
+	// imported: the op is an import's create (outbox.imported, or, in a
+	// file older than the column, its journal entry's kind), holding the
+	// backup's values still: refused and retried it keeps them, an edit
+	// folded in or a conflict ends it. The server may hold the record
+	// already (a backup restored), and answers such a create with its own
+	// copy: nothing is folded into it (see enqueue).
 	imported bool
 	// exported: the op is a create that was queued when this device's
 	// records were exported as a backup (MarkBackedUp), and nothing has
@@ -59,13 +61,14 @@ const opCols = "seq, op_id, record_id, collection, kind, fields, base_values, ba
 
 // opSelect is what scanOpText reads of an outbox row: opCols, then, for an
 // op whose fields are its journal entry's (fields_entry), that entry's
-// after and the kind and time its place names, then exported. Subqueries
-// rather than a join keep the callers' WHERE clauses on outbox's own
-// columns unambiguous.
-const opSelect = opSelectEntry + ", exported"
+// after and the kind and time its place names, then exported and
+// imported. Subqueries rather than a join keep the callers' WHERE clauses
+// on outbox's own columns unambiguous.
+const opSelect = opSelectEntry + ", exported, imported"
 
-// opSelectEntry is opSelect up to exported, which a database older than
-// the column lacks (salvage reads such a file as it is).
+// opSelectEntry is opSelect up to exported, which with imported a
+// database older than the columns lacks (salvage reads such a file as it
+// is).
 const opSelectEntry = opCols + `, fields_entry,
 	(SELECT j.after FROM journal j WHERE j.seq = outbox.fields_entry),
 	(SELECT j.kind || '|' || j.at FROM journal j WHERE j.seq = outbox.fields_entry)`
@@ -97,13 +100,13 @@ type opText struct {
 // scanOpText reads one row of opSelect, its sealed text opened.
 func (db *DB) scanOpText(s rowScanner) (opText, error) {
 	var entryAfter, entryPlace sql.NullString
-	var exported bool
-	t, err := scanOpRaw(s, &entryAfter, &entryPlace, &exported)
+	var exported, imported bool
+	t, err := scanOpRaw(s, &entryAfter, &entryPlace, &exported, &imported)
 	if err != nil {
 		return t, err
 	}
 	o := &t.opRow
-	o.exported = exported
+	o.exported, o.imported = exported, imported
 	if t.entry.Valid {
 		t.fields, err = db.openEntryFields(o, entryAfter, entryPlace)
 	} else {
@@ -143,7 +146,7 @@ func (db *DB) openEntryFields(o *opRow, after, entryPlace sql.NullString) (sql.N
 	if !ok || err != nil {
 		return sql.NullString{}, fmt.Errorf("op %s: the journal entry holding its fields has no kind and time (%q)", o.OpID, entryPlace.String)
 	}
-	o.imported = o.Kind == model.OpCreate && JournalKind(kind) == JournalImport
+	o.imported = o.imported || o.Kind == model.OpCreate && JournalKind(kind) == JournalImport
 	e := JournalEntry{Collection: o.Collection, RecordID: o.RecordID, OpID: o.OpID, Kind: JournalKind(kind)}
 	return db.openText(after, journalPlace("after", &e, n))
 }
@@ -247,10 +250,10 @@ func (db *DB) insertOp(ctx context.Context, q querier, o opRow) error {
 	if o.seq != 0 {
 		seq = o.seq
 	}
-	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+", exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err = q.ExecContext(ctx, "INSERT INTO outbox ("+opCols+", exported, imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		seq, o.OpID, o.RecordID, o.Collection, o.Kind, db.sealNullable(fields, opPlace("fields", &o)),
 		db.sealNullable(base, opPlace("base_values", &o)), o.BaseVersion,
-		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince, o.attemptSince, o.exported)
+		o.state, o.attempts, o.lastError, o.errorCode, o.nextAttempt, o.createdAt, o.updatedAt, o.sentSince, o.attemptSince, o.exported, o.imported)
 	return err
 }
 
@@ -268,10 +271,10 @@ func (db *DB) saveOp(ctx context.Context, q querier, o opRow) error {
 	}
 	_, err = q.ExecContext(ctx, `UPDATE outbox SET op_id = ?, kind = ?, fields = ?, fields_entry = NULL, base_values = ?, base_version = ?,
 		state = ?, attempts = ?, last_error = ?, error_code = ?, next_attempt = ?, updated_at = ?, sent_since = ?, attempt_since = ?,
-		exported = ? WHERE seq = ?`,
+		exported = ?, imported = ? WHERE seq = ?`,
 		o.OpID, o.Kind, db.sealNullable(fields, opPlace("fields", &o)), db.sealNullable(base, opPlace("base_values", &o)),
 		o.BaseVersion, o.state, o.attempts, o.lastError, o.errorCode,
-		o.nextAttempt, o.updatedAt, o.sentSince, o.attemptSince, o.exported, o.seq)
+		o.nextAttempt, o.updatedAt, o.sentSince, o.attemptSince, o.exported, o.imported, o.seq)
 	return err
 }
 
@@ -374,7 +377,7 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 			if failed {
 				resetFailed(&last, now)
 				// It now holds values no backup has.
-				last.exported = false
+				last.exported, last.imported = false, false
 			}
 			last.updatedAt = now
 			return last, how, db.saveOp(ctx, tx, last)

@@ -92,10 +92,15 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 			out.Lost = append(out.Lost, fmt.Sprintf("part of the queue of unsent changes could not be read (%s): changes queued there are not listed", damageWords(listErr)))
 		}
 	}
-	// A file older than outbox.exported has none: its ops read as not.
-	sel := opSelect
-	if _, err := sdb.ExecContext(ctx, "SELECT exported FROM outbox LIMIT 0"); err != nil {
-		sel = opSelectEntry + ", 0"
+	// A file older than outbox.exported or outbox.imported has none: its
+	// ops read as not marked (an import's create still referring to its
+	// journal entry is known by the entry's kind).
+	sel := opSelectEntry
+	for _, col := range []string{"exported", "imported"} {
+		if _, err := sdb.ExecContext(ctx, "SELECT "+col+" FROM outbox LIMIT 0"); err != nil {
+			col = "0"
+		}
+		sel += ", " + col
 	}
 	for _, p := range places {
 		op, err := db.scanOp(sdb.QueryRowContext(ctx, "SELECT "+sel+" FROM outbox WHERE seq = ?", p.seq))

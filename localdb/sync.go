@@ -396,7 +396,9 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	if err != nil {
 		return err
 	}
-	op.state, op.updatedAt = OpConflict, now
+	// A person decides now: whatever the review keeps is theirs, not a
+	// backup's to give way to the server's copy.
+	op.state, op.updatedAt, op.imported = OpConflict, now, false
 	if err := db.saveOp(ctx, tx, op); err != nil {
 		return err
 	}
