@@ -54,6 +54,9 @@ func OpenPostgres(ctx context.Context, url string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
 	}
+	if err := pghealth.GuardDial(cfg); err != nil {
+		return nil, err
+	}
 	for k, v := range map[string]string{"lock_timeout": lockWait, "idle_in_transaction_session_timeout": idleInTx} {
 		if _, ok := cfg.RuntimeParams[k]; !ok {
 			cfg.RuntimeParams[k] = v

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the source's driver
 
+	"casefile/internal/pghealth"
 	"casefile/server/blobstore"
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
@@ -87,6 +88,9 @@ func Move(ctx context.Context, opts Options) (Result, error) {
 	cfg, err := pgx.ParseConfig(opts.URL)
 	if err != nil {
 		return res, fmt.Errorf("the database URL is not one PostgreSQL takes (%s): give postgres://USER@HOST/DATABASE, with ?search_path=SCHEMA for a schema other than public", strings.TrimPrefix(err.Error(), "cannot parse `"+opts.URL+"`: "))
+	}
+	if err := pghealth.GuardDial(cfg); err != nil {
+		return res, err
 	}
 	src, err := openSource(ctx, opts.DataDir)
 	if err != nil {

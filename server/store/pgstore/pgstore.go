@@ -145,6 +145,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
 	}
+	if err := pghealth.GuardDial(cfg); err != nil {
+		return nil, err
+	}
 	return open(ctx, cfg, defaultTimings, opts...)
 }
 
@@ -156,6 +159,9 @@ func Exists(ctx context.Context, url string) (bool, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return false, fmt.Errorf("database url: %w", errors.New(strings.TrimPrefix(err.Error(), "cannot parse `"+url+"`: ")))
+	}
+	if err := pghealth.GuardDial(cfg); err != nil {
+		return false, err
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
