@@ -324,19 +324,36 @@ func TestEndToEndLocalTUI(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("[keys]\nquit = \"Q\"\nsearch = \"F\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.waitFor("F to open the search", func(screen string) bool {
+	// The search is open when its empty line shows its hint, or holds
+	// F's: presses sent before the screen showed it open type into it.
+	searching := func(screen string) bool {
 		if strings.Contains(screen, "search all text fields") {
 			return true
 		}
-		s.send(false, "F") // does nothing until the new keys arrive
+		for _, l := range strings.Split(screen, "\n") {
+			if strings.Contains(l, "/ F") {
+				return true
+			}
+		}
+		return false
+	}
+	var pressed time.Time
+	s.waitFor("F to open the search", func(screen string) bool {
+		if searching(screen) {
+			return true
+		}
+		if time.Since(pressed) > 300*time.Millisecond {
+			s.send(false, "F") // does nothing until the new keys arrive
+			pressed = time.Now()
+		}
 		return false
 	})
-	s.send(false, "Escape")
-	s.waitFor("the search to close", func(screen string) bool { return !strings.Contains(screen, "search all text fields") })
+	s.send(false, "Escape") // closes the search and empties it
+	s.waitFor("the search to close", func(screen string) bool { return !searching(screen) })
 	s.send(false, "q", "F") // q no longer quits: the search opens after it
 	s.waitText("search all text fields")
 	s.send(false, "Escape")
-	s.waitFor("the search to close", func(screen string) bool { return !strings.Contains(screen, "search all text fields") })
+	s.waitFor("the search to close", func(screen string) bool { return !searching(screen) })
 	s.send(false, "Q")
 	s.waitFor("the program to end", func(string) bool {
 		out, _ := s.tmux("list-panes", "-t", s.name, "-F", "#{pane_dead}")
