@@ -385,6 +385,24 @@ func TestExportedCreateMetAChangedCopyGoesToReview(t *testing.T) {
 // queued again keep the mark an export put on them: an edit after the
 // repair still queues behind the create rather than folding into it.
 func TestRepairKeepsTheExportMark(t *testing.T) {
+	var id string
+	fresh := repaired(t, func(db *DB) {
+		m := mustMatter(t, db, "M")
+		id = mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "backed up"}).ID
+		if _, err := db.MarkBackedUp(bg); err != nil {
+			t.Fatal(err)
+		}
+	})
+	mustUpdate(t, fresh, id, model.Fields{"title": "after the repair"})
+	if ops := opsOf(t, fresh, id); len(ops) != 2 {
+		t.Fatalf("after the repair, the edit folded into the backed-up create: %+v", ops)
+	}
+}
+
+// repaired is a fresh database holding the ops that casefile doctor
+// --repair salvages from one fill wrote.
+func repaired(t *testing.T, fill func(db *DB)) *DB {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "casefile.db")
 	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
 	if err != nil {
@@ -394,11 +412,7 @@ func TestRepairKeepsTheExportMark(t *testing.T) {
 	if db.sealer != nil {
 		opts = append(opts, WithSealer(db.sealer))
 	}
-	m := mustMatter(t, db, "M")
-	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "backed up"})
-	if _, err := db.MarkBackedUp(bg); err != nil {
-		t.Fatal(err)
-	}
+	fill(db)
 	db.Close()
 	s, err := Salvage(bg, path, opts...)
 	if err != nil {
@@ -408,14 +422,11 @@ func TestRepairKeepsTheExportMark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fresh.Close()
+	t.Cleanup(func() { fresh.Close() })
 	if err := fresh.RestoreOps(bg, s); err != nil {
 		t.Fatal(err)
 	}
-	mustUpdate(t, fresh, n.ID, model.Fields{"title": "after the repair"})
-	if ops := opsOf(t, fresh, n.ID); len(ops) != 2 {
-		t.Fatalf("after the repair, the edit folded into the backed-up create: %+v", ops)
-	}
+	return fresh
 }
 
 // TestImportRefusedThenRetriedTakesTheServersCopy: an import's create
@@ -464,33 +475,13 @@ func TestImportRefusedThenRetriedTakesTheServersCopy(t *testing.T) {
 // salvages back holding their own fields; an import's create among them
 // stays an import's.
 func TestRepairKeepsTheImportMark(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "casefile.db")
-	db, err := Open(bg, path, testSchema(t), testSealing(t)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []Option{}
-	if db.sealer != nil {
-		opts = append(opts, WithSealer(db.sealer))
-	}
-	m := mustMatter(t, db, "M")
 	id := model.NewID()
-	if err := db.Import(bg, "note", []ImportItem{{ID: id, Fields: model.Fields{"matter_id": m, "title": "from the backup"}}}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err := Salvage(bg, path, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := Open(bg, filepath.Join(t.TempDir(), "casefile.db"), testSchema(t), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
-	if err := fresh.RestoreOps(bg, s); err != nil {
-		t.Fatal(err)
-	}
+	fresh := repaired(t, func(db *DB) {
+		m := mustMatter(t, db, "M")
+		if err := db.Import(bg, "note", []ImportItem{{ID: id, Fields: model.Fields{"matter_id": m, "title": "from the backup"}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	mustUpdate(t, fresh, id, model.Fields{"title": "after the repair"})
 	if ops := opsOf(t, fresh, id); len(ops) != 2 {
 		t.Fatalf("after the repair, the edit folded into the import's create: %+v", ops)
