@@ -174,3 +174,34 @@ func TestNoArgumentCommandsRefuseArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpDescribesEveryFlagItShows: every command's --help describes
+// each flag it lists, and lists none of the flags only the command itself
+// passes (bench's worker processes).
+func TestHelpDescribesEveryFlagItShows(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for name := range commandTable() {
+		r := h.run(name, "--help")
+		if r.code != 0 {
+			t.Errorf("%s --help: exit %d, stderr %q", name, r.code, r.stderr)
+			continue
+		}
+		lines := strings.Split(r.stdout, "\n")
+		for i, l := range lines {
+			if !strings.HasPrefix(l, "  -") {
+				continue
+			}
+			desc := ""
+			if i+1 < len(lines) {
+				desc = strings.TrimSpace(lines[i+1])
+			}
+			if desc == "" || strings.HasPrefix(desc, "(default") {
+				t.Errorf("%s --help lists %q with no description", name, strings.TrimSpace(l))
+			}
+		}
+	}
+	if r := h.run("bench", "--help"); strings.Contains(r.stdout, "-worker") || !strings.Contains(r.stdout, "-notes") {
+		t.Errorf("bench --help:\n%s", r.stdout)
+	}
+}

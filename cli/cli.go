@@ -261,12 +261,25 @@ func usage(w io.Writer, global *flag.FlagSet) {
 
 func commandUsage(w io.Writer, cmd *Command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: casefile %s %s\n\n%s\n", cmd.Name, cmd.Usage, cmd.Summary)
+	// A flag without a description is the command's own business (bench's
+	// worker processes take theirs so), not a person's: it is not shown.
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Usage != "" {
+			shown.Var(f.Value, f.Name, f.Usage)
+			shown.Lookup(f.Name).DefValue = f.DefValue // not what flags before --help set
+		}
+	})
+	if hasFlags(shown) {
+		fmt.Fprintf(w, "\nFlags:\n")
+		shown.SetOutput(w)
+		shown.PrintDefaults()
+	}
+}
+
+// hasFlags reports whether fs defines any flag.
+func hasFlags(fs *flag.FlagSet) bool {
 	has := false
 	fs.VisitAll(func(*flag.Flag) { has = true })
-	if has {
-		fmt.Fprintf(w, "\nFlags:\n")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	return has
 }
