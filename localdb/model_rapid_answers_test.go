@@ -61,6 +61,9 @@ func (m *clientModel) applyResults(results []protocol.OpResult) {
 			stats.met.Add(1)
 			m.applyConflict(o, res)
 		case res.Result == model.ResultApplied, res.Result == model.ResultMerged:
+			if o.imported && o.refused && o.kind == model.OpCreate && res.Record != nil {
+				stats.retriedImports.Add(1)
+			}
 			m.applyAck(o, res)
 		case res.Result == model.ResultConflict:
 			m.applyConflict(o, res)
@@ -140,7 +143,7 @@ func (m *clientModel) applyRejected(o *mOp, code protocol.Code) {
 	if (o.code == protocol.CodeAccessRevoked || o.code == protocol.CodeGone) && code != protocol.CodeOutcomeUnknown && m.recs[o.record] == nil {
 		code = o.code // answered after the revocation took its record
 	}
-	o.state, o.code = localdb.OpFailed, code
+	o.state, o.code, o.refused = localdb.OpFailed, code, true
 	m.recompute(o.record)
 }
 
@@ -311,7 +314,7 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 			if o.state == localdb.OpFailed && o.code == protocol.CodeOutcomeUnknown {
 				continue // keeps saying it may have taken effect
 			}
-			o.state, o.code = localdb.OpFailed, code
+			o.state, o.code, o.refused = localdb.OpFailed, code, true
 		}
 		m.purge(id)
 		if perRecordJournal {

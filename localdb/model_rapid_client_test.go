@@ -39,6 +39,9 @@ type mOp struct {
 	// refolded or in conflict since: nothing folds into it, and it takes
 	// the server's copy.
 	imported bool
+	// refused: the op was refused (or kept failed for lost access) at
+	// least once; only the stats read it.
+	refused bool
 	// exported: a create queued when the device's records were exported
 	// as a backup (MarkBackedUp), nothing folded into it since; like an
 	// import's, nothing folds into it.

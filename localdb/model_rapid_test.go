@@ -63,10 +63,10 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts), imports over records here: %d updated, %d left, %d refused",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(),
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
 		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load())
 }
 
@@ -82,8 +82,9 @@ var stats struct {
 	cascades                   atomic.Int64 // DeleteCascade that took records with it
 	// alreadyHere: creates the server answered with its own copy (a
 	// backup imported over records it holds); met: creates made here
-	// that met such a copy with other values, turned into conflicts.
-	alreadyHere, met atomic.Int64
+	// that met such a copy with other values, turned into conflicts;
+	// retriedImports: imports' creates refused before that took it.
+	alreadyHere, met, retriedImports atomic.Int64
 	// importedOver: records an import of records already here updated,
 	// left (the same values, or kept), or refused the batch over.
 	importedOver [3]atomic.Int64
