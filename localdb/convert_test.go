@@ -27,6 +27,9 @@ type snapshot struct {
 	Conflicts []model.Conflict
 	Journal   []JournalEntry
 	Cursor    string
+	// Marks are the queued ops' export and import marks (op id, exported,
+	// imported), which no public read shows.
+	Marks []string
 }
 
 func takeSnapshot(t *testing.T, db *DB) snapshot {
@@ -46,6 +49,21 @@ func takeSnapshot(t *testing.T, db *DB) snapshot {
 		t.Fatal(err)
 	}
 	if s.Cursor, err = db.Meta(bg, metaCursor); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.r.QueryContext(bg, "SELECT op_id || ' ' || exported || ' ' || imported FROM outbox ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		s.Marks = append(s.Marks, m)
+	}
+	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -93,6 +111,11 @@ func plaintextFixture(t *testing.T, path string, notes int) snapshot {
 	items := make([]ImportItem, notes)
 	for i := range items {
 		items[i] = ImportItem{Fields: model.Fields{"matter_id": m, "title": fmt.Sprintf("note %d %s", i, canary), "body": "queued offline"}}
+	}
+	// A backup exported now marks the refused create; the import's
+	// creates are marked as an import's.
+	if n, err := db.MarkBackedUp(bg); err != nil || n == 0 {
+		t.Fatalf("marked %d creates backed up: %v", n, err)
 	}
 	if err := db.Import(bg, "note", items); err != nil {
 		t.Fatal(err)
