@@ -87,6 +87,12 @@ func (sm *storeMachine) checkMatters(t *rapid.T) {
 		matters[r.matter]++
 	}
 	for _, mid := range sortedKeys(matters) {
+		if mid == "" {
+			// A repair's stand-in for a record it has only a change of
+			// is filed under no matter until a pull brings the record;
+			// no MatterID filters for those.
+			continue
+		}
 		n, err := sm.db.Count(ctx, localdb.ListQuery{MatterID: mid, IncludeDeleted: true})
 		if err != nil {
 			t.Fatalf("count: %v", err)

@@ -360,3 +360,27 @@ func (m *clientModel) markBackedUp() int {
 	}
 	return n
 }
+
+// repair models a rebuild by casefile doctor --repair: the ops stay, in
+// their order, with their ids, attempts and marks; one in flight or in
+// conflict is due again as sent (its answer is the server's ledger's);
+// the records, conflicts and cursor go, but for a stand-in of each record
+// an op changes, deleted and holding nothing, under its ops; the journal
+// holds one entry, the restore's.
+func (m *clientModel) repair() {
+	m.recs, m.conflicts = map[string]*mRecord{}, map[string]*model.Conflict{}
+	m.cursor, m.resync, m.journal = 0, false, 1
+	var order []string
+	for _, o := range m.ops {
+		if o.state == localdb.OpSyncing || o.state == localdb.OpConflict {
+			o.state, o.due, o.maybeSent = localdb.OpRetrying, true, true
+		}
+		if m.recs[o.record] == nil {
+			m.recs[o.record] = &mRecord{id: o.record, coll: o.coll, deleted: true, fields: model.Fields{}}
+			order = append(order, o.record)
+		}
+	}
+	for _, id := range order {
+		m.recompute(id)
+	}
+}

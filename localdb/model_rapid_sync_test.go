@@ -455,3 +455,35 @@ func holdsSent(t *rapid.T, r protocol.OpResult, op localdb.OutboxOp) bool {
 	}
 	return r.Record != nil && len(fields) > 0 && canon(r.Record.Fields) == canon(fields)
 }
+
+// Repair runs casefile doctor --repair's rebuild on the file as it is:
+// the queued ops salvaged from it go back, under their own ids and with
+// their marks, into a new database that holds nothing else; the records
+// they change stand in for their records until the next pull, from the
+// first sequence, brings the server's copies back.
+func (sm *storeMachine) Repair(t *rapid.T) {
+	from := sm.path()
+	var opts []localdb.Option
+	if sm.keys != nil {
+		opts = append(opts, localdb.WithSealer(sm.keys))
+	}
+	if err := sm.db.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	s, err := localdb.Salvage(ctx, from, opts...)
+	if err != nil {
+		t.Fatalf("salvage: %v", err)
+	}
+	if len(s.Lost) > 0 {
+		t.Fatalf("salvage of a whole file lost %q", s.Lost)
+	}
+	sm.gen++
+	sm.open(t)
+	if err := sm.db.RestoreOps(ctx, s); err != nil {
+		t.Fatalf("restore ops: %v", err)
+	}
+	sm.m.repair()
+	sm.journal = nil
+	stats.repairs.Add(1)
+	t.Log("> repair")
+}
