@@ -39,6 +39,9 @@ type mOp struct {
 	// refolded or in conflict since: nothing folds into it, and it takes
 	// the server's copy.
 	imported bool
+	// claimedFrom: the state a batch took the op from, to which an
+	// Unclaim puts it back.
+	claimedFrom localdb.OpState
 	// refused: the op was refused (or kept failed for lost access) at
 	// least once; only the stats read it.
 	refused bool
@@ -293,6 +296,7 @@ func (m *clientModel) refOK(matterID string) bool {
 func (m *clientModel) nextBatch(limit int) []*mOp {
 	out := m.due(limit)
 	for _, o := range out {
+		o.claimedFrom = o.state
 		o.state, o.attempts = localdb.OpSyncing, o.attempts+1
 		m.refreshState(o.record)
 	}
@@ -382,5 +386,17 @@ func (m *clientModel) repair() {
 	}
 	for _, id := range order {
 		m.recompute(id)
+	}
+}
+
+// unclaim models Unclaim of the ops handed out as given (id, attempts):
+// each still in flight from that handing out goes back to where the
+// batch took it from, as if never taken.
+func (m *clientModel) unclaim(handed map[string]int) {
+	for _, o := range m.ops {
+		if n, ok := handed[o.id]; ok && o.state == localdb.OpSyncing && o.attempts == n {
+			o.state, o.attempts = o.claimedFrom, o.attempts-1
+			m.refreshState(o.record)
+		}
 	}
 }

@@ -487,3 +487,36 @@ func (sm *storeMachine) Repair(t *rapid.T) {
 	stats.repairs.Add(1)
 	t.Log("> repair")
 }
+
+// Unclaim puts back ops a batch handed out and that never reached the
+// server, as the syncer does with a batch it took ahead and does not
+// send; now and then it gives an older handing out of an op taken again
+// since, which must change nothing.
+func (sm *storeMachine) Unclaim(t *rapid.T) {
+	var give []localdb.OutboxOp
+	handed := map[string]int{}
+	for _, o := range sm.m.ops {
+		h := sm.handed[o.id]
+		if o.state != localdb.OpSyncing || len(h) == 0 {
+			continue
+		}
+		if _, reached := sm.srv.ledger[o.id]; reached {
+			continue
+		}
+		if !rapid.Bool().Draw(t, "unclaim "+short(o.id)) {
+			continue
+		}
+		g := h[len(h)-1-rapid.IntRange(0, len(h)-1).Draw(t, "handing out, from the last")]
+		give = append(give, g)
+		handed[g.OpID] = g.Attempts
+	}
+	if len(give) == 0 {
+		t.Skip("nothing handed out and unsent")
+	}
+	if err := sm.db.Unclaim(ctx, give); err != nil {
+		t.Fatalf("unclaim: %v", err)
+	}
+	sm.m.unclaim(handed)
+	stats.unclaimed.Add(int64(len(give)))
+	t.Logf("> unclaim %d ops", len(give))
+}
