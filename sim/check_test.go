@@ -51,8 +51,7 @@ func (w *world) readTruth() *truth {
 	var opIDs []string
 	seen := map[string]bool{}
 	for _, c := range w.clients {
-		j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
-		w.must(c.name+": journal", err)
+		j := w.journalOf(c)
 		tr.journals[c.i] = j
 		for _, e := range j {
 			if e.OpID != "" && !seen[e.OpID] {
@@ -177,8 +176,7 @@ func (w *world) opIDs() []string {
 	var ids []string
 	seen := map[string]bool{}
 	for _, c := range w.clients {
-		j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
-		w.must(c.name+": journal", err)
+		j := w.journalOf(c)
 		for _, e := range j {
 			if e.OpID != "" && !seen[e.OpID] {
 				seen[e.OpID] = true

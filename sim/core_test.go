@@ -177,13 +177,12 @@ func (w *world) freshDevice(c *client) {
 			return
 		}
 	}
-	j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
-	w.must(c.name+": journal", err)
-	for _, e := range j {
+	for _, e := range w.journalOf(c) {
 		if e.OpID != "" {
 			w.retiredOps = append(w.retiredOps, e.OpID)
 		}
 	}
+	c.past = nil
 	w.must(c.name+": close the syncer", c.s.Close())
 	c.dead = append(c.dead, c.db)
 	c.gen++

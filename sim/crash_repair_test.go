@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -203,4 +204,57 @@ func (r *crashRig) checkRepairedOnServer(notes []string) {
 			r.t.Errorf("note %s, queued before the repair, is not on the server", id)
 		}
 	}
+}
+
+// newRepairRand is the stream that picks which crashes the simulation
+// follows with a repair: its own, so that no other draw moves.
+func newRepairRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed^0x726570616972, seed)) }
+
+// repairs reports whether this crash is one after which the file is
+// rebuilt (one in eight).
+func (w *world) repairs() bool {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return w.prnd.IntN(8) == 0
+}
+
+// repair rebuilds c's database as casefile doctor --repair does once a
+// crash has left it damaged: the queued ops salvaged from the file go,
+// under their own ids and with their marks, into a new one that takes its
+// place; the records, conflicts and journal go with the old file, and the
+// next syncs pull the rest from the first sequence. The convergence
+// checks then hold the device to every write it made before.
+func (w *world) repair(c *client) {
+	var opts []localdb.Option
+	if c.keys != nil {
+		opts = append(opts, localdb.WithSealer(c.keys))
+	}
+	old, err := c.dead[len(c.dead)-1].Journal(w.ctx, localdb.JournalQuery{})
+	w.must(c.name+": the journal of the file put aside", err)
+	c.past = append(old, c.past...)
+	s, err := localdb.Salvage(w.ctx, c.path, opts...)
+	w.must("salvage", err)
+	if len(s.Lost) > 0 {
+		w.violate("%s: the salvage of a whole file lost %q", c.name, s.Lost)
+	}
+	w.must("remove a half-built repair", localdb.RemoveRepairing(c.path))
+	db, err := localdb.Open(w.ctx, localdb.RepairingPath(c.path), w.schema, opts...)
+	w.must("open the new database", err)
+	w.must("restore the salvaged ops", db.RestoreOps(w.ctx, s))
+	w.must("close the new database", db.Close())
+	w.must("complete the repair", localdb.CompleteRepairing(w.ctx, c.path))
+	_, err = localdb.FinishRepair(c.path)
+	w.must("put the new database in place", err)
+	// A new file: its cursor and journal start again.
+	c.cursor, c.resyncSeen = 0, 0
+	w.stats.inc("contract: repairs after a crash", 1)
+	w.tracef("%s repair", c.name)
+}
+
+// journalOf is c's journal, newest first: its file's, then those of the
+// files repairs put aside.
+func (w *world) journalOf(c *client) []localdb.JournalEntry {
+	j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
+	w.must(c.name+": journal", err)
+	return append(j, c.past...)
 }

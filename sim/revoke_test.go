@@ -58,13 +58,12 @@ func (w *world) revokeDevice(c *client) {
 		c.offlineLeft = 0
 		c.link.setOffline(false)
 	}
-	j, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
-	w.must(c.name+": journal", err)
-	for _, e := range j {
+	for _, e := range w.journalOf(c) {
 		if e.OpID != "" {
 			w.retiredOps = append(w.retiredOps, e.OpID)
 		}
 	}
+	c.past = nil
 	queued, err := c.db.Outbox(w.ctx)
 	w.must(c.name+": outbox", err)
 	w.must("revoke a device", w.srv.RevokeDevice(w.ctx, c.user.name, c.name))

@@ -275,6 +275,9 @@ func (w *world) crash(c *client) {
 	w.stats.inc("crashes", 1)
 	c.dead = append(c.dead, c.db)
 	c.db, c.s = nil, nil
+	if w.repairs() {
+		w.repair(c)
+	}
 	w.openClient(c)
 	ops, err := c.db.Outbox(w.ctx)
 	w.must("outbox after the crash", err)

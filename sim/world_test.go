@@ -64,6 +64,7 @@ type world struct {
 	arnd *rand.Rand // when and what a client attaches: apart from frnd, so those timers never move an attach
 	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
 	brnd *rand.Rand // which backup a fresh device restores (backup_test.go)
+	prnd *rand.Rand // which crashes leave a file doctor --repair rebuilds (crash_repair_test.go)
 	// revokeOdds is the chance of a device revocation after a step
 	// (revokeOdds the constant; a test of revocations raises it).
 	revokeOdds float64
@@ -156,6 +157,9 @@ type client struct {
 	writes      int
 	keys        *vault.Keys // odd clients keep their database encrypted
 	gen         int         // fresh installs of this device
+	// past holds, newest first, the journals of the files repairs put
+	// aside (crash_repair_test.go): the device's history goes on there.
+	past []localdb.JournalEntry
 }
 
 // password is every simulated user's password.
@@ -187,6 +191,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		arnd:         newAttachRand(seed),
 		vrnd:         newRevokeRand(seed),
 		brnd:         newBackupRand(seed),
+		prnd:         newRepairRand(seed),
 		revokeOdds:   revokeOdds,
 		index:        map[string]int{},
 		kinds:        map[string]string{},
