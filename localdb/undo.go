@@ -45,6 +45,10 @@ type Undone struct {
 	// Restored names them.
 	Also     int      `json:"also,omitempty"`
 	Restored []string `json:"restored,omitempty"`
+	// OtherCollection is the collection of the record its id holds now,
+	// when the change's record left the device and one of another
+	// collection came under the id since: nothing was taken back.
+	OtherCollection string `json:"other_collection,omitempty"`
 }
 
 // undoSummaryCascade starts the journal summary of a record deleted with its
@@ -159,6 +163,17 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 	gone := errors.Is(err, ErrNotFound)
 	if err != nil && !gone {
 		return out, err
+	}
+	if !gone && rec.collection != change.Collection {
+		// The record left the device and a record of another collection
+		// came under its id since (a backup imported): nothing here is
+		// the change's to take back, and that record is not to be touched.
+		out.Record = model.Record{ID: change.RecordID, Collection: change.Collection, Fields: change.Before, Deleted: true}
+		out.OtherCollection = rec.collection
+		what := map[JournalKind]string{JournalCreate: "create", JournalUpdate: "edit", JournalDelete: "delete"}[change.Kind]
+		return out, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalUndo, RecordID: change.RecordID,
+			Collection: change.Collection, Undoes: change.Seq,
+			Summary: "undid the " + what + ": nothing to take back, its id now holds a " + rec.collection})
 	}
 	last := change.After
 	if change.Kind == JournalDelete || len(last) == 0 {
@@ -325,6 +340,8 @@ func (u Undone) Sentence(schema *model.Schema) string {
 		s += "."
 	default:
 		switch {
+		case u.OtherCollection != "":
+			s += ": nothing to take back, its id now holds a " + strings.ReplaceAll(u.OtherCollection, "_", " ") + "."
 		case len(u.Kept) > 0:
 			s += ": nothing set back, someone else changed " + strings.Join(u.Kept, ", ") + " since."
 		case u.Change.Kind == JournalDelete:

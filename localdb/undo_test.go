@@ -3,6 +3,7 @@ package localdb
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"casefile/model"
@@ -201,5 +202,39 @@ func TestUndoAfterTheRecordWasDeletedElsewhereOnlyMarksIt(t *testing.T) {
 	}
 	if len(outbox(t, db)) != 0 {
 		t.Fatalf("an undo with nothing to take back queued %+v", outbox(t, db))
+	}
+}
+
+// TestUndoLeavesARecordOfAnotherCollectionUnderTheSameID: an edit's
+// record was deleted elsewhere and left the device; a backup imported
+// since brought a record of another collection under the same id (the
+// server refuses its create, but it is here). The undo of the edit finds
+// nothing of its own to take back: it must not set the other record's
+// field of the same name back.
+func TestUndoLeavesARecordOfAnotherCollectionUnderTheSameID(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Fields: model.Fields{"matter_id": m, "title": "B"}}})
+	rec := serverRecord(n, "note", m, 4, nil)
+	rec.Deleted = true
+	pull(t, db, 20, rec)
+	if err := db.Import(bg, "matter", []ImportItem{{ID: n, Fields: model.Fields{"title": "B"}}}); err != nil {
+		t.Fatal(err)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoNothing || u.Change.Kind != JournalUpdate || u.OtherCollection != "matter" {
+		t.Fatalf("undo = %+v", u)
+	}
+	if got, want := u.Sentence(db.Schema()), "Undid the edit of note “"; !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "”: nothing to take back, its id now holds a matter.") {
+		t.Errorf("sentence %q", got)
+	}
+	if r := mustGet(t, db, n); r.Collection != "matter" || r.Fields["title"] != "B" {
+		t.Fatalf("the matter under the note's id after the undo: %+v", r)
+	}
+	if ops := opsOf(t, db, n); len(ops) != 1 || ops[0].Kind != model.OpCreate {
+		t.Fatalf("the undo queued a change of the matter: %+v", ops)
 	}
 }
