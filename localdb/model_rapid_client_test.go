@@ -91,6 +91,13 @@ type clientModel struct {
 	cursor    int64
 	resync    bool
 	journal   int // expected journal length
+	// changes are the changes made here that Undo may take back, oldest
+	// first; notUndoable is set while edits that are not such changes
+	// (an import's, an undo's own) are modelled; groups numbers cascade
+	// deletes.
+	changes     []*mChange
+	notUndoable bool
+	groups      int
 }
 
 func newClientModel(s *model.Schema) *clientModel {
@@ -374,6 +381,7 @@ func (m *clientModel) markBackedUp() int {
 func (m *clientModel) repair() {
 	m.recs, m.conflicts = map[string]*mRecord{}, map[string]*model.Conflict{}
 	m.cursor, m.resync, m.journal = 0, false, 1
+	m.changes = nil // their journal stays with the file put aside
 	var order []string
 	for _, o := range m.ops {
 		if o.state == localdb.OpSyncing || o.state == localdb.OpConflict {

@@ -60,13 +60,18 @@ func (m *clientModel) resolve(id string, res model.Resolution) (*model.Op, errKi
 	if op != nil {
 		expected = overlay(expected, op.Fields)
 	}
+	// So do the restores an undo made on top of a delete the resolution
+	// sends again (creates on the delete's base).
 	for _, o := range m.recordOps(id) {
-		if o.kind != model.OpUpdate || o.state == localdb.OpConflict || o.baseVer >= c.TheirsVersion {
+		if (o.kind != model.OpUpdate && o.kind != model.OpCreate) || o.state == localdb.OpConflict || o.baseVer >= c.TheirsVersion {
 			continue
 		}
 		move := true
+		if o.kind == model.OpCreate {
+			move = op != nil && op.Kind == model.OpDelete && o.baseVer == c.BaseVersion
+		}
 		for f := range o.fields {
-			if seen, ok := o.baseVals[f]; !ok || !model.Equal(seen, expected[f]) {
+			if seen, ok := o.baseVals[f]; o.kind == model.OpUpdate && (!ok || !model.Equal(seen, expected[f])) {
 				move = false
 			}
 		}

@@ -50,6 +50,7 @@ func (sm *storeMachine) create(t *rapid.T, coll string, fields model.Fields) {
 	expect(t, "create "+coll, want, err)
 	if err == nil {
 		sm.m.created(rec.ID, coll, norm)
+		sm.m.local(&mChange{kind: localdb.JournalCreate, record: rec.ID, coll: coll, after: norm.Clone()})
 		sm.seen(rec.ID)
 	}
 }

@@ -63,10 +63,10 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
 		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load())
 }
 
@@ -87,6 +87,7 @@ var stats struct {
 	alreadyHere, met, retriedImports atomic.Int64
 	repairs                          atomic.Int64 // rebuilds by doctor --repair
 	unclaimed                        atomic.Int64 // handings out given back unsent
+	undos                            atomic.Int64 // changes taken back by Undo
 	// importedOver: records an import of records already here updated,
 	// left (the same values, or kept), or refused the batch over.
 	importedOver [3]atomic.Int64
@@ -122,7 +123,7 @@ func (sm *storeMachine) actions() map[string]func(*rapid.T) {
 		{"Edit", 3, sm.Edit}, {"Coalesce", 1, sm.Coalesce}, {"Delete", 1, sm.Delete}, {"DeleteCascade", 1, sm.DeleteCascade},
 		{"Batch", 2, sm.Batch}, {"Answer", 2, sm.Answer}, {"Sync", 3, sm.Sync}, {"Retry", 1, sm.Retry},
 		{"Remote", 3, sm.Remote}, {"Race", 3, sm.Race}, {"Pull", 2, sm.Pull}, {"Revoke", 1, sm.Revoke}, {"Grant", 1, sm.Grant},
-		{"Compact", 1, sm.Compact}, {"Reset", 1, sm.Reset}, {"Crash", 1, sm.Crash}, {"Repair", 1, sm.Repair}, {"Unclaim", 1, sm.Unclaim},
+		{"Compact", 1, sm.Compact}, {"Reset", 1, sm.Reset}, {"Crash", 1, sm.Crash}, {"Repair", 1, sm.Repair}, {"Unclaim", 1, sm.Unclaim}, {"Undo", 2, sm.Undo},
 		{"Resolve", 3, sm.Resolve}, {"RetryOp", 1, sm.RetryOp}, {"RetryAll", 1, sm.RetryAll}, {"Discard", 1, sm.Discard},
 	}
 	out := map[string]func(*rapid.T){"": sm.Check}

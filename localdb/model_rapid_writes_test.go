@@ -26,10 +26,11 @@ const (
 	errRecordGone
 	errMatterNotEmpty
 	errExists // an import of a record already here (of another collection, or with other values)
+	errNothingToUndo
 )
 
 func (k errKind) String() string {
-	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone", "matter not empty", "exists"}[k]
+	return [...]string{"none", "problems", "not found", "deleted", "in conflict", "no op", "sending", "no conflict", "bad resolution", "record gone", "matter not empty", "exists", "nothing to undo"}[k]
 }
 
 // matches reports whether err is the kind the model expects.
@@ -60,6 +61,8 @@ func (k errKind) matches(err error) bool {
 		return errors.Is(err, localdb.ErrMatterNotEmpty)
 	case errExists:
 		return errors.Is(err, localdb.ErrExists)
+	case errNothingToUndo:
+		return errors.Is(err, localdb.ErrNothingToUndo)
 	}
 	return false
 }
@@ -153,6 +156,8 @@ func (m *clientModel) importOver(items []localdb.ImportItem, policy localdb.Exis
 		counts.Updated++
 		updates = append(updates, i)
 	}
+	m.notUndoable = true
+	defer func() { m.notUndoable = false }()
 	for _, i := range updates {
 		changes := model.Fields{}
 		r := m.recs[items[i].ID]
@@ -173,12 +178,24 @@ func (m *clientModel) update(id string, changes model.Fields) errKind {
 	if ek != errNone {
 		return ek
 	}
+	changed, ek := m.updateRow(r, changes)
+	if changed {
+		m.journal++
+	}
+	return ek
+}
+
+// updateRow models updateRow: the changes that differ from what r shows
+// are queued, unless the schema or a reference refuses them. It reports
+// whether any did.
+func (m *clientModel) updateRow(r *mRecord, changes model.Fields) (bool, errKind) {
+	id := r.id
 	norm, probs := m.col(r.coll).Validate(changes, false)
 	if len(probs) > 0 {
-		return errProblems
+		return false, errProblems
 	}
 	if mid, ok := norm[model.MatterField].(string); ok && mid != "" && !m.refOK(mid) {
-		return errProblems
+		return false, errProblems
 	}
 	changed, before := model.Fields{}, model.Fields{}
 	for k, v := range norm {
@@ -187,12 +204,12 @@ func (m *clientModel) update(id string, changes model.Fields) errKind {
 		}
 	}
 	if len(changed) == 0 {
-		return errNone
+		return false, errNone
 	}
 	m.enqueue(r, model.OpUpdate, changed, before)
 	m.recompute(id)
-	m.journal++
-	return errNone
+	m.local(&mChange{kind: localdb.JournalUpdate, record: id, coll: r.coll, before: before.Clone(), after: changed.Clone()})
+	return true, errNone
 }
 
 // delete models Delete.
@@ -204,6 +221,7 @@ func (m *clientModel) delete(id string) errKind {
 	if len(m.held(r)) > 0 {
 		return errMatterNotEmpty
 	}
+	m.local(&mChange{kind: localdb.JournalDelete, record: id, coll: r.coll, before: r.fields.Clone()})
 	m.enqueue(r, model.OpDelete, nil, nil)
 	m.recompute(id)
 	m.journal++
@@ -242,11 +260,14 @@ func (m *clientModel) deleteCascade(id string) (int, errKind) {
 			return 0, ek
 		}
 	}
+	m.groups++
 	for _, h := range held {
+		m.local(&mChange{kind: localdb.JournalDelete, record: h, coll: m.recs[h].coll, before: m.recs[h].fields.Clone(), group: m.groups, cascade: true})
 		m.enqueue(m.recs[h], model.OpDelete, nil, nil)
 		m.recompute(h)
 		m.journal++
 	}
+	m.local(&mChange{kind: localdb.JournalDelete, record: id, coll: r.coll, before: r.fields.Clone(), group: m.groups})
 	m.enqueue(r, model.OpDelete, nil, nil)
 	m.recompute(id)
 	m.journal++

@@ -1,0 +1,170 @@
+package localdb_test
+
+import (
+	"errors"
+	"maps"
+
+	"pgregory.net/rapid"
+
+	"casefile/localdb"
+	"casefile/model"
+)
+
+// mChange is a change made on this device that Undo may take back, as its
+// journal entry holds it: a create, an edit or a delete.
+type mChange struct {
+	kind          localdb.JournalKind
+	record, coll  string
+	before, after model.Fields
+	// group: a cascade delete's number, on the matter's delete and on the
+	// deletes of the records it took with it (0: none); cascade marks the
+	// records'.
+	group   int
+	cascade bool
+	undone  bool
+}
+
+// local notes a change made on this device that Undo may take back.
+func (m *clientModel) local(c *mChange) {
+	if !m.notUndoable {
+		m.changes = append(m.changes, c)
+	}
+}
+
+// clone is a deep copy of the model, for a step that changes all of it or
+// nothing.
+func (m *clientModel) clone() *clientModel {
+	c := *m
+	c.recs = make(map[string]*mRecord, len(m.recs))
+	for k, r := range m.recs {
+		r2 := *r
+		r2.base, r2.fields = r.base.Clone(), r.fields.Clone()
+		c.recs[k] = &r2
+	}
+	c.ops = make([]*mOp, len(m.ops))
+	for i, o := range m.ops {
+		o2 := *o
+		o2.fields, o2.baseVals, o2.baseView = o.fields.Clone(), o.baseVals.Clone(), o.baseView.Clone()
+		o2.restoreMine = maps.Clone(o.restoreMine)
+		c.ops[i] = &o2
+	}
+	c.conflicts = maps.Clone(m.conflicts)
+	c.changes = make([]*mChange, len(m.changes))
+	for i, ch := range m.changes {
+		ch2 := *ch
+		c.changes[i] = &ch2
+	}
+	return &c
+}
+
+// errGoneRestore: the undo would restore a record no longer on the
+// device, whose base version the model does not keep; the step skips it.
+var errGoneRestore = errors.New("restore of a record gone from the device")
+
+// undo models Undo: the newest change made here not taken back, with, for
+// a matter's cascade delete, the records it took; all of it or nothing.
+// It returns how many changes it took back.
+func (m *clientModel) undo() (int, errKind, error) {
+	ti := -1
+	for i := len(m.changes) - 1; i >= 0; i-- {
+		if !m.changes[i].undone {
+			ti = i
+			break
+		}
+	}
+	if ti < 0 {
+		return 0, errNothingToUndo, nil
+	}
+	group := []*mChange{m.changes[ti]}
+	if g := m.changes[ti]; g.kind == localdb.JournalDelete && g.group != 0 {
+		for j := ti - 1; j >= 0 && m.changes[j].group == g.group && m.changes[j].cascade && !m.changes[j].undone; j-- {
+			group = append(group, m.changes[j])
+		}
+	}
+	try := m.clone()
+	for i := range group {
+		ek, err := try.undoOne(try.changes[ti-i])
+		if err != nil || ek != errNone {
+			return 0, ek, err
+		}
+	}
+	*m = *try
+	return len(group), errNone, nil
+}
+
+// undoOne models undoOne: takes back ch in m, or says why it cannot.
+func (m *clientModel) undoOne(ch *mChange) (errKind, error) {
+	r := m.recs[ch.record]
+	gone := r == nil
+	if !gone && r.coll != ch.coll {
+		// Its record left, and one of another collection came under its
+		// id: nothing is the change's to take back.
+		ch.undone = true
+		m.journal++
+		return errNone, nil
+	}
+	if !gone && r.state == model.StateConflict {
+		return errInConflict, nil
+	}
+	live := !gone && !r.deleted
+	switch ch.kind {
+	case localdb.JournalCreate:
+		if live {
+			if len(m.held(r)) > 0 {
+				return errMatterNotEmpty, nil
+			}
+			m.enqueue(r, model.OpDelete, nil, nil)
+			m.recompute(ch.record)
+		}
+	case localdb.JournalUpdate:
+		if live {
+			back := model.Fields{}
+			for f, v := range ch.after {
+				if model.Equal(r.fields[f], v) {
+					back[f] = cloneValue(ch.before[f])
+				}
+			}
+			m.notUndoable = true
+			_, ek := m.updateRow(r, back)
+			m.notUndoable = false
+			if ek != errNone {
+				return ek, nil
+			}
+		}
+	case localdb.JournalDelete:
+		if gone {
+			return errNone, errGoneRestore
+		}
+		if !live {
+			norm, ek := m.create(ch.coll, ch.before)
+			if ek != errNone {
+				return ek, nil
+			}
+			m.ops = append(m.ops, &mOp{record: ch.record, coll: ch.coll, kind: model.OpCreate, fields: norm,
+				baseVer: r.version, state: localdb.OpPending})
+			m.recompute(ch.record)
+		}
+	}
+	ch.undone = true
+	m.journal++
+	return errNone, nil
+}
+
+// Undo takes back the newest change made on this device, and checks what
+// it says it did.
+func (sm *storeMachine) Undo(t *rapid.T) {
+	n, want, skip := sm.m.clone().undo()
+	if errors.Is(skip, errGoneRestore) {
+		t.Skip("the undo would restore a record gone from the device")
+	}
+	n, want, _ = sm.m.undo()
+	got, err := sm.db.Undo(ctx)
+	t.Logf("> undo %s %s: %s, %d more: %v", got.Change.Kind, short(got.Change.RecordID), got.Action, got.Also, err)
+	expect(t, "undo", want, err)
+	if err == nil && got.Also+1 != n {
+		t.Fatalf("undo took back %d changes, want %d", got.Also+1, n)
+	}
+	if err == nil {
+		stats.undos.Add(1)
+	}
+}
