@@ -187,15 +187,8 @@ func TestUndoOfCascadeRestoresTheMatterAndItsRecords(t *testing.T) {
 }
 
 func TestUndoAfterTheRecordWasDeletedElsewhereOnlyMarksIt(t *testing.T) {
-	db, m := openWithMatter(t)
-	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
-	mustUpdate(t, db, n, model.Fields{"title": "B"})
-	b := nextBatch(t, db, 10)
-	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
-		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Fields: model.Fields{"matter_id": m, "title": "B"}}})
-	rec := serverRecord(n, "note", m, 4, nil)
-	rec.Deleted = true
-	pull(t, db, 20, rec)
+	db := openTest(t)
+	editedThenDeletedElsewhere(t, db)
 	u := mustUndo(t, db)
 	if u.Action != UndoNothing || u.Change.Kind != JournalUpdate {
 		t.Fatalf("undo = %+v", u)
@@ -212,15 +205,8 @@ func TestUndoAfterTheRecordWasDeletedElsewhereOnlyMarksIt(t *testing.T) {
 // nothing of its own to take back: it must not set the other record's
 // field of the same name back.
 func TestUndoLeavesARecordOfAnotherCollectionUnderTheSameID(t *testing.T) {
-	db, m := openWithMatter(t)
-	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
-	mustUpdate(t, db, n, model.Fields{"title": "B"})
-	b := nextBatch(t, db, 10)
-	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
-		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Fields: model.Fields{"matter_id": m, "title": "B"}}})
-	rec := serverRecord(n, "note", m, 4, nil)
-	rec.Deleted = true
-	pull(t, db, 20, rec)
+	db := openTest(t)
+	n := editedThenDeletedElsewhere(t, db)
 	if err := db.Import(bg, "matter", []ImportItem{{ID: n, Fields: model.Fields{"title": "B"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -237,4 +223,21 @@ func TestUndoLeavesARecordOfAnotherCollectionUnderTheSameID(t *testing.T) {
 	if ops := opsOf(t, db, n); len(ops) != 1 || ops[0].Kind != model.OpCreate {
 		t.Fatalf("the undo queued a change of the matter: %+v", ops)
 	}
+}
+
+// editedThenDeletedElsewhere gives db a note whose title this device
+// changed from A to B, the server applied, and another device then
+// deleted: the note has left the device. It returns the note's id.
+func editedThenDeletedElsewhere(t *testing.T, db *DB) string {
+	t.Helper()
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Fields: model.Fields{"matter_id": m, "title": "B"}}})
+	rec := serverRecord(n, "note", m, 4, nil)
+	rec.Deleted = true
+	pull(t, db, 20, rec)
+	return n
 }
