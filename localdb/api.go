@@ -63,8 +63,6 @@ type claim struct {
 	// opened, so that the answers' transaction need not read it again.
 	entry  sql.NullInt64
 	stored bool
-	// imported: opRow's, as read with its entry when handed out.
-	imported bool
 }
 
 // JournalKind says what a journal entry records.

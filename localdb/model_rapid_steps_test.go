@@ -134,15 +134,9 @@ func (sm *storeMachine) ImportKnown(t *rapid.T) {
 	if len(known) == 0 {
 		t.Skip("the device holds every record the server has")
 	}
-	ids := map[string]bool{}
 	var items []localdb.ImportItem
 	var norms []model.Fields
-	for range rapid.IntRange(1, 3).Draw(t, "notes") {
-		id := rapid.SampledFrom(known).Draw(t, "known")
-		if ids[id] {
-			continue
-		}
-		ids[id] = true
+	for _, id := range drawIDs(t, known, "known") {
 		// The backup holds the server's values when it was taken after
 		// the record's last change, else older ones.
 		fields := drawNote(t, ms)
@@ -179,14 +173,8 @@ func (sm *storeMachine) ImportOver(t *rapid.T) {
 		t.Skip("no matter or no record")
 	}
 	policy := rapid.SampledFrom([]localdb.ExistingPolicy{localdb.ExistingStop, localdb.ExistingSkip, localdb.ExistingUpdate, localdb.ExistingUpdate}).Draw(t, "policy")
-	ids := map[string]bool{}
 	var items []localdb.ImportItem
-	for range rapid.IntRange(1, 3).Draw(t, "notes") {
-		id := rapid.SampledFrom(here).Draw(t, "here")
-		if ids[id] {
-			continue
-		}
-		ids[id] = true
+	for _, id := range drawIDs(t, here, "here") {
 		fields := drawNote(t, ms)
 		if r := sm.m.recs[id]; rapid.Bool().Draw(t, "as it is") {
 			fields = r.fields.Clone()
@@ -373,4 +361,17 @@ func (sm *storeMachine) Discard(t *rapid.T) {
 func drawNote(t *rapid.T, ms []string) model.Fields {
 	return model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
 		"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
+}
+
+// drawIDs draws one to three distinct ids of pool.
+func drawIDs(t *rapid.T, pool []string, label string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for range rapid.IntRange(1, 3).Draw(t, "notes") {
+		if id := rapid.SampledFrom(pool).Draw(t, label); !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -107,7 +107,7 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 		ops, err = db.queryOpTexts(ctx, tx, "WHERE op_id "+inIDs, idList(opIDs))
 		return ops, nil, err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+opCols+", fields_entry, exported FROM outbox WHERE op_id "+inIDs, idList(opIDs))
+	rows, err := tx.QueryContext(ctx, "SELECT "+opCols+", fields_entry, exported, imported FROM outbox WHERE op_id "+inIDs, idList(opIDs))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,19 +116,18 @@ func (db *DB) batchOps(ctx context.Context, tx *sql.Tx, opIDs []string, sent []O
 	ops = make([]opText, 0, len(opIDs))
 	var again []string
 	for rows.Next() {
-		var exported bool
-		t, err := scanOpRaw(rows, &exported)
+		var exported, imported bool
+		t, err := scanOpRaw(rows, &exported, &imported)
 		if err != nil {
 			return nil, nil, err
 		}
-		t.exported = exported // marked since it was handed out, maybe
+		t.exported, t.imported = exported, imported // exported: marked since it was handed out, maybe
 		h := handed[t.OpID]
 		if h == nil || !h.stillAsHanded(t) {
 			again = append(again, t.OpID)
 			continue
 		}
 		t.fields = sql.NullString{String: string(h.FieldsJSON), Valid: h.FieldsJSON != nil}
-		t.imported = h.claimed.imported
 		if t.base, err = db.openText(t.base, opPlace("base_values", &t.opRow)); err != nil {
 			return nil, nil, err
 		}

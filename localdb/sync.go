@@ -149,7 +149,7 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 		}
 		for _, t := range ops {
 			o := t.opRow
-			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince, entry: t.entry, imported: o.imported}
+			was := claim{state: o.state, updatedAt: o.updatedAt, attemptSince: o.attemptSince, entry: t.entry}
 			var fields []byte
 			if asJSON {
 				// Canonical text is what encoding the fields writes

@@ -164,22 +164,21 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 	if err != nil && !gone {
 		return out, err
 	}
+	last := change.After
+	if change.Kind == JournalDelete || len(last) == 0 {
+		last = change.Before
+	}
+	out.Record = model.Record{ID: change.RecordID, Collection: change.Collection, Fields: last, Deleted: true}
 	if !gone && rec.collection != change.Collection {
 		// The record left the device and a record of another collection
 		// came under its id since (a backup imported): nothing here is
 		// the change's to take back, and that record is not to be touched.
-		out.Record = model.Record{ID: change.RecordID, Collection: change.Collection, Fields: change.Before, Deleted: true}
 		out.OtherCollection = rec.collection
 		what := map[JournalKind]string{JournalCreate: "create", JournalUpdate: "edit", JournalDelete: "delete"}[change.Kind]
 		return out, db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalUndo, RecordID: change.RecordID,
 			Collection: change.Collection, Undoes: change.Seq,
 			Summary: "undid the " + what + ": nothing to take back, its id now holds a " + rec.collection})
 	}
-	last := change.After
-	if change.Kind == JournalDelete || len(last) == 0 {
-		last = change.Before
-	}
-	out.Record = model.Record{ID: change.RecordID, Collection: change.Collection, Fields: last, Deleted: true}
 	if !gone {
 		out.Record = rec.record()
 	}
