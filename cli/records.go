@@ -126,13 +126,6 @@ func runEdit(ctx context.Context, env *Env, fs *flag.FlagSet, args []string) err
 	if err != nil {
 		return err
 	}
-	if col.Name == model.AttachmentCollection {
-		for _, f := range []string{model.AttachHashField, model.AttachSizeField} {
-			if _, ok := changes[f]; ok {
-				return usageError("a file's %s comes from its bytes; to change the file, detach it and attach the new one", f)
-			}
-		}
-	}
 	rec, err = db.Update(ctx, id, changes)
 	if err != nil {
 		return recordError(id, err)

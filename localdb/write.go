@@ -196,6 +196,7 @@ func (db *DB) update(ctx context.Context, id string, changes, seen model.Fields)
 // change wants (nil when nothing changed), for the caller to write.
 func (db *DB) updateRow(ctx context.Context, tx *sql.Tx, col *model.Collection, rec recordRow, changes model.Fields) (recordRow, *JournalEntry, error) {
 	norm, probs := col.Validate(changes, false)
+	probs = append(probs, col.FixedProblems(rec.fields, norm)...)
 	refs, err := refProblems(ctx, tx, col, norm, nil)
 	if err != nil {
 		return rec, nil, err

@@ -71,6 +71,9 @@ type Field struct {
 	Min    *float64    `toml:"min"`   // lower bound of a number field
 	Max    *float64    `toml:"max"`   // upper bound of a number field
 	Merge  MergePolicy `toml:"merge"` // overrides the collection's policy
+	// Fixed fields take their value when the record is made; no edit may
+	// change it (an attachment's size and sha256, which its bytes decide).
+	Fixed bool `toml:"fixed"`
 	// Unit says how people type and read a number field: UnitMinutes
 	// ("1h30"), or "" for a plain number. It changes no stored value.
 	Unit string `toml:"unit"`

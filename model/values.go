@@ -52,6 +52,7 @@ const (
 	ProblemUnknownField ProblemKind = "unknown_field" // the collection has no such field
 	ProblemRequired     ProblemKind = "required"      // a required field is missing or emptied
 	ProblemInvalid      ProblemKind = "invalid"       // the value breaks the field's type or bounds
+	ProblemFixed        ProblemKind = "fixed"         // an edit of a field that keeps the value the record was made with
 )
 
 func (p Problem) String() string {
@@ -136,6 +137,23 @@ func (c *Collection) Validate(fields Fields, full bool) (Fields, Problems) {
 		}
 	}
 	return out, probs.done()
+}
+
+// FixedProblems lists the edits in changes (normalised, as Validate
+// returns them) of fixed fields to a value other than cur's, the record's
+// fields now: a fixed field keeps the value the record was made with.
+func (c *Collection) FixedProblems(cur, changes Fields) Problems {
+	var probs Problems
+	for _, name := range slices.Sorted(maps.Keys(changes)) {
+		if f, ok := c.Field(name); ok && f.Fixed && !Equal(cur[name], changes[name]) {
+			msg := "is fixed when the record is made; make a new record instead"
+			if c.Name == AttachmentCollection {
+				msg = "comes from the file's bytes; to change the file, detach it and attach the new one"
+			}
+			probs = append(probs, Problem{Collection: c.Name, Field: name, Kind: ProblemFixed, Message: msg})
+		}
+	}
+	return probs
 }
 
 // MaxProblems is how many problems Validate lists for one record; past it

@@ -22,8 +22,10 @@ import (
 
 // TestFileAccessProperty runs random histories of matters, grants,
 // revocations, attachments (some uploaded), moves between matters,
-// attachments that name another file's bytes by its hash alone, sizes
-// changed and put back with a chunk staged meanwhile, and deletions, and after every step lets a random user ask every file route
+// attachments that name another file's bytes by its hash alone, edits of
+// an attachment's size or sha256 (refused) with a chunk past its end
+// (refused), and deletions, and after every step lets a random user ask
+// every file route
 // about a random attachment: one who may see its matter gets an answer
 // about the file — its bytes only when they were uploaded for it, or an
 // attachment living in the same matter now has them; anyone else gets
@@ -146,7 +148,7 @@ func fileHistory(t *testing.T, srv *servertest.Server, seed uint64) error {
 		}
 		return out
 	}
-	for range 40 {
+	for step := range 40 {
 		switch k := rng.IntN(13); {
 		case k < 2 || len(matters) == 0:
 			m := owner.CreateMatter(t, name("m"))
@@ -193,10 +195,10 @@ func fileHistory(t *testing.T, srv *servertest.Server, seed uint64) error {
 				f.matter, f.version = m, res.Record.Version
 			}
 		case k < 11:
-			// A member who may write changes an attachment's size (it is
-			// a last-writer-wins record), stages a chunk the file has at
-			// that size, and puts the size back. The chunk, not the
-			// file's, must not keep its upload from finishing.
+			// A member who may write tries to change an attachment's size
+			// or sha256, which its bytes decide: refused, naming the
+			// field, whatever its creator has sent of it; and a chunk
+			// past the file's end is refused too.
 			l := live()
 			if len(l) == 0 {
 				break
@@ -209,29 +211,24 @@ func fileHistory(t *testing.T, srv *servertest.Server, seed uint64) error {
 				}
 			}
 			c := users[writers[rng.IntN(len(writers))]]
-			resize := func(size int64) error {
-				res := c.PushOne(t, servertest.Update(&protocol.Record{ID: f.id, Collection: model.AttachmentCollection, Version: f.version},
-					model.Fields{model.AttachSizeField: float64(size)}))
-				if res.Result != model.ResultApplied {
-					return fmt.Errorf("size of %s to %d: %+v", f.id, size, res)
-				}
-				f.version = res.Record.Version
-				return nil
-			}
 			n := 1 + rng.IntN(2)
 			wrong := int64(n)*model.ChunkSize + 1 + rng.Int64N(100)
-			if err := resize(wrong); err != nil {
-				return err
+			other := sha256.Sum256(append([]byte{byte(rng.UintN(256))}, f.data...))
+			change, field := model.Fields{model.AttachSizeField: float64(wrong)}, model.AttachSizeField
+			if rng.IntN(2) == 0 {
+				change, field = model.Fields{model.AttachHashField: hex.EncodeToString(other[:])}, model.AttachHashField
 			}
-			chunk := make([]byte, model.ChunkLen(wrong, n))
-			for i := range chunk {
-				chunk[i] = byte(rng.UintN(256))
+			change[model.AttachNameField] = fmt.Sprintf("renamed-%d.txt", step)
+			res := c.PushOne(t, servertest.Update(&protocol.Record{ID: f.id, Collection: model.AttachmentCollection, Version: f.version}, change))
+			if res.Result != model.ResultRejected || res.Code != protocol.CodeValidation || len(res.Problems) != 1 ||
+				res.Problems[0].Field != field || res.Problems[0].Kind != model.ProblemFixed {
+				return fmt.Errorf("change of %s's %s: %+v", f.id, field, res)
 			}
-			if a, err := stageChunk(c, f.id, n, chunk); err != nil || a.status != http.StatusOK {
-				return fmt.Errorf("stage chunk %d of %s at %d bytes: %+v, %v", n, f.id, wrong, a, err)
-			}
-			if err := resize(int64(len(f.data))); err != nil {
-				return err
+			if model.ChunkLen(int64(len(f.data)), n) < 0 {
+				chunk := make([]byte, model.ChunkLen(wrong, n))
+				if a, err := stageChunk(c, f.id, n, chunk); err != nil || a.status != http.StatusBadRequest {
+					return fmt.Errorf("stage chunk %d of %s, a file of %d bytes: %+v, %v", n, f.id, len(f.data), a, err)
+				}
 			}
 		default:
 			// A member who may write names, in a matter of theirs, the

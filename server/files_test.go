@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/assets"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
@@ -466,12 +467,26 @@ func testQuotaAtOnce(t *testing.T, start starter) {
 func TestUploadAfterSizeChangeSQLite(t *testing.T)   { testUploadAfterSizeChange(t, startSQLite) }
 func TestUploadAfterSizeChangePostgres(t *testing.T) { testUploadAfterSizeChange(t, startPostgres) }
 
-// testUploadAfterSizeChange: an attachment is a last-writer-wins record,
-// so any member may change its size while its file is being uploaded,
-// and chunks staged under the other size no longer fit. Each case
-// stages chunks under a wrong size, puts the size back, and then a
-// client that sends exactly the chunks the status does not list (as
-// transfer does) must finish the upload, and the file be read back.
+// sizesNotFixed is the schema of servers before an attachment's size and
+// sha256 were fixed, under which any member could change them.
+func sizesNotFixed(t *testing.T) servertest.Option {
+	schema, err := model.ParseSchema(bytes.ReplaceAll(assets.Schema, []byte("fixed = true"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := schema.Collection(model.AttachmentCollection); c.FixedProblems(model.Fields{}, model.Fields{model.AttachSizeField: 1.0}) != nil {
+		t.Fatal("the schema still fixes an attachment's size")
+	}
+	return func(o *server.Options) { o.Schema = schema }
+}
+
+// testUploadAfterSizeChange: an attachment's size and sha256 are fixed
+// now, but a server's records may hold sizes changed before they were,
+// while a file was being uploaded, so that chunks staged under the other
+// size no longer fit. Each case stages chunks under a wrong size, puts
+// the size back, and then a client that sends exactly the chunks the
+// status does not list (as transfer does) must finish the upload, and the
+// file be read back.
 func testUploadAfterSizeChange(t *testing.T, start starter) {
 	for _, c := range []struct {
 		name  string
@@ -488,7 +503,7 @@ func testUploadAfterSizeChange(t *testing.T, start starter) {
 		{"a wrong chunk among good ones", 2*model.ChunkSize + 10, 2*model.ChunkSize + 20, []int{0}, []int{2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld(t, start)
+			w := newWorld(t, start, sizesNotFixed(t))
 			data := randomData(t, c.size)
 			id := attach(t, w.alice, w.m.ID, data)
 			rec := &protocol.Record{ID: id, Collection: model.AttachmentCollection, Version: 1}
@@ -548,5 +563,58 @@ func testUploadAfterSizeChange(t *testing.T, start starter) {
 				t.Fatal("the bytes read back differ from the file's")
 			}
 		})
+	}
+}
+
+func TestFileFactsFixedSQLite(t *testing.T)   { testFileFactsFixed(t, startSQLite) }
+func TestFileFactsFixedPostgres(t *testing.T) { testFileFactsFixed(t, startPostgres) }
+
+// testFileFactsFixed: an edit of an attachment's size or sha256 is
+// rejected, whoever sends it, naming the field, and the file stays
+// readable as uploaded; its name, its record and its matter may change,
+// and a fixed field sent with the value it has changes nothing.
+func testFileFactsFixed(t *testing.T, start starter) {
+	w := newWorld(t, start)
+	data := randomData(t, model.ChunkSize+10)
+	id := attach(t, w.alice, w.m.ID, data)
+	upload(t, w.alice, id, data, 0, 1)
+	rec := &protocol.Record{ID: id, Collection: model.AttachmentCollection, Version: 1}
+	for _, c := range []struct {
+		by      *servertest.Client
+		changes model.Fields
+		fields  []string // the fixed fields named; none: applied
+	}{
+		{w.bob, model.Fields{model.AttachSizeField: float64(len(data) + 1)}, []string{model.AttachSizeField}},
+		{w.alice, model.Fields{model.AttachHashField: sumOf([]byte("other bytes")), model.AttachNameField: "other.bin"}, []string{model.AttachHashField}},
+		{w.bob, model.Fields{model.AttachHashField: sumOf(nil), model.AttachSizeField: 0.0}, []string{model.AttachSizeField, model.AttachHashField}},
+		{w.bob, model.Fields{model.AttachNameField: "renamed.bin", model.AttachSizeField: float64(len(data)), model.AttachHashField: sumOf(data)}, nil},
+		{w.alice, model.Fields{model.AttachRecordField: w.p.ID, model.MatterField: w.p.ID}, nil},
+	} {
+		res := c.by.PushOne(t, servertest.Update(rec, c.changes))
+		if len(c.fields) == 0 {
+			if res.Result != model.ResultApplied {
+				t.Fatalf("%v: %+v", c.changes, res)
+			}
+			rec = res.Record
+			continue
+		}
+		var named []string
+		for _, p := range res.Problems {
+			if p.Kind == model.ProblemFixed {
+				named = append(named, p.Field)
+			}
+		}
+		slices.Sort(named)
+		if res.Result != model.ResultRejected || res.Code != protocol.CodeValidation || !slices.Equal(named, slices.Sorted(slices.Values(c.fields))) {
+			t.Fatalf("%v: %+v; want rejected, naming %v as fixed", c.changes, res, c.fields)
+		}
+	}
+	if rec.Fields[model.AttachNameField] != "renamed.bin" || rec.MatterID != w.p.ID {
+		t.Fatalf("the edits allowed did not apply: %+v", rec)
+	}
+	code, body, _ := fileCall(t, w.alice, http.MethodGet, protocol.PathFile, id, -1, nil, "")
+	var m protocol.FileManifest
+	if code != http.StatusOK || json.Unmarshal(body, &m) != nil || m.Size != int64(len(data)) || m.SHA256 != sumOf(data) {
+		t.Fatalf("the file after the refused edits: %d %s", code, body)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +92,87 @@ func (w *world) maybeAttach(c *client) {
 	w.rmu.Unlock()
 }
 
+// fileEditOdds is the chance, in thousandths, that a sync cycle first
+// edits one of the client's attachments.
+const fileEditOdds = 60
+
+// newFileEditRand is the stream of attachments' edits: its own, so that
+// no other draw moves.
+func newFileEditRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed^0x6564697473, seed)) }
+
+func (w *world) editIntn(n int) int {
+	w.rmu.Lock()
+	defer w.rmu.Unlock()
+	return w.ernd.IntN(n)
+}
+
+// maybeEditFile, now and then, renames an attachment c holds, or tries to
+// change its size or sha256, which its bytes decide, by an edit or by an
+// import of the record with other values over it, as a backup edited by
+// hand would: refused, naming the field, with nothing queued. A change
+// that got through would reach the server, where the bytes uploaded no
+// longer fit the record, and no device could download the file
+// (checkFiles).
+func (w *world) maybeEditFile(c *client) {
+	if w.editIntn(1000) >= fileEditOdds {
+		return
+	}
+	files, err := c.db.Files(w.ctx, "")
+	w.must(c.name+": list files", err)
+	if len(files) == 0 {
+		return
+	}
+	f := files[w.editIntn(len(files))]
+	how, other := w.editIntn(3), w.editIntn(1000)
+	if how == 0 {
+		_, err := c.db.Update(w.ctx, f.ID, model.Fields{model.AttachNameField: fmt.Sprintf("file-%d.bin", other)})
+		if errors.Is(err, localdb.ErrInConflict) {
+			return
+		}
+		w.must(c.name+": rename a file", err)
+		w.stats.inc("files renamed", 1)
+		return
+	}
+	field, changes := model.AttachSizeField, f.Attachment.Fields()
+	if other%2 == 0 {
+		changes[field] = float64(f.Size + 1 + int64(other))
+	} else {
+		sum := sha256.Sum256([]byte(f.SHA256))
+		field = model.AttachHashField
+		changes[field] = hex.EncodeToString(sum[:])
+	}
+	before, err := c.db.Outbox(w.ctx)
+	w.must(c.name+": read the outbox", err)
+	way := "an edit"
+	if how == 1 {
+		_, err = c.db.Update(w.ctx, f.ID, model.Fields{field: changes[field]})
+	} else {
+		way = "an import over the record"
+		_, err = c.db.ImportWith(w.ctx, model.AttachmentCollection, []localdb.ImportItem{{ID: f.ID, Fields: changes}}, localdb.ExistingUpdate)
+	}
+	if errors.Is(err, localdb.ErrInConflict) {
+		return
+	}
+	// The refusal names the field, unless the line was refused before
+	// it for a matter not on the device (its access lost).
+	var probs model.Problems
+	switch {
+	case !errors.As(err, &probs):
+		w.violate("%s: %s changing the %s of file %s: %v; want it refused as fixed", c.name, way, field, f.ID, err)
+	case slices.ContainsFunc(probs, func(p model.Problem) bool { return p.Kind == model.ProblemFixed && p.Field == field }):
+		w.stats.inc("contract: changes of a file's size or sha256 refused", 1)
+	case how == 2 && len(probs) == 1 && probs[0].Field == model.MatterField:
+		w.stats.inc("files' imports refused for a matter not on the device", 1)
+	default:
+		w.violate("%s: %s changing the %s of file %s: %v; want it refused as fixed", c.name, way, field, f.ID, err)
+	}
+	after, err := c.db.Outbox(w.ctx)
+	w.must(c.name+": read the outbox", err)
+	if len(after) != len(before) {
+		w.violate("%s: %s changing the %s of file %s, refused, queued %d op(s)", c.name, way, field, f.ID, len(after)-len(before))
+	}
+}
+
 // moveFiles runs one pass of c's transfers; only network trouble may
 // stop it.
 func (w *world) moveFiles(c *client, now func() time.Time) transfer.Summary {
@@ -121,12 +204,31 @@ func (w *world) hasFiles(c *client) bool {
 // checkFiles ends a scenario: with the link healed, every client moves
 // its files until nothing is due, then asks for every file it can see.
 // Each local copy must hash to its record's sha256, and a file missing on
-// a device must be one whose bytes never reached the server.
+// a device must be one whose bytes never reached the server: no device
+// holds it as uploaded.
 func (w *world) checkFiles() {
-	later := func() time.Time { return time.Now().Add(24 * time.Hour) } // every retry due
+	// Each pass a day after the last: every retry the one before left is
+	// due, however often it failed.
+	pass := 0
+	later := func() func() time.Time {
+		pass++
+		at := time.Duration(pass) * 24 * time.Hour
+		return func() time.Time { return time.Now().Add(at) }
+	}
 	for range 3 {
+		now := later()
 		for _, c := range w.clients {
-			w.moveFiles(c, later)
+			w.moveFiles(c, now)
+		}
+	}
+	uploaded := map[string]string{} // by attachment id: a device that uploaded it
+	for _, c := range w.clients {
+		list, err := c.db.Files(w.ctx, "")
+		w.must(c.name+": list files", err)
+		for _, f := range list {
+			if f.State == localdb.FileUploaded {
+				uploaded[f.ID] = c.name
+			}
 		}
 	}
 	for _, c := range w.clients {
@@ -138,13 +240,20 @@ func (w *world) checkFiles() {
 				w.must(c.name+": queue a download", err)
 			}
 		}
-		w.moveFiles(c, later)
+		// A pass stops at the first request the link fails (a busy
+		// machine's timeout); the next goes on.
+		for range 4 {
+			w.moveFiles(c, later())
+		}
 		list, err = c.db.Files(w.ctx, "")
 		w.must(c.name+": list files", err)
 		for _, f := range list {
 			if !f.Local {
 				if f.State != localdb.FileQueued && f.State != localdb.FileRetrying && f.State != localdb.FileFailed {
 					w.violate("%s: file %s is %q at the end", c.name, f.ID, f.StateText())
+				}
+				if by := uploaded[f.ID]; by != "" {
+					w.violate("%s: file %s is %q at the end, though %s uploaded it", c.name, f.ID, f.StateText(), by)
 				}
 				w.stats.inc("files never uploaded", 1)
 				continue

@@ -135,6 +135,7 @@ func (w *world) sync(c *client) {
 		}
 	}
 	w.maybeAttach(c)
+	w.maybeEditFile(c)
 	lose := w.loseCommitDraw()
 	if failed := w.serverFailures(); len(failed) > 0 {
 		w.violate("the server failed %d request(s) outside a sync cycle: %s", len(failed), failed[0])

@@ -65,6 +65,7 @@ type world struct {
 	vrnd *rand.Rand // device revocations' own stream (revoke_test.go)
 	brnd *rand.Rand // which backup a fresh device restores (backup_test.go)
 	prnd *rand.Rand // which crashes leave a file doctor --repair rebuilds (crash_repair_test.go)
+	ernd *rand.Rand // edits of attachments (files_test.go)
 	// revokeOdds is the chance of a device revocation after a step
 	// (revokeOdds the constant; a test of revocations raises it).
 	revokeOdds float64
@@ -192,6 +193,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		vrnd:         newRevokeRand(seed),
 		brnd:         newBackupRand(seed),
 		prnd:         newRepairRand(seed),
+		ernd:         newFileEditRand(seed),
 		revokeOdds:   revokeOdds,
 		index:        map[string]int{},
 		kinds:        map[string]string{},
