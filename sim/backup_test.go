@@ -68,15 +68,17 @@ func (w *world) backupFor(c *client) backup {
 }
 
 // backupOf is c's records now, exported as `casefile export` does: its
-// queued creates are marked first (localdb.MarkBackedUp). The files
-// attached to records are not in a backup (their records are left out).
+// queued creates are marked first (localdb.MarkBackedUp). Attachments'
+// records are in it, as an export writes them, and their bytes are not:
+// the restored device downloads each file from the server, once a device
+// has uploaded it (checkFiles).
 func (w *world) backupOf(c *client) backup {
 	_, err := c.db.MarkBackedUp(w.ctx)
 	w.must(c.name+": mark a backup's creates", err)
 	b := backup{from: c}
 	names := []string{model.MatterCollection}
 	for _, n := range w.schema.Names() {
-		if n != model.MatterCollection && n != model.AttachmentCollection {
+		if n != model.MatterCollection {
 			names = append(names, n)
 		}
 	}
@@ -128,7 +130,7 @@ func (w *world) restoreBackup(c *client, b backup) map[string]held {
 		return nil
 	})
 	w.must("read what the server holds of a backup", err)
-	n, graves, first := 0, 0, 0
+	n, graves, first, files := 0, 0, 0, 0
 	for _, it := range b.items {
 		h, ok := before[it.item.ID]
 		if !ok && !unsent[it.item.ID] {
@@ -143,6 +145,9 @@ func (w *world) restoreBackup(c *client, b backup) map[string]held {
 			continue
 		}
 		n++
+		if it.collection == model.AttachmentCollection {
+			files++
+		}
 		if h.grave {
 			graves++
 		}
@@ -166,6 +171,7 @@ func (w *world) restoreBackup(c *client, b backup) map[string]held {
 	w.stats.inc("contract: backups restored on fresh devices", 1)
 	w.stats.inc("contract: backups restored: records", n)
 	w.stats.inc("contract: backups restored: records compacted on the server", graves)
+	w.stats.inc("contract: backups restored: attachments", files)
 	w.stats.inc("contract: backups restored: records still unsent on the device backed up", first)
 	return before
 }
