@@ -14,7 +14,9 @@ const fingerprintLen = 16
 // fields, types, required flags, references, allowed values and bounds —
 // so that a client and a server can tell whether they validate alike.
 // Labels, columns and merge policies do not count: they change nothing a
-// record may hold.
+// record may hold. Nor do fixed fields: they limit edits, not what a
+// record may hold, and an edit a server refuses as fixed is told so by
+// its own problem, which a client of any schema can show as it is.
 func (s *Schema) Fingerprint() string {
 	type field struct {
 		Name     string    `json:"n"`
