@@ -527,3 +527,43 @@ func TestMigrationMarksQueuedImports(t *testing.T) {
 		}
 	}
 }
+
+// TestRepairQueuesNoUploadForAnImportedFile: an attachment's record
+// imported from a backup came without its bytes. A repair put its queued
+// create back as a file attached here offline: it noted the file as on
+// this device and queued its upload, so the device showed a file it did
+// not have, never downloaded it, and tried to send bytes it never held.
+// The import's create comes back as what it was; a file attached here
+// still has its upload queued.
+func TestRepairQueuesNoUploadForAnImportedFile(t *testing.T) {
+	imported, attached := model.NewID(), ""
+	fresh := repaired(t, func(db *DB) {
+		m := mustMatter(t, db, "Files")
+		note := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "With files"})
+		a := model.Attachment{MatterID: m, RecordID: note.ID, Name: "from the backup.pdf", Size: 3, SHA256: strings.Repeat("a1", 32)}
+		if err := db.Import(bg, model.AttachmentCollection, []ImportItem{{ID: imported, Fields: a.Fields()}}); err != nil {
+			t.Fatal(err)
+		}
+		att, err := db.Attach(bg, note.ID, model.Attachment{Name: "attached here.pdf", Size: 4, SHA256: strings.Repeat("b2", 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attached = att.ID
+	})
+	f, err := fresh.File(bg, imported)
+	if err != nil || f.Local || f.State != FileOnServer {
+		t.Fatalf("the imported file after the repair: %+v, %v; want on the server, not here", f, err)
+	}
+	if f, err := fresh.File(bg, attached); err != nil || !f.Local || f.State != FileQueued {
+		t.Fatalf("the file attached here after the repair: %+v, %v; want here, its upload queued", f, err)
+	}
+	ts, err := fresh.Transfers(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range ts {
+		if tr.AttachmentID == imported {
+			t.Fatalf("after the repair, a transfer of the imported file: %+v", tr)
+		}
+	}
+}

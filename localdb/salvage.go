@@ -230,7 +230,7 @@ func (db *DB) RestoreOps(ctx context.Context, s *Salvaged) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := nanos(db.now())
 		touched := map[string]string{}
-		created := map[string]bool{} // attachments a salvaged op creates
+		created := map[string]bool{} // attachments a salvaged op creates, attached here
 		var order []string
 		for _, o := range s.ops {
 			o.seq = 0
@@ -248,7 +248,9 @@ func (db *DB) RestoreOps(ctx context.Context, s *Salvaged) error {
 				}
 				return fmt.Errorf("restore op %s: %w", o.OpID, err)
 			}
-			if o.Collection == model.AttachmentCollection && o.Kind == model.OpCreate {
+			if o.Collection == model.AttachmentCollection && o.Kind == model.OpCreate && !o.imported {
+				// An import's create came without the file's bytes:
+				// they are the server's to send, not this device's.
 				created[o.RecordID] = true
 			}
 			if _, ok := touched[o.RecordID]; !ok {

@@ -241,9 +241,12 @@ func (w *world) checkFiles() {
 			}
 		}
 		// A pass stops at the first request the link fails (a busy
-		// machine's timeout); the next goes on.
-		for range 4 {
-			w.moveFiles(c, later())
+		// machine's timeout); the next goes on, until one leaves nothing
+		// waiting.
+		for range 10 {
+			if w.moveFiles(c, later()).Waiting == 0 {
+				break
+			}
 		}
 		list, err = c.db.Files(w.ctx, "")
 		w.must(c.name+": list files", err)
