@@ -63,7 +63,7 @@ var errGoneRestore = errors.New("restore of a record gone from the device")
 
 // undo models Undo: the newest change made here not taken back, with, for
 // a matter's cascade delete, the records it took; all of it or nothing.
-// It returns how many changes it took back.
+// It returns how many of the cascade's records it restored (Also).
 func (m *clientModel) undo() (int, errKind, error) {
 	ti := -1
 	for i := len(m.changes) - 1; i >= 0; i-- {
@@ -82,18 +82,23 @@ func (m *clientModel) undo() (int, errKind, error) {
 		}
 	}
 	try := m.clone()
+	also := 0
 	for i := range group {
-		ek, err := try.undoOne(try.changes[ti-i])
+		restored, ek, err := try.undoOne(try.changes[ti-i])
 		if err != nil || ek != errNone {
 			return 0, ek, err
 		}
+		if restored && i > 0 {
+			also++
+		}
 	}
 	*m = *try
-	return len(group), errNone, nil
+	return also, errNone, nil
 }
 
-// undoOne models undoOne: takes back ch in m, or says why it cannot.
-func (m *clientModel) undoOne(ch *mChange) (errKind, error) {
+// undoOne models undoOne: takes back ch in m, or says why it cannot, and
+// reports whether it restored ch's record.
+func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 	r := m.recs[ch.record]
 	gone := r == nil
 	if !gone && r.coll != ch.coll {
@@ -101,17 +106,17 @@ func (m *clientModel) undoOne(ch *mChange) (errKind, error) {
 		// id: nothing is the change's to take back.
 		ch.undone = true
 		m.journal++
-		return errNone, nil
+		return false, errNone, nil
 	}
 	if !gone && r.state == model.StateConflict {
-		return errInConflict, nil
+		return false, errInConflict, nil
 	}
 	live := !gone && !r.deleted
 	switch ch.kind {
 	case localdb.JournalCreate:
 		if live {
 			if len(m.held(r)) > 0 {
-				return errMatterNotEmpty, nil
+				return false, errMatterNotEmpty, nil
 			}
 			m.enqueue(r, model.OpDelete, nil, nil)
 			m.recompute(ch.record)
@@ -128,26 +133,27 @@ func (m *clientModel) undoOne(ch *mChange) (errKind, error) {
 			_, ek := m.updateRow(r, back)
 			m.notUndoable = false
 			if ek != errNone {
-				return ek, nil
+				return false, ek, nil
 			}
 		}
 	case localdb.JournalDelete:
 		if gone {
-			return errNone, errGoneRestore
+			return false, errNone, errGoneRestore
 		}
 		if !live {
 			norm, ek := m.create(ch.coll, ch.before)
 			if ek != errNone {
-				return ek, nil
+				return false, ek, nil
 			}
 			m.ops = append(m.ops, &mOp{record: ch.record, coll: ch.coll, kind: model.OpCreate, fields: norm,
 				baseVer: r.version, state: localdb.OpPending})
 			m.recompute(ch.record)
+			restored = true
 		}
 	}
 	ch.undone = true
 	m.journal++
-	return errNone, nil
+	return restored, errNone, nil
 }
 
 // Undo takes back the newest change made on this device, and checks what
@@ -156,12 +162,15 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	if _, _, skip := sm.m.clone().undo(); errors.Is(skip, errGoneRestore) {
 		t.Skip("the undo would restore a record gone from the device")
 	}
-	n, want, _ := sm.m.undo()
+	also, want, _ := sm.m.undo()
 	got, err := sm.db.Undo(ctx)
 	t.Logf("> undo %s %s: %s, %d more: %v", got.Change.Kind, short(got.Change.RecordID), got.Action, got.Also, err)
 	expect(t, "undo", want, err)
-	if err == nil && got.Also+1 != n {
-		t.Fatalf("undo took back %d changes, want %d", got.Also+1, n)
+	if err == nil && (got.Also != also || len(got.Restored) != also) {
+		t.Fatalf("undo restored %d records with the change (%v), want %d", got.Also, got.Restored, also)
+	}
+	if err == nil && also > 0 && got.Action != localdb.UndoRestored {
+		t.Fatalf("undo restored %d records with the change and says %q", also, got.Action)
 	}
 	if err == nil {
 		stats.undos.Add(1)

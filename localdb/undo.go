@@ -84,11 +84,19 @@ func (db *DB) Undo(ctx context.Context) (Undone, error) {
 			return err
 		}
 		for _, e := range cascade {
-			if _, err := db.undoOne(ctx, tx, e); err != nil {
+			r, err := db.undoOne(ctx, tx, e)
+			if err != nil {
 				return fmt.Errorf("restore %s %s with %s %s: %w", e.Collection, e.RecordID, target.Collection, target.RecordID, err)
 			}
-			out.Also++
-			out.Restored = append(out.Restored, e.RecordID)
+			if r.Action == UndoRestored {
+				out.Also++
+				out.Restored = append(out.Restored, e.RecordID)
+			}
+		}
+		if out.Action == UndoNothing && len(out.Restored) > 0 {
+			// The matter (or the record a file was deleted with) was
+			// back already; what was deleted with it comes back now.
+			out.Action = UndoRestored
 		}
 		return nil
 	})

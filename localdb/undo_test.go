@@ -241,3 +241,53 @@ func editedThenDeletedElsewhere(t *testing.T, db *DB) string {
 	pull(t, db, 20, rec)
 	return n
 }
+
+// TestUndoOfCascadeWhoseMatterIsBackRestoresItsRecords: a matter deleted
+// with its records, its delete refused and discarded (the matter is back)
+// while its records' deletes went through, one to the server, one with a
+// create the server never had. The undo brings the records back, and
+// says so: it reported "nothing", from the matter alone, so a person was
+// told nothing came back and the screens did not show the records.
+func TestUndoOfCascadeWhoseMatterIsBackRestoresItsRecords(t *testing.T) {
+	db, m := openWithMatter(t)
+	sent := syncedNote(t, db, m, 2, model.Fields{"title": "sent"})
+	unsent := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "never sent"}).ID
+	if _, err := db.DeleteCascade(bg, m); err != nil {
+		t.Fatal(err)
+	}
+	var results []protocol.OpResult
+	for _, o := range nextBatch(t, db, 10) {
+		switch o.RecordID {
+		case sent:
+			results = append(results, protocol.OpResult{OpID: o.OpID, Result: model.ResultApplied,
+				Record: &protocol.Record{ID: sent, Collection: "note", MatterID: m, Version: 3, Deleted: true}})
+		case m:
+			results = append(results, protocol.OpResult{OpID: o.OpID, Result: model.ResultRejected, Code: protocol.CodeMatterNotEmpty,
+				Message: "The matter still holds records."})
+		}
+	}
+	answer(t, db, results...)
+	for _, o := range outbox(t, db) {
+		if o.RecordID == m {
+			if err := db.DiscardOp(bg, o.OpID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if r := mustGet(t, db, m); r.Deleted {
+		t.Fatalf("the matter whose delete was discarded is still deleted: %+v", r)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoRestored || u.Record.ID != m || u.Also != 2 ||
+		!slices.Equal(slices.Sorted(slices.Values(u.Restored)), slices.Sorted(slices.Values([]string{sent, unsent}))) {
+		t.Fatalf("undo = %+v; want the two records restored", u)
+	}
+	if s := u.Sentence(testSchema(t)); !strings.Contains(s, "back with the 2 record(s)") {
+		t.Fatalf("the undo says %q", s)
+	}
+	for _, id := range []string{m, sent, unsent} {
+		if r := mustGet(t, db, id); r.Deleted {
+			t.Fatalf("%s still deleted", id)
+		}
+	}
+}

@@ -30,6 +30,8 @@ var foundSeeds = []uint64{
 	2637, // a conflict whose answer a pull overtook showed the older copy
 	3568, // a record restored into another matter after compaction took its tombstone: its old matter's devices were never told
 	4100, // the harness's own: a file an undo restored with its record, deleted with it again offline, taken for a lost create
+	165,  // an undo of a cascade whose matter was back already restored its records and said "nothing": their deletes taken for lost
+	179,  // a repair took an imported attachment's create for a file attached here: shown on the device, never downloaded
 }
 
 // baseConfig is the size of one scenario: 4 devices of 3 users, 150 local
