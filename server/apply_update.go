@@ -25,9 +25,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 		return rejected(op, protocol.CodeValidation, fmt.Sprintf("The op is based on version %d but the record is at version %d.", op.BaseVersion, cur.Version)), nil
 	}
 	changes, probs := col.Validate(op.Fields, false)
-	if len(probs) == 0 {
-		probs = col.FixedProblems(cur.Fields, changes)
-	}
+	probs = append(probs, col.FixedProblems(cur.Fields, changes)...)
 	if len(probs) > 0 {
 		return invalid(op, probs), nil
 	}
