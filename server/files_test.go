@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"casefile/assets"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
@@ -467,19 +466,6 @@ func testQuotaAtOnce(t *testing.T, start starter) {
 func TestUploadAfterSizeChangeSQLite(t *testing.T)   { testUploadAfterSizeChange(t, startSQLite) }
 func TestUploadAfterSizeChangePostgres(t *testing.T) { testUploadAfterSizeChange(t, startPostgres) }
 
-// sizesNotFixed is the schema of servers before an attachment's size and
-// sha256 were fixed, under which any member could change them.
-func sizesNotFixed(t *testing.T) servertest.Option {
-	schema, err := model.ParseSchema(bytes.ReplaceAll(assets.Schema, []byte("fixed = true"), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c, _ := schema.Collection(model.AttachmentCollection); c.FixedProblems(model.Fields{}, model.Fields{model.AttachSizeField: 1.0}) != nil {
-		t.Fatal("the schema still fixes an attachment's size")
-	}
-	return func(o *server.Options) { o.Schema = schema }
-}
-
 // testUploadAfterSizeChange: an attachment's size and sha256 are fixed
 // now, but a server's records may hold sizes changed before they were,
 // while a file was being uploaded, so that chunks staged under the other
@@ -503,7 +489,7 @@ func testUploadAfterSizeChange(t *testing.T, start starter) {
 		{"a wrong chunk among good ones", 2*model.ChunkSize + 10, 2*model.ChunkSize + 20, []int{0}, []int{2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld(t, start, sizesNotFixed(t))
+			w := newWorld(t, start, servertest.SizesNotFixed(t))
 			data := randomData(t, c.size)
 			id := attach(t, w.alice, w.m.ID, data)
 			rec := &protocol.Record{ID: id, Collection: model.AttachmentCollection, Version: 1}

@@ -37,9 +37,8 @@ type world struct {
 	users  map[string]*servertest.Client
 }
 
-func newWorld(t testing.TB, postgres bool) *world {
+func newWorld(t testing.TB, postgres bool, opts ...servertest.Option) *world {
 	t.Helper()
-	var opts []servertest.Option
 	if postgres {
 		url := storetest.PostgresURL(t)
 		opts = append(opts, func(o *server.Options) { o.DatabaseURL = url })

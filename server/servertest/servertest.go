@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"casefile/assets"
 	"casefile/model"
 	"casefile/protocol"
 	"casefile/server"
@@ -39,6 +40,21 @@ type Server struct {
 
 // Option adjusts the server's options before it opens.
 type Option func(*server.Options)
+
+// SizesNotFixed gives the server the schema of servers before fixed
+// fields, under which any member could change an attachment's size or
+// sha256: records such servers wrote may hold such changes.
+func SizesNotFixed(t testing.TB) Option {
+	t.Helper()
+	schema, err := model.ParseSchema(bytes.ReplaceAll(assets.Schema, []byte("fixed = true"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := schema.Collection(model.AttachmentCollection); c.FixedProblems(model.Fields{}, model.Fields{model.AttachSizeField: 1.0}) != nil {
+		t.Fatal("the schema still fixes an attachment's size")
+	}
+	return func(o *server.Options) { o.Schema = schema }
+}
 
 // Start starts a server on 127.0.0.1 with a SQLite store in t.TempDir(),
 // cheap password hashing and no background compaction, and closes it when
