@@ -32,6 +32,7 @@ var foundSeeds = []uint64{
 	4100, // the harness's own: a file an undo restored with its record, deleted with it again offline, taken for a lost create
 	165,  // an undo of a cascade whose matter was back already restored its records and said "nothing": their deletes taken for lost
 	179,  // a repair took an imported attachment's create for a file attached here: shown on the device, never downloaded
+	603,  // the harness's own: a restored file renamed in the fresh device's first syncs, taken for the backup's change
 }
 
 // baseConfig is the size of one scenario: 4 devices of 3 users, 150 local

@@ -200,8 +200,10 @@ func (w *world) freshDevice(c *client) {
 	// next page, which the device has asked for by then and which crawls:
 	// the device gives that one up on purpose, not for silence.
 	c.link.force(protocol.PathPull, fResetMid, fCrawl)
+	c.restoring = true
 	w.sync(c)
 	w.sync(c)
+	c.restoring = false
 	if n := c.link.unforce(); n > 0 {
 		// Its syncs stopped first (a drawn fault on an earlier request).
 		w.stats.inc("contract: forced faults a fresh device's syncs did not meet", n)

@@ -114,7 +114,10 @@ func (w *world) editIntn(n int) int {
 // longer fit the record, and no device could download the file
 // (checkFiles).
 func (w *world) maybeEditFile(c *client) {
-	if w.editIntn(1000) >= fileEditOdds {
+	if w.editIntn(1000) >= fileEditOdds || c.restoring {
+		// A rename of a file the backup restored, before the check that
+		// the backup changed nothing on the server, would be taken for
+		// the backup's change.
 		return
 	}
 	files, err := c.db.Files(w.ctx, "")

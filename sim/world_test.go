@@ -152,6 +152,9 @@ type client struct {
 	s           *syncer.Syncer
 	dead        []*localdb.DB // handles abandoned by crashes, closed at the end only
 	workOffline bool
+	// restoring: a fresh device's first syncs, after its backup's import
+	// and before checkRestored; its person edits none of its files then.
+	restoring   bool
 	offlineLeft int   // syncs to go without network
 	cursor      int64 // the highest cursor seen: it must never go back, but in a full resync
 	resyncSeen  int64 // the journal seq up to which full resyncs were counted
