@@ -159,12 +159,11 @@ func (w *world) maybeEditFile(c *client) {
 	// The refusal names the field, unless the line was refused before
 	// it for a matter not on the device (its access lost).
 	var probs model.Problems
+	refused := errors.As(err, &probs)
 	switch {
-	case !errors.As(err, &probs):
-		w.violate("%s: %s changing the %s of file %s: %v; want it refused as fixed", c.name, way, field, f.ID, err)
-	case slices.ContainsFunc(probs, func(p model.Problem) bool { return p.Kind == model.ProblemFixed && p.Field == field }):
+	case refused && slices.ContainsFunc(probs, func(p model.Problem) bool { return p.Kind == model.ProblemFixed && p.Field == field }):
 		w.stats.inc("contract: changes of a file's size or sha256 refused", 1)
-	case how == 2 && len(probs) == 1 && probs[0].Field == model.MatterField:
+	case refused && how == 2 && len(probs) == 1 && probs[0].Field == model.MatterField:
 		w.stats.inc("files' imports refused for a matter not on the device", 1)
 	default:
 		w.violate("%s: %s changing the %s of file %s: %v; want it refused as fixed", c.name, way, field, f.ID, err)
