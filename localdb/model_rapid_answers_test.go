@@ -51,6 +51,10 @@ func (m *clientModel) applyResults(results []protocol.OpResult) {
 		if o == nil {
 			continue
 		}
+		if res.Result == model.ResultConflict && res.Record == nil {
+			// An older server's conflict out of sight: refused as one now.
+			res = protocol.OpResult{OpID: res.OpID, Result: model.ResultRejected, Code: protocol.CodeNotFound}
+		}
 		met := m.metFields(o, res)
 		switch {
 		case len(met) > 0:

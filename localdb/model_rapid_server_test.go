@@ -54,6 +54,9 @@ type fakeServer struct {
 	// them: a restore reads where the record was and how far its
 	// versions went.
 	graves map[string]*sRecord
+	// oldReplays: the server is one before hidden conflicts were refused
+	// (see replay).
+	oldReplays bool
 }
 
 func newFakeServer(s *model.Schema) *fakeServer {
@@ -84,10 +87,36 @@ func rejectedResult(op model.Op, code protocol.Code, msg string) protocol.OpResu
 // gets its first answer again.
 func (s *fakeServer) push(op model.Op) protocol.OpResult {
 	if res, ok := s.ledger[op.OpID]; ok {
-		return res
+		return s.replay(op, res)
 	}
 	res := s.apply(op)
 	s.ledger[op.OpID] = res
+	return res
+}
+
+// replay is a stored answer as the server gives it again: a record the
+// user no longer sees (its matter lost, in the answer or now) is left
+// out, and a conflict over one is answered as the op would be now, "no
+// such record" — by a server before that (oldReplays), without its
+// record, as the client must read the same way.
+func (s *fakeServer) replay(op model.Op, res protocol.OpResult) protocol.OpResult {
+	if res.Record == nil {
+		return res
+	}
+	hidden := s.hidden[res.Record.MatterID]
+	if cur := s.recs[res.Record.ID]; cur != nil && !s.visible(cur) {
+		hidden = true
+	}
+	if !hidden {
+		return res
+	}
+	if res.Result == model.ResultConflict {
+		stats.hiddenConflicts.Add(1)
+		if !s.oldReplays {
+			return rejectedResult(op, protocol.CodeNotFound, "No such record.")
+		}
+	}
+	res.Record = nil
 	return res
 }
 

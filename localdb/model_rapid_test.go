@@ -41,6 +41,7 @@ func TestStoreModel(t *testing.T) {
 		}
 		sm := &storeMachine{schema: schema, dir: dir, m: newClientModel(schema), srv: newFakeServer(schema),
 			burnt: map[string]bool{}, sent: map[string]model.Op{}, handed: map[string][]localdb.OutboxOp{}}
+		sm.srv.oldReplays = rapid.Bool().Draw(rt, "a server before hidden conflicts were refused")
 		// Half the histories run on an encrypted database: every path that
 		// writes a value must seal it, or reading it back fails.
 		if rapid.Bool().Draw(rt, "sealed") {
@@ -63,11 +64,11 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos, %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
 		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
-		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load())
+		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
@@ -92,6 +93,12 @@ var stats struct {
 	// left (the same values, or kept), or refused the batch over.
 	importedOver [3]atomic.Int64
 	conflicts    [3]atomic.Int64 // edit, edit_deleted, delete_edit
+	// hiddenConflicts: conflicts answered again once their record was
+	// out of the user's sight (fakeServer.replay).
+	hiddenConflicts atomic.Int64
+	// behindRefused: changes of a refused create a backup holds, queued
+	// behind it as it goes again.
+	behindRefused atomic.Int64
 }
 
 var ctx = context.Background()

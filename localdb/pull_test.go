@@ -231,6 +231,39 @@ func TestRetryOfRevokedChangeWaitsForItsRecord(t *testing.T) {
 	}
 }
 
+// A conflict answered without its record, as a server before hidden
+// conflicts were refused sends a conflict again once its record is out
+// of the user's sight, is no delete: the change fails as "no such record",
+// with nothing to review and no restore offered.
+func TestConflictWithoutItsRecordIsNotADelete(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	n := syncedNote(t, db, m, 1, model.Fields{"title": "A"})
+	mustUpdate(t, db, n, model.Fields{"title": "B"})
+	sent := nextBatch(t, db, 10)
+	given := []protocol.OpResult{{OpID: sent[0].OpID, Result: model.ResultConflict, ConflictFields: []string{"title"},
+		Message: "The record changed on the server since your version; review the overlapping fields."}}
+	if err := db.ApplyPushResults(bg, given); err != nil {
+		t.Fatal(err)
+	}
+	if given[0].Result != model.ResultRejected || given[0].Code != protocol.CodeNotFound {
+		t.Fatalf("the answer is counted as %s %s, want rejected not_found", given[0].Result, given[0].Code)
+	}
+	confs, err := db.Conflicts(bg)
+	if err != nil || len(confs) != 0 {
+		t.Fatalf("conflicts: %+v, %v; want none", confs, err)
+	}
+	ops := outbox(t, db)
+	if len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != protocol.CodeNotFound ||
+		!strings.Contains(ops[0].LastError, "no longer shows you this record") {
+		t.Fatalf("after the answer: %+v", ops)
+	}
+	r, err := db.Get(bg, n)
+	if err != nil || r.Deleted || r.State != model.StateFailed || r.Fields["title"] != "A" || ops[0].Fields["title"] != "B" {
+		t.Fatalf("the note: %+v, %v; want it failed, its change kept, not deleted", r, err)
+	}
+}
+
 // An answer to a change sent just before its matter was revoked leaves it
 // kept as revoked: a refusal or a conflict with no record left to review
 // against would otherwise replace the code that tells Doctor why the

@@ -262,6 +262,9 @@ func ackSummary(op opRow, res protocol.OpResult, version int64) string {
 	return summary
 }
 
+// msgOutOfSight is why a conflict answered without its record failed.
+const msgOutOfSight = "The server no longer shows you this record (its matter was taken from you, or it moved out of your matters); the change was not applied."
+
 // applyResults applies a batch of push answers in tx: the simple acks from
 // the batch read once, the rest one at a time as before, in the answers'
 // order. Answers for ops no longer queued are ignored. An answer this
@@ -270,6 +273,15 @@ func ackSummary(op opRow, res protocol.OpResult, version int64) string {
 // conflict it became, so that the caller counts and shows what the
 // device holds.
 func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, given []protocol.OpResult, sent []OutboxOp) error {
+	for i, res := range given {
+		if res.Result == model.ResultConflict && res.Record == nil {
+			// A server before hidden conflicts were refused answers a
+			// conflict sent again, once its record is out of the user's
+			// sight, without the record: it is what a server now answers,
+			// never the record's delete.
+			given[i] = protocol.OpResult{OpID: res.OpID, Result: model.ResultRejected, Code: protocol.CodeNotFound, Message: msgOutOfSight}
+		}
+	}
 	results, err := withSentFields(given, sent)
 	if err != nil {
 		return err

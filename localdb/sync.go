@@ -405,18 +405,18 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	c := model.Conflict{RecordID: op.RecordID, Collection: op.Collection, OpID: op.OpID,
 		BaseVersion: op.BaseVersion, TheirsVersion: rec.version, Mine: op.Fields}
 	col, _ := db.schema.Collection(op.Collection)
-	serverDeleted := res.Record == nil || res.Record.Deleted
+	// A conflict carries its record: one without it failed as out of
+	// sight (applyResults).
+	serverDeleted := res.Record.Deleted
 	c.TheirsBy, c.TheirsAt = res.ChangedBy, res.ChangedAt
-	if res.Record != nil && c.TheirsBy == "" {
+	if c.TheirsBy == "" {
 		// A server that does not name the change's author: the record's
 		// last change stands in.
 		c.TheirsBy, c.TheirsAt = res.Record.UpdatedBy, res.Record.UpdatedAt
 	}
-	if res.Record != nil {
-		c.TheirsVersion = res.Record.Version
-		if !res.Record.Deleted || len(res.Record.Fields) > 0 {
-			c.Theirs = normalizeWire(col, res.Record.Fields)
-		}
+	c.TheirsVersion = res.Record.Version
+	if !res.Record.Deleted || len(res.Record.Fields) > 0 {
+		c.Theirs = normalizeWire(col, res.Record.Fields)
 	}
 	base := func(f string) any {
 		if v, ok := op.baseValues[f]; ok {
@@ -447,15 +447,10 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	if err := db.setBase(ctx, tx, rec, res.Record); err != nil {
 		return err
 	}
-	if res.Record == nil {
-		if _, err := tx.ExecContext(ctx, "UPDATE records SET base_deleted = 1 WHERE rid = ?", rec.rid); err != nil {
-			return err
-		}
-	}
 	if err := db.insertConflict(ctx, tx, c, now); err != nil {
 		return err
 	}
-	if res.Record != nil && rec.version > res.Record.Version {
+	if rec.version > res.Record.Version {
 		// A pull overtook the answer: the review shows, and "theirs"
 		// applies, the newer copy this device holds, as when a pull
 		// comes after the conflict (refreshConflict). Its author is not

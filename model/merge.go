@@ -127,6 +127,16 @@ func (c Conflict) Resolve(col *Collection, r Resolution, opID string) (*Op, erro
 		switch r.All {
 		case TakeMine:
 			op.Kind, op.Fields = OpCreate, c.restored(col)
+			if col != nil {
+				// A device that holds too little of the record (a repair
+				// rebuilt it from its queued changes alone, and the
+				// server's delete kept none of its fields) would restore
+				// a record the server must refuse.
+				if _, probs := col.Validate(op.Fields, true); len(probs) > 0 {
+					return nil, fmt.Errorf("cannot restore %s %s: this device holds too little of it to bring it back (%v); "+
+						"keep it deleted (theirs), and make the record again if it is still needed", c.Collection, c.RecordID, probs)
+				}
+			}
 			return op, nil
 		case TakeTheirs:
 			return nil, nil

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -167,6 +168,28 @@ func TestRestoreStartsFromTheirs(t *testing.T) {
 	ed.Fields[0].Theirs, ed.Theirs["court"] = "High", "High"
 	if op, _ := ed.Resolve(c, Resolution{All: TakeMine}, "op"); op.Fields["court"] != "Crown" {
 		t.Errorf("court = %v, want Crown: the server had not changed it", op.Fields["court"])
+	}
+}
+
+// TestRestoreOfTooLittleIsRefused: a device that holds only its own
+// change of a deleted record (a repair's stand-in, and a delete that kept
+// no fields) cannot restore it: the create would lack what the schema
+// requires, and the server would refuse it. The resolution says so, and
+// keeping it deleted still works.
+func TestRestoreOfTooLittleIsRefused(t *testing.T) {
+	note, _ := testSchema(t).Collection("note")
+	ed := Conflict{RecordID: "r", Collection: "note", Kind: ConflictEditDeleted, TheirsVersion: 3,
+		Fields: []FieldConflict{{Field: "body", Mine: "my text"}}, Mine: Fields{"body": "my text"}, Theirs: Fields{}}
+	op, err := ed.Resolve(note, Resolution{All: TakeMine}, "op")
+	if err == nil || op != nil || !strings.Contains(err.Error(), "too little") || !strings.Contains(err.Error(), "title") {
+		t.Fatalf("restore of a body alone = %+v, %v; want it refused, naming the missing title", op, err)
+	}
+	if op, err := ed.Resolve(note, Resolution{All: TakeTheirs}, "op"); err != nil || op != nil {
+		t.Fatalf("stay deleted = %+v, %v", op, err)
+	}
+	ed.Theirs = Fields{"matter_id": "0190b0e5-7c2a-7d4e-8b5a-3f0c2a1b4c5d", "title": "T"}
+	if op, err := ed.Resolve(note, Resolution{All: TakeMine}, "op"); err != nil || op.Fields["title"] != "T" || op.Fields["body"] != "my text" {
+		t.Fatalf("restore from the server's last copy = %+v, %v", op, err)
 	}
 }
 

@@ -48,6 +48,17 @@ func (o *oracle) sees(user, matter string) bool {
 	return o.role[user] == server.RoleAdmin || o.member[user][matter]
 }
 
+// seesNow reports whether the user may see now a record a stored answer
+// holds: in the matter the answer shows and in the one it is in now (a
+// compacted record's grave shows no more than the answer).
+func (o *oracle) seesNow(user string, r *protocol.Record) bool {
+	if r == nil || !o.sees(user, r.MatterID) {
+		return false
+	}
+	cur := o.recs[r.ID]
+	return cur == nil || cur.compacted || o.sees(user, cur.matter)
+}
+
 // usable reports whether the user may put records in a matter now.
 func (o *oracle) usable(user, matter string) bool {
 	m := o.recs[matter]
@@ -78,8 +89,9 @@ type expect struct {
 	code   protocol.Code
 }
 
-// predict says what the server must do with an op from user, with every
-// base version current: no op in these histories races another.
+// predict says what the server must do with an op from user. No op in
+// these histories races another: every base version is current, but for
+// updates drawn on the version before, whose title changed since.
 func (o *oracle) predict(user string, op model.Op) expect {
 	if o.role[user] == server.RoleViewer {
 		return expect{model.ResultRejected, protocol.CodeReadOnly}
@@ -107,7 +119,7 @@ func (o *oracle) predict(user string, op model.Op) expect {
 		if cur == nil || cur.compacted || !o.sees(user, cur.matter) {
 			return expect{model.ResultRejected, protocol.CodeNotFound}
 		}
-		if cur.deleted {
+		if cur.deleted || op.BaseVersion < cur.version {
 			return expect{result: model.ResultConflict}
 		}
 		if to, ok := op.Fields[model.MatterField].(string); ok && to != cur.matter && !o.usable(user, to) {
@@ -242,6 +254,9 @@ func (o *oracle) checkResult(user string, op model.Op, res protocol.OpResult) er
 func (o *oracle) checkReveal(user string, op model.Op, res protocol.OpResult) error {
 	if res.Record != nil && !o.sees(user, res.Record.MatterID) {
 		return fmt.Errorf("%s's %s of %s: the answer shows a record of matter %s, which they cannot see", user, op.Kind, op.RecordID, res.Record.MatterID)
+	}
+	if res.Result == model.ResultConflict && res.Record == nil {
+		return fmt.Errorf("%s's %s of %s: a conflict without its record (a client takes it for a delete)", user, op.Kind, op.RecordID)
 	}
 	if res.Result == model.ResultRejected && res.Record != nil {
 		return fmt.Errorf("%s's refused %s of %s carries a record", user, op.Kind, op.RecordID)

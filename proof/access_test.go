@@ -136,9 +136,9 @@ func runHistories(t *testing.T, name string, n int, seed uint64, found []uint64,
 	}
 	close(next)
 	wg.Wait()
-	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d, of compacted records %d; creates of taken ids %d, of compacted records %d), %d pulls (%d full after a compaction), %d revocations reported as dropped, %d compactions",
+	t.Logf("%d histories (seeds %d…%d): %d steps, %d pushes (%d refused; restores %d, applied %d, of compacted records %d; creates of taken ids %d, of compacted records %d; conflicts sent again out of sight %d), %d pulls (%d full after a compaction), %d revocations reported as dropped, %d compactions",
 		histSeen, seed, seed+uint64(n)-1, sum.steps, sum.pushes, sum.refused, sum.restores, sum.restored, sum.graveRestores,
-		sum.retakes, sum.graveRetakes, sum.pulls, sum.resyncs, sum.drops, sum.compactions)
+		sum.retakes, sum.graveRetakes, sum.hiddenConflicts, sum.pulls, sum.resyncs, sum.drops, sum.compactions)
 }
 
 func envInt(t *testing.T, key string, def int) int {
@@ -197,6 +197,7 @@ type history struct {
 	restores, restored, graveRestores    int // restores tried, applied, and applied to compacted records
 	compactions, resyncs                 int
 	retakes, graveRetakes                int             // creates of taken ids, and of compacted records
+	hiddenConflicts                      int             // conflicts sent again once their record was out of sight
 	trace                                strings.Builder // what happened, printed when the history fails
 }
 
@@ -206,6 +207,7 @@ func (h *history) add(o *history) {
 	h.restores, h.restored, h.graveRestores = h.restores+o.restores, h.restored+o.restored, h.graveRestores+o.graveRestores
 	h.compactions, h.resyncs = h.compactions+o.compactions, h.resyncs+o.resyncs
 	h.retakes, h.graveRetakes = h.retakes+o.retakes, h.graveRetakes+o.graveRetakes
+	h.hiddenConflicts += o.hiddenConflicts
 }
 
 // tick starts a step of a compacting history: its server's clock moves on
@@ -358,27 +360,45 @@ func (h *history) step() error {
 			return nil
 		}
 		p := pairs[h.rng.IntN(len(pairs))]
-		if err := h.srv.Revoke(bg, p[0], p[1]); err != nil {
-			return fmt.Errorf("revoke %s %s: %w", p[0], p[1], err)
-		}
-		h.o.revoke(p[0], p[1])
-		h.logf("revoke %s %s", p[0], p[1])
-		h.dropDue[p[0]][p[1]] = true
+		return h.revoke(p[0], p[1])
 	case k < 7 && len(h.ops) > 0: // a used op id again: its first answer for its user, refused for others
 		p := h.ops[h.rng.IntN(len(h.ops))]
+		if cs := h.conflicted(); len(cs) > 0 && h.rng.IntN(2) == 0 {
+			// Half the time a conflict: a device sends one again until its
+			// answer arrives, and the person may lose the matter meanwhile.
+			p = cs[h.rng.IntN(len(cs))]
+			if m := p.res.Record.MatterID; p.user != h.users[0] && h.o.member[p.user][m] && h.rng.IntN(2) == 0 {
+				// Its person loses the matter before the answer arrives.
+				if err := h.revoke(p.user, m); err != nil {
+					return err
+				}
+			}
+		}
 		op := p.op
 		op.RecordID, op.Kind, op.Collection, op.Fields = model.NewID(), model.OpCreate, model.MatterCollection, model.Fields{"title": h.text()}
-		u := h.pick(h.users)
+		u := p.user // half the time its own user, sending it again as a client does
+		if h.rng.IntN(2) == 0 {
+			u = h.pick(h.users)
+		}
 		resp, err := h.clients[u].Push(bg, op)
 		if err != nil {
 			return err
 		}
 		r := resp.Results[0]
+		want, code := p.res.Result, protocol.Code("")
+		if u == p.user && want == model.ResultConflict && !h.o.seesNow(u, p.res.Record) {
+			// A conflict changed nothing; without its record it would read
+			// as a delete. It is answered as the op would be now.
+			want, code = model.ResultRejected, protocol.CodeNotFound
+			h.hiddenConflicts++
+		} else if want == model.ResultRejected {
+			code = p.res.Code
+		}
 		switch {
 		case u != p.user && (r.Result != model.ResultRejected || r.Code != protocol.CodeIDConflict || r.Record != nil):
 			return fmt.Errorf("%s sent %s's op id %s: %+v, want it refused", u, p.user, op.OpID, r)
-		case u == p.user && r.Result != p.res.Result:
-			return fmt.Errorf("%s sent op %s again: %s, first answered %s", u, op.OpID, r.Result, p.res.Result)
+		case u == p.user && (r.Result != want || r.Code != code):
+			return fmt.Errorf("%s sent op %s again: %s %q, first answered %s %q; want %s %q", u, op.OpID, r.Result, r.Code, p.res.Result, p.res.Code, want, code)
 		}
 		if err := h.o.checkReveal(u, op, r); err != nil {
 			return err
@@ -395,6 +415,29 @@ func (h *history) step() error {
 		return h.pull(u)
 	}
 	return nil
+}
+
+// revoke takes a matter from a user.
+func (h *history) revoke(user, matter string) error {
+	if err := h.srv.Revoke(bg, user, matter); err != nil {
+		return fmt.Errorf("revoke %s %s: %w", user, matter, err)
+	}
+	h.o.revoke(user, matter)
+	h.logf("revoke %s %s", user, matter)
+	h.dropDue[user][matter] = true
+	return nil
+}
+
+// conflicted returns the ops pushed since the last compaction that were
+// answered with a conflict.
+func (h *history) conflicted() []pushed {
+	var out []pushed
+	for _, p := range h.ops {
+		if p.res.Result == model.ResultConflict {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // push sends one random op as user and checks the answer.
@@ -436,6 +479,11 @@ func (h *history) push(user string, ms []string) error {
 		r := h.o.recs[h.pick(recs)]
 		op = model.Op{OpID: model.NewID(), RecordID: r.id, Collection: r.coll, Kind: model.OpUpdate,
 			Fields: model.Fields{"title": h.text()}, BaseVersion: r.version}
+		if r.version > 1 && h.rng.IntN(4) == 0 {
+			// A device behind: every version changed the title, so the
+			// update meets a newer one as a conflict.
+			op.BaseVersion = r.version - 1
+		}
 		if r.coll == "note" && h.rng.IntN(2) == 0 {
 			op.Fields[model.MatterField] = h.pick(ms)
 		}

@@ -46,13 +46,19 @@ func (s *Server) applyOp(ctx context.Context, tx store.Tx, p *principal, acc *ac
 			return res, nil, fmt.Errorf("decode ledger result: %w", err)
 		}
 		// The stored answer may hold a record the user may no longer
-		// see; never show it again.
+		// see; never show it again. A conflict changed nothing and is
+		// nothing without its record (a client would read it as a
+		// delete): it is answered as the op would be now, as of a record
+		// that does not exist.
 		if res.Record != nil {
 			ok, err := stillVisible(ctx, s, tx, p, acc, res.Record)
 			if err != nil {
 				return res, nil, err
 			}
-			if !ok {
+			switch {
+			case !ok && res.Result == model.ResultConflict:
+				res = rejected(op, protocol.CodeNotFound, msgNoRecord)
+			case !ok:
 				res.Record = nil
 			}
 		}

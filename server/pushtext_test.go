@@ -115,6 +115,42 @@ func TestPushAnswerIsTheEncodedResponse(t *testing.T) {
 	}
 }
 
+// TestReplayedConflictAfterRevokeIsNotFound: a conflict sent again after
+// its sender lost the matter is answered as the op would be now, "no such
+// record", never as a conflict without its record, which a client takes
+// for the record's delete and offers to restore.
+func TestReplayedConflictAfterRevokeIsNotFound(t *testing.T) {
+	w := newWorld(t, startSQLite)
+	note := w.alice.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: w.m.ID, "title": "Alice's note"})).Record
+	w.alice.PushOne(t, servertest.Update(note, model.Fields{"title": "Alice's title"}))
+	bobOp := servertest.Update(note, model.Fields{"title": "Bob's title"})
+	first := w.bob.PushOne(t, bobOp)
+	expect(t, first, model.ResultConflict, "")
+	if first.Record == nil {
+		t.Fatal("the conflict came without its record")
+	}
+	if err := w.srv.Revoke(context.Background(), "bob", w.m.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := w.bob.PushOne(t, bobOp)
+	expect(t, again, model.ResultRejected, protocol.CodeNotFound)
+	if again.Record != nil {
+		t.Fatalf("the conflict sent again after the revoke shows the record: %+v", again.Record)
+	}
+	fresh := w.bob.PushOne(t, servertest.Update(note, model.Fields{"title": "Bob's title"}))
+	if fresh.Message != again.Message {
+		t.Fatalf("sent again: %q; a new op: %q; want the same answer", again.Message, fresh.Message)
+	}
+	// Alice still sees it: her own conflicts come back as they were.
+	aliceOp := servertest.Update(note, model.Fields{"title": "Alice's other title"})
+	if res := w.alice.PushOne(t, aliceOp); res.Result != model.ResultConflict {
+		t.Fatalf("alice's stale update: %+v", res)
+	}
+	if res := w.alice.PushOne(t, aliceOp); res.Result != model.ResultConflict || res.Record == nil {
+		t.Fatalf("alice's conflict sent again: %+v", res)
+	}
+}
+
 // TestReplayAfterRevokeShowsNoRecord: an op sent again after its sender
 // lost the matter is answered from the ledger without the record it
 // stored, not with the stored answer as it is.
