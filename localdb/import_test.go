@@ -317,6 +317,91 @@ func TestDeleteOfACreateRefusedAsTaken(t *testing.T) {
 	}
 }
 
+// TestDeleteOfARefusedCreateABackupHolds: a create the server refused
+// for a matter it did not have yet is held by a backup, which another
+// device restored once the matter was there: the server has the record.
+// A delete here must reach it, edited first or not. Neither the edit
+// folds into the create nor the delete cancels it: the create goes again
+// (answered with the server's copy), the changes behind it. A create
+// refused for its values, or one no backup holds, still vanishes with
+// its delete: no server can have taken it.
+func TestDeleteOfARefusedCreateABackupHolds(t *testing.T) {
+	db, m := openWithMatter(t)
+	backedUp := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "in the backup"})
+	invalid := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "refused for its values"})
+	edited := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "edited, then deleted"})
+	ops := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultRejected, Code: protocol.CodeNotFound, Message: "No such matter."},
+		protocol.OpResult{OpID: ops[1].OpID, Result: model.ResultRejected, Code: protocol.CodeValidation, Message: "no"},
+		protocol.OpResult{OpID: ops[2].OpID, Result: model.ResultRejected, Code: protocol.CodeNotFound, Message: "No such matter."})
+	refusedID := ops[0].OpID
+	if n, err := db.MarkBackedUp(bg); err != nil || n != 3 {
+		t.Fatalf("mark backed up = %d, %v", n, err)
+	}
+	notInBackup := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "after the backup"})
+	ops = nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: ops[0].OpID, Result: model.ResultRejected, Code: protocol.CodeNotFound, Message: "No such matter."})
+	mustUpdate(t, db, edited.ID, model.Fields{"body": "an edit"})
+	if got := opsOf(t, db, edited.ID); len(got) != 2 || got[0].Kind != model.OpCreate || got[0].Fields["body"] != nil ||
+		got[1].Kind != model.OpUpdate || got[1].Fields["body"] != "an edit" {
+		t.Fatalf("the edit of a refused create a backup holds left %+v, want it behind the create", got)
+	}
+	if err := db.Delete(bg, edited.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := opsOf(t, db, edited.ID); len(got) != 2 || got[0].Kind != model.OpCreate || got[1].Kind != model.OpDelete {
+		t.Fatalf("the delete of an edited refused create a backup holds left %+v, want the create, and the delete in the edit's place", got)
+	}
+	for _, id := range []string{backedUp.ID, invalid.ID, notInBackup.ID} {
+		if err := db.Delete(bg, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{invalid.ID, notInBackup.ID} {
+		if got := opsOf(t, db, id); len(got) != 0 {
+			t.Errorf("the delete of %s left %+v, want both gone", id, got)
+		}
+	}
+	got := opsOf(t, db, backedUp.ID)
+	if len(got) != 2 || got[0].Kind != model.OpCreate || got[0].State != OpPending || got[0].OpID == refusedID ||
+		got[1].Kind != model.OpDelete || got[1].State != OpPending {
+		t.Fatalf("the delete of a refused create a backup holds left %+v, want the create to send again and the delete behind it", got)
+	}
+	var said []string
+	for _, e := range journalOf(t, db, backedUp.ID) {
+		if e.Kind == JournalDelete {
+			said = append(said, e.Summary)
+		}
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "after the refused create, which will be sent again") {
+		t.Errorf("the delete's journal entries: %q", said)
+	}
+	// The journal names the create's new id, before the delete.
+	j := journalOf(t, db, backedUp.ID)
+	var retried bool
+	for _, e := range j {
+		retried = retried || e.Kind == JournalRetry && e.OpID == got[0].OpID && strings.Contains(e.Summary, refusedID)
+	}
+	if !retried {
+		t.Errorf("no journal entry names the create sent again under %s: %+v", got[0].OpID, j)
+	}
+	// The server has the record from the backup: the create takes its
+	// copy, and the delete goes on it.
+	if err := db.DiscardOp(bg, opsOf(t, db, edited.ID)[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	sent := nextBatch(t, db, 10)
+	if len(sent) != 1 || sent[0].Kind != model.OpCreate {
+		t.Fatalf("sent %+v, want the create alone", sent)
+	}
+	answer(t, db, protocol.OpResult{OpID: sent[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: backedUp.ID, Collection: "note", MatterID: m, Version: 1, Fields: model.Fields{"matter_id": m, "title": "in the backup"}}})
+	sent = nextBatch(t, db, 10)
+	if len(sent) != 1 || sent[0].Kind != model.OpDelete || sent[0].BaseVersion != 1 {
+		t.Fatalf("sent %+v, want the delete on version 1", sent)
+	}
+}
+
 // TestSalvageReadsAFileOlderThanTheExportMark: salvage reads a damaged
 // file as it is, unmigrated; one older than outbox.exported still gives
 // up its queue, every op read as not marked.

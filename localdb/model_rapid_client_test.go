@@ -236,6 +236,15 @@ func (m *clientModel) enqueue(r *mRecord, kind model.OpKind, changes, before mod
 		last := ops[n-1]
 		// An op whose outcome the server could not tell is not folded into.
 		failed := last.state == localdb.OpFailed && last.code != protocol.CodeOutcomeUnknown && !last.heldBack()
+		if failed && last.kind == model.OpCreate && (last.imported || last.exported) &&
+			last.code != protocol.CodeValidation && last.code != protocol.CodeIDConflict {
+			// A backup holding the refused create may have brought its
+			// record to the server: it goes again, the change behind it.
+			last.id, last.state, last.attempts, last.code, last.due, last.maybeSent = "", localdb.OpPending, 0, "", false, false
+			stats.behindRefused.Add(1)
+			m.journal++ // the create's retry
+			failed = false
+		}
 		if failed || (last.state == localdb.OpPending && last.attempts == 0 && !last.imported && !last.exported) {
 			switch {
 			case kind == model.OpDelete && last.kind == model.OpCreate && !(failed && last.code == protocol.CodeIDConflict):

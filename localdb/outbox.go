@@ -309,10 +309,11 @@ func resetFailed(o *opRow, now int64) {
 type coalesced int
 
 const (
-	queuedNew coalesced = iota // a new op behind the others
-	foldedIn                   // merged into the last, never-sent op
-	refolded                   // merged into a failed op, which got a new id
-	cancelled                  // a delete cancelled a create the server never applied
+	queuedNew     coalesced = iota // a new op behind the others
+	foldedIn                       // merged into the last, never-sent op
+	refolded                       // merged into a failed op, which got a new id
+	cancelled                      // a delete cancelled a create the server never applied
+	behindRefused                  // a change queued behind a refused create a backup holds, which goes again
 )
 
 // enqueue queues a user's change of rec. Edits coalesce into the record's
@@ -323,6 +324,8 @@ const (
 // such a create with its own copy, so an edit folded in would be dropped
 // or sent to review, and a delete that cancelled it would never reach the
 // server; behind it, they are sent on the server's copy (see rebase).
+// For the same reason changes queue behind such a create the server
+// refused, which goes again first (resendsFirst).
 // An op that was sent has a burnt id, since
 // the server answers a replayed id with its first answer, so later edits
 // queue behind it. So do edits after an op whose outcome the server could
@@ -336,9 +339,27 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 	if err != nil {
 		return opRow{}, 0, err
 	}
+	behind := queuedNew
 	if n := len(ops); n > 0 {
 		last := ops[n-1]
 		failed := last.state == OpFailed && last.errorCode != protocol.CodeOutcomeUnknown && !last.heldBack() && !last.schemaRefused()
+		if failed && last.resendsFirst() {
+			// A backup holding the refused create may have brought its
+			// record to the server since: the create goes again, and the
+			// change behind it, on the server's copy if it has one. The
+			// journal names the create's new id, as a retry's does.
+			oldID := last.OpID
+			resetFailed(&last, now)
+			if err := db.saveOp(ctx, tx, last); err != nil {
+				return opRow{}, 0, err
+			}
+			if err := db.journal(ctx, tx, JournalEntry{Actor: actorLocal, Kind: JournalRetry, RecordID: last.RecordID,
+				Collection: last.Collection, OpID: last.OpID, After: last.Fields,
+				Summary: fmt.Sprintf("the refused create will be sent again as a new change (it was %s), before this device's next change: a backup holding it may have brought the record to the server", oldID)}); err != nil {
+				return opRow{}, 0, err
+			}
+			failed, behind = false, behindRefused
+		}
 		if failed || (last.state == OpPending && last.attempts == 0 && !last.mayArrive()) {
 			how := foldedIn
 			if failed {
@@ -391,7 +412,23 @@ func (db *DB) enqueue(ctx context.Context, tx *sql.Tx, rec recordRow, kind model
 		createdAt:  now,
 		updatedAt:  now,
 	}
-	return o, queuedNew, db.insertOp(ctx, tx, o)
+	return o, behind, db.insertOp(ctx, tx, o)
+}
+
+// resendsFirst reports, of a create the server refused, whether a change
+// of its record queues behind it, the create going again, rather than
+// folding into it (or, for a delete, cancelling it): a create a backup
+// holds (mayArrive), refused neither for its values (validation), which
+// any copy of it would be refused for, nor because the server has a
+// record under its id (id_conflict, whose delete goes to the server as
+// it is). A backup restored on another device, where its matter was
+// there or the person could write, may have brought the record to the
+// server since; folded into, the create would take the person's edit for
+// another device's record, and cancelled by a delete, the delete would
+// never reach the server.
+func (o *opRow) resendsFirst() bool {
+	return o.Kind == model.OpCreate && o.mayArrive() &&
+		o.errorCode != protocol.CodeValidation && o.errorCode != protocol.CodeIDConflict
 }
 
 // MarkBackedUp notes that this device's records are being exported as a

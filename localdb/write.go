@@ -352,6 +352,8 @@ func queueNote(how coalesced) string {
 		return " (joined the unsent change)"
 	case refolded:
 		return " (joined the refused change, which will be sent again)"
+	case behindRefused:
+		return " (after the refused create, which will be sent again)"
 	}
 	return ""
 }

@@ -33,6 +33,8 @@ var foundSeeds = []uint64{
 	165,  // an undo of a cascade whose matter was back already restored its records and said "nothing": their deletes taken for lost
 	179,  // a repair took an imported attachment's create for a file attached here: shown on the device, never downloaded
 	603,  // the harness's own: a restored file renamed in the fresh device's first syncs, taken for the backup's change
+	531,  // a conflict sent again after a revoke came back without its record: taken for a delete, restored from nothing
+	552,  // a delete cancelled a refused create a backup holds, which another device had brought to the server
 }
 
 // baseConfig is the size of one scenario: 4 devices of 3 users, 150 local
