@@ -270,8 +270,9 @@ const msgOutOfSight = "The server no longer shows you this record (its matter wa
 // order. Answers for ops no longer queued are ignored. An answer this
 // device takes as a conflict for review (a create that met the server's
 // own copy of its record: metFields) is rewritten in results as the
-// conflict it became, so that the caller counts and shows what the
-// device holds.
+// conflict it became, and a conflict without its record as the refusal
+// it stands for, so that the caller counts and shows what the device
+// holds.
 func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, given []protocol.OpResult, sent []OutboxOp) error {
 	for i, res := range given {
 		if res.Result == model.ResultConflict && res.Record == nil {

@@ -280,8 +280,9 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 // ApplyPushResults applies the server's answers to a batch in one transaction.
 // Answers for ops no longer queued (discarded meanwhile) are ignored. The
 // answer to a create made here that met the server's own copy of its
-// record, with other values, becomes a conflict for review, and is
-// rewritten so in results.
+// record, with other values, becomes a conflict for review, and a
+// conflict without its record (its record out of the user's sight) a
+// refusal, not_found; each is rewritten so in results.
 func (db *DB) ApplyPushResults(ctx context.Context, results []protocol.OpResult) error {
 	if err := db.enter(); err != nil {
 		return fmt.Errorf("apply push results: %w", err)
