@@ -43,6 +43,20 @@ func (w *world) run() {
 	w.settle()
 	w.checkAll(true)
 	w.checkFiles()
+	w.countResends()
+}
+
+// countResends counts, from the devices' journals, the refused creates
+// a backup holds that a change of their record sent again, the change
+// queued behind (localdb's resendsFirst).
+func (w *world) countResends() {
+	for _, c := range w.clients {
+		for _, e := range w.journalOf(c) {
+			if e.Kind == localdb.JournalRetry && strings.Contains(e.Summary, "before this device's next change") {
+				w.stats.inc("contract: refused creates a backup holds, sent again before a change", 1)
+			}
+		}
+	}
 }
 
 // writesDone counts the local writes the clients have made.
