@@ -376,7 +376,7 @@ func (h *history) step() error {
 		}
 		op := p.op
 		op.RecordID, op.Kind, op.Collection, op.Fields = model.NewID(), model.OpCreate, model.MatterCollection, model.Fields{"title": h.text()}
-		u := p.user // half the time its own user, sending it again as a client does
+		u := p.user // its own user at least half the time, sending it again as a client does
 		if h.rng.IntN(2) == 0 {
 			u = h.pick(h.users)
 		}
