@@ -22,6 +22,7 @@ const (
 	FileDownloading FileState = "downloading"       // shown with its percentage
 	FileOffline     FileState = "available offline" // downloaded, verified, on this device
 	FileOnServer    FileState = "on server"         // not on this device; fetch to download
+	FileAwaiting    FileState = "awaiting sync"     // not on this device, and its record not yet on the server as far as this device knows
 	FileFailed      FileState = "failed"            // shown with the reason
 )
 
@@ -173,7 +174,7 @@ func (db *DB) HasLocalFile(ctx context.Context, hash string) (bool, error) {
 // fields are decrypted in the query.
 func (db *DB) fileColumns() string {
 	f := db.sqlRecordFields("r", "fields")
-	return `r.id, ` + f + `, r.updated_at, r.state,
+	return `r.id, ` + f + `, r.updated_at, r.state, r.version,
 	(SELECT 1 FROM local_files l WHERE l.hash = json_extract(` + f + `, '$.sha256')),
 	(SELECT l.origin FROM local_files l WHERE l.hash = json_extract(` + f + `, '$.sha256')),
 	u.state, u.done_bytes, u.last_error, d.state, d.done_bytes, d.last_error`
@@ -230,14 +231,14 @@ func scanFile(s rowScanner) (FileInfo, error) {
 	var (
 		f                  FileInfo
 		fj                 sql.NullString
-		at                 int64
+		at, version        int64
 		local              sql.NullInt64
 		origin             sql.NullString
 		upState, downState sql.NullString
 		upDone, downDone   sql.NullInt64
 		upErr, downErr     sql.NullString
 	)
-	if err := s.Scan(&f.ID, &fj, &at, &f.Record, &local, &origin, &upState, &upDone, &upErr, &downState, &downDone, &downErr); err != nil {
+	if err := s.Scan(&f.ID, &fj, &at, &f.Record, &version, &local, &origin, &upState, &upDone, &upErr, &downState, &downDone, &downErr); err != nil {
 		return f, err
 	}
 	fields, err := decodeFields(fj)
@@ -266,6 +267,12 @@ func scanFile(s rowScanner) (FileInfo, error) {
 		f.State = FileUploaded
 	case f.Local:
 		f.State = FileOffline
+	case version == 0:
+		// Its record never came back from the server here: a create
+		// restored from a backup, not sent yet or refused. The server may
+		// hold the file (the backed-up device uploaded it) or not (it never
+		// did); this device does not know, so it does not say "on server".
+		f.State = FileAwaiting
 	default:
 		f.State = FileOnServer
 	}

@@ -636,8 +636,8 @@ func TestRepairQueuesNoUploadForAnImportedFile(t *testing.T) {
 		attached = att.ID
 	})
 	f, err := fresh.File(bg, imported)
-	if err != nil || f.Local || f.State != FileOnServer {
-		t.Fatalf("the imported file after the repair: %+v, %v; want on the server, not here", f, err)
+	if err != nil || f.Local || f.State != FileAwaiting {
+		t.Fatalf("the imported file after the repair: %+v, %v; want awaiting sync, not here", f, err)
 	}
 	if f, err := fresh.File(bg, attached); err != nil || !f.Local || f.State != FileQueued {
 		t.Fatalf("the file attached here after the repair: %+v, %v; want here, its upload queued", f, err)
@@ -650,5 +650,65 @@ func TestRepairQueuesNoUploadForAnImportedFile(t *testing.T) {
 		if tr.AttachmentID == imported {
 			t.Fatalf("after the repair, a transfer of the imported file: %+v", tr)
 		}
+	}
+}
+
+// TestImportedFileAwaitsSync: an attachment's record restored from a
+// backup comes without its bytes, and this device has not seen it on the
+// server: the backed-up device may never have uploaded the file, or sent
+// the record. It showed "on server" all the same. It shows "awaiting
+// sync" until the server answers with its copy, refused or not yet sent
+// alike; then "on server", and fetching it may begin. A file pulled from
+// the server is "on server" from the start.
+func TestImportedFileAwaitsSync(t *testing.T) {
+	db := openTest(t)
+	m := syncedMatter(t, db)
+	doc := syncedNote(t, db, m, 1, model.Fields{"title": "With files"})
+	a := model.Attachment{MatterID: m, RecordID: doc, Name: "from the backup.pdf", Size: 3, SHA256: strings.Repeat("a1", 32)}
+	refusedA := model.Attachment{MatterID: m, RecordID: doc, Name: "refused.pdf", Size: 4, SHA256: strings.Repeat("c3", 32)}
+	imported, refused, pulled := model.NewID(), model.NewID(), model.NewID()
+	if err := db.Import(bg, model.AttachmentCollection, []ImportItem{{ID: imported, Fields: a.Fields()}, {ID: refused, Fields: refusedA.Fields()}}); err != nil {
+		t.Fatal(err)
+	}
+	p := model.Attachment{MatterID: m, RecordID: doc, Name: "pulled.pdf", Size: 5, SHA256: strings.Repeat("d4", 32)}
+	pull(t, db, 5, serverRecord(pulled, model.AttachmentCollection, m, 1, p.Fields()))
+	state := func(id string) FileState {
+		t.Helper()
+		f, err := db.File(bg, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Local {
+			t.Fatalf("file %s is on this device: %+v", id, f)
+		}
+		return f.State
+	}
+	for id, want := range map[string]FileState{imported: FileAwaiting, refused: FileAwaiting, pulled: FileOnServer} {
+		if got := state(id); got != want {
+			t.Errorf("before the sync, file %s is %q, want %q", id, got, want)
+		}
+	}
+	var results []protocol.OpResult
+	for _, o := range nextBatch(t, db, 10) {
+		switch o.RecordID {
+		case imported:
+			// The server held it already, from the device backed up.
+			results = append(results, protocol.OpResult{OpID: o.OpID, Result: model.ResultApplied,
+				Record: &protocol.Record{ID: imported, Collection: model.AttachmentCollection, MatterID: m, Version: 1, Fields: a.Fields()}})
+		case refused:
+			results = append(results, protocol.OpResult{OpID: o.OpID, Result: model.ResultRejected, Code: "not_found", Message: "No such record."})
+		}
+	}
+	if len(results) != 2 {
+		t.Fatalf("the batch answered %d of the two imported files", len(results))
+	}
+	answer(t, db, results...)
+	for id, want := range map[string]FileState{imported: FileOnServer, refused: FileAwaiting, pulled: FileOnServer} {
+		if got := state(id); got != want {
+			t.Errorf("after the sync, file %s is %q, want %q", id, got, want)
+		}
+	}
+	if files, err := db.Files(bg, doc); err != nil || len(files) != 3 {
+		t.Fatalf("the record's files: %+v, %v", files, err)
 	}
 }

@@ -163,6 +163,22 @@ func (w *world) restoreBackup(c *client, b backup) map[string]held {
 			}
 		}
 	}
+	// A restored file is not on this device; one whose record the server
+	// never had is not on the server either (its device may upload it
+	// later, or never), and must not be shown as there.
+	list, err := c.db.Files(w.ctx, "")
+	w.must(c.name+": list files", err)
+	for _, f := range list {
+		if _, had := before[f.ID]; had {
+			continue
+		}
+		switch f.State {
+		case localdb.FileOnServer:
+			w.violate("%s: file %s restored from a backup is %q, and the server never had its record", c.name, f.ID, f.StateText())
+		case localdb.FileAwaiting:
+			w.stats.inc("contract: backups restored: files the server did not hold yet", 1)
+		}
+	}
 	if first > 0 {
 		w.tracef("%s imports its user's backup: %d records, %d of them compacted on the server, %d still unsent on %s", c.name, n, graves, first, b.from.name)
 	} else {

@@ -320,11 +320,34 @@ func (w *world) checkClient(c *client, tr *truth, final bool) {
 		}
 	}
 	w.checkOutbox(c, tr, final)
+	w.checkFileStates(c, tr, rows)
 	if final {
 		w.checkSearch(c, rows)
 	}
 	for _, p := range w.doctor(c) {
 		w.violate("%s: doctor: %s", c.name, p)
+	}
+}
+
+// checkFileStates checks that a device says a file is on the server only
+// where the server holds its record or once answered this device with a
+// copy of it (a version): a file whose record a backup restored and the
+// server never took is not on the server, whatever the backup said.
+func (w *world) checkFileStates(c *client, tr *truth, rows []model.Record) {
+	version := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		version[r.ID] = r.Version
+	}
+	files, err := c.db.Files(w.ctx, "")
+	w.must(c.name+": list files", err)
+	for _, f := range files {
+		_, onServer := tr.records[f.ID]
+		switch {
+		case f.State == localdb.FileOnServer && !onServer && version[f.ID] == 0:
+			w.violate("%s: file %s is %q, and the server never had its record", c.name, f.ID, f.StateText())
+		case f.State == localdb.FileAwaiting:
+			w.stats.inc("files awaiting sync when checked", 1)
+		}
 	}
 }
 

@@ -225,7 +225,7 @@ func (p *detailPane) filesLines(w int) []string {
 func fileStateLabel(f localdb.FileInfo) string {
 	sym := map[localdb.FileState]string{
 		localdb.FileQueued: "◷", localdb.FileRetrying: "◷", localdb.FileUploading: "↑", localdb.FileUploaded: "✓", localdb.FileDownloading: "↓",
-		localdb.FileOffline: "●", localdb.FileOnServer: "○", localdb.FileFailed: "✗",
+		localdb.FileOffline: "●", localdb.FileOnServer: "○", localdb.FileAwaiting: "◌", localdb.FileFailed: "✗",
 	}[f.State]
 	return sym + " " + safeLine(f.StateText())
 }
