@@ -98,10 +98,14 @@ type clientModel struct {
 	changes     []*mChange
 	notUndoable bool
 	groups      int
+	// goneVersion is, per record that left the device, the last server
+	// version it had here: an undo of its delete restores it on that
+	// version, as the journal's last copy of it says.
+	goneVersion map[string]int64
 }
 
 func newClientModel(s *model.Schema) *clientModel {
-	return &clientModel{schema: s, recs: map[string]*mRecord{}, conflicts: map[string]*model.Conflict{}}
+	return &clientModel{schema: s, recs: map[string]*mRecord{}, conflicts: map[string]*model.Conflict{}, goneVersion: map[string]int64{}}
 }
 
 func (m *clientModel) col(name string) *model.Collection {
@@ -202,6 +206,9 @@ func (m *clientModel) recompute(id string) {
 }
 
 func (m *clientModel) purge(id string) {
+	if r := m.recs[id]; r != nil {
+		m.goneVersion[id] = r.version
+	}
 	delete(m.recs, id)
 	delete(m.conflicts, id) // the conflict row goes by cascade
 }

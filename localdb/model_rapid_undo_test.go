@@ -49,6 +49,7 @@ func (m *clientModel) clone() *clientModel {
 		c.ops[i] = &o2
 	}
 	c.conflicts = maps.Clone(m.conflicts)
+	c.goneVersion = maps.Clone(m.goneVersion)
 	c.changes = make([]*mChange, len(m.changes))
 	for i, ch := range m.changes {
 		ch2 := *ch
@@ -58,7 +59,8 @@ func (m *clientModel) clone() *clientModel {
 }
 
 // errGoneRestore: the undo would restore a record no longer on the
-// device, whose base version the model does not keep; the step skips it.
+// device that left it other than by a purge the model saw, so that the
+// model does not know its last version; the step skips it.
 var errGoneRestore = errors.New("restore of a record gone from the device")
 
 // undo models Undo: the newest change made here not taken back, with, for
@@ -138,7 +140,30 @@ func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 		}
 	case localdb.JournalDelete:
 		if gone {
-			return false, errNone, errGoneRestore
+			version, known := m.goneVersion[ch.record]
+			if !known {
+				return false, errNone, errGoneRestore
+			}
+			norm, ek := m.create(ch.coll, ch.before)
+			if ek != errNone {
+				return false, ek, nil
+			}
+			// Its tombstone comes back, on the last version this device
+			// knew, with the copy before the delete as the server's; the
+			// restore is a create on it (a server that kept the tombstone
+			// takes it as a restore, one that never had it as a create).
+			r = &mRecord{id: ch.record, coll: ch.coll, matter: model.MatterOf(ch.coll, ch.record, norm), version: version,
+				baseDeleted: true, deleted: true, state: model.StatePending}
+			if version > 0 {
+				r.base = ch.before.Clone()
+			}
+			m.recs[ch.record] = r
+			m.ops = append(m.ops, &mOp{record: ch.record, coll: ch.coll, kind: model.OpCreate, fields: norm,
+				baseVer: version, state: localdb.OpPending})
+			m.recompute(ch.record)
+			ch.undone = true
+			m.journal++
+			return true, errNone, nil
 		}
 		if !live {
 			norm, ek := m.create(ch.coll, ch.before)
@@ -162,6 +187,13 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	if _, _, skip := sm.m.clone().undo(); errors.Is(skip, errGoneRestore) {
 		t.Skip("the undo would restore a record gone from the device")
 	}
+	goneDelete := false
+	for i := len(sm.m.changes) - 1; i >= 0; i-- {
+		if ch := sm.m.changes[i]; !ch.undone {
+			goneDelete = ch.kind == localdb.JournalDelete && sm.m.recs[ch.record] == nil
+			break
+		}
+	}
 	also, want, _ := sm.m.undo()
 	got, err := sm.db.Undo(ctx)
 	t.Logf("> undo %s %s: %s, %d more: %v", got.Change.Kind, short(got.Change.RecordID), got.Action, got.Also, err)
@@ -174,5 +206,8 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	}
 	if err == nil {
 		stats.undos.Add(1)
+	}
+	if err == nil && goneDelete {
+		stats.goneRestores.Add(1)
 	}
 }
