@@ -336,6 +336,16 @@ func (s *fakeServer) remoteDelete(r *sRecord) {
 	r.deleted, r.version, r.seq = true, r.version+1, s.seq
 }
 
+// remoteRestore brings a tombstone back, as another device's undo or
+// resolution does: live again, on a new version.
+func (s *fakeServer) remoteRestore(r *sRecord) {
+	s.seq++
+	r.deleted, r.version, r.seq = false, r.version+1, s.seq
+	for k := range r.fields {
+		r.fver[k] = r.version
+	}
+}
+
 // revoke takes a matter away from the user.
 func (s *fakeServer) revoke(matterID string) {
 	s.seq++

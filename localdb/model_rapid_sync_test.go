@@ -265,7 +265,7 @@ func (sm *storeMachine) Remote(t *rapid.T) {
 			}
 		}
 	}
-	switch rapid.SampledFrom([]string{"create matter", "create note", "edit", "edit", "delete", "move"}).Draw(t, "remote") {
+	switch rapid.SampledFrom([]string{"create matter", "create note", "edit", "edit", "delete", "move", "restore"}).Draw(t, "remote") {
 	case "create matter":
 		id := model.NewID()
 		sm.srv.remoteCreate(id, model.MatterCollection, model.Fields{"title": rapid.SampledFrom(titles).Draw(t, "title")})
@@ -295,6 +295,44 @@ func (sm *storeMachine) Remote(t *rapid.T) {
 		r := rapid.SampledFrom(live).Draw(t, "rec")
 		sm.srv.remoteDelete(r)
 		t.Logf("> remote delete %s v%d", short(r.id), r.version)
+	case "restore":
+		// A tombstone back, a matter's first (a record comes back only
+		// into a live matter): a device here that deleted it, and undoes
+		// that, finds it back already.
+		var dead, matters []*sRecord
+		for _, id := range sortedKeys(sm.srv.recs) {
+			r := sm.srv.recs[id]
+			m := sm.srv.recs[r.matter]
+			if r.deleted && (r.coll == model.MatterCollection || (m != nil && !m.deleted)) {
+				dead = append(dead, r)
+				if r.coll == model.MatterCollection {
+					matters = append(matters, r)
+				}
+			}
+		}
+		if len(dead) == 0 {
+			t.Skip("nothing deleted on the server")
+		}
+		if len(matters) > 0 && rapid.Bool().Draw(t, "a matter") {
+			dead = matters
+			// One this device deleted with its records, most of all: its
+			// undo then finds the matter back.
+			var mine []*sRecord
+			for _, r := range matters {
+				if slices.ContainsFunc(sm.m.changes, func(ch *mChange) bool { return ch.record == r.id && ch.group != 0 && !ch.undone }) {
+					mine = append(mine, r)
+				}
+			}
+			if len(mine) > 0 {
+				dead = mine
+			}
+		}
+		r := rapid.SampledFrom(dead).Draw(t, "dead")
+		sm.srv.remoteRestore(r)
+		t.Logf("> remote restore %s v%d", short(r.id), r.version)
+		if r.coll == model.MatterCollection {
+			stats.remoteMatters.Add(1)
+		}
 	case "move":
 		var notes []*sRecord
 		for _, r := range live {

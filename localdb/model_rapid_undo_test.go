@@ -187,10 +187,12 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	if _, _, skip := sm.m.clone().undo(); errors.Is(skip, errGoneRestore) {
 		t.Skip("the undo would restore a record gone from the device")
 	}
-	goneDelete := false
+	goneDelete, matterBack := false, false
 	for i := len(sm.m.changes) - 1; i >= 0; i-- {
 		if ch := sm.m.changes[i]; !ch.undone {
-			goneDelete = ch.kind == localdb.JournalDelete && sm.m.recs[ch.record] == nil
+			r := sm.m.recs[ch.record]
+			goneDelete = ch.kind == localdb.JournalDelete && r == nil
+			matterBack = ch.kind == localdb.JournalDelete && ch.group != 0 && r != nil && !r.deleted
 			break
 		}
 	}
@@ -209,5 +211,8 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	}
 	if err == nil && goneDelete {
 		stats.goneRestores.Add(1)
+	}
+	if err == nil && matterBack && also > 0 {
+		stats.cascadeMatterBack.Add(1)
 	}
 }

@@ -477,8 +477,12 @@ func (db *DB) applyConflict(ctx context.Context, tx *sql.Tx, op opRow, res proto
 	case c.Kind == model.ConflictEditDeleted:
 		summary = "the server deleted this record after you edited it; review the conflict"
 	}
+	// The entry keeps the server version the answer brought, as an ack's
+	// does: an undo of a delete restores a record that left the device
+	// on the last version the journal knows (restore).
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalConflict, RecordID: op.RecordID,
-		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields})
+		Collection: op.Collection, OpID: op.OpID, Summary: summary, Before: c.Theirs, After: op.Fields,
+		Version: max(rec.version, res.Record.Version)})
 }
 
 // metFields is, for a create made on this device answered with a copy the

@@ -110,8 +110,8 @@ func (db *DB) Undo(ctx context.Context) (Undone, error) {
 // undoTarget finds the newest local change no undo has taken back, and
 // for a matter's cascade delete the records deleted with it just before.
 func (db *DB) undoTarget(ctx context.Context, tx *sql.Tx) (JournalEntry, []JournalEntry, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+journalCols+" FROM journal WHERE actor = ? AND kind IN (?, ?, ?, ?) ORDER BY seq DESC",
-		actorLocal, JournalCreate, JournalUpdate, JournalDelete, JournalUndo)
+	rows, err := tx.QueryContext(ctx, "SELECT "+journalCols+" FROM journal WHERE actor = ? AND kind IN (?, ?, ?, ?, ?) ORDER BY seq DESC",
+		actorLocal, JournalCreate, JournalUpdate, JournalDelete, JournalUndo, JournalRetry)
 	if err != nil {
 		return JournalEntry{}, nil, err
 	}
@@ -119,6 +119,7 @@ func (db *DB) undoTarget(ctx context.Context, tx *sql.Tx) (JournalEntry, []Journ
 	undone := map[int64]bool{}
 	var target *JournalEntry
 	var cascade []JournalEntry
+	var next int64 // the seq the cascade's next entry must have
 	for rows.Next() {
 		e, err := db.scanJournal(rows)
 		if err != nil {
@@ -129,10 +130,10 @@ func (db *DB) undoTarget(ctx context.Context, tx *sql.Tx) (JournalEntry, []Journ
 			continue
 		}
 		if target == nil {
-			if undone[e.Seq] {
+			if undone[e.Seq] || e.Kind == JournalRetry {
 				continue
 			}
-			target = &e
+			target, next = &e, e.Seq-1
 			if e.Kind != JournalDelete {
 				break
 			}
@@ -140,16 +141,27 @@ func (db *DB) undoTarget(ctx context.Context, tx *sql.Tx) (JournalEntry, []Journ
 		}
 		// The records a cascade deleted are journaled just before their
 		// matter, and the files deleted with their record just before it,
-		// in the same transaction: contiguous seqs.
+		// in the same transaction: contiguous seqs. A refused create a
+		// backup holds, put back in the queue ahead of its delete, has its
+		// retry journaled just before the delete's entry (enqueue's
+		// resendsFirst): part of the cascade's run, not its end.
+		prevRecord := target.RecordID
+		if len(cascade) > 0 {
+			prevRecord = cascade[len(cascade)-1].RecordID
+		}
+		if e.Kind == JournalRetry && e.Seq == next && e.RecordID == prevRecord {
+			next--
+			continue
+		}
 		with := undoSummaryWithRecord
 		if target.Collection == model.MatterCollection {
 			with = undoSummaryCascade
 		}
-		prev := target.Seq - int64(len(cascade))
-		if e.Seq != prev-1 || e.Kind != JournalDelete || undone[e.Seq] || !strings.HasPrefix(e.Summary, with) {
+		if e.Seq != next || e.Kind != JournalDelete || undone[e.Seq] || !strings.HasPrefix(e.Summary, with) {
 			break
 		}
 		cascade = append(cascade, e)
+		next--
 	}
 	if err := rows.Err(); err != nil {
 		return JournalEntry{}, nil, err

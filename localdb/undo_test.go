@@ -291,3 +291,84 @@ func TestUndoOfCascadeWhoseMatterIsBackRestoresItsRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoOfCascadeWithARefusedCreateABackupHolds: a matter's cascade
+// delete took a create the server had refused and a backup holds; the
+// create went back in the queue ahead of its delete, its retry journaled
+// in the middle of the cascade's entries. The undo stopped at that entry:
+// it brought the matter back with only the records deleted after it, and
+// left the rest deleted, for later undos one at a time. The whole cascade
+// comes back at once.
+func TestUndoOfCascadeWithARefusedCreateABackupHolds(t *testing.T) {
+	db, m := openWithMatter(t)
+	first := syncedNote(t, db, m, 2, model.Fields{"title": "first"})
+	refused := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "refused"}).ID
+	var results []protocol.OpResult
+	for _, o := range nextBatch(t, db, 10) {
+		results = append(results, protocol.OpResult{OpID: o.OpID, Result: model.ResultRejected, Code: protocol.CodeNotFound, Message: "No such matter."})
+	}
+	answer(t, db, results...)
+	if n, err := db.MarkBackedUp(bg); err != nil || n != 1 {
+		t.Fatalf("mark backed up = %d, %v", n, err)
+	}
+	last := syncedNote(t, db, m, 3, model.Fields{"title": "last"})
+	if n, err := db.DeleteCascade(bg, m); err != nil || n != 3 {
+		t.Fatalf("delete cascade = %d, %v", n, err)
+	}
+	if ops := opsOf(t, db, refused); len(ops) != 2 || ops[0].Kind != model.OpCreate || ops[0].State != OpPending || ops[1].Kind != model.OpDelete {
+		t.Fatalf("the refused create's ops after the cascade: %+v; want its create again, the delete behind", ops)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoRestored || u.Record.ID != m || u.Also != 3 ||
+		!slices.Equal(slices.Sorted(slices.Values(u.Restored)), slices.Sorted(slices.Values([]string{first, refused, last}))) {
+		t.Fatalf("undo = %+v; want the matter and its three records", u)
+	}
+	for _, id := range []string{m, first, refused, last} {
+		if r := mustGet(t, db, id); r.Deleted {
+			t.Fatalf("%s still deleted after the undo", id)
+		}
+	}
+	// Next comes the change made before the cascade, no leftover of it.
+	if u, err := db.Undo(bg); err != nil || u.Change.Kind != JournalCreate || u.Change.RecordID != refused {
+		t.Fatalf("the next undo = %+v, %v; want the create of the refused note", u, err)
+	}
+}
+
+// TestUndoOfDeleteAfterItsConflictLeftTheDevice: a delete met a newer
+// server change (a delete_edit conflict, which brought version 6), then
+// the record left the device with its matter, which came back without
+// it (the pull not done yet). The undo restores it on
+// the last version the journal knows; the conflict's entry did not keep
+// the version its answer brought, so the restore went on 5, which the
+// server would refuse as an id conflict were its record deleted on 6.
+func TestUndoOfDeleteAfterItsConflictLeftTheDevice(t *testing.T) {
+	db, m := openWithMatter(t)
+	s := syncedNote(t, db, m, 5, model.Fields{"title": "kept", "body": "b"})
+	if err := db.Delete(bg, s); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultConflict, ConflictFields: []string{"body"},
+		Message: "The record changed on the server.",
+		Record:  &protocol.Record{ID: s, Collection: "note", MatterID: m, Version: 6, Fields: model.Fields{"matter_id": m, "title": "kept", "body": "theirs"}}})
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, s); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the record is still here after its matter was dropped: %v", err)
+	}
+	// The matter given back; the note is not pulled yet.
+	pull(t, db, 11, serverRecord(m, "matter", m, 1, model.Fields{"title": "Smith v Jones"}))
+	if u := mustUndo(t, db); u.Action != UndoRestored {
+		t.Fatalf("undo = %+v", u)
+	}
+	var restore *OutboxOp
+	for _, o := range opsOf(t, db, s) {
+		if o.Kind == model.OpCreate {
+			restore = &o
+		}
+	}
+	if restore == nil || restore.BaseVersion != 6 {
+		t.Fatalf("the restore: %+v; want a create on version 6, the conflict's", restore)
+	}
+}
