@@ -67,13 +67,7 @@ var errGoneRestore = errors.New("restore of a record gone from the device")
 // a matter's cascade delete, the records it took; all of it or nothing.
 // It returns how many of the cascade's records it restored (Also).
 func (m *clientModel) undo() (int, errKind, error) {
-	ti := -1
-	for i := len(m.changes) - 1; i >= 0; i-- {
-		if !m.changes[i].undone {
-			ti = i
-			break
-		}
-	}
+	ti := m.newest()
 	if ti < 0 {
 		return 0, errNothingToUndo, nil
 	}
@@ -96,6 +90,17 @@ func (m *clientModel) undo() (int, errKind, error) {
 	}
 	*m = *try
 	return also, errNone, nil
+}
+
+// newest is the index in changes of the newest change not taken back,
+// or -1.
+func (m *clientModel) newest() int {
+	for i := len(m.changes) - 1; i >= 0; i-- {
+		if !m.changes[i].undone {
+			return i
+		}
+	}
+	return -1
 }
 
 // undoOne models undoOne: takes back ch in m, or says why it cannot, and
@@ -139,15 +144,20 @@ func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 			}
 		}
 	case localdb.JournalDelete:
+		if live {
+			break
+		}
+		version, known := int64(0), true
 		if gone {
-			version, known := m.goneVersion[ch.record]
-			if !known {
+			if version, known = m.goneVersion[ch.record]; !known {
 				return false, errNone, errGoneRestore
 			}
-			norm, ek := m.create(ch.coll, ch.before)
-			if ek != errNone {
-				return false, ek, nil
-			}
+		}
+		norm, ek := m.create(ch.coll, ch.before)
+		if ek != errNone {
+			return false, ek, nil
+		}
+		if gone {
 			// Its tombstone comes back, on the last version this device
 			// knew, with the copy before the delete as the server's; the
 			// restore is a create on it (a server that kept the tombstone
@@ -158,23 +168,11 @@ func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 				r.base = ch.before.Clone()
 			}
 			m.recs[ch.record] = r
-			m.ops = append(m.ops, &mOp{record: ch.record, coll: ch.coll, kind: model.OpCreate, fields: norm,
-				baseVer: version, state: localdb.OpPending})
-			m.recompute(ch.record)
-			ch.undone = true
-			m.journal++
-			return true, errNone, nil
 		}
-		if !live {
-			norm, ek := m.create(ch.coll, ch.before)
-			if ek != errNone {
-				return false, ek, nil
-			}
-			m.ops = append(m.ops, &mOp{record: ch.record, coll: ch.coll, kind: model.OpCreate, fields: norm,
-				baseVer: r.version, state: localdb.OpPending})
-			m.recompute(ch.record)
-			restored = true
-		}
+		m.ops = append(m.ops, &mOp{record: ch.record, coll: ch.coll, kind: model.OpCreate, fields: norm,
+			baseVer: r.version, state: localdb.OpPending})
+		m.recompute(ch.record)
+		restored = true
 	}
 	ch.undone = true
 	m.journal++
@@ -188,13 +186,11 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 		t.Skip("the undo would restore a record gone from the device")
 	}
 	goneDelete, matterBack := false, false
-	for i := len(sm.m.changes) - 1; i >= 0; i-- {
-		if ch := sm.m.changes[i]; !ch.undone {
-			r := sm.m.recs[ch.record]
-			goneDelete = ch.kind == localdb.JournalDelete && r == nil
-			matterBack = ch.kind == localdb.JournalDelete && ch.group != 0 && r != nil && !r.deleted
-			break
-		}
+	if i := sm.m.newest(); i >= 0 {
+		ch := sm.m.changes[i]
+		r := sm.m.recs[ch.record]
+		goneDelete = ch.kind == localdb.JournalDelete && r == nil
+		matterBack = ch.kind == localdb.JournalDelete && ch.group != 0 && r != nil && !r.deleted
 	}
 	also, want, _ := sm.m.undo()
 	got, err := sm.db.Undo(ctx)

@@ -145,13 +145,15 @@ func (db *DB) undoTarget(ctx context.Context, tx *sql.Tx) (JournalEntry, []Journ
 		// backup holds, put back in the queue ahead of its delete, has its
 		// retry journaled just before the delete's entry (enqueue's
 		// resendsFirst): part of the cascade's run, not its end.
-		prevRecord := target.RecordID
-		if len(cascade) > 0 {
-			prevRecord = cascade[len(cascade)-1].RecordID
-		}
-		if e.Kind == JournalRetry && e.Seq == next && e.RecordID == prevRecord {
-			next--
-			continue
+		if e.Kind == JournalRetry && e.Seq == next {
+			after := target.RecordID // the record whose entry follows it
+			if len(cascade) > 0 {
+				after = cascade[len(cascade)-1].RecordID
+			}
+			if e.RecordID == after {
+				next--
+				continue
+			}
 		}
 		with := undoSummaryWithRecord
 		if target.Collection == model.MatterCollection {
