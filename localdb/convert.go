@@ -86,7 +86,7 @@ func copySealed(ctx context.Context, old *DB, tmp string, schema *model.Schema, 
 	defer nu.Close()
 	return nu.tx(ctx, func(tx *sql.Tx) error {
 		for _, step := range []func(context.Context, *sql.Conn, *sql.Tx) error{
-			nu.copyRecords, nu.copyOutbox, nu.copyConflicts, nu.copyJournal, nu.copyMeta, nu.copyPlainTables,
+			nu.copyRecords, nu.copyOutbox, nu.copyConflicts, nu.copyJournal, nu.copyGone, nu.copyMeta, nu.copyPlainTables,
 		} {
 			if err := step(ctx, lock, tx); err != nil {
 				return err
@@ -221,6 +221,29 @@ func (db *DB) copyJournal(ctx context.Context, from *sql.Conn, tx *sql.Tx) error
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, at, e.Actor, e.Kind, e.RecordID, e.Collection, e.OpID,
 			db.sealText(e.Summary, journalPlace("summary", &e, at)), db.sealNullable(nullable(before), journalPlace("before", &e, at)),
 			sealedAfter, e.Undoes, e.Version); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// copyGone copies the copies records left the device with, their fields
+// sealed.
+func (db *DB) copyGone(ctx context.Context, from *sql.Conn, tx *sql.Tx) error {
+	rows, err := from.QueryContext(ctx, "SELECT record_id, collection, version, out_of_sight, fields FROM gone_records")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, collection string
+		var version, outOfSight int64
+		var fields sql.NullString
+		if err := rows.Scan(&id, &collection, &version, &outOfSight, &fields); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO gone_records (record_id, collection, version, out_of_sight, fields) VALUES (?, ?, ?, ?, ?)",
+			id, collection, version, outOfSight, db.sealNullable(nullable(fields), gonePlace(collection, id))); err != nil {
 			return err
 		}
 	}

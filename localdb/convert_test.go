@@ -30,6 +30,9 @@ type snapshot struct {
 	// Marks are the queued ops' export and import marks (op id, exported,
 	// imported), which no public read shows.
 	Marks []string
+	// Gone are the copies records left the device with, which an undo
+	// of their delete restores on.
+	Gone []string
 }
 
 func takeSnapshot(t *testing.T, db *DB) snapshot {
@@ -66,7 +69,40 @@ func takeSnapshot(t *testing.T, db *DB) snapshot {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	s.Gone = goneCopies(t, db)
 	return s
+}
+
+// goneCopies lists gone_records, each copy opened.
+func goneCopies(t *testing.T, db *DB) []string {
+	t.Helper()
+	tx, err := db.r.BeginTx(bg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(bg, "SELECT record_id FROM gone_records ORDER BY record_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	var out []string
+	for _, id := range ids {
+		g, kept, err := db.goneCopy(bg, tx, id)
+		if err != nil || !kept {
+			t.Fatalf("gone record %s: kept %v, %v", id, kept, err)
+		}
+		out = append(out, fmt.Sprintf("%s v%d out_of_sight=%v %s", id, g.version, g.outOfSight, g.fieldsJSON))
+	}
+	return out
 }
 
 // plaintextFixture builds a plaintext database holding every kind of row:
@@ -104,6 +140,11 @@ func plaintextFixture(t *testing.T, path string, notes int) snapshot {
 	if err := db.r.QueryRowContext(bg, "SELECT count(*) FROM journal WHERE after LIKE '"+entryRef+"%'").Scan(&refs); err != nil || refs != 1 {
 		t.Fatalf("%d journal entries refer to another for their values (%v), want the ack's", refs, err)
 	}
+	// A note deleted elsewhere leaves with its tombstone's copy.
+	left := syncedNote(t, db, m, 4, model.Fields{"title": "left"})
+	tomb := serverRecord(left, "note", m, 5, model.Fields{"matter_id": m, "title": "left " + canary})
+	tomb.Deleted = true
+	pull(t, db, 5, tomb)
 	gone := syncedNote(t, db, m, 4, model.Fields{"title": "to delete"})
 	if err := db.Delete(bg, gone); err != nil {
 		t.Fatal(err)

@@ -268,7 +268,13 @@ func (m *clientModel) pullRecord(sr protocol.Record) bool {
 		case r == nil:
 			return false
 		case queued == 0:
-			m.purge(sr.ID)
+			// It leaves with the tombstone (or, without its fields, the
+			// last copy this device had).
+			r.version = sr.Version
+			if len(sr.Fields) > 0 {
+				r.base = m.normalizeWire(sr.Collection, sr.Fields)
+			}
+			m.purge(sr.ID, false)
 		default:
 			// The server's last fields become the copy a restore starts from.
 			if len(sr.Fields) > 0 {
@@ -320,7 +326,7 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 			}
 			o.state, o.code, o.refused = localdb.OpFailed, code, true
 		}
-		m.purge(id)
+		m.purge(id, true)
 		if perRecordJournal {
 			m.journal++
 		}
@@ -348,7 +354,7 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 	if !p.More && m.resync {
 		for id, r := range m.recs {
 			if r.mark && len(m.recordOps(id)) == 0 {
-				m.purge(id)
+				m.purge(id, true)
 			}
 		}
 		// Unshown with queued ops: the server's copy is gone or out of

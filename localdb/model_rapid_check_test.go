@@ -78,6 +78,19 @@ func (sm *storeMachine) checkRecords(t *rapid.T) {
 			t.Fatalf("record %s fields:\n got %s\nwant %s", r.ID, canon(r.Fields), canon(w.fields))
 		}
 	}
+	// The server's copy each record stands on: an op made on it claims to
+	// have seen it at the record's version.
+	copies, err := localdb.ServerCopies(sm.db)
+	if err != nil {
+		t.Fatalf("server copies: %v", err)
+	}
+	for id, c := range copies {
+		w := sm.m.recs[id]
+		if canon(c.Fields) != canon(w.base) || c.Deleted != w.baseDeleted {
+			t.Fatalf("record %s server copy v%d: got %s deleted=%v, want %s deleted=%v", id, w.version,
+				canon(c.Fields), c.Deleted, canon(w.base), w.baseDeleted)
+		}
+	}
 }
 
 // checkMatters: every record is filed under its matter.

@@ -98,14 +98,21 @@ type clientModel struct {
 	changes     []*mChange
 	notUndoable bool
 	groups      int
-	// goneVersion is, per record that left the device, the last server
-	// version it had here: an undo of its delete restores it on that
-	// version, as the journal's last copy of it says.
-	goneVersion map[string]int64
+	// gone is, per record that left the device, the server's copy it
+	// left with: an undo of its delete restores it on that copy.
+	gone map[string]mGone
+}
+
+// mGone models a row of gone_records: a tombstone's (or a never-synced
+// record's) version and fields, or a record out of the user's sight.
+type mGone struct {
+	version    int64
+	base       model.Fields
+	outOfSight bool
 }
 
 func newClientModel(s *model.Schema) *clientModel {
-	return &clientModel{schema: s, recs: map[string]*mRecord{}, conflicts: map[string]*model.Conflict{}, goneVersion: map[string]int64{}}
+	return &clientModel{schema: s, recs: map[string]*mRecord{}, conflicts: map[string]*model.Conflict{}, gone: map[string]mGone{}}
 }
 
 func (m *clientModel) col(name string) *model.Collection {
@@ -171,7 +178,7 @@ func (m *clientModel) recompute(id string) {
 	}
 	ops := m.recordOps(id)
 	if len(ops) == 0 && (r.base == nil || r.baseDeleted) {
-		m.purge(id)
+		m.purge(id, false)
 		return
 	}
 	fields, deleted := model.Fields{}, true
@@ -205,9 +212,13 @@ func (m *clientModel) recompute(id string) {
 	r.state = m.deriveState(id)
 }
 
-func (m *clientModel) purge(id string) {
+func (m *clientModel) purge(id string, outOfSight bool) {
 	if r := m.recs[id]; r != nil {
-		m.goneVersion[id] = r.version
+		g := mGone{version: r.version, outOfSight: outOfSight}
+		if !outOfSight {
+			g.base = r.base.Clone()
+		}
+		m.gone[id] = g
 	}
 	delete(m.recs, id)
 	delete(m.conflicts, id) // the conflict row goes by cascade

@@ -64,10 +64,10 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
-		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.goneRestores.Load(), stats.cascadeMatterBack.Load(), stats.remoteMatters.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
+		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.goneRestores.Load(), stats.goneOutOfSight.Load(), stats.cascadeMatterBack.Load(), stats.remoteMatters.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
 		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load())
 }
 
@@ -90,6 +90,7 @@ var stats struct {
 	unclaimed                        atomic.Int64 // handings out given back unsent
 	undos                            atomic.Int64 // changes taken back by Undo
 	goneRestores                     atomic.Int64 // deletes undone after their record left the device
+	goneOutOfSight                   atomic.Int64 // of those, records out of the user's sight: nothing back
 	cascadeMatterBack                atomic.Int64 // cascades undone whose matter was back: their records restored
 	remoteMatters                    atomic.Int64 // matters another device brought back
 	// importedOver: records an import of records already here updated,

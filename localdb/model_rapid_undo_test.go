@@ -49,7 +49,7 @@ func (m *clientModel) clone() *clientModel {
 		c.ops[i] = &o2
 	}
 	c.conflicts = maps.Clone(m.conflicts)
-	c.goneVersion = maps.Clone(m.goneVersion)
+	c.gone = maps.Clone(m.gone)
 	c.changes = make([]*mChange, len(m.changes))
 	for i, ch := range m.changes {
 		ch2 := *ch
@@ -147,10 +147,16 @@ func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 		if live {
 			break
 		}
-		version, known := int64(0), true
+		var left mGone
 		if gone {
-			if version, known = m.goneVersion[ch.record]; !known {
+			known := false
+			if left, known = m.gone[ch.record]; !known {
 				return false, errNone, errGoneRestore
+			}
+			if left.outOfSight {
+				// The server keeps it where this user no longer sees it:
+				// nothing comes back.
+				break
 			}
 		}
 		norm, ek := m.create(ch.coll, ch.before)
@@ -158,14 +164,18 @@ func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 			return false, ek, nil
 		}
 		if gone {
-			// Its tombstone comes back, on the last version this device
-			// knew, with the copy before the delete as the server's; the
-			// restore is a create on it (a server that kept the tombstone
-			// takes it as a restore, one that never had it as a create).
-			r = &mRecord{id: ch.record, coll: ch.coll, matter: model.MatterOf(ch.coll, ch.record, norm), version: version,
+			// Its tombstone comes back as it left, on the server's copy
+			// (the copy before the delete standing in for none known);
+			// the restore is a create on it (a server that kept the
+			// tombstone takes it as a restore, one that never had it as
+			// a create).
+			r = &mRecord{id: ch.record, coll: ch.coll, matter: model.MatterOf(ch.coll, ch.record, norm), version: left.version,
 				baseDeleted: true, deleted: true, state: model.StatePending}
-			if version > 0 {
-				r.base = ch.before.Clone()
+			if left.version > 0 {
+				r.base = left.base.Clone()
+				if r.base == nil {
+					r.base = ch.before.Clone()
+				}
 			}
 			m.recs[ch.record] = r
 		}
@@ -185,11 +195,12 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	if _, _, skip := sm.m.clone().undo(); errors.Is(skip, errGoneRestore) {
 		t.Skip("the undo would restore a record gone from the device")
 	}
-	goneDelete, matterBack := false, false
+	goneDelete, outOfSight, matterBack := false, false, false
 	if i := sm.m.newest(); i >= 0 {
 		ch := sm.m.changes[i]
 		r := sm.m.recs[ch.record]
 		goneDelete = ch.kind == localdb.JournalDelete && r == nil
+		outOfSight = goneDelete && sm.m.gone[ch.record].outOfSight
 		matterBack = ch.kind == localdb.JournalDelete && ch.group != 0 && r != nil && !r.deleted
 	}
 	also, want, _ := sm.m.undo()
@@ -202,10 +213,16 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	if err == nil && also > 0 && got.Action != localdb.UndoRestored {
 		t.Fatalf("undo restored %d records with the change and says %q", also, got.Action)
 	}
+	if err == nil && got.OutOfSight != outOfSight {
+		t.Fatalf("undo says the record is out of sight: %v, want %v", got.OutOfSight, outOfSight)
+	}
 	if err == nil {
 		stats.undos.Add(1)
 	}
-	if err == nil && goneDelete {
+	switch {
+	case err == nil && outOfSight:
+		stats.goneOutOfSight.Add(1)
+	case err == nil && goneDelete:
 		stats.goneRestores.Add(1)
 	}
 	if err == nil && matterBack && also > 0 {

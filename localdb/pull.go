@@ -245,7 +245,12 @@ func (db *DB) pullInto(ctx context.Context, tx *sql.Tx, r *protocol.Record, loca
 		case !exists:
 			return 0, nil
 		case queued == 0:
-			return 1, purge(ctx, tx, local)
+			col, _ := db.schema.Collection(local.collection)
+			gone, err := tombstoneCopy(col, r, local, false)
+			if err != nil {
+				return 0, err
+			}
+			return 1, db.purge(ctx, tx, local, gone)
 		}
 		// The tombstone's fields, the last the server held, become the
 		// base: the queued ops will meet an edit_deleted conflict, whose
@@ -376,7 +381,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why
 			return err
 		}
 		kept += n
-		if err := purge(ctx, tx, r); err != nil {
+		if err := db.purge(ctx, tx, r, goneCopy{version: r.version, outOfSight: true}); err != nil {
 			return err
 		}
 		if kind == JournalRemoved {
@@ -479,6 +484,13 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	}
 	_, err = tx.ExecContext(ctx, `DELETE FROM records_fts WHERE rowid IN (SELECT rid FROM records r WHERE resync_mark = 1
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))`)
+	if err != nil {
+		return err
+	}
+	// They leave out of sight, as dropRecords' do (purge).
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO gone_records (record_id, collection, version, out_of_sight, fields)
+		SELECT id, collection, version, 1, NULL FROM records r WHERE resync_mark = 1
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id)`)
 	if err != nil {
 		return err
 	}

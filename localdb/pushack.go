@@ -66,7 +66,12 @@ func (db *DB) settleRecord(ctx context.Context, tx *sql.Tx, rec recordRow, confl
 	}
 	if r.Deleted {
 		// Nothing queued and no live server copy: the record goes.
-		return purge(ctx, tx, rec)
+		col, _ := db.schema.Collection(rec.collection)
+		gone, err := tombstoneCopy(col, r, rec, true)
+		if err != nil {
+			return err
+		}
+		return db.purge(ctx, tx, rec, gone)
 	}
 	col, _ := db.schema.Collection(rec.collection)
 	server := normalizeWire(col, r.Fields)

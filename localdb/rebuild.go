@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"casefile/model"
+	"casefile/protocol"
 )
 
 // opStatesByRank lists the op states from least to most urgent: the worst
@@ -79,7 +80,7 @@ func (db *DB) recompute(ctx context.Context, tx *sql.Tx, id string, touch int64)
 	}
 	if len(ops) == 0 && (rec.base == nil || rec.baseDeleted) {
 		rec.deleted = true
-		return rec, false, purge(ctx, tx, rec)
+		return rec, false, db.purge(ctx, tx, rec, goneCopy{version: rec.version, fieldsJSON: rec.baseJSON})
 	}
 	fields, deleted := model.Fields{}, true
 	if rec.base != nil {
@@ -167,12 +168,50 @@ func (db *DB) writeRow(ctx context.Context, tx *sql.Tx, rec recordRow, fields mo
 	return rec, nil
 }
 
-// purge removes a record row, its full-text entry and (by cascade) its conflict.
-func purge(ctx context.Context, tx *sql.Tx, rec recordRow) error {
+// goneCopy is the server's copy a record leaves the device with, as
+// gone_records keeps it for an undo of the record's delete: a tombstone's
+// version and fields (none when the server never had the record), or a
+// record out of this user's sight, of which only the version is kept.
+type goneCopy struct {
+	version    int64
+	fieldsJSON string // the tombstone's fields; "" when none is known
+	outOfSight bool
+}
+
+// tombstoneCopy is the copy a record leaves with when a pull or the
+// server's answer (answered) brought its tombstone r: the base either
+// would have made (pullInto, setBase) — r's fields, or without any, the
+// last copy this device had (rec's base); an answer's is never none.
+func tombstoneCopy(col *model.Collection, r *protocol.Record, rec recordRow, answered bool) (goneCopy, error) {
+	g := goneCopy{version: r.Version, fieldsJSON: rec.baseJSON}
+	if answered && g.fieldsJSON == "" {
+		g.fieldsJSON = "{}"
+	}
+	if len(r.Fields) > 0 || answered && r.Fields != nil {
+		fj, err := encodeFields(normalizeWire(col, r.Fields))
+		if err != nil {
+			return g, err
+		}
+		g.fieldsJSON = fj
+	}
+	return g, nil
+}
+
+// purge removes a record row, its full-text entry and (by cascade) its
+// conflict, and remembers the server's copy it leaves with (gone).
+func (db *DB) purge(ctx context.Context, tx *sql.Tx, rec recordRow, gone goneCopy) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM records_fts WHERE rowid = ?", rec.rid); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM records WHERE rid = ?", rec.rid)
+	if _, err := tx.ExecContext(ctx, "DELETE FROM records WHERE rid = ?", rec.rid); err != nil {
+		return err
+	}
+	var fields any
+	if gone.fieldsJSON != "" {
+		fields = db.sealText(gone.fieldsJSON, gonePlace(rec.collection, rec.id))
+	}
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO gone_records (record_id, collection, version, out_of_sight, fields)
+		VALUES (?, ?, ?, ?, ?)`, rec.id, rec.collection, gone.version, gone.outOfSight, fields)
 	return err
 }
 

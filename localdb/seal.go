@@ -146,6 +146,10 @@ func recordPlace(column, collection, id string) []byte {
 	return place("records", column, collection, id)
 }
 
+func gonePlace(collection, id string) []byte {
+	return place("gone_records", "fields", collection, id)
+}
+
 func opPlace(column string, o *opRow) []byte {
 	return place("outbox", column, o.Collection, o.RecordID, o.OpID)
 }

@@ -45,6 +45,10 @@ type Undone struct {
 	// Restored names them.
 	Also     int      `json:"also,omitempty"`
 	Restored []string `json:"restored,omitempty"`
+	// OutOfSight says an undone delete's record left the device because
+	// the server stopped showing it to this user (its matter lost, or a
+	// full resync no longer showed it): nothing was taken back.
+	OutOfSight bool `json:"out_of_sight,omitempty"`
 	// OtherCollection is the collection of the record its id holds now,
 	// when the change's record left the device and one of another
 	// collection came under the id since: nothing was taken back.
@@ -266,7 +270,22 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 			undo.Summary = "undid the delete: nothing to take back, the record is back already"
 			break
 		}
-		r, op, err := db.restore(ctx, tx, col, change, rec, gone)
+		var left goneCopy
+		kept := false
+		if gone {
+			if left, kept, err = db.goneCopy(ctx, tx, change.RecordID); err != nil {
+				return out, err
+			}
+		}
+		if kept && left.outOfSight {
+			// The server holds the record where this user no longer sees
+			// it: there is nothing here to bring back, and a create would
+			// only be refused.
+			out.OutOfSight = true
+			undo.Summary = "undid the delete: nothing to take back, the record left this device when the server stopped showing it to you"
+			break
+		}
+		r, op, err := db.restore(ctx, tx, col, change, rec, gone, kept, left)
 		if err != nil {
 			return out, err
 		}
@@ -282,10 +301,11 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 // fields before the delete, under its own id: a new op behind any queued
 // ones, never folded into them. While the record's tombstone is still
 // here the create is based on its version (the syncer's rebase moves it
-// onto the version the delete gets); after the record left the device it
-// is based on the last server version the journal knows, the tombstone's,
-// which the server takes as a restore (0: the server never had it).
-func (db *DB) restore(ctx context.Context, tx *sql.Tx, col *model.Collection, change JournalEntry, rec recordRow, gone bool) (recordRow, opRow, error) {
+// onto the version the delete gets). After the record left the device
+// (gone) its tombstone comes back as the record left it (left, when kept),
+// and the create is based on its version, which the server takes as a
+// restore (0: the server never had it).
+func (db *DB) restore(ctx context.Context, tx *sql.Tx, col *model.Collection, change JournalEntry, rec recordRow, gone, kept bool, left goneCopy) (recordRow, opRow, error) {
 	fields, probs := col.Validate(change.Before, true)
 	refs, err := refProblems(ctx, tx, col, fields, nil)
 	if err != nil {
@@ -296,19 +316,27 @@ func (db *DB) restore(ctx context.Context, tx *sql.Tx, col *model.Collection, ch
 	}
 	now := nanos(db.now())
 	if gone {
-		var version int64
-		err := tx.QueryRowContext(ctx, `SELECT version FROM journal WHERE record_id = ? AND seq >= ? AND version > 0
-			ORDER BY seq DESC LIMIT 1`, change.RecordID, change.Seq).Scan(&version)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return rec, opRow{}, err
+		if !kept {
+			// A record that left before its copy was kept: the last
+			// version the journal knows, with the copy before the delete.
+			err := tx.QueryRowContext(ctx, `SELECT version FROM journal WHERE record_id = ? AND seq >= ? AND version > 0
+				ORDER BY seq DESC LIMIT 1`, change.RecordID, change.Seq).Scan(&left.version)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return rec, opRow{}, err
+			}
 		}
+		version := left.version
 		var base any
 		if version > 0 {
-			// The last copy this device knew becomes the tombstone's
-			// base, as a pulled tombstone with queued ops has.
-			bj, err := encodeFields(change.Before)
-			if err != nil {
-				return rec, opRow{}, err
+			// The server's copy the record left with becomes the
+			// tombstone's base, as a pulled tombstone with queued ops
+			// has; the fields before the delete stand in for one not known.
+			bj := left.fieldsJSON
+			if bj == "" {
+				var err error
+				if bj, err = encodeFields(change.Before); err != nil {
+					return rec, opRow{}, err
+				}
 			}
 			base = db.sealText(bj, recordPlace("base_fields", col.Name, change.RecordID))
 		}
@@ -361,6 +389,8 @@ func (u Undone) Sentence(schema *model.Schema) string {
 		s += "."
 	default:
 		switch {
+		case u.OutOfSight:
+			s += ": nothing to take back, it left this device when the server stopped showing it to you."
 		case u.OtherCollection != "":
 			s += ": nothing to take back, its id now holds a " + strings.ReplaceAll(u.OtherCollection, "_", " ") + "."
 		case len(u.Kept) > 0:
@@ -372,4 +402,26 @@ func (u Undone) Sentence(schema *model.Schema) string {
 		}
 	}
 	return s
+}
+
+// goneCopy reads the copy a record that left the device left with, and
+// whether one is kept (not for a record that left before gone_records).
+func (db *DB) goneCopy(ctx context.Context, tx *sql.Tx, id string) (goneCopy, bool, error) {
+	var g goneCopy
+	var collection string
+	var fields sql.NullString
+	err := tx.QueryRowContext(ctx, "SELECT collection, version, out_of_sight, fields FROM gone_records WHERE record_id = ?", id).
+		Scan(&collection, &g.version, &g.outOfSight, &fields)
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, false, nil
+	}
+	if err != nil {
+		return g, false, err
+	}
+	opened, err := db.openText(fields, gonePlace(collection, id))
+	if err != nil {
+		return g, false, err
+	}
+	g.fieldsJSON = opened.String
+	return g, true, nil
 }

@@ -334,14 +334,12 @@ func TestUndoOfCascadeWithARefusedCreateABackupHolds(t *testing.T) {
 	}
 }
 
-// TestUndoOfDeleteAfterItsConflictLeftTheDevice: a delete met a newer
-// server change (a delete_edit conflict, which brought version 6), then
-// the record left the device with its matter, which came back without
-// it (the pull not done yet). The undo restores it on
-// the last version the journal knows; the conflict's entry did not keep
-// the version its answer brought, so the restore went on 5, which the
-// server would refuse as an id conflict were its record deleted on 6.
-func TestUndoOfDeleteAfterItsConflictLeftTheDevice(t *testing.T) {
+// leftWithConflict deletes a synced note whose delete then meets a newer
+// server change (a delete_edit conflict, which brings version 6), and
+// drops its matter, taking the note off the device; the matter comes back
+// without it (the pull not done yet).
+func leftWithConflict(t *testing.T) (*DB, string) {
+	t.Helper()
 	db, m := openWithMatter(t)
 	s := syncedNote(t, db, m, 5, model.Fields{"title": "kept", "body": "b"})
 	if err := db.Delete(bg, s); err != nil {
@@ -357,8 +355,47 @@ func TestUndoOfDeleteAfterItsConflictLeftTheDevice(t *testing.T) {
 	if _, err := db.Get(bg, s); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the record is still here after its matter was dropped: %v", err)
 	}
-	// The matter given back; the note is not pulled yet.
 	pull(t, db, 11, serverRecord(m, "matter", m, 1, model.Fields{"title": "Smith v Jones"}))
+	return db, s
+}
+
+// TestUndoOfDeleteOutOfSight: the note left the device out of sight, live
+// on the server (body "theirs", version 6) as far as this device knows.
+// Restoring it here would put a create on a copy the device no longer
+// holds — one that labelled the fields before the delete with version 6
+// let a later edit overwrite "theirs" unseen. The undo takes nothing
+// back and says why; the failed delete stays for the person to discard.
+func TestUndoOfDeleteOutOfSight(t *testing.T) {
+	db, s := leftWithConflict(t)
+	before := opsOf(t, db, s)
+	u := mustUndo(t, db)
+	if u.Action != UndoNothing || !u.OutOfSight || u.Change.RecordID != s {
+		t.Fatalf("undo = %+v; want nothing taken back, out of sight", u)
+	}
+	if _, err := db.Get(bg, s); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the record came back: %v", err)
+	}
+	if after := opsOf(t, db, s); len(after) != len(before) || len(after) != 1 || after[0].State != OpFailed || after[0].Kind != model.OpDelete {
+		t.Fatalf("ops after the undo: %+v; want the failed delete alone, as before", after)
+	}
+	if got := u.Sentence(testSchema(t)); !strings.Contains(got, "stopped showing it to you") {
+		t.Fatalf("sentence %q", got)
+	}
+	if _, err := db.Undo(bg); !errors.Is(err, ErrNothingToUndo) {
+		t.Fatalf("a second undo: %v; the delete was taken back (as nothing)", err)
+	}
+}
+
+// TestUndoOfDeleteAfterItsConflictLeftTheDeviceBeforeGoneRecords: a record
+// that left before gone_records kept copies is restored on the last
+// version the journal knows. The conflict's entry once did not keep the
+// version its answer brought, so the restore went on 5, which the server
+// would refuse as an id conflict were its record deleted on 6.
+func TestUndoOfDeleteAfterItsConflictLeftTheDeviceBeforeGoneRecords(t *testing.T) {
+	db, s := leftWithConflict(t)
+	if _, err := db.w.ExecContext(bg, "DELETE FROM gone_records WHERE record_id = ?", s); err != nil {
+		t.Fatal(err)
+	}
 	if u := mustUndo(t, db); u.Action != UndoRestored {
 		t.Fatalf("undo = %+v", u)
 	}
@@ -370,5 +407,49 @@ func TestUndoOfDeleteAfterItsConflictLeftTheDevice(t *testing.T) {
 	}
 	if restore == nil || restore.BaseVersion != 6 {
 		t.Fatalf("the restore: %+v; want a create on version 6, the conflict's", restore)
+	}
+}
+
+// TestUndoOfDeleteRestoresOnTheCopyItLeftWith: an edit not sent yet, then
+// the delete (which takes the edit's place in the queue). The server
+// deletes its own copy, version 6, which never held the edit, and the
+// note leaves the device. The undo brings the note back with the edit, on
+// the tombstone's copy: the copy before the delete held the edit, and
+// labelled version 6 it would claim the server had it.
+func TestUndoOfDeleteRestoresOnTheCopyItLeftWith(t *testing.T) {
+	db, m := openWithMatter(t)
+	s := syncedNote(t, db, m, 5, model.Fields{"title": "kept", "body": "server's"})
+	if _, err := db.Update(bg, s, model.Fields{"body": "mine, unsent"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(bg, s); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	if len(b) != 1 || b[0].Kind != model.OpDelete {
+		t.Fatalf("batch %+v; want the delete alone", b)
+	}
+	server := model.Fields{"matter_id": m, "title": "kept", "body": "server's"}
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: s, Collection: "note", MatterID: m, Version: 6, Deleted: true, Fields: server}})
+	if _, err := db.Get(bg, s); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the deleted note is still here: %v", err)
+	}
+	if u := mustUndo(t, db); u.Action != UndoRestored {
+		t.Fatalf("undo = %+v", u)
+	}
+	rec, err := db.getRow(bg, db.r, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.version != 6 || !rec.baseDeleted || rec.base["body"] != "server's" {
+		t.Fatalf("restored on v%d deleted=%v %v; want the tombstone's copy, v6, body \"server's\"", rec.version, rec.baseDeleted, rec.base)
+	}
+	if rec.fields["body"] != "mine, unsent" || rec.deleted {
+		t.Fatalf("the note shows %v deleted=%v; want it back with the edit", rec.fields, rec.deleted)
+	}
+	ops := opsOf(t, db, s)
+	if len(ops) != 1 || ops[0].Kind != model.OpCreate || ops[0].BaseVersion != 6 || ops[0].Fields["body"] != "mine, unsent" {
+		t.Fatalf("ops %+v; want the restore's create on 6, with the edit", ops)
 	}
 }

@@ -37,6 +37,11 @@ func (w *world) undo(c *client) {
 	id := u.Change.RecordID
 	w.tracef("%s undo %s of %s#%d: %s", c.name, u.Change.Kind, u.Change.Collection, w.index[id], u.Action)
 	w.stats.inc("undo: "+string(u.Action), 1)
+	if u.OutOfSight {
+		// The record left this device out of sight: nothing came back,
+		// and its delete stays as the failed op it was.
+		w.stats.inc("undo: nothing, its record out of sight", 1)
+	}
 	switch u.Action {
 	case localdb.UndoDeleted:
 		w.ack(c, entry{rec: id, kind: "delete"})
