@@ -270,14 +270,13 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 			undo.Summary = "undid the delete: nothing to take back, the record is back already"
 			break
 		}
-		var left goneCopy
-		kept := false
+		var left *goneCopy
 		if gone {
-			if left, kept, err = db.goneCopy(ctx, tx, change.RecordID); err != nil {
+			if left, err = db.leftCopy(ctx, tx, change); err != nil {
 				return out, err
 			}
 		}
-		if kept && left.outOfSight {
+		if left != nil && left.outOfSight {
 			// The server holds the record where this user no longer sees
 			// it: there is nothing here to bring back, and a create would
 			// only be refused.
@@ -285,7 +284,7 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 			undo.Summary = "undid the delete: nothing to take back, the record left this device when the server stopped showing it to you"
 			break
 		}
-		r, op, err := db.restore(ctx, tx, col, change, rec, gone, kept, left)
+		r, op, err := db.restore(ctx, tx, col, change, rec, left)
 		if err != nil {
 			return out, err
 		}
@@ -302,10 +301,10 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 // ones, never folded into them. While the record's tombstone is still
 // here the create is based on its version (the syncer's rebase moves it
 // onto the version the delete gets). After the record left the device
-// (gone) its tombstone comes back as the record left it (left, when kept),
-// and the create is based on its version, which the server takes as a
-// restore (0: the server never had it).
-func (db *DB) restore(ctx context.Context, tx *sql.Tx, col *model.Collection, change JournalEntry, rec recordRow, gone, kept bool, left goneCopy) (recordRow, opRow, error) {
+// its tombstone comes back as the record left it (left), and the create
+// is based on its version, which the server takes as a restore (0: the
+// server never had it).
+func (db *DB) restore(ctx context.Context, tx *sql.Tx, col *model.Collection, change JournalEntry, rec recordRow, left *goneCopy) (recordRow, opRow, error) {
 	fields, probs := col.Validate(change.Before, true)
 	refs, err := refProblems(ctx, tx, col, fields, nil)
 	if err != nil {
@@ -315,16 +314,7 @@ func (db *DB) restore(ctx context.Context, tx *sql.Tx, col *model.Collection, ch
 		return rec, opRow{}, probs
 	}
 	now := nanos(db.now())
-	if gone {
-		if !kept {
-			// A record that left before its copy was kept: the last
-			// version the journal knows, with the copy before the delete.
-			err := tx.QueryRowContext(ctx, `SELECT version FROM journal WHERE record_id = ? AND seq >= ? AND version > 0
-				ORDER BY seq DESC LIMIT 1`, change.RecordID, change.Seq).Scan(&left.version)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return rec, opRow{}, err
-			}
-		}
+	if left != nil {
 		version := left.version
 		var base any
 		if version > 0 {
@@ -404,8 +394,25 @@ func (u Undone) Sentence(schema *model.Schema) string {
 	return s
 }
 
+// leftCopy is the copy the record of a delete left the device with
+// (gone_records). Of a record that left before those were kept, it is
+// the last version the journal knows, with no fields: the fields before
+// the delete stand in for them.
+func (db *DB) leftCopy(ctx context.Context, tx *sql.Tx, change JournalEntry) (*goneCopy, error) {
+	g, kept, err := db.goneCopy(ctx, tx, change.RecordID)
+	if err != nil || kept {
+		return &g, err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT version FROM journal WHERE record_id = ? AND seq >= ? AND version > 0
+		ORDER BY seq DESC LIMIT 1`, change.RecordID, change.Seq).Scan(&g.version)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	return &g, nil
+}
+
 // goneCopy reads the copy a record that left the device left with, and
-// whether one is kept (not for a record that left before gone_records).
+// whether one is kept.
 func (db *DB) goneCopy(ctx context.Context, tx *sql.Tx, id string) (goneCopy, bool, error) {
 	var g goneCopy
 	var collection string
