@@ -380,7 +380,7 @@ func (u Undone) Sentence(schema *model.Schema) string {
 	default:
 		switch {
 		case u.OutOfSight:
-			s += ": nothing to take back, it left this device when the server stopped showing it to you."
+			s += ": nothing to take back, it left this device when the server stopped showing it to you (a change of it not sent stays in the outbox, failed)."
 		case u.OtherCollection != "":
 			s += ": nothing to take back, its id now holds a " + strings.ReplaceAll(u.OtherCollection, "_", " ") + "."
 		case len(u.Kept) > 0:

@@ -56,6 +56,7 @@ func (w *world) undo(c *client) {
 			}
 		}
 		w.stats.inc("undo: restored with their matter", len(u.Restored))
+		w.checkCascadeBack(c, u)
 	case localdb.UndoReverted:
 		for _, f := range u.Fields {
 			if s, ok := u.Change.After[f].(string); ok {
@@ -66,4 +67,33 @@ func (w *world) undo(c *client) {
 			}
 		}
 	}
+}
+
+// checkCascadeBack holds an undo that brought a matter back to "all of it
+// or nothing": no record its cascade delete took, still on the device, is
+// left deleted. (One that left the device is not here to come back: out
+// of sight, or deleted on the server and gone, it is the server's now.)
+func (w *world) checkCascadeBack(c *client, u localdb.Undone) {
+	key := c.name + "\x00" + u.Change.RecordID
+	took, ok := w.cascaded[key]
+	if !ok || u.Change.Collection != model.MatterCollection {
+		return
+	}
+	delete(w.cascaded, key)
+	back := 0
+	for _, id := range took {
+		rec, err := c.db.Get(w.ctx, id)
+		if errors.Is(err, localdb.ErrNotFound) {
+			continue
+		}
+		w.must(c.name+": read a record the cascade took", err)
+		if rec.Deleted {
+			w.violate("%s: undo brought matter #%d back, and #%d it was deleted with is still deleted (restored %d of %d)",
+				c.name, w.index[u.Change.RecordID], w.index[id], len(u.Restored), len(took))
+			return
+		}
+		back++
+	}
+	w.stats.inc("undo: cascades brought back whole", 1)
+	w.stats.inc("undo: cascades brought back whole: records", back)
 }

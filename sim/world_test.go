@@ -109,7 +109,11 @@ type world struct {
 	// file with its record, a record with its matter), that other one:
 	// a later delete of it takes the record with it.
 	cameBackWith map[string]string
-	nwrite       int
+	// cascaded names, by client and matter, the records a client's last
+	// cascade delete of the matter took with it: an undo that brings the
+	// matter back brings back every one still on the device.
+	cascaded map[string][]string
+	nwrite   int
 
 	step  int
 	trace hash.Hash64
@@ -204,6 +208,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		backups:      map[string]backup{},
 		resets:       map[string]int{},
 		cameBackWith: map[string]string{},
+		cascaded:     map[string][]string{},
 		ledger:       map[string]protocol.OpResult{},
 		trace:        fnv.New64a(),
 		stats:        st,

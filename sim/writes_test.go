@@ -343,15 +343,16 @@ func (w *world) cascade(c *client, matter string) {
 	}
 	w.stats.inc("matters deleted with their records", 1)
 	w.tracef("%s delete matter#%d with %d records", c.name, w.index[matter], n)
-	held := 0
+	var held []string
 	for _, r := range recs {
 		if r.ID != matter {
-			held++
+			held = append(held, r.ID)
 			w.ack(c, entry{rec: r.ID, kind: "delete"})
 		}
 	}
-	if held != n {
-		w.violate("%s: the matter #%d held %d records, its cascade deleted %d", c.name, w.index[matter], held, n)
+	w.cascaded[c.name+"\x00"+matter] = held
+	if len(held) != n {
+		w.violate("%s: the matter #%d held %d records, its cascade deleted %d", c.name, w.index[matter], len(held), n)
 	}
 	w.ack(c, entry{rec: matter, kind: "delete"})
 }
