@@ -24,27 +24,3 @@ func DecodeFieldsJSON(b []byte) (model.Fields, error) {
 	return decodeFields(sql.NullString{String: string(b), Valid: b != nil})
 }
 
-// ServerCopy is a record's server copy as this device holds it (base_fields,
-// base_deleted), for the model tests.
-type ServerCopy struct {
-	Fields  model.Fields
-	Deleted bool
-}
-
-// ServerCopies reads every record's server copy.
-func ServerCopies(db *DB) (map[string]ServerCopy, error) {
-	rows, err := db.r.Query("SELECT " + recordsSelect + " FROM records")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]ServerCopy{}
-	for rows.Next() {
-		r, err := db.scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[r.id] = ServerCopy{Fields: r.base, Deleted: r.baseDeleted}
-	}
-	return out, rows.Err()
-}

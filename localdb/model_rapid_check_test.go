@@ -80,9 +80,15 @@ func (sm *storeMachine) checkRecords(t *rapid.T) {
 	}
 	// The server's copy each record stands on: an op made on it claims to
 	// have seen it at the record's version.
-	copies, err := localdb.ServerCopies(sm.db)
+	copies, err := sm.db.ServerCopies(ctx)
 	if err != nil {
 		t.Fatalf("server copies: %v", err)
+	}
+	for id, r := range sm.m.recs {
+		_, held := copies[id]
+		if held != (r.base != nil) {
+			t.Fatalf("record %s holds a server copy: %v, want %v", id, held, r.base != nil)
+		}
 	}
 	for id, c := range copies {
 		w := sm.m.recs[id]

@@ -343,3 +343,40 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	st.LastSync, _ = time.Parse(time.RFC3339Nano, last)
 	return st, nil
 }
+
+// ServerCopy is the server's copy of a record as this device holds it:
+// what its queued ops stand on, and what the record shows once none is
+// left.
+type ServerCopy struct {
+	Collection string
+	Version    int64
+	Deleted    bool
+	Fields     model.Fields
+}
+
+// ServerCopies reads the server's copy of every record on the device the
+// server has answered for (a record only this device has holds none).
+// The proof harness holds each to a version the server had.
+func (db *DB) ServerCopies(ctx context.Context) (map[string]ServerCopy, error) {
+	if err := db.enter(); err != nil {
+		return nil, fmt.Errorf("server copies: %w", err)
+	}
+	defer db.leave()
+	rows, err := db.r.QueryContext(ctx, "SELECT "+recordsSelect+" FROM records WHERE base_fields IS NOT NULL")
+	if err != nil {
+		return nil, fmt.Errorf("server copies: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := map[string]ServerCopy{}
+	for rows.Next() {
+		r, err := db.scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("server copies: %w", err)
+		}
+		out[r.id] = ServerCopy{Collection: r.collection, Version: r.version, Deleted: r.baseDeleted, Fields: r.base}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("server copies: %w", mapErr(err))
+	}
+	return out, nil
+}

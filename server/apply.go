@@ -190,7 +190,7 @@ func (a *applier) moved(ctx context.Context, seq int64, from, to string) error {
 func (a *applier) written(ctx context.Context, action, before string, rec store.Record) error {
 	a.tx.Notify(store.Hint{Seq: rec.Seq, MatterID: rec.MatterID, Origin: a.p.origin})
 	return a.s.audit(ctx, a.tx, &store.AuditEntry{Seq: rec.Seq, At: rec.UpdatedAt, Actor: a.p.user, Device: a.p.device,
-		Action: action, Target: rec.Collection + "/" + rec.ID, Before: before, After: recordDigest(rec)})
+		Action: action, Target: rec.Collection + "/" + rec.ID, Before: before, After: RecordDigest(rec)})
 }
 
 // visible reports whether the user may see a matter's records.

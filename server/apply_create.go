@@ -70,7 +70,7 @@ func (a *applier) create(ctx context.Context, col *model.Collection) (protocol.O
 	action, before, from := "create", "", buried
 	switch {
 	case exists:
-		action, before, from = "restore", recordDigest(old), old.MatterID
+		action, before, from = "restore", RecordDigest(old), old.MatterID
 		rec.Version, rec.CreatedBy, rec.CreatedAt = old.Version+1, old.CreatedBy, old.CreatedAt
 		for name := range old.Fields {
 			rec.FieldVersions[name] = rec.Version

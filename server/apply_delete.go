@@ -50,7 +50,7 @@ func (a *applier) delete(ctx context.Context) (protocol.OpResult, error) {
 	if err != nil {
 		return protocol.OpResult{}, err
 	}
-	before := recordDigest(cur)
+	before := RecordDigest(cur)
 	rec := cur
 	rec.Deleted, rec.Version, rec.Seq = true, cur.Version+1, seq
 	rec.UpdatedBy, rec.UpdatedAt = a.p.user, a.s.now()

@@ -58,7 +58,7 @@ func (a *applier) update(ctx context.Context, col *model.Collection) (protocol.O
 	if err != nil {
 		return protocol.OpResult{}, err
 	}
-	before := recordDigest(cur)
+	before := RecordDigest(cur)
 	rec := cur
 	rec.Fields, rec.FieldVersions = maps.Clone(cur.Fields), maps.Clone(cur.FieldVersions)
 	rec.FieldChanges = maps.Clone(cur.FieldChanges)

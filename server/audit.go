@@ -41,7 +41,7 @@ func digest(v any) string {
 	return hexSum(b)
 }
 
-// recordDigest fingerprints a record's state for the audit log, without
+// RecordDigest fingerprints a record's state for the audit log, without
 // putting its content there: the SHA-256 of the JSON json.Marshal wrote
 // for
 //
@@ -55,7 +55,7 @@ func digest(v any) string {
 //
 // byte for byte, so that the digests of chains written by json.Marshal
 // still verify.
-func recordDigest(r store.Record) string {
+func RecordDigest(r store.Record) string {
 	var buf [digestBuf]byte
 	b := fieldtext.AppendString(append(buf[:0], `{"collection":`...), r.Collection)
 	b = fieldtext.AppendString(append(b, `,"matter":`...), r.MatterID)

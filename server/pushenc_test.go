@@ -144,7 +144,7 @@ func TestRecordDigestIsJSONs(t *testing.T) {
 			sum := sha256.Sum256(b)
 			want = hex.EncodeToString(sum[:])
 		}
-		if got := recordDigest(r); got != want {
+		if got := RecordDigest(r); got != want {
 			t.Fatalf("recordDigest = %q, want %q, the digest of\n%s", got, want, b)
 		}
 	})

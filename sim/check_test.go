@@ -13,6 +13,7 @@ import (
 	"casefile/localdb"
 	"casefile/model"
 	"casefile/protocol"
+	"casefile/server"
 	"casefile/server/store"
 
 	_ "modernc.org/sqlite" // the fresh connection of integrityCheck
@@ -29,8 +30,11 @@ type truth struct {
 	// hist holds, per record, the record after each version of its
 	// current life, as the ledger's stored answers show it; all holds
 	// every answered copy of every life.
-	hist     map[string]map[int64]protocol.Record
-	all      map[string][]protocol.Record
+	hist map[string]map[int64]protocol.Record
+	all  map[string][]protocol.Record
+	// states holds, per record, the digest of each state the audit log
+	// says it had (server.RecordDigest), every life's.
+	states   map[string]map[string]bool
 	journals map[int][]localdb.JournalEntry // client → its whole journal
 	outboxes map[int][]localdb.OutboxOp
 }
@@ -45,6 +49,7 @@ func (w *world) readTruth() *truth {
 		created:  map[string]int64{},
 		hist:     map[string]map[int64]protocol.Record{},
 		all:      map[string][]protocol.Record{},
+		states:   map[string]map[string]bool{},
 		journals: map[int][]localdb.JournalEntry{},
 		outboxes: map[int][]localdb.OutboxOp{},
 	}
@@ -106,6 +111,12 @@ func (w *world) readTruth() *truth {
 			for _, a := range rows {
 				after = a.ID
 				_, id, ok := strings.Cut(a.Target, "/")
+				if ok && a.After != "" {
+					if tr.states[id] == nil {
+						tr.states[id] = map[string]bool{}
+					}
+					tr.states[id][a.After] = true
+				}
 				switch {
 				case !ok:
 				case a.Action == "create":
@@ -272,6 +283,7 @@ var expectedCodes = []protocol.Code{protocol.CodeNotFound, protocol.CodeIDConfli
 // checkClient checks that c mirrors the server for the matters its user
 // may see, holds nothing of others, and keeps only explained ops.
 func (w *world) checkClient(c *client, tr *truth, final bool) {
+	w.checkServerCopies(c, tr)
 	rows, err := c.db.List(w.ctx, localdb.ListQuery{IncludeDeleted: true})
 	w.must(c.name+": list", err)
 	queued := map[string]int{}
@@ -574,4 +586,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// checkServerCopies holds every live server copy c keeps of a record (what
+// its queued ops stand on, what it shows once they are gone) to a state
+// the server's audit log says the record had at that version: an op made
+// on a copy the server never had claims to have seen values it never saw,
+// and the server's merge takes the claim for true. (A tombstone's fields
+// are a restore's starting point only: no op is made on them.)
+func (w *world) checkServerCopies(c *client, tr *truth) {
+	copies, err := c.db.ServerCopies(w.ctx)
+	w.must(c.name+": server copies", err)
+	for _, id := range sortedKeys(copies) {
+		sc := copies[id]
+		d := server.RecordDigest(store.Record{ID: id, Collection: sc.Collection, MatterID: model.MatterOf(sc.Collection, id, sc.Fields),
+			Version: sc.Version, Deleted: sc.Deleted, Fields: sc.Fields})
+		if !tr.states[id][d] {
+			w.violate("%s: its copy of %s #%d at version %d (deleted %v) is no state the server had: %v", c.name, sc.Collection, w.index[id], sc.Version, sc.Deleted, sc.Fields)
+			continue
+		}
+		w.stats.inc("contract: server copies held to the audit log", 1)
+	}
 }
