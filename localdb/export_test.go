@@ -23,4 +23,3 @@ var HoldSnapshot = holdSnapshot
 func DecodeFieldsJSON(b []byte) (model.Fields, error) {
 	return decodeFields(sql.NullString{String: string(b), Valid: b != nil})
 }
-
