@@ -2,6 +2,7 @@ package cli
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,38 @@ func damagedSetupOn(t *testing.T, srv *servertest.Server) (h *harness, path stri
 		t.Fatal(err)
 	}
 	return h, path, recordsPage, outboxPage
+}
+
+// growAtEnd adds rows to table until the database file's last two pages
+// are the table's, and checkpoints them into the file.
+func growAtEnd(t *testing.T, path, table string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := 0; ; i++ {
+		var n int
+		err := db.QueryRow(`SELECT count(*) FROM (SELECT name FROM dbstat ORDER BY pageno DESC LIMIT 2) WHERE name = ?`, table).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 2 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("%s's rows never reached the file's last two pages", table)
+		}
+		// #nosec G202 -- a table name of this test's own
+		if _, err := db.Exec("INSERT INTO "+table+" VALUES (?, ?, ?, ?)", fmt.Sprintf("/drop/%03d-%s", i, strings.Repeat("x", 400)),
+			fmt.Sprintf("%064d", i), "rec", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // pageSize is SQLite's default page size, the one casefile uses.
@@ -141,6 +174,9 @@ func TestDoctorRepairsGarbledFile(t *testing.T) {
 func TestDoctorRepairsTruncatedFile(t *testing.T) {
 	t.Parallel()
 	h, path, _, outboxPage := damagedSetup(t)
+	// The file grows at its end: the drop folder's imports noted, on
+	// pages of their own after the schema's and the queue's.
+	growAtEnd(t, path, "drop_imports")
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
