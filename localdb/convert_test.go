@@ -96,7 +96,7 @@ func goneCopies(t *testing.T, db *DB) []string {
 	rows.Close()
 	var out []string
 	for _, id := range ids {
-		g, kept, err := db.goneCopy(bg, tx, id)
+		g, _, kept, err := db.goneCopy(bg, tx, id)
 		if err != nil || !kept {
 			t.Fatalf("gone record %s: kept %v, %v", id, kept, err)
 		}

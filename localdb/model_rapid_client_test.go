@@ -106,6 +106,7 @@ type clientModel struct {
 // mGone models a row of gone_records: a tombstone's (or a never-synced
 // record's) version and fields, or a record out of the user's sight.
 type mGone struct {
+	coll       string
 	version    int64
 	base       model.Fields
 	outOfSight bool
@@ -214,7 +215,7 @@ func (m *clientModel) recompute(id string) {
 
 func (m *clientModel) purge(id string, outOfSight bool) {
 	if r := m.recs[id]; r != nil {
-		g := mGone{version: r.version, outOfSight: outOfSight}
+		g := mGone{coll: r.coll, version: r.version, outOfSight: outOfSight}
 		if !outOfSight {
 			g.base = r.base.Clone()
 		}

@@ -153,6 +153,11 @@ func (m *clientModel) undoOne(ch *mChange) (restored bool, _ errKind, _ error) {
 			if left, known = m.gone[ch.record]; !known {
 				return false, errNone, errGoneRestore
 			}
+			if left.coll != ch.coll {
+				// A record of another collection came under its id and
+				// left since: nothing is the change's.
+				break
+			}
 			if left.outOfSight {
 				// The server keeps it where this user no longer sees it:
 				// nothing comes back.
@@ -200,7 +205,8 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 		ch := sm.m.changes[i]
 		r := sm.m.recs[ch.record]
 		goneDelete = ch.kind == localdb.JournalDelete && r == nil
-		outOfSight = goneDelete && sm.m.gone[ch.record].outOfSight
+		g := sm.m.gone[ch.record]
+		outOfSight = goneDelete && g.outOfSight && g.coll == ch.coll
 		matterBack = ch.kind == localdb.JournalDelete && ch.group != 0 && r != nil && !r.deleted
 	}
 	also, want, _ := sm.m.undo()

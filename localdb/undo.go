@@ -272,8 +272,17 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 		}
 		var left *goneCopy
 		if gone {
-			if left, err = db.leftCopy(ctx, tx, change); err != nil {
+			var collection string
+			if left, collection, err = db.leftCopy(ctx, tx, change); err != nil {
 				return out, err
+			}
+			if collection != change.Collection {
+				// A record of another collection came under its id (a
+				// backup imported) and left since: the id is that one's
+				// on the server, and nothing here is the change's.
+				out.OtherCollection = collection
+				undo.Summary = "undid the delete: nothing to take back, its id last held a " + collection
+				break
 			}
 		}
 		if left != nil && left.outOfSight {
@@ -395,40 +404,39 @@ func (u Undone) Sentence(schema *model.Schema) string {
 }
 
 // leftCopy is the copy the record of a delete left the device with
-// (gone_records). Of a record that left before those were kept, it is
-// the last version the journal knows, with no fields: the fields before
-// the delete stand in for them.
-func (db *DB) leftCopy(ctx context.Context, tx *sql.Tx, change JournalEntry) (*goneCopy, error) {
-	g, kept, err := db.goneCopy(ctx, tx, change.RecordID)
+// (gone_records), and the collection of the record that left under its
+// id last. Of a record that left before those were kept, it is the last
+// version the journal knows, with no fields: the fields before the delete
+// stand in for them.
+func (db *DB) leftCopy(ctx context.Context, tx *sql.Tx, change JournalEntry) (*goneCopy, string, error) {
+	g, collection, kept, err := db.goneCopy(ctx, tx, change.RecordID)
 	if err != nil || kept {
-		return &g, err
+		return &g, collection, err
 	}
 	err = tx.QueryRowContext(ctx, `SELECT version FROM journal WHERE record_id = ? AND seq >= ? AND version > 0
 		ORDER BY seq DESC LIMIT 1`, change.RecordID, change.Seq).Scan(&g.version)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
+		return nil, "", err
 	}
-	return &g, nil
+	return &g, change.Collection, nil
 }
 
-// goneCopy reads the copy a record that left the device left with, and
-// whether one is kept.
-func (db *DB) goneCopy(ctx context.Context, tx *sql.Tx, id string) (goneCopy, bool, error) {
-	var g goneCopy
-	var collection string
+// goneCopy reads the copy a record that left the device left with, its
+// collection, and whether one is kept.
+func (db *DB) goneCopy(ctx context.Context, tx *sql.Tx, id string) (g goneCopy, collection string, kept bool, err error) {
 	var fields sql.NullString
-	err := tx.QueryRowContext(ctx, "SELECT collection, version, out_of_sight, fields FROM gone_records WHERE record_id = ?", id).
+	err = tx.QueryRowContext(ctx, "SELECT collection, version, out_of_sight, fields FROM gone_records WHERE record_id = ?", id).
 		Scan(&collection, &g.version, &g.outOfSight, &fields)
 	if errors.Is(err, sql.ErrNoRows) {
-		return g, false, nil
+		return g, "", false, nil
 	}
 	if err != nil {
-		return g, false, err
+		return g, "", false, err
 	}
 	opened, err := db.openText(fields, gonePlace(collection, id))
 	if err != nil {
-		return g, false, err
+		return g, "", false, err
 	}
 	g.fieldsJSON = opened.String
-	return g, true, nil
+	return g, collection, true, nil
 }

@@ -453,3 +453,41 @@ func TestUndoOfDeleteRestoresOnTheCopyItLeftWith(t *testing.T) {
 		t.Fatalf("ops %+v; want the restore's create on 6, with the edit", ops)
 	}
 }
+
+// TestUndoOfDeleteWhoseIDLastLeftAsAnotherCollection: a note deleted here
+// left the device; a backup imported since brought a matter under the
+// same id, whose create the server refused, and the person discarded it,
+// so it left too. The copy the id last left with is the matter's: the
+// note's delete has nothing to take back, as when the matter is still
+// here, rather than a note restored on the matter's copy.
+func TestUndoOfDeleteWhoseIDLastLeftAsAnotherCollection(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
+	if err := db.Delete(bg, n); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Deleted: true, Fields: model.Fields{"matter_id": m, "title": "A"}}})
+	if err := db.Import(bg, "matter", []ImportItem{{ID: n, Fields: model.Fields{"title": "B"}}}); err != nil {
+		t.Fatal(err)
+	}
+	b = nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultRejected, Code: protocol.CodeIDConflict, Message: "A record with this id already exists."})
+	if err := db.DiscardOp(bg, b[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(bg, n); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the discarded matter is still here: %v", err)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoNothing || u.Change.Kind != JournalDelete || u.OtherCollection != "matter" {
+		t.Fatalf("undo = %+v; want nothing taken back, the id last a matter's", u)
+	}
+	if _, err := db.Get(bg, n); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the undo brought something back under the id: %v", err)
+	}
+	if ops := outbox(t, db); len(ops) != 0 {
+		t.Fatalf("the undo queued %+v", ops)
+	}
+}
