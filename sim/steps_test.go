@@ -372,9 +372,23 @@ func (w *world) changeAccess() {
 	case !exists:
 		w.tracef("access: matter#%d is not on the server yet", w.index[m])
 	case member:
+		var c *client
+		var doomed string
+		if w.chance(0.3) {
+			c, doomed = w.deleteBeforeRevoke(u, m)
+		}
 		w.tracef("revoke %s matter#%d", u.name, w.index[m])
 		w.stats.inc("revokes", 1)
 		w.must("revoke", w.srv.Revoke(w.ctx, u.name, m))
+		if c != nil {
+			// The device learns of it, and the person takes the delete
+			// back: the record left out of sight, or its delete is still
+			// here to take back.
+			w.sync(c)
+			w.tracef("%s undo the delete of #%d after the revoke", c.name, w.index[doomed])
+			w.undo(c)
+			w.stats.inc("contract: deletes taken back after their matter was revoked", 1)
+		}
 	default:
 		w.tracef("grant %s matter#%d", u.name, w.index[m])
 		w.stats.inc("grants", 1)
@@ -556,4 +570,30 @@ func (w *world) settle() {
 		w.quiesce(fmt.Sprintf("after settling round %d", round+1))
 	}
 	w.violate("conflicts or failed ops still came back after %d rounds of settling", rounds)
+}
+
+// deleteBeforeRevoke has a device of u delete a record of matter m it
+// holds, just before u loses m: the client and the record, or nil.
+func (w *world) deleteBeforeRevoke(u *user, m string) (*client, string) {
+	for _, c := range w.clients {
+		if c.user != u {
+			continue
+		}
+		recs, err := c.db.List(w.ctx, localdb.ListQuery{MatterID: m})
+		w.must(c.name+": list a matter's records", err)
+		for _, r := range recs {
+			if r.ID == m || r.State == model.StateConflict || len(tracked[r.Collection]) == 0 {
+				continue
+			}
+			w.action()
+			if err := c.db.Delete(w.ctx, r.ID); err != nil {
+				w.refused(c, "delete", r.ID, err)
+				return nil, ""
+			}
+			w.tracef("%s delete %s#%d before its matter is revoked", c.name, r.Collection, w.index[r.ID])
+			w.ack(c, entry{rec: r.ID, kind: "delete"})
+			return c, r.ID
+		}
+	}
+	return nil, ""
 }
