@@ -14,8 +14,10 @@ import "testing"
 //     syncs did not meet, and healing drops any left (link.unforce).
 //     7087 stopped leaving forced faults unmet once a cut push shrank the
 //     next batch and refused creates stayed in sight (its draws went
-//     another way); 7089 leaves them unmet in its place.
-var harnessSeeds = []uint64{7089, 7133}
+//     another way); 7089 leaves them unmet in its place. 7133 stopped
+//     too once a revoke could come with a delete taken back on a device
+//     of its user (a draw more); 7142 leaves them unmet in its place.
+var harnessSeeds = []uint64{7089, 7142}
 
 // TestConvergenceHarnessSeeds replays those seeds at full size and checks
 // that each still meets what it found.
