@@ -491,3 +491,38 @@ func TestUndoOfDeleteWhoseIDLastLeftAsAnotherCollection(t *testing.T) {
 		t.Fatalf("the undo queued %+v", ops)
 	}
 }
+
+// TestUndoOfDeleteOutOfSightAfterAResync: a delete the server refused and
+// the person discarded leaves the note here, synced, and the delete still
+// the newest change; a full resync then no longer shows the note, which
+// leaves the device out of sight as a lost matter's records do. The undo
+// has nothing to take back.
+func TestUndoOfDeleteOutOfSightAfterAResync(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "A"})
+	if err := db.Delete(bg, n); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultRejected, Code: protocol.CodeReadOnly, Message: "Read only."})
+	if err := db.DiscardOp(bg, b[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustGet(t, db, n); r.Deleted {
+		t.Fatalf("the note is deleted after its refused delete was discarded: %+v", r)
+	}
+	if err := db.ResetCursor(bg); err != nil {
+		t.Fatal(err)
+	}
+	pull(t, db, 50, serverRecord(m, "matter", m, 1, model.Fields{"title": "M"}))
+	if _, err := db.Get(bg, n); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the note the resync did not show is still here: %v", err)
+	}
+	u := mustUndo(t, db)
+	if u.Action != UndoNothing || !u.OutOfSight || u.Change.Kind != JournalDelete {
+		t.Fatalf("undo = %+v; want nothing taken back, out of sight", u)
+	}
+	if ops := outbox(t, db); len(ops) != 0 {
+		t.Fatalf("the undo queued %+v", ops)
+	}
+}
