@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"casefile/internal/flock"
 )
 
 // serveLockName is the file a server holds locked in its data directory
@@ -59,7 +61,7 @@ func lockIn(dir, name string, how int) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock the data directory: %w", err)
 	}
-	if err := flock(f, how, false); err != nil {
+	if err := flock.Lock(f, how == syscall.LOCK_SH, false); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, err
@@ -80,27 +82,11 @@ func waitLockIn(dir, name string) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
-	if err := flock(f, syscall.LOCK_EX, true); err != nil {
+	if err := flock.Lock(f, false, true); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// flock takes the lock how (syscall.LOCK_EX or LOCK_SH) on f, waiting for
-// it when wait is set, else failing with syscall.EWOULDBLOCK while another
-// open file holds it. It is the open file's, not the process's: two opens
-// of one file in a process exclude each other too.
-func flock(f *os.File, how int, wait bool) error {
-	if !wait {
-		how |= syscall.LOCK_NB
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), how) // #nosec G115 -- a file descriptor
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
 }
 
 // serveRunningError is lockServeDir's refusal of a directory a running

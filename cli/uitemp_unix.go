@@ -5,19 +5,20 @@ package cli
 import (
 	"errors"
 	"os"
-	"syscall"
+
+	"casefile/internal/flock"
 )
 
 // lockUI takes a UI's lock file for as long as the process runs: the
 // lock goes when the process ends, however it ends. It waits for a sweep
 // that holds the file for a moment.
-func lockUI(f *os.File) error { return flock(f, syscall.LOCK_EX, true) }
+func lockUI(f *os.File) error { return flock.Lock(f, false, true) }
 
 // tryLockUI takes a UI's lock file if no process holds it, and reports
 // whether it did.
 func tryLockUI(f *os.File) (bool, error) {
-	err := flock(f, syscall.LOCK_EX, false)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	err := flock.Lock(f, false, false)
+	if errors.Is(err, flock.ErrHeld) {
 		return false, nil
 	}
 	return err == nil, err

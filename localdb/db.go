@@ -96,6 +96,11 @@ type DB struct {
 	// (applyAck), for the same comparison of the simple acks' path.
 	pushOneByOne bool
 
+	// claims is this handle's ownership of the ops it hands out.
+	claims claims
+
+	writeFault func() error // WithWriteFault
+
 	// life guards the handles above against Close: every exported method
 	// counts itself in with enter and out with leave, and Close waits
 	// until none is in flight. A count rather than a read lock, so that a
@@ -115,6 +120,16 @@ type options struct {
 	// noIndexer leaves the search backlog to searches and Close: for
 	// tests that look at it between writes.
 	noIndexer bool
+	// writeFault fails write transactions as a full disk does.
+	writeFault func() error
+}
+
+// WithWriteFault asks fault before each write transaction commits; an
+// error it returns rolls the transaction back and comes back as ErrFull,
+// as when the disk has no room left. For proofs of what a full disk does
+// to a device (the simulation draws it in the middle of a sync).
+func WithWriteFault(fault func() error) Option {
+	return func(o *options) { o.writeFault = fault }
 }
 
 // WithClock makes the database read time from now instead of time.Now:
@@ -142,7 +157,7 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 	if o.now == nil {
 		o.now = time.Now
 	}
-	db := &DB{schema: schema, path: path, now: o.now}
+	db := &DB{schema: schema, path: path, now: o.now, writeFault: o.writeFault}
 	db.idle.L = &db.life
 	defer func() {
 		if err != nil {
@@ -317,6 +332,7 @@ func (db *DB) Close() error {
 		errs = append(errs, err)
 		db.stop = nil
 	}
+	db.releaseClaims()
 	db.stmts.close()
 	db.stmts = stmts{}
 	if db.ckpt != nil {
@@ -439,6 +455,11 @@ func (db *DB) txOn(ctx context.Context, on beginner, fn func(tx *sql.Tx) error) 
 	}()
 	if err = fn(tx); err != nil {
 		return mapErr(err)
+	}
+	if db.writeFault != nil {
+		if err = db.writeFault(); err != nil {
+			return &storageError{kind: ErrFull, cause: err}
+		}
 	}
 	if err = tx.Commit(); err != nil {
 		return mapErr(err)

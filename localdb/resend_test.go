@@ -100,7 +100,8 @@ func TestSentSinceBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	schema := testSchema(t)
-	db, err := open(bg, path, schema, options{migrations: migs[:3]})
+	before, upgrade := upgradeFrom(t, migs, 4)
+	db, err := open(bg, path, schema, options{migrations: before})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestSentSinceBackfill(t *testing.T) {
 		}
 	}
 	db.Close()
-	if db, err = Open(bg, path, schema); err != nil {
+	if db, err = open(bg, path, schema, options{migrations: upgrade}); err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()

@@ -16,35 +16,6 @@ import (
 // actorSync is the journal's actor for what the syncer applies.
 const actorSync = "sync"
 
-// recoverSyncing puts ops a crash left in syncing back in the queue, due
-// now. Sending one again is safe: the server answers a known op id with its
-// first answer.
-func (db *DB) recoverSyncing(ctx context.Context) error {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = ?", OpSyncing)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		// Whether an interrupted attempt reached the server is unknown:
-		// count it as sent.
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = 0, updated_at = ?,
-			sent_since = COALESCE(sent_since, attempt_since) WHERE state = ?`, OpRetrying, nanos(db.now()), OpSyncing)
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		if err := refreshStates(ctx, tx, ids); err != nil {
-			return err
-		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
-			Summary: fmt.Sprintf("%d change(s) were being sent when casefile stopped; they will be sent again", n)})
-	})
-	if err != nil {
-		return fmt.Errorf("recover interrupted sends: %w", err)
-	}
-	return nil
-}
-
 func distinctRecords(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -91,8 +62,16 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 	if limit <= 0 || limit > protocol.MaxOpsPerPush {
 		limit = protocol.MaxOpsPerPush
 	}
+	owner, err := db.claimOwner()
+	if err != nil {
+		return nil, false, fmt.Errorf("next batch: %w", err)
+	}
 	var out []OutboxOp
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	var ended *endedClaims
+	err = db.tx(ctx, func(tx *sql.Tx) (err error) {
+		if ended, err = db.sweepClaims(ctx, tx); err != nil {
+			return err
+		}
 		if err := clampRetries(ctx, tx, nanos(db.now())); err != nil {
 			return err
 		}
@@ -141,7 +120,7 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 			seqs[i], recordIDs[i] = o.seq, o.RecordID
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ?,
-			attempt_since = ? WHERE seq `+inIDs, OpSyncing, at, since, idList(seqs)); err != nil {
+			attempt_since = ?, claimed_by = ? WHERE seq `+inIDs, OpSyncing, at, since, owner, idList(seqs)); err != nil {
 			return err
 		}
 		if err := refreshStates(ctx, tx, recordIDs); err != nil {
@@ -177,6 +156,9 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 		}
 		return nil
 	})
+	if ended != nil {
+		ended.done(err == nil)
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("next batch: %w", err)
 	}

@@ -161,6 +161,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 4 && total.get(statOverlapped) == 0 {
 			t.Errorf("%s: no device took a push batch while the one before was on the server; the scenarios no longer draw that overlap", name)
 		}
+		if len(seeds) >= 4 && total.get(statBeside) == 0 {
+			t.Errorf("%s: no process opened a device's database while its push was in flight; the scenarios no longer draw that", name)
+		}
 		if len(seeds) >= 4 && total.get(statPulledAhead) == 0 {
 			t.Errorf("%s: no device asked for a pull page from the headers of the one before; the scenarios no longer draw pulls ahead", name)
 		}

@@ -120,6 +120,9 @@ type link struct {
 	quietBound bool
 
 	mu       sync.Mutex
+	// device is the database behind the link's device while the scenario
+	// syncs it (setDevice): the one a second process may open meanwhile.
+	device *besideDevice
 	offline  bool
 	requests int
 	stuck    int // stalls the device never gave up on
@@ -214,6 +217,13 @@ func (l *link) unforce() int {
 	}
 	l.forced = nil
 	return n
+}
+
+// setDevice names the database of the link's device, nil for none.
+func (l *link) setDevice(d *besideDevice) {
+	l.mu.Lock()
+	l.device = d
+	l.mu.Unlock()
 }
 
 func (l *link) setOffline(on bool) {
@@ -562,6 +572,14 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		if pf, ok := proxyFault[f]; ok {
 			l.fp.Inject("", pf)
+		}
+	}
+	if r.URL.Path == protocol.PathPush {
+		l.mu.Lock()
+		dev := l.device
+		l.mu.Unlock()
+		if dev != nil {
+			l.w.openBeside(dev, r, body)
 		}
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, l.fp.URL+r.URL.RequestURI(), bytes.NewReader(body))

@@ -155,13 +155,16 @@ func (w *world) sync(c *client) {
 		w.violate("the server failed %d request(s) outside a sync cycle: %s", len(failed), failed[0])
 	}
 	cut := !lose && w.cutConnsDraw()
+	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys})
 	sum, err := c.s.RunOnce(w.ctx)
+	c.link.setDevice(nil)
 	if lose {
 		w.disarmDB()
 	}
 	if err == nil {
 		w.moveFiles(c, time.Now)
 	}
+	w.reportBeside()
 	failed := w.serverFailures()
 	switch {
 	case len(failed) == 0:
@@ -288,6 +291,7 @@ func (w *world) crash(c *client) {
 	}
 	w.tracef("%s crash (%d) with %d op(s) in flight", c.name, how, len(taken))
 	w.stats.inc("crashes", 1)
+	c.db.Abandon()
 	c.dead = append(c.dead, c.db)
 	c.db, c.s = nil, nil
 	if w.repairs() {

@@ -77,6 +77,7 @@ type world struct {
 	// scenarios): a sync may lose its commit's answer there (dbfault_test.go).
 	db      *faultproxy.Link
 	drnd    *rand.Rand // those faults' own stream
+	beside  *beside    // opens of a device's database by another process (beside_test.go)
 	dbLost  int        // commit answers the link has lost
 	srvDone chan struct{}
 	srvLog  *failureLog // the requests the server failed
@@ -217,6 +218,7 @@ func newWorld(t testing.TB, seed uint64, cfg scenario, st *stats) *world {
 		pullPageBytes:   pullPageBudget(seed),
 		pushAnswerBytes: pushAnswerBudget(seed),
 		srvLog:          &failureLog{},
+		beside:          newBeside(seed),
 	}
 	t.Cleanup(w.close)
 	if cfg.pgURL != "" {

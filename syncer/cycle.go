@@ -95,6 +95,7 @@ func (s *Syncer) cycle(ctx context.Context, w wants) (Summary, error) {
 	r := &run{s: s, c: c, ctx: ctx, nctx: nctx, w: w}
 	var err error
 	if w.push {
+		s.returnStranded(context.WithoutCancel(ctx))
 		err = r.push()
 	}
 	if w.pull && pullDespite(err) {

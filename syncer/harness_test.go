@@ -69,6 +69,8 @@ type device struct {
 	path string
 	db   *localdb.DB
 	s    *syncer.Syncer
+	// lopts are more options its database opens with.
+	lopts []localdb.Option
 
 	mu     sync.Mutex
 	events []syncer.Event
@@ -105,7 +107,7 @@ func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
 	for _, fn := range tweak {
 		fn(&opts)
 	}
-	var lopts []localdb.Option
+	lopts := d.lopts
 	if opts.Now != nil {
 		lopts = append(lopts, localdb.WithClock(opts.Now)) // one clock for the device
 	}

@@ -227,6 +227,10 @@ func Finish(p Paths) error {
 			return fmt.Errorf("delete %s: %w", f, err)
 		}
 	}
+	// The senders' lock files hold nothing of the data; they go with it.
+	if err := os.RemoveAll(localdb.ClaimsDir(p.DB)); err != nil {
+		return fmt.Errorf("delete %s: %w", localdb.ClaimsDir(p.DB), err)
+	}
 	if err := vault.SyncDir(filepath.Dir(p.DB)); err != nil {
 		return err
 	}

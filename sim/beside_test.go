@@ -1,0 +1,156 @@
+package sim
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+
+	"casefile/localdb"
+	"casefile/protocol"
+	"casefile/vault"
+)
+
+// besideOdds is the chance that, while a device's push is on its way to
+// the server, another process opens the device's database and closes it
+// again, as a script's `casefile status` or `casefile note add` does
+// beside the UI. The ops of that push are this process's, in flight: the
+// open must leave them syncing, and must not journal that casefile
+// stopped. (An open once put every op in syncing back in the queue as a
+// crash's, and a second syncer could send them again beside the first.)
+const besideOdds = 0.05
+
+// statBeside counts those opens; the CI set must draw some.
+const statBeside = "contract: databases opened by another process while a push was in flight"
+
+// beside is what the links' handlers share with the scenario for it.
+type beside struct {
+	mu  sync.Mutex
+	rnd *rand.Rand // its own stream: drawing it moves no other draw
+	bad []string   // violations found in a handler, for the scenario's goroutine to report
+}
+
+func newBeside(seed uint64) *beside {
+	return &beside{rnd: rand.New(rand.NewPCG(seed^0x6265, seed^0x73696465))}
+}
+
+// besideDevice is what a link's handler needs of its device's database:
+// handed over by the scenario's goroutine (link.setDevice), never read
+// from the client it goes on changing.
+type besideDevice struct {
+	name, path string
+	db         *localdb.DB
+	keys       *vault.Keys
+}
+
+// openBeside, called by a device's link as a push reaches it, sometimes
+// opens the device's database in a second handle, closes it, and checks
+// that every op of the push is still syncing in the first handle's and
+// that nothing was journaled as a stop.
+func (w *world) openBeside(c *besideDevice, r *http.Request, body []byte) {
+	b := w.beside
+	b.mu.Lock()
+	draw := b.rnd.Float64() < besideOdds
+	b.mu.Unlock()
+	if !draw {
+		return
+	}
+	ids, err := pushedOpIDs(r, body)
+	if err != nil {
+		b.fail("%s: read the push in flight: %v", c.name, err)
+		return
+	}
+	db, path, keys := c.db, c.path, c.keys
+	newest, err := db.Journal(w.ctx, localdb.JournalQuery{Limit: 1})
+	if err != nil {
+		b.fail("%s: journal before the second open: %v", c.name, err)
+		return
+	}
+	var since int64
+	if len(newest) > 0 {
+		since = newest[0].Seq
+	}
+	var opts []localdb.Option
+	if keys != nil {
+		opts = append(opts, localdb.WithSealer(keys))
+	}
+	other, err := localdb.Open(w.ctx, path, w.schema, opts...)
+	if err != nil {
+		b.fail("%s: a second process's open: %v", c.name, err)
+		return
+	}
+	if err := other.Close(); err != nil {
+		b.fail("%s: a second process's close: %v", c.name, err)
+		return
+	}
+	ops, err := db.Outbox(w.ctx)
+	if err != nil {
+		b.fail("%s: outbox after the second open: %v", c.name, err)
+		return
+	}
+	state := map[string]localdb.OpState{}
+	for _, o := range ops {
+		state[o.OpID] = o.State
+	}
+	for _, id := range ids {
+		if s := state[id]; s != localdb.OpSyncing {
+			b.fail("%s: op %s, in flight, is %q after another process opened the database, want syncing", c.name, id, s)
+		}
+	}
+	after, err := db.Journal(w.ctx, localdb.JournalQuery{AfterSeq: since})
+	if err != nil {
+		b.fail("%s: journal after the second open: %v", c.name, err)
+		return
+	}
+	for _, e := range after {
+		if e.Kind == localdb.JournalRetry && strings.Contains(e.Summary, "stopped") {
+			b.fail("%s: another process's open journaled %q while a push was in flight", c.name, e.Summary)
+		}
+	}
+	w.stats.inc(statBeside, 1)
+}
+
+func (b *beside) fail(format string, args ...any) {
+	b.mu.Lock()
+	b.bad = append(b.bad, fmt.Sprintf(format, args...))
+	b.mu.Unlock()
+}
+
+// report hands the violations the handlers found to the scenario.
+func (w *world) reportBeside() {
+	b := w.beside
+	b.mu.Lock()
+	bad := b.bad
+	b.bad = nil
+	b.mu.Unlock()
+	for _, m := range bad {
+		w.violate("%s", m)
+	}
+}
+
+// pushedOpIDs reads the op ids of a push request's body, as the device
+// encoded it.
+func pushedOpIDs(r *http.Request, body []byte) ([]string, error) {
+	var rd io.Reader = bytes.NewReader(body)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		z, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, err
+		}
+		rd = z
+	}
+	var req protocol.PushRequest
+	if err := json.NewDecoder(rd).Decode(&req); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(req.Ops))
+	for i, o := range req.Ops {
+		ids[i] = o.OpID
+	}
+	return ids, nil
+}
