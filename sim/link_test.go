@@ -119,10 +119,10 @@ type link struct {
 	// instead of sizing them by the bound (drawn apart from the others).
 	quietBound bool
 
-	mu       sync.Mutex
+	mu sync.Mutex
 	// device is the database behind the link's device while the scenario
 	// syncs it (setDevice): the one a second process may open meanwhile.
-	device *besideDevice
+	device   *besideDevice
 	offline  bool
 	requests int
 	stuck    int // stalls the device never gave up on
