@@ -54,6 +54,7 @@ type claims struct {
 	owner     string   // empty until the first claim
 	file      *os.File // owner's lock file, locked while the handle is open
 	lastSweep time.Time
+	stranded  []strandedOps
 }
 
 // ClaimsDir is the directory of the senders' lock files of the database
@@ -312,4 +313,66 @@ func (db *DB) recoverEnded(ctx context.Context, tx *sql.Tx, e *endedClaims) erro
 	}
 	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
 		Summary: fmt.Sprintf("%d change(s) were being sent when casefile stopped; they will be sent again", n)})
+}
+
+// strandedOps are ops this handle handed out and could not put back in
+// the queue, because the write failed (the disk full, the file
+// unwritable): they stay syncing, this live process's, so no sweep takes
+// them back. ReturnStranded does, once the disk has room.
+type strandedOps struct {
+	unclaim        []OutboxOp // never sent: back as they were (Unclaim)
+	retry          []string   // ids of ops to retry (MarkRetry, MarkUndelivered)
+	msg            string
+	maybeDelivered bool
+}
+
+func (db *DB) strand(s strandedOps) {
+	db.claims.mu.Lock()
+	db.claims.stranded = append(db.claims.stranded, s)
+	db.claims.mu.Unlock()
+}
+
+// ReturnStranded puts back in the queue, due now, the ops this handle
+// handed out and then could not put back because a write failed (Unclaim,
+// MarkRetry and MarkUndelivered remember them). What it still cannot put
+// back stays remembered. Taking a batch calls it first; a syncer calls it
+// at each cycle too, so that they show as retrying once there is room,
+// network or not.
+func (db *DB) ReturnStranded(ctx context.Context) error {
+	if err := db.enter(); err != nil {
+		return fmt.Errorf("return stranded ops: %w", err)
+	}
+	defer db.leave()
+	return db.returnStranded(ctx)
+}
+
+func (db *DB) returnStranded(ctx context.Context) error {
+	db.claims.mu.Lock()
+	all := db.claims.stranded
+	db.claims.stranded = nil
+	db.claims.mu.Unlock()
+	if len(all) == 0 {
+		return nil
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, s := range all {
+			var err error
+			if s.unclaim != nil {
+				err = unclaimIn(ctx, tx, s.unclaim)
+			} else {
+				err = db.markRetryIn(ctx, tx, s.retry, s.msg, db.now(), s.maybeDelivered)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.claims.mu.Lock()
+		db.claims.stranded = append(all, db.claims.stranded...)
+		db.claims.mu.Unlock()
+		return fmt.Errorf("return stranded ops: %w", err)
+	}
+	return nil
 }

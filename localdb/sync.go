@@ -66,6 +66,9 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 	if err != nil {
 		return nil, false, fmt.Errorf("next batch: %w", err)
 	}
+	// What a failed write stranded goes back first; what still cannot
+	// stays remembered, and the batch's own write says why.
+	_ = db.returnStranded(ctx)
 	var out []OutboxOp
 	var ended *endedClaims
 	err = db.tx(ctx, func(tx *sql.Tx) (err error) {
@@ -177,28 +180,33 @@ func (db *DB) Unclaim(ctx context.Context, ops []OutboxOp) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var recordIDs []string
-		for _, o := range ops {
-			if o.claimed.state == "" {
-				return fmt.Errorf("op %s was not handed out by a batch", o.OpID)
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts - 1, updated_at = ?, attempt_since = ?
-				WHERE op_id = ? AND state = ? AND attempts = ?`,
-				o.claimed.state, o.claimed.updatedAt, o.claimed.attemptSince, o.OpID, OpSyncing, o.Attempts)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				recordIDs = append(recordIDs, o.RecordID)
-			}
+	for _, o := range ops {
+		if o.claimed.state == "" {
+			return fmt.Errorf("unclaim: op %s was not handed out by a batch", o.OpID)
 		}
-		return refreshStates(ctx, tx, recordIDs)
-	})
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error { return unclaimIn(ctx, tx, ops) })
 	if err != nil {
+		db.strand(strandedOps{unclaim: ops})
 		return fmt.Errorf("unclaim: %w", err)
 	}
 	return nil
+}
+
+func unclaimIn(ctx context.Context, tx *sql.Tx, ops []OutboxOp) error {
+	var recordIDs []string
+	for _, o := range ops {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = attempts - 1, updated_at = ?, attempt_since = ?
+			WHERE op_id = ? AND state = ? AND attempts = ?`,
+			o.claimed.state, o.claimed.updatedAt, o.claimed.attemptSince, o.OpID, OpSyncing, o.Attempts)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			recordIDs = append(recordIDs, o.RecordID)
+		}
+	}
+	return refreshStates(ctx, tx, recordIDs)
 }
 
 // clampRetries keeps a wall clock that went back from stretching a retry's
@@ -235,28 +243,31 @@ func (db *DB) markRetry(ctx context.Context, opIDs []string, errMsg string, next
 	if len(opIDs) == 0 {
 		return nil
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		at := nanos(db.now())
-		ids, err := distinctRecords(ctx, tx, `UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, updated_at = ?,
-			sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
-			WHERE op_id `+inIDs+` AND state = ? RETURNING record_id`, OpRetrying, errMsg, nanos(next), at, maybeDelivered, idList(opIDs), OpSyncing)
-		if err != nil {
-			return err
-		}
-		n := len(ids)
-		if err := refreshStates(ctx, tx, ids); err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
-			Summary: fmt.Sprintf("%d change(s) not delivered (%s); next try at %s", n, errMsg, next.Local().Format(time.DateTime))})
-	})
+	err := db.tx(ctx, func(tx *sql.Tx) error { return db.markRetryIn(ctx, tx, opIDs, errMsg, next, maybeDelivered) })
 	if err != nil {
+		db.strand(strandedOps{retry: opIDs, msg: errMsg, maybeDelivered: maybeDelivered})
 		return fmt.Errorf("mark for retry: %w", err)
 	}
 	return nil
+}
+
+func (db *DB) markRetryIn(ctx context.Context, tx *sql.Tx, opIDs []string, errMsg string, next time.Time, maybeDelivered bool) error {
+	at := nanos(db.now())
+	ids, err := distinctRecords(ctx, tx, `UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, updated_at = ?,
+		sent_since = CASE WHEN ? THEN COALESCE(sent_since, attempt_since) ELSE sent_since END
+		WHERE op_id `+inIDs+` AND state = ? RETURNING record_id`, OpRetrying, errMsg, nanos(next), at, maybeDelivered, idList(opIDs), OpSyncing)
+	if err != nil {
+		return err
+	}
+	n := len(ids)
+	if err := refreshStates(ctx, tx, ids); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalRetry,
+		Summary: fmt.Sprintf("%d change(s) not delivered (%s); next try at %s", n, errMsg, next.Local().Format(time.DateTime))})
 }
 
 // ApplyPushResults applies the server's answers to a batch in one transaction.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"casefile/localdb"
 	"casefile/protocol"
@@ -46,6 +48,41 @@ type besideDevice struct {
 	name, path string
 	db         *localdb.DB
 	keys       *vault.Keys
+	// fill says the device's disk fills as this sync's first push reaches
+	// the server (full): the answer cannot be written, nor the ops put
+	// back in the queue.
+	fill bool
+	full *atomic.Bool
+}
+
+// fillOdds is the chance that a sync's disk fills as its push reaches
+// the server; the room is made again after the sync. Its ops stay
+// syncing, the process's own, and its next sync must put them back and
+// send them again.
+const fillOdds = 0.04
+
+// statFilled counts those syncs; the CI set must draw some.
+const statFilled = "fault: disk filled while a push was on the server"
+
+// errDiskFull is the simulated disk's answer to a write when it is full.
+var errDiskFull = errors.New("no space left on device (simulated)")
+
+// fillDraw draws whether the coming sync's disk fills.
+func (w *world) fillDraw() bool {
+	b := w.beside
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rnd.Float64() < fillOdds
+}
+
+// pushArrived is a device's link's hook for a push on its way to the
+// server.
+func (w *world) pushArrived(dev *besideDevice, r *http.Request, body []byte) {
+	if dev.fill && dev.full.CompareAndSwap(false, true) {
+		w.stats.inc(statFilled, 1)
+		return
+	}
+	w.openBeside(dev, r, body)
 }
 
 // openBeside, called by a device's link as a push reaches it, sometimes
@@ -153,4 +190,18 @@ func pushedOpIDs(r *http.Request, body []byte) ([]string, error) {
 		ids[i] = o.OpID
 	}
 	return ids, nil
+}
+
+// checkNothingInFlight holds a device to what a sync leaves when it ends:
+// nothing in flight, so no op in syncing. A disk that filled during it
+// may strand some, the process's own; the next sync that ends with room
+// must have put them back and sent them.
+func (w *world) checkNothingInFlight(c *client) {
+	ops, err := c.db.Outbox(w.ctx)
+	w.must(c.name+": outbox after a sync", err)
+	for _, o := range ops {
+		if o.State == localdb.OpSyncing {
+			w.violate("%s: op %s is still syncing after a sync ended with room on the disk", c.name, o.OpID)
+		}
+	}
 }

@@ -161,6 +161,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 4 && total.get(statOverlapped) == 0 {
 			t.Errorf("%s: no device took a push batch while the one before was on the server; the scenarios no longer draw that overlap", name)
 		}
+		if len(seeds) >= 4 && total.get(statFilled) == 0 {
+			t.Errorf("%s: no device's disk filled while its push was on the server; the scenarios no longer draw that", name)
+		}
 		if len(seeds) >= 4 && total.get(statBeside) == 0 {
 			t.Errorf("%s: no process opened a device's database while its push was in flight; the scenarios no longer draw that", name)
 		}

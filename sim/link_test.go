@@ -579,7 +579,7 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dev := l.device
 		l.mu.Unlock()
 		if dev != nil {
-			l.w.openBeside(dev, r, body)
+			l.w.pushArrived(dev, r, body)
 		}
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, l.fp.URL+r.URL.RequestURI(), bytes.NewReader(body))

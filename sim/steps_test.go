@@ -155,9 +155,15 @@ func (w *world) sync(c *client) {
 		w.violate("the server failed %d request(s) outside a sync cycle: %s", len(failed), failed[0])
 	}
 	cut := !lose && w.cutConnsDraw()
-	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys})
+	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys, fill: w.fillDraw(), full: &c.full})
 	sum, err := c.s.RunOnce(w.ctx)
 	c.link.setDevice(nil)
+	filled := c.full.Swap(false)
+	if filled {
+		w.tracef("%s: its disk filled during the sync (%v); room is made", c.name, err)
+	} else {
+		w.checkNothingInFlight(c)
+	}
 	if lose {
 		w.disarmDB()
 	}
@@ -191,7 +197,8 @@ func (w *world) sync(c *client) {
 			w.violate("%s: %d request(s) went out while work offline was on", c.name, n)
 		}
 	}
-	if err != nil && !errors.Is(err, syncer.ErrWorkOffline) && !apiclient.IsTransient(err) && apiclient.ClassOf(err) != apiclient.ClassPermanent {
+	if err != nil && !errors.Is(err, syncer.ErrWorkOffline) && !apiclient.IsTransient(err) && apiclient.ClassOf(err) != apiclient.ClassPermanent &&
+		!(filled && errors.Is(err, localdb.ErrFull)) {
 		w.violate("%s: sync failed with a non-network error: %v", c.name, err)
 	}
 	w.checkCrawl(c)

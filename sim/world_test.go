@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,6 +158,7 @@ type client struct {
 	s           *syncer.Syncer
 	dead        []*localdb.DB // handles abandoned by crashes, closed at the end only
 	workOffline bool
+	full        atomic.Bool // its disk is full: every write transaction fails (beside_test.go)
 	// restoring: a fresh device's first syncs, after its backup's import
 	// and before checkRestored; its person edits none of its files then.
 	restoring   bool
@@ -466,7 +468,12 @@ func (w *world) moveServer() {
 
 // openClient opens the client's database and a syncer on it.
 func (w *world) openClient(c *client) {
-	var opts []localdb.Option
+	opts := []localdb.Option{localdb.WithWriteFault(func() error {
+		if c.full.Load() {
+			return errDiskFull
+		}
+		return nil
+	})}
 	if c.keys != nil {
 		opts = append(opts, localdb.WithSealer(c.keys))
 	}

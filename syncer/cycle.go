@@ -87,6 +87,11 @@ func (r *run) begin() {
 func (s *Syncer) cycle(ctx context.Context, w wants) (Summary, error) {
 	s.cycleMu.Lock()
 	defer s.cycleMu.Unlock()
+	// Local work: ops a full disk stranded show as what they are (retrying)
+	// once there is room, network or not.
+	if err := s.db.ReturnStranded(context.WithoutCancel(ctx)); err != nil {
+		s.log.Error("return stranded ops to the queue", "err", err)
+	}
 	nctx, cancel, c, ok := s.netContext(ctx)
 	if !ok {
 		return Summary{}, s.whyNoTraffic()
@@ -95,7 +100,6 @@ func (s *Syncer) cycle(ctx context.Context, w wants) (Summary, error) {
 	r := &run{s: s, c: c, ctx: ctx, nctx: nctx, w: w}
 	var err error
 	if w.push {
-		s.returnStranded(context.WithoutCancel(ctx))
 		err = r.push()
 	}
 	if w.pull && pullDespite(err) {

@@ -186,44 +186,8 @@ func (r *run) unclaim(ops []localdb.OutboxOp) {
 	}
 	if err := r.s.db.Unclaim(context.WithoutCancel(r.ctx), ops); err != nil {
 		r.s.log.Error("return unsent ops to the queue", "ops", len(ops), "err", err)
-		r.s.strand(stranded{unsent: ops})
-	}
-}
-
-// stranded are ops this syncer took and could not put back in the queue,
-// because a local write failed (the disk full, the file unwritable): they
-// stay syncing, this process's, until it puts them back. Each push tries
-// again first (returnStranded), once the person has made room.
-type stranded struct {
-	unsent []localdb.OutboxOp // never sent: back as they were (Unclaim)
-	sent   []string           // ids of ops that may have reached the server: back as retrying
-	msg    string             // why they were to retry
-}
-
-func (s *Syncer) strand(st stranded) {
-	s.mu.Lock()
-	s.stranded = append(s.stranded, st)
-	s.mu.Unlock()
-}
-
-// returnStranded puts the stranded ops back in the queue, due now; those
-// it still cannot stay stranded.
-func (s *Syncer) returnStranded(ctx context.Context) {
-	s.mu.Lock()
-	all := s.stranded
-	s.stranded = nil
-	s.mu.Unlock()
-	for _, st := range all {
-		var err error
-		if st.unsent != nil {
-			err = s.db.Unclaim(ctx, st.unsent)
-		} else {
-			err = s.db.MarkRetry(ctx, st.sent, st.msg, s.opts.Now())
-		}
-		if err != nil {
-			s.log.Error("return stranded ops to the queue", "ops", len(st.unsent)+len(st.sent), "err", err)
-			s.strand(st)
-		}
+		// The database keeps them, and puts them back once it can
+		// (localdb.DB.ReturnStranded).
 	}
 }
 
@@ -540,7 +504,7 @@ func (r *run) apply(ops []localdb.OutboxOp, results []protocol.OpResult, head, f
 		// The ops go back to the queue; replaying their ids returns these
 		// same answers.
 		r.retry(ops, err)
-		return false, fmt.Errorf("apply push results: %w", err)
+		return false, err // it says "apply push results" already
 	}
 	var step Summary
 	recordOf := make(map[string]string, len(ops))
@@ -601,7 +565,6 @@ func (r *run) retry(ops []localdb.OutboxOp, cause error) {
 		}
 		if err := mark(ctx, ids, msg, next); err != nil {
 			r.s.log.Error("return ops to the queue", "ops", len(ids), "err", err)
-			r.s.strand(stranded{sent: ids, msg: msg})
 			continue
 		}
 		r.s.scheduleRetry(next)

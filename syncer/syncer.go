@@ -122,7 +122,6 @@ type Syncer struct {
 	client      Remote
 	want        wants
 	retries     timeHeap // op retry times this syncer scheduled
-	stranded    []stranded
 	retrySet    map[time.Time]bool
 	holdUntil   time.Time // after failures, no unforced cycle before this
 	lastNow     time.Time // the latest clock reading the schedule was checked against
