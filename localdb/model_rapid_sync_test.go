@@ -481,6 +481,26 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 	t.Log("> crash and reopen")
 }
 
+// Beside is another process opening the database and closing it again
+// (a script's casefile command beside the UI): nothing changes, and the
+// ops this handle has in flight stay syncing (the next Check holds every
+// op's state to the model's).
+func (sm *storeMachine) Beside(t *rapid.T) {
+	var opts []localdb.Option
+	if sm.keys != nil {
+		opts = append(opts, localdb.WithSealer(sm.keys))
+	}
+	other, err := localdb.Open(ctx, sm.path(), sm.schema, opts...)
+	if err != nil {
+		t.Fatalf("open beside: %v", err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatalf("close beside: %v", err)
+	}
+	stats.beside.Add(1)
+	t.Log("> another process opens and closes the database")
+}
+
 // holdsSent says whether an answer's record holds exactly the fields op
 // sent, so that a server asked for a lean answer leaves them out.
 func holdsSent(t *rapid.T, r protocol.OpResult, op localdb.OutboxOp) bool {
