@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +25,9 @@ import (
 	"casefile/localdb"
 	"casefile/localdb/localdbtest"
 	"casefile/model"
+	"casefile/protocol"
 	"casefile/server"
+	"casefile/server/servertest"
 	"casefile/vault"
 )
 
@@ -222,6 +226,114 @@ func TestCrashSafety(t *testing.T) {
 		titles[r.Fields["title"]] = true
 	}
 	t.Logf("%d notes imported across the kills, all on the server exactly once", imported)
+
+	// A sync killed mid-push while another process keeps the database
+	// open (the UI): that process takes its ops back, not only the next
+	// start, and never while the sync still runs.
+	db.Close()
+	killedBeside(t, w, alice, config.DBPath(data), keys, matterID, mustRun, run)
+}
+
+// killedBeside holds the database open in this process as the UI would,
+// starts `casefile sync` in another, kills it while its push is held on
+// the way to the server, and checks that this process's next batch, once
+// its sweep is due, takes the killed process's ops, and not before.
+func killedBeside(t *testing.T, w *world, alice *servertest.Client, path string, keys *vault.Keys, matterID string, mustRun func(...string) string, run func(...string) *exec.Cmd) {
+	t.Helper()
+	for i := range 3 {
+		mustRun("add", "note", "matter_id="+matterID, fmt.Sprintf("title=beside %d", i))
+	}
+	at := time.Now()
+	var clock atomic.Int64
+	clock.Store(at.UnixNano())
+	ui, err := localdb.Open(context.Background(), path, localdbtest.Schema(t), localdb.WithSealer(keys),
+		localdb.WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ui.Close()
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	// The proxy holds its lock while the rule holds a push: the push goes
+	// before the rule does, also when a check below fails.
+	defer w.proxy.SetRule(nil)
+	defer free()
+	w.proxy.SetRule(func(p string, _ []byte) (faultproxy.Fault, bool) {
+		if p == protocol.PathPush {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return "", false
+	})
+	cmd := run("sync")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the sync's push never reached the server")
+	}
+	inFlight := func() (n int) {
+		ops, err := ui.Outbox(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range ops {
+			if o.State == localdb.OpSyncing {
+				n++
+			}
+		}
+		return n
+	}
+	if n := inFlight(); n != 3 {
+		t.Fatalf("%d ops in flight while the sync's push is held, want 3", n)
+	}
+	clock.Add(int64(2 * time.Minute))
+	if got, err := ui.NextBatch(context.Background(), time.Now(), 10); err != nil || len(got) != 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the open handle took a live sync's ops: %d, %v", len(got), err)
+	}
+	cmd.Process.Kill() // SIGKILL: its lock goes with it
+	cmd.Wait()
+	free()
+	if got, err := ui.NextBatch(context.Background(), time.Now(), 10); err != nil || len(got) != 0 {
+		t.Fatalf("the open handle swept again before its interval: %d, %v", len(got), err)
+	}
+	clock.Add(int64(2 * time.Minute))
+	got, err := ui.NextBatch(context.Background(), time.Now(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("the open handle took %d of the killed sync's 3 ops, want all", len(got))
+	}
+	for _, o := range got {
+		if o.Attempts != 2 || !o.Resent {
+			t.Errorf("op %s taken back with %d attempts, resent %v: want its second send, as maybe sent", o.OpID, o.Attempts, o.Resent)
+		}
+	}
+	if err := ui.Unclaim(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	ui.Close()
+	mustRun("sync")
+	titles := map[any]int{}
+	for _, r := range liveRecords(serverRecords(t, alice)) {
+		titles[r.Fields["title"]]++
+	}
+	for i := range 3 {
+		if n := titles[fmt.Sprintf("beside %d", i)]; n != 1 {
+			t.Errorf("beside %d is on the server %d times, want once", i, n)
+		}
+	}
 }
 
 func checkIntegrity(t testing.TB, path string) {
