@@ -173,6 +173,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statCommitsLost) == 0 {
 			t.Errorf("%s: no commit's answer was lost between the server and PostgreSQL; the scenarios no longer draw that fault", name)
 		}
+		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statAdminCut) == 0 {
+			t.Errorf("%s: no administrator's write came right after the server's connections to PostgreSQL were cut; the scenarios no longer draw that fault", name)
+		}
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statConnsCut) == 0 {
 			t.Errorf("%s: no cycle began with the server's connections to PostgreSQL cut; the scenarios no longer draw that fault", name)
 		}

@@ -84,6 +84,35 @@ func (w *world) cutConnsDraw() bool {
 	return true
 }
 
+// adminCutOdds is the chance that an administrator's write in a
+// PostgreSQL scenario (a grant, a revocation of a matter or of a device)
+// comes right after every connection between the server and PostgreSQL
+// was cut while idle: its BEGIN meets a dead connection and begins again
+// on another, and its first statement, a statement rather than a query
+// sent with BEGIN, must go on that other one. (It went on the dead one:
+// "sql: connection is already closed".)
+const adminCutOdds = 0.25
+
+// statAdminCut counts those writes; the PostgreSQL sets must draw some.
+const statAdminCut = "fault: db connections cut before an administrator's write"
+
+// adminCutDraw draws, from a stream of its own, whether the coming
+// administrator's write meets its connections cut.
+func (w *world) adminCutDraw() {
+	if w.db == nil || w.cfg.pgURL == "" {
+		return
+	}
+	if w.crnd == nil {
+		w.crnd = rand.New(rand.NewPCG(w.seed^0x61646d, w.seed^0x637574))
+	}
+	if w.crnd.Float64() >= adminCutOdds {
+		return
+	}
+	n := w.db.Cut()
+	w.tracef("the server's %d connections to postgres are cut before an administrator's write", n)
+	w.stats.inc(statAdminCut, 1)
+}
+
 // serverFailures returns the requests the server failed since it was
 // last asked, but for those the harness's own faults explain
 // (arrivalFaults, noteFaults).

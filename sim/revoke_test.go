@@ -66,6 +66,7 @@ func (w *world) revokeDevice(c *client) {
 	c.past = nil
 	queued, err := c.db.Outbox(w.ctx)
 	w.must(c.name+": outbox", err)
+	w.adminCutDraw()
 	w.must("revoke a device", w.srv.RevokeDevice(w.ctx, c.user.name, c.name))
 	w.stats.inc("device revocations", 1)
 	w.tracef("%s: device revoked", c.name)

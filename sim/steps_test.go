@@ -390,6 +390,7 @@ func (w *world) changeAccess() {
 		}
 		w.tracef("revoke %s matter#%d", u.name, w.index[m])
 		w.stats.inc("revokes", 1)
+		w.adminCutDraw()
 		w.must("revoke", w.srv.Revoke(w.ctx, u.name, m))
 		if c != nil {
 			// The device learns of it, and the person takes the delete
@@ -403,6 +404,7 @@ func (w *world) changeAccess() {
 	default:
 		w.tracef("grant %s matter#%d", u.name, w.index[m])
 		w.stats.inc("grants", 1)
+		w.adminCutDraw()
 		w.must("grant", w.srv.Grant(w.ctx, u.name, m))
 	}
 }

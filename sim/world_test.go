@@ -78,6 +78,7 @@ type world struct {
 	// scenarios): a sync may lose its commit's answer there (dbfault_test.go).
 	db      *faultproxy.Link
 	drnd    *rand.Rand // those faults' own stream
+	crnd    *rand.Rand // connections cut before an administrator's write (dbfault_test.go)
 	beside  *beside    // opens of a device's database by another process (beside_test.go)
 	dbLost  int        // commit answers the link has lost
 	srvDone chan struct{}

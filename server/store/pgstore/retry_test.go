@@ -58,7 +58,8 @@ const appPrefix = "casefile-retry-"
 // connection of a store's pool died (closed by the network, or ended by
 // PostgreSQL as when it shuts down for a restart) while the database
 // takes new ones, a write, a read and a read of the access generation
-// alone succeed, and the write's function runs and commits once. The
+// alone succeed, and the write's function runs and commits once, whether
+// its first statement is a query (which goes with BEGIN) or not. The
 // pool checks a connection only once it has been idle for a second, so
 // those used just before came out of it dead and each transaction failed
 // on its BEGIN, having sent nothing the database could act on.
@@ -137,9 +138,18 @@ func TestTransactionsBeginAgainOnDeadConnections(t *testing.T) {
 				runs       atomic.Int32
 				seq        int64
 				werr, rerr error
-				gerr       error
+				gerr, xerr error
 				head, gen  int64
+				xruns      atomic.Int32
 			)
+			// A write whose first statement is not a query (which goes
+			// with BEGIN) goes after BEGIN, on the connection BEGIN ended
+			// on. It goes first and alone: the pool hands it a dead one.
+			xerr = st.Write(ctx, func(tx store.Tx) error {
+				xruns.Add(1)
+				_, err := tx.RevokeDevice(ctx, "nobody", "no device", time.Now(), "test")
+				return err
+			})
 			wg.Add(3)
 			go func() {
 				defer wg.Done()
@@ -175,6 +185,9 @@ func TestTransactionsBeginAgainOnDeadConnections(t *testing.T) {
 				t.Errorf("write right after the pool's connections died: %v", werr)
 			} else if seq != before+1 || runs.Load() != 1 {
 				t.Errorf("the write took seq %d, want %d, its function run %d times, want 1", seq, before+1, runs.Load())
+			}
+			if xerr != nil || xruns.Load() != 1 {
+				t.Errorf("write beginning with a statement right after the pool's connections died: %v (run %d times)", xerr, xruns.Load())
 			}
 			if rerr != nil {
 				t.Errorf("read right after the pool's connections died: %v", rerr)

@@ -95,31 +95,34 @@ type errRow struct{ err error }
 func (r errRow) Scan(...any) error { return r.err }
 
 // beginFirst is a write transaction's querier until its first statement,
-// which begins it (txn.begun) before it goes.
+// which begins it (txn.begun) before it goes. The statement goes on the
+// querier BEGIN left in the transaction (txn.q), not on the one it had
+// before: a BEGIN that met a dead pooled connection began again on
+// another, and the first is closed. (It went on the first, and failed
+// with "sql: connection is already closed".)
 type beginFirst struct {
 	t *txn
-	q querier
 }
 
 func (b beginFirst) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if err := b.t.begun(ctx); err != nil {
 		return nil, err
 	}
-	return b.q.ExecContext(ctx, query, args...)
+	return b.t.q.ExecContext(ctx, query, args...)
 }
 
 func (b beginFirst) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if err := b.t.begun(ctx); err != nil {
 		return nil, err
 	}
-	return b.q.QueryContext(ctx, query, args...)
+	return b.t.q.QueryContext(ctx, query, args...)
 }
 
 func (b beginFirst) QueryRow(ctx context.Context, query string, args ...any) scanner {
 	if err := b.t.begun(ctx); err != nil {
 		return errRow{err}
 	}
-	return b.q.QueryRow(ctx, query, args...)
+	return b.t.q.QueryRow(ctx, query, args...)
 }
 
 // scanFunc is a row's Scan as a scanner.

@@ -247,7 +247,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 		// trip and holds it for one more, the rows with COMMIT. Other
 		// replicas' writes wait for that lock.
 		lock = false
-		t.q = beginFirst{t: t, q: t.q}
+		t.q = beginFirst{t: t}
 		t.begin = func(ctx context.Context, query string, args []any, row func(scanner) error) error {
 			h := &headCache{}
 			lead := Lead{Lock: lockQuery, LockDest: []any{&h.seq, &h.auditN, &h.auditHash, &h.compactedThrough, &h.ledgerThrough, &t.lockGen},
@@ -272,6 +272,7 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 				conn.Close()
 				fresh, cerr := db.w.Conn(ctx)
 				if cerr != nil {
+					t.q = direct{conn} // closed: what follows fails, as the write did
 					return fmt.Errorf("begin write: %w (after: %w)", db.mapErr(cerr), err)
 				}
 				conn = fresh
