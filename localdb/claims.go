@@ -289,13 +289,10 @@ func (db *DB) recoverEnded(ctx context.Context, tx *sql.Tx, e *endedClaims) erro
 	if len(e.owners) == 0 && !e.legacy {
 		return nil
 	}
-	// #nosec G202 -- a fixed clause; values are bound.
-	whose := "(claimed_by " + inIDs
-	if e.legacy {
-		whose += " OR claimed_by IS NULL"
-	}
-	whose += ")"
-	ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = ? AND "+whose, OpSyncing, idList(e.owners))
+	// Ops of the ended owners, and at open those that name none.
+	const whose = "(claimed_by " + inIDs + " OR (? AND claimed_by IS NULL))"
+	owners := idList(e.owners)
+	ids, err := distinctRecords(ctx, tx, "SELECT DISTINCT record_id FROM outbox WHERE state = ? AND "+whose, OpSyncing, owners, e.legacy)
 	if err != nil || len(ids) == 0 {
 		return err
 	}
@@ -303,7 +300,7 @@ func (db *DB) recoverEnded(ctx context.Context, tx *sql.Tx, e *endedClaims) erro
 	// count it as sent.
 	res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = 0, updated_at = ?,
 		sent_since = COALESCE(sent_since, attempt_since) WHERE state = ? AND `+whose,
-		OpRetrying, nanos(db.now()), OpSyncing, idList(e.owners))
+		OpRetrying, nanos(db.now()), OpSyncing, owners, e.legacy)
 	if err != nil {
 		return err
 	}
