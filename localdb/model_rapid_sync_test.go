@@ -486,15 +486,7 @@ func (sm *storeMachine) Crash(t *rapid.T) {
 // ops this handle has in flight stay syncing (the next Check holds every
 // op's state to the model's).
 func (sm *storeMachine) Beside(t *rapid.T) {
-	var opts []localdb.Option
-	if sm.keys != nil {
-		opts = append(opts, localdb.WithSealer(sm.keys))
-	}
-	other, err := localdb.Open(ctx, sm.path(), sm.schema, opts...)
-	if err != nil {
-		t.Fatalf("open beside: %v", err)
-	}
-	if err := other.Close(); err != nil {
+	if err := sm.handle(t).Close(); err != nil {
 		t.Fatalf("close beside: %v", err)
 	}
 	stats.beside.Add(1)

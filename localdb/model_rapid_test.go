@@ -173,6 +173,11 @@ func (sm *storeMachine) open(t *rapid.T) {
 	if err := os.MkdirAll(filepath.Dir(sm.path()), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	sm.db = sm.handle(t)
+}
+
+// handle opens the history's database file, as one more process would.
+func (sm *storeMachine) handle(t *rapid.T) *localdb.DB {
 	var opts []localdb.Option
 	if sm.keys != nil {
 		opts = append(opts, localdb.WithSealer(sm.keys))
@@ -181,7 +186,7 @@ func (sm *storeMachine) open(t *rapid.T) {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	sm.db = db
+	return db
 }
 
 // --- value pools ---
