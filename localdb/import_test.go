@@ -712,3 +712,95 @@ func TestImportedFileAwaitsSync(t *testing.T) {
 		t.Fatalf("the record's files: %+v, %v", files, err)
 	}
 }
+
+// TestRepairQueuesNoUploadForARestoredFile: a file's record pulled from
+// the server (its bytes never fetched here) was deleted here, the delete
+// answered, and the delete undone: the restore's create stands on the
+// server's tombstone. A repair put that create back as a file attached
+// here offline: it queued an upload of bytes this device never held, for
+// a record whose bytes the server has had from the device that attached
+// it. Only a create that makes its record (on version 0) queues one.
+func TestRepairQueuesNoUploadForARestoredFile(t *testing.T) {
+	var id string
+	fresh := repaired(t, func(db *DB) {
+		m := syncedMatter(t, db)
+		doc := syncedNote(t, db, m, 1, model.Fields{"title": "With files"})
+		a := model.Attachment{MatterID: m, RecordID: doc, Name: "pulled.pdf", Size: 5, SHA256: strings.Repeat("d4", 32)}
+		id = model.NewID()
+		pull(t, db, 5, serverRecord(id, model.AttachmentCollection, m, 1, a.Fields()))
+		if err := db.Delete(bg, id); err != nil {
+			t.Fatal(err)
+		}
+		b := nextBatch(t, db, 10)
+		if len(b) != 1 || b[0].Kind != model.OpDelete {
+			t.Fatalf("batch %+v; want the delete alone", b)
+		}
+		answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 2, Deleted: true, Fields: a.Fields()}})
+		if u := mustUndo(t, db); u.Action != UndoRestored {
+			t.Fatalf("undo = %+v", u)
+		}
+		if ops := opsOf(t, db, id); len(ops) != 1 || ops[0].Kind != model.OpCreate || ops[0].BaseVersion != 2 {
+			t.Fatalf("ops %+v; want the restore's create on 2", ops)
+		}
+	})
+	ts, err := fresh.Transfers(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range ts {
+		if tr.AttachmentID == id && tr.Direction == Upload {
+			t.Fatalf("after the repair, an upload of a file the server has and this device never held: %+v", tr)
+		}
+	}
+	if f, err := fresh.File(bg, id); err != nil || f.Local {
+		t.Fatalf("the restored file after the repair: %+v, %v; want not here", f, err)
+	}
+}
+
+// TestRepairKeepsARestoredFilesPendingUpload: the device that attached a
+// file, its record synced and its bytes not sent yet, deleted it and took
+// the delete back once answered. The restore's create stands on the
+// tombstone, and the upload is still queued: a repair queues it again,
+// or the server would hold the record and never the bytes.
+func TestRepairKeepsARestoredFilesPendingUpload(t *testing.T) {
+	var id string
+	fresh := repaired(t, func(db *DB) {
+		m := syncedMatter(t, db)
+		doc := syncedNote(t, db, m, 1, model.Fields{"title": "With files"})
+		att, err := db.Attach(bg, doc, model.Attachment{Name: "attached here.pdf", Size: 4, SHA256: strings.Repeat("b2", 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = att.ID
+		b := nextBatch(t, db, 10)
+		if len(b) != 1 || b[0].RecordID != id {
+			t.Fatalf("batch %+v; want the attachment's create", b)
+		}
+		fields := att.Fields
+		answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 1, Fields: fields}})
+		if err := db.Delete(bg, id); err != nil {
+			t.Fatal(err)
+		}
+		b = nextBatch(t, db, 10)
+		if len(b) != 1 || b[0].Kind != model.OpDelete {
+			t.Fatalf("batch %+v; want the delete alone", b)
+		}
+		answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 2, Deleted: true, Fields: fields}})
+		if u := mustUndo(t, db); u.Action != UndoRestored {
+			t.Fatalf("undo = %+v", u)
+		}
+	})
+	ts, err := fresh.Transfers(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range ts {
+		if tr.AttachmentID == id && tr.Direction == Upload {
+			return
+		}
+	}
+	t.Fatalf("after the repair, no upload of the file attached here whose bytes the server never had: %+v", ts)
+}

@@ -17,6 +17,9 @@ import (
 // Salvaged is what Salvage could read of a damaged database's queue.
 type Salvaged struct {
 	ops []opRow
+	// uploads holds the attachments whose upload the damaged file still
+	// had queued, as far as its transfers could be read.
+	uploads map[string]bool
 	// Lost names each queued op that could not be read back, and why; when
 	// the queue itself could not be listed it says so instead.
 	Lost []string
@@ -113,7 +116,29 @@ func Salvage(ctx context.Context, path string, opts ...Option) (*Salvaged, error
 	}
 	// Queue order: the scan from the end appended the later ops backwards.
 	slices.SortFunc(out.ops, func(a, b opRow) int { return cmp.Compare(a.seq, b.seq) })
+	out.uploads = salvageUploads(ctx, sdb)
 	return out, nil
+}
+
+// salvageUploads reads, as far as the damaged file lets it, the
+// attachments whose upload it had queued: an undo's restore of a file
+// attached here whose bytes had not reached the server yet still needs
+// them sent. What cannot be read is left out: a restore then queues none.
+func salvageUploads(ctx context.Context, sdb *sql.DB) map[string]bool {
+	out := map[string]bool{}
+	rows, err := sdb.QueryContext(ctx, "SELECT attachment_id FROM transfers WHERE direction = ?", Upload)
+	if err != nil {
+		return out
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) != nil {
+			break
+		}
+		out[id] = true
+	}
+	return out
 }
 
 // damageWords says what a read of the damaged file met, without
@@ -248,9 +273,14 @@ func (db *DB) RestoreOps(ctx context.Context, s *Salvaged) error {
 				}
 				return fmt.Errorf("restore op %s: %w", o.OpID, err)
 			}
-			if o.Collection == model.AttachmentCollection && o.Kind == model.OpCreate && !o.imported {
+			if o.Collection == model.AttachmentCollection && o.Kind == model.OpCreate && !o.imported &&
+				(o.BaseVersion == 0 || s.uploads[o.RecordID]) {
 				// An import's create came without the file's bytes:
-				// they are the server's to send, not this device's.
+				// they are the server's to send, not this device's. So
+				// does an undo's restore of a record the server had (a
+				// create on its tombstone), unless this device still had
+				// the upload queued: the device that attached the file
+				// sent its bytes, and this one may never have held them.
 				created[o.RecordID] = true
 			}
 			if _, ok := touched[o.RecordID]; !ok {
