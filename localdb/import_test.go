@@ -728,18 +728,7 @@ func TestRepairQueuesNoUploadForARestoredFile(t *testing.T) {
 		a := model.Attachment{MatterID: m, RecordID: doc, Name: "pulled.pdf", Size: 5, SHA256: strings.Repeat("d4", 32)}
 		id = model.NewID()
 		pull(t, db, 5, serverRecord(id, model.AttachmentCollection, m, 1, a.Fields()))
-		if err := db.Delete(bg, id); err != nil {
-			t.Fatal(err)
-		}
-		b := nextBatch(t, db, 10)
-		if len(b) != 1 || b[0].Kind != model.OpDelete {
-			t.Fatalf("batch %+v; want the delete alone", b)
-		}
-		answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
-			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 2, Deleted: true, Fields: a.Fields()}})
-		if u := mustUndo(t, db); u.Action != UndoRestored {
-			t.Fatalf("undo = %+v", u)
-		}
+		deletedAndTakenBack(t, db, id, m, a.Fields(), 2)
 		if ops := opsOf(t, db, id); len(ops) != 1 || ops[0].Kind != model.OpCreate || ops[0].BaseVersion != 2 {
 			t.Fatalf("ops %+v; want the restore's create on 2", ops)
 		}
@@ -780,18 +769,7 @@ func TestRepairKeepsARestoredFilesPendingUpload(t *testing.T) {
 		fields := att.Fields
 		answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
 			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 1, Fields: fields}})
-		if err := db.Delete(bg, id); err != nil {
-			t.Fatal(err)
-		}
-		b = nextBatch(t, db, 10)
-		if len(b) != 1 || b[0].Kind != model.OpDelete {
-			t.Fatalf("batch %+v; want the delete alone", b)
-		}
-		answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
-			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 2, Deleted: true, Fields: fields}})
-		if u := mustUndo(t, db); u.Action != UndoRestored {
-			t.Fatalf("undo = %+v", u)
-		}
+		deletedAndTakenBack(t, db, id, m, fields, 2)
 	})
 	ts, err := fresh.Transfers(bg)
 	if err != nil {
@@ -803,4 +781,23 @@ func TestRepairKeepsARestoredFilesPendingUpload(t *testing.T) {
 		}
 	}
 	t.Fatalf("after the repair, no upload of the file attached here whose bytes the server never had: %+v", ts)
+}
+
+// deletedAndTakenBack deletes the file's record id, answers the delete
+// with the server's tombstone at version, and undoes the delete: the
+// restore's create stands on that tombstone.
+func deletedAndTakenBack(t *testing.T, db *DB, id, matter string, fields model.Fields, version int64) {
+	t.Helper()
+	if err := db.Delete(bg, id); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	if len(b) != 1 || b[0].Kind != model.OpDelete {
+		t.Fatalf("batch %+v; want the delete alone", b)
+	}
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: matter, Version: version, Deleted: true, Fields: fields}})
+	if u := mustUndo(t, db); u.Action != UndoRestored {
+		t.Fatalf("undo = %+v", u)
+	}
 }
