@@ -22,7 +22,7 @@ const serveLockName = "serve.lock"
 // changes. The lock goes when the process ends, however it ends.
 func lockServeDir(dir string) (release func(), err error) {
 	release, err = lockIn(dir, serveLockName, syscall.LOCK_EX)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	if errors.Is(err, flock.ErrHeld) {
 		return nil, serveRunningError{dir}
 	}
 	return release, err
@@ -42,7 +42,7 @@ func lockMoveDir(dir string, alone bool) (release func(), err error) {
 		how = syscall.LOCK_EX
 	}
 	release, err = lockIn(dir, moveLockName, how)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	if errors.Is(err, flock.ErrHeld) {
 		if alone {
 			return nil, fmt.Errorf("a casefile admin command is using %s: let it end, then move again (nothing was changed)", dir)
 		}
@@ -63,7 +63,7 @@ func lockIn(dir, name string, how int) (release func(), err error) {
 	}
 	if err := flock.Lock(f, how == syscall.LOCK_SH, false); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, flock.ErrHeld) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("lock the data directory: %w", err)

@@ -136,7 +136,6 @@ type endedClaims struct {
 	owners []string
 	legacy bool // ops in syncing that name no owner: claimed before owners were
 	held   []*os.File
-	dir    string
 }
 
 // done lets the ended owners' lock files go: removed once their ops are
@@ -158,7 +157,8 @@ func (e *endedClaims) done(committed bool) {
 // have, before it ended). Where no lock can be tested (no flock(2)) only
 // the open finds owners ended, all but this handle's, as before owners.
 func (db *DB) endedOwners(ctx context.Context, tx *sql.Tx, atOpen bool) (*endedClaims, error) {
-	e := &endedClaims{dir: db.claimsDir(), legacy: atOpen}
+	e := &endedClaims{legacy: atOpen}
+	dir := db.claimsDir()
 	db.claims.mu.Lock()
 	mine := db.claims.owner
 	db.claims.mu.Unlock()
@@ -188,7 +188,7 @@ func (db *DB) endedOwners(ctx context.Context, tx *sql.Tx, atOpen bool) (*endedC
 		return e, nil
 	}
 	ended := map[string]bool{}
-	es, err := os.ReadDir(e.dir)
+	es, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (db *DB) endedOwners(ctx context.Context, tx *sql.Tx, atOpen bool) (*endedC
 			// A lock file its maker never named: a process that ended
 			// between making and renaming it, once it is old enough.
 			if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > leftover.StaleAge {
-				_ = os.Remove(filepath.Join(e.dir, name))
+				_ = os.Remove(filepath.Join(dir, name))
 			}
 			continue
 		}
@@ -208,7 +208,7 @@ func (db *DB) endedOwners(ctx context.Context, tx *sql.Tx, atOpen bool) (*endedC
 			continue
 		}
 		files[owner] = true
-		f, err := os.OpenFile(filepath.Join(e.dir, name), os.O_RDWR, 0) // #nosec G304 -- a lock file of the claims directory
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR, 0) // #nosec G304 -- a lock file of the claims directory
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // its owner closed meanwhile: the check below decides
 		}

@@ -126,3 +126,31 @@ func TestOwnerlessSendsGoBackAtOpen(t *testing.T) {
 		t.Fatalf("the ownerless op is not sent again: %+v", got)
 	}
 }
+
+// A lock file its maker never renamed (a process killed between making
+// and locking it) is removed by the next open once it is a minute old;
+// a younger one may be a process making it now, and stays.
+func TestUnnamedSendersLocksAreSweptWhenOld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casefile.db")
+	dir := ClaimsDir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old, young := filepath.Join(dir, "0a"+claimNewSuffix), filepath.Join(dir, "0b"+claimNewSuffix)
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(old, then, then); err != nil {
+		t.Fatal(err)
+	}
+	openAt(t, path)
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an unnamed lock file two minutes old is still there: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("a young unnamed lock file was removed: %v", err)
+	}
+}
