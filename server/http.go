@@ -109,6 +109,8 @@ func (s *Server) router(table []route) http.Handler {
 		methods[r.path] = append(methods[r.path], r.method)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.metrics.inFlight.Add(1)
+		defer s.metrics.inFlight.Add(-1)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, gzip: acceptsGzip(r)}
 		// Request bodies may come gzip-compressed (see decodeBody).
 		rec.Header().Set("Accept-Encoding", "gzip")

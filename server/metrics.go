@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +42,10 @@ type metrics struct {
 	// holding it.
 	writeWait, writeHeld prometheus.Histogram
 	streams              prometheus.Gauge
-	files                *prometheus.CounterVec
+	// inFlight counts the requests being handled (event streams
+	// included); RequestsInFlight reads it.
+	inFlight atomic.Int64
+	files    *prometheus.CounterVec
 	// loginRefused counts refused logins by reason; loginLockouts the
 	// user names and addresses locked for failing too often.
 	loginRefused  *prometheus.CounterVec
@@ -129,7 +133,10 @@ func newMetrics(s *Server) *metrics {
 	}
 	// Only the server's own series: the Go runtime's and the process's
 	// would describe the machine on an endpoint that needs no token.
-	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.pullCut, m.answerTooLarge, m.writeWait, m.writeHeld, m.streams, m.files, m.loginRefused,
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "casefile_http_requests_in_flight", Help: "HTTP requests being handled, event streams included.",
+	}, func() float64 { return float64(m.inFlight.Load()) })
+	m.reg.MustRegister(m.requests, m.ops, m.push, m.pull, m.pullCut, m.answerTooLarge, m.writeWait, m.writeHeld, m.streams, inFlight, m.files, m.loginRefused,
 		m.loginLockouts, m.connsRefused, m.connsEvicted, headCollector{m})
 	return m
 }

@@ -117,6 +117,7 @@ func TestMetrics(t *testing.T) {
 		{"push timings", float64(series(t, fams, "casefile_push_seconds", nil).GetHistogram().GetSampleCount()), 2},
 		{"pull timings", float64(series(t, fams, "casefile_pull_seconds", nil).GetHistogram().GetSampleCount()), 2},
 		{"streams", gauge("casefile_event_streams"), 1},
+		{"requests in flight (the stream and the scrape)", gauge("casefile_http_requests_in_flight"), 2},
 		{"head", gauge("casefile_head"), 3},
 		{"backlog max", gauge("casefile_device_backlog_max"), 2},
 	}

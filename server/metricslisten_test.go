@@ -69,7 +69,7 @@ func families(t *testing.T, body string) map[string]bool {
 var serverFamilies = []string{
 	"casefile_http_requests_total", "casefile_ops_total", "casefile_push_seconds", "casefile_pull_seconds",
 	"casefile_store_write_wait_seconds", "casefile_store_write_held_seconds",
-	"casefile_event_streams", "casefile_head", "casefile_device_backlog", "casefile_device_backlog_max",
+	"casefile_event_streams", "casefile_http_requests_in_flight", "casefile_head", "casefile_device_backlog", "casefile_device_backlog_max",
 }
 
 // TestMetricsOwnListener: with MetricsListen set, /metrics answers there

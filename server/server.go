@@ -386,6 +386,12 @@ func (s *Server) Close() error {
 	return errors.Join(err, s.blobs.Close(), s.st.Close())
 }
 
+// RequestsInFlight returns how many requests the server is handling now,
+// event streams included. A push goes on after its client has gone, so
+// that the ledger can answer its retry (handlePush); this says when
+// that work is done.
+func (s *Server) RequestsInFlight() int64 { return s.metrics.inFlight.Load() }
+
 // Head returns the server's change sequence.
 func (s *Server) Head(ctx context.Context) (int64, error) {
 	var h store.Head

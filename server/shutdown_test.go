@@ -96,3 +96,45 @@ func TestShutdownBeforeServe(t *testing.T) {
 		t.Fatalf("Serve after Shutdown = %v, want http.ErrServerClosed", err)
 	}
 }
+
+// TestPushGoesOnAfterItsClientLeaves: a push whose client gives up while
+// its write waits is still applied, so that the ledger can answer the
+// client's retry, and the server counts it as a request in flight until
+// its work is done (RequestsInFlight, casefile_http_requests_in_flight):
+// that is how a test knows the server is idle.
+func TestPushGoesOnAfterItsClientLeaves(t *testing.T) {
+	ctx := context.Background()
+	ps := newGateStore(t)
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = ps })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Left behind")
+	if n := srv.RequestsInFlight(); n != 0 {
+		t.Fatalf("%d requests in flight on an idle server", n)
+	}
+	ps.armed.Store(true)
+	pctx, cancel := context.WithCancel(ctx)
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := alice.Push(pctx, servertest.Create("note", model.Fields{"matter_id": m.ID, "title": "1"}))
+		pushed <- err
+	}()
+	<-ps.entered
+	cancel()
+	if err := <-pushed; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the push whose client left returned %v, want context.Canceled", err)
+	}
+	if n := srv.RequestsInFlight(); n != 1 {
+		t.Fatalf("%d requests in flight while the push's write waits, want 1", n)
+	}
+	close(ps.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.RequestsInFlight() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the push is still in flight 10 s after its write was let go")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if head, err := srv.Head(ctx); err != nil || head != 2 {
+		t.Fatalf("head after the push = %d, %v; want 2: the push whose client left was applied", head, err)
+	}
+}
