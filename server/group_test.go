@@ -188,3 +188,55 @@ func TestGroupWithAFailingOp(t *testing.T) {
 		t.Errorf("the failed op applies at seq %d, want %d", got, head0+int64(want)+1)
 	}
 }
+
+// TestSamePushTwiceInOneGroup: a device whose request timed out sends its
+// batch again while the first is still queued behind a busy write (a
+// push goes on after its client has gone), and both copies land in one
+// group. Each op takes effect once, and both copies are answered alike.
+func TestSamePushTwiceInOneGroup(t *testing.T) {
+	ctx := context.Background()
+	g := newGateStore(t)
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = g })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Twice").ID
+	old := servertest.Create("note", model.Fields{"matter_id": m, "title": "old"})
+	if _, err := alice.Push(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	batch := []model.Op{
+		servertest.Create("note", model.Fields{"matter_id": m, "title": "new"}),
+		{OpID: model.NewID(), Kind: model.OpUpdate, Collection: "note", RecordID: old.RecordID, BaseVersion: 1,
+			Fields: model.Fields{"title": "edited"}},
+	}
+	head0, _ := srv.Head(ctx)
+	g.armed.Store(true)
+	before := g.writes.Load()
+	results := make([]protocol.PushResponse, 3)
+	g.pushTogether(srv, 2, func(i int) {
+		if i == 0 { // holds the write while the two copies queue
+			_, results[i] = pushFrom(t, alice, -1, servertest.Create("note", model.Fields{"matter_id": m, "title": "busy"}))
+			return
+		}
+		_, results[i] = pushFrom(t, alice, -1, batch...)
+	})
+	if n := g.writes.Load() - before; n != 2 {
+		t.Fatalf("%d write transactions, want 2: the busy push, then both copies in one group", n)
+	}
+	if head, _ := srv.Head(ctx); head != head0+3 {
+		t.Fatalf("head %d, want %d: the busy push's op and the batch's two ops, once each", head, head0+3)
+	}
+	for k := range batch {
+		a, b := results[1].Results[k], results[2].Results[k]
+		if a.Result != model.ResultApplied || b.Result != model.ResultApplied || a.Record.Seq != b.Record.Seq || a.Record.Version != b.Record.Version {
+			t.Errorf("op %d answered %s at seq %d (v%d) and %s at seq %d (v%d); want applied once, answered alike",
+				k, a.Result, a.Record.Seq, a.Record.Version, b.Result, b.Record.Seq, b.Record.Version)
+		}
+	}
+	if v := results[2].Results[1].Record.Version; v != 2 {
+		t.Errorf("the edited record is at version %d, want 2", v)
+	}
+	rep, err := srv.VerifyAudit(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("audit after the group: %+v %v", rep, err)
+	}
+}

@@ -42,6 +42,7 @@ type truth struct {
 // readTruth reads the server's records, memberships, audit log and the
 // ledger answers of every op id any client's journal names.
 func (w *world) readTruth() *truth {
+	w.awaitServerIdle()
 	tr := &truth{
 		records:  map[string]store.Record{},
 		members:  map[string]map[string]bool{},

@@ -41,6 +41,7 @@ func (w *world) markNow() {
 // harness's copy of the answers it erases first.
 func (w *world) compactAt(now time.Time) store.CompactStats {
 	w.action()
+	w.awaitServerIdle()
 	err := w.reader.Read(w.ctx, func(r store.Reader) error {
 		_, err := w.answers(r, w.opIDs())
 		return err

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"casefile/internal/faultproxy"
 )
@@ -114,36 +113,6 @@ func (w *world) adminCutDraw() {
 	n := w.db.Cut()
 	w.tracef("the server's %d connections to postgres are cut before an administrator's write", n)
 	w.stats.inc(statAdminCut, 1)
-}
-
-// idleBound bounds the wait for the server to finish the requests its
-// clients left: a push's write waits at most for the group before it and
-// then its own group's transaction (server.groupTimeout, 30 s).
-const idleBound = time.Minute
-
-// statAwaitedIdle counts the cuts that waited for the server to finish
-// requests whose clients had left.
-const statAwaitedIdle = "contract: connections cut once the pushes their clients left were done"
-
-// awaitServerIdle waits until the server handles no request. A push goes
-// on after its client has gone (its request timeout, a fault of its
-// link), so that the ledger can answer the retry; connections cut "while
-// idle" must find no such push under way, whose failure would be the
-// cut's and not the server's. A request still handled after idleBound is
-// a violation: nothing the server does for a client may outlive it for
-// good.
-func (w *world) awaitServerIdle() {
-	deadline := time.Now().Add(idleBound)
-	if w.srv.RequestsInFlight() > 0 {
-		w.stats.inc(statAwaitedIdle, 1)
-	}
-	for n := w.srv.RequestsInFlight(); n > 0; n = w.srv.RequestsInFlight() {
-		if time.Now().After(deadline) {
-			w.violate("the server still handles %d request(s) %v after its clients left them", n, idleBound)
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // serverFailures returns the requests the server failed since it was

@@ -431,6 +431,39 @@ func (w *world) restartServer() {
 	w.startServer()
 }
 
+// idleBound bounds the wait for the server to finish the requests its
+// clients left: a push's write waits at most for the group before it and
+// then its own group's transaction (server.groupTimeout, 30 s).
+const idleBound = time.Minute
+
+// statAwaitedIdle counts the times the harness waited for the server to
+// finish requests whose clients had left.
+const statAwaitedIdle = "contract: waits for the pushes their clients left"
+
+// awaitServerIdle waits until the server handles no request. A push goes
+// on after its client has gone (its request timeout, a fault of its
+// link), so that the ledger can answer the retry. What the harness does
+// to the server as if it were idle waits for such a push to end:
+// connections cut "while idle" (whose failure of the push would be the
+// cut's, not the server's), a compaction (the harness's copy of the
+// ledger before it would miss the push's answers, and the compaction
+// erase them), the final read of the server's truth. A request still
+// handled after idleBound is a violation: nothing the server does for a
+// client may outlive it for good.
+func (w *world) awaitServerIdle() {
+	deadline := time.Now().Add(idleBound)
+	if w.srv.RequestsInFlight() > 0 {
+		w.stats.inc(statAwaitedIdle, 1)
+	}
+	for n := w.srv.RequestsInFlight(); n > 0; n = w.srv.RequestsInFlight() {
+		if time.Now().After(deadline) {
+			w.violate("the server still handles %d request(s) %v after its clients left them", n, idleBound)
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // stopServer shuts the server down gracefully.
 func (w *world) stopServer() {
 	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
