@@ -64,11 +64,11 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d; opens by another process %d",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d; opens by another process %d; writes with the disk full %d",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
 		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.goneRestores.Load(), stats.goneOutOfSight.Load(), stats.cascadeMatterBack.Load(), stats.remoteMatters.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
-		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load(), stats.beside.Load())
+		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load(), stats.beside.Load(), stats.full.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
@@ -106,6 +106,8 @@ var stats struct {
 	// beside: opens of the database by another handle, as another
 	// process's (Beside).
 	beside atomic.Int64
+	// full: writes made while the disk was full (Full).
+	full atomic.Int64
 }
 
 var ctx = context.Background()
@@ -137,7 +139,7 @@ func (sm *storeMachine) actions() map[string]func(*rapid.T) {
 		{"Edit", 3, sm.Edit}, {"Coalesce", 1, sm.Coalesce}, {"Delete", 1, sm.Delete}, {"DeleteCascade", 1, sm.DeleteCascade},
 		{"Batch", 2, sm.Batch}, {"Answer", 2, sm.Answer}, {"Sync", 3, sm.Sync}, {"Retry", 1, sm.Retry},
 		{"Remote", 3, sm.Remote}, {"Race", 3, sm.Race}, {"Pull", 2, sm.Pull}, {"Revoke", 1, sm.Revoke}, {"Grant", 1, sm.Grant},
-		{"Compact", 1, sm.Compact}, {"Reset", 1, sm.Reset}, {"Crash", 1, sm.Crash}, {"Repair", 1, sm.Repair}, {"Unclaim", 1, sm.Unclaim}, {"Beside", 1, sm.Beside}, {"Undo", 2, sm.Undo},
+		{"Compact", 1, sm.Compact}, {"Reset", 1, sm.Reset}, {"Crash", 1, sm.Crash}, {"Repair", 1, sm.Repair}, {"Unclaim", 1, sm.Unclaim}, {"Beside", 1, sm.Beside}, {"Full", 1, sm.Full}, {"Undo", 2, sm.Undo},
 		{"Resolve", 3, sm.Resolve}, {"RetryOp", 1, sm.RetryOp}, {"RetryAll", 1, sm.RetryAll}, {"Discard", 1, sm.Discard},
 	}
 	out := map[string]func(*rapid.T){"": sm.Check}
@@ -163,6 +165,7 @@ type storeMachine struct {
 	handed  map[string][]localdb.OutboxOp // every handing out of each op, by op id, oldest first
 	ids     []string                      // every record id ever seen, for edits of missing records
 	keys    *vault.Keys                   // nil: a plaintext database
+	full    atomic.Bool                   // the disk is full: every write transaction fails (Full)
 }
 
 func (sm *storeMachine) path() string {
@@ -178,7 +181,7 @@ func (sm *storeMachine) open(t *rapid.T) {
 
 // handle opens the history's database file, as one more process would.
 func (sm *storeMachine) handle(t *rapid.T) *localdb.DB {
-	var opts []localdb.Option
+	opts := []localdb.Option{localdb.WithWriteFault(sm.diskFault)}
 	if sm.keys != nil {
 		opts = append(opts, localdb.WithSealer(sm.keys))
 	}
