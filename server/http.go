@@ -58,13 +58,14 @@ const busyRetryAfter = 2 * time.Second
 // errInternal answers a failure of the server's. One of its database's
 // that left nothing done is 503 unavailable with Retry-After instead, so
 // the request may be sent again as it was: a wait for a lock given up
-// (store.ErrBusy), or no connection to be had (store.ErrUnavailable).
+// (store.ErrBusy), no connection to be had (store.ErrUnavailable), or a
+// write whose connection died before it committed (store.ErrNotCommitted).
 func errInternal(cause error) *apiError {
 	switch {
 	case errors.Is(cause, store.ErrBusy):
 		return &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server's database is busy; try again in a moment.", cause: cause, retryAfter: busyRetryAfter}
-	case errors.Is(cause, store.ErrUnavailable):
+	case errors.Is(cause, store.ErrUnavailable), errors.Is(cause, store.ErrNotCommitted):
 		return &apiError{status: http.StatusServiceUnavailable, code: protocol.CodeUnavailable,
 			msg: "The server cannot reach its database; try again in a moment.", cause: cause, retryAfter: busyRetryAfter}
 	}

@@ -220,6 +220,14 @@ func (s *Server) confirmHolders(ctx context.Context, tx store.Tx, group []*pushJ
 // it. The batches before it are applied again as they were; those after
 // it were not begun. Each attempt refuses one more batch, so this ends.
 // Under the savepoints of a second attempt, the same holds.
+//
+// A group whose connection to the database died before its COMMIT was
+// sent (store.ErrNotCommitted: PostgreSQL restarted, the network reset
+// the connection) left nothing done, and goes again once on another
+// connection, from the head as it then is: another replica may have
+// written meanwhile, as if the group had come after it. A connection
+// that dies after the COMMIT was sent leaves the group's fate unknown:
+// its pushes are answered 500, and the ledger answers their resends.
 func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
 	defer cancel()
@@ -259,7 +267,7 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 			return nil
 		})
 	}
-	guarded := false
+	guarded, again := false, false
 	var err error
 	for {
 		err = apply(guarded)
@@ -268,6 +276,14 @@ func (s *Server) commitGroup(ctx context.Context, group []*pushJob) {
 		}
 		if errors.Is(err, errOpFailed) && !guarded {
 			guarded = true
+			continue
+		}
+		if errors.Is(err, store.ErrNotCommitted) && !again {
+			// The database restarted or the network reset the
+			// connection before the group's COMMIT was sent: nothing of
+			// it happened. It goes again, once, on another connection,
+			// rather than answer every push of it 500.
+			again = true
 			continue
 		}
 		break

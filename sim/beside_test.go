@@ -34,11 +34,14 @@ const statBeside = "contract: databases opened by another process while a push w
 type beside struct {
 	mu  sync.Mutex
 	rnd *rand.Rand // its own stream: drawing it moves no other draw
-	bad []string   // violations found in a handler, for the scenario's goroutine to report
+	// prnd draws the disks that fill as a pull page arrives, apart from
+	// rnd, so that drawing them moved no earlier draw.
+	prnd *rand.Rand
+	bad  []string // violations found in a handler, for the scenario's goroutine to report
 }
 
 func newBeside(seed uint64) *beside {
-	return &beside{rnd: rand.New(rand.NewPCG(seed^0x6265, seed^0x73696465))}
+	return &beside{rnd: rand.New(rand.NewPCG(seed^0x6265, seed^0x73696465)), prnd: rand.New(rand.NewPCG(seed^0x70756c6c, seed^0x66756c6c))}
 }
 
 // besideDevice is what a link's handler needs of its device's database:
@@ -52,7 +55,11 @@ type besideDevice struct {
 	// the server (full): the answer cannot be written, nor the ops put
 	// back in the queue.
 	fill bool
-	full *atomic.Bool
+	// fillPull says the disk fills as this sync's first pull request
+	// reaches the server, unless a push filled it before: the page's
+	// records, its cursor and what it drops cannot be written.
+	fillPull bool
+	full     *atomic.Bool
 }
 
 // fillOdds is the chance that a sync's disk fills as its push reaches
@@ -66,6 +73,31 @@ const statFilled = "fault: disk filled while a push was on the server"
 
 // errDiskFull is the simulated disk's answer to a write when it is full.
 var errDiskFull = errors.New("no space left on device (simulated)")
+
+// fillPullOdds is the chance that a sync's disk fills as its first pull
+// request reaches the server; the room is made again after the sync.
+// Nothing of the page may stand, the cursor stays where it was, and the
+// next sync pulls the page again.
+const fillPullOdds = 0.03
+
+// statFilledPull counts those syncs; the CI set must draw some.
+const statFilledPull = "fault: disk filled while a pull page was on its way"
+
+// fillPullDraw draws whether the coming sync's disk fills as it pulls.
+func (w *world) fillPullDraw() bool {
+	b := w.beside
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.prnd.Float64() < fillPullOdds
+}
+
+// pullArrived is a device's link's hook for a pull on its way to the
+// server.
+func (w *world) pullArrived(dev *besideDevice) {
+	if dev.fillPull && dev.full.CompareAndSwap(false, true) {
+		w.stats.inc(statFilledPull, 1)
+	}
+}
 
 // fillDraw draws whether the coming sync's disk fills.
 func (w *world) fillDraw() bool {

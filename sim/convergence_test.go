@@ -164,6 +164,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 4 && total.get(statFilled) == 0 {
 			t.Errorf("%s: no device's disk filled while its push was on the server; the scenarios no longer draw that", name)
 		}
+		if len(seeds) >= 4 && total.get(statFilledPull) == 0 {
+			t.Errorf("%s: no device's disk filled while a pull page was on its way; the scenarios no longer draw that", name)
+		}
 		if len(seeds) >= 4 && total.get(statBeside) == 0 {
 			t.Errorf("%s: no process opened a device's database while its push was in flight; the scenarios no longer draw that", name)
 		}
@@ -175,6 +178,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		}
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statAdminCut) == 0 {
 			t.Errorf("%s: no administrator's write came right after the server's connections to PostgreSQL were cut; the scenarios no longer draw that fault", name)
+		}
+		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statMidCut) == 0 {
+			t.Errorf("%s: no push group's connections to PostgreSQL were cut in the middle of its transaction; the scenarios no longer draw that fault", name)
 		}
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statConnsCut) == 0 {
 			t.Errorf("%s: no cycle began with the server's connections to PostgreSQL cut; the scenarios no longer draw that fault", name)

@@ -574,12 +574,16 @@ func (l *link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			l.fp.Inject("", pf)
 		}
 	}
-	if r.URL.Path == protocol.PathPush {
+	if r.URL.Path == protocol.PathPush || r.URL.Path == protocol.PathPull {
 		l.mu.Lock()
 		dev := l.device
 		l.mu.Unlock()
-		if dev != nil {
+		switch {
+		case dev == nil:
+		case r.URL.Path == protocol.PathPush:
 			l.w.pushArrived(dev, r, body)
+		default:
+			l.w.pullArrived(dev)
 		}
 	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, l.fp.URL+r.URL.RequestURI(), bytes.NewReader(body))

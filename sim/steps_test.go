@@ -155,7 +155,8 @@ func (w *world) sync(c *client) {
 		w.violate("the server failed %d request(s) outside a sync cycle: %s", len(failed), failed[0])
 	}
 	cut := !lose && w.cutConnsDraw()
-	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys, fill: w.fillDraw(), full: &c.full})
+	mid := !lose && w.midCutDraw()
+	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys, fill: w.fillDraw(), fillPull: w.fillPullDraw(), full: &c.full})
 	sum, err := c.s.RunOnce(w.ctx)
 	c.link.setDevice(nil)
 	filled := c.full.Swap(false)
@@ -166,6 +167,9 @@ func (w *world) sync(c *client) {
 	}
 	if lose {
 		w.disarmDB()
+	}
+	if mid {
+		mid = w.midCutDisarm()
 	}
 	if err == nil {
 		w.moveFiles(c, time.Now)
@@ -179,6 +183,8 @@ func (w *world) sync(c *client) {
 		w.stats.inc("contract: requests answered 5xx after a commit's answer was lost", len(failed))
 	case cut:
 		w.violate("%s: the server failed %d request(s) after its connections to postgres were cut while idle: %s", c.name, len(failed), failed[0])
+	case mid:
+		w.violate("%s: the server failed %d request(s) after its connections to postgres were cut in the middle of a push group: %s", c.name, len(failed), failed[0])
 	default:
 		w.violate("%s: the server failed %d request(s) in a cycle with no fault of its own injected: %s", c.name, len(failed), failed[0])
 	}
@@ -201,19 +207,20 @@ func (w *world) sync(c *client) {
 		!(filled && errors.Is(err, localdb.ErrFull)) {
 		w.violate("%s: sync failed with a non-network error: %v", c.name, err)
 	}
-	w.checkCrawl(c)
+	w.checkCrawl(c, filled)
 }
 
 // checkCrawl checks what c's link saw of crawling answers in the cycle
 // just run: none given up while its bytes were still moving (the request
 // timeout is on silence, not on duration), and the cursor at or past every
-// pull page that crawled down whole (unless a full resync started over).
-func (w *world) checkCrawl(c *client) {
+// pull page that crawled down whole (unless a full resync started over,
+// or the disk was full: filled, and the page could not be written).
+func (w *world) checkCrawl(c *client, filled bool) {
 	abandoned, crawled := c.link.takeCrawl()
 	if abandoned > 0 {
 		w.violate("%s: %d crawling answer(s) given up while their bytes were still moving", c.name, abandoned)
 	}
-	if crawled == 0 {
+	if crawled == 0 || filled {
 		return
 	}
 	v, err := c.db.Meta(w.ctx, "cursor")

@@ -76,15 +76,19 @@ type world struct {
 	srvURL string
 	// db is the link between the server and PostgreSQL (PostgreSQL
 	// scenarios): a sync may lose its commit's answer there (dbfault_test.go).
-	db      *faultproxy.Link
-	drnd    *rand.Rand // those faults' own stream
-	crnd    *rand.Rand // connections cut before an administrator's write (dbfault_test.go)
-	beside  *beside    // opens of a device's database by another process (beside_test.go)
-	dbLost  int        // commit answers the link has lost
-	srvDone chan struct{}
-	srvLog  *failureLog // the requests the server failed
-	reader  store.Store // a second handle on the server's store, for the checks
-	fp      *faultproxy.Proxy
+	db   *faultproxy.Link
+	drnd *rand.Rand // those faults' own stream
+	crnd *rand.Rand // connections cut before an administrator's write (dbfault_test.go)
+	mrnd *rand.Rand // connections cut in the middle of a push group (dbfault_test.go)
+	// groupCut is the server's record store in a PostgreSQL scenario,
+	// which cuts its connections in the middle of a push group when armed.
+	groupCut *groupCut
+	beside   *beside // opens of a device's database by another process (beside_test.go)
+	dbLost   int     // commit answers the link has lost
+	srvDone  chan struct{}
+	srvLog   *failureLog // the requests the server failed
+	reader   store.Store // a second handle on the server's store, for the checks
+	fp       *faultproxy.Proxy
 
 	users   []*user
 	clients []*client
@@ -375,6 +379,10 @@ func (w *world) openServerStores(o *server.Options) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.DatabaseURL != "" && w.db != nil {
+		w.groupCut = &groupCut{Store: st, link: w.db}
+		st = w.groupCut
 	}
 	blobs, err := server.OpenBlobs(w.ctx, *o)
 	if err != nil {

@@ -33,6 +33,11 @@ var (
 	// ErrUnavailable says the database could not be reached: no
 	// connection could be made, so nothing was sent to it.
 	ErrUnavailable = errors.New("the database cannot be reached")
+	// ErrNotCommitted says a write transaction's connection died before
+	// its COMMIT was sent (the database restarted, the network reset
+	// it): the session's end rolled it back, so nothing of it happened,
+	// and a caller whose function may run twice may run it again.
+	ErrNotCommitted = errors.New("the write's connection died before it committed")
 )
 
 // Store is a server database.

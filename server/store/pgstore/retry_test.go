@@ -240,6 +240,9 @@ func TestLostCommitIsNotRetried(t *testing.T) {
 	if err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a write whose commit answer was lost: %v, want the lost connection's error", err)
 	}
+	if errors.Is(err, store.ErrNotCommitted) {
+		t.Errorf("a write whose commit answer was lost says it did not commit: %v", err)
+	}
 	if runs != 1 {
 		t.Errorf("a write whose commit answer was lost ran its function %d times, want once", runs)
 	}
@@ -250,6 +253,56 @@ func TestLostCommitIsNotRetried(t *testing.T) {
 	if after != before+2 {
 		t.Errorf("the write after took seq %d, want %d: the one whose commit answer was lost committed %d times, want once",
 			after, before+2, after-before-1)
+	}
+}
+
+// TestWriteLostBeforeItsCommitSaysSo: a write whose connection dies
+// between its first statement and its COMMIT (the database restarted,
+// the network reset it) fails with store.ErrNotCommitted, which lets a
+// caller whose function may run twice run it again, and nothing of it
+// stands. Its function is not run again by the store.
+func TestWriteLostBeforeItsCommitSaysSo(t *testing.T) {
+	ctx := context.Background()
+	cfg, link := throughLink(t, storetest.PostgresURL(t))
+	st, err := open(ctx, cfg, defaultTimings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	warmPool(t, st)
+	before, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	err = st.Write(ctx, func(tx store.Tx) error {
+		runs++
+		// The preload goes with BEGIN and the head's lock: the
+		// transaction has begun when the link is cut.
+		if err := tx.Preload(ctx, store.Ahead{OpIDs: []string{model.NewID()}}); err != nil {
+			return err
+		}
+		if _, err := tx.NextSeq(ctx); err != nil {
+			return err
+		}
+		if n := link.Cut(); n == 0 {
+			t.Error("no connection to cut")
+		}
+		_, err := tx.RevokeDevice(ctx, "nobody", "no device", time.Now(), "test")
+		return err
+	})
+	if !errors.Is(err, store.ErrNotCommitted) {
+		t.Fatalf("a write whose connection died before its COMMIT: %v, want ErrNotCommitted", err)
+	}
+	if runs != 1 {
+		t.Errorf("the store ran the write's function %d times, want once: running it again is its caller's choice", runs)
+	}
+	after, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before+1 {
+		t.Errorf("the next write took seq %d, want %d: the write whose connection died committed", after, before+1)
 	}
 }
 

@@ -308,15 +308,17 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 	}()
 	hints, err := db.run(ctx, t, fn, lock)
 	if err != nil {
-		return err
+		return db.notCommitted(ctx, err)
 	}
 	if err := t.begun(ctx); err != nil { // fn sent nothing
-		return err
+		return db.notCommitted(ctx, err)
 	}
 	query, args, err := t.lastStatement(hints)
 	if err != nil {
 		return err
 	}
+	// From here the transaction may have committed whatever the error:
+	// it is never ErrNotCommitted.
 	if err := db.d.Commit(ctx, conn, query, args); err != nil {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
@@ -324,6 +326,17 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 	db.timed(start, t.began)
 	db.deliver(hints)
 	return nil
+}
+
+// notCommitted marks err, met by a write transaction before its COMMIT
+// was sent, as store.ErrNotCommitted when it says the connection died
+// while ctx still stands: the session's end rolled the transaction back.
+// The pool then checks its other connections before their next use.
+func (db *DB) notCommitted(ctx context.Context, err error) error {
+	if db.d.connLost(ctx, err) {
+		return fmt.Errorf("%w: %w", store.ErrNotCommitted, err)
+	}
+	return err
 }
 
 // Savepoint runs fn inside a savepoint of the write transaction; see
