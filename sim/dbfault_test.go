@@ -243,3 +243,16 @@ func (w *world) midCutDisarm() bool {
 	w.stats.inc(statMidCut, 1)
 	return true
 }
+
+// notAtCommit returns the failed requests whose failure was not a COMMIT
+// sent on a dead connection (sqlstore's "commit: …", not marked
+// store.ErrNotCommitted).
+func notAtCommit(failed []string) []string {
+	var out []string
+	for _, f := range failed {
+		if !strings.Contains(f, ": commit: ") || strings.Contains(f, store.ErrNotCommitted.Error()) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -398,6 +398,13 @@ func commitWith(ctx context.Context, conn *sql.Conn, query string, args []any) e
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
+		// pgx prepares a pipeline's new statements in a round trip of
+		// their own before it sends the pipeline: a failure there, or
+		// one before anything was written, sent no COMMIT.
+		var pre pgx.ErrPreprocessingBatch
+		if err != nil && (errors.As(err, &pre) || pgconn.SafeToRetry(err)) {
+			return fmt.Errorf("%w: %w", sqlstore.ErrCommitNotSent, err)
+		}
 		return err
 	})
 }

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,6 +304,65 @@ func TestWriteLostBeforeItsCommitSaysSo(t *testing.T) {
 	}
 	if after != before+1 {
 		t.Errorf("the next write took seq %d, want %d: the write whose connection died committed", after, before+1)
+	}
+}
+
+// TestCommitNeverSentSaysSo: a write whose connection dies after its
+// first statement and before its COMMIT, with nothing sent in between,
+// fails as that COMMIT's pipeline is prepared: pgx prepares a pipeline's
+// new statements (here, the write's last statement, with its ledger
+// row, never sent on this connection before) in a round trip of its own
+// before the pipeline goes. No COMMIT was sent, so the error is
+// store.ErrNotCommitted, and nothing of the write stands.
+func TestCommitNeverSentSaysSo(t *testing.T) {
+	ctx := context.Background()
+	cfg, link := throughLink(t, storetest.PostgresURL(t))
+	st, err := open(ctx, cfg, defaultTimings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := model.NewID()
+	err = st.Write(ctx, func(tx store.Tx) error {
+		if err := tx.Preload(ctx, store.Ahead{OpIDs: []string{op}}); err != nil {
+			return err
+		}
+		seq, err := tx.NextSeq(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Ledger(ctx, op); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ledger of a new op: %w", err)
+		}
+		if err := tx.PutLedger(ctx, store.LedgerEntry{OpID: op, User: "u", At: time.Now(), Result: []byte(`{}`)}); err != nil {
+			return err
+		}
+		tx.Notify(store.Hint{Seq: seq})
+		if n := link.Cut(); n == 0 {
+			t.Error("no connection to cut")
+		}
+		return nil
+	})
+	if !errors.Is(err, store.ErrNotCommitted) {
+		t.Fatalf("a write whose COMMIT's pipeline met a dead connection as it was prepared: %v, want ErrNotCommitted", err)
+	}
+	after, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before+1 {
+		t.Errorf("the next write took seq %d, want %d: the write whose COMMIT was never sent committed", after, before+1)
+	}
+	err = st.Read(ctx, func(rd store.Reader) error {
+		_, err := rd.Ledger(ctx, op)
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the ledger of the write whose COMMIT was never sent: %v, want not found", err)
 	}
 }
 

@@ -64,7 +64,8 @@ type Dialect struct {
 	// and args; "" for none) and its COMMIT on conn in one round trip (a
 	// pipeline), and write transactions run on a connection of their own
 	// with BEGIN, COMMIT and ROLLBACK as statements (see writeOnConn). It
-	// needs Unnest. Nil: database/sql's transactions.
+	// needs Unnest. Nil: database/sql's transactions. An error that
+	// wraps ErrCommitNotSent says the pipeline never went out.
 	Commit func(ctx context.Context, conn *sql.Conn, query string, args []any) error
 	// Begin, when set with Commit and LockHead, sends BEGIN, the
 	// statement that takes the head's lock and a write transaction's
@@ -317,9 +318,13 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	// From here the transaction may have committed whatever the error:
-	// it is never ErrNotCommitted.
+	// Once the COMMIT is sent the transaction may have committed,
+	// whatever the error: only one that never went out can be
+	// ErrNotCommitted.
 	if err := db.d.Commit(ctx, conn, query, args); err != nil {
+		if errors.Is(err, ErrCommitNotSent) {
+			return db.notCommitted(ctx, fmt.Errorf("commit: %w", err))
+		}
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}
 	ended = true
@@ -327,6 +332,11 @@ func (db *DB) writeOnConn(ctx context.Context, fn func(store.Tx) error) error {
 	db.deliver(hints)
 	return nil
 }
+
+// ErrCommitNotSent is wrapped by a Dialect.Commit error met before any
+// of its pipeline was sent: the statements' preparation, which goes
+// first, failed, or nothing could be written.
+var ErrCommitNotSent = errors.New("the commit was not sent")
 
 // notCommitted marks err, met by a write transaction before its COMMIT
 // was sent, as store.ErrNotCommitted when it says the connection died
