@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"casefile/protocol"
 	"casefile/server"
 	"casefile/server/servertest"
-	"casefile/server/store"
 	"casefile/server/store/pgstore"
 	"casefile/server/storetest"
 )
@@ -290,35 +288,6 @@ func behindLink(t *testing.T) (string, *faultproxy.Link) {
 	return storetest.BehindLink(t, storetest.PostgresURL(t))
 }
 
-// cutMidGroup is a PostgreSQL store whose next push group, once armed,
-// has its connection cut right after its first statement (the preload,
-// which goes with BEGIN and takes the head's lock): the group's
-// transaction has begun, and dies before its COMMIT is sent.
-type cutMidGroup struct {
-	store.Store
-	link  *faultproxy.Link
-	armed atomic.Bool
-	runs  atomic.Int32 // push groups' functions run
-}
-
-func (c *cutMidGroup) Write(ctx context.Context, fn func(store.Tx) error) error {
-	return c.Store.Write(ctx, func(tx store.Tx) error { return fn(&cutAfterPreload{Tx: tx, c: c}) })
-}
-
-type cutAfterPreload struct {
-	store.Tx
-	c *cutMidGroup
-}
-
-func (t *cutAfterPreload) Preload(ctx context.Context, a store.Ahead) error {
-	t.c.runs.Add(1)
-	err := t.Tx.Preload(ctx, a)
-	if err == nil && t.c.armed.CompareAndSwap(true, false) {
-		t.c.link.Cut()
-	}
-	return err
-}
-
 // TestPushGroupGoesAgainWhenItsConnectionDies: a push group whose
 // connection to PostgreSQL dies in the middle of its transaction (the
 // database restarted, the network reset it), before its COMMIT was
@@ -332,7 +301,7 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut := &cutMidGroup{Store: st, link: link}
+	cut := &storetest.GroupCut{Store: st, Link: link}
 	srv := servertest.Start(t, func(o *server.Options) { o.Store = cut })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
 	m := alice.CreateMatter(t, "Cut")
@@ -340,18 +309,18 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut.armed.Store(true)
-	runs := cut.runs.Load()
+	cut.Armed.Store(true)
+	runs := cut.Runs.Load()
 	resp, err := alice.Push(ctx,
 		servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Cut 1"}),
 		servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Cut 2"}))
 	if err != nil {
 		t.Fatalf("a push whose group's connection died before its COMMIT: %v", err)
 	}
-	if cut.armed.Load() {
+	if cut.Armed.Load() {
 		t.Fatal("the push's group never reached its preload: nothing was cut")
 	}
-	if n := cut.runs.Load() - runs; n != 2 {
+	if n := cut.Runs.Load() - runs; n != 2 {
 		t.Errorf("the group ran %d times, want 2: cut, then again on another connection", n)
 	}
 	for i, r := range resp.Results {

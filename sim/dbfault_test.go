@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"casefile/internal/faultproxy"
 	"casefile/server/store"
@@ -188,34 +187,6 @@ const midCutOdds = 0.06
 // some.
 const statMidCut = "fault: db connections cut in the middle of a push group"
 
-// groupCut is the server's store in a PostgreSQL scenario: armed, it
-// cuts the link to PostgreSQL right after the next push group's preload.
-type groupCut struct {
-	store.Store
-	link  *faultproxy.Link
-	armed atomic.Bool
-	fired atomic.Int32
-}
-
-func (g *groupCut) Write(ctx context.Context, fn func(store.Tx) error) error {
-	return g.Store.Write(ctx, func(tx store.Tx) error { return fn(&cutAfterPreload{Tx: tx, g: g}) })
-}
-
-// cutAfterPreload is a write transaction of groupCut's.
-type cutAfterPreload struct {
-	store.Tx
-	g *groupCut
-}
-
-func (t *cutAfterPreload) Preload(ctx context.Context, a store.Ahead) error {
-	err := t.Tx.Preload(ctx, a)
-	if err == nil && t.g.armed.CompareAndSwap(true, false) {
-		t.g.link.Cut()
-		t.g.fired.Add(1)
-	}
-	return err
-}
-
 // midCutDraw draws, from a stream of its own, whether the coming cycle's
 // first push group has its connections cut, and arms the store if so.
 func (w *world) midCutDraw() bool {
@@ -228,15 +199,15 @@ func (w *world) midCutDraw() bool {
 	if w.mrnd.Float64() >= midCutOdds {
 		return false
 	}
-	w.groupCut.armed.Store(true)
+	w.groupCut.Armed.Store(true)
 	return true
 }
 
 // midCutDisarm disarms the store after the cycle and says whether a
 // group was cut.
 func (w *world) midCutDisarm() bool {
-	w.groupCut.armed.Store(false)
-	if w.groupCut.fired.Swap(0) == 0 {
+	w.groupCut.Armed.Store(false)
+	if w.groupCut.Fired.Swap(0) == 0 {
 		return false
 	}
 	w.tracef("the server's connections to postgres were cut in the middle of a push group")

@@ -29,6 +29,7 @@ import (
 	"casefile/server/store/pgstore"
 	"casefile/server/store/sqlitestore"
 	"casefile/server/storemove"
+	"casefile/server/storetest"
 	"casefile/syncer"
 	"casefile/vault"
 )
@@ -82,7 +83,7 @@ type world struct {
 	mrnd *rand.Rand // connections cut in the middle of a push group (dbfault_test.go)
 	// groupCut is the server's record store in a PostgreSQL scenario,
 	// which cuts its connections in the middle of a push group when armed.
-	groupCut *groupCut
+	groupCut *storetest.GroupCut
 	beside   *beside // opens of a device's database by another process (beside_test.go)
 	dbLost   int     // commit answers the link has lost
 	srvDone  chan struct{}
@@ -381,7 +382,7 @@ func (w *world) openServerStores(o *server.Options) error {
 		return err
 	}
 	if o.DatabaseURL != "" && w.db != nil {
-		w.groupCut = &groupCut{Store: st, link: w.db}
+		w.groupCut = &storetest.GroupCut{Store: st, Link: w.db}
 		st = w.groupCut
 	}
 	blobs, err := server.OpenBlobs(w.ctx, *o)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"casefile/internal/faultproxy"
 	"casefile/model"
 	"casefile/server/store"
 	"casefile/server/storetest"
@@ -49,6 +50,29 @@ func warmPool(t *testing.T, st *Store) {
 	if _, err := takeSeq(ctx, st); err != nil {
 		t.Fatalf("warming the pool: %v", err)
 	}
+}
+
+// linkedStore opens a store whose connections to PostgreSQL pass a link
+// the test can cut, warms its pool (warmPool) when warm, and takes a
+// sequence: it returns the store, closed with the test, the link and
+// that sequence.
+func linkedStore(t *testing.T, warm bool) (*Store, *faultproxy.Link, int64) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, link := throughLink(t, storetest.PostgresURL(t))
+	st, err := open(ctx, cfg, defaultTimings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if warm {
+		warmPool(t, st)
+	}
+	before, err := takeSeq(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, link, before
 }
 
 // appPrefix begins the application_name of a test's store, whose
@@ -216,20 +240,10 @@ func TestTransactionsBeginAgainOnDeadConnections(t *testing.T) {
 // Running it again on another connection would apply it twice.
 func TestLostCommitIsNotRetried(t *testing.T) {
 	ctx := context.Background()
-	cfg, link := throughLink(t, storetest.PostgresURL(t))
-	st, err := open(ctx, cfg, defaultTimings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	warmPool(t, st)
-	before, err := takeSeq(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, link, before := linkedStore(t, true)
 	link.LoseNextCommit()
 	var runs int
-	err = st.Write(ctx, func(tx store.Tx) error {
+	err := st.Write(ctx, func(tx store.Tx) error {
 		runs++
 		seq, err := tx.NextSeq(ctx)
 		tx.Notify(store.Hint{Seq: seq})
@@ -264,19 +278,9 @@ func TestLostCommitIsNotRetried(t *testing.T) {
 // stands. Its function is not run again by the store.
 func TestWriteLostBeforeItsCommitSaysSo(t *testing.T) {
 	ctx := context.Background()
-	cfg, link := throughLink(t, storetest.PostgresURL(t))
-	st, err := open(ctx, cfg, defaultTimings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	warmPool(t, st)
-	before, err := takeSeq(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, link, before := linkedStore(t, true)
 	runs := 0
-	err = st.Write(ctx, func(tx store.Tx) error {
+	err := st.Write(ctx, func(tx store.Tx) error {
 		runs++
 		// The preload goes with BEGIN and the head's lock: the
 		// transaction has begun when the link is cut.
@@ -316,18 +320,9 @@ func TestWriteLostBeforeItsCommitSaysSo(t *testing.T) {
 // store.ErrNotCommitted, and nothing of the write stands.
 func TestCommitNeverSentSaysSo(t *testing.T) {
 	ctx := context.Background()
-	cfg, link := throughLink(t, storetest.PostgresURL(t))
-	st, err := open(ctx, cfg, defaultTimings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	before, err := takeSeq(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, link, before := linkedStore(t, false)
 	op := model.NewID()
-	err = st.Write(ctx, func(tx store.Tx) error {
+	err := st.Write(ctx, func(tx store.Tx) error {
 		if err := tx.Preload(ctx, store.Ahead{OpIDs: []string{op}}); err != nil {
 			return err
 		}
