@@ -155,7 +155,7 @@ func (w *world) sync(c *client) {
 		w.violate("the server failed %d request(s) outside a sync cycle: %s", len(failed), failed[0])
 	}
 	cut := !lose && w.cutConnsDraw()
-	mid := !lose && w.midCutDraw()
+	mid := !lose && !cut && w.midCutDraw()
 	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys, fill: w.fillDraw(), fillPull: w.fillPullDraw(), full: &c.full})
 	sum, err := c.s.RunOnce(w.ctx)
 	c.link.setDevice(nil)
