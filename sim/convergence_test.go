@@ -164,7 +164,7 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if len(seeds) >= 4 && total.get(statFilled) == 0 {
 			t.Errorf("%s: no device's disk filled while its push was on the server; the scenarios no longer draw that", name)
 		}
-		if len(seeds) >= 4 && total.get(statFilledPull) == 0 {
+		if len(seeds) >= 12 && total.get(statFilledPull) == 0 {
 			t.Errorf("%s: no device's disk filled while a pull page was on its way; the scenarios no longer draw that", name)
 		}
 		if len(seeds) >= 4 && total.get(statBeside) == 0 {

@@ -17,7 +17,9 @@ import "testing"
 //     another way); 7089 leaves them unmet in its place. 7133 stopped
 //     too once a revoke could come with a delete taken back on a device
 //     of its user (a draw more); 7142 leaves them unmet in its place.
-var harnessSeeds = []uint64{7089, 7142}
+//     7089 stopped once disks could fill as a pull page arrives (a draw
+//     more); 7086 leaves them unmet in its place.
+var harnessSeeds = []uint64{7086, 7142}
 
 // TestConvergenceHarnessSeeds replays those seeds at full size and checks
 // that each still meets what it found.
