@@ -733,14 +733,8 @@ func TestRepairQueuesNoUploadForARestoredFile(t *testing.T) {
 			t.Fatalf("ops %+v; want the restore's create on 2", ops)
 		}
 	})
-	ts, err := fresh.Transfers(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tr := range ts {
-		if tr.AttachmentID == id && tr.Direction == Upload {
-			t.Fatalf("after the repair, an upload of a file the server has and this device never held: %+v", tr)
-		}
+	if up, ts := uploadQueued(t, fresh, id); up {
+		t.Fatalf("after the repair, an upload of a file the server has and this device never held: %+v", ts)
 	}
 	if f, err := fresh.File(bg, id); err != nil || f.Local {
 		t.Fatalf("the restored file after the repair: %+v, %v; want not here", f, err)
@@ -771,16 +765,25 @@ func TestRepairKeepsARestoredFilesPendingUpload(t *testing.T) {
 			Record: &protocol.Record{ID: id, Collection: model.AttachmentCollection, MatterID: m, Version: 1, Fields: fields}})
 		deletedAndTakenBack(t, db, id, m, fields, 2)
 	})
-	ts, err := fresh.Transfers(bg)
+	if up, ts := uploadQueued(t, fresh, id); !up {
+		t.Fatalf("after the repair, no upload of the file attached here whose bytes the server never had: %+v", ts)
+	}
+}
+
+// uploadQueued says whether db has an upload of file id queued, with the
+// transfers it has.
+func uploadQueued(t *testing.T, db *DB, id string) (bool, []Transfer) {
+	t.Helper()
+	ts, err := db.Transfers(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tr := range ts {
 		if tr.AttachmentID == id && tr.Direction == Upload {
-			return
+			return true, ts
 		}
 	}
-	t.Fatalf("after the repair, no upload of the file attached here whose bytes the server never had: %+v", ts)
+	return false, ts
 }
 
 // deletedAndTakenBack deletes the file's record id, answers the delete

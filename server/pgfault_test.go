@@ -309,7 +309,7 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut.Armed.Store(true)
+	cut.Cuts.Store(1)
 	runs := cut.Runs.Load()
 	resp, err := alice.Push(ctx,
 		servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Cut 1"}),
@@ -317,7 +317,7 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a push whose group's connection died before its COMMIT: %v", err)
 	}
-	if cut.Armed.Load() {
+	if cut.Cuts.Load() != 0 {
 		t.Fatal("the push's group never reached its preload: nothing was cut")
 	}
 	if n := cut.Runs.Load() - runs; n != 2 {
@@ -336,5 +336,45 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 	rep, err := srv.VerifyAudit(ctx)
 	if err != nil || !rep.OK() {
 		t.Fatalf("audit after the group went again: %+v %v", rep, err)
+	}
+}
+
+// TestPushGroupLostTwiceIsUnavailable: a push group whose connection dies
+// before its COMMIT on its second run too is answered 503 unavailable
+// with Retry-After, having applied nothing, and the push sent again is
+// applied once.
+func TestPushGroupLostTwiceIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	dbURL, link := behindLink(t)
+	st, err := pgstore.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &storetest.GroupCut{Store: st, Link: link}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = cut })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Cut twice")
+	head0, err := srv.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Cut twice"})
+	cut.Cuts.Store(2)
+	_, err = alice.Push(ctx, op)
+	var se *servertest.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != protocol.CodeUnavailable || se.RetryAfter == "" {
+		t.Fatalf("a push whose group lost its connection twice: %v, want 503 unavailable with Retry-After", err)
+	}
+	if n := cut.Fired.Load(); n != 2 {
+		t.Fatalf("%d groups cut, want 2", n)
+	}
+	if head, err := srv.Head(ctx); err != nil || head != head0 {
+		t.Fatalf("head %d after the refused push, want %d: nothing of it applied (%v)", head, head0, err)
+	}
+	if r := alice.PushOne(t, op); r.Result != model.ResultApplied || r.Record.Seq != head0+1 {
+		t.Fatalf("the push sent again: %+v, want applied at %d", r, head0+1)
+	}
+	if n := notesTitled(t, alice, "Cut twice"); n != 1 {
+		t.Fatalf("%d notes after the push sent again, want 1", n)
 	}
 }

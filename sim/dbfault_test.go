@@ -199,14 +199,14 @@ func (w *world) midCutDraw() bool {
 	if w.mrnd.Float64() >= midCutOdds {
 		return false
 	}
-	w.groupCut.Armed.Store(true)
+	w.groupCut.Cuts.Store(1)
 	return true
 }
 
 // midCutDisarm disarms the store after the cycle and says whether a
 // group was cut.
 func (w *world) midCutDisarm() bool {
-	w.groupCut.Armed.Store(false)
+	w.groupCut.Cuts.Store(0)
 	if w.groupCut.Fired.Swap(0) == 0 {
 		return false
 	}

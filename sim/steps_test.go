@@ -187,10 +187,11 @@ func (w *world) sync(c *client) {
 		// Only a COMMIT sent on the dead connection may fail its pushes:
 		// the server cannot know whether it committed, and the ledger
 		// answers the resends. Every statement before it goes again.
-		if bad := notAtCommit(failed); len(bad) > 0 {
+		bad := notAtCommit(failed)
+		if len(bad) > 0 {
 			w.violate("%s: the server failed %d request(s) after its connections to postgres were cut in the middle of a push group: %s", c.name, len(bad), bad[0])
 		}
-		w.stats.inc("contract: pushes answered 5xx, their COMMIT sent on a connection cut mid-group", len(failed)-len(notAtCommit(failed)))
+		w.stats.inc("contract: pushes answered 5xx, their COMMIT sent on a connection cut mid-group", len(failed)-len(bad))
 	default:
 		w.violate("%s: the server failed %d request(s) in a cycle with no fault of its own injected: %s", c.name, len(failed), failed[0])
 	}

@@ -8,7 +8,7 @@ import (
 	"casefile/server/store"
 )
 
-// GroupCut is a store whose next push group, once armed, has every
+// GroupCut is a store whose next Cuts push groups have every
 // connection through Link cut right after the group's first statement
 // (its preload, which with PostgreSQL goes with BEGIN and takes the
 // head's lock): the group's transaction has begun and dies before its
@@ -16,7 +16,7 @@ import (
 type GroupCut struct {
 	store.Store
 	Link  *faultproxy.Link
-	Armed atomic.Bool  // cut the next group's connections
+	Cuts  atomic.Int32 // groups still to cut
 	Fired atomic.Int32 // groups cut
 	Runs  atomic.Int32 // groups' preloads made
 }
@@ -34,9 +34,22 @@ type cutAfterPreload struct {
 func (t *cutAfterPreload) Preload(ctx context.Context, a store.Ahead) error {
 	t.g.Runs.Add(1)
 	err := t.Tx.Preload(ctx, a)
-	if err == nil && t.g.Armed.CompareAndSwap(true, false) {
+	if err == nil && t.g.take() {
 		t.g.Link.Cut()
 		t.g.Fired.Add(1)
 	}
 	return err
+}
+
+// take takes one of the cuts left, if any.
+func (g *GroupCut) take() bool {
+	for {
+		n := g.Cuts.Load()
+		if n <= 0 {
+			return false
+		}
+		if g.Cuts.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
 }
