@@ -28,7 +28,11 @@ func (w *world) run() {
 		w.createMatter(c) // every device starts with a matter of its own
 	}
 	for w.busy() {
+		// Under rmu: a link's handler notes the step of a request that
+		// arrives late (a page asked ahead by a sync that has ended).
+		w.rmu.Lock()
 		w.step++
+		w.rmu.Unlock()
 		w.randomStep()
 		if w.cfg.moveTo != "" && w.writesDone()*2 >= len(w.clients)*w.cfg.writes {
 			w.moveServer()

@@ -123,7 +123,7 @@ type world struct {
 	cascaded map[string][]string
 	nwrite   int
 
-	step  int
+	step  int // written under rmu, which the links' handlers read it under
 	trace hash.Hash64
 	tail  []string // the last steps, printed on failure
 	stats *stats
