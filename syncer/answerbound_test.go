@@ -104,7 +104,7 @@ func pushedAll(t *testing.T, d *device, notes []model.Record, sum syncer.Summary
 	if q := d.outbox(); len(q) != 0 {
 		t.Fatalf("%d ops still queued, the first %s (%s)", len(q), q[0].State, q[0].LastError)
 	}
-	if d.sawEvent(func(e syncer.Event) bool {
+	if !d.sawNoEvent(func(e syncer.Event) bool {
 		return e.Kind == syncer.EventRecord && (e.State == model.StateFailed || e.State == model.StateRetrying)
 	}) {
 		t.Fatal("an op was shown failed or retrying")

@@ -142,8 +142,11 @@ func (d *device) close() {
 	d.s, d.db = nil, nil
 }
 
-// sawEvent reports whether an event matching fn was seen.
-func (d *device) sawEvent(fn func(syncer.Event) bool) bool {
+// hasEvent reports whether an event matching fn has reached the device's
+// reader yet. Events reach it after the syncer emits them, through a
+// channel: a check that one came waits for it (sawEvent), a check that
+// none came waits for the channel to drain (sawNoEvent).
+func (d *device) hasEvent(fn func(syncer.Event) bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, ev := range d.events {
@@ -152,6 +155,30 @@ func (d *device) sawEvent(fn func(syncer.Event) bool) bool {
 		}
 	}
 	return false
+}
+
+// sawEvent reports whether an event matching fn was emitted, waiting a
+// while for it to reach the device's reader.
+func (d *device) sawEvent(fn func(syncer.Event) bool) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for !d.hasEvent(fn) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+// sawNoEvent reports whether no event matching fn was emitted so far:
+// it waits until the reader has taken every event the channel holds.
+func (d *device) sawNoEvent(fn func(syncer.Event) bool) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(d.s.Events()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // the one the reader holds, taken but not yet kept
+	return !d.hasEvent(fn)
 }
 
 func (d *device) start() { d.s.Start(context.Background()) }

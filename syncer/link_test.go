@@ -34,7 +34,7 @@ func TestTokenRefused(t *testing.T) {
 	n := a.create("note", model.Fields{model.MatterField: m.ID, "title": "written after the revocation"})
 	waitFor(t, "logged-out", func() bool { return a.s.Connectivity() == syncer.LoggedOut })
 	waitFor(t, "an event telling the user to log in again", func() bool {
-		return a.sawEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == apiclient.SessionExpired })
+		return a.hasEvent(func(ev syncer.Event) bool { return ev.Kind == syncer.EventError && ev.Err == apiclient.SessionExpired })
 	})
 	if _, err := a.s.RunOnce(context.Background()); !errors.Is(err, apiclient.ErrSessionExpired) {
 		t.Errorf("RunOnce while logged out: %v", err)
@@ -282,7 +282,7 @@ func TestDeviceRevokedEvent(t *testing.T) {
 	}
 	a.create("note", model.Fields{model.MatterField: m.ID, "title": "written after the revocation"})
 	revoked := func(ev syncer.Event) bool { return ev.Kind == syncer.EventRevoked }
-	waitFor(t, "the revocation event", func() bool { return a.sawEvent(revoked) })
+	waitFor(t, "the revocation event", func() bool { return a.hasEvent(revoked) })
 	waitFor(t, "logged-out", func() bool { return a.s.Connectivity() == syncer.LoggedOut })
 	a.s.SyncNow()
 	settle(w)
