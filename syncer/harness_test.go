@@ -77,6 +77,10 @@ type device struct {
 	done   chan struct{}
 }
 
+// eventLag is how long the device's reader takes to keep the events
+// that have come.
+const eventLag = 20 * time.Millisecond
+
 // fastOptions keep retries and watches short so that tests run quickly.
 func fastOptions(server, token string) syncer.Options {
 	fast := syncer.Backoff{Base: 20 * time.Millisecond, Cap: 200 * time.Millisecond}
@@ -122,12 +126,29 @@ func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
 	d.t.Cleanup(d.close)
 }
 
-// collect keeps every event for assertions.
+// collect keeps every event for assertions, a moment after it comes
+// (with those that came meanwhile): a reader of events (the UI) takes them after the syncer emitted
+// them, and a test that looks for one as soon as a sync returns, without
+// waiting for it (sawEvent), fails here every time, not once a while.
 func (d *device) collect(s *syncer.Syncer, done chan struct{}) {
 	defer close(done)
 	for ev := range s.Events() {
+		time.Sleep(eventLag)
+		burst := []syncer.Event{ev}
+	more:
+		for {
+			select {
+			case ev, ok := <-s.Events():
+				if !ok {
+					break more
+				}
+				burst = append(burst, ev)
+			default:
+				break more
+			}
+		}
 		d.mu.Lock()
-		d.events = append(d.events, ev)
+		d.events = append(d.events, burst...)
 		d.mu.Unlock()
 	}
 }
@@ -177,7 +198,7 @@ func (d *device) sawNoEvent(fn func(syncer.Event) bool) bool {
 	for len(d.s.Events()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(10 * time.Millisecond) // the one the reader holds, taken but not yet kept
+	time.Sleep(2 * eventLag) // those the reader holds, taken but not yet kept
 	return !d.hasEvent(fn)
 }
 
