@@ -4,6 +4,8 @@ package localdb_test
 // and discards.
 
 import (
+	"slices"
+
 	"pgregory.net/rapid"
 
 	"casefile/localdb"
@@ -81,6 +83,48 @@ func (sm *storeMachine) Import(t *rapid.T) {
 	expect(t, "import", want, err)
 	if err == nil {
 		sm.imported(items, norms)
+	}
+}
+
+// ImportGone imports a note under the id of a matter that left this
+// device, as a backup of another system's, or one that predates the
+// matter, does: the id is the note's here now, and, once the note has
+// left too, the id last left as a note. An undo of the matter's delete
+// must then touch nothing (undo.go: "its id now holds", "last held").
+func (sm *storeMachine) ImportGone(t *rapid.T) {
+	ms := sm.matters()
+	if len(ms) == 0 {
+		t.Skip("no matter")
+	}
+	var ids []string
+	for _, id := range sortedKeys(sm.m.gone) {
+		if sm.m.recs[id] == nil && sm.m.gone[id].coll != "note" && len(sm.m.recordOps(id)) == 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Skip("no matter has left the device")
+	}
+	id := rapid.SampledFrom(ids).Draw(t, "gone id")
+	// Often the matter whose delete an undo would take back next, and
+	// often that undo right away.
+	next := false
+	if n := sm.newestRecord(); slices.Contains(ids, n) && rapid.Bool().Draw(t, "the newest change's") {
+		id, next = n, rapid.Bool().Draw(t, "undo it")
+	}
+	fields := drawNote(t, ms)
+	norm, want := sm.m.create("note", fields)
+	items := []localdb.ImportItem{{ID: id, Fields: fields}}
+	err := sm.db.Import(ctx, "note", items)
+	t.Logf("> import a note under gone %s: %v", short(items[0].ID), err)
+	expect(t, "import", want, err)
+	if err == nil {
+		sm.imported(items, []model.Fields{norm})
+		stats.importedGone.Add(1)
+		if next {
+			sm.Check(t)
+			sm.Undo(t)
+		}
 	}
 }
 

@@ -293,6 +293,9 @@ func (sm *storeMachine) Remote(t *rapid.T) {
 			t.Skip("nothing on the server")
 		}
 		r := rapid.SampledFrom(live).Draw(t, "rec")
+		if n := sm.srv.recs[sm.newestRecord()]; n != nil && !n.deleted && rapid.Bool().Draw(t, "the newest change's") {
+			r = n // the record an undo here would take a change of back next
+		}
 		sm.srv.remoteDelete(r)
 		t.Logf("> remote delete %s v%d", short(r.id), r.version)
 	case "restore":
@@ -416,6 +419,9 @@ func (sm *storeMachine) Revoke(t *rapid.T) {
 		}
 	}
 	m := drawMatter(t, ms, "no matter to revoke")
+	if id := sm.newestRecord(); slices.Contains(ms, id) && rapid.Bool().Draw(t, "the newest change's") {
+		m = id // the matter an undo here would take a change of back next
+	}
 	sm.srv.revoke(m)
 	t.Logf("> revoke %s", short(m))
 }
@@ -424,6 +430,15 @@ func (sm *storeMachine) Grant(t *rapid.T) {
 	m := drawMatter(t, sortedKeys(sm.srv.hidden), "nothing revoked")
 	sm.srv.grant(m)
 	t.Logf("> grant %s", short(m))
+}
+
+// newestRecord is the record of the change an undo would take back next,
+// or "".
+func (sm *storeMachine) newestRecord() string {
+	if i := sm.m.newest(); i >= 0 {
+		return sm.m.changes[i].record
+	}
+	return ""
 }
 
 // drawMatter draws one of ms, or skips the step, saying why, when ms is

@@ -64,11 +64,11 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d; opens by another process %d; writes with the disk full %d",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d; opens by another process %d; writes with the disk full %d; notes imported under a gone matter's id %d, undos that met another collection's record under the id %d",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
 		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.goneRestores.Load(), stats.goneOutOfSight.Load(), stats.cascadeMatterBack.Load(), stats.remoteMatters.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
-		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load(), stats.beside.Load(), stats.full.Load())
+		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load(), stats.beside.Load(), stats.full.Load(), stats.importedGone.Load(), stats.otherCollection.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
@@ -108,6 +108,10 @@ var stats struct {
 	beside atomic.Int64
 	// full: writes made while the disk was full (Full).
 	full atomic.Int64
+	// importedGone: notes imported under the id of a matter that left
+	// (ImportGone); otherCollection: undos that met the id held by, or
+	// last left as, a record of another collection.
+	importedGone, otherCollection atomic.Int64
 }
 
 var ctx = context.Background()
@@ -135,7 +139,7 @@ func (sm *storeMachine) actions() map[string]func(*rapid.T) {
 		weight int
 		fn     func(*rapid.T)
 	}{
-		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere}, {"ImportOver", 1, sm.ImportOver}, {"Export", 1, sm.Export},
+		{"CreateMatter", 1, sm.CreateMatter}, {"CreateNote", 2, sm.CreateNote}, {"CreateBad", 1, sm.CreateBad}, {"Import", 1, sm.Import}, {"ImportKnown", 1, sm.ImportKnown}, {"MadeElsewhere", 1, sm.MadeElsewhere}, {"ImportOver", 1, sm.ImportOver}, {"ImportGone", 1, sm.ImportGone}, {"Export", 1, sm.Export},
 		{"Edit", 3, sm.Edit}, {"Coalesce", 1, sm.Coalesce}, {"Delete", 1, sm.Delete}, {"DeleteCascade", 1, sm.DeleteCascade},
 		{"Batch", 2, sm.Batch}, {"Answer", 2, sm.Answer}, {"Sync", 3, sm.Sync}, {"Retry", 1, sm.Retry},
 		{"Remote", 3, sm.Remote}, {"Race", 3, sm.Race}, {"Pull", 2, sm.Pull}, {"Revoke", 1, sm.Revoke}, {"Grant", 1, sm.Grant},

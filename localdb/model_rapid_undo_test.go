@@ -201,6 +201,7 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 		t.Skip("the undo would restore a record gone from the device")
 	}
 	goneDelete, outOfSight, matterBack := false, false, false
+	other := "" // the collection of the record that holds the id, or last left under it
 	if i := sm.m.newest(); i >= 0 {
 		ch := sm.m.changes[i]
 		r := sm.m.recs[ch.record]
@@ -208,6 +209,12 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 		g := sm.m.gone[ch.record]
 		outOfSight = goneDelete && g.outOfSight && g.coll == ch.coll
 		matterBack = ch.kind == localdb.JournalDelete && ch.group != 0 && r != nil && !r.deleted
+		switch {
+		case r != nil && r.coll != ch.coll:
+			other = r.coll
+		case goneDelete && g.coll != "" && g.coll != ch.coll:
+			other = g.coll
+		}
 	}
 	also, want, _ := sm.m.undo()
 	got, err := sm.db.Undo(ctx)
@@ -222,8 +229,14 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 	if err == nil && got.OutOfSight != outOfSight {
 		t.Fatalf("undo says the record is out of sight: %v, want %v", got.OutOfSight, outOfSight)
 	}
+	if err == nil && got.OtherCollection != other {
+		t.Fatalf("undo says its id holds a record of %q, want %q", got.OtherCollection, other)
+	}
 	if err == nil {
 		stats.undos.Add(1)
+	}
+	if err == nil && other != "" {
+		stats.otherCollection.Add(1)
 	}
 	switch {
 	case err == nil && outOfSight:
