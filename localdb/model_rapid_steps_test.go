@@ -21,10 +21,7 @@ func (sm *storeMachine) CreateMatter(t *rapid.T) {
 }
 
 func (sm *storeMachine) CreateNote(t *rapid.T) {
-	ms := sm.matters()
-	if len(ms) == 0 {
-		t.Skip("no matter")
-	}
+	ms := sm.someMatters(t)
 	fields := model.Fields{model.MatterField: rapid.SampledFrom(ms).Draw(t, "matter"),
 		"title": rapid.SampledFrom(titles).Draw(t, "title"), "tags": cloneValue(rapid.SampledFrom(tagLists).Draw(t, "tags"))}
 	sm.create(t, "note", fields)
@@ -62,10 +59,7 @@ func (sm *storeMachine) create(t *rapid.T, coll string, fields model.Fields) {
 // entry's copy of the fields. A note the model refuses (its matter gone)
 // fails the whole batch.
 func (sm *storeMachine) Import(t *rapid.T) {
-	ms := sm.matters()
-	if len(ms) == 0 {
-		t.Skip("no matter")
-	}
+	ms := sm.someMatters(t)
 	items := make([]localdb.ImportItem, rapid.IntRange(1, 6).Draw(t, "notes"))
 	norms := make([]model.Fields, len(items))
 	want := errNone
@@ -92,10 +86,7 @@ func (sm *storeMachine) Import(t *rapid.T) {
 // left too, the id last left as a note. An undo of the matter's delete
 // must then touch nothing (undo.go: "its id now holds", "last held").
 func (sm *storeMachine) ImportGone(t *rapid.T) {
-	ms := sm.matters()
-	if len(ms) == 0 {
-		t.Skip("no matter")
-	}
+	ms := sm.someMatters(t)
 	var ids []string
 	for _, id := range sortedKeys(sm.m.gone) {
 		if sm.m.recs[id] == nil && sm.m.gone[id].coll != "note" && len(sm.m.recordOps(id)) == 0 {
@@ -145,10 +136,7 @@ func (sm *storeMachine) imported(items []localdb.ImportItem, norms []model.Field
 // the user may not see or of another collection, id_conflict; changes
 // made here meanwhile queue behind the creates.
 func (sm *storeMachine) ImportKnown(t *rapid.T) {
-	ms := sm.matters()
-	if len(ms) == 0 {
-		t.Skip("no matter")
-	}
+	ms := sm.someMatters(t)
 	var known []string
 	for _, id := range sortedKeys(sm.srv.recs) {
 		if sm.m.recs[id] == nil {

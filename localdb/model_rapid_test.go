@@ -216,6 +216,15 @@ func (sm *storeMachine) matters() []string {
 	return out
 }
 
+// someMatters is matters, or skips the step when the device holds none.
+func (sm *storeMachine) someMatters(t *rapid.T) []string {
+	ms := sm.matters()
+	if len(ms) == 0 {
+		t.Skip("no matter")
+	}
+	return ms
+}
+
 // fieldChanges draws 1 to 3 changes for a record of coll; bad adds a change
 // the schema refuses.
 func (sm *storeMachine) fieldChanges(t *rapid.T, coll string, bad bool) model.Fields {
