@@ -71,6 +71,11 @@ func (db *DB) nextBatch(ctx context.Context, now time.Time, limit, answerBytes i
 	_ = db.returnStranded(ctx)
 	var out []OutboxOp
 	var ended *endedClaims
+	// The claim commits durably (tx, not txUnsynced): it marks the ops
+	// that may reach the server, and an op found in flight after a stop
+	// goes again as resent, which the server refuses rather than apply
+	// twice once it may have compacted the answer. A claim a power cut
+	// took would send such an op as new again.
 	err = db.tx(ctx, func(tx *sql.Tx) (err error) {
 		if ended, err = db.sweepClaims(ctx, tx); err != nil {
 			return err
