@@ -89,7 +89,7 @@ func (sm *storeMachine) ImportGone(t *rapid.T) {
 	ms := sm.someMatters(t)
 	var ids []string
 	for _, id := range sortedKeys(sm.m.gone) {
-		if sm.m.recs[id] == nil && sm.m.gone[id].coll != "note" && len(sm.m.recordOps(id)) == 0 {
+		if sm.m.recs[id] == nil && sm.m.gone[id].coll == model.MatterCollection && len(sm.m.recordOps(id)) == 0 {
 			ids = append(ids, id)
 		}
 	}

@@ -288,13 +288,11 @@ func behindLink(t *testing.T) (string, *faultproxy.Link) {
 	return storetest.BehindLink(t, storetest.PostgresURL(t))
 }
 
-// TestPushGroupGoesAgainWhenItsConnectionDies: a push group whose
-// connection to PostgreSQL dies in the middle of its transaction (the
-// database restarted, the network reset it), before its COMMIT was
-// sent, goes again on another connection: the push is answered, its ops
-// applied once. It used to be answered 500, for a retry the device makes
-// only after its backoff.
-func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
+// groupCutServer starts a server on PostgreSQL behind a link that
+// storetest.GroupCut cuts, with a user, alice, who holds a matter titled
+// title, and the head after it.
+func groupCutServer(t *testing.T, title string) (*servertest.Server, *storetest.GroupCut, *servertest.Client, *protocol.Record, int64) {
+	t.Helper()
 	ctx := context.Background()
 	dbURL, link := behindLink(t)
 	st, err := pgstore.Open(ctx, dbURL)
@@ -304,11 +302,23 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 	cut := &storetest.GroupCut{Store: st, Link: link}
 	srv := servertest.Start(t, func(o *server.Options) { o.Store = cut })
 	alice := srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Cut")
+	m := alice.CreateMatter(t, title)
 	head0, err := srv.Head(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, cut, alice, m, head0
+}
+
+// TestPushGroupGoesAgainWhenItsConnectionDies: a push group whose
+// connection to PostgreSQL dies in the middle of its transaction (the
+// database restarted, the network reset it), before its COMMIT was
+// sent, goes again on another connection: the push is answered, its ops
+// applied once. It used to be answered 500, for a retry the device makes
+// only after its backoff.
+func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
+	ctx := context.Background()
+	srv, cut, alice, m, head0 := groupCutServer(t, "Cut")
 	cut.Cuts.Store(1)
 	runs := cut.Runs.Load()
 	resp, err := alice.Push(ctx,
@@ -345,22 +355,10 @@ func TestPushGroupGoesAgainWhenItsConnectionDies(t *testing.T) {
 // applied once.
 func TestPushGroupLostTwiceIsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	dbURL, link := behindLink(t)
-	st, err := pgstore.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := &storetest.GroupCut{Store: st, Link: link}
-	srv := servertest.Start(t, func(o *server.Options) { o.Store = cut })
-	alice := srv.NewUser(t, "alice", server.RoleMember)
-	m := alice.CreateMatter(t, "Cut twice")
-	head0, err := srv.Head(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, cut, alice, m, head0 := groupCutServer(t, "Cut twice")
 	op := servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Cut twice"})
 	cut.Cuts.Store(2)
-	_, err = alice.Push(ctx, op)
+	_, err := alice.Push(ctx, op)
 	var se *servertest.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != protocol.CodeUnavailable || se.RetryAfter == "" {
 		t.Fatalf("a push whose group lost its connection twice: %v, want 503 unavailable with Retry-After", err)

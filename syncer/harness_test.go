@@ -126,26 +126,19 @@ func (d *device) open(serverURL string, tweak ...func(*syncer.Options)) {
 	d.t.Cleanup(d.close)
 }
 
-// collect keeps every event for assertions, a moment after it comes
-// (with those that came meanwhile): a reader of events (the UI) takes them after the syncer emitted
-// them, and a test that looks for one as soon as a sync returns, without
-// waiting for it (sawEvent), fails here every time, not once a while.
+// collect keeps every event for assertions, a moment after it comes,
+// with those that came meanwhile. A reader of events (the UI) takes them
+// after the syncer emitted them; with the lag, a test that looks for one
+// as soon as a sync returns, without waiting for it (sawEvent), fails
+// here rather than now and then.
 func (d *device) collect(s *syncer.Syncer, done chan struct{}) {
 	defer close(done)
-	for ev := range s.Events() {
+	events := s.Events()
+	for ev := range events {
 		time.Sleep(eventLag)
 		burst := []syncer.Event{ev}
-	more:
-		for {
-			select {
-			case ev, ok := <-s.Events():
-				if !ok {
-					break more
-				}
-				burst = append(burst, ev)
-			default:
-				break more
-			}
+		for len(events) > 0 { // this goroutine is the channel's only reader
+			burst = append(burst, <-events)
 		}
 		d.mu.Lock()
 		d.events = append(d.events, burst...)
