@@ -101,6 +101,11 @@ type DB struct {
 
 	writeFault func() error // WithWriteFault
 
+	// commitWatch, when set, hears before each commit whether it will
+	// wait for the disk (the connection's synchronous setting is FULL or
+	// EXTRA): tests that every commit a send rests on is durable.
+	commitWatch func(durable bool)
+
 	// life guards the handles above against Close: every exported method
 	// counts itself in with enter and out with leave, and Close waits
 	// until none is in flight. A count rather than a read lock, so that a
@@ -122,6 +127,8 @@ type options struct {
 	noIndexer bool
 	// writeFault fails write transactions as a full disk does.
 	writeFault func() error
+	// commitWatch hears whether each commit is durable (DB.commitWatch).
+	commitWatch func(durable bool)
 }
 
 // WithWriteFault asks fault before each write transaction commits; an
@@ -157,7 +164,7 @@ func open(ctx context.Context, path string, schema *model.Schema, o options) (_ 
 	if o.now == nil {
 		o.now = time.Now
 	}
-	db := &DB{schema: schema, path: path, now: o.now, writeFault: o.writeFault}
+	db := &DB{schema: schema, path: path, now: o.now, writeFault: o.writeFault, commitWatch: o.commitWatch}
 	db.idle.L = &db.life
 	defer func() {
 		if err != nil {
@@ -460,6 +467,13 @@ func (db *DB) txOn(ctx context.Context, on beginner, fn func(tx *sql.Tx) error) 
 		if err = db.writeFault(); err != nil {
 			return &storageError{kind: ErrFull, cause: err}
 		}
+	}
+	if db.commitWatch != nil {
+		var level int
+		if err = tx.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
+			return mapErr(err)
+		}
+		db.commitWatch(level >= 2) // 2 FULL, 3 EXTRA
 	}
 	if err = tx.Commit(); err != nil {
 		return mapErr(err)

@@ -18,6 +18,10 @@ var CopyFile = copyFile
 // files under it.
 var HoldSnapshot = holdSnapshot
 
+// WithCommitWatch exposes withCommitWatch to the model tests, which hold
+// every commit but those unsynced by design to waiting for the disk.
+var WithCommitWatch = withCommitWatch
+
 // DecodeFieldsJSON decodes an op's FieldsJSON (NextPushBatch) as the
 // outbox's own text is decoded: tag lists as []string, nil for none.
 func DecodeFieldsJSON(b []byte) (model.Fields, error) {

@@ -16,6 +16,9 @@ func (sm *storeMachine) Check(t *rapid.T) {
 	if len(sm.srv.blind) > 0 {
 		t.Fatalf("lost update: %s", sm.srv.blind[0])
 	}
+	if u := sm.commits.taken(); len(u) > 0 {
+		t.Fatalf("%d commits did not wait for the disk, the first by %s", len(u), u[0])
+	}
 	sm.checkRecords(t)
 	sm.checkOutbox(t)
 	sm.checkConflicts(t)

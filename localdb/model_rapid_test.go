@@ -170,6 +170,7 @@ type storeMachine struct {
 	ids     []string                      // every record id ever seen, for edits of missing records
 	keys    *vault.Keys                   // nil: a plaintext database
 	full    atomic.Bool                   // the disk is full: every write transaction fails (Full)
+	commits commitWatch                   // every handle's commits that were not durable
 }
 
 func (sm *storeMachine) path() string {
@@ -185,7 +186,7 @@ func (sm *storeMachine) open(t *rapid.T) {
 
 // handle opens the history's database file, as one more process would.
 func (sm *storeMachine) handle(t *rapid.T) *localdb.DB {
-	opts := []localdb.Option{localdb.WithWriteFault(sm.diskFault)}
+	opts := []localdb.Option{localdb.WithWriteFault(sm.diskFault), localdb.WithCommitWatch(sm.commits.heard)}
 	if sm.keys != nil {
 		opts = append(opts, localdb.WithSealer(sm.keys))
 	}
