@@ -376,3 +376,35 @@ func TestPushGroupLostTwiceIsUnavailable(t *testing.T) {
 		t.Fatalf("%d notes after the push sent again, want 1", n)
 	}
 }
+
+// TestPullWhoseSnapshotDiesIsUnavailable: a pull whose connection to
+// PostgreSQL dies in the middle of its snapshot (the database restarted,
+// the network reset it) is answered 503 unavailable with Retry-After,
+// as a write that died before its COMMIT is, so that the device goes
+// again at once rather than after the backoff of a server's failure; the
+// pull sent again is answered whole. It was answered 500.
+func TestPullWhoseSnapshotDiesIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	dbURL, link := behindLink(t)
+	st, err := pgstore.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := &storetest.ReadCut{Store: st, Link: link}
+	srv := servertest.Start(t, func(o *server.Options) { o.Store = cut })
+	alice := srv.NewUser(t, "alice", server.RoleMember)
+	m := alice.CreateMatter(t, "Read cut")
+	alice.PushOne(t, servertest.Create("note", model.Fields{model.MatterField: m.ID, "title": "Read cut"}))
+	cut.Cuts.Store(1)
+	_, err = alice.Pull(ctx, 0, 0)
+	var se *servertest.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.Code != protocol.CodeUnavailable || se.RetryAfter == "" {
+		t.Fatalf("a pull whose snapshot's connection died: %v, want 503 unavailable with Retry-After", err)
+	}
+	if n := cut.Fired.Load(); n != 1 {
+		t.Fatalf("%d reads cut, want 1", n)
+	}
+	if n := notesTitled(t, alice, "Read cut"); n != 1 {
+		t.Fatalf("%d notes in the pull sent again, want 1", n)
+	}
+}

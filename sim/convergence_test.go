@@ -182,6 +182,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statMidCut) == 0 {
 			t.Errorf("%s: no push group's connections to PostgreSQL were cut in the middle of its transaction; the scenarios no longer draw that fault", name)
 		}
+		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statReadCut) == 0 {
+			t.Errorf("%s: no read's connections to PostgreSQL were cut in the middle of its snapshot; the scenarios no longer draw that fault", name)
+		}
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statConnsCut) == 0 {
 			t.Errorf("%s: no cycle began with the server's connections to PostgreSQL cut; the scenarios no longer draw that fault", name)
 		}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"casefile/internal/faultproxy"
+	"casefile/protocol"
 	"casefile/server/store"
 )
 
@@ -213,6 +214,57 @@ func (w *world) midCutDisarm() bool {
 	w.tracef("the server's connections to postgres were cut in the middle of a push group")
 	w.stats.inc(statMidCut, 1)
 	return true
+}
+
+// readCutOdds is the chance that a sync cycle of a PostgreSQL scenario
+// cuts every connection between the server and PostgreSQL in the middle
+// of the next read that asks for the head first (a pull page does): its
+// snapshot has begun and read part of what it answers.
+const readCutOdds = 0.06
+
+// statReadCut counts the reads cut so; the PostgreSQL sets must draw
+// some.
+const statReadCut = "fault: db connections cut in the middle of a read"
+
+// readCutDraw draws, from a stream of its own, whether the coming
+// cycle's first read of the head has its connections cut, and arms the
+// store if so.
+func (w *world) readCutDraw() bool {
+	if w.readCut == nil {
+		return false
+	}
+	if w.rrnd == nil {
+		w.rrnd = rand.New(rand.NewPCG(w.seed^0x72656164, w.seed^0x637574))
+	}
+	if w.rrnd.Float64() >= readCutOdds {
+		return false
+	}
+	w.readCut.Cuts.Store(1)
+	return true
+}
+
+// readCutDisarm disarms the store after the cycle and says whether a
+// read was cut.
+func (w *world) readCutDisarm() bool {
+	w.readCut.Cuts.Store(0)
+	if w.readCut.Fired.Swap(0) == 0 {
+		return false
+	}
+	w.tracef("the server's connections to postgres were cut in the middle of a read")
+	w.stats.inc(statReadCut, 1)
+	return true
+}
+
+// notUnavailable returns the failed requests not answered 503
+// unavailable (protocol.CodeUnavailable).
+func notUnavailable(failed []string) []string {
+	var out []string
+	for _, f := range failed {
+		if !strings.Contains(f, " code="+string(protocol.CodeUnavailable)+" ") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // notAtCommit returns the failed requests whose failure was not a COMMIT

@@ -160,6 +160,7 @@ func (w *world) sync(c *client) {
 	}
 	cut := !lose && w.cutConnsDraw()
 	mid := !lose && !cut && w.midCutDraw()
+	read := !lose && !cut && !mid && w.readCutDraw()
 	c.link.setDevice(&besideDevice{name: c.name, path: c.path, db: c.db, keys: c.keys, fill: w.fillDraw(), fillPull: w.fillPullDraw(), full: &c.full})
 	sum, err := c.s.RunOnce(w.ctx)
 	c.link.setDevice(nil)
@@ -174,6 +175,9 @@ func (w *world) sync(c *client) {
 	}
 	if mid {
 		mid = w.midCutDisarm()
+	}
+	if read {
+		read = w.readCutDisarm()
 	}
 	if err == nil {
 		w.moveFiles(c, time.Now)
@@ -196,6 +200,14 @@ func (w *world) sync(c *client) {
 			w.violate("%s: the server failed %d request(s) after its connections to postgres were cut in the middle of a push group: %s", c.name, len(bad), bad[0])
 		}
 		w.stats.inc("contract: pushes answered 5xx, their COMMIT sent on a connection cut mid-group", len(failed)-len(bad))
+	case read:
+		// A read that had begun cannot go again unseen: it is answered
+		// 503 unavailable, which the device sends again as it was.
+		bad := notUnavailable(failed)
+		if len(bad) > 0 {
+			w.violate("%s: the server failed %d request(s) after its connections to postgres were cut in the middle of a read, not as unavailable: %s", c.name, len(bad), bad[0])
+		}
+		w.stats.inc("contract: reads answered 503 unavailable, their snapshot's connection cut", len(failed)-len(bad))
 	default:
 		w.violate("%s: the server failed %d request(s) in a cycle with no fault of its own injected: %s", c.name, len(failed), failed[0])
 	}

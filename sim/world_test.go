@@ -81,9 +81,12 @@ type world struct {
 	drnd *rand.Rand // those faults' own stream
 	crnd *rand.Rand // connections cut before an administrator's write (dbfault_test.go)
 	mrnd *rand.Rand // connections cut in the middle of a push group (dbfault_test.go)
+	rrnd *rand.Rand // connections cut in the middle of a read (dbfault_test.go)
 	// groupCut is the server's record store in a PostgreSQL scenario,
-	// which cuts its connections in the middle of a push group when armed.
+	// which cuts its connections in the middle of a push group when armed;
+	// readCut is the same store cutting them in the middle of a read.
 	groupCut *storetest.GroupCut
+	readCut  *storetest.ReadCut
 	beside   *beside // opens of a device's database by another process (beside_test.go)
 	dbLost   int     // commit answers the link has lost
 	srvDone  chan struct{}
@@ -383,7 +386,8 @@ func (w *world) openServerStores(o *server.Options) error {
 	}
 	if o.DatabaseURL != "" && w.db != nil {
 		w.groupCut = &storetest.GroupCut{Store: st, Link: w.db}
-		st = w.groupCut
+		w.readCut = &storetest.ReadCut{Store: w.groupCut, Link: w.db}
+		st = w.readCut
 	}
 	blobs, err := server.OpenBlobs(w.ctx, *o)
 	if err != nil {

@@ -42,14 +42,47 @@ func (t *cutAfterPreload) Preload(ctx context.Context, a store.Ahead) error {
 }
 
 // take takes one of the cuts left, if any.
-func (g *GroupCut) take() bool {
+func (g *GroupCut) take() bool { return takeOne(&g.Cuts) }
+
+// takeOne takes one of the n left, if any.
+func takeOne(n *atomic.Int32) bool {
 	for {
-		n := g.Cuts.Load()
-		if n <= 0 {
+		left := n.Load()
+		if left <= 0 {
 			return false
 		}
-		if g.Cuts.CompareAndSwap(n, n-1) {
+		if n.CompareAndSwap(left, left-1) {
 			return true
 		}
 	}
+}
+
+// ReadCut is a store whose next Cuts reads that ask for the head first
+// (a pull does) have every connection through Link cut right after the
+// head's answer: the read's snapshot has begun and dies before it ends,
+// as when PostgreSQL restarts or the network resets it mid-request.
+type ReadCut struct {
+	store.Store
+	Link  *faultproxy.Link
+	Cuts  atomic.Int32 // reads still to cut
+	Fired atomic.Int32 // reads cut
+}
+
+func (c *ReadCut) Read(ctx context.Context, fn func(store.Reader) error) error {
+	return c.Store.Read(ctx, func(r store.Reader) error { return fn(&cutAfterHead{Reader: r, c: c}) })
+}
+
+// cutAfterHead is a read of ReadCut's.
+type cutAfterHead struct {
+	store.Reader
+	c *ReadCut
+}
+
+func (r *cutAfterHead) Head(ctx context.Context) (store.Head, error) {
+	h, err := r.Reader.Head(ctx)
+	if err == nil && takeOne(&r.c.Cuts) {
+		r.c.Link.Cut()
+		r.c.Fired.Add(1)
+	}
+	return h, err
 }

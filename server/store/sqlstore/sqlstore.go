@@ -155,11 +155,18 @@ func (db *DB) Close() error {
 }
 
 // Read runs fn in a read-only snapshot, begun at fn's first statement
-// (see lazySnapshot and txn.AccessGen).
+// (see lazySnapshot and txn.AccessGen). A snapshot whose connection dies
+// once begun (the database restarted, the network reset it) fails
+// with store.ErrUnavailable: fn has read part of it, so it does not go
+// again here, but the request may be sent again as it was.
 func (db *DB) Read(ctx context.Context, fn func(store.Reader) error) error {
 	l := &lazySnapshot{ctx: ctx, db: db.r, opts: db.d.ReadTx, d: &db.d}
 	defer l.end()
-	return fn(&txn{q: l, d: &db.d})
+	err := fn(&txn{q: l, d: &db.d})
+	if err != nil && !errors.Is(err, store.ErrUnavailable) && db.d.connLost(ctx, err) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 // Write runs fn in a write transaction holding the change-sequence lock,
