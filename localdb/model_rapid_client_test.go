@@ -101,6 +101,9 @@ type clientModel struct {
 	// gone is, per record that left the device, the server's copy it
 	// left with: an undo of its delete restores it on that copy.
 	gone map[string]mGone
+	// leftOutOfSight are the records that ever left out of sight: their
+	// journal entries may have lost their values (redactLeft).
+	leftOutOfSight map[string]bool
 }
 
 // mGone models a row of gone_records: a tombstone's (or a never-synced
@@ -113,7 +116,8 @@ type mGone struct {
 }
 
 func newClientModel(s *model.Schema) *clientModel {
-	return &clientModel{schema: s, recs: map[string]*mRecord{}, conflicts: map[string]*model.Conflict{}, gone: map[string]mGone{}}
+	return &clientModel{schema: s, recs: map[string]*mRecord{}, conflicts: map[string]*model.Conflict{}, gone: map[string]mGone{},
+		leftOutOfSight: map[string]bool{}}
 }
 
 func (m *clientModel) col(name string) *model.Collection {
@@ -218,6 +222,8 @@ func (m *clientModel) purge(id string, outOfSight bool) {
 		g := mGone{coll: r.coll, version: r.version, outOfSight: outOfSight}
 		if !outOfSight {
 			g.base = r.base.Clone()
+		} else {
+			m.leftOutOfSight[id] = true
 		}
 		m.gone[id] = g
 	}

@@ -50,6 +50,7 @@ func (m *clientModel) clone() *clientModel {
 	}
 	c.conflicts = maps.Clone(m.conflicts)
 	c.gone = maps.Clone(m.gone)
+	c.leftOutOfSight = maps.Clone(m.leftOutOfSight)
 	c.changes = make([]*mChange, len(m.changes))
 	for i, ch := range m.changes {
 		ch2 := *ch

@@ -390,9 +390,12 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why
 				summary += fmt.Sprintf("; %d unsent change(s) kept as failed", n)
 			}
 			if err := db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: kind, RecordID: r.id,
-				Collection: r.collection, Summary: summary, Before: r.fields}); err != nil {
+				Collection: r.collection, Summary: summary}); err != nil {
 				return err
 			}
+		}
+		if err := db.redactLeft(ctx, tx, r.id); err != nil {
+			return err
 		}
 	}
 	if kind != JournalDroppedMatter {
@@ -487,9 +490,15 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	// They leave out of sight, as dropRecords' do (purge).
+	// They leave out of sight, as dropRecords' do (purge), their values
+	// taken out of the journal.
 	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO gone_records (record_id, collection, version, out_of_sight, fields)
 		SELECT id, collection, version, 1, NULL FROM records r WHERE resync_mark = 1
+		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id)`)
+	if err != nil {
+		return err
+	}
+	left, err := queryStrings(ctx, tx, `SELECT id FROM records r WHERE resync_mark = 1
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id)`)
 	if err != nil {
 		return err
@@ -500,6 +509,9 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	n, _ := res.RowsAffected()
+	if err := db.redactLeft(ctx, tx, left...); err != nil {
+		return err
+	}
 	// What is left unshown holds queued ops. Of a record the server once
 	// had, the server no longer shows its copy: it was deleted there, or
 	// its matter is out of this user's sight, and which the compacted

@@ -299,7 +299,9 @@ func (db *DB) DiscardOp(ctx context.Context, opID string) error {
 			}
 		}
 		if missing {
-			return nil // its record went with a revoked matter: nothing to show
+			// Its record went with a revoked matter: nothing to show, and
+			// what the op held leaves the journal with it.
+			return db.redactLeft(ctx, tx, op.RecordID)
 		}
 		_, _, err = db.recompute(ctx, tx, op.RecordID, 0)
 		return err

@@ -237,7 +237,12 @@ func (db *DB) undoOne(ctx context.Context, tx *sql.Tx, change JournalEntry) (Und
 		out.Action, out.Record.Deleted = UndoDeleted, true
 	case JournalUpdate:
 		if !live {
-			undo.Summary = "undid the edit of " + fieldList(change.After) + ": nothing to take back, the record was deleted since"
+			// An edit of a record that left out of sight has no values
+			// left to name (redactLeft).
+			undo.Summary = "undid the edit: nothing to take back, the record was deleted since"
+			if len(change.After) > 0 {
+				undo.Summary = "undid the edit of " + fieldList(change.After) + ": nothing to take back, the record was deleted since"
+			}
 			break
 		}
 		back := model.Fields{}

@@ -1,6 +1,7 @@
 package localdb
 
 import (
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -340,6 +341,14 @@ func TestUndoOfCascadeWithARefusedCreateABackupHolds(t *testing.T) {
 // without it (the pull not done yet).
 func leftWithConflict(t *testing.T) (*DB, string) {
 	t.Helper()
+	db, s, _ := leftWithConflictNoting(t)
+	return db, s
+}
+
+// leftWithConflictNoting is leftWithConflict, and returns what puts the
+// note's journal values back as they were before it left.
+func leftWithConflictNoting(t *testing.T) (_ *DB, _ string, unredact func()) {
+	t.Helper()
 	db, m := openWithMatter(t)
 	s := syncedNote(t, db, m, 5, model.Fields{"title": "kept", "body": "b"})
 	if err := db.Delete(bg, s); err != nil {
@@ -349,6 +358,7 @@ func leftWithConflict(t *testing.T) (*DB, string) {
 	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultConflict, ConflictFields: []string{"body"},
 		Message: "The record changed on the server.",
 		Record:  &protocol.Record{ID: s, Collection: "note", MatterID: m, Version: 6, Fields: model.Fields{"matter_id": m, "title": "kept", "body": "theirs"}}})
+	unredact = journalValues(t, db, s)
 	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +366,7 @@ func leftWithConflict(t *testing.T) (*DB, string) {
 		t.Fatalf("the record is still here after its matter was dropped: %v", err)
 	}
 	pull(t, db, 11, serverRecord(m, "matter", m, 1, model.Fields{"title": "Smith v Jones"}))
-	return db, s
+	return db, s, unredact
 }
 
 // TestUndoOfDeleteOutOfSight: the note left the device out of sight, live
@@ -392,10 +402,13 @@ func TestUndoOfDeleteOutOfSight(t *testing.T) {
 // version its answer brought, so the restore went on 5, which the server
 // would refuse as an id conflict were its record deleted on 6.
 func TestUndoOfDeleteAfterItsConflictLeftTheDeviceBeforeGoneRecords(t *testing.T) {
-	db, s := leftWithConflict(t)
+	db, s, unredact := leftWithConflictNoting(t)
+	// Then, nothing was kept of the copy it left with, and its values
+	// stayed in the journal (journal_redaction came after).
 	if _, err := db.w.ExecContext(bg, "DELETE FROM gone_records WHERE record_id = ?", s); err != nil {
 		t.Fatal(err)
 	}
+	unredact()
 	if u := mustUndo(t, db); u.Action != UndoRestored {
 		t.Fatalf("undo = %+v", u)
 	}
@@ -524,5 +537,40 @@ func TestUndoOfDeleteOutOfSightAfterAResync(t *testing.T) {
 	}
 	if ops := outbox(t, db); len(ops) != 0 {
 		t.Fatalf("the undo queued %+v", ops)
+	}
+}
+
+// journalValues notes the record's journal values as they are now, and
+// returns what puts them back, as a database from before
+// journal_redaction kept them when a record left out of sight.
+func journalValues(t *testing.T, db *DB, id string) (unredact func()) {
+	t.Helper()
+	rows, err := db.r.QueryContext(bg, "SELECT seq, before, after FROM journal WHERE record_id = ?", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	kept := map[int64][2]sql.NullString{}
+	for rows.Next() {
+		var seq int64
+		var v [2]sql.NullString
+		if err := rows.Scan(&seq, &v[0], &v[1]); err != nil {
+			t.Fatal(err)
+		}
+		kept[seq] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := db.w.ExecContext(bg, "DROP TRIGGER journal_no_update"); err != nil {
+			t.Fatal(err)
+		}
+		for seq, v := range kept {
+			if _, err := db.w.ExecContext(bg, "UPDATE journal SET before = ?, after = ? WHERE seq = ?", v[0], v[1], seq); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

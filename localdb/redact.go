@@ -1,0 +1,59 @@
+package localdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// redactLeft takes the values (before and after) out of the journal
+// entries of each record id that left this device out of its user's
+// sight (gone_records.out_of_sight: its matter lost, the record moved
+// out of sight, or no longer shown by a full resync) and is not back:
+// the server keeps it where this user may no longer look, and the device
+// must not keep a readable copy in its history either (an ethical wall
+// put up around a matter holds on the laptops of those walled off). The
+// entries stay, with their times, kinds and summaries (which name fields,
+// never values). An entry an op still in the outbox names for its fields
+// (outbox.fields_entry) keeps them: that op is the user's own unsent work,
+// kept as failed until it is exported or discarded, and its discard
+// takes them then. An entry's after that names another entry (entryRef)
+// names one of the same record's, so no entry of a record still here
+// loses what it refers to.
+func (db *DB) redactLeft(ctx context.Context, tx *sql.Tx, ids ...string) error {
+	for _, id := range ids {
+		var outOfSight bool
+		err := tx.QueryRowContext(ctx, `SELECT g.out_of_sight FROM gone_records g
+			WHERE g.record_id = ? AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = g.record_id)`, id).Scan(&outOfSight)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && !outOfSight {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE journal SET before = NULL, after = NULL
+			WHERE record_id = ? AND (before IS NOT NULL OR after IS NOT NULL)
+			AND seq NOT IN (SELECT fields_entry FROM outbox WHERE record_id = ? AND fields_entry IS NOT NULL)`, id, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryStrings returns the one text column of query's rows.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

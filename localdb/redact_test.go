@@ -1,0 +1,129 @@
+package localdb
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"casefile/model"
+	"casefile/protocol"
+)
+
+// journalHolds returns the entries of the whole journal whose values
+// (before or after) mention word.
+func journalHolds(t *testing.T, db *DB, word string) []JournalEntry {
+	t.Helper()
+	all, err := db.Journal(bg, JournalQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []JournalEntry
+	for _, e := range all {
+		b, err := json.Marshal([]model.Fields{e.Before, e.After})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), word) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A matter the user loses (an ethical wall put up around it) leaves the
+// device with every value of its records: the records go, and so do the
+// values the journal kept of them (pulled, edited, synced), while the
+// entries themselves stay, without values. The user's own unsent work
+// stays until it is discarded: the failed op, and the entry it names for
+// its fields.
+func TestLostMatterTakesItsValuesOutOfTheJournal(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "Privileged strategy", "body": "settle at two"})
+	mustUpdate(t, db, n, model.Fields{"body": "settle at three"})
+	b := nextBatch(t, db, 10)
+	res := answerAll(t, db, b)
+	res[0].Record.Version, res[0].Record.Fields = 3, model.Fields{"matter_id": m, "title": "Privileged strategy", "body": "settle at three"}
+	answer(t, db, res...)
+	draft := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Draft unsent"})
+	entriesBefore, err := db.Journal(bg, JournalQuery{RecordID: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(journalHolds(t, db, "settle")) == 0 {
+		t.Fatal("the journal held no value of the note before the matter was lost: the test proves nothing")
+	}
+
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	for _, word := range []string{"settle", "Privileged", "Smith v Jones"} {
+		if held := journalHolds(t, db, word); len(held) > 0 {
+			t.Errorf("after the matter was lost the journal still holds %q in %d entries, the first %+v", word, len(held), held[0])
+		}
+	}
+	entriesAfter, err := db.Journal(bg, JournalQuery{RecordID: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entriesAfter) != len(entriesBefore) {
+		t.Errorf("the note's journal has %d entries after the loss, want the %d it had", len(entriesAfter), len(entriesBefore))
+	}
+	for i := range min(len(entriesAfter), len(entriesBefore)) {
+		a, b := entriesAfter[i], entriesBefore[i]
+		if a.Seq != b.Seq || a.Kind != b.Kind || a.Summary != b.Summary || !a.At.Equal(b.At) {
+			t.Errorf("entry %d changed beyond its values: %+v, was %+v", b.Seq, a, b)
+		}
+	}
+	// The draft's create is the user's own work, kept as failed.
+	ops := opsOf(t, db, draft.ID)
+	if len(ops) != 1 || ops[0].State != OpFailed || ops[0].Fields["title"] != "Draft unsent" {
+		t.Fatalf("the draft's ops after the loss: %+v; want its create, failed, with its title", ops)
+	}
+	if held := journalHolds(t, db, "Draft unsent"); len(held) != 1 || held[0].Kind != JournalCreate {
+		t.Fatalf("entries holding the draft's title after the loss: %+v; want its create's, which its op names", held)
+	}
+	if err := db.DiscardOp(bg, ops[0].OpID); err != nil {
+		t.Fatal(err)
+	}
+	if held := journalHolds(t, db, "Draft unsent"); len(held) > 0 {
+		t.Fatalf("after its op was discarded the journal still holds the draft's title in %+v", held)
+	}
+
+	// Only an entry's values may go: the rest stays append-only.
+	for _, q := range []string{"UPDATE journal SET summary = 'x' WHERE record_id = ?",
+		"UPDATE journal SET before = NULL, after = NULL, kind = 'update' WHERE record_id = ?",
+		"DELETE FROM journal WHERE record_id = ?"} {
+		if _, err := db.w.ExecContext(bg, q, n); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v; want refused as append-only", q, err)
+		}
+	}
+}
+
+// A record moved out of the user's sight (a removal in a pull page)
+// leaves no value behind either: its "removed" entry names no fields'
+// values, and its earlier entries lose theirs. A record deleted on the
+// server (its tombstone pulled) keeps its history: it is the user's to
+// see, and an undo of its delete restores on it.
+func TestRemovedRecordTakesItsValuesOutOfTheJournal(t *testing.T) {
+	db, m := openWithMatter(t)
+	moved := syncedNote(t, db, m, 2, model.Fields{"title": "Moved away"})
+	deleted := syncedNote(t, db, m, 3, model.Fields{"title": "Deleted there"})
+	pull(t, db, 4, protocol.Record{ID: deleted, Collection: "note", MatterID: m, Version: 4, Seq: 4, Deleted: true,
+		Fields: model.Fields{"matter_id": m, "title": "Deleted there"}})
+	if err := db.ApplyPull(bg, protocol.PullResponse{Removed: []protocol.Removal{{ID: moved, MatterID: m}}, Cursor: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if held := journalHolds(t, db, "Moved away"); len(held) > 0 {
+		t.Errorf("the journal still holds the moved note's title in %d entries, the first %+v", len(held), held[0])
+	}
+	entries, err := db.Journal(bg, JournalQuery{RecordID: moved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) < 2 || entries[0].Kind != JournalRemoved {
+		t.Fatalf("the moved note's entries: %+v; want its removal after its pull", entries)
+	}
+	if held := journalHolds(t, db, "Deleted there"); len(held) == 0 {
+		t.Errorf("the note deleted on the server lost its history's values; only a record out of sight should")
+	}
+}
