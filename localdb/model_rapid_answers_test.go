@@ -346,6 +346,15 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 	}
 	for _, mid := range p.DroppedMatters {
 		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false, protocol.CodeAccessRevoked)
+		// Those that left before it, deleted on the server, leave the
+		// user's sight with it.
+		for _, id := range sortedKeys(m.gone) {
+			g := m.gone[id]
+			if !g.outOfSight && g.base != nil && m.recs[id] == nil && model.MatterOf(g.coll, id, g.base) == mid {
+				m.gone[id] = mGone{coll: g.coll, version: g.version, outOfSight: true}
+				m.leftOutOfSight[id] = true
+			}
+		}
 		m.journal++
 	}
 	if p.Cursor >= m.cursor {

@@ -401,6 +401,9 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why
 	if kind != JournalDroppedMatter {
 		return nil
 	}
+	if err := db.leaveSightWith(ctx, tx, arg); err != nil {
+		return err
+	}
 	summary := fmt.Sprintf("you no longer have access to matter %s: %d record(s) removed from this device", arg, len(recs))
 	if kept > 0 {
 		summary += fmt.Sprintf("; %d unsent change(s) kept as failed", kept)

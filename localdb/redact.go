@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"casefile/model"
 )
 
 // redactLeft takes the values (before and after) out of the journal
@@ -38,6 +40,51 @@ func (db *DB) redactLeft(ctx context.Context, tx *sql.Tx, ids ...string) error {
 		}
 	}
 	return nil
+}
+
+// leaveSightWith marks the records that left this device before their
+// matter did (deleted on the server, their tombstones pulled) as out of
+// the user's sight now: gone_records forgets their tombstone's copy, and
+// the journal their values. An undo of such a delete then says nothing
+// can come back, as the server would refuse it.
+func (db *DB) leaveSightWith(ctx context.Context, tx *sql.Tx, matter string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT g.record_id, g.collection, g.fields FROM gone_records g
+		WHERE g.out_of_sight = 0 AND g.fields IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = g.record_id)`)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id, collection string
+		var stored sql.NullString
+		if err := rows.Scan(&id, &collection, &stored); err != nil {
+			rows.Close()
+			return err
+		}
+		opened, err := db.openText(stored, gonePlace(collection, id))
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		f, err := decodeFields(opened)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if model.MatterOf(collection, id, f) == matter {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, "UPDATE gone_records SET out_of_sight = 1, fields = NULL WHERE record_id = ?", id); err != nil {
+			return err
+		}
+	}
+	return db.redactLeft(ctx, tx, ids...)
 }
 
 // queryStrings returns the one text column of query's rows.

@@ -127,3 +127,39 @@ func TestRemovedRecordTakesItsValuesOutOfTheJournal(t *testing.T) {
 		t.Errorf("the note deleted on the server lost its history's values; only a record out of sight should")
 	}
 }
+
+// A record deleted before its matter was lost (its delete synced, its
+// tombstone's copy kept for an undo) leaves the user's sight with the
+// matter: its values leave the journal and the copy, and an undo of the
+// delete says nothing can come back, as the server would refuse it.
+func TestRecordDeletedBeforeItsMatterWasLostLeavesWithIt(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "Deleted first"})
+	if err := db.Delete(bg, n); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Deleted: true, Fields: model.Fields{"matter_id": m, "title": "Deleted first"}}})
+	if len(journalHolds(t, db, "Deleted first")) == 0 {
+		t.Fatal("the journal held nothing of the deleted note: the test proves nothing")
+	}
+	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if held := journalHolds(t, db, "Deleted first"); len(held) > 0 {
+		t.Errorf("after its matter was lost the journal still holds the deleted note's title in %+v", held)
+	}
+	rtx, err := db.r.BeginTx(bg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, kept, err := db.goneCopy(bg, rtx, n)
+	rtx.Rollback()
+	if err != nil || !kept || !g.outOfSight || g.fieldsJSON != "" {
+		t.Errorf("the note's left copy after its matter was lost: %+v kept %v (%v); want out of sight, no fields", g, kept, err)
+	}
+	if u := mustUndo(t, db); !u.OutOfSight || u.Action != UndoNothing {
+		t.Errorf("undo of the delete after the matter was lost: %+v; want nothing taken back, out of sight", u)
+	}
+}
