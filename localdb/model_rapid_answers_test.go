@@ -114,6 +114,11 @@ func (m *clientModel) applyAck(o *mOp, res protocol.OpResult) {
 		m.rebase(o, later, res)
 	}
 	m.recompute(o.record)
+	if g, left := m.gone[o.record]; left && m.recs[o.record] == nil && res.Record == nil {
+		// Applied out of this user's sight: it left out of sight.
+		m.gone[o.record] = mGone{coll: g.coll, version: g.version, outOfSight: true}
+		m.leftOutOfSight[o.record] = true
+	}
 }
 
 // rebase moves the ops queued behind an acknowledged op onto the version the

@@ -394,9 +394,13 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why
 				return err
 			}
 		}
-		if err := db.redactLeft(ctx, tx, r.id); err != nil {
-			return err
-		}
+	}
+	left := make([]string, len(recs))
+	for i, r := range recs {
+		left[i] = r.id
+	}
+	if err := db.redactLeft(ctx, tx, left...); err != nil {
+		return err
 	}
 	if kind != JournalDroppedMatter {
 		return nil

@@ -3,7 +3,7 @@ package localdb
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 
 	"casefile/model"
 )
@@ -23,23 +23,21 @@ import (
 // names one of the same record's, so no entry of a record still here
 // loses what it refers to.
 func (db *DB) redactLeft(ctx context.Context, tx *sql.Tx, ids ...string) error {
-	for _, id := range ids {
-		var outOfSight bool
-		err := tx.QueryRowContext(ctx, `SELECT g.out_of_sight FROM gone_records g
-			WHERE g.record_id = ? AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = g.record_id)`, id).Scan(&outOfSight)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && !outOfSight {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE journal SET before = NULL, after = NULL
-			WHERE record_id = ? AND (before IS NOT NULL OR after IS NOT NULL)
-			AND seq NOT IN (SELECT fields_entry FROM outbox WHERE record_id = ? AND fields_entry IS NOT NULL)`, id, id); err != nil {
-			return err
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	return nil
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	// One statement for all of them: a lost matter's records are many.
+	_, err = tx.ExecContext(ctx, `UPDATE journal SET before = NULL, after = NULL
+		WHERE record_id IN (SELECT g.record_id FROM gone_records g
+			WHERE g.record_id IN (SELECT value FROM json_each(?)) AND g.out_of_sight = 1
+			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = g.record_id))
+		AND (before IS NOT NULL OR after IS NOT NULL)
+		AND seq NOT IN (SELECT fields_entry FROM outbox WHERE fields_entry IS NOT NULL)`, string(list))
+	return err
 }
 
 // leaveSightWith marks the records that left this device before their

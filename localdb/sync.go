@@ -327,7 +327,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	version := int64(0)
+	version, hidden := int64(0), false
 	if err == nil {
 		if err := db.setBase(ctx, tx, rec, res.Record); err != nil {
 			return err
@@ -338,12 +338,24 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 				return err
 			}
 		}
-		if _, _, err := db.recompute(ctx, tx, op.RecordID, 0); err != nil {
+		_, kept, err := db.recompute(ctx, tx, op.RecordID, 0)
+		if err != nil {
 			return err
 		}
+		hidden = !kept && res.Record == nil
 	}
-	return db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
+	err = db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
+	if err != nil || !hidden {
+		return err
+	}
+	// Applied where this user may no longer see it (the answer shows no
+	// record: its matter was lost since the op was first sent), the
+	// record left out of sight.
+	if _, err := tx.ExecContext(ctx, "UPDATE gone_records SET out_of_sight = 1, fields = NULL WHERE record_id = ?", op.RecordID); err != nil {
+		return err
+	}
+	return db.redactLeft(ctx, tx, op.RecordID)
 }
 
 // rebase moves the record's later ops onto the version the server gave the

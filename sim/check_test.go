@@ -366,7 +366,7 @@ func (w *world) checkJournalSight(c *client, tr *truth, held map[string]bool, qu
 	// typed. Of one the server did tell, nothing may stay.
 	told := map[string]bool{}
 	for _, e := range journal {
-		if e.Actor == "sync" && e.Kind != localdb.JournalRejected {
+		if e.Actor == "sync" && e.Kind != localdb.JournalRejected && (e.Before != nil || e.After != nil) {
 			told[e.RecordID] = true
 		}
 	}
