@@ -116,6 +116,7 @@ func (m *clientModel) applyAck(o *mOp, res protocol.OpResult) {
 	m.recompute(o.record)
 	if g, left := m.gone[o.record]; left && m.recs[o.record] == nil && res.Record == nil {
 		// Applied out of this user's sight: it left out of sight.
+		stats.appliedHidden.Add(1)
 		m.gone[o.record] = mGone{coll: g.coll, version: g.version, outOfSight: true}
 		m.leftOutOfSight[o.record] = true
 	}
@@ -338,6 +339,18 @@ func (m *clientModel) dropRecords(match func(*mRecord) bool, perRecordJournal bo
 	}
 }
 
+// leaveSight models leaveSightWith: records that left deleted, in a
+// matter lost, leave out of sight.
+func (m *clientModel) leaveSight(lost func(matter string) bool) {
+	for _, id := range sortedKeys(m.gone) {
+		g := m.gone[id]
+		if mid := model.MatterOf(g.coll, id, g.base); !g.outOfSight && g.base != nil && m.recs[id] == nil && mid != "" && lost(mid) {
+			m.gone[id] = mGone{coll: g.coll, version: g.version, outOfSight: true}
+			m.leftOutOfSight[id] = true
+		}
+	}
+}
+
 // applyPull models ApplyPull of one page.
 func (m *clientModel) applyPull(p protocol.PullResponse) {
 	changed := 0
@@ -353,13 +366,7 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false, protocol.CodeAccessRevoked)
 		// Those that left before it, deleted on the server, leave the
 		// user's sight with it.
-		for _, id := range sortedKeys(m.gone) {
-			g := m.gone[id]
-			if !g.outOfSight && g.base != nil && m.recs[id] == nil && model.MatterOf(g.coll, id, g.base) == mid {
-				m.gone[id] = mGone{coll: g.coll, version: g.version, outOfSight: true}
-				m.leftOutOfSight[id] = true
-			}
-		}
+		m.leaveSight(func(m string) bool { return m == mid })
 		m.journal++
 	}
 	if p.Cursor >= m.cursor {
@@ -375,6 +382,15 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 		// sight; the record goes, its ops stay as failed. One the server
 		// never had stays.
 		m.dropRecords(func(r *mRecord) bool { return r.mark && r.base != nil }, true, protocol.CodeGone)
+		// Records that left before, deleted, in a matter no longer shown,
+		// leave the user's sight with it.
+		shown := map[string]bool{}
+		for id, r := range m.recs {
+			if r.coll == model.MatterCollection {
+				shown[id] = true
+			}
+		}
+		m.leaveSight(func(mid string) bool { return !shown[mid] })
 		for _, r := range m.recs {
 			r.mark = false
 		}

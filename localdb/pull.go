@@ -58,8 +58,9 @@ func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahe
 		if err := raiseHead(ctx, tx, page.Head); err != nil {
 			return err
 		}
+		resynced := false
 		if !page.More {
-			if err := db.finishResync(ctx, tx); err != nil {
+			if resynced, err = db.finishResync(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -71,10 +72,16 @@ func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahe
 		}
 		if len(notes) <= pullJournalEach && changed > 0 {
 			// A few changes: one entry each, naming who made it.
-			for _, e := range notes {
+			ids := make([]string, len(notes))
+			for i, e := range notes {
 				if err := db.journal(ctx, tx, e); err != nil {
 					return err
 				}
+				ids[i] = e.RecordID
+			}
+			if len(page.Removed)+len(page.DroppedMatters) > 0 || resynced {
+				// Written after the page's records left out of sight.
+				return db.redactLeft(ctx, tx, ids...)
 			}
 			return nil
 		}
@@ -405,7 +412,7 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why
 	if kind != JournalDroppedMatter {
 		return nil
 	}
-	if err := db.leaveSightWith(ctx, tx, arg); err != nil {
+	if err := db.leaveSightWith(ctx, tx, func(m string) bool { return m == arg }); err != nil {
 		return err
 	}
 	summary := fmt.Sprintf("you no longer have access to matter %s: %d record(s) removed from this device", arg, len(recs))
@@ -487,11 +494,17 @@ func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
 
 // finishResync ends a full resync: records the server did not show again
 // are gone there, and go here too unless they hold queued ops.
-func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
+func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) (finished bool, err error) {
 	flag, err := getMeta(ctx, tx, metaResync)
 	if err != nil || flag != "1" {
-		return err
+		return false, err
 	}
+	return true, db.endResync(ctx, tx)
+}
+
+// endResync is finishResync's work, once a resync is found under way.
+func (db *DB) endResync(ctx context.Context, tx *sql.Tx) error {
+	var err error
 	_, err = tx.ExecContext(ctx, `DELETE FROM records_fts WHERE rowid IN (SELECT rid FROM records r WHERE resync_mark = 1
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))`)
 	if err != nil {
@@ -527,6 +540,20 @@ func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	// pull would ever correct it — with its unsent changes kept as failed
 	// ops. A record the server never had is this device's own work: keep it.
 	if err := db.dropRecords(ctx, tx, JournalRemoved, notShown, "resync_mark = ? AND base_fields IS NOT NULL", "1"); err != nil {
+		return err
+	}
+	// Records that left before, deleted on the server, in a matter the
+	// resync no longer shows (lost, or deleted and compacted: the history
+	// cannot tell), leave the user's sight with it.
+	shown, err := queryStrings(ctx, tx, "SELECT id FROM records WHERE collection = ?", model.MatterCollection)
+	if err != nil {
+		return err
+	}
+	present := make(map[string]bool, len(shown))
+	for _, m := range shown {
+		present[m] = true
+	}
+	if err := db.leaveSightWith(ctx, tx, func(m string) bool { return !present[m] }); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE records SET resync_mark = 0 WHERE resync_mark = 1"); err != nil {

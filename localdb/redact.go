@@ -44,8 +44,9 @@ func (db *DB) redactLeft(ctx context.Context, tx *sql.Tx, ids ...string) error {
 // matter did (deleted on the server, their tombstones pulled) as out of
 // the user's sight now: gone_records forgets their tombstone's copy, and
 // the journal their values. An undo of such a delete then says nothing
-// can come back, as the server would refuse it.
-func (db *DB) leaveSightWith(ctx context.Context, tx *sql.Tx, matter string) error {
+// can come back, as the server would refuse it. lost says whether a
+// matter is one the user lost.
+func (db *DB) leaveSightWith(ctx context.Context, tx *sql.Tx, lost func(matter string) bool) error {
 	rows, err := tx.QueryContext(ctx, `SELECT g.record_id, g.collection, g.fields FROM gone_records g
 		WHERE g.out_of_sight = 0 AND g.fields IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = g.record_id)`)
 	if err != nil {
@@ -69,7 +70,7 @@ func (db *DB) leaveSightWith(ctx context.Context, tx *sql.Tx, matter string) err
 			rows.Close()
 			return err
 		}
-		if model.MatterOf(collection, id, f) == matter {
+		if m := model.MatterOf(collection, id, f); m != "" && lost(m) {
 			ids = append(ids, id)
 		}
 	}

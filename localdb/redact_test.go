@@ -2,6 +2,7 @@ package localdb
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -161,5 +162,31 @@ func TestRecordDeletedBeforeItsMatterWasLostLeavesWithIt(t *testing.T) {
 	}
 	if u := mustUndo(t, db); !u.OutOfSight || u.Action != UndoNothing {
 		t.Errorf("undo of the delete after the matter was lost: %+v; want nothing taken back, out of sight", u)
+	}
+}
+
+// A create answered applied with no record (its matter lost since it was
+// first sent: the server took it, and shows it no more) leaves the device
+// out of sight: nothing of it stays in the journal, and an undo of it
+// takes nothing back.
+func TestAppliedOutOfSightTakesItsValuesOutOfTheJournal(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Sent before the wall"})
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied})
+	if _, err := db.Get(bg, n.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the note applied out of sight is still here: %v", err)
+	}
+	if held := journalHolds(t, db, "Sent before the wall"); len(held) > 0 {
+		t.Errorf("the journal still holds the note's title in %+v", held)
+	}
+	rtx, err := db.r.BeginTx(bg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, kept, err := db.goneCopy(bg, rtx, n.ID)
+	rtx.Rollback()
+	if err != nil || !kept || !g.outOfSight {
+		t.Errorf("the note's left copy: %+v kept %v (%v); want out of sight", g, kept, err)
 	}
 }
