@@ -518,7 +518,7 @@ func (db *DB) endResync(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	left, err := queryStrings(ctx, tx, `SELECT id FROM records r WHERE resync_mark = 1
+	left, err := distinctRecords(ctx, tx, `SELECT id FROM records r WHERE resync_mark = 1
 		AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id)`)
 	if err != nil {
 		return err
@@ -545,7 +545,7 @@ func (db *DB) endResync(ctx context.Context, tx *sql.Tx) error {
 	// Records that left before, deleted on the server, in a matter the
 	// resync no longer shows (lost, or deleted and compacted: the history
 	// cannot tell), leave the user's sight with it.
-	shown, err := queryStrings(ctx, tx, "SELECT id FROM records WHERE collection = ?", model.MatterCollection)
+	shown, err := distinctRecords(ctx, tx, "SELECT id FROM records WHERE collection = ?", model.MatterCollection)
 	if err != nil {
 		return err
 	}

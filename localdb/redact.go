@@ -85,21 +85,3 @@ func (db *DB) leaveSightWith(ctx context.Context, tx *sql.Tx, lost func(matter s
 	}
 	return db.redactLeft(ctx, tx, ids...)
 }
-
-// queryStrings returns the one text column of query's rows.
-func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
