@@ -43,12 +43,21 @@ func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahe
 				return err
 			}
 		}
+		lost := make(map[string]bool, len(page.DroppedMatters))
 		for _, m := range page.DroppedMatters {
 			// A record's shown matter may be a pending move's target; the
 			// server drops by the matter it holds the record in. The
 			// records whose two matters differ all have queued ops.
 			if err := db.dropRecords(ctx, tx, JournalDroppedMatter, lostAccess,
 				"matter_id = ? OR id IN (SELECT record_id FROM outbox)", m); err != nil {
+				return err
+			}
+			lost[m] = true
+		}
+		if len(lost) > 0 {
+			// Records that left before, deleted, go with their matter:
+			// one pass over the kept copies for all the page's matters.
+			if err := db.leaveSightWith(ctx, tx, func(m string) bool { return lost[m] }); err != nil {
 				return err
 			}
 		}
@@ -411,9 +420,6 @@ func (db *DB) dropRecords(ctx context.Context, tx *sql.Tx, kind JournalKind, why
 	}
 	if kind != JournalDroppedMatter {
 		return nil
-	}
-	if err := db.leaveSightWith(ctx, tx, func(m string) bool { return m == arg }); err != nil {
-		return err
 	}
 	summary := fmt.Sprintf("you no longer have access to matter %s: %d record(s) removed from this device", arg, len(recs))
 	if kept > 0 {
