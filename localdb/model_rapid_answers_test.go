@@ -107,6 +107,7 @@ func (m *clientModel) applyAck(o *mOp, res protocol.OpResult) {
 	m.removeOp(o)
 	r := m.recs[o.record]
 	if r == nil {
+		m.appliedOutOfSight(o, res)
 		return
 	}
 	m.setBase(r, res.Record)
@@ -114,8 +115,22 @@ func (m *clientModel) applyAck(o *mOp, res protocol.OpResult) {
 		m.rebase(o, later, res)
 	}
 	m.recompute(o.record)
-	if g, left := m.gone[o.record]; left && m.recs[o.record] == nil && res.Record == nil {
-		// Applied out of this user's sight: it left out of sight.
+	m.appliedOutOfSight(o, res)
+}
+
+// appliedOutOfSight models applyAck's answer without a record: applied
+// out of this user's sight, the record leaves out of sight, its changes
+// still queued kept as failed.
+func (m *clientModel) appliedOutOfSight(o *mOp, res protocol.OpResult) {
+	if res.Record != nil {
+		return
+	}
+	if m.recs[o.record] != nil {
+		stats.appliedHidden.Add(1)
+		m.dropRecords(func(r *mRecord) bool { return r.id == o.record }, true, protocol.CodeAccessRevoked)
+		return
+	}
+	if g, left := m.gone[o.record]; left {
 		stats.appliedHidden.Add(1)
 		m.gone[o.record] = mGone{coll: g.coll, version: g.version, outOfSight: true}
 		m.leftOutOfSight[o.record] = true

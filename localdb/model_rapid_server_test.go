@@ -74,6 +74,15 @@ func (s *fakeServer) wire(r *sRecord) *protocol.Record {
 // visible reports whether the user sees a record now.
 func (s *fakeServer) visible(r *sRecord) bool { return !s.hidden[r.matter] }
 
+// matterOf is the matter the server holds op's record in, after the op:
+// "" when it holds none (a create it refused).
+func (s *fakeServer) matterOf(op model.Op) string {
+	if r := s.recs[op.RecordID]; r != nil {
+		return r.matter
+	}
+	return ""
+}
+
 func (s *fakeServer) usableMatter(id string) bool {
 	m := s.recs[id]
 	return m != nil && m.coll == model.MatterCollection && !m.deleted && !s.hidden[id]

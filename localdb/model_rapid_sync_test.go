@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,14 +106,23 @@ func (sm *storeMachine) Answer(t *rapid.T) {
 		t.Skip("nothing in flight")
 	}
 	var results []protocol.OpResult
+	var walls []string // matters lost while their ops' answers were on the way
 	for _, o := range inflight {
 		op, ok := sm.sent[o.id]
 		if !ok {
 			t.Fatalf("op %s is syncing but was never handed out", o.id)
 		}
-		switch rapid.SampledFrom([]string{"server", "server", "server", "refuse", "none", "lost"}).Draw(t, "answer") {
+		switch rapid.SampledFrom([]string{"server", "server", "server", "refuse", "none", "lost", "overtaken", "walled"}).Draw(t, "answer") {
 		case "server":
 			results = append(results, sm.srv.push(op))
+		case "overtaken":
+			// The server decides, then the user loses the record's
+			// matter, and the pull that drops it reaches the device
+			// before the answer does.
+			results = append(results, sm.srv.push(op))
+			if m := sm.srv.matterOf(op); m != "" && !sm.srv.hidden[m] && !slices.Contains(walls, m) {
+				walls = append(walls, m)
+			}
 		case "refuse":
 			res := rejectedResult(op, protocol.CodeForbidden, "refused for this test")
 			if old, ok := sm.srv.ledger[op.OpID]; ok {
@@ -122,7 +132,25 @@ func (sm *storeMachine) Answer(t *rapid.T) {
 			results = append(results, res)
 		case "lost":
 			sm.srv.push(op)
+		case "walled":
+			// The server decides and the answer is lost; the user loses
+			// the record's matter; the op, sent again, is answered from
+			// the ledger, without the record the user no longer sees.
+			sm.srv.push(op)
+			if m := sm.srv.matterOf(op); m != "" && !sm.srv.hidden[m] {
+				sm.srv.revoke(m)
+				t.Logf("> revoke %s before %s is sent again", short(m), short(op.OpID))
+			}
+			results = append(results, sm.srv.push(op))
 		}
+	}
+	if len(walls) > 0 {
+		for _, m := range walls {
+			sm.srv.revoke(m)
+			t.Logf("> revoke %s while an answer is on the way", short(m))
+		}
+		sm.pullAll(t)
+		stats.overtaken.Add(int64(len(walls)))
 	}
 	sm.apply(t, results)
 }
@@ -373,14 +401,23 @@ func (sm *storeMachine) schemaCol(name string) *model.Collection {
 
 // Pull applies one to three pages of the server's changes.
 func (sm *storeMachine) Pull(t *rapid.T) {
-	pages := rapid.IntRange(1, 3).Draw(t, "pages")
+	sm.pull(t, rapid.IntRange(1, 3).Draw(t, "pages"), func() int { return rapid.IntRange(1, 4).Draw(t, "limit") })
+}
+
+// pullAll applies what the server has to give, in one page: a page left
+// short of a compaction's sequence would be answered cursor_too_old.
+func (sm *storeMachine) pullAll(t *rapid.T) {
+	sm.pull(t, 1, func() int { return math.MaxInt })
+}
+
+func (sm *storeMachine) pull(t *rapid.T, pages int, limit func() int) {
 	for range pages {
 		if sm.srv.tooOld(sm.m.cursor) {
 			// The syncer's answer to cursor_too_old: a full resync.
 			stats.resyncs.Add(1)
 			sm.Reset(t)
 		}
-		page := sm.srv.pull(sm.m.cursor, rapid.IntRange(1, 4).Draw(t, "limit"))
+		page := sm.srv.pull(sm.m.cursor, limit())
 		for _, r := range page.Records {
 			sm.seen(r.ID)
 		}

@@ -67,9 +67,8 @@ func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahe
 		if err := raiseHead(ctx, tx, page.Head); err != nil {
 			return err
 		}
-		resynced := false
 		if !page.More {
-			if resynced, err = db.finishResync(ctx, tx); err != nil {
+			if err := db.finishResync(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -80,17 +79,13 @@ func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahe
 			return nil
 		}
 		if len(notes) <= pullJournalEach && changed > 0 {
-			// A few changes: one entry each, naming who made it.
-			ids := make([]string, len(notes))
-			for i, e := range notes {
+			// A few changes: one entry each, naming who made it. Those
+			// of records the page's drops took out of sight are written
+			// without values (the journal_out_of_sight trigger).
+			for _, e := range notes {
 				if err := db.journal(ctx, tx, e); err != nil {
 					return err
 				}
-				ids[i] = e.RecordID
-			}
-			if len(page.Removed)+len(page.DroppedMatters) > 0 || resynced {
-				// Written after the page's records left out of sight.
-				return db.redactLeft(ctx, tx, ids...)
 			}
 			return nil
 		}
@@ -356,6 +351,10 @@ var (
 	// notShown: a full resync did not show the record; the history that
 	// would say whether it was deleted or its matter lost was compacted.
 	notShown = dropReason{protocol.CodeGone, goneMessage, "the server no longer shows it (deleted there, or its matter is out of your sight)"}
+	// shownNoMore: the server applied a change of the record and answered
+	// without it, as it answers of a record out of the user's sight.
+	shownNoMore = dropReason{protocol.CodeAccessRevoked, revokedMessage,
+		"the server applied a change of it but no longer shows it to you (its matter was taken from you, or it moved out of your matters)"}
 )
 
 // dropRecords removes records the user may no longer see. Their queued ops
@@ -500,12 +499,12 @@ func (db *DB) resetCursor(ctx context.Context, tx *sql.Tx) error {
 
 // finishResync ends a full resync: records the server did not show again
 // are gone there, and go here too unless they hold queued ops.
-func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) (finished bool, err error) {
+func (db *DB) finishResync(ctx context.Context, tx *sql.Tx) error {
 	flag, err := getMeta(ctx, tx, metaResync)
 	if err != nil || flag != "1" {
-		return false, err
+		return err
 	}
-	return true, db.endResync(ctx, tx)
+	return db.endResync(ctx, tx)
 }
 
 // endResync is finishResync's work, once a resync is found under way.

@@ -338,5 +338,21 @@ func (db *DB) applyResults(ctx context.Context, tx *sql.Tx, given []protocol.OpR
 			return err
 		}
 	}
-	return b.flushJournal(ctx, tx)
+	if err := b.flushJournal(ctx, tx); err != nil {
+		return err
+	}
+	// An answer to an op whose record left out of sight while it was on
+	// the way (the pull that dropped its matter came first) took the op
+	// that kept the entry it names for its fields: the entry's values go
+	// now, as they went with the record's other entries (redactLeft picks
+	// the records that left out of sight).
+	var missing []string
+	for _, res := range results {
+		if t, ok := b.ops[res.OpID]; ok {
+			if _, here := b.records[t.RecordID]; !here {
+				missing = append(missing, t.RecordID)
+			}
+		}
+	}
+	return db.redactLeft(ctx, tx, missing...)
 }

@@ -190,3 +190,83 @@ func TestAppliedOutOfSightTakesItsValuesOutOfTheJournal(t *testing.T) {
 		t.Errorf("the note's left copy: %+v kept %v (%v); want out of sight", g, kept, err)
 	}
 }
+
+// An answer that comes back after its record left out of sight (the pull
+// that dropped its matter overtook the push in flight) writes its entry
+// without values: the op's fields, applied or refused, are the record's
+// values as much as a pulled copy is. Both answers are drawn: applied
+// with the server's copy, and refused.
+func TestAnswerAfterItsRecordLeftOutOfSightKeepsNoValues(t *testing.T) {
+	for _, result := range []model.OpResult{model.ResultApplied, model.ResultRejected} {
+		t.Run(string(result), func(t *testing.T) {
+			db, m := openWithMatter(t)
+			n := syncedNote(t, db, m, 2, model.Fields{"title": "Walled off", "body": "plain"})
+			mustUpdate(t, db, n, model.Fields{"body": "settle at three"})
+			b := nextBatch(t, db, 10)
+			if len(journalHolds(t, db, "settle")) == 0 {
+				t.Fatal("the journal held no value of the edit before the matter was lost: the test proves nothing")
+			}
+			if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
+				t.Fatal(err)
+			}
+			res := protocol.OpResult{OpID: b[0].OpID, Result: result}
+			if result == model.ResultApplied {
+				res.Record = &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3,
+					Fields: model.Fields{"matter_id": m, "title": "Walled off", "body": "settle at three"}}
+			} else {
+				res.Code, res.Message = protocol.CodeNotFound, "no such record"
+			}
+			answer(t, db, res)
+			if result == model.ResultRejected {
+				// The refused op stays, failed: its named entry with it
+				// until the user discards it.
+				ops := opsOf(t, db, n)
+				if len(ops) != 1 {
+					t.Fatalf("ops of the note after its refusal: %+v", ops)
+				}
+				if err := db.DiscardOp(bg, ops[0].OpID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if held := journalHolds(t, db, "settle"); len(held) > 0 {
+				t.Errorf("the journal keeps the edit of a record out of sight in %d entries, the first %+v", len(held), held[0])
+			}
+			if held := journalHolds(t, db, "Walled off"); len(held) > 0 {
+				t.Errorf("the journal keeps the title of a record out of sight in %d entries, the first %+v", len(held), held[0])
+			}
+		})
+	}
+}
+
+// A create answered applied with no record while a later change of its
+// record waits (the create sent again after the user lost its matter:
+// the server answers from its ledger, without the record) leaves the
+// record out of sight at once, as a lost matter's do: the waiting change
+// stays, failed, for the user to export or discard, and nothing of the
+// record stays in the journal but what that change holds in the outbox.
+func TestAppliedOutOfSightWithChangesWaitingLeavesAtOnce(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := mustCreate(t, db, "note", model.Fields{"matter_id": m, "title": "Sent before the wall"})
+	b := nextBatch(t, db, 10)
+	mustUpdate(t, db, n.ID, model.Fields{"body": "settle at three"})
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied})
+	if _, err := db.Get(bg, n.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the note applied out of sight is still here: %v", err)
+	}
+	ops := opsOf(t, db, n.ID)
+	if len(ops) != 1 || ops[0].State != OpFailed || ops[0].ErrorCode != protocol.CodeAccessRevoked || ops[0].Fields["body"] != "settle at three" {
+		t.Fatalf("the waiting change: %+v; want it kept, failed as access_revoked", ops)
+	}
+	for _, word := range []string{"Sent before the wall", "settle"} {
+		if held := journalHolds(t, db, word); len(held) > 0 {
+			t.Errorf("the journal still holds %q in %+v", word, held)
+		}
+	}
+	removed, err := db.Journal(bg, JournalQuery{RecordID: n.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := removed[0]; last.Kind != JournalRemoved || !strings.Contains(last.Summary, "no longer shows it to you") {
+		t.Errorf("the note's newest journal entry %+v; want it removed, saying why", last)
+	}
+}

@@ -327,7 +327,7 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	version, hidden := int64(0), false
+	version, kept := int64(0), false
 	if err == nil {
 		if err := db.setBase(ctx, tx, rec, res.Record); err != nil {
 			return err
@@ -338,20 +338,24 @@ func (db *DB) applyAck(ctx context.Context, tx *sql.Tx, op opRow, res protocol.O
 				return err
 			}
 		}
-		_, kept, err := db.recompute(ctx, tx, op.RecordID, 0)
-		if err != nil {
+		if _, kept, err = db.recompute(ctx, tx, op.RecordID, 0); err != nil {
 			return err
 		}
-		hidden = !kept && res.Record == nil
 	}
 	err = db.journal(ctx, tx, JournalEntry{Actor: actorSync, Kind: JournalKind(res.Result), RecordID: op.RecordID,
 		Collection: op.Collection, OpID: op.OpID, Summary: ackSummary(op, res, version), After: op.Fields, Version: version})
-	if err != nil || !hidden {
+	if err != nil || res.Record != nil {
 		return err
 	}
 	// Applied where this user may no longer see it (the answer shows no
-	// record: its matter was lost since the op was first sent), the
-	// record left out of sight.
+	// record: its matter was lost, or it moved out of the user's matters,
+	// since the op was first sent). The record leaves out of sight, as a
+	// lost matter's do, and so do its values in the journal; changes of
+	// it still queued stay, failed, for the user to export or discard
+	// (the server would refuse them as of a record it does not show).
+	if kept {
+		return db.dropRecords(ctx, tx, JournalRemoved, shownNoMore, "id = ?", op.RecordID)
+	}
 	if _, err := tx.ExecContext(ctx, "UPDATE gone_records SET out_of_sight = 1, fields = NULL WHERE record_id = ?", op.RecordID); err != nil {
 		return err
 	}

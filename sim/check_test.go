@@ -277,6 +277,14 @@ func (tr *truth) visible(u *user, matter string) bool {
 	return u.admin || tr.members[matter][u.name]
 }
 
+// outOfSight reports whether a matter the server holds live is one u may
+// not see: a deleted matter's records left its members' devices as
+// deleted, their history theirs to keep.
+func (tr *truth) outOfSight(u *user, matter string) bool {
+	m, ok := tr.records[matter]
+	return ok && !m.Deleted && !tr.visible(u, matter)
+}
+
 // expectedCodes are the reasons a server may rightly refuse an op here.
 var expectedCodes = []protocol.Code{protocol.CodeNotFound, protocol.CodeIDConflict, protocol.CodeAccessRevoked, protocol.CodeGone,
 	protocol.CodeOutcomeUnknown, protocol.CodeMatterNotEmpty, "conflict"}
@@ -336,11 +344,58 @@ func (w *world) checkClient(c *client, tr *truth, final bool) {
 	w.checkFileStates(c, tr, rows)
 	if final {
 		w.checkSearch(c, rows)
+		w.checkJournalSight(c, tr, held, queued)
 	}
 	for _, p := range w.doctor(c) {
 		w.violate("%s: doctor: %s", c.name, p)
 	}
 }
+
+// checkJournalSight checks that c's journal keeps no value of a record
+// its user may no longer see: one the server holds in a matter out of
+// the user's sight, not on the device, with no op of it left (an op kept
+// as failed is the user's own unsent work, and keeps the entry it names).
+func (w *world) checkJournalSight(c *client, tr *truth, held map[string]bool, queued map[string]int) {
+	// The device's journal as its file holds it now (journalOf adds what
+	// earlier files of the device held).
+	journal, err := c.db.Journal(w.ctx, localdb.JournalQuery{})
+	w.must(c.name+": journal", err)
+	// A record the server's answers or pulls never told this device of
+	// is its user's own work, refused (its matter lost before it was
+	// sent) and discarded: what the journal keeps of it is what they
+	// typed. Of one the server did tell, nothing may stay.
+	told := map[string]bool{}
+	for _, e := range journal {
+		if e.Actor == "sync" && e.Kind != localdb.JournalRejected && (e.Before != nil || e.After != nil) {
+			told[e.RecordID] = true
+		}
+	}
+	for _, e := range journal {
+		if e.Before == nil && e.After == nil || held[e.RecordID] || queued[e.RecordID] > 0 || !told[e.RecordID] {
+			continue
+		}
+		sr, ok := tr.records[e.RecordID]
+		if !ok || !tr.outOfSight(c.user, sr.MatterID) {
+			continue
+		}
+		w.stats.inc(statJournalOutOfSight, 1)
+		w.violate("%s: journal entry %d (%s, %q) keeps values of %s #%d, in matter #%d, which %s may no longer see",
+			c.name, e.Seq, e.Kind, e.Summary, sr.Collection, w.index[e.RecordID], w.index[sr.MatterID], c.user.name)
+	}
+	for _, e := range journal {
+		if sr, ok := tr.records[e.RecordID]; ok && !held[e.RecordID] && tr.outOfSight(c.user, sr.MatterID) {
+			w.stats.inc(statJournalChecked, 1)
+		}
+	}
+}
+
+// statJournalChecked counts the journal entries of records out of their
+// devices' users' sight the final checks looked at; the sets must draw
+// some. statJournalOutOfSight counts those found holding values.
+const (
+	statJournalChecked    = "contract: journal entries of records out of sight checked for values"
+	statJournalOutOfSight = "journal entries keeping values of records out of sight"
+)
 
 // checkFileStates checks that a device says a file is on the server only
 // where the server holds its record or once answered this device with a

@@ -188,6 +188,9 @@ func runSet(t *testing.T, name string, seeds []uint64, cfg func(*testing.T) scen
 		if strings.HasSuffix(name, "TestConvergencePostgres") && len(seeds) >= 4 && total.get(statConnsCut) == 0 {
 			t.Errorf("%s: no cycle began with the server's connections to PostgreSQL cut; the scenarios no longer draw that fault", name)
 		}
+		if len(seeds) >= 12 && total.get(statJournalChecked) == 0 {
+			t.Errorf("%s: no journal entry of a record out of its user's sight was checked; the scenarios no longer draw matters lost with history", name)
+		}
 		if len(seeds) >= 12 && total.get(statArrivalsAuditedLate) == 0 {
 			t.Errorf("%s: no file's arrival was audited by compaction; the scenarios no longer draw audit rows that fail after a file's commit", name)
 		}
