@@ -133,7 +133,7 @@ func (m *clientModel) appliedOutOfSight(o *mOp, res protocol.OpResult) {
 	if g, left := m.gone[o.record]; left {
 		stats.appliedHidden.Add(1)
 		m.gone[o.record] = mGone{coll: g.coll, version: g.version, outOfSight: true}
-		m.leftOutOfSight[o.record] = true
+		m.leaveOutOfSight(o.record)
 	}
 }
 
@@ -361,7 +361,7 @@ func (m *clientModel) leaveSight(lost func(matter string) bool) {
 		g := m.gone[id]
 		if mid := model.MatterOf(g.coll, id, g.base); !g.outOfSight && g.base != nil && m.recs[id] == nil && mid != "" && lost(mid) {
 			m.gone[id] = mGone{coll: g.coll, version: g.version, outOfSight: true}
-			m.leftOutOfSight[id] = true
+			m.leaveOutOfSight(id)
 		}
 	}
 }
@@ -376,6 +376,12 @@ func (m *clientModel) applyPull(p protocol.PullResponse) {
 	}
 	for _, rm := range p.Removed {
 		m.dropRecords(func(r *mRecord) bool { return r.id == rm.ID }, true, protocol.CodeAccessRevoked)
+		// One that left before, deleted, moved out of sight since.
+		if g, left := m.gone[rm.ID]; left && !g.outOfSight && m.recs[rm.ID] == nil {
+			m.gone[rm.ID] = mGone{coll: g.coll, version: g.version, outOfSight: true}
+			m.leaveOutOfSight(rm.ID)
+			stats.removedGone.Add(1)
+		}
 	}
 	for _, mid := range p.DroppedMatters {
 		m.dropRecords(func(r *mRecord) bool { return r.serverMatter() == mid }, false, protocol.CodeAccessRevoked)

@@ -223,7 +223,7 @@ func (m *clientModel) purge(id string, outOfSight bool) {
 		if !outOfSight {
 			g.base = r.base.Clone()
 		} else {
-			m.leftOutOfSight[id] = true
+			m.leaveOutOfSight(id)
 		}
 		m.gone[id] = g
 	}

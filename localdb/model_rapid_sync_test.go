@@ -293,7 +293,46 @@ func (sm *storeMachine) Remote(t *rapid.T) {
 			}
 		}
 	}
-	switch rapid.SampledFrom([]string{"create matter", "create note", "edit", "edit", "delete", "move", "restore"}).Draw(t, "remote") {
+	switch rapid.SampledFrom([]string{"create matter", "create note", "edit", "edit", "delete", "move", "restore", "restore out of sight"}).Draw(t, "remote") {
+	case "restore out of sight":
+		// Another user deletes a note this device holds, the device pulls
+		// the tombstone (keeping a copy), then the note is brought back
+		// into a matter this user lost: the device, which holds only its
+		// kept copy, hears of it by a removal.
+		var held []*sRecord
+		for _, r := range live {
+			if lr := sm.m.recs[r.id]; lr != nil && r.coll == "note" && !sm.srv.hidden[r.matter] && len(sm.m.recordOps(r.id)) == 0 && lr.state == model.StateSynced {
+				held = append(held, r)
+			}
+		}
+		if len(held) == 0 {
+			t.Skip("no synced note here to bring back out of sight")
+		}
+		r := rapid.SampledFrom(held).Draw(t, "note")
+		var others []string
+		for _, m := range matters {
+			if m.id != r.matter {
+				others = append(others, m.id)
+			}
+		}
+		if len(others) == 0 {
+			t.Skip("no other matter to bring it back into")
+		}
+		to := rapid.SampledFrom(others).Draw(t, "to")
+		sm.srv.remoteDelete(r)
+		t.Logf("> remote delete %s v%d", short(r.id), r.version)
+		sm.pullAll(t)
+		if !sm.srv.hidden[to] {
+			sm.srv.revoke(to)
+			t.Logf("> revoke %s", short(to))
+		}
+		sm.srv.remoteRestore(r)
+		sm.srv.change(r, model.Fields{model.MatterField: to})
+		t.Logf("> remote restore %s and move to %s, out of sight, v%d", short(r.id), short(to), r.version)
+		stats.restoredOutOfSight.Add(1)
+		if rapid.Bool().Draw(t, "pull now") {
+			sm.pullAll(t)
+		}
 	case "create matter":
 		id := model.NewID()
 		sm.srv.remoteCreate(id, model.MatterCollection, model.Fields{"title": rapid.SampledFrom(titles).Draw(t, "title")})

@@ -64,11 +64,11 @@ func TestStoreModel(t *testing.T) {
 		stats.histories.Add(1)
 	})
 	t.Logf("%d histories, %d steps: %d pushes answered (%d lean; %d conflicts: %d edit, %d edit_deleted, %d delete_edit), "+
-		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d; opens by another process %d; writes with the disk full %d; notes imported under a gone matter's id %d, undos that met another collection's record under the id %d; records out of sight found with no value in the journal %d, records applied out of sight %d, matters lost while answers were on the way %d",
+		"%d resolved (%d restores; %d edits of records edited then deleted elsewhere), %d pull pages (%d records dropped for lost access), %d crashes, %d repairs, %d ops unclaimed, %d undos (%d deletes of records gone from the device restored, %d left out of sight; %d cascades whose matter was back, of %d matters brought back elsewhere), %d full resyncs, %d matters deleted with their records, %d creates answered with the server's copy (%d made here met it: conflicts; %d imports' refused before, taking it), imports over records here: %d updated, %d left, %d refused; conflicts answered again out of sight %d; changes behind a refused create a backup holds %d; opens by another process %d; writes with the disk full %d; notes imported under a gone matter's id %d, undos that met another collection's record under the id %d; records out of sight found with no value in the journal %d, records applied out of sight %d, matters lost while answers were on the way %d, removals of records deleted here before %d (of %d brought back out of sight)",
 		stats.histories.Load(), stats.steps.Load(), stats.answers.Load(), stats.lean.Load(), stats.conflicts[0].Load()+stats.conflicts[1].Load()+stats.conflicts[2].Load(),
 		stats.conflicts[0].Load(), stats.conflicts[1].Load(), stats.conflicts[2].Load(),
 		stats.resolved.Load(), stats.restores.Load(), stats.editedTombstones.Load(), stats.pages.Load(), stats.dropped.Load(), stats.crashes.Load(), stats.repairs.Load(), stats.unclaimed.Load(), stats.undos.Load(), stats.goneRestores.Load(), stats.goneOutOfSight.Load(), stats.cascadeMatterBack.Load(), stats.remoteMatters.Load(), stats.resyncs.Load(), stats.cascades.Load(), stats.alreadyHere.Load(), stats.met.Load(), stats.retriedImports.Load(),
-		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load(), stats.beside.Load(), stats.full.Load(), stats.importedGone.Load(), stats.otherCollection.Load(), stats.leftUnreadable.Load(), stats.appliedHidden.Load(), stats.overtaken.Load())
+		stats.importedOver[0].Load(), stats.importedOver[1].Load(), stats.importedOver[2].Load(), stats.hiddenConflicts.Load(), stats.behindRefused.Load(), stats.beside.Load(), stats.full.Load(), stats.importedGone.Load(), stats.otherCollection.Load(), stats.leftUnreadable.Load(), stats.appliedHidden.Load(), stats.overtaken.Load(), stats.removedGone.Load(), stats.restoredOutOfSight.Load())
 }
 
 // stats counts what the histories exercised, so a run shows it reached the
@@ -121,6 +121,12 @@ var stats struct {
 	// overtaken: matters lost while answers to their ops were on the
 	// way, the drop pulled before the answers came.
 	overtaken atomic.Int64
+	// removedGone: removals of records that had left the device before,
+	// deleted (their copies kept), and were moved out of sight since.
+	removedGone atomic.Int64
+	// restoredOutOfSight: notes deleted here that another user brought
+	// back into a matter this user lost (Remote).
+	restoredOutOfSight atomic.Int64
 }
 
 var ctx = context.Background()

@@ -249,3 +249,16 @@ func (sm *storeMachine) Undo(t *rapid.T) {
 		stats.cascadeMatterBack.Add(1)
 	}
 }
+
+// leaveOutOfSight notes that record id left the device out of its user's
+// sight: the journal's entries of it lose their values (redactLeft), so
+// an undo of an edit of it made before finds nothing to take back, even
+// once the record is back.
+func (m *clientModel) leaveOutOfSight(id string) {
+	m.leftOutOfSight[id] = true
+	for _, ch := range m.changes {
+		if ch.record == id && ch.kind == localdb.JournalUpdate {
+			ch.before, ch.after = nil, nil
+		}
+	}
+}

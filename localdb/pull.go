@@ -38,10 +38,15 @@ func (db *DB) ApplyPrepared(ctx context.Context, page protocol.PullResponse, ahe
 		if err != nil {
 			return err
 		}
-		for _, rm := range page.Removed {
+		removed := make([]string, len(page.Removed))
+		for i, rm := range page.Removed {
 			if err := db.dropRecords(ctx, tx, JournalRemoved, lostAccess, "id = ?", rm.ID); err != nil {
 				return err
 			}
+			removed[i] = rm.ID
+		}
+		if err := db.leaveSightOf(ctx, tx, removed...); err != nil {
+			return err
 		}
 		lost := make(map[string]bool, len(page.DroppedMatters))
 		for _, m := range page.DroppedMatters {

@@ -85,3 +85,27 @@ func (db *DB) leaveSightWith(ctx context.Context, tx *sql.Tx, lost func(matter s
 	}
 	return db.redactLeft(ctx, tx, ids...)
 }
+
+// leaveSightOf marks records that left this device before (deleted, their
+// tombstones' copies kept) as out of the user's sight, the server having
+// said so of each: a removal (the record moved, since, into a matter the
+// user may not see, brought back there or moved on its way back). A
+// device that did not pull the record back in between holds no row for
+// the removal to drop; gone_records forgets its copy, and the journal
+// its values, as a held record's removal takes them.
+func (db *DB) leaveSightOf(ctx context.Context, tx *sql.Tx, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE gone_records SET out_of_sight = 1, fields = NULL
+		WHERE record_id IN (SELECT value FROM json_each(?)) AND out_of_sight = 0
+		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = gone_records.record_id)`, string(list))
+	if err != nil {
+		return err
+	}
+	return db.redactLeft(ctx, tx, ids...)
+}

@@ -270,3 +270,31 @@ func TestAppliedOutOfSightWithChangesWaitingLeavesAtOnce(t *testing.T) {
 		t.Errorf("the note's newest journal entry %+v; want it removed, saying why", last)
 	}
 }
+
+// A record deleted here, then brought back by another user and moved
+// into a matter this user may not see, reaches the device as a removal
+// only (its restore and move were one change it never pulled): the copy
+// kept of it and its values in the journal leave with that removal, as
+// a held record's would.
+func TestRemovalOfARecordDeletedBeforeTakesItsValues(t *testing.T) {
+	db, m := openWithMatter(t)
+	n := syncedNote(t, db, m, 2, model.Fields{"title": "Deleted, then walled"})
+	if err := db.Delete(bg, n); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Deleted: true, Fields: model.Fields{"matter_id": m, "title": "Deleted, then walled"}}})
+	if len(journalHolds(t, db, "Deleted, then walled")) == 0 {
+		t.Fatal("the journal held nothing of the deleted note: the test proves nothing")
+	}
+	if err := db.ApplyPull(bg, protocol.PullResponse{Removed: []protocol.Removal{{ID: n, MatterID: m}}, Cursor: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if held := journalHolds(t, db, "Deleted, then walled"); len(held) > 0 {
+		t.Errorf("after its removal the journal still holds the deleted note's title in %+v", held)
+	}
+	if u := mustUndo(t, db); !u.OutOfSight || u.Action != UndoNothing {
+		t.Errorf("undo of the delete after the note's removal: %+v; want nothing taken back, out of sight", u)
+	}
+}
