@@ -3,7 +3,6 @@ package localdb
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 
 	"casefile/model"
 )
@@ -26,17 +25,13 @@ func (db *DB) redactLeft(ctx context.Context, tx *sql.Tx, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
 	// One statement for all of them: a lost matter's records are many.
-	_, err = tx.ExecContext(ctx, `UPDATE journal SET before = NULL, after = NULL
+	_, err := tx.ExecContext(ctx, `UPDATE journal SET before = NULL, after = NULL
 		WHERE record_id IN (SELECT g.record_id FROM gone_records g
-			WHERE g.record_id IN (SELECT value FROM json_each(?)) AND g.out_of_sight = 1
+			WHERE g.record_id `+inIDs+` AND g.out_of_sight = 1
 			AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = g.record_id))
 		AND (before IS NOT NULL OR after IS NOT NULL)
-		AND seq NOT IN (SELECT fields_entry FROM outbox WHERE fields_entry IS NOT NULL)`, string(list))
+		AND seq NOT IN (SELECT fields_entry FROM outbox WHERE fields_entry IS NOT NULL)`, idList(ids))
 	return err
 }
 
@@ -97,13 +92,9 @@ func (db *DB) leaveSightOf(ctx context.Context, tx *sql.Tx, ids ...string) error
 	if len(ids) == 0 {
 		return nil
 	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE gone_records SET out_of_sight = 1, fields = NULL
-		WHERE record_id IN (SELECT value FROM json_each(?)) AND out_of_sight = 0
-		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = gone_records.record_id)`, string(list))
+	_, err := tx.ExecContext(ctx, `UPDATE gone_records SET out_of_sight = 1, fields = NULL
+		WHERE record_id `+inIDs+` AND out_of_sight = 0
+		AND NOT EXISTS (SELECT 1 FROM records r WHERE r.id = gone_records.record_id)`, idList(ids))
 	if err != nil {
 		return err
 	}

@@ -135,16 +135,7 @@ func TestRemovedRecordTakesItsValuesOutOfTheJournal(t *testing.T) {
 // delete says nothing can come back, as the server would refuse it.
 func TestRecordDeletedBeforeItsMatterWasLostLeavesWithIt(t *testing.T) {
 	db, m := openWithMatter(t)
-	n := syncedNote(t, db, m, 2, model.Fields{"title": "Deleted first"})
-	if err := db.Delete(bg, n); err != nil {
-		t.Fatal(err)
-	}
-	b := nextBatch(t, db, 10)
-	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
-		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Deleted: true, Fields: model.Fields{"matter_id": m, "title": "Deleted first"}}})
-	if len(journalHolds(t, db, "Deleted first")) == 0 {
-		t.Fatal("the journal held nothing of the deleted note: the test proves nothing")
-	}
+	n := deletedHere(t, db, m, "Deleted first")
 	if err := db.ApplyPull(bg, protocol.PullResponse{DroppedMatters: []string{m}, Cursor: 10}); err != nil {
 		t.Fatal(err)
 	}
@@ -278,16 +269,7 @@ func TestAppliedOutOfSightWithChangesWaitingLeavesAtOnce(t *testing.T) {
 // a held record's would.
 func TestRemovalOfARecordDeletedBeforeTakesItsValues(t *testing.T) {
 	db, m := openWithMatter(t)
-	n := syncedNote(t, db, m, 2, model.Fields{"title": "Deleted, then walled"})
-	if err := db.Delete(bg, n); err != nil {
-		t.Fatal(err)
-	}
-	b := nextBatch(t, db, 10)
-	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
-		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Deleted: true, Fields: model.Fields{"matter_id": m, "title": "Deleted, then walled"}}})
-	if len(journalHolds(t, db, "Deleted, then walled")) == 0 {
-		t.Fatal("the journal held nothing of the deleted note: the test proves nothing")
-	}
+	n := deletedHere(t, db, m, "Deleted, then walled")
 	if err := db.ApplyPull(bg, protocol.PullResponse{Removed: []protocol.Removal{{ID: n, MatterID: m}}, Cursor: 10}); err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +279,22 @@ func TestRemovalOfARecordDeletedBeforeTakesItsValues(t *testing.T) {
 	if u := mustUndo(t, db); !u.OutOfSight || u.Action != UndoNothing {
 		t.Errorf("undo of the delete after the note's removal: %+v; want nothing taken back, out of sight", u)
 	}
+}
+
+// deletedHere makes a synced note of title in matter m, deletes it here
+// and answers the delete applied: the note leaves the device with its
+// tombstone's copy kept, its title still in the journal.
+func deletedHere(t *testing.T, db *DB, m, title string) string {
+	t.Helper()
+	n := syncedNote(t, db, m, 2, model.Fields{"title": title})
+	if err := db.Delete(bg, n); err != nil {
+		t.Fatal(err)
+	}
+	b := nextBatch(t, db, 10)
+	answer(t, db, protocol.OpResult{OpID: b[0].OpID, Result: model.ResultApplied,
+		Record: &protocol.Record{ID: n, Collection: "note", MatterID: m, Version: 3, Deleted: true, Fields: model.Fields{"matter_id": m, "title": title}}})
+	if len(journalHolds(t, db, title)) == 0 {
+		t.Fatal("the journal held nothing of the deleted note: the test proves nothing")
+	}
+	return n
 }
